@@ -1,0 +1,39 @@
+import { PassThrough, type Readable } from 'node:stream'
+import picomatch from 'picomatch'
+import { create } from 'tar'
+
+/** Returns whether a path (relative to the source folder) is left out by the exclude patterns. */
+export function excluder(patterns: string[]): (relativePath: string) => boolean {
+  // A pattern without a slash matches a name at any depth, as in .gitignore and rsync; a
+  // trailing slash (`tmp/`) only says it is a folder, and does not anchor it at the root.
+  const matchers = patterns.map((pattern) =>
+    picomatch(pattern.replace(/^\/|\/$/g, ''), {
+      dot: true,
+      basename: !pattern.replace(/\/$/, '').includes('/')
+    })
+  )
+  return (relativePath) => {
+    const path = relativePath.replace(/^\.\//, '')
+    if (path === '' || path === '.') return false
+    const parts = path.split('/')
+    // Excluding a folder excludes everything below it.
+    for (let i = 1; i <= parts.length; i++) {
+      const prefix = parts.slice(0, i).join('/')
+      if (matchers.some((match) => match(prefix))) return true
+    }
+    return false
+  }
+}
+
+/** Streams the source folder as a gzip tar, without the excluded paths; nothing touches disk. */
+export function archiveStream(source: string, exclude: string[]): Readable {
+  const isExcluded = excluder(exclude)
+  const pack = create(
+    { gzip: { level: 6 }, cwd: source, portable: true, filter: (path) => !isExcluded(path) },
+    ['.']
+  )
+  // tar's stream is a Minipass; the SSH layer takes a Node stream.
+  const stream = new PassThrough()
+  pack.on('error', (error: unknown) => stream.destroy(error as Error))
+  return pack.pipe(stream)
+}

@@ -1,0 +1,56 @@
+import type { Phase, Step } from '../plan.js'
+import { RemoteError, type RunOptions, type RunResult, type Transport } from './connection.js'
+
+/** A step that ran and failed: carries its output for the error, the log and the summary. */
+export class StepError extends Error {
+  constructor(
+    readonly step: Step,
+    readonly result: RunResult
+  ) {
+    const output = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-30).join('\n')
+    super(`${step.title} failed (exit ${result.code})${output ? `:\n${output}` : ''}`)
+    this.name = 'StepError'
+  }
+}
+
+export interface StepLog {
+  info(message: string): void
+  group<T>(title: string, body: () => Promise<T>): Promise<T>
+}
+
+/** Runs plan steps on one host, logs them, and adds up the time spent in each phase. */
+export class Executor {
+  readonly phaseMs = new Map<Phase, number>()
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly log: StepLog
+  ) {}
+
+  /** Runs a step; a non-zero exit is a StepError unless `allowFailure`. */
+  async run(step: Step, options: RunOptions & { allowFailure?: boolean } = {}): Promise<RunResult> {
+    return this.log.group(step.title, async () => {
+      const result = await this.transport.run(step.command, {
+        ...options,
+        privileged: step.privileged
+      })
+      this.phaseMs.set(step.phase, (this.phaseMs.get(step.phase) ?? 0) + result.durationMs)
+      const output = (result.stdout + result.stderr).trim()
+      if (output) this.log.info(output)
+      this.log.info(`(${step.id}: exit ${result.code}, ${result.durationMs} ms)`)
+      if (result.code !== 0 && !options.allowFailure) throw new StepError(step, result)
+      return result
+    })
+  }
+
+  /** Runs steps in order and stops at the first failure. */
+  async runAll(steps: Step[]): Promise<void> {
+    for (const step of steps) await this.run(step)
+  }
+
+  get transportForLock(): Transport {
+    return this.transport
+  }
+}
+
+export { RemoteError }

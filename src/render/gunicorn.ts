@@ -1,0 +1,167 @@
+// The gunicorn socket and service units. Socket activation keeps the listening socket open across
+// a service restart, so requests wait for the new release instead of failing.
+
+import type { Settings } from '../settings.js'
+import { systemdExecutable, systemdQuote, systemdValue, systemdWord } from './systemd-escape.js'
+
+export const MANAGED_HEADER =
+  '# Managed by django-deploy-action; changes are overwritten on the next deploy.'
+
+/** nginx's workers run as www-data on Debian and Ubuntu; only they may connect. */
+export const SOCKET_OWNER = 'www-data'
+
+/** gunicorn's own default for --graceful-timeout, in seconds. */
+export const DEFAULT_GRACEFUL_TIMEOUT = 30
+
+export function socketPath(projectName: string): string {
+  return `/run/gunicorn-${projectName}.sock`
+}
+
+export function unitNames(projectName: string): { socket: string; service: string } {
+  return {
+    socket: `gunicorn-${projectName}.socket`,
+    service: `gunicorn-${projectName}.service`
+  }
+}
+
+/** A hardening line, or one that depends on the settings. */
+export type HardeningDirective = string | ((s: Settings) => string)
+
+// Aimed at `systemd-analyze security` ≤ 2.0 while the app can still read its release and write
+// <deploy-path>/shared (sqlite, media). One list, so the e2e check can prune it in one place.
+// IPAddressDeny= is left out on purpose: the app may call other services.
+export const HARDENING: readonly HardeningDirective[] = [
+  'ProtectSystem=strict',
+  (s) => `ReadWritePaths=${systemdWord(`${s.deployPath}/shared`)}`,
+  // ProtectHome=true hides /home entirely, and nothing can be re-allowed beneath it.
+  (s) => `ProtectHome=${isUnderHome(s.deployPath) ? 'read-only' : 'true'}`,
+  'PrivateTmp=true',
+  'PrivateDevices=true',
+  'NoNewPrivileges=true',
+  'ProtectKernelTunables=true',
+  'ProtectKernelModules=true',
+  'ProtectKernelLogs=true',
+  'ProtectControlGroups=true',
+  'ProtectClock=true',
+  'ProtectHostname=true',
+  'ProtectProc=invisible',
+  'ProcSubset=pid',
+  'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6',
+  'RestrictNamespaces=true',
+  'RestrictRealtime=true',
+  'RestrictSUIDSGID=true',
+  'LockPersonality=true',
+  // Breaks Python code that needs writable+executable memory (cffi callbacks, JITs).
+  'MemoryDenyWriteExecute=true',
+  'SystemCallArchitectures=native',
+  'SystemCallFilter=@system-service',
+  'SystemCallFilter=~@privileged @resources',
+  // gunicorn's workers always call setuid/setgid (to the uid they already have); without these
+  // the seccomp filter kills every worker at boot with SIGSYS.
+  'SystemCallFilter=setuid setgid setgroups',
+  'CapabilityBoundingSet=',
+  'AmbientCapabilities=',
+  'PrivateUsers=true',
+  'UMask=0027',
+  'RemoveIPC=true',
+  'DevicePolicy=closed'
+]
+
+function isUnderHome(path: string): boolean {
+  return ['/home', '/root', '/run/user'].some((p) => path === p || path.startsWith(`${p}/`))
+}
+
+/**
+ * The graceful timeout gunicorn will use, read from its arguments as its own parser would: the last
+ * `--graceful-timeout N` or `--graceful-timeout=N` wins.
+ */
+export function gracefulTimeout(gunicornArgs: readonly string[]): number {
+  let seconds = DEFAULT_GRACEFUL_TIMEOUT
+  for (let i = 0; i < gunicornArgs.length; i++) {
+    const arg = gunicornArgs[i]
+    let value: string | undefined
+    if (arg === '--graceful-timeout') value = gunicornArgs[++i]
+    else if (arg.startsWith('--graceful-timeout=')) value = arg.slice('--graceful-timeout='.length)
+    else continue
+    const n = Number(value)
+    if (value !== undefined && value.trim() !== '' && Number.isFinite(n) && n >= 0) {
+      seconds = Math.ceil(n)
+    }
+  }
+  return seconds
+}
+
+export function renderSocket(s: Settings): string {
+  return unitFile([
+    ['Unit', [`Description=${systemdValue(`gunicorn socket for ${s.projectName}`)}`]],
+    [
+      'Socket',
+      [
+        `ListenStream=${systemdValue(socketPath(s.projectName))}`,
+        `SocketUser=${SOCKET_OWNER}`,
+        `SocketGroup=${SOCKET_OWNER}`,
+        'SocketMode=0600'
+      ]
+    ],
+    ['Install', ['WantedBy=sockets.target']]
+  ])
+}
+
+/**
+ * `appRoot` is the folder the app runs from: `<deploy-path>/current` when live, the release folder
+ * itself when a unit is verified before the switch.
+ */
+export function renderService(s: Settings, opts: { appRoot: string; workers: number }): string {
+  if (!Number.isInteger(opts.workers) || opts.workers < 1) {
+    throw new RangeError(`workers must be a positive integer, got ${opts.workers}`)
+  }
+  const units = unitNames(s.projectName)
+  // The venv's python finds gunicorn in the venv or, with system-site-packages, in the distribution.
+  const execStart = [
+    systemdExecutable(`${opts.appRoot}/.venv/bin/python`),
+    ...['-m', 'gunicorn', '--workers', String(opts.workers), ...s.gunicornArgs, s.wsgiModule].map(
+      systemdQuote
+    )
+  ].join(' ')
+
+  return unitFile([
+    [
+      'Unit',
+      [
+        `Description=${systemdValue(`gunicorn for ${s.projectName}`)}`,
+        `Requires=${systemdValue(units.socket)}`,
+        `After=${systemdValue(units.socket)}`,
+        'After=network.target'
+      ]
+    ],
+    [
+      'Service',
+      [
+        'Type=notify',
+        'NotifyAccess=main',
+        `User=${systemdValue(s.appUser)}`,
+        `Group=${systemdValue(s.appUser)}`,
+        `WorkingDirectory=${systemdValue(opts.appRoot)}`,
+        `Environment=${systemdWord(`DJANGO_SETTINGS_MODULE=${s.settingsModule}`)}`,
+        'Environment=PYTHONUNBUFFERED=1',
+        // '-': the service starts before any dotenv was ever written.
+        `EnvironmentFile=-${systemdValue(`${s.deployPath}/shared/.env`)}`,
+        `ExecStart=${execStart}`,
+        'ExecReload=/bin/kill -s HUP $MAINPID',
+        // SIGTERM to gunicorn's arbiter only: it stops its workers gracefully itself.
+        'KillMode=mixed',
+        `TimeoutStopSec=${gracefulTimeout(s.gunicornArgs) + 5}`,
+        'Restart=on-failure',
+        'RestartSec=1',
+        '',
+        ...HARDENING.map((d) => (typeof d === 'string' ? d : d(s)))
+      ]
+    ],
+    ['Install', ['WantedBy=multi-user.target']]
+  ])
+}
+
+function unitFile(sections: Array<[string, string[]]>): string {
+  const body = sections.map(([name, lines]) => [`[${name}]`, ...lines].join('\n')).join('\n\n')
+  return `${MANAGED_HEADER}\n${body}\n`
+}

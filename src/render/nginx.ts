@@ -1,0 +1,151 @@
+// The nginx site: gunicorn's socket as upstream, static and media served directly, optional TLS.
+
+import type { Settings } from '../settings.js'
+import { MANAGED_HEADER, socketPath } from './gunicorn.js'
+
+export interface SitePaths {
+  staticUrl?: string
+  staticRoot?: string
+  mediaUrl?: string
+  mediaRoot?: string
+}
+
+const INDENT = '    '
+const SAFE_PATH = /^[A-Za-z0-9_./-]+$/
+const SAFE_SOCKET = /^[A-Za-z0-9_./:-]+$/
+
+function quoteIfNeeded(value: string, safe: RegExp): string {
+  if (/\p{Cc}/u.test(value)) {
+    throw new RangeError(`control character in an nginx value: ${JSON.stringify(value)}`)
+  }
+  if (safe.test(value)) return value
+  return `"${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`
+}
+
+/** nginx's double-quote quoting, used when a value holds anything outside `[A-Za-z0-9_./-]`. */
+export function nginxQuote(value: string): string {
+  return quoteIfNeeded(value, SAFE_PATH)
+}
+
+/** A file path in a directive that expands variables (alias, ssl_certificate): `$` has no escape. */
+export function nginxPath(path: string): string {
+  if (path.includes('$')) {
+    throw new RangeError(`cannot be written as an nginx path: ${JSON.stringify(path)}`)
+  }
+  return nginxQuote(path)
+}
+
+export function upstreamName(projectName: string): string {
+  return `gunicorn_${projectName}`
+}
+
+/**
+ * `paths` are the static and media locations the caller resolved (inputs, else the project's
+ * Django settings); the settings' own values fill what it left out.
+ */
+export function renderSite(s: Settings, paths: SitePaths = {}): string {
+  const upstream = upstreamName(s.projectName)
+  const { tlsCertificate: cert, tlsCertificateKey: key } = s
+  const tls = cert !== undefined && key !== undefined
+  const catchAll = s.serverNames.length === 1 && s.serverNames[0] === '_'
+  const serverName = `server_name ${s.serverNames.map(nginxQuote).join(' ')};`
+
+  const main: string[] = [
+    ...listen(s.listen.address, tls ? 443 : s.listen.port, tls, catchAll),
+    serverName
+  ]
+  if (tls) {
+    main.push('', `ssl_certificate ${nginxPath(cert)};`, `ssl_certificate_key ${nginxPath(key)};`)
+  }
+  main.push(
+    '',
+    `client_max_body_size ${nginxQuote(s.clientMaxBodySize)};`,
+    '',
+    'location = /favicon.ico { access_log off; log_not_found off; }',
+    ...aliasLocation(paths.staticUrl ?? s.staticUrl, paths.staticRoot ?? s.staticRoot, [
+      // Only static: media may be replaced under the same name by the app.
+      'expires 30d;'
+    ]),
+    ...aliasLocation(paths.mediaUrl ?? s.mediaUrl, paths.mediaRoot ?? s.mediaRoot, []),
+    '',
+    'location / {',
+    ...indent([
+      'proxy_set_header Host $http_host;',
+      'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+      'proxy_set_header X-Forwarded-Proto $scheme;',
+      'proxy_set_header X-Real-IP $remote_addr;',
+      'proxy_redirect off;',
+      `proxy_pass http://${upstream};`
+    ]),
+    '}'
+  )
+  const extra = directiveLines(s.nginxDirectives)
+  if (extra.length > 0) main.push('', '# nginx-directives input', ...extra)
+
+  const blocks = [
+    [
+      `upstream ${upstream} {`,
+      ...indent([
+        `server ${quoteIfNeeded(`unix:${socketPath(s.projectName)}`, SAFE_SOCKET)} fail_timeout=0;`
+      ]),
+      '}'
+    ]
+  ]
+  if (tls && s.listen.port !== 443) {
+    blocks.push(
+      serverBlock([
+        ...listen(s.listen.address, s.listen.port, false, catchAll),
+        serverName,
+        '',
+        'return 301 https://$host$request_uri;'
+      ])
+    )
+  }
+  blocks.push(serverBlock(main))
+
+  return `${MANAGED_HEADER}\n\n${blocks.map((b) => b.join('\n')).join('\n\n')}\n`
+}
+
+function listen(address: string | undefined, port: number, ssl: boolean, catchAll: boolean) {
+  const flags = `${ssl ? ' ssl' : ''}${catchAll ? ' default_server' : ''};`
+  if (address === undefined) return [`listen ${port}${flags}`, `listen [::]:${port}${flags}`]
+  // A bare IPv6 address needs brackets before the port.
+  const host = address.includes(':') && !address.startsWith('[') ? `[${address}]` : address
+  return [`listen ${host}:${port}${flags}`]
+}
+
+function aliasLocation(url: string | undefined, root: string | undefined, extra: string[]) {
+  if (url === undefined || root === undefined) return []
+  const location = locationPath(url)
+  // An absolute URL (a CDN) is not ours to serve.
+  if (location === undefined) return []
+  // Both end in '/': a location without it would let /static../ reach the alias's parent.
+  const alias = `${root.replace(/\/+$/, '')}/`
+  return [
+    '',
+    `location ${nginxQuote(location)} {`,
+    ...indent([`alias ${nginxPath(alias)};`, ...extra]),
+    '}'
+  ]
+}
+
+function locationPath(url: string): string | undefined {
+  if (/^[a-z][a-z0-9+.-]*:|^\/\//i.test(url)) return undefined
+  const withLead = url.startsWith('/') ? url : `/${url}`
+  return withLead.endsWith('/') ? withLead : `${withLead}/`
+}
+
+function directiveLines(directives: string): string[] {
+  const lines = directives.split(/\r?\n/).map((l) => l.trimEnd())
+  while (lines.length > 0 && lines[0] === '') lines.shift()
+  while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop()
+  return lines
+}
+
+function serverBlock(lines: string[]): string[] {
+  return ['server {', ...indent(lines), '}']
+}
+
+function indent(lines: string[]): string[] {
+  return lines.map((l) => (l === '' ? '' : `${INDENT}${l}`))
+}

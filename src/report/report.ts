@@ -1,0 +1,169 @@
+// The only code that speaks to GitHub: step outputs, the job summary, annotations.
+
+import * as core from '@actions/core'
+import { Output } from '../constants.js'
+import type { ConfigFiles } from '../plan.js'
+import type { Settings } from '../settings.js'
+
+export interface GateResult {
+  name: string
+  passed: boolean
+  output: string
+}
+
+export interface HostReport {
+  host: string
+  release: string
+  previousRelease: string
+  status: 'success' | 'failure' | 'rolled-back' | 'skipped'
+  gates: GateResult[]
+  phaseMs: Record<string, number>
+  durationMs: number
+  message: string
+  httpStatus?: number
+  healthDurationMs?: number
+  failedStep?: { title: string; output: string }
+  diagnostics?: string
+  files?: ConfigFiles
+  diff?: string
+  plan?: string[]
+}
+
+/** The run's overall status: the worst of its hosts'. */
+export function overallStatus(reports: HostReport[]): 'success' | 'failure' | 'rolled-back' {
+  if (reports.some((r) => r.status === 'failure')) return 'failure'
+  if (reports.some((r) => r.status === 'rolled-back')) return 'rolled-back'
+  return reports.every((r) => r.status === 'success') ? 'success' : 'failure'
+}
+
+const PHASES = ['connect', 'upload', 'venv', 'django', 'gates', 'restart', 'health', 'cleanup']
+
+export function hostsOutput(reports: HostReport[]): string {
+  return JSON.stringify(
+    reports.map((r) => ({
+      host: r.host,
+      release:
+        r.status === 'success'
+          ? r.release
+          : r.status === 'skipped'
+            ? r.previousRelease
+            : r.previousRelease,
+      'attempted-release': r.release,
+      status: r.status,
+      'http-status': r.httpStatus ?? null,
+      'duration-ms': r.durationMs
+    }))
+  )
+}
+
+const escapeCell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ')
+const fence = (text: string, lang = '') =>
+  `\n\n\`\`\`${lang}\n${text.replace(/```/g, '`\u200b``')}\n\`\`\`\n\n`
+
+export function summaryMarkdown(s: Settings, reports: HostReport[]): string {
+  const status = overallStatus(reports)
+  const icon = { success: '✅', failure: '❌', 'rolled-back': '↩️', skipped: '⏭️' }
+  const lines: string[] = []
+  lines.push(
+    `## ${icon[status]} Django deploy of ${s.projectName}: ${status}${s.dryRun ? ' (dry run)' : ''}`,
+    ''
+  )
+  lines.push('| host | release | previous | gates | health | time | result |')
+  lines.push('|---|---|---|---|---|---|---|')
+  for (const r of reports) {
+    const gates = r.gates.map((g) => `${g.passed ? '✅' : '❌'} ${g.name}`).join('<br>') || '–'
+    const health =
+      r.httpStatus !== undefined ? `${r.httpStatus} in ${r.healthDurationMs ?? 0} ms` : '–'
+    lines.push(
+      `| ${escapeCell(r.host)} | \`${r.release}\` | ${r.previousRelease ? `\`${r.previousRelease}\`` : '–'} | ${gates} | ${health} | ${(r.durationMs / 1000).toFixed(1)} s | ${icon[r.status]} ${r.status} |`
+    )
+  }
+  lines.push(
+    '',
+    '### Where the time went',
+    '',
+    `| host | ${PHASES.join(' | ')} |`,
+    `|---|${PHASES.map(() => '---:').join('|')}|`
+  )
+  for (const r of reports) {
+    lines.push(
+      `| ${escapeCell(r.host)} | ${PHASES.map((p) => (r.phaseMs[p] !== undefined ? `${(r.phaseMs[p] / 1000).toFixed(1)} s` : '–')).join(' | ')} |`
+    )
+  }
+  for (const r of reports) {
+    if (r.message && r.status !== 'success')
+      lines.push('', `### ${r.host}: ${r.status}`, fence(r.message))
+    else if (r.message) lines.push('', `${r.host}: ${r.message}`)
+    if (r.failedStep) {
+      lines.push(
+        `<details><summary>Remote log of the failed step: ${r.failedStep.title}</summary>`,
+        fence(r.failedStep.output.slice(-20000)),
+        '</details>'
+      )
+    }
+    const failedGate = r.gates.find((g) => !g.passed)
+    if (failedGate)
+      lines.push(
+        `<details open><summary>Gate output: ${failedGate.name}</summary>`,
+        fence(failedGate.output),
+        '</details>'
+      )
+    if (r.diagnostics)
+      lines.push(
+        '<details><summary>Journal and nginx error log</summary>',
+        fence(r.diagnostics),
+        '</details>'
+      )
+    if (r.plan) lines.push('', '**Plan (dry run)**', '', ...r.plan.map((t, i) => `${i + 1}. ${t}`))
+    if (r.diff)
+      lines.push(
+        '<details open><summary>Diff against the server</summary>',
+        fence(r.diff, 'diff'),
+        '</details>'
+      )
+    if (r.files) {
+      lines.push(`<details><summary>Rendered files (${r.host})</summary>`)
+      for (const file of [r.files.socket, r.files.service, r.files.site])
+        lines.push('', `\`${file.path}\``, fence(file.text))
+      lines.push('</details>')
+    }
+  }
+  return lines.join('\n') + '\n'
+}
+
+/** Writes the outputs and the job summary, and fails the step when a host did not succeed. */
+export async function writeReport(s: Settings, reports: HostReport[]): Promise<void> {
+  const status = overallStatus(reports)
+  const first = reports[0]
+  core.setOutput(Output.Status, status)
+  core.setOutput(Output.Release, first?.release ?? '')
+  core.setOutput(Output.PreviousRelease, first?.previousRelease ?? '')
+  core.setOutput(Output.Url, s.environmentUrl)
+  core.setOutput(Output.HttpStatus, first?.httpStatus !== undefined ? String(first.httpStatus) : '')
+  core.setOutput(
+    Output.HealthDurationMs,
+    first?.healthDurationMs !== undefined ? String(first.healthDurationMs) : ''
+  )
+  core.setOutput(Output.DeploymentId, '')
+  core.setOutput(Output.Hosts, hostsOutput(reports))
+  if (process.env.GITHUB_STEP_SUMMARY)
+    await core.summary.addRaw(summaryMarkdown(s, reports)).write()
+  for (const r of reports) {
+    if (r.status === 'failure' || r.status === 'rolled-back') {
+      core.error(r.message.split('\n').slice(0, 20).join('\n'), {
+        title: `Deploy to ${r.host} ${r.status === 'rolled-back' ? 'rolled back' : 'failed'}`
+      })
+    }
+  }
+  if (status !== 'success')
+    core.setFailed(
+      `Deploy ${status}: ${reports
+        .filter((r) => r.status !== 'success')
+        .map((r) => `${r.host} ${r.status}`)
+        .join(', ')}`
+    )
+  else
+    core.info(
+      `Deployed ${first?.release} to ${reports.map((r) => r.host).join(', ')}: ${s.environmentUrl}`
+    )
+}

@@ -1,0 +1,93 @@
+// Starts the action exactly as a GitHub runner does: `node dist/index.js` with INPUT_* variables
+// and GITHUB_OUTPUT / GITHUB_STEP_SUMMARY files, and reads back what it wrote.
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+
+export interface ActionRun {
+  code: number
+  stdout: string
+  stderr: string
+  outputs: Record<string, string>
+  summary: string
+  /** everything a user could see: log, outputs and summary */
+  everything: string
+}
+
+/** Parses the GITHUB_OUTPUT file format (name<<delimiter ... delimiter, or name=value). */
+export function parseOutputFile(text: string): Record<string, string> {
+  const outputs: Record<string, string> = {}
+  const lines = text.split('\n')
+  for (let i = 0; i < lines.length; i++) {
+    const heredoc = /^([^=<]+)<<(.+)$/.exec(lines[i])
+    if (heredoc) {
+      const end = lines.indexOf(heredoc[2], i + 1)
+      outputs[heredoc[1]] = lines.slice(i + 1, end).join('\n')
+      i = end
+    } else if (lines[i].includes('=')) {
+      const at = lines[i].indexOf('=')
+      outputs[lines[i].slice(0, at)] = lines[i].slice(at + 1)
+    }
+  }
+  return outputs
+}
+
+export function runAction(
+  inputs: Record<string, string>,
+  options: {
+    env?: Record<string, string>
+    workspace?: string
+    onStdout?: (text: string) => void
+  } = {}
+): Promise<ActionRun> {
+  const folder = mkdtempSync(join(tmpdir(), 'dda-run-'))
+  const outputFile = join(folder, 'output')
+  const summaryFile = join(folder, 'summary')
+  writeFileSync(outputFile, '')
+  writeFileSync(summaryFile, '')
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/root',
+    GITHUB_OUTPUT: outputFile,
+    GITHUB_STEP_SUMMARY: summaryFile,
+    GITHUB_WORKSPACE: options.workspace ?? ROOT,
+    GITHUB_SHA: '1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d',
+    GITHUB_REPOSITORY: 'example/mysite',
+    GITHUB_RUN_ID: '4242',
+    GITHUB_ACTOR: 'tester',
+    GITHUB_REF_NAME: 'v1.0.0',
+    RUNNER_TEMP: folder,
+    ...options.env
+  }
+  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'dist/index.js')], {
+      env,
+      cwd: env.GITHUB_WORKSPACE
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString()
+      options.onStdout?.(chunk.toString())
+    })
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    child.on('error', reject)
+    child.on('close', (code) => {
+      const outputText = readFileSync(outputFile, 'utf8')
+      const summary = readFileSync(summaryFile, 'utf8')
+      resolvePromise({
+        code: code ?? -1,
+        stdout,
+        stderr,
+        outputs: parseOutputFile(outputText),
+        summary,
+        everything: [stdout, stderr, outputText, summary].join('\n')
+      })
+    })
+  })
+}

@@ -1,0 +1,102 @@
+// The action's SSH layer against a real sshd: host key pinned, commands as root and via sudo -n.
+import { readFileSync } from 'node:fs'
+import { RemoteError, SshTransport } from '../../src/remote/connection.js'
+import { readSettings } from '../../src/settings.js'
+import { sh } from '../../src/shell.js'
+import { ROOT } from './action.js'
+import { bootHost, type TestHost } from './testhost.js'
+
+let host: TestHost
+
+beforeAll(async () => {
+  host = await bootHost('ssh-layer')
+})
+afterAll(async () => {
+  await host?.stop()
+})
+
+function settingsFor(inputs: Record<string, string>) {
+  return readSettings({
+    getInput: (name) => inputs[name] ?? '',
+    workspace: `${ROOT}/test/fixtures/mysite`
+  })
+}
+
+function inputs(user: string, extra: Record<string, string> = {}) {
+  return {
+    host: host.address,
+    username: user,
+    key: readFileSync(host.keys.ed25519, 'utf8'),
+    'known-hosts': host.knownHosts,
+    'project-name': 'mysite',
+    ...extra
+  }
+}
+
+test('connects with the host key pinned and runs a command as root', async () => {
+  const transport = await SshTransport.connect(settingsFor(inputs('root')), {
+    name: host.address,
+    port: 22
+  })
+  try {
+    const result = await transport.run(sh`id -un; printf '%s' ${"it's $(not) run"}`)
+    expect(result.code).toBe(0)
+    expect(result.stdout).toBe("root\nit's $(not) run")
+  } finally {
+    transport.close()
+  }
+})
+
+test('a non-root user runs privileged steps through sudo -n, and plain ones as itself', async () => {
+  const transport = await SshTransport.connect(settingsFor(inputs('deploy')), {
+    name: host.address,
+    port: 22
+  })
+  try {
+    expect((await transport.run(sh`id -un`, { privileged: true })).stdout).toBe('root\n')
+    expect((await transport.run(sh`id -un`)).stdout).toBe('deploy\n')
+  } finally {
+    transport.close()
+  }
+})
+
+test('the fingerprint pin works alone; a wrong one is refused before authentication', async () => {
+  const good = settingsFor(inputs('root', { 'known-hosts': '', fingerprint: host.fingerprint }))
+  const transport = await SshTransport.connect(good, { name: host.address, port: 22 })
+  transport.close()
+
+  const wrong = settingsFor(
+    inputs('root', { 'known-hosts': '', fingerprint: 'SHA256:' + 'A'.repeat(43) })
+  )
+  const error = await SshTransport.connect(wrong, { name: host.address, port: 22 }).catch(
+    (e: unknown) => e
+  )
+  expect(error).toBeInstanceOf(RemoteError)
+  expect((error as RemoteError).stage).toBe('host-key')
+  expect((error as RemoteError).message).toContain(
+    `the server offered ssh-ed25519 ${host.fingerprint}`
+  )
+  expect((error as RemoteError).message).toContain(`ssh-keyscan -p 22 ${host.address}`)
+  // Nothing was sent: the auth log shows no attempt for this connection.
+  const auth = await host.exec(
+    'journalctl -u ssh --no-pager -q | grep -c "Accepted publickey" || true'
+  )
+  expect(Number(auth.stdout.trim())).toBe(3)
+})
+
+test('a step longer than command-timeout is stopped with a clear error', async () => {
+  const transport = await SshTransport.connect(
+    settingsFor(inputs('root', { 'command-timeout': '1' })),
+    {
+      name: host.address,
+      port: 22
+    }
+  )
+  try {
+    const error = await transport.run(sh`sleep 30`).catch((e: unknown) => e)
+    expect((error as RemoteError).stage).toBe('timeout')
+    expect((error as RemoteError).message).toMatch(/longer than 1 s .*command-timeout/)
+  } finally {
+    transport.close()
+  }
+})
