@@ -99,6 +99,18 @@ describe('excluder with patterns of its own', () => {
     expect(excluded('.env.example')).toBe(false)
   })
 
+  test('!pattern takes a path back in, as in .gitignore (and does not exclude everything else)', () => {
+    const excluded = excluder(['*.pyc', '!vendor/keep.pyc'])
+    expect(excluded('app/x.pyc')).toBe(true)
+    expect(excluded('vendor/keep.pyc')).toBe(false)
+    expect(excluded('manage.py')).toBe(false)
+    expect(excluded('app/views.py')).toBe(false)
+    // The last matching pattern decides.
+    expect(excluder(['!x.pyc', '*.pyc'])('x.pyc')).toBe(true)
+    // As in git, nothing comes back from inside an excluded folder.
+    expect(excluder(['.venv', '!.venv/keep'])('.venv/keep')).toBe(true)
+  })
+
   test('no patterns: nothing is left out', () => {
     expect(excluder([])('.git/config')).toBe(false)
   })

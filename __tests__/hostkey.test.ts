@@ -21,10 +21,26 @@ let other: HostKey
 
 function makeKey(name: string, type: string, bits?: string): HostKey {
   const file = join(dir, name)
-  execFileSync('ssh-keygen', ['-q', '-t', type, ...(bits ? ['-b', bits] : []), '-N', '', '-C', name, '-f', file])
+  execFileSync('ssh-keygen', [
+    '-q',
+    '-t',
+    type,
+    ...(bits ? ['-b', bits] : []),
+    '-N',
+    '',
+    '-C',
+    name,
+    '-f',
+    file
+  ])
   const [keyType, base64] = readFileSync(`${file}.pub`, 'utf8').trim().split(/\s+/)
   const listed = execFileSync('ssh-keygen', ['-lf', `${file}.pub`], { encoding: 'utf8' })
-  return { type: keyType, base64, blob: Buffer.from(base64, 'base64'), fingerprint: listed.split(/\s+/)[1] }
+  return {
+    type: keyType,
+    base64,
+    blob: Buffer.from(base64, 'base64'),
+    fingerprint: listed.split(/\s+/)[1]
+  }
 }
 
 beforeAll(() => {
@@ -37,7 +53,10 @@ beforeAll(() => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-const pins = (knownHosts: string, fingerprints: string[] = []): HostKeyPins => ({ knownHosts, fingerprints })
+const pins = (knownHosts: string, fingerprints: string[] = []): HostKeyPins => ({
+  knownHosts,
+  fingerprints
+})
 const line = (hosts: string, key: HostKey) => `${hosts} ${key.type} ${key.base64}`
 
 /** known_hosts text hashed by `ssh-keygen -H`, as `ssh-keyscan -H` prints it. */
@@ -49,11 +68,18 @@ function hashed(text: string): string {
 }
 
 describe('describeKey', () => {
-  test.each(['ed25519', 'ecdsa', 'rsa'] as const)('%s: the fingerprint ssh-keygen -lf prints', (name) => {
-    const key = keys[name]
-    expect(key.fingerprint).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/)
-    expect(describeKey(key.blob)).toEqual({ type: key.type, fingerprint: key.fingerprint, base64: key.base64 })
-  })
+  test.each(['ed25519', 'ecdsa', 'rsa'] as const)(
+    '%s: the fingerprint ssh-keygen -lf prints',
+    (name) => {
+      const key = keys[name]
+      expect(key.fingerprint).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/)
+      expect(describeKey(key.blob)).toEqual({
+        type: key.type,
+        fingerprint: key.fingerprint,
+        base64: key.base64
+      })
+    }
+  )
 
   test('the types are the ones known_hosts names', () => {
     expect([keys.ed25519.type, keys.ecdsa.type, keys.rsa.type]).toEqual([
@@ -71,37 +97,66 @@ describe('describeKey', () => {
 describe('verifyHostKey accepts the pinned key', () => {
   test.each(['ed25519', 'ecdsa', 'rsa'] as const)('%s: a plain known_hosts line', (name) => {
     const key = keys[name]
-    const verdict = verifyHostKey(key.blob, 'app1.example.com', 22, pins(line('app1.example.com', key)))
+    const verdict = verifyHostKey(
+      key.blob,
+      'app1.example.com',
+      22,
+      pins(line('app1.example.com', key))
+    )
     expect(verdict).toEqual({ accepted: true, offered: describeKey(key.blob) })
   })
 
   test('a line among others (ssh-keyscan prints one per key type)', () => {
-    const text = [line('app1.example.com', keys.rsa), line('app1.example.com', keys.ecdsa), line('app1.example.com', keys.ed25519)].join('\n')
-    for (const key of Object.values(keys)) expect(verifyHostKey(key.blob, 'app1.example.com', 22, pins(text)).accepted).toBe(true)
+    const text = [
+      line('app1.example.com', keys.rsa),
+      line('app1.example.com', keys.ecdsa),
+      line('app1.example.com', keys.ed25519)
+    ].join('\n')
+    for (const key of Object.values(keys))
+      expect(verifyHostKey(key.blob, 'app1.example.com', 22, pins(text)).accepted).toBe(true)
   })
 
   test('[host]:2222 pins the host on port 2222, and not on 22', () => {
     const text = line('[app1.example.com]:2222', keys.ed25519)
-    expect(verifyHostKey(keys.ed25519.blob, 'app1.example.com', 2222, pins(text)).accepted).toBe(true)
+    expect(verifyHostKey(keys.ed25519.blob, 'app1.example.com', 2222, pins(text)).accepted).toBe(
+      true
+    )
     const on22 = verifyHostKey(keys.ed25519.blob, 'app1.example.com', 22, pins(text))
-    expect(on22).toMatchObject({ accepted: false, reason: expect.stringContaining('known-hosts has no line for app1.example.com') })
+    expect(on22).toMatchObject({
+      accepted: false,
+      reason: expect.stringContaining('known-hosts has no line for app1.example.com')
+    })
   })
 
   test('a plain name does not pin the host on another port', () => {
-    const verdict = verifyHostKey(keys.ed25519.blob, 'app1.example.com', 2222, pins(line('app1.example.com', keys.ed25519)))
-    expect(verdict).toMatchObject({ accepted: false, reason: expect.stringContaining('[app1.example.com]:2222') })
+    const verdict = verifyHostKey(
+      keys.ed25519.blob,
+      'app1.example.com',
+      2222,
+      pins(line('app1.example.com', keys.ed25519))
+    )
+    expect(verdict).toMatchObject({
+      accepted: false,
+      reason: expect.stringContaining('[app1.example.com]:2222')
+    })
   })
 
   test('an IPv6 address, plain and [addr]:port', () => {
-    expect(verifyHostKey(keys.ecdsa.blob, '::1', 22, pins(line('::1', keys.ecdsa))).accepted).toBe(true)
-    expect(verifyHostKey(keys.ecdsa.blob, '::1', 2222, pins(line('[::1]:2222', keys.ecdsa))).accepted).toBe(true)
+    expect(verifyHostKey(keys.ecdsa.blob, '::1', 22, pins(line('::1', keys.ecdsa))).accepted).toBe(
+      true
+    )
+    expect(
+      verifyHostKey(keys.ecdsa.blob, '::1', 2222, pins(line('[::1]:2222', keys.ecdsa))).accepted
+    ).toBe(true)
   })
 
   test('a hashed entry made by ssh-keygen -H', () => {
     const text = hashed(line('app1.example.com', keys.ed25519))
     expect(text).toMatch(/^\|1\|[A-Za-z0-9+/=]+\|[A-Za-z0-9+/=]+ ssh-ed25519 /)
     expect(verifyHostKey(keys.ed25519.blob, 'app1.example.com', 22, pins(text)).accepted).toBe(true)
-    expect(verifyHostKey(keys.ed25519.blob, 'app2.example.com', 22, pins(text)).accepted).toBe(false)
+    expect(verifyHostKey(keys.ed25519.blob, 'app2.example.com', 22, pins(text)).accepted).toBe(
+      false
+    )
   })
 
   test('a hashed [host]:port entry, and a host name written in capitals (ssh hashes it in lower case)', () => {
@@ -112,7 +167,12 @@ describe('verifyHostKey accepts the pinned key', () => {
   })
 
   test('a matching fingerprint, with no known_hosts line at all', () => {
-    const verdict = verifyHostKey(keys.rsa.blob, 'app1.example.com', 22, pins('', [keys.rsa.fingerprint]))
+    const verdict = verifyHostKey(
+      keys.rsa.blob,
+      'app1.example.com',
+      22,
+      pins('', [keys.rsa.fingerprint])
+    )
     expect(verdict.accepted).toBe(true)
   })
 
@@ -125,24 +185,38 @@ describe('verifyHostKey accepts the pinned key', () => {
     const text = line('app1.example.com,192.0.2.10,[app1.example.com]:2222', keys.ed25519)
     expect(verifyHostKey(keys.ed25519.blob, 'app1.example.com', 22, pins(text)).accepted).toBe(true)
     expect(verifyHostKey(keys.ed25519.blob, '192.0.2.10', 22, pins(text)).accepted).toBe(true)
-    expect(verifyHostKey(keys.ed25519.blob, 'app1.example.com', 2222, pins(text)).accepted).toBe(true)
-    expect(verifyHostKey(keys.ed25519.blob, 'app2.example.com', 22, pins(text)).accepted).toBe(false)
+    expect(verifyHostKey(keys.ed25519.blob, 'app1.example.com', 2222, pins(text)).accepted).toBe(
+      true
+    )
+    expect(verifyHostKey(keys.ed25519.blob, 'app2.example.com', 22, pins(text)).accepted).toBe(
+      false
+    )
   })
 
   test('a wildcard *.example.com (and ? for one character)', () => {
     const text = line('*.example.com', keys.ed25519)
     expect(verifyHostKey(keys.ed25519.blob, 'app1.example.com', 22, pins(text)).accepted).toBe(true)
     expect(verifyHostKey(keys.ed25519.blob, 'example.com', 22, pins(text)).accepted).toBe(false)
-    expect(verifyHostKey(keys.ed25519.blob, 'app1.example.com.evil.test', 22, pins(text)).accepted).toBe(false)
-    expect(verifyHostKey(keys.ed25519.blob, 'app1.example.org', 22, pins(text)).accepted).toBe(false)
+    expect(
+      verifyHostKey(keys.ed25519.blob, 'app1.example.com.evil.test', 22, pins(text)).accepted
+    ).toBe(false)
+    expect(verifyHostKey(keys.ed25519.blob, 'app1.example.org', 22, pins(text)).accepted).toBe(
+      false
+    )
     const single = line('app?.example.com', keys.ed25519)
-    expect(verifyHostKey(keys.ed25519.blob, 'app7.example.com', 22, pins(single)).accepted).toBe(true)
-    expect(verifyHostKey(keys.ed25519.blob, 'app10.example.com', 22, pins(single)).accepted).toBe(false)
+    expect(verifyHostKey(keys.ed25519.blob, 'app7.example.com', 22, pins(single)).accepted).toBe(
+      true
+    )
+    expect(verifyHostKey(keys.ed25519.blob, 'app10.example.com', 22, pins(single)).accepted).toBe(
+      false
+    )
   })
 
   test('a dot in a pattern is a dot, not any character', () => {
     const text = line('app1.example.com', keys.ed25519)
-    expect(verifyHostKey(keys.ed25519.blob, 'app1xexample.com', 22, pins(text)).accepted).toBe(false)
+    expect(verifyHostKey(keys.ed25519.blob, 'app1xexample.com', 22, pins(text)).accepted).toBe(
+      false
+    )
   })
 
   test('host names match without regard to case, as in ssh', () => {
@@ -153,28 +227,58 @@ describe('verifyHostKey accepts the pinned key', () => {
 
 describe('verifyHostKey refuses', () => {
   test('a different key for the same host: the reason says it does not match', () => {
-    const verdict = verifyHostKey(other.blob, 'app1.example.com', 22, pins(line('app1.example.com', keys.ed25519)))
+    const verdict = verifyHostKey(
+      other.blob,
+      'app1.example.com',
+      22,
+      pins(line('app1.example.com', keys.ed25519))
+    )
     expect(verdict.accepted).toBe(false)
     if (verdict.accepted) return
-    expect(verdict.reason).toContain('does not match the key pinned in known-hosts for app1.example.com')
+    expect(verdict.reason).toContain(
+      'does not match the key pinned in known-hosts for app1.example.com'
+    )
     expect(verdict.offered.fingerprint).toBe(other.fingerprint)
   })
 
   test('a key of another type than the pinned one', () => {
-    const verdict = verifyHostKey(keys.rsa.blob, 'app1.example.com', 22, pins(line('app1.example.com', keys.ed25519)))
-    expect(verdict).toMatchObject({ accepted: false, reason: expect.stringContaining('does not match') })
+    const verdict = verifyHostKey(
+      keys.rsa.blob,
+      'app1.example.com',
+      22,
+      pins(line('app1.example.com', keys.ed25519))
+    )
+    expect(verdict).toMatchObject({
+      accepted: false,
+      reason: expect.stringContaining('does not match')
+    })
   })
 
   test('a host that has no line: the reason names `known-hosts has no line`', () => {
-    const verdict = verifyHostKey(keys.ed25519.blob, 'app2.example.com', 22, pins(line('app1.example.com', keys.ed25519)))
-    expect(verdict).toMatchObject({ accepted: false, reason: 'known-hosts has no line for app2.example.com' })
+    const verdict = verifyHostKey(
+      keys.ed25519.blob,
+      'app2.example.com',
+      22,
+      pins(line('app1.example.com', keys.ed25519))
+    )
+    expect(verdict).toMatchObject({
+      accepted: false,
+      reason: 'known-hosts has no line for app2.example.com'
+    })
   })
 
   test('a fingerprint that does not match, and no line: the reason says both', () => {
-    const verdict = verifyHostKey(keys.ed25519.blob, 'app1.example.com', 22, pins('', [other.fingerprint]))
+    const verdict = verifyHostKey(
+      keys.ed25519.blob,
+      'app1.example.com',
+      22,
+      pins('', [other.fingerprint])
+    )
     expect(verdict).toMatchObject({
       accepted: false,
-      reason: expect.stringMatching(/matches none of the pinned fingerprints, and known-hosts has no line/)
+      reason: expect.stringMatching(
+        /matches none of the pinned fingerprints, and known-hosts has no line/
+      )
     })
   })
 
@@ -189,9 +293,17 @@ describe('verifyHostKey refuses', () => {
     const pinned = line('app1.example.com', keys.ed25519)
     for (const text of [`${revoked}\n${pinned}`, `${pinned}\n${revoked}`]) {
       const verdict = verifyHostKey(keys.ed25519.blob, 'app1.example.com', 22, pins(text))
-      expect(verdict).toMatchObject({ accepted: false, reason: expect.stringContaining('@revoked') })
+      expect(verdict).toMatchObject({
+        accepted: false,
+        reason: expect.stringContaining('@revoked')
+      })
     }
-    const byFingerprint = verifyHostKey(keys.ed25519.blob, 'app1.example.com', 22, pins(revoked, [keys.ed25519.fingerprint]))
+    const byFingerprint = verifyHostKey(
+      keys.ed25519.blob,
+      'app1.example.com',
+      22,
+      pins(revoked, [keys.ed25519.fingerprint])
+    )
     expect(byFingerprint.accepted).toBe(false)
   })
 
@@ -202,21 +314,35 @@ describe('verifyHostKey refuses', () => {
 
   test('a @cert-authority line is no pin for a plain host key', () => {
     const text = `@cert-authority *.example.com ${keys.ed25519.type} ${keys.ed25519.base64}`
-    expect(verifyHostKey(keys.ed25519.blob, 'app1.example.com', 22, pins(text)).accepted).toBe(false)
+    expect(verifyHostKey(keys.ed25519.blob, 'app1.example.com', 22, pins(text)).accepted).toBe(
+      false
+    )
   })
 
   test('a negated pattern !bad.example.com', () => {
     const text = line('*.example.com,!bad.example.com', keys.ed25519)
     const verdict = verifyHostKey(keys.ed25519.blob, 'bad.example.com', 22, pins(text))
-    expect(verdict).toMatchObject({ accepted: false, reason: 'known-hosts has no line for bad.example.com' })
+    expect(verdict).toMatchObject({
+      accepted: false,
+      reason: 'known-hosts has no line for bad.example.com'
+    })
     expect(verifyHostKey(keys.ed25519.blob, 'good.example.com', 22, pins(text)).accepted).toBe(true)
     // A negation alone matches nothing.
-    expect(verifyHostKey(keys.ed25519.blob, 'good.example.com', 22, pins(line('!bad.example.com', keys.ed25519))).accepted).toBe(false)
+    expect(
+      verifyHostKey(
+        keys.ed25519.blob,
+        'good.example.com',
+        22,
+        pins(line('!bad.example.com', keys.ed25519))
+      ).accepted
+    ).toBe(false)
   })
 
   test('regular-expression characters in a pattern are not a regular expression', () => {
     const text = line('app1.example.com|evil.test', keys.ed25519)
     expect(verifyHostKey(keys.ed25519.blob, 'evil.test', 22, pins(text)).accepted).toBe(false)
-    expect(verifyHostKey(keys.ed25519.blob, 'app1.example.com', 22, pins(text)).accepted).toBe(false)
+    expect(verifyHostKey(keys.ed25519.blob, 'app1.example.com', 22, pins(text)).accepted).toBe(
+      false
+    )
   })
 })

@@ -1,4 +1,4 @@
-import type { Settings } from '../src/settings.js'
+import { settingsFor } from './settings-fixture.js'
 import {
   HARDENING,
   gracefulTimeout,
@@ -14,52 +14,6 @@ import {
   systemdWord
 } from '../src/render/systemd-escape.js'
 
-function settingsFor(overrides: Partial<Settings> = {}): Settings {
-  return {
-    hosts: [{ name: 'app1.example.com', port: 22 }],
-    username: 'deploy',
-    privateKey: 'KEY',
-    knownHosts: '',
-    fingerprints: [],
-    insecureSkipHostKeyCheck: false,
-    connectTimeoutMs: 30_000,
-    commandTimeoutMs: 600_000,
-    projectName: 'mysite',
-    wsgiModule: 'mysite.wsgi:application',
-    settingsModule: 'mysite.settings',
-    deployPath: '/srv/mysite',
-    source: '/github/workspace',
-    exclude: ['.git', '__pycache__', '*.pyc', '.venv', 'node_modules'],
-    requirements: 'requirements.txt',
-    python: 'python3',
-    systemSitePackages: false,
-    dotenv: [],
-    migrate: true,
-    collectstatic: true,
-    checkDeploy: false,
-    preRestart: '',
-    postDeploy: '',
-    keepReleases: 5,
-    appUser: 'mysite',
-    workers: 'auto',
-    gunicornArgs: [],
-    serverNames: ['example.com'],
-    listen: { port: 80 },
-    clientMaxBodySize: '10m',
-    nginxDirectives: '',
-    healthPath: '/',
-    healthExpect: [{ min: 200, max: 499 }],
-    healthTimeoutMs: 60_000,
-    githubToken: 'token',
-    environment: 'production',
-    environmentUrl: 'http://example.com',
-    deployment: true,
-    dryRun: false,
-    rollback: false,
-    maxParallel: 1,
-    ...overrides
-  }
-}
 
 const live = { appRoot: '/srv/mysite/current', workers: 3 }
 
@@ -236,7 +190,8 @@ describe('renderService', () => {
       expect(value(unit, 'AmbientCapabilities')).toBe('')
       expect(values(unit, 'SystemCallFilter')).toEqual([
         '@system-service',
-        '~@privileged @resources'
+        '~@privileged @resources',
+        'setuid setgid setgroups'
       ])
     })
 

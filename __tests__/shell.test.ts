@@ -120,7 +120,26 @@ describe('sh round-trips random strings (property test)', () => {
   }
 
   const PRINTABLE = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i))
-  const SPECIAL = ['\n', '\r', '\t', "'", '"', '\\', '$', '`', '!', '%', '{', '}', ';', '|', '&', '#', '~', '*']
+  const SPECIAL = [
+    '\n',
+    '\r',
+    '\t',
+    "'",
+    '"',
+    '\\',
+    '$',
+    '`',
+    '!',
+    '%',
+    '{',
+    '}',
+    ';',
+    '|',
+    '&',
+    '#',
+    '~',
+    '*'
+  ]
   const UNICODE_RANGES: Array<[number, number]> = [
     [0xa0, 0x24f], // Latin-1 and Latin Extended, incl. NBSP
     [0x400, 0x4ff], // Cyrillic look-alikes

@@ -52,7 +52,8 @@ export enum Input {
   Deployment = 'deployment',
   DryRun = 'dry-run',
   Rollback = 'rollback',
-  MaxParallel = 'max-parallel'
+  MaxParallel = 'max-parallel',
+  LockWait = 'lock-wait'
 }
 
 /**
@@ -85,7 +86,8 @@ export const INPUT_DEFAULTS: Partial<Record<Input, string>> = {
   [Input.Deployment]: 'true',
   [Input.DryRun]: 'false',
   [Input.Rollback]: 'false',
-  [Input.MaxParallel]: '1'
+  [Input.MaxParallel]: '1',
+  [Input.LockWait]: '300'
 }
 
 export enum Output {

@@ -1,4 +1,6 @@
 import * as core from '@actions/core'
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join, normalize } from 'node:path'
 import { createTwoFilesPatch } from 'diff'
 import {
   configFiles,
@@ -10,30 +12,37 @@ import {
   GATE_FAILED,
   healthStep,
   inspectStep,
+  markFailedStep,
   installConfigStep,
   parseConfigFiles,
   parseDjangoPaths,
   parseFacts,
+  parseErrors,
   parseHealth,
   postDeployStep,
   prepareStep,
   pruneStep,
   readConfigStep,
-  releaseId,
+  releaseClock,
   rollbackStep,
   sitePaths,
   switchStep,
   uploadStep,
+  venvKey,
   venvStep,
   verifyUnitsStep,
   type ConfigFiles,
+  type DjangoPaths,
   type HostFacts,
   type Step
 } from './plan.js'
+import { Output } from './constants.js'
 import { archiveStream } from './remote/archive.js'
 import { SshTransport, type Transport } from './remote/connection.js'
 import { Executor, StepError, type StepLog } from './remote/executor.js'
 import { acquireLock } from './remote/lock.js'
+import { createRollout, rollOut, type Rollout } from './rollout.js'
+import { createDeployments, deploymentOutcome, rolloutProgress } from './report/deployment.js'
 import { type GateResult, type HostReport, writeReport } from './report/report.js'
 import {
   InputError,
@@ -88,34 +97,36 @@ export async function run(): Promise<void> {
   }
 
   const context = runContext(process.env)
-  const release = releaseId(context.now, context.sha)
-  const reports: HostReport[] = []
-  const pending = [...settings.hosts]
-  let stopped = false
-  while (pending.length > 0 && !stopped) {
-    const batch = pending.splice(0, settings.maxParallel)
-    const results = await Promise.all(
-      batch.map((host) => deployHost(settings, host, release, context))
-    )
-    reports.push(...results)
-    stopped = results.some((r) => r.status !== 'success')
-  }
-  for (const host of pending) reports.push(notReached(host, release))
+  const rollout = createRollout(settings.hosts, releaseClock(context.sha))
+  const deployment = createDeployments(settings)
+  await deployment.start()
+  core.setOutput(Output.DeploymentId, deployment.id ?? '')
+  const reports = await rollOut(
+    settings.hosts,
+    settings.maxParallel,
+    (host) => deployHost(settings, host, rollout, context),
+    notReached,
+    async (done) => {
+      if (settings.hosts.length > 1)
+        await deployment.progress(rolloutProgress(done, settings.hosts.length))
+    }
+  )
+  await deployment.finish(...deploymentOutcome(reports))
   await writeReport(settings, reports)
 }
 
-function notReached(host: HostAddress, release: string): HostReport {
+function notReached(host: HostAddress): HostReport {
   return {
-    ...emptyReport(host, release),
+    ...emptyReport(host),
     status: 'skipped',
     message: 'not deployed: an earlier host failed'
   }
 }
 
-function emptyReport(host: HostAddress, release: string): HostReport {
+function emptyReport(host: HostAddress): HostReport {
   return {
     host: host.port === 22 ? host.name : `${host.name}:${host.port}`,
-    release,
+    release: '',
     previousRelease: '',
     status: 'failure',
     gates: [],
@@ -127,9 +138,16 @@ function emptyReport(host: HostAddress, release: string): HostReport {
 
 function hostLog(label: string, multiple: boolean): StepLog {
   const prefix = multiple ? `[${label}] ` : ''
+  const info = (message: string) => core.info(prefix + message.split('\n').join(`\n${prefix}`))
   return {
-    info: (message) => core.info(prefix + message.split('\n').join(`\n${prefix}`)),
-    group: (title, body) => core.group(prefix + title, body)
+    info,
+    // Hosts deployed at once would interleave their groups: there every line names its host.
+    group: multiple
+      ? async (title, body) => {
+          info(`▶ ${title}`)
+          return body()
+        }
+      : (title, body) => core.group(title, body)
   }
 }
 
@@ -137,22 +155,23 @@ function hostLog(label: string, multiple: boolean): StepLog {
 export async function deployHost(
   s: Settings,
   host: HostAddress,
-  release: string,
+  rollout: Rollout,
   context: RunContext,
   connect: (s: Settings, host: HostAddress) => Promise<Transport> = SshTransport.connect
 ): Promise<HostReport> {
-  const report = emptyReport(host, release)
+  const report = emptyReport(host)
   const started = Date.now()
   const log = hostLog(report.host, s.hosts.length > 1)
   let transport: Transport | undefined
+  let exec: Executor | undefined
   try {
     transport = await connect(s, host)
-    const exec = new Executor(transport, log)
+    exec = new Executor(transport, log)
+    exec.phaseMs.set('connect', Date.now() - started)
     const facts = parseFacts((await exec.run(inspectStep(s))).stdout)
     report.previousRelease = facts.live
-    if (s.dryRun) await dryRun(s, exec, facts, release, report, log)
-    else await deploy(s, exec, transport, facts, release, context, report, log)
-    report.phaseMs = Object.fromEntries(exec.phaseMs)
+    if (s.dryRun) await dryRun(s, exec, facts, rollout.nextRelease(), report, log)
+    else await deploy(s, exec, transport, facts, rollout, host, context, report, log)
   } catch (error) {
     report.status = report.status === 'rolled-back' ? 'rolled-back' : 'failure'
     report.message ||= (error as Error).message
@@ -163,6 +182,13 @@ export async function deployHost(
       }
   } finally {
     transport?.close()
+    // The other hosts must never wait on a first host that stopped before its migrations.
+    if (rollout.isFirst(host)) {
+      rollout.migrated(
+        report.status === 'success' ? undefined : new Error(`stopped: ${report.host} failed`)
+      )
+    }
+    if (exec) report.phaseMs = Object.fromEntries(exec.phaseMs)
     report.durationMs = Date.now() - started
   }
   return report
@@ -173,12 +199,13 @@ async function deploy(
   exec: Executor,
   transport: Transport,
   facts: HostFacts,
-  newRelease: string,
+  rollout: Rollout,
+  host: HostAddress,
   context: RunContext,
   report: HostReport,
   log: StepLog
 ): Promise<void> {
-  const lock = await acquireLock(transport, s, context.holder, 300, (holder) =>
+  const lock = await acquireLock(transport, s, context.holder, s.lockWaitMs / 1000, (holder) =>
     log.info(`Waiting for the deploy lock, held by ${holder}`)
   )
   if (lock.staleHolder) {
@@ -187,20 +214,29 @@ async function deploy(
     )
   }
   try {
+    const newRelease = rollout.nextRelease()
     await exec.run(prepareStep(s))
     if (s.dotenv.length > 0) await exec.run(dotenvStep(s), { stdin: dotenvText(s) })
 
     const target = await releaseToServe(s, exec, facts, newRelease)
     report.release = target
-    const found = parseDjangoPaths((await exec.run(discoverStep(s, target))).stdout)
-    if (target === newRelease) await exec.runAll(djangoSteps(s, target, found))
-
-    const files = configFiles(s, facts, sitePaths(s, target, found))
-    report.files = files
-    const changed = await runGates(s, exec, target, files, report)
-    await exec.run(
-      switchStep(s, target, changed.includes(files.socket.path.split('/').pop() ?? ''))
-    )
+    let files: ConfigFiles
+    try {
+      const found = parseDjangoPaths((await exec.run(discoverStep(s, target))).stdout)
+      if (target === newRelease) await runDjangoSteps(s, exec, rollout, host, target, found, log)
+      else if (rollout.isFirst(host)) rollout.migrated()
+      files = configFiles(s, facts, sitePaths(s, target, found))
+      report.files = files
+      const changed = await runGates(s, exec, target, files, report)
+      await exec.run(
+        switchStep(s, target, changed.includes(files.socket.path.split('/').pop() ?? ''))
+      )
+    } catch (error) {
+      // Nothing was switched; the new release stays for inspection, marked so it is never
+      // chosen by a rollback.
+      if (target === newRelease) await exec.run(markFailedStep(s, target), { allowFailure: true })
+      throw error
+    }
 
     const health = parseHealth((await exec.run(healthStep(s), { allowFailure: true })).stdout)
     report.httpStatus = health.status
@@ -212,8 +248,11 @@ async function deploy(
       const cause =
         publicProblem ||
         `the health check got ${health.status || 'no answer'}${health.detail ? ` (${health.detail})` : ''} from ${s.healthPath} within ${s.healthTimeoutMs / 1000} s`
-      await rollBack(s, exec, target, facts.live === target ? '' : facts.live, files, report)
-      report.message = `${target} was not healthy: ${cause}.${rollbackNote(report)}\n${diagnostics.trim()}`
+      await rollBack(s, exec, target, facts.live, files, report)
+      const errors = parseErrors(diagnostics)
+      report.message =
+        `${target} was not healthy: ${cause}.${rollbackNote(report)}` +
+        (errors.length ? `\nThe app said: ${errors.join('\n')}` : '')
       throw new Error(report.message)
     }
     if (s.postDeploy) await exec.run(postDeployStep(s, target))
@@ -221,6 +260,33 @@ async function deploy(
     report.status = 'success'
   } finally {
     await lock.release()
+  }
+}
+
+/**
+ * Migrations never run on two hosts at once: the first host runs its Django steps before any
+ * other host starts its own (with a shared database theirs are then no-ops).
+ */
+async function runDjangoSteps(
+  s: Settings,
+  exec: Executor,
+  rollout: Rollout,
+  host: HostAddress,
+  release: string,
+  found: DjangoPaths,
+  log: StepLog
+): Promise<void> {
+  if (!rollout.isFirst(host)) {
+    log.info('Waiting for the first host to finish its migrations')
+    await rollout.firstMigration
+    return exec.runAll(djangoSteps(s, release, found))
+  }
+  try {
+    await exec.runAll(djangoSteps(s, release, found))
+    rollout.migrated()
+  } catch (error) {
+    rollout.migrated(new Error(`stopped: the first host could not run its Django steps`))
+    throw error
   }
 }
 
@@ -256,7 +322,7 @@ async function releaseToServe(
     return facts.live
   }
   await exec.run(uploadStep(s, newRelease), { stdin: archiveStream(s.source, s.exclude) })
-  await exec.run(venvStep(s, newRelease))
+  await exec.run(venvStep(s, newRelease, releaseVenvKey(s, facts)))
   return newRelease
 }
 
@@ -293,10 +359,39 @@ async function rollBack(
   files: ConfigFiles,
   report: HostReport
 ): Promise<void> {
-  await exec.run(rollbackStep(s, failed, previous, files), { allowFailure: true })
+  // With `source: none` the release stays; only its new files go.
+  if (failed !== previous) await exec.run(markFailedStep(s, failed), { allowFailure: true })
+  await exec.run(rollbackStep(s, previous, files), { allowFailure: true })
   if (!previous) return
   const check = parseHealth((await exec.run(healthStep(s), { allowFailure: true })).stdout)
   if (check.healthy) report.status = 'rolled-back'
+}
+
+function releaseVenvKey(s: Settings, facts: HostFacts): string | null {
+  const files = s.source === null ? null : requirementsFiles(s.source, s.requirements)
+  return venvKey(files, facts.python, s.systemSitePackages)
+}
+
+/**
+ * The requirements file and the files it includes (-r, -c), read on the runner for the venv's
+ * key; null when there is none.
+ */
+function requirementsFiles(
+  source: string,
+  requirements: string
+): Array<{ path: string; text: string }> | null {
+  const files: Array<{ path: string; text: string }> = []
+  const visit = (path: string) => {
+    if (files.some((f) => f.path === path) || files.length > 50 || !existsSync(join(source, path)))
+      return
+    const text = readFileSync(join(source, path), 'utf8')
+    files.push({ path, text })
+    for (const match of text.matchAll(/^\s*(?:-r|--requirement|-c|--constraint)[\s=]+(\S+)/gm)) {
+      visit(normalize(join(dirname(path), match[1])))
+    }
+  }
+  visit(requirements)
+  return files.length > 0 ? files : null
 }
 
 /** The public URL, from the runner, until healthy or health-timeout. */
@@ -351,7 +446,9 @@ async function dryRun(
     .join('\n')
   const plan: Step[] = [
     prepareStep(s),
-    ...(s.source === null || s.rollback ? [] : [uploadStep(s, release), venvStep(s, release)]),
+    ...(s.source === null || s.rollback
+      ? []
+      : [uploadStep(s, release), venvStep(s, release, releaseVenvKey(s, facts))]),
     ...(s.rollback ? [] : djangoSteps(s, release, found)),
     verifyUnitsStep(s, release, files),
     installConfigStep(s, files),

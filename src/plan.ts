@@ -3,6 +3,7 @@
 // deploy all see exactly the same commands.
 
 import { Buffer } from 'node:buffer'
+import { createHash } from 'node:crypto'
 import { renderService, renderSocket, socketPath, unitNames } from './render/gunicorn.js'
 import { renderSite, type SitePaths } from './render/nginx.js'
 import type { Settings } from './settings.js'
@@ -29,6 +30,8 @@ export interface HostFacts {
   releases: string[]
   /** releases marked as failed */
   failed: string[]
+  /** the interpreter's version and real path, part of a venv's key */
+  python: string
 }
 
 /** The files the action owns on the host, with their full paths. */
@@ -52,7 +55,8 @@ export const paths = (s: Settings) => ({
   shared: `${s.deployPath}/shared`,
   env: `${s.deployPath}/shared/.env`,
   state: `${s.deployPath}/.deploy`,
-  lock: `${s.deployPath}/.deploy.lock`
+  lock: `${s.deployPath}/.deploy.lock`,
+  venvs: `${s.deployPath}/venvs`
 })
 
 export function releaseId(now: Date, sha: string): string {
@@ -62,6 +66,15 @@ export function releaseId(now: Date, sha: string): string {
     .replace(/\.\d+Z$/, 'Z')
   const commit = /^[0-9a-f]{7,40}$/i.test(sha) ? sha.slice(0, 7).toLowerCase() : 'local'
   return `${stamp}-${commit}`
+}
+
+/**
+ * The run's release id, fixed when the first host's lock is taken: a run that waited for another
+ * deploy of the same commit gets a later id instead of colliding with it. Every host shares it.
+ */
+export function releaseClock(sha: string, now = () => new Date()): () => string {
+  let id = ''
+  return () => (id ||= releaseId(now(), sha))
 }
 
 export function workerCount(s: Settings, facts: HostFacts): number {
@@ -94,6 +107,7 @@ export function inspectStep(s: Settings): Step {
       sh`  echo "${s.python} cannot create a venv: install the package $(${s.python} -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])' 2>/dev/null || echo python3-venv) (Debian/Ubuntu: apt-get install python3-venv)" >&2; exit 4`,
       raw('fi'),
       raw('echo "cpus=$(nproc)"'),
+      sh`echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`,
       sh`echo "live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null)"`,
       sh`echo "releases=$(ls -1 ${p.releases} 2>/dev/null | sort -r | tr '\n' ' ')"`,
       sh`echo "failed=$(cd ${p.releases} 2>/dev/null && for r in *; do [ -e "$r"/${FAILED_MARK} ] && printf '%s ' "$r"; done)"`
@@ -114,7 +128,8 @@ export function parseFacts(stdout: string): HostFacts {
     cpus: Number(values.get('cpus')) || 1,
     live: /^[\w.-]+$/.test(live) && live !== '.' ? live : '',
     releases: list('releases'),
-    failed: list('failed')
+    failed: list('failed'),
+    python: values.get('python') ?? ''
   }
 }
 
@@ -171,6 +186,7 @@ export function uploadStep(s: Settings, id: string): Step {
     // Owned by root: the app user can read the code but never change it.
     command: script(
       raw('set -eu'),
+      sh`if [ -e ${dir} ]; then printf '%s\n' ${`release ${id} already exists on the host (one commit deployed twice in a second?)`} >&2; exit 1; fi`,
       sh`mkdir ${dir}`,
       sh`tar -xzf - -C ${dir} --no-same-owner --no-same-permissions`,
       sh`chmod -R u+rwX,go+rX,go-w ${dir}`
@@ -178,25 +194,53 @@ export function uploadStep(s: Settings, id: string): Step {
   }
 }
 
-export function venvStep(s: Settings, id: string): Step {
+/**
+ * Venvs are kept by what they hold (requirements, interpreter, flags) and linked into each
+ * release, so a deploy whose requirements did not change builds none. Returns null when the
+ * requirements point at local paths, whose content the key could not cover.
+ */
+export function venvKey(
+  requirements: Array<{ path: string; text: string }> | null,
+  python: string,
+  systemSitePackages: boolean
+): string | null {
+  const local = /^\s*(-e|--editable|\.|\/|file:)|\sfile:|@\s*file:/m
+  if (requirements?.some((file) => local.test(file.text))) return null
+  const hash = createHash('sha256').update(`${python}\n${systemSitePackages}\n`)
+  for (const file of requirements ?? []) hash.update(`${file.path}\n${file.text}\n`)
+  return hash.digest('hex').slice(0, 16)
+}
+
+export function venvStep(s: Settings, id: string, key: string | null): Step {
   const dir = paths(s).release(id)
   const requirements = `${dir}/${s.requirements}`
+  const venv = key ? `${paths(s).venvs}/${key}` : `${dir}/.venv`
   const venvFlags = s.systemSitePackages ? ['--system-site-packages'] : []
   return {
     id: 'venv',
     phase: 'venv',
-    title: 'Create the venv and install requirements',
+    title: key
+      ? `Venv ${key} (built when its requirements change)`
+      : 'Create the venv and install requirements',
     privileged: true,
     command: script(
       raw('set -eu'),
       sh`cd ${dir}`,
+      // A venv is usable once marked complete; a half-built one (a killed run) is rebuilt.
+      sh`if [ ! -e ${venv}/.complete ]; then`,
+      sh`  rm -rf ${venv}`,
       // pip only when there is something to install: ensurepip alone takes seconds.
-      sh`if [ -f ${requirements} ]; then`,
-      sh`  ${s.python} -m venv ${venvFlags} .venv`,
-      sh`  .venv/bin/python -m pip install --disable-pip-version-check --no-input --quiet -r ${requirements}`,
-      sh`else`,
-      sh`  ${s.python} -m venv --without-pip ${venvFlags} .venv`,
+      sh`  if [ -f ${requirements} ]; then`,
+      sh`    ${s.python} -m venv ${venvFlags} ${venv}`,
+      sh`    ${venv}/bin/python -m pip install --disable-pip-version-check --no-input --quiet -r ${requirements}`,
+      sh`  else`,
+      sh`    ${s.python} -m venv --without-pip ${venvFlags} ${venv}`,
+      sh`  fi`,
+      sh`  : > ${venv}/.complete`,
+      sh`  echo "built the venv ${key ?? '.venv'}"`,
+      key ? sh`else echo "reused the venv ${key}"` : undefined,
       sh`fi`,
+      key ? sh`ln -sfn ${`../../venvs/${key}`} .venv` : undefined,
       // Byte-compile as root: the release is read-only to the app, which would otherwise
       // compile on every start.
       raw('.venv/bin/python -m compileall -q -x "(^|/)\\.venv/" . >/dev/null 2>&1 || true')
@@ -581,6 +625,17 @@ export function parseHealth(stdout: string): HealthResult {
   }
 }
 
+const ERRORS_HEADER = '--- errors in the journal'
+
+/** The exception lines the diagnostics found, e.g. `ImportError: cannot import name ...`. */
+export function parseErrors(diagnostics: string): string[] {
+  const lines = diagnostics.split('\n')
+  const start = lines.indexOf(ERRORS_HEADER)
+  if (start < 0) return []
+  const end = lines.findIndex((line, i) => i > start && line.startsWith('--- '))
+  return lines.slice(start + 1, end < 0 ? undefined : end).filter((line) => line.trim() !== '')
+}
+
 export function diagnosticsStep(s: Settings): Step {
   const units = unitNames(s.projectName)
   return {
@@ -589,6 +644,9 @@ export function diagnosticsStep(s: Settings): Step {
     title: "Collect the service's journal and nginx's error log",
     privileged: true,
     command: script(
+      // The exception that stopped the app is usually above gunicorn's own traceback.
+      raw(`echo '${ERRORS_HEADER}'`),
+      sh`journalctl -u ${units.service} -n 400 --no-pager -o cat 2>/dev/null | grep -E '^[A-Za-z_][A-Za-z0-9_.]*(Error|Exception)(: |$)' | grep -v '^gunicorn\.errors\.' | awk '!seen[$0]++' | tail -n 5 || true`,
       sh`echo "--- journalctl -u ${units.service} (last 40 lines)"`,
       sh`journalctl -u ${units.service} -n 40 --no-pager -o short-iso 2>&1 || true`,
       raw('echo "--- /var/log/nginx/error.log (last 15 lines)"'),
@@ -601,12 +659,17 @@ export function diagnosticsStep(s: Settings): Step {
 // Rollback and clean-up
 
 /** Puts the previous release and its files back after an unhealthy deploy. */
-export function rollbackStep(
-  s: Settings,
-  failed: string,
-  previous: string,
-  files: ConfigFiles
-): Step {
+export function markFailedStep(s: Settings, id: string): Step {
+  return {
+    id: 'mark-failed',
+    phase: 'cleanup',
+    title: `Mark ${id} as failed (kept for inspection until pruned)`,
+    privileged: true,
+    command: sh`: > ${paths(s).release(id)}/${FAILED_MARK}`
+  }
+}
+
+export function rollbackStep(s: Settings, previous: string, files: ConfigFiles): Step {
   const p = paths(s)
   const units = unitNames(s.projectName)
   return {
@@ -616,7 +679,6 @@ export function rollbackStep(
     privileged: true,
     command: script(
       raw('set -eu'),
-      sh`: > ${p.release(failed)}/${FAILED_MARK}`,
       restoreConfig(s, files),
       previous
         ? sh`ln -sfn releases/${previous} ${s.deployPath}/.current.new && mv -T ${s.deployPath}/.current.new ${p.current}`
@@ -643,7 +705,17 @@ export function pruneStep(s: Settings, keep: number, live: string, previous: str
       sh`cd ${p.releases}`,
       sh`ls -1 | sort -r | tail -n +${keep + 1} | while read -r release; do`,
       sh`  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release"; echo "removed $release"; fi`,
-      raw('done')
+      raw('done'),
+      // A kept venv goes with the last release that links to it.
+      sh`if [ -d ${p.venvs} ]; then`,
+      sh`  used=$(for r in */; do readlink "$r.venv" 2>/dev/null; done)`,
+      sh`  for venv in ${p.venvs}/*; do`,
+      raw('    [ -e "$venv" ] || continue'),
+      raw(
+        '    case "$used" in *"/${venv##*/}"*) ;; *) rm -rf -- "$venv"; echo "removed the venv ${venv##*/}" ;; esac'
+      ),
+      raw('  done'),
+      raw('fi')
     )
   }
 }

@@ -81,6 +81,8 @@ export interface Settings {
   dryRun: boolean
   rollback: boolean
   maxParallel: number
+  /** how long a deploy waits for another one on the same host */
+  lockWaitMs: number
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -89,7 +91,7 @@ export interface Settings {
 
 import { existsSync, statSync } from 'node:fs'
 import { isIP } from 'node:net'
-import { isAbsolute, resolve } from 'node:path'
+import { isAbsolute, relative, resolve } from 'node:path'
 import ssh2 from 'ssh2'
 import { INPUT_DEFAULTS, Input } from './constants.js'
 
@@ -99,9 +101,25 @@ export class InputError extends Error {
     readonly input: string,
     message: string
   ) {
-    super(`Input '${input}': ${message}`)
+    super(`Input '${input}': ${printable(message)}`)
     this.name = 'InputError'
   }
+}
+
+/**
+ * A message repeats the value it refuses: show its control and invisible characters (a line
+ * break, U+202E that reverses the text after it) as escapes, and shorten a very long value.
+ */
+function printable(message: string): string {
+  return message
+    .replace(
+      /'([^']{120,})'/g,
+      (_, value: string) => `'${value.slice(0, 60)}...' (${value.length} characters)`
+    )
+    .replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, (c) => {
+      const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' }
+      return named[c] ?? `\\u${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`
+    })
 }
 
 export interface ReadContext {
@@ -232,17 +250,20 @@ export function readSettings(ctx: ReadContext): Settings {
   if (!DOTTED.test(settingsModule)) {
     throw new InputError(Input.SettingsModule, 'must be a dotted module path, e.g. mysite.settings')
   }
-  const deployPath = readAbsolutePath(
-    Input.DeployPath,
-    line(Input.DeployPath) || `/srv/${projectName}`
-  )
+  const deployText = line(Input.DeployPath) || `/srv/${projectName}`
+  // '/' and '/etc/' are system folders, and the message should say so.
+  const deployRoot = deployText.replace(/\/+$/, '') || '/'
+  const deployPath = isSystemFolder(deployRoot)
+    ? deployRoot
+    : readAbsolutePath(Input.DeployPath, deployText)
   if (isSystemFolder(deployPath)) {
     throw new InputError(
       Input.DeployPath,
       `${deployPath} is a system folder; use e.g. /srv/${projectName}`
     )
   }
-  const source = readSource(line(Input.Source, 1024), ctx.workspace)
+  // A rollback uploads nothing: the source folder is not needed (or looked at).
+  const source = bool(Input.Rollback) ? null : readSource(line(Input.Source, 1024), ctx.workspace)
   const exclude = splitList(raw(Input.Exclude)).map((pattern) => {
     if (CONTROL_CHARS.test(pattern) || pattern.length > 256) {
       throw new InputError(Input.Exclude, `pattern '${pattern}' is not a glob pattern`)
@@ -358,13 +379,14 @@ export function readSettings(ctx: ReadContext): Settings {
     healthExpect: readStatusRanges(line(Input.HealthExpect)),
     healthTimeoutMs: int(Input.HealthTimeout, 1, 3600) * 1000,
     healthUrl,
-    githubToken: raw(Input.GithubToken).trim(),
+    githubToken: readToken(raw(Input.GithubToken)),
     environment,
     environmentUrl,
     deployment: bool(Input.Deployment),
     dryRun: bool(Input.DryRun),
     rollback: bool(Input.Rollback),
-    maxParallel: Math.min(int(Input.MaxParallel, 1, 100), hostsCount)
+    maxParallel: Math.min(int(Input.MaxParallel, 1, 100), hostsCount),
+    lockWaitMs: int(Input.LockWait, 0, 86400) * 1000
   }
 }
 
@@ -485,9 +507,10 @@ function readKnownHosts(text: string): string {
   const lines = text
     .replace(/\r\n?/g, '\n')
     .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'))
-  lines.forEach((entry, index) => {
+    // Numbered before comments and blank lines are left out: the message names the line as pasted.
+    .map((l, index) => ({ entry: l.trim(), index }))
+    .filter(({ entry }) => entry !== '' && !entry.startsWith('#'))
+  lines.forEach(({ entry, index }) => {
     const fields = entry.split(/\s+/)
     if (fields[0].startsWith('@')) fields.shift()
     const [, type, blob] = fields
@@ -498,7 +521,7 @@ function readKnownHosts(text: string): string {
       )
     }
   })
-  return lines.join('\n')
+  return lines.map(({ entry }) => entry).join('\n')
 }
 
 function readFingerprints(text: string): string[] {
@@ -581,6 +604,13 @@ function optionalUrlPrefix(name: string, value: string): string | undefined {
 function readSource(value: string, workspace: string): string | null {
   if (value === 'none') return null
   const folder = resolve(workspace, value)
+  const inside = relative(resolve(workspace), folder)
+  if (inside === '..' || inside.startsWith('../') || isAbsolute(inside)) {
+    throw new InputError(
+      Input.Source,
+      `'${value}' is outside the workspace; use a folder of the checked-out repository, e.g. .`
+    )
+  }
   if (!existsSync(folder) || !statSync(folder).isDirectory()) {
     throw new InputError(
       Input.Source,
@@ -629,6 +659,18 @@ function readDotenv(text: string): Array<[string, string]> {
   return pairs
 }
 
+function readToken(text: string): string {
+  const token = text.trim()
+  // It goes into an Authorization header; a message never repeats it.
+  if (/[\s\u0000-\u001f\u007f]/.test(token) || token.length > 1024) {
+    throw new InputError(
+      Input.GithubToken,
+      'must be one token (no spaces or line breaks), e.g. ${{ github.token }}'
+    )
+  }
+  return token
+}
+
 function readScript(name: string, text: string): string {
   const script = text.replace(/\r\n?/g, '\n').trim()
   if (script.length > 65536) throw new InputError(name, 'is longer than 64 KiB')
@@ -639,7 +681,8 @@ const GUNICORN_OWNED_LONG = ['--bind', '--daemon', '--user', '--group', '--chdir
 const GUNICORN_OWNED_SHORT = new Set(['b', 'D', 'u', 'g', 'w'])
 /** gunicorn's short options that take no value: in a cluster like -Rw4 the next letter is an option too. */
 const GUNICORN_SHORT_SWITCHES = new Set(['R', 'h', 'v'])
-const GUNICORN_WORD = /^[A-Za-z0-9_.,:/=@+-]+$/
+// `*` for --forwarded-allow-ips; the unit quotes it, and systemd has no globbing.
+const GUNICORN_WORD = /^[A-Za-z0-9_.,:/=@+*-]+$/
 
 /** An option that the action sets itself, however it is spelled (-w4, --bi 0.0.0.0:80), or undefined. */
 function ownedGunicornOption(word: string): string | undefined {
@@ -676,7 +719,7 @@ function readGunicornArgs(text: string): string[] {
     if (bad !== undefined) {
       throw new InputError(
         Input.GunicornArgs,
-        `has ${describeChar(bad)}: arguments are words of letters, digits and _ . , : / = @ + - separated by spaces`
+        `has ${describeChar(bad)}: arguments are words of letters, digits and _ . , : / = @ + * - separated by spaces`
       )
     }
     if (/(?:^|[/=])\.\.(?:\/|$)/.test(word)) {
@@ -695,6 +738,7 @@ function readGunicornArgs(text: string): string[] {
 
 /** A character as a message can show it: printable ASCII as itself, anything else by its code. */
 function describeChar(c: string): string {
+  if (c === "'") return "a quote (')"
   return /^[\x21-\x7e]$/.test(c)
     ? `'${c}'`
     : `U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`
@@ -786,6 +830,7 @@ function nginxBlockProblem(text: string): string | undefined {
     if (wordStart) {
       if (blank(c)) continue
       if (c === ';' || c === '{') {
+        if (words === 0) return `has a '${c}' with no directive before it`
         if (c === '{') depth++
         words = 0
         continue

@@ -6,12 +6,17 @@ import { create } from 'tar'
 export function excluder(patterns: string[]): (relativePath: string) => boolean {
   // A pattern without a slash matches a name at any depth, as in .gitignore and rsync; a
   // trailing slash (`tmp/`) only says it is a folder, and does not anchor it at the root.
-  const matchers = patterns.map((pattern) =>
-    picomatch(pattern.replace(/^\/|\/$/g, ''), {
+  // `!pattern` takes a path back in, as in .gitignore (the last matching pattern decides);
+  // given to picomatch as it is, it would match every path but that one.
+  const rules = patterns.map((pattern) => {
+    const negated = pattern.startsWith('!')
+    const body = negated ? pattern.slice(1) : pattern
+    const match = picomatch(body.replace(/^\/|\/$/g, ''), {
       dot: true,
-      basename: !pattern.replace(/\/$/, '').includes('/')
+      basename: !body.replace(/\/$/, '').includes('/')
     })
-  )
+    return { negated, match }
+  })
   return (relativePath) => {
     const path = relativePath.replace(/^\.\//, '')
     if (path === '' || path === '.') return false
@@ -19,7 +24,9 @@ export function excluder(patterns: string[]): (relativePath: string) => boolean 
     // Excluding a folder excludes everything below it.
     for (let i = 1; i <= parts.length; i++) {
       const prefix = parts.slice(0, i).join('/')
-      if (matchers.some((match) => match(prefix))) return true
+      let excluded = false
+      for (const rule of rules) if (rule.match(prefix)) excluded = !rule.negated
+      if (excluded) return true
     }
     return false
   }

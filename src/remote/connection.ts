@@ -1,9 +1,13 @@
 import type { Readable } from 'node:stream'
 import { NodeSSH } from 'node-ssh'
-import type { ConnectConfig } from 'ssh2'
+import ssh2, {
+  type AuthenticationType,
+  type ConnectConfig,
+  type ServerHostKeyAlgorithm
+} from 'ssh2'
 import type { HostAddress, Settings } from '../settings.js'
 import { sh, type ShellText } from '../shell.js'
-import { type HostKeyVerdict, verifyHostKey } from './hostkey.js'
+import { describeKey, type HostKeyVerdict, pinnedKeyTypes, verifyHostKey } from './hostkey.js'
 
 /** A failure of the connection or of a remote step, with the stage it happened in. */
 export class RemoteError extends Error {
@@ -64,14 +68,17 @@ export class SshTransport implements Transport {
         sock = await jump.forwardOut('127.0.0.1', 0, host.name, host.port)
       } catch (error) {
         jump.dispose()
+        const reason = (error as Error).message.replace(/^\(SSH\) Channel open failure:\s*/, '')
         throw new RemoteError(
           'connect',
-          `the jump host ${settings.jumpHost.name} could not reach ${host.name}:${host.port}: ${(error as Error).message}`
+          `the jump host ${settings.jumpHost.name} could not open a connection to ${host.name}:${host.port} (${reason}). ` +
+            `Check that the jump host reaches that address and port (ssh there and try it), and that its sshd allows forwarding (AllowTcpForwarding).`
         )
       }
     }
     try {
-      const ssh = await open(settings, host, settings.username, sock, '')
+      const via = settings.jumpHost ? ` (through the jump host ${settings.jumpHost.name})` : ''
+      const ssh = await open(settings, host, settings.username, sock, '', via)
       return new SshTransport(ssh, settings, `${settings.username}@${host.name}`, hops)
     } catch (error) {
       hops.forEach((h) => h.dispose())
@@ -142,14 +149,49 @@ export class SshTransport implements Transport {
   }
 }
 
+/**
+ * Host key algorithms, strongest first. ssh-rsa (an RSA key signed with SHA-1) and ssh-dss are
+ * left out, as in OpenSSH since 8.8: SHA-1 signatures can be forged with chosen-prefix collisions.
+ * An RSA host key is still accepted, signed with rsa-sha2-512 or rsa-sha2-256.
+ */
+const HOST_KEY_ALGORITHMS: ServerHostKeyAlgorithm[] = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256'
+]
+
+/** The key types pinned for the host first, so the server offers a key that can match. */
+function hostKeyAlgorithms(settings: Settings, host: HostAddress): ServerHostKeyAlgorithm[] {
+  const pinned = pinnedKeyTypes(settings.knownHosts, host.name, host.port).flatMap((type) =>
+    type === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256'] : [type]
+  )
+  return [...new Set([...pinned, ...HOST_KEY_ALGORITHMS])].filter(
+    (a): a is ServerHostKeyAlgorithm => (HOST_KEY_ALGORITHMS as string[]).includes(a)
+  )
+}
+
+/** How far a connection got before it failed: the error alone cannot always tell. */
+interface Progress {
+  /** the TCP connection was made */
+  reached: boolean
+  /** the key exchange finished, so the host key was accepted */
+  handshaken: boolean
+  verdict?: HostKeyVerdict
+}
+
 async function open(
   settings: Settings,
   host: HostAddress,
   username: string,
   sock: ConnectConfig['sock'],
-  what: string
+  what: string,
+  via = ''
 ): Promise<NodeSSH> {
-  let verdict: HostKeyVerdict | undefined
+  // A forwarded channel through the jump host is connected from the start.
+  const progress: Progress = { reached: sock !== undefined, handshaken: false }
   const ssh = new NodeSSH()
   const config: ConnectConfig & { privateKey?: string } = {
     host: host.name,
@@ -163,80 +205,139 @@ async function open(
     passphrase: settings.passphrase,
     password: settings.password,
     tryKeyboard: false,
+    // The key first, as ssh does: the password is never sent when the key is accepted.
+    authHandler: [
+      ...(settings.privateKey ? ['publickey' as const] : []),
+      ...(settings.password ? ['password' as const] : [])
+    ] satisfies AuthenticationType[],
+    algorithms: { serverHostKey: hostKeyAlgorithms(settings, host) },
     hostVerifier: (key: Buffer) => {
-      verdict = verifyHostKey(key, host.name, host.port, settings)
-      return settings.insecureSkipHostKeyCheck || verdict.accepted
+      progress.verdict = verifyHostKey(key, host.name, host.port, settings)
+      return settings.insecureSkipHostKeyCheck || progress.verdict.accepted
     }
   }
+  const connecting = ssh.connect(config)
+  // node-ssh makes its ssh2 client before its first await: the stages can be followed from here.
+  ssh.connection
+    ?.once('connect', () => (progress.reached = true))
+    .once('handshake', () => (progress.handshaken = true))
   try {
-    await ssh.connect(config)
+    await connecting
     return ssh
   } catch (error) {
+    ssh.dispose()
     throw explainConnectError(
       error as Error & { code?: string; level?: string },
       settings,
       host,
       username,
-      what,
-      verdict
+      `${what}${host.name}:${host.port}${via}`,
+      progress
     )
   }
 }
 
+/** The public half of the private key, as `ssh-keygen -lf` shows it, for the auth error. */
+function clientKeyName(settings: Settings): string {
+  if (!settings.privateKey) return ''
+  const parsed = ssh2.utils.parseKey(settings.privateKey, settings.passphrase)
+  const key = Array.isArray(parsed) ? parsed[0] : parsed
+  if (!key || key instanceof Error) return ''
+  const { type, fingerprint } = describeKey(key.getPublicSSH())
+  return ` ${type} ${fingerprint}`
+}
+
+/** Names the stage a connection failed in, its likely cause and what to do about it. */
 function explainConnectError(
   error: Error & { code?: string; level?: string },
   settings: Settings,
   host: HostAddress,
   username: string,
-  what: string,
-  verdict: HostKeyVerdict | undefined
+  where: string,
+  progress: Progress
 ): RemoteError {
-  const where = `${what}${host.name}:${host.port}`
+  const { verdict } = progress
+  const seconds = settings.connectTimeoutMs / 1000
   if (verdict && !verdict.accepted && !settings.insecureSkipHostKeyCheck) {
     const { offered } = verdict
+    const scan = `ssh-keyscan -p ${host.port} ${host.name}`
+    const file = `/etc/ssh/ssh_host_${offered.type.replace(/^ssh-|-sha2-nistp\d+$/g, '')}_key.pub`
     return new RemoteError(
       'host-key',
       `Host key check failed for ${where}: the server offered ${offered.type} ${offered.fingerprint}, and ${verdict.reason}. ` +
-        `If this is the right host, pin its key: run \`ssh-keyscan -p ${host.port} ${host.name}\` from a trusted network ` +
-        `and put the line in known-hosts (or the fingerprint in fingerprint). Nothing was sent to the server.`
+        `The connection was closed before logging in: no user name, key or password was sent. ` +
+        `If this is the right host, pin its key: run \`${scan}\` from a trusted network and put the line in known-hosts, ` +
+        `or compare with \`ssh-keygen -lf ${file}\` on the server and put the SHA256:... fingerprint in fingerprint.`
     )
   }
-  if (error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN') {
+  if (
+    ['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'EAI_NODATA'].includes(error.code ?? '')
+  ) {
     return new RemoteError(
       'resolve',
-      `cannot resolve the host name of ${where} (${error.code}): check the host input and DNS`
+      `cannot resolve the host name of ${where} (${error.code}${error.code === 'EAI_AGAIN' ? ': DNS did not answer' : ': no such name'}). ` +
+        `Check its spelling; a name that only a private network knows needs a runner inside that network, or use the IP address.`
     )
   }
   if (error.code === 'ECONNREFUSED') {
     return new RemoteError(
       'connect',
-      `connection to ${where} refused: is sshd running and listening on port ${host.port}?`
+      `connection to ${where} refused: nothing listens on port ${host.port} there. ` +
+        `Is sshd running (systemctl status ssh), and on this port (set port, or host as name:port)?`
     )
   }
   if (error.code === 'EHOSTUNREACH' || error.code === 'ENETUNREACH') {
     return new RemoteError(
       'connect',
-      `${where} is unreachable (${error.code}): check the address and the firewall`
+      `${where} is unreachable (${error.code}): no route from the runner to that address. Check the address, and that the network lets the runner in.`
     )
   }
-  if (
+  const timedOut =
     error.code === 'ETIMEDOUT' ||
     error.level === 'client-timeout' ||
     /timed out/i.test(error.message)
-  ) {
+  if (timedOut && !progress.reached) {
     return new RemoteError(
       'connect',
-      `connecting to ${where} timed out after ${settings.connectTimeoutMs / 1000} s: check the address, port and firewall (or raise timeout)`
+      `connecting to ${where} timed out after ${seconds} s: no answer at all. The host is down, the address or port is wrong, ` +
+        `or a firewall drops the runner's packets (allow the runner's addresses to port ${host.port}). Raise timeout if the host is only slow.`
+    )
+  }
+  if ((timedOut || error.code === 'ECONNRESET') && !progress.handshaken) {
+    return new RemoteError(
+      'connect',
+      `${where} accepted the connection but ${timedOut ? `no SSH server answered within ${seconds} s` : 'closed it during the SSH handshake'}. ` +
+        `Is port ${host.port} the port sshd listens on? (A server that refuses the runner's address, e.g. by fail2ban or MaxStartups, also does this.)`
+    )
+  }
+  if (error.level === 'handshake' || /^Handshake failed/.test(error.message)) {
+    const hostKey = /host key/i.test(error.message)
+    return new RemoteError(
+      'connect',
+      `the SSH handshake with ${where} failed: ${error.message}. ` +
+        (hostKey
+          ? 'The server offers no host key this action accepts (it refuses ssh-rsa and ssh-dss, which sign with SHA-1): ' +
+            'give the server an ed25519 key (ssh-keygen -A), or update its OpenSSH.'
+          : "The server and the action share no secure algorithm: update the server's OpenSSH.")
     )
   }
   if (
     error.level === 'client-authentication' ||
     /authentication methods failed/i.test(error.message)
   ) {
+    const credential = settings.privateKey ? `key${clientKeyName(settings)}` : 'password'
     return new RemoteError(
       'auth',
-      `authentication as ${username} on ${where} failed: the server did not accept the ${settings.privateKey ? 'key' : 'password'}. ` +
-        `Is the public key in ~${username}/.ssh/authorized_keys on the server?`
+      `authentication as ${username} on ${where} failed: the server did not accept the ${credential}. ` +
+        (settings.privateKey
+          ? `Add its public key (\`ssh-keygen -y -f <key file>\` prints it) to ~${username}/.ssh/authorized_keys on the server, or check username.`
+          : `Check username and password, and that the server allows password logins (PasswordAuthentication); a key is safer.`)
+    )
+  }
+  if (timedOut) {
+    return new RemoteError(
+      'connect',
+      `logging in to ${where} took longer than ${seconds} s: the server accepted the host key but did not finish authentication. Raise timeout, or check the server's load.`
     )
   }
   return new RemoteError('connect', `cannot connect to ${where}: ${error.message}`)

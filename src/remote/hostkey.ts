@@ -62,6 +62,30 @@ export interface HostKeyPins {
 export type HostKeyVerdict =
   { accepted: true; offered: OfferedKey } | { accepted: false; offered: OfferedKey; reason: string }
 
+/** The known_hosts lines that name this host on this port. */
+function entriesFor(knownHosts: string, host: string, port: number) {
+  return knownHosts.split('\n').flatMap((line) => {
+    const fields = line.trim().split(/\s+/)
+    const marker = fields[0]?.startsWith('@') ? (fields.shift() ?? '') : ''
+    const [hosts, type, base64] = fields
+    return hosts && type && base64 && hostFieldMatches(hosts, host, port)
+      ? [{ marker, type, base64 }]
+      : []
+  })
+}
+
+/**
+ * The key types known-hosts pins for a host, in the order given. As ssh does, the connection asks
+ * for these first: a server with ed25519, ecdsa and rsa keys would otherwise offer ed25519 and
+ * fail against a pinned rsa line.
+ */
+export function pinnedKeyTypes(knownHosts: string, host: string, port: number): string[] {
+  const types = entriesFor(knownHosts, host, port)
+    .filter((e) => e.marker === '')
+    .map((e) => e.type)
+  return [...new Set(types)]
+}
+
 /** Checks an offered host key against the pinned known_hosts lines and fingerprints. */
 export function verifyHostKey(
   blob: Buffer,
@@ -70,14 +94,7 @@ export function verifyHostKey(
   pins: HostKeyPins
 ): HostKeyVerdict {
   const offered = describeKey(blob)
-  const entries = pins.knownHosts.split('\n').flatMap((line) => {
-    const fields = line.trim().split(/\s+/)
-    const marker = fields[0]?.startsWith('@') ? (fields.shift() ?? '') : ''
-    const [hosts, type, base64] = fields
-    return hosts && type && base64 && hostFieldMatches(hosts, host, port)
-      ? [{ marker, type, base64 }]
-      : []
-  })
+  const entries = entriesFor(pins.knownHosts, host, port)
   // A revoked key stays refused wherever else it is pinned, as in ssh (whatever the line order).
   if (entries.some((e) => e.marker === '@revoked' && e.base64 === offered.base64)) {
     return { accepted: false, offered, reason: `the key is marked @revoked in known-hosts` }

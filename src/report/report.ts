@@ -3,7 +3,7 @@
 import * as core from '@actions/core'
 import { Output } from '../constants.js'
 import type { ConfigFiles } from '../plan.js'
-import type { Settings } from '../settings.js'
+import { secretValues, type Settings } from '../settings.js'
 
 export interface GateResult {
   name: string
@@ -42,12 +42,8 @@ export function hostsOutput(reports: HostReport[]): string {
   return JSON.stringify(
     reports.map((r) => ({
       host: r.host,
-      release:
-        r.status === 'success'
-          ? r.release
-          : r.status === 'skipped'
-            ? r.previousRelease
-            : r.previousRelease,
+      // The release the host serves now.
+      release: r.status === 'success' ? r.release : r.previousRelease,
       'attempted-release': r.release,
       status: r.status,
       'http-status': r.httpStatus ?? null,
@@ -131,10 +127,20 @@ export function summaryMarkdown(s: Settings, reports: HostReport[]): string {
   return lines.join('\n') + '\n'
 }
 
+/**
+ * The runner masks registered secrets in the log only; the summary and the outputs are files,
+ * so remote output quoted there (a journal that printed a setting) is redacted here.
+ */
+export function redactor(s: Settings): (text: string) => string {
+  const secrets = secretValues(s).sort((a, b) => b.length - a.length)
+  return (text) => secrets.reduce((out, secret) => out.split(secret).join('***'), text)
+}
+
 /** Writes the outputs and the job summary, and fails the step when a host did not succeed. */
 export async function writeReport(s: Settings, reports: HostReport[]): Promise<void> {
   const status = overallStatus(reports)
   const first = reports[0]
+  const redact = redactor(s)
   core.setOutput(Output.Status, status)
   core.setOutput(Output.Release, first?.release ?? '')
   core.setOutput(Output.PreviousRelease, first?.previousRelease ?? '')
@@ -144,10 +150,9 @@ export async function writeReport(s: Settings, reports: HostReport[]): Promise<v
     Output.HealthDurationMs,
     first?.healthDurationMs !== undefined ? String(first.healthDurationMs) : ''
   )
-  core.setOutput(Output.DeploymentId, '')
-  core.setOutput(Output.Hosts, hostsOutput(reports))
+  core.setOutput(Output.Hosts, redact(hostsOutput(reports)))
   if (process.env.GITHUB_STEP_SUMMARY)
-    await core.summary.addRaw(summaryMarkdown(s, reports)).write()
+    await core.summary.addRaw(redact(summaryMarkdown(s, reports))).write()
   for (const r of reports) {
     if (r.status === 'failure' || r.status === 'rolled-back') {
       core.error(r.message.split('\n').slice(0, 20).join('\n'), {

@@ -6,7 +6,10 @@ cd "$(dirname "$0")/../.."
 testhost=test/e2e/testhost.sh
 name=${DEMO_HOST:-demo}
 
-if ! info=$(bash "$testhost" info "$name" 2>/dev/null); then
+state=${TESTHOST_STATE:-/run/django-deploy-action-testhost}
+if bash "$testhost" list | awk -v n="$name" '$1 == n && $3 == "up" { found = 1 } END { exit !found }'; then
+  info=$(cat "$state/$name/host.json")
+else
   info=$(bash "$testhost" boot "$name")
 fi
 address=$(node -e 'console.log(JSON.parse(process.argv[1]).address)' "$info")

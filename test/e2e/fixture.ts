@@ -1,5 +1,6 @@
 // The sample project as a user's workspace, and the inputs a user would write for a test host.
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ROOT } from './action.js'
@@ -41,14 +42,31 @@ export function deployInputs(
   }
 }
 
-/** GET through nginx on the host's own address, as a visitor would. */
-export async function get(host: TestHost, path: string, headers: Record<string, string> = {}) {
-  const response = await fetch(`http://${host.address}${path}`, {
-    headers,
-    redirect: 'manual',
-    signal: AbortSignal.timeout(10000)
+/** GET through nginx on the host's own address, as a visitor would (any Host header). */
+export function get(
+  host: TestHost,
+  path: string,
+  headers: Record<string, string> = {}
+): Promise<{ status: number; text: string; headers: Map<string, string> }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { host: host.address, port: 80, path, headers, timeout: 10000 },
+      (res) => {
+        let text = ''
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()))
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            text,
+            headers: new Map(Object.entries(res.headers).map(([k, v]) => [k, String(v)]))
+          })
+        )
+      }
+    )
+    req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`)))
+    req.on('error', reject)
+    req.end()
   })
-  return { status: response.status, text: await response.text(), headers: response.headers }
 }
 
 export async function health(

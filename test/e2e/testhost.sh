@@ -6,20 +6,22 @@
 # namespace of its own, so every host has its own address and its own ports 22 and 80.
 # Tests may contact only those addresses (10.231.N.2); the hosts have no default route.
 #
-#   testhost.sh build                 build (or reuse) the root file system, print its path
-#   testhost.sh boot NAME             boot a host, print one line of JSON describing it
-#   testhost.sh exec NAME -- CMD...   run CMD inside the host as root, pass its exit code
-#   testhost.sh stop NAME             power the host off and remove all its state
-#   testhost.sh stop-all [--owner TAG]  stop every host this script started, or only those
-#                                     of owner TAG and those whose owner process is gone
-#   testhost.sh list                  print the hosts
+#   testhost.sh build                   build (or reuse) the root file system, print its path
+#   testhost.sh boot NAME               boot a host, print one line of JSON describing it
+#   testhost.sh exec NAME -- CMD...     run CMD inside the host as root, pass its exit code
+#   testhost.sh stop NAME               power the host off and remove all its state
+#   testhost.sh stop-all [--owner TAG]  stop every host this script started; with --owner,
+#                                       only TAG's hosts and those whose owner is gone
+#   testhost.sh list                    print the hosts
 #
-# Environment: TESTHOST_CACHE (cached root file systems and client keys), TESTHOST_STATE
-# (per-host state), TESTHOST_OWNER (recorded by boot: 'manual' by default; a tag ending in
-# -PID marks the host stale once process PID is gone), DEBIAN_MIRROR (else taken from this
-# machine's apt sources),
-# TESTHOST_BOOT_TIMEOUT (seconds, default 60), TESTHOST_KEEP_FAILED=1 (keep a host that
-# failed to come up, for inspection).
+# Environment:
+#   TESTHOST_CACHE         cached root file systems and client keys
+#   TESTHOST_STATE         per-host state (overlay upper layer, console log, host.json)
+#   TESTHOST_OWNER         recorded by boot ('manual' by default); a tag ending in -PID
+#                          powers the host off when process PID exits
+#   DEBIAN_MIRROR          debootstrap mirror, else the one this machine's apt uses
+#   TESTHOST_BOOT_TIMEOUT  seconds until sshd and systemd must be up (default 60)
+#   TESTHOST_KEEP_FAILED=1 keep a host that failed to come up, for inspection
 set -euo pipefail
 
 readonly SUITE=bookworm
@@ -40,7 +42,7 @@ die() {
 }
 
 usage() {
-  sed -n '9,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '9,15p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -228,6 +230,12 @@ host_dir() { echo "$STATE_DIR/$1"; }
 netns_name() { echo "dda-$1"; }
 machine_name() { echo "dda-$1"; }
 
+pid_running() {
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n $state && $state != Z ]]
+}
+
 # True when PID is the systemd-nspawn process this script started for host NAME, so a
 # recycled PID or someone else's container is never signalled.
 is_host_nspawn() {
@@ -318,11 +326,64 @@ seed_host() {
 
 close_inherited_fds() {
   local fd
-  for fd in /proc/$BASHPID/fd/*; do
+  for fd in "/proc/$BASHPID/fd/"*; do
     fd=${fd##*/}
     if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
   done
   return 0
+}
+
+# The cgroup hierarchies systemd-nspawn places a container by: cgroup2 (alone, or beside v1
+# as on this machine's hybrid layout) and v1's name=systemd.
+cgroup_roots() {
+  if [[ $(stat -fc %T /sys/fs/cgroup 2>/dev/null) == cgroup2fs ]]; then
+    echo /sys/fs/cgroup
+    return
+  fi
+  if [[ $(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null) == cgroup2fs ]]; then
+    echo /sys/fs/cgroup/unified
+  fi
+  if mountpoint -q /sys/fs/cgroup/systemd 2>/dev/null; then
+    echo /sys/fs/cgroup/systemd
+  fi
+}
+
+# With --keep-unit, systemd-nspawn puts the container in <its own cgroup>/payload. Started
+# from the same cgroup, all hosts would share one tree: each container's systemd would see
+# the others' services, and restarting nginx in one would kill nginx in all. So each host's
+# systemd-nspawn starts from a cgroup of its own.
+enter_host_cgroup() {
+  local name=$1 root
+  for root in $(cgroup_roots); do
+    mkdir -p "$root/dda-testhost/$name"
+    echo "$BASHPID" >"$root/dda-testhost/$name/cgroup.procs"
+  done
+}
+
+cgroup_empty() {
+  [[ -z $(find "$1" -name cgroup.procs -exec cat {} + 2>/dev/null) ]]
+}
+
+# Kills whatever is left in host NAME's cgroups and removes them. This is what finally ends
+# a container: its PID 1 outlives a systemd-nspawn that was killed.
+remove_host_cgroup() {
+  local name=$1 root dir i
+  for root in $(cgroup_roots); do
+    dir=$root/dda-testhost/$name
+    [[ -d $dir ]] || continue
+    for ((i = 0; i < 50; i++)); do
+      cgroup_empty "$dir" && break
+      if [[ -e $dir/cgroup.kill ]]; then
+        echo 1 >"$dir/cgroup.kill" 2>/dev/null || true
+      else
+        # shellcheck disable=SC2038 # the pipe carries PIDs, not file names
+        find "$dir" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+      fi
+      sleep 0.1
+    done
+    cgroup_empty "$dir" || log "processes of host '$name' survive in $dir"
+    find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  done
 }
 
 console_tail() {
@@ -346,11 +407,15 @@ boot_failed() {
   console_tail "$dir"
   if [[ $(cat "$dir/boot-id" 2>/dev/null) != "$BOOT_ID" ]]; then
     # Stopped while booting: the state is gone; end the container this boot started.
-    [[ -n ${BOOT_NSPAWN:-} ]] && kill_container "$name" "$BOOT_NSPAWN" "${BOOT_LEADER:-}"
+    # (The cgroup is left alone if a new host of the same name has taken it.)
+    if [[ -n ${BOOT_NSPAWN:-} ]]; then
+      kill_container "$name" "$BOOT_NSPAWN" "${BOOT_LEADER:-}" 0
+      [[ -e $dir ]] || remove_host_cgroup "$name"
+    fi
   elif [[ ${TESTHOST_KEEP_FAILED:-} == 1 ]]; then
     log "kept the failed host for inspection; remove it with: $0 stop $name"
   else
-    stop_host "$name" || true
+    stop_host "$name" 0 || true
   fi
 }
 
@@ -392,7 +457,7 @@ cmd_boot() {
   local name=${1:-}
   validate_name "$name"
   require_root
-  require_commands systemd-nspawn ip nsenter ssh-keygen ssh-keyscan flock setsid timeout
+  require_commands systemd-nspawn ip nsenter ssh-keygen ssh-keyscan flock setsid timeout mountpoint
   local owner=${TESTHOST_OWNER:-manual}
   [[ $owner =~ ^[A-Za-z0-9_.-]{1,64}$ ]] || die "invalid TESTHOST_OWNER '$owner'"
   local root dir index ns address nspawn leader started deadline state key_line scanned all fp
@@ -409,6 +474,7 @@ cmd_boot() {
     log "removing stale host '$name'"
     stop_host "$name"
   fi
+  remove_host_cgroup "$name"
   index=$(alloc_index)
   mkdir -p "$dir/upper"
   BOOT_ID=$(tr -d '-' </proc/sys/kernel/random/uuid)
@@ -417,6 +483,7 @@ cmd_boot() {
   echo "$index" >"$dir/index"
   echo "$root" >"$dir/rootfs"
   BOOTING=$name
+  # shellcheck disable=SC2154 # rc is set inside the trap
   trap 'rc=$?; if ((rc != 0)); then boot_failed "$BOOTING"; fi; exit $rc' EXIT
   trap 'exit 143' TERM
   trap 'exit 130' INT
@@ -434,6 +501,7 @@ cmd_boot() {
   # waiting for this script's output would wait until the host is powered off.
   (
     close_inherited_fds
+    enter_host_cgroup "$name"
     SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 exec setsid systemd-nspawn \
       --quiet --register=no --keep-unit --boot \
       --machine="$(machine_name "$name")" \
@@ -449,6 +517,10 @@ cmd_boot() {
   echo "$nspawn" >"$dir/nspawn.pid"
 
   deadline=$((SECONDS + BOOT_TIMEOUT))
+  # The subshell becomes systemd-nspawn after joining its cgroups.
+  while pid_running "$nspawn" && ! is_host_nspawn "$nspawn" "$name" && ((SECONDS < deadline)); do
+    sleep 0.02
+  done
   leader=''
   while [[ -z $leader ]]; do
     still_booting "$name" "$nspawn" || return 1
@@ -507,16 +579,19 @@ cmd_boot() {
 }
 
 # Powers off the container of host NAME: SIGTERM makes systemd-nspawn ask the container's
-# systemd for a clean power-off; after 10 s it is killed.
+# systemd for a clean power-off; after 10 s it is killed. remove_host_cgroup then ends
+# anything left.
 kill_container() {
-  local name=$1 pid=$2 leader=${3:-} i
+  local name=$1 pid=$2 leader=${3:-} grace=${4:-10} i
   is_host_nspawn "$pid" "$name" || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    is_host_nspawn "$pid" "$name" || return 0
-    sleep 0.1
-  done
-  log "host '$name' did not power off in 10 s; killing it"
+  if ((grace > 0)); then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < grace * 10; i++)); do
+      is_host_nspawn "$pid" "$name" || return 0
+      sleep 0.1
+    done
+    log "host '$name' did not power off in $grace s; killing it"
+  fi
   # Killing the container's PID 1 ends every process in its PID namespace.
   if [[ -n $leader && -e /proc/$leader ]]; then kill -KILL "$leader" 2>/dev/null || true; fi
   kill -KILL "$pid" 2>/dev/null || true
@@ -526,15 +601,17 @@ kill_container() {
   done
 }
 
+# Removes host NAME and everything it had; GRACE seconds (default 10) for a clean power-off.
 stop_host() {
-  local name=$1 dir pid leader index
+  local name=$1 grace=${2:-10} dir pid leader index
   dir=$(host_dir "$name")
   pid=$(cat "$dir/nspawn.pid" 2>/dev/null) || pid=''
   leader=$(cat "$dir/leader.pid" 2>/dev/null) || leader=''
-  [[ -n $pid ]] && kill_container "$name" "$pid" "$leader"
+  [[ -n $pid ]] && kill_container "$name" "$pid" "$leader" "$grace"
   ip netns del "$(netns_name "$name")" 2>/dev/null || true
   index=$(cat "$dir/index" 2>/dev/null) || index=''
   [[ -n $index ]] && { ip link del "ddah$index" 2>/dev/null || true; }
+  remove_host_cgroup "$name"
   rm -rf --one-file-system "$dir"
 }
 

@@ -174,6 +174,24 @@ describe('test hosts', () => {
   )
 
   test(
+    "stopping a service on one host leaves the other host's alone (own cgroups)",
+    async () => {
+      const [one, two] = hosts
+      const before = await two.exec('systemctl show -p MainPID --value nginx')
+      expect(await one.exec('systemctl restart nginx && systemctl stop nginx')).toMatchObject({
+        code: 0
+      })
+      expect(await two.exec('systemctl is-active nginx')).toMatchObject({ stdout: 'active\n' })
+      expect((await two.exec('systemctl show -p MainPID --value nginx')).stdout).toBe(before.stdout)
+      expect(await one.exec('systemctl start nginx')).toMatchObject({ code: 0 })
+      // cgroup kills work inside (they fail with EIO under cgroup v1 on this machine).
+      const journal = await one.exec('journalctl -b --no-pager -u nginx')
+      expect(journal.stdout).not.toMatch(/Failed to kill control group/)
+    },
+    TEST_TIMEOUT_MS
+  )
+
+  test(
     'stop leaves no process, network namespace or link behind',
     async () => {
       const host = hosts[0]

@@ -151,7 +151,9 @@ export async function bootHost(name: string): Promise<TestHost> {
     info = parseHostInfo(result.stdout)
   } catch (error) {
     await runScript(['stop', name], STOP_TIMEOUT_MS)
-    throw new Error(`testhost.sh boot ${name}: ${(error as Error).message}\n${result.stderr}`)
+    throw new Error(`testhost.sh boot ${name}: ${(error as Error).message}\n${result.stderr}`, {
+      cause: error
+    })
   }
   return {
     ...info,

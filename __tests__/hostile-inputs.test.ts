@@ -1,0 +1,598 @@
+// "Nothing hostile ever reaches a shell, a unit file or an nginx file" (DESIGN.md, step 1).
+//
+// A corpus of hostile values is put into every input that ends up in a shell command, a systemd
+// unit or the nginx site: alone, appended to a valid value, and as an extra item after the input's
+// own separator. Each must be refused with an InputError that names the input. The inputs that are
+// documented as free text are not in that table; for them the test shows what happens downstream
+// instead, and that it is harmless.
+
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Input } from '../src/constants.js'
+import {
+  configFiles,
+  diagnosticsStep,
+  discoverStep,
+  djangoSteps,
+  dotenvStep,
+  dotenvText,
+  healthStep,
+  inspectStep,
+  installConfigStep,
+  postDeployStep,
+  prepareStep,
+  pruneStep,
+  switchStep,
+  uploadStep,
+  venvStep
+} from '../src/plan.js'
+import { excluder } from '../src/remote/archive.js'
+import { renderSite } from '../src/render/nginx.js'
+import { InputError, readSettings, type Settings } from '../src/settings.js'
+
+let dir: string
+let workspace: string
+/** Created only if a hostile value is ever run as a command (test.each needs it before beforeAll). */
+const mark = join(tmpdir(), `django-deploy-action-pwned-${process.pid}`)
+
+const RELEASE = '20261125T081500Z-1a2b3c4'
+
+/** The corpus; each value is something an attacker (or a bad paste) could put into an input. */
+function corpus(): Array<[string, string]> {
+  return [
+    ['a newline', `x\ntouch ${mark}`],
+    ['a carriage return', `x\rtouch ${mark}`],
+    ['a semicolon', `;touch ${mark}`],
+    ['an opening brace', '{'],
+    ['a closing brace', '}'],
+    ['a command substitution', `$(touch ${mark})`],
+    ['backticks', `\`touch ${mark}\``],
+    ['a single quote', "'"],
+    ['a double quote', '"'],
+    ['a parent folder', '../../etc/passwd'],
+    ['a NUL byte', 'x\u0000y'],
+    ['spaces', ' x y '],
+    ['a 5000-character value', 'a'.repeat(5000)],
+    ['Cyrillic look-alike letters', 'ехаmple.com'],
+    ['a fullwidth solidus', '／etc'],
+    ['a right-to-left override', 'x\u202Ey'],
+    ['a zero-width space', 'x\u200By'],
+    ['a systemd specifier', '%h'],
+    ['a backslash', '\\']
+  ]
+}
+
+interface Row {
+  input: Input
+  /** a valid value the hostile one is appended to */
+  valid: string
+  /** how the input separates several items, when it takes a list */
+  separator: string
+  /** other inputs this one needs to be read on its own (tls pair) */
+  with?: Record<string, string>
+  /** turns the tested text into the input's value (dotenv: the text is a key) */
+  place?: (text: string) => string
+}
+
+// Every input whose value ends up in a shell command, a unit file or the nginx site.
+// Left out, as documented free text (see the tests at the end): pre-restart, post-deploy,
+// nginx-directives, exclude, dotenv values and environment.
+const TABLE: Row[] = [
+  { input: Input.Host, valid: 'app1.example.com', separator: '\n' },
+  { input: Input.Port, valid: '22', separator: ' ' },
+  { input: Input.Username, valid: 'deploy', separator: ' ' },
+  { input: Input.JumpHost, valid: 'jump@bastion.example.com:2222', separator: ' ' },
+  { input: Input.ProjectName, valid: 'mysite', separator: ' ' },
+  { input: Input.WsgiModule, valid: 'mysite.wsgi:application', separator: ' ' },
+  { input: Input.SettingsModule, valid: 'mysite.settings', separator: ' ' },
+  { input: Input.DeployPath, valid: '/srv/mysite', separator: ' ' },
+  { input: Input.Requirements, valid: 'requirements.txt', separator: ' ' },
+  { input: Input.Python, valid: 'python3', separator: ' ' },
+  { input: Input.AppUser, valid: 'mysite', separator: ' ' },
+  { input: Input.Workers, valid: '4', separator: ' ' },
+  { input: Input.GunicornArgs, valid: '--timeout 60', separator: ' ' },
+  { input: Input.ServerName, valid: 'example.com', separator: ' ' },
+  { input: Input.Listen, valid: '127.0.0.1:8080', separator: ' ' },
+  { input: Input.StaticUrl, valid: '/static/', separator: ' ' },
+  { input: Input.StaticRoot, valid: '/srv/mysite/static', separator: ' ' },
+  { input: Input.MediaUrl, valid: '/media/', separator: ' ' },
+  { input: Input.MediaRoot, valid: '/srv/mysite/shared/media', separator: ' ' },
+  { input: Input.ClientMaxBodySize, valid: '10m', separator: ' ' },
+  {
+    input: Input.TlsCertificate,
+    valid: '/etc/ssl/certs/example.com.pem',
+    separator: ' ',
+    with: { [Input.TlsCertificateKey]: '/etc/ssl/private/example.com.key' }
+  },
+  {
+    input: Input.TlsCertificateKey,
+    valid: '/etc/ssl/private/example.com.key',
+    separator: ' ',
+    with: { [Input.TlsCertificate]: '/etc/ssl/certs/example.com.pem' }
+  },
+  { input: Input.HealthPath, valid: '/healthz', separator: ' ' },
+  { input: Input.HealthExpect, valid: '200-399', separator: ',' },
+  { input: Input.EnvironmentUrl, valid: 'https://example.com/', separator: ' ' },
+  { input: Input.HealthUrl, valid: 'https://example.com/healthz', separator: ' ' },
+  { input: Input.Timeout, valid: '30', separator: ' ' },
+  { input: Input.CommandTimeout, valid: '600', separator: ' ' },
+  { input: Input.HealthTimeout, valid: '60', separator: ' ' },
+  { input: Input.KeepReleases, valid: '5', separator: ' ' },
+  { input: Input.MaxParallel, valid: '1', separator: ' ' },
+  { input: Input.LockWait, valid: '300', separator: ' ' },
+  // A local folder, but its name is shown in the upload step's title.
+  { input: Input.Source, valid: '.', separator: ' ' },
+  // Booleans become true or false; nothing else may get through either.
+  ...[
+    Input.InsecureSkipHostKeyCheck,
+    Input.SystemSitePackages,
+    Input.Migrate,
+    Input.Collectstatic,
+    Input.CheckDeploy,
+    Input.Deployment,
+    Input.DryRun,
+    Input.Rollback
+  ].map((input) => ({ input, valid: 'true', separator: ' ' })),
+  // The keys of dotenv (its values are free text): KEY<hostile>=value.
+  { input: Input.Dotenv, valid: 'KEY', separator: '=1\n', place: (key) => `${key}=value` }
+]
+
+/** Documented free text: accepted, and shown harmless downstream by the tests at the end. */
+const FREE_TEXT = [
+  Input.PreRestart,
+  Input.PostDeploy,
+  Input.NginxDirectives,
+  Input.Exclude,
+  Input.Environment
+]
+
+/**
+ * Used on the runner only, never written into a command, a unit or the site: the SSH credentials
+ * and pins (given to the SSH library and the host key check) and the GitHub token.
+ */
+const RUNNER_ONLY = [
+  Input.Key,
+  Input.Passphrase,
+  Input.Password,
+  Input.KnownHosts,
+  Input.Fingerprint,
+  Input.GithubToken
+]
+
+/**
+ * Where a space separates the items of a list (server-name `a.example.com b.example.com`,
+ * gunicorn-args `--timeout 60`), ' x y ' is two more valid items, not a hostile value: each item
+ * is checked on its own, which the other corpus entries after the separator show.
+ */
+const SPACE_SEPARATED = new Set<Input>([Input.ServerName, Input.GunicornArgs])
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'hostile-'))
+  workspace = join(dir, 'workspace')
+  mkdirSync(workspace)
+  writeFileSync(join(workspace, 'manage.py'), '')
+  execFileSync('ssh-keygen', [
+    '-q',
+    '-t',
+    'ed25519',
+    '-N',
+    '',
+    '-C',
+    'test',
+    '-f',
+    join(dir, 'key')
+  ])
+})
+
+afterAll(() => {
+  // The last word: no hostile value was ever run by a shell in these tests.
+  const pwned = existsSync(mark)
+  rmSync(mark, { force: true })
+  rmSync(dir, { recursive: true, force: true })
+  expect(pwned).toBe(false)
+})
+
+function read(overrides: Record<string, string>): Settings {
+  const values: Record<string, string> = {
+    host: 'app1.example.com',
+    username: 'deploy',
+    key: readFileSync(join(dir, 'key'), 'utf8'),
+    'insecure-skip-host-key-check': 'true',
+    'project-name': 'mysite',
+    'server-name': 'example.com',
+    ...overrides
+  }
+  return readSettings({ getInput: (name) => values[name] ?? '', workspace })
+}
+
+/** The error the overrides raise, or undefined when they are accepted. */
+function refusal(overrides: Record<string, string>): InputError | undefined {
+  try {
+    read(overrides)
+    return undefined
+  } catch (error) {
+    if (error instanceof InputError) return error
+    throw error
+  }
+}
+
+describe('every hostile value is refused by every input that reaches a shell, a unit or the site', () => {
+  test('every input of the action is in the table, free text, or used on the runner only', () => {
+    // A new input has to be put in one of the three, and so be checked here.
+    const covered = [...TABLE.map((row) => row.input), ...FREE_TEXT, ...RUNNER_ONLY]
+    expect([...new Set(covered)].sort()).toEqual(Object.values(Input).sort())
+  })
+
+  test('the valid values of the table are accepted (so a refusal below is the hostile part)', () => {
+    for (const row of TABLE) {
+      const place = row.place ?? ((t: string) => t)
+      expect(refusal({ ...row.with, [row.input]: place(row.valid) })).toBeUndefined()
+    }
+  })
+
+  test('100% of the table is refused, each time naming the input', () => {
+    const outcomes: Array<{ case: string; outcome: string }> = []
+    let cases = 0
+    for (const row of TABLE) {
+      const place = row.place ?? ((t: string) => t)
+      for (const [name, hostile] of corpus()) {
+        if (name === 'spaces' && SPACE_SEPARATED.has(row.input)) continue
+        const forms: Array<[string, string]> = [
+          ['alone', hostile],
+          ['appended', row.valid + hostile],
+          ['as another item', row.valid + row.separator + hostile]
+        ]
+        for (const [form, text] of forms) {
+          cases++
+          const error = refusal({ ...row.with, [row.input]: place(text) })
+          const label = `${row.input}: ${name}, ${form}`
+          if (!error) outcomes.push({ case: label, outcome: 'accepted' })
+          else if (
+            error.input !== row.input ||
+            !error.message.startsWith(`Input '${row.input}': `)
+          ) {
+            outcomes.push({
+              case: label,
+              outcome: `refused, but named ${error.input}: ${error.message}`
+            })
+          }
+        }
+      }
+    }
+    // Every case is a refusal that names its input: the list of exceptions is empty.
+    expect(outcomes).toEqual([])
+    expect(cases).toBe(TABLE.length * corpus().length * 3 - SPACE_SEPARATED.size * 3)
+  })
+
+  test('the refusal says what is allowed, and never prints a control character back', () => {
+    for (const row of TABLE) {
+      const place = row.place ?? ((t: string) => t)
+      for (const [, hostile] of corpus()) {
+        const error = refusal({ ...row.with, [row.input]: place(row.valid + hostile) })
+        if (!error) continue
+        expect(error.message.length).toBeLessThan(600)
+        expect(error.message).not.toMatch(/[\u0000-\u001f\u007f\u202e]/)
+      }
+    }
+  })
+
+  test('a NUL byte is refused by every input, free text and secrets included', () => {
+    for (const input of Object.values(Input)) {
+      const error = refusal({ [input]: 'ok\u0000ok' })
+      expect({ input, message: error?.message }).toEqual({
+        input,
+        message: `Input '${input}': contains a NUL byte`
+      })
+    }
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// Free text: accepted where documented, and harmless downstream.
+
+/** Everything the plan would send to a host or write on it, for the given settings. */
+function everythingSent(s: Settings): string {
+  const facts = { cpus: 2, live: '', releases: [], failed: [], python: '3.11.2 /usr/bin/python3.11' }
+  const found = {
+    staticUrl: '/static/',
+    staticRoot: `${s.deployPath}/static`,
+    mediaUrl: '/media/',
+    mediaRoot: `${s.deployPath}/shared/media`
+  }
+  const files = configFiles(s, facts, found)
+  const steps = [
+    inspectStep(s),
+    prepareStep(s),
+    dotenvStep(s),
+    uploadStep(s, RELEASE),
+    venvStep(s, RELEASE, '0123456789abcdef'),
+    discoverStep(s, RELEASE),
+    ...djangoSteps(s, RELEASE, found),
+    installConfigStep(s, files),
+    switchStep(s, RELEASE, true),
+    healthStep(s),
+    diagnosticsStep(s),
+    pruneStep(s, 5, RELEASE, ''),
+    postDeployStep(s, RELEASE)
+  ]
+  return [
+    ...steps.map((step) => step.command.text),
+    files.socket.text,
+    files.service.text,
+    files.site.text
+  ].join('\n')
+}
+
+describe('pre-restart and post-deploy: shell by design, run only as the app user in the release', () => {
+  /**
+   * Runs a step with a stand-in for runuser that records its arguments instead of running them:
+   * the outer (root) shell must pass the script on untouched and run none of it itself.
+   */
+  function argumentsOfRunuser(command: string, deployPath: string): string[] {
+    mkdirSync(`${deployPath}/releases/${RELEASE}`, { recursive: true })
+    const record = join(dir, 'runuser-args')
+    rmSync(record, { force: true })
+    execFileSync('/bin/sh', ['-c', `runuser() { printf '%s\\0' "$@" > ${record}; }\n${command}`])
+    return readFileSync(record, 'utf8').split('\0').slice(0, -1)
+  }
+
+  test.each(corpus().filter(([name]) => name !== 'a NUL byte'))('%s', (_name, hostile) => {
+    const deployPath = join(dir, 'srv', 'mysite')
+    const script = `echo start\n${hostile}`.replace(/\r\n?/g, '\n').trim()
+    const s = read({ 'deploy-path': deployPath, 'pre-restart': script, 'post-deploy': script })
+    expect(s.preRestart).toBe(script)
+    expect(s.postDeploy).toBe(script)
+    const preRestart = djangoSteps(s, RELEASE, {}).find((step) => step.id === 'pre-restart')
+    for (const step of [preRestart, postDeployStep(s, RELEASE)]) {
+      expect(step).toBeDefined()
+      const args = argumentsOfRunuser(step!.command.text, deployPath)
+      expect(args.slice(0, 5)).toEqual(['-u', 'mysite', '--', 'sh', '-c'])
+      expect(args).toHaveLength(6)
+      expect(args[5].endsWith(`\n${script}`)).toBe(true)
+    }
+    expect(existsSync(mark)).toBe(false)
+  })
+})
+
+describe('dotenv values: written through stdin, read back byte for byte by sh (and systemd)', () => {
+  test.each(corpus())('%s', (_name, hostile) => {
+    const error = refusal({ dotenv: `VALUE=${hostile}` })
+    if (error) {
+      // Refused values: NUL, the 5000-character one (too long) and the control characters.
+      expect(error.input).toBe(Input.Dotenv)
+      return
+    }
+    const s = read({ dotenv: `VALUE=${hostile}` })
+    // A line break ends the line: what follows is a line of its own, checked as KEY=VALUE.
+    const value = s.dotenv[0][1]
+    expect(hostile.trim().startsWith(value) || hostile.includes(value)).toBe(true)
+    // The values travel on stdin, never on a command line.
+    expect(dotenvStep(s).command.text).not.toContain(value === '' ? '\u0000' : `VALUE`)
+    const file = join(dir, '.env')
+    writeFileSync(file, dotenvText(s))
+    const seen = execFileSync(
+      '/bin/sh',
+      ['-c', `set -a; . ${file}; set +a; printf '%s' "$VALUE"`],
+      {
+        encoding: 'utf8'
+      }
+    )
+    expect(seen).toBe(value)
+    expect(existsSync(mark)).toBe(false)
+  })
+
+  test('each value is one line of the file', () => {
+    const s = read({ dotenv: `A=${'$(id)'}\nB=a"b\\c\`d'e\nC=%h ехаmple \u202E` })
+    expect(dotenvText(s).split('\n').slice(0, -1)).toHaveLength(3)
+  })
+})
+
+describe('exclude and environment: used on the runner only, never sent to a host', () => {
+  const MARKER = 'HOSTILE-MARKER'
+
+  test.each(corpus().filter(([name]) => name !== 'a NUL byte'))('%s', (_name, hostile) => {
+    const pattern = `${MARKER}${hostile}`
+    const excludeRefusal = refusal({ exclude: pattern })
+    if (excludeRefusal) expect(excludeRefusal.input).toBe(Input.Exclude)
+    else {
+      const s = read({ exclude: pattern })
+      expect(s.exclude.join('\n')).toContain(MARKER)
+      // A pattern only decides what is left out of the upload; it cannot fail the matcher.
+      expect(typeof excluder(s.exclude)('manage.py')).toBe('boolean')
+      expect(everythingSent(s)).not.toContain(MARKER)
+    }
+
+    const environmentRefusal = refusal({ environment: `${MARKER}${hostile}` })
+    if (environmentRefusal) expect(environmentRefusal.input).toBe(Input.Environment)
+    else expect(everythingSent(read({ environment: `${MARKER}${hostile}` }))).not.toContain(MARKER)
+  })
+})
+
+describe('nginx-directives: free nginx text, but never outside the server block', () => {
+  /**
+   * The top-level entries of an nginx file, read the way nginx reads it (ngx_conf_read_token):
+   * written apart from settings.ts on purpose, and run on the rendered site, not on the input.
+   */
+  function topLevel(text: string): string[] {
+    const found: string[] = []
+    let depth = 0
+    let words: string[] = []
+    let word: string | undefined
+    let quote = ''
+    let escaped = false
+    let comment = false
+    let dollar = false
+    const endWord = () => {
+      if (word !== undefined) words.push(word)
+      word = undefined
+    }
+    for (const c of text) {
+      if (comment) {
+        if (c === '\n') comment = false
+        continue
+      }
+      if (escaped) {
+        word = (word ?? '') + c
+        escaped = false
+        continue
+      }
+      if (quote) {
+        if (c === '\\') escaped = true
+        else if (c === quote) {
+          quote = ''
+          endWord()
+        } else word += c
+        continue
+      }
+      const atStart = word === undefined
+      if (c === '\\') {
+        escaped = true
+        continue
+      }
+      if (atStart && (c === '"' || c === "'")) {
+        quote = c
+        word = ''
+        continue
+      }
+      if (atStart && c === '#') {
+        comment = true
+        continue
+      }
+      if (c === '{' && !atStart && dollar) {
+        word += c
+        continue
+      }
+      dollar = c === '$'
+      if (c === ' ' || c === '\t' || c === '\n' || c === '\r') endWord()
+      else if (c === ';' || c === '{') {
+        endWord()
+        if (words.length === 0) throw new Error(`an empty directive before '${c}'`)
+        if (depth === 0) found.push(words.join(' ') + (c === '{' ? ' {' : ';'))
+        if (c === '{') depth++
+        words = []
+      } else if (c === '}' && atStart) {
+        if (words.length > 0)
+          throw new Error(`'}' after the unfinished directive ${words.join(' ')}`)
+        if (--depth < 0) throw new Error("a '}' closes more blocks than were opened")
+      } else word = (word ?? '') + c
+    }
+    if (quote || escaped || word !== undefined || words.length > 0 || depth !== 0) {
+      throw new Error('the file does not end where nginx expects it to')
+    }
+    return found
+  }
+
+  const site = (directives: string) => renderSite(read({ 'nginx-directives': directives }), {})
+
+  test('the site without directives has an upstream and one server block', () => {
+    expect(topLevel(site(''))).toEqual(['upstream gunicorn_mysite {', 'server {'])
+  })
+
+  const shapes: Array<[string, (hostile: string) => string]> = [
+    ['as a word', (h) => `add_header X-Test ${h};`],
+    ['in double quotes', (h) => `add_header X-Test "${h}";`],
+    ['in single quotes', (h) => `add_header X-Test '${h}';`],
+    ['after a comment mark', (h) => `add_header X-Test a#${h};`],
+    ['on a line of its own', (h) => `gzip on;\n${h}\nserver { listen 8081; }`],
+    ['in a location block', (h) => `location /x/ { return 200 ${h}; }`]
+  ]
+
+  test.each(shapes)(
+    'each hostile value %s: refused, or kept inside the server block',
+    (_shape, make) => {
+      for (const [name, hostile] of corpus()) {
+        const directives = make(hostile)
+        const error = refusal({ 'nginx-directives': directives })
+        if (error) {
+          expect({ name, input: error.input }).toEqual({ name, input: Input.NginxDirectives })
+          continue
+        }
+        expect({ name, blocks: topLevel(site(directives)) }).toEqual({
+          name,
+          blocks: ['upstream gunicorn_mysite {', 'server {']
+        })
+      }
+    }
+  )
+
+  test.each([
+    [
+      'a } that closes the server block',
+      'gzip on;\n}\nserver { listen 8081; return 200 x; }\nserver {\nlisten 8082;'
+    ],
+    ['a # inside a word', 'return 200 a#;}\nserver { listen 8081; return 200 x; add_header X a};'],
+    ["a ' inside a word", "add_header X a'b;}\nserver { listen 8081; add_header Y c'd;"],
+    ['an escaped line break', 'add_header X a\\\n#;} server { listen 8081; return 200 x;'],
+    [
+      'an escaped space at the end of a line',
+      'add_header X a\\ \n#;} server { listen 8081; return 200 x;'
+    ]
+  ])('a second server smuggled in with %s is refused', (_name, directives) => {
+    const error = refusal({ 'nginx-directives': directives })
+    expect(error?.input).toBe(Input.NginxDirectives)
+  })
+
+  // Where nginx is installed, it has the last word: these payloads are real (nginx takes them,
+  // second server and all, when nothing checks them), and what the check lets through never
+  // puts a server of its own beside ours.
+  const nginxTest = (() => {
+    try {
+      execFileSync('nginx', ['-v'], { stdio: 'ignore' })
+      return test
+    } catch {
+      return test.skip
+    }
+  })()
+
+  function nginxAccepts(siteText: string): boolean | undefined {
+    const prefix = join(dir, 'nginx')
+    mkdirSync(prefix, { recursive: true })
+    writeFileSync(join(prefix, 'site.conf'), siteText)
+    writeFileSync(
+      join(prefix, 'nginx.conf'),
+      `error_log ${prefix}/error.log;\npid ${prefix}/nginx.pid;\nevents {}\nhttp { access_log off; include ${prefix}/site.conf; }\n`
+    )
+    try {
+      execFileSync('nginx', ['-t', '-q', '-p', `${prefix}/`, '-c', `${prefix}/nginx.conf`], {
+        stdio: 'pipe'
+      })
+      return true
+    } catch (error) {
+      const stderr = String((error as { stderr?: Buffer }).stderr ?? '')
+      // Not allowed to test a configuration here at all (no root for its temp folders): no verdict.
+      return /Permission denied|could not open error log/.test(stderr) ? undefined : false
+    }
+  }
+
+  nginxTest('nginx -t: the payloads work when unchecked, and nothing checked adds a server', () => {
+    const base = read({ listen: '127.0.0.1:18080' })
+    if (nginxAccepts(renderSite(base, {})) === undefined) return
+    const smuggled = [
+      'return 200 a#;}\nserver { listen 127.0.0.1:18081; return 200 x; add_header X a};',
+      "add_header X a'b;}\nserver { listen 127.0.0.1:18081; add_header Y c'd;"
+    ]
+    for (const directives of smuggled) {
+      expect(nginxAccepts(renderSite({ ...base, nginxDirectives: directives }, {}))).toBe(true)
+      expect(refusal({ 'nginx-directives': directives })?.input).toBe(Input.NginxDirectives)
+    }
+    for (const [, make] of shapes) {
+      for (const [name, hostile] of corpus()) {
+        const directives = make(hostile).replace('listen 8081', 'listen 127.0.0.1:18081')
+        if (refusal({ 'nginx-directives': directives, listen: '127.0.0.1:18080' })) continue
+        const text = renderSite(
+          read({ 'nginx-directives': directives, listen: '127.0.0.1:18080' }),
+          {}
+        )
+        // A server in the directives is nested in ours, which nginx refuses.
+        if (directives.includes('18081'))
+          expect({ name, directives, accepted: nginxAccepts(text) }).toEqual({
+            name,
+            directives,
+            accepted: false
+          })
+      }
+    }
+  })
+})
