@@ -1,10 +1,15 @@
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { ROOT } from '../test/e2e/action.js'
 
-const files = (folder: string) => (readdirSync(folder, { recursive: true }) as string[]).sort()
+/** Every file under the folder (dist/ and dist/post/), by its path inside it. */
+const files = (folder: string) =>
+  readdirSync(folder, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => relative(folder, join(entry.parentPath, entry.name)))
+    .sort()
 
 test('the committed dist/ is what the bundle script builds from src/ now', () => {
   const fresh = join(mkdtempSync(join(tmpdir(), 'dda-dist-')), 'dist')
@@ -19,9 +24,10 @@ test('the committed dist/ is what the bundle script builds from src/ now', () =>
 
 test('dist/ holds no native addons and starts as ESM', () => {
   expect(files(join(ROOT, 'dist')).filter((f) => /\.(node|exe)$/.test(f))).toEqual([])
-  expect(JSON.parse(readFileSync(join(ROOT, 'dist/package.json'), 'utf8'))).toEqual({
-    type: 'module'
-  })
+  for (const entry of ['dist', 'dist/post'])
+    expect(JSON.parse(readFileSync(join(ROOT, entry, 'package.json'), 'utf8'))).toEqual({
+      type: 'module'
+    })
 })
 
 test('the tests run on Node 24, the version runners start the action with', () => {

@@ -294,7 +294,13 @@ describe('every hostile value is refused by every input that reaches a shell, a 
 
 /** Everything the plan would send to a host or write on it, for the given settings. */
 function everythingSent(s: Settings): string {
-  const facts = { cpus: 2, live: '', releases: [], failed: [], python: '3.11.2 /usr/bin/python3.11' }
+  const facts = {
+    cpus: 2,
+    live: '',
+    releases: [],
+    failed: [],
+    python: '3.11.2 /usr/bin/python3.11'
+  }
   const found = {
     staticUrl: '/static/',
     staticRoot: `${s.deployPath}/static`,

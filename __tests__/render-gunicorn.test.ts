@@ -14,7 +14,6 @@ import {
   systemdWord
 } from '../src/render/systemd-escape.js'
 
-
 const live = { appRoot: '/srv/mysite/current', workers: 3 }
 
 function lines(text: string): string[] {

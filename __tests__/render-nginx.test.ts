@@ -1,7 +1,6 @@
 import { settingsFor } from './settings-fixture.js'
 import { nginxPath, nginxQuote, renderSite, upstreamName } from '../src/render/nginx.js'
 
-
 const djangoPaths = {
   staticUrl: '/static/',
   staticRoot: '/srv/mysite/current/staticfiles',

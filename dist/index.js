@@ -61162,6 +61162,8 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/base.js
 class Diff {
     diff(oldStr, newStr, 
@@ -61716,6 +61718,8 @@ function splitLines(text) {
 
 // EXTERNAL MODULE: external "node:buffer"
 var external_node_buffer_ = __nccwpck_require__(4573);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/render/systemd-escape.ts
 // Escaping for values written into systemd unit files. Settings validation rejects hostile values
 // before render; these helpers stay correct on their own so a missed check cannot change a unit.
@@ -62106,6 +62110,7 @@ function script(...lines) {
 
 
 
+
 const SITE_AVAILABLE = '/etc/nginx/sites-available';
 const SITE_ENABLED = '/etc/nginx/sites-enabled';
 const UNIT_FOLDER = '/etc/systemd/system';
@@ -62119,7 +62124,8 @@ const paths = (s) => ({
     shared: `${s.deployPath}/shared`,
     env: `${s.deployPath}/shared/.env`,
     state: `${s.deployPath}/.deploy`,
-    lock: `${s.deployPath}/.deploy.lock`
+    lock: `${s.deployPath}/.deploy.lock`,
+    venvs: `${s.deployPath}/venvs`
 });
 function releaseId(now, sha) {
     const stamp = now
@@ -62156,7 +62162,7 @@ function inspectStep(s) {
         phase: 'connect',
         title: 'Check the host (nginx, systemd, python, sudo)',
         privileged: true,
-        command: script(raw('set -u'), raw('missing=""'), sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), sh `if ! ${s.python} -c 'import venv, ensurepip' >/dev/null 2>&1; then`, sh `  echo "${s.python} cannot create a venv: install the package $(${s.python} -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])' 2>/dev/null || echo python3-venv) (Debian/Ubuntu: apt-get install python3-venv)" >&2; exit 4`, raw('fi'), raw('echo "cpus=$(nproc)"'), sh `echo "live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null)"`, sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | sort -r | tr '\n' ' ')"`, sh `echo "failed=$(cd ${p.releases} 2>/dev/null && for r in *; do [ -e "$r"/${FAILED_MARK} ] && printf '%s ' "$r"; done)"`)
+        command: script(raw('set -u'), raw('missing=""'), sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), sh `if ! ${s.python} -c 'import venv, ensurepip' >/dev/null 2>&1; then`, sh `  package=$(${s.python} -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])' 2>/dev/null || echo python3-venv)`, sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), sh `echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`, sh `echo "live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null)"`, sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | sort -r | tr '\n' ' ')"`, sh `echo "failed=$(cd ${p.releases} 2>/dev/null && for r in *; do [ -e "$r"/${FAILED_MARK} ] && printf '%s ' "$r"; done)"`)
     };
 }
 function parseFacts(stdout) {
@@ -62172,7 +62178,8 @@ function parseFacts(stdout) {
         cpus: Number(values.get('cpus')) || 1,
         live: /^[\w.-]+$/.test(live) && live !== '.' ? live : '',
         releases: list('releases'),
-        failed: list('failed')
+        failed: list('failed'),
+        python: values.get('python') ?? ''
     };
 }
 function prepareStep(s) {
@@ -62216,18 +62223,37 @@ function uploadStep(s, id) {
         command: script(raw('set -eu'), sh `if [ -e ${dir} ]; then printf '%s\n' ${`release ${id} already exists on the host (one commit deployed twice in a second?)`} >&2; exit 1; fi`, sh `mkdir ${dir}`, sh `tar -xzf - -C ${dir} --no-same-owner --no-same-permissions`, sh `chmod -R u+rwX,go+rX,go-w ${dir}`)
     };
 }
-function venvStep(s, id) {
+/**
+ * Venvs are kept by what they hold (requirements, interpreter, flags) and linked into each
+ * release, so a deploy whose requirements did not change builds none. Returns null when the
+ * requirements point at local paths, whose content the key could not cover.
+ */
+function venvKey(requirements, python, systemSitePackages) {
+    const local = /^\s*(-e|--editable|\.|\/|file:)|\sfile:|@\s*file:/m;
+    if (requirements?.some((file) => local.test(file.text)))
+        return null;
+    const hash = (0,external_node_crypto_.createHash)('sha256').update(`${python}\n${systemSitePackages}\n`);
+    for (const file of requirements ?? [])
+        hash.update(`${file.path}\n${file.text}\n`);
+    return hash.digest('hex').slice(0, 16);
+}
+function venvStep(s, id, key) {
     const dir = paths(s).release(id);
     const requirements = `${dir}/${s.requirements}`;
+    const venv = key ? `${paths(s).venvs}/${key}` : `${dir}/.venv`;
     const venvFlags = s.systemSitePackages ? ['--system-site-packages'] : [];
     return {
         id: 'venv',
         phase: 'venv',
-        title: 'Create the venv and install requirements',
+        title: key
+            ? `Venv ${key} (built when its requirements change)`
+            : 'Create the venv and install requirements',
         privileged: true,
         command: script(raw('set -eu'), sh `cd ${dir}`, 
+        // A venv is usable once marked complete; a half-built one (a killed run) is rebuilt.
+        sh `if [ ! -e ${venv}/.complete ]; then`, sh `  rm -rf ${venv}`, 
         // pip only when there is something to install: ensurepip alone takes seconds.
-        sh `if [ -f ${requirements} ]; then`, sh `  ${s.python} -m venv ${venvFlags} .venv`, sh `  .venv/bin/python -m pip install --disable-pip-version-check --no-input --quiet -r ${requirements}`, sh `else`, sh `  ${s.python} -m venv --without-pip ${venvFlags} .venv`, sh `fi`, 
+        sh `  if [ -f ${requirements} ]; then`, sh `    ${s.python} -m venv ${venvFlags} ${venv}`, sh `    ${venv}/bin/python -m pip install --disable-pip-version-check --no-input --quiet -r ${requirements}`, sh `  else`, sh `    ${s.python} -m venv --without-pip ${venvFlags} ${venv}`, sh `  fi`, sh `  : > ${venv}/.complete`, sh `  echo "built the venv ${key ?? '.venv'}"`, key ? sh `else echo "reused the venv ${key}"` : undefined, sh `fi`, key ? sh `ln -sfn ${`../../venvs/${key}`} .venv` : undefined, 
         // Byte-compile as root: the release is read-only to the app, which would otherwise
         // compile on every start.
         raw('.venv/bin/python -m compileall -q -x "(^|/)\\.venv/" . >/dev/null 2>&1 || true'))
@@ -62562,7 +62588,9 @@ function pruneStep(s, keep, live, previous) {
         phase: 'cleanup',
         title: `Keep the ${keep} newest releases`,
         privileged: true,
-        command: script(raw('set -eu'), sh `cd ${p.releases}`, sh `ls -1 | sort -r | tail -n +${keep + 1} | while read -r release; do`, sh `  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release"; echo "removed $release"; fi`, raw('done'))
+        command: script(raw('set -eu'), sh `cd ${p.releases}`, sh `ls -1 | sort -r | tail -n +${keep + 1} | while read -r release; do`, sh `  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release"; echo "removed $release"; fi`, raw('done'), 
+        // A kept venv goes with the last release that links to it.
+        sh `if [ -d ${p.venvs} ]; then`, sh `  used=$(for r in */; do readlink "$r.venv" 2>/dev/null; done)`, sh `  for venv in ${p.venvs}/*; do`, raw('    [ -e "$venv" ] || continue'), raw('    case "$used" in *"/${venv##*/}"*) ;; *) rm -rf -- "$venv"; echo "removed the venv ${venv##*/}" ;; esac'), raw('  done'), raw('fi'))
     };
 }
 function postDeployStep(s, id) {
@@ -62708,8 +62736,6 @@ var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
 var external_node_events_ = __nccwpck_require__(8474);
 ;// CONCATENATED MODULE: external "node:string_decoder"
 const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 // EXTERNAL MODULE: external "buffer"
 var external_buffer_ = __nccwpck_require__(181);
 // EXTERNAL MODULE: external "zlib"
@@ -62717,8 +62743,6 @@ var external_zlib_ = __nccwpck_require__(3106);
 var external_zlib_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_zlib_, 2);
 // EXTERNAL MODULE: external "node:assert"
 var external_node_assert_ = __nccwpck_require__(4589);
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: ./node_modules/tar/dist/esm/index.min.js
@@ -63702,10 +63726,9 @@ function hostFieldMatches(field, host, port) {
     }
     return matched;
 }
-/** Checks an offered host key against the pinned known_hosts lines and fingerprints. */
-function verifyHostKey(blob, host, port, pins) {
-    const offered = describeKey(blob);
-    const entries = pins.knownHosts.split('\n').flatMap((line) => {
+/** The known_hosts lines that name this host on this port. */
+function entriesFor(knownHosts, host, port) {
+    return knownHosts.split('\n').flatMap((line) => {
         const fields = line.trim().split(/\s+/);
         const marker = fields[0]?.startsWith('@') ? (fields.shift() ?? '') : '';
         const [hosts, type, base64] = fields;
@@ -63713,6 +63736,22 @@ function verifyHostKey(blob, host, port, pins) {
             ? [{ marker, type, base64 }]
             : [];
     });
+}
+/**
+ * The key types known-hosts pins for a host, in the order given. As ssh does, the connection asks
+ * for these first: a server with ed25519, ecdsa and rsa keys would otherwise offer ed25519 and
+ * fail against a pinned rsa line.
+ */
+function pinnedKeyTypes(knownHosts, host, port) {
+    const types = entriesFor(knownHosts, host, port)
+        .filter((e) => e.marker === '')
+        .map((e) => e.type);
+    return [...new Set(types)];
+}
+/** Checks an offered host key against the pinned known_hosts lines and fingerprints. */
+function verifyHostKey(blob, host, port, pins) {
+    const offered = describeKey(blob);
+    const entries = entriesFor(pins.knownHosts, host, port);
     // A revoked key stays refused wherever else it is pinned, as in ssh (whatever the line order).
     if (entries.some((e) => e.marker === '@revoked' && e.base64 === offered.base64)) {
         return { accepted: false, offered, reason: `the key is marked @revoked in known-hosts` };
@@ -63736,6 +63775,7 @@ function verifyHostKey(blob, host, port, pins) {
 }
 
 ;// CONCATENATED MODULE: ./src/remote/connection.ts
+
 
 
 
@@ -63774,11 +63814,14 @@ class SshTransport {
             }
             catch (error) {
                 jump.dispose();
-                throw new RemoteError('connect', `the jump host ${settings.jumpHost.name} could not reach ${host.name}:${host.port}: ${error.message}`);
+                const reason = error.message.replace(/^\(SSH\) Channel open failure:\s*/, '');
+                throw new RemoteError('connect', `the jump host ${settings.jumpHost.name} could not open a connection to ${host.name}:${host.port} (${reason}). ` +
+                    `Check that the jump host reaches that address and port (ssh there and try it), and that its sshd allows forwarding (AllowTcpForwarding).`);
             }
         }
         try {
-            const ssh = await connection_open(settings, host, settings.username, sock, '');
+            const via = settings.jumpHost ? ` (through the jump host ${settings.jumpHost.name})` : '';
+            const ssh = await connection_open(settings, host, settings.username, sock, '', via);
             return new SshTransport(ssh, settings, `${settings.username}@${host.name}`, hops);
         }
         catch (error) {
@@ -63831,8 +63874,27 @@ class SshTransport {
         this.hops.forEach((h) => h.dispose());
     }
 }
-async function connection_open(settings, host, username, sock, what) {
-    let verdict;
+/**
+ * Host key algorithms, strongest first. ssh-rsa (an RSA key signed with SHA-1) and ssh-dss are
+ * left out, as in OpenSSH since 8.8: SHA-1 signatures can be forged with chosen-prefix collisions.
+ * An RSA host key is still accepted, signed with rsa-sha2-512 or rsa-sha2-256.
+ */
+const HOST_KEY_ALGORITHMS = [
+    'ssh-ed25519',
+    'ecdsa-sha2-nistp256',
+    'ecdsa-sha2-nistp384',
+    'ecdsa-sha2-nistp521',
+    'rsa-sha2-512',
+    'rsa-sha2-256'
+];
+/** The key types pinned for the host first, so the server offers a key that can match. */
+function hostKeyAlgorithms(settings, host) {
+    const pinned = pinnedKeyTypes(settings.knownHosts, host.name, host.port).flatMap((type) => type === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256'] : [type]);
+    return [...new Set([...pinned, ...HOST_KEY_ALGORITHMS])].filter((a) => HOST_KEY_ALGORITHMS.includes(a));
+}
+async function connection_open(settings, host, username, sock, what, via = '') {
+    // A forwarded channel through the jump host is connected from the start.
+    const progress = { reached: sock !== undefined, handshaken: false };
     const ssh = new NodeSSH();
     const config = {
         host: host.name,
@@ -63846,45 +63908,96 @@ async function connection_open(settings, host, username, sock, what) {
         passphrase: settings.passphrase,
         password: settings.password,
         tryKeyboard: false,
+        // The key first, as ssh does: the password is never sent when the key is accepted.
+        authHandler: [
+            ...(settings.privateKey ? ['publickey'] : []),
+            ...(settings.password ? ['password'] : [])
+        ],
+        algorithms: { serverHostKey: hostKeyAlgorithms(settings, host) },
         hostVerifier: (key) => {
-            verdict = verifyHostKey(key, host.name, host.port, settings);
-            return settings.insecureSkipHostKeyCheck || verdict.accepted;
+            progress.verdict = verifyHostKey(key, host.name, host.port, settings);
+            return settings.insecureSkipHostKeyCheck || progress.verdict.accepted;
         }
     };
+    const connecting = ssh.connect(config);
+    // node-ssh makes its ssh2 client before its first await: the stages can be followed from here.
+    ssh.connection
+        ?.once('connect', () => (progress.reached = true))
+        .once('handshake', () => (progress.handshaken = true));
     try {
-        await ssh.connect(config);
+        await connecting;
         return ssh;
     }
     catch (error) {
-        throw explainConnectError(error, settings, host, username, what, verdict);
+        ssh.dispose();
+        throw explainConnectError(error, settings, host, username, `${what}${host.name}:${host.port}${via}`, progress, via !== '');
     }
 }
-function explainConnectError(error, settings, host, username, what, verdict) {
-    const where = `${what}${host.name}:${host.port}`;
+/** The public half of the private key, as `ssh-keygen -lf` shows it, for the auth error. */
+function clientKeyName(settings) {
+    if (!settings.privateKey)
+        return '';
+    const parsed = lib_default().utils.parseKey(settings.privateKey, settings.passphrase);
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (!key || key instanceof Error)
+        return '';
+    const { type, fingerprint } = describeKey(key.getPublicSSH());
+    return ` ${type} ${fingerprint}`;
+}
+/** Names the stage a connection failed in, its likely cause and what to do about it. */
+function explainConnectError(error, settings, host, username, where, progress, via) {
+    const { verdict } = progress;
+    const seconds = settings.connectTimeoutMs / 1000;
     if (verdict && !verdict.accepted && !settings.insecureSkipHostKeyCheck) {
         const { offered } = verdict;
+        const scan = `ssh-keyscan -p ${host.port} ${host.name}`;
+        const file = `/etc/ssh/ssh_host_${offered.type.replace(/^ssh-|-sha2-nistp\d+$/g, '')}_key.pub`;
         return new RemoteError('host-key', `Host key check failed for ${where}: the server offered ${offered.type} ${offered.fingerprint}, and ${verdict.reason}. ` +
-            `If this is the right host, pin its key: run \`ssh-keyscan -p ${host.port} ${host.name}\` from a trusted network ` +
-            `and put the line in known-hosts (or the fingerprint in fingerprint). Nothing was sent to the server.`);
+            `The connection was closed before logging in: no user name, key or password was sent. ` +
+            `If this is the right host, pin its key: run \`${scan}\` ${via ? 'on the jump host' : 'from a trusted network'} and put the line in known-hosts, ` +
+            `or compare with \`ssh-keygen -lf ${file}\` on the server and put the SHA256:... fingerprint in fingerprint.`);
     }
-    if (error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN') {
-        return new RemoteError('resolve', `cannot resolve the host name of ${where} (${error.code}): check the host input and DNS`);
+    if (['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'EAI_NODATA'].includes(error.code ?? '')) {
+        return new RemoteError('resolve', `cannot resolve the host name of ${where} (${error.code}${error.code === 'EAI_AGAIN' ? ': DNS did not answer' : ': no such name'}). ` +
+            `Check its spelling; a name that only a private network knows needs a runner inside that network, or use the IP address.`);
     }
     if (error.code === 'ECONNREFUSED') {
-        return new RemoteError('connect', `connection to ${where} refused: is sshd running and listening on port ${host.port}?`);
+        return new RemoteError('connect', `connection to ${where} refused: nothing listens on port ${host.port} there. ` +
+            `Is sshd running (systemctl status ssh), and on this port (set port, or host as name:port)?`);
     }
     if (error.code === 'EHOSTUNREACH' || error.code === 'ENETUNREACH') {
-        return new RemoteError('connect', `${where} is unreachable (${error.code}): check the address and the firewall`);
+        return new RemoteError('connect', `${where} is unreachable (${error.code}): no route from the runner to that address. Check the address, and that the network lets the runner in.`);
     }
-    if (error.code === 'ETIMEDOUT' ||
+    const timedOut = error.code === 'ETIMEDOUT' ||
         error.level === 'client-timeout' ||
-        /timed out/i.test(error.message)) {
-        return new RemoteError('connect', `connecting to ${where} timed out after ${settings.connectTimeoutMs / 1000} s: check the address, port and firewall (or raise timeout)`);
+        /timed out/i.test(error.message);
+    if (timedOut && !progress.reached) {
+        return new RemoteError('connect', `connecting to ${where} timed out after ${seconds} s: no answer at all. The host is down, the address or port is wrong, ` +
+            `or a firewall drops the runner's packets (allow the runner's addresses to port ${host.port}). Raise timeout if the host is only slow.`);
+    }
+    const closed = error.code === 'ECONNRESET' || /lost before handshake/i.test(error.message);
+    if ((timedOut || closed) && !progress.handshaken) {
+        return new RemoteError('connect', `${where} accepted the connection but ${timedOut ? `no SSH server answered within ${seconds} s` : 'closed it during the SSH handshake'}. ` +
+            `Is port ${host.port} the port sshd listens on? (A server that refuses the runner's address, e.g. by fail2ban or MaxStartups, also does this.)`);
+    }
+    if (error.level === 'handshake' || /^Handshake failed/.test(error.message)) {
+        const hostKey = /host key/i.test(error.message);
+        return new RemoteError('connect', `the SSH handshake with ${where} failed: ${error.message}. ` +
+            (hostKey
+                ? 'The server offers no host key this action accepts (it refuses ssh-rsa and ssh-dss, which sign with SHA-1): ' +
+                    'give the server an ed25519 key (ssh-keygen -A), or update its OpenSSH.'
+                : "The server and the action share no secure algorithm: update the server's OpenSSH."));
     }
     if (error.level === 'client-authentication' ||
         /authentication methods failed/i.test(error.message)) {
-        return new RemoteError('auth', `authentication as ${username} on ${where} failed: the server did not accept the ${settings.privateKey ? 'key' : 'password'}. ` +
-            `Is the public key in ~${username}/.ssh/authorized_keys on the server?`);
+        const credential = settings.privateKey ? `key${clientKeyName(settings)}` : 'password';
+        return new RemoteError('auth', `authentication as ${username} on ${where} failed: the server did not accept the ${credential}. ` +
+            (settings.privateKey
+                ? `Add its public key (\`ssh-keygen -y -f <key file>\` prints it) to ~${username}/.ssh/authorized_keys on the server, or check username.`
+                : `Check username and password, and that the server allows password logins (PasswordAuthentication); a key is safer.`));
+    }
+    if (timedOut) {
+        return new RemoteError('connect', `logging in to ${where} took longer than ${seconds} s: the server accepted the host key but did not finish authentication. Raise timeout, or check the server's load.`);
     }
     return new RemoteError('connect', `cannot connect to ${where}: ${error.message}`);
 }
@@ -69177,17 +69290,18 @@ function postStatus(api, id, state, description, extra = {}) {
     });
 }
 /** 403 and 404 mean the token may not write deployments: say what to add to the workflow. */
-function warnApiError(what, error) {
+function warnApiError(what, error, outcome = 'The deploy went on without a GitHub deployment status.') {
     const status = error.status;
     const message = error instanceof Error ? error.message : String(error);
     if (status === 403 || status === 404) {
         warning(`Could not ${what}: GitHub answered ${status} (${message}). The token may not write ` +
             'deployments. Give the job the permission in the workflow:\n' +
-            'permissions:\n  contents: read\n  deployments: write\n' +
-            'The deploy went on without a GitHub deployment status.', { title: 'No deployment status: add permissions: deployments: write' });
+            `permissions:\n  contents: read\n  deployments: write\n${outcome}`, { title: 'No deployment status: add permissions: deployments: write' });
     }
     else {
-        warning(`Could not ${what} on GitHub (${message}). The deploy went on without further deployment statuses.`, { title: 'Deployment status not posted' });
+        warning(`Could not ${what} on GitHub (${message}). ${outcome}`, {
+            title: 'Deployment status not posted'
+        });
     }
 }
 /**
@@ -69205,7 +69319,7 @@ async function markUnfinishedDeployment(token, env = process.env) {
         core.info(`Marked deployment ${id} as error: the deploy step ended without reporting.`);
     }
     catch (error) {
-        warnApiError(`mark deployment ${id} as error`, error);
+        warnApiError(`mark deployment ${id} as error`, error, 'The deployment may still show as in progress.');
     }
 }
 
@@ -70081,6 +70195,8 @@ async function writeReport(s, reports) {
 
 
 
+
+
 function runContext(env, now = new Date()) {
     const clean = (v) => (v ?? '').replace(/[^\w./@:+-]/g, '');
     const run = env.GITHUB_RUN_ID
@@ -70212,6 +70328,7 @@ async function deploy(s, exec, transport, facts, rollout, host, context, report,
         const target = await releaseToServe(s, exec, facts, newRelease);
         report.release = target;
         let files;
+        let socketChanged;
         try {
             const found = parseDjangoPaths((await exec.run(discoverStep(s, target))).stdout);
             if (target === newRelease)
@@ -70221,7 +70338,7 @@ async function deploy(s, exec, transport, facts, rollout, host, context, report,
             files = configFiles(s, facts, sitePaths(s, target, found));
             report.files = files;
             const changed = await runGates(s, exec, target, files, report);
-            await exec.run(switchStep(s, target, changed.includes(files.socket.path.split('/').pop() ?? '')));
+            socketChanged = changed.includes(files.socket.path.split('/').pop() ?? '');
         }
         catch (error) {
             // Nothing was switched; the new release stays for inspection, marked so it is never
@@ -70230,7 +70347,15 @@ async function deploy(s, exec, transport, facts, rollout, host, context, report,
                 await exec.run(markFailedStep(s, target), { allowFailure: true });
             throw error;
         }
-        const health = parseHealth((await exec.run(healthStep(s), { allowFailure: true })).stdout);
+        // From the switch on, any failure puts the previous release back.
+        let health;
+        try {
+            await exec.run(switchStep(s, target, socketChanged));
+            health = parseHealth((await exec.run(healthStep(s), { allowFailure: true })).stdout);
+        }
+        catch (error) {
+            health = { healthy: false, status: 0, durationMs: 0, detail: error.message };
+        }
         report.httpStatus = health.status;
         report.healthDurationMs = health.durationMs;
         const publicProblem = health.healthy && s.healthUrl ? await checkPublicUrl(s) : '';
@@ -70296,7 +70421,7 @@ async function releaseToServe(s, exec, facts, newRelease) {
         return facts.live;
     }
     await exec.run(uploadStep(s, newRelease), { stdin: archiveStream(s.source, s.exclude) });
-    await exec.run(venvStep(s, newRelease));
+    await exec.run(venvStep(s, newRelease, releaseVenvKey(s, facts)));
     return newRelease;
 }
 async function runGates(s, exec, target, files, report) {
@@ -70328,6 +70453,28 @@ async function rollBack(s, exec, failed, previous, files, report) {
     const check = parseHealth((await exec.run(healthStep(s), { allowFailure: true })).stdout);
     if (check.healthy)
         report.status = 'rolled-back';
+}
+function releaseVenvKey(s, facts) {
+    const files = s.source === null ? null : requirementsFiles(s.source, s.requirements);
+    return venvKey(files, facts.python, s.systemSitePackages);
+}
+/**
+ * The requirements file and the files it includes (-r, -c), read on the runner for the venv's
+ * key; null when there is none.
+ */
+function requirementsFiles(source, requirements) {
+    const files = [];
+    const visit = (path) => {
+        if (files.some((f) => f.path === path) || files.length > 50 || !(0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(source, path)))
+            return;
+        const text = (0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_namespaceObject.join)(source, path), 'utf8');
+        files.push({ path, text });
+        for (const match of text.matchAll(/^\s*(?:-r|--requirement|-c|--constraint)[\s=]+(\S+)/gm)) {
+            visit((0,external_node_path_namespaceObject.normalize)((0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(path), match[1])));
+        }
+    };
+    visit(requirements);
+    return files.length > 0 ? files : null;
 }
 /** The public URL, from the runner, until healthy or health-timeout. */
 async function checkPublicUrl(s) {
@@ -70368,7 +70515,9 @@ async function dryRun(s, exec, facts, release, report, log) {
         .join('\n');
     const plan = [
         prepareStep(s),
-        ...(s.source === null || s.rollback ? [] : [uploadStep(s, release), venvStep(s, release)]),
+        ...(s.source === null || s.rollback
+            ? []
+            : [uploadStep(s, release), venvStep(s, release, releaseVenvKey(s, facts))]),
         ...(s.rollback ? [] : djangoSteps(s, release, found)),
         verifyUnitsStep(s, release, files),
         installConfigStep(s, files),

@@ -33,6 +33,7 @@ import {
   verifyUnitsStep,
   type ConfigFiles,
   type DjangoPaths,
+  type HealthResult,
   type HostFacts,
   type Step
 } from './plan.js'
@@ -221,6 +222,7 @@ async function deploy(
     const target = await releaseToServe(s, exec, facts, newRelease)
     report.release = target
     let files: ConfigFiles
+    let socketChanged: boolean
     try {
       const found = parseDjangoPaths((await exec.run(discoverStep(s, target))).stdout)
       if (target === newRelease) await runDjangoSteps(s, exec, rollout, host, target, found, log)
@@ -228,9 +230,7 @@ async function deploy(
       files = configFiles(s, facts, sitePaths(s, target, found))
       report.files = files
       const changed = await runGates(s, exec, target, files, report)
-      await exec.run(
-        switchStep(s, target, changed.includes(files.socket.path.split('/').pop() ?? ''))
-      )
+      socketChanged = changed.includes(files.socket.path.split('/').pop() ?? '')
     } catch (error) {
       // Nothing was switched; the new release stays for inspection, marked so it is never
       // chosen by a rollback.
@@ -238,7 +238,14 @@ async function deploy(
       throw error
     }
 
-    const health = parseHealth((await exec.run(healthStep(s), { allowFailure: true })).stdout)
+    // From the switch on, any failure puts the previous release back.
+    let health: HealthResult
+    try {
+      await exec.run(switchStep(s, target, socketChanged))
+      health = parseHealth((await exec.run(healthStep(s), { allowFailure: true })).stdout)
+    } catch (error) {
+      health = { healthy: false, status: 0, durationMs: 0, detail: (error as Error).message }
+    }
     report.httpStatus = health.status
     report.healthDurationMs = health.durationMs
     const publicProblem = health.healthy && s.healthUrl ? await checkPublicUrl(s) : ''

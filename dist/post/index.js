@@ -37665,17 +37665,18 @@ function postStatus(api, id, state, description, extra = {}) {
     });
 }
 /** 403 and 404 mean the token may not write deployments: say what to add to the workflow. */
-function warnApiError(what, error) {
+function warnApiError(what, error, outcome = 'The deploy went on without a GitHub deployment status.') {
     const status = error.status;
     const message = error instanceof Error ? error.message : String(error);
     if (status === 403 || status === 404) {
         warning(`Could not ${what}: GitHub answered ${status} (${message}). The token may not write ` +
             'deployments. Give the job the permission in the workflow:\n' +
-            'permissions:\n  contents: read\n  deployments: write\n' +
-            'The deploy went on without a GitHub deployment status.', { title: 'No deployment status: add permissions: deployments: write' });
+            `permissions:\n  contents: read\n  deployments: write\n${outcome}`, { title: 'No deployment status: add permissions: deployments: write' });
     }
     else {
-        warning(`Could not ${what} on GitHub (${message}). The deploy went on without further deployment statuses.`, { title: 'Deployment status not posted' });
+        warning(`Could not ${what} on GitHub (${message}). ${outcome}`, {
+            title: 'Deployment status not posted'
+        });
     }
 }
 /**
@@ -37693,7 +37694,7 @@ async function markUnfinishedDeployment(token, env = process.env) {
         info(`Marked deployment ${id} as error: the deploy step ended without reporting.`);
     }
     catch (error) {
-        warnApiError(`mark deployment ${id} as error`, error);
+        warnApiError(`mark deployment ${id} as error`, error, 'The deployment may still show as in progress.');
     }
 }
 

@@ -232,7 +232,8 @@ async function open(
       host,
       username,
       `${what}${host.name}:${host.port}${via}`,
-      progress
+      progress,
+      via !== ''
     )
   }
 }
@@ -254,7 +255,8 @@ function explainConnectError(
   host: HostAddress,
   username: string,
   where: string,
-  progress: Progress
+  progress: Progress,
+  via: boolean
 ): RemoteError {
   const { verdict } = progress
   const seconds = settings.connectTimeoutMs / 1000
@@ -266,7 +268,7 @@ function explainConnectError(
       'host-key',
       `Host key check failed for ${where}: the server offered ${offered.type} ${offered.fingerprint}, and ${verdict.reason}. ` +
         `The connection was closed before logging in: no user name, key or password was sent. ` +
-        `If this is the right host, pin its key: run \`${scan}\` from a trusted network and put the line in known-hosts, ` +
+        `If this is the right host, pin its key: run \`${scan}\` ${via ? 'on the jump host' : 'from a trusted network'} and put the line in known-hosts, ` +
         `or compare with \`ssh-keygen -lf ${file}\` on the server and put the SHA256:... fingerprint in fingerprint.`
     )
   }
@@ -303,7 +305,8 @@ function explainConnectError(
         `or a firewall drops the runner's packets (allow the runner's addresses to port ${host.port}). Raise timeout if the host is only slow.`
     )
   }
-  if ((timedOut || error.code === 'ECONNRESET') && !progress.handshaken) {
+  const closed = error.code === 'ECONNRESET' || /lost before handshake/i.test(error.message)
+  if ((timedOut || closed) && !progress.handshaken) {
     return new RemoteError(
       'connect',
       `${where} accepted the connection but ${timedOut ? `no SSH server answered within ${seconds} s` : 'closed it during the SSH handshake'}. ` +

@@ -184,7 +184,8 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     }
     if (match.operation.id === 'repos/create-deployment-status') {
       const deployment = deployments.get(Number(deployment_id))
-      if (!deployment) return { status: 404, body: { message: 'Not Found', documentation_url: DOCS } }
+      if (!deployment)
+        return { status: 404, body: { message: 'Not Found', documentation_url: DOCS } }
       deployment.statuses.push(body as unknown as DeploymentStatusRecord)
       const id = nextStatusId++
       const deploymentUrl = `${repository}/deployments/${deployment.id}`

@@ -1,6 +1,7 @@
 // Starts the action exactly as a GitHub runner does: `node dist/index.js` with INPUT_* variables
-// and GITHUB_OUTPUT / GITHUB_STEP_SUMMARY files, and reads back what it wrote.
-import { spawn } from 'node:child_process'
+// and GITHUB_OUTPUT / GITHUB_STEP_SUMMARY / GITHUB_STATE files, and reads back what it wrote; and
+// the post step, `node dist/post/index.js`, with the main step's saved state as STATE_* variables.
+import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -10,10 +11,14 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 
 export interface ActionRun {
   code: number
+  /** the signal that ended the process (a test killed it), or null */
+  signal: NodeJS.Signals | null
   stdout: string
   stderr: string
   outputs: Record<string, string>
   summary: string
+  /** what the step saved for its post step (core.saveState) */
+  state: Record<string, string>
   /** everything a user could see: log, outputs and summary */
   everything: string
 }
@@ -41,19 +46,25 @@ export function runAction(
   options: {
     env?: Record<string, string>
     workspace?: string
-    onStdout?: (text: string) => void
+    /** each chunk of the log as it comes; `child` is the action's process (to kill it) */
+    onStdout?: (text: string, child: ChildProcess) => void
+    /** which step of the action: the main one (default) or the post step */
+    entry?: 'main' | 'post'
+    /** the main step's saved state, as the runner passes it to the post step */
+    state?: Record<string, string>
   } = {}
 ): Promise<ActionRun> {
   const folder = mkdtempSync(join(tmpdir(), 'dda-run-'))
   const outputFile = join(folder, 'output')
   const summaryFile = join(folder, 'summary')
-  writeFileSync(outputFile, '')
-  writeFileSync(summaryFile, '')
+  const stateFile = join(folder, 'state')
+  for (const file of [outputFile, summaryFile, stateFile]) writeFileSync(file, '')
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? '/root',
     GITHUB_OUTPUT: outputFile,
     GITHUB_STEP_SUMMARY: summaryFile,
+    GITHUB_STATE: stateFile,
     GITHUB_WORKSPACE: options.workspace ?? ROOT,
     GITHUB_SHA: '1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d',
     GITHUB_REPOSITORY: 'example/mysite',
@@ -64,8 +75,10 @@ export function runAction(
     ...options.env
   }
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value
+  for (const [name, value] of Object.entries(options.state ?? {})) env[`STATE_${name}`] = value
+  const script = options.entry === 'post' ? 'dist/post/index.js' : 'dist/index.js'
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'dist/index.js')], {
+    const child = spawn(process.execPath, [join(ROOT, script)], {
       env,
       cwd: env.GITHUB_WORKSPACE
     })
@@ -73,21 +86,32 @@ export function runAction(
     let stderr = ''
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString()
-      options.onStdout?.(chunk.toString())
+      options.onStdout?.(chunk.toString(), child)
     })
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
     child.on('error', reject)
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       const outputText = readFileSync(outputFile, 'utf8')
       const summary = readFileSync(summaryFile, 'utf8')
       resolvePromise({
         code: code ?? -1,
+        signal,
         stdout,
         stderr,
         outputs: parseOutputFile(outputText),
         summary,
+        state: parseOutputFile(readFileSync(stateFile, 'utf8')),
         everything: [stdout, stderr, outputText, summary].join('\n')
       })
     })
   })
+}
+
+/** The post step after a main step, with the state that step saved. */
+export function runPost(
+  inputs: Record<string, string>,
+  main: Pick<ActionRun, 'state'>,
+  options: { env?: Record<string, string>; workspace?: string } = {}
+): Promise<ActionRun> {
+  return runAction(inputs, { ...options, entry: 'post', state: main.state })
 }

@@ -76,7 +76,13 @@ describe('deploy as root to a fresh host', () => {
     const { workspace, project } = workspaceWith('v2')
     edit(project, 'notes/static/notes/site.css', (css) => `${css}\n/* v2 */\n`)
     const since = (await host.exec('date +%s')).stdout.trim()
-    const run = await runAction(deployInputs(host), { workspace })
+    // The public URL is checked from the runner too.
+    const run = await runAction(
+      deployInputs(host, { 'health-url': `http://${host.address}/healthz` }),
+      {
+        workspace
+      }
+    )
     expect(run.code).toBe(0)
     expect(run.outputs['previous-release']).toBe(firstRelease)
     const page = await health(host)
@@ -160,5 +166,22 @@ describe('deploy as a non-root user through sudo -n', () => {
     expect(run.stdout).toMatch(/sudo on nopass@\S+ asks for a password/)
     expect(run.stdout).toContain('NOPASSWD')
     expect(Date.now() - started).toBeLessThan(30000)
+  })
+
+  test('a host without python3-venv gets an error naming the package to install', async () => {
+    // What a minimal Debian or Ubuntu server looks like: python3 without ensurepip.
+    await host.exec('mv /usr/lib/python3.11/ensurepip /usr/lib/python3.11/ensurepip.off')
+    try {
+      const { workspace } = workspaceWith('v2')
+      const run = await runAction(deployInputs(host, {}, 'deploy'), { workspace })
+      expect(run.code).toBe(1)
+      expect(run.stdout).toMatch(
+        /::error.*cannot create a venv: install the package python3\.11-venv/
+      )
+      // Nothing changed on the host: the release from before still serves.
+      expect((await health(host)).version).toBe('v1')
+    } finally {
+      await host.exec('mv /usr/lib/python3.11/ensurepip.off /usr/lib/python3.11/ensurepip')
+    }
   })
 })

@@ -13,6 +13,12 @@ afterAll(async () => {
   await Promise.all(hosts.map((host) => host.stop()))
 })
 
+/** The `hosts` output as [host, status, release] rows. */
+function hostStates(output: string): string[][] {
+  const hosts = JSON.parse(output) as Array<{ host: string; status: string; release: string }>
+  return hosts.map((h) => [h.host, h.status, h.release])
+}
+
 function fleetInputs(overrides: Record<string, string> = {}) {
   return deployInputs(hosts[0], {
     host: hosts.map((h) => h.address).join('\n'),
@@ -41,14 +47,9 @@ test('three healthy hosts, two at a time: all serve the new release, migrations 
     `[${hosts[1].address}] Waiting for the first host to finish its migrations`
   )
 
-  const report = JSON.parse(run.outputs.hosts)
-  expect(
-    report.map((h: { host: string; status: string; release: string }) => [
-      h.host,
-      h.status,
-      h.release
-    ])
-  ).toEqual(hosts.map((h) => [h.address, 'success', run.outputs.release]))
+  expect(hostStates(run.outputs.hosts)).toEqual(
+    hosts.map((h) => [h.address, 'success', run.outputs.release])
+  )
 })
 
 test('the second host cannot start the new release: the rollout stops there and says so', async () => {
@@ -68,14 +69,7 @@ test('the second host cannot start the new release: the rollout stops there and 
   expect(await health(hosts[2])).toMatchObject({ version: 'v1', release: v1 })
   expect((await hosts[2].exec('ls /srv/mysite/releases')).stdout.trim()).toBe(v1)
 
-  const report = JSON.parse(run.outputs.hosts)
-  expect(
-    report.map((h: { host: string; status: string; release: string }) => [
-      h.host,
-      h.status,
-      h.release
-    ])
-  ).toEqual([
+  expect(hostStates(run.outputs.hosts)).toEqual([
     [hosts[0].address, 'success', run.outputs.release],
     [hosts[1].address, 'rolled-back', v1],
     [hosts[2].address, 'skipped', '']

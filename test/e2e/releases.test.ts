@@ -93,6 +93,14 @@ test('a migration that fails switches nothing', async () => {
   )
 })
 
+test("check-deploy gates on Django's deployment checks", async () => {
+  // The fixture's default SECRET_KEY is an insecure one: `check --deploy` warns (W009).
+  const run = await deploy('insecure', { 'check-deploy': 'true' })
+  expect(run.code).toBe(1)
+  expect(run.summary).toContain('security.W009')
+  expect(await health(host)).toMatchObject({ version: 'v2' })
+})
+
 test('a failing pre-restart hook switches nothing', async () => {
   const run = await deploy('badhook', { 'pre-restart': 'echo "cache warm-up failed" >&2; exit 3' })
   expect(run.code).toBe(1)

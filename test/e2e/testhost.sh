@@ -9,6 +9,8 @@
 #   testhost.sh build                   build (or reuse) the root file system, print its path
 #   testhost.sh boot NAME               boot a host, print one line of JSON describing it
 #   testhost.sh exec NAME -- CMD...     run CMD inside the host as root, pass its exit code
+#   testhost.sh link A B                join hosts A and B by a link of their own (10.232.N.1 in
+#                                       A, 10.232.N.2 in B); print B's address as A sees it
 #   testhost.sh stop NAME               power the host off and remove all its state
 #   testhost.sh stop-all [--owner TAG]  stop every host this script started; with --owner,
 #                                       only TAG's hosts and those whose owner is gone
@@ -31,6 +33,8 @@ readonly STATE_DIR=${TESTHOST_STATE:-/run/django-deploy-action-testhost}
 readonly KEY_DIR=$CACHE_DIR/keys
 readonly BOOT_TIMEOUT=${TESTHOST_BOOT_TIMEOUT:-60}
 readonly NET_PREFIX=10.231
+# Links between two hosts (testhost.sh link): 10.232.N.0/30 for link N.
+readonly LINK_PREFIX=10.232
 readonly MAX_INDEX=250
 # A login-like environment for commands run inside a host.
 readonly GUEST_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -42,7 +46,7 @@ die() {
 }
 
 usage() {
-  sed -n '9,15p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '9,17p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -608,6 +612,7 @@ stop_host() {
   pid=$(cat "$dir/nspawn.pid" 2>/dev/null) || pid=''
   leader=$(cat "$dir/leader.pid" 2>/dev/null) || leader=''
   [[ -n $pid ]] && kill_container "$name" "$pid" "$leader" "$grace"
+  remove_links "$name"
   ip netns del "$(netns_name "$name")" 2>/dev/null || true
   index=$(cat "$dir/index" 2>/dev/null) || index=''
   [[ -n $index ]] && { ip link del "ddah$index" 2>/dev/null || true; }
@@ -665,6 +670,88 @@ cmd_list() {
   done
 }
 
+# --- links between hosts ----------------------------------------------------------------
+#
+# Each host's namespace has a route to the machine only, so two hosts cannot reach each other.
+# A link is a veth pair with one end in each host's namespace and a /30 of its own. Records
+# are kept in $STATE_DIR/.links/N as "A B"; stopping either host removes the link.
+
+link_records() {
+  local record
+  for record in "$STATE_DIR/.links/"*; do
+    [[ -f $record ]] && echo "$record"
+  done
+  return 0
+}
+
+# Deletes the links of host NAME (deleting one end of a veth pair deletes both).
+remove_links() {
+  local name=$1 record a b index
+  for record in $(link_records); do
+    read -r a b <"$record" || continue
+    [[ $a == "$name" || $b == "$name" ]] || continue
+    index=${record##*/}
+    ip -n "$(netns_name "$a")" link del "ddal${index}a" 2>/dev/null ||
+      ip -n "$(netns_name "$b")" link del "ddal${index}b" 2>/dev/null || true
+    rm -f "$record"
+  done
+}
+
+host_running() {
+  local name=$1 pid
+  pid=$(cat "$(host_dir "$name")/nspawn.pid" 2>/dev/null) || return 1
+  is_host_nspawn "$pid" "$name" && [[ -e /run/netns/$(netns_name "$name") ]]
+}
+
+# One end of link INDEX in host NAME: ADDRESS/30, IPv4 only.
+link_end() {
+  local name=$1 ifname=$2 address=$3 ns
+  ns=$(netns_name "$name")
+  ip netns exec "$ns" bash -c "echo 1 >/proc/sys/net/ipv6/conf/$ifname/disable_ipv6" 2>/dev/null || true
+  ip -n "$ns" addr add "$address/30" dev "$ifname"
+  ip -n "$ns" link set "$ifname" up
+}
+
+cmd_link() {
+  local a=${1:-} b=${2:-} host record ra rb index='' i
+  validate_name "$a"
+  validate_name "$b"
+  [[ $a != "$b" ]] || die "link: a host cannot be linked to itself"
+  require_root
+  require_commands ip flock
+  for host in "$a" "$b"; do
+    host_running "$host" || die "link: no running host '$host'"
+  done
+  mkdir -p "$STATE_DIR/.links"
+  exec 9>"$STATE_DIR/.lock"
+  flock 9
+  for record in $(link_records); do
+    read -r ra rb <"$record" || continue
+    # A link whose host is gone went with its namespace.
+    if [[ ! -d $(host_dir "$ra") || ! -d $(host_dir "$rb") ]]; then
+      rm -f "$record"
+    elif [[ $ra == "$a" && $rb == "$b" ]]; then
+      echo "$LINK_PREFIX.${record##*/}.2"
+      return
+    elif [[ $ra == "$b" && $rb == "$a" ]]; then
+      echo "$LINK_PREFIX.${record##*/}.1"
+      return
+    fi
+  done
+  for ((i = 1; i <= MAX_INDEX; i++)); do
+    [[ -e $STATE_DIR/.links/$i ]] || { index=$i; break; }
+  done
+  [[ -n $index ]] || die "no free link index (all $MAX_INDEX in use under $STATE_DIR/.links)"
+  # As for the hosts' own range: never off the machine by the default route.
+  ip route replace unreachable "$LINK_PREFIX.0.0/16"
+  echo "$a $b" >"$STATE_DIR/.links/$index"
+  ip link add "ddal${index}a" netns "$(netns_name "$a")" type veth \
+    peer name "ddal${index}b" netns "$(netns_name "$b")"
+  link_end "$a" "ddal${index}a" "$LINK_PREFIX.$index.1"
+  link_end "$b" "ddal${index}b" "$LINK_PREFIX.$index.2"
+  echo "$LINK_PREFIX.$index.2"
+}
+
 cmd_exec() {
   local name=${1:-} dir pid leader
   validate_name "$name"
@@ -686,6 +773,7 @@ main() {
     build) cmd_build "$@" ;;
     boot) cmd_boot "$@" ;;
     exec) cmd_exec "$@" ;;
+    link) cmd_link "$@" ;;
     stop) cmd_stop "$@" ;;
     stop-all) cmd_stop_all "$@" ;;
     list) cmd_list "$@" ;;

@@ -180,3 +180,18 @@ export async function stopAllHosts(options: { everyone?: boolean } = {}): Promis
   const result = await runScript(args, STOP_TIMEOUT_MS)
   if (result.code !== 0) throw failure('testhost.sh stop-all', result)
 }
+
+/**
+ * Joins two hosts by a link of their own (each host's network reaches only this machine, so
+ * they cannot reach each other otherwise) and returns b's address as a sees it. The link goes
+ * away when either host stops.
+ */
+export async function linkHosts(a: HostInfo, b: HostInfo): Promise<string> {
+  const result = await runScript(['link', a.name, b.name], STOP_TIMEOUT_MS)
+  if (result.code !== 0) throw failure(`testhost.sh link ${a.name} ${b.name}`, result)
+  const address = result.stdout.trim()
+  if (!/^10\.232\.\d+\.[12]$/.test(address)) {
+    throw new Error(`testhost.sh link ${a.name} ${b.name} printed no address: ${address}`)
+  }
+  return address
+}
