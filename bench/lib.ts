@@ -385,8 +385,6 @@ function run(
   })
 }
 
-export type Variant = 'action' | 'recipe, one script' | 'recipe, step by step'
-
 /** Each recipe step as its own ssh call; times each step too. */
 export async function recipeStepByStep(
   host: TestHost,
@@ -431,6 +429,80 @@ export async function recipeOneScript(host: TestHost, project: string): Promise<
   } catch (error) {
     return { ms: performance.now() - started, ok: false, detail: (error as Error).message }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The variants a benchmark compares
+
+export interface Variant {
+  /** the name in tables and in BENCH_VARIANTS */
+  name: string
+  deploy(host: TestHost, version: string): Promise<Timed & { summary?: string }>
+}
+
+export const ACTION = 'action'
+export const ONE_SCRIPT = 'recipe, one script'
+export const STEP_BY_STEP = 'recipe, step by step'
+
+/** The fixture at a version, with a real code change (a view edited), ready to upload. */
+export function changedProject(version: string): { workspace: string; project: string } {
+  const made = workspaceWith(version)
+  edit(made.project, 'notes/views.py', (text) => `${text}\n# ${version}\n`)
+  return made
+}
+
+/**
+ * The variants named by BENCH_VARIANTS (comma separated: action, one-script, step-by-step), plus
+ * one action variant per entry of BENCH_ACTION_VARIANTS, a JSON object of extra inputs by name,
+ * e.g. '{"preload": {"gunicorn-args": "--preload"}}' adds "action (preload)". Extra inputs for
+ * every action run: BENCH_ACTION_INPUTS, a JSON object.
+ */
+export function variants(bundle: Bundle, fallback: string[]): Variant[] {
+  const common = JSON.parse(process.env.BENCH_ACTION_INPUTS || '{}') as Record<string, string>
+  const action = (name: string, inputs: Record<string, string>): Variant => ({
+    name,
+    deploy: (host, version) =>
+      runAction(
+        bundle,
+        actionInputs(host, { ...common, ...inputs }),
+        changedProject(version).workspace
+      )
+  })
+  const known: Record<string, Variant> = {
+    action: action(ACTION, {}),
+    'one-script': {
+      name: ONE_SCRIPT,
+      deploy: (host, version) => recipeOneScript(host, changedProject(version).project)
+    },
+    'step-by-step': {
+      name: STEP_BY_STEP,
+      deploy: (host, version) => recipeStepByStep(host, changedProject(version).project)
+    }
+  }
+  const chosen = envList('BENCH_VARIANTS', fallback).map((key) => {
+    const variant = known[key]
+    if (!variant)
+      throw new Error(`BENCH_VARIANTS: unknown variant ${key} (${Object.keys(known).join(', ')})`)
+    return variant
+  })
+  const extra = JSON.parse(process.env.BENCH_ACTION_VARIANTS || '{}') as Record<
+    string,
+    Record<string, string>
+  >
+  return [
+    ...chosen,
+    ...Object.entries(extra).map(([name, inputs]) => action(`${ACTION} (${name})`, inputs))
+  ]
+}
+
+/** What the action runs with besides the defaults, for the header of a table. */
+export function actionSettings(): string {
+  const lines = []
+  if (process.env.BENCH_ACTION_INPUTS)
+    lines.push(`action inputs: ${process.env.BENCH_ACTION_INPUTS}`)
+  if (process.env.BENCH_ACTION_VARIANTS)
+    lines.push(`action variants: ${process.env.BENCH_ACTION_VARIANTS}`)
+  return lines.join('\n')
 }
 
 // ---------------------------------------------------------------------------------------------

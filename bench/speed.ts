@@ -9,76 +9,57 @@
 //   BENCH_VARIANTS=action,one-script npm run bench:speed
 import { get } from '../test/e2e/fixture.js'
 import {
-  actionInputs,
-  edit,
+  ACTION,
+  actionSettings,
   envInt,
-  envList,
   log,
   machine,
   median,
+  millis,
+  ONE_SCRIPT,
+  OpenSsh,
   ratio,
-  recipeOneScript,
-  recipeStepByStep,
   rotation,
-  runAction,
   seconds,
   snapshotDist,
   table,
+  variants,
   withHosts,
-  workspaceWith,
-  type Bundle,
   type TestHost,
-  type Timed,
   type Variant
 } from './lib.js'
 
 const ROUNDS = envInt('BENCH_ROUNDS', 5)
 const WARM = Math.max(1, envInt('BENCH_WARM', 2))
-const NAMES: Record<string, Variant> = {
-  action: 'action',
-  'one-script': 'recipe, one script',
-  'step-by-step': 'recipe, step by step'
-}
-const VARIANTS = envList('BENCH_VARIANTS', Object.keys(NAMES)).map((v) => {
-  if (!NAMES[v]) throw new Error(`BENCH_VARIANTS: unknown variant ${v} (${Object.keys(NAMES)})`)
-  return NAMES[v]
-})
 
 interface Sample {
-  variant: Variant
+  variant: string
   kind: 'cold' | 'warm'
   round: number
   ms: number
 }
 
-/** The fixture at a version, with a real code change (a view edited), ready to upload. */
-function project(version: string): { workspace: string; project: string } {
-  const made = workspaceWith(version)
-  edit(made.project, 'notes/views.py', (text) => `${text}\n# ${version}\n`)
-  return made
-}
-
-async function deploy(variant: Variant, bundle: Bundle, host: TestHost, version: string) {
-  const { workspace, project: folder } = project(version)
-  let result: Timed & { summary?: string }
-  if (variant === 'action') result = await runAction(bundle, actionInputs(host), workspace)
-  else if (variant === 'recipe, one script') result = await recipeOneScript(host, folder)
-  else result = await recipeStepByStep(host, folder)
-  if (!result.ok) throw new Error(`${variant} failed to deploy ${version}:\n${result.detail}`)
+async function deploy(variant: Variant, host: TestHost, version: string) {
+  const result = await variant.deploy(host, version)
+  if (!result.ok) throw new Error(`${variant.name} failed to deploy ${version}:\n${result.detail}`)
   // Not timed: the new code answers through nginx.
   const page = await get(host, '/healthz', { Host: host.address })
   const served = page.status === 200 ? (JSON.parse(page.text) as { version: string }).version : ''
   if (served !== version)
     throw new Error(
-      `${variant}: after deploying ${version}, /healthz answered ${page.status} ${served}`
+      `${variant.name}: after deploying ${version}, /healthz answered ${page.status} ${served}`
     )
   return result
 }
 
 async function main() {
   const bundle = await snapshotDist()
-  log(`bundle ${bundle.sha}, ${VARIANTS.join(' / ')}, ${ROUNDS} rounds, ${WARM} warm deploys each`)
+  const VARIANTS = variants(bundle, ['action', 'one-script', 'step-by-step'])
+  const names = VARIANTS.map((v) => v.name)
+  log(`bundle ${bundle.sha}, ${names.join(' / ')}, ${ROUNDS} rounds, ${WARM} warm deploys each`)
   const samples: Sample[] = []
+  /** one OpenSSH connection that runs `true`: what each extra connection costs */
+  const connectMs: number[] = []
   let lastWarmSummary = ''
   const started = Date.now()
   for (let round = 0; round < ROUNDS; round++) {
@@ -86,25 +67,31 @@ async function main() {
     await withHosts(labels, async (hosts) => {
       const hostOf = (v: Variant) => hosts[VARIANTS.indexOf(v)]
       for (const variant of rotation(VARIANTS, round)) {
-        const r = await deploy(variant, bundle, hostOf(variant), `r${round}-cold`)
-        samples.push({ variant, kind: 'cold', round, ms: r.ms })
-        log(`round ${round + 1}/${ROUNDS} cold ${variant}: ${seconds(r.ms)}`)
+        const r = await deploy(variant, hostOf(variant), `r${round}-cold`)
+        samples.push({ variant: variant.name, kind: 'cold', round, ms: r.ms })
+        log(`round ${round + 1}/${ROUNDS} cold ${variant.name}: ${seconds(r.ms)}`)
       }
       for (let w = 0; w < WARM; w++) {
         for (const variant of rotation(VARIANTS, round + w)) {
-          const r = await deploy(variant, bundle, hostOf(variant), `r${round}-warm${w}`)
-          samples.push({ variant, kind: 'warm', round, ms: r.ms })
-          if (variant === 'action') lastWarmSummary = r.summary ?? ''
-          log(`round ${round + 1}/${ROUNDS} warm ${variant}: ${seconds(r.ms)}`)
+          const r = await deploy(variant, hostOf(variant), `r${round}-warm${w}`)
+          samples.push({ variant: variant.name, kind: 'warm', round, ms: r.ms })
+          if (variant.name === ACTION) lastWarmSummary = r.summary ?? ''
+          log(`round ${round + 1}/${ROUNDS} warm ${variant.name}: ${seconds(r.ms)}`)
         }
+      }
+      const ssh = new OpenSsh(hosts[0])
+      for (let i = 0; i < 3; i++) {
+        const t = performance.now()
+        await ssh.ssh('true')
+        connectMs.push(performance.now() - t)
       }
     })
   }
 
-  const of = (variant: Variant, kind: Sample['kind']) =>
+  const of = (variant: string, kind: Sample['kind']) =>
     samples.filter((s) => s.variant === variant && s.kind === kind).map((s) => s.ms)
-  const base: Variant = 'recipe, one script'
-  const rows = VARIANTS.flatMap((variant) =>
+  const base = ONE_SCRIPT
+  const rows = names.flatMap((variant) =>
     (['cold', 'warm'] as const).map((kind) => {
       const values = of(variant, kind)
       return [
@@ -113,7 +100,7 @@ async function main() {
         seconds(median(values)),
         seconds(Math.min(...values)),
         seconds(Math.max(...values)),
-        VARIANTS.includes(base) ? ratio(median(values), median(of(base, kind))) : '–'
+        names.includes(base) ? ratio(median(values), median(of(base, kind))) : '–'
       ]
     })
   )
@@ -137,10 +124,11 @@ async function main() {
   console.log(
     `rounds: ${ROUNDS} (one fresh host per variant per round), warm deploys per round: ${WARM}`
   )
+  if (actionSettings()) console.log(actionSettings())
   console.log(`took: ${((Date.now() - started) / 60000).toFixed(1)} min`)
   console.log('```\n')
   console.log(table(['deploy: variant', 'n', 'median', 'min', 'max', `vs ${base} (median)`], rows))
-  if (VARIANTS.includes('action') && VARIANTS.includes(base)) {
+  if (names.includes(ACTION) && names.includes(base)) {
     const cold = paired('cold')
     const warm = paired('warm')
     console.log('')
@@ -166,8 +154,11 @@ async function main() {
       )
     )
   }
+  console.log(
+    `\nOne OpenSSH connection running \`true\` (ssh -o BatchMode=yes host true): median ${millis(median(connectMs))} of ${connectMs.length}`
+  )
   if (lastWarmSummary) {
-    const where = /### Where the time went[\s\S]*?(?=\n\n|\n###|$)/.exec(lastWarmSummary)
+    const where = /### Where the time went\n\n(?:\|.*\n?)+/.exec(lastWarmSummary)
     console.log('\nThe job summary of the last warm deploy of the action:\n')
     console.log(where ? where[0] : lastWarmSummary)
   }

@@ -52,6 +52,8 @@ export function runAction(
     entry?: 'main' | 'post'
     /** the main step's saved state, as the runner passes it to the post step */
     state?: Record<string, string>
+    /** a command the action is started under, e.g. ['unshare', '--net'] for no network at all */
+    wrapper?: string[]
   } = {}
 ): Promise<ActionRun> {
   const folder = mkdtempSync(join(tmpdir(), 'dda-run-'))
@@ -78,7 +80,8 @@ export function runAction(
   for (const [name, value] of Object.entries(options.state ?? {})) env[`STATE_${name}`] = value
   const script = options.entry === 'post' ? 'dist/post/index.js' : 'dist/index.js'
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, script)], {
+    const [command, ...args] = [...(options.wrapper ?? []), process.execPath, join(ROOT, script)]
+    const child = spawn(command, args, {
       env,
       cwd: env.GITHUB_WORKSPACE
     })

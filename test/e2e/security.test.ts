@@ -15,7 +15,7 @@ import {
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type ActionRun, ROOT, runAction as startAction } from './action.js'
+import { type ActionRun, runAction } from './action.js'
 import { checksums, deployInputs, edit, get, health, workspaceWith } from './fixture.js'
 import {
   bootHost,
@@ -40,22 +40,6 @@ afterAll(async () => {
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-const DIST = join(ROOT, 'dist/index.js')
-
-/**
- * runAction, once dist/ is there: it can be missing for a moment while someone working in this
- * tree runs `npm run bundle`. A run that found no dist/index.js ran nothing and is retried.
- */
-async function runAction(...args: Parameters<typeof startAction>): Promise<ActionRun> {
-  for (let attempt = 0; ; attempt++) {
-    for (let i = 0; i < 600 && !existsSync(DIST); i++) await sleep(100)
-    const run = await startAction(...args)
-    if (attempt < 3 && run.code !== 0 && run.stderr.includes(`Cannot find module '${DIST}'`))
-      continue
-    return run
-  }
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -308,10 +292,11 @@ describe('client keys: each type deploys', () => {
 })
 
 describe('errors name their stage, cause and next step', () => {
-  const fails = async (inputs: Record<string, string>) => {
+  const fails = async (inputs: Record<string, string>, options: { wrapper?: string[] } = {}) => {
     const started = Date.now()
     const run = await runAction(deployInputs(a, inputs), {
-      workspace: workspaceWith('errors').workspace
+      workspace: workspaceWith('errors').workspace,
+      ...options
     })
     expect(run.code).toBe(1)
     expect(run.outputs.status).toBe('failure')
@@ -319,7 +304,11 @@ describe('errors name their stage, cause and next step', () => {
   }
 
   test('name resolution: a name that does not resolve', async () => {
-    const { message } = await fails({ host: 'no-such-host.invalid' })
+    // In a network namespace of its own with no network at all, so no query leaves the machine.
+    const { message } = await fails(
+      { host: 'no-such-host.invalid' },
+      { wrapper: ['unshare', '--net'] }
+    )
     expect(message).toMatch(
       /cannot resolve the host name of no-such-host\.invalid:22 \((ENOTFOUND|EAI_AGAIN)[^)]*\)\. Check its spelling.*use the IP address/
     )

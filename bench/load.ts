@@ -1,0 +1,86 @@
+// Steady HTTP load through nginx with autocannon, every response kept with the time it was sent,
+// so a window (a deploy, a restart) can be cut out of the run afterwards.
+import autocannon from 'autocannon'
+import { envInt, percentile, sleep, type TestHost } from './lib.js'
+
+export const CONNECTIONS = Math.max(1, envInt('BENCH_CONNECTIONS', 4))
+/** Requests per second in all; 0: as fast as the connections go. */
+export const RATE = envInt('BENCH_RATE', 100)
+export const PATH = process.env.BENCH_PATH || '/healthz'
+/** Load before and after the window, in ms. */
+export const MARGIN_MS = envInt('BENCH_MARGIN_MS', 3000)
+/** A request slower than this is an error (autocannon's timeout), in seconds. */
+const REQUEST_TIMEOUT_S = 10
+/** Bound on one load run, whatever happens to the window. */
+const MAX_LOAD_S = 300
+
+export interface Event {
+  /** when the request was sent (ms, performance.now) */
+  sent: number
+  /** 0: an error (connection refused or reset, timeout) */
+  status: number
+  latency: number
+}
+
+export function describeLoad(): string {
+  return `autocannon, ${CONNECTIONS} connections, ${RATE ? `${RATE} requests/s in all` : 'no rate limit'}, GET ${PATH} through nginx, ${MARGIN_MS} ms before and after`
+}
+
+/** Load on the host while `during` runs (with MARGIN_MS before and after). */
+export async function underLoad<T>(
+  host: TestHost,
+  during: () => Promise<T>
+): Promise<{ result: T; start: number; end: number; events: Event[] }> {
+  const events: Event[] = []
+  let onDone: () => void = () => {}
+  const finished = new Promise<void>((resolve) => (onDone = resolve))
+  // The callback form returns the instance, whose events carry every response.
+  const instance = autocannon(
+    {
+      url: `http://${host.address}${PATH}`,
+      connections: CONNECTIONS,
+      ...(RATE > 0 ? { overallRate: RATE } : {}),
+      duration: MAX_LOAD_S,
+      timeout: REQUEST_TIMEOUT_S,
+      headers: { 'user-agent': 'django-deploy-action bench' }
+    },
+    () => onDone()
+  )
+  instance.on('response', (_client: unknown, status: number, _bytes: number, latency: number) => {
+    const now = performance.now()
+    events.push({ sent: now - latency, status, latency })
+  })
+  instance.on('reqError', () => events.push({ sent: performance.now(), status: 0, latency: NaN }))
+  try {
+    await sleep(MARGIN_MS)
+    const start = performance.now()
+    const result = await during()
+    const end = performance.now()
+    await sleep(MARGIN_MS)
+    return { result, start, end, events }
+  } finally {
+    instance.stop()
+    await Promise.race([finished, sleep(REQUEST_TIMEOUT_S * 1000 + 2000)])
+  }
+}
+
+const failed = (e: Event) => e.status < 200 || e.status > 299
+
+/** Time covered by failures: 100 ms slices holding a failed request. */
+function failingMs(events: Event[]): number {
+  return new Set(events.filter(failed).map((e) => Math.floor(e.sent / 100))).size * 100
+}
+
+export function stats(events: Event[]) {
+  const latencies = events.filter((e) => e.status !== 0).map((e) => e.latency)
+  return {
+    requests: events.length,
+    failed: events.filter(failed).length,
+    non2xx: events.filter((e) => e.status !== 0 && failed(e)).length,
+    errors: events.filter((e) => e.status === 0).length,
+    failingMs: failingMs(events),
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    max: latencies.length ? Math.max(...latencies) : NaN
+  }
+}
