@@ -61914,7 +61914,8 @@ function renderService(s, opts) {
                 'Restart=on-failure',
                 'RestartSec=1',
                 '',
-                ...HARDENING.map((d) => (typeof d === 'string' ? d : d(s)))
+                ...HARDENING.map((d) => (typeof d === 'string' ? d : d(s))),
+                ...(opts.writable ?? []).map((path) => `ReadWritePaths=${systemdWord(path)}`)
             ]
         ],
         ['Install', ['WantedBy=multi-user.target']]
@@ -62321,7 +62322,8 @@ function sitePaths(s, id, found) {
 function djangoSteps(s, id, found) {
     const steps = [];
     const release = paths(s).release(id);
-    const media = s.mediaRoot ?? found.mediaRoot;
+    // The folders Django itself writes to (the inputs only say where nginx serves from).
+    const media = found.mediaRoot ?? s.mediaRoot;
     if (media) {
         steps.push({
             id: 'media',
@@ -62341,7 +62343,7 @@ function djangoSteps(s, id, found) {
             command: asApp(s, id, raw('python manage.py migrate --noinput'))
         });
     }
-    const staticRoot = s.staticRoot ?? found.staticRoot;
+    const staticRoot = found.staticRoot;
     if (s.collectstatic && staticRoot) {
         const inRelease = staticRoot.startsWith(`${release}/`);
         steps.push({
@@ -62375,15 +62377,20 @@ function djangoSteps(s, id, found) {
 }
 // ---------------------------------------------------------------------------------------------
 // The configuration: render, gate, install
-function configFiles(s, facts, site, appRoot) {
+function configFiles(s, facts, site, found = {}) {
     const units = unitNames(s.projectName);
+    // The sandbox lets the app write shared/ only; a MEDIA_ROOT elsewhere must be opened too.
+    const media = found.mediaRoot;
+    const shared = paths(s).shared;
+    const writable = media && media !== shared && !media.startsWith(`${shared}/`) ? [media] : [];
     return {
         socket: { path: `${UNIT_FOLDER}/${units.socket}`, text: renderSocket(s) },
         service: {
             path: `${UNIT_FOLDER}/${units.service}`,
             text: renderService(s, {
-                appRoot: appRoot ?? paths(s).current,
-                workers: workerCount(s, facts)
+                appRoot: paths(s).current,
+                workers: workerCount(s, facts),
+                writable
             })
         },
         site: { path: `${SITE_AVAILABLE}/${s.projectName}`, text: renderSite(s, site) }
@@ -70331,11 +70338,12 @@ async function deploy(s, exec, transport, facts, rollout, host, context, report,
         let socketChanged;
         try {
             const found = parseDjangoPaths((await exec.run(discoverStep(s, target))).stdout);
+            warnAboutMedia(s, target, found);
             if (target === newRelease)
                 await runDjangoSteps(s, exec, rollout, host, target, found, log);
             else if (rollout.isFirst(host))
                 rollout.migrated();
-            files = configFiles(s, facts, sitePaths(s, target, found));
+            files = configFiles(s, facts, sitePaths(s, target, found), found);
             report.files = files;
             const changed = await runGates(s, exec, target, files, report);
             socketChanged = changed.includes(files.socket.path.split('/').pop() ?? '');
@@ -70378,6 +70386,15 @@ async function deploy(s, exec, transport, facts, rollout, host, context, report,
     }
     finally {
         await lock.release();
+    }
+}
+/** Uploads kept inside a release are gone with the next deploy: say so while it is cheap. */
+function warnAboutMedia(s, release, found) {
+    const folder = `${s.deployPath}/releases/${release}`;
+    if (found.mediaRoot && (found.mediaRoot + '/').startsWith(`${folder}/`)) {
+        warning(`MEDIA_ROOT (${found.mediaRoot}) is inside the release folder: files uploaded there are lost ` +
+            `with the next deploy. Point it at ${s.deployPath}/shared/media (for example from an ` +
+            'environment variable set in dotenv).', { title: 'Media would not survive a deploy' });
     }
 }
 /**
@@ -70502,7 +70519,7 @@ async function dryRun(s, exec, facts, release, report, log) {
     const found = facts.live
         ? parseDjangoPaths((await exec.run(discoverStep(s, facts.live), { allowFailure: true })).stdout)
         : {};
-    const files = configFiles(s, facts, sitePaths(s, facts.live || release, found));
+    const files = configFiles(s, facts, sitePaths(s, facts.live || release, found), found);
     report.files = files;
     const live = parseConfigFiles((await exec.run(readConfigStep(files))).stdout);
     report.diff = [files.socket, files.service, files.site]

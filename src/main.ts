@@ -225,9 +225,10 @@ async function deploy(
     let socketChanged: boolean
     try {
       const found = parseDjangoPaths((await exec.run(discoverStep(s, target))).stdout)
+      warnAboutMedia(s, target, found)
       if (target === newRelease) await runDjangoSteps(s, exec, rollout, host, target, found, log)
       else if (rollout.isFirst(host)) rollout.migrated()
-      files = configFiles(s, facts, sitePaths(s, target, found))
+      files = configFiles(s, facts, sitePaths(s, target, found), found)
       report.files = files
       const changed = await runGates(s, exec, target, files, report)
       socketChanged = changed.includes(files.socket.path.split('/').pop() ?? '')
@@ -267,6 +268,19 @@ async function deploy(
     report.status = 'success'
   } finally {
     await lock.release()
+  }
+}
+
+/** Uploads kept inside a release are gone with the next deploy: say so while it is cheap. */
+function warnAboutMedia(s: Settings, release: string, found: DjangoPaths): void {
+  const folder = `${s.deployPath}/releases/${release}`
+  if (found.mediaRoot && (found.mediaRoot + '/').startsWith(`${folder}/`)) {
+    core.warning(
+      `MEDIA_ROOT (${found.mediaRoot}) is inside the release folder: files uploaded there are lost ` +
+        `with the next deploy. Point it at ${s.deployPath}/shared/media (for example from an ` +
+        'environment variable set in dotenv).',
+      { title: 'Media would not survive a deploy' }
+    )
   }
 }
 
@@ -434,7 +448,7 @@ async function dryRun(
   const found = facts.live
     ? parseDjangoPaths((await exec.run(discoverStep(s, facts.live), { allowFailure: true })).stdout)
     : {}
-  const files = configFiles(s, facts, sitePaths(s, facts.live || release, found))
+  const files = configFiles(s, facts, sitePaths(s, facts.live || release, found), found)
   report.files = files
   const live = parseConfigFiles((await exec.run(readConfigStep(files))).stdout)
   report.diff = [files.socket, files.service, files.site]

@@ -330,7 +330,8 @@ export function sitePaths(s: Settings, id: string, found: DjangoPaths): SitePath
 export function djangoSteps(s: Settings, id: string, found: DjangoPaths): Step[] {
   const steps: Step[] = []
   const release = paths(s).release(id)
-  const media = s.mediaRoot ?? found.mediaRoot
+  // The folders Django itself writes to (the inputs only say where nginx serves from).
+  const media = found.mediaRoot ?? s.mediaRoot
   if (media) {
     steps.push({
       id: 'media',
@@ -350,7 +351,7 @@ export function djangoSteps(s: Settings, id: string, found: DjangoPaths): Step[]
       command: asApp(s, id, raw('python manage.py migrate --noinput'))
     })
   }
-  const staticRoot = s.staticRoot ?? found.staticRoot
+  const staticRoot = found.staticRoot
   if (s.collectstatic && staticRoot) {
     const inRelease = staticRoot.startsWith(`${release}/`)
     steps.push({
@@ -396,16 +397,21 @@ export function configFiles(
   s: Settings,
   facts: HostFacts,
   site: SitePaths,
-  appRoot?: string
+  found: DjangoPaths = {}
 ): ConfigFiles {
   const units = unitNames(s.projectName)
+  // The sandbox lets the app write shared/ only; a MEDIA_ROOT elsewhere must be opened too.
+  const media = found.mediaRoot
+  const shared = paths(s).shared
+  const writable = media && media !== shared && !media.startsWith(`${shared}/`) ? [media] : []
   return {
     socket: { path: `${UNIT_FOLDER}/${units.socket}`, text: renderSocket(s) },
     service: {
       path: `${UNIT_FOLDER}/${units.service}`,
       text: renderService(s, {
-        appRoot: appRoot ?? paths(s).current,
-        workers: workerCount(s, facts)
+        appRoot: paths(s).current,
+        workers: workerCount(s, facts),
+        writable
       })
     },
     site: { path: `${SITE_AVAILABLE}/${s.projectName}`, text: renderSite(s, site) }

@@ -111,7 +111,10 @@ export function renderSocket(s: Settings): string {
  * `appRoot` is the folder the app runs from: `<deploy-path>/current` when live, the release folder
  * itself when a unit is verified before the switch.
  */
-export function renderService(s: Settings, opts: { appRoot: string; workers: number }): string {
+export function renderService(
+  s: Settings,
+  opts: { appRoot: string; workers: number; writable?: readonly string[] }
+): string {
   if (!Number.isInteger(opts.workers) || opts.workers < 1) {
     throw new RangeError(`workers must be a positive integer, got ${opts.workers}`)
   }
@@ -154,7 +157,8 @@ export function renderService(s: Settings, opts: { appRoot: string; workers: num
         'Restart=on-failure',
         'RestartSec=1',
         '',
-        ...HARDENING.map((d) => (typeof d === 'string' ? d : d(s)))
+        ...HARDENING.map((d) => (typeof d === 'string' ? d : d(s))),
+        ...(opts.writable ?? []).map((path) => `ReadWritePaths=${systemdWord(path)}`)
       ]
     ],
     ['Install', ['WantedBy=multi-user.target']]

@@ -1,0 +1,232 @@
+import {
+  configFiles,
+  djangoSteps,
+  healthHost,
+  parseDjangoPaths,
+  parseErrors,
+  parseFacts,
+  parseHealth,
+  releaseClock,
+  releaseId,
+  sitePaths,
+  venvKey,
+  venvStep,
+  workerCount
+} from '../src/plan.js'
+import { createRollout, rollOut } from '../src/rollout.js'
+import { settingsFor } from './settings-fixture.js'
+
+const facts = { cpus: 2, live: '', releases: [], failed: [], python: '3.11.2 /usr/bin/python3.11' }
+const RELEASE = '20261125T081500Z-1a2b3c4'
+
+describe('release ids', () => {
+  test('sortable, naming the commit', () => {
+    expect(releaseId(new Date('2026-11-25T08:15:00.123Z'), '1a2b3c4d5e6f')).toBe(RELEASE)
+    expect(releaseId(new Date('2026-11-25T08:15:00Z'), '')).toBe('20261125T081500Z-local')
+  })
+
+  test('fixed at the first call, so every host of a run shares one', () => {
+    let t = Date.parse('2026-11-25T08:15:00Z')
+    const next = releaseClock('1a2b3c4', () => new Date((t += 5000)))
+    expect(next()).toBe('20261125T081505Z-1a2b3c4')
+    expect(next()).toBe('20261125T081505Z-1a2b3c4')
+  })
+})
+
+describe('what the host says', () => {
+  test('facts: live release, releases newest first, failed ones, values that are not names dropped', () => {
+    const parsed = parseFacts(
+      'cpus=4\npython=3.11.2 /usr/bin/python3.11\nlive=r2\nreleases=r3 r2 r1 bad$name \nfailed=r3 \n'
+    )
+    expect(parsed).toEqual({
+      cpus: 4,
+      live: 'r2',
+      releases: ['r3', 'r2', 'r1'],
+      failed: ['r3'],
+      python: '3.11.2 /usr/bin/python3.11'
+    })
+    expect(parseFacts('cpus=\nlive=.\n').live).toBe('')
+  })
+
+  test("Django's paths are validated like inputs", () => {
+    const line = (values: object) => `noise\nDJANGO-SETTINGS ${JSON.stringify(values)}\n`
+    expect(
+      parseDjangoPaths(
+        line({
+          STATIC_URL: 'static/',
+          STATIC_ROOT: '/srv/mysite/releases/r1/staticfiles',
+          MEDIA_URL: '/media/',
+          MEDIA_ROOT: '/srv/mysite/shared/media/'
+        })
+      )
+    ).toEqual({
+      staticUrl: '/static/',
+      staticRoot: '/srv/mysite/releases/r1/staticfiles',
+      mediaUrl: '/media/',
+      mediaRoot: '/srv/mysite/shared/media'
+    })
+    const hostile = parseDjangoPaths(
+      line({
+        STATIC_URL: 'https://cdn.example.com/',
+        STATIC_ROOT: '/srv/x; rm -rf /',
+        MEDIA_URL: '/a/../b/',
+        MEDIA_ROOT: 'relative'
+      })
+    )
+    expect(hostile).toEqual({
+      staticUrl: undefined,
+      staticRoot: undefined,
+      mediaUrl: undefined,
+      mediaRoot: undefined
+    })
+    expect(parseDjangoPaths('ImproperlyConfigured')).toEqual({})
+  })
+
+  test('health: the verdict, the status and the time', () => {
+    expect(parseHealth('healthy 200 140\n')).toEqual({
+      healthy: true,
+      status: 200,
+      durationMs: 140,
+      detail: ''
+    })
+    expect(parseHealth('unhealthy 0 8000 [Errno 111] Connection refused\n')).toEqual({
+      healthy: false,
+      status: 0,
+      durationMs: 8000,
+      detail: '[Errno 111] Connection refused'
+    })
+  })
+
+  test('the errors section of the diagnostics', () => {
+    const out =
+      '--- errors in the journal\nImportError: cannot import name x\n--- journalctl\nnoise\n'
+    expect(parseErrors(out)).toEqual(['ImportError: cannot import name x'])
+    expect(parseErrors('nothing')).toEqual([])
+  })
+})
+
+describe('choices made from the settings', () => {
+  test('workers: auto is 2 x cores + 1', () => {
+    expect(workerCount(settingsFor(), { ...facts, cpus: 4 })).toBe(9)
+    expect(workerCount(settingsFor({ workers: 3 }), facts)).toBe(3)
+  })
+
+  test('the health check Host header', () => {
+    expect(healthHost(settingsFor({ serverNames: ['example.com', 'www.example.com'] }))).toBe(
+      'example.com'
+    )
+    expect(healthHost(settingsFor({ serverNames: ['_'] }))).toBe('localhost')
+    expect(healthHost(settingsFor({ serverNames: ['*.example.com'] }))).toBe('www.example.com')
+  })
+
+  test('static files inside the release are served through current, so they roll back with it', () => {
+    const found = {
+      staticUrl: '/static/',
+      staticRoot: `/srv/mysite/releases/${RELEASE}/staticfiles`,
+      mediaRoot: '/srv/mysite/shared/media'
+    }
+    expect(sitePaths(settingsFor(), RELEASE, found)).toMatchObject({
+      staticRoot: '/srv/mysite/current/staticfiles',
+      mediaRoot: '/srv/mysite/shared/media'
+    })
+    expect(
+      sitePaths(settingsFor({ staticRoot: '/var/www/static' }), RELEASE, found).staticRoot
+    ).toBe('/var/www/static')
+  })
+
+  test("collectstatic works in Django's own STATIC_ROOT, and is skipped without one", () => {
+    const staticRoot = `/srv/mysite/releases/${RELEASE}/staticfiles`
+    const steps = djangoSteps(settingsFor({ staticRoot: '/var/www/static' }), RELEASE, {
+      staticRoot
+    })
+    const collect = steps.find((step) => step.id === 'collectstatic')
+    expect(collect?.command.text).toContain(`chown -R mysite ${staticRoot}`)
+    expect(collect?.command.text).not.toContain('/var/www/static')
+    expect(djangoSteps(settingsFor(), RELEASE, {}).map((step) => step.id)).toEqual(['migrate'])
+  })
+
+  test('a MEDIA_ROOT outside shared/ is made writable in the sandbox', () => {
+    const site = {}
+    const inside = configFiles(settingsFor(), facts, site, {
+      mediaRoot: '/srv/mysite/shared/media'
+    })
+    expect(inside.service.text).not.toMatch(/ReadWritePaths=\/var/)
+    const outside = configFiles(settingsFor(), facts, site, { mediaRoot: '/var/lib/mysite/media' })
+    expect(outside.service.text).toContain('ReadWritePaths=/var/lib/mysite/media')
+  })
+})
+
+describe('venvs kept by their requirements', () => {
+  const files = [{ path: 'requirements.txt', text: 'Django==4.2\ngunicorn\n' }]
+
+  test('the same requirements, interpreter and flags give the same key', () => {
+    const key = venvKey(files, facts.python, false)
+    expect(key).toMatch(/^[0-9a-f]{16}$/)
+    expect(venvKey(files, facts.python, false)).toBe(key)
+    expect(
+      venvKey([{ path: 'requirements.txt', text: 'Django==5.0\n' }], facts.python, false)
+    ).not.toBe(key)
+    expect(venvKey(files, '3.12.1 /usr/bin/python3.12', false)).not.toBe(key)
+    expect(venvKey(files, facts.python, true)).not.toBe(key)
+  })
+
+  test('requirements on local paths are not cached', () => {
+    expect(venvKey([{ path: 'requirements.txt', text: '-e .\n' }], facts.python, false)).toBeNull()
+    expect(
+      venvKey([{ path: 'requirements.txt', text: './libs/mylib\n' }], facts.python, false)
+    ).toBeNull()
+    expect(
+      venvKey([{ path: 'r.txt', text: 'mylib @ file:///srv/mylib\n' }], facts.python, false)
+    ).toBeNull()
+  })
+
+  test('a kept venv is linked into the release; without a key the venv lives in it', () => {
+    expect(venvStep(settingsFor(), RELEASE, 'abcdef0123456789').command.text).toContain(
+      'ln -sfn ../../venvs/abcdef0123456789 .venv'
+    )
+    expect(venvStep(settingsFor(), RELEASE, null).command.text).toContain(
+      `/srv/mysite/releases/${RELEASE}/.venv`
+    )
+  })
+})
+
+describe('rolling out', () => {
+  const hosts = ['a', 'b', 'c', 'd'].map((name) => ({ name, port: 22 }))
+
+  test('batches of max-parallel; the first failure stops the hosts not yet reached', async () => {
+    const started: string[] = []
+    const reports = await rollOut(
+      hosts,
+      2,
+      async (host) => {
+        started.push(host.name)
+        return { host: host.name, status: host.name === 'b' ? 'failure' : 'success' }
+      },
+      (host) => ({ host: host.name, status: 'skipped' })
+    )
+    expect(started).toEqual(['a', 'b'])
+    expect(reports.map((r) => `${r.host}:${r.status}`)).toEqual([
+      'a:success',
+      'b:failure',
+      'c:skipped',
+      'd:skipped'
+    ])
+  })
+
+  test("the first host's migrations come before anyone else's, and its failure stops them", async () => {
+    const rollout = createRollout(hosts, () => RELEASE)
+    expect(rollout.isFirst(hosts[0])).toBe(true)
+    expect(rollout.isFirst(hosts[1])).toBe(false)
+    let waited = false
+    const other = rollout.firstMigration.then(() => (waited = true))
+    await Promise.resolve()
+    expect(waited).toBe(false)
+    rollout.migrated()
+    await other
+    expect(waited).toBe(true)
+
+    const failing = createRollout(hosts, () => RELEASE)
+    failing.migrated(new Error('stopped: a failed'))
+    await expect(failing.firstMigration).rejects.toThrow('stopped: a failed')
+  })
+})
