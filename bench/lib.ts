@@ -437,7 +437,7 @@ export async function recipeOneScript(host: TestHost, project: string): Promise<
 export interface Variant {
   /** the name in tables and in BENCH_VARIANTS */
   name: string
-  deploy(host: TestHost, version: string): Promise<Timed & { summary?: string }>
+  deploy(host: TestHost, version: string): Promise<Timed & { summary?: string; stdout?: string }>
 }
 
 export const ACTION = 'action'

@@ -26,6 +26,38 @@ export function describeLoad(): string {
   return `autocannon, ${CONNECTIONS} connections, ${RATE ? `${RATE} requests/s in all` : 'no rate limit'}, GET ${PATH} through nginx, ${MARGIN_MS} ms before and after`
 }
 
+/** The parts of autocannon 9's client that `lostRequests` mends. */
+interface ClientInternals {
+  _connect(): void
+  pipelinedRequests: { toArray(): Array<{ startTime: [number, number] }>; clear(): void }
+  on(event: 'connError', listener: () => void): unknown
+}
+
+/**
+ * autocannon 9 reconnects when the server ends a keep-alive connection (nginx does on a reload
+ * or restart) but keeps the requests it had sent on it: their answers never come, they are never
+ * counted, and every later answer on that client is matched with the request before it (a
+ * latency as long as the gap between the two). Here such a request counts as failed and is
+ * forgotten. After a connection error autocannon has already counted it.
+ */
+function lostRequests(client: unknown, onLost: (sent: number) => void): void {
+  const c = client as ClientInternals
+  const connect = c._connect.bind(c)
+  let afterError = false
+  c.on('connError', () => (afterError = true))
+  c._connect = () => {
+    if (!afterError) {
+      for (const { startTime } of c.pipelinedRequests.toArray()) {
+        const [s, ns] = process.hrtime(startTime)
+        onLost(performance.now() - (s * 1e3 + ns / 1e6))
+      }
+    }
+    afterError = false
+    c.pipelinedRequests.clear()
+    connect()
+  }
+}
+
 /** Load on the host while `during` runs (with MARGIN_MS before and after). */
 export async function underLoad<T>(
   host: TestHost,
@@ -42,7 +74,9 @@ export async function underLoad<T>(
       ...(RATE > 0 ? { overallRate: RATE } : {}),
       duration: MAX_LOAD_S,
       timeout: REQUEST_TIMEOUT_S,
-      headers: { 'user-agent': 'django-deploy-action bench' }
+      headers: { 'user-agent': 'django-deploy-action bench' },
+      setupClient: (client) =>
+        lostRequests(client, (sent) => events.push({ sent, status: 0, latency: NaN }))
     },
     () => onDone()
   )

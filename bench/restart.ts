@@ -10,7 +10,8 @@
 //   restart+preload  the same, the service deployed with gunicorn-args --preload (READY once the
 //                    app is imported, so the workers fork ready; one import instead of one each)
 //   HUP              `systemctl reload` (gunicorn's HUP: new workers, the old ones stop at once),
-//                    deployed with gunicorn-args --chdir <deploy-path>/current
+//                    with PWD=<deploy-path>/current in the unit (a drop-in) so gunicorn's default
+//                    --chdir is the link
 //   blue/green       a second socket and service beside the action's (copies of its units), the
 //                    idle one started (--preload) and probed through its own socket, nginx's
 //                    upstream switched to it (reload), then the old one stopped
@@ -75,8 +76,18 @@ const STRATEGIES: Record<string, Strategy> = {
     restart: 'systemctl restart gunicorn-mysite.service'
   },
   HUP: {
-    name: 'HUP reload, --chdir current',
-    inputs: { 'gunicorn-args': '--chdir /srv/mysite/current' },
+    name: 'HUP reload (PWD=current)',
+    inputs: {},
+    // gunicorn's default --chdir is $PWD when it is the working directory: with the link's path
+    // there, a HUP loads the app from wherever `current` points then. (--chdir itself is an
+    // input the action refuses.)
+    setup: [
+      'set -e',
+      'mkdir -p /etc/systemd/system/gunicorn-mysite.service.d',
+      "printf '[Service]\\nEnvironment=PWD=/srv/mysite/current\\n' > /etc/systemd/system/gunicorn-mysite.service.d/pwd.conf",
+      'systemctl daemon-reload',
+      'systemctl restart gunicorn-mysite.service'
+    ].join('\n'),
     restart: 'systemctl reload gunicorn-mysite.service'
   },
   'blue/green': {

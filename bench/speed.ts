@@ -61,6 +61,8 @@ async function main() {
   /** one OpenSSH connection that runs `true`: what each extra connection costs */
   const connectMs: number[] = []
   let lastWarmSummary = ''
+  let lastWarmLog = ''
+  let lastWarmMs = 0
   const started = Date.now()
   for (let round = 0; round < ROUNDS; round++) {
     const labels = VARIANTS.map((_, i) => `speed-${i}`)
@@ -75,7 +77,11 @@ async function main() {
         for (const variant of rotation(VARIANTS, round + w)) {
           const r = await deploy(variant, hostOf(variant), `r${round}-warm${w}`)
           samples.push({ variant: variant.name, kind: 'warm', round, ms: r.ms })
-          if (variant.name === ACTION) lastWarmSummary = r.summary ?? ''
+          if (variant.name === ACTION) {
+            lastWarmSummary = r.summary ?? ''
+            lastWarmLog = r.stdout ?? ''
+            lastWarmMs = r.ms
+          }
           log(`round ${round + 1}/${ROUNDS} warm ${variant.name}: ${seconds(r.ms)}`)
         }
       }
@@ -161,6 +167,23 @@ async function main() {
     const where = /### Where the time went\n\n(?:\|.*\n?)+/.exec(lastWarmSummary)
     console.log('\nThe job summary of the last warm deploy of the action:\n')
     console.log(where ? where[0] : lastWarmSummary)
+    // Each step's own time as the log shows it; the rest is start-up, connecting and the lock.
+    const steps = [...lastWarmLog.matchAll(/^\(([\w-]+): exit \d+, (\d+) ms\)$/gm)].map(
+      (m): [string, number] => [m[1], Number(m[2])]
+    )
+    const inSteps = steps.reduce((n, [, ms]) => n + ms, 0)
+    console.log('\nIts steps, from the log:\n')
+    console.log(
+      table(
+        ['step', 'time'],
+        [
+          ...steps.map(([id, ms]) => [id, millis(ms)]),
+          ['(all steps)', millis(inSteps)],
+          ['(the rest: start-up, connect, lock, between steps)', millis(lastWarmMs - inSteps)],
+          ['(wall time)', millis(lastWarmMs)]
+        ]
+      )
+    )
   }
 }
 

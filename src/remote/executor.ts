@@ -30,10 +30,15 @@ export class Executor {
   /** Runs a step; a non-zero exit is a StepError unless `allowFailure`. */
   async run(step: Step, options: RunOptions & { allowFailure?: boolean } = {}): Promise<RunResult> {
     return this.log.group(step.title, async () => {
-      const result = await this.transport.run(step.command, {
-        ...options,
-        privileged: step.privileged
-      })
+      const result = await this.transport
+        .run(step.command, { ...options, privileged: step.privileged })
+        .catch((error: unknown) => {
+          // The transport knows how long, not what: name the step that ran out of time.
+          if (error instanceof RemoteError && error.stage === 'timeout') {
+            throw new RemoteError('timeout', `${step.title}: ${error.message}`, error.output)
+          }
+          throw error
+        })
       this.phaseMs.set(step.phase, (this.phaseMs.get(step.phase) ?? 0) + result.durationMs)
       const output = (result.stdout + result.stderr).trim()
       if (output) this.log.info(output)

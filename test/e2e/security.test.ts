@@ -376,7 +376,9 @@ describe('errors name their stage, cause and next step', () => {
     // Whichever step passes 1 s first (the venv, migrate or pre-restart's sleep 5) is stopped.
     expect(message).toMatch(
       new RegExp(
-        `a step on root@${a.address} took longer than 1 s and was stopped \\(raise command-timeout\\)`
+        // The error names the step that ran out of time, then the host and the limit.
+        `[A-Za-z][^\\n]*[a-z)]: ` +
+          `a step on root@${a.address} took longer than 1 s and was stopped \\(raise command-timeout\\)`
       )
     )
     expect((await must(a, 'readlink /srv/mysite/current')).stdout).toBe(live)
