@@ -7,7 +7,7 @@
 // code change, a few seconds pass, the load stops. The deploy window is from the deploy's start
 // to its end (the process exits); a request belongs to it when it was sent inside it.
 //
-//   npm run bench:downtime        BENCH_ROUNDS=3 BENCH_CONNECTIONS=4 BENCH_RATE=100 by default
+//   npm run bench:downtime        BENCH_ROUNDS=5 BENCH_CONNECTIONS=4 BENCH_RATE=100 by default
 //   BENCH_RATE=0                  as fast as the connections go (no rate limit)
 //   BENCH_VARIANTS=action,one-script,step-by-step
 //   BENCH_ACTION_VARIANTS='{"preload":{"gunicorn-args":"--preload"}}'   more action variants
@@ -28,7 +28,7 @@ import {
 } from './lib.js'
 import { CONNECTIONS, describeLoad, RATE, stats, underLoad, type Event } from './load.js'
 
-const ROUNDS = envInt('BENCH_ROUNDS', 3)
+const ROUNDS = envInt('BENCH_ROUNDS', 5)
 
 interface Outcome {
   variant: string

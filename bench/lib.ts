@@ -437,7 +437,10 @@ export async function recipeOneScript(host: TestHost, project: string): Promise<
 export interface Variant {
   /** the name in tables and in BENCH_VARIANTS */
   name: string
-  deploy(host: TestHost, version: string): Promise<Timed & { summary?: string; stdout?: string }>
+  deploy(
+    host: TestHost,
+    version: string
+  ): Promise<Timed & { summary?: string; stdout?: string; steps?: Map<string, number> }>
 }
 
 export const ACTION = 'action'

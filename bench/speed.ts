@@ -58,11 +58,20 @@ async function main() {
   const names = VARIANTS.map((v) => v.name)
   log(`bundle ${bundle.sha}, ${names.join(' / ')}, ${ROUNDS} rounds, ${WARM} warm deploys each`)
   const samples: Sample[] = []
+  /** the step-by-step recipe's steps, each its own ssh call, by kind of deploy */
+  const recipeSteps: Record<Sample['kind'], Map<string, number[]>> = {
+    cold: new Map(),
+    warm: new Map()
+  }
+  const addSteps = (kind: Sample['kind'], steps?: Map<string, number>) => {
+    for (const [name, ms] of steps ?? []) {
+      recipeSteps[kind].set(name, [...(recipeSteps[kind].get(name) ?? []), ms])
+    }
+  }
   /** one OpenSSH connection that runs `true`: what each extra connection costs */
   const connectMs: number[] = []
-  let lastWarmSummary = ''
-  let lastWarmLog = ''
-  let lastWarmMs = 0
+  /** the action's last cold and last warm deploy, for their summary and log */
+  const last: Partial<Record<Sample['kind'], { summary: string; stdout: string; ms: number }>> = {}
   const started = Date.now()
   for (let round = 0; round < ROUNDS; round++) {
     const labels = VARIANTS.map((_, i) => `speed-${i}`)
@@ -71,6 +80,9 @@ async function main() {
       for (const variant of rotation(VARIANTS, round)) {
         const r = await deploy(variant, hostOf(variant), `r${round}-cold`)
         samples.push({ variant: variant.name, kind: 'cold', round, ms: r.ms })
+        if (variant.name === ACTION)
+          last.cold = { summary: r.summary ?? '', stdout: r.stdout ?? '', ms: r.ms }
+        addSteps('cold', r.steps)
         log(`round ${round + 1}/${ROUNDS} cold ${variant.name}: ${seconds(r.ms)}`)
       }
       for (let w = 0; w < WARM; w++) {
@@ -78,10 +90,9 @@ async function main() {
           const r = await deploy(variant, hostOf(variant), `r${round}-warm${w}`)
           samples.push({ variant: variant.name, kind: 'warm', round, ms: r.ms })
           if (variant.name === ACTION) {
-            lastWarmSummary = r.summary ?? ''
-            lastWarmLog = r.stdout ?? ''
-            lastWarmMs = r.ms
+            last.warm = { summary: r.summary ?? '', stdout: r.stdout ?? '', ms: r.ms }
           }
+          addSteps('warm', r.steps)
           log(`round ${round + 1}/${ROUNDS} warm ${variant.name}: ${seconds(r.ms)}`)
         }
       }
@@ -163,12 +174,27 @@ async function main() {
   console.log(
     `\nOne OpenSSH connection running \`true\` (ssh -o BatchMode=yes host true): median ${millis(median(connectMs))} of ${connectMs.length}`
   )
-  if (lastWarmSummary) {
-    const where = /### Where the time went\n\n(?:\|.*\n?)+/.exec(lastWarmSummary)
-    console.log('\nThe job summary of the last warm deploy of the action:\n')
-    console.log(where ? where[0] : lastWarmSummary)
+  if (recipeSteps.warm.size > 0) {
+    console.log(`\nThe step-by-step recipe's steps (each one ssh call), medians:\n`)
+    console.log(
+      table(
+        ['step', 'cold', 'warm'],
+        [...recipeSteps.warm.keys()].map((name) => [
+          name,
+          millis(median(recipeSteps.cold.get(name) ?? [])),
+          millis(median(recipeSteps.warm.get(name) ?? []))
+        ])
+      )
+    )
+  }
+  for (const kind of ['warm', 'cold'] as const) {
+    const run = last[kind]
+    if (!run) continue
+    const where = /### Where the time went\n\n(?:\|.*\n?)+/.exec(run.summary)
+    console.log(`\nThe job summary of the action's last ${kind} deploy:\n`)
+    console.log(where ? where[0].trim() : run.summary)
     // Each step's own time as the log shows it; the rest is start-up, connecting and the lock.
-    const steps = [...lastWarmLog.matchAll(/^\(([\w-]+): exit \d+, (\d+) ms\)$/gm)].map(
+    const steps = [...run.stdout.matchAll(/^\(([\w-]+): exit \d+, (\d+) ms\)$/gm)].map(
       (m): [string, number] => [m[1], Number(m[2])]
     )
     const inSteps = steps.reduce((n, [, ms]) => n + ms, 0)
@@ -179,8 +205,8 @@ async function main() {
         [
           ...steps.map(([id, ms]) => [id, millis(ms)]),
           ['(all steps)', millis(inSteps)],
-          ['(the rest: start-up, connect, lock, between steps)', millis(lastWarmMs - inSteps)],
-          ['(wall time)', millis(lastWarmMs)]
+          ['(the rest: start-up, connect, lock, between steps)', millis(run.ms - inSteps)],
+          ['(wall time)', millis(run.ms)]
         ]
       )
     )
