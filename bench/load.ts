@@ -4,7 +4,7 @@ import autocannon from 'autocannon'
 import { envInt, percentile, sleep, type TestHost } from './lib.js'
 
 export const CONNECTIONS = Math.max(1, envInt('BENCH_CONNECTIONS', 4))
-/** Requests per second in all; 0: as fast as the connections go. */
+/** Requests per second in all, paced evenly; 0: as fast as the connections go. */
 export const RATE = envInt('BENCH_RATE', 100)
 export const PATH = process.env.BENCH_PATH || '/healthz'
 /** Load before and after the window, in ms. */
@@ -23,7 +23,7 @@ export interface Event {
 }
 
 export function describeLoad(): string {
-  return `autocannon, ${CONNECTIONS} connections, ${RATE ? `${RATE} requests/s in all` : 'no rate limit'}, GET ${PATH} through nginx, ${MARGIN_MS} ms before and after`
+  return `autocannon, ${CONNECTIONS} connections, ${RATE ? `${RATE} requests/s in all, paced evenly` : 'no rate limit'}, GET ${PATH} through nginx, ${MARGIN_MS} ms before and after`
 }
 
 /** After a connection error, the next attempt waits this long (autocannon retries at once). */
@@ -53,21 +53,37 @@ interface ClientInternals {
  * - A response with `Connection: close`: the next request goes on a new connection. autocannon
  *   would write it on the closing one, where it is lost.
  * - After a connection error the next attempt waits RECONNECT_DELAY_MS.
+ * - Requests are paced, one every `intervalMs` on each connection (the first at a random point of
+ *   the interval), instead of autocannon's rate limit, which sends each connection's share of a
+ *   second at its start, all connections at once: 100 failed requests would then mean anything
+ *   from a few milliseconds to a second of failure. A late answer is not made up for.
  */
-function mendClient(client: unknown, onLost: (sent: number) => void): void {
+function mendClient(client: unknown, onLost: (sent: number) => void, intervalMs: number): void {
   const c = client as ClientInternals
   const connect = c._connect.bind(c)
   const doRequest = c._doRequest.bind(c)
   let afterError = false
   let closing = false
   let waiting = false
+  let next = performance.now() + Math.random() * intervalMs
+  let paced: NodeJS.Timeout | undefined
   c.on('connError', () => (afterError = true))
   c.on('timeout', () => onLost(performance.now()))
   c.on('headers', (info) => (closing = info.shouldKeepAlive === false))
   c._doRequest = (...args: unknown[]) => {
     // No connection yet: the connection sends its request when it is made.
-    if (waiting) return
+    if (waiting || paced) return
+    const now = performance.now()
+    if (now < next) {
+      paced = setTimeout(() => {
+        paced = undefined
+        if (!c.destroyed) c._doRequest()
+      }, next - now)
+      return
+    }
+    next = now + intervalMs
     if (!closing) return doRequest(...args)
+    next = now
     closing = false
     // _connect sends the request on the new connection.
     c._destroyConnection()
@@ -103,12 +119,15 @@ export async function underLoad<T>(
     {
       url: `http://${host.address}${PATH}`,
       connections: CONNECTIONS,
-      ...(RATE > 0 ? { overallRate: RATE } : {}),
       duration: MAX_LOAD_S,
       timeout: REQUEST_TIMEOUT_S,
       headers: { 'user-agent': 'django-deploy-action bench' },
       setupClient: (client) =>
-        mendClient(client, (sent) => events.push({ sent, status: 0, latency: NaN }))
+        mendClient(
+          client,
+          (sent) => events.push({ sent, status: 0, latency: NaN }),
+          RATE > 0 ? (CONNECTIONS * 1000) / RATE : 0
+        )
     },
     () => onDone()
   )
