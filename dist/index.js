@@ -64059,11 +64059,7 @@ class Executor {
         for (const step of steps)
             await this.run(step);
     }
-    get transportForLock() {
-        return this.transport;
-    }
 }
-
 
 ;// CONCATENATED MODULE: ./src/remote/lock.ts
 

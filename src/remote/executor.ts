@@ -52,10 +52,4 @@ export class Executor {
   async runAll(steps: Step[]): Promise<void> {
     for (const step of steps) await this.run(step)
   }
-
-  get transportForLock(): Transport {
-    return this.transport
-  }
 }
-
-export { RemoteError }
