@@ -1,18 +1,8 @@
-import {
-  configFiles,
-  djangoSteps,
-  healthHost,
-  parseDjangoPaths,
-  parseErrors,
-  parseFacts,
-  parseHealth,
-  releaseClock,
-  releaseId,
-  sitePaths,
-  venvKey,
-  venvStep,
-  workerCount
-} from '../src/plan.js'
+import { configFiles, workerCount } from '../src/server/config.js'
+import { djangoSteps, parseDjangoPaths, sitePaths } from '../src/server/django.js'
+import { healthHost, parseErrors, parseHealth } from '../src/server/health.js'
+import { parseFacts } from '../src/server/inspect.js'
+import { releaseClock, releaseId, venvKey, venvStep } from '../src/server/release.js'
 import { createRollout, rollOut } from '../src/rollout.js'
 import { settingsFor } from './settings-fixture.js'
 

@@ -1,12 +1,6 @@
 import { settingsFor } from './settings-fixture.js'
-import {
-  HARDENING,
-  gracefulTimeout,
-  renderService,
-  renderSocket,
-  socketPath,
-  unitNames
-} from '../src/render/gunicorn.js'
+import { HARDENING, gracefulTimeout, renderService, renderSocket } from '../src/render/gunicorn.js'
+import { socketPath, unitNames } from '../src/server/layout.js'
 import {
   systemdExecutable,
   systemdQuote,

@@ -7,6 +7,7 @@ export function settingsFor(overrides: Partial<Settings> = {}): Settings {
     username: 'deploy',
     privateKey: 'KEY',
     knownHosts: '',
+    knownHostEntries: [],
     fingerprints: [],
     insecureSkipHostKeyCheck: false,
     connectTimeoutMs: 30_000,

@@ -35,25 +35,13 @@ import {
   withHosts,
   type TestHost
 } from './lib.js'
+import { reloadNginx } from '../src/server/switch.js'
 import { describeLoad, stats, underLoad, type Event } from './load.js'
 
 const ROUNDS = envInt('BENCH_ROUNDS', 4)
 
 /** nginx reload as the action's switch step does it: wait until no old worker serves. */
-const RELOAD_NGINX = `
-nginx_workers() {
-  for p in /proc/[0-9]*; do
-    case "$(tr '\\0' ' ' < "$p/cmdline" 2>/dev/null)" in
-      'nginx: worker process is shutting down'*) ;;
-      'nginx: worker process'*) echo "\${p#/proc/}" ;;
-    esac
-  done | sort
-}
-before=$(nginx_workers); systemctl reload nginx
-for i in $(seq 1 100); do
-  still=$(printf "%s\\n" $before $(nginx_workers) | sort | uniq -d)
-  [ -z "$still" ] && break; sleep 0.1
-done`
+const RELOAD_NGINX = reloadNginx.text
 
 interface Strategy {
   name: string

@@ -12,8 +12,12 @@
 //   npm run bench:steps              BENCH_RUNS=7 by default
 import { NodeSSH } from 'node-ssh'
 import { readFileSync } from 'node:fs'
+import { asApp as appCommand, discoverStep } from '../src/server/django.js'
+import type { Settings } from '../src/settings.js'
+import { raw } from '../src/shell.js'
 import {
   actionInputs,
+  settingsOf,
   changedProject,
   envInt,
   log,
@@ -41,11 +45,6 @@ async function timed(host: TestHost, command: string): Promise<number> {
 }
 
 const APP = '/srv/mysite/current'
-/** As the action runs Django (plan.ts asApp): as the app user, in the release, .env loaded. */
-const asApp = (python: string) =>
-  `cd ${APP} && runuser -u mysite -- sh -c 'set -eu; if [ -r /srv/mysite/shared/.env ]; then set -a; . /srv/mysite/shared/.env; set +a; fi; export DJANGO_SETTINGS_MODULE=mysite.settings PATH=${APP}/.venv/bin:/usr/bin:/bin; ${python}'`
-
-const DISCOVER = `python -c "import json, django; from django.conf import settings; django.setup(); print(json.dumps({k: str(getattr(settings, k, \\"\\") or \\"\\") for k in (\\"STATIC_URL\\", \\"STATIC_ROOT\\", \\"MEDIA_URL\\", \\"MEDIA_ROOT\\")}))"`
 const ONE_PROCESS = `python -c "import json, django; from django.conf import settings; django.setup(); print(json.dumps({k: str(getattr(settings, k, \\"\\") or \\"\\") for k in (\\"STATIC_URL\\", \\"STATIC_ROOT\\", \\"MEDIA_URL\\", \\"MEDIA_ROOT\\")})); from django.core.management import call_command; call_command(\\"migrate\\", interactive=False, verbosity=0); call_command(\\"collectstatic\\", interactive=False, verbosity=0)"`
 /** STATIC_ROOT of the live release, emptied: what collectstatic finds in a new release. */
 const EMPTY_STATIC = `rm -rf ${APP}/staticfiles && mkdir ${APP}/staticfiles && chown mysite ${APP}/staticfiles`
@@ -58,82 +57,86 @@ interface Measure {
   command: string
 }
 
-const MEASURES: Measure[] = [
-  {
-    group: 'django',
-    name: 'discover (python -c, django.setup)',
-    command: asApp(DISCOVER)
-  },
-  {
-    group: 'django',
-    name: 'manage.py migrate --noinput (nothing to migrate)',
-    command: asApp('python manage.py migrate --noinput')
-  },
-  {
-    group: 'django',
-    name: 'manage.py collectstatic --noinput (empty STATIC_ROOT)',
-    before: EMPTY_STATIC,
-    command: asApp('python manage.py collectstatic --noinput')
-  },
-  {
-    group: 'django',
-    name: 'collectstatic, STATIC_ROOT already holding the same files',
-    command: asApp('python manage.py collectstatic --noinput')
-  },
-  {
-    group: 'django',
-    name: 'one process: discover + migrate + collectstatic (empty STATIC_ROOT)',
-    before: EMPTY_STATIC,
-    command: asApp(ONE_PROCESS)
-  },
-  {
-    group: 'venv',
-    name: 'python3 -m venv --system-site-packages (with pip: ensurepip)',
-    before: 'rm -rf /tmp/bench-venv',
-    command: 'python3 -m venv --system-site-packages /tmp/bench-venv'
-  },
-  {
-    group: 'venv',
-    name: 'python3 -m venv --system-site-packages --without-pip',
-    before: 'rm -rf /tmp/bench-venv',
-    command: 'python3 -m venv --system-site-packages --without-pip /tmp/bench-venv'
-  },
-  {
-    group: 'venv',
-    name: 'pip install -r requirements.txt (comments only: nothing to install)',
-    before:
-      '[ -x /tmp/bench-pip/bin/pip ] || python3 -m venv --system-site-packages /tmp/bench-pip',
-    command: `/tmp/bench-pip/bin/python -m pip install --disable-pip-version-check --no-input --quiet -r ${APP}/requirements.txt`
-  },
-  {
-    group: 'venv',
-    name: 'compileall of the release (as the venv step does)',
-    before: `find ${APP}/ -name __pycache__ -not -path '*/.venv/*' -prune -exec rm -rf {} +`,
-    command: `cd ${APP} && .venv/bin/python -m compileall -q -x "(^|/)\\.venv/" . >/dev/null`
-  },
-  { group: 'systemd', name: 'systemctl daemon-reload', command: 'systemctl daemon-reload' },
-  {
-    group: 'systemd',
-    name: 'systemctl enable (already enabled)',
-    command: 'systemctl enable --quiet gunicorn-mysite.socket gunicorn-mysite.service'
-  },
-  {
-    group: 'systemd',
-    name: 'systemctl restart gunicorn-mysite (stop, start until READY)',
-    command: 'systemctl restart gunicorn-mysite.service'
-  },
-  {
-    group: 'systemd',
-    name: 'restart, then until nginx answers 200',
-    command:
-      'systemctl restart gunicorn-mysite.service; until curl -fsS -o /dev/null http://127.0.0.1/healthz; do sleep 0.02; done'
-  },
-  {
-    group: 'systemd',
-    name: 'systemctl reload nginx',
-    command: 'systemctl reload nginx'
-  }
-]
+/** The measures on the live release; Django's commands run as the action runs them. */
+function measures(s: Settings, release: string): Measure[] {
+  const asApp = (python: string) => appCommand(s, release, raw(python)).text
+  return [
+    {
+      group: 'django',
+      name: 'discover (python -c, django.setup)',
+      command: discoverStep(s, release).command.text
+    },
+    {
+      group: 'django',
+      name: 'manage.py migrate --noinput (nothing to migrate)',
+      command: asApp('python manage.py migrate --noinput')
+    },
+    {
+      group: 'django',
+      name: 'manage.py collectstatic --noinput (empty STATIC_ROOT)',
+      before: EMPTY_STATIC,
+      command: asApp('python manage.py collectstatic --noinput')
+    },
+    {
+      group: 'django',
+      name: 'collectstatic, STATIC_ROOT already holding the same files',
+      command: asApp('python manage.py collectstatic --noinput')
+    },
+    {
+      group: 'django',
+      name: 'one process: discover + migrate + collectstatic (empty STATIC_ROOT)',
+      before: EMPTY_STATIC,
+      command: asApp(ONE_PROCESS)
+    },
+    {
+      group: 'venv',
+      name: 'python3 -m venv --system-site-packages (with pip: ensurepip)',
+      before: 'rm -rf /tmp/bench-venv',
+      command: 'python3 -m venv --system-site-packages /tmp/bench-venv'
+    },
+    {
+      group: 'venv',
+      name: 'python3 -m venv --system-site-packages --without-pip',
+      before: 'rm -rf /tmp/bench-venv',
+      command: 'python3 -m venv --system-site-packages --without-pip /tmp/bench-venv'
+    },
+    {
+      group: 'venv',
+      name: 'pip install -r requirements.txt (comments only: nothing to install)',
+      before:
+        '[ -x /tmp/bench-pip/bin/pip ] || python3 -m venv --system-site-packages /tmp/bench-pip',
+      command: `/tmp/bench-pip/bin/python -m pip install --disable-pip-version-check --no-input --quiet -r ${APP}/requirements.txt`
+    },
+    {
+      group: 'venv',
+      name: 'compileall of the release (as the venv step does)',
+      before: `find ${APP}/ -name __pycache__ -not -path '*/.venv/*' -prune -exec rm -rf {} +`,
+      command: `cd ${APP} && .venv/bin/python -m compileall -q -x "(^|/)\\.venv/" . >/dev/null`
+    },
+    { group: 'systemd', name: 'systemctl daemon-reload', command: 'systemctl daemon-reload' },
+    {
+      group: 'systemd',
+      name: 'systemctl enable (already enabled)',
+      command: 'systemctl enable --quiet gunicorn-mysite.socket gunicorn-mysite.service'
+    },
+    {
+      group: 'systemd',
+      name: 'systemctl restart gunicorn-mysite (stop, start until READY)',
+      command: 'systemctl restart gunicorn-mysite.service'
+    },
+    {
+      group: 'systemd',
+      name: 'restart, then until nginx answers 200',
+      command:
+        'systemctl restart gunicorn-mysite.service; until curl -fsS -o /dev/null http://127.0.0.1/healthz; do sleep 0.02; done'
+    },
+    {
+      group: 'systemd',
+      name: 'systemctl reload nginx',
+      command: 'systemctl reload nginx'
+    }
+  ]
+}
 
 async function connectionCosts(host: TestHost, runs: number) {
   const ssh = new OpenSsh(host)
@@ -167,17 +170,21 @@ async function connectionCosts(host: TestHost, runs: number) {
 async function main() {
   const bundle = await snapshotDist()
   log(`bundle ${bundle.sha}, ${RUNS} runs of each`)
-  const samples = new Map<string, number[]>(MEASURES.map((m) => [m.name, []]))
+  const samples = new Map<string, number[]>()
+  let list: Measure[] = []
   let connection = { openssh: [] as number[], exec: [] as number[] }
   const started = Date.now()
   await withHosts(['steps'], async ([host]) => {
-    const run = await runAction(bundle, actionInputs(host), changedProject('v1').workspace)
+    const { workspace } = changedProject('v1')
+    const run = await runAction(bundle, actionInputs(host), workspace)
     if (!run.ok) throw new Error(`the deploy failed:\n${run.detail}`)
+    list = measures(settingsOf(actionInputs(host), workspace), run.outputs.release)
+    for (const m of list) samples.set(m.name, [])
     // The static files as the deploy left them, to put back at the end of each run.
     await host.exec(`cp -a ${APP}/staticfiles /tmp/bench-static`)
     connection = await connectionCosts(host, RUNS)
     for (let i = 0; i < RUNS; i++) {
-      for (const m of rotation(MEASURES, i)) {
+      for (const m of rotation(list, i)) {
         if (m.before) await timed(host, m.before)
         samples.get(m.name)?.push(await timed(host, m.command))
         await host.exec(
@@ -213,7 +220,7 @@ async function main() {
           millis(Math.min(...connection.exec)),
           millis(Math.max(...connection.exec))
         ],
-        ...MEASURES.map((m) => {
+        ...list.map((m) => {
           const v = samples.get(m.name) ?? []
           return [
             `${m.group}: ${m.name}`,

@@ -864,7 +864,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 84:
+/***/ 7703:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
@@ -1542,7 +1542,7 @@ module.exports = Writer;
 // If you have no idea what ASN.1 or BER is, see this:
 // ftp://ftp.rsa.com/pub/pkcs/ascii/layman.asc
 
-var Ber = __nccwpck_require__(84);
+var Ber = __nccwpck_require__(7703);
 
 
 
@@ -61162,8 +61162,111 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: ./src/constants.ts
+// Input and output names are the action's contract with its users' workflows (action.yml).
+var Input;
+(function (Input) {
+    Input["Host"] = "host";
+    Input["Port"] = "port";
+    Input["Username"] = "username";
+    Input["Key"] = "key";
+    Input["Passphrase"] = "passphrase";
+    Input["Password"] = "password";
+    Input["KnownHosts"] = "known-hosts";
+    Input["Fingerprint"] = "fingerprint";
+    Input["InsecureSkipHostKeyCheck"] = "insecure-skip-host-key-check";
+    Input["JumpHost"] = "jump-host";
+    Input["Timeout"] = "timeout";
+    Input["CommandTimeout"] = "command-timeout";
+    Input["ProjectName"] = "project-name";
+    Input["WsgiModule"] = "wsgi-module";
+    Input["SettingsModule"] = "settings-module";
+    Input["DeployPath"] = "deploy-path";
+    Input["Source"] = "source";
+    Input["Exclude"] = "exclude";
+    Input["Requirements"] = "requirements";
+    Input["Python"] = "python";
+    Input["SystemSitePackages"] = "system-site-packages";
+    Input["Dotenv"] = "dotenv";
+    Input["Migrate"] = "migrate";
+    Input["Collectstatic"] = "collectstatic";
+    Input["CheckDeploy"] = "check-deploy";
+    Input["PreRestart"] = "pre-restart";
+    Input["PostDeploy"] = "post-deploy";
+    Input["KeepReleases"] = "keep-releases";
+    Input["AppUser"] = "app-user";
+    Input["Workers"] = "workers";
+    Input["GunicornArgs"] = "gunicorn-args";
+    Input["ServerName"] = "server-name";
+    Input["Listen"] = "listen";
+    Input["StaticUrl"] = "static-url";
+    Input["StaticRoot"] = "static-root";
+    Input["MediaUrl"] = "media-url";
+    Input["MediaRoot"] = "media-root";
+    Input["ClientMaxBodySize"] = "client-max-body-size";
+    Input["NginxDirectives"] = "nginx-directives";
+    Input["TlsCertificate"] = "tls-certificate";
+    Input["TlsCertificateKey"] = "tls-certificate-key";
+    Input["HealthPath"] = "health-path";
+    Input["HealthExpect"] = "health-expect";
+    Input["HealthTimeout"] = "health-timeout";
+    Input["HealthUrl"] = "health-url";
+    Input["GithubToken"] = "github-token";
+    Input["Environment"] = "environment";
+    Input["EnvironmentUrl"] = "environment-url";
+    Input["Deployment"] = "deployment";
+    Input["DryRun"] = "dry-run";
+    Input["Rollback"] = "rollback";
+    Input["MaxParallel"] = "max-parallel";
+    Input["LockWait"] = "lock-wait";
+})(Input || (Input = {}));
+/**
+ * Defaults applied when an input is empty. action.yml declares the same values (a test checks
+ * they agree); they live here too because a runner passes no default for an input that a
+ * workflow sets to ''. Defaults derived from other inputs are computed in settings.ts.
+ */
+const INPUT_DEFAULTS = {
+    [Input.Port]: '22',
+    [Input.InsecureSkipHostKeyCheck]: 'false',
+    [Input.Timeout]: '30',
+    [Input.CommandTimeout]: '600',
+    [Input.Source]: '.',
+    [Input.Exclude]: '.git\n__pycache__\n*.pyc\n.venv\nnode_modules',
+    [Input.Requirements]: 'requirements.txt',
+    [Input.Python]: 'python3',
+    [Input.SystemSitePackages]: 'false',
+    [Input.Migrate]: 'true',
+    [Input.Collectstatic]: 'true',
+    [Input.CheckDeploy]: 'false',
+    [Input.KeepReleases]: '5',
+    [Input.Workers]: 'auto',
+    [Input.ServerName]: '_',
+    [Input.Listen]: '80',
+    [Input.ClientMaxBodySize]: '10m',
+    [Input.HealthPath]: '/',
+    [Input.HealthExpect]: '200-499',
+    [Input.HealthTimeout]: '60',
+    [Input.Environment]: 'production',
+    [Input.Deployment]: 'true',
+    [Input.DryRun]: 'false',
+    [Input.Rollback]: 'false',
+    [Input.MaxParallel]: '1',
+    [Input.LockWait]: '300'
+};
+var Output;
+(function (Output) {
+    Output["Status"] = "status";
+    Output["Release"] = "release";
+    Output["PreviousRelease"] = "previous-release";
+    Output["Url"] = "url";
+    Output["HttpStatus"] = "http-status";
+    Output["HealthDurationMs"] = "health-duration-ms";
+    Output["DeploymentId"] = "deployment-id";
+    Output["Hosts"] = "hosts";
+})(Output || (Output = {}));
+
+// EXTERNAL MODULE: external "node:buffer"
+var external_node_buffer_ = __nccwpck_require__(4573);
 ;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/base.js
 class Diff {
     diff(oldStr, newStr, 
@@ -61716,10 +61819,53 @@ function splitLines(text) {
     return result;
 }
 
-// EXTERNAL MODULE: external "node:buffer"
-var external_node_buffer_ = __nccwpck_require__(4573);
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/server/layout.ts
+// Every path the action owns on the server, in one place. See ARCHITECTURE.md, "On the server".
+const UNIT_FOLDER = '/etc/systemd/system';
+const SITE_AVAILABLE = '/etc/nginx/sites-available';
+const SITE_ENABLED = '/etc/nginx/sites-enabled';
+/** Debian's welcome site, disabled while our site is the catch-all `_`. */
+const DEFAULT_SITE_LINK = `${SITE_ENABLED}/default`;
+const DEFAULT_SITE = `${SITE_AVAILABLE}/default`;
+/** A release holding this file failed its deploy: no rollback chooses it. */
+const FAILED_MARK = '.deploy-failed';
+function socketPath(projectName) {
+    return `/run/gunicorn-${projectName}.sock`;
+}
+function unitNames(projectName) {
+    return {
+        socket: `gunicorn-${projectName}.socket`,
+        service: `gunicorn-${projectName}.service`
+    };
+}
+function layout(s) {
+    const root = s.deployPath;
+    const units = unitNames(s.projectName);
+    return {
+        root,
+        releases: `${root}/releases`,
+        release: (id) => `${root}/releases/${id}`,
+        current: `${root}/current`,
+        currentStaging: `${root}/.current.new`,
+        shared: `${root}/shared`,
+        env: `${root}/shared/.env`,
+        state: `${root}/.deploy`,
+        backup: `${root}/.deploy/previous`,
+        changed: `${root}/.deploy/changed`,
+        verify: `${root}/.deploy/verify`,
+        lock: `${root}/.deploy.lock`,
+        venvs: `${root}/venvs`,
+        venv: (key) => `${root}/venvs/${key}`,
+        units: { socket: `${UNIT_FOLDER}/${units.socket}`, service: `${UNIT_FOLDER}/${units.service}` },
+        site: `${SITE_AVAILABLE}/${s.projectName}`,
+        siteLink: `${SITE_ENABLED}/${s.projectName}`
+    };
+}
+/** The last part of a path: the name a file is saved under in the gate's backup folder. */
+function baseName(path) {
+    return path.slice(path.lastIndexOf('/') + 1);
+}
+
 ;// CONCATENATED MODULE: ./src/render/systemd-escape.ts
 // Escaping for values written into systemd unit files. Settings validation rejects hostile values
 // before render; these helpers stay correct on their own so a missed check cannot change a unit.
@@ -61777,20 +61923,12 @@ function systemdExecutable(path) {
 // The gunicorn socket and service units. Socket activation keeps the listening socket open across
 // a service restart, so requests wait for the new release instead of failing.
 
+
 const MANAGED_HEADER = '# Managed by django-deploy-action; changes are overwritten on the next deploy.';
 /** nginx's workers run as www-data on Debian and Ubuntu; only they may connect. */
 const SOCKET_OWNER = 'www-data';
 /** gunicorn's own default for --graceful-timeout, in seconds. */
 const DEFAULT_GRACEFUL_TIMEOUT = 30;
-function socketPath(projectName) {
-    return `/run/gunicorn-${projectName}.sock`;
-}
-function unitNames(projectName) {
-    return {
-        socket: `gunicorn-${projectName}.socket`,
-        service: `gunicorn-${projectName}.service`
-    };
-}
 // Aimed at `systemd-analyze security` ≤ 2.0 while the app can still read its release and write
 // <deploy-path>/shared (sqlite, media). One list, so the e2e check can prune it in one place.
 // IPAddressDeny= is left out on purpose: the app may call other services.
@@ -61928,6 +62066,7 @@ function unitFile(sections) {
 
 ;// CONCATENATED MODULE: ./src/render/nginx.ts
 // The nginx site: gunicorn's socket as upstream, static and media served directly, optional TLS.
+
 
 const INDENT = '    ';
 const SAFE_PATH = /^[A-Za-z0-9_./-]+$/;
@@ -62103,174 +62242,141 @@ function script(...lines) {
         .join('\n'));
 }
 
-;// CONCATENATED MODULE: ./src/plan.ts
-// The deploy as data: pure functions from settings (and what the host told us) to the shell
-// steps that run on it. One executor runs them (remote/), so a dry run, a unit test and a real
-// deploy all see exactly the same commands.
+;// CONCATENATED MODULE: ./src/server/config.ts
+// The configuration the action owns (gunicorn's units, the nginx site): rendered, verified,
+// installed behind the `nginx -t` gate, put back when a gate or the new release fails.
 
 
 
 
 
-const SITE_AVAILABLE = '/etc/nginx/sites-available';
-const SITE_ENABLED = '/etc/nginx/sites-enabled';
-const UNIT_FOLDER = '/etc/systemd/system';
+
 /** Exit code a step uses when a gate rejects the new files (they were put back). */
 const GATE_FAILED = 42;
-const FAILED_MARK = '.deploy-failed';
-const paths = (s) => ({
-    releases: `${s.deployPath}/releases`,
-    release: (id) => `${s.deployPath}/releases/${id}`,
-    current: `${s.deployPath}/current`,
-    shared: `${s.deployPath}/shared`,
-    env: `${s.deployPath}/shared/.env`,
-    state: `${s.deployPath}/.deploy`,
-    lock: `${s.deployPath}/.deploy.lock`,
-    venvs: `${s.deployPath}/venvs`
-});
-function releaseId(now, sha) {
-    const stamp = now
-        .toISOString()
-        .replace(/[-:]/g, '')
-        .replace(/\.\d+Z$/, 'Z');
-    const commit = /^[0-9a-f]{7,40}$/i.test(sha) ? sha.slice(0, 7).toLowerCase() : 'local';
-    return `${stamp}-${commit}`;
-}
-/**
- * The run's release id, fixed when the first host's lock is taken: a run that waited for another
- * deploy of the same commit gets a later id instead of colliding with it. Every host shares it.
- */
-function releaseClock(sha, now = () => new Date()) {
-    let id = '';
-    return () => (id ||= releaseId(now(), sha));
-}
 function workerCount(s, facts) {
     return s.workers === 'auto' ? Math.min(2 * Math.max(facts.cpus, 1) + 1, 17) : s.workers;
 }
-/** The Host header the health check sends: the first server name, or none for the catch-all. */
-function healthHost(s) {
-    const name = s.serverNames[0];
-    if (name === '_')
-        return 'localhost';
-    return name.replace(/^\*\./, 'www.').replace(/^\./, '').replace(/\.\*$/, '.com');
-}
-// ---------------------------------------------------------------------------------------------
-// Before the release: look at the host, prepare the layout
-function inspectStep(s) {
-    const p = paths(s);
+function configFiles(s, facts, site, found = {}) {
+    const p = layout(s);
+    // The sandbox lets the app write shared/ only; a MEDIA_ROOT elsewhere must be opened too.
+    const media = found.mediaRoot;
+    const writable = media && media !== p.shared && !media.startsWith(`${p.shared}/`) ? [media] : [];
     return {
-        id: 'inspect',
-        phase: 'connect',
-        title: 'Check the host (nginx, systemd, python, sudo)',
+        socket: { path: p.units.socket, text: renderSocket(s) },
+        service: {
+            path: p.units.service,
+            text: renderService(s, { appRoot: p.current, workers: workerCount(s, facts), writable })
+        },
+        site: { path: p.site, text: renderSite(s, site) }
+    };
+}
+const allFiles = (files) => [files.socket, files.service, files.site];
+function config_writeFile(path, text) {
+    // base64 keeps any byte of the rendered text out of the shell's reach.
+    return sh `printf %s ${external_node_buffer_.Buffer.from(text).toString('base64')} | base64 -d > ${path}`;
+}
+/** Gate 1: systemd-analyze verify on the new units, rendered to run the new release directly. */
+function verifyUnitsStep(s, id, files) {
+    const p = layout(s);
+    const units = unitNames(s.projectName);
+    // `current` does not point at the new release yet: verify the units as they will run it.
+    const service = files.service.text.split(p.current).join(p.release(id));
+    return {
+        id: 'verify-units',
+        phase: 'gates',
+        title: 'systemd-analyze verify',
         privileged: true,
-        command: script(raw('set -u'), raw('missing=""'), sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), sh `if ! ${s.python} -c 'import venv, ensurepip' >/dev/null 2>&1; then`, sh `  package=$(${s.python} -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])' 2>/dev/null || echo python3-venv)`, sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), sh `echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`, sh `echo "live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null)"`, sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | sort -r | tr '\n' ' ')"`, sh `echo "failed=$(cd ${p.releases} 2>/dev/null && for r in *; do [ -e "$r"/${FAILED_MARK} ] && printf '%s ' "$r"; done)"`)
+        command: script(raw('set -eu'), sh `rm -rf ${p.verify} && mkdir -p ${p.verify}`, config_writeFile(`${p.verify}/${units.socket}`, files.socket.text), config_writeFile(`${p.verify}/${units.service}`, service), sh `if ! out=$(systemd-analyze verify ${p.verify}/${units.socket} ${p.verify}/${units.service} 2>&1); then`, raw('  printf "%s\\n" "$out" >&2'), raw(`  exit ${GATE_FAILED}`), raw('fi'), 
+        // Warnings about other units on the host are not ours to fail on; show ours.
+        sh `printf '%s\n' "$out" | grep -F ${units.service.replace(/\.service$/, '')} || true`)
     };
 }
-function parseFacts(stdout) {
-    const values = new Map();
-    for (const line of stdout.split('\n')) {
-        const at = line.indexOf('=');
-        if (at > 0)
-            values.set(line.slice(0, at), line.slice(at + 1).trim());
-    }
-    const list = (key) => (values.get(key) ?? '').split(/\s+/).filter((r) => /^[\w.-]+$/.test(r));
-    const live = values.get('live') ?? '';
-    return {
-        cpus: Number(values.get('cpus')) || 1,
-        live: /^[\w.-]+$/.test(live) && live !== '.' ? live : '',
-        releases: list('releases'),
-        failed: list('failed'),
-        python: values.get('python') ?? ''
-    };
-}
-function prepareStep(s) {
-    const p = paths(s);
-    const app = s.appUser;
-    return {
-        id: 'prepare',
-        phase: 'connect',
-        title: `Prepare ${s.deployPath} and the app user ${app}`,
-        privileged: true,
-        command: script(raw('set -eu'), sh `if ! id -u ${app} >/dev/null 2>&1; then useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin ${app}; echo "created the system user ${app}"; fi`, sh `mkdir -p ${p.releases} ${p.shared} ${p.state}`, sh `chown root:root ${s.deployPath} ${p.releases} ${p.state} && chmod 755 ${s.deployPath} ${p.releases} && chmod 700 ${p.state}`, 
-        // The app writes only shared/ (database, media); nginx may only pass through it.
-        sh `chown ${app}:${app} ${p.shared} && chmod 711 ${p.shared}`)
-    };
-}
-function dotenvStep(s) {
-    const p = paths(s);
-    return {
-        id: 'dotenv',
-        phase: 'upload',
-        title: 'Write shared/.env',
-        privileged: true,
-        // The values come on stdin, never on a command line.
-        command: script(raw('set -eu'), sh `umask 077; cat > ${p.env}.new`, sh `chown ${s.appUser}:${s.appUser} ${p.env}.new && chmod 600 ${p.env}.new && mv -f ${p.env}.new ${p.env}`)
-    };
-}
-/** The .env text: double quotes with \ " $ ` escaped read the same in systemd and in sh. */
-function dotenvText(s) {
-    return s.dotenv.map(([k, v]) => `${k}="${v.replace(/[\\"$`]/g, '\\$&')}"\n`).join('');
-}
-// ---------------------------------------------------------------------------------------------
-// The release: upload, venv, Django
-function uploadStep(s, id) {
-    const dir = paths(s).release(id);
-    return {
-        id: 'upload',
-        phase: 'upload',
-        title: `Upload ${s.source ?? 'nothing'} to releases/${id}`,
-        privileged: true,
-        // Owned by root: the app user can read the code but never change it.
-        command: script(raw('set -eu'), sh `if [ -e ${dir} ]; then printf '%s\n' ${`release ${id} already exists on the host (one commit deployed twice in a second?)`} >&2; exit 1; fi`, sh `mkdir ${dir}`, sh `tar -xzf - -C ${dir} --no-same-owner --no-same-permissions`, sh `chmod -R u+rwX,go+rX,go-w ${dir}`)
-    };
+/** Shell that puts the files saved by `installConfigStep` back (used by the gate and rollback). */
+function restoreConfig(s, files) {
+    const p = layout(s);
+    return script(...allFiles(files).map(({ path }) => {
+        const saved = `${p.backup}/${baseName(path)}`;
+        return sh `if [ -e ${saved} ]; then cp -p ${saved} ${path}; elif [ -e ${saved}.absent ]; then rm -f ${path}; fi`;
+    }), sh `if [ -e ${p.backup}/site-link.absent ]; then rm -f ${p.siteLink}; fi`, sh `if [ -e ${p.backup}/default-link ]; then ln -sfn ${DEFAULT_SITE} ${DEFAULT_SITE_LINK}; fi`);
 }
 /**
- * Venvs are kept by what they hold (requirements, interpreter, flags) and linked into each
- * release, so a deploy whose requirements did not change builds none. Returns null when the
- * requirements point at local paths, whose content the key could not cover.
+ * Gate 2: save the live files, put the new ones in place and run `nginx -t`. nginx and systemd
+ * read them only on reload, so the live site is untouched; on failure the saved files go back.
+ * Prints `changed=` and the names of the files that differ from the live ones, and leaves them in
+ * <state>/changed for the switch.
  */
-function venvKey(requirements, python, systemSitePackages) {
-    const local = /^\s*(-e|--editable|\.|\/|file:)|\sfile:|@\s*file:/m;
-    if (requirements?.some((file) => local.test(file.text)))
-        return null;
-    const hash = (0,external_node_crypto_.createHash)('sha256').update(`${python}\n${systemSitePackages}\n`);
-    for (const file of requirements ?? [])
-        hash.update(`${file.path}\n${file.text}\n`);
-    return hash.digest('hex').slice(0, 16);
-}
-function venvStep(s, id, key) {
-    const dir = paths(s).release(id);
-    const requirements = `${dir}/${s.requirements}`;
-    const venv = key ? `${paths(s).venvs}/${key}` : `${dir}/.venv`;
-    const venvFlags = s.systemSitePackages ? ['--system-site-packages'] : [];
+function installConfigStep(s, files) {
+    const p = layout(s);
+    const catchAll = s.serverNames.length === 1 && s.serverNames[0] === '_';
     return {
-        id: 'venv',
-        phase: 'venv',
-        title: key
-            ? `Venv ${key} (built when its requirements change)`
-            : 'Create the venv and install requirements',
+        id: 'nginx-t',
+        phase: 'gates',
+        title: 'nginx -t with the new site',
         privileged: true,
-        command: script(raw('set -eu'), sh `cd ${dir}`, 
-        // A venv is usable once marked complete; a half-built one (a killed run) is rebuilt.
-        sh `if [ ! -e ${venv}/.complete ]; then`, sh `  rm -rf ${venv}`, 
-        // pip only when there is something to install: ensurepip alone takes seconds.
-        sh `  if [ -f ${requirements} ]; then`, sh `    ${s.python} -m venv ${venvFlags} ${venv}`, sh `    ${venv}/bin/python -m pip install --disable-pip-version-check --no-input --quiet -r ${requirements}`, sh `  else`, sh `    ${s.python} -m venv --without-pip ${venvFlags} ${venv}`, sh `  fi`, sh `  : > ${venv}/.complete`, sh `  echo "built the venv ${key ?? '.venv'}"`, key ? sh `else echo "reused the venv ${key}"` : undefined, sh `fi`, key ? sh `ln -sfn ${`../../venvs/${key}`} .venv` : undefined, 
-        // Byte-compile as root: the release is read-only to the app, which would otherwise
-        // compile on every start.
-        raw('.venv/bin/python -m compileall -q -x "(^|/)\\.venv/" . >/dev/null 2>&1 || true'))
+        command: script(raw('set -eu'), sh `rm -rf ${p.backup} && mkdir -p ${p.backup}`, ...allFiles(files).map(({ path }) => {
+            const saved = `${p.backup}/${baseName(path)}`;
+            return sh `if [ -e ${path} ]; then cp -p ${path} ${saved}; else : > ${saved}.absent; fi`;
+        }), sh `[ -L ${p.siteLink} ] || : > ${p.backup}/site-link.absent`, sh `restore() {`, restoreConfig(s, files), raw('}'), sh `changed=""`, ...allFiles(files).map(({ path, text }) => script(config_writeFile(`${path}.new`, text), sh `if ! cmp -s ${path}.new ${path}; then changed="$changed ${baseName(path)}"; fi`, sh `chmod 644 ${path}.new && mv -f ${path}.new ${path}`)), sh `ln -sfn ${files.site.path} ${p.siteLink}`, 
+        // Debian's welcome site is also a default server: the catch-all `_` takes its place.
+        catchAll
+            ? sh `if [ -L ${DEFAULT_SITE_LINK} ]; then rm -f ${DEFAULT_SITE_LINK}; : > ${p.backup}/default-link; fi`
+            : undefined, raw('if ! out=$(nginx -t 2>&1); then'), raw('  restore'), raw('  printf "%s\\n" "$out" >&2'), raw(`  exit ${GATE_FAILED}`), raw('fi'), sh `printf '%s\n' $changed > ${p.changed}`, raw('echo "changed=$changed"'))
     };
 }
+/** Which of the action's files the install changed, by name (`gunicorn-mysite.socket`, ...). */
+function parseChanged(stdout) {
+    return (/^changed=(.*)$/m.exec(stdout)?.[1] ?? '').split(' ').filter((name) => name !== '');
+}
+/** Reads the live files for the dry run's diff; a missing file prints a marker. */
+function readConfigStep(files) {
+    return {
+        id: 'read-config',
+        phase: 'gates',
+        title: 'Read the live units and site',
+        privileged: true,
+        command: script(...allFiles(files).map(({ path }) => sh `echo ${`=== ${path}`}; if [ -e ${path} ]; then base64 -w0 < ${path}; fi; echo`))
+    };
+}
+function parseConfigFiles(stdout) {
+    const found = new Map();
+    const lines = stdout.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+        if (!lines[i].startsWith('=== '))
+            continue;
+        const body = lines[i + 1] ?? '';
+        found.set(lines[i].slice(4), body === '' ? undefined : external_node_buffer_.Buffer.from(body, 'base64').toString());
+    }
+    return found;
+}
+/** The dry run's diff: each file against the live one, or `unchanged`. */
+function configDiff(files, live) {
+    return allFiles(files)
+        .map(({ path, text }) => {
+        const before = live.get(path);
+        if (before === text)
+            return `${path}: unchanged`;
+        return createTwoFilesPatch(before === undefined ? '/dev/null' : path, path, before ?? '', text, 'on the server', 'this deploy');
+    })
+        .join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/server/django.ts
+// Django on the server: commands run as the app user in a release, the settings the deploy reads
+// from the project, and the steps before the switch (migrate, collectstatic, checks, hooks).
+
+
 /** Runs a Django management command (or shell) as the app user, in the release, with .env loaded. */
 function asApp(s, id, command) {
-    const p = paths(s);
+    const p = layout(s);
     const inner = script(raw('set -eu'), sh `if [ -r ${p.env} ]; then set -a; . ${p.env}; set +a; fi`, sh `export DJANGO_SETTINGS_MODULE=${s.settingsModule} PATH=${p.release(id)}/.venv/bin:/usr/local/bin:/usr/bin:/bin`, command);
     return sh `cd ${p.release(id)} && runuser -u ${s.appUser} -- sh -c ${inner.text}`;
 }
+const DISCOVER_MARK = 'DJANGO-SETTINGS ';
 const DISCOVER_PY = [
     'import json, django',
     'from django.conf import settings',
     'django.setup()',
-    "print('DJANGO-SETTINGS ' + json.dumps({k: str(getattr(settings, k, '') or '') for k in ('STATIC_URL', 'STATIC_ROOT', 'MEDIA_URL', 'MEDIA_ROOT')}))"
+    `print('${DISCOVER_MARK}' + json.dumps({k: str(getattr(settings, k, '') or '') for k in ('STATIC_URL', 'STATIC_ROOT', 'MEDIA_URL', 'MEDIA_ROOT')}))`
 ].join('\n');
 function discoverStep(s, id) {
     return {
@@ -62283,10 +62389,10 @@ function discoverStep(s, id) {
 }
 /** Reads the discovery output; values from the server are validated like inputs. */
 function parseDjangoPaths(stdout) {
-    const line = stdout.split('\n').find((l) => l.startsWith('DJANGO-SETTINGS '));
+    const line = stdout.split('\n').find((l) => l.startsWith(DISCOVER_MARK));
     if (!line)
         return {};
-    const values = JSON.parse(line.slice('DJANGO-SETTINGS '.length));
+    const values = JSON.parse(line.slice(DISCOVER_MARK.length));
     const urlPrefix = (url) => {
         const withSlashes = `/${url.replace(/^\/+/, '').replace(/\/*$/, '/')}`;
         return /^\/(?:[A-Za-z0-9_.~-]+\/)+$/.test(withSlashes) && !/\/\.\.?\//.test(withSlashes)
@@ -62308,9 +62414,10 @@ function parseDjangoPaths(stdout) {
  * served through `current`, so static files switch (and roll back) with the release.
  */
 function sitePaths(s, id, found) {
-    const release = paths(s).release(id);
+    const p = layout(s);
+    const release = p.release(id);
     const viaCurrent = (folder) => folder && (folder === release || folder.startsWith(`${release}/`))
-        ? paths(s).current + folder.slice(release.length)
+        ? p.current + folder.slice(release.length)
         : folder;
     return {
         staticUrl: s.staticUrl ?? found.staticUrl,
@@ -62319,9 +62426,14 @@ function sitePaths(s, id, found) {
         mediaRoot: s.mediaRoot ?? viaCurrent(found.mediaRoot)
     };
 }
+/** A MEDIA_ROOT inside the release is lost with the next deploy. */
+function mediaInRelease(s, id, found) {
+    return !!found.mediaRoot && (found.mediaRoot + '/').startsWith(`${layout(s).release(id)}/`);
+}
+/** The Django steps before the switch, in order; each runs as the app user. */
 function djangoSteps(s, id, found) {
     const steps = [];
-    const release = paths(s).release(id);
+    const release = layout(s).release(id);
     // The folders Django itself writes to (the inputs only say where nginx serves from).
     const media = found.mediaRoot ?? s.mediaRoot;
     if (media) {
@@ -62334,160 +62446,48 @@ function djangoSteps(s, id, found) {
             command: sh `mkdir -p ${media} && chown ${s.appUser}:www-data ${media} && chmod 2750 ${media}`
         });
     }
-    if (s.migrate) {
-        steps.push({
-            id: 'migrate',
-            phase: 'django',
-            title: 'manage.py migrate --noinput',
-            privileged: true,
-            command: asApp(s, id, raw('python manage.py migrate --noinput'))
-        });
-    }
+    if (s.migrate)
+        steps.push(manageStep(s, id, 'migrate', 'migrate --noinput'));
     const staticRoot = found.staticRoot;
     if (s.collectstatic && staticRoot) {
         const inRelease = staticRoot.startsWith(`${release}/`);
         steps.push({
-            id: 'collectstatic',
-            phase: 'django',
-            title: 'manage.py collectstatic --noinput',
-            privileged: true,
+            ...manageStep(s, id, 'collectstatic', 'collectstatic --noinput'),
             // The app writes its static files once, then they are frozen with the release.
             command: script(raw('set -eu'), sh `mkdir -p ${staticRoot} && chown -R ${s.appUser} ${staticRoot}`, asApp(s, id, raw('python manage.py collectstatic --noinput')), inRelease ? sh `chown -R root:root ${staticRoot}` : undefined, sh `chmod -R go+rX ${staticRoot}`)
         });
     }
-    if (s.checkDeploy) {
-        steps.push({
-            id: 'check-deploy',
-            phase: 'django',
-            title: 'manage.py check --deploy --fail-level WARNING',
-            privileged: true,
-            command: asApp(s, id, raw('python manage.py check --deploy --fail-level WARNING'))
-        });
-    }
-    if (s.preRestart) {
-        steps.push({
-            id: 'pre-restart',
-            phase: 'django',
-            title: 'pre-restart',
-            privileged: true,
-            command: asApp(s, id, raw(s.preRestart))
-        });
-    }
+    if (s.checkDeploy)
+        steps.push(manageStep(s, id, 'check-deploy', 'check --deploy --fail-level WARNING'));
+    if (s.preRestart)
+        steps.push(hookStep(s, id, 'pre-restart', s.preRestart, 'django'));
     return steps;
 }
-// ---------------------------------------------------------------------------------------------
-// The configuration: render, gate, install
-function configFiles(s, facts, site, found = {}) {
-    const units = unitNames(s.projectName);
-    // The sandbox lets the app write shared/ only; a MEDIA_ROOT elsewhere must be opened too.
-    const media = found.mediaRoot;
-    const shared = paths(s).shared;
-    const writable = media && media !== shared && !media.startsWith(`${shared}/`) ? [media] : [];
+function manageStep(s, id, stepId, args) {
     return {
-        socket: { path: `${UNIT_FOLDER}/${units.socket}`, text: renderSocket(s) },
-        service: {
-            path: `${UNIT_FOLDER}/${units.service}`,
-            text: renderService(s, {
-                appRoot: paths(s).current,
-                workers: workerCount(s, facts),
-                writable
-            })
-        },
-        site: { path: `${SITE_AVAILABLE}/${s.projectName}`, text: renderSite(s, site) }
-    };
-}
-function plan_writeFile(path, text) {
-    // base64 keeps any byte of the rendered text out of the shell's reach.
-    return sh `printf %s ${external_node_buffer_.Buffer.from(text).toString('base64')} | base64 -d > ${path}`;
-}
-/** Gate 1: systemd-analyze verify on the new units, rendered to run the new release directly. */
-function verifyUnitsStep(s, id, files) {
-    const folder = `${paths(s).state}/verify`;
-    const units = unitNames(s.projectName);
-    const release = paths(s).release(id);
-    // `current` does not point at the new release yet: verify the units as they will run it.
-    const service = files.service.text.split(paths(s).current).join(release);
-    return {
-        id: 'verify-units',
-        phase: 'gates',
-        title: 'systemd-analyze verify',
+        id: stepId,
+        phase: 'django',
+        title: `manage.py ${args}`,
         privileged: true,
-        command: script(raw('set -eu'), sh `rm -rf ${folder} && mkdir -p ${folder}`, plan_writeFile(`${folder}/${units.socket}`, files.socket.text), plan_writeFile(`${folder}/${units.service}`, service), sh `if ! out=$(systemd-analyze verify ${folder}/${units.socket} ${folder}/${units.service} 2>&1); then`, raw('  printf "%s\\n" "$out" >&2'), raw(`  exit ${GATE_FAILED}`), raw('fi'), 
-        // Warnings about other units on the host are not ours to fail on; show ours.
-        sh `printf '%s\n' "$out" | grep -F ${units.service.replace(/\.service$/, '')} || true`)
+        command: asApp(s, id, raw(`python manage.py ${args}`))
     };
 }
-function backupFolder(s) {
-    return `${paths(s).state}/previous`;
+/** pre-restart and post-deploy: the user's shell, as the app user in the release. */
+function hookStep(s, id, name, text, phase) {
+    return { id: name, phase, title: name, privileged: true, command: asApp(s, id, raw(text)) };
 }
-/** Shell that puts the files saved by `installConfigStep` back (used by the gate and rollback). */
-function restoreConfig(s, files) {
-    const backup = backupFolder(s);
-    const link = `${SITE_ENABLED}/${s.projectName}`;
-    return script(...[files.socket, files.service, files.site].map(({ path }) => {
-        const saved = `${backup}/${path.split('/').pop()}`;
-        return sh `if [ -e ${saved} ]; then cp -p ${saved} ${path}; elif [ -e ${saved}.absent ]; then rm -f ${path}; fi`;
-    }), sh `if [ -e ${backup}/site-link.absent ]; then rm -f ${link}; fi`, sh `if [ -e ${backup}/default-link ]; then ln -sfn ${SITE_AVAILABLE}/default ${SITE_ENABLED}/default; fi`);
-}
-/**
- * Gate 2: save the live files, put the new ones in place and run `nginx -t`. nginx and systemd
- * read them only on reload, so the live site is untouched; on failure the saved files go back.
- */
-function installConfigStep(s, files) {
-    const backup = backupFolder(s);
-    const link = `${SITE_ENABLED}/${s.projectName}`;
-    const catchAll = s.serverNames.length === 1 && s.serverNames[0] === '_';
-    const all = [files.socket, files.service, files.site];
-    return {
-        id: 'nginx-t',
-        phase: 'gates',
-        title: 'nginx -t with the new site',
-        privileged: true,
-        command: script(raw('set -eu'), sh `rm -rf ${backup} && mkdir -p ${backup}`, ...all.map(({ path }) => {
-            const saved = `${backup}/${path.split('/').pop()}`;
-            return sh `if [ -e ${path} ]; then cp -p ${path} ${saved}; else : > ${saved}.absent; fi`;
-        }), sh `[ -L ${link} ] || : > ${backup}/site-link.absent`, sh `restore() {`, restoreConfig(s, files), raw('}'), sh `changed=""`, ...all.map(({ path, text }) => script(plan_writeFile(`${path}.new`, text), sh `if ! cmp -s ${path}.new ${path}; then changed="$changed ${path.split('/').pop() ?? ''}"; fi`, sh `chmod 644 ${path}.new && mv -f ${path}.new ${path}`)), sh `ln -sfn ${files.site.path} ${link}`, 
-        // Debian's welcome site is also a default server: the catch-all `_` takes its place.
-        catchAll
-            ? sh `if [ -L ${SITE_ENABLED}/default ]; then rm -f ${SITE_ENABLED}/default; : > ${backup}/default-link; fi`
-            : undefined, raw('if ! out=$(nginx -t 2>&1); then'), raw('  restore'), raw('  printf "%s\\n" "$out" >&2'), raw(`  exit ${GATE_FAILED}`), raw('fi'), raw('echo "changed=$changed"'))
-    };
-}
-// ---------------------------------------------------------------------------------------------
-// Switch, restart, health
-/** nginx's workers by pid: a reload is applied once none of the old ones serves any more. */
-const nginxWorkers = raw([
-    'nginx_workers() {',
-    '  for p in /proc/[0-9]*; do',
-    `    case "$(tr '\\0' ' ' < "$p/cmdline" 2>/dev/null)" in`,
-    "      'nginx: worker process is shutting down'*) ;;",
-    `      'nginx: worker process'*) echo "\${p#/proc/}" ;;`,
-    '    esac',
-    '  done | sort',
-    '}'
-].join('\n'));
-/**
- * `systemctl reload nginx` returns before the new configuration serves; waiting for the old
- * workers keeps the health check from being answered by the old site.
- */
-const reloadNginx = script(nginxWorkers, raw('if systemctl is-active --quiet nginx; then'), raw('  before=$(nginx_workers); systemctl reload nginx'), raw('  for i in $(seq 1 100); do'), raw('    still=$(printf "%s\\n" $before $(nginx_workers) | sort | uniq -d)'), raw('    [ -z "$still" ] && break; sleep 0.1'), raw('  done'), raw('else systemctl start nginx; fi'));
-function switchStep(s, id, restartSocket) {
-    const p = paths(s);
-    const units = unitNames(s.projectName);
-    return {
-        id: 'switch',
-        phase: 'restart',
-        title: `Switch current to ${id}, restart gunicorn, reload nginx`,
-        privileged: true,
-        command: script(raw('set -eu'), 
-        // A new link renamed over the old one: `current` is never missing, not even for a moment.
-        sh `ln -sfn releases/${id} ${s.deployPath}/.current.new && mv -T ${s.deployPath}/.current.new ${p.current}`, raw('systemctl daemon-reload'), sh `systemctl enable --quiet ${units.socket} ${units.service}`, 
-        // The socket stays open across a service restart so requests wait instead of failing;
-        // only a changed socket file needs the socket itself restarted.
-        restartSocket
-            ? sh `systemctl stop ${units.service} ${units.socket} 2>/dev/null || true; rm -f ${socketPath(s.projectName)}; systemctl start ${units.socket}`
-            : sh `systemctl start ${units.socket}`, sh `systemctl restart ${units.service} || echo "gunicorn did not start; the health check will tell" >&2`, reloadNginx)
-    };
+
+;// CONCATENATED MODULE: ./src/server/health.ts
+// Is the release serving? The health check through nginx on the host, and, when it is not,
+// what the journal and nginx's error log say.
+
+
+/** The Host header the health check sends: the first server name, or none for the catch-all. */
+function healthHost(s) {
+    const name = s.serverNames[0];
+    if (name === '_')
+        return 'localhost';
+    return name.replace(/^\*\./, 'www.').replace(/^\./, '').replace(/\.\*$/, '.com');
 }
 const HEALTH_PY = `
 import http.client, ssl, sys, time
@@ -62539,15 +62539,6 @@ function parseHealth(stdout) {
     };
 }
 const ERRORS_HEADER = '--- errors in the journal';
-/** The exception lines the diagnostics found, e.g. `ImportError: cannot import name ...`. */
-function parseErrors(diagnostics) {
-    const lines = diagnostics.split('\n');
-    const start = lines.indexOf(ERRORS_HEADER);
-    if (start < 0)
-        return [];
-    const end = lines.findIndex((line, i) => i > start && line.startsWith('--- '));
-    return lines.slice(start + 1, end < 0 ? undefined : end).filter((line) => line.trim() !== '');
-}
 function diagnosticsStep(s) {
     const units = unitNames(s.projectName);
     return {
@@ -62560,249 +62551,292 @@ function diagnosticsStep(s) {
         raw(`echo '${ERRORS_HEADER}'`), sh `journalctl -u ${units.service} -n 400 --no-pager -o cat 2>/dev/null | grep -E '^[A-Za-z_][A-Za-z0-9_.]*(Error|Exception)(: |$)' | grep -v '^gunicorn\.errors\.' | awk '!seen[$0]++' | tail -n 5 || true`, sh `echo "--- journalctl -u ${units.service} (last 40 lines)"`, sh `journalctl -u ${units.service} -n 40 --no-pager -o short-iso 2>&1 || true`, raw('echo "--- /var/log/nginx/error.log (last 15 lines)"'), raw('tail -n 15 /var/log/nginx/error.log 2>&1 || true'))
     };
 }
-// ---------------------------------------------------------------------------------------------
-// Rollback and clean-up
-/** Puts the previous release and its files back after an unhealthy deploy. */
+/** The exception lines the diagnostics found, e.g. `ImportError: cannot import name ...`. */
+function parseErrors(diagnostics) {
+    const lines = diagnostics.split('\n');
+    const start = lines.indexOf(ERRORS_HEADER);
+    if (start < 0)
+        return [];
+    const end = lines.findIndex((line, i) => i > start && line.startsWith('--- '));
+    return lines.slice(start + 1, end < 0 ? undefined : end).filter((line) => line.trim() !== '');
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/server/release.ts
+// The release: its id, the layout it lives in, its upload and venv, and its end (failed, pruned).
+
+
+
+/**
+ * A release id: sortable, naming the commit (20261125T081500Z-1a2b3c4). Written so that it reads
+ * the same as a POSIX ERE: the prune step greps with it.
+ */
+const RELEASE_ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-z]+$/;
+function releaseId(now, sha) {
+    const stamp = now
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d+Z$/, 'Z');
+    const commit = /^[0-9a-f]{7,40}$/i.test(sha) ? sha.slice(0, 7).toLowerCase() : 'local';
+    return `${stamp}-${commit}`;
+}
+/**
+ * The run's release id, fixed when the first host's lock is taken: a run that waited for another
+ * deploy of the same commit gets a later id instead of colliding with it. Every host shares it.
+ */
+function releaseClock(sha, now = () => new Date()) {
+    let id = '';
+    return () => (id ||= releaseId(now(), sha));
+}
+function prepareStep(s) {
+    const p = layout(s);
+    const app = s.appUser;
+    return {
+        id: 'prepare',
+        phase: 'connect',
+        title: `Prepare ${s.deployPath} and the app user ${app}`,
+        privileged: true,
+        command: script(raw('set -eu'), sh `if ! id -u ${app} >/dev/null 2>&1; then useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin ${app}; echo "created the system user ${app}"; fi`, sh `mkdir -p ${p.releases} ${p.shared} ${p.state}`, sh `chown root:root ${p.root} ${p.releases} ${p.state} && chmod 755 ${p.root} ${p.releases} && chmod 700 ${p.state}`, 
+        // The app writes only shared/ (database, media); nginx may only pass through it.
+        sh `chown ${app}:${app} ${p.shared} && chmod 711 ${p.shared}`)
+    };
+}
+function dotenvStep(s) {
+    const env = layout(s).env;
+    return {
+        id: 'dotenv',
+        phase: 'upload',
+        title: 'Write shared/.env',
+        privileged: true,
+        stdin: 'dotenv',
+        // The values come on stdin, never on a command line.
+        command: script(raw('set -eu'), sh `umask 077; cat > ${env}.new`, sh `chown ${s.appUser}:${s.appUser} ${env}.new && chmod 600 ${env}.new && mv -f ${env}.new ${env}`)
+    };
+}
+/** The .env text: double quotes with \ " $ ` escaped read the same in systemd and in sh. */
+function dotenvText(s) {
+    return s.dotenv.map(([k, v]) => `${k}="${v.replace(/[\\"$`]/g, '\\$&')}"\n`).join('');
+}
+function uploadStep(s, id) {
+    const dir = layout(s).release(id);
+    return {
+        id: 'upload',
+        phase: 'upload',
+        title: `Upload ${s.source ?? 'nothing'} to releases/${id}`,
+        privileged: true,
+        stdin: 'source',
+        // Owned by root: the app user can read the code but never change it.
+        command: script(raw('set -eu'), sh `if [ -e ${dir} ]; then printf '%s\n' ${`release ${id} already exists on the host (one commit deployed twice in a second?)`} >&2; exit 1; fi`, sh `mkdir ${dir}`, sh `tar -xzf - -C ${dir} --no-same-owner --no-same-permissions`, sh `chmod -R u+rwX,go+rX,go-w ${dir}`)
+    };
+}
+/**
+ * Venvs are kept by what they hold (requirements, interpreter, flags) and linked into each
+ * release, so a deploy whose requirements did not change builds none. Returns null when the
+ * requirements point at local paths, whose content the key could not cover.
+ */
+function venvKey(requirements, python, systemSitePackages) {
+    const local = /^\s*(-e|--editable|\.|\/|file:)|\sfile:|@\s*file:/m;
+    if (requirements?.some((file) => local.test(file.text)))
+        return null;
+    const hash = (0,external_node_crypto_.createHash)('sha256').update(`${python}\n${systemSitePackages}\n`);
+    for (const file of requirements ?? [])
+        hash.update(`${file.path}\n${file.text}\n`);
+    return hash.digest('hex').slice(0, 16);
+}
+function venvStep(s, id, key) {
+    const dir = layout(s).release(id);
+    const requirements = `${dir}/${s.requirements}`;
+    const venv = key ? layout(s).venv(key) : `${dir}/.venv`;
+    const venvFlags = s.systemSitePackages ? ['--system-site-packages'] : [];
+    return {
+        id: 'venv',
+        phase: 'venv',
+        title: key
+            ? `Venv ${key} (built when its requirements change)`
+            : 'Create the venv and install requirements',
+        privileged: true,
+        command: script(raw('set -eu'), sh `cd ${dir}`, 
+        // A venv is usable once marked complete; a half-built one (a killed run) is rebuilt.
+        sh `if [ ! -e ${venv}/.complete ]; then`, sh `  rm -rf ${venv}`, 
+        // pip only when there is something to install: ensurepip alone takes seconds.
+        sh `  if [ -f ${requirements} ]; then`, sh `    ${s.python} -m venv ${venvFlags} ${venv}`, sh `    ${venv}/bin/python -m pip install --disable-pip-version-check --no-input --quiet -r ${requirements}`, sh `  else`, sh `    ${s.python} -m venv --without-pip ${venvFlags} ${venv}`, sh `  fi`, sh `  : > ${venv}/.complete`, sh `  echo "built the venv ${key ?? '.venv'}"`, key ? sh `else echo "reused the venv ${key}"` : undefined, sh `fi`, key ? sh `ln -sfn ${`../../venvs/${key}`} .venv` : undefined, 
+        // Byte-compile as root: the release is read-only to the app, which would otherwise
+        // compile on every start.
+        raw('.venv/bin/python -m compileall -q -x "(^|/)\\.venv/" . >/dev/null 2>&1 || true'))
+    };
+}
+/** A release that failed stays for inspection until pruned, marked so no rollback chooses it. */
 function markFailedStep(s, id) {
     return {
         id: 'mark-failed',
         phase: 'cleanup',
         title: `Mark ${id} as failed (kept for inspection until pruned)`,
         privileged: true,
-        command: sh `: > ${paths(s).release(id)}/${FAILED_MARK}`
+        command: sh `: > ${layout(s).release(id)}/${FAILED_MARK}`
     };
 }
+/**
+ * Removes old releases: keeps `keep` newest, and never the live or the previous one. Only
+ * folders named like a release count: settings may put other folders beside them (a
+ * STATIC_ROOT of BASE_DIR.parent), and a half-built release (a killed run) may have no venv.
+ */
+function pruneStep(s, keep, live, previous) {
+    const p = layout(s);
+    return {
+        id: 'prune',
+        phase: 'cleanup',
+        title: `Keep the ${keep} newest releases`,
+        privileged: true,
+        command: script(raw('set -eu'), sh `cd ${p.releases}`, sh `ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`, sh `  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release"; echo "removed $release"; fi`, raw('done'), 
+        // A kept venv goes with the last release that links to it.
+        sh `if [ -d ${p.venvs} ]; then`, raw('  used=$(for r in */; do readlink "$r.venv" 2>/dev/null || true; done)'), sh `  for venv in ${p.venvs}/*; do`, raw('    [ -e "$venv" ] || continue'), raw('    case "$used" in *"/${venv##*/}"*) ;; *) rm -rf -- "$venv"; echo "removed the venv ${venv##*/}" ;; esac'), raw('  done'), raw('fi'))
+    };
+}
+
+;// CONCATENATED MODULE: ./src/server/switch.ts
+// The switch to a release and the way back: `current`, gunicorn's units, nginx.
+
+
+
+/** A new link renamed over the old one: `current` is never missing, not even for a moment. */
+function pointCurrentAt(s, id) {
+    const p = layout(s);
+    return sh `ln -sfn releases/${id} ${p.currentStaging} && mv -T ${p.currentStaging} ${p.current}`;
+}
+/** nginx's workers by pid: a reload is applied once none of the old ones serves any more. */
+const nginxWorkers = raw([
+    'nginx_workers() {',
+    '  for p in /proc/[0-9]*; do',
+    `    case "$(tr '\\0' ' ' < "$p/cmdline" 2>/dev/null)" in`,
+    "      'nginx: worker process is shutting down'*) ;;",
+    `      'nginx: worker process'*) echo "\${p#/proc/}" ;;`,
+    '    esac',
+    '  done | sort',
+    '}'
+].join('\n'));
+/**
+ * `systemctl reload nginx` returns before the new configuration serves; waiting for the old
+ * workers keeps the health check from being answered by the old site.
+ */
+const reloadNginx = script(nginxWorkers, raw('if systemctl is-active --quiet nginx; then'), raw('  before=$(nginx_workers); systemctl reload nginx'), raw('  for i in $(seq 1 100); do'), raw('    still=$(printf "%s\\n" $before $(nginx_workers) | sort | uniq -d)'), raw('    [ -z "$still" ] && break; sleep 0.1'), raw('  done'), raw('else systemctl start nginx; fi'));
+function switchStep(s, id) {
+    const units = unitNames(s.projectName);
+    const changed = layout(s).changed;
+    return {
+        id: 'switch',
+        phase: 'restart',
+        title: `Switch current to ${id}, restart gunicorn, reload nginx`,
+        privileged: true,
+        command: script(raw('set -eu'), pointCurrentAt(s, id), raw('systemctl daemon-reload'), sh `systemctl enable --quiet ${units.socket} ${units.service}`, 
+        // The socket stays open across a service restart so requests wait instead of failing;
+        // only a changed socket file (the install step lists it) needs the socket restarted.
+        sh `if grep -qxF ${units.socket} ${changed} 2>/dev/null; then`, sh `  systemctl stop ${units.service} ${units.socket} 2>/dev/null || true; rm -f ${socketPath(s.projectName)}; systemctl start ${units.socket}`, sh `else systemctl start ${units.socket}; fi`, sh `systemctl restart ${units.service} || echo "gunicorn did not start; the health check will tell" >&2`, reloadNginx)
+    };
+}
+/** Puts the previous release and its files back after an unhealthy deploy. */
 function rollbackStep(s, previous, files) {
-    const p = paths(s);
     const units = unitNames(s.projectName);
     return {
         id: 'rollback',
         phase: 'health',
         title: `Roll back to ${previous || 'nothing'}`,
         privileged: true,
-        command: script(raw('set -eu'), restoreConfig(s, files), previous
-            ? sh `ln -sfn releases/${previous} ${s.deployPath}/.current.new && mv -T ${s.deployPath}/.current.new ${p.current}`
-            : sh `rm -f ${p.current}`, raw('systemctl daemon-reload'), previous
+        command: script(raw('set -eu'), restoreConfig(s, files), previous ? pointCurrentAt(s, previous) : sh `rm -f ${layout(s).current}`, raw('systemctl daemon-reload'), previous
             ? sh `systemctl restart ${units.service} || true`
             : sh `systemctl disable --now ${units.service} ${units.socket} 2>/dev/null || true`, reloadNginx)
     };
 }
-/** Removes old releases: keeps `keep` newest, and never the live or the previous one. */
-function pruneStep(s, keep, live, previous) {
-    const p = paths(s);
-    return {
-        id: 'prune',
-        phase: 'cleanup',
-        title: `Keep the ${keep} newest releases`,
-        privileged: true,
-        command: script(raw('set -eu'), sh `cd ${p.releases}`, sh `ls -1 | sort -r | tail -n +${keep + 1} | while read -r release; do`, sh `  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release"; echo "removed $release"; fi`, raw('done'), 
-        // A kept venv goes with the last release that links to it.
-        sh `if [ -d ${p.venvs} ]; then`, sh `  used=$(for r in */; do readlink "$r.venv" 2>/dev/null; done)`, sh `  for venv in ${p.venvs}/*; do`, raw('    [ -e "$venv" ] || continue'), raw('    case "$used" in *"/${venv##*/}"*) ;; *) rm -rf -- "$venv"; echo "removed the venv ${venv##*/}" ;; esac'), raw('  done'), raw('fi'))
-    };
+
+;// CONCATENATED MODULE: ./src/plan.ts
+// The planner: one pure function from the settings and what the host reported to the steps of a
+// run, for every mode. The deploy executes this plan (flow/host.ts) and the dry run prints it,
+// so what a dry run shows is what a deploy does.
+
+
+
+
+
+
+/** A run that cannot be planned (nothing to roll back to): said before anything changed. */
+class PlanError extends Error {
+    name = 'PlanError';
 }
-function postDeployStep(s, id) {
-    return {
-        id: 'post-deploy',
-        phase: 'cleanup',
-        title: 'post-deploy',
-        privileged: true,
-        command: asApp(s, id, raw(s.postDeploy))
-    };
+function modeOf(s) {
+    return s.rollback ? 'rollback' : s.source === null ? 'configs' : 'deploy';
 }
-/** Reads the live files for the dry run's diff; a missing file prints a marker. */
-function readConfigStep(files) {
-    return {
-        id: 'read-config',
-        phase: 'gates',
-        title: 'Read the live units and site',
-        privileged: true,
-        command: script(...[files.socket, files.service, files.site].map(({ path }) => sh `echo ${`=== ${path}`}; if [ -e ${path} ]; then base64 -w0 < ${path}; fi; echo`))
-    };
-}
-function parseConfigFiles(stdout) {
-    const found = new Map();
-    const lines = stdout.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-        if (!lines[i].startsWith('=== '))
-            continue;
-        const body = lines[i + 1] ?? '';
-        found.set(lines[i].slice(4), body === '' ? undefined : external_node_buffer_.Buffer.from(body, 'base64').toString());
-    }
-    return found;
-}
-
-;// CONCATENATED MODULE: ./src/constants.ts
-// Input and output names are the action's contract with its users' workflows (action.yml).
-var Input;
-(function (Input) {
-    Input["Host"] = "host";
-    Input["Port"] = "port";
-    Input["Username"] = "username";
-    Input["Key"] = "key";
-    Input["Passphrase"] = "passphrase";
-    Input["Password"] = "password";
-    Input["KnownHosts"] = "known-hosts";
-    Input["Fingerprint"] = "fingerprint";
-    Input["InsecureSkipHostKeyCheck"] = "insecure-skip-host-key-check";
-    Input["JumpHost"] = "jump-host";
-    Input["Timeout"] = "timeout";
-    Input["CommandTimeout"] = "command-timeout";
-    Input["ProjectName"] = "project-name";
-    Input["WsgiModule"] = "wsgi-module";
-    Input["SettingsModule"] = "settings-module";
-    Input["DeployPath"] = "deploy-path";
-    Input["Source"] = "source";
-    Input["Exclude"] = "exclude";
-    Input["Requirements"] = "requirements";
-    Input["Python"] = "python";
-    Input["SystemSitePackages"] = "system-site-packages";
-    Input["Dotenv"] = "dotenv";
-    Input["Migrate"] = "migrate";
-    Input["Collectstatic"] = "collectstatic";
-    Input["CheckDeploy"] = "check-deploy";
-    Input["PreRestart"] = "pre-restart";
-    Input["PostDeploy"] = "post-deploy";
-    Input["KeepReleases"] = "keep-releases";
-    Input["AppUser"] = "app-user";
-    Input["Workers"] = "workers";
-    Input["GunicornArgs"] = "gunicorn-args";
-    Input["ServerName"] = "server-name";
-    Input["Listen"] = "listen";
-    Input["StaticUrl"] = "static-url";
-    Input["StaticRoot"] = "static-root";
-    Input["MediaUrl"] = "media-url";
-    Input["MediaRoot"] = "media-root";
-    Input["ClientMaxBodySize"] = "client-max-body-size";
-    Input["NginxDirectives"] = "nginx-directives";
-    Input["TlsCertificate"] = "tls-certificate";
-    Input["TlsCertificateKey"] = "tls-certificate-key";
-    Input["HealthPath"] = "health-path";
-    Input["HealthExpect"] = "health-expect";
-    Input["HealthTimeout"] = "health-timeout";
-    Input["HealthUrl"] = "health-url";
-    Input["GithubToken"] = "github-token";
-    Input["Environment"] = "environment";
-    Input["EnvironmentUrl"] = "environment-url";
-    Input["Deployment"] = "deployment";
-    Input["DryRun"] = "dry-run";
-    Input["Rollback"] = "rollback";
-    Input["MaxParallel"] = "max-parallel";
-    Input["LockWait"] = "lock-wait";
-})(Input || (Input = {}));
-/**
- * Defaults applied when an input is empty. action.yml declares the same values (a test checks
- * they agree); they live here too because a runner passes no default for an input that a
- * workflow sets to ''. Defaults derived from other inputs are computed in settings.ts.
- */
-const INPUT_DEFAULTS = {
-    [Input.Port]: '22',
-    [Input.InsecureSkipHostKeyCheck]: 'false',
-    [Input.Timeout]: '30',
-    [Input.CommandTimeout]: '600',
-    [Input.Source]: '.',
-    [Input.Exclude]: '.git\n__pycache__\n*.pyc\n.venv\nnode_modules',
-    [Input.Requirements]: 'requirements.txt',
-    [Input.Python]: 'python3',
-    [Input.SystemSitePackages]: 'false',
-    [Input.Migrate]: 'true',
-    [Input.Collectstatic]: 'true',
-    [Input.CheckDeploy]: 'false',
-    [Input.KeepReleases]: '5',
-    [Input.Workers]: 'auto',
-    [Input.ServerName]: '_',
-    [Input.Listen]: '80',
-    [Input.ClientMaxBodySize]: '10m',
-    [Input.HealthPath]: '/',
-    [Input.HealthExpect]: '200-499',
-    [Input.HealthTimeout]: '60',
-    [Input.Environment]: 'production',
-    [Input.Deployment]: 'true',
-    [Input.DryRun]: 'false',
-    [Input.Rollback]: 'false',
-    [Input.MaxParallel]: '1',
-    [Input.LockWait]: '300'
-};
-var Output;
-(function (Output) {
-    Output["Status"] = "status";
-    Output["Release"] = "release";
-    Output["PreviousRelease"] = "previous-release";
-    Output["Url"] = "url";
-    Output["HttpStatus"] = "http-status";
-    Output["HealthDurationMs"] = "health-duration-ms";
-    Output["DeploymentId"] = "deployment-id";
-    Output["Hosts"] = "hosts";
-})(Output || (Output = {}));
-
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
-// EXTERNAL MODULE: ./node_modules/picomatch/index.js
-var picomatch = __nccwpck_require__(4006);
-var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
-// EXTERNAL MODULE: external "node:events"
-var external_node_events_ = __nccwpck_require__(8474);
-;// CONCATENATED MODULE: external "node:string_decoder"
-const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
-// EXTERNAL MODULE: external "buffer"
-var external_buffer_ = __nccwpck_require__(181);
-// EXTERNAL MODULE: external "zlib"
-var external_zlib_ = __nccwpck_require__(3106);
-var external_zlib_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_zlib_, 2);
-// EXTERNAL MODULE: external "node:assert"
-var external_node_assert_ = __nccwpck_require__(4589);
-;// CONCATENATED MODULE: external "node:fs/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
-;// CONCATENATED MODULE: ./node_modules/tar/dist/esm/index.min.js
-var zr=Object.defineProperty;var Ur=(s,t)=>{for(var e in t)zr(s,e,{get:t[e],enumerable:!0})};var Ds=typeof process=="object"&&process?process:{stdout:null,stderr:null},Wr=s=>!!s&&typeof s=="object"&&(s instanceof A||s instanceof external_node_stream_||Gr(s)||Zr(s)),Gr=s=>!!s&&typeof s=="object"&&s instanceof external_node_events_.EventEmitter&&typeof s.pipe=="function"&&s.pipe!==external_node_stream_.Writable.prototype.pipe,Zr=s=>!!s&&typeof s=="object"&&s instanceof external_node_events_.EventEmitter&&typeof s.write=="function"&&typeof s.end=="function",Q=Symbol("EOF"),J=Symbol("maybeEmitEnd"),nt=Symbol("emittedEnd"),De=Symbol("emittingEnd"),qt=Symbol("emittedError"),Ne=Symbol("closed"),Ns=Symbol("read"),Ae=Symbol("flush"),As=Symbol("flushChunk"),z=Symbol("encoding"),Mt=Symbol("decoder"),g=Symbol("flowing"),Qt=Symbol("paused"),Bt=Symbol("resume"),b=Symbol("buffer"),N=Symbol("pipes"),_=Symbol("bufferLength"),bi=Symbol("bufferPush"),Ie=Symbol("bufferShift"),L=Symbol("objectMode"),S=Symbol("destroyed"),_i=Symbol("error"),Oi=Symbol("emitData"),Is=Symbol("emitEnd"),Ti=Symbol("emitEnd2"),Z=Symbol("async"),xi=Symbol("abort"),Ce=Symbol("aborted"),Jt=Symbol("signal"),Rt=Symbol("dataListeners"),C=Symbol("discarded"),jt=s=>Promise.resolve().then(s),Yr=s=>s(),Kr=s=>s==="end"||s==="finish"||s==="prefinish",Vr=s=>s instanceof ArrayBuffer||!!s&&typeof s=="object"&&s.constructor&&s.constructor.name==="ArrayBuffer"&&s.byteLength>=0,$r=s=>!Buffer.isBuffer(s)&&ArrayBuffer.isView(s),Fe=class{src;dest;opts;ondrain;constructor(t,e,i){this.src=t,this.dest=e,this.opts=i,this.ondrain=()=>t[Bt](),this.dest.on("drain",this.ondrain)}unpipe(){this.dest.removeListener("drain",this.ondrain)}proxyErrors(t){}end(){this.unpipe(),this.opts.end&&this.dest.end()}},Li=class extends Fe{unpipe(){this.src.removeListener("error",this.proxyErrors),super.unpipe()}constructor(t,e,i){super(t,e,i),this.proxyErrors=r=>this.dest.emit("error",r),t.on("error",this.proxyErrors)}},Xr=s=>!!s.objectMode,qr=s=>!s.objectMode&&!!s.encoding&&s.encoding!=="buffer",A=class extends external_node_events_.EventEmitter{[g]=!1;[Qt]=!1;[N]=[];[b]=[];[L];[z];[Z];[Mt];[Q]=!1;[nt]=!1;[De]=!1;[Ne]=!1;[qt]=null;[_]=0;[S]=!1;[Jt];[Ce]=!1;[Rt]=0;[C]=!1;writable=!0;readable=!0;constructor(...t){let e=t[0]||{};if(super(),e.objectMode&&typeof e.encoding=="string")throw new TypeError("Encoding and objectMode may not be used together");Xr(e)?(this[L]=!0,this[z]=null):qr(e)?(this[z]=e.encoding,this[L]=!1):(this[L]=!1,this[z]=null),this[Z]=!!e.async,this[Mt]=this[z]?new external_node_string_decoder_namespaceObject.StringDecoder(this[z]):null,e&&e.debugExposeBuffer===!0&&Object.defineProperty(this,"buffer",{get:()=>this[b]}),e&&e.debugExposePipes===!0&&Object.defineProperty(this,"pipes",{get:()=>this[N]});let{signal:i}=e;i&&(this[Jt]=i,i.aborted?this[xi]():i.addEventListener("abort",()=>this[xi]()))}get bufferLength(){return this[_]}get encoding(){return this[z]}set encoding(t){throw new Error("Encoding must be set at instantiation time")}setEncoding(t){throw new Error("Encoding must be set at instantiation time")}get objectMode(){return this[L]}set objectMode(t){throw new Error("objectMode must be set at instantiation time")}get async(){return this[Z]}set async(t){this[Z]=this[Z]||!!t}[xi](){this[Ce]=!0,this.emit("abort",this[Jt]?.reason),this.destroy(this[Jt]?.reason)}get aborted(){return this[Ce]}set aborted(t){}write(t,e,i){if(this[Ce])return!1;if(this[Q])throw new Error("write after end");if(this[S])return this.emit("error",Object.assign(new Error("Cannot call write after a stream was destroyed"),{code:"ERR_STREAM_DESTROYED"})),!0;typeof e=="function"&&(i=e,e="utf8"),e||(e="utf8");let r=this[Z]?jt:Yr;if(!this[L]&&!Buffer.isBuffer(t)){if($r(t))t=Buffer.from(t.buffer,t.byteOffset,t.byteLength);else if(Vr(t))t=Buffer.from(t);else if(typeof t!="string")throw new Error("Non-contiguous data written to non-objectMode stream")}return this[L]?(this[g]&&this[_]!==0&&this[Ae](!0),this[g]?this.emit("data",t):this[bi](t),this[_]!==0&&this.emit("readable"),i&&r(i),this[g]):t.length?(typeof t=="string"&&!(e===this[z]&&!this[Mt]?.lastNeed)&&(t=Buffer.from(t,e)),Buffer.isBuffer(t)&&this[z]&&(t=this[Mt].write(t)),this[g]&&this[_]!==0&&this[Ae](!0),this[g]?this.emit("data",t):this[bi](t),this[_]!==0&&this.emit("readable"),i&&r(i),this[g]):(this[_]!==0&&this.emit("readable"),i&&r(i),this[g])}read(t){if(this[S])return null;if(this[C]=!1,this[_]===0||t===0||t&&t>this[_])return this[J](),null;this[L]&&(t=null),this[b].length>1&&!this[L]&&(this[b]=[this[z]?this[b].join(""):Buffer.concat(this[b],this[_])]);let e=this[Ns](t||null,this[b][0]);return this[J](),e}[Ns](t,e){if(this[L])this[Ie]();else{let i=e;t===i.length||t===null?this[Ie]():typeof i=="string"?(this[b][0]=i.slice(t),e=i.slice(0,t),this[_]-=t):(this[b][0]=i.subarray(t),e=i.subarray(0,t),this[_]-=t)}return this.emit("data",e),!this[b].length&&!this[Q]&&this.emit("drain"),e}end(t,e,i){return typeof t=="function"&&(i=t,t=void 0),typeof e=="function"&&(i=e,e="utf8"),t!==void 0&&this.write(t,e),i&&this.once("end",i),this[Q]=!0,this.writable=!1,(this[g]||!this[Qt])&&this[J](),this}[Bt](){this[S]||(!this[Rt]&&!this[N].length&&(this[C]=!0),this[Qt]=!1,this[g]=!0,this.emit("resume"),this[b].length?this[Ae]():this[Q]?this[J]():this.emit("drain"))}resume(){return this[Bt]()}pause(){this[g]=!1,this[Qt]=!0,this[C]=!1}get destroyed(){return this[S]}get flowing(){return this[g]}get paused(){return this[Qt]}[bi](t){this[L]?this[_]+=1:this[_]+=t.length,this[b].push(t)}[Ie](){return this[L]?this[_]-=1:this[_]-=this[b][0].length,this[b].shift()}[Ae](t=!1){do;while(this[As](this[Ie]())&&this[b].length);!t&&!this[b].length&&!this[Q]&&this.emit("drain")}[As](t){return this.emit("data",t),this[g]}pipe(t,e){if(this[S])return t;this[C]=!1;let i=this[nt];return e=e||{},t===Ds.stdout||t===Ds.stderr?e.end=!1:e.end=e.end!==!1,e.proxyErrors=!!e.proxyErrors,i?e.end&&t.end():(this[N].push(e.proxyErrors?new Li(this,t,e):new Fe(this,t,e)),this[Z]?jt(()=>this[Bt]()):this[Bt]()),t}unpipe(t){let e=this[N].find(i=>i.dest===t);e&&(this[N].length===1?(this[g]&&this[Rt]===0&&(this[g]=!1),this[N]=[]):this[N].splice(this[N].indexOf(e),1),e.unpipe())}addListener(t,e){return this.on(t,e)}on(t,e){let i=super.on(t,e);if(t==="data")this[C]=!1,this[Rt]++,!this[N].length&&!this[g]&&this[Bt]();else if(t==="readable"&&this[_]!==0)super.emit("readable");else if(Kr(t)&&this[nt])super.emit(t),this.removeAllListeners(t);else if(t==="error"&&this[qt]){let r=e;this[Z]?jt(()=>r.call(this,this[qt])):r.call(this,this[qt])}return i}removeListener(t,e){return this.off(t,e)}off(t,e){let i=super.off(t,e);return t==="data"&&(this[Rt]=this.listeners("data").length,this[Rt]===0&&!this[C]&&!this[N].length&&(this[g]=!1)),i}removeAllListeners(t){let e=super.removeAllListeners(t);return(t==="data"||t===void 0)&&(this[Rt]=0,!this[C]&&!this[N].length&&(this[g]=!1)),e}get emittedEnd(){return this[nt]}[J](){!this[De]&&!this[nt]&&!this[S]&&this[b].length===0&&this[Q]&&(this[De]=!0,this.emit("end"),this.emit("prefinish"),this.emit("finish"),this[Ne]&&this.emit("close"),this[De]=!1)}emit(t,...e){let i=e[0];if(t!=="error"&&t!=="close"&&t!==S&&this[S])return!1;if(t==="data")return!this[L]&&!i?!1:this[Z]?(jt(()=>this[Oi](i)),!0):this[Oi](i);if(t==="end")return this[Is]();if(t==="close"){if(this[Ne]=!0,!this[nt]&&!this[S])return!1;let n=super.emit("close");return this.removeAllListeners("close"),n}else if(t==="error"){this[qt]=i,super.emit(_i,i);let n=!this[Jt]||this.listeners("error").length?super.emit("error",i):!1;return this[J](),n}else if(t==="resume"){let n=super.emit("resume");return this[J](),n}else if(t==="finish"||t==="prefinish"){let n=super.emit(t);return this.removeAllListeners(t),n}let r=super.emit(t,...e);return this[J](),r}[Oi](t){for(let i of this[N])i.dest.write(t)===!1&&this.pause();let e=this[C]?!1:super.emit("data",t);return this[J](),e}[Is](){return this[nt]?!1:(this[nt]=!0,this.readable=!1,this[Z]?(jt(()=>this[Ti]()),!0):this[Ti]())}[Ti](){if(this[Mt]){let e=this[Mt].end();if(e){for(let i of this[N])i.dest.write(e);this[C]||super.emit("data",e)}}for(let e of this[N])e.end();let t=super.emit("end");return this.removeAllListeners("end"),t}async collect(){let t=Object.assign([],{dataLength:0});this[L]||(t.dataLength=0);let e=this.promise();return this.on("data",i=>{t.push(i),this[L]||(t.dataLength+=i.length)}),await e,t}async concat(){if(this[L])throw new Error("cannot concat in objectMode");let t=await this.collect();return this[z]?t.join(""):Buffer.concat(t,t.dataLength)}async promise(){return new Promise((t,e)=>{this.on(S,()=>e(new Error("stream destroyed"))),this.on("error",i=>e(i)),this.on("end",()=>t())})}[Symbol.asyncIterator](){this[C]=!1;let t=!1,e=async()=>(this.pause(),t=!0,{value:void 0,done:!0});return{next:()=>{if(t)return e();let r=this.read();if(r!==null)return Promise.resolve({done:!1,value:r});if(this[Q])return e();let n,o,h=d=>{this.off("data",a),this.off("end",l),this.off(S,c),e(),o(d)},a=d=>{this.off("error",h),this.off("end",l),this.off(S,c),this.pause(),n({value:d,done:!!this[Q]})},l=()=>{this.off("error",h),this.off("data",a),this.off(S,c),e(),n({done:!0,value:void 0})},c=()=>h(new Error("stream destroyed"));return new Promise((d,y)=>{o=y,n=d,this.once(S,c),this.once("error",h),this.once("end",l),this.once("data",a)})},throw:e,return:e,[Symbol.asyncIterator](){return this},[Symbol.asyncDispose]:async()=>{}}}[Symbol.iterator](){this[C]=!1;let t=!1,e=()=>(this.pause(),this.off(_i,e),this.off(S,e),this.off("end",e),t=!0,{done:!0,value:void 0}),i=()=>{if(t)return e();let r=this.read();return r===null?e():{done:!1,value:r}};return this.once("end",e),this.once(_i,e),this.once(S,e),{next:i,throw:e,return:e,[Symbol.iterator](){return this},[Symbol.dispose]:()=>{}}}destroy(t){if(this[S])return t?this.emit("error",t):this.emit(S),this;this[S]=!0,this[C]=!0,this[b].length=0,this[_]=0;let e=this;return typeof e.close=="function"&&!this[Ne]&&e.close(),t?this.emit("error",t):this.emit(S),this}static get isStream(){return Wr}};var Jr=external_fs_.writev,ht=Symbol("_autoClose"),H=Symbol("_close"),te=Symbol("_ended"),m=Symbol("_fd"),Ni=Symbol("_finished"),tt=Symbol("_flags"),Ai=Symbol("_flush"),ki=Symbol("_handleChunk"),vi=Symbol("_makeBuf"),ie=Symbol("_mode"),ke=Symbol("_needDrain"),Ut=Symbol("_onerror"),Ht=Symbol("_onopen"),Ii=Symbol("_onread"),Pt=Symbol("_onwrite"),at=Symbol("_open"),U=Symbol("_path"),ot=Symbol("_pos"),Y=Symbol("_queue"),zt=Symbol("_read"),Ci=Symbol("_readSize"),j=Symbol("_reading"),ee=Symbol("_remain"),Fi=Symbol("_size"),ve=Symbol("_write"),gt=Symbol("_writing"),Me=Symbol("_defaultFlag"),bt=Symbol("_errored"),_t=class extends A{[bt]=!1;[m];[U];[Ci];[j]=!1;[Fi];[ee];[ht];constructor(t,e){if(e=e||{},super(e),this.readable=!0,this.writable=!1,typeof t!="string")throw new TypeError("path must be a string");this[bt]=!1,this[m]=typeof e.fd=="number"?e.fd:void 0,this[U]=t,this[Ci]=e.readSize||16*1024*1024,this[j]=!1,this[Fi]=typeof e.size=="number"?e.size:1/0,this[ee]=this[Fi],this[ht]=typeof e.autoClose=="boolean"?e.autoClose:!0,typeof this[m]=="number"?this[zt]():this[at]()}get fd(){return this[m]}get path(){return this[U]}write(){throw new TypeError("this is a readable stream")}end(){throw new TypeError("this is a readable stream")}[at](){external_fs_.open(this[U],"r",(t,e)=>this[Ht](t,e))}[Ht](t,e){t?this[Ut](t):(this[m]=e,this.emit("open",e),this[zt]())}[vi](){return Buffer.allocUnsafe(Math.min(this[Ci],this[ee]))}[zt](){if(!this[j]){this[j]=!0;let t=this[vi]();if(t.length===0)return process.nextTick(()=>this[Ii](null,0,t));external_fs_.read(this[m],t,0,t.length,null,(e,i,r)=>this[Ii](e,i,r))}}[Ii](t,e,i){this[j]=!1,t?this[Ut](t):this[ki](e,i)&&this[zt]()}[H](){if(this[ht]&&typeof this[m]=="number"){let t=this[m];this[m]=void 0,external_fs_.close(t,e=>e?this.emit("error",e):this.emit("close"))}}[Ut](t){this[j]=!0,this[H](),this.emit("error",t)}[ki](t,e){let i=!1;return this[ee]-=t,t>0&&(i=super.write(t<e.length?e.subarray(0,t):e)),(t===0||this[ee]<=0)&&(i=!1,this[H](),super.end()),i}emit(t,...e){switch(t){case"prefinish":case"finish":return!1;case"drain":return typeof this[m]=="number"&&this[zt](),!1;case"error":return this[bt]?!1:(this[bt]=!0,super.emit(t,...e));default:return super.emit(t,...e)}}},Be=class extends _t{[at](){let t=!0;try{this[Ht](null,external_fs_.openSync(this[U],"r")),t=!1}finally{t&&this[H]()}}[zt](){let t=!0;try{if(!this[j]){this[j]=!0;do{let e=this[vi](),i=e.length===0?0:external_fs_.readSync(this[m],e,0,e.length,null);if(!this[ki](i,e))break}while(!0);this[j]=!1}t=!1}finally{t&&this[H]()}}[H](){if(this[ht]&&typeof this[m]=="number"){let t=this[m];this[m]=void 0,external_fs_.closeSync(t),this.emit("close")}}},et=class extends external_events_{readable=!1;writable=!0;[bt]=!1;[gt]=!1;[te]=!1;[Y]=[];[ke]=!1;[U];[ie];[ht];[m];[Me];[tt];[Ni]=!1;[ot];constructor(t,e){e=e||{},super(e),this[U]=t,this[m]=typeof e.fd=="number"?e.fd:void 0,this[ie]=e.mode===void 0?438:e.mode,this[ot]=typeof e.start=="number"?e.start:void 0,this[ht]=typeof e.autoClose=="boolean"?e.autoClose:!0;let i=this[ot]!==void 0?"r+":"w";this[Me]=e.flags===void 0,this[tt]=e.flags===void 0?i:e.flags,this[m]===void 0&&this[at]()}emit(t,...e){if(t==="error"){if(this[bt])return!1;this[bt]=!0}return super.emit(t,...e)}get fd(){return this[m]}get path(){return this[U]}[Ut](t){this[H](),this[gt]=!0,this.emit("error",t)}[at](){external_fs_.open(this[U],this[tt],this[ie],(t,e)=>this[Ht](t,e))}[Ht](t,e){this[Me]&&this[tt]==="r+"&&t&&t.code==="ENOENT"?(this[tt]="w",this[at]()):t?this[Ut](t):(this[m]=e,this.emit("open",e),this[gt]||this[Ai]())}end(t,e){return t&&this.write(t,e),this[te]=!0,!this[gt]&&!this[Y].length&&typeof this[m]=="number"&&this[Pt](null,0),this}write(t,e){return typeof t=="string"&&(t=Buffer.from(t,e)),this[te]?(this.emit("error",new Error("write() after end()")),!1):this[m]===void 0||this[gt]||this[Y].length?(this[Y].push(t),this[ke]=!0,!1):(this[gt]=!0,this[ve](t),!0)}[ve](t){external_fs_.write(this[m],t,0,t.length,this[ot],(e,i)=>this[Pt](e,i))}[Pt](t,e){t?this[Ut](t):(this[ot]!==void 0&&typeof e=="number"&&(this[ot]+=e),this[Y].length?this[Ai]():(this[gt]=!1,this[te]&&!this[Ni]?(this[Ni]=!0,this[H](),this.emit("finish")):this[ke]&&(this[ke]=!1,this.emit("drain"))))}[Ai](){if(this[Y].length===0)this[te]&&this[Pt](null,0);else if(this[Y].length===1)this[ve](this[Y].pop());else{let t=this[Y];this[Y]=[],Jr(this[m],t,this[ot],(e,i)=>this[Pt](e,i))}}[H](){if(this[ht]&&typeof this[m]=="number"){let t=this[m];this[m]=void 0,external_fs_.close(t,e=>e?this.emit("error",e):this.emit("close"))}}},Wt=class extends et{[at](){let t;if(this[Me]&&this[tt]==="r+")try{t=external_fs_.openSync(this[U],this[tt],this[ie])}catch(e){if(e?.code==="ENOENT")return this[tt]="w",this[at]();throw e}else t=external_fs_.openSync(this[U],this[tt],this[ie]);this[Ht](null,t)}[H](){if(this[ht]&&typeof this[m]=="number"){let t=this[m];this[m]=void 0,external_fs_.closeSync(t),this.emit("close")}}[ve](t){let e=!0;try{this[Pt](null,external_fs_.writeSync(this[m],t,0,t.length,this[ot])),e=!1}finally{if(e)try{this[H]()}catch{}}}};var jr=new Map([["C","cwd"],["f","file"],["z","gzip"],["P","preservePaths"],["U","unlink"],["strip-components","strip"],["stripComponents","strip"],["keep-newer","newer"],["keepNewer","newer"],["keep-newer-files","newer"],["keepNewerFiles","newer"],["k","keep"],["keep-existing","keep"],["keepExisting","keep"],["m","noMtime"],["no-mtime","noMtime"],["p","preserveOwner"],["L","follow"],["h","follow"],["onentry","onReadEntry"]]),Fs=s=>!!s.sync&&!!s.file,ks=s=>!s.sync&&!!s.file,vs=s=>!!s.sync&&!s.file,Ms=s=>!s.sync&&!s.file;var Bs=s=>!!s.file;var tn=s=>{let t=jr.get(s);return t||s},se=(s={})=>{if(!s)return{};let t={};for(let[e,i]of Object.entries(s)){let r=tn(e);t[r]=i}return t.chmod===void 0&&t.noChmod===!1&&(t.chmod=!0),delete t.noChmod,t};var K=(s,t,e,i,r)=>Object.assign((n=[],o,h)=>{Array.isArray(n)&&(o=n,n={}),typeof o=="function"&&(h=o,o=void 0),o=o?Array.from(o):[];let a=se(n);if(r?.(a,o),Fs(a)){if(typeof h=="function")throw new TypeError("callback not supported for sync tar functions");return s(a,o)}else if(ks(a)){let l=t(a,o);return h?l.then(()=>h(),h):l}else if(vs(a)){if(typeof h=="function")throw new TypeError("callback not supported for sync tar functions");return e(a,o)}else if(Ms(a)){if(typeof h=="function")throw new TypeError("callback only supported with file option");return i(a,o)}throw new Error("impossible options??")},{syncFile:s,asyncFile:t,syncNoFile:e,asyncNoFile:i,validate:r});var sn=external_zlib_.constants||{ZLIB_VERNUM:4736},M=Object.freeze(Object.assign(Object.create(null),{Z_NO_FLUSH:0,Z_PARTIAL_FLUSH:1,Z_SYNC_FLUSH:2,Z_FULL_FLUSH:3,Z_FINISH:4,Z_BLOCK:5,Z_OK:0,Z_STREAM_END:1,Z_NEED_DICT:2,Z_ERRNO:-1,Z_STREAM_ERROR:-2,Z_DATA_ERROR:-3,Z_MEM_ERROR:-4,Z_BUF_ERROR:-5,Z_VERSION_ERROR:-6,Z_NO_COMPRESSION:0,Z_BEST_SPEED:1,Z_BEST_COMPRESSION:9,Z_DEFAULT_COMPRESSION:-1,Z_FILTERED:1,Z_HUFFMAN_ONLY:2,Z_RLE:3,Z_FIXED:4,Z_DEFAULT_STRATEGY:0,DEFLATE:1,INFLATE:2,GZIP:3,GUNZIP:4,DEFLATERAW:5,INFLATERAW:6,UNZIP:7,BROTLI_DECODE:8,BROTLI_ENCODE:9,Z_MIN_WINDOWBITS:8,Z_MAX_WINDOWBITS:15,Z_DEFAULT_WINDOWBITS:15,Z_MIN_CHUNK:64,Z_MAX_CHUNK:1/0,Z_DEFAULT_CHUNK:16384,Z_MIN_MEMLEVEL:1,Z_MAX_MEMLEVEL:9,Z_DEFAULT_MEMLEVEL:8,Z_MIN_LEVEL:-1,Z_MAX_LEVEL:9,Z_DEFAULT_LEVEL:-1,BROTLI_OPERATION_PROCESS:0,BROTLI_OPERATION_FLUSH:1,BROTLI_OPERATION_FINISH:2,BROTLI_OPERATION_EMIT_METADATA:3,BROTLI_MODE_GENERIC:0,BROTLI_MODE_TEXT:1,BROTLI_MODE_FONT:2,BROTLI_DEFAULT_MODE:0,BROTLI_MIN_QUALITY:0,BROTLI_MAX_QUALITY:11,BROTLI_DEFAULT_QUALITY:11,BROTLI_MIN_WINDOW_BITS:10,BROTLI_MAX_WINDOW_BITS:24,BROTLI_LARGE_MAX_WINDOW_BITS:30,BROTLI_DEFAULT_WINDOW:22,BROTLI_MIN_INPUT_BLOCK_BITS:16,BROTLI_MAX_INPUT_BLOCK_BITS:24,BROTLI_PARAM_MODE:0,BROTLI_PARAM_QUALITY:1,BROTLI_PARAM_LGWIN:2,BROTLI_PARAM_LGBLOCK:3,BROTLI_PARAM_DISABLE_LITERAL_CONTEXT_MODELING:4,BROTLI_PARAM_SIZE_HINT:5,BROTLI_PARAM_LARGE_WINDOW:6,BROTLI_PARAM_NPOSTFIX:7,BROTLI_PARAM_NDIRECT:8,BROTLI_DECODER_RESULT_ERROR:0,BROTLI_DECODER_RESULT_SUCCESS:1,BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT:2,BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT:3,BROTLI_DECODER_PARAM_DISABLE_RING_BUFFER_REALLOCATION:0,BROTLI_DECODER_PARAM_LARGE_WINDOW:1,BROTLI_DECODER_NO_ERROR:0,BROTLI_DECODER_SUCCESS:1,BROTLI_DECODER_NEEDS_MORE_INPUT:2,BROTLI_DECODER_NEEDS_MORE_OUTPUT:3,BROTLI_DECODER_ERROR_FORMAT_EXUBERANT_NIBBLE:-1,BROTLI_DECODER_ERROR_FORMAT_RESERVED:-2,BROTLI_DECODER_ERROR_FORMAT_EXUBERANT_META_NIBBLE:-3,BROTLI_DECODER_ERROR_FORMAT_SIMPLE_HUFFMAN_ALPHABET:-4,BROTLI_DECODER_ERROR_FORMAT_SIMPLE_HUFFMAN_SAME:-5,BROTLI_DECODER_ERROR_FORMAT_CL_SPACE:-6,BROTLI_DECODER_ERROR_FORMAT_HUFFMAN_SPACE:-7,BROTLI_DECODER_ERROR_FORMAT_CONTEXT_MAP_REPEAT:-8,BROTLI_DECODER_ERROR_FORMAT_BLOCK_LENGTH_1:-9,BROTLI_DECODER_ERROR_FORMAT_BLOCK_LENGTH_2:-10,BROTLI_DECODER_ERROR_FORMAT_TRANSFORM:-11,BROTLI_DECODER_ERROR_FORMAT_DICTIONARY:-12,BROTLI_DECODER_ERROR_FORMAT_WINDOW_BITS:-13,BROTLI_DECODER_ERROR_FORMAT_PADDING_1:-14,BROTLI_DECODER_ERROR_FORMAT_PADDING_2:-15,BROTLI_DECODER_ERROR_FORMAT_DISTANCE:-16,BROTLI_DECODER_ERROR_DICTIONARY_NOT_SET:-19,BROTLI_DECODER_ERROR_INVALID_ARGUMENTS:-20,BROTLI_DECODER_ERROR_ALLOC_CONTEXT_MODES:-21,BROTLI_DECODER_ERROR_ALLOC_TREE_GROUPS:-22,BROTLI_DECODER_ERROR_ALLOC_CONTEXT_MAP:-25,BROTLI_DECODER_ERROR_ALLOC_RING_BUFFER_1:-26,BROTLI_DECODER_ERROR_ALLOC_RING_BUFFER_2:-27,BROTLI_DECODER_ERROR_ALLOC_BLOCK_TYPE_TREES:-30,BROTLI_DECODER_ERROR_UNREACHABLE:-31},sn));var rn=external_buffer_.Buffer.concat,zs=Object.getOwnPropertyDescriptor(external_buffer_.Buffer,"concat"),nn=s=>s,Bi=zs?.writable===!0||zs?.set!==void 0?s=>{external_buffer_.Buffer.concat=s?nn:rn}:s=>{},Tt=Symbol("_superWrite"),Gt=class extends Error{code;errno;constructor(t,e){super("zlib: "+t.message,{cause:t}),this.code=t.code,this.errno=t.errno,this.code||(this.code="ZLIB_ERROR"),this.message="zlib: "+t.message,Error.captureStackTrace(this,e??this.constructor)}get name(){return"ZlibError"}},Pi=Symbol("flushFlag"),re=class extends A{#t=!1;#i=!1;#s;#n;#r;#e;#o;get sawError(){return this.#t}get handle(){return this.#e}get flushFlag(){return this.#s}constructor(t,e){if(!t||typeof t!="object")throw new TypeError("invalid options for ZlibBase constructor");if(super(t),this.#s=t.flush??0,this.#n=t.finishFlush??0,this.#r=t.fullFlushFlag??0,typeof external_zlib_namespaceObject[e]!="function")throw new TypeError("Compression method not supported: "+e);try{this.#e=new external_zlib_namespaceObject[e](t)}catch(i){throw new Gt(i,this.constructor)}this.#o=i=>{this.#t||(this.#t=!0,this.close(),this.emit("error",i))},this.#e?.on("error",i=>this.#o(new Gt(i))),this.once("end",()=>this.close)}close(){this.#e&&(this.#e.close(),this.#e=void 0,this.emit("close"))}reset(){if(!this.#t)return external_assert_(this.#e,"zlib binding closed"),this.#e.reset?.()}flush(t){this.ended||(typeof t!="number"&&(t=this.#r),this.write(Object.assign(external_buffer_.Buffer.alloc(0),{[Pi]:t})))}end(t,e,i){return typeof t=="function"&&(i=t,e=void 0,t=void 0),typeof e=="function"&&(i=e,e=void 0),t&&(e?this.write(t,e):this.write(t)),this.flush(this.#n),this.#i=!0,super.end(i)}get ended(){return this.#i}[Tt](t){return super.write(t)}write(t,e,i){if(typeof e=="function"&&(i=e,e="utf8"),typeof t=="string"&&(t=external_buffer_.Buffer.from(t,e)),this.#t)return;external_assert_(this.#e,"zlib binding closed");let r=this.#e._handle,n=r.close;r.close=()=>{};let o=this.#e.close;this.#e.close=()=>{},Bi(!0);let h;try{let l=typeof t[Pi]=="number"?t[Pi]:this.#s;h=this.#e._processChunk(t,l),Bi(!1)}catch(l){Bi(!1),this.#o(new Gt(l,this.write))}finally{this.#e&&(this.#e._handle=r,r.close=n,this.#e.close=o,this.#e.removeAllListeners("error"))}this.#e&&this.#e.on("error",l=>this.#o(new Gt(l,this.write)));let a;if(h)if(Array.isArray(h)&&h.length>0){let l=h[0];a=this[Tt](external_buffer_.Buffer.from(l));for(let c=1;c<h.length;c++)a=this[Tt](h[c])}else a=this[Tt](external_buffer_.Buffer.from(h));return i&&i(),a}},Pe=class extends re{#t;#i;constructor(t,e){t=t||{},t.flush=t.flush||M.Z_NO_FLUSH,t.finishFlush=t.finishFlush||M.Z_FINISH,t.fullFlushFlag=M.Z_FULL_FLUSH,super(t,e),this.#t=t.level,this.#i=t.strategy}params(t,e){if(!this.sawError){if(!this.handle)throw new Error("cannot switch params when binding is closed");if(!this.handle.params)throw new Error("not supported in this implementation");if(this.#t!==t||this.#i!==e){this.flush(M.Z_SYNC_FLUSH),external_assert_(this.handle,"zlib binding closed");let i=this.handle.flush;this.handle.flush=(r,n)=>{typeof r=="function"&&(n=r,r=this.flushFlag),this.flush(r),n?.()};try{this.handle.params(t,e)}finally{this.handle.flush=i}this.handle&&(this.#t=t,this.#i=e)}}}};var ze=class extends Pe{#t;constructor(t){super(t,"Gzip"),this.#t=t&&!!t.portable}[Tt](t){return this.#t?(this.#t=!1,t[9]=255,super[Tt](t)):super[Tt](t)}};var Ue=class extends Pe{constructor(t){super(t,"Unzip")}},He=class extends re{constructor(t,e){t=t||{},t.flush=t.flush||M.BROTLI_OPERATION_PROCESS,t.finishFlush=t.finishFlush||M.BROTLI_OPERATION_FINISH,t.fullFlushFlag=M.BROTLI_OPERATION_FLUSH,super(t,e)}},We=class extends He{constructor(t){super(t,"BrotliCompress")}},Ge=class extends He{constructor(t){super(t,"BrotliDecompress")}},Ze=class extends re{constructor(t,e){t=t||{},t.flush=t.flush||M.ZSTD_e_continue,t.finishFlush=t.finishFlush||M.ZSTD_e_end,t.fullFlushFlag=M.ZSTD_e_flush,super(t,e)}},Ye=class extends Ze{constructor(t){super(t,"ZstdCompress")}},Ke=class extends Ze{constructor(t){super(t,"ZstdDecompress")}};var Us=(s,t)=>{if(Number.isSafeInteger(s))s<0?an(s,t):hn(s,t);else throw Error("cannot encode number outside of javascript safe integer range");return t},hn=(s,t)=>{t[0]=128;for(var e=t.length;e>1;e--)t[e-1]=s&255,s=Math.floor(s/256)},an=(s,t)=>{t[0]=255;var e=!1;s=s*-1;for(var i=t.length;i>1;i--){var r=s&255;s=Math.floor(s/256),e?t[i-1]=Ws(r):r===0?t[i-1]=0:(e=!0,t[i-1]=Gs(r))}},Hs=s=>{let t=s[0],e=t===128?cn(s.subarray(1,s.length)):t===255?ln(s):null;if(e===null)throw Error("invalid base256 encoding");if(!Number.isSafeInteger(e))throw Error("parsed number outside of javascript safe integer range");return e},ln=s=>{for(var t=s.length,e=0,i=!1,r=t-1;r>-1;r--){var n=Number(s[r]),o;i?o=Ws(n):n===0?o=n:(i=!0,o=Gs(n)),o!==0&&(e-=o*Math.pow(256,t-r-1))}return e},cn=s=>{for(var t=s.length,e=0,i=t-1;i>-1;i--){var r=Number(s[i]);r!==0&&(e+=r*Math.pow(256,t-i-1))}return e},Ws=s=>(255^s)&255,Gs=s=>(255^s)+1&255;var Hi={};Ur(Hi,{code:()=>Ve,isCode:()=>ne,isName:()=>dn,name:()=>oe,normalFsTypes:()=>Ui});var ne=s=>oe.has(s),dn=s=>Ve.has(s),Ui=new Set(["0","","1","2","3","4","5","6","7","D"]),oe=new Map([["0","File"],["","OldFile"],["1","Link"],["2","SymbolicLink"],["3","CharacterDevice"],["4","BlockDevice"],["5","Directory"],["6","FIFO"],["7","ContiguousFile"],["g","GlobalExtendedHeader"],["x","ExtendedHeader"],["A","SolarisACL"],["D","GNUDumpDir"],["I","Inode"],["K","NextFileHasLongLinkpath"],["L","NextFileHasLongPath"],["M","ContinuationFile"],["N","OldGnuLongPath"],["S","SparseFile"],["V","TapeVolumeHeader"],["X","OldExtendedHeader"]]),Ve=new Map(Array.from(oe).map(s=>[s[1],s[0]]));var un=s=>s===void 0||s<0?void 0:s,F=class{cksumValid=!1;needPax=!1;nullBlock=!1;block;path;mode;uid;gid;size;cksum;#t="Unsupported";linkpath;uname;gname;devmaj=0;devmin=0;atime;ctime;mtime;charset;comment;constructor(t,e=0,i,r){Buffer.isBuffer(t)?this.decode(t,e||0,i,r):t&&this.#i(t)}decode(t,e,i,r){if(e||(e=0),!t||!(t.length>=e+512))throw new Error("need 512 bytes for header");let n=xt(t,e+156,1),o=Ui.has(n),h=o?i:void 0,a=o?r:void 0;if(this.path=h?.path??xt(t,e,100),this.mode=h?.mode??a?.mode??lt(t,e+100,8),this.uid=h?.uid??a?.uid??lt(t,e+108,8),this.gid=h?.gid??a?.gid??lt(t,e+116,8),this.size=un(h?.size??a?.size??lt(t,e+124,12)),this.mtime=h?.mtime??a?.mtime??Wi(t,e+136,12),this.cksum=lt(t,e+148,12),a&&this.#i(a,!0),h&&this.#i(h),ne(n)&&(this.#t=n||"0"),this.#t==="0"&&this.path.slice(-1)==="/"&&(this.#t="5"),this.#t==="5"&&(this.size=0),this.linkpath=xt(t,e+157,100),t.subarray(e+257,e+265).toString()==="ustar\x0000")if(this.uname=h?.uname??a?.uname??xt(t,e+265,32),this.gname=h?.gname??a?.gname??xt(t,e+297,32),this.devmaj=h?.devmaj??a?.devmaj??lt(t,e+329,8)??0,this.devmin=h?.devmin??a?.devmin??lt(t,e+337,8)??0,t[e+475]!==0){let c=xt(t,e+345,155);this.path=c+"/"+this.path}else{let c=xt(t,e+345,130);c&&(this.path=c+"/"+this.path),this.atime=i?.atime??r?.atime??Wi(t,e+476,12),this.ctime=i?.ctime??r?.ctime??Wi(t,e+488,12)}let l=256;for(let c=e;c<e+148;c++)l+=t[c];for(let c=e+156;c<e+512;c++)l+=t[c];this.cksumValid=l===this.cksum,this.cksum===void 0&&l===256&&(this.nullBlock=!0)}#i(t,e=!1){Object.assign(this,Object.fromEntries(Object.entries(t).filter(([i,r])=>!(r==null||i==="size"&&Number(r)<0||i==="path"&&e||i==="linkpath"&&e||i==="global"))))}encode(t,e=0){if(t||(t=this.block=Buffer.alloc(512)),this.#t==="Unsupported"&&(this.#t="0"),!(t.length>=e+512))throw new Error("need 512 bytes for header");let i=this.ctime||this.atime?130:155,r=mn(this.path||"",i),n=r[0],o=r[1];this.needPax=!!r[2],this.needPax=Lt(t,e,100,n)||this.needPax,this.needPax=ct(t,e+100,8,this.mode)||this.needPax,this.needPax=ct(t,e+108,8,this.uid)||this.needPax,this.needPax=ct(t,e+116,8,this.gid)||this.needPax,this.needPax=ct(t,e+124,12,this.size)||this.needPax,this.needPax=Gi(t,e+136,12,this.mtime)||this.needPax,t[e+156]=Number(this.#t.codePointAt(0)),this.needPax=Lt(t,e+157,100,this.linkpath)||this.needPax,t.write("ustar\x0000",e+257,8),this.needPax=Lt(t,e+265,32,this.uname)||this.needPax,this.needPax=Lt(t,e+297,32,this.gname)||this.needPax,this.needPax=ct(t,e+329,8,this.devmaj)||this.needPax,this.needPax=ct(t,e+337,8,this.devmin)||this.needPax,this.needPax=Lt(t,e+345,i,o)||this.needPax,t[e+475]!==0?this.needPax=Lt(t,e+345,155,o)||this.needPax:(this.needPax=Lt(t,e+345,130,o)||this.needPax,this.needPax=Gi(t,e+476,12,this.atime)||this.needPax,this.needPax=Gi(t,e+488,12,this.ctime)||this.needPax);let h=256;for(let a=e;a<e+148;a++)h+=t[a];for(let a=e+156;a<e+512;a++)h+=t[a];return this.cksum=h,ct(t,e+148,8,this.cksum),this.cksumValid=!0,this.needPax}get type(){return this.#t==="Unsupported"?this.#t:oe.get(this.#t)}get typeKey(){return this.#t}set type(t){let e=String(Ve.get(t));if(ne(e)||e==="Unsupported")this.#t=e;else if(ne(t))this.#t=t;else throw new TypeError("invalid entry type: "+t)}},mn=(s,t)=>{let i=s,r="",n,o=external_node_path_namespaceObject.posix.parse(s).root||".";if(Buffer.byteLength(i)<100)n=[i,r,!1];else{r=external_node_path_namespaceObject.posix.dirname(i),i=external_node_path_namespaceObject.posix.basename(i);do Buffer.byteLength(i)<=100&&Buffer.byteLength(r)<=t?n=[i,r,!1]:Buffer.byteLength(i)>100&&Buffer.byteLength(r)<=t?n=[i.slice(0,99),r,!0]:(i=external_node_path_namespaceObject.posix.join(external_node_path_namespaceObject.posix.basename(r),i),r=external_node_path_namespaceObject.posix.dirname(r));while(r!==o&&n===void 0);n||(n=[s.slice(0,99),"",!0])}return n},xt=(s,t,e)=>s.subarray(t,t+e).toString("utf8").replace(/\0.*/,""),Wi=(s,t,e)=>pn(lt(s,t,e)),pn=s=>s===void 0?void 0:new Date(s*1e3),lt=(s,t,e)=>Number(s[t])&128?Hs(s.subarray(t,t+e)):wn(s,t,e),En=s=>isNaN(s)?void 0:s,wn=(s,t,e)=>En(parseInt(s.subarray(t,t+e).toString("utf8").replace(/\0.*$/,"").trim(),8)),Sn={12:8589934591,8:2097151},ct=(s,t,e,i)=>i===void 0?!1:i>Sn[e]||i<0?(Us(i,s.subarray(t,t+e)),!0):(yn(s,t,e,i),!1),yn=(s,t,e,i)=>s.write(Rn(i,e),t,e,"ascii"),Rn=(s,t)=>gn(Math.floor(s).toString(8),t),gn=(s,t)=>(s.length===t-1?s:new Array(t-s.length-1).join("0")+s+" ")+"\0",Gi=(s,t,e,i)=>i===void 0?!1:ct(s,t,e,i.getTime()/1e3),bn=new Array(156).join("\0"),Lt=(s,t,e,i)=>i===void 0?!1:(s.write(i+bn,t,e,"utf8"),i.length!==Buffer.byteLength(i)||i.length>e);var ft=class s{atime;mtime;ctime;charset;comment;gid;uid;gname;uname;linkpath;dev;ino;nlink;path;size;mode;global;constructor(t,e=!1){this.atime=t.atime,this.charset=t.charset,this.comment=t.comment,this.ctime=t.ctime,this.dev=t.dev,this.gid=t.gid,this.global=e,this.gname=t.gname,this.ino=t.ino,this.linkpath=t.linkpath,this.mtime=t.mtime,this.nlink=t.nlink,this.path=t.path,this.size=t.size,this.uid=t.uid,this.uname=t.uname}encode(){let t=this.encodeBody();if(t==="")return Buffer.allocUnsafe(0);let e=Buffer.byteLength(t),i=512*Math.ceil(1+e/512),r=Buffer.allocUnsafe(i);for(let n=0;n<512;n++)r[n]=0;new F({path:("PaxHeader/"+(0,external_node_path_namespaceObject.basename)(this.path??"")).slice(0,99),mode:this.mode||420,uid:this.uid,gid:this.gid,size:e,mtime:this.mtime,type:this.global?"GlobalExtendedHeader":"ExtendedHeader",linkpath:"",uname:this.uname||"",gname:this.gname||"",devmaj:0,devmin:0,atime:this.atime,ctime:this.ctime}).encode(r),r.write(t,512,e,"utf8");for(let n=e+512;n<r.length;n++)r[n]=0;return r}encodeBody(){return this.encodeField("path")+this.encodeField("ctime")+this.encodeField("atime")+this.encodeField("dev")+this.encodeField("ino")+this.encodeField("nlink")+this.encodeField("charset")+this.encodeField("comment")+this.encodeField("gid")+this.encodeField("gname")+this.encodeField("linkpath")+this.encodeField("mtime")+this.encodeField("size")+this.encodeField("uid")+this.encodeField("uname")}encodeField(t){if(this[t]===void 0)return"";let e=this[t],i=e instanceof Date?e.getTime()/1e3:e,r=" "+(t==="dev"||t==="ino"||t==="nlink"?"SCHILY.":"")+t+"="+i+`
-`,n=Buffer.byteLength(r),o=Math.floor(Math.log(n)/Math.log(10))+1;return n+o>=Math.pow(10,o)&&(o+=1),o+n+r}static parse(t,e,i=!1){return new s(On(Tn(t),e),i)}},On=(s,t)=>t?Object.assign({},t,s):s,Tn=s=>s.replace(/\n$/,"").split(`
-`).reduce(xn,Object.create(null)),xn=(s,t)=>{let e=parseInt(t,10);if(e!==Buffer.byteLength(t)+1)return s;t=t.slice((e+" ").length);let i=t.split("="),r=i.shift();if(!r)return s;let n=r.replace(/^SCHILY\.(dev|ino|nlink)/,"$1"),o=i.join("=").replace(/\0.*/,"");switch(n){case"path":case"linkpath":case"type":case"charset":case"comment":case"gname":case"uname":s[n]=o;break;case"ctime":case"atime":case"mtime":s[n]=new Date(Number(o)*1e3);break;case"size":let h=+o;h>=0&&(s[n]=h);break;case"gid":case"uid":case"dev":case"ino":case"nlink":case"mode":s[n]=+o;break}return s};var Ln=process.env.TESTING_TAR_FAKE_PLATFORM||process.platform,f=Ln!=="win32"?s=>String(s):s=>String(s).replaceAll(/\\/g,"/");var $e=class extends A{extended;globalExtended;header;startBlockSize;blockRemain;remain;type;meta=!1;ignore=!1;path;mode;uid;gid;uname;gname;size=0;mtime;atime;ctime;linkpath;dev;ino;nlink;invalid=!1;absolute;unsupported=!1;constructor(t,e,i){switch(super({}),this.pause(),this.extended=e,this.globalExtended=i,this.header=t,this.remain=t.size??0,this.startBlockSize=512*Math.ceil(this.remain/512),this.blockRemain=this.startBlockSize,this.type=t.type,this.type){case"File":case"OldFile":case"Link":case"SymbolicLink":case"CharacterDevice":case"BlockDevice":case"Directory":case"FIFO":case"ContiguousFile":case"GNUDumpDir":break;case"NextFileHasLongLinkpath":case"NextFileHasLongPath":case"OldGnuLongPath":case"GlobalExtendedHeader":case"ExtendedHeader":case"OldExtendedHeader":this.meta=!0;break;default:this.ignore=!0}if(!t.path)throw new Error("no path provided for tar.ReadEntry");this.path=f(t.path),this.mode=t.mode,this.mode&&(this.mode=this.mode&4095),this.uid=t.uid,this.gid=t.gid,this.uname=t.uname,this.gname=t.gname,this.size=this.remain,this.mtime=t.mtime,this.atime=t.atime,this.ctime=t.ctime,this.linkpath=t.linkpath?f(t.linkpath):void 0,this.uname=t.uname,this.gname=t.gname,e&&this.#t(e),i&&this.#t(i,!0)}write(t){let e=t.length;if(e>this.blockRemain)throw new Error("writing more to entry than is appropriate");let i=this.remain,r=this.blockRemain;return this.remain=Math.max(0,i-e),this.blockRemain=Math.max(0,r-e),this.ignore?!0:i>=e?super.write(t):super.write(t.subarray(0,i))}#t(t,e=!1){t.path&&(t.path=f(t.path)),t.linkpath&&(t.linkpath=f(t.linkpath)),Object.assign(this,Object.fromEntries(Object.entries(t).filter(([i,r])=>!(r==null||i==="path"&&e))))}};var Dt=(s,t,e,i={})=>{s.file&&(i.file=s.file),s.cwd&&(i.cwd=s.cwd),i.code=e instanceof Error&&e.code||t,i.tarCode=t,!s.strict&&i.recoverable!==!1?(e instanceof Error&&(i=Object.assign(e,i),e=e.message),s.emit("warn",t,e,i)):e instanceof Error?s.emit("error",Object.assign(e,i)):s.emit("error",Object.assign(new Error(`${t}: ${e}`),i))};var Nn=1024*1024,Xi=Buffer.from([31,139]),qi=Buffer.from([40,181,47,253]),An=Math.max(Xi.length,qi.length),B=Symbol("state"),Nt=Symbol("writeEntry"),it=Symbol("readEntry"),Zi=Symbol("nextEntry"),Zs=Symbol("processEntry"),V=Symbol("extendedHeader"),he=Symbol("globalExtendedHeader"),dt=Symbol("meta"),Ys=Symbol("emitMeta"),p=Symbol("buffer"),st=Symbol("queue"),ut=Symbol("ended"),Yi=Symbol("emittedEnd"),At=Symbol("emit"),w=Symbol("unzip"),Xe=Symbol("consumeChunk"),qe=Symbol("consumeChunkSub"),Ki=Symbol("consumeBody"),Ks=Symbol("consumeMeta"),Vs=Symbol("consumeHeader"),ae=Symbol("consuming"),Vi=Symbol("bufferConcat"),Qe=Symbol("maybeEnd"),Yt=Symbol("writing"),$=Symbol("aborted"),Je=Symbol("onDone"),It=Symbol("sawValidEntry"),je=Symbol("sawNullBlock"),ti=Symbol("sawEOF"),$s=Symbol("closeStream"),In=1e3,le=Symbol("compressedBytesRead"),$i=Symbol("decompressedBytesRead"),Xs=Symbol("checkDecompressionRatio"),Cn=()=>!0,rt=class extends external_events_.EventEmitter{file;strict;maxMetaEntrySize;filter;brotli;zstd;maxDecompressionRatio;writable=!0;readable=!1;[st]=[];[p];[it];[Nt];[B]="begin";[dt]="";[V];[he];[ut]=!1;[w];[$]=!1;[It];[je]=!1;[ti]=!1;[Yt]=!1;[ae]=!1;[Yi]=!1;[le]=0;[$i]=0;constructor(t={}){super(),this.file=t.file||"",this.on(Je,()=>{(this[B]==="begin"||this[It]===!1)&&this.warn("TAR_BAD_ARCHIVE","Unrecognized archive format")}),t.ondone?this.on(Je,t.ondone):this.on(Je,()=>{this.emit("prefinish"),this.emit("finish"),this.emit("end")}),this.strict=!!t.strict,this.maxDecompressionRatio=typeof t.maxDecompressionRatio=="number"?t.maxDecompressionRatio:In,this.maxMetaEntrySize=t.maxMetaEntrySize||Nn,this.filter=typeof t.filter=="function"?t.filter:Cn;let e=t.file&&(t.file.endsWith(".tar.br")||t.file.endsWith(".tbr"));this.brotli=!(t.gzip||t.zstd)&&t.brotli!==void 0?t.brotli:e?void 0:!1;let i=t.file&&(t.file.endsWith(".tar.zst")||t.file.endsWith(".tzst"));this.zstd=!(t.gzip||t.brotli)&&t.zstd!==void 0?t.zstd:i?!0:void 0,this.on("end",()=>this[$s]()),typeof t.onwarn=="function"&&this.on("warn",t.onwarn),typeof t.onReadEntry=="function"&&this.on("entry",t.onReadEntry)}warn(t,e,i={}){Dt(this,t,e,i)}[Vs](t,e){this[It]===void 0&&(this[It]=!1);let i;try{i=new F(t,e,this[V],this[he])}catch(r){return this.warn("TAR_ENTRY_INVALID",r)}if(i.nullBlock)this[je]?(this[ti]=!0,this[B]==="begin"&&(this[B]="header"),this[At]("eof")):(this[je]=!0,this[At]("nullBlock"));else if(this[je]=!1,!i.cksumValid)this.warn("TAR_ENTRY_INVALID","checksum failure",{header:i});else if(!i.path)this.warn("TAR_ENTRY_INVALID","path is required",{header:i});else{let r=i.type;if(/^(Symbolic)?Link$/.test(r)&&!i.linkpath)this.warn("TAR_ENTRY_INVALID","linkpath required",{header:i});else if(!/^(Symbolic)?Link$/.test(r)&&!/^(Global)?ExtendedHeader$/.test(r)&&i.linkpath)this.warn("TAR_ENTRY_INVALID","linkpath forbidden",{header:i});else{let n=this[Nt]=new $e(i,this[V],this[he]);if(!this[It])if(n.remain){let o=()=>{n.invalid||(this[It]=!0)};n.on("end",o)}else this[It]=!0;n.meta?n.size>this.maxMetaEntrySize?(n.ignore=!0,this[At]("ignoredEntry",n),this[B]="ignore",n.resume()):n.size>0&&(this[dt]="",n.on("data",o=>this[dt]+=o),this[B]="meta"):(this[V]=void 0,n.ignore=n.ignore||!this.filter(n.path,n),n.ignore?(this[At]("ignoredEntry",n),this[B]=n.remain?"ignore":"header",n.resume()):(n.remain?this[B]="body":(this[B]="header",n.end()),this[it]?this[st].push(n):(this[st].push(n),this[Zi]())))}}}[$s](){queueMicrotask(()=>this.emit("close"))}[Zs](t){let e=!0;if(!t)this[it]=void 0,e=!1;else if(Array.isArray(t)){let[i,...r]=t;this.emit(i,...r)}else this[it]=t,this.emit("entry",t),t.emittedEnd||(t.on("end",()=>this[Zi]()),e=!1);return e}[Zi](){do;while(this[Zs](this[st].shift()));if(this[st].length===0){let t=this[it];!t||t.flowing||t.size===t.remain?this[Yt]||this.emit("drain"):t.once("drain",()=>this.emit("drain"))}}[Ki](t,e){let i=this[Nt];if(!i)throw new Error("attempt to consume body without entry??");let r=i.blockRemain??0,n=r>=t.length&&e===0?t:t.subarray(e,e+r);return i.write(n),i.blockRemain||(this[B]="header",this[Nt]=void 0,i.end()),n.length}[Ks](t,e){let i=this[Nt],r=this[Ki](t,e);return!this[Nt]&&i&&this[Ys](i),r}[At](t,e,i){this[st].length===0&&!this[it]?this.emit(t,e,i):this[st].push([t,e,i])}[Ys](t){switch(this[At]("meta",this[dt]),t.type){case"ExtendedHeader":case"OldExtendedHeader":this[V]=ft.parse(this[dt],this[V],!1);break;case"GlobalExtendedHeader":this[he]=ft.parse(this[dt],this[he],!0);break;case"NextFileHasLongPath":case"OldGnuLongPath":{let e=this[V]??Object.create(null);this[V]=e,e.path=this[dt].replace(/\0.*/,"");break}case"NextFileHasLongLinkpath":{let e=this[V]||Object.create(null);this[V]=e,e.linkpath=this[dt].replace(/\0.*/,"");break}default:throw new Error("unknown meta: "+t.type)}}abort(t){if(!this[$]){if(this[w]){let e=this[w];e.write=()=>!0,e.end=()=>e,e.emit=()=>!1,e.destroy?.()}this[$]=!0,this.emit("abort",t),this.warn("TAR_ABORT",t,{recoverable:!1})}}[Xs](t){this[$i]+=t.length;let e=this[$i]/this[le];return e>this.maxDecompressionRatio?(this.abort(new Error(`max decompression ratio exceeded: ${e.toFixed(2)} > ${this.maxDecompressionRatio}`)),!1):!0}write(t,e,i){if(typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,typeof e=="string"?e:"utf8")),this[$])return i?.(),!1;if((this[w]===void 0||this.brotli===void 0&&this[w]===!1)&&t){if(this[p]&&(t=Buffer.concat([this[p],t]),this[p]=void 0),t.length<An)return this[p]=t,i?.(),!0;for(let a=0;this[w]===void 0&&a<Xi.length;a++)t[a]!==Xi[a]&&(this[w]=!1);let o=!1;if(this[w]===!1&&this.zstd!==!1){o=!0;for(let a=0;a<qi.length;a++)if(t[a]!==qi[a]){o=!1;break}}let h=this.brotli===void 0&&!o;if(this[w]===!1&&h)if(t.length<512)if(this[ut])this.brotli=!0;else return this[p]=t,i?.(),!0;else try{new F(t.subarray(0,512)),this.brotli=!1}catch{this.brotli=!0}if(this[w]===void 0||this[w]===!1&&(this.brotli||o)){let a=this[ut];this[ut]=!1,this[w]=this[w]===void 0?new Ue({}):o?new Ke({}):new Ge({}),this[w].on("data",c=>{this[Xs](c)&&this[Xe](c)}),this[w].on("error",c=>{this[$]||this.abort(c)}),this[w].on("end",()=>{this[ut]=!0,this[Xe]()}),this[Yt]=!0,this[le]+=t.length;let l=!!this[w][a?"end":"write"](t);return this[Yt]=!1,i?.(),l}}this[Yt]=!0,this[w]?(this[le]+=t.length,this[w].write(t)):this[Xe](t),this[Yt]=!1;let n=this[st].length>0?!1:this[it]?this[it].flowing:!0;return!n&&this[st].length===0&&this[it]?.once("drain",()=>this.emit("drain")),i?.(),n}[Vi](t){t&&!this[$]&&(this[p]=this[p]?Buffer.concat([this[p],t]):t)}[Qe](){if(this[ut]&&!this[Yi]&&!this[$]&&!this[ae]){this[Yi]=!0;let t=this[Nt];if(t?.blockRemain){let e=this[p]?this[p].length:0;this.warn("TAR_BAD_ARCHIVE",`Truncated input (needed ${t.blockRemain} more bytes, only ${e} available)`,{entry:t}),this[p]&&t.write(this[p]),t.end()}this[At](Je)}}[Xe](t){if(this[ae]&&t)this[Vi](t);else if(!t&&!this[p])this[Qe]();else if(t){if(this[ae]=!0,this[p]){this[Vi](t);let e=this[p];this[p]=void 0,this[qe](e)}else this[qe](t);for(;this[p]&&this[p]?.length>=512&&!this[$]&&!this[ti];){let e=this[p];this[p]=void 0,this[qe](e)}this[ae]=!1}(!this[p]||this[ut])&&this[Qe]()}[qe](t){let e=0,i=t.length;for(;e+512<=i&&!this[$]&&!this[ti];)switch(this[B]){case"begin":case"header":this[Vs](t,e),e+=512;break;case"ignore":case"body":e+=this[Ki](t,e);break;case"meta":e+=this[Ks](t,e);break;default:throw new Error("invalid state: "+this[B])}e<i&&(this[p]=this[p]?Buffer.concat([t.subarray(e),this[p]]):t.subarray(e))}end(t,e,i){return typeof t=="function"&&(i=t,e=void 0,t=void 0),typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,e)),i&&this.once("finish",i),this[$]||(this[w]?(t&&(this[le]+=t.length,this[w].write(t)),this[w].end()):(this[ut]=!0,(this.brotli===void 0||this.zstd===void 0)&&(t=t||Buffer.alloc(0)),t&&this.write(t),this[Qe]())),this}};var mt=s=>{let t=s.length-1,e=-1;for(;t>-1&&s.charAt(t)==="/";)e=t,t--;return e===-1?s:s.slice(0,e)};var vn=s=>{let t=s.onReadEntry;s.onReadEntry=t?e=>{t(e),e.resume()}:e=>e.resume()},Qi=(s,t)=>{let e=new Map(t.map(o=>[mt(o),!0])),i=s.filter,r=100,n=(o,h="",a=0)=>{if(a>=r)return e.set(o,!1),!1;let l=h||(0,external_path_.parse)(o).root||".",c;if(o===l)c=!1;else{let d=e.get(o);c=d!==void 0?d:n((0,external_path_.dirname)(o),l,a+1)}return e.set(o,c),c};s.filter=i?(o,h)=>i(o,h)&&n(mt(o)):o=>n(mt(o))},Mn=s=>{let t=new rt(s),e=s.file,i;try{i=external_node_fs_namespaceObject.openSync(e,"r");let r=external_node_fs_namespaceObject.fstatSync(i),n=s.maxReadSize||16*1024*1024;if(r.size<n){let o=Buffer.allocUnsafe(r.size),h=external_node_fs_namespaceObject.readSync(i,o,0,r.size,0);t.end(h===o.byteLength?o:o.subarray(0,h))}else{let o=0,h=Buffer.allocUnsafe(n);for(;o<r.size;){let a=external_node_fs_namespaceObject.readSync(i,h,0,n,o);if(a===0)break;o+=a,t.write(h.subarray(0,a))}t.end()}}finally{if(typeof i=="number")try{external_node_fs_namespaceObject.closeSync(i)}catch{}}},Bn=(s,t)=>{let e=new rt(s),i=s.maxReadSize||16*1024*1024,r=s.file;return new Promise((o,h)=>{e.on("error",h),e.on("end",o),external_node_fs_namespaceObject.stat(r,(a,l)=>{if(a)h(a);else{let c=new _t(r,{readSize:i,size:l.size});c.on("error",h),c.pipe(e)}})})},Ct=K(Mn,Bn,s=>new rt(s),s=>new rt(s),(s,t)=>{t?.length&&Qi(s,t),s.noResume||vn(s)});var Ji=(s,t,e)=>(s&=4095,e&&(s=(s|384)&-19),t&&(s&256&&(s|=64),s&32&&(s|=8),s&4&&(s|=1)),s);var{isAbsolute:zn,parse:qs}=external_node_path_namespaceObject.win32,ce=s=>{let t="",e=qs(s);for(;zn(s)||e.root;){let i=s.charAt(0)==="/"&&s.slice(0,4)!=="//?/"?"/":e.root;s=s.slice(i.length),t+=i,e=qs(s)}return[t,s]};var ei=["|","<",">","?",":"],ji=ei.map(s=>String.fromCodePoint(61440+Number(s.codePointAt(0)))),Un=new Map(ei.map((s,t)=>[s,ji[t]])),Hn=new Map(ji.map((s,t)=>[s,ei[t]])),ts=s=>ei.reduce((t,e)=>t.split(e).join(Un.get(e)),s),Qs=s=>ji.reduce((t,e)=>t.split(e).join(Hn.get(e)),s);var rr=(s,t)=>t?(s=f(s).replace(/^\.(\/|$)/,""),mt(t)+"/"+s):f(s),Wn=16*1024*1024,index_min_tr=Symbol("process"),er=Symbol("file"),ir=Symbol("directory"),is=Symbol("symlink"),sr=Symbol("hardlink"),fe=Symbol("header"),ii=Symbol("read"),ss=Symbol("lstat"),si=Symbol("onlstat"),rs=Symbol("onread"),ns=Symbol("onreadlink"),os=Symbol("openfile"),hs=Symbol("onopenfile"),pt=Symbol("close"),ri=Symbol("mode"),as=Symbol("awaitDrain"),es=Symbol("ondrain"),q=Symbol("prefix"),de=class extends A{path;portable;myuid=process.getuid&&process.getuid()||0;myuser=process.env.USER||"";maxReadSize;linkCache;statCache;preservePaths;cwd;strict;mtime;noPax;noMtime;prefix;fd;blockLen=0;blockRemain=0;buf;pos=0;remain=0;length=0;offset=0;win32;absolute;header;type;linkpath;stat;onWriteEntry;#t=!1;constructor(t,e={}){let i=se(e);super(),this.path=f(t),this.portable=!!i.portable,this.maxReadSize=i.maxReadSize||Wn,this.linkCache=i.linkCache||new Map,this.statCache=i.statCache||new Map,this.preservePaths=!!i.preservePaths,this.cwd=f(i.cwd||process.cwd()),this.strict=!!i.strict,this.noPax=!!i.noPax,this.noMtime=!!i.noMtime,this.mtime=i.mtime,this.prefix=i.prefix?f(i.prefix):void 0,this.onWriteEntry=i.onWriteEntry,typeof i.onwarn=="function"&&this.on("warn",i.onwarn);let r=!1;if(!this.preservePaths){let[o,h]=ce(this.path);o&&typeof h=="string"&&(this.path=h,r=o)}this.win32=!!i.win32||process.platform==="win32",this.win32&&(this.path=Qs(this.path.replaceAll(/\\/g,"/")),t=t.replaceAll(/\\/g,"/")),this.absolute=f(i.absolute||external_path_.resolve(this.cwd,t)),this.path===""&&(this.path="./"),r&&this.warn("TAR_ENTRY_INFO",`stripping ${r} from absolute path`,{entry:this,path:r+this.path});let n=this.statCache.get(this.absolute);n?this[si](n):this[ss]()}warn(t,e,i={}){return Dt(this,t,e,i)}emit(t,...e){return t==="error"&&(this.#t=!0),super.emit(t,...e)}[ss](){external_fs_.lstat(this.absolute,(t,e)=>{if(t)return this.emit("error",t);this[si](e)})}[si](t){this.statCache.set(this.absolute,t),this.stat=t,t.isFile()||(t.size=0),this.type=Gn(t),this.emit("stat",t),this[index_min_tr]()}[index_min_tr](){switch(this.type){case"File":return this[er]();case"Directory":return this[ir]();case"SymbolicLink":return this[is]();default:return this.end()}}[ri](t){return Ji(t,this.type==="Directory",this.portable)}[q](t){return rr(t,this.prefix)}[fe](){if(!this.stat)throw new Error("cannot write header before stat");this.type==="Directory"&&this.portable&&(this.noMtime=!0),this.onWriteEntry?.(this),this.header=new F({path:this[q](this.path),linkpath:this.type==="Link"&&this.linkpath!==void 0?this[q](this.linkpath):this.linkpath,mode:this[ri](this.stat.mode),uid:this.portable?void 0:this.stat.uid,gid:this.portable?void 0:this.stat.gid,size:this.stat.size,mtime:this.noMtime?void 0:this.mtime||this.stat.mtime,type:this.type==="Unsupported"?void 0:this.type,uname:this.portable?void 0:this.stat.uid===this.myuid?this.myuser:"",atime:this.portable?void 0:this.stat.atime,ctime:this.portable?void 0:this.stat.ctime}),this.header.encode()&&!this.noPax&&super.write(new ft({atime:this.portable?void 0:this.header.atime,ctime:this.portable?void 0:this.header.ctime,gid:this.portable?void 0:this.header.gid,mtime:this.noMtime?void 0:this.mtime||this.header.mtime,path:this[q](this.path),linkpath:this.type==="Link"&&this.linkpath!==void 0?this[q](this.linkpath):this.linkpath,size:this.header.size,uid:this.portable?void 0:this.header.uid,uname:this.portable?void 0:this.header.uname,dev:this.portable?void 0:this.stat.dev,ino:this.portable?void 0:this.stat.ino,nlink:this.portable?void 0:this.stat.nlink}).encode());let t=this.header?.block;if(!t)throw new Error("failed to encode header");super.write(t)}[ir](){if(!this.stat)throw new Error("cannot create directory entry without stat");this.path.slice(-1)!=="/"&&(this.path+="/"),this.stat.size=0,this[fe](),this.end()}[is](){external_fs_.readlink(this.absolute,(t,e)=>{if(t)return this.emit("error",t);this[ns](e)})}[ns](t){this.linkpath=f(t),this[fe](),this.end()}[sr](t){if(!this.stat)throw new Error("cannot create link entry without stat");this.type="Link",this.linkpath=f(external_path_.relative(this.cwd,t)),this.stat.size=0,this[fe](),this.end()}[er](){if(!this.stat)throw new Error("cannot create file entry without stat");if(this.stat.nlink>1){let t=`${this.stat.dev}:${this.stat.ino}`,e=this.linkCache.get(t);if(e?.indexOf(this.cwd)===0)return this[sr](e);this.linkCache.set(t,this.absolute)}if(this[fe](),this.stat.size===0)return this.end();this[os]()}[os](){external_fs_.open(this.absolute,"r",(t,e)=>{if(t)return this.emit("error",t);this[hs](e)})}[hs](t){if(this.fd=t,this.#t)return this[pt]();if(!this.stat)throw new Error("should stat before calling onopenfile");this.blockLen=512*Math.ceil(this.stat.size/512),this.blockRemain=this.blockLen;let e=Math.min(this.blockLen,this.maxReadSize);this.buf=Buffer.allocUnsafe(e),this.offset=0,this.pos=0,this.remain=this.stat.size,this.length=this.buf.length,this[ii]()}[ii](){let{fd:t,buf:e,offset:i,length:r,pos:n}=this;if(t===void 0||e===void 0)throw new Error("cannot read file without first opening");external_fs_.read(t,e,i,r,n,(o,h)=>{if(o)return this[pt](()=>this.emit("error",o));this[rs](h)})}[pt](t=()=>{}){this.fd!==void 0&&external_fs_.close(this.fd,t)}[rs](t){if(t<=0&&this.remain>0){let r=Object.assign(new Error("encountered unexpected EOF"),{path:this.absolute,syscall:"read",code:"EOF"});return this[pt](()=>this.emit("error",r))}if(t>this.remain){let r=Object.assign(new Error("did not encounter expected EOF"),{path:this.absolute,syscall:"read",code:"EOF"});return this[pt](()=>this.emit("error",r))}if(!this.buf)throw new Error("should have created buffer prior to reading");if(t===this.remain)for(let r=t;r<this.length&&t<this.blockRemain;r++)this.buf[r+this.offset]=0,t++,this.remain++;let e=this.offset===0&&t===this.buf.length?this.buf:this.buf.subarray(this.offset,this.offset+t);this.write(e)?this[es]():this[as](()=>this[es]())}[as](t){this.once("drain",t)}write(t,e,i){if(typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,typeof e=="string"?e:"utf8")),this.blockRemain<t.length){let r=Object.assign(new Error("writing more data than expected"),{path:this.absolute});return this.emit("error",r)}return this.remain-=t.length,this.blockRemain-=t.length,this.pos+=t.length,this.offset+=t.length,super.write(t,null,i)}[es](){if(!this.remain)return this.blockRemain&&super.write(Buffer.alloc(this.blockRemain)),this[pt](t=>t?this.emit("error",t):this.end());if(!this.buf)throw new Error("buffer lost somehow in ONDRAIN");this.offset>=this.length&&(this.buf=Buffer.allocUnsafe(Math.min(this.blockRemain,this.buf.length)),this.offset=0),this.length=this.buf.length-this.offset,this[ii]()}},ni=class extends de{sync=!0;[ss](){this[si](external_fs_.lstatSync(this.absolute))}[is](){this[ns](external_fs_.readlinkSync(this.absolute))}[os](){this[hs](external_fs_.openSync(this.absolute,"r"))}[ii](){let t=!0;try{let{fd:e,buf:i,offset:r,length:n,pos:o}=this;if(e===void 0||i===void 0)throw new Error("fd and buf must be set in READ method");let h=external_fs_.readSync(e,i,r,n,o);this[rs](h),t=!1}finally{if(t)try{this[pt](()=>{})}catch{}}}[as](t){t()}[pt](t=()=>{}){this.fd!==void 0&&external_fs_.closeSync(this.fd),t()}},oi=class extends A{blockLen=0;blockRemain=0;buf=0;pos=0;remain=0;length=0;preservePaths;portable;strict;noPax;noMtime;readEntry;type;prefix;path;mode;uid;gid;uname;gname;header;mtime;atime;ctime;linkpath;size;onWriteEntry;warn(t,e,i={}){return Dt(this,t,e,i)}constructor(t,e={}){let i=se(e);super(),this.preservePaths=!!i.preservePaths,this.portable=!!i.portable,this.strict=!!i.strict,this.noPax=!!i.noPax,this.noMtime=!!i.noMtime,this.onWriteEntry=i.onWriteEntry,this.readEntry=t;let{type:r}=t;if(r==="Unsupported")throw new Error("writing entry that should be ignored");this.type=r,this.type==="Directory"&&this.portable&&(this.noMtime=!0),this.prefix=i.prefix,this.path=f(t.path),this.mode=t.mode!==void 0?this[ri](t.mode):void 0,this.uid=this.portable?void 0:t.uid,this.gid=this.portable?void 0:t.gid,this.uname=this.portable?void 0:t.uname,this.gname=this.portable?void 0:t.gname,this.size=t.size,this.mtime=this.noMtime?void 0:i.mtime||t.mtime,this.atime=this.portable?void 0:t.atime,this.ctime=this.portable?void 0:t.ctime,this.linkpath=t.linkpath!==void 0?f(t.linkpath):void 0,typeof i.onwarn=="function"&&this.on("warn",i.onwarn);let n=!1;if(!this.preservePaths){let[h,a]=ce(this.path);h&&typeof a=="string"&&(this.path=a,n=h)}this.remain=t.size,this.blockRemain=t.startBlockSize,this.onWriteEntry?.(this),this.header=new F({path:this[q](this.path),linkpath:this.type==="Link"&&this.linkpath!==void 0?this[q](this.linkpath):this.linkpath,mode:this.mode,uid:this.portable?void 0:this.uid,gid:this.portable?void 0:this.gid,size:this.size,mtime:this.noMtime?void 0:this.mtime,type:this.type,uname:this.portable?void 0:this.uname,atime:this.portable?void 0:this.atime,ctime:this.portable?void 0:this.ctime}),n&&this.warn("TAR_ENTRY_INFO",`stripping ${n} from absolute path`,{entry:this,path:n+this.path}),this.header.encode()&&!this.noPax&&super.write(new ft({atime:this.portable?void 0:this.atime,ctime:this.portable?void 0:this.ctime,gid:this.portable?void 0:this.gid,mtime:this.noMtime?void 0:this.mtime,path:this[q](this.path),linkpath:this.type==="Link"&&this.linkpath!==void 0?this[q](this.linkpath):this.linkpath,size:this.size,uid:this.portable?void 0:this.uid,uname:this.portable?void 0:this.uname,dev:this.portable?void 0:this.readEntry.dev,ino:this.portable?void 0:this.readEntry.ino,nlink:this.portable?void 0:this.readEntry.nlink}).encode());let o=this.header?.block;if(!o)throw new Error("failed to encode header");super.write(o),t.pipe(this)}[q](t){return rr(t,this.prefix)}[ri](t){return Ji(t,this.type==="Directory",this.portable)}write(t,e,i){typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,typeof e=="string"?e:"utf8"));let r=t.length;if(r>this.blockRemain)throw new Error("writing more to entry than is appropriate");return this.blockRemain-=r,super.write(t,i)}end(t,e,i){return this.blockRemain&&super.write(Buffer.alloc(this.blockRemain)),typeof t=="function"&&(i=t,e=void 0,t=void 0),typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,e??"utf8")),i&&this.once("finish",i),t?super.end(t,i):super.end(i),this}},Gn=s=>s.isFile()?"File":s.isDirectory()?"Directory":s.isSymbolicLink()?"SymbolicLink":"Unsupported";var hi=class s{tail;head;length=0;static create(t=[]){return new s(t)}constructor(t=[]){for(let e of t)this.push(e)}*[Symbol.iterator](){for(let t=this.head;t;t=t.next)yield t.value}removeNode(t){if(t.list!==this)throw new Error("removing node which does not belong to this list");let e=t.next,i=t.prev;return e&&(e.prev=i),i&&(i.next=e),t===this.head&&(this.head=e),t===this.tail&&(this.tail=i),this.length--,t.next=void 0,t.prev=void 0,t.list=void 0,e}unshiftNode(t){if(t===this.head)return;t.list&&t.list.removeNode(t);let e=this.head;t.list=this,t.next=e,e&&(e.prev=t),this.head=t,this.tail||(this.tail=t),this.length++}pushNode(t){if(t===this.tail)return;t.list&&t.list.removeNode(t);let e=this.tail;t.list=this,t.prev=e,e&&(e.next=t),this.tail=t,this.head||(this.head=t),this.length++}push(...t){for(let e=0,i=t.length;e<i;e++)Yn(this,t[e]);return this.length}unshift(...t){for(var e=0,i=t.length;e<i;e++)Kn(this,t[e]);return this.length}pop(){if(!this.tail)return;let t=this.tail.value,e=this.tail;return this.tail=this.tail.prev,this.tail?this.tail.next=void 0:this.head=void 0,e.list=void 0,this.length--,t}shift(){if(!this.head)return;let t=this.head.value,e=this.head;return this.head=this.head.next,this.head?this.head.prev=void 0:this.tail=void 0,e.list=void 0,this.length--,t}forEach(t,e){e=e||this;for(let i=this.head,r=0;i;r++)t.call(e,i.value,r,this),i=i.next}forEachReverse(t,e){e=e||this;for(let i=this.tail,r=this.length-1;i;r--)t.call(e,i.value,r,this),i=i.prev}get(t){let e=0,i=this.head;for(;i&&e<t;e++)i=i.next;if(e===t&&i)return i.value}getReverse(t){let e=0,i=this.tail;for(;i&&e<t;e++)i=i.prev;if(e===t&&i)return i.value}map(t,e){e=e||this;let i=new s;for(let r=this.head;r;)i.push(t.call(e,r.value,this)),r=r.next;return i}mapReverse(t,e){e=e||this;var i=new s;for(let r=this.tail;r;)i.push(t.call(e,r.value,this)),r=r.prev;return i}reduce(t,e){let i,r=this.head;if(arguments.length>1)i=e;else if(this.head)r=this.head.next,i=this.head.value;else throw new TypeError("Reduce of empty list with no initial value");for(var n=0;r;n++)i=t(i,r.value,n),r=r.next;return i}reduceReverse(t,e){let i,r=this.tail;if(arguments.length>1)i=e;else if(this.tail)r=this.tail.prev,i=this.tail.value;else throw new TypeError("Reduce of empty list with no initial value");for(let n=this.length-1;r;n--)i=t(i,r.value,n),r=r.prev;return i}toArray(){let t=new Array(this.length);for(let e=0,i=this.head;i;e++)t[e]=i.value,i=i.next;return t}toArrayReverse(){let t=new Array(this.length);for(let e=0,i=this.tail;i;e++)t[e]=i.value,i=i.prev;return t}slice(t=0,e=this.length){e<0&&(e+=this.length),t<0&&(t+=this.length);let i=new s;if(e<t||e<0)return i;t<0&&(t=0),e>this.length&&(e=this.length);let r=this.head,n=0;for(n=0;r&&n<t;n++)r=r.next;for(;r&&n<e;n++,r=r.next)i.push(r.value);return i}sliceReverse(t=0,e=this.length){e<0&&(e+=this.length),t<0&&(t+=this.length);let i=new s;if(e<t||e<0)return i;t<0&&(t=0),e>this.length&&(e=this.length);let r=this.length,n=this.tail;for(;n&&r>e;r--)n=n.prev;for(;n&&r>t;r--,n=n.prev)i.push(n.value);return i}splice(t,e=0,...i){t>this.length&&(t=this.length-1),t<0&&(t=this.length+t);let r=this.head;for(let o=0;r&&o<t;o++)r=r.next;let n=[];for(let o=0;r&&o<e;o++)n.push(r.value),r=this.removeNode(r);r?r!==this.tail&&(r=r.prev):r=this.tail;for(let o of i)r=Zn(this,r,o);return n}reverse(){let t=this.head,e=this.tail;for(let i=t;i;i=i.prev){let r=i.prev;i.prev=i.next,i.next=r}return this.head=e,this.tail=t,this}};function Zn(s,t,e){let i=t,r=t?t.next:s.head,n=new ue(e,i,r,s);return n.next===void 0&&(s.tail=n),n.prev===void 0&&(s.head=n),s.length++,n}function Yn(s,t){s.tail=new ue(t,s.tail,void 0,s),s.head||(s.head=s.tail),s.length++}function Kn(s,t){s.head=new ue(t,void 0,s.head,s),s.tail||(s.tail=s.head),s.length++}var ue=class{list;next;prev;value;constructor(t,e,i,r){this.list=r,this.value=t,e?(e.next=this,this.prev=e):this.prev=void 0,i?(i.prev=this,this.next=i):this.next=void 0}};var pi=class{path;absolute;entry;stat;readdir;pending=!1;pendingLink=!1;ignore=!1;piped=!1;constructor(t,e){this.path=t||"./",this.absolute=e}},nr=Buffer.alloc(1024),li=Symbol("onStat"),me=Symbol("ended"),W=Symbol("queue"),pe=Symbol("pendingLinks"),Et=Symbol("current"),Ft=Symbol("process"),Ee=Symbol("processing"),ai=Symbol("processJob"),G=Symbol("jobs"),ls=Symbol("jobDone"),ci=Symbol("addFSEntry"),or=Symbol("addTarEntry"),ds=Symbol("stat"),us=Symbol("readdir"),fi=Symbol("onreaddir"),di=Symbol("pipe"),hr=Symbol("entry"),cs=Symbol("entryOpt"),ui=Symbol("writeEntryClass"),lr=Symbol("write"),index_min_fs=Symbol("ondrain"),wt=class extends A{sync=!1;opt;cwd;maxReadSize;preservePaths;strict;noPax;prefix;linkCache;statCache;file;portable;zip;readdirCache;noDirRecurse;follow;noMtime;mtime;filter;jobs;[ui];onWriteEntry;[W];[pe]=new Map;[G]=0;[Ee]=!1;[me]=!1;constructor(t={}){if(super(),this.opt=t,this.file=t.file||"",this.cwd=t.cwd||process.cwd(),this.maxReadSize=t.maxReadSize,this.preservePaths=!!t.preservePaths,this.strict=!!t.strict,this.noPax=!!t.noPax,this.prefix=f(t.prefix||""),this.linkCache=t.linkCache||new Map,this.statCache=t.statCache||new Map,this.readdirCache=t.readdirCache||new Map,this.onWriteEntry=t.onWriteEntry,this[ui]=de,typeof t.onwarn=="function"&&this.on("warn",t.onwarn),this.portable=!!t.portable,t.gzip||t.brotli||t.zstd){if((t.gzip?1:0)+(t.brotli?1:0)+(t.zstd?1:0)>1)throw new TypeError("gzip, brotli, zstd are mutually exclusive");if(t.gzip&&(typeof t.gzip!="object"&&(t.gzip={}),this.portable&&(t.gzip.portable=!0),this.zip=new ze(t.gzip)),t.brotli&&(typeof t.brotli!="object"&&(t.brotli={}),this.zip=new We(t.brotli)),t.zstd&&(typeof t.zstd!="object"&&(t.zstd={}),this.zip=new Ye(t.zstd)),!this.zip)throw new Error("impossible");let e=this.zip;e.on("data",i=>super.write(i)),e.on("end",()=>super.end()),e.on("drain",()=>this[index_min_fs]()),this.on("resume",()=>e.resume())}else this.on("drain",this[index_min_fs]);this.noDirRecurse=!!t.noDirRecurse,this.follow=!!t.follow,this.noMtime=!!t.noMtime,t.mtime&&(this.mtime=t.mtime),this.filter=typeof t.filter=="function"?t.filter:()=>!0,this[W]=new hi,this[G]=0,this.jobs=Number(t.jobs)||4,this[Ee]=!1,this[me]=!1}[lr](t){return super.write(t)}add(t){return this.write(t),this}end(t,e,i){return typeof t=="function"&&(i=t,t=void 0),typeof e=="function"&&(i=e,e=void 0),t&&this.add(t),this[me]=!0,this[Ft](),i&&i(),this}write(t){if(this[me])throw new Error("write after end");return typeof t=="string"?this[ci](t):this[or](t),this.flowing}[or](t){let e=f(external_path_.resolve(this.cwd,t.path));if(!this.filter(t.path,t))t.resume();else{let i=new pi(t.path,e);i.entry=new oi(t,this[cs](i)),i.entry.on("end",()=>this[ls](i)),this[G]+=1,this[W].push(i)}this[Ft]()}[ci](t){let e=f(external_path_.resolve(this.cwd,t));this[W].push(new pi(t,e)),this[Ft]()}[ds](t){t.pending=!0,this[G]+=1;let e=this.follow?"stat":"lstat";external_fs_[e](t.absolute,(i,r)=>{t.pending=!1,this[G]-=1,i?this.emit("error",i):this[li](t,r)})}[li](t,e){if(this.statCache.set(t.absolute,e),t.stat=e,!this.filter(t.path,e))t.ignore=!0;else if(e.isFile()&&e.nlink>1&&!this.linkCache.get(`${e.dev}:${e.ino}`)&&!this.sync)if(t===this[Et])this[ai](t);else{let i=`${e.dev}:${e.ino}`,r=this[pe].get(i);r?r.push(t):this[pe].set(i,[t]),t.pendingLink=!0,t.pending=!0}this[Ft]()}[us](t){t.pending=!0,this[G]+=1,external_fs_.readdir(t.absolute,(e,i)=>{if(t.pending=!1,this[G]-=1,e)return this.emit("error",e);this[fi](t,i)})}[fi](t,e){this.readdirCache.set(t.absolute,e),t.readdir=e,this[Ft]()}[Ft](){if(!this[Ee]){this[Ee]=!0;for(let t=this[W].head;t&&this[G]<this.jobs;t=t.next)if(this[ai](t.value),t.value.ignore){let e=t.next;this[W].removeNode(t),t.next=e}this[Ee]=!1,this[me]&&this[W].length===0&&this[G]===0&&(this.zip?this.zip.end(nr):(super.write(nr),super.end()))}}get[Et](){return this[W]&&this[W].head&&this[W].head.value}[ls](t){this[W].shift(),this[G]-=1;let{stat:e}=t;if(e&&e.isFile()&&e.nlink>1){let i=`${e.dev}:${e.ino}`,r=this[pe].get(i);if(r){this[pe].delete(i);for(let n of r)n.pending=!1,this[ai](n)}}this[Ft]()}[ai](t){if(t.pending&&t.pendingLink&&t===this[Et]&&(t.pending=!1,t.pendingLink=!1),!t.pending){if(t.entry){t===this[Et]&&!t.piped&&this[di](t);return}if(!t.stat){let e=this.statCache.get(t.absolute);e?this[li](t,e):this[ds](t)}if(t.stat&&!t.ignore){if(!this.noDirRecurse&&t.stat.isDirectory()&&!t.readdir){let e=this.readdirCache.get(t.absolute);if(e?this[fi](t,e):this[us](t),!t.readdir)return}if(t.entry=this[hr](t),!t.entry){t.ignore=!0;return}t===this[Et]&&!t.piped&&this[di](t)}}}[cs](t){return{onwarn:(e,i,r)=>this.warn(e,i,r),noPax:this.noPax,cwd:this.cwd,absolute:t.absolute,preservePaths:this.preservePaths,maxReadSize:this.maxReadSize,strict:this.strict,portable:this.portable,linkCache:this.linkCache,statCache:this.statCache,noMtime:this.noMtime,mtime:this.mtime,prefix:this.prefix,onWriteEntry:this.onWriteEntry}}[hr](t){this[G]+=1;try{return new this[ui](t.path,this[cs](t)).on("end",()=>this[ls](t)).on("error",i=>this.emit("error",i))}catch(e){this.emit("error",e)}}[index_min_fs](){this[Et]&&this[Et].entry&&this[Et].entry.resume()}[di](t){t.piped=!0,t.readdir&&t.readdir.forEach(r=>{let n=t.path,o=n==="./"?"":n.replace(/\/*$/,"/");this[ci](o+r)});let e=t.entry,i=this.zip;if(!e)throw new Error("cannot pipe without source");i?e.on("data",r=>{i.write(r)||e.pause()}):e.on("data",r=>{super.write(r)||e.pause()})}pause(){return this.zip&&this.zip.pause(),super.pause()}warn(t,e,i={}){Dt(this,t,e,i)}},kt=class extends wt{sync=!0;constructor(t){super(t),this[ui]=ni}pause(){}resume(){}[ds](t){let e=this.follow?"statSync":"lstatSync";this[li](t,external_fs_[e](t.absolute))}[us](t){this[fi](t,external_fs_.readdirSync(t.absolute))}[di](t){let e=t.entry,i=this.zip;if(t.readdir&&t.readdir.forEach(r=>{let n=t.path,o=n==="./"?"":n.replace(/\/*$/,"/");this[ci](o+r)}),!e)throw new Error("Cannot pipe without source");i?e.on("data",r=>{i.write(r)}):e.on("data",r=>{super[lr](r)})}};var Vn=(s,t)=>{let e=new kt(s),i=new Wt(s.file,{mode:s.mode||438});e.pipe(i),fr(e,t)},$n=(s,t)=>{let e=new wt(s),i=new et(s.file,{mode:s.mode||438});e.pipe(i);let r=new Promise((n,o)=>{i.on("error",o),i.on("close",n),e.on("error",o)});return dr(e,t).catch(n=>e.emit("error",n)),r},fr=(s,t)=>{t.forEach(e=>{e.charAt(0)==="@"?Ct({file:external_node_path_namespaceObject.resolve(s.cwd,e.slice(1)),sync:!0,noResume:!0,onReadEntry:i=>s.add(i)}):s.add(e)}),s.end()},dr=async(s,t)=>{for(let e of t)e.charAt(0)==="@"?await Ct({file:external_node_path_namespaceObject.resolve(String(s.cwd),e.slice(1)),noResume:!0,onReadEntry:i=>{s.add(i)}}):s.add(e);s.end()},Xn=(s,t)=>{let e=new kt(s);return fr(e,t),e},qn=(s,t)=>{let e=new wt(s);return dr(e,t).catch(i=>e.emit("error",i)),e},Qn=K(Vn,$n,Xn,qn,(s,t)=>{if(!t?.length)throw new TypeError("no paths specified to add to archive")});var Jn=process.env.__FAKE_PLATFORM__||process.platform,Er=Jn==="win32",{O_CREAT:wr,O_NOFOLLOW:ur,O_TRUNC:Sr,O_WRONLY:yr}=external_fs_.constants,Rr=Number(process.env.__FAKE_FS_O_FILENAME__)||external_fs_.constants.UV_FS_O_FILEMAP||0,jn=Er&&!!Rr,to=512*1024,eo=Rr|Sr|wr|yr,mr=!Er&&typeof ur=="number"?ur|Sr|wr|yr:null,ms=mr!==null?()=>mr:jn?s=>s<to?eo:"w":()=>"w";var ps=(s,t,e)=>{try{return external_node_fs_namespaceObject.lchownSync(s,t,e)}catch(i){if(i?.code!=="ENOENT")throw i}},Ei=(s,t,e,i)=>{external_node_fs_namespaceObject.lchown(s,t,e,r=>{i(r&&r?.code!=="ENOENT"?r:null)})},io=(s,t,e,i,r)=>{if(t.isDirectory())Es(external_node_path_namespaceObject.resolve(s,t.name),e,i,n=>{if(n)return r(n);let o=external_node_path_namespaceObject.resolve(s,t.name);Ei(o,e,i,r)});else{let n=external_node_path_namespaceObject.resolve(s,t.name);Ei(n,e,i,r)}},Es=(s,t,e,i)=>{external_node_fs_namespaceObject.readdir(s,{withFileTypes:!0},(r,n)=>{if(r){if(r.code==="ENOENT")return i();if(r.code!=="ENOTDIR"&&r.code!=="ENOTSUP")return i(r)}if(r||!n.length)return Ei(s,t,e,i);let o=n.length,h=null,a=l=>{if(!h){if(l)return i(h=l);if(--o===0)return Ei(s,t,e,i)}};for(let l of n)io(s,l,t,e,a)})},so=(s,t,e,i)=>{t.isDirectory()&&ws(external_node_path_namespaceObject.resolve(s,t.name),e,i),ps(external_node_path_namespaceObject.resolve(s,t.name),e,i)},ws=(s,t,e)=>{let i;try{i=external_node_fs_namespaceObject.readdirSync(s,{withFileTypes:!0})}catch(r){let n=r;if(n?.code==="ENOENT")return;if(n?.code==="ENOTDIR"||n?.code==="ENOTSUP")return ps(s,t,e);throw n}for(let r of i)so(s,r,t,e);return ps(s,t,e)};var Se=class extends Error{path;code;syscall="chdir";constructor(t,e){super(`${e}: Cannot cd into '${t}'`),this.path=t,this.code=e}get name(){return"CwdError"}};var St=class extends Error{path;symlink;syscall="symlink";code="TAR_SYMLINK_ERROR";constructor(t,e){super("TAR_SYMLINK_ERROR: Cannot extract through symbolic link"),this.symlink=t,this.path=e}get name(){return"SymlinkError"}};var no=(s,t)=>{external_node_fs_namespaceObject.stat(s,(e,i)=>{(e||!i.isDirectory())&&(e=new Se(s,e?.code||"ENOTDIR")),t(e)})},gr=(s,t,e)=>{s=f(s);let i=t.umask??18,r=t.mode|448,n=(r&i)!==0,o=t.uid,h=t.gid,a=typeof o=="number"&&typeof h=="number"&&(o!==t.processUid||h!==t.processGid),l=t.preserve,c=t.unlink,d=f(t.cwd),y=(E,x)=>{E?e(E):x&&a?Es(x,o,h,Le=>y(Le)):n?external_node_fs_namespaceObject.chmod(s,r,e):e()};if(s===d)return no(s,y);if(l)return promises_namespaceObject.mkdir(s,{mode:r,recursive:!0}).then(E=>y(null,E??void 0),y);let D=f(external_node_path_namespaceObject.relative(d,s)).split("/");Ss(d,D,r,c,d,void 0,y)},Ss=(s,t,e,i,r,n,o)=>{if(t.length===0)return o(null,n);let h=t.shift(),a=f(external_node_path_namespaceObject.resolve(s+"/"+h));external_node_fs_namespaceObject.mkdir(a,e,br(a,t,e,i,r,n,o))},br=(s,t,e,i,r,n,o)=>h=>{h?external_node_fs_namespaceObject.lstat(s,(a,l)=>{if(a)a.path=a.path&&f(a.path),o(a);else if(l.isDirectory())Ss(s,t,e,i,r,n,o);else if(i)external_node_fs_namespaceObject.unlink(s,c=>{if(c)return o(c);external_node_fs_namespaceObject.mkdir(s,e,br(s,t,e,i,r,n,o))});else{if(l.isSymbolicLink())return o(new St(s,s+"/"+t.join("/")));o(h)}}):(n=n||s,Ss(s,t,e,i,r,n,o))},oo=s=>{let t=!1,e;try{t=external_node_fs_namespaceObject.statSync(s).isDirectory()}catch(i){e=i?.code}finally{if(!t)throw new Se(s,e??"ENOTDIR")}},_r=(s,t)=>{s=f(s);let e=t.umask??18,i=t.mode|448,r=(i&e)!==0,n=t.uid,o=t.gid,h=typeof n=="number"&&typeof o=="number"&&(n!==t.processUid||o!==t.processGid),a=t.preserve,l=t.unlink,c=f(t.cwd),d=E=>{E&&h&&ws(E,n,o),r&&external_node_fs_namespaceObject.chmodSync(s,i)};if(s===c)return oo(c),d();if(a)return d(external_node_fs_namespaceObject.mkdirSync(s,{mode:i,recursive:!0})??void 0);let T=f(external_node_path_namespaceObject.relative(c,s)).split("/"),D;for(let E=T.shift(),x=c;E&&(x+="/"+E);E=T.shift()){x=f(external_node_path_namespaceObject.resolve(x));try{external_node_fs_namespaceObject.mkdirSync(x,i),D=D||x}catch{let Le=external_node_fs_namespaceObject.lstatSync(x);if(Le.isDirectory())continue;if(l){external_node_fs_namespaceObject.unlinkSync(x),external_node_fs_namespaceObject.mkdirSync(x,i),D=D||x;continue}else if(Le.isSymbolicLink())return new St(x,x+"/"+T.join("/"))}}return d(D)};var ys=Object.create(null),Or=1e4,Vt=new Set,Tr=s=>{Vt.has(s)?Vt.delete(s):ys[s]=s.normalize("NFD").toLocaleLowerCase("en").toLocaleUpperCase("en"),Vt.add(s);let t=ys[s],e=Vt.size-Or;if(e>Or/10){for(let i of Vt)if(Vt.delete(i),delete ys[i],--e<=0)break}return t};var ho=process.env.TESTING_TAR_FAKE_PLATFORM||process.platform,ao=ho==="win32",lo=s=>s.split("/").slice(0,-1).reduce((e,i)=>{let r=e.at(-1);return r!==void 0&&(i=(0,external_node_path_namespaceObject.join)(r,i)),e.push(i||"/"),e},[]),yi=class{#t=new Map;#i=new Map;#s=new Set;reserve(t,e){t=ao?["win32 parallelization disabled"]:t.map(r=>mt((0,external_node_path_namespaceObject.join)(Tr(r))));let i=new Set(t.map(r=>lo(r)).reduce((r,n)=>r.concat(n)));this.#i.set(e,{dirs:i,paths:t});for(let r of t){let n=this.#t.get(r);n?n.push(e):this.#t.set(r,[e])}for(let r of i){let n=this.#t.get(r);if(!n)this.#t.set(r,[new Set([e])]);else{let o=n.at(-1);o instanceof Set?o.add(e):n.push(new Set([e]))}}return this.#r(e)}#n(t){let e=this.#i.get(t);if(!e)throw new Error("function does not have any path reservations");return{paths:e.paths.map(i=>this.#t.get(i)),dirs:[...e.dirs].map(i=>this.#t.get(i))}}check(t){let{paths:e,dirs:i}=this.#n(t);return e.every(r=>r&&r[0]===t)&&i.every(r=>r&&r[0]instanceof Set&&r[0].has(t))}#r(t){return this.#s.has(t)||!this.check(t)?!1:(this.#s.add(t),t(()=>this.#e(t)),!0)}#e(t){if(!this.#s.has(t))return!1;let e=this.#i.get(t);if(!e)throw new Error("invalid reservation");let{paths:i,dirs:r}=e,n=new Set;for(let o of i){let h=this.#t.get(o);if(!h||h?.[0]!==t)continue;let a=h[1];if(!a){this.#t.delete(o);continue}if(h.shift(),typeof a=="function")n.add(a);else for(let l of a)n.add(l)}for(let o of r){let h=this.#t.get(o),a=h?.[0];if(!(!h||!(a instanceof Set)))if(a.size===1&&h.length===1){this.#t.delete(o);continue}else if(a.size===1){h.shift();let l=h[0];typeof l=="function"&&n.add(l)}else a.delete(t)}return this.#s.delete(t),n.forEach(o=>this.#r(o)),!0}};var Lr=()=>process.umask();var Dr=Symbol("onEntry"),_s=Symbol("checkFs"),Nr=Symbol("checkFs2"),Os=Symbol("isReusable"),P=Symbol("makeFs"),Ts=Symbol("file"),xs=Symbol("directory"),gi=Symbol("link"),Ar=Symbol("symlink"),Ir=Symbol("hardlink"),Re=Symbol("ensureNoSymlink"),Cr=Symbol("unsupported"),Fr=Symbol("checkPath"),Rs=Symbol("stripAbsolutePath"),yt=Symbol("mkdir"),O=Symbol("onError"),Ri=Symbol("pending"),kr=Symbol("pend"),$t=Symbol("unpend"),gs=Symbol("ended"),bs=Symbol("maybeClose"),Ls=Symbol("skip"),ge=Symbol("doChown"),be=Symbol("uid"),_e=Symbol("gid"),Oe=Symbol("checkedCwd"),fo=process.env.TESTING_TAR_FAKE_PLATFORM||process.platform,Te=fo==="win32",uo=1024,mo=(s,t)=>{if(!Te)return external_node_fs_namespaceObject.unlink(s,t);let e=s+".DELETE."+(0,external_node_crypto_.randomBytes)(16).toString("hex");external_node_fs_namespaceObject.rename(s,e,i=>{if(i)return t(i);external_node_fs_namespaceObject.unlink(e,t)})},po=s=>{if(!Te)return external_node_fs_namespaceObject.unlinkSync(s);let t=s+".DELETE."+(0,external_node_crypto_.randomBytes)(16).toString("hex");external_node_fs_namespaceObject.renameSync(s,t),external_node_fs_namespaceObject.unlinkSync(t)},vr=(s,t,e)=>s!==void 0&&s===s>>>0?s:t!==void 0&&t===t>>>0?t:e,Xt=class extends rt{[gs]=!1;[Oe]=!1;[Ri]=0;reservations=new yi;transform;writable=!0;readable=!1;uid;gid;setOwner;preserveOwner;processGid;processUid;maxDepth;forceChown;win32;newer;keep;noMtime;preservePaths;unlink;cwd;strip;processUmask;umask;dmode;fmode;chmod;constructor(t={}){if(t.ondone=()=>{this[gs]=!0,this[bs]()},super(t),this.transform=t.transform,this.chmod=!!t.chmod,typeof t.uid=="number"||typeof t.gid=="number"){if(typeof t.uid!="number"||typeof t.gid!="number")throw new TypeError("cannot set owner without number uid and gid");if(t.preserveOwner)throw new TypeError("cannot preserve owner in archive and also set owner explicitly");this.uid=t.uid,this.gid=t.gid,this.setOwner=!0}else this.uid=void 0,this.gid=void 0,this.setOwner=!1;this.preserveOwner=t.preserveOwner===void 0&&typeof t.uid!="number"?process.getuid?.()===0:!!t.preserveOwner,this.processUid=(this.preserveOwner||this.setOwner)&&process.getuid?process.getuid():void 0,this.processGid=(this.preserveOwner||this.setOwner)&&process.getgid?process.getgid():void 0,this.maxDepth=typeof t.maxDepth=="number"?t.maxDepth:uo,this.forceChown=t.forceChown===!0,this.win32=!!t.win32||Te,this.newer=!!t.newer,this.keep=!!t.keep,this.noMtime=!!t.noMtime,this.preservePaths=!!t.preservePaths,this.unlink=!!t.unlink,this.cwd=f(external_node_path_namespaceObject.resolve(t.cwd||process.cwd())),this.strip=Number(t.strip)||0,this.processUmask=this.chmod?typeof t.processUmask=="number"?t.processUmask:Lr():0,this.umask=typeof t.umask=="number"?t.umask:this.processUmask,this.dmode=t.dmode||511&~this.umask,this.fmode=t.fmode||438&~this.umask,this.on("entry",e=>this[Dr](e))}warn(t,e,i={}){return(t==="TAR_BAD_ARCHIVE"||t==="TAR_ABORT")&&(i.recoverable=!1),super.warn(t,e,i)}[bs](){this[gs]&&this[Ri]===0&&(this.emit("prefinish"),this.emit("finish"),this.emit("end"))}[Rs](t,e){let i=t[e],{type:r}=t;if(!i||this.preservePaths)return!0;let[n,o]=ce(i),h=o.replaceAll(/\\/g,"/").split("/");if(h.includes("..")||Te&&/^[a-z]:\.\.$/i.test(h[0]??"")){if(e==="path"||r==="Link")return this.warn("TAR_ENTRY_ERROR",`${e} contains '..'`,{entry:t,[e]:i}),!1;let a=external_node_path_namespaceObject.posix.dirname(t.path),l=external_node_path_namespaceObject.posix.normalize(external_node_path_namespaceObject.posix.join(a,h.join("/")));if(l.startsWith("../")||l==="..")return this.warn("TAR_ENTRY_ERROR",`${e} escapes extraction directory`,{entry:t,[e]:i}),!1}return n&&(t[e]=String(o),this.warn("TAR_ENTRY_INFO",`stripping ${n} from absolute ${e}`,{entry:t,[e]:i})),!0}[Fr](t){let e=f(t.path),i=e.split("/");if(this.strip){if(i.length<this.strip)return!1;if(t.type==="Link"){let r=f(String(t.linkpath)).split("/");if(r.length>=this.strip)t.linkpath=r.slice(this.strip).join("/");else return!1}i.splice(0,this.strip),t.path=i.join("/")}if(isFinite(this.maxDepth)&&i.length>this.maxDepth)return this.warn("TAR_ENTRY_ERROR","path excessively deep",{entry:t,path:e,depth:i.length,maxDepth:this.maxDepth}),!1;if(!this[Rs](t,"path")||!this[Rs](t,"linkpath"))return!1;if(t.absolute=external_node_path_namespaceObject.isAbsolute(t.path)?f(external_node_path_namespaceObject.resolve(t.path)):f(external_node_path_namespaceObject.resolve(this.cwd,t.path)),!this.preservePaths&&typeof t.absolute=="string"&&t.absolute.indexOf(this.cwd+"/")!==0&&t.absolute!==this.cwd)return this.warn("TAR_ENTRY_ERROR","path escaped extraction target",{entry:t,path:f(t.path),resolvedPath:t.absolute,cwd:this.cwd}),!1;if(t.absolute===this.cwd&&t.type!=="Directory"&&t.type!=="GNUDumpDir")return!1;if(this.win32){let{root:r}=external_node_path_namespaceObject.win32.parse(String(t.absolute));t.absolute=r+ts(String(t.absolute).slice(r.length));let{root:n}=external_node_path_namespaceObject.win32.parse(t.path);t.path=n+ts(t.path.slice(n.length))}return!0}[Dr](t){if(!this[Fr](t))return t.resume();switch(external_node_assert_.equal(typeof t.absolute,"string"),t.type){case"Directory":case"GNUDumpDir":t.mode&&(t.mode=t.mode|448);case"File":case"OldFile":case"ContiguousFile":case"Link":case"SymbolicLink":return this[_s](t);default:return this[Cr](t)}}[O](t,e){t.name==="CwdError"?this.emit("error",t):(this.warn("TAR_ENTRY_ERROR",t,{entry:e}),this[$t](),e.resume())}[yt](t,e,i){gr(f(t),{uid:this.uid,gid:this.gid,processUid:this.processUid,processGid:this.processGid,umask:this.processUmask,preserve:this.preservePaths,unlink:this.unlink,cwd:this.cwd,mode:e},i)}[ge](t){return this.forceChown||this.preserveOwner&&(typeof t.uid=="number"&&t.uid!==this.processUid||typeof t.gid=="number"&&t.gid!==this.processGid)||typeof this.uid=="number"&&this.uid!==this.processUid||typeof this.gid=="number"&&this.gid!==this.processGid}[be](t){return vr(this.uid,t.uid,this.processUid)}[_e](t){return vr(this.gid,t.gid,this.processGid)}[Ts](t,e){let i=typeof t.mode=="number"?t.mode&4095:this.fmode,r=new et(String(t.absolute),{flags:ms(t.size),mode:i,autoClose:!1});r.on("error",a=>{r.fd&&external_node_fs_namespaceObject.close(r.fd,()=>{}),r.write=()=>!0,this[O](a,t),e()});let n=1,o=a=>{if(a){r.fd&&external_node_fs_namespaceObject.close(r.fd,()=>{}),this[O](a,t),e();return}--n===0&&r.fd!==void 0&&external_node_fs_namespaceObject.close(r.fd,l=>{l?this[O](l,t):this[$t](),e()})};r.on("finish",()=>{let a=String(t.absolute),l=r.fd;if(typeof l=="number"&&t.mtime&&!this.noMtime){n++;let c=t.atime||new Date,d=t.mtime;external_node_fs_namespaceObject.futimes(l,c,d,y=>y?external_node_fs_namespaceObject.utimes(a,c,d,T=>o(T&&y)):o())}if(typeof l=="number"&&this[ge](t)){n++;let c=this[be](t),d=this[_e](t);typeof c=="number"&&typeof d=="number"&&external_node_fs_namespaceObject.fchown(l,c,d,y=>y?external_node_fs_namespaceObject.chown(a,c,d,T=>o(T&&y)):o())}o()});let h=this.transform&&this.transform(t)||t;h!==t&&(h.on("error",a=>{this[O](a,t),e()}),t.pipe(h)),h.pipe(r)}[xs](t,e){let i=typeof t.mode=="number"?t.mode&4095:this.dmode;this[yt](String(t.absolute),i,r=>{if(r){this[O](r,t),e();return}let n=1,o=()=>{--n===0&&(e(),this[$t](),t.resume())};t.mtime&&!this.noMtime&&(n++,external_node_fs_namespaceObject.utimes(String(t.absolute),t.atime||new Date,t.mtime,o)),this[ge](t)&&(n++,external_node_fs_namespaceObject.chown(String(t.absolute),Number(this[be](t)),Number(this[_e](t)),o)),o()})}[Cr](t){t.unsupported=!0,this.warn("TAR_ENTRY_UNSUPPORTED",`unsupported entry type: ${t.type}`,{entry:t}),t.resume()}[Ar](t,e){let i=f(external_node_path_namespaceObject.relative(this.cwd,external_node_path_namespaceObject.resolve(external_node_path_namespaceObject.dirname(String(t.absolute)),String(t.linkpath)))).split("/");this[Re](t,this.cwd,i,()=>this[gi](t,String(t.linkpath),"symlink",e),r=>{this[O](r,t),e()})}[Ir](t,e){let i=f(external_node_path_namespaceObject.resolve(this.cwd,String(t.linkpath))),r=f(String(t.linkpath)).split("/");this[Re](t,this.cwd,r,()=>this[gi](t,i,"link",e),n=>{this[O](n,t),e()})}[Re](t,e,i,r,n){let o=i.shift();if(this.preservePaths||o===void 0)return r();let h=external_node_path_namespaceObject.resolve(e,o);external_node_fs_namespaceObject.lstat(h,(a,l)=>{if(a)return r();if(l?.isSymbolicLink())return n(new St(h,external_node_path_namespaceObject.resolve(h,i.join("/"))));this[Re](t,h,i,r,n)})}[kr](){this[Ri]++}[$t](){this[Ri]--,this[bs]()}[Ls](t){this[$t](),t.resume()}[Os](t,e){return t.type==="File"&&!this.unlink&&e.isFile()&&e.nlink<=1&&!Te}[_s](t){this[kr]();let e=[t.path];t.linkpath&&e.push(t.linkpath),this.reservations.reserve(e,i=>this[Nr](t,i))}[Nr](t,e){let i=h=>{e(h)},r=()=>{this[yt](this.cwd,this.dmode,h=>{if(h){this[O](h,t),i();return}this[Oe]=!0,n()})},n=()=>{if(t.absolute!==this.cwd){let h=f(external_node_path_namespaceObject.dirname(String(t.absolute)));if(h!==this.cwd)return this[yt](h,this.dmode,a=>{if(a){this[O](a,t),i();return}o()})}o()},o=()=>{external_node_fs_namespaceObject.lstat(String(t.absolute),(h,a)=>{if(a&&(this.keep||this.newer&&a.mtime>(t.mtime??a.mtime))){this[Ls](t),i();return}if(h||this[Os](t,a))return this[P](null,t,i);if(a.isDirectory()){if(t.type==="Directory"){let l=this.chmod&&t.mode&&(a.mode&4095)!==t.mode,c=d=>this[P](d??null,t,i);return l?external_node_fs_namespaceObject.chmod(String(t.absolute),Number(t.mode),c):c()}if(t.absolute!==this.cwd)return external_node_fs_namespaceObject.rmdir(String(t.absolute),l=>this[P](l??null,t,i))}if(t.absolute===this.cwd)return this[P](null,t,i);mo(String(t.absolute),l=>this[P](l??null,t,i))})};this[Oe]?n():r()}[P](t,e,i){if(t){this[O](t,e),i();return}switch(e.type){case"File":case"OldFile":case"ContiguousFile":return this[Ts](e,i);case"Link":return this[Ir](e,i);case"SymbolicLink":return this[Ar](e,i);case"Directory":case"GNUDumpDir":return this[xs](e,i)}}[gi](t,e,i,r){external_node_fs_namespaceObject[i](e,String(t.absolute),n=>{n?this[O](n,t):(this[$t](),t.resume()),r()})}},ye=s=>{try{return[null,s()]}catch(t){return[t,null]}},xe=class extends Xt{sync=!0;[P](t,e){return super[P](t,e,()=>{})}[_s](t){if(!this[Oe]){let n=this[yt](this.cwd,this.dmode);if(n)return this[O](n,t);this[Oe]=!0}if(t.absolute!==this.cwd){let n=f(external_node_path_namespaceObject.dirname(String(t.absolute)));if(n!==this.cwd){let o=this[yt](n,this.dmode);if(o)return this[O](o,t)}}let[e,i]=ye(()=>external_node_fs_namespaceObject.lstatSync(String(t.absolute)));if(i&&(this.keep||this.newer&&i.mtime>(t.mtime??i.mtime)))return this[Ls](t);if(e||this[Os](t,i))return this[P](null,t);if(i.isDirectory()){if(t.type==="Directory"){let o=this.chmod&&t.mode&&(i.mode&4095)!==t.mode,[h]=o?ye(()=>{external_node_fs_namespaceObject.chmodSync(String(t.absolute),Number(t.mode))}):[];return this[P](h,t)}let[n]=ye(()=>external_node_fs_namespaceObject.rmdirSync(String(t.absolute)));this[P](n,t)}let[r]=t.absolute===this.cwd?[]:ye(()=>po(String(t.absolute)));this[P](r,t)}[Ts](t,e){let i=typeof t.mode=="number"?t.mode&4095:this.fmode,r=h=>{let a;try{external_node_fs_namespaceObject.closeSync(n)}catch(l){a=l}(h||a)&&this[O](h||a,t),e()},n;try{n=external_node_fs_namespaceObject.openSync(String(t.absolute),ms(t.size),i)}catch(h){return r(h)}let o=this.transform&&this.transform(t)||t;o!==t&&(o.on("error",h=>this[O](h,t)),t.pipe(o)),o.on("data",h=>{try{external_node_fs_namespaceObject.writeSync(n,h,0,h.length)}catch(a){r(a)}}),o.on("end",()=>{let h=null;if(t.mtime&&!this.noMtime){let a=t.atime||new Date,l=t.mtime;try{external_node_fs_namespaceObject.futimesSync(n,a,l)}catch(c){try{external_node_fs_namespaceObject.utimesSync(String(t.absolute),a,l)}catch{h=c}}}if(this[ge](t)){let a=this[be](t),l=this[_e](t);try{external_node_fs_namespaceObject.fchownSync(n,Number(a),Number(l))}catch(c){try{external_node_fs_namespaceObject.chownSync(String(t.absolute),Number(a),Number(l))}catch{h=h||c}}}r(h)})}[xs](t,e){let i=typeof t.mode=="number"?t.mode&4095:this.dmode,r=this[yt](String(t.absolute),i);if(r){this[O](r,t),e();return}if(t.mtime&&!this.noMtime)try{external_node_fs_namespaceObject.utimesSync(String(t.absolute),t.atime||new Date,t.mtime)}catch{}if(this[ge](t))try{external_node_fs_namespaceObject.chownSync(String(t.absolute),Number(this[be](t)),Number(this[_e](t)))}catch{}e(),t.resume()}[yt](t,e){try{return _r(f(t),{uid:this.uid,gid:this.gid,processUid:this.processUid,processGid:this.processGid,umask:this.processUmask,preserve:this.preservePaths,unlink:this.unlink,cwd:this.cwd,mode:e})}catch(i){return i}}[Re](t,e,i,r,n){if(this.preservePaths||i.length===0)return r();let o=e;for(let h of i){o=external_node_path_namespaceObject.resolve(o,h);let[a,l]=ye(()=>external_node_fs_namespaceObject.lstatSync(o));if(a)return r();if(l.isSymbolicLink())return n(new St(o,external_node_path_namespaceObject.resolve(e,i.join("/"))))}r()}[gi](t,e,i,r){let n=`${i}Sync`;try{external_node_fs_namespaceObject[n](e,String(t.absolute)),r(),t.resume()}catch(o){return this[O](o,t)}}};var Eo=s=>{let t=new xe(s),e=s.file,i=external_node_fs_namespaceObject.statSync(e),r=s.maxReadSize||16*1024*1024;new Be(e,{readSize:r,size:i.size}).pipe(t)},wo=(s,t)=>{let e=new Xt(s),i=s.maxReadSize||16*1024*1024,r=s.file;return new Promise((o,h)=>{e.on("error",h),e.on("close",o),external_node_fs_namespaceObject.stat(r,(a,l)=>{if(a)h(a);else{let c=new _t(r,{readSize:i,size:l.size});c.on("error",h),c.pipe(e)}})})},So=K(Eo,wo,s=>new xe(s),s=>new Xt(s),(s,t)=>{t?.length&&Qi(s,t)});var yo=(s,t)=>{let e=new kt(s),i=!0,r,n;try{try{r=external_node_fs_namespaceObject.openSync(s.file,"r+")}catch(a){if(a?.code==="ENOENT")r=external_node_fs_namespaceObject.openSync(s.file,"w+");else throw a}let o=external_node_fs_namespaceObject.fstatSync(r),h=Buffer.alloc(512);t:for(n=0;n<o.size;n+=512){for(let c=0,d=0;c<512;c+=d){if(d=external_node_fs_namespaceObject.readSync(r,h,c,h.length-c,n+c),n===0&&h[0]===31&&h[1]===139)throw new Error("cannot append to compressed archives");if(!d)break t}let a=new F(h);if(!a.cksumValid)break;let l=512*Math.ceil((a.size||0)/512);if(n+l+512>o.size)break;n+=l,s.mtimeCache&&a.mtime&&s.mtimeCache.set(String(a.path),a.mtime)}i=!1,Ro(s,e,n,r,t)}finally{if(i)try{external_node_fs_namespaceObject.closeSync(r)}catch{}}},Ro=(s,t,e,i,r)=>{let n=new Wt(s.file,{fd:i,start:e});t.pipe(n),bo(t,r)},go=(s,t)=>{t=Array.from(t);let e=new wt(s),i=(n,o,h)=>{let a=(T,D)=>{T?external_node_fs_namespaceObject.close(n,E=>h(T)):h(null,D)},l=0;if(o===0)return a(null,0);let c=0,d=Buffer.alloc(512),y=(T,D)=>{if(T||D===void 0)return a(T);if(c+=D,c<512&&D)return external_node_fs_namespaceObject.read(n,d,c,d.length-c,l+c,y);if(l===0&&d[0]===31&&d[1]===139)return a(new Error("cannot append to compressed archives"));if(c<512)return a(null,l);let E=new F(d);if(!E.cksumValid)return a(null,l);let x=512*Math.ceil((E.size??0)/512);if(l+x+512>o||(l+=x+512,l>=o))return a(null,l);s.mtimeCache&&E.mtime&&s.mtimeCache.set(String(E.path),E.mtime),c=0,external_node_fs_namespaceObject.read(n,d,0,512,l,y)};external_node_fs_namespaceObject.read(n,d,0,512,l,y)};return new Promise((n,o)=>{e.on("error",o);let h="r+",a=(l,c)=>{if(l&&l.code==="ENOENT"&&h==="r+")return h="w+",external_node_fs_namespaceObject.open(s.file,h,a);if(l||!c)return o(l);external_node_fs_namespaceObject.fstat(c,(d,y)=>{if(d)return external_node_fs_namespaceObject.close(c,()=>o(d));i(c,y.size,(T,D)=>{if(T)return o(T);let E=new et(s.file,{fd:c,start:D});e.pipe(E),E.on("error",o),E.on("close",n),_o(e,t)})})};external_node_fs_namespaceObject.open(s.file,h,a)})},bo=(s,t)=>{t.forEach(e=>{e.charAt(0)==="@"?Ct({file:external_node_path_namespaceObject.resolve(s.cwd,e.slice(1)),sync:!0,noResume:!0,onReadEntry:i=>s.add(i)}):s.add(e)}),s.end()},_o=async(s,t)=>{for(let e of t)e.charAt(0)==="@"?await Ct({file:external_node_path_namespaceObject.resolve(String(s.cwd),e.slice(1)),noResume:!0,onReadEntry:i=>s.add(i)}):s.add(e);s.end()},vt=K(yo,go,()=>{throw new TypeError("file is required")},()=>{throw new TypeError("file is required")},(s,t)=>{if(!Bs(s))throw new TypeError("file is required");if(s.gzip||s.brotli||s.zstd||s.file.endsWith(".br")||s.file.endsWith(".tbr"))throw new TypeError("cannot append to compressed archives");if(!t?.length)throw new TypeError("no paths specified to add/replace")});var Oo=K(vt.syncFile,vt.asyncFile,vt.syncNoFile,vt.asyncNoFile,(s,t=[])=>{vt.validate?.(s,t),To(s)}),To=s=>{let t=s.filter;s.mtimeCache||(s.mtimeCache=new Map),s.filter=t?(e,i)=>t(e,i)&&!((s.mtimeCache?.get(e)??i.mtime??0)>(i.mtime??0)):(e,i)=>!((s.mtimeCache?.get(e)??i.mtime??0)>(i.mtime??0))};
-//# sourceMappingURL=index.min.js.map
-
-;// CONCATENATED MODULE: ./src/remote/archive.ts
-
-
-
-/** Returns whether a path (relative to the source folder) is left out by the exclude patterns. */
-function excluder(patterns) {
-    // A pattern without a slash matches a name at any depth, as in .gitignore and rsync; a
-    // trailing slash (`tmp/`) only says it is a folder, and does not anchor it at the root.
-    // `!pattern` takes a path back in, as in .gitignore (the last matching pattern decides);
-    // given to picomatch as it is, it would match every path but that one.
-    const rules = patterns.map((pattern) => {
-        const negated = pattern.startsWith('!');
-        const body = negated ? pattern.slice(1) : pattern;
-        const match = picomatch_default()(body.replace(/^\/|\/$/g, ''), {
-            dot: true,
-            basename: !body.replace(/\/$/, '').includes('/')
-        });
-        return { negated, match };
-    });
-    return (relativePath) => {
-        const path = relativePath.replace(/^\.\//, '');
-        if (path === '' || path === '.')
-            return false;
-        const parts = path.split('/');
-        // Excluding a folder excludes everything below it.
-        for (let i = 1; i <= parts.length; i++) {
-            const prefix = parts.slice(0, i).join('/');
-            let excluded = false;
-            for (const rule of rules)
-                if (rule.match(prefix))
-                    excluded = !rule.negated;
-            if (excluded)
-                return true;
+/** The release a mode puts live. */
+function targetRelease(s, facts, newRelease) {
+    const mode = modeOf(s);
+    if (mode === 'rollback') {
+        const candidates = facts.releases.filter((r) => r < facts.live && !facts.failed.includes(r));
+        if (!facts.live || candidates.length === 0) {
+            throw new PlanError(`rollback: there is no earlier good release on the host (releases: ${facts.releases.join(', ') || 'none'})`);
         }
-        return false;
+        return candidates[0];
+    }
+    if (mode === 'configs') {
+        if (!facts.live)
+            throw new PlanError('source: none deploys configs for the live release, but the host has none yet');
+        return facts.live;
+    }
+    return newRelease;
+}
+function planRun(input) {
+    const { settings: s, facts, found } = input;
+    const mode = modeOf(s);
+    const target = targetRelease(s, facts, input.newRelease);
+    const isNew = mode === 'deploy';
+    const files = configFiles(s, facts, sitePaths(s, target, found), found);
+    return {
+        mode,
+        target,
+        previous: facts.live,
+        files,
+        release: [
+            prepareStep(s),
+            ...(s.dotenv.length > 0 ? [dotenvStep(s)] : []),
+            ...(isNew ? [uploadStep(s, target), venvStep(s, target, input.venvKey)] : [])
+        ],
+        discover: discoverStep(s, target),
+        build: isNew ? djangoSteps(s, target, found) : [],
+        gates: [verifyUnitsStep(s, target, files), installConfigStep(s, files)],
+        switch: switchStep(s, target),
+        health: healthStep(s),
+        finish: [
+            ...(s.postDeploy ? [hookStep(s, target, 'post-deploy', s.postDeploy, 'cleanup')] : []),
+            pruneStep(s, s.keepReleases, target, facts.live === target ? '' : facts.live)
+        ],
+        // With `source: none` the release stays as it was; only its new files go.
+        markFailed: target !== facts.live ? markFailedStep(s, target) : undefined,
+        rollback: rollbackStep(s, facts.live, files),
+        diagnostics: diagnosticsStep(s)
     };
 }
-/** Streams the source folder as a gzip tar, without the excluded paths; nothing touches disk. */
-function archiveStream(source, exclude) {
-    const isExcluded = excluder(exclude);
-    const pack = Qn({ gzip: { level: 6 }, cwd: source, portable: true, filter: (path) => !isExcluded(path) }, ['.']);
-    // tar's stream is a Minipass; the SSH layer takes a Node stream.
-    const stream = new external_node_stream_.PassThrough();
-    pack.on('error', (error) => stream.destroy(error));
-    return pack.pipe(stream);
+/** The steps of a run that goes well, in the order the deploy runs them: what a dry run lists. */
+function planSteps(plan) {
+    return [
+        ...plan.release,
+        plan.discover,
+        ...plan.build,
+        ...plan.gates,
+        plan.switch,
+        plan.health,
+        ...plan.finish
+    ];
+}
+/**
+ * The dry run reads the live release's settings (the new one is not uploaded): its folders,
+ * moved to where the new release will have them.
+ */
+function rebaseFound(s, found, from, to) {
+    if (from === to)
+        return found;
+    const p = layout(s);
+    const move = (path) => path && (path === p.release(from) || path.startsWith(`${p.release(from)}/`))
+        ? p.release(to) + path.slice(p.release(from).length)
+        : path;
+    return { ...found, staticRoot: move(found.staticRoot), mediaRoot: move(found.mediaRoot) };
 }
 
 // EXTERNAL MODULE: ./node_modules/is-stream/index.js
@@ -63688,13 +63722,46 @@ class NodeSSH {
     }
 }
 
-;// CONCATENATED MODULE: ./src/remote/hostkey.ts
+;// CONCATENATED MODULE: ./src/grammar/known-hosts.ts
+// The known_hosts format, as ssh-keyscan prints it and ssh reads it. The text is split and
+// tokenised here only: the known-hosts input is validated with it, and the host key check
+// (remote/hostkey.ts) looks the host up in the same entries.
 
-function describeKey(blob) {
-    const length = blob.length >= 4 ? blob.readUInt32BE(0) : 0;
-    const type = blob.subarray(4, 4 + length).toString('latin1') || 'unknown';
-    const fingerprint = 'SHA256:' + (0,external_node_crypto_.createHash)('sha256').update(blob).digest('base64').replace(/=+$/, '');
-    return { type, fingerprint, base64: blob.toString('base64') };
+const KEY_TYPES = new Set([
+    'ssh-ed25519',
+    'ssh-rsa',
+    'ecdsa-sha2-nistp256',
+    'ecdsa-sha2-nistp384',
+    'ecdsa-sha2-nistp521',
+    'sk-ssh-ed25519@openssh.com',
+    'sk-ecdsa-sha2-nistp256@openssh.com',
+    'ssh-dss'
+]);
+function isMarker(word) {
+    return word === '' || word === '@revoked' || word === '@cert-authority';
+}
+function parseKnownHosts(text) {
+    const lines = text
+        .replace(/\r\n?/g, '\n')
+        .split('\n')
+        // Numbered before comments and blank lines are left out: the message names the line as pasted.
+        .map((l, index) => ({ entry: l.trim(), line: index + 1 }))
+        .filter(({ entry }) => entry !== '' && !entry.startsWith('#'));
+    const entries = [];
+    let problem;
+    for (const { entry, line } of lines) {
+        const fields = entry.split(/\s+/);
+        const marker = fields[0].startsWith('@') ? (fields.shift() ?? '') : '';
+        const [hosts, type, base64] = fields;
+        if (!type || !KEY_TYPES.has(type) || !base64 || !/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) {
+            problem ??= `line ${line} is not a known_hosts line ("host key-type base64-key", as ssh-keyscan prints)`;
+            continue;
+        }
+        // ssh skips a line with a marker it does not know: it pins nothing, and revokes nothing.
+        if (isMarker(marker))
+            entries.push({ marker, hosts, type, base64, line });
+    }
+    return { text: lines.map(({ entry }) => entry).join('\n'), entries, problem };
 }
 /** Matches one known_hosts host pattern (wildcards * and ?) against a name. */
 function matchesPattern(pattern, name) {
@@ -63733,16 +63800,24 @@ function hostFieldMatches(field, host, port) {
     }
     return matched;
 }
+/** The entries that name this host on this port. */
+function entriesFor(entries, host, port) {
+    return entries.filter((entry) => hostFieldMatches(entry.hosts, host, port));
+}
+
+;// CONCATENATED MODULE: ./src/remote/hostkey.ts
+
+
+function describeKey(blob) {
+    const length = blob.length >= 4 ? blob.readUInt32BE(0) : 0;
+    const type = blob.subarray(4, 4 + length).toString('latin1') || 'unknown';
+    const fingerprint = 'SHA256:' + (0,external_node_crypto_.createHash)('sha256').update(blob).digest('base64').replace(/=+$/, '');
+    return { type, fingerprint, base64: blob.toString('base64') };
+}
 /** The known_hosts lines that name this host on this port. */
-function entriesFor(knownHosts, host, port) {
-    return knownHosts.split('\n').flatMap((line) => {
-        const fields = line.trim().split(/\s+/);
-        const marker = fields[0]?.startsWith('@') ? (fields.shift() ?? '') : '';
-        const [hosts, type, base64] = fields;
-        return hosts && type && base64 && hostFieldMatches(hosts, host, port)
-            ? [{ marker, type, base64 }]
-            : [];
-    });
+function pinsFor(knownHosts, host, port) {
+    const entries = typeof knownHosts === 'string' ? parseKnownHosts(knownHosts).entries : knownHosts;
+    return entriesFor(entries, host, port);
 }
 /**
  * The key types known-hosts pins for a host, in the order given. As ssh does, the connection asks
@@ -63750,7 +63825,7 @@ function entriesFor(knownHosts, host, port) {
  * fail against a pinned rsa line.
  */
 function pinnedKeyTypes(knownHosts, host, port) {
-    const types = entriesFor(knownHosts, host, port)
+    const types = pinsFor(knownHosts, host, port)
         .filter((e) => e.marker === '')
         .map((e) => e.type);
     return [...new Set(types)];
@@ -63758,7 +63833,7 @@ function pinnedKeyTypes(knownHosts, host, port) {
 /** Checks an offered host key against the pinned known_hosts lines and fingerprints. */
 function verifyHostKey(blob, host, port, pins) {
     const offered = describeKey(blob);
-    const entries = entriesFor(pins.knownHosts, host, port);
+    const entries = pinsFor(pins.knownHosts, host, port);
     // A revoked key stays refused wherever else it is pinned, as in ssh (whatever the line order).
     if (entries.some((e) => e.marker === '@revoked' && e.base64 === offered.base64)) {
         return { accepted: false, offered, reason: `the key is marked @revoked in known-hosts` };
@@ -63896,7 +63971,7 @@ const HOST_KEY_ALGORITHMS = [
 ];
 /** The key types pinned for the host first, so the server offers a key that can match. */
 function hostKeyAlgorithms(settings, host) {
-    const pinned = pinnedKeyTypes(settings.knownHosts, host.name, host.port).flatMap((type) => type === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256'] : [type]);
+    const pinned = pinnedKeyTypes(settings.knownHostEntries, host.name, host.port).flatMap((type) => type === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256'] : [type]);
     return [...new Set([...pinned, ...HOST_KEY_ALGORITHMS])].filter((a) => HOST_KEY_ALGORITHMS.includes(a));
 }
 async function connection_open(settings, host, username, sock, what, via = '') {
@@ -63922,7 +63997,10 @@ async function connection_open(settings, host, username, sock, what, via = '') {
         ],
         algorithms: { serverHostKey: hostKeyAlgorithms(settings, host) },
         hostVerifier: (key) => {
-            progress.verdict = verifyHostKey(key, host.name, host.port, settings);
+            progress.verdict = verifyHostKey(key, host.name, host.port, {
+                knownHosts: settings.knownHostEntries,
+                fingerprints: settings.fingerprints
+            });
             return settings.insecureSkipHostKeyCheck || progress.verdict.accepted;
         }
     };
@@ -63952,6 +64030,8 @@ function clientKeyName(settings) {
     return ` ${type} ${fingerprint}`;
 }
 /** Names the stage a connection failed in, its likely cause and what to do about it. */
+// One case per way a connection fails, in the order they can happen: read as a table.
+// eslint-disable-next-line max-lines-per-function
 function explainConnectError(error, settings, host, username, where, progress, via) {
     const { verdict } = progress;
     const seconds = settings.connectTimeoutMs / 1000;
@@ -64036,7 +64116,11 @@ class Executor {
     async run(step, options = {}) {
         return this.log.group(step.title, async () => {
             const result = await this.transport
-                .run(step.command, { ...options, privileged: step.privileged })
+                .run(step.command, {
+                ...options,
+                privileged: step.privileged,
+                step: { id: step.id, title: step.title }
+            })
                 .catch((error) => {
                 // The transport knows how long, not what: name the step that ran out of time.
                 if (error instanceof RemoteError && error.stage === 'timeout') {
@@ -64061,36 +64145,432 @@ class Executor {
     }
 }
 
+;// CONCATENATED MODULE: ./src/server/inspect.ts
+// The first step of every run: what the host has and what it serves. Read-only.
+
+
+function inspectStep(s) {
+    const p = layout(s);
+    return {
+        id: 'inspect',
+        phase: 'connect',
+        title: 'Check the host (nginx, systemd, python, sudo)',
+        privileged: true,
+        command: script(raw('set -u'), raw('missing=""'), sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), sh `if ! ${s.python} -c 'import venv, ensurepip' >/dev/null 2>&1; then`, sh `  package=$(${s.python} -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])' 2>/dev/null || echo python3-venv)`, sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), sh `echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`, sh `echo "live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null)"`, sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | sort -r | tr '\n' ' ')"`, sh `echo "failed=$(cd ${p.releases} 2>/dev/null && for r in *; do [ -e "$r"/${FAILED_MARK} ] && printf '%s ' "$r"; done)"`)
+    };
+}
+function parseFacts(stdout) {
+    const values = new Map();
+    for (const line of stdout.split('\n')) {
+        const at = line.indexOf('=');
+        if (at > 0)
+            values.set(line.slice(0, at), line.slice(at + 1).trim());
+    }
+    const list = (key) => (values.get(key) ?? '').split(/\s+/).filter((r) => /^[\w.-]+$/.test(r));
+    const live = values.get('live') ?? '';
+    return {
+        cpus: Number(values.get('cpus')) || 1,
+        live: /^[\w.-]+$/.test(live) && live !== '.' ? live : '',
+        releases: list('releases'),
+        failed: list('failed'),
+        python: values.get('python') ?? ''
+    };
+}
+
+;// CONCATENATED MODULE: ./src/flow/host.ts
+// One host's deploy as a small state machine: inspected → locked → released → gated → switched →
+// healthy, or failed / rolled back. It executes the planner's steps through one executor and
+// returns a result value; nothing else decides what runs. See ARCHITECTURE.md.
+
+
+
+
+
+
+/** A failure the flow already explained: its message is the report's. */
+class Stop extends Error {
+    status;
+    constructor(message, status = 'failure') {
+        super(message);
+        this.status = status;
+    }
+}
+class HostDeploy {
+    deps;
+    state = 'connected';
+    /** every state the run went through, for the log and the tests */
+    states = ['connected'];
+    facts;
+    plan;
+    gates = [];
+    health;
+    diagnostics;
+    failedStep;
+    constructor(deps) {
+        this.deps = deps;
+    }
+    to(state) {
+        this.state = state;
+        this.states.push(state);
+    }
+    async run(newRelease) {
+        const s = this.deps.settings;
+        try {
+            this.facts = parseFacts((await this.deps.run(inspectStep(s))).stdout);
+            this.to('inspected');
+            if (s.dryRun)
+                return await this.dryRun(newRelease());
+            const lock = await this.deps.takeLock();
+            if (lock.staleHolder) {
+                this.deps.warn(`Took over the deploy lock left by a run that ended without releasing it: ${lock.staleHolder}`);
+            }
+            try {
+                this.to('locked');
+                await this.deploy(newRelease());
+                return this.outcome('success', '');
+            }
+            finally {
+                await lock.release();
+            }
+        }
+        catch (error) {
+            this.to(error instanceof Stop && error.status === 'rolled-back' ? 'rolled-back' : 'failed');
+            if (error instanceof StepError && !this.failedStep)
+                this.failedStep = {
+                    title: error.step.title,
+                    output: error.result.stdout + error.result.stderr
+                };
+            return this.outcome(error instanceof Stop ? error.status : 'failure', error.message);
+        }
+        finally {
+            // The other hosts must never wait on a first host that stopped before its migrations.
+            if (this.deps.isFirst)
+                this.deps.rollout.migrated(this.state === 'healthy' || this.state === 'inspected'
+                    ? undefined
+                    : new Error('stopped: the first host failed'));
+        }
+    }
+    outcome(status, message) {
+        return {
+            release: this.plan?.target ?? '',
+            previousRelease: this.facts?.live ?? '',
+            status,
+            gates: this.gates,
+            message,
+            httpStatus: this.health?.status,
+            healthDurationMs: this.health?.durationMs,
+            failedStep: this.failedStep,
+            diagnostics: this.diagnostics,
+            files: this.plan?.files
+        };
+    }
+    /** Plans with what the project's settings say, once the release to read them from exists. */
+    planWith(newRelease, found) {
+        const facts = this.facts;
+        return planRun({
+            settings: this.deps.settings,
+            facts,
+            newRelease,
+            venvKey: this.deps.venvKey(facts),
+            found
+        });
+    }
+    async deploy(newRelease) {
+        let plan = (this.plan = this.planWith(newRelease, {}));
+        for (const step of plan.release)
+            await this.deps.run(step, { stdin: step.stdin && this.deps.stdin(step.stdin) });
+        const found = parseDjangoPaths((await this.deps.run(plan.discover)).stdout);
+        plan = this.plan = this.planWith(newRelease, found);
+        this.to('released');
+        this.warnAboutMedia(found);
+        try {
+            await this.build(plan);
+            await this.runGates(plan);
+        }
+        catch (error) {
+            // Nothing was switched; the new release stays for inspection, never chosen by a rollback.
+            if (plan.mode === 'deploy' && plan.markFailed)
+                await this.deps.run(plan.markFailed, { allowFailure: true });
+            throw error;
+        }
+        this.to('gated');
+        await this.switchAndCheck(plan);
+        this.to('healthy');
+        for (const step of plan.finish) {
+            // Old releases that could not be removed are no reason to call a healthy deploy failed.
+            const result = await this.deps.run(step, { allowFailure: step.id === 'prune' });
+            if (result.code !== 0)
+                this.deps.warn(`${step.title} failed: ${lastLines(result)}`, 'Clean-up failed');
+        }
+    }
+    /**
+     * Migrations never run on two hosts at once: the first host runs its Django steps before any
+     * other host starts its own (with a shared database theirs are then no-ops).
+     */
+    async build(plan) {
+        const { rollout, isFirst } = this.deps;
+        if (plan.build.length === 0 && plan.mode !== 'deploy') {
+            if (isFirst)
+                rollout.migrated();
+            return;
+        }
+        if (!isFirst) {
+            this.deps.info('Waiting for the first host to finish its migrations');
+            await rollout.firstMigration;
+        }
+        try {
+            for (const step of plan.build)
+                await this.deps.run(step);
+            if (isFirst)
+                rollout.migrated();
+        }
+        catch (error) {
+            if (isFirst)
+                rollout.migrated(new Error(`stopped: the first host could not run its Django steps`));
+            throw error;
+        }
+    }
+    async runGates(plan) {
+        for (const step of plan.gates) {
+            const gate = { name: step.title, passed: false, output: '' };
+            this.gates.push(gate);
+            const result = await this.deps.run(step, { allowFailure: true });
+            gate.output = (result.stdout + result.stderr).trim();
+            if (result.code === GATE_FAILED) {
+                this.failedStep = { title: step.title, output: result.stdout + result.stderr };
+                throw new Stop(`Gate failed: ${step.title}. The previous files are back in place and nothing was restarted.\n${result.stderr.trim()}`);
+            }
+            if (result.code !== 0)
+                throw new StepError(step, result);
+            gate.passed = true;
+        }
+    }
+    /** From the switch on, any failure puts the previous release back. */
+    async switchAndCheck(plan) {
+        const s = this.deps.settings;
+        try {
+            await this.deps.run(plan.switch);
+            this.to('switched');
+            this.health = parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout);
+        }
+        catch (error) {
+            this.health = { healthy: false, status: 0, durationMs: 0, detail: error.message };
+        }
+        const health = this.health;
+        const publicProblem = health.healthy && s.healthUrl ? await this.deps.checkPublicUrl() : '';
+        if (health.healthy && !publicProblem)
+            return;
+        this.diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout;
+        const cause = publicProblem ||
+            `the health check got ${health.status || 'no answer'}${health.detail ? ` (${health.detail})` : ''} from ${s.healthPath} within ${s.healthTimeoutMs / 1000} s`;
+        const rolledBack = await this.rollBack(plan);
+        const errors = parseErrors(this.diagnostics);
+        throw new Stop(`${plan.target} was not healthy: ${cause}.${rollbackNote(rolledBack, plan.previous)}` +
+            (errors.length ? `\nThe app said: ${errors.join('\n')}` : ''), rolledBack ? 'rolled-back' : 'failure');
+    }
+    /** Puts the previous release back; true when it answers healthy again. */
+    async rollBack(plan) {
+        if (plan.markFailed)
+            await this.deps.run(plan.markFailed, { allowFailure: true });
+        await this.deps.run(plan.rollback, { allowFailure: true });
+        if (!plan.previous)
+            return false;
+        return parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout).healthy;
+    }
+    /** Uploads kept inside a release are gone with the next deploy: say so while it is cheap. */
+    warnAboutMedia(found) {
+        const s = this.deps.settings;
+        const target = this.plan?.target ?? '';
+        if (mediaInRelease(s, target, found)) {
+            this.deps.warn(`MEDIA_ROOT (${found.mediaRoot}) is inside the release folder: files uploaded there are lost ` +
+                `with the next deploy. Point it at ${s.deployPath}/shared/media (for example from an ` +
+                'environment variable set in dotenv).', 'Media would not survive a deploy');
+        }
+    }
+    /**
+     * Only reads: the settings of the release that exists (the live one, or the rollback's target),
+     * the live files. Prints the deploy's own plan and the diff; no lock, no upload.
+     */
+    async dryRun(newRelease) {
+        const s = this.deps.settings;
+        const facts = this.facts;
+        const target = this.planWith(newRelease, {}).target;
+        const readable = target === newRelease ? facts.live : target;
+        const read = readable
+            ? parseDjangoPaths((await this.deps.run(discoverStep(s, readable), { allowFailure: true })).stdout)
+            : {};
+        const plan = (this.plan = this.planWith(newRelease, rebaseFound(s, read, readable, target)));
+        const live = parseConfigFiles((await this.deps.run(readConfigStep(plan.files))).stdout);
+        const diff = configDiff(plan.files, live);
+        const titles = planSteps(plan).map((step) => step.title);
+        this.deps.info(`Dry run: nothing was changed. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`);
+        this.deps.info(diff);
+        return { ...this.outcome('success', 'dry run: nothing was changed'), plan: titles, diff };
+    }
+}
+function rollbackNote(rolledBack, previous) {
+    return rolledBack
+        ? ` Rolled back to ${previous}, which answers again.`
+        : previous
+            ? ' The rollback did not bring the previous release back to health either.'
+            : ' There was no previous release to roll back to.';
+}
+function lastLines(result) {
+    return (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/http-check.ts
+// health-url: the public address, checked from the runner after the check on the host passed.
+/** Requests health-url until it answers a healthy status or health-timeout; '' when healthy. */
+async function checkPublicUrl(s) {
+    const deadline = Date.now() + s.healthTimeoutMs;
+    let last = '';
+    while (Date.now() < deadline) {
+        try {
+            const response = await fetch(s.healthUrl, {
+                redirect: 'manual',
+                signal: AbortSignal.timeout(5000)
+            });
+            if (s.healthExpect.some((r) => response.status >= r.min && response.status <= r.max))
+                return '';
+            last = `${s.healthUrl} answered ${response.status}`;
+        }
+        catch (error) {
+            last = `${s.healthUrl} did not answer: ${error.message}`;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    return `health-url: ${last}`;
+}
+
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+// EXTERNAL MODULE: ./node_modules/picomatch/index.js
+var picomatch = __nccwpck_require__(4006);
+var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
+// EXTERNAL MODULE: external "node:events"
+var external_node_events_ = __nccwpck_require__(8474);
+;// CONCATENATED MODULE: external "node:string_decoder"
+const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+// EXTERNAL MODULE: external "buffer"
+var external_buffer_ = __nccwpck_require__(181);
+// EXTERNAL MODULE: external "zlib"
+var external_zlib_ = __nccwpck_require__(3106);
+var external_zlib_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_zlib_, 2);
+// EXTERNAL MODULE: external "node:assert"
+var external_node_assert_ = __nccwpck_require__(4589);
+;// CONCATENATED MODULE: external "node:fs/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: ./node_modules/tar/dist/esm/index.min.js
+var zr=Object.defineProperty;var Ur=(s,t)=>{for(var e in t)zr(s,e,{get:t[e],enumerable:!0})};var Ds=typeof process=="object"&&process?process:{stdout:null,stderr:null},Wr=s=>!!s&&typeof s=="object"&&(s instanceof A||s instanceof external_node_stream_||Gr(s)||Zr(s)),Gr=s=>!!s&&typeof s=="object"&&s instanceof external_node_events_.EventEmitter&&typeof s.pipe=="function"&&s.pipe!==external_node_stream_.Writable.prototype.pipe,Zr=s=>!!s&&typeof s=="object"&&s instanceof external_node_events_.EventEmitter&&typeof s.write=="function"&&typeof s.end=="function",Q=Symbol("EOF"),J=Symbol("maybeEmitEnd"),nt=Symbol("emittedEnd"),De=Symbol("emittingEnd"),qt=Symbol("emittedError"),Ne=Symbol("closed"),Ns=Symbol("read"),Ae=Symbol("flush"),As=Symbol("flushChunk"),z=Symbol("encoding"),Mt=Symbol("decoder"),g=Symbol("flowing"),Qt=Symbol("paused"),Bt=Symbol("resume"),b=Symbol("buffer"),N=Symbol("pipes"),_=Symbol("bufferLength"),bi=Symbol("bufferPush"),Ie=Symbol("bufferShift"),L=Symbol("objectMode"),S=Symbol("destroyed"),_i=Symbol("error"),Oi=Symbol("emitData"),Is=Symbol("emitEnd"),Ti=Symbol("emitEnd2"),Z=Symbol("async"),xi=Symbol("abort"),Ce=Symbol("aborted"),Jt=Symbol("signal"),Rt=Symbol("dataListeners"),C=Symbol("discarded"),jt=s=>Promise.resolve().then(s),Yr=s=>s(),Kr=s=>s==="end"||s==="finish"||s==="prefinish",Vr=s=>s instanceof ArrayBuffer||!!s&&typeof s=="object"&&s.constructor&&s.constructor.name==="ArrayBuffer"&&s.byteLength>=0,$r=s=>!Buffer.isBuffer(s)&&ArrayBuffer.isView(s),Fe=class{src;dest;opts;ondrain;constructor(t,e,i){this.src=t,this.dest=e,this.opts=i,this.ondrain=()=>t[Bt](),this.dest.on("drain",this.ondrain)}unpipe(){this.dest.removeListener("drain",this.ondrain)}proxyErrors(t){}end(){this.unpipe(),this.opts.end&&this.dest.end()}},Li=class extends Fe{unpipe(){this.src.removeListener("error",this.proxyErrors),super.unpipe()}constructor(t,e,i){super(t,e,i),this.proxyErrors=r=>this.dest.emit("error",r),t.on("error",this.proxyErrors)}},Xr=s=>!!s.objectMode,qr=s=>!s.objectMode&&!!s.encoding&&s.encoding!=="buffer",A=class extends external_node_events_.EventEmitter{[g]=!1;[Qt]=!1;[N]=[];[b]=[];[L];[z];[Z];[Mt];[Q]=!1;[nt]=!1;[De]=!1;[Ne]=!1;[qt]=null;[_]=0;[S]=!1;[Jt];[Ce]=!1;[Rt]=0;[C]=!1;writable=!0;readable=!0;constructor(...t){let e=t[0]||{};if(super(),e.objectMode&&typeof e.encoding=="string")throw new TypeError("Encoding and objectMode may not be used together");Xr(e)?(this[L]=!0,this[z]=null):qr(e)?(this[z]=e.encoding,this[L]=!1):(this[L]=!1,this[z]=null),this[Z]=!!e.async,this[Mt]=this[z]?new external_node_string_decoder_namespaceObject.StringDecoder(this[z]):null,e&&e.debugExposeBuffer===!0&&Object.defineProperty(this,"buffer",{get:()=>this[b]}),e&&e.debugExposePipes===!0&&Object.defineProperty(this,"pipes",{get:()=>this[N]});let{signal:i}=e;i&&(this[Jt]=i,i.aborted?this[xi]():i.addEventListener("abort",()=>this[xi]()))}get bufferLength(){return this[_]}get encoding(){return this[z]}set encoding(t){throw new Error("Encoding must be set at instantiation time")}setEncoding(t){throw new Error("Encoding must be set at instantiation time")}get objectMode(){return this[L]}set objectMode(t){throw new Error("objectMode must be set at instantiation time")}get async(){return this[Z]}set async(t){this[Z]=this[Z]||!!t}[xi](){this[Ce]=!0,this.emit("abort",this[Jt]?.reason),this.destroy(this[Jt]?.reason)}get aborted(){return this[Ce]}set aborted(t){}write(t,e,i){if(this[Ce])return!1;if(this[Q])throw new Error("write after end");if(this[S])return this.emit("error",Object.assign(new Error("Cannot call write after a stream was destroyed"),{code:"ERR_STREAM_DESTROYED"})),!0;typeof e=="function"&&(i=e,e="utf8"),e||(e="utf8");let r=this[Z]?jt:Yr;if(!this[L]&&!Buffer.isBuffer(t)){if($r(t))t=Buffer.from(t.buffer,t.byteOffset,t.byteLength);else if(Vr(t))t=Buffer.from(t);else if(typeof t!="string")throw new Error("Non-contiguous data written to non-objectMode stream")}return this[L]?(this[g]&&this[_]!==0&&this[Ae](!0),this[g]?this.emit("data",t):this[bi](t),this[_]!==0&&this.emit("readable"),i&&r(i),this[g]):t.length?(typeof t=="string"&&!(e===this[z]&&!this[Mt]?.lastNeed)&&(t=Buffer.from(t,e)),Buffer.isBuffer(t)&&this[z]&&(t=this[Mt].write(t)),this[g]&&this[_]!==0&&this[Ae](!0),this[g]?this.emit("data",t):this[bi](t),this[_]!==0&&this.emit("readable"),i&&r(i),this[g]):(this[_]!==0&&this.emit("readable"),i&&r(i),this[g])}read(t){if(this[S])return null;if(this[C]=!1,this[_]===0||t===0||t&&t>this[_])return this[J](),null;this[L]&&(t=null),this[b].length>1&&!this[L]&&(this[b]=[this[z]?this[b].join(""):Buffer.concat(this[b],this[_])]);let e=this[Ns](t||null,this[b][0]);return this[J](),e}[Ns](t,e){if(this[L])this[Ie]();else{let i=e;t===i.length||t===null?this[Ie]():typeof i=="string"?(this[b][0]=i.slice(t),e=i.slice(0,t),this[_]-=t):(this[b][0]=i.subarray(t),e=i.subarray(0,t),this[_]-=t)}return this.emit("data",e),!this[b].length&&!this[Q]&&this.emit("drain"),e}end(t,e,i){return typeof t=="function"&&(i=t,t=void 0),typeof e=="function"&&(i=e,e="utf8"),t!==void 0&&this.write(t,e),i&&this.once("end",i),this[Q]=!0,this.writable=!1,(this[g]||!this[Qt])&&this[J](),this}[Bt](){this[S]||(!this[Rt]&&!this[N].length&&(this[C]=!0),this[Qt]=!1,this[g]=!0,this.emit("resume"),this[b].length?this[Ae]():this[Q]?this[J]():this.emit("drain"))}resume(){return this[Bt]()}pause(){this[g]=!1,this[Qt]=!0,this[C]=!1}get destroyed(){return this[S]}get flowing(){return this[g]}get paused(){return this[Qt]}[bi](t){this[L]?this[_]+=1:this[_]+=t.length,this[b].push(t)}[Ie](){return this[L]?this[_]-=1:this[_]-=this[b][0].length,this[b].shift()}[Ae](t=!1){do;while(this[As](this[Ie]())&&this[b].length);!t&&!this[b].length&&!this[Q]&&this.emit("drain")}[As](t){return this.emit("data",t),this[g]}pipe(t,e){if(this[S])return t;this[C]=!1;let i=this[nt];return e=e||{},t===Ds.stdout||t===Ds.stderr?e.end=!1:e.end=e.end!==!1,e.proxyErrors=!!e.proxyErrors,i?e.end&&t.end():(this[N].push(e.proxyErrors?new Li(this,t,e):new Fe(this,t,e)),this[Z]?jt(()=>this[Bt]()):this[Bt]()),t}unpipe(t){let e=this[N].find(i=>i.dest===t);e&&(this[N].length===1?(this[g]&&this[Rt]===0&&(this[g]=!1),this[N]=[]):this[N].splice(this[N].indexOf(e),1),e.unpipe())}addListener(t,e){return this.on(t,e)}on(t,e){let i=super.on(t,e);if(t==="data")this[C]=!1,this[Rt]++,!this[N].length&&!this[g]&&this[Bt]();else if(t==="readable"&&this[_]!==0)super.emit("readable");else if(Kr(t)&&this[nt])super.emit(t),this.removeAllListeners(t);else if(t==="error"&&this[qt]){let r=e;this[Z]?jt(()=>r.call(this,this[qt])):r.call(this,this[qt])}return i}removeListener(t,e){return this.off(t,e)}off(t,e){let i=super.off(t,e);return t==="data"&&(this[Rt]=this.listeners("data").length,this[Rt]===0&&!this[C]&&!this[N].length&&(this[g]=!1)),i}removeAllListeners(t){let e=super.removeAllListeners(t);return(t==="data"||t===void 0)&&(this[Rt]=0,!this[C]&&!this[N].length&&(this[g]=!1)),e}get emittedEnd(){return this[nt]}[J](){!this[De]&&!this[nt]&&!this[S]&&this[b].length===0&&this[Q]&&(this[De]=!0,this.emit("end"),this.emit("prefinish"),this.emit("finish"),this[Ne]&&this.emit("close"),this[De]=!1)}emit(t,...e){let i=e[0];if(t!=="error"&&t!=="close"&&t!==S&&this[S])return!1;if(t==="data")return!this[L]&&!i?!1:this[Z]?(jt(()=>this[Oi](i)),!0):this[Oi](i);if(t==="end")return this[Is]();if(t==="close"){if(this[Ne]=!0,!this[nt]&&!this[S])return!1;let n=super.emit("close");return this.removeAllListeners("close"),n}else if(t==="error"){this[qt]=i,super.emit(_i,i);let n=!this[Jt]||this.listeners("error").length?super.emit("error",i):!1;return this[J](),n}else if(t==="resume"){let n=super.emit("resume");return this[J](),n}else if(t==="finish"||t==="prefinish"){let n=super.emit(t);return this.removeAllListeners(t),n}let r=super.emit(t,...e);return this[J](),r}[Oi](t){for(let i of this[N])i.dest.write(t)===!1&&this.pause();let e=this[C]?!1:super.emit("data",t);return this[J](),e}[Is](){return this[nt]?!1:(this[nt]=!0,this.readable=!1,this[Z]?(jt(()=>this[Ti]()),!0):this[Ti]())}[Ti](){if(this[Mt]){let e=this[Mt].end();if(e){for(let i of this[N])i.dest.write(e);this[C]||super.emit("data",e)}}for(let e of this[N])e.end();let t=super.emit("end");return this.removeAllListeners("end"),t}async collect(){let t=Object.assign([],{dataLength:0});this[L]||(t.dataLength=0);let e=this.promise();return this.on("data",i=>{t.push(i),this[L]||(t.dataLength+=i.length)}),await e,t}async concat(){if(this[L])throw new Error("cannot concat in objectMode");let t=await this.collect();return this[z]?t.join(""):Buffer.concat(t,t.dataLength)}async promise(){return new Promise((t,e)=>{this.on(S,()=>e(new Error("stream destroyed"))),this.on("error",i=>e(i)),this.on("end",()=>t())})}[Symbol.asyncIterator](){this[C]=!1;let t=!1,e=async()=>(this.pause(),t=!0,{value:void 0,done:!0});return{next:()=>{if(t)return e();let r=this.read();if(r!==null)return Promise.resolve({done:!1,value:r});if(this[Q])return e();let n,o,h=d=>{this.off("data",a),this.off("end",l),this.off(S,c),e(),o(d)},a=d=>{this.off("error",h),this.off("end",l),this.off(S,c),this.pause(),n({value:d,done:!!this[Q]})},l=()=>{this.off("error",h),this.off("data",a),this.off(S,c),e(),n({done:!0,value:void 0})},c=()=>h(new Error("stream destroyed"));return new Promise((d,y)=>{o=y,n=d,this.once(S,c),this.once("error",h),this.once("end",l),this.once("data",a)})},throw:e,return:e,[Symbol.asyncIterator](){return this},[Symbol.asyncDispose]:async()=>{}}}[Symbol.iterator](){this[C]=!1;let t=!1,e=()=>(this.pause(),this.off(_i,e),this.off(S,e),this.off("end",e),t=!0,{done:!0,value:void 0}),i=()=>{if(t)return e();let r=this.read();return r===null?e():{done:!1,value:r}};return this.once("end",e),this.once(_i,e),this.once(S,e),{next:i,throw:e,return:e,[Symbol.iterator](){return this},[Symbol.dispose]:()=>{}}}destroy(t){if(this[S])return t?this.emit("error",t):this.emit(S),this;this[S]=!0,this[C]=!0,this[b].length=0,this[_]=0;let e=this;return typeof e.close=="function"&&!this[Ne]&&e.close(),t?this.emit("error",t):this.emit(S),this}static get isStream(){return Wr}};var Jr=external_fs_.writev,ht=Symbol("_autoClose"),H=Symbol("_close"),te=Symbol("_ended"),m=Symbol("_fd"),Ni=Symbol("_finished"),tt=Symbol("_flags"),Ai=Symbol("_flush"),ki=Symbol("_handleChunk"),vi=Symbol("_makeBuf"),ie=Symbol("_mode"),ke=Symbol("_needDrain"),Ut=Symbol("_onerror"),Ht=Symbol("_onopen"),Ii=Symbol("_onread"),Pt=Symbol("_onwrite"),at=Symbol("_open"),U=Symbol("_path"),ot=Symbol("_pos"),Y=Symbol("_queue"),zt=Symbol("_read"),Ci=Symbol("_readSize"),j=Symbol("_reading"),ee=Symbol("_remain"),Fi=Symbol("_size"),ve=Symbol("_write"),gt=Symbol("_writing"),Me=Symbol("_defaultFlag"),bt=Symbol("_errored"),_t=class extends A{[bt]=!1;[m];[U];[Ci];[j]=!1;[Fi];[ee];[ht];constructor(t,e){if(e=e||{},super(e),this.readable=!0,this.writable=!1,typeof t!="string")throw new TypeError("path must be a string");this[bt]=!1,this[m]=typeof e.fd=="number"?e.fd:void 0,this[U]=t,this[Ci]=e.readSize||16*1024*1024,this[j]=!1,this[Fi]=typeof e.size=="number"?e.size:1/0,this[ee]=this[Fi],this[ht]=typeof e.autoClose=="boolean"?e.autoClose:!0,typeof this[m]=="number"?this[zt]():this[at]()}get fd(){return this[m]}get path(){return this[U]}write(){throw new TypeError("this is a readable stream")}end(){throw new TypeError("this is a readable stream")}[at](){external_fs_.open(this[U],"r",(t,e)=>this[Ht](t,e))}[Ht](t,e){t?this[Ut](t):(this[m]=e,this.emit("open",e),this[zt]())}[vi](){return Buffer.allocUnsafe(Math.min(this[Ci],this[ee]))}[zt](){if(!this[j]){this[j]=!0;let t=this[vi]();if(t.length===0)return process.nextTick(()=>this[Ii](null,0,t));external_fs_.read(this[m],t,0,t.length,null,(e,i,r)=>this[Ii](e,i,r))}}[Ii](t,e,i){this[j]=!1,t?this[Ut](t):this[ki](e,i)&&this[zt]()}[H](){if(this[ht]&&typeof this[m]=="number"){let t=this[m];this[m]=void 0,external_fs_.close(t,e=>e?this.emit("error",e):this.emit("close"))}}[Ut](t){this[j]=!0,this[H](),this.emit("error",t)}[ki](t,e){let i=!1;return this[ee]-=t,t>0&&(i=super.write(t<e.length?e.subarray(0,t):e)),(t===0||this[ee]<=0)&&(i=!1,this[H](),super.end()),i}emit(t,...e){switch(t){case"prefinish":case"finish":return!1;case"drain":return typeof this[m]=="number"&&this[zt](),!1;case"error":return this[bt]?!1:(this[bt]=!0,super.emit(t,...e));default:return super.emit(t,...e)}}},Be=class extends _t{[at](){let t=!0;try{this[Ht](null,external_fs_.openSync(this[U],"r")),t=!1}finally{t&&this[H]()}}[zt](){let t=!0;try{if(!this[j]){this[j]=!0;do{let e=this[vi](),i=e.length===0?0:external_fs_.readSync(this[m],e,0,e.length,null);if(!this[ki](i,e))break}while(!0);this[j]=!1}t=!1}finally{t&&this[H]()}}[H](){if(this[ht]&&typeof this[m]=="number"){let t=this[m];this[m]=void 0,external_fs_.closeSync(t),this.emit("close")}}},et=class extends external_events_{readable=!1;writable=!0;[bt]=!1;[gt]=!1;[te]=!1;[Y]=[];[ke]=!1;[U];[ie];[ht];[m];[Me];[tt];[Ni]=!1;[ot];constructor(t,e){e=e||{},super(e),this[U]=t,this[m]=typeof e.fd=="number"?e.fd:void 0,this[ie]=e.mode===void 0?438:e.mode,this[ot]=typeof e.start=="number"?e.start:void 0,this[ht]=typeof e.autoClose=="boolean"?e.autoClose:!0;let i=this[ot]!==void 0?"r+":"w";this[Me]=e.flags===void 0,this[tt]=e.flags===void 0?i:e.flags,this[m]===void 0&&this[at]()}emit(t,...e){if(t==="error"){if(this[bt])return!1;this[bt]=!0}return super.emit(t,...e)}get fd(){return this[m]}get path(){return this[U]}[Ut](t){this[H](),this[gt]=!0,this.emit("error",t)}[at](){external_fs_.open(this[U],this[tt],this[ie],(t,e)=>this[Ht](t,e))}[Ht](t,e){this[Me]&&this[tt]==="r+"&&t&&t.code==="ENOENT"?(this[tt]="w",this[at]()):t?this[Ut](t):(this[m]=e,this.emit("open",e),this[gt]||this[Ai]())}end(t,e){return t&&this.write(t,e),this[te]=!0,!this[gt]&&!this[Y].length&&typeof this[m]=="number"&&this[Pt](null,0),this}write(t,e){return typeof t=="string"&&(t=Buffer.from(t,e)),this[te]?(this.emit("error",new Error("write() after end()")),!1):this[m]===void 0||this[gt]||this[Y].length?(this[Y].push(t),this[ke]=!0,!1):(this[gt]=!0,this[ve](t),!0)}[ve](t){external_fs_.write(this[m],t,0,t.length,this[ot],(e,i)=>this[Pt](e,i))}[Pt](t,e){t?this[Ut](t):(this[ot]!==void 0&&typeof e=="number"&&(this[ot]+=e),this[Y].length?this[Ai]():(this[gt]=!1,this[te]&&!this[Ni]?(this[Ni]=!0,this[H](),this.emit("finish")):this[ke]&&(this[ke]=!1,this.emit("drain"))))}[Ai](){if(this[Y].length===0)this[te]&&this[Pt](null,0);else if(this[Y].length===1)this[ve](this[Y].pop());else{let t=this[Y];this[Y]=[],Jr(this[m],t,this[ot],(e,i)=>this[Pt](e,i))}}[H](){if(this[ht]&&typeof this[m]=="number"){let t=this[m];this[m]=void 0,external_fs_.close(t,e=>e?this.emit("error",e):this.emit("close"))}}},Wt=class extends et{[at](){let t;if(this[Me]&&this[tt]==="r+")try{t=external_fs_.openSync(this[U],this[tt],this[ie])}catch(e){if(e?.code==="ENOENT")return this[tt]="w",this[at]();throw e}else t=external_fs_.openSync(this[U],this[tt],this[ie]);this[Ht](null,t)}[H](){if(this[ht]&&typeof this[m]=="number"){let t=this[m];this[m]=void 0,external_fs_.closeSync(t),this.emit("close")}}[ve](t){let e=!0;try{this[Pt](null,external_fs_.writeSync(this[m],t,0,t.length,this[ot])),e=!1}finally{if(e)try{this[H]()}catch{}}}};var jr=new Map([["C","cwd"],["f","file"],["z","gzip"],["P","preservePaths"],["U","unlink"],["strip-components","strip"],["stripComponents","strip"],["keep-newer","newer"],["keepNewer","newer"],["keep-newer-files","newer"],["keepNewerFiles","newer"],["k","keep"],["keep-existing","keep"],["keepExisting","keep"],["m","noMtime"],["no-mtime","noMtime"],["p","preserveOwner"],["L","follow"],["h","follow"],["onentry","onReadEntry"]]),Fs=s=>!!s.sync&&!!s.file,ks=s=>!s.sync&&!!s.file,vs=s=>!!s.sync&&!s.file,Ms=s=>!s.sync&&!s.file;var Bs=s=>!!s.file;var tn=s=>{let t=jr.get(s);return t||s},se=(s={})=>{if(!s)return{};let t={};for(let[e,i]of Object.entries(s)){let r=tn(e);t[r]=i}return t.chmod===void 0&&t.noChmod===!1&&(t.chmod=!0),delete t.noChmod,t};var K=(s,t,e,i,r)=>Object.assign((n=[],o,h)=>{Array.isArray(n)&&(o=n,n={}),typeof o=="function"&&(h=o,o=void 0),o=o?Array.from(o):[];let a=se(n);if(r?.(a,o),Fs(a)){if(typeof h=="function")throw new TypeError("callback not supported for sync tar functions");return s(a,o)}else if(ks(a)){let l=t(a,o);return h?l.then(()=>h(),h):l}else if(vs(a)){if(typeof h=="function")throw new TypeError("callback not supported for sync tar functions");return e(a,o)}else if(Ms(a)){if(typeof h=="function")throw new TypeError("callback only supported with file option");return i(a,o)}throw new Error("impossible options??")},{syncFile:s,asyncFile:t,syncNoFile:e,asyncNoFile:i,validate:r});var sn=external_zlib_.constants||{ZLIB_VERNUM:4736},M=Object.freeze(Object.assign(Object.create(null),{Z_NO_FLUSH:0,Z_PARTIAL_FLUSH:1,Z_SYNC_FLUSH:2,Z_FULL_FLUSH:3,Z_FINISH:4,Z_BLOCK:5,Z_OK:0,Z_STREAM_END:1,Z_NEED_DICT:2,Z_ERRNO:-1,Z_STREAM_ERROR:-2,Z_DATA_ERROR:-3,Z_MEM_ERROR:-4,Z_BUF_ERROR:-5,Z_VERSION_ERROR:-6,Z_NO_COMPRESSION:0,Z_BEST_SPEED:1,Z_BEST_COMPRESSION:9,Z_DEFAULT_COMPRESSION:-1,Z_FILTERED:1,Z_HUFFMAN_ONLY:2,Z_RLE:3,Z_FIXED:4,Z_DEFAULT_STRATEGY:0,DEFLATE:1,INFLATE:2,GZIP:3,GUNZIP:4,DEFLATERAW:5,INFLATERAW:6,UNZIP:7,BROTLI_DECODE:8,BROTLI_ENCODE:9,Z_MIN_WINDOWBITS:8,Z_MAX_WINDOWBITS:15,Z_DEFAULT_WINDOWBITS:15,Z_MIN_CHUNK:64,Z_MAX_CHUNK:1/0,Z_DEFAULT_CHUNK:16384,Z_MIN_MEMLEVEL:1,Z_MAX_MEMLEVEL:9,Z_DEFAULT_MEMLEVEL:8,Z_MIN_LEVEL:-1,Z_MAX_LEVEL:9,Z_DEFAULT_LEVEL:-1,BROTLI_OPERATION_PROCESS:0,BROTLI_OPERATION_FLUSH:1,BROTLI_OPERATION_FINISH:2,BROTLI_OPERATION_EMIT_METADATA:3,BROTLI_MODE_GENERIC:0,BROTLI_MODE_TEXT:1,BROTLI_MODE_FONT:2,BROTLI_DEFAULT_MODE:0,BROTLI_MIN_QUALITY:0,BROTLI_MAX_QUALITY:11,BROTLI_DEFAULT_QUALITY:11,BROTLI_MIN_WINDOW_BITS:10,BROTLI_MAX_WINDOW_BITS:24,BROTLI_LARGE_MAX_WINDOW_BITS:30,BROTLI_DEFAULT_WINDOW:22,BROTLI_MIN_INPUT_BLOCK_BITS:16,BROTLI_MAX_INPUT_BLOCK_BITS:24,BROTLI_PARAM_MODE:0,BROTLI_PARAM_QUALITY:1,BROTLI_PARAM_LGWIN:2,BROTLI_PARAM_LGBLOCK:3,BROTLI_PARAM_DISABLE_LITERAL_CONTEXT_MODELING:4,BROTLI_PARAM_SIZE_HINT:5,BROTLI_PARAM_LARGE_WINDOW:6,BROTLI_PARAM_NPOSTFIX:7,BROTLI_PARAM_NDIRECT:8,BROTLI_DECODER_RESULT_ERROR:0,BROTLI_DECODER_RESULT_SUCCESS:1,BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT:2,BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT:3,BROTLI_DECODER_PARAM_DISABLE_RING_BUFFER_REALLOCATION:0,BROTLI_DECODER_PARAM_LARGE_WINDOW:1,BROTLI_DECODER_NO_ERROR:0,BROTLI_DECODER_SUCCESS:1,BROTLI_DECODER_NEEDS_MORE_INPUT:2,BROTLI_DECODER_NEEDS_MORE_OUTPUT:3,BROTLI_DECODER_ERROR_FORMAT_EXUBERANT_NIBBLE:-1,BROTLI_DECODER_ERROR_FORMAT_RESERVED:-2,BROTLI_DECODER_ERROR_FORMAT_EXUBERANT_META_NIBBLE:-3,BROTLI_DECODER_ERROR_FORMAT_SIMPLE_HUFFMAN_ALPHABET:-4,BROTLI_DECODER_ERROR_FORMAT_SIMPLE_HUFFMAN_SAME:-5,BROTLI_DECODER_ERROR_FORMAT_CL_SPACE:-6,BROTLI_DECODER_ERROR_FORMAT_HUFFMAN_SPACE:-7,BROTLI_DECODER_ERROR_FORMAT_CONTEXT_MAP_REPEAT:-8,BROTLI_DECODER_ERROR_FORMAT_BLOCK_LENGTH_1:-9,BROTLI_DECODER_ERROR_FORMAT_BLOCK_LENGTH_2:-10,BROTLI_DECODER_ERROR_FORMAT_TRANSFORM:-11,BROTLI_DECODER_ERROR_FORMAT_DICTIONARY:-12,BROTLI_DECODER_ERROR_FORMAT_WINDOW_BITS:-13,BROTLI_DECODER_ERROR_FORMAT_PADDING_1:-14,BROTLI_DECODER_ERROR_FORMAT_PADDING_2:-15,BROTLI_DECODER_ERROR_FORMAT_DISTANCE:-16,BROTLI_DECODER_ERROR_DICTIONARY_NOT_SET:-19,BROTLI_DECODER_ERROR_INVALID_ARGUMENTS:-20,BROTLI_DECODER_ERROR_ALLOC_CONTEXT_MODES:-21,BROTLI_DECODER_ERROR_ALLOC_TREE_GROUPS:-22,BROTLI_DECODER_ERROR_ALLOC_CONTEXT_MAP:-25,BROTLI_DECODER_ERROR_ALLOC_RING_BUFFER_1:-26,BROTLI_DECODER_ERROR_ALLOC_RING_BUFFER_2:-27,BROTLI_DECODER_ERROR_ALLOC_BLOCK_TYPE_TREES:-30,BROTLI_DECODER_ERROR_UNREACHABLE:-31},sn));var rn=external_buffer_.Buffer.concat,zs=Object.getOwnPropertyDescriptor(external_buffer_.Buffer,"concat"),nn=s=>s,Bi=zs?.writable===!0||zs?.set!==void 0?s=>{external_buffer_.Buffer.concat=s?nn:rn}:s=>{},Tt=Symbol("_superWrite"),Gt=class extends Error{code;errno;constructor(t,e){super("zlib: "+t.message,{cause:t}),this.code=t.code,this.errno=t.errno,this.code||(this.code="ZLIB_ERROR"),this.message="zlib: "+t.message,Error.captureStackTrace(this,e??this.constructor)}get name(){return"ZlibError"}},Pi=Symbol("flushFlag"),re=class extends A{#t=!1;#i=!1;#s;#n;#r;#e;#o;get sawError(){return this.#t}get handle(){return this.#e}get flushFlag(){return this.#s}constructor(t,e){if(!t||typeof t!="object")throw new TypeError("invalid options for ZlibBase constructor");if(super(t),this.#s=t.flush??0,this.#n=t.finishFlush??0,this.#r=t.fullFlushFlag??0,typeof external_zlib_namespaceObject[e]!="function")throw new TypeError("Compression method not supported: "+e);try{this.#e=new external_zlib_namespaceObject[e](t)}catch(i){throw new Gt(i,this.constructor)}this.#o=i=>{this.#t||(this.#t=!0,this.close(),this.emit("error",i))},this.#e?.on("error",i=>this.#o(new Gt(i))),this.once("end",()=>this.close)}close(){this.#e&&(this.#e.close(),this.#e=void 0,this.emit("close"))}reset(){if(!this.#t)return external_assert_(this.#e,"zlib binding closed"),this.#e.reset?.()}flush(t){this.ended||(typeof t!="number"&&(t=this.#r),this.write(Object.assign(external_buffer_.Buffer.alloc(0),{[Pi]:t})))}end(t,e,i){return typeof t=="function"&&(i=t,e=void 0,t=void 0),typeof e=="function"&&(i=e,e=void 0),t&&(e?this.write(t,e):this.write(t)),this.flush(this.#n),this.#i=!0,super.end(i)}get ended(){return this.#i}[Tt](t){return super.write(t)}write(t,e,i){if(typeof e=="function"&&(i=e,e="utf8"),typeof t=="string"&&(t=external_buffer_.Buffer.from(t,e)),this.#t)return;external_assert_(this.#e,"zlib binding closed");let r=this.#e._handle,n=r.close;r.close=()=>{};let o=this.#e.close;this.#e.close=()=>{},Bi(!0);let h;try{let l=typeof t[Pi]=="number"?t[Pi]:this.#s;h=this.#e._processChunk(t,l),Bi(!1)}catch(l){Bi(!1),this.#o(new Gt(l,this.write))}finally{this.#e&&(this.#e._handle=r,r.close=n,this.#e.close=o,this.#e.removeAllListeners("error"))}this.#e&&this.#e.on("error",l=>this.#o(new Gt(l,this.write)));let a;if(h)if(Array.isArray(h)&&h.length>0){let l=h[0];a=this[Tt](external_buffer_.Buffer.from(l));for(let c=1;c<h.length;c++)a=this[Tt](h[c])}else a=this[Tt](external_buffer_.Buffer.from(h));return i&&i(),a}},Pe=class extends re{#t;#i;constructor(t,e){t=t||{},t.flush=t.flush||M.Z_NO_FLUSH,t.finishFlush=t.finishFlush||M.Z_FINISH,t.fullFlushFlag=M.Z_FULL_FLUSH,super(t,e),this.#t=t.level,this.#i=t.strategy}params(t,e){if(!this.sawError){if(!this.handle)throw new Error("cannot switch params when binding is closed");if(!this.handle.params)throw new Error("not supported in this implementation");if(this.#t!==t||this.#i!==e){this.flush(M.Z_SYNC_FLUSH),external_assert_(this.handle,"zlib binding closed");let i=this.handle.flush;this.handle.flush=(r,n)=>{typeof r=="function"&&(n=r,r=this.flushFlag),this.flush(r),n?.()};try{this.handle.params(t,e)}finally{this.handle.flush=i}this.handle&&(this.#t=t,this.#i=e)}}}};var ze=class extends Pe{#t;constructor(t){super(t,"Gzip"),this.#t=t&&!!t.portable}[Tt](t){return this.#t?(this.#t=!1,t[9]=255,super[Tt](t)):super[Tt](t)}};var Ue=class extends Pe{constructor(t){super(t,"Unzip")}},He=class extends re{constructor(t,e){t=t||{},t.flush=t.flush||M.BROTLI_OPERATION_PROCESS,t.finishFlush=t.finishFlush||M.BROTLI_OPERATION_FINISH,t.fullFlushFlag=M.BROTLI_OPERATION_FLUSH,super(t,e)}},We=class extends He{constructor(t){super(t,"BrotliCompress")}},Ge=class extends He{constructor(t){super(t,"BrotliDecompress")}},Ze=class extends re{constructor(t,e){t=t||{},t.flush=t.flush||M.ZSTD_e_continue,t.finishFlush=t.finishFlush||M.ZSTD_e_end,t.fullFlushFlag=M.ZSTD_e_flush,super(t,e)}},Ye=class extends Ze{constructor(t){super(t,"ZstdCompress")}},Ke=class extends Ze{constructor(t){super(t,"ZstdDecompress")}};var Us=(s,t)=>{if(Number.isSafeInteger(s))s<0?an(s,t):hn(s,t);else throw Error("cannot encode number outside of javascript safe integer range");return t},hn=(s,t)=>{t[0]=128;for(var e=t.length;e>1;e--)t[e-1]=s&255,s=Math.floor(s/256)},an=(s,t)=>{t[0]=255;var e=!1;s=s*-1;for(var i=t.length;i>1;i--){var r=s&255;s=Math.floor(s/256),e?t[i-1]=Ws(r):r===0?t[i-1]=0:(e=!0,t[i-1]=Gs(r))}},Hs=s=>{let t=s[0],e=t===128?cn(s.subarray(1,s.length)):t===255?ln(s):null;if(e===null)throw Error("invalid base256 encoding");if(!Number.isSafeInteger(e))throw Error("parsed number outside of javascript safe integer range");return e},ln=s=>{for(var t=s.length,e=0,i=!1,r=t-1;r>-1;r--){var n=Number(s[r]),o;i?o=Ws(n):n===0?o=n:(i=!0,o=Gs(n)),o!==0&&(e-=o*Math.pow(256,t-r-1))}return e},cn=s=>{for(var t=s.length,e=0,i=t-1;i>-1;i--){var r=Number(s[i]);r!==0&&(e+=r*Math.pow(256,t-i-1))}return e},Ws=s=>(255^s)&255,Gs=s=>(255^s)+1&255;var Hi={};Ur(Hi,{code:()=>Ve,isCode:()=>ne,isName:()=>dn,name:()=>oe,normalFsTypes:()=>Ui});var ne=s=>oe.has(s),dn=s=>Ve.has(s),Ui=new Set(["0","","1","2","3","4","5","6","7","D"]),oe=new Map([["0","File"],["","OldFile"],["1","Link"],["2","SymbolicLink"],["3","CharacterDevice"],["4","BlockDevice"],["5","Directory"],["6","FIFO"],["7","ContiguousFile"],["g","GlobalExtendedHeader"],["x","ExtendedHeader"],["A","SolarisACL"],["D","GNUDumpDir"],["I","Inode"],["K","NextFileHasLongLinkpath"],["L","NextFileHasLongPath"],["M","ContinuationFile"],["N","OldGnuLongPath"],["S","SparseFile"],["V","TapeVolumeHeader"],["X","OldExtendedHeader"]]),Ve=new Map(Array.from(oe).map(s=>[s[1],s[0]]));var un=s=>s===void 0||s<0?void 0:s,F=class{cksumValid=!1;needPax=!1;nullBlock=!1;block;path;mode;uid;gid;size;cksum;#t="Unsupported";linkpath;uname;gname;devmaj=0;devmin=0;atime;ctime;mtime;charset;comment;constructor(t,e=0,i,r){Buffer.isBuffer(t)?this.decode(t,e||0,i,r):t&&this.#i(t)}decode(t,e,i,r){if(e||(e=0),!t||!(t.length>=e+512))throw new Error("need 512 bytes for header");let n=xt(t,e+156,1),o=Ui.has(n),h=o?i:void 0,a=o?r:void 0;if(this.path=h?.path??xt(t,e,100),this.mode=h?.mode??a?.mode??lt(t,e+100,8),this.uid=h?.uid??a?.uid??lt(t,e+108,8),this.gid=h?.gid??a?.gid??lt(t,e+116,8),this.size=un(h?.size??a?.size??lt(t,e+124,12)),this.mtime=h?.mtime??a?.mtime??Wi(t,e+136,12),this.cksum=lt(t,e+148,12),a&&this.#i(a,!0),h&&this.#i(h),ne(n)&&(this.#t=n||"0"),this.#t==="0"&&this.path.slice(-1)==="/"&&(this.#t="5"),this.#t==="5"&&(this.size=0),this.linkpath=xt(t,e+157,100),t.subarray(e+257,e+265).toString()==="ustar\x0000")if(this.uname=h?.uname??a?.uname??xt(t,e+265,32),this.gname=h?.gname??a?.gname??xt(t,e+297,32),this.devmaj=h?.devmaj??a?.devmaj??lt(t,e+329,8)??0,this.devmin=h?.devmin??a?.devmin??lt(t,e+337,8)??0,t[e+475]!==0){let c=xt(t,e+345,155);this.path=c+"/"+this.path}else{let c=xt(t,e+345,130);c&&(this.path=c+"/"+this.path),this.atime=i?.atime??r?.atime??Wi(t,e+476,12),this.ctime=i?.ctime??r?.ctime??Wi(t,e+488,12)}let l=256;for(let c=e;c<e+148;c++)l+=t[c];for(let c=e+156;c<e+512;c++)l+=t[c];this.cksumValid=l===this.cksum,this.cksum===void 0&&l===256&&(this.nullBlock=!0)}#i(t,e=!1){Object.assign(this,Object.fromEntries(Object.entries(t).filter(([i,r])=>!(r==null||i==="size"&&Number(r)<0||i==="path"&&e||i==="linkpath"&&e||i==="global"))))}encode(t,e=0){if(t||(t=this.block=Buffer.alloc(512)),this.#t==="Unsupported"&&(this.#t="0"),!(t.length>=e+512))throw new Error("need 512 bytes for header");let i=this.ctime||this.atime?130:155,r=mn(this.path||"",i),n=r[0],o=r[1];this.needPax=!!r[2],this.needPax=Lt(t,e,100,n)||this.needPax,this.needPax=ct(t,e+100,8,this.mode)||this.needPax,this.needPax=ct(t,e+108,8,this.uid)||this.needPax,this.needPax=ct(t,e+116,8,this.gid)||this.needPax,this.needPax=ct(t,e+124,12,this.size)||this.needPax,this.needPax=Gi(t,e+136,12,this.mtime)||this.needPax,t[e+156]=Number(this.#t.codePointAt(0)),this.needPax=Lt(t,e+157,100,this.linkpath)||this.needPax,t.write("ustar\x0000",e+257,8),this.needPax=Lt(t,e+265,32,this.uname)||this.needPax,this.needPax=Lt(t,e+297,32,this.gname)||this.needPax,this.needPax=ct(t,e+329,8,this.devmaj)||this.needPax,this.needPax=ct(t,e+337,8,this.devmin)||this.needPax,this.needPax=Lt(t,e+345,i,o)||this.needPax,t[e+475]!==0?this.needPax=Lt(t,e+345,155,o)||this.needPax:(this.needPax=Lt(t,e+345,130,o)||this.needPax,this.needPax=Gi(t,e+476,12,this.atime)||this.needPax,this.needPax=Gi(t,e+488,12,this.ctime)||this.needPax);let h=256;for(let a=e;a<e+148;a++)h+=t[a];for(let a=e+156;a<e+512;a++)h+=t[a];return this.cksum=h,ct(t,e+148,8,this.cksum),this.cksumValid=!0,this.needPax}get type(){return this.#t==="Unsupported"?this.#t:oe.get(this.#t)}get typeKey(){return this.#t}set type(t){let e=String(Ve.get(t));if(ne(e)||e==="Unsupported")this.#t=e;else if(ne(t))this.#t=t;else throw new TypeError("invalid entry type: "+t)}},mn=(s,t)=>{let i=s,r="",n,o=external_node_path_namespaceObject.posix.parse(s).root||".";if(Buffer.byteLength(i)<100)n=[i,r,!1];else{r=external_node_path_namespaceObject.posix.dirname(i),i=external_node_path_namespaceObject.posix.basename(i);do Buffer.byteLength(i)<=100&&Buffer.byteLength(r)<=t?n=[i,r,!1]:Buffer.byteLength(i)>100&&Buffer.byteLength(r)<=t?n=[i.slice(0,99),r,!0]:(i=external_node_path_namespaceObject.posix.join(external_node_path_namespaceObject.posix.basename(r),i),r=external_node_path_namespaceObject.posix.dirname(r));while(r!==o&&n===void 0);n||(n=[s.slice(0,99),"",!0])}return n},xt=(s,t,e)=>s.subarray(t,t+e).toString("utf8").replace(/\0.*/,""),Wi=(s,t,e)=>pn(lt(s,t,e)),pn=s=>s===void 0?void 0:new Date(s*1e3),lt=(s,t,e)=>Number(s[t])&128?Hs(s.subarray(t,t+e)):wn(s,t,e),En=s=>isNaN(s)?void 0:s,wn=(s,t,e)=>En(parseInt(s.subarray(t,t+e).toString("utf8").replace(/\0.*$/,"").trim(),8)),Sn={12:8589934591,8:2097151},ct=(s,t,e,i)=>i===void 0?!1:i>Sn[e]||i<0?(Us(i,s.subarray(t,t+e)),!0):(yn(s,t,e,i),!1),yn=(s,t,e,i)=>s.write(Rn(i,e),t,e,"ascii"),Rn=(s,t)=>gn(Math.floor(s).toString(8),t),gn=(s,t)=>(s.length===t-1?s:new Array(t-s.length-1).join("0")+s+" ")+"\0",Gi=(s,t,e,i)=>i===void 0?!1:ct(s,t,e,i.getTime()/1e3),bn=new Array(156).join("\0"),Lt=(s,t,e,i)=>i===void 0?!1:(s.write(i+bn,t,e,"utf8"),i.length!==Buffer.byteLength(i)||i.length>e);var ft=class s{atime;mtime;ctime;charset;comment;gid;uid;gname;uname;linkpath;dev;ino;nlink;path;size;mode;global;constructor(t,e=!1){this.atime=t.atime,this.charset=t.charset,this.comment=t.comment,this.ctime=t.ctime,this.dev=t.dev,this.gid=t.gid,this.global=e,this.gname=t.gname,this.ino=t.ino,this.linkpath=t.linkpath,this.mtime=t.mtime,this.nlink=t.nlink,this.path=t.path,this.size=t.size,this.uid=t.uid,this.uname=t.uname}encode(){let t=this.encodeBody();if(t==="")return Buffer.allocUnsafe(0);let e=Buffer.byteLength(t),i=512*Math.ceil(1+e/512),r=Buffer.allocUnsafe(i);for(let n=0;n<512;n++)r[n]=0;new F({path:("PaxHeader/"+(0,external_node_path_namespaceObject.basename)(this.path??"")).slice(0,99),mode:this.mode||420,uid:this.uid,gid:this.gid,size:e,mtime:this.mtime,type:this.global?"GlobalExtendedHeader":"ExtendedHeader",linkpath:"",uname:this.uname||"",gname:this.gname||"",devmaj:0,devmin:0,atime:this.atime,ctime:this.ctime}).encode(r),r.write(t,512,e,"utf8");for(let n=e+512;n<r.length;n++)r[n]=0;return r}encodeBody(){return this.encodeField("path")+this.encodeField("ctime")+this.encodeField("atime")+this.encodeField("dev")+this.encodeField("ino")+this.encodeField("nlink")+this.encodeField("charset")+this.encodeField("comment")+this.encodeField("gid")+this.encodeField("gname")+this.encodeField("linkpath")+this.encodeField("mtime")+this.encodeField("size")+this.encodeField("uid")+this.encodeField("uname")}encodeField(t){if(this[t]===void 0)return"";let e=this[t],i=e instanceof Date?e.getTime()/1e3:e,r=" "+(t==="dev"||t==="ino"||t==="nlink"?"SCHILY.":"")+t+"="+i+`
+`,n=Buffer.byteLength(r),o=Math.floor(Math.log(n)/Math.log(10))+1;return n+o>=Math.pow(10,o)&&(o+=1),o+n+r}static parse(t,e,i=!1){return new s(On(Tn(t),e),i)}},On=(s,t)=>t?Object.assign({},t,s):s,Tn=s=>s.replace(/\n$/,"").split(`
+`).reduce(xn,Object.create(null)),xn=(s,t)=>{let e=parseInt(t,10);if(e!==Buffer.byteLength(t)+1)return s;t=t.slice((e+" ").length);let i=t.split("="),r=i.shift();if(!r)return s;let n=r.replace(/^SCHILY\.(dev|ino|nlink)/,"$1"),o=i.join("=").replace(/\0.*/,"");switch(n){case"path":case"linkpath":case"type":case"charset":case"comment":case"gname":case"uname":s[n]=o;break;case"ctime":case"atime":case"mtime":s[n]=new Date(Number(o)*1e3);break;case"size":let h=+o;h>=0&&(s[n]=h);break;case"gid":case"uid":case"dev":case"ino":case"nlink":case"mode":s[n]=+o;break}return s};var Ln=process.env.TESTING_TAR_FAKE_PLATFORM||process.platform,f=Ln!=="win32"?s=>String(s):s=>String(s).replaceAll(/\\/g,"/");var $e=class extends A{extended;globalExtended;header;startBlockSize;blockRemain;remain;type;meta=!1;ignore=!1;path;mode;uid;gid;uname;gname;size=0;mtime;atime;ctime;linkpath;dev;ino;nlink;invalid=!1;absolute;unsupported=!1;constructor(t,e,i){switch(super({}),this.pause(),this.extended=e,this.globalExtended=i,this.header=t,this.remain=t.size??0,this.startBlockSize=512*Math.ceil(this.remain/512),this.blockRemain=this.startBlockSize,this.type=t.type,this.type){case"File":case"OldFile":case"Link":case"SymbolicLink":case"CharacterDevice":case"BlockDevice":case"Directory":case"FIFO":case"ContiguousFile":case"GNUDumpDir":break;case"NextFileHasLongLinkpath":case"NextFileHasLongPath":case"OldGnuLongPath":case"GlobalExtendedHeader":case"ExtendedHeader":case"OldExtendedHeader":this.meta=!0;break;default:this.ignore=!0}if(!t.path)throw new Error("no path provided for tar.ReadEntry");this.path=f(t.path),this.mode=t.mode,this.mode&&(this.mode=this.mode&4095),this.uid=t.uid,this.gid=t.gid,this.uname=t.uname,this.gname=t.gname,this.size=this.remain,this.mtime=t.mtime,this.atime=t.atime,this.ctime=t.ctime,this.linkpath=t.linkpath?f(t.linkpath):void 0,this.uname=t.uname,this.gname=t.gname,e&&this.#t(e),i&&this.#t(i,!0)}write(t){let e=t.length;if(e>this.blockRemain)throw new Error("writing more to entry than is appropriate");let i=this.remain,r=this.blockRemain;return this.remain=Math.max(0,i-e),this.blockRemain=Math.max(0,r-e),this.ignore?!0:i>=e?super.write(t):super.write(t.subarray(0,i))}#t(t,e=!1){t.path&&(t.path=f(t.path)),t.linkpath&&(t.linkpath=f(t.linkpath)),Object.assign(this,Object.fromEntries(Object.entries(t).filter(([i,r])=>!(r==null||i==="path"&&e))))}};var Dt=(s,t,e,i={})=>{s.file&&(i.file=s.file),s.cwd&&(i.cwd=s.cwd),i.code=e instanceof Error&&e.code||t,i.tarCode=t,!s.strict&&i.recoverable!==!1?(e instanceof Error&&(i=Object.assign(e,i),e=e.message),s.emit("warn",t,e,i)):e instanceof Error?s.emit("error",Object.assign(e,i)):s.emit("error",Object.assign(new Error(`${t}: ${e}`),i))};var Nn=1024*1024,Xi=Buffer.from([31,139]),qi=Buffer.from([40,181,47,253]),An=Math.max(Xi.length,qi.length),B=Symbol("state"),Nt=Symbol("writeEntry"),it=Symbol("readEntry"),Zi=Symbol("nextEntry"),Zs=Symbol("processEntry"),V=Symbol("extendedHeader"),he=Symbol("globalExtendedHeader"),dt=Symbol("meta"),Ys=Symbol("emitMeta"),p=Symbol("buffer"),st=Symbol("queue"),ut=Symbol("ended"),Yi=Symbol("emittedEnd"),At=Symbol("emit"),w=Symbol("unzip"),Xe=Symbol("consumeChunk"),qe=Symbol("consumeChunkSub"),Ki=Symbol("consumeBody"),Ks=Symbol("consumeMeta"),Vs=Symbol("consumeHeader"),ae=Symbol("consuming"),Vi=Symbol("bufferConcat"),Qe=Symbol("maybeEnd"),Yt=Symbol("writing"),$=Symbol("aborted"),Je=Symbol("onDone"),It=Symbol("sawValidEntry"),je=Symbol("sawNullBlock"),ti=Symbol("sawEOF"),$s=Symbol("closeStream"),In=1e3,le=Symbol("compressedBytesRead"),$i=Symbol("decompressedBytesRead"),Xs=Symbol("checkDecompressionRatio"),Cn=()=>!0,rt=class extends external_events_.EventEmitter{file;strict;maxMetaEntrySize;filter;brotli;zstd;maxDecompressionRatio;writable=!0;readable=!1;[st]=[];[p];[it];[Nt];[B]="begin";[dt]="";[V];[he];[ut]=!1;[w];[$]=!1;[It];[je]=!1;[ti]=!1;[Yt]=!1;[ae]=!1;[Yi]=!1;[le]=0;[$i]=0;constructor(t={}){super(),this.file=t.file||"",this.on(Je,()=>{(this[B]==="begin"||this[It]===!1)&&this.warn("TAR_BAD_ARCHIVE","Unrecognized archive format")}),t.ondone?this.on(Je,t.ondone):this.on(Je,()=>{this.emit("prefinish"),this.emit("finish"),this.emit("end")}),this.strict=!!t.strict,this.maxDecompressionRatio=typeof t.maxDecompressionRatio=="number"?t.maxDecompressionRatio:In,this.maxMetaEntrySize=t.maxMetaEntrySize||Nn,this.filter=typeof t.filter=="function"?t.filter:Cn;let e=t.file&&(t.file.endsWith(".tar.br")||t.file.endsWith(".tbr"));this.brotli=!(t.gzip||t.zstd)&&t.brotli!==void 0?t.brotli:e?void 0:!1;let i=t.file&&(t.file.endsWith(".tar.zst")||t.file.endsWith(".tzst"));this.zstd=!(t.gzip||t.brotli)&&t.zstd!==void 0?t.zstd:i?!0:void 0,this.on("end",()=>this[$s]()),typeof t.onwarn=="function"&&this.on("warn",t.onwarn),typeof t.onReadEntry=="function"&&this.on("entry",t.onReadEntry)}warn(t,e,i={}){Dt(this,t,e,i)}[Vs](t,e){this[It]===void 0&&(this[It]=!1);let i;try{i=new F(t,e,this[V],this[he])}catch(r){return this.warn("TAR_ENTRY_INVALID",r)}if(i.nullBlock)this[je]?(this[ti]=!0,this[B]==="begin"&&(this[B]="header"),this[At]("eof")):(this[je]=!0,this[At]("nullBlock"));else if(this[je]=!1,!i.cksumValid)this.warn("TAR_ENTRY_INVALID","checksum failure",{header:i});else if(!i.path)this.warn("TAR_ENTRY_INVALID","path is required",{header:i});else{let r=i.type;if(/^(Symbolic)?Link$/.test(r)&&!i.linkpath)this.warn("TAR_ENTRY_INVALID","linkpath required",{header:i});else if(!/^(Symbolic)?Link$/.test(r)&&!/^(Global)?ExtendedHeader$/.test(r)&&i.linkpath)this.warn("TAR_ENTRY_INVALID","linkpath forbidden",{header:i});else{let n=this[Nt]=new $e(i,this[V],this[he]);if(!this[It])if(n.remain){let o=()=>{n.invalid||(this[It]=!0)};n.on("end",o)}else this[It]=!0;n.meta?n.size>this.maxMetaEntrySize?(n.ignore=!0,this[At]("ignoredEntry",n),this[B]="ignore",n.resume()):n.size>0&&(this[dt]="",n.on("data",o=>this[dt]+=o),this[B]="meta"):(this[V]=void 0,n.ignore=n.ignore||!this.filter(n.path,n),n.ignore?(this[At]("ignoredEntry",n),this[B]=n.remain?"ignore":"header",n.resume()):(n.remain?this[B]="body":(this[B]="header",n.end()),this[it]?this[st].push(n):(this[st].push(n),this[Zi]())))}}}[$s](){queueMicrotask(()=>this.emit("close"))}[Zs](t){let e=!0;if(!t)this[it]=void 0,e=!1;else if(Array.isArray(t)){let[i,...r]=t;this.emit(i,...r)}else this[it]=t,this.emit("entry",t),t.emittedEnd||(t.on("end",()=>this[Zi]()),e=!1);return e}[Zi](){do;while(this[Zs](this[st].shift()));if(this[st].length===0){let t=this[it];!t||t.flowing||t.size===t.remain?this[Yt]||this.emit("drain"):t.once("drain",()=>this.emit("drain"))}}[Ki](t,e){let i=this[Nt];if(!i)throw new Error("attempt to consume body without entry??");let r=i.blockRemain??0,n=r>=t.length&&e===0?t:t.subarray(e,e+r);return i.write(n),i.blockRemain||(this[B]="header",this[Nt]=void 0,i.end()),n.length}[Ks](t,e){let i=this[Nt],r=this[Ki](t,e);return!this[Nt]&&i&&this[Ys](i),r}[At](t,e,i){this[st].length===0&&!this[it]?this.emit(t,e,i):this[st].push([t,e,i])}[Ys](t){switch(this[At]("meta",this[dt]),t.type){case"ExtendedHeader":case"OldExtendedHeader":this[V]=ft.parse(this[dt],this[V],!1);break;case"GlobalExtendedHeader":this[he]=ft.parse(this[dt],this[he],!0);break;case"NextFileHasLongPath":case"OldGnuLongPath":{let e=this[V]??Object.create(null);this[V]=e,e.path=this[dt].replace(/\0.*/,"");break}case"NextFileHasLongLinkpath":{let e=this[V]||Object.create(null);this[V]=e,e.linkpath=this[dt].replace(/\0.*/,"");break}default:throw new Error("unknown meta: "+t.type)}}abort(t){if(!this[$]){if(this[w]){let e=this[w];e.write=()=>!0,e.end=()=>e,e.emit=()=>!1,e.destroy?.()}this[$]=!0,this.emit("abort",t),this.warn("TAR_ABORT",t,{recoverable:!1})}}[Xs](t){this[$i]+=t.length;let e=this[$i]/this[le];return e>this.maxDecompressionRatio?(this.abort(new Error(`max decompression ratio exceeded: ${e.toFixed(2)} > ${this.maxDecompressionRatio}`)),!1):!0}write(t,e,i){if(typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,typeof e=="string"?e:"utf8")),this[$])return i?.(),!1;if((this[w]===void 0||this.brotli===void 0&&this[w]===!1)&&t){if(this[p]&&(t=Buffer.concat([this[p],t]),this[p]=void 0),t.length<An)return this[p]=t,i?.(),!0;for(let a=0;this[w]===void 0&&a<Xi.length;a++)t[a]!==Xi[a]&&(this[w]=!1);let o=!1;if(this[w]===!1&&this.zstd!==!1){o=!0;for(let a=0;a<qi.length;a++)if(t[a]!==qi[a]){o=!1;break}}let h=this.brotli===void 0&&!o;if(this[w]===!1&&h)if(t.length<512)if(this[ut])this.brotli=!0;else return this[p]=t,i?.(),!0;else try{new F(t.subarray(0,512)),this.brotli=!1}catch{this.brotli=!0}if(this[w]===void 0||this[w]===!1&&(this.brotli||o)){let a=this[ut];this[ut]=!1,this[w]=this[w]===void 0?new Ue({}):o?new Ke({}):new Ge({}),this[w].on("data",c=>{this[Xs](c)&&this[Xe](c)}),this[w].on("error",c=>{this[$]||this.abort(c)}),this[w].on("end",()=>{this[ut]=!0,this[Xe]()}),this[Yt]=!0,this[le]+=t.length;let l=!!this[w][a?"end":"write"](t);return this[Yt]=!1,i?.(),l}}this[Yt]=!0,this[w]?(this[le]+=t.length,this[w].write(t)):this[Xe](t),this[Yt]=!1;let n=this[st].length>0?!1:this[it]?this[it].flowing:!0;return!n&&this[st].length===0&&this[it]?.once("drain",()=>this.emit("drain")),i?.(),n}[Vi](t){t&&!this[$]&&(this[p]=this[p]?Buffer.concat([this[p],t]):t)}[Qe](){if(this[ut]&&!this[Yi]&&!this[$]&&!this[ae]){this[Yi]=!0;let t=this[Nt];if(t?.blockRemain){let e=this[p]?this[p].length:0;this.warn("TAR_BAD_ARCHIVE",`Truncated input (needed ${t.blockRemain} more bytes, only ${e} available)`,{entry:t}),this[p]&&t.write(this[p]),t.end()}this[At](Je)}}[Xe](t){if(this[ae]&&t)this[Vi](t);else if(!t&&!this[p])this[Qe]();else if(t){if(this[ae]=!0,this[p]){this[Vi](t);let e=this[p];this[p]=void 0,this[qe](e)}else this[qe](t);for(;this[p]&&this[p]?.length>=512&&!this[$]&&!this[ti];){let e=this[p];this[p]=void 0,this[qe](e)}this[ae]=!1}(!this[p]||this[ut])&&this[Qe]()}[qe](t){let e=0,i=t.length;for(;e+512<=i&&!this[$]&&!this[ti];)switch(this[B]){case"begin":case"header":this[Vs](t,e),e+=512;break;case"ignore":case"body":e+=this[Ki](t,e);break;case"meta":e+=this[Ks](t,e);break;default:throw new Error("invalid state: "+this[B])}e<i&&(this[p]=this[p]?Buffer.concat([t.subarray(e),this[p]]):t.subarray(e))}end(t,e,i){return typeof t=="function"&&(i=t,e=void 0,t=void 0),typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,e)),i&&this.once("finish",i),this[$]||(this[w]?(t&&(this[le]+=t.length,this[w].write(t)),this[w].end()):(this[ut]=!0,(this.brotli===void 0||this.zstd===void 0)&&(t=t||Buffer.alloc(0)),t&&this.write(t),this[Qe]())),this}};var mt=s=>{let t=s.length-1,e=-1;for(;t>-1&&s.charAt(t)==="/";)e=t,t--;return e===-1?s:s.slice(0,e)};var vn=s=>{let t=s.onReadEntry;s.onReadEntry=t?e=>{t(e),e.resume()}:e=>e.resume()},Qi=(s,t)=>{let e=new Map(t.map(o=>[mt(o),!0])),i=s.filter,r=100,n=(o,h="",a=0)=>{if(a>=r)return e.set(o,!1),!1;let l=h||(0,external_path_.parse)(o).root||".",c;if(o===l)c=!1;else{let d=e.get(o);c=d!==void 0?d:n((0,external_path_.dirname)(o),l,a+1)}return e.set(o,c),c};s.filter=i?(o,h)=>i(o,h)&&n(mt(o)):o=>n(mt(o))},Mn=s=>{let t=new rt(s),e=s.file,i;try{i=external_node_fs_namespaceObject.openSync(e,"r");let r=external_node_fs_namespaceObject.fstatSync(i),n=s.maxReadSize||16*1024*1024;if(r.size<n){let o=Buffer.allocUnsafe(r.size),h=external_node_fs_namespaceObject.readSync(i,o,0,r.size,0);t.end(h===o.byteLength?o:o.subarray(0,h))}else{let o=0,h=Buffer.allocUnsafe(n);for(;o<r.size;){let a=external_node_fs_namespaceObject.readSync(i,h,0,n,o);if(a===0)break;o+=a,t.write(h.subarray(0,a))}t.end()}}finally{if(typeof i=="number")try{external_node_fs_namespaceObject.closeSync(i)}catch{}}},Bn=(s,t)=>{let e=new rt(s),i=s.maxReadSize||16*1024*1024,r=s.file;return new Promise((o,h)=>{e.on("error",h),e.on("end",o),external_node_fs_namespaceObject.stat(r,(a,l)=>{if(a)h(a);else{let c=new _t(r,{readSize:i,size:l.size});c.on("error",h),c.pipe(e)}})})},Ct=K(Mn,Bn,s=>new rt(s),s=>new rt(s),(s,t)=>{t?.length&&Qi(s,t),s.noResume||vn(s)});var Ji=(s,t,e)=>(s&=4095,e&&(s=(s|384)&-19),t&&(s&256&&(s|=64),s&32&&(s|=8),s&4&&(s|=1)),s);var{isAbsolute:zn,parse:qs}=external_node_path_namespaceObject.win32,ce=s=>{let t="",e=qs(s);for(;zn(s)||e.root;){let i=s.charAt(0)==="/"&&s.slice(0,4)!=="//?/"?"/":e.root;s=s.slice(i.length),t+=i,e=qs(s)}return[t,s]};var ei=["|","<",">","?",":"],ji=ei.map(s=>String.fromCodePoint(61440+Number(s.codePointAt(0)))),Un=new Map(ei.map((s,t)=>[s,ji[t]])),Hn=new Map(ji.map((s,t)=>[s,ei[t]])),ts=s=>ei.reduce((t,e)=>t.split(e).join(Un.get(e)),s),Qs=s=>ji.reduce((t,e)=>t.split(e).join(Hn.get(e)),s);var rr=(s,t)=>t?(s=f(s).replace(/^\.(\/|$)/,""),mt(t)+"/"+s):f(s),Wn=16*1024*1024,index_min_tr=Symbol("process"),er=Symbol("file"),ir=Symbol("directory"),is=Symbol("symlink"),sr=Symbol("hardlink"),fe=Symbol("header"),ii=Symbol("read"),ss=Symbol("lstat"),si=Symbol("onlstat"),rs=Symbol("onread"),ns=Symbol("onreadlink"),os=Symbol("openfile"),hs=Symbol("onopenfile"),pt=Symbol("close"),ri=Symbol("mode"),as=Symbol("awaitDrain"),es=Symbol("ondrain"),q=Symbol("prefix"),de=class extends A{path;portable;myuid=process.getuid&&process.getuid()||0;myuser=process.env.USER||"";maxReadSize;linkCache;statCache;preservePaths;cwd;strict;mtime;noPax;noMtime;prefix;fd;blockLen=0;blockRemain=0;buf;pos=0;remain=0;length=0;offset=0;win32;absolute;header;type;linkpath;stat;onWriteEntry;#t=!1;constructor(t,e={}){let i=se(e);super(),this.path=f(t),this.portable=!!i.portable,this.maxReadSize=i.maxReadSize||Wn,this.linkCache=i.linkCache||new Map,this.statCache=i.statCache||new Map,this.preservePaths=!!i.preservePaths,this.cwd=f(i.cwd||process.cwd()),this.strict=!!i.strict,this.noPax=!!i.noPax,this.noMtime=!!i.noMtime,this.mtime=i.mtime,this.prefix=i.prefix?f(i.prefix):void 0,this.onWriteEntry=i.onWriteEntry,typeof i.onwarn=="function"&&this.on("warn",i.onwarn);let r=!1;if(!this.preservePaths){let[o,h]=ce(this.path);o&&typeof h=="string"&&(this.path=h,r=o)}this.win32=!!i.win32||process.platform==="win32",this.win32&&(this.path=Qs(this.path.replaceAll(/\\/g,"/")),t=t.replaceAll(/\\/g,"/")),this.absolute=f(i.absolute||external_path_.resolve(this.cwd,t)),this.path===""&&(this.path="./"),r&&this.warn("TAR_ENTRY_INFO",`stripping ${r} from absolute path`,{entry:this,path:r+this.path});let n=this.statCache.get(this.absolute);n?this[si](n):this[ss]()}warn(t,e,i={}){return Dt(this,t,e,i)}emit(t,...e){return t==="error"&&(this.#t=!0),super.emit(t,...e)}[ss](){external_fs_.lstat(this.absolute,(t,e)=>{if(t)return this.emit("error",t);this[si](e)})}[si](t){this.statCache.set(this.absolute,t),this.stat=t,t.isFile()||(t.size=0),this.type=Gn(t),this.emit("stat",t),this[index_min_tr]()}[index_min_tr](){switch(this.type){case"File":return this[er]();case"Directory":return this[ir]();case"SymbolicLink":return this[is]();default:return this.end()}}[ri](t){return Ji(t,this.type==="Directory",this.portable)}[q](t){return rr(t,this.prefix)}[fe](){if(!this.stat)throw new Error("cannot write header before stat");this.type==="Directory"&&this.portable&&(this.noMtime=!0),this.onWriteEntry?.(this),this.header=new F({path:this[q](this.path),linkpath:this.type==="Link"&&this.linkpath!==void 0?this[q](this.linkpath):this.linkpath,mode:this[ri](this.stat.mode),uid:this.portable?void 0:this.stat.uid,gid:this.portable?void 0:this.stat.gid,size:this.stat.size,mtime:this.noMtime?void 0:this.mtime||this.stat.mtime,type:this.type==="Unsupported"?void 0:this.type,uname:this.portable?void 0:this.stat.uid===this.myuid?this.myuser:"",atime:this.portable?void 0:this.stat.atime,ctime:this.portable?void 0:this.stat.ctime}),this.header.encode()&&!this.noPax&&super.write(new ft({atime:this.portable?void 0:this.header.atime,ctime:this.portable?void 0:this.header.ctime,gid:this.portable?void 0:this.header.gid,mtime:this.noMtime?void 0:this.mtime||this.header.mtime,path:this[q](this.path),linkpath:this.type==="Link"&&this.linkpath!==void 0?this[q](this.linkpath):this.linkpath,size:this.header.size,uid:this.portable?void 0:this.header.uid,uname:this.portable?void 0:this.header.uname,dev:this.portable?void 0:this.stat.dev,ino:this.portable?void 0:this.stat.ino,nlink:this.portable?void 0:this.stat.nlink}).encode());let t=this.header?.block;if(!t)throw new Error("failed to encode header");super.write(t)}[ir](){if(!this.stat)throw new Error("cannot create directory entry without stat");this.path.slice(-1)!=="/"&&(this.path+="/"),this.stat.size=0,this[fe](),this.end()}[is](){external_fs_.readlink(this.absolute,(t,e)=>{if(t)return this.emit("error",t);this[ns](e)})}[ns](t){this.linkpath=f(t),this[fe](),this.end()}[sr](t){if(!this.stat)throw new Error("cannot create link entry without stat");this.type="Link",this.linkpath=f(external_path_.relative(this.cwd,t)),this.stat.size=0,this[fe](),this.end()}[er](){if(!this.stat)throw new Error("cannot create file entry without stat");if(this.stat.nlink>1){let t=`${this.stat.dev}:${this.stat.ino}`,e=this.linkCache.get(t);if(e?.indexOf(this.cwd)===0)return this[sr](e);this.linkCache.set(t,this.absolute)}if(this[fe](),this.stat.size===0)return this.end();this[os]()}[os](){external_fs_.open(this.absolute,"r",(t,e)=>{if(t)return this.emit("error",t);this[hs](e)})}[hs](t){if(this.fd=t,this.#t)return this[pt]();if(!this.stat)throw new Error("should stat before calling onopenfile");this.blockLen=512*Math.ceil(this.stat.size/512),this.blockRemain=this.blockLen;let e=Math.min(this.blockLen,this.maxReadSize);this.buf=Buffer.allocUnsafe(e),this.offset=0,this.pos=0,this.remain=this.stat.size,this.length=this.buf.length,this[ii]()}[ii](){let{fd:t,buf:e,offset:i,length:r,pos:n}=this;if(t===void 0||e===void 0)throw new Error("cannot read file without first opening");external_fs_.read(t,e,i,r,n,(o,h)=>{if(o)return this[pt](()=>this.emit("error",o));this[rs](h)})}[pt](t=()=>{}){this.fd!==void 0&&external_fs_.close(this.fd,t)}[rs](t){if(t<=0&&this.remain>0){let r=Object.assign(new Error("encountered unexpected EOF"),{path:this.absolute,syscall:"read",code:"EOF"});return this[pt](()=>this.emit("error",r))}if(t>this.remain){let r=Object.assign(new Error("did not encounter expected EOF"),{path:this.absolute,syscall:"read",code:"EOF"});return this[pt](()=>this.emit("error",r))}if(!this.buf)throw new Error("should have created buffer prior to reading");if(t===this.remain)for(let r=t;r<this.length&&t<this.blockRemain;r++)this.buf[r+this.offset]=0,t++,this.remain++;let e=this.offset===0&&t===this.buf.length?this.buf:this.buf.subarray(this.offset,this.offset+t);this.write(e)?this[es]():this[as](()=>this[es]())}[as](t){this.once("drain",t)}write(t,e,i){if(typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,typeof e=="string"?e:"utf8")),this.blockRemain<t.length){let r=Object.assign(new Error("writing more data than expected"),{path:this.absolute});return this.emit("error",r)}return this.remain-=t.length,this.blockRemain-=t.length,this.pos+=t.length,this.offset+=t.length,super.write(t,null,i)}[es](){if(!this.remain)return this.blockRemain&&super.write(Buffer.alloc(this.blockRemain)),this[pt](t=>t?this.emit("error",t):this.end());if(!this.buf)throw new Error("buffer lost somehow in ONDRAIN");this.offset>=this.length&&(this.buf=Buffer.allocUnsafe(Math.min(this.blockRemain,this.buf.length)),this.offset=0),this.length=this.buf.length-this.offset,this[ii]()}},ni=class extends de{sync=!0;[ss](){this[si](external_fs_.lstatSync(this.absolute))}[is](){this[ns](external_fs_.readlinkSync(this.absolute))}[os](){this[hs](external_fs_.openSync(this.absolute,"r"))}[ii](){let t=!0;try{let{fd:e,buf:i,offset:r,length:n,pos:o}=this;if(e===void 0||i===void 0)throw new Error("fd and buf must be set in READ method");let h=external_fs_.readSync(e,i,r,n,o);this[rs](h),t=!1}finally{if(t)try{this[pt](()=>{})}catch{}}}[as](t){t()}[pt](t=()=>{}){this.fd!==void 0&&external_fs_.closeSync(this.fd),t()}},oi=class extends A{blockLen=0;blockRemain=0;buf=0;pos=0;remain=0;length=0;preservePaths;portable;strict;noPax;noMtime;readEntry;type;prefix;path;mode;uid;gid;uname;gname;header;mtime;atime;ctime;linkpath;size;onWriteEntry;warn(t,e,i={}){return Dt(this,t,e,i)}constructor(t,e={}){let i=se(e);super(),this.preservePaths=!!i.preservePaths,this.portable=!!i.portable,this.strict=!!i.strict,this.noPax=!!i.noPax,this.noMtime=!!i.noMtime,this.onWriteEntry=i.onWriteEntry,this.readEntry=t;let{type:r}=t;if(r==="Unsupported")throw new Error("writing entry that should be ignored");this.type=r,this.type==="Directory"&&this.portable&&(this.noMtime=!0),this.prefix=i.prefix,this.path=f(t.path),this.mode=t.mode!==void 0?this[ri](t.mode):void 0,this.uid=this.portable?void 0:t.uid,this.gid=this.portable?void 0:t.gid,this.uname=this.portable?void 0:t.uname,this.gname=this.portable?void 0:t.gname,this.size=t.size,this.mtime=this.noMtime?void 0:i.mtime||t.mtime,this.atime=this.portable?void 0:t.atime,this.ctime=this.portable?void 0:t.ctime,this.linkpath=t.linkpath!==void 0?f(t.linkpath):void 0,typeof i.onwarn=="function"&&this.on("warn",i.onwarn);let n=!1;if(!this.preservePaths){let[h,a]=ce(this.path);h&&typeof a=="string"&&(this.path=a,n=h)}this.remain=t.size,this.blockRemain=t.startBlockSize,this.onWriteEntry?.(this),this.header=new F({path:this[q](this.path),linkpath:this.type==="Link"&&this.linkpath!==void 0?this[q](this.linkpath):this.linkpath,mode:this.mode,uid:this.portable?void 0:this.uid,gid:this.portable?void 0:this.gid,size:this.size,mtime:this.noMtime?void 0:this.mtime,type:this.type,uname:this.portable?void 0:this.uname,atime:this.portable?void 0:this.atime,ctime:this.portable?void 0:this.ctime}),n&&this.warn("TAR_ENTRY_INFO",`stripping ${n} from absolute path`,{entry:this,path:n+this.path}),this.header.encode()&&!this.noPax&&super.write(new ft({atime:this.portable?void 0:this.atime,ctime:this.portable?void 0:this.ctime,gid:this.portable?void 0:this.gid,mtime:this.noMtime?void 0:this.mtime,path:this[q](this.path),linkpath:this.type==="Link"&&this.linkpath!==void 0?this[q](this.linkpath):this.linkpath,size:this.size,uid:this.portable?void 0:this.uid,uname:this.portable?void 0:this.uname,dev:this.portable?void 0:this.readEntry.dev,ino:this.portable?void 0:this.readEntry.ino,nlink:this.portable?void 0:this.readEntry.nlink}).encode());let o=this.header?.block;if(!o)throw new Error("failed to encode header");super.write(o),t.pipe(this)}[q](t){return rr(t,this.prefix)}[ri](t){return Ji(t,this.type==="Directory",this.portable)}write(t,e,i){typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,typeof e=="string"?e:"utf8"));let r=t.length;if(r>this.blockRemain)throw new Error("writing more to entry than is appropriate");return this.blockRemain-=r,super.write(t,i)}end(t,e,i){return this.blockRemain&&super.write(Buffer.alloc(this.blockRemain)),typeof t=="function"&&(i=t,e=void 0,t=void 0),typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,e??"utf8")),i&&this.once("finish",i),t?super.end(t,i):super.end(i),this}},Gn=s=>s.isFile()?"File":s.isDirectory()?"Directory":s.isSymbolicLink()?"SymbolicLink":"Unsupported";var hi=class s{tail;head;length=0;static create(t=[]){return new s(t)}constructor(t=[]){for(let e of t)this.push(e)}*[Symbol.iterator](){for(let t=this.head;t;t=t.next)yield t.value}removeNode(t){if(t.list!==this)throw new Error("removing node which does not belong to this list");let e=t.next,i=t.prev;return e&&(e.prev=i),i&&(i.next=e),t===this.head&&(this.head=e),t===this.tail&&(this.tail=i),this.length--,t.next=void 0,t.prev=void 0,t.list=void 0,e}unshiftNode(t){if(t===this.head)return;t.list&&t.list.removeNode(t);let e=this.head;t.list=this,t.next=e,e&&(e.prev=t),this.head=t,this.tail||(this.tail=t),this.length++}pushNode(t){if(t===this.tail)return;t.list&&t.list.removeNode(t);let e=this.tail;t.list=this,t.prev=e,e&&(e.next=t),this.tail=t,this.head||(this.head=t),this.length++}push(...t){for(let e=0,i=t.length;e<i;e++)Yn(this,t[e]);return this.length}unshift(...t){for(var e=0,i=t.length;e<i;e++)Kn(this,t[e]);return this.length}pop(){if(!this.tail)return;let t=this.tail.value,e=this.tail;return this.tail=this.tail.prev,this.tail?this.tail.next=void 0:this.head=void 0,e.list=void 0,this.length--,t}shift(){if(!this.head)return;let t=this.head.value,e=this.head;return this.head=this.head.next,this.head?this.head.prev=void 0:this.tail=void 0,e.list=void 0,this.length--,t}forEach(t,e){e=e||this;for(let i=this.head,r=0;i;r++)t.call(e,i.value,r,this),i=i.next}forEachReverse(t,e){e=e||this;for(let i=this.tail,r=this.length-1;i;r--)t.call(e,i.value,r,this),i=i.prev}get(t){let e=0,i=this.head;for(;i&&e<t;e++)i=i.next;if(e===t&&i)return i.value}getReverse(t){let e=0,i=this.tail;for(;i&&e<t;e++)i=i.prev;if(e===t&&i)return i.value}map(t,e){e=e||this;let i=new s;for(let r=this.head;r;)i.push(t.call(e,r.value,this)),r=r.next;return i}mapReverse(t,e){e=e||this;var i=new s;for(let r=this.tail;r;)i.push(t.call(e,r.value,this)),r=r.prev;return i}reduce(t,e){let i,r=this.head;if(arguments.length>1)i=e;else if(this.head)r=this.head.next,i=this.head.value;else throw new TypeError("Reduce of empty list with no initial value");for(var n=0;r;n++)i=t(i,r.value,n),r=r.next;return i}reduceReverse(t,e){let i,r=this.tail;if(arguments.length>1)i=e;else if(this.tail)r=this.tail.prev,i=this.tail.value;else throw new TypeError("Reduce of empty list with no initial value");for(let n=this.length-1;r;n--)i=t(i,r.value,n),r=r.prev;return i}toArray(){let t=new Array(this.length);for(let e=0,i=this.head;i;e++)t[e]=i.value,i=i.next;return t}toArrayReverse(){let t=new Array(this.length);for(let e=0,i=this.tail;i;e++)t[e]=i.value,i=i.prev;return t}slice(t=0,e=this.length){e<0&&(e+=this.length),t<0&&(t+=this.length);let i=new s;if(e<t||e<0)return i;t<0&&(t=0),e>this.length&&(e=this.length);let r=this.head,n=0;for(n=0;r&&n<t;n++)r=r.next;for(;r&&n<e;n++,r=r.next)i.push(r.value);return i}sliceReverse(t=0,e=this.length){e<0&&(e+=this.length),t<0&&(t+=this.length);let i=new s;if(e<t||e<0)return i;t<0&&(t=0),e>this.length&&(e=this.length);let r=this.length,n=this.tail;for(;n&&r>e;r--)n=n.prev;for(;n&&r>t;r--,n=n.prev)i.push(n.value);return i}splice(t,e=0,...i){t>this.length&&(t=this.length-1),t<0&&(t=this.length+t);let r=this.head;for(let o=0;r&&o<t;o++)r=r.next;let n=[];for(let o=0;r&&o<e;o++)n.push(r.value),r=this.removeNode(r);r?r!==this.tail&&(r=r.prev):r=this.tail;for(let o of i)r=Zn(this,r,o);return n}reverse(){let t=this.head,e=this.tail;for(let i=t;i;i=i.prev){let r=i.prev;i.prev=i.next,i.next=r}return this.head=e,this.tail=t,this}};function Zn(s,t,e){let i=t,r=t?t.next:s.head,n=new ue(e,i,r,s);return n.next===void 0&&(s.tail=n),n.prev===void 0&&(s.head=n),s.length++,n}function Yn(s,t){s.tail=new ue(t,s.tail,void 0,s),s.head||(s.head=s.tail),s.length++}function Kn(s,t){s.head=new ue(t,void 0,s.head,s),s.tail||(s.tail=s.head),s.length++}var ue=class{list;next;prev;value;constructor(t,e,i,r){this.list=r,this.value=t,e?(e.next=this,this.prev=e):this.prev=void 0,i?(i.prev=this,this.next=i):this.next=void 0}};var pi=class{path;absolute;entry;stat;readdir;pending=!1;pendingLink=!1;ignore=!1;piped=!1;constructor(t,e){this.path=t||"./",this.absolute=e}},nr=Buffer.alloc(1024),li=Symbol("onStat"),me=Symbol("ended"),W=Symbol("queue"),pe=Symbol("pendingLinks"),Et=Symbol("current"),Ft=Symbol("process"),Ee=Symbol("processing"),ai=Symbol("processJob"),G=Symbol("jobs"),ls=Symbol("jobDone"),ci=Symbol("addFSEntry"),or=Symbol("addTarEntry"),ds=Symbol("stat"),us=Symbol("readdir"),fi=Symbol("onreaddir"),di=Symbol("pipe"),hr=Symbol("entry"),cs=Symbol("entryOpt"),ui=Symbol("writeEntryClass"),lr=Symbol("write"),index_min_fs=Symbol("ondrain"),wt=class extends A{sync=!1;opt;cwd;maxReadSize;preservePaths;strict;noPax;prefix;linkCache;statCache;file;portable;zip;readdirCache;noDirRecurse;follow;noMtime;mtime;filter;jobs;[ui];onWriteEntry;[W];[pe]=new Map;[G]=0;[Ee]=!1;[me]=!1;constructor(t={}){if(super(),this.opt=t,this.file=t.file||"",this.cwd=t.cwd||process.cwd(),this.maxReadSize=t.maxReadSize,this.preservePaths=!!t.preservePaths,this.strict=!!t.strict,this.noPax=!!t.noPax,this.prefix=f(t.prefix||""),this.linkCache=t.linkCache||new Map,this.statCache=t.statCache||new Map,this.readdirCache=t.readdirCache||new Map,this.onWriteEntry=t.onWriteEntry,this[ui]=de,typeof t.onwarn=="function"&&this.on("warn",t.onwarn),this.portable=!!t.portable,t.gzip||t.brotli||t.zstd){if((t.gzip?1:0)+(t.brotli?1:0)+(t.zstd?1:0)>1)throw new TypeError("gzip, brotli, zstd are mutually exclusive");if(t.gzip&&(typeof t.gzip!="object"&&(t.gzip={}),this.portable&&(t.gzip.portable=!0),this.zip=new ze(t.gzip)),t.brotli&&(typeof t.brotli!="object"&&(t.brotli={}),this.zip=new We(t.brotli)),t.zstd&&(typeof t.zstd!="object"&&(t.zstd={}),this.zip=new Ye(t.zstd)),!this.zip)throw new Error("impossible");let e=this.zip;e.on("data",i=>super.write(i)),e.on("end",()=>super.end()),e.on("drain",()=>this[index_min_fs]()),this.on("resume",()=>e.resume())}else this.on("drain",this[index_min_fs]);this.noDirRecurse=!!t.noDirRecurse,this.follow=!!t.follow,this.noMtime=!!t.noMtime,t.mtime&&(this.mtime=t.mtime),this.filter=typeof t.filter=="function"?t.filter:()=>!0,this[W]=new hi,this[G]=0,this.jobs=Number(t.jobs)||4,this[Ee]=!1,this[me]=!1}[lr](t){return super.write(t)}add(t){return this.write(t),this}end(t,e,i){return typeof t=="function"&&(i=t,t=void 0),typeof e=="function"&&(i=e,e=void 0),t&&this.add(t),this[me]=!0,this[Ft](),i&&i(),this}write(t){if(this[me])throw new Error("write after end");return typeof t=="string"?this[ci](t):this[or](t),this.flowing}[or](t){let e=f(external_path_.resolve(this.cwd,t.path));if(!this.filter(t.path,t))t.resume();else{let i=new pi(t.path,e);i.entry=new oi(t,this[cs](i)),i.entry.on("end",()=>this[ls](i)),this[G]+=1,this[W].push(i)}this[Ft]()}[ci](t){let e=f(external_path_.resolve(this.cwd,t));this[W].push(new pi(t,e)),this[Ft]()}[ds](t){t.pending=!0,this[G]+=1;let e=this.follow?"stat":"lstat";external_fs_[e](t.absolute,(i,r)=>{t.pending=!1,this[G]-=1,i?this.emit("error",i):this[li](t,r)})}[li](t,e){if(this.statCache.set(t.absolute,e),t.stat=e,!this.filter(t.path,e))t.ignore=!0;else if(e.isFile()&&e.nlink>1&&!this.linkCache.get(`${e.dev}:${e.ino}`)&&!this.sync)if(t===this[Et])this[ai](t);else{let i=`${e.dev}:${e.ino}`,r=this[pe].get(i);r?r.push(t):this[pe].set(i,[t]),t.pendingLink=!0,t.pending=!0}this[Ft]()}[us](t){t.pending=!0,this[G]+=1,external_fs_.readdir(t.absolute,(e,i)=>{if(t.pending=!1,this[G]-=1,e)return this.emit("error",e);this[fi](t,i)})}[fi](t,e){this.readdirCache.set(t.absolute,e),t.readdir=e,this[Ft]()}[Ft](){if(!this[Ee]){this[Ee]=!0;for(let t=this[W].head;t&&this[G]<this.jobs;t=t.next)if(this[ai](t.value),t.value.ignore){let e=t.next;this[W].removeNode(t),t.next=e}this[Ee]=!1,this[me]&&this[W].length===0&&this[G]===0&&(this.zip?this.zip.end(nr):(super.write(nr),super.end()))}}get[Et](){return this[W]&&this[W].head&&this[W].head.value}[ls](t){this[W].shift(),this[G]-=1;let{stat:e}=t;if(e&&e.isFile()&&e.nlink>1){let i=`${e.dev}:${e.ino}`,r=this[pe].get(i);if(r){this[pe].delete(i);for(let n of r)n.pending=!1,this[ai](n)}}this[Ft]()}[ai](t){if(t.pending&&t.pendingLink&&t===this[Et]&&(t.pending=!1,t.pendingLink=!1),!t.pending){if(t.entry){t===this[Et]&&!t.piped&&this[di](t);return}if(!t.stat){let e=this.statCache.get(t.absolute);e?this[li](t,e):this[ds](t)}if(t.stat&&!t.ignore){if(!this.noDirRecurse&&t.stat.isDirectory()&&!t.readdir){let e=this.readdirCache.get(t.absolute);if(e?this[fi](t,e):this[us](t),!t.readdir)return}if(t.entry=this[hr](t),!t.entry){t.ignore=!0;return}t===this[Et]&&!t.piped&&this[di](t)}}}[cs](t){return{onwarn:(e,i,r)=>this.warn(e,i,r),noPax:this.noPax,cwd:this.cwd,absolute:t.absolute,preservePaths:this.preservePaths,maxReadSize:this.maxReadSize,strict:this.strict,portable:this.portable,linkCache:this.linkCache,statCache:this.statCache,noMtime:this.noMtime,mtime:this.mtime,prefix:this.prefix,onWriteEntry:this.onWriteEntry}}[hr](t){this[G]+=1;try{return new this[ui](t.path,this[cs](t)).on("end",()=>this[ls](t)).on("error",i=>this.emit("error",i))}catch(e){this.emit("error",e)}}[index_min_fs](){this[Et]&&this[Et].entry&&this[Et].entry.resume()}[di](t){t.piped=!0,t.readdir&&t.readdir.forEach(r=>{let n=t.path,o=n==="./"?"":n.replace(/\/*$/,"/");this[ci](o+r)});let e=t.entry,i=this.zip;if(!e)throw new Error("cannot pipe without source");i?e.on("data",r=>{i.write(r)||e.pause()}):e.on("data",r=>{super.write(r)||e.pause()})}pause(){return this.zip&&this.zip.pause(),super.pause()}warn(t,e,i={}){Dt(this,t,e,i)}},kt=class extends wt{sync=!0;constructor(t){super(t),this[ui]=ni}pause(){}resume(){}[ds](t){let e=this.follow?"statSync":"lstatSync";this[li](t,external_fs_[e](t.absolute))}[us](t){this[fi](t,external_fs_.readdirSync(t.absolute))}[di](t){let e=t.entry,i=this.zip;if(t.readdir&&t.readdir.forEach(r=>{let n=t.path,o=n==="./"?"":n.replace(/\/*$/,"/");this[ci](o+r)}),!e)throw new Error("Cannot pipe without source");i?e.on("data",r=>{i.write(r)}):e.on("data",r=>{super[lr](r)})}};var Vn=(s,t)=>{let e=new kt(s),i=new Wt(s.file,{mode:s.mode||438});e.pipe(i),fr(e,t)},$n=(s,t)=>{let e=new wt(s),i=new et(s.file,{mode:s.mode||438});e.pipe(i);let r=new Promise((n,o)=>{i.on("error",o),i.on("close",n),e.on("error",o)});return dr(e,t).catch(n=>e.emit("error",n)),r},fr=(s,t)=>{t.forEach(e=>{e.charAt(0)==="@"?Ct({file:external_node_path_namespaceObject.resolve(s.cwd,e.slice(1)),sync:!0,noResume:!0,onReadEntry:i=>s.add(i)}):s.add(e)}),s.end()},dr=async(s,t)=>{for(let e of t)e.charAt(0)==="@"?await Ct({file:external_node_path_namespaceObject.resolve(String(s.cwd),e.slice(1)),noResume:!0,onReadEntry:i=>{s.add(i)}}):s.add(e);s.end()},Xn=(s,t)=>{let e=new kt(s);return fr(e,t),e},qn=(s,t)=>{let e=new wt(s);return dr(e,t).catch(i=>e.emit("error",i)),e},Qn=K(Vn,$n,Xn,qn,(s,t)=>{if(!t?.length)throw new TypeError("no paths specified to add to archive")});var Jn=process.env.__FAKE_PLATFORM__||process.platform,Er=Jn==="win32",{O_CREAT:wr,O_NOFOLLOW:ur,O_TRUNC:Sr,O_WRONLY:yr}=external_fs_.constants,Rr=Number(process.env.__FAKE_FS_O_FILENAME__)||external_fs_.constants.UV_FS_O_FILEMAP||0,jn=Er&&!!Rr,to=512*1024,eo=Rr|Sr|wr|yr,mr=!Er&&typeof ur=="number"?ur|Sr|wr|yr:null,ms=mr!==null?()=>mr:jn?s=>s<to?eo:"w":()=>"w";var ps=(s,t,e)=>{try{return external_node_fs_namespaceObject.lchownSync(s,t,e)}catch(i){if(i?.code!=="ENOENT")throw i}},Ei=(s,t,e,i)=>{external_node_fs_namespaceObject.lchown(s,t,e,r=>{i(r&&r?.code!=="ENOENT"?r:null)})},io=(s,t,e,i,r)=>{if(t.isDirectory())Es(external_node_path_namespaceObject.resolve(s,t.name),e,i,n=>{if(n)return r(n);let o=external_node_path_namespaceObject.resolve(s,t.name);Ei(o,e,i,r)});else{let n=external_node_path_namespaceObject.resolve(s,t.name);Ei(n,e,i,r)}},Es=(s,t,e,i)=>{external_node_fs_namespaceObject.readdir(s,{withFileTypes:!0},(r,n)=>{if(r){if(r.code==="ENOENT")return i();if(r.code!=="ENOTDIR"&&r.code!=="ENOTSUP")return i(r)}if(r||!n.length)return Ei(s,t,e,i);let o=n.length,h=null,a=l=>{if(!h){if(l)return i(h=l);if(--o===0)return Ei(s,t,e,i)}};for(let l of n)io(s,l,t,e,a)})},so=(s,t,e,i)=>{t.isDirectory()&&ws(external_node_path_namespaceObject.resolve(s,t.name),e,i),ps(external_node_path_namespaceObject.resolve(s,t.name),e,i)},ws=(s,t,e)=>{let i;try{i=external_node_fs_namespaceObject.readdirSync(s,{withFileTypes:!0})}catch(r){let n=r;if(n?.code==="ENOENT")return;if(n?.code==="ENOTDIR"||n?.code==="ENOTSUP")return ps(s,t,e);throw n}for(let r of i)so(s,r,t,e);return ps(s,t,e)};var Se=class extends Error{path;code;syscall="chdir";constructor(t,e){super(`${e}: Cannot cd into '${t}'`),this.path=t,this.code=e}get name(){return"CwdError"}};var St=class extends Error{path;symlink;syscall="symlink";code="TAR_SYMLINK_ERROR";constructor(t,e){super("TAR_SYMLINK_ERROR: Cannot extract through symbolic link"),this.symlink=t,this.path=e}get name(){return"SymlinkError"}};var no=(s,t)=>{external_node_fs_namespaceObject.stat(s,(e,i)=>{(e||!i.isDirectory())&&(e=new Se(s,e?.code||"ENOTDIR")),t(e)})},gr=(s,t,e)=>{s=f(s);let i=t.umask??18,r=t.mode|448,n=(r&i)!==0,o=t.uid,h=t.gid,a=typeof o=="number"&&typeof h=="number"&&(o!==t.processUid||h!==t.processGid),l=t.preserve,c=t.unlink,d=f(t.cwd),y=(E,x)=>{E?e(E):x&&a?Es(x,o,h,Le=>y(Le)):n?external_node_fs_namespaceObject.chmod(s,r,e):e()};if(s===d)return no(s,y);if(l)return promises_namespaceObject.mkdir(s,{mode:r,recursive:!0}).then(E=>y(null,E??void 0),y);let D=f(external_node_path_namespaceObject.relative(d,s)).split("/");Ss(d,D,r,c,d,void 0,y)},Ss=(s,t,e,i,r,n,o)=>{if(t.length===0)return o(null,n);let h=t.shift(),a=f(external_node_path_namespaceObject.resolve(s+"/"+h));external_node_fs_namespaceObject.mkdir(a,e,br(a,t,e,i,r,n,o))},br=(s,t,e,i,r,n,o)=>h=>{h?external_node_fs_namespaceObject.lstat(s,(a,l)=>{if(a)a.path=a.path&&f(a.path),o(a);else if(l.isDirectory())Ss(s,t,e,i,r,n,o);else if(i)external_node_fs_namespaceObject.unlink(s,c=>{if(c)return o(c);external_node_fs_namespaceObject.mkdir(s,e,br(s,t,e,i,r,n,o))});else{if(l.isSymbolicLink())return o(new St(s,s+"/"+t.join("/")));o(h)}}):(n=n||s,Ss(s,t,e,i,r,n,o))},oo=s=>{let t=!1,e;try{t=external_node_fs_namespaceObject.statSync(s).isDirectory()}catch(i){e=i?.code}finally{if(!t)throw new Se(s,e??"ENOTDIR")}},_r=(s,t)=>{s=f(s);let e=t.umask??18,i=t.mode|448,r=(i&e)!==0,n=t.uid,o=t.gid,h=typeof n=="number"&&typeof o=="number"&&(n!==t.processUid||o!==t.processGid),a=t.preserve,l=t.unlink,c=f(t.cwd),d=E=>{E&&h&&ws(E,n,o),r&&external_node_fs_namespaceObject.chmodSync(s,i)};if(s===c)return oo(c),d();if(a)return d(external_node_fs_namespaceObject.mkdirSync(s,{mode:i,recursive:!0})??void 0);let T=f(external_node_path_namespaceObject.relative(c,s)).split("/"),D;for(let E=T.shift(),x=c;E&&(x+="/"+E);E=T.shift()){x=f(external_node_path_namespaceObject.resolve(x));try{external_node_fs_namespaceObject.mkdirSync(x,i),D=D||x}catch{let Le=external_node_fs_namespaceObject.lstatSync(x);if(Le.isDirectory())continue;if(l){external_node_fs_namespaceObject.unlinkSync(x),external_node_fs_namespaceObject.mkdirSync(x,i),D=D||x;continue}else if(Le.isSymbolicLink())return new St(x,x+"/"+T.join("/"))}}return d(D)};var ys=Object.create(null),Or=1e4,Vt=new Set,Tr=s=>{Vt.has(s)?Vt.delete(s):ys[s]=s.normalize("NFD").toLocaleLowerCase("en").toLocaleUpperCase("en"),Vt.add(s);let t=ys[s],e=Vt.size-Or;if(e>Or/10){for(let i of Vt)if(Vt.delete(i),delete ys[i],--e<=0)break}return t};var ho=process.env.TESTING_TAR_FAKE_PLATFORM||process.platform,ao=ho==="win32",lo=s=>s.split("/").slice(0,-1).reduce((e,i)=>{let r=e.at(-1);return r!==void 0&&(i=(0,external_node_path_namespaceObject.join)(r,i)),e.push(i||"/"),e},[]),yi=class{#t=new Map;#i=new Map;#s=new Set;reserve(t,e){t=ao?["win32 parallelization disabled"]:t.map(r=>mt((0,external_node_path_namespaceObject.join)(Tr(r))));let i=new Set(t.map(r=>lo(r)).reduce((r,n)=>r.concat(n)));this.#i.set(e,{dirs:i,paths:t});for(let r of t){let n=this.#t.get(r);n?n.push(e):this.#t.set(r,[e])}for(let r of i){let n=this.#t.get(r);if(!n)this.#t.set(r,[new Set([e])]);else{let o=n.at(-1);o instanceof Set?o.add(e):n.push(new Set([e]))}}return this.#r(e)}#n(t){let e=this.#i.get(t);if(!e)throw new Error("function does not have any path reservations");return{paths:e.paths.map(i=>this.#t.get(i)),dirs:[...e.dirs].map(i=>this.#t.get(i))}}check(t){let{paths:e,dirs:i}=this.#n(t);return e.every(r=>r&&r[0]===t)&&i.every(r=>r&&r[0]instanceof Set&&r[0].has(t))}#r(t){return this.#s.has(t)||!this.check(t)?!1:(this.#s.add(t),t(()=>this.#e(t)),!0)}#e(t){if(!this.#s.has(t))return!1;let e=this.#i.get(t);if(!e)throw new Error("invalid reservation");let{paths:i,dirs:r}=e,n=new Set;for(let o of i){let h=this.#t.get(o);if(!h||h?.[0]!==t)continue;let a=h[1];if(!a){this.#t.delete(o);continue}if(h.shift(),typeof a=="function")n.add(a);else for(let l of a)n.add(l)}for(let o of r){let h=this.#t.get(o),a=h?.[0];if(!(!h||!(a instanceof Set)))if(a.size===1&&h.length===1){this.#t.delete(o);continue}else if(a.size===1){h.shift();let l=h[0];typeof l=="function"&&n.add(l)}else a.delete(t)}return this.#s.delete(t),n.forEach(o=>this.#r(o)),!0}};var Lr=()=>process.umask();var Dr=Symbol("onEntry"),_s=Symbol("checkFs"),Nr=Symbol("checkFs2"),Os=Symbol("isReusable"),P=Symbol("makeFs"),Ts=Symbol("file"),xs=Symbol("directory"),gi=Symbol("link"),Ar=Symbol("symlink"),Ir=Symbol("hardlink"),Re=Symbol("ensureNoSymlink"),Cr=Symbol("unsupported"),Fr=Symbol("checkPath"),Rs=Symbol("stripAbsolutePath"),yt=Symbol("mkdir"),O=Symbol("onError"),Ri=Symbol("pending"),kr=Symbol("pend"),$t=Symbol("unpend"),gs=Symbol("ended"),bs=Symbol("maybeClose"),Ls=Symbol("skip"),ge=Symbol("doChown"),be=Symbol("uid"),_e=Symbol("gid"),Oe=Symbol("checkedCwd"),fo=process.env.TESTING_TAR_FAKE_PLATFORM||process.platform,Te=fo==="win32",uo=1024,mo=(s,t)=>{if(!Te)return external_node_fs_namespaceObject.unlink(s,t);let e=s+".DELETE."+(0,external_node_crypto_.randomBytes)(16).toString("hex");external_node_fs_namespaceObject.rename(s,e,i=>{if(i)return t(i);external_node_fs_namespaceObject.unlink(e,t)})},po=s=>{if(!Te)return external_node_fs_namespaceObject.unlinkSync(s);let t=s+".DELETE."+(0,external_node_crypto_.randomBytes)(16).toString("hex");external_node_fs_namespaceObject.renameSync(s,t),external_node_fs_namespaceObject.unlinkSync(t)},vr=(s,t,e)=>s!==void 0&&s===s>>>0?s:t!==void 0&&t===t>>>0?t:e,Xt=class extends rt{[gs]=!1;[Oe]=!1;[Ri]=0;reservations=new yi;transform;writable=!0;readable=!1;uid;gid;setOwner;preserveOwner;processGid;processUid;maxDepth;forceChown;win32;newer;keep;noMtime;preservePaths;unlink;cwd;strip;processUmask;umask;dmode;fmode;chmod;constructor(t={}){if(t.ondone=()=>{this[gs]=!0,this[bs]()},super(t),this.transform=t.transform,this.chmod=!!t.chmod,typeof t.uid=="number"||typeof t.gid=="number"){if(typeof t.uid!="number"||typeof t.gid!="number")throw new TypeError("cannot set owner without number uid and gid");if(t.preserveOwner)throw new TypeError("cannot preserve owner in archive and also set owner explicitly");this.uid=t.uid,this.gid=t.gid,this.setOwner=!0}else this.uid=void 0,this.gid=void 0,this.setOwner=!1;this.preserveOwner=t.preserveOwner===void 0&&typeof t.uid!="number"?process.getuid?.()===0:!!t.preserveOwner,this.processUid=(this.preserveOwner||this.setOwner)&&process.getuid?process.getuid():void 0,this.processGid=(this.preserveOwner||this.setOwner)&&process.getgid?process.getgid():void 0,this.maxDepth=typeof t.maxDepth=="number"?t.maxDepth:uo,this.forceChown=t.forceChown===!0,this.win32=!!t.win32||Te,this.newer=!!t.newer,this.keep=!!t.keep,this.noMtime=!!t.noMtime,this.preservePaths=!!t.preservePaths,this.unlink=!!t.unlink,this.cwd=f(external_node_path_namespaceObject.resolve(t.cwd||process.cwd())),this.strip=Number(t.strip)||0,this.processUmask=this.chmod?typeof t.processUmask=="number"?t.processUmask:Lr():0,this.umask=typeof t.umask=="number"?t.umask:this.processUmask,this.dmode=t.dmode||511&~this.umask,this.fmode=t.fmode||438&~this.umask,this.on("entry",e=>this[Dr](e))}warn(t,e,i={}){return(t==="TAR_BAD_ARCHIVE"||t==="TAR_ABORT")&&(i.recoverable=!1),super.warn(t,e,i)}[bs](){this[gs]&&this[Ri]===0&&(this.emit("prefinish"),this.emit("finish"),this.emit("end"))}[Rs](t,e){let i=t[e],{type:r}=t;if(!i||this.preservePaths)return!0;let[n,o]=ce(i),h=o.replaceAll(/\\/g,"/").split("/");if(h.includes("..")||Te&&/^[a-z]:\.\.$/i.test(h[0]??"")){if(e==="path"||r==="Link")return this.warn("TAR_ENTRY_ERROR",`${e} contains '..'`,{entry:t,[e]:i}),!1;let a=external_node_path_namespaceObject.posix.dirname(t.path),l=external_node_path_namespaceObject.posix.normalize(external_node_path_namespaceObject.posix.join(a,h.join("/")));if(l.startsWith("../")||l==="..")return this.warn("TAR_ENTRY_ERROR",`${e} escapes extraction directory`,{entry:t,[e]:i}),!1}return n&&(t[e]=String(o),this.warn("TAR_ENTRY_INFO",`stripping ${n} from absolute ${e}`,{entry:t,[e]:i})),!0}[Fr](t){let e=f(t.path),i=e.split("/");if(this.strip){if(i.length<this.strip)return!1;if(t.type==="Link"){let r=f(String(t.linkpath)).split("/");if(r.length>=this.strip)t.linkpath=r.slice(this.strip).join("/");else return!1}i.splice(0,this.strip),t.path=i.join("/")}if(isFinite(this.maxDepth)&&i.length>this.maxDepth)return this.warn("TAR_ENTRY_ERROR","path excessively deep",{entry:t,path:e,depth:i.length,maxDepth:this.maxDepth}),!1;if(!this[Rs](t,"path")||!this[Rs](t,"linkpath"))return!1;if(t.absolute=external_node_path_namespaceObject.isAbsolute(t.path)?f(external_node_path_namespaceObject.resolve(t.path)):f(external_node_path_namespaceObject.resolve(this.cwd,t.path)),!this.preservePaths&&typeof t.absolute=="string"&&t.absolute.indexOf(this.cwd+"/")!==0&&t.absolute!==this.cwd)return this.warn("TAR_ENTRY_ERROR","path escaped extraction target",{entry:t,path:f(t.path),resolvedPath:t.absolute,cwd:this.cwd}),!1;if(t.absolute===this.cwd&&t.type!=="Directory"&&t.type!=="GNUDumpDir")return!1;if(this.win32){let{root:r}=external_node_path_namespaceObject.win32.parse(String(t.absolute));t.absolute=r+ts(String(t.absolute).slice(r.length));let{root:n}=external_node_path_namespaceObject.win32.parse(t.path);t.path=n+ts(t.path.slice(n.length))}return!0}[Dr](t){if(!this[Fr](t))return t.resume();switch(external_node_assert_.equal(typeof t.absolute,"string"),t.type){case"Directory":case"GNUDumpDir":t.mode&&(t.mode=t.mode|448);case"File":case"OldFile":case"ContiguousFile":case"Link":case"SymbolicLink":return this[_s](t);default:return this[Cr](t)}}[O](t,e){t.name==="CwdError"?this.emit("error",t):(this.warn("TAR_ENTRY_ERROR",t,{entry:e}),this[$t](),e.resume())}[yt](t,e,i){gr(f(t),{uid:this.uid,gid:this.gid,processUid:this.processUid,processGid:this.processGid,umask:this.processUmask,preserve:this.preservePaths,unlink:this.unlink,cwd:this.cwd,mode:e},i)}[ge](t){return this.forceChown||this.preserveOwner&&(typeof t.uid=="number"&&t.uid!==this.processUid||typeof t.gid=="number"&&t.gid!==this.processGid)||typeof this.uid=="number"&&this.uid!==this.processUid||typeof this.gid=="number"&&this.gid!==this.processGid}[be](t){return vr(this.uid,t.uid,this.processUid)}[_e](t){return vr(this.gid,t.gid,this.processGid)}[Ts](t,e){let i=typeof t.mode=="number"?t.mode&4095:this.fmode,r=new et(String(t.absolute),{flags:ms(t.size),mode:i,autoClose:!1});r.on("error",a=>{r.fd&&external_node_fs_namespaceObject.close(r.fd,()=>{}),r.write=()=>!0,this[O](a,t),e()});let n=1,o=a=>{if(a){r.fd&&external_node_fs_namespaceObject.close(r.fd,()=>{}),this[O](a,t),e();return}--n===0&&r.fd!==void 0&&external_node_fs_namespaceObject.close(r.fd,l=>{l?this[O](l,t):this[$t](),e()})};r.on("finish",()=>{let a=String(t.absolute),l=r.fd;if(typeof l=="number"&&t.mtime&&!this.noMtime){n++;let c=t.atime||new Date,d=t.mtime;external_node_fs_namespaceObject.futimes(l,c,d,y=>y?external_node_fs_namespaceObject.utimes(a,c,d,T=>o(T&&y)):o())}if(typeof l=="number"&&this[ge](t)){n++;let c=this[be](t),d=this[_e](t);typeof c=="number"&&typeof d=="number"&&external_node_fs_namespaceObject.fchown(l,c,d,y=>y?external_node_fs_namespaceObject.chown(a,c,d,T=>o(T&&y)):o())}o()});let h=this.transform&&this.transform(t)||t;h!==t&&(h.on("error",a=>{this[O](a,t),e()}),t.pipe(h)),h.pipe(r)}[xs](t,e){let i=typeof t.mode=="number"?t.mode&4095:this.dmode;this[yt](String(t.absolute),i,r=>{if(r){this[O](r,t),e();return}let n=1,o=()=>{--n===0&&(e(),this[$t](),t.resume())};t.mtime&&!this.noMtime&&(n++,external_node_fs_namespaceObject.utimes(String(t.absolute),t.atime||new Date,t.mtime,o)),this[ge](t)&&(n++,external_node_fs_namespaceObject.chown(String(t.absolute),Number(this[be](t)),Number(this[_e](t)),o)),o()})}[Cr](t){t.unsupported=!0,this.warn("TAR_ENTRY_UNSUPPORTED",`unsupported entry type: ${t.type}`,{entry:t}),t.resume()}[Ar](t,e){let i=f(external_node_path_namespaceObject.relative(this.cwd,external_node_path_namespaceObject.resolve(external_node_path_namespaceObject.dirname(String(t.absolute)),String(t.linkpath)))).split("/");this[Re](t,this.cwd,i,()=>this[gi](t,String(t.linkpath),"symlink",e),r=>{this[O](r,t),e()})}[Ir](t,e){let i=f(external_node_path_namespaceObject.resolve(this.cwd,String(t.linkpath))),r=f(String(t.linkpath)).split("/");this[Re](t,this.cwd,r,()=>this[gi](t,i,"link",e),n=>{this[O](n,t),e()})}[Re](t,e,i,r,n){let o=i.shift();if(this.preservePaths||o===void 0)return r();let h=external_node_path_namespaceObject.resolve(e,o);external_node_fs_namespaceObject.lstat(h,(a,l)=>{if(a)return r();if(l?.isSymbolicLink())return n(new St(h,external_node_path_namespaceObject.resolve(h,i.join("/"))));this[Re](t,h,i,r,n)})}[kr](){this[Ri]++}[$t](){this[Ri]--,this[bs]()}[Ls](t){this[$t](),t.resume()}[Os](t,e){return t.type==="File"&&!this.unlink&&e.isFile()&&e.nlink<=1&&!Te}[_s](t){this[kr]();let e=[t.path];t.linkpath&&e.push(t.linkpath),this.reservations.reserve(e,i=>this[Nr](t,i))}[Nr](t,e){let i=h=>{e(h)},r=()=>{this[yt](this.cwd,this.dmode,h=>{if(h){this[O](h,t),i();return}this[Oe]=!0,n()})},n=()=>{if(t.absolute!==this.cwd){let h=f(external_node_path_namespaceObject.dirname(String(t.absolute)));if(h!==this.cwd)return this[yt](h,this.dmode,a=>{if(a){this[O](a,t),i();return}o()})}o()},o=()=>{external_node_fs_namespaceObject.lstat(String(t.absolute),(h,a)=>{if(a&&(this.keep||this.newer&&a.mtime>(t.mtime??a.mtime))){this[Ls](t),i();return}if(h||this[Os](t,a))return this[P](null,t,i);if(a.isDirectory()){if(t.type==="Directory"){let l=this.chmod&&t.mode&&(a.mode&4095)!==t.mode,c=d=>this[P](d??null,t,i);return l?external_node_fs_namespaceObject.chmod(String(t.absolute),Number(t.mode),c):c()}if(t.absolute!==this.cwd)return external_node_fs_namespaceObject.rmdir(String(t.absolute),l=>this[P](l??null,t,i))}if(t.absolute===this.cwd)return this[P](null,t,i);mo(String(t.absolute),l=>this[P](l??null,t,i))})};this[Oe]?n():r()}[P](t,e,i){if(t){this[O](t,e),i();return}switch(e.type){case"File":case"OldFile":case"ContiguousFile":return this[Ts](e,i);case"Link":return this[Ir](e,i);case"SymbolicLink":return this[Ar](e,i);case"Directory":case"GNUDumpDir":return this[xs](e,i)}}[gi](t,e,i,r){external_node_fs_namespaceObject[i](e,String(t.absolute),n=>{n?this[O](n,t):(this[$t](),t.resume()),r()})}},ye=s=>{try{return[null,s()]}catch(t){return[t,null]}},xe=class extends Xt{sync=!0;[P](t,e){return super[P](t,e,()=>{})}[_s](t){if(!this[Oe]){let n=this[yt](this.cwd,this.dmode);if(n)return this[O](n,t);this[Oe]=!0}if(t.absolute!==this.cwd){let n=f(external_node_path_namespaceObject.dirname(String(t.absolute)));if(n!==this.cwd){let o=this[yt](n,this.dmode);if(o)return this[O](o,t)}}let[e,i]=ye(()=>external_node_fs_namespaceObject.lstatSync(String(t.absolute)));if(i&&(this.keep||this.newer&&i.mtime>(t.mtime??i.mtime)))return this[Ls](t);if(e||this[Os](t,i))return this[P](null,t);if(i.isDirectory()){if(t.type==="Directory"){let o=this.chmod&&t.mode&&(i.mode&4095)!==t.mode,[h]=o?ye(()=>{external_node_fs_namespaceObject.chmodSync(String(t.absolute),Number(t.mode))}):[];return this[P](h,t)}let[n]=ye(()=>external_node_fs_namespaceObject.rmdirSync(String(t.absolute)));this[P](n,t)}let[r]=t.absolute===this.cwd?[]:ye(()=>po(String(t.absolute)));this[P](r,t)}[Ts](t,e){let i=typeof t.mode=="number"?t.mode&4095:this.fmode,r=h=>{let a;try{external_node_fs_namespaceObject.closeSync(n)}catch(l){a=l}(h||a)&&this[O](h||a,t),e()},n;try{n=external_node_fs_namespaceObject.openSync(String(t.absolute),ms(t.size),i)}catch(h){return r(h)}let o=this.transform&&this.transform(t)||t;o!==t&&(o.on("error",h=>this[O](h,t)),t.pipe(o)),o.on("data",h=>{try{external_node_fs_namespaceObject.writeSync(n,h,0,h.length)}catch(a){r(a)}}),o.on("end",()=>{let h=null;if(t.mtime&&!this.noMtime){let a=t.atime||new Date,l=t.mtime;try{external_node_fs_namespaceObject.futimesSync(n,a,l)}catch(c){try{external_node_fs_namespaceObject.utimesSync(String(t.absolute),a,l)}catch{h=c}}}if(this[ge](t)){let a=this[be](t),l=this[_e](t);try{external_node_fs_namespaceObject.fchownSync(n,Number(a),Number(l))}catch(c){try{external_node_fs_namespaceObject.chownSync(String(t.absolute),Number(a),Number(l))}catch{h=h||c}}}r(h)})}[xs](t,e){let i=typeof t.mode=="number"?t.mode&4095:this.dmode,r=this[yt](String(t.absolute),i);if(r){this[O](r,t),e();return}if(t.mtime&&!this.noMtime)try{external_node_fs_namespaceObject.utimesSync(String(t.absolute),t.atime||new Date,t.mtime)}catch{}if(this[ge](t))try{external_node_fs_namespaceObject.chownSync(String(t.absolute),Number(this[be](t)),Number(this[_e](t)))}catch{}e(),t.resume()}[yt](t,e){try{return _r(f(t),{uid:this.uid,gid:this.gid,processUid:this.processUid,processGid:this.processGid,umask:this.processUmask,preserve:this.preservePaths,unlink:this.unlink,cwd:this.cwd,mode:e})}catch(i){return i}}[Re](t,e,i,r,n){if(this.preservePaths||i.length===0)return r();let o=e;for(let h of i){o=external_node_path_namespaceObject.resolve(o,h);let[a,l]=ye(()=>external_node_fs_namespaceObject.lstatSync(o));if(a)return r();if(l.isSymbolicLink())return n(new St(o,external_node_path_namespaceObject.resolve(e,i.join("/"))))}r()}[gi](t,e,i,r){let n=`${i}Sync`;try{external_node_fs_namespaceObject[n](e,String(t.absolute)),r(),t.resume()}catch(o){return this[O](o,t)}}};var Eo=s=>{let t=new xe(s),e=s.file,i=external_node_fs_namespaceObject.statSync(e),r=s.maxReadSize||16*1024*1024;new Be(e,{readSize:r,size:i.size}).pipe(t)},wo=(s,t)=>{let e=new Xt(s),i=s.maxReadSize||16*1024*1024,r=s.file;return new Promise((o,h)=>{e.on("error",h),e.on("close",o),external_node_fs_namespaceObject.stat(r,(a,l)=>{if(a)h(a);else{let c=new _t(r,{readSize:i,size:l.size});c.on("error",h),c.pipe(e)}})})},So=K(Eo,wo,s=>new xe(s),s=>new Xt(s),(s,t)=>{t?.length&&Qi(s,t)});var yo=(s,t)=>{let e=new kt(s),i=!0,r,n;try{try{r=external_node_fs_namespaceObject.openSync(s.file,"r+")}catch(a){if(a?.code==="ENOENT")r=external_node_fs_namespaceObject.openSync(s.file,"w+");else throw a}let o=external_node_fs_namespaceObject.fstatSync(r),h=Buffer.alloc(512);t:for(n=0;n<o.size;n+=512){for(let c=0,d=0;c<512;c+=d){if(d=external_node_fs_namespaceObject.readSync(r,h,c,h.length-c,n+c),n===0&&h[0]===31&&h[1]===139)throw new Error("cannot append to compressed archives");if(!d)break t}let a=new F(h);if(!a.cksumValid)break;let l=512*Math.ceil((a.size||0)/512);if(n+l+512>o.size)break;n+=l,s.mtimeCache&&a.mtime&&s.mtimeCache.set(String(a.path),a.mtime)}i=!1,Ro(s,e,n,r,t)}finally{if(i)try{external_node_fs_namespaceObject.closeSync(r)}catch{}}},Ro=(s,t,e,i,r)=>{let n=new Wt(s.file,{fd:i,start:e});t.pipe(n),bo(t,r)},go=(s,t)=>{t=Array.from(t);let e=new wt(s),i=(n,o,h)=>{let a=(T,D)=>{T?external_node_fs_namespaceObject.close(n,E=>h(T)):h(null,D)},l=0;if(o===0)return a(null,0);let c=0,d=Buffer.alloc(512),y=(T,D)=>{if(T||D===void 0)return a(T);if(c+=D,c<512&&D)return external_node_fs_namespaceObject.read(n,d,c,d.length-c,l+c,y);if(l===0&&d[0]===31&&d[1]===139)return a(new Error("cannot append to compressed archives"));if(c<512)return a(null,l);let E=new F(d);if(!E.cksumValid)return a(null,l);let x=512*Math.ceil((E.size??0)/512);if(l+x+512>o||(l+=x+512,l>=o))return a(null,l);s.mtimeCache&&E.mtime&&s.mtimeCache.set(String(E.path),E.mtime),c=0,external_node_fs_namespaceObject.read(n,d,0,512,l,y)};external_node_fs_namespaceObject.read(n,d,0,512,l,y)};return new Promise((n,o)=>{e.on("error",o);let h="r+",a=(l,c)=>{if(l&&l.code==="ENOENT"&&h==="r+")return h="w+",external_node_fs_namespaceObject.open(s.file,h,a);if(l||!c)return o(l);external_node_fs_namespaceObject.fstat(c,(d,y)=>{if(d)return external_node_fs_namespaceObject.close(c,()=>o(d));i(c,y.size,(T,D)=>{if(T)return o(T);let E=new et(s.file,{fd:c,start:D});e.pipe(E),E.on("error",o),E.on("close",n),_o(e,t)})})};external_node_fs_namespaceObject.open(s.file,h,a)})},bo=(s,t)=>{t.forEach(e=>{e.charAt(0)==="@"?Ct({file:external_node_path_namespaceObject.resolve(s.cwd,e.slice(1)),sync:!0,noResume:!0,onReadEntry:i=>s.add(i)}):s.add(e)}),s.end()},_o=async(s,t)=>{for(let e of t)e.charAt(0)==="@"?await Ct({file:external_node_path_namespaceObject.resolve(String(s.cwd),e.slice(1)),noResume:!0,onReadEntry:i=>s.add(i)}):s.add(e);s.end()},vt=K(yo,go,()=>{throw new TypeError("file is required")},()=>{throw new TypeError("file is required")},(s,t)=>{if(!Bs(s))throw new TypeError("file is required");if(s.gzip||s.brotli||s.zstd||s.file.endsWith(".br")||s.file.endsWith(".tbr"))throw new TypeError("cannot append to compressed archives");if(!t?.length)throw new TypeError("no paths specified to add/replace")});var Oo=K(vt.syncFile,vt.asyncFile,vt.syncNoFile,vt.asyncNoFile,(s,t=[])=>{vt.validate?.(s,t),To(s)}),To=s=>{let t=s.filter;s.mtimeCache||(s.mtimeCache=new Map),s.filter=t?(e,i)=>t(e,i)&&!((s.mtimeCache?.get(e)??i.mtime??0)>(i.mtime??0)):(e,i)=>!((s.mtimeCache?.get(e)??i.mtime??0)>(i.mtime??0))};
+//# sourceMappingURL=index.min.js.map
+
+;// CONCATENATED MODULE: ./src/remote/archive.ts
+
+
+
+/** Returns whether a path (relative to the source folder) is left out by the exclude patterns. */
+function excluder(patterns) {
+    // A pattern without a slash matches a name at any depth, as in .gitignore and rsync; a
+    // trailing slash (`tmp/`) only says it is a folder, and does not anchor it at the root.
+    // `!pattern` takes a path back in, as in .gitignore (the last matching pattern decides);
+    // given to picomatch as it is, it would match every path but that one.
+    const rules = patterns.map((pattern) => {
+        const negated = pattern.startsWith('!');
+        const body = negated ? pattern.slice(1) : pattern;
+        const match = picomatch_default()(body.replace(/^\/|\/$/g, ''), {
+            dot: true,
+            basename: !body.replace(/\/$/, '').includes('/')
+        });
+        return { negated, match };
+    });
+    return (relativePath) => {
+        const path = relativePath.replace(/^\.\//, '');
+        if (path === '' || path === '.')
+            return false;
+        const parts = path.split('/');
+        // Excluding a folder excludes everything below it.
+        for (let i = 1; i <= parts.length; i++) {
+            const prefix = parts.slice(0, i).join('/');
+            let excluded = false;
+            for (const rule of rules)
+                if (rule.match(prefix))
+                    excluded = !rule.negated;
+            if (excluded)
+                return true;
+        }
+        return false;
+    };
+}
+/** Streams the source folder as a gzip tar, without the excluded paths; nothing touches disk. */
+function archiveStream(source, exclude) {
+    const isExcluded = excluder(exclude);
+    const pack = Qn({ gzip: { level: 6 }, cwd: source, portable: true, filter: (path) => !isExcluded(path) }, ['.']);
+    // tar's stream is a Minipass; the SSH layer takes a Node stream.
+    const stream = new external_node_stream_.PassThrough();
+    pack.on('error', (error) => stream.destroy(error));
+    return pack.pipe(stream);
+}
+
+;// CONCATENATED MODULE: ./src/server/lock.ts
+// The deploy lock: flock(1) on <deploy-path>/.deploy.lock, held by a command that lives as long
+// as the runner's connection (remote/lock.ts keeps it open).
+
+
+/** The lock command's exit code when another deploy held the lock for the whole wait. */
+const LOCK_BUSY = 75;
+/**
+ * Prints `WAITING <holder>` while another deploy holds the lock, then `STALE <text>` (what a
+ * killed run left behind, or nothing) and `LOCKED`; holds the lock until stdin closes.
+ */
+function lockCommand(s, holder, waitSeconds) {
+    const lock = layout(s).lock;
+    return script(raw('set -u'), sh `mkdir -p ${s.deployPath}`, sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), 
+    // Held until the runner closes our stdin, or the connection drops.
+    raw('cat > /dev/null'), sh `: > ${lock}`);
+}
+/** Reads the lock command's output so far. */
+function parseLockOutput(stdout) {
+    if (/^LOCKED$/m.test(stdout))
+        return { state: 'locked', staleHolder: /^STALE (.*)$/m.exec(stdout)?.[1].trim() ?? '' };
+    const waiting = /^WAITING (.*)$/m.exec(stdout);
+    return waiting ? { state: 'waiting', holder: waiting[1].trim() } : { state: 'pending' };
+}
+
 ;// CONCATENATED MODULE: ./src/remote/lock.ts
 
 
 
-const LOCK_BUSY = 75;
+
 /**
- * Takes `<deploy-path>/.deploy.lock` with flock(1) from a command that stays open for the whole
- * deploy. The kernel drops the lock when that command ends, so a run that is killed (its SSH
- * connection gone) cannot leave the host locked; the holder text it leaves shows as stale.
+ * Takes the deploy lock from a command that stays open for the whole deploy. The kernel drops the
+ * lock when that command ends, so a run that is killed (its SSH connection gone) cannot leave the
+ * host locked; the holder text it leaves shows as stale.
  */
 async function acquireLock(transport, s, holder, waitSeconds, onWait) {
-    const lock = `${s.deployPath}/.deploy.lock`;
-    const command = script(raw('set -u'), sh `mkdir -p ${s.deployPath}`, sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), 
-    // Held until the runner closes our stdin, or the connection drops.
-    raw('cat > /dev/null'), sh `: > ${lock}`);
     const stdin = new external_node_stream_.PassThrough();
     let stdout = '';
+    let waited = false;
     let onLocked = () => { };
     const locked = new Promise((resolve) => (onLocked = resolve));
-    const finished = transport.run(command, {
+    const finished = transport.run(lockCommand(s, holder, waitSeconds), {
+        step: { id: 'lock', title: 'Take the deploy lock' },
         privileged: true,
         stdin,
         timeoutMs: 7 * 24 * 3600 * 1000,
         onStdout: (chunk) => {
             stdout += chunk.toString();
-            const waiting = /^WAITING (.*)$/m.exec(stdout);
-            if (waiting && !stdout.includes('\nLOCKED'))
-                onWait(waiting[1].trim());
-            if (/^LOCKED$/m.test(stdout))
-                onLocked(/^STALE (.*)$/m.exec(stdout)?.[1].trim() ?? '');
+            const progress = parseLockOutput(stdout);
+            if (progress.state === 'waiting' && !waited) {
+                waited = true;
+                onWait(progress.holder);
+            }
+            if (progress.state === 'locked')
+                onLocked(progress.staleHolder);
         }
     });
     const outcome = await Promise.race([locked, finished]);
@@ -64098,7 +64578,7 @@ async function acquireLock(transport, s, holder, waitSeconds, onWait) {
         const message = outcome.stderr.trim() || outcome.stdout.trim();
         throw new RemoteError('command', outcome.code === LOCK_BUSY
             ? `${message}. Another deploy to this host is running; it was waited for ${waitSeconds} s.`
-            : `could not take the deploy lock ${lock}: ${message}`);
+            : `could not take the deploy lock ${layout(s).lock}: ${message}`);
     }
     return {
         staleHolder: outcome,
@@ -64107,37 +64587,6 @@ async function acquireLock(transport, s, holder, waitSeconds, onWait) {
             await finished;
         }
     };
-}
-
-;// CONCATENATED MODULE: ./src/rollout.ts
-// Several hosts: batches of max-parallel, each batch done (healthy) before the next starts, the
-// first failure stops the rollout. Migrations run on the first host before any other host's.
-function createRollout(hosts, nextRelease) {
-    let settle = () => { };
-    const firstMigration = new Promise((resolve, reject) => {
-        settle = (error) => (error ? reject(error) : resolve());
-    });
-    // Hosts that never wait must not leave an unhandled rejection behind.
-    firstMigration.catch(() => { });
-    return {
-        nextRelease,
-        firstMigration,
-        migrated: (error) => settle(error),
-        isFirst: (host) => host === hosts[0]
-    };
-}
-/** Runs `deployOne` over the hosts in batches; stops after the first batch with a failure. */
-async function rollOut(hosts, maxParallel, deployOne, notReached, afterBatch = async () => { }) {
-    const reports = [];
-    const pending = [...hosts];
-    while (pending.length > 0) {
-        const batch = pending.splice(0, maxParallel);
-        reports.push(...(await Promise.all(batch.map(deployOne))));
-        await afterBatch(reports);
-        if (reports.some((r) => r.status !== 'success'))
-            break;
-    }
-    return reports.concat(pending.map(notReached));
 }
 
 ;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/context.js
@@ -69331,16 +69780,81 @@ async function markUnfinishedDeployment(token, env = process.env) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/server/step.ts
+// A step is one shell command run on the server, as data: the planner returns steps, one
+// executor runs them, so the dry run, the unit tests and the deploy see the same commands.
+/** The phases of a deploy, in order: the job summary's timing table has one column each. */
+const PHASES = [
+    'connect',
+    'upload',
+    'venv',
+    'django',
+    'gates',
+    'restart',
+    'health',
+    'cleanup'
+];
+
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __nccwpck_require__(7030);
-;// CONCATENATED MODULE: ./src/settings.ts
-// The typed settings object: every input of action.yml, read and validated once in settings.ts.
-// Everything else in the action takes its values from here, already checked.
-// ---------------------------------------------------------------------------------------------
-// Reading and validating the inputs
-// ---------------------------------------------------------------------------------------------
+;// CONCATENATED MODULE: ./src/grammar/private-key.ts
+// An SSH private key as pasted into a secret: the mistakes people make with it (the .pub file,
+// a key without its line breaks or cut short, a missing or wrong passphrase), each named.
 
+/** What is wrong with the key's text, before ssh2 reads it. */
+function textProblem(key) {
+    if (!/-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----/.test(key)) {
+        return /^(ssh-|ecdsa-)/.test(key)
+            ? 'holds a public key; it needs the private key (the file without .pub)'
+            : 'has no "-----BEGIN ... PRIVATE KEY-----" line: paste the whole private key file';
+    }
+    if (!key.includes('\n')) {
+        return 'was pasted without its line breaks (all on one line): paste the key file as it is, into a secret';
+    }
+    if (!/-----END [A-Z0-9 ]*PRIVATE KEY-----$/.test(key)) {
+        return 'has no "-----END ... PRIVATE KEY-----" line: the key was cut short';
+    }
+    return undefined;
+}
+function checkPrivateKey(text, passphrase) {
+    const trimmed = text.replace(/\r\n?/g, '\n').trim();
+    if (trimmed === '')
+        return { key: undefined };
+    const problem = textProblem(trimmed);
+    if (problem)
+        return { problem, blame: 'key' };
+    const key = `${trimmed}\n`;
+    const parsed = lib_default().utils.parseKey(key, passphrase);
+    if (!(parsed instanceof Error))
+        return { key };
+    const message = parsed.message;
+    if (/no passphrase given/i.test(message)) {
+        return { problem: 'is encrypted: set passphrase (from a secret) as well', blame: 'key' };
+    }
+    if (passphrase && /passphrase|integrity|decrypt/i.test(message)) {
+        return { problem: 'does not decrypt the key (wrong passphrase?)', blame: 'passphrase' };
+    }
+    return {
+        problem: `cannot be read: ${message}. Use an OpenSSH or PEM ed25519, ecdsa or rsa key`,
+        blame: 'key'
+    };
+}
 
+;// CONCATENATED MODULE: ./src/grammar/chars.ts
+// How a message shows a character it refuses; shared by the grammars and the input readers.
+/** A character as a message can show it: printable ASCII as itself, anything else by its code. */
+function describeChar(c) {
+    if (c === "'")
+        return "a quote (')";
+    return /^[\x21-\x7e]$/.test(c)
+        ? `'${c}'`
+        : `U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+;// CONCATENATED MODULE: ./src/inputs/read.ts
+// Reading inputs: the error every reader raises, the reader over ReadContext that each domain's
+// module (connection, project, nginx, health, github, modes) reads its inputs with, and the
+// validators more than one domain shares.
 
 
 
@@ -69365,44 +69879,10 @@ function printable(message) {
         return named[c] ?? `\\u${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
     });
 }
-const MAX_LINE = 4096;
 const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f\u0085\u2028\u2029]/u;
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
-const POSIX_USER = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
-const PYTHON_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
-const DOTTED = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
-const settings_SAFE_PATH = /^\/[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*$/;
-const SAFE_RELATIVE_PATH = /^[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*$/;
-const URL_PATH_PREFIX = /^\/(?:[A-Za-z0-9_.~-]+\/)*$/;
-const SYSTEM_FOLDERS = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/opt', '/proc', '/root']
-    .concat(['/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/var', '/var/lib', '/var/www'])
-    .concat(['/usr/local', '/usr/bin', '/usr/lib', '/var/log'])
-    .concat(['/lib32', '/libx32', '/mnt', '/media', '/snap', '/usr/sbin', '/usr/share', '/usr/src'])
-    .concat([
-    '/var/backups',
-    '/var/cache',
-    '/var/mail',
-    '/var/opt',
-    '/var/spool',
-    '/var/tmp',
-    '/dev/shm'
-]));
-/** A folder the action would chown or chmod must not be one the system owns. */
-function isSystemFolder(path) {
-    return SYSTEM_FOLDERS.has(path) || /^\/(?:proc|sys|dev)(?:\/|$)/.test(path);
-}
-const KEY_TYPES = new Set([
-    'ssh-ed25519',
-    'ssh-rsa',
-    'ecdsa-sha2-nistp256',
-    'ecdsa-sha2-nistp384',
-    'ecdsa-sha2-nistp521',
-    'sk-ssh-ed25519@openssh.com',
-    'sk-ecdsa-sha2-nistp256@openssh.com',
-    'ssh-dss'
-]);
-/** Reads every input, validates it and returns the typed settings; throws InputError. */
-function readSettings(ctx) {
+const read_SAFE_PATH = /^\/[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*$/;
+function inputReader(ctx) {
     const raw = (name) => {
         const value = ctx.getInput(name);
         if (value.includes('\u0000'))
@@ -69420,187 +69900,14 @@ function readSettings(ctx) {
             throw new InputError(name, 'contains a control character');
         return value;
     };
-    const bool = (name) => parseBoolean(name, line(name));
-    const int = (name, min, max) => parseInteger(name, line(name), min, max);
-    // Connection
-    const hostText = raw(Input.Host);
-    if (hostText.trim() === '') {
-        throw new InputError(Input.Host, 'is required: the server to deploy to, as name or name:port');
-    }
-    const defaultPort = int(Input.Port, 1, 65535);
-    const hosts = splitList(hostText).map((entry) => parseHostPort(Input.Host, entry, defaultPort));
-    if (hosts.length > 100)
-        throw new InputError(Input.Host, 'names more than 100 hosts');
-    const username = line(Input.Username, 32);
-    if (username === '')
-        throw new InputError(Input.Username, 'is required: the SSH user name');
-    if (!POSIX_USER.test(username)) {
-        throw new InputError(Input.Username, 'must be a user name (letters, digits, _ . -)');
-    }
-    const passphrase = raw(Input.Passphrase) || undefined;
-    const password = raw(Input.Password) || undefined;
-    const privateKey = readPrivateKey(raw(Input.Key), passphrase);
-    if (!privateKey && !password) {
-        throw new InputError(Input.Key, 'is required (or, discouraged, password): the private key text, e.g. ${{ secrets.DEPLOY_KEY }}');
-    }
-    const knownHosts = readKnownHosts(raw(Input.KnownHosts));
-    const fingerprints = readFingerprints(raw(Input.Fingerprint));
-    const insecureSkipHostKeyCheck = bool(Input.InsecureSkipHostKeyCheck);
-    if (!knownHosts && fingerprints.length === 0 && !insecureSkipHostKeyCheck) {
-        throw new InputError('known-hosts', 'no host key is pinned: set known-hosts (the lines `ssh-keyscan <host>` prints) or fingerprint ' +
-            '(SHA256:... as `ssh-keygen -lf` prints); insecure-skip-host-key-check: true is the only opt-out');
-    }
-    const jumpText = line(Input.JumpHost);
-    const jumpHost = jumpText ? parseJumpHost(jumpText, username) : undefined;
-    // Project
-    const projectName = line(Input.ProjectName, 64);
-    if (projectName === '') {
-        throw new InputError(Input.ProjectName, 'is required: the Django project package, e.g. mysite');
-    }
-    if (!PYTHON_IDENTIFIER.test(projectName)) {
-        throw new InputError(Input.ProjectName, 'must be a Python package name (letters, digits and _, not starting with a digit)');
-    }
-    const wsgiModule = line(Input.WsgiModule, 200) || `${projectName}.wsgi:application`;
-    if (!/^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$/.test(wsgiModule)) {
-        if (!DOTTED.test(wsgiModule)) {
-            throw new InputError(Input.WsgiModule, 'must be module.path:variable, e.g. mysite.wsgi:application');
-        }
-    }
-    const settingsModule = line(Input.SettingsModule, 200) || `${projectName}.settings`;
-    if (!DOTTED.test(settingsModule)) {
-        throw new InputError(Input.SettingsModule, 'must be a dotted module path, e.g. mysite.settings');
-    }
-    const deployText = line(Input.DeployPath) || `/srv/${projectName}`;
-    // '/' and '/etc/' are system folders, and the message should say so.
-    const deployRoot = deployText.replace(/\/+$/, '') || '/';
-    const deployPath = isSystemFolder(deployRoot)
-        ? deployRoot
-        : readAbsolutePath(Input.DeployPath, deployText);
-    if (isSystemFolder(deployPath)) {
-        throw new InputError(Input.DeployPath, `${deployPath} is a system folder; use e.g. /srv/${projectName}`);
-    }
-    // A rollback uploads nothing: the source folder is not needed (or looked at).
-    const source = bool(Input.Rollback) ? null : readSource(line(Input.Source, 1024), ctx.workspace);
-    const exclude = splitList(raw(Input.Exclude)).map((pattern) => {
-        if (CONTROL_CHARS.test(pattern) || pattern.length > 256) {
-            throw new InputError(Input.Exclude, `pattern '${pattern}' is not a glob pattern`);
-        }
-        return pattern;
-    });
-    const requirements = line(Input.Requirements);
-    if (!SAFE_RELATIVE_PATH.test(requirements) || requirements.split('/').includes('..')) {
-        throw new InputError(Input.Requirements, 'must be a path inside the source folder, e.g. requirements.txt (letters, digits, _ . - /)');
-    }
-    const python = line(Input.Python);
-    if (!/^python3(?:\.\d{1,2})?$/.test(python) &&
-        !(settings_SAFE_PATH.test(python) && !hasDotSegment(python))) {
-        throw new InputError(Input.Python, 'must be python3, python3.N or an absolute path');
-    }
-    const dotenv = readDotenv(raw(Input.Dotenv));
-    const keepReleases = int(Input.KeepReleases, 2, 100);
-    const appUser = line(Input.AppUser, 32) || projectName.toLowerCase().replace(/^_+/, '') || 'app';
-    if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(appUser)) {
-        throw new InputError(Input.AppUser, 'must be a lower-case user name (a-z, 0-9, _ and -)');
-    }
-    if (appUser === 'root' || appUser === username) {
-        throw new InputError(Input.AppUser, `must not be ${appUser}: gunicorn runs as a user of its own that cannot change the code`);
-    }
-    const workersText = line(Input.Workers);
-    const workers = workersText === 'auto' ? 'auto' : parseInteger(Input.Workers, workersText, 1, 256);
-    // nginx
-    const serverNames = splitList(line(Input.ServerName, 2048), /[\s,]+/);
-    for (const name of serverNames) {
-        if (name !== '_' && !/^(?:\*\.|\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?:\.\*)?$/.test(name)) {
-            throw new InputError(Input.ServerName, `'${name}' is not a server name (a host name, *.example.com, or _ for any)`);
-        }
-    }
-    if (serverNames.length === 0)
-        serverNames.push('_');
-    const listen = readListen(line(Input.Listen));
-    const tlsCertificate = optionalPath(Input.TlsCertificate, line(Input.TlsCertificate));
-    const tlsCertificateKey = optionalPath(Input.TlsCertificateKey, line(Input.TlsCertificateKey));
-    if (!!tlsCertificate !== !!tlsCertificateKey) {
-        throw new InputError(tlsCertificate ? Input.TlsCertificateKey : Input.TlsCertificate, 'tls-certificate and tls-certificate-key go together: set both or neither');
-    }
-    const firstHost = (0,external_node_net_.isIP)(hosts[0].name) === 6 ? `[${hosts[0].name}]` : hosts[0].name;
-    const firstName = serverNames[0] === '_' || serverNames[0].includes('*') ? firstHost : serverNames[0];
-    const environmentUrl = line(Input.EnvironmentUrl, 2048) ||
-        `${tlsCertificate ? 'https' : 'http'}://${firstName.replace(/^\./, '')}`;
-    readUrl(Input.EnvironmentUrl, environmentUrl);
-    const healthUrl = line(Input.HealthUrl, 2048) || undefined;
-    if (healthUrl)
-        readUrl(Input.HealthUrl, healthUrl);
-    const environment = line(Input.Environment, 255);
-    if (environment === '')
-        throw new InputError(Input.Environment, 'must not be empty');
-    const hostsCount = hosts.length;
     return {
-        hosts,
-        username,
-        privateKey,
-        passphrase,
-        password,
-        knownHosts,
-        fingerprints,
-        insecureSkipHostKeyCheck,
-        jumpHost,
-        connectTimeoutMs: int(Input.Timeout, 1, 3600) * 1000,
-        commandTimeoutMs: int(Input.CommandTimeout, 1, 86400) * 1000,
-        projectName,
-        wsgiModule,
-        settingsModule,
-        deployPath,
-        source,
-        exclude,
-        requirements,
-        python,
-        systemSitePackages: bool(Input.SystemSitePackages),
-        dotenv,
-        migrate: bool(Input.Migrate),
-        collectstatic: bool(Input.Collectstatic),
-        checkDeploy: bool(Input.CheckDeploy),
-        preRestart: readScript(Input.PreRestart, raw(Input.PreRestart)),
-        postDeploy: readScript(Input.PostDeploy, raw(Input.PostDeploy)),
-        keepReleases,
-        appUser,
-        workers,
-        gunicornArgs: readGunicornArgs(raw(Input.GunicornArgs)),
-        serverNames,
-        listen,
-        staticUrl: optionalUrlPrefix(Input.StaticUrl, line(Input.StaticUrl)),
-        staticRoot: optionalOwnedFolder(Input.StaticRoot, line(Input.StaticRoot), deployPath),
-        mediaUrl: optionalUrlPrefix(Input.MediaUrl, line(Input.MediaUrl)),
-        mediaRoot: optionalOwnedFolder(Input.MediaRoot, line(Input.MediaRoot), deployPath),
-        clientMaxBodySize: readBodySize(line(Input.ClientMaxBodySize)),
-        nginxDirectives: readNginxDirectives(raw(Input.NginxDirectives)),
-        tlsCertificate,
-        tlsCertificateKey,
-        healthPath: readHealthPath(line(Input.HealthPath, 1024)),
-        healthExpect: readStatusRanges(line(Input.HealthExpect)),
-        healthTimeoutMs: int(Input.HealthTimeout, 1, 3600) * 1000,
-        healthUrl,
-        githubToken: readToken(raw(Input.GithubToken)),
-        environment,
-        environmentUrl,
-        deployment: bool(Input.Deployment),
-        dryRun: bool(Input.DryRun),
-        rollback: bool(Input.Rollback),
-        maxParallel: Math.min(int(Input.MaxParallel, 1, 100), hostsCount),
-        lockWaitMs: int(Input.LockWait, 0, 86400) * 1000
+        raw,
+        line,
+        bool: (name) => parseBoolean(name, line(name)),
+        int: (name, min, max) => parseInteger(name, line(name), min, max),
+        workspace: ctx.workspace
     };
 }
-/** Values that must never appear in a log: registered with the runner by the caller. */
-function secretValues(s) {
-    const values = [s.privateKey, s.passphrase, s.password, s.githubToken];
-    // Short dotenv values (DEBUG=0) would mask every such digit in the log; secrets are longer.
-    for (const [, value] of s.dotenv)
-        if (value.length >= 4)
-            values.push(value);
-    if (s.privateKey)
-        values.push(...s.privateKey.split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----')));
-    return values.filter((v) => !!v);
-}
-// ---------------------------------------------------------------------------------------------
 function parseBoolean(name, value) {
     if (/^(true|yes|on)$/i.test(value))
         return true;
@@ -69621,6 +69928,154 @@ function splitList(text, separator = /[\n,]+/) {
         .split(separator)
         .map((s) => s.trim())
         .filter((s) => s !== '');
+}
+const SYSTEM_FOLDERS = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/opt', '/proc', '/root']
+    .concat(['/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/var', '/var/lib', '/var/www'])
+    .concat(['/usr/local', '/usr/bin', '/usr/lib', '/var/log'])
+    .concat(['/lib32', '/libx32', '/mnt', '/media', '/snap', '/usr/sbin', '/usr/share', '/usr/src'])
+    .concat([
+    '/var/backups',
+    '/var/cache',
+    '/var/mail',
+    '/var/opt',
+    '/var/spool',
+    '/var/tmp',
+    '/dev/shm'
+]));
+/** A folder the action would chown or chmod must not be one the system owns. */
+function isSystemFolder(path) {
+    return SYSTEM_FOLDERS.has(path) || /^\/(?:proc|sys|dev)(?:\/|$)/.test(path);
+}
+function hasDotSegment(path) {
+    return path.split('/').some((part) => part === '..' || part === '.');
+}
+function readAbsolutePath(name, value) {
+    const path = value.replace(/\/+$/, '');
+    if (!read_SAFE_PATH.test(path) || hasDotSegment(path)) {
+        throw new InputError(name, `'${value}' must be an absolute path of letters, digits and _ . - @ +, without ..`);
+    }
+    return path;
+}
+function optionalPath(name, value) {
+    return value === '' ? undefined : readAbsolutePath(name, value);
+}
+function readUrl(name, value) {
+    if (!/^https?:\/\//i.test(value))
+        throw new InputError(name, `'${value}' must be an http:// or https:// URL`);
+    if (/^https?:\/\/[^/?#]*@/i.test(value))
+        throw new InputError(name, 'must not hold a user name or password');
+    // As typed, not as the URL parser would rewrite it: a look-alike host (Cyrillic letters become
+    // xn--...), `..` (silently resolved) and quotes or `$` (kept) are mistakes or tricks.
+    const bad = [...value].find((c) => !/[A-Za-z0-9._~:/?#[\]@!&+,=%-]/.test(c));
+    if (bad !== undefined) {
+        throw new InputError(name, `'${value}' has ${describeChar(bad)}: write the URL in ASCII, with %XX escapes`);
+    }
+    let url;
+    try {
+        url = new URL(value);
+    }
+    catch {
+        throw new InputError(name, `'${value}' is not a URL`);
+    }
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const path = value.replace(/^https?:\/\/[^/?#]*/i, '').split(/[?#]/)[0];
+    if (!((0,external_node_net_.isIP)(host) || HOSTNAME.test(host)) ||
+        /%(?![0-9A-Fa-f]{2})/.test(value) ||
+        hasDotSegment(path)) {
+        throw new InputError(name, `'${value}' is not a URL like https://example.com/path`);
+    }
+    if (url.username || url.password)
+        throw new InputError(name, `must not hold a user name or password`);
+    return url;
+}
+
+;// CONCATENATED MODULE: ./src/inputs/connection.ts
+// Connection inputs: the hosts, the SSH user and its credentials, the pinned host keys, the jump
+// host and the timeouts.
+
+
+
+
+
+const POSIX_USER = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
+function readConnection(read) {
+    const hosts = readHosts(read);
+    const username = read.line(Input.Username, 32);
+    if (username === '')
+        throw new InputError(Input.Username, 'is required: the SSH user name');
+    if (!POSIX_USER.test(username)) {
+        throw new InputError(Input.Username, 'must be a user name (letters, digits, _ . -)');
+    }
+    const credentials = readCredentials(read);
+    const pins = readHostKeyPins(read);
+    const jumpText = read.line(Input.JumpHost);
+    return {
+        hosts,
+        username,
+        ...credentials,
+        ...pins,
+        jumpHost: jumpText ? parseJumpHost(jumpText, username) : undefined,
+        connectTimeoutMs: read.int(Input.Timeout, 1, 3600) * 1000,
+        commandTimeoutMs: read.int(Input.CommandTimeout, 1, 86400) * 1000
+    };
+}
+function readHosts(read) {
+    const hostText = read.raw(Input.Host);
+    if (hostText.trim() === '') {
+        throw new InputError(Input.Host, 'is required: the server to deploy to, as name or name:port');
+    }
+    const defaultPort = read.int(Input.Port, 1, 65535);
+    const hosts = splitList(hostText).map((entry) => parseHostPort(Input.Host, entry, defaultPort));
+    if (hosts.length > 100)
+        throw new InputError(Input.Host, 'names more than 100 hosts');
+    return hosts;
+}
+function readCredentials(read) {
+    const passphrase = read.raw(Input.Passphrase) || undefined;
+    const password = read.raw(Input.Password) || undefined;
+    const checked = checkPrivateKey(read.raw(Input.Key), passphrase);
+    if ('problem' in checked) {
+        throw new InputError(checked.blame === 'passphrase' ? Input.Passphrase : Input.Key, checked.problem);
+    }
+    if (!checked.key && !password) {
+        throw new InputError(Input.Key, 'is required (or, discouraged, password): the private key text, e.g. ${{ secrets.DEPLOY_KEY }}');
+    }
+    return { privateKey: checked.key, passphrase, password };
+}
+function readHostKeyPins(read) {
+    const knownHosts = parseKnownHosts(read.raw(Input.KnownHosts));
+    if (knownHosts.problem)
+        throw new InputError(Input.KnownHosts, knownHosts.problem);
+    const fingerprints = readFingerprints(read.raw(Input.Fingerprint));
+    const insecureSkipHostKeyCheck = read.bool(Input.InsecureSkipHostKeyCheck);
+    if (!knownHosts.text && fingerprints.length === 0 && !insecureSkipHostKeyCheck) {
+        throw new InputError('known-hosts', 'no host key is pinned: set known-hosts (the lines `ssh-keyscan <host>` prints) or fingerprint ' +
+            '(SHA256:... as `ssh-keygen -lf` prints); insecure-skip-host-key-check: true is the only opt-out');
+    }
+    return {
+        knownHosts: knownHosts.text,
+        knownHostEntries: knownHosts.entries,
+        fingerprints,
+        insecureSkipHostKeyCheck
+    };
+}
+function readFingerprints(text) {
+    const tokens = text.split(/[\s,]+/).filter((t) => t !== '');
+    const fingerprints = [];
+    for (const token of tokens) {
+        if (/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(token))
+            fingerprints.push(token.replace(/=$/, ''));
+        // ssh-keygen -lf's other columns: bits, the host ([host]:2222, ::1) or comment, (TYPE)
+        else if (!/^(?:SHA\d*|MD5):/i.test(token))
+            continue;
+        else {
+            throw new InputError(Input.Fingerprint, `'${token}' is not a SHA256:... fingerprint as ssh-keygen -lf prints`);
+        }
+    }
+    if (text.trim() !== '' && fingerprints.length === 0) {
+        throw new InputError(Input.Fingerprint, 'holds no SHA256:... fingerprint (as `ssh-keygen -lf` prints)');
+    }
+    return fingerprints;
 }
 function parseHostName(name, value) {
     if (((0,external_node_net_.isIP)(value) && !value.includes('%')) || HOSTNAME.test(value))
@@ -69659,82 +70114,290 @@ function parseJumpHost(text, defaultUser) {
     const host = parseHostPort(Input.JumpHost, text.slice(at + 1), 22);
     return { ...host, username: user };
 }
-function readPrivateKey(text, passphrase) {
-    let key = text.replace(/\r\n?/g, '\n').trim();
-    if (key === '')
-        return undefined;
-    const header = /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----/.exec(key);
-    if (!header) {
-        if (/^(ssh-|ecdsa-)/.test(key)) {
-            throw new InputError(Input.Key, 'holds a public key; it needs the private key (the file without .pub)');
-        }
-        throw new InputError(Input.Key, 'has no "-----BEGIN ... PRIVATE KEY-----" line: paste the whole private key file');
-    }
-    if (!key.includes('\n')) {
-        throw new InputError(Input.Key, 'was pasted without its line breaks (all on one line): paste the key file as it is, into a secret');
-    }
-    if (!/-----END [A-Z0-9 ]*PRIVATE KEY-----$/.test(key)) {
-        throw new InputError(Input.Key, 'has no "-----END ... PRIVATE KEY-----" line: the key was cut short');
-    }
-    key += '\n';
-    const parsed = lib_default().utils.parseKey(key, passphrase);
-    if (parsed instanceof Error) {
-        const message = parsed.message;
-        if (/no passphrase given/i.test(message)) {
-            throw new InputError(Input.Key, 'is encrypted: set passphrase (from a secret) as well');
-        }
-        if (passphrase && /passphrase|integrity|decrypt/i.test(message)) {
-            throw new InputError(Input.Passphrase, 'does not decrypt the key (wrong passphrase?)');
-        }
-        throw new InputError(Input.Key, `cannot be read: ${message}. Use an OpenSSH or PEM ed25519, ecdsa or rsa key`);
-    }
-    return key;
+
+;// CONCATENATED MODULE: ./src/inputs/github.ts
+// GitHub inputs: the token, and the environment and deployment the run reports to.
+
+
+
+function readGitHub(read, site) {
+    const environmentUrl = read.line(Input.EnvironmentUrl, 2048) || defaultEnvironmentUrl(site);
+    readUrl(Input.EnvironmentUrl, environmentUrl);
+    const environment = read.line(Input.Environment, 255);
+    if (environment === '')
+        throw new InputError(Input.Environment, 'must not be empty');
+    return {
+        githubToken: readToken(read.raw(Input.GithubToken)),
+        environment,
+        environmentUrl,
+        deployment: read.bool(Input.Deployment)
+    };
 }
-function readKnownHosts(text) {
-    const lines = text
+function defaultEnvironmentUrl({ tls, serverNames, firstHost }) {
+    const host = (0,external_node_net_.isIP)(firstHost.name) === 6 ? `[${firstHost.name}]` : firstHost.name;
+    const name = serverNames[0] === '_' || serverNames[0].includes('*') ? host : serverNames[0];
+    return `${tls ? 'https' : 'http'}://${name.replace(/^\./, '')}`;
+}
+function readToken(text) {
+    const token = text.trim();
+    // It goes into an Authorization header; a message never repeats it.
+    if (/[\s\u0000-\u001f\u007f]/.test(token) || token.length > 1024) {
+        throw new InputError(Input.GithubToken, 'must be one token (no spaces or line breaks), e.g. ${{ github.token }}');
+    }
+    return token;
+}
+
+;// CONCATENATED MODULE: ./src/inputs/health.ts
+// Health check inputs: what the action requests after a release goes live, and what it accepts.
+
+
+function readHealth(read) {
+    const healthUrl = read.line(Input.HealthUrl, 2048) || undefined;
+    if (healthUrl)
+        readUrl(Input.HealthUrl, healthUrl);
+    return {
+        healthPath: readHealthPath(read.line(Input.HealthPath, 1024)),
+        healthExpect: readStatusRanges(read.line(Input.HealthExpect)),
+        healthTimeoutMs: read.int(Input.HealthTimeout, 1, 3600) * 1000,
+        healthUrl
+    };
+}
+function readHealthPath(value) {
+    // No ; $ ' ( ) *: a health check never needs them, and `%` only as an escape (%2F).
+    if (!/^\/(?:[A-Za-z0-9._~!&+,=:@/?-]|%[0-9A-Fa-f]{2})*$/.test(value) ||
+        hasDotSegment(value.split('?')[0])) {
+        throw new InputError(Input.HealthPath, `'${value}' must be a URL path starting with /, e.g. /healthz (letters, digits, _ . ~ - / and a ?query, no ..)`);
+    }
+    return value;
+}
+function readStatusRanges(value) {
+    return splitList(value, /[\s,]+/).map((part) => {
+        const match = /^(\d{3})(?:-(\d{3}))?$/.exec(part);
+        const min = Number(match?.[1]);
+        const max = Number(match?.[2] ?? match?.[1]);
+        if (!match || min < 100 || max > 599 || min > max) {
+            throw new InputError(Input.HealthExpect, `'${part}' must be a status (200) or a range (200-399), from 100 to 599`);
+        }
+        return { min, max };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/inputs/modes.ts
+// Mode inputs: what kind of run this is (a dry run, a rollback) and how it shares the hosts.
+
+/** `hostCount`: no more hosts at a time than there are. */
+function readModes(read, hostCount) {
+    return {
+        dryRun: read.bool(Input.DryRun),
+        rollback: read.bool(Input.Rollback),
+        maxParallel: Math.min(read.int(Input.MaxParallel, 1, 100), hostCount),
+        lockWaitMs: read.int(Input.LockWait, 0, 86400) * 1000
+    };
+}
+
+;// CONCATENATED MODULE: ./src/grammar/nginx-directives.ts
+// The nginx-directives input as nginx will read it inside the site's server block.
+/** Lines as the site will hold them (render/nginx.ts trims their ends), so what is checked is what nginx reads. */
+function normaliseDirectives(text) {
+    return text
         .replace(/\r\n?/g, '\n')
         .split('\n')
-        // Numbered before comments and blank lines are left out: the message names the line as pasted.
-        .map((l, index) => ({ entry: l.trim(), index }))
-        .filter(({ entry }) => entry !== '' && !entry.startsWith('#'));
-    lines.forEach(({ entry, index }) => {
-        const fields = entry.split(/\s+/);
-        if (fields[0].startsWith('@'))
-            fields.shift();
-        const [, type, blob] = fields;
-        if (!type || !KEY_TYPES.has(type) || !blob || !/^[A-Za-z0-9+/]+={0,2}$/.test(blob)) {
-            throw new InputError(Input.KnownHosts, `line ${index + 1} is not a known_hosts line ("host key-type base64-key", as ssh-keyscan prints)`);
+        .map((l) => l.trimEnd())
+        .join('\n')
+        .trim();
+}
+const blank = (c) => c === ' ' || c === '\t' || c === '\n';
+/** Where nginx's reader is in the text, one character at a time. */
+class BlockReader {
+    depth = 0;
+    words = 0; // words of the directive being read
+    wordStart = true;
+    needSpace = false; // right after a closing quote
+    escaped = false;
+    quote = '';
+    comment = false;
+    variable = false;
+    /** Takes one character; returns a problem, or undefined to go on. */
+    read(c) {
+        if (c === '\n')
+            this.comment = false;
+        if (this.comment)
+            return undefined;
+        if (this.escaped) {
+            this.escaped = false;
+            return undefined;
         }
-    });
-    return lines.map(({ entry }) => entry).join('\n');
-}
-function readFingerprints(text) {
-    const tokens = text.split(/[\s,]+/).filter((t) => t !== '');
-    const fingerprints = [];
-    for (const token of tokens) {
-        if (/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(token))
-            fingerprints.push(token.replace(/=$/, ''));
-        // ssh-keygen -lf's other columns: bits, the host ([host]:2222, ::1) or comment, (TYPE)
-        else if (!/^(?:SHA\d*|MD5):/i.test(token))
-            continue;
-        else {
-            throw new InputError(Input.Fingerprint, `'${token}' is not a SHA256:... fingerprint as ssh-keygen -lf prints`);
+        if (this.needSpace && this.afterQuote(c))
+            return undefined;
+        if (this.wordStart)
+            return this.betweenWords(c);
+        this.inWord(c);
+        return undefined;
+    }
+    /** The text has ended: a problem, or undefined when it is complete. */
+    end() {
+        if (this.quote)
+            return 'has an unclosed quote';
+        if (this.escaped || !this.wordStart || this.needSpace || this.words > 0)
+            return "must end with ';' or '}' (a directive is not finished)";
+        if (this.depth !== 0)
+            return "has a '{' that is never closed";
+        return undefined;
+    }
+    /** Right after a closing quote: true when `c` is taken here. */
+    afterQuote(c) {
+        this.needSpace = false;
+        this.wordStart = true;
+        if (blank(c))
+            return true;
+        if (c === ';' || c === '{') {
+            this.endDirective(c);
+            return true;
+        }
+        // nginx refuses anything else but ')' here; `nginx -t` reports it.
+        return false;
+    }
+    endDirective(c) {
+        if (c === '{')
+            this.depth++;
+        this.words = 0;
+    }
+    betweenWords(c) {
+        if (blank(c))
+            return undefined;
+        if (c === ';' || c === '{') {
+            if (this.words === 0)
+                return `has a '${c}' with no directive before it`;
+            this.endDirective(c);
+            return undefined;
+        }
+        if (c === '}') {
+            if (this.words > 0)
+                return "has a '}' after a directive that is not finished (a missing ';'?)";
+            if (--this.depth < 0)
+                return "has a '}' that closes more blocks than it opens";
+            return undefined;
+        }
+        if (c === '#') {
+            this.comment = true;
+            return undefined;
+        }
+        this.wordStart = false;
+        if (c === '\\')
+            this.escaped = true;
+        else if (c === '"' || c === "'")
+            this.quote = c;
+        else if (c === '$')
+            this.variable = true;
+        return undefined;
+    }
+    inWord(c) {
+        if (c === '{' && this.variable)
+            return;
+        this.variable = false;
+        if (c === '\\') {
+            this.escaped = true;
+            return;
+        }
+        if (c === '$') {
+            this.variable = true;
+            return;
+        }
+        if (this.quote) {
+            if (c === this.quote) {
+                this.quote = '';
+                this.needSpace = true;
+                this.words++;
+            }
+            return;
+        }
+        if (blank(c) || c === ';' || c === '{') {
+            this.wordStart = true;
+            this.words++;
+            if (c === ';' || c === '{')
+                this.endDirective(c);
         }
     }
-    if (text.trim() !== '' && fingerprints.length === 0) {
-        throw new InputError(Input.Fingerprint, 'holds no SHA256:... fingerprint (as `ssh-keygen -lf` prints)');
-    }
-    return fingerprints;
 }
-function readAbsolutePath(name, value) {
-    const path = value.replace(/\/+$/, '');
-    if (!settings_SAFE_PATH.test(path) || path.split('/').some((part) => part === '..' || part === '.')) {
-        throw new InputError(name, `'${value}' must be an absolute path of letters, digits and _ . - @ +, without ..`);
+/**
+ * Follows the blocks as nginx's own reader (ngx_conf_read_token) does. The text goes inside our
+ * server block: it may open and close blocks of its own, but must never close ours (a stray `}`
+ * would let it write directives outside the site). As in nginx, a quote or `#` starts a string or
+ * a comment only at the start of a word, `\` escapes the next character, and `{` `}` `;` inside
+ * a word or a string are plain characters.
+ */
+function nginxBlockProblem(text) {
+    const reader = new BlockReader();
+    for (const c of text) {
+        const problem = reader.read(c);
+        if (problem)
+            return problem;
     }
-    return path;
+    return reader.end();
 }
-function optionalPath(name, value) {
-    return value === '' ? undefined : readAbsolutePath(name, value);
+
+;// CONCATENATED MODULE: ./src/inputs/nginx.ts
+// nginx inputs: the site's names and address, the static and media folders it serves, its
+// extra directives and TLS.
+
+
+
+
+const URL_PATH_PREFIX = /^\/(?:[A-Za-z0-9_.~-]+\/)*$/;
+/** `deployPath` is the folder the static and media roots must not hold. */
+function readNginx(read, deployPath) {
+    const serverNames = splitList(read.line(Input.ServerName, 2048), /[\s,]+/);
+    for (const name of serverNames) {
+        if (name !== '_' && !/^(?:\*\.|\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?:\.\*)?$/.test(name)) {
+            throw new InputError(Input.ServerName, `'${name}' is not a server name (a host name, *.example.com, or _ for any)`);
+        }
+    }
+    if (serverNames.length === 0)
+        serverNames.push('_');
+    const listen = readListen(read.line(Input.Listen));
+    const tls = readTls(read);
+    return {
+        serverNames,
+        listen,
+        staticUrl: optionalUrlPrefix(Input.StaticUrl, read.line(Input.StaticUrl)),
+        staticRoot: optionalOwnedFolder(Input.StaticRoot, read.line(Input.StaticRoot), deployPath),
+        mediaUrl: optionalUrlPrefix(Input.MediaUrl, read.line(Input.MediaUrl)),
+        mediaRoot: optionalOwnedFolder(Input.MediaRoot, read.line(Input.MediaRoot), deployPath),
+        clientMaxBodySize: readBodySize(read.line(Input.ClientMaxBodySize)),
+        nginxDirectives: readNginxDirectives(read.raw(Input.NginxDirectives)),
+        ...tls
+    };
+}
+function readTls(read) {
+    const tlsCertificate = optionalPath(Input.TlsCertificate, read.line(Input.TlsCertificate));
+    const tlsCertificateKey = optionalPath(Input.TlsCertificateKey, read.line(Input.TlsCertificateKey));
+    if (!!tlsCertificate !== !!tlsCertificateKey) {
+        throw new InputError(tlsCertificate ? Input.TlsCertificateKey : Input.TlsCertificate, 'tls-certificate and tls-certificate-key go together: set both or neither');
+    }
+    return { tlsCertificate, tlsCertificateKey };
+}
+function readListen(value) {
+    if (/^\d+$/.test(value))
+        return { port: parseInteger(Input.Listen, value, 1, 65535) };
+    const match = /^(\[[0-9A-Fa-f:]+\]|[0-9.]+|[A-Za-z0-9.-]+):(\d+)$/.exec(value);
+    const address = match?.[1];
+    const bare = address?.replace(/^\[|\]$/g, '');
+    if (!match || !bare || !((0,external_node_net_.isIP)(bare) || HOSTNAME.test(bare))) {
+        throw new InputError(Input.Listen, `'${value}' must be a port (80) or address:port (127.0.0.1:8080, [::1]:80)`);
+    }
+    return { address: match[1], port: parseInteger(Input.Listen, match[2], 1, 65535) };
+}
+function optionalUrlPrefix(name, value) {
+    if (value === '')
+        return undefined;
+    const prefix = value.endsWith('/') ? value : `${value}/`;
+    if (!URL_PATH_PREFIX.test(prefix) ||
+        prefix === '/' ||
+        prefix.includes('/../') ||
+        prefix.includes('/./')) {
+        throw new InputError(name, `'${value}' must be a URL path like /static/ (letters, digits, _ . ~ -)`);
+    }
+    return prefix;
 }
 /** A folder the action creates and hands to the app user (chown -R): never one the system owns. */
 function optionalOwnedFolder(name, value, deployPath) {
@@ -69748,20 +70411,204 @@ function optionalOwnedFolder(name, value, deployPath) {
     }
     return path;
 }
-function hasDotSegment(path) {
-    return path.split('/').some((part) => part === '..' || part === '.');
-}
-function optionalUrlPrefix(name, value) {
-    if (value === '')
-        return undefined;
-    const prefix = value.endsWith('/') ? value : `${value}/`;
-    if (!URL_PATH_PREFIX.test(prefix) ||
-        prefix === '/' ||
-        prefix.includes('/../') ||
-        prefix.includes('/./')) {
-        throw new InputError(name, `'${value}' must be a URL path like /static/ (letters, digits, _ . ~ -)`);
+function readBodySize(value) {
+    if (!/^\d{1,6}[kKmMgG]?$/.test(value)) {
+        throw new InputError(Input.ClientMaxBodySize, `'${value}' must be a size like 10m, 512k or 0 (no limit)`);
     }
-    return prefix;
+    return value;
+}
+function readNginxDirectives(text) {
+    const directives = normaliseDirectives(text);
+    if (directives === '')
+        return '';
+    if (directives.length > 65536)
+        throw new InputError(Input.NginxDirectives, 'is longer than 64 KiB');
+    if (CONTROL_CHARS.test(directives.replace(/\t/g, ' '))) {
+        throw new InputError(Input.NginxDirectives, 'contains a control character');
+    }
+    // An escaped line break would read differently once the site indents the next line.
+    if (/\\\n/.test(directives) || directives.endsWith('\\')) {
+        throw new InputError(Input.NginxDirectives, 'has a line that ends with \\');
+    }
+    const problem = nginxBlockProblem(directives);
+    if (problem)
+        throw new InputError(Input.NginxDirectives, problem);
+    return directives;
+}
+
+;// CONCATENATED MODULE: ./src/grammar/gunicorn-args.ts
+// The words of gunicorn-args, as the systemd unit's ExecStart= line will hold them, and the
+// options the action sets itself (a user's -w4 or --bind would fight the action's own).
+
+const GUNICORN_OWNED_LONG = ['--bind', '--daemon', '--user', '--group', '--chdir', '--workers'];
+const GUNICORN_OWNED_SHORT = new Set(['b', 'D', 'u', 'g', 'w']);
+/** gunicorn's short options that take no value: in a cluster like -Rw4 the next letter is an option too. */
+const GUNICORN_SHORT_SWITCHES = new Set(['R', 'h', 'v']);
+// `*` for --forwarded-allow-ips; the unit quotes it, and systemd has no globbing.
+const GUNICORN_WORD = /^[A-Za-z0-9_.,:/=@+*-]+$/;
+/** An option that the action sets itself, however it is spelled (-w4, --bi 0.0.0.0:80), or undefined. */
+function ownedGunicornOption(word) {
+    if (word.startsWith('--')) {
+        const flag = word.split('=')[0];
+        // gunicorn's argparse takes any unambiguous prefix of a long option: --bi is --bind.
+        return flag.length > 2 && GUNICORN_OWNED_LONG.some((owned) => owned.startsWith(flag))
+            ? flag
+            : undefined;
+    }
+    if (!/^-[A-Za-z]/.test(word))
+        return undefined;
+    for (const letter of word.slice(1)) {
+        if (GUNICORN_OWNED_SHORT.has(letter))
+            return `-${letter}`;
+        if (!GUNICORN_SHORT_SWITCHES.has(letter))
+            return undefined;
+    }
+    return undefined;
+}
+/** What is wrong with one word, or undefined for a word the unit can hold as it is. */
+function wordProblem(word) {
+    if (/[;|&<>]/.test(word))
+        return 'must be plain arguments (no ; | & > <)';
+    if (word.includes('$'))
+        return 'uses a variable ($); write the value itself';
+    const bad = [...word].find((c) => !GUNICORN_WORD.test(c));
+    if (bad !== undefined) {
+        return `has ${describeChar(bad)}: arguments are words of letters, digits and _ . , : / = @ + * - separated by spaces`;
+    }
+    if (/(?:^|[/=])\.\.(?:\/|$)/.test(word))
+        return `'${word}' leaves its folder with '..'`;
+    const owned = ownedGunicornOption(word);
+    if (owned) {
+        return `${owned} is set by the action (socket, user, workers, folder): use the inputs workers or app-user instead`;
+    }
+    return undefined;
+}
+/** The words of the arguments, or what is wrong with the first word (or line) that is refused. */
+function parseGunicornArgs(text) {
+    const args = text.trim();
+    if (args === '')
+        return { words: [] };
+    if (/[\r\n]/.test(args))
+        return { words: [], problem: 'must be a single line' };
+    if (args.length > 1024) {
+        return { words: [], problem: `is ${args.length} characters long; at most 1024` };
+    }
+    // The words go into the unit's ExecStart= line: plain words only, so no quoting, variable or
+    // specifier (%h) of a shell or of systemd is ever at play.
+    const words = args.split(/[ \t]+/);
+    for (const word of words) {
+        const problem = wordProblem(word);
+        if (problem)
+            return { words: [], problem };
+    }
+    return { words };
+}
+
+;// CONCATENATED MODULE: ./src/inputs/project.ts
+// Project inputs: the Django project and where it goes, what is uploaded and installed, the
+// release steps, and the gunicorn service that runs it.
+
+
+
+
+
+const MAX_LINE = 4096;
+const PYTHON_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+const DOTTED = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+const SAFE_RELATIVE_PATH = /^[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*$/;
+/** `username` is the SSH user (the app user must be another); a rollback uploads no source. */
+function readProject(read, given) {
+    const modules = readModules(read);
+    const deployPath = readDeployPath(read, modules.projectName);
+    return {
+        ...modules,
+        deployPath,
+        ...readRelease(read, given.rollback),
+        ...readService(read, modules.projectName, given.username),
+        migrate: read.bool(Input.Migrate),
+        collectstatic: read.bool(Input.Collectstatic),
+        checkDeploy: read.bool(Input.CheckDeploy),
+        preRestart: readScript(Input.PreRestart, read.raw(Input.PreRestart)),
+        postDeploy: readScript(Input.PostDeploy, read.raw(Input.PostDeploy))
+    };
+}
+function readModules(read) {
+    const projectName = read.line(Input.ProjectName, 64);
+    if (projectName === '') {
+        throw new InputError(Input.ProjectName, 'is required: the Django project package, e.g. mysite');
+    }
+    if (!PYTHON_IDENTIFIER.test(projectName)) {
+        throw new InputError(Input.ProjectName, 'must be a Python package name (letters, digits and _, not starting with a digit)');
+    }
+    const wsgiModule = read.line(Input.WsgiModule, 200) || `${projectName}.wsgi:application`;
+    if (!/^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$/.test(wsgiModule)) {
+        if (!DOTTED.test(wsgiModule)) {
+            throw new InputError(Input.WsgiModule, 'must be module.path:variable, e.g. mysite.wsgi:application');
+        }
+    }
+    const settingsModule = read.line(Input.SettingsModule, 200) || `${projectName}.settings`;
+    if (!DOTTED.test(settingsModule)) {
+        throw new InputError(Input.SettingsModule, 'must be a dotted module path, e.g. mysite.settings');
+    }
+    return { projectName, wsgiModule, settingsModule };
+}
+function readDeployPath(read, projectName) {
+    const deployText = read.line(Input.DeployPath) || `/srv/${projectName}`;
+    // '/' and '/etc/' are system folders, and the message should say so.
+    const deployRoot = deployText.replace(/\/+$/, '') || '/';
+    const deployPath = isSystemFolder(deployRoot)
+        ? deployRoot
+        : readAbsolutePath(Input.DeployPath, deployText);
+    if (isSystemFolder(deployPath)) {
+        throw new InputError(Input.DeployPath, `${deployPath} is a system folder; use e.g. /srv/${projectName}`);
+    }
+    return deployPath;
+}
+/** What a release holds: the uploaded source, and the virtualenv it installs. */
+function readRelease(read, rollback) {
+    // A rollback uploads nothing: the source folder is not needed (or looked at).
+    const source = rollback ? null : readSource(read.line(Input.Source, 1024), read.workspace);
+    const exclude = splitList(read.raw(Input.Exclude)).map((pattern) => {
+        if (CONTROL_CHARS.test(pattern) || pattern.length > 256) {
+            throw new InputError(Input.Exclude, `pattern '${pattern}' is not a glob pattern`);
+        }
+        return pattern;
+    });
+    const requirements = read.line(Input.Requirements);
+    if (!SAFE_RELATIVE_PATH.test(requirements) || requirements.split('/').includes('..')) {
+        throw new InputError(Input.Requirements, 'must be a path inside the source folder, e.g. requirements.txt (letters, digits, _ . - /)');
+    }
+    const python = read.line(Input.Python);
+    if (!/^python3(?:\.\d{1,2})?$/.test(python) &&
+        !(read_SAFE_PATH.test(python) && !hasDotSegment(python))) {
+        throw new InputError(Input.Python, 'must be python3, python3.N or an absolute path');
+    }
+    const dotenv = readDotenv(read.raw(Input.Dotenv));
+    return {
+        source,
+        exclude,
+        requirements,
+        python,
+        systemSitePackages: read.bool(Input.SystemSitePackages),
+        dotenv
+    };
+}
+/** The gunicorn service: who runs it, how many workers, and the releases kept for it. */
+function readService(read, projectName, username) {
+    const keepReleases = read.int(Input.KeepReleases, 2, 100);
+    const appUser = read.line(Input.AppUser, 32) || projectName.toLowerCase().replace(/^_+/, '') || 'app';
+    if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(appUser)) {
+        throw new InputError(Input.AppUser, 'must be a lower-case user name (a-z, 0-9, _ and -)');
+    }
+    if (appUser === 'root' || appUser === username) {
+        throw new InputError(Input.AppUser, `must not be ${appUser}: gunicorn runs as a user of its own that cannot change the code`);
+    }
+    const workersText = read.line(Input.Workers);
+    const workers = workersText === 'auto' ? 'auto' : parseInteger(Input.Workers, workersText, 1, 256);
+    const gunicorn = parseGunicornArgs(read.raw(Input.GunicornArgs));
+    if (gunicorn.problem)
+        throw new InputError(Input.GunicornArgs, gunicorn.problem);
+    return { keepReleases, appUser, workers, gunicornArgs: gunicorn.words };
 }
 function readSource(value, workspace) {
     if (value === 'none')
@@ -69807,284 +70654,53 @@ function readDotenv(text) {
     });
     return pairs;
 }
-function readToken(text) {
-    const token = text.trim();
-    // It goes into an Authorization header; a message never repeats it.
-    if (/[\s\u0000-\u001f\u007f]/.test(token) || token.length > 1024) {
-        throw new InputError(Input.GithubToken, 'must be one token (no spaces or line breaks), e.g. ${{ github.token }}');
-    }
-    return token;
-}
 function readScript(name, text) {
     const script = text.replace(/\r\n?/g, '\n').trim();
     if (script.length > 65536)
         throw new InputError(name, 'is longer than 64 KiB');
     return script;
 }
-const GUNICORN_OWNED_LONG = ['--bind', '--daemon', '--user', '--group', '--chdir', '--workers'];
-const GUNICORN_OWNED_SHORT = new Set(['b', 'D', 'u', 'g', 'w']);
-/** gunicorn's short options that take no value: in a cluster like -Rw4 the next letter is an option too. */
-const GUNICORN_SHORT_SWITCHES = new Set(['R', 'h', 'v']);
-// `*` for --forwarded-allow-ips; the unit quotes it, and systemd has no globbing.
-const GUNICORN_WORD = /^[A-Za-z0-9_.,:/=@+*-]+$/;
-/** An option that the action sets itself, however it is spelled (-w4, --bi 0.0.0.0:80), or undefined. */
-function ownedGunicornOption(word) {
-    if (word.startsWith('--')) {
-        const flag = word.split('=')[0];
-        // gunicorn's argparse takes any unambiguous prefix of a long option: --bi is --bind.
-        return flag.length > 2 && GUNICORN_OWNED_LONG.some((owned) => owned.startsWith(flag))
-            ? flag
-            : undefined;
-    }
-    if (!/^-[A-Za-z]/.test(word))
-        return undefined;
-    for (const letter of word.slice(1)) {
-        if (GUNICORN_OWNED_SHORT.has(letter))
-            return `-${letter}`;
-        if (!GUNICORN_SHORT_SWITCHES.has(letter))
-            return undefined;
-    }
-    return undefined;
-}
-function readGunicornArgs(text) {
-    const args = text.trim();
-    if (args === '')
-        return [];
-    if (/[\r\n]/.test(args))
-        throw new InputError(Input.GunicornArgs, 'must be a single line');
-    if (args.length > 1024)
-        throw new InputError(Input.GunicornArgs, `is ${args.length} characters long; at most 1024`);
-    // The words go into the unit's ExecStart= line: plain words only, so no quoting, variable or
-    // specifier (%h) of a shell or of systemd is ever at play.
-    return args.split(/[ \t]+/).map((word) => {
-        if (/[;|&<>]/.test(word)) {
-            throw new InputError(Input.GunicornArgs, 'must be plain arguments (no ; | & > <)');
-        }
-        if (word.includes('$'))
-            throw new InputError(Input.GunicornArgs, 'uses a variable ($); write the value itself');
-        const bad = [...word].find((c) => !GUNICORN_WORD.test(c));
-        if (bad !== undefined) {
-            throw new InputError(Input.GunicornArgs, `has ${describeChar(bad)}: arguments are words of letters, digits and _ . , : / = @ + * - separated by spaces`);
-        }
-        if (/(?:^|[/=])\.\.(?:\/|$)/.test(word)) {
-            throw new InputError(Input.GunicornArgs, `'${word}' leaves its folder with '..'`);
-        }
-        const owned = ownedGunicornOption(word);
-        if (owned) {
-            throw new InputError(Input.GunicornArgs, `${owned} is set by the action (socket, user, workers, folder): use the inputs workers or app-user instead`);
-        }
-        return word;
+
+;// CONCATENATED MODULE: ./src/settings.ts
+// The typed settings object: every input of action.yml, read and validated once in settings.ts.
+// Everything else in the action takes its values from here, already checked.
+
+
+
+
+
+
+
+
+/** Reads every input, validates it and returns the typed settings; throws InputError. */
+function readSettings(ctx) {
+    const read = inputReader(ctx);
+    const connection = readConnection(read);
+    const modes = readModes(read, connection.hosts.length);
+    const project = readProject(read, { username: connection.username, rollback: modes.rollback });
+    const nginx = readNginx(read, project.deployPath);
+    const github = readGitHub(read, {
+        tls: nginx.tlsCertificate !== undefined,
+        serverNames: nginx.serverNames,
+        firstHost: connection.hosts[0]
     });
+    return { ...connection, ...project, ...nginx, ...readHealth(read), ...github, ...modes };
 }
-/** A character as a message can show it: printable ASCII as itself, anything else by its code. */
-function describeChar(c) {
-    if (c === "'")
-        return "a quote (')";
-    return /^[\x21-\x7e]$/.test(c)
-        ? `'${c}'`
-        : `U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
-}
-function readListen(value) {
-    if (/^\d+$/.test(value))
-        return { port: parseInteger(Input.Listen, value, 1, 65535) };
-    const match = /^(\[[0-9A-Fa-f:]+\]|[0-9.]+|[A-Za-z0-9.-]+):(\d+)$/.exec(value);
-    const address = match?.[1];
-    const bare = address?.replace(/^\[|\]$/g, '');
-    if (!match || !bare || !((0,external_node_net_.isIP)(bare) || HOSTNAME.test(bare))) {
-        throw new InputError(Input.Listen, `'${value}' must be a port (80) or address:port (127.0.0.1:8080, [::1]:80)`);
-    }
-    return { address: match[1], port: parseInteger(Input.Listen, match[2], 1, 65535) };
-}
-function readBodySize(value) {
-    if (!/^\d{1,6}[kKmMgG]?$/.test(value)) {
-        throw new InputError(Input.ClientMaxBodySize, `'${value}' must be a size like 10m, 512k or 0 (no limit)`);
-    }
-    return value;
-}
-function readNginxDirectives(text) {
-    // Lines as the site will hold them (render/nginx.ts trims their ends), so what is checked here
-    // is what nginx reads.
-    const directives = text
-        .replace(/\r\n?/g, '\n')
-        .split('\n')
-        .map((l) => l.trimEnd())
-        .join('\n')
-        .trim();
-    if (directives === '')
-        return '';
-    if (directives.length > 65536)
-        throw new InputError(Input.NginxDirectives, 'is longer than 64 KiB');
-    if (CONTROL_CHARS.test(directives.replace(/\t/g, ' '))) {
-        throw new InputError(Input.NginxDirectives, 'contains a control character');
-    }
-    // An escaped line break would read differently once the site indents the next line.
-    if (/\\\n/.test(directives) || directives.endsWith('\\')) {
-        throw new InputError(Input.NginxDirectives, 'has a line that ends with \\');
-    }
-    const problem = nginxBlockProblem(directives);
-    if (problem)
-        throw new InputError(Input.NginxDirectives, problem);
-    return directives;
-}
-/**
- * Follows the blocks as nginx's own reader (ngx_conf_read_token) does. The text goes inside our
- * server block: it may open and close blocks of its own, but must never close ours (a stray `}`
- * would let it write directives outside the site). As in nginx, a quote or `#` starts a string or
- * a comment only at the start of a word, `\` escapes the next character, and `{` `}` `;` inside
- * a word or a string are plain characters.
- */
-function nginxBlockProblem(text) {
-    let depth = 0;
-    let words = 0; // words of the directive being read
-    let wordStart = true;
-    let needSpace = false; // right after a closing quote
-    let escaped = false;
-    let quote = '';
-    let comment = false;
-    let variable = false;
-    const blank = (c) => c === ' ' || c === '\t' || c === '\n';
-    for (const c of text) {
-        if (c === '\n')
-            comment = false;
-        if (comment)
-            continue;
-        if (escaped) {
-            escaped = false;
-            continue;
-        }
-        if (needSpace) {
-            needSpace = false;
-            wordStart = true;
-            if (blank(c))
-                continue;
-            if (c === ';' || c === '{') {
-                if (c === '{')
-                    depth++;
-                words = 0;
-                continue;
-            }
-            // nginx refuses anything else but ')' here; `nginx -t` reports it.
-        }
-        if (wordStart) {
-            if (blank(c))
-                continue;
-            if (c === ';' || c === '{') {
-                if (words === 0)
-                    return `has a '${c}' with no directive before it`;
-                if (c === '{')
-                    depth++;
-                words = 0;
-                continue;
-            }
-            if (c === '}') {
-                if (words > 0)
-                    return "has a '}' after a directive that is not finished (a missing ';'?)";
-                if (--depth < 0)
-                    return "has a '}' that closes more blocks than it opens";
-                continue;
-            }
-            if (c === '#') {
-                comment = true;
-                continue;
-            }
-            wordStart = false;
-            if (c === '\\')
-                escaped = true;
-            else if (c === '"' || c === "'")
-                quote = c;
-            else if (c === '$')
-                variable = true;
-            continue;
-        }
-        if (c === '{' && variable)
-            continue;
-        variable = false;
-        if (c === '\\') {
-            escaped = true;
-            continue;
-        }
-        if (c === '$') {
-            variable = true;
-            continue;
-        }
-        if (quote) {
-            if (c === quote) {
-                quote = '';
-                needSpace = true;
-                words++;
-            }
-            continue;
-        }
-        if (blank(c) || c === ';' || c === '{') {
-            wordStart = true;
-            words++;
-            if (c === ';')
-                words = 0;
-            if (c === '{') {
-                depth++;
-                words = 0;
-            }
-        }
-    }
-    if (quote)
-        return 'has an unclosed quote';
-    if (escaped || !wordStart || needSpace || words > 0)
-        return "must end with ';' or '}' (a directive is not finished)";
-    if (depth !== 0)
-        return "has a '{' that is never closed";
-    return undefined;
-}
-function readHealthPath(value) {
-    // No ; $ ' ( ) *: a health check never needs them, and `%` only as an escape (%2F).
-    if (!/^\/(?:[A-Za-z0-9._~!&+,=:@/?-]|%[0-9A-Fa-f]{2})*$/.test(value) ||
-        hasDotSegment(value.split('?')[0])) {
-        throw new InputError(Input.HealthPath, `'${value}' must be a URL path starting with /, e.g. /healthz (letters, digits, _ . ~ - / and a ?query, no ..)`);
-    }
-    return value;
-}
-function readStatusRanges(value) {
-    return splitList(value, /[\s,]+/).map((part) => {
-        const match = /^(\d{3})(?:-(\d{3}))?$/.exec(part);
-        const min = Number(match?.[1]);
-        const max = Number(match?.[2] ?? match?.[1]);
-        if (!match || min < 100 || max > 599 || min > max) {
-            throw new InputError(Input.HealthExpect, `'${part}' must be a status (200) or a range (200-399), from 100 to 599`);
-        }
-        return { min, max };
-    });
-}
-function readUrl(name, value) {
-    if (!/^https?:\/\//i.test(value))
-        throw new InputError(name, `'${value}' must be an http:// or https:// URL`);
-    if (/^https?:\/\/[^/?#]*@/i.test(value))
-        throw new InputError(name, 'must not hold a user name or password');
-    // As typed, not as the URL parser would rewrite it: a look-alike host (Cyrillic letters become
-    // xn--...), `..` (silently resolved) and quotes or `$` (kept) are mistakes or tricks.
-    const bad = [...value].find((c) => !/[A-Za-z0-9._~:/?#[\]@!&+,=%-]/.test(c));
-    if (bad !== undefined) {
-        throw new InputError(name, `'${value}' has ${describeChar(bad)}: write the URL in ASCII, with %XX escapes`);
-    }
-    let url;
-    try {
-        url = new URL(value);
-    }
-    catch {
-        throw new InputError(name, `'${value}' is not a URL`);
-    }
-    const host = url.hostname.replace(/^\[|\]$/g, '');
-    const path = value.replace(/^https?:\/\/[^/?#]*/i, '').split(/[?#]/)[0];
-    if (!((0,external_node_net_.isIP)(host) || HOSTNAME.test(host)) ||
-        /%(?![0-9A-Fa-f]{2})/.test(value) ||
-        hasDotSegment(path)) {
-        throw new InputError(name, `'${value}' is not a URL like https://example.com/path`);
-    }
-    if (url.username || url.password)
-        throw new InputError(name, `must not hold a user name or password`);
-    return url;
+/** Values that must never appear in a log: registered with the runner by the caller. */
+function secretValues(s) {
+    const values = [s.privateKey, s.passphrase, s.password, s.githubToken];
+    // Short dotenv values (DEBUG=0) would mask every such digit in the log; secrets are longer.
+    for (const [, value] of s.dotenv)
+        if (value.length >= 4)
+            values.push(value);
+    if (s.privateKey)
+        values.push(...s.privateKey.split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----')));
+    return values.filter((v) => !!v);
 }
 
 ;// CONCATENATED MODULE: ./src/report/report.ts
 // The only code that speaks to GitHub: step outputs, the job summary, annotations.
+
 
 
 
@@ -70096,7 +70712,6 @@ function overallStatus(reports) {
         return 'rolled-back';
     return reports.every((r) => r.status === 'success') ? 'success' : 'failure';
 }
-const PHASES = ['connect', 'upload', 'venv', 'django', 'gates', 'restart', 'health', 'cleanup'];
 function hostsOutput(reports) {
     return JSON.stringify(reports.map((r) => ({
         host: r.host,
@@ -70126,31 +70741,36 @@ function summaryMarkdown(s, reports) {
     for (const r of reports) {
         lines.push(`| ${escapeCell(r.host)} | ${PHASES.map((p) => (r.phaseMs[p] !== undefined ? `${(r.phaseMs[p] / 1000).toFixed(1)} s` : '–')).join(' | ')} |`);
     }
-    for (const r of reports) {
-        if (r.message && r.status !== 'success')
-            lines.push('', `### ${r.host}: ${r.status}`, fence(r.message));
-        else if (r.message)
-            lines.push('', `${r.host}: ${r.message}`);
-        if (r.failedStep) {
-            lines.push(`<details><summary>Remote log of the failed step: ${r.failedStep.title}</summary>`, fence(r.failedStep.output.slice(-20000)), '</details>');
-        }
-        const failedGate = r.gates.find((g) => !g.passed);
-        if (failedGate)
-            lines.push(`<details open><summary>Gate output: ${failedGate.name}</summary>`, fence(failedGate.output), '</details>');
-        if (r.diagnostics)
-            lines.push('<details><summary>Journal and nginx error log</summary>', fence(r.diagnostics), '</details>');
-        if (r.plan)
-            lines.push('', '**Plan (dry run)**', '', ...r.plan.map((t, i) => `${i + 1}. ${t}`));
-        if (r.diff)
-            lines.push('<details open><summary>Diff against the server</summary>', fence(r.diff, 'diff'), '</details>');
-        if (r.files) {
-            lines.push(`<details><summary>Rendered files (${r.host})</summary>`);
-            for (const file of [r.files.socket, r.files.service, r.files.site])
-                lines.push('', `\`${file.path}\``, fence(file.text));
-            lines.push('</details>');
-        }
-    }
+    for (const r of reports)
+        lines.push(...hostDetails(r));
     return lines.join('\n') + '\n';
+}
+/** What a host's run said, folded where it is long: the message, the failure, plan and files. */
+function hostDetails(r) {
+    const lines = [];
+    if (r.message && r.status !== 'success')
+        lines.push('', `### ${r.host}: ${r.status}`, fence(r.message));
+    else if (r.message)
+        lines.push('', `${r.host}: ${r.message}`);
+    if (r.failedStep) {
+        lines.push(`<details><summary>Remote log of the failed step: ${r.failedStep.title}</summary>`, fence(r.failedStep.output.slice(-20000)), '</details>');
+    }
+    const failedGate = r.gates.find((g) => !g.passed);
+    if (failedGate)
+        lines.push(`<details open><summary>Gate output: ${failedGate.name}</summary>`, fence(failedGate.output), '</details>');
+    if (r.diagnostics)
+        lines.push('<details><summary>Journal and nginx error log</summary>', fence(r.diagnostics), '</details>');
+    if (r.plan)
+        lines.push('', '**Plan (dry run)**', '', ...r.plan.map((t, i) => `${i + 1}. ${t}`));
+    if (r.diff)
+        lines.push('<details open><summary>Diff against the server</summary>', fence(r.diff, 'diff'), '</details>');
+    if (r.files) {
+        lines.push(`<details><summary>Rendered files (${r.host})</summary>`);
+        for (const file of [r.files.socket, r.files.service, r.files.site])
+            lines.push('', `\`${file.path}\``, fence(file.text));
+        lines.push('</details>');
+    }
+    return lines;
 }
 /**
  * The runner masks registered secrets in the log only; the summary and the outputs are files,
@@ -70190,7 +70810,63 @@ async function writeReport(s, reports) {
         core_info(`Deployed ${first?.release} to ${reports.map((r) => r.host).join(', ')}: ${s.environmentUrl}`);
 }
 
+;// CONCATENATED MODULE: ./src/rollout.ts
+// Several hosts: batches of max-parallel, each batch done (healthy) before the next starts, the
+// first failure stops the rollout. Migrations run on the first host before any other host's.
+function createRollout(hosts, nextRelease) {
+    let settle = () => { };
+    const firstMigration = new Promise((resolve, reject) => {
+        settle = (error) => (error ? reject(error) : resolve());
+    });
+    // Hosts that never wait must not leave an unhandled rejection behind.
+    firstMigration.catch(() => { });
+    return {
+        nextRelease,
+        firstMigration,
+        migrated: (error) => settle(error),
+        isFirst: (host) => host === hosts[0]
+    };
+}
+/** Runs `deployOne` over the hosts in batches; stops after the first batch with a failure. */
+async function rollOut(hosts, maxParallel, deployOne, notReached, afterBatch = async () => { }) {
+    const reports = [];
+    const pending = [...hosts];
+    while (pending.length > 0) {
+        const batch = pending.splice(0, maxParallel);
+        reports.push(...(await Promise.all(batch.map(deployOne))));
+        await afterBatch(reports);
+        if (reports.some((r) => r.status !== 'success'))
+            break;
+    }
+    return reports.concat(pending.map(notReached));
+}
+
+;// CONCATENATED MODULE: ./src/workspace.ts
+// What the action reads of the checked-out repository on the runner (besides the upload itself).
+
+
+/**
+ * The requirements file and the files it includes (-r, -c), read on the runner for the venv's
+ * key; null when there is none.
+ */
+function requirementsFiles(source, requirements) {
+    const files = [];
+    const visit = (path) => {
+        if (files.some((f) => f.path === path) || files.length > 50 || !(0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(source, path)))
+            return;
+        const text = (0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_namespaceObject.join)(source, path), 'utf8');
+        files.push({ path, text });
+        for (const match of text.matchAll(/^\s*(?:-r|--requirement|-c|--constraint)[\s=]+(\S+)/gm)) {
+            visit((0,external_node_path_namespaceObject.normalize)((0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(path), match[1])));
+        }
+    };
+    visit(requirements);
+    return files.length > 0 ? files : null;
+}
+
 ;// CONCATENATED MODULE: ./src/main.ts
+// The action's phases, nothing else: read the settings, deploy every host in turn (rolling),
+// report. Each host's run is flow/host.ts; what runs on a server is server/.
 
 
 
@@ -70251,23 +70927,19 @@ async function run() {
     await deployment.finish(...deploymentOutcome(reports));
     await writeReport(settings, reports);
 }
+function hostLabel(host) {
+    return host.port === 22 ? host.name : `${host.name}:${host.port}`;
+}
 function notReached(host) {
     return {
-        ...emptyReport(host),
-        status: 'skipped',
-        message: 'not deployed: an earlier host failed'
-    };
-}
-function emptyReport(host) {
-    return {
-        host: host.port === 22 ? host.name : `${host.name}:${host.port}`,
+        host: hostLabel(host),
         release: '',
         previousRelease: '',
-        status: 'failure',
+        status: 'skipped',
         gates: [],
         phaseMs: {},
         durationMs: 0,
-        message: ''
+        message: 'not deployed: an earlier host failed'
     };
 }
 function hostLog(label, multiple) {
@@ -70284,270 +70956,55 @@ function hostLog(label, multiple) {
             : (title, body) => group(title, body)
     };
 }
-/** One host, in the order of DESIGN.md: lock, release, gates, switch, health, rollback, prune. */
+/** One host: connect, run its flow, report; a connection that fails is the host's failure. */
 async function deployHost(s, host, rollout, context, connect = SshTransport.connect) {
-    const report = emptyReport(host);
     const started = Date.now();
-    const log = hostLog(report.host, s.hosts.length > 1);
+    const label = hostLabel(host);
+    const log = hostLog(label, s.hosts.length > 1);
     let transport;
     let exec;
     try {
         transport = await connect(s, host);
         exec = new Executor(transport, log);
         exec.phaseMs.set('connect', Date.now() - started);
-        const facts = parseFacts((await exec.run(inspectStep(s))).stdout);
-        report.previousRelease = facts.live;
-        if (s.dryRun)
-            await dryRun(s, exec, facts, rollout.nextRelease(), report, log);
-        else
-            await deploy(s, exec, transport, facts, rollout, host, context, report, log);
+        const flow = new HostDeploy(hostDeps(s, rollout, host, transport, exec, context, log));
+        const outcome = await flow.run(rollout.nextRelease);
+        return {
+            host: label,
+            ...outcome,
+            phaseMs: Object.fromEntries(exec.phaseMs),
+            durationMs: Date.now() - started
+        };
     }
     catch (error) {
-        report.status = report.status === 'rolled-back' ? 'rolled-back' : 'failure';
-        report.message ||= error.message;
-        if (error instanceof StepError)
-            report.failedStep = {
-                title: error.step.title,
-                output: error.result.stdout + error.result.stderr
-            };
+        // Only the connection gets here: the flow returns its failures as a result.
+        if (rollout.isFirst(host))
+            rollout.migrated(new Error(`stopped: ${label} failed`));
+        return {
+            ...notReached(host),
+            status: 'failure',
+            message: error.message,
+            phaseMs: exec ? Object.fromEntries(exec.phaseMs) : {},
+            durationMs: Date.now() - started
+        };
     }
     finally {
         transport?.close();
-        // The other hosts must never wait on a first host that stopped before its migrations.
-        if (rollout.isFirst(host)) {
-            rollout.migrated(report.status === 'success' ? undefined : new Error(`stopped: ${report.host} failed`));
-        }
-        if (exec)
-            report.phaseMs = Object.fromEntries(exec.phaseMs);
-        report.durationMs = Date.now() - started;
-    }
-    return report;
-}
-async function deploy(s, exec, transport, facts, rollout, host, context, report, log) {
-    const lock = await acquireLock(transport, s, context.holder, s.lockWaitMs / 1000, (holder) => log.info(`Waiting for the deploy lock, held by ${holder}`));
-    if (lock.staleHolder) {
-        warning(`Took over the deploy lock left by a run that ended without releasing it: ${lock.staleHolder}`);
-    }
-    try {
-        const newRelease = rollout.nextRelease();
-        await exec.run(prepareStep(s));
-        if (s.dotenv.length > 0)
-            await exec.run(dotenvStep(s), { stdin: dotenvText(s) });
-        const target = await releaseToServe(s, exec, facts, newRelease);
-        report.release = target;
-        let files;
-        let socketChanged;
-        try {
-            const found = parseDjangoPaths((await exec.run(discoverStep(s, target))).stdout);
-            warnAboutMedia(s, target, found);
-            if (target === newRelease)
-                await runDjangoSteps(s, exec, rollout, host, target, found, log);
-            else if (rollout.isFirst(host))
-                rollout.migrated();
-            files = configFiles(s, facts, sitePaths(s, target, found), found);
-            report.files = files;
-            const changed = await runGates(s, exec, target, files, report);
-            socketChanged = changed.includes(files.socket.path.split('/').pop() ?? '');
-        }
-        catch (error) {
-            // Nothing was switched; the new release stays for inspection, marked so it is never
-            // chosen by a rollback.
-            if (target === newRelease)
-                await exec.run(markFailedStep(s, target), { allowFailure: true });
-            throw error;
-        }
-        // From the switch on, any failure puts the previous release back.
-        let health;
-        try {
-            await exec.run(switchStep(s, target, socketChanged));
-            health = parseHealth((await exec.run(healthStep(s), { allowFailure: true })).stdout);
-        }
-        catch (error) {
-            health = { healthy: false, status: 0, durationMs: 0, detail: error.message };
-        }
-        report.httpStatus = health.status;
-        report.healthDurationMs = health.durationMs;
-        const publicProblem = health.healthy && s.healthUrl ? await checkPublicUrl(s) : '';
-        if (!health.healthy || publicProblem) {
-            const diagnostics = (await exec.run(diagnosticsStep(s), { allowFailure: true })).stdout;
-            report.diagnostics = diagnostics;
-            const cause = publicProblem ||
-                `the health check got ${health.status || 'no answer'}${health.detail ? ` (${health.detail})` : ''} from ${s.healthPath} within ${s.healthTimeoutMs / 1000} s`;
-            await rollBack(s, exec, target, facts.live, files, report);
-            const errors = parseErrors(diagnostics);
-            report.message =
-                `${target} was not healthy: ${cause}.${rollbackNote(report)}` +
-                    (errors.length ? `\nThe app said: ${errors.join('\n')}` : '');
-            throw new Error(report.message);
-        }
-        if (s.postDeploy)
-            await exec.run(postDeployStep(s, target));
-        await exec.run(pruneStep(s, s.keepReleases, target, facts.live === target ? '' : facts.live));
-        report.status = 'success';
-    }
-    finally {
-        await lock.release();
     }
 }
-/** Uploads kept inside a release are gone with the next deploy: say so while it is cheap. */
-function warnAboutMedia(s, release, found) {
-    const folder = `${s.deployPath}/releases/${release}`;
-    if (found.mediaRoot && (found.mediaRoot + '/').startsWith(`${folder}/`)) {
-        warning(`MEDIA_ROOT (${found.mediaRoot}) is inside the release folder: files uploaded there are lost ` +
-            `with the next deploy. Point it at ${s.deployPath}/shared/media (for example from an ` +
-            'environment variable set in dotenv).', { title: 'Media would not survive a deploy' });
-    }
-}
-/**
- * Migrations never run on two hosts at once: the first host runs its Django steps before any
- * other host starts its own (with a shared database theirs are then no-ops).
- */
-async function runDjangoSteps(s, exec, rollout, host, release, found, log) {
-    if (!rollout.isFirst(host)) {
-        log.info('Waiting for the first host to finish its migrations');
-        await rollout.firstMigration;
-        return exec.runAll(djangoSteps(s, release, found));
-    }
-    try {
-        await exec.runAll(djangoSteps(s, release, found));
-        rollout.migrated();
-    }
-    catch (error) {
-        rollout.migrated(new Error(`stopped: the first host could not run its Django steps`));
-        throw error;
-    }
-}
-function rollbackNote(report) {
-    return report.status === 'rolled-back'
-        ? ` Rolled back to ${report.previousRelease}, which answers again.`
-        : report.previousRelease
-            ? ' The rollback did not bring the previous release back to health either.'
-            : ' There was no previous release to roll back to.';
-}
-/** The release this run puts live: a new upload, the live one (`source: none`), or a rollback. */
-async function releaseToServe(s, exec, facts, newRelease) {
-    if (s.rollback) {
-        const candidates = facts.releases.filter((r) => r < facts.live && !facts.failed.includes(r));
-        if (!facts.live || candidates.length === 0) {
-            throw new Error(`rollback: there is no earlier good release on the host (releases: ${facts.releases.join(', ') || 'none'})`);
-        }
-        return candidates[0];
-    }
-    if (s.source === null) {
-        if (!facts.live)
-            throw new Error('source: none deploys configs for the live release, but the host has none yet');
-        return facts.live;
-    }
-    await exec.run(uploadStep(s, newRelease), { stdin: archiveStream(s.source, s.exclude) });
-    await exec.run(venvStep(s, newRelease, releaseVenvKey(s, facts)));
-    return newRelease;
-}
-async function runGates(s, exec, target, files, report) {
-    for (const step of [verifyUnitsStep(s, target, files), installConfigStep(s, files)]) {
-        const gate = { name: step.title, passed: false, output: '' };
-        report.gates.push(gate);
-        const result = await exec.run(step, { allowFailure: true });
-        gate.output = (result.stdout + result.stderr).trim();
-        if (result.code !== 0) {
-            report.message =
-                result.code === GATE_FAILED
-                    ? `Gate failed: ${step.title}. The previous files are back in place and nothing was restarted.\n${result.stderr.trim()}`
-                    : '';
-            throw new StepError(step, result);
-        }
-        gate.passed = true;
-        if (step.id === 'nginx-t')
-            return /^changed=(.*)$/m.exec(result.stdout)?.[1] ?? '';
-    }
-    return '';
-}
-async function rollBack(s, exec, failed, previous, files, report) {
-    // With `source: none` the release stays; only its new files go.
-    if (failed !== previous)
-        await exec.run(markFailedStep(s, failed), { allowFailure: true });
-    await exec.run(rollbackStep(s, previous, files), { allowFailure: true });
-    if (!previous)
-        return;
-    const check = parseHealth((await exec.run(healthStep(s), { allowFailure: true })).stdout);
-    if (check.healthy)
-        report.status = 'rolled-back';
-}
-function releaseVenvKey(s, facts) {
-    const files = s.source === null ? null : requirementsFiles(s.source, s.requirements);
-    return venvKey(files, facts.python, s.systemSitePackages);
-}
-/**
- * The requirements file and the files it includes (-r, -c), read on the runner for the venv's
- * key; null when there is none.
- */
-function requirementsFiles(source, requirements) {
-    const files = [];
-    const visit = (path) => {
-        if (files.some((f) => f.path === path) || files.length > 50 || !(0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(source, path)))
-            return;
-        const text = (0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_namespaceObject.join)(source, path), 'utf8');
-        files.push({ path, text });
-        for (const match of text.matchAll(/^\s*(?:-r|--requirement|-c|--constraint)[\s=]+(\S+)/gm)) {
-            visit((0,external_node_path_namespaceObject.normalize)((0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(path), match[1])));
-        }
+function hostDeps(s, rollout, host, transport, exec, context, log) {
+    return {
+        settings: s,
+        rollout,
+        isFirst: rollout.isFirst(host),
+        run: (step, options) => exec.run(step, options),
+        takeLock: () => acquireLock(transport, s, context.holder, s.lockWaitMs / 1000, (holder) => log.info(`Waiting for the deploy lock, held by ${holder}`)),
+        stdin: (kind) => kind === 'dotenv' ? dotenvText(s) : archiveStream(s.source, s.exclude),
+        venvKey: (facts) => venvKey(s.source === null ? null : requirementsFiles(s.source, s.requirements), facts.python, s.systemSitePackages),
+        checkPublicUrl: () => checkPublicUrl(s),
+        info: log.info,
+        warn: (message, title) => warning(message, title ? { title } : {})
     };
-    visit(requirements);
-    return files.length > 0 ? files : null;
-}
-/** The public URL, from the runner, until healthy or health-timeout. */
-async function checkPublicUrl(s) {
-    const deadline = Date.now() + s.healthTimeoutMs;
-    let last = '';
-    while (Date.now() < deadline) {
-        try {
-            const response = await fetch(s.healthUrl, {
-                redirect: 'manual',
-                signal: AbortSignal.timeout(5000)
-            });
-            if (s.healthExpect.some((r) => response.status >= r.min && response.status <= r.max))
-                return '';
-            last = `${s.healthUrl} answered ${response.status}`;
-        }
-        catch (error) {
-            last = `${s.healthUrl} did not answer: ${error.message}`;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 1000));
-    }
-    return `health-url: ${last}`;
-}
-async function dryRun(s, exec, facts, release, report, log) {
-    // Only reads: the live release's settings, the live files. No lock, no upload.
-    const found = facts.live
-        ? parseDjangoPaths((await exec.run(discoverStep(s, facts.live), { allowFailure: true })).stdout)
-        : {};
-    const files = configFiles(s, facts, sitePaths(s, facts.live || release, found), found);
-    report.files = files;
-    const live = parseConfigFiles((await exec.run(readConfigStep(files))).stdout);
-    report.diff = [files.socket, files.service, files.site]
-        .map(({ path, text }) => {
-        const before = live.get(path);
-        if (before === text)
-            return `${path}: unchanged`;
-        return createTwoFilesPatch(before === undefined ? '/dev/null' : path, path, before ?? '', text, 'on the server', 'this deploy');
-    })
-        .join('\n');
-    const plan = [
-        prepareStep(s),
-        ...(s.source === null || s.rollback
-            ? []
-            : [uploadStep(s, release), venvStep(s, release, releaseVenvKey(s, facts))]),
-        ...(s.rollback ? [] : djangoSteps(s, release, found)),
-        verifyUnitsStep(s, release, files),
-        installConfigStep(s, files),
-        switchStep(s, release, false),
-        healthStep(s),
-        pruneStep(s, s.keepReleases, release, facts.live)
-    ];
-    report.plan = plan.map((step) => step.title);
-    log.info(`Dry run: nothing was changed. The plan:\n${plan.map((step, i) => `${i + 1}. ${step.title}`).join('\n')}`);
-    log.info(report.diff);
-    report.status = 'success';
-    report.message = 'dry run: nothing was changed';
 }
 
 ;// CONCATENATED MODULE: ./src/index.ts

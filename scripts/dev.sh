@@ -11,14 +11,22 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-# Debian packages: the test host (debootstrap, systemd-nspawn, ip) and the SSH client tools.
-packages=(debootstrap systemd-container iproute2 openssh-client util-linux ca-certificates)
+# Debian packages: the test host (debootstrap, systemd-nspawn, ip), the SSH client tools, and
+# nginx, whose `nginx -t` the unit tests ask about the sites they render.
+packages=(debootstrap systemd-container iproute2 openssh-client util-linux ca-certificates nginx-light)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing Debian packages: ${missing[*]}"
   apt-get update -qq
+  # Installed, not started: nothing here serves on this machine itself.
+  no_start=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+    no_start=1
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  if [ -n "$no_start" ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 
 # Node 24, as GitHub's runners start the action, from the npm registry (binary inside).

@@ -22,6 +22,8 @@ export class RemoteError extends Error {
 }
 
 export interface RunOptions {
+  /** the step being run, for scripted transports in tests */
+  step?: { id: string; title: string }
   /** run as root: through `sudo -n` when the SSH user is not root */
   privileged?: boolean
   stdin?: string | Readable
@@ -165,7 +167,7 @@ const HOST_KEY_ALGORITHMS: ServerHostKeyAlgorithm[] = [
 
 /** The key types pinned for the host first, so the server offers a key that can match. */
 function hostKeyAlgorithms(settings: Settings, host: HostAddress): ServerHostKeyAlgorithm[] {
-  const pinned = pinnedKeyTypes(settings.knownHosts, host.name, host.port).flatMap((type) =>
+  const pinned = pinnedKeyTypes(settings.knownHostEntries, host.name, host.port).flatMap((type) =>
     type === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256'] : [type]
   )
   return [...new Set([...pinned, ...HOST_KEY_ALGORITHMS])].filter(
@@ -212,7 +214,10 @@ async function open(
     ] satisfies AuthenticationType[],
     algorithms: { serverHostKey: hostKeyAlgorithms(settings, host) },
     hostVerifier: (key: Buffer) => {
-      progress.verdict = verifyHostKey(key, host.name, host.port, settings)
+      progress.verdict = verifyHostKey(key, host.name, host.port, {
+        knownHosts: settings.knownHostEntries,
+        fingerprints: settings.fingerprints
+      })
       return settings.insecureSkipHostKeyCheck || progress.verdict.accepted
     }
   }
@@ -249,6 +254,8 @@ function clientKeyName(settings: Settings): string {
 }
 
 /** Names the stage a connection failed in, its likely cause and what to do about it. */
+// One case per way a connection fails, in the order they can happen: read as a table.
+// eslint-disable-next-line max-lines-per-function
 function explainConnectError(
   error: Error & { code?: string; level?: string },
   settings: Settings,

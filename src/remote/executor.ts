@@ -1,4 +1,4 @@
-import type { Phase, Step } from '../plan.js'
+import type { Phase, Step } from '../server/step.js'
 import { RemoteError, type RunOptions, type RunResult, type Transport } from './connection.js'
 
 /** A step that ran and failed: carries its output for the error, the log and the summary. */
@@ -31,7 +31,11 @@ export class Executor {
   async run(step: Step, options: RunOptions & { allowFailure?: boolean } = {}): Promise<RunResult> {
     return this.log.group(step.title, async () => {
       const result = await this.transport
-        .run(step.command, { ...options, privileged: step.privileged })
+        .run(step.command, {
+          ...options,
+          privileged: step.privileged,
+          step: { id: step.id, title: step.title }
+        })
         .catch((error: unknown) => {
           // The transport knows how long, not what: name the step that ran out of time.
           if (error instanceof RemoteError && error.stage === 'timeout') {

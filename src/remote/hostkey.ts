@@ -1,4 +1,10 @@
-import { createHash, createHmac } from 'node:crypto'
+import { createHash } from 'node:crypto'
+import {
+  entriesFor,
+  type KnownHostEntry,
+  lookupName,
+  parseKnownHosts
+} from '../grammar/known-hosts.js'
 
 /** The key a server offered, as a user compares it with `ssh-keygen -lf`. */
 export interface OfferedKey {
@@ -15,47 +21,9 @@ export function describeKey(blob: Buffer): OfferedKey {
   return { type, fingerprint, base64: blob.toString('base64') }
 }
 
-/** Matches one known_hosts host pattern (wildcards * and ?) against a name. */
-function matchesPattern(pattern: string, name: string): boolean {
-  const regex = new RegExp(
-    '^' +
-      pattern
-        .split('')
-        .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
-        .join('') +
-      '$',
-    'i'
-  )
-  return regex.test(name)
-}
-
-/** The names a known_hosts line may use for a host: `name` on port 22, `[name]:port` otherwise. */
-function lookupName(host: string, port: number): string {
-  return port === 22 ? host : `[${host}]:${port}`
-}
-
-function hostFieldMatches(field: string, host: string, port: number): boolean {
-  const name = lookupName(host, port)
-  if (field.startsWith('|1|')) {
-    const [, , salt, hash] = field.split('|')
-    if (!salt || !hash) return false
-    // ssh hashes the name in lower case, as it looks it up.
-    const digest = createHmac('sha1', Buffer.from(salt, 'base64'))
-      .update(name.toLowerCase())
-      .digest('base64')
-    return digest === hash
-  }
-  let matched = false
-  for (const pattern of field.split(',')) {
-    if (pattern.startsWith('!')) {
-      if (matchesPattern(pattern.slice(1), name)) return false
-    } else if (matchesPattern(pattern, name)) matched = true
-  }
-  return matched
-}
-
 export interface HostKeyPins {
-  knownHosts: string
+  /** known_hosts entries as the input was parsed into (Settings.knownHostEntries), or text */
+  knownHosts: string | readonly KnownHostEntry[]
   fingerprints: string[]
 }
 
@@ -63,15 +31,13 @@ export type HostKeyVerdict =
   { accepted: true; offered: OfferedKey } | { accepted: false; offered: OfferedKey; reason: string }
 
 /** The known_hosts lines that name this host on this port. */
-function entriesFor(knownHosts: string, host: string, port: number) {
-  return knownHosts.split('\n').flatMap((line) => {
-    const fields = line.trim().split(/\s+/)
-    const marker = fields[0]?.startsWith('@') ? (fields.shift() ?? '') : ''
-    const [hosts, type, base64] = fields
-    return hosts && type && base64 && hostFieldMatches(hosts, host, port)
-      ? [{ marker, type, base64 }]
-      : []
-  })
+function pinsFor(
+  knownHosts: HostKeyPins['knownHosts'],
+  host: string,
+  port: number
+): KnownHostEntry[] {
+  const entries = typeof knownHosts === 'string' ? parseKnownHosts(knownHosts).entries : knownHosts
+  return entriesFor(entries, host, port)
 }
 
 /**
@@ -79,8 +45,12 @@ function entriesFor(knownHosts: string, host: string, port: number) {
  * for these first: a server with ed25519, ecdsa and rsa keys would otherwise offer ed25519 and
  * fail against a pinned rsa line.
  */
-export function pinnedKeyTypes(knownHosts: string, host: string, port: number): string[] {
-  const types = entriesFor(knownHosts, host, port)
+export function pinnedKeyTypes(
+  knownHosts: HostKeyPins['knownHosts'],
+  host: string,
+  port: number
+): string[] {
+  const types = pinsFor(knownHosts, host, port)
     .filter((e) => e.marker === '')
     .map((e) => e.type)
   return [...new Set(types)]
@@ -94,7 +64,7 @@ export function verifyHostKey(
   pins: HostKeyPins
 ): HostKeyVerdict {
   const offered = describeKey(blob)
-  const entries = entriesFor(pins.knownHosts, host, port)
+  const entries = pinsFor(pins.knownHosts, host, port)
   // A revoked key stays refused wherever else it is pinned, as in ssh (whatever the line order).
   if (entries.some((e) => e.marker === '@revoked' && e.base64 === offered.base64)) {
     return { accepted: false, offered, reason: `the key is marked @revoked in known-hosts` }

@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream'
+import { layout } from '../server/layout.js'
+import { LOCK_BUSY, lockCommand, parseLockOutput } from '../server/lock.js'
 import type { Settings } from '../settings.js'
-import { raw, script, sh } from '../shell.js'
 import { RemoteError, type RunResult, type Transport } from './connection.js'
 
 export interface HeldLock {
@@ -9,12 +10,10 @@ export interface HeldLock {
   release(): Promise<void>
 }
 
-const LOCK_BUSY = 75
-
 /**
- * Takes `<deploy-path>/.deploy.lock` with flock(1) from a command that stays open for the whole
- * deploy. The kernel drops the lock when that command ends, so a run that is killed (its SSH
- * connection gone) cannot leave the host locked; the holder text it leaves shows as stale.
+ * Takes the deploy lock from a command that stays open for the whole deploy. The kernel drops the
+ * lock when that command ends, so a run that is killed (its SSH connection gone) cannot leave the
+ * host locked; the holder text it leaves shows as stale.
  */
 export async function acquireLock(
   transport: Transport,
@@ -23,35 +22,24 @@ export async function acquireLock(
   waitSeconds: number,
   onWait: (holder: string) => void
 ): Promise<HeldLock> {
-  const lock = `${s.deployPath}/.deploy.lock`
-  const command = script(
-    raw('set -u'),
-    sh`mkdir -p ${s.deployPath}`,
-    sh`exec 9<>${lock}`,
-    raw('if ! flock -n 9; then'),
-    sh`  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`,
-    sh`  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`,
-    raw('fi'),
-    sh`echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`,
-    sh`printf '%s\n' ${holder} > ${lock}`,
-    raw('echo LOCKED'),
-    // Held until the runner closes our stdin, or the connection drops.
-    raw('cat > /dev/null'),
-    sh`: > ${lock}`
-  )
   const stdin = new PassThrough()
   let stdout = ''
+  let waited = false
   let onLocked: (value: string) => void = () => {}
   const locked = new Promise<string>((resolve) => (onLocked = resolve))
-  const finished: Promise<RunResult> = transport.run(command, {
+  const finished: Promise<RunResult> = transport.run(lockCommand(s, holder, waitSeconds), {
+    step: { id: 'lock', title: 'Take the deploy lock' },
     privileged: true,
     stdin,
     timeoutMs: 7 * 24 * 3600 * 1000,
     onStdout: (chunk) => {
       stdout += chunk.toString()
-      const waiting = /^WAITING (.*)$/m.exec(stdout)
-      if (waiting && !stdout.includes('\nLOCKED')) onWait(waiting[1].trim())
-      if (/^LOCKED$/m.test(stdout)) onLocked(/^STALE (.*)$/m.exec(stdout)?.[1].trim() ?? '')
+      const progress = parseLockOutput(stdout)
+      if (progress.state === 'waiting' && !waited) {
+        waited = true
+        onWait(progress.holder)
+      }
+      if (progress.state === 'locked') onLocked(progress.staleHolder)
     }
   })
   const outcome = await Promise.race([locked, finished])
@@ -61,7 +49,7 @@ export async function acquireLock(
       'command',
       outcome.code === LOCK_BUSY
         ? `${message}. Another deploy to this host is running; it was waited for ${waitSeconds} s.`
-        : `could not take the deploy lock ${lock}: ${message}`
+        : `could not take the deploy lock ${layout(s).lock}: ${message}`
     )
   }
   return {

@@ -1,6 +1,7 @@
 // The gunicorn socket and service units. Socket activation keeps the listening socket open across
 // a service restart, so requests wait for the new release instead of failing.
 
+import { socketPath, unitNames } from '../server/layout.js'
 import type { Settings } from '../settings.js'
 import { systemdExecutable, systemdQuote, systemdValue, systemdWord } from './systemd-escape.js'
 
@@ -12,17 +13,6 @@ export const SOCKET_OWNER = 'www-data'
 
 /** gunicorn's own default for --graceful-timeout, in seconds. */
 export const DEFAULT_GRACEFUL_TIMEOUT = 30
-
-export function socketPath(projectName: string): string {
-  return `/run/gunicorn-${projectName}.sock`
-}
-
-export function unitNames(projectName: string): { socket: string; service: string } {
-  return {
-    socket: `gunicorn-${projectName}.socket`,
-    service: `gunicorn-${projectName}.service`
-  }
-}
 
 /** A hardening line, or one that depends on the settings. */
 export type HardeningDirective = string | ((s: Settings) => string)

@@ -1,7 +1,8 @@
 // The nginx site: gunicorn's socket as upstream, static and media served directly, optional TLS.
 
 import type { Settings } from '../settings.js'
-import { MANAGED_HEADER, socketPath } from './gunicorn.js'
+import { socketPath } from '../server/layout.js'
+import { MANAGED_HEADER } from './gunicorn.js'
 
 export interface SitePaths {
   staticUrl?: string

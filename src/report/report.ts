@@ -2,7 +2,8 @@
 
 import * as core from '@actions/core'
 import { Output } from '../constants.js'
-import type { ConfigFiles } from '../plan.js'
+import type { ConfigFiles } from '../server/config.js'
+import { PHASES } from '../server/step.js'
 import { secretValues, type Settings } from '../settings.js'
 
 export interface GateResult {
@@ -35,8 +36,6 @@ export function overallStatus(reports: HostReport[]): 'success' | 'failure' | 'r
   if (reports.some((r) => r.status === 'rolled-back')) return 'rolled-back'
   return reports.every((r) => r.status === 'success') ? 'success' : 'failure'
 }
-
-const PHASES = ['connect', 'upload', 'venv', 'django', 'gates', 'restart', 'health', 'cleanup']
 
 export function hostsOutput(reports: HostReport[]): string {
   return JSON.stringify(
@@ -86,45 +85,50 @@ export function summaryMarkdown(s: Settings, reports: HostReport[]): string {
       `| ${escapeCell(r.host)} | ${PHASES.map((p) => (r.phaseMs[p] !== undefined ? `${(r.phaseMs[p] / 1000).toFixed(1)} s` : '–')).join(' | ')} |`
     )
   }
-  for (const r of reports) {
-    if (r.message && r.status !== 'success')
-      lines.push('', `### ${r.host}: ${r.status}`, fence(r.message))
-    else if (r.message) lines.push('', `${r.host}: ${r.message}`)
-    if (r.failedStep) {
-      lines.push(
-        `<details><summary>Remote log of the failed step: ${r.failedStep.title}</summary>`,
-        fence(r.failedStep.output.slice(-20000)),
-        '</details>'
-      )
-    }
-    const failedGate = r.gates.find((g) => !g.passed)
-    if (failedGate)
-      lines.push(
-        `<details open><summary>Gate output: ${failedGate.name}</summary>`,
-        fence(failedGate.output),
-        '</details>'
-      )
-    if (r.diagnostics)
-      lines.push(
-        '<details><summary>Journal and nginx error log</summary>',
-        fence(r.diagnostics),
-        '</details>'
-      )
-    if (r.plan) lines.push('', '**Plan (dry run)**', '', ...r.plan.map((t, i) => `${i + 1}. ${t}`))
-    if (r.diff)
-      lines.push(
-        '<details open><summary>Diff against the server</summary>',
-        fence(r.diff, 'diff'),
-        '</details>'
-      )
-    if (r.files) {
-      lines.push(`<details><summary>Rendered files (${r.host})</summary>`)
-      for (const file of [r.files.socket, r.files.service, r.files.site])
-        lines.push('', `\`${file.path}\``, fence(file.text))
-      lines.push('</details>')
-    }
-  }
+  for (const r of reports) lines.push(...hostDetails(r))
   return lines.join('\n') + '\n'
+}
+
+/** What a host's run said, folded where it is long: the message, the failure, plan and files. */
+function hostDetails(r: HostReport): string[] {
+  const lines: string[] = []
+  if (r.message && r.status !== 'success')
+    lines.push('', `### ${r.host}: ${r.status}`, fence(r.message))
+  else if (r.message) lines.push('', `${r.host}: ${r.message}`)
+  if (r.failedStep) {
+    lines.push(
+      `<details><summary>Remote log of the failed step: ${r.failedStep.title}</summary>`,
+      fence(r.failedStep.output.slice(-20000)),
+      '</details>'
+    )
+  }
+  const failedGate = r.gates.find((g) => !g.passed)
+  if (failedGate)
+    lines.push(
+      `<details open><summary>Gate output: ${failedGate.name}</summary>`,
+      fence(failedGate.output),
+      '</details>'
+    )
+  if (r.diagnostics)
+    lines.push(
+      '<details><summary>Journal and nginx error log</summary>',
+      fence(r.diagnostics),
+      '</details>'
+    )
+  if (r.plan) lines.push('', '**Plan (dry run)**', '', ...r.plan.map((t, i) => `${i + 1}. ${t}`))
+  if (r.diff)
+    lines.push(
+      '<details open><summary>Diff against the server</summary>',
+      fence(r.diff, 'diff'),
+      '</details>'
+    )
+  if (r.files) {
+    lines.push(`<details><summary>Rendered files (${r.host})</summary>`)
+    for (const file of [r.files.socket, r.files.service, r.files.site])
+      lines.push('', `\`${file.path}\``, fence(file.text))
+    lines.push('</details>')
+  }
+  return lines
 }
 
 /**

@@ -1,6 +1,7 @@
 // Starts the action exactly as a GitHub runner does: `node dist/index.js` with INPUT_* variables
 // and GITHUB_OUTPUT / GITHUB_STEP_SUMMARY / GITHUB_STATE files, and reads back what it wrote; and
 // the post step, `node dist/post/index.js`, with the main step's saved state as STATE_* variables.
+// The one harness for the end-to-end tests and the benchmarks (bench/lib.ts).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -21,6 +22,8 @@ export interface ActionRun {
   state: Record<string, string>
   /** everything a user could see: log, outputs and summary */
   everything: string
+  /** from the spawn to the process's end */
+  ms: number
 }
 
 /** Parses the GITHUB_OUTPUT file format (name<<delimiter ... delimiter, or name=value). */
@@ -54,6 +57,10 @@ export function runAction(
     state?: Record<string, string>
     /** a command the action is started under, e.g. ['unshare', '--net'] for no network at all */
     wrapper?: string[]
+    /** the bundle's entry file to start instead of dist/ (a benchmark's private copy) */
+    script?: string
+    /** SIGKILL the action after this long */
+    timeoutMs?: number
   } = {}
 ): Promise<ActionRun> {
   const folder = mkdtempSync(join(tmpdir(), 'dda-run-'))
@@ -78,13 +85,18 @@ export function runAction(
   }
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value
   for (const [name, value] of Object.entries(options.state ?? {})) env[`STATE_${name}`] = value
-  const script = options.entry === 'post' ? 'dist/post/index.js' : 'dist/index.js'
+  const script =
+    options.script ?? join(ROOT, options.entry === 'post' ? 'dist/post/index.js' : 'dist/index.js')
+  const started = performance.now()
   return new Promise((resolvePromise, reject) => {
-    const [command, ...args] = [...(options.wrapper ?? []), process.execPath, join(ROOT, script)]
+    const [command, ...args] = [...(options.wrapper ?? []), process.execPath, script]
     const child = spawn(command, args, {
       env,
       cwd: env.GITHUB_WORKSPACE
     })
+    const timer = options.timeoutMs
+      ? setTimeout(() => child.kill('SIGKILL'), options.timeoutMs)
+      : undefined
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (chunk: Buffer) => {
@@ -94,6 +106,8 @@ export function runAction(
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
     child.on('error', reject)
     child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      const ms = performance.now() - started
       const outputText = readFileSync(outputFile, 'utf8')
       const summary = readFileSync(summaryFile, 'utf8')
       resolvePromise({
@@ -104,7 +118,8 @@ export function runAction(
         outputs: parseOutputFile(outputText),
         summary,
         state: parseOutputFile(readFileSync(stateFile, 'utf8')),
-        everything: [stdout, stderr, outputText, summary].join('\n')
+        everything: [stdout, stderr, outputText, summary].join('\n'),
+        ms
       })
     })
   })

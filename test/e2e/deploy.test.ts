@@ -51,7 +51,7 @@ describe('deploy as root to a fresh host', () => {
     expect(css.text).toContain('/* django-deploy-action fixture */')
     expect(css.headers.get('server')).toMatch(/^nginx/)
 
-    // Both units active; gunicorn not running as root; the layout of DESIGN.md.
+    // Both units active; gunicorn not running as root; the layout of ARCHITECTURE.md.
     expect(
       (await host.exec('systemctl is-active gunicorn-mysite.socket gunicorn-mysite.service')).stdout
     ).toBe('active\nactive\n')

@@ -1,0 +1,308 @@
+// One host's deploy as a small state machine: inspected → locked → released → gated → switched →
+// healthy, or failed / rolled back. It executes the planner's steps through one executor and
+// returns a result value; nothing else decides what runs. See ARCHITECTURE.md.
+
+import type { Readable } from 'node:stream'
+import { planRun, planSteps, rebaseFound, type Plan } from '../plan.js'
+import type { HeldLock } from '../remote/lock.js'
+import type { RunResult } from '../remote/connection.js'
+import { StepError } from '../remote/executor.js'
+import type { GateResult, HostReport } from '../report/report.js'
+import type { Rollout } from '../rollout.js'
+import { configDiff, GATE_FAILED, parseConfigFiles, readConfigStep } from '../server/config.js'
+import {
+  discoverStep,
+  mediaInRelease,
+  parseDjangoPaths,
+  type DjangoPaths
+} from '../server/django.js'
+import { parseErrors, parseHealth, type HealthResult } from '../server/health.js'
+import { inspectStep, parseFacts, type HostFacts } from '../server/inspect.js'
+import type { Step } from '../server/step.js'
+import type { Settings } from '../settings.js'
+
+export type HostState =
+  | 'connected'
+  | 'inspected'
+  | 'locked'
+  | 'released'
+  | 'gated'
+  | 'switched'
+  | 'healthy'
+  | 'rolled-back'
+  | 'failed'
+
+/** What the flow needs from the outside world: all of its side effects come through here. */
+export interface HostDeps {
+  settings: Settings
+  rollout: Rollout
+  isFirst: boolean
+  /** runs one step (remote/executor.ts) */
+  run(
+    step: Step,
+    options?: { stdin?: string | Readable; allowFailure?: boolean }
+  ): Promise<RunResult>
+  takeLock(): Promise<HeldLock>
+  /** what a step reads on stdin: the .env text, the source as a tar stream */
+  stdin(kind: NonNullable<Step['stdin']>): string | Readable
+  /** the venv key of the source's requirements for this host's interpreter */
+  venvKey(facts: HostFacts): string | null
+  /** health-url from the runner: '' when healthy, else the problem */
+  checkPublicUrl(): Promise<string>
+  info(message: string): void
+  warn(message: string, title?: string): void
+}
+
+/** The result of one host's run: the report without the host's name and timing. */
+export type HostOutcome = Omit<HostReport, 'host' | 'phaseMs' | 'durationMs'>
+
+/** A failure the flow already explained: its message is the report's. */
+class Stop extends Error {
+  constructor(
+    message: string,
+    readonly status: 'failure' | 'rolled-back' = 'failure'
+  ) {
+    super(message)
+  }
+}
+
+export class HostDeploy {
+  state: HostState = 'connected'
+  /** every state the run went through, for the log and the tests */
+  readonly states: HostState[] = ['connected']
+  private facts?: HostFacts
+  private plan?: Plan
+  private readonly gates: GateResult[] = []
+  private health?: HealthResult
+  private diagnostics?: string
+  private failedStep?: { title: string; output: string }
+
+  constructor(private readonly deps: HostDeps) {}
+
+  private to(state: HostState): void {
+    this.state = state
+    this.states.push(state)
+  }
+
+  async run(newRelease: () => string): Promise<HostOutcome> {
+    const s = this.deps.settings
+    try {
+      this.facts = parseFacts((await this.deps.run(inspectStep(s))).stdout)
+      this.to('inspected')
+      if (s.dryRun) return await this.dryRun(newRelease())
+      const lock = await this.deps.takeLock()
+      if (lock.staleHolder) {
+        this.deps.warn(
+          `Took over the deploy lock left by a run that ended without releasing it: ${lock.staleHolder}`
+        )
+      }
+      try {
+        this.to('locked')
+        await this.deploy(newRelease())
+        return this.outcome('success', '')
+      } finally {
+        await lock.release()
+      }
+    } catch (error) {
+      this.to(error instanceof Stop && error.status === 'rolled-back' ? 'rolled-back' : 'failed')
+      if (error instanceof StepError && !this.failedStep)
+        this.failedStep = {
+          title: error.step.title,
+          output: error.result.stdout + error.result.stderr
+        }
+      return this.outcome(
+        error instanceof Stop ? error.status : 'failure',
+        (error as Error).message
+      )
+    } finally {
+      // The other hosts must never wait on a first host that stopped before its migrations.
+      if (this.deps.isFirst)
+        this.deps.rollout.migrated(
+          this.state === 'healthy' || this.state === 'inspected'
+            ? undefined
+            : new Error('stopped: the first host failed')
+        )
+    }
+  }
+
+  private outcome(status: HostOutcome['status'], message: string): HostOutcome {
+    return {
+      release: this.plan?.target ?? '',
+      previousRelease: this.facts?.live ?? '',
+      status,
+      gates: this.gates,
+      message,
+      httpStatus: this.health?.status,
+      healthDurationMs: this.health?.durationMs,
+      failedStep: this.failedStep,
+      diagnostics: this.diagnostics,
+      files: this.plan?.files
+    }
+  }
+
+  /** Plans with what the project's settings say, once the release to read them from exists. */
+  private planWith(newRelease: string, found: DjangoPaths): Plan {
+    const facts = this.facts as HostFacts
+    return planRun({
+      settings: this.deps.settings,
+      facts,
+      newRelease,
+      venvKey: this.deps.venvKey(facts),
+      found
+    })
+  }
+
+  private async deploy(newRelease: string): Promise<void> {
+    let plan = (this.plan = this.planWith(newRelease, {}))
+    for (const step of plan.release)
+      await this.deps.run(step, { stdin: step.stdin && this.deps.stdin(step.stdin) })
+    const found = parseDjangoPaths((await this.deps.run(plan.discover)).stdout)
+    plan = this.plan = this.planWith(newRelease, found)
+    this.to('released')
+    this.warnAboutMedia(found)
+    try {
+      await this.build(plan)
+      await this.runGates(plan)
+    } catch (error) {
+      // Nothing was switched; the new release stays for inspection, never chosen by a rollback.
+      if (plan.mode === 'deploy' && plan.markFailed)
+        await this.deps.run(plan.markFailed, { allowFailure: true })
+      throw error
+    }
+    this.to('gated')
+    await this.switchAndCheck(plan)
+    this.to('healthy')
+    for (const step of plan.finish) {
+      // Old releases that could not be removed are no reason to call a healthy deploy failed.
+      const result = await this.deps.run(step, { allowFailure: step.id === 'prune' })
+      if (result.code !== 0)
+        this.deps.warn(`${step.title} failed: ${lastLines(result)}`, 'Clean-up failed')
+    }
+  }
+
+  /**
+   * Migrations never run on two hosts at once: the first host runs its Django steps before any
+   * other host starts its own (with a shared database theirs are then no-ops).
+   */
+  private async build(plan: Plan): Promise<void> {
+    const { rollout, isFirst } = this.deps
+    if (plan.build.length === 0 && plan.mode !== 'deploy') {
+      if (isFirst) rollout.migrated()
+      return
+    }
+    if (!isFirst) {
+      this.deps.info('Waiting for the first host to finish its migrations')
+      await rollout.firstMigration
+    }
+    try {
+      for (const step of plan.build) await this.deps.run(step)
+      if (isFirst) rollout.migrated()
+    } catch (error) {
+      if (isFirst)
+        rollout.migrated(new Error(`stopped: the first host could not run its Django steps`))
+      throw error
+    }
+  }
+
+  private async runGates(plan: Plan): Promise<void> {
+    for (const step of plan.gates) {
+      const gate: GateResult = { name: step.title, passed: false, output: '' }
+      this.gates.push(gate)
+      const result = await this.deps.run(step, { allowFailure: true })
+      gate.output = (result.stdout + result.stderr).trim()
+      if (result.code === GATE_FAILED) {
+        this.failedStep = { title: step.title, output: result.stdout + result.stderr }
+        throw new Stop(
+          `Gate failed: ${step.title}. The previous files are back in place and nothing was restarted.\n${result.stderr.trim()}`
+        )
+      }
+      if (result.code !== 0) throw new StepError(step, result)
+      gate.passed = true
+    }
+  }
+
+  /** From the switch on, any failure puts the previous release back. */
+  private async switchAndCheck(plan: Plan): Promise<void> {
+    const s = this.deps.settings
+    try {
+      await this.deps.run(plan.switch)
+      this.to('switched')
+      this.health = parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout)
+    } catch (error) {
+      this.health = { healthy: false, status: 0, durationMs: 0, detail: (error as Error).message }
+    }
+    const health = this.health
+    const publicProblem = health.healthy && s.healthUrl ? await this.deps.checkPublicUrl() : ''
+    if (health.healthy && !publicProblem) return
+    this.diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout
+    const cause =
+      publicProblem ||
+      `the health check got ${health.status || 'no answer'}${health.detail ? ` (${health.detail})` : ''} from ${s.healthPath} within ${s.healthTimeoutMs / 1000} s`
+    const rolledBack = await this.rollBack(plan)
+    const errors = parseErrors(this.diagnostics)
+    throw new Stop(
+      `${plan.target} was not healthy: ${cause}.${rollbackNote(rolledBack, plan.previous)}` +
+        (errors.length ? `\nThe app said: ${errors.join('\n')}` : ''),
+      rolledBack ? 'rolled-back' : 'failure'
+    )
+  }
+
+  /** Puts the previous release back; true when it answers healthy again. */
+  private async rollBack(plan: Plan): Promise<boolean> {
+    if (plan.markFailed) await this.deps.run(plan.markFailed, { allowFailure: true })
+    await this.deps.run(plan.rollback, { allowFailure: true })
+    if (!plan.previous) return false
+    return parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout).healthy
+  }
+
+  /** Uploads kept inside a release are gone with the next deploy: say so while it is cheap. */
+  private warnAboutMedia(found: DjangoPaths): void {
+    const s = this.deps.settings
+    const target = this.plan?.target ?? ''
+    if (mediaInRelease(s, target, found)) {
+      this.deps.warn(
+        `MEDIA_ROOT (${found.mediaRoot}) is inside the release folder: files uploaded there are lost ` +
+          `with the next deploy. Point it at ${s.deployPath}/shared/media (for example from an ` +
+          'environment variable set in dotenv).',
+        'Media would not survive a deploy'
+      )
+    }
+  }
+
+  /**
+   * Only reads: the settings of the release that exists (the live one, or the rollback's target),
+   * the live files. Prints the deploy's own plan and the diff; no lock, no upload.
+   */
+  private async dryRun(newRelease: string): Promise<HostOutcome> {
+    const s = this.deps.settings
+    const facts = this.facts as HostFacts
+    const target = this.planWith(newRelease, {}).target
+    const readable = target === newRelease ? facts.live : target
+    const read = readable
+      ? parseDjangoPaths(
+          (await this.deps.run(discoverStep(s, readable), { allowFailure: true })).stdout
+        )
+      : {}
+    const plan = (this.plan = this.planWith(newRelease, rebaseFound(s, read, readable, target)))
+    const live = parseConfigFiles((await this.deps.run(readConfigStep(plan.files))).stdout)
+    const diff = configDiff(plan.files, live)
+    const titles = planSteps(plan).map((step) => step.title)
+    this.deps.info(
+      `Dry run: nothing was changed. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`
+    )
+    this.deps.info(diff)
+    return { ...this.outcome('success', 'dry run: nothing was changed'), plan: titles, diff }
+  }
+}
+
+function rollbackNote(rolledBack: boolean, previous: string): string {
+  return rolledBack
+    ? ` Rolled back to ${previous}, which answers again.`
+    : previous
+      ? ' The rollback did not bring the previous release back to health either.'
+      : ' There was no previous release to roll back to.'
+}
+
+function lastLines(result: RunResult): string {
+  return (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n')
+}

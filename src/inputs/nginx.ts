@@ -1,0 +1,151 @@
+// nginx inputs: the site's names and address, the static and media folders it serves, its
+// extra directives and TLS.
+
+import { isIP } from 'node:net'
+import { Input } from '../constants.js'
+import { nginxBlockProblem, normaliseDirectives } from '../grammar/nginx-directives.js'
+import type { Settings } from '../settings.js'
+import {
+  CONTROL_CHARS,
+  HOSTNAME,
+  InputError,
+  type InputReader,
+  isSystemFolder,
+  optionalPath,
+  parseInteger,
+  splitList
+} from './read.js'
+
+type NginxSettings = Pick<
+  Settings,
+  | 'serverNames'
+  | 'listen'
+  | 'staticUrl'
+  | 'staticRoot'
+  | 'mediaUrl'
+  | 'mediaRoot'
+  | 'clientMaxBodySize'
+  | 'nginxDirectives'
+  | 'tlsCertificate'
+  | 'tlsCertificateKey'
+>
+
+const URL_PATH_PREFIX = /^\/(?:[A-Za-z0-9_.~-]+\/)*$/
+
+/** `deployPath` is the folder the static and media roots must not hold. */
+export function readNginx(read: InputReader, deployPath: string): NginxSettings {
+  const serverNames = splitList(read.line(Input.ServerName, 2048), /[\s,]+/)
+  for (const name of serverNames) {
+    if (name !== '_' && !/^(?:\*\.|\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?:\.\*)?$/.test(name)) {
+      throw new InputError(
+        Input.ServerName,
+        `'${name}' is not a server name (a host name, *.example.com, or _ for any)`
+      )
+    }
+  }
+  if (serverNames.length === 0) serverNames.push('_')
+  const listen = readListen(read.line(Input.Listen))
+  const tls = readTls(read)
+  return {
+    serverNames,
+    listen,
+    staticUrl: optionalUrlPrefix(Input.StaticUrl, read.line(Input.StaticUrl)),
+    staticRoot: optionalOwnedFolder(Input.StaticRoot, read.line(Input.StaticRoot), deployPath),
+    mediaUrl: optionalUrlPrefix(Input.MediaUrl, read.line(Input.MediaUrl)),
+    mediaRoot: optionalOwnedFolder(Input.MediaRoot, read.line(Input.MediaRoot), deployPath),
+    clientMaxBodySize: readBodySize(read.line(Input.ClientMaxBodySize)),
+    nginxDirectives: readNginxDirectives(read.raw(Input.NginxDirectives)),
+    ...tls
+  }
+}
+
+function readTls(read: InputReader): Pick<Settings, 'tlsCertificate' | 'tlsCertificateKey'> {
+  const tlsCertificate = optionalPath(Input.TlsCertificate, read.line(Input.TlsCertificate))
+  const tlsCertificateKey = optionalPath(
+    Input.TlsCertificateKey,
+    read.line(Input.TlsCertificateKey)
+  )
+  if (!!tlsCertificate !== !!tlsCertificateKey) {
+    throw new InputError(
+      tlsCertificate ? Input.TlsCertificateKey : Input.TlsCertificate,
+      'tls-certificate and tls-certificate-key go together: set both or neither'
+    )
+  }
+  return { tlsCertificate, tlsCertificateKey }
+}
+
+function readListen(value: string): { address?: string; port: number } {
+  if (/^\d+$/.test(value)) return { port: parseInteger(Input.Listen, value, 1, 65535) }
+  const match = /^(\[[0-9A-Fa-f:]+\]|[0-9.]+|[A-Za-z0-9.-]+):(\d+)$/.exec(value)
+  const address = match?.[1]
+  const bare = address?.replace(/^\[|\]$/g, '')
+  if (!match || !bare || !(isIP(bare) || HOSTNAME.test(bare))) {
+    throw new InputError(
+      Input.Listen,
+      `'${value}' must be a port (80) or address:port (127.0.0.1:8080, [::1]:80)`
+    )
+  }
+  return { address: match[1], port: parseInteger(Input.Listen, match[2], 1, 65535) }
+}
+
+function optionalUrlPrefix(name: string, value: string): string | undefined {
+  if (value === '') return undefined
+  const prefix = value.endsWith('/') ? value : `${value}/`
+  if (
+    !URL_PATH_PREFIX.test(prefix) ||
+    prefix === '/' ||
+    prefix.includes('/../') ||
+    prefix.includes('/./')
+  ) {
+    throw new InputError(
+      name,
+      `'${value}' must be a URL path like /static/ (letters, digits, _ . ~ -)`
+    )
+  }
+  return prefix
+}
+
+/** A folder the action creates and hands to the app user (chown -R): never one the system owns. */
+function optionalOwnedFolder(name: string, value: string, deployPath: string): string | undefined {
+  const path = optionalPath(name, value)
+  if (path === undefined) return undefined
+  if (isSystemFolder(path))
+    throw new InputError(
+      name,
+      `${path} is a system folder; the action would hand it to the app user`
+    )
+  if (deployPath === path || deployPath.startsWith(`${path}/`)) {
+    throw new InputError(
+      name,
+      `${path} holds deploy-path ${deployPath}: the app user would own the releases; use a folder of its own`
+    )
+  }
+  return path
+}
+
+function readBodySize(value: string): string {
+  if (!/^\d{1,6}[kKmMgG]?$/.test(value)) {
+    throw new InputError(
+      Input.ClientMaxBodySize,
+      `'${value}' must be a size like 10m, 512k or 0 (no limit)`
+    )
+  }
+  return value
+}
+
+function readNginxDirectives(text: string): string {
+  const directives = normaliseDirectives(text)
+  if (directives === '') return ''
+  if (directives.length > 65536)
+    throw new InputError(Input.NginxDirectives, 'is longer than 64 KiB')
+  if (CONTROL_CHARS.test(directives.replace(/\t/g, ' '))) {
+    throw new InputError(Input.NginxDirectives, 'contains a control character')
+  }
+  // An escaped line break would read differently once the site indents the next line.
+  if (/\\\n/.test(directives) || directives.endsWith('\\')) {
+    throw new InputError(Input.NginxDirectives, 'has a line that ends with \\')
+  }
+  const problem = nginxBlockProblem(directives)
+  if (problem) throw new InputError(Input.NginxDirectives, problem)
+  return directives
+}

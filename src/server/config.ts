@@ -1,0 +1,197 @@
+// The configuration the action owns (gunicorn's units, the nginx site): rendered, verified,
+// installed behind the `nginx -t` gate, put back when a gate or the new release fails.
+
+import { Buffer } from 'node:buffer'
+import { createTwoFilesPatch } from 'diff'
+import { renderService, renderSocket } from '../render/gunicorn.js'
+import { renderSite, type SitePaths } from '../render/nginx.js'
+import type { Settings } from '../settings.js'
+import { raw, script, sh, type ShellText } from '../shell.js'
+import type { DjangoPaths } from './django.js'
+import type { HostFacts } from './inspect.js'
+import { baseName, DEFAULT_SITE, DEFAULT_SITE_LINK, layout, unitNames } from './layout.js'
+import type { Step } from './step.js'
+
+export interface ConfigFile {
+  path: string
+  text: string
+}
+
+/** The files the action owns on the host, with their full paths. */
+export interface ConfigFiles {
+  socket: ConfigFile
+  service: ConfigFile
+  site: ConfigFile
+}
+
+/** Exit code a step uses when a gate rejects the new files (they were put back). */
+export const GATE_FAILED = 42
+
+export function workerCount(s: Settings, facts: HostFacts): number {
+  return s.workers === 'auto' ? Math.min(2 * Math.max(facts.cpus, 1) + 1, 17) : s.workers
+}
+
+export function configFiles(
+  s: Settings,
+  facts: HostFacts,
+  site: SitePaths,
+  found: DjangoPaths = {}
+): ConfigFiles {
+  const p = layout(s)
+  // The sandbox lets the app write shared/ only; a MEDIA_ROOT elsewhere must be opened too.
+  const media = found.mediaRoot
+  const writable = media && media !== p.shared && !media.startsWith(`${p.shared}/`) ? [media] : []
+  return {
+    socket: { path: p.units.socket, text: renderSocket(s) },
+    service: {
+      path: p.units.service,
+      text: renderService(s, { appRoot: p.current, workers: workerCount(s, facts), writable })
+    },
+    site: { path: p.site, text: renderSite(s, site) }
+  }
+}
+
+const allFiles = (files: ConfigFiles) => [files.socket, files.service, files.site]
+
+function writeFile(path: string, text: string): ShellText {
+  // base64 keeps any byte of the rendered text out of the shell's reach.
+  return sh`printf %s ${Buffer.from(text).toString('base64')} | base64 -d > ${path}`
+}
+
+/** Gate 1: systemd-analyze verify on the new units, rendered to run the new release directly. */
+export function verifyUnitsStep(s: Settings, id: string, files: ConfigFiles): Step {
+  const p = layout(s)
+  const units = unitNames(s.projectName)
+  // `current` does not point at the new release yet: verify the units as they will run it.
+  const service = files.service.text.split(p.current).join(p.release(id))
+  return {
+    id: 'verify-units',
+    phase: 'gates',
+    title: 'systemd-analyze verify',
+    privileged: true,
+    command: script(
+      raw('set -eu'),
+      sh`rm -rf ${p.verify} && mkdir -p ${p.verify}`,
+      writeFile(`${p.verify}/${units.socket}`, files.socket.text),
+      writeFile(`${p.verify}/${units.service}`, service),
+      sh`if ! out=$(systemd-analyze verify ${p.verify}/${units.socket} ${p.verify}/${units.service} 2>&1); then`,
+      raw('  printf "%s\\n" "$out" >&2'),
+      raw(`  exit ${GATE_FAILED}`),
+      raw('fi'),
+      // Warnings about other units on the host are not ours to fail on; show ours.
+      sh`printf '%s\n' "$out" | grep -F ${units.service.replace(/\.service$/, '')} || true`
+    )
+  }
+}
+
+/** Shell that puts the files saved by `installConfigStep` back (used by the gate and rollback). */
+export function restoreConfig(s: Settings, files: ConfigFiles): ShellText {
+  const p = layout(s)
+  return script(
+    ...allFiles(files).map(({ path }) => {
+      const saved = `${p.backup}/${baseName(path)}`
+      return sh`if [ -e ${saved} ]; then cp -p ${saved} ${path}; elif [ -e ${saved}.absent ]; then rm -f ${path}; fi`
+    }),
+    sh`if [ -e ${p.backup}/site-link.absent ]; then rm -f ${p.siteLink}; fi`,
+    sh`if [ -e ${p.backup}/default-link ]; then ln -sfn ${DEFAULT_SITE} ${DEFAULT_SITE_LINK}; fi`
+  )
+}
+
+/**
+ * Gate 2: save the live files, put the new ones in place and run `nginx -t`. nginx and systemd
+ * read them only on reload, so the live site is untouched; on failure the saved files go back.
+ * Prints `changed=` and the names of the files that differ from the live ones, and leaves them in
+ * <state>/changed for the switch.
+ */
+export function installConfigStep(s: Settings, files: ConfigFiles): Step {
+  const p = layout(s)
+  const catchAll = s.serverNames.length === 1 && s.serverNames[0] === '_'
+  return {
+    id: 'nginx-t',
+    phase: 'gates',
+    title: 'nginx -t with the new site',
+    privileged: true,
+    command: script(
+      raw('set -eu'),
+      sh`rm -rf ${p.backup} && mkdir -p ${p.backup}`,
+      ...allFiles(files).map(({ path }) => {
+        const saved = `${p.backup}/${baseName(path)}`
+        return sh`if [ -e ${path} ]; then cp -p ${path} ${saved}; else : > ${saved}.absent; fi`
+      }),
+      sh`[ -L ${p.siteLink} ] || : > ${p.backup}/site-link.absent`,
+      sh`restore() {`,
+      restoreConfig(s, files),
+      raw('}'),
+      sh`changed=""`,
+      ...allFiles(files).map(({ path, text }) =>
+        script(
+          writeFile(`${path}.new`, text),
+          sh`if ! cmp -s ${path}.new ${path}; then changed="$changed ${baseName(path)}"; fi`,
+          sh`chmod 644 ${path}.new && mv -f ${path}.new ${path}`
+        )
+      ),
+      sh`ln -sfn ${files.site.path} ${p.siteLink}`,
+      // Debian's welcome site is also a default server: the catch-all `_` takes its place.
+      catchAll
+        ? sh`if [ -L ${DEFAULT_SITE_LINK} ]; then rm -f ${DEFAULT_SITE_LINK}; : > ${p.backup}/default-link; fi`
+        : undefined,
+      raw('if ! out=$(nginx -t 2>&1); then'),
+      raw('  restore'),
+      raw('  printf "%s\\n" "$out" >&2'),
+      raw(`  exit ${GATE_FAILED}`),
+      raw('fi'),
+      sh`printf '%s\n' $changed > ${p.changed}`,
+      raw('echo "changed=$changed"')
+    )
+  }
+}
+
+/** Which of the action's files the install changed, by name (`gunicorn-mysite.socket`, ...). */
+export function parseChanged(stdout: string): string[] {
+  return (/^changed=(.*)$/m.exec(stdout)?.[1] ?? '').split(' ').filter((name) => name !== '')
+}
+
+/** Reads the live files for the dry run's diff; a missing file prints a marker. */
+export function readConfigStep(files: ConfigFiles): Step {
+  return {
+    id: 'read-config',
+    phase: 'gates',
+    title: 'Read the live units and site',
+    privileged: true,
+    command: script(
+      ...allFiles(files).map(
+        ({ path }) =>
+          sh`echo ${`=== ${path}`}; if [ -e ${path} ]; then base64 -w0 < ${path}; fi; echo`
+      )
+    )
+  }
+}
+
+export function parseConfigFiles(stdout: string): Map<string, string | undefined> {
+  const found = new Map<string, string | undefined>()
+  const lines = stdout.split('\n')
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i].startsWith('=== ')) continue
+    const body = lines[i + 1] ?? ''
+    found.set(lines[i].slice(4), body === '' ? undefined : Buffer.from(body, 'base64').toString())
+  }
+  return found
+}
+
+/** The dry run's diff: each file against the live one, or `unchanged`. */
+export function configDiff(files: ConfigFiles, live: Map<string, string | undefined>): string {
+  return allFiles(files)
+    .map(({ path, text }) => {
+      const before = live.get(path)
+      if (before === text) return `${path}: unchanged`
+      return createTwoFilesPatch(
+        before === undefined ? '/dev/null' : path,
+        path,
+        before ?? '',
+        text,
+        'on the server',
+        'this deploy'
+      )
+    })
+    .join('\n')
+}

@@ -1,0 +1,104 @@
+// Is the release serving? The health check through nginx on the host, and, when it is not,
+// what the journal and nginx's error log say.
+
+import type { Settings } from '../settings.js'
+import { raw, script, sh } from '../shell.js'
+import { unitNames } from './layout.js'
+import type { Step } from './step.js'
+
+/** The Host header the health check sends: the first server name, or none for the catch-all. */
+export function healthHost(s: Settings): string {
+  const name = s.serverNames[0]
+  if (name === '_') return 'localhost'
+  return name.replace(/^\*\./, 'www.').replace(/^\./, '').replace(/\.\*$/, '.com')
+}
+
+const HEALTH_PY = `
+import http.client, ssl, sys, time
+host, port, path, header, tls, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5] == 'tls', float(sys.argv[6])
+ranges = [tuple(map(int, r.split('-'))) for r in sys.argv[7].split(',')]
+start = time.monotonic(); status = 0; detail = ''
+while True:
+    try:
+        if tls:
+            conn = http.client.HTTPSConnection(host, port, timeout=5, context=ssl._create_unverified_context())
+        else:
+            conn = http.client.HTTPConnection(host, port, timeout=5)
+        conn.request('GET', path, headers={'Host': header, 'User-Agent': 'django-deploy-action health check'})
+        status = conn.getresponse().status; detail = ''
+        conn.close()
+    except Exception as error:
+        status = 0; detail = str(error)
+    elapsed = int((time.monotonic() - start) * 1000)
+    if any(lo <= status <= hi for lo, hi in ranges):
+        print('healthy', status, elapsed); sys.exit(0)
+    if elapsed >= timeout * 1000:
+        print('unhealthy', status, elapsed, detail); sys.exit(1)
+    time.sleep(0.25)
+`
+
+export interface HealthResult {
+  healthy: boolean
+  status: number
+  durationMs: number
+  detail: string
+}
+
+/** Requests health-path through nginx on the host until a healthy status or health-timeout. */
+export function healthStep(s: Settings, timeoutMs = s.healthTimeoutMs): Step {
+  const tls = !!s.tlsCertificate
+  const port = tls ? (s.listen.port === 80 ? 443 : s.listen.port) : s.listen.port
+  const address =
+    !s.listen.address || /^(0\.0\.0\.0|\[::\])$/.test(s.listen.address)
+      ? '127.0.0.1'
+      : s.listen.address.replace(/^\[|\]$/g, '')
+  const ranges = s.healthExpect.map((r) => `${r.min}-${r.max}`).join(',')
+  return {
+    id: 'health',
+    phase: 'health',
+    title: `GET ${s.healthPath} through nginx (Host: ${healthHost(s)})`,
+    privileged: false,
+    command: sh`${s.python} -c ${HEALTH_PY} ${address} ${port} ${s.healthPath} ${healthHost(s)} ${tls ? 'tls' : 'plain'} ${timeoutMs / 1000} ${ranges}`
+  }
+}
+
+export function parseHealth(stdout: string): HealthResult {
+  const line = stdout.trim().split('\n').pop() ?? ''
+  const [verdict, status, elapsed, ...detail] = line.split(' ')
+  return {
+    healthy: verdict === 'healthy',
+    status: Number(status) || 0,
+    durationMs: Number(elapsed) || 0,
+    detail: detail.join(' ')
+  }
+}
+
+const ERRORS_HEADER = '--- errors in the journal'
+
+export function diagnosticsStep(s: Settings): Step {
+  const units = unitNames(s.projectName)
+  return {
+    id: 'diagnostics',
+    phase: 'health',
+    title: "Collect the service's journal and nginx's error log",
+    privileged: true,
+    command: script(
+      // The exception that stopped the app is usually above gunicorn's own traceback.
+      raw(`echo '${ERRORS_HEADER}'`),
+      sh`journalctl -u ${units.service} -n 400 --no-pager -o cat 2>/dev/null | grep -E '^[A-Za-z_][A-Za-z0-9_.]*(Error|Exception)(: |$)' | grep -v '^gunicorn\.errors\.' | awk '!seen[$0]++' | tail -n 5 || true`,
+      sh`echo "--- journalctl -u ${units.service} (last 40 lines)"`,
+      sh`journalctl -u ${units.service} -n 40 --no-pager -o short-iso 2>&1 || true`,
+      raw('echo "--- /var/log/nginx/error.log (last 15 lines)"'),
+      raw('tail -n 15 /var/log/nginx/error.log 2>&1 || true')
+    )
+  }
+}
+
+/** The exception lines the diagnostics found, e.g. `ImportError: cannot import name ...`. */
+export function parseErrors(diagnostics: string): string[] {
+  const lines = diagnostics.split('\n')
+  const start = lines.indexOf(ERRORS_HEADER)
+  if (start < 0) return []
+  const end = lines.findIndex((line, i) => i > start && line.startsWith('--- '))
+  return lines.slice(start + 1, end < 0 ? undefined : end).filter((line) => line.trim() !== '')
+}

@@ -1,0 +1,63 @@
+// The first step of every run: what the host has and what it serves. Read-only.
+
+import type { Settings } from '../settings.js'
+import { raw, script, sh } from '../shell.js'
+import { FAILED_MARK, layout } from './layout.js'
+import type { Step } from './step.js'
+
+/** What the host said about itself before the deploy. */
+export interface HostFacts {
+  cpus: number
+  /** the release `current` points at, or '' on a first deploy */
+  live: string
+  /** releases on the host, newest first */
+  releases: string[]
+  /** releases marked as failed */
+  failed: string[]
+  /** the interpreter's version and real path, part of a venv's key */
+  python: string
+}
+
+export function inspectStep(s: Settings): Step {
+  const p = layout(s)
+  return {
+    id: 'inspect',
+    phase: 'connect',
+    title: 'Check the host (nginx, systemd, python, sudo)',
+    privileged: true,
+    command: script(
+      raw('set -u'),
+      raw('missing=""'),
+      sh`for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`,
+      raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'),
+      sh`if ! ${s.python} -c 'import venv, ensurepip' >/dev/null 2>&1; then`,
+      sh`  package=$(${s.python} -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])' 2>/dev/null || echo python3-venv)`,
+      sh`  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`,
+      raw('  exit 4'),
+      raw('fi'),
+      raw('echo "cpus=$(nproc)"'),
+      sh`echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`,
+      sh`echo "live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null)"`,
+      sh`echo "releases=$(ls -1 ${p.releases} 2>/dev/null | sort -r | tr '\n' ' ')"`,
+      sh`echo "failed=$(cd ${p.releases} 2>/dev/null && for r in *; do [ -e "$r"/${FAILED_MARK} ] && printf '%s ' "$r"; done)"`
+    )
+  }
+}
+
+export function parseFacts(stdout: string): HostFacts {
+  const values = new Map<string, string>()
+  for (const line of stdout.split('\n')) {
+    const at = line.indexOf('=')
+    if (at > 0) values.set(line.slice(0, at), line.slice(at + 1).trim())
+  }
+  const list = (key: string) =>
+    (values.get(key) ?? '').split(/\s+/).filter((r) => /^[\w.-]+$/.test(r))
+  const live = values.get('live') ?? ''
+  return {
+    cpus: Number(values.get('cpus')) || 1,
+    live: /^[\w.-]+$/.test(live) && live !== '.' ? live : '',
+    releases: list('releases'),
+    failed: list('failed'),
+    python: values.get('python') ?? ''
+  }
+}

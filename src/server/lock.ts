@@ -1,0 +1,45 @@
+// The deploy lock: flock(1) on <deploy-path>/.deploy.lock, held by a command that lives as long
+// as the runner's connection (remote/lock.ts keeps it open).
+
+import type { Settings } from '../settings.js'
+import { raw, script, sh, type ShellText } from '../shell.js'
+import { layout } from './layout.js'
+
+/** The lock command's exit code when another deploy held the lock for the whole wait. */
+export const LOCK_BUSY = 75
+
+/**
+ * Prints `WAITING <holder>` while another deploy holds the lock, then `STALE <text>` (what a
+ * killed run left behind, or nothing) and `LOCKED`; holds the lock until stdin closes.
+ */
+export function lockCommand(s: Settings, holder: string, waitSeconds: number): ShellText {
+  const lock = layout(s).lock
+  return script(
+    raw('set -u'),
+    sh`mkdir -p ${s.deployPath}`,
+    sh`exec 9<>${lock}`,
+    raw('if ! flock -n 9; then'),
+    sh`  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`,
+    sh`  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`,
+    raw('fi'),
+    sh`echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`,
+    sh`printf '%s\n' ${holder} > ${lock}`,
+    raw('echo LOCKED'),
+    // Held until the runner closes our stdin, or the connection drops.
+    raw('cat > /dev/null'),
+    sh`: > ${lock}`
+  )
+}
+
+export type LockProgress =
+  | { state: 'pending' }
+  | { state: 'waiting'; holder: string }
+  | { state: 'locked'; staleHolder: string }
+
+/** Reads the lock command's output so far. */
+export function parseLockOutput(stdout: string): LockProgress {
+  if (/^LOCKED$/m.test(stdout))
+    return { state: 'locked', staleHolder: /^STALE (.*)$/m.exec(stdout)?.[1].trim() ?? '' }
+  const waiting = /^WAITING (.*)$/m.exec(stdout)
+  return waiting ? { state: 'waiting', holder: waiting[1].trim() } : { state: 'pending' }
+}

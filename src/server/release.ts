@@ -1,0 +1,188 @@
+// The release: its id, the layout it lives in, its upload and venv, and its end (failed, pruned).
+
+import { createHash } from 'node:crypto'
+import type { Settings } from '../settings.js'
+import { raw, script, sh } from '../shell.js'
+import { FAILED_MARK, layout } from './layout.js'
+import type { Step } from './step.js'
+
+/**
+ * A release id: sortable, naming the commit (20261125T081500Z-1a2b3c4). Written so that it reads
+ * the same as a POSIX ERE: the prune step greps with it.
+ */
+export const RELEASE_ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-z]+$/
+
+export function releaseId(now: Date, sha: string): string {
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
+  const commit = /^[0-9a-f]{7,40}$/i.test(sha) ? sha.slice(0, 7).toLowerCase() : 'local'
+  return `${stamp}-${commit}`
+}
+
+/**
+ * The run's release id, fixed when the first host's lock is taken: a run that waited for another
+ * deploy of the same commit gets a later id instead of colliding with it. Every host shares it.
+ */
+export function releaseClock(sha: string, now = () => new Date()): () => string {
+  let id = ''
+  return () => (id ||= releaseId(now(), sha))
+}
+
+export function prepareStep(s: Settings): Step {
+  const p = layout(s)
+  const app = s.appUser
+  return {
+    id: 'prepare',
+    phase: 'connect',
+    title: `Prepare ${s.deployPath} and the app user ${app}`,
+    privileged: true,
+    command: script(
+      raw('set -eu'),
+      sh`if ! id -u ${app} >/dev/null 2>&1; then useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin ${app}; echo "created the system user ${app}"; fi`,
+      sh`mkdir -p ${p.releases} ${p.shared} ${p.state}`,
+      sh`chown root:root ${p.root} ${p.releases} ${p.state} && chmod 755 ${p.root} ${p.releases} && chmod 700 ${p.state}`,
+      // The app writes only shared/ (database, media); nginx may only pass through it.
+      sh`chown ${app}:${app} ${p.shared} && chmod 711 ${p.shared}`
+    )
+  }
+}
+
+export function dotenvStep(s: Settings): Step {
+  const env = layout(s).env
+  return {
+    id: 'dotenv',
+    phase: 'upload',
+    title: 'Write shared/.env',
+    privileged: true,
+    stdin: 'dotenv',
+    // The values come on stdin, never on a command line.
+    command: script(
+      raw('set -eu'),
+      sh`umask 077; cat > ${env}.new`,
+      sh`chown ${s.appUser}:${s.appUser} ${env}.new && chmod 600 ${env}.new && mv -f ${env}.new ${env}`
+    )
+  }
+}
+
+/** The .env text: double quotes with \ " $ ` escaped read the same in systemd and in sh. */
+export function dotenvText(s: Settings): string {
+  return s.dotenv.map(([k, v]) => `${k}="${v.replace(/[\\"$`]/g, '\\$&')}"\n`).join('')
+}
+
+export function uploadStep(s: Settings, id: string): Step {
+  const dir = layout(s).release(id)
+  return {
+    id: 'upload',
+    phase: 'upload',
+    title: `Upload ${s.source ?? 'nothing'} to releases/${id}`,
+    privileged: true,
+    stdin: 'source',
+    // Owned by root: the app user can read the code but never change it.
+    command: script(
+      raw('set -eu'),
+      sh`if [ -e ${dir} ]; then printf '%s\n' ${`release ${id} already exists on the host (one commit deployed twice in a second?)`} >&2; exit 1; fi`,
+      sh`mkdir ${dir}`,
+      sh`tar -xzf - -C ${dir} --no-same-owner --no-same-permissions`,
+      sh`chmod -R u+rwX,go+rX,go-w ${dir}`
+    )
+  }
+}
+
+/**
+ * Venvs are kept by what they hold (requirements, interpreter, flags) and linked into each
+ * release, so a deploy whose requirements did not change builds none. Returns null when the
+ * requirements point at local paths, whose content the key could not cover.
+ */
+export function venvKey(
+  requirements: Array<{ path: string; text: string }> | null,
+  python: string,
+  systemSitePackages: boolean
+): string | null {
+  const local = /^\s*(-e|--editable|\.|\/|file:)|\sfile:|@\s*file:/m
+  if (requirements?.some((file) => local.test(file.text))) return null
+  const hash = createHash('sha256').update(`${python}\n${systemSitePackages}\n`)
+  for (const file of requirements ?? []) hash.update(`${file.path}\n${file.text}\n`)
+  return hash.digest('hex').slice(0, 16)
+}
+
+export function venvStep(s: Settings, id: string, key: string | null): Step {
+  const dir = layout(s).release(id)
+  const requirements = `${dir}/${s.requirements}`
+  const venv = key ? layout(s).venv(key) : `${dir}/.venv`
+  const venvFlags = s.systemSitePackages ? ['--system-site-packages'] : []
+  return {
+    id: 'venv',
+    phase: 'venv',
+    title: key
+      ? `Venv ${key} (built when its requirements change)`
+      : 'Create the venv and install requirements',
+    privileged: true,
+    command: script(
+      raw('set -eu'),
+      sh`cd ${dir}`,
+      // A venv is usable once marked complete; a half-built one (a killed run) is rebuilt.
+      sh`if [ ! -e ${venv}/.complete ]; then`,
+      sh`  rm -rf ${venv}`,
+      // pip only when there is something to install: ensurepip alone takes seconds.
+      sh`  if [ -f ${requirements} ]; then`,
+      sh`    ${s.python} -m venv ${venvFlags} ${venv}`,
+      sh`    ${venv}/bin/python -m pip install --disable-pip-version-check --no-input --quiet -r ${requirements}`,
+      sh`  else`,
+      sh`    ${s.python} -m venv --without-pip ${venvFlags} ${venv}`,
+      sh`  fi`,
+      sh`  : > ${venv}/.complete`,
+      sh`  echo "built the venv ${key ?? '.venv'}"`,
+      key ? sh`else echo "reused the venv ${key}"` : undefined,
+      sh`fi`,
+      key ? sh`ln -sfn ${`../../venvs/${key}`} .venv` : undefined,
+      // Byte-compile as root: the release is read-only to the app, which would otherwise
+      // compile on every start.
+      raw('.venv/bin/python -m compileall -q -x "(^|/)\\.venv/" . >/dev/null 2>&1 || true')
+    )
+  }
+}
+
+/** A release that failed stays for inspection until pruned, marked so no rollback chooses it. */
+export function markFailedStep(s: Settings, id: string): Step {
+  return {
+    id: 'mark-failed',
+    phase: 'cleanup',
+    title: `Mark ${id} as failed (kept for inspection until pruned)`,
+    privileged: true,
+    command: sh`: > ${layout(s).release(id)}/${FAILED_MARK}`
+  }
+}
+
+/**
+ * Removes old releases: keeps `keep` newest, and never the live or the previous one. Only
+ * folders named like a release count: settings may put other folders beside them (a
+ * STATIC_ROOT of BASE_DIR.parent), and a half-built release (a killed run) may have no venv.
+ */
+export function pruneStep(s: Settings, keep: number, live: string, previous: string): Step {
+  const p = layout(s)
+  return {
+    id: 'prune',
+    phase: 'cleanup',
+    title: `Keep the ${keep} newest releases`,
+    privileged: true,
+    command: script(
+      raw('set -eu'),
+      sh`cd ${p.releases}`,
+      sh`ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`,
+      sh`  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release"; echo "removed $release"; fi`,
+      raw('done'),
+      // A kept venv goes with the last release that links to it.
+      sh`if [ -d ${p.venvs} ]; then`,
+      raw('  used=$(for r in */; do readlink "$r.venv" 2>/dev/null || true; done)'),
+      sh`  for venv in ${p.venvs}/*; do`,
+      raw('    [ -e "$venv" ] || continue'),
+      raw(
+        '    case "$used" in *"/${venv##*/}"*) ;; *) rm -rf -- "$venv"; echo "removed the venv ${venv##*/}" ;; esac'
+      ),
+      raw('  done'),
+      raw('fi')
+    )
+  }
+}

@@ -1,0 +1,29 @@
+// A step is one shell command run on the server, as data: the planner returns steps, one
+// executor runs them, so the dry run, the unit tests and the deploy see the same commands.
+
+import type { ShellText } from '../shell.js'
+
+/** The phases of a deploy, in order: the job summary's timing table has one column each. */
+export const PHASES = [
+  'connect',
+  'upload',
+  'venv',
+  'django',
+  'gates',
+  'restart',
+  'health',
+  'cleanup'
+] as const
+
+export type Phase = (typeof PHASES)[number]
+
+export interface Step {
+  id: string
+  phase: Phase
+  title: string
+  command: ShellText
+  /** runs as root (through sudo -n when the SSH user is not root) */
+  privileged: boolean
+  /** what the step reads on stdin; the flow supplies it (secrets and the source never travel in the command) */
+  stdin?: 'dotenv' | 'source'
+}

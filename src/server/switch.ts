@@ -1,0 +1,87 @@
+// The switch to a release and the way back: `current`, gunicorn's units, nginx.
+
+import type { Settings } from '../settings.js'
+import { raw, script, sh, type ShellText } from '../shell.js'
+import { restoreConfig, type ConfigFiles } from './config.js'
+import { layout, socketPath, unitNames } from './layout.js'
+import type { Step } from './step.js'
+
+/** A new link renamed over the old one: `current` is never missing, not even for a moment. */
+export function pointCurrentAt(s: Settings, id: string): ShellText {
+  const p = layout(s)
+  return sh`ln -sfn releases/${id} ${p.currentStaging} && mv -T ${p.currentStaging} ${p.current}`
+}
+
+/** nginx's workers by pid: a reload is applied once none of the old ones serves any more. */
+const nginxWorkers = raw(
+  [
+    'nginx_workers() {',
+    '  for p in /proc/[0-9]*; do',
+    `    case "$(tr '\\0' ' ' < "$p/cmdline" 2>/dev/null)" in`,
+    "      'nginx: worker process is shutting down'*) ;;",
+    `      'nginx: worker process'*) echo "\${p#/proc/}" ;;`,
+    '    esac',
+    '  done | sort',
+    '}'
+  ].join('\n')
+)
+
+/**
+ * `systemctl reload nginx` returns before the new configuration serves; waiting for the old
+ * workers keeps the health check from being answered by the old site.
+ */
+export const reloadNginx = script(
+  nginxWorkers,
+  raw('if systemctl is-active --quiet nginx; then'),
+  raw('  before=$(nginx_workers); systemctl reload nginx'),
+  raw('  for i in $(seq 1 100); do'),
+  raw('    still=$(printf "%s\\n" $before $(nginx_workers) | sort | uniq -d)'),
+  raw('    [ -z "$still" ] && break; sleep 0.1'),
+  raw('  done'),
+  raw('else systemctl start nginx; fi')
+)
+
+export function switchStep(s: Settings, id: string): Step {
+  const units = unitNames(s.projectName)
+  const changed = layout(s).changed
+  return {
+    id: 'switch',
+    phase: 'restart',
+    title: `Switch current to ${id}, restart gunicorn, reload nginx`,
+    privileged: true,
+    command: script(
+      raw('set -eu'),
+      pointCurrentAt(s, id),
+      raw('systemctl daemon-reload'),
+      sh`systemctl enable --quiet ${units.socket} ${units.service}`,
+      // The socket stays open across a service restart so requests wait instead of failing;
+      // only a changed socket file (the install step lists it) needs the socket restarted.
+      sh`if grep -qxF ${units.socket} ${changed} 2>/dev/null; then`,
+      sh`  systemctl stop ${units.service} ${units.socket} 2>/dev/null || true; rm -f ${socketPath(s.projectName)}; systemctl start ${units.socket}`,
+      sh`else systemctl start ${units.socket}; fi`,
+      sh`systemctl restart ${units.service} || echo "gunicorn did not start; the health check will tell" >&2`,
+      reloadNginx
+    )
+  }
+}
+
+/** Puts the previous release and its files back after an unhealthy deploy. */
+export function rollbackStep(s: Settings, previous: string, files: ConfigFiles): Step {
+  const units = unitNames(s.projectName)
+  return {
+    id: 'rollback',
+    phase: 'health',
+    title: `Roll back to ${previous || 'nothing'}`,
+    privileged: true,
+    command: script(
+      raw('set -eu'),
+      restoreConfig(s, files),
+      previous ? pointCurrentAt(s, previous) : sh`rm -f ${layout(s).current}`,
+      raw('systemctl daemon-reload'),
+      previous
+        ? sh`systemctl restart ${units.service} || true`
+        : sh`systemctl disable --now ${units.service} ${units.socket} 2>/dev/null || true`,
+      reloadNginx
+    )
+  }
+}
