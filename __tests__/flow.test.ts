@@ -122,7 +122,7 @@ describe('the dry run prints the plan the deploy runs', () => {
       postDeploy: 'echo done'
     })
     const planned = await deploy(s, new ScriptedTransport())
-    expect(planned.plan).toContain('Write shared/.env')
+    expect(planned.plan).toContain('Write the .env')
     expect(planned.plan).toContain('post-deploy')
     expect(planned.plan?.some((t) => t.startsWith('Upload '))).toBe(true)
   })

@@ -329,15 +329,24 @@ function everythingSent(s: Settings): string {
 
 describe('pre-restart and post-deploy: shell by design, run only as the app user in the release', () => {
   /**
-   * Runs a step with a stand-in for runuser that records its arguments instead of running them:
-   * the outer (root) shell must pass the script on untouched and run none of it itself.
+   * Runs a step with a stand-in for systemd-run that records its arguments and what it reads
+   * instead of running them: the outer (root) shell must pass the script on untouched, on stdin,
+   * and run none of it itself.
    */
-  function argumentsOfRunuser(command: string, deployPath: string): string[] {
+  function systemdRun(command: string, deployPath: string): { args: string[]; stdin: string } {
     mkdirSync(`${deployPath}/releases/${RELEASE}`, { recursive: true })
-    const record = join(dir, 'runuser-args')
+    const record = join(dir, 'systemd-run-args')
+    const input = join(dir, 'systemd-run-stdin')
     rmSync(record, { force: true })
-    execFileSync('/bin/sh', ['-c', `runuser() { printf '%s\\0' "$@" > ${record}; }\n${command}`])
-    return readFileSync(record, 'utf8').split('\0').slice(0, -1)
+    // bash: dash takes no '-' in a function's name.
+    execFileSync('/bin/bash', [
+      '-c',
+      `systemd-run() { printf '%s\\0' "$@" > ${record}; cat > ${input}; }\n${command}`
+    ])
+    return {
+      args: readFileSync(record, 'utf8').split('\0').slice(0, -1),
+      stdin: readFileSync(input, 'utf8')
+    }
   }
 
   test.each(corpus().filter(([name]) => name !== 'a NUL byte'))('%s', (_name, hostile) => {
@@ -349,10 +358,11 @@ describe('pre-restart and post-deploy: shell by design, run only as the app user
     const preRestart = djangoSteps(s, RELEASE, {}).find((step) => step.id === 'pre-restart')
     for (const step of [preRestart, hookStep(s, RELEASE, 'post-deploy', s.postDeploy, 'cleanup')]) {
       expect(step).toBeDefined()
-      const args = argumentsOfRunuser(step!.command.text, deployPath)
-      expect(args.slice(0, 5)).toEqual(['-u', 'mysite', '--', 'sh', '-c'])
-      expect(args).toHaveLength(6)
-      expect(args[5].endsWith(`\n${script}`)).toBe(true)
+      const { args, stdin } = systemdRun(step!.command.text, deployPath)
+      expect(args).toContain('--uid=mysite')
+      expect(args.slice(-3)).toEqual(['--', '/bin/sh', '-s'])
+      expect(args.join(' ')).not.toContain('echo start')
+      expect(stdin.endsWith(`\n${script}`)).toBe(true)
     }
     expect(existsSync(mark)).toBe(false)
   })

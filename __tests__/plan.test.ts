@@ -130,7 +130,9 @@ describe('choices made from the settings', () => {
       staticRoot
     })
     const collect = steps.find((step) => step.id === 'collectstatic')
-    expect(collect?.command.text).toContain(`chown -R mysite ${staticRoot}`)
+    // Made for the app without following a link, then written by it in the sandbox.
+    expect(collect?.command.text).toContain(`${staticRoot} mysite mysite 755`)
+    expect(collect?.command.text).toContain(`ReadWritePaths\\=${staticRoot}`)
     expect(collect?.command.text).not.toContain('/var/www/static')
     expect(djangoSteps(settingsFor(), RELEASE, {}).map((step) => step.id)).toEqual(['migrate'])
   })
@@ -172,7 +174,7 @@ describe('venvs kept by their requirements', () => {
 
   test('a kept venv is linked into the release; without a key the venv lives in it', () => {
     expect(venvStep(settingsFor(), RELEASE, 'abcdef0123456789').command.text).toContain(
-      'ln -sfn ../../venvs/abcdef0123456789 .venv'
+      `ln -sfn ../../venvs/abcdef0123456789 /srv/mysite/releases/${RELEASE}/.venv`
     )
     expect(venvStep(settingsFor(), RELEASE, null).command.text).toContain(
       `/srv/mysite/releases/${RELEASE}/.venv`

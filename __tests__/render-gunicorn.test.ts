@@ -127,7 +127,7 @@ describe('renderService', () => {
       'DJANGO_SETTINGS_MODULE=mysite.settings',
       'PYTHONUNBUFFERED=1'
     ])
-    expect(value(unit, 'EnvironmentFile')).toBe('-/srv/mysite/shared/.env')
+    expect(value(unit, 'EnvironmentFile')).toBe('-/srv/mysite/.deploy/env')
   })
 
   it('reloads with HUP and stops gracefully', () => {
@@ -211,7 +211,7 @@ describe('renderService', () => {
       const u = renderService(s, { appRoot: '/srv/100%h/current', workers: 1 })
       expect(value(u, 'WorkingDirectory')).toBe('/srv/100%%h/current')
       expect(value(u, 'User')).toBe('a%%u')
-      expect(value(u, 'EnvironmentFile')).toBe('-/srv/100%%h/shared/.env')
+      expect(value(u, 'EnvironmentFile')).toBe('-/srv/100%%h/.deploy/env')
       expect(value(u, 'ReadWritePaths')).toBe('/srv/100%%h/shared')
       expect(values(u, 'Environment')[0]).toBe('"DJANGO_SETTINGS_MODULE=mysite.settings %%n"')
       expect(value(u, 'ExecStart').startsWith('/srv/100%%h/current/.venv/bin/python ')).toBe(true)

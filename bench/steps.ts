@@ -12,7 +12,8 @@
 //   npm run bench:steps              BENCH_RUNS=7 by default
 import { NodeSSH } from 'node-ssh'
 import { readFileSync } from 'node:fs'
-import { asApp as appCommand, discoverStep } from '../src/server/django.js'
+import { discoverStep, inRelease } from '../src/server/django.js'
+import { layout } from '../src/server/layout.js'
 import type { Settings } from '../src/settings.js'
 import { raw } from '../src/shell.js'
 import {
@@ -59,7 +60,8 @@ interface Measure {
 
 /** The measures on the live release; Django's commands run as the action runs them. */
 function measures(s: Settings, release: string): Measure[] {
-  const asApp = (python: string) => appCommand(s, release, raw(python)).text
+  const asApp = (python: string) =>
+    inRelease(s, release, 'bench', [layout(s).shared], raw(python)).text
   return [
     {
       group: 'django',

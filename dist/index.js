@@ -61827,8 +61827,8 @@ const SITE_ENABLED = '/etc/nginx/sites-enabled';
 /** Debian's welcome site, disabled while our site is the catch-all `_`. */
 const DEFAULT_SITE_LINK = `${SITE_ENABLED}/default`;
 const DEFAULT_SITE = `${SITE_AVAILABLE}/default`;
-/** A release holding this file failed its deploy: no rollback chooses it. */
-const FAILED_MARK = '.deploy-failed';
+/** Where earlier versions marked a failed release, inside it (still read, never written). */
+const LEGACY_FAILED_MARK = '.deploy-failed';
 function socketPath(projectName) {
     return `/run/gunicorn-${projectName}.sock`;
 }
@@ -61848,8 +61848,9 @@ function layout(s) {
         current: `${root}/current`,
         currentStaging: `${root}/.current.new`,
         shared: `${root}/shared`,
-        env: `${root}/shared/.env`,
         state: `${root}/.deploy`,
+        env: `${root}/.deploy/env`,
+        failed: `${root}/.deploy/failed`,
         backup: `${root}/.deploy/previous`,
         changed: `${root}/.deploy/changed`,
         verify: `${root}/.deploy/verify`,
@@ -61864,6 +61865,30 @@ function layout(s) {
 /** The last part of a path: the name a file is saved under in the gate's backup folder. */
 function baseName(path) {
     return path.slice(path.lastIndexOf('/') + 1);
+}
+/** The action's own entries in the deploy path: never the app's. */
+const RESERVED = new Set(['.deploy', '.deploy.lock', 'venvs', 'current', '.current.new']);
+/**
+ * Why the app user may not be handed `path` (a folder Django writes), or undefined when it may:
+ * inside the deploy path, anything but the action's own entries and other releases; outside it,
+ * only a folder the user named (`named`).
+ */
+function appFolderProblem(s, path, target, named) {
+    const within = (base) => path === base || path.startsWith(`${base}/`);
+    if (named.some((folder) => folder !== undefined && within(folder)))
+        return undefined;
+    const p = layout(s);
+    if (!within(p.root))
+        return `outside deploy-path (${p.root})`;
+    const [first, second] = path.slice(p.root.length + 1).split('/');
+    if (path === p.root || RESERVED.has(first))
+        return `one of the action's own folders`;
+    if (first === 'releases' && (second === undefined || (second !== target && isReleaseId(second))))
+        return 'the releases folder, or another release';
+    return undefined;
+}
+function isReleaseId(name) {
+    return /^[0-9]{8}T[0-9]{6}Z-[0-9a-z]+$/.test(name);
 }
 
 ;// CONCATENATED MODULE: ./src/render/systemd-escape.ts
@@ -62042,8 +62067,8 @@ function renderService(s, opts) {
                 `WorkingDirectory=${systemdValue(opts.appRoot)}`,
                 `Environment=${systemdWord(`DJANGO_SETTINGS_MODULE=${s.settingsModule}`)}`,
                 'Environment=PYTHONUNBUFFERED=1',
-                // '-': the service starts before any dotenv was ever written.
-                `EnvironmentFile=-${systemdValue(`${s.deployPath}/shared/.env`)}`,
+                // '-': the service starts before any dotenv was ever written. systemd reads it as root.
+                `EnvironmentFile=-${systemdValue(layout(s).env)}`,
                 `ExecStart=${execStart}`,
                 'ExecReload=/bin/kill -s HUP $MAINPID',
                 // SIGTERM to gunicorn's arbiter only: it stops its workers gracefully itself.
@@ -62360,16 +62385,126 @@ function configDiff(files, live) {
         .join('\n');
 }
 
+;// CONCATENATED MODULE: ./src/server/safe-dir.ts
+// Root makes and hands over folders that the app user (or the repository) may have touched: it
+// must never follow a link there. Shell tools cannot promise that (chmod follows links, mkdir -p
+// walks through them), so the folder is reached component by component with O_NOFOLLOW.
+
+const SAFE_DIR_PY = `
+import grp, os, pwd, sys
+path, user, group, mode = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4], 8)
+fd = os.open('/', os.O_RDONLY | os.O_DIRECTORY)
+parts = [p for p in path.split('/') if p]
+for i, name in enumerate(parts):
+    try:
+        os.mkdir(name, 0o755, dir_fd=fd)
+    except FileExistsError:
+        pass
+    try:
+        child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+    except OSError as error:
+        where = '/' + '/'.join(parts[: i + 1])
+        sys.exit('%s is a link or not a folder (%s): refused, nothing was changed there' % (where, error.strerror))
+    os.close(fd)
+    fd = child
+os.fchown(fd, pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid)
+os.fchmod(fd, mode)
+`;
+/**
+ * Makes `path` (and its missing parents, root's) a folder owned by `user:group` with `mode`,
+ * following no link on the way: a link anywhere on the path stops the step with its name.
+ */
+function safeDir(s, path, owner, mode) {
+    return sh `${s.python} -I -c ${SAFE_DIR_PY} ${path} ${owner.user} ${owner.group} ${mode}`;
+}
+
+;// CONCATENATED MODULE: ./src/server/sandbox.ts
+// Everything the repository's code does on the server runs here: as the app user, never root,
+// in a transient systemd unit with the sandbox below. systemd reads the .env file as data (no
+// shell sources it), the unit's processes end with it, and the lock's holder stops whatever a
+// killed run left (server/lock.ts).
+
+
+
+
+/**
+ * The sandbox of the build and Django steps: the web unit's, less what compilers, pip and
+ * management commands may need (W^X memory, the narrower system call filter). Exposure 1.5 in
+ * `systemd-analyze security` (test/e2e/privilege.test.ts).
+ */
+function sandboxProperties(s, writable) {
+    return [
+        'ProtectSystem=strict',
+        ...writable.map((path) => `ReadWritePaths=${path}`),
+        `ProtectHome=${isUnderHome(s.deployPath) ? 'read-only' : 'true'}`,
+        'PrivateTmp=true',
+        'PrivateDevices=true',
+        'NoNewPrivileges=true',
+        'ProtectKernelTunables=true',
+        'ProtectKernelModules=true',
+        'ProtectKernelLogs=true',
+        'ProtectControlGroups=true',
+        'ProtectClock=true',
+        'ProtectHostname=true',
+        'RestrictSUIDSGID=true',
+        'RestrictNamespaces=true',
+        'RestrictRealtime=true',
+        'LockPersonality=true',
+        'ProtectProc=invisible',
+        'ProcSubset=pid',
+        'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6',
+        'SystemCallArchitectures=native',
+        'SystemCallFilter=@system-service',
+        'PrivateUsers=true',
+        'DevicePolicy=closed',
+        'CapabilityBoundingSet=',
+        // The venv is read by everyone once root has it; the release has its own modes.
+        'UMask=0022'
+    ];
+}
+/** The prefix of every transient unit of a project, so a lock holder can stop them all. */
+function unitPrefix(s) {
+    return `dda-${s.projectName.replace(/_/g, '-')}`;
+}
+/**
+ * Runs `command` (shell) as the app user in the sandbox, with the .env and the settings module
+ * in its environment. The script goes on stdin, so no text of it is on a command line.
+ */
+function asApp(s, run, command) {
+    const p = layout(s);
+    const path = [
+        run.release ? `${p.release(run.release)}/.venv/bin` : '',
+        '/usr/local/bin:/usr/bin:/bin'
+    ];
+    const properties = [
+        `WorkingDirectory=${run.cwd}`,
+        `EnvironmentFile=-${p.env}`,
+        `Environment=DJANGO_SETTINGS_MODULE=${s.settingsModule}`,
+        `Environment=PATH=${path.filter(Boolean).join(':')}`,
+        'Environment=PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1',
+        `RuntimeMaxSec=${Math.ceil(s.commandTimeoutMs / 1000)}`,
+        ...sandboxProperties(s, run.writable)
+    ];
+    const body = script(raw('set -eu'), command).text;
+    return sh `printf %s ${external_node_buffer_.Buffer.from(body).toString('base64')} | base64 -d | systemd-run --quiet --pipe --wait --collect --service-type=exec --unit=${`${unitPrefix(s)}-${run.name}`}-"$$" --uid=${s.appUser} --gid=${s.appUser} ${properties.flatMap((prop) => ['-p', prop])} -- /bin/sh -s`;
+}
+
 ;// CONCATENATED MODULE: ./src/server/django.ts
 // Django on the server: commands run as the app user in a release, the settings the deploy reads
 // from the project, and the steps before the switch (migrate, collectstatic, checks, hooks).
 
 
-/** Runs a Django management command (or shell) as the app user, in the release, with .env loaded. */
-function asApp(s, id, command) {
-    const p = layout(s);
-    const inner = script(raw('set -eu'), sh `if [ -r ${p.env} ]; then set -a; . ${p.env}; set +a; fi`, sh `export DJANGO_SETTINGS_MODULE=${s.settingsModule} PATH=${p.release(id)}/.venv/bin:/usr/local/bin:/usr/bin:/bin`, command);
-    return sh `cd ${p.release(id)} && runuser -u ${s.appUser} -- sh -c ${inner.text}`;
+
+
+/** The folders Django writes: shared/, and a MEDIA_ROOT elsewhere. */
+function appWritable(s, found) {
+    const shared = layout(s).shared;
+    const media = found.mediaRoot ?? s.mediaRoot;
+    return media && media !== shared && !media.startsWith(`${shared}/`) ? [shared, media] : [shared];
+}
+/** Runs a management command (or the user's shell) as the app user, in the release. */
+function inRelease(s, id, name, writable, command) {
+    return asApp(s, { name, cwd: layout(s).release(id), writable, release: id }, command);
 }
 const DISCOVER_MARK = 'DJANGO-SETTINGS ';
 const DISCOVER_PY = [
@@ -62384,12 +62519,19 @@ function discoverStep(s, id) {
         phase: 'django',
         title: "Read STATIC_* and MEDIA_* from the project's settings",
         privileged: true,
-        command: asApp(s, id, sh `.venv/bin/python -c ${DISCOVER_PY}`)
+        command: inRelease(s, id, 'discover', [layout(s).shared], sh `python -c ${DISCOVER_PY}`)
     };
 }
-/** Reads the discovery output; values from the server are validated like inputs. */
+/**
+ * Reads the discovery output; values from the server are validated like inputs. The last
+ * marked line counts: the project's settings run first and may print anything, even a line
+ * like ours (which the plan then holds to the deploy path, see plan.ts).
+ */
 function parseDjangoPaths(stdout) {
-    const line = stdout.split('\n').find((l) => l.startsWith(DISCOVER_MARK));
+    const line = stdout
+        .split('\n')
+        .filter((l) => l.startsWith(DISCOVER_MARK))
+        .pop();
     if (!line)
         return {};
     const values = JSON.parse(line.slice(DISCOVER_MARK.length));
@@ -62434,6 +62576,7 @@ function mediaInRelease(s, id, found) {
 function djangoSteps(s, id, found) {
     const steps = [];
     const release = layout(s).release(id);
+    const writable = appWritable(s, found);
     // The folders Django itself writes to (the inputs only say where nginx serves from).
     const media = found.mediaRoot ?? s.mediaRoot;
     if (media) {
@@ -62443,38 +62586,44 @@ function djangoSteps(s, id, found) {
             title: `Prepare the media folder ${media}`,
             privileged: true,
             // Group www-data with setgid: files the app writes stay readable by nginx.
-            command: sh `mkdir -p ${media} && chown ${s.appUser}:www-data ${media} && chmod 2750 ${media}`
+            command: safeDir(s, media, { user: s.appUser, group: 'www-data' }, '2750')
         });
     }
     if (s.migrate)
-        steps.push(manageStep(s, id, 'migrate', 'migrate --noinput'));
+        steps.push(manageStep(s, id, 'migrate', 'migrate --noinput', writable));
     const staticRoot = found.staticRoot;
     if (s.collectstatic && staticRoot) {
-        const inRelease = staticRoot.startsWith(`${release}/`);
+        const inside = staticRoot.startsWith(`${release}/`);
         steps.push({
-            ...manageStep(s, id, 'collectstatic', 'collectstatic --noinput'),
-            // The app writes its static files once, then they are frozen with the release.
-            command: script(raw('set -eu'), sh `mkdir -p ${staticRoot} && chown -R ${s.appUser} ${staticRoot}`, asApp(s, id, raw('python manage.py collectstatic --noinput')), inRelease ? sh `chown -R root:root ${staticRoot}` : undefined, sh `chmod -R go+rX ${staticRoot}`)
+            ...manageStep(s, id, 'collectstatic', 'collectstatic --noinput', writable),
+            // The app writes its static files once; inside the release they are then frozen with it.
+            command: script(raw('set -eu'), safeDir(s, staticRoot, { user: s.appUser, group: s.appUser }, '755'), inRelease(s, id, 'collectstatic', [...writable, staticRoot], raw('python manage.py collectstatic --noinput')), inside ? sh `chown -R -h root:root ${staticRoot} && chmod -R go+rX ${staticRoot}` : undefined)
         });
     }
     if (s.checkDeploy)
-        steps.push(manageStep(s, id, 'check-deploy', 'check --deploy --fail-level WARNING'));
+        steps.push(manageStep(s, id, 'check-deploy', 'check --deploy --fail-level WARNING', writable));
     if (s.preRestart)
-        steps.push(hookStep(s, id, 'pre-restart', s.preRestart, 'django'));
+        steps.push(hookStep(s, id, 'pre-restart', s.preRestart, 'django', writable));
     return steps;
 }
-function manageStep(s, id, stepId, args) {
+function manageStep(s, id, stepId, args, writable) {
     return {
         id: stepId,
         phase: 'django',
         title: `manage.py ${args}`,
         privileged: true,
-        command: asApp(s, id, raw(`python manage.py ${args}`))
+        command: inRelease(s, id, stepId, writable, raw(`python manage.py ${args}`))
     };
 }
 /** pre-restart and post-deploy: the user's shell, as the app user in the release. */
-function hookStep(s, id, name, text, phase) {
-    return { id: name, phase, title: name, privileged: true, command: asApp(s, id, raw(text)) };
+function hookStep(s, id, name, text, phase, writable = [layout(s).shared]) {
+    return {
+        id: name,
+        phase,
+        title: name,
+        privileged: true,
+        command: inRelease(s, id, name, writable, raw(text))
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/server/health.ts
@@ -62568,6 +62717,8 @@ var external_node_crypto_ = __nccwpck_require__(7598);
 
 
 
+
+
 /**
  * A release id: sortable, naming the commit (20261125T081500Z-1a2b3c4). Written so that it reads
  * the same as a POSIX ERE: the prune step greps with it.
@@ -62597,9 +62748,11 @@ function prepareStep(s) {
         phase: 'connect',
         title: `Prepare ${s.deployPath} and the app user ${app}`,
         privileged: true,
-        command: script(raw('set -eu'), sh `if ! id -u ${app} >/dev/null 2>&1; then useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin ${app}; echo "created the system user ${app}"; fi`, sh `mkdir -p ${p.releases} ${p.shared} ${p.state}`, sh `chown root:root ${p.root} ${p.releases} ${p.state} && chmod 755 ${p.root} ${p.releases} && chmod 700 ${p.state}`, 
+        command: script(raw('set -eu'), sh `if ! id -u ${app} >/dev/null 2>&1; then useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin ${app}; echo "created the system user ${app}"; fi`, 
+        // A first deploy takes only a folder that is root's or empty: never someone else's files.
+        sh `if [ -e ${p.root} ] && [ ! -e ${p.releases} ] && { [ "$(stat -c %u ${p.root})" != 0 ] || [ -L ${p.root} ]; } && [ -n "$(ls -A ${p.root})" ]; then`, sh `  printf '%s\n' ${`${p.root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`, raw('fi'), sh `mkdir -p ${p.releases} ${p.state} ${p.failed}`, sh `chown -h root:root ${p.root} ${p.releases} ${p.state} ${p.failed} && chmod 755 ${p.root} ${p.releases} && chmod 700 ${p.state}`, 
         // The app writes only shared/ (database, media); nginx may only pass through it.
-        sh `chown ${app}:${app} ${p.shared} && chmod 711 ${p.shared}`)
+        safeDir(s, p.shared, { user: app, group: app }, '711'))
     };
 }
 function dotenvStep(s) {
@@ -62607,16 +62760,23 @@ function dotenvStep(s) {
     return {
         id: 'dotenv',
         phase: 'upload',
-        title: 'Write shared/.env',
+        title: 'Write the .env',
         privileged: true,
         stdin: 'dotenv',
-        // The values come on stdin, never on a command line.
-        command: script(raw('set -eu'), sh `umask 077; cat > ${env}.new`, sh `chown ${s.appUser}:${s.appUser} ${env}.new && chmod 600 ${env}.new && mv -f ${env}.new ${env}`)
+        // The values come on stdin, never on a command line; the file is root's, in root's folder.
+        command: script(raw('set -eu'), sh `umask 077; cat > ${env}.new`, sh `mv -f ${env}.new ${env}`)
     };
 }
 /** The .env text: double quotes with \ " $ ` escaped read the same in systemd and in sh. */
 function dotenvText(s) {
     return s.dotenv.map(([k, v]) => `${k}="${v.replace(/[\\"$`]/g, '\\$&')}"\n`).join('');
+}
+/**
+ * Code is root's and the app's group's to read, nobody else's: others may only pass through
+ * folders (nginx serves the collected static files, which collectstatic opens to it).
+ */
+function sealRelease(s, dir) {
+    return script(sh `chown -R -h root:${s.appUser} ${dir}`, sh `chmod -R u=rwX,g=rX,o= ${dir}`, sh `find ${dir} -type d -exec chmod o+x {} +`);
 }
 function uploadStep(s, id) {
     const dir = layout(s).release(id);
@@ -62627,7 +62787,9 @@ function uploadStep(s, id) {
         privileged: true,
         stdin: 'source',
         // Owned by root: the app user can read the code but never change it.
-        command: script(raw('set -eu'), sh `if [ -e ${dir} ]; then printf '%s\n' ${`release ${id} already exists on the host (one commit deployed twice in a second?)`} >&2; exit 1; fi`, sh `mkdir ${dir}`, sh `tar -xzf - -C ${dir} --no-same-owner --no-same-permissions`, sh `chmod -R u+rwX,go+rX,go-w ${dir}`)
+        command: script(raw('set -eu'), sh `if [ -e ${dir} ]; then printf '%s\n' ${`release ${id} already exists on the host (one commit deployed twice in a second?)`} >&2; exit 1; fi`, sh `mkdir ${dir}`, sh `tar -xzf - -C ${dir} --no-same-owner --no-same-permissions`, 
+        // What the action writes in a release is its own: nothing the repository ships in its place.
+        sh `rm -rf ${dir}/.venv ${dir}/${LEGACY_FAILED_MARK}`, sealRelease(s, dir))
     };
 }
 /**
@@ -62645,10 +62807,18 @@ function venvKey(requirements, python, systemSitePackages) {
     return hash.digest('hex').slice(0, 16);
 }
 function venvStep(s, id, key) {
-    const dir = layout(s).release(id);
+    const p = layout(s);
+    const dir = p.release(id);
+    const venv = key ? p.venv(key) : `${dir}/.venv`;
     const requirements = `${dir}/${s.requirements}`;
-    const venv = key ? layout(s).venv(key) : `${dir}/.venv`;
-    const venvFlags = s.systemSitePackages ? ['--system-site-packages'] : [];
+    const flags = s.systemSitePackages ? ['--system-site-packages'] : [];
+    // Built by the app user in the sandbox, in the release (pip reads local paths from there) with
+    // -I: nothing in the repository can stand in for venv or pip, and pip and setup.py write
+    // nowhere but the venv (and, for requirements on local paths, the release). Root then takes
+    // the result over.
+    const build = asApp(s, { name: 'venv', cwd: dir, writable: key ? [venv] : [dir] }, script(sh `if [ -f ${requirements} ]; then`, sh `  ${s.python} -I -m venv ${flags} ${venv}`, sh `  ${venv}/bin/python -I -m pip install --no-input --quiet -r ${requirements}`, raw('else'), 
+    // pip only when there is something to install: ensurepip alone takes seconds.
+    sh `  ${s.python} -I -m venv --without-pip ${flags} ${venv}`, raw('fi')));
     return {
         id: 'venv',
         phase: 'venv',
@@ -62656,24 +62826,26 @@ function venvStep(s, id, key) {
             ? `Venv ${key} (built when its requirements change)`
             : 'Create the venv and install requirements',
         privileged: true,
-        command: script(raw('set -eu'), sh `cd ${dir}`, 
+        command: script(raw('set -eu'), 
         // A venv is usable once marked complete; a half-built one (a killed run) is rebuilt.
-        sh `if [ ! -e ${venv}/.complete ]; then`, sh `  rm -rf ${venv}`, 
-        // pip only when there is something to install: ensurepip alone takes seconds.
-        sh `  if [ -f ${requirements} ]; then`, sh `    ${s.python} -m venv ${venvFlags} ${venv}`, sh `    ${venv}/bin/python -m pip install --disable-pip-version-check --no-input --quiet -r ${requirements}`, sh `  else`, sh `    ${s.python} -m venv --without-pip ${venvFlags} ${venv}`, sh `  fi`, sh `  : > ${venv}/.complete`, sh `  echo "built the venv ${key ?? '.venv'}"`, key ? sh `else echo "reused the venv ${key}"` : undefined, sh `fi`, key ? sh `ln -sfn ${`../../venvs/${key}`} .venv` : undefined, 
-        // Byte-compile as root: the release is read-only to the app, which would otherwise
+        sh `if [ ! -e ${venv}/.complete ]; then`, sh `  rm -rf ${venv}`, key
+            ? sh `  mkdir -p ${p.venvs} && mkdir ${venv} && chown ${s.appUser} ${venv}`
+            : sh `  chown -R -h ${s.appUser} ${dir}`, script(build), sh `  chown -R -h root:root ${key ? venv : dir} && chmod -R go-w ${key ? venv : dir}`, sh `  : > ${venv}/.complete`, sh `  echo "built the venv ${key ?? '.venv'}"`, key ? sh `else echo "reused the venv ${key}"` : undefined, sh `fi`, key ? sh `ln -sfn ${`../../venvs/${key}`} ${dir}/.venv` : undefined, 
+        // Byte-compiled by root with the system's interpreter, which neither imports the code nor
+        // loads the venv's packages: the release is read-only to the app, which would otherwise
         // compile on every start.
-        raw('.venv/bin/python -m compileall -q -x "(^|/)\\.venv/" . >/dev/null 2>&1 || true'))
+        sh `(cd / && ${s.python} -I -m compileall -q -x ${'(^|/)\\.venv/'} ${dir} >/dev/null 2>&1) || true`, sealRelease(s, dir))
     };
 }
 /** A release that failed stays for inspection until pruned, marked so no rollback chooses it. */
 function markFailedStep(s, id) {
+    const failed = layout(s).failed;
     return {
         id: 'mark-failed',
         phase: 'cleanup',
         title: `Mark ${id} as failed (kept for inspection until pruned)`,
         privileged: true,
-        command: sh `: > ${layout(s).release(id)}/${FAILED_MARK}`
+        command: sh `mkdir -p ${failed} && : > ${`${failed}/${id}`}`
     };
 }
 /**
@@ -62688,7 +62860,7 @@ function pruneStep(s, keep, live, previous) {
         phase: 'cleanup',
         title: `Keep the ${keep} newest releases`,
         privileged: true,
-        command: script(raw('set -eu'), sh `cd ${p.releases}`, sh `ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`, sh `  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release"; echo "removed $release"; fi`, raw('done'), 
+        command: script(raw('set -eu'), sh `cd ${p.releases}`, sh `ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`, sh `  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release" ${p.failed}/"$release"; echo "removed $release"; fi`, raw('done'), 
         // A kept venv goes with the last release that links to it.
         sh `if [ -d ${p.venvs} ]; then`, raw('  used=$(for r in */; do readlink "$r.venv" 2>/dev/null || true; done)'), sh `  for venv in ${p.venvs}/*; do`, raw('    [ -e "$venv" ] || continue'), raw('    case "$used" in *"/${venv##*/}"*) ;; *) rm -rf -- "$venv"; echo "removed the venv ${venv##*/}" ;; esac'), raw('  done'), raw('fi'))
     };
@@ -62782,10 +62954,28 @@ function targetRelease(s, facts, newRelease) {
     }
     return newRelease;
 }
+/**
+ * The project's settings name folders the action creates and hands to the app user: they must
+ * be ones the app may have (server/layout.ts), whatever the settings printed.
+ */
+function checkFound(s, found, target) {
+    const folders = [
+        ['STATIC_ROOT', 'static-root', found.staticRoot],
+        ['MEDIA_ROOT', 'media-root', found.mediaRoot]
+    ];
+    for (const [setting, input, path] of folders) {
+        const problem = path && appFolderProblem(s, path, target, [s.staticRoot, s.mediaRoot]);
+        if (problem)
+            throw new PlanError(`${setting} in the project's settings is ${path}, ${problem}: the action would hand it to ` +
+                `the app user, and refused. Put it under ${s.deployPath}/shared (for example from an ` +
+                `environment variable set in dotenv), or name a folder of the app's own with the input ${input}.`);
+    }
+}
 function planRun(input) {
     const { settings: s, facts, found } = input;
     const mode = modeOf(s);
     const target = targetRelease(s, facts, input.newRelease);
+    checkFound(s, found, target);
     const isNew = mode === 'deploy';
     const files = configFiles(s, facts, sitePaths(s, target, found), found);
     return {
@@ -64131,7 +64321,7 @@ class Executor {
             this.phaseMs.set(step.phase, (this.phaseMs.get(step.phase) ?? 0) + result.durationMs);
             const output = (result.stdout + result.stderr).trim();
             if (output)
-                this.log.info(output);
+                this.log.remote(output);
             this.log.info(`(${step.id}: exit ${result.code}, ${result.durationMs} ms)`);
             if (result.code !== 0 && !options.allowFailure)
                 throw new StepError(step, result);
@@ -64156,7 +64346,7 @@ function inspectStep(s) {
         phase: 'connect',
         title: 'Check the host (nginx, systemd, python, sudo)',
         privileged: true,
-        command: script(raw('set -u'), raw('missing=""'), sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), sh `if ! ${s.python} -c 'import venv, ensurepip' >/dev/null 2>&1; then`, sh `  package=$(${s.python} -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])' 2>/dev/null || echo python3-venv)`, sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), sh `echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`, sh `echo "live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null)"`, sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | sort -r | tr '\n' ' ')"`, sh `echo "failed=$(cd ${p.releases} 2>/dev/null && for r in *; do [ -e "$r"/${FAILED_MARK} ] && printf '%s ' "$r"; done)"`)
+        command: script(raw('set -u'), raw('missing=""'), sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), sh `if ! ${s.python} -c 'import venv, ensurepip' >/dev/null 2>&1; then`, sh `  package=$(${s.python} -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])' 2>/dev/null || echo python3-venv)`, sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), sh `echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`, sh `echo "live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null)"`, sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | sort -r | tr '\n' ' ')"`, sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`)
     };
 }
 function parseFacts(stdout) {
@@ -64404,7 +64594,7 @@ class HostDeploy {
         const diff = configDiff(plan.files, live);
         const titles = planSteps(plan).map((step) => step.title);
         this.deps.info(`Dry run: nothing was changed. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`);
-        this.deps.info(diff);
+        this.deps.remote(diff);
         return { ...this.outcome('success', 'dry run: nothing was changed'), plan: titles, diff };
     }
 }
@@ -64521,6 +64711,7 @@ function archiveStream(source, exclude) {
 // as the runner's connection (remote/lock.ts keeps it open).
 
 
+
 /** The lock command's exit code when another deploy held the lock for the whole wait. */
 const LOCK_BUSY = 75;
 /**
@@ -64530,8 +64721,9 @@ const LOCK_BUSY = 75;
 function lockCommand(s, holder, waitSeconds) {
     const lock = layout(s).lock;
     return script(raw('set -u'), sh `mkdir -p ${s.deployPath}`, sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), 
-    // Held until the runner closes our stdin, or the connection drops.
-    raw('cat > /dev/null'), sh `: > ${lock}`);
+    // Held until the runner closes our stdin, or the connection drops; the steps a killed run
+    // left in the sandbox end before the lock is let go.
+    raw('cat > /dev/null'), sh `systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`, sh `: > ${lock}`);
 }
 /** Reads the lock command's output so far. */
 function parseLockOutput(stdout) {
@@ -70810,6 +71002,22 @@ async function writeReport(s, reports) {
         core_info(`Deployed ${first?.release} to ${reports.map((r) => r.host).join(', ')}: ${s.environmentUrl}`);
 }
 
+;// CONCATENATED MODULE: ./src/report/untrusted.ts
+// Text from a server (pip, Django, the journal, nginx's error log with request paths anyone can
+// choose) must never reach the runner as a workflow command (::add-mask::, ::save-state::...).
+
+/** `##[` starts a command at any point of a line for some runners: broken with a zero-width space. */
+function neutralise(text) {
+    return text.replace(/##\[/g, '##\u200b[');
+}
+/**
+ * The lines to print for server text: between `::stop-commands::` and a token nobody could
+ * guess, so that no line of it is read as a command, and with `##[` neutralised.
+ */
+function untrustedLines(text, token = (0,external_node_crypto_.randomUUID)()) {
+    return [`::stop-commands::${token}`, neutralise(text), `::${token}::`];
+}
+
 ;// CONCATENATED MODULE: ./src/rollout.ts
 // Several hosts: batches of max-parallel, each batch done (healthy) before the next starts, the
 // first failure stops the rollout. Migrations run on the first host before any other host's.
@@ -70867,6 +71075,7 @@ function requirementsFiles(source, requirements) {
 ;// CONCATENATED MODULE: ./src/main.ts
 // The action's phases, nothing else: read the settings, deploy every host in turn (rolling),
 // report. Each host's run is flow/host.ts; what runs on a server is server/.
+
 
 
 
@@ -70947,6 +71156,12 @@ function hostLog(label, multiple) {
     const info = (message) => core_info(prefix + message.split('\n').join(`\n${prefix}`));
     return {
         info,
+        remote: (text) => {
+            const [stop, body, resume] = untrustedLines(text);
+            core_info(stop);
+            info(body);
+            core_info(resume);
+        },
         // Hosts deployed at once would interleave their groups: there every line names its host.
         group: multiple
             ? async (title, body) => {
@@ -70998,11 +71213,12 @@ function hostDeps(s, rollout, host, transport, exec, context, log) {
         rollout,
         isFirst: rollout.isFirst(host),
         run: (step, options) => exec.run(step, options),
-        takeLock: () => acquireLock(transport, s, context.holder, s.lockWaitMs / 1000, (holder) => log.info(`Waiting for the deploy lock, held by ${holder}`)),
+        takeLock: () => acquireLock(transport, s, context.holder, s.lockWaitMs / 1000, (holder) => log.remote(`Waiting for the deploy lock, held by ${holder}`)),
         stdin: (kind) => kind === 'dotenv' ? dotenvText(s) : archiveStream(s.source, s.exclude),
         venvKey: (facts) => venvKey(s.source === null ? null : requirementsFiles(s.source, s.requirements), facts.python, s.systemSitePackages),
         checkPublicUrl: () => checkPublicUrl(s),
         info: log.info,
+        remote: log.remote,
         warn: (message, title) => warning(message, title ? { title } : {})
     };
 }

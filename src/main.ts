@@ -11,6 +11,7 @@ import { Executor, type StepLog } from './remote/executor.js'
 import { acquireLock } from './remote/lock.js'
 import { createDeployments, deploymentOutcome, rolloutProgress } from './report/deployment.js'
 import { type HostReport, writeReport } from './report/report.js'
+import { untrustedLines } from './report/untrusted.js'
 import { createRollout, rollOut, type Rollout } from './rollout.js'
 import { dotenvText, releaseClock, venvKey } from './server/release.js'
 import {
@@ -107,6 +108,12 @@ function hostLog(label: string, multiple: boolean): StepLog {
   const info = (message: string) => core.info(prefix + message.split('\n').join(`\n${prefix}`))
   return {
     info,
+    remote: (text) => {
+      const [stop, body, resume] = untrustedLines(text)
+      core.info(stop)
+      info(body)
+      core.info(resume)
+    },
     // Hosts deployed at once would interleave their groups: there every line names its host.
     group: multiple
       ? async (title, body) => {
@@ -173,7 +180,7 @@ function hostDeps(
     run: (step, options) => exec.run(step, options),
     takeLock: () =>
       acquireLock(transport, s, context.holder, s.lockWaitMs / 1000, (holder) =>
-        log.info(`Waiting for the deploy lock, held by ${holder}`)
+        log.remote(`Waiting for the deploy lock, held by ${holder}`)
       ),
     stdin: (kind) =>
       kind === 'dotenv' ? dotenvText(s) : archiveStream(s.source as string, s.exclude),
@@ -185,6 +192,7 @@ function hostDeps(
       ),
     checkPublicUrl: () => checkPublicUrl(s),
     info: log.info,
+    remote: log.remote,
     warn: (message, title) => core.warning(message, title ? { title } : {})
   }
 }

@@ -17,7 +17,7 @@ import {
 } from './server/django.js'
 import { diagnosticsStep, healthStep } from './server/health.js'
 import type { HostFacts } from './server/inspect.js'
-import { layout } from './server/layout.js'
+import { appFolderProblem, layout } from './server/layout.js'
 import {
   dotenvStep,
   markFailedStep,
@@ -102,10 +102,31 @@ export function targetRelease(s: Settings, facts: HostFacts, newRelease: string)
   return newRelease
 }
 
+/**
+ * The project's settings name folders the action creates and hands to the app user: they must
+ * be ones the app may have (server/layout.ts), whatever the settings printed.
+ */
+export function checkFound(s: Settings, found: DjangoPaths, target: string): void {
+  const folders: Array<[string, string, string | undefined]> = [
+    ['STATIC_ROOT', 'static-root', found.staticRoot],
+    ['MEDIA_ROOT', 'media-root', found.mediaRoot]
+  ]
+  for (const [setting, input, path] of folders) {
+    const problem = path && appFolderProblem(s, path, target, [s.staticRoot, s.mediaRoot])
+    if (problem)
+      throw new PlanError(
+        `${setting} in the project's settings is ${path}, ${problem}: the action would hand it to ` +
+          `the app user, and refused. Put it under ${s.deployPath}/shared (for example from an ` +
+          `environment variable set in dotenv), or name a folder of the app's own with the input ${input}.`
+      )
+  }
+}
+
 export function planRun(input: PlanInput): Plan {
   const { settings: s, facts, found } = input
   const mode = modeOf(s)
   const target = targetRelease(s, facts, input.newRelease)
+  checkFound(s, found, target)
   const isNew = mode === 'deploy'
   const files = configFiles(s, facts, sitePaths(s, target, found), found)
   return {

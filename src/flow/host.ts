@@ -50,6 +50,8 @@ export interface HostDeps {
   /** health-url from the runner: '' when healthy, else the problem */
   checkPublicUrl(): Promise<string>
   info(message: string): void
+  /** text that came from the server */
+  remote(text: string): void
   warn(message: string, title?: string): void
 }
 
@@ -290,7 +292,7 @@ export class HostDeploy {
     this.deps.info(
       `Dry run: nothing was changed. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`
     )
-    this.deps.info(diff)
+    this.deps.remote(diff)
     return { ...this.outcome('success', 'dry run: nothing was changed'), plan: titles, diff }
   }
 }

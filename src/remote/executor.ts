@@ -15,6 +15,8 @@ export class StepError extends Error {
 
 export interface StepLog {
   info(message: string): void
+  /** text that came from the server: printed so the runner reads no command in it */
+  remote(text: string): void
   group<T>(title: string, body: () => Promise<T>): Promise<T>
 }
 
@@ -45,7 +47,7 @@ export class Executor {
         })
       this.phaseMs.set(step.phase, (this.phaseMs.get(step.phase) ?? 0) + result.durationMs)
       const output = (result.stdout + result.stderr).trim()
-      if (output) this.log.info(output)
+      if (output) this.log.remote(output)
       this.log.info(`(${step.id}: exit ${result.code}, ${result.durationMs} ms)`)
       if (result.code !== 0 && !options.allowFailure) throw new StepError(step, result)
       return result

@@ -1,7 +1,7 @@
 // The gunicorn socket and service units. Socket activation keeps the listening socket open across
 // a service restart, so requests wait for the new release instead of failing.
 
-import { socketPath, unitNames } from '../server/layout.js'
+import { layout, socketPath, unitNames } from '../server/layout.js'
 import type { Settings } from '../settings.js'
 import { systemdExecutable, systemdQuote, systemdValue, systemdWord } from './systemd-escape.js'
 
@@ -57,7 +57,7 @@ export const HARDENING: readonly HardeningDirective[] = [
   'DevicePolicy=closed'
 ]
 
-function isUnderHome(path: string): boolean {
+export function isUnderHome(path: string): boolean {
   return ['/home', '/root', '/run/user'].some((p) => path === p || path.startsWith(`${p}/`))
 }
 
@@ -137,8 +137,8 @@ export function renderService(
         `WorkingDirectory=${systemdValue(opts.appRoot)}`,
         `Environment=${systemdWord(`DJANGO_SETTINGS_MODULE=${s.settingsModule}`)}`,
         'Environment=PYTHONUNBUFFERED=1',
-        // '-': the service starts before any dotenv was ever written.
-        `EnvironmentFile=-${systemdValue(`${s.deployPath}/shared/.env`)}`,
+        // '-': the service starts before any dotenv was ever written. systemd reads it as root.
+        `EnvironmentFile=-${systemdValue(layout(s).env)}`,
         `ExecStart=${execStart}`,
         'ExecReload=/bin/kill -s HUP $MAINPID',
         // SIGTERM to gunicorn's arbiter only: it stops its workers gracefully itself.

@@ -5,18 +5,26 @@ import type { SitePaths } from '../render/nginx.js'
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
 import { layout } from './layout.js'
+import { safeDir } from './safe-dir.js'
+import { asApp } from './sandbox.js'
 import type { Step } from './step.js'
 
-/** Runs a Django management command (or shell) as the app user, in the release, with .env loaded. */
-export function asApp(s: Settings, id: string, command: ShellText): ShellText {
-  const p = layout(s)
-  const inner = script(
-    raw('set -eu'),
-    sh`if [ -r ${p.env} ]; then set -a; . ${p.env}; set +a; fi`,
-    sh`export DJANGO_SETTINGS_MODULE=${s.settingsModule} PATH=${p.release(id)}/.venv/bin:/usr/local/bin:/usr/bin:/bin`,
-    command
-  )
-  return sh`cd ${p.release(id)} && runuser -u ${s.appUser} -- sh -c ${inner.text}`
+/** The folders Django writes: shared/, and a MEDIA_ROOT elsewhere. */
+export function appWritable(s: Settings, found: DjangoPaths): string[] {
+  const shared = layout(s).shared
+  const media = found.mediaRoot ?? s.mediaRoot
+  return media && media !== shared && !media.startsWith(`${shared}/`) ? [shared, media] : [shared]
+}
+
+/** Runs a management command (or the user's shell) as the app user, in the release. */
+export function inRelease(
+  s: Settings,
+  id: string,
+  name: string,
+  writable: string[],
+  command: ShellText
+): ShellText {
+  return asApp(s, { name, cwd: layout(s).release(id), writable, release: id }, command)
 }
 
 const DISCOVER_MARK = 'DJANGO-SETTINGS '
@@ -34,7 +42,7 @@ export function discoverStep(s: Settings, id: string): Step {
     phase: 'django',
     title: "Read STATIC_* and MEDIA_* from the project's settings",
     privileged: true,
-    command: asApp(s, id, sh`.venv/bin/python -c ${DISCOVER_PY}`)
+    command: inRelease(s, id, 'discover', [layout(s).shared], sh`python -c ${DISCOVER_PY}`)
   }
 }
 
@@ -46,9 +54,16 @@ export interface DjangoPaths {
   mediaRoot?: string
 }
 
-/** Reads the discovery output; values from the server are validated like inputs. */
+/**
+ * Reads the discovery output; values from the server are validated like inputs. The last
+ * marked line counts: the project's settings run first and may print anything, even a line
+ * like ours (which the plan then holds to the deploy path, see plan.ts).
+ */
 export function parseDjangoPaths(stdout: string): DjangoPaths {
-  const line = stdout.split('\n').find((l) => l.startsWith(DISCOVER_MARK))
+  const line = stdout
+    .split('\n')
+    .filter((l) => l.startsWith(DISCOVER_MARK))
+    .pop()
   if (!line) return {}
   const values = JSON.parse(line.slice(DISCOVER_MARK.length)) as Record<string, string>
   const urlPrefix = (url: string) => {
@@ -97,6 +112,7 @@ export function mediaInRelease(s: Settings, id: string, found: DjangoPaths): boo
 export function djangoSteps(s: Settings, id: string, found: DjangoPaths): Step[] {
   const steps: Step[] = []
   const release = layout(s).release(id)
+  const writable = appWritable(s, found)
   // The folders Django itself writes to (the inputs only say where nginx serves from).
   const media = found.mediaRoot ?? s.mediaRoot
   if (media) {
@@ -106,38 +122,49 @@ export function djangoSteps(s: Settings, id: string, found: DjangoPaths): Step[]
       title: `Prepare the media folder ${media}`,
       privileged: true,
       // Group www-data with setgid: files the app writes stay readable by nginx.
-      command: sh`mkdir -p ${media} && chown ${s.appUser}:www-data ${media} && chmod 2750 ${media}`
+      command: safeDir(s, media, { user: s.appUser, group: 'www-data' }, '2750')
     })
   }
-  if (s.migrate) steps.push(manageStep(s, id, 'migrate', 'migrate --noinput'))
+  if (s.migrate) steps.push(manageStep(s, id, 'migrate', 'migrate --noinput', writable))
   const staticRoot = found.staticRoot
   if (s.collectstatic && staticRoot) {
-    const inRelease = staticRoot.startsWith(`${release}/`)
+    const inside = staticRoot.startsWith(`${release}/`)
     steps.push({
-      ...manageStep(s, id, 'collectstatic', 'collectstatic --noinput'),
-      // The app writes its static files once, then they are frozen with the release.
+      ...manageStep(s, id, 'collectstatic', 'collectstatic --noinput', writable),
+      // The app writes its static files once; inside the release they are then frozen with it.
       command: script(
         raw('set -eu'),
-        sh`mkdir -p ${staticRoot} && chown -R ${s.appUser} ${staticRoot}`,
-        asApp(s, id, raw('python manage.py collectstatic --noinput')),
-        inRelease ? sh`chown -R root:root ${staticRoot}` : undefined,
-        sh`chmod -R go+rX ${staticRoot}`
+        safeDir(s, staticRoot, { user: s.appUser, group: s.appUser }, '755'),
+        inRelease(
+          s,
+          id,
+          'collectstatic',
+          [...writable, staticRoot],
+          raw('python manage.py collectstatic --noinput')
+        ),
+        inside ? sh`chown -R -h root:root ${staticRoot} && chmod -R go+rX ${staticRoot}` : undefined
       )
     })
   }
   if (s.checkDeploy)
-    steps.push(manageStep(s, id, 'check-deploy', 'check --deploy --fail-level WARNING'))
-  if (s.preRestart) steps.push(hookStep(s, id, 'pre-restart', s.preRestart, 'django'))
+    steps.push(manageStep(s, id, 'check-deploy', 'check --deploy --fail-level WARNING', writable))
+  if (s.preRestart) steps.push(hookStep(s, id, 'pre-restart', s.preRestart, 'django', writable))
   return steps
 }
 
-function manageStep(s: Settings, id: string, stepId: string, args: string): Step {
+function manageStep(
+  s: Settings,
+  id: string,
+  stepId: string,
+  args: string,
+  writable: string[]
+): Step {
   return {
     id: stepId,
     phase: 'django',
     title: `manage.py ${args}`,
     privileged: true,
-    command: asApp(s, id, raw(`python manage.py ${args}`))
+    command: inRelease(s, id, stepId, writable, raw(`python manage.py ${args}`))
   }
 }
 
@@ -147,7 +174,14 @@ export function hookStep(
   id: string,
   name: 'pre-restart' | 'post-deploy',
   text: string,
-  phase: Step['phase']
+  phase: Step['phase'],
+  writable: string[] = [layout(s).shared]
 ): Step {
-  return { id: name, phase, title: name, privileged: true, command: asApp(s, id, raw(text)) }
+  return {
+    id: name,
+    phase,
+    title: name,
+    privileged: true,
+    command: inRelease(s, id, name, writable, raw(text))
+  }
 }

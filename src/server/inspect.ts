@@ -2,7 +2,7 @@
 
 import type { Settings } from '../settings.js'
 import { raw, script, sh } from '../shell.js'
-import { FAILED_MARK, layout } from './layout.js'
+import { LEGACY_FAILED_MARK, layout } from './layout.js'
 import type { Step } from './step.js'
 
 /** What the host said about itself before the deploy. */
@@ -39,7 +39,7 @@ export function inspectStep(s: Settings): Step {
       sh`echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`,
       sh`echo "live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null)"`,
       sh`echo "releases=$(ls -1 ${p.releases} 2>/dev/null | sort -r | tr '\n' ' ')"`,
-      sh`echo "failed=$(cd ${p.releases} 2>/dev/null && for r in *; do [ -e "$r"/${FAILED_MARK} ] && printf '%s ' "$r"; done)"`
+      sh`echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`
     )
   }
 }

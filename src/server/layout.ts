@@ -8,8 +8,8 @@ export const SITE_ENABLED = '/etc/nginx/sites-enabled'
 /** Debian's welcome site, disabled while our site is the catch-all `_`. */
 export const DEFAULT_SITE_LINK = `${SITE_ENABLED}/default`
 export const DEFAULT_SITE = `${SITE_AVAILABLE}/default`
-/** A release holding this file failed its deploy: no rollback chooses it. */
-export const FAILED_MARK = '.deploy-failed'
+/** Where earlier versions marked a failed release, inside it (still read, never written). */
+export const LEGACY_FAILED_MARK = '.deploy-failed'
 
 export function socketPath(projectName: string): string {
   return `/run/gunicorn-${projectName}.sock`
@@ -30,11 +30,14 @@ export interface Layout {
   current: string
   /** a new `current` is made here, then renamed over it */
   currentStaging: string
-  /** what outlives a release: the app's data, .env */
+  /** what outlives a release: the app's data */
   shared: string
-  env: string
-  /** root's own working folder: the gate's backups, the units being verified */
+  /** root's own working folder: the gate's backups, the units being verified, .env */
   state: string
+  /** the dotenv text, root's alone: systemd reads it for the app's processes */
+  env: string
+  /** a file per release that failed its deploy: no rollback chooses it */
+  failed: string
   backup: string
   /** the names of the files the last install changed */
   changed: string
@@ -57,8 +60,9 @@ export function layout(s: Pick<Settings, 'deployPath' | 'projectName'>): Layout 
     current: `${root}/current`,
     currentStaging: `${root}/.current.new`,
     shared: `${root}/shared`,
-    env: `${root}/shared/.env`,
     state: `${root}/.deploy`,
+    env: `${root}/.deploy/env`,
+    failed: `${root}/.deploy/failed`,
     backup: `${root}/.deploy/previous`,
     changed: `${root}/.deploy/changed`,
     verify: `${root}/.deploy/verify`,
@@ -74,4 +78,33 @@ export function layout(s: Pick<Settings, 'deployPath' | 'projectName'>): Layout 
 /** The last part of a path: the name a file is saved under in the gate's backup folder. */
 export function baseName(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1)
+}
+
+/** The action's own entries in the deploy path: never the app's. */
+const RESERVED = new Set(['.deploy', '.deploy.lock', 'venvs', 'current', '.current.new'])
+
+/**
+ * Why the app user may not be handed `path` (a folder Django writes), or undefined when it may:
+ * inside the deploy path, anything but the action's own entries and other releases; outside it,
+ * only a folder the user named (`named`).
+ */
+export function appFolderProblem(
+  s: Pick<Settings, 'deployPath' | 'projectName'>,
+  path: string,
+  target: string,
+  named: ReadonlyArray<string | undefined>
+): string | undefined {
+  const within = (base: string) => path === base || path.startsWith(`${base}/`)
+  if (named.some((folder) => folder !== undefined && within(folder))) return undefined
+  const p = layout(s)
+  if (!within(p.root)) return `outside deploy-path (${p.root})`
+  const [first, second] = path.slice(p.root.length + 1).split('/')
+  if (path === p.root || RESERVED.has(first)) return `one of the action's own folders`
+  if (first === 'releases' && (second === undefined || (second !== target && isReleaseId(second))))
+    return 'the releases folder, or another release'
+  return undefined
+}
+
+function isReleaseId(name: string): boolean {
+  return /^[0-9]{8}T[0-9]{6}Z-[0-9a-z]+$/.test(name)
 }

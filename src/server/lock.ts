@@ -4,6 +4,7 @@
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
 import { layout } from './layout.js'
+import { unitPrefix } from './sandbox.js'
 
 /** The lock command's exit code when another deploy held the lock for the whole wait. */
 export const LOCK_BUSY = 75
@@ -25,8 +26,10 @@ export function lockCommand(s: Settings, holder: string, waitSeconds: number): S
     sh`echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`,
     sh`printf '%s\n' ${holder} > ${lock}`,
     raw('echo LOCKED'),
-    // Held until the runner closes our stdin, or the connection drops.
+    // Held until the runner closes our stdin, or the connection drops; the steps a killed run
+    // left in the sandbox end before the lock is let go.
     raw('cat > /dev/null'),
+    sh`systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`,
     sh`: > ${lock}`
   )
 }

@@ -2,8 +2,10 @@
 
 import { createHash } from 'node:crypto'
 import type { Settings } from '../settings.js'
-import { raw, script, sh } from '../shell.js'
-import { FAILED_MARK, layout } from './layout.js'
+import { raw, script, sh, type ShellText } from '../shell.js'
+import { LEGACY_FAILED_MARK, layout } from './layout.js'
+import { safeDir } from './safe-dir.js'
+import { asApp } from './sandbox.js'
 import type { Step } from './step.js'
 
 /**
@@ -41,10 +43,14 @@ export function prepareStep(s: Settings): Step {
     command: script(
       raw('set -eu'),
       sh`if ! id -u ${app} >/dev/null 2>&1; then useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin ${app}; echo "created the system user ${app}"; fi`,
-      sh`mkdir -p ${p.releases} ${p.shared} ${p.state}`,
-      sh`chown root:root ${p.root} ${p.releases} ${p.state} && chmod 755 ${p.root} ${p.releases} && chmod 700 ${p.state}`,
+      // A first deploy takes only a folder that is root's or empty: never someone else's files.
+      sh`if [ -e ${p.root} ] && [ ! -e ${p.releases} ] && { [ "$(stat -c %u ${p.root})" != 0 ] || [ -L ${p.root} ]; } && [ -n "$(ls -A ${p.root})" ]; then`,
+      sh`  printf '%s\n' ${`${p.root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`,
+      raw('fi'),
+      sh`mkdir -p ${p.releases} ${p.state} ${p.failed}`,
+      sh`chown -h root:root ${p.root} ${p.releases} ${p.state} ${p.failed} && chmod 755 ${p.root} ${p.releases} && chmod 700 ${p.state}`,
       // The app writes only shared/ (database, media); nginx may only pass through it.
-      sh`chown ${app}:${app} ${p.shared} && chmod 711 ${p.shared}`
+      safeDir(s, p.shared, { user: app, group: app }, '711')
     )
   }
 }
@@ -54,21 +60,29 @@ export function dotenvStep(s: Settings): Step {
   return {
     id: 'dotenv',
     phase: 'upload',
-    title: 'Write shared/.env',
+    title: 'Write the .env',
     privileged: true,
     stdin: 'dotenv',
-    // The values come on stdin, never on a command line.
-    command: script(
-      raw('set -eu'),
-      sh`umask 077; cat > ${env}.new`,
-      sh`chown ${s.appUser}:${s.appUser} ${env}.new && chmod 600 ${env}.new && mv -f ${env}.new ${env}`
-    )
+    // The values come on stdin, never on a command line; the file is root's, in root's folder.
+    command: script(raw('set -eu'), sh`umask 077; cat > ${env}.new`, sh`mv -f ${env}.new ${env}`)
   }
 }
 
 /** The .env text: double quotes with \ " $ ` escaped read the same in systemd and in sh. */
 export function dotenvText(s: Settings): string {
   return s.dotenv.map(([k, v]) => `${k}="${v.replace(/[\\"$`]/g, '\\$&')}"\n`).join('')
+}
+
+/**
+ * Code is root's and the app's group's to read, nobody else's: others may only pass through
+ * folders (nginx serves the collected static files, which collectstatic opens to it).
+ */
+function sealRelease(s: Settings, dir: string): ShellText {
+  return script(
+    sh`chown -R -h root:${s.appUser} ${dir}`,
+    sh`chmod -R u=rwX,g=rX,o= ${dir}`,
+    sh`find ${dir} -type d -exec chmod o+x {} +`
+  )
 }
 
 export function uploadStep(s: Settings, id: string): Step {
@@ -85,7 +99,9 @@ export function uploadStep(s: Settings, id: string): Step {
       sh`if [ -e ${dir} ]; then printf '%s\n' ${`release ${id} already exists on the host (one commit deployed twice in a second?)`} >&2; exit 1; fi`,
       sh`mkdir ${dir}`,
       sh`tar -xzf - -C ${dir} --no-same-owner --no-same-permissions`,
-      sh`chmod -R u+rwX,go+rX,go-w ${dir}`
+      // What the action writes in a release is its own: nothing the repository ships in its place.
+      sh`rm -rf ${dir}/.venv ${dir}/${LEGACY_FAILED_MARK}`,
+      sealRelease(s, dir)
     )
   }
 }
@@ -108,10 +124,28 @@ export function venvKey(
 }
 
 export function venvStep(s: Settings, id: string, key: string | null): Step {
-  const dir = layout(s).release(id)
+  const p = layout(s)
+  const dir = p.release(id)
+  const venv = key ? p.venv(key) : `${dir}/.venv`
   const requirements = `${dir}/${s.requirements}`
-  const venv = key ? layout(s).venv(key) : `${dir}/.venv`
-  const venvFlags = s.systemSitePackages ? ['--system-site-packages'] : []
+  const flags = s.systemSitePackages ? ['--system-site-packages'] : []
+  // Built by the app user in the sandbox, in the release (pip reads local paths from there) with
+  // -I: nothing in the repository can stand in for venv or pip, and pip and setup.py write
+  // nowhere but the venv (and, for requirements on local paths, the release). Root then takes
+  // the result over.
+  const build = asApp(
+    s,
+    { name: 'venv', cwd: dir, writable: key ? [venv] : [dir] },
+    script(
+      sh`if [ -f ${requirements} ]; then`,
+      sh`  ${s.python} -I -m venv ${flags} ${venv}`,
+      sh`  ${venv}/bin/python -I -m pip install --no-input --quiet -r ${requirements}`,
+      raw('else'),
+      // pip only when there is something to install: ensurepip alone takes seconds.
+      sh`  ${s.python} -I -m venv --without-pip ${flags} ${venv}`,
+      raw('fi')
+    )
+  )
   return {
     id: 'venv',
     phase: 'venv',
@@ -121,37 +155,37 @@ export function venvStep(s: Settings, id: string, key: string | null): Step {
     privileged: true,
     command: script(
       raw('set -eu'),
-      sh`cd ${dir}`,
       // A venv is usable once marked complete; a half-built one (a killed run) is rebuilt.
       sh`if [ ! -e ${venv}/.complete ]; then`,
       sh`  rm -rf ${venv}`,
-      // pip only when there is something to install: ensurepip alone takes seconds.
-      sh`  if [ -f ${requirements} ]; then`,
-      sh`    ${s.python} -m venv ${venvFlags} ${venv}`,
-      sh`    ${venv}/bin/python -m pip install --disable-pip-version-check --no-input --quiet -r ${requirements}`,
-      sh`  else`,
-      sh`    ${s.python} -m venv --without-pip ${venvFlags} ${venv}`,
-      sh`  fi`,
+      key
+        ? sh`  mkdir -p ${p.venvs} && mkdir ${venv} && chown ${s.appUser} ${venv}`
+        : sh`  chown -R -h ${s.appUser} ${dir}`,
+      script(build),
+      sh`  chown -R -h root:root ${key ? venv : dir} && chmod -R go-w ${key ? venv : dir}`,
       sh`  : > ${venv}/.complete`,
       sh`  echo "built the venv ${key ?? '.venv'}"`,
       key ? sh`else echo "reused the venv ${key}"` : undefined,
       sh`fi`,
-      key ? sh`ln -sfn ${`../../venvs/${key}`} .venv` : undefined,
-      // Byte-compile as root: the release is read-only to the app, which would otherwise
+      key ? sh`ln -sfn ${`../../venvs/${key}`} ${dir}/.venv` : undefined,
+      // Byte-compiled by root with the system's interpreter, which neither imports the code nor
+      // loads the venv's packages: the release is read-only to the app, which would otherwise
       // compile on every start.
-      raw('.venv/bin/python -m compileall -q -x "(^|/)\\.venv/" . >/dev/null 2>&1 || true')
+      sh`(cd / && ${s.python} -I -m compileall -q -x ${'(^|/)\\.venv/'} ${dir} >/dev/null 2>&1) || true`,
+      sealRelease(s, dir)
     )
   }
 }
 
 /** A release that failed stays for inspection until pruned, marked so no rollback chooses it. */
 export function markFailedStep(s: Settings, id: string): Step {
+  const failed = layout(s).failed
   return {
     id: 'mark-failed',
     phase: 'cleanup',
     title: `Mark ${id} as failed (kept for inspection until pruned)`,
     privileged: true,
-    command: sh`: > ${layout(s).release(id)}/${FAILED_MARK}`
+    command: sh`mkdir -p ${failed} && : > ${`${failed}/${id}`}`
   }
 }
 
@@ -171,7 +205,7 @@ export function pruneStep(s: Settings, keep: number, live: string, previous: str
       raw('set -eu'),
       sh`cd ${p.releases}`,
       sh`ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`,
-      sh`  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release"; echo "removed $release"; fi`,
+      sh`  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release" ${p.failed}/"$release"; echo "removed $release"; fi`,
       raw('done'),
       // A kept venv goes with the last release that links to it.
       sh`if [ -d ${p.venvs} ]; then`,

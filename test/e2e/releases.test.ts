@@ -67,9 +67,7 @@ test('a release whose WSGI import fails is rolled back, and the summary names th
   expect(run.summary).toContain(`Rolled back to ${releases.v2}`)
   expect(await health(host)).toMatchObject({ version: 'v2', release: releases.v2 })
   // Kept for inspection, marked as failed.
-  expect(
-    (await host.exec(`test -e /srv/mysite/releases/${releases.broken}/.deploy-failed`)).code
-  ).toBe(0)
+  expect((await host.exec(`test -f /srv/mysite/.deploy/failed/${releases.broken}`)).code).toBe(0)
   expect(await lockText()).toBe('')
 })
 
@@ -128,8 +126,8 @@ test('media written under v2 is still served after v3; dotenv reaches the app an
   expect(run.summary).not.toContain(secret)
   expect(JSON.stringify(run.outputs)).not.toContain(secret)
   expect(run.stderr).not.toContain(secret)
-  const env = await host.exec('stat -c "%a %U" /srv/mysite/shared/.env')
-  expect(env.stdout.trim()).toBe('600 mysite')
+  const env = await host.exec('stat -c "%a %U" /srv/mysite/.deploy/env')
+  expect(env.stdout.trim()).toBe('600 root')
 })
 
 test('rollback: true switches to the previous good release without uploading', async () => {

@@ -517,7 +517,7 @@ describe('secrets', () => {
     expect(good.code).toBe(0)
     // The app got them: they were delivered, not dropped.
     expect((await health(a)).env).toBe(dotenvMessage)
-    expect((await must(a, 'cat /srv/mysite/shared/.env')).stdout).toContain(dotenvSecret)
+    expect((await must(a, 'cat /srv/mysite/.deploy/env')).stdout).toContain(dotenvSecret)
     // The key was accepted first: the password was never sent.
     expect(await sshdLog(a, cursor)).not.toMatch(/method password|Failed password/)
 
@@ -679,15 +679,14 @@ def media_probe(request):
       (await a.exec('runuser -u mysite -- find /srv/mysite/current/ -type f | wc -l')).stdout.trim()
     ).not.toBe('0')
 
-    // .env: the app user's alone.
-    expect((await must(a, 'stat -c "%a %U %G" /srv/mysite/shared/.env')).stdout.trim()).toBe(
-      '600 mysite mysite'
+    // .env: root's alone, in root's folder; systemd hands it to the app's processes, and the
+    // app cannot change it (nor plant a link where root writes it).
+    expect((await must(a, 'stat -c "%a %U %G" /srv/mysite/.deploy/env')).stdout.trim()).toBe(
+      '600 root root'
     )
-    expect((await a.exec('runuser -u mysite -- cat /srv/mysite/shared/.env')).stdout).toContain(
-      'sandboxed'
-    )
-    expect((await a.exec('runuser -u deploy -- cat /srv/mysite/shared/.env')).code).not.toBe(0)
-    expect((await a.exec('runuser -u www-data -- cat /srv/mysite/shared/.env')).code).not.toBe(0)
+    expect((await must(a, 'stat -c "%a %U" /srv/mysite/.deploy')).stdout.trim()).toBe('700 root')
+    for (const user of ['mysite', 'deploy', 'www-data'])
+      expect((await a.exec(`runuser -u ${user} -- cat /srv/mysite/.deploy/env`)).code).not.toBe(0)
   })
 
   test("the recipe's hand-written unit, for comparison, is UNSAFE", async () => {

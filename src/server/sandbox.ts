@@ -1,0 +1,85 @@
+// Everything the repository's code does on the server runs here: as the app user, never root,
+// in a transient systemd unit with the sandbox below. systemd reads the .env file as data (no
+// shell sources it), the unit's processes end with it, and the lock's holder stops whatever a
+// killed run left (server/lock.ts).
+
+import { Buffer } from 'node:buffer'
+import { isUnderHome } from '../render/gunicorn.js'
+import type { Settings } from '../settings.js'
+import { raw, script, sh, type ShellText } from '../shell.js'
+import { layout } from './layout.js'
+
+/**
+ * The sandbox of the build and Django steps: the web unit's, less what compilers, pip and
+ * management commands may need (W^X memory, the narrower system call filter). Exposure 1.5 in
+ * `systemd-analyze security` (test/e2e/privilege.test.ts).
+ */
+export function sandboxProperties(s: Settings, writable: readonly string[]): string[] {
+  return [
+    'ProtectSystem=strict',
+    ...writable.map((path) => `ReadWritePaths=${path}`),
+    `ProtectHome=${isUnderHome(s.deployPath) ? 'read-only' : 'true'}`,
+    'PrivateTmp=true',
+    'PrivateDevices=true',
+    'NoNewPrivileges=true',
+    'ProtectKernelTunables=true',
+    'ProtectKernelModules=true',
+    'ProtectKernelLogs=true',
+    'ProtectControlGroups=true',
+    'ProtectClock=true',
+    'ProtectHostname=true',
+    'RestrictSUIDSGID=true',
+    'RestrictNamespaces=true',
+    'RestrictRealtime=true',
+    'LockPersonality=true',
+    'ProtectProc=invisible',
+    'ProcSubset=pid',
+    'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6',
+    'SystemCallArchitectures=native',
+    'SystemCallFilter=@system-service',
+    'PrivateUsers=true',
+    'DevicePolicy=closed',
+    'CapabilityBoundingSet=',
+    // The venv is read by everyone once root has it; the release has its own modes.
+    'UMask=0022'
+  ]
+}
+
+/** The prefix of every transient unit of a project, so a lock holder can stop them all. */
+export function unitPrefix(s: Settings): string {
+  return `dda-${s.projectName.replace(/_/g, '-')}`
+}
+
+export interface AppCommand {
+  /** a short name of the step, part of the unit's name */
+  name: string
+  /** the folder it runs in */
+  cwd: string
+  /** the folders it may write */
+  writable: readonly string[]
+  /** the release whose venv is first on PATH */
+  release?: string
+}
+
+/**
+ * Runs `command` (shell) as the app user in the sandbox, with the .env and the settings module
+ * in its environment. The script goes on stdin, so no text of it is on a command line.
+ */
+export function asApp(s: Settings, run: AppCommand, command: ShellText): ShellText {
+  const p = layout(s)
+  const path = [
+    run.release ? `${p.release(run.release)}/.venv/bin` : '',
+    '/usr/local/bin:/usr/bin:/bin'
+  ]
+  const properties = [
+    `WorkingDirectory=${run.cwd}`,
+    `EnvironmentFile=-${p.env}`,
+    `Environment=DJANGO_SETTINGS_MODULE=${s.settingsModule}`,
+    `Environment=PATH=${path.filter(Boolean).join(':')}`,
+    'Environment=PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1',
+    `RuntimeMaxSec=${Math.ceil(s.commandTimeoutMs / 1000)}`,
+    ...sandboxProperties(s, run.writable)
+  ]
+  const body = script(raw('set -eu'), command).text
+  return sh`printf %s ${Buffer.from(body).toString('base64')} | base64 -d | systemd-run --quiet --pipe --wait --collect --service-type=exec --unit=${`${unitPrefix(s)}-${run.name}`}-"$$" --uid=${s.appUser} --gid=${s.appUser} ${properties.flatMap((prop) => ['-p', prop])} -- /bin/sh -s`
+}
