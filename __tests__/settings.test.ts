@@ -126,7 +126,7 @@ describe('a minimal valid set', () => {
       settingsModule: 'mysite.settings',
       deployPath: '/srv/mysite',
       source: workspace,
-      exclude: ['.git', '__pycache__', '*.pyc', '.venv', 'node_modules'],
+      exclude: ['__pycache__', '*.pyc', '.venv', 'node_modules'],
       requirements: 'requirements.txt',
       python: 'python3',
       systemSitePackages: false,
@@ -1223,11 +1223,16 @@ describe('environment, github-token, exclude', () => {
     expect(error.message).not.toContain('ghs_abc')
   })
 
-  test('exclude: newline or comma separated patterns', () => {
-    expect(read({ exclude: '.git\nmedia/, *.sqlite3' }).exclude).toEqual([
+  test('exclude: newline or comma separated patterns, added to the defaults', () => {
+    expect(read({ exclude: '.git\nmedia/, *.sqlite3, !node_modules' }).exclude).toEqual([
+      '__pycache__',
+      '*.pyc',
+      '.venv',
+      'node_modules',
       '.git',
       'media/',
-      '*.sqlite3'
+      '*.sqlite3',
+      '!node_modules'
     ])
     expectRejected({ exclude: 'a'.repeat(300) }, Input.Exclude, /not a glob pattern/)
   })

@@ -42,6 +42,7 @@ export interface Settings {
   deployPath: string
   /** absolute path of the workspace folder to upload, or null for `source: none` */
   source: string | null
+  /** the default patterns, then the input's (.git and credential files are never uploaded) */
   exclude: string[]
   /** path relative to the release folder */
   requirements: string

@@ -3,7 +3,7 @@
 
 import { existsSync, statSync } from 'node:fs'
 import { isAbsolute, relative, resolve } from 'node:path'
-import { Input } from '../constants.js'
+import { DEFAULT_EXCLUDE, Input } from '../constants.js'
 import { parseGunicornArgs } from '../grammar/gunicorn-args.js'
 import type { Settings } from '../settings.js'
 import {
@@ -121,12 +121,15 @@ function readRelease(
 > {
   // A rollback uploads nothing: the source folder is not needed (or looked at).
   const source = rollback ? null : readSource(read.line(Input.Source, 1024), read.workspace)
-  const exclude = splitList(read.raw(Input.Exclude)).map((pattern) => {
-    if (CONTROL_CHARS.test(pattern) || pattern.length > 256) {
-      throw new InputError(Input.Exclude, `pattern '${pattern}' is not a glob pattern`)
-    }
-    return pattern
-  })
+  // The input adds to the defaults; a `!pattern` of its own may take one of them back.
+  const exclude = DEFAULT_EXCLUDE.concat(
+    splitList(read.raw(Input.Exclude)).map((pattern) => {
+      if (CONTROL_CHARS.test(pattern) || pattern.length > 256) {
+        throw new InputError(Input.Exclude, `pattern '${pattern}' is not a glob pattern`)
+      }
+      return pattern
+    })
+  )
   const requirements = read.line(Input.Requirements)
   if (!SAFE_RELATIVE_PATH.test(requirements) || requirements.split('/').includes('..')) {
     throw new InputError(
