@@ -70881,25 +70881,94 @@ async function rollOut(hosts, maxParallel, deployOne, notReached, afterBatch = a
 
 ;// CONCATENATED MODULE: ./src/workspace.ts
 // What the action reads of the checked-out repository on the runner (besides the upload itself).
+// The repository may be hostile: it is read only as regular files inside the source folder.
 
 
+const MAX_FILES = 50;
+/** Larger than any requirements file; a bigger one is not read into memory. */
+const MAX_BYTES = 1024 * 1024;
+const INCLUDE = /^\s*(?:-r|--requirement|-c|--constraint)[\s=]+(\S+)/gm;
 /**
  * The requirements file and the files it includes (-r, -c), read on the runner for the venv's
- * key; null when there is none.
+ * key: [] when there is no requirements file, null when one of them may not be read (outside the
+ * source folder, a URL, not a regular file). Like requirements on local paths, whose content the
+ * key cannot cover, null means the venv is built for the release alone.
  */
 function requirementsFiles(source, requirements) {
+    let root;
+    try {
+        root = (0,external_node_fs_namespaceObject.realpathSync)(source);
+    }
+    catch {
+        return null;
+    }
     const files = [];
+    /** false when the file or one it includes may not be read */
     const visit = (path) => {
-        if (files.some((f) => f.path === path) || files.length > 50 || !(0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(source, path)))
-            return;
-        const text = (0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_namespaceObject.join)(source, path), 'utf8');
+        if (files.some((f) => f.path === path) || files.length > MAX_FILES)
+            return true;
+        // `-r ../../x` leaves the source folder, whether or not the runner has such a file.
+        if (path === '..' || path.startsWith('../'))
+            return false;
+        const text = readInside(root, path);
+        // A missing file: pip says so on the server.
+        if (text === 'missing')
+            return true;
+        if (text === null)
+            return false;
         files.push({ path, text });
-        for (const match of text.matchAll(/^\s*(?:-r|--requirement|-c|--constraint)[\s=]+(\S+)/gm)) {
-            visit((0,external_node_path_namespaceObject.normalize)((0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(path), match[1])));
+        for (const match of text.matchAll(INCLUDE)) {
+            const include = match[1];
+            // An absolute path or a URL (https:, file:) is outside what the key can read.
+            if ((0,external_node_path_namespaceObject.isAbsolute)(include) || /^[A-Za-z][A-Za-z0-9+.-]*:/.test(include))
+                return false;
+            if (!visit((0,external_node_path_namespaceObject.normalize)((0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(path), include))))
+                return false;
         }
+        return true;
     };
-    visit(requirements);
-    return files.length > 0 ? files : null;
+    return visit(requirements) ? files : null;
+}
+/**
+ * The text of a regular file inside root (symbolic links followed, as long as they stay inside);
+ * 'missing' when nothing is there, null when what is there may not be read.
+ */
+function readInside(root, path) {
+    const full = (0,external_node_path_namespaceObject.join)(root, path);
+    try {
+        (0,external_node_fs_namespaceObject.lstatSync)(full);
+    }
+    catch {
+        return 'missing';
+    }
+    let real;
+    try {
+        real = (0,external_node_fs_namespaceObject.realpathSync)(full);
+    }
+    catch {
+        return null; // a dangling link: the server would follow it somewhere else
+    }
+    const inside = (0,external_node_path_namespaceObject.relative)(root, real);
+    if (inside === '' || inside === '..' || inside.startsWith('../') || (0,external_node_path_namespaceObject.isAbsolute)(inside))
+        return null;
+    // Checked on the open file, so nothing can be swapped in between; O_NONBLOCK: a FIFO does not
+    // wait for a writer.
+    let fd;
+    try {
+        fd = (0,external_node_fs_namespaceObject.openSync)(real, external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NOFOLLOW | external_node_fs_namespaceObject.constants.O_NONBLOCK);
+    }
+    catch {
+        return null;
+    }
+    try {
+        const stat = (0,external_node_fs_namespaceObject.fstatSync)(fd);
+        if (!stat.isFile() || stat.size > MAX_BYTES)
+            return null;
+        return (0,external_node_fs_namespaceObject.readFileSync)(fd, 'utf8');
+    }
+    finally {
+        (0,external_node_fs_namespaceObject.closeSync)(fd);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/main.ts
@@ -71038,7 +71107,11 @@ function hostDeps(s, rollout, host, transport, exec, context, log) {
         run: (step, options) => exec.run(step, options),
         takeLock: () => acquireLock(transport, s, context.holder, s.lockWaitMs / 1000, (holder) => log.info(`Waiting for the deploy lock, held by ${holder}`)),
         stdin: (kind) => kind === 'dotenv' ? dotenvText(s) : archiveStream(s.source, s.exclude),
-        venvKey: (facts) => venvKey(s.source === null ? null : requirementsFiles(s.source, s.requirements), facts.python, s.systemSitePackages),
+        venvKey: (facts) => {
+            // null: requirements the runner may not read, so no key covers them.
+            const files = s.source === null ? [] : requirementsFiles(s.source, s.requirements);
+            return files === null ? null : venvKey(files, facts.python, s.systemSitePackages);
+        },
         checkPublicUrl: () => checkPublicUrl(s),
         info: log.info,
         warn: (message, title) => warning(message, title ? { title } : {})
