@@ -69888,10 +69888,82 @@ function describeChar(c) {
         : `U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
+;// CONCATENATED MODULE: ./src/grammar/paths.ts
+// Server paths the action writes as root: allow-lists, so that a path naming a system folder
+// (/etc/nginx, /root/.ssh) is refused whatever it is called. Pure; each returns the problem, or
+// undefined when the path is allowed.
+const paths_SAFE_PATH = /^\/[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*$/;
+function hasDotSegment(path) {
+    return path.split('/').some((part) => part === '..' || part === '.');
+}
+/** `path` is inside `folder`, at least one level below it (never the folder itself). */
+function isBelow(path, folder) {
+    return path.startsWith(`${folder}/`);
+}
+/** A deploy path is below one of these, or below /home/<user>. */
+const DEPLOY_ROOTS = ['/srv', '/opt', '/var/www', '/var/lib'];
+/**
+ * Where a deploy may go (the action makes it root-owned, and runs as root what it holds). Not in
+ * the app user's home: the owner of a folder above the code could swap the code for its own.
+ */
+function deployPathProblem(path, appUser) {
+    const below = /^\/home\/[^/]+\/[^/]/.test(path) || DEPLOY_ROOTS.some((root) => isBelow(path, root));
+    if (!below || !paths_SAFE_PATH.test(path) || hasDotSegment(path)) {
+        return `${path} is not below ${DEPLOY_ROOTS.join(', ')} or /home/<user>`;
+    }
+    if (isBelow(path, `/home/${appUser}`) || isBelow(path, `/var/lib/${appUser}`)) {
+        return `${path} is in a folder of the app user ${appUser}, who could replace the code`;
+    }
+    return undefined;
+}
+/** Linux's limit: a longer path is no folder, and would only fill the log. */
+const PATH_MAX = 4096;
+/**
+ * Whether a folder may be created and handed to the app user (chown, for collectstatic chown -R):
+ * static-root and media-root, and the STATIC_ROOT and MEDIA_ROOT the project's settings name.
+ * Allowed: below the deploy path (not the folders the deploy keeps), /srv, /opt, /var/www or
+ * /var/lib/<app-user>. A trailing slash is ignored. The problem names the path only when it is
+ * a plain path (safe to print).
+ */
+function appFolderProblem(path, where) {
+    const { deployPath, appUser } = where;
+    const folder = path.length > 1 ? path.replace(/\/+$/, '') : path;
+    if (!paths_SAFE_PATH.test(folder) || hasDotSegment(folder) || folder.length > PATH_MAX) {
+        // Not repeated: a path from the server may hold anything, a line break included.
+        return 'must be an absolute path of letters, digits and _ . - @ +, without ..';
+    }
+    if (deployPath === folder || isBelow(deployPath, folder)) {
+        return `${folder} holds deploy-path ${deployPath}: the app user would own the releases; use a folder of its own`;
+    }
+    if (isBelow(folder, deployPath))
+        return deployFolderProblem(folder, deployPath);
+    const roots = ['/srv', '/opt', '/var/www', `/var/lib/${appUser}`];
+    if (roots.some((root) => isBelow(folder, root)))
+        return undefined;
+    return `${folder} is not a folder the action may hand to the app user: use one below ${deployPath}, ${roots.join(', ')}`;
+}
+/**
+ * Below the deploy path, the folders the deploy keeps stay root's: releases/ and each release,
+ * venvs/, `current` and shared/ themselves, and every dot name (.deploy/, .venv, .env, the lock).
+ * The app user owning one of them could change code that root runs.
+ */
+function deployFolderProblem(folder, deployPath) {
+    const parts = folder.slice(deployPath.length + 1).split('/');
+    const kept = parts.some((part) => part.startsWith('.')) ||
+        parts[0] === 'venvs' ||
+        (parts[0] === 'releases' && parts.length <= 2) ||
+        (['current', 'shared'].includes(parts[0]) && parts.length === 1);
+    return kept
+        ? `${folder} is a folder the deploy keeps (releases, venvs, current, shared, dot names): use one of its own, e.g. ${deployPath}/shared/media`
+        : undefined;
+}
+
 ;// CONCATENATED MODULE: ./src/inputs/read.ts
 // Reading inputs: the error every reader raises, the reader over ReadContext that each domain's
 // module (connection, project, nginx, health, github, modes) reads its inputs with, and the
 // validators more than one domain shares.
+
+
 
 
 
@@ -69918,7 +69990,6 @@ function printable(message) {
 }
 const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f\u0085\u2028\u2029]/u;
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
-const read_SAFE_PATH = /^\/[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*$/;
 function inputReader(ctx) {
     const raw = (name) => {
         const value = ctx.getInput(name);
@@ -69966,29 +70037,9 @@ function splitList(text, separator = /[\n,]+/) {
         .map((s) => s.trim())
         .filter((s) => s !== '');
 }
-const SYSTEM_FOLDERS = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/opt', '/proc', '/root']
-    .concat(['/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/var', '/var/lib', '/var/www'])
-    .concat(['/usr/local', '/usr/bin', '/usr/lib', '/var/log'])
-    .concat(['/lib32', '/libx32', '/mnt', '/media', '/snap', '/usr/sbin', '/usr/share', '/usr/src'])
-    .concat([
-    '/var/backups',
-    '/var/cache',
-    '/var/mail',
-    '/var/opt',
-    '/var/spool',
-    '/var/tmp',
-    '/dev/shm'
-]));
-/** A folder the action would chown or chmod must not be one the system owns. */
-function isSystemFolder(path) {
-    return SYSTEM_FOLDERS.has(path) || /^\/(?:proc|sys|dev)(?:\/|$)/.test(path);
-}
-function hasDotSegment(path) {
-    return path.split('/').some((part) => part === '..' || part === '.');
-}
 function readAbsolutePath(name, value) {
     const path = value.replace(/\/+$/, '');
-    if (!read_SAFE_PATH.test(path) || hasDotSegment(path)) {
+    if (!paths_SAFE_PATH.test(path) || hasDotSegment(path)) {
         throw new InputError(name, `'${value}' must be an absolute path of letters, digits and _ . - @ +, without ..`);
     }
     return path;
@@ -70380,9 +70431,10 @@ function nginxBlockProblem(text) {
 
 
 
+
 const URL_PATH_PREFIX = /^\/(?:[A-Za-z0-9_.~-]+\/)*$/;
-/** `deployPath` is the folder the static and media roots must not hold. */
-function readNginx(read, deployPath) {
+/** `where` says which folders the static and media roots may be (grammar/paths.ts). */
+function readNginx(read, where) {
     const serverNames = splitList(read.line(Input.ServerName, 2048), /[\s,]+/);
     for (const name of serverNames) {
         if (name !== '_' && !/^(?:\*\.|\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?:\.\*)?$/.test(name)) {
@@ -70397,9 +70449,9 @@ function readNginx(read, deployPath) {
         serverNames,
         listen,
         staticUrl: optionalUrlPrefix(Input.StaticUrl, read.line(Input.StaticUrl)),
-        staticRoot: optionalOwnedFolder(Input.StaticRoot, read.line(Input.StaticRoot), deployPath),
+        staticRoot: optionalOwnedFolder(Input.StaticRoot, read.line(Input.StaticRoot), where),
         mediaUrl: optionalUrlPrefix(Input.MediaUrl, read.line(Input.MediaUrl)),
-        mediaRoot: optionalOwnedFolder(Input.MediaRoot, read.line(Input.MediaRoot), deployPath),
+        mediaRoot: optionalOwnedFolder(Input.MediaRoot, read.line(Input.MediaRoot), where),
         clientMaxBodySize: readBodySize(read.line(Input.ClientMaxBodySize)),
         nginxDirectives: readNginxDirectives(read.raw(Input.NginxDirectives)),
         ...tls
@@ -70436,16 +70488,14 @@ function optionalUrlPrefix(name, value) {
     }
     return prefix;
 }
-/** A folder the action creates and hands to the app user (chown -R): never one the system owns. */
-function optionalOwnedFolder(name, value, deployPath) {
+/** A folder the action creates and hands to the app user (chown): only where it may. */
+function optionalOwnedFolder(name, value, where) {
     const path = optionalPath(name, value);
     if (path === undefined)
         return undefined;
-    if (isSystemFolder(path))
-        throw new InputError(name, `${path} is a system folder; the action would hand it to the app user`);
-    if (deployPath === path || deployPath.startsWith(`${path}/`)) {
-        throw new InputError(name, `${path} holds deploy-path ${deployPath}: the app user would own the releases; use a folder of its own`);
-    }
+    const problem = appFolderProblem(path, where);
+    if (problem)
+        throw new InputError(name, problem);
     return path;
 }
 function readBodySize(value) {
@@ -70549,6 +70599,7 @@ function parseGunicornArgs(text) {
 
 
 
+
 const MAX_LINE = 4096;
 const PYTHON_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const DOTTED = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
@@ -70556,12 +70607,12 @@ const SAFE_RELATIVE_PATH = /^[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*$/;
 /** `username` is the SSH user (the app user must be another); a rollback uploads no source. */
 function readProject(read, given) {
     const modules = readModules(read);
-    const deployPath = readDeployPath(read, modules.projectName);
+    const service = readService(read, modules.projectName, given.username);
     return {
         ...modules,
-        deployPath,
+        deployPath: readDeployPath(read, modules.projectName, service.appUser),
         ...readRelease(read, given.rollback),
-        ...readService(read, modules.projectName, given.username),
+        ...service,
         migrate: read.bool(Input.Migrate),
         collectstatic: read.bool(Input.Collectstatic),
         checkDeploy: read.bool(Input.CheckDeploy),
@@ -70589,16 +70640,13 @@ function readModules(read) {
     }
     return { projectName, wsgiModule, settingsModule };
 }
-function readDeployPath(read, projectName) {
-    const deployText = read.line(Input.DeployPath) || `/srv/${projectName}`;
-    // '/' and '/etc/' are system folders, and the message should say so.
-    const deployRoot = deployText.replace(/\/+$/, '') || '/';
-    const deployPath = isSystemFolder(deployRoot)
-        ? deployRoot
-        : readAbsolutePath(Input.DeployPath, deployText);
-    if (isSystemFolder(deployPath)) {
-        throw new InputError(Input.DeployPath, `${deployPath} is a system folder; use e.g. /srv/${projectName}`);
-    }
+function readDeployPath(read, projectName, appUser) {
+    const text = read.line(Input.DeployPath) || `/srv/${projectName}`;
+    // '/' is not below an allowed folder either, and the message should say so.
+    const deployPath = /^\/+$/.test(text) ? '/' : readAbsolutePath(Input.DeployPath, text);
+    const problem = deployPathProblem(deployPath, appUser);
+    if (problem)
+        throw new InputError(Input.DeployPath, `${problem}; use e.g. /srv/${projectName}`);
     return deployPath;
 }
 /** What a release holds: the uploaded source, and the virtualenv it installs. */
@@ -70618,7 +70666,7 @@ function readRelease(read, rollback) {
     }
     const python = read.line(Input.Python);
     if (!/^python3(?:\.\d{1,2})?$/.test(python) &&
-        !(read_SAFE_PATH.test(python) && !hasDotSegment(python))) {
+        !(paths_SAFE_PATH.test(python) && !hasDotSegment(python))) {
         throw new InputError(Input.Python, 'must be python3, python3.N or an absolute path');
     }
     const dotenv = readDotenv(read.raw(Input.Dotenv));
@@ -70716,7 +70764,7 @@ function readSettings(ctx) {
     const connection = readConnection(read);
     const modes = readModes(read, connection.hosts.length);
     const project = readProject(read, { username: connection.username, rollback: modes.rollback });
-    const nginx = readNginx(read, project.deployPath);
+    const nginx = readNginx(read, { deployPath: project.deployPath, appUser: project.appUser });
     const github = readGitHub(read, {
         tls: nginx.tlsCertificate !== undefined,
         serverNames: nginx.serverNames,

@@ -109,7 +109,7 @@ export function readSettings(ctx: ReadContext): Settings {
   const connection = readConnection(read)
   const modes = readModes(read, connection.hosts.length)
   const project = readProject(read, { username: connection.username, rollback: modes.rollback })
-  const nginx = readNginx(read, project.deployPath)
+  const nginx = readNginx(read, { deployPath: project.deployPath, appUser: project.appUser })
   const github = readGitHub(read, {
     tls: nginx.tlsCertificate !== undefined,
     serverNames: nginx.serverNames,
