@@ -5,16 +5,16 @@ import { execFile } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { archiveStream, excluder } from '../src/remote/archive.js'
-import { INPUT_DEFAULTS, Input } from '../src/constants.js'
+import { archiveStream, excluder, NEVER_UPLOADED, uploadExcluder } from '../src/remote/archive.js'
+import { DEFAULT_EXCLUDE } from '../src/constants.js'
 
-const DEFAULTS = (INPUT_DEFAULTS[Input.Exclude] ?? '').split('\n')
+const DEFAULTS = DEFAULT_EXCLUDE
 
-describe('excluder with the default patterns', () => {
-  const excluded = excluder(DEFAULTS)
+describe('the upload with the default patterns', () => {
+  const excluded = uploadExcluder(DEFAULTS)
 
   test('the defaults are the documented ones', () => {
-    expect(DEFAULTS).toEqual(['.git', '__pycache__', '*.pyc', '.venv', 'node_modules'])
+    expect(DEFAULTS).toEqual(['__pycache__', '*.pyc', '.venv', 'node_modules'])
   })
 
   test.each([
@@ -116,6 +116,67 @@ describe('excluder with patterns of its own', () => {
   })
 })
 
+describe('never uploaded: .git and credential files, whatever exclude says', () => {
+  const LEFT_OUT = [
+    '.git',
+    '.git/config',
+    'vendor/lib/.git',
+    'gha-creds-0123456789abcdef.json',
+    'app/gha-creds-x.json',
+    '.git-credentials',
+    '.netrc',
+    '_netrc',
+    '.pypirc',
+    '.npmrc',
+    'frontend/.npmrc',
+    '.pgpass',
+    '.aws/credentials',
+    '.aws/config',
+    '.ssh/id_ed25519',
+    'deploy/.ssh/known_hosts',
+    '.gnupg/private-keys-v1.d/x.key',
+    'id_rsa',
+    'id_rsa.pub',
+    'keys/id_ed25519',
+    'keys/id_ecdsa_sk',
+    'id_dsa'
+  ]
+
+  test.each(LEFT_OUT)('leaves out %s with no patterns', (path) => {
+    expect(uploadExcluder([])(path)).toBe(true)
+  })
+
+  test.each(LEFT_OUT)('leaves out %s even when !patterns take it back', (path) => {
+    const takeBack = [...NEVER_UPLOADED, path, path.split('/').pop()!].map((p) => `!${p}`)
+    expect(uploadExcluder(['!**', '!*', ...takeBack])(path)).toBe(true)
+  })
+
+  test.each([
+    'certs/ca.pem',
+    'config/ca-bundle.crt',
+    'tls/server.key',
+    '.gitignore',
+    '.gitattributes',
+    '.github/workflows/deploy.yml',
+    'app/netrc.py',
+    'aws/storage.py',
+    'ssh/tunnel.py',
+    'app/identity.py',
+    'docs/gha-creds.md',
+    'credentials.json'
+  ])('keeps %s', (path) => {
+    expect(uploadExcluder([])(path)).toBe(false)
+  })
+
+  test('a !pattern still takes back a default, and the input adds to the defaults', () => {
+    const excluded = uploadExcluder([...DEFAULTS, 'media/', '!node_modules'])
+    expect(excluded('frontend/node_modules/x/index.js')).toBe(false)
+    expect(excluded('media/upload.png')).toBe(true)
+    expect(excluded('app/x.pyc')).toBe(true)
+    expect(excluded('.git/config')).toBe(true)
+  })
+})
+
 describe('archiveStream', () => {
   let source: string
 
@@ -178,6 +239,12 @@ describe('archiveStream', () => {
       'app/docs/build/keep.txt',
       '.git/config',
       '.git/objects/ab/cdef',
+      'gha-creds-0123456789abcdef.json',
+      '.git-credentials',
+      '.aws/credentials',
+      'deploy/.ssh/id_ed25519',
+      'deploy/id_rsa',
+      'certs/ca.pem',
       '.venv/bin/python',
       'frontend/node_modules/x/index.js',
       'frontend/src/app.js',
@@ -204,6 +271,9 @@ describe('archiveStream', () => {
         'app/docs/build',
         'app/docs/build/keep.txt',
         'app/views.py',
+        'certs',
+        'certs/ca.pem',
+        'deploy',
         'docs',
         'docs/index.md',
         'frontend',
@@ -231,10 +301,21 @@ describe('archiveStream', () => {
     }
   })
 
-  test('without patterns everything goes, .git included', async () => {
+  test('without patterns everything goes but .git and the credential files', async () => {
     const entries = normalise(await list(archiveStream(source, [])))
-    expect(entries).toContain('.git/config')
     expect(entries).toContain('.venv/bin/python')
     expect(entries).toContain('app/stale.pyc')
+    expect(entries).toContain('certs/ca.pem')
+    expect(entries.filter((e) => /\.git\/|creds|credentials|\.aws|\.ssh|id_rsa/.test(e))).toEqual(
+      []
+    )
+  })
+
+  test('!patterns cannot take .git or a credential file back', async () => {
+    const takeBack = ['!.git', '!.git/config', '!gha-creds-*.json', '!.aws', '!.ssh', '!id_rsa']
+    const entries = normalise(await list(archiveStream(source, ['*.pyc', ...takeBack])))
+    expect(entries).toContain('manage.py')
+    expect(entries).not.toContain('app/stale.pyc')
+    expect(entries.filter((e) => /^\.git$|\.git\/|creds|\.aws|\.ssh|id_rsa/.test(e))).toEqual([])
   })
 })

@@ -24,6 +24,7 @@ import {
   venvStep
 } from '../src/server/release.js'
 import { switchStep } from '../src/server/switch.js'
+import { appFolderProblem } from '../src/grammar/paths.js'
 import { excluder } from '../src/remote/archive.js'
 import { renderSite } from '../src/render/nginx.js'
 import { InputError, readSettings, type Settings } from '../src/settings.js'
@@ -285,6 +286,23 @@ describe('every hostile value is refused by every input that reaches a shell, a 
   })
 })
 
+describe("the project's own STATIC_ROOT and MEDIA_ROOT: appFolderProblem refuses the corpus", () => {
+  // The server reads them from the project's settings, which may be hostile; it hands the folder
+  // to the app user only when appFolderProblem finds none.
+  const where = { deployPath: '/srv/mysite', appUser: 'mysite' }
+  const VALID = '/srv/mysite/shared/media'
+
+  test.each(corpus())('%s', (_name, hostile) => {
+    expect(appFolderProblem(VALID, where)).toBeUndefined()
+    for (const path of [hostile, VALID + hostile, `${VALID}/${hostile}`, `${hostile}/${VALID}`]) {
+      const problem = appFolderProblem(path, where)
+      expect({ path, problem }).toEqual({ path, problem: expect.any(String) })
+      expect(problem).not.toMatch(/[\u0000-\u001f\u007f\u202e\u200b]/)
+      expect(problem!.length).toBeLessThan(600)
+    }
+  })
+})
+
 // ---------------------------------------------------------------------------------------------
 // Free text: accepted where documented, and harmless downstream.
 
@@ -352,7 +370,8 @@ describe('pre-restart and post-deploy: shell by design, run only as the app user
   test.each(corpus().filter(([name]) => name !== 'a NUL byte'))('%s', (_name, hostile) => {
     const deployPath = join(dir, 'srv', 'mysite')
     const script = `echo start\n${hostile}`.replace(/\r\n?/g, '\n').trim()
-    const s = read({ 'deploy-path': deployPath, 'pre-restart': script, 'post-deploy': script })
+    // A deploy path in this test's folder (which deploy-path would refuse): the steps run here.
+    const s = { ...read({ 'pre-restart': script, 'post-deploy': script }), deployPath }
     expect(s.preRestart).toBe(script)
     expect(s.postDeploy).toBe(script)
     const preRestart = djangoSteps(s, RELEASE, {}).find((step) => step.id === 'pre-restart')

@@ -5,6 +5,8 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { parse } from 'yaml'
+import { DEFAULT_EXCLUDE } from '../src/constants.js'
+import { NEVER_UPLOADED } from '../src/remote/archive.js'
 import { ROOT } from '../test/e2e/action.js'
 
 interface LintResult {
@@ -111,6 +113,14 @@ describe('the README documents action.yml', () => {
       if (input.required) expect([name, row[1]]).toEqual([name, 'required'])
       if (input.default !== undefined)
         expect([name, codeIn(row[1])]).toEqual([name, input.default.trim().split('\n')])
+    }
+  })
+
+  test('what is never uploaded, and the default exclude patterns', () => {
+    const description = (action.inputs.exclude as { description: string }).description
+    for (const pattern of [...NEVER_UPLOADED, ...DEFAULT_EXCLUDE]) {
+      expect([pattern, readme.includes(`\`${pattern}\``)]).toEqual([pattern, true])
+      expect([pattern, description.includes(pattern)]).toEqual([pattern, true])
     }
   })
 

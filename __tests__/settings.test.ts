@@ -126,7 +126,7 @@ describe('a minimal valid set', () => {
       settingsModule: 'mysite.settings',
       deployPath: '/srv/mysite',
       source: workspace,
-      exclude: ['.git', '__pycache__', '*.pyc', '.venv', 'node_modules'],
+      exclude: ['__pycache__', '*.pyc', '.venv', 'node_modules'],
       requirements: 'requirements.txt',
       python: 'python3',
       systemSitePackages: false,
@@ -644,6 +644,13 @@ describe('deploy-path', () => {
     )
   })
 
+  test.each(['/srv/mysite', '/opt/mysite', '/var/www/mysite', '/var/lib/mysite', '/home/web/a/b'])(
+    '%s is allowed',
+    (text) => {
+      expect(read({ 'deploy-path': text }).deployPath).toBe(text)
+    }
+  )
+
   test.each([
     ['srv/mysite', /absolute path/],
     ['./mysite', /absolute path/],
@@ -661,17 +668,43 @@ describe('deploy-path', () => {
     '//',
     '/etc',
     '/etc/',
+    '/etc/nginx',
+    '/etc/systemd/system',
+    '/root/.ssh',
+    '/root/mysite',
+    '/usr/local/mysite',
     '/srv',
-    '/usr',
+    '/opt/',
     '/var',
     '/var/www',
+    '/var/lib',
+    '/var/log/mysite',
+    '/var/tmp/mysite',
+    '/var/spool/cron',
     '/home',
-    '/tmp',
-    '/var/tmp',
+    '/home/deploy',
+    '/tmp/mysite',
+    '/run/mysite',
     '/proc/1',
-    '/dev/shm'
-  ])('the system folder %s is refused', (text) => {
-    expectRejected({ 'deploy-path': text }, Input.DeployPath, /is a system folder/, /\/srv\/mysite/)
+    '/dev/shm/mysite',
+    '/boot/mysite',
+    '/mnt/data/mysite',
+    '/srvx/mysite',
+    '/homes/deploy/mysite'
+  ])('%s is not in the allow-list', (text) => {
+    const error = expectRejected(
+      { 'deploy-path': text },
+      Input.DeployPath,
+      /is not below \/srv, \/opt, \/var\/www, \/var\/lib or \/home\/<user>; use e\.g\. \/srv\/mysite$/
+    )
+    expect(error.message).toContain(`'deploy-path': ${text.replace(/(.)\/+$/, '$1')} is not`)
+  })
+
+  test('not in a folder of the app user, who could swap the code for its own', () => {
+    for (const text of ['/home/mysite/app', '/var/lib/mysite/app']) {
+      expectRejected({ 'deploy-path': text }, Input.DeployPath, /folder of the app user mysite/)
+      expect(read({ 'deploy-path': text, 'app-user': 'web' }).deployPath).toBe(text)
+    }
   })
 })
 
@@ -981,13 +1014,78 @@ describe('static and media', () => {
     [Input.StaticRoot, 'static', /absolute path/],
     [Input.StaticRoot, '/srv/mysite/../static', /without \.\./],
     [Input.MediaRoot, '/srv/my media', /absolute path/],
-    [Input.StaticRoot, '/etc', /system folder/],
-    [Input.MediaRoot, '/var', /system folder/],
     [Input.MediaRoot, '/', /absolute path/],
     [Input.MediaRoot, '/srv/mysite', /holds deploy-path/],
-    [Input.StaticRoot, '/srv/mysite/', /holds deploy-path/]
+    [Input.StaticRoot, '/srv/mysite/', /holds deploy-path/],
+    [Input.StaticRoot, '/srv', /holds deploy-path/]
   ])('%s %s is refused', (input, text, says) => {
     expectRejected({ [input]: text }, input, says)
+  })
+
+  const ROOTS = 'use one below /srv/mysite, /srv, /opt, /var/www, /var/lib/mysite'
+
+  test.each([
+    '/etc',
+    '/etc/nginx',
+    '/etc/ssl/private',
+    '/root/.ssh',
+    '/var',
+    '/var/www',
+    '/var/lib',
+    '/var/lib/postgresql',
+    '/var/lib/other/media',
+    '/var/lib/mysite',
+    '/var/log/nginx',
+    '/home/deploy/media',
+    '/usr/share/nginx/html',
+    '/tmp/media',
+    '/opt',
+    '/run/media'
+  ])('%s is not in the allow-list', (text) => {
+    for (const input of [Input.StaticRoot, Input.MediaRoot]) {
+      const error = expectRejected({ [input]: text }, input)
+      expect(error.message).toBe(
+        `Input '${input}': ${text} is not a folder the action may hand to the app user: ${ROOTS}`
+      )
+    }
+  })
+
+  test.each([
+    '/srv/mysite/releases',
+    '/srv/mysite/releases/20261125T081500Z-1a2b3c4',
+    '/srv/mysite/venvs',
+    '/srv/mysite/venvs/0123456789abcdef/lib',
+    '/srv/mysite/current',
+    '/srv/mysite/shared',
+    '/srv/mysite/.deploy',
+    '/srv/mysite/.deploy/previous',
+    '/srv/mysite/current/.venv',
+    '/srv/mysite/shared/.env'
+  ])('%s is a folder the deploy keeps', (text) => {
+    for (const input of [Input.StaticRoot, Input.MediaRoot]) {
+      expectRejected(
+        { [input]: text },
+        input,
+        /a folder the deploy keeps/,
+        /\/srv\/mysite\/shared\/media/
+      )
+    }
+  })
+
+  test.each([
+    ['/srv/mysite/static', {}],
+    ['/srv/mysite/shared/media', {}],
+    ['/srv/mysite/current/staticfiles', {}],
+    ['/srv/mysite/releases/20261125T081500Z-1a2b3c4/staticfiles', {}],
+    ['/srv/static/mysite', {}],
+    ['/opt/mysite-media', {}],
+    ['/var/www/mysite/static', {}],
+    ['/var/lib/mysite/media', {}],
+    ['/var/lib/web/media', { 'app-user': 'web' }],
+    ['/home/deploy/mysite/media', { 'deploy-path': '/home/deploy/mysite' }]
+  ])('%s is allowed', (text, more: Record<string, string>) => {
+    const s = read({ ...more, 'static-root': text, 'media-root': text })
+    expect([s.staticRoot, s.mediaRoot]).toEqual([text, text])
   })
 })
 
@@ -1223,11 +1321,16 @@ describe('environment, github-token, exclude', () => {
     expect(error.message).not.toContain('ghs_abc')
   })
 
-  test('exclude: newline or comma separated patterns', () => {
-    expect(read({ exclude: '.git\nmedia/, *.sqlite3' }).exclude).toEqual([
+  test('exclude: newline or comma separated patterns, added to the defaults', () => {
+    expect(read({ exclude: '.git\nmedia/, *.sqlite3, !node_modules' }).exclude).toEqual([
+      '__pycache__',
+      '*.pyc',
+      '.venv',
+      'node_modules',
       '.git',
       'media/',
-      '*.sqlite3'
+      '*.sqlite3',
+      '!node_modules'
     ])
     expectRejected({ exclude: 'a'.repeat(300) }, Input.Exclude, /not a glob pattern/)
   })

@@ -67,7 +67,6 @@ export const INPUT_DEFAULTS: Partial<Record<Input, string>> = {
   [Input.Timeout]: '30',
   [Input.CommandTimeout]: '600',
   [Input.Source]: '.',
-  [Input.Exclude]: '.git\n__pycache__\n*.pyc\n.venv\nnode_modules',
   [Input.Requirements]: 'requirements.txt',
   [Input.Python]: 'python3',
   [Input.SystemSitePackages]: 'false',
@@ -89,6 +88,12 @@ export const INPUT_DEFAULTS: Partial<Record<Input, string>> = {
   [Input.MaxParallel]: '1',
   [Input.LockWait]: '300'
 }
+
+/**
+ * Left out of the upload unless a `!pattern` of the exclude input takes one back: the input's
+ * patterns add to these. (.git and credential files are never uploaded: remote/archive.ts.)
+ */
+export const DEFAULT_EXCLUDE = ['__pycache__', '*.pyc', '.venv', 'node_modules']
 
 export enum Output {
   Status = 'status',

@@ -184,12 +184,11 @@ function hostDeps(
       ),
     stdin: (kind) =>
       kind === 'dotenv' ? dotenvText(s) : archiveStream(s.source as string, s.exclude),
-    venvKey: (facts) =>
-      venvKey(
-        s.source === null ? null : requirementsFiles(s.source, s.requirements),
-        facts.python,
-        s.systemSitePackages
-      ),
+    venvKey: (facts) => {
+      // null: requirements the runner may not read, so no key covers them.
+      const files = s.source === null ? [] : requirementsFiles(s.source, s.requirements)
+      return files === null ? null : venvKey(files, facts.python, s.systemSitePackages)
+    },
     checkPublicUrl: () => checkPublicUrl(s),
     info: log.info,
     remote: log.remote,

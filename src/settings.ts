@@ -42,6 +42,7 @@ export interface Settings {
   deployPath: string
   /** absolute path of the workspace folder to upload, or null for `source: none` */
   source: string | null
+  /** the default patterns, then the input's (.git and credential files are never uploaded) */
   exclude: string[]
   /** path relative to the release folder */
   requirements: string
@@ -108,7 +109,7 @@ export function readSettings(ctx: ReadContext): Settings {
   const connection = readConnection(read)
   const modes = readModes(read, connection.hosts.length)
   const project = readProject(read, { username: connection.username, rollback: modes.rollback })
-  const nginx = readNginx(read, project.deployPath)
+  const nginx = readNginx(read, { deployPath: project.deployPath, appUser: project.appUser })
   const github = readGitHub(read, {
     tls: nginx.tlsCertificate !== undefined,
     serverNames: nginx.serverNames,

@@ -1,26 +1,96 @@
 // What the action reads of the checked-out repository on the runner (besides the upload itself).
+// The repository may be hostile: it is read only as regular files inside the source folder.
 
-import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join, normalize } from 'node:path'
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  realpathSync
+} from 'node:fs'
+import { dirname, isAbsolute, join, normalize, relative } from 'node:path'
+
+export interface RequirementsFile {
+  /** relative to the source folder */
+  path: string
+  text: string
+}
+
+const MAX_FILES = 50
+/** Larger than any requirements file; a bigger one is not read into memory. */
+const MAX_BYTES = 1024 * 1024
+const INCLUDE = /^\s*(?:-r|--requirement|-c|--constraint)[\s=]+(\S+)/gm
 
 /**
  * The requirements file and the files it includes (-r, -c), read on the runner for the venv's
- * key; null when there is none.
+ * key: [] when there is no requirements file, null when one of them may not be read (outside the
+ * source folder, a URL, not a regular file). Like requirements on local paths, whose content the
+ * key cannot cover, null means the venv is built for the release alone.
  */
-export function requirementsFiles(
-  source: string,
-  requirements: string
-): Array<{ path: string; text: string }> | null {
-  const files: Array<{ path: string; text: string }> = []
-  const visit = (path: string) => {
-    if (files.some((f) => f.path === path) || files.length > 50 || !existsSync(join(source, path)))
-      return
-    const text = readFileSync(join(source, path), 'utf8')
-    files.push({ path, text })
-    for (const match of text.matchAll(/^\s*(?:-r|--requirement|-c|--constraint)[\s=]+(\S+)/gm)) {
-      visit(normalize(join(dirname(path), match[1])))
-    }
+export function requirementsFiles(source: string, requirements: string): RequirementsFile[] | null {
+  let root: string
+  try {
+    root = realpathSync(source)
+  } catch {
+    return null
   }
-  visit(requirements)
-  return files.length > 0 ? files : null
+  const files: RequirementsFile[] = []
+  /** false when the file or one it includes may not be read */
+  const visit = (path: string): boolean => {
+    if (files.some((f) => f.path === path) || files.length > MAX_FILES) return true
+    // `-r ../../x` leaves the source folder, whether or not the runner has such a file.
+    if (path === '..' || path.startsWith('../')) return false
+    const text = readInside(root, path)
+    // A missing file: pip says so on the server.
+    if (text === 'missing') return true
+    if (text === null) return false
+    files.push({ path, text })
+    for (const match of text.matchAll(INCLUDE)) {
+      const include = match[1]
+      // An absolute path or a URL (https:, file:) is outside what the key can read.
+      if (isAbsolute(include) || /^[A-Za-z][A-Za-z0-9+.-]*:/.test(include)) return false
+      if (!visit(normalize(join(dirname(path), include)))) return false
+    }
+    return true
+  }
+  return visit(requirements) ? files : null
+}
+
+/**
+ * The text of a regular file inside root (symbolic links followed, as long as they stay inside);
+ * 'missing' when nothing is there, null when what is there may not be read.
+ */
+function readInside(root: string, path: string): string | 'missing' | null {
+  const full = join(root, path)
+  try {
+    lstatSync(full)
+  } catch {
+    return 'missing'
+  }
+  let real: string
+  try {
+    real = realpathSync(full)
+  } catch {
+    return null // a dangling link: the server would follow it somewhere else
+  }
+  const inside = relative(root, real)
+  if (inside === '' || inside === '..' || inside.startsWith('../') || isAbsolute(inside))
+    return null
+  // Checked on the open file, so nothing can be swapped in between; O_NONBLOCK: a FIFO does not
+  // wait for a writer.
+  let fd: number
+  try {
+    fd = openSync(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+  } catch {
+    return null
+  }
+  try {
+    const stat = fstatSync(fd)
+    if (!stat.isFile() || stat.size > MAX_BYTES) return null
+    return readFileSync(fd, 'utf8')
+  } finally {
+    closeSync(fd)
+  }
 }

@@ -4,13 +4,13 @@
 import { isIP } from 'node:net'
 import { Input } from '../constants.js'
 import { nginxBlockProblem, normaliseDirectives } from '../grammar/nginx-directives.js'
+import { appFolderProblem, type AppFolderContext } from '../grammar/paths.js'
 import type { Settings } from '../settings.js'
 import {
   CONTROL_CHARS,
   HOSTNAME,
   InputError,
   type InputReader,
-  isSystemFolder,
   optionalPath,
   parseInteger,
   splitList
@@ -32,8 +32,8 @@ type NginxSettings = Pick<
 
 const URL_PATH_PREFIX = /^\/(?:[A-Za-z0-9_.~-]+\/)*$/
 
-/** `deployPath` is the folder the static and media roots must not hold. */
-export function readNginx(read: InputReader, deployPath: string): NginxSettings {
+/** `where` says which folders the static and media roots may be (grammar/paths.ts). */
+export function readNginx(read: InputReader, where: AppFolderContext): NginxSettings {
   const serverNames = splitList(read.line(Input.ServerName, 2048), /[\s,]+/)
   for (const name of serverNames) {
     if (name !== '_' && !/^(?:\*\.|\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?:\.\*)?$/.test(name)) {
@@ -50,9 +50,9 @@ export function readNginx(read: InputReader, deployPath: string): NginxSettings 
     serverNames,
     listen,
     staticUrl: optionalUrlPrefix(Input.StaticUrl, read.line(Input.StaticUrl)),
-    staticRoot: optionalOwnedFolder(Input.StaticRoot, read.line(Input.StaticRoot), deployPath),
+    staticRoot: optionalOwnedFolder(Input.StaticRoot, read.line(Input.StaticRoot), where),
     mediaUrl: optionalUrlPrefix(Input.MediaUrl, read.line(Input.MediaUrl)),
-    mediaRoot: optionalOwnedFolder(Input.MediaRoot, read.line(Input.MediaRoot), deployPath),
+    mediaRoot: optionalOwnedFolder(Input.MediaRoot, read.line(Input.MediaRoot), where),
     clientMaxBodySize: readBodySize(read.line(Input.ClientMaxBodySize)),
     nginxDirectives: readNginxDirectives(read.raw(Input.NginxDirectives)),
     ...tls
@@ -105,21 +105,16 @@ function optionalUrlPrefix(name: string, value: string): string | undefined {
   return prefix
 }
 
-/** A folder the action creates and hands to the app user (chown -R): never one the system owns. */
-function optionalOwnedFolder(name: string, value: string, deployPath: string): string | undefined {
+/** A folder the action creates and hands to the app user (chown): only where it may. */
+function optionalOwnedFolder(
+  name: string,
+  value: string,
+  where: AppFolderContext
+): string | undefined {
   const path = optionalPath(name, value)
   if (path === undefined) return undefined
-  if (isSystemFolder(path))
-    throw new InputError(
-      name,
-      `${path} is a system folder; the action would hand it to the app user`
-    )
-  if (deployPath === path || deployPath.startsWith(`${path}/`)) {
-    throw new InputError(
-      name,
-      `${path} holds deploy-path ${deployPath}: the app user would own the releases; use a folder of its own`
-    )
-  }
+  const problem = appFolderProblem(path, where)
+  if (problem) throw new InputError(name, problem)
   return path
 }
 

@@ -3,15 +3,15 @@
 
 import { existsSync, statSync } from 'node:fs'
 import { isAbsolute, relative, resolve } from 'node:path'
-import { Input } from '../constants.js'
+import { DEFAULT_EXCLUDE, Input } from '../constants.js'
 import { parseGunicornArgs } from '../grammar/gunicorn-args.js'
+import { deployPathProblem } from '../grammar/paths.js'
 import type { Settings } from '../settings.js'
 import {
   CONTROL_CHARS,
   hasDotSegment,
   InputError,
   type InputReader,
-  isSystemFolder,
   parseInteger,
   readAbsolutePath,
   SAFE_PATH,
@@ -52,12 +52,12 @@ export function readProject(
   given: { username: string; rollback: boolean }
 ): ProjectSettings {
   const modules = readModules(read)
-  const deployPath = readDeployPath(read, modules.projectName)
+  const service = readService(read, modules.projectName, given.username)
   return {
     ...modules,
-    deployPath,
+    deployPath: readDeployPath(read, modules.projectName, service.appUser),
     ...readRelease(read, given.rollback),
-    ...readService(read, modules.projectName, given.username),
+    ...service,
     migrate: read.bool(Input.Migrate),
     collectstatic: read.bool(Input.Collectstatic),
     checkDeploy: read.bool(Input.CheckDeploy),
@@ -95,19 +95,12 @@ function readModules(
   return { projectName, wsgiModule, settingsModule }
 }
 
-function readDeployPath(read: InputReader, projectName: string): string {
-  const deployText = read.line(Input.DeployPath) || `/srv/${projectName}`
-  // '/' and '/etc/' are system folders, and the message should say so.
-  const deployRoot = deployText.replace(/\/+$/, '') || '/'
-  const deployPath = isSystemFolder(deployRoot)
-    ? deployRoot
-    : readAbsolutePath(Input.DeployPath, deployText)
-  if (isSystemFolder(deployPath)) {
-    throw new InputError(
-      Input.DeployPath,
-      `${deployPath} is a system folder; use e.g. /srv/${projectName}`
-    )
-  }
+function readDeployPath(read: InputReader, projectName: string, appUser: string): string {
+  const text = read.line(Input.DeployPath) || `/srv/${projectName}`
+  // '/' is not below an allowed folder either, and the message should say so.
+  const deployPath = /^\/+$/.test(text) ? '/' : readAbsolutePath(Input.DeployPath, text)
+  const problem = deployPathProblem(deployPath, appUser)
+  if (problem) throw new InputError(Input.DeployPath, `${problem}; use e.g. /srv/${projectName}`)
   return deployPath
 }
 
@@ -121,12 +114,15 @@ function readRelease(
 > {
   // A rollback uploads nothing: the source folder is not needed (or looked at).
   const source = rollback ? null : readSource(read.line(Input.Source, 1024), read.workspace)
-  const exclude = splitList(read.raw(Input.Exclude)).map((pattern) => {
-    if (CONTROL_CHARS.test(pattern) || pattern.length > 256) {
-      throw new InputError(Input.Exclude, `pattern '${pattern}' is not a glob pattern`)
-    }
-    return pattern
-  })
+  // The input adds to the defaults; a `!pattern` of its own may take one of them back.
+  const exclude = DEFAULT_EXCLUDE.concat(
+    splitList(read.raw(Input.Exclude)).map((pattern) => {
+      if (CONTROL_CHARS.test(pattern) || pattern.length > 256) {
+        throw new InputError(Input.Exclude, `pattern '${pattern}' is not a glob pattern`)
+      }
+      return pattern
+    })
+  )
   const requirements = read.line(Input.Requirements)
   if (!SAFE_RELATIVE_PATH.test(requirements) || requirements.split('/').includes('..')) {
     throw new InputError(

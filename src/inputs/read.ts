@@ -5,6 +5,9 @@
 import { isIP } from 'node:net'
 import { INPUT_DEFAULTS, type Input } from '../constants.js'
 import { describeChar } from '../grammar/chars.js'
+import { hasDotSegment, SAFE_PATH } from '../grammar/paths.js'
+
+export { hasDotSegment, SAFE_PATH }
 
 /** A bad input: names the input and says what is allowed. Raised before anything is sent. */
 export class InputError extends Error {
@@ -55,7 +58,6 @@ export interface InputReader {
 export const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f\u0085\u2028\u2029]/u
 export const HOSTNAME =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/
-export const SAFE_PATH = /^\/[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*$/
 
 export function inputReader(ctx: ReadContext): InputReader {
   const raw = (name: Input): string => {
@@ -100,30 +102,6 @@ export function splitList(text: string, separator: RegExp = /[\n,]+/): string[] 
     .split(separator)
     .map((s) => s.trim())
     .filter((s) => s !== '')
-}
-
-export const SYSTEM_FOLDERS = new Set(
-  ['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/opt', '/proc', '/root']
-    .concat(['/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/var', '/var/lib', '/var/www'])
-    .concat(['/usr/local', '/usr/bin', '/usr/lib', '/var/log'])
-    .concat(['/lib32', '/libx32', '/mnt', '/media', '/snap', '/usr/sbin', '/usr/share', '/usr/src'])
-    .concat([
-      '/var/backups',
-      '/var/cache',
-      '/var/mail',
-      '/var/opt',
-      '/var/spool',
-      '/var/tmp',
-      '/dev/shm'
-    ])
-)
-/** A folder the action would chown or chmod must not be one the system owns. */
-export function isSystemFolder(path: string): boolean {
-  return SYSTEM_FOLDERS.has(path) || /^\/(?:proc|sys|dev)(?:\/|$)/.test(path)
-}
-
-export function hasDotSegment(path: string): boolean {
-  return path.split('/').some((part) => part === '..' || part === '.')
 }
 
 export function readAbsolutePath(name: string, value: string): string {

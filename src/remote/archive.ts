@@ -2,6 +2,33 @@ import { PassThrough, type Readable } from 'node:stream'
 import picomatch from 'picomatch'
 import { create } from 'tar'
 
+/**
+ * Never uploaded, whatever the exclude input says (`!pattern` cannot take them back): the
+ * repository's history, with the token actions/checkout leaves in .git/config, and the credential
+ * files other steps leave in the workspace. Each matches its name at any depth. Not *.pem or
+ * *.key: projects ship CA bundles and certificates of their own.
+ */
+export const NEVER_UPLOADED = [
+  '.git',
+  // google-github-actions/auth
+  'gha-creds-*.json',
+  '.git-credentials',
+  '.netrc',
+  '_netrc',
+  '.pypirc',
+  '.npmrc',
+  '.pgpass',
+  // the folders of the AWS CLI, ssh and gpg
+  '.aws',
+  '.ssh',
+  '.gnupg',
+  // ssh-keygen's names for key pairs
+  'id_rsa*',
+  'id_dsa*',
+  'id_ecdsa*',
+  'id_ed25519*'
+]
+
 /** Returns whether a path (relative to the source folder) is left out by the exclude patterns. */
 export function excluder(patterns: string[]): (relativePath: string) => boolean {
   // A pattern without a slash matches a name at any depth, as in .gitignore and rsync; a
@@ -32,9 +59,17 @@ export function excluder(patterns: string[]): (relativePath: string) => boolean 
   }
 }
 
+/** Returns whether a path is left out of the upload: by the patterns, or as never uploaded. */
+export function uploadExcluder(exclude: string[]): (relativePath: string) => boolean {
+  // Two matchers: a `!pattern` in `exclude` can only take back what `exclude` left out.
+  const never = excluder(NEVER_UPLOADED)
+  const excluded = excluder(exclude)
+  return (relativePath) => never(relativePath) || excluded(relativePath)
+}
+
 /** Streams the source folder as a gzip tar, without the excluded paths; nothing touches disk. */
 export function archiveStream(source: string, exclude: string[]): Readable {
-  const isExcluded = excluder(exclude)
+  const isExcluded = uploadExcluder(exclude)
   const pack = create(
     { gzip: { level: 6 }, cwd: source, portable: true, filter: (path) => !isExcluded(path) },
     ['.']
