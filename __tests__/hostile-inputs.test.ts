@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Input } from '../src/constants.js'
 import { configFiles, installConfigStep } from '../src/server/config.js'
-import { discoverStep, djangoSteps, hookStep } from '../src/server/django.js'
+import { discoverStep } from '../src/server/discover.js'
+import { djangoSteps, hookStep } from '../src/server/django.js'
 import { diagnosticsStep, healthStep } from '../src/server/health.js'
 import { inspectStep } from '../src/server/inspect.js'
 import {
@@ -119,6 +120,8 @@ const TABLE: Row[] = [
   { input: Input.KeepReleases, valid: '5', separator: ' ' },
   { input: Input.MaxParallel, valid: '1', separator: ' ' },
   { input: Input.LockWait, valid: '300', separator: ' ' },
+  { input: Input.SharedPaths, valid: 'db.sqlite3', separator: '\n' },
+  { input: Input.WritablePaths, valid: '/srv/mysite/cache', separator: '\n' },
   // A local folder, but its name is shown in the upload step's title.
   { input: Input.Source, valid: '.', separator: ' ' },
   // Booleans become true or false; nothing else may get through either.
@@ -138,6 +141,7 @@ const TABLE: Row[] = [
 
 /** Documented free text: accepted, and shown harmless downstream by the tests at the end. */
 const FREE_TEXT = [
+  Input.BuildCommands,
   Input.PreRestart,
   Input.PostDeploy,
   Input.NginxDirectives,
@@ -383,6 +387,39 @@ describe('pre-restart and post-deploy: shell by design, run only as the app user
       expect(args.join(' ')).not.toContain('echo start')
       expect(stdin.endsWith(`\n${script}`)).toBe(true)
     }
+    expect(existsSync(mark)).toBe(false)
+  })
+})
+
+describe('build-commands: manage.py commands by design, each word passed as one argument', () => {
+  /** The script a step hands to systemd-run (on its stdin), run with a stand-in for python. */
+  function pythonArguments(command: string): string[][] {
+    const encoded = /printf %s (\S+) \| base64 -d \| systemd-run/.exec(command)?.[1] ?? ''
+    const inner = Buffer.from(encoded.replace(/\\/g, ''), 'base64').toString()
+    const record = join(dir, 'python-args')
+    rmSync(record, { force: true })
+    execFileSync('/bin/sh', [
+      '-c',
+      `python() { printf '%s\\0' "$@" >> ${record}; printf '\\n' >> ${record}; }\n${inner}`
+    ])
+    return readFileSync(record, 'utf8')
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => line.split('\0').slice(0, -1))
+  }
+
+  test.each(corpus())('%s', (_name, hostile) => {
+    const error = refusal({ 'build-commands': `compilemessages ${hostile}` })
+    if (error) {
+      expect(error.input).toBe(Input.BuildCommands)
+      return
+    }
+    const s = read({ 'build-commands': `compilemessages ${hostile}` })
+    const build = djangoSteps(s, RELEASE, {}).find((step) => step.id === 'build')
+    expect(build).toBeDefined()
+    expect(pythonArguments(build!.command.text)).toEqual(
+      s.buildCommands.map((words) => ['manage.py', ...words])
+    )
     expect(existsSync(mark)).toBe(false)
   })
 })

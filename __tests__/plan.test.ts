@@ -1,5 +1,10 @@
-import { configFiles, workerCount } from '../src/server/config.js'
-import { djangoSteps, parseDjangoPaths, sitePaths } from '../src/server/django.js'
+import { planRun } from '../src/plan.js'
+import { workerCount } from '../src/server/config.js'
+import type { DjangoFacts } from '../src/server/discover.js'
+import { sharedNotice, sharedPaths } from '../src/server/shared.js'
+import type { Settings } from '../src/settings.js'
+import { parseDjangoFacts } from '../src/server/discover.js'
+import { djangoSteps, sitePaths } from '../src/server/django.js'
 import { healthHost, parseErrors, parseHealth } from '../src/server/health.js'
 import { parseFacts } from '../src/server/inspect.js'
 import { releaseClock, releaseId, venvKey, venvStep } from '../src/server/release.js'
@@ -41,7 +46,7 @@ describe('what the host says', () => {
   test("Django's paths are validated like inputs", () => {
     const line = (values: object) => `noise\nDJANGO-SETTINGS ${JSON.stringify(values)}\n`
     expect(
-      parseDjangoPaths(
+      parseDjangoFacts(
         line({
           STATIC_URL: 'static/',
           STATIC_ROOT: '/srv/mysite/releases/r1/staticfiles',
@@ -49,13 +54,13 @@ describe('what the host says', () => {
           MEDIA_ROOT: '/srv/mysite/shared/media/'
         })
       )
-    ).toEqual({
+    ).toMatchObject({
       staticUrl: '/static/',
       staticRoot: '/srv/mysite/releases/r1/staticfiles',
       mediaUrl: '/media/',
       mediaRoot: '/srv/mysite/shared/media'
     })
-    const hostile = parseDjangoPaths(
+    const hostile = parseDjangoFacts(
       line({
         STATIC_URL: 'https://cdn.example.com/',
         STATIC_ROOT: '/srv/x; rm -rf /',
@@ -63,13 +68,13 @@ describe('what the host says', () => {
         MEDIA_ROOT: 'relative'
       })
     )
-    expect(hostile).toEqual({
+    expect(hostile).toMatchObject({
       staticUrl: undefined,
       staticRoot: undefined,
       mediaUrl: undefined,
       mediaRoot: undefined
     })
-    expect(parseDjangoPaths('ImproperlyConfigured')).toEqual({})
+    expect(parseDjangoFacts('ImproperlyConfigured')).toEqual({})
   })
 
   test('health: the verdict, the status and the time', () => {
@@ -138,13 +143,83 @@ describe('choices made from the settings', () => {
   })
 
   test('a MEDIA_ROOT outside shared/ is made writable in the sandbox', () => {
-    const site = {}
-    const inside = configFiles(settingsFor(), facts, site, {
-      mediaRoot: '/srv/mysite/shared/media'
+    const plan = (s: Settings, found: DjangoFacts) =>
+      planRun({ settings: s, facts, newRelease: RELEASE, venvKey: null, found })
+    const inside = plan(settingsFor(), { mediaRoot: '/srv/mysite/shared/media' })
+    expect(inside.files.service.text).not.toMatch(/ReadWritePaths=\/var/)
+    const named = settingsFor({ mediaRoot: '/var/lib/mysite/media' })
+    const outside = plan(named, { mediaRoot: '/var/lib/mysite/media' })
+    expect(outside.files.service.text).toContain('ReadWritePaths=/var/lib/mysite/media')
+  })
+})
+
+describe('what the project keeps inside the release', () => {
+  const release = `/srv/mysite/releases/${RELEASE}`
+  const plan = (found: DjangoFacts, overrides: Partial<Settings> = {}) =>
+    planRun({ settings: settingsFor(overrides), facts, newRelease: RELEASE, venvKey: null, found })
+
+  test("startproject's SQLite database and a MEDIA_ROOT in the release are kept in shared/", () => {
+    const found = { sqlite: [`${release}/db.sqlite3`], mediaRoot: `${release}/media` }
+    expect(sharedPaths(settingsFor(), RELEASE, found)).toEqual([
+      { path: 'db.sqlite3', kind: 'file', why: 'the SQLite database in DATABASES' },
+      { path: 'media', kind: 'folder', why: 'MEDIA_ROOT' }
+    ])
+    const steps = plan(found).build
+    expect(steps.map((step) => step.id).slice(0, 3)).toEqual(['shared-paths', 'media', 'migrate'])
+    // The media folder is made where it really lives, in shared/.
+    expect(steps[1].command.text).toContain('/srv/mysite/shared/media mysite www-data 2750')
+    expect(steps[0].command.text).toContain(`${release} db.sqlite3 /srv/mysite/shared/db.sqlite3`)
+    expect(sharedNotice(settingsFor(), sharedPaths(settingsFor(), RELEASE, found))).toContain(
+      'db.sqlite3 (the SQLite database in DATABASES) is inside the release: kept in /srv/mysite/shared/db.sqlite3'
+    )
+  })
+
+  test('shared-paths adds to what is found; a path inside a shared folder is shared with it', () => {
+    const s = settingsFor({ sharedPaths: ['uploads/', 'uploads/x.txt', 'config.ini'] })
+    expect(sharedPaths(s, RELEASE, { mediaRoot: `${release}/uploads/images` })).toEqual([
+      { path: 'uploads', kind: 'folder', why: 'shared-paths' },
+      { path: 'config.ini', kind: 'file', why: 'shared-paths' }
+    ])
+  })
+
+  test('django-compressor: offline compresses before the switch, online keeps its cache in shared/', () => {
+    const offline = plan({
+      staticRoot: `${release}/staticfiles`,
+      compress: { enabled: true, offline: true, output: 'CACHE' }
     })
-    expect(inside.service.text).not.toMatch(/ReadWritePaths=\/var/)
-    const outside = configFiles(settingsFor(), facts, site, { mediaRoot: '/var/lib/mysite/media' })
-    expect(outside.service.text).toContain('ReadWritePaths=/var/lib/mysite/media')
+    expect(offline.build.map((step) => step.title)).toContain('manage.py compress --force')
+    const online = {
+      staticRoot: `${release}/staticfiles`,
+      compress: { enabled: true, offline: false, output: 'CACHE' }
+    }
+    expect(sharedPaths(settingsFor(), RELEASE, online)).toEqual([
+      { path: 'staticfiles/CACHE', kind: 'folder', why: "django-compressor's online cache" }
+    ])
+  })
+
+  test("ALLOWED_HOSTS that refuses the site's name stops the deploy before anything is switched", () => {
+    expect(() => plan({ refusedHosts: ['example.com'] })).toThrow(
+      /ALLOWED_HOSTS in the project's settings does not allow 'example.com'/
+    )
+    expect(() => plan({ refusedHosts: ['localhost'] }, { serverNames: ['_'] })).toThrow(
+      /with server-name: _ the health check asks for localhost/
+    )
+  })
+
+  test("folders the settings name outside the deploy path, or the action's own, are refused", () => {
+    expect(() => plan({ mediaRoot: '/etc' })).toThrow(
+      /MEDIA_ROOT in the project's settings is \/etc, outside deploy-path/
+    )
+    expect(() => plan({ staticRoot: '/srv/mysite/.deploy' })).toThrow(
+      /one of the action's own folders/
+    )
+    expect(() =>
+      plan({ staticRoot: '/srv/mysite/releases/20261120T100000Z-aaaaaaa/static' })
+    ).toThrow(/another release/)
+    // BASE_DIR.parent.parent / 'static': beside the releases, kept across them.
+    expect(plan({ staticRoot: '/srv/mysite/releases/static' }).build.map((s) => s.id)).toContain(
+      'collectstatic'
+    )
   })
 })
 

@@ -12,7 +12,8 @@
 //   npm run bench:steps              BENCH_RUNS=7 by default
 import { NodeSSH } from 'node-ssh'
 import { readFileSync } from 'node:fs'
-import { discoverStep, inRelease } from '../src/server/django.js'
+import { discoverStep } from '../src/server/discover.js'
+import { inRelease } from '../src/server/django.js'
 import { layout } from '../src/server/layout.js'
 import type { Settings } from '../src/settings.js'
 import { raw } from '../src/shell.js'

@@ -192,6 +192,7 @@ function hostDeps(
     checkPublicUrl: () => checkPublicUrl(s),
     info: log.info,
     remote: log.remote,
-    warn: (message, title) => core.warning(message, title ? { title } : {})
+    warn: (message, title) => core.warning(message, title ? { title } : {}),
+    notice: (message, title) => core.notice(message, { title })
   }
 }

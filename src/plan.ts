@@ -8,16 +8,11 @@ import {
   verifyUnitsStep,
   type ConfigFiles
 } from './server/config.js'
-import {
-  discoverStep,
-  djangoSteps,
-  hookStep,
-  sitePaths,
-  type DjangoPaths
-} from './server/django.js'
+import { discoverStep, type DjangoFacts } from './server/discover.js'
+import { appWritable, djangoSteps, hookStep, sitePaths } from './server/django.js'
 import { diagnosticsStep, healthStep } from './server/health.js'
 import type { HostFacts } from './server/inspect.js'
-import { appFolderProblem, layout } from './server/layout.js'
+import { layout, settingsFolderProblem } from './server/layout.js'
 import {
   dotenvStep,
   markFailedStep,
@@ -44,7 +39,7 @@ export interface PlanInput {
   /** the key of the venv for the source's requirements (read on the runner) */
   venvKey: string | null
   /** what the project's settings said (the discover step); {} before it ran */
-  found: DjangoPaths
+  found: DjangoFacts
 }
 
 export interface Plan {
@@ -106,13 +101,13 @@ export function targetRelease(s: Settings, facts: HostFacts, newRelease: string)
  * The project's settings name folders the action creates and hands to the app user: they must
  * be ones the app may have (server/layout.ts), whatever the settings printed.
  */
-export function checkFound(s: Settings, found: DjangoPaths, target: string): void {
+export function checkFound(s: Settings, found: DjangoFacts, target: string): void {
   const folders: Array<[string, string, string | undefined]> = [
     ['STATIC_ROOT', 'static-root', found.staticRoot],
     ['MEDIA_ROOT', 'media-root', found.mediaRoot]
   ]
   for (const [setting, input, path] of folders) {
-    const problem = path && appFolderProblem(s, path, target, [s.staticRoot, s.mediaRoot])
+    const problem = path && settingsFolderProblem(s, path, target, [s.staticRoot, s.mediaRoot])
     if (problem)
       throw new PlanError(
         `${setting} in the project's settings is ${path}, ${problem}: the action would hand it to ` +
@@ -120,6 +115,17 @@ export function checkFound(s: Settings, found: DjangoPaths, target: string): voi
           `environment variable set in dotenv), or name a folder of the app's own with the input ${input}.`
       )
   }
+  const refused = found.refusedHosts ?? []
+  if (refused.length > 0)
+    throw new PlanError(
+      `ALLOWED_HOSTS in the project's settings does not allow ${refused.map((n) => `'${n}'`).join(', ')}: ` +
+        `Django would answer 400 (DisallowedHost) to every request for ${refused.length > 1 ? 'them' : 'it'}, ` +
+        `so nothing was switched. Add ${refused.map((n) => `'${n}'`).join(', ')} to ALLOWED_HOSTS (for example from an ` +
+        `environment variable set in dotenv)` +
+        (s.serverNames.includes('_')
+          ? "; with server-name: _ the health check asks for localhost, or set server-name to the site's name."
+          : '.')
+    )
 }
 
 export function planRun(input: PlanInput): Plan {
@@ -128,7 +134,8 @@ export function planRun(input: PlanInput): Plan {
   const target = targetRelease(s, facts, input.newRelease)
   checkFound(s, found, target)
   const isNew = mode === 'deploy'
-  const files = configFiles(s, facts, sitePaths(s, target, found), found)
+  const writable = appWritable(s, target, found).filter((f) => f !== layout(s).shared)
+  const files = configFiles(s, facts, sitePaths(s, target, found), writable)
   return {
     mode,
     target,
@@ -174,10 +181,10 @@ export function planSteps(plan: Plan): Step[] {
  */
 export function rebaseFound(
   s: Settings,
-  found: DjangoPaths,
+  found: DjangoFacts,
   from: string,
   to: string
-): DjangoPaths {
+): DjangoFacts {
   if (from === to) return found
   const p = layout(s)
   const move = (path?: string) =>

@@ -54,6 +54,12 @@ export interface Settings {
   collectstatic: boolean
   checkDeploy: boolean
   preRestart: string
+  /** paths relative to the release, kept in shared/ (a trailing / marks a folder) */
+  sharedPaths: string[]
+  /** folders the app writes at run time, besides shared/ */
+  writablePaths: string[]
+  /** manage.py commands (words) run with the Django steps before the switch */
+  buildCommands: string[][]
   postDeploy: string
   keepReleases: number
   appUser: string
@@ -99,6 +105,7 @@ import { readHealth } from './inputs/health.js'
 import { readModes } from './inputs/modes.js'
 import { readNginx } from './inputs/nginx.js'
 import { readProject } from './inputs/project.js'
+import { readReleasePaths } from './inputs/release-paths.js'
 import { inputReader, type ReadContext } from './inputs/read.js'
 
 export { InputError, type ReadContext } from './inputs/read.js'
@@ -115,7 +122,16 @@ export function readSettings(ctx: ReadContext): Settings {
     serverNames: nginx.serverNames,
     firstHost: connection.hosts[0]
   })
-  return { ...connection, ...project, ...nginx, ...readHealth(read), ...github, ...modes }
+  const release = readReleasePaths(read, project)
+  return {
+    ...connection,
+    ...project,
+    ...release,
+    ...nginx,
+    ...readHealth(read),
+    ...github,
+    ...modes
+  }
 }
 
 /** Values that must never appear in a log: registered with the runner by the caller. */

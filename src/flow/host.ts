@@ -10,14 +10,11 @@ import { StepError } from '../remote/executor.js'
 import type { GateResult, HostReport } from '../report/report.js'
 import type { Rollout } from '../rollout.js'
 import { configDiff, GATE_FAILED, parseConfigFiles, readConfigStep } from '../server/config.js'
-import {
-  discoverStep,
-  mediaInRelease,
-  parseDjangoPaths,
-  type DjangoPaths
-} from '../server/django.js'
+import { discoverStep, parseDjangoFacts, type DjangoFacts } from '../server/discover.js'
+import { sharedNotice, sharedPaths } from '../server/shared.js'
 import { parseErrors, parseHealth, type HealthResult } from '../server/health.js'
 import { inspectStep, parseFacts, type HostFacts } from '../server/inspect.js'
+import { hintFor } from '../report/cause.js'
 import type { Step } from '../server/step.js'
 import type { Settings } from '../settings.js'
 
@@ -53,6 +50,7 @@ export interface HostDeps {
   /** text that came from the server */
   remote(text: string): void
   warn(message: string, title?: string): void
+  notice(message: string, title: string): void
 }
 
 /** The result of one host's run: the report without the host's name and timing. */
@@ -112,10 +110,7 @@ export class HostDeploy {
           title: error.step.title,
           output: error.result.stdout + error.result.stderr
         }
-      return this.outcome(
-        error instanceof Stop ? error.status : 'failure',
-        (error as Error).message
-      )
+      return this.outcome(error instanceof Stop ? error.status : 'failure', this.explain(error))
     } finally {
       // The other hosts must never wait on a first host that stopped before its migrations.
       if (this.deps.isFirst)
@@ -125,6 +120,24 @@ export class HostDeploy {
             : new Error('stopped: the first host failed')
         )
     }
+  }
+
+  /**
+   * The message a person reads first: the cause, what the action did about it, what to do next
+   * (a step's last lines are in the summary, folded).
+   */
+  private explain(error: unknown): string {
+    if (error instanceof Stop) return error.message
+    const live = this.facts?.live
+    const switched = this.states.includes('switched')
+    const done = switched
+      ? ''
+      : this.states.includes('locked')
+        ? `\nNothing was switched${live ? `: ${live} still serves` : ''}.`
+        : ''
+    if (error instanceof StepError)
+      return `${error.step.title} failed: ${error.cause}${done}${error.hint ? `\n${error.hint}` : ''}`
+    return `${(error as Error).message}${done}`
   }
 
   private outcome(status: HostOutcome['status'], message: string): HostOutcome {
@@ -143,7 +156,7 @@ export class HostDeploy {
   }
 
   /** Plans with what the project's settings say, once the release to read them from exists. */
-  private planWith(newRelease: string, found: DjangoPaths): Plan {
+  private planWith(newRelease: string, found: DjangoFacts): Plan {
     const facts = this.facts as HostFacts
     return planRun({
       settings: this.deps.settings,
@@ -158,10 +171,10 @@ export class HostDeploy {
     let plan = (this.plan = this.planWith(newRelease, {}))
     for (const step of plan.release)
       await this.deps.run(step, { stdin: step.stdin && this.deps.stdin(step.stdin) })
-    const found = parseDjangoPaths((await this.deps.run(plan.discover)).stdout)
+    const found = parseDjangoFacts((await this.deps.run(plan.discover)).stdout)
     plan = this.plan = this.planWith(newRelease, found)
     this.to('released')
-    this.warnAboutMedia(found)
+    this.noticeShared(plan, found)
     try {
       await this.build(plan)
       await this.runGates(plan)
@@ -242,9 +255,14 @@ export class HostDeploy {
       `the health check got ${health.status || 'no answer'}${health.detail ? ` (${health.detail})` : ''} from ${s.healthPath} within ${s.healthTimeoutMs / 1000} s`
     const rolledBack = await this.rollBack(plan)
     const errors = parseErrors(this.diagnostics)
+    const hint = hintFor(`${cause}\n${errors.join('\n')}`)
+    // The exception that stopped the app first (the last one the journal has), then what
+    // happened, then what to do.
     throw new Stop(
-      `${plan.target} was not healthy: ${cause}.${rollbackNote(rolledBack, plan.previous)}` +
-        (errors.length ? `\nThe app said: ${errors.join('\n')}` : ''),
+      (errors.length ? `${errors[errors.length - 1]}\n` : '') +
+        `${plan.target} was not healthy: ${cause}.${rollbackNote(rolledBack, plan.previous)}` +
+        (hint ? `\n${hint}` : '') +
+        (errors.length > 1 ? `\nThe app said: ${errors.join('\n')}` : ''),
       rolledBack ? 'rolled-back' : 'failure'
     )
   }
@@ -257,18 +275,12 @@ export class HostDeploy {
     return parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout).healthy
   }
 
-  /** Uploads kept inside a release are gone with the next deploy: say so while it is cheap. */
-  private warnAboutMedia(found: DjangoPaths): void {
+  /** Data the settings keep inside the release is kept in shared/: say what, where and why. */
+  private noticeShared(plan: Plan, found: DjangoFacts): void {
+    if (plan.build.length === 0) return
     const s = this.deps.settings
-    const target = this.plan?.target ?? ''
-    if (mediaInRelease(s, target, found)) {
-      this.deps.warn(
-        `MEDIA_ROOT (${found.mediaRoot}) is inside the release folder: files uploaded there are lost ` +
-          `with the next deploy. Point it at ${s.deployPath}/shared/media (for example from an ` +
-          'environment variable set in dotenv).',
-        'Media would not survive a deploy'
-      )
-    }
+    const notice = sharedNotice(s, sharedPaths(s, plan.target, found))
+    if (notice) this.deps.notice(notice, 'Kept in shared/')
   }
 
   /**
@@ -281,7 +293,7 @@ export class HostDeploy {
     const target = this.planWith(newRelease, {}).target
     const readable = target === newRelease ? facts.live : target
     const read = readable
-      ? parseDjangoPaths(
+      ? parseDjangoFacts(
           (await this.deps.run(discoverStep(s, readable), { allowFailure: true })).stdout
         )
       : {}

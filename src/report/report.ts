@@ -52,25 +52,48 @@ export function hostsOutput(reports: HostReport[]): string {
 }
 
 const escapeCell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ')
+
+/**
+ * Text from the run as Markdown a person reads: the first line (the cause) in bold, each line
+ * its own, nothing in it read as Markdown or HTML.
+ */
+function prose(text: string): string[] {
+  const escape = (line: string) =>
+    line.replace(/[\\`*_[\]<>#|~]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : `\\${c}`))
+  const lines = text.split('\n').filter((line) => line.trim() !== '')
+  return lines.map((line, i) => `${i === 0 ? `**${escape(line)}**` : escape(line)}  `)
+}
 const fence = (text: string, lang = '') =>
   `\n\n\`\`\`${lang}\n${text.replace(/```/g, '`\u200b``')}\n\`\`\`\n\n`
 
+const ICON = { success: '✅', failure: '❌', 'rolled-back': '↩️', skipped: '⏭️' }
+
+/** The health column: the status and time, or why there was none. */
+function healthCell(r: HostReport): string {
+  if (r.httpStatus === undefined) return '–'
+  const answer = r.httpStatus === 0 ? 'no answer' : String(r.httpStatus)
+  return `${answer} in ${r.healthDurationMs ?? 0} ms`
+}
+
+/**
+ * The job summary: what happened first (for a failure: the cause, what the action did, what to
+ * do next), then the hosts and the time, then the logs, folded.
+ */
 export function summaryMarkdown(s: Settings, reports: HostReport[]): string {
   const status = overallStatus(reports)
-  const icon = { success: '✅', failure: '❌', 'rolled-back': '↩️', skipped: '⏭️' }
-  const lines: string[] = []
-  lines.push(
-    `## ${icon[status]} Django deploy of ${s.projectName}: ${status}${s.dryRun ? ' (dry run)' : ''}`,
-    ''
-  )
-  lines.push('| host | release | previous | gates | health | time | result |')
+  const lines: string[] = [
+    `## ${ICON[status]} Django deploy of ${s.projectName}: ${status}${s.dryRun ? ' (dry run)' : ''}`
+  ]
+  for (const r of reports) {
+    if (r.message && r.status !== 'success')
+      lines.push('', `### ${ICON[r.status]} ${r.host}: ${r.status}`, '', ...prose(r.message))
+  }
+  lines.push('', '| host | release | previous | gates | health | time | result |')
   lines.push('|---|---|---|---|---|---|---|')
   for (const r of reports) {
     const gates = r.gates.map((g) => `${g.passed ? '✅' : '❌'} ${g.name}`).join('<br>') || '–'
-    const health =
-      r.httpStatus !== undefined ? `${r.httpStatus} in ${r.healthDurationMs ?? 0} ms` : '–'
     lines.push(
-      `| ${escapeCell(r.host)} | \`${r.release}\` | ${r.previousRelease ? `\`${r.previousRelease}\`` : '–'} | ${gates} | ${health} | ${(r.durationMs / 1000).toFixed(1)} s | ${icon[r.status]} ${r.status} |`
+      `| ${escapeCell(r.host)} | \`${r.release}\` | ${r.previousRelease ? `\`${r.previousRelease}\`` : '–'} | ${gates} | ${healthCell(r)} | ${(r.durationMs / 1000).toFixed(1)} s | ${ICON[r.status]} ${r.status} |`
     )
   }
   lines.push(
@@ -89,12 +112,10 @@ export function summaryMarkdown(s: Settings, reports: HostReport[]): string {
   return lines.join('\n') + '\n'
 }
 
-/** What a host's run said, folded where it is long: the message, the failure, plan and files. */
+/** What a host's run left to read, folded where it is long: the failure, plan, diff and files. */
 function hostDetails(r: HostReport): string[] {
   const lines: string[] = []
-  if (r.message && r.status !== 'success')
-    lines.push('', `### ${r.host}: ${r.status}`, fence(r.message))
-  else if (r.message) lines.push('', `${r.host}: ${r.message}`)
+  if (r.message && r.status === 'success') lines.push('', `${r.host}: ${r.message}`)
   if (r.failedStep) {
     lines.push(
       `<details><summary>Remote log of the failed step: ${r.failedStep.title}</summary>`,

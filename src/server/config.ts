@@ -7,7 +7,6 @@ import { renderService, renderSocket } from '../render/gunicorn.js'
 import { renderSite, type SitePaths } from '../render/nginx.js'
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
-import type { DjangoPaths } from './django.js'
 import type { HostFacts } from './inspect.js'
 import { baseName, DEFAULT_SITE, DEFAULT_SITE_LINK, layout, unitNames } from './layout.js'
 import type { Step } from './step.js'
@@ -31,16 +30,14 @@ export function workerCount(s: Settings, facts: HostFacts): number {
   return s.workers === 'auto' ? Math.min(2 * Math.max(facts.cpus, 1) + 1, 17) : s.workers
 }
 
+/** `writable`: the folders the app writes besides shared/ (a MEDIA_ROOT elsewhere, writable-paths). */
 export function configFiles(
   s: Settings,
   facts: HostFacts,
   site: SitePaths,
-  found: DjangoPaths = {}
+  writable: readonly string[] = []
 ): ConfigFiles {
   const p = layout(s)
-  // The sandbox lets the app write shared/ only; a MEDIA_ROOT elsewhere must be opened too.
-  const media = found.mediaRoot
-  const writable = media && media !== p.shared && !media.startsWith(`${p.shared}/`) ? [media] : []
   return {
     socket: { path: p.units.socket, text: renderSocket(s) },
     service: {

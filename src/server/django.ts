@@ -5,15 +5,25 @@ import type { SitePaths } from '../render/nginx.js'
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
 import { layout } from './layout.js'
+import { sealRelease } from './release.js'
 import { safeDir } from './safe-dir.js'
+import { sharedLocation, sharedPaths, shareStep } from './shared.js'
 import { asApp } from './sandbox.js'
+import type { DjangoFacts } from './discover.js'
 import type { Step } from './step.js'
 
-/** The folders Django writes: shared/, and a MEDIA_ROOT elsewhere. */
-export function appWritable(s: Settings, found: DjangoPaths): string[] {
-  const shared = layout(s).shared
+/** Where MEDIA_ROOT really is: in shared/ when it is a shared path of the release. */
+function mediaFolder(s: Settings, id: string, found: DjangoFacts): string | undefined {
   const media = found.mediaRoot ?? s.mediaRoot
-  return media && media !== shared && !media.startsWith(`${shared}/`) ? [shared, media] : [shared]
+  return media && sharedLocation(s, id, sharedPaths(s, id, found), media)
+}
+
+/** The folders Django writes: shared/, a MEDIA_ROOT elsewhere, and writable-paths. */
+export function appWritable(s: Settings, id: string, found: DjangoFacts): string[] {
+  const shared = layout(s).shared
+  const media = mediaFolder(s, id, found)
+  const outside = media && media !== shared && !media.startsWith(`${shared}/`) ? [media] : []
+  return [shared, ...outside, ...s.writablePaths]
 }
 
 /** Runs a management command (or the user's shell) as the app user, in the release. */
@@ -27,68 +37,11 @@ export function inRelease(
   return asApp(s, { name, cwd: layout(s).release(id), writable, release: id }, command)
 }
 
-const DISCOVER_MARK = 'DJANGO-SETTINGS '
-
-export const DISCOVER_PY = [
-  'import json, django',
-  'from django.conf import settings',
-  'django.setup()',
-  `print('${DISCOVER_MARK}' + json.dumps({k: str(getattr(settings, k, '') or '') for k in ('STATIC_URL', 'STATIC_ROOT', 'MEDIA_URL', 'MEDIA_ROOT')}))`
-].join('\n')
-
-export function discoverStep(s: Settings, id: string): Step {
-  return {
-    id: 'discover',
-    phase: 'django',
-    title: "Read STATIC_* and MEDIA_* from the project's settings",
-    privileged: true,
-    command: inRelease(s, id, 'discover', [layout(s).shared], sh`python -c ${DISCOVER_PY}`)
-  }
-}
-
-/** What the project's settings say (validated); the inputs of the same names win over it. */
-export interface DjangoPaths {
-  staticUrl?: string
-  staticRoot?: string
-  mediaUrl?: string
-  mediaRoot?: string
-}
-
-/**
- * Reads the discovery output; values from the server are validated like inputs. The last
- * marked line counts: the project's settings run first and may print anything, even a line
- * like ours (which the plan then holds to the deploy path, see plan.ts).
- */
-export function parseDjangoPaths(stdout: string): DjangoPaths {
-  const line = stdout
-    .split('\n')
-    .filter((l) => l.startsWith(DISCOVER_MARK))
-    .pop()
-  if (!line) return {}
-  const values = JSON.parse(line.slice(DISCOVER_MARK.length)) as Record<string, string>
-  const urlPrefix = (url: string) => {
-    const withSlashes = `/${url.replace(/^\/+/, '').replace(/\/*$/, '/')}`
-    return /^\/(?:[A-Za-z0-9_.~-]+\/)+$/.test(withSlashes) && !/\/\.\.?\//.test(withSlashes)
-      ? withSlashes
-      : undefined
-  }
-  const folder = (path: string) =>
-    /^\/[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*\/?$/.test(path) && !/\/\.\.?(\/|$)/.test(path)
-      ? path.replace(/\/$/, '')
-      : undefined
-  return {
-    staticUrl: values.STATIC_URL ? urlPrefix(values.STATIC_URL) : undefined,
-    staticRoot: values.STATIC_ROOT ? folder(values.STATIC_ROOT) : undefined,
-    mediaUrl: values.MEDIA_URL ? urlPrefix(values.MEDIA_URL) : undefined,
-    mediaRoot: values.MEDIA_ROOT ? folder(values.MEDIA_ROOT) : undefined
-  }
-}
-
 /**
  * The nginx locations: inputs win over the project's settings. A folder inside the release is
  * served through `current`, so static files switch (and roll back) with the release.
  */
-export function sitePaths(s: Settings, id: string, found: DjangoPaths): SitePaths {
+export function sitePaths(s: Settings, id: string, found: DjangoFacts): SitePaths {
   const p = layout(s)
   const release = p.release(id)
   const viaCurrent = (folder?: string) =>
@@ -104,52 +57,110 @@ export function sitePaths(s: Settings, id: string, found: DjangoPaths): SitePath
 }
 
 /** A MEDIA_ROOT inside the release is lost with the next deploy. */
-export function mediaInRelease(s: Settings, id: string, found: DjangoPaths): boolean {
+export function mediaInRelease(s: Settings, id: string, found: DjangoFacts): boolean {
   return !!found.mediaRoot && (found.mediaRoot + '/').startsWith(`${layout(s).release(id)}/`)
 }
 
 /** The Django steps before the switch, in order; each runs as the app user. */
-export function djangoSteps(s: Settings, id: string, found: DjangoPaths): Step[] {
+export function djangoSteps(s: Settings, id: string, found: DjangoFacts): Step[] {
   const steps: Step[] = []
-  const release = layout(s).release(id)
-  const writable = appWritable(s, found)
-  // The folders Django itself writes to (the inputs only say where nginx serves from).
-  const media = found.mediaRoot ?? s.mediaRoot
-  if (media) {
+  const writable = appWritable(s, id, found)
+  const shared = sharedPaths(s, id, found)
+  if (shared.length > 0) steps.push(shareStep(s, id, shared))
+  const folders = [mediaFolder(s, id, found), ...s.writablePaths].filter(
+    (f): f is string => f !== undefined
+  )
+  if (folders.length > 0) {
     steps.push({
       id: 'media',
       phase: 'django',
-      title: `Prepare the media folder ${media}`,
+      title: `Prepare the folders the app writes: ${folders.join(', ')}`,
       privileged: true,
       // Group www-data with setgid: files the app writes stay readable by nginx.
-      command: safeDir(s, media, { user: s.appUser, group: 'www-data' }, '2750')
+      command: script(
+        ...folders.map((f) => safeDir(s, f, { user: s.appUser, group: 'www-data' }, '2750'))
+      )
     })
   }
   if (s.migrate) steps.push(manageStep(s, id, 'migrate', 'migrate --noinput', writable))
   const staticRoot = found.staticRoot
-  if (s.collectstatic && staticRoot) {
-    const inside = staticRoot.startsWith(`${release}/`)
-    steps.push({
-      ...manageStep(s, id, 'collectstatic', 'collectstatic --noinput', writable),
-      // The app writes its static files once; inside the release they are then frozen with it.
-      command: script(
-        raw('set -eu'),
-        safeDir(s, staticRoot, { user: s.appUser, group: s.appUser }, '755'),
-        inRelease(
-          s,
-          id,
-          'collectstatic',
-          [...writable, staticRoot],
-          raw('python manage.py collectstatic --noinput')
-        ),
-        inside ? sh`chown -R -h root:root ${staticRoot} && chmod -R go+rX ${staticRoot}` : undefined
-      )
-    })
-  }
+  if (s.collectstatic && staticRoot) steps.push(collectstaticStep(s, id, staticRoot, writable))
+  const build = buildCommands(s, found)
+  if (build.length > 0)
+    steps.push(
+      buildStep(s, id, build, [...writable, ...(staticRoot ? [staticRoot] : [])], staticRoot)
+    )
   if (s.checkDeploy)
     steps.push(manageStep(s, id, 'check-deploy', 'check --deploy --fail-level WARNING', writable))
   if (s.preRestart) steps.push(hookStep(s, id, 'pre-restart', s.preRestart, 'django', writable))
   return steps
+}
+
+/** The app writes its static files once; inside the release they are then frozen with it. */
+function collectstaticStep(s: Settings, id: string, staticRoot: string, writable: string[]): Step {
+  const inside = staticRoot.startsWith(`${layout(s).release(id)}/`)
+  return {
+    ...manageStep(s, id, 'collectstatic', 'collectstatic --noinput', writable),
+    command: script(
+      raw('set -eu'),
+      safeDir(s, staticRoot, { user: s.appUser, group: s.appUser }, '755'),
+      inRelease(
+        s,
+        id,
+        'collectstatic',
+        [...writable, staticRoot],
+        raw('python manage.py collectstatic --noinput')
+      ),
+      inside ? sh`chown -R -h root:root ${staticRoot} && chmod -R go+rX ${staticRoot}` : undefined
+    )
+  }
+}
+
+/** build-commands, and django-compressor's offline compression when the settings ask for it. */
+export function buildCommands(s: Settings, found: DjangoFacts): string[][] {
+  const offline = found.compress?.enabled && found.compress.offline
+  const listed = s.buildCommands.some((words) => words[0] === 'compress')
+  return [...s.buildCommands, ...(offline && !listed ? [['compress', '--force']] : [])]
+}
+
+/**
+ * Commands that write into the release (compilemessages, compress): the release is the app's
+ * while they run, then root's again, read-only, with the static files open to nginx.
+ */
+function buildStep(
+  s: Settings,
+  id: string,
+  commands: string[][],
+  writable: string[],
+  staticRoot: string | undefined
+): Step {
+  const release = layout(s).release(id)
+  const inside = staticRoot?.startsWith(`${release}/`)
+  return {
+    id: 'build',
+    phase: 'django',
+    title: commands.map((words) => `manage.py ${words.join(' ')}`).join('; '),
+    privileged: true,
+    command: script(
+      raw('set -eu'),
+      sh`chown -R -h ${s.appUser} ${release}`,
+      raw('status=0'),
+      script(
+        raw('{'),
+        inRelease(
+          s,
+          id,
+          'build',
+          [...writable, release],
+          script(...commands.map((words) => sh`python manage.py ${words}`))
+        ),
+        raw('} || status=$?')
+      ),
+      sealRelease(s, release),
+      inside && staticRoot ? sh`chmod -R go+rX ${staticRoot}` : undefined,
+      raw('exit $status')
+    )
+  }
 }
 
 function manageStep(

@@ -19,20 +19,31 @@ host, port, path, header, tls, timeout = sys.argv[1], int(sys.argv[2]), sys.argv
 ranges = [tuple(map(int, r.split('-'))) for r in sys.argv[7].split(',')]
 start = time.monotonic(); status = 0; detail = ''
 while True:
+    refused = False
     try:
         if tls:
             conn = http.client.HTTPSConnection(host, port, timeout=5, context=ssl._create_unverified_context())
         else:
             conn = http.client.HTTPConnection(host, port, timeout=5)
         conn.request('GET', path, headers={'Host': header, 'User-Agent': 'django-deploy-action health check'})
-        status = conn.getresponse().status; detail = ''
+        response = conn.getresponse(); status = response.status; detail = ''
+        body = response.read(65536).decode('utf-8', 'replace')
+        location = response.getheader('Location') or ''
         conn.close()
+        # Answers that health-expect's range would take, but that are no answer of the app's:
+        # Django refusing the Host header, and a redirect to HTTPS where there is none.
+        exact = any(lo == hi == status for lo, hi in ranges)
+        if status == 400 and not exact and ('DisallowedHost' in body or '<h1>Bad Request (400)</h1>' in body):
+            refused, detail = True, "DisallowedHost: Invalid HTTP_HOST header: '%s'" % header
+        if 300 <= status < 400 and not exact and not tls and location.startswith('https:'):
+            refused, detail = True, 'answered %d to %s: the settings redirect plain HTTP to HTTPS' % (status, location)
     except Exception as error:
         status = 0; detail = str(error)
     elapsed = int((time.monotonic() - start) * 1000)
-    if any(lo <= status <= hi for lo, hi in ranges):
+    if not refused and any(lo <= status <= hi for lo, hi in ranges):
         print('healthy', status, elapsed); sys.exit(0)
-    if elapsed >= timeout * 1000:
+    # A refusal is Django's final word: no need to wait for it to change.
+    if refused or elapsed >= timeout * 1000:
         print('unhealthy', status, elapsed, detail); sys.exit(1)
     time.sleep(0.25)
 `

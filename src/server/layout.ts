@@ -88,7 +88,7 @@ const RESERVED = new Set(['.deploy', '.deploy.lock', 'venvs', 'current', '.curre
  * inside the deploy path, anything but the action's own entries and other releases; outside it,
  * only a folder the user named (`named`).
  */
-export function appFolderProblem(
+export function settingsFolderProblem(
   s: Pick<Settings, 'deployPath' | 'projectName'>,
   path: string,
   target: string,

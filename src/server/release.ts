@@ -77,7 +77,7 @@ export function dotenvText(s: Settings): string {
  * Code is root's and the app's group's to read, nobody else's: others may only pass through
  * folders (nginx serves the collected static files, which collectstatic opens to it).
  */
-function sealRelease(s: Settings, dir: string): ShellText {
+export function sealRelease(s: Settings, dir: string): ShellText {
   return script(
     sh`chown -R -h root:${s.appUser} ${dir}`,
     sh`chmod -R u=rwX,g=rX,o= ${dir}`,

@@ -1,0 +1,57 @@
+// The cause of a failure as a person should read it first, and the hint for the common ones.
+import { causeOf, hintFor } from '../src/report/cause.js'
+
+const MIGRATE_TRACEBACK = `Operations to perform:
+  Apply all migrations: admin, auth, contenttypes, sessions
+Traceback (most recent call last):
+  File "/usr/lib/python3/dist-packages/django/db/backends/base/base.py", line 219, in ensure_connection
+    self.connect()
+  File "/usr/lib/python3/dist-packages/django/db/backends/sqlite3/base.py", line 180, in get_new_connection
+    conn = Database.connect(**conn_params)
+sqlite3.OperationalError: unable to open database file
+
+The above exception was the direct cause of the following exception:
+
+Traceback (most recent call last):
+  File "/srv/mysite/releases/r1/manage.py", line 22, in <module>
+    main()
+  File "/usr/lib/python3/dist-packages/django/db/backends/sqlite3/base.py", line 180, in get_new_connection
+    conn = Database.connect(**conn_params)
+django.db.utils.OperationalError: unable to open database file`
+
+test("a traceback's cause is its last line, not its first", () => {
+  expect(causeOf(MIGRATE_TRACEBACK)).toBe(
+    'django.db.utils.OperationalError: unable to open database file'
+  )
+  expect(causeOf('ModuleNotFoundError: No module named "x"\n')).toBe(
+    'ModuleNotFoundError: No module named "x"'
+  )
+  expect(causeOf('pip: error: something failed here\nmore text')).toBe(
+    'pip: error: something failed here'
+  )
+  expect(causeOf('just a line')).toBe('just a line')
+})
+
+test.each([
+  [MIGRATE_TRACEBACK.replace('django.db.utils', 'sqlite3'), /SQLite database cannot be written/],
+  ["ModuleNotFoundError: No module named 'debug_toolbar'", /debug_toolbar .*python3-debug-toolbar/],
+  ["KeyError: 'SECRET_KEY'", /environment variable SECRET_KEY.*dotenv/],
+  [
+    'django.core.exceptions.ImproperlyConfigured: The SECRET_KEY setting must not be empty.',
+    /The setting SECRET_KEY is missing/
+  ],
+  [
+    "DisallowedHost: Invalid HTTP_HOST header: 'example.com:80'",
+    /Add 'example.com' to ALLOWED_HOSTS/
+  ],
+  [
+    'the health check got 301 (answered 301 to https://example.com/: the settings redirect plain HTTP to HTTPS)',
+    /SECURE_SSL_REDIRECT/
+  ]
+])('a hint for %s', (text, hint) => {
+  expect(hintFor(text)).toMatch(hint)
+})
+
+test('no hint where none fits', () => {
+  expect(hintFor('ValueError: something else')).toBe('')
+})

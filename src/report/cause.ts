@@ -1,0 +1,75 @@
+// Causes, not tracebacks: what a person reads first when a step or the health check failed is
+// the exception's last line, then what to do about the causes users meet most.
+
+/** An exception line as Python prints it last: `module.Name: message` or a bare `NameError`. */
+const EXCEPTION =
+  /^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Warning|Interrupt|Host|Configured|Failure|DoesNotExist)(?::\s.*)?$/
+
+/**
+ * The cause in a step's output: the last exception line of the last traceback (Python prints the
+ * cause last), else the last line that looks like an error, else the last line.
+ */
+export function causeOf(output: string): string {
+  const lines = output
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+  const exception = [...lines].reverse().find((line) => EXCEPTION.test(line))
+  if (exception) return exception
+  const error = [...lines].reverse().find((line) => /\b(error|failed|cannot|denied)\b/i.test(line))
+  return error ?? lines[lines.length - 1] ?? ''
+}
+
+interface Hint {
+  when: RegExp
+  hint: (match: RegExpMatchArray) => string
+}
+
+const HINTS: Hint[] = [
+  {
+    when: /sqlite3\.OperationalError: (unable to open database file|attempt to write a readonly database)/,
+    hint: () =>
+      'The SQLite database cannot be written where the settings put it. A database inside the ' +
+      'release is kept in shared/ by itself; one elsewhere must be in a folder the app may write: ' +
+      'under the deploy path (shared/), or named in writable-paths.'
+  },
+  {
+    when: /ModuleNotFoundError: No module named '([\w.]+)'/,
+    hint: (m) =>
+      `The module ${m[1].split('.')[0]} is not installed in the release's venv: add the package that provides it ` +
+      `to the requirements file (or, with system-site-packages: true, install the Debian package, e.g. ` +
+      `python3-${m[1].split('.')[0].replace(/_/g, '-').toLowerCase()}).`
+  },
+  {
+    when: /KeyError: '([A-Za-z_][A-Za-z0-9_]*)'/,
+    hint: (m) =>
+      `The settings read the environment variable ${m[1]}, which is not set: put ${m[1]}=... in ` +
+      'the dotenv input (from a secret).'
+  },
+  {
+    when: /ImproperlyConfigured: (?:The )?(\w+) setting must not be empty|ImproperlyConfigured: Set the (\w+) environment variable/,
+    hint: (m) =>
+      `The setting ${m[1] ?? m[2]} is missing: set it in the settings, or from an environment ` +
+      'variable put in the dotenv input (from a secret).'
+  },
+  {
+    when: /DisallowedHost: Invalid HTTP_HOST header: '([^']+)'/,
+    hint: (m) => `Add '${m[1].replace(/:\d+$/, '')}' to ALLOWED_HOSTS in the settings.`
+  },
+  {
+    when: /redirects? (?:plain )?HTTP to HTTPS|answered 30[1278] to https:/,
+    hint: () =>
+      'The settings redirect HTTP to HTTPS (SECURE_SSL_REDIRECT), and this site has no TLS: set ' +
+      'tls-certificate and tls-certificate-key, or turn the redirect off for this host (for ' +
+      'example from an environment variable set in dotenv).'
+  }
+]
+
+/** What to do next for a cause users meet often, or ''. */
+export function hintFor(text: string): string {
+  for (const { when, hint } of HINTS) {
+    const match = when.exec(text)
+    if (match) return hint(match)
+  }
+  return ''
+}

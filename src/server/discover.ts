@@ -1,0 +1,133 @@
+// What the project's own settings say, read in the release before anything else of Django runs:
+// where static and media files go, SQLite files and file storage (kept in shared/ when they are
+// inside the release), django-compressor's mode, and which names ALLOWED_HOSTS refuses.
+
+import type { Settings } from '../settings.js'
+import { sh } from '../shell.js'
+import { inRelease } from './django.js'
+import { healthHost } from './health.js'
+import { layout } from './layout.js'
+import type { Step } from './step.js'
+
+const MARK = 'DJANGO-SETTINGS '
+
+/** Prints one marked JSON line; the names to check against ALLOWED_HOSTS come as arguments. */
+export const DISCOVER_PY = `
+import json, os, sys, django
+from django.conf import settings
+django.setup()
+text = lambda value: str(value) if value else ''
+facts = {k: text(getattr(settings, k, '')) for k in ('STATIC_URL', 'STATIC_ROOT', 'MEDIA_URL', 'MEDIA_ROOT')}
+facts['SQLITE'] = [os.path.abspath(str(db.get('NAME') or '')) for db in settings.DATABASES.values()
+                   if 'sqlite' in db.get('ENGINE', '') and str(db.get('NAME') or ':memory:') != ':memory:']
+from django.core.files.storage import FileSystemStorage, default_storage
+facts['STORAGE'] = os.path.abspath(str(default_storage.location)) if isinstance(default_storage, FileSystemStorage) else ''
+if 'compressor' in settings.INSTALLED_APPS:
+    from compressor.conf import settings as compress
+    facts['COMPRESS'] = {'enabled': bool(compress.COMPRESS_ENABLED), 'offline': bool(compress.COMPRESS_OFFLINE),
+                         'root': text(compress.COMPRESS_ROOT), 'output': text(compress.COMPRESS_OUTPUT_DIR)}
+from django.http.request import validate_host
+allowed = settings.ALLOWED_HOSTS or (['.localhost', '127.0.0.1', '[::1]'] if settings.DEBUG else [])
+facts['REFUSED_HOSTS'] = [name for name in sys.argv[1:] if not validate_host(name, allowed)]
+facts['SSL_REDIRECT'] = bool(getattr(settings, 'SECURE_SSL_REDIRECT', False))
+print('${MARK}' + json.dumps(facts))
+`
+
+/** The names requests will carry: the server names (a wildcard as one of its names) or, for `_`, the health check's. */
+export function hostNames(s: Settings): string[] {
+  const names = s.serverNames.map((name) =>
+    name === '_'
+      ? healthHost(s)
+      : name.replace(/^\*\./, 'www.').replace(/^\./, '').replace(/\.\*$/, '.com')
+  )
+  return [...new Set(names)]
+}
+
+export function discoverStep(s: Settings, id: string): Step {
+  return {
+    id: 'discover',
+    phase: 'django',
+    title: "Read the project's settings (static, media, databases, ALLOWED_HOSTS)",
+    privileged: true,
+    command: inRelease(
+      s,
+      id,
+      'discover',
+      [layout(s).shared],
+      sh`python -c ${DISCOVER_PY} ${hostNames(s)}`
+    )
+  }
+}
+
+/** What the project's settings say (validated); the inputs of the same names win over it. */
+export interface DjangoFacts {
+  staticUrl?: string
+  staticRoot?: string
+  mediaUrl?: string
+  mediaRoot?: string
+  /** SQLite database files */
+  sqlite?: string[]
+  /** the default file storage's folder, when it is the file system */
+  storage?: string
+  compress?: { enabled: boolean; offline: boolean; root?: string; output: string }
+  /** names in hostNames() that Django's ALLOWED_HOSTS check refuses */
+  refusedHosts?: string[]
+  sslRedirect?: boolean
+}
+
+const urlPrefix = (url: string) => {
+  const withSlashes = `/${url.replace(/^\/+/, '').replace(/\/*$/, '/')}`
+  return /^\/(?:[A-Za-z0-9_.~-]+\/)+$/.test(withSlashes) && !/\/\.\.?\//.test(withSlashes)
+    ? withSlashes
+    : undefined
+}
+const absolute = (path: unknown) =>
+  typeof path === 'string' &&
+  /^\/[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*\/?$/.test(path) &&
+  !/\/\.\.?(\/|$)/.test(path)
+    ? path.replace(/\/$/, '')
+    : undefined
+const name = (value: unknown) =>
+  typeof value === 'string' && /^[A-Za-z0-9_.:[\]-]{1,253}$/.test(value) ? value : undefined
+
+/**
+ * Reads the discovery output; values from the server are validated like inputs. The last
+ * marked line counts: the project's settings run first and may print anything, even a line
+ * like ours (which the plan then holds to the deploy path, see plan.ts).
+ */
+export function parseDjangoFacts(stdout: string): DjangoFacts {
+  const line = stdout
+    .split('\n')
+    .filter((l) => l.startsWith(MARK))
+    .pop()
+  if (!line) return {}
+  let v: Record<string, unknown>
+  try {
+    v = JSON.parse(line.slice(MARK.length)) as Record<string, unknown>
+  } catch {
+    return {}
+  }
+  const str = (key: string) => (typeof v[key] === 'string' ? (v[key] as string) : '')
+  const compress = v.COMPRESS as Record<string, unknown> | undefined
+  return {
+    staticUrl: str('STATIC_URL') ? urlPrefix(str('STATIC_URL')) : undefined,
+    staticRoot: absolute(str('STATIC_ROOT')),
+    mediaUrl: str('MEDIA_URL') ? urlPrefix(str('MEDIA_URL')) : undefined,
+    mediaRoot: absolute(str('MEDIA_ROOT')),
+    sqlite: Array.isArray(v.SQLITE) ? v.SQLITE.flatMap((p) => absolute(p) ?? []) : undefined,
+    storage: absolute(str('STORAGE')),
+    compress:
+      compress && typeof compress === 'object'
+        ? {
+            enabled: compress.enabled === true,
+            offline: compress.offline === true,
+            root: absolute(compress.root),
+            output: name(compress.output) ?? 'CACHE'
+          }
+        : undefined,
+    refusedHosts: Array.isArray(v.REFUSED_HOSTS)
+      ? v.REFUSED_HOSTS.flatMap((n) => name(n) ?? [])
+      : undefined,
+    sslRedirect: v.SSL_REDIRECT === true
+  }
+}
