@@ -216,7 +216,8 @@ async function open(
     hostVerifier: (key: Buffer) => {
       progress.verdict = verifyHostKey(key, host.name, host.port, {
         knownHosts: settings.knownHostEntries,
-        fingerprints: settings.fingerprints
+        fingerprints: settings.fingerprints,
+        hostFingerprints: settings.hostFingerprints
       })
       return settings.insecureSkipHostKeyCheck || progress.verdict.accepted
     }
