@@ -329,15 +329,29 @@ function everythingSent(s: Settings): string {
 
 describe('pre-restart and post-deploy: shell by design, run only as the app user in the release', () => {
   /**
-   * Runs a step with a stand-in for runuser that records its arguments instead of running them:
-   * the outer (root) shell must pass the script on untouched and run none of it itself.
+   * Runs a step with a stand-in for runuser that records its arguments and the script it is
+   * given (in DEPLOY_SCRIPT) instead of running them: the outer (root) shell must pass the
+   * script on untouched and run none of it itself, and no part of it may be an argument, which
+   * `ps` shows to every local user.
    */
-  function argumentsOfRunuser(command: string, deployPath: string): string[] {
+  function runuserCall(command: string, deployPath: string): { args: string[]; script: string } {
     mkdirSync(`${deployPath}/releases/${RELEASE}`, { recursive: true })
+    const bin = join(dir, 'bin')
     const record = join(dir, 'runuser-args')
+    mkdirSync(bin, { recursive: true })
+    writeFileSync(
+      join(bin, 'runuser'),
+      `#!/bin/sh\nprintf '%s\\0' "$@" > ${record}\nprintf '%s' "$DEPLOY_SCRIPT" > ${record}.script\n`,
+      { mode: 0o755 }
+    )
     rmSync(record, { force: true })
-    execFileSync('/bin/sh', ['-c', `runuser() { printf '%s\\0' "$@" > ${record}; }\n${command}`])
-    return readFileSync(record, 'utf8').split('\0').slice(0, -1)
+    execFileSync('/bin/sh', ['-c', command], {
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }
+    })
+    return {
+      args: readFileSync(record, 'utf8').split('\0').slice(0, -1),
+      script: readFileSync(`${record}.script`, 'utf8')
+    }
   }
 
   test.each(corpus().filter(([name]) => name !== 'a NUL byte'))('%s', (_name, hostile) => {
@@ -347,12 +361,18 @@ describe('pre-restart and post-deploy: shell by design, run only as the app user
     expect(s.preRestart).toBe(script)
     expect(s.postDeploy).toBe(script)
     const preRestart = djangoSteps(s, RELEASE, {}).find((step) => step.id === 'pre-restart')
+    const plain = runuserCall(
+      hookStep(s, RELEASE, 'post-deploy', 'true', 'cleanup').command.text,
+      deployPath
+    )
     for (const step of [preRestart, hookStep(s, RELEASE, 'post-deploy', s.postDeploy, 'cleanup')]) {
       expect(step).toBeDefined()
-      const args = argumentsOfRunuser(step!.command.text, deployPath)
-      expect(args.slice(0, 5)).toEqual(['-u', 'mysite', '--', 'sh', '-c'])
-      expect(args).toHaveLength(6)
-      expect(args[5].endsWith(`\n${script}`)).toBe(true)
+      const call = runuserCall(step!.command.text, deployPath)
+      // The arguments are the same whatever the script: none of it is on the command line.
+      expect(call.args).toEqual(plain.args)
+      expect(call.args.slice(0, 5)).toEqual(['-u', 'mysite', '--', 'sh', '-c'])
+      expect(call.args).toHaveLength(6)
+      expect(call.script.endsWith(`\n${script}`)).toBe(true)
     }
     expect(existsSync(mark)).toBe(false)
   })

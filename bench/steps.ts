@@ -12,6 +12,7 @@
 //   npm run bench:steps              BENCH_RUNS=7 by default
 import { NodeSSH } from 'node-ssh'
 import { readFileSync } from 'node:fs'
+import { bootstrapCommand, scriptBytes, stdinWithScript } from '../src/remote/bootstrap.js'
 import { asApp as appCommand, discoverStep } from '../src/server/django.js'
 import type { Settings } from '../src/settings.js'
 import { raw } from '../src/shell.js'
@@ -156,8 +157,11 @@ async function connectionCosts(host: TestHost, runs: number) {
       await ssh.ssh('true')
       openssh.push(performance.now() - t)
       t = performance.now()
-      // The action's wrapper around every step (remote/connection.ts).
-      const r = await client.execCommand("timeout -k 5 600 sh -c 'true'")
+      // The action's wrapper around every step (remote/bootstrap.ts): the script on stdin.
+      const script = scriptBytes(raw('true'))
+      const r = await client.execCommand(bootstrapCommand(script.length, 600, false).text, {
+        stdin: stdinWithScript(script)
+      })
       if (r.code !== 0) throw new Error(`exec: ${r.stderr}`)
       exec.push(performance.now() - t)
     }

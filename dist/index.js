@@ -62365,11 +62365,17 @@ function configDiff(files, live) {
 // from the project, and the steps before the switch (migrate, collectstatic, checks, hooks).
 
 
+/**
+ * The app user's shell runs the script it finds in DEPLOY_SCRIPT, and takes it out of the
+ * environment of what it runs. In the environment, not on runuser's command line: `ps` shows
+ * every local user the arguments of every process, and the hooks are the user's own code.
+ */
+const APP_SHELL = 'script=$DEPLOY_SCRIPT; unset DEPLOY_SCRIPT; eval "$script"';
 /** Runs a Django management command (or shell) as the app user, in the release, with .env loaded. */
 function asApp(s, id, command) {
     const p = layout(s);
     const inner = script(raw('set -eu'), sh `if [ -r ${p.env} ]; then set -a; . ${p.env}; set +a; fi`, sh `export DJANGO_SETTINGS_MODULE=${s.settingsModule} PATH=${p.release(id)}/.venv/bin:/usr/local/bin:/usr/bin:/bin`, command);
-    return sh `cd ${p.release(id)} && runuser -u ${s.appUser} -- sh -c ${inner.text}`;
+    return sh `cd ${p.release(id)} && DEPLOY_SCRIPT=${inner.text} runuser -u ${s.appUser} -- sh -c ${APP_SHELL}`;
 }
 const DISCOVER_MARK = 'DJANGO-SETTINGS ';
 const DISCOVER_PY = [
@@ -63722,6 +63728,59 @@ class NodeSSH {
     }
 }
 
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: ./src/remote/bootstrap.ts
+// Every step's script travels on the channel's stdin, never on a command line: `ps` shows the
+// arguments of every process to every local user of the server, and the scripts hold the
+// user's own pre-restart and post-deploy. The command line is a fixed, short bootstrap; the
+// channel carries the script's bytes, then the step's own stdin (the .env text, the source's
+// tar stream, the lock's open end), which reaches the script unchanged.
+
+
+/** The exit code of a bootstrap that could not read the whole script: nothing of it ran. */
+const BOOTSTRAP_FAILED = 125;
+/**
+ * Reads exactly $1 bytes into a file only its owner can read (mktemp makes it 0600), runs it
+ * with the rest of stdin as its stdin, and removes it however the step ends. dd's fullblock
+ * asks read() for no more than the bytes still missing, so nothing past the script is consumed
+ * (a buffered reader such as head -c may take the step's data with it).
+ */
+const BOOTSTRAP = [
+    `f=$(mktemp) || exit ${BOOTSTRAP_FAILED}`,
+    // No single quote in here: the line stays one plain single-quoted word.
+    'trap "rm -f -- \\"$f\\"" EXIT',
+    // timeout(1) signals the whole process group: leave through the EXIT trap.
+    'trap "exit 129" HUP; trap "exit 130" INT; trap "exit 143" TERM',
+    'dd bs="$1" count=1 iflag=fullblock of="$f" 2>/dev/null',
+    `[ "$(wc -c <"$f")" -eq "$1" ] || { echo "the script of the step did not arrive whole" >&2; exit ${BOOTSTRAP_FAILED}; }`,
+    'sh "$f"'
+].join('; ');
+/** The script as sent: never empty (dd takes no block of 0 bytes), ending with a line break. */
+function scriptBytes(command) {
+    return Buffer.from(`${command.text}\n`);
+}
+/**
+ * The command line of a step: the bootstrap, told the script's length, under `timeout` (which
+ * ends the step on the server too), through `sudo -n` for a privileged step.
+ */
+function bootstrapCommand(length, timeoutSeconds, sudo) {
+    const body = sh `timeout -k 5 ${timeoutSeconds} sh -c ${BOOTSTRAP} sh ${length}`;
+    return sudo ? sh `sudo -n -- ${body}` : body;
+}
+/** The channel's stdin: the script, then the step's own stdin, byte for byte; open as long as it is. */
+function stdinWithScript(script, stdin) {
+    const channel = new external_node_stream_.PassThrough();
+    channel.write(script);
+    if (stdin === undefined)
+        channel.end();
+    else if (typeof stdin === 'string')
+        channel.end(Buffer.from(stdin));
+    else
+        stdin.pipe(channel);
+    return channel;
+}
+
 ;// CONCATENATED MODULE: ./src/grammar/fingerprint.ts
 // The fingerprint input: SHA256:... host key fingerprints as `ssh-keygen -lf` prints them, bare
 // or written for one host (`host=SHA256:...`, `host:port=...`, `[v6addr]:port=...`). Tokenised
@@ -63978,19 +64037,20 @@ class SshTransport {
     async run(command, options = {}) {
         const timeoutMs = options.timeoutMs ?? this.settings.commandTimeoutMs;
         const seconds = Math.ceil(timeoutMs / 1000);
-        // `timeout` ends the step on the server too; the local timer guards against a dead link.
-        const body = sh `timeout -k 5 ${seconds} sh -c ${command.text}`;
-        const privileged = options.privileged && this.settings.username !== 'root';
-        const line = privileged ? sh `sudo -n -- ${body}` : body;
+        const privileged = !!options.privileged && this.settings.username !== 'root';
+        // The script goes on stdin, ahead of the step's own: no local user sees it in `ps`.
+        const script = scriptBytes(command);
+        const line = bootstrapCommand(script.length, seconds, privileged);
         const started = Date.now();
         let timer;
+        // `timeout` ends the step on the server; this timer guards against a dead link.
         const guard = new Promise((_, reject) => {
             timer = setTimeout(() => reject(new RemoteError('timeout', `a step on ${this.label} took longer than ${seconds} s (command-timeout)`)), timeoutMs + 15000);
         });
         try {
             const result = await Promise.race([
                 this.ssh.execCommand(line.text, {
-                    stdin: options.stdin,
+                    stdin: stdinWithScript(script, options.stdin),
                     noTrim: true,
                     onStdout: options.onStdout
                 }),
@@ -64508,8 +64568,6 @@ async function checkPublicUrl(s) {
     return `health-url: ${last}`;
 }
 
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
 // EXTERNAL MODULE: ../main/node_modules/picomatch/index.js
 var picomatch = __nccwpck_require__(6310);
 var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);

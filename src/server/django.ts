@@ -7,6 +7,13 @@ import { raw, script, sh, type ShellText } from '../shell.js'
 import { layout } from './layout.js'
 import type { Step } from './step.js'
 
+/**
+ * The app user's shell runs the script it finds in DEPLOY_SCRIPT, and takes it out of the
+ * environment of what it runs. In the environment, not on runuser's command line: `ps` shows
+ * every local user the arguments of every process, and the hooks are the user's own code.
+ */
+const APP_SHELL = 'script=$DEPLOY_SCRIPT; unset DEPLOY_SCRIPT; eval "$script"'
+
 /** Runs a Django management command (or shell) as the app user, in the release, with .env loaded. */
 export function asApp(s: Settings, id: string, command: ShellText): ShellText {
   const p = layout(s)
@@ -16,7 +23,7 @@ export function asApp(s: Settings, id: string, command: ShellText): ShellText {
     sh`export DJANGO_SETTINGS_MODULE=${s.settingsModule} PATH=${p.release(id)}/.venv/bin:/usr/local/bin:/usr/bin:/bin`,
     command
   )
-  return sh`cd ${p.release(id)} && runuser -u ${s.appUser} -- sh -c ${inner.text}`
+  return sh`cd ${p.release(id)} && DEPLOY_SCRIPT=${inner.text} runuser -u ${s.appUser} -- sh -c ${APP_SHELL}`
 }
 
 const DISCOVER_MARK = 'DJANGO-SETTINGS '
