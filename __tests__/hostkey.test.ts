@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { HostFingerprint } from '../src/grammar/fingerprint.js'
 import { describeKey, verifyHostKey, type HostKeyPins } from '../src/remote/hostkey.js'
 
 interface HostKey {
@@ -344,5 +345,104 @@ describe('verifyHostKey refuses', () => {
     expect(verifyHostKey(keys.ed25519.blob, 'app1.example.com', 22, pins(text)).accepted).toBe(
       false
     )
+  })
+})
+
+describe('verifyHostKey: the most specific pin decides (no host can offer its key for another)', () => {
+  const app = 'app1.example.com'
+  const jump = 'bastion.example.com'
+  const forHost = (name: string, key: HostKey, port?: number): HostFingerprint => ({
+    name,
+    ...(port === undefined ? {} : { port }),
+    fingerprint: key.fingerprint
+  })
+  const withHostPins = (
+    knownHosts: string,
+    hostFingerprints: HostFingerprint[],
+    fingerprints: string[] = []
+  ): HostKeyPins => ({ knownHosts, fingerprints, hostFingerprints })
+
+  test('a known_hosts line wins over a bare fingerprint: the jump host key offered by an app host is refused', () => {
+    // The fleet: the jump host pinned by a bare fingerprint, the app host by its known_hosts line.
+    const p = pins(line(app, keys.ed25519), [other.fingerprint])
+    expect(verifyHostKey(other.blob, jump, 22, p).accepted).toBe(true)
+    expect(verifyHostKey(keys.ed25519.blob, app, 22, p).accepted).toBe(true)
+    const verdict = verifyHostKey(other.blob, app, 22, p)
+    expect(verdict).toMatchObject({
+      accepted: false,
+      reason:
+        'it does not match the key pinned in known-hosts for app1.example.com (the host key changed, ' +
+        'or this is not the host you meant); fingerprint pins it, but a known-hosts line for a host wins'
+    })
+  })
+
+  test('a known_hosts line on another port does not name the host: the bare fingerprint applies', () => {
+    const p = pins(line(`[${app}]:2222`, keys.ed25519), [other.fingerprint])
+    expect(verifyHostKey(other.blob, app, 22, p).accepted).toBe(true)
+    expect(verifyHostKey(other.blob, app, 2222, p).accepted).toBe(false)
+  })
+
+  test('a @cert-authority or @revoked line for another key does not name the host', () => {
+    const text = [
+      `@cert-authority *.example.com ${keys.rsa.type} ${keys.rsa.base64}`,
+      `@revoked * ${keys.ecdsa.type} ${keys.ecdsa.base64}`
+    ].join('\n')
+    expect(verifyHostKey(other.blob, app, 22, pins(text, [other.fingerprint])).accepted).toBe(true)
+  })
+
+  test('host=SHA256:... pins that host, on any port, and no other host', () => {
+    const p = withHostPins('', [forHost(app, keys.ed25519)])
+    expect(verifyHostKey(keys.ed25519.blob, app, 22, p).accepted).toBe(true)
+    expect(verifyHostKey(keys.ed25519.blob, 'APP1.example.com', 2222, p).accepted).toBe(true)
+    expect(verifyHostKey(keys.ed25519.blob, jump, 22, p)).toMatchObject({
+      accepted: false,
+      reason: `known-hosts has no line for ${jump}`
+    })
+  })
+
+  test('host:port=SHA256:... pins that host on that port only', () => {
+    const p = withHostPins('', [forHost(app, keys.ed25519, 2222)])
+    expect(verifyHostKey(keys.ed25519.blob, app, 2222, p).accepted).toBe(true)
+    expect(verifyHostKey(keys.ed25519.blob, app, 22, p).accepted).toBe(false)
+  })
+
+  test('an IPv6 address, [v6addr]:port=SHA256:...', () => {
+    const p = withHostPins('', [forHost('2001:db8::7', keys.ecdsa, 2200)])
+    expect(verifyHostKey(keys.ecdsa.blob, '2001:db8::7', 2200, p).accepted).toBe(true)
+    expect(verifyHostKey(keys.ecdsa.blob, '2001:db8::8', 2200, p).accepted).toBe(false)
+  })
+
+  test("a host's own fingerprint wins over a bare one", () => {
+    const p = withHostPins('', [forHost(app, keys.ed25519)], [other.fingerprint])
+    expect(verifyHostKey(other.blob, jump, 22, p).accepted).toBe(true)
+    expect(verifyHostKey(other.blob, app, 22, p)).toMatchObject({
+      accepted: false,
+      reason: `it matches none of the fingerprints written for ${app} in fingerprint`
+    })
+  })
+
+  test('several fingerprints for one host (one per key type) each pin it', () => {
+    const p = withHostPins('', [forHost(app, keys.ed25519), forHost(app, keys.rsa)])
+    expect(verifyHostKey(keys.rsa.blob, app, 22, p).accepted).toBe(true)
+    expect(verifyHostKey(keys.ed25519.blob, app, 22, p).accepted).toBe(true)
+    expect(verifyHostKey(keys.ecdsa.blob, app, 22, p).accepted).toBe(false)
+  })
+
+  test("a known_hosts line wins over the host's own fingerprint", () => {
+    const p = withHostPins(line(app, keys.ed25519), [forHost(app, other)])
+    expect(verifyHostKey(keys.ed25519.blob, app, 22, p).accepted).toBe(true)
+    expect(verifyHostKey(other.blob, app, 22, p)).toMatchObject({
+      accepted: false,
+      reason: expect.stringMatching(/does not match the key pinned in known-hosts.*wins$/)
+    })
+  })
+
+  test('a revoked key stays refused where host= pins it', () => {
+    const revoked = `@revoked * ${keys.ed25519.type} ${keys.ed25519.base64}`
+    const p = withHostPins(revoked, [forHost(app, keys.ed25519)])
+    expect(verifyHostKey(keys.ed25519.blob, app, 22, p)).toMatchObject({
+      accepted: false,
+      reason: expect.stringContaining('@revoked')
+    })
   })
 })

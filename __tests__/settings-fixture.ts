@@ -9,6 +9,7 @@ export function settingsFor(overrides: Partial<Settings> = {}): Settings {
     knownHosts: '',
     knownHostEntries: [],
     fingerprints: [],
+    hostFingerprints: [],
     insecureSkipHostKeyCheck: false,
     connectTimeoutMs: 30_000,
     commandTimeoutMs: 600_000,

@@ -413,6 +413,104 @@ describe('fingerprint', () => {
   })
 })
 
+describe('fingerprint written for a host', () => {
+  const fp = (c: string) => `SHA256:${c.repeat(43)}`
+
+  test('host=, host:port= and [v6addr]:port=, each for its own host; bare ones stay bare', () => {
+    const s = read({
+      host: 'app1.example.com, app2.example.com:2222, [2001:db8::7]:2200',
+      'known-hosts': '',
+      fingerprint: [
+        `app1.example.com=${fp('a')}`,
+        `app2.example.com:2222=${fp('b')}=`,
+        `[2001:db8::7]:2200=${fp('c')}`,
+        fp('d')
+      ].join('\n')
+    })
+    expect(s.hostFingerprints).toEqual([
+      { name: 'app1.example.com', fingerprint: fp('a') },
+      { name: 'app2.example.com', port: 2222, fingerprint: fp('b') },
+      { name: '2001:db8::7', port: 2200, fingerprint: fp('c') }
+    ])
+    expect(s.fingerprints).toEqual([fp('d')])
+  })
+
+  test('a bare IPv6 address, and the names in any case', () => {
+    const s = read({
+      host: '2001:db8::7, App1.Example.com',
+      fingerprint: `2001:db8::7=${fp('a')}, app1.example.COM=${fp('b')}`
+    })
+    expect(s.hostFingerprints.map((p) => p.name)).toEqual(['2001:db8::7', 'app1.example.COM'])
+  })
+
+  test('the jump host by its own name (and port)', () => {
+    const s = read({
+      'jump-host': 'ops@bastion.example.com:2200',
+      fingerprint: `bastion.example.com:2200=${fp('j')}`
+    })
+    expect(s.hostFingerprints).toEqual([
+      { name: 'bastion.example.com', port: 2200, fingerprint: fp('j') }
+    ])
+  })
+
+  test('host= alone is a pin', () => {
+    const s = read({ 'known-hosts': '', fingerprint: `app1.example.com=${fp('a')}` })
+    expect(s.fingerprints).toEqual([])
+    expect(s.hostFingerprints).toHaveLength(1)
+  })
+
+  test('ssh-keygen -lf lines stay bare fingerprints, whatever host they show', () => {
+    const s = read({ fingerprint: hostFingerprintLine })
+    expect(s.hostFingerprints).toEqual([])
+    expect(s.fingerprints).toEqual([hostFingerprintLine.split(' ')[1]])
+  })
+
+  test.each([
+    [
+      'a host that is not deployed to',
+      `app9.example.com=${fp('a')}`,
+      /'app9\.example\.com=SHA256:a+' names no host of host or jump-host/
+    ],
+    [
+      'the host on another port',
+      `app1.example.com:2222=${fp('a')}`,
+      /'app1\.example\.com:2222=SHA256:a+' names no host/
+    ],
+    [
+      'an IPv6 address not deployed to',
+      `[2001:db8::9]:22=${fp('a')}`,
+      /'\[2001:db8::9\]:22=SHA256:a+' names no host/
+    ],
+    [
+      'a jump host on another port',
+      `bastion.example.com=${fp('a')}, bastion.example.com:2222=${fp('b')}`,
+      /'bastion\.example\.com:2222=/
+    ]
+  ])('%s is refused before connecting', (_name, fingerprint, says) => {
+    expectRejected({ 'jump-host': 'bastion.example.com', fingerprint }, Input.Fingerprint, says)
+  })
+
+  test.each([
+    [
+      'a space after =',
+      `app1.example.com= ${fp('a')}`,
+      /'app1\.example\.com=' is not host=SHA256:\.\.\. \(one word/
+    ],
+    ['a lone =', `app1.example.com = ${fp('a')}`, /'=' is not host=SHA256/],
+    ['a short fingerprint', 'app1.example.com=SHA256:tooshort', /is not host=SHA256/],
+    ['an MD5 fingerprint', 'app1.example.com=MD5:16:27:ac:a5:76:28:2d:36', /is not host=SHA256/],
+    [
+      'a host that is no host name',
+      `app1.example.com;id=${fp('a')}`,
+      /'app1\.example\.com;id' is not a host name/
+    ],
+    ['no host', `=${fp('a')}`, /'' is not a host name/],
+    ['a port out of range', `app1.example.com:70000=${fp('a')}`, /fingerprint/]
+  ])('%s is refused', (_name, fingerprint, says) => {
+    expectRejected({ fingerprint }, Input.Fingerprint, says)
+  })
+})
+
 describe('known-hosts', () => {
   const blob = () => hostKeyLine.split(' ')[2]
 

@@ -64200,6 +64200,111 @@ class NodeSSH {
     }
 }
 
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: ./src/remote/bootstrap.ts
+// Every step's script travels on the channel's stdin, never on a command line: `ps` shows the
+// arguments of every process to every local user of the server, and the scripts hold the
+// user's own pre-restart and post-deploy. The command line is a fixed, short bootstrap; the
+// channel carries the script's bytes, then the step's own stdin (the .env text, the source's
+// tar stream, the lock's open end), which reaches the script unchanged.
+
+
+/** The exit code of a bootstrap that could not read the whole script: nothing of it ran. */
+const BOOTSTRAP_FAILED = 125;
+/**
+ * Reads exactly $1 bytes into a file only its owner can read (mktemp makes it 0600), runs it
+ * with the rest of stdin as its stdin, and removes it however the step ends. dd's fullblock
+ * asks read() for no more than the bytes still missing, so nothing past the script is consumed
+ * (a buffered reader such as head -c may take the step's data with it).
+ */
+const BOOTSTRAP = [
+    `f=$(mktemp) || exit ${BOOTSTRAP_FAILED}`,
+    // No single quote in here: the line stays one plain single-quoted word.
+    'trap "rm -f -- \\"$f\\"" EXIT',
+    // timeout(1) signals the whole process group: leave through the EXIT trap.
+    'trap "exit 129" HUP; trap "exit 130" INT; trap "exit 143" TERM',
+    'dd bs="$1" count=1 iflag=fullblock of="$f" 2>/dev/null',
+    `[ "$(wc -c <"$f")" -eq "$1" ] || { echo "the script of the step did not arrive whole" >&2; exit ${BOOTSTRAP_FAILED}; }`,
+    'sh "$f"'
+].join('; ');
+/** The script as sent: never empty (dd takes no block of 0 bytes), ending with a line break. */
+function scriptBytes(command) {
+    return Buffer.from(`${command.text}\n`);
+}
+/**
+ * The command line of a step: the bootstrap, told the script's length, under `timeout` (which
+ * ends the step on the server too), through `sudo -n` for a privileged step.
+ */
+function bootstrapCommand(length, timeoutSeconds, sudo) {
+    const body = sh `timeout -k 5 ${timeoutSeconds} sh -c ${BOOTSTRAP} sh ${length}`;
+    return sudo ? sh `sudo -n -- ${body}` : body;
+}
+/** The channel's stdin: the script, then the step's own stdin, byte for byte; open as long as it is. */
+function stdinWithScript(script, stdin) {
+    const channel = new external_node_stream_.PassThrough();
+    channel.write(script);
+    if (stdin === undefined)
+        channel.end();
+    else if (typeof stdin === 'string')
+        channel.end(Buffer.from(stdin));
+    else
+        stdin.pipe(channel);
+    return channel;
+}
+
+;// CONCATENATED MODULE: ./src/grammar/fingerprint.ts
+// The fingerprint input: SHA256:... host key fingerprints as `ssh-keygen -lf` prints them, bare
+// or written for one host (`host=SHA256:...`, `host:port=...`, `[v6addr]:port=...`). Tokenised
+// here; the connection reader checks the host part, and the host key check (remote/hostkey.ts)
+// looks a host's pins up with fingerprintsFor.
+const SHA256 = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
+/** A token meant as a fingerprint, valid or not (anything else is another ssh-keygen -lf column). */
+const FINGERPRINT_LIKE = /^(?:SHA\d*|MD5):/i;
+const strip = (fingerprint) => fingerprint.replace(/=$/, '');
+function parseFingerprints(text) {
+    const result = { bare: [], forHost: [] };
+    for (const token of text.split(/[\s,]+/).filter((t) => t !== '')) {
+        const problem = readToken(token, result);
+        if (problem)
+            return { ...result, problem };
+    }
+    if (text.trim() !== '' && result.bare.length + result.forHost.length === 0) {
+        result.problem = 'holds no SHA256:... fingerprint (as `ssh-keygen -lf` prints)';
+    }
+    return result;
+}
+/** Adds one token to the result; returns what is wrong with it, if anything. */
+function readToken(token, result) {
+    if (SHA256.test(token)) {
+        result.bare.push(strip(token));
+        return undefined;
+    }
+    if (FINGERPRINT_LIKE.test(token)) {
+        return `'${token}' is not a SHA256:... fingerprint as ssh-keygen -lf prints`;
+    }
+    // A host name or address has no `=`; `host=` alone is `host= SHA256:...` written with a space.
+    const equals = token.indexOf('=');
+    const value = token.slice(equals + 1);
+    if (equals >= 0 && (value === '' || FINGERPRINT_LIKE.test(value))) {
+        if (!SHA256.test(value)) {
+            return `'${token}' is not host=SHA256:... (one word, the fingerprint as ssh-keygen -lf prints it)`;
+        }
+        result.forHost.push({ host: token.slice(0, equals), fingerprint: strip(value) });
+    }
+    // Anything else is another column of ssh-keygen -lf: bits, the host ([host]:2222, ::1) or
+    // comment, (TYPE).
+    return undefined;
+}
+/** Whether a host fingerprint is written for this host on this port (names without case). */
+function pinsHost(pin, host, port) {
+    return pin.name.toLowerCase() === host.toLowerCase() && (pin.port ?? port) === port;
+}
+/** The fingerprints written for this host on this port. */
+function fingerprintsFor(pins, host, port) {
+    return pins.filter((pin) => pinsHost(pin, host, port)).map((pin) => pin.fingerprint);
+}
+
 ;// CONCATENATED MODULE: ./src/grammar/known-hosts.ts
 // The known_hosts format, as ssh-keyscan prints it and ssh reads it. The text is split and
 // tokenised here only: the known-hosts input is validated with it, and the host key check
@@ -64286,6 +64391,7 @@ function entriesFor(entries, host, port) {
 ;// CONCATENATED MODULE: ./src/remote/hostkey.ts
 
 
+
 function describeKey(blob) {
     const length = blob.length >= 4 ? blob.readUInt32BE(0) : 0;
     const type = blob.subarray(4, 4 + length).toString('latin1') || 'unknown';
@@ -64308,30 +64414,41 @@ function pinnedKeyTypes(knownHosts, host, port) {
         .map((e) => e.type);
     return [...new Set(types)];
 }
-/** Checks an offered host key against the pinned known_hosts lines and fingerprints. */
+/**
+ * Checks an offered host key against the pins of this host. The most specific pin decides, so
+ * that no other host (a fleet member, the jump host) can offer its own key in this one's name:
+ * the known_hosts lines that name the host, else the fingerprints written for it, else the bare
+ * fingerprints.
+ */
 function verifyHostKey(blob, host, port, pins) {
     const offered = describeKey(blob);
     const entries = pinsFor(pins.knownHosts, host, port);
+    const refuse = (reason) => ({ accepted: false, offered, reason });
     // A revoked key stays refused wherever else it is pinned, as in ssh (whatever the line order).
     if (entries.some((e) => e.marker === '@revoked' && e.base64 === offered.base64)) {
-        return { accepted: false, offered, reason: `the key is marked @revoked in known-hosts` };
+        return refuse(`the key is marked @revoked in known-hosts`);
+    }
+    const name = lookupName(host, port);
+    const lines = entries.filter((e) => e.marker === '');
+    const own = fingerprintsFor(pins.hostFingerprints ?? [], host, port);
+    if (lines.length > 0) {
+        if (lines.some((e) => e.type === offered.type && e.base64 === offered.base64)) {
+            return { accepted: true, offered };
+        }
+        const pinnedElsewhere = [...own, ...pins.fingerprints].includes(offered.fingerprint);
+        return refuse(`it does not match the key pinned in known-hosts for ${name} (the host key changed, or this is not the host you meant)` +
+            (pinnedElsewhere ? '; fingerprint pins it, but a known-hosts line for a host wins' : ''));
+    }
+    if (own.length > 0) {
+        return own.includes(offered.fingerprint)
+            ? { accepted: true, offered }
+            : refuse(`it matches none of the fingerprints written for ${name} in fingerprint`);
     }
     if (pins.fingerprints.includes(offered.fingerprint))
         return { accepted: true, offered };
-    let pinnedForHost = false;
-    for (const { marker, type, base64 } of entries) {
-        if (marker !== '')
-            continue;
-        pinnedForHost = true;
-        if (type === offered.type && base64 === offered.base64)
-            return { accepted: true, offered };
-    }
-    const reason = pinnedForHost
-        ? `it does not match the key pinned in known-hosts for ${lookupName(host, port)} (the host key changed, or this is not the host you meant)`
-        : pins.fingerprints.length > 0
-            ? `it matches none of the pinned fingerprints, and known-hosts has no line for ${lookupName(host, port)}`
-            : `known-hosts has no line for ${lookupName(host, port)}`;
-    return { accepted: false, offered, reason };
+    return refuse(pins.fingerprints.length > 0
+        ? `it matches none of the pinned fingerprints, and known-hosts has no line for ${name}`
+        : `known-hosts has no line for ${name}`);
 }
 
 ;// CONCATENATED MODULE: ./src/remote/connection.ts
@@ -64392,19 +64509,20 @@ class SshTransport {
     async run(command, options = {}) {
         const timeoutMs = options.timeoutMs ?? this.settings.commandTimeoutMs;
         const seconds = Math.ceil(timeoutMs / 1000);
-        // `timeout` ends the step on the server too; the local timer guards against a dead link.
-        const body = sh `timeout -k 5 ${seconds} sh -c ${command.text}`;
-        const privileged = options.privileged && this.settings.username !== 'root';
-        const line = privileged ? sh `sudo -n -- ${body}` : body;
+        const privileged = !!options.privileged && this.settings.username !== 'root';
+        // The script goes on stdin, ahead of the step's own: no local user sees it in `ps`.
+        const script = scriptBytes(command);
+        const line = bootstrapCommand(script.length, seconds, privileged);
         const started = Date.now();
         let timer;
+        // `timeout` ends the step on the server; this timer guards against a dead link.
         const guard = new Promise((_, reject) => {
             timer = setTimeout(() => reject(new RemoteError('timeout', `a step on ${this.label} took longer than ${seconds} s (command-timeout)`)), timeoutMs + 15000);
         });
         try {
             const result = await Promise.race([
                 this.ssh.execCommand(line.text, {
-                    stdin: options.stdin,
+                    stdin: stdinWithScript(script, options.stdin),
                     noTrim: true,
                     onStdout: options.onStdout
                 }),
@@ -64477,7 +64595,8 @@ async function connection_open(settings, host, username, sock, what, via = '') {
         hostVerifier: (key) => {
             progress.verdict = verifyHostKey(key, host.name, host.port, {
                 knownHosts: settings.knownHostEntries,
-                fingerprints: settings.fingerprints
+                fingerprints: settings.fingerprints,
+                hostFingerprints: settings.hostFingerprints
             });
             return settings.insecureSkipHostKeyCheck || progress.verdict.accepted;
         }
@@ -64489,6 +64608,9 @@ async function connection_open(settings, host, username, sock, what, via = '') {
         .once('handshake', () => (progress.handshaken = true));
     try {
         await connecting;
+        // A step is a few small packets each way: with Nagle's algorithm each waits for the ACK of
+        // the one before, which the server delays (40 ms), so every step took ~90 ms more.
+        ssh.connection?.setNoDelay(true);
         return ssh;
     }
     catch (error) {
@@ -64957,8 +65079,6 @@ async function checkPublicUrl(s) {
     return `health-url: ${last}`;
 }
 
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
 // EXTERNAL MODULE: ./node_modules/picomatch/index.js
 var picomatch = __nccwpck_require__(4006);
 var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
@@ -70597,6 +70717,7 @@ function readUrl(name, value) {
 
 
 
+
 const POSIX_USER = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
 function readConnection(read) {
     const hosts = readHosts(read);
@@ -70609,12 +70730,14 @@ function readConnection(read) {
     const credentials = readCredentials(read);
     const pins = readHostKeyPins(read);
     const jumpText = read.line(Input.JumpHost);
+    const jumpHost = jumpText ? parseJumpHost(jumpText, username) : undefined;
+    checkFingerprintHosts(pins.hostFingerprints, jumpHost ? [...hosts, jumpHost] : hosts);
     return {
         hosts,
         username,
         ...credentials,
         ...pins,
-        jumpHost: jumpText ? parseJumpHost(jumpText, username) : undefined,
+        jumpHost,
         connectTimeoutMs: read.int(Input.Timeout, 1, 3600) * 1000,
         commandTimeoutMs: read.int(Input.CommandTimeout, 1, 86400) * 1000
     };
@@ -70646,9 +70769,10 @@ function readHostKeyPins(read) {
     const knownHosts = parseKnownHosts(read.raw(Input.KnownHosts));
     if (knownHosts.problem)
         throw new InputError(Input.KnownHosts, knownHosts.problem);
-    const fingerprints = readFingerprints(read.raw(Input.Fingerprint));
+    const { fingerprints, hostFingerprints } = readFingerprints(read.raw(Input.Fingerprint));
     const insecureSkipHostKeyCheck = read.bool(Input.InsecureSkipHostKeyCheck);
-    if (!knownHosts.text && fingerprints.length === 0 && !insecureSkipHostKeyCheck) {
+    const pinned = knownHosts.text || fingerprints.length > 0 || hostFingerprints.length > 0;
+    if (!pinned && !insecureSkipHostKeyCheck) {
         throw new InputError('known-hosts', 'no host key is pinned: set known-hosts (the lines `ssh-keyscan <host>` prints) or fingerprint ' +
             '(SHA256:... as `ssh-keygen -lf` prints); insecure-skip-host-key-check: true is the only opt-out');
     }
@@ -70656,26 +70780,34 @@ function readHostKeyPins(read) {
         knownHosts: knownHosts.text,
         knownHostEntries: knownHosts.entries,
         fingerprints,
+        hostFingerprints,
         insecureSkipHostKeyCheck
     };
 }
 function readFingerprints(text) {
-    const tokens = text.split(/[\s,]+/).filter((t) => t !== '');
-    const fingerprints = [];
-    for (const token of tokens) {
-        if (/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(token))
-            fingerprints.push(token.replace(/=$/, ''));
-        // ssh-keygen -lf's other columns: bits, the host ([host]:2222, ::1) or comment, (TYPE)
-        else if (!/^(?:SHA\d*|MD5):/i.test(token))
+    const parsed = parseFingerprints(text);
+    if (parsed.problem)
+        throw new InputError(Input.Fingerprint, parsed.problem);
+    const hostFingerprints = parsed.forHost.map(({ host, fingerprint }) => {
+        // Port 0 stands for "none written" (a written port is 1-65535): the host on any port.
+        const { name, port } = parseHostPort(Input.Fingerprint, host, 0);
+        return port === 0 ? { name, fingerprint } : { name, port, fingerprint };
+    });
+    return { fingerprints: parsed.bare, hostFingerprints };
+}
+/** A fingerprint written for a host pins that host only: one that is not connected to is a typo. */
+function checkFingerprintHosts(pins, targets) {
+    for (const pin of pins) {
+        if (targets.some((t) => pinsHost(pin, t.name, t.port)))
             continue;
-        else {
-            throw new InputError(Input.Fingerprint, `'${token}' is not a SHA256:... fingerprint as ssh-keygen -lf prints`);
-        }
+        const v6 = pin.name.includes(':');
+        const written = pin.port === undefined
+            ? pin.name
+            : v6
+                ? `[${pin.name}]:${pin.port}`
+                : `${pin.name}:${pin.port}`;
+        throw new InputError(Input.Fingerprint, `'${written}=${pin.fingerprint}' names no host of host or jump-host: a host=SHA256:... fingerprint pins that host only`);
     }
-    if (text.trim() !== '' && fingerprints.length === 0) {
-        throw new InputError(Input.Fingerprint, 'holds no SHA256:... fingerprint (as `ssh-keygen -lf` prints)');
-    }
-    return fingerprints;
 }
 function parseHostName(name, value) {
     if (((0,external_node_net_.isIP)(value) && !value.includes('%')) || HOSTNAME.test(value))
@@ -70727,7 +70859,7 @@ function readGitHub(read, site) {
     if (environment === '')
         throw new InputError(Input.Environment, 'must not be empty');
     return {
-        githubToken: readToken(read.raw(Input.GithubToken)),
+        githubToken: github_readToken(read.raw(Input.GithubToken)),
         environment,
         environmentUrl,
         deployment: read.bool(Input.Deployment)
@@ -70738,7 +70870,7 @@ function defaultEnvironmentUrl({ tls, serverNames, firstHost }) {
     const name = serverNames[0] === '_' || serverNames[0].includes('*') ? host : serverNames[0];
     return `${tls ? 'https' : 'http'}://${name.replace(/^\./, '')}`;
 }
-function readToken(text) {
+function github_readToken(text) {
     const token = text.trim();
     // It goes into an Authorization header; a message never repeats it.
     if (/[\s\u0000-\u001f\u007f]/.test(token) || token.length > 1024) {

@@ -27,8 +27,10 @@ export interface Settings {
   knownHosts: string
   /** the same, parsed once: the host key check looks hosts up here */
   knownHostEntries: readonly KnownHostEntry[]
-  /** SHA256:... fingerprints as ssh-keygen -lf prints them */
+  /** bare SHA256:... fingerprints as ssh-keygen -lf prints them: for hosts known-hosts does not name */
   fingerprints: string[]
+  /** host=SHA256:... fingerprints: each for its host only, where known-hosts does not name it */
+  hostFingerprints: HostFingerprint[]
   insecureSkipHostKeyCheck: boolean
   jumpHost?: JumpHost
   connectTimeoutMs: number
@@ -98,6 +100,7 @@ export interface Settings {
 // Reading and validating the inputs: one reader per domain (src/inputs/), composed here
 // ---------------------------------------------------------------------------------------------
 
+import type { HostFingerprint } from './grammar/fingerprint.js'
 import type { KnownHostEntry } from './grammar/known-hosts.js'
 import { readConnection } from './inputs/connection.js'
 import { readGitHub } from './inputs/github.js'

@@ -3,6 +3,7 @@
 
 import { isIP } from 'node:net'
 import { Input } from '../constants.js'
+import { type HostFingerprint, parseFingerprints, pinsHost } from '../grammar/fingerprint.js'
 import { parseKnownHosts } from '../grammar/known-hosts.js'
 import { checkPrivateKey } from '../grammar/private-key.js'
 import type { HostAddress, JumpHost, Settings } from '../settings.js'
@@ -18,6 +19,7 @@ type ConnectionSettings = Pick<
   | 'knownHosts'
   | 'knownHostEntries'
   | 'fingerprints'
+  | 'hostFingerprints'
   | 'insecureSkipHostKeyCheck'
   | 'jumpHost'
   | 'connectTimeoutMs'
@@ -36,12 +38,14 @@ export function readConnection(read: InputReader): ConnectionSettings {
   const credentials = readCredentials(read)
   const pins = readHostKeyPins(read)
   const jumpText = read.line(Input.JumpHost)
+  const jumpHost = jumpText ? parseJumpHost(jumpText, username) : undefined
+  checkFingerprintHosts(pins.hostFingerprints, jumpHost ? [...hosts, jumpHost] : hosts)
   return {
     hosts,
     username,
     ...credentials,
     ...pins,
-    jumpHost: jumpText ? parseJumpHost(jumpText, username) : undefined,
+    jumpHost,
     connectTimeoutMs: read.int(Input.Timeout, 1, 3600) * 1000,
     commandTimeoutMs: read.int(Input.CommandTimeout, 1, 86400) * 1000
   }
@@ -79,14 +83,22 @@ function readCredentials(
   return { privateKey: checked.key, passphrase, password }
 }
 
-function readHostKeyPins(
-  read: InputReader
-): Pick<Settings, 'knownHosts' | 'knownHostEntries' | 'fingerprints' | 'insecureSkipHostKeyCheck'> {
+type HostKeyPins = Pick<
+  Settings,
+  | 'knownHosts'
+  | 'knownHostEntries'
+  | 'fingerprints'
+  | 'hostFingerprints'
+  | 'insecureSkipHostKeyCheck'
+>
+
+function readHostKeyPins(read: InputReader): HostKeyPins {
   const knownHosts = parseKnownHosts(read.raw(Input.KnownHosts))
   if (knownHosts.problem) throw new InputError(Input.KnownHosts, knownHosts.problem)
-  const fingerprints = readFingerprints(read.raw(Input.Fingerprint))
+  const { fingerprints, hostFingerprints } = readFingerprints(read.raw(Input.Fingerprint))
   const insecureSkipHostKeyCheck = read.bool(Input.InsecureSkipHostKeyCheck)
-  if (!knownHosts.text && fingerprints.length === 0 && !insecureSkipHostKeyCheck) {
+  const pinned = knownHosts.text || fingerprints.length > 0 || hostFingerprints.length > 0
+  if (!pinned && !insecureSkipHostKeyCheck) {
     throw new InputError(
       'known-hosts',
       'no host key is pinned: set known-hosts (the lines `ssh-keyscan <host>` prints) or fingerprint ' +
@@ -97,31 +109,38 @@ function readHostKeyPins(
     knownHosts: knownHosts.text,
     knownHostEntries: knownHosts.entries,
     fingerprints,
+    hostFingerprints,
     insecureSkipHostKeyCheck
   }
 }
 
-function readFingerprints(text: string): string[] {
-  const tokens = text.split(/[\s,]+/).filter((t) => t !== '')
-  const fingerprints: string[] = []
-  for (const token of tokens) {
-    if (/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(token)) fingerprints.push(token.replace(/=$/, ''))
-    // ssh-keygen -lf's other columns: bits, the host ([host]:2222, ::1) or comment, (TYPE)
-    else if (!/^(?:SHA\d*|MD5):/i.test(token)) continue
-    else {
-      throw new InputError(
-        Input.Fingerprint,
-        `'${token}' is not a SHA256:... fingerprint as ssh-keygen -lf prints`
-      )
-    }
-  }
-  if (text.trim() !== '' && fingerprints.length === 0) {
+function readFingerprints(text: string): Pick<Settings, 'fingerprints' | 'hostFingerprints'> {
+  const parsed = parseFingerprints(text)
+  if (parsed.problem) throw new InputError(Input.Fingerprint, parsed.problem)
+  const hostFingerprints = parsed.forHost.map(({ host, fingerprint }): HostFingerprint => {
+    // Port 0 stands for "none written" (a written port is 1-65535): the host on any port.
+    const { name, port } = parseHostPort(Input.Fingerprint, host, 0)
+    return port === 0 ? { name, fingerprint } : { name, port, fingerprint }
+  })
+  return { fingerprints: parsed.bare, hostFingerprints }
+}
+
+/** A fingerprint written for a host pins that host only: one that is not connected to is a typo. */
+function checkFingerprintHosts(pins: readonly HostFingerprint[], targets: HostAddress[]): void {
+  for (const pin of pins) {
+    if (targets.some((t) => pinsHost(pin, t.name, t.port))) continue
+    const v6 = pin.name.includes(':')
+    const written =
+      pin.port === undefined
+        ? pin.name
+        : v6
+          ? `[${pin.name}]:${pin.port}`
+          : `${pin.name}:${pin.port}`
     throw new InputError(
       Input.Fingerprint,
-      'holds no SHA256:... fingerprint (as `ssh-keygen -lf` prints)'
+      `'${written}=${pin.fingerprint}' names no host of host or jump-host: a host=SHA256:... fingerprint pins that host only`
     )
   }
-  return fingerprints
 }
 
 function parseHostName(name: string, value: string): string {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { fingerprintsFor, type HostFingerprint } from '../grammar/fingerprint.js'
 import {
   entriesFor,
   type KnownHostEntry,
@@ -24,7 +25,10 @@ export function describeKey(blob: Buffer): OfferedKey {
 export interface HostKeyPins {
   /** known_hosts entries as the input was parsed into (Settings.knownHostEntries), or text */
   knownHosts: string | readonly KnownHostEntry[]
+  /** bare fingerprints: for the hosts known-hosts does not name */
   fingerprints: string[]
+  /** fingerprints written for one host (Settings.hostFingerprints) */
+  hostFingerprints?: readonly HostFingerprint[]
 }
 
 export type HostKeyVerdict =
@@ -56,7 +60,12 @@ export function pinnedKeyTypes(
   return [...new Set(types)]
 }
 
-/** Checks an offered host key against the pinned known_hosts lines and fingerprints. */
+/**
+ * Checks an offered host key against the pins of this host. The most specific pin decides, so
+ * that no other host (a fleet member, the jump host) can offer its own key in this one's name:
+ * the known_hosts lines that name the host, else the fingerprints written for it, else the bare
+ * fingerprints.
+ */
 export function verifyHostKey(
   blob: Buffer,
   host: string,
@@ -65,21 +74,33 @@ export function verifyHostKey(
 ): HostKeyVerdict {
   const offered = describeKey(blob)
   const entries = pinsFor(pins.knownHosts, host, port)
+  const refuse = (reason: string): HostKeyVerdict => ({ accepted: false, offered, reason })
   // A revoked key stays refused wherever else it is pinned, as in ssh (whatever the line order).
   if (entries.some((e) => e.marker === '@revoked' && e.base64 === offered.base64)) {
-    return { accepted: false, offered, reason: `the key is marked @revoked in known-hosts` }
+    return refuse(`the key is marked @revoked in known-hosts`)
+  }
+  const name = lookupName(host, port)
+  const lines = entries.filter((e) => e.marker === '')
+  const own = fingerprintsFor(pins.hostFingerprints ?? [], host, port)
+  if (lines.length > 0) {
+    if (lines.some((e) => e.type === offered.type && e.base64 === offered.base64)) {
+      return { accepted: true, offered }
+    }
+    const pinnedElsewhere = [...own, ...pins.fingerprints].includes(offered.fingerprint)
+    return refuse(
+      `it does not match the key pinned in known-hosts for ${name} (the host key changed, or this is not the host you meant)` +
+        (pinnedElsewhere ? '; fingerprint pins it, but a known-hosts line for a host wins' : '')
+    )
+  }
+  if (own.length > 0) {
+    return own.includes(offered.fingerprint)
+      ? { accepted: true, offered }
+      : refuse(`it matches none of the fingerprints written for ${name} in fingerprint`)
   }
   if (pins.fingerprints.includes(offered.fingerprint)) return { accepted: true, offered }
-  let pinnedForHost = false
-  for (const { marker, type, base64 } of entries) {
-    if (marker !== '') continue
-    pinnedForHost = true
-    if (type === offered.type && base64 === offered.base64) return { accepted: true, offered }
-  }
-  const reason = pinnedForHost
-    ? `it does not match the key pinned in known-hosts for ${lookupName(host, port)} (the host key changed, or this is not the host you meant)`
-    : pins.fingerprints.length > 0
-      ? `it matches none of the pinned fingerprints, and known-hosts has no line for ${lookupName(host, port)}`
-      : `known-hosts has no line for ${lookupName(host, port)}`
-  return { accepted: false, offered, reason }
+  return refuse(
+    pins.fingerprints.length > 0
+      ? `it matches none of the pinned fingerprints, and known-hosts has no line for ${name}`
+      : `known-hosts has no line for ${name}`
+  )
 }

@@ -184,4 +184,31 @@ describe('deploy as a non-root user through sudo -n', () => {
       await host.exec('mv /usr/lib/python3.11/ensurepip.off /usr/lib/python3.11/ensurepip')
     }
   })
+
+  test('no script shows in ps: while a long pre-restart runs, no process on the host shows it', async () => {
+    const { workspace } = workspaceWith('v1-quiet')
+    const deploying = runAction(
+      deployInputs(
+        host,
+        { 'pre-restart': 'sleep 4; echo marker-xyz', dotenv: 'FIXTURE_MESSAGE=on-stdin' },
+        'deploy'
+      ),
+      { workspace }
+    )
+    // Every process's arguments, unabridged, over and over until the deploy ends.
+    const samples: string[] = []
+    let done = false
+    const sampling = (async () => {
+      while (!done) samples.push((await host.exec('ps -ww -eo args')).stdout)
+    })()
+    const run = await deploying.finally(() => (done = true))
+    await sampling
+    expect(run.code).toBe(0)
+    // The hook ran, and ps was read while it slept.
+    expect(run.stdout).toContain('marker-xyz')
+    expect(samples.some((ps) => /^sleep 4$/m.test(ps))).toBe(true)
+    for (const ps of samples) expect(ps).not.toContain('marker-xyz')
+    // The step's own stdin still arrived: the .env text, the source.
+    expect(await health(host)).toMatchObject({ version: 'v1-quiet', env: 'on-stdin' })
+  })
 })

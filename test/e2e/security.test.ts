@@ -54,13 +54,39 @@ async function must(host: TestHost, cmd: string): Promise<ExecResult> {
   return result
 }
 
+/**
+ * Restarts sshd after a change of its files; resolves once it listens again. (reset-failed: a
+ * few tests in a row restart it more often than systemd's start limit allows.)
+ */
+const RESTART_SSHD =
+  `sshd -t && systemctl reset-failed ssh && systemctl restart ssh && ` +
+  `for i in $(seq 50); do ss -Hltn 'sport = :22' | grep -q . && break; sleep 0.1; done`
+
 /** Writes an sshd drop-in and restarts sshd; resolves once it listens again. */
 async function sshdDropIn(host: TestHost, name: string, text: string | null): Promise<void> {
   const file = `/etc/ssh/sshd_config.d/${name}.conf`
   await must(
     host,
-    `${text === null ? `rm -f ${file}` : `printf '%s' ${quote(text)} > ${file}`} && sshd -t && systemctl restart ssh && ` +
-      `for i in $(seq 50); do ss -Hltn 'sport = :22' | grep -q . && break; sleep 0.1; done`
+    `${text === null ? `rm -f ${file}` : `printf '%s' ${quote(text)} > ${file}`} && ${RESTART_SSHD}`
+  )
+}
+
+/** `to` offers `from`'s ed25519 host key (its own is kept aside for restoreHostKey). */
+async function lendHostKey(from: TestHost, to: TestHost): Promise<void> {
+  const key = '/etc/ssh/ssh_host_ed25519_key'
+  const [secret, pub] = await Promise.all([must(from, `cat ${key}`), must(from, `cat ${key}.pub`)])
+  await must(
+    to,
+    `mkdir -p /root/own-host-key && cp -n ${key} ${key}.pub /root/own-host-key/ && ` +
+      `printf '%s' ${quote(secret.stdout)} > ${key} && printf '%s' ${quote(pub.stdout)} > ${key}.pub && ` +
+      RESTART_SSHD
+  )
+}
+
+async function restoreHostKey(host: TestHost): Promise<void> {
+  await must(
+    host,
+    `cp /root/own-host-key/* /etc/ssh/ && rm -r /root/own-host-key && ${RESTART_SSHD}`
   )
 }
 
@@ -123,6 +149,47 @@ describe('host key pinning', () => {
       new RegExp(`Connection from ${runnerSide(a)} port \\d+ on ${a.address} port 22`)
     )
     expect(log).not.toMatch(LOGIN_ATTEMPT)
+  })
+
+  test('a bare fingerprint lets no other host in where known-hosts names the host; host= pins its host', async () => {
+    // b's key is pinned for a's address; a's own key only by a bare fingerprint, which counted
+    // before known-hosts for every host. A known_hosts line for a host now always wins.
+    const { workspace } = workspaceWith('bare-fingerprint')
+    const cursor = await journalCursor(a)
+    const run = await runAction(
+      deployInputs(a, { 'known-hosts': renamed(b, a.address), fingerprint: a.fingerprint }),
+      { workspace }
+    )
+    expect(run.code).toBe(1)
+    expect(errors(run)).toContain(`Host key check failed for ${a.address}:22`)
+    expect(errors(run)).toContain(
+      `does not match the key pinned in known-hosts for ${a.address} (the host key changed, or this is not the host you meant); ` +
+        'fingerprint pins it, but a known-hosts line for a host wins'
+    )
+    expect(await sshdLog(a, cursor)).not.toMatch(LOGIN_ATTEMPT)
+
+    // The same fingerprint written for a's address, and no known_hosts line: a is let in.
+    const own = await runAction(
+      deployInputs(a, {
+        'known-hosts': '',
+        fingerprint: `${a.address}=${a.fingerprint}`,
+        'dry-run': 'true'
+      }),
+      { workspace }
+    )
+    expect(errors(own)).toBe('')
+    expect(own.stdout).toContain('Dry run: nothing was changed')
+
+    // Written for a host that is not deployed to: refused before connecting.
+    const cursor2 = await journalCursor(a)
+    const typo = await runAction(
+      deployInputs(a, { 'known-hosts': '', fingerprint: `${b.address}=${a.fingerprint}` }),
+      { workspace }
+    )
+    expect(typo.stdout).toMatch(
+      new RegExp(`^::error::Input 'fingerprint': '${b.address.replace(/\./g, '\\.')}=SHA256:`, 'm')
+    )
+    expect(await sshdLog(a, cursor2)).not.toMatch(/Connection from/)
   })
 
   test('no known-hosts, no fingerprint and no opt-out: refused before any connection', async () => {
@@ -453,6 +520,42 @@ describe('jump-host', () => {
     )
     expect(errors(run)).toContain(`run \`ssh-keyscan -p 22 ${bFromA}\` on the jump host`)
   })
+
+  test.each([
+    ['a bare fingerprint', () => a.fingerprint],
+    ['a fingerprint written for it', () => `${a.address}=${a.fingerprint}`]
+  ])(
+    "a fleet with a jump host pinned by %s: the jump host's key presented by an app host is refused",
+    async (_name, fingerprint) => {
+      // b (the app host, pinned in known-hosts) offers the jump host's own ed25519 key, as a
+      // jump host or fleet member that took over b's address would.
+      await lendHostKey(a, b)
+      try {
+        await sshdDropIn(b, '10-log', 'LogLevel DEBUG1\n')
+        const cursorB = await journalCursor(b)
+        const run = await runAction(
+          deployInputs(b, {
+            host: bFromA,
+            'jump-host': `root@${a.address}:22`,
+            'known-hosts': renamed(b, bFromA),
+            fingerprint: fingerprint()
+          }),
+          { workspace: workspace() }
+        )
+        expect(run.code).toBe(1)
+        expect(errors(run)).toContain(
+          `Host key check failed for ${bFromA}:22 (through the jump host ${a.address}): the server offered ssh-ed25519 ${a.fingerprint}`
+        )
+        expect(errors(run)).toContain(`does not match the key pinned in known-hosts for ${bFromA}`)
+        // b's sshd saw the connection (through the jump host) and no login attempt.
+        const logB = await sshdLog(b, cursorB)
+        expect(logB).toMatch(new RegExp(`Connection from ${bFromA.replace(/\.2$/, '.1')} `))
+        expect(logB).not.toMatch(LOGIN_ATTEMPT)
+      } finally {
+        await restoreHostKey(b)
+      }
+    }
+  )
 
   test('the link between the hosts goes when one of them stops', async () => {
     expect((await must(a, 'ip -br link')).stdout).toMatch(/^ddal\d+a/m)

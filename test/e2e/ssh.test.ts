@@ -1,6 +1,9 @@
 // The action's SSH layer against a real sshd: host key pinned, commands as root and via sudo -n.
+import { createHash, randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { Readable } from 'node:stream'
 import { RemoteError, SshTransport } from '../../src/remote/connection.js'
+import { acquireLock } from '../../src/remote/lock.js'
 import { readSettings } from '../../src/settings.js'
 import { sh } from '../../src/shell.js'
 import { ROOT } from './action.js'
@@ -98,5 +101,51 @@ test('a step longer than command-timeout is stopped with a clear error', async (
     expect((error as RemoteError).message).toMatch(/longer than 1 s .*command-timeout/)
   } finally {
     transport.close()
+  }
+})
+
+test("the script goes on stdin, and the step's own stdin follows it byte for byte (as root and through sudo)", async () => {
+  const data = randomBytes(1024 * 1024)
+  const hash = createHash('sha256').update(data).digest('hex')
+  for (const user of ['root', 'deploy']) {
+    const transport = await SshTransport.connect(settingsFor(inputs(user)), {
+      name: host.address,
+      port: 22
+    })
+    try {
+      const binary = await transport.run(sh`id -un; sha256sum`, {
+        privileged: true,
+        stdin: Readable.from([data])
+      })
+      expect(binary.stdout).toBe(`root\n${hash}  -\n`)
+      const text = await transport.run(sh`cat`, { stdin: "A=it's ü€\n" })
+      expect(text.stdout).toBe("A=it's ü€\n")
+      // The exit code passes through the bootstrap.
+      expect((await transport.run(sh`exit 3`, { privileged: true })).code).toBe(3)
+    } finally {
+      transport.close()
+    }
+  }
+})
+
+test('the deploy lock is held as long as its stdin is open, and released when it closes', async () => {
+  const connect = () =>
+    SshTransport.connect(settingsFor(inputs('deploy')), { name: host.address, port: 22 })
+  const [first, second] = await Promise.all([connect(), connect()])
+  try {
+    const s = settingsFor(inputs('deploy'))
+    const held = await acquireLock(first, s, 'run 1', 5, () => {})
+    let waitedFor = ''
+    const busy = await acquireLock(second, s, 'run 2', 1, (holder) => (waitedFor = holder)).catch(
+      (e: unknown) => e
+    )
+    expect(waitedFor).toBe('run 1')
+    expect((busy as RemoteError).message).toMatch(/held by: run 1.*waited for 1 s/)
+    await held.release()
+    const next = await acquireLock(second, s, 'run 2', 5, () => {})
+    await next.release()
+  } finally {
+    first.close()
+    second.close()
   }
 })
