@@ -224,3 +224,59 @@ test("the build and Django steps' sandbox: systemd-analyze security exposure at 
   console.log(`sandbox of the build and Django steps: exposure ${exposure}`)
   expect(exposure).toBeLessThanOrEqual(2.0)
 })
+
+describe('what root leaves behind', () => {
+  test('the code is readable by the app, not by other users; nginx still serves the static files', async () => {
+    const release = (await health(host)).release
+    const code = `/srv/mysite/releases/${release}/manage.py`
+    expect((await host.exec(`runuser -u mysite -- head -c1 ${code}`)).code).toBe(0)
+    expect((await host.exec(`runuser -u nobody -- head -c1 ${code}`)).code).not.toBe(0)
+    expect((await host.exec(`runuser -u www-data -- head -c1 ${code}`)).code).not.toBe(0)
+    const css = await must(
+      'curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1/static/notes/site.css'
+    )
+    expect(css).toBe('200')
+  })
+
+  test("a runner killed while the app's step runs: that step is stopped before the lock is let go", async () => {
+    const { workspace } = workspaceWith('killed')
+    const run = await runAction(
+      deployInputs(host, { 'pre-restart': 'echo started-slow-hook; sleep 120' }),
+      {
+        workspace,
+        onStdout: (text, child) => {
+          if (text.includes('started-slow-hook')) child.kill('SIGKILL')
+        }
+      }
+    )
+    expect(run.signal).toBe('SIGKILL')
+    // The sandboxed step goes with the run's lock, well before its 120 s.
+    let running = ''
+    for (let i = 0; i < 40; i++) {
+      running = await must(
+        "systemctl list-units --no-legend 'dda-mysite-*' | grep -c running || true"
+      )
+      if (running.trim() === '0') break
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+    expect(running.trim()).toBe('0')
+    expect(await must("pgrep -f 'sleep 120' || true")).toBe('')
+    // The next deploy takes the lock and goes live.
+    const next = await runAction(deployInputs(host), {
+      workspace: workspaceWith('after-kill').workspace
+    })
+    expect(next.outputs.status).toBe('success')
+  })
+
+  test("a first deploy into a folder that is someone else's, and not empty, is refused", async () => {
+    await must(
+      'mkdir -p /srv/theirs && echo data > /srv/theirs/file && chown -R nobody /srv/theirs'
+    )
+    const run = await runAction(deployInputs(host, { 'deploy-path': '/srv/theirs' }), {
+      workspace: workspaceWith('theirs').workspace
+    })
+    expect(run.outputs.status).toBe('failure')
+    expect(run.stdout).toContain("/srv/theirs exists, is not empty and is not root's")
+    expect(await must('stat -c %U /srv/theirs/file')).toBe('nobody\n')
+  })
+})
