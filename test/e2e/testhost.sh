@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Real Debian bookworm servers for the end-to-end tests.
+# Real Debian servers for the end-to-end tests: Debian 12 (bookworm, the default) or 13 (trixie).
 #
-# A root file system is built once with debootstrap and cached; each host boots it with
-# systemd-nspawn on a per-host overlay (the cached tree is never written) inside a network
+# A root file system is built once per suite with debootstrap and cached; each host boots it
+# with systemd-nspawn on a per-host overlay (the cached tree is never written) inside a network
 # namespace of its own, so every host has its own address and its own ports 22 and 80.
 # Tests may contact only those addresses (10.231.N.2); the hosts have no default route.
 #
-#   testhost.sh build                   build (or reuse) the root file system, print its path
-#   testhost.sh boot NAME               boot a host, print one line of JSON describing it
+#   testhost.sh build [--suite SUITE]   build (or reuse) SUITE's root file system, print its path
+#   testhost.sh boot NAME [--suite SUITE]
+#                                       boot a host of SUITE, print one line of JSON describing it
 #   testhost.sh exec NAME -- CMD...     run CMD inside the host as root, pass its exit code
 #   testhost.sh link A B                join hosts A and B by a link of their own (10.232.N.1 in
 #                                       A, 10.232.N.2 in B); print B's address as A sees it
@@ -16,18 +17,25 @@
 #                                       only TAG's hosts and those whose owner is gone
 #   testhost.sh list                    print the hosts
 #
+# SUITE is bookworm (the default) or trixie.
+#
 # Environment:
 #   TESTHOST_CACHE         cached root file systems and client keys
 #   TESTHOST_STATE         per-host state (overlay upper layer, console log, host.json)
 #   TESTHOST_OWNER         recorded by boot ('manual' by default); a tag ending in -PID
 #                          powers the host off when process PID exits
-#   DEBIAN_MIRROR          debootstrap mirror, else the one this machine's apt uses
+#   DEBIAN_MIRROR          debootstrap mirror, else the one this machine's apt uses for the
+#                          suite (or, if it has none for it, for another of SUITES: one Debian
+#                          mirror serves them all)
 #   TESTHOST_BOOT_TIMEOUT  seconds until sshd and systemd must be up (default 60)
 #   TESTHOST_KEEP_FAILED=1 keep a host that failed to come up, for inspection
 set -euo pipefail
 
-readonly SUITE=bookworm
-readonly PACKAGES=systemd,systemd-sysv,dbus,openssh-server,nginx,python3-gunicorn,python3-django,python3-venv,python3-pip,libjs-jquery,curl,sudo,openssl,procps,iproute2
+readonly SUITES=(bookworm trixie)
+# The suite of this command: bookworm unless --suite names another (set_suite).
+SUITE=bookworm
+# Debian 12 and 13 name every one of these packages alike.
+readonly PACKAGES=systemd,systemd-sysv,dbus,openssh-server,nginx,python3-gunicorn,python3-django,python3-django-compressor,python3-venv,python3-pip,libjs-jquery,curl,sudo,openssl,procps,iproute2
 readonly CACHE_DIR=${TESTHOST_CACHE:-/var/cache/django-deploy-action-testhost}
 readonly STATE_DIR=${TESTHOST_STATE:-/run/django-deploy-action-testhost}
 readonly KEY_DIR=$CACHE_DIR/keys
@@ -46,8 +54,31 @@ die() {
 }
 
 usage() {
-  sed -n '9,17p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '9,20p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
+}
+
+set_suite() {
+  [[ " ${SUITES[*]} " == *" ${1:-} "* ]] || die "unknown suite '${1:-}': use one of: ${SUITES[*]}"
+  SUITE=$1
+}
+
+# Reads the options a command takes after its operands: --suite SUITE (or --suite=SUITE).
+parse_options() {
+  while (($# > 0)); do
+    case $1 in
+      --suite)
+        (($# > 1)) || die "--suite needs a value: one of ${SUITES[*]}"
+        set_suite "$2"
+        shift 2
+        ;;
+      --suite=*)
+        set_suite "${1#--suite=}"
+        shift
+        ;;
+      *) die "unknown argument '$1'" ;;
+    esac
+  done
 }
 
 require_root() {
@@ -80,17 +111,13 @@ json_string() {
 
 # --- the root file system ---------------------------------------------------------------
 
-# The mirror this machine's own apt uses for the suite: deb822 sources first, then the
-# one-line format. DEBIAN_MIRROR overrides both.
-apt_mirror() {
-  if [[ -n ${DEBIAN_MIRROR:-} ]]; then
-    echo "$DEBIAN_MIRROR"
-    return
-  fi
-  local uri=''
+# The URI of this machine's apt source for a suite, if it has one: deb822 sources first,
+# then the one-line format.
+apt_source_uri() {
+  local suite=$1 uri=''
   local sources=(/etc/apt/sources.list.d/*.sources)
   if [[ -e ${sources[0]} ]]; then
-    uri=$(awk -v suite="$SUITE" '
+    uri=$(awk -v suite="$suite" '
       BEGIN { RS = ""; FS = "\n" }
       {
         types = ""; uris = ""; suites = ""; enabled = "yes"
@@ -110,15 +137,34 @@ apt_mirror() {
       }' "${sources[@]}")
   fi
   if [[ -z $uri && -r /etc/apt/sources.list ]]; then
-    uri=$(awk -v suite="$SUITE" '
+    uri=$(awk -v suite="$suite" '
       $1 == "deb" {
         i = 2
         if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
         if ($(i + 1) == suite) { print $i; exit }
       }' /etc/apt/sources.list)
   fi
-  [[ -n $uri ]] || die "found no '$SUITE' deb source in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list; set DEBIAN_MIRROR"
   echo "$uri"
+}
+
+# The debootstrap mirror for the suite: DEBIAN_MIRROR, else the one this machine's apt uses
+# for it, else the one it uses for another of SUITES (a Debian 12 machine names no trixie
+# source, and the same mirror serves both).
+apt_mirror() {
+  if [[ -n ${DEBIAN_MIRROR:-} ]]; then
+    echo "$DEBIAN_MIRROR"
+    return
+  fi
+  local suite uri
+  for suite in "$SUITE" "${SUITES[@]}"; do
+    uri=$(apt_source_uri "$suite")
+    if [[ -n $uri ]]; then
+      [[ $suite == "$SUITE" ]] || log "no '$SUITE' deb source in apt's sources; using the '$suite' source's $uri"
+      echo "$uri"
+      return
+    fi
+  done
+  die "found no deb source for any of: ${SUITES[*]} in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list; set DEBIAN_MIRROR"
 }
 
 # Client key pairs, made once and authorized on every host: the default ed25519 key and
@@ -176,8 +222,9 @@ configure_rootfs() {
     systemd-hwdb-update.service; do
     ln -sfn /dev/null "$root/etc/systemd/system/$unit"
   done
-  chroot "$root" systemctl enable ssh.service nginx.service >/dev/null 2>&1
-  chroot "$root" systemctl is-enabled ssh.service nginx.service >/dev/null
+  # From outside: systemctl run in a chroot without /proc warns about it (trixie's does).
+  systemctl --root="$root" enable ssh.service nginx.service >/dev/null 2>&1
+  systemctl --root="$root" is-enabled ssh.service nginx.service >/dev/null
 
   chroot "$root" apt-get clean
   rm -rf "$root"/var/lib/apt/lists/* "$root"/var/log/*.log "$root"/var/cache/debconf/*-old
@@ -198,16 +245,20 @@ remove_tree() {
 }
 
 cmd_build() {
+  parse_options "$@"
   require_root
-  require_commands debootstrap chroot ssh-keygen flock sha256sum
+  require_commands debootstrap chroot systemctl ssh-keygen flock sha256sum
   mkdir -p "$CACHE_DIR"
   chmod 0700 "$CACHE_DIR"
+  local id root mirror started
   exec 8>"$CACHE_DIR/.build.lock"
   flock 8
   ensure_keys
-  local id root mirror started
   id=$(build_id)
   root=$CACHE_DIR/rootfs-$id
+  # One lock per tree: building one suite keeps no host of another from booting.
+  exec 8>"$root.lock"
+  flock 8
   if [[ -f $root.complete && -d $root ]]; then
     echo "$root"
     return
@@ -216,7 +267,7 @@ cmd_build() {
   rm -f "$root.complete"
   mirror=$(apt_mirror)
   started=$SECONDS
-  log "building $root with debootstrap from $mirror (log: $CACHE_DIR/debootstrap-$id.log)"
+  log "building $root ($SUITE) with debootstrap from $mirror (log: $CACHE_DIR/debootstrap-$id.log)"
   if ! debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$root" "$mirror" \
     >"$CACHE_DIR/debootstrap-$id.log" 2>&1; then
     tail -n 30 "$CACHE_DIR/debootstrap-$id.log" >&2
@@ -224,7 +275,7 @@ cmd_build() {
   fi
   configure_rootfs "$root" "$KEY_DIR"
   touch "$root.complete"
-  log "built $root in $((SECONDS - started)) s"
+  log "built $root ($SUITE) in $((SECONDS - started)) s"
   echo "$root"
 }
 
@@ -460,6 +511,8 @@ still_booting() {
 cmd_boot() {
   local name=${1:-}
   validate_name "$name"
+  shift
+  parse_options "$@"
   require_root
   require_commands systemd-nspawn ip nsenter ssh-keygen ssh-keyscan flock setsid timeout mountpoint
   local owner=${TESTHOST_OWNER:-manual}
@@ -486,6 +539,7 @@ cmd_boot() {
   echo "$owner" >"$dir/owner"
   echo "$index" >"$dir/index"
   echo "$root" >"$dir/rootfs"
+  echo "$SUITE" >"$dir/suite"
   BOOTING=$name
   # shellcheck disable=SC2154 # rc is set inside the trap
   trap 'rc=$?; if ((rc != 0)); then boot_failed "$BOOTING"; fi; exit $rc' EXIT
@@ -570,6 +624,7 @@ cmd_boot() {
 
   local json
   json="{\"name\":$(json_string "$name"),\"address\":$(json_string "$address"),\"port\":22,\"httpPort\":80"
+  json+=",\"suite\":$(json_string "$SUITE")"
   json+=",\"knownHosts\":$(json_string "$scanned"),\"knownHostsAll\":$(json_string "$all")"
   json+=",\"fingerprint\":$(json_string "$fp")"
   json+=",\"keys\":{\"ed25519\":$(json_string "$KEY_DIR/id_ed25519")"
@@ -665,8 +720,8 @@ cmd_list() {
     pid=$(cat "$dir/nspawn.pid" 2>/dev/null) || pid=''
     status=down
     [[ -n $pid ]] && is_host_nspawn "$pid" "$name" && status=up
-    printf '%s\t%s\t%s\tpid=%s\towner=%s\n' "$name" "$NET_PREFIX.$(cat "$dir/index" 2>/dev/null || echo '?').2" \
-      "$status" "${pid:-?}" "$(cat "$dir/owner" 2>/dev/null || echo '?')"
+    printf '%s\t%s\t%s\tpid=%s\towner=%s\tsuite=%s\n' "$name" "$NET_PREFIX.$(cat "$dir/index" 2>/dev/null || echo '?').2" \
+      "$status" "${pid:-?}" "$(cat "$dir/owner" 2>/dev/null || echo '?')" "$(cat "$dir/suite" 2>/dev/null || echo '?')"
   done
 }
 

@@ -13,8 +13,21 @@ export interface HostKeys {
   ed25519Encrypted: string
 }
 
+/** The Debian releases a test host can run: 12 (bookworm) and 13 (trixie). */
+export const SUITES = ['bookworm', 'trixie'] as const
+export type Suite = (typeof SUITES)[number]
+/** The suite of a host booted without one. */
+export const DEFAULT_SUITE: Suite = 'bookworm'
+
+export interface BootOptions {
+  /** The Debian release to boot (default bookworm); its root file system is built once. */
+  suite?: Suite
+}
+
 export interface HostInfo {
   name: string
+  /** The Debian release the host runs. */
+  suite: Suite
   /** The only address a test may contact for this host. */
   address: string
   port: number
@@ -109,20 +122,24 @@ function failure(what: string, result: ExecResult): Error {
   )
 }
 
-let build: Promise<void> | undefined
+const builds = new Map<Suite, Promise<void>>()
 
-/** Builds (or finds in the cache) the root file system; once per process. */
-export function ensureBuilt(): Promise<void> {
-  build ??= runScript(['build'], BUILD_TIMEOUT_MS).then((result) => {
-    if (result.code !== 0) {
-      build = undefined
-      throw failure('testhost.sh build', result)
-    }
-  })
+/** Builds (or finds in the cache) the suite's root file system; once per suite per process. */
+export function ensureBuilt(suite: Suite = DEFAULT_SUITE): Promise<void> {
+  let build = builds.get(suite)
+  if (!build) {
+    build = runScript(['build', '--suite', suite], BUILD_TIMEOUT_MS).then((result) => {
+      if (result.code !== 0) {
+        builds.delete(suite)
+        throw failure(`testhost.sh build --suite ${suite}`, result)
+      }
+    })
+    builds.set(suite, build)
+  }
   return build
 }
 
-function parseHostInfo(stdout: string): HostInfo {
+function parseHostInfo(stdout: string, suite: Suite): HostInfo {
   const line = stdout.trim().split('\n').pop() ?? ''
   const info = JSON.parse(line) as HostInfo
   for (const field of ['name', 'address', 'knownHosts', 'knownHostsAll', 'fingerprint'] as const) {
@@ -130,25 +147,33 @@ function parseHostInfo(stdout: string): HostInfo {
       throw new Error(`testhost.sh boot printed no ${field}: ${line}`)
     }
   }
+  if (info.suite !== suite) {
+    throw new Error(`testhost.sh boot --suite ${suite} booted suite ${info.suite}: ${line}`)
+  }
   if (!Number.isInteger(info.pid) || !Number.isInteger(info.leaderPid)) {
     throw new Error(`testhost.sh boot printed no pids: ${line}`)
   }
   return info
 }
 
-/** Boots a fresh host named `name` (lower-case letters, digits and '-'). */
-export async function bootHost(name: string): Promise<TestHost> {
-  await ensureBuilt()
-  const result = await runScript(['boot', name], BOOT_TIMEOUT_MS)
+/**
+ * Boots a fresh host named `name` (lower-case letters, digits and '-'), of `options.suite`
+ * (default bookworm).
+ */
+export async function bootHost(name: string, options: BootOptions = {}): Promise<TestHost> {
+  const suite = options.suite ?? DEFAULT_SUITE
+  if (!SUITES.includes(suite)) throw new Error(`bootHost ${name}: unknown suite '${suite}'`)
+  await ensureBuilt(suite)
+  const result = await runScript(['boot', name, '--suite', suite], BOOT_TIMEOUT_MS)
   if (result.code !== 0) {
     // testhost.sh removes a host that failed to come up, unless it was killed. (Not stopped
     // otherwise: the name may belong to another run's host.)
     if (result.killed) await runScript(['stop', name], STOP_TIMEOUT_MS)
-    throw failure(`testhost.sh boot ${name}`, result)
+    throw failure(`testhost.sh boot ${name} --suite ${suite}`, result)
   }
   let info: HostInfo
   try {
-    info = parseHostInfo(result.stdout)
+    info = parseHostInfo(result.stdout, suite)
   } catch (error) {
     await runScript(['stop', name], STOP_TIMEOUT_MS)
     throw new Error(`testhost.sh boot ${name}: ${(error as Error).message}\n${result.stderr}`, {
