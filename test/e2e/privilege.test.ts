@@ -260,7 +260,7 @@ describe('what root leaves behind', () => {
       await new Promise((resolve) => setTimeout(resolve, 250))
     }
     expect(running.trim()).toBe('0')
-    expect(await must("pgrep -f 'sleep 120' || true")).toBe('')
+    expect(await must("pgrep -fx 'sleep 120' || true")).toBe('')
     // The next deploy takes the lock and goes live.
     const next = await runAction(deployInputs(host), {
       workspace: workspaceWith('after-kill').workspace
