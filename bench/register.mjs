@@ -1,7 +1,8 @@
 // Lets the bench scripts run as TypeScript on Node 24 without a build: Node strips the types, and
 // this hook maps the `./x.js` specifiers that tsc (NodeNext) wants to the `./x.ts` files that exist,
 // so bench/ can import test/e2e's helpers exactly as the jest tests do.
-//   node --import ./bench/register.mjs bench/speed.ts
+//   node --experimental-transform-types --import ./bench/register.mjs bench/speed.ts
+// (transform-types: the action's own modules, which bench/ imports, use enums)
 import { existsSync } from 'node:fs'
 import { registerHooks } from 'node:module'
 import { fileURLToPath } from 'node:url'

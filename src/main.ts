@@ -70,18 +70,23 @@ export async function run(): Promise<void> {
   const context = runContext(process.env)
   const rollout = createRollout(settings.hosts, releaseClock(context.sha))
   const deployment = createDeployments(settings)
-  await deployment.start()
-  core.setOutput(Output.DeploymentId, deployment.id ?? '')
+  // Created while the hosts connect: the first SSH byte waits for no request to GitHub.
+  const started = deployment.start().then(() => {
+    core.setOutput(Output.DeploymentId, deployment.id ?? '')
+  })
   const reports = await rollOut(
     settings.hosts,
     settings.maxParallel,
     (host) => deployHost(settings, host, rollout, context),
     notReached,
     async (done) => {
-      if (settings.hosts.length > 1)
+      if (settings.hosts.length > 1) {
+        await started
         await deployment.progress(rolloutProgress(done, settings.hosts.length))
+      }
     }
   )
+  await started
   await deployment.finish(...deploymentOutcome(reports))
   await writeReport(settings, reports)
 }

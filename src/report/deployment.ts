@@ -2,7 +2,8 @@
 // Reporting never fails or stops a deploy: every API error becomes one warning, then silence.
 
 import * as core from '@actions/core'
-import * as github from '@actions/github'
+// Loaded when the first request is made: a deploy connects to its hosts before it needs it.
+import type * as GitHub from '@actions/github'
 import type { Settings } from '../settings.js'
 // Types only: the post step's bundle must not pull in the settings and SSH code.
 import type { HostReport } from './report.js'
@@ -84,7 +85,7 @@ const NO_DEPLOYMENT: DeploymentReporter = {
 
 /** The client and the names every call needs. */
 interface RepositoryApi {
-  octokit: ReturnType<typeof github.getOctokit>
+  octokit: () => Promise<ReturnType<typeof GitHub.getOctokit>>
   owner: string
   repo: string
   /** the run's log page, linked from every status */
@@ -94,9 +95,11 @@ interface RepositoryApi {
 function repositoryApi(token: string, env: NodeJS.ProcessEnv): RepositoryApi {
   // @actions/github reads GITHUB_API_URL when it is first imported; passing it here also
   // honours a value set later (the tests' contract server).
-  const octokit = github.getOctokit(token, {
-    baseUrl: env.GITHUB_API_URL || 'https://api.github.com'
-  })
+  let client: Promise<ReturnType<typeof GitHub.getOctokit>> | undefined
+  const octokit = () =>
+    (client ??= import('@actions/github').then((github) =>
+      github.getOctokit(token, { baseUrl: env.GITHUB_API_URL || 'https://api.github.com' })
+    ))
   const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/')
   const server = env.GITHUB_SERVER_URL || 'https://github.com'
   return {
@@ -124,7 +127,9 @@ class GitHubDeployment implements DeploymentReporter {
     const hosts = s.hosts.map((h) => h.name).join(', ')
     const production = s.environment === 'production'
     await this.call('create the deployment', async () => {
-      const { data } = await api.octokit.rest.repos.createDeployment({
+      const { data } = await (
+        await api.octokit()
+      ).rest.repos.createDeployment({
         owner: api.owner,
         repo: api.repo,
         // The commit itself: a tag or branch may move while the deploy runs.
@@ -185,14 +190,14 @@ class GitHubDeployment implements DeploymentReporter {
   }
 }
 
-function postStatus(
+async function postStatus(
   api: RepositoryApi,
   id: number,
   state: 'in_progress' | 'error' | FinalState,
   description: string,
   extra: { environment_url?: string } = {}
 ): Promise<unknown> {
-  return api.octokit.rest.repos.createDeploymentStatus({
+  return (await api.octokit()).rest.repos.createDeploymentStatus({
     owner: api.owner,
     repo: api.repo,
     deployment_id: id,
