@@ -61601,7 +61601,7 @@ function installConfigStep(s, files) {
         }), sh `[ -L ${p.siteLink} ] || : > ${p.backup}/site-link.absent`, sh `restore() {`, restoreConfig(s, files), raw('}'), sh `changed=""`, ...allFiles(files).map(({ path, text }) => script(config_writeFile(`${path}.new`, text), sh `if ! cmp -s ${path}.new ${path}; then changed="$changed ${baseName(path)}"; fi`, sh `chmod 644 ${path}.new && mv -f ${path}.new ${path}`)), sh `ln -sfn ${files.site.path} ${p.siteLink}`, 
         // Debian's welcome site is also a default server: the catch-all `_` takes its place.
         catchAll
-            ? sh `if [ -L ${DEFAULT_SITE_LINK} ]; then rm -f ${DEFAULT_SITE_LINK}; : > ${p.backup}/default-link; fi`
+            ? sh `if [ -L ${DEFAULT_SITE_LINK} ]; then rm -f ${DEFAULT_SITE_LINK}; : > ${p.backup}/default-link; changed="$changed default-site"; fi`
             : undefined, raw('if ! out=$(nginx -t 2>&1); then'), raw('  restore'), raw('  printf "%s\\n" "$out" >&2'), raw(`  exit ${GATE_FAILED}`), raw('fi'), sh `printf '%s\n' $changed > ${p.changed}`, raw('echo "changed=$changed"'))
     };
 }
@@ -62357,6 +62357,10 @@ const nginxWorkers = raw([
  * workers keeps the health check from being answered by the old site.
  */
 const reloadNginx = script(nginxWorkers, raw('if systemctl is-active --quiet nginx; then'), raw('  before=$(nginx_workers); systemctl reload nginx'), raw('  for i in $(seq 1 100); do'), raw('    still=$(printf "%s\\n" $before $(nginx_workers) | sort | uniq -d)'), raw('    [ -z "$still" ] && break; sleep 0.1'), raw('  done'), raw('else systemctl start nginx; fi'));
+/** An extended regular expression that matches exactly one of these names. */
+function unitPattern(...names) {
+    return names.map((name) => name.replace(/[.\\^$*+?()[\]{}|]/g, '\\$&')).join('|');
+}
 function switchStep(s, id) {
     const units = unitNames(s.projectName);
     const changed = layout_layout(s).changed;
@@ -62365,10 +62369,17 @@ function switchStep(s, id) {
         phase: 'restart',
         title: `Switch current to ${id}, restart gunicorn, reload nginx`,
         privileged: true,
-        command: script(raw('set -eu'), pointCurrentAt(s, id), raw('systemctl daemon-reload'), sh `systemctl enable --quiet ${units.socket} ${units.service}`, 
+        command: script(raw('set -eu'), pointCurrentAt(s, id), 
+        // What the install step changed (all, when it left no list).
+        sh `changed=$(cat ${changed} 2>/dev/null || echo all)`, raw(`was() { printf '%s\n' $changed | grep -qxE "all|$1"; }`), 
+        // systemd reads the units again, and enables them, only when they changed.
+        sh `if was ${unitPattern(units.socket, units.service)}; then systemctl daemon-reload; systemctl enable --quiet ${units.socket} ${units.service}; fi`, 
         // The socket stays open across a service restart so requests wait instead of failing;
-        // only a changed socket file (the install step lists it) needs the socket restarted.
-        sh `if grep -qxF ${units.socket} ${changed} 2>/dev/null; then`, sh `  systemctl stop ${units.service} ${units.socket} 2>/dev/null || true; rm -f ${socketPath(s.projectName)}; systemctl start ${units.socket}`, sh `else systemctl start ${units.socket}; fi`, sh `systemctl restart ${units.service} || echo "gunicorn did not start; the health check will tell" >&2`, reloadNginx)
+        // only a changed socket file needs the socket restarted.
+        sh `if was ${unitPattern(units.socket)}; then`, sh `  systemctl stop ${units.service} ${units.socket} 2>/dev/null || true; rm -f ${socketPath(s.projectName)}; systemctl start ${units.socket}`, sh `else systemctl start ${units.socket}; fi`, sh `systemctl restart ${units.service} || echo "gunicorn did not start; the health check will tell" >&2`, 
+        // nginx reads the site again only when it changed: the switch needs no reload (the site
+        // names `current` and the same socket), and a reload closes idle keep-alive connections.
+        sh `if was ${unitPattern(baseName(layout_layout(s).site), 'default-site')} || ! systemctl is-active --quiet nginx; then`, reloadNginx, raw('fi'))
     };
 }
 /** Puts the previous release and its files back after an unhealthy deploy. */

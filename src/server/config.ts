@@ -130,7 +130,7 @@ export function installConfigStep(s: Settings, files: ConfigFiles): Step {
       sh`ln -sfn ${files.site.path} ${p.siteLink}`,
       // Debian's welcome site is also a default server: the catch-all `_` takes its place.
       catchAll
-        ? sh`if [ -L ${DEFAULT_SITE_LINK} ]; then rm -f ${DEFAULT_SITE_LINK}; : > ${p.backup}/default-link; fi`
+        ? sh`if [ -L ${DEFAULT_SITE_LINK} ]; then rm -f ${DEFAULT_SITE_LINK}; : > ${p.backup}/default-link; changed="$changed default-site"; fi`
         : undefined,
       raw('if ! out=$(nginx -t 2>&1); then'),
       raw('  restore'),

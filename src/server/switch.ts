@@ -3,7 +3,7 @@
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
 import { restoreConfig, type ConfigFiles } from './config.js'
-import { layout, socketPath, unitNames } from './layout.js'
+import { baseName, layout, socketPath, unitNames } from './layout.js'
 import type { Step } from './step.js'
 
 /** A new link renamed over the old one: `current` is never missing, not even for a moment. */
@@ -41,6 +41,11 @@ export const reloadNginx = script(
   raw('else systemctl start nginx; fi')
 )
 
+/** An extended regular expression that matches exactly one of these names. */
+function unitPattern(...names: string[]): string {
+  return names.map((name) => name.replace(/[.\\^$*+?()[\]{}|]/g, '\\$&')).join('|')
+}
+
 export function switchStep(s: Settings, id: string): Step {
   const units = unitNames(s.projectName)
   const changed = layout(s).changed
@@ -52,15 +57,22 @@ export function switchStep(s: Settings, id: string): Step {
     command: script(
       raw('set -eu'),
       pointCurrentAt(s, id),
-      raw('systemctl daemon-reload'),
-      sh`systemctl enable --quiet ${units.socket} ${units.service}`,
+      // What the install step changed (all, when it left no list).
+      sh`changed=$(cat ${changed} 2>/dev/null || echo all)`,
+      raw(`was() { printf '%s\n' $changed | grep -qxE "all|$1"; }`),
+      // systemd reads the units again, and enables them, only when they changed.
+      sh`if was ${unitPattern(units.socket, units.service)}; then systemctl daemon-reload; systemctl enable --quiet ${units.socket} ${units.service}; fi`,
       // The socket stays open across a service restart so requests wait instead of failing;
-      // only a changed socket file (the install step lists it) needs the socket restarted.
-      sh`if grep -qxF ${units.socket} ${changed} 2>/dev/null; then`,
+      // only a changed socket file needs the socket restarted.
+      sh`if was ${unitPattern(units.socket)}; then`,
       sh`  systemctl stop ${units.service} ${units.socket} 2>/dev/null || true; rm -f ${socketPath(s.projectName)}; systemctl start ${units.socket}`,
       sh`else systemctl start ${units.socket}; fi`,
       sh`systemctl restart ${units.service} || echo "gunicorn did not start; the health check will tell" >&2`,
-      reloadNginx
+      // nginx reads the site again only when it changed: the switch needs no reload (the site
+      // names `current` and the same socket), and a reload closes idle keep-alive connections.
+      sh`if was ${unitPattern(baseName(layout(s).site), 'default-site')} || ! systemctl is-active --quiet nginx; then`,
+      reloadNginx,
+      raw('fi')
     )
   }
 }
