@@ -199,6 +199,41 @@ describe('transitions', () => {
     expect(t.steps()).not.toContain('switch')
   })
 
+  test.each([
+    [
+      'whose venv cannot be built',
+      { venv: { code: 1, stderr: 'ERROR: No matching distribution' } }
+    ],
+    [
+      'whose settings cannot be read',
+      { discover: { code: 1, stderr: "Traceback\nKeyError: 'DJANGO_SECRET_KEY'" } }
+    ],
+    [
+      'whose ALLOWED_HOSTS refuses the server name',
+      {
+        discover: {
+          stdout: `DJANGO-SETTINGS ${JSON.stringify({ REFUSED_HOSTS: ['example.com'] })}\n`
+        }
+      }
+    ]
+  ])('a release %s is marked failed: a later rollback never picks it', async (_, answers) => {
+    const t = new ScriptedTransport(answers)
+    const result = await deploy(settingsFor({ source }), t)
+    expect(result.status).toBe('failure')
+    expect(t.steps()).not.toContain('switch')
+    expect(t.steps().slice(-1)).toEqual(['mark-failed'])
+    expect(t.ran.slice(-1)[0].command).toContain(NEW)
+  })
+
+  test("an upload refused because the release exists marks nothing: it is another run's", async () => {
+    const t = new ScriptedTransport({
+      upload: { code: 1, stderr: `release ${NEW} already exists on the host` }
+    })
+    const result = await deploy(settingsFor({ source }), t)
+    expect(result.status).toBe('failure')
+    expect(t.steps()).not.toContain('mark-failed')
+  })
+
   test('an unhealthy release is rolled back, and the previous one confirmed healthy', async () => {
     let checks = 0
     const t = new ScriptedTransport({

@@ -62450,8 +62450,8 @@ function checkFound(s, found, target) {
     const refused = found.refusedHosts ?? [];
     if (refused.length > 0)
         throw new PlanError(`ALLOWED_HOSTS in the project's settings does not allow ${refused.map((n) => `'${n}'`).join(', ')}: ` +
-            `Django would answer 400 (DisallowedHost) to every request for ${refused.length > 1 ? 'them' : 'it'}, ` +
-            `so nothing was switched. Add ${refused.map((n) => `'${n}'`).join(', ')} to ALLOWED_HOSTS (for example from an ` +
+            `Django would answer 400 (DisallowedHost) to every request for ${refused.length > 1 ? 'them' : 'it'}. ` +
+            `Add ${refused.map((n) => `'${n}'`).join(', ')} to ALLOWED_HOSTS (for example from an ` +
             `environment variable set in dotenv)` +
             (s.serverNames.includes('_')
                 ? "; with server-name: _ the health check asks for localhost, or set server-name to the site's name."
@@ -64172,19 +64172,26 @@ class HostDeploy {
     }
     async deploy(newRelease) {
         let plan = (this.plan = this.planWith(newRelease, {}));
-        for (const step of plan.release)
-            await this.deps.run(step, { stdin: step.stdin && this.deps.stdin(step.stdin) });
-        const found = parseDjangoFacts((await this.deps.run(plan.discover)).stdout);
-        plan = this.plan = this.planWith(newRelease, found);
-        this.to('released');
-        this.noticeShared(plan, found);
+        // The release is this run's once its upload went through (an upload refused because the
+        // release exists is another run's release).
+        let uploaded = false;
         try {
+            for (const step of plan.release) {
+                await this.deps.run(step, { stdin: step.stdin && this.deps.stdin(step.stdin) });
+                if (step.id === 'upload')
+                    uploaded = true;
+            }
+            const found = parseDjangoFacts((await this.deps.run(plan.discover)).stdout);
+            plan = this.plan = this.planWith(newRelease, found);
+            this.to('released');
+            this.noticeShared(plan, found);
             await this.build(plan);
             await this.runGates(plan);
         }
         catch (error) {
-            // Nothing was switched; the new release stays for inspection, never chosen by a rollback.
-            if (plan.mode === 'deploy' && plan.markFailed)
+            // Nothing was switched; the new release stays for inspection, never chosen by a rollback:
+            // nor one whose venv could not be built, or whose settings could not be read or were refused.
+            if (uploaded && plan.mode === 'deploy' && plan.markFailed)
                 await this.deps.run(plan.markFailed, { allowFailure: true });
             throw error;
         }

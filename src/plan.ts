@@ -119,8 +119,8 @@ export function checkFound(s: Settings, found: DjangoFacts, target: string): voi
   if (refused.length > 0)
     throw new PlanError(
       `ALLOWED_HOSTS in the project's settings does not allow ${refused.map((n) => `'${n}'`).join(', ')}: ` +
-        `Django would answer 400 (DisallowedHost) to every request for ${refused.length > 1 ? 'them' : 'it'}, ` +
-        `so nothing was switched. Add ${refused.map((n) => `'${n}'`).join(', ')} to ALLOWED_HOSTS (for example from an ` +
+        `Django would answer 400 (DisallowedHost) to every request for ${refused.length > 1 ? 'them' : 'it'}. ` +
+        `Add ${refused.map((n) => `'${n}'`).join(', ')} to ALLOWED_HOSTS (for example from an ` +
         `environment variable set in dotenv)` +
         (s.serverNames.includes('_')
           ? "; with server-name: _ the health check asks for localhost, or set server-name to the site's name."

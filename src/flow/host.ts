@@ -169,18 +169,24 @@ export class HostDeploy {
 
   private async deploy(newRelease: string): Promise<void> {
     let plan = (this.plan = this.planWith(newRelease, {}))
-    for (const step of plan.release)
-      await this.deps.run(step, { stdin: step.stdin && this.deps.stdin(step.stdin) })
-    const found = parseDjangoFacts((await this.deps.run(plan.discover)).stdout)
-    plan = this.plan = this.planWith(newRelease, found)
-    this.to('released')
-    this.noticeShared(plan, found)
+    // The release is this run's once its upload went through (an upload refused because the
+    // release exists is another run's release).
+    let uploaded = false
     try {
+      for (const step of plan.release) {
+        await this.deps.run(step, { stdin: step.stdin && this.deps.stdin(step.stdin) })
+        if (step.id === 'upload') uploaded = true
+      }
+      const found = parseDjangoFacts((await this.deps.run(plan.discover)).stdout)
+      plan = this.plan = this.planWith(newRelease, found)
+      this.to('released')
+      this.noticeShared(plan, found)
       await this.build(plan)
       await this.runGates(plan)
     } catch (error) {
-      // Nothing was switched; the new release stays for inspection, never chosen by a rollback.
-      if (plan.mode === 'deploy' && plan.markFailed)
+      // Nothing was switched; the new release stays for inspection, never chosen by a rollback:
+      // nor one whose venv could not be built, or whose settings could not be read or were refused.
+      if (uploaded && plan.mode === 'deploy' && plan.markFailed)
         await this.deps.run(plan.markFailed, { allowFailure: true })
       throw error
     }

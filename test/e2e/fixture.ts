@@ -1,4 +1,6 @@
-// The sample project as a user's workspace, and the inputs a user would write for a test host.
+// The sample projects as a user's workspace, the inputs a user would write for a test host, and
+// what a run shows a person (annotations, the summary's first lines).
+import { randomBytes } from 'node:crypto'
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -13,6 +15,25 @@ export function workspaceWith(version: string): { workspace: string; project: st
   cpSync(join(ROOT, 'test/fixtures/mysite'), project, { recursive: true })
   writeFileSync(join(project, 'VERSION'), `${version}\n`)
   return { workspace, project }
+}
+
+/**
+ * A fresh copy of the repository test/fixtures/<fixture> as actions/checkout leaves it: the
+ * workspace itself, with the given VERSION written at `versionFile`.
+ */
+export function checkout(fixture: string, version: string, versionFile = 'VERSION'): string {
+  const workspace = mkdtempSync(join(tmpdir(), `dda-${fixture}-`))
+  cpSync(join(ROOT, 'test/fixtures', fixture), workspace, { recursive: true })
+  writeFileSync(join(workspace, versionFile), `${version}\n`)
+  return workspace
+}
+
+/**
+ * The environment of a run of a commit of its own (GITHUB_SHA): a release id names the second
+ * and the commit, and runs that fail fast may follow each other within a second.
+ */
+export function newCommit(): Record<string, string> {
+  return { GITHUB_SHA: randomBytes(20).toString('hex') }
 }
 
 /** Edits a file of the copied project. */
@@ -107,4 +128,45 @@ export async function checksums(host: TestHost, folders: string[]): Promise<stri
     `find ${folders.join(' ')} \\( -type f -o -type l \\) -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum 2>&1; find ${folders.join(' ')} -type l -printf '%p -> %l\\n' 2>/dev/null | sort`
   )
   return result.stdout
+}
+
+export interface Annotation {
+  title: string
+  message: string
+}
+
+/** The annotations of one kind a run printed (`::error title=...::message`), decoded. */
+export function annotations(stdout: string, kind: 'error' | 'warning' | 'notice'): Annotation[] {
+  const decode = (text: string) =>
+    text
+      .replace(/%0D/g, '\r')
+      .replace(/%0A/g, '\n')
+      .replace(/%3A/g, ':')
+      .replace(/%2C/g, ',')
+      .replace(/%25/g, '%')
+  return stdout.split('\n').flatMap((line) => {
+    const match = new RegExp(`^::${kind}(?: (.*?))?::(.*)$`).exec(line)
+    if (!match) return []
+    const title = /(?:^|,)title=([^,]*)/.exec(match[1] ?? '')?.[1] ?? ''
+    return [{ title: decode(title), message: decode(match[2]) }]
+  })
+}
+
+/**
+ * The lines a person reads first in the job summary: those under the heading of the first host
+ * that did not succeed (the cause in bold, what the action did, what to do next), as plain text.
+ */
+export function summaryCause(summary: string): string[] {
+  const lines = summary.split('\n')
+  const start = lines.findIndex((line) => /^### \S+ .*: (failure|rolled-back)$/.test(line))
+  if (start < 0) return []
+  const end = lines.findIndex((line, i) => i > start + 1 && line.trim() === '')
+  return lines.slice(start + 2, end < 0 ? undefined : end).map((line) =>
+    line
+      .replace(/ {2}$/, '')
+      .replace(/^\*\*(.*)\*\*$/, '$1')
+      .replace(/\\(.)/g, '$1')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+  )
 }
