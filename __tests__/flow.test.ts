@@ -142,7 +142,7 @@ describe('the dry run prints the plan the deploy runs', () => {
     const result = await deploy(settingsFor({ rollback: true, source: null }), t)
     expect(result.status).toBe('failure')
     expect(result.message).toMatch(/no earlier good release/)
-    expect(t.steps()).toEqual(['inspect', 'lock'])
+    expect(t.steps()).toEqual(['lock', 'inspect'])
     expect(t.lockReleased).toBe(true)
   })
 })
@@ -153,8 +153,8 @@ describe('transitions', () => {
     const result = await deploy(settingsFor({ source }), t)
     expect(result).toMatchObject({ status: 'success', release: NEW, previousRelease: LIVE })
     expect(t.steps()).toEqual([
-      'inspect',
       'lock',
+      'inspect',
       'prepare',
       'upload',
       'venv',

@@ -61784,9 +61784,7 @@ function prepareStep(s) {
         phase: 'connect',
         title: `Prepare ${s.deployPath} and the app user ${app}`,
         privileged: true,
-        command: script(raw('set -eu'), sh `if ! id -u ${app} >/dev/null 2>&1; then useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin ${app}; echo "created the system user ${app}"; fi`, 
-        // A first deploy takes only a folder that is root's or empty: never someone else's files.
-        sh `if [ -e ${p.root} ] && [ ! -e ${p.releases} ] && { [ "$(stat -c %u ${p.root})" != 0 ] || [ -L ${p.root} ]; } && [ -n "$(ls -A ${p.root})" ]; then`, sh `  printf '%s\n' ${`${p.root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`, raw('fi'), sh `mkdir -p ${p.releases} ${p.state} ${p.failed}`, sh `chown -h root:root ${p.root} ${p.releases} ${p.state} ${p.failed} && chmod 755 ${p.root} ${p.releases} && chmod 700 ${p.state}`, 
+        command: script(raw('set -eu'), sh `if ! id -u ${app} >/dev/null 2>&1; then useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin ${app}; echo "created the system user ${app}"; fi`, sh `mkdir -p ${p.releases} ${p.state} ${p.failed}`, sh `chown -h root:root ${p.root} ${p.releases} ${p.state} ${p.failed} && chmod 755 ${p.root} ${p.releases} && chmod 700 ${p.state}`, 
         // The app writes only shared/ (database, media); nginx may only pass through it.
         safeDir(s, p.shared, { user: app, group: app }, '711'))
     };
@@ -62546,8 +62544,8 @@ const HINTS = [
     {
         when: /ModuleNotFoundError: No module named '([\w.]+)'/,
         hint: (m) => `The module ${m[1].split('.')[0]} is not installed in the release's venv: add the package that provides it ` +
-            `to the requirements file (or, with system-site-packages: true, install the Debian package, e.g. ` +
-            `python3-${m[1].split('.')[0].replace(/_/g, '-').toLowerCase()}).`
+            `to the requirements file (or, with system-site-packages: true, install the Debian package that ` +
+            `provides it on the server: \`apt-cache search ${m[1].split('.')[0].replace(/_/g, '.')}\` finds it).`
     },
     {
         when: /KeyError: '([A-Za-z_][A-Za-z0-9_]*)'/,
@@ -64093,16 +64091,18 @@ class HostDeploy {
     async run(newRelease) {
         const s = this.deps.settings;
         try {
-            this.facts = parseFacts((await this.deps.run(inspectStep(s))).stdout);
-            this.to('inspected');
-            if (s.dryRun)
+            if (s.dryRun) {
+                await this.inspect();
                 return await this.dryRun(newRelease());
+            }
             const lock = await this.deps.takeLock();
             if (lock.staleHolder) {
                 this.deps.warn(`Took over the deploy lock left by a run that ended without releasing it: ${lock.staleHolder}`);
             }
             try {
                 this.to('locked');
+                // Under the lock: what another deploy did while this one waited is seen.
+                await this.inspect();
                 await this.deploy(newRelease());
                 return this.outcome('success', '');
             }
@@ -64144,6 +64144,10 @@ class HostDeploy {
         if (error instanceof StepError)
             return `${error.step.title} failed: ${error.cause}${done}${error.hint ? `\n${error.hint}` : ''}`;
         return `${error.message}${done}`;
+    }
+    async inspect() {
+        this.facts = parseFacts((await this.deps.run(inspectStep(this.deps.settings))).stdout);
+        this.to('inspected');
     }
     outcome(status, message) {
         return {
@@ -64264,7 +64268,9 @@ class HostDeploy {
             return;
         this.diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout;
         const cause = publicProblem ||
-            `the health check got ${health.status || 'no answer'}${health.detail ? ` (${health.detail})` : ''} from ${s.healthPath} within ${s.healthTimeoutMs / 1000} s`;
+            `the health check got ${health.status || 'no answer'}${health.detail ? ` (${health.detail})` : ''} from ${s.healthPath}` +
+                // A refusal (DisallowedHost, a redirect to HTTPS) ends the check at once.
+                (health.durationMs >= s.healthTimeoutMs ? ` within ${s.healthTimeoutMs / 1000} s` : '');
         const rolledBack = await this.rollBack(plan);
         const errors = parseErrors(this.diagnostics);
         const hint = hintFor(`${cause}\n${errors.join('\n')}`);
@@ -64292,6 +64298,10 @@ class HostDeploy {
         const notice = sharedNotice(s, sharedPaths(s, plan.target, found));
         if (notice)
             this.deps.notice(notice, 'Kept in shared/');
+        if (s.collectstatic && !found.staticRoot && !s.staticRoot)
+            this.deps.notice("STATIC_ROOT is not set in the project's settings, so collectstatic was skipped and nginx " +
+                "serves no static files (the admin's included). Set it, e.g. STATIC_ROOT = BASE_DIR / " +
+                "'staticfiles', or set collectstatic: false to say this is meant.", 'No static files');
     }
     /**
      * Only reads: the settings of the release that exists (the live one, or the rollback's target),
@@ -64466,8 +64476,11 @@ const LOCK_BUSY = 75;
  * killed run left behind, or nothing) and `LOCKED`; holds the lock until stdin closes.
  */
 function lockCommand(s, holder, waitSeconds) {
-    const lock = layout_layout(s).lock;
-    return script(raw('set -u'), sh `mkdir -p ${s.deployPath}`, sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), 
+    const { root, lock } = layout_layout(s);
+    return script(raw('set -u'), 
+    // Root writes here from now on: a folder that is not root's is taken only when empty (made
+    // root's first), never followed through a link, and someone else's files are left alone.
+    sh `if [ -L ${root} ] || { [ -e ${root} ] && [ "$(stat -c %u ${root})" != 0 ]; }; then`, sh `  if [ ! -L ${root} ] && [ -d ${root} ] && [ -z "$(ls -A ${root})" ]; then chown root:root ${root} && chmod 755 ${root}; fi`, sh `  if [ -L ${root} ] || [ "$(stat -c %u ${root})" != 0 ] || [ -L ${lock} ]; then`, sh `    printf '%s\n' ${`${root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`, raw('  fi'), raw('fi'), sh `mkdir -p ${root}`, sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), 
     // Held until the runner closes our stdin, or the connection drops; the steps a killed run
     // left in the sandbox end before the lock is let go.
     raw('cat > /dev/null'), sh `systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`, sh `: > ${lock}`);

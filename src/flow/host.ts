@@ -87,9 +87,10 @@ export class HostDeploy {
   async run(newRelease: () => string): Promise<HostOutcome> {
     const s = this.deps.settings
     try {
-      this.facts = parseFacts((await this.deps.run(inspectStep(s))).stdout)
-      this.to('inspected')
-      if (s.dryRun) return await this.dryRun(newRelease())
+      if (s.dryRun) {
+        await this.inspect()
+        return await this.dryRun(newRelease())
+      }
       const lock = await this.deps.takeLock()
       if (lock.staleHolder) {
         this.deps.warn(
@@ -98,6 +99,8 @@ export class HostDeploy {
       }
       try {
         this.to('locked')
+        // Under the lock: what another deploy did while this one waited is seen.
+        await this.inspect()
         await this.deploy(newRelease())
         return this.outcome('success', '')
       } finally {
@@ -138,6 +141,11 @@ export class HostDeploy {
     if (error instanceof StepError)
       return `${error.step.title} failed: ${error.cause}${done}${error.hint ? `\n${error.hint}` : ''}`
     return `${(error as Error).message}${done}`
+  }
+
+  private async inspect(): Promise<void> {
+    this.facts = parseFacts((await this.deps.run(inspectStep(this.deps.settings))).stdout)
+    this.to('inspected')
   }
 
   private outcome(status: HostOutcome['status'], message: string): HostOutcome {
@@ -258,7 +266,9 @@ export class HostDeploy {
     this.diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout
     const cause =
       publicProblem ||
-      `the health check got ${health.status || 'no answer'}${health.detail ? ` (${health.detail})` : ''} from ${s.healthPath} within ${s.healthTimeoutMs / 1000} s`
+      `the health check got ${health.status || 'no answer'}${health.detail ? ` (${health.detail})` : ''} from ${s.healthPath}` +
+        // A refusal (DisallowedHost, a redirect to HTTPS) ends the check at once.
+        (health.durationMs >= s.healthTimeoutMs ? ` within ${s.healthTimeoutMs / 1000} s` : '')
     const rolledBack = await this.rollBack(plan)
     const errors = parseErrors(this.diagnostics)
     const hint = hintFor(`${cause}\n${errors.join('\n')}`)
@@ -287,6 +297,13 @@ export class HostDeploy {
     const s = this.deps.settings
     const notice = sharedNotice(s, sharedPaths(s, plan.target, found))
     if (notice) this.deps.notice(notice, 'Kept in shared/')
+    if (s.collectstatic && !found.staticRoot && !s.staticRoot)
+      this.deps.notice(
+        "STATIC_ROOT is not set in the project's settings, so collectstatic was skipped and nginx " +
+          "serves no static files (the admin's included). Set it, e.g. STATIC_ROOT = BASE_DIR / " +
+          "'staticfiles', or set collectstatic: false to say this is meant.",
+        'No static files'
+      )
   }
 
   /**

@@ -37,8 +37,8 @@ const HINTS: Hint[] = [
     when: /ModuleNotFoundError: No module named '([\w.]+)'/,
     hint: (m) =>
       `The module ${m[1].split('.')[0]} is not installed in the release's venv: add the package that provides it ` +
-      `to the requirements file (or, with system-site-packages: true, install the Debian package, e.g. ` +
-      `python3-${m[1].split('.')[0].replace(/_/g, '-').toLowerCase()}).`
+      `to the requirements file (or, with system-site-packages: true, install the Debian package that ` +
+      `provides it on the server: \`apt-cache search ${m[1].split('.')[0].replace(/_/g, '.')}\` finds it).`
   },
   {
     when: /KeyError: '([A-Za-z_][A-Za-z0-9_]*)'/,

@@ -14,10 +14,18 @@ export const LOCK_BUSY = 75
  * killed run left behind, or nothing) and `LOCKED`; holds the lock until stdin closes.
  */
 export function lockCommand(s: Settings, holder: string, waitSeconds: number): ShellText {
-  const lock = layout(s).lock
+  const { root, lock } = layout(s)
   return script(
     raw('set -u'),
-    sh`mkdir -p ${s.deployPath}`,
+    // Root writes here from now on: a folder that is not root's is taken only when empty (made
+    // root's first), never followed through a link, and someone else's files are left alone.
+    sh`if [ -L ${root} ] || { [ -e ${root} ] && [ "$(stat -c %u ${root})" != 0 ]; }; then`,
+    sh`  if [ ! -L ${root} ] && [ -d ${root} ] && [ -z "$(ls -A ${root})" ]; then chown root:root ${root} && chmod 755 ${root}; fi`,
+    sh`  if [ -L ${root} ] || [ "$(stat -c %u ${root})" != 0 ] || [ -L ${lock} ]; then`,
+    sh`    printf '%s\n' ${`${root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`,
+    raw('  fi'),
+    raw('fi'),
+    sh`mkdir -p ${root}`,
     sh`exec 9<>${lock}`,
     raw('if ! flock -n 9; then'),
     sh`  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`,

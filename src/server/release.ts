@@ -43,10 +43,6 @@ export function prepareStep(s: Settings): Step {
     command: script(
       raw('set -eu'),
       sh`if ! id -u ${app} >/dev/null 2>&1; then useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin ${app}; echo "created the system user ${app}"; fi`,
-      // A first deploy takes only a folder that is root's or empty: never someone else's files.
-      sh`if [ -e ${p.root} ] && [ ! -e ${p.releases} ] && { [ "$(stat -c %u ${p.root})" != 0 ] || [ -L ${p.root} ]; } && [ -n "$(ls -A ${p.root})" ]; then`,
-      sh`  printf '%s\n' ${`${p.root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`,
-      raw('fi'),
       sh`mkdir -p ${p.releases} ${p.state} ${p.failed}`,
       sh`chown -h root:root ${p.root} ${p.releases} ${p.state} ${p.failed} && chmod 755 ${p.root} ${p.releases} && chmod 700 ${p.state}`,
       // The app writes only shared/ (database, media); nginx may only pass through it.

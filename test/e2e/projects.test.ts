@@ -71,6 +71,10 @@ describe('startproject, untouched: server-name _, DEBUG = True, ALLOWED_HOSTS = 
       '/srv/mysite/shared/db.sqlite3\n'
     )
     expect(await must('stat -c %U /srv/mysite/shared/db.sqlite3')).toBe('mysite\n')
+    // startproject sets no STATIC_ROOT: said, not skipped in silence.
+    expect(
+      annotations(run.stdout, 'notice').find((a) => a.title === 'No static files')?.message
+    ).toContain('STATIC_ROOT is not set')
   })
 
   test('rows written after a deploy survive the next release and a rollback', async () => {
