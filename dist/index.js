@@ -65281,6 +65281,78 @@ async function acquireLock(transport, s, holder, waitSeconds, onWait) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/remote/retry.ts
+// Transient connection failures are tried again: a connection refused, reset or timed out before
+// the SSH handshake (sshd restarting, a host rebooting, MaxStartups), a jump host's forward that
+// did not open, DNS that did not answer. Never what another try cannot fix, or where a try would
+// only send the credentials again: a host key refused, a login refused, no common algorithm, a
+// name that does not exist.
+
+/** The kinds of failure that another try can fix: the server or the network was not there yet. */
+const TRANSIENT = new Set([
+    'refused',
+    'reset',
+    'timeout',
+    'forward',
+    'dns-no-answer'
+]);
+/** Whether another try can help: a pure function of the error's stage and kind. */
+function worthRetrying(error) {
+    return (error instanceof RemoteError &&
+        (error.stage === 'connect' || error.stage === 'resolve') &&
+        error.failure !== undefined &&
+        TRANSIENT.has(error.failure.kind));
+}
+/** 4 tries, waits of 1 s, 2 s and 4 s (± 20 %): 7 s of waits at most, within `timeout`. */
+const RETRY_POLICY = {
+    tries: 4,
+    firstWaitMs: 1000,
+    jitter: 0.2,
+    minTryMs: 1000
+};
+const REAL_CLOCK = {
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    random: () => Math.random()
+};
+/** The wait after try `tried` (1, 2, ...): exponential, with jitter. */
+function backoffMs(tried, random, policy = RETRY_POLICY) {
+    const factor = 1 - policy.jitter + 2 * policy.jitter * random;
+    return Math.round(policy.firstWaitMs * 2 ** (tried - 1) * factor);
+}
+const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+/**
+ * Connects by `connect`, which gets the time its try may take; a transient failure is tried
+ * again after a wait, each logged as one line (the host, the cause, the wait). All the tries
+ * and waits fit in `budgetMs` (the `timeout` input): a wait is cut to leave the next try
+ * `minTryMs`, and there is no next try when that is not left. The error is the last try's,
+ * with "after N tries" when there were several.
+ */
+async function connectWithRetries(connect, budgetMs, log, clock = REAL_CLOCK, policy = RETRY_POLICY) {
+    const started = clock.now();
+    for (let tried = 1;; tried++) {
+        try {
+            return await connect(budgetMs - (clock.now() - started));
+        }
+        catch (error) {
+            const left = budgetMs - (clock.now() - started);
+            const waitMs = Math.min(backoffMs(tried, clock.random(), policy), left - policy.minTryMs);
+            if (!worthRetrying(error) || tried >= policy.tries || waitMs < 0) {
+                throw tried === 1 ? error : afterTries(error, tried, clock.now() - started);
+            }
+            log(`Could not connect to ${error.failure.where}: ${error.failure.cause}. ` +
+                `Trying again in ${seconds(waitMs)} (try ${tried + 1} of ${policy.tries}).`);
+            await clock.sleep(waitMs);
+        }
+    }
+}
+/** The last try's error, saying how many there were. */
+function afterTries(error, tries, ms) {
+    if (!(error instanceof RemoteError))
+        return error;
+    return new RemoteError(error.stage, `${error.message} Failed after ${tries} tries in ${seconds(ms)}.`, error.output, error.failure);
+}
+
 ;// CONCATENATED MODULE: ../main/node_modules/@actions/github/lib/context.js
 
 
@@ -71801,6 +71873,7 @@ function readInside(root, path) {
 
 
 
+
 function runContext(env, now = new Date()) {
     const clean = (v) => (v ?? '').replace(/[^\w./@:+-]/g, '');
     const run = env.GITHUB_RUN_ID
@@ -71882,7 +71955,10 @@ function hostLog(label, multiple) {
             : (title, body) => group(title, body)
     };
 }
-/** One host: connect, run its flow, report; a connection that fails is the host's failure. */
+/**
+ * One host: connect (a transient failure tried again), run its flow, report; a connection that
+ * fails is the host's failure.
+ */
 async function deployHost(s, host, rollout, context, connect = SshTransport.connect) {
     const started = Date.now();
     const label = hostLabel(host);
@@ -71890,7 +71966,7 @@ async function deployHost(s, host, rollout, context, connect = SshTransport.conn
     let transport;
     let exec;
     try {
-        transport = await connect(s, host);
+        transport = await connectWithRetries((timeoutMs) => connect(s, host, timeoutMs), s.connectTimeoutMs, log.info);
         exec = new Executor(transport, log);
         exec.phaseMs.set('connect', Date.now() - started);
         const flow = new HostDeploy(hostDeps(s, rollout, host, transport, exec, context, log));
