@@ -314,4 +314,21 @@ describe('transitions', () => {
     )
     expect(result).toMatchObject({ status: 'failure', message: 'connection refused', release: '' })
   })
+
+  test('the first try at connecting has all of timeout; an error that is not transient is not tried again', async () => {
+    const s = settingsFor({ source, connectTimeoutMs: 12_000 })
+    const timeouts: number[] = []
+    const result = await deployHost(
+      s,
+      s.hosts[0],
+      createRollout(s.hosts, () => NEW),
+      runContext({}),
+      async (_s, _host, timeoutMs) => {
+        timeouts.push(timeoutMs)
+        throw new Error('not a connection failure')
+      }
+    )
+    expect(result.status).toBe('failure')
+    expect(timeouts).toEqual([12_000])
+  })
 })

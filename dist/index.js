@@ -63721,10 +63721,14 @@ function verifyHostKey(blob, host, port, pins) {
 class RemoteError extends Error {
     stage;
     output;
-    constructor(stage, message, output = '') {
+    failure;
+    constructor(stage, message, output = '', 
+    /** set by a failed connection */
+    failure) {
         super(message);
         this.stage = stage;
         this.output = output;
+        this.failure = failure;
         this.name = 'RemoteError';
     }
 }
@@ -63741,11 +63745,16 @@ class SshTransport {
         this.label = label;
         this.hops = hops;
     }
-    static async connect(settings, host) {
+    /**
+     * One try at connecting (the jump host first, if any), within `timeoutMs` in all; tries again
+     * are retry.ts's.
+     */
+    static async connect(settings, host, timeoutMs = settings.connectTimeoutMs) {
+        const deadline = Date.now() + timeoutMs;
         const hops = [];
         let sock;
         if (settings.jumpHost) {
-            const jump = await connection_open(settings, settings.jumpHost, settings.jumpHost.username, undefined, 'jump host ');
+            const jump = await connection_open(settings, settings.jumpHost, settings.jumpHost.username, undefined, deadline, 'jump host ');
             hops.push(jump);
             try {
                 sock = await jump.forwardOut('127.0.0.1', 0, host.name, host.port);
@@ -63754,12 +63763,16 @@ class SshTransport {
                 jump.dispose();
                 const reason = error.message.replace(/^\(SSH\) Channel open failure:\s*/, '');
                 throw new RemoteError('connect', `the jump host ${settings.jumpHost.name} could not open a connection to ${host.name}:${host.port} (${reason}). ` +
-                    `Check that the jump host reaches that address and port (ssh there and try it), and that its sshd allows forwarding (AllowTcpForwarding).`);
+                    `Check that the jump host reaches that address and port (ssh there and try it), and that its sshd allows forwarding (AllowTcpForwarding).`, '', {
+                    kind: 'forward',
+                    where: `${host.name}:${host.port} through the jump host ${settings.jumpHost.name}`,
+                    cause: `the jump host could not open a connection to it (${reason})`
+                });
             }
         }
         try {
             const via = settings.jumpHost ? ` (through the jump host ${settings.jumpHost.name})` : '';
-            const ssh = await connection_open(settings, host, settings.username, sock, '', via);
+            const ssh = await connection_open(settings, host, settings.username, sock, deadline, '', via);
             return new SshTransport(ssh, settings, `${settings.username}@${host.name}`, hops);
         }
         catch (error) {
@@ -63831,7 +63844,7 @@ function hostKeyAlgorithms(settings, host) {
     const pinned = pinnedKeyTypes(settings.knownHostEntries, host.name, host.port).flatMap((type) => type === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256'] : [type]);
     return [...new Set([...pinned, ...HOST_KEY_ALGORITHMS])].filter((a) => HOST_KEY_ALGORITHMS.includes(a));
 }
-async function connection_open(settings, host, username, sock, what, via = '') {
+async function connection_open(settings, host, username, sock, deadline, what, via = '') {
     // A forwarded channel through the jump host is connected from the start.
     const progress = { reached: sock !== undefined, handshaken: false };
     const ssh = new NodeSSH();
@@ -63840,7 +63853,8 @@ async function connection_open(settings, host, username, sock, what, via = '') {
         port: host.port,
         username,
         sock,
-        readyTimeout: settings.connectTimeoutMs,
+        // What is left of this try's time (the jump host took the rest); 0 would mean no limit.
+        readyTimeout: Math.max(1, deadline - Date.now()),
         keepaliveInterval: 15000,
         keepaliveCountMax: 4,
         privateKey: settings.privateKey,
@@ -63890,47 +63904,56 @@ function clientKeyName(settings) {
     const { type, fingerprint } = describeKey(key.getPublicSSH());
     return ` ${type} ${fingerprint}`;
 }
-/** Names the stage a connection failed in, its likely cause and what to do about it. */
+/**
+ * Names the stage a connection failed in, its kind (which decides a retry), its likely cause and
+ * what to do about it.
+ */
 // One case per way a connection fails, in the order they can happen: read as a table.
 // eslint-disable-next-line max-lines-per-function
 function explainConnectError(error, settings, host, username, where, progress, via) {
     const { verdict } = progress;
     const seconds = settings.connectTimeoutMs / 1000;
+    const fail = (stage, kind, cause, message) => new RemoteError(stage, message, '', { kind, where, cause });
     if (verdict && !verdict.accepted && !settings.insecureSkipHostKeyCheck) {
         const { offered } = verdict;
         const scan = `ssh-keyscan -p ${host.port} ${host.name}`;
         const file = `/etc/ssh/ssh_host_${offered.type.replace(/^ssh-|-sha2-nistp\d+$/g, '')}_key.pub`;
-        return new RemoteError('host-key', `Host key check failed for ${where}: the server offered ${offered.type} ${offered.fingerprint}, and ${verdict.reason}. ` +
+        return fail('host-key', 'host-key', `host key ${offered.type} ${offered.fingerprint} refused`, `Host key check failed for ${where}: the server offered ${offered.type} ${offered.fingerprint}, and ${verdict.reason}. ` +
             `The connection was closed before logging in: no user name, key or password was sent. ` +
             `If this is the right host, pin its key: run \`${scan}\` ${via ? 'on the jump host' : 'from a trusted network'} and put the line in known-hosts, ` +
             `or compare with \`ssh-keygen -lf ${file}\` on the server and put the SHA256:... fingerprint in fingerprint.`);
     }
     if (['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'EAI_NODATA'].includes(error.code ?? '')) {
-        return new RemoteError('resolve', `cannot resolve the host name of ${where} (${error.code}${error.code === 'EAI_AGAIN' ? ': DNS did not answer' : ': no such name'}). ` +
+        const again = error.code === 'EAI_AGAIN';
+        return fail('resolve', again ? 'dns-no-answer' : 'no-such-name', again ? 'DNS did not answer (EAI_AGAIN)' : `no such name (${error.code})`, `cannot resolve the host name of ${where} (${error.code}${error.code === 'EAI_AGAIN' ? ': DNS did not answer' : ': no such name'}). ` +
             `Check its spelling; a name that only a private network knows needs a runner inside that network, or use the IP address.`);
     }
     if (error.code === 'ECONNREFUSED') {
-        return new RemoteError('connect', `connection to ${where} refused: nothing listens on port ${host.port} there. ` +
+        return fail('connect', 'refused', 'connection refused (ECONNREFUSED)', `connection to ${where} refused: nothing listens on port ${host.port} there. ` +
             `Is sshd running (systemctl status ssh), and on this port (set port, or host as name:port)?`);
     }
     if (error.code === 'EHOSTUNREACH' || error.code === 'ENETUNREACH') {
-        return new RemoteError('connect', `${where} is unreachable (${error.code}): no route from the runner to that address. Check the address, and that the network lets the runner in.`);
+        return fail('connect', 'unreachable', `no route to the host (${error.code})`, `${where} is unreachable (${error.code}): no route from the runner to that address. Check the address, and that the network lets the runner in.`);
     }
     const timedOut = error.code === 'ETIMEDOUT' ||
         error.level === 'client-timeout' ||
         /timed out/i.test(error.message);
     if (timedOut && !progress.reached) {
-        return new RemoteError('connect', `connecting to ${where} timed out after ${seconds} s: no answer at all. The host is down, the address or port is wrong, ` +
+        return fail('connect', 'timeout', `no answer within ${seconds} s (timed out)`, `connecting to ${where} timed out after ${seconds} s: no answer at all. The host is down, the address or port is wrong, ` +
             `or a firewall drops the runner's packets (allow the runner's addresses to port ${host.port}). Raise timeout if the host is only slow.`);
     }
     const closed = error.code === 'ECONNRESET' || /lost before handshake/i.test(error.message);
     if ((timedOut || closed) && !progress.handshaken) {
-        return new RemoteError('connect', `${where} accepted the connection but ${timedOut ? `no SSH server answered within ${seconds} s` : 'closed it during the SSH handshake'}. ` +
+        return fail('connect', timedOut ? 'timeout' : 'reset', timedOut
+            ? `no SSH answer within ${seconds} s (timed out before the SSH handshake)`
+            : error.code === 'ECONNRESET'
+                ? 'connection reset before the SSH handshake (ECONNRESET)'
+                : 'connection closed before the SSH handshake', `${where} accepted the connection but ${timedOut ? `no SSH server answered within ${seconds} s` : 'closed it during the SSH handshake'}. ` +
             `Is port ${host.port} the port sshd listens on? (A server that refuses the runner's address, e.g. by fail2ban or MaxStartups, also does this.)`);
     }
     if (error.level === 'handshake' || /^Handshake failed/.test(error.message)) {
         const hostKey = /host key/i.test(error.message);
-        return new RemoteError('connect', `the SSH handshake with ${where} failed: ${error.message}. ` +
+        return fail('connect', 'handshake', 'the SSH handshake failed', `the SSH handshake with ${where} failed: ${error.message}. ` +
             (hostKey
                 ? 'The server offers no host key this action accepts (it refuses ssh-rsa and ssh-dss, which sign with SHA-1): ' +
                     'give the server an ed25519 key (ssh-keygen -A), or update its OpenSSH.'
@@ -63939,15 +63962,15 @@ function explainConnectError(error, settings, host, username, where, progress, v
     if (error.level === 'client-authentication' ||
         /authentication methods failed/i.test(error.message)) {
         const credential = settings.privateKey ? `key${clientKeyName(settings)}` : 'password';
-        return new RemoteError('auth', `authentication as ${username} on ${where} failed: the server did not accept the ${credential}. ` +
+        return fail('auth', 'auth', 'authentication failed', `authentication as ${username} on ${where} failed: the server did not accept the ${credential}. ` +
             (settings.privateKey
                 ? `Add its public key (\`ssh-keygen -y -f <key file>\` prints it) to ~${username}/.ssh/authorized_keys on the server, or check username.`
                 : `Check username and password, and that the server allows password logins (PasswordAuthentication); a key is safer.`));
     }
     if (timedOut) {
-        return new RemoteError('connect', `logging in to ${where} took longer than ${seconds} s: the server accepted the host key but did not finish authentication. Raise timeout, or check the server's load.`);
+        return fail('connect', 'login-timeout', `no login within ${seconds} s`, `logging in to ${where} took longer than ${seconds} s: the server accepted the host key but did not finish authentication. Raise timeout, or check the server's load.`);
     }
-    return new RemoteError('connect', `cannot connect to ${where}: ${error.message}`);
+    return fail('connect', 'other', error.message, `cannot connect to ${where}: ${error.message}`);
 }
 
 ;// CONCATENATED MODULE: ./src/remote/executor.ts
@@ -64539,6 +64562,78 @@ async function acquireLock(transport, s, holder, waitSeconds, onWait) {
             await finished;
         }
     };
+}
+
+;// CONCATENATED MODULE: ./src/remote/retry.ts
+// Transient connection failures are tried again: a connection refused, reset or timed out before
+// the SSH handshake (sshd restarting, a host rebooting, MaxStartups), a jump host's forward that
+// did not open, DNS that did not answer. Never what another try cannot fix, or where a try would
+// only send the credentials again: a host key refused, a login refused, no common algorithm, a
+// name that does not exist.
+
+/** The kinds of failure that another try can fix: the server or the network was not there yet. */
+const TRANSIENT = new Set([
+    'refused',
+    'reset',
+    'timeout',
+    'forward',
+    'dns-no-answer'
+]);
+/** Whether another try can help: a pure function of the error's stage and kind. */
+function worthRetrying(error) {
+    return (error instanceof RemoteError &&
+        (error.stage === 'connect' || error.stage === 'resolve') &&
+        error.failure !== undefined &&
+        TRANSIENT.has(error.failure.kind));
+}
+/** 4 tries, waits of 1 s, 2 s and 4 s (± 20 %): 7 s of waits at most, within `timeout`. */
+const RETRY_POLICY = {
+    tries: 4,
+    firstWaitMs: 1000,
+    jitter: 0.2,
+    minTryMs: 1000
+};
+const REAL_CLOCK = {
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    random: () => Math.random()
+};
+/** The wait after try `tried` (1, 2, ...): exponential, with jitter. */
+function backoffMs(tried, random, policy = RETRY_POLICY) {
+    const factor = 1 - policy.jitter + 2 * policy.jitter * random;
+    return Math.round(policy.firstWaitMs * 2 ** (tried - 1) * factor);
+}
+const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+/**
+ * Connects by `connect`, which gets the time its try may take; a transient failure is tried
+ * again after a wait, each logged as one line (the host, the cause, the wait). All the tries
+ * and waits fit in `budgetMs` (the `timeout` input): a wait is cut to leave the next try
+ * `minTryMs`, and there is no next try when that is not left. The error is the last try's,
+ * with "after N tries" when there were several.
+ */
+async function connectWithRetries(connect, budgetMs, log, clock = REAL_CLOCK, policy = RETRY_POLICY) {
+    const started = clock.now();
+    for (let tried = 1;; tried++) {
+        try {
+            return await connect(budgetMs - (clock.now() - started));
+        }
+        catch (error) {
+            const left = budgetMs - (clock.now() - started);
+            const waitMs = Math.min(backoffMs(tried, clock.random(), policy), left - policy.minTryMs);
+            if (!worthRetrying(error) || tried >= policy.tries || waitMs < 0) {
+                throw tried === 1 ? error : afterTries(error, tried, clock.now() - started);
+            }
+            log(`Could not connect to ${error.failure.where}: ${error.failure.cause}. ` +
+                `Trying again in ${seconds(waitMs)} (try ${tried + 1} of ${policy.tries}).`);
+            await clock.sleep(waitMs);
+        }
+    }
+}
+/** The last try's error, saying how many there were. */
+function afterTries(error, tries, ms) {
+    if (!(error instanceof RemoteError))
+        return error;
+    return new RemoteError(error.stage, `${error.message} Failed after ${tries} tries in ${seconds(ms)}.`, error.output, error.failure);
 }
 
 ;// CONCATENATED MODULE: ./src/report/deployment.ts
@@ -66061,6 +66156,7 @@ function readInside(root, path) {
 
 
 
+
 function runContext(env, now = new Date()) {
     const clean = (v) => (v ?? '').replace(/[^\w./@:+-]/g, '');
     const run = env.GITHUB_RUN_ID
@@ -66147,7 +66243,10 @@ function hostLog(label, multiple) {
             : (title, body) => group(title, body)
     };
 }
-/** One host: connect, run its flow, report; a connection that fails is the host's failure. */
+/**
+ * One host: connect (a transient failure tried again), run its flow, report; a connection that
+ * fails is the host's failure.
+ */
 async function deployHost(s, host, rollout, context, connect = SshTransport.connect) {
     const started = Date.now();
     const label = hostLabel(host);
@@ -66155,7 +66254,7 @@ async function deployHost(s, host, rollout, context, connect = SshTransport.conn
     let transport;
     let exec;
     try {
-        transport = await connect(s, host);
+        transport = await connectWithRetries((timeoutMs) => connect(s, host, timeoutMs), s.connectTimeoutMs, log.info);
         exec = new Executor(transport, log);
         exec.phaseMs.set('connect', Date.now() - started);
         const flow = new HostDeploy(hostDeps(s, rollout, host, transport, exec, context, log));

@@ -9,6 +9,7 @@ import { archiveStream } from './remote/archive.js'
 import { SshTransport, type Transport } from './remote/connection.js'
 import { Executor, type StepLog } from './remote/executor.js'
 import { acquireLock } from './remote/lock.js'
+import { connectWithRetries } from './remote/retry.js'
 import { createDeployments, deploymentOutcome, rolloutProgress } from './report/deployment.js'
 import { type HostReport, writeReport } from './report/report.js'
 import { untrustedLines } from './report/untrusted.js'
@@ -129,13 +130,20 @@ function hostLog(label: string, multiple: boolean): StepLog {
   }
 }
 
-/** One host: connect, run its flow, report; a connection that fails is the host's failure. */
+/**
+ * One host: connect (a transient failure tried again), run its flow, report; a connection that
+ * fails is the host's failure.
+ */
 export async function deployHost(
   s: Settings,
   host: HostAddress,
   rollout: Rollout,
   context: RunContext,
-  connect: (s: Settings, host: HostAddress) => Promise<Transport> = SshTransport.connect
+  connect: (
+    s: Settings,
+    host: HostAddress,
+    timeoutMs: number
+  ) => Promise<Transport> = SshTransport.connect
 ): Promise<HostReport> {
   const started = Date.now()
   const label = hostLabel(host)
@@ -143,7 +151,11 @@ export async function deployHost(
   let transport: Transport | undefined
   let exec: Executor | undefined
   try {
-    transport = await connect(s, host)
+    transport = await connectWithRetries(
+      (timeoutMs) => connect(s, host, timeoutMs),
+      s.connectTimeoutMs,
+      log.info
+    )
     exec = new Executor(transport, log)
     exec.phaseMs.set('connect', Date.now() - started)
     const flow = new HostDeploy(hostDeps(s, rollout, host, transport, exec, context, log))

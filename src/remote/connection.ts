@@ -10,12 +10,38 @@ import type { ShellText } from '../shell.js'
 import { bootstrapCommand, scriptBytes, stdinWithScript } from './bootstrap.js'
 import { describeKey, type HostKeyVerdict, pinnedKeyTypes, verifyHostKey } from './hostkey.js'
 
+/** How a connection failed, as far as it tells whether another try can help (retry.ts). */
+export type FailureKind =
+  | 'dns-no-answer'
+  | 'no-such-name'
+  | 'refused'
+  | 'unreachable'
+  | 'timeout'
+  | 'reset'
+  | 'forward'
+  | 'host-key'
+  | 'handshake'
+  | 'auth'
+  | 'login-timeout'
+  | 'other'
+
+/** A connection's failure: its kind, the host as the messages name it, the cause in a few words. */
+export interface ConnectFailure {
+  kind: FailureKind
+  /** e.g. `jump host name:port`, `name:port (through the jump host j)` */
+  where: string
+  /** e.g. `connection refused (ECONNREFUSED)` */
+  cause: string
+}
+
 /** A failure of the connection or of a remote step, with the stage it happened in. */
 export class RemoteError extends Error {
   constructor(
     readonly stage: 'resolve' | 'connect' | 'host-key' | 'auth' | 'sudo' | 'timeout' | 'command',
     message: string,
-    readonly output = ''
+    readonly output = '',
+    /** set by a failed connection */
+    readonly failure?: ConnectFailure
   ) {
     super(message)
     this.name = 'RemoteError'
@@ -55,7 +81,16 @@ export class SshTransport implements Transport {
     private readonly hops: NodeSSH[]
   ) {}
 
-  static async connect(settings: Settings, host: HostAddress): Promise<SshTransport> {
+  /**
+   * One try at connecting (the jump host first, if any), within `timeoutMs` in all; tries again
+   * are retry.ts's.
+   */
+  static async connect(
+    settings: Settings,
+    host: HostAddress,
+    timeoutMs = settings.connectTimeoutMs
+  ): Promise<SshTransport> {
+    const deadline = Date.now() + timeoutMs
     const hops: NodeSSH[] = []
     let sock: ConnectConfig['sock']
     if (settings.jumpHost) {
@@ -64,6 +99,7 @@ export class SshTransport implements Transport {
         settings.jumpHost,
         settings.jumpHost.username,
         undefined,
+        deadline,
         'jump host '
       )
       hops.push(jump)
@@ -75,13 +111,19 @@ export class SshTransport implements Transport {
         throw new RemoteError(
           'connect',
           `the jump host ${settings.jumpHost.name} could not open a connection to ${host.name}:${host.port} (${reason}). ` +
-            `Check that the jump host reaches that address and port (ssh there and try it), and that its sshd allows forwarding (AllowTcpForwarding).`
+            `Check that the jump host reaches that address and port (ssh there and try it), and that its sshd allows forwarding (AllowTcpForwarding).`,
+          '',
+          {
+            kind: 'forward',
+            where: `${host.name}:${host.port} through the jump host ${settings.jumpHost.name}`,
+            cause: `the jump host could not open a connection to it (${reason})`
+          }
         )
       }
     }
     try {
       const via = settings.jumpHost ? ` (through the jump host ${settings.jumpHost.name})` : ''
-      const ssh = await open(settings, host, settings.username, sock, '', via)
+      const ssh = await open(settings, host, settings.username, sock, deadline, '', via)
       return new SshTransport(ssh, settings, `${settings.username}@${host.name}`, hops)
     } catch (error) {
       hops.forEach((h) => h.dispose())
@@ -178,7 +220,7 @@ function hostKeyAlgorithms(settings: Settings, host: HostAddress): ServerHostKey
 }
 
 /** How far a connection got before it failed: the error alone cannot always tell. */
-interface Progress {
+export interface Progress {
   /** the TCP connection was made */
   reached: boolean
   /** the key exchange finished, so the host key was accepted */
@@ -191,6 +233,7 @@ async function open(
   host: HostAddress,
   username: string,
   sock: ConnectConfig['sock'],
+  deadline: number,
   what: string,
   via = ''
 ): Promise<NodeSSH> {
@@ -202,7 +245,8 @@ async function open(
     port: host.port,
     username,
     sock,
-    readyTimeout: settings.connectTimeoutMs,
+    // What is left of this try's time (the jump host took the rest); 0 would mean no limit.
+    readyTimeout: Math.max(1, deadline - Date.now()),
     keepaliveInterval: 15000,
     keepaliveCountMax: 4,
     privateKey: settings.privateKey,
@@ -259,10 +303,13 @@ function clientKeyName(settings: Settings): string {
   return ` ${type} ${fingerprint}`
 }
 
-/** Names the stage a connection failed in, its likely cause and what to do about it. */
+/**
+ * Names the stage a connection failed in, its kind (which decides a retry), its likely cause and
+ * what to do about it.
+ */
 // One case per way a connection fails, in the order they can happen: read as a table.
 // eslint-disable-next-line max-lines-per-function
-function explainConnectError(
+export function explainConnectError(
   error: Error & { code?: string; level?: string },
   settings: Settings,
   host: HostAddress,
@@ -273,12 +320,20 @@ function explainConnectError(
 ): RemoteError {
   const { verdict } = progress
   const seconds = settings.connectTimeoutMs / 1000
+  const fail = (
+    stage: RemoteError['stage'],
+    kind: FailureKind,
+    cause: string,
+    message: string
+  ): RemoteError => new RemoteError(stage, message, '', { kind, where, cause })
   if (verdict && !verdict.accepted && !settings.insecureSkipHostKeyCheck) {
     const { offered } = verdict
     const scan = `ssh-keyscan -p ${host.port} ${host.name}`
     const file = `/etc/ssh/ssh_host_${offered.type.replace(/^ssh-|-sha2-nistp\d+$/g, '')}_key.pub`
-    return new RemoteError(
+    return fail(
       'host-key',
+      'host-key',
+      `host key ${offered.type} ${offered.fingerprint} refused`,
       `Host key check failed for ${where}: the server offered ${offered.type} ${offered.fingerprint}, and ${verdict.reason}. ` +
         `The connection was closed before logging in: no user name, key or password was sent. ` +
         `If this is the right host, pin its key: run \`${scan}\` ${via ? 'on the jump host' : 'from a trusted network'} and put the line in known-hosts, ` +
@@ -288,22 +343,29 @@ function explainConnectError(
   if (
     ['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'EAI_NODATA'].includes(error.code ?? '')
   ) {
-    return new RemoteError(
+    const again = error.code === 'EAI_AGAIN'
+    return fail(
       'resolve',
+      again ? 'dns-no-answer' : 'no-such-name',
+      again ? 'DNS did not answer (EAI_AGAIN)' : `no such name (${error.code})`,
       `cannot resolve the host name of ${where} (${error.code}${error.code === 'EAI_AGAIN' ? ': DNS did not answer' : ': no such name'}). ` +
         `Check its spelling; a name that only a private network knows needs a runner inside that network, or use the IP address.`
     )
   }
   if (error.code === 'ECONNREFUSED') {
-    return new RemoteError(
+    return fail(
       'connect',
+      'refused',
+      'connection refused (ECONNREFUSED)',
       `connection to ${where} refused: nothing listens on port ${host.port} there. ` +
         `Is sshd running (systemctl status ssh), and on this port (set port, or host as name:port)?`
     )
   }
   if (error.code === 'EHOSTUNREACH' || error.code === 'ENETUNREACH') {
-    return new RemoteError(
+    return fail(
       'connect',
+      'unreachable',
+      `no route to the host (${error.code})`,
       `${where} is unreachable (${error.code}): no route from the runner to that address. Check the address, and that the network lets the runner in.`
     )
   }
@@ -312,24 +374,34 @@ function explainConnectError(
     error.level === 'client-timeout' ||
     /timed out/i.test(error.message)
   if (timedOut && !progress.reached) {
-    return new RemoteError(
+    return fail(
       'connect',
+      'timeout',
+      `no answer within ${seconds} s (timed out)`,
       `connecting to ${where} timed out after ${seconds} s: no answer at all. The host is down, the address or port is wrong, ` +
         `or a firewall drops the runner's packets (allow the runner's addresses to port ${host.port}). Raise timeout if the host is only slow.`
     )
   }
   const closed = error.code === 'ECONNRESET' || /lost before handshake/i.test(error.message)
   if ((timedOut || closed) && !progress.handshaken) {
-    return new RemoteError(
+    return fail(
       'connect',
+      timedOut ? 'timeout' : 'reset',
+      timedOut
+        ? `no SSH answer within ${seconds} s (timed out before the SSH handshake)`
+        : error.code === 'ECONNRESET'
+          ? 'connection reset before the SSH handshake (ECONNRESET)'
+          : 'connection closed before the SSH handshake',
       `${where} accepted the connection but ${timedOut ? `no SSH server answered within ${seconds} s` : 'closed it during the SSH handshake'}. ` +
         `Is port ${host.port} the port sshd listens on? (A server that refuses the runner's address, e.g. by fail2ban or MaxStartups, also does this.)`
     )
   }
   if (error.level === 'handshake' || /^Handshake failed/.test(error.message)) {
     const hostKey = /host key/i.test(error.message)
-    return new RemoteError(
+    return fail(
       'connect',
+      'handshake',
+      'the SSH handshake failed',
       `the SSH handshake with ${where} failed: ${error.message}. ` +
         (hostKey
           ? 'The server offers no host key this action accepts (it refuses ssh-rsa and ssh-dss, which sign with SHA-1): ' +
@@ -342,8 +414,10 @@ function explainConnectError(
     /authentication methods failed/i.test(error.message)
   ) {
     const credential = settings.privateKey ? `key${clientKeyName(settings)}` : 'password'
-    return new RemoteError(
+    return fail(
       'auth',
+      'auth',
+      'authentication failed',
       `authentication as ${username} on ${where} failed: the server did not accept the ${credential}. ` +
         (settings.privateKey
           ? `Add its public key (\`ssh-keygen -y -f <key file>\` prints it) to ~${username}/.ssh/authorized_keys on the server, or check username.`
@@ -351,10 +425,12 @@ function explainConnectError(
     )
   }
   if (timedOut) {
-    return new RemoteError(
+    return fail(
       'connect',
+      'login-timeout',
+      `no login within ${seconds} s`,
       `logging in to ${where} took longer than ${seconds} s: the server accepted the host key but did not finish authentication. Raise timeout, or check the server's load.`
     )
   }
-  return new RemoteError('connect', `cannot connect to ${where}: ${error.message}`)
+  return fail('connect', 'other', error.message, `cannot connect to ${where}: ${error.message}`)
 }
