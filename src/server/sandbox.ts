@@ -4,43 +4,30 @@
 // killed run left (server/lock.ts).
 
 import { Buffer } from 'node:buffer'
-import { isUnderHome } from '../render/gunicorn.js'
+import { HARDENING } from '../render/gunicorn.js'
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
 import { layout } from './layout.js'
 
 /**
- * The sandbox of the build and Django steps: the web unit's, less what compilers, pip and
- * management commands may need (W^X memory, the narrower system call filter). Exposure 1.5 in
- * `systemd-analyze security` (test/e2e/privilege.test.ts).
+ * What the web unit has that the build and Django steps cannot: compilers, pip and management
+ * commands may need W^X memory and privileged system calls; the venv is read by everyone once
+ * root has it (UMask 0022); and RemoveIPC would remove the live app's IPC objects (same user).
+ */
+const NOT_FOR_STEPS =
+  /^(ReadWritePaths=|MemoryDenyWriteExecute=|SystemCallFilter=~|SystemCallFilter=setuid|AmbientCapabilities=|UMask=|RemoveIPC=)/
+
+/**
+ * The sandbox of the build and Django steps: the web unit's (render/gunicorn.ts HARDENING), less
+ * NOT_FOR_STEPS, writing only `writable`. Exposure 1.5 in `systemd-analyze security`
+ * (test/e2e/privilege.test.ts).
  */
 export function sandboxProperties(s: Settings, writable: readonly string[]): string[] {
   return [
-    'ProtectSystem=strict',
+    ...HARDENING.map((d) => (typeof d === 'string' ? d : d(s))).filter(
+      (line) => !NOT_FOR_STEPS.test(line)
+    ),
     ...writable.map((path) => `ReadWritePaths=${path}`),
-    `ProtectHome=${isUnderHome(s.deployPath) ? 'read-only' : 'true'}`,
-    'PrivateTmp=true',
-    'PrivateDevices=true',
-    'NoNewPrivileges=true',
-    'ProtectKernelTunables=true',
-    'ProtectKernelModules=true',
-    'ProtectKernelLogs=true',
-    'ProtectControlGroups=true',
-    'ProtectClock=true',
-    'ProtectHostname=true',
-    'RestrictSUIDSGID=true',
-    'RestrictNamespaces=true',
-    'RestrictRealtime=true',
-    'LockPersonality=true',
-    'ProtectProc=invisible',
-    'ProcSubset=pid',
-    'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6',
-    'SystemCallArchitectures=native',
-    'SystemCallFilter=@system-service',
-    'PrivateUsers=true',
-    'DevicePolicy=closed',
-    'CapabilityBoundingSet=',
-    // The venv is read by everyone once root has it; the release has its own modes.
     'UMask=0022'
   ]
 }

@@ -9,7 +9,8 @@ import {
   edit,
   get,
   newCommit,
-  summaryCause
+  summaryCause,
+  onHost
 } from './fixture.js'
 import { bootHost, type TestHost } from './testhost.js'
 
@@ -17,11 +18,7 @@ const NAME = 'example.test'
 let host: TestHost
 let live = ''
 
-async function must(cmd: string): Promise<string> {
-  const result = await host.exec(cmd)
-  if (result.code !== 0) throw new Error(`${cmd} failed (exit ${result.code}): ${result.stderr}`)
-  return result.stdout
-}
+const must = (cmd: string) => onHost(host, cmd)
 
 /** startproject set up for production at example.test, then changed by `change`. */
 function project(version: string, change: (settings: string) => string = (text) => text): string {
@@ -77,7 +74,7 @@ async function explains(
 }
 
 beforeAll(async () => {
-  host = await bootHost('wd-causes')
+  host = await bootHost('causes')
   const run = await runAction(inputs(), { env: newCommit(), workspace: project('good') })
   if (run.outputs.status !== 'success') throw new Error(`the good deploy failed:\n${run.stdout}`)
   live = run.outputs.release

@@ -170,3 +170,10 @@ export function summaryCause(summary: string): string[] {
       .replace(/&gt;/g, '>')
   )
 }
+
+/** Runs a command on the host as root; its output, or an error naming the command and exit. */
+export async function onHost(host: TestHost, cmd: string): Promise<string> {
+  const result = await host.exec(cmd)
+  if (result.code !== 0) throw new Error(`${cmd} failed (exit ${result.code}): ${result.stderr}`)
+  return result.stdout
+}

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { sandboxProperties } from '../../src/server/sandbox.js'
 import { readSettings } from '../../src/settings.js'
 import { type ActionRun, runAction } from './action.js'
-import { deployInputs, edit, health, workspaceWith } from './fixture.js'
+import { deployInputs, edit, health, workspaceWith, onHost } from './fixture.js'
 import { bootHost, type TestHost } from './testhost.js'
 
 let host: TestHost
@@ -18,11 +18,7 @@ afterAll(async () => {
   await host?.stop()
 })
 
-async function must(cmd: string): Promise<string> {
-  const result = await host.exec(cmd)
-  if (result.code !== 0) throw new Error(`${cmd} failed (exit ${result.code}): ${result.stderr}`)
-  return result.stdout
-}
+const must = (cmd: string) => onHost(host, cmd)
 
 /** Content, owner and mode of everything root owns outside the deploy path that matters. */
 async function systemState(): Promise<string> {

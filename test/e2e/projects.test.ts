@@ -6,23 +6,19 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
 import { type ActionRun, runAction } from './action.js'
-import { annotations, checkout, deployInputs, edit, get, newCommit } from './fixture.js'
+import { annotations, checkout, deployInputs, edit, get, newCommit, onHost } from './fixture.js'
 import { bootHost, type TestHost } from './testhost.js'
 
 let host: TestHost
 
 beforeAll(async () => {
-  host = await bootHost('wd-projects')
+  host = await bootHost('projects')
 })
 afterAll(async () => {
   await host?.stop()
 })
 
-async function must(cmd: string): Promise<string> {
-  const result = await host.exec(cmd)
-  if (result.code !== 0) throw new Error(`${cmd} failed (exit ${result.code}): ${result.stderr}`)
-  return result.stdout
-}
+const must = (cmd: string) => onHost(host, cmd)
 
 function succeeded(run: ActionRun): void {
   if (run.outputs.status !== 'success')

@@ -12,7 +12,7 @@ import { bootHost, type ExecResult, type TestHost } from './testhost.js'
 let host: TestHost
 
 beforeAll(async () => {
-  host = await bootHost('we-retry')
+  host = await bootHost('retry')
   // VERBOSE: sshd logs every connection ("Connection from") and every failed login attempt.
   await must(
     host,
