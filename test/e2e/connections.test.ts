@@ -19,10 +19,21 @@ async function sshConnections(
   host: TestHost,
   cursor: string
 ): Promise<{ logins: string[]; preauth: string[] }> {
-  // sshd writes "Accepted ..." before the command runs, long before the deploy ends; the
-  // journal is read after the action exited, so every line is there.
-  const result = await host.exec(`journalctl -t sshd --after-cursor='${cursor}' --no-pager -o cat`)
-  const lines = result.stdout.split('\n')
+  // sshd writes "Accepted ..." before the command runs, but journald may store it after a short
+  // run (a dry run takes under a second) has ended: read until a login is there, then once more
+  // a moment later for any other.
+  const read = async () =>
+    (
+      await host.exec(`journalctl -t sshd --after-cursor='${cursor}' --no-pager -o cat`)
+    ).stdout.split('\n')
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+  let lines = await read()
+  for (let i = 0; i < 40 && !lines.some((l) => /^Accepted /.test(l)); i++) {
+    await sleep(250)
+    lines = await read()
+  }
+  await sleep(500)
+  lines = await read()
   return {
     logins: lines.filter((l) => /^Accepted \S+ for /.test(l)),
     preauth: lines.filter((l) => l.includes('[preauth]'))
