@@ -64057,8 +64057,8 @@ function parseFacts(stdout) {
 }
 
 ;// CONCATENATED MODULE: ./src/flow/host.ts
-// One host's deploy as a small state machine: inspected → locked → released → gated → switched →
-// healthy, or failed / rolled back. It executes the planner's steps through one executor and
+// One host's deploy as a small state machine: locked → inspected → released → gated → switched →
+// healthy, or failed / rolled back (a dry run: inspected, and no lock). It executes the planner's steps through one executor and
 // returns a result value; nothing else decides what runs. See ARCHITECTURE.md.
 
 
