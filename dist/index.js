@@ -62035,6 +62035,22 @@ function sitePaths(s, id, found) {
 function mediaInRelease(s, id, found) {
     return !!found.mediaRoot && (found.mediaRoot + '/').startsWith(`${layout(s).release(id)}/`);
 }
+/**
+ * `manage.py migrate --noinput`, decided in the same process: with nothing to apply it writes
+ * nothing (the database file stays as it was) and costs one Django start less than a migrate.
+ */
+const MIGRATE_PY = `
+import django
+django.setup()
+from django.core.management import call_command
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
+executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+    call_command('migrate', interactive=False)
+else:
+    print('No migrations to apply: migrate did not run.')
+`;
 /** The Django steps before the switch, in order; each runs as the app user. */
 function djangoSteps(s, id, found) {
     const steps = [];
@@ -62054,7 +62070,10 @@ function djangoSteps(s, id, found) {
         });
     }
     if (s.migrate)
-        steps.push(manageStep(s, id, 'migrate', 'migrate --noinput', writable));
+        steps.push({
+            ...manageStep(s, id, 'migrate', 'migrate --noinput', writable),
+            command: inRelease(s, id, 'migrate', writable, sh `python -c ${MIGRATE_PY}`)
+        });
     const staticRoot = found.staticRoot;
     if (s.collectstatic && staticRoot)
         steps.push(collectstaticStep(s, id, staticRoot, writable));

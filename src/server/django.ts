@@ -61,6 +61,23 @@ export function mediaInRelease(s: Settings, id: string, found: DjangoFacts): boo
   return !!found.mediaRoot && (found.mediaRoot + '/').startsWith(`${layout(s).release(id)}/`)
 }
 
+/**
+ * `manage.py migrate --noinput`, decided in the same process: with nothing to apply it writes
+ * nothing (the database file stays as it was) and costs one Django start less than a migrate.
+ */
+const MIGRATE_PY = `
+import django
+django.setup()
+from django.core.management import call_command
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
+executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+    call_command('migrate', interactive=False)
+else:
+    print('No migrations to apply: migrate did not run.')
+`
+
 /** The Django steps before the switch, in order; each runs as the app user. */
 export function djangoSteps(s: Settings, id: string, found: DjangoFacts): Step[] {
   const steps: Step[] = []
@@ -82,7 +99,11 @@ export function djangoSteps(s: Settings, id: string, found: DjangoFacts): Step[]
       )
     })
   }
-  if (s.migrate) steps.push(manageStep(s, id, 'migrate', 'migrate --noinput', writable))
+  if (s.migrate)
+    steps.push({
+      ...manageStep(s, id, 'migrate', 'migrate --noinput', writable),
+      command: inRelease(s, id, 'migrate', writable, sh`python -c ${MIGRATE_PY}`)
+    })
   const staticRoot = found.staticRoot
   if (s.collectstatic && staticRoot) steps.push(collectstaticStep(s, id, staticRoot, writable))
   const build = buildCommands(s, found)

@@ -76,6 +76,9 @@ describe('deploy as root to a fresh host', () => {
     const { workspace, project } = workspaceWith('v2')
     edit(project, 'notes/static/notes/site.css', (css) => `${css}\n/* v2 */\n`)
     const since = (await host.exec('date +%s')).stdout.trim()
+    const database =
+      'stat -c "%Y %s" /srv/mysite/shared/db.sqlite3; sha256sum < /srv/mysite/shared/db.sqlite3'
+    const databaseBefore = (await host.exec(database)).stdout
     // The public URL is checked from the runner too.
     const run = await runAction(
       deployInputs(host, { 'health-url': `http://${host.address}/healthz` }),
@@ -90,6 +93,9 @@ describe('deploy as root to a fresh host', () => {
     expect(page.release).toBe(run.outputs.release)
     expect(page.release).not.toBe(firstRelease)
     expect((await get(host, '/static/notes/site.css')).text).toContain('/* v2 */')
+    // No new migration: migrate did not run, and the database file is as it was.
+    expect(run.stdout).toContain('No migrations to apply: migrate did not run.')
+    expect((await host.exec(database)).stdout).toBe(databaseBefore)
     const errors = await host.exec(
       `journalctl -u gunicorn-mysite.service -p err --since @${since} --no-pager -q`
     )
