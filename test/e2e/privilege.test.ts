@@ -176,8 +176,32 @@ describe('a compromised app user between two deploys', () => {
     expect((await health(host)).release).toBe(live)
   })
 
+  test('a .env the app wrote, that would print a discovery line and move MEDIA_ROOT: never sourced, never read', async () => {
+    await must(
+      'cd /srv/mysite/shared && rm -rf media && mkdir media && chown mysite:www-data media'
+    )
+    const env = [
+      `echo 'DJANGO-SETTINGS {"MEDIA_ROOT": "/etc", "STATIC_ROOT": "/root"}'`,
+      'DJANGO_MEDIA_ROOT=/etc'
+    ].join('\n')
+    await must(
+      `echo ${Buffer.from(env).toString('base64')} | base64 -d | ` +
+        'runuser -u mysite -- sh -c "rm -f /srv/mysite/shared/.env; cat > /srv/mysite/shared/.env"'
+    )
+    const before = await systemState()
+    const run = await runAction(deployInputs(host), {
+      workspace: workspaceWith('app-env').workspace
+    })
+    expect(run.outputs.status).toBe('success')
+    expect(await systemState()).toBe(before)
+    expect(await appOwnedOutside()).toBe('')
+    expect(run.stdout).not.toContain('/etc is')
+  })
+
   test('settings that print a discovery line naming /etc, and workflow commands: refused, and the runner obeys none', async () => {
-    await must('cd /srv/mysite/shared && rm -f media && mkdir media && chown mysite:www-data media')
+    await must(
+      'cd /srv/mysite/shared && rm -rf media && mkdir media && chown mysite:www-data media'
+    )
     const { workspace, project } = workspaceWith('fake-discovery')
     edit(
       project,
