@@ -61086,6 +61086,11 @@ const SITE_ENABLED = '/etc/nginx/sites-enabled';
 /** Debian's welcome site, disabled while our site is the catch-all `_`. */
 const DEFAULT_SITE_LINK = `${SITE_ENABLED}/default`;
 const DEFAULT_SITE = `${SITE_AVAILABLE}/default`;
+/**
+ * A release id: sortable, naming the commit (20261125T081500Z-1a2b3c4). Written so that it reads
+ * the same as a POSIX ERE: the prune step greps with it.
+ */
+const RELEASE_ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-z]+$/;
 /** Where earlier versions marked a failed release, inside it (still read, never written). */
 const LEGACY_FAILED_MARK = '.deploy-failed';
 function socketPath(projectName) {
@@ -61142,12 +61147,10 @@ function settingsFolderProblem(s, path, target, named) {
     const [first, second] = path.slice(p.root.length + 1).split('/');
     if (path === p.root || RESERVED.has(first))
         return `one of the action's own folders`;
-    if (first === 'releases' && (second === undefined || (second !== target && isReleaseId(second))))
+    if (first === 'releases' &&
+        (second === undefined || (second !== target && RELEASE_ID.test(second))))
         return 'the releases folder, or another release';
     return undefined;
-}
-function isReleaseId(name) {
-    return /^[0-9]{8}T[0-9]{6}Z-[0-9a-z]+$/.test(name);
 }
 
 ;// CONCATENATED MODULE: ./src/render/systemd-escape.ts
@@ -61738,11 +61741,6 @@ function asApp(s, run, command) {
 
 
 
-/**
- * A release id: sortable, naming the commit (20261125T081500Z-1a2b3c4). Written so that it reads
- * the same as a POSIX ERE: the prune step greps with it.
- */
-const RELEASE_ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-z]+$/;
 function releaseId(now, sha) {
     const stamp = now
         .toISOString()
@@ -62140,12 +62138,14 @@ function hookStep(s, id, name, text, phase, writable = [layout_layout(s).shared]
 // what the journal and nginx's error log say.
 
 
+/** A server name as a request carries it: a wildcard as one of the names it stands for. */
+function requestName(name) {
+    return name.replace(/^\*\./, 'www.').replace(/^\./, '').replace(/\.\*$/, '.com');
+}
 /** The Host header the health check sends: the first server name, or none for the catch-all. */
 function healthHost(s) {
     const name = s.serverNames[0];
-    if (name === '_')
-        return 'localhost';
-    return name.replace(/^\*\./, 'www.').replace(/^\./, '').replace(/\.\*$/, '.com');
+    return name === '_' ? 'localhost' : requestName(name);
 }
 const HEALTH_PY = `
 import http.client, ssl, sys, time
@@ -62262,9 +62262,7 @@ print('${MARK}' + json.dumps(facts))
 `;
 /** The names requests will carry: the server names (a wildcard as one of its names) or, for `_`, the health check's. */
 function hostNames(s) {
-    const names = s.serverNames.map((name) => name === '_'
-        ? healthHost(s)
-        : name.replace(/^\*\./, 'www.').replace(/^\./, '').replace(/\.\*$/, '.com'));
+    const names = s.serverNames.map((name) => (name === '_' ? healthHost(s) : requestName(name)));
     return [...new Set(names)];
 }
 function discoverStep(s, id) {

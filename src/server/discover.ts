@@ -5,7 +5,7 @@
 import type { Settings } from '../settings.js'
 import { sh } from '../shell.js'
 import { inRelease } from './django.js'
-import { healthHost } from './health.js'
+import { healthHost, requestName } from './health.js'
 import { layout } from './layout.js'
 import type { Step } from './step.js'
 
@@ -35,11 +35,7 @@ print('${MARK}' + json.dumps(facts))
 
 /** The names requests will carry: the server names (a wildcard as one of its names) or, for `_`, the health check's. */
 export function hostNames(s: Settings): string[] {
-  const names = s.serverNames.map((name) =>
-    name === '_'
-      ? healthHost(s)
-      : name.replace(/^\*\./, 'www.').replace(/^\./, '').replace(/\.\*$/, '.com')
-  )
+  const names = s.serverNames.map((name) => (name === '_' ? healthHost(s) : requestName(name)))
   return [...new Set(names)]
 }
 

@@ -6,11 +6,15 @@ import { raw, script, sh } from '../shell.js'
 import { unitNames } from './layout.js'
 import type { Step } from './step.js'
 
+/** A server name as a request carries it: a wildcard as one of the names it stands for. */
+export function requestName(name: string): string {
+  return name.replace(/^\*\./, 'www.').replace(/^\./, '').replace(/\.\*$/, '.com')
+}
+
 /** The Host header the health check sends: the first server name, or none for the catch-all. */
 export function healthHost(s: Settings): string {
   const name = s.serverNames[0]
-  if (name === '_') return 'localhost'
-  return name.replace(/^\*\./, 'www.').replace(/^\./, '').replace(/\.\*$/, '.com')
+  return name === '_' ? 'localhost' : requestName(name)
 }
 
 const HEALTH_PY = `

@@ -8,6 +8,12 @@ export const SITE_ENABLED = '/etc/nginx/sites-enabled'
 /** Debian's welcome site, disabled while our site is the catch-all `_`. */
 export const DEFAULT_SITE_LINK = `${SITE_ENABLED}/default`
 export const DEFAULT_SITE = `${SITE_AVAILABLE}/default`
+/**
+ * A release id: sortable, naming the commit (20261125T081500Z-1a2b3c4). Written so that it reads
+ * the same as a POSIX ERE: the prune step greps with it.
+ */
+export const RELEASE_ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-z]+$/
+
 /** Where earlier versions marked a failed release, inside it (still read, never written). */
 export const LEGACY_FAILED_MARK = '.deploy-failed'
 
@@ -100,11 +106,10 @@ export function settingsFolderProblem(
   if (!within(p.root)) return `outside deploy-path (${p.root})`
   const [first, second] = path.slice(p.root.length + 1).split('/')
   if (path === p.root || RESERVED.has(first)) return `one of the action's own folders`
-  if (first === 'releases' && (second === undefined || (second !== target && isReleaseId(second))))
+  if (
+    first === 'releases' &&
+    (second === undefined || (second !== target && RELEASE_ID.test(second)))
+  )
     return 'the releases folder, or another release'
   return undefined
-}
-
-function isReleaseId(name: string): boolean {
-  return /^[0-9]{8}T[0-9]{6}Z-[0-9a-z]+$/.test(name)
 }

@@ -3,16 +3,10 @@
 import { createHash } from 'node:crypto'
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
-import { LEGACY_FAILED_MARK, layout } from './layout.js'
+import { LEGACY_FAILED_MARK, layout, RELEASE_ID } from './layout.js'
 import { safeDir } from './safe-dir.js'
 import { asApp } from './sandbox.js'
 import type { Step } from './step.js'
-
-/**
- * A release id: sortable, naming the commit (20261125T081500Z-1a2b3c4). Written so that it reads
- * the same as a POSIX ERE: the prune step greps with it.
- */
-export const RELEASE_ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-z]+$/
 
 export function releaseId(now: Date, sha: string): string {
   const stamp = now
