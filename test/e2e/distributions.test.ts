@@ -7,8 +7,7 @@ import { runAction, type ActionRun } from './action.js'
 import { deployInputs, edit, get, health, workspaceWith } from './fixture.js'
 import { bootHost, SUITES, TESTHOST_SCRIPT, type Suite, type TestHost } from './testhost.js'
 
-// TESTHOST_PREFIX, when set, goes before the host names (two runs of this file on one machine).
-const hostName = (suite: Suite) => `${process.env.TESTHOST_PREFIX ?? ''}dist-${suite}`
+const hostName = (suite: Suite) => `dist-${suite}`
 
 const hosts = new Map<Suite, TestHost>()
 

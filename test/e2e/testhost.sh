@@ -34,8 +34,10 @@ set -euo pipefail
 readonly SUITES=(bookworm trixie)
 # The suite of this command: bookworm unless --suite names another (set_suite).
 SUITE=bookworm
-# Debian 12 and 13 name every one of these packages alike.
-readonly PACKAGES=systemd,systemd-sysv,dbus,openssh-server,nginx,python3-gunicorn,python3-django,python3-django-compressor,python3-venv,python3-pip,libjs-jquery,curl,sudo,openssl,procps,iproute2
+# Debian 12 and 13 name every one of these packages alike. The second line: what the tests of
+# workers (Redis, Celery), ASGI (uvicorn, Channels), HTTPS (certbot) and PostgreSQL need.
+readonly PACKAGES=systemd,systemd-sysv,dbus,openssh-server,nginx,python3-gunicorn,python3-django,python3-django-compressor,python3-venv,python3-pip,libjs-jquery,curl,sudo,openssl,procps,iproute2,\
+redis-server,python3-celery,python3-redis,python3-uvicorn,python3-websockets,python3-django-channels,certbot,postgresql,python3-psycopg2
 readonly CACHE_DIR=${TESTHOST_CACHE:-/var/cache/django-deploy-action-testhost}
 readonly STATE_DIR=${TESTHOST_STATE:-/run/django-deploy-action-testhost}
 readonly KEY_DIR=$CACHE_DIR/keys
@@ -224,6 +226,8 @@ configure_rootfs() {
   done
   # From outside: systemctl run in a chroot without /proc warns about it (trixie's does).
   systemctl --root="$root" enable ssh.service nginx.service >/dev/null 2>&1
+  # Installed, not started at boot: the tests that need Redis or PostgreSQL start them.
+  systemctl --root="$root" disable redis-server.service postgresql.service >/dev/null 2>&1
   systemctl --root="$root" is-enabled ssh.service nginx.service >/dev/null
 
   chroot "$root" apt-get clean

@@ -160,7 +160,9 @@ function parseHostInfo(stdout: string, suite: Suite): HostInfo {
  * Boots a fresh host named `name` (lower-case letters, digits and '-'), of `options.suite`
  * (default bookworm).
  */
-export async function bootHost(name: string, options: BootOptions = {}): Promise<TestHost> {
+export async function bootHost(shortName: string, options: BootOptions = {}): Promise<TestHost> {
+  // TESTHOST_PREFIX, when set, goes before every host name (two runs of one file on one machine).
+  const name = `${process.env.TESTHOST_PREFIX ?? ''}${shortName}`
   const suite = options.suite ?? DEFAULT_SUITE
   if (!SUITES.includes(suite)) throw new Error(`bootHost ${name}: unknown suite '${suite}'`)
   await ensureBuilt(suite)
