@@ -39,6 +39,8 @@ export function settingsFor(overrides: Partial<Settings> = {}): Settings {
     listen: { port: 80 },
     clientMaxBodySize: '10m',
     nginxDirectives: '',
+    tlsListen: 443,
+    hstsMaxAge: 0,
     healthPath: '/',
     healthExpect: [{ min: 200, max: 499 }],
     healthTimeoutMs: 60_000,

@@ -18,15 +18,19 @@ export function healthHost(s: Settings): string {
 }
 
 const HEALTH_PY = `
-import http.client, ssl, sys, time
+import http.client, socket, ssl, sys, time
 host, port, path, header, tls, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5] == 'tls', float(sys.argv[6])
 ranges = [tuple(map(int, r.split('-'))) for r in sys.argv[7].split(',')]
 start = time.monotonic(); status = 0; detail = ''
+class Named(http.client.HTTPSConnection):
+    # To nginx on this host, with the site's name in the TLS handshake (SNI), as a browser.
+    def connect(self):
+        self.sock = self._context.wrap_socket(socket.create_connection((host, port), 5), server_hostname=header)
 while True:
     refused = False
     try:
         if tls:
-            conn = http.client.HTTPSConnection(host, port, timeout=5, context=ssl._create_unverified_context())
+            conn = Named(header, port, timeout=5, context=ssl._create_unverified_context())
         else:
             conn = http.client.HTTPConnection(host, port, timeout=5)
         conn.request('GET', path, headers={'Host': header, 'User-Agent': 'django-deploy-action health check'})
@@ -60,9 +64,12 @@ export interface HealthResult {
 }
 
 /** Requests health-path through nginx on the host until a healthy status or health-timeout. */
-export function healthStep(s: Settings, timeoutMs = s.healthTimeoutMs): Step {
-  const tls = !!s.tlsCertificate
-  const port = tls ? (s.listen.port === 80 ? 443 : s.listen.port) : s.listen.port
+export function healthStep(
+  s: Settings,
+  timeoutMs = s.healthTimeoutMs,
+  tls = !!s.tlsCertificate
+): Step {
+  const port = tls ? s.tlsListen : s.listen.port
   const address =
     !s.listen.address || /^(0\.0\.0\.0|\[::\])$/.test(s.listen.address)
       ? '127.0.0.1'
@@ -71,7 +78,7 @@ export function healthStep(s: Settings, timeoutMs = s.healthTimeoutMs): Step {
   return {
     id: 'health',
     phase: 'health',
-    title: `GET ${s.healthPath} through nginx (Host: ${healthHost(s)})`,
+    title: `GET ${tls ? 'https' : 'http'}://${healthHost(s)}${s.healthPath} through nginx`,
     privileged: false,
     command: sh`${s.python} -c ${HEALTH_PY} ${address} ${port} ${s.healthPath} ${healthHost(s)} ${tls ? 'tls' : 'plain'} ${timeoutMs / 1000} ${ranges}`
   }

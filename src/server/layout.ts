@@ -54,6 +54,27 @@ export interface Layout {
   units: { socket: string; service: string }
   site: string
   siteLink: string
+  /** tls: auto (server/acme.ts) */
+  acme: AcmeLayout
+}
+
+/** Where tls: auto keeps its parts; certbot keeps the certificate under the project's name. */
+export interface AcmeLayout {
+  /** nginx answers HTTP-01 challenges from here; certbot writes them (webroot mode) */
+  webroot: string
+  /** acme-directory-ca, for certbot and its renewal */
+  directoryCa: string
+  certName: string
+  certificate: string
+  key: string
+  units: { service: string; timer: string }
+}
+
+export function renewalUnitNames(projectName: string): { service: string; timer: string } {
+  return {
+    service: `certbot-renew-${projectName}.service`,
+    timer: `certbot-renew-${projectName}.timer`
+  }
 }
 
 export function layout(s: Pick<Settings, 'deployPath' | 'projectName'>): Layout {
@@ -77,7 +98,18 @@ export function layout(s: Pick<Settings, 'deployPath' | 'projectName'>): Layout 
     venv: (key) => `${root}/venvs/${key}`,
     units: { socket: `${UNIT_FOLDER}/${units.socket}`, service: `${UNIT_FOLDER}/${units.service}` },
     site: `${SITE_AVAILABLE}/${s.projectName}`,
-    siteLink: `${SITE_ENABLED}/${s.projectName}`
+    siteLink: `${SITE_ENABLED}/${s.projectName}`,
+    acme: {
+      webroot: `${root}/acme`,
+      directoryCa: `${root}/.deploy/acme-directory-ca.pem`,
+      certName: s.projectName,
+      certificate: `/etc/letsencrypt/live/${s.projectName}/fullchain.pem`,
+      key: `/etc/letsencrypt/live/${s.projectName}/privkey.pem`,
+      units: {
+        service: `${UNIT_FOLDER}/${renewalUnitNames(s.projectName).service}`,
+        timer: `${UNIT_FOLDER}/${renewalUnitNames(s.projectName).timer}`
+      }
+    }
   }
 }
 
@@ -87,7 +119,7 @@ export function baseName(path: string): string {
 }
 
 /** The action's own entries in the deploy path: never the app's. */
-const RESERVED = new Set(['.deploy', '.deploy.lock', 'venvs', 'current', '.current.new'])
+const RESERVED = new Set(['.deploy', '.deploy.lock', 'venvs', 'current', '.current.new', 'acme'])
 
 /**
  * Why the app user may not be handed `path` (a folder Django writes), or undefined when it may:

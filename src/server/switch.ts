@@ -97,3 +97,25 @@ export function rollbackStep(s: Settings, previous: string, files: ConfigFiles):
     )
   }
 }
+
+/** tls: auto, once the first certificate is issued: nginx reads the HTTPS site (after its gate). */
+export function reloadNginxStep(): Step {
+  return {
+    id: 'reload-nginx',
+    phase: 'restart',
+    title: 'Reload nginx with the HTTPS site',
+    privileged: true,
+    command: script(raw('set -eu'), reloadNginx)
+  }
+}
+
+/** The HTTPS site did not answer: the plain HTTP site it replaced goes back. */
+export function undoSiteStep(s: Settings, files: ConfigFiles): Step {
+  return {
+    id: 'undo-site',
+    phase: 'health',
+    title: 'Put the plain HTTP site back',
+    privileged: true,
+    command: script(raw('set -eu'), restoreConfig(s, files), reloadNginx)
+  }
+}
