@@ -27,6 +27,8 @@ export function renderRenewalService(s: Settings): string {
   const args = [
     'renew',
     '--non-interactive',
+    // The timer spreads the runs already (RandomizedDelaySec).
+    '--no-random-sleep-on-renew',
     '--cert-name',
     p.certName,
     '--deploy-hook',

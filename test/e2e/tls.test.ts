@@ -134,7 +134,9 @@ describe('tls: auto with Pebble', () => {
     expect(plain.status).toBe(301)
     expect(plain.headers.get('location')).toBe(`https://${NAME}/healthz?x=1`)
     // The ACME server's challenges are answered over plain HTTP, not redirected.
-    await must('echo token-text > /srv/mysite/acme/.well-known/acme-challenge/probe')
+    await must(
+      'mkdir -p /srv/mysite/acme/.well-known/acme-challenge && echo token-text > /srv/mysite/acme/.well-known/acme-challenge/probe'
+    )
     const challenge = await get(host, '/.well-known/acme-challenge/probe', { Host: NAME })
     expect({ status: challenge.status, text: challenge.text }).toEqual({
       status: 200,
