@@ -165,7 +165,7 @@ export function planRun(input: PlanInput): Plan {
       files: tlsFiles,
       gate: { ...installConfigStep(s, tlsFiles), title: 'nginx -t with the HTTPS site' },
       reload: reloadNginxStep(),
-      health: healthStep(s, undefined, true),
+      health: healthStep(s, undefined, 'tls'),
       undo: undoSiteStep(s, tlsFiles)
     }
   }
@@ -183,7 +183,7 @@ export function planRun(input: PlanInput): Plan {
     build: isNew ? djangoSteps(s, target, found) : [],
     gates: [verifyUnitsStep(s, target, files), installConfigStep(s, files)],
     switch: switchStep(s, target),
-    health: healthStep(s, undefined, servesTls(s, facts)),
+    health: healthStep(s, undefined, servesTls(s, facts) ? 'tls' : s.acme ? 'upgrade' : 'plain'),
     finish: [
       ...(s.acme ? [renewalTimerStep(s)] : []),
       ...(s.postDeploy ? [hookStep(s, target, 'post-deploy', s.postDeploy, 'cleanup')] : []),

@@ -53,10 +53,10 @@ export function readNginx(read: InputReader, where: AppFolderContext): NginxSett
   const tls = readTls(read)
   const acme = readAcme(read, serverNames, tls.tlsCertificate !== undefined)
   const tlsListen = read.int(Input.TlsListen, 1, 65535)
-  if (tlsListen === listen.port && (acme || tls.tlsCertificate))
+  if (tlsListen === listen.port && acme)
     throw new InputError(
       Input.TlsListen,
-      `is ${tlsListen}, the port of listen: HTTP and HTTPS need a port each`
+      `is ${tlsListen}, the port of listen: tls: auto needs plain HTTP for the ACME challenges`
     )
   return {
     serverNames,
@@ -86,7 +86,16 @@ function readAcme(
   hasCertificate: boolean
 ): Settings['acme'] {
   const mode = read.line(Input.Tls)
-  if (mode === '') return undefined
+  const email = read.line(Input.AcmeEmail)
+  const directoryText = read.line(Input.AcmeDirectory, 2048)
+  const directoryCa = read.raw(Input.AcmeDirectoryCa)
+  if (mode === '') {
+    // Said rather than ignored: a workflow that sets them means to get a certificate.
+    if (email !== '') throw new InputError(Input.AcmeEmail, 'is only used with tls: auto')
+    if (directoryCa.trim() !== '')
+      throw new InputError(Input.AcmeDirectoryCa, 'is only used with tls: auto')
+    return undefined
+  }
   if (mode !== 'auto')
     throw new InputError(
       Input.Tls,
@@ -106,7 +115,6 @@ function readAcme(
           '(example.com www.example.com; no _, IP address or wildcard)'
       )
   }
-  const email = read.line(Input.AcmeEmail)
   if (!EMAIL.test(email))
     throw new InputError(
       Input.AcmeEmail,
@@ -114,7 +122,6 @@ function readAcme(
         ? 'is required with tls: auto (the ACME account: expiry and policy notices)'
         : `'${email}' is not an email address like admin@example.com`
     )
-  const directoryText = read.line(Input.AcmeDirectory, 2048)
   const directory = readUrl(Input.AcmeDirectory, directoryText)
   if (directory.protocol !== 'https:')
     throw new InputError(
@@ -124,7 +131,7 @@ function readAcme(
   return {
     email,
     directory: directory.href,
-    directoryCa: readDirectoryCa(read.raw(Input.AcmeDirectoryCa))
+    directoryCa: readDirectoryCa(directoryCa)
   }
 }
 

@@ -79,8 +79,8 @@ export function renderSite(
   siteTls: SiteTls = manualTls(s)
 ): string {
   const upstream = upstreamName(s.projectName)
-  const { certificate: cert, key, challengeRoot } = siteTls
-  const tls = cert !== undefined && key !== undefined
+  const { certificate, key, challengeRoot } = siteTls
+  const tls = certificate !== undefined && key !== undefined
   const catchAll = s.serverNames.length === 1 && s.serverNames[0] === '_'
   const serverName = `server_name ${s.serverNames.map(nginxQuote).join(' ')};`
 
@@ -88,9 +88,7 @@ export function renderSite(
     ...listen(s.listen.address, tls ? s.tlsListen : s.listen.port, tls, catchAll),
     serverName
   ]
-  if (tls) main.push('', ...tlsDirectives(s, cert, key))
-  // Before the first certificate the site is plain HTTP, and answers the challenges itself.
-  if (!tls && challengeRoot !== undefined) main.push('', ...challengeLocation(challengeRoot))
+  main.push(...tlsPart(s, siteTls))
   main.push(
     '',
     `client_max_body_size ${nginxQuote(s.clientMaxBodySize)};`,
@@ -138,6 +136,13 @@ export function renderSite(
   blocks.push(serverBlock(main))
 
   return `${MANAGED_HEADER}\n\n${blocks.map((b) => b.join('\n')).join('\n\n')}\n`
+}
+
+/** The certificate; before the first one, the challenges the plain HTTP site answers itself. */
+function tlsPart(s: Settings, { certificate, key, challengeRoot }: SiteTls): string[] {
+  if (certificate !== undefined && key !== undefined)
+    return ['', ...tlsDirectives(s, certificate, key)]
+  return challengeRoot !== undefined ? ['', ...challengeLocation(challengeRoot)] : []
 }
 
 function tlsDirectives(s: Settings, cert: string, key: string): string[] {

@@ -20,6 +20,8 @@ export function healthHost(s: Settings): string {
 const HEALTH_PY = `
 import http.client, socket, ssl, sys, time
 host, port, path, header, tls, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5] == 'tls', float(sys.argv[6])
+# tls: auto before its first certificate: HTTPS is coming, so the app's redirect to it is no refusal.
+upgrading = sys.argv[5] == 'upgrade'
 ranges = [tuple(map(int, r.split('-'))) for r in sys.argv[7].split(',')]
 start = time.monotonic(); status = 0; detail = ''
 class Named(http.client.HTTPSConnection):
@@ -43,7 +45,7 @@ while True:
         exact = any(lo == hi == status for lo, hi in ranges)
         if status == 400 and not exact and ('DisallowedHost' in body or '<h1>Bad Request (400)</h1>' in body):
             refused, detail = True, "DisallowedHost: Invalid HTTP_HOST header: '%s'" % header
-        if 300 <= status < 400 and not exact and not tls and location.startswith('https:'):
+        if 300 <= status < 400 and not exact and not tls and not upgrading and location.startswith('https:'):
             refused, detail = True, 'answered %d to %s: the settings redirect plain HTTP to HTTPS' % (status, location)
     except Exception as error:
         status = 0; detail = str(error)
@@ -64,11 +66,15 @@ export interface HealthResult {
 }
 
 /** Requests health-path through nginx on the host until a healthy status or health-timeout. */
+/**
+ * `scheme`: how the site is served; `upgrade` is plain HTTP until tls: auto's first certificate.
+ */
 export function healthStep(
   s: Settings,
   timeoutMs = s.healthTimeoutMs,
-  tls = !!s.tlsCertificate
+  scheme: 'tls' | 'plain' | 'upgrade' = s.tlsCertificate ? 'tls' : 'plain'
 ): Step {
+  const tls = scheme === 'tls'
   const port = tls ? s.tlsListen : s.listen.port
   const address =
     !s.listen.address || /^(0\.0\.0\.0|\[::\])$/.test(s.listen.address)
@@ -80,7 +86,7 @@ export function healthStep(
     phase: 'health',
     title: `GET ${tls ? 'https' : 'http'}://${healthHost(s)}${s.healthPath} through nginx`,
     privileged: false,
-    command: sh`${s.python} -c ${HEALTH_PY} ${address} ${port} ${s.healthPath} ${healthHost(s)} ${tls ? 'tls' : 'plain'} ${timeoutMs / 1000} ${ranges}`
+    command: sh`${s.python} -c ${HEALTH_PY} ${address} ${port} ${s.healthPath} ${healthHost(s)} ${scheme} ${timeoutMs / 1000} ${ranges}`
   }
 }
 

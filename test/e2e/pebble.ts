@@ -207,7 +207,8 @@ export async function startPebble(host: HostInfo): Promise<Pebble> {
       if (i >= 100 || pebble.exitCode !== null || dns.exitCode !== null) {
         await stop()
         throw new Error(
-          `Pebble did not start: ${(error as Error).message}\n${pebble.log()}\n${dns.log()}`
+          `Pebble did not start: ${(error as Error).message}\n${pebble.log()}\n${dns.log()}`,
+          { cause: error }
         )
       }
       await new Promise((r) => setTimeout(r, 100))

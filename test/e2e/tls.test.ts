@@ -162,7 +162,7 @@ describe('tls: auto with Pebble', () => {
       while (!done) {
         try {
           statuses.push((await getHttps('/healthz', root)).status)
-        } catch (error) {
+        } catch {
           statuses.push(0)
         }
       }
