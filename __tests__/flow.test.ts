@@ -369,7 +369,9 @@ describe('tls: auto', () => {
       'prune'
     ])
     expect(
-      t.ran.filter((r) => r.step === 'health').map((r) => / (upgrade|tls) /.exec(r.command)?.[1])
+      t.ran
+        .filter((r) => r.step === 'health')
+        .map((r) => / (upgrade|tls|plain) [\d.]+ [\d,-]+$/.exec(r.command)?.[1])
     ).toEqual(['upgrade', 'tls'])
     expect(result.certificate).toEqual({ daysLeft: 89, names: ['example.com', 'www.example.com'] })
   })
