@@ -14,9 +14,11 @@ import { appWritable, djangoSteps, hookStep, sitePaths } from './server/django.j
 import { diagnosticsStep, healthStep } from './server/health.js'
 import type { HostFacts } from './server/inspect.js'
 import { layout, settingsFolderProblem } from './server/layout.js'
+import { holdingStepsLock } from './server/lock.js'
 import {
   dotenvStep,
   markFailedStep,
+  removePartialStep,
   prepareStep,
   pruneStep,
   uploadStep,
@@ -62,6 +64,8 @@ export interface Plan {
   finish: Step[]
   /** when the run fails before the switch: the new release is marked, never chosen again */
   markFailed?: Step
+  /** when a step before the switch found the disk full: the new release is removed */
+  removePartial?: Step
   /** when the switched release is unhealthy */
   rollback: Step
   diagnostics: Step
@@ -146,6 +150,37 @@ export function checkFound(s: Settings, found: DjangoFacts, target: string): voi
 }
 
 export function planRun(input: PlanInput): Plan {
+  return lockedSteps(input.settings, planUnlocked(input))
+}
+
+/** Every step of the plan holds the steps lock while it runs (server/lock.ts). */
+function lockedSteps(s: Settings, plan: Plan): Plan {
+  const hold = (step: Step) => holdingStepsLock(s, step)
+  return {
+    ...plan,
+    release: plan.release.map(hold),
+    discover: hold(plan.discover),
+    build: plan.build.map(hold),
+    gates: plan.gates.map(hold),
+    switch: hold(plan.switch),
+    health: hold(plan.health),
+    finish: plan.finish.map(hold),
+    markFailed: plan.markFailed && hold(plan.markFailed),
+    removePartial: plan.removePartial && hold(plan.removePartial),
+    rollback: hold(plan.rollback),
+    diagnostics: hold(plan.diagnostics),
+    certificate: plan.certificate && { ...plan.certificate, step: hold(plan.certificate.step) },
+    secure: plan.secure && {
+      files: plan.secure.files,
+      gate: hold(plan.secure.gate),
+      reload: hold(plan.secure.reload),
+      health: hold(plan.secure.health),
+      undo: hold(plan.secure.undo)
+    }
+  }
+}
+
+function planUnlocked(input: PlanInput): Plan {
   const { settings: s, facts, found } = input
   const mode = modeOf(s)
   const target = targetRelease(s, facts, input.newRelease)
@@ -164,7 +199,7 @@ export function planRun(input: PlanInput): Plan {
     secure = {
       files: tlsFiles,
       gate: { ...installConfigStep(s, tlsFiles), title: 'nginx -t with the HTTPS site' },
-      reload: reloadNginxStep(),
+      reload: reloadNginxStep(s, tlsFiles),
       health: healthStep(s, undefined, 'tls'),
       undo: undoSiteStep(s, tlsFiles)
     }
@@ -182,7 +217,7 @@ export function planRun(input: PlanInput): Plan {
     discover: discoverStep(s, target),
     build: isNew ? djangoSteps(s, target, found) : [],
     gates: [verifyUnitsStep(s, target, files), installConfigStep(s, files)],
-    switch: switchStep(s, target),
+    switch: switchStep(s, target, files),
     health: healthStep(s, undefined, servesTls(s, facts) ? 'tls' : s.acme ? 'upgrade' : 'plain'),
     finish: [
       ...(s.acme ? [renewalTimerStep(s)] : []),
@@ -191,6 +226,7 @@ export function planRun(input: PlanInput): Plan {
     ],
     // With `source: none` the release stays as it was; only its new files go.
     markFailed: target !== facts.live ? markFailedStep(s, target) : undefined,
+    removePartial: isNew ? removePartialStep(s, target) : undefined,
     rollback: rollbackStep(s, facts.live, files),
     diagnostics: diagnosticsStep(s),
     certificate,
