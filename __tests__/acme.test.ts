@@ -8,6 +8,7 @@ import { planRun, planSteps } from '../src/plan.js'
 import { renderRenewalService, renderRenewalTimer } from '../src/render/certbot.js'
 import { renderSite } from '../src/render/nginx.js'
 import {
+  acmeHint,
   acmeProblem,
   certificateStep,
   needsCertificate,
@@ -282,6 +283,18 @@ describe('what the host and certbot said', () => {
         'An unexpected error occurred:\nError creating new order :: too many certificates already issued for "example.com"\nAsk for help or search for solutions at https://community.letsencrypt.org.'
       )
     ).toBe('Error creating new order :: too many certificates already issued for "example.com"')
+  })
+
+  test('a directory that does not answer, a rate limit: what to do next', () => {
+    const unreachable = acmeProblem(
+      "An unexpected error occurred:\nrequests.exceptions.ConnectionError: HTTPSConnectionPool(host='acme.example.com', port=443): Max retries exceeded with url: /directory (Caused by NewConnectionError('Failed to establish a new connection: [Errno 111] Connection refused'))\nAsk for help or search for solutions at https://community.letsencrypt.org."
+    )
+    expect(unreachable).toMatch(/^requests\.exceptions\.ConnectionError: .*Connection refused/)
+    expect(acmeHint(unreachable)).toMatch(/did not answer the server: check acme-directory/)
+    expect(acmeHint('urn:ietf:params:acme:error:rateLimited: too many certificates')).toMatch(
+      /limits how many certificates/
+    )
+    expect(acmeHint('example.com: dns: no valid A records')).toMatch(/resolves .* to this host/)
   })
 
   test('the certificate step reports the certificate it left', () => {

@@ -91,6 +91,8 @@ export function parseCertificateStep(stdout: string): CertificateFacts | undefin
 
 /** What to do about a refused certificate, by what the ACME server said. */
 export function acmeHint(problem: string): string {
+  if (/HTTPSConnectionPool|SSLError|CERTIFICATE_VERIFY_FAILED|Max retries exceeded/i.test(problem))
+    return 'The ACME directory did not answer the server: check acme-directory, that the server reaches it over HTTPS, and, for a private CA, acme-directory-ca.'
   if (/rateLimited|too many/i.test(problem))
     return 'The ACME server limits how many certificates a name gets: wait for the time it says, or try acme-directory with its staging server first.'
   return 'Make sure every name in server-name resolves (DNS A/AAAA records) to this host and that the ACME server reaches it on port 80; the next deploy tries again.'
