@@ -150,7 +150,7 @@ describe('tls: auto with Pebble', () => {
     expect(run.outputs.url ?? '').toMatch(/^https:\/\/mysite\.test/)
   })
 
-  test('renewal by the timer’s service: a new certificate, served with no failed request', async () => {
+  test('renewal by the timer’s service: a new certificate, served with no failed request; none loaded while nginx -t fails', async () => {
     // Pebble's certificates last five years: renew now, as the timer does near the end.
     await must(
       "sed -i 's/^#* *renew_before_expiry.*$//' /etc/letsencrypt/renewal/mysite.conf && " +
@@ -181,6 +181,19 @@ describe('tls: auto with Pebble', () => {
     serial = renewed.serialNumber
     expect(statuses.length).toBeGreaterThan(0)
     expect(statuses.filter((s) => s !== 200)).toEqual([])
+
+    // With a configuration nginx refuses, a renewal leaves nginx as it was: nginx -t comes first.
+    await must("echo 'not_a_directive on;' > /etc/nginx/conf.d/broken.conf")
+    try {
+      await must('systemctl start certbot-renew-mysite.service || true')
+      expect((await servedCertificate(NAME, root)).serialNumber).toBe(serial)
+      expect(await must('systemctl is-active nginx')).toBe('active\n')
+      expect(await must('journalctl -u certbot-renew-mysite.service -o cat --no-pager')).toContain(
+        'unknown directive "not_a_directive"'
+      )
+    } finally {
+      await must('rm -f /etc/nginx/conf.d/broken.conf')
+    }
     await must("sed -i '/^renew_before_expiry = 3000 days$/d' /etc/letsencrypt/renewal/mysite.conf")
   })
 
