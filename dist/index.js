@@ -66512,7 +66512,9 @@ function healthCell(r) {
 }
 function certificateLines(host, c) {
     const names = c.names.length > 0 ? c.names.join(', ') : 'the site';
-    const lines = [`${host}: the certificate for ${names} has ${c.daysLeft} days left.`];
+    const lines = c.daysLeft >= 0
+        ? [`${host}: the certificate for ${names} has ${c.daysLeft} days left.`]
+        : [`${host}: no certificate on the host yet.`];
     if (c.renewalProblem)
         lines.push('', `⚠️ Its last renewal on the host failed: ${escapeCell(c.renewalProblem)}`);
     return lines;
