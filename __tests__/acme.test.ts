@@ -72,6 +72,7 @@ const facts: HostFacts = {
   live: '',
   releases: [],
   failed: [],
+  served: [],
   python: '3.11.2 /usr/bin/python3.11'
 }
 const issued = { daysLeft: 80, names: ['example.com', 'www.example.com'] }
