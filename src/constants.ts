@@ -35,6 +35,10 @@ export enum Input {
   AppUser = 'app-user',
   Workers = 'workers',
   GunicornArgs = 'gunicorn-args',
+  AsgiModule = 'asgi-module',
+  AsgiServer = 'asgi-server',
+  ProxyReadTimeout = 'proxy-read-timeout',
+  DrainTimeout = 'drain-timeout',
   ServerName = 'server-name',
   Listen = 'listen',
   StaticUrl = 'static-url',
@@ -78,6 +82,8 @@ export const INPUT_DEFAULTS: Partial<Record<Input, string>> = {
   [Input.CheckDeploy]: 'false',
   [Input.KeepReleases]: '5',
   [Input.Workers]: 'auto',
+  [Input.AsgiServer]: 'uvicorn',
+  [Input.DrainTimeout]: '30',
   [Input.ServerName]: '_',
   [Input.Listen]: '80',
   [Input.ClientMaxBodySize]: '10m',
@@ -106,5 +112,7 @@ export enum Output {
   HttpStatus = 'http-status',
   HealthDurationMs = 'health-duration-ms',
   DeploymentId = 'deployment-id',
+  Interface = 'interface',
+  WorkerClass = 'worker-class',
   Hosts = 'hosts'
 }

@@ -2,6 +2,7 @@
 
 import type { Settings } from '../settings.js'
 import { socketPath } from '../server/layout.js'
+import { DEFAULT_PROXY_READ_TIMEOUT_S, isAsgi } from './asgi.js'
 import { MANAGED_HEADER } from './gunicorn.js'
 
 export interface SitePaths {
@@ -76,6 +77,7 @@ export function renderSite(s: Settings, paths: SitePaths = {}): string {
       'proxy_set_header X-Forwarded-Proto $scheme;',
       'proxy_set_header X-Real-IP $remote_addr;',
       'proxy_redirect off;',
+      ...webSocketLines(s),
       `proxy_pass http://${upstream};`
     ]),
     '}'
@@ -84,6 +86,7 @@ export function renderSite(s: Settings, paths: SitePaths = {}): string {
   if (extra.length > 0) main.push('', '# nginx-directives input', ...extra)
 
   const blocks = [
+    ...connectionMap(s),
     [
       `upstream ${upstream} {`,
       ...indent([
@@ -105,6 +108,37 @@ export function renderSite(s: Settings, paths: SitePaths = {}): string {
   blocks.push(serverBlock(main))
 
   return `${MANAGED_HEADER}\n\n${blocks.map((b) => b.join('\n')).join('\n\n')}\n`
+}
+
+/**
+ * The site is included at nginx's http level, where a `map` is too; its variable is named after
+ * the project, so another site's map (often `$connection_upgrade`) never clashes with it.
+ */
+export function connectionVariable(projectName: string): string {
+  return `$connection_upgrade_${projectName}`
+}
+
+/** An upgrade asked for is passed on; a plain request sends no Connection header, so keeps alive. */
+function connectionMap(s: Settings): string[][] {
+  if (!isAsgi(s)) return []
+  return [
+    [
+      `map $http_upgrade ${connectionVariable(s.projectName)} {`,
+      ...indent(['default upgrade;', "'' '';"]),
+      '}'
+    ]
+  ]
+}
+
+/** An ASGI app speaks WebSocket: the upgrade goes through, and an idle socket stays open. */
+function webSocketLines(s: Settings): string[] {
+  if (!isAsgi(s)) return []
+  return [
+    'proxy_http_version 1.1;',
+    'proxy_set_header Upgrade $http_upgrade;',
+    `proxy_set_header Connection ${connectionVariable(s.projectName)};`,
+    `proxy_read_timeout ${s.proxyReadTimeoutS ?? DEFAULT_PROXY_READ_TIMEOUT_S}s;`
+  ]
 }
 
 function listen(address: string | undefined, port: number, ssl: boolean, catchAll: boolean) {

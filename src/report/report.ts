@@ -2,6 +2,8 @@
 
 import * as core from '@actions/core'
 import { Output } from '../constants.js'
+import { describeServer, isAsgi, workerClass } from '../render/asgi.js'
+import { describeVersions, type ServerFacts } from '../server/asgi.js'
 import type { ConfigFiles } from '../server/config.js'
 import { PHASES } from '../server/step.js'
 import { secretValues, type Settings } from '../settings.js'
@@ -28,6 +30,8 @@ export interface HostReport {
   files?: ConfigFiles
   diff?: string
   plan?: string[]
+  /** what the import step found serving the release (ASGI) */
+  server?: ServerFacts
 }
 
 /** The run's overall status: the worst of its hosts'. */
@@ -57,9 +61,10 @@ const escapeCell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, '
  * Text from the run as Markdown a person reads: the first line (the cause) in bold, each line
  * its own, nothing in it read as Markdown or HTML.
  */
+const escape = (line: string) =>
+  line.replace(/[\\`*_[\]<>#|~]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : `\\${c}`))
+
 function prose(text: string): string[] {
-  const escape = (line: string) =>
-    line.replace(/[\\`*_[\]<>#|~]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : `\\${c}`))
   const lines = text.split('\n').filter((line) => line.trim() !== '')
   return lines.map((line, i) => `${i === 0 ? `**${escape(line)}**` : escape(line)}  `)
 }
@@ -82,8 +87,14 @@ function healthCell(r: HostReport): string {
 export function summaryMarkdown(s: Settings, reports: HostReport[]): string {
   const status = overallStatus(reports)
   const lines: string[] = [
-    `## ${ICON[status]} Django deploy of ${s.projectName}: ${status}${s.dryRun ? ' (dry run)' : ''}`
+    `## ${ICON[status]} Django deploy of ${s.projectName}: ${status}${s.dryRun ? ' (dry run)' : ''}`,
+    '',
+    `Served by ${escape(describeServer(s))}` +
+      (isAsgi(s) ? ', WebSockets passed through nginx' : '')
   ]
+  for (const r of reports)
+    if (r.server)
+      lines.push('', `${escape(r.host)}: ${escape(describeVersions(r.server))}`)
   for (const r of reports) {
     if (r.message && r.status !== 'success')
       lines.push('', `### ${ICON[r.status]} ${r.host}: ${r.status}`, '', ...prose(r.message))
@@ -176,6 +187,8 @@ export async function writeReport(s: Settings, reports: HostReport[]): Promise<v
     first?.healthDurationMs !== undefined ? String(first.healthDurationMs) : ''
   )
   core.setOutput(Output.Hosts, redact(hostsOutput(reports)))
+  core.setOutput(Output.Interface, isAsgi(s) ? 'asgi' : 'wsgi')
+  core.setOutput(Output.WorkerClass, workerClass(s))
   if (process.env.GITHUB_STEP_SUMMARY)
     await core.summary.addRaw(redact(summaryMarkdown(s, reports))).write()
   for (const r of reports) {
