@@ -85,7 +85,10 @@ function readModules(
   }
   const wsgiModule = read.line(Input.WsgiModule, 200) || `${projectName}.wsgi:application`
   if (!isAppModule(wsgiModule)) {
-    throw new InputError(Input.WsgiModule, 'must be module.path:variable, e.g. mysite.wsgi:application')
+    throw new InputError(
+      Input.WsgiModule,
+      'must be module.path:variable, e.g. mysite.wsgi:application'
+    )
   }
   const settingsModule = read.line(Input.SettingsModule, 200) || `${projectName}.settings`
   if (!DOTTED.test(settingsModule)) {

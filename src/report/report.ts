@@ -93,8 +93,7 @@ export function summaryMarkdown(s: Settings, reports: HostReport[]): string {
       (isAsgi(s) ? ', WebSockets passed through nginx' : '')
   ]
   for (const r of reports)
-    if (r.server)
-      lines.push('', `${escape(r.host)}: ${escape(describeVersions(r.server))}`)
+    if (r.server) lines.push('', `${escape(r.host)}: ${escape(describeVersions(r.server))}`)
   for (const r of reports) {
     if (r.message && r.status !== 'success')
       lines.push('', `### ${ICON[r.status]} ${r.host}: ${r.status}`, '', ...prose(r.message))
