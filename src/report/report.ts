@@ -87,17 +87,19 @@ function healthCell(r: HostReport): string {
 export function summaryMarkdown(s: Settings, reports: HostReport[]): string {
   const status = overallStatus(reports)
   const lines: string[] = [
-    `## ${ICON[status]} Django deploy of ${s.projectName}: ${status}${s.dryRun ? ' (dry run)' : ''}`,
-    '',
-    `Served by ${escape(describeServer(s))}` +
-      (isAsgi(s) ? ', WebSockets passed through nginx' : '')
+    `## ${ICON[status]} Django deploy of ${s.projectName}: ${status}${s.dryRun ? ' (dry run)' : ''}`
   ]
-  for (const r of reports)
-    if (r.server) lines.push('', `${escape(r.host)}: ${escape(describeVersions(r.server))}`)
   for (const r of reports) {
     if (r.message && r.status !== 'success')
       lines.push('', `### ${ICON[r.status]} ${r.host}: ${r.status}`, '', ...prose(r.message))
   }
+  // After the causes: which server and mode run, and what each host has of them.
+  lines.push(
+    '',
+    `Served by ${escape(describeServer(s))}${isAsgi(s) ? ', WebSockets passed through nginx' : ''}`
+  )
+  for (const r of reports)
+    if (r.server) lines.push('', `${escape(r.host)}: ${escape(describeVersions(r.server))}`)
   lines.push('', '| host | release | previous | gates | health | time | result |')
   lines.push('|---|---|---|---|---|---|---|')
   for (const r of reports) {
