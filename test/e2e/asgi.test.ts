@@ -325,7 +325,7 @@ describe('Debian 13: uvicorn closes open sockets with 1012 by itself', () => {
     await host?.stop()
   })
 
-  test("uvicorn's own worker: the socket held across a deploy is closed with 1012 and reconnects to the new release", async () => {
+  test("uvicorn's own worker: the socket held across a deploy is closed with 1012 and reconnects to the new release; nginx ends an idle one after proxy-read-timeout", async () => {
     const first = await deploy(host, 'v1')
     succeeded(first)
     expect(first.outputs['worker-class']).toBe('uvicorn.workers.UvicornWorker')
@@ -339,11 +339,17 @@ describe('Debian 13: uvicorn closes open sockets with 1012 by itself', () => {
     expect(await socket.echo('one')).toEqual({ release: first.outputs.release, echo: 'one' })
     expect(await releaseView(host)).toEqual({ release: first.outputs.release, async: true })
 
-    const second = await deploy(host, 'v2')
+    // proxy-read-timeout: nginx ends a socket idle for that long (the default is an hour).
+    const second = await deploy(host, 'v2', { 'proxy-read-timeout': '3' })
     succeeded(second)
     expect((await socket.closed).code).toBe(1012)
     const after = await reconnect(host)
     opened.push(after)
     expect(await after.echo('two')).toEqual({ release: second.outputs.release, echo: 'two' })
+    expect(await onHost(host, 'grep proxy_read_timeout /etc/nginx/sites-available/mysite')).toBe(
+      '        proxy_read_timeout 3s;\n'
+    )
+    // Idle from now on: nginx closes it without a close frame of the app's.
+    expect((await after.closed).code).toBe(1006)
   })
 })
