@@ -62041,7 +62041,9 @@ function uploadStep(s, id) {
         privileged: true,
         stdin: 'source',
         // Owned by root: the app user can read the code but never change it.
-        command: script(raw('set -eu'), sh `if [ -e ${dir} ]; then printf '%s\n' ${`release ${id} already exists on the host (one commit deployed twice in a second?)`} >&2; exit 1; fi`, sh `mkdir ${dir}`, sh `tar -xzf - -C ${dir} --no-same-owner --no-same-permissions`, 
+        command: script(raw('set -eu'), sh `if [ -e ${dir} ]; then printf '%s\n' ${`release ${id} already exists on the host (one commit deployed twice in a second?)`} >&2; exit 1; fi`, sh `mkdir ${dir}`, 
+        // GNU tar says "Wrote only N of M bytes" when the disk fills: say what that means.
+        sh `if ! tar -xzf - -C ${dir} --no-same-owner --no-same-permissions; then`, sh `  [ "$(df -Pk ${dir} | awk 'NR == 2 { print $4 }')" -ge 1024 ] || echo 'tar: No space left on device' >&2`, raw('  exit 2'), raw('fi'), 
         // What the action writes in a release is its own: nothing the repository ships in its place.
         sh `rm -rf ${dir}/.venv ${dir}/${LEGACY_FAILED_MARK}`, sealRelease(s, dir))
     };
@@ -64599,8 +64601,9 @@ class HostDeploy {
         const s = this.deps.settings;
         const live = this.facts?.live;
         return new Stop(`${error.step.title} failed: the server's disk is full (${error.cause}).\n` +
-            `The disk that holds ${s.deployPath} had no room left: the release needed more than the ` +
-            `${writtenMb} MB written when it filled. The partial release was removed; ${freeMb} MB are free now.` +
+            `The disk that holds ${s.deployPath} had no room left` +
+            (writtenMb > 0 ? `: the release needed more than the ${writtenMb} MB it had written` : '') +
+            `. The partial release was removed; ${freeMb} MB are free now.` +
             ` Nothing was switched${live ? `: ${live} still serves` : ''}.\n` +
             `Free space on it (\`df -h ${s.deployPath}\`, \`du -sh ${s.deployPath}/*\`), or keep fewer ` +
             'releases (keep-releases), then deploy again.', 'failure');
