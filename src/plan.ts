@@ -226,5 +226,12 @@ export function rebaseFound(
     path && (path === p.release(from) || path.startsWith(`${p.release(from)}/`))
       ? p.release(to) + path.slice(p.release(from).length)
       : path
-  return { ...found, staticRoot: move(found.staticRoot), mediaRoot: move(found.mediaRoot) }
+  return {
+    ...found,
+    staticRoot: move(found.staticRoot),
+    mediaRoot: move(found.mediaRoot),
+    sqlite: found.sqlite?.map((path) => move(path) as string),
+    storage: move(found.storage),
+    compress: found.compress && { ...found.compress, root: move(found.compress.root) }
+  }
 }
