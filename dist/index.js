@@ -62614,7 +62614,7 @@ function lockCommand(s, holder, waitSeconds) {
     return script(raw('set -u'), 
     // Root writes here from now on: a folder that is not root's is taken only when empty (made
     // root's first), never followed through a link, and someone else's files are left alone.
-    sh `if [ -L ${root} ] || { [ -e ${root} ] && [ "$(stat -c %u ${root})" != 0 ]; }; then`, sh `  if [ ! -L ${root} ] && [ -d ${root} ] && [ -z "$(ls -A ${root})" ]; then chown root:root ${root} && chmod 755 ${root}; fi`, sh `  if [ -L ${root} ] || [ "$(stat -c %u ${root})" != 0 ] || [ -L ${lock} ]; then`, sh `    printf '%s\n' ${`${root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`, raw('  fi'), raw('fi'), sh `mkdir -p ${root}`, sh `[ -f ${stepsLock} ] && [ ! -L ${stepsLock} ] || : > ${stepsLock}`, sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), 
+    sh `if [ -L ${root} ] || { [ -e ${root} ] && [ "$(stat -c %u ${root})" != 0 ]; }; then`, sh `  if [ ! -L ${root} ] && [ -d ${root} ] && [ -z "$(ls -A ${root})" ]; then chown root:root ${root} && chmod 755 ${root}; fi`, sh `  if [ -L ${root} ] || [ "$(stat -c %u ${root})" != 0 ] || [ -L ${lock} ]; then`, sh `    printf '%s\n' ${`${root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`, raw('  fi'), raw('fi'), sh `mkdir -p ${root}`, sh `if [ -L ${stepsLock} ]; then rm -f ${stepsLock}; fi; [ -f ${stepsLock} ] || : > ${stepsLock}`, sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), 
     // Held until the runner closes our stdin, or the connection drops; the steps a killed run
     // left in the sandbox end before the lock is let go.
     raw('cat > /dev/null'), sh `systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`, 
@@ -62867,7 +62867,14 @@ function rebaseFound(s, found, from, to) {
     const move = (path) => path && (path === p.release(from) || path.startsWith(`${p.release(from)}/`))
         ? p.release(to) + path.slice(p.release(from).length)
         : path;
-    return { ...found, staticRoot: move(found.staticRoot), mediaRoot: move(found.mediaRoot) };
+    return {
+        ...found,
+        staticRoot: move(found.staticRoot),
+        mediaRoot: move(found.mediaRoot),
+        sqlite: found.sqlite?.map((path) => move(path)),
+        storage: move(found.storage),
+        compress: found.compress && { ...found.compress, root: move(found.compress.root) }
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/report/cause.ts
