@@ -2,6 +2,7 @@
 // run, for every mode. The deploy executes this plan (flow/host.ts) and the dry run prints it,
 // so what a dry run shows is what a deploy does.
 
+import { certificateStep, needsCertificate, renewalTimerStep, servesTls } from './server/acme.js'
 import {
   configFiles,
   installConfigStep,
@@ -24,7 +25,7 @@ import {
   venvStep
 } from './server/release.js'
 import type { Step } from './server/step.js'
-import { rollbackStep, switchStep } from './server/switch.js'
+import { reloadNginxStep, rollbackStep, switchStep, undoSiteStep } from './server/switch.js'
 import type { Settings } from './settings.js'
 
 /**
@@ -68,6 +69,22 @@ export interface Plan {
   /** when the switched release is unhealthy */
   rollback: Step
   diagnostics: Step
+  /**
+   * tls: auto, when the host's certificate is missing, lacks a name or nears its end: certbot,
+   * before the gates when the live site answers the challenges, else once the new site does.
+   */
+  certificate?: { step: Step; beforeGates: boolean }
+  /** tls: auto on a host without a certificate: once one is issued, the HTTPS site goes live */
+  secure?: Secure
+}
+
+/** The HTTPS site after the first certificate: gated, loaded, checked, or the HTTP site back. */
+export interface Secure {
+  files: ConfigFiles
+  gate: Step
+  reload: Step
+  health: Step
+  undo: Step
 }
 
 /** A run that cannot be planned (nothing to roll back to): said before anything changed. */
@@ -158,7 +175,15 @@ function lockedSteps(s: Settings, plan: Plan): Plan {
     markFailed: plan.markFailed && hold(plan.markFailed),
     removePartial: plan.removePartial && hold(plan.removePartial),
     rollback: hold(plan.rollback),
-    diagnostics: hold(plan.diagnostics)
+    diagnostics: hold(plan.diagnostics),
+    certificate: plan.certificate && { ...plan.certificate, step: hold(plan.certificate.step) },
+    secure: plan.secure && {
+      files: plan.secure.files,
+      gate: hold(plan.secure.gate),
+      reload: hold(plan.secure.reload),
+      health: hold(plan.secure.health),
+      undo: hold(plan.secure.undo)
+    }
   }
 }
 
@@ -170,6 +195,22 @@ function planUnlocked(input: PlanInput): Plan {
   const isNew = mode === 'deploy'
   const writable = appWritable(s, target, found).filter((f) => f !== layout(s).shared)
   const files = configFiles(s, facts, sitePaths(s, target, found), writable)
+  const certificate = needsCertificate(s, facts)
+    ? { step: certificateStep(s), beforeGates: !!facts.certificate && !!facts.challengeServed }
+    : undefined
+  let secure: Secure | undefined
+  if (s.acme && !facts.certificate) {
+    // The certificate's names and days do not change the site: any will do to render it.
+    const issued = { ...facts, certificate: { daysLeft: 90, names: s.serverNames } }
+    const tlsFiles = configFiles(s, issued, sitePaths(s, target, found), writable)
+    secure = {
+      files: tlsFiles,
+      gate: { ...installConfigStep(s, tlsFiles), title: 'nginx -t with the HTTPS site' },
+      reload: reloadNginxStep(s, tlsFiles),
+      health: healthStep(s, undefined, 'tls'),
+      undo: undoSiteStep(s, tlsFiles)
+    }
+  }
   return {
     mode,
     target,
@@ -184,8 +225,9 @@ function planUnlocked(input: PlanInput): Plan {
     build: isNew ? djangoSteps(s, target, found) : [],
     gates: [verifyUnitsStep(s, target, files), installConfigStep(s, files)],
     switch: switchStep(s, target, files),
-    health: healthStep(s),
+    health: healthStep(s, undefined, servesTls(s, facts) ? 'tls' : s.acme ? 'upgrade' : 'plain'),
     finish: [
+      ...(s.acme ? [renewalTimerStep(s)] : []),
       ...(s.postDeploy ? [hookStep(s, target, 'post-deploy', s.postDeploy, 'cleanup')] : []),
       pruneStep(s, s.keepReleases, target, facts.live === target ? '' : facts.live)
     ],
@@ -193,7 +235,9 @@ function planUnlocked(input: PlanInput): Plan {
     markFailed: target !== facts.live ? markFailedStep(s, target) : undefined,
     removePartial: isNew ? removePartialStep(s, target) : undefined,
     rollback: rollbackStep(s, facts.live, files),
-    diagnostics: diagnosticsStep(s)
+    diagnostics: diagnosticsStep(s),
+    certificate,
+    secure
   }
 }
 
@@ -203,9 +247,12 @@ export function planSteps(plan: Plan): Step[] {
     ...plan.release,
     plan.discover,
     ...plan.build,
+    ...(plan.certificate?.beforeGates ? [plan.certificate.step] : []),
     ...plan.gates,
     plan.switch,
     plan.health,
+    ...(plan.certificate && !plan.certificate.beforeGates ? [plan.certificate.step] : []),
+    ...(plan.secure ? [plan.secure.gate, plan.secure.reload, plan.secure.health] : []),
     ...plan.finish
   ]
 }

@@ -4,7 +4,8 @@ import * as core from '@actions/core'
 import { Output } from '../constants.js'
 import { describeServer, isAsgi, workerClass } from '../render/asgi.js'
 import { describeVersions, type ServerFacts } from '../server/asgi.js'
-import type { ConfigFiles } from '../server/config.js'
+import { allFiles, type ConfigFiles } from '../server/config.js'
+import type { CertificateFacts } from '../server/acme.js'
 import { PHASES } from '../server/step.js'
 import { secretValues, type Settings } from '../settings.js'
 
@@ -32,6 +33,8 @@ export interface HostReport {
   plan?: string[]
   /** what the import step found serving the release (ASGI) */
   server?: ServerFacts
+  /** tls: auto: the site's certificate, and a failed renewal */
+  certificate?: CertificateFacts & { renewalProblem?: string }
 }
 
 /** The run's overall status: the worst of its hosts'. */
@@ -78,6 +81,17 @@ function healthCell(r: HostReport): string {
   if (r.httpStatus === undefined) return '–'
   const answer = r.httpStatus === 0 ? 'no answer' : String(r.httpStatus)
   return `${answer} in ${r.healthDurationMs ?? 0} ms`
+}
+
+function certificateLines(host: string, c: NonNullable<HostReport['certificate']>): string[] {
+  const names = c.names.length > 0 ? c.names.join(', ') : 'the site'
+  const lines =
+    c.daysLeft >= 0
+      ? [`${host}: the certificate for ${names} has ${c.daysLeft} days left.`]
+      : [`${host}: no certificate on the host yet.`]
+  if (c.renewalProblem)
+    lines.push('', `⚠️ Its last renewal on the host failed: ${escapeCell(c.renewalProblem)}`)
+  return lines
 }
 
 /**
@@ -128,6 +142,7 @@ export function summaryMarkdown(s: Settings, reports: HostReport[]): string {
 function hostDetails(r: HostReport): string[] {
   const lines: string[] = []
   if (r.message && r.status === 'success') lines.push('', `${r.host}: ${r.message}`)
+  if (r.certificate) lines.push('', ...certificateLines(r.host, r.certificate))
   if (r.failedStep) {
     lines.push(
       `<details><summary>Remote log of the failed step: ${r.failedStep.title}</summary>`,
@@ -157,8 +172,7 @@ function hostDetails(r: HostReport): string[] {
     )
   if (r.files) {
     lines.push(`<details><summary>Rendered files (${r.host})</summary>`)
-    for (const file of [r.files.socket, r.files.service, r.files.site])
-      lines.push('', `\`${file.path}\``, fence(file.text))
+    for (const file of allFiles(r.files)) lines.push('', `\`${file.path}\``, fence(file.text))
     lines.push('</details>')
   }
   return lines
