@@ -61030,15 +61030,7 @@ function renderSite(s, paths = {}, siteTls = manualTls(s)) {
     main.push('', `client_max_body_size ${nginxQuote(s.clientMaxBodySize)};`, '', 'location = /favicon.ico { access_log off; log_not_found off; }', ...aliasLocation(paths.staticUrl ?? s.staticUrl, paths.staticRoot ?? s.staticRoot, [
         // Only static: media may be replaced under the same name by the app.
         'expires 30d;'
-    ]), ...aliasLocation(paths.mediaUrl ?? s.mediaUrl, paths.mediaRoot ?? s.mediaRoot, []), '', 'location / {', ...indent([
-        'proxy_set_header Host $http_host;',
-        'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
-        'proxy_set_header X-Forwarded-Proto $scheme;',
-        'proxy_set_header X-Real-IP $remote_addr;',
-        'proxy_redirect off;',
-        ...webSocketLines(s),
-        `proxy_pass http://${upstream};`
-    ]), '}');
+    ]), ...aliasLocation(paths.mediaUrl ?? s.mediaUrl, paths.mediaRoot ?? s.mediaRoot, []), '', ...proxyLocation(s, upstream));
     const extra = directiveLines(s.nginxDirectives);
     if (extra.length > 0)
         main.push('', '# nginx-directives input', ...extra);
@@ -61062,6 +61054,22 @@ function renderSite(s, paths = {}, siteTls = manualTls(s)) {
     }
     blocks.push(serverBlock(main));
     return `${MANAGED_HEADER}\n\n${blocks.map((b) => b.join('\n')).join('\n\n')}\n`;
+}
+/** Everything but the static and media files goes to gunicorn. */
+function proxyLocation(s, upstream) {
+    return [
+        'location / {',
+        ...indent([
+            'proxy_set_header Host $http_host;',
+            'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+            'proxy_set_header X-Forwarded-Proto $scheme;',
+            'proxy_set_header X-Real-IP $remote_addr;',
+            'proxy_redirect off;',
+            ...webSocketLines(s),
+            `proxy_pass http://${upstream};`
+        ]),
+        '}'
+    ];
 }
 /**
  * The site is included at nginx's http level, where a `map` is too; its variable is named after

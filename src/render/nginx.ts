@@ -101,17 +101,7 @@ export function renderSite(
     ]),
     ...aliasLocation(paths.mediaUrl ?? s.mediaUrl, paths.mediaRoot ?? s.mediaRoot, []),
     '',
-    'location / {',
-    ...indent([
-      'proxy_set_header Host $http_host;',
-      'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
-      'proxy_set_header X-Forwarded-Proto $scheme;',
-      'proxy_set_header X-Real-IP $remote_addr;',
-      'proxy_redirect off;',
-      ...webSocketLines(s),
-      `proxy_pass http://${upstream};`
-    ]),
-    '}'
+    ...proxyLocation(s, upstream)
   )
   const extra = directiveLines(s.nginxDirectives)
   if (extra.length > 0) main.push('', '# nginx-directives input', ...extra)
@@ -139,6 +129,23 @@ export function renderSite(
   blocks.push(serverBlock(main))
 
   return `${MANAGED_HEADER}\n\n${blocks.map((b) => b.join('\n')).join('\n\n')}\n`
+}
+
+/** Everything but the static and media files goes to gunicorn. */
+function proxyLocation(s: Settings, upstream: string): string[] {
+  return [
+    'location / {',
+    ...indent([
+      'proxy_set_header Host $http_host;',
+      'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+      'proxy_set_header X-Forwarded-Proto $scheme;',
+      'proxy_set_header X-Real-IP $remote_addr;',
+      'proxy_redirect off;',
+      ...webSocketLines(s),
+      `proxy_pass http://${upstream};`
+    ]),
+    '}'
+  ]
 }
 
 /**
