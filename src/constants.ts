@@ -35,6 +35,10 @@ export enum Input {
   AppUser = 'app-user',
   Workers = 'workers',
   GunicornArgs = 'gunicorn-args',
+  AsgiModule = 'asgi-module',
+  AsgiServer = 'asgi-server',
+  ProxyReadTimeout = 'proxy-read-timeout',
+  DrainTimeout = 'drain-timeout',
   ServerName = 'server-name',
   Listen = 'listen',
   StaticUrl = 'static-url',
@@ -84,6 +88,8 @@ export const INPUT_DEFAULTS: Partial<Record<Input, string>> = {
   [Input.CheckDeploy]: 'false',
   [Input.KeepReleases]: '5',
   [Input.Workers]: 'auto',
+  [Input.AsgiServer]: 'uvicorn',
+  [Input.DrainTimeout]: '30',
   [Input.ServerName]: '_',
   [Input.Listen]: '80',
   [Input.ClientMaxBodySize]: '10m',
@@ -115,5 +121,7 @@ export enum Output {
   HttpStatus = 'http-status',
   HealthDurationMs = 'health-duration-ms',
   DeploymentId = 'deployment-id',
+  Interface = 'interface',
+  WorkerClass = 'worker-class',
   Hosts = 'hosts'
 }

@@ -3,12 +3,20 @@
 // returns a result value; nothing else decides what runs. See ARCHITECTURE.md.
 
 import type { Readable } from 'node:stream'
+import { describeServer } from '../render/asgi.js'
 import { planRun, planSteps, rebaseFound, type Plan, type Secure } from '../plan.js'
 import type { HeldLock } from '../remote/lock.js'
 import type { RunResult } from '../remote/connection.js'
 import { StepError } from '../remote/executor.js'
 import type { GateResult, HostReport } from '../report/report.js'
 import type { Rollout } from '../rollout.js'
+import {
+  closesWebSocketsCleanly,
+  describeVersions,
+  parseServerFacts,
+  type ServerFacts,
+  uncleanCloseWarning
+} from '../server/asgi.js'
 import {
   acmeHint,
   acmeProblem,
@@ -85,6 +93,7 @@ export class HostDeploy {
   private health?: HealthResult
   private diagnostics?: string
   private failedStep?: { title: string; output: string }
+  private server?: ServerFacts
   /** tls: auto: the certificate the certificate step reported */
   private certificate?: CertificateFacts
 
@@ -177,6 +186,7 @@ export class HostDeploy {
       failedStep: this.failedStep,
       diagnostics: this.diagnostics,
       files: this.plan?.files,
+      server: this.server,
       certificate: this.certificateReport()
     }
   }
@@ -275,7 +285,10 @@ export class HostDeploy {
       await rollout.firstMigration
     }
     try {
-      for (const step of plan.build) await this.deps.run(step)
+      for (const step of plan.build) {
+        const result = await this.deps.run(step)
+        if (step.id === 'asgi-import') this.noticeServer(parseServerFacts(result.stdout))
+      }
       if (isFirst) rollout.migrated()
     } catch (error) {
       if (isFirst)
@@ -385,6 +398,15 @@ ${acmeHint(said)}`
     return parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout).healthy
   }
 
+  /** Which uvicorn serves, and a warning when it would cut open WebSockets at a restart. */
+  private noticeServer(facts: ServerFacts | undefined): void {
+    this.server = facts
+    if (!facts) return
+    this.deps.info(`Serves with ${describeVersions(facts)}`)
+    if (closesWebSocketsCleanly(facts) === false)
+      this.deps.warn(uncleanCloseWarning(facts), 'WebSockets cut at a restart')
+  }
+
   /** Data the settings keep inside the release is kept in shared/: say what, where and why. */
   private noticeShared(plan: Plan, found: DjangoFacts): void {
     if (plan.build.length === 0) return
@@ -419,7 +441,7 @@ ${acmeHint(said)}`
     const diff = configDiff(plan.files, live)
     const titles = planSteps(plan).map((step) => step.title)
     this.deps.info(
-      `Dry run: nothing was changed. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`
+      `Dry run: nothing was changed. Served by ${describeServer(s)}. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`
     )
     this.deps.remote(diff)
     return { ...this.outcome('success', 'dry run: nothing was changed'), plan: titles, diff }
