@@ -21,6 +21,17 @@ import {
   uploadStep,
   venvStep
 } from './server/release.js'
+import {
+  checkCalendarsStep,
+  hasProcesses,
+  installProcessesStep,
+  processFiles,
+  readProcessesStep,
+  restartProcessesStep,
+  rollbackProcessesStep,
+  verifyProcessesStep,
+  type ProcessFiles
+} from './server/processes.js'
 import type { Step } from './server/step.js'
 import { rollbackStep, switchStep } from './server/switch.js'
 import type { Settings } from './settings.js'
@@ -40,6 +51,21 @@ export interface PlanInput {
   venvKey: string | null
   /** what the project's settings said (the discover step); {} before it ran */
   found: DjangoFacts
+  /** this host runs the processes and schedules that must run once (the singleton host) */
+  singletons?: boolean
+}
+
+/** The background processes and schedules of the run (server/processes.ts). */
+export interface ProcessPlan {
+  files: ProcessFiles
+  /** after the web release is healthy: restart, check they stay up, remove the old ones */
+  restart: Step
+  /** the processes were restarted on the failed release: back to the previous one */
+  rollback: Step
+  /** the web release failed before the processes were restarted: their files go back */
+  restore: Step
+  /** the dry run's read of the live unit files */
+  read: Step
 }
 
 export interface Plan {
@@ -64,6 +90,8 @@ export interface Plan {
   /** when the switched release is unhealthy */
   rollback: Step
   diagnostics: Step
+  /** none when the run has no process to run or remove */
+  processes?: ProcessPlan
 }
 
 /** A run that cannot be planned (nothing to roll back to): said before anything changed. */
@@ -136,19 +164,40 @@ export function planRun(input: PlanInput): Plan {
   const isNew = mode === 'deploy'
   const writable = appWritable(s, target, found).filter((f) => f !== layout(s).shared)
   const files = configFiles(s, facts, sitePaths(s, target, found), writable)
+  const pf = processFiles(s, {
+    singletons: input.singletons ?? true,
+    live: facts.processUnits ?? [],
+    writable
+  })
+  const processes: ProcessPlan | undefined = hasProcesses(pf)
+    ? {
+        files: pf,
+        restart: restartProcessesStep(s, pf),
+        rollback: rollbackProcessesStep(s, pf, true),
+        restore: rollbackProcessesStep(s, pf, false),
+        read: readProcessesStep(pf)
+      }
+    : undefined
   return {
     mode,
     target,
     previous: facts.live,
     files,
     release: [
+      // A calendar systemd refuses stops the run before anything is uploaded or installed.
+      ...(s.schedules.length > 0 ? [checkCalendarsStep(s)] : []),
       prepareStep(s),
       ...(s.dotenv.length > 0 ? [dotenvStep(s)] : []),
       ...(isNew ? [uploadStep(s, target), venvStep(s, target, input.venvKey)] : [])
     ],
     discover: discoverStep(s, target),
     build: isNew ? djangoSteps(s, target, found) : [],
-    gates: [verifyUnitsStep(s, target, files), installConfigStep(s, files)],
+    gates: [
+      verifyUnitsStep(s, target, files),
+      ...(processes?.files.units.length ? [verifyProcessesStep(s, target, pf)] : []),
+      installConfigStep(s, files),
+      ...(processes ? [installProcessesStep(s, pf, files)] : [])
+    ],
     switch: switchStep(s, target),
     health: healthStep(s),
     finish: [
@@ -158,7 +207,8 @@ export function planRun(input: PlanInput): Plan {
     // With `source: none` the release stays as it was; only its new files go.
     markFailed: target !== facts.live ? markFailedStep(s, target) : undefined,
     rollback: rollbackStep(s, facts.live, files),
-    diagnostics: diagnosticsStep(s)
+    diagnostics: diagnosticsStep(s),
+    processes
   }
 }
 
@@ -171,6 +221,7 @@ export function planSteps(plan: Plan): Step[] {
     ...plan.gates,
     plan.switch,
     plan.health,
+    ...(plan.processes ? [plan.processes.restart] : []),
     ...plan.finish
   ]
 }

@@ -16,6 +16,19 @@ export interface StatusRange {
   max: number
 }
 
+/** A long-running command (processes) or a periodic one (schedules), as words. */
+export interface ProcessSpec {
+  name: string
+  command: string[]
+  /** runs on one host of a fleet only (the singleton host) */
+  once: boolean
+}
+
+export interface ScheduleSpec extends ProcessSpec {
+  /** a systemd calendar expression (OnCalendar=) */
+  calendar: string
+}
+
 export interface Settings {
   // Connection
   hosts: HostAddress[]
@@ -68,6 +81,14 @@ export interface Settings {
   workers: number | 'auto'
   gunicornArgs: string[]
 
+  // Background processes
+  processes: ProcessSpec[]
+  schedules: ScheduleSpec[]
+  /** how long a process gets to stop gracefully (a Celery warm shutdown) */
+  processStopTimeoutSec: number
+  /** `name:port` of the host that runs what must run once; the first host when unset */
+  singletonHost?: string
+
   // nginx
   serverNames: string[]
   listen: { address?: string; port: number }
@@ -107,6 +128,7 @@ import { readGitHub } from './inputs/github.js'
 import { readHealth } from './inputs/health.js'
 import { readModes } from './inputs/modes.js'
 import { readNginx } from './inputs/nginx.js'
+import { readProcesses } from './inputs/processes.js'
 import { readProject } from './inputs/project.js'
 import { readReleasePaths } from './inputs/release-paths.js'
 import { inputReader, type ReadContext } from './inputs/read.js'
@@ -126,10 +148,12 @@ export function readSettings(ctx: ReadContext): Settings {
     firstHost: connection.hosts[0]
   })
   const release = readReleasePaths(read, project)
+  const processes = readProcesses(read, connection)
   return {
     ...connection,
     ...project,
     ...release,
+    ...processes,
     ...nginx,
     ...readHealth(read),
     ...github,

@@ -14,7 +14,8 @@ import { discoverStep, parseDjangoFacts, type DjangoFacts } from '../server/disc
 import { sharedNotice, sharedPaths } from '../server/shared.js'
 import { parseErrors, parseHealth, type HealthResult } from '../server/health.js'
 import { inspectStep, parseFacts, type HostFacts } from '../server/inspect.js'
-import { hintFor } from '../report/cause.js'
+import { parseProcessStates, processDiff, type ProcessState } from '../server/processes.js'
+import { causeOf, hintFor } from '../report/cause.js'
 import type { Step } from '../server/step.js'
 import type { Settings } from '../settings.js'
 
@@ -34,6 +35,8 @@ export interface HostDeps {
   settings: Settings
   rollout: Rollout
   isFirst: boolean
+  /** runs the processes and schedules that must run once in a fleet; isFirst when not said */
+  runsSingletons?: boolean
   /** runs one step (remote/executor.ts) */
   run(
     step: Step,
@@ -76,6 +79,7 @@ export class HostDeploy {
   private health?: HealthResult
   private diagnostics?: string
   private failedStep?: { title: string; output: string }
+  private processes?: ProcessState[]
 
   constructor(private readonly deps: HostDeps) {}
 
@@ -159,7 +163,8 @@ export class HostDeploy {
       healthDurationMs: this.health?.durationMs,
       failedStep: this.failedStep,
       diagnostics: this.diagnostics,
-      files: this.plan?.files
+      files: this.plan?.files,
+      processes: this.processes
     }
   }
 
@@ -171,7 +176,8 @@ export class HostDeploy {
       facts,
       newRelease,
       venvKey: this.deps.venvKey(facts),
-      found
+      found,
+      singletons: this.deps.runsSingletons ?? this.deps.isFirst
     })
   }
 
@@ -262,7 +268,14 @@ export class HostDeploy {
     }
     const health = this.health
     const publicProblem = health.healthy && s.healthUrl ? await this.deps.checkPublicUrl() : ''
-    if (health.healthy && !publicProblem) return
+    if (health.healthy && !publicProblem) {
+      if (!plan.processes) return
+      // The web release is healthy: now the processes move to it, and must stay up.
+      const restart = await this.deps.run(plan.processes.restart, { allowFailure: true })
+      this.processes = parseProcessStates(restart.stdout)
+      if (restart.code === 0) return
+      return this.processesFailed(plan, restart)
+    }
     this.diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout
     const cause =
       publicProblem ||
@@ -283,10 +296,47 @@ export class HostDeploy {
     )
   }
 
+  /**
+   * A process did not stay up on a healthy web release: the whole release goes back, web and
+   * processes, and the message leads with the process's error (its journal is the step's output).
+   */
+  private async processesFailed(plan: Plan, restart: RunResult): Promise<never> {
+    this.failedStep = {
+      title: (plan.processes as NonNullable<Plan['processes']>).restart.title,
+      output: restart.stdout + restart.stderr
+    }
+    this.diagnostics = restart.stderr
+    const failed = restart.stderr
+      .split('\n')
+      .filter((line) => line.endsWith('did not stay up: it exited and was restarted by systemd'))
+      .map((line) => line.split(' ')[0])
+    const cause = causeOf(
+      restart.stderr
+        .split('\n')
+        .filter((l) => !/did not stay up/.test(l))
+        .join('\n')
+    )
+    const rolledBack = await this.rollBack(plan, true)
+    const hint = hintFor(restart.stderr)
+    throw new Stop(
+      `${cause}\n` +
+        `${failed.join(', ') || 'a process'} of ${plan.target} did not stay up after the web release was healthy.` +
+        rollbackNote(rolledBack, plan.previous) +
+        (rolledBack ? ' The processes run the previous release again.' : '') +
+        (hint ? `\n${hint}` : ''),
+      rolledBack ? 'rolled-back' : 'failure'
+    )
+  }
+
   /** Puts the previous release back; true when it answers healthy again. */
-  private async rollBack(plan: Plan): Promise<boolean> {
+  private async rollBack(plan: Plan, processesRestarted = false): Promise<boolean> {
     if (plan.markFailed) await this.deps.run(plan.markFailed, { allowFailure: true })
     await this.deps.run(plan.rollback, { allowFailure: true })
+    if (plan.processes) {
+      const step = processesRestarted ? plan.processes.rollback : plan.processes.restore
+      const result = await this.deps.run(step, { allowFailure: true })
+      if (processesRestarted) this.processes = parseProcessStates(result.stdout)
+    }
     if (!plan.previous) return false
     return parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout).healthy
   }
@@ -322,7 +372,11 @@ export class HostDeploy {
       : {}
     const plan = (this.plan = this.planWith(newRelease, rebaseFound(s, read, readable, target)))
     const live = parseConfigFiles((await this.deps.run(readConfigStep(plan.files))).stdout)
-    const diff = configDiff(plan.files, live)
+    let diff = configDiff(plan.files, live)
+    if (plan.processes) {
+      const liveUnits = parseConfigFiles((await this.deps.run(plan.processes.read)).stdout)
+      diff += `\n${processDiff(plan.processes.files, liveUnits)}`
+    }
     const titles = planSteps(plan).map((step) => step.title)
     this.deps.info(
       `Dry run: nothing was changed. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`

@@ -3,6 +3,7 @@
 import * as core from '@actions/core'
 import { Output } from '../constants.js'
 import type { ConfigFiles } from '../server/config.js'
+import type { ProcessState } from '../server/processes.js'
 import { PHASES } from '../server/step.js'
 import { secretValues, type Settings } from '../settings.js'
 
@@ -28,6 +29,8 @@ export interface HostReport {
   files?: ConfigFiles
   diff?: string
   plan?: string[]
+  /** the processes and schedules on the host after the run, and the release each runs */
+  processes?: ProcessState[]
 }
 
 /** The run's overall status: the worst of its hosts'. */
@@ -46,7 +49,13 @@ export function hostsOutput(reports: HostReport[]): string {
       'attempted-release': r.release,
       status: r.status,
       'http-status': r.httpStatus ?? null,
-      'duration-ms': r.durationMs
+      'duration-ms': r.durationMs,
+      processes: (r.processes ?? []).map((p) => ({
+        name: p.name,
+        unit: p.unit,
+        state: p.state,
+        release: p.release
+      }))
     }))
   )
 }
@@ -107,6 +116,20 @@ export function summaryMarkdown(s: Settings, reports: HostReport[]): string {
     lines.push(
       `| ${escapeCell(r.host)} | ${PHASES.map((p) => (r.phaseMs[p] !== undefined ? `${(r.phaseMs[p] / 1000).toFixed(1)} s` : '–')).join(' | ')} |`
     )
+  }
+  if (reports.some((r) => r.processes?.length)) {
+    lines.push(
+      '',
+      '### Processes',
+      '',
+      '| host | process | unit | state | release |',
+      '|---|---|---|---|---|'
+    )
+    for (const r of reports)
+      for (const p of r.processes ?? [])
+        lines.push(
+          `| ${escapeCell(r.host)} | ${escapeCell(p.name)} | \`${p.unit}\` | ${escapeCell(p.state)} | \`${p.release}\` |`
+        )
   }
   for (const r of reports) lines.push(...hostDetails(r))
   return lines.join('\n') + '\n'

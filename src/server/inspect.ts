@@ -3,6 +3,7 @@
 import type { Settings } from '../settings.js'
 import { raw, script, sh } from '../shell.js'
 import { LEGACY_FAILED_MARK, layout } from './layout.js'
+import { listProcessUnits } from './processes.js'
 import type { Step } from './step.js'
 
 /** What the host said about itself before the deploy. */
@@ -16,6 +17,8 @@ export interface HostFacts {
   failed: string[]
   /** the interpreter's version and real path, part of a venv's key */
   python: string
+  /** the unit files of the project's processes and schedules (server/processes.ts) */
+  processUnits?: string[]
 }
 
 export function inspectStep(s: Settings): Step {
@@ -39,7 +42,8 @@ export function inspectStep(s: Settings): Step {
       sh`echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`,
       sh`echo "live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null)"`,
       sh`echo "releases=$(ls -1 ${p.releases} 2>/dev/null | sort -r | tr '\n' ' ')"`,
-      sh`echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`
+      sh`echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`,
+      listProcessUnits(s)
     )
   }
 }
@@ -58,6 +62,7 @@ export function parseFacts(stdout: string): HostFacts {
     live: /^[\w.-]+$/.test(live) && live !== '.' ? live : '',
     releases: list('releases'),
     failed: list('failed'),
-    python: values.get('python') ?? ''
+    python: values.get('python') ?? '',
+    processUnits: list('process-units').filter((u) => /\.(service|timer)$/.test(u))
   }
 }
