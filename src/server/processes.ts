@@ -246,7 +246,7 @@ export function restartProcessesStep(s: Settings, pf: ProcessFiles): Step {
       raw(
         `  printf '=== %s did not stay up (%s s); its journal:\\n' "$unit" ${PROCESS_SETTLE_SECONDS} >&2`
       ),
-      raw('  journalctl -u "$unit" --since "@$since" --no-pager -o cat -n 60 >&2'),
+      raw('  journalctl -u "$unit" --since "@$since" --no-pager -o cat -n 200 >&2'),
       raw('done'),
       raw('for unit in $failed; do'),
       raw(`  echo "$unit did not stay up: it exited and was restarted by systemd" >&2`),
