@@ -181,46 +181,46 @@ test('new task code: a long task finishes on the old worker (warm shutdown), no 
   await until('the long task to start', async () =>
     (await result(hold)).state === 'STARTED' ? true : undefined
   )
-  const during: Promise<string[]> = new Promise((resolve, reject) => {
-    let started = false
-    let log = ''
-    const whileStopping = async () => {
-      // The old worker is in its warm shutdown (the unit is stopping) and still runs the task.
-      await until('the old worker to be stopping', async () =>
-        (await host.exec('systemctl show -p ActiveState --value mysite-worker')).stdout.trim() ===
-        'deactivating'
-          ? true
-          : undefined
-      )
-      expect((await result(hold)).state).toBe('STARTED')
-      // Tasks sent now wait in Redis for the new worker.
-      const ids: string[] = []
-      for (let i = 0; i < 5; i++) ids.push((await send('whoami')).id as string)
-      await onHost(host, 'redis-cli set release-hold 1')
-      return ids
+  let log = ''
+  let stopping: Promise<{ sent?: string[]; error?: unknown }> | undefined
+  const whileStopping = async () => {
+    // The old worker is in its warm shutdown (the unit is stopping) and still runs the task.
+    await until('the old worker to be stopping', async () =>
+      (await host.exec('systemctl show -p ActiveState --value mysite-worker')).stdout.trim() ===
+      'deactivating'
+        ? true
+        : undefined
+    )
+    expect((await result(hold)).state).toBe('STARTED')
+    // Tasks sent now wait in Redis for the new worker.
+    const ids: string[] = []
+    for (let i = 0; i < 5; i++) ids.push((await send('whoami')).id as string)
+    await onHost(host, 'redis-cli set release-hold 1')
+    return ids
+  }
+  const run = await runAction(inputs(), {
+    workspace: project('v2'),
+    env: newCommit(),
+    onStdout: (text) => {
+      log += text
+      if (!stopping && log.includes('Processes: restart worker, beat'))
+        stopping = whileStopping().then(
+          (sent) => ({ sent }),
+          (error: unknown) => ({ error })
+        )
     }
-    runAction(inputs(), {
-      workspace: project('v2'),
-      env: newCommit(),
-      onStdout: (text) => {
-        log += text
-        if (!started && log.includes('Processes: restart worker, beat')) {
-          started = true
-          whileStopping().then(resolve, reject)
-        }
-      }
-    }).then((run) => {
-      succeeded(run)
-      v2 = run.outputs.release
-      if (!started) reject(new Error(`the processes were never restarted:\n${run.stdout}`))
-    }, reject)
   })
-  const sent = await during
+  succeeded(run)
+  v2 = run.outputs.release
+  if (!stopping) throw new Error(`the processes were never restarted:\n${run.stdout}`)
+  const { sent, error } = await stopping
+  if (error) throw error
+  expect(sent).toHaveLength(5)
 
   // The long task was not killed: it finished on the v1 worker.
   expect(await result(hold)).toEqual({ state: 'SUCCESS', result: { release: v1, code: 'v1' } })
   // Every task sent while the worker restarted ran, on the new release.
-  for (const id of sent)
+  for (const id of sent ?? [])
     expect(
       await until(`task ${id}`, async () => {
         const r = await result(id)
@@ -259,6 +259,7 @@ test('beat runs on exactly one host of a fleet, and moves to the host named', as
   const fleet = (overrides: Record<string, string> = {}) =>
     inputs({
       host: `${host.address}\n${second.address}`,
+      'max-parallel': '2',
       'known-hosts': `${host.knownHosts}\n${second.knownHosts}`,
       ...overrides
     })
