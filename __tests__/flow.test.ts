@@ -332,3 +332,56 @@ describe('transitions', () => {
     expect(timeouts).toEqual([12_000])
   })
 })
+
+describe('background processes: restarted after health, rolled back with the web release', () => {
+  const withWorker = (): Settings =>
+    settingsFor({
+      source,
+      processes: [{ name: 'worker', command: ['python', '-m', 'celery', 'worker'], once: false }]
+    })
+
+  test('the dry run lists the restart of the processes where the deploy runs it', async () => {
+    const real = new ScriptedTransport()
+    await deploy(withWorker(), real)
+    const dry = new ScriptedTransport()
+    const planned = await deploy({ ...withWorker(), dryRun: true }, dry)
+    expect(planned.plan).toEqual(titlesRun(real))
+    expect(dry.steps()).toEqual(['inspect', 'discover', 'read-config', 'read-processes'])
+    const ids = real.steps()
+    expect(ids.indexOf('restart-processes')).toBe(ids.indexOf('health') + 1)
+  })
+
+  test('a process that does not stay up: everything rolled back, its error first', async () => {
+    const transport = new ScriptedTransport({
+      'restart-processes': {
+        code: 1,
+        stdout: `process=worker mysite-worker.service activating ${NEW}\n`,
+        stderr:
+          '=== mysite-worker.service did not stay up (5 s); its journal:\nTraceback (most recent call last):\n' +
+          "ModuleNotFoundError: No module named 'reportlab'\n" +
+          'mysite-worker.service did not stay up: it exited and was restarted by systemd\n'
+      },
+      'rollback-processes': {
+        stdout: `process=worker mysite-worker.service active ${LIVE}\n`
+      }
+    })
+    const result = await deploy(withWorker(), transport)
+    expect(result.status).toBe('rolled-back')
+    expect(result.message.split('\n')[0]).toBe("ModuleNotFoundError: No module named 'reportlab'")
+    expect(result.message).toContain(`mysite-worker.service of ${NEW} did not stay up`)
+    expect(transport.steps()).toEqual(
+      expect.arrayContaining(['mark-failed', 'rollback', 'rollback-processes'])
+    )
+    expect(result.processes).toEqual([
+      { name: 'worker', unit: 'mysite-worker.service', state: 'active', release: LIVE }
+    ])
+  })
+
+  test('an unhealthy web release: the processes are never restarted, their files go back', async () => {
+    const transport = new ScriptedTransport({ health: { stdout: 'unhealthy 502 30000\n' } })
+    const result = await deploy({ ...withWorker(), healthTimeoutMs: 1000 }, transport)
+    expect(result.status).not.toBe('success')
+    expect(transport.steps()).not.toContain('restart-processes')
+    expect(transport.steps()).toContain('restore-processes')
+  })
+})

@@ -95,6 +95,12 @@ describe('the processes and schedules inputs', () => {
     [{ schedules: 'x: { on: "daily\'", run: a }' }, "Input 'schedules': 'x': on must be"],
     [{ schedules: 'x: { on: "%h", run: a }' }, "Input 'schedules': 'x': on must be"],
     [{ schedules: 'x: { run: a }' }, "Input 'schedules': 'x': on must be"],
+    [{ schedules: 'x: { on: "daily\\\\", run: a }' }, "Input 'schedules': 'x': on must be"],
+    [
+      { schedules: 'x: { on: "daily\\nOnCalendar=x", run: a }' },
+      "Input 'schedules': 'x': on must be"
+    ],
+    [{ schedules: 'x: { on: "$(id)", run: a }' }, "Input 'schedules': 'x': on must be"],
     [
       { processes: 'x: a', schedules: 'x: { on: daily, run: b }' },
       "Input 'schedules': 'x' is also a process"

@@ -164,7 +164,8 @@ export class HostDeploy {
       failedStep: this.failedStep,
       diagnostics: this.diagnostics,
       files: this.plan?.files,
-      processes: this.processes
+      processes: this.processes,
+      processFiles: this.plan?.processes?.files.units.flatMap((u) => u.files)
     }
   }
 

@@ -2,7 +2,7 @@
 
 import * as core from '@actions/core'
 import { Output } from '../constants.js'
-import type { ConfigFiles } from '../server/config.js'
+import type { ConfigFile, ConfigFiles } from '../server/config.js'
 import type { ProcessState } from '../server/processes.js'
 import { PHASES } from '../server/step.js'
 import { secretValues, type Settings } from '../settings.js'
@@ -31,6 +31,8 @@ export interface HostReport {
   plan?: string[]
   /** the processes and schedules on the host after the run, and the release each runs */
   processes?: ProcessState[]
+  /** the units of the processes and schedules this run rendered for the host */
+  processFiles?: ConfigFile[]
 }
 
 /** The run's overall status: the worst of its hosts'. */
@@ -168,7 +170,7 @@ function hostDetails(r: HostReport): string[] {
     )
   if (r.files) {
     lines.push(`<details><summary>Rendered files (${r.host})</summary>`)
-    for (const file of [r.files.socket, r.files.service, r.files.site])
+    for (const file of [r.files.socket, r.files.service, r.files.site, ...(r.processFiles ?? [])])
       lines.push('', `\`${file.path}\``, fence(file.text))
     lines.push('</details>')
   }
