@@ -14,7 +14,12 @@ import { discoverStep, parseDjangoFacts, type DjangoFacts } from '../server/disc
 import { sharedNotice, sharedPaths } from '../server/shared.js'
 import { parseErrors, parseHealth, type HealthResult } from '../server/health.js'
 import { inspectStep, parseFacts, type HostFacts } from '../server/inspect.js'
-import { parseProcessStates, processDiff, type ProcessState } from '../server/processes.js'
+import {
+  parseProcessStates,
+  parseStayedDown,
+  processDiff,
+  type ProcessState
+} from '../server/processes.js'
 import { causeOf, hintFor } from '../report/cause.js'
 import type { Step } from '../server/step.js'
 import type { Settings } from '../settings.js'
@@ -303,25 +308,16 @@ export class HostDeploy {
    */
   private async processesFailed(plan: Plan, restart: RunResult): Promise<never> {
     this.failedStep = {
-      title: (plan.processes as NonNullable<Plan['processes']>).restart.title,
+      title: plan.processes?.restart.title ?? '',
       output: restart.stdout + restart.stderr
     }
-    this.diagnostics = restart.stderr
-    const failed = restart.stderr
-      .split('\n')
-      .filter((line) => line.endsWith('did not stay up: it exited and was restarted by systemd'))
-      .map((line) => line.split(' ')[0])
-    const cause = causeOf(
-      restart.stderr
-        .split('\n')
-        .filter((l) => !/did not stay up/.test(l))
-        .join('\n')
-    )
+    const { units, journal } = parseStayedDown(restart.stderr)
+    const cause = causeOf(journal)
     const rolledBack = await this.rollBack(plan, true)
-    const hint = hintFor(restart.stderr)
+    const hint = hintFor(journal)
     throw new Stop(
-      `${cause}\n` +
-        `${failed.join(', ') || 'a process'} of ${plan.target} did not stay up after the web release was healthy.` +
+      (cause ? `${cause}\n` : '') +
+        `${units.join(', ') || 'a process'} of ${plan.target} did not stay up after the web release was healthy.` +
         rollbackNote(rolledBack, plan.previous) +
         (rolledBack ? ' The processes run the previous release again.' : '') +
         (hint ? `\n${hint}` : ''),

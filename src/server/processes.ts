@@ -249,7 +249,7 @@ export function restartProcessesStep(s: Settings, pf: ProcessFiles): Step {
       raw('  journalctl -u "$unit" --since "@$since" --no-pager -o cat -n 200 >&2'),
       raw('done'),
       raw('for unit in $failed; do'),
-      raw(`  echo "$unit did not stay up: it exited and was restarted by systemd" >&2`),
+      raw(`  echo "$unit ${STAYED_DOWN}" >&2`),
       raw('done'),
       raw('[ -z "$failed" ]')
     )
@@ -322,6 +322,17 @@ export function processDiff(pf: ProcessFiles, live: Map<string, string | undefin
       return patch(path, live.get(path), undefined)
     })
   ].join('\n')
+}
+
+const STAYED_DOWN = 'did not stay up: it exited and was restarted by systemd'
+
+/** The restart step's failure: the units that did not stay up, and their journal without them. */
+export function parseStayedDown(stderr: string): { units: string[]; journal: string } {
+  const lines = stderr.split('\n')
+  return {
+    units: lines.filter((l) => l.endsWith(` ${STAYED_DOWN}`)).map((l) => l.split(' ')[0]),
+    journal: lines.filter((l) => !l.endsWith(` ${STAYED_DOWN}`)).join('\n')
+  }
 }
 
 /** The `process=` lines of the restart or rollback step. */
