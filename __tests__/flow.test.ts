@@ -351,6 +351,27 @@ describe('background processes: restarted after health, rolled back with the web
     expect(ids.indexOf('restart-processes')).toBe(ids.indexOf('health') + 1)
   })
 
+  test("a dry run checks the schedules' calendars too, and changes nothing", async () => {
+    const dry = new ScriptedTransport({
+      'check-calendars': {
+        code: 1,
+        stderr:
+          "Input 'schedules': 'x': systemd cannot parse the calendar expression 'dayly' (on:).\n"
+      }
+    })
+    const s = settingsFor({
+      source,
+      dryRun: true,
+      schedules: [
+        { name: 'x', calendar: 'dayly', command: ['python', 'manage.py', 'x'], once: true }
+      ]
+    })
+    const planned = await deploy(s, dry)
+    expect(planned.status).toBe('failure')
+    expect(planned.message).toContain("systemd cannot parse the calendar expression 'dayly'")
+    expect(dry.steps()).toEqual(['inspect', 'discover', 'check-calendars'])
+  })
+
   test('a process that does not stay up: everything rolled back, its error first', async () => {
     const transport = new ScriptedTransport({
       'restart-processes': {

@@ -368,6 +368,9 @@ export class HostDeploy {
         )
       : {}
     const plan = (this.plan = this.planWith(newRelease, rebaseFound(s, read, readable, target)))
+    // The schedules' calendars are read-only to check: a wrong one fails the dry run too.
+    for (const step of plan.release.filter((r) => r.id === 'check-calendars'))
+      await this.deps.run(step)
     const live = parseConfigFiles((await this.deps.run(readConfigStep(plan.files))).stdout)
     let diff = configDiff(plan.files, live)
     if (plan.processes) {
