@@ -13,9 +13,11 @@ import { appWritable, djangoSteps, hookStep, sitePaths } from './server/django.j
 import { diagnosticsStep, healthStep } from './server/health.js'
 import type { HostFacts } from './server/inspect.js'
 import { layout, settingsFolderProblem } from './server/layout.js'
+import { holdingStepsLock } from './server/lock.js'
 import {
   dotenvStep,
   markFailedStep,
+  removePartialStep,
   prepareStep,
   pruneStep,
   uploadStep,
@@ -24,7 +26,6 @@ import {
 import {
   checkCalendarsStep,
   hasProcesses,
-  installProcessesStep,
   processFiles,
   readProcessesStep,
   restartProcessesStep,
@@ -58,12 +59,13 @@ export interface PlanInput {
 /** The background processes and schedules of the run (server/processes.ts). */
 export interface ProcessPlan {
   files: ProcessFiles
-  /** after the web release is healthy: restart, check they stay up, remove the old ones */
+  /**
+   * after the web release is healthy: the new unit files in place (nothing new is where systemd
+   * reads it before), the processes restarted and checked to stay up, the old ones removed
+   */
   restart: Step
-  /** the processes were restarted on the failed release: back to the previous one */
+  /** the processes were restarted on the failed release: their files and the previous release back */
   rollback: Step
-  /** the web release failed before the processes were restarted: their files go back */
-  restore: Step
   /** the dry run's read of the live unit files */
   read: Step
 }
@@ -87,6 +89,8 @@ export interface Plan {
   finish: Step[]
   /** when the run fails before the switch: the new release is marked, never chosen again */
   markFailed?: Step
+  /** when a step before the switch found the disk full: the new release is removed */
+  removePartial?: Step
   /** when the switched release is unhealthy */
   rollback: Step
   diagnostics: Step
@@ -157,6 +161,34 @@ export function checkFound(s: Settings, found: DjangoFacts, target: string): voi
 }
 
 export function planRun(input: PlanInput): Plan {
+  return lockedSteps(input.settings, planUnlocked(input))
+}
+
+/** Every step of the plan holds the steps lock while it runs (server/lock.ts). */
+function lockedSteps(s: Settings, plan: Plan): Plan {
+  const hold = (step: Step) => holdingStepsLock(s, step)
+  return {
+    ...plan,
+    release: plan.release.map(hold),
+    discover: hold(plan.discover),
+    build: plan.build.map(hold),
+    gates: plan.gates.map(hold),
+    switch: hold(plan.switch),
+    health: hold(plan.health),
+    finish: plan.finish.map(hold),
+    markFailed: plan.markFailed && hold(plan.markFailed),
+    removePartial: plan.removePartial && hold(plan.removePartial),
+    rollback: hold(plan.rollback),
+    diagnostics: hold(plan.diagnostics),
+    processes: plan.processes && {
+      ...plan.processes,
+      restart: hold(plan.processes.restart),
+      rollback: hold(plan.processes.rollback)
+    }
+  }
+}
+
+function planUnlocked(input: PlanInput): Plan {
   const { settings: s, facts, found } = input
   const mode = modeOf(s)
   const target = targetRelease(s, facts, input.newRelease)
@@ -173,8 +205,7 @@ export function planRun(input: PlanInput): Plan {
     ? {
         files: pf,
         restart: restartProcessesStep(s, pf),
-        rollback: rollbackProcessesStep(s, pf, true),
-        restore: rollbackProcessesStep(s, pf, false),
+        rollback: rollbackProcessesStep(s, pf),
         read: readProcessesStep(pf)
       }
     : undefined
@@ -195,10 +226,9 @@ export function planRun(input: PlanInput): Plan {
     gates: [
       verifyUnitsStep(s, target, files),
       ...(processes?.files.units.length ? [verifyProcessesStep(s, target, pf)] : []),
-      installConfigStep(s, files),
-      ...(processes ? [installProcessesStep(s, pf, files)] : [])
+      installConfigStep(s, files)
     ],
-    switch: switchStep(s, target),
+    switch: switchStep(s, target, files),
     health: healthStep(s),
     finish: [
       ...(s.postDeploy ? [hookStep(s, target, 'post-deploy', s.postDeploy, 'cleanup')] : []),
@@ -206,6 +236,7 @@ export function planRun(input: PlanInput): Plan {
     ],
     // With `source: none` the release stays as it was; only its new files go.
     markFailed: target !== facts.live ? markFailedStep(s, target) : undefined,
+    removePartial: isNew ? removePartialStep(s, target) : undefined,
     rollback: rollbackStep(s, facts.live, files),
     diagnostics: diagnosticsStep(s),
     processes

@@ -20,7 +20,8 @@ import {
   processDiff,
   type ProcessState
 } from '../server/processes.js'
-import { causeOf, hintFor } from '../report/cause.js'
+import { causeOf, DISK_FULL, hintFor } from '../report/cause.js'
+import { parseDiskSpace } from '../server/release.js'
 import type { Step } from '../server/step.js'
 import type { Settings } from '../settings.js'
 
@@ -63,6 +64,8 @@ export interface HostDeps {
 
 /** The result of one host's run: the report without the host's name and timing. */
 export type HostOutcome = Omit<HostReport, 'host' | 'phaseMs' | 'durationMs'>
+
+const output = (error: StepError) => error.result.stdout + error.result.stderr
 
 /** A failure the flow already explained: its message is the report's. */
 class Stop extends Error {
@@ -204,6 +207,8 @@ export class HostDeploy {
       await this.build(plan)
       await this.runGates(plan)
     } catch (error) {
+      if (error instanceof StepError && plan.removePartial && DISK_FULL.test(output(error)))
+        throw await this.diskFull(error, plan.removePartial)
       // Nothing was switched; the new release stays for inspection, never chosen by a rollback:
       // nor one whose venv could not be built, or whose settings could not be read or were refused.
       if (uploaded && plan.mode === 'deploy' && plan.markFailed)
@@ -219,6 +224,25 @@ export class HostDeploy {
       if (result.code !== 0)
         this.deps.warn(`${step.title} failed: ${lastLines(result)}`, 'Clean-up failed')
     }
+  }
+
+  /** A step failed on a full disk: the partial release goes, and the error says how full. */
+  private async diskFull(error: StepError, removePartial: Step): Promise<Stop> {
+    this.failedStep = { title: error.step.title, output: output(error) }
+    const removed = await this.deps.run(removePartial, { allowFailure: true })
+    const { writtenMb, freeMb } = parseDiskSpace(removed.stdout)
+    const s = this.deps.settings
+    const live = this.facts?.live
+    return new Stop(
+      `${error.step.title} failed: the server's disk is full (${error.cause}).\n` +
+        `The disk that holds ${s.deployPath} had no room left` +
+        (writtenMb > 0 ? `: the release needed more than the ${writtenMb} MB it had written` : '') +
+        `. The partial release was removed; ${freeMb} MB are free now.` +
+        ` Nothing was switched${live ? `: ${live} still serves` : ''}.\n` +
+        `Free space on it (\`df -h ${s.deployPath}\`, \`du -sh ${s.deployPath}/*\`), or keep fewer ` +
+        'releases (keep-releases), then deploy again.',
+      'failure'
+    )
   }
 
   /**
@@ -329,10 +353,11 @@ export class HostDeploy {
   private async rollBack(plan: Plan, processesRestarted = false): Promise<boolean> {
     if (plan.markFailed) await this.deps.run(plan.markFailed, { allowFailure: true })
     await this.deps.run(plan.rollback, { allowFailure: true })
-    if (plan.processes) {
-      const step = processesRestarted ? plan.processes.rollback : plan.processes.restore
-      const result = await this.deps.run(step, { allowFailure: true })
-      if (processesRestarted) this.processes = parseProcessStates(result.stdout)
+    // Until their restart the processes' new files are not in place: only then is there any
+    // to put back.
+    if (plan.processes && processesRestarted) {
+      const result = await this.deps.run(plan.processes.rollback, { allowFailure: true })
+      this.processes = parseProcessStates(result.stdout)
     }
     if (!plan.previous) return false
     return parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout).healthy

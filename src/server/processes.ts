@@ -1,7 +1,7 @@
 // The background processes and schedules on a host: their units rendered, the calendars checked
-// before anything is installed, verified and installed with the web unit's gates, restarted
-// after the web release is healthy (and checked to stay up), put back by a rollback, and the
-// ones no longer in the inputs stopped and removed. See ARCHITECTURE.md.
+// before anything is installed, verified with the web unit's gate, put in place and restarted
+// once the web release is healthy (and checked to stay up), put back by a rollback, and the ones
+// no longer in the inputs stopped and removed. See ARCHITECTURE.md.
 
 import { Buffer } from 'node:buffer'
 import { createTwoFilesPatch } from 'diff'
@@ -15,9 +15,10 @@ import {
 } from '../render/processes.js'
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
-import { GATE_FAILED, restoreConfig, type ConfigFile, type ConfigFiles } from './config.js'
+import { GATE_FAILED, type ConfigFile } from './config.js'
 import { baseName, layout, UNIT_FOLDER } from './layout.js'
 import type { Step } from './step.js'
+import { detached } from './switch.js'
 
 /** One process or schedule on this host: the unit that is started, and its files. */
 export interface ProcessUnit {
@@ -159,39 +160,6 @@ function restoreFiles(s: Settings, pf: ProcessFiles): ShellText {
   )
 }
 
-/**
- * Saves the live unit files and puts the new ones in place (systemd reads them on the restart's
- * daemon-reload). Runs after `nginx -t`: when it fails, the web's files go back too.
- */
-export function installProcessesStep(s: Settings, pf: ProcessFiles, web: ConfigFiles): Step {
-  const backup = `${layout(s).backup}-processes`
-  return {
-    id: 'install-processes',
-    phase: 'gates',
-    title: 'Install the process units',
-    privileged: true,
-    command: script(
-      raw('set -u'),
-      sh`rm -rf ${backup} && mkdir -p ${backup} || exit 1`,
-      ...touched(pf).map((path) => {
-        const saved = `${backup}/${baseName(path)}`
-        return sh`if [ -e ${path} ]; then cp -p ${path} ${saved}; else : > ${saved}.absent; fi || exit 1`
-      }),
-      raw('ok=1'),
-      ...allFiles(pf).map(
-        (f) =>
-          sh`{ ${writeFile(`${f.path}.new`, f.text)} && chmod 644 ${f.path}.new && mv -f ${f.path}.new ${f.path}; } || ok=0`
-      ),
-      raw('if [ "$ok" = 0 ]; then'),
-      restoreFiles(s, pf),
-      restoreConfig(s, web),
-      raw('  echo "the process units could not be written" >&2'),
-      raw(`  exit ${GATE_FAILED}`),
-      raw('fi')
-    )
-  }
-}
-
 /** Prints one `process=` line per unit: its name, unit, state and the release it runs. */
 function reportStates(s: Settings, pf: ProcessFiles): ShellText {
   const current = layout(s).current
@@ -205,12 +173,15 @@ function reportStates(s: Settings, pf: ProcessFiles): ShellText {
 }
 
 /**
- * After the web release is healthy: removed units stopped, disabled and deleted; the others
- * enabled and restarted on the live release, at once (a worker's warm shutdown may take
- * process-stop-timeout). A process counts as started when it is still the same run of its unit
- * PROCESS_SETTLE_SECONDS later; one that is not fails the step with its journal.
+ * After the web release is healthy, in one script done whole (server/switch.ts `detached`): the
+ * live unit files saved, the new ones put in place (nothing new is where systemd reads it
+ * before), removed units stopped, disabled and deleted, the others enabled and restarted on the
+ * live release at once (a worker's warm shutdown may take process-stop-timeout). A process
+ * counts as started when it is still the same run of its unit PROCESS_SETTLE_SECONDS later; one
+ * that is not fails the step with its journal.
  */
 export function restartProcessesStep(s: Settings, pf: ProcessFiles): Step {
+  const backup = `${layout(s).backup}-processes`
   const processes = pf.units.filter((u) => u.kind === 'process').map((u) => u.unit)
   const all = pf.units.map((u) => u.unit)
   const names = [
@@ -222,67 +193,76 @@ export function restartProcessesStep(s: Settings, pf: ProcessFiles): Step {
     phase: 'restart',
     title: `Processes: ${names.join('; ')}`,
     privileged: true,
-    command: script(
-      raw('set -u'),
-      ...pf.removed.map(
-        (name) =>
-          sh`systemctl disable --now ${name} >/dev/null 2>&1 || true; rm -f ${`${UNIT_FOLDER}/${name}`}`
-      ),
-      raw('systemctl daemon-reload'),
-      all.length ? sh`systemctl enable --quiet ${all}` : undefined,
-      raw('since=$(date +%s)'),
-      all.length ? sh`systemctl restart ${all} || true` : undefined,
-      ...processes.map(
-        (unit, i) => sh`run${raw(String(i))}=$(systemctl show -p InvocationID --value ${unit})`
-      ),
-      processes.length ? raw(`sleep ${PROCESS_SETTLE_SECONDS}`) : undefined,
-      reportStates(s, pf),
-      raw('failed=""'),
-      ...processes.map(
-        (unit, i) =>
-          sh`if [ "$(systemctl show -p ActiveState --value ${unit})" != active ] || [ "$(systemctl show -p InvocationID --value ${unit})" != "$run${raw(String(i))}" ]; then failed="$failed ${unit}"; fi`
-      ),
-      raw('for unit in $failed; do'),
-      raw(
-        `  printf '=== %s did not stay up (%s s); its journal:\\n' "$unit" ${PROCESS_SETTLE_SECONDS} >&2`
-      ),
-      raw('  journalctl -u "$unit" --since "@$since" --no-pager -o cat -n 200 >&2'),
-      raw('done'),
-      raw('for unit in $failed; do'),
-      raw(`  echo "$unit ${STAYED_DOWN}" >&2`),
-      raw('done'),
-      raw('[ -z "$failed" ]')
+    command: detached(
+      script(
+        sh`rm -rf ${backup} && mkdir -p ${backup}`,
+        ...touched(pf).map((path) => {
+          const saved = `${backup}/${baseName(path)}`
+          return sh`if [ -e ${path} ]; then cp -p ${path} ${saved}; else : > ${saved}.absent; fi`
+        }),
+        ...allFiles(pf).map((f) =>
+          script(
+            writeFile(`${f.path}.new`, f.text),
+            sh`chmod 644 ${f.path}.new && mv -f ${f.path}.new ${f.path}`
+          )
+        ),
+        ...pf.removed.map(
+          (name) =>
+            sh`systemctl disable --now ${name} >/dev/null 2>&1 || true; rm -f ${`${UNIT_FOLDER}/${name}`}`
+        ),
+        raw('systemctl daemon-reload'),
+        all.length ? sh`systemctl enable --quiet ${all}` : undefined,
+        raw('since=$(date +%s)'),
+        all.length ? sh`systemctl restart ${all} || true` : undefined,
+        ...processes.map(
+          (unit, i) => sh`run${raw(String(i))}=$(systemctl show -p InvocationID --value ${unit})`
+        ),
+        processes.length ? raw(`sleep ${PROCESS_SETTLE_SECONDS}`) : undefined,
+        reportStates(s, pf),
+        raw('failed=""'),
+        ...processes.map(
+          (unit, i) =>
+            sh`if [ "$(systemctl show -p ActiveState --value ${unit})" != active ] || [ "$(systemctl show -p InvocationID --value ${unit})" != "$run${raw(String(i))}" ]; then failed="$failed ${unit}"; fi`
+        ),
+        raw('for unit in $failed; do'),
+        raw(
+          `  printf '=== %s did not stay up (%s s); its journal:\\n' "$unit" ${PROCESS_SETTLE_SECONDS} >&2`
+        ),
+        raw('  journalctl -u "$unit" --since "@$since" --no-pager -o cat -n 200 >&2 || true'),
+        raw('done'),
+        raw('for unit in $failed; do'),
+        raw(`  echo "$unit ${STAYED_DOWN}" >&2`),
+        raw('done'),
+        raw('[ -z "$failed" ]')
+      )
     )
   }
 }
 
 /**
- * Puts the saved unit files back after a failed deploy. `restart`: the processes were restarted
- * on the failed release, so they are restarted on the previous one (`current` is back already).
+ * Puts the saved unit files back after the processes were restarted on a release that failed,
+ * and restarts them on the previous one (`current` is back already).
  */
-export function rollbackProcessesStep(s: Settings, pf: ProcessFiles, restart: boolean): Step {
+export function rollbackProcessesStep(s: Settings, pf: ProcessFiles): Step {
   return {
-    id: restart ? 'rollback-processes' : 'restore-processes',
+    id: 'rollback-processes',
     phase: 'health',
-    title: restart ? 'Roll back the processes' : 'Put the process units back',
+    title: 'Roll back the processes',
     privileged: true,
-    command: script(
-      raw('set -u'),
-      restoreFiles(s, pf),
-      raw('systemctl daemon-reload'),
-      restart
-        ? script(
-            ...touched(pf).map((path) => {
-              const unit = baseName(path)
-              // A schedule's service is started by its timer, never here.
-              const timer = path.replace(/\.service$/, '.timer')
-              return unit.endsWith('.timer') || !touched(pf).includes(timer)
-                ? sh`if [ -e ${path} ]; then systemctl enable --quiet ${unit}; systemctl restart ${unit} || true; fi`
-                : undefined
-            }),
-            reportStates(s, pf)
-          )
-        : undefined
+    command: detached(
+      script(
+        restoreFiles(s, pf),
+        raw('systemctl daemon-reload'),
+        ...touched(pf).map((path) => {
+          const unit = baseName(path)
+          // A schedule's service is started by its timer, never here.
+          const timer = path.replace(/\.service$/, '.timer')
+          return unit.endsWith('.timer') || !touched(pf).includes(timer)
+            ? sh`if [ -e ${path} ]; then systemctl enable --quiet ${unit}; systemctl restart ${unit} || true; fi`
+            : undefined
+        }),
+        reportStates(s, pf)
+      )
     )
   }
 }
