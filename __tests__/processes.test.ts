@@ -195,6 +195,7 @@ describe('the plan', () => {
     live: '20261125T081500Z-1a2b3c4',
     releases: ['20261125T081500Z-1a2b3c4'],
     failed: [],
+    served: [],
     python: '3.11.2 /usr/bin/python3.11',
     processUnits: ['mysite-old.service', 'mysite-beat.service']
   }

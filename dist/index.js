@@ -69694,6 +69694,7 @@ function layout_layout(s) {
         state: `${root}/.deploy`,
         env: `${root}/.deploy/env`,
         failed: `${root}/.deploy/failed`,
+        served: `${root}/.deploy/served`,
         backup: `${root}/.deploy/previous`,
         staged: `${root}/.deploy/staged`,
         changed: `${root}/.deploy/changed`,
@@ -70496,7 +70497,7 @@ function pruneStep(s, keep, live, previous) {
         phase: 'cleanup',
         title: `Keep the ${keep} newest releases`,
         privileged: true,
-        command: script(raw('set -eu'), sh `cd ${p.releases}`, sh `ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`, sh `  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release" ${p.failed}/"$release"; echo "removed $release"; fi`, raw('done'), 
+        command: script(raw('set -eu'), sh `cd ${p.releases}`, sh `ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`, sh `  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release" ${p.failed}/"$release" ${p.served}/"$release"; echo "removed $release"; fi`, raw('done'), 
         // A kept venv goes with the last release that links to it.
         sh `if [ -d ${p.venvs} ]; then`, raw('  used=$(for r in */; do readlink "$r.venv" 2>/dev/null || true; done)'), sh `  for venv in ${p.venvs}/*; do`, raw('    [ -e "$venv" ] || continue'), raw('    case "$used" in *"/${venv##*/}"*) ;; *) rm -rf -- "$venv"; echo "removed the venv ${venv##*/}" ;; esac'), raw('  done'), raw('fi'))
     };
@@ -71490,7 +71491,11 @@ function unitPattern(...names) {
 function switchBody(s, id) {
     const units = unitNames(s.projectName);
     const changed = layout_layout(s).changed;
-    return script(pointCurrentAt(s, id), 
+    const p = layout_layout(s);
+    return script(
+    // The releases rollbacks may choose: this one, and the one it replaces (which a host
+    // deployed before these marks were kept has no mark for).
+    sh `mkdir -p ${p.served} && : > ${p.served}/${id}`, sh `old=$(readlink ${p.current} 2>/dev/null || true); old=\${old##*/}`, sh `if [ -n "$old" ] && [ -d ${p.releases}/"$old" ]; then : > ${p.served}/"$old"; fi`, pointCurrentAt(s, id), 
     // What the install step changed (all, when it left no list).
     sh `changed=$(cat ${changed} 2>/dev/null || echo all)`, raw(`was() { printf '%s\n' $changed | grep -qxE "all|$1"; }`), 
     // systemd reads the units again, and enables them, only when they changed.
@@ -71738,7 +71743,11 @@ function modeOf(s) {
 function targetRelease(s, facts, newRelease) {
     const mode = modeOf(s);
     if (mode === 'rollback') {
-        const candidates = facts.releases.filter((r) => r < facts.live && !facts.failed.includes(r));
+        // Only a release that went live: not one a killed run left half-built. (Hosts deployed
+        // before releases were marked so have no marks: there, any release not marked failed.)
+        const candidates = facts.releases.filter((r) => r < facts.live &&
+            !facts.failed.includes(r) &&
+            (facts.served.length === 0 || facts.served.includes(r)));
         if (!facts.live || candidates.length === 0) {
             throw new PlanError(`rollback: there is no earlier good release on the host (releases: ${facts.releases.join(', ') || 'none'})`);
         }
@@ -73429,7 +73438,7 @@ function inspectStep(s) {
         phase: 'connect',
         title: 'Check the host (nginx, systemd, python, sudo)',
         privileged: true,
-        command: script(raw('set -u'), raw('missing=""'), sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), sh `if ! ${s.python} -c 'import venv, ensurepip' >/dev/null 2>&1; then`, sh `  package=$(${s.python} -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])' 2>/dev/null || echo python3-venv)`, sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), sh `echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`, sh `echo "live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null)"`, sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | sort -r | tr '\n' ' ')"`, sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`, listProcessUnits(s))
+        command: script(raw('set -u'), raw('missing=""'), sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), sh `if ! ${s.python} -c 'import venv, ensurepip' >/dev/null 2>&1; then`, sh `  package=$(${s.python} -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])' 2>/dev/null || echo python3-venv)`, sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), sh `echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`, sh `echo "live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null)"`, sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | sort -r | tr '\n' ' ')"`, sh `echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`, sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`, listProcessUnits(s))
     };
 }
 function parseFacts(stdout) {
@@ -73446,6 +73455,7 @@ function parseFacts(stdout) {
         live: /^[\w.-]+$/.test(live) && live !== '.' ? live : '',
         releases: list('releases'),
         failed: list('failed'),
+        served: list('served'),
         python: values.get('python') ?? '',
         processUnits: list('process-units').filter((u) => /\.(service|timer)$/.test(u))
     };

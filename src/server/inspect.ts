@@ -15,6 +15,8 @@ export interface HostFacts {
   releases: string[]
   /** releases marked as failed */
   failed: string[]
+  /** releases that went live (hosts deployed before this was kept say none) */
+  served: string[]
   /** the interpreter's version and real path, part of a venv's key */
   python: string
   /** the unit files of the project's processes and schedules (server/processes.ts) */
@@ -42,6 +44,7 @@ export function inspectStep(s: Settings): Step {
       sh`echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`,
       sh`echo "live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null)"`,
       sh`echo "releases=$(ls -1 ${p.releases} 2>/dev/null | sort -r | tr '\n' ' ')"`,
+      sh`echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`,
       sh`echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`,
       listProcessUnits(s)
     )
@@ -62,6 +65,7 @@ export function parseFacts(stdout: string): HostFacts {
     live: /^[\w.-]+$/.test(live) && live !== '.' ? live : '',
     releases: list('releases'),
     failed: list('failed'),
+    served: list('served'),
     python: values.get('python') ?? '',
     processUnits: list('process-units').filter((u) => /\.(service|timer)$/.test(u))
   }

@@ -15,17 +15,9 @@ export const FAULTS: Record<Fault, string> = {
 /** The steps a reboot is tried at (a reboot takes seconds; these are the ones it can hurt). */
 export const REBOOT_STEPS = /^Upload |^manage\.py |^Switch |^GET /
 
-/** The steps a dry run lists, in order: the titles of the summary's "Plan (dry run)". */
-export function planTitles(summary: string): string[] {
-  const at = summary.indexOf('**Plan (dry run)**')
-  if (at < 0) throw new Error(`the dry run's summary has no plan:\n${summary}`)
-  const titles: string[] = []
-  for (const line of summary.slice(at).split('\n').slice(1)) {
-    const item = /^\d+\. (.+)$/.exec(line)
-    if (item) titles.push(item[1])
-    else if (titles.length > 0 && line.trim() !== '') break
-  }
-  return titles
+/** The steps a run took, in order: the titles of its log's groups. */
+export function stepTitles(stdout: string): string[] {
+  return [...stdout.matchAll(/^::group::(.+)$/gm)].map((m) => m[1])
 }
 
 /** A title as a pattern: the release id and the workspace it names differ from run to run. */
