@@ -2,6 +2,7 @@
 // run, for every mode. The deploy executes this plan (flow/host.ts) and the dry run prints it,
 // so what a dry run shows is what a deploy does.
 
+import { certificateStep, needsCertificate, renewalTimerStep, servesTls } from './server/acme.js'
 import {
   configFiles,
   installConfigStep,
@@ -34,7 +35,7 @@ import {
   type ProcessFiles
 } from './server/processes.js'
 import type { Step } from './server/step.js'
-import { rollbackStep, switchStep } from './server/switch.js'
+import { reloadNginxStep, rollbackStep, switchStep, undoSiteStep } from './server/switch.js'
 import type { Settings } from './settings.js'
 
 /**
@@ -96,6 +97,22 @@ export interface Plan {
   diagnostics: Step
   /** none when the run has no process to run or remove */
   processes?: ProcessPlan
+  /**
+   * tls: auto, when the host's certificate is missing, lacks a name or nears its end: certbot,
+   * before the gates when the live site answers the challenges, else once the new site does.
+   */
+  certificate?: { step: Step; beforeGates: boolean }
+  /** tls: auto on a host without a certificate: once one is issued, the HTTPS site goes live */
+  secure?: Secure
+}
+
+/** The HTTPS site after the first certificate: gated, loaded, checked, or the HTTP site back. */
+export interface Secure {
+  files: ConfigFiles
+  gate: Step
+  reload: Step
+  health: Step
+  undo: Step
 }
 
 /** A run that cannot be planned (nothing to roll back to): said before anything changed. */
@@ -191,7 +208,32 @@ function lockedSteps(s: Settings, plan: Plan): Plan {
       ...plan.processes,
       restart: hold(plan.processes.restart),
       rollback: hold(plan.processes.rollback)
+    },
+    certificate: plan.certificate && { ...plan.certificate, step: hold(plan.certificate.step) },
+    secure: plan.secure && {
+      files: plan.secure.files,
+      gate: hold(plan.secure.gate),
+      reload: hold(plan.secure.reload),
+      health: hold(plan.secure.health),
+      undo: hold(plan.secure.undo)
     }
+  }
+}
+
+/** The processes and schedules of this host, or none when there is nothing to run or remove. */
+function processPlan(
+  s: Settings,
+  facts: HostFacts,
+  singletons: boolean,
+  writable: readonly string[]
+): ProcessPlan | undefined {
+  const pf = processFiles(s, { singletons, live: facts.processUnits ?? [], writable })
+  if (!hasProcesses(pf)) return undefined
+  return {
+    files: pf,
+    restart: restartProcessesStep(s, pf),
+    rollback: rollbackProcessesStep(s, pf),
+    read: readProcessesStep(pf)
   }
 }
 
@@ -203,19 +245,23 @@ function planUnlocked(input: PlanInput): Plan {
   const isNew = mode === 'deploy'
   const writable = appWritable(s, target, found).filter((f) => f !== layout(s).shared)
   const files = configFiles(s, facts, sitePaths(s, target, found), writable)
-  const pf = processFiles(s, {
-    singletons: input.singletons ?? true,
-    live: facts.processUnits ?? [],
-    writable
-  })
-  const processes: ProcessPlan | undefined = hasProcesses(pf)
-    ? {
-        files: pf,
-        restart: restartProcessesStep(s, pf),
-        rollback: rollbackProcessesStep(s, pf),
-        read: readProcessesStep(pf)
-      }
+  const processes = processPlan(s, facts, input.singletons ?? true, writable)
+  const certificate = needsCertificate(s, facts)
+    ? { step: certificateStep(s), beforeGates: !!facts.certificate && !!facts.challengeServed }
     : undefined
+  let secure: Secure | undefined
+  if (s.acme && !facts.certificate) {
+    // The certificate's names and days do not change the site: any will do to render it.
+    const issued = { ...facts, certificate: { daysLeft: 90, names: s.serverNames } }
+    const tlsFiles = configFiles(s, issued, sitePaths(s, target, found), writable)
+    secure = {
+      files: tlsFiles,
+      gate: { ...installConfigStep(s, tlsFiles), title: 'nginx -t with the HTTPS site' },
+      reload: reloadNginxStep(s, tlsFiles),
+      health: healthStep(s, undefined, 'tls'),
+      undo: undoSiteStep(s, tlsFiles)
+    }
+  }
   return {
     mode,
     target,
@@ -232,12 +278,13 @@ function planUnlocked(input: PlanInput): Plan {
     build: isNew ? djangoSteps(s, target, found) : [],
     gates: [
       verifyUnitsStep(s, target, files),
-      ...(processes?.files.units.length ? [verifyProcessesStep(s, target, pf)] : []),
+      ...(processes?.files.units.length ? [verifyProcessesStep(s, target, processes.files)] : []),
       installConfigStep(s, files)
     ],
     switch: switchStep(s, target, files),
-    health: healthStep(s),
+    health: healthStep(s, undefined, servesTls(s, facts) ? 'tls' : s.acme ? 'upgrade' : 'plain'),
     finish: [
+      ...(s.acme ? [renewalTimerStep(s)] : []),
       ...(s.postDeploy ? [hookStep(s, target, 'post-deploy', s.postDeploy, 'cleanup')] : []),
       pruneStep(s, s.keepReleases, target, facts.live === target ? '' : facts.live)
     ],
@@ -246,7 +293,9 @@ function planUnlocked(input: PlanInput): Plan {
     removePartial: isNew ? removePartialStep(s, target) : undefined,
     rollback: rollbackStep(s, facts.live, files),
     diagnostics: diagnosticsStep(s),
-    processes
+    processes,
+    certificate,
+    secure
   }
 }
 
@@ -256,10 +305,13 @@ export function planSteps(plan: Plan): Step[] {
     ...plan.release,
     plan.discover,
     ...plan.build,
+    ...(plan.certificate?.beforeGates ? [plan.certificate.step] : []),
     ...plan.gates,
     plan.switch,
     plan.health,
     ...(plan.processes ? [plan.processes.restart] : []),
+    ...(plan.certificate && !plan.certificate.beforeGates ? [plan.certificate.step] : []),
+    ...(plan.secure ? [plan.secure.gate, plan.secure.reload, plan.secure.health] : []),
     ...plan.finish
   ]
 }
@@ -280,5 +332,12 @@ export function rebaseFound(
     path && (path === p.release(from) || path.startsWith(`${p.release(from)}/`))
       ? p.release(to) + path.slice(p.release(from).length)
       : path
-  return { ...found, staticRoot: move(found.staticRoot), mediaRoot: move(found.mediaRoot) }
+  return {
+    ...found,
+    staticRoot: move(found.staticRoot),
+    mediaRoot: move(found.mediaRoot),
+    sqlite: found.sqlite?.map((path) => move(path) as string),
+    storage: move(found.storage),
+    compress: found.compress && { ...found.compress, root: move(found.compress.root) }
+  }
 }

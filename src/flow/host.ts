@@ -3,24 +3,26 @@
 // returns a result value; nothing else decides what runs. See ARCHITECTURE.md.
 
 import type { Readable } from 'node:stream'
-import { planRun, planSteps, rebaseFound, type Plan } from '../plan.js'
+import { planRun, planSteps, rebaseFound, type Plan, type Secure } from '../plan.js'
 import type { HeldLock } from '../remote/lock.js'
 import type { RunResult } from '../remote/connection.js'
 import { StepError } from '../remote/executor.js'
 import type { GateResult, HostReport } from '../report/report.js'
 import type { Rollout } from '../rollout.js'
+import {
+  acmeHint,
+  acmeProblem,
+  parseCertificateStep,
+  type CertificateFacts
+} from '../server/acme.js'
 import { configDiff, GATE_FAILED, parseConfigFiles, readConfigStep } from '../server/config.js'
 import { discoverStep, parseDjangoFacts, type DjangoFacts } from '../server/discover.js'
 import { sharedNotice, sharedPaths } from '../server/shared.js'
 import { parseErrors, parseHealth, type HealthResult } from '../server/health.js'
 import { inspectStep, parseFacts, type HostFacts } from '../server/inspect.js'
-import {
-  parseProcessStates,
-  parseStayedDown,
-  processDiff,
-  type ProcessState
-} from '../server/processes.js'
-import { causeOf, DISK_FULL, hintFor } from '../report/cause.js'
+import { parseProcessStates, type ProcessState } from '../server/processes.js'
+import { processesDiff, stayedDownMessage } from './processes.js'
+import { DISK_FULL, hintFor } from '../report/cause.js'
 import { parseDiskSpace } from '../server/release.js'
 import type { Step } from '../server/step.js'
 import type { Settings } from '../settings.js'
@@ -88,6 +90,8 @@ export class HostDeploy {
   private diagnostics?: string
   private failedStep?: { title: string; output: string }
   private processes?: ProcessState[]
+  /** tls: auto: the certificate the certificate step reported */
+  private certificate?: CertificateFacts
 
   constructor(private readonly deps: HostDeps) {}
 
@@ -158,6 +162,12 @@ export class HostDeploy {
   private async inspect(): Promise<void> {
     this.facts = parseFacts((await this.deps.run(inspectStep(this.deps.settings))).stdout)
     this.to('inspected')
+    const { certificate, renewalProblem } = this.facts
+    if (renewalProblem)
+      this.deps.warn(
+        `The last renewal of the certificate on the host failed${certificate ? ` (${certificate.daysLeft} days left)` : ''}: ${renewalProblem}`,
+        'Certificate renewal failed'
+      )
   }
 
   private outcome(status: HostOutcome['status'], message: string): HostOutcome {
@@ -173,8 +183,16 @@ export class HostDeploy {
       diagnostics: this.diagnostics,
       files: this.plan?.files,
       processes: this.processes,
-      processFiles: this.plan?.processes?.files.units.flatMap((u) => u.files)
+      processFiles: this.plan?.processes?.files.units.flatMap((u) => u.files),
+      certificate: this.certificateReport()
     }
+  }
+
+  private certificateReport(): HostOutcome['certificate'] {
+    const certificate = this.certificate ?? this.facts?.certificate
+    const renewalProblem = this.facts?.renewalProblem
+    if (!certificate && !renewalProblem) return undefined
+    return { daysLeft: -1, names: [], ...certificate, renewalProblem }
   }
 
   /** Plans with what the project's settings say, once the release to read them from exists. */
@@ -205,6 +223,7 @@ export class HostDeploy {
       this.to('released')
       this.noticeShared(plan, found)
       await this.build(plan)
+      if (plan.certificate?.beforeGates) await this.obtainCertificate(plan)
       await this.runGates(plan)
     } catch (error) {
       if (error instanceof StepError && plan.removePartial && DISK_FULL.test(output(error)))
@@ -218,6 +237,10 @@ export class HostDeploy {
     this.to('gated')
     await this.switchAndCheck(plan)
     this.to('healthy')
+    if (plan.certificate && !plan.certificate.beforeGates) {
+      await this.obtainCertificate(plan)
+      if (plan.secure) await this.secure(plan.secure)
+    }
     for (const step of plan.finish) {
       // Old releases that could not be removed are no reason to call a healthy deploy failed.
       const result = await this.deps.run(step, { allowFailure: step.id === 'prune' })
@@ -269,7 +292,10 @@ export class HostDeploy {
     }
   }
 
-  private async runGates(plan: Plan): Promise<void> {
+  private async runGates(
+    plan: Pick<Plan, 'gates'>,
+    done = 'The previous files are back in place and nothing was restarted.'
+  ): Promise<void> {
     for (const step of plan.gates) {
       const gate: GateResult = { name: step.title, passed: false, output: '' }
       this.gates.push(gate)
@@ -277,9 +303,7 @@ export class HostDeploy {
       gate.output = (result.stdout + result.stderr).trim()
       if (result.code === GATE_FAILED) {
         this.failedStep = { title: step.title, output: result.stdout + result.stderr }
-        throw new Stop(
-          `Gate failed: ${step.title}. The previous files are back in place and nothing was restarted.\n${result.stderr.trim()}`
-        )
+        throw new Stop(`Gate failed: ${step.title}. ${done}\n${result.stderr.trim()}`)
       }
       if (result.code !== 0) throw new StepError(step, result)
       gate.passed = true
@@ -331,21 +355,55 @@ export class HostDeploy {
    * processes, and the message leads with the process's error (its journal is the step's output).
    */
   private async processesFailed(plan: Plan, restart: RunResult): Promise<never> {
-    this.failedStep = {
-      title: plan.processes?.restart.title ?? '',
-      output: restart.stdout + restart.stderr
-    }
-    const { units, journal } = parseStayedDown(restart.stderr)
-    const cause = causeOf(journal)
+    const output = restart.stdout + restart.stderr
+    this.failedStep = { title: plan.processes?.restart.title ?? '', output }
     const rolledBack = await this.rollBack(plan, true)
-    const hint = hintFor(journal)
+    const done = rollbackNote(rolledBack, plan.previous) + (rolledBack ? ' The processes too.' : '')
     throw new Stop(
-      (cause ? `${cause}\n` : '') +
-        `${units.join(', ') || 'a process'} of ${plan.target} did not stay up after the web release was healthy.` +
-        rollbackNote(rolledBack, plan.previous) +
-        (rolledBack ? ' The processes run the previous release again.' : '') +
-        (hint ? `\n${hint}` : ''),
+      stayedDownMessage(restart.stderr, plan.target, done),
       rolledBack ? 'rolled-back' : 'failure'
+    )
+  }
+
+  /** tls: auto: certbot asks the ACME server; a refusal stops the run with the server's words. */
+  private async obtainCertificate(plan: Plan): Promise<void> {
+    const step = plan.certificate?.step as Step
+    const result = await this.deps.run(step, { allowFailure: true })
+    if (result.code === 0) {
+      this.certificate = parseCertificateStep(result.stdout)
+      return
+    }
+    const output = result.stdout + result.stderr
+    this.failedStep = { title: step.title, output }
+    const names = this.deps.settings.serverNames.join(', ')
+    const said = acmeProblem(output) || `certbot exited with ${result.code}`
+    const live = this.facts?.certificate
+    const where = !this.states.includes('switched')
+      ? `Nothing was switched${plan.previous ? `: ${plan.previous} still serves` : ''}, with the certificate it had.`
+      : live
+        ? `${plan.target} is live, with the certificate the site had.`
+        : `${plan.target} is live over plain HTTP; the site switches to HTTPS once a certificate is issued.`
+    throw new Stop(
+      `The ACME server did not issue the certificate for ${names}:
+${said}
+${where}
+${acmeHint(said)}`
+    )
+  }
+
+  /** The first certificate is there: the HTTPS site, behind its gate, or the HTTP site back. */
+  private async secure(secure: Secure): Promise<void> {
+    await this.runGates({ gates: [secure.gate] }, 'The plain HTTP site is back in place.')
+    await this.deps.run(secure.reload)
+    const health = parseHealth((await this.deps.run(secure.health, { allowFailure: true })).stdout)
+    if (health.healthy) {
+      this.health = health
+      return
+    }
+    await this.deps.run(secure.undo, { allowFailure: true })
+    throw new Stop(
+      `The site did not answer over HTTPS: the health check got ${health.status || 'no answer'}` +
+        `${health.detail ? ` (${health.detail})` : ''}. The plain HTTP site is back in place; the certificate is on the host for the next deploy.`
     )
   }
 
@@ -353,8 +411,7 @@ export class HostDeploy {
   private async rollBack(plan: Plan, processesRestarted = false): Promise<boolean> {
     if (plan.markFailed) await this.deps.run(plan.markFailed, { allowFailure: true })
     await this.deps.run(plan.rollback, { allowFailure: true })
-    // Until their restart the processes' new files are not in place: only then is there any
-    // to put back.
+    // Before their restart the processes' new files are not in place: nothing to put back.
     if (plan.processes && processesRestarted) {
       const result = await this.deps.run(plan.processes.rollback, { allowFailure: true })
       this.processes = parseProcessStates(result.stdout)
@@ -397,11 +454,7 @@ export class HostDeploy {
     for (const step of plan.release.filter((r) => r.id === 'check-calendars'))
       await this.deps.run(step)
     const live = parseConfigFiles((await this.deps.run(readConfigStep(plan.files))).stdout)
-    let diff = configDiff(plan.files, live)
-    if (plan.processes) {
-      const liveUnits = parseConfigFiles((await this.deps.run(plan.processes.read)).stdout)
-      diff += `\n${processDiff(plan.processes.files, liveUnits)}`
-    }
+    const diff = configDiff(plan.files, live) + (await processesDiff(plan, this.deps.run))
     const titles = planSteps(plan).map((step) => step.title)
     this.deps.info(
       `Dry run: nothing was changed. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`

@@ -2,8 +2,9 @@
 
 import * as core from '@actions/core'
 import { Output } from '../constants.js'
-import type { ConfigFile, ConfigFiles } from '../server/config.js'
+import { allFiles, type ConfigFile, type ConfigFiles } from '../server/config.js'
 import type { ProcessState } from '../server/processes.js'
+import type { CertificateFacts } from '../server/acme.js'
 import { PHASES } from '../server/step.js'
 import { secretValues, type Settings } from '../settings.js'
 
@@ -33,6 +34,8 @@ export interface HostReport {
   processes?: ProcessState[]
   /** the units of the processes and schedules this run rendered for the host */
   processFiles?: ConfigFile[]
+  /** tls: auto: the site's certificate, and a failed renewal */
+  certificate?: CertificateFacts & { renewalProblem?: string }
 }
 
 /** The run's overall status: the worst of its hosts'. */
@@ -84,6 +87,17 @@ function healthCell(r: HostReport): string {
   if (r.httpStatus === undefined) return '–'
   const answer = r.httpStatus === 0 ? 'no answer' : String(r.httpStatus)
   return `${answer} in ${r.healthDurationMs ?? 0} ms`
+}
+
+function certificateLines(host: string, c: NonNullable<HostReport['certificate']>): string[] {
+  const names = c.names.length > 0 ? c.names.join(', ') : 'the site'
+  const lines =
+    c.daysLeft >= 0
+      ? [`${host}: the certificate for ${names} has ${c.daysLeft} days left.`]
+      : [`${host}: no certificate on the host yet.`]
+  if (c.renewalProblem)
+    lines.push('', `⚠️ Its last renewal on the host failed: ${escapeCell(c.renewalProblem)}`)
+  return lines
 }
 
 /**
@@ -141,6 +155,7 @@ export function summaryMarkdown(s: Settings, reports: HostReport[]): string {
 function hostDetails(r: HostReport): string[] {
   const lines: string[] = []
   if (r.message && r.status === 'success') lines.push('', `${r.host}: ${r.message}`)
+  if (r.certificate) lines.push('', ...certificateLines(r.host, r.certificate))
   if (r.failedStep) {
     lines.push(
       `<details><summary>Remote log of the failed step: ${r.failedStep.title}</summary>`,
@@ -170,7 +185,7 @@ function hostDetails(r: HostReport): string[] {
     )
   if (r.files) {
     lines.push(`<details><summary>Rendered files (${r.host})</summary>`)
-    for (const file of [r.files.socket, r.files.service, r.files.site, ...(r.processFiles ?? [])])
+    for (const file of [...allFiles(r.files), ...(r.processFiles ?? [])])
       lines.push('', `\`${file.path}\``, fence(file.text))
     lines.push('</details>')
   }
