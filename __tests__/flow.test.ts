@@ -391,6 +391,83 @@ describe('ASGI', () => {
   })
 })
 
+describe('background processes: restarted after health, rolled back with the web release', () => {
+  const withWorker = (): Settings =>
+    settingsFor({
+      source,
+      processes: [{ name: 'worker', command: ['python', '-m', 'celery', 'worker'], once: false }]
+    })
+
+  test('the dry run lists the restart of the processes where the deploy runs it', async () => {
+    const real = new ScriptedTransport()
+    await deploy(withWorker(), real)
+    const dry = new ScriptedTransport()
+    const planned = await deploy({ ...withWorker(), dryRun: true }, dry)
+    expect(planned.plan).toEqual(titlesRun(real))
+    expect(dry.steps()).toEqual(['inspect', 'discover', 'read-config', 'read-processes'])
+    const ids = real.steps()
+    expect(ids.indexOf('restart-processes')).toBe(ids.indexOf('health') + 1)
+  })
+
+  test("a dry run checks the schedules' calendars too, and changes nothing", async () => {
+    const dry = new ScriptedTransport({
+      'check-calendars': {
+        code: 1,
+        stderr:
+          "Input 'schedules': 'x': systemd cannot parse the calendar expression 'dayly' (on:).\n"
+      }
+    })
+    const s = settingsFor({
+      source,
+      dryRun: true,
+      schedules: [
+        { name: 'x', calendar: 'dayly', command: ['python', 'manage.py', 'x'], once: true }
+      ]
+    })
+    const planned = await deploy(s, dry)
+    expect(planned.status).toBe('failure')
+    expect(planned.message).toContain("systemd cannot parse the calendar expression 'dayly'")
+    expect(dry.steps()).toEqual(['inspect', 'discover', 'check-calendars'])
+  })
+
+  test('a process that does not stay up: everything rolled back, its error first', async () => {
+    const transport = new ScriptedTransport({
+      'restart-processes': {
+        code: 1,
+        stdout: `process=worker mysite-worker.service activating ${NEW}\n`,
+        stderr:
+          '=== mysite-worker.service did not stay up (5 s); its journal:\nTraceback (most recent call last):\n' +
+          "ModuleNotFoundError: No module named 'reportlab'\n" +
+          'mysite-worker.service did not stay up: it exited and was restarted by systemd\n'
+      },
+      'rollback-processes': {
+        stdout: `process=worker mysite-worker.service active ${LIVE}\n`
+      }
+    })
+    const result = await deploy(withWorker(), transport)
+    expect(result.status).toBe('rolled-back')
+    expect(result.message.split('\n')[0]).toBe("ModuleNotFoundError: No module named 'reportlab'")
+    expect(result.message).toContain(`mysite-worker.service of ${NEW} did not stay up`)
+    expect(transport.steps()).toEqual(
+      expect.arrayContaining(['mark-failed', 'rollback', 'rollback-processes'])
+    )
+    expect(result.processes).toEqual([
+      { name: 'worker', unit: 'mysite-worker.service', state: 'active', release: LIVE }
+    ])
+  })
+
+  test('an unhealthy web release: the processes and their files are never touched', async () => {
+    const transport = new ScriptedTransport({ health: { stdout: 'unhealthy 502 30000\n' } })
+    const result = await deploy({ ...withWorker(), healthTimeoutMs: 1000 }, transport)
+    expect(result.status).not.toBe('success')
+    expect(transport.steps()).not.toContain('restart-processes')
+    expect(transport.steps()).not.toContain('rollback-processes')
+    // The gate verified them in a folder of its own; nothing is written under /etc before.
+    const gate = transport.ran.find((r) => r.step === 'verify-processes')?.command ?? ''
+    expect(gate).not.toContain('/etc/systemd/system')
+  })
+})
+
 describe('tls: auto', () => {
   const auto = () =>
     settingsFor({

@@ -151,6 +151,21 @@ const TABLE: Row[] = [
   { input: Input.KeepReleases, valid: '5', separator: ' ' },
   { input: Input.MaxParallel, valid: '1', separator: ' ' },
   { input: Input.LockWait, valid: '300', separator: ' ' },
+  { input: Input.ProcessStopTimeout, valid: '300', separator: ' ' },
+  { input: Input.SingletonHost, valid: 'app1.example.com', separator: ' ' },
+  // The names of processes and schedules become unit names.
+  {
+    input: Input.Processes,
+    valid: 'worker',
+    separator: ': a\n',
+    place: (name) => `${name}: python -m celery worker`
+  },
+  {
+    input: Input.Schedules,
+    valid: 'reports',
+    separator: ': { on: daily, run: a }\n',
+    place: (name) => `${name}: { on: daily, run: python manage.py report }`
+  },
   { input: Input.SharedPaths, valid: 'db.sqlite3', separator: '\n' },
   { input: Input.WritablePaths, valid: '/srv/mysite/cache', separator: '\n' },
   // A local folder, but its name is shown in the upload step's title.
@@ -304,6 +319,7 @@ describe('every hostile value is refused by every input that reaches a shell, a 
       for (const [, hostile] of corpus()) {
         const error = refusal({ ...row.with, [row.input]: place(row.valid + hostile) })
         if (!error) continue
+        if (error.message.length >= 600) console.log(row.input, error.message.slice(0, 300))
         expect(error.message.length).toBeLessThan(600)
         expect(error.message).not.toMatch(/[\u0000-\u001f\u007f\u202e]/)
       }

@@ -107,7 +107,8 @@ describe('what the host says', () => {
       releases: ['r3', 'r2', 'r1'],
       failed: ['r3'],
       served: ['r2', 'r1'],
-      python: '3.11.2 /usr/bin/python3.11'
+      python: '3.11.2 /usr/bin/python3.11',
+      processUnits: []
     })
     expect(parseFacts('cpus=\nlive=.\n').live).toBe('')
   })

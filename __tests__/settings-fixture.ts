@@ -54,6 +54,9 @@ export function settingsFor(overrides: Partial<Settings> = {}): Settings {
     rollback: false,
     maxParallel: 1,
     lockWaitMs: 300_000,
+    processes: [],
+    schedules: [],
+    processStopTimeoutSec: 300,
     ...overrides
   }
 }

@@ -66,7 +66,11 @@ export enum Input {
   DryRun = 'dry-run',
   Rollback = 'rollback',
   MaxParallel = 'max-parallel',
-  LockWait = 'lock-wait'
+  LockWait = 'lock-wait',
+  Processes = 'processes',
+  Schedules = 'schedules',
+  ProcessStopTimeout = 'process-stop-timeout',
+  SingletonHost = 'singleton-host'
 }
 
 /**
@@ -104,7 +108,8 @@ export const INPUT_DEFAULTS: Partial<Record<Input, string>> = {
   [Input.DryRun]: 'false',
   [Input.Rollback]: 'false',
   [Input.MaxParallel]: '1',
-  [Input.LockWait]: '300'
+  [Input.LockWait]: '300',
+  [Input.ProcessStopTimeout]: '300'
 }
 
 /**

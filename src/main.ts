@@ -194,6 +194,9 @@ function hostDeps(
     settings: s,
     rollout,
     isFirst: rollout.isFirst(host),
+    runsSingletons: s.singletonHost
+      ? s.singletonHost === `${host.name}:${host.port}`
+      : rollout.isFirst(host),
     run: (step, options) => exec.run(step, options),
     takeLock: () =>
       acquireLock(transport, s, context.holder, s.lockWaitMs / 1000, (holder) =>

@@ -24,6 +24,16 @@ import {
   uploadStep,
   venvStep
 } from './server/release.js'
+import {
+  checkCalendarsStep,
+  hasProcesses,
+  processFiles,
+  readProcessesStep,
+  restartProcessesStep,
+  rollbackProcessesStep,
+  verifyProcessesStep,
+  type ProcessFiles
+} from './server/processes.js'
 import type { Step } from './server/step.js'
 import { reloadNginxStep, rollbackStep, switchStep, undoSiteStep } from './server/switch.js'
 import type { Settings } from './settings.js'
@@ -43,6 +53,22 @@ export interface PlanInput {
   venvKey: string | null
   /** what the project's settings said (the discover step); {} before it ran */
   found: DjangoFacts
+  /** this host runs the processes and schedules that must run once (the singleton host) */
+  singletons?: boolean
+}
+
+/** The background processes and schedules of the run (server/processes.ts). */
+export interface ProcessPlan {
+  files: ProcessFiles
+  /**
+   * after the web release is healthy: the new unit files in place (nothing new is where systemd
+   * reads it before), the processes restarted and checked to stay up, the old ones removed
+   */
+  restart: Step
+  /** the processes were restarted on the failed release: their files and the previous release back */
+  rollback: Step
+  /** the dry run's read of the live unit files */
+  read: Step
 }
 
 export interface Plan {
@@ -69,6 +95,8 @@ export interface Plan {
   /** when the switched release is unhealthy */
   rollback: Step
   diagnostics: Step
+  /** none when the run has no process to run or remove */
+  processes?: ProcessPlan
   /**
    * tls: auto, when the host's certificate is missing, lacks a name or nears its end: certbot,
    * before the gates when the live site answers the challenges, else once the new site does.
@@ -176,6 +204,11 @@ function lockedSteps(s: Settings, plan: Plan): Plan {
     removePartial: plan.removePartial && hold(plan.removePartial),
     rollback: hold(plan.rollback),
     diagnostics: hold(plan.diagnostics),
+    processes: plan.processes && {
+      ...plan.processes,
+      restart: hold(plan.processes.restart),
+      rollback: hold(plan.processes.rollback)
+    },
     certificate: plan.certificate && { ...plan.certificate, step: hold(plan.certificate.step) },
     secure: plan.secure && {
       files: plan.secure.files,
@@ -187,6 +220,23 @@ function lockedSteps(s: Settings, plan: Plan): Plan {
   }
 }
 
+/** The processes and schedules of this host, or none when there is nothing to run or remove. */
+function processPlan(
+  s: Settings,
+  facts: HostFacts,
+  singletons: boolean,
+  writable: readonly string[]
+): ProcessPlan | undefined {
+  const pf = processFiles(s, { singletons, live: facts.processUnits ?? [], writable })
+  if (!hasProcesses(pf)) return undefined
+  return {
+    files: pf,
+    restart: restartProcessesStep(s, pf),
+    rollback: rollbackProcessesStep(s, pf),
+    read: readProcessesStep(pf)
+  }
+}
+
 function planUnlocked(input: PlanInput): Plan {
   const { settings: s, facts, found } = input
   const mode = modeOf(s)
@@ -195,6 +245,7 @@ function planUnlocked(input: PlanInput): Plan {
   const isNew = mode === 'deploy'
   const writable = appWritable(s, target, found).filter((f) => f !== layout(s).shared)
   const files = configFiles(s, facts, sitePaths(s, target, found), writable)
+  const processes = processPlan(s, facts, input.singletons ?? true, writable)
   const certificate = needsCertificate(s, facts)
     ? { step: certificateStep(s), beforeGates: !!facts.certificate && !!facts.challengeServed }
     : undefined
@@ -217,13 +268,19 @@ function planUnlocked(input: PlanInput): Plan {
     previous: facts.live,
     files,
     release: [
+      // A calendar systemd refuses stops the run before anything is uploaded or installed.
+      ...(s.schedules.length > 0 ? [checkCalendarsStep(s)] : []),
       prepareStep(s),
       ...(s.dotenv.length > 0 ? [dotenvStep(s)] : []),
       ...(isNew ? [uploadStep(s, target), venvStep(s, target, input.venvKey)] : [])
     ],
     discover: discoverStep(s, target),
     build: isNew ? djangoSteps(s, target, found) : [],
-    gates: [verifyUnitsStep(s, target, files), installConfigStep(s, files)],
+    gates: [
+      verifyUnitsStep(s, target, files),
+      ...(processes?.files.units.length ? [verifyProcessesStep(s, target, processes.files)] : []),
+      installConfigStep(s, files)
+    ],
     switch: switchStep(s, target, files),
     health: healthStep(s, undefined, servesTls(s, facts) ? 'tls' : s.acme ? 'upgrade' : 'plain'),
     finish: [
@@ -236,6 +293,7 @@ function planUnlocked(input: PlanInput): Plan {
     removePartial: isNew ? removePartialStep(s, target) : undefined,
     rollback: rollbackStep(s, facts.live, files),
     diagnostics: diagnosticsStep(s),
+    processes,
     certificate,
     secure
   }
@@ -251,6 +309,7 @@ export function planSteps(plan: Plan): Step[] {
     ...plan.gates,
     plan.switch,
     plan.health,
+    ...(plan.processes ? [plan.processes.restart] : []),
     ...(plan.certificate && !plan.certificate.beforeGates ? [plan.certificate.step] : []),
     ...(plan.secure ? [plan.secure.gate, plan.secure.reload, plan.secure.health] : []),
     ...plan.finish

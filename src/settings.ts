@@ -16,6 +16,19 @@ export interface StatusRange {
   max: number
 }
 
+/** A long-running command (processes) or a periodic one (schedules), as words. */
+export interface ProcessSpec {
+  name: string
+  command: string[]
+  /** runs on one host of a fleet only (the singleton host) */
+  once: boolean
+}
+
+export interface ScheduleSpec extends ProcessSpec {
+  /** a systemd calendar expression (OnCalendar=) */
+  calendar: string
+}
+
 export interface AcmeSettings {
   email: string
   /** the directory URL */
@@ -83,6 +96,14 @@ export interface Settings {
   /** seconds the old release gets to finish its requests at the cutover */
   drainTimeoutS: number
 
+  // Background processes
+  processes: ProcessSpec[]
+  schedules: ScheduleSpec[]
+  /** how long a process gets to stop gracefully (a Celery warm shutdown) */
+  processStopTimeoutSec: number
+  /** `name:port` of the host that runs what must run once; the first host when unset */
+  singletonHost?: string
+
   // nginx
   serverNames: string[]
   listen: { address?: string; port: number }
@@ -129,6 +150,7 @@ import { readGitHub } from './inputs/github.js'
 import { readHealth } from './inputs/health.js'
 import { readModes } from './inputs/modes.js'
 import { readNginx } from './inputs/nginx.js'
+import { readProcesses } from './inputs/processes.js'
 import { readProject } from './inputs/project.js'
 import { readReleasePaths } from './inputs/release-paths.js'
 import { readServer } from './inputs/server.js'
@@ -149,11 +171,13 @@ export function readSettings(ctx: ReadContext): Settings {
     firstHost: connection.hosts[0]
   })
   const release = readReleasePaths(read, project)
+  const processes = readProcesses(read, connection)
   return {
     ...connection,
     ...project,
     ...release,
     ...readServer(read),
+    ...processes,
     ...nginx,
     ...readHealth(read),
     ...github,

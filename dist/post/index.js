@@ -31761,6 +31761,10 @@ var Input;
     Input["Rollback"] = "rollback";
     Input["MaxParallel"] = "max-parallel";
     Input["LockWait"] = "lock-wait";
+    Input["Processes"] = "processes";
+    Input["Schedules"] = "schedules";
+    Input["ProcessStopTimeout"] = "process-stop-timeout";
+    Input["SingletonHost"] = "singleton-host";
 })(Input || (Input = {}));
 /**
  * Defaults applied when an input is empty. action.yml declares the same values (a test checks
@@ -31797,7 +31801,8 @@ const INPUT_DEFAULTS = {
     [Input.DryRun]: 'false',
     [Input.Rollback]: 'false',
     [Input.MaxParallel]: '1',
-    [Input.LockWait]: '300'
+    [Input.LockWait]: '300',
+    [Input.ProcessStopTimeout]: '300'
 };
 /**
  * Left out of the upload unless a `!pattern` of the exclude input takes one back: the input's
@@ -31839,11 +31844,30 @@ function statusDescription(text) {
 function deploymentOutcome(reports) {
     if (reports.length > 0 && reports.every((r) => r.status === 'success')) {
         const release = reports[0]?.release ?? '';
-        return ['success', `Deployed ${release} to ${reports.map((r) => r.host).join(', ')}`];
+        return [
+            'success',
+            `Deployed ${release} to ${reports.map((r) => r.host).join(', ')}${processesNote(reports)}`
+        ];
     }
     const failed = reports.find((r) => r.status !== 'success' && r.status !== 'skipped');
     const why = failed?.message.split('\n')[0] ?? '';
-    return ['failure', failed ? `${failed.host} ${failed.status}: ${why}` : 'Deploy failed'];
+    return [
+        'failure',
+        (failed ? `${failed.host} ${failed.status}: ${why}` : 'Deploy failed') + processesNote(reports)
+    ];
+}
+/** Which processes run which release, e.g. "; worker, beat on 20261125T081500Z-1a2b3c4". */
+function processesNote(reports) {
+    const byRelease = new Map();
+    for (const r of reports)
+        for (const p of r.processes ?? []) {
+            if (p.state !== 'active')
+                continue;
+            byRelease.set(p.release, (byRelease.get(p.release) ?? new Set()).add(p.name));
+        }
+    return [...byRelease]
+        .map(([release, names]) => `; ${[...names].join(', ')} on ${release}`)
+        .join('');
 }
 /** The in-progress text of a rolling deploy after a batch, e.g. "2/3 hosts on <release>". */
 function rolloutProgress(done, hostCount) {

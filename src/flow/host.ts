@@ -25,10 +25,12 @@ import {
 } from '../server/acme.js'
 import { configDiff, GATE_FAILED, parseConfigFiles, readConfigStep } from '../server/config.js'
 import { discoverStep, parseDjangoFacts, type DjangoFacts } from '../server/discover.js'
-import { sharedNotice, sharedPaths } from '../server/shared.js'
 import { parseErrors, parseHealth, type HealthResult } from '../server/health.js'
 import { inspectStep, parseFacts, type HostFacts } from '../server/inspect.js'
+import { parseProcessStates, type ProcessState } from '../server/processes.js'
+import { processesDiff, stayedDownMessage } from './processes.js'
 import { DISK_FULL, hintFor } from '../report/cause.js'
+import { diskFullMessage, rollbackNote, sharedNotices } from './notices.js'
 import { parseDiskSpace } from '../server/release.js'
 import type { Step } from '../server/step.js'
 import type { Settings } from '../settings.js'
@@ -49,6 +51,8 @@ export interface HostDeps {
   settings: Settings
   rollout: Rollout
   isFirst: boolean
+  /** runs the processes and schedules that must run once in a fleet; isFirst when not said */
+  runsSingletons?: boolean
   /** runs one step (remote/executor.ts) */
   run(
     step: Step,
@@ -94,6 +98,7 @@ export class HostDeploy {
   private diagnostics?: string
   private failedStep?: { title: string; output: string }
   private server?: ServerFacts
+  private processes?: ProcessState[]
   /** tls: auto: the certificate the certificate step reported */
   private certificate?: CertificateFacts
 
@@ -187,6 +192,8 @@ export class HostDeploy {
       diagnostics: this.diagnostics,
       files: this.plan?.files,
       server: this.server,
+      processes: this.processes,
+      processFiles: this.plan?.processes?.files.units.flatMap((u) => u.files),
       certificate: this.certificateReport()
     }
   }
@@ -206,7 +213,8 @@ export class HostDeploy {
       facts,
       newRelease,
       venvKey: this.deps.venvKey(facts),
-      found
+      found,
+      singletons: this.deps.runsSingletons ?? this.deps.isFirst
     })
   }
 
@@ -223,7 +231,8 @@ export class HostDeploy {
       const found = parseDjangoFacts((await this.deps.run(plan.discover)).stdout)
       plan = this.plan = this.planWith(newRelease, found)
       this.to('released')
-      this.noticeShared(plan, found)
+      for (const n of sharedNotices(this.deps.settings, plan, found))
+        this.deps.notice(n.message, n.title)
       await this.build(plan)
       if (plan.certificate?.beforeGates) await this.obtainCertificate(plan)
       await this.runGates(plan)
@@ -255,19 +264,14 @@ export class HostDeploy {
   private async diskFull(error: StepError, removePartial: Step): Promise<Stop> {
     this.failedStep = { title: error.step.title, output: output(error) }
     const removed = await this.deps.run(removePartial, { allowFailure: true })
-    const { writtenMb, freeMb } = parseDiskSpace(removed.stdout)
-    const s = this.deps.settings
-    const live = this.facts?.live
-    return new Stop(
-      `${error.step.title} failed: the server's disk is full (${error.cause}).\n` +
-        `The disk that holds ${s.deployPath} had no room left` +
-        (writtenMb > 0 ? `: the release needed more than the ${writtenMb} MB it had written` : '') +
-        `. The partial release was removed; ${freeMb} MB are free now.` +
-        ` Nothing was switched${live ? `: ${live} still serves` : ''}.\n` +
-        `Free space on it (\`df -h ${s.deployPath}\`, \`du -sh ${s.deployPath}/*\`), or keep fewer ` +
-        'releases (keep-releases), then deploy again.',
-      'failure'
-    )
+    const message = diskFullMessage({
+      step: error.step.title,
+      cause: error.cause,
+      deployPath: this.deps.settings.deployPath,
+      live: this.facts?.live,
+      ...parseDiskSpace(removed.stdout)
+    })
+    return new Stop(message, 'failure')
   }
 
   /**
@@ -327,7 +331,14 @@ export class HostDeploy {
     }
     const health = this.health
     const publicProblem = health.healthy && s.healthUrl ? await this.deps.checkPublicUrl() : ''
-    if (health.healthy && !publicProblem) return
+    if (health.healthy && !publicProblem) {
+      if (!plan.processes) return
+      // The web release is healthy: now the processes move to it, and must stay up.
+      const restart = await this.deps.run(plan.processes.restart, { allowFailure: true })
+      this.processes = parseProcessStates(restart.stdout)
+      if (restart.code === 0) return
+      return this.processesFailed(plan, restart)
+    }
     this.diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout
     const cause =
       publicProblem ||
@@ -344,6 +355,21 @@ export class HostDeploy {
         `${plan.target} was not healthy: ${cause}.${rollbackNote(rolledBack, plan.previous)}` +
         (hint ? `\n${hint}` : '') +
         (errors.length > 1 ? `\nThe app said: ${errors.join('\n')}` : ''),
+      rolledBack ? 'rolled-back' : 'failure'
+    )
+  }
+
+  /**
+   * A process did not stay up on a healthy web release: the whole release goes back, web and
+   * processes, and the message leads with the process's error (its journal is the step's output).
+   */
+  private async processesFailed(plan: Plan, restart: RunResult): Promise<never> {
+    const output = restart.stdout + restart.stderr
+    this.failedStep = { title: plan.processes?.restart.title ?? '', output }
+    const rolledBack = await this.rollBack(plan, true)
+    const done = rollbackNote(rolledBack, plan.previous) + (rolledBack ? ' The processes too.' : '')
+    throw new Stop(
+      stayedDownMessage(restart.stderr, plan.target, done),
       rolledBack ? 'rolled-back' : 'failure'
     )
   }
@@ -391,9 +417,14 @@ ${acmeHint(said)}`
   }
 
   /** Puts the previous release back; true when it answers healthy again. */
-  private async rollBack(plan: Plan): Promise<boolean> {
+  private async rollBack(plan: Plan, processesRestarted = false): Promise<boolean> {
     if (plan.markFailed) await this.deps.run(plan.markFailed, { allowFailure: true })
     await this.deps.run(plan.rollback, { allowFailure: true })
+    // Before their restart the processes' new files are not in place: nothing to put back.
+    if (plan.processes && processesRestarted) {
+      const result = await this.deps.run(plan.processes.rollback, { allowFailure: true })
+      this.processes = parseProcessStates(result.stdout)
+    }
     if (!plan.previous) return false
     return parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout).healthy
   }
@@ -405,21 +436,6 @@ ${acmeHint(said)}`
     this.deps.info(`Serves with ${describeVersions(facts)}`)
     if (closesWebSocketsCleanly(facts) === false)
       this.deps.warn(uncleanCloseWarning(facts), 'WebSockets cut at a restart')
-  }
-
-  /** Data the settings keep inside the release is kept in shared/: say what, where and why. */
-  private noticeShared(plan: Plan, found: DjangoFacts): void {
-    if (plan.build.length === 0) return
-    const s = this.deps.settings
-    const notice = sharedNotice(s, sharedPaths(s, plan.target, found))
-    if (notice) this.deps.notice(notice, 'Kept in shared/')
-    if (s.collectstatic && !found.staticRoot && !s.staticRoot)
-      this.deps.notice(
-        "STATIC_ROOT is not set in the project's settings, so collectstatic was skipped and nginx " +
-          "serves no static files (the admin's included). Set it, e.g. STATIC_ROOT = BASE_DIR / " +
-          "'staticfiles', or set collectstatic: false to say this is meant.",
-        'No static files'
-      )
   }
 
   /**
@@ -437,8 +453,11 @@ ${acmeHint(said)}`
         )
       : {}
     const plan = (this.plan = this.planWith(newRelease, rebaseFound(s, read, readable, target)))
+    // The schedules' calendars are read-only to check: a wrong one fails the dry run too.
+    for (const step of plan.release.filter((r) => r.id === 'check-calendars'))
+      await this.deps.run(step)
     const live = parseConfigFiles((await this.deps.run(readConfigStep(plan.files))).stdout)
-    const diff = configDiff(plan.files, live)
+    const diff = configDiff(plan.files, live) + (await processesDiff(plan, this.deps.run))
     const titles = planSteps(plan).map((step) => step.title)
     this.deps.info(
       `Dry run: nothing was changed. Served by ${describeServer(s)}. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`
@@ -446,14 +465,6 @@ ${acmeHint(said)}`
     this.deps.remote(diff)
     return { ...this.outcome('success', 'dry run: nothing was changed'), plan: titles, diff }
   }
-}
-
-function rollbackNote(rolledBack: boolean, previous: string): string {
-  return rolledBack
-    ? ` Rolled back to ${previous}, which answers again.`
-    : previous
-      ? ' The rollback did not bring the previous release back to health either.'
-      : ' There was no previous release to roll back to.'
 }
 
 function lastLines(result: RunResult): string {

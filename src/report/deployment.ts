@@ -40,11 +40,30 @@ export function statusDescription(text: string): string {
 export function deploymentOutcome(reports: HostReport[]): [FinalState, string] {
   if (reports.length > 0 && reports.every((r) => r.status === 'success')) {
     const release = reports[0]?.release ?? ''
-    return ['success', `Deployed ${release} to ${reports.map((r) => r.host).join(', ')}`]
+    return [
+      'success',
+      `Deployed ${release} to ${reports.map((r) => r.host).join(', ')}${processesNote(reports)}`
+    ]
   }
   const failed = reports.find((r) => r.status !== 'success' && r.status !== 'skipped')
   const why = failed?.message.split('\n')[0] ?? ''
-  return ['failure', failed ? `${failed.host} ${failed.status}: ${why}` : 'Deploy failed']
+  return [
+    'failure',
+    (failed ? `${failed.host} ${failed.status}: ${why}` : 'Deploy failed') + processesNote(reports)
+  ]
+}
+
+/** Which processes run which release, e.g. "; worker, beat on 20261125T081500Z-1a2b3c4". */
+export function processesNote(reports: HostReport[]): string {
+  const byRelease = new Map<string, Set<string>>()
+  for (const r of reports)
+    for (const p of r.processes ?? []) {
+      if (p.state !== 'active') continue
+      byRelease.set(p.release, (byRelease.get(p.release) ?? new Set()).add(p.name))
+    }
+  return [...byRelease]
+    .map(([release, names]) => `; ${[...names].join(', ')} on ${release}`)
+    .join('')
 }
 
 /** The in-progress text of a rolling deploy after a batch, e.g. "2/3 hosts on <release>". */

@@ -4,7 +4,8 @@ import * as core from '@actions/core'
 import { Output } from '../constants.js'
 import { describeServer, isAsgi, workerClass } from '../render/asgi.js'
 import { describeVersions, type ServerFacts } from '../server/asgi.js'
-import { allFiles, type ConfigFiles } from '../server/config.js'
+import { allFiles, type ConfigFile, type ConfigFiles } from '../server/config.js'
+import type { ProcessState } from '../server/processes.js'
 import type { CertificateFacts } from '../server/acme.js'
 import { PHASES } from '../server/step.js'
 import { secretValues, type Settings } from '../settings.js'
@@ -33,6 +34,10 @@ export interface HostReport {
   plan?: string[]
   /** what the import step found serving the release (ASGI) */
   server?: ServerFacts
+  /** the processes and schedules on the host after the run, and the release each runs */
+  processes?: ProcessState[]
+  /** the units of the processes and schedules this run rendered for the host */
+  processFiles?: ConfigFile[]
   /** tls: auto: the site's certificate, and a failed renewal */
   certificate?: CertificateFacts & { renewalProblem?: string }
 }
@@ -53,7 +58,13 @@ export function hostsOutput(reports: HostReport[]): string {
       'attempted-release': r.release,
       status: r.status,
       'http-status': r.httpStatus ?? null,
-      'duration-ms': r.durationMs
+      'duration-ms': r.durationMs,
+      processes: (r.processes ?? []).map((p) => ({
+        name: p.name,
+        unit: p.unit,
+        state: p.state,
+        release: p.release
+      }))
     }))
   )
 }
@@ -134,6 +145,20 @@ export function summaryMarkdown(s: Settings, reports: HostReport[]): string {
       `| ${escapeCell(r.host)} | ${PHASES.map((p) => (r.phaseMs[p] !== undefined ? `${(r.phaseMs[p] / 1000).toFixed(1)} s` : '–')).join(' | ')} |`
     )
   }
+  if (reports.some((r) => r.processes?.length)) {
+    lines.push(
+      '',
+      '### Processes',
+      '',
+      '| host | process | unit | state | release |',
+      '|---|---|---|---|---|'
+    )
+    for (const r of reports)
+      for (const p of r.processes ?? [])
+        lines.push(
+          `| ${escapeCell(r.host)} | ${escapeCell(p.name)} | \`${p.unit}\` | ${escapeCell(p.state)} | \`${p.release}\` |`
+        )
+  }
   for (const r of reports) lines.push(...hostDetails(r))
   return lines.join('\n') + '\n'
 }
@@ -172,7 +197,8 @@ function hostDetails(r: HostReport): string[] {
     )
   if (r.files) {
     lines.push(`<details><summary>Rendered files (${r.host})</summary>`)
-    for (const file of allFiles(r.files)) lines.push('', `\`${file.path}\``, fence(file.text))
+    for (const file of [...allFiles(r.files), ...(r.processFiles ?? [])])
+      lines.push('', `\`${file.path}\``, fence(file.text))
     lines.push('</details>')
   }
   return lines

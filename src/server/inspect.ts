@@ -4,6 +4,7 @@ import type { Settings } from '../settings.js'
 import { inspectAcme, parseAcmeFacts, type AcmeFacts } from './acme.js'
 import { raw, script, sh } from '../shell.js'
 import { LEGACY_FAILED_MARK, layout } from './layout.js'
+import { listProcessUnits } from './processes.js'
 import type { Step } from './step.js'
 
 /** What the host said about itself before the deploy. */
@@ -19,6 +20,8 @@ export interface HostFacts extends AcmeFacts {
   served: string[]
   /** the interpreter's version and real path, part of a venv's key */
   python: string
+  /** the unit files of the project's processes and schedules (server/processes.ts) */
+  processUnits?: string[]
 }
 
 export function inspectStep(s: Settings): Step {
@@ -44,6 +47,7 @@ export function inspectStep(s: Settings): Step {
       sh`echo "releases=$(ls -1 ${p.releases} 2>/dev/null | sort -r | tr '\n' ' ')"`,
       sh`echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`,
       sh`echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`,
+      listProcessUnits(s),
       ...(s.acme ? inspectAcme(s) : [])
     )
   }
@@ -65,6 +69,7 @@ export function parseFacts(stdout: string): HostFacts {
     failed: list('failed'),
     served: list('served'),
     python: values.get('python') ?? '',
+    processUnits: list('process-units').filter((u) => /\.(service|timer)$/.test(u)),
     ...parseAcmeFacts(values)
   }
 }

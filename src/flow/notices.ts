@@ -1,0 +1,56 @@
+// What the flow tells a person besides the steps' own output, built from what it learnt: pure.
+
+import type { Plan } from '../plan.js'
+import type { DjangoFacts } from '../server/discover.js'
+import { sharedNotice, sharedPaths } from '../server/shared.js'
+import type { Settings } from '../settings.js'
+
+export interface Notice {
+  message: string
+  title: string
+}
+
+/** Data the settings keep inside the release is kept in shared/: what, where and why. */
+export function sharedNotices(s: Settings, plan: Plan, found: DjangoFacts): Notice[] {
+  if (plan.build.length === 0) return []
+  const notices: Notice[] = []
+  const notice = sharedNotice(s, sharedPaths(s, plan.target, found))
+  if (notice) notices.push({ message: notice, title: 'Kept in shared/' })
+  if (s.collectstatic && !found.staticRoot && !s.staticRoot)
+    notices.push({
+      message:
+        "STATIC_ROOT is not set in the project's settings, so collectstatic was skipped and nginx " +
+        "serves no static files (the admin's included). Set it, e.g. STATIC_ROOT = BASE_DIR / " +
+        "'staticfiles', or set collectstatic: false to say this is meant.",
+      title: 'No static files'
+    })
+  return notices
+}
+
+/** A step found the disk full: the cause, how full, what was done, what to do. */
+export function diskFullMessage(d: {
+  step: string
+  cause: string
+  deployPath: string
+  live?: string
+  writtenMb: number
+  freeMb: number
+}): string {
+  return (
+    `${d.step} failed: the server's disk is full (${d.cause}).\n` +
+    `The disk that holds ${d.deployPath} had no room left` +
+    (d.writtenMb > 0 ? `: the release needed more than the ${d.writtenMb} MB it had written` : '') +
+    `. The partial release was removed; ${d.freeMb} MB are free now.` +
+    ` Nothing was switched${d.live ? `: ${d.live} still serves` : ''}.\n` +
+    `Free space on it (\`df -h ${d.deployPath}\`, \`du -sh ${d.deployPath}/*\`), or keep fewer ` +
+    'releases (keep-releases), then deploy again.'
+  )
+}
+
+export function rollbackNote(rolledBack: boolean, previous: string): string {
+  return rolledBack
+    ? ` Rolled back to ${previous}, which answers again.`
+    : previous
+      ? ' The rollback did not bring the previous release back to health either.'
+      : ' There was no previous release to roll back to.'
+}
