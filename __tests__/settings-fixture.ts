@@ -42,6 +42,7 @@ export function settingsFor(overrides: Partial<Settings> = {}): Settings {
     healthPath: '/',
     healthExpect: [{ min: 200, max: 499 }],
     healthTimeoutMs: 60_000,
+    drainTimeoutS: 30,
     githubToken: 'token',
     environment: 'production',
     environmentUrl: 'http://example.com',

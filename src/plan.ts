@@ -10,9 +10,9 @@ import {
 } from './server/config.js'
 import { discoverStep, type DjangoFacts } from './server/discover.js'
 import { appWritable, djangoSteps, hookStep, sitePaths } from './server/django.js'
-import { diagnosticsStep, healthStep } from './server/health.js'
+import { diagnosticsStep, healthStep, instanceHealthStep } from './server/health.js'
 import type { HostFacts } from './server/inspect.js'
-import { layout, settingsFolderProblem } from './server/layout.js'
+import { idleInstance, layout, settingsFolderProblem, type Instance } from './server/layout.js'
 import {
   dotenvStep,
   markFailedStep,
@@ -22,7 +22,7 @@ import {
   venvStep
 } from './server/release.js'
 import type { Step } from './server/step.js'
-import { rollbackStep, switchStep } from './server/switch.js'
+import { abandonStep, drainStep, rollbackStep, startStep, switchStep } from './server/switch.js'
 import type { Settings } from './settings.js'
 
 /**
@@ -55,13 +55,23 @@ export interface Plan {
   /** the Django steps on a new release; none when the release is already built */
   build: Step[]
   gates: Step[]
+  /** the instance the target starts in, beside the live one */
+  instance: Instance
+  /** the target started in the idle instance */
+  start: Step
+  /** the idle instance checked on its own socket, before it gets any traffic */
+  instanceHealth: Step
+  /** when that check fails: the instance stops, the previous files go back */
+  abandon: Step
+  /** traffic moved to the new instance */
   switch: Step
+  /** through nginx, after the switch */
   health: Step
-  /** after a healthy switch */
+  /** after a healthy switch: the old instance drained and stopped, post-deploy, pruning */
   finish: Step[]
   /** when the run fails before the switch: the new release is marked, never chosen again */
   markFailed?: Step
-  /** when the switched release is unhealthy */
+  /** when the switched release is unhealthy: traffic back to the old instance */
   rollback: Step
   diagnostics: Step
 }
@@ -136,6 +146,7 @@ export function planRun(input: PlanInput): Plan {
   const isNew = mode === 'deploy'
   const writable = appWritable(s, target, found).filter((f) => f !== layout(s).shared)
   const files = configFiles(s, facts, sitePaths(s, target, found), writable)
+  const instance = idleInstance(facts.instance)
   return {
     mode,
     target,
@@ -149,16 +160,21 @@ export function planRun(input: PlanInput): Plan {
     discover: discoverStep(s, target),
     build: isNew ? djangoSteps(s, target, found) : [],
     gates: [verifyUnitsStep(s, target, files), installConfigStep(s, files)],
-    switch: switchStep(s, target),
+    instance,
+    start: startStep(s, target, instance),
+    instanceHealth: instanceHealthStep(s, instance),
+    abandon: abandonStep(s, instance, files),
+    switch: switchStep(s, target, instance, facts.instance),
     health: healthStep(s),
     finish: [
+      ...(facts.instance ? [drainStep(s, facts.instance)] : []),
       ...(s.postDeploy ? [hookStep(s, target, 'post-deploy', s.postDeploy, 'cleanup')] : []),
       pruneStep(s, s.keepReleases, target, facts.live === target ? '' : facts.live)
     ],
     // With `source: none` the release stays as it was; only its new files go.
     markFailed: target !== facts.live ? markFailedStep(s, target) : undefined,
-    rollback: rollbackStep(s, facts.live, files),
-    diagnostics: diagnosticsStep(s)
+    rollback: rollbackStep(s, facts.live, instance, facts.instance, files),
+    diagnostics: diagnosticsStep(s, instance)
   }
 }
 
@@ -169,6 +185,8 @@ export function planSteps(plan: Plan): Step[] {
     plan.discover,
     ...plan.build,
     ...plan.gates,
+    plan.start,
+    plan.instanceHealth,
     plan.switch,
     plan.health,
     ...plan.finish

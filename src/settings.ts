@@ -85,6 +85,8 @@ export interface Settings {
   healthExpect: StatusRange[]
   healthTimeoutMs: number
   healthUrl?: string
+  /** how long the old instance may take to finish its requests after the switch, in seconds */
+  drainTimeoutS: number
   githubToken: string
   environment: string
   environmentUrl: string

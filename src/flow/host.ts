@@ -202,8 +202,11 @@ export class HostDeploy {
     await this.switchAndCheck(plan)
     this.to('healthy')
     for (const step of plan.finish) {
-      // Old releases that could not be removed are no reason to call a healthy deploy failed.
-      const result = await this.deps.run(step, { allowFailure: step.id === 'prune' })
+      // Old releases that could not be removed, or an old instance slow to stop, are no reason
+      // to call a healthy deploy failed.
+      const result = await this.deps.run(step, {
+        allowFailure: step.id === 'prune' || step.id === 'drain'
+      })
       if (result.code !== 0)
         this.deps.warn(`${step.title} failed: ${lastLines(result)}`, 'Clean-up failed')
     }
@@ -250,9 +253,13 @@ export class HostDeploy {
     }
   }
 
-  /** From the switch on, any failure puts the previous release back. */
+  /**
+   * The new release starts beside the live one and must answer on its own socket before it gets
+   * any traffic; from the switch on, any failure moves traffic back to the old instance.
+   */
   private async switchAndCheck(plan: Plan): Promise<void> {
     const s = this.deps.settings
+    await this.startAndCheck(plan)
     try {
       await this.deps.run(plan.switch)
       this.to('switched')
@@ -280,6 +287,41 @@ export class HostDeploy {
         (hint ? `\n${hint}` : '') +
         (errors.length > 1 ? `\nThe app said: ${errors.join('\n')}` : ''),
       rolledBack ? 'rolled-back' : 'failure'
+    )
+  }
+
+  /** A release that fails its own health check never serves: nothing is switched. */
+  private async startAndCheck(plan: Plan): Promise<void> {
+    const s = this.deps.settings
+    let health: HealthResult
+    try {
+      await this.deps.run(plan.start)
+      health = parseHealth(
+        (await this.deps.run(plan.instanceHealth, { allowFailure: true })).stdout
+      )
+    } catch (error) {
+      health = { healthy: false, status: 0, durationMs: 0, detail: (error as Error).message }
+    }
+    if (health.healthy) return
+    this.health = health
+    this.diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout
+    if (plan.markFailed) await this.deps.run(plan.markFailed, { allowFailure: true })
+    await this.deps.run(plan.abandon, { allowFailure: true })
+    const cause =
+      `the health check got ${health.status || 'no answer'}${health.detail ? ` (${health.detail})` : ''} from ${s.healthPath} on its own socket` +
+      (health.durationMs >= s.healthTimeoutMs ? ` within ${s.healthTimeoutMs / 1000} s` : '')
+    const errors = parseErrors(this.diagnostics)
+    const hint = hintFor(`${cause}\n${errors.join('\n')}`)
+    const kept = plan.previous
+      ? ` It never served a request: nothing was switched, ${plan.previous} still serves.`
+      : ' It never served a request: nothing was switched.'
+    throw new Stop(
+      (errors.length ? `${errors[errors.length - 1]}\n` : '') +
+        `${plan.target} was not healthy: ${cause}.${kept}` +
+        (hint ? `\n${hint}` : '') +
+        (errors.length > 1 ? `\nThe app said: ${errors.join('\n')}` : ''),
+      // The previous release serves, as after a rollback.
+      plan.previous ? 'rolled-back' : 'failure'
     )
   }
 

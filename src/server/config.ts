@@ -3,7 +3,7 @@
 
 import { Buffer } from 'node:buffer'
 import { createTwoFilesPatch } from 'diff'
-import { renderService, renderSocket } from '../render/gunicorn.js'
+import { instanceRoot, renderService, renderSocket } from '../render/gunicorn.js'
 import { renderSite, type SitePaths } from '../render/nginx.js'
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
@@ -42,7 +42,7 @@ export function configFiles(
     socket: { path: p.units.socket, text: renderSocket(s) },
     service: {
       path: p.units.service,
-      text: renderService(s, { appRoot: p.current, workers: workerCount(s, facts), writable })
+      text: renderService(s, { appRoot: instanceRoot(s), workers: workerCount(s, facts), writable })
     },
     site: { path: p.site, text: renderSite(s, site) }
   }
@@ -58,9 +58,9 @@ function writeFile(path: string, text: string): ShellText {
 /** Gate 1: systemd-analyze verify on the new units, rendered to run the new release directly. */
 export function verifyUnitsStep(s: Settings, id: string, files: ConfigFiles): Step {
   const p = layout(s)
-  const units = unitNames(s.projectName)
-  // `current` does not point at the new release yet: verify the units as they will run it.
-  const service = files.service.text.split(p.current).join(p.release(id))
+  // The templates, verified as an instance running the new release.
+  const units = unitNames(s.projectName).instance('blue')
+  const service = files.service.text.split(instanceRoot(s)).join(p.release(id))
   return {
     id: 'verify-units',
     phase: 'gates',

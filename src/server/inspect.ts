@@ -2,7 +2,7 @@
 
 import type { Settings } from '../settings.js'
 import { raw, script, sh } from '../shell.js'
-import { LEGACY_FAILED_MARK, layout } from './layout.js'
+import { LEGACY_FAILED_MARK, layout, socketPath, type LiveInstance } from './layout.js'
 import type { Step } from './step.js'
 
 /** What the host said about itself before the deploy. */
@@ -16,6 +16,8 @@ export interface HostFacts {
   failed: string[]
   /** the interpreter's version and real path, part of a venv's key */
   python: string
+  /** the instance traffic goes to: where nginx's socket path leads */
+  instance: LiveInstance
 }
 
 export function inspectStep(s: Settings): Step {
@@ -38,6 +40,11 @@ export function inspectStep(s: Settings): Step {
       raw('echo "cpus=$(nproc)"'),
       sh`echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`,
       sh`echo "live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null)"`,
+      // A link to an instance's socket, or the socket of an earlier version's single instance.
+      sh`sock=${socketPath(s.projectName)} legacy=${p.legacyUnits.socket}`,
+      raw(
+        'if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'
+      ),
       sh`echo "releases=$(ls -1 ${p.releases} 2>/dev/null | sort -r | tr '\n' ' ')"`,
       sh`echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`
     )
@@ -58,6 +65,7 @@ export function parseFacts(stdout: string): HostFacts {
     live: /^[\w.-]+$/.test(live) && live !== '.' ? live : '',
     releases: list('releases'),
     failed: list('failed'),
-    python: values.get('python') ?? ''
+    python: values.get('python') ?? '',
+    instance: (['blue', 'green', 'legacy'] as const).find((i) => i === values.get('instance')) ?? ''
   }
 }

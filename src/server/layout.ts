@@ -17,14 +17,51 @@ export const RELEASE_ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-z]+$/
 /** Where earlier versions marked a failed release, inside it (still read, never written). */
 export const LEGACY_FAILED_MARK = '.deploy-failed'
 
+/**
+ * The two instances of the web app: the new release starts in the idle one while the live one
+ * serves. `legacy` is the single socket-activated instance of earlier versions, live until the
+ * first deploy by this one moves the host to the two.
+ */
+export const INSTANCES = ['blue', 'green'] as const
+export type Instance = (typeof INSTANCES)[number]
+export type LiveInstance = Instance | 'legacy' | ''
+
+/** The instance that is not live: where the next release starts. */
+export function idleInstance(live: LiveInstance): Instance {
+  return live === 'blue' ? 'green' : 'blue'
+}
+
+/**
+ * The socket nginx connects to, by path, on every request: a link to the live instance's socket,
+ * renamed atomically to move traffic (on a host an earlier version deployed, the socket itself).
+ */
 export function socketPath(projectName: string): string {
   return `/run/gunicorn-${projectName}.sock`
 }
 
-export function unitNames(projectName: string): { socket: string; service: string } {
+/** An instance's own socket (for `legacy`: a hard link to the earlier single socket). */
+export function instanceSocketPath(projectName: string, instance: Instance | 'legacy'): string {
+  return `/run/gunicorn-${projectName}@${instance}.sock`
+}
+
+export interface UnitNames {
+  /** the template units, one file each for both instances */
+  socket: string
+  service: string
+  instance(instance: Instance): { socket: string; service: string }
+  /** the single instance of earlier versions, removed once drained */
+  legacy: { socket: string; service: string }
+}
+
+export function unitNames(projectName: string): UnitNames {
   return {
-    socket: `gunicorn-${projectName}.socket`,
-    service: `gunicorn-${projectName}.service`
+    socket: `gunicorn-${projectName}@.socket`,
+    service: `gunicorn-${projectName}@.service`,
+    instance: (instance) => ({
+      socket: `gunicorn-${projectName}@${instance}.socket`,
+      service: `gunicorn-${projectName}@${instance}.service`
+    }),
+    legacy: { socket: `gunicorn-${projectName}.socket`, service: `gunicorn-${projectName}.service` }
   }
 }
 
@@ -36,6 +73,9 @@ export interface Layout {
   current: string
   /** a new `current` is made here, then renamed over it */
   currentStaging: string
+  /** per instance, a link to the release it runs (its units' working directory) */
+  instance(name: string): string
+  instances: string
   /** what outlives a release: the app's data */
   shared: string
   /** root's own working folder: the gate's backups, the units being verified, .env */
@@ -52,6 +92,9 @@ export interface Layout {
   venvs: string
   venv(key: string): string
   units: { socket: string; service: string }
+  legacyUnits: { socket: string; service: string }
+  /** recreates the link to the live instance's socket at boot (/run is emptied) */
+  tmpfiles: string
   site: string
   siteLink: string
 }
@@ -65,6 +108,8 @@ export function layout(s: Pick<Settings, 'deployPath' | 'projectName'>): Layout 
     release: (id) => `${root}/releases/${id}`,
     current: `${root}/current`,
     currentStaging: `${root}/.current.new`,
+    instances: `${root}/instances`,
+    instance: (name) => `${root}/instances/${name}`,
     shared: `${root}/shared`,
     state: `${root}/.deploy`,
     env: `${root}/.deploy/env`,
@@ -76,6 +121,11 @@ export function layout(s: Pick<Settings, 'deployPath' | 'projectName'>): Layout 
     venvs: `${root}/venvs`,
     venv: (key) => `${root}/venvs/${key}`,
     units: { socket: `${UNIT_FOLDER}/${units.socket}`, service: `${UNIT_FOLDER}/${units.service}` },
+    legacyUnits: {
+      socket: `${UNIT_FOLDER}/${units.legacy.socket}`,
+      service: `${UNIT_FOLDER}/${units.legacy.service}`
+    },
+    tmpfiles: `/etc/tmpfiles.d/gunicorn-${s.projectName}.conf`,
     site: `${SITE_AVAILABLE}/${s.projectName}`,
     siteLink: `${SITE_ENABLED}/${s.projectName}`
   }
@@ -87,7 +137,14 @@ export function baseName(path: string): string {
 }
 
 /** The action's own entries in the deploy path: never the app's. */
-const RESERVED = new Set(['.deploy', '.deploy.lock', 'venvs', 'current', '.current.new'])
+const RESERVED = new Set([
+  '.deploy',
+  '.deploy.lock',
+  'venvs',
+  'current',
+  '.current.new',
+  'instances'
+])
 
 /**
  * Why the app user may not be handed `path` (a folder Django writes), or undefined when it may:
