@@ -62571,7 +62571,9 @@ function rollbackStep(s, previous, idle, live, files) {
         privileged: true,
         command: script(raw('set -eu'), changedFiles(s), back
             ? script(pointTrafficAt(s, live), pointCurrentAt(s, previous))
-            : sh `rm -f ${socketPath(s.projectName)} ${p.tmpfiles} ${p.current}`, restoreConfig(s, files), raw('systemctl daemon-reload'), sh `systemctl disable --quiet --now ${units.instance(idle).service} ${units.instance(idle).socket} 2>/dev/null || true`, back && live !== 'legacy'
+            : sh `rm -f ${socketPath(s.projectName)} ${p.tmpfiles}`, 
+        // A previous release with no instance running it (a host in an unknown state) stays current.
+        !back && previous ? pointCurrentAt(s, previous) : !back ? sh `rm -f ${p.current}` : undefined, restoreConfig(s, files), raw('systemctl daemon-reload'), sh `systemctl disable --quiet --now ${units.instance(idle).service} ${units.instance(idle).socket} 2>/dev/null || true`, back && live !== 'legacy'
             ? sh `systemctl enable --quiet ${units.instance(live).socket} ${units.instance(live).service}`
             : undefined, sh `if ${siteChanged(s)}; then`, reloadNginx, raw('fi'))
     };

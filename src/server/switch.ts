@@ -233,7 +233,9 @@ export function rollbackStep(
       changedFiles(s),
       back
         ? script(pointTrafficAt(s, live), pointCurrentAt(s, previous))
-        : sh`rm -f ${socketPath(s.projectName)} ${p.tmpfiles} ${p.current}`,
+        : sh`rm -f ${socketPath(s.projectName)} ${p.tmpfiles}`,
+      // A previous release with no instance running it (a host in an unknown state) stays current.
+      !back && previous ? pointCurrentAt(s, previous) : !back ? sh`rm -f ${p.current}` : undefined,
       restoreConfig(s, files),
       raw('systemctl daemon-reload'),
       sh`systemctl disable --quiet --now ${units.instance(idle).service} ${units.instance(idle).socket} 2>/dev/null || true`,
