@@ -25,13 +25,17 @@ function calls(step: (s: Settings) => Step, changed: string | null, nginxActive 
   mkdirSync(join(deployPath, '.deploy'))
   if (changed !== null) writeFileSync(join(deployPath, '.deploy', 'changed'), changed)
   const record = join(deployPath, 'calls')
-  const command = step(settingsFor({ deployPath, drainTimeoutS: 1 })).command.text
+  const text = step(settingsFor({ deployPath, drainTimeoutS: 1 })).command.text
+  // A step done whole runs its body in a shell of its own, where the stand-ins would not be:
+  // the body, in this shell.
+  const detached = /<<'DDA_DETACHED'[^\n]*\n([\s\S]*)\nDDA_DETACHED\n/.exec(text)
+  const command = detached ? `set -eu\n${detached[1]}` : text
   const stub = (name: string) => `${name}() { echo "${name} $*" >> ${record}; }`
   execFileSync('/bin/bash', [
     '-c',
     [
       `systemctl() { echo "systemctl $*" >> ${record}; case "$*" in 'is-active --quiet nginx') return ${nginxActive ? 0 : 3};; esac; }`,
-      ...['ln', 'mv', 'rm', 'tee', 'mkdir', 'chmod', 'cp', 'sleep'].map(stub),
+      ...['ln', 'mv', 'rm', 'tee', 'mkdir', 'chmod', 'cp', 'sleep', 'date', 'sh'].map(stub),
       'seq() { echo 1; }',
       `ss() { echo "ss $*" >> ${record}; echo "u_str LISTEN 0 128 /run/x.sock 1 * 0"; }`,
       command
@@ -43,46 +47,56 @@ function calls(step: (s: Settings) => Step, changed: string | null, nginxActive 
   return lines.map((line) => line.replaceAll(deployPath, '<dp>'))
 }
 
+const files = (s: Settings) =>
+  configFiles(s, { cpus: 1, live: '', releases: [], failed: [], python: '', instance: '' }, {})
+
 describe('start: the new release in the idle instance', () => {
-  test('its link points at the release, then its socket and service start', () => {
-    expect(calls((s) => startStep(s, RELEASE, 'green'), '\n')).toEqual([
+  test('the tested units as its own runtime units, its link to the release, then its socket and service start', () => {
+    expect(calls((s) => startStep(s, RELEASE, 'green', files(s)), '\n')).toEqual([
       'systemctl stop gunicorn-mysite@green.service gunicorn-mysite@green.socket',
+      'mkdir -p /run/systemd/system',
+      'cp <dp>/.deploy/staged/gunicorn-mysite@.socket /run/systemd/system/gunicorn-mysite@green.socket',
+      'cp <dp>/.deploy/staged/gunicorn-mysite@.service /run/systemd/system/gunicorn-mysite@green.service',
+      'systemctl daemon-reload',
       'mkdir -p <dp>/instances',
       'chmod 755 <dp>/instances',
       `ln -sfn ../releases/${RELEASE} <dp>/instances/.green.new`,
       'mv -T <dp>/instances/.green.new <dp>/instances/green',
+      'date +%s',
       'systemctl start gunicorn-mysite@green.socket',
       'systemctl start gunicorn-mysite@green.service'
     ])
   })
-
-  test('changed units: systemd reads them again first', () => {
-    expect(calls((s) => startStep(s, RELEASE, 'blue'), 'gunicorn-mysite@.service\n')[0]).toBe(
-      'systemctl daemon-reload'
-    )
-    expect(calls((s) => startStep(s, RELEASE, 'blue'), null)[0]).toBe('systemctl daemon-reload')
-  })
 })
 
 describe('switch: traffic moves by one rename, without an nginx reload', () => {
-  test('the socket link, then current; the new instance starts at boot', () => {
-    expect(calls((s) => switchStep(s, RELEASE, 'green', 'blue'), '\n')).toEqual([
+  test('the socket link, then current, then the tested files; the new instance starts at boot', () => {
+    expect(calls((s) => switchStep(s, RELEASE, 'green', 'blue', files(s)), '\n')).toEqual([
       'ln -sfn /run/gunicorn-mysite@green.sock /run/.gunicorn-mysite.sock.new',
       'mv -T /run/.gunicorn-mysite.sock.new /run/gunicorn-mysite.sock',
       'tee /etc/tmpfiles.d/gunicorn-mysite.conf.new',
       'mv -f /etc/tmpfiles.d/gunicorn-mysite.conf.new /etc/tmpfiles.d/gunicorn-mysite.conf',
       `ln -sfn releases/${RELEASE} <dp>/.current.new`,
       'mv -T <dp>/.current.new <dp>/current',
+      'cp -p <dp>/.deploy/staged/gunicorn-mysite@.socket /etc/systemd/system/gunicorn-mysite@.socket.new',
+      'mv -f /etc/systemd/system/gunicorn-mysite@.socket.new /etc/systemd/system/gunicorn-mysite@.socket',
+      'cp -p <dp>/.deploy/staged/gunicorn-mysite@.service /etc/systemd/system/gunicorn-mysite@.service.new',
+      'mv -f /etc/systemd/system/gunicorn-mysite@.service.new /etc/systemd/system/gunicorn-mysite@.service',
+      'cp -p <dp>/.deploy/staged/mysite /etc/nginx/sites-available/mysite.new',
+      'mv -f /etc/nginx/sites-available/mysite.new /etc/nginx/sites-available/mysite',
+      'ln -sfn /etc/nginx/sites-available/mysite /etc/nginx/sites-enabled/mysite',
+      'rm -f /run/systemd/system/gunicorn-mysite@green.socket /run/systemd/system/gunicorn-mysite@green.service',
+      'systemctl daemon-reload',
       'systemctl is-active --quiet nginx',
       'systemctl enable --quiet gunicorn-mysite@green.socket gunicorn-mysite@green.service'
     ])
   })
 
   test('a changed site reloads nginx; nginx not running is started', () => {
-    expect(calls((s) => switchStep(s, RELEASE, 'green', 'blue'), 'mysite\n')).toContain(
+    expect(calls((s) => switchStep(s, RELEASE, 'green', 'blue', files(s)), 'mysite\n')).toContain(
       'systemctl reload nginx'
     )
-    expect(calls((s) => switchStep(s, RELEASE, 'blue', ''), '\n', false)).toContain(
+    expect(calls((s) => switchStep(s, RELEASE, 'blue', '', files(s)), '\n', false)).toContain(
       'systemctl start nginx'
     )
   })
@@ -109,9 +123,6 @@ describe('drain: the old instance stops once its connections are done', () => {
 })
 
 describe('the way back', () => {
-  const files = (s: Settings) =>
-    configFiles(s, { cpus: 1, live: '', releases: [], failed: [], python: '', instance: '' }, {})
-
   test('rollback: traffic back to the old instance first, then the new one stops', () => {
     const back = calls((s) => rollbackStep(s, PREVIOUS, 'green', 'blue', files(s)), '\n')
     expect(back.slice(0, 2)).toEqual([
@@ -126,7 +137,7 @@ describe('the way back', () => {
   })
 
   test('abandon: the new instance stops; traffic was never moved', () => {
-    const abandoned = calls((s) => abandonStep(s, 'green', files(s)), '\n')
+    const abandoned = calls((s) => abandonStep(s, 'green'), '\n')
     expect(abandoned[0]).toBe(
       'systemctl stop gunicorn-mysite@green.service gunicorn-mysite@green.socket'
     )

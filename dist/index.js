@@ -61083,6 +61083,8 @@ function splitLines(text) {
 ;// CONCATENATED MODULE: ./src/server/layout.ts
 // Every path the action owns on the server, in one place. See ARCHITECTURE.md, "On the server".
 const UNIT_FOLDER = '/etc/systemd/system';
+/** Units that last until the next boot: a new instance's, until traffic moves to it. */
+const RUNTIME_UNIT_FOLDER = '/run/systemd/system';
 const SITE_AVAILABLE = '/etc/nginx/sites-available';
 const SITE_ENABLED = '/etc/nginx/sites-enabled';
 /** Debian's welcome site, disabled while our site is the catch-all `_`. */
@@ -61143,9 +61145,11 @@ function layout_layout(s) {
         env: `${root}/.deploy/env`,
         failed: `${root}/.deploy/failed`,
         backup: `${root}/.deploy/previous`,
+        staged: `${root}/.deploy/staged`,
         changed: `${root}/.deploy/changed`,
         verify: `${root}/.deploy/verify`,
         lock: `${root}/.deploy.lock`,
+        stepsLock: `${root}/.deploy.steps`,
         venvs: `${root}/venvs`,
         venv: (key) => `${root}/venvs/${key}`,
         units: { socket: `${UNIT_FOLDER}/${units.socket}`, service: `${UNIT_FOLDER}/${units.service}` },
@@ -61153,6 +61157,10 @@ function layout_layout(s) {
             socket: `${UNIT_FOLDER}/${units.legacy.socket}`,
             service: `${UNIT_FOLDER}/${units.legacy.service}`
         },
+        runtimeUnits: (instance) => ({
+            socket: `${RUNTIME_UNIT_FOLDER}/${units.instance(instance).socket}`,
+            service: `${RUNTIME_UNIT_FOLDER}/${units.instance(instance).service}`
+        }),
         tmpfiles: `/etc/tmpfiles.d/gunicorn-${s.projectName}.conf`,
         site: `${SITE_AVAILABLE}/${s.projectName}`,
         siteLink: `${SITE_ENABLED}/${s.projectName}`
@@ -61166,6 +61174,7 @@ function baseName(path) {
 const RESERVED = new Set([
     '.deploy',
     '.deploy.lock',
+    '.deploy.steps',
     'venvs',
     'current',
     '.current.new',
@@ -61640,8 +61649,9 @@ function restoreConfig(s, files) {
     }), sh `if [ -e ${p.backup}/site-link.absent ]; then rm -f ${p.siteLink}; fi`, sh `if [ -e ${p.backup}/default-link ]; then ln -sfn ${DEFAULT_SITE} ${DEFAULT_SITE_LINK}; fi`);
 }
 /**
- * Gate 2: save the live files, put the new ones in place and run `nginx -t`. nginx and systemd
- * read them only on reload, so the live site is untouched; on failure the saved files go back.
+ * Gate 2: save the live files, put the new ones in place, run `nginx -t`, and put the live ones
+ * back whatever it says: until the switch nothing new is where nginx or systemd would read it
+ * (a reload by anyone else, a reboot, a run cut short). The new files wait in <state>/staged.
  * Prints `changed=` and the names of the files that differ from the live ones, and leaves them in
  * <state>/changed for the switch.
  */
@@ -61653,15 +61663,25 @@ function installConfigStep(s, files) {
         phase: 'gates',
         title: 'nginx -t with the new site',
         privileged: true,
-        command: script(raw('set -eu'), sh `rm -rf ${p.backup} && mkdir -p ${p.backup}`, ...allFiles(files).map(({ path }) => {
+        command: script(raw('set -eu'), sh `rm -rf ${p.backup} ${p.staged} ${p.changed} && mkdir -p ${p.backup} ${p.staged}`, ...allFiles(files).map(({ path }) => {
             const saved = `${p.backup}/${baseName(path)}`;
             return sh `if [ -e ${path} ]; then cp -p ${path} ${saved}; else : > ${saved}.absent; fi`;
-        }), sh `[ -L ${p.siteLink} ] || : > ${p.backup}/site-link.absent`, sh `restore() {`, restoreConfig(s, files), raw('}'), sh `changed=""`, ...allFiles(files).map(({ path, text }) => script(config_writeFile(`${path}.new`, text), sh `if ! cmp -s ${path}.new ${path}; then changed="$changed ${baseName(path)}"; fi`, sh `chmod 644 ${path}.new && mv -f ${path}.new ${path}`)), sh `ln -sfn ${files.site.path} ${p.siteLink}`, 
+        }), sh `[ -L ${p.siteLink} ] || : > ${p.backup}/site-link.absent`, sh `restore() {`, restoreConfig(s, files), raw('}'), sh `changed=""`, ...allFiles(files).map(({ path, text }) => script(config_writeFile(`${p.staged}/${baseName(path)}`, text), sh `chmod 644 ${p.staged}/${baseName(path)}`, sh `if ! cmp -s ${p.staged}/${baseName(path)} ${path}; then changed="$changed ${baseName(path)}"; fi`, sh `cp -p ${p.staged}/${baseName(path)} ${path}.new && mv -f ${path}.new ${path}`)), sh `ln -sfn ${files.site.path} ${p.siteLink}`, 
         // Debian's welcome site is also a default server: the catch-all `_` takes its place.
         catchAll
             ? sh `if [ -L ${DEFAULT_SITE_LINK} ]; then rm -f ${DEFAULT_SITE_LINK}; : > ${p.backup}/default-link; changed="$changed default-site"; fi`
-            : undefined, raw('if ! out=$(nginx -t 2>&1); then'), raw('  restore'), raw('  printf "%s\\n" "$out" >&2'), raw(`  exit ${GATE_FAILED}`), raw('fi'), sh `printf '%s\n' $changed > ${p.changed}`, raw('echo "changed=$changed"'))
+            : undefined, raw('if ! out=$(nginx -t 2>&1); then'), raw('  restore'), raw('  printf "%s\\n" "$out" >&2'), raw(`  exit ${GATE_FAILED}`), raw('fi'), raw('restore'), sh `printf '%s\n' $changed > ${p.changed}`, raw('echo "changed=$changed"'))
     };
+}
+/**
+ * Shell that puts the files the gate tested in place (the switch's first act): each renamed over
+ * the live one, the site enabled, Debian's welcome site disabled for a catch-all.
+ */
+function installStaged(s, files, only = ['socket', 'service', 'site']) {
+    const p = layout_layout(s);
+    const catchAll = s.serverNames.length === 1 && s.serverNames[0] === '_';
+    const site = only.includes('site');
+    return script(...only.map((name) => sh `cp -p ${p.staged}/${baseName(files[name].path)} ${files[name].path}.new && mv -f ${files[name].path}.new ${files[name].path}`), site ? sh `ln -sfn ${files.site.path} ${p.siteLink}` : undefined, site && catchAll ? sh `rm -f ${DEFAULT_SITE_LINK}` : undefined);
 }
 /** Which of the action's files the install changed, by name (`gunicorn-mysite.socket`, ...). */
 function parseChanged(stdout) {
@@ -61906,6 +61926,27 @@ function venvStep(s, id, key) {
         // compile on every start.
         sh `(cd / && ${s.python} -I -m compileall -q -x ${'(^|/)\\.venv/'} ${dir} >/dev/null 2>&1) || true`, sealRelease(s, dir))
     };
+}
+/**
+ * After a step failed on a full disk: the new release (never live) and any half-built venv are
+ * removed to give the space back; prints what the release held and what is free now, in KB.
+ */
+function removePartialStep(s, id) {
+    const p = layout_layout(s);
+    const dir = p.release(id);
+    return {
+        id: 'remove-partial',
+        phase: 'cleanup',
+        title: `Remove the partial release ${id} (the disk is full)`,
+        privileged: true,
+        command: script(sh `echo "written=$(du -sk ${dir} 2>/dev/null | cut -f1)"`, sh `rm -rf ${dir}`, sh `for v in ${p.venvs}/*; do [ -d "$v" ] && [ ! -e "$v/.complete" ] && rm -rf "$v"; done; true`, sh `echo "free=$(df -Pk ${p.root} | awk 'NR == 2 { print $4 }')"`)
+    };
+}
+/** What removePartialStep printed, in MB. */
+function parseDiskSpace(stdout) {
+    const kb = (name) => Number(new RegExp(`^${name}=(\\d+)$`, 'm').exec(stdout)?.[1] ?? 0);
+    const mb = (n) => Math.round(n / 102.4) / 10;
+    return { writtenMb: mb(kb('written')), freeMb: mb(kb('free')) };
 }
 /** A release that failed stays for inspection until pruned, marked so no rollback chooses it. */
 function markFailedStep(s, id) {
@@ -62421,6 +62462,47 @@ function parseDjangoFacts(stdout) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/server/lock.ts
+// The deploy lock: flock(1) on <deploy-path>/.deploy.lock, held by a command that lives as long
+// as the runner's connection (remote/lock.ts keeps it open).
+
+
+
+/** The lock command's exit code when another deploy held the lock for the whole wait. */
+const LOCK_BUSY = 75;
+/**
+ * Prints `WAITING <holder>` while another deploy holds the lock, then `STALE <text>` (what a
+ * killed run left behind, or nothing) and `LOCKED`; holds the lock until stdin closes.
+ */
+function lockCommand(s, holder, waitSeconds) {
+    const { root, lock, stepsLock } = layout_layout(s);
+    return script(raw('set -u'), 
+    // Root writes here from now on: a folder that is not root's is taken only when empty (made
+    // root's first), never followed through a link, and someone else's files are left alone.
+    sh `if [ -L ${root} ] || { [ -e ${root} ] && [ "$(stat -c %u ${root})" != 0 ]; }; then`, sh `  if [ ! -L ${root} ] && [ -d ${root} ] && [ -z "$(ls -A ${root})" ]; then chown root:root ${root} && chmod 755 ${root}; fi`, sh `  if [ -L ${root} ] || [ "$(stat -c %u ${root})" != 0 ] || [ -L ${lock} ]; then`, sh `    printf '%s\n' ${`${root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`, raw('  fi'), raw('fi'), sh `mkdir -p ${root}`, sh `[ -f ${stepsLock} ] && [ ! -L ${stepsLock} ] || : > ${stepsLock}`, sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), 
+    // Held until the runner closes our stdin, or the connection drops; the steps a killed run
+    // left in the sandbox end before the lock is let go.
+    raw('cat > /dev/null'), sh `systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`, 
+    // A step still running as root (a switch finishing after the connection dropped) ends
+    // before the next deploy may start: each holds the steps lock (holdingStepsLock).
+    sh `flock -x -w ${Math.ceil(s.commandTimeoutMs / 1000) + 10} ${stepsLock} true || true`, sh `: > ${lock}`);
+}
+/** The step, holding the steps lock (shared) for as long as it or anything it started runs. */
+function holdingStepsLock(s, step) {
+    const { stepsLock } = layout_layout(s);
+    return {
+        ...step,
+        command: script(sh `if [ -f ${stepsLock} ]; then exec 8<${stepsLock}; flock -s 8; fi`, step.command)
+    };
+}
+/** Reads the lock command's output so far. */
+function parseLockOutput(stdout) {
+    if (/^LOCKED$/m.test(stdout))
+        return { state: 'locked', staleHolder: /^STALE (.*)$/m.exec(stdout)?.[1].trim() ?? '' };
+    const waiting = /^WAITING (.*)$/m.exec(stdout);
+    return waiting ? { state: 'waiting', holder: waiting[1].trim() } : { state: 'pending' };
+}
+
 ;// CONCATENATED MODULE: ./src/server/switch.ts
 // The cutover: the new release starts in the idle instance beside the live one, traffic moves to
 // it by one rename, the old instance drains and stops; and the way back. nginx connects to
@@ -62450,6 +62532,14 @@ const nginxWorkers = raw([
  * workers keeps the health check from being answered by the old site.
  */
 const reloadNginx = script(nginxWorkers, raw('if systemctl is-active --quiet nginx; then'), raw('  before=$(nginx_workers); systemctl reload nginx'), raw('  for i in $(seq 1 100); do'), raw('    still=$(printf "%s\\n" $before $(nginx_workers) | sort | uniq -d)'), raw('    [ -z "$still" ] && break; sleep 0.1'), raw('  done'), raw('else systemctl start nginx; fi'));
+/**
+ * A script that runs to its end once started, even when the runner is killed or the connection
+ * drops half-way (its output then has nowhere to go): a switch or a rollback is done whole, never
+ * half. Its output is printed when it ends.
+ */
+function detached(body) {
+    return script(raw("trap '' HUP PIPE"), raw('out=$(mktemp) err=$(mktemp) rc=0'), raw(`sh -eu >"$out" 2>"$err" <<'DDA_DETACHED' || rc=$?`), body, raw('DDA_DETACHED'), raw('cat "$out"; cat "$err" >&2; rm -f "$out" "$err"'), raw('exit $rc'));
+}
 /** An extended regular expression that matches exactly one of these names. */
 function unitPattern(...names) {
     return names.map((name) => name.replace(/[.\\^$*+?()[\]{}|]/g, '\\$&')).join('|');
@@ -62458,7 +62548,6 @@ function unitPattern(...names) {
 function changedFiles(s) {
     return script(sh `changed=$(cat ${layout_layout(s).changed} 2>/dev/null || echo all)`, raw(`was() { printf '%s\n' $changed | grep -qxE "all|$1"; }`));
 }
-const unitsChanged = (s) => sh `was ${unitPattern(unitNames(s.projectName).socket, unitNames(s.projectName).service)}`;
 const siteChanged = (s) => sh `was ${unitPattern(baseName(layout_layout(s).site), 'default-site')}`;
 /** The socket that traffic reaches an instance by: the link target of socketPath(). */
 function liveSocket(s, instance) {
@@ -62480,22 +62569,24 @@ function pointTrafficAt(s, instance) {
         : sh `printf '%s\n' ${`L+ ${link} - - - - ${target}`} | tee ${tmpfiles}.new >/dev/null && mv -f ${tmpfiles}.new ${tmpfiles}`);
 }
 /**
- * Starts the target release in the idle instance while the live one serves: its link points at
- * the release, then its socket and service start. A release that cannot boot is found by the
- * instance's health check, not here.
+ * Starts the target release in the idle instance while the live one serves. The units the gate
+ * tested run it as the instance's own runtime units (in /run: a reboot before the switch forgets
+ * them, and the live instance's units are untouched); its link points at the release. A release
+ * that cannot boot is found by the instance's health check, not here.
  */
-function startStep(s, id, idle) {
+function startStep(s, id, idle, files) {
     const p = layout_layout(s);
     const units = unitNames(s.projectName).instance(idle);
+    const runtime = p.runtimeUnits(idle);
     const staging = `${p.instances}/.${idle}.new`;
     return {
         id: 'start',
         phase: 'restart',
         title: `Start ${id} in ${units.service}, beside the live instance`,
         privileged: true,
-        command: script(raw('set -eu'), changedFiles(s), sh `if ${unitsChanged(s)}; then systemctl daemon-reload; fi`, 
+        command: detached(script(
         // Left over from a run that died: whatever the idle instance runs is not live.
-        sh `systemctl stop ${units.service} ${units.socket} 2>/dev/null || true`, sh `mkdir -p ${p.instances} && chmod 755 ${p.instances}`, sh `ln -sfn ../releases/${id} ${staging} && mv -T ${staging} ${p.instance(idle)}`, sh `date +%s > ${startedAt(s)}`, sh `systemctl start ${units.socket}`, sh `systemctl start ${units.service} || echo "gunicorn did not start; the health check will tell" >&2`)
+        sh `systemctl stop ${units.service} ${units.socket} 2>/dev/null || true`, sh `mkdir -p ${RUNTIME_UNIT_FOLDER}`, sh `cp ${p.staged}/${baseName(files.socket.path)} ${runtime.socket}`, sh `cp ${p.staged}/${baseName(files.service.path)} ${runtime.service}`, raw('systemctl daemon-reload'), sh `mkdir -p ${p.instances} && chmod 755 ${p.instances}`, sh `ln -sfn ../releases/${id} ${staging} && mv -T ${staging} ${p.instance(idle)}`, sh `date +%s > ${startedAt(s)}`, sh `systemctl start ${units.socket}`, sh `systemctl start ${units.service} || echo "gunicorn did not start; the health check will tell" >&2`))
     };
 }
 /**
@@ -62503,7 +62594,7 @@ function startStep(s, id, idle) {
  * connections go there, the old instance finishes what it has), `current` to its release. nginx
  * reads its site again only when the site changed: a reload closes idle keep-alive connections.
  */
-function switchStep(s, id, idle, live) {
+function switchStep(s, id, idle, live, files) {
     const units = unitNames(s.projectName);
     const link = socketPath(s.projectName);
     return {
@@ -62511,13 +62602,15 @@ function switchStep(s, id, idle, live) {
         phase: 'restart',
         title: `Move traffic to ${units.instance(idle).service} (${id})`,
         privileged: true,
-        command: script(raw('set -eu'), changedFiles(s), 
+        command: detached(script(changedFiles(s), 
         // The earlier single instance's socket keeps a name of its own, for the way back and the drain.
         live === 'legacy'
             ? sh `if [ -S ${link} ] && [ ! -L ${link} ]; then ln -f ${link} ${liveSocket(s, 'legacy')}; fi`
-            : undefined, pointTrafficAt(s, idle), pointCurrentAt(s, id), sh `if ${siteChanged(s)} || ! systemctl is-active --quiet nginx; then`, reloadNginx, raw('fi'), 
+            : undefined, pointTrafficAt(s, idle), pointCurrentAt(s, id), 
+        // The files the gate tested, now the live ones; the new instance's runtime units go.
+        installStaged(s, files), sh `rm -f ${layout_layout(s).runtimeUnits(idle).socket} ${layout_layout(s).runtimeUnits(idle).service}`, raw('systemctl daemon-reload'), sh `if ${siteChanged(s)} || ! systemctl is-active --quiet nginx; then`, reloadNginx, raw('fi'), 
         // At boot, the live instance starts; the other does not.
-        sh `systemctl enable --quiet ${units.instance(idle).socket} ${units.instance(idle).service}`)
+        sh `systemctl enable --quiet ${units.instance(idle).socket} ${units.instance(idle).service}`))
     };
 }
 /**
@@ -62543,17 +62636,18 @@ function drainStep(s, old) {
     };
 }
 /**
- * The new instance did not pass its own health check: it never served. It stops, and the
- * previous units and site go back (systemd reads them again; nginx never read the new site).
+ * The new instance did not pass its own health check: it never served. It stops and its runtime
+ * units go; the live files were never replaced (the gate put them back after testing).
  */
-function abandonStep(s, idle, files) {
+function abandonStep(s, idle) {
     const units = unitNames(s.projectName).instance(idle);
+    const runtime = layout_layout(s).runtimeUnits(idle);
     return {
         id: 'abandon',
         phase: 'health',
-        title: `Stop ${units.service}; put the previous units and site back`,
+        title: `Stop ${units.service}, which never served`,
         privileged: true,
-        command: script(raw('set -eu'), sh `systemctl stop ${units.service} ${units.socket} 2>/dev/null || true`, restoreConfig(s, files), raw('systemctl daemon-reload'))
+        command: detached(script(sh `systemctl stop ${units.service} ${units.socket} 2>/dev/null || true`, sh `rm -f ${runtime.socket} ${runtime.service}`, raw('systemctl daemon-reload')))
     };
 }
 /**
@@ -62569,13 +62663,17 @@ function rollbackStep(s, previous, idle, live, files) {
         phase: 'health',
         title: `Roll back to ${previous || 'nothing'}`,
         privileged: true,
-        command: script(raw('set -eu'), changedFiles(s), back
+        command: detached(script(changedFiles(s), back
             ? script(pointTrafficAt(s, live), pointCurrentAt(s, previous))
             : sh `rm -f ${socketPath(s.projectName)} ${p.tmpfiles}`, 
         // A previous release with no instance running it (a host in an unknown state) stays current.
-        !back && previous ? pointCurrentAt(s, previous) : !back ? sh `rm -f ${p.current}` : undefined, restoreConfig(s, files), raw('systemctl daemon-reload'), sh `systemctl disable --quiet --now ${units.instance(idle).service} ${units.instance(idle).socket} 2>/dev/null || true`, back && live !== 'legacy'
+        !back && previous
+            ? pointCurrentAt(s, previous)
+            : !back
+                ? sh `rm -f ${p.current}`
+                : undefined, restoreConfig(s, files), sh `rm -f ${p.runtimeUnits(idle).socket} ${p.runtimeUnits(idle).service}`, raw('systemctl daemon-reload'), sh `systemctl disable --quiet --now ${units.instance(idle).service} ${units.instance(idle).socket} 2>/dev/null || true`, back && live !== 'legacy'
             ? sh `systemctl enable --quiet ${units.instance(live).socket} ${units.instance(live).service}`
-            : undefined, sh `if ${siteChanged(s)}; then`, reloadNginx, raw('fi'))
+            : undefined, sh `if ${siteChanged(s)}; then`, reloadNginx, raw('fi')))
     };
 }
 
@@ -62583,6 +62681,7 @@ function rollbackStep(s, previous, idle, live, files) {
 // The planner: one pure function from the settings and what the host reported to the steps of a
 // run, for every mode. The deploy executes this plan (flow/host.ts) and the dry run prints it,
 // so what a dry run shows is what a deploy does.
+
 
 
 
@@ -62641,6 +62740,30 @@ function checkFound(s, found, target) {
                 : '.'));
 }
 function planRun(input) {
+    return lockedSteps(input.settings, planUnlocked(input));
+}
+/** Every step of the plan holds the steps lock while it runs (server/lock.ts). */
+function lockedSteps(s, plan) {
+    const hold = (step) => holdingStepsLock(s, step);
+    return {
+        ...plan,
+        release: plan.release.map(hold),
+        discover: hold(plan.discover),
+        build: plan.build.map(hold),
+        gates: plan.gates.map(hold),
+        start: hold(plan.start),
+        instanceHealth: hold(plan.instanceHealth),
+        abandon: hold(plan.abandon),
+        switch: hold(plan.switch),
+        health: hold(plan.health),
+        finish: plan.finish.map(hold),
+        markFailed: plan.markFailed && hold(plan.markFailed),
+        removePartial: plan.removePartial && hold(plan.removePartial),
+        rollback: hold(plan.rollback),
+        diagnostics: hold(plan.diagnostics)
+    };
+}
+function planUnlocked(input) {
     const { settings: s, facts, found } = input;
     const mode = modeOf(s);
     const target = targetRelease(s, facts, input.newRelease);
@@ -62663,10 +62786,10 @@ function planRun(input) {
         build: isNew ? djangoSteps(s, target, found) : [],
         gates: [verifyUnitsStep(s, target, files), installConfigStep(s, files)],
         instance,
-        start: startStep(s, target, instance),
+        start: startStep(s, target, instance, files),
         instanceHealth: instanceHealthStep(s, instance),
-        abandon: abandonStep(s, instance, files),
-        switch: switchStep(s, target, instance, facts.instance),
+        abandon: abandonStep(s, instance),
+        switch: switchStep(s, target, instance, facts.instance, files),
         health: healthStep(s),
         finish: [
             ...(facts.instance ? [drainStep(s, facts.instance)] : []),
@@ -62675,6 +62798,7 @@ function planRun(input) {
         ],
         // With `source: none` the release stays as it was; only its new files go.
         markFailed: target !== facts.live ? markFailedStep(s, target) : undefined,
+        removePartial: isNew ? removePartialStep(s, target) : undefined,
         rollback: rollbackStep(s, facts.live, instance, facts.instance, files),
         diagnostics: diagnosticsStep(s, instance)
     };
@@ -62721,12 +62845,18 @@ function causeOf(output) {
         .split('\n')
         .map((line) => line.trim())
         .filter((line) => line !== '');
+    // A full disk is the cause of whatever failed after it (tar's or pip's last words are not).
+    const full = lines.find((line) => DISK_FULL.test(line));
+    if (full)
+        return full;
     const exception = [...lines].reverse().find((line) => EXCEPTION.test(line));
     if (exception)
         return exception;
     const error = [...lines].reverse().find((line) => /\b(error|failed|cannot|denied)\b/i.test(line));
     return error ?? lines[lines.length - 1] ?? '';
 }
+/** What a program says when the disk (or the user's quota) is full. */
+const DISK_FULL = /No space left on device|Disk quota exceeded|\bENOSPC\b/;
 const HINTS = [
     {
         when: /sqlite3\.OperationalError: (unable to open database file|attempt to write a readonly database)/,
@@ -64281,6 +64411,8 @@ function parseFacts(stdout) {
 
 
 
+
+const output = (error) => error.result.stdout + error.result.stderr;
 /** A failure the flow already explained: its message is the report's. */
 class Stop extends Error {
     status;
@@ -64412,6 +64544,8 @@ class HostDeploy {
             await this.runGates(plan);
         }
         catch (error) {
+            if (error instanceof StepError && plan.removePartial && DISK_FULL.test(output(error)))
+                throw await this.diskFull(error, plan.removePartial);
             // Nothing was switched; the new release stays for inspection, never chosen by a rollback:
             // nor one whose venv could not be built, or whose settings could not be read or were refused.
             if (uploaded && plan.mode === 'deploy' && plan.markFailed)
@@ -64430,6 +64564,20 @@ class HostDeploy {
             if (result.code !== 0)
                 this.deps.warn(`${step.title} failed: ${lastLines(result)}`, 'Clean-up failed');
         }
+    }
+    /** A step failed on a full disk: the partial release goes, and the error says how full. */
+    async diskFull(error, removePartial) {
+        this.failedStep = { title: error.step.title, output: output(error) };
+        const removed = await this.deps.run(removePartial, { allowFailure: true });
+        const { writtenMb, freeMb } = parseDiskSpace(removed.stdout);
+        const s = this.deps.settings;
+        const live = this.facts?.live;
+        return new Stop(`${error.step.title} failed: the server's disk is full (${error.cause}).\n` +
+            `The disk that holds ${s.deployPath} had no room left: the release needed more than the ` +
+            `${writtenMb} MB written when it filled. The partial release was removed; ${freeMb} MB are free now.` +
+            ` Nothing was switched${live ? `: ${live} still serves` : ''}.\n` +
+            `Free space on it (\`df -h ${s.deployPath}\`, \`du -sh ${s.deployPath}/*\`), or keep fewer ` +
+            'releases (keep-releases), then deploy again.', 'failure');
     }
     /**
      * Migrations never run on two hosts at once: the first host runs its Django steps before any
@@ -64719,36 +64867,6 @@ function archiveStream(source, exclude) {
     const stream = new external_node_stream_.PassThrough();
     pack.on('error', (error) => stream.destroy(error));
     return pack.pipe(stream);
-}
-
-;// CONCATENATED MODULE: ./src/server/lock.ts
-// The deploy lock: flock(1) on <deploy-path>/.deploy.lock, held by a command that lives as long
-// as the runner's connection (remote/lock.ts keeps it open).
-
-
-
-/** The lock command's exit code when another deploy held the lock for the whole wait. */
-const LOCK_BUSY = 75;
-/**
- * Prints `WAITING <holder>` while another deploy holds the lock, then `STALE <text>` (what a
- * killed run left behind, or nothing) and `LOCKED`; holds the lock until stdin closes.
- */
-function lockCommand(s, holder, waitSeconds) {
-    const { root, lock } = layout_layout(s);
-    return script(raw('set -u'), 
-    // Root writes here from now on: a folder that is not root's is taken only when empty (made
-    // root's first), never followed through a link, and someone else's files are left alone.
-    sh `if [ -L ${root} ] || { [ -e ${root} ] && [ "$(stat -c %u ${root})" != 0 ]; }; then`, sh `  if [ ! -L ${root} ] && [ -d ${root} ] && [ -z "$(ls -A ${root})" ]; then chown root:root ${root} && chmod 755 ${root}; fi`, sh `  if [ -L ${root} ] || [ "$(stat -c %u ${root})" != 0 ] || [ -L ${lock} ]; then`, sh `    printf '%s\n' ${`${root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`, raw('  fi'), raw('fi'), sh `mkdir -p ${root}`, sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), 
-    // Held until the runner closes our stdin, or the connection drops; the steps a killed run
-    // left in the sandbox end before the lock is let go.
-    raw('cat > /dev/null'), sh `systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`, sh `: > ${lock}`);
-}
-/** Reads the lock command's output so far. */
-function parseLockOutput(stdout) {
-    if (/^LOCKED$/m.test(stdout))
-        return { state: 'locked', staleHolder: /^STALE (.*)$/m.exec(stdout)?.[1].trim() ?? '' };
-    const waiting = /^WAITING (.*)$/m.exec(stdout);
-    return waiting ? { state: 'waiting', holder: waiting[1].trim() } : { state: 'pending' };
 }
 
 ;// CONCATENATED MODULE: ./src/remote/lock.ts

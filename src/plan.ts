@@ -13,9 +13,11 @@ import { appWritable, djangoSteps, hookStep, sitePaths } from './server/django.j
 import { diagnosticsStep, healthStep, instanceHealthStep } from './server/health.js'
 import type { HostFacts } from './server/inspect.js'
 import { idleInstance, layout, settingsFolderProblem, type Instance } from './server/layout.js'
+import { holdingStepsLock } from './server/lock.js'
 import {
   dotenvStep,
   markFailedStep,
+  removePartialStep,
   prepareStep,
   pruneStep,
   uploadStep,
@@ -71,6 +73,8 @@ export interface Plan {
   finish: Step[]
   /** when the run fails before the switch: the new release is marked, never chosen again */
   markFailed?: Step
+  /** when a step before the switch found the disk full: the new release is removed */
+  removePartial?: Step
   /** when the switched release is unhealthy: traffic back to the old instance */
   rollback: Step
   diagnostics: Step
@@ -139,6 +143,32 @@ export function checkFound(s: Settings, found: DjangoFacts, target: string): voi
 }
 
 export function planRun(input: PlanInput): Plan {
+  return lockedSteps(input.settings, planUnlocked(input))
+}
+
+/** Every step of the plan holds the steps lock while it runs (server/lock.ts). */
+function lockedSteps(s: Settings, plan: Plan): Plan {
+  const hold = (step: Step) => holdingStepsLock(s, step)
+  return {
+    ...plan,
+    release: plan.release.map(hold),
+    discover: hold(plan.discover),
+    build: plan.build.map(hold),
+    gates: plan.gates.map(hold),
+    start: hold(plan.start),
+    instanceHealth: hold(plan.instanceHealth),
+    abandon: hold(plan.abandon),
+    switch: hold(plan.switch),
+    health: hold(plan.health),
+    finish: plan.finish.map(hold),
+    markFailed: plan.markFailed && hold(plan.markFailed),
+    removePartial: plan.removePartial && hold(plan.removePartial),
+    rollback: hold(plan.rollback),
+    diagnostics: hold(plan.diagnostics)
+  }
+}
+
+function planUnlocked(input: PlanInput): Plan {
   const { settings: s, facts, found } = input
   const mode = modeOf(s)
   const target = targetRelease(s, facts, input.newRelease)
@@ -161,10 +191,10 @@ export function planRun(input: PlanInput): Plan {
     build: isNew ? djangoSteps(s, target, found) : [],
     gates: [verifyUnitsStep(s, target, files), installConfigStep(s, files)],
     instance,
-    start: startStep(s, target, instance),
+    start: startStep(s, target, instance, files),
     instanceHealth: instanceHealthStep(s, instance),
-    abandon: abandonStep(s, instance, files),
-    switch: switchStep(s, target, instance, facts.instance),
+    abandon: abandonStep(s, instance),
+    switch: switchStep(s, target, instance, facts.instance, files),
     health: healthStep(s),
     finish: [
       ...(facts.instance ? [drainStep(s, facts.instance)] : []),
@@ -173,6 +203,7 @@ export function planRun(input: PlanInput): Plan {
     ],
     // With `source: none` the release stays as it was; only its new files go.
     markFailed: target !== facts.live ? markFailedStep(s, target) : undefined,
+    removePartial: isNew ? removePartialStep(s, target) : undefined,
     rollback: rollbackStep(s, facts.live, instance, facts.instance, files),
     diagnostics: diagnosticsStep(s, instance)
   }

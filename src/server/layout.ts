@@ -3,6 +3,8 @@
 import type { Settings } from '../settings.js'
 
 export const UNIT_FOLDER = '/etc/systemd/system'
+/** Units that last until the next boot: a new instance's, until traffic moves to it. */
+export const RUNTIME_UNIT_FOLDER = '/run/systemd/system'
 export const SITE_AVAILABLE = '/etc/nginx/sites-available'
 export const SITE_ENABLED = '/etc/nginx/sites-enabled'
 /** Debian's welcome site, disabled while our site is the catch-all `_`. */
@@ -85,14 +87,20 @@ export interface Layout {
   /** a file per release that failed its deploy: no rollback chooses it */
   failed: string
   backup: string
+  /** the new units and site, tested by the gate, put in place by the switch */
+  staged: string
   /** the names of the files the last install changed */
   changed: string
   verify: string
   lock: string
+  /** every step of a run holds it shared: the deploy lock waits for them before it is let go */
+  stepsLock: string
   venvs: string
   venv(key: string): string
   units: { socket: string; service: string }
   legacyUnits: { socket: string; service: string }
+  /** an instance's own units, for the time between its start and the switch (gone at boot) */
+  runtimeUnits(instance: Instance): { socket: string; service: string }
   /** recreates the link to the live instance's socket at boot (/run is emptied) */
   tmpfiles: string
   site: string
@@ -115,9 +123,11 @@ export function layout(s: Pick<Settings, 'deployPath' | 'projectName'>): Layout 
     env: `${root}/.deploy/env`,
     failed: `${root}/.deploy/failed`,
     backup: `${root}/.deploy/previous`,
+    staged: `${root}/.deploy/staged`,
     changed: `${root}/.deploy/changed`,
     verify: `${root}/.deploy/verify`,
     lock: `${root}/.deploy.lock`,
+    stepsLock: `${root}/.deploy.steps`,
     venvs: `${root}/venvs`,
     venv: (key) => `${root}/venvs/${key}`,
     units: { socket: `${UNIT_FOLDER}/${units.socket}`, service: `${UNIT_FOLDER}/${units.service}` },
@@ -125,6 +135,10 @@ export function layout(s: Pick<Settings, 'deployPath' | 'projectName'>): Layout 
       socket: `${UNIT_FOLDER}/${units.legacy.socket}`,
       service: `${UNIT_FOLDER}/${units.legacy.service}`
     },
+    runtimeUnits: (instance) => ({
+      socket: `${RUNTIME_UNIT_FOLDER}/${units.instance(instance).socket}`,
+      service: `${RUNTIME_UNIT_FOLDER}/${units.instance(instance).service}`
+    }),
     tmpfiles: `/etc/tmpfiles.d/gunicorn-${s.projectName}.conf`,
     site: `${SITE_AVAILABLE}/${s.projectName}`,
     siteLink: `${SITE_ENABLED}/${s.projectName}`
@@ -140,6 +154,7 @@ export function baseName(path: string): string {
 const RESERVED = new Set([
   '.deploy',
   '.deploy.lock',
+  '.deploy.steps',
   'venvs',
   'current',
   '.current.new',

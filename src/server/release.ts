@@ -167,6 +167,34 @@ export function venvStep(s: Settings, id: string, key: string | null): Step {
   }
 }
 
+/**
+ * After a step failed on a full disk: the new release (never live) and any half-built venv are
+ * removed to give the space back; prints what the release held and what is free now, in KB.
+ */
+export function removePartialStep(s: Settings, id: string): Step {
+  const p = layout(s)
+  const dir = p.release(id)
+  return {
+    id: 'remove-partial',
+    phase: 'cleanup',
+    title: `Remove the partial release ${id} (the disk is full)`,
+    privileged: true,
+    command: script(
+      sh`echo "written=$(du -sk ${dir} 2>/dev/null | cut -f1)"`,
+      sh`rm -rf ${dir}`,
+      sh`for v in ${p.venvs}/*; do [ -d "$v" ] && [ ! -e "$v/.complete" ] && rm -rf "$v"; done; true`,
+      sh`echo "free=$(df -Pk ${p.root} | awk 'NR == 2 { print $4 }')"`
+    )
+  }
+}
+
+/** What removePartialStep printed, in MB. */
+export function parseDiskSpace(stdout: string): { writtenMb: number; freeMb: number } {
+  const kb = (name: string) => Number(new RegExp(`^${name}=(\\d+)$`, 'm').exec(stdout)?.[1] ?? 0)
+  const mb = (n: number) => Math.round(n / 102.4) / 10
+  return { writtenMb: mb(kb('written')), freeMb: mb(kb('free')) }
+}
+
 /** A release that failed stays for inspection until pruned, marked so no rollback chooses it. */
 export function markFailedStep(s: Settings, id: string): Step {
   const failed = layout(s).failed

@@ -4,12 +4,13 @@
 
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
-import { restoreConfig, type ConfigFiles } from './config.js'
+import { installStaged, restoreConfig, type ConfigFiles } from './config.js'
 import { startedAt } from './health.js'
 import {
   baseName,
   instanceSocketPath,
   layout,
+  RUNTIME_UNIT_FOLDER,
   socketPath,
   unitNames,
   type Instance,
@@ -52,6 +53,23 @@ export const reloadNginx = script(
   raw('else systemctl start nginx; fi')
 )
 
+/**
+ * A script that runs to its end once started, even when the runner is killed or the connection
+ * drops half-way (its output then has nowhere to go): a switch or a rollback is done whole, never
+ * half. Its output is printed when it ends.
+ */
+export function detached(body: ShellText): ShellText {
+  return script(
+    raw("trap '' HUP PIPE"),
+    raw('out=$(mktemp) err=$(mktemp) rc=0'),
+    raw(`sh -eu >"$out" 2>"$err" <<'DDA_DETACHED' || rc=$?`),
+    body,
+    raw('DDA_DETACHED'),
+    raw('cat "$out"; cat "$err" >&2; rm -f "$out" "$err"'),
+    raw('exit $rc')
+  )
+}
+
 /** An extended regular expression that matches exactly one of these names. */
 function unitPattern(...names: string[]): string {
   return names.map((name) => name.replace(/[.\\^$*+?()[\]{}|]/g, '\\$&')).join('|')
@@ -65,8 +83,6 @@ function changedFiles(s: Settings): ShellText {
   )
 }
 
-const unitsChanged = (s: Settings) =>
-  sh`was ${unitPattern(unitNames(s.projectName).socket, unitNames(s.projectName).service)}`
 const siteChanged = (s: Settings) =>
   sh`was ${unitPattern(baseName(layout(s).site), 'default-site')}`
 
@@ -94,30 +110,35 @@ function pointTrafficAt(s: Settings, instance: Instance | 'legacy'): ShellText {
 }
 
 /**
- * Starts the target release in the idle instance while the live one serves: its link points at
- * the release, then its socket and service start. A release that cannot boot is found by the
- * instance's health check, not here.
+ * Starts the target release in the idle instance while the live one serves. The units the gate
+ * tested run it as the instance's own runtime units (in /run: a reboot before the switch forgets
+ * them, and the live instance's units are untouched); its link points at the release. A release
+ * that cannot boot is found by the instance's health check, not here.
  */
-export function startStep(s: Settings, id: string, idle: Instance): Step {
+export function startStep(s: Settings, id: string, idle: Instance, files: ConfigFiles): Step {
   const p = layout(s)
   const units = unitNames(s.projectName).instance(idle)
+  const runtime = p.runtimeUnits(idle)
   const staging = `${p.instances}/.${idle}.new`
   return {
     id: 'start',
     phase: 'restart',
     title: `Start ${id} in ${units.service}, beside the live instance`,
     privileged: true,
-    command: script(
-      raw('set -eu'),
-      changedFiles(s),
-      sh`if ${unitsChanged(s)}; then systemctl daemon-reload; fi`,
-      // Left over from a run that died: whatever the idle instance runs is not live.
-      sh`systemctl stop ${units.service} ${units.socket} 2>/dev/null || true`,
-      sh`mkdir -p ${p.instances} && chmod 755 ${p.instances}`,
-      sh`ln -sfn ../releases/${id} ${staging} && mv -T ${staging} ${p.instance(idle)}`,
-      sh`date +%s > ${startedAt(s)}`,
-      sh`systemctl start ${units.socket}`,
-      sh`systemctl start ${units.service} || echo "gunicorn did not start; the health check will tell" >&2`
+    command: detached(
+      script(
+        // Left over from a run that died: whatever the idle instance runs is not live.
+        sh`systemctl stop ${units.service} ${units.socket} 2>/dev/null || true`,
+        sh`mkdir -p ${RUNTIME_UNIT_FOLDER}`,
+        sh`cp ${p.staged}/${baseName(files.socket.path)} ${runtime.socket}`,
+        sh`cp ${p.staged}/${baseName(files.service.path)} ${runtime.service}`,
+        raw('systemctl daemon-reload'),
+        sh`mkdir -p ${p.instances} && chmod 755 ${p.instances}`,
+        sh`ln -sfn ../releases/${id} ${staging} && mv -T ${staging} ${p.instance(idle)}`,
+        sh`date +%s > ${startedAt(s)}`,
+        sh`systemctl start ${units.socket}`,
+        sh`systemctl start ${units.service} || echo "gunicorn did not start; the health check will tell" >&2`
+      )
     )
   }
 }
@@ -127,7 +148,13 @@ export function startStep(s: Settings, id: string, idle: Instance): Step {
  * connections go there, the old instance finishes what it has), `current` to its release. nginx
  * reads its site again only when the site changed: a reload closes idle keep-alive connections.
  */
-export function switchStep(s: Settings, id: string, idle: Instance, live: LiveInstance): Step {
+export function switchStep(
+  s: Settings,
+  id: string,
+  idle: Instance,
+  live: LiveInstance,
+  files: ConfigFiles
+): Step {
   const units = unitNames(s.projectName)
   const link = socketPath(s.projectName)
   return {
@@ -135,20 +162,25 @@ export function switchStep(s: Settings, id: string, idle: Instance, live: LiveIn
     phase: 'restart',
     title: `Move traffic to ${units.instance(idle).service} (${id})`,
     privileged: true,
-    command: script(
-      raw('set -eu'),
-      changedFiles(s),
-      // The earlier single instance's socket keeps a name of its own, for the way back and the drain.
-      live === 'legacy'
-        ? sh`if [ -S ${link} ] && [ ! -L ${link} ]; then ln -f ${link} ${liveSocket(s, 'legacy')}; fi`
-        : undefined,
-      pointTrafficAt(s, idle),
-      pointCurrentAt(s, id),
-      sh`if ${siteChanged(s)} || ! systemctl is-active --quiet nginx; then`,
-      reloadNginx,
-      raw('fi'),
-      // At boot, the live instance starts; the other does not.
-      sh`systemctl enable --quiet ${units.instance(idle).socket} ${units.instance(idle).service}`
+    command: detached(
+      script(
+        changedFiles(s),
+        // The earlier single instance's socket keeps a name of its own, for the way back and the drain.
+        live === 'legacy'
+          ? sh`if [ -S ${link} ] && [ ! -L ${link} ]; then ln -f ${link} ${liveSocket(s, 'legacy')}; fi`
+          : undefined,
+        pointTrafficAt(s, idle),
+        pointCurrentAt(s, id),
+        // The files the gate tested, now the live ones; the new instance's runtime units go.
+        installStaged(s, files),
+        sh`rm -f ${layout(s).runtimeUnits(idle).socket} ${layout(s).runtimeUnits(idle).service}`,
+        raw('systemctl daemon-reload'),
+        sh`if ${siteChanged(s)} || ! systemctl is-active --quiet nginx; then`,
+        reloadNginx,
+        raw('fi'),
+        // At boot, the live instance starts; the other does not.
+        sh`systemctl enable --quiet ${units.instance(idle).socket} ${units.instance(idle).service}`
+      )
     )
   }
 }
@@ -190,21 +222,23 @@ export function drainStep(s: Settings, old: Instance | 'legacy'): Step {
 }
 
 /**
- * The new instance did not pass its own health check: it never served. It stops, and the
- * previous units and site go back (systemd reads them again; nginx never read the new site).
+ * The new instance did not pass its own health check: it never served. It stops and its runtime
+ * units go; the live files were never replaced (the gate put them back after testing).
  */
-export function abandonStep(s: Settings, idle: Instance, files: ConfigFiles): Step {
+export function abandonStep(s: Settings, idle: Instance): Step {
   const units = unitNames(s.projectName).instance(idle)
+  const runtime = layout(s).runtimeUnits(idle)
   return {
     id: 'abandon',
     phase: 'health',
-    title: `Stop ${units.service}; put the previous units and site back`,
+    title: `Stop ${units.service}, which never served`,
     privileged: true,
-    command: script(
-      raw('set -eu'),
-      sh`systemctl stop ${units.service} ${units.socket} 2>/dev/null || true`,
-      restoreConfig(s, files),
-      raw('systemctl daemon-reload')
+    command: detached(
+      script(
+        sh`systemctl stop ${units.service} ${units.socket} 2>/dev/null || true`,
+        sh`rm -f ${runtime.socket} ${runtime.service}`,
+        raw('systemctl daemon-reload')
+      )
     )
   }
 }
@@ -228,23 +262,29 @@ export function rollbackStep(
     phase: 'health',
     title: `Roll back to ${previous || 'nothing'}`,
     privileged: true,
-    command: script(
-      raw('set -eu'),
-      changedFiles(s),
-      back
-        ? script(pointTrafficAt(s, live), pointCurrentAt(s, previous))
-        : sh`rm -f ${socketPath(s.projectName)} ${p.tmpfiles}`,
-      // A previous release with no instance running it (a host in an unknown state) stays current.
-      !back && previous ? pointCurrentAt(s, previous) : !back ? sh`rm -f ${p.current}` : undefined,
-      restoreConfig(s, files),
-      raw('systemctl daemon-reload'),
-      sh`systemctl disable --quiet --now ${units.instance(idle).service} ${units.instance(idle).socket} 2>/dev/null || true`,
-      back && live !== 'legacy'
-        ? sh`systemctl enable --quiet ${units.instance(live).socket} ${units.instance(live).service}`
-        : undefined,
-      sh`if ${siteChanged(s)}; then`,
-      reloadNginx,
-      raw('fi')
+    command: detached(
+      script(
+        changedFiles(s),
+        back
+          ? script(pointTrafficAt(s, live), pointCurrentAt(s, previous))
+          : sh`rm -f ${socketPath(s.projectName)} ${p.tmpfiles}`,
+        // A previous release with no instance running it (a host in an unknown state) stays current.
+        !back && previous
+          ? pointCurrentAt(s, previous)
+          : !back
+            ? sh`rm -f ${p.current}`
+            : undefined,
+        restoreConfig(s, files),
+        sh`rm -f ${p.runtimeUnits(idle).socket} ${p.runtimeUnits(idle).service}`,
+        raw('systemctl daemon-reload'),
+        sh`systemctl disable --quiet --now ${units.instance(idle).service} ${units.instance(idle).socket} 2>/dev/null || true`,
+        back && live !== 'legacy'
+          ? sh`systemctl enable --quiet ${units.instance(live).socket} ${units.instance(live).service}`
+          : undefined,
+        sh`if ${siteChanged(s)}; then`,
+        reloadNginx,
+        raw('fi')
+      )
     )
   }
 }
