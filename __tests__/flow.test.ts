@@ -206,7 +206,9 @@ describe('transitions', () => {
     expect(result.message).toMatch(
       /failed: the server's disk is full \(ERROR: Could not install packages due to an OSError: \[Errno 28\] No space left on device\)/
     )
-    expect(result.message).toContain('the release needed more than the 3 MB written when it filled')
+    expect(result.message).toContain(
+      'had no room left: the release needed more than the 3 MB it had written.'
+    )
     expect(result.message).toContain('The partial release was removed; 0.5 MB are free now.')
     expect(result.message).toContain(`Nothing was switched: ${LIVE} still serves.`)
     expect(t.steps().slice(-1)).toEqual(['remove-partial'])

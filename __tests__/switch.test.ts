@@ -48,7 +48,11 @@ function calls(step: (s: Settings) => Step, changed: string | null, nginxActive 
 }
 
 const files = (s: Settings) =>
-  configFiles(s, { cpus: 1, live: '', releases: [], failed: [], python: '', instance: '' }, {})
+  configFiles(
+    s,
+    { cpus: 1, live: '', releases: [], failed: [], served: [], python: '', instance: '' },
+    {}
+  )
 
 describe('start: the new release in the idle instance', () => {
   test('the tested units as its own runtime units, its link to the release, then its socket and service start', () => {
@@ -72,6 +76,7 @@ describe('start: the new release in the idle instance', () => {
 describe('switch: traffic moves by one rename, without an nginx reload', () => {
   test('the socket link, then current, then the tested files; the new instance starts at boot', () => {
     expect(calls((s) => switchStep(s, RELEASE, 'green', 'blue', files(s)), '\n')).toEqual([
+      'mkdir -p <dp>/.deploy/served',
       'ln -sfn /run/gunicorn-mysite@green.sock /run/.gunicorn-mysite.sock.new',
       'mv -T /run/.gunicorn-mysite.sock.new /run/gunicorn-mysite.sock',
       'tee /etc/tmpfiles.d/gunicorn-mysite.conf.new',

@@ -61144,6 +61144,7 @@ function layout_layout(s) {
         state: `${root}/.deploy`,
         env: `${root}/.deploy/env`,
         failed: `${root}/.deploy/failed`,
+        served: `${root}/.deploy/served`,
         backup: `${root}/.deploy/previous`,
         staged: `${root}/.deploy/staged`,
         changed: `${root}/.deploy/changed`,
@@ -61877,7 +61878,9 @@ function uploadStep(s, id) {
         privileged: true,
         stdin: 'source',
         // Owned by root: the app user can read the code but never change it.
-        command: script(raw('set -eu'), sh `if [ -e ${dir} ]; then printf '%s\n' ${`release ${id} already exists on the host (one commit deployed twice in a second?)`} >&2; exit 1; fi`, sh `mkdir ${dir}`, sh `tar -xzf - -C ${dir} --no-same-owner --no-same-permissions`, 
+        command: script(raw('set -eu'), sh `if [ -e ${dir} ]; then printf '%s\n' ${`release ${id} already exists on the host (one commit deployed twice in a second?)`} >&2; exit 1; fi`, sh `mkdir ${dir}`, 
+        // GNU tar says "Wrote only N of M bytes" when the disk fills: say what that means.
+        sh `if ! tar -xzf - -C ${dir} --no-same-owner --no-same-permissions; then`, sh `  [ "$(df -Pk ${dir} | awk 'NR == 2 { print $4 }')" -ge 1024 ] || echo 'tar: No space left on device' >&2`, raw('  exit 2'), raw('fi'), 
         // What the action writes in a release is its own: nothing the repository ships in its place.
         sh `rm -rf ${dir}/.venv ${dir}/${LEGACY_FAILED_MARK}`, sealRelease(s, dir))
     };
@@ -61971,7 +61974,7 @@ function pruneStep(s, keep, live, previous) {
         phase: 'cleanup',
         title: `Keep the ${keep} newest releases`,
         privileged: true,
-        command: script(raw('set -eu'), sh `cd ${p.releases}`, sh `ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`, sh `  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release" ${p.failed}/"$release"; echo "removed $release"; fi`, raw('done'), 
+        command: script(raw('set -eu'), sh `cd ${p.releases}`, sh `ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`, sh `  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release" ${p.failed}/"$release" ${p.served}/"$release"; echo "removed $release"; fi`, raw('done'), 
         // A kept venv goes with the last release that links to it.
         sh `if [ -d ${p.venvs} ]; then`, raw('  used=$(for r in */; do readlink "$r.venv" 2>/dev/null || true; done)'), sh `  for venv in ${p.venvs}/*; do`, raw('    [ -e "$venv" ] || continue'), raw('    case "$used" in *"/${venv##*/}"*) ;; *) rm -rf -- "$venv"; echo "removed the venv ${venv##*/}" ;; esac'), raw('  done'), raw('fi'))
     };
@@ -62597,6 +62600,7 @@ function startStep(s, id, idle, files) {
 function switchStep(s, id, idle, live, files) {
     const units = unitNames(s.projectName);
     const link = socketPath(s.projectName);
+    const p = layout_layout(s);
     return {
         id: 'switch',
         phase: 'restart',
@@ -62606,7 +62610,10 @@ function switchStep(s, id, idle, live, files) {
         // The earlier single instance's socket keeps a name of its own, for the way back and the drain.
         live === 'legacy'
             ? sh `if [ -S ${link} ] && [ ! -L ${link} ]; then ln -f ${link} ${liveSocket(s, 'legacy')}; fi`
-            : undefined, pointTrafficAt(s, idle), pointCurrentAt(s, id), 
+            : undefined, 
+        // The releases rollbacks may choose: this one, and the one it replaces (which a host
+        // deployed before these marks were kept has no mark for).
+        sh `mkdir -p ${p.served} && : > ${p.served}/${id}`, sh `old=$(readlink ${p.current} 2>/dev/null || true); old=\${old##*/}`, sh `if [ -n "$old" ] && [ -d ${p.releases}/"$old" ]; then : > ${p.served}/"$old"; fi`, pointTrafficAt(s, idle), pointCurrentAt(s, id), 
         // The files the gate tested, now the live ones; the new instance's runtime units go.
         installStaged(s, files), sh `rm -f ${layout_layout(s).runtimeUnits(idle).socket} ${layout_layout(s).runtimeUnits(idle).service}`, raw('systemctl daemon-reload'), sh `if ${siteChanged(s)} || ! systemctl is-active --quiet nginx; then`, reloadNginx, raw('fi'), 
         // At boot, the live instance starts; the other does not.
@@ -62700,7 +62707,11 @@ function modeOf(s) {
 function targetRelease(s, facts, newRelease) {
     const mode = modeOf(s);
     if (mode === 'rollback') {
-        const candidates = facts.releases.filter((r) => r < facts.live && !facts.failed.includes(r));
+        // Only a release that went live: not one a killed run left half-built. (Hosts deployed
+        // before releases were marked so have no marks: there, any release not marked failed.)
+        const candidates = facts.releases.filter((r) => r < facts.live &&
+            !facts.failed.includes(r) &&
+            (facts.served.length === 0 || facts.served.includes(r)));
         if (!facts.live || candidates.length === 0) {
             throw new PlanError(`rollback: there is no earlier good release on the host (releases: ${facts.releases.join(', ') || 'none'})`);
         }
@@ -64377,7 +64388,7 @@ function inspectStep(s) {
         privileged: true,
         command: script(raw('set -u'), raw('missing=""'), sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), sh `if ! ${s.python} -c 'import venv, ensurepip' >/dev/null 2>&1; then`, sh `  package=$(${s.python} -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])' 2>/dev/null || echo python3-venv)`, sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), sh `echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`, sh `echo "live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null)"`, 
         // A link to an instance's socket, or the socket of an earlier version's single instance.
-        sh `sock=${socketPath(s.projectName)} legacy=${p.legacyUnits.socket}`, raw('if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'), sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | sort -r | tr '\n' ' ')"`, sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`)
+        sh `sock=${socketPath(s.projectName)} legacy=${p.legacyUnits.socket}`, raw('if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'), sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | sort -r | tr '\n' ' ')"`, sh `echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`, sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`)
     };
 }
 function parseFacts(stdout) {
@@ -64394,6 +64405,7 @@ function parseFacts(stdout) {
         live: /^[\w.-]+$/.test(live) && live !== '.' ? live : '',
         releases: list('releases'),
         failed: list('failed'),
+        served: list('served'),
         python: values.get('python') ?? '',
         instance: ['blue', 'green', 'legacy'].find((i) => i === values.get('instance')) ?? ''
     };
@@ -64573,8 +64585,9 @@ class HostDeploy {
         const s = this.deps.settings;
         const live = this.facts?.live;
         return new Stop(`${error.step.title} failed: the server's disk is full (${error.cause}).\n` +
-            `The disk that holds ${s.deployPath} had no room left: the release needed more than the ` +
-            `${writtenMb} MB written when it filled. The partial release was removed; ${freeMb} MB are free now.` +
+            `The disk that holds ${s.deployPath} had no room left` +
+            (writtenMb > 0 ? `: the release needed more than the ${writtenMb} MB it had written` : '') +
+            `. The partial release was removed; ${freeMb} MB are free now.` +
             ` Nothing was switched${live ? `: ${live} still serves` : ''}.\n` +
             `Free space on it (\`df -h ${s.deployPath}\`, \`du -sh ${s.deployPath}/*\`), or keep fewer ` +
             'releases (keep-releases), then deploy again.', 'failure');

@@ -93,7 +93,14 @@ export function modeOf(s: Settings): Mode {
 export function targetRelease(s: Settings, facts: HostFacts, newRelease: string): string {
   const mode = modeOf(s)
   if (mode === 'rollback') {
-    const candidates = facts.releases.filter((r) => r < facts.live && !facts.failed.includes(r))
+    // Only a release that went live: not one a killed run left half-built. (Hosts deployed
+    // before releases were marked so have no marks: there, any release not marked failed.)
+    const candidates = facts.releases.filter(
+      (r) =>
+        r < facts.live &&
+        !facts.failed.includes(r) &&
+        (facts.served.length === 0 || facts.served.includes(r))
+    )
     if (!facts.live || candidates.length === 0) {
       throw new PlanError(
         `rollback: there is no earlier good release on the host (releases: ${facts.releases.join(', ') || 'none'})`

@@ -226,8 +226,9 @@ export class HostDeploy {
     const live = this.facts?.live
     return new Stop(
       `${error.step.title} failed: the server's disk is full (${error.cause}).\n` +
-        `The disk that holds ${s.deployPath} had no room left: the release needed more than the ` +
-        `${writtenMb} MB written when it filled. The partial release was removed; ${freeMb} MB are free now.` +
+        `The disk that holds ${s.deployPath} had no room left` +
+        (writtenMb > 0 ? `: the release needed more than the ${writtenMb} MB it had written` : '') +
+        `. The partial release was removed; ${freeMb} MB are free now.` +
         ` Nothing was switched${live ? `: ${live} still serves` : ''}.\n` +
         `Free space on it (\`df -h ${s.deployPath}\`, \`du -sh ${s.deployPath}/*\`), or keep fewer ` +
         'releases (keep-releases), then deploy again.',

@@ -14,6 +14,8 @@ export interface HostFacts {
   releases: string[]
   /** releases marked as failed */
   failed: string[]
+  /** releases that went live (hosts deployed before this was kept say none) */
+  served: string[]
   /** the interpreter's version and real path, part of a venv's key */
   python: string
   /** the instance traffic goes to: where nginx's socket path leads */
@@ -46,6 +48,7 @@ export function inspectStep(s: Settings): Step {
         'if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'
       ),
       sh`echo "releases=$(ls -1 ${p.releases} 2>/dev/null | sort -r | tr '\n' ' ')"`,
+      sh`echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`,
       sh`echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`
     )
   }
@@ -65,6 +68,7 @@ export function parseFacts(stdout: string): HostFacts {
     live: /^[\w.-]+$/.test(live) && live !== '.' ? live : '',
     releases: list('releases'),
     failed: list('failed'),
+    served: list('served'),
     python: values.get('python') ?? '',
     instance: (['blue', 'green', 'legacy'] as const).find((i) => i === values.get('instance')) ?? ''
   }

@@ -88,7 +88,11 @@ export function uploadStep(s: Settings, id: string): Step {
       raw('set -eu'),
       sh`if [ -e ${dir} ]; then printf '%s\n' ${`release ${id} already exists on the host (one commit deployed twice in a second?)`} >&2; exit 1; fi`,
       sh`mkdir ${dir}`,
-      sh`tar -xzf - -C ${dir} --no-same-owner --no-same-permissions`,
+      // GNU tar says "Wrote only N of M bytes" when the disk fills: say what that means.
+      sh`if ! tar -xzf - -C ${dir} --no-same-owner --no-same-permissions; then`,
+      sh`  [ "$(df -Pk ${dir} | awk 'NR == 2 { print $4 }')" -ge 1024 ] || echo 'tar: No space left on device' >&2`,
+      raw('  exit 2'),
+      raw('fi'),
       // What the action writes in a release is its own: nothing the repository ships in its place.
       sh`rm -rf ${dir}/.venv ${dir}/${LEGACY_FAILED_MARK}`,
       sealRelease(s, dir)
@@ -223,7 +227,7 @@ export function pruneStep(s: Settings, keep: number, live: string, previous: str
       raw('set -eu'),
       sh`cd ${p.releases}`,
       sh`ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`,
-      sh`  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release" ${p.failed}/"$release"; echo "removed $release"; fi`,
+      sh`  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release" ${p.failed}/"$release" ${p.served}/"$release"; echo "removed $release"; fi`,
       raw('done'),
       // A kept venv goes with the last release that links to it.
       sh`if [ -d ${p.venvs} ]; then`,

@@ -157,6 +157,7 @@ export function switchStep(
 ): Step {
   const units = unitNames(s.projectName)
   const link = socketPath(s.projectName)
+  const p = layout(s)
   return {
     id: 'switch',
     phase: 'restart',
@@ -169,6 +170,11 @@ export function switchStep(
         live === 'legacy'
           ? sh`if [ -S ${link} ] && [ ! -L ${link} ]; then ln -f ${link} ${liveSocket(s, 'legacy')}; fi`
           : undefined,
+        // The releases rollbacks may choose: this one, and the one it replaces (which a host
+        // deployed before these marks were kept has no mark for).
+        sh`mkdir -p ${p.served} && : > ${p.served}/${id}`,
+        sh`old=$(readlink ${p.current} 2>/dev/null || true); old=\${old##*/}`,
+        sh`if [ -n "$old" ] && [ -d ${p.releases}/"$old" ]; then : > ${p.served}/"$old"; fi`,
         pointTrafficAt(s, idle),
         pointCurrentAt(s, id),
         // The files the gate tested, now the live ones; the new instance's runtime units go.

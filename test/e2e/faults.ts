@@ -1,26 +1,23 @@
 // Faults injected into a real deploy, for the fault suite (faults.test.ts): the runner killed,
-// the SSH connection cut, at the start of a named step of the plan.
+// the SSH connection cut, the host rebooted, at the start of a named step of the plan.
 import type { ChildProcess } from 'node:child_process'
 import { createServer, type Server, type Socket, connect } from 'node:net'
+import type { TestHost } from './testhost.js'
 
-export type Fault = 'kill' | 'cut'
+export type Fault = 'kill' | 'cut' | 'reboot'
 
 export const FAULTS: Record<Fault, string> = {
   kill: 'runner killed (SIGKILL)',
-  cut: 'SSH connection cut (reset)'
+  cut: 'SSH connection cut (reset)',
+  reboot: 'host rebooted'
 }
 
-/** The steps a dry run lists, in order: the titles of the summary's "Plan (dry run)". */
-export function planTitles(summary: string): string[] {
-  const at = summary.indexOf('**Plan (dry run)**')
-  if (at < 0) throw new Error(`the dry run's summary has no plan:\n${summary}`)
-  const titles: string[] = []
-  for (const line of summary.slice(at).split('\n').slice(1)) {
-    const item = /^\d+\. (.+)$/.exec(line)
-    if (item) titles.push(item[1])
-    else if (titles.length > 0 && line.trim() !== '') break
-  }
-  return titles
+/** The steps a reboot is tried at (a reboot takes seconds; these are the ones it can hurt). */
+export const REBOOT_STEPS = /^Upload |^manage\.py |^Switch |^GET /
+
+/** The steps a run took, in order: the titles of its log's groups. */
+export function stepTitles(stdout: string): string[] {
+  return [...stdout.matchAll(/^::group::(.+)$/gm)].map((m) => m[1])
 }
 
 /** A title as a pattern: the release id and the workspace it names differ from run to run. */
@@ -89,26 +86,34 @@ export class Relay {
 }
 
 /**
- * The onStdout handler that injects `fault` once the step titled `title` starts. `hit` is set
- * when it did (a step that a run does not reach is no cell of the table).
+ * The onStdout handler that injects `fault` once the step titled `title` starts. `hit` says
+ * whether it did; `done` settles once the fault is over (the host back up after a reboot).
  */
 export function injectAt(
   title: string,
   fault: Fault,
-  relay: Relay
-): { onStdout: (text: string, child: ChildProcess) => void; hit: () => boolean } {
+  relay: Relay,
+  host: TestHost
+): {
+  onStdout: (text: string, child: ChildProcess) => void
+  hit: () => boolean
+  done: () => Promise<void>
+} {
   const pattern = titlePattern(title)
   let log = ''
   let hit = false
+  let over: Promise<void> = Promise.resolve()
   return {
     hit: () => hit,
+    done: () => over,
     onStdout: (text, child) => {
       if (hit) return
       log += text
       if (!pattern.test(log)) return
       hit = true
       if (fault === 'kill') child.kill('SIGKILL')
-      else relay.cut()
+      else if (fault === 'cut') relay.cut()
+      else over = host.reboot()
     }
   }
 }
