@@ -22,7 +22,7 @@ const PREVIOUS = '20261124T081500Z-0a1b2c3'
 /** The commands a step runs, with `changed` as the install step left it (null: no list). */
 function calls(step: (s: Settings) => Step, changed: string | null, nginxActive = true): string[] {
   const deployPath = mkdtempSync(join(tmpdir(), 'dda-switch-'))
-  mkdirSync(join(deployPath, '.deploy'))
+  mkdirSync(join(deployPath, '.deploy', 'served'), { recursive: true })
   if (changed !== null) writeFileSync(join(deployPath, '.deploy', 'changed'), changed)
   const record = join(deployPath, 'calls')
   const text = step(settingsFor({ deployPath, drainTimeoutS: 1 })).command.text
