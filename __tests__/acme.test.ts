@@ -205,8 +205,8 @@ describe('the plan', () => {
     expect(order.indexOf('switch')).toBeLessThan(order.indexOf('certificate'))
     expect(order.lastIndexOf('nginx-t')).toBeGreaterThan(order.indexOf('certificate'))
     // The app's redirect to HTTPS (SECURE_SSL_REDIRECT) is no refusal yet: HTTPS follows.
-    expect(p.health.command.text).toContain(' 80 / example.com upgrade ')
-    expect(p.secure?.health.command.text).toContain(' 443 / example.com tls ')
+    expect(p.health.command.text).toContain(':80 / example.com upgrade ')
+    expect(p.secure?.health.command.text).toContain('1\\:443 / example.com tls ')
     expect(p.files.renewalTimer?.path).toBe('/etc/systemd/system/certbot-renew-mysite.timer')
   })
 
@@ -245,7 +245,7 @@ describe('the plan', () => {
       tlsCertificate: '/a',
       tlsCertificateKey: '/b'
     })
-    expect(healthStep(s).command.text).toMatch(/ 127\.0\.0\.1 8443 \/ example\.com tls /)
+    expect(healthStep(s).command.text).toMatch(/ 127\.0\.0\.1\\:8443 \/ example\.com tls /)
   })
 })
 

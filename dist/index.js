@@ -64779,10 +64779,32 @@ function parseFacts(stdout) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/flow/never-served.ts
+// What a deploy says when the new release failed its own health check, on its socket, before any
+// traffic reached it: the exception the journal has, the cause, that nothing was switched, a hint.
+
+
+function neverServed(plan, health, s, diagnostics) {
+    const cause = `the health check got ${health.status || 'no answer'}${health.detail ? ` (${health.detail})` : ''} from ${s.healthPath} on its own socket` +
+        (health.durationMs >= s.healthTimeoutMs ? ` within ${s.healthTimeoutMs / 1000} s` : '');
+    const errors = parseErrors(diagnostics);
+    const hint = hintFor(`${cause}\n${errors.join('\n')}`);
+    const kept = `It never served a request: nothing was switched${plan.previous ? `, ${plan.previous} still serves` : ''}.`;
+    return {
+        message: (errors.length ? `${errors[errors.length - 1]}\n` : '') +
+            `${plan.target} was not healthy: ${cause}. ${kept}` +
+            (hint ? `\n${hint}` : '') +
+            (errors.length > 1 ? `\nThe app said: ${errors.join('\n')}` : ''),
+        // The previous release serves, as after a rollback.
+        status: plan.previous ? 'rolled-back' : 'failure'
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/flow/host.ts
 // One host's deploy as a small state machine: locked → inspected → released → gated → switched →
 // healthy, or failed / rolled back (a dry run: inspected, and no lock). It executes the planner's steps through one executor and
 // returns a result value; nothing else decides what runs. See ARCHITECTURE.md.
+
 
 
 
@@ -65059,7 +65081,6 @@ class HostDeploy {
     }
     /** A release that fails its own health check never serves: nothing is switched. */
     async startAndCheck(plan) {
-        const s = this.deps.settings;
         let health;
         try {
             await this.deps.run(plan.start);
@@ -65075,19 +65096,8 @@ class HostDeploy {
         if (plan.markFailed)
             await this.deps.run(plan.markFailed, { allowFailure: true });
         await this.deps.run(plan.abandon, { allowFailure: true });
-        const cause = `the health check got ${health.status || 'no answer'}${health.detail ? ` (${health.detail})` : ''} from ${s.healthPath} on its own socket` +
-            (health.durationMs >= s.healthTimeoutMs ? ` within ${s.healthTimeoutMs / 1000} s` : '');
-        const errors = parseErrors(this.diagnostics);
-        const hint = hintFor(`${cause}\n${errors.join('\n')}`);
-        const kept = plan.previous
-            ? ` It never served a request: nothing was switched, ${plan.previous} still serves.`
-            : ' It never served a request: nothing was switched.';
-        throw new Stop((errors.length ? `${errors[errors.length - 1]}\n` : '') +
-            `${plan.target} was not healthy: ${cause}.${kept}` +
-            (hint ? `\n${hint}` : '') +
-            (errors.length > 1 ? `\nThe app said: ${errors.join('\n')}` : ''), 
-        // The previous release serves, as after a rollback.
-        plan.previous ? 'rolled-back' : 'failure');
+        const { message, status } = neverServed(plan, health, this.deps.settings, this.diagnostics);
+        throw new Stop(message, status);
     }
     /** tls: auto: certbot asks the ACME server; a refusal stops the run with the server's words. */
     async obtainCertificate(plan) {

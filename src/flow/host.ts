@@ -23,6 +23,7 @@ import { inspectStep, parseFacts, type HostFacts } from '../server/inspect.js'
 import { DISK_FULL, hintFor } from '../report/cause.js'
 import { parseDiskSpace } from '../server/release.js'
 import type { Step } from '../server/step.js'
+import { neverServed } from './never-served.js'
 import type { Settings } from '../settings.js'
 
 export type HostState =
@@ -344,7 +345,6 @@ export class HostDeploy {
 
   /** A release that fails its own health check never serves: nothing is switched. */
   private async startAndCheck(plan: Plan): Promise<void> {
-    const s = this.deps.settings
     let health: HealthResult
     try {
       await this.deps.run(plan.start)
@@ -359,22 +359,8 @@ export class HostDeploy {
     this.diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout
     if (plan.markFailed) await this.deps.run(plan.markFailed, { allowFailure: true })
     await this.deps.run(plan.abandon, { allowFailure: true })
-    const cause =
-      `the health check got ${health.status || 'no answer'}${health.detail ? ` (${health.detail})` : ''} from ${s.healthPath} on its own socket` +
-      (health.durationMs >= s.healthTimeoutMs ? ` within ${s.healthTimeoutMs / 1000} s` : '')
-    const errors = parseErrors(this.diagnostics)
-    const hint = hintFor(`${cause}\n${errors.join('\n')}`)
-    const kept = plan.previous
-      ? ` It never served a request: nothing was switched, ${plan.previous} still serves.`
-      : ' It never served a request: nothing was switched.'
-    throw new Stop(
-      (errors.length ? `${errors[errors.length - 1]}\n` : '') +
-        `${plan.target} was not healthy: ${cause}.${kept}` +
-        (hint ? `\n${hint}` : '') +
-        (errors.length > 1 ? `\nThe app said: ${errors.join('\n')}` : ''),
-      // The previous release serves, as after a rollback.
-      plan.previous ? 'rolled-back' : 'failure'
-    )
+    const { message, status } = neverServed(plan, health, this.deps.settings, this.diagnostics)
+    throw new Stop(message, status)
   }
 
   /** tls: auto: certbot asks the ACME server; a refusal stops the run with the server's words. */
