@@ -1,4 +1,4 @@
-import { planRun, targetRelease } from '../src/plan.js'
+import { planRun, rebaseFound, targetRelease } from '../src/plan.js'
 import { workerCount } from '../src/server/config.js'
 import type { DjangoFacts } from '../src/server/discover.js'
 import { sharedNotice, sharedPaths } from '../src/server/shared.js'
@@ -33,6 +33,40 @@ describe('release ids', () => {
     const next = releaseClock('1a2b3c4', () => new Date((t += 5000)))
     expect(next()).toBe('20261125T081505Z-1a2b3c4')
     expect(next()).toBe('20261125T081505Z-1a2b3c4')
+  })
+})
+
+test("the dry run reads the live release's settings: every path in it moves to the new release", () => {
+  const s = settingsFor({ deployPath: '/srv/shop' })
+  const [live, next] = ['20261101T000000Z-aaaaaaa', RELEASE]
+  const moved = rebaseFound(
+    s,
+    {
+      staticRoot: `/srv/shop/releases/${live}/static`,
+      mediaRoot: '/srv/shop/shared/media',
+      sqlite: [`/srv/shop/releases/${live}/db.sqlite3`, '/var/lib/app/other.sqlite3'],
+      storage: `/srv/shop/releases/${live}/uploads`,
+      compress: {
+        enabled: true,
+        offline: false,
+        root: `/srv/shop/releases/${live}/static`,
+        output: 'CACHE'
+      }
+    },
+    live,
+    next
+  )
+  expect(moved).toEqual({
+    staticRoot: `/srv/shop/releases/${next}/static`,
+    mediaRoot: '/srv/shop/shared/media',
+    sqlite: [`/srv/shop/releases/${next}/db.sqlite3`, '/var/lib/app/other.sqlite3'],
+    storage: `/srv/shop/releases/${next}/uploads`,
+    compress: {
+      enabled: true,
+      offline: false,
+      root: `/srv/shop/releases/${next}/static`,
+      output: 'CACHE'
+    }
   })
 })
 

@@ -2,6 +2,7 @@
 // run, for every mode. The deploy executes this plan (flow/host.ts) and the dry run prints it,
 // so what a dry run shows is what a deploy does.
 
+import { certificateStep, needsCertificate, renewalTimerStep, servesTls } from './server/acme.js'
 import {
   configFiles,
   installConfigStep,
@@ -24,7 +25,15 @@ import {
   venvStep
 } from './server/release.js'
 import type { Step } from './server/step.js'
-import { abandonStep, drainStep, rollbackStep, startStep, switchStep } from './server/switch.js'
+import {
+  abandonStep,
+  drainStep,
+  reloadNginxStep,
+  rollbackStep,
+  startStep,
+  switchStep,
+  undoSiteStep
+} from './server/switch.js'
 import type { Settings } from './settings.js'
 
 /**
@@ -78,6 +87,22 @@ export interface Plan {
   /** when the switched release is unhealthy: traffic back to the old instance */
   rollback: Step
   diagnostics: Step
+  /**
+   * tls: auto, when the host's certificate is missing, lacks a name or nears its end: certbot,
+   * before the gates when the live site answers the challenges, else once the new site does.
+   */
+  certificate?: { step: Step; beforeGates: boolean }
+  /** tls: auto on a host without a certificate: once one is issued, the HTTPS site goes live */
+  secure?: Secure
+}
+
+/** The HTTPS site after the first certificate: gated, loaded, checked, or the HTTP site back. */
+export interface Secure {
+  files: ConfigFiles
+  gate: Step
+  reload: Step
+  health: Step
+  undo: Step
 }
 
 /** A run that cannot be planned (nothing to roll back to): said before anything changed. */
@@ -171,7 +196,15 @@ function lockedSteps(s: Settings, plan: Plan): Plan {
     markFailed: plan.markFailed && hold(plan.markFailed),
     removePartial: plan.removePartial && hold(plan.removePartial),
     rollback: hold(plan.rollback),
-    diagnostics: hold(plan.diagnostics)
+    diagnostics: hold(plan.diagnostics),
+    certificate: plan.certificate && { ...plan.certificate, step: hold(plan.certificate.step) },
+    secure: plan.secure && {
+      files: plan.secure.files,
+      gate: hold(plan.secure.gate),
+      reload: hold(plan.secure.reload),
+      health: hold(plan.secure.health),
+      undo: hold(plan.secure.undo)
+    }
   }
 }
 
@@ -184,6 +217,22 @@ function planUnlocked(input: PlanInput): Plan {
   const writable = appWritable(s, target, found).filter((f) => f !== layout(s).shared)
   const files = configFiles(s, facts, sitePaths(s, target, found), writable)
   const instance = idleInstance(facts.instance)
+  const certificate = needsCertificate(s, facts)
+    ? { step: certificateStep(s), beforeGates: !!facts.certificate && !!facts.challengeServed }
+    : undefined
+  let secure: Secure | undefined
+  if (s.acme && !facts.certificate) {
+    // The certificate's names and days do not change the site: any will do to render it.
+    const issued = { ...facts, certificate: { daysLeft: 90, names: s.serverNames } }
+    const tlsFiles = configFiles(s, issued, sitePaths(s, target, found), writable)
+    secure = {
+      files: tlsFiles,
+      gate: { ...installConfigStep(s, tlsFiles), title: 'nginx -t with the HTTPS site' },
+      reload: reloadNginxStep(s, tlsFiles),
+      health: healthStep(s, undefined, 'tls'),
+      undo: undoSiteStep(s, tlsFiles)
+    }
+  }
   return {
     mode,
     target,
@@ -202,9 +251,10 @@ function planUnlocked(input: PlanInput): Plan {
     instanceHealth: instanceHealthStep(s, instance),
     abandon: abandonStep(s, instance),
     switch: switchStep(s, target, instance, facts.instance, files),
-    health: healthStep(s),
+    health: healthStep(s, undefined, servesTls(s, facts) ? 'tls' : s.acme ? 'upgrade' : 'plain'),
     finish: [
       ...(facts.instance ? [drainStep(s, facts.instance)] : []),
+      ...(s.acme ? [renewalTimerStep(s)] : []),
       ...(s.postDeploy ? [hookStep(s, target, 'post-deploy', s.postDeploy, 'cleanup')] : []),
       pruneStep(s, s.keepReleases, target, facts.live === target ? '' : facts.live)
     ],
@@ -212,7 +262,9 @@ function planUnlocked(input: PlanInput): Plan {
     markFailed: target !== facts.live ? markFailedStep(s, target) : undefined,
     removePartial: isNew ? removePartialStep(s, target) : undefined,
     rollback: rollbackStep(s, facts.live, instance, facts.instance, files),
-    diagnostics: diagnosticsStep(s, instance)
+    diagnostics: diagnosticsStep(s, instance),
+    certificate,
+    secure
   }
 }
 
@@ -222,11 +274,14 @@ export function planSteps(plan: Plan): Step[] {
     ...plan.release,
     plan.discover,
     ...plan.build,
+    ...(plan.certificate?.beforeGates ? [plan.certificate.step] : []),
     ...plan.gates,
     plan.start,
     plan.instanceHealth,
     plan.switch,
     plan.health,
+    ...(plan.certificate && !plan.certificate.beforeGates ? [plan.certificate.step] : []),
+    ...(plan.secure ? [plan.secure.gate, plan.secure.reload, plan.secure.health] : []),
     ...plan.finish
   ]
 }
@@ -247,5 +302,12 @@ export function rebaseFound(
     path && (path === p.release(from) || path.startsWith(`${p.release(from)}/`))
       ? p.release(to) + path.slice(p.release(from).length)
       : path
-  return { ...found, staticRoot: move(found.staticRoot), mediaRoot: move(found.mediaRoot) }
+  return {
+    ...found,
+    staticRoot: move(found.staticRoot),
+    mediaRoot: move(found.mediaRoot),
+    sqlite: found.sqlite?.map((path) => move(path) as string),
+    storage: move(found.storage),
+    compress: found.compress && { ...found.compress, root: move(found.compress.root) }
+  }
 }

@@ -3,12 +3,18 @@
 // returns a result value; nothing else decides what runs. See ARCHITECTURE.md.
 
 import type { Readable } from 'node:stream'
-import { planRun, planSteps, rebaseFound, type Plan } from '../plan.js'
+import { planRun, planSteps, rebaseFound, type Plan, type Secure } from '../plan.js'
 import type { HeldLock } from '../remote/lock.js'
 import type { RunResult } from '../remote/connection.js'
 import { StepError } from '../remote/executor.js'
 import type { GateResult, HostReport } from '../report/report.js'
 import type { Rollout } from '../rollout.js'
+import {
+  acmeHint,
+  acmeProblem,
+  parseCertificateStep,
+  type CertificateFacts
+} from '../server/acme.js'
 import { configDiff, GATE_FAILED, parseConfigFiles, readConfigStep } from '../server/config.js'
 import { discoverStep, parseDjangoFacts, type DjangoFacts } from '../server/discover.js'
 import { sharedNotice, sharedPaths } from '../server/shared.js'
@@ -17,6 +23,7 @@ import { inspectStep, parseFacts, type HostFacts } from '../server/inspect.js'
 import { DISK_FULL, hintFor } from '../report/cause.js'
 import { parseDiskSpace } from '../server/release.js'
 import type { Step } from '../server/step.js'
+import { neverServed } from './never-served.js'
 import type { Settings } from '../settings.js'
 
 export type HostState =
@@ -79,6 +86,8 @@ export class HostDeploy {
   private health?: HealthResult
   private diagnostics?: string
   private failedStep?: { title: string; output: string }
+  /** tls: auto: the certificate the certificate step reported */
+  private certificate?: CertificateFacts
 
   constructor(private readonly deps: HostDeps) {}
 
@@ -149,6 +158,12 @@ export class HostDeploy {
   private async inspect(): Promise<void> {
     this.facts = parseFacts((await this.deps.run(inspectStep(this.deps.settings))).stdout)
     this.to('inspected')
+    const { certificate, renewalProblem } = this.facts
+    if (renewalProblem)
+      this.deps.warn(
+        `The last renewal of the certificate on the host failed${certificate ? ` (${certificate.daysLeft} days left)` : ''}: ${renewalProblem}`,
+        'Certificate renewal failed'
+      )
   }
 
   private outcome(status: HostOutcome['status'], message: string): HostOutcome {
@@ -162,8 +177,16 @@ export class HostDeploy {
       healthDurationMs: this.health?.durationMs,
       failedStep: this.failedStep,
       diagnostics: this.diagnostics,
-      files: this.plan?.files
+      files: this.plan?.files,
+      certificate: this.certificateReport()
     }
+  }
+
+  private certificateReport(): HostOutcome['certificate'] {
+    const certificate = this.certificate ?? this.facts?.certificate
+    const renewalProblem = this.facts?.renewalProblem
+    if (!certificate && !renewalProblem) return undefined
+    return { daysLeft: -1, names: [], ...certificate, renewalProblem }
   }
 
   /** Plans with what the project's settings say, once the release to read them from exists. */
@@ -193,6 +216,7 @@ export class HostDeploy {
       this.to('released')
       this.noticeShared(plan, found)
       await this.build(plan)
+      if (plan.certificate?.beforeGates) await this.obtainCertificate(plan)
       await this.runGates(plan)
     } catch (error) {
       if (error instanceof StepError && plan.removePartial && DISK_FULL.test(output(error)))
@@ -206,6 +230,10 @@ export class HostDeploy {
     this.to('gated')
     await this.switchAndCheck(plan)
     this.to('healthy')
+    if (plan.certificate && !plan.certificate.beforeGates) {
+      await this.obtainCertificate(plan)
+      if (plan.secure) await this.secure(plan.secure)
+    }
     for (const step of plan.finish) {
       // Old releases that could not be removed, or an old instance slow to stop, are no reason
       // to call a healthy deploy failed.
@@ -260,7 +288,10 @@ export class HostDeploy {
     }
   }
 
-  private async runGates(plan: Plan): Promise<void> {
+  private async runGates(
+    plan: Pick<Plan, 'gates'>,
+    done = 'The previous files are back in place and nothing was restarted.'
+  ): Promise<void> {
     for (const step of plan.gates) {
       const gate: GateResult = { name: step.title, passed: false, output: '' }
       this.gates.push(gate)
@@ -268,9 +299,7 @@ export class HostDeploy {
       gate.output = (result.stdout + result.stderr).trim()
       if (result.code === GATE_FAILED) {
         this.failedStep = { title: step.title, output: result.stdout + result.stderr }
-        throw new Stop(
-          `Gate failed: ${step.title}. The previous files are back in place and nothing was restarted.\n${result.stderr.trim()}`
-        )
+        throw new Stop(`Gate failed: ${step.title}. ${done}\n${result.stderr.trim()}`)
       }
       if (result.code !== 0) throw new StepError(step, result)
       gate.passed = true
@@ -316,7 +345,6 @@ export class HostDeploy {
 
   /** A release that fails its own health check never serves: nothing is switched. */
   private async startAndCheck(plan: Plan): Promise<void> {
-    const s = this.deps.settings
     let health: HealthResult
     try {
       await this.deps.run(plan.start)
@@ -331,21 +359,49 @@ export class HostDeploy {
     this.diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout
     if (plan.markFailed) await this.deps.run(plan.markFailed, { allowFailure: true })
     await this.deps.run(plan.abandon, { allowFailure: true })
-    const cause =
-      `the health check got ${health.status || 'no answer'}${health.detail ? ` (${health.detail})` : ''} from ${s.healthPath} on its own socket` +
-      (health.durationMs >= s.healthTimeoutMs ? ` within ${s.healthTimeoutMs / 1000} s` : '')
-    const errors = parseErrors(this.diagnostics)
-    const hint = hintFor(`${cause}\n${errors.join('\n')}`)
-    const kept = plan.previous
-      ? ` It never served a request: nothing was switched, ${plan.previous} still serves.`
-      : ' It never served a request: nothing was switched.'
+    const { message, status } = neverServed(plan, health, this.deps.settings, this.diagnostics)
+    throw new Stop(message, status)
+  }
+
+  /** tls: auto: certbot asks the ACME server; a refusal stops the run with the server's words. */
+  private async obtainCertificate(plan: Plan): Promise<void> {
+    const step = plan.certificate?.step as Step
+    const result = await this.deps.run(step, { allowFailure: true })
+    if (result.code === 0) {
+      this.certificate = parseCertificateStep(result.stdout)
+      return
+    }
+    const output = result.stdout + result.stderr
+    this.failedStep = { title: step.title, output }
+    const names = this.deps.settings.serverNames.join(', ')
+    const said = acmeProblem(output) || `certbot exited with ${result.code}`
+    const live = this.facts?.certificate
+    const where = !this.states.includes('switched')
+      ? `Nothing was switched${plan.previous ? `: ${plan.previous} still serves` : ''}, with the certificate it had.`
+      : live
+        ? `${plan.target} is live, with the certificate the site had.`
+        : `${plan.target} is live over plain HTTP; the site switches to HTTPS once a certificate is issued.`
     throw new Stop(
-      (errors.length ? `${errors[errors.length - 1]}\n` : '') +
-        `${plan.target} was not healthy: ${cause}.${kept}` +
-        (hint ? `\n${hint}` : '') +
-        (errors.length > 1 ? `\nThe app said: ${errors.join('\n')}` : ''),
-      // The previous release serves, as after a rollback.
-      plan.previous ? 'rolled-back' : 'failure'
+      `The ACME server did not issue the certificate for ${names}:
+${said}
+${where}
+${acmeHint(said)}`
+    )
+  }
+
+  /** The first certificate is there: the HTTPS site, behind its gate, or the HTTP site back. */
+  private async secure(secure: Secure): Promise<void> {
+    await this.runGates({ gates: [secure.gate] }, 'The plain HTTP site is back in place.')
+    await this.deps.run(secure.reload)
+    const health = parseHealth((await this.deps.run(secure.health, { allowFailure: true })).stdout)
+    if (health.healthy) {
+      this.health = health
+      return
+    }
+    await this.deps.run(secure.undo, { allowFailure: true })
+    throw new Stop(
+      `The site did not answer over HTTPS: the health check got ${health.status || 'no answer'}` +
+        `${health.detail ? ` (${health.detail})` : ''}. The plain HTTP site is back in place; the certificate is on the host for the next deploy.`
     )
   }
 

@@ -2,7 +2,8 @@
 
 import * as core from '@actions/core'
 import { Output } from '../constants.js'
-import type { ConfigFiles } from '../server/config.js'
+import { allFiles, type ConfigFiles } from '../server/config.js'
+import type { CertificateFacts } from '../server/acme.js'
 import { PHASES } from '../server/step.js'
 import { secretValues, type Settings } from '../settings.js'
 
@@ -28,6 +29,8 @@ export interface HostReport {
   files?: ConfigFiles
   diff?: string
   plan?: string[]
+  /** tls: auto: the site's certificate, and a failed renewal */
+  certificate?: CertificateFacts & { renewalProblem?: string }
 }
 
 /** The run's overall status: the worst of its hosts'. */
@@ -75,6 +78,17 @@ function healthCell(r: HostReport): string {
   return `${answer} in ${r.healthDurationMs ?? 0} ms`
 }
 
+function certificateLines(host: string, c: NonNullable<HostReport['certificate']>): string[] {
+  const names = c.names.length > 0 ? c.names.join(', ') : 'the site'
+  const lines =
+    c.daysLeft >= 0
+      ? [`${host}: the certificate for ${names} has ${c.daysLeft} days left.`]
+      : [`${host}: no certificate on the host yet.`]
+  if (c.renewalProblem)
+    lines.push('', `⚠️ Its last renewal on the host failed: ${escapeCell(c.renewalProblem)}`)
+  return lines
+}
+
 /**
  * The job summary: what happened first (for a failure: the cause, what the action did, what to
  * do next), then the hosts and the time, then the logs, folded.
@@ -116,6 +130,7 @@ export function summaryMarkdown(s: Settings, reports: HostReport[]): string {
 function hostDetails(r: HostReport): string[] {
   const lines: string[] = []
   if (r.message && r.status === 'success') lines.push('', `${r.host}: ${r.message}`)
+  if (r.certificate) lines.push('', ...certificateLines(r.host, r.certificate))
   if (r.failedStep) {
     lines.push(
       `<details><summary>Remote log of the failed step: ${r.failedStep.title}</summary>`,
@@ -145,8 +160,7 @@ function hostDetails(r: HostReport): string[] {
     )
   if (r.files) {
     lines.push(`<details><summary>Rendered files (${r.host})</summary>`)
-    for (const file of [r.files.socket, r.files.service, r.files.site])
-      lines.push('', `\`${file.path}\``, fence(file.text))
+    for (const file of allFiles(r.files)) lines.push('', `\`${file.path}\``, fence(file.text))
     lines.push('</details>')
   }
   return lines

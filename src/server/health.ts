@@ -22,26 +22,34 @@ export function healthHost(s: Settings): string {
 const HEALTH_PY = `
 import http.client, socket, ssl, sys, time
 target, path, header, scheme, timeout = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
-ranges = [tuple(map(int, r.split('-'))) for r in sys.argv[6].split(',')]
 direct = target.startswith('/')
-tls = scheme == 'https' and not direct
+host, port = ('', 0) if direct else (target.rsplit(':', 1)[0], int(target.rsplit(':', 1)[1]))
+secure = scheme == 'tls'
+tls = secure and not direct
+# tls: auto before its first certificate: HTTPS is coming, so the app's redirect to it is no refusal.
+upgrading = scheme == 'upgrade'
+ranges = [tuple(map(int, r.split('-'))) for r in sys.argv[6].split(',')]
 class UnixConnection(http.client.HTTPConnection):
     def connect(self):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(self.timeout)
         self.sock.connect(target)
 start = time.monotonic(); status = 0; detail = ''
+class Named(http.client.HTTPSConnection):
+    # To nginx on this host, with the site's name in the TLS handshake (SNI), as a browser.
+    def connect(self):
+        self.sock = self._context.wrap_socket(socket.create_connection((host, port), 5), server_hostname=header)
 while True:
     refused = False
     try:
         headers = {'Host': header, 'User-Agent': 'django-deploy-action health check'}
         if direct:
             conn = UnixConnection('localhost', timeout=5)
-            headers.update({'X-Forwarded-For': '127.0.0.1', 'X-Forwarded-Proto': scheme, 'X-Real-IP': '127.0.0.1'})
+            headers.update({'X-Forwarded-For': '127.0.0.1', 'X-Forwarded-Proto': 'https' if secure else 'http', 'X-Real-IP': '127.0.0.1'})
         elif tls:
-            conn = http.client.HTTPSConnection(target.rsplit(':', 1)[0], int(target.rsplit(':', 1)[1]), timeout=5, context=ssl._create_unverified_context())
+            conn = Named(header, port, timeout=5, context=ssl._create_unverified_context())
         else:
-            conn = http.client.HTTPConnection(target.rsplit(':', 1)[0], int(target.rsplit(':', 1)[1]), timeout=5)
+            conn = http.client.HTTPConnection(host, port, timeout=5)
         conn.request('GET', path, headers=headers)
         response = conn.getresponse(); status = response.status; detail = ''
         body = response.read(65536).decode('utf-8', 'replace')
@@ -52,7 +60,7 @@ while True:
         exact = any(lo == hi == status for lo, hi in ranges)
         if status == 400 and not exact and ('DisallowedHost' in body or '<h1>Bad Request (400)</h1>' in body):
             refused, detail = True, "DisallowedHost: Invalid HTTP_HOST header: '%s'" % header
-        if 300 <= status < 400 and not exact and scheme == 'http' and location.startswith('https:'):
+        if 300 <= status < 400 and not exact and not secure and not upgrading and location.startswith('https:'):
             refused, detail = True, 'answered %d to %s: the settings redirect plain HTTP to HTTPS' % (status, location)
     except Exception as error:
         status = 0; detail = str(error)
@@ -73,9 +81,16 @@ export interface HealthResult {
 }
 
 /** Requests health-path through nginx on the host until a healthy status or health-timeout. */
-export function healthStep(s: Settings, timeoutMs = s.healthTimeoutMs): Step {
-  const tls = !!s.tlsCertificate
-  const port = tls ? (s.listen.port === 80 ? 443 : s.listen.port) : s.listen.port
+/**
+ * `scheme`: how the site is served; `upgrade` is plain HTTP until tls: auto's first certificate.
+ */
+export function healthStep(
+  s: Settings,
+  timeoutMs = s.healthTimeoutMs,
+  scheme: 'tls' | 'plain' | 'upgrade' = s.tlsCertificate ? 'tls' : 'plain'
+): Step {
+  const tls = scheme === 'tls'
+  const port = tls ? s.tlsListen : s.listen.port
   const address =
     !s.listen.address || /^(0\.0\.0\.0|\[::\])$/.test(s.listen.address)
       ? '127.0.0.1'
@@ -83,9 +98,9 @@ export function healthStep(s: Settings, timeoutMs = s.healthTimeoutMs): Step {
   return {
     id: 'health',
     phase: 'health',
-    title: `GET ${s.healthPath} through nginx (Host: ${healthHost(s)})`,
+    title: `GET ${tls ? 'https' : 'http'}://${healthHost(s)}${s.healthPath} through nginx`,
     privileged: false,
-    command: healthCommand(s, `${address}:${port}`, timeoutMs)
+    command: healthCommand(s, `${address}:${port}`, timeoutMs, scheme)
   }
 }
 
@@ -100,12 +115,21 @@ export function instanceHealthStep(s: Settings, instance: Instance): Step {
     phase: 'health',
     title: `GET ${s.healthPath} from ${unit} on its socket (Host: ${healthHost(s)})`,
     privileged: true,
-    command: healthCommand(s, instanceSocketPath(s.projectName, instance), s.healthTimeoutMs)
+    command: healthCommand(
+      s,
+      instanceSocketPath(s.projectName, instance),
+      s.healthTimeoutMs,
+      s.tlsCertificate ? 'tls' : s.acme ? 'upgrade' : 'plain'
+    )
   }
 }
 
-function healthCommand(s: Settings, target: string, timeoutMs: number): ShellText {
-  const scheme = s.tlsCertificate ? 'https' : 'http'
+function healthCommand(
+  s: Settings,
+  target: string,
+  timeoutMs: number,
+  scheme: 'tls' | 'plain' | 'upgrade'
+): ShellText {
   const ranges = s.healthExpect.map((r) => `${r.min}-${r.max}`).join(',')
   return sh`${s.python} -c ${HEALTH_PY} ${target} ${s.healthPath} ${healthHost(s)} ${scheme} ${timeoutMs / 1000} ${ranges}`
 }

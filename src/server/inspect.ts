@@ -1,12 +1,13 @@
 // The first step of every run: what the host has and what it serves. Read-only.
 
 import type { Settings } from '../settings.js'
+import { inspectAcme, parseAcmeFacts, type AcmeFacts } from './acme.js'
 import { raw, script, sh } from '../shell.js'
 import { LEGACY_FAILED_MARK, layout, socketPath, type LiveInstance } from './layout.js'
 import type { Step } from './step.js'
 
 /** What the host said about itself before the deploy. */
-export interface HostFacts {
+export interface HostFacts extends AcmeFacts {
   cpus: number
   /** the release `current` points at, or '' on a first deploy */
   live: string
@@ -49,7 +50,8 @@ export function inspectStep(s: Settings): Step {
       ),
       sh`echo "releases=$(ls -1 ${p.releases} 2>/dev/null | sort -r | tr '\n' ' ')"`,
       sh`echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`,
-      sh`echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`
+      sh`echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`,
+      ...(s.acme ? inspectAcme(s) : [])
     )
   }
 }
@@ -70,6 +72,8 @@ export function parseFacts(stdout: string): HostFacts {
     failed: list('failed'),
     served: list('served'),
     python: values.get('python') ?? '',
-    instance: (['blue', 'green', 'legacy'] as const).find((i) => i === values.get('instance')) ?? ''
+    instance:
+      (['blue', 'green', 'legacy'] as const).find((i) => i === values.get('instance')) ?? '',
+    ...parseAcmeFacts(values)
   }
 }

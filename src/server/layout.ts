@@ -107,6 +107,27 @@ export interface Layout {
   tmpfiles: string
   site: string
   siteLink: string
+  /** tls: auto (server/acme.ts) */
+  acme: AcmeLayout
+}
+
+/** Where tls: auto keeps its parts; certbot keeps the certificate under the project's name. */
+export interface AcmeLayout {
+  /** nginx answers HTTP-01 challenges from here; certbot writes them (webroot mode) */
+  webroot: string
+  /** acme-directory-ca, for certbot and its renewal */
+  directoryCa: string
+  certName: string
+  certificate: string
+  key: string
+  units: { service: string; timer: string }
+}
+
+export function renewalUnitNames(projectName: string): { service: string; timer: string } {
+  return {
+    service: `certbot-renew-${projectName}.service`,
+    timer: `certbot-renew-${projectName}.timer`
+  }
 }
 
 export function layout(s: Pick<Settings, 'deployPath' | 'projectName'>): Layout {
@@ -144,7 +165,18 @@ export function layout(s: Pick<Settings, 'deployPath' | 'projectName'>): Layout 
     }),
     tmpfiles: `/etc/tmpfiles.d/gunicorn-${s.projectName}.conf`,
     site: `${SITE_AVAILABLE}/${s.projectName}`,
-    siteLink: `${SITE_ENABLED}/${s.projectName}`
+    siteLink: `${SITE_ENABLED}/${s.projectName}`,
+    acme: {
+      webroot: `${root}/acme`,
+      directoryCa: `${root}/.deploy/acme-directory-ca.pem`,
+      certName: s.projectName,
+      certificate: `/etc/letsencrypt/live/${s.projectName}/fullchain.pem`,
+      key: `/etc/letsencrypt/live/${s.projectName}/privkey.pem`,
+      units: {
+        service: `${UNIT_FOLDER}/${renewalUnitNames(s.projectName).service}`,
+        timer: `${UNIT_FOLDER}/${renewalUnitNames(s.projectName).timer}`
+      }
+    }
   }
 }
 
@@ -161,7 +193,8 @@ const RESERVED = new Set([
   'venvs',
   'current',
   '.current.new',
-  'instances'
+  'instances',
+  'acme'
 ])
 
 /**

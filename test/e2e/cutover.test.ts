@@ -166,7 +166,7 @@ test('a deploy under load: the new release answers on its own socket first, then
     `::group::Start ${run.outputs.release} in gunicorn-mysite@green.service`,
     '::group::GET /healthz from gunicorn-mysite@green.service on its socket',
     '::group::Move traffic to gunicorn-mysite@green.service',
-    '::group::GET /healthz through nginx',
+    '/healthz through nginx',
     '::group::Drain and stop gunicorn-mysite@blue.service'
   ].map((title) => run.stdout.indexOf(title))
   expect(order.every((at) => at >= 0)).toBe(true)

@@ -8,7 +8,16 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ROOT, runAction, type ActionRun } from './action.js'
-import { FAULTS, type Fault, injectAt, REBOOT_STEPS, Relay, stepTitles } from './faults.js'
+import {
+  FAULTS,
+  type Fault,
+  injectAt,
+  planTitles,
+  REBOOT_STEPS,
+  Relay,
+  stepTitles,
+  titlePattern
+} from './faults.js'
 import { checkout, deployInputs, get, newCommit, onHost } from './fixture.js'
 import { bootHost, type TestHost } from './testhost.js'
 
@@ -148,6 +157,20 @@ test('the data the faults must not touch is there', () => {
   expect(titles.length).toBeGreaterThan(10)
 })
 
+test('the dry run lists the steps the deploy runs, by the same titles', async () => {
+  const dry = await runAction(inputs('dry', 2, { 'dry-run': 'true' }), {
+    env: newCommit(),
+    workspace: checkout('subfolder', 'dry', 'src/VERSION')
+  })
+  // The run's own steps before the plan's: the host check, and (dry run) the live files read.
+  const planned = planTitles(dry.summary).map((t) => titlePattern(t))
+  const ran = titles.filter((t) => !t.startsWith('Check the host'))
+  expect(ran.map((t, i) => planned[i]?.test(`::group::${t}\n`) ?? false)).toEqual(
+    ran.map(() => true)
+  )
+  expect(planned).toHaveLength(ran.length)
+})
+
 function selection(): Array<[string, Fault]> {
   if (FULL)
     return titles.flatMap((t) =>
@@ -199,7 +222,7 @@ test('every fault leaves the site serving, the data intact, no lock held, and a 
   }
   // Every cell holds; a failure lists the cells that did not, with what they saw.
   expect(cells.filter((c) => !passed(c))).toEqual([])
-})
+}, 3_600_000)
 
 const passed = (c: Cell) =>
   c.live !== undefined &&

@@ -20,6 +20,19 @@ export function stepTitles(stdout: string): string[] {
   return [...stdout.matchAll(/^::group::(.+)$/gm)].map((m) => m[1])
 }
 
+/** The steps a dry run lists, in order: the titles of the summary's "Plan (dry run)". */
+export function planTitles(summary: string): string[] {
+  const at = summary.indexOf('**Plan (dry run)**')
+  if (at < 0) throw new Error(`the dry run's summary has no plan:\n${summary}`)
+  const titles: string[] = []
+  for (const line of summary.slice(at).split('\n').slice(1)) {
+    const item = /^\d+\. (.+)$/.exec(line)
+    if (item) titles.push(item[1])
+    else if (titles.length > 0 && line.trim() !== '') break
+  }
+  return titles
+}
+
 /** A title as a pattern: the release id and the workspace it names differ from run to run. */
 export function titlePattern(title: string): RegExp {
   const escaped = title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
