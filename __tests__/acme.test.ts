@@ -73,7 +73,8 @@ const facts: HostFacts = {
   releases: [],
   failed: [],
   served: [],
-  python: '3.11.2 /usr/bin/python3.11'
+  python: '3.11.2 /usr/bin/python3.11',
+  instance: ''
 }
 const issued = { daysLeft: 80, names: ['example.com', 'www.example.com'] }
 
@@ -204,8 +205,8 @@ describe('the plan', () => {
     expect(order.indexOf('switch')).toBeLessThan(order.indexOf('certificate'))
     expect(order.lastIndexOf('nginx-t')).toBeGreaterThan(order.indexOf('certificate'))
     // The app's redirect to HTTPS (SECURE_SSL_REDIRECT) is no refusal yet: HTTPS follows.
-    expect(p.health.command.text).toContain(' 80 / example.com upgrade ')
-    expect(p.secure?.health.command.text).toContain(' 443 / example.com tls ')
+    expect(p.health.command.text).toContain(':80 / example.com upgrade ')
+    expect(p.secure?.health.command.text).toContain('1\\:443 / example.com tls ')
     expect(p.files.renewalTimer?.path).toBe('/etc/systemd/system/certbot-renew-mysite.timer')
   })
 
@@ -244,7 +245,7 @@ describe('the plan', () => {
       tlsCertificate: '/a',
       tlsCertificateKey: '/b'
     })
-    expect(healthStep(s).command.text).toMatch(/ 127\.0\.0\.1 8443 \/ example\.com tls /)
+    expect(healthStep(s).command.text).toMatch(/ 127\.0\.0\.1\\:8443 \/ example\.com tls /)
   })
 })
 

@@ -60,11 +60,12 @@ function discovered(command: string): Partial<RunResult> {
 
 const DEFAULT_ANSWERS: Record<string, Answer> = {
   inspect: {
-    stdout: `cpus=2\npython=3.11.2 /usr/bin/python3.11\nlive=${LIVE}\nreleases=${LIVE} ${OLDER}\nfailed=\n`
+    stdout: `cpus=2\npython=3.11.2 /usr/bin/python3.11\nlive=${LIVE}\nreleases=${LIVE} ${OLDER}\nfailed=\ninstance=blue\n`
   },
   discover: discovered,
   'nginx-t': { stdout: 'changed= mysite\n' },
   health: { stdout: 'healthy 200 12\n' },
+  'instance-health': { stdout: 'healthy 200 900\n' },
   'read-config': { stdout: '' }
 }
 
@@ -131,7 +132,9 @@ describe('the dry run prints the plan the deploy runs', () => {
     const s = settingsFor({ rollback: true, source: null, dryRun: true })
     const planned = await deploy(s, new ScriptedTransport())
     expect(planned.release).toBe(OLDER)
-    expect(planned.plan).toContain(`Switch current to ${OLDER}, restart gunicorn, reload nginx`)
+    expect(planned.plan).toContain(
+      `Start ${OLDER} in gunicorn-mysite@green.service, beside the live instance`
+    )
     expect(planned.plan?.some((t) => /^Upload|^Venv|manage\.py migrate/.test(t))).toBe(false)
   })
 
@@ -164,8 +167,11 @@ describe('transitions', () => {
       'collectstatic',
       'verify-units',
       'nginx-t',
+      'start',
+      'instance-health',
       'switch',
       'health',
+      'drain',
       'prune'
     ])
     expect(result.gates.map((g) => g.passed)).toEqual([true, true])
@@ -282,6 +288,29 @@ describe('transitions', () => {
     expect(t.steps()).not.toContain('prune')
   })
 
+  test('a release that fails its own health check never gets traffic: nothing is switched', async () => {
+    const t = new ScriptedTransport({
+      'instance-health': { code: 1, stdout: 'unhealthy 0 60000 [Errno 111] Connection refused\n' },
+      diagnostics: { stdout: '--- errors in the journal\nImportError: no module x\n' }
+    })
+    const result = await deploy(settingsFor({ source }), t)
+    expect(result.status).toBe('rolled-back')
+    expect(result.message.split('\n')[0]).toBe('ImportError: no module x')
+    expect(result.message).toContain(
+      `${NEW} was not healthy: the health check got no answer ([Errno 111] Connection refused) from / on its own socket within 60 s. It never served a request: nothing was switched, ${LIVE} still serves.`
+    )
+    expect(t.steps().slice(-5)).toEqual([
+      'start',
+      'instance-health',
+      'diagnostics',
+      'mark-failed',
+      'abandon'
+    ])
+    expect(t.steps()).not.toContain('switch')
+    // The journal read is the new instance's: the live one is blue.
+    expect(t.ran.find((r) => r.step === 'diagnostics')?.title).toContain('gunicorn-mysite@green')
+  })
+
   test('a rollback that does not bring the previous release back is a failure, said so', async () => {
     const t = new ScriptedTransport({ health: { code: 1, stdout: 'unhealthy 0 60000 refused\n' } })
     const result = await deploy(settingsFor({ source }), t)
@@ -301,8 +330,11 @@ describe('transitions', () => {
     )
   })
 
-  test('a failed prune after a healthy switch is a warning, not a failed deploy', async () => {
-    const t = new ScriptedTransport({ prune: { code: 1, stderr: 'rm: cannot remove' } })
+  test('a failed prune or drain after a healthy switch is a warning, not a failed deploy', async () => {
+    const t = new ScriptedTransport({
+      prune: { code: 1, stderr: 'rm: cannot remove' },
+      drain: { code: 1, stderr: 'Failed to stop' }
+    })
     const result = await deploy(settingsFor({ source }), t)
     expect(result.status).toBe('success')
   })

@@ -14,7 +14,7 @@ import { Input } from '../src/constants.js'
 import { configFiles, installConfigStep } from '../src/server/config.js'
 import { discoverStep } from '../src/server/discover.js'
 import { djangoSteps, hookStep } from '../src/server/django.js'
-import { diagnosticsStep, healthStep } from '../src/server/health.js'
+import { diagnosticsStep, healthStep, instanceHealthStep } from '../src/server/health.js'
 import { inspectStep } from '../src/server/inspect.js'
 import {
   dotenvStep,
@@ -24,7 +24,13 @@ import {
   uploadStep,
   venvStep
 } from '../src/server/release.js'
-import { switchStep } from '../src/server/switch.js'
+import {
+  abandonStep,
+  drainStep,
+  rollbackStep,
+  startStep,
+  switchStep
+} from '../src/server/switch.js'
 import { appFolderProblem } from '../src/grammar/paths.js'
 import { excluder } from '../src/remote/archive.js'
 import { renderSite } from '../src/render/nginx.js'
@@ -148,6 +154,7 @@ const TABLE: Row[] = [
   { input: Input.Timeout, valid: '30', separator: ' ' },
   { input: Input.CommandTimeout, valid: '600', separator: ' ' },
   { input: Input.HealthTimeout, valid: '60', separator: ' ' },
+  { input: Input.DrainTimeout, valid: '30', separator: ' ' },
   { input: Input.KeepReleases, valid: '5', separator: ' ' },
   { input: Input.MaxParallel, valid: '1', separator: ' ' },
   { input: Input.LockWait, valid: '300', separator: ' ' },
@@ -365,7 +372,8 @@ function everythingSent(s: Settings): string {
     releases: [],
     failed: [],
     served: [],
-    python: '3.11.2 /usr/bin/python3.11'
+    python: '3.11.2 /usr/bin/python3.11',
+    instance: 'blue' as const
   }
   const found = {
     staticUrl: '/static/',
@@ -383,9 +391,14 @@ function everythingSent(s: Settings): string {
     discoverStep(s, RELEASE),
     ...djangoSteps(s, RELEASE, found),
     installConfigStep(s, files),
-    switchStep(s, RELEASE, files),
+    startStep(s, RELEASE, 'green', files),
+    instanceHealthStep(s, 'green'),
+    switchStep(s, RELEASE, 'green', 'blue', files),
     healthStep(s),
-    diagnosticsStep(s),
+    diagnosticsStep(s, 'green'),
+    abandonStep(s, 'green'),
+    rollbackStep(s, RELEASE, 'green', 'blue', files),
+    drainStep(s, 'blue'),
     pruneStep(s, 5, RELEASE, ''),
     hookStep(s, RELEASE, 'post-deploy', s.postDeploy, 'cleanup')
   ]

@@ -17,7 +17,8 @@ const facts: HostFacts = {
   releases: [],
   failed: [],
   served: [],
-  python: '3.11.2 /usr/bin/python3.11'
+  python: '3.11.2 /usr/bin/python3.11',
+  instance: ''
 }
 const RELEASE = '20261125T081500Z-1a2b3c4'
 
@@ -108,8 +109,12 @@ describe('what the host says', () => {
       failed: ['r3'],
       served: ['r2', 'r1'],
       python: '3.11.2 /usr/bin/python3.11',
-      processUnits: []
+      processUnits: [],
+      instance: ''
     })
+    expect(parseFacts('instance=green\n').instance).toBe('green')
+    expect(parseFacts('instance=legacy\n').instance).toBe('legacy')
+    expect(parseFacts('instance=../x\n').instance).toBe('')
     expect(parseFacts('cpus=\nlive=.\n').live).toBe('')
   })
 

@@ -197,7 +197,8 @@ describe('the plan', () => {
     failed: [],
     served: [],
     python: '3.11.2 /usr/bin/python3.11',
-    processUnits: ['mysite-old.service', 'mysite-beat.service']
+    processUnits: ['mysite-old.service', 'mysite-beat.service'],
+    instance: 'blue'
   }
   const plan = (s: Settings, singletons = true) =>
     planRun({

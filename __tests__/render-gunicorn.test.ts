@@ -1,6 +1,6 @@
 import { settingsFor } from './settings-fixture.js'
 import { HARDENING, gracefulTimeout, renderService, renderSocket } from '../src/render/gunicorn.js'
-import { socketPath, unitNames } from '../src/server/layout.js'
+import { instanceSocketPath, socketPath, unitNames } from '../src/server/layout.js'
 import {
   systemdExecutable,
   systemdQuote,
@@ -8,7 +8,7 @@ import {
   systemdWord
 } from '../src/render/systemd-escape.js'
 
-const live = { appRoot: '/srv/mysite/current', workers: 3 }
+const live = { appRoot: '/srv/mysite/instances/%i', workers: 3 }
 
 function lines(text: string): string[] {
   return text.split('\n')
@@ -38,7 +38,17 @@ function value(text: string, key: string): string {
 describe('names', () => {
   it('derives the socket path and unit names from the project', () => {
     expect(socketPath('mysite')).toBe('/run/gunicorn-mysite.sock')
-    expect(unitNames('mysite')).toEqual({
+    expect(instanceSocketPath('mysite', 'green')).toBe('/run/gunicorn-mysite@green.sock')
+    const names = unitNames('mysite')
+    expect([names.socket, names.service]).toEqual([
+      'gunicorn-mysite@.socket',
+      'gunicorn-mysite@.service'
+    ])
+    expect(names.instance('blue')).toEqual({
+      socket: 'gunicorn-mysite@blue.socket',
+      service: 'gunicorn-mysite@blue.service'
+    })
+    expect(names.legacy).toEqual({
       socket: 'gunicorn-mysite.socket',
       service: 'gunicorn-mysite.service'
     })
@@ -54,9 +64,9 @@ describe('renderSocket', () => {
     )
   })
 
-  it('listens on the project socket, reachable by nginx only', () => {
+  it("listens on the instance's own socket, reachable by nginx only", () => {
     expect(section(unit, 'Socket')).toEqual([
-      'ListenStream=/run/gunicorn-mysite.sock',
+      'ListenStream=/run/gunicorn-mysite@%i.sock',
       'SocketUser=www-data',
       'SocketGroup=www-data',
       'SocketMode=0600'
@@ -84,14 +94,25 @@ describe('renderService', () => {
 
   it('runs gunicorn through the venv python with the workers and the wsgi module', () => {
     expect(value(unit, 'ExecStart')).toBe(
-      '/srv/mysite/current/.venv/bin/python -m gunicorn --workers 3 mysite.wsgi:application'
+      '/srv/mysite/instances/%i/.venv/bin/python -m gunicorn --workers 3 mysite.wsgi:application'
+    )
+    expect(value(unit, 'WorkingDirectory')).toBe('/srv/mysite/instances/%i')
+  })
+
+  it('runs another server of the app when given its command', () => {
+    const asgi = renderService(settingsFor(), {
+      ...live,
+      command: ['-m', 'gunicorn', '-k', 'uvicorn.workers.UvicornWorker', 'mysite.asgi:application']
+    })
+    expect(value(asgi, 'ExecStart')).toBe(
+      '/srv/mysite/instances/%i/.venv/bin/python -m gunicorn -k uvicorn.workers.UvicornWorker mysite.asgi:application'
     )
   })
 
   it('passes gunicorn-args between the workers and the wsgi module', () => {
     const s = settingsFor({ gunicornArgs: ['--timeout', '60', '--access-logfile', '-'] })
     expect(value(renderService(s, live), 'ExecStart')).toBe(
-      '/srv/mysite/current/.venv/bin/python -m gunicorn --workers 3 --timeout 60 --access-logfile - mysite.wsgi:application'
+      '/srv/mysite/instances/%i/.venv/bin/python -m gunicorn --workers 3 --timeout 60 --access-logfile - mysite.wsgi:application'
     )
   })
 
@@ -114,9 +135,9 @@ describe('renderService', () => {
 
   it('is socket-activated and notifies readiness', () => {
     const unitSection = section(unit, 'Unit')
-    expect(unitSection).toContain('Requires=gunicorn-mysite.socket')
+    expect(unitSection).toContain('Requires=gunicorn-mysite@%i.socket')
     expect(values(unit, 'After')).toEqual(
-      expect.arrayContaining(['gunicorn-mysite.socket', 'network.target'])
+      expect.arrayContaining(['gunicorn-mysite@%i.socket', 'network.target'])
     )
     expect(value(unit, 'Type')).toBe('notify')
     expect(value(unit, 'NotifyAccess')).toBe('main')
@@ -198,7 +219,7 @@ describe('renderService', () => {
     it('quotes hostile gunicorn arguments so each stays one literal argument', () => {
       const s = settingsFor({ gunicornArgs: ['--name', 'my app; rm -rf /', '--x=%h $HOME'] })
       expect(value(renderService(s, live), 'ExecStart')).toBe(
-        '/srv/mysite/current/.venv/bin/python -m gunicorn --workers 3 --name "my app; rm -rf /" "--x=%%h $$HOME" mysite.wsgi:application'
+        '/srv/mysite/instances/%i/.venv/bin/python -m gunicorn --workers 3 --name "my app; rm -rf /" "--x=%%h $$HOME" mysite.wsgi:application'
       )
     })
 

@@ -305,6 +305,8 @@ describe('whole numbers', () => {
     expect(s.connectTimeoutMs).toBe(45_000)
     expect(s.commandTimeoutMs).toBe(1_200_000)
     expect(s.healthTimeoutMs).toBe(90_000)
+    expect(s.drainTimeoutS).toBe(30)
+    expect(read({ 'drain-timeout': '0' }).drainTimeoutS).toBe(0)
   })
 
   test.each([
@@ -316,6 +318,8 @@ describe('whole numbers', () => {
     [Input.CommandTimeout, '-5', /whole number/],
     [Input.HealthTimeout, '0', /from 1 to 3600/],
     [Input.HealthTimeout, 'forever', /whole number/],
+    [Input.DrainTimeout, '3601', /from 0 to 3600/],
+    [Input.DrainTimeout, '5s', /whole number/],
     [Input.KeepReleases, '1', /from 2 to 100, not 1/],
     [Input.KeepReleases, '101', /from 2 to 100/],
     [Input.KeepReleases, 'all', /whole number/],

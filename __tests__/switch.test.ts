@@ -1,59 +1,151 @@
-// The switch step reads what the install step changed: systemd and nginx read their files again
-// only when they changed. Run with a real sh and a stand-in systemctl that records its calls.
+// The cutover's steps run with a real shell and stand-ins for every command that would change
+// this machine (systemctl, ln, mv, rm, tee, ss): what they would do, in order.
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { switchBody } from '../src/server/switch.js'
+import { configFiles } from '../src/server/config.js'
+import type { Step } from '../src/server/step.js'
+import {
+  abandonStep,
+  drainStep,
+  rollbackStep,
+  startStep,
+  switchStep
+} from '../src/server/switch.js'
+import type { Settings } from '../src/settings.js'
 import { settingsFor } from './settings-fixture.js'
 
 const RELEASE = '20261125T081500Z-1a2b3c4'
+const PREVIOUS = '20261124T081500Z-0a1b2c3'
 
-function systemctlCalls(changed: string | null, nginxActive = true): string[] {
+/** The commands a step runs, with `changed` as the install step left it (null: no list). */
+function calls(step: (s: Settings) => Step, changed: string | null, nginxActive = true): string[] {
   const deployPath = mkdtempSync(join(tmpdir(), 'dda-switch-'))
-  mkdirSync(join(deployPath, '.deploy'))
+  mkdirSync(join(deployPath, '.deploy', 'served'), { recursive: true })
   if (changed !== null) writeFileSync(join(deployPath, '.deploy', 'changed'), changed)
   const record = join(deployPath, 'calls')
-  const command = switchBody(settingsFor({ deployPath }), RELEASE).text
+  const text = step(settingsFor({ deployPath, drainTimeoutS: 1 })).command.text
+  // A step done whole runs its body in a shell of its own, where the stand-ins would not be:
+  // the body, in this shell.
+  const detached = /<<'DDA_DETACHED'[^\n]*\n([\s\S]*)\nDDA_DETACHED\n/.exec(text)
+  const command = detached ? `set -eu\n${detached[1]}` : text
+  const stub = (name: string) => `${name}() { echo "${name} $*" >> ${record}; }`
   execFileSync('/bin/bash', [
     '-c',
-    `systemctl() { echo "$*" >> ${record}; case "$*" in 'is-active --quiet nginx') return ${nginxActive ? 0 : 3};; esac; }\n` +
-      `seq() { :; }\n${command}`
+    [
+      `systemctl() { echo "systemctl $*" >> ${record}; case "$*" in 'is-active --quiet nginx') return ${nginxActive ? 0 : 3};; esac; }`,
+      ...['ln', 'mv', 'rm', 'tee', 'mkdir', 'chmod', 'cp', 'sleep', 'date', 'sh'].map(stub),
+      'seq() { echo 1; }',
+      `ss() { echo "ss $*" >> ${record}; echo "u_str LISTEN 0 128 /run/x.sock 1 * 0"; }`,
+      command
+    ].join('\n')
   ])
-  const calls = readFileSync(record, 'utf8').trim().split('\n')
+  const lines = readFileSync(record, 'utf8').trim().split('\n')
   rmSync(deployPath, { recursive: true, force: true })
-  return calls
+  // Paths under the temporary deploy path, as the deploy path.
+  return lines.map((line) => line.replaceAll(deployPath, '<dp>'))
 }
 
-test('nothing changed: the service restarts, nothing else is read again', () => {
-  expect(systemctlCalls('\n')).toEqual([
-    'start gunicorn-mysite.socket',
-    'restart gunicorn-mysite.service',
-    'is-active --quiet nginx'
-  ])
+const files = (s: Settings) =>
+  configFiles(
+    s,
+    { cpus: 1, live: '', releases: [], failed: [], served: [], python: '', instance: '' },
+    {}
+  )
+
+describe('start: the new release in the idle instance', () => {
+  test('the tested units as its own runtime units, its link to the release, then its socket and service start', () => {
+    expect(calls((s) => startStep(s, RELEASE, 'green', files(s)), '\n')).toEqual([
+      'systemctl stop gunicorn-mysite@green.service gunicorn-mysite@green.socket',
+      'mkdir -p /run/systemd/system',
+      'cp <dp>/.deploy/staged/gunicorn-mysite@.socket /run/systemd/system/gunicorn-mysite@green.socket',
+      'cp <dp>/.deploy/staged/gunicorn-mysite@.service /run/systemd/system/gunicorn-mysite@green.service',
+      'systemctl daemon-reload',
+      'mkdir -p <dp>/instances',
+      'chmod 755 <dp>/instances',
+      `ln -sfn ../releases/${RELEASE} <dp>/instances/.green.new`,
+      'mv -T <dp>/instances/.green.new <dp>/instances/green',
+      'date +%s',
+      'systemctl start gunicorn-mysite@green.socket',
+      'systemctl start gunicorn-mysite@green.service'
+    ])
+  })
 })
 
-test('a changed service: systemd reads it again; nginx is not reloaded', () => {
-  const calls = systemctlCalls('gunicorn-mysite.service\n')
-  expect(calls.slice(0, 2)).toEqual([
-    'daemon-reload',
-    'enable --quiet gunicorn-mysite.socket gunicorn-mysite.service'
-  ])
-  expect(calls).not.toContain('reload nginx')
+describe('switch: traffic moves by one rename, without an nginx reload', () => {
+  test('the socket link, then current, then the tested files; the new instance starts at boot', () => {
+    expect(calls((s) => switchStep(s, RELEASE, 'green', 'blue', files(s)), '\n')).toEqual([
+      'mkdir -p <dp>/.deploy/served',
+      'ln -sfn /run/gunicorn-mysite@green.sock /run/.gunicorn-mysite.sock.new',
+      'mv -T /run/.gunicorn-mysite.sock.new /run/gunicorn-mysite.sock',
+      'tee /etc/tmpfiles.d/gunicorn-mysite.conf.new',
+      'mv -f /etc/tmpfiles.d/gunicorn-mysite.conf.new /etc/tmpfiles.d/gunicorn-mysite.conf',
+      `ln -sfn releases/${RELEASE} <dp>/.current.new`,
+      'mv -T <dp>/.current.new <dp>/current',
+      'cp -p <dp>/.deploy/staged/gunicorn-mysite@.socket /etc/systemd/system/gunicorn-mysite@.socket.new',
+      'mv -f /etc/systemd/system/gunicorn-mysite@.socket.new /etc/systemd/system/gunicorn-mysite@.socket',
+      'cp -p <dp>/.deploy/staged/gunicorn-mysite@.service /etc/systemd/system/gunicorn-mysite@.service.new',
+      'mv -f /etc/systemd/system/gunicorn-mysite@.service.new /etc/systemd/system/gunicorn-mysite@.service',
+      'cp -p <dp>/.deploy/staged/mysite /etc/nginx/sites-available/mysite.new',
+      'mv -f /etc/nginx/sites-available/mysite.new /etc/nginx/sites-available/mysite',
+      'ln -sfn /etc/nginx/sites-available/mysite /etc/nginx/sites-enabled/mysite',
+      'rm -f /run/systemd/system/gunicorn-mysite@green.socket /run/systemd/system/gunicorn-mysite@green.service',
+      'systemctl daemon-reload',
+      'systemctl is-active --quiet nginx',
+      'systemctl enable --quiet gunicorn-mysite@green.socket gunicorn-mysite@green.service'
+    ])
+  })
+
+  test('a changed site reloads nginx; nginx not running is started', () => {
+    expect(calls((s) => switchStep(s, RELEASE, 'green', 'blue', files(s)), 'mysite\n')).toContain(
+      'systemctl reload nginx'
+    )
+    expect(calls((s) => switchStep(s, RELEASE, 'blue', '', files(s)), '\n', false)).toContain(
+      'systemctl start nginx'
+    )
+  })
 })
 
-test('a changed socket is restarted; a changed site reloads nginx', () => {
-  const calls = systemctlCalls('gunicorn-mysite.socket\nmysite\n')
-  expect(calls).toContain('stop gunicorn-mysite.service gunicorn-mysite.socket')
-  expect(calls).toContain('reload nginx')
+describe('drain: the old instance stops once its connections are done', () => {
+  test('an instance: its socket watched, then stopped and disabled', () => {
+    const drained = calls((s) => drainStep(s, 'blue'), '\n')
+    expect(drained[0]).toBe('ss -xaH src /run/gunicorn-mysite@blue.sock')
+    expect(drained.at(-1)).toBe(
+      'systemctl disable --quiet --now gunicorn-mysite@blue.service gunicorn-mysite@blue.socket'
+    )
+  })
+
+  test('the earlier single instance: its units go, and the link to its socket', () => {
+    const drained = calls((s) => drainStep(s, 'legacy'), '\n')
+    expect(drained[0]).toBe('ss -xaH src /run/gunicorn-mysite.sock')
+    expect(drained.slice(-3)).toEqual([
+      'systemctl disable --quiet --now gunicorn-mysite.service gunicorn-mysite.socket',
+      'rm -f /etc/systemd/system/gunicorn-mysite.socket /etc/systemd/system/gunicorn-mysite.service /run/gunicorn-mysite@legacy.sock',
+      'systemctl daemon-reload'
+    ])
+  })
 })
 
-test('no list (an older install step): everything, as before', () => {
-  const calls = systemctlCalls(null)
-  expect(calls).toContain('daemon-reload')
-  expect(calls).toContain('reload nginx')
-})
+describe('the way back', () => {
+  test('rollback: traffic back to the old instance first, then the new one stops', () => {
+    const back = calls((s) => rollbackStep(s, PREVIOUS, 'green', 'blue', files(s)), '\n')
+    expect(back.slice(0, 2)).toEqual([
+      'ln -sfn /run/gunicorn-mysite@blue.sock /run/.gunicorn-mysite.sock.new',
+      'mv -T /run/.gunicorn-mysite.sock.new /run/gunicorn-mysite.sock'
+    ])
+    expect(back).toContain(
+      'systemctl disable --quiet --now gunicorn-mysite@green.service gunicorn-mysite@green.socket'
+    )
+    expect(back).not.toContain('systemctl reload nginx')
+    expect(back.findIndex((c) => c.includes('--now gunicorn-mysite@green'))).toBeGreaterThan(1)
+  })
 
-test('nginx not running: started', () => {
-  expect(systemctlCalls('\n', false)).toContain('start nginx')
+  test('abandon: the new instance stops; traffic was never moved', () => {
+    const abandoned = calls((s) => abandonStep(s, 'green'), '\n')
+    expect(abandoned[0]).toBe(
+      'systemctl stop gunicorn-mysite@green.service gunicorn-mysite@green.socket'
+    )
+    expect(abandoned.some((c) => c.includes('/run/gunicorn-mysite.sock'))).toBe(false)
+  })
 })

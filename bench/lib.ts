@@ -166,9 +166,11 @@ export function actionInputs(host: TestHost, overrides: Record<string, string> =
 export interface Variant {
   /** the name in tables and in BENCH_VARIANTS */
   name: string
+  /** `broken`: a release whose WSGI import fails */
   deploy(
     host: TestHost,
-    version: string
+    version: string,
+    broken?: boolean
   ): Promise<Timed & { summary?: string; stdout?: string; steps?: Map<string, number> }>
 }
 
@@ -177,9 +179,15 @@ export const ONE_SCRIPT = 'recipe, one script'
 export const STEP_BY_STEP = 'recipe, step by step'
 
 /** The fixture at a version, with a real code change (a view edited), ready to upload. */
-export function changedProject(version: string): { workspace: string; project: string } {
+export function changedProject(
+  version: string,
+  broken = false
+): { workspace: string; project: string } {
   const made = workspaceWith(version)
   edit(made.project, 'notes/views.py', (text) => `${text}\n# ${version}\n`)
+  // A release that cannot boot: its WSGI import fails.
+  if (broken)
+    edit(made.project, 'mysite/wsgi.py', (text) => `from os import no_such_name  # broken\n${text}`)
   return made
 }
 
@@ -193,22 +201,24 @@ export function variants(bundle: Bundle, fallback: string[]): Variant[] {
   const common = JSON.parse(process.env.BENCH_ACTION_INPUTS || '{}') as Record<string, string>
   const action = (name: string, inputs: Record<string, string>): Variant => ({
     name,
-    deploy: (host, version) =>
+    deploy: (host, version, broken) =>
       runAction(
         bundle,
         actionInputs(host, { ...common, ...inputs }),
-        changedProject(version).workspace
+        changedProject(version, broken).workspace
       )
   })
   const known: Record<string, Variant> = {
     action: action(ACTION, {}),
     'one-script': {
       name: ONE_SCRIPT,
-      deploy: (host, version) => recipeOneScript(host, changedProject(version).project)
+      deploy: (host, version, broken) =>
+        recipeOneScript(host, changedProject(version, broken).project)
     },
     'step-by-step': {
       name: STEP_BY_STEP,
-      deploy: (host, version) => recipeStepByStep(host, changedProject(version).project)
+      deploy: (host, version, broken) =>
+        recipeStepByStep(host, changedProject(version, broken).project)
     }
   }
   const chosen = envList('BENCH_VARIANTS', fallback).map((key) => {

@@ -166,6 +166,6 @@ export function stats(events: Event[]) {
     failingMs: failingMs(events),
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
-    max: latencies.length ? Math.max(...latencies) : NaN
+    max: latencies.length ? latencies.reduce((a, b) => Math.max(a, b), 0) : NaN
   }
 }

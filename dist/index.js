@@ -69029,7 +69029,6 @@ var Input;
     Input["AsgiModule"] = "asgi-module";
     Input["AsgiServer"] = "asgi-server";
     Input["ProxyReadTimeout"] = "proxy-read-timeout";
-    Input["DrainTimeout"] = "drain-timeout";
     Input["ServerName"] = "server-name";
     Input["Listen"] = "listen";
     Input["StaticUrl"] = "static-url";
@@ -69050,6 +69049,7 @@ var Input;
     Input["HealthExpect"] = "health-expect";
     Input["HealthTimeout"] = "health-timeout";
     Input["HealthUrl"] = "health-url";
+    Input["DrainTimeout"] = "drain-timeout";
     Input["GithubToken"] = "github-token";
     Input["Environment"] = "environment";
     Input["EnvironmentUrl"] = "environment-url";
@@ -69083,7 +69083,6 @@ const INPUT_DEFAULTS = {
     [Input.KeepReleases]: '5',
     [Input.Workers]: 'auto',
     [Input.AsgiServer]: 'uvicorn',
-    [Input.DrainTimeout]: '30',
     [Input.ServerName]: '_',
     [Input.Listen]: '80',
     [Input.ClientMaxBodySize]: '10m',
@@ -69093,6 +69092,7 @@ const INPUT_DEFAULTS = {
     [Input.HealthPath]: '/',
     [Input.HealthExpect]: '200-499',
     [Input.HealthTimeout]: '60',
+    [Input.DrainTimeout]: '30',
     [Input.Environment]: 'production',
     [Input.Deployment]: 'true',
     [Input.DryRun]: 'false',
@@ -69123,6 +69123,8 @@ var Output;
 ;// CONCATENATED MODULE: ./src/server/layout.ts
 // Every path the action owns on the server, in one place. See ARCHITECTURE.md, "On the server".
 const UNIT_FOLDER = '/etc/systemd/system';
+/** Units that last until the next boot: a new instance's, until traffic moves to it. */
+const RUNTIME_UNIT_FOLDER = '/run/systemd/system';
 const SITE_AVAILABLE = '/etc/nginx/sites-available';
 const SITE_ENABLED = '/etc/nginx/sites-enabled';
 /** Debian's welcome site, disabled while our site is the catch-all `_`. */
@@ -69135,13 +69137,36 @@ const DEFAULT_SITE = `${SITE_AVAILABLE}/default`;
 const RELEASE_ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-z]+$/;
 /** Where earlier versions marked a failed release, inside it (still read, never written). */
 const LEGACY_FAILED_MARK = '.deploy-failed';
+/**
+ * The two instances of the web app: the new release starts in the idle one while the live one
+ * serves. `legacy` is the single socket-activated instance of earlier versions, live until the
+ * first deploy by this one moves the host to the two.
+ */
+const INSTANCES = (/* unused pure expression or super */ null && (['blue', 'green']));
+/** The instance that is not live: where the next release starts. */
+function idleInstance(live) {
+    return live === 'blue' ? 'green' : 'blue';
+}
+/**
+ * The socket nginx connects to, by path, on every request: a link to the live instance's socket,
+ * renamed atomically to move traffic (on a host an earlier version deployed, the socket itself).
+ */
 function socketPath(projectName) {
     return `/run/gunicorn-${projectName}.sock`;
 }
+/** An instance's own socket (for `legacy`: a hard link to the earlier single socket). */
+function instanceSocketPath(projectName, instance) {
+    return `/run/gunicorn-${projectName}@${instance}.sock`;
+}
 function unitNames(projectName) {
     return {
-        socket: `gunicorn-${projectName}.socket`,
-        service: `gunicorn-${projectName}.service`
+        socket: `gunicorn-${projectName}@.socket`,
+        service: `gunicorn-${projectName}@.service`,
+        instance: (instance) => ({
+            socket: `gunicorn-${projectName}@${instance}.socket`,
+            service: `gunicorn-${projectName}@${instance}.service`
+        }),
+        legacy: { socket: `gunicorn-${projectName}.socket`, service: `gunicorn-${projectName}.service` }
     };
 }
 function renewalUnitNames(projectName) {
@@ -69159,6 +69184,8 @@ function layout_layout(s) {
         release: (id) => `${root}/releases/${id}`,
         current: `${root}/current`,
         currentStaging: `${root}/.current.new`,
+        instances: `${root}/instances`,
+        instance: (name) => `${root}/instances/${name}`,
         shared: `${root}/shared`,
         state: `${root}/.deploy`,
         env: `${root}/.deploy/env`,
@@ -69173,6 +69200,15 @@ function layout_layout(s) {
         venvs: `${root}/venvs`,
         venv: (key) => `${root}/venvs/${key}`,
         units: { socket: `${UNIT_FOLDER}/${units.socket}`, service: `${UNIT_FOLDER}/${units.service}` },
+        legacyUnits: {
+            socket: `${UNIT_FOLDER}/${units.legacy.socket}`,
+            service: `${UNIT_FOLDER}/${units.legacy.service}`
+        },
+        runtimeUnits: (instance) => ({
+            socket: `${RUNTIME_UNIT_FOLDER}/${units.instance(instance).socket}`,
+            service: `${RUNTIME_UNIT_FOLDER}/${units.instance(instance).service}`
+        }),
+        tmpfiles: `/etc/tmpfiles.d/gunicorn-${s.projectName}.conf`,
         site: `${SITE_AVAILABLE}/${s.projectName}`,
         siteLink: `${SITE_ENABLED}/${s.projectName}`,
         acme: {
@@ -69200,6 +69236,7 @@ const RESERVED = new Set([
     'venvs',
     'current',
     '.current.new',
+    'instances',
     'acme'
 ]);
 /**
@@ -69277,8 +69314,10 @@ function systemdExecutable(path) {
 }
 
 ;// CONCATENATED MODULE: ./src/render/gunicorn.ts
-// The gunicorn socket and service units. Socket activation keeps the listening socket open across
-// a service restart, so requests wait for the new release instead of failing.
+// The gunicorn socket and service units: templates, one instance each for blue and green
+// (`gunicorn-<project>@blue.service`), each with its own socket, so a new release starts beside the
+// live one. Socket activation: the socket is systemd's, made before gunicorn starts and owned
+// by nginx's user.
 
 
 
@@ -69351,13 +69390,21 @@ function gracefulTimeout(gunicornArgs) {
     }
     return seconds;
 }
+/** systemd's specifier for the instance name (blue, green), kept literal by the escaping. */
+const INSTANCE = '%i';
+const keepInstance = (escaped) => escaped.replaceAll('%%i', INSTANCE);
+/** The folder an instance runs from: a link to its release, `<deploy-path>/instances/%i`. */
+function instanceRoot(s) {
+    return layout_layout(s).instance(INSTANCE);
+}
 function renderSocket(s) {
     return unitFile([
-        ['Unit', [`Description=${systemdValue(`gunicorn socket for ${s.projectName}`)}`]],
+        ['Unit', [`Description=${systemdValue(`gunicorn socket for ${s.projectName}`)}, %i`]],
         [
             'Socket',
             [
-                `ListenStream=${systemdValue(socketPath(s.projectName))}`,
+                // instanceSocketPath(project, '%i')
+                `ListenStream=${systemdValue(`/run/gunicorn-${s.projectName}@`)}%i.sock`,
                 `SocketUser=${SOCKET_OWNER}`,
                 `SocketGroup=${SOCKET_OWNER}`,
                 'SocketMode=0600'
@@ -69367,29 +69414,28 @@ function renderSocket(s) {
     ]);
 }
 /**
- * `appRoot` is the folder the app runs from: `<deploy-path>/current` when live, the release folder
- * itself when a unit is verified before the switch.
+ * `appRoot` is the folder the app runs from: the instance's link (`instanceRoot`) when installed,
+ * the release folder itself when a unit is verified before the switch. `command` is what the venv's
+ * python runs (gunicorn's arguments by default): other servers of the app are one argument away.
  */
 function renderService(s, opts) {
     if (!Number.isInteger(opts.workers) || opts.workers < 1) {
         throw new RangeError(`workers must be a positive integer, got ${opts.workers}`);
     }
-    const units = unitNames(s.projectName);
     // The venv's python finds gunicorn in the venv or, with system-site-packages, in the distribution.
+    const command = opts.command ?? gunicornCommand(s, opts.workers);
     const execStart = [
-        systemdExecutable(`${opts.appRoot}/.venv/bin/python`),
-        ...[
-            ...['-m', 'gunicorn', '--workers', String(opts.workers), ...serverArgs(s)],
-            ...[...s.gunicornArgs, appModule(s)]
-        ].map(systemdQuote)
+        keepInstance(systemdExecutable(`${opts.appRoot}/.venv/bin/python`)),
+        ...command.map(systemdQuote)
     ].join(' ');
     return unitFile([
         [
             'Unit',
             [
-                `Description=${systemdValue(`gunicorn for ${s.projectName}`)}`,
-                `Requires=${systemdValue(units.socket)}`,
-                `After=${systemdValue(units.socket)}`,
+                `Description=${systemdValue(`gunicorn for ${s.projectName}`)}, %i`,
+                // the instance's own socket, gunicorn-<project>@%i.socket
+                `Requires=${systemdValue(`gunicorn-${s.projectName}@`)}%i.socket`,
+                `After=${systemdValue(`gunicorn-${s.projectName}@`)}%i.socket`,
                 'After=network.target'
             ]
         ],
@@ -69400,7 +69446,7 @@ function renderService(s, opts) {
                 'NotifyAccess=main',
                 `User=${systemdValue(s.appUser)}`,
                 `Group=${systemdValue(s.appUser)}`,
-                `WorkingDirectory=${systemdValue(opts.appRoot)}`,
+                `WorkingDirectory=${keepInstance(systemdValue(opts.appRoot))}`,
                 `Environment=${systemdWord(`DJANGO_SETTINGS_MODULE=${s.settingsModule}`)}`,
                 'Environment=PYTHONUNBUFFERED=1',
                 // '-': the service starts before any dotenv was ever written. systemd reads it as root.
@@ -69419,6 +69465,14 @@ function renderService(s, opts) {
         ],
         ['Install', ['WantedBy=multi-user.target']]
     ]);
+}
+/** gunicorn serving the WSGI application, as `python -m` arguments. */
+function gunicornCommand(s, workers) {
+    // The server's own arguments (ASGI's worker class, the drain) before the user's: a -k wins.
+    return [
+        ...['-m', 'gunicorn', '--workers', String(workers), ...serverArgs(s)],
+        ...[...s.gunicornArgs, appModule(s)]
+    ];
 }
 function unitFile(sections) {
     const body = sections.map(([name, lines]) => [`[${name}]`, ...lines].join('\n')).join('\n\n');
@@ -70549,7 +70603,7 @@ function configFiles(s, facts, site, writable = []) {
         socket: { path: p.units.socket, text: renderSocket(s) },
         service: {
             path: p.units.service,
-            text: renderService(s, { appRoot: p.current, workers: workerCount(s, facts), writable })
+            text: renderService(s, { appRoot: instanceRoot(s), workers: workerCount(s, facts), writable })
         },
         site: { path: p.site, text: renderSite(s, site, siteTls(s, facts)) },
         ...(s.acme ? renewalFiles(s) : {})
@@ -70563,9 +70617,9 @@ function config_writeFile(path, text) {
 /** Gate 1: systemd-analyze verify on the new units, rendered to run the new release directly. */
 function verifyUnitsStep(s, id, files) {
     const p = layout_layout(s);
-    const units = unitNames(s.projectName);
-    // `current` does not point at the new release yet: verify the units as they will run it.
-    const service = files.service.text.split(p.current).join(p.release(id));
+    // The templates, verified as an instance running the new release.
+    const units = unitNames(s.projectName).instance('blue');
+    const service = files.service.text.split(instanceRoot(s)).join(p.release(id));
     return {
         id: 'verify-units',
         phase: 'gates',
@@ -70613,10 +70667,12 @@ function installConfigStep(s, files) {
  * Shell that puts the files the gate tested in place (the switch's first act): each renamed over
  * the live one, the site enabled, Debian's welcome site disabled for a catch-all.
  */
-function installStaged(s, files) {
+function installStaged(s, files, only) {
     const p = layout_layout(s);
     const catchAll = s.serverNames.length === 1 && s.serverNames[0] === '_';
-    return script(...allFiles(files).map(({ path }) => sh `cp -p ${p.staged}/${baseName(path)} ${path}.new && mv -f ${path}.new ${path}`), sh `ln -sfn ${files.site.path} ${p.siteLink}`, catchAll ? sh `rm -f ${DEFAULT_SITE_LINK}` : undefined);
+    const chosen = only ? only.flatMap((name) => (files[name] ? [files[name]] : [])) : allFiles(files);
+    const site = chosen.includes(files.site);
+    return script(...chosen.map(({ path }) => sh `cp -p ${p.staged}/${baseName(path)} ${path}.new && mv -f ${path}.new ${path}`), site ? sh `ln -sfn ${files.site.path} ${p.siteLink}` : undefined, site && catchAll ? sh `rm -f ${DEFAULT_SITE_LINK}` : undefined);
 }
 /** Which of the action's files the install changed, by name (`gunicorn-mysite.socket`, ...). */
 function parseChanged(stdout) {
@@ -71299,12 +71355,23 @@ function healthHost(s) {
     const name = s.serverNames[0];
     return name === '_' ? 'localhost' : requestName(name);
 }
+// `target` is host:port (through nginx) or a unix socket's path (an instance, directly, with the
+// headers nginx would add: the app sees the same request either way).
 const HEALTH_PY = `
 import http.client, socket, ssl, sys, time
-host, port, path, header, tls, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5] == 'tls', float(sys.argv[6])
+target, path, header, scheme, timeout = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
+direct = target.startswith('/')
+host, port = ('', 0) if direct else (target.rsplit(':', 1)[0], int(target.rsplit(':', 1)[1]))
+secure = scheme == 'tls'
+tls = secure and not direct
 # tls: auto before its first certificate: HTTPS is coming, so the app's redirect to it is no refusal.
-upgrading = sys.argv[5] == 'upgrade'
-ranges = [tuple(map(int, r.split('-'))) for r in sys.argv[7].split(',')]
+upgrading = scheme == 'upgrade'
+ranges = [tuple(map(int, r.split('-'))) for r in sys.argv[6].split(',')]
+class UnixConnection(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(target)
 start = time.monotonic(); status = 0; detail = ''
 class Named(http.client.HTTPSConnection):
     # To nginx on this host, with the site's name in the TLS handshake (SNI), as a browser.
@@ -71313,11 +71380,15 @@ class Named(http.client.HTTPSConnection):
 while True:
     refused = False
     try:
-        if tls:
+        headers = {'Host': header, 'User-Agent': 'django-deploy-action health check'}
+        if direct:
+            conn = UnixConnection('localhost', timeout=5)
+            headers.update({'X-Forwarded-For': '127.0.0.1', 'X-Forwarded-Proto': 'https' if secure else 'http', 'X-Real-IP': '127.0.0.1'})
+        elif tls:
             conn = Named(header, port, timeout=5, context=ssl._create_unverified_context())
         else:
             conn = http.client.HTTPConnection(host, port, timeout=5)
-        conn.request('GET', path, headers={'Host': header, 'User-Agent': 'django-deploy-action health check'})
+        conn.request('GET', path, headers=headers)
         response = conn.getresponse(); status = response.status; detail = ''
         body = response.read(65536).decode('utf-8', 'replace')
         location = response.getheader('Location') or ''
@@ -71327,7 +71398,7 @@ while True:
         exact = any(lo == hi == status for lo, hi in ranges)
         if status == 400 and not exact and ('DisallowedHost' in body or '<h1>Bad Request (400)</h1>' in body):
             refused, detail = True, "DisallowedHost: Invalid HTTP_HOST header: '%s'" % header
-        if 300 <= status < 400 and not exact and not tls and not upgrading and location.startswith('https:'):
+        if 300 <= status < 400 and not exact and not secure and not upgrading and location.startswith('https:'):
             refused, detail = True, 'answered %d to %s: the settings redirect plain HTTP to HTTPS' % (status, location)
     except Exception as error:
         status = 0; detail = str(error)
@@ -71349,14 +71420,31 @@ function healthStep(s, timeoutMs = s.healthTimeoutMs, scheme = s.tlsCertificate 
     const address = !s.listen.address || /^(0\.0\.0\.0|\[::\])$/.test(s.listen.address)
         ? '127.0.0.1'
         : s.listen.address.replace(/^\[|\]$/g, '');
-    const ranges = s.healthExpect.map((r) => `${r.min}-${r.max}`).join(',');
     return {
         id: 'health',
         phase: 'health',
         title: `GET ${tls ? 'https' : 'http'}://${healthHost(s)}${s.healthPath} through nginx`,
         privileged: false,
-        command: sh `${s.python} -c ${HEALTH_PY} ${address} ${port} ${s.healthPath} ${healthHost(s)} ${scheme} ${timeoutMs / 1000} ${ranges}`
+        command: healthCommand(s, `${address}:${port}`, timeoutMs, scheme)
     };
+}
+/**
+ * Requests health-path from an instance on its own socket, before nginx sends it anything: the
+ * Host header and the X-Forwarded-* headers nginx would send. As root: the socket is nginx's.
+ */
+function instanceHealthStep(s, instance) {
+    const unit = unitNames(s.projectName).instance(instance).service;
+    return {
+        id: 'instance-health',
+        phase: 'health',
+        title: `GET ${s.healthPath} from ${unit} on its socket (Host: ${healthHost(s)})`,
+        privileged: true,
+        command: healthCommand(s, instanceSocketPath(s.projectName, instance), s.healthTimeoutMs, s.tlsCertificate ? 'tls' : s.acme ? 'upgrade' : 'plain')
+    };
+}
+function healthCommand(s, target, timeoutMs, scheme) {
+    const ranges = s.healthExpect.map((r) => `${r.min}-${r.max}`).join(',');
+    return sh `${s.python} -c ${HEALTH_PY} ${target} ${s.healthPath} ${healthHost(s)} ${scheme} ${timeoutMs / 1000} ${ranges}`;
 }
 function parseHealth(stdout) {
     const line = stdout.trim().split('\n').pop() ?? '';
@@ -71368,17 +71456,23 @@ function parseHealth(stdout) {
         detail: detail.join(' ')
     };
 }
+/** When the new release's instance was last started (seconds since the epoch): its journal starts there. */
+function startedAt(s) {
+    return `${layout_layout(s).state}/started`;
+}
 const ERRORS_HEADER = '--- errors in the journal';
-function diagnosticsStep(s) {
-    const units = unitNames(s.projectName);
+/** The journal of the instance the new release started in, since it started (`startedAt`). */
+function diagnosticsStep(s, instance) {
+    const service = unitNames(s.projectName).instance(instance).service;
+    const since = raw('--since "@$(cat "$started" 2>/dev/null || echo 0)"');
     return {
         id: 'diagnostics',
         phase: 'health',
-        title: "Collect the service's journal and nginx's error log",
+        title: `Collect ${service}'s journal and nginx's error log`,
         privileged: true,
-        command: script(
+        command: script(sh `started=${startedAt(s)}`, 
         // The exception that stopped the app is usually above gunicorn's own traceback.
-        raw(`echo '${ERRORS_HEADER}'`), sh `journalctl -u ${units.service} -n 400 --no-pager -o cat 2>/dev/null | grep -E '^[A-Za-z_][A-Za-z0-9_.]*(Error|Exception)(: |$)' | grep -v '^gunicorn\.errors\.' | awk '!seen[$0]++' | tail -n 5 || true`, sh `echo "--- journalctl -u ${units.service} (last 40 lines)"`, sh `journalctl -u ${units.service} -n 40 --no-pager -o short-iso 2>&1 || true`, raw('echo "--- /var/log/nginx/error.log (last 15 lines)"'), raw('tail -n 15 /var/log/nginx/error.log 2>&1 || true'))
+        raw(`echo '${ERRORS_HEADER}'`), sh `journalctl -u ${service} ${since} -n 400 --no-pager -o cat 2>/dev/null | grep -E '^[A-Za-z_][A-Za-z0-9_.]*(Error|Exception)(: |$)' | grep -v '^gunicorn\.errors\.' | awk '!seen[$0]++' | tail -n 5 || true`, sh `echo "--- journalctl -u ${service} (last 40 lines)"`, sh `journalctl -u ${service} ${since} -n 40 --no-pager -o short-iso 2>&1 || true`, raw('echo "--- /var/log/nginx/error.log (last 15 lines)"'), raw('tail -n 15 /var/log/nginx/error.log 2>&1 || true'))
     };
 }
 /** The exception lines the diagnostics found, e.g. `ImportError: cannot import name ...`. */
@@ -71646,17 +71740,18 @@ function appFolderProblem(path, where) {
 }
 /**
  * Below the deploy path, the folders the deploy keeps stay root's: releases/ and each release,
- * venvs/, `current` and shared/ themselves, and every dot name (.deploy/, .venv, .env, the lock).
+ * venvs/, instances/, `current` and shared/ themselves, and every dot name (.deploy/, .venv, .env, the lock).
  * The app user owning one of them could change code that root runs.
  */
 function deployFolderProblem(folder, deployPath) {
     const parts = folder.slice(deployPath.length + 1).split('/');
     const kept = parts.some((part) => part.startsWith('.')) ||
         parts[0] === 'venvs' ||
+        parts[0] === 'instances' ||
         (parts[0] === 'releases' && parts.length <= 2) ||
         (['current', 'shared'].includes(parts[0]) && parts.length === 1);
     return kept
-        ? `${folder} is a folder the deploy keeps (releases, venvs, current, shared, dot names): use one of its own, e.g. ${deployPath}/shared/media`
+        ? `${folder} is a folder the deploy keeps (releases, venvs, current, instances, shared, dot names): use one of its own, e.g. ${deployPath}/shared/media`
         : undefined;
 }
 
@@ -71986,7 +72081,10 @@ function processes_unitFile(s, sections) {
 }
 
 ;// CONCATENATED MODULE: ./src/server/switch.ts
-// The switch to a release and the way back: `current`, gunicorn's units, nginx.
+// The cutover: the new release starts in the idle instance beside the live one, traffic moves to
+// it by one rename, the old instance drains and stops; and the way back. nginx connects to
+// socketPath() by its path on every request, so moving traffic needs no nginx reload.
+
 
 
 
@@ -72023,50 +72121,140 @@ function detached(body) {
 function unitPattern(...names) {
     return names.map((name) => name.replace(/[.\\^$*+?()[\]{}|]/g, '\\$&')).join('|');
 }
-/**
- * What the switch does once the new files are in place: `current` to the release, systemd and
- * nginx told only of what changed.
- */
-function switchBody(s, id) {
-    const units = unitNames(s.projectName);
-    const changed = layout_layout(s).changed;
-    const p = layout_layout(s);
-    return script(
-    // The releases rollbacks may choose: this one, and the one it replaces (which a host
-    // deployed before these marks were kept has no mark for).
-    sh `mkdir -p ${p.served} && : > ${p.served}/${id}`, sh `old=$(readlink ${p.current} 2>/dev/null || true); old=\${old##*/}`, sh `if [ -n "$old" ] && [ -d ${p.releases}/"$old" ]; then : > ${p.served}/"$old"; fi`, pointCurrentAt(s, id), 
-    // What the install step changed (all, when it left no list).
-    sh `changed=$(cat ${changed} 2>/dev/null || echo all)`, raw(`was() { printf '%s\n' $changed | grep -qxE "all|$1"; }`), 
-    // systemd reads the units again, and enables them, only when they changed.
-    sh `if was ${unitPattern(units.socket, units.service)}; then systemctl daemon-reload; systemctl enable --quiet ${units.socket} ${units.service}; fi`, 
-    // The socket stays open across a service restart so requests wait instead of failing;
-    // only a changed socket file needs the socket restarted.
-    sh `if was ${unitPattern(units.socket)}; then`, sh `  systemctl stop ${units.service} ${units.socket} 2>/dev/null || true; rm -f ${socketPath(s.projectName)}; systemctl start ${units.socket}`, sh `else systemctl start ${units.socket}; fi`, sh `systemctl restart ${units.service} || echo "gunicorn did not start; the health check will tell" >&2`, 
-    // nginx reads the site again only when it changed: the switch needs no reload (the site
-    // names `current` and the same socket), and a reload closes idle keep-alive connections.
-    sh `if was ${unitPattern(baseName(layout_layout(s).site), 'default-site')} || ! systemctl is-active --quiet nginx; then`, reloadNginx, raw('fi'));
+/** `was NAME`: the install step changed that file (all of them, when it left no list). */
+function changedFiles(s) {
+    return script(sh `changed=$(cat ${layout_layout(s).changed} 2>/dev/null || echo all)`, raw(`was() { printf '%s\n' $changed | grep -qxE "all|$1"; }`));
 }
-/** The files the gate tested, then the release, in one script done whole: nothing new is live before. */
-function switchStep(s, id, files) {
+const siteChanged = (s) => sh `was ${unitPattern(baseName(layout_layout(s).site), 'default-site')}`;
+/** The socket that traffic reaches an instance by: the link target of socketPath(). */
+function liveSocket(s, instance) {
+    return instanceSocketPath(s.projectName, instance);
+}
+/**
+ * Points socketPath() at an instance's socket in one rename, and records it for the next boot
+ * (/run is emptied; systemd-tmpfiles makes the link again before nginx starts).
+ */
+function pointTrafficAt(s, instance) {
+    const link = socketPath(s.projectName);
+    const staging = `/run/.gunicorn-${s.projectName}.sock.new`;
+    const target = liveSocket(s, instance);
+    const tmpfiles = layout_layout(s).tmpfiles;
+    return script(sh `ln -sfn ${target} ${staging} && mv -T ${staging} ${link}`, 
+    // The earlier single instance makes its own socket at boot: no link to record for it.
+    instance === 'legacy'
+        ? sh `rm -f ${tmpfiles}`
+        : sh `printf '%s\n' ${`L+ ${link} - - - - ${target}`} | tee ${tmpfiles}.new >/dev/null && mv -f ${tmpfiles}.new ${tmpfiles}`);
+}
+/**
+ * Starts the target release in the idle instance while the live one serves. The units the gate
+ * tested run it as the instance's own runtime units (in /run: a reboot before the switch forgets
+ * them, and the live instance's units are untouched); its link points at the release. A release
+ * that cannot boot is found by the instance's health check, not here.
+ */
+function startStep(s, id, idle, files) {
+    const p = layout_layout(s);
+    const units = unitNames(s.projectName).instance(idle);
+    const runtime = p.runtimeUnits(idle);
+    const staging = `${p.instances}/.${idle}.new`;
+    return {
+        id: 'start',
+        phase: 'restart',
+        title: `Start ${id} in ${units.service}, beside the live instance`,
+        privileged: true,
+        command: detached(script(
+        // Left over from a run that died: whatever the idle instance runs is not live.
+        sh `systemctl stop ${units.service} ${units.socket} 2>/dev/null || true`, sh `mkdir -p ${RUNTIME_UNIT_FOLDER}`, sh `cp ${p.staged}/${baseName(files.socket.path)} ${runtime.socket}`, sh `cp ${p.staged}/${baseName(files.service.path)} ${runtime.service}`, raw('systemctl daemon-reload'), sh `mkdir -p ${p.instances} && chmod 755 ${p.instances}`, sh `ln -sfn ../releases/${id} ${staging} && mv -T ${staging} ${p.instance(idle)}`, sh `date +%s > ${startedAt(s)}`, sh `systemctl start ${units.socket}`, sh `systemctl start ${units.service} || echo "gunicorn did not start; the health check will tell" >&2`))
+    };
+}
+/**
+ * Moves traffic to the idle instance, already healthy: socketPath() renamed to its socket (new
+ * connections go there, the old instance finishes what it has), `current` to its release. nginx
+ * reads its site again only when the site changed: a reload closes idle keep-alive connections.
+ */
+function switchStep(s, id, idle, live, files) {
+    const units = unitNames(s.projectName);
+    const link = socketPath(s.projectName);
+    const p = layout_layout(s);
     return {
         id: 'switch',
         phase: 'restart',
-        title: `Switch current to ${id}, restart gunicorn, reload nginx`,
+        title: `Move traffic to ${units.instance(idle).service} (${id})`,
         privileged: true,
-        command: detached(script(installStaged(s, files), switchBody(s, id)))
+        command: detached(script(changedFiles(s), 
+        // The earlier single instance's socket keeps a name of its own, for the way back and the drain.
+        live === 'legacy'
+            ? sh `if [ -S ${link} ] && [ ! -L ${link} ]; then ln -f ${link} ${liveSocket(s, 'legacy')}; fi`
+            : undefined, 
+        // The releases rollbacks may choose: this one, and the one it replaces (which a host
+        // deployed before these marks were kept has no mark for).
+        sh `mkdir -p ${p.served} && : > ${p.served}/${id}`, sh `old=$(readlink ${p.current} 2>/dev/null || true); old=\${old##*/}`, sh `if [ -n "$old" ] && [ -d ${p.releases}/"$old" ]; then : > ${p.served}/"$old"; fi`, pointTrafficAt(s, idle), pointCurrentAt(s, id), 
+        // The files the gate tested, now the live ones; the new instance's runtime units go.
+        installStaged(s, files), sh `rm -f ${layout_layout(s).runtimeUnits(idle).socket} ${layout_layout(s).runtimeUnits(idle).service}`, raw('systemctl daemon-reload'), sh `if ${siteChanged(s)} || ! systemctl is-active --quiet nginx; then`, reloadNginx, raw('fi'), 
+        // At boot, the live instance starts; the other does not.
+        sh `systemctl enable --quiet ${units.instance(idle).socket} ${units.instance(idle).service}`))
     };
 }
-/** Puts the previous release and its files back after an unhealthy deploy. */
-function rollbackStep(s, previous, files) {
+/**
+ * After a healthy switch: the old instance's last requests finish (none new reach it), within
+ * drain-timeout, then it stops. The earlier single instance's units are removed with it.
+ */
+function drainStep(s, old) {
     const units = unitNames(s.projectName);
+    const p = layout_layout(s);
+    const stopped = old === 'legacy' ? units.legacy : units.instance(old);
+    // The address its connections carry: the path the socket was bound to.
+    const bound = old === 'legacy' ? socketPath(s.projectName) : instanceSocketPath(s.projectName, old);
+    return {
+        id: 'drain',
+        phase: 'cleanup',
+        title: `Drain and stop ${stopped.service}`,
+        privileged: true,
+        command: script(raw('set -u'), 
+        // Connections accepted (ESTAB) or waiting to be (the listening socket's queue).
+        sh `busy() { ss -xaH src ${bound} 2>/dev/null | awk '$2 != "LISTEN" || $3 > 0' | wc -l; }`, sh `for i in $(seq 1 ${s.drainTimeoutS * 10}); do [ "$(busy)" -eq 0 ] && break; sleep 0.1; done`, raw('left=$(busy)'), raw('[ "$left" -eq 0 ] || echo "$left connection(s) still open after drain-timeout: gunicorn stops them gracefully" >&2'), sh `systemctl disable --quiet --now ${stopped.service} ${stopped.socket} 2>/dev/null || systemctl stop ${stopped.service} ${stopped.socket}`, old === 'legacy'
+            ? script(sh `rm -f ${p.legacyUnits.socket} ${p.legacyUnits.service} ${liveSocket(s, 'legacy')}`, raw('systemctl daemon-reload'))
+            : undefined)
+    };
+}
+/**
+ * The new instance did not pass its own health check: it never served. It stops and its runtime
+ * units go; the live files were never replaced (the gate put them back after testing).
+ */
+function abandonStep(s, idle) {
+    const units = unitNames(s.projectName).instance(idle);
+    const runtime = layout_layout(s).runtimeUnits(idle);
+    return {
+        id: 'abandon',
+        phase: 'health',
+        title: `Stop ${units.service}, which never served`,
+        privileged: true,
+        command: detached(script(sh `systemctl stop ${units.service} ${units.socket} 2>/dev/null || true`, sh `rm -f ${runtime.socket} ${runtime.service}`, raw('systemctl daemon-reload')))
+    };
+}
+/**
+ * Traffic back to the instance that served before, still running and warm: one rename. Then the
+ * previous files go back and the new instance stops. With nothing before, nothing serves.
+ */
+function rollbackStep(s, previous, idle, live, files) {
+    const units = unitNames(s.projectName);
+    const p = layout_layout(s);
+    const back = previous && live !== '';
     return {
         id: 'rollback',
         phase: 'health',
         title: `Roll back to ${previous || 'nothing'}`,
         privileged: true,
-        command: detached(script(restoreConfig(s, files), previous ? pointCurrentAt(s, previous) : sh `rm -f ${layout_layout(s).current}`, raw('systemctl daemon-reload'), previous
-            ? sh `systemctl restart ${units.service} || true`
-            : sh `systemctl disable --now ${units.service} ${units.socket} 2>/dev/null || true`, reloadNginx))
+        command: detached(script(changedFiles(s), back
+            ? script(pointTrafficAt(s, live), pointCurrentAt(s, previous))
+            : sh `rm -f ${socketPath(s.projectName)} ${p.tmpfiles}`, 
+        // A previous release with no instance running it (a host in an unknown state) stays current.
+        !back && previous
+            ? pointCurrentAt(s, previous)
+            : !back
+                ? sh `rm -f ${p.current}`
+                : undefined, restoreConfig(s, files), sh `rm -f ${p.runtimeUnits(idle).socket} ${p.runtimeUnits(idle).service}`, raw('systemctl daemon-reload'), sh `systemctl disable --quiet --now ${units.instance(idle).service} ${units.instance(idle).socket} 2>/dev/null || true`, back && live !== 'legacy'
+            ? sh `systemctl enable --quiet ${units.instance(live).socket} ${units.instance(live).service}`
+            : undefined, sh `if ${siteChanged(s)}; then`, reloadNginx, raw('fi')))
     };
 }
 /** tls: auto, once the first certificate is issued: the HTTPS site its gate tested, loaded. */
@@ -72358,6 +72546,9 @@ function lockedSteps(s, plan) {
         discover: hold(plan.discover),
         build: plan.build.map(hold),
         gates: plan.gates.map(hold),
+        start: hold(plan.start),
+        instanceHealth: hold(plan.instanceHealth),
+        abandon: hold(plan.abandon),
         switch: hold(plan.switch),
         health: hold(plan.health),
         finish: plan.finish.map(hold),
@@ -72401,22 +72592,11 @@ function planUnlocked(input) {
     const writable = appWritable(s, target, found).filter((f) => f !== layout_layout(s).shared);
     const files = configFiles(s, facts, sitePaths(s, target, found), writable);
     const processes = processPlan(s, facts, input.singletons ?? true, writable);
+    const instance = idleInstance(facts.instance);
     const certificate = needsCertificate(s, facts)
         ? { step: certificateStep(s), beforeGates: !!facts.certificate && !!facts.challengeServed }
         : undefined;
-    let secure;
-    if (s.acme && !facts.certificate) {
-        // The certificate's names and days do not change the site: any will do to render it.
-        const issued = { ...facts, certificate: { daysLeft: 90, names: s.serverNames } };
-        const tlsFiles = configFiles(s, issued, sitePaths(s, target, found), writable);
-        secure = {
-            files: tlsFiles,
-            gate: { ...installConfigStep(s, tlsFiles), title: 'nginx -t with the HTTPS site' },
-            reload: reloadNginxStep(s, tlsFiles),
-            health: healthStep(s, undefined, 'tls'),
-            undo: undoSiteStep(s, tlsFiles)
-        };
-    }
+    const secure = securePlan(s, facts, sitePaths(s, target, found), writable);
     return {
         mode,
         target,
@@ -72436,9 +72616,14 @@ function planUnlocked(input) {
             ...(processes?.files.units.length ? [verifyProcessesStep(s, target, processes.files)] : []),
             installConfigStep(s, files)
         ],
-        switch: switchStep(s, target, files),
+        instance,
+        start: startStep(s, target, instance, files),
+        instanceHealth: instanceHealthStep(s, instance),
+        abandon: abandonStep(s, instance),
+        switch: switchStep(s, target, instance, facts.instance, files),
         health: healthStep(s, undefined, servesTls(s, facts) ? 'tls' : s.acme ? 'upgrade' : 'plain'),
         finish: [
+            ...(facts.instance ? [drainStep(s, facts.instance)] : []),
             ...(s.acme ? [renewalTimerStep(s)] : []),
             ...(s.postDeploy ? [hookStep(s, target, 'post-deploy', s.postDeploy, 'cleanup')] : []),
             pruneStep(s, s.keepReleases, target, facts.live === target ? '' : facts.live)
@@ -72446,11 +72631,29 @@ function planUnlocked(input) {
         // With `source: none` the release stays as it was; only its new files go.
         markFailed: target !== facts.live ? markFailedStep(s, target) : undefined,
         removePartial: isNew ? removePartialStep(s, target) : undefined,
-        rollback: rollbackStep(s, facts.live, files),
-        diagnostics: diagnosticsStep(s),
+        rollback: rollbackStep(s, facts.live, instance, facts.instance, files),
+        diagnostics: diagnosticsStep(s, instance),
         processes,
         certificate,
         secure
+    };
+}
+/**
+ * tls: auto on a host without a certificate yet: the HTTPS site, gated, loaded and checked once
+ * the certificate is there (the deploy itself goes live over HTTP first).
+ */
+function securePlan(s, facts, site, writable) {
+    if (!s.acme || facts.certificate)
+        return undefined;
+    // The certificate's names and days do not change the site: any will do to render it.
+    const issued = { ...facts, certificate: { daysLeft: 90, names: s.serverNames } };
+    const tlsFiles = configFiles(s, issued, site, writable);
+    return {
+        files: tlsFiles,
+        gate: { ...installConfigStep(s, tlsFiles), title: 'nginx -t with the HTTPS site' },
+        reload: reloadNginxStep(s, tlsFiles),
+        health: healthStep(s, undefined, 'tls'),
+        undo: undoSiteStep(s, tlsFiles)
     };
 }
 /** The steps of a run that goes well, in the order the deploy runs them: what a dry run lists. */
@@ -72461,6 +72664,8 @@ function planSteps(plan) {
         ...plan.build,
         ...(plan.certificate?.beforeGates ? [plan.certificate.step] : []),
         ...plan.gates,
+        plan.start,
+        plan.instanceHealth,
         plan.switch,
         plan.health,
         ...(plan.processes ? [plan.processes.restart] : []),
@@ -74036,7 +74241,9 @@ function inspectStep(s) {
         phase: 'connect',
         title: 'Check the host (nginx, systemd, python, sudo)',
         privileged: true,
-        command: script(raw('set -u'), raw('missing=""'), sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), sh `if ! ${s.python} -c 'import venv, ensurepip' >/dev/null 2>&1; then`, sh `  package=$(${s.python} -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])' 2>/dev/null || echo python3-venv)`, sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), sh `echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`, sh `echo "live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null)"`, sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | sort -r | tr '\n' ' ')"`, sh `echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`, sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`, listProcessUnits(s), ...(s.acme ? inspectAcme(s) : []))
+        command: script(raw('set -u'), raw('missing=""'), sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), sh `if ! ${s.python} -c 'import venv, ensurepip' >/dev/null 2>&1; then`, sh `  package=$(${s.python} -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])' 2>/dev/null || echo python3-venv)`, sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), sh `echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`, sh `echo "live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null)"`, 
+        // A link to an instance's socket, or the socket of an earlier version's single instance.
+        sh `sock=${socketPath(s.projectName)} legacy=${p.legacyUnits.socket}`, raw('if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'), sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | sort -r | tr '\n' ' ')"`, sh `echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`, sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`, listProcessUnits(s), ...(s.acme ? inspectAcme(s) : []))
     };
 }
 function parseFacts(stdout) {
@@ -74056,6 +74263,7 @@ function parseFacts(stdout) {
         served: list('served'),
         python: values.get('python') ?? '',
         processUnits: list('process-units').filter((u) => /\.(service|timer)$/.test(u)),
+        instance: ['blue', 'green', 'legacy'].find((i) => i === values.get('instance')) ?? '',
         ...parseAcmeFacts(values)
     };
 }
@@ -74086,6 +74294,9 @@ async function processesDiff(plan, run) {
 
 ;// CONCATENATED MODULE: ./src/flow/notices.ts
 // What the flow tells a person besides the steps' own output, built from what it learnt: pure.
+
+
+
 
 /** Data the settings keep inside the release is kept in shared/: what, where and why. */
 function sharedNotices(s, plan, found) {
@@ -74121,11 +74332,69 @@ function rollbackNote(rolledBack, previous) {
             ? ' The rollback did not bring the previous release back to health either.'
             : ' There was no previous release to roll back to.';
 }
+/**
+ * An error's message, cause first; `unswitchedLive` (the live release, or '' on a first deploy)
+ * when the run held the lock and switched nothing.
+ */
+function errorMessage(error, unswitchedLive) {
+    const done = unswitchedLive === undefined
+        ? ''
+        : `\nNothing was switched${unswitchedLive ? `: ${unswitchedLive} still serves` : ''}.`;
+    if (error instanceof StepError)
+        return `${error.step.title} failed: ${error.cause}${done}${error.hint ? `\n${error.hint}` : ''}`;
+    return `${error.message}${done}`;
+}
+/** The ACME server refused: its words, what serves now, what to do. */
+function acmeRefusedMessage(a) {
+    const where = !a.switched
+        ? `Nothing was switched${a.previous ? `: ${a.previous} still serves` : ''}, with the certificate it had.`
+        : a.hadCertificate
+            ? `${a.target} is live, with the certificate the site had.`
+            : `${a.target} is live over plain HTTP; the site switches to HTTPS once a certificate is issued.`;
+    return `The ACME server did not issue the certificate for ${a.names}:\n${a.said}\n${where}\n${acmeHint(a.said)}`;
+}
+/** Which uvicorn serves, and a warning when it would cut open WebSockets at a restart. */
+function serverNotices(facts) {
+    if (!facts)
+        return {};
+    return {
+        info: `Serves with ${describeVersions(facts)}`,
+        warning: closesWebSocketsCleanly(facts) === false
+            ? { message: uncleanCloseWarning(facts), title: 'WebSockets cut at a restart' }
+            : undefined
+    };
+}
+/** The last lines a step printed, for a warning. */
+function lastLines(result) {
+    return (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/flow/never-served.ts
+// What a deploy says when the new release failed its own health check, on its socket, before any
+// traffic reached it: the exception the journal has, the cause, that nothing was switched, a hint.
+
+
+function neverServed(plan, health, s, diagnostics) {
+    const cause = `the health check got ${health.status || 'no answer'}${health.detail ? ` (${health.detail})` : ''} from ${s.healthPath} on its own socket` +
+        (health.durationMs >= s.healthTimeoutMs ? ` within ${s.healthTimeoutMs / 1000} s` : '');
+    const errors = parseErrors(diagnostics);
+    const hint = hintFor(`${cause}\n${errors.join('\n')}`);
+    const kept = `It never served a request: nothing was switched${plan.previous ? `, ${plan.previous} still serves` : ''}.`;
+    return {
+        message: (errors.length ? `${errors[errors.length - 1]}\n` : '') +
+            `${plan.target} was not healthy: ${cause}. ${kept}` +
+            (hint ? `\n${hint}` : '') +
+            (errors.length > 1 ? `\nThe app said: ${errors.join('\n')}` : ''),
+        // The previous release serves, as after a rollback.
+        status: plan.previous ? 'rolled-back' : 'failure'
+    };
+}
 
 ;// CONCATENATED MODULE: ./src/flow/host.ts
 // One host's deploy as a small state machine: locked → inspected → released → gated → switched →
 // healthy, or failed / rolled back (a dry run: inspected, and no lock). It executes the planner's steps through one executor and
 // returns a result value; nothing else decides what runs. See ARCHITECTURE.md.
+
 
 
 
@@ -74217,16 +74486,8 @@ class HostDeploy {
     explain(error) {
         if (error instanceof Stop)
             return error.message;
-        const live = this.facts?.live;
-        const switched = this.states.includes('switched');
-        const done = switched
-            ? ''
-            : this.states.includes('locked')
-                ? `\nNothing was switched${live ? `: ${live} still serves` : ''}.`
-                : '';
-        if (error instanceof StepError)
-            return `${error.step.title} failed: ${error.cause}${done}${error.hint ? `\n${error.hint}` : ''}`;
-        return `${error.message}${done}`;
+        const unswitched = this.states.includes('locked') && !this.states.includes('switched');
+        return errorMessage(error, unswitched ? (this.facts?.live ?? '') : undefined);
     }
     async inspect() {
         this.facts = parseFacts((await this.deps.run(inspectStep(this.deps.settings))).stdout);
@@ -74311,8 +74572,11 @@ class HostDeploy {
                 await this.secure(plan.secure);
         }
         for (const step of plan.finish) {
-            // Old releases that could not be removed are no reason to call a healthy deploy failed.
-            const result = await this.deps.run(step, { allowFailure: step.id === 'prune' });
+            // Old releases that could not be removed, or an old instance slow to stop, are no reason
+            // to call a healthy deploy failed.
+            const result = await this.deps.run(step, {
+                allowFailure: step.id === 'prune' || step.id === 'drain'
+            });
             if (result.code !== 0)
                 this.deps.warn(`${step.title} failed: ${lastLines(result)}`, 'Clean-up failed');
         }
@@ -74348,8 +74612,14 @@ class HostDeploy {
         try {
             for (const step of plan.build) {
                 const result = await this.deps.run(step);
-                if (step.id === 'asgi-import')
-                    this.noticeServer(parseServerFacts(result.stdout));
+                if (step.id !== 'asgi-import')
+                    continue;
+                this.server = parseServerFacts(result.stdout);
+                const said = serverNotices(this.server);
+                if (said.info)
+                    this.deps.info(said.info);
+                if (said.warning)
+                    this.deps.warn(said.warning.message, said.warning.title);
             }
             if (isFirst)
                 rollout.migrated();
@@ -74375,9 +74645,13 @@ class HostDeploy {
             gate.passed = true;
         }
     }
-    /** From the switch on, any failure puts the previous release back. */
+    /**
+     * The new release starts beside the live one and must answer on its own socket before it gets
+     * any traffic; from the switch on, any failure moves traffic back to the old instance.
+     */
     async switchAndCheck(plan) {
         const s = this.deps.settings;
+        await this.startAndCheck(plan);
         try {
             await this.deps.run(plan.switch);
             this.to('switched');
@@ -74424,6 +74698,26 @@ class HostDeploy {
         const done = rollbackNote(rolledBack, plan.previous) + (rolledBack ? ' The processes too.' : '');
         throw new Stop(stayedDownMessage(restart.stderr, plan.target, done), rolledBack ? 'rolled-back' : 'failure');
     }
+    /** A release that fails its own health check never serves: nothing is switched. */
+    async startAndCheck(plan) {
+        let health;
+        try {
+            await this.deps.run(plan.start);
+            health = parseHealth((await this.deps.run(plan.instanceHealth, { allowFailure: true })).stdout);
+        }
+        catch (error) {
+            health = { healthy: false, status: 0, durationMs: 0, detail: error.message };
+        }
+        if (health.healthy)
+            return;
+        this.health = health;
+        this.diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout;
+        if (plan.markFailed)
+            await this.deps.run(plan.markFailed, { allowFailure: true });
+        await this.deps.run(plan.abandon, { allowFailure: true });
+        const { message, status } = neverServed(plan, health, this.deps.settings, this.diagnostics);
+        throw new Stop(message, status);
+    }
     /** tls: auto: certbot asks the ACME server; a refusal stops the run with the server's words. */
     async obtainCertificate(plan) {
         const step = plan.certificate?.step;
@@ -74434,18 +74728,14 @@ class HostDeploy {
         }
         const output = result.stdout + result.stderr;
         this.failedStep = { title: step.title, output };
-        const names = this.deps.settings.serverNames.join(', ');
-        const said = acmeProblem(output) || `certbot exited with ${result.code}`;
-        const live = this.facts?.certificate;
-        const where = !this.states.includes('switched')
-            ? `Nothing was switched${plan.previous ? `: ${plan.previous} still serves` : ''}, with the certificate it had.`
-            : live
-                ? `${plan.target} is live, with the certificate the site had.`
-                : `${plan.target} is live over plain HTTP; the site switches to HTTPS once a certificate is issued.`;
-        throw new Stop(`The ACME server did not issue the certificate for ${names}:
-${said}
-${where}
-${acmeHint(said)}`);
+        throw new Stop(acmeRefusedMessage({
+            names: this.deps.settings.serverNames.join(', '),
+            said: acmeProblem(output) || `certbot exited with ${result.code}`,
+            switched: this.states.includes('switched'),
+            hadCertificate: !!this.facts?.certificate,
+            previous: plan.previous,
+            target: plan.target
+        }));
     }
     /** The first certificate is there: the HTTPS site, behind its gate, or the HTTP site back. */
     async secure(secure) {
@@ -74474,15 +74764,6 @@ ${acmeHint(said)}`);
             return false;
         return parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout).healthy;
     }
-    /** Which uvicorn serves, and a warning when it would cut open WebSockets at a restart. */
-    noticeServer(facts) {
-        this.server = facts;
-        if (!facts)
-            return;
-        this.deps.info(`Serves with ${describeVersions(facts)}`);
-        if (closesWebSocketsCleanly(facts) === false)
-            this.deps.warn(uncleanCloseWarning(facts), 'WebSockets cut at a restart');
-    }
     /**
      * Only reads: the settings of the release that exists (the live one, or the rollback's target),
      * the live files. Prints the deploy's own plan and the diff; no lock, no upload.
@@ -74506,9 +74787,6 @@ ${acmeHint(said)}`);
         this.deps.remote(diff);
         return { ...this.outcome('success', 'dry run: nothing was changed'), plan: titles, diff };
     }
-}
-function lastLines(result) {
-    return (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n');
 }
 
 ;// CONCATENATED MODULE: ./src/http-check.ts
@@ -75209,7 +75487,8 @@ function readHealth(read) {
         healthPath: readHealthPath(read.line(Input.HealthPath, 1024)),
         healthExpect: readStatusRanges(read.line(Input.HealthExpect)),
         healthTimeoutMs: read.int(Input.HealthTimeout, 1, 3600) * 1000,
-        healthUrl
+        healthUrl,
+        drainTimeoutS: read.int(Input.DrainTimeout, 0, 3600)
     };
 }
 function readHealthPath(value) {
@@ -75856,8 +76135,7 @@ function readServer(read) {
             ? undefined
             : readTimeout === ''
                 ? DEFAULT_PROXY_READ_TIMEOUT_S
-                : read.int(Input.ProxyReadTimeout, 1, 7 * 24 * 3600),
-        drainTimeoutS: read.int(Input.DrainTimeout, 0, 3600)
+                : read.int(Input.ProxyReadTimeout, 1, 7 * 24 * 3600)
     };
 }
 

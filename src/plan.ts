@@ -11,9 +11,9 @@ import {
 } from './server/config.js'
 import { discoverStep, type DjangoFacts } from './server/discover.js'
 import { appWritable, djangoSteps, hookStep, sitePaths } from './server/django.js'
-import { diagnosticsStep, healthStep } from './server/health.js'
+import { diagnosticsStep, healthStep, instanceHealthStep } from './server/health.js'
 import type { HostFacts } from './server/inspect.js'
-import { layout, settingsFolderProblem } from './server/layout.js'
+import { idleInstance, layout, settingsFolderProblem, type Instance } from './server/layout.js'
 import { holdingStepsLock } from './server/lock.js'
 import {
   dotenvStep,
@@ -35,7 +35,15 @@ import {
   type ProcessFiles
 } from './server/processes.js'
 import type { Step } from './server/step.js'
-import { reloadNginxStep, rollbackStep, switchStep, undoSiteStep } from './server/switch.js'
+import {
+  abandonStep,
+  drainStep,
+  reloadNginxStep,
+  rollbackStep,
+  startStep,
+  switchStep,
+  undoSiteStep
+} from './server/switch.js'
 import type { Settings } from './settings.js'
 
 /**
@@ -84,15 +92,25 @@ export interface Plan {
   /** the Django steps on a new release; none when the release is already built */
   build: Step[]
   gates: Step[]
+  /** the instance the target starts in, beside the live one */
+  instance: Instance
+  /** the target started in the idle instance */
+  start: Step
+  /** the idle instance checked on its own socket, before it gets any traffic */
+  instanceHealth: Step
+  /** when that check fails: the instance stops, the previous files go back */
+  abandon: Step
+  /** traffic moved to the new instance */
   switch: Step
+  /** through nginx, after the switch */
   health: Step
-  /** after a healthy switch */
+  /** after a healthy switch: the old instance drained and stopped, post-deploy, pruning */
   finish: Step[]
   /** when the run fails before the switch: the new release is marked, never chosen again */
   markFailed?: Step
   /** when a step before the switch found the disk full: the new release is removed */
   removePartial?: Step
-  /** when the switched release is unhealthy */
+  /** when the switched release is unhealthy: traffic back to the old instance */
   rollback: Step
   diagnostics: Step
   /** none when the run has no process to run or remove */
@@ -197,6 +215,9 @@ function lockedSteps(s: Settings, plan: Plan): Plan {
     discover: hold(plan.discover),
     build: plan.build.map(hold),
     gates: plan.gates.map(hold),
+    start: hold(plan.start),
+    instanceHealth: hold(plan.instanceHealth),
+    abandon: hold(plan.abandon),
     switch: hold(plan.switch),
     health: hold(plan.health),
     finish: plan.finish.map(hold),
@@ -246,22 +267,11 @@ function planUnlocked(input: PlanInput): Plan {
   const writable = appWritable(s, target, found).filter((f) => f !== layout(s).shared)
   const files = configFiles(s, facts, sitePaths(s, target, found), writable)
   const processes = processPlan(s, facts, input.singletons ?? true, writable)
+  const instance = idleInstance(facts.instance)
   const certificate = needsCertificate(s, facts)
     ? { step: certificateStep(s), beforeGates: !!facts.certificate && !!facts.challengeServed }
     : undefined
-  let secure: Secure | undefined
-  if (s.acme && !facts.certificate) {
-    // The certificate's names and days do not change the site: any will do to render it.
-    const issued = { ...facts, certificate: { daysLeft: 90, names: s.serverNames } }
-    const tlsFiles = configFiles(s, issued, sitePaths(s, target, found), writable)
-    secure = {
-      files: tlsFiles,
-      gate: { ...installConfigStep(s, tlsFiles), title: 'nginx -t with the HTTPS site' },
-      reload: reloadNginxStep(s, tlsFiles),
-      health: healthStep(s, undefined, 'tls'),
-      undo: undoSiteStep(s, tlsFiles)
-    }
-  }
+  const secure = securePlan(s, facts, sitePaths(s, target, found), writable)
   return {
     mode,
     target,
@@ -281,9 +291,14 @@ function planUnlocked(input: PlanInput): Plan {
       ...(processes?.files.units.length ? [verifyProcessesStep(s, target, processes.files)] : []),
       installConfigStep(s, files)
     ],
-    switch: switchStep(s, target, files),
+    instance,
+    start: startStep(s, target, instance, files),
+    instanceHealth: instanceHealthStep(s, instance),
+    abandon: abandonStep(s, instance),
+    switch: switchStep(s, target, instance, facts.instance, files),
     health: healthStep(s, undefined, servesTls(s, facts) ? 'tls' : s.acme ? 'upgrade' : 'plain'),
     finish: [
+      ...(facts.instance ? [drainStep(s, facts.instance)] : []),
       ...(s.acme ? [renewalTimerStep(s)] : []),
       ...(s.postDeploy ? [hookStep(s, target, 'post-deploy', s.postDeploy, 'cleanup')] : []),
       pruneStep(s, s.keepReleases, target, facts.live === target ? '' : facts.live)
@@ -291,11 +306,34 @@ function planUnlocked(input: PlanInput): Plan {
     // With `source: none` the release stays as it was; only its new files go.
     markFailed: target !== facts.live ? markFailedStep(s, target) : undefined,
     removePartial: isNew ? removePartialStep(s, target) : undefined,
-    rollback: rollbackStep(s, facts.live, files),
-    diagnostics: diagnosticsStep(s),
+    rollback: rollbackStep(s, facts.live, instance, facts.instance, files),
+    diagnostics: diagnosticsStep(s, instance),
     processes,
     certificate,
     secure
+  }
+}
+
+/**
+ * tls: auto on a host without a certificate yet: the HTTPS site, gated, loaded and checked once
+ * the certificate is there (the deploy itself goes live over HTTP first).
+ */
+function securePlan(
+  s: Settings,
+  facts: HostFacts,
+  site: ReturnType<typeof sitePaths>,
+  writable: string[]
+): Secure | undefined {
+  if (!s.acme || facts.certificate) return undefined
+  // The certificate's names and days do not change the site: any will do to render it.
+  const issued = { ...facts, certificate: { daysLeft: 90, names: s.serverNames } }
+  const tlsFiles = configFiles(s, issued, site, writable)
+  return {
+    files: tlsFiles,
+    gate: { ...installConfigStep(s, tlsFiles), title: 'nginx -t with the HTTPS site' },
+    reload: reloadNginxStep(s, tlsFiles),
+    health: healthStep(s, undefined, 'tls'),
+    undo: undoSiteStep(s, tlsFiles)
   }
 }
 
@@ -307,6 +345,8 @@ export function planSteps(plan: Plan): Step[] {
     ...plan.build,
     ...(plan.certificate?.beforeGates ? [plan.certificate.step] : []),
     ...plan.gates,
+    plan.start,
+    plan.instanceHealth,
     plan.switch,
     plan.health,
     ...(plan.processes ? [plan.processes.restart] : []),

@@ -93,8 +93,6 @@ export interface Settings {
   asgiServer: AsgiServer
   /** nginx's proxy_read_timeout for an ASGI site: an idle WebSocket lives this long */
   proxyReadTimeoutS?: number
-  /** seconds the old release gets to finish its requests at the cutover */
-  drainTimeoutS: number
 
   // Background processes
   processes: ProcessSpec[]
@@ -127,6 +125,8 @@ export interface Settings {
   healthExpect: StatusRange[]
   healthTimeoutMs: number
   healthUrl?: string
+  /** how long the old instance may take to finish its requests after the switch, in seconds */
+  drainTimeoutS: number
   githubToken: string
   environment: string
   environmentUrl: string

@@ -31732,7 +31732,6 @@ var Input;
     Input["AsgiModule"] = "asgi-module";
     Input["AsgiServer"] = "asgi-server";
     Input["ProxyReadTimeout"] = "proxy-read-timeout";
-    Input["DrainTimeout"] = "drain-timeout";
     Input["ServerName"] = "server-name";
     Input["Listen"] = "listen";
     Input["StaticUrl"] = "static-url";
@@ -31753,6 +31752,7 @@ var Input;
     Input["HealthExpect"] = "health-expect";
     Input["HealthTimeout"] = "health-timeout";
     Input["HealthUrl"] = "health-url";
+    Input["DrainTimeout"] = "drain-timeout";
     Input["GithubToken"] = "github-token";
     Input["Environment"] = "environment";
     Input["EnvironmentUrl"] = "environment-url";
@@ -31786,7 +31786,6 @@ const INPUT_DEFAULTS = {
     [Input.KeepReleases]: '5',
     [Input.Workers]: 'auto',
     [Input.AsgiServer]: 'uvicorn',
-    [Input.DrainTimeout]: '30',
     [Input.ServerName]: '_',
     [Input.Listen]: '80',
     [Input.ClientMaxBodySize]: '10m',
@@ -31796,6 +31795,7 @@ const INPUT_DEFAULTS = {
     [Input.HealthPath]: '/',
     [Input.HealthExpect]: '200-499',
     [Input.HealthTimeout]: '60',
+    [Input.DrainTimeout]: '30',
     [Input.Environment]: 'production',
     [Input.Deployment]: 'true',
     [Input.DryRun]: 'false',

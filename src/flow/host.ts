@@ -10,19 +10,8 @@ import type { RunResult } from '../remote/connection.js'
 import { StepError } from '../remote/executor.js'
 import type { GateResult, HostReport } from '../report/report.js'
 import type { Rollout } from '../rollout.js'
-import {
-  closesWebSocketsCleanly,
-  describeVersions,
-  parseServerFacts,
-  type ServerFacts,
-  uncleanCloseWarning
-} from '../server/asgi.js'
-import {
-  acmeHint,
-  acmeProblem,
-  parseCertificateStep,
-  type CertificateFacts
-} from '../server/acme.js'
+import { parseServerFacts, type ServerFacts } from '../server/asgi.js'
+import { acmeProblem, parseCertificateStep, type CertificateFacts } from '../server/acme.js'
 import { configDiff, GATE_FAILED, parseConfigFiles, readConfigStep } from '../server/config.js'
 import { discoverStep, parseDjangoFacts, type DjangoFacts } from '../server/discover.js'
 import { parseErrors, parseHealth, type HealthResult } from '../server/health.js'
@@ -30,9 +19,18 @@ import { inspectStep, parseFacts, type HostFacts } from '../server/inspect.js'
 import { parseProcessStates, type ProcessState } from '../server/processes.js'
 import { processesDiff, stayedDownMessage } from './processes.js'
 import { DISK_FULL, hintFor } from '../report/cause.js'
-import { diskFullMessage, rollbackNote, sharedNotices } from './notices.js'
+import {
+  acmeRefusedMessage,
+  diskFullMessage,
+  errorMessage,
+  lastLines,
+  serverNotices,
+  rollbackNote,
+  sharedNotices
+} from './notices.js'
 import { parseDiskSpace } from '../server/release.js'
 import type { Step } from '../server/step.js'
+import { neverServed } from './never-served.js'
 import type { Settings } from '../settings.js'
 
 export type HostState =
@@ -156,16 +154,8 @@ export class HostDeploy {
    */
   private explain(error: unknown): string {
     if (error instanceof Stop) return error.message
-    const live = this.facts?.live
-    const switched = this.states.includes('switched')
-    const done = switched
-      ? ''
-      : this.states.includes('locked')
-        ? `\nNothing was switched${live ? `: ${live} still serves` : ''}.`
-        : ''
-    if (error instanceof StepError)
-      return `${error.step.title} failed: ${error.cause}${done}${error.hint ? `\n${error.hint}` : ''}`
-    return `${(error as Error).message}${done}`
+    const unswitched = this.states.includes('locked') && !this.states.includes('switched')
+    return errorMessage(error, unswitched ? (this.facts?.live ?? '') : undefined)
   }
 
   private async inspect(): Promise<void> {
@@ -253,8 +243,11 @@ export class HostDeploy {
       if (plan.secure) await this.secure(plan.secure)
     }
     for (const step of plan.finish) {
-      // Old releases that could not be removed are no reason to call a healthy deploy failed.
-      const result = await this.deps.run(step, { allowFailure: step.id === 'prune' })
+      // Old releases that could not be removed, or an old instance slow to stop, are no reason
+      // to call a healthy deploy failed.
+      const result = await this.deps.run(step, {
+        allowFailure: step.id === 'prune' || step.id === 'drain'
+      })
       if (result.code !== 0)
         this.deps.warn(`${step.title} failed: ${lastLines(result)}`, 'Clean-up failed')
     }
@@ -291,7 +284,11 @@ export class HostDeploy {
     try {
       for (const step of plan.build) {
         const result = await this.deps.run(step)
-        if (step.id === 'asgi-import') this.noticeServer(parseServerFacts(result.stdout))
+        if (step.id !== 'asgi-import') continue
+        this.server = parseServerFacts(result.stdout)
+        const said = serverNotices(this.server)
+        if (said.info) this.deps.info(said.info)
+        if (said.warning) this.deps.warn(said.warning.message, said.warning.title)
       }
       if (isFirst) rollout.migrated()
     } catch (error) {
@@ -319,9 +316,13 @@ export class HostDeploy {
     }
   }
 
-  /** From the switch on, any failure puts the previous release back. */
+  /**
+   * The new release starts beside the live one and must answer on its own socket before it gets
+   * any traffic; from the switch on, any failure moves traffic back to the old instance.
+   */
   private async switchAndCheck(plan: Plan): Promise<void> {
     const s = this.deps.settings
+    await this.startAndCheck(plan)
     try {
       await this.deps.run(plan.switch)
       this.to('switched')
@@ -374,6 +375,26 @@ export class HostDeploy {
     )
   }
 
+  /** A release that fails its own health check never serves: nothing is switched. */
+  private async startAndCheck(plan: Plan): Promise<void> {
+    let health: HealthResult
+    try {
+      await this.deps.run(plan.start)
+      health = parseHealth(
+        (await this.deps.run(plan.instanceHealth, { allowFailure: true })).stdout
+      )
+    } catch (error) {
+      health = { healthy: false, status: 0, durationMs: 0, detail: (error as Error).message }
+    }
+    if (health.healthy) return
+    this.health = health
+    this.diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout
+    if (plan.markFailed) await this.deps.run(plan.markFailed, { allowFailure: true })
+    await this.deps.run(plan.abandon, { allowFailure: true })
+    const { message, status } = neverServed(plan, health, this.deps.settings, this.diagnostics)
+    throw new Stop(message, status)
+  }
+
   /** tls: auto: certbot asks the ACME server; a refusal stops the run with the server's words. */
   private async obtainCertificate(plan: Plan): Promise<void> {
     const step = plan.certificate?.step as Step
@@ -384,19 +405,15 @@ export class HostDeploy {
     }
     const output = result.stdout + result.stderr
     this.failedStep = { title: step.title, output }
-    const names = this.deps.settings.serverNames.join(', ')
-    const said = acmeProblem(output) || `certbot exited with ${result.code}`
-    const live = this.facts?.certificate
-    const where = !this.states.includes('switched')
-      ? `Nothing was switched${plan.previous ? `: ${plan.previous} still serves` : ''}, with the certificate it had.`
-      : live
-        ? `${plan.target} is live, with the certificate the site had.`
-        : `${plan.target} is live over plain HTTP; the site switches to HTTPS once a certificate is issued.`
     throw new Stop(
-      `The ACME server did not issue the certificate for ${names}:
-${said}
-${where}
-${acmeHint(said)}`
+      acmeRefusedMessage({
+        names: this.deps.settings.serverNames.join(', '),
+        said: acmeProblem(output) || `certbot exited with ${result.code}`,
+        switched: this.states.includes('switched'),
+        hadCertificate: !!this.facts?.certificate,
+        previous: plan.previous,
+        target: plan.target
+      })
     )
   }
 
@@ -429,15 +446,6 @@ ${acmeHint(said)}`
     return parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout).healthy
   }
 
-  /** Which uvicorn serves, and a warning when it would cut open WebSockets at a restart. */
-  private noticeServer(facts: ServerFacts | undefined): void {
-    this.server = facts
-    if (!facts) return
-    this.deps.info(`Serves with ${describeVersions(facts)}`)
-    if (closesWebSocketsCleanly(facts) === false)
-      this.deps.warn(uncleanCloseWarning(facts), 'WebSockets cut at a restart')
-  }
-
   /**
    * Only reads: the settings of the release that exists (the live one, or the rollback's target),
    * the live files. Prints the deploy's own plan and the diff; no lock, no upload.
@@ -465,8 +473,4 @@ ${acmeHint(said)}`
     this.deps.remote(diff)
     return { ...this.outcome('success', 'dry run: nothing was changed'), plan: titles, diff }
   }
-}
-
-function lastLines(result: RunResult): string {
-  return (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n')
 }

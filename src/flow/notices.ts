@@ -1,6 +1,15 @@
 // What the flow tells a person besides the steps' own output, built from what it learnt: pure.
 
 import type { Plan } from '../plan.js'
+import { StepError } from '../remote/executor.js'
+import { acmeHint } from '../server/acme.js'
+import type { RunResult } from '../remote/connection.js'
+import {
+  closesWebSocketsCleanly,
+  describeVersions,
+  uncleanCloseWarning,
+  type ServerFacts
+} from '../server/asgi.js'
 import type { DjangoFacts } from '../server/discover.js'
 import { sharedNotice, sharedPaths } from '../server/shared.js'
 import type { Settings } from '../settings.js'
@@ -53,4 +62,52 @@ export function rollbackNote(rolledBack: boolean, previous: string): string {
     : previous
       ? ' The rollback did not bring the previous release back to health either.'
       : ' There was no previous release to roll back to.'
+}
+
+/**
+ * An error's message, cause first; `unswitchedLive` (the live release, or '' on a first deploy)
+ * when the run held the lock and switched nothing.
+ */
+export function errorMessage(error: unknown, unswitchedLive?: string): string {
+  const done =
+    unswitchedLive === undefined
+      ? ''
+      : `\nNothing was switched${unswitchedLive ? `: ${unswitchedLive} still serves` : ''}.`
+  if (error instanceof StepError)
+    return `${error.step.title} failed: ${error.cause}${done}${error.hint ? `\n${error.hint}` : ''}`
+  return `${(error as Error).message}${done}`
+}
+
+/** The ACME server refused: its words, what serves now, what to do. */
+export function acmeRefusedMessage(a: {
+  names: string
+  said: string
+  switched: boolean
+  hadCertificate: boolean
+  previous: string
+  target: string
+}): string {
+  const where = !a.switched
+    ? `Nothing was switched${a.previous ? `: ${a.previous} still serves` : ''}, with the certificate it had.`
+    : a.hadCertificate
+      ? `${a.target} is live, with the certificate the site had.`
+      : `${a.target} is live over plain HTTP; the site switches to HTTPS once a certificate is issued.`
+  return `The ACME server did not issue the certificate for ${a.names}:\n${a.said}\n${where}\n${acmeHint(a.said)}`
+}
+
+/** Which uvicorn serves, and a warning when it would cut open WebSockets at a restart. */
+export function serverNotices(facts?: ServerFacts): { info?: string; warning?: Notice } {
+  if (!facts) return {}
+  return {
+    info: `Serves with ${describeVersions(facts)}`,
+    warning:
+      closesWebSocketsCleanly(facts) === false
+        ? { message: uncleanCloseWarning(facts), title: 'WebSockets cut at a restart' }
+        : undefined
+  }
+}
+
+/** The last lines a step printed, for a warning. */
+export function lastLines(result: RunResult): string {
+  return (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n')
 }

@@ -66,7 +66,7 @@ export function appFolderProblem(path: string, where: AppFolderContext): string 
 
 /**
  * Below the deploy path, the folders the deploy keeps stay root's: releases/ and each release,
- * venvs/, `current` and shared/ themselves, and every dot name (.deploy/, .venv, .env, the lock).
+ * venvs/, instances/, `current` and shared/ themselves, and every dot name (.deploy/, .venv, .env, the lock).
  * The app user owning one of them could change code that root runs.
  */
 function deployFolderProblem(folder: string, deployPath: string): string | undefined {
@@ -74,9 +74,10 @@ function deployFolderProblem(folder: string, deployPath: string): string | undef
   const kept =
     parts.some((part) => part.startsWith('.')) ||
     parts[0] === 'venvs' ||
+    parts[0] === 'instances' ||
     (parts[0] === 'releases' && parts.length <= 2) ||
     (['current', 'shared'].includes(parts[0]) && parts.length === 1)
   return kept
-    ? `${folder} is a folder the deploy keeps (releases, venvs, current, shared, dot names): use one of its own, e.g. ${deployPath}/shared/media`
+    ? `${folder} is a folder the deploy keeps (releases, venvs, current, instances, shared, dot names): use one of its own, e.g. ${deployPath}/shared/media`
     : undefined
 }

@@ -6,7 +6,7 @@ import { hasDotSegment, InputError, type InputReader, readUrl, splitList } from 
 
 type HealthSettings = Pick<
   Settings,
-  'healthPath' | 'healthExpect' | 'healthTimeoutMs' | 'healthUrl'
+  'healthPath' | 'healthExpect' | 'healthTimeoutMs' | 'healthUrl' | 'drainTimeoutS'
 >
 
 export function readHealth(read: InputReader): HealthSettings {
@@ -16,7 +16,8 @@ export function readHealth(read: InputReader): HealthSettings {
     healthPath: readHealthPath(read.line(Input.HealthPath, 1024)),
     healthExpect: readStatusRanges(read.line(Input.HealthExpect)),
     healthTimeoutMs: read.int(Input.HealthTimeout, 1, 3600) * 1000,
-    healthUrl
+    healthUrl,
+    drainTimeoutS: read.int(Input.DrainTimeout, 0, 3600)
   }
 }
 

@@ -8,10 +8,7 @@ import type { Settings } from '../settings.js'
 import { InputError, type InputReader } from './read.js'
 import { isAppModule } from './project.js'
 
-type ServerSettings = Pick<
-  Settings,
-  'asgiModule' | 'asgiServer' | 'proxyReadTimeoutS' | 'drainTimeoutS'
->
+type ServerSettings = Pick<Settings, 'asgiModule' | 'asgiServer' | 'proxyReadTimeoutS'>
 
 export function readServer(read: InputReader): ServerSettings {
   const asgiModule = read.line(Input.AsgiModule, 200) || undefined
@@ -44,7 +41,6 @@ export function readServer(read: InputReader): ServerSettings {
         ? undefined
         : readTimeout === ''
           ? DEFAULT_PROXY_READ_TIMEOUT_S
-          : read.int(Input.ProxyReadTimeout, 1, 7 * 24 * 3600),
-    drainTimeoutS: read.int(Input.DrainTimeout, 0, 3600)
+          : read.int(Input.ProxyReadTimeout, 1, 7 * 24 * 3600)
   }
 }

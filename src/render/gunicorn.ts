@@ -1,7 +1,9 @@
-// The gunicorn socket and service units. Socket activation keeps the listening socket open across
-// a service restart, so requests wait for the new release instead of failing.
+// The gunicorn socket and service units: templates, one instance each for blue and green
+// (`gunicorn-<project>@blue.service`), each with its own socket, so a new release starts beside the
+// live one. Socket activation: the socket is systemd's, made before gunicorn starts and owned
+// by nginx's user.
 
-import { layout, socketPath, unitNames } from '../server/layout.js'
+import { layout } from '../server/layout.js'
 import { appModule, serverArgs } from './asgi.js'
 import type { Settings } from '../settings.js'
 import { systemdExecutable, systemdQuote, systemdValue, systemdWord } from './systemd-escape.js'
@@ -82,13 +84,23 @@ export function gracefulTimeout(gunicornArgs: readonly string[]): number {
   return seconds
 }
 
+/** systemd's specifier for the instance name (blue, green), kept literal by the escaping. */
+const INSTANCE = '%i'
+const keepInstance = (escaped: string) => escaped.replaceAll('%%i', INSTANCE)
+
+/** The folder an instance runs from: a link to its release, `<deploy-path>/instances/%i`. */
+export function instanceRoot(s: Settings): string {
+  return layout(s).instance(INSTANCE)
+}
+
 export function renderSocket(s: Settings): string {
   return unitFile([
-    ['Unit', [`Description=${systemdValue(`gunicorn socket for ${s.projectName}`)}`]],
+    ['Unit', [`Description=${systemdValue(`gunicorn socket for ${s.projectName}`)}, %i`]],
     [
       'Socket',
       [
-        `ListenStream=${systemdValue(socketPath(s.projectName))}`,
+        // instanceSocketPath(project, '%i')
+        `ListenStream=${systemdValue(`/run/gunicorn-${s.projectName}@`)}%i.sock`,
         `SocketUser=${SOCKET_OWNER}`,
         `SocketGroup=${SOCKET_OWNER}`,
         'SocketMode=0600'
@@ -99,33 +111,32 @@ export function renderSocket(s: Settings): string {
 }
 
 /**
- * `appRoot` is the folder the app runs from: `<deploy-path>/current` when live, the release folder
- * itself when a unit is verified before the switch.
+ * `appRoot` is the folder the app runs from: the instance's link (`instanceRoot`) when installed,
+ * the release folder itself when a unit is verified before the switch. `command` is what the venv's
+ * python runs (gunicorn's arguments by default): other servers of the app are one argument away.
  */
 export function renderService(
   s: Settings,
-  opts: { appRoot: string; workers: number; writable?: readonly string[] }
+  opts: { appRoot: string; workers: number; writable?: readonly string[]; command?: string[] }
 ): string {
   if (!Number.isInteger(opts.workers) || opts.workers < 1) {
     throw new RangeError(`workers must be a positive integer, got ${opts.workers}`)
   }
-  const units = unitNames(s.projectName)
   // The venv's python finds gunicorn in the venv or, with system-site-packages, in the distribution.
+  const command = opts.command ?? gunicornCommand(s, opts.workers)
   const execStart = [
-    systemdExecutable(`${opts.appRoot}/.venv/bin/python`),
-    ...[
-      ...['-m', 'gunicorn', '--workers', String(opts.workers), ...serverArgs(s)],
-      ...[...s.gunicornArgs, appModule(s)]
-    ].map(systemdQuote)
+    keepInstance(systemdExecutable(`${opts.appRoot}/.venv/bin/python`)),
+    ...command.map(systemdQuote)
   ].join(' ')
 
   return unitFile([
     [
       'Unit',
       [
-        `Description=${systemdValue(`gunicorn for ${s.projectName}`)}`,
-        `Requires=${systemdValue(units.socket)}`,
-        `After=${systemdValue(units.socket)}`,
+        `Description=${systemdValue(`gunicorn for ${s.projectName}`)}, %i`,
+        // the instance's own socket, gunicorn-<project>@%i.socket
+        `Requires=${systemdValue(`gunicorn-${s.projectName}@`)}%i.socket`,
+        `After=${systemdValue(`gunicorn-${s.projectName}@`)}%i.socket`,
         'After=network.target'
       ]
     ],
@@ -136,7 +147,7 @@ export function renderService(
         'NotifyAccess=main',
         `User=${systemdValue(s.appUser)}`,
         `Group=${systemdValue(s.appUser)}`,
-        `WorkingDirectory=${systemdValue(opts.appRoot)}`,
+        `WorkingDirectory=${keepInstance(systemdValue(opts.appRoot))}`,
         `Environment=${systemdWord(`DJANGO_SETTINGS_MODULE=${s.settingsModule}`)}`,
         'Environment=PYTHONUNBUFFERED=1',
         // '-': the service starts before any dotenv was ever written. systemd reads it as root.
@@ -155,6 +166,15 @@ export function renderService(
     ],
     ['Install', ['WantedBy=multi-user.target']]
   ])
+}
+
+/** gunicorn serving the WSGI application, as `python -m` arguments. */
+export function gunicornCommand(s: Settings, workers: number): string[] {
+  // The server's own arguments (ASGI's worker class, the drain) before the user's: a -k wins.
+  return [
+    ...['-m', 'gunicorn', '--workers', String(workers), ...serverArgs(s)],
+    ...[...s.gunicornArgs, appModule(s)]
+  ]
 }
 
 function unitFile(sections: Array<[string, string[]]>): string {

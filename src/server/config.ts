@@ -3,7 +3,7 @@
 
 import { Buffer } from 'node:buffer'
 import { createTwoFilesPatch } from 'diff'
-import { renderService, renderSocket } from '../render/gunicorn.js'
+import { instanceRoot, renderService, renderSocket } from '../render/gunicorn.js'
 import { renderSite, type SitePaths } from '../render/nginx.js'
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
@@ -46,7 +46,7 @@ export function configFiles(
     socket: { path: p.units.socket, text: renderSocket(s) },
     service: {
       path: p.units.service,
-      text: renderService(s, { appRoot: p.current, workers: workerCount(s, facts), writable })
+      text: renderService(s, { appRoot: instanceRoot(s), workers: workerCount(s, facts), writable })
     },
     site: { path: p.site, text: renderSite(s, site, siteTls(s, facts)) },
     ...(s.acme ? renewalFiles(s) : {})
@@ -66,9 +66,9 @@ function writeFile(path: string, text: string): ShellText {
 /** Gate 1: systemd-analyze verify on the new units, rendered to run the new release directly. */
 export function verifyUnitsStep(s: Settings, id: string, files: ConfigFiles): Step {
   const p = layout(s)
-  const units = unitNames(s.projectName)
-  // `current` does not point at the new release yet: verify the units as they will run it.
-  const service = files.service.text.split(p.current).join(p.release(id))
+  // The templates, verified as an instance running the new release.
+  const units = unitNames(s.projectName).instance('blue')
+  const service = files.service.text.split(instanceRoot(s)).join(p.release(id))
   return {
     id: 'verify-units',
     phase: 'gates',
@@ -158,15 +158,21 @@ export function installConfigStep(s: Settings, files: ConfigFiles): Step {
  * Shell that puts the files the gate tested in place (the switch's first act): each renamed over
  * the live one, the site enabled, Debian's welcome site disabled for a catch-all.
  */
-export function installStaged(s: Settings, files: ConfigFiles): ShellText {
+export function installStaged(
+  s: Settings,
+  files: ConfigFiles,
+  only?: ReadonlyArray<keyof ConfigFiles>
+): ShellText {
   const p = layout(s)
   const catchAll = s.serverNames.length === 1 && s.serverNames[0] === '_'
+  const chosen = only ? only.flatMap((name) => (files[name] ? [files[name]] : [])) : allFiles(files)
+  const site = chosen.includes(files.site)
   return script(
-    ...allFiles(files).map(
+    ...chosen.map(
       ({ path }) => sh`cp -p ${p.staged}/${baseName(path)} ${path}.new && mv -f ${path}.new ${path}`
     ),
-    sh`ln -sfn ${files.site.path} ${p.siteLink}`,
-    catchAll ? sh`rm -f ${DEFAULT_SITE_LINK}` : undefined
+    site ? sh`ln -sfn ${files.site.path} ${p.siteLink}` : undefined,
+    site && catchAll ? sh`rm -f ${DEFAULT_SITE_LINK}` : undefined
   )
 }
 

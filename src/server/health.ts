@@ -2,8 +2,8 @@
 // what the journal and nginx's error log say.
 
 import type { Settings } from '../settings.js'
-import { raw, script, sh } from '../shell.js'
-import { unitNames } from './layout.js'
+import { raw, script, sh, type ShellText } from '../shell.js'
+import { instanceSocketPath, layout, unitNames, type Instance } from './layout.js'
 import type { Step } from './step.js'
 
 /** A server name as a request carries it: a wildcard as one of the names it stands for. */
@@ -17,12 +17,23 @@ export function healthHost(s: Settings): string {
   return name === '_' ? 'localhost' : requestName(name)
 }
 
+// `target` is host:port (through nginx) or a unix socket's path (an instance, directly, with the
+// headers nginx would add: the app sees the same request either way).
 const HEALTH_PY = `
 import http.client, socket, ssl, sys, time
-host, port, path, header, tls, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5] == 'tls', float(sys.argv[6])
+target, path, header, scheme, timeout = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
+direct = target.startswith('/')
+host, port = ('', 0) if direct else (target.rsplit(':', 1)[0], int(target.rsplit(':', 1)[1]))
+secure = scheme == 'tls'
+tls = secure and not direct
 # tls: auto before its first certificate: HTTPS is coming, so the app's redirect to it is no refusal.
-upgrading = sys.argv[5] == 'upgrade'
-ranges = [tuple(map(int, r.split('-'))) for r in sys.argv[7].split(',')]
+upgrading = scheme == 'upgrade'
+ranges = [tuple(map(int, r.split('-'))) for r in sys.argv[6].split(',')]
+class UnixConnection(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(target)
 start = time.monotonic(); status = 0; detail = ''
 class Named(http.client.HTTPSConnection):
     # To nginx on this host, with the site's name in the TLS handshake (SNI), as a browser.
@@ -31,11 +42,15 @@ class Named(http.client.HTTPSConnection):
 while True:
     refused = False
     try:
-        if tls:
+        headers = {'Host': header, 'User-Agent': 'django-deploy-action health check'}
+        if direct:
+            conn = UnixConnection('localhost', timeout=5)
+            headers.update({'X-Forwarded-For': '127.0.0.1', 'X-Forwarded-Proto': 'https' if secure else 'http', 'X-Real-IP': '127.0.0.1'})
+        elif tls:
             conn = Named(header, port, timeout=5, context=ssl._create_unverified_context())
         else:
             conn = http.client.HTTPConnection(host, port, timeout=5)
-        conn.request('GET', path, headers={'Host': header, 'User-Agent': 'django-deploy-action health check'})
+        conn.request('GET', path, headers=headers)
         response = conn.getresponse(); status = response.status; detail = ''
         body = response.read(65536).decode('utf-8', 'replace')
         location = response.getheader('Location') or ''
@@ -45,7 +60,7 @@ while True:
         exact = any(lo == hi == status for lo, hi in ranges)
         if status == 400 and not exact and ('DisallowedHost' in body or '<h1>Bad Request (400)</h1>' in body):
             refused, detail = True, "DisallowedHost: Invalid HTTP_HOST header: '%s'" % header
-        if 300 <= status < 400 and not exact and not tls and not upgrading and location.startswith('https:'):
+        if 300 <= status < 400 and not exact and not secure and not upgrading and location.startswith('https:'):
             refused, detail = True, 'answered %d to %s: the settings redirect plain HTTP to HTTPS' % (status, location)
     except Exception as error:
         status = 0; detail = str(error)
@@ -80,14 +95,43 @@ export function healthStep(
     !s.listen.address || /^(0\.0\.0\.0|\[::\])$/.test(s.listen.address)
       ? '127.0.0.1'
       : s.listen.address.replace(/^\[|\]$/g, '')
-  const ranges = s.healthExpect.map((r) => `${r.min}-${r.max}`).join(',')
   return {
     id: 'health',
     phase: 'health',
     title: `GET ${tls ? 'https' : 'http'}://${healthHost(s)}${s.healthPath} through nginx`,
     privileged: false,
-    command: sh`${s.python} -c ${HEALTH_PY} ${address} ${port} ${s.healthPath} ${healthHost(s)} ${scheme} ${timeoutMs / 1000} ${ranges}`
+    command: healthCommand(s, `${address}:${port}`, timeoutMs, scheme)
   }
+}
+
+/**
+ * Requests health-path from an instance on its own socket, before nginx sends it anything: the
+ * Host header and the X-Forwarded-* headers nginx would send. As root: the socket is nginx's.
+ */
+export function instanceHealthStep(s: Settings, instance: Instance): Step {
+  const unit = unitNames(s.projectName).instance(instance).service
+  return {
+    id: 'instance-health',
+    phase: 'health',
+    title: `GET ${s.healthPath} from ${unit} on its socket (Host: ${healthHost(s)})`,
+    privileged: true,
+    command: healthCommand(
+      s,
+      instanceSocketPath(s.projectName, instance),
+      s.healthTimeoutMs,
+      s.tlsCertificate ? 'tls' : s.acme ? 'upgrade' : 'plain'
+    )
+  }
+}
+
+function healthCommand(
+  s: Settings,
+  target: string,
+  timeoutMs: number,
+  scheme: 'tls' | 'plain' | 'upgrade'
+): ShellText {
+  const ranges = s.healthExpect.map((r) => `${r.min}-${r.max}`).join(',')
+  return sh`${s.python} -c ${HEALTH_PY} ${target} ${s.healthPath} ${healthHost(s)} ${scheme} ${timeoutMs / 1000} ${ranges}`
 }
 
 export function parseHealth(stdout: string): HealthResult {
@@ -101,21 +145,29 @@ export function parseHealth(stdout: string): HealthResult {
   }
 }
 
+/** When the new release's instance was last started (seconds since the epoch): its journal starts there. */
+export function startedAt(s: Settings): string {
+  return `${layout(s).state}/started`
+}
+
 const ERRORS_HEADER = '--- errors in the journal'
 
-export function diagnosticsStep(s: Settings): Step {
-  const units = unitNames(s.projectName)
+/** The journal of the instance the new release started in, since it started (`startedAt`). */
+export function diagnosticsStep(s: Settings, instance: Instance): Step {
+  const service = unitNames(s.projectName).instance(instance).service
+  const since = raw('--since "@$(cat "$started" 2>/dev/null || echo 0)"')
   return {
     id: 'diagnostics',
     phase: 'health',
-    title: "Collect the service's journal and nginx's error log",
+    title: `Collect ${service}'s journal and nginx's error log`,
     privileged: true,
     command: script(
+      sh`started=${startedAt(s)}`,
       // The exception that stopped the app is usually above gunicorn's own traceback.
       raw(`echo '${ERRORS_HEADER}'`),
-      sh`journalctl -u ${units.service} -n 400 --no-pager -o cat 2>/dev/null | grep -E '^[A-Za-z_][A-Za-z0-9_.]*(Error|Exception)(: |$)' | grep -v '^gunicorn\.errors\.' | awk '!seen[$0]++' | tail -n 5 || true`,
-      sh`echo "--- journalctl -u ${units.service} (last 40 lines)"`,
-      sh`journalctl -u ${units.service} -n 40 --no-pager -o short-iso 2>&1 || true`,
+      sh`journalctl -u ${service} ${since} -n 400 --no-pager -o cat 2>/dev/null | grep -E '^[A-Za-z_][A-Za-z0-9_.]*(Error|Exception)(: |$)' | grep -v '^gunicorn\.errors\.' | awk '!seen[$0]++' | tail -n 5 || true`,
+      sh`echo "--- journalctl -u ${service} (last 40 lines)"`,
+      sh`journalctl -u ${service} ${since} -n 40 --no-pager -o short-iso 2>&1 || true`,
       raw('echo "--- /var/log/nginx/error.log (last 15 lines)"'),
       raw('tail -n 15 /var/log/nginx/error.log 2>&1 || true')
     )

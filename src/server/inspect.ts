@@ -3,7 +3,7 @@
 import type { Settings } from '../settings.js'
 import { inspectAcme, parseAcmeFacts, type AcmeFacts } from './acme.js'
 import { raw, script, sh } from '../shell.js'
-import { LEGACY_FAILED_MARK, layout } from './layout.js'
+import { LEGACY_FAILED_MARK, layout, socketPath, type LiveInstance } from './layout.js'
 import { listProcessUnits } from './processes.js'
 import type { Step } from './step.js'
 
@@ -22,6 +22,8 @@ export interface HostFacts extends AcmeFacts {
   python: string
   /** the unit files of the project's processes and schedules (server/processes.ts) */
   processUnits?: string[]
+  /** the instance traffic goes to: where nginx's socket path leads */
+  instance: LiveInstance
 }
 
 export function inspectStep(s: Settings): Step {
@@ -44,6 +46,11 @@ export function inspectStep(s: Settings): Step {
       raw('echo "cpus=$(nproc)"'),
       sh`echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`,
       sh`echo "live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null)"`,
+      // A link to an instance's socket, or the socket of an earlier version's single instance.
+      sh`sock=${socketPath(s.projectName)} legacy=${p.legacyUnits.socket}`,
+      raw(
+        'if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'
+      ),
       sh`echo "releases=$(ls -1 ${p.releases} 2>/dev/null | sort -r | tr '\n' ' ')"`,
       sh`echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`,
       sh`echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`,
@@ -70,6 +77,8 @@ export function parseFacts(stdout: string): HostFacts {
     served: list('served'),
     python: values.get('python') ?? '',
     processUnits: list('process-units').filter((u) => /\.(service|timer)$/.test(u)),
+    instance:
+      (['blue', 'green', 'legacy'] as const).find((i) => i === values.get('instance')) ?? '',
     ...parseAcmeFacts(values)
   }
 }

@@ -3,6 +3,8 @@
 import type { Settings } from '../settings.js'
 
 export const UNIT_FOLDER = '/etc/systemd/system'
+/** Units that last until the next boot: a new instance's, until traffic moves to it. */
+export const RUNTIME_UNIT_FOLDER = '/run/systemd/system'
 export const SITE_AVAILABLE = '/etc/nginx/sites-available'
 export const SITE_ENABLED = '/etc/nginx/sites-enabled'
 /** Debian's welcome site, disabled while our site is the catch-all `_`. */
@@ -17,14 +19,51 @@ export const RELEASE_ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-z]+$/
 /** Where earlier versions marked a failed release, inside it (still read, never written). */
 export const LEGACY_FAILED_MARK = '.deploy-failed'
 
+/**
+ * The two instances of the web app: the new release starts in the idle one while the live one
+ * serves. `legacy` is the single socket-activated instance of earlier versions, live until the
+ * first deploy by this one moves the host to the two.
+ */
+export const INSTANCES = ['blue', 'green'] as const
+export type Instance = (typeof INSTANCES)[number]
+export type LiveInstance = Instance | 'legacy' | ''
+
+/** The instance that is not live: where the next release starts. */
+export function idleInstance(live: LiveInstance): Instance {
+  return live === 'blue' ? 'green' : 'blue'
+}
+
+/**
+ * The socket nginx connects to, by path, on every request: a link to the live instance's socket,
+ * renamed atomically to move traffic (on a host an earlier version deployed, the socket itself).
+ */
 export function socketPath(projectName: string): string {
   return `/run/gunicorn-${projectName}.sock`
 }
 
-export function unitNames(projectName: string): { socket: string; service: string } {
+/** An instance's own socket (for `legacy`: a hard link to the earlier single socket). */
+export function instanceSocketPath(projectName: string, instance: Instance | 'legacy'): string {
+  return `/run/gunicorn-${projectName}@${instance}.sock`
+}
+
+export interface UnitNames {
+  /** the template units, one file each for both instances */
+  socket: string
+  service: string
+  instance(instance: Instance): { socket: string; service: string }
+  /** the single instance of earlier versions, removed once drained */
+  legacy: { socket: string; service: string }
+}
+
+export function unitNames(projectName: string): UnitNames {
   return {
-    socket: `gunicorn-${projectName}.socket`,
-    service: `gunicorn-${projectName}.service`
+    socket: `gunicorn-${projectName}@.socket`,
+    service: `gunicorn-${projectName}@.service`,
+    instance: (instance) => ({
+      socket: `gunicorn-${projectName}@${instance}.socket`,
+      service: `gunicorn-${projectName}@${instance}.service`
+    }),
+    legacy: { socket: `gunicorn-${projectName}.socket`, service: `gunicorn-${projectName}.service` }
   }
 }
 
@@ -36,6 +75,9 @@ export interface Layout {
   current: string
   /** a new `current` is made here, then renamed over it */
   currentStaging: string
+  /** per instance, a link to the release it runs (its units' working directory) */
+  instance(name: string): string
+  instances: string
   /** what outlives a release: the app's data */
   shared: string
   /** root's own working folder: the gate's backups, the units being verified, .env */
@@ -58,6 +100,11 @@ export interface Layout {
   venvs: string
   venv(key: string): string
   units: { socket: string; service: string }
+  legacyUnits: { socket: string; service: string }
+  /** an instance's own units, for the time between its start and the switch (gone at boot) */
+  runtimeUnits(instance: Instance): { socket: string; service: string }
+  /** recreates the link to the live instance's socket at boot (/run is emptied) */
+  tmpfiles: string
   site: string
   siteLink: string
   /** tls: auto (server/acme.ts) */
@@ -92,6 +139,8 @@ export function layout(s: Pick<Settings, 'deployPath' | 'projectName'>): Layout 
     release: (id) => `${root}/releases/${id}`,
     current: `${root}/current`,
     currentStaging: `${root}/.current.new`,
+    instances: `${root}/instances`,
+    instance: (name) => `${root}/instances/${name}`,
     shared: `${root}/shared`,
     state: `${root}/.deploy`,
     env: `${root}/.deploy/env`,
@@ -106,6 +155,15 @@ export function layout(s: Pick<Settings, 'deployPath' | 'projectName'>): Layout 
     venvs: `${root}/venvs`,
     venv: (key) => `${root}/venvs/${key}`,
     units: { socket: `${UNIT_FOLDER}/${units.socket}`, service: `${UNIT_FOLDER}/${units.service}` },
+    legacyUnits: {
+      socket: `${UNIT_FOLDER}/${units.legacy.socket}`,
+      service: `${UNIT_FOLDER}/${units.legacy.service}`
+    },
+    runtimeUnits: (instance) => ({
+      socket: `${RUNTIME_UNIT_FOLDER}/${units.instance(instance).socket}`,
+      service: `${RUNTIME_UNIT_FOLDER}/${units.instance(instance).service}`
+    }),
+    tmpfiles: `/etc/tmpfiles.d/gunicorn-${s.projectName}.conf`,
     site: `${SITE_AVAILABLE}/${s.projectName}`,
     siteLink: `${SITE_ENABLED}/${s.projectName}`,
     acme: {
@@ -135,6 +193,7 @@ const RESERVED = new Set([
   'venvs',
   'current',
   '.current.new',
+  'instances',
   'acme'
 ])
 

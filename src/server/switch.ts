@@ -1,9 +1,21 @@
-// The switch to a release and the way back: `current`, gunicorn's units, nginx.
+// The cutover: the new release starts in the idle instance beside the live one, traffic moves to
+// it by one rename, the old instance drains and stops; and the way back. nginx connects to
+// socketPath() by its path on every request, so moving traffic needs no nginx reload.
 
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
 import { installStaged, restoreConfig, type ConfigFiles } from './config.js'
-import { baseName, layout, socketPath, unitNames } from './layout.js'
+import { startedAt } from './health.js'
+import {
+  baseName,
+  instanceSocketPath,
+  layout,
+  RUNTIME_UNIT_FOLDER,
+  socketPath,
+  unitNames,
+  type Instance,
+  type LiveInstance
+} from './layout.js'
 import type { Step } from './step.js'
 
 /** A new link renamed over the old one: `current` is never missing, not even for a moment. */
@@ -63,54 +75,194 @@ function unitPattern(...names: string[]): string {
   return names.map((name) => name.replace(/[.\\^$*+?()[\]{}|]/g, '\\$&')).join('|')
 }
 
-/**
- * What the switch does once the new files are in place: `current` to the release, systemd and
- * nginx told only of what changed.
- */
-export function switchBody(s: Settings, id: string): ShellText {
-  const units = unitNames(s.projectName)
-  const changed = layout(s).changed
-  const p = layout(s)
+/** `was NAME`: the install step changed that file (all of them, when it left no list). */
+function changedFiles(s: Settings): ShellText {
   return script(
-    // The releases rollbacks may choose: this one, and the one it replaces (which a host
-    // deployed before these marks were kept has no mark for).
-    sh`mkdir -p ${p.served} && : > ${p.served}/${id}`,
-    sh`old=$(readlink ${p.current} 2>/dev/null || true); old=\${old##*/}`,
-    sh`if [ -n "$old" ] && [ -d ${p.releases}/"$old" ]; then : > ${p.served}/"$old"; fi`,
-    pointCurrentAt(s, id),
-    // What the install step changed (all, when it left no list).
-    sh`changed=$(cat ${changed} 2>/dev/null || echo all)`,
-    raw(`was() { printf '%s\n' $changed | grep -qxE "all|$1"; }`),
-    // systemd reads the units again, and enables them, only when they changed.
-    sh`if was ${unitPattern(units.socket, units.service)}; then systemctl daemon-reload; systemctl enable --quiet ${units.socket} ${units.service}; fi`,
-    // The socket stays open across a service restart so requests wait instead of failing;
-    // only a changed socket file needs the socket restarted.
-    sh`if was ${unitPattern(units.socket)}; then`,
-    sh`  systemctl stop ${units.service} ${units.socket} 2>/dev/null || true; rm -f ${socketPath(s.projectName)}; systemctl start ${units.socket}`,
-    sh`else systemctl start ${units.socket}; fi`,
-    sh`systemctl restart ${units.service} || echo "gunicorn did not start; the health check will tell" >&2`,
-    // nginx reads the site again only when it changed: the switch needs no reload (the site
-    // names `current` and the same socket), and a reload closes idle keep-alive connections.
-    sh`if was ${unitPattern(baseName(layout(s).site), 'default-site')} || ! systemctl is-active --quiet nginx; then`,
-    reloadNginx,
-    raw('fi')
+    sh`changed=$(cat ${layout(s).changed} 2>/dev/null || echo all)`,
+    raw(`was() { printf '%s\n' $changed | grep -qxE "all|$1"; }`)
   )
 }
 
-/** The files the gate tested, then the release, in one script done whole: nothing new is live before. */
-export function switchStep(s: Settings, id: string, files: ConfigFiles): Step {
+const siteChanged = (s: Settings) =>
+  sh`was ${unitPattern(baseName(layout(s).site), 'default-site')}`
+
+/** The socket that traffic reaches an instance by: the link target of socketPath(). */
+function liveSocket(s: Settings, instance: Instance | 'legacy'): string {
+  return instanceSocketPath(s.projectName, instance)
+}
+
+/**
+ * Points socketPath() at an instance's socket in one rename, and records it for the next boot
+ * (/run is emptied; systemd-tmpfiles makes the link again before nginx starts).
+ */
+function pointTrafficAt(s: Settings, instance: Instance | 'legacy'): ShellText {
+  const link = socketPath(s.projectName)
+  const staging = `/run/.gunicorn-${s.projectName}.sock.new`
+  const target = liveSocket(s, instance)
+  const tmpfiles = layout(s).tmpfiles
+  return script(
+    sh`ln -sfn ${target} ${staging} && mv -T ${staging} ${link}`,
+    // The earlier single instance makes its own socket at boot: no link to record for it.
+    instance === 'legacy'
+      ? sh`rm -f ${tmpfiles}`
+      : sh`printf '%s\n' ${`L+ ${link} - - - - ${target}`} | tee ${tmpfiles}.new >/dev/null && mv -f ${tmpfiles}.new ${tmpfiles}`
+  )
+}
+
+/**
+ * Starts the target release in the idle instance while the live one serves. The units the gate
+ * tested run it as the instance's own runtime units (in /run: a reboot before the switch forgets
+ * them, and the live instance's units are untouched); its link points at the release. A release
+ * that cannot boot is found by the instance's health check, not here.
+ */
+export function startStep(s: Settings, id: string, idle: Instance, files: ConfigFiles): Step {
+  const p = layout(s)
+  const units = unitNames(s.projectName).instance(idle)
+  const runtime = p.runtimeUnits(idle)
+  const staging = `${p.instances}/.${idle}.new`
   return {
-    id: 'switch',
+    id: 'start',
     phase: 'restart',
-    title: `Switch current to ${id}, restart gunicorn, reload nginx`,
+    title: `Start ${id} in ${units.service}, beside the live instance`,
     privileged: true,
-    command: detached(script(installStaged(s, files), switchBody(s, id)))
+    command: detached(
+      script(
+        // Left over from a run that died: whatever the idle instance runs is not live.
+        sh`systemctl stop ${units.service} ${units.socket} 2>/dev/null || true`,
+        sh`mkdir -p ${RUNTIME_UNIT_FOLDER}`,
+        sh`cp ${p.staged}/${baseName(files.socket.path)} ${runtime.socket}`,
+        sh`cp ${p.staged}/${baseName(files.service.path)} ${runtime.service}`,
+        raw('systemctl daemon-reload'),
+        sh`mkdir -p ${p.instances} && chmod 755 ${p.instances}`,
+        sh`ln -sfn ../releases/${id} ${staging} && mv -T ${staging} ${p.instance(idle)}`,
+        sh`date +%s > ${startedAt(s)}`,
+        sh`systemctl start ${units.socket}`,
+        sh`systemctl start ${units.service} || echo "gunicorn did not start; the health check will tell" >&2`
+      )
+    )
   }
 }
 
-/** Puts the previous release and its files back after an unhealthy deploy. */
-export function rollbackStep(s: Settings, previous: string, files: ConfigFiles): Step {
+/**
+ * Moves traffic to the idle instance, already healthy: socketPath() renamed to its socket (new
+ * connections go there, the old instance finishes what it has), `current` to its release. nginx
+ * reads its site again only when the site changed: a reload closes idle keep-alive connections.
+ */
+export function switchStep(
+  s: Settings,
+  id: string,
+  idle: Instance,
+  live: LiveInstance,
+  files: ConfigFiles
+): Step {
   const units = unitNames(s.projectName)
+  const link = socketPath(s.projectName)
+  const p = layout(s)
+  return {
+    id: 'switch',
+    phase: 'restart',
+    title: `Move traffic to ${units.instance(idle).service} (${id})`,
+    privileged: true,
+    command: detached(
+      script(
+        changedFiles(s),
+        // The earlier single instance's socket keeps a name of its own, for the way back and the drain.
+        live === 'legacy'
+          ? sh`if [ -S ${link} ] && [ ! -L ${link} ]; then ln -f ${link} ${liveSocket(s, 'legacy')}; fi`
+          : undefined,
+        // The releases rollbacks may choose: this one, and the one it replaces (which a host
+        // deployed before these marks were kept has no mark for).
+        sh`mkdir -p ${p.served} && : > ${p.served}/${id}`,
+        sh`old=$(readlink ${p.current} 2>/dev/null || true); old=\${old##*/}`,
+        sh`if [ -n "$old" ] && [ -d ${p.releases}/"$old" ]; then : > ${p.served}/"$old"; fi`,
+        pointTrafficAt(s, idle),
+        pointCurrentAt(s, id),
+        // The files the gate tested, now the live ones; the new instance's runtime units go.
+        installStaged(s, files),
+        sh`rm -f ${layout(s).runtimeUnits(idle).socket} ${layout(s).runtimeUnits(idle).service}`,
+        raw('systemctl daemon-reload'),
+        sh`if ${siteChanged(s)} || ! systemctl is-active --quiet nginx; then`,
+        reloadNginx,
+        raw('fi'),
+        // At boot, the live instance starts; the other does not.
+        sh`systemctl enable --quiet ${units.instance(idle).socket} ${units.instance(idle).service}`
+      )
+    )
+  }
+}
+
+/**
+ * After a healthy switch: the old instance's last requests finish (none new reach it), within
+ * drain-timeout, then it stops. The earlier single instance's units are removed with it.
+ */
+export function drainStep(s: Settings, old: Instance | 'legacy'): Step {
+  const units = unitNames(s.projectName)
+  const p = layout(s)
+  const stopped = old === 'legacy' ? units.legacy : units.instance(old)
+  // The address its connections carry: the path the socket was bound to.
+  const bound =
+    old === 'legacy' ? socketPath(s.projectName) : instanceSocketPath(s.projectName, old)
+  return {
+    id: 'drain',
+    phase: 'cleanup',
+    title: `Drain and stop ${stopped.service}`,
+    privileged: true,
+    command: script(
+      raw('set -u'),
+      // Connections accepted (ESTAB) or waiting to be (the listening socket's queue).
+      sh`busy() { ss -xaH src ${bound} 2>/dev/null | awk '$2 != "LISTEN" || $3 > 0' | wc -l; }`,
+      sh`for i in $(seq 1 ${s.drainTimeoutS * 10}); do [ "$(busy)" -eq 0 ] && break; sleep 0.1; done`,
+      raw('left=$(busy)'),
+      raw(
+        '[ "$left" -eq 0 ] || echo "$left connection(s) still open after drain-timeout: gunicorn stops them gracefully" >&2'
+      ),
+      sh`systemctl disable --quiet --now ${stopped.service} ${stopped.socket} 2>/dev/null || systemctl stop ${stopped.service} ${stopped.socket}`,
+      old === 'legacy'
+        ? script(
+            sh`rm -f ${p.legacyUnits.socket} ${p.legacyUnits.service} ${liveSocket(s, 'legacy')}`,
+            raw('systemctl daemon-reload')
+          )
+        : undefined
+    )
+  }
+}
+
+/**
+ * The new instance did not pass its own health check: it never served. It stops and its runtime
+ * units go; the live files were never replaced (the gate put them back after testing).
+ */
+export function abandonStep(s: Settings, idle: Instance): Step {
+  const units = unitNames(s.projectName).instance(idle)
+  const runtime = layout(s).runtimeUnits(idle)
+  return {
+    id: 'abandon',
+    phase: 'health',
+    title: `Stop ${units.service}, which never served`,
+    privileged: true,
+    command: detached(
+      script(
+        sh`systemctl stop ${units.service} ${units.socket} 2>/dev/null || true`,
+        sh`rm -f ${runtime.socket} ${runtime.service}`,
+        raw('systemctl daemon-reload')
+      )
+    )
+  }
+}
+
+/**
+ * Traffic back to the instance that served before, still running and warm: one rename. Then the
+ * previous files go back and the new instance stops. With nothing before, nothing serves.
+ */
+export function rollbackStep(
+  s: Settings,
+  previous: string,
+  idle: Instance,
+  live: LiveInstance,
+  files: ConfigFiles
+): Step {
+  const units = unitNames(s.projectName)
+  const p = layout(s)
+  const back = previous && live !== ''
   return {
     id: 'rollback',
     phase: 'health',
@@ -118,13 +270,26 @@ export function rollbackStep(s: Settings, previous: string, files: ConfigFiles):
     privileged: true,
     command: detached(
       script(
+        changedFiles(s),
+        back
+          ? script(pointTrafficAt(s, live), pointCurrentAt(s, previous))
+          : sh`rm -f ${socketPath(s.projectName)} ${p.tmpfiles}`,
+        // A previous release with no instance running it (a host in an unknown state) stays current.
+        !back && previous
+          ? pointCurrentAt(s, previous)
+          : !back
+            ? sh`rm -f ${p.current}`
+            : undefined,
         restoreConfig(s, files),
-        previous ? pointCurrentAt(s, previous) : sh`rm -f ${layout(s).current}`,
+        sh`rm -f ${p.runtimeUnits(idle).socket} ${p.runtimeUnits(idle).service}`,
         raw('systemctl daemon-reload'),
-        previous
-          ? sh`systemctl restart ${units.service} || true`
-          : sh`systemctl disable --now ${units.service} ${units.socket} 2>/dev/null || true`,
-        reloadNginx
+        sh`systemctl disable --quiet --now ${units.instance(idle).service} ${units.instance(idle).socket} 2>/dev/null || true`,
+        back && live !== 'legacy'
+          ? sh`systemctl enable --quiet ${units.instance(live).socket} ${units.instance(live).service}`
+          : undefined,
+        sh`if ${siteChanged(s)}; then`,
+        reloadNginx,
+        raw('fi')
       )
     )
   }

@@ -6,8 +6,8 @@ import { bootHost, type TestHost } from './testhost.js'
 
 const LIVE_FILES = [
   '/etc/nginx/sites-available/mysite',
-  '/etc/systemd/system/gunicorn-mysite.socket',
-  '/etc/systemd/system/gunicorn-mysite.service'
+  '/etc/systemd/system/gunicorn-mysite@.socket',
+  '/etc/systemd/system/gunicorn-mysite@.service'
 ]
 
 describe('deploy as root to a fresh host', () => {
@@ -51,10 +51,15 @@ describe('deploy as root to a fresh host', () => {
     expect(css.text).toContain('/* django-deploy-action fixture */')
     expect(css.headers.get('server')).toMatch(/^nginx/)
 
-    // Both units active; gunicorn not running as root; the layout of ARCHITECTURE.md.
+    // The first instance serves, through the link nginx connects to; gunicorn not running as
+    // root; the layout of ARCHITECTURE.md.
     expect(
-      (await host.exec('systemctl is-active gunicorn-mysite.socket gunicorn-mysite.service')).stdout
-    ).toBe('active\nactive\n')
+      (
+        await host.exec(
+          'systemctl is-active gunicorn-mysite@blue.socket gunicorn-mysite@blue.service; readlink /run/gunicorn-mysite.sock'
+        )
+      ).stdout
+    ).toBe('active\nactive\n/run/gunicorn-mysite@blue.sock\n')
     expect(
       (await host.exec('ps -o user= -C python3,python | sort -u')).stdout.trim().split('\n')
     ).toEqual(['mysite'])
@@ -96,8 +101,16 @@ describe('deploy as root to a fresh host', () => {
     // No new migration: migrate did not run, and the database file is as it was.
     expect(run.stdout).toContain('No migrations to apply: migrate did not run.')
     expect((await host.exec(database)).stdout).toBe(databaseBefore)
+    // The second instance serves it; the first one stopped once drained.
+    expect(
+      (
+        await host.exec(
+          'readlink /run/gunicorn-mysite.sock; systemctl is-active gunicorn-mysite@blue.service gunicorn-mysite@green.service'
+        )
+      ).stdout
+    ).toBe('/run/gunicorn-mysite@green.sock\ninactive\nactive\n')
     const errors = await host.exec(
-      `journalctl -u gunicorn-mysite.service -p err --since @${since} --no-pager -q`
+      `journalctl -u 'gunicorn-mysite@*.service' -p err --since @${since} --no-pager -q`
     )
     expect(errors.stdout).toBe('')
   })

@@ -4,7 +4,7 @@
 // the page and a static file through nginx, a changed version going live, the same sandbox.
 import { execFile } from 'node:child_process'
 import { runAction, type ActionRun } from './action.js'
-import { deployInputs, edit, get, health, workspaceWith } from './fixture.js'
+import { deployInputs, edit, get, health, liveService, workspaceWith } from './fixture.js'
 import { bootHost, SUITES, TESTHOST_SCRIPT, type Suite, type TestHost } from './testhost.js'
 
 const hostName = (suite: Suite) => `dist-${suite}`
@@ -95,8 +95,11 @@ describe('deploy to Debian 13 (trixie)', () => {
     expect(css.headers.get('server')).toMatch(/^nginx/)
 
     expect(
-      (await trixie.exec('systemctl is-active gunicorn-mysite.socket gunicorn-mysite.service'))
-        .stdout
+      (
+        await trixie.exec(
+          'systemctl is-active gunicorn-mysite@blue.socket gunicorn-mysite@blue.service'
+        )
+      ).stdout
     ).toBe('active\nactive\n')
     expect(run.summary).toMatch(/✅ systemd-analyze verify/)
     expect(run.summary).toMatch(/✅ nginx -t with the new site/)
@@ -117,7 +120,7 @@ describe('deploy to Debian 13 (trixie)', () => {
     expect(page.release).not.toBe(firstRelease)
     expect((await get(trixie, '/static/notes/site.css')).text).toContain('/* v2 */')
     const journal = await trixie.exec(
-      `journalctl -u gunicorn-mysite.service -p err --since @${since} --no-pager -q`
+      `journalctl -u 'gunicorn-mysite@*.service' -p err --since @${since} --no-pager -q`
     )
     expect(journal.stdout).toBe('')
   })
@@ -125,7 +128,7 @@ describe('deploy to Debian 13 (trixie)', () => {
   test('systemd-analyze security rates the service at most 2.0, as on bookworm', async () => {
     // The same parse as security.test.ts.
     const out = await host('trixie').exec(
-      'systemd-analyze security --no-pager gunicorn-mysite.service'
+      `systemd-analyze security --no-pager ${await liveService(host('trixie'))}`
     )
     expect(out.code).toBe(0)
     const match = /Overall exposure level for \S+: (\d+\.\d+) (\S+)/.exec(out.stdout)

@@ -177,3 +177,11 @@ export async function onHost(host: TestHost, cmd: string): Promise<string> {
   if (result.code !== 0) throw new Error(`${cmd} failed (exit ${result.code}): ${result.stderr}`)
   return result.stdout
 }
+
+/** The gunicorn instance traffic goes to (gunicorn-mysite@blue.service or @green): nginx's socket link names it. */
+export async function liveService(host: TestHost, project = 'mysite'): Promise<string> {
+  const link = (await host.exec(`readlink /run/gunicorn-${project}.sock`)).stdout.trim()
+  const instance = /@(blue|green)\.sock$/.exec(link)?.[1]
+  if (!instance) throw new Error(`/run/gunicorn-${project}.sock leads to no instance: '${link}'`)
+  return `gunicorn-${project}@${instance}.service`
+}

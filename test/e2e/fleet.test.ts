@@ -56,7 +56,8 @@ test('the second host cannot start the new release: the rollout stops there and 
   const v1 = (await health(hosts[0])).release
   // A drop-in on the second host only that refuses to start release v2.
   await hosts[1].exec(
-    'mkdir -p /etc/systemd/system/gunicorn-mysite.service.d && printf \'[Service]\\nExecStartPre=/bin/sh -c "! grep -qx v2 /srv/mysite/current/VERSION"\\n\' > /etc/systemd/system/gunicorn-mysite.service.d/refuse-v2.conf && systemctl daemon-reload'
+    // (both instances: the template's drop-in; the release is the instance's working directory)
+    'mkdir -p /etc/systemd/system/gunicorn-mysite@.service.d && printf \'[Service]\\nExecStartPre=/bin/sh -c "! grep -qx v2 VERSION"\\n\' > /etc/systemd/system/gunicorn-mysite@.service.d/refuse-v2.conf && systemctl daemon-reload'
   )
   const { workspace } = workspaceWith('v2')
   const run = await runAction(fleetInputs({ 'health-timeout': '8' }), { workspace })

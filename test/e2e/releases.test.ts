@@ -64,7 +64,8 @@ test('a release whose WSGI import fails is rolled back, and the summary names th
   expect(run.stdout).toMatch(
     /::error title=Deploy to .* rolled back::.*ImportError: cannot import name 'no_such_name'/
   )
-  expect(run.summary).toContain(`Rolled back to ${releases.v2}`)
+  // It never got a request: it failed its own check before any traffic moved.
+  expect(run.summary).toContain(`nothing was switched, ${releases.v2} still serves`)
   expect(await health(host)).toMatchObject({ version: 'v2', release: releases.v2 })
   // Kept for inspection, marked as failed.
   expect((await host.exec(`test -f /srv/mysite/.deploy/failed/${releases.broken}`)).code).toBe(0)

@@ -16,7 +16,15 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type ActionRun, runAction } from './action.js'
-import { checksums, deployInputs, edit, get, health, workspaceWith } from './fixture.js'
+import {
+  checksums,
+  deployInputs,
+  edit,
+  get,
+  health,
+  liveService,
+  workspaceWith
+} from './fixture.js'
 import {
   bootHost,
   linkHosts,
@@ -739,7 +747,7 @@ def media_probe(request):
     expect(errors(run)).toBe('')
     expect(run.code).toBe(0)
 
-    const ours = await exposure('gunicorn-mysite.service')
+    const ours = await exposure(await liveService(a))
     expect(ours.score).toBeLessThanOrEqual(2.0)
 
     // Serves, has migrated (the notes query needs the table), loaded .env.
@@ -760,9 +768,10 @@ def media_probe(request):
     expect(await notes()).toBe(before + 1)
 
     // In the service's own mount namespace, as its user: shared/ writable, code and /etc not.
+    const service = await liveService(a)
     const inService = (cmd: string) =>
       a.exec(
-        `nsenter -t "$(systemctl show -p MainPID --value gunicorn-mysite.service)" -m ` +
+        `nsenter -t "$(systemctl show -p MainPID --value ${service})" -m ` +
           `setpriv --reuid mysite --regid mysite --clear-groups sh -c ${quote(cmd)}`
       )
     expect((await inService('touch /srv/mysite/shared/media/probe-ns')).code).toBe(0)
@@ -813,7 +822,7 @@ def media_probe(request):
     )
     try {
       const recipe = await exposure('recipe-gunicorn.service')
-      const ours = await exposure('gunicorn-mysite.service')
+      const ours = await exposure(await liveService(a))
       expect(recipe.score).toBeGreaterThanOrEqual(9.0)
       expect(recipe.verdict).toBe('UNSAFE')
       expect(ours.score).toBeLessThan(recipe.score / 4)
