@@ -317,7 +317,9 @@ function everythingSent(s: Settings): string {
     live: '',
     releases: [],
     failed: [],
-    python: '3.11.2 /usr/bin/python3.11'
+    python: '3.11.2 /usr/bin/python3.11',
+    migrated: [],
+    backups: []
   }
   const found = {
     staticUrl: '/static/',

@@ -11,7 +11,15 @@ import { releaseClock, releaseId, venvKey, venvStep } from '../src/server/releas
 import { createRollout, rollOut } from '../src/rollout.js'
 import { settingsFor } from './settings-fixture.js'
 
-const facts = { cpus: 2, live: '', releases: [], failed: [], python: '3.11.2 /usr/bin/python3.11' }
+const facts = {
+  cpus: 2,
+  live: '',
+  releases: [],
+  failed: [],
+  python: '3.11.2 /usr/bin/python3.11',
+  migrated: [],
+  backups: []
+}
 const RELEASE = '20261125T081500Z-1a2b3c4'
 
 describe('release ids', () => {
@@ -38,7 +46,9 @@ describe('what the host says', () => {
       live: 'r2',
       releases: ['r3', 'r2', 'r1'],
       failed: ['r3'],
-      python: '3.11.2 /usr/bin/python3.11'
+      python: '3.11.2 /usr/bin/python3.11',
+      migrated: [],
+      backups: []
     })
     expect(parseFacts('cpus=\nlive=.\n').live).toBe('')
   })

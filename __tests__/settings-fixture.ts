@@ -50,6 +50,9 @@ export function settingsFor(overrides: Partial<Settings> = {}): Settings {
     rollback: false,
     maxParallel: 1,
     lockWaitMs: 300_000,
+    backup: true,
+    restoreDatabase: false,
+    force: false,
     ...overrides
   }
 }

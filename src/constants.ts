@@ -56,7 +56,10 @@ export enum Input {
   DryRun = 'dry-run',
   Rollback = 'rollback',
   MaxParallel = 'max-parallel',
-  LockWait = 'lock-wait'
+  LockWait = 'lock-wait',
+  Backup = 'backup',
+  RestoreDatabase = 'restore-database',
+  Force = 'force'
 }
 
 /**
@@ -89,7 +92,10 @@ export const INPUT_DEFAULTS: Partial<Record<Input, string>> = {
   [Input.DryRun]: 'false',
   [Input.Rollback]: 'false',
   [Input.MaxParallel]: '1',
-  [Input.LockWait]: '300'
+  [Input.LockWait]: '300',
+  [Input.Backup]: 'true',
+  [Input.RestoreDatabase]: 'false',
+  [Input.Force]: 'false'
 }
 
 /**
@@ -106,5 +112,8 @@ export enum Output {
   HttpStatus = 'http-status',
   HealthDurationMs = 'health-duration-ms',
   DeploymentId = 'deployment-id',
-  Hosts = 'hosts'
+  Hosts = 'hosts',
+  Migrations = 'migrations',
+  DatabaseBackup = 'database-backup',
+  SchemaAhead = 'schema-ahead'
 }

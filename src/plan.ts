@@ -12,6 +12,14 @@ import { discoverStep, type DjangoFacts } from './server/discover.js'
 import { appWritable, djangoSteps, hookStep, sitePaths } from './server/django.js'
 import { diagnosticsStep, healthStep } from './server/health.js'
 import type { HostFacts } from './server/inspect.js'
+import {
+  backupOf,
+  migrationPlanStep,
+  removeStagedStep,
+  restoreStep,
+  type MigrationPlan
+} from './server/migrations.js'
+import { sharedPaths, shareStep } from './server/shared.js'
 import { layout, settingsFolderProblem } from './server/layout.js'
 import {
   dotenvStep,
@@ -40,6 +48,18 @@ export interface PlanInput {
   venvKey: string | null
   /** what the project's settings said (the discover step); {} before it ran */
   found: DjangoFacts
+  /** what migrate would apply (the migrations step); undefined before it ran */
+  migrations?: MigrationPlan
+}
+
+/** A rollback and the database: the schema it leaves ahead, and the backup that takes it back. */
+export interface DatabasePlan {
+  /** releases newer than the target whose deploys applied migrations, oldest first */
+  ahead: string[]
+  /** the backup taken before the first of them: the schema the target had */
+  backup?: string
+  /** restore-database: the backup is restored before the switch */
+  restore: boolean
 }
 
 export interface Plan {
@@ -64,6 +84,7 @@ export interface Plan {
   /** when the switched release is unhealthy */
   rollback: Step
   diagnostics: Step
+  database: DatabasePlan
 }
 
 /** A run that cannot be planned (nothing to roll back to): said before anything changed. */
@@ -128,6 +149,30 @@ export function checkFound(s: Settings, found: DjangoFacts, target: string): voi
     )
 }
 
+/**
+ * What a rollback to `target` does to the database: the migrations of newer releases stay
+ * applied, unless restore-database puts back the backup taken before them. Refused when that
+ * backup would also take away data of releases other than the live one, unless forced.
+ */
+export function databasePlan(s: Settings, facts: HostFacts, target: string): DatabasePlan {
+  const ahead = modeOf(s) === 'rollback' ? facts.migrated.filter((r) => r > target).sort() : []
+  const backup = ahead.length > 0 ? backupOf(s, ahead[0], facts.backups) : undefined
+  const restore = s.restoreDatabase && ahead.length > 0
+  if (restore && !backup)
+    throw new PlanError(
+      `restore-database: ${ahead[0]} applied migrations, but the host has no backup taken before them ` +
+        `(deployed with backup: false, or pruned): there is nothing to restore. Roll back without restore-database.`
+    )
+  const others = ahead.filter((r) => r !== facts.live)
+  if (restore && others.length > 0 && !s.force)
+    throw new PlanError(
+      `restore-database: the backup ${backup} was taken before the migrations of ${ahead.join(', ')}; ` +
+        `restoring it also takes away what ${others.join(', ')} wrote with ${others.length > 1 ? 'their' : 'its'} migrations, ` +
+        `not only the live release ${facts.live}. Set force: true to restore it anyway.`
+    )
+  return { ahead, backup, restore }
+}
+
 export function planRun(input: PlanInput): Plan {
   const { settings: s, facts, found } = input
   const mode = modeOf(s)
@@ -136,6 +181,11 @@ export function planRun(input: PlanInput): Plan {
   const isNew = mode === 'deploy'
   const writable = appWritable(s, target, found).filter((f) => f !== layout(s).shared)
   const files = configFiles(s, facts, sitePaths(s, target, found), writable)
+  const database = databasePlan(s, facts, target)
+  const restore =
+    database.restore && database.backup
+      ? [restoreStep(s, target, database.backup, database.ahead, appWritable(s, target, found))]
+      : []
   return {
     mode,
     target,
@@ -147,7 +197,7 @@ export function planRun(input: PlanInput): Plan {
       ...(isNew ? [uploadStep(s, target), venvStep(s, target, input.venvKey)] : [])
     ],
     discover: discoverStep(s, target),
-    build: isNew ? djangoSteps(s, target, found) : [],
+    build: isNew ? djangoSteps(s, target, found, input.migrations) : restore,
     gates: [verifyUnitsStep(s, target, files), installConfigStep(s, files)],
     switch: switchStep(s, target),
     health: healthStep(s),
@@ -158,7 +208,8 @@ export function planRun(input: PlanInput): Plan {
     // With `source: none` the release stays as it was; only its new files go.
     markFailed: target !== facts.live ? markFailedStep(s, target) : undefined,
     rollback: rollbackStep(s, facts.live, files),
-    diagnostics: diagnosticsStep(s)
+    diagnostics: diagnosticsStep(s),
+    database
   }
 }
 
@@ -192,4 +243,28 @@ export function rebaseFound(
       ? p.release(to) + path.slice(p.release(from).length)
       : path
   return { ...found, staticRoot: move(found.staticRoot), mediaRoot: move(found.mediaRoot) }
+}
+
+/**
+ * The dry run's reading of the new code: uploaded to `id` (a staged folder, never a release) with
+ * its venv, its settings read, its shared paths linked and its migration plan read as the app
+ * user; then removed. Nothing that serves changes.
+ */
+export function stagingSteps(
+  s: Settings,
+  id: string,
+  venvKey: string | null
+): { prepare: Step[]; discover: Step; read: (found: DjangoFacts) => Step[]; remove: Step } {
+  return {
+    prepare: [uploadStep(s, id), venvStep(s, id, venvKey)],
+    discover: discoverStep(s, id),
+    read: (found) => {
+      const shared = sharedPaths(s, id, found)
+      return [
+        ...(shared.length > 0 ? [shareStep(s, id, shared)] : []),
+        migrationPlanStep(s, id, appWritable(s, id, found))
+      ]
+    },
+    remove: removeStagedStep(s, id)
+  }
 }

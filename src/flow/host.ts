@@ -3,18 +3,26 @@
 // returns a result value; nothing else decides what runs. See ARCHITECTURE.md.
 
 import type { Readable } from 'node:stream'
-import { planRun, planSteps, rebaseFound, type Plan } from '../plan.js'
+import { planRun, planSteps, rebaseFound, stagingSteps, type Plan } from '../plan.js'
 import type { HeldLock } from '../remote/lock.js'
 import type { RunResult } from '../remote/connection.js'
 import { StepError } from '../remote/executor.js'
-import type { GateResult, HostReport } from '../report/report.js'
+import type { DatabaseReport, GateResult, HostReport } from '../report/report.js'
 import type { Rollout } from '../rollout.js'
 import { configDiff, GATE_FAILED, parseConfigFiles, readConfigStep } from '../server/config.js'
 import { discoverStep, parseDjangoFacts, type DjangoFacts } from '../server/discover.js'
 import { sharedNotice, sharedPaths } from '../server/shared.js'
 import { parseErrors, parseHealth, type HealthResult } from '../server/health.js'
 import { inspectStep, parseFacts, type HostFacts } from '../server/inspect.js'
+import {
+  describePlan,
+  parseBackup,
+  parseMigrationPlan,
+  type MigrationPlan
+} from '../server/migrations.js'
+import { failureNote, migrationWarnings, schemaAheadWarning } from './database.js'
 import { hintFor } from '../report/cause.js'
+import { stagedRelease } from '../server/layout.js'
 import type { Step } from '../server/step.js'
 import type { Settings } from '../settings.js'
 
@@ -76,6 +84,9 @@ export class HostDeploy {
   private health?: HealthResult
   private diagnostics?: string
   private failedStep?: { title: string; output: string }
+  private found: DjangoFacts = {}
+  /** what the run learnt and did about the database */
+  private readonly database: DatabaseReport = {}
 
   constructor(private readonly deps: HostDeps) {}
 
@@ -113,7 +124,11 @@ export class HostDeploy {
           title: error.step.title,
           output: error.result.stdout + error.result.stderr
         }
-      return this.outcome(error instanceof Stop ? error.status : 'failure', this.explain(error))
+      return this.outcome(
+        error instanceof Stop ? error.status : 'failure',
+        this.explain(error) +
+          failureNote(this.database, this.facts?.live ?? '', this.states.includes('healthy'))
+      )
     } finally {
       // The other hosts must never wait on a first host that stopped before its migrations.
       if (this.deps.isFirst)
@@ -159,19 +174,21 @@ export class HostDeploy {
       healthDurationMs: this.health?.durationMs,
       failedStep: this.failedStep,
       diagnostics: this.diagnostics,
-      files: this.plan?.files
+      files: this.plan?.files,
+      database: Object.keys(this.database).length > 0 ? { ...this.database } : undefined
     }
   }
 
   /** Plans with what the project's settings say, once the release to read them from exists. */
-  private planWith(newRelease: string, found: DjangoFacts): Plan {
+  private planWith(newRelease: string, found: DjangoFacts, migrations?: MigrationPlan): Plan {
     const facts = this.facts as HostFacts
     return planRun({
       settings: this.deps.settings,
       facts,
       newRelease,
       venvKey: this.deps.venvKey(facts),
-      found
+      found,
+      migrations
     })
   }
 
@@ -185,10 +202,11 @@ export class HostDeploy {
         await this.deps.run(step, { stdin: step.stdin && this.deps.stdin(step.stdin) })
         if (step.id === 'upload') uploaded = true
       }
-      const found = parseDjangoFacts((await this.deps.run(plan.discover)).stdout)
+      const found = (this.found = parseDjangoFacts((await this.deps.run(plan.discover)).stdout))
       plan = this.plan = this.planWith(newRelease, found)
       this.to('released')
       this.noticeShared(plan, found)
+      this.noticeRollbackDatabase(plan)
       await this.build(plan)
       await this.runGates(plan)
     } catch (error) {
@@ -224,13 +242,59 @@ export class HostDeploy {
       await rollout.firstMigration
     }
     try {
-      for (const step of plan.build) await this.deps.run(step)
+      await this.runBuild(plan)
       if (isFirst) rollout.migrated()
     } catch (error) {
       if (isFirst)
         rollout.migrated(new Error(`stopped: the first host could not run its Django steps`))
       throw error
     }
+  }
+
+  /**
+   * The Django steps; once the migration plan is known the rest is planned again with it (a
+   * backup and migrate only when there is something to apply).
+   */
+  private async runBuild(first: Plan): Promise<void> {
+    let plan = first
+    for (let i = 0; i < plan.build.length; i++) {
+      const step = plan.build[i]
+      const result = await this.deps.run(step)
+      if (step.id === 'migrations') {
+        const migrations = this.readMigrations(result.stdout)
+        plan = this.plan = this.planWith(plan.target, this.found, migrations)
+        i = plan.build.findIndex((next) => next.id === 'migrations')
+      } else if (step.id === 'backup') {
+        this.database.backup = parseBackup(result.stdout)
+        if (this.database.backup)
+          this.deps.info(
+            `Database backup: ${this.database.backup.path} (${this.database.backup.bytes} bytes)`
+          )
+      } else if (step.id === 'migrate') this.database.applied = this.database.pending
+      else if (step.id === 'restore-database') this.database.restored = plan.database.backup
+    }
+  }
+
+  /** The migration plan, said before anything is applied; warnings for what cannot go back. */
+  private readMigrations(stdout: string): MigrationPlan {
+    const migrations = parseMigrationPlan(stdout)
+    if (!migrations) throw new Error('The migration plan could not be read from its step.')
+    this.database.pending = migrations.pending
+    this.database.irreversible = migrations.irreversible
+    this.deps.info(describePlan(migrations))
+    for (const w of migrationWarnings(this.deps.settings, migrations, this.found))
+      this.deps.warn(w.message, w.title)
+    return migrations
+  }
+
+  /** A rollback over releases that applied migrations: the schema stays theirs, or is restored. */
+  private noticeRollbackDatabase(plan: Plan): void {
+    const { ahead, backup } = plan.database
+    if (ahead.length === 0) return
+    this.database.ahead = ahead
+    this.database.aheadBackup = backup
+    const warning = schemaAheadWarning(plan)
+    if (warning) this.deps.warn(warning, 'Schema ahead of the code')
   }
 
   private async runGates(plan: Plan): Promise<void> {
@@ -307,20 +371,34 @@ export class HostDeploy {
   }
 
   /**
-   * Only reads: the settings of the release that exists (the live one, or the rollback's target),
-   * the live files. Prints the deploy's own plan and the diff; no lock, no upload.
+   * Changes nothing that serves: the settings and the migration plan of the new code, read from
+   * a staged upload that is never a release and is removed at the end (or, with no live release
+   * or no source, the settings of the release that exists), the live files. Prints the deploy's
+   * own plan and the diff; no lock.
    */
   private async dryRun(newRelease: string): Promise<HostOutcome> {
     const s = this.deps.settings
     const facts = this.facts as HostFacts
     const target = this.planWith(newRelease, {}).target
+    const staged = target === newRelease && facts.live ? await this.stage(newRelease) : undefined
     const readable = target === newRelease ? facts.live : target
-    const read = readable
-      ? parseDjangoFacts(
-          (await this.deps.run(discoverStep(s, readable), { allowFailure: true })).stdout
-        )
-      : {}
-    const plan = (this.plan = this.planWith(newRelease, rebaseFound(s, read, readable, target)))
+    const read = staged
+      ? rebaseFound(s, staged.found, stagedRelease(newRelease), target)
+      : readable
+        ? rebaseFound(
+            s,
+            parseDjangoFacts(
+              (await this.deps.run(discoverStep(s, readable), { allowFailure: true })).stdout
+            ),
+            readable,
+            target
+          )
+        : {}
+    this.found = read
+    const plan = (this.plan = this.planWith(newRelease, read, staged?.migrations))
+    if (target === newRelease && s.migrate && !facts.live)
+      this.deps.info('First deploy: migrate applies every migration of the project.')
+    this.noticeRollbackDatabase(plan)
     const live = parseConfigFiles((await this.deps.run(readConfigStep(plan.files))).stdout)
     const diff = configDiff(plan.files, live)
     const titles = planSteps(plan).map((step) => step.title)
@@ -329,6 +407,39 @@ export class HostDeploy {
     )
     this.deps.remote(diff)
     return { ...this.outcome('success', 'dry run: nothing was changed'), plan: titles, diff }
+  }
+
+  /**
+   * The new code uploaded beside the releases (layout.ts stagedRelease) and read as the app user:
+   * its settings and what migrate would apply. Removed whatever happens; a problem is a warning,
+   * and the dry run goes on with the live release's settings.
+   */
+  private async stage(
+    newRelease: string
+  ): Promise<{ found: DjangoFacts; migrations?: MigrationPlan } | undefined> {
+    const s = this.deps.settings
+    const id = stagedRelease(newRelease)
+    const steps = stagingSteps(s, id, this.deps.venvKey(this.facts as HostFacts))
+    try {
+      for (const step of steps.prepare)
+        await this.deps.run(step, { stdin: step.stdin && this.deps.stdin(step.stdin) })
+      const found = (this.found = parseDjangoFacts((await this.deps.run(steps.discover)).stdout))
+      if (!s.migrate) return { found }
+      for (const step of steps.read(found)) {
+        const result = await this.deps.run(step)
+        if (step.id === 'migrations')
+          return { found, migrations: this.readMigrations(result.stdout) }
+      }
+      return { found }
+    } catch (error) {
+      this.deps.warn(
+        `The dry run could not read the new code's settings and migrations: ${error instanceof StepError ? `${error.step.title}: ${error.cause}` : (error as Error).message}`,
+        'Dry run'
+      )
+      return undefined
+    } finally {
+      await this.deps.run(steps.remove, { allowFailure: true })
+    }
   }
 }
 

@@ -2,7 +2,7 @@
 
 import type { Settings } from '../settings.js'
 import { raw, script, sh } from '../shell.js'
-import { LEGACY_FAILED_MARK, layout } from './layout.js'
+import { LEGACY_FAILED_MARK, layout, RELEASE_ID } from './layout.js'
 import type { Step } from './step.js'
 
 /** What the host said about itself before the deploy. */
@@ -16,6 +16,10 @@ export interface HostFacts {
   failed: string[]
   /** the interpreter's version and real path, part of a venv's key */
   python: string
+  /** releases whose deploy applied migrations */
+  migrated: string[]
+  /** the database backups' file names (<release-id>.<format>) */
+  backups: string[]
 }
 
 export function inspectStep(s: Settings): Step {
@@ -38,7 +42,10 @@ export function inspectStep(s: Settings): Step {
       raw('echo "cpus=$(nproc)"'),
       sh`echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`,
       sh`echo "live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null)"`,
-      sh`echo "releases=$(ls -1 ${p.releases} 2>/dev/null | sort -r | tr '\n' ' ')"`,
+      // Only releases: a dry run's staged upload is none (layout.ts stagedRelease).
+      sh`echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -E ${RELEASE_ID.source} | sort -r | tr '\n' ' ')"`,
+      sh`echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`,
+      sh`echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`,
       sh`echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`
     )
   }
@@ -58,6 +65,8 @@ export function parseFacts(stdout: string): HostFacts {
     live: /^[\w.-]+$/.test(live) && live !== '.' ? live : '',
     releases: list('releases'),
     failed: list('failed'),
-    python: values.get('python') ?? ''
+    python: values.get('python') ?? '',
+    migrated: list('migrated'),
+    backups: list('backups')
   }
 }

@@ -14,6 +14,15 @@ export const DEFAULT_SITE = `${SITE_AVAILABLE}/default`
  */
 export const RELEASE_ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-z]+$/
 
+/**
+ * The folder a dry run uploads the new code to, to read its settings and migrations: in
+ * releases/ (so every path the settings derive from BASE_DIR is where the release would have it)
+ * but never a release (RELEASE_ID does not match it), never live, removed at the end.
+ */
+export function stagedRelease(id: string): string {
+  return `${id}-dry-run`
+}
+
 /** Where earlier versions marked a failed release, inside it (still read, never written). */
 export const LEGACY_FAILED_MARK = '.deploy-failed'
 
@@ -51,6 +60,10 @@ export interface Layout {
   lock: string
   venvs: string
   venv(key: string): string
+  /** database backups, root's alone: <release-id>.sqlite3 or .pgdump, pruned with the release */
+  backups: string
+  /** a file per release whose deploy applied migrations, listing them */
+  migrated: string
   units: { socket: string; service: string }
   site: string
   siteLink: string
@@ -75,6 +88,8 @@ export function layout(s: Pick<Settings, 'deployPath' | 'projectName'>): Layout 
     lock: `${root}/.deploy.lock`,
     venvs: `${root}/venvs`,
     venv: (key) => `${root}/venvs/${key}`,
+    backups: `${root}/backups`,
+    migrated: `${root}/.deploy/migrated`,
     units: { socket: `${UNIT_FOLDER}/${units.socket}`, service: `${UNIT_FOLDER}/${units.service}` },
     site: `${SITE_AVAILABLE}/${s.projectName}`,
     siteLink: `${SITE_ENABLED}/${s.projectName}`
@@ -87,7 +102,7 @@ export function baseName(path: string): string {
 }
 
 /** The action's own entries in the deploy path: never the app's. */
-const RESERVED = new Set(['.deploy', '.deploy.lock', 'venvs', 'current', '.current.new'])
+const RESERVED = new Set(['.deploy', '.deploy.lock', 'venvs', 'backups', 'current', '.current.new'])
 
 /**
  * Why the app user may not be handed `path` (a folder Django writes), or undefined when it may:
