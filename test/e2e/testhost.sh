@@ -34,10 +34,11 @@ set -euo pipefail
 readonly SUITES=(bookworm trixie)
 # The suite of this command: bookworm unless --suite names another (set_suite).
 SUITE=bookworm
-# Debian 12 and 13 name every one of these packages alike. The second line: what the tests of
-# workers (Redis, Celery), ASGI (uvicorn, Channels), HTTPS (certbot) and PostgreSQL need.
-readonly PACKAGES=systemd,systemd-sysv,dbus,openssh-server,nginx,python3-gunicorn,python3-django,python3-django-compressor,python3-venv,python3-pip,libjs-jquery,curl,sudo,openssl,procps,iproute2,\
-redis-server,python3-celery,python3-redis,python3-uvicorn,python3-websockets,python3-django-channels,certbot,postgresql,python3-psycopg2
+# Debian 12 and 13 name every one of these packages alike.
+readonly PACKAGES=systemd,systemd-sysv,dbus,openssh-server,nginx,python3-gunicorn,python3-django,python3-django-compressor,python3-venv,python3-pip,libjs-jquery,curl,sudo,openssl,procps,iproute2
+# What the tests of workers (Redis, Celery), ASGI (uvicorn, Channels), HTTPS (certbot) and
+# PostgreSQL need: installed by apt after debootstrap, whose own ordering fails on so many.
+readonly SERVICE_PACKAGES="redis-server python3-celery python3-redis python3-uvicorn python3-websockets python3-django-channels certbot postgresql python3-psycopg2"
 readonly CACHE_DIR=${TESTHOST_CACHE:-/var/cache/django-deploy-action-testhost}
 readonly STATE_DIR=${TESTHOST_STATE:-/run/django-deploy-action-testhost}
 readonly KEY_DIR=$CACHE_DIR/keys
@@ -189,6 +190,18 @@ ensure_keys() {
 configure_rootfs() {
   local root=$1 keys=$2 user home unit
 
+  # Services are installed, not started, inside the chroot.
+  printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+  chmod 755 "$root/usr/sbin/policy-rc.d"
+  mount -t proc proc "$root/proc"
+  # shellcheck disable=SC2086 # a list of package names
+  if ! chroot "$root" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $SERVICE_PACKAGES" >&2; then
+    umount "$root/proc"
+    die "apt-get install $SERVICE_PACKAGES failed in $root"
+  fi
+  umount "$root/proc"
+  rm -f "$root/usr/sbin/policy-rc.d"
+
   echo testhost >"$root/etc/hostname"
   printf '127.0.0.1\tlocalhost\n127.0.1.1\ttesthost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
   # The hosts have no name server; an empty file makes lookups fail at once.
@@ -235,7 +248,7 @@ configure_rootfs() {
 }
 
 build_id() {
-  { echo "$SUITE $PACKAGES"; declare -f configure_rootfs; cat "$KEY_DIR"/*.pub; } | sha256sum | cut -c1-12
+  { echo "$SUITE $PACKAGES $SERVICE_PACKAGES"; declare -f configure_rootfs; cat "$KEY_DIR"/*.pub; } | sha256sum | cut -c1-12
 }
 
 # Unmounts whatever an interrupted debootstrap left mounted below a tree, then removes it.
