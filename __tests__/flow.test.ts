@@ -63,6 +63,9 @@ const DEFAULT_ANSWERS: Record<string, Answer> = {
     stdout: `cpus=2\npython=3.11.2 /usr/bin/python3.11\nlive=${LIVE}\nreleases=${LIVE} ${OLDER}\nfailed=\n`
   },
   discover: discovered,
+  migrations: {
+    stdout: `DJANGO-MIGRATIONS ${JSON.stringify({ pending: ['notes.0002_note'], irreversible: [] })}\n`
+  },
   'nginx-t': { stdout: 'changed= mysite\n' },
   health: { stdout: 'healthy 200 12\n' },
   'read-config': { stdout: '' }
@@ -110,8 +113,13 @@ describe('the dry run prints the plan the deploy runs', () => {
     // Same release, same files.
     expect(planned.release).toBe(deployed.release)
     expect(planned.files).toEqual(deployed.files)
-    // A dry run takes no lock and changes nothing.
-    expect(dry.steps()).toEqual(['inspect', 'discover', 'read-config'])
+    // A dry run takes no lock and changes nothing: a deploy's new code is read from a staged
+    // upload, removed at the end.
+    expect(dry.steps()).toEqual(
+      s.source && !s.rollback
+        ? ['inspect', 'upload', 'venv', 'discover', 'migrations', 'remove-staged', 'read-config']
+        : ['inspect', 'discover', 'read-config']
+    )
   })
 
   test('a normal deploy lists the dotenv and post-deploy steps when they are set', async () => {
@@ -160,6 +168,7 @@ describe('transitions', () => {
       'venv',
       'discover',
       'media',
+      'migrations',
       'migrate',
       'collectstatic',
       'verify-units',
@@ -193,9 +202,9 @@ describe('transitions', () => {
     const result = await deploy(settingsFor({ source }), t)
     expect(result.status).toBe('failure')
     expect(result.message).toMatch(
-      /^manage.py migrate --noinput failed: django.db.utils.OperationalError: no such table/
+      /^manage.py migrate --noinput \(notes.0002_note\) failed: django.db.utils.OperationalError: no such table/
     )
-    expect(result.failedStep?.title).toBe('manage.py migrate --noinput')
+    expect(result.failedStep?.title).toBe('manage.py migrate --noinput (notes.0002_note)')
     expect(t.steps()).not.toContain('switch')
   })
 

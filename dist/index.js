@@ -62194,7 +62194,7 @@ function migrateStep(s, id, writable, pending) {
     return {
         id: 'migrate',
         phase: 'django',
-        title: `manage.py migrate --noinput${pending ? `: ${pending.join(', ')}` : ''}`,
+        title: `manage.py migrate --noinput${pending ? ` (${pending.join(', ')})` : ''}`,
         privileged: true,
         command: script(raw('set -eu'), inRelease(s, id, 'migrate', writable, sh `python -c ${MIGRATE_PY}`), pending && pending.length > 0
             ? sh `mkdir -p ${layout_layout(s).migrated} && printf '%s\n' ${pending} > ${marker}`

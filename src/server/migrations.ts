@@ -235,7 +235,7 @@ export function migrateStep(
   return {
     id: 'migrate',
     phase: 'django',
-    title: `manage.py migrate --noinput${pending ? `: ${pending.join(', ')}` : ''}`,
+    title: `manage.py migrate --noinput${pending ? ` (${pending.join(', ')})` : ''}`,
     privileged: true,
     command: script(
       raw('set -eu'),

@@ -29,7 +29,7 @@ const PG_ENV = {
 }
 
 beforeAll(async () => {
-  host = await bootHost('migrations', { suite: 'trixie' })
+  host = await bootHost('migrations')
   await onHost(host, 'systemctl start postgresql')
   await onHost(
     host,
@@ -243,7 +243,7 @@ describe('PostgreSQL, configured through dotenv', () => {
     succeeded(dry)
     expect(dry.stdout).toContain('Migrations to apply (1):\n  ledger: 0002_entry_note')
     expect(dry.summary).toMatch(/\d+\. Back up the database \(pg_dump -Fc\)/)
-    expect(dry.summary).toContain('manage.py migrate --noinput: ledger.0002_entry_note')
+    expect(dry.summary).toContain('manage.py migrate --noinput (ledger.0002_entry_note)')
     // Nothing changed: no column, no backup, no staged upload left.
     expect(await db.columns()).toEqual(['id', 'text'])
     expect(await backups(db)).toEqual(before)
@@ -267,7 +267,7 @@ describe('PostgreSQL, configured through dotenv', () => {
     expect(warning?.message).toContain('ledger.0002_entry_note: RunPython without reverse code')
     const order = (text: string) => run.stdout.indexOf(text)
     expect(order('Irreversible migrations')).toBeLessThan(order('Back up the database'))
-    expect(order('Back up the database')).toBeLessThan(order('manage.py migrate --noinput: ledger'))
+    expect(order('Back up the database')).toBeLessThan(order('manage.py migrate --noinput (ledger'))
     // The backup holds the rows written before, and restores.
     expect(await db.rowsInBackup(backup)).toEqual(['a', 'b'])
     expect(await db.columns()).toEqual(['id', 'note', 'text'])
@@ -276,7 +276,19 @@ describe('PostgreSQL, configured through dotenv', () => {
     expect(await status()).toEqual({ entries: 3, version: 'v3' })
   })
 
-  test('a migration that fails: nothing switched, the schema as before, the backup kept, the cause first', async () => {
+  test('no client tools: the package named, nothing applied; a migration that fails: nothing switched, the schema as before, the backup kept, the cause first', async () => {
+    // pg_dump is Debian's wrapper from postgresql-client-common: hidden, as on a host without it.
+    await must('mv /usr/bin/pg_dump /usr/bin/pg_dump.hidden')
+    const noTools = await runAction(inputs(db), {
+      env: newCommit(),
+      workspace: project('v4', ['0002', '0003'])
+    }).finally(() => must('mv /usr/bin/pg_dump.hidden /usr/bin/pg_dump'))
+    expect(noTools.outputs.status).toBe('failure')
+    expect(summaryCause(noTools.summary)[0]).toContain(
+      'missing on the host: pg_dump: the database backup needs them. Install the package postgresql-client'
+    )
+    expect(await backups(db)).not.toContainEqual(expect.stringContaining(noTools.outputs.release))
+
     const run = await runAction(inputs(db), {
       env: newCommit(),
       workspace: project('v4', ['0002', '0003'])
