@@ -62147,22 +62147,25 @@ function appFolder(s, name) {
     const folder = `${p.backups}/.${name}`;
     return {
         folder,
-        make: script(sh `mkdir -p ${p.backups} && chown root:root ${p.backups} && chmod 711 ${p.backups}`, sh `rm -rf ${folder} && mkdir -m 700 ${folder} && chown ${s.appUser}:${s.appUser} ${folder}`, sh `cleanup=${folder}`, raw(`trap 'rm -rf "$cleanup"' EXIT`))
+        // Root's until handed over: nothing the app puts there first can redirect root's writes.
+        make: script(sh `mkdir -p ${p.backups} && chown root:root ${p.backups} && chmod 711 ${p.backups}`, sh `rm -rf ${folder} && mkdir -m 700 ${folder}`, sh `cleanup=${folder}`, raw(`trap 'rm -rf "$cleanup"' EXIT`)),
+        handOver: sh `chown -R -h ${s.appUser}:${s.appUser} ${folder}`
     };
 }
 /** The backup before migrate: in backups/, root's alone (0600), named after the release. */
 function backupStep(s, id, kind, writable) {
     const target = backupPath(s, id, kind);
-    const { folder, make } = appFolder(s, `new-${id}`);
+    const { folder, make, handOver } = appFolder(s, `new-${id}`);
     const made = `${folder}/backup`;
     return {
         id: 'backup',
         phase: 'django',
         title: `Back up the database (${kind === 'sqlite' ? 'SQLite online backup' : 'pg_dump -Fc'}) to ${target}`,
         privileged: true,
-        command: script(raw('set -eu'), make, inRelease(s, id, 'backup', [...writable, folder], sh `python -c ${BACKUP_PY} ${made}`), 
-        // The app made the file: taken over only when it is a plain file.
-        sh `if [ -f ${made} ] && [ ! -L ${made} ]; then`, sh `  chown root:root ${made} && chmod 600 ${made} && mv -f ${made} ${target}`, sh `  echo ${BACKUP_MARK}$(stat -c %s ${target}) ${target}`, raw('fi'))
+        command: script(raw('set -eu'), make, handOver, inRelease(s, id, 'backup', [...writable, folder], sh `python -c ${BACKUP_PY} ${made}`), 
+        // The app made the file: renamed out of its reach first, then kept only when it is a
+        // plain file of one link (no link to another file that root would then change).
+        sh `if [ -e ${made} ] || [ -L ${made} ]; then`, sh `  mv -f ${made} ${target}`, sh `  if [ -L ${target} ] || [ ! -f ${target} ] || [ "$(stat -c %h ${target})" != 1 ]; then rm -rf ${target}; echo 'the backup is not a plain file' >&2; exit 1; fi`, sh `  chown root:root ${target} && chmod 600 ${target}`, sh `  echo ${BACKUP_MARK}$(stat -c %s ${target}) ${target}`, raw('fi'))
     };
 }
 function parseBackup(stdout) {
@@ -62260,7 +62263,7 @@ print('Restored the database from ' + os.path.basename(backup))
  * the releases in `ahead` applied migrations: the schema is back where it was before them.
  */
 function restoreStep(s, id, backup, ahead, writable) {
-    const { folder, make } = appFolder(s, `restore-${id}`);
+    const { folder, make, handOver } = appFolder(s, `restore-${id}`);
     const copy = `${folder}/backup`;
     return {
         id: 'restore-database',
@@ -62269,7 +62272,7 @@ function restoreStep(s, id, backup, ahead, writable) {
         privileged: true,
         command: script(raw('set -eu'), make, 
         // The app reads a copy of its own; the backup stays root's.
-        sh `cp ${backup} ${copy} && chown ${s.appUser}:${s.appUser} ${copy}`, inRelease(s, id, 'restore', [...writable, folder], sh `python -c ${RESTORE_PY} ${copy}`), sh `rm -f ${ahead.map((r) => `${layout_layout(s).migrated}/${r}`)}`)
+        sh `cp ${backup} ${copy}`, handOver, inRelease(s, id, 'restore', [...writable, folder], sh `python -c ${RESTORE_PY} ${copy}`), sh `rm -f ${ahead.map((r) => `${layout_layout(s).migrated}/${r}`)}`)
     };
 }
 /** How to restore a backup by hand (the summary says it next to the backup's path). */

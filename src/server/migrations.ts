@@ -157,24 +157,29 @@ else:
  * A folder of its own the app user writes the backup into (or reads the restore from), inside
  * the backups folder, which the app may only pass through.
  */
-function appFolder(s: Settings, name: string): { folder: string; make: ShellText } {
+function appFolder(
+  s: Settings,
+  name: string
+): { folder: string; make: ShellText; handOver: ShellText } {
   const p = layout(s)
   const folder = `${p.backups}/.${name}`
   return {
     folder,
+    // Root's until handed over: nothing the app puts there first can redirect root's writes.
     make: script(
       sh`mkdir -p ${p.backups} && chown root:root ${p.backups} && chmod 711 ${p.backups}`,
-      sh`rm -rf ${folder} && mkdir -m 700 ${folder} && chown ${s.appUser}:${s.appUser} ${folder}`,
+      sh`rm -rf ${folder} && mkdir -m 700 ${folder}`,
       sh`cleanup=${folder}`,
       raw(`trap 'rm -rf "$cleanup"' EXIT`)
-    )
+    ),
+    handOver: sh`chown -R -h ${s.appUser}:${s.appUser} ${folder}`
   }
 }
 
 /** The backup before migrate: in backups/, root's alone (0600), named after the release. */
 export function backupStep(s: Settings, id: string, kind: DatabaseKind, writable: string[]): Step {
   const target = backupPath(s, id, kind)
-  const { folder, make } = appFolder(s, `new-${id}`)
+  const { folder, make, handOver } = appFolder(s, `new-${id}`)
   const made = `${folder}/backup`
   return {
     id: 'backup',
@@ -184,10 +189,14 @@ export function backupStep(s: Settings, id: string, kind: DatabaseKind, writable
     command: script(
       raw('set -eu'),
       make,
+      handOver,
       inRelease(s, id, 'backup', [...writable, folder], sh`python -c ${BACKUP_PY} ${made}`),
-      // The app made the file: taken over only when it is a plain file.
-      sh`if [ -f ${made} ] && [ ! -L ${made} ]; then`,
-      sh`  chown root:root ${made} && chmod 600 ${made} && mv -f ${made} ${target}`,
+      // The app made the file: renamed out of its reach first, then kept only when it is a
+      // plain file of one link (no link to another file that root would then change).
+      sh`if [ -e ${made} ] || [ -L ${made} ]; then`,
+      sh`  mv -f ${made} ${target}`,
+      sh`  if [ -L ${target} ] || [ ! -f ${target} ] || [ "$(stat -c %h ${target})" != 1 ]; then rm -rf ${target}; echo 'the backup is not a plain file' >&2; exit 1; fi`,
+      sh`  chown root:root ${target} && chmod 600 ${target}`,
       sh`  echo ${BACKUP_MARK}$(stat -c %s ${target}) ${target}`,
       raw('fi')
     )
@@ -322,7 +331,7 @@ export function restoreStep(
   ahead: string[],
   writable: string[]
 ): Step {
-  const { folder, make } = appFolder(s, `restore-${id}`)
+  const { folder, make, handOver } = appFolder(s, `restore-${id}`)
   const copy = `${folder}/backup`
   return {
     id: 'restore-database',
@@ -333,7 +342,8 @@ export function restoreStep(
       raw('set -eu'),
       make,
       // The app reads a copy of its own; the backup stays root's.
-      sh`cp ${backup} ${copy} && chown ${s.appUser}:${s.appUser} ${copy}`,
+      sh`cp ${backup} ${copy}`,
+      handOver,
       inRelease(s, id, 'restore', [...writable, folder], sh`python -c ${RESTORE_PY} ${copy}`),
       sh`rm -f ${ahead.map((r) => `${layout(s).migrated}/${r}`)}`
     )
