@@ -202,9 +202,9 @@ describe('transitions', () => {
     const result = await deploy(settingsFor({ source }), t)
     expect(result.status).toBe('failure')
     expect(result.message).toMatch(
-      /^manage.py migrate --noinput \(notes.0002_note\) failed: django.db.utils.OperationalError: no such table/
+      /^manage.py migrate --noinput failed: django.db.utils.OperationalError: no such table/
     )
-    expect(result.failedStep?.title).toBe('manage.py migrate --noinput (notes.0002_note)')
+    expect(result.failedStep?.title).toBe('manage.py migrate --noinput')
     expect(t.steps()).not.toContain('switch')
   })
 

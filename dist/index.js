@@ -62197,7 +62197,7 @@ function migrateStep(s, id, writable, pending) {
     return {
         id: 'migrate',
         phase: 'django',
-        title: `manage.py migrate --noinput${pending ? ` (${pending.join(', ')})` : ''}`,
+        title: 'manage.py migrate --noinput',
         privileged: true,
         command: script(raw('set -eu'), inRelease(s, id, 'migrate', writable, sh `python -c ${MIGRATE_PY}`), pending && pending.length > 0
             ? sh `mkdir -p ${layout_layout(s).migrated} && printf '%s\n' ${pending} > ${marker}`
@@ -64704,7 +64704,9 @@ class HostDeploy {
             throw new Error('The migration plan could not be read from its step.');
         this.database.pending = migrations.pending;
         this.database.irreversible = migrations.irreversible;
-        this.deps.info(describePlan(migrations));
+        this.deps.info(migrations.pending.length === 0 && !this.deps.settings.dryRun
+            ? 'No migrations to apply: migrate did not run.'
+            : describePlan(migrations));
         for (const w of migrationWarnings(this.deps.settings, migrations, this.found))
             this.deps.warn(w.message, w.title);
         return migrations;

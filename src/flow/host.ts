@@ -281,7 +281,11 @@ export class HostDeploy {
     if (!migrations) throw new Error('The migration plan could not be read from its step.')
     this.database.pending = migrations.pending
     this.database.irreversible = migrations.irreversible
-    this.deps.info(describePlan(migrations))
+    this.deps.info(
+      migrations.pending.length === 0 && !this.deps.settings.dryRun
+        ? 'No migrations to apply: migrate did not run.'
+        : describePlan(migrations)
+    )
     for (const w of migrationWarnings(this.deps.settings, migrations, this.found))
       this.deps.warn(w.message, w.title)
     return migrations

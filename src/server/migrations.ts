@@ -244,7 +244,7 @@ export function migrateStep(
   return {
     id: 'migrate',
     phase: 'django',
-    title: `manage.py migrate --noinput${pending ? ` (${pending.join(', ')})` : ''}`,
+    title: 'manage.py migrate --noinput',
     privileged: true,
     command: script(
       raw('set -eu'),

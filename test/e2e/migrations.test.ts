@@ -227,7 +227,8 @@ describe('PostgreSQL, configured through dotenv', () => {
     const second = await runAction(inputs(db), { env: newCommit(), workspace: project('v2') })
     succeeded(second)
     v2 = second.outputs.release
-    expect(second.stdout).toContain('No migrations to apply.')
+    expect(second.stdout).toContain('No migrations to apply: migrate did not run.')
+    expect(second.stdout).not.toContain('::group::manage.py migrate')
     expect(second.outputs.migrations).toBe('')
     expect(second.outputs['database-backup']).toBe('')
     expect(await backups(db)).not.toContainEqual(expect.stringContaining(v2))
@@ -243,7 +244,8 @@ describe('PostgreSQL, configured through dotenv', () => {
     succeeded(dry)
     expect(dry.stdout).toContain('Migrations to apply (1):\n  ledger: 0002_entry_note')
     expect(dry.summary).toMatch(/\d+\. Back up the database \(pg_dump -Fc\)/)
-    expect(dry.summary).toContain('manage.py migrate --noinput (ledger.0002_entry_note)')
+    expect(dry.summary).toMatch(/\d+\. manage\.py migrate --noinput\n/)
+    expect(dry.summary).toContain('Migrations to apply: `ledger.0002_entry_note`')
     // Nothing changed: no column, no backup, no staged upload left.
     expect(await db.columns()).toEqual(['id', 'text'])
     expect(await backups(db)).toEqual(before)
@@ -267,7 +269,9 @@ describe('PostgreSQL, configured through dotenv', () => {
     expect(warning?.message).toContain('ledger.0002_entry_note: RunPython without reverse code')
     const order = (text: string) => run.stdout.indexOf(text)
     expect(order('Irreversible migrations')).toBeLessThan(order('Back up the database'))
-    expect(order('Back up the database')).toBeLessThan(order('manage.py migrate --noinput (ledger'))
+    expect(order('Back up the database')).toBeLessThan(
+      order('::group::manage.py migrate --noinput')
+    )
     // The backup holds the rows written before, and restores.
     expect(await db.rowsInBackup(backup)).toEqual(['a', 'b'])
     expect(await db.columns()).toEqual(['id', 'note', 'text'])
