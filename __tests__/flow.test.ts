@@ -195,6 +195,30 @@ describe('transitions', () => {
     expect(t.lockReleased).toBe(true)
   })
 
+  test('a full disk: the partial release is removed (not marked), and the error says how full', async () => {
+    const t = new ScriptedTransport({
+      venv: {
+        code: 1,
+        stderr:
+          'ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device'
+      },
+      'remove-partial': { code: 0, stdout: 'written=3072\nfree=512\n' }
+    })
+    const result = await deploy(settingsFor({ source }), t)
+    expect(result.status).toBe('failure')
+    expect(result.message).toMatch(
+      /failed: the server's disk is full \(ERROR: Could not install packages due to an OSError: \[Errno 28\] No space left on device\)/
+    )
+    expect(result.message).toContain(
+      'had no room left: the release needed more than the 3 MB it had written.'
+    )
+    expect(result.message).toContain('The partial release was removed; 0.5 MB are free now.')
+    expect(result.message).toContain(`Nothing was switched: ${LIVE} still serves.`)
+    expect(t.steps().slice(-1)).toEqual(['remove-partial'])
+    expect(t.steps()).not.toContain('mark-failed')
+    expect(t.lockReleased).toBe(true)
+  })
+
   test('a failed Django step switches nothing and names the step', async () => {
     const t = new ScriptedTransport({
       migrate: { code: 1, stderr: 'Traceback\ndjango.db.utils.OperationalError: no such table' }

@@ -346,7 +346,7 @@ function everythingSent(s: Settings): string {
     discoverStep(s, RELEASE),
     ...djangoSteps(s, RELEASE, found),
     installConfigStep(s, files),
-    switchStep(s, RELEASE),
+    switchStep(s, RELEASE, files),
     healthStep(s),
     diagnosticsStep(s),
     pruneStep(s, 5, RELEASE, ''),

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { switchStep } from '../src/server/switch.js'
+import { switchBody } from '../src/server/switch.js'
 import { settingsFor } from './settings-fixture.js'
 
 const RELEASE = '20261125T081500Z-1a2b3c4'
@@ -14,7 +14,7 @@ function systemctlCalls(changed: string | null, nginxActive = true): string[] {
   mkdirSync(join(deployPath, '.deploy'))
   if (changed !== null) writeFileSync(join(deployPath, '.deploy', 'changed'), changed)
   const record = join(deployPath, 'calls')
-  const command = switchStep(settingsFor({ deployPath }), RELEASE).command.text
+  const command = switchBody(settingsFor({ deployPath }), RELEASE).text
   execFileSync('/bin/bash', [
     '-c',
     `systemctl() { echo "$*" >> ${record}; case "$*" in 'is-active --quiet nginx') return ${nginxActive ? 0 : 3};; esac; }\n` +

@@ -61133,9 +61133,11 @@ function layout_layout(s) {
         env: `${root}/.deploy/env`,
         failed: `${root}/.deploy/failed`,
         backup: `${root}/.deploy/previous`,
+        staged: `${root}/.deploy/staged`,
         changed: `${root}/.deploy/changed`,
         verify: `${root}/.deploy/verify`,
         lock: `${root}/.deploy.lock`,
+        stepsLock: `${root}/.deploy.steps`,
         venvs: `${root}/venvs`,
         venv: (key) => `${root}/venvs/${key}`,
         backups: `${root}/backups`,
@@ -61150,7 +61152,15 @@ function baseName(path) {
     return path.slice(path.lastIndexOf('/') + 1);
 }
 /** The action's own entries in the deploy path: never the app's. */
-const RESERVED = new Set(['.deploy', '.deploy.lock', 'venvs', 'backups', 'current', '.current.new']);
+const RESERVED = new Set([
+    '.deploy',
+    '.deploy.lock',
+    '.deploy.steps',
+    'venvs',
+    'backups',
+    'current',
+    '.current.new'
+]);
 /**
  * Why the app user may not be handed `path` (a folder Django writes), or undefined when it may:
  * inside the deploy path, anything but the action's own entries and other releases; outside it,
@@ -61604,8 +61614,9 @@ function restoreConfig(s, files) {
     }), sh `if [ -e ${p.backup}/site-link.absent ]; then rm -f ${p.siteLink}; fi`, sh `if [ -e ${p.backup}/default-link ]; then ln -sfn ${DEFAULT_SITE} ${DEFAULT_SITE_LINK}; fi`);
 }
 /**
- * Gate 2: save the live files, put the new ones in place and run `nginx -t`. nginx and systemd
- * read them only on reload, so the live site is untouched; on failure the saved files go back.
+ * Gate 2: save the live files, put the new ones in place, run `nginx -t`, and put the live ones
+ * back whatever it says: until the switch nothing new is where nginx or systemd would read it
+ * (a reload by anyone else, a reboot, a run cut short). The new files wait in <state>/staged.
  * Prints `changed=` and the names of the files that differ from the live ones, and leaves them in
  * <state>/changed for the switch.
  */
@@ -61617,15 +61628,24 @@ function installConfigStep(s, files) {
         phase: 'gates',
         title: 'nginx -t with the new site',
         privileged: true,
-        command: script(raw('set -eu'), sh `rm -rf ${p.backup} && mkdir -p ${p.backup}`, ...allFiles(files).map(({ path }) => {
+        command: script(raw('set -eu'), sh `rm -rf ${p.backup} ${p.staged} ${p.changed} && mkdir -p ${p.backup} ${p.staged}`, ...allFiles(files).map(({ path }) => {
             const saved = `${p.backup}/${baseName(path)}`;
             return sh `if [ -e ${path} ]; then cp -p ${path} ${saved}; else : > ${saved}.absent; fi`;
-        }), sh `[ -L ${p.siteLink} ] || : > ${p.backup}/site-link.absent`, sh `restore() {`, restoreConfig(s, files), raw('}'), sh `changed=""`, ...allFiles(files).map(({ path, text }) => script(config_writeFile(`${path}.new`, text), sh `if ! cmp -s ${path}.new ${path}; then changed="$changed ${baseName(path)}"; fi`, sh `chmod 644 ${path}.new && mv -f ${path}.new ${path}`)), sh `ln -sfn ${files.site.path} ${p.siteLink}`, 
+        }), sh `[ -L ${p.siteLink} ] || : > ${p.backup}/site-link.absent`, sh `restore() {`, restoreConfig(s, files), raw('}'), sh `changed=""`, ...allFiles(files).map(({ path, text }) => script(config_writeFile(`${p.staged}/${baseName(path)}`, text), sh `chmod 644 ${p.staged}/${baseName(path)}`, sh `if ! cmp -s ${p.staged}/${baseName(path)} ${path}; then changed="$changed ${baseName(path)}"; fi`, sh `cp -p ${p.staged}/${baseName(path)} ${path}.new && mv -f ${path}.new ${path}`)), sh `ln -sfn ${files.site.path} ${p.siteLink}`, 
         // Debian's welcome site is also a default server: the catch-all `_` takes its place.
         catchAll
             ? sh `if [ -L ${DEFAULT_SITE_LINK} ]; then rm -f ${DEFAULT_SITE_LINK}; : > ${p.backup}/default-link; changed="$changed default-site"; fi`
-            : undefined, raw('if ! out=$(nginx -t 2>&1); then'), raw('  restore'), raw('  printf "%s\\n" "$out" >&2'), raw(`  exit ${GATE_FAILED}`), raw('fi'), sh `printf '%s\n' $changed > ${p.changed}`, raw('echo "changed=$changed"'))
+            : undefined, raw('if ! out=$(nginx -t 2>&1); then'), raw('  restore'), raw('  printf "%s\\n" "$out" >&2'), raw(`  exit ${GATE_FAILED}`), raw('fi'), raw('restore'), sh `printf '%s\n' $changed > ${p.changed}`, raw('echo "changed=$changed"'))
     };
+}
+/**
+ * Shell that puts the files the gate tested in place (the switch's first act): each renamed over
+ * the live one, the site enabled, Debian's welcome site disabled for a catch-all.
+ */
+function installStaged(s, files) {
+    const p = layout_layout(s);
+    const catchAll = s.serverNames.length === 1 && s.serverNames[0] === '_';
+    return script(...allFiles(files).map(({ path }) => sh `cp -p ${p.staged}/${baseName(path)} ${path}.new && mv -f ${path}.new ${path}`), sh `ln -sfn ${files.site.path} ${p.siteLink}`, catchAll ? sh `rm -f ${DEFAULT_SITE_LINK}` : undefined);
 }
 /** Which of the action's files the install changed, by name (`gunicorn-mysite.socket`, ...). */
 function parseChanged(stdout) {
@@ -61821,7 +61841,9 @@ function uploadStep(s, id) {
         privileged: true,
         stdin: 'source',
         // Owned by root: the app user can read the code but never change it.
-        command: script(raw('set -eu'), sh `if [ -e ${dir} ]; then printf '%s\n' ${`release ${id} already exists on the host (one commit deployed twice in a second?)`} >&2; exit 1; fi`, sh `mkdir ${dir}`, sh `tar -xzf - -C ${dir} --no-same-owner --no-same-permissions`, 
+        command: script(raw('set -eu'), sh `if [ -e ${dir} ]; then printf '%s\n' ${`release ${id} already exists on the host (one commit deployed twice in a second?)`} >&2; exit 1; fi`, sh `mkdir ${dir}`, 
+        // GNU tar says "Wrote only N of M bytes" when the disk fills: say what that means.
+        sh `if ! tar -xzf - -C ${dir} --no-same-owner --no-same-permissions; then`, sh `  [ "$(df -Pk ${dir} | awk 'NR == 2 { print $4 }')" -ge 1024 ] || echo 'tar: No space left on device' >&2`, raw('  exit 2'), raw('fi'), 
         // What the action writes in a release is its own: nothing the repository ships in its place.
         sh `rm -rf ${dir}/.venv ${dir}/${LEGACY_FAILED_MARK}`, sealRelease(s, dir))
     };
@@ -61870,6 +61892,27 @@ function venvStep(s, id, key) {
         // compile on every start.
         sh `(cd / && ${s.python} -I -m compileall -q -x ${'(^|/)\\.venv/'} ${dir} >/dev/null 2>&1) || true`, sealRelease(s, dir))
     };
+}
+/**
+ * After a step failed on a full disk: the new release (never live) and any half-built venv are
+ * removed to give the space back; prints what the release held and what is free now, in KB.
+ */
+function removePartialStep(s, id) {
+    const p = layout_layout(s);
+    const dir = p.release(id);
+    return {
+        id: 'remove-partial',
+        phase: 'cleanup',
+        title: `Remove the partial release ${id} (the disk is full)`,
+        privileged: true,
+        command: script(sh `echo "written=$(du -sk ${dir} 2>/dev/null | cut -f1)"`, sh `rm -rf ${dir}`, sh `for v in ${p.venvs}/*; do [ -d "$v" ] && [ ! -e "$v/.complete" ] && rm -rf "$v"; done; true`, sh `echo "free=$(df -Pk ${p.root} | awk 'NR == 2 { print $4 }')"`)
+    };
+}
+/** What removePartialStep printed, in MB. */
+function parseDiskSpace(stdout) {
+    const kb = (name) => Number(new RegExp(`^${name}=(\\d+)$`, 'm').exec(stdout)?.[1] ?? 0);
+    const mb = (n) => Math.round(n / 102.4) / 10;
+    return { writtenMb: mb(kb('written')), freeMb: mb(kb('free')) };
 }
 /** A release that failed stays for inspection until pruned, marked so no rollback chooses it. */
 function markFailedStep(s, id) {
@@ -62633,6 +62676,47 @@ function parseDjangoFacts(stdout) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/server/lock.ts
+// The deploy lock: flock(1) on <deploy-path>/.deploy.lock, held by a command that lives as long
+// as the runner's connection (remote/lock.ts keeps it open).
+
+
+
+/** The lock command's exit code when another deploy held the lock for the whole wait. */
+const LOCK_BUSY = 75;
+/**
+ * Prints `WAITING <holder>` while another deploy holds the lock, then `STALE <text>` (what a
+ * killed run left behind, or nothing) and `LOCKED`; holds the lock until stdin closes.
+ */
+function lockCommand(s, holder, waitSeconds) {
+    const { root, lock, stepsLock } = layout_layout(s);
+    return script(raw('set -u'), 
+    // Root writes here from now on: a folder that is not root's is taken only when empty (made
+    // root's first), never followed through a link, and someone else's files are left alone.
+    sh `if [ -L ${root} ] || { [ -e ${root} ] && [ "$(stat -c %u ${root})" != 0 ]; }; then`, sh `  if [ ! -L ${root} ] && [ -d ${root} ] && [ -z "$(ls -A ${root})" ]; then chown root:root ${root} && chmod 755 ${root}; fi`, sh `  if [ -L ${root} ] || [ "$(stat -c %u ${root})" != 0 ] || [ -L ${lock} ]; then`, sh `    printf '%s\n' ${`${root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`, raw('  fi'), raw('fi'), sh `mkdir -p ${root}`, sh `[ -f ${stepsLock} ] && [ ! -L ${stepsLock} ] || : > ${stepsLock}`, sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), 
+    // Held until the runner closes our stdin, or the connection drops; the steps a killed run
+    // left in the sandbox end before the lock is let go.
+    raw('cat > /dev/null'), sh `systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`, 
+    // A step still running as root (a switch finishing after the connection dropped) ends
+    // before the next deploy may start: each holds the steps lock (holdingStepsLock).
+    sh `flock -x -w ${Math.ceil(s.commandTimeoutMs / 1000) + 10} ${stepsLock} true || true`, sh `: > ${lock}`);
+}
+/** The step, holding the steps lock (shared) for as long as it or anything it started runs. */
+function holdingStepsLock(s, step) {
+    const { stepsLock } = layout_layout(s);
+    return {
+        ...step,
+        command: script(sh `if [ -f ${stepsLock} ]; then exec 8<${stepsLock}; flock -s 8; fi`, step.command)
+    };
+}
+/** Reads the lock command's output so far. */
+function parseLockOutput(stdout) {
+    if (/^LOCKED$/m.test(stdout))
+        return { state: 'locked', staleHolder: /^STALE (.*)$/m.exec(stdout)?.[1].trim() ?? '' };
+    const waiting = /^WAITING (.*)$/m.exec(stdout);
+    return waiting ? { state: 'waiting', holder: waiting[1].trim() } : { state: 'pending' };
+}
+
 ;// CONCATENATED MODULE: ./src/server/switch.ts
 // The switch to a release and the way back: `current`, gunicorn's units, nginx.
 
@@ -62659,29 +62743,45 @@ const nginxWorkers = raw([
  * workers keeps the health check from being answered by the old site.
  */
 const reloadNginx = script(nginxWorkers, raw('if systemctl is-active --quiet nginx; then'), raw('  before=$(nginx_workers); systemctl reload nginx'), raw('  for i in $(seq 1 100); do'), raw('    still=$(printf "%s\\n" $before $(nginx_workers) | sort | uniq -d)'), raw('    [ -z "$still" ] && break; sleep 0.1'), raw('  done'), raw('else systemctl start nginx; fi'));
+/**
+ * A script that runs to its end once started, even when the runner is killed or the connection
+ * drops half-way (its output then has nowhere to go): a switch or a rollback is done whole, never
+ * half. Its output is printed when it ends.
+ */
+function detached(body) {
+    return script(raw("trap '' HUP PIPE"), raw('out=$(mktemp) err=$(mktemp) rc=0'), raw(`sh -eu >"$out" 2>"$err" <<'DDA_DETACHED' || rc=$?`), body, raw('DDA_DETACHED'), raw('cat "$out"; cat "$err" >&2; rm -f "$out" "$err"'), raw('exit $rc'));
+}
 /** An extended regular expression that matches exactly one of these names. */
 function unitPattern(...names) {
     return names.map((name) => name.replace(/[.\\^$*+?()[\]{}|]/g, '\\$&')).join('|');
 }
-function switchStep(s, id) {
+/**
+ * What the switch does once the new files are in place: `current` to the release, systemd and
+ * nginx told only of what changed.
+ */
+function switchBody(s, id) {
     const units = unitNames(s.projectName);
     const changed = layout_layout(s).changed;
+    return script(pointCurrentAt(s, id), 
+    // What the install step changed (all, when it left no list).
+    sh `changed=$(cat ${changed} 2>/dev/null || echo all)`, raw(`was() { printf '%s\n' $changed | grep -qxE "all|$1"; }`), 
+    // systemd reads the units again, and enables them, only when they changed.
+    sh `if was ${unitPattern(units.socket, units.service)}; then systemctl daemon-reload; systemctl enable --quiet ${units.socket} ${units.service}; fi`, 
+    // The socket stays open across a service restart so requests wait instead of failing;
+    // only a changed socket file needs the socket restarted.
+    sh `if was ${unitPattern(units.socket)}; then`, sh `  systemctl stop ${units.service} ${units.socket} 2>/dev/null || true; rm -f ${socketPath(s.projectName)}; systemctl start ${units.socket}`, sh `else systemctl start ${units.socket}; fi`, sh `systemctl restart ${units.service} || echo "gunicorn did not start; the health check will tell" >&2`, 
+    // nginx reads the site again only when it changed: the switch needs no reload (the site
+    // names `current` and the same socket), and a reload closes idle keep-alive connections.
+    sh `if was ${unitPattern(baseName(layout_layout(s).site), 'default-site')} || ! systemctl is-active --quiet nginx; then`, reloadNginx, raw('fi'));
+}
+/** The files the gate tested, then the release, in one script done whole: nothing new is live before. */
+function switchStep(s, id, files) {
     return {
         id: 'switch',
         phase: 'restart',
         title: `Switch current to ${id}, restart gunicorn, reload nginx`,
         privileged: true,
-        command: script(raw('set -eu'), pointCurrentAt(s, id), 
-        // What the install step changed (all, when it left no list).
-        sh `changed=$(cat ${changed} 2>/dev/null || echo all)`, raw(`was() { printf '%s\n' $changed | grep -qxE "all|$1"; }`), 
-        // systemd reads the units again, and enables them, only when they changed.
-        sh `if was ${unitPattern(units.socket, units.service)}; then systemctl daemon-reload; systemctl enable --quiet ${units.socket} ${units.service}; fi`, 
-        // The socket stays open across a service restart so requests wait instead of failing;
-        // only a changed socket file needs the socket restarted.
-        sh `if was ${unitPattern(units.socket)}; then`, sh `  systemctl stop ${units.service} ${units.socket} 2>/dev/null || true; rm -f ${socketPath(s.projectName)}; systemctl start ${units.socket}`, sh `else systemctl start ${units.socket}; fi`, sh `systemctl restart ${units.service} || echo "gunicorn did not start; the health check will tell" >&2`, 
-        // nginx reads the site again only when it changed: the switch needs no reload (the site
-        // names `current` and the same socket), and a reload closes idle keep-alive connections.
-        sh `if was ${unitPattern(baseName(layout_layout(s).site), 'default-site')} || ! systemctl is-active --quiet nginx; then`, reloadNginx, raw('fi'))
+        command: detached(script(installStaged(s, files), switchBody(s, id)))
     };
 }
 /** Puts the previous release and its files back after an unhealthy deploy. */
@@ -62692,9 +62792,9 @@ function rollbackStep(s, previous, files) {
         phase: 'health',
         title: `Roll back to ${previous || 'nothing'}`,
         privileged: true,
-        command: script(raw('set -eu'), restoreConfig(s, files), previous ? pointCurrentAt(s, previous) : sh `rm -f ${layout_layout(s).current}`, raw('systemctl daemon-reload'), previous
+        command: detached(script(restoreConfig(s, files), previous ? pointCurrentAt(s, previous) : sh `rm -f ${layout_layout(s).current}`, raw('systemctl daemon-reload'), previous
             ? sh `systemctl restart ${units.service} || true`
-            : sh `systemctl disable --now ${units.service} ${units.socket} 2>/dev/null || true`, reloadNginx)
+            : sh `systemctl disable --now ${units.service} ${units.socket} 2>/dev/null || true`, reloadNginx))
     };
 }
 
@@ -62702,6 +62802,7 @@ function rollbackStep(s, previous, files) {
 // The planner: one pure function from the settings and what the host reported to the steps of a
 // run, for every mode. The deploy executes this plan (flow/host.ts) and the dry run prints it,
 // so what a dry run shows is what a deploy does.
+
 
 
 
@@ -62781,6 +62882,27 @@ function databasePlan(s, facts, target) {
     return { ahead, backup, restore };
 }
 function planRun(input) {
+    return lockedSteps(input.settings, planUnlocked(input));
+}
+/** Every step of the plan holds the steps lock while it runs (server/lock.ts). */
+function lockedSteps(s, plan) {
+    const hold = (step) => holdingStepsLock(s, step);
+    return {
+        ...plan,
+        release: plan.release.map(hold),
+        discover: hold(plan.discover),
+        build: plan.build.map(hold),
+        gates: plan.gates.map(hold),
+        switch: hold(plan.switch),
+        health: hold(plan.health),
+        finish: plan.finish.map(hold),
+        markFailed: plan.markFailed && hold(plan.markFailed),
+        removePartial: plan.removePartial && hold(plan.removePartial),
+        rollback: hold(plan.rollback),
+        diagnostics: hold(plan.diagnostics)
+    };
+}
+function planUnlocked(input) {
     const { settings: s, facts, found } = input;
     const mode = modeOf(s);
     const target = targetRelease(s, facts, input.newRelease);
@@ -62805,7 +62927,7 @@ function planRun(input) {
         discover: discoverStep(s, target),
         build: isNew ? djangoSteps(s, target, found, input.migrations) : restore,
         gates: [verifyUnitsStep(s, target, files), installConfigStep(s, files)],
-        switch: switchStep(s, target),
+        switch: switchStep(s, target, files),
         health: healthStep(s),
         finish: [
             ...(s.postDeploy ? [hookStep(s, target, 'post-deploy', s.postDeploy, 'cleanup')] : []),
@@ -62813,6 +62935,7 @@ function planRun(input) {
         ],
         // With `source: none` the release stays as it was; only its new files go.
         markFailed: target !== facts.live ? markFailedStep(s, target) : undefined,
+        removePartial: isNew ? removePartialStep(s, target) : undefined,
         rollback: rollbackStep(s, facts.live, files),
         diagnostics: diagnosticsStep(s),
         database
@@ -62877,12 +63000,18 @@ function causeOf(output) {
         .split('\n')
         .map((line) => line.trim())
         .filter((line) => line !== '');
+    // A full disk is the cause of whatever failed after it (tar's or pip's last words are not).
+    const full = lines.find((line) => DISK_FULL.test(line));
+    if (full)
+        return full;
     const exception = [...lines].reverse().find((line) => EXCEPTION.test(line));
     if (exception)
         return exception;
     const error = [...lines].reverse().find((line) => /\b(error|failed|cannot|denied)\b/i.test(line));
     return error ?? lines[lines.length - 1] ?? '';
 }
+/** What a program says when the disk (or the user's quota) is full. */
+const DISK_FULL = /No space left on device|Disk quota exceeded|\bENOSPC\b/;
 const HINTS = [
     {
         when: /sqlite3\.OperationalError: (unable to open database file|attempt to write a readonly database)/,
@@ -64492,6 +64621,8 @@ function failureNote(database, live, healthy) {
 
 
 
+
+const output = (error) => error.result.stdout + error.result.stderr;
 /** A failure the flow already explained: its message is the report's. */
 class Stop extends Error {
     status;
@@ -64630,6 +64761,8 @@ class HostDeploy {
             await this.runGates(plan);
         }
         catch (error) {
+            if (error instanceof StepError && plan.removePartial && DISK_FULL.test(output(error)))
+                throw await this.diskFull(error, plan.removePartial);
             // Nothing was switched; the new release stays for inspection, never chosen by a rollback:
             // nor one whose venv could not be built, or whose settings could not be read or were refused.
             if (uploaded && plan.mode === 'deploy' && plan.markFailed)
@@ -64645,6 +64778,21 @@ class HostDeploy {
             if (result.code !== 0)
                 this.deps.warn(`${step.title} failed: ${lastLines(result)}`, 'Clean-up failed');
         }
+    }
+    /** A step failed on a full disk: the partial release goes, and the error says how full. */
+    async diskFull(error, removePartial) {
+        this.failedStep = { title: error.step.title, output: output(error) };
+        const removed = await this.deps.run(removePartial, { allowFailure: true });
+        const { writtenMb, freeMb } = parseDiskSpace(removed.stdout);
+        const s = this.deps.settings;
+        const live = this.facts?.live;
+        return new Stop(`${error.step.title} failed: the server's disk is full (${error.cause}).\n` +
+            `The disk that holds ${s.deployPath} had no room left` +
+            (writtenMb > 0 ? `: the release needed more than the ${writtenMb} MB it had written` : '') +
+            `. The partial release was removed; ${freeMb} MB are free now.` +
+            ` Nothing was switched${live ? `: ${live} still serves` : ''}.\n` +
+            `Free space on it (\`df -h ${s.deployPath}\`, \`du -sh ${s.deployPath}/*\`), or keep fewer ` +
+            'releases (keep-releases), then deploy again.', 'failure');
     }
     /**
      * Migrations never run on two hosts at once: the first host runs its Django steps before any
@@ -64986,36 +65134,6 @@ function archiveStream(source, exclude) {
     const stream = new external_node_stream_.PassThrough();
     pack.on('error', (error) => stream.destroy(error));
     return pack.pipe(stream);
-}
-
-;// CONCATENATED MODULE: ./src/server/lock.ts
-// The deploy lock: flock(1) on <deploy-path>/.deploy.lock, held by a command that lives as long
-// as the runner's connection (remote/lock.ts keeps it open).
-
-
-
-/** The lock command's exit code when another deploy held the lock for the whole wait. */
-const LOCK_BUSY = 75;
-/**
- * Prints `WAITING <holder>` while another deploy holds the lock, then `STALE <text>` (what a
- * killed run left behind, or nothing) and `LOCKED`; holds the lock until stdin closes.
- */
-function lockCommand(s, holder, waitSeconds) {
-    const { root, lock } = layout_layout(s);
-    return script(raw('set -u'), 
-    // Root writes here from now on: a folder that is not root's is taken only when empty (made
-    // root's first), never followed through a link, and someone else's files are left alone.
-    sh `if [ -L ${root} ] || { [ -e ${root} ] && [ "$(stat -c %u ${root})" != 0 ]; }; then`, sh `  if [ ! -L ${root} ] && [ -d ${root} ] && [ -z "$(ls -A ${root})" ]; then chown root:root ${root} && chmod 755 ${root}; fi`, sh `  if [ -L ${root} ] || [ "$(stat -c %u ${root})" != 0 ] || [ -L ${lock} ]; then`, sh `    printf '%s\n' ${`${root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`, raw('  fi'), raw('fi'), sh `mkdir -p ${root}`, sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), 
-    // Held until the runner closes our stdin, or the connection drops; the steps a killed run
-    // left in the sandbox end before the lock is let go.
-    raw('cat > /dev/null'), sh `systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`, sh `: > ${lock}`);
-}
-/** Reads the lock command's output so far. */
-function parseLockOutput(stdout) {
-    if (/^LOCKED$/m.test(stdout))
-        return { state: 'locked', staleHolder: /^STALE (.*)$/m.exec(stdout)?.[1].trim() ?? '' };
-    const waiting = /^WAITING (.*)$/m.exec(stdout);
-    return waiting ? { state: 'waiting', holder: waiting[1].trim() } : { state: 'pending' };
 }
 
 ;// CONCATENATED MODULE: ./src/remote/lock.ts

@@ -21,9 +21,11 @@ import {
 } from './server/migrations.js'
 import { sharedPaths, shareStep } from './server/shared.js'
 import { layout, settingsFolderProblem } from './server/layout.js'
+import { holdingStepsLock } from './server/lock.js'
 import {
   dotenvStep,
   markFailedStep,
+  removePartialStep,
   prepareStep,
   pruneStep,
   uploadStep,
@@ -81,6 +83,8 @@ export interface Plan {
   finish: Step[]
   /** when the run fails before the switch: the new release is marked, never chosen again */
   markFailed?: Step
+  /** when a step before the switch found the disk full: the new release is removed */
+  removePartial?: Step
   /** when the switched release is unhealthy */
   rollback: Step
   diagnostics: Step
@@ -174,6 +178,29 @@ export function databasePlan(s: Settings, facts: HostFacts, target: string): Dat
 }
 
 export function planRun(input: PlanInput): Plan {
+  return lockedSteps(input.settings, planUnlocked(input))
+}
+
+/** Every step of the plan holds the steps lock while it runs (server/lock.ts). */
+function lockedSteps(s: Settings, plan: Plan): Plan {
+  const hold = (step: Step) => holdingStepsLock(s, step)
+  return {
+    ...plan,
+    release: plan.release.map(hold),
+    discover: hold(plan.discover),
+    build: plan.build.map(hold),
+    gates: plan.gates.map(hold),
+    switch: hold(plan.switch),
+    health: hold(plan.health),
+    finish: plan.finish.map(hold),
+    markFailed: plan.markFailed && hold(plan.markFailed),
+    removePartial: plan.removePartial && hold(plan.removePartial),
+    rollback: hold(plan.rollback),
+    diagnostics: hold(plan.diagnostics)
+  }
+}
+
+function planUnlocked(input: PlanInput): Plan {
   const { settings: s, facts, found } = input
   const mode = modeOf(s)
   const target = targetRelease(s, facts, input.newRelease)
@@ -199,7 +226,7 @@ export function planRun(input: PlanInput): Plan {
     discover: discoverStep(s, target),
     build: isNew ? djangoSteps(s, target, found, input.migrations) : restore,
     gates: [verifyUnitsStep(s, target, files), installConfigStep(s, files)],
-    switch: switchStep(s, target),
+    switch: switchStep(s, target, files),
     health: healthStep(s),
     finish: [
       ...(s.postDeploy ? [hookStep(s, target, 'post-deploy', s.postDeploy, 'cleanup')] : []),
@@ -207,6 +234,7 @@ export function planRun(input: PlanInput): Plan {
     ],
     // With `source: none` the release stays as it was; only its new files go.
     markFailed: target !== facts.live ? markFailedStep(s, target) : undefined,
+    removePartial: isNew ? removePartialStep(s, target) : undefined,
     rollback: rollbackStep(s, facts.live, files),
     diagnostics: diagnosticsStep(s),
     database

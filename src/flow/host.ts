@@ -21,8 +21,9 @@ import {
   type MigrationPlan
 } from '../server/migrations.js'
 import { failureNote, migrationWarnings, schemaAheadWarning } from './database.js'
-import { hintFor } from '../report/cause.js'
+import { DISK_FULL, hintFor } from '../report/cause.js'
 import { stagedRelease } from '../server/layout.js'
+import { parseDiskSpace } from '../server/release.js'
 import type { Step } from '../server/step.js'
 import type { Settings } from '../settings.js'
 
@@ -63,6 +64,8 @@ export interface HostDeps {
 
 /** The result of one host's run: the report without the host's name and timing. */
 export type HostOutcome = Omit<HostReport, 'host' | 'phaseMs' | 'durationMs'>
+
+const output = (error: StepError) => error.result.stdout + error.result.stderr
 
 /** A failure the flow already explained: its message is the report's. */
 class Stop extends Error {
@@ -210,6 +213,8 @@ export class HostDeploy {
       await this.build(plan)
       await this.runGates(plan)
     } catch (error) {
+      if (error instanceof StepError && plan.removePartial && DISK_FULL.test(output(error)))
+        throw await this.diskFull(error, plan.removePartial)
       // Nothing was switched; the new release stays for inspection, never chosen by a rollback:
       // nor one whose venv could not be built, or whose settings could not be read or were refused.
       if (uploaded && plan.mode === 'deploy' && plan.markFailed)
@@ -225,6 +230,25 @@ export class HostDeploy {
       if (result.code !== 0)
         this.deps.warn(`${step.title} failed: ${lastLines(result)}`, 'Clean-up failed')
     }
+  }
+
+  /** A step failed on a full disk: the partial release goes, and the error says how full. */
+  private async diskFull(error: StepError, removePartial: Step): Promise<Stop> {
+    this.failedStep = { title: error.step.title, output: output(error) }
+    const removed = await this.deps.run(removePartial, { allowFailure: true })
+    const { writtenMb, freeMb } = parseDiskSpace(removed.stdout)
+    const s = this.deps.settings
+    const live = this.facts?.live
+    return new Stop(
+      `${error.step.title} failed: the server's disk is full (${error.cause}).\n` +
+        `The disk that holds ${s.deployPath} had no room left` +
+        (writtenMb > 0 ? `: the release needed more than the ${writtenMb} MB it had written` : '') +
+        `. The partial release was removed; ${freeMb} MB are free now.` +
+        ` Nothing was switched${live ? `: ${live} still serves` : ''}.\n` +
+        `Free space on it (\`df -h ${s.deployPath}\`, \`du -sh ${s.deployPath}/*\`), or keep fewer ` +
+        'releases (keep-releases), then deploy again.',
+      'failure'
+    )
   }
 
   /**

@@ -14,11 +14,17 @@ export function causeOf(output: string): string {
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line !== '')
+  // A full disk is the cause of whatever failed after it (tar's or pip's last words are not).
+  const full = lines.find((line) => DISK_FULL.test(line))
+  if (full) return full
   const exception = [...lines].reverse().find((line) => EXCEPTION.test(line))
   if (exception) return exception
   const error = [...lines].reverse().find((line) => /\b(error|failed|cannot|denied)\b/i.test(line))
   return error ?? lines[lines.length - 1] ?? ''
 }
+
+/** What a program says when the disk (or the user's quota) is full. */
+export const DISK_FULL = /No space left on device|Disk quota exceeded|\bENOSPC\b/
 
 interface Hint {
   when: RegExp

@@ -95,8 +95,9 @@ export function restoreConfig(s: Settings, files: ConfigFiles): ShellText {
 }
 
 /**
- * Gate 2: save the live files, put the new ones in place and run `nginx -t`. nginx and systemd
- * read them only on reload, so the live site is untouched; on failure the saved files go back.
+ * Gate 2: save the live files, put the new ones in place, run `nginx -t`, and put the live ones
+ * back whatever it says: until the switch nothing new is where nginx or systemd would read it
+ * (a reload by anyone else, a reboot, a run cut short). The new files wait in <state>/staged.
  * Prints `changed=` and the names of the files that differ from the live ones, and leaves them in
  * <state>/changed for the switch.
  */
@@ -110,7 +111,7 @@ export function installConfigStep(s: Settings, files: ConfigFiles): Step {
     privileged: true,
     command: script(
       raw('set -eu'),
-      sh`rm -rf ${p.backup} && mkdir -p ${p.backup}`,
+      sh`rm -rf ${p.backup} ${p.staged} ${p.changed} && mkdir -p ${p.backup} ${p.staged}`,
       ...allFiles(files).map(({ path }) => {
         const saved = `${p.backup}/${baseName(path)}`
         return sh`if [ -e ${path} ]; then cp -p ${path} ${saved}; else : > ${saved}.absent; fi`
@@ -122,9 +123,10 @@ export function installConfigStep(s: Settings, files: ConfigFiles): Step {
       sh`changed=""`,
       ...allFiles(files).map(({ path, text }) =>
         script(
-          writeFile(`${path}.new`, text),
-          sh`if ! cmp -s ${path}.new ${path}; then changed="$changed ${baseName(path)}"; fi`,
-          sh`chmod 644 ${path}.new && mv -f ${path}.new ${path}`
+          writeFile(`${p.staged}/${baseName(path)}`, text),
+          sh`chmod 644 ${p.staged}/${baseName(path)}`,
+          sh`if ! cmp -s ${p.staged}/${baseName(path)} ${path}; then changed="$changed ${baseName(path)}"; fi`,
+          sh`cp -p ${p.staged}/${baseName(path)} ${path}.new && mv -f ${path}.new ${path}`
         )
       ),
       sh`ln -sfn ${files.site.path} ${p.siteLink}`,
@@ -137,10 +139,27 @@ export function installConfigStep(s: Settings, files: ConfigFiles): Step {
       raw('  printf "%s\\n" "$out" >&2'),
       raw(`  exit ${GATE_FAILED}`),
       raw('fi'),
+      raw('restore'),
       sh`printf '%s\n' $changed > ${p.changed}`,
       raw('echo "changed=$changed"')
     )
   }
+}
+
+/**
+ * Shell that puts the files the gate tested in place (the switch's first act): each renamed over
+ * the live one, the site enabled, Debian's welcome site disabled for a catch-all.
+ */
+export function installStaged(s: Settings, files: ConfigFiles): ShellText {
+  const p = layout(s)
+  const catchAll = s.serverNames.length === 1 && s.serverNames[0] === '_'
+  return script(
+    ...allFiles(files).map(
+      ({ path }) => sh`cp -p ${p.staged}/${baseName(path)} ${path}.new && mv -f ${path}.new ${path}`
+    ),
+    sh`ln -sfn ${files.site.path} ${p.siteLink}`,
+    catchAll ? sh`rm -f ${DEFAULT_SITE_LINK}` : undefined
+  )
 }
 
 /** Which of the action's files the install changed, by name (`gunicorn-mysite.socket`, ...). */

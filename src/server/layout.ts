@@ -54,10 +54,14 @@ export interface Layout {
   /** a file per release that failed its deploy: no rollback chooses it */
   failed: string
   backup: string
+  /** the new units and site, tested by the gate, put in place by the switch */
+  staged: string
   /** the names of the files the last install changed */
   changed: string
   verify: string
   lock: string
+  /** every step of a run holds it shared: the deploy lock waits for them before it is let go */
+  stepsLock: string
   venvs: string
   venv(key: string): string
   /** database backups, root's alone: <release-id>.sqlite3 or .pgdump, pruned with the release */
@@ -83,9 +87,11 @@ export function layout(s: Pick<Settings, 'deployPath' | 'projectName'>): Layout 
     env: `${root}/.deploy/env`,
     failed: `${root}/.deploy/failed`,
     backup: `${root}/.deploy/previous`,
+    staged: `${root}/.deploy/staged`,
     changed: `${root}/.deploy/changed`,
     verify: `${root}/.deploy/verify`,
     lock: `${root}/.deploy.lock`,
+    stepsLock: `${root}/.deploy.steps`,
     venvs: `${root}/venvs`,
     venv: (key) => `${root}/venvs/${key}`,
     backups: `${root}/backups`,
@@ -102,7 +108,15 @@ export function baseName(path: string): string {
 }
 
 /** The action's own entries in the deploy path: never the app's. */
-const RESERVED = new Set(['.deploy', '.deploy.lock', 'venvs', 'backups', 'current', '.current.new'])
+const RESERVED = new Set([
+  '.deploy',
+  '.deploy.lock',
+  '.deploy.steps',
+  'venvs',
+  'backups',
+  'current',
+  '.current.new'
+])
 
 /**
  * Why the app user may not be handed `path` (a folder Django writes), or undefined when it may:

@@ -5,6 +5,7 @@ import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
 import { layout } from './layout.js'
 import { unitPrefix } from './sandbox.js'
+import type { Step } from './step.js'
 
 /** The lock command's exit code when another deploy held the lock for the whole wait. */
 export const LOCK_BUSY = 75
@@ -14,7 +15,7 @@ export const LOCK_BUSY = 75
  * killed run left behind, or nothing) and `LOCKED`; holds the lock until stdin closes.
  */
 export function lockCommand(s: Settings, holder: string, waitSeconds: number): ShellText {
-  const { root, lock } = layout(s)
+  const { root, lock, stepsLock } = layout(s)
   return script(
     raw('set -u'),
     // Root writes here from now on: a folder that is not root's is taken only when empty (made
@@ -26,6 +27,7 @@ export function lockCommand(s: Settings, holder: string, waitSeconds: number): S
     raw('  fi'),
     raw('fi'),
     sh`mkdir -p ${root}`,
+    sh`[ -f ${stepsLock} ] && [ ! -L ${stepsLock} ] || : > ${stepsLock}`,
     sh`exec 9<>${lock}`,
     raw('if ! flock -n 9; then'),
     sh`  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`,
@@ -38,8 +40,23 @@ export function lockCommand(s: Settings, holder: string, waitSeconds: number): S
     // left in the sandbox end before the lock is let go.
     raw('cat > /dev/null'),
     sh`systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`,
+    // A step still running as root (a switch finishing after the connection dropped) ends
+    // before the next deploy may start: each holds the steps lock (holdingStepsLock).
+    sh`flock -x -w ${Math.ceil(s.commandTimeoutMs / 1000) + 10} ${stepsLock} true || true`,
     sh`: > ${lock}`
   )
+}
+
+/** The step, holding the steps lock (shared) for as long as it or anything it started runs. */
+export function holdingStepsLock(s: Settings, step: Step): Step {
+  const { stepsLock } = layout(s)
+  return {
+    ...step,
+    command: script(
+      sh`if [ -f ${stepsLock} ]; then exec 8<${stepsLock}; flock -s 8; fi`,
+      step.command
+    )
+  }
 }
 
 export type LockProgress =

@@ -88,7 +88,11 @@ export function uploadStep(s: Settings, id: string): Step {
       raw('set -eu'),
       sh`if [ -e ${dir} ]; then printf '%s\n' ${`release ${id} already exists on the host (one commit deployed twice in a second?)`} >&2; exit 1; fi`,
       sh`mkdir ${dir}`,
-      sh`tar -xzf - -C ${dir} --no-same-owner --no-same-permissions`,
+      // GNU tar says "Wrote only N of M bytes" when the disk fills: say what that means.
+      sh`if ! tar -xzf - -C ${dir} --no-same-owner --no-same-permissions; then`,
+      sh`  [ "$(df -Pk ${dir} | awk 'NR == 2 { print $4 }')" -ge 1024 ] || echo 'tar: No space left on device' >&2`,
+      raw('  exit 2'),
+      raw('fi'),
       // What the action writes in a release is its own: nothing the repository ships in its place.
       sh`rm -rf ${dir}/.venv ${dir}/${LEGACY_FAILED_MARK}`,
       sealRelease(s, dir)
@@ -165,6 +169,34 @@ export function venvStep(s: Settings, id: string, key: string | null): Step {
       sealRelease(s, dir)
     )
   }
+}
+
+/**
+ * After a step failed on a full disk: the new release (never live) and any half-built venv are
+ * removed to give the space back; prints what the release held and what is free now, in KB.
+ */
+export function removePartialStep(s: Settings, id: string): Step {
+  const p = layout(s)
+  const dir = p.release(id)
+  return {
+    id: 'remove-partial',
+    phase: 'cleanup',
+    title: `Remove the partial release ${id} (the disk is full)`,
+    privileged: true,
+    command: script(
+      sh`echo "written=$(du -sk ${dir} 2>/dev/null | cut -f1)"`,
+      sh`rm -rf ${dir}`,
+      sh`for v in ${p.venvs}/*; do [ -d "$v" ] && [ ! -e "$v/.complete" ] && rm -rf "$v"; done; true`,
+      sh`echo "free=$(df -Pk ${p.root} | awk 'NR == 2 { print $4 }')"`
+    )
+  }
+}
+
+/** What removePartialStep printed, in MB. */
+export function parseDiskSpace(stdout: string): { writtenMb: number; freeMb: number } {
+  const kb = (name: string) => Number(new RegExp(`^${name}=(\\d+)$`, 'm').exec(stdout)?.[1] ?? 0)
+  const mb = (n: number) => Math.round(n / 102.4) / 10
+  return { writtenMb: mb(kb('written')), freeMb: mb(kb('free')) }
 }
 
 /** A release that failed stays for inspection until pruned, marked so no rollback chooses it. */

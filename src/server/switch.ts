@@ -2,7 +2,7 @@
 
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
-import { restoreConfig, type ConfigFiles } from './config.js'
+import { installStaged, restoreConfig, type ConfigFiles } from './config.js'
 import { baseName, layout, socketPath, unitNames } from './layout.js'
 import type { Step } from './step.js'
 
@@ -41,39 +41,64 @@ export const reloadNginx = script(
   raw('else systemctl start nginx; fi')
 )
 
+/**
+ * A script that runs to its end once started, even when the runner is killed or the connection
+ * drops half-way (its output then has nowhere to go): a switch or a rollback is done whole, never
+ * half. Its output is printed when it ends.
+ */
+export function detached(body: ShellText): ShellText {
+  return script(
+    raw("trap '' HUP PIPE"),
+    raw('out=$(mktemp) err=$(mktemp) rc=0'),
+    raw(`sh -eu >"$out" 2>"$err" <<'DDA_DETACHED' || rc=$?`),
+    body,
+    raw('DDA_DETACHED'),
+    raw('cat "$out"; cat "$err" >&2; rm -f "$out" "$err"'),
+    raw('exit $rc')
+  )
+}
+
 /** An extended regular expression that matches exactly one of these names. */
 function unitPattern(...names: string[]): string {
   return names.map((name) => name.replace(/[.\\^$*+?()[\]{}|]/g, '\\$&')).join('|')
 }
 
-export function switchStep(s: Settings, id: string): Step {
+/**
+ * What the switch does once the new files are in place: `current` to the release, systemd and
+ * nginx told only of what changed.
+ */
+export function switchBody(s: Settings, id: string): ShellText {
   const units = unitNames(s.projectName)
   const changed = layout(s).changed
+  return script(
+    pointCurrentAt(s, id),
+    // What the install step changed (all, when it left no list).
+    sh`changed=$(cat ${changed} 2>/dev/null || echo all)`,
+    raw(`was() { printf '%s\n' $changed | grep -qxE "all|$1"; }`),
+    // systemd reads the units again, and enables them, only when they changed.
+    sh`if was ${unitPattern(units.socket, units.service)}; then systemctl daemon-reload; systemctl enable --quiet ${units.socket} ${units.service}; fi`,
+    // The socket stays open across a service restart so requests wait instead of failing;
+    // only a changed socket file needs the socket restarted.
+    sh`if was ${unitPattern(units.socket)}; then`,
+    sh`  systemctl stop ${units.service} ${units.socket} 2>/dev/null || true; rm -f ${socketPath(s.projectName)}; systemctl start ${units.socket}`,
+    sh`else systemctl start ${units.socket}; fi`,
+    sh`systemctl restart ${units.service} || echo "gunicorn did not start; the health check will tell" >&2`,
+    // nginx reads the site again only when it changed: the switch needs no reload (the site
+    // names `current` and the same socket), and a reload closes idle keep-alive connections.
+    sh`if was ${unitPattern(baseName(layout(s).site), 'default-site')} || ! systemctl is-active --quiet nginx; then`,
+    reloadNginx,
+    raw('fi')
+  )
+}
+
+/** The files the gate tested, then the release, in one script done whole: nothing new is live before. */
+export function switchStep(s: Settings, id: string, files: ConfigFiles): Step {
   return {
     id: 'switch',
     phase: 'restart',
     title: `Switch current to ${id}, restart gunicorn, reload nginx`,
     privileged: true,
-    command: script(
-      raw('set -eu'),
-      pointCurrentAt(s, id),
-      // What the install step changed (all, when it left no list).
-      sh`changed=$(cat ${changed} 2>/dev/null || echo all)`,
-      raw(`was() { printf '%s\n' $changed | grep -qxE "all|$1"; }`),
-      // systemd reads the units again, and enables them, only when they changed.
-      sh`if was ${unitPattern(units.socket, units.service)}; then systemctl daemon-reload; systemctl enable --quiet ${units.socket} ${units.service}; fi`,
-      // The socket stays open across a service restart so requests wait instead of failing;
-      // only a changed socket file needs the socket restarted.
-      sh`if was ${unitPattern(units.socket)}; then`,
-      sh`  systemctl stop ${units.service} ${units.socket} 2>/dev/null || true; rm -f ${socketPath(s.projectName)}; systemctl start ${units.socket}`,
-      sh`else systemctl start ${units.socket}; fi`,
-      sh`systemctl restart ${units.service} || echo "gunicorn did not start; the health check will tell" >&2`,
-      // nginx reads the site again only when it changed: the switch needs no reload (the site
-      // names `current` and the same socket), and a reload closes idle keep-alive connections.
-      sh`if was ${unitPattern(baseName(layout(s).site), 'default-site')} || ! systemctl is-active --quiet nginx; then`,
-      reloadNginx,
-      raw('fi')
-    )
+    command: detached(script(installStaged(s, files), switchBody(s, id)))
   }
 }
 
@@ -85,15 +110,16 @@ export function rollbackStep(s: Settings, previous: string, files: ConfigFiles):
     phase: 'health',
     title: `Roll back to ${previous || 'nothing'}`,
     privileged: true,
-    command: script(
-      raw('set -eu'),
-      restoreConfig(s, files),
-      previous ? pointCurrentAt(s, previous) : sh`rm -f ${layout(s).current}`,
-      raw('systemctl daemon-reload'),
-      previous
-        ? sh`systemctl restart ${units.service} || true`
-        : sh`systemctl disable --now ${units.service} ${units.socket} 2>/dev/null || true`,
-      reloadNginx
+    command: detached(
+      script(
+        restoreConfig(s, files),
+        previous ? pointCurrentAt(s, previous) : sh`rm -f ${layout(s).current}`,
+        raw('systemctl daemon-reload'),
+        previous
+          ? sh`systemctl restart ${units.service} || true`
+          : sh`systemctl disable --now ${units.service} ${units.socket} 2>/dev/null || true`,
+        reloadNginx
+      )
     )
   }
 }

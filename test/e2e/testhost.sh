@@ -12,6 +12,8 @@
 #   testhost.sh exec NAME -- CMD...     run CMD inside the host as root, pass its exit code
 #   testhost.sh link A B                join hosts A and B by a link of their own (10.232.N.1 in
 #                                       A, 10.232.N.2 in B); print B's address as A sees it
+#   testhost.sh reboot NAME             power the host off and boot it again (same disk, address
+#                                       and host keys); print its JSON like boot
 #   testhost.sh stop NAME               power the host off and remove all its state
 #   testhost.sh stop-all [--owner TAG]  stop every host this script started; with --owner,
 #                                       only TAG's hosts and those whose owner is gone
@@ -525,49 +527,11 @@ still_booting() {
   fi
 }
 
-cmd_boot() {
-  local name=${1:-}
-  validate_name "$name"
-  shift
-  parse_options "$@"
-  require_root
-  require_commands systemd-nspawn ip nsenter ssh-keygen ssh-keyscan flock setsid timeout mountpoint
-  local owner=${TESTHOST_OWNER:-manual}
-  [[ $owner =~ ^[A-Za-z0-9_.-]{1,64}$ ]] || die "invalid TESTHOST_OWNER '$owner'"
-  local root dir index ns address nspawn leader started deadline state key_line scanned all fp
-  root=$(cmd_build)
-  dir=$(host_dir "$name")
-  ns=$(netns_name "$name")
-  mkdir -p "$STATE_DIR"
-
-  exec 9>"$STATE_DIR/.lock"
-  flock 9
-  if [[ -e $dir ]]; then
-    host_is_stale "$name" ||
-      die "host '$name' already exists, owned by '$(cat "$dir/owner" 2>/dev/null)' (stop it first: $0 stop $name)"
-    log "removing stale host '$name'"
-    stop_host "$name"
-  fi
-  remove_host_cgroup "$name"
-  index=$(alloc_index)
-  mkdir -p "$dir/upper"
-  BOOT_ID=$(tr -d '-' </proc/sys/kernel/random/uuid)
-  echo "$BOOT_ID" >"$dir/boot-id"
-  echo "$owner" >"$dir/owner"
-  echo "$index" >"$dir/index"
-  echo "$root" >"$dir/rootfs"
-  echo "$SUITE" >"$dir/suite"
-  BOOTING=$name
-  # shellcheck disable=SC2154 # rc is set inside the trap
-  trap 'rc=$?; if ((rc != 0)); then boot_failed "$BOOTING"; fi; exit $rc' EXIT
-  trap 'exit 143' TERM
-  trap 'exit 130' INT
-  setup_network "$name" "$index"
-  exec 9>&-
-  start_owner_watch "$name" "$owner"
-
-  address=$NET_PREFIX.$index.2
-  seed_host "$name" "$dir/upper"
+# Starts the container of host NAME on its overlay and network namespace, waits for sshd and
+# systemd, and prints the host's JSON (also written to host.json). For boot and reboot.
+start_host() {
+  local name=$1 root=$2 dir=$3 ns=$4 address=$5
+  local nspawn leader started deadline state key_line scanned all fp
   started=$(date +%s%N)
   # cgroup v2 inside the container: on this machine's hybrid layout the v1 default cannot
   # kill a unit's control group (EIO), which breaks service restarts.
@@ -650,8 +614,54 @@ cmd_boot() {
   json+=",\"ed25519Encrypted\":$(json_string "$KEY_DIR/id_ed25519_encrypted")}"
   json+=",\"pid\":$nspawn,\"leaderPid\":$leader,\"bootMs\":$ready_ms,\"sshdMs\":$sshd_ms}"
   echo "$json" >"$dir/host.json"
-  trap - EXIT
   echo "$json"
+}
+
+cmd_boot() {
+  local name=${1:-}
+  validate_name "$name"
+  shift
+  parse_options "$@"
+  require_root
+  require_commands systemd-nspawn ip nsenter ssh-keygen ssh-keyscan flock setsid timeout mountpoint
+  local owner=${TESTHOST_OWNER:-manual}
+  [[ $owner =~ ^[A-Za-z0-9_.-]{1,64}$ ]] || die "invalid TESTHOST_OWNER '$owner'"
+  local root dir index ns address nspawn leader started deadline state key_line scanned all fp
+  root=$(cmd_build)
+  dir=$(host_dir "$name")
+  ns=$(netns_name "$name")
+  mkdir -p "$STATE_DIR"
+
+  exec 9>"$STATE_DIR/.lock"
+  flock 9
+  if [[ -e $dir ]]; then
+    host_is_stale "$name" ||
+      die "host '$name' already exists, owned by '$(cat "$dir/owner" 2>/dev/null)' (stop it first: $0 stop $name)"
+    log "removing stale host '$name'"
+    stop_host "$name"
+  fi
+  remove_host_cgroup "$name"
+  index=$(alloc_index)
+  mkdir -p "$dir/upper"
+  BOOT_ID=$(tr -d '-' </proc/sys/kernel/random/uuid)
+  echo "$BOOT_ID" >"$dir/boot-id"
+  echo "$owner" >"$dir/owner"
+  echo "$index" >"$dir/index"
+  echo "$root" >"$dir/rootfs"
+  echo "$SUITE" >"$dir/suite"
+  BOOTING=$name
+  # shellcheck disable=SC2154 # rc is set inside the trap
+  trap 'rc=$?; if ((rc != 0)); then boot_failed "$BOOTING"; fi; exit $rc' EXIT
+  trap 'exit 143' TERM
+  trap 'exit 130' INT
+  setup_network "$name" "$index"
+  exec 9>&-
+  start_owner_watch "$name" "$owner"
+
+  address=$NET_PREFIX.$index.2
+  seed_host "$name" "$dir/upper"
+  start_host "$name" "$root" "$dir" "$ns" "$address"
+  trap - EXIT
 }
 
 # Powers off the container of host NAME: SIGTERM makes systemd-nspawn ask the container's
@@ -690,6 +700,29 @@ stop_host() {
   [[ -n $index ]] && { ip link del "ddah$index" 2>/dev/null || true; }
   remove_host_cgroup "$name"
   rm -rf --one-file-system "$dir"
+}
+
+# Reboots host NAME as a power cycle does: a clean power-off (or a kill after 10 s), then a boot
+# of the same disk (overlay), address and host keys.
+cmd_reboot() {
+  local name=${1:-}
+  validate_name "$name"
+  require_root
+  local dir root ns address
+  dir=$(host_dir "$name")
+  [[ -f $dir/host.json ]] || die "no host '$name'"
+  root=$(cat "$dir/rootfs")
+  SUITE=$(cat "$dir/suite")
+  BOOT_ID=$(cat "$dir/boot-id")
+  ns=$(netns_name "$name")
+  address=$NET_PREFIX.$(cat "$dir/index").2
+  kill_container "$name" "$(cat "$dir/nspawn.pid")" "$(cat "$dir/leader.pid" 2>/dev/null)" 10
+  remove_host_cgroup "$name"
+  BOOTING=$name
+  # shellcheck disable=SC2154 # rc is set inside the trap
+  trap 'rc=$?; if ((rc != 0)); then boot_failed "$BOOTING"; fi; exit $rc' EXIT
+  start_host "$name" "$root" "$dir" "$ns" "$address"
+  trap - EXIT
 }
 
 cmd_stop() {
@@ -846,6 +879,7 @@ main() {
     boot) cmd_boot "$@" ;;
     exec) cmd_exec "$@" ;;
     link) cmd_link "$@" ;;
+    reboot) cmd_reboot "$@" ;;
     stop) cmd_stop "$@" ;;
     stop-all) cmd_stop_all "$@" ;;
     list) cmd_list "$@" ;;

@@ -57,6 +57,8 @@ export interface ExecResult {
 export interface TestHost extends HostInfo {
   /** Runs `bash -lc cmd` inside the host as root, without SSH. */
   exec(cmd: string): Promise<ExecResult>
+  /** Powers the host off and boots it again: the same disk, address and host keys. */
+  reboot(): Promise<void>
   stop(): Promise<void>
 }
 
@@ -190,6 +192,10 @@ export async function bootHost(shortName: string, options: BootOptions = {}): Pr
         EXEC_TIMEOUT_MS
       )
       return { code, stdout, stderr }
+    },
+    reboot: async () => {
+      const rebooted = await runScript(['reboot', name], BOOT_TIMEOUT_MS)
+      if (rebooted.code !== 0) throw failure(`testhost.sh reboot ${name}`, rebooted)
     },
     stop: async () => {
       const stopped = await runScript(['stop', name], STOP_TIMEOUT_MS)
