@@ -64559,6 +64559,12 @@ function parseFacts(stdout) {
 // What the flow says about the database: pure texts from what the run learnt (the migration
 // plan, the backup, a rollback's schema), so host.ts only decides when to say them.
 
+/** The plan in the log; a deploy with nothing to apply says migrate did not run. */
+function planMessage(migrations, dryRun) {
+    return migrations.pending.length === 0 && !dryRun
+        ? 'No migrations to apply: migrate did not run.'
+        : describePlan(migrations);
+}
 /** Warnings before anything is applied: one-way migrations, a database the action cannot back up. */
 function migrationWarnings(s, migrations, found) {
     const warnings = [];
@@ -64852,9 +64858,7 @@ class HostDeploy {
             throw new Error('The migration plan could not be read from its step.');
         this.database.pending = migrations.pending;
         this.database.irreversible = migrations.irreversible;
-        this.deps.info(migrations.pending.length === 0 && !this.deps.settings.dryRun
-            ? 'No migrations to apply: migrate did not run.'
-            : describePlan(migrations));
+        this.deps.info(planMessage(migrations, this.deps.settings.dryRun));
         for (const w of migrationWarnings(this.deps.settings, migrations, this.found))
             this.deps.warn(w.message, w.title);
         return migrations;

@@ -4,8 +4,20 @@
 import type { Plan } from '../plan.js'
 import type { DatabaseReport } from '../report/report.js'
 import type { DjangoFacts } from '../server/discover.js'
-import { databaseKind, restoreHint, type MigrationPlan } from '../server/migrations.js'
+import {
+  databaseKind,
+  describePlan,
+  restoreHint,
+  type MigrationPlan
+} from '../server/migrations.js'
 import type { Settings } from '../settings.js'
+
+/** The plan in the log; a deploy with nothing to apply says migrate did not run. */
+export function planMessage(migrations: MigrationPlan, dryRun: boolean): string {
+  return migrations.pending.length === 0 && !dryRun
+    ? 'No migrations to apply: migrate did not run.'
+    : describePlan(migrations)
+}
 
 /** Warnings before anything is applied: one-way migrations, a database the action cannot back up. */
 export function migrationWarnings(

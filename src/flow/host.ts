@@ -14,13 +14,8 @@ import { discoverStep, parseDjangoFacts, type DjangoFacts } from '../server/disc
 import { sharedNotice, sharedPaths } from '../server/shared.js'
 import { parseErrors, parseHealth, type HealthResult } from '../server/health.js'
 import { inspectStep, parseFacts, type HostFacts } from '../server/inspect.js'
-import {
-  describePlan,
-  parseBackup,
-  parseMigrationPlan,
-  type MigrationPlan
-} from '../server/migrations.js'
-import { failureNote, migrationWarnings, schemaAheadWarning } from './database.js'
+import { parseBackup, parseMigrationPlan, type MigrationPlan } from '../server/migrations.js'
+import { failureNote, migrationWarnings, planMessage, schemaAheadWarning } from './database.js'
 import { DISK_FULL, hintFor } from '../report/cause.js'
 import { stagedRelease } from '../server/layout.js'
 import { parseDiskSpace } from '../server/release.js'
@@ -305,11 +300,7 @@ export class HostDeploy {
     if (!migrations) throw new Error('The migration plan could not be read from its step.')
     this.database.pending = migrations.pending
     this.database.irreversible = migrations.irreversible
-    this.deps.info(
-      migrations.pending.length === 0 && !this.deps.settings.dryRun
-        ? 'No migrations to apply: migrate did not run.'
-        : describePlan(migrations)
-    )
+    this.deps.info(planMessage(migrations, this.deps.settings.dryRun))
     for (const w of migrationWarnings(this.deps.settings, migrations, this.found))
       this.deps.warn(w.message, w.title)
     return migrations
