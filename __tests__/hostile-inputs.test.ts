@@ -326,6 +326,7 @@ function everythingSent(s: Settings): string {
     live: '',
     releases: [],
     failed: [],
+    served: [],
     python: '3.11.2 /usr/bin/python3.11',
     migrated: [],
     backups: []

@@ -30,6 +30,7 @@ const facts = (overrides: Partial<HostFacts> = {}): HostFacts => ({
   live: R3,
   releases: [R3, R2, R1],
   failed: [],
+  served: [R3, R2, R1],
   python: '3.11.2 /usr/bin/python3.11',
   migrated: [],
   backups: [],

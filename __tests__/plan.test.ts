@@ -1,4 +1,4 @@
-import { planRun } from '../src/plan.js'
+import { planRun, rebaseFound, targetRelease } from '../src/plan.js'
 import { workerCount } from '../src/server/config.js'
 import type { DjangoFacts } from '../src/server/discover.js'
 import { sharedNotice, sharedPaths } from '../src/server/shared.js'
@@ -6,16 +6,17 @@ import type { Settings } from '../src/settings.js'
 import { parseDjangoFacts } from '../src/server/discover.js'
 import { djangoSteps, sitePaths } from '../src/server/django.js'
 import { healthHost, parseErrors, parseHealth } from '../src/server/health.js'
-import { parseFacts } from '../src/server/inspect.js'
+import { parseFacts, type HostFacts } from '../src/server/inspect.js'
 import { releaseClock, releaseId, venvKey, venvStep } from '../src/server/release.js'
 import { createRollout, rollOut } from '../src/rollout.js'
 import { settingsFor } from './settings-fixture.js'
 
-const facts = {
+const facts: HostFacts = {
   cpus: 2,
   live: '',
   releases: [],
   failed: [],
+  served: [],
   python: '3.11.2 /usr/bin/python3.11',
   migrated: [],
   backups: []
@@ -36,16 +37,78 @@ describe('release ids', () => {
   })
 })
 
+test("the dry run reads the live release's settings: every path in it moves to the new release", () => {
+  const s = settingsFor({ deployPath: '/srv/shop' })
+  const [live, next] = ['20261101T000000Z-aaaaaaa', RELEASE]
+  const moved = rebaseFound(
+    s,
+    {
+      staticRoot: `/srv/shop/releases/${live}/static`,
+      mediaRoot: '/srv/shop/shared/media',
+      sqlite: [`/srv/shop/releases/${live}/db.sqlite3`, '/var/lib/app/other.sqlite3'],
+      storage: `/srv/shop/releases/${live}/uploads`,
+      compress: {
+        enabled: true,
+        offline: false,
+        root: `/srv/shop/releases/${live}/static`,
+        output: 'CACHE'
+      }
+    },
+    live,
+    next
+  )
+  expect(moved).toEqual({
+    staticRoot: `/srv/shop/releases/${next}/static`,
+    mediaRoot: '/srv/shop/shared/media',
+    sqlite: [`/srv/shop/releases/${next}/db.sqlite3`, '/var/lib/app/other.sqlite3'],
+    storage: `/srv/shop/releases/${next}/uploads`,
+    compress: {
+      enabled: true,
+      offline: false,
+      root: `/srv/shop/releases/${next}/static`,
+      output: 'CACHE'
+    }
+  })
+})
+
+describe('rollback: true', () => {
+  const target = (over: Partial<HostFacts>) =>
+    targetRelease(settingsFor({ rollback: true }), { ...facts, ...over }, RELEASE)
+  const [r3, r2, r1] = [
+    '20261103T000000Z-ccccccc',
+    '20261102T000000Z-bbbbbbb',
+    '20261101T000000Z-aaaaaaa'
+  ]
+
+  test('goes back to the newest earlier release that went live, never to one a killed run left half-built', () => {
+    expect(target({ live: r3, releases: [r3, r2, r1], served: [r3, r1] })).toBe(r1)
+    expect(target({ live: r3, releases: [r3, r2, r1], served: [r3, r2, r1], failed: [r2] })).toBe(
+      r1
+    )
+  })
+
+  test('a host deployed before releases were marked as served: any release not marked failed', () => {
+    expect(target({ live: r3, releases: [r3, r2, r1], served: [] })).toBe(r2)
+  })
+
+  test('nothing earlier went live: refused before anything runs', () => {
+    expect(() => target({ live: r3, releases: [r3, r2], served: [r3] })).toThrow(
+      /no earlier good release on the host/
+    )
+  })
+})
+
 describe('what the host says', () => {
   test('facts: live release, releases newest first, failed ones, values that are not names dropped', () => {
     const parsed = parseFacts(
-      'cpus=4\npython=3.11.2 /usr/bin/python3.11\nlive=r2\nreleases=r3 r2 r1 bad$name \nfailed=r3 \n'
+      'cpus=4\npython=3.11.2 /usr/bin/python3.11\nlive=r2\nreleases=r3 r2 r1 bad$name \nserved=r2 r1 \nfailed=r3 \n'
     )
     expect(parsed).toEqual({
       cpus: 4,
       live: 'r2',
       releases: ['r3', 'r2', 'r1'],
       failed: ['r3'],
+      served: ['r2', 'r1'],
       python: '3.11.2 /usr/bin/python3.11',
       migrated: [],
       backups: []

@@ -61132,6 +61132,7 @@ function layout_layout(s) {
         state: `${root}/.deploy`,
         env: `${root}/.deploy/env`,
         failed: `${root}/.deploy/failed`,
+        served: `${root}/.deploy/served`,
         backup: `${root}/.deploy/previous`,
         staged: `${root}/.deploy/staged`,
         changed: `${root}/.deploy/changed`,
@@ -61939,7 +61940,7 @@ function pruneStep(s, keep, live, previous) {
         privileged: true,
         command: script(raw('set -eu'), sh `cd ${p.releases}`, sh `ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`, 
         // Its database backup and record of migrations go with it.
-        sh `  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release" ${p.failed}/"$release" ${p.migrated}/"$release" ${p.backups}/"$release".sqlite3 ${p.backups}/"$release".pgdump; echo "removed $release"; fi`, raw('done'), 
+        sh `  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release" ${p.failed}/"$release" ${p.served}/"$release" ${p.migrated}/"$release" ${p.backups}/"$release".sqlite3 ${p.backups}/"$release".pgdump; echo "removed $release"; fi`, raw('done'), 
         // A kept venv goes with the last release that links to it.
         sh `if [ -d ${p.venvs} ]; then`, raw('  used=$(for r in */; do readlink "$r.venv" 2>/dev/null || true; done)'), sh `  for venv in ${p.venvs}/*; do`, raw('    [ -e "$venv" ] || continue'), raw('    case "$used" in *"/${venv##*/}"*) ;; *) rm -rf -- "$venv"; echo "removed the venv ${venv##*/}" ;; esac'), raw('  done'), raw('fi'))
     };
@@ -62693,7 +62694,7 @@ function lockCommand(s, holder, waitSeconds) {
     return script(raw('set -u'), 
     // Root writes here from now on: a folder that is not root's is taken only when empty (made
     // root's first), never followed through a link, and someone else's files are left alone.
-    sh `if [ -L ${root} ] || { [ -e ${root} ] && [ "$(stat -c %u ${root})" != 0 ]; }; then`, sh `  if [ ! -L ${root} ] && [ -d ${root} ] && [ -z "$(ls -A ${root})" ]; then chown root:root ${root} && chmod 755 ${root}; fi`, sh `  if [ -L ${root} ] || [ "$(stat -c %u ${root})" != 0 ] || [ -L ${lock} ]; then`, sh `    printf '%s\n' ${`${root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`, raw('  fi'), raw('fi'), sh `mkdir -p ${root}`, sh `[ -f ${stepsLock} ] && [ ! -L ${stepsLock} ] || : > ${stepsLock}`, sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), 
+    sh `if [ -L ${root} ] || { [ -e ${root} ] && [ "$(stat -c %u ${root})" != 0 ]; }; then`, sh `  if [ ! -L ${root} ] && [ -d ${root} ] && [ -z "$(ls -A ${root})" ]; then chown root:root ${root} && chmod 755 ${root}; fi`, sh `  if [ -L ${root} ] || [ "$(stat -c %u ${root})" != 0 ] || [ -L ${lock} ]; then`, sh `    printf '%s\n' ${`${root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`, raw('  fi'), raw('fi'), sh `mkdir -p ${root}`, sh `if [ -L ${stepsLock} ]; then rm -f ${stepsLock}; fi; [ -f ${stepsLock} ] || : > ${stepsLock}`, sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), 
     // Held until the runner closes our stdin, or the connection drops; the steps a killed run
     // left in the sandbox end before the lock is let go.
     raw('cat > /dev/null'), sh `systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`, 
@@ -62762,7 +62763,11 @@ function unitPattern(...names) {
 function switchBody(s, id) {
     const units = unitNames(s.projectName);
     const changed = layout_layout(s).changed;
-    return script(pointCurrentAt(s, id), 
+    const p = layout_layout(s);
+    return script(
+    // The releases rollbacks may choose: this one, and the one it replaces (which a host
+    // deployed before these marks were kept has no mark for).
+    sh `mkdir -p ${p.served} && : > ${p.served}/${id}`, sh `old=$(readlink ${p.current} 2>/dev/null || true); old=\${old##*/}`, sh `if [ -n "$old" ] && [ -d ${p.releases}/"$old" ]; then : > ${p.served}/"$old"; fi`, pointCurrentAt(s, id), 
     // What the install step changed (all, when it left no list).
     sh `changed=$(cat ${changed} 2>/dev/null || echo all)`, raw(`was() { printf '%s\n' $changed | grep -qxE "all|$1"; }`), 
     // systemd reads the units again, and enables them, only when they changed.
@@ -62823,7 +62828,11 @@ function modeOf(s) {
 function targetRelease(s, facts, newRelease) {
     const mode = modeOf(s);
     if (mode === 'rollback') {
-        const candidates = facts.releases.filter((r) => r < facts.live && !facts.failed.includes(r));
+        // Only a release that went live: not one a killed run left half-built. (Hosts deployed
+        // before releases were marked so have no marks: there, any release not marked failed.)
+        const candidates = facts.releases.filter((r) => r < facts.live &&
+            !facts.failed.includes(r) &&
+            (facts.served.length === 0 || facts.served.includes(r)));
         if (!facts.live || candidates.length === 0) {
             throw new PlanError(`rollback: there is no earlier good release on the host (releases: ${facts.releases.join(', ') || 'none'})`);
         }
@@ -62964,7 +62973,14 @@ function rebaseFound(s, found, from, to) {
     const move = (path) => path && (path === p.release(from) || path.startsWith(`${p.release(from)}/`))
         ? p.release(to) + path.slice(p.release(from).length)
         : path;
-    return { ...found, staticRoot: move(found.staticRoot), mediaRoot: move(found.mediaRoot) };
+    return {
+        ...found,
+        staticRoot: move(found.staticRoot),
+        mediaRoot: move(found.mediaRoot),
+        sqlite: found.sqlite?.map((path) => move(path)),
+        storage: move(found.storage),
+        compress: found.compress && { ...found.compress, root: move(found.compress.root) }
+    };
 }
 /**
  * The dry run's reading of the new code: uploaded to `id` (a staged folder, never a release) with
@@ -64532,7 +64548,7 @@ function inspectStep(s) {
         privileged: true,
         command: script(raw('set -u'), raw('missing=""'), sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), sh `if ! ${s.python} -c 'import venv, ensurepip' >/dev/null 2>&1; then`, sh `  package=$(${s.python} -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])' 2>/dev/null || echo python3-venv)`, sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), sh `echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`, sh `echo "live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null)"`, 
         // Only releases: a dry run's staged upload is none (layout.ts stagedRelease).
-        sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -E ${RELEASE_ID.source} | sort -r | tr '\n' ' ')"`, sh `echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`, sh `echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`, sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`)
+        sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -E ${RELEASE_ID.source} | sort -r | tr '\n' ' ')"`, sh `echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`, sh `echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`, sh `echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`, sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`)
     };
 }
 function parseFacts(stdout) {
@@ -64549,6 +64565,7 @@ function parseFacts(stdout) {
         live: /^[\w.-]+$/.test(live) && live !== '.' ? live : '',
         releases: list('releases'),
         failed: list('failed'),
+        served: list('served'),
         python: values.get('python') ?? '',
         migrated: list('migrated'),
         backups: list('backups')

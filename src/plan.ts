@@ -104,7 +104,14 @@ export function modeOf(s: Settings): Mode {
 export function targetRelease(s: Settings, facts: HostFacts, newRelease: string): string {
   const mode = modeOf(s)
   if (mode === 'rollback') {
-    const candidates = facts.releases.filter((r) => r < facts.live && !facts.failed.includes(r))
+    // Only a release that went live: not one a killed run left half-built. (Hosts deployed
+    // before releases were marked so have no marks: there, any release not marked failed.)
+    const candidates = facts.releases.filter(
+      (r) =>
+        r < facts.live &&
+        !facts.failed.includes(r) &&
+        (facts.served.length === 0 || facts.served.includes(r))
+    )
     if (!facts.live || candidates.length === 0) {
       throw new PlanError(
         `rollback: there is no earlier good release on the host (releases: ${facts.releases.join(', ') || 'none'})`
@@ -270,7 +277,14 @@ export function rebaseFound(
     path && (path === p.release(from) || path.startsWith(`${p.release(from)}/`))
       ? p.release(to) + path.slice(p.release(from).length)
       : path
-  return { ...found, staticRoot: move(found.staticRoot), mediaRoot: move(found.mediaRoot) }
+  return {
+    ...found,
+    staticRoot: move(found.staticRoot),
+    mediaRoot: move(found.mediaRoot),
+    sqlite: found.sqlite?.map((path) => move(path) as string),
+    storage: move(found.storage),
+    compress: found.compress && { ...found.compress, root: move(found.compress.root) }
+  }
 }
 
 /**

@@ -14,6 +14,8 @@ export interface HostFacts {
   releases: string[]
   /** releases marked as failed */
   failed: string[]
+  /** releases that went live (hosts deployed before this was kept say none) */
+  served: string[]
   /** the interpreter's version and real path, part of a venv's key */
   python: string
   /** releases whose deploy applied migrations */
@@ -44,6 +46,7 @@ export function inspectStep(s: Settings): Step {
       sh`echo "live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null)"`,
       // Only releases: a dry run's staged upload is none (layout.ts stagedRelease).
       sh`echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -E ${RELEASE_ID.source} | sort -r | tr '\n' ' ')"`,
+      sh`echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`,
       sh`echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`,
       sh`echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`,
       sh`echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`
@@ -65,6 +68,7 @@ export function parseFacts(stdout: string): HostFacts {
     live: /^[\w.-]+$/.test(live) && live !== '.' ? live : '',
     releases: list('releases'),
     failed: list('failed'),
+    served: list('served'),
     python: values.get('python') ?? '',
     migrated: list('migrated'),
     backups: list('backups')

@@ -53,6 +53,8 @@ export interface Layout {
   env: string
   /** a file per release that failed its deploy: no rollback chooses it */
   failed: string
+  /** a file per release that went live: only these are rolled back to */
+  served: string
   backup: string
   /** the new units and site, tested by the gate, put in place by the switch */
   staged: string
@@ -86,6 +88,7 @@ export function layout(s: Pick<Settings, 'deployPath' | 'projectName'>): Layout 
     state: `${root}/.deploy`,
     env: `${root}/.deploy/env`,
     failed: `${root}/.deploy/failed`,
+    served: `${root}/.deploy/served`,
     backup: `${root}/.deploy/previous`,
     staged: `${root}/.deploy/staged`,
     changed: `${root}/.deploy/changed`,

@@ -27,7 +27,7 @@ export function lockCommand(s: Settings, holder: string, waitSeconds: number): S
     raw('  fi'),
     raw('fi'),
     sh`mkdir -p ${root}`,
-    sh`[ -f ${stepsLock} ] && [ ! -L ${stepsLock} ] || : > ${stepsLock}`,
+    sh`if [ -L ${stepsLock} ]; then rm -f ${stepsLock}; fi; [ -f ${stepsLock} ] || : > ${stepsLock}`,
     sh`exec 9<>${lock}`,
     raw('if ! flock -n 9; then'),
     sh`  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`,

@@ -70,7 +70,13 @@ function unitPattern(...names: string[]): string {
 export function switchBody(s: Settings, id: string): ShellText {
   const units = unitNames(s.projectName)
   const changed = layout(s).changed
+  const p = layout(s)
   return script(
+    // The releases rollbacks may choose: this one, and the one it replaces (which a host
+    // deployed before these marks were kept has no mark for).
+    sh`mkdir -p ${p.served} && : > ${p.served}/${id}`,
+    sh`old=$(readlink ${p.current} 2>/dev/null || true); old=\${old##*/}`,
+    sh`if [ -n "$old" ] && [ -d ${p.releases}/"$old" ]; then : > ${p.served}/"$old"; fi`,
     pointCurrentAt(s, id),
     // What the install step changed (all, when it left no list).
     sh`changed=$(cat ${changed} 2>/dev/null || echo all)`,

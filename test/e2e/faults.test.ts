@@ -8,7 +8,16 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ROOT, runAction, type ActionRun } from './action.js'
-import { FAULTS, type Fault, injectAt, planTitles, REBOOT_STEPS, Relay } from './faults.js'
+import {
+  FAULTS,
+  type Fault,
+  injectAt,
+  planTitles,
+  REBOOT_STEPS,
+  Relay,
+  stepTitles,
+  titlePattern
+} from './faults.js'
 import { checkout, deployInputs, get, newCommit, onHost } from './fixture.js'
 import { bootHost, type TestHost } from './testhost.js'
 
@@ -130,12 +139,12 @@ beforeAll(async () => {
     `install -d -o shop -g shop /srv/shop/shared/media/uploads && echo kept > /srv/shop/shared/media/uploads/kept.txt && chown shop:shop /srv/shop/shared/media/uploads/kept.txt`
   )
   liveData = await data()
+  // The steps as a warm deploy runs them, each a cell's row.
+  const warm = await deploy('v1', 1)
+  succeeded(warm)
+  live = 'v1'
   liveConfigs = await configSums()
-  const dry = await runAction(inputs('dry', 1, { 'dry-run': 'true' }), {
-    env: newCommit(),
-    workspace: checkout('subfolder', 'dry', 'src/VERSION')
-  })
-  titles = planTitles(dry.summary)
+  titles = stepTitles(warm.stdout)
 })
 afterAll(async () => {
   await relay?.close()
@@ -146,6 +155,20 @@ afterAll(async () => {
 test('the data the faults must not touch is there', () => {
   expect(liveData).toBe("[('kept',)]\nkept\n")
   expect(titles.length).toBeGreaterThan(10)
+})
+
+test('the dry run lists the steps the deploy runs, by the same titles', async () => {
+  const dry = await runAction(inputs('dry', 2, { 'dry-run': 'true' }), {
+    env: newCommit(),
+    workspace: checkout('subfolder', 'dry', 'src/VERSION')
+  })
+  // The run's own steps before the plan's: the host check, and (dry run) the live files read.
+  const planned = planTitles(dry.summary).map((t) => titlePattern(t))
+  const ran = titles.filter((t) => !t.startsWith('Check the host'))
+  expect(ran.map((t, i) => planned[i]?.test(`::group::${t}\n`) ?? false)).toEqual(
+    ran.map(() => true)
+  )
+  expect(planned).toHaveLength(ran.length)
 })
 
 function selection(): Array<[string, Fault]> {
@@ -239,6 +262,25 @@ function table(steps: string[], seen: Cell[]): string {
     ''
   ].join('\n')
 }
+
+test('rollback: true goes back to the last release that went live, never to one a killed run left half-built', async () => {
+  succeeded(await deploy('rb-a', 1))
+  const upload = titles.find((t) => t.startsWith('Upload '))
+  if (!upload) throw new Error(`no upload in the plan: ${titles.join(' | ')}`)
+  const killed = injectAt(upload, 'kill', relay, host)
+  await deploy('rb-half', 2, { onStdout: killed.onStdout })
+  expect(killed.hit()).toBe(true)
+  succeeded(await deploy('rb-c', 3))
+  // The half-built release sits between the two that went live.
+  expect(
+    await must(
+      'ls /srv/shop/releases | tail -n 3 | xargs -I{} sh -c "cat /srv/shop/releases/{}/VERSION 2>/dev/null || echo none"'
+    )
+  ).toBe('rb-a\nnone\nrb-c\n')
+  const back = await runAction(inputs('rb-c', 3, { rollback: 'true' }), { env: newCommit() })
+  succeeded(back)
+  expect((await serving()).version).toBe('rb-a')
+})
 
 test('a full disk during the upload: the cause and the space said, the partial release removed, nothing switched', async () => {
   // A project of its own on a small file system of its own, filled up after its first deploy.

@@ -15,6 +15,11 @@ export const FAULTS: Record<Fault, string> = {
 /** The steps a reboot is tried at (a reboot takes seconds; these are the ones it can hurt). */
 export const REBOOT_STEPS = /^Upload |^manage\.py |^Switch |^GET /
 
+/** The steps a run took, in order: the titles of its log's groups. */
+export function stepTitles(stdout: string): string[] {
+  return [...stdout.matchAll(/^::group::(.+)$/gm)].map((m) => m[1])
+}
+
 /** The steps a dry run lists, in order: the titles of the summary's "Plan (dry run)". */
 export function planTitles(summary: string): string[] {
   const at = summary.indexOf('**Plan (dry run)**')
