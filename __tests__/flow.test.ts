@@ -365,3 +365,91 @@ describe('transitions', () => {
     expect(timeouts).toEqual([12_000])
   })
 })
+
+describe('tls: auto', () => {
+  const auto = () =>
+    settingsFor({
+      source,
+      serverNames: ['example.com', 'www.example.com'],
+      acme: { email: 'admin@example.com', directory: 'https://acme.example.com/dir' }
+    })
+  const inspect = (extra: string) => ({
+    stdout: `cpus=2\npython=3.11.2 /usr/bin/python3.11\nlive=${LIVE}\nreleases=${LIVE} ${OLDER}\nfailed=\n${extra}`
+  })
+  const refused = {
+    code: 1,
+    stdout:
+      'Certbot failed to authenticate some domains (authenticator: webroot). The Certificate Authority reported these problems:\n' +
+      '  Domain: www.example.com\n  Type:   dns\n  Detail: no valid A records found for www.example.com\n'
+  }
+
+  test('the first certificate: the HTTP site healthy, certbot, then the HTTPS site gated, reloaded, checked', async () => {
+    const t = new ScriptedTransport({
+      inspect: inspect(''),
+      certificate: { stdout: 'certificate=89 example.com,www.example.com\n' }
+    })
+    const result = await deploy(auto(), t)
+    expect(result.status).toBe('success')
+    const steps = t.steps()
+    expect(steps.slice(steps.indexOf('switch'))).toEqual([
+      'switch',
+      'health',
+      'certificate',
+      'nginx-t',
+      'reload-nginx',
+      'health',
+      'renewal-timer',
+      'prune'
+    ])
+    expect(
+      t.ran
+        .filter((r) => r.step === 'health')
+        .map((r) => / (upgrade|tls|plain) [\d.]+ [\d,-]+$/.exec(r.command)?.[1])
+    ).toEqual(['upgrade', 'tls'])
+    expect(result.certificate).toEqual({ daysLeft: 89, names: ['example.com', 'www.example.com'] })
+  })
+
+  test("refused on a first deploy: the ACME server's words, the site stays on plain HTTP", async () => {
+    const t = new ScriptedTransport({ inspect: inspect(''), certificate: refused })
+    const result = await deploy(auto(), t)
+    expect(result.status).toBe('failure')
+    expect(result.message).toContain(
+      'The ACME server did not issue the certificate for example.com, www.example.com:\nwww.example.com: dns: no valid A records found for www.example.com'
+    )
+    expect(result.message).toContain(`${NEW} is live over plain HTTP`)
+    expect(t.steps()).not.toContain('reload-nginx')
+  })
+
+  test('a name added, refused: asked before the gates, nothing switched', async () => {
+    const t = new ScriptedTransport({
+      inspect: inspect('certificate=60 example.com\nchallenge=yes\n'),
+      certificate: refused
+    })
+    const result = await deploy(auto(), t)
+    expect(result.status).toBe('failure')
+    expect(result.message).toContain(
+      `Nothing was switched: ${LIVE} still serves, with the certificate it had.`
+    )
+    expect(t.steps()).not.toContain('switch')
+    expect(t.steps()).not.toContain('nginx-t')
+    expect(t.steps()).toContain('mark-failed')
+  })
+
+  test('a failed renewal: a warning and the summary say it, with the days left', async () => {
+    const log = Buffer.from(
+      'Failed to renew certificate mysite with error: Connection refused\n'
+    ).toString('base64')
+    const t = new ScriptedTransport({
+      inspect: inspect(
+        `certificate=12 example.com,www.example.com\nchallenge=yes\nrenewal-failed=${log}\n`
+      ),
+      certificate: { stdout: 'certificate=89 example.com,www.example.com\n' }
+    })
+    const result = await deploy(auto(), t)
+    expect(result.status).toBe('success')
+    expect(result.certificate?.daysLeft).toBe(89)
+    expect(result.certificate?.renewalProblem).toContain('Connection refused')
+    // 12 days left: renewed by this deploy, before the gates.
+    expect(t.steps().indexOf('certificate')).toBeLessThan(t.steps().indexOf('nginx-t'))
+  })
+})

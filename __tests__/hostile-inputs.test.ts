@@ -29,6 +29,7 @@ import { appFolderProblem } from '../src/grammar/paths.js'
 import { excluder } from '../src/remote/archive.js'
 import { renderSite } from '../src/render/nginx.js'
 import { InputError, readSettings, type Settings } from '../src/settings.js'
+import { TEST_CA_PEM } from './settings-fixture.js'
 
 let dir: string
 let workspace: string
@@ -109,6 +110,27 @@ const TABLE: Row[] = [
     valid: '/etc/ssl/private/example.com.key',
     separator: ' ',
     with: { [Input.TlsCertificate]: '/etc/ssl/certs/example.com.pem' }
+  },
+  { input: Input.TlsListen, valid: '8443', separator: ' ' },
+  { input: Input.Hsts, valid: '300', separator: ' ' },
+  { input: Input.Tls, valid: 'auto', separator: ' ', with: { [Input.AcmeEmail]: 'a@example.com' } },
+  {
+    input: Input.AcmeEmail,
+    valid: 'admin@example.com',
+    separator: ',',
+    with: { [Input.Tls]: 'auto' }
+  },
+  {
+    input: Input.AcmeDirectory,
+    valid: 'https://acme.example.com/directory',
+    separator: ' ',
+    with: { [Input.Tls]: 'auto', [Input.AcmeEmail]: 'a@example.com' }
+  },
+  {
+    input: Input.AcmeDirectoryCa,
+    valid: TEST_CA_PEM,
+    separator: '\n',
+    with: { [Input.Tls]: 'auto', [Input.AcmeEmail]: 'a@example.com' }
   },
   { input: Input.HealthPath, valid: '/healthz', separator: ' ' },
   { input: Input.HealthExpect, valid: '200-399', separator: ',' },

@@ -39,6 +39,8 @@ export function settingsFor(overrides: Partial<Settings> = {}): Settings {
     listen: { port: 80 },
     clientMaxBodySize: '10m',
     nginxDirectives: '',
+    tlsListen: 443,
+    hstsMaxAge: 0,
     healthPath: '/',
     healthExpect: [{ min: 200, max: 499 }],
     healthTimeoutMs: 60_000,
@@ -56,3 +58,16 @@ export function settingsFor(overrides: Partial<Settings> = {}): Settings {
     ...overrides
   }
 }
+
+/** A CA certificate (PEM) for acme-directory-ca. */
+export const TEST_CA_PEM = `-----BEGIN CERTIFICATE-----
+MIIBezCCASGgAwIBAgIUZQwdldrj/bJFD0PKcfT3yUvk1zkwCgYIKoZIzj0EAwIw
+EjEQMA4GA1UEAwwHdGVzdC1jYTAgFw0yNjExMjkyMTI2MTBaGA8yMTI2MTEwNTIx
+MjYxMFowEjEQMA4GA1UEAwwHdGVzdC1jYTBZMBMGByqGSM49AgEGCCqGSM49AwEH
+A0IABH8drFS1p3mB2RtPsFsr0ruF7OYp1IvW3BMHJO6w54bYLPsl122iBEsOAhbE
+fJQOARfrFrTEMLyT/0yBRYAz4mOjUzBRMB0GA1UdDgQWBBQ51fFxHt+dsEQoeVpd
+bJZn6tNYmTAfBgNVHSMEGDAWgBQ51fFxHt+dsEQoeVpdbJZn6tNYmTAPBgNVHRMB
+Af8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIQDRQgPP61kQta1MgrDzpaC+O9ws
+cuzi/kTbOLnhjmaFvgIgJbcDNPttyOjyW3gxiGbuN6I+SrI8F4jJO+l86t77gZc=
+-----END CERTIFICATE-----
+`

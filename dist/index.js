@@ -60462,6 +60462,12 @@ var Input;
     Input["NginxDirectives"] = "nginx-directives";
     Input["TlsCertificate"] = "tls-certificate";
     Input["TlsCertificateKey"] = "tls-certificate-key";
+    Input["Tls"] = "tls";
+    Input["TlsListen"] = "tls-listen";
+    Input["Hsts"] = "hsts";
+    Input["AcmeEmail"] = "acme-email";
+    Input["AcmeDirectory"] = "acme-directory";
+    Input["AcmeDirectoryCa"] = "acme-directory-ca";
     Input["HealthPath"] = "health-path";
     Input["HealthExpect"] = "health-expect";
     Input["HealthTimeout"] = "health-timeout";
@@ -60500,6 +60506,9 @@ const INPUT_DEFAULTS = {
     [Input.ServerName]: '_',
     [Input.Listen]: '80',
     [Input.ClientMaxBodySize]: '10m',
+    [Input.TlsListen]: '443',
+    [Input.Hsts]: '0',
+    [Input.AcmeDirectory]: 'https://acme-v02.api.letsencrypt.org/directory',
     [Input.HealthPath]: '/',
     [Input.HealthExpect]: '200-499',
     [Input.HealthTimeout]: '60',
@@ -60535,6 +60544,764 @@ var Output;
 
 // EXTERNAL MODULE: external "node:buffer"
 var external_node_buffer_ = __nccwpck_require__(4573);
+;// CONCATENATED MODULE: ./src/server/layout.ts
+// Every path the action owns on the server, in one place. See ARCHITECTURE.md, "On the server".
+const UNIT_FOLDER = '/etc/systemd/system';
+const SITE_AVAILABLE = '/etc/nginx/sites-available';
+const SITE_ENABLED = '/etc/nginx/sites-enabled';
+/** Debian's welcome site, disabled while our site is the catch-all `_`. */
+const DEFAULT_SITE_LINK = `${SITE_ENABLED}/default`;
+const DEFAULT_SITE = `${SITE_AVAILABLE}/default`;
+/**
+ * A release id: sortable, naming the commit (20261125T081500Z-1a2b3c4). Written so that it reads
+ * the same as a POSIX ERE: the prune step greps with it.
+ */
+const RELEASE_ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-z]+$/;
+/**
+ * The folder a dry run uploads the new code to, to read its settings and migrations: in
+ * releases/ (so every path the settings derive from BASE_DIR is where the release would have it)
+ * but never a release (RELEASE_ID does not match it), never live, removed at the end.
+ */
+function stagedRelease(id) {
+    return `${id}-dry-run`;
+}
+/** Where earlier versions marked a failed release, inside it (still read, never written). */
+const LEGACY_FAILED_MARK = '.deploy-failed';
+function socketPath(projectName) {
+    return `/run/gunicorn-${projectName}.sock`;
+}
+function unitNames(projectName) {
+    return {
+        socket: `gunicorn-${projectName}.socket`,
+        service: `gunicorn-${projectName}.service`
+    };
+}
+function renewalUnitNames(projectName) {
+    return {
+        service: `certbot-renew-${projectName}.service`,
+        timer: `certbot-renew-${projectName}.timer`
+    };
+}
+function layout_layout(s) {
+    const root = s.deployPath;
+    const units = unitNames(s.projectName);
+    return {
+        root,
+        releases: `${root}/releases`,
+        release: (id) => `${root}/releases/${id}`,
+        current: `${root}/current`,
+        currentStaging: `${root}/.current.new`,
+        shared: `${root}/shared`,
+        state: `${root}/.deploy`,
+        env: `${root}/.deploy/env`,
+        failed: `${root}/.deploy/failed`,
+        served: `${root}/.deploy/served`,
+        backup: `${root}/.deploy/previous`,
+        staged: `${root}/.deploy/staged`,
+        changed: `${root}/.deploy/changed`,
+        verify: `${root}/.deploy/verify`,
+        lock: `${root}/.deploy.lock`,
+        stepsLock: `${root}/.deploy.steps`,
+        venvs: `${root}/venvs`,
+        venv: (key) => `${root}/venvs/${key}`,
+        backups: `${root}/backups`,
+        migrated: `${root}/.deploy/migrated`,
+        units: { socket: `${UNIT_FOLDER}/${units.socket}`, service: `${UNIT_FOLDER}/${units.service}` },
+        site: `${SITE_AVAILABLE}/${s.projectName}`,
+        siteLink: `${SITE_ENABLED}/${s.projectName}`,
+        acme: {
+            webroot: `${root}/acme`,
+            directoryCa: `${root}/.deploy/acme-directory-ca.pem`,
+            certName: s.projectName,
+            certificate: `/etc/letsencrypt/live/${s.projectName}/fullchain.pem`,
+            key: `/etc/letsencrypt/live/${s.projectName}/privkey.pem`,
+            units: {
+                service: `${UNIT_FOLDER}/${renewalUnitNames(s.projectName).service}`,
+                timer: `${UNIT_FOLDER}/${renewalUnitNames(s.projectName).timer}`
+            }
+        }
+    };
+}
+/** The last part of a path: the name a file is saved under in the gate's backup folder. */
+function baseName(path) {
+    return path.slice(path.lastIndexOf('/') + 1);
+}
+/** The action's own entries in the deploy path: never the app's. */
+const RESERVED = new Set([
+    '.deploy',
+    '.deploy.lock',
+    '.deploy.steps',
+    'venvs',
+    'backups',
+    'current',
+    '.current.new',
+    'acme'
+]);
+/**
+ * Why the app user may not be handed `path` (a folder Django writes), or undefined when it may:
+ * inside the deploy path, anything but the action's own entries and other releases; outside it,
+ * only a folder the user named (`named`).
+ */
+function settingsFolderProblem(s, path, target, named) {
+    const within = (base) => path === base || path.startsWith(`${base}/`);
+    if (named.some((folder) => folder !== undefined && within(folder)))
+        return undefined;
+    const p = layout_layout(s);
+    if (!within(p.root))
+        return `outside deploy-path (${p.root})`;
+    const [first, second] = path.slice(p.root.length + 1).split('/');
+    if (path === p.root || RESERVED.has(first))
+        return `one of the action's own folders`;
+    if (first === 'releases' &&
+        (second === undefined || (second !== target && RELEASE_ID.test(second))))
+        return 'the releases folder, or another release';
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/render/systemd-escape.ts
+// Escaping for values written into systemd unit files. Settings validation rejects hostile values
+// before render; these helpers stay correct on their own so a missed check cannot change a unit.
+// Rules: systemd.syntax(7) "Quoting", systemd.unit(5) "Specifiers", systemd.service(5) "Command lines".
+// Characters that never need quoting in a systemd word ('%' is doubled, never quoted).
+const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
+const CONTROL = /\p{Cc}/u;
+function assertPrintable(value) {
+    // A newline would start a new directive; no quoting form is accepted in every setting.
+    if (CONTROL.test(value)) {
+        throw new RangeError(`control character in a systemd unit value: ${JSON.stringify(value)}`);
+    }
+}
+/** `%` → `%%`, so specifiers such as `%h` stay literal. */
+function escapeSpecifiers(value) {
+    assertPrintable(value);
+    return value.replaceAll('%', '%%');
+}
+function quoteIfNeeded(escaped) {
+    if (SAFE_WORD.test(escaped))
+        return escaped;
+    return `"${escaped.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+}
+/**
+ * A whole-line value of a setting that is taken verbatim apart from specifiers
+ * (WorkingDirectory=, User=, Description=, ListenStream=, EnvironmentFile=...): no quoting exists.
+ */
+function systemdValue(value) {
+    // The parser strips surrounding blanks, and a trailing backslash continues the line.
+    if (value !== value.trim() || value.endsWith('\\')) {
+        throw new RangeError(`cannot be written as a systemd value: ${JSON.stringify(value)}`);
+    }
+    return escapeSpecifiers(value);
+}
+/**
+ * One item of a quoted list without variable expansion (Environment=, ReadWritePaths=): `$` is
+ * literal there, so it must not be doubled.
+ */
+function systemdWord(value) {
+    return quoteIfNeeded(escapeSpecifiers(value));
+}
+/** One argument of an Exec*= command line: specifiers, `$` expansion and quoting all neutralised. */
+function systemdQuote(arg) {
+    return quoteIfNeeded(escapeSpecifiers(arg).replaceAll('$', () => '$$'));
+}
+/** The program of an Exec*= line: absolute, and never variable-expanded, so `$` has no escape. */
+function systemdExecutable(path) {
+    if (!path.startsWith('/') || path.includes('$')) {
+        throw new RangeError(`cannot be written as a systemd executable path: ${JSON.stringify(path)}`);
+    }
+    return quoteIfNeeded(escapeSpecifiers(path));
+}
+
+;// CONCATENATED MODULE: ./src/render/gunicorn.ts
+// The gunicorn socket and service units. Socket activation keeps the listening socket open across
+// a service restart, so requests wait for the new release instead of failing.
+
+
+const MANAGED_HEADER = '# Managed by django-deploy-action; changes are overwritten on the next deploy.';
+/** nginx's workers run as www-data on Debian and Ubuntu; only they may connect. */
+const SOCKET_OWNER = 'www-data';
+/** gunicorn's own default for --graceful-timeout, in seconds. */
+const DEFAULT_GRACEFUL_TIMEOUT = 30;
+// Aimed at `systemd-analyze security` ≤ 2.0 while the app can still read its release and write
+// <deploy-path>/shared (sqlite, media). One list, so the e2e check can prune it in one place.
+// IPAddressDeny= is left out on purpose: the app may call other services.
+const HARDENING = [
+    'ProtectSystem=strict',
+    (s) => `ReadWritePaths=${systemdWord(`${s.deployPath}/shared`)}`,
+    // ProtectHome=true hides /home entirely, and nothing can be re-allowed beneath it.
+    (s) => `ProtectHome=${isUnderHome(s.deployPath) ? 'read-only' : 'true'}`,
+    'PrivateTmp=true',
+    'PrivateDevices=true',
+    'NoNewPrivileges=true',
+    'ProtectKernelTunables=true',
+    'ProtectKernelModules=true',
+    'ProtectKernelLogs=true',
+    'ProtectControlGroups=true',
+    'ProtectClock=true',
+    'ProtectHostname=true',
+    'ProtectProc=invisible',
+    'ProcSubset=pid',
+    'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6',
+    'RestrictNamespaces=true',
+    'RestrictRealtime=true',
+    'RestrictSUIDSGID=true',
+    'LockPersonality=true',
+    // Breaks Python code that needs writable+executable memory (cffi callbacks, JITs).
+    'MemoryDenyWriteExecute=true',
+    'SystemCallArchitectures=native',
+    'SystemCallFilter=@system-service',
+    'SystemCallFilter=~@privileged @resources',
+    // gunicorn's workers always call setuid/setgid (to the uid they already have); without these
+    // the seccomp filter kills every worker at boot with SIGSYS.
+    'SystemCallFilter=setuid setgid setgroups',
+    'CapabilityBoundingSet=',
+    'AmbientCapabilities=',
+    'PrivateUsers=true',
+    'UMask=0027',
+    'RemoveIPC=true',
+    'DevicePolicy=closed'
+];
+function isUnderHome(path) {
+    return ['/home', '/root', '/run/user'].some((p) => path === p || path.startsWith(`${p}/`));
+}
+/**
+ * The graceful timeout gunicorn will use, read from its arguments as its own parser would: the last
+ * `--graceful-timeout N` or `--graceful-timeout=N` wins.
+ */
+function gracefulTimeout(gunicornArgs) {
+    let seconds = DEFAULT_GRACEFUL_TIMEOUT;
+    for (let i = 0; i < gunicornArgs.length; i++) {
+        const arg = gunicornArgs[i];
+        let value;
+        if (arg === '--graceful-timeout')
+            value = gunicornArgs[++i];
+        else if (arg.startsWith('--graceful-timeout='))
+            value = arg.slice('--graceful-timeout='.length);
+        else
+            continue;
+        const n = Number(value);
+        if (value !== undefined && value.trim() !== '' && Number.isFinite(n) && n >= 0) {
+            seconds = Math.ceil(n);
+        }
+    }
+    return seconds;
+}
+function renderSocket(s) {
+    return unitFile([
+        ['Unit', [`Description=${systemdValue(`gunicorn socket for ${s.projectName}`)}`]],
+        [
+            'Socket',
+            [
+                `ListenStream=${systemdValue(socketPath(s.projectName))}`,
+                `SocketUser=${SOCKET_OWNER}`,
+                `SocketGroup=${SOCKET_OWNER}`,
+                'SocketMode=0600'
+            ]
+        ],
+        ['Install', ['WantedBy=sockets.target']]
+    ]);
+}
+/**
+ * `appRoot` is the folder the app runs from: `<deploy-path>/current` when live, the release folder
+ * itself when a unit is verified before the switch.
+ */
+function renderService(s, opts) {
+    if (!Number.isInteger(opts.workers) || opts.workers < 1) {
+        throw new RangeError(`workers must be a positive integer, got ${opts.workers}`);
+    }
+    const units = unitNames(s.projectName);
+    // The venv's python finds gunicorn in the venv or, with system-site-packages, in the distribution.
+    const execStart = [
+        systemdExecutable(`${opts.appRoot}/.venv/bin/python`),
+        ...['-m', 'gunicorn', '--workers', String(opts.workers), ...s.gunicornArgs, s.wsgiModule].map(systemdQuote)
+    ].join(' ');
+    return unitFile([
+        [
+            'Unit',
+            [
+                `Description=${systemdValue(`gunicorn for ${s.projectName}`)}`,
+                `Requires=${systemdValue(units.socket)}`,
+                `After=${systemdValue(units.socket)}`,
+                'After=network.target'
+            ]
+        ],
+        [
+            'Service',
+            [
+                'Type=notify',
+                'NotifyAccess=main',
+                `User=${systemdValue(s.appUser)}`,
+                `Group=${systemdValue(s.appUser)}`,
+                `WorkingDirectory=${systemdValue(opts.appRoot)}`,
+                `Environment=${systemdWord(`DJANGO_SETTINGS_MODULE=${s.settingsModule}`)}`,
+                'Environment=PYTHONUNBUFFERED=1',
+                // '-': the service starts before any dotenv was ever written. systemd reads it as root.
+                `EnvironmentFile=-${systemdValue(layout_layout(s).env)}`,
+                `ExecStart=${execStart}`,
+                'ExecReload=/bin/kill -s HUP $MAINPID',
+                // SIGTERM to gunicorn's arbiter only: it stops its workers gracefully itself.
+                'KillMode=mixed',
+                `TimeoutStopSec=${gracefulTimeout(s.gunicornArgs) + 5}`,
+                'Restart=on-failure',
+                'RestartSec=1',
+                '',
+                ...HARDENING.map((d) => (typeof d === 'string' ? d : d(s))),
+                ...(opts.writable ?? []).map((path) => `ReadWritePaths=${systemdWord(path)}`)
+            ]
+        ],
+        ['Install', ['WantedBy=multi-user.target']]
+    ]);
+}
+function unitFile(sections) {
+    const body = sections.map(([name, lines]) => [`[${name}]`, ...lines].join('\n')).join('\n\n');
+    return `${MANAGED_HEADER}\n${body}\n`;
+}
+
+;// CONCATENATED MODULE: ./src/render/certbot.ts
+// tls: auto's renewal: a systemd timer that runs `certbot renew` for the site's certificate,
+// and reloads nginx only after `nginx -t` passes.
+
+
+
+/** certbot runs it after each renewal: a configuration nginx refuses is never loaded. */
+const RELOAD_HOOK = 'nginx -t && systemctl reload nginx';
+function renderRenewalService(s) {
+    const p = layout_layout(s).acme;
+    const lines = [
+        MANAGED_HEADER,
+        '[Unit]',
+        `Description=${systemdValue(`Renew the TLS certificate of ${s.projectName}`)}`,
+        'Wants=network-online.target',
+        'After=network-online.target',
+        '',
+        '[Service]',
+        'Type=oneshot'
+    ];
+    // certbot speaks to the directory through python-requests, which reads its CA bundle here.
+    if (s.acme?.directoryCa)
+        lines.push(`Environment=${systemdWord(`REQUESTS_CA_BUNDLE=${p.directoryCa}`)}`);
+    const args = [
+        'renew',
+        '--non-interactive',
+        // The timer spreads the runs already (RandomizedDelaySec).
+        '--no-random-sleep-on-renew',
+        '--cert-name',
+        p.certName,
+        '--deploy-hook',
+        RELOAD_HOOK
+    ];
+    lines.push(`ExecStart=/usr/bin/certbot ${args.map(systemdQuote).join(' ')}`);
+    return `${lines.join('\n')}\n`;
+}
+/** Twice a day, as certbot's own timer: certbot renews once 30 days or fewer are left. */
+function renderRenewalTimer(s) {
+    return [
+        MANAGED_HEADER,
+        '[Unit]',
+        `Description=${systemdValue(`Renew the TLS certificate of ${s.projectName} twice a day`)}`,
+        '',
+        '[Timer]',
+        'OnCalendar=*-*-* 00,12:00:00',
+        'RandomizedDelaySec=1h',
+        'Persistent=true',
+        '',
+        '[Install]',
+        'WantedBy=timers.target',
+        ''
+    ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/render/nginx.ts
+// The nginx site: gunicorn's socket as upstream, static and media served directly, optional TLS.
+
+
+const INDENT = '    ';
+const SAFE_PATH = /^[A-Za-z0-9_./-]+$/;
+const SAFE_SOCKET = /^[A-Za-z0-9_./:-]+$/;
+function nginx_quoteIfNeeded(value, safe) {
+    if (/\p{Cc}/u.test(value)) {
+        throw new RangeError(`control character in an nginx value: ${JSON.stringify(value)}`);
+    }
+    if (safe.test(value))
+        return value;
+    return `"${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+}
+/** nginx's double-quote quoting, used when a value holds anything outside `[A-Za-z0-9_./-]`. */
+function nginxQuote(value) {
+    return nginx_quoteIfNeeded(value, SAFE_PATH);
+}
+/** A file path in a directive that expands variables (alias, ssl_certificate): `$` has no escape. */
+function nginxPath(path) {
+    if (path.includes('$')) {
+        throw new RangeError(`cannot be written as an nginx path: ${JSON.stringify(path)}`);
+    }
+    return nginxQuote(path);
+}
+function upstreamName(projectName) {
+    return `gunicorn_${projectName}`;
+}
+/** tls-certificate and tls-certificate-key, when set. */
+function manualTls(s) {
+    const { tlsCertificate: certificate, tlsCertificateKey: key } = s;
+    return certificate !== undefined && key !== undefined ? { certificate, key } : {};
+}
+/**
+ * Mozilla's "intermediate" configuration: TLS 1.2 and 1.3, forward-secret AEAD ciphers only
+ * (no DHE: it would need a dhparam file).
+ */
+const TLS_PROTOCOLS = 'TLSv1.2 TLSv1.3';
+const TLS_CIPHERS = [
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-CHACHA20-POLY1305'
+].join(':');
+/**
+ * `paths` are the static and media locations the caller resolved (inputs, else the project's
+ * Django settings); the settings' own values fill what it left out. `siteTls` is the certificate
+ * the site serves (tls-certificate, or the one ACME issued) and where challenges are answered.
+ */
+function renderSite(s, paths = {}, siteTls = manualTls(s)) {
+    const upstream = upstreamName(s.projectName);
+    const { certificate, key, challengeRoot } = siteTls;
+    const tls = certificate !== undefined && key !== undefined;
+    const catchAll = s.serverNames.length === 1 && s.serverNames[0] === '_';
+    const serverName = `server_name ${s.serverNames.map(nginxQuote).join(' ')};`;
+    const main = [
+        ...listen(s.listen.address, tls ? s.tlsListen : s.listen.port, tls, catchAll),
+        serverName
+    ];
+    main.push(...tlsPart(s, siteTls));
+    main.push('', `client_max_body_size ${nginxQuote(s.clientMaxBodySize)};`, '', 'location = /favicon.ico { access_log off; log_not_found off; }', ...aliasLocation(paths.staticUrl ?? s.staticUrl, paths.staticRoot ?? s.staticRoot, [
+        // Only static: media may be replaced under the same name by the app.
+        'expires 30d;'
+    ]), ...aliasLocation(paths.mediaUrl ?? s.mediaUrl, paths.mediaRoot ?? s.mediaRoot, []), '', 'location / {', ...indent([
+        'proxy_set_header Host $http_host;',
+        'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+        'proxy_set_header X-Forwarded-Proto $scheme;',
+        'proxy_set_header X-Real-IP $remote_addr;',
+        'proxy_redirect off;',
+        `proxy_pass http://${upstream};`
+    ]), '}');
+    const extra = directiveLines(s.nginxDirectives);
+    if (extra.length > 0)
+        main.push('', '# nginx-directives input', ...extra);
+    const blocks = [
+        [
+            `upstream ${upstream} {`,
+            ...indent([
+                `server ${nginx_quoteIfNeeded(`unix:${socketPath(s.projectName)}`, SAFE_SOCKET)} fail_timeout=0;`
+            ]),
+            '}'
+        ]
+    ];
+    if (tls && s.listen.port !== s.tlsListen) {
+        blocks.push(serverBlock([
+            ...listen(s.listen.address, s.listen.port, false, catchAll),
+            serverName,
+            '',
+            ...httpsRedirect(s.tlsListen, challengeRoot)
+        ]));
+    }
+    blocks.push(serverBlock(main));
+    return `${MANAGED_HEADER}\n\n${blocks.map((b) => b.join('\n')).join('\n\n')}\n`;
+}
+/** The certificate; before the first one, the challenges the plain HTTP site answers itself. */
+function tlsPart(s, { certificate, key, challengeRoot }) {
+    if (certificate !== undefined && key !== undefined)
+        return ['', ...tlsDirectives(s, certificate, key)];
+    return challengeRoot !== undefined ? ['', ...challengeLocation(challengeRoot)] : [];
+}
+function tlsDirectives(s, cert, key) {
+    const lines = [
+        `ssl_certificate ${nginxPath(cert)};`,
+        `ssl_certificate_key ${nginxPath(key)};`,
+        `ssl_protocols ${TLS_PROTOCOLS};`,
+        `ssl_ciphers ${TLS_CIPHERS};`,
+        'ssl_prefer_server_ciphers off;'
+    ];
+    // `always`: error pages too; browsers ignore the header over plain HTTP.
+    if (s.hstsMaxAge > 0)
+        lines.push(`add_header Strict-Transport-Security "max-age=${s.hstsMaxAge}" always;`);
+    return lines;
+}
+/** `^~`: no regular-expression location (nginx-directives) takes the challenges. */
+function challengeLocation(root) {
+    return [
+        'location ^~ /.well-known/acme-challenge/ {',
+        ...indent([`root ${nginxPath(root)};`, 'default_type text/plain;']),
+        '}'
+    ];
+}
+/** Plain HTTP sends every request to HTTPS, except the ACME server's challenges. */
+function httpsRedirect(tlsPort, challengeRoot) {
+    const target = `return 301 https://$host${tlsPort === 443 ? '' : `:${tlsPort}`}$request_uri;`;
+    if (challengeRoot === undefined)
+        return [target];
+    return [...challengeLocation(challengeRoot), '', 'location / {', ...indent([target]), '}'];
+}
+function listen(address, port, ssl, catchAll) {
+    const flags = `${ssl ? ' ssl' : ''}${catchAll ? ' default_server' : ''};`;
+    if (address === undefined)
+        return [`listen ${port}${flags}`, `listen [::]:${port}${flags}`];
+    // A bare IPv6 address needs brackets before the port.
+    const host = address.includes(':') && !address.startsWith('[') ? `[${address}]` : address;
+    return [`listen ${host}:${port}${flags}`];
+}
+function aliasLocation(url, root, extra) {
+    if (url === undefined || root === undefined)
+        return [];
+    const location = locationPath(url);
+    // An absolute URL (a CDN) is not ours to serve.
+    if (location === undefined)
+        return [];
+    // Both end in '/': a location without it would let /static../ reach the alias's parent.
+    const alias = `${root.replace(/\/+$/, '')}/`;
+    return [
+        '',
+        `location ${nginxQuote(location)} {`,
+        ...indent([`alias ${nginxPath(alias)};`, ...extra]),
+        '}'
+    ];
+}
+function locationPath(url) {
+    if (/^[a-z][a-z0-9+.-]*:|^\/\//i.test(url))
+        return undefined;
+    const withLead = url.startsWith('/') ? url : `/${url}`;
+    return withLead.endsWith('/') ? withLead : `${withLead}/`;
+}
+function directiveLines(directives) {
+    const lines = directives.split(/\r?\n/).map((l) => l.trimEnd());
+    while (lines.length > 0 && lines[0] === '')
+        lines.shift();
+    while (lines.length > 0 && lines[lines.length - 1] === '')
+        lines.pop();
+    return lines;
+}
+function serverBlock(lines) {
+    return ['server {', ...indent(lines), '}'];
+}
+function indent(lines) {
+    return lines.map((l) => (l === '' ? '' : `${INDENT}${l}`));
+}
+
+// EXTERNAL MODULE: ../main/node_modules/shell-quote/index.js
+var shell_quote = __nccwpck_require__(4703);
+;// CONCATENATED MODULE: ./src/shell.ts
+
+/** A piece of shell text that is inserted as it is (already quoted or built from quoted parts). */
+class ShellText {
+    text;
+    constructor(text) {
+        this.text = text;
+    }
+    toString() {
+        return this.text;
+    }
+}
+/** Marks text as shell code. Use only for constants and for text built by `sh`. */
+function raw(text) {
+    return new ShellText(text);
+}
+function quoteOne(value) {
+    if (value instanceof ShellText)
+        return value.text;
+    const text = String(value);
+    if (text.includes('\u0000'))
+        throw new Error('a NUL byte cannot be passed to a shell');
+    return text === '' ? "''" : (0,shell_quote.quote)([text]);
+}
+/**
+ * Builds shell code with every interpolated value quoted as one word (arrays as several words),
+ * so no value can change the command's meaning: quoting by construction, never by hand.
+ */
+function sh(strings, ...values) {
+    // A tagged template gives undefined for text with an invalid escape (`\1`, `\x`), which would
+    // otherwise reach the shell as the word "undefined".
+    if (strings.some((s) => s === undefined)) {
+        throw new Error(`an invalid escape sequence in shell text: ${JSON.stringify(strings.raw.join('${...}'))}`);
+    }
+    let text = strings[0];
+    values.forEach((value, i) => {
+        text += Array.isArray(value)
+            ? value.map(quoteOne).join(' ')
+            : quoteOne(value);
+        text += strings[i + 1];
+    });
+    return new ShellText(text);
+}
+/** Joins shell fragments into one script, one per line. */
+function script(...lines) {
+    return new ShellText(lines
+        .filter((l) => l instanceof ShellText)
+        .map((l) => l.text)
+        .join('\n'));
+}
+
+;// CONCATENATED MODULE: ./src/server/acme.ts
+// tls: auto: the certificate for every server name, from an ACME server, by Debian's certbot on
+// the host in webroot mode (the HTTP-01 challenges answered by the project's own nginx site), so
+// the account and the key never leave the server; renewed there by a timer (render/certbot.ts).
+
+
+
+
+
+/** certbot renews this close to the end (its default), and so does a deploy. */
+const RENEW_DAYS = 30;
+const CERT_PY = `
+import ssl, sys, time
+cert = ssl._ssl._test_decode_cert(sys.argv[1])
+days = int((ssl.cert_time_to_seconds(cert['notAfter']) - time.time()) // 86400)
+print('certificate=%d %s' % (days, ','.join(v for k, v in cert.get('subjectAltName', ()) if k == 'DNS')))
+`;
+/** Prints `certificate=<days left> <names>` when the host has the site's certificate. */
+function printCertificate(s) {
+    const p = layout_layout(s).acme;
+    return sh `if [ -f ${p.certificate} ]; then ${s.python} -c ${CERT_PY} ${p.certificate} || true; fi`;
+}
+/** Lines of the inspect step: certbot is there, the certificate, the challenges, the renewal. */
+function inspectAcme(s) {
+    const p = layout_layout(s);
+    const service = renewalUnitNames(s.projectName).service;
+    return [
+        raw('if ! command -v certbot >/dev/null 2>&1; then'),
+        raw("  echo 'tls: auto needs certbot on the host: install the package certbot (Debian/Ubuntu: apt-get install certbot)' >&2"),
+        raw('  exit 3'),
+        raw('fi'),
+        printCertificate(s),
+        sh `grep -qF /.well-known/acme-challenge/ ${p.site} 2>/dev/null && echo challenge=yes`,
+        sh `result=$(systemctl show -p Result --value ${service} 2>/dev/null)`,
+        raw('if [ -n "$result" ] && [ "$result" != success ]; then'),
+        sh `  echo "renewal-failed=$(journalctl -u ${service} -n 40 -o cat --no-pager 2>/dev/null | base64 -w0)"`,
+        raw('fi'),
+        raw('true')
+    ];
+}
+/** Reads the lines of `inspectAcme` (or of the certificate step) from `key=value` pairs. */
+function parseAcmeFacts(values) {
+    const facts = {};
+    const certificate = /^(-?\d+) ([\w.,*-]*)$/.exec(values.get('certificate') ?? '');
+    if (certificate)
+        facts.certificate = {
+            daysLeft: Number(certificate[1]),
+            names: certificate[2].split(',').filter((n) => n !== '')
+        };
+    if (values.get('challenge') === 'yes')
+        facts.challengeServed = true;
+    const failed = values.get('renewal-failed');
+    if (failed !== undefined)
+        facts.renewalProblem =
+            acmeProblem(external_node_buffer_.Buffer.from(failed, 'base64').toString()) || 'the renewal failed';
+    return facts;
+}
+/** The certificate's facts the certificate step printed. */
+function parseCertificateStep(stdout) {
+    const line = stdout.split('\n').findLast((l) => l.startsWith('certificate='));
+    return line
+        ? parseAcmeFacts(new Map([['certificate', line.slice(12).trim()]])).certificate
+        : undefined;
+}
+/** What to do about a refused certificate, by what the ACME server said. */
+function acmeHint(problem) {
+    if (/HTTPSConnectionPool|SSLError|CERTIFICATE_VERIFY_FAILED|Max retries exceeded/i.test(problem))
+        return 'The ACME directory did not answer the server: check acme-directory, that the server reaches it over HTTPS, and, for a private CA, acme-directory-ca.';
+    if (/rateLimited|too many/i.test(problem))
+        return 'The ACME server limits how many certificates a name gets: wait for the time it says, or try acme-directory with its staging server first.';
+    return 'Make sure every name in server-name resolves (DNS A/AAAA records) to this host and that the ACME server reaches it on port 80; the next deploy tries again.';
+}
+/** The certificate the site serves: tls-certificate, or ACME's once the host has it. */
+function siteTls(s, facts) {
+    if (!s.acme)
+        return manualTls(s);
+    const p = layout_layout(s).acme;
+    return facts.certificate
+        ? { certificate: p.certificate, key: p.key, challengeRoot: p.webroot }
+        : { challengeRoot: p.webroot };
+}
+/** Whether the health check speaks TLS: the site serves a certificate. */
+function servesTls(s, facts) {
+    return siteTls(s, facts).certificate !== undefined;
+}
+/** A deploy asks for a certificate when the host has none, one without a name, or one near its end. */
+function needsCertificate(s, facts) {
+    const cert = facts.certificate;
+    if (!s.acme)
+        return false;
+    if (!cert)
+        return true;
+    return cert.daysLeft <= RENEW_DAYS || s.serverNames.some((n) => !cert.names.includes(n));
+}
+/**
+ * certbot certonly in webroot mode: a certificate for every server name, kept when it is valid
+ * and covers them, extended when a name was added. Prints the certificate's facts.
+ */
+function certificateStep(s) {
+    const acme = s.acme;
+    if (!acme)
+        throw new Error('certificateStep without tls: auto');
+    const p = layout_layout(s).acme;
+    const domains = raw(s.serverNames.map((n) => sh `-d ${n}`.text).join(' '));
+    const env = acme.directoryCa ? sh `REQUESTS_CA_BUNDLE=${p.directoryCa} ` : raw('');
+    return {
+        id: 'certificate',
+        phase: 'gates',
+        title: `Obtain the certificate for ${s.serverNames.join(', ')} (ACME, HTTP-01)`,
+        privileged: true,
+        command: script(raw('set -u'), sh `install -d -m 755 ${p.webroot}`, acme.directoryCa
+            ? sh `printf %s ${external_node_buffer_.Buffer.from(acme.directoryCa).toString('base64')} | base64 -d > ${p.directoryCa}.new && chmod 600 ${p.directoryCa}.new && mv -f ${p.directoryCa}.new ${p.directoryCa}`
+            : undefined, sh `${env}certbot certonly --non-interactive --agree-tos --no-eff-email --keep-until-expiring --expand --email ${acme.email} --server ${acme.directory} --webroot -w ${p.webroot} --cert-name ${p.certName} --deploy-hook ${RELOAD_HOOK} ${domains} 2>&1 || exit`, printCertificate(s))
+    };
+}
+/**
+ * What the ACME server said, from certbot's output: its problem for each name (type and detail),
+ * or the error certbot reported; '' when there is none.
+ */
+function acmeProblem(output) {
+    const lines = output.split('\n').map((l) => l.trim());
+    const problems = [];
+    let domain = '';
+    let type = '';
+    for (const line of lines) {
+        const field = /^(Domain|Type|Detail):\s*(.*)$/.exec(line);
+        if (!field)
+            continue;
+        if (field[1] === 'Domain')
+            domain = field[2];
+        else if (field[1] === 'Type')
+            type = field[2];
+        else
+            problems.push(`${domain ? `${domain}: ` : ''}${type ? `${type}: ` : ''}${field[2]}`);
+    }
+    if (problems.length > 0)
+        return problems.join('\n');
+    const error = lines.findIndex((l) => /^An unexpected error occurred:?$/.test(l));
+    if (error >= 0 && lines[error + 1])
+        return lines[error + 1];
+    const said = lines.filter((l) => l !== '' &&
+        !/^(Saving debug log|Ask for help|See the logfile|Some challenges have failed|Hint:|Requesting a certificate|Account registered)/.test(l));
+    return said.slice(-3).join('\n');
+}
+/** The renewal timer, enabled and started once its units are in place (after a healthy deploy). */
+function renewalTimerStep(s) {
+    const units = renewalUnitNames(s.projectName);
+    return {
+        id: 'renewal-timer',
+        phase: 'cleanup',
+        title: `Enable ${units.timer} (certbot renew)`,
+        privileged: true,
+        command: script(raw('set -eu'), raw('systemctl daemon-reload'), sh `systemctl enable --now --quiet ${units.timer}`)
+    };
+}
+function renewalFiles(s) {
+    const p = layout_layout(s).acme;
+    return {
+        renewalService: { path: p.units.service, text: renderRenewalService(s) },
+        renewalTimer: { path: p.units.timer, text: renderRenewalTimer(s) }
+    };
+}
+
 ;// CONCATENATED MODULE: ../main/node_modules/diff/libesm/diff/base.js
 class Diff {
     diff(oldStr, newStr, 
@@ -61087,481 +61854,10 @@ function splitLines(text) {
     return result;
 }
 
-;// CONCATENATED MODULE: ./src/server/layout.ts
-// Every path the action owns on the server, in one place. See ARCHITECTURE.md, "On the server".
-const UNIT_FOLDER = '/etc/systemd/system';
-const SITE_AVAILABLE = '/etc/nginx/sites-available';
-const SITE_ENABLED = '/etc/nginx/sites-enabled';
-/** Debian's welcome site, disabled while our site is the catch-all `_`. */
-const DEFAULT_SITE_LINK = `${SITE_ENABLED}/default`;
-const DEFAULT_SITE = `${SITE_AVAILABLE}/default`;
-/**
- * A release id: sortable, naming the commit (20261125T081500Z-1a2b3c4). Written so that it reads
- * the same as a POSIX ERE: the prune step greps with it.
- */
-const RELEASE_ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-z]+$/;
-/**
- * The folder a dry run uploads the new code to, to read its settings and migrations: in
- * releases/ (so every path the settings derive from BASE_DIR is where the release would have it)
- * but never a release (RELEASE_ID does not match it), never live, removed at the end.
- */
-function stagedRelease(id) {
-    return `${id}-dry-run`;
-}
-/** Where earlier versions marked a failed release, inside it (still read, never written). */
-const LEGACY_FAILED_MARK = '.deploy-failed';
-function socketPath(projectName) {
-    return `/run/gunicorn-${projectName}.sock`;
-}
-function unitNames(projectName) {
-    return {
-        socket: `gunicorn-${projectName}.socket`,
-        service: `gunicorn-${projectName}.service`
-    };
-}
-function layout_layout(s) {
-    const root = s.deployPath;
-    const units = unitNames(s.projectName);
-    return {
-        root,
-        releases: `${root}/releases`,
-        release: (id) => `${root}/releases/${id}`,
-        current: `${root}/current`,
-        currentStaging: `${root}/.current.new`,
-        shared: `${root}/shared`,
-        state: `${root}/.deploy`,
-        env: `${root}/.deploy/env`,
-        failed: `${root}/.deploy/failed`,
-        served: `${root}/.deploy/served`,
-        backup: `${root}/.deploy/previous`,
-        staged: `${root}/.deploy/staged`,
-        changed: `${root}/.deploy/changed`,
-        verify: `${root}/.deploy/verify`,
-        lock: `${root}/.deploy.lock`,
-        stepsLock: `${root}/.deploy.steps`,
-        venvs: `${root}/venvs`,
-        venv: (key) => `${root}/venvs/${key}`,
-        backups: `${root}/backups`,
-        migrated: `${root}/.deploy/migrated`,
-        units: { socket: `${UNIT_FOLDER}/${units.socket}`, service: `${UNIT_FOLDER}/${units.service}` },
-        site: `${SITE_AVAILABLE}/${s.projectName}`,
-        siteLink: `${SITE_ENABLED}/${s.projectName}`
-    };
-}
-/** The last part of a path: the name a file is saved under in the gate's backup folder. */
-function baseName(path) {
-    return path.slice(path.lastIndexOf('/') + 1);
-}
-/** The action's own entries in the deploy path: never the app's. */
-const RESERVED = new Set([
-    '.deploy',
-    '.deploy.lock',
-    '.deploy.steps',
-    'venvs',
-    'backups',
-    'current',
-    '.current.new'
-]);
-/**
- * Why the app user may not be handed `path` (a folder Django writes), or undefined when it may:
- * inside the deploy path, anything but the action's own entries and other releases; outside it,
- * only a folder the user named (`named`).
- */
-function settingsFolderProblem(s, path, target, named) {
-    const within = (base) => path === base || path.startsWith(`${base}/`);
-    if (named.some((folder) => folder !== undefined && within(folder)))
-        return undefined;
-    const p = layout_layout(s);
-    if (!within(p.root))
-        return `outside deploy-path (${p.root})`;
-    const [first, second] = path.slice(p.root.length + 1).split('/');
-    if (path === p.root || RESERVED.has(first))
-        return `one of the action's own folders`;
-    if (first === 'releases' &&
-        (second === undefined || (second !== target && RELEASE_ID.test(second))))
-        return 'the releases folder, or another release';
-    return undefined;
-}
-
-;// CONCATENATED MODULE: ./src/render/systemd-escape.ts
-// Escaping for values written into systemd unit files. Settings validation rejects hostile values
-// before render; these helpers stay correct on their own so a missed check cannot change a unit.
-// Rules: systemd.syntax(7) "Quoting", systemd.unit(5) "Specifiers", systemd.service(5) "Command lines".
-// Characters that never need quoting in a systemd word ('%' is doubled, never quoted).
-const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
-const CONTROL = /\p{Cc}/u;
-function assertPrintable(value) {
-    // A newline would start a new directive; no quoting form is accepted in every setting.
-    if (CONTROL.test(value)) {
-        throw new RangeError(`control character in a systemd unit value: ${JSON.stringify(value)}`);
-    }
-}
-/** `%` → `%%`, so specifiers such as `%h` stay literal. */
-function escapeSpecifiers(value) {
-    assertPrintable(value);
-    return value.replaceAll('%', '%%');
-}
-function quoteIfNeeded(escaped) {
-    if (SAFE_WORD.test(escaped))
-        return escaped;
-    return `"${escaped.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
-}
-/**
- * A whole-line value of a setting that is taken verbatim apart from specifiers
- * (WorkingDirectory=, User=, Description=, ListenStream=, EnvironmentFile=...): no quoting exists.
- */
-function systemdValue(value) {
-    // The parser strips surrounding blanks, and a trailing backslash continues the line.
-    if (value !== value.trim() || value.endsWith('\\')) {
-        throw new RangeError(`cannot be written as a systemd value: ${JSON.stringify(value)}`);
-    }
-    return escapeSpecifiers(value);
-}
-/**
- * One item of a quoted list without variable expansion (Environment=, ReadWritePaths=): `$` is
- * literal there, so it must not be doubled.
- */
-function systemdWord(value) {
-    return quoteIfNeeded(escapeSpecifiers(value));
-}
-/** One argument of an Exec*= command line: specifiers, `$` expansion and quoting all neutralised. */
-function systemdQuote(arg) {
-    return quoteIfNeeded(escapeSpecifiers(arg).replaceAll('$', () => '$$'));
-}
-/** The program of an Exec*= line: absolute, and never variable-expanded, so `$` has no escape. */
-function systemdExecutable(path) {
-    if (!path.startsWith('/') || path.includes('$')) {
-        throw new RangeError(`cannot be written as a systemd executable path: ${JSON.stringify(path)}`);
-    }
-    return quoteIfNeeded(escapeSpecifiers(path));
-}
-
-;// CONCATENATED MODULE: ./src/render/gunicorn.ts
-// The gunicorn socket and service units. Socket activation keeps the listening socket open across
-// a service restart, so requests wait for the new release instead of failing.
-
-
-const MANAGED_HEADER = '# Managed by django-deploy-action; changes are overwritten on the next deploy.';
-/** nginx's workers run as www-data on Debian and Ubuntu; only they may connect. */
-const SOCKET_OWNER = 'www-data';
-/** gunicorn's own default for --graceful-timeout, in seconds. */
-const DEFAULT_GRACEFUL_TIMEOUT = 30;
-// Aimed at `systemd-analyze security` ≤ 2.0 while the app can still read its release and write
-// <deploy-path>/shared (sqlite, media). One list, so the e2e check can prune it in one place.
-// IPAddressDeny= is left out on purpose: the app may call other services.
-const HARDENING = [
-    'ProtectSystem=strict',
-    (s) => `ReadWritePaths=${systemdWord(`${s.deployPath}/shared`)}`,
-    // ProtectHome=true hides /home entirely, and nothing can be re-allowed beneath it.
-    (s) => `ProtectHome=${isUnderHome(s.deployPath) ? 'read-only' : 'true'}`,
-    'PrivateTmp=true',
-    'PrivateDevices=true',
-    'NoNewPrivileges=true',
-    'ProtectKernelTunables=true',
-    'ProtectKernelModules=true',
-    'ProtectKernelLogs=true',
-    'ProtectControlGroups=true',
-    'ProtectClock=true',
-    'ProtectHostname=true',
-    'ProtectProc=invisible',
-    'ProcSubset=pid',
-    'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6',
-    'RestrictNamespaces=true',
-    'RestrictRealtime=true',
-    'RestrictSUIDSGID=true',
-    'LockPersonality=true',
-    // Breaks Python code that needs writable+executable memory (cffi callbacks, JITs).
-    'MemoryDenyWriteExecute=true',
-    'SystemCallArchitectures=native',
-    'SystemCallFilter=@system-service',
-    'SystemCallFilter=~@privileged @resources',
-    // gunicorn's workers always call setuid/setgid (to the uid they already have); without these
-    // the seccomp filter kills every worker at boot with SIGSYS.
-    'SystemCallFilter=setuid setgid setgroups',
-    'CapabilityBoundingSet=',
-    'AmbientCapabilities=',
-    'PrivateUsers=true',
-    'UMask=0027',
-    'RemoveIPC=true',
-    'DevicePolicy=closed'
-];
-function isUnderHome(path) {
-    return ['/home', '/root', '/run/user'].some((p) => path === p || path.startsWith(`${p}/`));
-}
-/**
- * The graceful timeout gunicorn will use, read from its arguments as its own parser would: the last
- * `--graceful-timeout N` or `--graceful-timeout=N` wins.
- */
-function gracefulTimeout(gunicornArgs) {
-    let seconds = DEFAULT_GRACEFUL_TIMEOUT;
-    for (let i = 0; i < gunicornArgs.length; i++) {
-        const arg = gunicornArgs[i];
-        let value;
-        if (arg === '--graceful-timeout')
-            value = gunicornArgs[++i];
-        else if (arg.startsWith('--graceful-timeout='))
-            value = arg.slice('--graceful-timeout='.length);
-        else
-            continue;
-        const n = Number(value);
-        if (value !== undefined && value.trim() !== '' && Number.isFinite(n) && n >= 0) {
-            seconds = Math.ceil(n);
-        }
-    }
-    return seconds;
-}
-function renderSocket(s) {
-    return unitFile([
-        ['Unit', [`Description=${systemdValue(`gunicorn socket for ${s.projectName}`)}`]],
-        [
-            'Socket',
-            [
-                `ListenStream=${systemdValue(socketPath(s.projectName))}`,
-                `SocketUser=${SOCKET_OWNER}`,
-                `SocketGroup=${SOCKET_OWNER}`,
-                'SocketMode=0600'
-            ]
-        ],
-        ['Install', ['WantedBy=sockets.target']]
-    ]);
-}
-/**
- * `appRoot` is the folder the app runs from: `<deploy-path>/current` when live, the release folder
- * itself when a unit is verified before the switch.
- */
-function renderService(s, opts) {
-    if (!Number.isInteger(opts.workers) || opts.workers < 1) {
-        throw new RangeError(`workers must be a positive integer, got ${opts.workers}`);
-    }
-    const units = unitNames(s.projectName);
-    // The venv's python finds gunicorn in the venv or, with system-site-packages, in the distribution.
-    const execStart = [
-        systemdExecutable(`${opts.appRoot}/.venv/bin/python`),
-        ...['-m', 'gunicorn', '--workers', String(opts.workers), ...s.gunicornArgs, s.wsgiModule].map(systemdQuote)
-    ].join(' ');
-    return unitFile([
-        [
-            'Unit',
-            [
-                `Description=${systemdValue(`gunicorn for ${s.projectName}`)}`,
-                `Requires=${systemdValue(units.socket)}`,
-                `After=${systemdValue(units.socket)}`,
-                'After=network.target'
-            ]
-        ],
-        [
-            'Service',
-            [
-                'Type=notify',
-                'NotifyAccess=main',
-                `User=${systemdValue(s.appUser)}`,
-                `Group=${systemdValue(s.appUser)}`,
-                `WorkingDirectory=${systemdValue(opts.appRoot)}`,
-                `Environment=${systemdWord(`DJANGO_SETTINGS_MODULE=${s.settingsModule}`)}`,
-                'Environment=PYTHONUNBUFFERED=1',
-                // '-': the service starts before any dotenv was ever written. systemd reads it as root.
-                `EnvironmentFile=-${systemdValue(layout_layout(s).env)}`,
-                `ExecStart=${execStart}`,
-                'ExecReload=/bin/kill -s HUP $MAINPID',
-                // SIGTERM to gunicorn's arbiter only: it stops its workers gracefully itself.
-                'KillMode=mixed',
-                `TimeoutStopSec=${gracefulTimeout(s.gunicornArgs) + 5}`,
-                'Restart=on-failure',
-                'RestartSec=1',
-                '',
-                ...HARDENING.map((d) => (typeof d === 'string' ? d : d(s))),
-                ...(opts.writable ?? []).map((path) => `ReadWritePaths=${systemdWord(path)}`)
-            ]
-        ],
-        ['Install', ['WantedBy=multi-user.target']]
-    ]);
-}
-function unitFile(sections) {
-    const body = sections.map(([name, lines]) => [`[${name}]`, ...lines].join('\n')).join('\n\n');
-    return `${MANAGED_HEADER}\n${body}\n`;
-}
-
-;// CONCATENATED MODULE: ./src/render/nginx.ts
-// The nginx site: gunicorn's socket as upstream, static and media served directly, optional TLS.
-
-
-const INDENT = '    ';
-const SAFE_PATH = /^[A-Za-z0-9_./-]+$/;
-const SAFE_SOCKET = /^[A-Za-z0-9_./:-]+$/;
-function nginx_quoteIfNeeded(value, safe) {
-    if (/\p{Cc}/u.test(value)) {
-        throw new RangeError(`control character in an nginx value: ${JSON.stringify(value)}`);
-    }
-    if (safe.test(value))
-        return value;
-    return `"${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
-}
-/** nginx's double-quote quoting, used when a value holds anything outside `[A-Za-z0-9_./-]`. */
-function nginxQuote(value) {
-    return nginx_quoteIfNeeded(value, SAFE_PATH);
-}
-/** A file path in a directive that expands variables (alias, ssl_certificate): `$` has no escape. */
-function nginxPath(path) {
-    if (path.includes('$')) {
-        throw new RangeError(`cannot be written as an nginx path: ${JSON.stringify(path)}`);
-    }
-    return nginxQuote(path);
-}
-function upstreamName(projectName) {
-    return `gunicorn_${projectName}`;
-}
-/**
- * `paths` are the static and media locations the caller resolved (inputs, else the project's
- * Django settings); the settings' own values fill what it left out.
- */
-function renderSite(s, paths = {}) {
-    const upstream = upstreamName(s.projectName);
-    const { tlsCertificate: cert, tlsCertificateKey: key } = s;
-    const tls = cert !== undefined && key !== undefined;
-    const catchAll = s.serverNames.length === 1 && s.serverNames[0] === '_';
-    const serverName = `server_name ${s.serverNames.map(nginxQuote).join(' ')};`;
-    const main = [
-        ...listen(s.listen.address, tls ? 443 : s.listen.port, tls, catchAll),
-        serverName
-    ];
-    if (tls) {
-        main.push('', `ssl_certificate ${nginxPath(cert)};`, `ssl_certificate_key ${nginxPath(key)};`);
-    }
-    main.push('', `client_max_body_size ${nginxQuote(s.clientMaxBodySize)};`, '', 'location = /favicon.ico { access_log off; log_not_found off; }', ...aliasLocation(paths.staticUrl ?? s.staticUrl, paths.staticRoot ?? s.staticRoot, [
-        // Only static: media may be replaced under the same name by the app.
-        'expires 30d;'
-    ]), ...aliasLocation(paths.mediaUrl ?? s.mediaUrl, paths.mediaRoot ?? s.mediaRoot, []), '', 'location / {', ...indent([
-        'proxy_set_header Host $http_host;',
-        'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
-        'proxy_set_header X-Forwarded-Proto $scheme;',
-        'proxy_set_header X-Real-IP $remote_addr;',
-        'proxy_redirect off;',
-        `proxy_pass http://${upstream};`
-    ]), '}');
-    const extra = directiveLines(s.nginxDirectives);
-    if (extra.length > 0)
-        main.push('', '# nginx-directives input', ...extra);
-    const blocks = [
-        [
-            `upstream ${upstream} {`,
-            ...indent([
-                `server ${nginx_quoteIfNeeded(`unix:${socketPath(s.projectName)}`, SAFE_SOCKET)} fail_timeout=0;`
-            ]),
-            '}'
-        ]
-    ];
-    if (tls && s.listen.port !== 443) {
-        blocks.push(serverBlock([
-            ...listen(s.listen.address, s.listen.port, false, catchAll),
-            serverName,
-            '',
-            'return 301 https://$host$request_uri;'
-        ]));
-    }
-    blocks.push(serverBlock(main));
-    return `${MANAGED_HEADER}\n\n${blocks.map((b) => b.join('\n')).join('\n\n')}\n`;
-}
-function listen(address, port, ssl, catchAll) {
-    const flags = `${ssl ? ' ssl' : ''}${catchAll ? ' default_server' : ''};`;
-    if (address === undefined)
-        return [`listen ${port}${flags}`, `listen [::]:${port}${flags}`];
-    // A bare IPv6 address needs brackets before the port.
-    const host = address.includes(':') && !address.startsWith('[') ? `[${address}]` : address;
-    return [`listen ${host}:${port}${flags}`];
-}
-function aliasLocation(url, root, extra) {
-    if (url === undefined || root === undefined)
-        return [];
-    const location = locationPath(url);
-    // An absolute URL (a CDN) is not ours to serve.
-    if (location === undefined)
-        return [];
-    // Both end in '/': a location without it would let /static../ reach the alias's parent.
-    const alias = `${root.replace(/\/+$/, '')}/`;
-    return [
-        '',
-        `location ${nginxQuote(location)} {`,
-        ...indent([`alias ${nginxPath(alias)};`, ...extra]),
-        '}'
-    ];
-}
-function locationPath(url) {
-    if (/^[a-z][a-z0-9+.-]*:|^\/\//i.test(url))
-        return undefined;
-    const withLead = url.startsWith('/') ? url : `/${url}`;
-    return withLead.endsWith('/') ? withLead : `${withLead}/`;
-}
-function directiveLines(directives) {
-    const lines = directives.split(/\r?\n/).map((l) => l.trimEnd());
-    while (lines.length > 0 && lines[0] === '')
-        lines.shift();
-    while (lines.length > 0 && lines[lines.length - 1] === '')
-        lines.pop();
-    return lines;
-}
-function serverBlock(lines) {
-    return ['server {', ...indent(lines), '}'];
-}
-function indent(lines) {
-    return lines.map((l) => (l === '' ? '' : `${INDENT}${l}`));
-}
-
-// EXTERNAL MODULE: ../main/node_modules/shell-quote/index.js
-var shell_quote = __nccwpck_require__(4703);
-;// CONCATENATED MODULE: ./src/shell.ts
-
-/** A piece of shell text that is inserted as it is (already quoted or built from quoted parts). */
-class ShellText {
-    text;
-    constructor(text) {
-        this.text = text;
-    }
-    toString() {
-        return this.text;
-    }
-}
-/** Marks text as shell code. Use only for constants and for text built by `sh`. */
-function raw(text) {
-    return new ShellText(text);
-}
-function quoteOne(value) {
-    if (value instanceof ShellText)
-        return value.text;
-    const text = String(value);
-    if (text.includes('\u0000'))
-        throw new Error('a NUL byte cannot be passed to a shell');
-    return text === '' ? "''" : (0,shell_quote.quote)([text]);
-}
-/**
- * Builds shell code with every interpolated value quoted as one word (arrays as several words),
- * so no value can change the command's meaning: quoting by construction, never by hand.
- */
-function sh(strings, ...values) {
-    // A tagged template gives undefined for text with an invalid escape (`\1`, `\x`), which would
-    // otherwise reach the shell as the word "undefined".
-    if (strings.some((s) => s === undefined)) {
-        throw new Error(`an invalid escape sequence in shell text: ${JSON.stringify(strings.raw.join('${...}'))}`);
-    }
-    let text = strings[0];
-    values.forEach((value, i) => {
-        text += Array.isArray(value)
-            ? value.map(quoteOne).join(' ')
-            : quoteOne(value);
-        text += strings[i + 1];
-    });
-    return new ShellText(text);
-}
-/** Joins shell fragments into one script, one per line. */
-function script(...lines) {
-    return new ShellText(lines
-        .filter((l) => l instanceof ShellText)
-        .map((l) => l.text)
-        .join('\n'));
-}
-
 ;// CONCATENATED MODULE: ./src/server/config.ts
 // The configuration the action owns (gunicorn's units, the nginx site): rendered, verified,
 // installed behind the `nginx -t` gate, put back when a gate or the new release fails.
+
 
 
 
@@ -61582,10 +61878,11 @@ function configFiles(s, facts, site, writable = []) {
             path: p.units.service,
             text: renderService(s, { appRoot: p.current, workers: workerCount(s, facts), writable })
         },
-        site: { path: p.site, text: renderSite(s, site) }
+        site: { path: p.site, text: renderSite(s, site, siteTls(s, facts)) },
+        ...(s.acme ? renewalFiles(s) : {})
     };
 }
-const allFiles = (files) => [files.socket, files.service, files.site];
+const allFiles = (files) => [files.socket, files.service, files.site, files.renewalService, files.renewalTimer].filter((f) => f !== undefined);
 function config_writeFile(path, text) {
     // base64 keeps any byte of the rendered text out of the shell's reach.
     return sh `printf %s ${external_node_buffer_.Buffer.from(text).toString('base64')} | base64 -d > ${path}`;
@@ -62494,15 +62791,21 @@ function healthHost(s) {
     return name === '_' ? 'localhost' : requestName(name);
 }
 const HEALTH_PY = `
-import http.client, ssl, sys, time
+import http.client, socket, ssl, sys, time
 host, port, path, header, tls, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5] == 'tls', float(sys.argv[6])
+# tls: auto before its first certificate: HTTPS is coming, so the app's redirect to it is no refusal.
+upgrading = sys.argv[5] == 'upgrade'
 ranges = [tuple(map(int, r.split('-'))) for r in sys.argv[7].split(',')]
 start = time.monotonic(); status = 0; detail = ''
+class Named(http.client.HTTPSConnection):
+    # To nginx on this host, with the site's name in the TLS handshake (SNI), as a browser.
+    def connect(self):
+        self.sock = self._context.wrap_socket(socket.create_connection((host, port), 5), server_hostname=header)
 while True:
     refused = False
     try:
         if tls:
-            conn = http.client.HTTPSConnection(host, port, timeout=5, context=ssl._create_unverified_context())
+            conn = Named(header, port, timeout=5, context=ssl._create_unverified_context())
         else:
             conn = http.client.HTTPConnection(host, port, timeout=5)
         conn.request('GET', path, headers={'Host': header, 'User-Agent': 'django-deploy-action health check'})
@@ -62515,7 +62818,7 @@ while True:
         exact = any(lo == hi == status for lo, hi in ranges)
         if status == 400 and not exact and ('DisallowedHost' in body or '<h1>Bad Request (400)</h1>' in body):
             refused, detail = True, "DisallowedHost: Invalid HTTP_HOST header: '%s'" % header
-        if 300 <= status < 400 and not exact and not tls and location.startswith('https:'):
+        if 300 <= status < 400 and not exact and not tls and not upgrading and location.startswith('https:'):
             refused, detail = True, 'answered %d to %s: the settings redirect plain HTTP to HTTPS' % (status, location)
     except Exception as error:
         status = 0; detail = str(error)
@@ -62528,9 +62831,12 @@ while True:
     time.sleep(0.25)
 `;
 /** Requests health-path through nginx on the host until a healthy status or health-timeout. */
-function healthStep(s, timeoutMs = s.healthTimeoutMs) {
-    const tls = !!s.tlsCertificate;
-    const port = tls ? (s.listen.port === 80 ? 443 : s.listen.port) : s.listen.port;
+/**
+ * `scheme`: how the site is served; `upgrade` is plain HTTP until tls: auto's first certificate.
+ */
+function healthStep(s, timeoutMs = s.healthTimeoutMs, scheme = s.tlsCertificate ? 'tls' : 'plain') {
+    const tls = scheme === 'tls';
+    const port = tls ? s.tlsListen : s.listen.port;
     const address = !s.listen.address || /^(0\.0\.0\.0|\[::\])$/.test(s.listen.address)
         ? '127.0.0.1'
         : s.listen.address.replace(/^\[|\]$/g, '');
@@ -62538,9 +62844,9 @@ function healthStep(s, timeoutMs = s.healthTimeoutMs) {
     return {
         id: 'health',
         phase: 'health',
-        title: `GET ${s.healthPath} through nginx (Host: ${healthHost(s)})`,
+        title: `GET ${tls ? 'https' : 'http'}://${healthHost(s)}${s.healthPath} through nginx`,
         privileged: false,
-        command: sh `${s.python} -c ${HEALTH_PY} ${address} ${port} ${s.healthPath} ${healthHost(s)} ${tls ? 'tls' : 'plain'} ${timeoutMs / 1000} ${ranges}`
+        command: sh `${s.python} -c ${HEALTH_PY} ${address} ${port} ${s.healthPath} ${healthHost(s)} ${scheme} ${timeoutMs / 1000} ${ranges}`
     };
 }
 function parseHealth(stdout) {
@@ -62802,11 +63108,32 @@ function rollbackStep(s, previous, files) {
             : sh `systemctl disable --now ${units.service} ${units.socket} 2>/dev/null || true`, reloadNginx))
     };
 }
+/** tls: auto, once the first certificate is issued: the HTTPS site its gate tested, loaded. */
+function reloadNginxStep(s, files) {
+    return {
+        id: 'reload-nginx',
+        phase: 'restart',
+        title: 'Reload nginx with the HTTPS site',
+        privileged: true,
+        command: detached(script(installStaged(s, files), reloadNginx))
+    };
+}
+/** The HTTPS site did not answer: the plain HTTP site it replaced goes back. */
+function undoSiteStep(s, files) {
+    return {
+        id: 'undo-site',
+        phase: 'health',
+        title: 'Put the plain HTTP site back',
+        privileged: true,
+        command: detached(script(restoreConfig(s, files), reloadNginx))
+    };
+}
 
 ;// CONCATENATED MODULE: ./src/plan.ts
 // The planner: one pure function from the settings and what the host reported to the steps of a
 // run, for every mode. The deploy executes this plan (flow/host.ts) and the dry run prints it,
 // so what a dry run shows is what a deploy does.
+
 
 
 
@@ -62877,8 +63204,8 @@ function checkFound(s, found, target) {
  * backup would also take away data of releases other than the live one, unless forced.
  */
 function databasePlan(s, facts, target) {
-    const ahead = modeOf(s) === 'rollback' ? facts.migrated.filter((r) => r > target).sort() : [];
-    const backup = ahead.length > 0 ? backupOf(s, ahead[0], facts.backups) : undefined;
+    const ahead = modeOf(s) === 'rollback' ? (facts.migrated ?? []).filter((r) => r > target).sort() : [];
+    const backup = ahead.length > 0 ? backupOf(s, ahead[0], facts.backups ?? []) : undefined;
     const restore = s.restoreDatabase && ahead.length > 0;
     if (restore && !backup)
         throw new PlanError(`restore-database: ${ahead[0]} applied migrations, but the host has no backup taken before them ` +
@@ -62908,7 +63235,15 @@ function lockedSteps(s, plan) {
         markFailed: plan.markFailed && hold(plan.markFailed),
         removePartial: plan.removePartial && hold(plan.removePartial),
         rollback: hold(plan.rollback),
-        diagnostics: hold(plan.diagnostics)
+        diagnostics: hold(plan.diagnostics),
+        certificate: plan.certificate && { ...plan.certificate, step: hold(plan.certificate.step) },
+        secure: plan.secure && {
+            files: plan.secure.files,
+            gate: hold(plan.secure.gate),
+            reload: hold(plan.secure.reload),
+            health: hold(plan.secure.health),
+            undo: hold(plan.secure.undo)
+        }
     };
 }
 function planUnlocked(input) {
@@ -62923,6 +63258,22 @@ function planUnlocked(input) {
     const restore = database.restore && database.backup
         ? [restoreStep(s, target, database.backup, database.ahead, appWritable(s, target, found))]
         : [];
+    const certificate = needsCertificate(s, facts)
+        ? { step: certificateStep(s), beforeGates: !!facts.certificate && !!facts.challengeServed }
+        : undefined;
+    let secure;
+    if (s.acme && !facts.certificate) {
+        // The certificate's names and days do not change the site: any will do to render it.
+        const issued = { ...facts, certificate: { daysLeft: 90, names: s.serverNames } };
+        const tlsFiles = configFiles(s, issued, sitePaths(s, target, found), writable);
+        secure = {
+            files: tlsFiles,
+            gate: { ...installConfigStep(s, tlsFiles), title: 'nginx -t with the HTTPS site' },
+            reload: reloadNginxStep(s, tlsFiles),
+            health: healthStep(s, undefined, 'tls'),
+            undo: undoSiteStep(s, tlsFiles)
+        };
+    }
     return {
         mode,
         target,
@@ -62937,8 +63288,9 @@ function planUnlocked(input) {
         build: isNew ? djangoSteps(s, target, found, input.migrations) : restore,
         gates: [verifyUnitsStep(s, target, files), installConfigStep(s, files)],
         switch: switchStep(s, target, files),
-        health: healthStep(s),
+        health: healthStep(s, undefined, servesTls(s, facts) ? 'tls' : s.acme ? 'upgrade' : 'plain'),
         finish: [
+            ...(s.acme ? [renewalTimerStep(s)] : []),
             ...(s.postDeploy ? [hookStep(s, target, 'post-deploy', s.postDeploy, 'cleanup')] : []),
             pruneStep(s, s.keepReleases, target, facts.live === target ? '' : facts.live)
         ],
@@ -62947,7 +63299,9 @@ function planUnlocked(input) {
         removePartial: isNew ? removePartialStep(s, target) : undefined,
         rollback: rollbackStep(s, facts.live, files),
         diagnostics: diagnosticsStep(s),
-        database
+        database,
+        certificate,
+        secure
     };
 }
 /** The steps of a run that goes well, in the order the deploy runs them: what a dry run lists. */
@@ -62956,9 +63310,12 @@ function planSteps(plan) {
         ...plan.release,
         plan.discover,
         ...plan.build,
+        ...(plan.certificate?.beforeGates ? [plan.certificate.step] : []),
         ...plan.gates,
         plan.switch,
         plan.health,
+        ...(plan.certificate && !plan.certificate.beforeGates ? [plan.certificate.step] : []),
+        ...(plan.secure ? [plan.secure.gate, plan.secure.reload, plan.secure.health] : []),
         ...plan.finish
     ];
 }
@@ -63058,7 +63415,7 @@ const HINTS = [
     {
         when: /redirects? (?:plain )?HTTP to HTTPS|answered 30[1278] to https:/,
         hint: () => 'The settings redirect HTTP to HTTPS (SECURE_SSL_REDIRECT), and this site has no TLS: set ' +
-            'tls-certificate and tls-certificate-key, or turn the redirect off for this host (for ' +
+            'tls-certificate and tls-certificate-key (or tls: auto), or turn the redirect off for this host (for ' +
             'example from an environment variable set in dotenv).'
     }
 ];
@@ -64539,6 +64896,7 @@ class Executor {
 // The first step of every run: what the host has and what it serves. Read-only.
 
 
+
 function inspectStep(s) {
     const p = layout_layout(s);
     return {
@@ -64548,7 +64906,7 @@ function inspectStep(s) {
         privileged: true,
         command: script(raw('set -u'), raw('missing=""'), sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), sh `if ! ${s.python} -c 'import venv, ensurepip' >/dev/null 2>&1; then`, sh `  package=$(${s.python} -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])' 2>/dev/null || echo python3-venv)`, sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), sh `echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`, sh `echo "live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null)"`, 
         // Only releases: a dry run's staged upload is none (layout.ts stagedRelease).
-        sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -E ${RELEASE_ID.source} | sort -r | tr '\n' ' ')"`, sh `echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`, sh `echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`, sh `echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`, sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`)
+        sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -E ${RELEASE_ID.source} | sort -r | tr '\n' ' ')"`, sh `echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`, sh `echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`, sh `echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`, sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`, ...(s.acme ? inspectAcme(s) : []))
     };
 }
 function parseFacts(stdout) {
@@ -64568,13 +64926,19 @@ function parseFacts(stdout) {
         served: list('served'),
         python: values.get('python') ?? '',
         migrated: list('migrated'),
-        backups: list('backups')
+        backups: list('backups'),
+        ...parseAcmeFacts(values)
     };
 }
 
 ;// CONCATENATED MODULE: ./src/flow/database.ts
 // What the flow says about the database: pure texts from what the run learnt (the migration
 // plan, the backup, a rollback's schema), so host.ts only decides when to say them.
+
+
+
+
+
 
 /** The plan in the log; a deploy with nothing to apply says migrate did not run. */
 function planMessage(migrations, dryRun) {
@@ -64628,12 +64992,111 @@ function failureNote(database, live, healthy) {
             (applied?.length ? ` To restore it: ${restoreHint(backup.path)}.` : ''));
     return lines.length > 0 ? `\n${lines.join('\n')}` : '';
 }
+/** What one host's run learnt and did about the database, and what it said as it went. */
+class DatabaseWatch {
+    deps;
+    report = {};
+    constructor(deps) {
+        this.deps = deps;
+    }
+    outcome() {
+        return Object.keys(this.report).length > 0 ? { ...this.report } : undefined;
+    }
+    /** After a Django step: what it said; the migration plan when it was the plan's step. */
+    afterStep(step, stdout, plan, found) {
+        if (step.id === 'migrations')
+            return this.readMigrations(stdout, found);
+        if (step.id === 'backup') {
+            this.report.backup = parseBackup(stdout);
+            const b = this.report.backup;
+            if (b)
+                this.deps.info(`Database backup: ${b.path} (${b.bytes} bytes)`);
+        }
+        else if (step.id === 'migrate')
+            this.report.applied = this.report.pending;
+        else if (step.id === 'restore-database')
+            this.report.restored = plan.database.backup;
+        return undefined;
+    }
+    /** The migration plan, said before anything is applied; warnings for what cannot go back. */
+    readMigrations(stdout, found) {
+        const migrations = parseMigrationPlan(stdout);
+        if (!migrations)
+            throw new Error('The migration plan could not be read from its step.');
+        this.report.pending = migrations.pending;
+        this.report.irreversible = migrations.irreversible;
+        this.deps.info(planMessage(migrations, this.deps.settings.dryRun));
+        for (const w of migrationWarnings(this.deps.settings, migrations, found))
+            this.deps.warn(w.message, w.title);
+        return migrations;
+    }
+    /** A rollback over releases that applied migrations: the schema stays theirs, or is restored. */
+    noticeRollback(plan) {
+        const { ahead, backup } = plan.database;
+        if (ahead.length === 0)
+            return;
+        this.report.ahead = ahead;
+        this.report.aheadBackup = backup;
+        const warning = schemaAheadWarning(plan);
+        if (warning)
+            this.deps.warn(warning, 'Schema ahead of the code');
+    }
+}
+/**
+ * The dry run's look at the new code: uploaded beside the releases (layout.ts stagedRelease)
+ * and read as the app user: its settings and what migrate would apply. Removed whatever
+ * happens; a problem is a warning, and the dry run goes on with the live release's settings.
+ */
+async function stage(deps, facts, newRelease, watch) {
+    const s = deps.settings;
+    const steps = stagingSteps(s, stagedRelease(newRelease), deps.venvKey(facts));
+    try {
+        for (const step of steps.prepare)
+            await deps.run(step, { stdin: step.stdin && deps.stdin(step.stdin) });
+        const found = parseDjangoFacts((await deps.run(steps.discover)).stdout);
+        if (!s.migrate)
+            return { found };
+        for (const step of steps.read(found)) {
+            const result = await deps.run(step);
+            if (step.id === 'migrations')
+                return { found, migrations: watch.readMigrations(result.stdout, found) };
+        }
+        return { found };
+    }
+    catch (error) {
+        deps.warn(`The dry run could not read the new code's settings and migrations: ${error instanceof StepError ? `${error.step.title}: ${error.cause}` : error.message}`, 'Dry run');
+        return undefined;
+    }
+    finally {
+        await deps.run(steps.remove, { allowFailure: true });
+    }
+}
+/**
+ * What the dry run plans with: the new code's settings and migrations from a staged upload, or,
+ * with no live release (or for a rollback), the settings of the release that exists; their
+ * paths moved to where the target release has them.
+ */
+async function readForDryRun(deps, facts, newRelease, target, watch) {
+    const s = deps.settings;
+    const staged = target === newRelease && facts.live ? await stage(deps, facts, newRelease, watch) : undefined;
+    if (staged)
+        return {
+            found: rebaseFound(s, staged.found, stagedRelease(newRelease), target),
+            migrations: staged.migrations
+        };
+    if (target === newRelease && s.migrate && !facts.live)
+        deps.info('First deploy: migrate applies every migration of the project.');
+    const readable = target === newRelease ? facts.live : target;
+    if (!readable)
+        return { found: {} };
+    const result = await deps.run(discoverStep(s, readable), { allowFailure: true });
+    return { found: rebaseFound(s, parseDjangoFacts(result.stdout), readable, target) };
+}
 
 ;// CONCATENATED MODULE: ./src/flow/host.ts
 // One host's deploy as a small state machine: locked → inspected → released → gated → switched →
 // healthy, or failed / rolled back (a dry run: inspected, and no lock). It executes the planner's steps through one executor and
 // returns a result value; nothing else decides what runs. See ARCHITECTURE.md.
-
 
 
 
@@ -64667,9 +65130,12 @@ class HostDeploy {
     failedStep;
     found = {};
     /** what the run learnt and did about the database */
-    database = {};
+    database;
+    /** tls: auto: the certificate the certificate step reported */
+    certificate;
     constructor(deps) {
         this.deps = deps;
+        this.database = new DatabaseWatch(deps);
     }
     to(state) {
         this.state = state;
@@ -64705,7 +65171,7 @@ class HostDeploy {
                     output: error.result.stdout + error.result.stderr
                 };
             return this.outcome(error instanceof Stop ? error.status : 'failure', this.explain(error) +
-                failureNote(this.database, this.facts?.live ?? '', this.states.includes('healthy')));
+                failureNote(this.database.report, this.facts?.live ?? '', this.states.includes('healthy')));
         }
         finally {
             // The other hosts must never wait on a first host that stopped before its migrations.
@@ -64736,6 +65202,9 @@ class HostDeploy {
     async inspect() {
         this.facts = parseFacts((await this.deps.run(inspectStep(this.deps.settings))).stdout);
         this.to('inspected');
+        const { certificate, renewalProblem } = this.facts;
+        if (renewalProblem)
+            this.deps.warn(`The last renewal of the certificate on the host failed${certificate ? ` (${certificate.daysLeft} days left)` : ''}: ${renewalProblem}`, 'Certificate renewal failed');
     }
     outcome(status, message) {
         return {
@@ -64749,8 +65218,16 @@ class HostDeploy {
             failedStep: this.failedStep,
             diagnostics: this.diagnostics,
             files: this.plan?.files,
-            database: Object.keys(this.database).length > 0 ? { ...this.database } : undefined
+            database: this.database.outcome(),
+            certificate: this.certificateReport()
         };
+    }
+    certificateReport() {
+        const certificate = this.certificate ?? this.facts?.certificate;
+        const renewalProblem = this.facts?.renewalProblem;
+        if (!certificate && !renewalProblem)
+            return undefined;
+        return { daysLeft: -1, names: [], ...certificate, renewalProblem };
     }
     /** Plans with what the project's settings say, once the release to read them from exists. */
     planWith(newRelease, found, migrations) {
@@ -64779,8 +65256,10 @@ class HostDeploy {
             plan = this.plan = this.planWith(newRelease, found);
             this.to('released');
             this.noticeShared(plan, found);
-            this.noticeRollbackDatabase(plan);
+            this.database.noticeRollback(plan);
             await this.build(plan);
+            if (plan.certificate?.beforeGates)
+                await this.obtainCertificate(plan);
             await this.runGates(plan);
         }
         catch (error) {
@@ -64795,6 +65274,11 @@ class HostDeploy {
         this.to('gated');
         await this.switchAndCheck(plan);
         this.to('healthy');
+        if (plan.certificate && !plan.certificate.beforeGates) {
+            await this.obtainCertificate(plan);
+            if (plan.secure)
+                await this.secure(plan.secure);
+        }
         for (const step of plan.finish) {
             // Old releases that could not be removed are no reason to call a healthy deploy failed.
             const result = await this.deps.run(step, { allowFailure: step.id === 'prune' });
@@ -64852,46 +65336,14 @@ class HostDeploy {
         for (let i = 0; i < plan.build.length; i++) {
             const step = plan.build[i];
             const result = await this.deps.run(step);
-            if (step.id === 'migrations') {
-                const migrations = this.readMigrations(result.stdout);
+            const migrations = this.database.afterStep(step, result.stdout, plan, this.found);
+            if (migrations) {
                 plan = this.plan = this.planWith(plan.target, this.found, migrations);
                 i = plan.build.findIndex((next) => next.id === 'migrations');
             }
-            else if (step.id === 'backup') {
-                this.database.backup = parseBackup(result.stdout);
-                if (this.database.backup)
-                    this.deps.info(`Database backup: ${this.database.backup.path} (${this.database.backup.bytes} bytes)`);
-            }
-            else if (step.id === 'migrate')
-                this.database.applied = this.database.pending;
-            else if (step.id === 'restore-database')
-                this.database.restored = plan.database.backup;
         }
     }
-    /** The migration plan, said before anything is applied; warnings for what cannot go back. */
-    readMigrations(stdout) {
-        const migrations = parseMigrationPlan(stdout);
-        if (!migrations)
-            throw new Error('The migration plan could not be read from its step.');
-        this.database.pending = migrations.pending;
-        this.database.irreversible = migrations.irreversible;
-        this.deps.info(planMessage(migrations, this.deps.settings.dryRun));
-        for (const w of migrationWarnings(this.deps.settings, migrations, this.found))
-            this.deps.warn(w.message, w.title);
-        return migrations;
-    }
-    /** A rollback over releases that applied migrations: the schema stays theirs, or is restored. */
-    noticeRollbackDatabase(plan) {
-        const { ahead, backup } = plan.database;
-        if (ahead.length === 0)
-            return;
-        this.database.ahead = ahead;
-        this.database.aheadBackup = backup;
-        const warning = schemaAheadWarning(plan);
-        if (warning)
-            this.deps.warn(warning, 'Schema ahead of the code');
-    }
-    async runGates(plan) {
+    async runGates(plan, done = 'The previous files are back in place and nothing was restarted.') {
         for (const step of plan.gates) {
             const gate = { name: step.title, passed: false, output: '' };
             this.gates.push(gate);
@@ -64899,7 +65351,7 @@ class HostDeploy {
             gate.output = (result.stdout + result.stderr).trim();
             if (result.code === GATE_FAILED) {
                 this.failedStep = { title: step.title, output: result.stdout + result.stderr };
-                throw new Stop(`Gate failed: ${step.title}. The previous files are back in place and nothing was restarted.\n${result.stderr.trim()}`);
+                throw new Stop(`Gate failed: ${step.title}. ${done}\n${result.stderr.trim()}`);
             }
             if (result.code !== 0)
                 throw new StepError(step, result);
@@ -64936,6 +65388,42 @@ class HostDeploy {
             (hint ? `\n${hint}` : '') +
             (errors.length > 1 ? `\nThe app said: ${errors.join('\n')}` : ''), rolledBack ? 'rolled-back' : 'failure');
     }
+    /** tls: auto: certbot asks the ACME server; a refusal stops the run with the server's words. */
+    async obtainCertificate(plan) {
+        const step = plan.certificate?.step;
+        const result = await this.deps.run(step, { allowFailure: true });
+        if (result.code === 0) {
+            this.certificate = parseCertificateStep(result.stdout);
+            return;
+        }
+        const output = result.stdout + result.stderr;
+        this.failedStep = { title: step.title, output };
+        const names = this.deps.settings.serverNames.join(', ');
+        const said = acmeProblem(output) || `certbot exited with ${result.code}`;
+        const live = this.facts?.certificate;
+        const where = !this.states.includes('switched')
+            ? `Nothing was switched${plan.previous ? `: ${plan.previous} still serves` : ''}, with the certificate it had.`
+            : live
+                ? `${plan.target} is live, with the certificate the site had.`
+                : `${plan.target} is live over plain HTTP; the site switches to HTTPS once a certificate is issued.`;
+        throw new Stop(`The ACME server did not issue the certificate for ${names}:
+${said}
+${where}
+${acmeHint(said)}`);
+    }
+    /** The first certificate is there: the HTTPS site, behind its gate, or the HTTP site back. */
+    async secure(secure) {
+        await this.runGates({ gates: [secure.gate] }, 'The plain HTTP site is back in place.');
+        await this.deps.run(secure.reload);
+        const health = parseHealth((await this.deps.run(secure.health, { allowFailure: true })).stdout);
+        if (health.healthy) {
+            this.health = health;
+            return;
+        }
+        await this.deps.run(secure.undo, { allowFailure: true });
+        throw new Stop(`The site did not answer over HTTPS: the health check got ${health.status || 'no answer'}` +
+            `${health.detail ? ` (${health.detail})` : ''}. The plain HTTP site is back in place; the certificate is on the host for the next deploy.`);
+    }
     /** Puts the previous release back; true when it answers healthy again. */
     async rollBack(plan) {
         if (plan.markFailed)
@@ -64965,57 +65453,18 @@ class HostDeploy {
      * own plan and the diff; no lock.
      */
     async dryRun(newRelease) {
-        const s = this.deps.settings;
         const facts = this.facts;
         const target = this.planWith(newRelease, {}).target;
-        const staged = target === newRelease && facts.live ? await this.stage(newRelease) : undefined;
-        const readable = target === newRelease ? facts.live : target;
-        const read = staged
-            ? rebaseFound(s, staged.found, stagedRelease(newRelease), target)
-            : readable
-                ? rebaseFound(s, parseDjangoFacts((await this.deps.run(discoverStep(s, readable), { allowFailure: true })).stdout), readable, target)
-                : {};
-        this.found = read;
-        const plan = (this.plan = this.planWith(newRelease, read, staged?.migrations));
-        if (target === newRelease && s.migrate && !facts.live)
-            this.deps.info('First deploy: migrate applies every migration of the project.');
-        this.noticeRollbackDatabase(plan);
+        const read = await readForDryRun(this.deps, facts, newRelease, target, this.database);
+        this.found = read.found;
+        const plan = (this.plan = this.planWith(newRelease, read.found, read.migrations));
+        this.database.noticeRollback(plan);
         const live = parseConfigFiles((await this.deps.run(readConfigStep(plan.files))).stdout);
         const diff = configDiff(plan.files, live);
         const titles = planSteps(plan).map((step) => step.title);
         this.deps.info(`Dry run: nothing was changed. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`);
         this.deps.remote(diff);
         return { ...this.outcome('success', 'dry run: nothing was changed'), plan: titles, diff };
-    }
-    /**
-     * The new code uploaded beside the releases (layout.ts stagedRelease) and read as the app user:
-     * its settings and what migrate would apply. Removed whatever happens; a problem is a warning,
-     * and the dry run goes on with the live release's settings.
-     */
-    async stage(newRelease) {
-        const s = this.deps.settings;
-        const id = stagedRelease(newRelease);
-        const steps = stagingSteps(s, id, this.deps.venvKey(this.facts));
-        try {
-            for (const step of steps.prepare)
-                await this.deps.run(step, { stdin: step.stdin && this.deps.stdin(step.stdin) });
-            const found = (this.found = parseDjangoFacts((await this.deps.run(steps.discover)).stdout));
-            if (!s.migrate)
-                return { found };
-            for (const step of steps.read(found)) {
-                const result = await this.deps.run(step);
-                if (step.id === 'migrations')
-                    return { found, migrations: this.readMigrations(result.stdout) };
-            }
-            return { found };
-        }
-        catch (error) {
-            this.deps.warn(`The dry run could not read the new code's settings and migrations: ${error instanceof StepError ? `${error.step.title}: ${error.cause}` : error.message}`, 'Dry run');
-            return undefined;
-        }
-        finally {
-            await this.deps.run(steps.remove, { allowFailure: true });
-        }
     }
 }
 function rollbackNote(rolledBack, previous) {
@@ -66104,6 +66553,7 @@ function nginxBlockProblem(text) {
 
 
 
+
 const URL_PATH_PREFIX = /^\/(?:[A-Za-z0-9_.~-]+\/)*$/;
 /** `where` says which folders the static and media roots may be (grammar/paths.ts). */
 function readNginx(read, where) {
@@ -66117,6 +66567,10 @@ function readNginx(read, where) {
         serverNames.push('_');
     const listen = readListen(read.line(Input.Listen));
     const tls = readTls(read);
+    const acme = readAcme(read, serverNames, tls.tlsCertificate !== undefined);
+    const tlsListen = read.int(Input.TlsListen, 1, 65535);
+    if (tlsListen === listen.port && acme)
+        throw new InputError(Input.TlsListen, `is ${tlsListen}, the port of listen: tls: auto needs plain HTTP for the ACME challenges`);
     return {
         serverNames,
         listen,
@@ -66126,8 +66580,70 @@ function readNginx(read, where) {
         mediaRoot: optionalOwnedFolder(Input.MediaRoot, read.line(Input.MediaRoot), where),
         clientMaxBodySize: readBodySize(read.line(Input.ClientMaxBodySize)),
         nginxDirectives: readNginxDirectives(read.raw(Input.NginxDirectives)),
-        ...tls
+        ...tls,
+        tlsListen,
+        hstsMaxAge: read.int(Input.Hsts, 0, 2 ** 31 - 1),
+        acme
     };
+}
+const EMAIL = /^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+?-----END CERTIFICATE-----/g;
+/** tls: auto: certificates from an ACME server, for names it can validate over HTTP. */
+function readAcme(read, serverNames, hasCertificate) {
+    const mode = read.line(Input.Tls);
+    const email = read.line(Input.AcmeEmail);
+    const directoryText = read.line(Input.AcmeDirectory, 2048);
+    const directoryCa = read.raw(Input.AcmeDirectoryCa);
+    if (mode === '') {
+        // Said rather than ignored: a workflow that sets them means to get a certificate.
+        if (email !== '')
+            throw new InputError(Input.AcmeEmail, 'is only used with tls: auto');
+        if (directoryCa.trim() !== '')
+            throw new InputError(Input.AcmeDirectoryCa, 'is only used with tls: auto');
+        return undefined;
+    }
+    if (mode !== 'auto')
+        throw new InputError(Input.Tls, `'${mode}' must be auto, or empty (then tls-certificate and tls-certificate-key name the certificate)`);
+    if (hasCertificate)
+        throw new InputError(Input.Tls, 'auto obtains the certificate itself: leave tls-certificate and tls-certificate-key empty');
+    for (const name of serverNames) {
+        // HTTP-01 proves control of one name at a time, reached over DNS.
+        if (name === '_' || (0,external_node_net_.isIP)(name) || !HOSTNAME.test(name) || !name.includes('.'))
+            throw new InputError(Input.ServerName, `'${name}' cannot have a certificate with tls: auto: name each domain the certificate is for ` +
+                '(example.com www.example.com; no _, IP address or wildcard)');
+    }
+    if (!EMAIL.test(email))
+        throw new InputError(Input.AcmeEmail, email === ''
+            ? 'is required with tls: auto (the ACME account: expiry and policy notices)'
+            : `'${email}' is not an email address like admin@example.com`);
+    const directory = readUrl(Input.AcmeDirectory, directoryText);
+    if (directory.protocol !== 'https:')
+        throw new InputError(Input.AcmeDirectory, `'${directoryText}' must be an https:// URL (RFC 8555 directories are served over HTTPS)`);
+    return {
+        email,
+        directory: directory.href,
+        directoryCa: readDirectoryCa(directoryCa)
+    };
+}
+/** PEM certificates, each parsed: a typo is said here, not as a TLS error on the server. */
+function readDirectoryCa(text) {
+    if (text.trim() === '')
+        return undefined;
+    if (text.length > 65536)
+        throw new InputError(Input.AcmeDirectoryCa, 'is longer than 64 KiB');
+    const blocks = text.match(PEM_CERTIFICATE) ?? [];
+    const rest = text.replace(PEM_CERTIFICATE, '').trim();
+    if (blocks.length === 0 || rest !== '')
+        throw new InputError(Input.AcmeDirectoryCa, 'must be PEM certificates only (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)');
+    for (const block of blocks) {
+        try {
+            new external_node_crypto_.X509Certificate(block);
+        }
+        catch (error) {
+            throw new InputError(Input.AcmeDirectoryCa, `holds a certificate that does not parse: ${error.message}`);
+        }
+    }
+    return `${blocks.map((b) => b.replace(/\r/g, '')).join('\n')}\n`;
 }
 function readTls(read) {
     const tlsCertificate = optionalPath(Input.TlsCertificate, read.line(Input.TlsCertificate));
@@ -66488,7 +67004,7 @@ function readSettings(ctx) {
     const project = readProject(read, { username: connection.username, rollback: modes.rollback });
     const nginx = readNginx(read, { deployPath: project.deployPath, appUser: project.appUser });
     const github = readGitHub(read, {
-        tls: nginx.tlsCertificate !== undefined,
+        tls: nginx.tlsCertificate !== undefined || nginx.acme !== undefined,
         serverNames: nginx.serverNames,
         firstHost: connection.hosts[0]
     });
@@ -66517,6 +67033,7 @@ function secretValues(s) {
 
 ;// CONCATENATED MODULE: ./src/report/report.ts
 // The only code that speaks to GitHub: step outputs, the job summary, annotations.
+
 
 
 
@@ -66559,6 +67076,15 @@ function healthCell(r) {
         return '–';
     const answer = r.httpStatus === 0 ? 'no answer' : String(r.httpStatus);
     return `${answer} in ${r.healthDurationMs ?? 0} ms`;
+}
+function certificateLines(host, c) {
+    const names = c.names.length > 0 ? c.names.join(', ') : 'the site';
+    const lines = c.daysLeft >= 0
+        ? [`${host}: the certificate for ${names} has ${c.daysLeft} days left.`]
+        : [`${host}: no certificate on the host yet.`];
+    if (c.renewalProblem)
+        lines.push('', `⚠️ Its last renewal on the host failed: ${escapeCell(c.renewalProblem)}`);
+    return lines;
 }
 /**
  * The job summary: what happened first (for a failure: the cause, what the action did, what to
@@ -66623,6 +67149,8 @@ function hostDetails(r) {
     if (r.message && r.status === 'success')
         lines.push('', `${r.host}: ${r.message}`);
     lines.push(...databaseLines(r));
+    if (r.certificate)
+        lines.push('', ...certificateLines(r.host, r.certificate));
     if (r.failedStep) {
         lines.push(`<details><summary>Remote log of the failed step: ${r.failedStep.title}</summary>`, fence(r.failedStep.output.slice(-20000)), '</details>');
     }
@@ -66637,7 +67165,7 @@ function hostDetails(r) {
         lines.push('<details open><summary>Diff against the server</summary>', fence(r.diff, 'diff'), '</details>');
     if (r.files) {
         lines.push(`<details><summary>Rendered files (${r.host})</summary>`);
-        for (const file of [r.files.socket, r.files.service, r.files.site])
+        for (const file of allFiles(r.files))
             lines.push('', `\`${file.path}\``, fence(file.text));
         lines.push('</details>');
     }

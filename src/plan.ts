@@ -2,6 +2,7 @@
 // run, for every mode. The deploy executes this plan (flow/host.ts) and the dry run prints it,
 // so what a dry run shows is what a deploy does.
 
+import { certificateStep, needsCertificate, renewalTimerStep, servesTls } from './server/acme.js'
 import {
   configFiles,
   installConfigStep,
@@ -32,7 +33,7 @@ import {
   venvStep
 } from './server/release.js'
 import type { Step } from './server/step.js'
-import { rollbackStep, switchStep } from './server/switch.js'
+import { reloadNginxStep, rollbackStep, switchStep, undoSiteStep } from './server/switch.js'
 import type { Settings } from './settings.js'
 
 /**
@@ -89,6 +90,22 @@ export interface Plan {
   rollback: Step
   diagnostics: Step
   database: DatabasePlan
+  /**
+   * tls: auto, when the host's certificate is missing, lacks a name or nears its end: certbot,
+   * before the gates when the live site answers the challenges, else once the new site does.
+   */
+  certificate?: { step: Step; beforeGates: boolean }
+  /** tls: auto on a host without a certificate: once one is issued, the HTTPS site goes live */
+  secure?: Secure
+}
+
+/** The HTTPS site after the first certificate: gated, loaded, checked, or the HTTP site back. */
+export interface Secure {
+  files: ConfigFiles
+  gate: Step
+  reload: Step
+  health: Step
+  undo: Step
 }
 
 /** A run that cannot be planned (nothing to roll back to): said before anything changed. */
@@ -166,8 +183,9 @@ export function checkFound(s: Settings, found: DjangoFacts, target: string): voi
  * backup would also take away data of releases other than the live one, unless forced.
  */
 export function databasePlan(s: Settings, facts: HostFacts, target: string): DatabasePlan {
-  const ahead = modeOf(s) === 'rollback' ? facts.migrated.filter((r) => r > target).sort() : []
-  const backup = ahead.length > 0 ? backupOf(s, ahead[0], facts.backups) : undefined
+  const ahead =
+    modeOf(s) === 'rollback' ? (facts.migrated ?? []).filter((r) => r > target).sort() : []
+  const backup = ahead.length > 0 ? backupOf(s, ahead[0], facts.backups ?? []) : undefined
   const restore = s.restoreDatabase && ahead.length > 0
   if (restore && !backup)
     throw new PlanError(
@@ -203,7 +221,15 @@ function lockedSteps(s: Settings, plan: Plan): Plan {
     markFailed: plan.markFailed && hold(plan.markFailed),
     removePartial: plan.removePartial && hold(plan.removePartial),
     rollback: hold(plan.rollback),
-    diagnostics: hold(plan.diagnostics)
+    diagnostics: hold(plan.diagnostics),
+    certificate: plan.certificate && { ...plan.certificate, step: hold(plan.certificate.step) },
+    secure: plan.secure && {
+      files: plan.secure.files,
+      gate: hold(plan.secure.gate),
+      reload: hold(plan.secure.reload),
+      health: hold(plan.secure.health),
+      undo: hold(plan.secure.undo)
+    }
   }
 }
 
@@ -220,6 +246,22 @@ function planUnlocked(input: PlanInput): Plan {
     database.restore && database.backup
       ? [restoreStep(s, target, database.backup, database.ahead, appWritable(s, target, found))]
       : []
+  const certificate = needsCertificate(s, facts)
+    ? { step: certificateStep(s), beforeGates: !!facts.certificate && !!facts.challengeServed }
+    : undefined
+  let secure: Secure | undefined
+  if (s.acme && !facts.certificate) {
+    // The certificate's names and days do not change the site: any will do to render it.
+    const issued = { ...facts, certificate: { daysLeft: 90, names: s.serverNames } }
+    const tlsFiles = configFiles(s, issued, sitePaths(s, target, found), writable)
+    secure = {
+      files: tlsFiles,
+      gate: { ...installConfigStep(s, tlsFiles), title: 'nginx -t with the HTTPS site' },
+      reload: reloadNginxStep(s, tlsFiles),
+      health: healthStep(s, undefined, 'tls'),
+      undo: undoSiteStep(s, tlsFiles)
+    }
+  }
   return {
     mode,
     target,
@@ -234,8 +276,9 @@ function planUnlocked(input: PlanInput): Plan {
     build: isNew ? djangoSteps(s, target, found, input.migrations) : restore,
     gates: [verifyUnitsStep(s, target, files), installConfigStep(s, files)],
     switch: switchStep(s, target, files),
-    health: healthStep(s),
+    health: healthStep(s, undefined, servesTls(s, facts) ? 'tls' : s.acme ? 'upgrade' : 'plain'),
     finish: [
+      ...(s.acme ? [renewalTimerStep(s)] : []),
       ...(s.postDeploy ? [hookStep(s, target, 'post-deploy', s.postDeploy, 'cleanup')] : []),
       pruneStep(s, s.keepReleases, target, facts.live === target ? '' : facts.live)
     ],
@@ -244,7 +287,9 @@ function planUnlocked(input: PlanInput): Plan {
     removePartial: isNew ? removePartialStep(s, target) : undefined,
     rollback: rollbackStep(s, facts.live, files),
     diagnostics: diagnosticsStep(s),
-    database
+    database,
+    certificate,
+    secure
   }
 }
 
@@ -254,9 +299,12 @@ export function planSteps(plan: Plan): Step[] {
     ...plan.release,
     plan.discover,
     ...plan.build,
+    ...(plan.certificate?.beforeGates ? [plan.certificate.step] : []),
     ...plan.gates,
     plan.switch,
     plan.health,
+    ...(plan.certificate && !plan.certificate.beforeGates ? [plan.certificate.step] : []),
+    ...(plan.secure ? [plan.secure.gate, plan.secure.reload, plan.secure.health] : []),
     ...plan.finish
   ]
 }

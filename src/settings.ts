@@ -16,6 +16,14 @@ export interface StatusRange {
   max: number
 }
 
+export interface AcmeSettings {
+  email: string
+  /** the directory URL */
+  directory: string
+  /** PEM of the CA that signs the directory's own HTTPS certificate (a private server) */
+  directoryCa?: string
+}
+
 export interface Settings {
   // Connection
   hosts: HostAddress[]
@@ -79,6 +87,12 @@ export interface Settings {
   nginxDirectives: string
   tlsCertificate?: string
   tlsCertificateKey?: string
+  /** the port the site serves HTTPS on (and the health check asks) */
+  tlsListen: number
+  /** Strict-Transport-Security max-age on HTTPS answers; 0: none */
+  hstsMaxAge: number
+  /** tls: auto: the certificate comes from this ACME server, for every server name */
+  acme?: AcmeSettings
 
   // Health, GitHub, modes
   healthPath: string
@@ -127,7 +141,7 @@ export function readSettings(ctx: ReadContext): Settings {
   const project = readProject(read, { username: connection.username, rollback: modes.rollback })
   const nginx = readNginx(read, { deployPath: project.deployPath, appUser: project.appUser })
   const github = readGitHub(read, {
-    tls: nginx.tlsCertificate !== undefined,
+    tls: nginx.tlsCertificate !== undefined || nginx.acme !== undefined,
     serverNames: nginx.serverNames,
     firstHost: connection.hosts[0]
   })

@@ -31739,6 +31739,12 @@ var Input;
     Input["NginxDirectives"] = "nginx-directives";
     Input["TlsCertificate"] = "tls-certificate";
     Input["TlsCertificateKey"] = "tls-certificate-key";
+    Input["Tls"] = "tls";
+    Input["TlsListen"] = "tls-listen";
+    Input["Hsts"] = "hsts";
+    Input["AcmeEmail"] = "acme-email";
+    Input["AcmeDirectory"] = "acme-directory";
+    Input["AcmeDirectoryCa"] = "acme-directory-ca";
     Input["HealthPath"] = "health-path";
     Input["HealthExpect"] = "health-expect";
     Input["HealthTimeout"] = "health-timeout";
@@ -31777,6 +31783,9 @@ const INPUT_DEFAULTS = {
     [Input.ServerName]: '_',
     [Input.Listen]: '80',
     [Input.ClientMaxBodySize]: '10m',
+    [Input.TlsListen]: '443',
+    [Input.Hsts]: '0',
+    [Input.AcmeDirectory]: 'https://acme-v02.api.letsencrypt.org/directory',
     [Input.HealthPath]: '/',
     [Input.HealthExpect]: '200-499',
     [Input.HealthTimeout]: '60',

@@ -1,7 +1,14 @@
 // What the flow says about the database: pure texts from what the run learnt (the migration
 // plan, the backup, a rollback's schema), so host.ts only decides when to say them.
 
-import type { Plan } from '../plan.js'
+import { rebaseFound, stagingSteps, type Plan } from '../plan.js'
+import { StepError } from '../remote/executor.js'
+import { discoverStep, parseDjangoFacts } from '../server/discover.js'
+import type { HostFacts } from '../server/inspect.js'
+import { stagedRelease } from '../server/layout.js'
+import { parseBackup, parseMigrationPlan } from '../server/migrations.js'
+import type { Step } from '../server/step.js'
+import type { HostDeps } from './host.js'
 import type { DatabaseReport } from '../report/report.js'
 import type { DjangoFacts } from '../server/discover.js'
 import {
@@ -77,4 +84,112 @@ export function failureNote(database: DatabaseReport, live: string, healthy: boo
         (applied?.length ? ` To restore it: ${restoreHint(backup.path)}.` : '')
     )
   return lines.length > 0 ? `\n${lines.join('\n')}` : ''
+}
+
+/** What one host's run learnt and did about the database, and what it said as it went. */
+export class DatabaseWatch {
+  readonly report: DatabaseReport = {}
+
+  constructor(private readonly deps: Pick<HostDeps, 'settings' | 'info' | 'warn'>) {}
+
+  outcome(): DatabaseReport | undefined {
+    return Object.keys(this.report).length > 0 ? { ...this.report } : undefined
+  }
+
+  /** After a Django step: what it said; the migration plan when it was the plan's step. */
+  afterStep(step: Step, stdout: string, plan: Plan, found: DjangoFacts): MigrationPlan | undefined {
+    if (step.id === 'migrations') return this.readMigrations(stdout, found)
+    if (step.id === 'backup') {
+      this.report.backup = parseBackup(stdout)
+      const b = this.report.backup
+      if (b) this.deps.info(`Database backup: ${b.path} (${b.bytes} bytes)`)
+    } else if (step.id === 'migrate') this.report.applied = this.report.pending
+    else if (step.id === 'restore-database') this.report.restored = plan.database.backup
+    return undefined
+  }
+
+  /** The migration plan, said before anything is applied; warnings for what cannot go back. */
+  readMigrations(stdout: string, found: DjangoFacts): MigrationPlan {
+    const migrations = parseMigrationPlan(stdout)
+    if (!migrations) throw new Error('The migration plan could not be read from its step.')
+    this.report.pending = migrations.pending
+    this.report.irreversible = migrations.irreversible
+    this.deps.info(planMessage(migrations, this.deps.settings.dryRun))
+    for (const w of migrationWarnings(this.deps.settings, migrations, found))
+      this.deps.warn(w.message, w.title)
+    return migrations
+  }
+
+  /** A rollback over releases that applied migrations: the schema stays theirs, or is restored. */
+  noticeRollback(plan: Plan): void {
+    const { ahead, backup } = plan.database
+    if (ahead.length === 0) return
+    this.report.ahead = ahead
+    this.report.aheadBackup = backup
+    const warning = schemaAheadWarning(plan)
+    if (warning) this.deps.warn(warning, 'Schema ahead of the code')
+  }
+}
+
+/**
+ * The dry run's look at the new code: uploaded beside the releases (layout.ts stagedRelease)
+ * and read as the app user: its settings and what migrate would apply. Removed whatever
+ * happens; a problem is a warning, and the dry run goes on with the live release's settings.
+ */
+export async function stage(
+  deps: HostDeps,
+  facts: HostFacts,
+  newRelease: string,
+  watch: DatabaseWatch
+): Promise<{ found: DjangoFacts; migrations?: MigrationPlan } | undefined> {
+  const s = deps.settings
+  const steps = stagingSteps(s, stagedRelease(newRelease), deps.venvKey(facts))
+  try {
+    for (const step of steps.prepare)
+      await deps.run(step, { stdin: step.stdin && deps.stdin(step.stdin) })
+    const found = parseDjangoFacts((await deps.run(steps.discover)).stdout)
+    if (!s.migrate) return { found }
+    for (const step of steps.read(found)) {
+      const result = await deps.run(step)
+      if (step.id === 'migrations')
+        return { found, migrations: watch.readMigrations(result.stdout, found) }
+    }
+    return { found }
+  } catch (error) {
+    deps.warn(
+      `The dry run could not read the new code's settings and migrations: ${error instanceof StepError ? `${error.step.title}: ${error.cause}` : (error as Error).message}`,
+      'Dry run'
+    )
+    return undefined
+  } finally {
+    await deps.run(steps.remove, { allowFailure: true })
+  }
+}
+
+/**
+ * What the dry run plans with: the new code's settings and migrations from a staged upload, or,
+ * with no live release (or for a rollback), the settings of the release that exists; their
+ * paths moved to where the target release has them.
+ */
+export async function readForDryRun(
+  deps: HostDeps,
+  facts: HostFacts,
+  newRelease: string,
+  target: string,
+  watch: DatabaseWatch
+): Promise<{ found: DjangoFacts; migrations?: MigrationPlan }> {
+  const s = deps.settings
+  const staged =
+    target === newRelease && facts.live ? await stage(deps, facts, newRelease, watch) : undefined
+  if (staged)
+    return {
+      found: rebaseFound(s, staged.found, stagedRelease(newRelease), target),
+      migrations: staged.migrations
+    }
+  if (target === newRelease && s.migrate && !facts.live)
+    deps.info('First deploy: migrate applies every migration of the project.')
+  const readable = target === newRelease ? facts.live : target
+  if (!readable) return { found: {} }
+  const result = await deps.run(discoverStep(s, readable), { allowFailure: true })
+  return { found: rebaseFound(s, parseDjangoFacts(result.stdout), readable, target) }
 }

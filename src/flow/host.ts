@@ -3,21 +3,26 @@
 // returns a result value; nothing else decides what runs. See ARCHITECTURE.md.
 
 import type { Readable } from 'node:stream'
-import { planRun, planSteps, rebaseFound, stagingSteps, type Plan } from '../plan.js'
+import { planRun, planSteps, type Plan, type Secure } from '../plan.js'
 import type { HeldLock } from '../remote/lock.js'
 import type { RunResult } from '../remote/connection.js'
 import { StepError } from '../remote/executor.js'
-import type { DatabaseReport, GateResult, HostReport } from '../report/report.js'
+import type { GateResult, HostReport } from '../report/report.js'
 import type { Rollout } from '../rollout.js'
+import {
+  acmeHint,
+  acmeProblem,
+  parseCertificateStep,
+  type CertificateFacts
+} from '../server/acme.js'
 import { configDiff, GATE_FAILED, parseConfigFiles, readConfigStep } from '../server/config.js'
-import { discoverStep, parseDjangoFacts, type DjangoFacts } from '../server/discover.js'
+import { parseDjangoFacts, type DjangoFacts } from '../server/discover.js'
 import { sharedNotice, sharedPaths } from '../server/shared.js'
 import { parseErrors, parseHealth, type HealthResult } from '../server/health.js'
 import { inspectStep, parseFacts, type HostFacts } from '../server/inspect.js'
-import { parseBackup, parseMigrationPlan, type MigrationPlan } from '../server/migrations.js'
-import { failureNote, migrationWarnings, planMessage, schemaAheadWarning } from './database.js'
+import type { MigrationPlan } from '../server/migrations.js'
+import { DatabaseWatch, failureNote, readForDryRun } from './database.js'
 import { DISK_FULL, hintFor } from '../report/cause.js'
-import { stagedRelease } from '../server/layout.js'
 import { parseDiskSpace } from '../server/release.js'
 import type { Step } from '../server/step.js'
 import type { Settings } from '../settings.js'
@@ -84,9 +89,13 @@ export class HostDeploy {
   private failedStep?: { title: string; output: string }
   private found: DjangoFacts = {}
   /** what the run learnt and did about the database */
-  private readonly database: DatabaseReport = {}
+  private readonly database: DatabaseWatch
+  /** tls: auto: the certificate the certificate step reported */
+  private certificate?: CertificateFacts
 
-  constructor(private readonly deps: HostDeps) {}
+  constructor(private readonly deps: HostDeps) {
+    this.database = new DatabaseWatch(deps)
+  }
 
   private to(state: HostState): void {
     this.state = state
@@ -125,7 +134,7 @@ export class HostDeploy {
       return this.outcome(
         error instanceof Stop ? error.status : 'failure',
         this.explain(error) +
-          failureNote(this.database, this.facts?.live ?? '', this.states.includes('healthy'))
+          failureNote(this.database.report, this.facts?.live ?? '', this.states.includes('healthy'))
       )
     } finally {
       // The other hosts must never wait on a first host that stopped before its migrations.
@@ -159,6 +168,12 @@ export class HostDeploy {
   private async inspect(): Promise<void> {
     this.facts = parseFacts((await this.deps.run(inspectStep(this.deps.settings))).stdout)
     this.to('inspected')
+    const { certificate, renewalProblem } = this.facts
+    if (renewalProblem)
+      this.deps.warn(
+        `The last renewal of the certificate on the host failed${certificate ? ` (${certificate.daysLeft} days left)` : ''}: ${renewalProblem}`,
+        'Certificate renewal failed'
+      )
   }
 
   private outcome(status: HostOutcome['status'], message: string): HostOutcome {
@@ -173,8 +188,16 @@ export class HostDeploy {
       failedStep: this.failedStep,
       diagnostics: this.diagnostics,
       files: this.plan?.files,
-      database: Object.keys(this.database).length > 0 ? { ...this.database } : undefined
+      database: this.database.outcome(),
+      certificate: this.certificateReport()
     }
+  }
+
+  private certificateReport(): HostOutcome['certificate'] {
+    const certificate = this.certificate ?? this.facts?.certificate
+    const renewalProblem = this.facts?.renewalProblem
+    if (!certificate && !renewalProblem) return undefined
+    return { daysLeft: -1, names: [], ...certificate, renewalProblem }
   }
 
   /** Plans with what the project's settings say, once the release to read them from exists. */
@@ -204,8 +227,9 @@ export class HostDeploy {
       plan = this.plan = this.planWith(newRelease, found)
       this.to('released')
       this.noticeShared(plan, found)
-      this.noticeRollbackDatabase(plan)
+      this.database.noticeRollback(plan)
       await this.build(plan)
+      if (plan.certificate?.beforeGates) await this.obtainCertificate(plan)
       await this.runGates(plan)
     } catch (error) {
       if (error instanceof StepError && plan.removePartial && DISK_FULL.test(output(error)))
@@ -219,6 +243,10 @@ export class HostDeploy {
     this.to('gated')
     await this.switchAndCheck(plan)
     this.to('healthy')
+    if (plan.certificate && !plan.certificate.beforeGates) {
+      await this.obtainCertificate(plan)
+      if (plan.secure) await this.secure(plan.secure)
+    }
     for (const step of plan.finish) {
       // Old releases that could not be removed are no reason to call a healthy deploy failed.
       const result = await this.deps.run(step, { allowFailure: step.id === 'prune' })
@@ -279,44 +307,18 @@ export class HostDeploy {
     for (let i = 0; i < plan.build.length; i++) {
       const step = plan.build[i]
       const result = await this.deps.run(step)
-      if (step.id === 'migrations') {
-        const migrations = this.readMigrations(result.stdout)
+      const migrations = this.database.afterStep(step, result.stdout, plan, this.found)
+      if (migrations) {
         plan = this.plan = this.planWith(plan.target, this.found, migrations)
         i = plan.build.findIndex((next) => next.id === 'migrations')
-      } else if (step.id === 'backup') {
-        this.database.backup = parseBackup(result.stdout)
-        if (this.database.backup)
-          this.deps.info(
-            `Database backup: ${this.database.backup.path} (${this.database.backup.bytes} bytes)`
-          )
-      } else if (step.id === 'migrate') this.database.applied = this.database.pending
-      else if (step.id === 'restore-database') this.database.restored = plan.database.backup
+      }
     }
   }
 
-  /** The migration plan, said before anything is applied; warnings for what cannot go back. */
-  private readMigrations(stdout: string): MigrationPlan {
-    const migrations = parseMigrationPlan(stdout)
-    if (!migrations) throw new Error('The migration plan could not be read from its step.')
-    this.database.pending = migrations.pending
-    this.database.irreversible = migrations.irreversible
-    this.deps.info(planMessage(migrations, this.deps.settings.dryRun))
-    for (const w of migrationWarnings(this.deps.settings, migrations, this.found))
-      this.deps.warn(w.message, w.title)
-    return migrations
-  }
-
-  /** A rollback over releases that applied migrations: the schema stays theirs, or is restored. */
-  private noticeRollbackDatabase(plan: Plan): void {
-    const { ahead, backup } = plan.database
-    if (ahead.length === 0) return
-    this.database.ahead = ahead
-    this.database.aheadBackup = backup
-    const warning = schemaAheadWarning(plan)
-    if (warning) this.deps.warn(warning, 'Schema ahead of the code')
-  }
-
-  private async runGates(plan: Plan): Promise<void> {
+  private async runGates(
+    plan: Pick<Plan, 'gates'>,
+    done = 'The previous files are back in place and nothing was restarted.'
+  ): Promise<void> {
     for (const step of plan.gates) {
       const gate: GateResult = { name: step.title, passed: false, output: '' }
       this.gates.push(gate)
@@ -324,9 +326,7 @@ export class HostDeploy {
       gate.output = (result.stdout + result.stderr).trim()
       if (result.code === GATE_FAILED) {
         this.failedStep = { title: step.title, output: result.stdout + result.stderr }
-        throw new Stop(
-          `Gate failed: ${step.title}. The previous files are back in place and nothing was restarted.\n${result.stderr.trim()}`
-        )
+        throw new Stop(`Gate failed: ${step.title}. ${done}\n${result.stderr.trim()}`)
       }
       if (result.code !== 0) throw new StepError(step, result)
       gate.passed = true
@@ -366,6 +366,48 @@ export class HostDeploy {
     )
   }
 
+  /** tls: auto: certbot asks the ACME server; a refusal stops the run with the server's words. */
+  private async obtainCertificate(plan: Plan): Promise<void> {
+    const step = plan.certificate?.step as Step
+    const result = await this.deps.run(step, { allowFailure: true })
+    if (result.code === 0) {
+      this.certificate = parseCertificateStep(result.stdout)
+      return
+    }
+    const output = result.stdout + result.stderr
+    this.failedStep = { title: step.title, output }
+    const names = this.deps.settings.serverNames.join(', ')
+    const said = acmeProblem(output) || `certbot exited with ${result.code}`
+    const live = this.facts?.certificate
+    const where = !this.states.includes('switched')
+      ? `Nothing was switched${plan.previous ? `: ${plan.previous} still serves` : ''}, with the certificate it had.`
+      : live
+        ? `${plan.target} is live, with the certificate the site had.`
+        : `${plan.target} is live over plain HTTP; the site switches to HTTPS once a certificate is issued.`
+    throw new Stop(
+      `The ACME server did not issue the certificate for ${names}:
+${said}
+${where}
+${acmeHint(said)}`
+    )
+  }
+
+  /** The first certificate is there: the HTTPS site, behind its gate, or the HTTP site back. */
+  private async secure(secure: Secure): Promise<void> {
+    await this.runGates({ gates: [secure.gate] }, 'The plain HTTP site is back in place.')
+    await this.deps.run(secure.reload)
+    const health = parseHealth((await this.deps.run(secure.health, { allowFailure: true })).stdout)
+    if (health.healthy) {
+      this.health = health
+      return
+    }
+    await this.deps.run(secure.undo, { allowFailure: true })
+    throw new Stop(
+      `The site did not answer over HTTPS: the health check got ${health.status || 'no answer'}` +
+        `${health.detail ? ` (${health.detail})` : ''}. The plain HTTP site is back in place; the certificate is on the host for the next deploy.`
+    )
+  }
+
   /** Puts the previous release back; true when it answers healthy again. */
   private async rollBack(plan: Plan): Promise<boolean> {
     if (plan.markFailed) await this.deps.run(plan.markFailed, { allowFailure: true })
@@ -396,28 +438,12 @@ export class HostDeploy {
    * own plan and the diff; no lock.
    */
   private async dryRun(newRelease: string): Promise<HostOutcome> {
-    const s = this.deps.settings
     const facts = this.facts as HostFacts
     const target = this.planWith(newRelease, {}).target
-    const staged = target === newRelease && facts.live ? await this.stage(newRelease) : undefined
-    const readable = target === newRelease ? facts.live : target
-    const read = staged
-      ? rebaseFound(s, staged.found, stagedRelease(newRelease), target)
-      : readable
-        ? rebaseFound(
-            s,
-            parseDjangoFacts(
-              (await this.deps.run(discoverStep(s, readable), { allowFailure: true })).stdout
-            ),
-            readable,
-            target
-          )
-        : {}
-    this.found = read
-    const plan = (this.plan = this.planWith(newRelease, read, staged?.migrations))
-    if (target === newRelease && s.migrate && !facts.live)
-      this.deps.info('First deploy: migrate applies every migration of the project.')
-    this.noticeRollbackDatabase(plan)
+    const read = await readForDryRun(this.deps, facts, newRelease, target, this.database)
+    this.found = read.found
+    const plan = (this.plan = this.planWith(newRelease, read.found, read.migrations))
+    this.database.noticeRollback(plan)
     const live = parseConfigFiles((await this.deps.run(readConfigStep(plan.files))).stdout)
     const diff = configDiff(plan.files, live)
     const titles = planSteps(plan).map((step) => step.title)
@@ -426,39 +452,6 @@ export class HostDeploy {
     )
     this.deps.remote(diff)
     return { ...this.outcome('success', 'dry run: nothing was changed'), plan: titles, diff }
-  }
-
-  /**
-   * The new code uploaded beside the releases (layout.ts stagedRelease) and read as the app user:
-   * its settings and what migrate would apply. Removed whatever happens; a problem is a warning,
-   * and the dry run goes on with the live release's settings.
-   */
-  private async stage(
-    newRelease: string
-  ): Promise<{ found: DjangoFacts; migrations?: MigrationPlan } | undefined> {
-    const s = this.deps.settings
-    const id = stagedRelease(newRelease)
-    const steps = stagingSteps(s, id, this.deps.venvKey(this.facts as HostFacts))
-    try {
-      for (const step of steps.prepare)
-        await this.deps.run(step, { stdin: step.stdin && this.deps.stdin(step.stdin) })
-      const found = (this.found = parseDjangoFacts((await this.deps.run(steps.discover)).stdout))
-      if (!s.migrate) return { found }
-      for (const step of steps.read(found)) {
-        const result = await this.deps.run(step)
-        if (step.id === 'migrations')
-          return { found, migrations: this.readMigrations(result.stdout) }
-      }
-      return { found }
-    } catch (error) {
-      this.deps.warn(
-        `The dry run could not read the new code's settings and migrations: ${error instanceof StepError ? `${error.step.title}: ${error.cause}` : (error as Error).message}`,
-        'Dry run'
-      )
-      return undefined
-    } finally {
-      await this.deps.run(steps.remove, { allowFailure: true })
-    }
   }
 }
 

@@ -1,6 +1,7 @@
 // nginx inputs: the site's names and address, the static and media folders it serves, its
 // extra directives and TLS.
 
+import { X509Certificate } from 'node:crypto'
 import { isIP } from 'node:net'
 import { Input } from '../constants.js'
 import { nginxBlockProblem, normaliseDirectives } from '../grammar/nginx-directives.js'
@@ -13,6 +14,7 @@ import {
   type InputReader,
   optionalPath,
   parseInteger,
+  readUrl,
   splitList
 } from './read.js'
 
@@ -28,6 +30,9 @@ type NginxSettings = Pick<
   | 'nginxDirectives'
   | 'tlsCertificate'
   | 'tlsCertificateKey'
+  | 'tlsListen'
+  | 'hstsMaxAge'
+  | 'acme'
 >
 
 const URL_PATH_PREFIX = /^\/(?:[A-Za-z0-9_.~-]+\/)*$/
@@ -46,6 +51,13 @@ export function readNginx(read: InputReader, where: AppFolderContext): NginxSett
   if (serverNames.length === 0) serverNames.push('_')
   const listen = readListen(read.line(Input.Listen))
   const tls = readTls(read)
+  const acme = readAcme(read, serverNames, tls.tlsCertificate !== undefined)
+  const tlsListen = read.int(Input.TlsListen, 1, 65535)
+  if (tlsListen === listen.port && acme)
+    throw new InputError(
+      Input.TlsListen,
+      `is ${tlsListen}, the port of listen: tls: auto needs plain HTTP for the ACME challenges`
+    )
   return {
     serverNames,
     listen,
@@ -55,8 +67,96 @@ export function readNginx(read: InputReader, where: AppFolderContext): NginxSett
     mediaRoot: optionalOwnedFolder(Input.MediaRoot, read.line(Input.MediaRoot), where),
     clientMaxBodySize: readBodySize(read.line(Input.ClientMaxBodySize)),
     nginxDirectives: readNginxDirectives(read.raw(Input.NginxDirectives)),
-    ...tls
+    ...tls,
+    tlsListen,
+    hstsMaxAge: read.int(Input.Hsts, 0, 2 ** 31 - 1),
+    acme
   }
+}
+
+const EMAIL =
+  /^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/
+const PEM_CERTIFICATE =
+  /-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+?-----END CERTIFICATE-----/g
+
+/** tls: auto: certificates from an ACME server, for names it can validate over HTTP. */
+function readAcme(
+  read: InputReader,
+  serverNames: string[],
+  hasCertificate: boolean
+): Settings['acme'] {
+  const mode = read.line(Input.Tls)
+  const email = read.line(Input.AcmeEmail)
+  const directoryText = read.line(Input.AcmeDirectory, 2048)
+  const directoryCa = read.raw(Input.AcmeDirectoryCa)
+  if (mode === '') {
+    // Said rather than ignored: a workflow that sets them means to get a certificate.
+    if (email !== '') throw new InputError(Input.AcmeEmail, 'is only used with tls: auto')
+    if (directoryCa.trim() !== '')
+      throw new InputError(Input.AcmeDirectoryCa, 'is only used with tls: auto')
+    return undefined
+  }
+  if (mode !== 'auto')
+    throw new InputError(
+      Input.Tls,
+      `'${mode}' must be auto, or empty (then tls-certificate and tls-certificate-key name the certificate)`
+    )
+  if (hasCertificate)
+    throw new InputError(
+      Input.Tls,
+      'auto obtains the certificate itself: leave tls-certificate and tls-certificate-key empty'
+    )
+  for (const name of serverNames) {
+    // HTTP-01 proves control of one name at a time, reached over DNS.
+    if (name === '_' || isIP(name) || !HOSTNAME.test(name) || !name.includes('.'))
+      throw new InputError(
+        Input.ServerName,
+        `'${name}' cannot have a certificate with tls: auto: name each domain the certificate is for ` +
+          '(example.com www.example.com; no _, IP address or wildcard)'
+      )
+  }
+  if (!EMAIL.test(email))
+    throw new InputError(
+      Input.AcmeEmail,
+      email === ''
+        ? 'is required with tls: auto (the ACME account: expiry and policy notices)'
+        : `'${email}' is not an email address like admin@example.com`
+    )
+  const directory = readUrl(Input.AcmeDirectory, directoryText)
+  if (directory.protocol !== 'https:')
+    throw new InputError(
+      Input.AcmeDirectory,
+      `'${directoryText}' must be an https:// URL (RFC 8555 directories are served over HTTPS)`
+    )
+  return {
+    email,
+    directory: directory.href,
+    directoryCa: readDirectoryCa(directoryCa)
+  }
+}
+
+/** PEM certificates, each parsed: a typo is said here, not as a TLS error on the server. */
+function readDirectoryCa(text: string): string | undefined {
+  if (text.trim() === '') return undefined
+  if (text.length > 65536) throw new InputError(Input.AcmeDirectoryCa, 'is longer than 64 KiB')
+  const blocks = text.match(PEM_CERTIFICATE) ?? []
+  const rest = text.replace(PEM_CERTIFICATE, '').trim()
+  if (blocks.length === 0 || rest !== '')
+    throw new InputError(
+      Input.AcmeDirectoryCa,
+      'must be PEM certificates only (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)'
+    )
+  for (const block of blocks) {
+    try {
+      new X509Certificate(block)
+    } catch (error) {
+      throw new InputError(
+        Input.AcmeDirectoryCa,
+        `holds a certificate that does not parse: ${(error as Error).message}`
+      )
+    }
+  }
+  return `${blocks.map((b) => b.replace(/\r/g, '')).join('\n')}\n`
 }
 
 function readTls(read: InputReader): Pick<Settings, 'tlsCertificate' | 'tlsCertificateKey'> {

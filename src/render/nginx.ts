@@ -40,24 +40,55 @@ export function upstreamName(projectName: string): string {
   return `gunicorn_${projectName}`
 }
 
+/** How the site does TLS: with a certificate (and its key), and/or answering ACME challenges. */
+export interface SiteTls {
+  certificate?: string
+  key?: string
+  /** tls: auto: HTTP-01 challenges are answered from this folder over plain HTTP */
+  challengeRoot?: string
+}
+
+/** tls-certificate and tls-certificate-key, when set. */
+export function manualTls(s: Settings): SiteTls {
+  const { tlsCertificate: certificate, tlsCertificateKey: key } = s
+  return certificate !== undefined && key !== undefined ? { certificate, key } : {}
+}
+
+/**
+ * Mozilla's "intermediate" configuration: TLS 1.2 and 1.3, forward-secret AEAD ciphers only
+ * (no DHE: it would need a dhparam file).
+ */
+const TLS_PROTOCOLS = 'TLSv1.2 TLSv1.3'
+const TLS_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305'
+].join(':')
+
 /**
  * `paths` are the static and media locations the caller resolved (inputs, else the project's
- * Django settings); the settings' own values fill what it left out.
+ * Django settings); the settings' own values fill what it left out. `siteTls` is the certificate
+ * the site serves (tls-certificate, or the one ACME issued) and where challenges are answered.
  */
-export function renderSite(s: Settings, paths: SitePaths = {}): string {
+export function renderSite(
+  s: Settings,
+  paths: SitePaths = {},
+  siteTls: SiteTls = manualTls(s)
+): string {
   const upstream = upstreamName(s.projectName)
-  const { tlsCertificate: cert, tlsCertificateKey: key } = s
-  const tls = cert !== undefined && key !== undefined
+  const { certificate, key, challengeRoot } = siteTls
+  const tls = certificate !== undefined && key !== undefined
   const catchAll = s.serverNames.length === 1 && s.serverNames[0] === '_'
   const serverName = `server_name ${s.serverNames.map(nginxQuote).join(' ')};`
 
   const main: string[] = [
-    ...listen(s.listen.address, tls ? 443 : s.listen.port, tls, catchAll),
+    ...listen(s.listen.address, tls ? s.tlsListen : s.listen.port, tls, catchAll),
     serverName
   ]
-  if (tls) {
-    main.push('', `ssl_certificate ${nginxPath(cert)};`, `ssl_certificate_key ${nginxPath(key)};`)
-  }
+  main.push(...tlsPart(s, siteTls))
   main.push(
     '',
     `client_max_body_size ${nginxQuote(s.clientMaxBodySize)};`,
@@ -92,19 +123,56 @@ export function renderSite(s: Settings, paths: SitePaths = {}): string {
       '}'
     ]
   ]
-  if (tls && s.listen.port !== 443) {
+  if (tls && s.listen.port !== s.tlsListen) {
     blocks.push(
       serverBlock([
         ...listen(s.listen.address, s.listen.port, false, catchAll),
         serverName,
         '',
-        'return 301 https://$host$request_uri;'
+        ...httpsRedirect(s.tlsListen, challengeRoot)
       ])
     )
   }
   blocks.push(serverBlock(main))
 
   return `${MANAGED_HEADER}\n\n${blocks.map((b) => b.join('\n')).join('\n\n')}\n`
+}
+
+/** The certificate; before the first one, the challenges the plain HTTP site answers itself. */
+function tlsPart(s: Settings, { certificate, key, challengeRoot }: SiteTls): string[] {
+  if (certificate !== undefined && key !== undefined)
+    return ['', ...tlsDirectives(s, certificate, key)]
+  return challengeRoot !== undefined ? ['', ...challengeLocation(challengeRoot)] : []
+}
+
+function tlsDirectives(s: Settings, cert: string, key: string): string[] {
+  const lines = [
+    `ssl_certificate ${nginxPath(cert)};`,
+    `ssl_certificate_key ${nginxPath(key)};`,
+    `ssl_protocols ${TLS_PROTOCOLS};`,
+    `ssl_ciphers ${TLS_CIPHERS};`,
+    'ssl_prefer_server_ciphers off;'
+  ]
+  // `always`: error pages too; browsers ignore the header over plain HTTP.
+  if (s.hstsMaxAge > 0)
+    lines.push(`add_header Strict-Transport-Security "max-age=${s.hstsMaxAge}" always;`)
+  return lines
+}
+
+/** `^~`: no regular-expression location (nginx-directives) takes the challenges. */
+function challengeLocation(root: string): string[] {
+  return [
+    'location ^~ /.well-known/acme-challenge/ {',
+    ...indent([`root ${nginxPath(root)};`, 'default_type text/plain;']),
+    '}'
+  ]
+}
+
+/** Plain HTTP sends every request to HTTPS, except the ACME server's challenges. */
+function httpsRedirect(tlsPort: number, challengeRoot: string | undefined): string[] {
+  const target = `return 301 https://$host${tlsPort === 443 ? '' : `:${tlsPort}`}$request_uri;`
+  if (challengeRoot === undefined) return [target]
+  return [...challengeLocation(challengeRoot), '', 'location / {', ...indent([target]), '}']
 }
 
 function listen(address: string | undefined, port: number, ssl: boolean, catchAll: boolean) {

@@ -66,7 +66,7 @@ const HINTS: Hint[] = [
     when: /redirects? (?:plain )?HTTP to HTTPS|answered 30[1278] to https:/,
     hint: () =>
       'The settings redirect HTTP to HTTPS (SECURE_SSL_REDIRECT), and this site has no TLS: set ' +
-      'tls-certificate and tls-certificate-key, or turn the redirect off for this host (for ' +
+      'tls-certificate and tls-certificate-key (or tls: auto), or turn the redirect off for this host (for ' +
       'example from an environment variable set in dotenv).'
   }
 ]

@@ -2,8 +2,9 @@
 
 import * as core from '@actions/core'
 import { Output } from '../constants.js'
-import type { ConfigFiles } from '../server/config.js'
 import { restoreHint } from '../server/migrations.js'
+import { allFiles, type ConfigFiles } from '../server/config.js'
+import type { CertificateFacts } from '../server/acme.js'
 import { PHASES } from '../server/step.js'
 import { secretValues, type Settings } from '../settings.js'
 
@@ -47,6 +48,8 @@ export interface HostReport {
   diff?: string
   plan?: string[]
   database?: DatabaseReport
+  /** tls: auto: the site's certificate, and a failed renewal */
+  certificate?: CertificateFacts & { renewalProblem?: string }
 }
 
 /** The run's overall status: the worst of its hosts'. */
@@ -92,6 +95,17 @@ function healthCell(r: HostReport): string {
   if (r.httpStatus === undefined) return '–'
   const answer = r.httpStatus === 0 ? 'no answer' : String(r.httpStatus)
   return `${answer} in ${r.healthDurationMs ?? 0} ms`
+}
+
+function certificateLines(host: string, c: NonNullable<HostReport['certificate']>): string[] {
+  const names = c.names.length > 0 ? c.names.join(', ') : 'the site'
+  const lines =
+    c.daysLeft >= 0
+      ? [`${host}: the certificate for ${names} has ${c.daysLeft} days left.`]
+      : [`${host}: no certificate on the host yet.`]
+  if (c.renewalProblem)
+    lines.push('', `⚠️ Its last renewal on the host failed: ${escapeCell(c.renewalProblem)}`)
+  return lines
 }
 
 /**
@@ -174,6 +188,7 @@ function hostDetails(r: HostReport): string[] {
   const lines: string[] = []
   if (r.message && r.status === 'success') lines.push('', `${r.host}: ${r.message}`)
   lines.push(...databaseLines(r))
+  if (r.certificate) lines.push('', ...certificateLines(r.host, r.certificate))
   if (r.failedStep) {
     lines.push(
       `<details><summary>Remote log of the failed step: ${r.failedStep.title}</summary>`,
@@ -203,8 +218,7 @@ function hostDetails(r: HostReport): string[] {
     )
   if (r.files) {
     lines.push(`<details><summary>Rendered files (${r.host})</summary>`)
-    for (const file of [r.files.socket, r.files.service, r.files.site])
-      lines.push('', `\`${file.path}\``, fence(file.text))
+    for (const file of allFiles(r.files)) lines.push('', `\`${file.path}\``, fence(file.text))
     lines.push('</details>')
   }
   return lines

@@ -7,6 +7,7 @@ import { renderService, renderSocket } from '../render/gunicorn.js'
 import { renderSite, type SitePaths } from '../render/nginx.js'
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
+import { renewalFiles, siteTls } from './acme.js'
 import type { HostFacts } from './inspect.js'
 import { baseName, DEFAULT_SITE, DEFAULT_SITE_LINK, layout, unitNames } from './layout.js'
 import type { Step } from './step.js'
@@ -21,6 +22,9 @@ export interface ConfigFiles {
   socket: ConfigFile
   service: ConfigFile
   site: ConfigFile
+  /** tls: auto: certbot's renewal timer */
+  renewalService?: ConfigFile
+  renewalTimer?: ConfigFile
 }
 
 /** Exit code a step uses when a gate rejects the new files (they were put back). */
@@ -44,11 +48,15 @@ export function configFiles(
       path: p.units.service,
       text: renderService(s, { appRoot: p.current, workers: workerCount(s, facts), writable })
     },
-    site: { path: p.site, text: renderSite(s, site) }
+    site: { path: p.site, text: renderSite(s, site, siteTls(s, facts)) },
+    ...(s.acme ? renewalFiles(s) : {})
   }
 }
 
-const allFiles = (files: ConfigFiles) => [files.socket, files.service, files.site]
+export const allFiles = (files: ConfigFiles): ConfigFile[] =>
+  [files.socket, files.service, files.site, files.renewalService, files.renewalTimer].filter(
+    (f): f is ConfigFile => f !== undefined
+  )
 
 function writeFile(path: string, text: string): ShellText {
   // base64 keeps any byte of the rendered text out of the shell's reach.

@@ -18,15 +18,21 @@ export function healthHost(s: Settings): string {
 }
 
 const HEALTH_PY = `
-import http.client, ssl, sys, time
+import http.client, socket, ssl, sys, time
 host, port, path, header, tls, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5] == 'tls', float(sys.argv[6])
+# tls: auto before its first certificate: HTTPS is coming, so the app's redirect to it is no refusal.
+upgrading = sys.argv[5] == 'upgrade'
 ranges = [tuple(map(int, r.split('-'))) for r in sys.argv[7].split(',')]
 start = time.monotonic(); status = 0; detail = ''
+class Named(http.client.HTTPSConnection):
+    # To nginx on this host, with the site's name in the TLS handshake (SNI), as a browser.
+    def connect(self):
+        self.sock = self._context.wrap_socket(socket.create_connection((host, port), 5), server_hostname=header)
 while True:
     refused = False
     try:
         if tls:
-            conn = http.client.HTTPSConnection(host, port, timeout=5, context=ssl._create_unverified_context())
+            conn = Named(header, port, timeout=5, context=ssl._create_unverified_context())
         else:
             conn = http.client.HTTPConnection(host, port, timeout=5)
         conn.request('GET', path, headers={'Host': header, 'User-Agent': 'django-deploy-action health check'})
@@ -39,7 +45,7 @@ while True:
         exact = any(lo == hi == status for lo, hi in ranges)
         if status == 400 and not exact and ('DisallowedHost' in body or '<h1>Bad Request (400)</h1>' in body):
             refused, detail = True, "DisallowedHost: Invalid HTTP_HOST header: '%s'" % header
-        if 300 <= status < 400 and not exact and not tls and location.startswith('https:'):
+        if 300 <= status < 400 and not exact and not tls and not upgrading and location.startswith('https:'):
             refused, detail = True, 'answered %d to %s: the settings redirect plain HTTP to HTTPS' % (status, location)
     except Exception as error:
         status = 0; detail = str(error)
@@ -60,9 +66,16 @@ export interface HealthResult {
 }
 
 /** Requests health-path through nginx on the host until a healthy status or health-timeout. */
-export function healthStep(s: Settings, timeoutMs = s.healthTimeoutMs): Step {
-  const tls = !!s.tlsCertificate
-  const port = tls ? (s.listen.port === 80 ? 443 : s.listen.port) : s.listen.port
+/**
+ * `scheme`: how the site is served; `upgrade` is plain HTTP until tls: auto's first certificate.
+ */
+export function healthStep(
+  s: Settings,
+  timeoutMs = s.healthTimeoutMs,
+  scheme: 'tls' | 'plain' | 'upgrade' = s.tlsCertificate ? 'tls' : 'plain'
+): Step {
+  const tls = scheme === 'tls'
+  const port = tls ? s.tlsListen : s.listen.port
   const address =
     !s.listen.address || /^(0\.0\.0\.0|\[::\])$/.test(s.listen.address)
       ? '127.0.0.1'
@@ -71,9 +84,9 @@ export function healthStep(s: Settings, timeoutMs = s.healthTimeoutMs): Step {
   return {
     id: 'health',
     phase: 'health',
-    title: `GET ${s.healthPath} through nginx (Host: ${healthHost(s)})`,
+    title: `GET ${tls ? 'https' : 'http'}://${healthHost(s)}${s.healthPath} through nginx`,
     privileged: false,
-    command: sh`${s.python} -c ${HEALTH_PY} ${address} ${port} ${s.healthPath} ${healthHost(s)} ${tls ? 'tls' : 'plain'} ${timeoutMs / 1000} ${ranges}`
+    command: sh`${s.python} -c ${HEALTH_PY} ${address} ${port} ${s.healthPath} ${healthHost(s)} ${scheme} ${timeoutMs / 1000} ${ranges}`
   }
 }
 

@@ -1,12 +1,13 @@
 // The first step of every run: what the host has and what it serves. Read-only.
 
 import type { Settings } from '../settings.js'
+import { inspectAcme, parseAcmeFacts, type AcmeFacts } from './acme.js'
 import { raw, script, sh } from '../shell.js'
 import { LEGACY_FAILED_MARK, layout, RELEASE_ID } from './layout.js'
 import type { Step } from './step.js'
 
 /** What the host said about itself before the deploy. */
-export interface HostFacts {
+export interface HostFacts extends AcmeFacts {
   cpus: number
   /** the release `current` points at, or '' on a first deploy */
   live: string
@@ -18,10 +19,10 @@ export interface HostFacts {
   served: string[]
   /** the interpreter's version and real path, part of a venv's key */
   python: string
-  /** releases whose deploy applied migrations */
-  migrated: string[]
+  /** releases whose deploy applied migrations (none when not said) */
+  migrated?: string[]
   /** the database backups' file names (<release-id>.<format>) */
-  backups: string[]
+  backups?: string[]
 }
 
 export function inspectStep(s: Settings): Step {
@@ -49,7 +50,8 @@ export function inspectStep(s: Settings): Step {
       sh`echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`,
       sh`echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`,
       sh`echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`,
-      sh`echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`
+      sh`echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`,
+      ...(s.acme ? inspectAcme(s) : [])
     )
   }
 }
@@ -71,6 +73,7 @@ export function parseFacts(stdout: string): HostFacts {
     served: list('served'),
     python: values.get('python') ?? '',
     migrated: list('migrated'),
-    backups: list('backups')
+    backups: list('backups'),
+    ...parseAcmeFacts(values)
   }
 }

@@ -73,6 +73,27 @@ export interface Layout {
   units: { socket: string; service: string }
   site: string
   siteLink: string
+  /** tls: auto (server/acme.ts) */
+  acme: AcmeLayout
+}
+
+/** Where tls: auto keeps its parts; certbot keeps the certificate under the project's name. */
+export interface AcmeLayout {
+  /** nginx answers HTTP-01 challenges from here; certbot writes them (webroot mode) */
+  webroot: string
+  /** acme-directory-ca, for certbot and its renewal */
+  directoryCa: string
+  certName: string
+  certificate: string
+  key: string
+  units: { service: string; timer: string }
+}
+
+export function renewalUnitNames(projectName: string): { service: string; timer: string } {
+  return {
+    service: `certbot-renew-${projectName}.service`,
+    timer: `certbot-renew-${projectName}.timer`
+  }
 }
 
 export function layout(s: Pick<Settings, 'deployPath' | 'projectName'>): Layout {
@@ -101,7 +122,18 @@ export function layout(s: Pick<Settings, 'deployPath' | 'projectName'>): Layout 
     migrated: `${root}/.deploy/migrated`,
     units: { socket: `${UNIT_FOLDER}/${units.socket}`, service: `${UNIT_FOLDER}/${units.service}` },
     site: `${SITE_AVAILABLE}/${s.projectName}`,
-    siteLink: `${SITE_ENABLED}/${s.projectName}`
+    siteLink: `${SITE_ENABLED}/${s.projectName}`,
+    acme: {
+      webroot: `${root}/acme`,
+      directoryCa: `${root}/.deploy/acme-directory-ca.pem`,
+      certName: s.projectName,
+      certificate: `/etc/letsencrypt/live/${s.projectName}/fullchain.pem`,
+      key: `/etc/letsencrypt/live/${s.projectName}/privkey.pem`,
+      units: {
+        service: `${UNIT_FOLDER}/${renewalUnitNames(s.projectName).service}`,
+        timer: `${UNIT_FOLDER}/${renewalUnitNames(s.projectName).timer}`
+      }
+    }
   }
 }
 
@@ -118,7 +150,8 @@ const RESERVED = new Set([
   'venvs',
   'backups',
   'current',
-  '.current.new'
+  '.current.new',
+  'acme'
 ])
 
 /**

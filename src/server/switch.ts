@@ -129,3 +129,25 @@ export function rollbackStep(s: Settings, previous: string, files: ConfigFiles):
     )
   }
 }
+
+/** tls: auto, once the first certificate is issued: the HTTPS site its gate tested, loaded. */
+export function reloadNginxStep(s: Settings, files: ConfigFiles): Step {
+  return {
+    id: 'reload-nginx',
+    phase: 'restart',
+    title: 'Reload nginx with the HTTPS site',
+    privileged: true,
+    command: detached(script(installStaged(s, files), reloadNginx))
+  }
+}
+
+/** The HTTPS site did not answer: the plain HTTP site it replaced goes back. */
+export function undoSiteStep(s: Settings, files: ConfigFiles): Step {
+  return {
+    id: 'undo-site',
+    phase: 'health',
+    title: 'Put the plain HTTP site back',
+    privileged: true,
+    command: detached(script(restoreConfig(s, files), reloadNginx))
+  }
+}

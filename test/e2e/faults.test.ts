@@ -222,7 +222,7 @@ test('every fault leaves the site serving, the data intact, no lock held, and a 
   }
   // Every cell holds; a failure lists the cells that did not, with what they saw.
   expect(cells.filter((c) => !passed(c))).toEqual([])
-})
+}, 3_600_000)
 
 const passed = (c: Cell) =>
   c.live !== undefined &&
