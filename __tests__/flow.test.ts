@@ -366,6 +366,40 @@ describe('transitions', () => {
   })
 })
 
+describe('ASGI', () => {
+  const asgi = () =>
+    settingsFor({ source, asgiModule: 'mysite.asgi:application', proxyReadTimeoutS: 3600 })
+  const facts = (ws: string, uvicorn: string) => ({
+    stdout: `ASGI-SERVER ${JSON.stringify({ worker: 'uvicorn.workers.UvicornWorker', gunicorn: '20.1.0', uvicorn, ws, wsVersion: '1' })}\n`
+  })
+
+  test('the application is imported before migrate; what serves is in the result', async () => {
+    const t = new ScriptedTransport({ 'asgi-import': facts('wsproto', '0.17.6') })
+    const result = await deploy(asgi(), t)
+    expect(result.status).toBe('success')
+    expect(t.steps().slice(6, 9)).toEqual(['media', 'asgi-import', 'migrate'])
+    expect(result.server).toMatchObject({ uvicorn: '0.17.6', ws: 'wsproto' })
+  })
+
+  test('an application that cannot be imported switches nothing, with the cause first', async () => {
+    const t = new ScriptedTransport({
+      'asgi-import': {
+        code: 1,
+        stderr:
+          "Traceback (most recent call last):\nModuleNotFoundError: No module named 'chat.presence'"
+      }
+    })
+    const result = await deploy(asgi(), t)
+    expect(result.status).toBe('failure')
+    expect(result.message).toMatch(
+      /^Import mysite\.asgi:application with gunicorn's uvicorn\.workers\.UvicornWorker failed: ModuleNotFoundError: No module named 'chat\.presence'\nNothing was switched: 20261120T100000Z-aaaaaaa still serves\./
+    )
+    expect(t.steps()).not.toContain('migrate')
+    expect(t.steps()).not.toContain('switch')
+    expect(t.steps().slice(-1)).toEqual(['mark-failed'])
+  })
+})
+
 describe('tls: auto', () => {
   const auto = () =>
     settingsFor({

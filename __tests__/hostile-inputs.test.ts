@@ -92,6 +92,15 @@ const TABLE: Row[] = [
   { input: Input.AppUser, valid: 'mysite', separator: ' ' },
   { input: Input.Workers, valid: '4', separator: ' ' },
   { input: Input.GunicornArgs, valid: '--timeout 60', separator: ' ' },
+  { input: Input.AsgiModule, valid: 'mysite.asgi:application', separator: ' ' },
+  { input: Input.AsgiServer, valid: 'uvicorn', separator: ' ' },
+  {
+    input: Input.ProxyReadTimeout,
+    valid: '3600',
+    separator: ' ',
+    with: { [Input.AsgiModule]: 'mysite.asgi:application' }
+  },
+  { input: Input.DrainTimeout, valid: '30', separator: ' ' },
   { input: Input.ServerName, valid: 'example.com', separator: ' ' },
   { input: Input.Listen, valid: '127.0.0.1:8080', separator: ' ' },
   { input: Input.StaticUrl, valid: '/static/', separator: ' ' },

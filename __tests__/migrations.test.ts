@@ -237,7 +237,7 @@ describe('what the run says', () => {
     const note = failureNote(
       { applied: ['shop.0002_a'], backup: { path: '/srv/mysite/backups/x.pgdump', bytes: 10 } },
       R3,
-      false
+      ['connected', 'locked', 'failed']
     )
     expect(note).toContain(`the schema is ahead of the release that serves, ${R3}`)
     expect(note).toContain('kept for inspection: /srv/mysite/backups/x.pgdump')

@@ -35,6 +35,8 @@ export function settingsFor(overrides: Partial<Settings> = {}): Settings {
     appUser: 'mysite',
     workers: 'auto',
     gunicornArgs: [],
+    asgiServer: 'uvicorn',
+    drainTimeoutS: 30,
     serverNames: ['example.com'],
     listen: { port: 80 },
     clientMaxBodySize: '10m',

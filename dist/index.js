@@ -60452,6 +60452,10 @@ var Input;
     Input["AppUser"] = "app-user";
     Input["Workers"] = "workers";
     Input["GunicornArgs"] = "gunicorn-args";
+    Input["AsgiModule"] = "asgi-module";
+    Input["AsgiServer"] = "asgi-server";
+    Input["ProxyReadTimeout"] = "proxy-read-timeout";
+    Input["DrainTimeout"] = "drain-timeout";
     Input["ServerName"] = "server-name";
     Input["Listen"] = "listen";
     Input["StaticUrl"] = "static-url";
@@ -60503,6 +60507,8 @@ const INPUT_DEFAULTS = {
     [Input.CheckDeploy]: 'false',
     [Input.KeepReleases]: '5',
     [Input.Workers]: 'auto',
+    [Input.AsgiServer]: 'uvicorn',
+    [Input.DrainTimeout]: '30',
     [Input.ServerName]: '_',
     [Input.Listen]: '80',
     [Input.ClientMaxBodySize]: '10m',
@@ -60536,14 +60542,14 @@ var Output;
     Output["HttpStatus"] = "http-status";
     Output["HealthDurationMs"] = "health-duration-ms";
     Output["DeploymentId"] = "deployment-id";
+    Output["Interface"] = "interface";
+    Output["WorkerClass"] = "worker-class";
     Output["Hosts"] = "hosts";
     Output["Migrations"] = "migrations";
     Output["DatabaseBackup"] = "database-backup";
     Output["SchemaAhead"] = "schema-ahead";
 })(Output || (Output = {}));
 
-// EXTERNAL MODULE: external "node:buffer"
-var external_node_buffer_ = __nccwpck_require__(4573);
 ;// CONCATENATED MODULE: ./src/server/layout.ts
 // Every path the action owns on the server, in one place. See ARCHITECTURE.md, "On the server".
 const UNIT_FOLDER = '/etc/systemd/system';
@@ -60716,6 +60722,7 @@ function systemdExecutable(path) {
 // a service restart, so requests wait for the new release instead of failing.
 
 
+
 const MANAGED_HEADER = '# Managed by django-deploy-action; changes are overwritten on the next deploy.';
 /** nginx's workers run as www-data on Debian and Ubuntu; only they may connect. */
 const SOCKET_OWNER = 'www-data';
@@ -60812,7 +60819,10 @@ function renderService(s, opts) {
     // The venv's python finds gunicorn in the venv or, with system-site-packages, in the distribution.
     const execStart = [
         systemdExecutable(`${opts.appRoot}/.venv/bin/python`),
-        ...['-m', 'gunicorn', '--workers', String(opts.workers), ...s.gunicornArgs, s.wsgiModule].map(systemdQuote)
+        ...[
+            ...['-m', 'gunicorn', '--workers', String(opts.workers), ...serverArgs(s)],
+            ...[...s.gunicornArgs, appModule(s)]
+        ].map(systemdQuote)
     ].join(' ');
     return unitFile([
         [
@@ -60840,7 +60850,7 @@ function renderService(s, opts) {
                 'ExecReload=/bin/kill -s HUP $MAINPID',
                 // SIGTERM to gunicorn's arbiter only: it stops its workers gracefully itself.
                 'KillMode=mixed',
-                `TimeoutStopSec=${gracefulTimeout(s.gunicornArgs) + 5}`,
+                `TimeoutStopSec=${gracefulTimeout([...serverArgs(s), ...s.gunicornArgs]) + 5}`,
                 'Restart=on-failure',
                 'RestartSec=1',
                 '',
@@ -60856,6 +60866,69 @@ function unitFile(sections) {
     return `${MANAGED_HEADER}\n${body}\n`;
 }
 
+;// CONCATENATED MODULE: ./src/render/asgi.ts
+// Which gunicorn worker serves the project: gunicorn's own (WSGI), or uvicorn's (ASGI), and the
+// arguments the service's command line gets for it and for the cutover's drain.
+
+/** The asgi-server input's values and the worker class each one is. */
+const ASGI_WORKERS = {
+    uvicorn: 'uvicorn.workers.UvicornWorker',
+    // Pure-Python HTTP parser and asyncio's loop, for hosts without httptools or uvloop.
+    'uvicorn-h11': 'uvicorn.workers.UvicornH11Worker'
+};
+const ASGI_SERVERS = Object.keys(ASGI_WORKERS);
+/** nginx closes a proxied connection after this long without a byte from the app. */
+const DEFAULT_PROXY_READ_TIMEOUT_S = 3600;
+/** gunicorn's default worker. */
+const WSGI_WORKER = 'sync';
+/** What gunicorn serves: the ASGI application, else the WSGI one. */
+function appModule(s) {
+    return s.asgiModule ?? s.wsgiModule;
+}
+function isAsgi(s) {
+    return s.asgiModule !== undefined;
+}
+/**
+ * The arguments before gunicorn-args: the ASGI worker class, and the drain as gunicorn's graceful
+ * timeout when it is not gunicorn's own. gunicorn-args come after them, so a `-k` or
+ * `--graceful-timeout` of the user's wins, as gunicorn's parser takes the last one.
+ */
+function serverArgs(s) {
+    return [
+        ...(isAsgi(s) ? ['--worker-class', ASGI_WORKERS[s.asgiServer]] : []),
+        ...(s.drainTimeoutS !== DEFAULT_GRACEFUL_TIMEOUT
+            ? ['--graceful-timeout', String(s.drainTimeoutS)]
+            : [])
+    ];
+}
+/** --worker-class as gunicorn's argparse takes it: any prefix that no other option shares. */
+function isWorkerClassFlag(flag) {
+    return flag.length >= '--worker-cl'.length && '--worker-class'.startsWith(flag);
+}
+/** The worker class gunicorn will run, read as its parser would: the last -k wins. */
+function workerClass(s) {
+    const args = [...serverArgs(s), ...s.gunicornArgs];
+    let found = WSGI_WORKER;
+    for (let i = 0; i < args.length; i++) {
+        const [flag, value] = args[i].split(/=(.*)/s);
+        if (args[i] === '-k' || (isWorkerClassFlag(flag) && value === undefined))
+            found = args[++i] ?? found;
+        else if (isWorkerClassFlag(flag))
+            found = value;
+        else if (/^-k./.test(args[i]))
+            found = args[i].slice(2);
+    }
+    return found;
+}
+/** For the log, the summary and the dry run: which server runs, in which mode. */
+function describeServer(s) {
+    return isAsgi(s)
+        ? `gunicorn with ${workerClass(s)} (ASGI: ${appModule(s)})`
+        : `gunicorn with ${workerClass(s)} workers (WSGI: ${appModule(s)})`;
+}
+
+// EXTERNAL MODULE: external "node:buffer"
+var external_node_buffer_ = __nccwpck_require__(4573);
 ;// CONCATENATED MODULE: ./src/render/certbot.ts
 // tls: auto's renewal: a systemd timer that runs `certbot renew` for the site's certificate,
 // and reloads nginx only after `nginx -t` passes.
@@ -60912,6 +60985,7 @@ function renderRenewalTimer(s) {
 
 ;// CONCATENATED MODULE: ./src/render/nginx.ts
 // The nginx site: gunicorn's socket as upstream, static and media served directly, optional TLS.
+
 
 
 const INDENT = '    ';
@@ -60976,18 +61050,12 @@ function renderSite(s, paths = {}, siteTls = manualTls(s)) {
     main.push('', `client_max_body_size ${nginxQuote(s.clientMaxBodySize)};`, '', 'location = /favicon.ico { access_log off; log_not_found off; }', ...aliasLocation(paths.staticUrl ?? s.staticUrl, paths.staticRoot ?? s.staticRoot, [
         // Only static: media may be replaced under the same name by the app.
         'expires 30d;'
-    ]), ...aliasLocation(paths.mediaUrl ?? s.mediaUrl, paths.mediaRoot ?? s.mediaRoot, []), '', 'location / {', ...indent([
-        'proxy_set_header Host $http_host;',
-        'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
-        'proxy_set_header X-Forwarded-Proto $scheme;',
-        'proxy_set_header X-Real-IP $remote_addr;',
-        'proxy_redirect off;',
-        `proxy_pass http://${upstream};`
-    ]), '}');
+    ]), ...aliasLocation(paths.mediaUrl ?? s.mediaUrl, paths.mediaRoot ?? s.mediaRoot, []), '', ...proxyLocation(s, upstream));
     const extra = directiveLines(s.nginxDirectives);
     if (extra.length > 0)
         main.push('', '# nginx-directives input', ...extra);
     const blocks = [
+        ...connectionMap(s),
         [
             `upstream ${upstream} {`,
             ...indent([
@@ -61006,6 +61074,52 @@ function renderSite(s, paths = {}, siteTls = manualTls(s)) {
     }
     blocks.push(serverBlock(main));
     return `${MANAGED_HEADER}\n\n${blocks.map((b) => b.join('\n')).join('\n\n')}\n`;
+}
+/** Everything but the static and media files goes to gunicorn. */
+function proxyLocation(s, upstream) {
+    return [
+        'location / {',
+        ...indent([
+            'proxy_set_header Host $http_host;',
+            'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+            'proxy_set_header X-Forwarded-Proto $scheme;',
+            'proxy_set_header X-Real-IP $remote_addr;',
+            'proxy_redirect off;',
+            ...webSocketLines(s),
+            `proxy_pass http://${upstream};`
+        ]),
+        '}'
+    ];
+}
+/**
+ * The site is included at nginx's http level, where a `map` is too; its variable is named after
+ * the project, so another site's map (often `$connection_upgrade`) never clashes with it.
+ */
+function connectionVariable(projectName) {
+    return `$connection_upgrade_${projectName}`;
+}
+/** An upgrade asked for is passed on; a plain request sends no Connection header, so keeps alive. */
+function connectionMap(s) {
+    if (!isAsgi(s))
+        return [];
+    return [
+        [
+            `map $http_upgrade ${connectionVariable(s.projectName)} {`,
+            ...indent(['default upgrade;', "'' '';"]),
+            '}'
+        ]
+    ];
+}
+/** An ASGI app speaks WebSocket: the upgrade goes through, and an idle socket stays open. */
+function webSocketLines(s) {
+    if (!isAsgi(s))
+        return [];
+    return [
+        'proxy_http_version 1.1;',
+        'proxy_set_header Upgrade $http_upgrade;',
+        `proxy_set_header Connection ${connectionVariable(s.projectName)};`,
+        `proxy_read_timeout ${s.proxyReadTimeoutS ?? DEFAULT_PROXY_READ_TIMEOUT_S}s;`
+    ];
 }
 /** The certificate; before the first one, the challenges the plain HTTP site answers itself. */
 function tlsPart(s, { certificate, key, challengeRoot }) {
@@ -61982,41 +62096,6 @@ function configDiff(files, live) {
         .join('\n');
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./src/server/safe-dir.ts
-// Root makes and hands over folders that the app user (or the repository) may have touched: it
-// must never follow a link there. Shell tools cannot promise that (chmod follows links, mkdir -p
-// walks through them), so the folder is reached component by component with O_NOFOLLOW.
-
-const SAFE_DIR_PY = `
-import grp, os, pwd, sys
-path, user, group, mode = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4], 8)
-fd = os.open('/', os.O_RDONLY | os.O_DIRECTORY)
-parts = [p for p in path.split('/') if p]
-for i, name in enumerate(parts):
-    try:
-        os.mkdir(name, 0o755, dir_fd=fd)
-    except FileExistsError:
-        pass
-    try:
-        child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
-    except OSError as error:
-        where = '/' + '/'.join(parts[: i + 1])
-        sys.exit('%s is a link or not a folder (%s): refused, nothing was changed there' % (where, error.strerror))
-    os.close(fd)
-    fd = child
-os.fchown(fd, pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid)
-os.fchmod(fd, mode)
-`;
-/**
- * Makes `path` (and its missing parents, root's) a folder owned by `user:group` with `mode`,
- * following no link on the way: a link anywhere on the path stops the step with its name.
- */
-function safeDir(s, path, owner, mode) {
-    return sh `${s.python} -I -c ${SAFE_DIR_PY} ${path} ${owner.user} ${owner.group} ${mode}`;
-}
-
 ;// CONCATENATED MODULE: ./src/server/sandbox.ts
 // Everything the repository's code does on the server runs here: as the app user, never root,
 // in a transient systemd unit with the sandbox below. systemd reads the .env file as data (no
@@ -62069,6 +62148,155 @@ function asApp(s, run, command) {
     ];
     const body = script(raw('set -eu'), command).text;
     return sh `printf %s ${external_node_buffer_.Buffer.from(body).toString('base64')} | base64 -d | systemd-run --quiet --pipe --wait --collect --service-type=exec --unit=${`${unitPrefix(s)}-${run.name}`}-"$$" --uid=${s.appUser} --gid=${s.appUser} ${properties.flatMap((prop) => ['-p', prop])} -- /bin/sh -s`;
+}
+
+;// CONCATENATED MODULE: ./src/server/asgi.ts
+// Before the switch, the ASGI application and gunicorn's worker class are imported in the release,
+// as the app user, the way gunicorn will: a release that cannot import (a missing module, an
+// error in asgi.py or a consumer) never goes live, and the sockets open on the live one stay open.
+// The step also says which uvicorn and WebSocket library serve, and whether open WebSockets get a
+// close frame when gunicorn stops (uvicorn before 0.21 with websockets drops them: 1006).
+
+
+
+
+const MARK = 'ASGI-SERVER ';
+/** Imports the worker class (argv 1) and the application (argv 2); prints one marked JSON line. */
+const ASGI_IMPORT_PY = `
+import importlib, json, sys
+from importlib.metadata import version, PackageNotFoundError
+from gunicorn.util import import_app, load_class
+name, target = sys.argv[1], sys.argv[2]
+if '.' in name:
+    module, _, attribute = name.rpartition('.')
+    worker = getattr(importlib.import_module(module), attribute)
+else:
+    worker = load_class(name)
+import_app(target)
+def installed(package):
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return ''
+facts = {'worker': name, 'gunicorn': installed('gunicorn'), 'uvicorn': installed('uvicorn')}
+if facts['uvicorn']:
+    ws = getattr(worker, 'CONFIG_KWARGS', {}).get('ws', 'auto')
+    if ws == 'auto':
+        from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol as auto
+        ws = 'none' if auto is None else 'wsproto' if 'wsproto' in auto.__module__ else 'websockets'
+    facts['ws'] = ws
+    facts['wsVersion'] = installed(ws.split('-')[0]) if ws != 'none' else ''
+print('${MARK}' + json.dumps(facts))
+`;
+function asgiImportStep(s, id, writable) {
+    const worker = workerClass(s);
+    return {
+        id: 'asgi-import',
+        phase: 'django',
+        title: `Import ${appModule(s)} with gunicorn's ${worker}`,
+        privileged: true,
+        command: asApp(s, { name: 'asgi-import', cwd: layout_layout(s).release(id), writable, release: id }, sh `python -c ${ASGI_IMPORT_PY} ${worker} ${appModule(s)}`)
+    };
+}
+function parseServerFacts(stdout) {
+    const line = stdout.split('\n').find((l) => l.startsWith(MARK));
+    if (!line)
+        return undefined;
+    try {
+        const facts = JSON.parse(line.slice(MARK.length));
+        const text = (key) => (typeof facts[key] === 'string' ? facts[key] : '');
+        // Shown in the summary: words of a version or a name, nothing else.
+        const clean = (value) => (/^[A-Za-z0-9_.+-]{0,100}$/.test(value) ? value : '?');
+        return {
+            worker: clean(text('worker')),
+            gunicorn: clean(text('gunicorn')),
+            uvicorn: clean(text('uvicorn')),
+            ws: facts.ws === undefined ? undefined : clean(text('ws')),
+            wsVersion: facts.wsVersion === undefined ? undefined : clean(text('wsVersion'))
+        };
+    }
+    catch {
+        return undefined;
+    }
+}
+/** Compares dotted versions numerically: 0.17.6 < 0.21. */
+function atLeast(version, minimum) {
+    const a = version.split('.').map((n) => parseInt(n, 10) || 0);
+    const b = minimum.split('.').map((n) => parseInt(n, 10) || 0);
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+        if ((a[i] ?? 0) !== (b[i] ?? 0))
+            return (a[i] ?? 0) > (b[i] ?? 0);
+    }
+    return true;
+}
+/**
+ * Whether uvicorn sends open WebSockets a close frame (1012) when gunicorn stops the old release:
+ * with wsproto it does, with websockets only from uvicorn 0.21 on; before that the connection is
+ * just closed and clients see 1006. undefined: not uvicorn, or no WebSocket support at all.
+ */
+function closesWebSocketsCleanly(facts) {
+    if (!facts.uvicorn || !facts.ws || facts.ws === 'none')
+        return undefined;
+    if (facts.ws === 'websockets')
+        return atLeast(facts.uvicorn, '0.21');
+    return true;
+}
+/** For the summary: `gunicorn 20.1.0, uvicorn 0.17.6, WebSockets by wsproto 1.2.0`. */
+function describeVersions(facts) {
+    return [
+        `gunicorn ${facts.gunicorn}`,
+        facts.uvicorn ? `uvicorn ${facts.uvicorn}` : '',
+        facts.ws && facts.ws !== 'none'
+            ? `WebSockets by ${facts.ws}${facts.wsVersion ? ` ${facts.wsVersion}` : ''}`
+            : facts.ws === 'none'
+                ? 'no WebSocket library'
+                : ''
+    ]
+        .filter(Boolean)
+        .join(', ');
+}
+/** The warning when open WebSockets would be cut at the next restart without a close frame. */
+function uncleanCloseWarning(facts) {
+    return (`uvicorn ${facts.uvicorn} with the websockets library drops open WebSockets when gunicorn ` +
+        'stops the old release (clients see 1006, not 1012 "service restart"). Require uvicorn ' +
+        '>= 0.21 in the requirements, or run uvicorn with wsproto: a worker class of the project ' +
+        "with CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, 'ws': 'wsproto'}, named in " +
+        'gunicorn-args as -k (README: ASGI and WebSockets).');
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/server/safe-dir.ts
+// Root makes and hands over folders that the app user (or the repository) may have touched: it
+// must never follow a link there. Shell tools cannot promise that (chmod follows links, mkdir -p
+// walks through them), so the folder is reached component by component with O_NOFOLLOW.
+
+const SAFE_DIR_PY = `
+import grp, os, pwd, sys
+path, user, group, mode = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4], 8)
+fd = os.open('/', os.O_RDONLY | os.O_DIRECTORY)
+parts = [p for p in path.split('/') if p]
+for i, name in enumerate(parts):
+    try:
+        os.mkdir(name, 0o755, dir_fd=fd)
+    except FileExistsError:
+        pass
+    try:
+        child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+    except OSError as error:
+        where = '/' + '/'.join(parts[: i + 1])
+        sys.exit('%s is a link or not a folder (%s): refused, nothing was changed there' % (where, error.strerror))
+    os.close(fd)
+    fd = child
+os.fchown(fd, pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid)
+os.fchmod(fd, mode)
+`;
+/**
+ * Makes `path` (and its missing parents, root's) a folder owned by `user:group` with `mode`,
+ * following no link on the way: a link anywhere on the path stops the step with its name.
+ */
+function safeDir(s, path, owner, mode) {
+    return sh `${s.python} -I -c ${SAFE_DIR_PY} ${path} ${owner.user} ${owner.group} ${mode}`;
 }
 
 ;// CONCATENATED MODULE: ./src/server/release.ts
@@ -62643,6 +62871,8 @@ function removeStagedStep(s, id) {
 
 
 
+
+
 /** Where MEDIA_ROOT really is: in shared/ when it is a shared path of the release. */
 function mediaFolder(s, id, found) {
     const media = found.mediaRoot ?? s.mediaRoot;
@@ -62698,6 +62928,9 @@ function djangoSteps(s, id, found, migrations) {
             command: script(...folders.map((f) => safeDir(s, f, { user: s.appUser, group: 'www-data' }, '2750')))
         });
     }
+    // Before migrate: a release whose application cannot be imported changes nothing.
+    if (isAsgi(s))
+        steps.push(asgiImportStep(s, id, writable));
     if (s.migrate)
         steps.push(...migrationSteps(s, id, found, writable, migrations));
     const staticRoot = found.staticRoot;
@@ -62890,7 +63123,7 @@ function parseErrors(diagnostics) {
 
 
 
-const MARK = 'DJANGO-SETTINGS ';
+const discover_MARK = 'DJANGO-SETTINGS ';
 /** Prints one marked JSON line; the names to check against ALLOWED_HOSTS come as arguments. */
 const DISCOVER_PY = `
 import json, os, sys, django
@@ -62911,7 +63144,7 @@ allowed = settings.ALLOWED_HOSTS or (['.localhost', '127.0.0.1', '[::1]'] if set
 facts['REFUSED_HOSTS'] = [name for name in sys.argv[1:] if not validate_host(name, allowed)]
 facts['SSL_REDIRECT'] = bool(getattr(settings, 'SECURE_SSL_REDIRECT', False))
 facts['DATABASE'] = str(settings.DATABASES.get('default', {}).get('ENGINE', ''))
-print('${MARK}' + json.dumps(facts))
+print('${discover_MARK}' + json.dumps(facts))
 `;
 /** The names requests will carry: the server names (a wildcard as one of its names) or, for `_`, the health check's. */
 function hostNames(s) {
@@ -62947,13 +63180,13 @@ const discover_name = (value) => typeof value === 'string' && /^[A-Za-z0-9_.:[\]
 function parseDjangoFacts(stdout) {
     const line = stdout
         .split('\n')
-        .filter((l) => l.startsWith(MARK))
+        .filter((l) => l.startsWith(discover_MARK))
         .pop();
     if (!line)
         return {};
     let v;
     try {
-        v = JSON.parse(line.slice(MARK.length));
+        v = JSON.parse(line.slice(discover_MARK.length));
     }
     catch {
         return {};
@@ -64981,8 +65214,9 @@ function schemaAheadWarning(plan) {
  * After a failure: where the database stands when migrations ran (the schema ahead of the
  * release that serves), and the backup taken before them.
  */
-function failureNote(database, live, healthy) {
+function failureNote(database, live, states) {
     const { applied, backup } = database;
+    const healthy = states.includes('healthy');
     const lines = [];
     if (applied?.length && !healthy)
         lines.push(`The migrations ${applied.join(', ')} were applied and stay applied: the schema is ahead of ` +
@@ -64994,23 +65228,19 @@ function failureNote(database, live, healthy) {
 }
 /** What one host's run learnt and did about the database, and what it said as it went. */
 class DatabaseWatch {
-    deps;
     report = {};
-    constructor(deps) {
-        this.deps = deps;
-    }
     outcome() {
         return Object.keys(this.report).length > 0 ? { ...this.report } : undefined;
     }
     /** After a Django step: what it said; the migration plan when it was the plan's step. */
-    afterStep(step, stdout, plan, found) {
+    afterStep(deps, step, stdout, plan, found) {
         if (step.id === 'migrations')
-            return this.readMigrations(stdout, found);
+            return this.readMigrations(deps, stdout, found);
         if (step.id === 'backup') {
             this.report.backup = parseBackup(stdout);
             const b = this.report.backup;
             if (b)
-                this.deps.info(`Database backup: ${b.path} (${b.bytes} bytes)`);
+                deps.info(`Database backup: ${b.path} (${b.bytes} bytes)`);
         }
         else if (step.id === 'migrate')
             this.report.applied = this.report.pending;
@@ -65019,19 +65249,19 @@ class DatabaseWatch {
         return undefined;
     }
     /** The migration plan, said before anything is applied; warnings for what cannot go back. */
-    readMigrations(stdout, found) {
+    readMigrations(deps, stdout, found) {
         const migrations = parseMigrationPlan(stdout);
         if (!migrations)
             throw new Error('The migration plan could not be read from its step.');
         this.report.pending = migrations.pending;
         this.report.irreversible = migrations.irreversible;
-        this.deps.info(planMessage(migrations, this.deps.settings.dryRun));
-        for (const w of migrationWarnings(this.deps.settings, migrations, found))
-            this.deps.warn(w.message, w.title);
+        deps.info(planMessage(migrations, deps.settings.dryRun));
+        for (const w of migrationWarnings(deps.settings, migrations, found))
+            deps.warn(w.message, w.title);
         return migrations;
     }
     /** A rollback over releases that applied migrations: the schema stays theirs, or is restored. */
-    noticeRollback(plan) {
+    noticeRollback(deps, plan) {
         const { ahead, backup } = plan.database;
         if (ahead.length === 0)
             return;
@@ -65039,7 +65269,7 @@ class DatabaseWatch {
         this.report.aheadBackup = backup;
         const warning = schemaAheadWarning(plan);
         if (warning)
-            this.deps.warn(warning, 'Schema ahead of the code');
+            deps.warn(warning, 'Schema ahead of the code');
     }
 }
 /**
@@ -65059,7 +65289,7 @@ async function stage(deps, facts, newRelease, watch) {
         for (const step of steps.read(found)) {
             const result = await deps.run(step);
             if (step.id === 'migrations')
-                return { found, migrations: watch.readMigrations(result.stdout, found) };
+                return { found, migrations: watch.readMigrations(deps, result.stdout, found) };
         }
         return { found };
     }
@@ -65108,6 +65338,8 @@ async function readForDryRun(deps, facts, newRelease, target, watch) {
 
 
 
+
+
 const output = (error) => error.result.stdout + error.result.stderr;
 /** A failure the flow already explained: its message is the report's. */
 class Stop extends Error {
@@ -65130,12 +65362,12 @@ class HostDeploy {
     failedStep;
     found = {};
     /** what the run learnt and did about the database */
-    database;
+    database = new DatabaseWatch();
+    server;
     /** tls: auto: the certificate the certificate step reported */
     certificate;
     constructor(deps) {
         this.deps = deps;
-        this.database = new DatabaseWatch(deps);
     }
     to(state) {
         this.state = state;
@@ -65170,8 +65402,8 @@ class HostDeploy {
                     title: error.step.title,
                     output: error.result.stdout + error.result.stderr
                 };
-            return this.outcome(error instanceof Stop ? error.status : 'failure', this.explain(error) +
-                failureNote(this.database.report, this.facts?.live ?? '', this.states.includes('healthy')));
+            const message = this.explain(error) + failureNote(this.database.report, this.facts?.live, this.states);
+            return this.outcome(error instanceof Stop ? error.status : 'failure', message);
         }
         finally {
             // The other hosts must never wait on a first host that stopped before its migrations.
@@ -65219,6 +65451,7 @@ class HostDeploy {
             diagnostics: this.diagnostics,
             files: this.plan?.files,
             database: this.database.outcome(),
+            server: this.server,
             certificate: this.certificateReport()
         };
     }
@@ -65256,7 +65489,7 @@ class HostDeploy {
             plan = this.plan = this.planWith(newRelease, found);
             this.to('released');
             this.noticeShared(plan, found);
-            this.database.noticeRollback(plan);
+            this.database.noticeRollback(this.deps, plan);
             await this.build(plan);
             if (plan.certificate?.beforeGates)
                 await this.obtainCertificate(plan);
@@ -65317,7 +65550,19 @@ class HostDeploy {
             await rollout.firstMigration;
         }
         try {
-            await this.runBuild(plan);
+            // Once the migration plan is known, the steps after it are planned again with it (a
+            // backup and migrate only when there is something to apply).
+            for (let i = 0; i < plan.build.length; i++) {
+                const step = plan.build[i];
+                const { stdout } = await this.deps.run(step);
+                if (step.id === 'asgi-import')
+                    this.noticeServer(parseServerFacts(stdout));
+                const migrations = this.database.afterStep(this.deps, step, stdout, plan, this.found);
+                if (migrations)
+                    plan = this.plan = this.planWith(plan.target, this.found, migrations);
+                if (migrations)
+                    i = plan.build.findIndex((next) => next.id === 'migrations');
+            }
             if (isFirst)
                 rollout.migrated();
         }
@@ -65325,22 +65570,6 @@ class HostDeploy {
             if (isFirst)
                 rollout.migrated(new Error(`stopped: the first host could not run its Django steps`));
             throw error;
-        }
-    }
-    /**
-     * The Django steps; once the migration plan is known the rest is planned again with it (a
-     * backup and migrate only when there is something to apply).
-     */
-    async runBuild(first) {
-        let plan = first;
-        for (let i = 0; i < plan.build.length; i++) {
-            const step = plan.build[i];
-            const result = await this.deps.run(step);
-            const migrations = this.database.afterStep(step, result.stdout, plan, this.found);
-            if (migrations) {
-                plan = this.plan = this.planWith(plan.target, this.found, migrations);
-                i = plan.build.findIndex((next) => next.id === 'migrations');
-            }
         }
     }
     async runGates(plan, done = 'The previous files are back in place and nothing was restarted.') {
@@ -65433,6 +65662,15 @@ ${acmeHint(said)}`);
             return false;
         return parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout).healthy;
     }
+    /** Which uvicorn serves, and a warning when it would cut open WebSockets at a restart. */
+    noticeServer(facts) {
+        this.server = facts;
+        if (!facts)
+            return;
+        this.deps.info(`Serves with ${describeVersions(facts)}`);
+        if (closesWebSocketsCleanly(facts) === false)
+            this.deps.warn(uncleanCloseWarning(facts), 'WebSockets cut at a restart');
+    }
     /** Data the settings keep inside the release is kept in shared/: say what, where and why. */
     noticeShared(plan, found) {
         if (plan.build.length === 0)
@@ -65456,13 +65694,12 @@ ${acmeHint(said)}`);
         const facts = this.facts;
         const target = this.planWith(newRelease, {}).target;
         const read = await readForDryRun(this.deps, facts, newRelease, target, this.database);
-        this.found = read.found;
-        const plan = (this.plan = this.planWith(newRelease, read.found, read.migrations));
-        this.database.noticeRollback(plan);
+        const plan = (this.plan = this.planWith(newRelease, (this.found = read.found), read.migrations));
+        this.database.noticeRollback(this.deps, plan);
         const live = parseConfigFiles((await this.deps.run(readConfigStep(plan.files))).stdout);
         const diff = configDiff(plan.files, live);
         const titles = planSteps(plan).map((step) => step.title);
-        this.deps.info(`Dry run: nothing was changed. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`);
+        this.deps.info(`Dry run: nothing was changed. Served by ${describeServer(this.deps.settings)}. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`);
         this.deps.remote(diff);
         return { ...this.outcome('success', 'dry run: nothing was changed'), plan: titles, diff };
     }
@@ -66791,6 +67028,10 @@ function parseGunicornArgs(text) {
 const MAX_LINE = 4096;
 const PYTHON_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const DOTTED = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+/** What gunicorn serves: module.path:variable, or a dotted module (its `application`). */
+function isAppModule(text) {
+    return /^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$/.test(text) || DOTTED.test(text);
+}
 const SAFE_RELATIVE_PATH = /^[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*$/;
 /** `username` is the SSH user (the app user must be another); a rollback uploads no source. */
 function readProject(read, given) {
@@ -66817,10 +67058,8 @@ function readModules(read) {
         throw new InputError(Input.ProjectName, 'must be a Python package name (letters, digits and _, not starting with a digit)');
     }
     const wsgiModule = read.line(Input.WsgiModule, 200) || `${projectName}.wsgi:application`;
-    if (!/^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$/.test(wsgiModule)) {
-        if (!DOTTED.test(wsgiModule)) {
-            throw new InputError(Input.WsgiModule, 'must be module.path:variable, e.g. mysite.wsgi:application');
-        }
+    if (!isAppModule(wsgiModule)) {
+        throw new InputError(Input.WsgiModule, 'must be module.path:variable, e.g. mysite.wsgi:application');
     }
     const settingsModule = read.line(Input.SettingsModule, 200) || `${projectName}.settings`;
     if (!DOTTED.test(settingsModule)) {
@@ -66984,9 +67223,44 @@ function readSharedPaths(read) {
     });
 }
 
+;// CONCATENATED MODULE: ./src/inputs/server.ts
+// The app server: WSGI (gunicorn's own workers) or ASGI (gunicorn with uvicorn's workers), how
+// long nginx keeps an idle proxied connection (a WebSocket) open, and how long the old release
+// gets to finish its requests at the cutover.
+
+
+
+
+function readServer(read) {
+    const asgiModule = read.line(Input.AsgiModule, 200) || undefined;
+    if (asgiModule !== undefined) {
+        if (!isAppModule(asgiModule))
+            throw new InputError(Input.AsgiModule, `'${asgiModule}' must be module.path:variable, e.g. mysite.asgi:application`);
+        if (read.line(Input.WsgiModule, 200) !== '')
+            throw new InputError(Input.AsgiModule, 'and wsgi-module are both set: gunicorn serves one of them; set asgi-module for ASGI (async views, WebSockets), wsgi-module for WSGI');
+    }
+    const server = read.line(Input.AsgiServer);
+    if (!ASGI_SERVERS.includes(server))
+        throw new InputError(Input.AsgiServer, `'${server}' is not one of ${ASGI_SERVERS.join(', ')}`);
+    const readTimeout = read.line(Input.ProxyReadTimeout);
+    if (readTimeout !== '' && asgiModule === undefined)
+        throw new InputError(Input.ProxyReadTimeout, 'applies to an ASGI project only (set asgi-module): a WSGI site keeps nginx’s own timeouts');
+    return {
+        asgiModule,
+        asgiServer: server,
+        proxyReadTimeoutS: asgiModule === undefined
+            ? undefined
+            : readTimeout === ''
+                ? DEFAULT_PROXY_READ_TIMEOUT_S
+                : read.int(Input.ProxyReadTimeout, 1, 7 * 24 * 3600),
+        drainTimeoutS: read.int(Input.DrainTimeout, 0, 3600)
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/settings.ts
 // The typed settings object: every input of action.yml, read and validated once in settings.ts.
 // Everything else in the action takes its values from here, already checked.
+
 
 
 
@@ -67013,6 +67287,7 @@ function readSettings(ctx) {
         ...connection,
         ...project,
         ...release,
+        ...readServer(read),
         ...nginx,
         ...readHealth(read),
         ...github,
@@ -67033,6 +67308,8 @@ function secretValues(s) {
 
 ;// CONCATENATED MODULE: ./src/report/report.ts
 // The only code that speaks to GitHub: step outputs, the job summary, annotations.
+
+
 
 
 
@@ -67063,10 +67340,10 @@ const escapeCell = (text) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
  * Text from the run as Markdown a person reads: the first line (the cause) in bold, each line
  * its own, nothing in it read as Markdown or HTML.
  */
+const report_escape = (line) => line.replace(/[\\`*_[\]<>#|~]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : `\\${c}`));
 function prose(text) {
-    const escape = (line) => line.replace(/[\\`*_[\]<>#|~]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : `\\${c}`));
     const lines = text.split('\n').filter((line) => line.trim() !== '');
-    return lines.map((line, i) => `${i === 0 ? `**${escape(line)}**` : escape(line)}  `);
+    return lines.map((line, i) => `${i === 0 ? `**${report_escape(line)}**` : report_escape(line)}  `);
 }
 const fence = (text, lang = '') => `\n\n\`\`\`${lang}\n${text.replace(/```/g, '`\u200b``')}\n\`\`\`\n\n`;
 const ICON = { success: '✅', failure: '❌', 'rolled-back': '↩️', skipped: '⏭️' };
@@ -67099,6 +67376,11 @@ function summaryMarkdown(s, reports) {
         if (r.message && r.status !== 'success')
             lines.push('', `### ${ICON[r.status]} ${r.host}: ${r.status}`, '', ...prose(r.message));
     }
+    // After the causes: which server and mode run, and what each host has of them.
+    lines.push('', `Served by ${report_escape(describeServer(s))}${isAsgi(s) ? ', WebSockets passed through nginx' : ''}`);
+    for (const r of reports)
+        if (r.server)
+            lines.push('', `${report_escape(r.host)}: ${report_escape(describeVersions(r.server))}`);
     lines.push('', '| host | release | previous | gates | health | time | result |');
     lines.push('|---|---|---|---|---|---|---|');
     for (const r of reports) {
@@ -67195,6 +67477,8 @@ async function writeReport(s, reports) {
     setOutput(Output.Migrations, (database?.applied ?? []).join('\n'));
     setOutput(Output.DatabaseBackup, database?.backup?.path ?? database?.restored ?? database?.aheadBackup ?? '');
     setOutput(Output.SchemaAhead, String(reports.some((r) => r.database?.ahead?.length && !r.database.restored)));
+    setOutput(Output.Interface, isAsgi(s) ? 'asgi' : 'wsgi');
+    setOutput(Output.WorkerClass, workerClass(s));
     if (process.env.GITHUB_STEP_SUMMARY)
         await summary.addRaw(redact(summaryMarkdown(s, reports))).write();
     for (const r of reports) {

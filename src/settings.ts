@@ -75,6 +75,13 @@ export interface Settings {
   appUser: string
   workers: number | 'auto'
   gunicornArgs: string[]
+  /** set: served as ASGI by gunicorn with uvicorn's workers (wsgiModule is then unused) */
+  asgiModule?: string
+  asgiServer: AsgiServer
+  /** nginx's proxy_read_timeout for an ASGI site: an idle WebSocket lives this long */
+  proxyReadTimeoutS?: number
+  /** seconds the old release gets to finish its requests at the cutover */
+  drainTimeoutS: number
 
   // nginx
   serverNames: string[]
@@ -120,6 +127,7 @@ export interface Settings {
 // Reading and validating the inputs: one reader per domain (src/inputs/), composed here
 // ---------------------------------------------------------------------------------------------
 
+import type { AsgiServer } from './render/asgi.js'
 import type { HostFingerprint } from './grammar/fingerprint.js'
 import type { KnownHostEntry } from './grammar/known-hosts.js'
 import { readConnection } from './inputs/connection.js'
@@ -129,6 +137,7 @@ import { readModes } from './inputs/modes.js'
 import { readNginx } from './inputs/nginx.js'
 import { readProject } from './inputs/project.js'
 import { readReleasePaths } from './inputs/release-paths.js'
+import { readServer } from './inputs/server.js'
 import { inputReader, type ReadContext } from './inputs/read.js'
 
 export { InputError, type ReadContext } from './inputs/read.js'
@@ -150,6 +159,7 @@ export function readSettings(ctx: ReadContext): Settings {
     ...connection,
     ...project,
     ...release,
+    ...readServer(read),
     ...nginx,
     ...readHealth(read),
     ...github,

@@ -31729,6 +31729,10 @@ var Input;
     Input["AppUser"] = "app-user";
     Input["Workers"] = "workers";
     Input["GunicornArgs"] = "gunicorn-args";
+    Input["AsgiModule"] = "asgi-module";
+    Input["AsgiServer"] = "asgi-server";
+    Input["ProxyReadTimeout"] = "proxy-read-timeout";
+    Input["DrainTimeout"] = "drain-timeout";
     Input["ServerName"] = "server-name";
     Input["Listen"] = "listen";
     Input["StaticUrl"] = "static-url";
@@ -31780,6 +31784,8 @@ const INPUT_DEFAULTS = {
     [Input.CheckDeploy]: 'false',
     [Input.KeepReleases]: '5',
     [Input.Workers]: 'auto',
+    [Input.AsgiServer]: 'uvicorn',
+    [Input.DrainTimeout]: '30',
     [Input.ServerName]: '_',
     [Input.Listen]: '80',
     [Input.ClientMaxBodySize]: '10m',
@@ -31813,6 +31819,8 @@ var Output;
     Output["HttpStatus"] = "http-status";
     Output["HealthDurationMs"] = "health-duration-ms";
     Output["DeploymentId"] = "deployment-id";
+    Output["Interface"] = "interface";
+    Output["WorkerClass"] = "worker-class";
     Output["Hosts"] = "hosts";
     Output["Migrations"] = "migrations";
     Output["DatabaseBackup"] = "database-backup";

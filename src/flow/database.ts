@@ -70,8 +70,13 @@ export function schemaAheadWarning(plan: Plan): string {
  * After a failure: where the database stands when migrations ran (the schema ahead of the
  * release that serves), and the backup taken before them.
  */
-export function failureNote(database: DatabaseReport, live: string, healthy: boolean): string {
+export function failureNote(
+  database: DatabaseReport,
+  live: string | undefined,
+  states: readonly string[]
+): string {
   const { applied, backup } = database
+  const healthy = states.includes('healthy')
   const lines: string[] = []
   if (applied?.length && !healthy)
     lines.push(
@@ -86,48 +91,54 @@ export function failureNote(database: DatabaseReport, live: string, healthy: boo
   return lines.length > 0 ? `\n${lines.join('\n')}` : ''
 }
 
+type Deps = Pick<HostDeps, 'settings' | 'info' | 'warn'>
+
 /** What one host's run learnt and did about the database, and what it said as it went. */
 export class DatabaseWatch {
   readonly report: DatabaseReport = {}
-
-  constructor(private readonly deps: Pick<HostDeps, 'settings' | 'info' | 'warn'>) {}
 
   outcome(): DatabaseReport | undefined {
     return Object.keys(this.report).length > 0 ? { ...this.report } : undefined
   }
 
   /** After a Django step: what it said; the migration plan when it was the plan's step. */
-  afterStep(step: Step, stdout: string, plan: Plan, found: DjangoFacts): MigrationPlan | undefined {
-    if (step.id === 'migrations') return this.readMigrations(stdout, found)
+  afterStep(
+    deps: Deps,
+    step: Step,
+    stdout: string,
+    plan: Plan,
+    found: DjangoFacts
+  ): MigrationPlan | undefined {
+    if (step.id === 'migrations') return this.readMigrations(deps, stdout, found)
     if (step.id === 'backup') {
       this.report.backup = parseBackup(stdout)
       const b = this.report.backup
-      if (b) this.deps.info(`Database backup: ${b.path} (${b.bytes} bytes)`)
+      if (b) deps.info(`Database backup: ${b.path} (${b.bytes} bytes)`)
     } else if (step.id === 'migrate') this.report.applied = this.report.pending
     else if (step.id === 'restore-database') this.report.restored = plan.database.backup
     return undefined
   }
 
   /** The migration plan, said before anything is applied; warnings for what cannot go back. */
-  readMigrations(stdout: string, found: DjangoFacts): MigrationPlan {
+  readMigrations(deps: Deps, stdout: string, found: DjangoFacts): MigrationPlan {
     const migrations = parseMigrationPlan(stdout)
     if (!migrations) throw new Error('The migration plan could not be read from its step.')
     this.report.pending = migrations.pending
     this.report.irreversible = migrations.irreversible
-    this.deps.info(planMessage(migrations, this.deps.settings.dryRun))
-    for (const w of migrationWarnings(this.deps.settings, migrations, found))
-      this.deps.warn(w.message, w.title)
+    deps.info(planMessage(migrations, deps.settings.dryRun))
+    for (const w of migrationWarnings(deps.settings, migrations, found))
+      deps.warn(w.message, w.title)
     return migrations
   }
 
   /** A rollback over releases that applied migrations: the schema stays theirs, or is restored. */
-  noticeRollback(plan: Plan): void {
+  noticeRollback(deps: Deps, plan: Plan): void {
     const { ahead, backup } = plan.database
     if (ahead.length === 0) return
     this.report.ahead = ahead
     this.report.aheadBackup = backup
     const warning = schemaAheadWarning(plan)
-    if (warning) this.deps.warn(warning, 'Schema ahead of the code')
+    if (warning) deps.warn(warning, 'Schema ahead of the code')
   }
 }
 
@@ -152,7 +163,7 @@ export async function stage(
     for (const step of steps.read(found)) {
       const result = await deps.run(step)
       if (step.id === 'migrations')
-        return { found, migrations: watch.readMigrations(result.stdout, found) }
+        return { found, migrations: watch.readMigrations(deps, result.stdout, found) }
     }
     return { found }
   } catch (error) {

@@ -3,12 +3,20 @@
 // returns a result value; nothing else decides what runs. See ARCHITECTURE.md.
 
 import type { Readable } from 'node:stream'
+import { describeServer } from '../render/asgi.js'
 import { planRun, planSteps, type Plan, type Secure } from '../plan.js'
 import type { HeldLock } from '../remote/lock.js'
 import type { RunResult } from '../remote/connection.js'
 import { StepError } from '../remote/executor.js'
 import type { GateResult, HostReport } from '../report/report.js'
 import type { Rollout } from '../rollout.js'
+import {
+  closesWebSocketsCleanly,
+  describeVersions,
+  parseServerFacts,
+  type ServerFacts,
+  uncleanCloseWarning
+} from '../server/asgi.js'
 import {
   acmeHint,
   acmeProblem,
@@ -89,13 +97,12 @@ export class HostDeploy {
   private failedStep?: { title: string; output: string }
   private found: DjangoFacts = {}
   /** what the run learnt and did about the database */
-  private readonly database: DatabaseWatch
+  private readonly database = new DatabaseWatch()
+  private server?: ServerFacts
   /** tls: auto: the certificate the certificate step reported */
   private certificate?: CertificateFacts
 
-  constructor(private readonly deps: HostDeps) {
-    this.database = new DatabaseWatch(deps)
-  }
+  constructor(private readonly deps: HostDeps) {}
 
   private to(state: HostState): void {
     this.state = state
@@ -131,11 +138,9 @@ export class HostDeploy {
           title: error.step.title,
           output: error.result.stdout + error.result.stderr
         }
-      return this.outcome(
-        error instanceof Stop ? error.status : 'failure',
-        this.explain(error) +
-          failureNote(this.database.report, this.facts?.live ?? '', this.states.includes('healthy'))
-      )
+      const message =
+        this.explain(error) + failureNote(this.database.report, this.facts?.live, this.states)
+      return this.outcome(error instanceof Stop ? error.status : 'failure', message)
     } finally {
       // The other hosts must never wait on a first host that stopped before its migrations.
       if (this.deps.isFirst)
@@ -189,6 +194,7 @@ export class HostDeploy {
       diagnostics: this.diagnostics,
       files: this.plan?.files,
       database: this.database.outcome(),
+      server: this.server,
       certificate: this.certificateReport()
     }
   }
@@ -227,7 +233,7 @@ export class HostDeploy {
       plan = this.plan = this.planWith(newRelease, found)
       this.to('released')
       this.noticeShared(plan, found)
-      this.database.noticeRollback(plan)
+      this.database.noticeRollback(this.deps, plan)
       await this.build(plan)
       if (plan.certificate?.beforeGates) await this.obtainCertificate(plan)
       await this.runGates(plan)
@@ -289,29 +295,21 @@ export class HostDeploy {
       await rollout.firstMigration
     }
     try {
-      await this.runBuild(plan)
+      // Once the migration plan is known, the steps after it are planned again with it (a
+      // backup and migrate only when there is something to apply).
+      for (let i = 0; i < plan.build.length; i++) {
+        const step = plan.build[i]
+        const { stdout } = await this.deps.run(step)
+        if (step.id === 'asgi-import') this.noticeServer(parseServerFacts(stdout))
+        const migrations = this.database.afterStep(this.deps, step, stdout, plan, this.found)
+        if (migrations) plan = this.plan = this.planWith(plan.target, this.found, migrations)
+        if (migrations) i = plan.build.findIndex((next) => next.id === 'migrations')
+      }
       if (isFirst) rollout.migrated()
     } catch (error) {
       if (isFirst)
         rollout.migrated(new Error(`stopped: the first host could not run its Django steps`))
       throw error
-    }
-  }
-
-  /**
-   * The Django steps; once the migration plan is known the rest is planned again with it (a
-   * backup and migrate only when there is something to apply).
-   */
-  private async runBuild(first: Plan): Promise<void> {
-    let plan = first
-    for (let i = 0; i < plan.build.length; i++) {
-      const step = plan.build[i]
-      const result = await this.deps.run(step)
-      const migrations = this.database.afterStep(step, result.stdout, plan, this.found)
-      if (migrations) {
-        plan = this.plan = this.planWith(plan.target, this.found, migrations)
-        i = plan.build.findIndex((next) => next.id === 'migrations')
-      }
     }
   }
 
@@ -416,6 +414,15 @@ ${acmeHint(said)}`
     return parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout).healthy
   }
 
+  /** Which uvicorn serves, and a warning when it would cut open WebSockets at a restart. */
+  private noticeServer(facts: ServerFacts | undefined): void {
+    this.server = facts
+    if (!facts) return
+    this.deps.info(`Serves with ${describeVersions(facts)}`)
+    if (closesWebSocketsCleanly(facts) === false)
+      this.deps.warn(uncleanCloseWarning(facts), 'WebSockets cut at a restart')
+  }
+
   /** Data the settings keep inside the release is kept in shared/: say what, where and why. */
   private noticeShared(plan: Plan, found: DjangoFacts): void {
     if (plan.build.length === 0) return
@@ -441,14 +448,13 @@ ${acmeHint(said)}`
     const facts = this.facts as HostFacts
     const target = this.planWith(newRelease, {}).target
     const read = await readForDryRun(this.deps, facts, newRelease, target, this.database)
-    this.found = read.found
-    const plan = (this.plan = this.planWith(newRelease, read.found, read.migrations))
-    this.database.noticeRollback(plan)
+    const plan = (this.plan = this.planWith(newRelease, (this.found = read.found), read.migrations))
+    this.database.noticeRollback(this.deps, plan)
     const live = parseConfigFiles((await this.deps.run(readConfigStep(plan.files))).stdout)
     const diff = configDiff(plan.files, live)
     const titles = planSteps(plan).map((step) => step.title)
     this.deps.info(
-      `Dry run: nothing was changed. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`
+      `Dry run: nothing was changed. Served by ${describeServer(this.deps.settings)}. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`
     )
     this.deps.remote(diff)
     return { ...this.outcome('success', 'dry run: nothing was changed'), plan: titles, diff }

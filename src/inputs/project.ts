@@ -44,6 +44,10 @@ type ProjectSettings = Pick<
 const MAX_LINE = 4096
 const PYTHON_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/
 const DOTTED = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/
+/** What gunicorn serves: module.path:variable, or a dotted module (its `application`). */
+export function isAppModule(text: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$/.test(text) || DOTTED.test(text)
+}
 const SAFE_RELATIVE_PATH = /^[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*$/
 
 /** `username` is the SSH user (the app user must be another); a rollback uploads no source. */
@@ -80,13 +84,11 @@ function readModules(
     )
   }
   const wsgiModule = read.line(Input.WsgiModule, 200) || `${projectName}.wsgi:application`
-  if (!/^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$/.test(wsgiModule)) {
-    if (!DOTTED.test(wsgiModule)) {
-      throw new InputError(
-        Input.WsgiModule,
-        'must be module.path:variable, e.g. mysite.wsgi:application'
-      )
-    }
+  if (!isAppModule(wsgiModule)) {
+    throw new InputError(
+      Input.WsgiModule,
+      'must be module.path:variable, e.g. mysite.wsgi:application'
+    )
   }
   const settingsModule = read.line(Input.SettingsModule, 200) || `${projectName}.settings`
   if (!DOTTED.test(settingsModule)) {

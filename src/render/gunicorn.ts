@@ -2,6 +2,7 @@
 // a service restart, so requests wait for the new release instead of failing.
 
 import { layout, socketPath, unitNames } from '../server/layout.js'
+import { appModule, serverArgs } from './asgi.js'
 import type { Settings } from '../settings.js'
 import { systemdExecutable, systemdQuote, systemdValue, systemdWord } from './systemd-escape.js'
 
@@ -112,9 +113,10 @@ export function renderService(
   // The venv's python finds gunicorn in the venv or, with system-site-packages, in the distribution.
   const execStart = [
     systemdExecutable(`${opts.appRoot}/.venv/bin/python`),
-    ...['-m', 'gunicorn', '--workers', String(opts.workers), ...s.gunicornArgs, s.wsgiModule].map(
-      systemdQuote
-    )
+    ...[
+      ...['-m', 'gunicorn', '--workers', String(opts.workers), ...serverArgs(s)],
+      ...[...s.gunicornArgs, appModule(s)]
+    ].map(systemdQuote)
   ].join(' ')
 
   return unitFile([
@@ -143,7 +145,7 @@ export function renderService(
         'ExecReload=/bin/kill -s HUP $MAINPID',
         // SIGTERM to gunicorn's arbiter only: it stops its workers gracefully itself.
         'KillMode=mixed',
-        `TimeoutStopSec=${gracefulTimeout(s.gunicornArgs) + 5}`,
+        `TimeoutStopSec=${gracefulTimeout([...serverArgs(s), ...s.gunicornArgs]) + 5}`,
         'Restart=on-failure',
         'RestartSec=1',
         '',

@@ -2,6 +2,7 @@
 
 import type { Settings } from '../settings.js'
 import { socketPath } from '../server/layout.js'
+import { DEFAULT_PROXY_READ_TIMEOUT_S, isAsgi } from './asgi.js'
 import { MANAGED_HEADER } from './gunicorn.js'
 
 export interface SitePaths {
@@ -100,21 +101,13 @@ export function renderSite(
     ]),
     ...aliasLocation(paths.mediaUrl ?? s.mediaUrl, paths.mediaRoot ?? s.mediaRoot, []),
     '',
-    'location / {',
-    ...indent([
-      'proxy_set_header Host $http_host;',
-      'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
-      'proxy_set_header X-Forwarded-Proto $scheme;',
-      'proxy_set_header X-Real-IP $remote_addr;',
-      'proxy_redirect off;',
-      `proxy_pass http://${upstream};`
-    ]),
-    '}'
+    ...proxyLocation(s, upstream)
   )
   const extra = directiveLines(s.nginxDirectives)
   if (extra.length > 0) main.push('', '# nginx-directives input', ...extra)
 
   const blocks = [
+    ...connectionMap(s),
     [
       `upstream ${upstream} {`,
       ...indent([
@@ -136,6 +129,54 @@ export function renderSite(
   blocks.push(serverBlock(main))
 
   return `${MANAGED_HEADER}\n\n${blocks.map((b) => b.join('\n')).join('\n\n')}\n`
+}
+
+/** Everything but the static and media files goes to gunicorn. */
+function proxyLocation(s: Settings, upstream: string): string[] {
+  return [
+    'location / {',
+    ...indent([
+      'proxy_set_header Host $http_host;',
+      'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+      'proxy_set_header X-Forwarded-Proto $scheme;',
+      'proxy_set_header X-Real-IP $remote_addr;',
+      'proxy_redirect off;',
+      ...webSocketLines(s),
+      `proxy_pass http://${upstream};`
+    ]),
+    '}'
+  ]
+}
+
+/**
+ * The site is included at nginx's http level, where a `map` is too; its variable is named after
+ * the project, so another site's map (often `$connection_upgrade`) never clashes with it.
+ */
+export function connectionVariable(projectName: string): string {
+  return `$connection_upgrade_${projectName}`
+}
+
+/** An upgrade asked for is passed on; a plain request sends no Connection header, so keeps alive. */
+function connectionMap(s: Settings): string[][] {
+  if (!isAsgi(s)) return []
+  return [
+    [
+      `map $http_upgrade ${connectionVariable(s.projectName)} {`,
+      ...indent(['default upgrade;', "'' '';"]),
+      '}'
+    ]
+  ]
+}
+
+/** An ASGI app speaks WebSocket: the upgrade goes through, and an idle socket stays open. */
+function webSocketLines(s: Settings): string[] {
+  if (!isAsgi(s)) return []
+  return [
+    'proxy_http_version 1.1;',
+    'proxy_set_header Upgrade $http_upgrade;',
+    `proxy_set_header Connection ${connectionVariable(s.projectName)};`,
+    `proxy_read_timeout ${s.proxyReadTimeoutS ?? DEFAULT_PROXY_READ_TIMEOUT_S}s;`
+  ]
 }
 
 /** The certificate; before the first one, the challenges the plain HTTP site answers itself. */

@@ -3,6 +3,8 @@
 import * as core from '@actions/core'
 import { Output } from '../constants.js'
 import { restoreHint } from '../server/migrations.js'
+import { describeServer, isAsgi, workerClass } from '../render/asgi.js'
+import { describeVersions, type ServerFacts } from '../server/asgi.js'
 import { allFiles, type ConfigFiles } from '../server/config.js'
 import type { CertificateFacts } from '../server/acme.js'
 import { PHASES } from '../server/step.js'
@@ -48,6 +50,8 @@ export interface HostReport {
   diff?: string
   plan?: string[]
   database?: DatabaseReport
+  /** what the import step found serving the release (ASGI) */
+  server?: ServerFacts
   /** tls: auto: the site's certificate, and a failed renewal */
   certificate?: CertificateFacts & { renewalProblem?: string }
 }
@@ -79,9 +83,10 @@ const escapeCell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, '
  * Text from the run as Markdown a person reads: the first line (the cause) in bold, each line
  * its own, nothing in it read as Markdown or HTML.
  */
+const escape = (line: string) =>
+  line.replace(/[\\`*_[\]<>#|~]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : `\\${c}`))
+
 function prose(text: string): string[] {
-  const escape = (line: string) =>
-    line.replace(/[\\`*_[\]<>#|~]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : `\\${c}`))
   const lines = text.split('\n').filter((line) => line.trim() !== '')
   return lines.map((line, i) => `${i === 0 ? `**${escape(line)}**` : escape(line)}  `)
 }
@@ -121,6 +126,13 @@ export function summaryMarkdown(s: Settings, reports: HostReport[]): string {
     if (r.message && r.status !== 'success')
       lines.push('', `### ${ICON[r.status]} ${r.host}: ${r.status}`, '', ...prose(r.message))
   }
+  // After the causes: which server and mode run, and what each host has of them.
+  lines.push(
+    '',
+    `Served by ${escape(describeServer(s))}${isAsgi(s) ? ', WebSockets passed through nginx' : ''}`
+  )
+  for (const r of reports)
+    if (r.server) lines.push('', `${escape(r.host)}: ${escape(describeVersions(r.server))}`)
   lines.push('', '| host | release | previous | gates | health | time | result |')
   lines.push('|---|---|---|---|---|---|---|')
   for (const r of reports) {
@@ -258,6 +270,8 @@ export async function writeReport(s: Settings, reports: HostReport[]): Promise<v
     Output.SchemaAhead,
     String(reports.some((r) => r.database?.ahead?.length && !r.database.restored))
   )
+  core.setOutput(Output.Interface, isAsgi(s) ? 'asgi' : 'wsgi')
+  core.setOutput(Output.WorkerClass, workerClass(s))
   if (process.env.GITHUB_STEP_SUMMARY)
     await core.summary.addRaw(redact(summaryMarkdown(s, reports))).write()
   for (const r of reports) {

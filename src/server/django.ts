@@ -1,9 +1,11 @@
 // Django on the server: commands run as the app user in a release, the settings the deploy reads
 // from the project, and the steps before the switch (migrate, collectstatic, checks, hooks).
 
+import { isAsgi } from '../render/asgi.js'
 import type { SitePaths } from '../render/nginx.js'
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
+import { asgiImportStep } from './asgi.js'
 import { layout } from './layout.js'
 import { sealRelease } from './release.js'
 import { safeDir } from './safe-dir.js'
@@ -95,6 +97,8 @@ export function djangoSteps(
       )
     })
   }
+  // Before migrate: a release whose application cannot be imported changes nothing.
+  if (isAsgi(s)) steps.push(asgiImportStep(s, id, writable))
   if (s.migrate) steps.push(...migrationSteps(s, id, found, writable, migrations))
   const staticRoot = found.staticRoot
   if (s.collectstatic && staticRoot) steps.push(collectstaticStep(s, id, staticRoot, writable))
