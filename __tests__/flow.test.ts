@@ -377,7 +377,7 @@ describe('ASGI', () => {
     const t = new ScriptedTransport({ 'asgi-import': facts('wsproto', '0.17.6') })
     const result = await deploy(asgi(), t)
     expect(result.status).toBe('success')
-    expect(t.steps().slice(6, 9)).toEqual(['media', 'asgi-import', 'migrate'])
+    expect(t.steps().slice(6, 10)).toEqual(['media', 'asgi-import', 'migrations', 'migrate'])
     expect(result.server).toMatchObject({ uvicorn: '0.17.6', ws: 'wsproto' })
   })
 
