@@ -212,6 +212,7 @@ describe('the import step', () => {
     const body = Buffer.from(/printf %s (\S+)/.exec(step.command.text)![1], 'base64').toString()
     expect(body).toMatch(/' uvicorn\.workers\.UvicornWorker mysite\.asgi\\?:application$/m)
     expect(djangoSteps(settingsFor(), '20261125T081500Z-1a2b3c4', {}).map((x) => x.id)).toEqual([
+      'migrations',
       'migrate'
     ])
   })
