@@ -63,6 +63,9 @@ const DEFAULT_ANSWERS: Record<string, Answer> = {
     stdout: `cpus=2\npython=3.11.2 /usr/bin/python3.11\nlive=${LIVE}\nreleases=${LIVE} ${OLDER}\nfailed=\ninstance=blue\n`
   },
   discover: discovered,
+  migrations: {
+    stdout: `DJANGO-MIGRATIONS ${JSON.stringify({ pending: ['notes.0002_note'], irreversible: [] })}\n`
+  },
   'nginx-t': { stdout: 'changed= mysite\n' },
   health: { stdout: 'healthy 200 12\n' },
   'instance-health': { stdout: 'healthy 200 900\n' },
@@ -111,8 +114,23 @@ describe('the dry run prints the plan the deploy runs', () => {
     // Same release, same files.
     expect(planned.release).toBe(deployed.release)
     expect(planned.files).toEqual(deployed.files)
-    // A dry run takes no lock and changes nothing.
-    expect(dry.steps()).toEqual(['inspect', 'discover', 'read-config'])
+    // A dry run changes nothing: a deploy's new code is read from a staged upload, removed at
+    // the end. It holds the lock meanwhile, so that it never races a deploy's venv.
+    expect(dry.steps()).toEqual(
+      s.source && !s.rollback
+        ? [
+            'lock',
+            'inspect',
+            'upload',
+            'venv',
+            'discover',
+            'migrations',
+            'remove-staged',
+            'read-config'
+          ]
+        : ['lock', 'inspect', 'discover', 'read-config']
+    )
+    expect(dry.lockReleased).toBe(true)
   })
 
   test('a normal deploy lists the dotenv and post-deploy steps when they are set', async () => {
@@ -163,6 +181,7 @@ describe('transitions', () => {
       'venv',
       'discover',
       'media',
+      'migrations',
       'migrate',
       'collectstatic',
       'verify-units',
@@ -400,7 +419,7 @@ describe('ASGI', () => {
     const t = new ScriptedTransport({ 'asgi-import': facts('wsproto', '0.17.6') })
     const result = await deploy(asgi(), t)
     expect(result.status).toBe('success')
-    expect(t.steps().slice(6, 9)).toEqual(['media', 'asgi-import', 'migrate'])
+    expect(t.steps().slice(6, 10)).toEqual(['media', 'asgi-import', 'migrations', 'migrate'])
     expect(result.server).toMatchObject({ uvicorn: '0.17.6', ws: 'wsproto' })
   })
 
@@ -436,7 +455,18 @@ describe('background processes: restarted after health, rolled back with the web
     const dry = new ScriptedTransport()
     const planned = await deploy({ ...withWorker(), dryRun: true }, dry)
     expect(planned.plan).toEqual(titlesRun(real))
-    expect(dry.steps()).toEqual(['inspect', 'discover', 'read-config', 'read-processes'])
+    // The dry run reads the new code's settings and migrations from a staged upload it removes.
+    expect(dry.steps()).toEqual([
+      'lock',
+      'inspect',
+      'upload',
+      'venv',
+      'discover',
+      'migrations',
+      'remove-staged',
+      'read-config',
+      'read-processes'
+    ])
     const ids = real.steps()
     expect(ids.indexOf('restart-processes')).toBe(ids.indexOf('health') + 1)
   })
@@ -459,7 +489,7 @@ describe('background processes: restarted after health, rolled back with the web
     const planned = await deploy(s, dry)
     expect(planned.status).toBe('failure')
     expect(planned.message).toContain("systemd cannot parse the calendar expression 'dayly'")
-    expect(dry.steps()).toEqual(['inspect', 'discover', 'check-calendars'])
+    expect(dry.steps()).toEqual(['lock', 'inspect', 'check-calendars'])
   })
 
   test('a process that does not stay up: everything rolled back, its error first', async () => {

@@ -186,8 +186,17 @@ const TABLE: Row[] = [
     Input.CheckDeploy,
     Input.Deployment,
     Input.DryRun,
-    Input.Rollback
+    Input.Rollback,
+    Input.Backup,
+    Input.Force
   ].map((input) => ({ input, valid: 'true', separator: ' ' })),
+  // Only with a rollback.
+  {
+    input: Input.RestoreDatabase,
+    valid: 'true',
+    separator: ' ',
+    with: { [Input.Rollback]: 'true', [Input.Source]: 'none' }
+  },
   // The keys of dotenv (its values are free text): KEY<hostile>=value.
   { input: Input.Dotenv, valid: 'KEY', separator: '=1\n', place: (key) => `${key}=value` }
 ]
@@ -373,7 +382,9 @@ function everythingSent(s: Settings): string {
     failed: [],
     served: [],
     python: '3.11.2 /usr/bin/python3.11',
-    instance: 'blue' as const
+    instance: 'blue' as const,
+    migrated: [],
+    backups: []
   }
   const found = {
     staticUrl: '/static/',

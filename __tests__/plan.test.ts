@@ -18,7 +18,9 @@ const facts: HostFacts = {
   failed: [],
   served: [],
   python: '3.11.2 /usr/bin/python3.11',
-  instance: ''
+  instance: '',
+  migrated: [],
+  backups: []
 }
 const RELEASE = '20261125T081500Z-1a2b3c4'
 
@@ -110,7 +112,9 @@ describe('what the host says', () => {
       served: ['r2', 'r1'],
       python: '3.11.2 /usr/bin/python3.11',
       processUnits: [],
-      instance: ''
+      instance: '',
+      migrated: [],
+      backups: []
     })
     expect(parseFacts('instance=green\n').instance).toBe('green')
     expect(parseFacts('instance=legacy\n').instance).toBe('legacy')
@@ -214,7 +218,10 @@ describe('choices made from the settings', () => {
     expect(collect?.command.text).toContain(`${staticRoot} mysite mysite 755`)
     expect(collect?.command.text).toContain(`ReadWritePaths\\=${staticRoot}`)
     expect(collect?.command.text).not.toContain('/var/www/static')
-    expect(djangoSteps(settingsFor(), RELEASE, {}).map((step) => step.id)).toEqual(['migrate'])
+    expect(djangoSteps(settingsFor(), RELEASE, {}).map((step) => step.id)).toEqual([
+      'migrations',
+      'migrate'
+    ])
   })
 
   test('a MEDIA_ROOT outside shared/ is made writable in the sandbox', () => {
@@ -240,7 +247,11 @@ describe('what the project keeps inside the release', () => {
       { path: 'media', kind: 'folder', why: 'MEDIA_ROOT' }
     ])
     const steps = plan(found).build
-    expect(steps.map((step) => step.id).slice(0, 3)).toEqual(['shared-paths', 'media', 'migrate'])
+    expect(steps.map((step) => step.id).slice(0, 3)).toEqual([
+      'shared-paths',
+      'media',
+      'migrations'
+    ])
     // The media folder is made where it really lives, in shared/.
     expect(steps[1].command.text).toContain('/srv/mysite/shared/media mysite www-data 2750')
     expect(steps[0].command.text).toContain(`${release} db.sqlite3 /srv/mysite/shared/db.sqlite3`)

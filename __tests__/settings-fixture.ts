@@ -57,6 +57,9 @@ export function settingsFor(overrides: Partial<Settings> = {}): Settings {
     processes: [],
     schedules: [],
     processStopTimeoutSec: 300,
+    backup: true,
+    restoreDatabase: false,
+    force: false,
     ...overrides
   }
 }

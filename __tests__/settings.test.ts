@@ -1448,6 +1448,22 @@ describe('max-parallel', () => {
   })
 })
 
+describe('backup, restore-database, force', () => {
+  test('a backup by default; restore-database and force off', () => {
+    expect(read()).toMatchObject({ backup: true, restoreDatabase: false, force: false })
+    expect(read({ backup: 'false' }).backup).toBe(false)
+  })
+
+  test('restore-database only with rollback: true', () => {
+    expect(failure({ 'restore-database': 'true' }).message).toMatch(
+      /^Input 'restore-database': true is allowed only with rollback: true/
+    )
+    expect(
+      read({ 'restore-database': 'true', rollback: 'true', source: 'none', force: 'true' })
+    ).toMatchObject({ restoreDatabase: true, force: true })
+  })
+})
+
 describe('secretValues', () => {
   test('the key (and each long line of it), passphrase, password, token and long dotenv values', () => {
     const s = read({

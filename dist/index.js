@@ -69062,6 +69062,9 @@ var Input;
     Input["Schedules"] = "schedules";
     Input["ProcessStopTimeout"] = "process-stop-timeout";
     Input["SingletonHost"] = "singleton-host";
+    Input["Backup"] = "backup";
+    Input["RestoreDatabase"] = "restore-database";
+    Input["Force"] = "force";
 })(Input || (Input = {}));
 /**
  * Defaults applied when an input is empty. action.yml declares the same values (a test checks
@@ -69099,7 +69102,10 @@ const INPUT_DEFAULTS = {
     [Input.Rollback]: 'false',
     [Input.MaxParallel]: '1',
     [Input.LockWait]: '300',
-    [Input.ProcessStopTimeout]: '300'
+    [Input.ProcessStopTimeout]: '300',
+    [Input.Backup]: 'true',
+    [Input.RestoreDatabase]: 'false',
+    [Input.Force]: 'false'
 };
 /**
  * Left out of the upload unless a `!pattern` of the exclude input takes one back: the input's
@@ -69118,6 +69124,9 @@ var Output;
     Output["Interface"] = "interface";
     Output["WorkerClass"] = "worker-class";
     Output["Hosts"] = "hosts";
+    Output["Migrations"] = "migrations";
+    Output["DatabaseBackup"] = "database-backup";
+    Output["SchemaAhead"] = "schema-ahead";
 })(Output || (Output = {}));
 
 ;// CONCATENATED MODULE: ./src/server/layout.ts
@@ -69135,6 +69144,14 @@ const DEFAULT_SITE = `${SITE_AVAILABLE}/default`;
  * the same as a POSIX ERE: the prune step greps with it.
  */
 const RELEASE_ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-z]+$/;
+/**
+ * The folder a dry run uploads the new code to, to read its settings and migrations: in
+ * releases/ (so every path the settings derive from BASE_DIR is where the release would have it)
+ * but never a release (RELEASE_ID does not match it), never live, removed at the end.
+ */
+function stagedRelease(id) {
+    return `${id}-dry-run`;
+}
 /** Where earlier versions marked a failed release, inside it (still read, never written). */
 const LEGACY_FAILED_MARK = '.deploy-failed';
 /**
@@ -69199,6 +69216,8 @@ function layout_layout(s) {
         stepsLock: `${root}/.deploy.steps`,
         venvs: `${root}/venvs`,
         venv: (key) => `${root}/venvs/${key}`,
+        backups: `${root}/backups`,
+        migrated: `${root}/.deploy/migrated`,
         units: { socket: `${UNIT_FOLDER}/${units.socket}`, service: `${UNIT_FOLDER}/${units.service}` },
         legacyUnits: {
             socket: `${UNIT_FOLDER}/${units.legacy.socket}`,
@@ -69234,6 +69253,7 @@ const RESERVED = new Set([
     '.deploy.lock',
     '.deploy.steps',
     'venvs',
+    'backups',
     'current',
     '.current.new',
     'instances',
@@ -71078,7 +71098,9 @@ function pruneStep(s, keep, live, previous) {
         phase: 'cleanup',
         title: `Keep the ${keep} newest releases`,
         privileged: true,
-        command: script(raw('set -eu'), sh `cd ${p.releases}`, sh `ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`, sh `  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release" ${p.failed}/"$release" ${p.served}/"$release"; echo "removed $release"; fi`, raw('done'), 
+        command: script(raw('set -eu'), sh `cd ${p.releases}`, sh `ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`, 
+        // Its database backup and record of migrations go with it.
+        sh `  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release" ${p.failed}/"$release" ${p.served}/"$release" ${p.migrated}/"$release" ${p.backups}/"$release".sqlite3 ${p.backups}/"$release".pgdump; echo "removed $release"; fi`, raw('done'), 
         // A kept venv goes with the last release that links to it.
         sh `if [ -d ${p.venvs} ]; then`, raw('  used=$(for r in */; do readlink "$r.venv" 2>/dev/null || true; done)'), sh `  for venv in ${p.venvs}/*; do`, raw('    [ -e "$venv" ] || continue'), raw('    case "$used" in *"/${venv##*/}"*) ;; *) rm -rf -- "$venv"; echo "removed the venv ${venv##*/}" ;; esac'), raw('  done'), raw('fi'))
     };
@@ -71190,9 +71212,294 @@ function sharedNotice(s, shared) {
         '\nSo it survives the next deploy and a rollback. To keep it elsewhere, point the setting at a folder outside the code (for example from an environment variable set in dotenv).');
 }
 
+;// CONCATENATED MODULE: ./src/server/migrations.ts
+// Migrations done safely: the plan of what migrate would apply (and which of it cannot be
+// reversed), a backup of the database before anything is applied, the record of which release
+// applied migrations, and the restore a rollback may ask for. Every Django and database client
+// command runs as the app user in the sandbox, with the credentials the project's settings read
+// from the .env: none of them is on a command line, in a log or on the runner.
+
+
+
+const PLAN_MARK = 'DJANGO-MIGRATIONS ';
+const BACKUP_MARK = 'DATABASE-BACKUP ';
+function databaseKind(engine) {
+    if (!engine)
+        return undefined;
+    if (/sqlite|spatialite/.test(engine))
+        return 'sqlite';
+    if (/postgresql|postgis/.test(engine))
+        return 'postgresql';
+    return undefined;
+}
+/** The extension of a backup file names its format. */
+const EXTENSION = { sqlite: 'sqlite3', postgresql: 'pgdump' };
+function backupPath(s, id, kind) {
+    return `${layout_layout(s).backups}/${id}.${EXTENSION[kind]}`;
+}
+/** The backup file of a release among the backups folder's names, if it has one. */
+function backupOf(s, id, files) {
+    const file = files.find((f) => f === `${id}.sqlite3` || f === `${id}.pgdump`);
+    return file && `${layout_layout(s).backups}/${file}`;
+}
+/** `migrate --plan` as data: Django's own planner on the default database, nothing written. */
+const PLAN_PY = `
+import json, django
+django.setup()
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
+executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+why = {'RunPython': 'RunPython without reverse code', 'RunSQL': 'RunSQL without reverse_sql'}
+pending, irreversible = [], []
+for migration, backwards in executor.migration_plan(executor.loader.graph.leaf_nodes()):
+    name = migration.app_label + '.' + migration.name
+    pending.append(name)
+    for op in migration.operations:
+        if not op.reversible:
+            irreversible.append(name + ': ' + why.get(type(op).__name__, type(op).__name__ + ' cannot be reversed'))
+print('${PLAN_MARK}' + json.dumps({'pending': pending, 'irreversible': irreversible}))
+`;
+function migrationPlanStep(s, id, writable) {
+    return {
+        id: 'migrations',
+        phase: 'django',
+        title: 'List the migrations to apply (migrate --plan)',
+        privileged: true,
+        command: inRelease(s, id, 'migrations', writable, sh `python -c ${PLAN_PY}`)
+    };
+}
+const migrationName = (v) => typeof v === 'string' && /^[A-Za-z_][\w]{0,100}\.[\w]{1,200}$/.test(v) ? v : undefined;
+/** The plan's marked line (the last one: the settings may print anything before it). */
+function parseMigrationPlan(stdout) {
+    const line = stdout
+        .split('\n')
+        .filter((l) => l.startsWith(PLAN_MARK))
+        .pop();
+    if (!line)
+        return undefined;
+    try {
+        const v = JSON.parse(line.slice(PLAN_MARK.length));
+        const list = (x) => (Array.isArray(x) ? x : []);
+        return {
+            pending: list(v.pending).flatMap((n) => migrationName(n) ?? []),
+            irreversible: list(v.irreversible).flatMap((n) => typeof n === 'string' && /^[\w.]+: [\w ]{1,100}$/.test(n) ? [n] : [])
+        };
+    }
+    catch {
+        return undefined;
+    }
+}
+/** The plan as a person reads it: per app, in order, or that there is nothing to apply. */
+function describePlan(plan) {
+    if (plan.pending.length === 0)
+        return 'No migrations to apply.';
+    const apps = new Map();
+    for (const name of plan.pending) {
+        const [app, migration] = name.split('.');
+        apps.set(app, [...(apps.get(app) ?? []), migration]);
+    }
+    return (`Migrations to apply (${plan.pending.length}):\n` +
+        [...apps].map(([app, names]) => `  ${app}: ${names.join(', ')}`).join('\n'));
+}
+/** The default database's connection, for libpq's tools: in their environment, never argv. */
+const PG_ENV_PY = `
+def pg_env(db):
+    import os
+    d = db.settings_dict
+    env = dict(os.environ)
+    for key, var in (('HOST', 'PGHOST'), ('PORT', 'PGPORT'), ('USER', 'PGUSER'), ('PASSWORD', 'PGPASSWORD'), ('NAME', 'PGDATABASE')):
+        if d.get(key):
+            env[var] = str(d[key])
+    for key, value in (d.get('OPTIONS') or {}).items():
+        if key in ('sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'service', 'passfile'):
+            env['PG' + key.upper()] = str(value)
+    return env
+`;
+/**
+ * Writes a consistent copy of the default database to argv[1]: SQLite through its online backup
+ * API (a live file copied with cp may be torn), PostgreSQL with pg_dump's custom format.
+ */
+const BACKUP_PY = `
+import os, subprocess, sys, django
+django.setup()
+from django.db import DEFAULT_DB_ALIAS, connections
+${PG_ENV_PY}
+db = connections[DEFAULT_DB_ALIAS]
+out = sys.argv[1]
+if db.vendor == 'sqlite':
+    import sqlite3
+    name = str(db.settings_dict['NAME'])
+    if not os.path.exists(name):
+        print('No database file yet (' + name + '): nothing to back up.')
+        sys.exit(0)
+    source, copy = sqlite3.connect(name), sqlite3.connect(out)
+    with copy:
+        source.backup(copy)
+    copy.close()
+    source.close()
+elif db.vendor == 'postgresql':
+    subprocess.run(['pg_dump', '--format=custom', '--no-password', '--file', out], env=pg_env(db), check=True)
+else:
+    sys.exit('backup: the action backs up SQLite and PostgreSQL, not ' + db.vendor)
+`;
+/**
+ * A folder of its own the app user writes the backup into (or reads the restore from), inside
+ * the backups folder, which the app may only pass through.
+ */
+function appFolder(s, name) {
+    const p = layout_layout(s);
+    const folder = `${p.backups}/.${name}`;
+    return {
+        folder,
+        // Root's until handed over: nothing the app puts there first can redirect root's writes.
+        make: script(sh `mkdir -p ${p.backups} && chown root:root ${p.backups} && chmod 711 ${p.backups}`, sh `rm -rf ${folder} && mkdir -m 700 ${folder}`, sh `cleanup=${folder}`, raw(`trap 'rm -rf "$cleanup"' EXIT`)),
+        handOver: sh `chown -R -h ${s.appUser}:${s.appUser} ${folder}`
+    };
+}
+/** The backup before migrate: in backups/, root's alone (0600), named after the release. */
+function backupStep(s, id, kind, writable) {
+    const target = backupPath(s, id, kind);
+    const { folder, make, handOver } = appFolder(s, `new-${id}`);
+    const made = `${folder}/backup`;
+    return {
+        id: 'backup',
+        phase: 'django',
+        title: `Back up the database (${kind === 'sqlite' ? 'SQLite online backup' : 'pg_dump -Fc'}) to ${target}`,
+        privileged: true,
+        command: script(raw('set -eu'), make, handOver, inRelease(s, id, 'backup', [...writable, folder], sh `python -c ${BACKUP_PY} ${made}`), 
+        // The app made the file: renamed out of its reach first, then kept only when it is a
+        // plain file of one link (no link to another file that root would then change).
+        sh `if [ -e ${made} ] || [ -L ${made} ]; then`, sh `  mv -f ${made} ${target}`, sh `  if [ -L ${target} ] || [ ! -f ${target} ] || [ "$(stat -c %h ${target})" != 1 ]; then rm -rf ${target}; echo 'the backup is not a plain file' >&2; exit 1; fi`, sh `  chown root:root ${target} && chmod 600 ${target}`, sh `  echo ${BACKUP_MARK}$(stat -c %s ${target}) ${target}`, raw('fi'))
+    };
+}
+function parseBackup(stdout) {
+    const match = new RegExp(`^${BACKUP_MARK}(\\d+) (/[\\w./@+-]+)$`, 'm').exec(stdout);
+    return match ? { path: match[2], bytes: Number(match[1]) } : undefined;
+}
+/**
+ * `manage.py migrate --noinput`, decided in the same process: with nothing to apply it writes
+ * nothing (another host of the fleet on the same database already applied them).
+ */
+const MIGRATE_PY = `
+import django
+django.setup()
+from django.core.management import call_command
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
+executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+    call_command('migrate', interactive=False)
+else:
+    print('No migrations to apply: migrate did not run.')
+`;
+/**
+ * migrate, then the record that this release applied migrations (what a rollback reads to say
+ * the schema stays ahead). `pending` is the plan's, or undefined while it is not known yet.
+ */
+function migrateStep(s, id, writable, pending) {
+    const marker = `${layout_layout(s).migrated}/${id}`;
+    return {
+        id: 'migrate',
+        phase: 'django',
+        title: 'manage.py migrate --noinput',
+        privileged: true,
+        command: script(raw('set -eu'), inRelease(s, id, 'migrate', writable, sh `python -c ${MIGRATE_PY}`), pending && pending.length > 0
+            ? sh `mkdir -p ${layout_layout(s).migrated} && printf '%s\n' ${pending} > ${marker}`
+            : undefined)
+    };
+}
+/**
+ * The client tools a PostgreSQL backup and restore need, checked before anything is applied:
+ * the error names the package.
+ */
+function clientToolsStep() {
+    return {
+        id: 'database-tools',
+        phase: 'django',
+        title: 'Check the host has the PostgreSQL client tools (pg_dump, pg_restore, psql)',
+        privileged: true,
+        command: script(raw('missing=""'), raw('for tool in pg_dump pg_restore psql; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done'), raw('if [ -n "$missing" ]; then echo "missing on the host:$missing: the database backup needs them. Install the package postgresql-client (Debian/Ubuntu: apt-get install postgresql-client), or set backup: false" >&2; exit 3; fi'))
+    };
+}
+/**
+ * Puts the backup back into the default database, in one go: SQLite through the backup API
+ * (the live file is written in place, under SQLite's lock), PostgreSQL in one transaction that
+ * drops the tables the app's role owns and loads the dump (a failure changes nothing).
+ */
+const RESTORE_PY = `
+import os, shutil, subprocess, sys, django
+django.setup()
+from django.db import DEFAULT_DB_ALIAS, connections
+${PG_ENV_PY}
+db = connections[DEFAULT_DB_ALIAS]
+backup = sys.argv[1]
+if db.vendor == 'sqlite':
+    import sqlite3
+    source, live = sqlite3.connect(backup), sqlite3.connect(str(db.settings_dict['NAME']))
+    with live:
+        source.backup(live)
+    live.close()
+    source.close()
+elif db.vendor == 'postgresql':
+    env = pg_env(db)
+    drop = b'''DO $$DECLARE r record; BEGIN
+  FOR r IN SELECT format('%I.%I', n.nspname, c.relname) AS name, c.relkind FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+        AND pg_get_userbyid(c.relowner) = current_user LOOP
+    EXECUTE format('DROP %s IF EXISTS %s CASCADE', CASE r.relkind WHEN 'v' THEN 'VIEW'
+      WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, r.name);
+  END LOOP; END$$;
+'''
+    psql = subprocess.Popen(['psql', '--no-psqlrc', '--quiet', '--no-password', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', '-'], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env)
+    psql.stdin.write(drop)
+    dump = subprocess.Popen(['pg_restore', '--no-owner', '--no-privileges', '-f', '-', backup], stdout=subprocess.PIPE, env=env)
+    shutil.copyfileobj(dump.stdout, psql.stdin)
+    psql.stdin.close()
+    if dump.wait() != 0 or psql.wait() != 0:
+        sys.exit('restore failed: the database is as it was before it')
+else:
+    sys.exit('restore: the action restores SQLite and PostgreSQL, not ' + db.vendor)
+print('Restored the database from ' + os.path.basename(backup))
+`;
+/**
+ * Restores `backup` (a file in backups/) into the database of release `id`, then forgets that
+ * the releases in `ahead` applied migrations: the schema is back where it was before them.
+ */
+function restoreStep(s, id, backup, ahead, writable) {
+    const { folder, make, handOver } = appFolder(s, `restore-${id}`);
+    const copy = `${folder}/backup`;
+    return {
+        id: 'restore-database',
+        phase: 'django',
+        title: `Restore the database from ${backup}`,
+        privileged: true,
+        command: script(raw('set -eu'), make, 
+        // The app reads a copy of its own; the backup stays root's.
+        sh `cp ${backup} ${copy}`, handOver, inRelease(s, id, 'restore', [...writable, folder], sh `python -c ${RESTORE_PY} ${copy}`), sh `rm -f ${ahead.map((r) => `${layout_layout(s).migrated}/${r}`)}`)
+    };
+}
+/** How to restore a backup by hand (the summary says it next to the backup's path). */
+function restoreHint(backup) {
+    return backup.endsWith('.pgdump')
+        ? `pg_restore --clean --if-exists --no-owner --single-transaction -d <database> ${backup} (as a role that owns the tables), or run the action again with rollback: true and restore-database: true`
+        : `stop the app, then python3 -c "import sqlite3; sqlite3.connect('${backup}').backup(sqlite3.connect('<the database file>'))" as the app user, or run the action again with rollback: true and restore-database: true`;
+}
+/** The dry run's staged upload goes, whatever happened (layout.ts stagedRelease). */
+function removeStagedStep(s, id) {
+    return {
+        id: 'remove-staged',
+        phase: 'cleanup',
+        title: `Remove the dry run's upload releases/${id}`,
+        privileged: true,
+        command: sh `rm -rf -- ${layout_layout(s).release(id)}`
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/server/django.ts
 // Django on the server: commands run as the app user in a release, the settings the deploy reads
 // from the project, and the steps before the switch (migrate, collectstatic, checks, hooks).
+
 
 
 
@@ -71238,24 +71545,8 @@ function sitePaths(s, id, found) {
 function mediaInRelease(s, id, found) {
     return !!found.mediaRoot && (found.mediaRoot + '/').startsWith(`${layout(s).release(id)}/`);
 }
-/**
- * `manage.py migrate --noinput`, decided in the same process: with nothing to apply it writes
- * nothing (the database file stays as it was) and costs one Django start less than a migrate.
- */
-const MIGRATE_PY = `
-import django
-django.setup()
-from django.core.management import call_command
-from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.migrations.executor import MigrationExecutor
-executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
-if executor.migration_plan(executor.loader.graph.leaf_nodes()):
-    call_command('migrate', interactive=False)
-else:
-    print('No migrations to apply: migrate did not run.')
-`;
 /** The Django steps before the switch, in order; each runs as the app user. */
-function djangoSteps(s, id, found) {
+function djangoSteps(s, id, found, migrations) {
     const steps = [];
     const writable = appWritable(s, id, found);
     const shared = sharedPaths(s, id, found);
@@ -71276,10 +71567,7 @@ function djangoSteps(s, id, found) {
     if (isAsgi(s))
         steps.push(asgiImportStep(s, id, writable));
     if (s.migrate)
-        steps.push({
-            ...manageStep(s, id, 'migrate', 'migrate --noinput', writable),
-            command: inRelease(s, id, 'migrate', writable, sh `python -c ${MIGRATE_PY}`)
-        });
+        steps.push(...migrationSteps(s, id, found, writable, migrations));
     const staticRoot = found.staticRoot;
     if (s.collectstatic && staticRoot)
         steps.push(collectstaticStep(s, id, staticRoot, writable));
@@ -71291,6 +71579,21 @@ function djangoSteps(s, id, found) {
     if (s.preRestart)
         steps.push(hookStep(s, id, 'pre-restart', s.preRestart, 'django', writable));
     return steps;
+}
+/**
+ * The plan first; then, only when it has something to apply (or is not known yet), the backup
+ * and migrate. The flow plans again with the plan's answer (flow/host.ts).
+ */
+function migrationSteps(s, id, found, writable, migrations) {
+    const kind = databaseKind(found.databaseEngine);
+    const backup = s.backup && kind;
+    const apply = migrations === undefined || migrations.pending.length > 0;
+    return [
+        ...(backup === 'postgresql' ? [clientToolsStep()] : []),
+        migrationPlanStep(s, id, writable),
+        ...(apply && backup ? [backupStep(s, id, backup, writable)] : []),
+        ...(apply ? [migrateStep(s, id, writable, migrations?.pending)] : [])
+    ];
 }
 /** The app writes its static files once; inside the release they are then frozen with it. */
 function collectstaticStep(s, id, staticRoot, writable) {
@@ -71513,6 +71816,7 @@ from django.http.request import validate_host
 allowed = settings.ALLOWED_HOSTS or (['.localhost', '127.0.0.1', '[::1]'] if settings.DEBUG else [])
 facts['REFUSED_HOSTS'] = [name for name in sys.argv[1:] if not validate_host(name, allowed)]
 facts['SSL_REDIRECT'] = bool(getattr(settings, 'SECURE_SSL_REDIRECT', False))
+facts['DATABASE'] = str(settings.DATABASES.get('default', {}).get('ENGINE', ''))
 print('${discover_MARK}' + json.dumps(facts))
 `;
 /** The names requests will carry: the server names (a wildcard as one of its names) or, for `_`, the health check's. */
@@ -71580,7 +71884,8 @@ function parseDjangoFacts(stdout) {
         refusedHosts: Array.isArray(v.REFUSED_HOSTS)
             ? v.REFUSED_HOSTS.flatMap((n) => discover_name(n) ?? [])
             : undefined,
-        sslRedirect: v.SSL_REDIRECT === true
+        sslRedirect: v.SSL_REDIRECT === true,
+        databaseEngine: /^[A-Za-z_][\w.]{0,200}$/.test(str('DATABASE')) ? str('DATABASE') : undefined
     };
 }
 
@@ -72480,6 +72785,8 @@ function parseProcessStates(stdout) {
 
 
 
+
+
 /** A run that cannot be planned (nothing to roll back to): said before anything changed. */
 class PlanError extends Error {
     name = 'PlanError';
@@ -72533,6 +72840,25 @@ function checkFound(s, found, target) {
             (s.serverNames.includes('_')
                 ? "; with server-name: _ the health check asks for localhost, or set server-name to the site's name."
                 : '.'));
+}
+/**
+ * What a rollback to `target` does to the database: the migrations of newer releases stay
+ * applied, unless restore-database puts back the backup taken before them. Refused when that
+ * backup would also take away data of releases other than the live one, unless forced.
+ */
+function databasePlan(s, facts, target) {
+    const ahead = modeOf(s) === 'rollback' ? (facts.migrated ?? []).filter((r) => r > target).sort() : [];
+    const backup = ahead.length > 0 ? backupOf(s, ahead[0], facts.backups ?? []) : undefined;
+    const restore = s.restoreDatabase && ahead.length > 0;
+    if (restore && !backup)
+        throw new PlanError(`restore-database: ${ahead[0]} applied migrations, but the host has no backup taken before them ` +
+            `(deployed with backup: false, or pruned): there is nothing to restore. Roll back without restore-database.`);
+    const others = ahead.filter((r) => r !== facts.live);
+    if (restore && others.length > 0 && !s.force)
+        throw new PlanError(`restore-database: the backup ${backup} was taken before the migrations of ${ahead.join(', ')}; ` +
+            `restoring it also takes away what ${others.join(', ')} wrote with ${others.length > 1 ? 'their' : 'its'} migrations, ` +
+            `not only the live release ${facts.live}. Set force: true to restore it anyway.`);
+    return { ahead, backup, restore };
 }
 function planRun(input) {
     return lockedSteps(input.settings, planUnlocked(input));
@@ -72593,6 +72919,10 @@ function planUnlocked(input) {
     const files = configFiles(s, facts, sitePaths(s, target, found), writable);
     const processes = processPlan(s, facts, input.singletons ?? true, writable);
     const instance = idleInstance(facts.instance);
+    const database = databasePlan(s, facts, target);
+    const restore = database.restore && database.backup
+        ? [restoreStep(s, target, database.backup, database.ahead, appWritable(s, target, found))]
+        : [];
     const certificate = needsCertificate(s, facts)
         ? { step: certificateStep(s), beforeGates: !!facts.certificate && !!facts.challengeServed }
         : undefined;
@@ -72610,7 +72940,7 @@ function planUnlocked(input) {
             ...(isNew ? [uploadStep(s, target), venvStep(s, target, input.venvKey)] : [])
         ],
         discover: discoverStep(s, target),
-        build: isNew ? djangoSteps(s, target, found) : [],
+        build: isNew ? djangoSteps(s, target, found, input.migrations) : restore,
         gates: [
             verifyUnitsStep(s, target, files),
             ...(processes?.files.units.length ? [verifyProcessesStep(s, target, processes.files)] : []),
@@ -72634,6 +72964,7 @@ function planUnlocked(input) {
         rollback: rollbackStep(s, facts.live, instance, facts.instance, files),
         diagnostics: diagnosticsStep(s, instance),
         processes,
+        database,
         certificate,
         secure
     };
@@ -72692,6 +73023,25 @@ function rebaseFound(s, found, from, to) {
         sqlite: found.sqlite?.map((path) => move(path)),
         storage: move(found.storage),
         compress: found.compress && { ...found.compress, root: move(found.compress.root) }
+    };
+}
+/**
+ * The dry run's reading of the new code: uploaded to `id` (a staged folder, never a release) with
+ * its venv, its settings read, its shared paths linked and its migration plan read as the app
+ * user; then removed. Nothing that serves changes.
+ */
+function stagingSteps(s, id, venvKey) {
+    return {
+        prepare: [uploadStep(s, id), venvStep(s, id, venvKey)],
+        discover: discoverStep(s, id),
+        read: (found) => {
+            const shared = sharedPaths(s, id, found);
+            return [
+                ...(shared.length > 0 ? [shareStep(s, id, shared)] : []),
+                migrationPlanStep(s, id, appWritable(s, id, found))
+            ];
+        },
+        remove: removeStagedStep(s, id)
     };
 }
 
@@ -74243,7 +74593,9 @@ function inspectStep(s) {
         privileged: true,
         command: script(raw('set -u'), raw('missing=""'), sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), sh `if ! ${s.python} -c 'import venv, ensurepip' >/dev/null 2>&1; then`, sh `  package=$(${s.python} -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])' 2>/dev/null || echo python3-venv)`, sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), sh `echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`, sh `echo "live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null)"`, 
         // A link to an instance's socket, or the socket of an earlier version's single instance.
-        sh `sock=${socketPath(s.projectName)} legacy=${p.legacyUnits.socket}`, raw('if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'), sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | sort -r | tr '\n' ' ')"`, sh `echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`, sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`, listProcessUnits(s), ...(s.acme ? inspectAcme(s) : []))
+        sh `sock=${socketPath(s.projectName)} legacy=${p.legacyUnits.socket}`, raw('if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'), 
+        // Only releases: a dry run's staged upload is none (layout.ts stagedRelease).
+        sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -E ${RELEASE_ID.source} | sort -r | tr '\n' ' ')"`, sh `echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`, sh `echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`, sh `echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`, sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`, listProcessUnits(s), ...(s.acme ? inspectAcme(s) : []))
     };
 }
 function parseFacts(stdout) {
@@ -74264,6 +74616,8 @@ function parseFacts(stdout) {
         python: values.get('python') ?? '',
         processUnits: list('process-units').filter((u) => /\.(service|timer)$/.test(u)),
         instance: ['blue', 'green', 'legacy'].find((i) => i === values.get('instance')) ?? '',
+        migrated: list('migrated'),
+        backups: list('backups'),
         ...parseAcmeFacts(values)
     };
 }
@@ -74290,6 +74644,165 @@ async function processesDiff(plan, run) {
         return '';
     const live = parseConfigFiles((await run(plan.processes.read)).stdout);
     return `\n${processDiff(plan.processes.files, live)}`;
+}
+
+;// CONCATENATED MODULE: ./src/flow/database.ts
+// What the flow says about the database: pure texts from what the run learnt (the migration
+// plan, the backup, a rollback's schema), so host.ts only decides when to say them.
+
+
+
+
+
+
+/** The plan in the log; a deploy with nothing to apply says migrate did not run. */
+function planMessage(migrations, dryRun) {
+    return migrations.pending.length === 0 && !dryRun
+        ? 'No migrations to apply: migrate did not run.'
+        : describePlan(migrations);
+}
+/** Warnings before anything is applied: one-way migrations, a database the action cannot back up. */
+function migrationWarnings(s, migrations, found) {
+    const warnings = [];
+    if (migrations.irreversible.length > 0)
+        warnings.push({
+            title: 'Irreversible migrations',
+            message: `These migrations cannot be reversed (migrate backwards stops at them): ${migrations.irreversible.join('; ')}. ` +
+                (s.backup
+                    ? 'The database is backed up before they run.'
+                    : 'backup is false: no backup is taken before they run.')
+        });
+    const engine = found.databaseEngine;
+    if (migrations.pending.length > 0 && s.backup && engine && !databaseKind(engine))
+        warnings.push({
+            title: 'No database backup',
+            message: `No backup before the migrations: the action backs up SQLite and PostgreSQL, and the database's ENGINE is ${engine}. ` +
+                'Back it up before deploying, or set backup: false to say this is meant.'
+        });
+    return warnings;
+}
+/** A rollback that leaves migrations of newer releases applied: said, with the way back. */
+function schemaAheadWarning(plan) {
+    const { ahead, backup, restore } = plan.database;
+    if (ahead.length === 0 || restore)
+        return '';
+    return (`The schema stays ahead: ${ahead.join(', ')} applied migrations that stay applied, and the code of ` +
+        `${plan.target} runs against them. ` +
+        (backup
+            ? `The backup taken before them: ${backup}. To restore it: ${restoreHint(backup)}.`
+            : 'No backup was taken before them (backup: false).'));
+}
+/**
+ * After a failure: where the database stands when migrations ran (the schema ahead of the
+ * release that serves), and the backup taken before them.
+ */
+function failureNote(database, live, states) {
+    const { applied, backup } = database;
+    const healthy = states.includes('healthy');
+    const lines = [];
+    if (applied?.length && !healthy)
+        lines.push(`The migrations ${applied.join(', ')} were applied and stay applied: the schema is ahead of ` +
+            `${live ? `the release that serves, ${live}` : 'the code'}.`);
+    if (backup)
+        lines.push(`The database backup taken before the migrations is kept for inspection: ${backup.path} (${backup.bytes} bytes).` +
+            (applied?.length ? ` To restore it: ${restoreHint(backup.path)}.` : ''));
+    return lines.length > 0 ? `\n${lines.join('\n')}` : '';
+}
+/** What one host's run learnt and did about the database, and what it said as it went. */
+class DatabaseWatch {
+    report = {};
+    outcome() {
+        return Object.keys(this.report).length > 0 ? { ...this.report } : undefined;
+    }
+    /** After a Django step: what it said; the migration plan when it was the plan's step. */
+    afterStep(deps, step, stdout, plan, found) {
+        if (step.id === 'migrations')
+            return this.readMigrations(deps, stdout, found);
+        if (step.id === 'backup') {
+            this.report.backup = parseBackup(stdout);
+            const b = this.report.backup;
+            if (b)
+                deps.info(`Database backup: ${b.path} (${b.bytes} bytes)`);
+        }
+        else if (step.id === 'migrate')
+            this.report.applied = this.report.pending;
+        else if (step.id === 'restore-database')
+            this.report.restored = plan.database.backup;
+        return undefined;
+    }
+    /** The migration plan, said before anything is applied; warnings for what cannot go back. */
+    readMigrations(deps, stdout, found) {
+        const migrations = parseMigrationPlan(stdout);
+        if (!migrations)
+            throw new Error('The migration plan could not be read from its step.');
+        this.report.pending = migrations.pending;
+        this.report.irreversible = migrations.irreversible;
+        deps.info(planMessage(migrations, deps.settings.dryRun));
+        for (const w of migrationWarnings(deps.settings, migrations, found))
+            deps.warn(w.message, w.title);
+        return migrations;
+    }
+    /** A rollback over releases that applied migrations: the schema stays theirs, or is restored. */
+    noticeRollback(deps, plan) {
+        const { ahead, backup } = plan.database;
+        if (ahead.length === 0)
+            return;
+        this.report.ahead = ahead;
+        this.report.aheadBackup = backup;
+        const warning = schemaAheadWarning(plan);
+        if (warning)
+            deps.warn(warning, 'Schema ahead of the code');
+    }
+}
+/**
+ * The dry run's look at the new code: uploaded beside the releases (layout.ts stagedRelease)
+ * and read as the app user: its settings and what migrate would apply. Removed whatever
+ * happens; a problem is a warning, and the dry run goes on with the live release's settings.
+ */
+async function stage(deps, facts, newRelease, watch) {
+    const s = deps.settings;
+    const steps = stagingSteps(s, stagedRelease(newRelease), deps.venvKey(facts));
+    try {
+        for (const step of steps.prepare)
+            await deps.run(step, { stdin: step.stdin && deps.stdin(step.stdin) });
+        const found = parseDjangoFacts((await deps.run(steps.discover)).stdout);
+        if (!s.migrate)
+            return { found };
+        for (const step of steps.read(found)) {
+            const result = await deps.run(step);
+            if (step.id === 'migrations')
+                return { found, migrations: watch.readMigrations(deps, result.stdout, found) };
+        }
+        return { found };
+    }
+    catch (error) {
+        deps.warn(`The dry run could not read the new code's settings and migrations: ${error instanceof StepError ? `${error.step.title}: ${error.cause}` : error.message}`, 'Dry run');
+        return undefined;
+    }
+    finally {
+        await deps.run(steps.remove, { allowFailure: true });
+    }
+}
+/**
+ * What the dry run plans with: the new code's settings and migrations from a staged upload, or,
+ * with no live release (or for a rollback), the settings of the release that exists; their
+ * paths moved to where the target release has them.
+ */
+async function readForDryRun(deps, facts, newRelease, target, watch) {
+    const s = deps.settings;
+    const staged = target === newRelease && facts.live ? await stage(deps, facts, newRelease, watch) : undefined;
+    if (staged)
+        return {
+            found: rebaseFound(s, staged.found, stagedRelease(newRelease), target),
+            migrations: staged.migrations
+        };
+    if (target === newRelease && s.migrate && !facts.live)
+        deps.info('First deploy: migrate applies every migration of the project.');
+    const readable = target === newRelease ? facts.live : target;
+    if (!readable)
+        return { found: {} };
+    const result = await deps.run(discoverStep(s, readable), { allowFailure: true });
+    return { found: rebaseFound(s, parseDjangoFacts(result.stdout), readable, target) };
 }
 
 ;// CONCATENATED MODULE: ./src/flow/notices.ts
@@ -74364,9 +74877,23 @@ function serverNotices(facts) {
             : undefined
     };
 }
+/** Says which uvicorn serves, and warns when it would cut open WebSockets at a restart. */
+function tellServer(log, facts) {
+    const said = serverNotices(facts);
+    if (said.info)
+        log.info(said.info);
+    if (said.warning)
+        log.warn(said.warning.message, said.warning.title);
+}
 /** The last lines a step printed, for a warning. */
 function lastLines(result) {
     return (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n');
+}
+/** tls: auto: the first HTTPS site did not answer; the plain one is back. */
+function httpsFailedMessage(health) {
+    return (`The site did not answer over HTTPS: the health check got ${health.status || 'no answer'}` +
+        `${health.detail ? ` (${health.detail})` : ''}. The plain HTTP site is back in place; ` +
+        'the certificate is on the host for the next deploy.');
 }
 
 ;// CONCATENATED MODULE: ./src/flow/never-served.ts
@@ -74392,8 +74919,9 @@ function neverServed(plan, health, s, diagnostics) {
 
 ;// CONCATENATED MODULE: ./src/flow/host.ts
 // One host's deploy as a small state machine: locked → inspected → released → gated → switched →
-// healthy, or failed / rolled back (a dry run: inspected, and no lock). It executes the planner's steps through one executor and
+// healthy, or failed / rolled back (a dry run: locked, inspected, then its plan). It executes the planner's steps through one executor and
 // returns a result value; nothing else decides what runs. See ARCHITECTURE.md.
+
 
 
 
@@ -74429,6 +74957,9 @@ class HostDeploy {
     health;
     diagnostics;
     failedStep;
+    found = {};
+    /** what the run learnt and did about the database */
+    database = new DatabaseWatch();
     server;
     processes;
     /** tls: auto: the certificate the certificate step reported */
@@ -74443,10 +74974,8 @@ class HostDeploy {
     async run(newRelease) {
         const s = this.deps.settings;
         try {
-            if (s.dryRun) {
-                await this.inspect();
-                return await this.dryRun(newRelease());
-            }
+            // A dry run takes the lock too: it reads the new code from a staged upload (and may build
+            // its venv), which must not race a deploy.
             const lock = await this.deps.takeLock();
             if (lock.staleHolder) {
                 this.deps.warn(`Took over the deploy lock left by a run that ended without releasing it: ${lock.staleHolder}`);
@@ -74455,6 +74984,8 @@ class HostDeploy {
                 this.to('locked');
                 // Under the lock: what another deploy did while this one waited is seen.
                 await this.inspect();
+                if (s.dryRun)
+                    return await this.dryRun(newRelease());
                 await this.deploy(newRelease());
                 return this.outcome('success', '');
             }
@@ -74469,7 +75000,8 @@ class HostDeploy {
                     title: error.step.title,
                     output: error.result.stdout + error.result.stderr
                 };
-            return this.outcome(error instanceof Stop ? error.status : 'failure', this.explain(error));
+            const message = this.explain(error) + failureNote(this.database.report, this.facts?.live, this.states);
+            return this.outcome(error instanceof Stop ? error.status : 'failure', message);
         }
         finally {
             // The other hosts must never wait on a first host that stopped before its migrations.
@@ -74508,6 +75040,7 @@ class HostDeploy {
             failedStep: this.failedStep,
             diagnostics: this.diagnostics,
             files: this.plan?.files,
+            database: this.database.outcome(),
             server: this.server,
             processes: this.processes,
             processFiles: this.plan?.processes?.files.units.flatMap((u) => u.files),
@@ -74522,7 +75055,7 @@ class HostDeploy {
         return { daysLeft: -1, names: [], ...certificate, renewalProblem };
     }
     /** Plans with what the project's settings say, once the release to read them from exists. */
-    planWith(newRelease, found) {
+    planWith(newRelease, found, migrations) {
         const facts = this.facts;
         return planRun({
             settings: this.deps.settings,
@@ -74530,7 +75063,8 @@ class HostDeploy {
             newRelease,
             venvKey: this.deps.venvKey(facts),
             found,
-            singletons: this.deps.runsSingletons ?? this.deps.isFirst
+            singletons: this.deps.runsSingletons ?? this.deps.isFirst,
+            migrations
         });
     }
     async deploy(newRelease) {
@@ -74544,11 +75078,12 @@ class HostDeploy {
                 if (step.id === 'upload')
                     uploaded = true;
             }
-            const found = parseDjangoFacts((await this.deps.run(plan.discover)).stdout);
+            const found = (this.found = parseDjangoFacts((await this.deps.run(plan.discover)).stdout));
             plan = this.plan = this.planWith(newRelease, found);
             this.to('released');
             for (const n of sharedNotices(this.deps.settings, plan, found))
                 this.deps.notice(n.message, n.title);
+            this.database.noticeRollback(this.deps, plan);
             await this.build(plan);
             if (plan.certificate?.beforeGates)
                 await this.obtainCertificate(plan);
@@ -74610,16 +75145,18 @@ class HostDeploy {
             await rollout.firstMigration;
         }
         try {
-            for (const step of plan.build) {
-                const result = await this.deps.run(step);
-                if (step.id !== 'asgi-import')
-                    continue;
-                this.server = parseServerFacts(result.stdout);
-                const said = serverNotices(this.server);
-                if (said.info)
-                    this.deps.info(said.info);
-                if (said.warning)
-                    this.deps.warn(said.warning.message, said.warning.title);
+            // Once the migration plan is known, the steps after it are planned again with it (a
+            // backup and migrate only when there is something to apply).
+            for (let i = 0; i < plan.build.length; i++) {
+                const step = plan.build[i];
+                const { stdout } = await this.deps.run(step);
+                if (step.id === 'asgi-import')
+                    tellServer(this.deps, (this.server = parseServerFacts(stdout)));
+                const migrations = this.database.afterStep(this.deps, step, stdout, plan, this.found);
+                if (migrations)
+                    plan = this.plan = this.planWith(plan.target, this.found, migrations);
+                if (migrations)
+                    i = plan.build.findIndex((next) => next.id === 'migrations');
             }
             if (isFirst)
                 rollout.migrated();
@@ -74747,8 +75284,7 @@ class HostDeploy {
             return;
         }
         await this.deps.run(secure.undo, { allowFailure: true });
-        throw new Stop(`The site did not answer over HTTPS: the health check got ${health.status || 'no answer'}` +
-            `${health.detail ? ` (${health.detail})` : ''}. The plain HTTP site is back in place; the certificate is on the host for the next deploy.`);
+        throw new Stop(httpsFailedMessage(health));
     }
     /** Puts the previous release back; true when it answers healthy again. */
     async rollBack(plan, processesRestarted = false) {
@@ -74765,25 +75301,24 @@ class HostDeploy {
         return parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout).healthy;
     }
     /**
-     * Only reads: the settings of the release that exists (the live one, or the rollback's target),
-     * the live files. Prints the deploy's own plan and the diff; no lock, no upload.
+     * Changes nothing that serves: the settings and the migration plan of the new code, read from
+     * a staged upload that is never a release and is removed at the end (or, with no live release
+     * or no source, the settings of the release that exists), the live files. Prints the deploy's
+     * own plan and the diff.
      */
     async dryRun(newRelease) {
-        const s = this.deps.settings;
         const facts = this.facts;
-        const target = this.planWith(newRelease, {}).target;
-        const readable = target === newRelease ? facts.live : target;
-        const read = readable
-            ? parseDjangoFacts((await this.deps.run(discoverStep(s, readable), { allowFailure: true })).stdout)
-            : {};
-        const plan = (this.plan = this.planWith(newRelease, rebaseFound(s, read, readable, target)));
-        // The schedules' calendars are read-only to check: a wrong one fails the dry run too.
-        for (const step of plan.release.filter((r) => r.id === 'check-calendars'))
+        const first = this.planWith(newRelease, {});
+        // The schedules' calendars are read-only to check: a wrong one fails the dry run too, first.
+        for (const step of first.release.filter((r) => r.id === 'check-calendars'))
             await this.deps.run(step);
+        const read = await readForDryRun(this.deps, facts, newRelease, first.target, this.database);
+        const plan = (this.plan = this.planWith(newRelease, (this.found = read.found), read.migrations));
+        this.database.noticeRollback(this.deps, plan);
         const live = parseConfigFiles((await this.deps.run(readConfigStep(plan.files))).stdout);
         const diff = configDiff(plan.files, live) + (await processesDiff(plan, this.deps.run));
         const titles = planSteps(plan).map((step) => step.title);
-        this.deps.info(`Dry run: nothing was changed. Served by ${describeServer(s)}. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`);
+        this.deps.info(`Dry run: nothing was changed. Served by ${describeServer(this.deps.settings)}. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`);
         this.deps.remote(diff);
         return { ...this.outcome('success', 'dry run: nothing was changed'), plan: titles, diff };
     }
@@ -75514,13 +76049,22 @@ function readStatusRanges(value) {
 ;// CONCATENATED MODULE: ./src/inputs/modes.ts
 // Mode inputs: what kind of run this is (a dry run, a rollback) and how it shares the hosts.
 
+
 /** `hostCount`: no more hosts at a time than there are. */
 function readModes(read, hostCount) {
+    const rollback = read.bool(Input.Rollback);
+    const restoreDatabase = read.bool(Input.RestoreDatabase);
+    // A restore goes with the code it belongs to: the release a rollback switches back to.
+    if (restoreDatabase && !rollback)
+        throw new InputError(Input.RestoreDatabase, 'true is allowed only with rollback: true (it restores the backup taken before the migrations of the release rolled back from)');
     return {
         dryRun: read.bool(Input.DryRun),
-        rollback: read.bool(Input.Rollback),
+        rollback,
         maxParallel: Math.min(read.int(Input.MaxParallel, 1, 100), hostCount),
-        lockWaitMs: read.int(Input.LockWait, 0, 86400) * 1000
+        lockWaitMs: read.int(Input.LockWait, 0, 86400) * 1000,
+        backup: read.bool(Input.Backup),
+        restoreDatabase,
+        force: read.bool(Input.Force)
     };
 }
 
@@ -76200,6 +76744,7 @@ function secretValues(s) {
 
 
 
+
 /** The run's overall status: the worst of its hosts'. */
 function overallStatus(reports) {
     if (reports.some((r) => r.status === 'failure'))
@@ -76291,11 +76836,42 @@ function summaryMarkdown(s, reports) {
         lines.push(...hostDetails(r));
     return lines.join('\n') + '\n';
 }
+/**
+ * The database section: what migrate applies (or applied), what cannot be reversed, the backup,
+ * and after a rollback where the schema stands and how to restore it.
+ */
+function databaseLines(r) {
+    const d = r.database;
+    if (!d)
+        return [];
+    const lines = ['', `### Database (${escapeCell(r.host)})`, ''];
+    const code = (text) => `\`${text.replace(/`/g, "'")}\``;
+    if (d.pending)
+        lines.push(d.pending.length === 0
+            ? '- No migrations to apply.'
+            : `- ${d.applied ? 'Applied' : 'Migrations to apply'}: ${d.pending.map(code).join(', ')}`);
+    if (d.pending?.length && !d.applied && r.status !== 'success' && !r.plan)
+        lines.push('- Not applied: the deploy stopped before they were.');
+    for (const line of d.irreversible ?? [])
+        lines.push(`- ⚠️ Irreversible: ${code(line)} (warned before it ran)`);
+    if (d.backup)
+        lines.push(`- Backup before the migrations: ${code(d.backup.path)} (${d.backup.bytes} bytes)`);
+    if (d.ahead?.length && d.restored)
+        lines.push(`- Restored the database from ${code(d.restored)}: the migrations of ${d.ahead.map(code).join(', ')} are undone, and so are the rows written since that backup.`);
+    else if (d.ahead?.length) {
+        lines.push(`- ⚠️ The schema stays ahead of the code: ${d.ahead.map(code).join(', ')} applied migrations that stay applied.`);
+        lines.push(d.aheadBackup
+            ? `- The backup taken before them: ${code(d.aheadBackup)}. To restore it: ${code(restoreHint(d.aheadBackup))}.`
+            : '- No backup was taken before them (backup: false).');
+    }
+    return lines;
+}
 /** What a host's run left to read, folded where it is long: the failure, plan, diff and files. */
 function hostDetails(r) {
     const lines = [];
     if (r.message && r.status === 'success')
         lines.push('', `${r.host}: ${r.message}`);
+    lines.push(...databaseLines(r));
     if (r.certificate)
         lines.push('', ...certificateLines(r.host, r.certificate));
     if (r.failedStep) {
@@ -76338,6 +76914,10 @@ async function writeReport(s, reports) {
     setOutput(Output.HttpStatus, first?.httpStatus !== undefined ? String(first.httpStatus) : '');
     setOutput(Output.HealthDurationMs, first?.healthDurationMs !== undefined ? String(first.healthDurationMs) : '');
     setOutput(Output.Hosts, redact(hostsOutput(reports)));
+    const database = first?.database;
+    setOutput(Output.Migrations, (database?.applied ?? []).join('\n'));
+    setOutput(Output.DatabaseBackup, database?.backup?.path ?? database?.restored ?? database?.aheadBackup ?? '');
+    setOutput(Output.SchemaAhead, String(reports.some((r) => r.database?.ahead?.length && !r.database.restored)));
     setOutput(Output.Interface, isAsgi(s) ? 'asgi' : 'wsgi');
     setOutput(Output.WorkerClass, workerClass(s));
     if (process.env.GITHUB_STEP_SUMMARY)

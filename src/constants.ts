@@ -70,7 +70,10 @@ export enum Input {
   Processes = 'processes',
   Schedules = 'schedules',
   ProcessStopTimeout = 'process-stop-timeout',
-  SingletonHost = 'singleton-host'
+  SingletonHost = 'singleton-host',
+  Backup = 'backup',
+  RestoreDatabase = 'restore-database',
+  Force = 'force'
 }
 
 /**
@@ -109,7 +112,10 @@ export const INPUT_DEFAULTS: Partial<Record<Input, string>> = {
   [Input.Rollback]: 'false',
   [Input.MaxParallel]: '1',
   [Input.LockWait]: '300',
-  [Input.ProcessStopTimeout]: '300'
+  [Input.ProcessStopTimeout]: '300',
+  [Input.Backup]: 'true',
+  [Input.RestoreDatabase]: 'false',
+  [Input.Force]: 'false'
 }
 
 /**
@@ -128,5 +134,8 @@ export enum Output {
   DeploymentId = 'deployment-id',
   Interface = 'interface',
   WorkerClass = 'worker-class',
-  Hosts = 'hosts'
+  Hosts = 'hosts',
+  Migrations = 'migrations',
+  DatabaseBackup = 'database-backup',
+  SchemaAhead = 'schema-ahead'
 }

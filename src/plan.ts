@@ -14,6 +14,14 @@ import { appWritable, djangoSteps, hookStep, sitePaths } from './server/django.j
 import { diagnosticsStep, healthStep, instanceHealthStep } from './server/health.js'
 import type { HostFacts } from './server/inspect.js'
 import { idleInstance, layout, settingsFolderProblem, type Instance } from './server/layout.js'
+import {
+  backupOf,
+  migrationPlanStep,
+  removeStagedStep,
+  restoreStep,
+  type MigrationPlan
+} from './server/migrations.js'
+import { sharedPaths, shareStep } from './server/shared.js'
 import { holdingStepsLock } from './server/lock.js'
 import {
   dotenvStep,
@@ -63,6 +71,8 @@ export interface PlanInput {
   found: DjangoFacts
   /** this host runs the processes and schedules that must run once (the singleton host) */
   singletons?: boolean
+  /** what migrate would apply (the migrations step); undefined before it ran */
+  migrations?: MigrationPlan
 }
 
 /** The background processes and schedules of the run (server/processes.ts). */
@@ -77,6 +87,16 @@ export interface ProcessPlan {
   rollback: Step
   /** the dry run's read of the live unit files */
   read: Step
+}
+
+/** A rollback and the database: the schema it leaves ahead, and the backup that takes it back. */
+export interface DatabasePlan {
+  /** releases newer than the target whose deploys applied migrations, oldest first */
+  ahead: string[]
+  /** the backup taken before the first of them: the schema the target had */
+  backup?: string
+  /** restore-database: the backup is restored before the switch */
+  restore: boolean
 }
 
 export interface Plan {
@@ -115,6 +135,7 @@ export interface Plan {
   diagnostics: Step
   /** none when the run has no process to run or remove */
   processes?: ProcessPlan
+  database: DatabasePlan
   /**
    * tls: auto, when the host's certificate is missing, lacks a name or nears its end: certbot,
    * before the gates when the live site answers the challenges, else once the new site does.
@@ -202,6 +223,31 @@ export function checkFound(s: Settings, found: DjangoFacts, target: string): voi
     )
 }
 
+/**
+ * What a rollback to `target` does to the database: the migrations of newer releases stay
+ * applied, unless restore-database puts back the backup taken before them. Refused when that
+ * backup would also take away data of releases other than the live one, unless forced.
+ */
+export function databasePlan(s: Settings, facts: HostFacts, target: string): DatabasePlan {
+  const ahead =
+    modeOf(s) === 'rollback' ? (facts.migrated ?? []).filter((r) => r > target).sort() : []
+  const backup = ahead.length > 0 ? backupOf(s, ahead[0], facts.backups ?? []) : undefined
+  const restore = s.restoreDatabase && ahead.length > 0
+  if (restore && !backup)
+    throw new PlanError(
+      `restore-database: ${ahead[0]} applied migrations, but the host has no backup taken before them ` +
+        `(deployed with backup: false, or pruned): there is nothing to restore. Roll back without restore-database.`
+    )
+  const others = ahead.filter((r) => r !== facts.live)
+  if (restore && others.length > 0 && !s.force)
+    throw new PlanError(
+      `restore-database: the backup ${backup} was taken before the migrations of ${ahead.join(', ')}; ` +
+        `restoring it also takes away what ${others.join(', ')} wrote with ${others.length > 1 ? 'their' : 'its'} migrations, ` +
+        `not only the live release ${facts.live}. Set force: true to restore it anyway.`
+    )
+  return { ahead, backup, restore }
+}
+
 export function planRun(input: PlanInput): Plan {
   return lockedSteps(input.settings, planUnlocked(input))
 }
@@ -268,6 +314,11 @@ function planUnlocked(input: PlanInput): Plan {
   const files = configFiles(s, facts, sitePaths(s, target, found), writable)
   const processes = processPlan(s, facts, input.singletons ?? true, writable)
   const instance = idleInstance(facts.instance)
+  const database = databasePlan(s, facts, target)
+  const restore =
+    database.restore && database.backup
+      ? [restoreStep(s, target, database.backup, database.ahead, appWritable(s, target, found))]
+      : []
   const certificate = needsCertificate(s, facts)
     ? { step: certificateStep(s), beforeGates: !!facts.certificate && !!facts.challengeServed }
     : undefined
@@ -285,7 +336,7 @@ function planUnlocked(input: PlanInput): Plan {
       ...(isNew ? [uploadStep(s, target), venvStep(s, target, input.venvKey)] : [])
     ],
     discover: discoverStep(s, target),
-    build: isNew ? djangoSteps(s, target, found) : [],
+    build: isNew ? djangoSteps(s, target, found, input.migrations) : restore,
     gates: [
       verifyUnitsStep(s, target, files),
       ...(processes?.files.units.length ? [verifyProcessesStep(s, target, processes.files)] : []),
@@ -309,6 +360,7 @@ function planUnlocked(input: PlanInput): Plan {
     rollback: rollbackStep(s, facts.live, instance, facts.instance, files),
     diagnostics: diagnosticsStep(s, instance),
     processes,
+    database,
     certificate,
     secure
   }
@@ -379,5 +431,29 @@ export function rebaseFound(
     sqlite: found.sqlite?.map((path) => move(path) as string),
     storage: move(found.storage),
     compress: found.compress && { ...found.compress, root: move(found.compress.root) }
+  }
+}
+
+/**
+ * The dry run's reading of the new code: uploaded to `id` (a staged folder, never a release) with
+ * its venv, its settings read, its shared paths linked and its migration plan read as the app
+ * user; then removed. Nothing that serves changes.
+ */
+export function stagingSteps(
+  s: Settings,
+  id: string,
+  venvKey: string | null
+): { prepare: Step[]; discover: Step; read: (found: DjangoFacts) => Step[]; remove: Step } {
+  return {
+    prepare: [uploadStep(s, id), venvStep(s, id, venvKey)],
+    discover: discoverStep(s, id),
+    read: (found) => {
+      const shared = sharedPaths(s, id, found)
+      return [
+        ...(shared.length > 0 ? [shareStep(s, id, shared)] : []),
+        migrationPlanStep(s, id, appWritable(s, id, found))
+      ]
+    },
+    remove: removeStagedStep(s, id)
   }
 }

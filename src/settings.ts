@@ -136,6 +136,12 @@ export interface Settings {
   maxParallel: number
   /** how long a deploy waits for another one on the same host */
   lockWaitMs: number
+  /** back up the database before applying migrations */
+  backup: boolean
+  /** with rollback: restore the backup taken before the rolled-back migrations */
+  restoreDatabase: boolean
+  /** restore even when releases other than the live one would lose data */
+  force: boolean
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -31765,6 +31765,9 @@ var Input;
     Input["Schedules"] = "schedules";
     Input["ProcessStopTimeout"] = "process-stop-timeout";
     Input["SingletonHost"] = "singleton-host";
+    Input["Backup"] = "backup";
+    Input["RestoreDatabase"] = "restore-database";
+    Input["Force"] = "force";
 })(Input || (Input = {}));
 /**
  * Defaults applied when an input is empty. action.yml declares the same values (a test checks
@@ -31802,7 +31805,10 @@ const INPUT_DEFAULTS = {
     [Input.Rollback]: 'false',
     [Input.MaxParallel]: '1',
     [Input.LockWait]: '300',
-    [Input.ProcessStopTimeout]: '300'
+    [Input.ProcessStopTimeout]: '300',
+    [Input.Backup]: 'true',
+    [Input.RestoreDatabase]: 'false',
+    [Input.Force]: 'false'
 };
 /**
  * Left out of the upload unless a `!pattern` of the exclude input takes one back: the input's
@@ -31821,6 +31827,9 @@ var Output;
     Output["Interface"] = "interface";
     Output["WorkerClass"] = "worker-class";
     Output["Hosts"] = "hosts";
+    Output["Migrations"] = "migrations";
+    Output["DatabaseBackup"] = "database-backup";
+    Output["SchemaAhead"] = "schema-ahead";
 })(Output || (Output = {}));
 
 ;// CONCATENATED MODULE: ./src/report/deployment.ts

@@ -1,10 +1,10 @@
 // One host's deploy as a small state machine: locked → inspected → released → gated → switched →
-// healthy, or failed / rolled back (a dry run: inspected, and no lock). It executes the planner's steps through one executor and
+// healthy, or failed / rolled back (a dry run: locked, inspected, then its plan). It executes the planner's steps through one executor and
 // returns a result value; nothing else decides what runs. See ARCHITECTURE.md.
 
 import type { Readable } from 'node:stream'
 import { describeServer } from '../render/asgi.js'
-import { planRun, planSteps, rebaseFound, type Plan, type Secure } from '../plan.js'
+import { planRun, planSteps, type Plan, type Secure } from '../plan.js'
 import type { HeldLock } from '../remote/lock.js'
 import type { RunResult } from '../remote/connection.js'
 import { StepError } from '../remote/executor.js'
@@ -13,18 +13,21 @@ import type { Rollout } from '../rollout.js'
 import { parseServerFacts, type ServerFacts } from '../server/asgi.js'
 import { acmeProblem, parseCertificateStep, type CertificateFacts } from '../server/acme.js'
 import { configDiff, GATE_FAILED, parseConfigFiles, readConfigStep } from '../server/config.js'
-import { discoverStep, parseDjangoFacts, type DjangoFacts } from '../server/discover.js'
+import { parseDjangoFacts, type DjangoFacts } from '../server/discover.js'
 import { parseErrors, parseHealth, type HealthResult } from '../server/health.js'
 import { inspectStep, parseFacts, type HostFacts } from '../server/inspect.js'
 import { parseProcessStates, type ProcessState } from '../server/processes.js'
 import { processesDiff, stayedDownMessage } from './processes.js'
+import type { MigrationPlan } from '../server/migrations.js'
+import { DatabaseWatch, failureNote, readForDryRun } from './database.js'
 import { DISK_FULL, hintFor } from '../report/cause.js'
 import {
   acmeRefusedMessage,
   diskFullMessage,
   errorMessage,
+  httpsFailedMessage,
   lastLines,
-  serverNotices,
+  tellServer,
   rollbackNote,
   sharedNotices
 } from './notices.js'
@@ -95,6 +98,9 @@ export class HostDeploy {
   private health?: HealthResult
   private diagnostics?: string
   private failedStep?: { title: string; output: string }
+  private found: DjangoFacts = {}
+  /** what the run learnt and did about the database */
+  private readonly database = new DatabaseWatch()
   private server?: ServerFacts
   private processes?: ProcessState[]
   /** tls: auto: the certificate the certificate step reported */
@@ -110,10 +116,8 @@ export class HostDeploy {
   async run(newRelease: () => string): Promise<HostOutcome> {
     const s = this.deps.settings
     try {
-      if (s.dryRun) {
-        await this.inspect()
-        return await this.dryRun(newRelease())
-      }
+      // A dry run takes the lock too: it reads the new code from a staged upload (and may build
+      // its venv), which must not race a deploy.
       const lock = await this.deps.takeLock()
       if (lock.staleHolder) {
         this.deps.warn(
@@ -124,6 +128,7 @@ export class HostDeploy {
         this.to('locked')
         // Under the lock: what another deploy did while this one waited is seen.
         await this.inspect()
+        if (s.dryRun) return await this.dryRun(newRelease())
         await this.deploy(newRelease())
         return this.outcome('success', '')
       } finally {
@@ -136,7 +141,9 @@ export class HostDeploy {
           title: error.step.title,
           output: error.result.stdout + error.result.stderr
         }
-      return this.outcome(error instanceof Stop ? error.status : 'failure', this.explain(error))
+      const message =
+        this.explain(error) + failureNote(this.database.report, this.facts?.live, this.states)
+      return this.outcome(error instanceof Stop ? error.status : 'failure', message)
     } finally {
       // The other hosts must never wait on a first host that stopped before its migrations.
       if (this.deps.isFirst)
@@ -181,6 +188,7 @@ export class HostDeploy {
       failedStep: this.failedStep,
       diagnostics: this.diagnostics,
       files: this.plan?.files,
+      database: this.database.outcome(),
       server: this.server,
       processes: this.processes,
       processFiles: this.plan?.processes?.files.units.flatMap((u) => u.files),
@@ -196,7 +204,7 @@ export class HostDeploy {
   }
 
   /** Plans with what the project's settings say, once the release to read them from exists. */
-  private planWith(newRelease: string, found: DjangoFacts): Plan {
+  private planWith(newRelease: string, found: DjangoFacts, migrations?: MigrationPlan): Plan {
     const facts = this.facts as HostFacts
     return planRun({
       settings: this.deps.settings,
@@ -204,7 +212,8 @@ export class HostDeploy {
       newRelease,
       venvKey: this.deps.venvKey(facts),
       found,
-      singletons: this.deps.runsSingletons ?? this.deps.isFirst
+      singletons: this.deps.runsSingletons ?? this.deps.isFirst,
+      migrations
     })
   }
 
@@ -218,11 +227,12 @@ export class HostDeploy {
         await this.deps.run(step, { stdin: step.stdin && this.deps.stdin(step.stdin) })
         if (step.id === 'upload') uploaded = true
       }
-      const found = parseDjangoFacts((await this.deps.run(plan.discover)).stdout)
+      const found = (this.found = parseDjangoFacts((await this.deps.run(plan.discover)).stdout))
       plan = this.plan = this.planWith(newRelease, found)
       this.to('released')
       for (const n of sharedNotices(this.deps.settings, plan, found))
         this.deps.notice(n.message, n.title)
+      this.database.noticeRollback(this.deps, plan)
       await this.build(plan)
       if (plan.certificate?.beforeGates) await this.obtainCertificate(plan)
       await this.runGates(plan)
@@ -282,13 +292,16 @@ export class HostDeploy {
       await rollout.firstMigration
     }
     try {
-      for (const step of plan.build) {
-        const result = await this.deps.run(step)
-        if (step.id !== 'asgi-import') continue
-        this.server = parseServerFacts(result.stdout)
-        const said = serverNotices(this.server)
-        if (said.info) this.deps.info(said.info)
-        if (said.warning) this.deps.warn(said.warning.message, said.warning.title)
+      // Once the migration plan is known, the steps after it are planned again with it (a
+      // backup and migrate only when there is something to apply).
+      for (let i = 0; i < plan.build.length; i++) {
+        const step = plan.build[i]
+        const { stdout } = await this.deps.run(step)
+        if (step.id === 'asgi-import')
+          tellServer(this.deps, (this.server = parseServerFacts(stdout)))
+        const migrations = this.database.afterStep(this.deps, step, stdout, plan, this.found)
+        if (migrations) plan = this.plan = this.planWith(plan.target, this.found, migrations)
+        if (migrations) i = plan.build.findIndex((next) => next.id === 'migrations')
       }
       if (isFirst) rollout.migrated()
     } catch (error) {
@@ -427,10 +440,7 @@ export class HostDeploy {
       return
     }
     await this.deps.run(secure.undo, { allowFailure: true })
-    throw new Stop(
-      `The site did not answer over HTTPS: the health check got ${health.status || 'no answer'}` +
-        `${health.detail ? ` (${health.detail})` : ''}. The plain HTTP site is back in place; the certificate is on the host for the next deploy.`
-    )
+    throw new Stop(httpsFailedMessage(health))
   }
 
   /** Puts the previous release back; true when it answers healthy again. */
@@ -447,28 +457,25 @@ export class HostDeploy {
   }
 
   /**
-   * Only reads: the settings of the release that exists (the live one, or the rollback's target),
-   * the live files. Prints the deploy's own plan and the diff; no lock, no upload.
+   * Changes nothing that serves: the settings and the migration plan of the new code, read from
+   * a staged upload that is never a release and is removed at the end (or, with no live release
+   * or no source, the settings of the release that exists), the live files. Prints the deploy's
+   * own plan and the diff.
    */
   private async dryRun(newRelease: string): Promise<HostOutcome> {
-    const s = this.deps.settings
     const facts = this.facts as HostFacts
-    const target = this.planWith(newRelease, {}).target
-    const readable = target === newRelease ? facts.live : target
-    const read = readable
-      ? parseDjangoFacts(
-          (await this.deps.run(discoverStep(s, readable), { allowFailure: true })).stdout
-        )
-      : {}
-    const plan = (this.plan = this.planWith(newRelease, rebaseFound(s, read, readable, target)))
-    // The schedules' calendars are read-only to check: a wrong one fails the dry run too.
-    for (const step of plan.release.filter((r) => r.id === 'check-calendars'))
+    const first = this.planWith(newRelease, {})
+    // The schedules' calendars are read-only to check: a wrong one fails the dry run too, first.
+    for (const step of first.release.filter((r) => r.id === 'check-calendars'))
       await this.deps.run(step)
+    const read = await readForDryRun(this.deps, facts, newRelease, first.target, this.database)
+    const plan = (this.plan = this.planWith(newRelease, (this.found = read.found), read.migrations))
+    this.database.noticeRollback(this.deps, plan)
     const live = parseConfigFiles((await this.deps.run(readConfigStep(plan.files))).stdout)
     const diff = configDiff(plan.files, live) + (await processesDiff(plan, this.deps.run))
     const titles = planSteps(plan).map((step) => step.title)
     this.deps.info(
-      `Dry run: nothing was changed. Served by ${describeServer(s)}. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`
+      `Dry run: nothing was changed. Served by ${describeServer(this.deps.settings)}. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`
     )
     this.deps.remote(diff)
     return { ...this.outcome('success', 'dry run: nothing was changed'), plan: titles, diff }

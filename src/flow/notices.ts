@@ -4,6 +4,7 @@ import type { Plan } from '../plan.js'
 import { StepError } from '../remote/executor.js'
 import { acmeHint } from '../server/acme.js'
 import type { RunResult } from '../remote/connection.js'
+import type { HealthResult } from '../server/health.js'
 import {
   closesWebSocketsCleanly,
   describeVersions,
@@ -107,7 +108,26 @@ export function serverNotices(facts?: ServerFacts): { info?: string; warning?: N
   }
 }
 
+/** Says which uvicorn serves, and warns when it would cut open WebSockets at a restart. */
+export function tellServer(
+  log: { info(message: string): void; warn(message: string, title?: string): void },
+  facts?: ServerFacts
+): void {
+  const said = serverNotices(facts)
+  if (said.info) log.info(said.info)
+  if (said.warning) log.warn(said.warning.message, said.warning.title)
+}
+
 /** The last lines a step printed, for a warning. */
 export function lastLines(result: RunResult): string {
   return (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n')
+}
+
+/** tls: auto: the first HTTPS site did not answer; the plain one is back. */
+export function httpsFailedMessage(health: HealthResult): string {
+  return (
+    `The site did not answer over HTTPS: the health check got ${health.status || 'no answer'}` +
+    `${health.detail ? ` (${health.detail})` : ''}. The plain HTTP site is back in place; ` +
+    'the certificate is on the host for the next deploy.'
+  )
 }

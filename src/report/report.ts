@@ -2,6 +2,7 @@
 
 import * as core from '@actions/core'
 import { Output } from '../constants.js'
+import { restoreHint } from '../server/migrations.js'
 import { describeServer, isAsgi, workerClass } from '../render/asgi.js'
 import { describeVersions, type ServerFacts } from '../server/asgi.js'
 import { allFiles, type ConfigFile, type ConfigFiles } from '../server/config.js'
@@ -14,6 +15,23 @@ export interface GateResult {
   name: string
   passed: boolean
   output: string
+}
+
+/** What a run learnt and did about the database (server/migrations.ts). */
+export interface DatabaseReport {
+  /** the migrations migrate would apply, in order */
+  pending?: string[]
+  /** the ones it applied */
+  applied?: string[]
+  /** app.name: the operation that cannot be reversed */
+  irreversible?: string[]
+  /** the backup taken before the migrations */
+  backup?: { path: string; bytes: number }
+  /** rollback: releases whose migrations stay applied, and the backup taken before them */
+  ahead?: string[]
+  aheadBackup?: string
+  /** rollback with restore-database: the backup restored */
+  restored?: string
 }
 
 export interface HostReport {
@@ -32,6 +50,7 @@ export interface HostReport {
   files?: ConfigFiles
   diff?: string
   plan?: string[]
+  database?: DatabaseReport
   /** what the import step found serving the release (ASGI) */
   server?: ServerFacts
   /** the processes and schedules on the host after the run, and the release each runs */
@@ -163,10 +182,49 @@ export function summaryMarkdown(s: Settings, reports: HostReport[]): string {
   return lines.join('\n') + '\n'
 }
 
+/**
+ * The database section: what migrate applies (or applied), what cannot be reversed, the backup,
+ * and after a rollback where the schema stands and how to restore it.
+ */
+function databaseLines(r: HostReport): string[] {
+  const d = r.database
+  if (!d) return []
+  const lines: string[] = ['', `### Database (${escapeCell(r.host)})`, '']
+  const code = (text: string) => `\`${text.replace(/`/g, "'")}\``
+  if (d.pending)
+    lines.push(
+      d.pending.length === 0
+        ? '- No migrations to apply.'
+        : `- ${d.applied ? 'Applied' : 'Migrations to apply'}: ${d.pending.map(code).join(', ')}`
+    )
+  if (d.pending?.length && !d.applied && r.status !== 'success' && !r.plan)
+    lines.push('- Not applied: the deploy stopped before they were.')
+  for (const line of d.irreversible ?? [])
+    lines.push(`- ⚠️ Irreversible: ${code(line)} (warned before it ran)`)
+  if (d.backup)
+    lines.push(`- Backup before the migrations: ${code(d.backup.path)} (${d.backup.bytes} bytes)`)
+  if (d.ahead?.length && d.restored)
+    lines.push(
+      `- Restored the database from ${code(d.restored)}: the migrations of ${d.ahead.map(code).join(', ')} are undone, and so are the rows written since that backup.`
+    )
+  else if (d.ahead?.length) {
+    lines.push(
+      `- ⚠️ The schema stays ahead of the code: ${d.ahead.map(code).join(', ')} applied migrations that stay applied.`
+    )
+    lines.push(
+      d.aheadBackup
+        ? `- The backup taken before them: ${code(d.aheadBackup)}. To restore it: ${code(restoreHint(d.aheadBackup))}.`
+        : '- No backup was taken before them (backup: false).'
+    )
+  }
+  return lines
+}
+
 /** What a host's run left to read, folded where it is long: the failure, plan, diff and files. */
 function hostDetails(r: HostReport): string[] {
   const lines: string[] = []
   if (r.message && r.status === 'success') lines.push('', `${r.host}: ${r.message}`)
+  lines.push(...databaseLines(r))
   if (r.certificate) lines.push('', ...certificateLines(r.host, r.certificate))
   if (r.failedStep) {
     lines.push(
@@ -228,6 +286,16 @@ export async function writeReport(s: Settings, reports: HostReport[]): Promise<v
     first?.healthDurationMs !== undefined ? String(first.healthDurationMs) : ''
   )
   core.setOutput(Output.Hosts, redact(hostsOutput(reports)))
+  const database = first?.database
+  core.setOutput(Output.Migrations, (database?.applied ?? []).join('\n'))
+  core.setOutput(
+    Output.DatabaseBackup,
+    database?.backup?.path ?? database?.restored ?? database?.aheadBackup ?? ''
+  )
+  core.setOutput(
+    Output.SchemaAhead,
+    String(reports.some((r) => r.database?.ahead?.length && !r.database.restored))
+  )
   core.setOutput(Output.Interface, isAsgi(s) ? 'asgi' : 'wsgi')
   core.setOutput(Output.WorkerClass, workerClass(s))
   if (process.env.GITHUB_STEP_SUMMARY)

@@ -30,6 +30,7 @@ from django.http.request import validate_host
 allowed = settings.ALLOWED_HOSTS or (['.localhost', '127.0.0.1', '[::1]'] if settings.DEBUG else [])
 facts['REFUSED_HOSTS'] = [name for name in sys.argv[1:] if not validate_host(name, allowed)]
 facts['SSL_REDIRECT'] = bool(getattr(settings, 'SECURE_SSL_REDIRECT', False))
+facts['DATABASE'] = str(settings.DATABASES.get('default', {}).get('ENGINE', ''))
 print('${MARK}' + json.dumps(facts))
 `
 
@@ -69,6 +70,8 @@ export interface DjangoFacts {
   /** names in hostNames() that Django's ALLOWED_HOSTS check refuses */
   refusedHosts?: string[]
   sslRedirect?: boolean
+  /** the default database's ENGINE (a dotted module path) */
+  databaseEngine?: string
 }
 
 const urlPrefix = (url: string) => {
@@ -124,6 +127,7 @@ export function parseDjangoFacts(stdout: string): DjangoFacts {
     refusedHosts: Array.isArray(v.REFUSED_HOSTS)
       ? v.REFUSED_HOSTS.flatMap((n) => name(n) ?? [])
       : undefined,
-    sslRedirect: v.SSL_REDIRECT === true
+    sslRedirect: v.SSL_REDIRECT === true,
+    databaseEngine: /^[A-Za-z_][\w.]{0,200}$/.test(str('DATABASE')) ? str('DATABASE') : undefined
   }
 }

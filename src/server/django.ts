@@ -12,6 +12,14 @@ import { safeDir } from './safe-dir.js'
 import { sharedLocation, sharedPaths, shareStep } from './shared.js'
 import { asApp } from './sandbox.js'
 import type { DjangoFacts } from './discover.js'
+import {
+  backupStep,
+  clientToolsStep,
+  databaseKind,
+  migrateStep,
+  migrationPlanStep,
+  type MigrationPlan
+} from './migrations.js'
 import type { Step } from './step.js'
 
 /** Where MEDIA_ROOT really is: in shared/ when it is a shared path of the release. */
@@ -63,25 +71,13 @@ export function mediaInRelease(s: Settings, id: string, found: DjangoFacts): boo
   return !!found.mediaRoot && (found.mediaRoot + '/').startsWith(`${layout(s).release(id)}/`)
 }
 
-/**
- * `manage.py migrate --noinput`, decided in the same process: with nothing to apply it writes
- * nothing (the database file stays as it was) and costs one Django start less than a migrate.
- */
-const MIGRATE_PY = `
-import django
-django.setup()
-from django.core.management import call_command
-from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.migrations.executor import MigrationExecutor
-executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
-if executor.migration_plan(executor.loader.graph.leaf_nodes()):
-    call_command('migrate', interactive=False)
-else:
-    print('No migrations to apply: migrate did not run.')
-`
-
 /** The Django steps before the switch, in order; each runs as the app user. */
-export function djangoSteps(s: Settings, id: string, found: DjangoFacts): Step[] {
+export function djangoSteps(
+  s: Settings,
+  id: string,
+  found: DjangoFacts,
+  migrations?: MigrationPlan
+): Step[] {
   const steps: Step[] = []
   const writable = appWritable(s, id, found)
   const shared = sharedPaths(s, id, found)
@@ -103,11 +99,7 @@ export function djangoSteps(s: Settings, id: string, found: DjangoFacts): Step[]
   }
   // Before migrate: a release whose application cannot be imported changes nothing.
   if (isAsgi(s)) steps.push(asgiImportStep(s, id, writable))
-  if (s.migrate)
-    steps.push({
-      ...manageStep(s, id, 'migrate', 'migrate --noinput', writable),
-      command: inRelease(s, id, 'migrate', writable, sh`python -c ${MIGRATE_PY}`)
-    })
+  if (s.migrate) steps.push(...migrationSteps(s, id, found, writable, migrations))
   const staticRoot = found.staticRoot
   if (s.collectstatic && staticRoot) steps.push(collectstaticStep(s, id, staticRoot, writable))
   const build = buildCommands(s, found)
@@ -119,6 +111,28 @@ export function djangoSteps(s: Settings, id: string, found: DjangoFacts): Step[]
     steps.push(manageStep(s, id, 'check-deploy', 'check --deploy --fail-level WARNING', writable))
   if (s.preRestart) steps.push(hookStep(s, id, 'pre-restart', s.preRestart, 'django', writable))
   return steps
+}
+
+/**
+ * The plan first; then, only when it has something to apply (or is not known yet), the backup
+ * and migrate. The flow plans again with the plan's answer (flow/host.ts).
+ */
+function migrationSteps(
+  s: Settings,
+  id: string,
+  found: DjangoFacts,
+  writable: string[],
+  migrations: MigrationPlan | undefined
+): Step[] {
+  const kind = databaseKind(found.databaseEngine)
+  const backup = s.backup && kind
+  const apply = migrations === undefined || migrations.pending.length > 0
+  return [
+    ...(backup === 'postgresql' ? [clientToolsStep()] : []),
+    migrationPlanStep(s, id, writable),
+    ...(apply && backup ? [backupStep(s, id, backup, writable)] : []),
+    ...(apply ? [migrateStep(s, id, writable, migrations?.pending)] : [])
+  ]
 }
 
 /** The app writes its static files once; inside the release they are then frozen with it. */

@@ -3,7 +3,7 @@
 import type { Settings } from '../settings.js'
 import { inspectAcme, parseAcmeFacts, type AcmeFacts } from './acme.js'
 import { raw, script, sh } from '../shell.js'
-import { LEGACY_FAILED_MARK, layout, socketPath, type LiveInstance } from './layout.js'
+import { LEGACY_FAILED_MARK, layout, RELEASE_ID, socketPath, type LiveInstance } from './layout.js'
 import { listProcessUnits } from './processes.js'
 import type { Step } from './step.js'
 
@@ -24,6 +24,10 @@ export interface HostFacts extends AcmeFacts {
   processUnits?: string[]
   /** the instance traffic goes to: where nginx's socket path leads */
   instance: LiveInstance
+  /** releases whose deploy applied migrations (none when not said) */
+  migrated?: string[]
+  /** the database backups' file names (<release-id>.<format>) */
+  backups?: string[]
 }
 
 export function inspectStep(s: Settings): Step {
@@ -51,8 +55,11 @@ export function inspectStep(s: Settings): Step {
       raw(
         'if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'
       ),
-      sh`echo "releases=$(ls -1 ${p.releases} 2>/dev/null | sort -r | tr '\n' ' ')"`,
+      // Only releases: a dry run's staged upload is none (layout.ts stagedRelease).
+      sh`echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -E ${RELEASE_ID.source} | sort -r | tr '\n' ' ')"`,
       sh`echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`,
+      sh`echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`,
+      sh`echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`,
       sh`echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`,
       listProcessUnits(s),
       ...(s.acme ? inspectAcme(s) : [])
@@ -79,6 +86,8 @@ export function parseFacts(stdout: string): HostFacts {
     processUnits: list('process-units').filter((u) => /\.(service|timer)$/.test(u)),
     instance:
       (['blue', 'green', 'legacy'] as const).find((i) => i === values.get('instance')) ?? '',
+    migrated: list('migrated'),
+    backups: list('backups'),
     ...parseAcmeFacts(values)
   }
 }

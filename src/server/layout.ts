@@ -16,6 +16,15 @@ export const DEFAULT_SITE = `${SITE_AVAILABLE}/default`
  */
 export const RELEASE_ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-z]+$/
 
+/**
+ * The folder a dry run uploads the new code to, to read its settings and migrations: in
+ * releases/ (so every path the settings derive from BASE_DIR is where the release would have it)
+ * but never a release (RELEASE_ID does not match it), never live, removed at the end.
+ */
+export function stagedRelease(id: string): string {
+  return `${id}-dry-run`
+}
+
 /** Where earlier versions marked a failed release, inside it (still read, never written). */
 export const LEGACY_FAILED_MARK = '.deploy-failed'
 
@@ -99,6 +108,10 @@ export interface Layout {
   stepsLock: string
   venvs: string
   venv(key: string): string
+  /** database backups, root's alone: <release-id>.sqlite3 or .pgdump, pruned with the release */
+  backups: string
+  /** a file per release whose deploy applied migrations, listing them */
+  migrated: string
   units: { socket: string; service: string }
   legacyUnits: { socket: string; service: string }
   /** an instance's own units, for the time between its start and the switch (gone at boot) */
@@ -154,6 +167,8 @@ export function layout(s: Pick<Settings, 'deployPath' | 'projectName'>): Layout 
     stepsLock: `${root}/.deploy.steps`,
     venvs: `${root}/venvs`,
     venv: (key) => `${root}/venvs/${key}`,
+    backups: `${root}/backups`,
+    migrated: `${root}/.deploy/migrated`,
     units: { socket: `${UNIT_FOLDER}/${units.socket}`, service: `${UNIT_FOLDER}/${units.service}` },
     legacyUnits: {
       socket: `${UNIT_FOLDER}/${units.legacy.socket}`,
@@ -191,6 +206,7 @@ const RESERVED = new Set([
   '.deploy.lock',
   '.deploy.steps',
   'venvs',
+  'backups',
   'current',
   '.current.new',
   'instances',

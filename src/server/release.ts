@@ -227,7 +227,8 @@ export function pruneStep(s: Settings, keep: number, live: string, previous: str
       raw('set -eu'),
       sh`cd ${p.releases}`,
       sh`ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`,
-      sh`  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release" ${p.failed}/"$release" ${p.served}/"$release"; echo "removed $release"; fi`,
+      // Its database backup and record of migrations go with it.
+      sh`  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release" ${p.failed}/"$release" ${p.served}/"$release" ${p.migrated}/"$release" ${p.backups}/"$release".sqlite3 ${p.backups}/"$release".pgdump; echo "removed $release"; fi`,
       raw('done'),
       // A kept venv goes with the last release that links to it.
       sh`if [ -d ${p.venvs} ]; then`,

@@ -1,0 +1,369 @@
+// Migrations done safely: the plan of what migrate would apply (and which of it cannot be
+// reversed), a backup of the database before anything is applied, the record of which release
+// applied migrations, and the restore a rollback may ask for. Every Django and database client
+// command runs as the app user in the sandbox, with the credentials the project's settings read
+// from the .env: none of them is on a command line, in a log or on the runner.
+
+import type { Settings } from '../settings.js'
+import { raw, script, sh, type ShellText } from '../shell.js'
+import { inRelease } from './django.js'
+import { layout } from './layout.js'
+import type { Step } from './step.js'
+
+const PLAN_MARK = 'DJANGO-MIGRATIONS '
+const BACKUP_MARK = 'DATABASE-BACKUP '
+
+/** What `migrate` would apply on the default database, in order, and what of it is one-way. */
+export interface MigrationPlan {
+  /** app_label.name, in the order migrate applies them */
+  pending: string[]
+  /** app_label.name: the operation that has no way back */
+  irreversible: string[]
+}
+
+/** The databases the action backs up and restores. */
+export type DatabaseKind = 'sqlite' | 'postgresql'
+
+export function databaseKind(engine: string | undefined): DatabaseKind | undefined {
+  if (!engine) return undefined
+  if (/sqlite|spatialite/.test(engine)) return 'sqlite'
+  if (/postgresql|postgis/.test(engine)) return 'postgresql'
+  return undefined
+}
+
+/** The extension of a backup file names its format. */
+const EXTENSION: Record<DatabaseKind, string> = { sqlite: 'sqlite3', postgresql: 'pgdump' }
+
+export function backupPath(s: Settings, id: string, kind: DatabaseKind): string {
+  return `${layout(s).backups}/${id}.${EXTENSION[kind]}`
+}
+
+/** The backup file of a release among the backups folder's names, if it has one. */
+export function backupOf(s: Settings, id: string, files: readonly string[]): string | undefined {
+  const file = files.find((f) => f === `${id}.sqlite3` || f === `${id}.pgdump`)
+  return file && `${layout(s).backups}/${file}`
+}
+
+/** `migrate --plan` as data: Django's own planner on the default database, nothing written. */
+const PLAN_PY = `
+import json, django
+django.setup()
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
+executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+why = {'RunPython': 'RunPython without reverse code', 'RunSQL': 'RunSQL without reverse_sql'}
+pending, irreversible = [], []
+for migration, backwards in executor.migration_plan(executor.loader.graph.leaf_nodes()):
+    name = migration.app_label + '.' + migration.name
+    pending.append(name)
+    for op in migration.operations:
+        if not op.reversible:
+            irreversible.append(name + ': ' + why.get(type(op).__name__, type(op).__name__ + ' cannot be reversed'))
+print('${PLAN_MARK}' + json.dumps({'pending': pending, 'irreversible': irreversible}))
+`
+
+export function migrationPlanStep(s: Settings, id: string, writable: string[]): Step {
+  return {
+    id: 'migrations',
+    phase: 'django',
+    title: 'List the migrations to apply (migrate --plan)',
+    privileged: true,
+    command: inRelease(s, id, 'migrations', writable, sh`python -c ${PLAN_PY}`)
+  }
+}
+
+const migrationName = (v: unknown) =>
+  typeof v === 'string' && /^[A-Za-z_][\w]{0,100}\.[\w]{1,200}$/.test(v) ? v : undefined
+
+/** The plan's marked line (the last one: the settings may print anything before it). */
+export function parseMigrationPlan(stdout: string): MigrationPlan | undefined {
+  const line = stdout
+    .split('\n')
+    .filter((l) => l.startsWith(PLAN_MARK))
+    .pop()
+  if (!line) return undefined
+  try {
+    const v = JSON.parse(line.slice(PLAN_MARK.length)) as Record<string, unknown>
+    const list = (x: unknown) => (Array.isArray(x) ? x : [])
+    return {
+      pending: list(v.pending).flatMap((n) => migrationName(n) ?? []),
+      irreversible: list(v.irreversible).flatMap((n) =>
+        typeof n === 'string' && /^[\w.]+: [\w ]{1,100}$/.test(n) ? [n] : []
+      )
+    }
+  } catch {
+    return undefined
+  }
+}
+
+/** The plan as a person reads it: per app, in order, or that there is nothing to apply. */
+export function describePlan(plan: MigrationPlan): string {
+  if (plan.pending.length === 0) return 'No migrations to apply.'
+  const apps = new Map<string, string[]>()
+  for (const name of plan.pending) {
+    const [app, migration] = name.split('.')
+    apps.set(app, [...(apps.get(app) ?? []), migration])
+  }
+  return (
+    `Migrations to apply (${plan.pending.length}):\n` +
+    [...apps].map(([app, names]) => `  ${app}: ${names.join(', ')}`).join('\n')
+  )
+}
+
+/** The default database's connection, for libpq's tools: in their environment, never argv. */
+const PG_ENV_PY = `
+def pg_env(db):
+    import os
+    d = db.settings_dict
+    env = dict(os.environ)
+    for key, var in (('HOST', 'PGHOST'), ('PORT', 'PGPORT'), ('USER', 'PGUSER'), ('PASSWORD', 'PGPASSWORD'), ('NAME', 'PGDATABASE')):
+        if d.get(key):
+            env[var] = str(d[key])
+    for key, value in (d.get('OPTIONS') or {}).items():
+        if key in ('sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'service', 'passfile'):
+            env['PG' + key.upper()] = str(value)
+    return env
+`
+
+/**
+ * Writes a consistent copy of the default database to argv[1]: SQLite through its online backup
+ * API (a live file copied with cp may be torn), PostgreSQL with pg_dump's custom format.
+ */
+const BACKUP_PY = `
+import os, subprocess, sys, django
+django.setup()
+from django.db import DEFAULT_DB_ALIAS, connections
+${PG_ENV_PY}
+db = connections[DEFAULT_DB_ALIAS]
+out = sys.argv[1]
+if db.vendor == 'sqlite':
+    import sqlite3
+    name = str(db.settings_dict['NAME'])
+    if not os.path.exists(name):
+        print('No database file yet (' + name + '): nothing to back up.')
+        sys.exit(0)
+    source, copy = sqlite3.connect(name), sqlite3.connect(out)
+    with copy:
+        source.backup(copy)
+    copy.close()
+    source.close()
+elif db.vendor == 'postgresql':
+    subprocess.run(['pg_dump', '--format=custom', '--no-password', '--file', out], env=pg_env(db), check=True)
+else:
+    sys.exit('backup: the action backs up SQLite and PostgreSQL, not ' + db.vendor)
+`
+
+/**
+ * A folder of its own the app user writes the backup into (or reads the restore from), inside
+ * the backups folder, which the app may only pass through.
+ */
+function appFolder(
+  s: Settings,
+  name: string
+): { folder: string; make: ShellText; handOver: ShellText } {
+  const p = layout(s)
+  const folder = `${p.backups}/.${name}`
+  return {
+    folder,
+    // Root's until handed over: nothing the app puts there first can redirect root's writes.
+    make: script(
+      sh`mkdir -p ${p.backups} && chown root:root ${p.backups} && chmod 711 ${p.backups}`,
+      sh`rm -rf ${folder} && mkdir -m 700 ${folder}`,
+      sh`cleanup=${folder}`,
+      raw(`trap 'rm -rf "$cleanup"' EXIT`)
+    ),
+    handOver: sh`chown -R -h ${s.appUser}:${s.appUser} ${folder}`
+  }
+}
+
+/** The backup before migrate: in backups/, root's alone (0600), named after the release. */
+export function backupStep(s: Settings, id: string, kind: DatabaseKind, writable: string[]): Step {
+  const target = backupPath(s, id, kind)
+  const { folder, make, handOver } = appFolder(s, `new-${id}`)
+  const made = `${folder}/backup`
+  return {
+    id: 'backup',
+    phase: 'django',
+    title: `Back up the database (${kind === 'sqlite' ? 'SQLite online backup' : 'pg_dump -Fc'}) to ${target}`,
+    privileged: true,
+    command: script(
+      raw('set -eu'),
+      make,
+      handOver,
+      inRelease(s, id, 'backup', [...writable, folder], sh`python -c ${BACKUP_PY} ${made}`),
+      // The app made the file: renamed out of its reach first, then kept only when it is a
+      // plain file of one link (no link to another file that root would then change).
+      sh`if [ -e ${made} ] || [ -L ${made} ]; then`,
+      sh`  mv -f ${made} ${target}`,
+      sh`  if [ -L ${target} ] || [ ! -f ${target} ] || [ "$(stat -c %h ${target})" != 1 ]; then rm -rf ${target}; echo 'the backup is not a plain file' >&2; exit 1; fi`,
+      sh`  chown root:root ${target} && chmod 600 ${target}`,
+      sh`  echo ${BACKUP_MARK}$(stat -c %s ${target}) ${target}`,
+      raw('fi')
+    )
+  }
+}
+
+export interface Backup {
+  path: string
+  bytes: number
+}
+
+export function parseBackup(stdout: string): Backup | undefined {
+  const match = new RegExp(`^${BACKUP_MARK}(\\d+) (/[\\w./@+-]+)$`, 'm').exec(stdout)
+  return match ? { path: match[2], bytes: Number(match[1]) } : undefined
+}
+
+/**
+ * `manage.py migrate --noinput`, decided in the same process: with nothing to apply it writes
+ * nothing (another host of the fleet on the same database already applied them).
+ */
+const MIGRATE_PY = `
+import django
+django.setup()
+from django.core.management import call_command
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
+executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+    call_command('migrate', interactive=False)
+else:
+    print('No migrations to apply: migrate did not run.')
+`
+
+/**
+ * migrate, then the record that this release applied migrations (what a rollback reads to say
+ * the schema stays ahead). `pending` is the plan's, or undefined while it is not known yet.
+ */
+export function migrateStep(
+  s: Settings,
+  id: string,
+  writable: string[],
+  pending: string[] | undefined
+): Step {
+  const marker = `${layout(s).migrated}/${id}`
+  return {
+    id: 'migrate',
+    phase: 'django',
+    title: 'manage.py migrate --noinput',
+    privileged: true,
+    command: script(
+      raw('set -eu'),
+      inRelease(s, id, 'migrate', writable, sh`python -c ${MIGRATE_PY}`),
+      pending && pending.length > 0
+        ? sh`mkdir -p ${layout(s).migrated} && printf '%s\n' ${pending} > ${marker}`
+        : undefined
+    )
+  }
+}
+
+/**
+ * The client tools a PostgreSQL backup and restore need, checked before anything is applied:
+ * the error names the package.
+ */
+export function clientToolsStep(): Step {
+  return {
+    id: 'database-tools',
+    phase: 'django',
+    title: 'Check the host has the PostgreSQL client tools (pg_dump, pg_restore, psql)',
+    privileged: true,
+    command: script(
+      raw('missing=""'),
+      raw(
+        'for tool in pg_dump pg_restore psql; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done'
+      ),
+      raw(
+        'if [ -n "$missing" ]; then echo "missing on the host:$missing: the database backup needs them. Install the package postgresql-client (Debian/Ubuntu: apt-get install postgresql-client), or set backup: false" >&2; exit 3; fi'
+      )
+    )
+  }
+}
+
+/**
+ * Puts the backup back into the default database, in one go: SQLite through the backup API
+ * (the live file is written in place, under SQLite's lock), PostgreSQL in one transaction that
+ * drops the tables the app's role owns and loads the dump (a failure changes nothing).
+ */
+const RESTORE_PY = `
+import os, shutil, subprocess, sys, django
+django.setup()
+from django.db import DEFAULT_DB_ALIAS, connections
+${PG_ENV_PY}
+db = connections[DEFAULT_DB_ALIAS]
+backup = sys.argv[1]
+if db.vendor == 'sqlite':
+    import sqlite3
+    source, live = sqlite3.connect(backup), sqlite3.connect(str(db.settings_dict['NAME']))
+    with live:
+        source.backup(live)
+    live.close()
+    source.close()
+elif db.vendor == 'postgresql':
+    env = pg_env(db)
+    drop = b'''DO $$DECLARE r record; BEGIN
+  FOR r IN SELECT format('%I.%I', n.nspname, c.relname) AS name, c.relkind FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+        AND pg_get_userbyid(c.relowner) = current_user LOOP
+    EXECUTE format('DROP %s IF EXISTS %s CASCADE', CASE r.relkind WHEN 'v' THEN 'VIEW'
+      WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, r.name);
+  END LOOP; END$$;
+'''
+    psql = subprocess.Popen(['psql', '--no-psqlrc', '--quiet', '--no-password', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', '-'], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env)
+    psql.stdin.write(drop)
+    dump = subprocess.Popen(['pg_restore', '--no-owner', '--no-privileges', '-f', '-', backup], stdout=subprocess.PIPE, env=env)
+    shutil.copyfileobj(dump.stdout, psql.stdin)
+    psql.stdin.close()
+    if dump.wait() != 0 or psql.wait() != 0:
+        sys.exit('restore failed: the database is as it was before it')
+else:
+    sys.exit('restore: the action restores SQLite and PostgreSQL, not ' + db.vendor)
+print('Restored the database from ' + os.path.basename(backup))
+`
+
+/**
+ * Restores `backup` (a file in backups/) into the database of release `id`, then forgets that
+ * the releases in `ahead` applied migrations: the schema is back where it was before them.
+ */
+export function restoreStep(
+  s: Settings,
+  id: string,
+  backup: string,
+  ahead: string[],
+  writable: string[]
+): Step {
+  const { folder, make, handOver } = appFolder(s, `restore-${id}`)
+  const copy = `${folder}/backup`
+  return {
+    id: 'restore-database',
+    phase: 'django',
+    title: `Restore the database from ${backup}`,
+    privileged: true,
+    command: script(
+      raw('set -eu'),
+      make,
+      // The app reads a copy of its own; the backup stays root's.
+      sh`cp ${backup} ${copy}`,
+      handOver,
+      inRelease(s, id, 'restore', [...writable, folder], sh`python -c ${RESTORE_PY} ${copy}`),
+      sh`rm -f ${ahead.map((r) => `${layout(s).migrated}/${r}`)}`
+    )
+  }
+}
+
+/** How to restore a backup by hand (the summary says it next to the backup's path). */
+export function restoreHint(backup: string): string {
+  return backup.endsWith('.pgdump')
+    ? `pg_restore --clean --if-exists --no-owner --single-transaction -d <database> ${backup} (as a role that owns the tables), or run the action again with rollback: true and restore-database: true`
+    : `stop the app, then python3 -c "import sqlite3; sqlite3.connect('${backup}').backup(sqlite3.connect('<the database file>'))" as the app user, or run the action again with rollback: true and restore-database: true`
+}
+
+/** The dry run's staged upload goes, whatever happened (layout.ts stagedRelease). */
+export function removeStagedStep(s: Settings, id: string): Step {
+  return {
+    id: 'remove-staged',
+    phase: 'cleanup',
+    title: `Remove the dry run's upload releases/${id}`,
+    privileged: true,
+    command: sh`rm -rf -- ${layout(s).release(id)}`
+  }
+}
