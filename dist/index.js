@@ -72214,7 +72214,8 @@ function readProcesses(read, given) {
         throw new InputError(Input.Schedules, `'${both.name}' is also a process: each name is one unit, so give them different names`);
     const stop = read.int(Input.ProcessStopTimeout, 1, 86400);
     // The restart step waits for the old processes to stop, then for the new ones to stay up.
-    if (stop + PROCESS_SETTLE_SECONDS + 30 > given.commandTimeoutMs / 1000)
+    const any = processes.length > 0 || schedules.length > 0;
+    if (any && stop + PROCESS_SETTLE_SECONDS + 30 > given.commandTimeoutMs / 1000)
         throw new InputError(Input.ProcessStopTimeout, `${stop} s does not fit in command-timeout (${given.commandTimeoutMs / 1000} s): the restart of the processes waits that long for them to stop; raise command-timeout or lower this`);
     return {
         processes,
@@ -72533,7 +72534,9 @@ function abandonStep(s, idle) {
         phase: 'health',
         title: `Stop ${units.service}, which never served`,
         privileged: true,
-        command: detached(script(sh `systemctl stop ${units.service} ${units.socket} 2>/dev/null || true`, sh `rm -f ${runtime.socket} ${runtime.service}`, raw('systemctl daemon-reload')))
+        command: detached(script(sh `systemctl stop ${units.service} ${units.socket} 2>/dev/null || true`, 
+        // Its failure is in the run's report: no unit is left "failed" for a monitor to flag.
+        sh `systemctl reset-failed ${units.service} ${units.socket} 2>/dev/null || true`, sh `rm -f ${runtime.socket} ${runtime.service}`, raw('systemctl daemon-reload')))
     };
 }
 /**
@@ -74919,8 +74922,9 @@ function neverServed(plan, health, s, diagnostics) {
 
 ;// CONCATENATED MODULE: ./src/flow/host.ts
 // One host's deploy as a small state machine: locked → inspected → released → gated → switched →
-// healthy, or failed / rolled back (a dry run: locked, inspected, then its plan). It executes the planner's steps through one executor and
-// returns a result value; nothing else decides what runs. See ARCHITECTURE.md.
+// healthy, or failed / rolled back (a dry run: locked, inspected, then its plan). It executes the
+// planner's steps through one executor and returns a result value; nothing else decides what
+// runs. See ARCHITECTURE.md.
 
 
 

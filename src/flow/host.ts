@@ -1,6 +1,7 @@
 // One host's deploy as a small state machine: locked → inspected → released → gated → switched →
-// healthy, or failed / rolled back (a dry run: locked, inspected, then its plan). It executes the planner's steps through one executor and
-// returns a result value; nothing else decides what runs. See ARCHITECTURE.md.
+// healthy, or failed / rolled back (a dry run: locked, inspected, then its plan). It executes the
+// planner's steps through one executor and returns a result value; nothing else decides what
+// runs. See ARCHITECTURE.md.
 
 import type { Readable } from 'node:stream'
 import { describeServer } from '../render/asgi.js'

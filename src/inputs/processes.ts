@@ -53,7 +53,8 @@ export function readProcesses(
     )
   const stop = read.int(Input.ProcessStopTimeout, 1, 86400)
   // The restart step waits for the old processes to stop, then for the new ones to stay up.
-  if (stop + PROCESS_SETTLE_SECONDS + 30 > given.commandTimeoutMs / 1000)
+  const any = processes.length > 0 || schedules.length > 0
+  if (any && stop + PROCESS_SETTLE_SECONDS + 30 > given.commandTimeoutMs / 1000)
     throw new InputError(
       Input.ProcessStopTimeout,
       `${stop} s does not fit in command-timeout (${given.commandTimeoutMs / 1000} s): the restart of the processes waits that long for them to stop; raise command-timeout or lower this`

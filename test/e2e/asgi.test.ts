@@ -5,7 +5,16 @@
 // Debian 12 (uvicorn 0.17.6) and 13.
 import autocannon from 'autocannon'
 import { type ActionRun, runAction } from './action.js'
-import { annotations, checkout, deployInputs, edit, get, newCommit, onHost } from './fixture.js'
+import {
+  annotations,
+  checkout,
+  deployInputs,
+  edit,
+  get,
+  liveService,
+  newCommit,
+  onHost
+} from './fixture.js'
 import { bootHost, type Suite, type TestHost } from './testhost.js'
 
 /** Requests a reconnecting client waits after a close, as clients back off. */
@@ -191,7 +200,7 @@ describe('Debian 12: uvicorn 0.17.6', () => {
     // gunicorn runs uvicorn's worker from the unit, and nginx passes the upgrade on a keep-alive
     // friendly Connection map named after the project.
     expect(
-      await onHost(host, 'systemctl show -p ExecStart --value gunicorn-mysite.service')
+      await onHost(host, `systemctl show -p ExecStart --value ${await liveService(host)}`)
     ).toContain('--worker-class uvicorn.workers.UvicornWorker')
     const site = await onHost(host, 'cat /etc/nginx/sites-available/mysite')
     expect(site).toContain('map $http_upgrade $connection_upgrade_mysite {')

@@ -27,14 +27,16 @@ const FULL = process.env.FAULTS === 'all'
 const SUBSET: Array<[RegExp, Fault]> = [
   [/^Upload/, 'kill'],
   [/^Venv/, 'cut'],
-  [/migrate/, 'kill'],
+  [/migrat/, 'kill'],
   [/^nginx -t/, 'cut'],
+  [/^Start /, 'cut'],
   [/^Move traffic/, 'kill'],
   [/^Move traffic/, 'cut'],
   [/^GET /, 'cut'],
+  [/^Drain /, 'kill'],
   [/^Keep the \d+ newest/, 'kill'],
   [/^Upload /, 'reboot'],
-  [/^Switch /, 'reboot']
+  [/migrat/, 'reboot']
 ]
 
 const NAME = 'faults.test'
@@ -101,7 +103,8 @@ async function serving(): Promise<{ status: number; version: string; header: str
   return { status: page.status, version, header: page.headers.get('x-version') ?? '' }
 }
 
-const CONFIGS = '/etc/nginx/sites-enabled /etc/nginx/sites-available /etc/systemd/system/shop*'
+const CONFIGS =
+  '/etc/nginx/sites-enabled /etc/nginx/sites-available /etc/systemd/system/gunicorn-shop*'
 const configSums = () => must(`find ${CONFIGS} -type f -print0 | sort -z | xargs -0 sha256sum`)
 const data = () =>
   must(

@@ -13,7 +13,7 @@ export const FAULTS: Record<Fault, string> = {
 }
 
 /** The steps a reboot is tried at (a reboot takes seconds; these are the ones it can hurt). */
-export const REBOOT_STEPS = /^Upload |^manage\.py |^Switch |^GET /
+export const REBOOT_STEPS = /^Upload |^manage\.py |^Start |^Move traffic |^GET /
 
 /** The steps a run took, in order: the titles of its log's groups. */
 export function stepTitles(stdout: string): string[] {
@@ -39,6 +39,8 @@ export function titlePattern(title: string): RegExp {
   const general = escaped
     .replace(/\d{8}T\d{6}Z-[0-9a-f]+/g, '\\d{8}T\\d{6}Z-[0-9a-f]+')
     .replace(/dda-[a-z]+-[A-Za-z0-9]{6}/g, 'dda-[a-z]+-[A-Za-z0-9]{6}')
+    // blue/green: which instance is idle alternates from deploy to deploy
+    .replace(/@(?:blue|green)\b/g, '@(?:blue|green)')
     // a secret the summary masked is in the log as it is (the runner masks it there)
     .replace(/\\\*\\\*\\\*/g, '.+?')
   return new RegExp(`::group::${general}\\n`)

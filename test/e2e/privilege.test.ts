@@ -20,13 +20,17 @@ afterAll(async () => {
 
 const must = (cmd: string) => onHost(host, cmd)
 
-/** Content, owner and mode of everything root owns outside the deploy path that matters. */
+/**
+ * Content, owner and mode of everything root owns outside the deploy path that matters. Which
+ * instance (blue or green) is enabled is the deploy's own business: it alternates.
+ */
 async function systemState(): Promise<string> {
   const folders = '/etc /root /usr/local /opt /var/www /var/lib/dpkg'
-  return must(
+  const state = await must(
     `find ${folders} -xdev \\( -type f -o -type l -o -type d \\) -printf '%p %u:%g %m %l\\n' 2>/dev/null | sort; ` +
       `find ${folders} -xdev -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum`
   )
+  return state.replace(/gunicorn-mysite@(?:blue|green)\./g, 'gunicorn-mysite@INSTANCE.')
 }
 
 /** Files outside the deploy path (and the kernel's and systemd's own) that the app user owns. */
