@@ -109,7 +109,8 @@ test('a SQLite database in a folder the app cannot write: the OperationalError, 
   await explains(
     run,
     'failure',
-    /manage\.py migrate --noinput failed: django\.db\.utils\.OperationalError: unable to open database file$/,
+    // The first step to open the database: the migration plan, read before migrate.
+    /List the migrations to apply \(migrate --plan\) failed: django\.db\.utils\.OperationalError: unable to open database file$/,
     /The SQLite database cannot be written where the settings put it\. .*writable-paths/
   )
 })

@@ -36,7 +36,7 @@ const SUBSET: Array<[RegExp, Fault]> = [
   [/^Drain /, 'kill'],
   [/^Keep the \d+ newest/, 'kill'],
   [/^Upload /, 'reboot'],
-  [/migrat/, 'reboot']
+  [/^manage\.py /, 'reboot']
 ]
 
 const NAME = 'faults.test'

@@ -22,7 +22,8 @@ const must = (cmd: string) => onHost(host, cmd)
 
 /**
  * Content, owner and mode of everything root owns outside the deploy path that matters. Which
- * instance (blue or green) is enabled is the deploy's own business: it alternates.
+ * instance (blue or green) is enabled, and the boot-time link to it, are the deploy's own: they
+ * alternate.
  */
 async function systemState(): Promise<string> {
   const folders = '/etc /root /usr/local /opt /var/www /var/lib/dpkg'
@@ -30,7 +31,9 @@ async function systemState(): Promise<string> {
     `find ${folders} -xdev \\( -type f -o -type l -o -type d \\) -printf '%p %u:%g %m %l\\n' 2>/dev/null | sort; ` +
       `find ${folders} -xdev -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum`
   )
-  return state.replace(/gunicorn-mysite@(?:blue|green)\./g, 'gunicorn-mysite@INSTANCE.')
+  return state
+    .replace(/gunicorn-mysite@(?:blue|green)\./g, 'gunicorn-mysite@INSTANCE.')
+    .replace(/^[0-9a-f]{64} {2}\/etc\/tmpfiles\.d\/gunicorn-mysite\.conf$/m, 'INSTANCE LINK')
 }
 
 /** Files outside the deploy path (and the kernel's and systemd's own) that the app user owns. */
