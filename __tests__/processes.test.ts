@@ -105,7 +105,12 @@ describe('the processes and schedules inputs', () => {
       { processes: 'x: a', schedules: 'x: { on: daily, run: b }' },
       "Input 'schedules': 'x' is also a process"
     ],
-    [{ 'process-stop-timeout': '590' }, "Input 'process-stop-timeout': 590 s does not fit"],
+    [
+      { processes: 'worker: a', 'process-stop-timeout': '590' },
+      "Input 'process-stop-timeout': 590 s does not fit"
+    ],
+    // Without a process or a schedule, nothing waits for one to stop.
+    [{ 'process-stop-timeout': '590' }, 'accepted'],
     [{ 'singleton-host': 'app3.example.com' }, "Input 'singleton-host': 'app3.example.com' is not"]
   ])('%j → %s', (overrides, message) => {
     const said = refusal(overrides)
