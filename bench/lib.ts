@@ -3,9 +3,18 @@
 //
 // Run the bench scripts with Node 24 through bench/register.mjs (see package.json `bench:*`).
 import { createHash } from 'node:crypto'
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync
+} from 'node:fs'
 import { cpus, loadavg, release as osRelease, tmpdir, totalmem } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { readSettings, type Settings } from '../src/settings.js'
 import { ROOT, runAction as runActionAsRunner } from '../test/e2e/action.js'
 import { recipeOneScript, recipeStepByStep } from './recipe.js'
@@ -105,6 +114,31 @@ export async function snapshotDist(): Promise<Bundle> {
   throw new Error('dist/ did not stay complete for a second within 2 minutes: run `npm run bundle`')
 }
 
+/** Another build of the action, e.g. an earlier commit's dist/, as it is (not copied). */
+export function otherBundle(entry: string): Bundle {
+  return {
+    dir: dirname(entry),
+    entry,
+    totalBytes: folderBytes(dirname(entry)),
+    entryBytes: statSync(entry).size,
+    sha: createHash('sha256').update(readFileSync(entry)).digest('hex').slice(0, 12)
+  }
+}
+
+/**
+ * Other builds of the action to run beside dist/ as variants of their own, "action (<name>)":
+ * BENCH_EXTRA_BUNDLES='before=/tmp/before/dist/index.js,…'.
+ */
+export function extraBundles(): Array<{ name: string; bundle: Bundle }> {
+  return (process.env.BENCH_EXTRA_BUNDLES ?? '')
+    .split(',')
+    .filter((pair) => pair.includes('='))
+    .map((pair) => {
+      const at = pair.indexOf('=')
+      return { name: pair.slice(0, at).trim(), bundle: otherBundle(pair.slice(at + 1).trim()) }
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // The action, started as a runner starts it (as test/e2e/action.ts does, from the snapshot)
 
@@ -163,27 +197,68 @@ export function actionInputs(host: TestHost, overrides: Record<string, string> =
 // ---------------------------------------------------------------------------------------------
 // The variants a benchmark compares
 
+type Deployed = Timed & { summary?: string; stdout?: string; steps?: Map<string, number> }
+
 export interface Variant {
   /** the name in tables and in BENCH_VARIANTS */
   name: string
-  /** `broken`: a release whose WSGI import fails */
-  deploy(
-    host: TestHost,
-    version: string,
-    broken?: boolean
-  ): Promise<Timed & { summary?: string; stdout?: string; steps?: Map<string, number> }>
+  /** `broken`: a release whose WSGI import fails; `growth`: a bigger project (see `grow`) */
+  deploy(host: TestHost, version: string, broken?: boolean, growth?: Growth): Promise<Deployed>
+  /**
+   * The action's variants only: the last deploy to this host once more, unchanged (the same
+   * workspace, so the same files and commit, and the same inputs): the commit already live.
+   */
+  again?(host: TestHost): Promise<Deployed>
 }
 
 export const ACTION = 'action'
 export const ONE_SCRIPT = 'recipe, one script'
 export const STEP_BY_STEP = 'recipe, step by step'
 
+/** More files for the fixture: static files in its app, and migrations that change nothing. */
+export interface Growth {
+  staticFiles: number
+  migrations: number
+}
+
+/**
+ * Adds `growth` to a copy of the fixture, the same files at every version (only the code change
+ * differs between two deploys): small CSS files in notes/static/notes/more/, and a chain of
+ * empty migrations after notes' 0001_initial.
+ */
+export function grow(project: string, growth: Growth): void {
+  const folder = join(project, 'notes/static/notes/more')
+  mkdirSync(folder, { recursive: true })
+  for (let i = 1; i <= growth.staticFiles; i++) {
+    writeFileSync(join(folder, `f${String(i).padStart(5, '0')}.css`), `.f${i} { order: ${i}; }\n`)
+  }
+  let previous = '0001_initial'
+  for (let i = 2; i < growth.migrations + 2; i++) {
+    const name = `${String(i).padStart(4, '0')}_more`
+    writeFileSync(
+      join(project, 'notes/migrations', `${name}.py`),
+      [
+        'from django.db import migrations',
+        '',
+        '',
+        'class Migration(migrations.Migration):',
+        `    dependencies = [('notes', '${previous}')]`,
+        '    operations = []',
+        ''
+      ].join('\n')
+    )
+    previous = name
+  }
+}
+
 /** The fixture at a version, with a real code change (a view edited), ready to upload. */
 export function changedProject(
   version: string,
-  broken = false
+  broken = false,
+  growth?: Growth
 ): { workspace: string; project: string } {
   const made = workspaceWith(version)
+  if (growth) grow(made.project, growth)
   edit(made.project, 'notes/views.py', (text) => `${text}\n# ${version}\n`)
   // A release that cannot boot: its WSGI import fails.
   if (broken)
@@ -199,26 +274,35 @@ export function changedProject(
  */
 export function variants(bundle: Bundle, fallback: string[]): Variant[] {
   const common = JSON.parse(process.env.BENCH_ACTION_INPUTS || '{}') as Record<string, string>
-  const action = (name: string, inputs: Record<string, string>): Variant => ({
-    name,
-    deploy: (host, version, broken) =>
-      runAction(
-        bundle,
-        actionInputs(host, { ...common, ...inputs }),
-        changedProject(version, broken).workspace
-      )
-  })
+  const action = (name: string, inputs: Record<string, string>, build = bundle): Variant => {
+    /** the workspace each host was last deployed from */
+    const last = new Map<string, string>()
+    const run = (host: TestHost, workspace: string) => {
+      last.set(host.name, workspace)
+      return runAction(build, actionInputs(host, { ...common, ...inputs }), workspace)
+    }
+    return {
+      name,
+      deploy: (host, version, broken, growth) =>
+        run(host, changedProject(version, broken, growth).workspace),
+      again: (host) => {
+        const workspace = last.get(host.name)
+        if (!workspace) throw new Error(`${name}: nothing deployed to ${host.name} yet`)
+        return run(host, workspace)
+      }
+    }
+  }
   const known: Record<string, Variant> = {
     action: action(ACTION, {}),
     'one-script': {
       name: ONE_SCRIPT,
-      deploy: (host, version, broken) =>
-        recipeOneScript(host, changedProject(version, broken).project)
+      deploy: (host, version, broken, growth) =>
+        recipeOneScript(host, changedProject(version, broken, growth).project)
     },
     'step-by-step': {
       name: STEP_BY_STEP,
-      deploy: (host, version, broken) =>
-        recipeStepByStep(host, changedProject(version, broken).project)
+      deploy: (host, version, broken, growth) =>
+        recipeStepByStep(host, changedProject(version, broken, growth).project)
     }
   }
   const chosen = envList('BENCH_VARIANTS', fallback).map((key) => {
@@ -233,7 +317,8 @@ export function variants(bundle: Bundle, fallback: string[]): Variant[] {
   >
   return [
     ...chosen,
-    ...Object.entries(extra).map(([name, inputs]) => action(`${ACTION} (${name})`, inputs))
+    ...Object.entries(extra).map(([name, inputs]) => action(`${ACTION} (${name})`, inputs)),
+    ...extraBundles().map((other) => action(`${ACTION} (${other.name})`, {}, other.bundle))
   ]
 }
 
@@ -244,6 +329,8 @@ export function actionSettings(): string {
     lines.push(`action inputs: ${process.env.BENCH_ACTION_INPUTS}`)
   if (process.env.BENCH_ACTION_VARIANTS)
     lines.push(`action variants: ${process.env.BENCH_ACTION_VARIANTS}`)
+  for (const { name, bundle } of extraBundles())
+    lines.push(`action (${name}): another build, index.js sha256 ${bundle.sha}`)
   return lines.join('\n')
 }
 
