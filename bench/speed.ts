@@ -14,6 +14,7 @@
 //   BENCH_VARIANTS=action,one-script npm run bench:speed
 //   BENCH_GROWTH=0                          no grown project
 //   BENCH_EXTRA_BUNDLES='before=/tmp/before/dist/index.js'   another build beside dist/
+import { loadavg } from 'node:os'
 import { get } from '../test/e2e/fixture.js'
 import {
   ACTION,
@@ -270,6 +271,12 @@ function report(run: {
     )
   if (actionSettings()) console.log(actionSettings())
   console.log(`took: ${((Date.now() - run.started) / 60000).toFixed(1)} min`)
+  // The machine is shared: its load moves every figure, the paired ratios least.
+  console.log(
+    `load average at the end: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`
+  )
   console.log('```\n')
 
   const rows = names.flatMap((variant) =>
