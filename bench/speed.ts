@@ -125,6 +125,7 @@ async function counted(host: TestHost): Promise<Growth> {
 }
 
 async function main() {
+  const atStart = machine()
   const bundle = await snapshotDist()
   const VARIANTS = variants(bundle, ['action', 'one-script', 'step-by-step'])
   const names = VARIANTS.map((v) => v.name)
@@ -219,7 +220,7 @@ async function main() {
     })
   }
 
-  report({ samples, names, bundleSha: bundle.sha, started, base, grown })
+  report({ samples, names, bundleSha: bundle.sha, started, machine: atStart, base, grown })
   printRecipeSteps(recipeSteps, connectMs)
   for (const kind of ['warm', 'live', 'warm grown', 'cold'] as const) {
     const run = last[kind]
@@ -251,6 +252,8 @@ function report(run: {
   samples: Sample[]
   names: string[]
   bundleSha: string
+  /** the machine and its load when the run started */
+  machine: string
   started: number
   base?: Growth
   grown?: Growth
@@ -259,7 +262,7 @@ function report(run: {
   const hasBase = names.includes(ONE_SCRIPT)
   console.log('\n## Deploy wall time (bench/speed.ts)\n')
   console.log('```')
-  console.log(machine())
+  console.log(run.machine)
   console.log(`bundle: dist/index.js sha256 ${run.bundleSha}`)
   console.log(
     `rounds: ${ROUNDS} (one fresh host per variant per round), warm deploys per round: ${WARM}`
