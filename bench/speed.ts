@@ -349,10 +349,11 @@ function printGoals(samples: Sample[], names: string[]) {
   // Other builds (e.g. the action before issue #13) in the same run.
   for (const other of names.filter((n) => n.startsWith(`${ACTION} (`))) {
     const ratios = paired(samples, other, 'warm')
-    const others = of(samples, other, 'warm').flatMap((s) => s.roundTrips ?? [])
+    const warm = of(samples, other, 'warm')
+    const others = warm.flatMap((s) => s.roundTrips ?? [])
     if (ratios.length)
       console.log(
-        `${other}: warm / one script (median of rounds) ${median(ratios).toFixed(2)}x, round trips per warm deploy ${spread(others)}`
+        `${other}: warm / one script (median of rounds) ${median(ratios).toFixed(2)}x, round trips per warm deploy ${spread(others)}; the steps of its last: ${(warm.at(-1)?.steps ?? []).map(([id]) => id).join(', ')}`
       )
   }
 }
