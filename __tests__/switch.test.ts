@@ -23,6 +23,10 @@ const PREVIOUS = '20261124T081500Z-0a1b2c3'
 function calls(step: (s: Settings) => Step, changed: string | null, nginxActive = true): string[] {
   const deployPath = mkdtempSync(join(tmpdir(), 'dda-switch-'))
   mkdirSync(join(deployPath, '.deploy', 'served'), { recursive: true })
+  // The live files as the gate saved them (a rollback puts them back).
+  mkdirSync(join(deployPath, '.deploy', 'previous'))
+  for (const name of ['gunicorn-mysite@.socket', 'gunicorn-mysite@.service', 'mysite'])
+    writeFileSync(join(deployPath, '.deploy', 'previous', name), '')
   if (changed !== null) writeFileSync(join(deployPath, '.deploy', 'changed'), changed)
   const record = join(deployPath, 'calls')
   const text = step(settingsFor({ deployPath, drainTimeoutS: 1 })).command.text
@@ -74,15 +78,11 @@ describe('start: the new release in the idle instance', () => {
 })
 
 describe('switch: traffic moves by one rename, without an nginx reload', () => {
-  test('the socket link, then current, then the tested files; the new instance starts at boot', () => {
+  test('the new instance enabled, the tested files, the boot link, current, traffic; then the old one disabled', () => {
     expect(calls((s) => switchStep(s, RELEASE, 'green', 'blue', files(s)), '\n')).toEqual([
       'mkdir -p <dp>/.deploy/served',
-      'ln -sfn /run/gunicorn-mysite@green.sock /run/.gunicorn-mysite.sock.new',
-      'mv -T /run/.gunicorn-mysite.sock.new /run/gunicorn-mysite.sock',
-      'tee /etc/tmpfiles.d/gunicorn-mysite.conf.new',
-      'mv -f /etc/tmpfiles.d/gunicorn-mysite.conf.new /etc/tmpfiles.d/gunicorn-mysite.conf',
-      `ln -sfn releases/${RELEASE} <dp>/.current.new`,
-      'mv -T <dp>/.current.new <dp>/current',
+      'rm -f /run/systemd/system/gunicorn-mysite@green.socket /run/systemd/system/gunicorn-mysite@green.service',
+      'systemctl enable --no-reload --quiet gunicorn-mysite@green.socket gunicorn-mysite@green.service',
       'cp -p <dp>/.deploy/staged/gunicorn-mysite@.socket /etc/systemd/system/gunicorn-mysite@.socket.new',
       'mv -f /etc/systemd/system/gunicorn-mysite@.socket.new /etc/systemd/system/gunicorn-mysite@.socket',
       'cp -p <dp>/.deploy/staged/gunicorn-mysite@.service /etc/systemd/system/gunicorn-mysite@.service.new',
@@ -90,11 +90,59 @@ describe('switch: traffic moves by one rename, without an nginx reload', () => {
       'cp -p <dp>/.deploy/staged/mysite /etc/nginx/sites-available/mysite.new',
       'mv -f /etc/nginx/sites-available/mysite.new /etc/nginx/sites-available/mysite',
       'ln -sfn /etc/nginx/sites-available/mysite /etc/nginx/sites-enabled/mysite',
-      'rm -f /run/systemd/system/gunicorn-mysite@green.socket /run/systemd/system/gunicorn-mysite@green.service',
+      'tee /etc/tmpfiles.d/gunicorn-mysite.conf.new',
+      'mv -f /etc/tmpfiles.d/gunicorn-mysite.conf.new /etc/tmpfiles.d/gunicorn-mysite.conf',
+      `ln -sfn releases/${RELEASE} <dp>/.current.new`,
+      'mv -T <dp>/.current.new <dp>/current',
+      'ln -sfn /run/gunicorn-mysite@green.sock /run/.gunicorn-mysite.sock.new',
+      'mv -T /run/.gunicorn-mysite.sock.new /run/gunicorn-mysite.sock',
+      'systemctl disable --no-reload --quiet gunicorn-mysite@blue.socket gunicorn-mysite@blue.service',
       'systemctl daemon-reload',
-      'systemctl is-active --quiet nginx',
-      'systemctl enable --quiet gunicorn-mysite@green.socket gunicorn-mysite@green.service'
+      'systemctl is-active --quiet nginx'
     ])
+  })
+
+  // A reboot reads the enabled instances, the tmpfiles line, `current`, the units and the site.
+  // Cut at any line, the instance the tmpfiles line names at boot is enabled, and the old one is
+  // disabled only once the boot's link and `current` name the new one; every write a boot reads
+  // comes before the commands a shutdown under way refuses (the reloads).
+  test.each([
+    ['switch', (s: Settings) => switchStep(s, RELEASE, 'green', 'blue', files(s)), 'green', 'blue'],
+    [
+      'rollback',
+      (s: Settings) => rollbackStep(s, PREVIOUS, 'green', 'blue', files(s)),
+      'blue',
+      'green'
+    ]
+  ])('%s: cut at any line, the boot link names an enabled instance', (_, step, to, from) => {
+    const done = calls(step, 'mysite\n')
+    const at = (pattern: RegExp) => {
+      const i = done.findIndex((c) => pattern.test(c))
+      if (i < 0) throw new Error(`${pattern} not in:\n${done.join('\n')}`)
+      return i
+    }
+    const enabled = at(new RegExp(`^systemctl enable .*gunicorn-mysite@${to}\\.socket`))
+    const disabled = at(new RegExp(`^systemctl disable .*gunicorn-mysite@${from}\\.socket`))
+    const bootLink = at(/^mv -f \/etc\/tmpfiles\.d\//)
+    const current = at(/^mv -T <dp>\/\.current\.new/)
+    const written = done.flatMap((c, i) => (/^mv -f \/etc\//.test(c) ? [i] : []))
+    expect(enabled).toBeLessThan(Math.min(bootLink, current, ...written))
+    expect(disabled).toBeGreaterThan(Math.max(bootLink, current, ...written))
+    // Nothing a boot reads after the reloads.
+    expect(Math.max(bootLink, current, ...written)).toBeLessThan(at(/^systemctl daemon-reload/))
+    expect(Math.max(bootLink, current, ...written)).toBeLessThan(at(/^systemctl reload nginx/))
+  })
+
+  test('a first deploy enables its instance once the template is in place', () => {
+    const first = calls((s) => switchStep(s, RELEASE, 'blue', '', files(s)), '\n')
+    const enabled = first.findIndex((c) => c.startsWith('systemctl enable'))
+    const template = first.indexOf(
+      'mv -f /etc/systemd/system/gunicorn-mysite@.socket.new /etc/systemd/system/gunicorn-mysite@.socket'
+    )
+    expect(template).toBeGreaterThan(0)
+    expect(enabled).toBeGreaterThan(template)
+    expect(enabled).toBeLessThan(first.indexOf('mv -T <dp>/.current.new <dp>/current'))
+    expect(first.some((c) => c.startsWith('systemctl disable'))).toBe(false)
   })
 
   test('a changed site reloads nginx; nginx not running is started', () => {
@@ -135,10 +183,13 @@ describe('the way back', () => {
       'mv -T /run/.gunicorn-mysite.sock.new /run/gunicorn-mysite.sock'
     ])
     expect(back).toContain(
-      'systemctl disable --quiet --now gunicorn-mysite@green.service gunicorn-mysite@green.socket'
+      'systemctl disable --no-reload --quiet gunicorn-mysite@green.socket gunicorn-mysite@green.service'
+    )
+    expect(back).toContain(
+      'systemctl stop gunicorn-mysite@green.service gunicorn-mysite@green.socket'
     )
     expect(back).not.toContain('systemctl reload nginx')
-    expect(back.findIndex((c) => c.includes('--now gunicorn-mysite@green'))).toBeGreaterThan(1)
+    expect(back.findIndex((c) => c.includes('stop gunicorn-mysite@green'))).toBeGreaterThan(1)
   })
 
   test('abandon: the new instance stops; traffic was never moved', () => {

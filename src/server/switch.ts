@@ -56,11 +56,13 @@ export const reloadNginx = script(
 /**
  * A script that runs to its end once started, even when the runner is killed or the connection
  * drops half-way (its output then has nowhere to go): a switch or a rollback is done whole, never
- * half. Its output is printed when it ends.
+ * half. Its output is printed when it ends. TERM too is ignored (inherited by the body's shell):
+ * a clean shutdown sends it to every session before it powers off, and these scripts take less
+ * than a second; a switch cut there would boot half switched.
  */
 export function detached(body: ShellText): ShellText {
   return script(
-    raw("trap '' HUP PIPE"),
+    raw("trap '' HUP PIPE TERM"),
     raw('out=$(mktemp) err=$(mktemp) rc=0'),
     raw(`sh -eu >"$out" 2>"$err" <<'DDA_DETACHED' || rc=$?`),
     body,
@@ -91,22 +93,33 @@ function liveSocket(s: Settings, instance: Instance | 'legacy'): string {
   return instanceSocketPath(s.projectName, instance)
 }
 
-/**
- * Points socketPath() at an instance's socket in one rename, and records it for the next boot
- * (/run is emptied; systemd-tmpfiles makes the link again before nginx starts).
- */
-function pointTrafficAt(s: Settings, instance: Instance | 'legacy'): ShellText {
+/** Points socketPath() at an instance's socket in one rename: traffic moves (nginx connects by path). */
+function moveTraffic(s: Settings, instance: Instance | 'legacy'): ShellText {
   const link = socketPath(s.projectName)
   const staging = `/run/.gunicorn-${s.projectName}.sock.new`
-  const target = liveSocket(s, instance)
+  return sh`ln -sfn ${liveSocket(s, instance)} ${staging} && mv -T ${staging} ${link}`
+}
+
+/**
+ * The same link for the next boot (/run is emptied; systemd-tmpfiles makes it again before nginx
+ * starts), in one rename.
+ */
+function recordTraffic(s: Settings, instance: Instance | 'legacy'): ShellText {
+  const link = socketPath(s.projectName)
   const tmpfiles = layout(s).tmpfiles
-  return script(
-    sh`ln -sfn ${target} ${staging} && mv -T ${staging} ${link}`,
-    // The earlier single instance makes its own socket at boot: no link to record for it.
-    instance === 'legacy'
-      ? sh`rm -f ${tmpfiles}`
-      : sh`printf '%s\n' ${`L+ ${link} - - - - ${target}`} | tee ${tmpfiles}.new >/dev/null && mv -f ${tmpfiles}.new ${tmpfiles}`
-  )
+  // The earlier single instance makes its own socket at boot: no link to record for it.
+  return instance === 'legacy'
+    ? sh`rm -f ${tmpfiles}`
+    : sh`printf '%s\n' ${`L+ ${link} - - - - ${liveSocket(s, instance)}`} | tee ${tmpfiles}.new >/dev/null && mv -f ${tmpfiles}.new ${tmpfiles}`
+}
+
+/** The units of the instance that serves, by what inspect said (none on a first deploy). */
+function liveUnits(
+  s: Settings,
+  live: LiveInstance
+): { socket: string; service: string } | undefined {
+  const units = unitNames(s.projectName)
+  return live === '' ? undefined : live === 'legacy' ? units.legacy : units.instance(live)
 }
 
 /**
@@ -147,6 +160,14 @@ export function startStep(s: Settings, id: string, idle: Instance, files: Config
  * Moves traffic to the idle instance, already healthy: socketPath() renamed to its socket (new
  * connections go there, the old instance finishes what it has), `current` to its release. nginx
  * reads its site again only when the site changed: a reload closes idle keep-alive connections.
+ *
+ * A boot reads the enabled instances, the units and site, the tmpfiles line and `current`. A
+ * clean shutdown lets the script finish (detached: TERM ignored); every write a boot reads comes
+ * before the reloads, which a shutdown under way refuses. For a power cut, the order: the new
+ * instance is enabled before anything names it, so the socket the tmpfiles line names at boot
+ * has an instance; the old one is disabled (it keeps running, to drain or to take traffic back)
+ * only once the boot's link and `current` name the new one. The writes between (the files, the
+ * tmpfiles line, `current`) are renames, back to back.
  */
 export function switchStep(
   s: Settings,
@@ -155,13 +176,16 @@ export function switchStep(
   live: LiveInstance,
   files: ConfigFiles
 ): Step {
-  const units = unitNames(s.projectName)
+  const units = unitNames(s.projectName).instance(idle)
+  const old = liveUnits(s, live)
   const link = socketPath(s.projectName)
   const p = layout(s)
+  const runtime = p.runtimeUnits(idle)
+  const enable = sh`systemctl enable --no-reload --quiet ${units.socket} ${units.service}`
   return {
     id: 'switch',
     phase: 'restart',
-    title: `Move traffic to ${units.instance(idle).service} (${id})`,
+    title: `Move traffic to ${units.service} (${id})`,
     privileged: true,
     command: detached(
       script(
@@ -175,17 +199,23 @@ export function switchStep(
         sh`mkdir -p ${p.served} && : > ${p.served}/${id}`,
         sh`old=$(readlink ${p.current} 2>/dev/null || true); old=\${old##*/}`,
         sh`if [ -n "$old" ] && [ -d ${p.releases}/"$old" ]; then : > ${p.served}/"$old"; fi`,
-        pointTrafficAt(s, idle),
-        pointCurrentAt(s, id),
-        // The files the gate tested, now the live ones; the new instance's runtime units go.
+        // Its runtime units go, so that enable links the template; the running instance keeps
+        // what it loaded until the reload, which finds the template with the tested text. Enabled
+        // before the files (the commands between them are a power cut's window), but on a first
+        // deploy, where the template is there only once they are.
+        sh`rm -f ${runtime.socket} ${runtime.service}`,
+        old ? enable : undefined,
+        // The files the gate tested, the boot's link and `current`: now the live ones; traffic.
         installStaged(s, files),
-        sh`rm -f ${layout(s).runtimeUnits(idle).socket} ${layout(s).runtimeUnits(idle).service}`,
+        old ? undefined : enable,
+        recordTraffic(s, idle),
+        pointCurrentAt(s, id),
+        moveTraffic(s, idle),
+        old ? sh`systemctl disable --no-reload --quiet ${old.socket} ${old.service}` : undefined,
         raw('systemctl daemon-reload'),
         sh`if ${siteChanged(s)} || ! systemctl is-active --quiet nginx; then`,
         reloadNginx,
-        raw('fi'),
-        // At boot, the live instance starts; the other does not.
-        sh`systemctl enable --quiet ${units.instance(idle).socket} ${units.instance(idle).service}`
+        raw('fi')
       )
     )
   }
@@ -253,7 +283,9 @@ export function abandonStep(s: Settings, idle: Instance): Step {
 
 /**
  * Traffic back to the instance that served before, still running and warm: one rename. Then the
- * previous files go back and the new instance stops. With nothing before, nothing serves.
+ * previous files go back and the new instance stops. With nothing before, nothing serves. In the
+ * switch's order reversed (see switchStep): the old instance enabled before any file names it
+ * again, the new one disabled last.
  */
 export function rollbackStep(
   s: Settings,
@@ -262,9 +294,10 @@ export function rollbackStep(
   live: LiveInstance,
   files: ConfigFiles
 ): Step {
-  const units = unitNames(s.projectName)
+  const idleUnits = unitNames(s.projectName).instance(idle)
   const p = layout(s)
   const back = previous && live !== ''
+  const old = back ? liveUnits(s, live) : undefined
   return {
     id: 'rollback',
     phase: 'health',
@@ -273,22 +306,16 @@ export function rollbackStep(
     command: detached(
       script(
         changedFiles(s),
-        back
-          ? script(pointTrafficAt(s, live), pointCurrentAt(s, previous))
-          : sh`rm -f ${socketPath(s.projectName)} ${p.tmpfiles}`,
-        // A previous release with no instance running it (a host in an unknown state) stays current.
-        !back && previous
-          ? pointCurrentAt(s, previous)
-          : !back
-            ? sh`rm -f ${p.current}`
-            : undefined,
+        back ? moveTraffic(s, live) : sh`rm -f ${socketPath(s.projectName)}`,
+        old ? sh`systemctl enable --no-reload --quiet ${old.socket} ${old.service}` : undefined,
         restoreConfig(s, files),
+        back ? recordTraffic(s, live) : sh`rm -f ${p.tmpfiles}`,
+        // A previous release with no instance running it (a host in an unknown state) stays current.
+        previous ? pointCurrentAt(s, previous) : sh`rm -f ${p.current}`,
         sh`rm -f ${p.runtimeUnits(idle).socket} ${p.runtimeUnits(idle).service}`,
+        sh`systemctl disable --no-reload --quiet ${idleUnits.socket} ${idleUnits.service} 2>/dev/null || true`,
         raw('systemctl daemon-reload'),
-        sh`systemctl disable --quiet --now ${units.instance(idle).service} ${units.instance(idle).socket} 2>/dev/null || true`,
-        back && live !== 'legacy'
-          ? sh`systemctl enable --quiet ${units.instance(live).socket} ${units.instance(live).service}`
-          : undefined,
+        sh`systemctl stop ${idleUnits.service} ${idleUnits.socket} 2>/dev/null || true`,
         sh`if ${siteChanged(s)}; then`,
         reloadNginx,
         raw('fi')

@@ -3,7 +3,7 @@
 // new one when the switch had completed), the nginx site and units on disk are the live
 // release's, a row and an upload written before are there, no lock is held, and the next deploy
 // goes live. CI runs a representative subset; `npm run test:faults` runs every step × fault and
-// writes RELIABILITY.md from what it saw.
+// writes RELIABILITY.md from what it saw; FAULTS=<step pattern>:<fault>,... runs those cells.
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -20,8 +20,20 @@ import {
 } from './faults.js'
 import { checkout, deployInputs, get, newCommit, onHost } from './fixture.js'
 import { bootHost, type TestHost } from './testhost.js'
+import { detached } from '../../src/server/switch.js'
+import { script, sh } from '../../src/shell.js'
 
 const FULL = process.env.FAULTS === 'all'
+// FAULTS=<step pattern>:<fault>[,...] runs those cells only (e.g. `^Move traffic:reboot`).
+const CHOSEN: Array<[RegExp, Fault]> | undefined =
+  process.env.FAULTS && !FULL
+    ? process.env.FAULTS.split(',').map((cell) => {
+        const at = cell.lastIndexOf(':')
+        const fault = cell.slice(at + 1) as Fault
+        if (at < 0 || !(fault in FAULTS)) throw new Error(`FAULTS: not <pattern>:<fault>: ${cell}`)
+        return [new RegExp(cell.slice(0, at)), fault]
+      })
+    : undefined
 // Where a fault hurts most, one of each kind of step: the upload, the app's own steps, the
 // gate that installs configs, the switch, the health check and what comes after it.
 const SUBSET: Array<[RegExp, Fault]> = [
@@ -36,7 +48,8 @@ const SUBSET: Array<[RegExp, Fault]> = [
   [/^Drain /, 'kill'],
   [/^Keep the \d+ newest/, 'kill'],
   [/^Upload /, 'reboot'],
-  [/^manage\.py /, 'reboot']
+  [/^manage\.py /, 'reboot'],
+  [/^Move traffic/, 'reboot']
 ]
 
 const NAME = 'faults.test'
@@ -181,7 +194,7 @@ function selection(): Array<[string, Fault]> {
         .filter((f) => f !== 'reboot' || REBOOT_STEPS.test(t))
         .map((f): [string, Fault] => [t, f])
     )
-  return SUBSET.map(([pattern, fault]) => {
+  return (CHOSEN ?? SUBSET).map(([pattern, fault]) => {
     const title = titles.find((t) => pattern.test(t))
     if (!title) throw new Error(`no step of the plan matches ${pattern}: ${titles.join(' | ')}`)
     return [title, fault]
@@ -222,6 +235,7 @@ test('every fault leaves the site serving, the data intact, no lock held, and a 
       process.stderr.write(`next deploy after ${step} × ${fault} failed:\n${next.stdout}\n`)
     }
     cells.push(result)
+    process.stderr.write(`${step} × ${fault}: ${JSON.stringify(result)}\n`)
   }
   // Every cell holds; a failure lists the cells that did not, with what they saw.
   expect(cells.filter((c) => !passed(c))).toEqual([])
@@ -322,4 +336,16 @@ test('a full disk during the upload: the cause and the space said, the partial r
   expect(JSON.parse((await get(host, '/status/', { Host: 'full.test' })).text)).toMatchObject({
     version: 'd3'
   })
+})
+
+test('a clean shutdown lets a script done whole finish: a switch under way is not cut by a reboot', async () => {
+  // A shutdown sends TERM to every session's processes, as it would to the switch's SSH session.
+  const body = detached(script(sh`sleep 3`, sh`touch /root/finished`))
+  await must(
+    `rm -f /root/finished && echo ${Buffer.from(body.text).toString('base64')} | base64 -d > /root/whole.sh`
+  )
+  await must('systemd-run --scope --quiet sh /root/whole.sh >/dev/null 2>&1 &')
+  await must('for i in $(seq 1 50); do pgrep -f "sleep 3" >/dev/null && break; sleep 0.1; done')
+  await host.reboot()
+  expect((await host.exec('test -e /root/finished')).code).toBe(0)
 })
