@@ -81,8 +81,9 @@ describe('switch: traffic moves by one rename, without an nginx reload', () => {
   test('the new instance enabled, the tested files, the boot link, current, traffic; then the old one disabled', () => {
     expect(calls((s) => switchStep(s, RELEASE, 'green', 'blue', files(s)), '\n')).toEqual([
       'mkdir -p <dp>/.deploy/served',
-      'rm -f /run/systemd/system/gunicorn-mysite@green.socket /run/systemd/system/gunicorn-mysite@green.service',
-      'systemctl enable --no-reload --quiet gunicorn-mysite@green.socket gunicorn-mysite@green.service',
+      'mkdir -p /etc/systemd/system/sockets.target.wants /etc/systemd/system/multi-user.target.wants',
+      'ln -sfn /etc/systemd/system/gunicorn-mysite@.socket /etc/systemd/system/sockets.target.wants/gunicorn-mysite@green.socket',
+      'ln -sfn /etc/systemd/system/gunicorn-mysite@.service /etc/systemd/system/multi-user.target.wants/gunicorn-mysite@green.service',
       'cp -p <dp>/.deploy/staged/gunicorn-mysite@.socket /etc/systemd/system/gunicorn-mysite@.socket.new',
       'mv -f /etc/systemd/system/gunicorn-mysite@.socket.new /etc/systemd/system/gunicorn-mysite@.socket',
       'cp -p <dp>/.deploy/staged/gunicorn-mysite@.service /etc/systemd/system/gunicorn-mysite@.service.new',
@@ -96,7 +97,8 @@ describe('switch: traffic moves by one rename, without an nginx reload', () => {
       'mv -T <dp>/.current.new <dp>/current',
       'ln -sfn /run/gunicorn-mysite@green.sock /run/.gunicorn-mysite.sock.new',
       'mv -T /run/.gunicorn-mysite.sock.new /run/gunicorn-mysite.sock',
-      'systemctl disable --no-reload --quiet gunicorn-mysite@blue.socket gunicorn-mysite@blue.service',
+      'rm -f /etc/systemd/system/sockets.target.wants/gunicorn-mysite@blue.socket /etc/systemd/system/multi-user.target.wants/gunicorn-mysite@blue.service',
+      'rm -f /run/systemd/system/gunicorn-mysite@green.socket /run/systemd/system/gunicorn-mysite@green.service',
       'systemctl daemon-reload',
       'systemctl is-active --quiet nginx'
     ])
@@ -105,7 +107,7 @@ describe('switch: traffic moves by one rename, without an nginx reload', () => {
   // A reboot reads the enabled instances, the tmpfiles line, `current`, the units and the site.
   // Cut at any line, the instance the tmpfiles line names at boot is enabled, and the old one is
   // disabled only once the boot's link and `current` name the new one; every write a boot reads
-  // comes before the commands a shutdown under way refuses (the reloads).
+  // is a file, written before the script asks systemd anything (a shutdown under way refuses).
   test.each([
     ['switch', (s: Settings) => switchStep(s, RELEASE, 'green', 'blue', files(s)), 'green', 'blue'],
     [
@@ -121,28 +123,24 @@ describe('switch: traffic moves by one rename, without an nginx reload', () => {
       if (i < 0) throw new Error(`${pattern} not in:\n${done.join('\n')}`)
       return i
     }
-    const enabled = at(new RegExp(`^systemctl enable .*gunicorn-mysite@${to}\\.socket`))
-    const disabled = at(new RegExp(`^systemctl disable .*gunicorn-mysite@${from}\\.socket`))
+    const enabled = at(new RegExp(`^ln -sfn \\S+ \\S+\\.wants/gunicorn-mysite@${to}\\.socket$`))
+    const disabled = at(new RegExp(`^rm -f \\S+\\.wants/gunicorn-mysite@${from}\\.socket`))
     const bootLink = at(/^mv -f \/etc\/tmpfiles\.d\//)
     const current = at(/^mv -T <dp>\/\.current\.new/)
     const written = done.flatMap((c, i) => (/^mv -f \/etc\//.test(c) ? [i] : []))
     expect(enabled).toBeLessThan(Math.min(bootLink, current, ...written))
     expect(disabled).toBeGreaterThan(Math.max(bootLink, current, ...written))
-    // Nothing a boot reads after the reloads.
-    expect(Math.max(bootLink, current, ...written)).toBeLessThan(at(/^systemctl daemon-reload/))
-    expect(Math.max(bootLink, current, ...written)).toBeLessThan(at(/^systemctl reload nginx/))
+    // Every write a boot reads before the first request to systemd (a shutdown refuses it).
+    const firstRequest = done.findIndex((c) => c.startsWith('systemctl'))
+    expect(firstRequest).toBeGreaterThan(Math.max(enabled, disabled, bootLink, current, ...written))
   })
 
-  test('a first deploy enables its instance once the template is in place', () => {
+  test('a first deploy enables its instance, and disables none', () => {
     const first = calls((s) => switchStep(s, RELEASE, 'blue', '', files(s)), '\n')
-    const enabled = first.findIndex((c) => c.startsWith('systemctl enable'))
-    const template = first.indexOf(
-      'mv -f /etc/systemd/system/gunicorn-mysite@.socket.new /etc/systemd/system/gunicorn-mysite@.socket'
+    expect(first).toContain(
+      'ln -sfn /etc/systemd/system/gunicorn-mysite@.socket /etc/systemd/system/sockets.target.wants/gunicorn-mysite@blue.socket'
     )
-    expect(template).toBeGreaterThan(0)
-    expect(enabled).toBeGreaterThan(template)
-    expect(enabled).toBeLessThan(first.indexOf('mv -T <dp>/.current.new <dp>/current'))
-    expect(first.some((c) => c.startsWith('systemctl disable'))).toBe(false)
+    expect(first.some((c) => c.includes('.wants/gunicorn-mysite@green'))).toBe(false)
   })
 
   test('a changed site reloads nginx; nginx not running is started', () => {
@@ -183,7 +181,7 @@ describe('the way back', () => {
       'mv -T /run/.gunicorn-mysite.sock.new /run/gunicorn-mysite.sock'
     ])
     expect(back).toContain(
-      'systemctl disable --no-reload --quiet gunicorn-mysite@green.socket gunicorn-mysite@green.service'
+      'rm -f /etc/systemd/system/sockets.target.wants/gunicorn-mysite@green.socket /etc/systemd/system/multi-user.target.wants/gunicorn-mysite@green.service'
     )
     expect(back).toContain(
       'systemctl stop gunicorn-mysite@green.service gunicorn-mysite@green.socket'

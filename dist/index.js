@@ -69344,6 +69344,8 @@ function systemdExecutable(path) {
 const MANAGED_HEADER = '# Managed by django-deploy-action; changes are overwritten on the next deploy.';
 /** nginx's workers run as www-data on Debian and Ubuntu; only they may connect. */
 const SOCKET_OWNER = 'www-data';
+/** The targets that start an enabled instance's units at boot (their [Install] sections). */
+const WANTED_BY = { socket: 'sockets.target', service: 'multi-user.target' };
 /** gunicorn's own default for --graceful-timeout, in seconds. */
 const DEFAULT_GRACEFUL_TIMEOUT = 30;
 // Aimed at `systemd-analyze security` ≤ 2.0 while the app can still read its release and write
@@ -69430,7 +69432,7 @@ function renderSocket(s) {
                 'SocketMode=0600'
             ]
         ],
-        ['Install', ['WantedBy=sockets.target']]
+        ['Install', [`WantedBy=${WANTED_BY.socket}`]]
     ]);
 }
 /**
@@ -69483,7 +69485,7 @@ function renderService(s, opts) {
                 ...(opts.writable ?? []).map((path) => `ReadWritePaths=${systemdWord(path)}`)
             ]
         ],
-        ['Install', ['WantedBy=multi-user.target']]
+        ['Install', [`WantedBy=${WANTED_BY.service}`]]
     ]);
 }
 /** gunicorn serving the WSGI application, as `python -m` arguments. */
@@ -72394,6 +72396,7 @@ function processes_unitFile(s, sections) {
 
 
 
+
 /** A new link renamed over the old one: `current` is never missing, not even for a moment. */
 function pointCurrentAt(s, id) {
     const p = layout_layout(s);
@@ -72456,11 +72459,30 @@ function recordTraffic(s, instance) {
         ? sh `rm -f ${tmpfiles}`
         : sh `printf '%s\n' ${`L+ ${link} - - - - ${liveSocket(s, instance)}`} | tee ${tmpfiles}.new >/dev/null && mv -f ${tmpfiles}.new ${tmpfiles}`;
 }
-/** The units of the instance that serves, by what inspect said (none on a first deploy). */
-function liveUnits(s, live) {
-    const units = unitNames(s.projectName);
-    return live === '' ? undefined : live === 'legacy' ? units.legacy : units.instance(live);
+/**
+ * Where `systemctl enable` links an instance's units: each target's .wants folder. The switch and
+ * the rollback write these links themselves: a shutdown under way no longer answers systemctl
+ * ("Failed to connect to bus"), and an instance half enabled would boot beside the wrong one.
+ */
+function wants(s, instance) {
+    const names = unitNames(s.projectName).instance(instance);
+    return {
+        socket: `${UNIT_FOLDER}/${WANTED_BY.socket}.wants/${names.socket}`,
+        service: `${UNIT_FOLDER}/${WANTED_BY.service}.wants/${names.service}`
+    };
 }
+/** `systemctl enable --no-reload` of an instance, as the links it makes (to the template). */
+function enableInstance(s, instance) {
+    const p = layout_layout(s);
+    const link = wants(s, instance);
+    return script(sh `mkdir -p ${dirName(link.socket)} ${dirName(link.service)}`, sh `ln -sfn ${p.units.socket} ${link.socket} && ln -sfn ${p.units.service} ${link.service}`);
+}
+/** `systemctl disable --no-reload` of an instance: its links go (it keeps running). */
+function disableInstance(s, instance) {
+    const link = wants(s, instance);
+    return sh `rm -f ${link.socket} ${link.service}`;
+}
+const dirName = (path) => path.slice(0, path.lastIndexOf('/'));
 /**
  * Starts the target release in the idle instance while the live one serves. The units the gate
  * tested run it as the instance's own runtime units (in /run: a reboot before the switch forgets
@@ -72487,9 +72509,9 @@ function startStep(s, id, idle, files) {
  * connections go there, the old instance finishes what it has), `current` to its release. nginx
  * reads its site again only when the site changed: a reload closes idle keep-alive connections.
  *
- * A boot reads the enabled instances, the units and site, the tmpfiles line and `current`. A
- * clean shutdown lets the script finish (detached: TERM ignored); every write a boot reads comes
- * before the reloads, which a shutdown under way refuses. For a power cut, the order: the new
+ * A boot reads the enabled instances, the units and site, the tmpfiles line and `current`: the
+ * script writes them all as files, before it asks systemd or nginx anything (a shutdown under way
+ * refuses). A clean shutdown lets it finish (detached: TERM ignored). For a power cut, the order: the new
  * instance is enabled before anything names it, so the socket the tmpfiles line names at boot
  * has an instance; the old one is disabled (it keeps running, to drain or to take traffic back)
  * only once the boot's link and `current` name the new one. The writes between (the files, the
@@ -72497,11 +72519,11 @@ function startStep(s, id, idle, files) {
  */
 function switchStep(s, id, idle, live, files) {
     const units = unitNames(s.projectName).instance(idle);
-    const old = liveUnits(s, live);
+    // The earlier single instance is left enabled until the drain removes it, as before.
+    const old = live === 'blue' || live === 'green' ? live : undefined;
     const link = socketPath(s.projectName);
     const p = layout_layout(s);
     const runtime = p.runtimeUnits(idle);
-    const enable = sh `systemctl enable --no-reload --quiet ${units.socket} ${units.service}`;
     return {
         id: 'switch',
         phase: 'restart',
@@ -72515,13 +72537,12 @@ function switchStep(s, id, idle, live, files) {
         // The releases rollbacks may choose: this one, and the one it replaces (which a host
         // deployed before these marks were kept has no mark for).
         sh `mkdir -p ${p.served} && : > ${p.served}/${id}`, sh `old=$(readlink ${p.current} 2>/dev/null || true); old=\${old##*/}`, sh `if [ -n "$old" ] && [ -d ${p.releases}/"$old" ]; then : > ${p.served}/"$old"; fi`, 
-        // Its runtime units go, so that enable links the template; the running instance keeps
-        // what it loaded until the reload, which finds the template with the tested text. Enabled
-        // before the files (the commands between them are a power cut's window), but on a first
-        // deploy, where the template is there only once they are.
-        sh `rm -f ${runtime.socket} ${runtime.service}`, old ? enable : undefined, 
+        // Enabled before anything names it (on a first deploy its links wait for the template).
+        enableInstance(s, idle), 
         // The files the gate tested, the boot's link and `current`: now the live ones; traffic.
-        installStaged(s, files), old ? undefined : enable, recordTraffic(s, idle), pointCurrentAt(s, id), moveTraffic(s, idle), old ? sh `systemctl disable --no-reload --quiet ${old.socket} ${old.service}` : undefined, raw('systemctl daemon-reload'), sh `if ${siteChanged(s)} || ! systemctl is-active --quiet nginx; then`, reloadNginx, raw('fi')))
+        installStaged(s, files), recordTraffic(s, idle), pointCurrentAt(s, id), moveTraffic(s, idle), old ? disableInstance(s, old) : undefined, 
+        // After the reload it runs from the template, which has its runtime units' text now.
+        sh `rm -f ${runtime.socket} ${runtime.service}`, raw('systemctl daemon-reload'), sh `if ${siteChanged(s)} || ! systemctl is-active --quiet nginx; then`, reloadNginx, raw('fi')))
     };
 }
 /**
@@ -72573,15 +72594,15 @@ function rollbackStep(s, previous, idle, live, files) {
     const idleUnits = unitNames(s.projectName).instance(idle);
     const p = layout_layout(s);
     const back = previous && live !== '';
-    const old = back ? liveUnits(s, live) : undefined;
+    const old = back && (live === 'blue' || live === 'green') ? live : undefined;
     return {
         id: 'rollback',
         phase: 'health',
         title: `Roll back to ${previous || 'nothing'}`,
         privileged: true,
-        command: detached(script(changedFiles(s), back ? moveTraffic(s, live) : sh `rm -f ${socketPath(s.projectName)}`, old ? sh `systemctl enable --no-reload --quiet ${old.socket} ${old.service}` : undefined, restoreConfig(s, files), back ? recordTraffic(s, live) : sh `rm -f ${p.tmpfiles}`, 
+        command: detached(script(changedFiles(s), back ? moveTraffic(s, live) : sh `rm -f ${socketPath(s.projectName)}`, old ? enableInstance(s, old) : undefined, restoreConfig(s, files), back ? recordTraffic(s, live) : sh `rm -f ${p.tmpfiles}`, 
         // A previous release with no instance running it (a host in an unknown state) stays current.
-        previous ? pointCurrentAt(s, previous) : sh `rm -f ${p.current}`, sh `rm -f ${p.runtimeUnits(idle).socket} ${p.runtimeUnits(idle).service}`, sh `systemctl disable --no-reload --quiet ${idleUnits.socket} ${idleUnits.service} 2>/dev/null || true`, raw('systemctl daemon-reload'), sh `systemctl stop ${idleUnits.service} ${idleUnits.socket} 2>/dev/null || true`, sh `if ${siteChanged(s)}; then`, reloadNginx, raw('fi')))
+        previous ? pointCurrentAt(s, previous) : sh `rm -f ${p.current}`, sh `rm -f ${p.runtimeUnits(idle).socket} ${p.runtimeUnits(idle).service}`, disableInstance(s, idle), raw('systemctl daemon-reload'), sh `systemctl stop ${idleUnits.service} ${idleUnits.socket} 2>/dev/null || true`, sh `if ${siteChanged(s)}; then`, reloadNginx, raw('fi')))
     };
 }
 /** tls: auto, once the first certificate is issued: the HTTPS site its gate tested, loaded. */

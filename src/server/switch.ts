@@ -2,6 +2,7 @@
 // it by one rename, the old instance drains and stops; and the way back. nginx connects to
 // socketPath() by its path on every request, so moving traffic needs no nginx reload.
 
+import { WANTED_BY } from '../render/gunicorn.js'
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
 import { installStaged, restoreConfig, type ConfigFiles } from './config.js'
@@ -12,6 +13,7 @@ import {
   layout,
   RUNTIME_UNIT_FOLDER,
   socketPath,
+  UNIT_FOLDER,
   unitNames,
   type Instance,
   type LiveInstance
@@ -113,14 +115,36 @@ function recordTraffic(s: Settings, instance: Instance | 'legacy'): ShellText {
     : sh`printf '%s\n' ${`L+ ${link} - - - - ${liveSocket(s, instance)}`} | tee ${tmpfiles}.new >/dev/null && mv -f ${tmpfiles}.new ${tmpfiles}`
 }
 
-/** The units of the instance that serves, by what inspect said (none on a first deploy). */
-function liveUnits(
-  s: Settings,
-  live: LiveInstance
-): { socket: string; service: string } | undefined {
-  const units = unitNames(s.projectName)
-  return live === '' ? undefined : live === 'legacy' ? units.legacy : units.instance(live)
+/**
+ * Where `systemctl enable` links an instance's units: each target's .wants folder. The switch and
+ * the rollback write these links themselves: a shutdown under way no longer answers systemctl
+ * ("Failed to connect to bus"), and an instance half enabled would boot beside the wrong one.
+ */
+function wants(s: Settings, instance: Instance): { socket: string; service: string } {
+  const names = unitNames(s.projectName).instance(instance)
+  return {
+    socket: `${UNIT_FOLDER}/${WANTED_BY.socket}.wants/${names.socket}`,
+    service: `${UNIT_FOLDER}/${WANTED_BY.service}.wants/${names.service}`
+  }
 }
+
+/** `systemctl enable --no-reload` of an instance, as the links it makes (to the template). */
+function enableInstance(s: Settings, instance: Instance): ShellText {
+  const p = layout(s)
+  const link = wants(s, instance)
+  return script(
+    sh`mkdir -p ${dirName(link.socket)} ${dirName(link.service)}`,
+    sh`ln -sfn ${p.units.socket} ${link.socket} && ln -sfn ${p.units.service} ${link.service}`
+  )
+}
+
+/** `systemctl disable --no-reload` of an instance: its links go (it keeps running). */
+function disableInstance(s: Settings, instance: Instance): ShellText {
+  const link = wants(s, instance)
+  return sh`rm -f ${link.socket} ${link.service}`
+}
+
+const dirName = (path: string) => path.slice(0, path.lastIndexOf('/'))
 
 /**
  * Starts the target release in the idle instance while the live one serves. The units the gate
@@ -161,9 +185,9 @@ export function startStep(s: Settings, id: string, idle: Instance, files: Config
  * connections go there, the old instance finishes what it has), `current` to its release. nginx
  * reads its site again only when the site changed: a reload closes idle keep-alive connections.
  *
- * A boot reads the enabled instances, the units and site, the tmpfiles line and `current`. A
- * clean shutdown lets the script finish (detached: TERM ignored); every write a boot reads comes
- * before the reloads, which a shutdown under way refuses. For a power cut, the order: the new
+ * A boot reads the enabled instances, the units and site, the tmpfiles line and `current`: the
+ * script writes them all as files, before it asks systemd or nginx anything (a shutdown under way
+ * refuses). A clean shutdown lets it finish (detached: TERM ignored). For a power cut, the order: the new
  * instance is enabled before anything names it, so the socket the tmpfiles line names at boot
  * has an instance; the old one is disabled (it keeps running, to drain or to take traffic back)
  * only once the boot's link and `current` name the new one. The writes between (the files, the
@@ -177,11 +201,11 @@ export function switchStep(
   files: ConfigFiles
 ): Step {
   const units = unitNames(s.projectName).instance(idle)
-  const old = liveUnits(s, live)
+  // The earlier single instance is left enabled until the drain removes it, as before.
+  const old = live === 'blue' || live === 'green' ? live : undefined
   const link = socketPath(s.projectName)
   const p = layout(s)
   const runtime = p.runtimeUnits(idle)
-  const enable = sh`systemctl enable --no-reload --quiet ${units.socket} ${units.service}`
   return {
     id: 'switch',
     phase: 'restart',
@@ -199,19 +223,16 @@ export function switchStep(
         sh`mkdir -p ${p.served} && : > ${p.served}/${id}`,
         sh`old=$(readlink ${p.current} 2>/dev/null || true); old=\${old##*/}`,
         sh`if [ -n "$old" ] && [ -d ${p.releases}/"$old" ]; then : > ${p.served}/"$old"; fi`,
-        // Its runtime units go, so that enable links the template; the running instance keeps
-        // what it loaded until the reload, which finds the template with the tested text. Enabled
-        // before the files (the commands between them are a power cut's window), but on a first
-        // deploy, where the template is there only once they are.
-        sh`rm -f ${runtime.socket} ${runtime.service}`,
-        old ? enable : undefined,
+        // Enabled before anything names it (on a first deploy its links wait for the template).
+        enableInstance(s, idle),
         // The files the gate tested, the boot's link and `current`: now the live ones; traffic.
         installStaged(s, files),
-        old ? undefined : enable,
         recordTraffic(s, idle),
         pointCurrentAt(s, id),
         moveTraffic(s, idle),
-        old ? sh`systemctl disable --no-reload --quiet ${old.socket} ${old.service}` : undefined,
+        old ? disableInstance(s, old) : undefined,
+        // After the reload it runs from the template, which has its runtime units' text now.
+        sh`rm -f ${runtime.socket} ${runtime.service}`,
         raw('systemctl daemon-reload'),
         sh`if ${siteChanged(s)} || ! systemctl is-active --quiet nginx; then`,
         reloadNginx,
@@ -297,7 +318,7 @@ export function rollbackStep(
   const idleUnits = unitNames(s.projectName).instance(idle)
   const p = layout(s)
   const back = previous && live !== ''
-  const old = back ? liveUnits(s, live) : undefined
+  const old = back && (live === 'blue' || live === 'green') ? live : undefined
   return {
     id: 'rollback',
     phase: 'health',
@@ -307,13 +328,13 @@ export function rollbackStep(
       script(
         changedFiles(s),
         back ? moveTraffic(s, live) : sh`rm -f ${socketPath(s.projectName)}`,
-        old ? sh`systemctl enable --no-reload --quiet ${old.socket} ${old.service}` : undefined,
+        old ? enableInstance(s, old) : undefined,
         restoreConfig(s, files),
         back ? recordTraffic(s, live) : sh`rm -f ${p.tmpfiles}`,
         // A previous release with no instance running it (a host in an unknown state) stays current.
         previous ? pointCurrentAt(s, previous) : sh`rm -f ${p.current}`,
         sh`rm -f ${p.runtimeUnits(idle).socket} ${p.runtimeUnits(idle).service}`,
-        sh`systemctl disable --no-reload --quiet ${idleUnits.socket} ${idleUnits.service} 2>/dev/null || true`,
+        disableInstance(s, idle),
         raw('systemctl daemon-reload'),
         sh`systemctl stop ${idleUnits.service} ${idleUnits.socket} 2>/dev/null || true`,
         sh`if ${siteChanged(s)}; then`,

@@ -64,7 +64,8 @@ interface Cell {
   live: string
   /** nginx answers, with the site and the code of that release */
   serving: boolean
-  /** the nginx site and units on disk are that release's (nothing staged is live) */
+  /** the nginx site and units on disk are that release's (nothing staged is live), and a boot
+   * would start the instance that serves it, alone */
   configs: boolean
   /** a row and an upload written before the deploy are there */
   data: boolean
@@ -119,6 +120,19 @@ async function serving(): Promise<{ status: number; version: string; header: str
 const CONFIGS =
   '/etc/nginx/sites-enabled /etc/nginx/sites-available /etc/systemd/system/gunicorn-shop*'
 const configSums = () => must(`find ${CONFIGS} -type f -print0 | sort -z | xargs -0 sha256sum`)
+/**
+ * What the next boot starts is what serves now: the instance nginx's link names is the only one
+ * enabled, the tmpfiles line makes the same link, and that instance runs the release `current` names.
+ */
+const bootState = () =>
+  must(
+    [
+      'link=$(readlink /run/gunicorn-shop.sock); at=$(sed -n "s/^L+ [^ ]* - - - - //p" /etc/tmpfiles.d/gunicorn-shop.conf)',
+      'i=${link##*@}; i=${i%.sock}',
+      'enabled=$(for c in blue green; do systemctl is-enabled --quiet gunicorn-shop@$c.socket && systemctl is-enabled --quiet gunicorn-shop@$c.service && printf "%s " $c; done)',
+      'if [ "$link" = "$at" ] && [ "$enabled" = "$i " ] && [ "$(readlink -f /srv/shop/instances/$i)" = "$(readlink -f /srv/shop/current)" ]; then echo consistent; else echo "link=$link tmpfiles=$at enabled=$enabled instance=$(readlink -f /srv/shop/instances/$i) current=$(readlink -f /srv/shop/current)"; fi'
+    ].join('\n')
+  )
 const data = () =>
   must(
     `python3 -c "import sqlite3; print(sqlite3.connect('file:/srv/shop/shared/db.sqlite3?mode=ro', uri=True).execute('select username from auth_user').fetchall())"; cat /srv/shop/shared/media/uploads/kept.txt`
@@ -218,12 +232,19 @@ test('every fault leaves the site serving, the data intact, no lock held, and a 
       live: current === version ? 'new' : current === live ? 'old' : `neither (${current})`,
       // nginx's header and the app's VERSION: both from the release `current` names.
       serving: now.status === 200 && now.version === current && now.header === current,
-      configs: current === version || (await configSums()) === liveConfigs,
+      configs:
+        (current === version || (await configSums()) === liveConfigs) &&
+        (await bootState()).trim() === 'consistent',
       data: (await data()) === liveData,
       lock: lock === 'free',
       next: false,
       recoverS: 0
     }
+    // FAULTS_DEBUG=1: a cell that does not hold prints its run and the files, before the next deploy.
+    if (process.env.FAULTS_DEBUG && !(result.serving && result.configs && result.data))
+      process.stderr.write(
+        `DEBUG ${step} × ${fault}:\n${run.stdout}\n${await must(`ls -la ${CONFIGS}; cat /srv/shop/.deploy/changed; journalctl -b -1 --no-pager 2>&1 | tail -150 || true`)}\nLIVE:\n${liveConfigs}\nNOW:\n${await configSums()}\n`
+      )
     const nextVersion = `${version}-next`
     const next = await deploy(nextVersion, index + 2)
     result.recoverS = Math.round(next.ms / 100) / 10
@@ -235,7 +256,7 @@ test('every fault leaves the site serving, the data intact, no lock held, and a 
       process.stderr.write(`next deploy after ${step} × ${fault} failed:\n${next.stdout}\n`)
     }
     cells.push(result)
-    process.stderr.write(`${step} × ${fault}: ${JSON.stringify(result)}\n`)
+    process.stderr.write(`${step} × ${fault}: ${JSON.stringify(result)} ${await bootState()}`)
   }
   // Every cell holds; a failure lists the cells that did not, with what they saw.
   expect(cells.filter((c) => !passed(c))).toEqual([])
@@ -268,7 +289,8 @@ function table(steps: string[], seen: Cell[]): string {
     'test host (Debian 12, the `subfolder` fixture: split settings, SQLite and uploads in shared/).',
     'Each cell: which release nginx serves right after the fault (old, or new when the switch had',
     'completed), and the time the next deploy took to go live. Every ✅ also means: the nginx site',
-    "and units on disk are the serving release's, a row and an upload written before are intact,",
+    "and units on disk are the serving release's, a boot would start its instance alone (the only",
+    'one enabled, the one the tmpfiles line links), a row and an upload written before are intact,',
     'and no lock is held.',
     '',
     'Reproduce (as root, after `bash scripts/dev.sh`): `npm run test:faults`.',
