@@ -1,6 +1,7 @@
 // The per-host flow (flow/host.ts) through the real executor, with a scripted transport in place
 // of SSH: which steps run, in which order, and what the result says, for every mode and failure.
 
+import { jest } from '@jest/globals'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -435,6 +436,16 @@ describe('a deploy of what already serves', () => {
       `${LIVE} already serves this commit with these settings: nothing was uploaded or restarted.`
     )
     expect(t.lockReleased).toBe(true)
+    // Its dry run says so, and still lists what a deploy would do when the site does not answer.
+    const dry = new ScriptedTransport({ inspect: deployedWith(await keyOf(s)) })
+    let logged = ''
+    const write = jest
+      .spyOn(process.stdout, 'write')
+      .mockImplementation((chunk: string | Uint8Array) => ((logged += String(chunk)), true))
+    await deploy({ ...s, dryRun: true }, dry).finally(() => write.mockRestore())
+    expect(logged).toContain(
+      `A deploy would change nothing: ${LIVE} already serves this commit with these settings (the deploy checks that it answers, and deploys it again if it does not).`
+    )
   })
 
   test('another commit, other settings, or a live site that does not answer: a full deploy', async () => {

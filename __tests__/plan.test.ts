@@ -130,28 +130,32 @@ describe('what the host says', () => {
           STATIC_URL: 'static/',
           STATIC_ROOT: '/srv/mysite/releases/r1/staticfiles',
           MEDIA_URL: '/media/',
-          MEDIA_ROOT: '/srv/mysite/shared/media/'
+          MEDIA_ROOT: '/srv/mysite/shared/media/',
+          STATIC_STORAGE: 'django.contrib.staticfiles.storage.StaticFilesStorage'
         })
       )
     ).toMatchObject({
       staticUrl: '/static/',
       staticRoot: '/srv/mysite/releases/r1/staticfiles',
       mediaUrl: '/media/',
-      mediaRoot: '/srv/mysite/shared/media'
+      mediaRoot: '/srv/mysite/shared/media',
+      staticStorage: 'django.contrib.staticfiles.storage.StaticFilesStorage'
     })
     const hostile = parseDjangoFacts(
       line({
         STATIC_URL: 'https://cdn.example.com/',
         STATIC_ROOT: '/srv/x; rm -rf /',
         MEDIA_URL: '/a/../b/',
-        MEDIA_ROOT: 'relative'
+        MEDIA_ROOT: 'relative',
+        STATIC_STORAGE: 'x; rm -rf /'
       })
     )
     expect(hostile).toMatchObject({
       staticUrl: undefined,
       staticRoot: undefined,
       mediaUrl: undefined,
-      mediaRoot: undefined
+      mediaRoot: undefined,
+      staticStorage: undefined
     })
     expect(parseDjangoFacts('ImproperlyConfigured')).toEqual({})
   })
@@ -229,9 +233,11 @@ describe('choices made from the settings', () => {
   test("collectstatic starts from the previous release's collected files, linked, not copied", () => {
     const staticRoot = `/srv/mysite/releases/${RELEASE}/staticfiles`
     const previous = '20261120T100000Z-aaaaaaa'
-    const text =
-      djangoSteps(settingsFor(), RELEASE, { staticRoot }, previous).find((s) => s.id === 'django')
-        ?.command.text ?? ''
+    const storage = 'django.contrib.staticfiles.storage.ManifestStaticFilesStorage'
+    const django = (found: DjangoFacts) =>
+      djangoSteps(settingsFor(), RELEASE, found, previous).find((s) => s.id === 'django')?.command
+        .text ?? ''
+    const text = django({ staticRoot, staticStorage: storage })
     // Root's folder while the links are made; its folders then handed over, deepest first.
     const made = text.indexOf(`${staticRoot} root root 755`)
     const linked = text.indexOf(
@@ -245,13 +251,17 @@ describe('choices made from the settings', () => {
     expect(handed).toBeGreaterThan(linked)
     expect(text.indexOf('systemd-run')).toBeGreaterThan(handed)
     // Collected outside the release (kept across releases): nothing to link.
-    const outside = djangoSteps(
-      settingsFor(),
-      RELEASE,
-      { staticRoot: '/srv/mysite/static' },
-      previous
+    expect(django({ staticRoot: '/srv/mysite/static', staticStorage: storage })).not.toContain(
+      'cp -al'
     )
-    expect(outside.find((s) => s.id === 'django')?.command.text).not.toContain('cp -al')
+    // A storage that writes into the files it finds (whitenoise compresses them in place), or
+    // one not known: collected from scratch, the previous release's files untouched.
+    for (const other of [
+      'whitenoise.storage.CompressedManifestStaticFilesStorage',
+      'storages.backends.s3.S3Storage',
+      undefined
+    ])
+      expect(django({ staticRoot, staticStorage: other })).not.toContain('cp -al')
   })
 
   test('a MEDIA_ROOT outside shared/ is made writable in the sandbox', () => {

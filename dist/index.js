@@ -70963,6 +70963,12 @@ allowed = settings.ALLOWED_HOSTS or (['.localhost', '127.0.0.1', '[::1]'] if set
 facts['REFUSED_HOSTS'] = [name for name in sys.argv[1:] if not validate_host(name, allowed)]
 facts['SSL_REDIRECT'] = bool(getattr(settings, 'SECURE_SSL_REDIRECT', False))
 facts['DATABASE'] = str(settings.DATABASES.get('default', {}).get('ENGINE', ''))
+try:
+    from django.contrib.staticfiles.storage import staticfiles_storage
+    staticfiles_storage._setup()
+    facts['STATIC_STORAGE'] = type(staticfiles_storage._wrapped).__module__ + '.' + type(staticfiles_storage._wrapped).__qualname__
+except Exception:
+    facts['STATIC_STORAGE'] = ''
 print('${MARK}' + json.dumps(facts))
 `;
 /** The names requests will carry: the server names (a wildcard as one of its names) or, for `_`, the health check's. */
@@ -71031,7 +71037,10 @@ function parseDjangoFacts(stdout) {
             ? v.REFUSED_HOSTS.flatMap((n) => discover_name(n) ?? [])
             : undefined,
         sslRedirect: v.SSL_REDIRECT === true,
-        databaseEngine: /^[A-Za-z_][\w.]{0,200}$/.test(str('DATABASE')) ? str('DATABASE') : undefined
+        databaseEngine: /^[A-Za-z_][\w.]{0,200}$/.test(str('DATABASE')) ? str('DATABASE') : undefined,
+        staticStorage: /^[A-Za-z_][\w.]{0,200}$/.test(str('STATIC_STORAGE'))
+            ? str('STATIC_STORAGE')
+            : undefined
     };
 }
 
@@ -71460,8 +71469,10 @@ function keepBackup(s, id, kind) {
     const made = `${folder}/backup`;
     const target = kind && backupPath(s, id, kind);
     return script(target
-        ? script(sh `if [ -e ${made} ] || [ -L ${made} ]; then`, sh `  mv -f ${made} ${target}`, sh `  if [ -L ${target} ] || [ ! -f ${target} ] || [ "$(stat -c %h ${target})" != 1 ]; then rm -rf ${target}; echo 'the backup is not a plain file' >&2; exit 1; fi`, sh `  chown root:root ${target} && chmod 600 ${target}`, sh `  echo ${BACKUP_MARK}$(stat -c %s ${target}) ${target}`, raw('fi'))
-        : undefined, sh `if [ -e ${folder}/migrated ]; then mkdir -p ${layout_layout(s).migrated} && : > ${`${layout_layout(s).migrated}/${id}`} && echo ${MIGRATED_MARK}; fi`);
+        ? script(sh `if [ -e ${made} ] || [ -L ${made} ]; then`, sh `  mv -f ${made} ${target}`, sh `  if [ -L ${target} ] || [ ! -f ${target} ] || [ "$(stat -c %h ${target})" != 1 ]; then rm -rf ${target}; echo 'the backup is not a plain file' >&2; exit 1; fi`, sh `  chown root:root ${target} && chmod 600 ${target}`, 
+        // On a line of its own: migrate's last line may have no line break.
+        sh `  printf '\n%s%s %s\n' ${BACKUP_MARK} "$(stat -c %s ${target})" ${target}`, raw('fi'))
+        : undefined, sh `if [ -e ${folder}/migrated ]; then mkdir -p ${layout_layout(s).migrated} && : > ${`${layout_layout(s).migrated}/${id}`} && printf '\n%s\n' ${MIGRATED_MARK}; fi`);
 }
 /** Whether the Django process applied the plan's migrations (keepBackup's line). */
 function parseMigrated(stdout) {
@@ -71821,7 +71832,9 @@ function collectStaticRoot(s, id, staticRoot, previous) {
     if (!inside || !previous)
         return safeDir(s, staticRoot, { user: s.appUser, group: s.appUser }, '755');
     const before = p.release(previous) + staticRoot.slice(release.length);
-    return script(safeDir(s, staticRoot, { user: 'root', group: 'root' }, '755'), sh `if [ -d ${before} ] && [ ! -L ${before} ]; then cp -al ${before}/. ${staticRoot}/; fi`, sh `find ${staticRoot} -depth -type d -exec chown -h ${s.appUser}:${s.appUser} {} +`);
+    return script(safeDir(s, staticRoot, { user: 'root', group: 'root' }, '755'), 
+    // What cannot be linked (a shared folder already linked there) is collected as usual.
+    sh `if [ -d ${before} ] && [ ! -L ${before} ]; then cp -al ${before}/. ${staticRoot}/ 2>/dev/null || true; fi`, sh `find ${staticRoot} -depth -type d -exec chown -h ${s.appUser}:${s.appUser} {} +`);
 }
 /**
  * The one Django process of a new release, as the app user in the sandbox. `writable` is what
@@ -71901,6 +71914,15 @@ function mediaInRelease(s, id, found) {
     return !!found.mediaRoot && (found.mediaRoot + '/').startsWith(`${layout(s).release(id)}/`);
 }
 /**
+ * The storages whose collected files the next release may start from, linked (server/manage.ts):
+ * Django's own, which replace a changed file by a new one. Others (whitenoise's compression, for
+ * one) write into the files they find, which are the previous release's too.
+ */
+const LINKED_STORAGES = new Set([
+    'django.contrib.staticfiles.storage.StaticFilesStorage',
+    'django.contrib.staticfiles.storage.ManifestStaticFilesStorage'
+]);
+/**
  * The Django steps before the switch, in order, each as the app user: the folders it writes,
  * the ASGI import check, then one process for migrate, collectstatic, checks and build commands
  * (server/manage.ts), then the pre-restart hook.
@@ -71936,7 +71958,7 @@ function djangoSteps(s, id, found, previous = '') {
         steps.push(djangoStep(s, id, work, {
             writable,
             staticRoot: found.staticRoot,
-            previous,
+            previous: LINKED_STORAGES.has(found.staticStorage ?? '') ? previous : '',
             databaseEngine: found.databaseEngine
         }));
     if (s.preRestart)
@@ -75022,8 +75044,10 @@ function alreadyLiveCheck(s, facts, deployKey) {
         return undefined;
     return healthStep(s, Math.min(s.healthTimeoutMs, CHECK_MS), servesTls(s, facts) ? 'tls' : 'plain');
 }
-function alreadyLiveMessage(live) {
-    return `${live} already serves this commit with these settings: nothing was uploaded or restarted.`;
+function alreadyLiveMessage(live, dryRun = false) {
+    return dryRun
+        ? `A deploy would change nothing: ${live} already serves this commit with these settings (the deploy checks that it answers, and deploys it again if it does not).`
+        : `${live} already serves this commit with these settings: nothing was uploaded or restarted.`;
 }
 /** The health of the live release when it is already this deploy and answers; else undefined. */
 async function checkAlreadyLive(deps, facts) {
@@ -75454,6 +75478,8 @@ class HostDeploy {
         const live = parseConfigFiles((await this.deps.run(readConfigStep(plan.files))).stdout);
         const diff = configDiff(plan.files, live) + (await processesDiff(plan, this.deps.run));
         const titles = planSteps(plan).map((step) => step.title);
+        if (alreadyLiveCheck({ ...this.deps.settings, dryRun: false }, facts, this.deps.deployKey(facts)))
+            this.deps.info(alreadyLiveMessage(facts.live, true));
         this.deps.info(`Dry run: nothing was changed. Served by ${describeServer(this.deps.settings)}. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`);
         this.deps.remote(diff);
         return { ...this.outcome('success', 'dry run: nothing was changed'), plan: titles, diff };
@@ -76989,7 +77015,7 @@ function databaseLines(r) {
     if (d.pending?.length && !d.applied && r.status !== 'success' && !r.plan)
         lines.push('- Not applied: the deploy stopped before they were.');
     for (const line of d.irreversible ?? [])
-        lines.push(`- ⚠️ Irreversible: ${code(line)} (warned before it ran)`);
+        lines.push(`- ⚠️ Irreversible: ${code(line)} (found in the plan read before migrate)`);
     if (d.backup)
         lines.push(`- Backup before the migrations: ${code(d.backup.path)} (${d.backup.bytes} bytes)`);
     if (d.ahead?.length && d.restored)

@@ -54,6 +54,16 @@ export function mediaInRelease(s: Settings, id: string, found: DjangoFacts): boo
 }
 
 /**
+ * The storages whose collected files the next release may start from, linked (server/manage.ts):
+ * Django's own, which replace a changed file by a new one. Others (whitenoise's compression, for
+ * one) write into the files they find, which are the previous release's too.
+ */
+const LINKED_STORAGES = new Set([
+  'django.contrib.staticfiles.storage.StaticFilesStorage',
+  'django.contrib.staticfiles.storage.ManifestStaticFilesStorage'
+])
+
+/**
  * The Django steps before the switch, in order, each as the app user: the folders it writes,
  * the ASGI import check, then one process for migrate, collectstatic, checks and build commands
  * (server/manage.ts), then the pre-restart hook.
@@ -92,7 +102,7 @@ export function djangoSteps(s: Settings, id: string, found: DjangoFacts, previou
       djangoStep(s, id, work, {
         writable,
         staticRoot: found.staticRoot,
-        previous,
+        previous: LINKED_STORAGES.has(found.staticStorage ?? '') ? previous : '',
         databaseEngine: found.databaseEngine
       })
     )

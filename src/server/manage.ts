@@ -122,7 +122,8 @@ function collectStaticRoot(
   const before = p.release(previous) + staticRoot.slice(release.length)
   return script(
     safeDir(s, staticRoot, { user: 'root', group: 'root' }, '755'),
-    sh`if [ -d ${before} ] && [ ! -L ${before} ]; then cp -al ${before}/. ${staticRoot}/; fi`,
+    // What cannot be linked (a shared folder already linked there) is collected as usual.
+    sh`if [ -d ${before} ] && [ ! -L ${before} ]; then cp -al ${before}/. ${staticRoot}/ 2>/dev/null || true; fi`,
     sh`find ${staticRoot} -depth -type d -exec chown -h ${s.appUser}:${s.appUser} {} +`
   )
 }

@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runAction, type ActionRun } from './action.js'
-import { checkout, deployInputs, get, liveService, newCommit, onHost } from './fixture.js'
+import { checkout, deployInputs, edit, get, liveService, newCommit, onHost } from './fixture.js'
 import { bootHost, type TestHost } from './testhost.js'
 
 const NAME = 'fast.test'
@@ -20,16 +20,16 @@ afterAll(async () => {
   await host?.stop()
 })
 
-const inputs = () =>
+const inputs = (project = 'shop', name = NAME) =>
   deployInputs(host, {
-    'project-name': 'shop',
+    'project-name': project,
     source: 'src',
     'settings-module': 'config.settings.production',
     'wsgi-module': 'config.wsgi:application',
     requirements: 'requirements/production.txt',
-    'server-name': NAME,
+    'server-name': name,
     'health-path': '/status/',
-    dotenv: `DJANGO_SECRET_KEY=fast-secret-key-for-the-tests\nDJANGO_ALLOWED_HOSTS=${NAME}`
+    dotenv: `DJANGO_SECRET_KEY=fast-secret-key-for-the-tests\nDJANGO_ALLOWED_HOSTS=${name}`
   })
 
 /** The project at a version, with two static files of its app: one changes with the version. */
@@ -117,4 +117,40 @@ test('a deploy of the commit already live: nothing uploaded or restarted, succes
   )
   expect(other.outputs.release).not.toBe(v2)
   expect(other.stdout).toContain('::group::Upload')
+})
+
+test("whitenoise's compressed manifest storage: collected from scratch, each release its own files", async () => {
+  // whitenoise compresses the files it finds in place: the previous release's must not be those.
+  const whitenoise = (version: string) => {
+    const workspace = project(version)
+    edit(
+      workspace,
+      'src/config/settings/base.py',
+      (text) =>
+        `${text}\nSTATICFILES_STORAGE = 'whitenoise.storage.CompressedManifestStaticFilesStorage'\n`
+    )
+    return workspace
+  }
+  const deploy = async (version: string) =>
+    succeeded(
+      await runAction(inputs('press', 'press.test'), {
+        env: newCommit(),
+        workspace: whitenoise(version)
+      })
+    ).outputs.release
+  const w1 = await deploy('w1')
+  const w2 = await deploy('w2')
+  const root = (release: string) => `/srv/press/releases/${release}/staticfiles`
+  const manifest = JSON.parse(await must(`cat ${root(w2)}/staticfiles.json`)) as {
+    paths: Record<string, string>
+  }
+  const hashed = manifest.paths['files/site.css']
+  expect(hashed).toMatch(/^files\/site\.[0-9a-f]{12}\.css$/)
+  const page = await get(host, `/static/${hashed}`, { Host: 'press.test' })
+  expect(page).toMatchObject({ status: 200, text: "body::after { content: 'w2'; }\n" })
+  await must(`test -s ${root(w2)}/${hashed}.gz`)
+  // Not linked: w1's compressed files are still w1's own.
+  const inode = async (release: string) =>
+    (await must(`stat -c %i ${root(release)}/files/logo.css.gz`)).trim()
+  expect(await inode(w2)).not.toBe(await inode(w1))
 })
