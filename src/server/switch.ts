@@ -191,7 +191,8 @@ export function startStep(s: Settings, id: string, idle: Instance, files: Config
  * instance is enabled before anything names it, so the socket the tmpfiles line names at boot
  * has an instance; the old one is disabled (it keeps running, to drain or to take traffic back)
  * only once the boot's link and `current` name the new one. The writes between (the files, the
- * tmpfiles line, `current`) are renames, back to back.
+ * tmpfiles line, `current`) are renames, back to back (a cut among them may pair the new files
+ * with the old `current`; an instance serves either way).
  */
 export function switchStep(
   s: Settings,
