@@ -250,6 +250,23 @@ describe('choices made from the settings', () => {
     expect(linked).toBeGreaterThan(made)
     expect(handed).toBeGreaterThan(linked)
     expect(text.indexOf('systemd-run')).toBeGreaterThan(handed)
+    // Build commands have the release, but not the linked files, which are v1's too: never the
+    // app's, never sealed (chmod) while nginx serves them from the live release.
+    const building = djangoSteps(
+      settingsFor({ buildCommands: [['compilemessages']] }),
+      RELEASE,
+      { staticRoot, staticStorage: storage },
+      previous
+    ).find((s) => s.id === 'django')?.command.text
+    const release = `/srv/mysite/releases/${RELEASE}`
+    expect(building).toContain(
+      `find ${release} -path ${staticRoot} -prune -o -exec chown -h mysite {} +`
+    )
+    expect(building).toContain(
+      `find ${release} -path ${staticRoot} -prune -o ! -type l -exec chmod u=rwX,g=rX,o= {} +`
+    )
+    expect(building).not.toContain(`chown -R -h mysite ${release}`)
+    expect(building).not.toContain(`chmod -R u=rwX,g=rX,o= ${release}`)
     // Collected outside the release (kept across releases): nothing to link.
     expect(django({ staticRoot: '/srv/mysite/static', staticStorage: storage })).not.toContain(
       'cp -al'

@@ -71620,8 +71620,12 @@ function dotenvText(s) {
  * Code is root's and the app's group's to read, nobody else's: others may only pass through
  * folders (nginx serves the collected static files, which collectstatic opens to it).
  */
-function sealRelease(s, dir) {
-    return script(sh `chown -R -h root:${s.appUser} ${dir}`, sh `chmod -R u=rwX,g=rX,o= ${dir}`, sh `find ${dir} -type d -exec chmod o+x {} +`);
+function sealRelease(s, dir, except) {
+    if (!except)
+        return script(sh `chown -R -h root:${s.appUser} ${dir}`, sh `chmod -R u=rwX,g=rX,o= ${dir}`, sh `find ${dir} -type d -exec chmod o+x {} +`);
+    // Without the folder `except` (collected static files, some the previous release's too); no
+    // link given to chmod, which would follow it.
+    return script(sh `find ${dir} -path ${except} -prune -o -exec chown -h root:${s.appUser} {} +`, sh `find ${dir} -path ${except} -prune -o ! -type l -exec chmod u=rwX,g=rX,o= {} +`, sh `find ${dir} -path ${except} -prune -o -type d -exec chmod o+x {} +`);
 }
 function uploadStep(s, id) {
     const dir = layout_layout(s).release(id);
@@ -71860,7 +71864,14 @@ function djangoStep(s, id, work, where) {
         phase: 'django',
         title: titleOf({ ...work, collectstatic: !!collect }),
         privileged: true,
-        command: script(raw('set -eu'), kind === 'postgresql' ? checkClientTools : undefined, collect ? collectStaticRoot(s, id, collect, where.previous) : undefined, building ? sh `chown -R -h ${s.appUser} ${release}` : undefined, folder.prepare, raw('status=0'), script(raw('{'), inRelease(s, id, 'django', writable, sh `python -c ${DJANGO_PY} ${json} ${folder.folder}`), raw('} || status=$?')), work.migrate ? keepBackup(s, id, kind) : undefined, building ? sealRelease(s, release) : undefined, 
+        command: script(raw('set -eu'), kind === 'postgresql' ? checkClientTools : undefined, collect ? collectStaticRoot(s, id, collect, where.previous) : undefined, 
+        // The release is the app's while build commands write into it; the static files linked
+        // from the previous release stay root's (the app replaces them, never changes them).
+        building
+            ? collect
+                ? sh `find ${release} -path ${collect} -prune -o -exec chown -h ${s.appUser} {} +`
+                : sh `chown -R -h ${s.appUser} ${release}`
+            : undefined, folder.prepare, raw('status=0'), script(raw('{'), inRelease(s, id, 'django', writable, sh `python -c ${DJANGO_PY} ${json} ${folder.folder}`), raw('} || status=$?')), work.migrate ? keepBackup(s, id, kind) : undefined, building ? sealRelease(s, release, collect) : undefined, 
         // Collected inside the release: frozen with it, root's, open to nginx.
         staticRoot?.startsWith(`${release}/`) && (collect || building)
             ? sh `chown -R -h root:root ${staticRoot} && chmod -R go+rX ${staticRoot}`
