@@ -71879,10 +71879,39 @@ function djangoStep(s, id, work, where) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/server/step.ts
+// A step is one shell command run on the server, as data: the planner returns steps, one
+// executor runs them, so the dry run, the unit tests and the deploy see the same commands.
+
+/** The phases of a deploy, in order: the job summary's timing table has one column each. */
+const PHASES = [
+    'connect',
+    'upload',
+    'venv',
+    'django',
+    'gates',
+    'restart',
+    'health',
+    'cleanup'
+];
+/**
+ * Steps that need no answer in between, sent as one script (one round trip): `before` run
+ * first, each stopping the script when it fails; the result is `step`, by its id and title.
+ */
+function folded(before, step) {
+    if (before.length === 0)
+        return step;
+    return {
+        ...step,
+        command: script(raw('set -eu'), ...before.map((b) => b.command), step.command)
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/server/django.ts
 // Django on the server: commands run as the app user in a release, the settings the deploy reads
 // from the project, and the steps before the switch (the folders it writes, the one Django
 // process of server/manage.ts, hooks).
+
 
 
 
@@ -71939,14 +71968,16 @@ const LINKED_STORAGES = new Set([
  * (server/manage.ts), then the pre-restart hook.
  */
 function djangoSteps(s, id, found, previous = '') {
+    // Root's preparations, sent with the first step that runs Django (server/step.ts folded).
+    const prepare = [];
     const steps = [];
     const writable = appWritable(s, id, found);
     const shared = sharedPaths(s, id, found);
     if (shared.length > 0)
-        steps.push(shareStep(s, id, shared));
+        prepare.push(shareStep(s, id, shared));
     const folders = [mediaFolder(s, id, found), ...s.writablePaths].filter((f) => f !== undefined);
     if (folders.length > 0) {
-        steps.push({
+        prepare.push({
             id: 'media',
             phase: 'django',
             title: `Prepare the folders the app writes: ${folders.join(', ')}`,
@@ -71974,7 +72005,8 @@ function djangoSteps(s, id, found, previous = '') {
         }));
     if (s.preRestart)
         steps.push(hookStep(s, id, 'pre-restart', s.preRestart, 'django', writable));
-    return steps;
+    const [first, ...rest] = steps;
+    return first ? [folded(prepare, first), ...rest] : prepare;
 }
 /** build-commands, and django-compressor's offline compression when the settings ask for it. */
 function buildCommands(s, found) {
@@ -72894,6 +72926,7 @@ function parseProcessStates(stdout) {
 
 
 
+
 /** A run that cannot be planned (nothing to roll back to): said before anything changed. */
 class PlanError extends Error {
     name = 'PlanError';
@@ -73039,13 +73072,7 @@ function planUnlocked(input) {
         target,
         previous: facts.live,
         files,
-        release: [
-            // A calendar systemd refuses stops the run before anything is uploaded or installed.
-            ...(s.schedules.length > 0 ? [checkCalendarsStep(s)] : []),
-            prepareStep(s),
-            ...(s.dotenv.length > 0 ? [dotenvStep(s)] : []),
-            ...(isNew ? [uploadStep(s, target), venvStep(s, target, input.venvKey)] : [])
-        ],
+        release: releaseSteps(s, target, isNew, input.venvKey),
         discover: discoverStep(s, target),
         build: isNew ? djangoSteps(s, target, found, facts.live) : restore,
         gates: [
@@ -73070,6 +73097,18 @@ function planUnlocked(input) {
         certificate,
         secure
     };
+}
+/** Before the project's settings are read: the layout (with the .env or the upload), venv. */
+function releaseSteps(s, target, isNew, venvKey) {
+    const [next, ...rest] = [
+        ...(s.dotenv.length > 0 ? [dotenvStep(s)] : []),
+        ...(isNew ? [uploadStep(s, target), venvStep(s, target, venvKey)] : [])
+    ];
+    return [
+        // A calendar systemd refuses stops the run before anything is uploaded or installed.
+        ...(s.schedules.length > 0 ? [checkCalendarsStep(s)] : []),
+        ...(next ? [folded([prepareStep(s)], next), ...rest] : [prepareStep(s)])
+    ];
 }
 /** After a healthy switch: the old instance drained, the renewal timer, post-deploy, pruning. */
 function finishSteps(s, facts, target, deployKey) {
@@ -75954,21 +75993,6 @@ async function markUnfinishedDeployment(token, env = process.env) {
         warnApiError(`mark deployment ${id} as error`, error, 'The deployment may still show as in progress.');
     }
 }
-
-;// CONCATENATED MODULE: ./src/server/step.ts
-// A step is one shell command run on the server, as data: the planner returns steps, one
-// executor runs them, so the dry run, the unit tests and the deploy see the same commands.
-/** The phases of a deploy, in order: the job summary's timing table has one column each. */
-const PHASES = [
-    'connect',
-    'upload',
-    'venv',
-    'django',
-    'gates',
-    'restart',
-    'health',
-    'cleanup'
-];
 
 ;// CONCATENATED MODULE: ./src/grammar/private-key.ts
 // An SSH private key as pasted into a secret: the mistakes people make with it (the .pub file,
