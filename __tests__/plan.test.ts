@@ -9,19 +9,9 @@ import { healthHost, parseErrors, parseHealth } from '../src/server/health.js'
 import { parseFacts, type HostFacts } from '../src/server/inspect.js'
 import { releaseClock, releaseId, venvKey, venvStep } from '../src/server/release.js'
 import { createRollout, rollOut } from '../src/rollout.js'
-import { settingsFor } from './settings-fixture.js'
+import { settingsFor, hostFacts } from './settings-fixture.js'
 
-const facts: HostFacts = {
-  cpus: 2,
-  live: '',
-  releases: [],
-  failed: [],
-  served: [],
-  python: '3.11.2 /usr/bin/python3.11',
-  instance: '',
-  migrated: [],
-  backups: []
-}
+const facts: HostFacts = hostFacts()
 const RELEASE = '20261125T081500Z-1a2b3c4'
 
 describe('release ids', () => {
