@@ -177,11 +177,9 @@ describe('transitions', () => {
     expect(t.steps()).toEqual([
       'lock',
       'inspect',
-      'prepare',
       'upload',
       'venv',
       'discover',
-      'media',
       'django',
       'verify-units',
       'nginx-t',
@@ -492,7 +490,11 @@ describe('ASGI', () => {
     const t = new ScriptedTransport({ 'asgi-import': facts('wsproto', '0.17.6') })
     const result = await deploy(asgi(), t)
     expect(result.status).toBe('success')
-    expect(t.steps().slice(6, 9)).toEqual(['media', 'asgi-import', 'django'])
+    expect(t.steps().slice(4, 7)).toEqual(['discover', 'asgi-import', 'django'])
+    // The folders the app writes are made in the import's script, before it.
+    expect(t.ran.find((r) => r.step === 'asgi-import')?.command).toContain(
+      '/srv/mysite/shared/media mysite www-data 2750'
+    )
     expect(result.server).toMatchObject({ uvicorn: '0.17.6', ws: 'wsproto' })
   })
 

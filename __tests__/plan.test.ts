@@ -9,19 +9,9 @@ import { healthHost, parseErrors, parseHealth } from '../src/server/health.js'
 import { parseFacts, type HostFacts } from '../src/server/inspect.js'
 import { releaseClock, releaseId, venvKey, venvStep } from '../src/server/release.js'
 import { createRollout, rollOut } from '../src/rollout.js'
-import { settingsFor } from './settings-fixture.js'
+import { settingsFor, hostFacts } from './settings-fixture.js'
 
-const facts: HostFacts = {
-  cpus: 2,
-  live: '',
-  releases: [],
-  failed: [],
-  served: [],
-  python: '3.11.2 /usr/bin/python3.11',
-  instance: '',
-  migrated: [],
-  backups: []
-}
+const facts: HostFacts = hostFacts()
 const RELEASE = '20261125T081500Z-1a2b3c4'
 
 describe('release ids', () => {
@@ -250,6 +240,23 @@ describe('choices made from the settings', () => {
     expect(linked).toBeGreaterThan(made)
     expect(handed).toBeGreaterThan(linked)
     expect(text.indexOf('systemd-run')).toBeGreaterThan(handed)
+    // Build commands have the release, but not the linked files, which are v1's too: never the
+    // app's, never sealed (chmod) while nginx serves them from the live release.
+    const building = djangoSteps(
+      settingsFor({ buildCommands: [['compilemessages']] }),
+      RELEASE,
+      { staticRoot, staticStorage: storage },
+      previous
+    ).find((s) => s.id === 'django')?.command.text
+    const release = `/srv/mysite/releases/${RELEASE}`
+    expect(building).toContain(
+      `find ${release} -path ${staticRoot} -prune -o -exec chown -h mysite {} +`
+    )
+    expect(building).toContain(
+      `find ${release} -path ${staticRoot} -prune -o ! -type l -exec chmod u=rwX,g=rX,o= {} +`
+    )
+    expect(building).not.toContain(`chown -R -h mysite ${release}`)
+    expect(building).not.toContain(`chmod -R u=rwX,g=rX,o= ${release}`)
     // Collected outside the release (kept across releases): nothing to link.
     expect(django({ staticRoot: '/srv/mysite/static', staticStorage: storage })).not.toContain(
       'cp -al'
@@ -287,10 +294,15 @@ describe('what the project keeps inside the release', () => {
       { path: 'media', kind: 'folder', why: 'MEDIA_ROOT' }
     ])
     const steps = plan(found).build
-    expect(steps.map((step) => step.id)).toEqual(['shared-paths', 'media', 'django'])
+    // Linked and made by root in the script of the Django process's step, before it: one round trip.
+    expect(steps.map((step) => step.id)).toEqual(['django'])
+    const text = steps[0].command.text
+    const linked = text.indexOf(`${release} db.sqlite3 /srv/mysite/shared/db.sqlite3`)
     // The media folder is made where it really lives, in shared/.
-    expect(steps[1].command.text).toContain('/srv/mysite/shared/media mysite www-data 2750')
-    expect(steps[0].command.text).toContain(`${release} db.sqlite3 /srv/mysite/shared/db.sqlite3`)
+    const made = text.lastIndexOf('/srv/mysite/shared/media mysite www-data 2750')
+    expect(linked).toBeGreaterThan(-1)
+    expect(made).toBeGreaterThan(linked)
+    expect(text.indexOf('--uid=mysite', made)).toBeGreaterThan(made)
     expect(sharedNotice(settingsFor(), sharedPaths(settingsFor(), RELEASE, found))).toContain(
       'db.sqlite3 (the SQLite database in DATABASES) is inside the release: kept in /srv/mysite/shared/db.sqlite3'
     )

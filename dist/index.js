@@ -71622,8 +71622,12 @@ function dotenvText(s) {
  * Code is root's and the app's group's to read, nobody else's: others may only pass through
  * folders (nginx serves the collected static files, which collectstatic opens to it).
  */
-function sealRelease(s, dir) {
-    return script(sh `chown -R -h root:${s.appUser} ${dir}`, sh `chmod -R u=rwX,g=rX,o= ${dir}`, sh `find ${dir} -type d -exec chmod o+x {} +`);
+function sealRelease(s, dir, except) {
+    if (!except)
+        return script(sh `chown -R -h root:${s.appUser} ${dir}`, sh `chmod -R u=rwX,g=rX,o= ${dir}`, sh `find ${dir} -type d -exec chmod o+x {} +`);
+    // Without the folder `except` (collected static files, some the previous release's too); no
+    // link given to chmod, which would follow it.
+    return script(sh `find ${dir} -path ${except} -prune -o -exec chown -h root:${s.appUser} {} +`, sh `find ${dir} -path ${except} -prune -o ! -type l -exec chmod u=rwX,g=rX,o= {} +`, sh `find ${dir} -path ${except} -prune -o -type d -exec chmod o+x {} +`);
 }
 function uploadStep(s, id) {
     const dir = layout_layout(s).release(id);
@@ -71862,7 +71866,14 @@ function djangoStep(s, id, work, where) {
         phase: 'django',
         title: titleOf({ ...work, collectstatic: !!collect }),
         privileged: true,
-        command: script(raw('set -eu'), kind === 'postgresql' ? checkClientTools : undefined, collect ? collectStaticRoot(s, id, collect, where.previous) : undefined, building ? sh `chown -R -h ${s.appUser} ${release}` : undefined, folder.prepare, raw('status=0'), script(raw('{'), inRelease(s, id, 'django', writable, sh `python -c ${DJANGO_PY} ${json} ${folder.folder}`), raw('} || status=$?')), work.migrate ? keepBackup(s, id, kind) : undefined, building ? sealRelease(s, release) : undefined, 
+        command: script(raw('set -eu'), kind === 'postgresql' ? checkClientTools : undefined, collect ? collectStaticRoot(s, id, collect, where.previous) : undefined, 
+        // The release is the app's while build commands write into it; the static files linked
+        // from the previous release stay root's (the app replaces them, never changes them).
+        building
+            ? collect
+                ? sh `find ${release} -path ${collect} -prune -o -exec chown -h ${s.appUser} {} +`
+                : sh `chown -R -h ${s.appUser} ${release}`
+            : undefined, folder.prepare, raw('status=0'), script(raw('{'), inRelease(s, id, 'django', writable, sh `python -c ${DJANGO_PY} ${json} ${folder.folder}`), raw('} || status=$?')), work.migrate ? keepBackup(s, id, kind) : undefined, building ? sealRelease(s, release, collect) : undefined, 
         // Collected inside the release: frozen with it, root's, open to nginx.
         staticRoot?.startsWith(`${release}/`) && (collect || building)
             ? sh `chown -R -h root:root ${staticRoot} && chmod -R go+rX ${staticRoot}`
@@ -71870,10 +71881,39 @@ function djangoStep(s, id, work, where) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/server/step.ts
+// A step is one shell command run on the server, as data: the planner returns steps, one
+// executor runs them, so the dry run, the unit tests and the deploy see the same commands.
+
+/** The phases of a deploy, in order: the job summary's timing table has one column each. */
+const PHASES = [
+    'connect',
+    'upload',
+    'venv',
+    'django',
+    'gates',
+    'restart',
+    'health',
+    'cleanup'
+];
+/**
+ * Steps that need no answer in between, sent as one script (one round trip): `before` run
+ * first, each stopping the script when it fails; the result is `step`, by its id and title.
+ */
+function folded(before, step) {
+    if (before.length === 0)
+        return step;
+    return {
+        ...step,
+        command: script(raw('set -eu'), ...before.map((b) => b.command), step.command)
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/server/django.ts
 // Django on the server: commands run as the app user in a release, the settings the deploy reads
 // from the project, and the steps before the switch (the folders it writes, the one Django
 // process of server/manage.ts, hooks).
+
 
 
 
@@ -71930,14 +71970,16 @@ const LINKED_STORAGES = new Set([
  * (server/manage.ts), then the pre-restart hook.
  */
 function djangoSteps(s, id, found, previous = '') {
+    // Root's preparations, sent with the first step that runs Django (server/step.ts folded).
+    const prepare = [];
     const steps = [];
     const writable = appWritable(s, id, found);
     const shared = sharedPaths(s, id, found);
     if (shared.length > 0)
-        steps.push(shareStep(s, id, shared));
+        prepare.push(shareStep(s, id, shared));
     const folders = [mediaFolder(s, id, found), ...s.writablePaths].filter((f) => f !== undefined);
     if (folders.length > 0) {
-        steps.push({
+        prepare.push({
             id: 'media',
             phase: 'django',
             title: `Prepare the folders the app writes: ${folders.join(', ')}`,
@@ -71965,7 +72007,8 @@ function djangoSteps(s, id, found, previous = '') {
         }));
     if (s.preRestart)
         steps.push(hookStep(s, id, 'pre-restart', s.preRestart, 'django', writable));
-    return steps;
+    const [first, ...rest] = steps;
+    return first ? [folded(prepare, first), ...rest] : prepare;
 }
 /** build-commands, and django-compressor's offline compression when the settings ask for it. */
 function buildCommands(s, found) {
@@ -72924,6 +72967,7 @@ function parseProcessStates(stdout) {
 
 
 
+
 /** A run that cannot be planned (nothing to roll back to): said before anything changed. */
 class PlanError extends Error {
     name = 'PlanError';
@@ -73069,13 +73113,7 @@ function planUnlocked(input) {
         target,
         previous: facts.live,
         files,
-        release: [
-            // A calendar systemd refuses stops the run before anything is uploaded or installed.
-            ...(s.schedules.length > 0 ? [checkCalendarsStep(s)] : []),
-            prepareStep(s),
-            ...(s.dotenv.length > 0 ? [dotenvStep(s)] : []),
-            ...(isNew ? [uploadStep(s, target), venvStep(s, target, input.venvKey)] : [])
-        ],
+        release: releaseSteps(s, target, isNew, input.venvKey),
         discover: discoverStep(s, target),
         build: isNew ? djangoSteps(s, target, found, facts.live) : restore,
         gates: [
@@ -73100,6 +73138,18 @@ function planUnlocked(input) {
         certificate,
         secure
     };
+}
+/** Before the project's settings are read: the layout (with the .env or the upload), venv. */
+function releaseSteps(s, target, isNew, venvKey) {
+    const [next, ...rest] = [
+        ...(s.dotenv.length > 0 ? [dotenvStep(s)] : []),
+        ...(isNew ? [uploadStep(s, target), venvStep(s, target, venvKey)] : [])
+    ];
+    return [
+        // A calendar systemd refuses stops the run before anything is uploaded or installed.
+        ...(s.schedules.length > 0 ? [checkCalendarsStep(s)] : []),
+        ...(next ? [folded([prepareStep(s)], next), ...rest] : [prepareStep(s)])
+    ];
 }
 /** After a healthy switch: the old instance drained, the renewal timer, post-deploy, pruning. */
 function finishSteps(s, facts, target, deployKey) {
@@ -75984,21 +76034,6 @@ async function markUnfinishedDeployment(token, env = process.env) {
         warnApiError(`mark deployment ${id} as error`, error, 'The deployment may still show as in progress.');
     }
 }
-
-;// CONCATENATED MODULE: ./src/server/step.ts
-// A step is one shell command run on the server, as data: the planner returns steps, one
-// executor runs them, so the dry run, the unit tests and the deploy see the same commands.
-/** The phases of a deploy, in order: the job summary's timing table has one column each. */
-const PHASES = [
-    'connect',
-    'upload',
-    'venv',
-    'django',
-    'gates',
-    'restart',
-    'health',
-    'cleanup'
-];
 
 ;// CONCATENATED MODULE: ./src/grammar/private-key.ts
 // An SSH private key as pasted into a secret: the mistakes people make with it (the .pub file,

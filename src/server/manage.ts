@@ -161,7 +161,13 @@ export function djangoStep(
       raw('set -eu'),
       kind === 'postgresql' ? checkClientTools : undefined,
       collect ? collectStaticRoot(s, id, collect, where.previous) : undefined,
-      building ? sh`chown -R -h ${s.appUser} ${release}` : undefined,
+      // The release is the app's while build commands write into it; the static files linked
+      // from the previous release stay root's (the app replaces them, never changes them).
+      building
+        ? collect
+          ? sh`find ${release} -path ${collect} -prune -o -exec chown -h ${s.appUser} {} +`
+          : sh`chown -R -h ${s.appUser} ${release}`
+        : undefined,
       folder.prepare,
       raw('status=0'),
       script(
@@ -170,7 +176,7 @@ export function djangoStep(
         raw('} || status=$?')
       ),
       work.migrate ? keepBackup(s, id, kind) : undefined,
-      building ? sealRelease(s, release) : undefined,
+      building ? sealRelease(s, release, collect) : undefined,
       // Collected inside the release: frozen with it, root's, open to nginx.
       staticRoot?.startsWith(`${release}/`) && (collect || building)
         ? sh`chown -R -h root:root ${staticRoot} && chmod -R go+rX ${staticRoot}`

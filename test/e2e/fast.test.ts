@@ -29,7 +29,9 @@ const inputs = (project = 'shop', name = NAME) =>
     requirements: 'requirements/production.txt',
     'server-name': name,
     'health-path': '/status/',
-    dotenv: `DJANGO_SECRET_KEY=fast-secret-key-for-the-tests\nDJANGO_ALLOWED_HOSTS=${name}`
+    dotenv: `DJANGO_SECRET_KEY=fast-secret-key-for-the-tests\nDJANGO_ALLOWED_HOSTS=${name}`,
+    // A build command: the release is the app's while it runs, the linked static files never.
+    'build-commands': 'check'
   })
 
 /** The project at a version, with two static files of its app: one changes with the version. */
@@ -84,6 +86,9 @@ test('a code change with no new migration: no migration runs, only the changed s
   expect(run.stdout).toMatch(/\n1 static file copied to '[^']+', \d+ unmodified\./)
   // Root's, read-only to the app, open to nginx: as a fresh copy would be.
   expect(await must(`stat -c '%U %a' ${collected(v2, 'files/logo.css')}`)).toBe('root 644\n')
+  expect(await must(`stat -c '%U %G %a' /srv/shop/releases/${v2}/config/urls.py`)).toBe(
+    'root shop 640\n'
+  )
   // The previous release's copy is still its own: a rollback serves v1's files.
   expect(await must(`cat /srv/shop/releases/${v1}/staticfiles/files/site.css`)).toBe(
     "body::after { content: 'v1'; }\n"
@@ -148,9 +153,8 @@ test("whitenoise's compressed manifest storage: collected from scratch, each rel
   expect(hashed).toMatch(/^files\/site\.[0-9a-f]{12}\.css$/)
   const page = await get(host, `/static/${hashed}`, { Host: 'press.test' })
   expect(page).toMatchObject({ status: 200, text: "body::after { content: 'w2'; }\n" })
-  await must(`test -s ${root(w2)}/${hashed}.gz`)
-  // Not linked: w1's compressed files are still w1's own.
-  const inode = async (release: string) =>
-    (await must(`stat -c %i ${root(release)}/files/logo.css.gz`)).trim()
+  // Compressed (whitenoise skips files too small to gain): not linked, w1's are still w1's own.
+  const big = `${manifest.paths['admin/css/base.css']}.gz`
+  const inode = async (release: string) => (await must(`stat -c %i ${root(release)}/${big}`)).trim()
   expect(await inode(w2)).not.toBe(await inode(w1))
 })
