@@ -298,8 +298,7 @@ export async function writeReport(s: Settings, reports: HostReport[]): Promise<v
   )
   core.setOutput(Output.Interface, isAsgi(s) ? 'asgi' : 'wsgi')
   core.setOutput(Output.WorkerClass, workerClass(s))
-  if (process.env.GITHUB_STEP_SUMMARY)
-    await core.appendSummary(redact(summaryMarkdown(s, reports)))
+  if (process.env.GITHUB_STEP_SUMMARY) await core.appendSummary(redact(summaryMarkdown(s, reports)))
   for (const r of reports) {
     if (r.status === 'failure' || r.status === 'rolled-back') {
       core.error(r.message.split('\n').slice(0, 20).join('\n'), {
