@@ -7,7 +7,8 @@
 #   ssh2 alone  a bundle that only imports ssh2's Client and connects with the key: the floor for
 #               any action that speaks SSH with ssh2 (what the action adds above it is its own)
 #
-#   bash bench/experiments/startup-variants.sh        (Node 24 first on PATH; BENCH_RUNS=30)
+#   bash bench/experiments/startup-variants.sh        (Node 24 first on PATH; BENCH_RUNS=30;
+#                                                     BENCH_EXTRA_BUNDLES: more builds beside)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/dda-startup-variants.XXXXXX)
@@ -41,6 +42,6 @@ build src/index.ts "$work/out/minified" -m
 build src/ssh2-alone.ts "$work/out/ssh2"
 
 cd "$root"
-BENCH_EXTRA_BUNDLES="rebuilt=$work/out/rebuilt/index.js,minified=$work/out/minified/index.js,ssh2 alone=$work/out/ssh2/index.js" \
+BENCH_EXTRA_BUNDLES="${BENCH_EXTRA_BUNDLES:+$BENCH_EXTRA_BUNDLES,}rebuilt=$work/out/rebuilt/index.js,minified=$work/out/minified/index.js,ssh2 alone=$work/out/ssh2/index.js" \
   node --experimental-transform-types --import ./bench/register.mjs bench/startup.ts
 rm -rf "$work"
