@@ -202,7 +202,7 @@ describe('the import step', () => {
   test('imports the application with the worker class as the app user in the release, before migrate', () => {
     const s = asgi()
     const steps = djangoSteps(s, '20261125T081500Z-1a2b3c4', {})
-    expect(steps.map((step) => step.id)).toEqual(['asgi-import', 'migrations', 'migrate'])
+    expect(steps.map((step) => step.id)).toEqual(['asgi-import', 'django'])
     const step = asgiImportStep(s, '20261125T081500Z-1a2b3c4', ['/srv/mysite/shared'])
     expect(step.title).toBe(
       "Import mysite.asgi:application with gunicorn's uvicorn.workers.UvicornWorker"
@@ -212,8 +212,7 @@ describe('the import step', () => {
     const body = Buffer.from(/printf %s (\S+)/.exec(step.command.text)![1], 'base64').toString()
     expect(body).toMatch(/' uvicorn\.workers\.UvicornWorker mysite\.asgi\\?:application$/m)
     expect(djangoSteps(settingsFor(), '20261125T081500Z-1a2b3c4', {}).map((x) => x.id)).toEqual([
-      'migrations',
-      'migrate'
+      'django'
     ])
   })
 

@@ -181,9 +181,7 @@ describe('transitions', () => {
       'venv',
       'discover',
       'media',
-      'migrations',
-      'migrate',
-      'collectstatic',
+      'django',
       'verify-units',
       'nginx-t',
       'start',
@@ -237,14 +235,16 @@ describe('transitions', () => {
 
   test('a failed Django step switches nothing and names the step', async () => {
     const t = new ScriptedTransport({
-      migrate: { code: 1, stderr: 'Traceback\ndjango.db.utils.OperationalError: no such table' }
+      django: { code: 1, stderr: 'Traceback\ndjango.db.utils.OperationalError: no such table' }
     })
     const result = await deploy(settingsFor({ source }), t)
     expect(result.status).toBe('failure')
     expect(result.message).toMatch(
-      /^manage.py migrate --noinput failed: django.db.utils.OperationalError: no such table/
+      /^manage.py migrate \(when a migration is unapplied\), collectstatic failed: django.db.utils.OperationalError: no such table/
     )
-    expect(result.failedStep?.title).toBe('manage.py migrate --noinput')
+    expect(result.failedStep?.title).toBe(
+      'manage.py migrate (when a migration is unapplied), collectstatic'
+    )
     expect(t.steps()).not.toContain('switch')
   })
 
@@ -365,7 +365,7 @@ describe('transitions', () => {
     ]
     const s = settingsFor({ source, hosts, maxParallel: 2 })
     const rollout = createRollout(hosts, () => NEW)
-    const first = new ScriptedTransport({ migrate: { code: 1, stderr: 'boom' } })
+    const first = new ScriptedTransport({ django: { code: 1, stderr: 'boom' } })
     const second = new ScriptedTransport()
     const [a, b] = await Promise.all([
       deployHost(s, hosts[0], rollout, runContext({}), async () => first),
@@ -374,7 +374,7 @@ describe('transitions', () => {
     expect(a.status).toBe('failure')
     expect(b.status).toBe('failure')
     expect(b.message).toMatch(/stopped: the first host could not run its Django steps/)
-    expect(second.steps()).not.toContain('migrate')
+    expect(second.steps()).not.toContain('django')
     expect(second.lockReleased).toBe(true)
   })
 
@@ -408,6 +408,68 @@ describe('transitions', () => {
   })
 })
 
+describe('a deploy of what already serves', () => {
+  /** The inspection of a host whose live release was deployed to its end with `key`. */
+  const deployedWith = (key: string) => ({
+    stdout: `cpus=2\npython=3.11.2 /usr/bin/python3.11\nlive=${LIVE}\ndeployed=${key}\nreleases=${LIVE} ${OLDER}\nfailed=\ninstance=blue\n`
+  })
+  /** The key the run computes: recorded by the prune step of a deploy that went well. */
+  async function keyOf(s: Settings): Promise<string> {
+    const t = new ScriptedTransport()
+    await deploy(s, t)
+    const prune = t.ran.find((r) => r.step === 'prune')?.command ?? ''
+    const key = /([0-9a-f]{64}) > \/srv\/mysite\/\.deploy\/deployed\//.exec(prune)?.[1]
+    if (!key) throw new Error(`the prune step records no deploy key:\n${prune}`)
+    return key
+  }
+
+  test('the same key: nothing uploaded or restarted, the live site checked, success', async () => {
+    const s = settingsFor({ source })
+    const t = new ScriptedTransport({ inspect: deployedWith(await keyOf(s)) })
+    const result = await deploy(s, t)
+    expect(t.steps()).toEqual(['lock', 'inspect', 'health'])
+    expect(result).toMatchObject({ status: 'success', release: LIVE, httpStatus: 200 })
+    // The summary's count: the lock, the inspection, the check.
+    expect(result.roundTrips).toBe(3)
+    expect(result.message).toBe(
+      `${LIVE} already serves this commit with these settings: nothing was uploaded or restarted.`
+    )
+    expect(t.lockReleased).toBe(true)
+  })
+
+  test('another commit, other settings, or a live site that does not answer: a full deploy', async () => {
+    const s = settingsFor({ source })
+    const key = await keyOf(s)
+    const changed = mkdtempSync(join(tmpdir(), 'dda-flow-'))
+    writeFileSync(join(changed, 'manage.py'), '# changed\n')
+    writeFileSync(join(changed, 'requirements.txt'), 'Django\n')
+    const runs = [
+      [settingsFor({ source: changed }), {}],
+      [settingsFor({ source, workers: 3 }), {}],
+      [s, { health: { stdout: 'unhealthy 502 40\n' } }]
+    ] as const
+    for (const [settings, answers] of runs) {
+      const t = new ScriptedTransport({ inspect: deployedWith(key), ...answers })
+      await deploy(settings, t)
+      expect(t.steps()).toContain('upload')
+      expect(t.steps()).toContain('switch')
+    }
+    // Connection settings are not what the host serves: the same key.
+    expect(await keyOf(settingsFor({ source, connectTimeoutMs: 5000 }))).toBe(key)
+  })
+
+  test("source: none and rollbacks forget the live release's key: its files are no longer that deploy's", async () => {
+    for (const overrides of [{ source: null }, { rollback: true, source: null }]) {
+      const t = new ScriptedTransport({ inspect: deployedWith('a'.repeat(64)) })
+      await deploy(settingsFor(overrides), t)
+      expect(t.steps()).toContain('switch')
+      expect(t.ran.find((r) => r.step === 'prune')?.command).toMatch(
+        /rm -f \/srv\/mysite\/\.deploy\/deployed\/2026/
+      )
+    }
+  })
+})
+
 describe('ASGI', () => {
   const asgi = () =>
     settingsFor({ source, asgiModule: 'mysite.asgi:application', proxyReadTimeoutS: 3600 })
@@ -419,7 +481,7 @@ describe('ASGI', () => {
     const t = new ScriptedTransport({ 'asgi-import': facts('wsproto', '0.17.6') })
     const result = await deploy(asgi(), t)
     expect(result.status).toBe('success')
-    expect(t.steps().slice(6, 10)).toEqual(['media', 'asgi-import', 'migrations', 'migrate'])
+    expect(t.steps().slice(6, 9)).toEqual(['media', 'asgi-import', 'django'])
     expect(result.server).toMatchObject({ uvicorn: '0.17.6', ws: 'wsproto' })
   })
 
@@ -436,7 +498,7 @@ describe('ASGI', () => {
     expect(result.message).toMatch(
       /^Import mysite\.asgi:application with gunicorn's uvicorn\.workers\.UvicornWorker failed: ModuleNotFoundError: No module named 'chat\.presence'\nNothing was switched: 20261120T100000Z-aaaaaaa still serves\./
     )
-    expect(t.steps()).not.toContain('migrate')
+    expect(t.steps()).not.toContain('django')
     expect(t.steps()).not.toContain('switch')
     expect(t.steps().slice(-1)).toEqual(['mark-failed'])
   })

@@ -7,11 +7,10 @@ import { summaryMarkdown, type HostReport } from '../src/report/report.js'
 import { djangoSteps } from '../src/server/django.js'
 import { parseFacts, type HostFacts } from '../src/server/inspect.js'
 import {
-  backupStep,
   databaseKind,
   describePlan,
-  migrateStep,
   parseBackup,
+  parseMigrated,
   parseMigrationPlan
 } from '../src/server/migrations.js'
 import { pruneStep } from '../src/server/release.js'
@@ -42,62 +41,44 @@ const ids = (steps: Array<{ id: string }>) => steps.map((step) => step.id)
 
 describe('the Django steps for the database', () => {
   const s = settingsFor()
+  const django = (found: typeof PG | typeof SQLITE | object, settings = s) =>
+    djangoSteps(settings, NEW, found).find((step) => step.id === 'django')
 
-  test('the plan first; with nothing to apply, no backup and no migrate', () => {
-    expect(ids(djangoSteps(s, NEW, PG, { pending: [], irreversible: [] }))).toEqual([
-      'database-tools',
-      'migrations'
-    ])
-    expect(ids(djangoSteps(s, NEW, SQLITE, { pending: [], irreversible: [] }))).toEqual([
-      'migrations'
-    ])
+  test('one Django process decides: the plan, and the backup and migrate only when it has something to apply', () => {
+    expect(ids(djangoSteps(s, NEW, PG))).toEqual(['django'])
+    expect(django(PG)?.title).toBe('manage.py migrate (when a migration is unapplied)')
+    expect(ids(djangoSteps(settingsFor({ migrate: false }), NEW, PG))).toEqual([])
   })
 
-  test('something to apply: the backup, then migrate; the client tools checked first on PostgreSQL', () => {
-    const plan = { pending: ['shop.0002_price'], irreversible: [] }
-    expect(ids(djangoSteps(s, NEW, PG, plan))).toEqual([
-      'database-tools',
-      'migrations',
-      'backup',
-      'migrate'
-    ])
-    expect(ids(djangoSteps(s, NEW, SQLITE, plan))).toEqual(['migrations', 'backup', 'migrate'])
-    // Before the plan is known, the deploy plans both (the flow plans again with the answer).
-    expect(ids(djangoSteps(s, NEW, SQLITE))).toEqual(['migrations', 'backup', 'migrate'])
-  })
-
-  test('backup: false, another database, migrate: false', () => {
-    const plan = { pending: ['shop.0002_price'], irreversible: [] }
-    expect(ids(djangoSteps(settingsFor({ backup: false }), NEW, PG, plan))).toEqual([
-      'migrations',
-      'migrate'
-    ])
-    expect(ids(djangoSteps(s, NEW, { databaseEngine: 'django.db.backends.mysql' }, plan))).toEqual([
-      'migrations',
-      'migrate'
-    ])
-    expect(ids(djangoSteps(settingsFor({ migrate: false }), NEW, PG, plan))).toEqual([])
-  })
-
-  test('the client tools check names the package', () => {
-    const tools = djangoSteps(s, NEW, PG, { pending: [], irreversible: [] })[0]
-    expect(tools.command.text).toContain('Install the package postgresql-client')
+  test('the client tools are checked first on PostgreSQL with a backup, and the check names the package', () => {
+    const text = django(PG)?.command.text ?? ''
+    expect(text).toContain('Install the package postgresql-client')
+    expect(text.indexOf('postgresql-client')).toBeLessThan(text.indexOf('systemd-run'))
+    expect(django(SQLITE)?.command.text).not.toContain('postgresql-client')
+    expect(django(PG, settingsFor({ backup: false }))?.command.text).not.toContain(
+      'postgresql-client'
+    )
   })
 
   test('the backup is written by the app user, then root keeps it (0600) beside the releases', () => {
-    const text = backupStep(s, NEW, 'postgresql', ['/srv/mysite/shared']).command.text
+    const text = django(PG)?.command.text ?? ''
     expect(text).toContain('--uid=mysite')
     expect(text).toContain(`/srv/mysite/backups/${NEW}.pgdump`)
     expect(text).toContain('chmod 600')
     // No credential on a command line: the script reads them from the settings.
     expect(text).not.toMatch(/PASSWORD=|PGPASSWORD=/)
-    expect(backupStep(s, NEW, 'sqlite', []).title).toContain('SQLite online backup')
+    expect(django(SQLITE)?.command.text).toContain(`/srv/mysite/backups/${NEW}.sqlite3`)
+    // Another database, or backup: false: nothing to keep.
+    expect(django({ databaseEngine: 'django.db.backends.mysql' })?.command.text).not.toContain(
+      '/srv/mysite/backups/2026'
+    )
   })
 
-  test('migrate records what the release applied, for a later rollback', () => {
-    const text = migrateStep(s, NEW, [], ['shop.0002_price']).command.text
+  test('migrate records that the release applied migrations, for a later rollback', () => {
+    const text = django(SQLITE)?.command.text ?? ''
     expect(text).toContain(`/srv/mysite/.deploy/migrated/${NEW}`)
-    expect(migrateStep(s, NEW, [], ['shop.0002_price']).title).toBe('manage.py migrate --noinput')
+    expect(parseMigrated('x\nDJANGO-MIGRATED\n')).toBe(true)
+    expect(parseMigrated('DJANGO-MIGRATED please')).toBe(false)
   })
 
   test('databaseKind', () => {

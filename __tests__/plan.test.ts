@@ -213,15 +213,45 @@ describe('choices made from the settings', () => {
     const steps = djangoSteps(settingsFor({ staticRoot: '/var/www/static' }), RELEASE, {
       staticRoot
     })
-    const collect = steps.find((step) => step.id === 'collectstatic')
+    const collect = steps.find((step) => step.id === 'django')
+    expect(collect?.title).toBe('manage.py migrate (when a migration is unapplied), collectstatic')
     // Made for the app without following a link, then written by it in the sandbox.
     expect(collect?.command.text).toContain(`${staticRoot} mysite mysite 755`)
     expect(collect?.command.text).toContain(`ReadWritePaths\\=${staticRoot}`)
     expect(collect?.command.text).not.toContain('/var/www/static')
-    expect(djangoSteps(settingsFor(), RELEASE, {}).map((step) => step.id)).toEqual([
-      'migrations',
-      'migrate'
+    expect(collect?.command.text).not.toContain('cp -al')
+    const without = djangoSteps(settingsFor(), RELEASE, {})
+    expect(without.map((step) => step.title)).toEqual([
+      'manage.py migrate (when a migration is unapplied)'
     ])
+  })
+
+  test("collectstatic starts from the previous release's collected files, linked, not copied", () => {
+    const staticRoot = `/srv/mysite/releases/${RELEASE}/staticfiles`
+    const previous = '20261120T100000Z-aaaaaaa'
+    const text =
+      djangoSteps(settingsFor(), RELEASE, { staticRoot }, previous).find((s) => s.id === 'django')
+        ?.command.text ?? ''
+    // Root's folder while the links are made; its folders then handed over, deepest first.
+    const made = text.indexOf(`${staticRoot} root root 755`)
+    const linked = text.indexOf(
+      `cp -al /srv/mysite/releases/${previous}/staticfiles/. ${staticRoot}/`
+    )
+    const handed = text.indexOf(
+      `find ${staticRoot} -depth -type d -exec chown -h mysite:mysite {} +`
+    )
+    expect(made).toBeGreaterThan(-1)
+    expect(linked).toBeGreaterThan(made)
+    expect(handed).toBeGreaterThan(linked)
+    expect(text.indexOf('systemd-run')).toBeGreaterThan(handed)
+    // Collected outside the release (kept across releases): nothing to link.
+    const outside = djangoSteps(
+      settingsFor(),
+      RELEASE,
+      { staticRoot: '/srv/mysite/static' },
+      previous
+    )
+    expect(outside.find((s) => s.id === 'django')?.command.text).not.toContain('cp -al')
   })
 
   test('a MEDIA_ROOT outside shared/ is made writable in the sandbox', () => {
@@ -247,11 +277,7 @@ describe('what the project keeps inside the release', () => {
       { path: 'media', kind: 'folder', why: 'MEDIA_ROOT' }
     ])
     const steps = plan(found).build
-    expect(steps.map((step) => step.id).slice(0, 3)).toEqual([
-      'shared-paths',
-      'media',
-      'migrations'
-    ])
+    expect(steps.map((step) => step.id)).toEqual(['shared-paths', 'media', 'django'])
     // The media folder is made where it really lives, in shared/.
     expect(steps[1].command.text).toContain('/srv/mysite/shared/media mysite www-data 2750')
     expect(steps[0].command.text).toContain(`${release} db.sqlite3 /srv/mysite/shared/db.sqlite3`)
@@ -273,7 +299,9 @@ describe('what the project keeps inside the release', () => {
       staticRoot: `${release}/staticfiles`,
       compress: { enabled: true, offline: true, output: 'CACHE' }
     })
-    expect(offline.build.map((step) => step.title)).toContain('manage.py compress --force')
+    expect(offline.build.map((step) => step.title)).toContain(
+      'manage.py migrate (when a migration is unapplied), collectstatic, compress --force'
+    )
     const online = {
       staticRoot: `${release}/staticfiles`,
       compress: { enabled: true, offline: false, output: 'CACHE' }
@@ -303,8 +331,8 @@ describe('what the project keeps inside the release', () => {
       plan({ staticRoot: '/srv/mysite/releases/20261120T100000Z-aaaaaaa/static' })
     ).toThrow(/another release/)
     // BASE_DIR.parent.parent / 'static': beside the releases, kept across them.
-    expect(plan({ staticRoot: '/srv/mysite/releases/static' }).build.map((s) => s.id)).toContain(
-      'collectstatic'
+    expect(plan({ staticRoot: '/srv/mysite/releases/static' }).build.map((s) => s.title)).toContain(
+      'manage.py migrate (when a migration is unapplied), collectstatic'
     )
   })
 })

@@ -13,7 +13,7 @@
 import { NodeSSH } from 'node-ssh'
 import { readFileSync } from 'node:fs'
 import { discoverStep } from '../src/server/discover.js'
-import { inRelease } from '../src/server/django.js'
+import { inRelease } from '../src/server/sandbox.js'
 import { layout } from '../src/server/layout.js'
 import type { Settings } from '../src/settings.js'
 import { raw } from '../src/shell.js'

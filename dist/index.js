@@ -38044,6 +38044,7 @@ function layout_layout(s) {
         venv: (key) => `${root}/venvs/${key}`,
         backups: `${root}/backups`,
         migrated: `${root}/.deploy/migrated`,
+        deployed: `${root}/.deploy/deployed`,
         units: { socket: `${UNIT_FOLDER}/${units.socket}`, service: `${UNIT_FOLDER}/${units.service}` },
         legacyUnits: {
             socket: `${UNIT_FOLDER}/${units.legacy.socket}`,
@@ -39610,6 +39611,255 @@ function asApp(s, run, command) {
     const body = script(raw('set -eu'), command).text;
     return sh `printf %s ${external_node_buffer_.Buffer.from(body).toString('base64')} | base64 -d | systemd-run --quiet --pipe --wait --collect --service-type=exec --unit=${`${unitPrefix(s)}-${run.name}`}-"$$" --uid=${s.appUser} --gid=${s.appUser} ${properties.flatMap((prop) => ['-p', prop])} -- /bin/sh -s`;
 }
+/** Runs a management command (or the user's shell) as the app user, in the release. */
+function inRelease(s, id, name, writable, command) {
+    return asApp(s, { name, cwd: layout_layout(s).release(id), writable, release: id }, command);
+}
+
+;// CONCATENATED MODULE: ./src/server/health.ts
+// Is the release serving? The health check through nginx on the host, and, when it is not,
+// what the journal and nginx's error log say.
+
+
+/** A server name as a request carries it: a wildcard as one of the names it stands for. */
+function requestName(name) {
+    return name.replace(/^\*\./, 'www.').replace(/^\./, '').replace(/\.\*$/, '.com');
+}
+/** The Host header the health check sends: the first server name, or none for the catch-all. */
+function healthHost(s) {
+    const name = s.serverNames[0];
+    return name === '_' ? 'localhost' : requestName(name);
+}
+// `target` is host:port (through nginx) or a unix socket's path (an instance, directly, with the
+// headers nginx would add: the app sees the same request either way).
+const HEALTH_PY = `
+import http.client, socket, ssl, sys, time
+target, path, header, scheme, timeout = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
+direct = target.startswith('/')
+host, port = ('', 0) if direct else (target.rsplit(':', 1)[0], int(target.rsplit(':', 1)[1]))
+secure = scheme == 'tls'
+tls = secure and not direct
+# tls: auto before its first certificate: HTTPS is coming, so the app's redirect to it is no refusal.
+upgrading = scheme == 'upgrade'
+ranges = [tuple(map(int, r.split('-'))) for r in sys.argv[6].split(',')]
+class UnixConnection(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(target)
+start = time.monotonic(); status = 0; detail = ''
+class Named(http.client.HTTPSConnection):
+    # To nginx on this host, with the site's name in the TLS handshake (SNI), as a browser.
+    def connect(self):
+        self.sock = self._context.wrap_socket(socket.create_connection((host, port), 5), server_hostname=header)
+while True:
+    refused = False
+    try:
+        headers = {'Host': header, 'User-Agent': 'django-deploy-action health check'}
+        if direct:
+            conn = UnixConnection('localhost', timeout=5)
+            headers.update({'X-Forwarded-For': '127.0.0.1', 'X-Forwarded-Proto': 'https' if secure else 'http', 'X-Real-IP': '127.0.0.1'})
+        elif tls:
+            conn = Named(header, port, timeout=5, context=ssl._create_unverified_context())
+        else:
+            conn = http.client.HTTPConnection(host, port, timeout=5)
+        conn.request('GET', path, headers=headers)
+        response = conn.getresponse(); status = response.status; detail = ''
+        body = response.read(65536).decode('utf-8', 'replace')
+        location = response.getheader('Location') or ''
+        conn.close()
+        # Answers that health-expect's range would take, but that are no answer of the app's:
+        # Django refusing the Host header, and a redirect to HTTPS where there is none.
+        exact = any(lo == hi == status for lo, hi in ranges)
+        if status == 400 and not exact and ('DisallowedHost' in body or '<h1>Bad Request (400)</h1>' in body):
+            refused, detail = True, "DisallowedHost: Invalid HTTP_HOST header: '%s'" % header
+        if 300 <= status < 400 and not exact and not secure and not upgrading and location.startswith('https:'):
+            refused, detail = True, 'answered %d to %s: the settings redirect plain HTTP to HTTPS' % (status, location)
+    except Exception as error:
+        status = 0; detail = str(error)
+    elapsed = int((time.monotonic() - start) * 1000)
+    if not refused and any(lo <= status <= hi for lo, hi in ranges):
+        print('healthy', status, elapsed); sys.exit(0)
+    # A refusal is Django's final word: no need to wait for it to change.
+    if refused or elapsed >= timeout * 1000:
+        print('unhealthy', status, elapsed, detail); sys.exit(1)
+    time.sleep(0.25)
+`;
+/** Requests health-path through nginx on the host until a healthy status or health-timeout. */
+/**
+ * `scheme`: how the site is served; `upgrade` is plain HTTP until tls: auto's first certificate.
+ */
+function healthStep(s, timeoutMs = s.healthTimeoutMs, scheme = s.tlsCertificate ? 'tls' : 'plain') {
+    const tls = scheme === 'tls';
+    const port = tls ? s.tlsListen : s.listen.port;
+    const address = !s.listen.address || /^(0\.0\.0\.0|\[::\])$/.test(s.listen.address)
+        ? '127.0.0.1'
+        : s.listen.address.replace(/^\[|\]$/g, '');
+    return {
+        id: 'health',
+        phase: 'health',
+        title: `GET ${tls ? 'https' : 'http'}://${healthHost(s)}${s.healthPath} through nginx`,
+        privileged: false,
+        command: healthCommand(s, `${address}:${port}`, timeoutMs, scheme)
+    };
+}
+/**
+ * Requests health-path from an instance on its own socket, before nginx sends it anything: the
+ * Host header and the X-Forwarded-* headers nginx would send. As root: the socket is nginx's.
+ */
+function instanceHealthStep(s, instance) {
+    const unit = unitNames(s.projectName).instance(instance).service;
+    return {
+        id: 'instance-health',
+        phase: 'health',
+        title: `GET ${s.healthPath} from ${unit} on its socket (Host: ${healthHost(s)})`,
+        privileged: true,
+        command: healthCommand(s, instanceSocketPath(s.projectName, instance), s.healthTimeoutMs, s.tlsCertificate ? 'tls' : s.acme ? 'upgrade' : 'plain')
+    };
+}
+function healthCommand(s, target, timeoutMs, scheme) {
+    const ranges = s.healthExpect.map((r) => `${r.min}-${r.max}`).join(',');
+    return sh `${s.python} -c ${HEALTH_PY} ${target} ${s.healthPath} ${healthHost(s)} ${scheme} ${timeoutMs / 1000} ${ranges}`;
+}
+function parseHealth(stdout) {
+    const line = stdout.trim().split('\n').pop() ?? '';
+    const [verdict, status, elapsed, ...detail] = line.split(' ');
+    return {
+        healthy: verdict === 'healthy',
+        status: Number(status) || 0,
+        durationMs: Number(elapsed) || 0,
+        detail: detail.join(' ')
+    };
+}
+/** When the new release's instance was last started (seconds since the epoch): its journal starts there. */
+function startedAt(s) {
+    return `${layout_layout(s).state}/started`;
+}
+const ERRORS_HEADER = '--- errors in the journal';
+/** The journal of the instance the new release started in, since it started (`startedAt`). */
+function diagnosticsStep(s, instance) {
+    const service = unitNames(s.projectName).instance(instance).service;
+    const since = raw('--since "@$(cat "$started" 2>/dev/null || echo 0)"');
+    return {
+        id: 'diagnostics',
+        phase: 'health',
+        title: `Collect ${service}'s journal and nginx's error log`,
+        privileged: true,
+        command: script(sh `started=${startedAt(s)}`, 
+        // The exception that stopped the app is usually above gunicorn's own traceback.
+        raw(`echo '${ERRORS_HEADER}'`), sh `journalctl -u ${service} ${since} -n 400 --no-pager -o cat 2>/dev/null | grep -E '^[A-Za-z_][A-Za-z0-9_.]*(Error|Exception)(: |$)' | grep -v '^gunicorn\.errors\.' | awk '!seen[$0]++' | tail -n 5 || true`, sh `echo "--- journalctl -u ${service} (last 40 lines)"`, sh `journalctl -u ${service} ${since} -n 40 --no-pager -o short-iso 2>&1 || true`, raw('echo "--- /var/log/nginx/error.log (last 15 lines)"'), raw('tail -n 15 /var/log/nginx/error.log 2>&1 || true'))
+    };
+}
+/** The exception lines the diagnostics found, e.g. `ImportError: cannot import name ...`. */
+function parseErrors(diagnostics) {
+    const lines = diagnostics.split('\n');
+    const start = lines.indexOf(ERRORS_HEADER);
+    if (start < 0)
+        return [];
+    const end = lines.findIndex((line, i) => i > start && line.startsWith('--- '));
+    return lines.slice(start + 1, end < 0 ? undefined : end).filter((line) => line.trim() !== '');
+}
+
+;// CONCATENATED MODULE: ./src/server/discover.ts
+// What the project's own settings say, read in the release before anything else of Django runs:
+// where static and media files go, SQLite files and file storage (kept in shared/ when they are
+// inside the release), django-compressor's mode, and which names ALLOWED_HOSTS refuses.
+
+
+
+
+const MARK = 'DJANGO-SETTINGS ';
+/** Prints one marked JSON line; the names to check against ALLOWED_HOSTS come as arguments. */
+const DISCOVER_PY = `
+import json, os, sys, django
+from django.conf import settings
+django.setup()
+text = lambda value: str(value) if value else ''
+facts = {k: text(getattr(settings, k, '')) for k in ('STATIC_URL', 'STATIC_ROOT', 'MEDIA_URL', 'MEDIA_ROOT')}
+facts['SQLITE'] = [os.path.abspath(str(db.get('NAME') or '')) for db in settings.DATABASES.values()
+                   if 'sqlite' in db.get('ENGINE', '') and str(db.get('NAME') or ':memory:') != ':memory:']
+from django.core.files.storage import FileSystemStorage, default_storage
+facts['STORAGE'] = os.path.abspath(str(default_storage.location)) if isinstance(default_storage, FileSystemStorage) else ''
+if 'compressor' in settings.INSTALLED_APPS:
+    from compressor.conf import settings as compress
+    facts['COMPRESS'] = {'enabled': bool(compress.COMPRESS_ENABLED), 'offline': bool(compress.COMPRESS_OFFLINE),
+                         'root': text(compress.COMPRESS_ROOT), 'output': text(compress.COMPRESS_OUTPUT_DIR)}
+from django.http.request import validate_host
+allowed = settings.ALLOWED_HOSTS or (['.localhost', '127.0.0.1', '[::1]'] if settings.DEBUG else [])
+facts['REFUSED_HOSTS'] = [name for name in sys.argv[1:] if not validate_host(name, allowed)]
+facts['SSL_REDIRECT'] = bool(getattr(settings, 'SECURE_SSL_REDIRECT', False))
+facts['DATABASE'] = str(settings.DATABASES.get('default', {}).get('ENGINE', ''))
+print('${MARK}' + json.dumps(facts))
+`;
+/** The names requests will carry: the server names (a wildcard as one of its names) or, for `_`, the health check's. */
+function hostNames(s) {
+    const names = s.serverNames.map((name) => (name === '_' ? healthHost(s) : requestName(name)));
+    return [...new Set(names)];
+}
+function discoverStep(s, id) {
+    return {
+        id: 'discover',
+        phase: 'django',
+        title: "Read the project's settings (static, media, databases, ALLOWED_HOSTS)",
+        privileged: true,
+        command: inRelease(s, id, 'discover', [layout_layout(s).shared], sh `python -c ${DISCOVER_PY} ${hostNames(s)}`)
+    };
+}
+const urlPrefix = (url) => {
+    const withSlashes = `/${url.replace(/^\/+/, '').replace(/\/*$/, '/')}`;
+    return /^\/(?:[A-Za-z0-9_.~-]+\/)+$/.test(withSlashes) && !/\/\.\.?\//.test(withSlashes)
+        ? withSlashes
+        : undefined;
+};
+const absolute = (path) => typeof path === 'string' &&
+    /^\/[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*\/?$/.test(path) &&
+    !/\/\.\.?(\/|$)/.test(path)
+    ? path.replace(/\/$/, '')
+    : undefined;
+const discover_name = (value) => typeof value === 'string' && /^[A-Za-z0-9_.:[\]-]{1,253}$/.test(value) ? value : undefined;
+/**
+ * Reads the discovery output; values from the server are validated like inputs. The last
+ * marked line counts: the project's settings run first and may print anything, even a line
+ * like ours (which the plan then holds to the deploy path, see plan.ts).
+ */
+function parseDjangoFacts(stdout) {
+    const line = stdout
+        .split('\n')
+        .filter((l) => l.startsWith(MARK))
+        .pop();
+    if (!line)
+        return {};
+    let v;
+    try {
+        v = JSON.parse(line.slice(MARK.length));
+    }
+    catch {
+        return {};
+    }
+    const str = (key) => (typeof v[key] === 'string' ? v[key] : '');
+    const compress = v.COMPRESS;
+    return {
+        staticUrl: str('STATIC_URL') ? urlPrefix(str('STATIC_URL')) : undefined,
+        staticRoot: absolute(str('STATIC_ROOT')),
+        mediaUrl: str('MEDIA_URL') ? urlPrefix(str('MEDIA_URL')) : undefined,
+        mediaRoot: absolute(str('MEDIA_ROOT')),
+        sqlite: Array.isArray(v.SQLITE) ? v.SQLITE.flatMap((p) => absolute(p) ?? []) : undefined,
+        storage: absolute(str('STORAGE')),
+        compress: compress && typeof compress === 'object'
+            ? {
+                enabled: compress.enabled === true,
+                offline: compress.offline === true,
+                root: absolute(compress.root),
+                output: discover_name(compress.output) ?? 'CACHE'
+            }
+            : undefined,
+        refusedHosts: Array.isArray(v.REFUSED_HOSTS)
+            ? v.REFUSED_HOSTS.flatMap((n) => discover_name(n) ?? [])
+            : undefined,
+        sslRedirect: v.SSL_REDIRECT === true,
+        databaseEngine: /^[A-Za-z_][\w.]{0,200}$/.test(str('DATABASE')) ? str('DATABASE') : undefined
+    };
+}
 
 ;// CONCATENATED MODULE: ./src/server/asgi.ts
 // Before the switch, the ASGI application and gunicorn's worker class are imported in the release,
@@ -39621,7 +39871,7 @@ function asApp(s, run, command) {
 
 
 
-const MARK = 'ASGI-SERVER ';
+const asgi_MARK = 'ASGI-SERVER ';
 /** Imports the worker class (argv 1) and the application (argv 2); prints one marked JSON line. */
 const ASGI_IMPORT_PY = `
 import importlib, json, sys
@@ -39647,7 +39897,7 @@ if facts['uvicorn']:
         ws = 'none' if auto is None else 'wsproto' if 'wsproto' in auto.__module__ else 'websockets'
     facts['ws'] = ws
     facts['wsVersion'] = installed(ws.split('-')[0]) if ws != 'none' else ''
-print('${MARK}' + json.dumps(facts))
+print('${asgi_MARK}' + json.dumps(facts))
 `;
 function asgiImportStep(s, id, writable) {
     const worker = workerClass(s);
@@ -39660,11 +39910,11 @@ function asgiImportStep(s, id, writable) {
     };
 }
 function parseServerFacts(stdout) {
-    const line = stdout.split('\n').find((l) => l.startsWith(MARK));
+    const line = stdout.split('\n').find((l) => l.startsWith(asgi_MARK));
     if (!line)
         return undefined;
     try {
-        const facts = JSON.parse(line.slice(MARK.length));
+        const facts = JSON.parse(line.slice(asgi_MARK.length));
         const text = (key) => (typeof facts[key] === 'string' ? facts[key] : '');
         // Shown in the summary: words of a version or a name, nothing else.
         const clean = (value) => (/^[A-Za-z0-9_.+-]{0,100}$/.test(value) ? value : '?');
@@ -39758,6 +40008,377 @@ function safeDir(s, path, owner, mode) {
     return sh `${s.python} -I -c ${SAFE_DIR_PY} ${path} ${owner.user} ${owner.group} ${mode}`;
 }
 
+;// CONCATENATED MODULE: ./src/server/shared.ts
+// Paths of a release that outlive it: kept in shared/ and linked into every release (as
+// Capistrano's linked files and folders). Named by the shared-paths input, and found for the
+// user where the project's settings keep data inside the release: a SQLite database, MEDIA_ROOT,
+// the file storage, django-compressor's online cache.
+
+
+
+
+/** The part of `path` below `folder`, or undefined when it is not below it. */
+function below(folder, path) {
+    return path && path.startsWith(`${folder}/`) ? path.slice(folder.length + 1) : undefined;
+}
+/** The release's shared paths: the input's first, then what the settings keep in the release. */
+function sharedPaths(s, id, found) {
+    const release = layout_layout(s).release(id);
+    const candidates = [
+        ...s.sharedPaths.map((p) => [
+            p.replace(/\/$/, ''),
+            p.endsWith('/') ? 'folder' : 'file',
+            'shared-paths'
+        ]),
+        ...(found.sqlite ?? []).map((file) => [
+            below(release, file),
+            'file',
+            'the SQLite database in DATABASES'
+        ]),
+        [below(release, found.mediaRoot), 'folder', 'MEDIA_ROOT'],
+        [below(release, found.storage), 'folder', 'the file storage (STORAGES)'],
+        [below(release, compressCache(found)), 'folder', "django-compressor's online cache"]
+    ];
+    const paths = [];
+    for (const [path, kind, why] of candidates) {
+        if (!path)
+            continue;
+        // One inside another is shared with it.
+        const covered = (p) => p.path === path || (p.kind === 'folder' && path.startsWith(`${p.path}/`));
+        if (!paths.some(covered))
+            paths.push({ path, kind, why });
+    }
+    return paths;
+}
+/** Where django-compressor writes at run time (online mode), or undefined. */
+function compressCache(found) {
+    const c = found.compress;
+    const root = c?.root ?? found.staticRoot;
+    return c && c.enabled && !c.offline && root ? `${root}/${c.output}` : undefined;
+}
+/** Where a path of the release really lives: in shared/ when it is (below) a shared path. */
+function sharedLocation(s, id, shared, path) {
+    const p = layout_layout(s);
+    const rel = below(p.release(id), path);
+    const hit = rel && shared.find((sp) => rel === sp.path || rel.startsWith(`${sp.path}/`));
+    return hit ? `${p.shared}/${rel}` : path;
+}
+const LINK_PY = `
+import os, sys
+release, pairs = sys.argv[1], sys.argv[2:]
+for rel, target in zip(pairs[::2], pairs[1::2]):
+    fd = os.open(release, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    *parents, name = rel.split('/')
+    for part in parents:
+        try:
+            os.mkdir(part, 0o751, dir_fd=fd)
+        except FileExistsError:
+            pass
+        child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+        os.close(fd)
+        fd = child
+    try:
+        os.rename(name, '.%s.shipped' % name, src_dir_fd=fd, dst_dir_fd=fd)
+    except FileNotFoundError:
+        pass
+    os.symlink(target, name, dir_fd=fd)
+    os.close(fd)
+`;
+/**
+ * Puts the shared paths in place: what the first release ships is copied to shared/ by the app
+ * (a file the app cannot read stays behind), folders are made for the app (nginx may read
+ * them), and root links each path of the release there, following no link on the way.
+ */
+function shareStep(s, id, shared) {
+    const p = layout_layout(s);
+    const release = p.release(id);
+    const copy = shared.map(({ path }) => script(sh `if [ ! -e ${`${p.shared}/${path}`} ] && [ ! -L ${`${p.shared}/${path}`} ] && [ -e ${path} ] && [ ! -L ${path} ]; then`, sh `  mkdir -p ${`${p.shared}/${path}`.replace(/\/[^/]*$/, '')} && cp -a ${path} ${`${p.shared}/${path}`}`, raw('fi')));
+    return {
+        id: 'shared-paths',
+        phase: 'django',
+        title: `Keep ${shared.map((sp) => sp.path).join(', ')} in shared/`,
+        privileged: true,
+        command: script(raw('set -eu'), asApp(s, { name: 'share', cwd: release, writable: [p.shared], release: id }, script(...copy)), ...shared
+            .filter((sp) => sp.kind === 'folder')
+            .map((sp) => safeDir(s, `${p.shared}/${sp.path}`, { user: s.appUser, group: 'www-data' }, '2750')), sh `${s.python} -I -c ${LINK_PY} ${release} ${shared.flatMap((sp) => [sp.path, `${p.shared}/${sp.path}`])}`)
+    };
+}
+/** The notice: what was kept where, and how to say otherwise. */
+function sharedNotice(s, shared) {
+    const found = shared.filter((sp) => sp.why !== 'shared-paths');
+    if (found.length === 0)
+        return '';
+    return (found
+        .map((sp) => `${sp.path} (${sp.why}) is inside the release: kept in ${layout_layout(s).shared}/${sp.path} and linked into every release.`)
+        .join('\n') +
+        '\nSo it survives the next deploy and a rollback. To keep it elsewhere, point the setting at a folder outside the code (for example from an environment variable set in dotenv).');
+}
+
+;// CONCATENATED MODULE: ./src/server/migrations.ts
+// Migrations done safely: the plan of what migrate would apply (and which of it cannot be
+// reversed), a backup of the database before anything is applied, the record of which release
+// applied migrations, and the restore a rollback may ask for. Every Django and database client
+// command runs as the app user in the sandbox, with the credentials the project's settings read
+// from the .env: none of them is on a command line, in a log or on the runner.
+
+
+
+const PLAN_MARK = 'DJANGO-MIGRATIONS ';
+const BACKUP_MARK = 'DATABASE-BACKUP ';
+const MIGRATED_MARK = 'DJANGO-MIGRATED';
+function databaseKind(engine) {
+    if (!engine)
+        return undefined;
+    if (/sqlite|spatialite/.test(engine))
+        return 'sqlite';
+    if (/postgresql|postgis/.test(engine))
+        return 'postgresql';
+    return undefined;
+}
+/** The extension of a backup file names its format. */
+const EXTENSION = { sqlite: 'sqlite3', postgresql: 'pgdump' };
+function backupPath(s, id, kind) {
+    return `${layout_layout(s).backups}/${id}.${EXTENSION[kind]}`;
+}
+/** The backup file of a release among the backups folder's names, if it has one. */
+function backupOf(s, id, files) {
+    const file = files.find((f) => f === `${id}.sqlite3` || f === `${id}.pgdump`);
+    return file && `${layout_layout(s).backups}/${file}`;
+}
+/**
+ * `migrate --plan` as data: Django's own planner on the default database, nothing written.
+ * Prints the marked line and returns what is pending (manage.ts runs it in its one process).
+ */
+const PLAN_FN = `
+def migration_plan():
+    from django.db import DEFAULT_DB_ALIAS, connections
+    from django.db.migrations.executor import MigrationExecutor
+    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+    why = {'RunPython': 'RunPython without reverse code', 'RunSQL': 'RunSQL without reverse_sql'}
+    pending, irreversible = [], []
+    for migration, backwards in executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        name = migration.app_label + '.' + migration.name
+        pending.append(name)
+        for op in migration.operations:
+            if not op.reversible:
+                irreversible.append(name + ': ' + why.get(type(op).__name__, type(op).__name__ + ' cannot be reversed'))
+    print('${PLAN_MARK}' + json.dumps({'pending': pending, 'irreversible': irreversible}), flush=True)
+    return pending, irreversible
+`;
+const PLAN_PY = `
+import json, django
+django.setup()
+${PLAN_FN}
+migration_plan()
+`;
+function migrationPlanStep(s, id, writable) {
+    return {
+        id: 'migrations',
+        phase: 'django',
+        title: 'List the migrations to apply (migrate --plan)',
+        privileged: true,
+        command: inRelease(s, id, 'migrations', writable, sh `python -c ${PLAN_PY}`)
+    };
+}
+const migrationName = (v) => typeof v === 'string' && /^[A-Za-z_][\w]{0,100}\.[\w]{1,200}$/.test(v) ? v : undefined;
+/** The plan's marked line (the last one: the settings may print anything before it). */
+function parseMigrationPlan(stdout) {
+    const line = stdout
+        .split('\n')
+        .filter((l) => l.startsWith(PLAN_MARK))
+        .pop();
+    if (!line)
+        return undefined;
+    try {
+        const v = JSON.parse(line.slice(PLAN_MARK.length));
+        const list = (x) => (Array.isArray(x) ? x : []);
+        return {
+            pending: list(v.pending).flatMap((n) => migrationName(n) ?? []),
+            irreversible: list(v.irreversible).flatMap((n) => typeof n === 'string' && /^[\w.]+: [\w ]{1,100}$/.test(n) ? [n] : [])
+        };
+    }
+    catch {
+        return undefined;
+    }
+}
+/** The plan as a person reads it: per app, in order, or that there is nothing to apply. */
+function describePlan(plan) {
+    if (plan.pending.length === 0)
+        return 'No migrations to apply.';
+    const apps = new Map();
+    for (const name of plan.pending) {
+        const [app, migration] = name.split('.');
+        apps.set(app, [...(apps.get(app) ?? []), migration]);
+    }
+    return (`Migrations to apply (${plan.pending.length}):\n` +
+        [...apps].map(([app, names]) => `  ${app}: ${names.join(', ')}`).join('\n'));
+}
+/** The default database's connection, for libpq's tools: in their environment, never argv. */
+const PG_ENV_PY = `
+def pg_env(db):
+    import os
+    d = db.settings_dict
+    env = dict(os.environ)
+    for key, var in (('HOST', 'PGHOST'), ('PORT', 'PGPORT'), ('USER', 'PGUSER'), ('PASSWORD', 'PGPASSWORD'), ('NAME', 'PGDATABASE')):
+        if d.get(key):
+            env[var] = str(d[key])
+    for key, value in (d.get('OPTIONS') or {}).items():
+        if key in ('sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'service', 'passfile'):
+            env['PG' + key.upper()] = str(value)
+    return env
+`;
+/**
+ * Writes a consistent copy of the default database to `out`: SQLite through its online backup
+ * API (a live file copied with cp may be torn), PostgreSQL with pg_dump's custom format.
+ */
+const BACKUP_FN = `
+${PG_ENV_PY}
+def backup(out):
+    import os, subprocess, sys
+    from django.db import DEFAULT_DB_ALIAS, connections
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor == 'sqlite':
+        import sqlite3
+        name = str(db.settings_dict['NAME'])
+        if not os.path.exists(name):
+            print('No database file yet (' + name + '): nothing to back up.')
+            return
+        source, copy = sqlite3.connect(name), sqlite3.connect(out)
+        with copy:
+            source.backup(copy)
+        copy.close()
+        source.close()
+    elif db.vendor == 'postgresql':
+        subprocess.run(['pg_dump', '--format=custom', '--no-password', '--file', out], env=pg_env(db), check=True)
+    else:
+        sys.exit('backup: the action backs up SQLite and PostgreSQL, not ' + db.vendor)
+`;
+/**
+ * A folder of its own the app user writes the backup into (or reads the restore from), inside
+ * the backups folder, which the app may only pass through.
+ */
+function appFolder(s, name) {
+    const p = layout_layout(s);
+    const folder = `${p.backups}/.${name}`;
+    return {
+        folder,
+        // Root's until handed over: nothing the app puts there first can redirect root's writes.
+        make: script(sh `mkdir -p ${p.backups} && chown root:root ${p.backups} && chmod 711 ${p.backups}`, sh `rm -rf ${folder} && mkdir -m 700 ${folder}`, sh `cleanup=${folder}`, raw(`trap 'rm -rf "$cleanup"' EXIT`)),
+        handOver: sh `chown -R -h ${s.appUser}:${s.appUser} ${folder}`
+    };
+}
+/**
+ * The folder the one Django process writes the backup (and the mark that migrate ran) into: made
+ * by root before it, handed to the app user, read by root after it (manage.ts).
+ */
+function workFolder(s, id) {
+    const { folder, make, handOver } = appFolder(s, `new-${id}`);
+    return { folder, prepare: script(make, handOver) };
+}
+/**
+ * After the Django process: the backup it made, renamed out of the app's reach and kept only
+ * when it is a plain file of one link (no link to another file that root would then change),
+ * root's alone (0600), named after the release; and the record that this release applied
+ * migrations (what a rollback reads to say the schema stays ahead).
+ */
+function keepBackup(s, id, kind) {
+    const { folder } = appFolder(s, `new-${id}`);
+    const made = `${folder}/backup`;
+    const target = kind && backupPath(s, id, kind);
+    return script(target
+        ? script(sh `if [ -e ${made} ] || [ -L ${made} ]; then`, sh `  mv -f ${made} ${target}`, sh `  if [ -L ${target} ] || [ ! -f ${target} ] || [ "$(stat -c %h ${target})" != 1 ]; then rm -rf ${target}; echo 'the backup is not a plain file' >&2; exit 1; fi`, sh `  chown root:root ${target} && chmod 600 ${target}`, sh `  echo ${BACKUP_MARK}$(stat -c %s ${target}) ${target}`, raw('fi'))
+        : undefined, sh `if [ -e ${folder}/migrated ]; then mkdir -p ${layout_layout(s).migrated} && : > ${`${layout_layout(s).migrated}/${id}`} && echo ${MIGRATED_MARK}; fi`);
+}
+/** Whether the Django process applied the plan's migrations (keepBackup's line). */
+function parseMigrated(stdout) {
+    return new RegExp(`^${MIGRATED_MARK}$`, 'm').test(stdout);
+}
+function parseBackup(stdout) {
+    const match = new RegExp(`^${BACKUP_MARK}(\\d+) (/[\\w./@+-]+)$`, 'm').exec(stdout);
+    return match ? { path: match[2], bytes: Number(match[1]) } : undefined;
+}
+/**
+ * The client tools a PostgreSQL backup and restore need, checked before anything is applied:
+ * the error names the package.
+ */
+const checkClientTools = script(raw('missing=""'), raw('for tool in pg_dump pg_restore psql; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done'), raw('if [ -n "$missing" ]; then echo "missing on the host:$missing: the database backup needs them. Install the package postgresql-client (Debian/Ubuntu: apt-get install postgresql-client), or set backup: false" >&2; exit 3; fi'));
+/**
+ * Puts the backup back into the default database, in one go: SQLite through the backup API
+ * (the live file is written in place, under SQLite's lock), PostgreSQL in one transaction that
+ * drops the tables the app's role owns and loads the dump (a failure changes nothing).
+ */
+const RESTORE_PY = `
+import os, shutil, subprocess, sys, django
+django.setup()
+from django.db import DEFAULT_DB_ALIAS, connections
+${PG_ENV_PY}
+db = connections[DEFAULT_DB_ALIAS]
+backup = sys.argv[1]
+if db.vendor == 'sqlite':
+    import sqlite3
+    source, live = sqlite3.connect(backup), sqlite3.connect(str(db.settings_dict['NAME']))
+    with live:
+        source.backup(live)
+    live.close()
+    source.close()
+elif db.vendor == 'postgresql':
+    env = pg_env(db)
+    drop = b'''DO $$DECLARE r record; BEGIN
+  FOR r IN SELECT format('%I.%I', n.nspname, c.relname) AS name, c.relkind FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+        AND pg_get_userbyid(c.relowner) = current_user LOOP
+    EXECUTE format('DROP %s IF EXISTS %s CASCADE', CASE r.relkind WHEN 'v' THEN 'VIEW'
+      WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, r.name);
+  END LOOP; END$$;
+'''
+    psql = subprocess.Popen(['psql', '--no-psqlrc', '--quiet', '--no-password', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', '-'], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env)
+    psql.stdin.write(drop)
+    dump = subprocess.Popen(['pg_restore', '--no-owner', '--no-privileges', '-f', '-', backup], stdout=subprocess.PIPE, env=env)
+    shutil.copyfileobj(dump.stdout, psql.stdin)
+    psql.stdin.close()
+    if dump.wait() != 0 or psql.wait() != 0:
+        sys.exit('restore failed: the database is as it was before it')
+else:
+    sys.exit('restore: the action restores SQLite and PostgreSQL, not ' + db.vendor)
+print('Restored the database from ' + os.path.basename(backup))
+`;
+/**
+ * Restores `backup` (a file in backups/) into the database of release `id`, then forgets that
+ * the releases in `ahead` applied migrations: the schema is back where it was before them.
+ */
+function restoreStep(s, id, backup, ahead, writable) {
+    const { folder, make, handOver } = appFolder(s, `restore-${id}`);
+    const copy = `${folder}/backup`;
+    return {
+        id: 'restore-database',
+        phase: 'django',
+        title: `Restore the database from ${backup}`,
+        privileged: true,
+        command: script(raw('set -eu'), make, 
+        // The app reads a copy of its own; the backup stays root's.
+        sh `cp ${backup} ${copy}`, handOver, inRelease(s, id, 'restore', [...writable, folder], sh `python -c ${RESTORE_PY} ${copy}`), sh `rm -f ${ahead.map((r) => `${layout_layout(s).migrated}/${r}`)}`)
+    };
+}
+/** How to restore a backup by hand (the summary says it next to the backup's path). */
+function restoreHint(backup) {
+    return backup.endsWith('.pgdump')
+        ? `pg_restore --clean --if-exists --no-owner --single-transaction -d <database> ${backup} (as a role that owns the tables), or run the action again with rollback: true and restore-database: true`
+        : `stop the app, then python3 -c "import sqlite3; sqlite3.connect('${backup}').backup(sqlite3.connect('<the database file>'))" as the app user, or run the action again with rollback: true and restore-database: true`;
+}
+/** The dry run's staged upload goes, whatever happened (layout.ts stagedRelease). */
+function removeStagedStep(s, id) {
+    return {
+        id: 'remove-staged',
+        phase: 'cleanup',
+        title: `Remove the dry run's upload releases/${id}`,
+        privileged: true,
+        command: sh `rm -rf -- ${layout_layout(s).release(id)}`
+    };
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/server/release.ts
 // The release: its id, the layout it lives in, its upload and venv, and its end (failed, pruned).
 
@@ -39914,416 +40535,156 @@ function markFailedStep(s, id) {
  * Removes old releases: keeps `keep` newest, and never the live or the previous one. Only
  * folders named like a release count: settings may put other folders beside them (a
  * STATIC_ROOT of BASE_DIR.parent), and a half-built release (a killed run) may have no venv.
+ * First, the live release's deploy key: recorded when this run deployed it (the run went well
+ * up to here), forgotten when the run changed its files otherwise (source: none, a rollback).
  */
-function pruneStep(s, keep, live, previous) {
+function pruneStep(s, keep, live, previous, deployKey) {
     const p = layout_layout(s);
+    const key = `${p.deployed}/${live}`;
     return {
         id: 'prune',
         phase: 'cleanup',
         title: `Keep the ${keep} newest releases`,
         privileged: true,
-        command: script(raw('set -eu'), sh `cd ${p.releases}`, sh `ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`, 
+        command: script(raw('set -eu'), deployKey
+            ? sh `mkdir -p ${p.deployed} && printf '%s\n' ${deployKey} > ${key}`
+            : sh `rm -f ${key}`, sh `cd ${p.releases}`, sh `ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`, 
         // Its database backup and record of migrations go with it.
-        sh `  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release" ${p.failed}/"$release" ${p.served}/"$release" ${p.migrated}/"$release" ${p.backups}/"$release".sqlite3 ${p.backups}/"$release".pgdump; echo "removed $release"; fi`, raw('done'), 
+        sh `  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release" ${p.failed}/"$release" ${p.served}/"$release" ${p.migrated}/"$release" ${p.deployed}/"$release" ${p.backups}/"$release".sqlite3 ${p.backups}/"$release".pgdump; echo "removed $release"; fi`, raw('done'), 
         // A kept venv goes with the last release that links to it.
         sh `if [ -d ${p.venvs} ]; then`, raw('  used=$(for r in */; do readlink "$r.venv" 2>/dev/null || true; done)'), sh `  for venv in ${p.venvs}/*; do`, raw('    [ -e "$venv" ] || continue'), raw('    case "$used" in *"/${venv##*/}"*) ;; *) rm -rf -- "$venv"; echo "removed the venv ${venv##*/}" ;; esac'), raw('  done'), raw('fi'))
     };
 }
 
-;// CONCATENATED MODULE: ./src/server/shared.ts
-// Paths of a release that outlive it: kept in shared/ and linked into every release (as
-// Capistrano's linked files and folders). Named by the shared-paths input, and found for the
-// user where the project's settings keep data inside the release: a SQLite database, MEDIA_ROOT,
-// the file storage, django-compressor's online cache.
+;// CONCATENATED MODULE: ./src/server/manage.ts
+// Django's deploy work on a new release in one Python process (one interpreter start, one
+// django.setup()): the migration plan, collectstatic, check --deploy, the backup and migrate
+// (only when the plan has something to apply: decided in the process, on the database itself),
+// then the build commands. Root prepares the folders the app writes before it, and takes them
+// back after it.
 
 
 
 
-/** The part of `path` below `folder`, or undefined when it is not below it. */
-function below(folder, path) {
-    return path && path.startsWith(`${folder}/`) ? path.slice(folder.length + 1) : undefined;
-}
-/** The release's shared paths: the input's first, then what the settings keep in the release. */
-function sharedPaths(s, id, found) {
-    const release = layout_layout(s).release(id);
-    const candidates = [
-        ...s.sharedPaths.map((p) => [
-            p.replace(/\/$/, ''),
-            p.endsWith('/') ? 'folder' : 'file',
-            'shared-paths'
-        ]),
-        ...(found.sqlite ?? []).map((file) => [
-            below(release, file),
-            'file',
-            'the SQLite database in DATABASES'
-        ]),
-        [below(release, found.mediaRoot), 'folder', 'MEDIA_ROOT'],
-        [below(release, found.storage), 'folder', 'the file storage (STORAGES)'],
-        [below(release, compressCache(found)), 'folder', "django-compressor's online cache"]
-    ];
-    const paths = [];
-    for (const [path, kind, why] of candidates) {
-        if (!path)
-            continue;
-        // One inside another is shared with it.
-        const covered = (p) => p.path === path || (p.kind === 'folder' && path.startsWith(`${p.path}/`));
-        if (!paths.some(covered))
-            paths.push({ path, kind, why });
-    }
-    return paths;
-}
-/** Where django-compressor writes at run time (online mode), or undefined. */
-function compressCache(found) {
-    const c = found.compress;
-    const root = c?.root ?? found.staticRoot;
-    return c && c.enabled && !c.offline && root ? `${root}/${c.output}` : undefined;
-}
-/** Where a path of the release really lives: in shared/ when it is (below) a shared path. */
-function sharedLocation(s, id, shared, path) {
-    const p = layout_layout(s);
-    const rel = below(p.release(id), path);
-    const hit = rel && shared.find((sp) => rel === sp.path || rel.startsWith(`${sp.path}/`));
-    return hit ? `${p.shared}/${rel}` : path;
-}
-const LINK_PY = `
-import os, sys
-release, pairs = sys.argv[1], sys.argv[2:]
-for rel, target in zip(pairs[::2], pairs[1::2]):
-    fd = os.open(release, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    *parents, name = rel.split('/')
-    for part in parents:
-        try:
-            os.mkdir(part, 0o751, dir_fd=fd)
-        except FileExistsError:
-            pass
-        child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
-        os.close(fd)
-        fd = child
-    try:
-        os.rename(name, '.%s.shipped' % name, src_dir_fd=fd, dst_dir_fd=fd)
-    except FileNotFoundError:
-        pass
-    os.symlink(target, name, dir_fd=fd)
-    os.close(fd)
+
+
+/**
+ * collectstatic compares contents, not times: a file whose content did not change is not copied
+ * again (the previous release's collected files are linked in first, see collectStaticRoot), a
+ * changed one always is, whatever the modification times say (an upload sets them all).
+ */
+const COLLECT_FN = `
+def collectstatic():
+    import filecmp
+    from django.contrib.staticfiles.management.commands.collectstatic import Command
+    class Collect(Command):
+        def delete_file(self, path, prefixed_path, source_storage):
+            if not self.storage.exists(prefixed_path):
+                return True
+            try:
+                same = filecmp.cmp(source_storage.path(path), self.storage.path(prefixed_path), shallow=False)
+            except (AttributeError, NotImplementedError, OSError):
+                return super().delete_file(path, prefixed_path, source_storage)
+            if same:
+                if prefixed_path not in self.unmodified_files:
+                    self.unmodified_files.append(prefixed_path)
+                return False
+            self.storage.delete(prefixed_path)
+            return True
+    manage(Collect(), interactive=False)
 `;
 /**
- * Puts the shared paths in place: what the first release ships is copied to shared/ by the app
- * (a file the app cannot read stays behind), folders are made for the app (nginx may read
- * them), and root links each path of the release there, following no link on the way.
+ * The errors a management command stops with are said as manage.py says them (one line, no
+ * traceback); anything else keeps its traceback, whose last line is the cause.
  */
-function shareStep(s, id, shared) {
-    const p = layout_layout(s);
-    const release = p.release(id);
-    const copy = shared.map(({ path }) => script(sh `if [ ! -e ${`${p.shared}/${path}`} ] && [ ! -L ${`${p.shared}/${path}`} ] && [ -e ${path} ] && [ ! -L ${path} ]; then`, sh `  mkdir -p ${`${p.shared}/${path}`.replace(/\/[^/]*$/, '')} && cp -a ${path} ${`${p.shared}/${path}`}`, raw('fi')));
-    return {
-        id: 'shared-paths',
-        phase: 'django',
-        title: `Keep ${shared.map((sp) => sp.path).join(', ')} in shared/`,
-        privileged: true,
-        command: script(raw('set -eu'), asApp(s, { name: 'share', cwd: release, writable: [p.shared], release: id }, script(...copy)), ...shared
-            .filter((sp) => sp.kind === 'folder')
-            .map((sp) => safeDir(s, `${p.shared}/${sp.path}`, { user: s.appUser, group: 'www-data' }, '2750')), sh `${s.python} -I -c ${LINK_PY} ${release} ${shared.flatMap((sp) => [sp.path, `${p.shared}/${sp.path}`])}`)
-    };
-}
-/** The notice: what was kept where, and how to say otherwise. */
-function sharedNotice(s, shared) {
-    const found = shared.filter((sp) => sp.why !== 'shared-paths');
-    if (found.length === 0)
-        return '';
-    return (found
-        .map((sp) => `${sp.path} (${sp.why}) is inside the release: kept in ${layout_layout(s).shared}/${sp.path} and linked into every release.`)
-        .join('\n') +
-        '\nSo it survives the next deploy and a rollback. To keep it elsewhere, point the setting at a folder outside the code (for example from an environment variable set in dotenv).');
-}
-
-;// CONCATENATED MODULE: ./src/server/migrations.ts
-// Migrations done safely: the plan of what migrate would apply (and which of it cannot be
-// reversed), a backup of the database before anything is applied, the record of which release
-// applied migrations, and the restore a rollback may ask for. Every Django and database client
-// command runs as the app user in the sandbox, with the credentials the project's settings read
-// from the .env: none of them is on a command line, in a log or on the runner.
-
-
-
-const PLAN_MARK = 'DJANGO-MIGRATIONS ';
-const BACKUP_MARK = 'DATABASE-BACKUP ';
-function databaseKind(engine) {
-    if (!engine)
-        return undefined;
-    if (/sqlite|spatialite/.test(engine))
-        return 'sqlite';
-    if (/postgresql|postgis/.test(engine))
-        return 'postgresql';
-    return undefined;
-}
-/** The extension of a backup file names its format. */
-const EXTENSION = { sqlite: 'sqlite3', postgresql: 'pgdump' };
-function backupPath(s, id, kind) {
-    return `${layout_layout(s).backups}/${id}.${EXTENSION[kind]}`;
-}
-/** The backup file of a release among the backups folder's names, if it has one. */
-function backupOf(s, id, files) {
-    const file = files.find((f) => f === `${id}.sqlite3` || f === `${id}.pgdump`);
-    return file && `${layout_layout(s).backups}/${file}`;
-}
-/** `migrate --plan` as data: Django's own planner on the default database, nothing written. */
-const PLAN_PY = `
-import json, django
-django.setup()
-from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.migrations.executor import MigrationExecutor
-executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
-why = {'RunPython': 'RunPython without reverse code', 'RunSQL': 'RunSQL without reverse_sql'}
-pending, irreversible = [], []
-for migration, backwards in executor.migration_plan(executor.loader.graph.leaf_nodes()):
-    name = migration.app_label + '.' + migration.name
-    pending.append(name)
-    for op in migration.operations:
-        if not op.reversible:
-            irreversible.append(name + ': ' + why.get(type(op).__name__, type(op).__name__ + ' cannot be reversed'))
-print('${PLAN_MARK}' + json.dumps({'pending': pending, 'irreversible': irreversible}))
-`;
-function migrationPlanStep(s, id, writable) {
-    return {
-        id: 'migrations',
-        phase: 'django',
-        title: 'List the migrations to apply (migrate --plan)',
-        privileged: true,
-        command: inRelease(s, id, 'migrations', writable, sh `python -c ${PLAN_PY}`)
-    };
-}
-const migrationName = (v) => typeof v === 'string' && /^[A-Za-z_][\w]{0,100}\.[\w]{1,200}$/.test(v) ? v : undefined;
-/** The plan's marked line (the last one: the settings may print anything before it). */
-function parseMigrationPlan(stdout) {
-    const line = stdout
-        .split('\n')
-        .filter((l) => l.startsWith(PLAN_MARK))
-        .pop();
-    if (!line)
-        return undefined;
-    try {
-        const v = JSON.parse(line.slice(PLAN_MARK.length));
-        const list = (x) => (Array.isArray(x) ? x : []);
-        return {
-            pending: list(v.pending).flatMap((n) => migrationName(n) ?? []),
-            irreversible: list(v.irreversible).flatMap((n) => typeof n === 'string' && /^[\w.]+: [\w ]{1,100}$/.test(n) ? [n] : [])
-        };
-    }
-    catch {
-        return undefined;
-    }
-}
-/** The plan as a person reads it: per app, in order, or that there is nothing to apply. */
-function describePlan(plan) {
-    if (plan.pending.length === 0)
-        return 'No migrations to apply.';
-    const apps = new Map();
-    for (const name of plan.pending) {
-        const [app, migration] = name.split('.');
-        apps.set(app, [...(apps.get(app) ?? []), migration]);
-    }
-    return (`Migrations to apply (${plan.pending.length}):\n` +
-        [...apps].map(([app, names]) => `  ${app}: ${names.join(', ')}`).join('\n'));
-}
-/** The default database's connection, for libpq's tools: in their environment, never argv. */
-const PG_ENV_PY = `
-def pg_env(db):
-    import os
-    d = db.settings_dict
-    env = dict(os.environ)
-    for key, var in (('HOST', 'PGHOST'), ('PORT', 'PGPORT'), ('USER', 'PGUSER'), ('PASSWORD', 'PGPASSWORD'), ('NAME', 'PGDATABASE')):
-        if d.get(key):
-            env[var] = str(d[key])
-    for key, value in (d.get('OPTIONS') or {}).items():
-        if key in ('sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'service', 'passfile'):
-            env['PG' + key.upper()] = str(value)
-    return env
-`;
-/**
- * Writes a consistent copy of the default database to argv[1]: SQLite through its online backup
- * API (a live file copied with cp may be torn), PostgreSQL with pg_dump's custom format.
- */
-const BACKUP_PY = `
-import os, subprocess, sys, django
-django.setup()
-from django.db import DEFAULT_DB_ALIAS, connections
-${PG_ENV_PY}
-db = connections[DEFAULT_DB_ALIAS]
-out = sys.argv[1]
-if db.vendor == 'sqlite':
-    import sqlite3
-    name = str(db.settings_dict['NAME'])
-    if not os.path.exists(name):
-        print('No database file yet (' + name + '): nothing to back up.')
-        sys.exit(0)
-    source, copy = sqlite3.connect(name), sqlite3.connect(out)
-    with copy:
-        source.backup(copy)
-    copy.close()
-    source.close()
-elif db.vendor == 'postgresql':
-    subprocess.run(['pg_dump', '--format=custom', '--no-password', '--file', out], env=pg_env(db), check=True)
-else:
-    sys.exit('backup: the action backs up SQLite and PostgreSQL, not ' + db.vendor)
-`;
-/**
- * A folder of its own the app user writes the backup into (or reads the restore from), inside
- * the backups folder, which the app may only pass through.
- */
-function appFolder(s, name) {
-    const p = layout_layout(s);
-    const folder = `${p.backups}/.${name}`;
-    return {
-        folder,
-        // Root's until handed over: nothing the app puts there first can redirect root's writes.
-        make: script(sh `mkdir -p ${p.backups} && chown root:root ${p.backups} && chmod 711 ${p.backups}`, sh `rm -rf ${folder} && mkdir -m 700 ${folder}`, sh `cleanup=${folder}`, raw(`trap 'rm -rf "$cleanup"' EXIT`)),
-        handOver: sh `chown -R -h ${s.appUser}:${s.appUser} ${folder}`
-    };
-}
-/** The backup before migrate: in backups/, root's alone (0600), named after the release. */
-function backupStep(s, id, kind, writable) {
-    const target = backupPath(s, id, kind);
-    const { folder, make, handOver } = appFolder(s, `new-${id}`);
-    const made = `${folder}/backup`;
-    return {
-        id: 'backup',
-        phase: 'django',
-        title: `Back up the database (${kind === 'sqlite' ? 'SQLite online backup' : 'pg_dump -Fc'}) to ${target}`,
-        privileged: true,
-        command: script(raw('set -eu'), make, handOver, inRelease(s, id, 'backup', [...writable, folder], sh `python -c ${BACKUP_PY} ${made}`), 
-        // The app made the file: renamed out of its reach first, then kept only when it is a
-        // plain file of one link (no link to another file that root would then change).
-        sh `if [ -e ${made} ] || [ -L ${made} ]; then`, sh `  mv -f ${made} ${target}`, sh `  if [ -L ${target} ] || [ ! -f ${target} ] || [ "$(stat -c %h ${target})" != 1 ]; then rm -rf ${target}; echo 'the backup is not a plain file' >&2; exit 1; fi`, sh `  chown root:root ${target} && chmod 600 ${target}`, sh `  echo ${BACKUP_MARK}$(stat -c %s ${target}) ${target}`, raw('fi'))
-    };
-}
-function parseBackup(stdout) {
-    const match = new RegExp(`^${BACKUP_MARK}(\\d+) (/[\\w./@+-]+)$`, 'm').exec(stdout);
-    return match ? { path: match[2], bytes: Number(match[1]) } : undefined;
-}
-/**
- * `manage.py migrate --noinput`, decided in the same process: with nothing to apply it writes
- * nothing (another host of the fleet on the same database already applied them).
- */
-const MIGRATE_PY = `
-import django
+const DJANGO_PY = `
+import json, os, sys, django
 django.setup()
 from django.core.management import call_command
-from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.migrations.executor import MigrationExecutor
-executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
-if executor.migration_plan(executor.loader.graph.leaf_nodes()):
-    call_command('migrate', interactive=False)
-else:
-    print('No migrations to apply: migrate did not run.')
+from django.core.management.base import CommandError
+work, folder = json.loads(sys.argv[1]), sys.argv[2]
+def manage(command, *args, **options):
+    try:
+        call_command(command, *args, **options)
+    except CommandError as error:
+        sys.stderr.write('%s: %s\\n' % (error.__class__.__name__, error))
+        sys.exit(1)
+${PLAN_FN}
+${BACKUP_FN}
+${COLLECT_FN}
+pending = migration_plan()[0] if work['migrate'] else []
+if work['collectstatic']:
+    collectstatic()
+if work['check']:
+    manage('check', deploy=True, fail_level='WARNING')
+if pending:
+    if work['backup']:
+        backup(os.path.join(folder, 'backup'))
+    manage('migrate', interactive=False)
+    open(os.path.join(folder, 'migrated'), 'w').close()
+for words in work['commands']:
+    manage(*words)
 `;
+/** The step's title: what it runs, as manage.py commands. */
+function titleOf(work) {
+    const parts = [
+        ...(work.migrate ? ['migrate (when a migration is unapplied)'] : []),
+        ...(work.collectstatic ? ['collectstatic'] : []),
+        ...(work.check ? ['check --deploy'] : []),
+        ...work.commands.map((words) => words.join(' '))
+    ];
+    return `manage.py ${parts.join(', ')}`;
+}
 /**
- * migrate, then the record that this release applied migrations (what a rollback reads to say
- * the schema stays ahead). `pending` is the plan's, or undefined while it is not known yet.
+ * STATIC_ROOT inside the release starts as the previous release's collected files, linked (not
+ * copied): root's files, which the app may replace but not change, in folders handed to the app
+ * deepest first (no folder is the app's while root still works below it).
  */
-function migrateStep(s, id, writable, pending) {
-    const marker = `${layout_layout(s).migrated}/${id}`;
+function collectStaticRoot(s, id, staticRoot, previous) {
+    const p = layout_layout(s);
+    const release = p.release(id);
+    const inside = staticRoot.startsWith(`${release}/`);
+    if (!inside || !previous)
+        return safeDir(s, staticRoot, { user: s.appUser, group: s.appUser }, '755');
+    const before = p.release(previous) + staticRoot.slice(release.length);
+    return script(safeDir(s, staticRoot, { user: 'root', group: 'root' }, '755'), sh `if [ -d ${before} ] && [ ! -L ${before} ]; then cp -al ${before}/. ${staticRoot}/; fi`, sh `find ${staticRoot} -depth -type d -exec chown -h ${s.appUser}:${s.appUser} {} +`);
+}
+/**
+ * The one Django process of a new release, as the app user in the sandbox. `writable` is what
+ * the app writes anyway (shared/, media); the static root, the release itself (for build
+ * commands that write into it) and the backup's folder are added while the process runs.
+ */
+function djangoStep(s, id, work, where) {
+    const release = layout_layout(s).release(id);
+    const { staticRoot } = where;
+    const collect = work.collectstatic && staticRoot ? staticRoot : undefined;
+    const kind = work.migrate && work.backup ? databaseKind(where.databaseEngine) : undefined;
+    const folder = workFolder(s, id);
+    const building = work.commands.length > 0;
+    const writable = [
+        ...where.writable,
+        ...(staticRoot && (collect || building) ? [staticRoot] : []),
+        ...(building ? [release] : []),
+        folder.folder
+    ];
+    const json = JSON.stringify({ ...work, collectstatic: !!collect, backup: !!kind });
     return {
-        id: 'migrate',
+        id: 'django',
         phase: 'django',
-        title: 'manage.py migrate --noinput',
+        title: titleOf({ ...work, collectstatic: !!collect }),
         privileged: true,
-        command: script(raw('set -eu'), inRelease(s, id, 'migrate', writable, sh `python -c ${MIGRATE_PY}`), pending && pending.length > 0
-            ? sh `mkdir -p ${layout_layout(s).migrated} && printf '%s\n' ${pending} > ${marker}`
-            : undefined)
-    };
-}
-/**
- * The client tools a PostgreSQL backup and restore need, checked before anything is applied:
- * the error names the package.
- */
-function clientToolsStep() {
-    return {
-        id: 'database-tools',
-        phase: 'django',
-        title: 'Check the host has the PostgreSQL client tools (pg_dump, pg_restore, psql)',
-        privileged: true,
-        command: script(raw('missing=""'), raw('for tool in pg_dump pg_restore psql; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done'), raw('if [ -n "$missing" ]; then echo "missing on the host:$missing: the database backup needs them. Install the package postgresql-client (Debian/Ubuntu: apt-get install postgresql-client), or set backup: false" >&2; exit 3; fi'))
-    };
-}
-/**
- * Puts the backup back into the default database, in one go: SQLite through the backup API
- * (the live file is written in place, under SQLite's lock), PostgreSQL in one transaction that
- * drops the tables the app's role owns and loads the dump (a failure changes nothing).
- */
-const RESTORE_PY = `
-import os, shutil, subprocess, sys, django
-django.setup()
-from django.db import DEFAULT_DB_ALIAS, connections
-${PG_ENV_PY}
-db = connections[DEFAULT_DB_ALIAS]
-backup = sys.argv[1]
-if db.vendor == 'sqlite':
-    import sqlite3
-    source, live = sqlite3.connect(backup), sqlite3.connect(str(db.settings_dict['NAME']))
-    with live:
-        source.backup(live)
-    live.close()
-    source.close()
-elif db.vendor == 'postgresql':
-    env = pg_env(db)
-    drop = b'''DO $$DECLARE r record; BEGIN
-  FOR r IN SELECT format('%I.%I', n.nspname, c.relname) AS name, c.relkind FROM pg_class c
-      JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
-        AND pg_get_userbyid(c.relowner) = current_user LOOP
-    EXECUTE format('DROP %s IF EXISTS %s CASCADE', CASE r.relkind WHEN 'v' THEN 'VIEW'
-      WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, r.name);
-  END LOOP; END$$;
-'''
-    psql = subprocess.Popen(['psql', '--no-psqlrc', '--quiet', '--no-password', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', '-'], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env)
-    psql.stdin.write(drop)
-    dump = subprocess.Popen(['pg_restore', '--no-owner', '--no-privileges', '-f', '-', backup], stdout=subprocess.PIPE, env=env)
-    shutil.copyfileobj(dump.stdout, psql.stdin)
-    psql.stdin.close()
-    if dump.wait() != 0 or psql.wait() != 0:
-        sys.exit('restore failed: the database is as it was before it')
-else:
-    sys.exit('restore: the action restores SQLite and PostgreSQL, not ' + db.vendor)
-print('Restored the database from ' + os.path.basename(backup))
-`;
-/**
- * Restores `backup` (a file in backups/) into the database of release `id`, then forgets that
- * the releases in `ahead` applied migrations: the schema is back where it was before them.
- */
-function restoreStep(s, id, backup, ahead, writable) {
-    const { folder, make, handOver } = appFolder(s, `restore-${id}`);
-    const copy = `${folder}/backup`;
-    return {
-        id: 'restore-database',
-        phase: 'django',
-        title: `Restore the database from ${backup}`,
-        privileged: true,
-        command: script(raw('set -eu'), make, 
-        // The app reads a copy of its own; the backup stays root's.
-        sh `cp ${backup} ${copy}`, handOver, inRelease(s, id, 'restore', [...writable, folder], sh `python -c ${RESTORE_PY} ${copy}`), sh `rm -f ${ahead.map((r) => `${layout_layout(s).migrated}/${r}`)}`)
-    };
-}
-/** How to restore a backup by hand (the summary says it next to the backup's path). */
-function restoreHint(backup) {
-    return backup.endsWith('.pgdump')
-        ? `pg_restore --clean --if-exists --no-owner --single-transaction -d <database> ${backup} (as a role that owns the tables), or run the action again with rollback: true and restore-database: true`
-        : `stop the app, then python3 -c "import sqlite3; sqlite3.connect('${backup}').backup(sqlite3.connect('<the database file>'))" as the app user, or run the action again with rollback: true and restore-database: true`;
-}
-/** The dry run's staged upload goes, whatever happened (layout.ts stagedRelease). */
-function removeStagedStep(s, id) {
-    return {
-        id: 'remove-staged',
-        phase: 'cleanup',
-        title: `Remove the dry run's upload releases/${id}`,
-        privileged: true,
-        command: sh `rm -rf -- ${layout_layout(s).release(id)}`
+        command: script(raw('set -eu'), kind === 'postgresql' ? checkClientTools : undefined, collect ? collectStaticRoot(s, id, collect, where.previous) : undefined, building ? sh `chown -R -h ${s.appUser} ${release}` : undefined, folder.prepare, raw('status=0'), script(raw('{'), inRelease(s, id, 'django', writable, sh `python -c ${DJANGO_PY} ${json} ${folder.folder}`), raw('} || status=$?')), work.migrate ? keepBackup(s, id, kind) : undefined, building ? sealRelease(s, release) : undefined, 
+        // Collected inside the release: frozen with it, root's, open to nginx.
+        staticRoot?.startsWith(`${release}/`) && (collect || building)
+            ? sh `chown -R -h root:root ${staticRoot} && chmod -R go+rX ${staticRoot}`
+            : undefined, raw('exit $status'))
     };
 }
 
 ;// CONCATENATED MODULE: ./src/server/django.ts
 // Django on the server: commands run as the app user in a release, the settings the deploy reads
-// from the project, and the steps before the switch (migrate, collectstatic, checks, hooks).
-
+// from the project, and the steps before the switch (the folders it writes, the one Django
+// process of server/manage.ts, hooks).
 
 
 
@@ -40343,10 +40704,6 @@ function appWritable(s, id, found) {
     const media = mediaFolder(s, id, found);
     const outside = media && media !== shared && !media.startsWith(`${shared}/`) ? [media] : [];
     return [shared, ...outside, ...s.writablePaths];
-}
-/** Runs a management command (or the user's shell) as the app user, in the release. */
-function inRelease(s, id, name, writable, command) {
-    return asApp(s, { name, cwd: layout_layout(s).release(id), writable, release: id }, command);
 }
 /**
  * The nginx locations: inputs win over the project's settings. A folder inside the release is
@@ -40369,8 +40726,12 @@ function sitePaths(s, id, found) {
 function mediaInRelease(s, id, found) {
     return !!found.mediaRoot && (found.mediaRoot + '/').startsWith(`${layout(s).release(id)}/`);
 }
-/** The Django steps before the switch, in order; each runs as the app user. */
-function djangoSteps(s, id, found, migrations) {
+/**
+ * The Django steps before the switch, in order, each as the app user: the folders it writes,
+ * the ASGI import check, then one process for migrate, collectstatic, checks and build commands
+ * (server/manage.ts), then the pre-restart hook.
+ */
+function djangoSteps(s, id, found, previous = '') {
     const steps = [];
     const writable = appWritable(s, id, found);
     const shared = sharedPaths(s, id, found);
@@ -40390,72 +40751,29 @@ function djangoSteps(s, id, found, migrations) {
     // Before migrate: a release whose application cannot be imported changes nothing.
     if (isAsgi(s))
         steps.push(asgiImportStep(s, id, writable));
-    if (s.migrate)
-        steps.push(...migrationSteps(s, id, found, writable, migrations));
-    const staticRoot = found.staticRoot;
-    if (s.collectstatic && staticRoot)
-        steps.push(collectstaticStep(s, id, staticRoot, writable));
-    const build = buildCommands(s, found);
-    if (build.length > 0)
-        steps.push(buildStep(s, id, build, [...writable, ...(staticRoot ? [staticRoot] : [])], staticRoot));
-    if (s.checkDeploy)
-        steps.push(manageStep(s, id, 'check-deploy', 'check --deploy --fail-level WARNING', writable));
+    const work = {
+        migrate: s.migrate,
+        backup: s.backup,
+        collectstatic: s.collectstatic && !!found.staticRoot,
+        check: s.checkDeploy,
+        commands: buildCommands(s, found)
+    };
+    if (work.migrate || work.collectstatic || work.check || work.commands.length > 0)
+        steps.push(djangoStep(s, id, work, {
+            writable,
+            staticRoot: found.staticRoot,
+            previous,
+            databaseEngine: found.databaseEngine
+        }));
     if (s.preRestart)
         steps.push(hookStep(s, id, 'pre-restart', s.preRestart, 'django', writable));
     return steps;
-}
-/**
- * The plan first; then, only when it has something to apply (or is not known yet), the backup
- * and migrate. The flow plans again with the plan's answer (flow/host.ts).
- */
-function migrationSteps(s, id, found, writable, migrations) {
-    const kind = databaseKind(found.databaseEngine);
-    const backup = s.backup && kind;
-    const apply = migrations === undefined || migrations.pending.length > 0;
-    return [
-        ...(backup === 'postgresql' ? [clientToolsStep()] : []),
-        migrationPlanStep(s, id, writable),
-        ...(apply && backup ? [backupStep(s, id, backup, writable)] : []),
-        ...(apply ? [migrateStep(s, id, writable, migrations?.pending)] : [])
-    ];
-}
-/** The app writes its static files once; inside the release they are then frozen with it. */
-function collectstaticStep(s, id, staticRoot, writable) {
-    const inside = staticRoot.startsWith(`${layout_layout(s).release(id)}/`);
-    return {
-        ...manageStep(s, id, 'collectstatic', 'collectstatic --noinput', writable),
-        command: script(raw('set -eu'), safeDir(s, staticRoot, { user: s.appUser, group: s.appUser }, '755'), inRelease(s, id, 'collectstatic', [...writable, staticRoot], raw('python manage.py collectstatic --noinput')), inside ? sh `chown -R -h root:root ${staticRoot} && chmod -R go+rX ${staticRoot}` : undefined)
-    };
 }
 /** build-commands, and django-compressor's offline compression when the settings ask for it. */
 function buildCommands(s, found) {
     const offline = found.compress?.enabled && found.compress.offline;
     const listed = s.buildCommands.some((words) => words[0] === 'compress');
     return [...s.buildCommands, ...(offline && !listed ? [['compress', '--force']] : [])];
-}
-/**
- * Commands that write into the release (compilemessages, compress): the release is the app's
- * while they run, then root's again, read-only, with the static files open to nginx.
- */
-function buildStep(s, id, commands, writable, staticRoot) {
-    const release = layout_layout(s).release(id);
-    const inside = staticRoot?.startsWith(`${release}/`);
-    return {
-        id: 'build',
-        phase: 'django',
-        title: commands.map((words) => `manage.py ${words.join(' ')}`).join('; '),
-        privileged: true,
-        command: script(raw('set -eu'), sh `chown -R -h ${s.appUser} ${release}`, raw('status=0'), script(raw('{'), inRelease(s, id, 'build', [...writable, release], script(...commands.map((words) => sh `python manage.py ${words}`))), raw('} || status=$?')), sealRelease(s, release), inside && staticRoot ? sh `chmod -R go+rX ${staticRoot}` : undefined, raw('exit $status'))
-    };
-}
-function manageStep(s, id, stepId, args, writable) {
-    return {
-        id: stepId,
-        phase: 'django',
-        title: `manage.py ${args}`,
-        privileged: true,
-        command: inRelease(s, id, stepId, writable, raw(`python manage.py ${args}`))
-    };
 }
 /** pre-restart and post-deploy: the user's shell, as the app user in the release. */
 function hookStep(s, id, name, text, phase, writable = [layout_layout(s).shared]) {
@@ -40465,251 +40783,6 @@ function hookStep(s, id, name, text, phase, writable = [layout_layout(s).shared]
         title: name,
         privileged: true,
         command: inRelease(s, id, name, writable, raw(text))
-    };
-}
-
-;// CONCATENATED MODULE: ./src/server/health.ts
-// Is the release serving? The health check through nginx on the host, and, when it is not,
-// what the journal and nginx's error log say.
-
-
-/** A server name as a request carries it: a wildcard as one of the names it stands for. */
-function requestName(name) {
-    return name.replace(/^\*\./, 'www.').replace(/^\./, '').replace(/\.\*$/, '.com');
-}
-/** The Host header the health check sends: the first server name, or none for the catch-all. */
-function healthHost(s) {
-    const name = s.serverNames[0];
-    return name === '_' ? 'localhost' : requestName(name);
-}
-// `target` is host:port (through nginx) or a unix socket's path (an instance, directly, with the
-// headers nginx would add: the app sees the same request either way).
-const HEALTH_PY = `
-import http.client, socket, ssl, sys, time
-target, path, header, scheme, timeout = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
-direct = target.startswith('/')
-host, port = ('', 0) if direct else (target.rsplit(':', 1)[0], int(target.rsplit(':', 1)[1]))
-secure = scheme == 'tls'
-tls = secure and not direct
-# tls: auto before its first certificate: HTTPS is coming, so the app's redirect to it is no refusal.
-upgrading = scheme == 'upgrade'
-ranges = [tuple(map(int, r.split('-'))) for r in sys.argv[6].split(',')]
-class UnixConnection(http.client.HTTPConnection):
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(target)
-start = time.monotonic(); status = 0; detail = ''
-class Named(http.client.HTTPSConnection):
-    # To nginx on this host, with the site's name in the TLS handshake (SNI), as a browser.
-    def connect(self):
-        self.sock = self._context.wrap_socket(socket.create_connection((host, port), 5), server_hostname=header)
-while True:
-    refused = False
-    try:
-        headers = {'Host': header, 'User-Agent': 'django-deploy-action health check'}
-        if direct:
-            conn = UnixConnection('localhost', timeout=5)
-            headers.update({'X-Forwarded-For': '127.0.0.1', 'X-Forwarded-Proto': 'https' if secure else 'http', 'X-Real-IP': '127.0.0.1'})
-        elif tls:
-            conn = Named(header, port, timeout=5, context=ssl._create_unverified_context())
-        else:
-            conn = http.client.HTTPConnection(host, port, timeout=5)
-        conn.request('GET', path, headers=headers)
-        response = conn.getresponse(); status = response.status; detail = ''
-        body = response.read(65536).decode('utf-8', 'replace')
-        location = response.getheader('Location') or ''
-        conn.close()
-        # Answers that health-expect's range would take, but that are no answer of the app's:
-        # Django refusing the Host header, and a redirect to HTTPS where there is none.
-        exact = any(lo == hi == status for lo, hi in ranges)
-        if status == 400 and not exact and ('DisallowedHost' in body or '<h1>Bad Request (400)</h1>' in body):
-            refused, detail = True, "DisallowedHost: Invalid HTTP_HOST header: '%s'" % header
-        if 300 <= status < 400 and not exact and not secure and not upgrading and location.startswith('https:'):
-            refused, detail = True, 'answered %d to %s: the settings redirect plain HTTP to HTTPS' % (status, location)
-    except Exception as error:
-        status = 0; detail = str(error)
-    elapsed = int((time.monotonic() - start) * 1000)
-    if not refused and any(lo <= status <= hi for lo, hi in ranges):
-        print('healthy', status, elapsed); sys.exit(0)
-    # A refusal is Django's final word: no need to wait for it to change.
-    if refused or elapsed >= timeout * 1000:
-        print('unhealthy', status, elapsed, detail); sys.exit(1)
-    time.sleep(0.25)
-`;
-/** Requests health-path through nginx on the host until a healthy status or health-timeout. */
-/**
- * `scheme`: how the site is served; `upgrade` is plain HTTP until tls: auto's first certificate.
- */
-function healthStep(s, timeoutMs = s.healthTimeoutMs, scheme = s.tlsCertificate ? 'tls' : 'plain') {
-    const tls = scheme === 'tls';
-    const port = tls ? s.tlsListen : s.listen.port;
-    const address = !s.listen.address || /^(0\.0\.0\.0|\[::\])$/.test(s.listen.address)
-        ? '127.0.0.1'
-        : s.listen.address.replace(/^\[|\]$/g, '');
-    return {
-        id: 'health',
-        phase: 'health',
-        title: `GET ${tls ? 'https' : 'http'}://${healthHost(s)}${s.healthPath} through nginx`,
-        privileged: false,
-        command: healthCommand(s, `${address}:${port}`, timeoutMs, scheme)
-    };
-}
-/**
- * Requests health-path from an instance on its own socket, before nginx sends it anything: the
- * Host header and the X-Forwarded-* headers nginx would send. As root: the socket is nginx's.
- */
-function instanceHealthStep(s, instance) {
-    const unit = unitNames(s.projectName).instance(instance).service;
-    return {
-        id: 'instance-health',
-        phase: 'health',
-        title: `GET ${s.healthPath} from ${unit} on its socket (Host: ${healthHost(s)})`,
-        privileged: true,
-        command: healthCommand(s, instanceSocketPath(s.projectName, instance), s.healthTimeoutMs, s.tlsCertificate ? 'tls' : s.acme ? 'upgrade' : 'plain')
-    };
-}
-function healthCommand(s, target, timeoutMs, scheme) {
-    const ranges = s.healthExpect.map((r) => `${r.min}-${r.max}`).join(',');
-    return sh `${s.python} -c ${HEALTH_PY} ${target} ${s.healthPath} ${healthHost(s)} ${scheme} ${timeoutMs / 1000} ${ranges}`;
-}
-function parseHealth(stdout) {
-    const line = stdout.trim().split('\n').pop() ?? '';
-    const [verdict, status, elapsed, ...detail] = line.split(' ');
-    return {
-        healthy: verdict === 'healthy',
-        status: Number(status) || 0,
-        durationMs: Number(elapsed) || 0,
-        detail: detail.join(' ')
-    };
-}
-/** When the new release's instance was last started (seconds since the epoch): its journal starts there. */
-function startedAt(s) {
-    return `${layout_layout(s).state}/started`;
-}
-const ERRORS_HEADER = '--- errors in the journal';
-/** The journal of the instance the new release started in, since it started (`startedAt`). */
-function diagnosticsStep(s, instance) {
-    const service = unitNames(s.projectName).instance(instance).service;
-    const since = raw('--since "@$(cat "$started" 2>/dev/null || echo 0)"');
-    return {
-        id: 'diagnostics',
-        phase: 'health',
-        title: `Collect ${service}'s journal and nginx's error log`,
-        privileged: true,
-        command: script(sh `started=${startedAt(s)}`, 
-        // The exception that stopped the app is usually above gunicorn's own traceback.
-        raw(`echo '${ERRORS_HEADER}'`), sh `journalctl -u ${service} ${since} -n 400 --no-pager -o cat 2>/dev/null | grep -E '^[A-Za-z_][A-Za-z0-9_.]*(Error|Exception)(: |$)' | grep -v '^gunicorn\.errors\.' | awk '!seen[$0]++' | tail -n 5 || true`, sh `echo "--- journalctl -u ${service} (last 40 lines)"`, sh `journalctl -u ${service} ${since} -n 40 --no-pager -o short-iso 2>&1 || true`, raw('echo "--- /var/log/nginx/error.log (last 15 lines)"'), raw('tail -n 15 /var/log/nginx/error.log 2>&1 || true'))
-    };
-}
-/** The exception lines the diagnostics found, e.g. `ImportError: cannot import name ...`. */
-function parseErrors(diagnostics) {
-    const lines = diagnostics.split('\n');
-    const start = lines.indexOf(ERRORS_HEADER);
-    if (start < 0)
-        return [];
-    const end = lines.findIndex((line, i) => i > start && line.startsWith('--- '));
-    return lines.slice(start + 1, end < 0 ? undefined : end).filter((line) => line.trim() !== '');
-}
-
-;// CONCATENATED MODULE: ./src/server/discover.ts
-// What the project's own settings say, read in the release before anything else of Django runs:
-// where static and media files go, SQLite files and file storage (kept in shared/ when they are
-// inside the release), django-compressor's mode, and which names ALLOWED_HOSTS refuses.
-
-
-
-
-const discover_MARK = 'DJANGO-SETTINGS ';
-/** Prints one marked JSON line; the names to check against ALLOWED_HOSTS come as arguments. */
-const DISCOVER_PY = `
-import json, os, sys, django
-from django.conf import settings
-django.setup()
-text = lambda value: str(value) if value else ''
-facts = {k: text(getattr(settings, k, '')) for k in ('STATIC_URL', 'STATIC_ROOT', 'MEDIA_URL', 'MEDIA_ROOT')}
-facts['SQLITE'] = [os.path.abspath(str(db.get('NAME') or '')) for db in settings.DATABASES.values()
-                   if 'sqlite' in db.get('ENGINE', '') and str(db.get('NAME') or ':memory:') != ':memory:']
-from django.core.files.storage import FileSystemStorage, default_storage
-facts['STORAGE'] = os.path.abspath(str(default_storage.location)) if isinstance(default_storage, FileSystemStorage) else ''
-if 'compressor' in settings.INSTALLED_APPS:
-    from compressor.conf import settings as compress
-    facts['COMPRESS'] = {'enabled': bool(compress.COMPRESS_ENABLED), 'offline': bool(compress.COMPRESS_OFFLINE),
-                         'root': text(compress.COMPRESS_ROOT), 'output': text(compress.COMPRESS_OUTPUT_DIR)}
-from django.http.request import validate_host
-allowed = settings.ALLOWED_HOSTS or (['.localhost', '127.0.0.1', '[::1]'] if settings.DEBUG else [])
-facts['REFUSED_HOSTS'] = [name for name in sys.argv[1:] if not validate_host(name, allowed)]
-facts['SSL_REDIRECT'] = bool(getattr(settings, 'SECURE_SSL_REDIRECT', False))
-facts['DATABASE'] = str(settings.DATABASES.get('default', {}).get('ENGINE', ''))
-print('${discover_MARK}' + json.dumps(facts))
-`;
-/** The names requests will carry: the server names (a wildcard as one of its names) or, for `_`, the health check's. */
-function hostNames(s) {
-    const names = s.serverNames.map((name) => (name === '_' ? healthHost(s) : requestName(name)));
-    return [...new Set(names)];
-}
-function discoverStep(s, id) {
-    return {
-        id: 'discover',
-        phase: 'django',
-        title: "Read the project's settings (static, media, databases, ALLOWED_HOSTS)",
-        privileged: true,
-        command: inRelease(s, id, 'discover', [layout_layout(s).shared], sh `python -c ${DISCOVER_PY} ${hostNames(s)}`)
-    };
-}
-const urlPrefix = (url) => {
-    const withSlashes = `/${url.replace(/^\/+/, '').replace(/\/*$/, '/')}`;
-    return /^\/(?:[A-Za-z0-9_.~-]+\/)+$/.test(withSlashes) && !/\/\.\.?\//.test(withSlashes)
-        ? withSlashes
-        : undefined;
-};
-const absolute = (path) => typeof path === 'string' &&
-    /^\/[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*\/?$/.test(path) &&
-    !/\/\.\.?(\/|$)/.test(path)
-    ? path.replace(/\/$/, '')
-    : undefined;
-const discover_name = (value) => typeof value === 'string' && /^[A-Za-z0-9_.:[\]-]{1,253}$/.test(value) ? value : undefined;
-/**
- * Reads the discovery output; values from the server are validated like inputs. The last
- * marked line counts: the project's settings run first and may print anything, even a line
- * like ours (which the plan then holds to the deploy path, see plan.ts).
- */
-function parseDjangoFacts(stdout) {
-    const line = stdout
-        .split('\n')
-        .filter((l) => l.startsWith(discover_MARK))
-        .pop();
-    if (!line)
-        return {};
-    let v;
-    try {
-        v = JSON.parse(line.slice(discover_MARK.length));
-    }
-    catch {
-        return {};
-    }
-    const str = (key) => (typeof v[key] === 'string' ? v[key] : '');
-    const compress = v.COMPRESS;
-    return {
-        staticUrl: str('STATIC_URL') ? urlPrefix(str('STATIC_URL')) : undefined,
-        staticRoot: absolute(str('STATIC_ROOT')),
-        mediaUrl: str('MEDIA_URL') ? urlPrefix(str('MEDIA_URL')) : undefined,
-        mediaRoot: absolute(str('MEDIA_ROOT')),
-        sqlite: Array.isArray(v.SQLITE) ? v.SQLITE.flatMap((p) => absolute(p) ?? []) : undefined,
-        storage: absolute(str('STORAGE')),
-        compress: compress && typeof compress === 'object'
-            ? {
-                enabled: compress.enabled === true,
-                offline: compress.offline === true,
-                root: absolute(compress.root),
-                output: discover_name(compress.output) ?? 'CACHE'
-            }
-            : undefined,
-        refusedHosts: Array.isArray(v.REFUSED_HOSTS)
-            ? v.REFUSED_HOSTS.flatMap((n) => discover_name(n) ?? [])
-            : undefined,
-        sslRedirect: v.SSL_REDIRECT === true,
-        databaseEngine: /^[A-Za-z_][\w.]{0,200}$/.test(str('DATABASE')) ? str('DATABASE') : undefined
     };
 }
 
@@ -41767,7 +41840,7 @@ function planUnlocked(input) {
             ...(isNew ? [uploadStep(s, target), venvStep(s, target, input.venvKey)] : [])
         ],
         discover: discoverStep(s, target),
-        build: isNew ? djangoSteps(s, target, found, input.migrations) : restore,
+        build: isNew ? djangoSteps(s, target, found, facts.live) : restore,
         gates: [
             verifyUnitsStep(s, target, files),
             ...(processes?.files.units.length ? [verifyProcessesStep(s, target, processes.files)] : []),
@@ -41779,12 +41852,7 @@ function planUnlocked(input) {
         abandon: abandonStep(s, instance),
         switch: switchStep(s, target, instance, facts.instance, files),
         health: healthStep(s, undefined, servesTls(s, facts) ? 'tls' : s.acme ? 'upgrade' : 'plain'),
-        finish: [
-            ...(facts.instance ? [drainStep(s, facts.instance)] : []),
-            ...(s.acme ? [renewalTimerStep(s)] : []),
-            ...(s.postDeploy ? [hookStep(s, target, 'post-deploy', s.postDeploy, 'cleanup')] : []),
-            pruneStep(s, s.keepReleases, target, facts.live === target ? '' : facts.live)
-        ],
+        finish: finishSteps(s, facts, target, isNew ? input.deployKey : null),
         // With `source: none` the release stays as it was; only its new files go.
         markFailed: target !== facts.live ? markFailedStep(s, target) : undefined,
         removePartial: isNew ? removePartialStep(s, target) : undefined,
@@ -41795,6 +41863,15 @@ function planUnlocked(input) {
         certificate,
         secure
     };
+}
+/** After a healthy switch: the old instance drained, the renewal timer, post-deploy, pruning. */
+function finishSteps(s, facts, target, deployKey) {
+    return [
+        ...(facts.instance ? [drainStep(s, facts.instance)] : []),
+        ...(s.acme ? [renewalTimerStep(s)] : []),
+        ...(s.postDeploy ? [hookStep(s, target, 'post-deploy', s.postDeploy, 'cleanup')] : []),
+        pruneStep(s, s.keepReleases, target, facts.live === target ? '' : facts.live, deployKey)
+    ];
 }
 /**
  * tls: auto on a host without a certificate yet: the HTTPS site, gated, loaded and checked once
@@ -43374,12 +43451,15 @@ class Executor {
     transport;
     log;
     phaseMs = new Map();
+    /** steps sent to the host, each waited for */
+    roundTrips = 0;
     constructor(transport, log) {
         this.transport = transport;
         this.log = log;
     }
     /** Runs a step; a non-zero exit is a StepError unless `allowFailure`. */
     async run(step, options = {}) {
+        this.roundTrips++;
         return this.log.group(step.title, async () => {
             const result = await this.transport
                 .run(step.command, {
@@ -43424,7 +43504,7 @@ function inspectStep(s) {
         phase: 'connect',
         title: 'Check the host (nginx, systemd, python, sudo)',
         privileged: true,
-        command: script(raw('set -u'), raw('missing=""'), sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), sh `if ! ${s.python} -c 'import venv, ensurepip' >/dev/null 2>&1; then`, sh `  package=$(${s.python} -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])' 2>/dev/null || echo python3-venv)`, sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), sh `echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`, sh `echo "live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null)"`, 
+        command: script(raw('set -u'), raw('missing=""'), sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), sh `if ! ${s.python} -c 'import venv, ensurepip' >/dev/null 2>&1; then`, sh `  package=$(${s.python} -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])' 2>/dev/null || echo python3-venv)`, sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), sh `echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`, sh `live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null); echo "live=$live"`, sh `[ -z "$live" ] || echo "deployed=$(head -c 64 ${p.deployed}/"$live" 2>/dev/null)"`, 
         // A link to an instance's socket, or the socket of an earlier version's single instance.
         sh `sock=${socketPath(s.projectName)} legacy=${p.legacyUnits.socket}`, raw('if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'), 
         // Only releases: a dry run's staged upload is none (layout.ts stagedRelease).
@@ -43451,6 +43531,9 @@ function parseFacts(stdout) {
         instance: ['blue', 'green', 'legacy'].find((i) => i === values.get('instance')) ?? '',
         migrated: list('migrated'),
         backups: list('backups'),
+        deployed: /^[0-9a-f]{64}$/.test(values.get('deployed') ?? '')
+            ? values.get('deployed')
+            : undefined,
         ...parseAcmeFacts(values)
     };
 }
@@ -43547,21 +43630,22 @@ class DatabaseWatch {
     outcome() {
         return Object.keys(this.report).length > 0 ? { ...this.report } : undefined;
     }
-    /** After a Django step: what it said; the migration plan when it was the plan's step. */
-    afterStep(deps, step, stdout, plan, found) {
-        if (step.id === 'migrations')
-            return this.readMigrations(deps, stdout, found);
-        if (step.id === 'backup') {
-            this.report.backup = parseBackup(stdout);
-            const b = this.report.backup;
-            if (b)
-                deps.info(`Database backup: ${b.path} (${b.bytes} bytes)`);
-        }
-        else if (step.id === 'migrate')
-            this.report.applied = this.report.pending;
-        else if (step.id === 'restore-database')
+    /**
+     * After a Django step, failed or not: the migration plan it read, the backup it took and
+     * whether it applied the migrations; a restore.
+     */
+    afterStep(deps, step, result, plan, found) {
+        if (result.code === 0 && step.id === 'restore-database')
             this.report.restored = plan.database.backup;
-        return undefined;
+        if (step.id !== 'django' || !parseMigrationPlan(result.stdout))
+            return;
+        this.readMigrations(deps, result.stdout, found);
+        this.report.backup = parseBackup(result.stdout);
+        const b = this.report.backup;
+        if (b)
+            deps.info(`Database backup: ${b.path} (${b.bytes} bytes)`);
+        if (parseMigrated(result.stdout))
+            this.report.applied = this.report.pending;
     }
     /** The migration plan, said before anything is applied; warnings for what cannot go back. */
     readMigrations(deps, stdout, found) {
@@ -43750,11 +43834,54 @@ function neverServed(plan, health, s, diagnostics) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/flow/already-live.ts
+// A deploy of what already serves: the live release was deployed to its end with this run's
+// deploy key (the same files, venv, settings and action). Nothing is uploaded, built or
+// restarted: the live site is checked through nginx, and the run says so. A site that does not
+// answer is deployed again in full.
+
+
+/** The live site's own check is short: a site that does not answer is deployed again anyway. */
+const CHECK_MS = 10_000;
+/** The health check through nginx when the live release is this deploy, else none. */
+function alreadyLiveCheck(s, facts, deployKey) {
+    if (s.dryRun || s.rollback || s.source === null)
+        return undefined;
+    if (!deployKey || !facts.live || facts.deployed !== deployKey)
+        return undefined;
+    // A certificate to obtain or renew is work to do.
+    if (needsCertificate(s, facts))
+        return undefined;
+    return healthStep(s, Math.min(s.healthTimeoutMs, CHECK_MS), servesTls(s, facts) ? 'tls' : 'plain');
+}
+function alreadyLiveMessage(live) {
+    return `${live} already serves this commit with these settings: nothing was uploaded or restarted.`;
+}
+/** The health of the live release when it is already this deploy and answers; else undefined. */
+async function checkAlreadyLive(deps, facts) {
+    const check = alreadyLiveCheck(deps.settings, facts, deps.deployKey(facts));
+    if (!check)
+        return undefined;
+    const health = parseHealth((await deps.run(check, { allowFailure: true })).stdout);
+    const problem = health.healthy
+        ? deps.settings.healthUrl
+            ? await deps.checkPublicUrl()
+            : ''
+        : `${deps.settings.healthPath} answered ${health.status || 'nothing'}`;
+    if (problem) {
+        deps.info(`${facts.live} was deployed with this commit and these settings, but ${problem}: deploying it again.`);
+        return undefined;
+    }
+    deps.info(alreadyLiveMessage(facts.live));
+    return health;
+}
+
 ;// CONCATENATED MODULE: ./src/flow/host.ts
 // One host's deploy as a small state machine: locked → inspected → released → gated → switched →
 // healthy, or failed / rolled back (a dry run: locked, inspected, then its plan). It executes the
 // planner's steps through one executor and returns a result value; nothing else decides what
 // runs. See ARCHITECTURE.md.
+
 
 
 
@@ -43820,6 +43947,9 @@ class HostDeploy {
                 await this.inspect();
                 if (s.dryRun)
                     return await this.dryRun(newRelease());
+                const live = await checkAlreadyLive(this.deps, this.facts);
+                if (live)
+                    return this.alreadyLive(live);
                 await this.deploy(newRelease());
                 return this.outcome('success', '');
             }
@@ -43862,6 +43992,13 @@ class HostDeploy {
         if (renewalProblem)
             this.deps.warn(`The last renewal of the certificate on the host failed${certificate ? ` (${certificate.daysLeft} days left)` : ''}: ${renewalProblem}`, 'Certificate renewal failed');
     }
+    /** The live release is this deploy, and answers: the run changed nothing. */
+    alreadyLive(health) {
+        const live = this.facts.live;
+        this.health = health;
+        this.to('healthy');
+        return { ...this.outcome('success', alreadyLiveMessage(live)), release: live };
+    }
     outcome(status, message) {
         return {
             release: this.plan?.target ?? '',
@@ -43889,7 +44026,7 @@ class HostDeploy {
         return { daysLeft: -1, names: [], ...certificate, renewalProblem };
     }
     /** Plans with what the project's settings say, once the release to read them from exists. */
-    planWith(newRelease, found, migrations) {
+    planWith(newRelease, found) {
         const facts = this.facts;
         return planRun({
             settings: this.deps.settings,
@@ -43898,7 +44035,7 @@ class HostDeploy {
             venvKey: this.deps.venvKey(facts),
             found,
             singletons: this.deps.runsSingletons ?? this.deps.isFirst,
-            migrations
+            deployKey: this.deps.deployKey(facts)
         });
     }
     async deploy(newRelease) {
@@ -43979,18 +44116,15 @@ class HostDeploy {
             await rollout.firstMigration;
         }
         try {
-            // Once the migration plan is known, the steps after it are planned again with it (a
-            // backup and migrate only when there is something to apply).
-            for (let i = 0; i < plan.build.length; i++) {
-                const step = plan.build[i];
-                const { stdout } = await this.deps.run(step);
-                if (step.id === 'asgi-import')
+            for (const step of plan.build) {
+                // What the Django process did to the database is read even when it then failed.
+                const result = await this.deps.run(step, { allowFailure: true });
+                const stdout = result.stdout;
+                if (step.id === 'asgi-import' && result.code === 0)
                     tellServer(this.deps, (this.server = parseServerFacts(stdout)));
-                const migrations = this.database.afterStep(this.deps, step, stdout, plan, this.found);
-                if (migrations)
-                    plan = this.plan = this.planWith(plan.target, this.found, migrations);
-                if (migrations)
-                    i = plan.build.findIndex((next) => next.id === 'migrations');
+                this.database.afterStep(this.deps, step, result, plan, this.found);
+                if (result.code !== 0)
+                    throw new StepError(step, result);
             }
             if (isFirst)
                 rollout.migrated();
@@ -44147,7 +44281,7 @@ class HostDeploy {
         for (const step of first.release.filter((r) => r.id === 'check-calendars'))
             await this.deps.run(step);
         const read = await readForDryRun(this.deps, facts, newRelease, first.target, this.database);
-        const plan = (this.plan = this.planWith(newRelease, (this.found = read.found), read.migrations));
+        const plan = (this.plan = this.planWith(newRelease, (this.found = read.found)));
         this.database.noticeRollback(this.deps, plan);
         const live = parseConfigFiles((await this.deps.run(readConfigStep(plan.files))).stdout);
         const diff = configDiff(plan.files, live) + (await processesDiff(plan, this.deps.run));
@@ -45638,9 +45772,9 @@ function summaryMarkdown(s, reports) {
         const gates = r.gates.map((g) => `${g.passed ? '✅' : '❌'} ${g.name}`).join('<br>') || '–';
         lines.push(`| ${escapeCell(r.host)} | \`${r.release}\` | ${r.previousRelease ? `\`${r.previousRelease}\`` : '–'} | ${gates} | ${healthCell(r)} | ${(r.durationMs / 1000).toFixed(1)} s | ${ICON[r.status]} ${r.status} |`);
     }
-    lines.push('', '### Where the time went', '', `| host | ${PHASES.join(' | ')} |`, `|---|${PHASES.map(() => '---:').join('|')}|`);
+    lines.push('', '### Where the time went', '', `| host | ${PHASES.join(' | ')} | round trips |`, `|---|${PHASES.map(() => '---:').join('|')}|---:|`);
     for (const r of reports) {
-        lines.push(`| ${escapeCell(r.host)} | ${PHASES.map((p) => (r.phaseMs[p] !== undefined ? `${(r.phaseMs[p] / 1000).toFixed(1)} s` : '–')).join(' | ')} |`);
+        lines.push(`| ${escapeCell(r.host)} | ${PHASES.map((p) => (r.phaseMs[p] !== undefined ? `${(r.phaseMs[p] / 1000).toFixed(1)} s` : '–')).join(' | ')} | ${r.roundTrips ?? '–'} |`);
     }
     if (reports.some((r) => r.processes?.length)) {
         lines.push('', '### Processes', '', '| host | process | unit | state | release |', '|---|---|---|---|---|');
@@ -45893,9 +46027,87 @@ function readInside(root, path) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/deploy-key.ts
+// The deploy key: one hash of everything a deploy puts on a host (the uploaded files, the venv's
+// key, the settings that reach the server, the action's own code). A host whose live release was
+// deployed to its end with the same key already serves this deploy: the run changes nothing.
+
+
+
+
+
+/**
+ * Settings that shape the run, not what it leaves on the host: how to connect, GitHub's side,
+ * the run's mode, and the workspace's own path (the files' digest stands for it). Anything else
+ * counts: a setting missed here only costs a full deploy, never a skipped one.
+ */
+const NOT_ON_THE_HOST = new Set([
+    'hosts',
+    'username',
+    'privateKey',
+    'passphrase',
+    'password',
+    'knownHosts',
+    'knownHostEntries',
+    'fingerprints',
+    'hostFingerprints',
+    'insecureSkipHostKeyCheck',
+    'jumpHost',
+    'connectTimeoutMs',
+    'commandTimeoutMs',
+    'githubToken',
+    'environment',
+    'environmentUrl',
+    'deployment',
+    'dryRun',
+    'maxParallel',
+    'lockWaitMs',
+    'source'
+]);
+/**
+ * The files the upload sends (the same exclusions), in a fixed order: each path with its kind,
+ * its executable bit and its content, or a link's target. Links are not followed, as tar does not.
+ */
+function sourceDigest(source, exclude) {
+    const excluded = uploadExcluder(exclude);
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    const walk = (dir, relative) => {
+        for (const name of (0,external_node_fs_namespaceObject.readdirSync)(dir).sort()) {
+            const path = relative ? `${relative}/${name}` : name;
+            if (excluded(path))
+                continue;
+            const full = (0,external_node_path_namespaceObject.join)(dir, name);
+            const stat = (0,external_node_fs_namespaceObject.lstatSync)(full);
+            if (stat.isDirectory()) {
+                hash.update(`d ${path}\0`);
+                walk(full, path);
+            }
+            else if (stat.isSymbolicLink())
+                hash.update(`l ${path}\0${(0,external_node_fs_namespaceObject.readlinkSync)(full)}\0`);
+            else if (stat.isFile()) {
+                hash.update(`f ${path} ${stat.mode & 0o111 ? 'x' : '-'} ${stat.size}\0`);
+                hash.update((0,external_node_fs_namespaceObject.readFileSync)(full));
+            }
+        }
+    };
+    walk(source, '');
+    return hash.digest('hex');
+}
+/** The action's own code: a new version may render other files from the same settings. */
+function actionDigest(file = (0,external_node_url_.fileURLToPath)(import.meta.url)) {
+    return (0,external_node_crypto_.createHash)('sha256').update((0,external_node_fs_namespaceObject.readFileSync)(file)).digest('hex');
+}
+function deployKey(s, parts) {
+    const settings = Object.fromEntries(Object.entries(s).filter(([name]) => !NOT_ON_THE_HOST.has(name)));
+    return (0,external_node_crypto_.createHash)('sha256')
+        .update(JSON.stringify({ version: 1, settings, ...parts }))
+        .digest('hex');
+}
+
 ;// CONCATENATED MODULE: ./src/main.ts
 // The action's phases, nothing else: read the settings, deploy every host in turn (rolling),
 // report. Each host's run is flow/host.ts; what runs on a server is server/.
+
 
 
 
@@ -46018,6 +46230,8 @@ async function deployHost(s, host, rollout, context, connect = SshTransport.conn
             host: label,
             ...outcome,
             phaseMs: Object.fromEntries(exec.phaseMs),
+            // The lock is one command more, held for the run.
+            roundTrips: exec.roundTrips + 1,
             durationMs: Date.now() - started
         };
     }
@@ -46037,6 +46251,13 @@ async function deployHost(s, host, rollout, context, connect = SshTransport.conn
         transport?.close();
     }
 }
+/** null: requirements the runner may not read, so no key covers them. */
+function venvKeyOf(s, facts) {
+    const files = s.source === null ? [] : requirementsFiles(s.source, s.requirements);
+    return files === null ? null : venvKey(files, facts.python, s.systemSitePackages);
+}
+/** The source's and the action's digests, read once per run (every host deploys the same). */
+const digests = new WeakMap();
 function hostDeps(s, rollout, host, transport, exec, context, log) {
     return {
         settings: s,
@@ -46048,10 +46269,17 @@ function hostDeps(s, rollout, host, transport, exec, context, log) {
         run: (step, options) => exec.run(step, options),
         takeLock: () => acquireLock(transport, s, context.holder, s.lockWaitMs / 1000, (holder) => log.remote(`Waiting for the deploy lock, held by ${holder}`)),
         stdin: (kind) => kind === 'dotenv' ? dotenvText(s) : archiveStream(s.source, s.exclude),
-        venvKey: (facts) => {
-            // null: requirements the runner may not read, so no key covers them.
-            const files = s.source === null ? [] : requirementsFiles(s.source, s.requirements);
-            return files === null ? null : venvKey(files, facts.python, s.systemSitePackages);
+        venvKey: (facts) => venvKeyOf(s, facts),
+        deployKey: (facts) => {
+            const venv = venvKeyOf(s, facts);
+            if (s.source === null || venv === null)
+                return null;
+            const known = digests.get(s) ?? {
+                source: sourceDigest(s.source, s.exclude),
+                action: actionDigest()
+            };
+            digests.set(s, known);
+            return deployKey(s, { venv, ...known });
         },
         checkPublicUrl: () => checkPublicUrl(s),
         info: log.info,

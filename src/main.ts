@@ -23,6 +23,8 @@ import {
   type Settings
 } from './settings.js'
 import { requirementsFiles } from './workspace.js'
+import { actionDigest, deployKey, sourceDigest } from './deploy-key.js'
+import type { HostFacts } from './server/inspect.js'
 
 /** Where the run came from: the runner's environment, read once. */
 export interface RunContext {
@@ -164,6 +166,8 @@ export async function deployHost(
       host: label,
       ...outcome,
       phaseMs: Object.fromEntries(exec.phaseMs),
+      // The lock is one command more, held for the run.
+      roundTrips: exec.roundTrips + 1,
       durationMs: Date.now() - started
     }
   } catch (error) {
@@ -180,6 +184,15 @@ export async function deployHost(
     transport?.close()
   }
 }
+
+/** null: requirements the runner may not read, so no key covers them. */
+function venvKeyOf(s: Settings, facts: HostFacts): string | null {
+  const files = s.source === null ? [] : requirementsFiles(s.source, s.requirements)
+  return files === null ? null : venvKey(files, facts.python, s.systemSitePackages)
+}
+
+/** The source's and the action's digests, read once per run (every host deploys the same). */
+const digests = new WeakMap<Settings, { source: string; action: string }>()
 
 function hostDeps(
   s: Settings,
@@ -204,10 +217,16 @@ function hostDeps(
       ),
     stdin: (kind) =>
       kind === 'dotenv' ? dotenvText(s) : archiveStream(s.source as string, s.exclude),
-    venvKey: (facts) => {
-      // null: requirements the runner may not read, so no key covers them.
-      const files = s.source === null ? [] : requirementsFiles(s.source, s.requirements)
-      return files === null ? null : venvKey(files, facts.python, s.systemSitePackages)
+    venvKey: (facts) => venvKeyOf(s, facts),
+    deployKey: (facts) => {
+      const venv = venvKeyOf(s, facts)
+      if (s.source === null || venv === null) return null
+      const known = digests.get(s) ?? {
+        source: sourceDigest(s.source, s.exclude),
+        action: actionDigest()
+      }
+      digests.set(s, known)
+      return deployKey(s, { venv, ...known })
     },
     checkPublicUrl: () => checkPublicUrl(s),
     info: log.info,

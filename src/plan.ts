@@ -14,13 +14,7 @@ import { appWritable, djangoSteps, hookStep, sitePaths } from './server/django.j
 import { diagnosticsStep, healthStep, instanceHealthStep } from './server/health.js'
 import type { HostFacts } from './server/inspect.js'
 import { idleInstance, layout, settingsFolderProblem, type Instance } from './server/layout.js'
-import {
-  backupOf,
-  migrationPlanStep,
-  removeStagedStep,
-  restoreStep,
-  type MigrationPlan
-} from './server/migrations.js'
+import { backupOf, migrationPlanStep, removeStagedStep, restoreStep } from './server/migrations.js'
 import { sharedPaths, shareStep } from './server/shared.js'
 import { holdingStepsLock } from './server/lock.js'
 import {
@@ -71,8 +65,8 @@ export interface PlanInput {
   found: DjangoFacts
   /** this host runs the processes and schedules that must run once (the singleton host) */
   singletons?: boolean
-  /** what migrate would apply (the migrations step); undefined before it ran */
-  migrations?: MigrationPlan
+  /** what this run deploys, as one hash (deploy-key.ts); recorded once the deploy went well */
+  deployKey?: string | null
 }
 
 /** The background processes and schedules of the run (server/processes.ts). */
@@ -336,7 +330,7 @@ function planUnlocked(input: PlanInput): Plan {
       ...(isNew ? [uploadStep(s, target), venvStep(s, target, input.venvKey)] : [])
     ],
     discover: discoverStep(s, target),
-    build: isNew ? djangoSteps(s, target, found, input.migrations) : restore,
+    build: isNew ? djangoSteps(s, target, found, facts.live) : restore,
     gates: [
       verifyUnitsStep(s, target, files),
       ...(processes?.files.units.length ? [verifyProcessesStep(s, target, processes.files)] : []),
@@ -348,12 +342,7 @@ function planUnlocked(input: PlanInput): Plan {
     abandon: abandonStep(s, instance),
     switch: switchStep(s, target, instance, facts.instance, files),
     health: healthStep(s, undefined, servesTls(s, facts) ? 'tls' : s.acme ? 'upgrade' : 'plain'),
-    finish: [
-      ...(facts.instance ? [drainStep(s, facts.instance)] : []),
-      ...(s.acme ? [renewalTimerStep(s)] : []),
-      ...(s.postDeploy ? [hookStep(s, target, 'post-deploy', s.postDeploy, 'cleanup')] : []),
-      pruneStep(s, s.keepReleases, target, facts.live === target ? '' : facts.live)
-    ],
+    finish: finishSteps(s, facts, target, isNew ? input.deployKey : null),
     // With `source: none` the release stays as it was; only its new files go.
     markFailed: target !== facts.live ? markFailedStep(s, target) : undefined,
     removePartial: isNew ? removePartialStep(s, target) : undefined,
@@ -364,6 +353,21 @@ function planUnlocked(input: PlanInput): Plan {
     certificate,
     secure
   }
+}
+
+/** After a healthy switch: the old instance drained, the renewal timer, post-deploy, pruning. */
+function finishSteps(
+  s: Settings,
+  facts: HostFacts,
+  target: string,
+  deployKey?: string | null
+): Step[] {
+  return [
+    ...(facts.instance ? [drainStep(s, facts.instance)] : []),
+    ...(s.acme ? [renewalTimerStep(s)] : []),
+    ...(s.postDeploy ? [hookStep(s, target, 'post-deploy', s.postDeploy, 'cleanup')] : []),
+    pruneStep(s, s.keepReleases, target, facts.live === target ? '' : facts.live, deployKey)
+  ]
 }
 
 /**

@@ -6,7 +6,8 @@ import { StepError } from '../remote/executor.js'
 import { discoverStep, parseDjangoFacts } from '../server/discover.js'
 import type { HostFacts } from '../server/inspect.js'
 import { stagedRelease } from '../server/layout.js'
-import { parseBackup, parseMigrationPlan } from '../server/migrations.js'
+import { parseBackup, parseMigrated, parseMigrationPlan } from '../server/migrations.js'
+import type { RunResult } from '../remote/connection.js'
 import type { Step } from '../server/step.js'
 import type { HostDeps } from './host.js'
 import type { DatabaseReport } from '../report/report.js'
@@ -101,22 +102,19 @@ export class DatabaseWatch {
     return Object.keys(this.report).length > 0 ? { ...this.report } : undefined
   }
 
-  /** After a Django step: what it said; the migration plan when it was the plan's step. */
-  afterStep(
-    deps: Deps,
-    step: Step,
-    stdout: string,
-    plan: Plan,
-    found: DjangoFacts
-  ): MigrationPlan | undefined {
-    if (step.id === 'migrations') return this.readMigrations(deps, stdout, found)
-    if (step.id === 'backup') {
-      this.report.backup = parseBackup(stdout)
-      const b = this.report.backup
-      if (b) deps.info(`Database backup: ${b.path} (${b.bytes} bytes)`)
-    } else if (step.id === 'migrate') this.report.applied = this.report.pending
-    else if (step.id === 'restore-database') this.report.restored = plan.database.backup
-    return undefined
+  /**
+   * After a Django step, failed or not: the migration plan it read, the backup it took and
+   * whether it applied the migrations; a restore.
+   */
+  afterStep(deps: Deps, step: Step, result: RunResult, plan: Plan, found: DjangoFacts): void {
+    if (result.code === 0 && step.id === 'restore-database')
+      this.report.restored = plan.database.backup
+    if (step.id !== 'django' || !parseMigrationPlan(result.stdout)) return
+    this.readMigrations(deps, result.stdout, found)
+    this.report.backup = parseBackup(result.stdout)
+    const b = this.report.backup
+    if (b) deps.info(`Database backup: ${b.path} (${b.bytes} bytes)`)
+    if (parseMigrated(result.stdout)) this.report.applied = this.report.pending
   }
 
   /** The migration plan, said before anything is applied; warnings for what cannot go back. */

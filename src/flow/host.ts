@@ -3,14 +3,11 @@
 // planner's steps through one executor and returns a result value; nothing else decides what
 // runs. See ARCHITECTURE.md.
 
-import type { Readable } from 'node:stream'
 import { describeServer } from '../render/asgi.js'
 import { planRun, planSteps, type Plan, type Secure } from '../plan.js'
-import type { HeldLock } from '../remote/lock.js'
 import type { RunResult } from '../remote/connection.js'
 import { StepError } from '../remote/executor.js'
 import type { GateResult, HostReport } from '../report/report.js'
-import type { Rollout } from '../rollout.js'
 import { parseServerFacts, type ServerFacts } from '../server/asgi.js'
 import { acmeProblem, parseCertificateStep, type CertificateFacts } from '../server/acme.js'
 import { configDiff, GATE_FAILED, parseConfigFiles, readConfigStep } from '../server/config.js'
@@ -19,7 +16,6 @@ import { parseErrors, parseHealth, type HealthResult } from '../server/health.js
 import { inspectStep, parseFacts, type HostFacts } from '../server/inspect.js'
 import { parseProcessStates, type ProcessState } from '../server/processes.js'
 import { processesDiff, stayedDownMessage } from './processes.js'
-import type { MigrationPlan } from '../server/migrations.js'
 import { DatabaseWatch, failureNote, readForDryRun } from './database.js'
 import { DISK_FULL, hintFor } from '../report/cause.js'
 import {
@@ -35,7 +31,7 @@ import {
 import { parseDiskSpace } from '../server/release.js'
 import type { Step } from '../server/step.js'
 import { neverServed } from './never-served.js'
-import type { Settings } from '../settings.js'
+import { alreadyLiveMessage, checkAlreadyLive } from './already-live.js'
 
 export type HostState =
   | 'connected'
@@ -48,31 +44,9 @@ export type HostState =
   | 'rolled-back'
   | 'failed'
 
-/** What the flow needs from the outside world: all of its side effects come through here. */
-export interface HostDeps {
-  settings: Settings
-  rollout: Rollout
-  isFirst: boolean
-  /** runs the processes and schedules that must run once in a fleet; isFirst when not said */
-  runsSingletons?: boolean
-  /** runs one step (remote/executor.ts) */
-  run(
-    step: Step,
-    options?: { stdin?: string | Readable; allowFailure?: boolean }
-  ): Promise<RunResult>
-  takeLock(): Promise<HeldLock>
-  /** what a step reads on stdin: the .env text, the source as a tar stream */
-  stdin(kind: NonNullable<Step['stdin']>): string | Readable
-  /** the venv key of the source's requirements for this host's interpreter */
-  venvKey(facts: HostFacts): string | null
-  /** health-url from the runner: '' when healthy, else the problem */
-  checkPublicUrl(): Promise<string>
-  info(message: string): void
-  /** text that came from the server */
-  remote(text: string): void
-  warn(message: string, title?: string): void
-  notice(message: string, title: string): void
-}
+import type { HostDeps } from './deps.js'
+
+export type { HostDeps }
 
 /** The result of one host's run: the report without the host's name and timing. */
 export type HostOutcome = Omit<HostReport, 'host' | 'phaseMs' | 'durationMs'>
@@ -130,6 +104,8 @@ export class HostDeploy {
         // Under the lock: what another deploy did while this one waited is seen.
         await this.inspect()
         if (s.dryRun) return await this.dryRun(newRelease())
+        const live = await checkAlreadyLive(this.deps, this.facts as HostFacts)
+        if (live) return this.alreadyLive(live)
         await this.deploy(newRelease())
         return this.outcome('success', '')
       } finally {
@@ -177,6 +153,14 @@ export class HostDeploy {
       )
   }
 
+  /** The live release is this deploy, and answers: the run changed nothing. */
+  private alreadyLive(health: HealthResult): HostOutcome {
+    const live = (this.facts as HostFacts).live
+    this.health = health
+    this.to('healthy')
+    return { ...this.outcome('success', alreadyLiveMessage(live)), release: live }
+  }
+
   private outcome(status: HostOutcome['status'], message: string): HostOutcome {
     return {
       release: this.plan?.target ?? '',
@@ -205,7 +189,7 @@ export class HostDeploy {
   }
 
   /** Plans with what the project's settings say, once the release to read them from exists. */
-  private planWith(newRelease: string, found: DjangoFacts, migrations?: MigrationPlan): Plan {
+  private planWith(newRelease: string, found: DjangoFacts): Plan {
     const facts = this.facts as HostFacts
     return planRun({
       settings: this.deps.settings,
@@ -214,7 +198,7 @@ export class HostDeploy {
       venvKey: this.deps.venvKey(facts),
       found,
       singletons: this.deps.runsSingletons ?? this.deps.isFirst,
-      migrations
+      deployKey: this.deps.deployKey(facts)
     })
   }
 
@@ -293,16 +277,14 @@ export class HostDeploy {
       await rollout.firstMigration
     }
     try {
-      // Once the migration plan is known, the steps after it are planned again with it (a
-      // backup and migrate only when there is something to apply).
-      for (let i = 0; i < plan.build.length; i++) {
-        const step = plan.build[i]
-        const { stdout } = await this.deps.run(step)
-        if (step.id === 'asgi-import')
+      for (const step of plan.build) {
+        // What the Django process did to the database is read even when it then failed.
+        const result = await this.deps.run(step, { allowFailure: true })
+        const stdout = result.stdout
+        if (step.id === 'asgi-import' && result.code === 0)
           tellServer(this.deps, (this.server = parseServerFacts(stdout)))
-        const migrations = this.database.afterStep(this.deps, step, stdout, plan, this.found)
-        if (migrations) plan = this.plan = this.planWith(plan.target, this.found, migrations)
-        if (migrations) i = plan.build.findIndex((next) => next.id === 'migrations')
+        this.database.afterStep(this.deps, step, result, plan, this.found)
+        if (result.code !== 0) throw new StepError(step, result)
       }
       if (isFirst) rollout.migrated()
     } catch (error) {
@@ -470,7 +452,7 @@ export class HostDeploy {
     for (const step of first.release.filter((r) => r.id === 'check-calendars'))
       await this.deps.run(step)
     const read = await readForDryRun(this.deps, facts, newRelease, first.target, this.database)
-    const plan = (this.plan = this.planWith(newRelease, (this.found = read.found), read.migrations))
+    const plan = (this.plan = this.planWith(newRelease, (this.found = read.found)))
     this.database.noticeRollback(this.deps, plan)
     const live = parseConfigFiles((await this.deps.run(readConfigStep(plan.files))).stdout)
     const diff = configDiff(plan.files, live) + (await processesDiff(plan, this.deps.run))

@@ -37,6 +37,8 @@ export interface StepLog {
 /** Runs plan steps on one host, logs them, and adds up the time spent in each phase. */
 export class Executor {
   readonly phaseMs = new Map<Phase, number>()
+  /** steps sent to the host, each waited for */
+  roundTrips = 0
 
   constructor(
     private readonly transport: Transport,
@@ -45,6 +47,7 @@ export class Executor {
 
   /** Runs a step; a non-zero exit is a StepError unless `allowFailure`. */
   async run(step: Step, options: RunOptions & { allowFailure?: boolean } = {}): Promise<RunResult> {
+    this.roundTrips++
     return this.log.group(step.title, async () => {
       const result = await this.transport
         .run(step.command, {

@@ -41,6 +41,8 @@ export interface HostReport {
   status: 'success' | 'failure' | 'rolled-back' | 'skipped'
   gates: GateResult[]
   phaseMs: Record<string, number>
+  /** commands sent over the connection, each waited for (the lock's counts once) */
+  roundTrips?: number
   durationMs: number
   message: string
   httpStatus?: number
@@ -156,12 +158,12 @@ export function summaryMarkdown(s: Settings, reports: HostReport[]): string {
     '',
     '### Where the time went',
     '',
-    `| host | ${PHASES.join(' | ')} |`,
-    `|---|${PHASES.map(() => '---:').join('|')}|`
+    `| host | ${PHASES.join(' | ')} | round trips |`,
+    `|---|${PHASES.map(() => '---:').join('|')}|---:|`
   )
   for (const r of reports) {
     lines.push(
-      `| ${escapeCell(r.host)} | ${PHASES.map((p) => (r.phaseMs[p] !== undefined ? `${(r.phaseMs[p] / 1000).toFixed(1)} s` : '–')).join(' | ')} |`
+      `| ${escapeCell(r.host)} | ${PHASES.map((p) => (r.phaseMs[p] !== undefined ? `${(r.phaseMs[p] / 1000).toFixed(1)} s` : '–')).join(' | ')} | ${r.roundTrips ?? '–'} |`
     )
   }
   if (reports.some((r) => r.processes?.length)) {

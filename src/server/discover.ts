@@ -4,7 +4,7 @@
 
 import type { Settings } from '../settings.js'
 import { sh } from '../shell.js'
-import { inRelease } from './django.js'
+import { inRelease } from './sandbox.js'
 import { healthHost, requestName } from './health.js'
 import { layout } from './layout.js'
 import type { Step } from './step.js'

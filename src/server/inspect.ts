@@ -28,6 +28,8 @@ export interface HostFacts extends AcmeFacts {
   migrated?: string[]
   /** the database backups' file names (<release-id>.<format>) */
   backups?: string[]
+  /** the deploy key the live release was deployed with (layout.ts deployed), if its deploy ended well */
+  deployed?: string
 }
 
 export function inspectStep(s: Settings): Step {
@@ -49,7 +51,8 @@ export function inspectStep(s: Settings): Step {
       raw('fi'),
       raw('echo "cpus=$(nproc)"'),
       sh`echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`,
-      sh`echo "live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null)"`,
+      sh`live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null); echo "live=$live"`,
+      sh`[ -z "$live" ] || echo "deployed=$(head -c 64 ${p.deployed}/"$live" 2>/dev/null)"`,
       // A link to an instance's socket, or the socket of an earlier version's single instance.
       sh`sock=${socketPath(s.projectName)} legacy=${p.legacyUnits.socket}`,
       raw(
@@ -88,6 +91,9 @@ export function parseFacts(stdout: string): HostFacts {
       (['blue', 'green', 'legacy'] as const).find((i) => i === values.get('instance')) ?? '',
     migrated: list('migrated'),
     backups: list('backups'),
+    deployed: /^[0-9a-f]{64}$/.test(values.get('deployed') ?? '')
+      ? values.get('deployed')
+      : undefined,
     ...parseAcmeFacts(values)
   }
 }

@@ -110,8 +110,13 @@ export interface Layout {
   venv(key: string): string
   /** database backups, root's alone: <release-id>.sqlite3 or .pgdump, pruned with the release */
   backups: string
-  /** a file per release whose deploy applied migrations, listing them */
+  /** a file per release whose deploy applied migrations */
   migrated: string
+  /**
+   * a file per release whose deploy went through to its end, holding the deploy key (the
+   * source, venv, settings and action it was made with): a run with the same key has nothing to do
+   */
+  deployed: string
   units: { socket: string; service: string }
   legacyUnits: { socket: string; service: string }
   /** an instance's own units, for the time between its start and the switch (gone at boot) */
@@ -169,6 +174,7 @@ export function layout(s: Pick<Settings, 'deployPath' | 'projectName'>): Layout 
     venv: (key) => `${root}/venvs/${key}`,
     backups: `${root}/backups`,
     migrated: `${root}/.deploy/migrated`,
+    deployed: `${root}/.deploy/deployed`,
     units: { socket: `${UNIT_FOLDER}/${units.socket}`, service: `${UNIT_FOLDER}/${units.service}` },
     legacyUnits: {
       socket: `${UNIT_FOLDER}/${units.legacy.socket}`,

@@ -6,12 +6,13 @@
 
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
-import { inRelease } from './django.js'
+import { inRelease } from './sandbox.js'
 import { layout } from './layout.js'
 import type { Step } from './step.js'
 
 const PLAN_MARK = 'DJANGO-MIGRATIONS '
 const BACKUP_MARK = 'DATABASE-BACKUP '
+const MIGRATED_MARK = 'DJANGO-MIGRATED'
 
 /** What `migrate` would apply on the default database, in order, and what of it is one-way. */
 export interface MigrationPlan {
@@ -44,22 +45,32 @@ export function backupOf(s: Settings, id: string, files: readonly string[]): str
   return file && `${layout(s).backups}/${file}`
 }
 
-/** `migrate --plan` as data: Django's own planner on the default database, nothing written. */
+/**
+ * `migrate --plan` as data: Django's own planner on the default database, nothing written.
+ * Prints the marked line and returns what is pending (manage.ts runs it in its one process).
+ */
+export const PLAN_FN = `
+def migration_plan():
+    from django.db import DEFAULT_DB_ALIAS, connections
+    from django.db.migrations.executor import MigrationExecutor
+    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+    why = {'RunPython': 'RunPython without reverse code', 'RunSQL': 'RunSQL without reverse_sql'}
+    pending, irreversible = [], []
+    for migration, backwards in executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        name = migration.app_label + '.' + migration.name
+        pending.append(name)
+        for op in migration.operations:
+            if not op.reversible:
+                irreversible.append(name + ': ' + why.get(type(op).__name__, type(op).__name__ + ' cannot be reversed'))
+    print('${PLAN_MARK}' + json.dumps({'pending': pending, 'irreversible': irreversible}), flush=True)
+    return pending, irreversible
+`
+
 const PLAN_PY = `
 import json, django
 django.setup()
-from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.migrations.executor import MigrationExecutor
-executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
-why = {'RunPython': 'RunPython without reverse code', 'RunSQL': 'RunSQL without reverse_sql'}
-pending, irreversible = [], []
-for migration, backwards in executor.migration_plan(executor.loader.graph.leaf_nodes()):
-    name = migration.app_label + '.' + migration.name
-    pending.append(name)
-    for op in migration.operations:
-        if not op.reversible:
-            irreversible.append(name + ': ' + why.get(type(op).__name__, type(op).__name__ + ' cannot be reversed'))
-print('${PLAN_MARK}' + json.dumps({'pending': pending, 'irreversible': irreversible}))
+${PLAN_FN}
+migration_plan()
 `
 
 export function migrationPlanStep(s: Settings, id: string, writable: string[]): Step {
@@ -126,31 +137,30 @@ def pg_env(db):
 `
 
 /**
- * Writes a consistent copy of the default database to argv[1]: SQLite through its online backup
+ * Writes a consistent copy of the default database to `out`: SQLite through its online backup
  * API (a live file copied with cp may be torn), PostgreSQL with pg_dump's custom format.
  */
-const BACKUP_PY = `
-import os, subprocess, sys, django
-django.setup()
-from django.db import DEFAULT_DB_ALIAS, connections
+export const BACKUP_FN = `
 ${PG_ENV_PY}
-db = connections[DEFAULT_DB_ALIAS]
-out = sys.argv[1]
-if db.vendor == 'sqlite':
-    import sqlite3
-    name = str(db.settings_dict['NAME'])
-    if not os.path.exists(name):
-        print('No database file yet (' + name + '): nothing to back up.')
-        sys.exit(0)
-    source, copy = sqlite3.connect(name), sqlite3.connect(out)
-    with copy:
-        source.backup(copy)
-    copy.close()
-    source.close()
-elif db.vendor == 'postgresql':
-    subprocess.run(['pg_dump', '--format=custom', '--no-password', '--file', out], env=pg_env(db), check=True)
-else:
-    sys.exit('backup: the action backs up SQLite and PostgreSQL, not ' + db.vendor)
+def backup(out):
+    import os, subprocess, sys
+    from django.db import DEFAULT_DB_ALIAS, connections
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor == 'sqlite':
+        import sqlite3
+        name = str(db.settings_dict['NAME'])
+        if not os.path.exists(name):
+            print('No database file yet (' + name + '): nothing to back up.')
+            return
+        source, copy = sqlite3.connect(name), sqlite3.connect(out)
+        with copy:
+            source.backup(copy)
+        copy.close()
+        source.close()
+    elif db.vendor == 'postgresql':
+        subprocess.run(['pg_dump', '--format=custom', '--no-password', '--file', out], env=pg_env(db), check=True)
+    else:
+        sys.exit('backup: the action backs up SQLite and PostgreSQL, not ' + db.vendor)
 `
 
 /**
@@ -176,36 +186,48 @@ function appFolder(
   }
 }
 
-/** The backup before migrate: in backups/, root's alone (0600), named after the release. */
-export function backupStep(s: Settings, id: string, kind: DatabaseKind, writable: string[]): Step {
-  const target = backupPath(s, id, kind)
+/**
+ * The folder the one Django process writes the backup (and the mark that migrate ran) into: made
+ * by root before it, handed to the app user, read by root after it (manage.ts).
+ */
+export function workFolder(s: Settings, id: string): { folder: string; prepare: ShellText } {
   const { folder, make, handOver } = appFolder(s, `new-${id}`)
+  return { folder, prepare: script(make, handOver) }
+}
+
+/**
+ * After the Django process: the backup it made, renamed out of the app's reach and kept only
+ * when it is a plain file of one link (no link to another file that root would then change),
+ * root's alone (0600), named after the release; and the record that this release applied
+ * migrations (what a rollback reads to say the schema stays ahead).
+ */
+export function keepBackup(s: Settings, id: string, kind: DatabaseKind | undefined): ShellText {
+  const { folder } = appFolder(s, `new-${id}`)
   const made = `${folder}/backup`
-  return {
-    id: 'backup',
-    phase: 'django',
-    title: `Back up the database (${kind === 'sqlite' ? 'SQLite online backup' : 'pg_dump -Fc'}) to ${target}`,
-    privileged: true,
-    command: script(
-      raw('set -eu'),
-      make,
-      handOver,
-      inRelease(s, id, 'backup', [...writable, folder], sh`python -c ${BACKUP_PY} ${made}`),
-      // The app made the file: renamed out of its reach first, then kept only when it is a
-      // plain file of one link (no link to another file that root would then change).
-      sh`if [ -e ${made} ] || [ -L ${made} ]; then`,
-      sh`  mv -f ${made} ${target}`,
-      sh`  if [ -L ${target} ] || [ ! -f ${target} ] || [ "$(stat -c %h ${target})" != 1 ]; then rm -rf ${target}; echo 'the backup is not a plain file' >&2; exit 1; fi`,
-      sh`  chown root:root ${target} && chmod 600 ${target}`,
-      sh`  echo ${BACKUP_MARK}$(stat -c %s ${target}) ${target}`,
-      raw('fi')
-    )
-  }
+  const target = kind && backupPath(s, id, kind)
+  return script(
+    target
+      ? script(
+          sh`if [ -e ${made} ] || [ -L ${made} ]; then`,
+          sh`  mv -f ${made} ${target}`,
+          sh`  if [ -L ${target} ] || [ ! -f ${target} ] || [ "$(stat -c %h ${target})" != 1 ]; then rm -rf ${target}; echo 'the backup is not a plain file' >&2; exit 1; fi`,
+          sh`  chown root:root ${target} && chmod 600 ${target}`,
+          sh`  echo ${BACKUP_MARK}$(stat -c %s ${target}) ${target}`,
+          raw('fi')
+        )
+      : undefined,
+    sh`if [ -e ${folder}/migrated ]; then mkdir -p ${layout(s).migrated} && : > ${`${layout(s).migrated}/${id}`} && echo ${MIGRATED_MARK}; fi`
+  )
 }
 
 export interface Backup {
   path: string
   bytes: number
+}
+
+/** Whether the Django process applied the plan's migrations (keepBackup's line). */
+export function parseMigrated(stdout: string): boolean {
+  return new RegExp(`^${MIGRATED_MARK}$`, 'm').test(stdout)
 }
 
 export function parseBackup(stdout: string): Backup | undefined {
@@ -214,69 +236,18 @@ export function parseBackup(stdout: string): Backup | undefined {
 }
 
 /**
- * `manage.py migrate --noinput`, decided in the same process: with nothing to apply it writes
- * nothing (another host of the fleet on the same database already applied them).
- */
-const MIGRATE_PY = `
-import django
-django.setup()
-from django.core.management import call_command
-from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.migrations.executor import MigrationExecutor
-executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
-if executor.migration_plan(executor.loader.graph.leaf_nodes()):
-    call_command('migrate', interactive=False)
-else:
-    print('No migrations to apply: migrate did not run.')
-`
-
-/**
- * migrate, then the record that this release applied migrations (what a rollback reads to say
- * the schema stays ahead). `pending` is the plan's, or undefined while it is not known yet.
- */
-export function migrateStep(
-  s: Settings,
-  id: string,
-  writable: string[],
-  pending: string[] | undefined
-): Step {
-  const marker = `${layout(s).migrated}/${id}`
-  return {
-    id: 'migrate',
-    phase: 'django',
-    title: 'manage.py migrate --noinput',
-    privileged: true,
-    command: script(
-      raw('set -eu'),
-      inRelease(s, id, 'migrate', writable, sh`python -c ${MIGRATE_PY}`),
-      pending && pending.length > 0
-        ? sh`mkdir -p ${layout(s).migrated} && printf '%s\n' ${pending} > ${marker}`
-        : undefined
-    )
-  }
-}
-
-/**
  * The client tools a PostgreSQL backup and restore need, checked before anything is applied:
  * the error names the package.
  */
-export function clientToolsStep(): Step {
-  return {
-    id: 'database-tools',
-    phase: 'django',
-    title: 'Check the host has the PostgreSQL client tools (pg_dump, pg_restore, psql)',
-    privileged: true,
-    command: script(
-      raw('missing=""'),
-      raw(
-        'for tool in pg_dump pg_restore psql; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done'
-      ),
-      raw(
-        'if [ -n "$missing" ]; then echo "missing on the host:$missing: the database backup needs them. Install the package postgresql-client (Debian/Ubuntu: apt-get install postgresql-client), or set backup: false" >&2; exit 3; fi'
-      )
-    )
-  }
-}
+export const checkClientTools: ShellText = script(
+  raw('missing=""'),
+  raw(
+    'for tool in pg_dump pg_restore psql; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done'
+  ),
+  raw(
+    'if [ -n "$missing" ]; then echo "missing on the host:$missing: the database backup needs them. Install the package postgresql-client (Debian/Ubuntu: apt-get install postgresql-client), or set backup: false" >&2; exit 3; fi'
+  )
+)
 
 /**
  * Puts the backup back into the default database, in one go: SQLite through the backup API

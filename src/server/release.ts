@@ -215,9 +215,18 @@ export function markFailedStep(s: Settings, id: string): Step {
  * Removes old releases: keeps `keep` newest, and never the live or the previous one. Only
  * folders named like a release count: settings may put other folders beside them (a
  * STATIC_ROOT of BASE_DIR.parent), and a half-built release (a killed run) may have no venv.
+ * First, the live release's deploy key: recorded when this run deployed it (the run went well
+ * up to here), forgotten when the run changed its files otherwise (source: none, a rollback).
  */
-export function pruneStep(s: Settings, keep: number, live: string, previous: string): Step {
+export function pruneStep(
+  s: Settings,
+  keep: number,
+  live: string,
+  previous: string,
+  deployKey?: string | null
+): Step {
   const p = layout(s)
+  const key = `${p.deployed}/${live}`
   return {
     id: 'prune',
     phase: 'cleanup',
@@ -225,10 +234,13 @@ export function pruneStep(s: Settings, keep: number, live: string, previous: str
     privileged: true,
     command: script(
       raw('set -eu'),
+      deployKey
+        ? sh`mkdir -p ${p.deployed} && printf '%s\n' ${deployKey} > ${key}`
+        : sh`rm -f ${key}`,
       sh`cd ${p.releases}`,
       sh`ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`,
       // Its database backup and record of migrations go with it.
-      sh`  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release" ${p.failed}/"$release" ${p.served}/"$release" ${p.migrated}/"$release" ${p.backups}/"$release".sqlite3 ${p.backups}/"$release".pgdump; echo "removed $release"; fi`,
+      sh`  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release" ${p.failed}/"$release" ${p.served}/"$release" ${p.migrated}/"$release" ${p.deployed}/"$release" ${p.backups}/"$release".sqlite3 ${p.backups}/"$release".pgdump; echo "removed $release"; fi`,
       raw('done'),
       // A kept venv goes with the last release that links to it.
       sh`if [ -d ${p.venvs} ]; then`,

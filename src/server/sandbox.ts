@@ -70,3 +70,14 @@ export function asApp(s: Settings, run: AppCommand, command: ShellText): ShellTe
   const body = script(raw('set -eu'), command).text
   return sh`printf %s ${Buffer.from(body).toString('base64')} | base64 -d | systemd-run --quiet --pipe --wait --collect --service-type=exec --unit=${`${unitPrefix(s)}-${run.name}`}-"$$" --uid=${s.appUser} --gid=${s.appUser} ${properties.flatMap((prop) => ['-p', prop])} -- /bin/sh -s`
 }
+
+/** Runs a management command (or the user's shell) as the app user, in the release. */
+export function inRelease(
+  s: Settings,
+  id: string,
+  name: string,
+  writable: string[],
+  command: ShellText
+): ShellText {
+  return asApp(s, { name, cwd: layout(s).release(id), writable, release: id }, command)
+}

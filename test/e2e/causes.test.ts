@@ -109,8 +109,8 @@ test('a SQLite database in a folder the app cannot write: the OperationalError, 
   await explains(
     run,
     'failure',
-    // The first step to open the database: the migration plan, read before migrate.
-    /List the migrations to apply \(migrate --plan\) failed: django\.db\.utils\.OperationalError: unable to open database file$/,
+    // The first to open the database: the migration plan, read before migrate.
+    /^manage\.py migrate \(when a migration is unapplied\)[\w ,-]* failed: django\.db\.utils\.OperationalError: unable to open database file$/,
     /The SQLite database cannot be written where the settings put it\. .*writable-paths/
   )
 })

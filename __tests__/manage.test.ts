@@ -1,0 +1,168 @@
+// The one Django process (server/manage.ts DJANGO_PY), run by the runner's python3 against a
+// stand-in `django` package that records each call: what runs, in which order, and what is
+// decided in the process (migrate only when the plan has something to apply).
+
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { DJANGO_PY, type DjangoWork } from '../src/server/manage.js'
+import { parseMigrationPlan } from '../src/server/migrations.js'
+
+const FAKE: Record<string, string> = {
+  'django/__init__.py': `
+import os
+def record(*what):
+    with open(os.environ['FAKE_LOG'], 'a') as log:
+        log.write(' '.join(str(w) for w in what) + '\\n')
+def setup():
+    record('setup')
+`,
+  'django/core/__init__.py': '',
+  'django/core/management/base.py': 'class CommandError(Exception):\n    pass\n',
+  'django/core/management/__init__.py': `
+import os
+from django import record
+from django.core.management.base import CommandError
+def call_command(name, *args, **options):
+    name = name if isinstance(name, str) else type(name).__name__
+    record(name, *args, *sorted('%s=%s' % o for o in options.items()))
+    if name == os.environ.get('FAIL'):
+        raise CommandError('%s went wrong' % name)
+`,
+  'django/db/__init__.py': `
+import os
+class Connection:
+    vendor = 'sqlite'
+    settings_dict = {'NAME': os.environ['FAKE_DB']}
+DEFAULT_DB_ALIAS = 'default'
+connections = {'default': Connection()}
+`,
+  'django/db/migrations/__init__.py': '',
+  'django/db/migrations/executor.py': `
+import os
+class Operation:
+    reversible = True
+class Migration:
+    def __init__(self, name):
+        self.app_label, self.name = name.split('.')
+        self.operations = [Operation()]
+class Graph:
+    def leaf_nodes(self):
+        return []
+class Loader:
+    graph = Graph()
+class MigrationExecutor:
+    loader = Loader()
+    def __init__(self, connection):
+        pass
+    def migration_plan(self, targets):
+        return [(Migration(n), False) for n in os.environ.get('PENDING', '').split(',') if n]
+`,
+  'django/contrib/__init__.py': '',
+  'django/contrib/staticfiles/__init__.py': '',
+  'django/contrib/staticfiles/management/__init__.py': '',
+  'django/contrib/staticfiles/management/commands/__init__.py': '',
+  'django/contrib/staticfiles/management/commands/collectstatic.py': 'class Command:\n    pass\n'
+}
+
+const WORK: DjangoWork = {
+  migrate: true,
+  backup: true,
+  collectstatic: true,
+  check: true,
+  commands: [['compress', '--force']]
+}
+
+function runDjango(
+  work: DjangoWork,
+  env: { PENDING?: string; FAIL?: string } = {}
+): { calls: string[]; stdout: string; stderr: string; code: number; folder: string } {
+  const root = mkdtempSync(join(tmpdir(), 'dda-manage-'))
+  for (const [path, text] of Object.entries(FAKE)) {
+    mkdirSync(dirname(join(root, 'lib', path)), { recursive: true })
+    writeFileSync(join(root, 'lib', path), text)
+  }
+  const folder = join(root, 'work')
+  mkdirSync(folder)
+  const db = join(root, 'db.sqlite3')
+  execFileSync('python3', [
+    '-c',
+    `import sqlite3; sqlite3.connect('${db}').execute('create table t (x)')`
+  ])
+  const log = join(root, 'calls')
+  writeFileSync(log, '')
+  let stdout: string
+  let stderr = ''
+  let code = 0
+  try {
+    stdout = execFileSync('python3', ['-c', DJANGO_PY, JSON.stringify(work), folder], {
+      encoding: 'utf8',
+      stdio: 'pipe',
+      env: { ...process.env, PYTHONPATH: join(root, 'lib'), FAKE_LOG: log, FAKE_DB: db, ...env }
+    })
+  } catch (error) {
+    const e = error as { stdout: string; stderr: string; status: number }
+    ;({ stdout, stderr, status: code } = e)
+  }
+  const calls = readFileSync(log, 'utf8').split('\n').filter(Boolean)
+  return { calls, stdout, stderr, code, folder }
+}
+
+test('nothing to apply: one setup, the static files and the checks, and no migrate', () => {
+  const run = runDjango(WORK)
+  expect(run.code).toBe(0)
+  expect(run.calls).toEqual([
+    'setup',
+    'Collect interactive=False',
+    'check deploy=True fail_level=WARNING',
+    'compress --force'
+  ])
+  expect(parseMigrationPlan(run.stdout)).toEqual({ pending: [], irreversible: [] })
+  expect(existsSync(join(run.folder, 'backup'))).toBe(false)
+  expect(existsSync(join(run.folder, 'migrated'))).toBe(false)
+})
+
+test('a migration to apply: the plan said, the backup taken, then migrate, then the build commands', () => {
+  const run = runDjango(WORK, { PENDING: 'shop.0002_price' })
+  expect(run.code).toBe(0)
+  expect(run.calls).toEqual([
+    'setup',
+    'Collect interactive=False',
+    'check deploy=True fail_level=WARNING',
+    'migrate interactive=False',
+    'compress --force'
+  ])
+  expect(parseMigrationPlan(run.stdout)?.pending).toEqual(['shop.0002_price'])
+  // SQLite's online backup: a database file with the table.
+  const tables = execFileSync('python3', [
+    '-c',
+    `import sqlite3; print(sqlite3.connect('${join(run.folder, 'backup')}').execute('select name from sqlite_master').fetchall())`
+  ]).toString()
+  expect(tables).toContain("('t',)")
+  expect(existsSync(join(run.folder, 'migrated'))).toBe(true)
+})
+
+test('backup: false and migrate: false are said to the process', () => {
+  const noBackup = runDjango({ ...WORK, backup: false }, { PENDING: 'shop.0002_price' })
+  expect(noBackup.calls).toContain('migrate interactive=False')
+  expect(existsSync(join(noBackup.folder, 'backup'))).toBe(false)
+  const noMigrate = runDjango(
+    { ...WORK, migrate: false, commands: [] },
+    { PENDING: 'shop.0002_price' }
+  )
+  expect(noMigrate.calls).toEqual([
+    'setup',
+    'Collect interactive=False',
+    'check deploy=True fail_level=WARNING'
+  ])
+  expect(parseMigrationPlan(noMigrate.stdout)).toBeUndefined()
+})
+
+test('a command that fails stops the process before migrate, said as manage.py says it', () => {
+  const run = runDjango(WORK, { PENDING: 'shop.0002_price', FAIL: 'check' })
+  expect(run.code).toBe(1)
+  expect(run.stderr.trim()).toBe('CommandError: check went wrong')
+  expect(run.calls).not.toContain('migrate interactive=False')
+  expect(existsSync(join(run.folder, 'migrated'))).toBe(false)
+})

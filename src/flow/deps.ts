@@ -1,0 +1,37 @@
+// What one host's flow needs from the outside world (main.ts fills it in; tests script it).
+
+import type { Readable } from 'node:stream'
+import type { RunResult } from '../remote/connection.js'
+import type { HeldLock } from '../remote/lock.js'
+import type { Rollout } from '../rollout.js'
+import type { HostFacts } from '../server/inspect.js'
+import type { Step } from '../server/step.js'
+import type { Settings } from '../settings.js'
+
+/** What the flow needs from the outside world: all of its side effects come through here. */
+export interface HostDeps {
+  settings: Settings
+  rollout: Rollout
+  isFirst: boolean
+  /** runs the processes and schedules that must run once in a fleet; isFirst when not said */
+  runsSingletons?: boolean
+  /** runs one step (remote/executor.ts) */
+  run(
+    step: Step,
+    options?: { stdin?: string | Readable; allowFailure?: boolean }
+  ): Promise<RunResult>
+  takeLock(): Promise<HeldLock>
+  /** what a step reads on stdin: the .env text, the source as a tar stream */
+  stdin(kind: NonNullable<Step['stdin']>): string | Readable
+  /** the venv key of the source's requirements for this host's interpreter */
+  venvKey(facts: HostFacts): string | null
+  /** what this run deploys, as one hash (deploy-key.ts); null when nothing can stand for it */
+  deployKey(facts: HostFacts): string | null
+  /** health-url from the runner: '' when healthy, else the problem */
+  checkPublicUrl(): Promise<string>
+  info(message: string): void
+  /** text that came from the server */
+  remote(text: string): void
+  warn(message: string, title?: string): void
+  notice(message: string, title: string): void
+}

@@ -1,0 +1,180 @@
+// Django's deploy work on a new release in one Python process (one interpreter start, one
+// django.setup()): the migration plan, collectstatic, check --deploy, the backup and migrate
+// (only when the plan has something to apply: decided in the process, on the database itself),
+// then the build commands. Root prepares the folders the app writes before it, and takes them
+// back after it.
+
+import type { Settings } from '../settings.js'
+import { raw, script, sh, type ShellText } from '../shell.js'
+import { inRelease } from './sandbox.js'
+import { layout } from './layout.js'
+import {
+  BACKUP_FN,
+  checkClientTools,
+  databaseKind,
+  keepBackup,
+  PLAN_FN,
+  workFolder
+} from './migrations.js'
+import { sealRelease } from './release.js'
+import { safeDir } from './safe-dir.js'
+import type { Step } from './step.js'
+
+/** What the process does; the order is fixed (DJANGO_PY). */
+export interface DjangoWork {
+  /** the migration plan, then backup and migrate when it has something to apply */
+  migrate: boolean
+  /** back up the database before migrate (SQLite, PostgreSQL) */
+  backup: boolean
+  collectstatic: boolean
+  /** check --deploy --fail-level WARNING */
+  check: boolean
+  /** build-commands (and compress), each a manage.py command's words */
+  commands: string[][]
+}
+
+/**
+ * collectstatic compares contents, not times: a file whose content did not change is not copied
+ * again (the previous release's collected files are linked in first, see collectStaticRoot), a
+ * changed one always is, whatever the modification times say (an upload sets them all).
+ */
+const COLLECT_FN = `
+def collectstatic():
+    import filecmp
+    from django.contrib.staticfiles.management.commands.collectstatic import Command
+    class Collect(Command):
+        def delete_file(self, path, prefixed_path, source_storage):
+            if not self.storage.exists(prefixed_path):
+                return True
+            try:
+                same = filecmp.cmp(source_storage.path(path), self.storage.path(prefixed_path), shallow=False)
+            except (AttributeError, NotImplementedError, OSError):
+                return super().delete_file(path, prefixed_path, source_storage)
+            if same:
+                if prefixed_path not in self.unmodified_files:
+                    self.unmodified_files.append(prefixed_path)
+                return False
+            self.storage.delete(prefixed_path)
+            return True
+    manage(Collect(), interactive=False)
+`
+
+/**
+ * The errors a management command stops with are said as manage.py says them (one line, no
+ * traceback); anything else keeps its traceback, whose last line is the cause.
+ */
+export const DJANGO_PY = `
+import json, os, sys, django
+django.setup()
+from django.core.management import call_command
+from django.core.management.base import CommandError
+work, folder = json.loads(sys.argv[1]), sys.argv[2]
+def manage(command, *args, **options):
+    try:
+        call_command(command, *args, **options)
+    except CommandError as error:
+        sys.stderr.write('%s: %s\\n' % (error.__class__.__name__, error))
+        sys.exit(1)
+${PLAN_FN}
+${BACKUP_FN}
+${COLLECT_FN}
+pending = migration_plan()[0] if work['migrate'] else []
+if work['collectstatic']:
+    collectstatic()
+if work['check']:
+    manage('check', deploy=True, fail_level='WARNING')
+if pending:
+    if work['backup']:
+        backup(os.path.join(folder, 'backup'))
+    manage('migrate', interactive=False)
+    open(os.path.join(folder, 'migrated'), 'w').close()
+for words in work['commands']:
+    manage(*words)
+`
+
+/** The step's title: what it runs, as manage.py commands. */
+function titleOf(work: DjangoWork): string {
+  const parts = [
+    ...(work.migrate ? ['migrate (when a migration is unapplied)'] : []),
+    ...(work.collectstatic ? ['collectstatic'] : []),
+    ...(work.check ? ['check --deploy'] : []),
+    ...work.commands.map((words) => words.join(' '))
+  ]
+  return `manage.py ${parts.join(', ')}`
+}
+
+/**
+ * STATIC_ROOT inside the release starts as the previous release's collected files, linked (not
+ * copied): root's files, which the app may replace but not change, in folders handed to the app
+ * deepest first (no folder is the app's while root still works below it).
+ */
+function collectStaticRoot(
+  s: Settings,
+  id: string,
+  staticRoot: string,
+  previous: string
+): ShellText {
+  const p = layout(s)
+  const release = p.release(id)
+  const inside = staticRoot.startsWith(`${release}/`)
+  if (!inside || !previous)
+    return safeDir(s, staticRoot, { user: s.appUser, group: s.appUser }, '755')
+  const before = p.release(previous) + staticRoot.slice(release.length)
+  return script(
+    safeDir(s, staticRoot, { user: 'root', group: 'root' }, '755'),
+    sh`if [ -d ${before} ] && [ ! -L ${before} ]; then cp -al ${before}/. ${staticRoot}/; fi`,
+    sh`find ${staticRoot} -depth -type d -exec chown -h ${s.appUser}:${s.appUser} {} +`
+  )
+}
+
+/**
+ * The one Django process of a new release, as the app user in the sandbox. `writable` is what
+ * the app writes anyway (shared/, media); the static root, the release itself (for build
+ * commands that write into it) and the backup's folder are added while the process runs.
+ */
+export function djangoStep(
+  s: Settings,
+  id: string,
+  work: DjangoWork,
+  where: { writable: string[]; staticRoot?: string; previous: string; databaseEngine?: string }
+): Step {
+  const release = layout(s).release(id)
+  const { staticRoot } = where
+  const collect = work.collectstatic && staticRoot ? staticRoot : undefined
+  const kind = work.migrate && work.backup ? databaseKind(where.databaseEngine) : undefined
+  const folder = workFolder(s, id)
+  const building = work.commands.length > 0
+  const writable = [
+    ...where.writable,
+    ...(staticRoot && (collect || building) ? [staticRoot] : []),
+    ...(building ? [release] : []),
+    folder.folder
+  ]
+  const json = JSON.stringify({ ...work, collectstatic: !!collect, backup: !!kind })
+  return {
+    id: 'django',
+    phase: 'django',
+    title: titleOf({ ...work, collectstatic: !!collect }),
+    privileged: true,
+    command: script(
+      raw('set -eu'),
+      kind === 'postgresql' ? checkClientTools : undefined,
+      collect ? collectStaticRoot(s, id, collect, where.previous) : undefined,
+      building ? sh`chown -R -h ${s.appUser} ${release}` : undefined,
+      folder.prepare,
+      raw('status=0'),
+      script(
+        raw('{'),
+        inRelease(s, id, 'django', writable, sh`python -c ${DJANGO_PY} ${json} ${folder.folder}`),
+        raw('} || status=$?')
+      ),
+      work.migrate ? keepBackup(s, id, kind) : undefined,
+      building ? sealRelease(s, release) : undefined,
+      // Collected inside the release: frozen with it, root's, open to nginx.
+      staticRoot?.startsWith(`${release}/`) && (collect || building)
+        ? sh`chown -R -h root:root ${staticRoot} && chmod -R go+rX ${staticRoot}`
+        : undefined,
+      raw('exit $status')
+    )
+  }
+}
