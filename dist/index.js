@@ -40377,8 +40377,6 @@ function removeStagedStep(s, id) {
     };
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/server/release.ts
 // The release: its id, the layout it lives in, its upload and venv, and its end (failed, pruned).
 
@@ -46072,21 +46070,21 @@ function sourceDigest(source, exclude) {
     const excluded = uploadExcluder(exclude);
     const hash = (0,external_node_crypto_.createHash)('sha256');
     const walk = (dir, relative) => {
-        for (const name of (0,external_node_fs_namespaceObject.readdirSync)(dir).sort()) {
+        for (const name of (0,external_node_fs_.readdirSync)(dir).sort()) {
             const path = relative ? `${relative}/${name}` : name;
             if (excluded(path))
                 continue;
-            const full = (0,external_node_path_namespaceObject.join)(dir, name);
-            const stat = (0,external_node_fs_namespaceObject.lstatSync)(full);
+            const full = (0,external_node_path_.join)(dir, name);
+            const stat = (0,external_node_fs_.lstatSync)(full);
             if (stat.isDirectory()) {
                 hash.update(`d ${path}\0`);
                 walk(full, path);
             }
             else if (stat.isSymbolicLink())
-                hash.update(`l ${path}\0${(0,external_node_fs_namespaceObject.readlinkSync)(full)}\0`);
+                hash.update(`l ${path}\0${(0,external_node_fs_.readlinkSync)(full)}\0`);
             else if (stat.isFile()) {
                 hash.update(`f ${path} ${stat.mode & 0o111 ? 'x' : '-'} ${stat.size}\0`);
-                hash.update((0,external_node_fs_namespaceObject.readFileSync)(full));
+                hash.update((0,external_node_fs_.readFileSync)(full));
             }
         }
     };
@@ -46095,7 +46093,7 @@ function sourceDigest(source, exclude) {
 }
 /** The action's own code: a new version may render other files from the same settings. */
 function actionDigest(file = (0,external_node_url_.fileURLToPath)(import.meta.url)) {
-    return (0,external_node_crypto_.createHash)('sha256').update((0,external_node_fs_namespaceObject.readFileSync)(file)).digest('hex');
+    return (0,external_node_crypto_.createHash)('sha256').update((0,external_node_fs_.readFileSync)(file)).digest('hex');
 }
 function deployKey(s, parts) {
     const settings = Object.fromEntries(Object.entries(s).filter(([name]) => !NOT_ON_THE_HOST.has(name)));
