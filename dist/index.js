@@ -44392,11 +44392,13 @@ function archiveStream(source, exclude) {
     // tar's stream is a Minipass; the SSH layer takes a Node stream.
     const stream = new external_node_stream_.PassThrough();
     // tar is loaded at the upload, not at start: the action's first SSH byte does not wait for it.
-    __nccwpck_require__.e(/* import() */ 73).then(__nccwpck_require__.bind(__nccwpck_require__, 4073)).then(({ create }) => {
+    __nccwpck_require__.e(/* import() */ 73).then(__nccwpck_require__.bind(__nccwpck_require__, 4073))
+        .then(({ create }) => {
         const pack = create({ gzip: { level: 6 }, cwd: source, portable: true, filter: (path) => !isExcluded(path) }, ['.']);
         pack.on('error', (error) => stream.destroy(error));
         pack.pipe(stream);
-    }, (error) => stream.destroy(error));
+    })
+        .catch((error) => stream.destroy(error));
     return stream;
 }
 

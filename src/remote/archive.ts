@@ -72,16 +72,15 @@ export function archiveStream(source: string, exclude: string[]): Readable {
   // tar's stream is a Minipass; the SSH layer takes a Node stream.
   const stream = new PassThrough()
   // tar is loaded at the upload, not at start: the action's first SSH byte does not wait for it.
-  import('tar').then(
-    ({ create }) => {
+  import('tar')
+    .then(({ create }) => {
       const pack = create(
         { gzip: { level: 6 }, cwd: source, portable: true, filter: (path) => !isExcluded(path) },
         ['.']
       )
       pack.on('error', (error: unknown) => stream.destroy(error as Error))
       pack.pipe(stream)
-    },
-    (error: unknown) => stream.destroy(error as Error)
-  )
+    })
+    .catch((error: unknown) => stream.destroy(error as Error))
   return stream
 }
