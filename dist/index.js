@@ -39789,6 +39789,12 @@ allowed = settings.ALLOWED_HOSTS or (['.localhost', '127.0.0.1', '[::1]'] if set
 facts['REFUSED_HOSTS'] = [name for name in sys.argv[1:] if not validate_host(name, allowed)]
 facts['SSL_REDIRECT'] = bool(getattr(settings, 'SECURE_SSL_REDIRECT', False))
 facts['DATABASE'] = str(settings.DATABASES.get('default', {}).get('ENGINE', ''))
+try:
+    from django.contrib.staticfiles.storage import staticfiles_storage
+    staticfiles_storage._setup()
+    facts['STATIC_STORAGE'] = type(staticfiles_storage._wrapped).__module__ + '.' + type(staticfiles_storage._wrapped).__qualname__
+except Exception:
+    facts['STATIC_STORAGE'] = ''
 print('${MARK}' + json.dumps(facts))
 `;
 /** The names requests will carry: the server names (a wildcard as one of its names) or, for `_`, the health check's. */
@@ -39857,7 +39863,10 @@ function parseDjangoFacts(stdout) {
             ? v.REFUSED_HOSTS.flatMap((n) => discover_name(n) ?? [])
             : undefined,
         sslRedirect: v.SSL_REDIRECT === true,
-        databaseEngine: /^[A-Za-z_][\w.]{0,200}$/.test(str('DATABASE')) ? str('DATABASE') : undefined
+        databaseEngine: /^[A-Za-z_][\w.]{0,200}$/.test(str('DATABASE')) ? str('DATABASE') : undefined,
+        staticStorage: /^[A-Za-z_][\w.]{0,200}$/.test(str('STATIC_STORAGE'))
+            ? str('STATIC_STORAGE')
+            : undefined
     };
 }
 
@@ -40286,8 +40295,10 @@ function keepBackup(s, id, kind) {
     const made = `${folder}/backup`;
     const target = kind && backupPath(s, id, kind);
     return script(target
-        ? script(sh `if [ -e ${made} ] || [ -L ${made} ]; then`, sh `  mv -f ${made} ${target}`, sh `  if [ -L ${target} ] || [ ! -f ${target} ] || [ "$(stat -c %h ${target})" != 1 ]; then rm -rf ${target}; echo 'the backup is not a plain file' >&2; exit 1; fi`, sh `  chown root:root ${target} && chmod 600 ${target}`, sh `  echo ${BACKUP_MARK}$(stat -c %s ${target}) ${target}`, raw('fi'))
-        : undefined, sh `if [ -e ${folder}/migrated ]; then mkdir -p ${layout_layout(s).migrated} && : > ${`${layout_layout(s).migrated}/${id}`} && echo ${MIGRATED_MARK}; fi`);
+        ? script(sh `if [ -e ${made} ] || [ -L ${made} ]; then`, sh `  mv -f ${made} ${target}`, sh `  if [ -L ${target} ] || [ ! -f ${target} ] || [ "$(stat -c %h ${target})" != 1 ]; then rm -rf ${target}; echo 'the backup is not a plain file' >&2; exit 1; fi`, sh `  chown root:root ${target} && chmod 600 ${target}`, 
+        // On a line of its own: migrate's last line may have no line break.
+        sh `  printf '\n%s%s %s\n' ${BACKUP_MARK} "$(stat -c %s ${target})" ${target}`, raw('fi'))
+        : undefined, sh `if [ -e ${folder}/migrated ]; then mkdir -p ${layout_layout(s).migrated} && : > ${`${layout_layout(s).migrated}/${id}`} && printf '\n%s\n' ${MIGRATED_MARK}; fi`);
 }
 /** Whether the Django process applied the plan's migrations (keepBackup's line). */
 function parseMigrated(stdout) {
@@ -40433,8 +40444,12 @@ function dotenvText(s) {
  * Code is root's and the app's group's to read, nobody else's: others may only pass through
  * folders (nginx serves the collected static files, which collectstatic opens to it).
  */
-function sealRelease(s, dir) {
-    return script(sh `chown -R -h root:${s.appUser} ${dir}`, sh `chmod -R u=rwX,g=rX,o= ${dir}`, sh `find ${dir} -type d -exec chmod o+x {} +`);
+function sealRelease(s, dir, except) {
+    if (!except)
+        return script(sh `chown -R -h root:${s.appUser} ${dir}`, sh `chmod -R u=rwX,g=rX,o= ${dir}`, sh `find ${dir} -type d -exec chmod o+x {} +`);
+    // Without the folder `except` (collected static files, some the previous release's too); no
+    // link given to chmod, which would follow it.
+    return script(sh `find ${dir} -path ${except} -prune -o -exec chown -h root:${s.appUser} {} +`, sh `find ${dir} -path ${except} -prune -o ! -type l -exec chmod u=rwX,g=rX,o= {} +`, sh `find ${dir} -path ${except} -prune -o -type d -exec chmod o+x {} +`);
 }
 function uploadStep(s, id) {
     const dir = layout_layout(s).release(id);
@@ -40645,7 +40660,9 @@ function collectStaticRoot(s, id, staticRoot, previous) {
     if (!inside || !previous)
         return safeDir(s, staticRoot, { user: s.appUser, group: s.appUser }, '755');
     const before = p.release(previous) + staticRoot.slice(release.length);
-    return script(safeDir(s, staticRoot, { user: 'root', group: 'root' }, '755'), sh `if [ -d ${before} ] && [ ! -L ${before} ]; then cp -al ${before}/. ${staticRoot}/; fi`, sh `find ${staticRoot} -depth -type d -exec chown -h ${s.appUser}:${s.appUser} {} +`);
+    return script(safeDir(s, staticRoot, { user: 'root', group: 'root' }, '755'), 
+    // What cannot be linked (a shared folder already linked there) is collected as usual.
+    sh `if [ -d ${before} ] && [ ! -L ${before} ]; then cp -al ${before}/. ${staticRoot}/ 2>/dev/null || true; fi`, sh `find ${staticRoot} -depth -type d -exec chown -h ${s.appUser}:${s.appUser} {} +`);
 }
 /**
  * The one Django process of a new release, as the app user in the sandbox. `writable` is what
@@ -40671,7 +40688,14 @@ function djangoStep(s, id, work, where) {
         phase: 'django',
         title: titleOf({ ...work, collectstatic: !!collect }),
         privileged: true,
-        command: script(raw('set -eu'), kind === 'postgresql' ? checkClientTools : undefined, collect ? collectStaticRoot(s, id, collect, where.previous) : undefined, building ? sh `chown -R -h ${s.appUser} ${release}` : undefined, folder.prepare, raw('status=0'), script(raw('{'), inRelease(s, id, 'django', writable, sh `python -c ${DJANGO_PY} ${json} ${folder.folder}`), raw('} || status=$?')), work.migrate ? keepBackup(s, id, kind) : undefined, building ? sealRelease(s, release) : undefined, 
+        command: script(raw('set -eu'), kind === 'postgresql' ? checkClientTools : undefined, collect ? collectStaticRoot(s, id, collect, where.previous) : undefined, 
+        // The release is the app's while build commands write into it; the static files linked
+        // from the previous release stay root's (the app replaces them, never changes them).
+        building
+            ? collect
+                ? sh `find ${release} -path ${collect} -prune -o -exec chown -h ${s.appUser} {} +`
+                : sh `chown -R -h ${s.appUser} ${release}`
+            : undefined, folder.prepare, raw('status=0'), script(raw('{'), inRelease(s, id, 'django', writable, sh `python -c ${DJANGO_PY} ${json} ${folder.folder}`), raw('} || status=$?')), work.migrate ? keepBackup(s, id, kind) : undefined, building ? sealRelease(s, release, collect) : undefined, 
         // Collected inside the release: frozen with it, root's, open to nginx.
         staticRoot?.startsWith(`${release}/`) && (collect || building)
             ? sh `chown -R -h root:root ${staticRoot} && chmod -R go+rX ${staticRoot}`
@@ -40679,10 +40703,39 @@ function djangoStep(s, id, work, where) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/server/step.ts
+// A step is one shell command run on the server, as data: the planner returns steps, one
+// executor runs them, so the dry run, the unit tests and the deploy see the same commands.
+
+/** The phases of a deploy, in order: the job summary's timing table has one column each. */
+const PHASES = [
+    'connect',
+    'upload',
+    'venv',
+    'django',
+    'gates',
+    'restart',
+    'health',
+    'cleanup'
+];
+/**
+ * Steps that need no answer in between, sent as one script (one round trip): `before` run
+ * first, each stopping the script when it fails; the result is `step`, by its id and title.
+ */
+function folded(before, step) {
+    if (before.length === 0)
+        return step;
+    return {
+        ...step,
+        command: script(raw('set -eu'), ...before.map((b) => b.command), step.command)
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/server/django.ts
 // Django on the server: commands run as the app user in a release, the settings the deploy reads
 // from the project, and the steps before the switch (the folders it writes, the one Django
 // process of server/manage.ts, hooks).
+
 
 
 
@@ -40725,19 +40778,30 @@ function mediaInRelease(s, id, found) {
     return !!found.mediaRoot && (found.mediaRoot + '/').startsWith(`${layout(s).release(id)}/`);
 }
 /**
+ * The storages whose collected files the next release may start from, linked (server/manage.ts):
+ * Django's own, which replace a changed file by a new one. Others (whitenoise's compression, for
+ * one) write into the files they find, which are the previous release's too.
+ */
+const LINKED_STORAGES = new Set([
+    'django.contrib.staticfiles.storage.StaticFilesStorage',
+    'django.contrib.staticfiles.storage.ManifestStaticFilesStorage'
+]);
+/**
  * The Django steps before the switch, in order, each as the app user: the folders it writes,
  * the ASGI import check, then one process for migrate, collectstatic, checks and build commands
  * (server/manage.ts), then the pre-restart hook.
  */
 function djangoSteps(s, id, found, previous = '') {
+    // Root's preparations, sent with the first step that runs Django (server/step.ts folded).
+    const prepare = [];
     const steps = [];
     const writable = appWritable(s, id, found);
     const shared = sharedPaths(s, id, found);
     if (shared.length > 0)
-        steps.push(shareStep(s, id, shared));
+        prepare.push(shareStep(s, id, shared));
     const folders = [mediaFolder(s, id, found), ...s.writablePaths].filter((f) => f !== undefined);
     if (folders.length > 0) {
-        steps.push({
+        prepare.push({
             id: 'media',
             phase: 'django',
             title: `Prepare the folders the app writes: ${folders.join(', ')}`,
@@ -40760,12 +40824,13 @@ function djangoSteps(s, id, found, previous = '') {
         steps.push(djangoStep(s, id, work, {
             writable,
             staticRoot: found.staticRoot,
-            previous,
+            previous: LINKED_STORAGES.has(found.staticStorage ?? '') ? previous : '',
             databaseEngine: found.databaseEngine
         }));
     if (s.preRestart)
         steps.push(hookStep(s, id, 'pre-restart', s.preRestart, 'django', writable));
-    return steps;
+    const [first, ...rest] = steps;
+    return first ? [folded(prepare, first), ...rest] : prepare;
 }
 /** build-commands, and django-compressor's offline compression when the settings ask for it. */
 function buildCommands(s, found) {
@@ -41685,6 +41750,7 @@ function parseProcessStates(stdout) {
 
 
 
+
 /** A run that cannot be planned (nothing to roll back to): said before anything changed. */
 class PlanError extends Error {
     name = 'PlanError';
@@ -41830,13 +41896,7 @@ function planUnlocked(input) {
         target,
         previous: facts.live,
         files,
-        release: [
-            // A calendar systemd refuses stops the run before anything is uploaded or installed.
-            ...(s.schedules.length > 0 ? [checkCalendarsStep(s)] : []),
-            prepareStep(s),
-            ...(s.dotenv.length > 0 ? [dotenvStep(s)] : []),
-            ...(isNew ? [uploadStep(s, target), venvStep(s, target, input.venvKey)] : [])
-        ],
+        release: releaseSteps(s, target, isNew, input.venvKey),
         discover: discoverStep(s, target),
         build: isNew ? djangoSteps(s, target, found, facts.live) : restore,
         gates: [
@@ -41861,6 +41921,18 @@ function planUnlocked(input) {
         certificate,
         secure
     };
+}
+/** Before the project's settings are read: the layout (with the .env or the upload), venv. */
+function releaseSteps(s, target, isNew, venvKey) {
+    const [next, ...rest] = [
+        ...(s.dotenv.length > 0 ? [dotenvStep(s)] : []),
+        ...(isNew ? [uploadStep(s, target), venvStep(s, target, venvKey)] : [])
+    ];
+    return [
+        // A calendar systemd refuses stops the run before anything is uploaded or installed.
+        ...(s.schedules.length > 0 ? [checkCalendarsStep(s)] : []),
+        ...(next ? [folded([prepareStep(s)], next), ...rest] : [prepareStep(s)])
+    ];
 }
 /** After a healthy switch: the old instance drained, the renewal timer, post-deploy, pruning. */
 function finishSteps(s, facts, target, deployKey) {
@@ -43852,8 +43924,10 @@ function alreadyLiveCheck(s, facts, deployKey) {
         return undefined;
     return healthStep(s, Math.min(s.healthTimeoutMs, CHECK_MS), servesTls(s, facts) ? 'tls' : 'plain');
 }
-function alreadyLiveMessage(live) {
-    return `${live} already serves this commit with these settings: nothing was uploaded or restarted.`;
+function alreadyLiveMessage(live, dryRun = false) {
+    return dryRun
+        ? `A deploy would change nothing: ${live} already serves this commit with these settings (the deploy checks that it answers, and deploys it again if it does not).`
+        : `${live} already serves this commit with these settings: nothing was uploaded or restarted.`;
 }
 /** The health of the live release when it is already this deploy and answers; else undefined. */
 async function checkAlreadyLive(deps, facts) {
@@ -44284,6 +44358,8 @@ class HostDeploy {
         const live = parseConfigFiles((await this.deps.run(readConfigStep(plan.files))).stdout);
         const diff = configDiff(plan.files, live) + (await processesDiff(plan, this.deps.run));
         const titles = planSteps(plan).map((step) => step.title);
+        if (alreadyLiveCheck({ ...this.deps.settings, dryRun: false }, facts, this.deps.deployKey(facts)))
+            this.deps.info(alreadyLiveMessage(facts.live, true));
         this.deps.info(`Dry run: nothing was changed. Served by ${describeServer(this.deps.settings)}. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`);
         this.deps.remote(diff);
         return { ...this.outcome('success', 'dry run: nothing was changed'), plan: titles, diff };
@@ -44731,21 +44807,6 @@ async function markUnfinishedDeployment(token, env = process.env) {
         warnApiError(`mark deployment ${id} as error`, error, 'The deployment may still show as in progress.');
     }
 }
-
-;// CONCATENATED MODULE: ./src/server/step.ts
-// A step is one shell command run on the server, as data: the planner returns steps, one
-// executor runs them, so the dry run, the unit tests and the deploy see the same commands.
-/** The phases of a deploy, in order: the job summary's timing table has one column each. */
-const PHASES = [
-    'connect',
-    'upload',
-    'venv',
-    'django',
-    'gates',
-    'restart',
-    'health',
-    'cleanup'
-];
 
 ;// CONCATENATED MODULE: ./src/grammar/private-key.ts
 // An SSH private key as pasted into a secret: the mistakes people make with it (the .pub file,
@@ -45803,7 +45864,7 @@ function databaseLines(r) {
     if (d.pending?.length && !d.applied && r.status !== 'success' && !r.plan)
         lines.push('- Not applied: the deploy stopped before they were.');
     for (const line of d.irreversible ?? [])
-        lines.push(`- ⚠️ Irreversible: ${code(line)} (warned before it ran)`);
+        lines.push(`- ⚠️ Irreversible: ${code(line)} (found in the plan read before migrate)`);
     if (d.backup)
         lines.push(`- Backup before the migrations: ${code(d.backup.path)} (${d.backup.bytes} bytes)`);
     if (d.ahead?.length && d.restored)

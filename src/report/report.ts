@@ -202,7 +202,7 @@ function databaseLines(r: HostReport): string[] {
   if (d.pending?.length && !d.applied && r.status !== 'success' && !r.plan)
     lines.push('- Not applied: the deploy stopped before they were.')
   for (const line of d.irreversible ?? [])
-    lines.push(`- ⚠️ Irreversible: ${code(line)} (warned before it ran)`)
+    lines.push(`- ⚠️ Irreversible: ${code(line)} (found in the plan read before migrate)`)
   if (d.backup)
     lines.push(`- Backup before the migrations: ${code(d.backup.path)} (${d.backup.bytes} bytes)`)
   if (d.ahead?.length && d.restored)
