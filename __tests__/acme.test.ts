@@ -19,7 +19,7 @@ import {
 import { healthStep } from '../src/server/health.js'
 import { inspectStep, parseFacts, type HostFacts } from '../src/server/inspect.js'
 import { InputError, readSettings, type Settings } from '../src/settings.js'
-import { settingsFor, TEST_CA_PEM } from './settings-fixture.js'
+import { settingsFor, TEST_CA_PEM, hostFacts } from './settings-fixture.js'
 
 let dir: string
 let workspace: string
@@ -67,15 +67,7 @@ const auto = (overrides: Partial<Settings> = {}) =>
     acme: { email: 'admin@example.com', directory: LE },
     ...overrides
   })
-const facts: HostFacts = {
-  cpus: 2,
-  live: '',
-  releases: [],
-  failed: [],
-  served: [],
-  python: '3.11.2 /usr/bin/python3.11',
-  instance: ''
-}
+const facts: HostFacts = hostFacts({ migrated: undefined, backups: undefined })
 const issued = { daysLeft: 80, names: ['example.com', 'www.example.com'] }
 
 describe('inputs', () => {

@@ -319,3 +319,12 @@ describe('archiveStream', () => {
     expect(entries.filter((e) => /^\.git$|\.git\/|creds|\.aws|\.ssh|id_rsa/.test(e))).toEqual([])
   })
 })
+
+describe('archiveStream, when the upload cannot be made', () => {
+  test('a source folder that is gone: the stream fails with the error, nothing is thrown', async () => {
+    const gone = join(mkdtempSync(join(tmpdir(), 'dda-archive-')), 'gone')
+    const stream = archiveStream(gone, [])
+    const error = await new Promise<Error>((resolve) => stream.on('error', resolve))
+    expect(error.message).toMatch(/ENOENT/)
+  })
+})

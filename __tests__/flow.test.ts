@@ -1,6 +1,7 @@
 // The per-host flow (flow/host.ts) through the real executor, with a scripted transport in place
 // of SSH: which steps run, in which order, and what the result says, for every mode and failure.
 
+import { jest } from '@jest/globals'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -176,11 +177,9 @@ describe('transitions', () => {
     expect(t.steps()).toEqual([
       'lock',
       'inspect',
-      'prepare',
       'upload',
       'venv',
       'discover',
-      'media',
       'django',
       'verify-units',
       'nginx-t',
@@ -435,6 +434,16 @@ describe('a deploy of what already serves', () => {
       `${LIVE} already serves this commit with these settings: nothing was uploaded or restarted.`
     )
     expect(t.lockReleased).toBe(true)
+    // Its dry run says so, and still lists what a deploy would do when the site does not answer.
+    const dry = new ScriptedTransport({ inspect: deployedWith(await keyOf(s)) })
+    let logged = ''
+    const write = jest
+      .spyOn(process.stdout, 'write')
+      .mockImplementation((chunk: string | Uint8Array) => ((logged += String(chunk)), true))
+    await deploy({ ...s, dryRun: true }, dry).finally(() => write.mockRestore())
+    expect(logged).toContain(
+      `A deploy would change nothing: ${LIVE} already serves this commit with these settings (the deploy checks that it answers, and deploys it again if it does not).`
+    )
   })
 
   test('another commit, other settings, or a live site that does not answer: a full deploy', async () => {
@@ -481,7 +490,11 @@ describe('ASGI', () => {
     const t = new ScriptedTransport({ 'asgi-import': facts('wsproto', '0.17.6') })
     const result = await deploy(asgi(), t)
     expect(result.status).toBe('success')
-    expect(t.steps().slice(6, 9)).toEqual(['media', 'asgi-import', 'django'])
+    expect(t.steps().slice(4, 7)).toEqual(['discover', 'asgi-import', 'django'])
+    // The folders the app writes are made in the import's script, before it.
+    expect(t.ran.find((r) => r.step === 'asgi-import')?.command).toContain(
+      '/srv/mysite/shared/media mysite www-data 2750'
+    )
     expect(result.server).toMatchObject({ uvicorn: '0.17.6', ws: 'wsproto' })
   })
 

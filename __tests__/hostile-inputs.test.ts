@@ -35,7 +35,7 @@ import { appFolderProblem } from '../src/grammar/paths.js'
 import { excluder } from '../src/remote/archive.js'
 import { renderSite } from '../src/render/nginx.js'
 import { InputError, readSettings, type Settings } from '../src/settings.js'
-import { TEST_CA_PEM } from './settings-fixture.js'
+import { TEST_CA_PEM, hostFacts } from './settings-fixture.js'
 
 let dir: string
 let workspace: string
@@ -375,17 +375,7 @@ describe("the project's own STATIC_ROOT and MEDIA_ROOT: appFolderProblem refuses
 
 /** Everything the plan would send to a host or write on it, for the given settings. */
 function everythingSent(s: Settings): string {
-  const facts = {
-    cpus: 2,
-    live: '',
-    releases: [],
-    failed: [],
-    served: [],
-    python: '3.11.2 /usr/bin/python3.11',
-    instance: 'blue' as const,
-    migrated: [],
-    backups: []
-  }
+  const facts = hostFacts({ instance: 'blue' })
   const found = {
     staticUrl: '/static/',
     staticRoot: `${s.deployPath}/static`,

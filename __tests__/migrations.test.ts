@@ -15,7 +15,7 @@ import {
 } from '../src/server/migrations.js'
 import { pruneStep } from '../src/server/release.js'
 import { failureNote, migrationWarnings } from '../src/flow/database.js'
-import { settingsFor } from './settings-fixture.js'
+import { settingsFor, hostFacts } from './settings-fixture.js'
 
 const R1 = '20261101T100000Z-1111111'
 const R2 = '20261110T100000Z-2222222'
@@ -24,18 +24,14 @@ const NEW = '20261125T081500Z-1a2b3c4'
 const PG = { databaseEngine: 'django.db.backends.postgresql' }
 const SQLITE = { databaseEngine: 'django.db.backends.sqlite3' }
 
-const facts = (overrides: Partial<HostFacts> = {}): HostFacts => ({
-  cpus: 2,
-  live: R3,
-  releases: [R3, R2, R1],
-  failed: [],
-  served: [R3, R2, R1],
-  python: '3.11.2 /usr/bin/python3.11',
-  migrated: [],
-  backups: [],
-  instance: 'blue',
-  ...overrides
-})
+const facts = (overrides: Partial<HostFacts> = {}): HostFacts =>
+  hostFacts({
+    live: R3,
+    releases: [R3, R2, R1],
+    served: [R3, R2, R1],
+    instance: 'blue',
+    ...overrides
+  })
 
 const ids = (steps: Array<{ id: string }>) => steps.map((step) => step.id)
 

@@ -9,19 +9,9 @@ import { healthHost, parseErrors, parseHealth } from '../src/server/health.js'
 import { parseFacts, type HostFacts } from '../src/server/inspect.js'
 import { releaseClock, releaseId, venvKey, venvStep } from '../src/server/release.js'
 import { createRollout, rollOut } from '../src/rollout.js'
-import { settingsFor } from './settings-fixture.js'
+import { settingsFor, hostFacts } from './settings-fixture.js'
 
-const facts: HostFacts = {
-  cpus: 2,
-  live: '',
-  releases: [],
-  failed: [],
-  served: [],
-  python: '3.11.2 /usr/bin/python3.11',
-  instance: '',
-  migrated: [],
-  backups: []
-}
+const facts: HostFacts = hostFacts()
 const RELEASE = '20261125T081500Z-1a2b3c4'
 
 describe('release ids', () => {
@@ -130,28 +120,32 @@ describe('what the host says', () => {
           STATIC_URL: 'static/',
           STATIC_ROOT: '/srv/mysite/releases/r1/staticfiles',
           MEDIA_URL: '/media/',
-          MEDIA_ROOT: '/srv/mysite/shared/media/'
+          MEDIA_ROOT: '/srv/mysite/shared/media/',
+          STATIC_STORAGE: 'django.contrib.staticfiles.storage.StaticFilesStorage'
         })
       )
     ).toMatchObject({
       staticUrl: '/static/',
       staticRoot: '/srv/mysite/releases/r1/staticfiles',
       mediaUrl: '/media/',
-      mediaRoot: '/srv/mysite/shared/media'
+      mediaRoot: '/srv/mysite/shared/media',
+      staticStorage: 'django.contrib.staticfiles.storage.StaticFilesStorage'
     })
     const hostile = parseDjangoFacts(
       line({
         STATIC_URL: 'https://cdn.example.com/',
         STATIC_ROOT: '/srv/x; rm -rf /',
         MEDIA_URL: '/a/../b/',
-        MEDIA_ROOT: 'relative'
+        MEDIA_ROOT: 'relative',
+        STATIC_STORAGE: 'x; rm -rf /'
       })
     )
     expect(hostile).toMatchObject({
       staticUrl: undefined,
       staticRoot: undefined,
       mediaUrl: undefined,
-      mediaRoot: undefined
+      mediaRoot: undefined,
+      staticStorage: undefined
     })
     expect(parseDjangoFacts('ImproperlyConfigured')).toEqual({})
   })
@@ -229,9 +223,11 @@ describe('choices made from the settings', () => {
   test("collectstatic starts from the previous release's collected files, linked, not copied", () => {
     const staticRoot = `/srv/mysite/releases/${RELEASE}/staticfiles`
     const previous = '20261120T100000Z-aaaaaaa'
-    const text =
-      djangoSteps(settingsFor(), RELEASE, { staticRoot }, previous).find((s) => s.id === 'django')
-        ?.command.text ?? ''
+    const storage = 'django.contrib.staticfiles.storage.ManifestStaticFilesStorage'
+    const django = (found: DjangoFacts) =>
+      djangoSteps(settingsFor(), RELEASE, found, previous).find((s) => s.id === 'django')?.command
+        .text ?? ''
+    const text = django({ staticRoot, staticStorage: storage })
     // Root's folder while the links are made; its folders then handed over, deepest first.
     const made = text.indexOf(`${staticRoot} root root 755`)
     const linked = text.indexOf(
@@ -244,14 +240,35 @@ describe('choices made from the settings', () => {
     expect(linked).toBeGreaterThan(made)
     expect(handed).toBeGreaterThan(linked)
     expect(text.indexOf('systemd-run')).toBeGreaterThan(handed)
-    // Collected outside the release (kept across releases): nothing to link.
-    const outside = djangoSteps(
-      settingsFor(),
+    // Build commands have the release, but not the linked files, which are v1's too: never the
+    // app's, never sealed (chmod) while nginx serves them from the live release.
+    const building = djangoSteps(
+      settingsFor({ buildCommands: [['compilemessages']] }),
       RELEASE,
-      { staticRoot: '/srv/mysite/static' },
+      { staticRoot, staticStorage: storage },
       previous
+    ).find((s) => s.id === 'django')?.command.text
+    const release = `/srv/mysite/releases/${RELEASE}`
+    expect(building).toContain(
+      `find ${release} -path ${staticRoot} -prune -o -exec chown -h mysite {} +`
     )
-    expect(outside.find((s) => s.id === 'django')?.command.text).not.toContain('cp -al')
+    expect(building).toContain(
+      `find ${release} -path ${staticRoot} -prune -o ! -type l -exec chmod u=rwX,g=rX,o= {} +`
+    )
+    expect(building).not.toContain(`chown -R -h mysite ${release}`)
+    expect(building).not.toContain(`chmod -R u=rwX,g=rX,o= ${release}`)
+    // Collected outside the release (kept across releases): nothing to link.
+    expect(django({ staticRoot: '/srv/mysite/static', staticStorage: storage })).not.toContain(
+      'cp -al'
+    )
+    // A storage that writes into the files it finds (whitenoise compresses them in place), or
+    // one not known: collected from scratch, the previous release's files untouched.
+    for (const other of [
+      'whitenoise.storage.CompressedManifestStaticFilesStorage',
+      'storages.backends.s3.S3Storage',
+      undefined
+    ])
+      expect(django({ staticRoot, staticStorage: other })).not.toContain('cp -al')
   })
 
   test('a MEDIA_ROOT outside shared/ is made writable in the sandbox', () => {
@@ -277,10 +294,15 @@ describe('what the project keeps inside the release', () => {
       { path: 'media', kind: 'folder', why: 'MEDIA_ROOT' }
     ])
     const steps = plan(found).build
-    expect(steps.map((step) => step.id)).toEqual(['shared-paths', 'media', 'django'])
+    // Linked and made by root in the script of the Django process's step, before it: one round trip.
+    expect(steps.map((step) => step.id)).toEqual(['django'])
+    const text = steps[0].command.text
+    const linked = text.indexOf(`${release} db.sqlite3 /srv/mysite/shared/db.sqlite3`)
     // The media folder is made where it really lives, in shared/.
-    expect(steps[1].command.text).toContain('/srv/mysite/shared/media mysite www-data 2750')
-    expect(steps[0].command.text).toContain(`${release} db.sqlite3 /srv/mysite/shared/db.sqlite3`)
+    const made = text.lastIndexOf('/srv/mysite/shared/media mysite www-data 2750')
+    expect(linked).toBeGreaterThan(-1)
+    expect(made).toBeGreaterThan(linked)
+    expect(text.indexOf('--uid=mysite', made)).toBeGreaterThan(made)
     expect(sharedNotice(settingsFor(), sharedPaths(settingsFor(), RELEASE, found))).toContain(
       'db.sqlite3 (the SQLite database in DATABASES) is inside the release: kept in /srv/mysite/shared/db.sqlite3'
     )

@@ -12,7 +12,7 @@ import type { HostFacts } from '../src/server/inspect.js'
 import { parseFacts } from '../src/server/inspect.js'
 import { parseProcessStates, processDiff, processFiles } from '../src/server/processes.js'
 import { InputError, readSettings, type Settings } from '../src/settings.js'
-import { settingsFor } from './settings-fixture.js'
+import { settingsFor, hostFacts } from './settings-fixture.js'
 
 function read(overrides: Record<string, string>): Settings {
   const values: Record<string, string> = {
@@ -195,16 +195,14 @@ describe('the units', () => {
 })
 
 describe('the plan', () => {
-  const facts: HostFacts = {
-    cpus: 2,
+  const facts: HostFacts = hostFacts({
     live: '20261125T081500Z-1a2b3c4',
     releases: ['20261125T081500Z-1a2b3c4'],
-    failed: [],
-    served: [],
-    python: '3.11.2 /usr/bin/python3.11',
     processUnits: ['mysite-old.service', 'mysite-beat.service'],
-    instance: 'blue'
-  }
+    instance: 'blue',
+    migrated: undefined,
+    backups: undefined
+  })
   const plan = (s: Settings, singletons = true) =>
     planRun({
       settings: s,

@@ -1,5 +1,22 @@
 // Typed settings for unit tests of the pure parts, as readSettings would return them.
+import type { HostFacts } from '../src/server/inspect.js'
 import type { Settings } from '../src/settings.js'
+
+/** What a host said about itself (server/inspect.ts): a fresh Debian 12 host, or as overridden. */
+export function hostFacts(overrides: Partial<HostFacts> = {}): HostFacts {
+  return {
+    cpus: 2,
+    live: '',
+    releases: [],
+    failed: [],
+    served: [],
+    python: '3.11.2 /usr/bin/python3.11',
+    instance: '',
+    migrated: [],
+    backups: [],
+    ...overrides
+  }
+}
 
 export function settingsFor(overrides: Partial<Settings> = {}): Settings {
   return {

@@ -23,6 +23,10 @@ const PREVIOUS = '20261124T081500Z-0a1b2c3'
 function calls(step: (s: Settings) => Step, changed: string | null, nginxActive = true): string[] {
   const deployPath = mkdtempSync(join(tmpdir(), 'dda-switch-'))
   mkdirSync(join(deployPath, '.deploy', 'served'), { recursive: true })
+  // The live files as the gate saved them (a rollback puts them back).
+  mkdirSync(join(deployPath, '.deploy', 'previous'))
+  for (const name of ['gunicorn-mysite@.socket', 'gunicorn-mysite@.service', 'mysite'])
+    writeFileSync(join(deployPath, '.deploy', 'previous', name), '')
   if (changed !== null) writeFileSync(join(deployPath, '.deploy', 'changed'), changed)
   const record = join(deployPath, 'calls')
   const text = step(settingsFor({ deployPath, drainTimeoutS: 1 })).command.text
@@ -74,15 +78,12 @@ describe('start: the new release in the idle instance', () => {
 })
 
 describe('switch: traffic moves by one rename, without an nginx reload', () => {
-  test('the socket link, then current, then the tested files; the new instance starts at boot', () => {
+  test('the new instance enabled, the tested files, the boot link, current, traffic; then the old one disabled', () => {
     expect(calls((s) => switchStep(s, RELEASE, 'green', 'blue', files(s)), '\n')).toEqual([
       'mkdir -p <dp>/.deploy/served',
-      'ln -sfn /run/gunicorn-mysite@green.sock /run/.gunicorn-mysite.sock.new',
-      'mv -T /run/.gunicorn-mysite.sock.new /run/gunicorn-mysite.sock',
-      'tee /etc/tmpfiles.d/gunicorn-mysite.conf.new',
-      'mv -f /etc/tmpfiles.d/gunicorn-mysite.conf.new /etc/tmpfiles.d/gunicorn-mysite.conf',
-      `ln -sfn releases/${RELEASE} <dp>/.current.new`,
-      'mv -T <dp>/.current.new <dp>/current',
+      'mkdir -p /etc/systemd/system/sockets.target.wants /etc/systemd/system/multi-user.target.wants',
+      'ln -sfn /etc/systemd/system/gunicorn-mysite@.socket /etc/systemd/system/sockets.target.wants/gunicorn-mysite@green.socket',
+      'ln -sfn /etc/systemd/system/gunicorn-mysite@.service /etc/systemd/system/multi-user.target.wants/gunicorn-mysite@green.service',
       'cp -p <dp>/.deploy/staged/gunicorn-mysite@.socket /etc/systemd/system/gunicorn-mysite@.socket.new',
       'mv -f /etc/systemd/system/gunicorn-mysite@.socket.new /etc/systemd/system/gunicorn-mysite@.socket',
       'cp -p <dp>/.deploy/staged/gunicorn-mysite@.service /etc/systemd/system/gunicorn-mysite@.service.new',
@@ -90,11 +91,56 @@ describe('switch: traffic moves by one rename, without an nginx reload', () => {
       'cp -p <dp>/.deploy/staged/mysite /etc/nginx/sites-available/mysite.new',
       'mv -f /etc/nginx/sites-available/mysite.new /etc/nginx/sites-available/mysite',
       'ln -sfn /etc/nginx/sites-available/mysite /etc/nginx/sites-enabled/mysite',
+      'tee /etc/tmpfiles.d/gunicorn-mysite.conf.new',
+      'mv -f /etc/tmpfiles.d/gunicorn-mysite.conf.new /etc/tmpfiles.d/gunicorn-mysite.conf',
+      `ln -sfn releases/${RELEASE} <dp>/.current.new`,
+      'mv -T <dp>/.current.new <dp>/current',
+      'ln -sfn /run/gunicorn-mysite@green.sock /run/.gunicorn-mysite.sock.new',
+      'mv -T /run/.gunicorn-mysite.sock.new /run/gunicorn-mysite.sock',
+      'rm -f /etc/systemd/system/sockets.target.wants/gunicorn-mysite@blue.socket /etc/systemd/system/multi-user.target.wants/gunicorn-mysite@blue.service',
       'rm -f /run/systemd/system/gunicorn-mysite@green.socket /run/systemd/system/gunicorn-mysite@green.service',
       'systemctl daemon-reload',
-      'systemctl is-active --quiet nginx',
-      'systemctl enable --quiet gunicorn-mysite@green.socket gunicorn-mysite@green.service'
+      'systemctl is-active --quiet nginx'
     ])
+  })
+
+  // A reboot reads the enabled instances, the tmpfiles line, `current`, the units and the site.
+  // Cut at any line, the instance the tmpfiles line names at boot is enabled, and the old one is
+  // disabled only once the boot's link and `current` name the new one; every write a boot reads
+  // is a file, written before the script asks systemd anything (a shutdown under way refuses).
+  test.each([
+    ['switch', (s: Settings) => switchStep(s, RELEASE, 'green', 'blue', files(s)), 'green', 'blue'],
+    [
+      'rollback',
+      (s: Settings) => rollbackStep(s, PREVIOUS, 'green', 'blue', files(s)),
+      'blue',
+      'green'
+    ]
+  ])('%s: cut at any line, the boot link names an enabled instance', (_, step, to, from) => {
+    const done = calls(step, 'mysite\n')
+    const at = (pattern: RegExp) => {
+      const i = done.findIndex((c) => pattern.test(c))
+      if (i < 0) throw new Error(`${pattern} not in:\n${done.join('\n')}`)
+      return i
+    }
+    const enabled = at(new RegExp(`^ln -sfn \\S+ \\S+\\.wants/gunicorn-mysite@${to}\\.socket$`))
+    const disabled = at(new RegExp(`^rm -f \\S+\\.wants/gunicorn-mysite@${from}\\.socket`))
+    const bootLink = at(/^mv -f \/etc\/tmpfiles\.d\//)
+    const current = at(/^mv -T <dp>\/\.current\.new/)
+    const written = done.flatMap((c, i) => (/^mv -f \/etc\//.test(c) ? [i] : []))
+    expect(enabled).toBeLessThan(Math.min(bootLink, current, ...written))
+    expect(disabled).toBeGreaterThan(Math.max(bootLink, current, ...written))
+    // Every write a boot reads before the first request to systemd (a shutdown refuses it).
+    const firstRequest = done.findIndex((c) => c.startsWith('systemctl'))
+    expect(firstRequest).toBeGreaterThan(Math.max(enabled, disabled, bootLink, current, ...written))
+  })
+
+  test('a first deploy enables its instance, and disables none', () => {
+    const first = calls((s) => switchStep(s, RELEASE, 'blue', '', files(s)), '\n')
+    expect(first).toContain(
+      'ln -sfn /etc/systemd/system/gunicorn-mysite@.socket /etc/systemd/system/sockets.target.wants/gunicorn-mysite@blue.socket'
+    )
+    expect(first.some((c) => c.includes('.wants/gunicorn-mysite@green'))).toBe(false)
   })
 
   test('a changed site reloads nginx; nginx not running is started', () => {
@@ -135,10 +181,13 @@ describe('the way back', () => {
       'mv -T /run/.gunicorn-mysite.sock.new /run/gunicorn-mysite.sock'
     ])
     expect(back).toContain(
-      'systemctl disable --quiet --now gunicorn-mysite@green.service gunicorn-mysite@green.socket'
+      'rm -f /etc/systemd/system/sockets.target.wants/gunicorn-mysite@green.socket /etc/systemd/system/multi-user.target.wants/gunicorn-mysite@green.service'
+    )
+    expect(back).toContain(
+      'systemctl stop gunicorn-mysite@green.service gunicorn-mysite@green.socket'
     )
     expect(back).not.toContain('systemctl reload nginx')
-    expect(back.findIndex((c) => c.includes('--now gunicorn-mysite@green'))).toBeGreaterThan(1)
+    expect(back.findIndex((c) => c.includes('stop gunicorn-mysite@green'))).toBeGreaterThan(1)
   })
 
   test('abandon: the new instance stops; traffic was never moved', () => {

@@ -195,12 +195,13 @@ async function main() {
     table(
       ['goal', 'measured', 'met'],
       [
+        // Issue #13: a ratio to a bare Node start, which moves with the machine as the action does.
         [
-          'action ≤ 200 ms from spawn to first SSH byte (median)',
-          millis(median(action)),
-          median(action) <= 200 ? 'yes' : 'no'
+          'action / node -e 0 ≤ 2.0x (medians)',
+          ratio(median(action), median(nodeMs)),
+          median(action) <= 2 * median(nodeMs) ? 'yes' : 'no'
         ],
-        ['action / node -e 0 (median)', ratio(median(action), median(nodeMs)), ''],
+        ['action, spawn to first SSH byte (median)', millis(median(action)), ''],
         [
           'action − floor: time the bundle adds (median)',
           millis(median(action) - median(floorMs)),

@@ -1,7 +1,7 @@
 // The action's phases, nothing else: read the settings, deploy every host in turn (rolling),
 // report. Each host's run is flow/host.ts; what runs on a server is server/.
 
-import * as core from '@actions/core'
+import * as core from './core.js'
 import { Output } from './constants.js'
 import { HostDeploy, type HostDeps } from './flow/host.js'
 import { checkPublicUrl } from './http-check.js'

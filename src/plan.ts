@@ -36,7 +36,7 @@ import {
   verifyProcessesStep,
   type ProcessFiles
 } from './server/processes.js'
-import type { Step } from './server/step.js'
+import { folded, type Step } from './server/step.js'
 import {
   abandonStep,
   drainStep,
@@ -322,13 +322,7 @@ function planUnlocked(input: PlanInput): Plan {
     target,
     previous: facts.live,
     files,
-    release: [
-      // A calendar systemd refuses stops the run before anything is uploaded or installed.
-      ...(s.schedules.length > 0 ? [checkCalendarsStep(s)] : []),
-      prepareStep(s),
-      ...(s.dotenv.length > 0 ? [dotenvStep(s)] : []),
-      ...(isNew ? [uploadStep(s, target), venvStep(s, target, input.venvKey)] : [])
-    ],
+    release: releaseSteps(s, target, isNew, input.venvKey),
     discover: discoverStep(s, target),
     build: isNew ? djangoSteps(s, target, found, facts.live) : restore,
     gates: [
@@ -353,6 +347,19 @@ function planUnlocked(input: PlanInput): Plan {
     certificate,
     secure
   }
+}
+
+/** Before the project's settings are read: the layout (with the .env or the upload), venv. */
+function releaseSteps(s: Settings, target: string, isNew: boolean, venvKey: string | null): Step[] {
+  const [next, ...rest] = [
+    ...(s.dotenv.length > 0 ? [dotenvStep(s)] : []),
+    ...(isNew ? [uploadStep(s, target), venvStep(s, target, venvKey)] : [])
+  ]
+  return [
+    // A calendar systemd refuses stops the run before anything is uploaded or installed.
+    ...(s.schedules.length > 0 ? [checkCalendarsStep(s)] : []),
+    ...(next ? [folded([prepareStep(s)], next), ...rest] : [prepareStep(s)])
+  ]
 }
 
 /** After a healthy switch: the old instance drained, the renewal timer, post-deploy, pruning. */

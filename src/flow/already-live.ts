@@ -26,8 +26,10 @@ export function alreadyLiveCheck(
   return healthStep(s, Math.min(s.healthTimeoutMs, CHECK_MS), servesTls(s, facts) ? 'tls' : 'plain')
 }
 
-export function alreadyLiveMessage(live: string): string {
-  return `${live} already serves this commit with these settings: nothing was uploaded or restarted.`
+export function alreadyLiveMessage(live: string, dryRun = false): string {
+  return dryRun
+    ? `A deploy would change nothing: ${live} already serves this commit with these settings (the deploy checks that it answers, and deploys it again if it does not).`
+    : `${live} already serves this commit with these settings: nothing was uploaded or restarted.`
 }
 
 /** The health of the live release when it is already this deploy and answers; else undefined. */

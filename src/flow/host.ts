@@ -31,7 +31,7 @@ import {
 import { parseDiskSpace } from '../server/release.js'
 import type { Step } from '../server/step.js'
 import { neverServed } from './never-served.js'
-import { alreadyLiveMessage, checkAlreadyLive } from './already-live.js'
+import { alreadyLiveCheck, alreadyLiveMessage, checkAlreadyLive } from './already-live.js'
 
 export type HostState =
   | 'connected'
@@ -457,6 +457,10 @@ export class HostDeploy {
     const live = parseConfigFiles((await this.deps.run(readConfigStep(plan.files))).stdout)
     const diff = configDiff(plan.files, live) + (await processesDiff(plan, this.deps.run))
     const titles = planSteps(plan).map((step) => step.title)
+    if (
+      alreadyLiveCheck({ ...this.deps.settings, dryRun: false }, facts, this.deps.deployKey(facts))
+    )
+      this.deps.info(alreadyLiveMessage(facts.live, true))
     this.deps.info(
       `Dry run: nothing was changed. Served by ${describeServer(this.deps.settings)}. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`
     )

@@ -1,6 +1,5 @@
 import { PassThrough, type Readable } from 'node:stream'
 import picomatch from 'picomatch'
-import { create } from 'tar'
 
 /**
  * Never uploaded, whatever the exclude input says (`!pattern` cannot take them back): the
@@ -70,12 +69,18 @@ export function uploadExcluder(exclude: string[]): (relativePath: string) => boo
 /** Streams the source folder as a gzip tar, without the excluded paths; nothing touches disk. */
 export function archiveStream(source: string, exclude: string[]): Readable {
   const isExcluded = uploadExcluder(exclude)
-  const pack = create(
-    { gzip: { level: 6 }, cwd: source, portable: true, filter: (path) => !isExcluded(path) },
-    ['.']
-  )
   // tar's stream is a Minipass; the SSH layer takes a Node stream.
   const stream = new PassThrough()
-  pack.on('error', (error: unknown) => stream.destroy(error as Error))
-  return pack.pipe(stream)
+  // tar is loaded at the upload, not at start: the action's first SSH byte does not wait for it.
+  import('tar')
+    .then(({ create }) => {
+      const pack = create(
+        { gzip: { level: 6 }, cwd: source, portable: true, filter: (path) => !isExcluded(path) },
+        ['.']
+      )
+      pack.on('error', (error: unknown) => stream.destroy(error as Error))
+      pack.pipe(stream)
+    })
+    .catch((error: unknown) => stream.destroy(error as Error))
+  return stream
 }

@@ -13,6 +13,8 @@ export const MANAGED_HEADER =
 
 /** nginx's workers run as www-data on Debian and Ubuntu; only they may connect. */
 export const SOCKET_OWNER = 'www-data'
+/** The targets that start an enabled instance's units at boot (their [Install] sections). */
+export const WANTED_BY = { socket: 'sockets.target', service: 'multi-user.target' } as const
 
 /** gunicorn's own default for --graceful-timeout, in seconds. */
 export const DEFAULT_GRACEFUL_TIMEOUT = 30
@@ -106,7 +108,7 @@ export function renderSocket(s: Settings): string {
         'SocketMode=0600'
       ]
     ],
-    ['Install', ['WantedBy=sockets.target']]
+    ['Install', [`WantedBy=${WANTED_BY.socket}`]]
   ])
 }
 
@@ -164,7 +166,7 @@ export function renderService(
         ...(opts.writable ?? []).map((path) => `ReadWritePaths=${systemdWord(path)}`)
       ]
     ],
-    ['Install', ['WantedBy=multi-user.target']]
+    ['Install', [`WantedBy=${WANTED_BY.service}`]]
   ])
 }
 

@@ -1,6 +1,6 @@
 // The only code that speaks to GitHub: step outputs, the job summary, annotations.
 
-import * as core from '@actions/core'
+import * as core from '../core.js'
 import { Output } from '../constants.js'
 import { restoreHint } from '../server/migrations.js'
 import { describeServer, isAsgi, workerClass } from '../render/asgi.js'
@@ -202,7 +202,7 @@ function databaseLines(r: HostReport): string[] {
   if (d.pending?.length && !d.applied && r.status !== 'success' && !r.plan)
     lines.push('- Not applied: the deploy stopped before they were.')
   for (const line of d.irreversible ?? [])
-    lines.push(`- ⚠️ Irreversible: ${code(line)} (warned before it ran)`)
+    lines.push(`- ⚠️ Irreversible: ${code(line)} (found in the plan read before migrate)`)
   if (d.backup)
     lines.push(`- Backup before the migrations: ${code(d.backup.path)} (${d.backup.bytes} bytes)`)
   if (d.ahead?.length && d.restored)
@@ -300,8 +300,7 @@ export async function writeReport(s: Settings, reports: HostReport[]): Promise<v
   )
   core.setOutput(Output.Interface, isAsgi(s) ? 'asgi' : 'wsgi')
   core.setOutput(Output.WorkerClass, workerClass(s))
-  if (process.env.GITHUB_STEP_SUMMARY)
-    await core.summary.addRaw(redact(summaryMarkdown(s, reports))).write()
+  if (process.env.GITHUB_STEP_SUMMARY) await core.appendSummary(redact(summaryMarkdown(s, reports)))
   for (const r of reports) {
     if (r.status === 'failure' || r.status === 'rolled-back') {
       core.error(r.message.split('\n').slice(0, 20).join('\n'), {

@@ -95,7 +95,7 @@ export function restoreConfig(s: Settings, files: ConfigFiles): ShellText {
   return script(
     ...allFiles(files).map(({ path }) => {
       const saved = `${p.backup}/${baseName(path)}`
-      return sh`if [ -e ${saved} ]; then cp -p ${saved} ${path}; elif [ -e ${saved}.absent ]; then rm -f ${path}; fi`
+      return sh`if [ -e ${saved} ]; then cp -p ${saved} ${path}.new && mv -f ${path}.new ${path}; elif [ -e ${saved}.absent ]; then rm -f ${path}; fi`
     }),
     sh`if [ -e ${p.backup}/site-link.absent ]; then rm -f ${p.siteLink}; fi`,
     sh`if [ -e ${p.backup}/default-link ]; then ln -sfn ${DEFAULT_SITE} ${DEFAULT_SITE_LINK}; fi`

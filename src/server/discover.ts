@@ -31,6 +31,12 @@ allowed = settings.ALLOWED_HOSTS or (['.localhost', '127.0.0.1', '[::1]'] if set
 facts['REFUSED_HOSTS'] = [name for name in sys.argv[1:] if not validate_host(name, allowed)]
 facts['SSL_REDIRECT'] = bool(getattr(settings, 'SECURE_SSL_REDIRECT', False))
 facts['DATABASE'] = str(settings.DATABASES.get('default', {}).get('ENGINE', ''))
+try:
+    from django.contrib.staticfiles.storage import staticfiles_storage
+    staticfiles_storage._setup()
+    facts['STATIC_STORAGE'] = type(staticfiles_storage._wrapped).__module__ + '.' + type(staticfiles_storage._wrapped).__qualname__
+except Exception:
+    facts['STATIC_STORAGE'] = ''
 print('${MARK}' + json.dumps(facts))
 `
 
@@ -72,6 +78,8 @@ export interface DjangoFacts {
   sslRedirect?: boolean
   /** the default database's ENGINE (a dotted module path) */
   databaseEngine?: string
+  /** the class of the static files' storage (a dotted path) */
+  staticStorage?: string
 }
 
 const urlPrefix = (url: string) => {
@@ -128,6 +136,9 @@ export function parseDjangoFacts(stdout: string): DjangoFacts {
       ? v.REFUSED_HOSTS.flatMap((n) => name(n) ?? [])
       : undefined,
     sslRedirect: v.SSL_REDIRECT === true,
-    databaseEngine: /^[A-Za-z_][\w.]{0,200}$/.test(str('DATABASE')) ? str('DATABASE') : undefined
+    databaseEngine: /^[A-Za-z_][\w.]{0,200}$/.test(str('DATABASE')) ? str('DATABASE') : undefined,
+    staticStorage: /^[A-Za-z_][\w.]{0,200}$/.test(str('STATIC_STORAGE'))
+      ? str('STATIC_STORAGE')
+      : undefined
   }
 }

@@ -13,7 +13,7 @@ import { sharedLocation, sharedPaths, shareStep } from './shared.js'
 import { inRelease } from './sandbox.js'
 import type { DjangoFacts } from './discover.js'
 import { djangoStep, type DjangoWork } from './manage.js'
-import type { Step } from './step.js'
+import { folded, type Step } from './step.js'
 
 /** Where MEDIA_ROOT really is: in shared/ when it is a shared path of the release. */
 function mediaFolder(s: Settings, id: string, found: DjangoFacts): string | undefined {
@@ -54,20 +54,32 @@ export function mediaInRelease(s: Settings, id: string, found: DjangoFacts): boo
 }
 
 /**
+ * The storages whose collected files the next release may start from, linked (server/manage.ts):
+ * Django's own, which replace a changed file by a new one. Others (whitenoise's compression, for
+ * one) write into the files they find, which are the previous release's too.
+ */
+const LINKED_STORAGES = new Set([
+  'django.contrib.staticfiles.storage.StaticFilesStorage',
+  'django.contrib.staticfiles.storage.ManifestStaticFilesStorage'
+])
+
+/**
  * The Django steps before the switch, in order, each as the app user: the folders it writes,
  * the ASGI import check, then one process for migrate, collectstatic, checks and build commands
  * (server/manage.ts), then the pre-restart hook.
  */
 export function djangoSteps(s: Settings, id: string, found: DjangoFacts, previous = ''): Step[] {
+  // Root's preparations, sent with the first step that runs Django (server/step.ts folded).
+  const prepare: Step[] = []
   const steps: Step[] = []
   const writable = appWritable(s, id, found)
   const shared = sharedPaths(s, id, found)
-  if (shared.length > 0) steps.push(shareStep(s, id, shared))
+  if (shared.length > 0) prepare.push(shareStep(s, id, shared))
   const folders = [mediaFolder(s, id, found), ...s.writablePaths].filter(
     (f): f is string => f !== undefined
   )
   if (folders.length > 0) {
-    steps.push({
+    prepare.push({
       id: 'media',
       phase: 'django',
       title: `Prepare the folders the app writes: ${folders.join(', ')}`,
@@ -92,12 +104,13 @@ export function djangoSteps(s: Settings, id: string, found: DjangoFacts, previou
       djangoStep(s, id, work, {
         writable,
         staticRoot: found.staticRoot,
-        previous,
+        previous: LINKED_STORAGES.has(found.staticStorage ?? '') ? previous : '',
         databaseEngine: found.databaseEngine
       })
     )
   if (s.preRestart) steps.push(hookStep(s, id, 'pre-restart', s.preRestart, 'django', writable))
-  return steps
+  const [first, ...rest] = steps
+  return first ? [folded(prepare, first), ...rest] : prepare
 }
 
 /** build-commands, and django-compressor's offline compression when the settings ask for it. */

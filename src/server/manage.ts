@@ -122,7 +122,8 @@ function collectStaticRoot(
   const before = p.release(previous) + staticRoot.slice(release.length)
   return script(
     safeDir(s, staticRoot, { user: 'root', group: 'root' }, '755'),
-    sh`if [ -d ${before} ] && [ ! -L ${before} ]; then cp -al ${before}/. ${staticRoot}/; fi`,
+    // What cannot be linked (a shared folder already linked there) is collected as usual.
+    sh`if [ -d ${before} ] && [ ! -L ${before} ]; then cp -al ${before}/. ${staticRoot}/ 2>/dev/null || true; fi`,
     sh`find ${staticRoot} -depth -type d -exec chown -h ${s.appUser}:${s.appUser} {} +`
   )
 }
@@ -160,7 +161,13 @@ export function djangoStep(
       raw('set -eu'),
       kind === 'postgresql' ? checkClientTools : undefined,
       collect ? collectStaticRoot(s, id, collect, where.previous) : undefined,
-      building ? sh`chown -R -h ${s.appUser} ${release}` : undefined,
+      // The release is the app's while build commands write into it; the static files linked
+      // from the previous release stay root's (the app replaces them, never changes them).
+      building
+        ? collect
+          ? sh`find ${release} -path ${collect} -prune -o -exec chown -h ${s.appUser} {} +`
+          : sh`chown -R -h ${s.appUser} ${release}`
+        : undefined,
       folder.prepare,
       raw('status=0'),
       script(
@@ -169,7 +176,7 @@ export function djangoStep(
         raw('} || status=$?')
       ),
       work.migrate ? keepBackup(s, id, kind) : undefined,
-      building ? sealRelease(s, release) : undefined,
+      building ? sealRelease(s, release, collect) : undefined,
       // Collected inside the release: frozen with it, root's, open to nginx.
       staticRoot?.startsWith(`${release}/`) && (collect || building)
         ? sh`chown -R -h root:root ${staticRoot} && chmod -R go+rX ${staticRoot}`

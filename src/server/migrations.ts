@@ -212,11 +212,12 @@ export function keepBackup(s: Settings, id: string, kind: DatabaseKind | undefin
           sh`  mv -f ${made} ${target}`,
           sh`  if [ -L ${target} ] || [ ! -f ${target} ] || [ "$(stat -c %h ${target})" != 1 ]; then rm -rf ${target}; echo 'the backup is not a plain file' >&2; exit 1; fi`,
           sh`  chown root:root ${target} && chmod 600 ${target}`,
-          sh`  echo ${BACKUP_MARK}$(stat -c %s ${target}) ${target}`,
+          // On a line of its own: migrate's last line may have no line break.
+          sh`  printf '\n%s%s %s\n' ${BACKUP_MARK} "$(stat -c %s ${target})" ${target}`,
           raw('fi')
         )
       : undefined,
-    sh`if [ -e ${folder}/migrated ]; then mkdir -p ${layout(s).migrated} && : > ${`${layout(s).migrated}/${id}`} && echo ${MIGRATED_MARK}; fi`
+    sh`if [ -e ${folder}/migrated ]; then mkdir -p ${layout(s).migrated} && : > ${`${layout(s).migrated}/${id}`} && printf '\n%s\n' ${MIGRATED_MARK}; fi`
   )
 }
 

@@ -67,11 +67,19 @@ export function dotenvText(s: Settings): string {
  * Code is root's and the app's group's to read, nobody else's: others may only pass through
  * folders (nginx serves the collected static files, which collectstatic opens to it).
  */
-export function sealRelease(s: Settings, dir: string): ShellText {
+export function sealRelease(s: Settings, dir: string, except?: string): ShellText {
+  if (!except)
+    return script(
+      sh`chown -R -h root:${s.appUser} ${dir}`,
+      sh`chmod -R u=rwX,g=rX,o= ${dir}`,
+      sh`find ${dir} -type d -exec chmod o+x {} +`
+    )
+  // Without the folder `except` (collected static files, some the previous release's too); no
+  // link given to chmod, which would follow it.
   return script(
-    sh`chown -R -h root:${s.appUser} ${dir}`,
-    sh`chmod -R u=rwX,g=rX,o= ${dir}`,
-    sh`find ${dir} -type d -exec chmod o+x {} +`
+    sh`find ${dir} -path ${except} -prune -o -exec chown -h root:${s.appUser} {} +`,
+    sh`find ${dir} -path ${except} -prune -o ! -type l -exec chmod u=rwX,g=rX,o= {} +`,
+    sh`find ${dir} -path ${except} -prune -o -type d -exec chmod o+x {} +`
   )
 }
 

@@ -1,7 +1,7 @@
 // A step is one shell command run on the server, as data: the planner returns steps, one
 // executor runs them, so the dry run, the unit tests and the deploy see the same commands.
 
-import type { ShellText } from '../shell.js'
+import { raw, script, type ShellText } from '../shell.js'
 
 /** The phases of a deploy, in order: the job summary's timing table has one column each. */
 export const PHASES = [
@@ -26,4 +26,16 @@ export interface Step {
   privileged: boolean
   /** what the step reads on stdin; the flow supplies it (secrets and the source never travel in the command) */
   stdin?: 'dotenv' | 'source'
+}
+
+/**
+ * Steps that need no answer in between, sent as one script (one round trip): `before` run
+ * first, each stopping the script when it fails; the result is `step`, by its id and title.
+ */
+export function folded(before: Step[], step: Step): Step {
+  if (before.length === 0) return step
+  return {
+    ...step,
+    command: script(raw('set -eu'), ...before.map((b) => b.command), step.command)
+  }
 }

@@ -2,6 +2,7 @@
 // it by one rename, the old instance drains and stops; and the way back. nginx connects to
 // socketPath() by its path on every request, so moving traffic needs no nginx reload.
 
+import { WANTED_BY } from '../render/gunicorn.js'
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
 import { installStaged, restoreConfig, type ConfigFiles } from './config.js'
@@ -12,6 +13,7 @@ import {
   layout,
   RUNTIME_UNIT_FOLDER,
   socketPath,
+  UNIT_FOLDER,
   unitNames,
   type Instance,
   type LiveInstance
@@ -56,11 +58,13 @@ export const reloadNginx = script(
 /**
  * A script that runs to its end once started, even when the runner is killed or the connection
  * drops half-way (its output then has nowhere to go): a switch or a rollback is done whole, never
- * half. Its output is printed when it ends.
+ * half. Its output is printed when it ends. TERM too is ignored (inherited by the body's shell):
+ * a clean shutdown sends it to every session before it powers off, and these scripts take less
+ * than a second; a switch cut there would boot half switched.
  */
 export function detached(body: ShellText): ShellText {
   return script(
-    raw("trap '' HUP PIPE"),
+    raw("trap '' HUP PIPE TERM"),
     raw('out=$(mktemp) err=$(mktemp) rc=0'),
     raw(`sh -eu >"$out" 2>"$err" <<'DDA_DETACHED' || rc=$?`),
     body,
@@ -91,23 +95,56 @@ function liveSocket(s: Settings, instance: Instance | 'legacy'): string {
   return instanceSocketPath(s.projectName, instance)
 }
 
-/**
- * Points socketPath() at an instance's socket in one rename, and records it for the next boot
- * (/run is emptied; systemd-tmpfiles makes the link again before nginx starts).
- */
-function pointTrafficAt(s: Settings, instance: Instance | 'legacy'): ShellText {
+/** Points socketPath() at an instance's socket in one rename: traffic moves (nginx connects by path). */
+function moveTraffic(s: Settings, instance: Instance | 'legacy'): ShellText {
   const link = socketPath(s.projectName)
   const staging = `/run/.gunicorn-${s.projectName}.sock.new`
-  const target = liveSocket(s, instance)
+  return sh`ln -sfn ${liveSocket(s, instance)} ${staging} && mv -T ${staging} ${link}`
+}
+
+/**
+ * The same link for the next boot (/run is emptied; systemd-tmpfiles makes it again before nginx
+ * starts), in one rename.
+ */
+function recordTraffic(s: Settings, instance: Instance | 'legacy'): ShellText {
+  const link = socketPath(s.projectName)
   const tmpfiles = layout(s).tmpfiles
+  // The earlier single instance makes its own socket at boot: no link to record for it.
+  return instance === 'legacy'
+    ? sh`rm -f ${tmpfiles}`
+    : sh`printf '%s\n' ${`L+ ${link} - - - - ${liveSocket(s, instance)}`} | tee ${tmpfiles}.new >/dev/null && mv -f ${tmpfiles}.new ${tmpfiles}`
+}
+
+/**
+ * Where `systemctl enable` links an instance's units: each target's .wants folder. The switch and
+ * the rollback write these links themselves: a shutdown under way no longer answers systemctl
+ * ("Failed to connect to bus"), and an instance half enabled would boot beside the wrong one.
+ */
+function wants(s: Settings, instance: Instance): { socket: string; service: string } {
+  const names = unitNames(s.projectName).instance(instance)
+  return {
+    socket: `${UNIT_FOLDER}/${WANTED_BY.socket}.wants/${names.socket}`,
+    service: `${UNIT_FOLDER}/${WANTED_BY.service}.wants/${names.service}`
+  }
+}
+
+/** `systemctl enable --no-reload` of an instance, as the links it makes (to the template). */
+function enableInstance(s: Settings, instance: Instance): ShellText {
+  const p = layout(s)
+  const link = wants(s, instance)
   return script(
-    sh`ln -sfn ${target} ${staging} && mv -T ${staging} ${link}`,
-    // The earlier single instance makes its own socket at boot: no link to record for it.
-    instance === 'legacy'
-      ? sh`rm -f ${tmpfiles}`
-      : sh`printf '%s\n' ${`L+ ${link} - - - - ${target}`} | tee ${tmpfiles}.new >/dev/null && mv -f ${tmpfiles}.new ${tmpfiles}`
+    sh`mkdir -p ${dirName(link.socket)} ${dirName(link.service)}`,
+    sh`ln -sfn ${p.units.socket} ${link.socket} && ln -sfn ${p.units.service} ${link.service}`
   )
 }
+
+/** `systemctl disable --no-reload` of an instance: its links go (it keeps running). */
+function disableInstance(s: Settings, instance: Instance): ShellText {
+  const link = wants(s, instance)
+  return sh`rm -f ${link.socket} ${link.service}`
+}
+
+const dirName = (path: string) => path.slice(0, path.lastIndexOf('/'))
 
 /**
  * Starts the target release in the idle instance while the live one serves. The units the gate
@@ -147,6 +184,15 @@ export function startStep(s: Settings, id: string, idle: Instance, files: Config
  * Moves traffic to the idle instance, already healthy: socketPath() renamed to its socket (new
  * connections go there, the old instance finishes what it has), `current` to its release. nginx
  * reads its site again only when the site changed: a reload closes idle keep-alive connections.
+ *
+ * A boot reads the enabled instances, the units and site, the tmpfiles line and `current`: the
+ * script writes them all as files, before it asks systemd or nginx anything (a shutdown under way
+ * refuses). A clean shutdown lets it finish (detached: TERM ignored). For a power cut, the order: the new
+ * instance is enabled before anything names it, so the socket the tmpfiles line names at boot
+ * has an instance; the old one is disabled (it keeps running, to drain or to take traffic back)
+ * only once the boot's link and `current` name the new one. The writes between (the files, the
+ * tmpfiles line, `current`) are renames, back to back (a cut among them may pair the new files
+ * with the old `current`; an instance serves either way).
  */
 export function switchStep(
   s: Settings,
@@ -155,13 +201,16 @@ export function switchStep(
   live: LiveInstance,
   files: ConfigFiles
 ): Step {
-  const units = unitNames(s.projectName)
+  const units = unitNames(s.projectName).instance(idle)
+  // The earlier single instance is left enabled until the drain removes it, as before.
+  const old = live === 'blue' || live === 'green' ? live : undefined
   const link = socketPath(s.projectName)
   const p = layout(s)
+  const runtime = p.runtimeUnits(idle)
   return {
     id: 'switch',
     phase: 'restart',
-    title: `Move traffic to ${units.instance(idle).service} (${id})`,
+    title: `Move traffic to ${units.service} (${id})`,
     privileged: true,
     command: detached(
       script(
@@ -175,17 +224,20 @@ export function switchStep(
         sh`mkdir -p ${p.served} && : > ${p.served}/${id}`,
         sh`old=$(readlink ${p.current} 2>/dev/null || true); old=\${old##*/}`,
         sh`if [ -n "$old" ] && [ -d ${p.releases}/"$old" ]; then : > ${p.served}/"$old"; fi`,
-        pointTrafficAt(s, idle),
-        pointCurrentAt(s, id),
-        // The files the gate tested, now the live ones; the new instance's runtime units go.
+        // Enabled before anything names it (on a first deploy its links wait for the template).
+        enableInstance(s, idle),
+        // The files the gate tested, the boot's link and `current`: now the live ones; traffic.
         installStaged(s, files),
-        sh`rm -f ${layout(s).runtimeUnits(idle).socket} ${layout(s).runtimeUnits(idle).service}`,
+        recordTraffic(s, idle),
+        pointCurrentAt(s, id),
+        moveTraffic(s, idle),
+        old ? disableInstance(s, old) : undefined,
+        // After the reload it runs from the template, which has its runtime units' text now.
+        sh`rm -f ${runtime.socket} ${runtime.service}`,
         raw('systemctl daemon-reload'),
         sh`if ${siteChanged(s)} || ! systemctl is-active --quiet nginx; then`,
         reloadNginx,
-        raw('fi'),
-        // At boot, the live instance starts; the other does not.
-        sh`systemctl enable --quiet ${units.instance(idle).socket} ${units.instance(idle).service}`
+        raw('fi')
       )
     )
   }
@@ -253,7 +305,9 @@ export function abandonStep(s: Settings, idle: Instance): Step {
 
 /**
  * Traffic back to the instance that served before, still running and warm: one rename. Then the
- * previous files go back and the new instance stops. With nothing before, nothing serves.
+ * previous files go back and the new instance stops. With nothing before, nothing serves. In the
+ * switch's order reversed (see switchStep): the old instance enabled before any file names it
+ * again, the new one disabled last.
  */
 export function rollbackStep(
   s: Settings,
@@ -262,9 +316,10 @@ export function rollbackStep(
   live: LiveInstance,
   files: ConfigFiles
 ): Step {
-  const units = unitNames(s.projectName)
+  const idleUnits = unitNames(s.projectName).instance(idle)
   const p = layout(s)
   const back = previous && live !== ''
+  const old = back && (live === 'blue' || live === 'green') ? live : undefined
   return {
     id: 'rollback',
     phase: 'health',
@@ -273,22 +328,16 @@ export function rollbackStep(
     command: detached(
       script(
         changedFiles(s),
-        back
-          ? script(pointTrafficAt(s, live), pointCurrentAt(s, previous))
-          : sh`rm -f ${socketPath(s.projectName)} ${p.tmpfiles}`,
-        // A previous release with no instance running it (a host in an unknown state) stays current.
-        !back && previous
-          ? pointCurrentAt(s, previous)
-          : !back
-            ? sh`rm -f ${p.current}`
-            : undefined,
+        back ? moveTraffic(s, live) : sh`rm -f ${socketPath(s.projectName)}`,
+        old ? enableInstance(s, old) : undefined,
         restoreConfig(s, files),
+        back ? recordTraffic(s, live) : sh`rm -f ${p.tmpfiles}`,
+        // A previous release with no instance running it (a host in an unknown state) stays current.
+        previous ? pointCurrentAt(s, previous) : sh`rm -f ${p.current}`,
         sh`rm -f ${p.runtimeUnits(idle).socket} ${p.runtimeUnits(idle).service}`,
+        disableInstance(s, idle),
         raw('systemctl daemon-reload'),
-        sh`systemctl disable --quiet --now ${units.instance(idle).service} ${units.instance(idle).socket} 2>/dev/null || true`,
-        back && live !== 'legacy'
-          ? sh`systemctl enable --quiet ${units.instance(live).socket} ${units.instance(live).service}`
-          : undefined,
+        sh`systemctl stop ${idleUnits.service} ${idleUnits.socket} 2>/dev/null || true`,
         sh`if ${siteChanged(s)}; then`,
         reloadNginx,
         raw('fi')

@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runAction, type ActionRun } from './action.js'
-import { checkout, deployInputs, get, liveService, newCommit, onHost } from './fixture.js'
+import { checkout, deployInputs, edit, get, liveService, newCommit, onHost } from './fixture.js'
 import { bootHost, type TestHost } from './testhost.js'
 
 const NAME = 'fast.test'
@@ -20,16 +20,18 @@ afterAll(async () => {
   await host?.stop()
 })
 
-const inputs = () =>
+const inputs = (project = 'shop', name = NAME) =>
   deployInputs(host, {
-    'project-name': 'shop',
+    'project-name': project,
     source: 'src',
     'settings-module': 'config.settings.production',
     'wsgi-module': 'config.wsgi:application',
     requirements: 'requirements/production.txt',
-    'server-name': NAME,
+    'server-name': name,
     'health-path': '/status/',
-    dotenv: `DJANGO_SECRET_KEY=fast-secret-key-for-the-tests\nDJANGO_ALLOWED_HOSTS=${NAME}`
+    dotenv: `DJANGO_SECRET_KEY=fast-secret-key-for-the-tests\nDJANGO_ALLOWED_HOSTS=${name}`,
+    // A build command: the release is the app's while it runs, the linked static files never.
+    'build-commands': 'check'
   })
 
 /** The project at a version, with two static files of its app: one changes with the version. */
@@ -84,6 +86,9 @@ test('a code change with no new migration: no migration runs, only the changed s
   expect(run.stdout).toMatch(/\n1 static file copied to '[^']+', \d+ unmodified\./)
   // Root's, read-only to the app, open to nginx: as a fresh copy would be.
   expect(await must(`stat -c '%U %a' ${collected(v2, 'files/logo.css')}`)).toBe('root 644\n')
+  expect(await must(`stat -c '%U %G %a' /srv/shop/releases/${v2}/config/urls.py`)).toBe(
+    'root shop 640\n'
+  )
   // The previous release's copy is still its own: a rollback serves v1's files.
   expect(await must(`cat /srv/shop/releases/${v1}/staticfiles/files/site.css`)).toBe(
     "body::after { content: 'v1'; }\n"
@@ -117,4 +122,39 @@ test('a deploy of the commit already live: nothing uploaded or restarted, succes
   )
   expect(other.outputs.release).not.toBe(v2)
   expect(other.stdout).toContain('::group::Upload')
+})
+
+test("whitenoise's compressed manifest storage: collected from scratch, each release its own files", async () => {
+  // whitenoise compresses the files it finds in place: the previous release's must not be those.
+  const whitenoise = (version: string) => {
+    const workspace = project(version)
+    edit(
+      workspace,
+      'src/config/settings/base.py',
+      (text) =>
+        `${text}\nSTATICFILES_STORAGE = 'whitenoise.storage.CompressedManifestStaticFilesStorage'\n`
+    )
+    return workspace
+  }
+  const deploy = async (version: string) =>
+    succeeded(
+      await runAction(inputs('press', 'press.test'), {
+        env: newCommit(),
+        workspace: whitenoise(version)
+      })
+    ).outputs.release
+  const w1 = await deploy('w1')
+  const w2 = await deploy('w2')
+  const root = (release: string) => `/srv/press/releases/${release}/staticfiles`
+  const manifest = JSON.parse(await must(`cat ${root(w2)}/staticfiles.json`)) as {
+    paths: Record<string, string>
+  }
+  const hashed = manifest.paths['files/site.css']
+  expect(hashed).toMatch(/^files\/site\.[0-9a-f]{12}\.css$/)
+  const page = await get(host, `/static/${hashed}`, { Host: 'press.test' })
+  expect(page).toMatchObject({ status: 200, text: "body::after { content: 'w2'; }\n" })
+  // Compressed (whitenoise skips files too small to gain): not linked, w1's are still w1's own.
+  const big = `${manifest.paths['admin/css/base.css']}.gz`
+  const inode = async (release: string) => (await must(`stat -c %i ${root(release)}/${big}`)).trim()
+  expect(await inode(w2)).not.toBe(await inode(w1))
 })

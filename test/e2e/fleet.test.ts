@@ -36,7 +36,7 @@ test('three healthy hosts, two at a time: all serve the new release, migrations 
 
   // The first host's migrations ended before any other host's began.
   const lines = run.stdout.split('\n')
-  const firstDone = lines.findIndex((l) => l.startsWith(`[${hosts[0].address}] (migrate: exit 0`))
+  const firstDone = lines.findIndex((l) => l.startsWith(`[${hosts[0].address}] (django: exit 0`))
   for (const other of hosts.slice(1)) {
     const began = lines.findIndex((l) => l.startsWith(`[${other.address}] ▶ manage.py migrate`))
     expect(firstDone).toBeGreaterThan(-1)

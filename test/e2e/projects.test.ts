@@ -290,7 +290,8 @@ COMPRESS_OFFLINE = ${offline ? 'True' : 'False'}
       workspace: compressorProject(true, name)
     })
     succeeded(run)
-    expect(run.stdout).toContain('manage.py compress --force')
+    // In the one Django process, after collectstatic.
+    expect(run.stdout).toMatch(/::group::manage\.py [^\n]*collectstatic, compress --force\n/)
     expect((await get(host, '/status/', { Host: name })).status).toBe(200)
     const { page, href, css } = await pageAndCss(name)
     expect(page.status).toBe(200)

@@ -40,7 +40,7 @@ SUITE=bookworm
 readonly PACKAGES=systemd,systemd-sysv,dbus,openssh-server,nginx,python3-gunicorn,python3-django,python3-django-compressor,python3-venv,python3-pip,libjs-jquery,curl,sudo,openssl,procps,iproute2
 # What the tests of workers (Redis, Celery), ASGI (uvicorn, Channels), HTTPS (certbot) and
 # PostgreSQL need: installed by apt after debootstrap, whose own ordering fails on so many.
-readonly SERVICE_PACKAGES="redis-server python3-celery python3-redis python3-uvicorn python3-websockets python3-django-channels certbot postgresql python3-psycopg2"
+readonly SERVICE_PACKAGES="redis-server python3-celery python3-redis python3-uvicorn python3-websockets python3-django-channels certbot postgresql python3-psycopg2 python3-whitenoise"
 readonly CACHE_DIR=${TESTHOST_CACHE:-/var/cache/django-deploy-action-testhost}
 readonly STATE_DIR=${TESTHOST_STATE:-/run/django-deploy-action-testhost}
 readonly KEY_DIR=$CACHE_DIR/keys
