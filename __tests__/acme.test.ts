@@ -18,8 +18,8 @@ import {
 } from '../src/server/acme.js'
 import { healthStep } from '../src/server/health.js'
 import { inspectStep, parseFacts, type HostFacts } from '../src/server/inspect.js'
-import { InputError, readSettings, type Settings } from '../src/settings.js'
-import { settingsFor, TEST_CA_PEM, hostFacts } from './settings-fixture.js'
+import { readSettings, type Settings } from '../src/settings.js'
+import { settingsFor, TEST_CA_PEM, hostFacts, refusalOf } from './settings-fixture.js'
 
 let dir: string
 let workspace: string
@@ -50,15 +50,7 @@ function read(overrides: Record<string, string>): Settings {
   return readSettings({ getInput: (name) => values[name] ?? '', workspace })
 }
 
-function refusal(overrides: Record<string, string>): InputError {
-  try {
-    read(overrides)
-  } catch (error) {
-    if (error instanceof InputError) return error
-    throw error
-  }
-  throw new Error(`accepted: ${JSON.stringify(overrides)}`)
-}
+const refusal = (overrides: Record<string, string>) => refusalOf(() => read(overrides), overrides)
 
 const LE = 'https://acme-v02.api.letsencrypt.org/directory'
 const auto = (overrides: Partial<Settings> = {}) =>

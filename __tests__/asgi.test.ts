@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { settingsFor } from './settings-fixture.js'
+import { settingsFor, refusalOf } from './settings-fixture.js'
 import { Input } from '../src/constants.js'
 import { describeServer, workerClass } from '../src/render/asgi.js'
 import { renderService } from '../src/render/gunicorn.js'
@@ -19,7 +19,7 @@ import {
   parseServerFacts
 } from '../src/server/asgi.js'
 import { djangoSteps } from '../src/server/django.js'
-import { InputError, readSettings, type Settings } from '../src/settings.js'
+import { readSettings, type Settings } from '../src/settings.js'
 
 let dir: string
 beforeAll(() => {
@@ -41,15 +41,7 @@ function read(overrides: Record<string, string>): Settings {
   return readSettings({ getInput: (name) => values[name] ?? '', workspace: dir })
 }
 
-function refused(overrides: Record<string, string>): InputError {
-  try {
-    read(overrides)
-  } catch (error) {
-    if (error instanceof InputError) return error
-    throw error
-  }
-  throw new Error(`accepted: ${JSON.stringify(overrides)}`)
-}
+const refused = (overrides: Record<string, string>) => refusalOf(() => read(overrides), overrides)
 
 const asgi = (overrides: Partial<Settings> = {}) =>
   settingsFor({ asgiModule: 'mysite.asgi:application', proxyReadTimeoutS: 3600, ...overrides })

@@ -34,8 +34,8 @@ import {
 import { appFolderProblem } from '../src/grammar/paths.js'
 import { excluder } from '../src/remote/archive.js'
 import { renderSite } from '../src/render/nginx.js'
-import { InputError, readSettings, type Settings } from '../src/settings.js'
-import { TEST_CA_PEM, hostFacts } from './settings-fixture.js'
+import { readSettings, type Settings } from '../src/settings.js'
+import { TEST_CA_PEM, hostFacts, inputError } from './settings-fixture.js'
 
 let dir: string
 let workspace: string
@@ -271,15 +271,7 @@ function read(overrides: Record<string, string>): Settings {
 }
 
 /** The error the overrides raise, or undefined when they are accepted. */
-function refusal(overrides: Record<string, string>): InputError | undefined {
-  try {
-    read(overrides)
-    return undefined
-  } catch (error) {
-    if (error instanceof InputError) return error
-    throw error
-  }
-}
+const refusal = (overrides: Record<string, string>) => inputError(() => read(overrides))
 
 describe('every hostile value is refused by every input that reaches a shell, a unit or the site', () => {
   test('every input of the action is in the table, free text, or used on the runner only', () => {

@@ -11,8 +11,8 @@ import type { HostReport } from '../src/report/report.js'
 import type { HostFacts } from '../src/server/inspect.js'
 import { parseFacts } from '../src/server/inspect.js'
 import { parseProcessStates, processDiff, processFiles } from '../src/server/processes.js'
-import { InputError, readSettings, type Settings } from '../src/settings.js'
-import { settingsFor, hostFacts } from './settings-fixture.js'
+import { readSettings, type Settings } from '../src/settings.js'
+import { settingsFor, hostFacts, inputError } from './settings-fixture.js'
 
 function read(overrides: Record<string, string>): Settings {
   const values: Record<string, string> = {
@@ -27,15 +27,8 @@ function read(overrides: Record<string, string>): Settings {
   return readSettings({ getInput: (name) => values[name] ?? '', workspace: '/tmp' })
 }
 
-function refusal(overrides: Record<string, string>): string {
-  try {
-    read(overrides)
-  } catch (error) {
-    if (error instanceof InputError) return error.message
-    throw error
-  }
-  return 'accepted'
-}
+const refusal = (overrides: Record<string, string>) =>
+  inputError(() => read(overrides))?.message ?? 'accepted'
 
 const WORKER = 'python -m celery -A mysite worker -l info'
 

@@ -1,6 +1,6 @@
 // Typed settings for unit tests of the pure parts, as readSettings would return them.
 import type { HostFacts } from '../src/server/inspect.js'
-import type { Settings } from '../src/settings.js'
+import { InputError, type Settings } from '../src/settings.js'
 
 /** What a host said about itself (server/inspect.ts): a fresh Debian 12 host, or as overridden. */
 export function hostFacts(overrides: Partial<HostFacts> = {}): HostFacts {
@@ -16,6 +16,24 @@ export function hostFacts(overrides: Partial<HostFacts> = {}): HostFacts {
     backups: [],
     ...overrides
   }
+}
+
+/** The InputError reading the inputs raises, or undefined when they are accepted. */
+export function inputError(read: () => unknown): InputError | undefined {
+  try {
+    read()
+    return undefined
+  } catch (error) {
+    if (error instanceof InputError) return error
+    throw error
+  }
+}
+
+/** The same, failing the test when the inputs are accepted. */
+export function refusalOf(read: () => unknown, overrides: object): InputError {
+  const error = inputError(read)
+  if (!error) throw new Error(`accepted: ${JSON.stringify(overrides)}`)
+  return error
 }
 
 export function settingsFor(overrides: Partial<Settings> = {}): Settings {

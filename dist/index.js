@@ -38018,7 +38018,7 @@ function renewalUnitNames(projectName) {
         timer: `certbot-renew-${projectName}.timer`
     };
 }
-function layout_layout(s) {
+function layout(s) {
     const root = s.deployPath;
     const units = unitNames(s.projectName);
     return {
@@ -38095,7 +38095,7 @@ function settingsFolderProblem(s, path, target, named) {
     const within = (base) => path === base || path.startsWith(`${base}/`);
     if (named.some((folder) => folder !== undefined && within(folder)))
         return undefined;
-    const p = layout_layout(s);
+    const p = layout(s);
     if (!within(p.root))
         return `outside deploy-path (${p.root})`;
     const [first, second] = path.slice(p.root.length + 1).split('/');
@@ -38244,7 +38244,7 @@ const INSTANCE = '%i';
 const keepInstance = (escaped) => escaped.replaceAll('%%i', INSTANCE);
 /** The folder an instance runs from: a link to its release, `<deploy-path>/instances/%i`. */
 function instanceRoot(s) {
-    return layout_layout(s).instance(INSTANCE);
+    return layout(s).instance(INSTANCE);
 }
 function renderSocket(s) {
     return unitFile([
@@ -38299,7 +38299,7 @@ function renderService(s, opts) {
                 `Environment=${systemdWord(`DJANGO_SETTINGS_MODULE=${s.settingsModule}`)}`,
                 'Environment=PYTHONUNBUFFERED=1',
                 // '-': the service starts before any dotenv was ever written. systemd reads it as root.
-                `EnvironmentFile=-${systemdValue(layout_layout(s).env)}`,
+                `EnvironmentFile=-${systemdValue(layout(s).env)}`,
                 `ExecStart=${execStart}`,
                 'ExecReload=/bin/kill -s HUP $MAINPID',
                 // SIGTERM to gunicorn's arbiter only: it stops its workers gracefully itself.
@@ -38400,7 +38400,7 @@ var external_node_buffer_ = __nccwpck_require__(4573);
 /** certbot runs it after each renewal: a configuration nginx refuses is never loaded. */
 const RELOAD_HOOK = 'nginx -t && systemctl reload nginx';
 function renderRenewalService(s) {
-    const p = layout_layout(s).acme;
+    const p = layout(s).acme;
     const lines = [
         MANAGED_HEADER,
         '[Unit]',
@@ -38734,12 +38734,12 @@ print('certificate=%d %s' % (days, ','.join(v for k, v in cert.get('subjectAltNa
 `;
 /** Prints `certificate=<days left> <names>` when the host has the site's certificate. */
 function printCertificate(s) {
-    const p = layout_layout(s).acme;
+    const p = layout(s).acme;
     return sh `if [ -f ${p.certificate} ]; then ${s.python} -c ${CERT_PY} ${p.certificate} || true; fi`;
 }
 /** Lines of the inspect step: certbot is there, the certificate, the challenges, the renewal. */
 function inspectAcme(s) {
-    const p = layout_layout(s);
+    const p = layout(s);
     const service = renewalUnitNames(s.projectName).service;
     return [
         raw('if ! command -v certbot >/dev/null 2>&1; then'),
@@ -38791,7 +38791,7 @@ function acmeHint(problem) {
 function siteTls(s, facts) {
     if (!s.acme)
         return manualTls(s);
-    const p = layout_layout(s).acme;
+    const p = layout(s).acme;
     return facts.certificate
         ? { certificate: p.certificate, key: p.key, challengeRoot: p.webroot }
         : { challengeRoot: p.webroot };
@@ -38817,7 +38817,7 @@ function certificateStep(s) {
     const acme = s.acme;
     if (!acme)
         throw new Error('certificateStep without tls: auto');
-    const p = layout_layout(s).acme;
+    const p = layout(s).acme;
     const domains = raw(s.serverNames.map((n) => sh `-d ${n}`.text).join(' '));
     const env = acme.directoryCa ? sh `REQUESTS_CA_BUNDLE=${p.directoryCa} ` : raw('');
     return {
@@ -38871,7 +38871,7 @@ function renewalTimerStep(s) {
     };
 }
 function renewalFiles(s) {
-    const p = layout_layout(s).acme;
+    const p = layout(s).acme;
     return {
         renewalService: { path: p.units.service, text: renderRenewalService(s) },
         renewalTimer: { path: p.units.timer, text: renderRenewalTimer(s) }
@@ -39447,7 +39447,7 @@ function workerCount(s, facts) {
 }
 /** `writable`: the folders the app writes besides shared/ (a MEDIA_ROOT elsewhere, writable-paths). */
 function configFiles(s, facts, site, writable = []) {
-    const p = layout_layout(s);
+    const p = layout(s);
     return {
         socket: { path: p.units.socket, text: renderSocket(s) },
         service: {
@@ -39465,7 +39465,7 @@ function writeFile(path, text) {
 }
 /** Gate 1: systemd-analyze verify on the new units, rendered to run the new release directly. */
 function verifyUnitsStep(s, id, files) {
-    const p = layout_layout(s);
+    const p = layout(s);
     // The templates, verified as an instance running the new release.
     const units = unitNames(s.projectName).instance('blue');
     const service = files.service.text.split(instanceRoot(s)).join(p.release(id));
@@ -39481,7 +39481,7 @@ function verifyUnitsStep(s, id, files) {
 }
 /** Shell that puts the files saved by `installConfigStep` back (used by the gate and rollback). */
 function restoreConfig(s, files) {
-    const p = layout_layout(s);
+    const p = layout(s);
     return script(...allFiles(files).map(({ path }) => {
         const saved = `${p.backup}/${baseName(path)}`;
         return sh `if [ -e ${saved} ]; then cp -p ${saved} ${path}.new && mv -f ${path}.new ${path}; elif [ -e ${saved}.absent ]; then rm -f ${path}; fi`;
@@ -39495,7 +39495,7 @@ function restoreConfig(s, files) {
  * <state>/changed for the switch.
  */
 function installConfigStep(s, files) {
-    const p = layout_layout(s);
+    const p = layout(s);
     const catchAll = s.serverNames.length === 1 && s.serverNames[0] === '_';
     return {
         id: 'nginx-t',
@@ -39517,7 +39517,7 @@ function installConfigStep(s, files) {
  * the live one, the site enabled, Debian's welcome site disabled for a catch-all.
  */
 function installStaged(s, files, only) {
-    const p = layout_layout(s);
+    const p = layout(s);
     const catchAll = s.serverNames.length === 1 && s.serverNames[0] === '_';
     const chosen = only ? only.flatMap((name) => (files[name] ? [files[name]] : [])) : allFiles(files);
     const site = chosen.includes(files.site);
@@ -39596,7 +39596,7 @@ function unitPrefix(s) {
  * in its environment. The script goes on stdin, so no text of it is on a command line.
  */
 function asApp(s, run, command) {
-    const p = layout_layout(s);
+    const p = layout(s);
     const path = [
         run.release ? `${p.release(run.release)}/.venv/bin` : '',
         '/usr/local/bin:/usr/bin:/bin'
@@ -39615,7 +39615,7 @@ function asApp(s, run, command) {
 }
 /** Runs a management command (or the user's shell) as the app user, in the release. */
 function inRelease(s, id, name, writable, command) {
-    return asApp(s, { name, cwd: layout_layout(s).release(id), writable, release: id }, command);
+    return asApp(s, { name, cwd: layout(s).release(id), writable, release: id }, command);
 }
 
 ;// CONCATENATED MODULE: ./src/server/health.ts
@@ -39735,7 +39735,7 @@ function parseHealth(stdout) {
 }
 /** When the new release's instance was last started (seconds since the epoch): its journal starts there. */
 function startedAt(s) {
-    return `${layout_layout(s).state}/started`;
+    return `${layout(s).state}/started`;
 }
 const ERRORS_HEADER = '--- errors in the journal';
 /** The journal of the instance the new release started in, since it started (`startedAt`). */
@@ -39810,7 +39810,7 @@ function discoverStep(s, id) {
         phase: 'django',
         title: "Read the project's settings (static, media, databases, ALLOWED_HOSTS)",
         privileged: true,
-        command: inRelease(s, id, 'discover', [layout_layout(s).shared], sh `python -c ${DISCOVER_PY} ${hostNames(s)}`)
+        command: inRelease(s, id, 'discover', [layout(s).shared], sh `python -c ${DISCOVER_PY} ${hostNames(s)}`)
     };
 }
 const urlPrefix = (url) => {
@@ -39917,7 +39917,7 @@ function asgiImportStep(s, id, writable) {
         phase: 'django',
         title: `Import ${appModule(s)} with gunicorn's ${worker}`,
         privileged: true,
-        command: asApp(s, { name: 'asgi-import', cwd: layout_layout(s).release(id), writable, release: id }, sh `python -c ${ASGI_IMPORT_PY} ${worker} ${appModule(s)}`)
+        command: asApp(s, { name: 'asgi-import', cwd: layout(s).release(id), writable, release: id }, sh `python -c ${ASGI_IMPORT_PY} ${worker} ${appModule(s)}`)
     };
 }
 function parseServerFacts(stdout) {
@@ -40034,7 +40034,7 @@ function below(folder, path) {
 }
 /** The release's shared paths: the input's first, then what the settings keep in the release. */
 function sharedPaths(s, id, found) {
-    const release = layout_layout(s).release(id);
+    const release = layout(s).release(id);
     const candidates = [
         ...s.sharedPaths.map((p) => [
             p.replace(/\/$/, ''),
@@ -40069,7 +40069,7 @@ function compressCache(found) {
 }
 /** Where a path of the release really lives: in shared/ when it is (below) a shared path. */
 function sharedLocation(s, id, shared, path) {
-    const p = layout_layout(s);
+    const p = layout(s);
     const rel = below(p.release(id), path);
     const hit = rel && shared.find((sp) => rel === sp.path || rel.startsWith(`${sp.path}/`));
     return hit ? `${p.shared}/${rel}` : path;
@@ -40101,7 +40101,7 @@ for rel, target in zip(pairs[::2], pairs[1::2]):
  * them), and root links each path of the release there, following no link on the way.
  */
 function shareStep(s, id, shared) {
-    const p = layout_layout(s);
+    const p = layout(s);
     const release = p.release(id);
     const copy = shared.map(({ path }) => script(sh `if [ ! -e ${`${p.shared}/${path}`} ] && [ ! -L ${`${p.shared}/${path}`} ] && [ -e ${path} ] && [ ! -L ${path} ]; then`, sh `  mkdir -p ${`${p.shared}/${path}`.replace(/\/[^/]*$/, '')} && cp -a ${path} ${`${p.shared}/${path}`}`, raw('fi')));
     return {
@@ -40120,7 +40120,7 @@ function sharedNotice(s, shared) {
     if (found.length === 0)
         return '';
     return (found
-        .map((sp) => `${sp.path} (${sp.why}) is inside the release: kept in ${layout_layout(s).shared}/${sp.path} and linked into every release.`)
+        .map((sp) => `${sp.path} (${sp.why}) is inside the release: kept in ${layout(s).shared}/${sp.path} and linked into every release.`)
         .join('\n') +
         '\nSo it survives the next deploy and a rollback. To keep it elsewhere, point the setting at a folder outside the code (for example from an environment variable set in dotenv).');
 }
@@ -40149,12 +40149,12 @@ function databaseKind(engine) {
 /** The extension of a backup file names its format. */
 const EXTENSION = { sqlite: 'sqlite3', postgresql: 'pgdump' };
 function backupPath(s, id, kind) {
-    return `${layout_layout(s).backups}/${id}.${EXTENSION[kind]}`;
+    return `${layout(s).backups}/${id}.${EXTENSION[kind]}`;
 }
 /** The backup file of a release among the backups folder's names, if it has one. */
 function backupOf(s, id, files) {
     const file = files.find((f) => f === `${id}.sqlite3` || f === `${id}.pgdump`);
-    return file && `${layout_layout(s).backups}/${file}`;
+    return file && `${layout(s).backups}/${file}`;
 }
 /**
  * `migrate --plan` as data: Django's own planner on the default database, nothing written.
@@ -40269,7 +40269,7 @@ def backup(out):
  * the backups folder, which the app may only pass through.
  */
 function appFolder(s, name) {
-    const p = layout_layout(s);
+    const p = layout(s);
     const folder = `${p.backups}/.${name}`;
     return {
         folder,
@@ -40280,29 +40280,24 @@ function appFolder(s, name) {
 }
 /**
  * The folder the one Django process writes the backup (and the mark that migrate ran) into: made
- * by root before it, handed to the app user, read by root after it (manage.ts).
+ * by root before it and handed to the app user (`prepare`), read by root after it (`keep`): the
+ * backup renamed out of the app's reach and kept only when it is a plain file of one link (no
+ * link to another file that root would then change), root's alone (0600), named after the
+ * release; and the record that this release applied migrations (what a rollback reads to say the
+ * schema stays ahead).
  */
-function workFolder(s, id) {
+function workFolder(s, id, kind) {
     const { folder, make, handOver } = appFolder(s, `new-${id}`);
-    return { folder, prepare: script(make, handOver) };
-}
-/**
- * After the Django process: the backup it made, renamed out of the app's reach and kept only
- * when it is a plain file of one link (no link to another file that root would then change),
- * root's alone (0600), named after the release; and the record that this release applied
- * migrations (what a rollback reads to say the schema stays ahead).
- */
-function keepBackup(s, id, kind) {
-    const { folder } = appFolder(s, `new-${id}`);
     const made = `${folder}/backup`;
     const target = kind && backupPath(s, id, kind);
-    return script(target
+    const keep = script(target
         ? script(sh `if [ -e ${made} ] || [ -L ${made} ]; then`, sh `  mv -f ${made} ${target}`, sh `  if [ -L ${target} ] || [ ! -f ${target} ] || [ "$(stat -c %h ${target})" != 1 ]; then rm -rf ${target}; echo 'the backup is not a plain file' >&2; exit 1; fi`, sh `  chown root:root ${target} && chmod 600 ${target}`, 
         // On a line of its own: migrate's last line may have no line break.
         sh `  printf '\n%s%s %s\n' ${BACKUP_MARK} "$(stat -c %s ${target})" ${target}`, raw('fi'))
-        : undefined, sh `if [ -e ${folder}/migrated ]; then mkdir -p ${layout_layout(s).migrated} && : > ${`${layout_layout(s).migrated}/${id}`} && printf '\n%s\n' ${MIGRATED_MARK}; fi`);
+        : undefined, sh `if [ -e ${folder}/migrated ]; then mkdir -p ${layout(s).migrated} && : > ${`${layout(s).migrated}/${id}`} && printf '\n%s\n' ${MIGRATED_MARK}; fi`);
+    return { folder, prepare: script(make, handOver), keep };
 }
-/** Whether the Django process applied the plan's migrations (keepBackup's line). */
+/** Whether the Django process applied the plan's migrations (workFolder's `keep` prints it). */
 function parseMigrated(stdout) {
     return new RegExp(`^${MIGRATED_MARK}$`, 'm').test(stdout);
 }
@@ -40370,7 +40365,7 @@ function restoreStep(s, id, backup, ahead, writable) {
         privileged: true,
         command: script(raw('set -eu'), make, 
         // The app reads a copy of its own; the backup stays root's.
-        sh `cp ${backup} ${copy}`, handOver, inRelease(s, id, 'restore', [...writable, folder], sh `python -c ${RESTORE_PY} ${copy}`), sh `rm -f ${ahead.map((r) => `${layout_layout(s).migrated}/${r}`)}`)
+        sh `cp ${backup} ${copy}`, handOver, inRelease(s, id, 'restore', [...writable, folder], sh `python -c ${RESTORE_PY} ${copy}`), sh `rm -f ${ahead.map((r) => `${layout(s).migrated}/${r}`)}`)
     };
 }
 /** How to restore a backup by hand (the summary says it next to the backup's path). */
@@ -40386,7 +40381,7 @@ function removeStagedStep(s, id) {
         phase: 'cleanup',
         title: `Remove the dry run's upload releases/${id}`,
         privileged: true,
-        command: sh `rm -rf -- ${layout_layout(s).release(id)}`
+        command: sh `rm -rf -- ${layout(s).release(id)}`
     };
 }
 
@@ -40414,7 +40409,7 @@ function releaseClock(sha, now = () => new Date()) {
     return () => (id ||= releaseId(now(), sha));
 }
 function prepareStep(s) {
-    const p = layout_layout(s);
+    const p = layout(s);
     const app = s.appUser;
     return {
         id: 'prepare',
@@ -40427,7 +40422,7 @@ function prepareStep(s) {
     };
 }
 function dotenvStep(s) {
-    const env = layout_layout(s).env;
+    const env = layout(s).env;
     return {
         id: 'dotenv',
         phase: 'upload',
@@ -40454,7 +40449,7 @@ function sealRelease(s, dir, except) {
     return script(sh `find ${dir} -path ${except} -prune -o -exec chown -h root:${s.appUser} {} +`, sh `find ${dir} -path ${except} -prune -o ! -type l -exec chmod u=rwX,g=rX,o= {} +`, sh `find ${dir} -path ${except} -prune -o -type d -exec chmod o+x {} +`);
 }
 function uploadStep(s, id) {
-    const dir = layout_layout(s).release(id);
+    const dir = layout(s).release(id);
     return {
         id: 'upload',
         phase: 'upload',
@@ -40484,7 +40479,7 @@ function venvKey(requirements, python, systemSitePackages) {
     return hash.digest('hex').slice(0, 16);
 }
 function venvStep(s, id, key) {
-    const p = layout_layout(s);
+    const p = layout(s);
     const dir = p.release(id);
     const venv = key ? p.venv(key) : `${dir}/.venv`;
     const requirements = `${dir}/${s.requirements}`;
@@ -40519,7 +40514,7 @@ function venvStep(s, id, key) {
  * removed to give the space back; prints what the release held and what is free now, in KB.
  */
 function removePartialStep(s, id) {
-    const p = layout_layout(s);
+    const p = layout(s);
     const dir = p.release(id);
     return {
         id: 'remove-partial',
@@ -40537,7 +40532,7 @@ function parseDiskSpace(stdout) {
 }
 /** A release that failed stays for inspection until pruned, marked so no rollback chooses it. */
 function markFailedStep(s, id) {
-    const failed = layout_layout(s).failed;
+    const failed = layout(s).failed;
     return {
         id: 'mark-failed',
         phase: 'cleanup',
@@ -40554,7 +40549,7 @@ function markFailedStep(s, id) {
  * up to here), forgotten when the run changed its files otherwise (source: none, a rollback).
  */
 function pruneStep(s, keep, live, previous, deployKey) {
-    const p = layout_layout(s);
+    const p = layout(s);
     const key = `${p.deployed}/${live}`;
     return {
         id: 'prune',
@@ -40656,7 +40651,7 @@ function titleOf(work) {
  * deepest first (no folder is the app's while root still works below it).
  */
 function collectStaticRoot(s, id, staticRoot, previous) {
-    const p = layout_layout(s);
+    const p = layout(s);
     const release = p.release(id);
     const inside = staticRoot.startsWith(`${release}/`);
     if (!inside || !previous)
@@ -40672,11 +40667,11 @@ function collectStaticRoot(s, id, staticRoot, previous) {
  * commands that write into it) and the backup's folder are added while the process runs.
  */
 function djangoStep(s, id, work, where) {
-    const release = layout_layout(s).release(id);
+    const release = layout(s).release(id);
     const { staticRoot } = where;
     const collect = work.collectstatic && staticRoot ? staticRoot : undefined;
     const kind = work.migrate && work.backup ? databaseKind(where.databaseEngine) : undefined;
-    const folder = workFolder(s, id);
+    const folder = workFolder(s, id, kind);
     const building = work.commands.length > 0;
     const writable = [
         ...where.writable,
@@ -40697,7 +40692,7 @@ function djangoStep(s, id, work, where) {
             ? collect
                 ? sh `find ${release} -path ${collect} -prune -o -exec chown -h ${s.appUser} {} +`
                 : sh `chown -R -h ${s.appUser} ${release}`
-            : undefined, folder.prepare, raw('status=0'), script(raw('{'), inRelease(s, id, 'django', writable, sh `python -c ${DJANGO_PY} ${json} ${folder.folder}`), raw('} || status=$?')), work.migrate ? keepBackup(s, id, kind) : undefined, building ? sealRelease(s, release, collect) : undefined, 
+            : undefined, folder.prepare, raw('status=0'), script(raw('{'), inRelease(s, id, 'django', writable, sh `python -c ${DJANGO_PY} ${json} ${folder.folder}`), raw('} || status=$?')), work.migrate ? folder.keep : undefined, building ? sealRelease(s, release, collect) : undefined, 
         // Collected inside the release: frozen with it, root's, open to nginx.
         staticRoot?.startsWith(`${release}/`) && (collect || building)
             ? sh `chown -R -h root:root ${staticRoot} && chmod -R go+rX ${staticRoot}`
@@ -40753,7 +40748,7 @@ function mediaFolder(s, id, found) {
 }
 /** The folders Django writes: shared/, a MEDIA_ROOT elsewhere, and writable-paths. */
 function appWritable(s, id, found) {
-    const shared = layout_layout(s).shared;
+    const shared = layout(s).shared;
     const media = mediaFolder(s, id, found);
     const outside = media && media !== shared && !media.startsWith(`${shared}/`) ? [media] : [];
     return [shared, ...outside, ...s.writablePaths];
@@ -40763,7 +40758,7 @@ function appWritable(s, id, found) {
  * served through `current`, so static files switch (and roll back) with the release.
  */
 function sitePaths(s, id, found) {
-    const p = layout_layout(s);
+    const p = layout(s);
     const release = p.release(id);
     const viaCurrent = (folder) => folder && (folder === release || folder.startsWith(`${release}/`))
         ? p.current + folder.slice(release.length)
@@ -40774,10 +40769,6 @@ function sitePaths(s, id, found) {
         mediaUrl: s.mediaUrl ?? found.mediaUrl,
         mediaRoot: s.mediaRoot ?? viaCurrent(found.mediaRoot)
     };
-}
-/** A MEDIA_ROOT inside the release is lost with the next deploy. */
-function mediaInRelease(s, id, found) {
-    return !!found.mediaRoot && (found.mediaRoot + '/').startsWith(`${layout(s).release(id)}/`);
 }
 /**
  * The storages whose collected files the next release may start from, linked (server/manage.ts):
@@ -40841,7 +40832,7 @@ function buildCommands(s, found) {
     return [...s.buildCommands, ...(offline && !listed ? [['compress', '--force']] : [])];
 }
 /** pre-restart and post-deploy: the user's shell, as the app user in the release. */
-function hookStep(s, id, name, text, phase, writable = [layout_layout(s).shared]) {
+function hookStep(s, id, name, text, phase, writable = [layout(s).shared]) {
     return {
         id: name,
         phase,
@@ -40864,7 +40855,7 @@ const LOCK_BUSY = 75;
  * killed run left behind, or nothing) and `LOCKED`; holds the lock until stdin closes.
  */
 function lockCommand(s, holder, waitSeconds) {
-    const { root, lock, stepsLock } = layout_layout(s);
+    const { root, lock, stepsLock } = layout(s);
     return script(raw('set -u'), 
     // Root writes here from now on: a folder that is not root's is taken only when empty (made
     // root's first), never followed through a link, and someone else's files are left alone.
@@ -40878,7 +40869,7 @@ function lockCommand(s, holder, waitSeconds) {
 }
 /** The step, holding the steps lock (shared) for as long as it or anything it started runs. */
 function holdingStepsLock(s, step) {
-    const { stepsLock } = layout_layout(s);
+    const { stepsLock } = layout(s);
     return {
         ...step,
         command: script(sh `if [ -f ${stepsLock} ]; then exec 8<${stepsLock}; flock -s 8; fi`, step.command)
@@ -41280,7 +41271,7 @@ function runAs(s, spec, appRoot, writable) {
         `Environment=${systemdWord(`DJANGO_SETTINGS_MODULE=${s.settingsModule}`)}`,
         'Environment=PYTHONUNBUFFERED=1',
         `Environment=${systemdWord(`PATH=${appRoot}/.venv/bin:/usr/local/bin:/usr/bin:/bin`)}`,
-        `EnvironmentFile=-${systemdValue(layout_layout(s).env)}`,
+        `EnvironmentFile=-${systemdValue(layout(s).env)}`,
         `ExecStart=${execStart}`,
         '',
         ...sandbox(s, writable)
@@ -41359,7 +41350,7 @@ function processes_unitFile(s, sections) {
 
 /** A new link renamed over the old one: `current` is never missing, not even for a moment. */
 function pointCurrentAt(s, id) {
-    const p = layout_layout(s);
+    const p = layout(s);
     return sh `ln -sfn releases/${id} ${p.currentStaging} && mv -T ${p.currentStaging} ${p.current}`;
 }
 /** nginx's workers by pid: a reload is applied once none of the old ones serves any more. */
@@ -41394,9 +41385,9 @@ function unitPattern(...names) {
 }
 /** `was NAME`: the install step changed that file (all of them, when it left no list). */
 function changedFiles(s) {
-    return script(sh `changed=$(cat ${layout_layout(s).changed} 2>/dev/null || echo all)`, raw(`was() { printf '%s\n' $changed | grep -qxE "all|$1"; }`));
+    return script(sh `changed=$(cat ${layout(s).changed} 2>/dev/null || echo all)`, raw(`was() { printf '%s\n' $changed | grep -qxE "all|$1"; }`));
 }
-const siteChanged = (s) => sh `was ${unitPattern(baseName(layout_layout(s).site), 'default-site')}`;
+const siteChanged = (s) => sh `was ${unitPattern(baseName(layout(s).site), 'default-site')}`;
 /** The socket that traffic reaches an instance by: the link target of socketPath(). */
 function liveSocket(s, instance) {
     return instanceSocketPath(s.projectName, instance);
@@ -41413,7 +41404,7 @@ function moveTraffic(s, instance) {
  */
 function recordTraffic(s, instance) {
     const link = socketPath(s.projectName);
-    const tmpfiles = layout_layout(s).tmpfiles;
+    const tmpfiles = layout(s).tmpfiles;
     // The earlier single instance makes its own socket at boot: no link to record for it.
     return instance === 'legacy'
         ? sh `rm -f ${tmpfiles}`
@@ -41433,7 +41424,7 @@ function wants(s, instance) {
 }
 /** `systemctl enable --no-reload` of an instance, as the links it makes (to the template). */
 function enableInstance(s, instance) {
-    const p = layout_layout(s);
+    const p = layout(s);
     const link = wants(s, instance);
     return script(sh `mkdir -p ${dirName(link.socket)} ${dirName(link.service)}`, sh `ln -sfn ${p.units.socket} ${link.socket} && ln -sfn ${p.units.service} ${link.service}`);
 }
@@ -41450,7 +41441,7 @@ const dirName = (path) => path.slice(0, path.lastIndexOf('/'));
  * that cannot boot is found by the instance's health check, not here.
  */
 function startStep(s, id, idle, files) {
-    const p = layout_layout(s);
+    const p = layout(s);
     const units = unitNames(s.projectName).instance(idle);
     const runtime = p.runtimeUnits(idle);
     const staging = `${p.instances}/.${idle}.new`;
@@ -41483,7 +41474,7 @@ function switchStep(s, id, idle, live, files) {
     // The earlier single instance is left enabled until the drain removes it, as before.
     const old = live === 'blue' || live === 'green' ? live : undefined;
     const link = socketPath(s.projectName);
-    const p = layout_layout(s);
+    const p = layout(s);
     const runtime = p.runtimeUnits(idle);
     return {
         id: 'switch',
@@ -41512,7 +41503,7 @@ function switchStep(s, id, idle, live, files) {
  */
 function drainStep(s, old) {
     const units = unitNames(s.projectName);
-    const p = layout_layout(s);
+    const p = layout(s);
     const stopped = old === 'legacy' ? units.legacy : units.instance(old);
     // The address its connections carry: the path the socket was bound to.
     const bound = old === 'legacy' ? socketPath(s.projectName) : instanceSocketPath(s.projectName, old);
@@ -41534,7 +41525,7 @@ function drainStep(s, old) {
  */
 function abandonStep(s, idle) {
     const units = unitNames(s.projectName).instance(idle);
-    const runtime = layout_layout(s).runtimeUnits(idle);
+    const runtime = layout(s).runtimeUnits(idle);
     return {
         id: 'abandon',
         phase: 'health',
@@ -41553,7 +41544,7 @@ function abandonStep(s, idle) {
  */
 function rollbackStep(s, previous, idle, live, files) {
     const idleUnits = unitNames(s.projectName).instance(idle);
-    const p = layout_layout(s);
+    const p = layout(s);
     const back = previous && live !== '';
     const old = back && (live === 'blue' || live === 'green') ? live : undefined;
     return {
@@ -41602,7 +41593,7 @@ function undoSiteStep(s, files) {
 
 /** Where a process's live units go: `writable` as the web unit has it. */
 function processFiles(s, opts) {
-    const appRoot = layout_layout(s).current;
+    const appRoot = layout(s).current;
     const here = (specs) => specs.filter((spec) => opts.singletons || !spec.once);
     const path = (name) => `${UNIT_FOLDER}/${name}`;
     const unitOpts = { appRoot, writable: opts.writable };
@@ -41664,7 +41655,7 @@ function checkCalendarsStep(s) {
 }
 /** Gate: systemd-analyze verify on the units, rendered to run the new release directly. */
 function verifyProcessesStep(s, id, pf) {
-    const p = layout_layout(s);
+    const p = layout(s);
     const folder = `${p.verify}-processes`;
     const files = processes_allFiles(pf);
     return {
@@ -41677,7 +41668,7 @@ function verifyProcessesStep(s, id, pf) {
 }
 /** Shell that puts the saved unit files back, and takes away the ones that were not there. */
 function restoreFiles(s, pf) {
-    const backup = `${layout_layout(s).backup}-processes`;
+    const backup = `${layout(s).backup}-processes`;
     return script(...touched(pf).map((path) => {
         const saved = `${backup}/${baseName(path)}`;
         return sh `if [ -e ${saved} ]; then cp -p ${saved} ${path}; elif [ -e ${saved}.absent ]; then systemctl disable --now ${baseName(path)} >/dev/null 2>&1 || true; rm -f ${path}; fi`;
@@ -41685,7 +41676,7 @@ function restoreFiles(s, pf) {
 }
 /** Prints one `process=` line per unit: its name, unit, state and the release it runs. */
 function reportStates(s, pf) {
-    const current = layout_layout(s).current;
+    const current = layout(s).current;
     return script(sh `release=$(basename "$(readlink ${current})")`, ...pf.units.map((u) => sh `printf 'process=%s %s %s %s\n' ${u.name} ${u.unit} "$(systemctl show -p ActiveState --value ${u.unit})" "$release"`));
 }
 /**
@@ -41697,7 +41688,7 @@ function reportStates(s, pf) {
  * that is not fails the step with its journal.
  */
 function restartProcessesStep(s, pf) {
-    const backup = `${layout_layout(s).backup}-processes`;
+    const backup = `${layout(s).backup}-processes`;
     const processes = pf.units.filter((u) => u.kind === 'process').map((u) => u.unit);
     const all = pf.units.map((u) => u.unit);
     const names = [
@@ -41920,7 +41911,7 @@ function planUnlocked(input) {
     const target = targetRelease(s, facts, input.newRelease);
     checkFound(s, found, target);
     const isNew = mode === 'deploy';
-    const writable = appWritable(s, target, found).filter((f) => f !== layout_layout(s).shared);
+    const writable = appWritable(s, target, found).filter((f) => f !== layout(s).shared);
     const files = configFiles(s, facts, sitePaths(s, target, found), writable);
     const processes = processPlan(s, facts, input.singletons ?? true, writable);
     const instance = idleInstance(facts.instance);
@@ -42027,7 +42018,7 @@ function planSteps(plan) {
 function rebaseFound(s, found, from, to) {
     if (from === to)
         return found;
-    const p = layout_layout(s);
+    const p = layout(s);
     const move = (path) => path && (path === p.release(from) || path.startsWith(`${p.release(from)}/`))
         ? p.release(to) + path.slice(p.release(from).length)
         : path;
@@ -43609,7 +43600,7 @@ class Executor {
 
 
 function inspectStep(s) {
-    const p = layout_layout(s);
+    const p = layout(s);
     return {
         id: 'inspect',
         phase: 'connect',
@@ -43748,9 +43739,10 @@ class DatabaseWatch {
     afterStep(deps, step, result, plan, found) {
         if (result.code === 0 && step.id === 'restore-database')
             this.report.restored = plan.database.backup;
-        if (step.id !== 'django' || !parseMigrationPlan(result.stdout))
+        const migrations = step.id === 'django' ? parseMigrationPlan(result.stdout) : undefined;
+        if (!migrations)
             return;
-        this.readMigrations(deps, result.stdout, found);
+        this.tellMigrations(deps, migrations, found);
         this.report.backup = parseBackup(result.stdout);
         const b = this.report.backup;
         if (b)
@@ -43763,12 +43755,15 @@ class DatabaseWatch {
         const migrations = parseMigrationPlan(stdout);
         if (!migrations)
             throw new Error('The migration plan could not be read from its step.');
+        this.tellMigrations(deps, migrations, found);
+        return migrations;
+    }
+    tellMigrations(deps, migrations, found) {
         this.report.pending = migrations.pending;
         this.report.irreversible = migrations.irreversible;
         deps.info(planMessage(migrations, deps.settings.dryRun));
         for (const w of migrationWarnings(deps.settings, migrations, found))
             deps.warn(w.message, w.title);
-        return migrations;
     }
     /** A rollback over releases that applied migrations: the schema stays theirs, or is restored. */
     noticeRollback(deps, plan) {
@@ -43954,9 +43949,9 @@ function neverServed(plan, health, s, diagnostics) {
 
 /** The live site's own check is short: a site that does not answer is deployed again anyway. */
 const CHECK_MS = 10_000;
-/** The health check through nginx when the live release is this deploy, else none. */
+/** The check through nginx when the live release is this deploy (a dry run asks too); else none. */
 function alreadyLiveCheck(s, facts, deployKey) {
-    if (s.dryRun || s.rollback || s.source === null)
+    if (s.rollback || s.source === null)
         return undefined;
     if (!deployKey || !facts.live || facts.deployed !== deployKey)
         return undefined;
@@ -44232,9 +44227,8 @@ class HostDeploy {
             for (const step of plan.build) {
                 // What the Django process did to the database is read even when it then failed.
                 const result = await this.deps.run(step, { allowFailure: true });
-                const stdout = result.stdout;
                 if (step.id === 'asgi-import' && result.code === 0)
-                    tellServer(this.deps, (this.server = parseServerFacts(stdout)));
+                    tellServer(this.deps, (this.server = parseServerFacts(result.stdout)));
                 this.database.afterStep(this.deps, step, result, plan, this.found);
                 if (result.code !== 0)
                     throw new StepError(step, result);
@@ -44399,7 +44393,7 @@ class HostDeploy {
         const live = parseConfigFiles((await this.deps.run(readConfigStep(plan.files))).stdout);
         const diff = configDiff(plan.files, live) + (await processesDiff(plan, this.deps.run));
         const titles = planSteps(plan).map((step) => step.title);
-        if (alreadyLiveCheck({ ...this.deps.settings, dryRun: false }, facts, this.deps.deployKey(facts)))
+        if (alreadyLiveCheck(this.deps.settings, facts, this.deps.deployKey(facts)))
             this.deps.info(alreadyLiveMessage(facts.live, true));
         this.deps.info(`Dry run: nothing was changed. Served by ${describeServer(this.deps.settings)}. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`);
         this.deps.remote(diff);
@@ -44556,7 +44550,7 @@ async function acquireLock(transport, s, holder, waitSeconds, onWait) {
         const message = outcome.stderr.trim() || outcome.stdout.trim();
         throw new RemoteError('command', outcome.code === LOCK_BUSY
             ? `${message}. Another deploy to this host is running; it was waited for ${waitSeconds} s.`
-            : `could not take the deploy lock ${layout_layout(s).lock}: ${message}`);
+            : `could not take the deploy lock ${layout(s).lock}: ${message}`);
     }
     return {
         staleHolder: outcome,

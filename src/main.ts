@@ -3,7 +3,8 @@
 
 import * as core from './core.js'
 import { Output } from './constants.js'
-import { HostDeploy, type HostDeps } from './flow/host.js'
+import type { HostDeps } from './flow/deps.js'
+import { HostDeploy } from './flow/host.js'
 import { checkPublicUrl } from './http-check.js'
 import { archiveStream } from './remote/archive.js'
 import { SshTransport, type Transport } from './remote/connection.js'

@@ -8,18 +8,18 @@ import { healthStep, parseHealth, type HealthResult } from '../server/health.js'
 import type { HostFacts } from '../server/inspect.js'
 import type { Step } from '../server/step.js'
 import type { Settings } from '../settings.js'
-import type { HostDeps } from './host.js'
+import type { HostDeps } from './deps.js'
 
 /** The live site's own check is short: a site that does not answer is deployed again anyway. */
 const CHECK_MS = 10_000
 
-/** The health check through nginx when the live release is this deploy, else none. */
+/** The check through nginx when the live release is this deploy (a dry run asks too); else none. */
 export function alreadyLiveCheck(
   s: Settings,
   facts: HostFacts,
   deployKey: string | null
 ): Step | undefined {
-  if (s.dryRun || s.rollback || s.source === null) return undefined
+  if (s.rollback || s.source === null) return undefined
   if (!deployKey || !facts.live || facts.deployed !== deployKey) return undefined
   // A certificate to obtain or renew is work to do.
   if (needsCertificate(s, facts)) return undefined

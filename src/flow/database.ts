@@ -9,7 +9,7 @@ import { stagedRelease } from '../server/layout.js'
 import { parseBackup, parseMigrated, parseMigrationPlan } from '../server/migrations.js'
 import type { RunResult } from '../remote/connection.js'
 import type { Step } from '../server/step.js'
-import type { HostDeps } from './host.js'
+import type { HostDeps } from './deps.js'
 import type { DatabaseReport } from '../report/report.js'
 import type { DjangoFacts } from '../server/discover.js'
 import {
@@ -109,8 +109,9 @@ export class DatabaseWatch {
   afterStep(deps: Deps, step: Step, result: RunResult, plan: Plan, found: DjangoFacts): void {
     if (result.code === 0 && step.id === 'restore-database')
       this.report.restored = plan.database.backup
-    if (step.id !== 'django' || !parseMigrationPlan(result.stdout)) return
-    this.readMigrations(deps, result.stdout, found)
+    const migrations = step.id === 'django' ? parseMigrationPlan(result.stdout) : undefined
+    if (!migrations) return
+    this.tellMigrations(deps, migrations, found)
     this.report.backup = parseBackup(result.stdout)
     const b = this.report.backup
     if (b) deps.info(`Database backup: ${b.path} (${b.bytes} bytes)`)
@@ -121,12 +122,16 @@ export class DatabaseWatch {
   readMigrations(deps: Deps, stdout: string, found: DjangoFacts): MigrationPlan {
     const migrations = parseMigrationPlan(stdout)
     if (!migrations) throw new Error('The migration plan could not be read from its step.')
+    this.tellMigrations(deps, migrations, found)
+    return migrations
+  }
+
+  private tellMigrations(deps: Deps, migrations: MigrationPlan, found: DjangoFacts): void {
     this.report.pending = migrations.pending
     this.report.irreversible = migrations.irreversible
     deps.info(planMessage(migrations, deps.settings.dryRun))
     for (const w of migrationWarnings(deps.settings, migrations, found))
       deps.warn(w.message, w.title)
-    return migrations
   }
 
   /** A rollback over releases that applied migrations: the schema stays theirs, or is restored. */

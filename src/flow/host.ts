@@ -46,8 +46,6 @@ export type HostState =
 
 import type { HostDeps } from './deps.js'
 
-export type { HostDeps }
-
 /** The result of one host's run: the report without the host's name and timing. */
 export type HostOutcome = Omit<HostReport, 'host' | 'phaseMs' | 'durationMs'>
 
@@ -280,9 +278,8 @@ export class HostDeploy {
       for (const step of plan.build) {
         // What the Django process did to the database is read even when it then failed.
         const result = await this.deps.run(step, { allowFailure: true })
-        const stdout = result.stdout
         if (step.id === 'asgi-import' && result.code === 0)
-          tellServer(this.deps, (this.server = parseServerFacts(stdout)))
+          tellServer(this.deps, (this.server = parseServerFacts(result.stdout)))
         this.database.afterStep(this.deps, step, result, plan, this.found)
         if (result.code !== 0) throw new StepError(step, result)
       }
@@ -457,9 +454,7 @@ export class HostDeploy {
     const live = parseConfigFiles((await this.deps.run(readConfigStep(plan.files))).stdout)
     const diff = configDiff(plan.files, live) + (await processesDiff(plan, this.deps.run))
     const titles = planSteps(plan).map((step) => step.title)
-    if (
-      alreadyLiveCheck({ ...this.deps.settings, dryRun: false }, facts, this.deps.deployKey(facts))
-    )
+    if (alreadyLiveCheck(this.deps.settings, facts, this.deps.deployKey(facts)))
       this.deps.info(alreadyLiveMessage(facts.live, true))
     this.deps.info(
       `Dry run: nothing was changed. Served by ${describeServer(this.deps.settings)}. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`

@@ -48,11 +48,6 @@ export function sitePaths(s: Settings, id: string, found: DjangoFacts): SitePath
   }
 }
 
-/** A MEDIA_ROOT inside the release is lost with the next deploy. */
-export function mediaInRelease(s: Settings, id: string, found: DjangoFacts): boolean {
-  return !!found.mediaRoot && (found.mediaRoot + '/').startsWith(`${layout(s).release(id)}/`)
-}
-
 /**
  * The storages whose collected files the next release may start from, linked (server/manage.ts):
  * Django's own, which replace a changed file by a new one. Others (whitenoise's compression, for

@@ -8,14 +8,7 @@ import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
 import { inRelease } from './sandbox.js'
 import { layout } from './layout.js'
-import {
-  BACKUP_FN,
-  checkClientTools,
-  databaseKind,
-  keepBackup,
-  PLAN_FN,
-  workFolder
-} from './migrations.js'
+import { BACKUP_FN, checkClientTools, databaseKind, PLAN_FN, workFolder } from './migrations.js'
 import { sealRelease } from './release.js'
 import { safeDir } from './safe-dir.js'
 import type { Step } from './step.js'
@@ -143,7 +136,7 @@ export function djangoStep(
   const { staticRoot } = where
   const collect = work.collectstatic && staticRoot ? staticRoot : undefined
   const kind = work.migrate && work.backup ? databaseKind(where.databaseEngine) : undefined
-  const folder = workFolder(s, id)
+  const folder = workFolder(s, id, kind)
   const building = work.commands.length > 0
   const writable = [
     ...where.writable,
@@ -175,7 +168,7 @@ export function djangoStep(
         inRelease(s, id, 'django', writable, sh`python -c ${DJANGO_PY} ${json} ${folder.folder}`),
         raw('} || status=$?')
       ),
-      work.migrate ? keepBackup(s, id, kind) : undefined,
+      work.migrate ? folder.keep : undefined,
       building ? sealRelease(s, release, collect) : undefined,
       // Collected inside the release: frozen with it, root's, open to nginx.
       staticRoot?.startsWith(`${release}/`) && (collect || building)

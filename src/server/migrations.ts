@@ -188,24 +188,21 @@ function appFolder(
 
 /**
  * The folder the one Django process writes the backup (and the mark that migrate ran) into: made
- * by root before it, handed to the app user, read by root after it (manage.ts).
+ * by root before it and handed to the app user (`prepare`), read by root after it (`keep`): the
+ * backup renamed out of the app's reach and kept only when it is a plain file of one link (no
+ * link to another file that root would then change), root's alone (0600), named after the
+ * release; and the record that this release applied migrations (what a rollback reads to say the
+ * schema stays ahead).
  */
-export function workFolder(s: Settings, id: string): { folder: string; prepare: ShellText } {
+export function workFolder(
+  s: Settings,
+  id: string,
+  kind: DatabaseKind | undefined
+): { folder: string; prepare: ShellText; keep: ShellText } {
   const { folder, make, handOver } = appFolder(s, `new-${id}`)
-  return { folder, prepare: script(make, handOver) }
-}
-
-/**
- * After the Django process: the backup it made, renamed out of the app's reach and kept only
- * when it is a plain file of one link (no link to another file that root would then change),
- * root's alone (0600), named after the release; and the record that this release applied
- * migrations (what a rollback reads to say the schema stays ahead).
- */
-export function keepBackup(s: Settings, id: string, kind: DatabaseKind | undefined): ShellText {
-  const { folder } = appFolder(s, `new-${id}`)
   const made = `${folder}/backup`
   const target = kind && backupPath(s, id, kind)
-  return script(
+  const keep = script(
     target
       ? script(
           sh`if [ -e ${made} ] || [ -L ${made} ]; then`,
@@ -219,6 +216,7 @@ export function keepBackup(s: Settings, id: string, kind: DatabaseKind | undefin
       : undefined,
     sh`if [ -e ${folder}/migrated ]; then mkdir -p ${layout(s).migrated} && : > ${`${layout(s).migrated}/${id}`} && printf '\n%s\n' ${MIGRATED_MARK}; fi`
   )
+  return { folder, prepare: script(make, handOver), keep }
 }
 
 export interface Backup {
@@ -226,7 +224,7 @@ export interface Backup {
   bytes: number
 }
 
-/** Whether the Django process applied the plan's migrations (keepBackup's line). */
+/** Whether the Django process applied the plan's migrations (workFolder's `keep` prints it). */
 export function parseMigrated(stdout: string): boolean {
   return new RegExp(`^${MIGRATED_MARK}$`, 'm').test(stdout)
 }
