@@ -40478,6 +40478,16 @@ function venvKey(requirements, python, systemSitePackages) {
         hash.update(`${file.path}\n${file.text}\n`);
     return hash.digest('hex').slice(0, 16);
 }
+/**
+ * Prints the pip wheel ensurepip installs from: the distribution's (Debian's WHEEL_PKG_DIR) or
+ * Python's own bundled one; nothing when there is none.
+ */
+const PIP_WHEEL_PY = `
+import glob, os, sysconfig, ensurepip
+folders = [sysconfig.get_config_var('WHEEL_PKG_DIR'), os.path.join(os.path.dirname(ensurepip.__file__), '_bundled')]
+wheels = [sorted(glob.glob(os.path.join(f, 'pip-*.whl'))) for f in folders if f]
+print(next((w[-1] for w in wheels if w), ''))
+`;
 function venvStep(s, id, key) {
     const p = layout(s);
     const dir = p.release(id);
@@ -40488,9 +40498,12 @@ function venvStep(s, id, key) {
     // -I: nothing in the repository can stand in for venv or pip, and pip and setup.py write
     // nowhere but the venv (and, for requirements on local paths, the release). Root then takes
     // the result over.
-    const build = asApp(s, { name: 'venv', cwd: dir, writable: key ? [venv] : [dir] }, script(sh `if [ -f ${requirements} ]; then`, sh `  ${s.python} -I -m venv ${flags} ${venv}`, sh `  ${venv}/bin/python -I -m pip install --no-input --quiet -r ${requirements}`, raw('else'), 
-    // pip only when there is something to install: ensurepip alone takes seconds.
-    sh `  ${s.python} -I -m venv --without-pip ${flags} ${venv}`, raw('fi')));
+    const pip = sh `install --no-input --quiet --disable-pip-version-check -r ${requirements}`;
+    const build = asApp(s, { name: 'venv', cwd: dir, writable: key ? [venv] : [dir] }, script(sh `${s.python} -I -m venv --without-pip ${flags} ${venv}`, sh `if [ -f ${requirements} ]; then`, 
+    // pip runs from the wheel ensurepip would install (a zip Python imports from): installing
+    // pip into every venv is most of a cold deploy's venv time (2 to 4 s), and the app never
+    // needs it (Python 3.12's venvs have no setuptools either).
+    sh `  wheel=$(${venv}/bin/python -I -c ${PIP_WHEEL_PY})`, sh `  if [ -z "$wheel" ]; then echo ${`${s.python} has no pip wheel for ensurepip: install python3-venv (or python3.N-venv) on the host`} >&2; exit 1; fi`, sh `  ${venv}/bin/python -I "$wheel/pip" ${pip}`, sh `  echo ${`installed ${s.requirements}`}`, raw('fi')));
     return {
         id: 'venv',
         phase: 'venv',
@@ -40852,14 +40865,18 @@ function hookStep(s, id, name, text, phase, writable = [layout(s).shared]) {
 const LOCK_BUSY = 75;
 /**
  * Prints `WAITING <holder>` while another deploy holds the lock, then `STALE <text>` (what a
- * killed run left behind, or nothing) and `LOCKED`; holds the lock until stdin closes.
+ * killed run left behind, or nothing) and `LOCKED`; holds the lock until stdin closes. `first`,
+ * a step's command, runs under the lock as soon as it is taken (one round trip fewer), its
+ * output framed (`THEN <exit> <stdout bytes> <stderr bytes>`, then both: parseFirst).
  */
-function lockCommand(s, holder, waitSeconds) {
+function lockCommand(s, holder, waitSeconds, first) {
     const { root, lock, stepsLock } = layout(s);
     return script(raw('set -u'), 
     // Root writes here from now on: a folder that is not root's is taken only when empty (made
     // root's first), never followed through a link, and someone else's files are left alone.
-    sh `if [ -L ${root} ] || { [ -e ${root} ] && [ "$(stat -c %u ${root})" != 0 ]; }; then`, sh `  if [ ! -L ${root} ] && [ -d ${root} ] && [ -z "$(ls -A ${root})" ]; then chown root:root ${root} && chmod 755 ${root}; fi`, sh `  if [ -L ${root} ] || [ "$(stat -c %u ${root})" != 0 ] || [ -L ${lock} ]; then`, sh `    printf '%s\n' ${`${root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`, raw('  fi'), raw('fi'), sh `mkdir -p ${root}`, sh `if [ -L ${stepsLock} ]; then rm -f ${stepsLock}; fi; [ -f ${stepsLock} ] || : > ${stepsLock}`, sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), 
+    sh `if [ -L ${root} ] || { [ -e ${root} ] && [ "$(stat -c %u ${root})" != 0 ]; }; then`, sh `  if [ ! -L ${root} ] && [ -d ${root} ] && [ -z "$(ls -A ${root})" ]; then chown root:root ${root} && chmod 755 ${root}; fi`, sh `  if [ -L ${root} ] || [ "$(stat -c %u ${root})" != 0 ] || [ -L ${lock} ]; then`, sh `    printf '%s\n' ${`${root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`, raw('  fi'), raw('fi'), sh `mkdir -p ${root}`, sh `if [ -L ${stepsLock} ]; then rm -f ${stepsLock}; fi; [ -f ${stepsLock} ] || : > ${stepsLock}`, sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), first
+        ? script(raw('then=$(mktemp -d)'), raw('('), first, raw(') > "$then/out" 2> "$then/err"'), raw('echo "THEN $? $(wc -c < "$then/out") $(wc -c < "$then/err")"'), raw('cat "$then/out" "$then/err"; rm -rf "$then"'))
+        : undefined, 
     // Held until the runner closes our stdin, or the connection drops; the steps a killed run
     // left in the sandbox end before the lock is let go.
     raw('cat > /dev/null'), sh `systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`, 
@@ -40881,6 +40898,26 @@ function parseLockOutput(stdout) {
         return { state: 'locked', staleHolder: /^STALE (.*)$/m.exec(stdout)?.[1].trim() ?? '' };
     const waiting = /^WAITING (.*)$/m.exec(stdout);
     return waiting ? { state: 'waiting', holder: waiting[1].trim() } : { state: 'pending' };
+}
+/** The first step's result, once the lock command's output holds all of it (lockCommand). */
+function parseFirst(output) {
+    // latin1: one character per byte, so offsets in the text are offsets in the output.
+    const text = output.toString('latin1');
+    const locked = text.search(/^LOCKED$/m);
+    if (locked < 0)
+        return undefined;
+    const frame = /^THEN (\d+) (\d+) (\d+)\n/m.exec(text.slice(locked));
+    if (!frame)
+        return undefined;
+    const start = locked + frame.index + frame[0].length;
+    const [code, outBytes, errBytes] = frame.slice(1).map(Number);
+    if (output.length < start + outBytes + errBytes)
+        return undefined;
+    return {
+        code,
+        stdout: output.subarray(start, start + outBytes).toString(),
+        stderr: output.subarray(start + outBytes, start + outBytes + errBytes).toString()
+    };
 }
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
@@ -41499,7 +41536,10 @@ function switchStep(s, id, idle, live, files) {
 }
 /**
  * After a healthy switch: the old instance's last requests finish (none new reach it), within
- * drain-timeout, then it stops. The earlier single instance's units are removed with it.
+ * drain-timeout, then it is told to stop. The deploy does not wait for that stop (gunicorn's
+ * exit takes half a second or more, and no request needs it): systemd finishes it, and the next
+ * deploy's start waits for it in the rare case it is still under way. The earlier single
+ * instance's units are removed with it, once stopped.
  */
 function drainStep(s, old) {
     const units = unitNames(s.projectName);
@@ -41514,7 +41554,9 @@ function drainStep(s, old) {
         privileged: true,
         command: script(raw('set -u'), 
         // Connections accepted (ESTAB) or waiting to be (the listening socket's queue).
-        sh `busy() { ss -xaH src ${bound} 2>/dev/null | awk '$2 != "LISTEN" || $3 > 0' | wc -l; }`, sh `for i in $(seq 1 ${s.drainTimeoutS * 10}); do [ "$(busy)" -eq 0 ] && break; sleep 0.1; done`, raw('left=$(busy)'), raw('[ "$left" -eq 0 ] || echo "$left connection(s) still open after drain-timeout: gunicorn stops them gracefully" >&2'), sh `systemctl disable --quiet --now ${stopped.service} ${stopped.socket} 2>/dev/null || systemctl stop ${stopped.service} ${stopped.socket}`, old === 'legacy'
+        sh `busy() { ss -xaH src ${bound} 2>/dev/null | awk '$2 != "LISTEN" || $3 > 0' | wc -l; }`, sh `for i in $(seq 1 ${s.drainTimeoutS * 10}); do [ "$(busy)" -eq 0 ] && break; sleep 0.1; done`, raw('left=$(busy)'), raw('[ "$left" -eq 0 ] || echo "$left connection(s) still open after drain-timeout: gunicorn stops them gracefully" >&2'), old === 'legacy'
+            ? sh `systemctl disable --quiet --now ${stopped.service} ${stopped.socket} 2>/dev/null || systemctl stop ${stopped.service} ${stopped.socket}`
+            : sh `systemctl disable --quiet --now --no-block ${stopped.service} ${stopped.socket} 2>/dev/null || systemctl stop --no-block ${stopped.service} ${stopped.socket}`, old === 'legacy'
             ? script(sh `rm -f ${p.legacyUnits.socket} ${p.legacyUnits.service} ${liveSocket(s, 'legacy')}`, raw('systemctl daemon-reload'))
             : undefined)
     };
@@ -43562,14 +43604,23 @@ class Executor {
     /** Runs a step; a non-zero exit is a StepError unless `allowFailure`. */
     async run(step, options = {}) {
         this.roundTrips++;
+        const sent = () => this.transport.run(step.command, {
+            ...options,
+            privileged: step.privileged,
+            step: { id: step.id, title: step.title }
+        });
+        return this.record(step, sent, options.allowFailure);
+    }
+    /**
+     * A step that was sent with another command (the lock's first step): logged, timed and checked
+     * as if it ran alone, in no round trip of its own.
+     */
+    async receive(step, result) {
+        return this.record(step, () => result);
+    }
+    async record(step, sent, allowFailure = false) {
         return this.log.group(step.title, async () => {
-            const result = await this.transport
-                .run(step.command, {
-                ...options,
-                privileged: step.privileged,
-                step: { id: step.id, title: step.title }
-            })
-                .catch((error) => {
+            const result = await sent().catch((error) => {
                 // The transport knows how long, not what: name the step that ran out of time.
                 if (error instanceof RemoteError && error.stage === 'timeout') {
                     throw new RemoteError('timeout', `${step.title}: ${error.message}`, error.output);
@@ -43581,7 +43632,7 @@ class Executor {
             if (output)
                 this.log.remote(output);
             this.log.info(`(${step.id}: exit ${result.code}, ${result.durationMs} ms)`);
-            if (result.code !== 0 && !options.allowFailure)
+            if (result.code !== 0 && !allowFailure)
                 throw new StepError(step, result);
             return result;
         });
@@ -43599,6 +43650,10 @@ class Executor {
 
 
 
+/** The interpreter's version and real path; then it fails unless it can make a venv with pip. */
+const INTERPRETER_PY = `import os, sys
+print(sys.version.split()[0], os.path.realpath(sys.executable))
+import venv, ensurepip`;
 function inspectStep(s) {
     const p = layout(s);
     return {
@@ -43606,7 +43661,9 @@ function inspectStep(s) {
         phase: 'connect',
         title: 'Check the host (nginx, systemd, python, sudo)',
         privileged: true,
-        command: script(raw('set -u'), raw('missing=""'), sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), sh `if ! ${s.python} -c 'import venv, ensurepip' >/dev/null 2>&1; then`, sh `  package=$(${s.python} -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])' 2>/dev/null || echo python3-venv)`, sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), sh `echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`, sh `live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null); echo "live=$live"`, sh `[ -z "$live" ] || echo "deployed=$(head -c 64 ${p.deployed}/"$live" 2>/dev/null)"`, 
+        command: script(raw('set -u'), raw('missing=""'), sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), 
+        // One interpreter start: its version and path, then whether it can make a venv.
+        sh `if ! python=$(${s.python} -c ${INTERPRETER_PY} 2>/dev/null); then`, raw('  package=python3-venv; [ -z "$python" ] || package="python$(echo "$python" | cut -d. -f1,2)-venv"'), sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), raw('echo "python=$python"'), sh `live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null); echo "live=$live"`, sh `[ -z "$live" ] || echo "deployed=$(head -c 64 ${p.deployed}/"$live" 2>/dev/null)"`, 
         // A link to an instance's socket, or the socket of an earlier version's single instance.
         sh `sock=${socketPath(s.projectName)} legacy=${p.legacyUnits.socket}`, raw('if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'), 
         // Only releases: a dry run's staged upload is none (layout.ts stagedRelease).
@@ -44045,14 +44102,16 @@ class HostDeploy {
         try {
             // A dry run takes the lock too: it reads the new code from a staged upload (and may build
             // its venv), which must not race a deploy.
-            const lock = await this.deps.takeLock();
+            // The host check goes with the lock, and runs as soon as it is taken.
+            const check = inspectStep(s);
+            const lock = await this.deps.takeLock(check);
             if (lock.staleHolder) {
                 this.deps.warn(`Took over the deploy lock left by a run that ended without releasing it: ${lock.staleHolder}`);
             }
             try {
                 this.to('locked');
                 // Under the lock: what another deploy did while this one waited is seen.
-                await this.inspect();
+                await this.inspect(check, lock.first);
                 if (s.dryRun)
                     return await this.dryRun(newRelease());
                 const live = await checkAlreadyLive(this.deps, this.facts);
@@ -44093,8 +44152,9 @@ class HostDeploy {
         const unswitched = this.states.includes('locked') && !this.states.includes('switched');
         return errorMessage(error, unswitched ? (this.facts?.live ?? '') : undefined);
     }
-    async inspect() {
-        this.facts = parseFacts((await this.deps.run(inspectStep(this.deps.settings))).stdout);
+    async inspect(check, sent) {
+        const result = sent ? await this.deps.receive(check, sent) : await this.deps.run(check);
+        this.facts = parseFacts(result.stdout);
         this.to('inspected');
         const { certificate, renewalProblem } = this.facts;
         if (renewalProblem)
@@ -44523,26 +44583,36 @@ function archiveStream(source, exclude) {
  * lock when that command ends, so a run that is killed (its SSH connection gone) cannot leave the
  * host locked; the holder text it leaves shows as stale.
  */
-async function acquireLock(transport, s, holder, waitSeconds, onWait) {
+async function acquireLock(transport, s, holder, waitSeconds, onWait, 
+/** a step to run under the lock as soon as it is taken, in the same command (root's) */
+first) {
     const stdin = new external_node_stream_.PassThrough();
-    let stdout = '';
+    let output = Buffer.alloc(0);
     let waited = false;
+    let lockedAt = 0;
     let onLocked = () => { };
     const locked = new Promise((resolve) => (onLocked = resolve));
-    const finished = transport.run(lockCommand(s, holder, waitSeconds), {
-        step: { id: 'lock', title: 'Take the deploy lock' },
+    let onFirst = () => { };
+    const firstDone = new Promise((resolve) => (onFirst = resolve));
+    const finished = transport.run(lockCommand(s, holder, waitSeconds, first?.command), {
+        step: { id: 'lock', title: 'Take the deploy lock', first: first?.id },
         privileged: true,
         stdin,
         timeoutMs: 7 * 24 * 3600 * 1000,
         onStdout: (chunk) => {
-            stdout += chunk.toString();
-            const progress = parseLockOutput(stdout);
+            output = Buffer.concat([output, chunk]);
+            const progress = parseLockOutput(output.toString());
             if (progress.state === 'waiting' && !waited) {
                 waited = true;
                 onWait(progress.holder);
             }
-            if (progress.state === 'locked')
+            if (progress.state === 'locked' && !lockedAt) {
+                lockedAt = Date.now();
                 onLocked(progress.staleHolder);
+            }
+            const result = first && lockedAt ? parseFirst(output) : undefined;
+            if (result)
+                onFirst({ ...result, durationMs: Date.now() - lockedAt });
         }
     });
     const outcome = await Promise.race([locked, finished]);
@@ -44554,11 +44624,25 @@ async function acquireLock(transport, s, holder, waitSeconds, onWait) {
     }
     return {
         staleHolder: outcome,
+        first: first && firstResult(first, firstDone, finished, s.commandTimeoutMs),
         release: async () => {
             stdin.end();
             await finished;
         }
     };
+}
+/** The first step's result; an error when the lock command ends or the time runs out before it. */
+function firstResult(first, done, finished, timeoutMs) {
+    let timer;
+    const late = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(
+        // The executor names the step.
+        new RemoteError('timeout', `it took longer than ${timeoutMs / 1000} s (command-timeout)`)), timeoutMs);
+    });
+    const ended = finished.then((result) => {
+        throw new RemoteError('command', `${first.title}: the lock command ended first (exit ${result.code}): ${result.stderr.trim()}`);
+    });
+    return Promise.race([done, ended, late]).finally(() => clearTimeout(timer));
 }
 
 ;// CONCATENATED MODULE: ./src/remote/retry.ts
@@ -46363,7 +46447,8 @@ function hostDeps(s, rollout, host, transport, exec, context, log) {
             ? s.singletonHost === `${host.name}:${host.port}`
             : rollout.isFirst(host),
         run: (step, options) => exec.run(step, options),
-        takeLock: () => acquireLock(transport, s, context.holder, s.lockWaitMs / 1000, (holder) => log.remote(`Waiting for the deploy lock, held by ${holder}`)),
+        takeLock: (first) => acquireLock(transport, s, context.holder, s.lockWaitMs / 1000, (holder) => log.remote(`Waiting for the deploy lock, held by ${holder}`), first),
+        receive: (step, result) => exec.receive(step, result),
         stdin: (kind) => kind === 'dotenv' ? dotenvText(s) : archiveStream(s.source, s.exclude),
         venvKey: (facts) => venvKeyOf(s, facts),
         deployKey: (facts) => {

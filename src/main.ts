@@ -212,10 +212,16 @@ function hostDeps(
       ? s.singletonHost === `${host.name}:${host.port}`
       : rollout.isFirst(host),
     run: (step, options) => exec.run(step, options),
-    takeLock: () =>
-      acquireLock(transport, s, context.holder, s.lockWaitMs / 1000, (holder) =>
-        log.remote(`Waiting for the deploy lock, held by ${holder}`)
+    takeLock: (first) =>
+      acquireLock(
+        transport,
+        s,
+        context.holder,
+        s.lockWaitMs / 1000,
+        (holder) => log.remote(`Waiting for the deploy lock, held by ${holder}`),
+        first
       ),
+    receive: (step, result) => exec.receive(step, result),
     stdin: (kind) =>
       kind === 'dotenv' ? dotenvText(s) : archiveStream(s.source as string, s.exclude),
     venvKey: (facts) => venvKeyOf(s, facts),

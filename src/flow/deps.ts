@@ -20,7 +20,10 @@ export interface HostDeps {
     step: Step,
     options?: { stdin?: string | Readable; allowFailure?: boolean }
   ): Promise<RunResult>
-  takeLock(): Promise<HeldLock>
+  /** a step sent with the lock, its result then told by `receive` (one round trip fewer) */
+  takeLock(first?: Step): Promise<HeldLock>
+  /** logs, times and checks a step whose result came with another command (remote/executor.ts) */
+  receive(step: Step, result: Promise<RunResult>): Promise<RunResult>
   /** what a step reads on stdin: the .env text, the source as a tar stream */
   stdin(kind: NonNullable<Step['stdin']>): string | Readable
   /** the venv key of the source's requirements for this host's interpreter */

@@ -91,7 +91,9 @@ export class HostDeploy {
     try {
       // A dry run takes the lock too: it reads the new code from a staged upload (and may build
       // its venv), which must not race a deploy.
-      const lock = await this.deps.takeLock()
+      // The host check goes with the lock, and runs as soon as it is taken.
+      const check = inspectStep(s)
+      const lock = await this.deps.takeLock(check)
       if (lock.staleHolder) {
         this.deps.warn(
           `Took over the deploy lock left by a run that ended without releasing it: ${lock.staleHolder}`
@@ -100,7 +102,7 @@ export class HostDeploy {
       try {
         this.to('locked')
         // Under the lock: what another deploy did while this one waited is seen.
-        await this.inspect()
+        await this.inspect(check, lock.first)
         if (s.dryRun) return await this.dryRun(newRelease())
         const live = await checkAlreadyLive(this.deps, this.facts as HostFacts)
         if (live) return this.alreadyLive(live)
@@ -140,8 +142,9 @@ export class HostDeploy {
     return errorMessage(error, unswitched ? (this.facts?.live ?? '') : undefined)
   }
 
-  private async inspect(): Promise<void> {
-    this.facts = parseFacts((await this.deps.run(inspectStep(this.deps.settings))).stdout)
+  private async inspect(check: Step, sent?: Promise<RunResult>): Promise<void> {
+    const result = sent ? await this.deps.receive(check, sent) : await this.deps.run(check)
+    this.facts = parseFacts(result.stdout)
     this.to('inspected')
     const { certificate, renewalProblem } = this.facts
     if (renewalProblem)

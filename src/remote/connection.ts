@@ -50,7 +50,7 @@ export class RemoteError extends Error {
 
 export interface RunOptions {
   /** the step being run, for scripted transports in tests */
-  step?: { id: string; title: string }
+  step?: { id: string; title: string; first?: string }
   /** run as root: through `sudo -n` when the SSH user is not root */
   privileged?: boolean
   stdin?: string | Readable

@@ -48,25 +48,41 @@ export class Executor {
   /** Runs a step; a non-zero exit is a StepError unless `allowFailure`. */
   async run(step: Step, options: RunOptions & { allowFailure?: boolean } = {}): Promise<RunResult> {
     this.roundTrips++
+    const sent = () =>
+      this.transport.run(step.command, {
+        ...options,
+        privileged: step.privileged,
+        step: { id: step.id, title: step.title }
+      })
+    return this.record(step, sent, options.allowFailure)
+  }
+
+  /**
+   * A step that was sent with another command (the lock's first step): logged, timed and checked
+   * as if it ran alone, in no round trip of its own.
+   */
+  async receive(step: Step, result: Promise<RunResult>): Promise<RunResult> {
+    return this.record(step, () => result)
+  }
+
+  private async record(
+    step: Step,
+    sent: () => Promise<RunResult>,
+    allowFailure = false
+  ): Promise<RunResult> {
     return this.log.group(step.title, async () => {
-      const result = await this.transport
-        .run(step.command, {
-          ...options,
-          privileged: step.privileged,
-          step: { id: step.id, title: step.title }
-        })
-        .catch((error: unknown) => {
-          // The transport knows how long, not what: name the step that ran out of time.
-          if (error instanceof RemoteError && error.stage === 'timeout') {
-            throw new RemoteError('timeout', `${step.title}: ${error.message}`, error.output)
-          }
-          throw error
-        })
+      const result = await sent().catch((error: unknown) => {
+        // The transport knows how long, not what: name the step that ran out of time.
+        if (error instanceof RemoteError && error.stage === 'timeout') {
+          throw new RemoteError('timeout', `${step.title}: ${error.message}`, error.output)
+        }
+        throw error
+      })
       this.phaseMs.set(step.phase, (this.phaseMs.get(step.phase) ?? 0) + result.durationMs)
       const output = (result.stdout + result.stderr).trim()
       if (output) this.log.remote(output)
       this.log.info(`(${step.id}: exit ${result.code}, ${result.durationMs} ms)`)
-      if (result.code !== 0 && !options.allowFailure) throw new StepError(step, result)
+      if (result.code !== 0 && !allowFailure) throw new StepError(step, result)
       return result
     })
   }

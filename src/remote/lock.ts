@@ -1,12 +1,15 @@
 import { PassThrough } from 'node:stream'
 import { layout } from '../server/layout.js'
-import { LOCK_BUSY, lockCommand, parseLockOutput } from '../server/lock.js'
+import { LOCK_BUSY, lockCommand, parseFirst, parseLockOutput } from '../server/lock.js'
+import type { Step } from '../server/step.js'
 import type { Settings } from '../settings.js'
 import { RemoteError, type RunResult, type Transport } from './connection.js'
 
 export interface HeldLock {
   /** the holder a killed run left behind, when we took its lock over */
   staleHolder: string
+  /** the result of the step sent with the lock, run as soon as the lock was taken */
+  first?: Promise<RunResult>
   release(): Promise<void>
 }
 
@@ -20,28 +23,41 @@ export async function acquireLock(
   s: Settings,
   holder: string,
   waitSeconds: number,
-  onWait: (holder: string) => void
+  onWait: (holder: string) => void,
+  /** a step to run under the lock as soon as it is taken, in the same command (root's) */
+  first?: Step
 ): Promise<HeldLock> {
   const stdin = new PassThrough()
-  let stdout = ''
+  let output = Buffer.alloc(0)
   let waited = false
+  let lockedAt = 0
   let onLocked: (value: string) => void = () => {}
   const locked = new Promise<string>((resolve) => (onLocked = resolve))
-  const finished: Promise<RunResult> = transport.run(lockCommand(s, holder, waitSeconds), {
-    step: { id: 'lock', title: 'Take the deploy lock' },
-    privileged: true,
-    stdin,
-    timeoutMs: 7 * 24 * 3600 * 1000,
-    onStdout: (chunk) => {
-      stdout += chunk.toString()
-      const progress = parseLockOutput(stdout)
-      if (progress.state === 'waiting' && !waited) {
-        waited = true
-        onWait(progress.holder)
+  let onFirst: (result: RunResult) => void = () => {}
+  const firstDone = new Promise<RunResult>((resolve) => (onFirst = resolve))
+  const finished: Promise<RunResult> = transport.run(
+    lockCommand(s, holder, waitSeconds, first?.command),
+    {
+      step: { id: 'lock', title: 'Take the deploy lock', first: first?.id },
+      privileged: true,
+      stdin,
+      timeoutMs: 7 * 24 * 3600 * 1000,
+      onStdout: (chunk) => {
+        output = Buffer.concat([output, chunk])
+        const progress = parseLockOutput(output.toString())
+        if (progress.state === 'waiting' && !waited) {
+          waited = true
+          onWait(progress.holder)
+        }
+        if (progress.state === 'locked' && !lockedAt) {
+          lockedAt = Date.now()
+          onLocked(progress.staleHolder)
+        }
+        const result = first && lockedAt ? parseFirst(output) : undefined
+        if (result) onFirst({ ...result, durationMs: Date.now() - lockedAt })
       }
-      if (progress.state === 'locked') onLocked(progress.staleHolder)
     }
-  })
+  )
   const outcome = await Promise.race([locked, finished])
   if (typeof outcome !== 'string') {
     const message = outcome.stderr.trim() || outcome.stdout.trim()
@@ -54,9 +70,37 @@ export async function acquireLock(
   }
   return {
     staleHolder: outcome,
+    first: first && firstResult(first, firstDone, finished, s.commandTimeoutMs),
     release: async () => {
       stdin.end()
       await finished
     }
   }
+}
+
+/** The first step's result; an error when the lock command ends or the time runs out before it. */
+function firstResult(
+  first: Step,
+  done: Promise<RunResult>,
+  finished: Promise<RunResult>,
+  timeoutMs: number
+): Promise<RunResult> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          // The executor names the step.
+          new RemoteError('timeout', `it took longer than ${timeoutMs / 1000} s (command-timeout)`)
+        ),
+      timeoutMs
+    )
+  })
+  const ended = finished.then((result): never => {
+    throw new RemoteError(
+      'command',
+      `${first.title}: the lock command ended first (exit ${result.code}): ${result.stderr.trim()}`
+    )
+  })
+  return Promise.race([done, ended, late]).finally(() => clearTimeout(timer))
 }

@@ -32,6 +32,11 @@ export interface HostFacts extends AcmeFacts {
   deployed?: string
 }
 
+/** The interpreter's version and real path; then it fails unless it can make a venv with pip. */
+const INTERPRETER_PY = `import os, sys
+print(sys.version.split()[0], os.path.realpath(sys.executable))
+import venv, ensurepip`
+
 export function inspectStep(s: Settings): Step {
   const p = layout(s)
   return {
@@ -44,13 +49,16 @@ export function inspectStep(s: Settings): Step {
       raw('missing=""'),
       sh`for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`,
       raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'),
-      sh`if ! ${s.python} -c 'import venv, ensurepip' >/dev/null 2>&1; then`,
-      sh`  package=$(${s.python} -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])' 2>/dev/null || echo python3-venv)`,
+      // One interpreter start: its version and path, then whether it can make a venv.
+      sh`if ! python=$(${s.python} -c ${INTERPRETER_PY} 2>/dev/null); then`,
+      raw(
+        '  package=python3-venv; [ -z "$python" ] || package="python$(echo "$python" | cut -d. -f1,2)-venv"'
+      ),
       sh`  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`,
       raw('  exit 4'),
       raw('fi'),
       raw('echo "cpus=$(nproc)"'),
-      sh`echo "python=$(${s.python} -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))')"`,
+      raw('echo "python=$python"'),
       sh`live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null); echo "live=$live"`,
       sh`[ -z "$live" ] || echo "deployed=$(head -c 64 ${p.deployed}/"$live" 2>/dev/null)"`,
       // A link to an instance's socket, or the socket of an earlier version's single instance.

@@ -245,7 +245,10 @@ export function switchStep(
 
 /**
  * After a healthy switch: the old instance's last requests finish (none new reach it), within
- * drain-timeout, then it stops. The earlier single instance's units are removed with it.
+ * drain-timeout, then it is told to stop. The deploy does not wait for that stop (gunicorn's
+ * exit takes half a second or more, and no request needs it): systemd finishes it, and the next
+ * deploy's start waits for it in the rare case it is still under way. The earlier single
+ * instance's units are removed with it, once stopped.
  */
 export function drainStep(s: Settings, old: Instance | 'legacy'): Step {
   const units = unitNames(s.projectName)
@@ -268,7 +271,9 @@ export function drainStep(s: Settings, old: Instance | 'legacy'): Step {
       raw(
         '[ "$left" -eq 0 ] || echo "$left connection(s) still open after drain-timeout: gunicorn stops them gracefully" >&2'
       ),
-      sh`systemctl disable --quiet --now ${stopped.service} ${stopped.socket} 2>/dev/null || systemctl stop ${stopped.service} ${stopped.socket}`,
+      old === 'legacy'
+        ? sh`systemctl disable --quiet --now ${stopped.service} ${stopped.socket} 2>/dev/null || systemctl stop ${stopped.service} ${stopped.socket}`
+        : sh`systemctl disable --quiet --now --no-block ${stopped.service} ${stopped.socket} 2>/dev/null || systemctl stop --no-block ${stopped.service} ${stopped.socket}`,
       old === 'legacy'
         ? script(
             sh`rm -f ${p.legacyUnits.socket} ${p.legacyUnits.service} ${liveSocket(s, 'legacy')}`,

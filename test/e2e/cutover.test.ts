@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { join } from 'node:path'
 import { ROOT, runAction, type ActionRun } from './action.js'
-import { deployInputs, edit, health, workspaceWith } from './fixture.js'
+import { activeStates, deployInputs, edit, health, workspaceWith } from './fixture.js'
 import { bootHost, type TestHost } from './testhost.js'
 
 let host: TestHost
@@ -146,7 +146,7 @@ test('a host an earlier version deployed (one socket-activated instance) moves t
   expect(await sh('ls /etc/systemd/system | grep gunicorn-mysite')).toBe(
     'gunicorn-mysite@.service\ngunicorn-mysite@.socket'
   )
-  expect(await sh('systemctl is-active gunicorn-mysite.service gunicorn-mysite.socket; true')).toBe(
+  expect(await activeStates(host, 'gunicorn-mysite.service gunicorn-mysite.socket')).toBe(
     'inactive\ninactive'
   )
   // nginx was not reloaded: its site names the same socket path as before.
@@ -175,7 +175,7 @@ test('a deploy under load: the new release answers on its own socket first, then
   // blue served v2 until the switch and was stopped after; nginx's workers are the same ones.
   expect(blue).not.toBe('0')
   expect(
-    await sh('systemctl is-active gunicorn-mysite@blue.service gunicorn-mysite@green.service; true')
+    await activeStates(host, 'gunicorn-mysite@blue.service gunicorn-mysite@green.service')
   ).toBe('inactive\nactive')
   expect(await sh('ps -C nginx -o pid= | sort')).toBe(nginxWorkers)
   // What the next boot brings up: the link, and green.
@@ -200,7 +200,7 @@ test('a release whose WSGI import fails never answers a request: 0 failed, every
   expect(run.summary).toContain(`nothing was switched, ${releases.v3} still serves`)
   expect(run.stdout).not.toContain('::group::Move traffic')
   expect(await mainPid('gunicorn-mysite@green.service')).toBe(green)
-  expect(await sh('systemctl is-active gunicorn-mysite@blue.service; true')).toBe('inactive')
+  expect(await activeStates(host, 'gunicorn-mysite@blue.service')).toBe('inactive')
   expect(await sh(`test -f /srv/mysite/.deploy/failed/${releases.broken} && echo marked`)).toBe(
     'marked'
   )
@@ -221,7 +221,7 @@ test('a release that fails after the switch: traffic goes back to the old instan
   expect(sequences(answers)).toEqual([['v3', 'v4', 'v3']])
   expect(await mainPid('gunicorn-mysite@green.service')).toBe(green)
   expect(await sh('readlink /run/gunicorn-mysite.sock')).toBe('/run/gunicorn-mysite@green.sock')
-  expect(await sh('systemctl is-active gunicorn-mysite@blue.service; true')).toBe('inactive')
+  expect(await activeStates(host, 'gunicorn-mysite@blue.service')).toBe('inactive')
   expect((await health(host)).release).toBe(releases.v3)
 })
 
@@ -235,6 +235,6 @@ test('rollback: true under load: the previous good release starts beside the liv
   expect(sequences(answers)).toEqual([['v3', 'v2']])
   expect(await sh('readlink /run/gunicorn-mysite.sock')).toBe('/run/gunicorn-mysite@blue.sock')
   expect(
-    await sh('systemctl is-active gunicorn-mysite@blue.service gunicorn-mysite@green.service; true')
+    await activeStates(host, 'gunicorn-mysite@blue.service gunicorn-mysite@green.service')
   ).toBe('active\ninactive')
 })

@@ -1,7 +1,16 @@
 // A real deploy (issue: release upload, rendered units and site, gates, restart, health), run as
 // a GitHub runner runs the action, against a booted Debian host.
 import { runAction } from './action.js'
-import { checksums, deployInputs, edit, get, health, watch, workspaceWith } from './fixture.js'
+import {
+  activeStates,
+  checksums,
+  deployInputs,
+  edit,
+  get,
+  health,
+  watch,
+  workspaceWith
+} from './fixture.js'
 import { bootHost, type TestHost } from './testhost.js'
 
 const LIVE_FILES = [
@@ -102,13 +111,12 @@ describe('deploy as root to a fresh host', () => {
     expect(run.stdout).toContain('No migrations to apply: migrate did not run.')
     expect((await host.exec(database)).stdout).toBe(databaseBefore)
     // The second instance serves it; the first one stopped once drained.
+    expect((await host.exec('readlink /run/gunicorn-mysite.sock')).stdout).toBe(
+      '/run/gunicorn-mysite@green.sock\n'
+    )
     expect(
-      (
-        await host.exec(
-          'readlink /run/gunicorn-mysite.sock; systemctl is-active gunicorn-mysite@blue.service gunicorn-mysite@green.service'
-        )
-      ).stdout
-    ).toBe('/run/gunicorn-mysite@green.sock\ninactive\nactive\n')
+      await activeStates(host, 'gunicorn-mysite@blue.service gunicorn-mysite@green.service')
+    ).toBe('inactive\nactive')
     const errors = await host.exec(
       `journalctl -u 'gunicorn-mysite@*.service' -p err --since @${since} --no-pager -q`
     )

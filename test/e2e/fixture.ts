@@ -185,3 +185,14 @@ export async function liveService(host: TestHost, project = 'mysite'): Promise<s
   if (!instance) throw new Error(`/run/gunicorn-${project}.sock leads to no instance: '${link}'`)
   return `gunicorn-${project}@${instance}.service`
 }
+
+/**
+ * `systemctl is-active UNITS` once no unit is still stopping (the deploy tells the drained
+ * instance to stop and does not wait), or after 10 s whatever it says then.
+ */
+export async function activeStates(host: TestHost, units: string): Promise<string> {
+  const cmd =
+    `for i in $(seq 1 100); do systemctl is-active ${units} | grep -qx deactivating || break; sleep 0.1; done; ` +
+    `systemctl is-active ${units}; true`
+  return (await host.exec(cmd)).stdout.trim()
+}

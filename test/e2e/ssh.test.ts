@@ -134,7 +134,20 @@ test('the deploy lock is held as long as its stdin is open, and released when it
   const [first, second] = await Promise.all([connect(), connect()])
   try {
     const s = settingsFor(inputs('deploy'))
-    const held = await acquireLock(first, s, 'run 1', 5, () => {})
+    // A step sent with the lock runs as root once it is taken; its output comes back whole.
+    const sentWith = {
+      id: 'check',
+      phase: 'connect' as const,
+      title: 'Check',
+      privileged: true,
+      command: sh`id -un; printf 'ü\n' >&2; printf '%070000d' 0; exit 4`
+    }
+    const held = await acquireLock(first, s, 'run 1', 5, () => {}, sentWith)
+    expect(await held.first).toMatchObject({
+      code: 4,
+      stdout: `root\n${'0'.repeat(70000)}`,
+      stderr: 'ü\n'
+    })
     let waitedFor = ''
     const busy = await acquireLock(second, s, 'run 2', 1, (holder) => (waitedFor = holder)).catch(
       (e: unknown) => e
