@@ -60,7 +60,11 @@ const files = (s: Settings) =>
 
 describe('start: the new release in the idle instance', () => {
   test('the tested units as its own runtime units, its link to the release, then its socket and service start', () => {
-    expect(calls((s) => startStep(s, RELEASE, 'green', files(s)), '\n')).toEqual([
+    const started = calls(
+      (s) => startStep(s, RELEASE, 'green', files(s)),
+      'gunicorn-mysite@.service\n'
+    )
+    expect(started).toEqual([
       'systemctl stop gunicorn-mysite@green.service gunicorn-mysite@green.socket',
       'mkdir -p /run/systemd/system',
       'cp <dp>/.deploy/staged/gunicorn-mysite@.socket /run/systemd/system/gunicorn-mysite@green.socket',
@@ -75,11 +79,19 @@ describe('start: the new release in the idle instance', () => {
       'systemctl start gunicorn-mysite@green.service'
     ])
   })
+
+  test('units the gate found unchanged: it runs from the template, and systemd reads nothing again', () => {
+    const started = calls((s) => startStep(s, RELEASE, 'green', files(s)), 'mysite\n')
+    expect(started.filter((c) => /daemon-reload|\/run\/systemd/.test(c))).toEqual([])
+    expect(started.at(-1)).toBe('systemctl start gunicorn-mysite@green.service')
+  })
 })
 
 describe('switch: traffic moves by one rename, without an nginx reload', () => {
   test('the new instance enabled, the tested files, the boot link, current, traffic; then the old one disabled', () => {
-    expect(calls((s) => switchStep(s, RELEASE, 'green', 'blue', files(s)), '\n')).toEqual([
+    const switched = (changed: string) =>
+      calls((s) => switchStep(s, RELEASE, 'green', 'blue', files(s)), changed)
+    expect(switched('gunicorn-mysite@.socket\n')).toEqual([
       'mkdir -p <dp>/.deploy/served',
       'mkdir -p /etc/systemd/system/sockets.target.wants /etc/systemd/system/multi-user.target.wants',
       'ln -sfn /etc/systemd/system/gunicorn-mysite@.socket /etc/systemd/system/sockets.target.wants/gunicorn-mysite@green.socket',
@@ -102,6 +114,8 @@ describe('switch: traffic moves by one rename, without an nginx reload', () => {
       'systemctl daemon-reload',
       'systemctl is-active --quiet nginx'
     ])
+    // Units unchanged: no runtime units to remove (start made none), no daemon-reload.
+    expect(switched('\n').filter((c) => /daemon-reload|\/run\/systemd/.test(c))).toEqual([])
   })
 
   // A reboot reads the enabled instances, the tmpfiles line, `current`, the units and the site.
@@ -159,7 +173,7 @@ describe('drain: the old instance stops once its connections are done', () => {
     expect(drained[0]).toBe('ss -xaH src /run/gunicorn-mysite@blue.sock')
     expect(drained.at(-1)).toBe(
       // Told to stop, not waited for: no request needs the deploy to wait for gunicorn's exit.
-      'systemctl disable --quiet --now --no-block gunicorn-mysite@blue.service gunicorn-mysite@blue.socket'
+      'systemctl stop --no-block gunicorn-mysite@blue.service gunicorn-mysite@blue.socket'
     )
   })
 

@@ -39505,7 +39505,9 @@ function installConfigStep(s, files) {
         command: script(raw('set -eu'), sh `rm -rf ${p.backup} ${p.staged} ${p.changed} && mkdir -p ${p.backup} ${p.staged}`, ...allFiles(files).map(({ path }) => {
             const saved = `${p.backup}/${baseName(path)}`;
             return sh `if [ -e ${path} ]; then cp -p ${path} ${saved}; else : > ${saved}.absent; fi`;
-        }), sh `[ -L ${p.siteLink} ] || : > ${p.backup}/site-link.absent`, sh `restore() {`, restoreConfig(s, files), raw('}'), sh `changed=""`, ...allFiles(files).map(({ path, text }) => script(writeFile(`${p.staged}/${baseName(path)}`, text), sh `chmod 644 ${p.staged}/${baseName(path)}`, sh `if ! cmp -s ${p.staged}/${baseName(path)} ${path}; then changed="$changed ${baseName(path)}"; fi`, sh `cp -p ${p.staged}/${baseName(path)} ${path}.new && mv -f ${path}.new ${path}`)), sh `ln -sfn ${files.site.path} ${p.siteLink}`, 
+        }), sh `[ -L ${p.siteLink} ] || : > ${p.backup}/site-link.absent`, sh `restore() {`, restoreConfig(s, files), raw('}'), sh `changed=""`, ...allFiles(files).map(({ path, text }) => script(writeFile(`${p.staged}/${baseName(path)}`, text), sh `chmod 644 ${p.staged}/${baseName(path)}`, 
+        // The name quoted outside the double quotes: inside them, its backslashes would stay.
+        sh `if ! cmp -s ${p.staged}/${baseName(path)} ${path}; then changed="$changed "${baseName(path)}; fi`, sh `cp -p ${p.staged}/${baseName(path)} ${path}.new && mv -f ${path}.new ${path}`)), sh `ln -sfn ${files.site.path} ${p.siteLink}`, 
         // Debian's welcome site is also a default server: the catch-all `_` takes its place.
         catchAll
             ? sh `if [ -L ${DEFAULT_SITE_LINK} ]; then rm -f ${DEFAULT_SITE_LINK}; : > ${p.backup}/default-link; changed="$changed default-site"; fi`
@@ -39521,7 +39523,9 @@ function installStaged(s, files, only) {
     const catchAll = s.serverNames.length === 1 && s.serverNames[0] === '_';
     const chosen = only ? only.flatMap((name) => (files[name] ? [files[name]] : [])) : allFiles(files);
     const site = chosen.includes(files.site);
-    return script(...chosen.map(({ path }) => sh `cp -p ${p.staged}/${baseName(path)} ${path}.new && mv -f ${path}.new ${path}`), site ? sh `ln -sfn ${files.site.path} ${p.siteLink}` : undefined, site && catchAll ? sh `rm -f ${DEFAULT_SITE_LINK}` : undefined);
+    return script(
+    // An identical file is left as it is: systemd would call a new copy changed (by its time).
+    ...chosen.map(({ path }) => sh `cmp -s ${p.staged}/${baseName(path)} ${path} || { cp -p ${p.staged}/${baseName(path)} ${path}.new && mv -f ${path}.new ${path}; }`), site ? sh `ln -sfn ${files.site.path} ${p.siteLink}` : undefined, site && catchAll ? sh `rm -f ${DEFAULT_SITE_LINK}` : undefined);
 }
 /** Which of the action's files the install changed, by name (`gunicorn-mysite.socket`, ...). */
 function parseChanged(stdout) {
@@ -39650,6 +39654,8 @@ class UnixConnection(http.client.HTTPConnection):
         self.sock.settimeout(self.timeout)
         self.sock.connect(target)
 start = time.monotonic(); status = 0; detail = ''
+# Asked again soon at first (a new instance answers within a second or so), then less often.
+delay = 0.05
 class Named(http.client.HTTPSConnection):
     # To nginx on this host, with the site's name in the TLS handshake (SNI), as a browser.
     def connect(self):
@@ -39685,7 +39691,7 @@ while True:
     # A refusal is Django's final word: no need to wait for it to change.
     if refused or elapsed >= timeout * 1000:
         print('unhealthy', status, elapsed, detail); sys.exit(1)
-    time.sleep(0.25)
+    time.sleep(delay); delay = min(delay * 1.5, 0.5)
 `;
 /** Requests health-path through nginx on the host until a healthy status or health-timeout. */
 /**
@@ -41425,6 +41431,8 @@ function changedFiles(s) {
     return script(sh `changed=$(cat ${layout(s).changed} 2>/dev/null || echo all)`, raw(`was() { printf '%s\n' $changed | grep -qxE "all|$1"; }`));
 }
 const siteChanged = (s) => sh `was ${unitPattern(baseName(layout(s).site), 'default-site')}`;
+/** `was` the gunicorn template units changed by this deploy (changedFiles)? */
+const unitsChanged = (files) => sh `was ${unitPattern(baseName(files.socket.path), baseName(files.service.path))}`;
 /** The socket that traffic reaches an instance by: the link target of socketPath(). */
 function liveSocket(s, instance) {
     return instanceSocketPath(s.projectName, instance);
@@ -41489,7 +41497,10 @@ function startStep(s, id, idle, files) {
         privileged: true,
         command: detached(script(
         // Left over from a run that died: whatever the idle instance runs is not live.
-        sh `systemctl stop ${units.service} ${units.socket} 2>/dev/null || true`, sh `mkdir -p ${RUNTIME_UNIT_FOLDER}`, sh `cp ${p.staged}/${baseName(files.socket.path)} ${runtime.socket}`, sh `cp ${p.staged}/${baseName(files.service.path)} ${runtime.service}`, raw('systemctl daemon-reload'), sh `mkdir -p ${p.instances} && chmod 755 ${p.instances}`, sh `ln -sfn ../releases/${id} ${staging} && mv -T ${staging} ${p.instance(idle)}`, sh `date +%s > ${startedAt(s)}`, sh `systemctl start ${units.socket}`, sh `systemctl start ${units.service} || echo "gunicorn did not start; the health check will tell" >&2`))
+        sh `systemctl stop ${units.service} ${units.socket} 2>/dev/null || true`, 
+        // Units the gate found unchanged: the instance runs from the template as it is, and
+        // systemd reads nothing again (a daemon-reload takes 0.1 s and more).
+        changedFiles(s), sh `if ${unitsChanged(files)} || [ -e ${runtime.socket} ] || [ -e ${runtime.service} ]; then`, sh `  mkdir -p ${RUNTIME_UNIT_FOLDER}`, sh `  cp ${p.staged}/${baseName(files.socket.path)} ${runtime.socket}`, sh `  cp ${p.staged}/${baseName(files.service.path)} ${runtime.service}`, raw('  systemctl daemon-reload'), raw('fi'), sh `mkdir -p ${p.instances} && chmod 755 ${p.instances}`, sh `ln -sfn ../releases/${id} ${staging} && mv -T ${staging} ${p.instance(idle)}`, sh `date +%s > ${startedAt(s)}`, sh `systemctl start ${units.socket}`, sh `systemctl start ${units.service} || echo "gunicorn did not start; the health check will tell" >&2`))
     };
 }
 /**
@@ -41530,8 +41541,9 @@ function switchStep(s, id, idle, live, files) {
         enableInstance(s, idle), 
         // The files the gate tested, the boot's link and `current`: now the live ones; traffic.
         installStaged(s, files), recordTraffic(s, idle), pointCurrentAt(s, id), moveTraffic(s, idle), old ? disableInstance(s, old) : undefined, 
-        // After the reload it runs from the template, which has its runtime units' text now.
-        sh `rm -f ${runtime.socket} ${runtime.service}`, raw('systemctl daemon-reload'), sh `if ${siteChanged(s)} || ! systemctl is-active --quiet nginx; then`, reloadNginx, raw('fi')))
+        // After the reload it runs from the template, which has its runtime units' text now
+        // (none when the units did not change: it ran from the template all along).
+        sh `if ${unitsChanged(files)} || [ -e ${runtime.socket} ] || [ -e ${runtime.service} ]; then`, sh `  rm -f ${runtime.socket} ${runtime.service}`, raw('  systemctl daemon-reload'), raw('fi'), sh `if ${siteChanged(s)} || ! systemctl is-active --quiet nginx; then`, reloadNginx, raw('fi')))
     };
 }
 /**
@@ -41556,7 +41568,9 @@ function drainStep(s, old) {
         // Connections accepted (ESTAB) or waiting to be (the listening socket's queue).
         sh `busy() { ss -xaH src ${bound} 2>/dev/null | awk '$2 != "LISTEN" || $3 > 0' | wc -l; }`, sh `for i in $(seq 1 ${s.drainTimeoutS * 10}); do [ "$(busy)" -eq 0 ] && break; sleep 0.1; done`, raw('left=$(busy)'), raw('[ "$left" -eq 0 ] || echo "$left connection(s) still open after drain-timeout: gunicorn stops them gracefully" >&2'), old === 'legacy'
             ? sh `systemctl disable --quiet --now ${stopped.service} ${stopped.socket} 2>/dev/null || systemctl stop ${stopped.service} ${stopped.socket}`
-            : sh `systemctl disable --quiet --now --no-block ${stopped.service} ${stopped.socket} 2>/dev/null || systemctl stop --no-block ${stopped.service} ${stopped.socket}`, old === 'legacy'
+            : // The switch disabled it already (its links gone): `systemctl disable` would only
+                // make systemd read every unit again.
+                script(disableInstance(s, old), sh `systemctl stop --no-block ${stopped.service} ${stopped.socket}`), old === 'legacy'
             ? script(sh `rm -f ${p.legacyUnits.socket} ${p.legacyUnits.service} ${liveSocket(s, 'legacy')}`, raw('systemctl daemon-reload'))
             : undefined)
     };

@@ -133,7 +133,8 @@ export function installConfigStep(s: Settings, files: ConfigFiles): Step {
         script(
           writeFile(`${p.staged}/${baseName(path)}`, text),
           sh`chmod 644 ${p.staged}/${baseName(path)}`,
-          sh`if ! cmp -s ${p.staged}/${baseName(path)} ${path}; then changed="$changed ${baseName(path)}"; fi`,
+          // The name quoted outside the double quotes: inside them, its backslashes would stay.
+          sh`if ! cmp -s ${p.staged}/${baseName(path)} ${path}; then changed="$changed "${baseName(path)}; fi`,
           sh`cp -p ${p.staged}/${baseName(path)} ${path}.new && mv -f ${path}.new ${path}`
         )
       ),
@@ -168,8 +169,10 @@ export function installStaged(
   const chosen = only ? only.flatMap((name) => (files[name] ? [files[name]] : [])) : allFiles(files)
   const site = chosen.includes(files.site)
   return script(
+    // An identical file is left as it is: systemd would call a new copy changed (by its time).
     ...chosen.map(
-      ({ path }) => sh`cp -p ${p.staged}/${baseName(path)} ${path}.new && mv -f ${path}.new ${path}`
+      ({ path }) =>
+        sh`cmp -s ${p.staged}/${baseName(path)} ${path} || { cp -p ${p.staged}/${baseName(path)} ${path}.new && mv -f ${path}.new ${path}; }`
     ),
     site ? sh`ln -sfn ${files.site.path} ${p.siteLink}` : undefined,
     site && catchAll ? sh`rm -f ${DEFAULT_SITE_LINK}` : undefined

@@ -35,6 +35,8 @@ class UnixConnection(http.client.HTTPConnection):
         self.sock.settimeout(self.timeout)
         self.sock.connect(target)
 start = time.monotonic(); status = 0; detail = ''
+# Asked again soon at first (a new instance answers within a second or so), then less often.
+delay = 0.05
 class Named(http.client.HTTPSConnection):
     # To nginx on this host, with the site's name in the TLS handshake (SNI), as a browser.
     def connect(self):
@@ -70,7 +72,7 @@ while True:
     # A refusal is Django's final word: no need to wait for it to change.
     if refused or elapsed >= timeout * 1000:
         print('unhealthy', status, elapsed, detail); sys.exit(1)
-    time.sleep(0.25)
+    time.sleep(delay); delay = min(delay * 1.5, 0.5)
 `
 
 export interface HealthResult {

@@ -66,8 +66,16 @@ test('a code change with no new migration: no migration runs, only the changed s
   const before = await must(`sha256sum ${database}; stat -c '%i %s %Y' ${database}`)
 
   v2Env = newCommit()
+  const since = (await must('date +%s.%N')).trim()
   const run = succeeded(await runAction(inputs(), { env: v2Env, workspace: project('v2') }))
   v2 = run.outputs.release
+  // The units did not change: the new instance ran from the template as it was, and systemd
+  // read nothing again (no daemon-reload, which logs "Reloading.").
+  expect(run.stdout).toMatch(/^changed= ?$/m)
+  expect(await must(`journalctl --since @${since} --no-pager -q -t systemd`)).not.toMatch(
+    /Reloading/
+  )
+  expect(await must(`ls /run/systemd/system | grep gunicorn-shop || true`)).toBe('')
   // Decided in the Django process, on the database itself.
   expect(run.stdout).toContain('No migrations to apply: migrate did not run.')
   expect(run.stdout).not.toContain('Operations to perform')
