@@ -32,10 +32,13 @@ export interface HostFacts extends AcmeFacts {
   deployed?: string
 }
 
-/** The interpreter's version and real path; then it fails unless it can make a venv with pip. */
-const INTERPRETER_PY = `import os, sys
+/**
+ * The interpreter's version and real path; then it fails unless it can make a venv with pip.
+ * The modules are found, not imported: importing them would take longer than all the rest.
+ */
+const INTERPRETER_PY = `import os, sys, importlib.util as found
 print(sys.version.split()[0], os.path.realpath(sys.executable))
-import venv, ensurepip`
+assert found.find_spec('venv') and found.find_spec('ensurepip')`
 
 export function inspectStep(s: Settings): Step {
   const p = layout(s)
@@ -50,7 +53,7 @@ export function inspectStep(s: Settings): Step {
       sh`for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`,
       raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'),
       // One interpreter start: its version and path, then whether it can make a venv.
-      sh`if ! python=$(${s.python} -c ${INTERPRETER_PY} 2>/dev/null); then`,
+      sh`if ! python=$(${s.python} -I -S -c ${INTERPRETER_PY} 2>/dev/null); then`,
       raw(
         '  package=python3-venv; [ -z "$python" ] || package="python$(echo "$python" | cut -d. -f1,2)-venv"'
       ),
