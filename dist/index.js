@@ -44657,6 +44657,7 @@ first) {
     let output = Buffer.alloc(0);
     let waited = false;
     let lockedAt = 0;
+    let answered = false;
     let onLocked = () => { };
     const locked = new Promise((resolve) => (onLocked = resolve));
     let onFirst = () => { };
@@ -44677,9 +44678,11 @@ first) {
                 lockedAt = Date.now();
                 onLocked(progress.staleHolder);
             }
-            const result = first && lockedAt ? parseFirst(output) : undefined;
-            if (result)
+            const result = first && lockedAt && !answered ? parseFirst(output) : undefined;
+            if (result) {
+                answered = true;
                 onFirst({ ...result, durationMs: Date.now() - lockedAt });
+            }
         }
     });
     const outcome = await Promise.race([locked, finished]);
@@ -44705,6 +44708,7 @@ function firstResult(first, done, finished, timeoutMs) {
         timer = setTimeout(() => reject(
         // The executor names the step.
         new RemoteError('timeout', `it took longer than ${timeoutMs / 1000} s (command-timeout)`)), timeoutMs);
+        timer.unref();
     });
     const ended = finished.then((result) => {
         throw new RemoteError('command', `${first.title}: the lock command ended first (exit ${result.code}): ${result.stderr.trim()}`);

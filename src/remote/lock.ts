@@ -31,6 +31,7 @@ export async function acquireLock(
   let output = Buffer.alloc(0)
   let waited = false
   let lockedAt = 0
+  let answered = false
   let onLocked: (value: string) => void = () => {}
   const locked = new Promise<string>((resolve) => (onLocked = resolve))
   let onFirst: (result: RunResult) => void = () => {}
@@ -53,8 +54,11 @@ export async function acquireLock(
           lockedAt = Date.now()
           onLocked(progress.staleHolder)
         }
-        const result = first && lockedAt ? parseFirst(output) : undefined
-        if (result) onFirst({ ...result, durationMs: Date.now() - lockedAt })
+        const result = first && lockedAt && !answered ? parseFirst(output) : undefined
+        if (result) {
+          answered = true
+          onFirst({ ...result, durationMs: Date.now() - lockedAt })
+        }
       }
     }
   )
@@ -95,6 +99,7 @@ function firstResult(
         ),
       timeoutMs
     )
+    timer.unref()
   })
   const ended = finished.then((result): never => {
     throw new RemoteError(
