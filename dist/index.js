@@ -44654,37 +44654,15 @@ async function acquireLock(transport, s, holder, waitSeconds, onWait,
 /** a step to run under the lock as soon as it is taken, in the same command (root's) */
 first) {
     const stdin = new external_node_stream_.PassThrough();
-    let output = Buffer.alloc(0);
-    let waited = false;
-    let lockedAt = 0;
-    let answered = false;
-    let onLocked = () => { };
-    const locked = new Promise((resolve) => (onLocked = resolve));
-    let onFirst = () => { };
-    const firstDone = new Promise((resolve) => (onFirst = resolve));
+    const watch = lockWatch(onWait, first !== undefined);
     const finished = transport.run(lockCommand(s, holder, waitSeconds, first?.command), {
         step: { id: 'lock', title: 'Take the deploy lock', first: first?.id },
         privileged: true,
         stdin,
         timeoutMs: 7 * 24 * 3600 * 1000,
-        onStdout: (chunk) => {
-            output = Buffer.concat([output, chunk]);
-            const progress = parseLockOutput(output.toString());
-            if (progress.state === 'waiting' && !waited) {
-                waited = true;
-                onWait(progress.holder);
-            }
-            if (progress.state === 'locked' && !lockedAt) {
-                lockedAt = Date.now();
-                onLocked(progress.staleHolder);
-            }
-            const result = first && lockedAt && !answered ? parseFirst(output) : undefined;
-            if (result) {
-                answered = true;
-                onFirst({ ...result, durationMs: Date.now() - lockedAt });
-            }
-        }
+        onStdout: watch.read
     });
+    const { locked, firstDone } = watch;
     const outcome = await Promise.race([locked, finished]);
     if (typeof outcome !== 'string') {
         const message = outcome.stderr.trim() || outcome.stdout.trim();
@@ -44698,6 +44676,36 @@ first) {
         release: async () => {
             stdin.end();
             await finished;
+        }
+    };
+}
+/** Reads the lock command's output as it comes: the wait, the lock taken, the first step's answer. */
+function lockWatch(onWait, withFirst) {
+    let output = Buffer.alloc(0);
+    let waited = false;
+    let lockedAt = 0;
+    let answered = false;
+    let onLocked = () => { };
+    let onFirst = () => { };
+    return {
+        locked: new Promise((resolve) => (onLocked = resolve)),
+        firstDone: new Promise((resolve) => (onFirst = resolve)),
+        read(chunk) {
+            output = Buffer.concat([output, chunk]);
+            const progress = parseLockOutput(output.toString());
+            if (progress.state === 'waiting' && !waited) {
+                waited = true;
+                onWait(progress.holder);
+            }
+            if (progress.state === 'locked' && !lockedAt) {
+                lockedAt = Date.now();
+                onLocked(progress.staleHolder);
+            }
+            const result = withFirst && lockedAt && !answered ? parseFirst(output) : undefined;
+            if (result) {
+                answered = true;
+                onFirst({ ...result, durationMs: Date.now() - lockedAt });
+            }
         }
     };
 }

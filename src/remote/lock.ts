@@ -28,14 +28,7 @@ export async function acquireLock(
   first?: Step
 ): Promise<HeldLock> {
   const stdin = new PassThrough()
-  let output = Buffer.alloc(0)
-  let waited = false
-  let lockedAt = 0
-  let answered = false
-  let onLocked: (value: string) => void = () => {}
-  const locked = new Promise<string>((resolve) => (onLocked = resolve))
-  let onFirst: (result: RunResult) => void = () => {}
-  const firstDone = new Promise<RunResult>((resolve) => (onFirst = resolve))
+  const watch = lockWatch(onWait, first !== undefined)
   const finished: Promise<RunResult> = transport.run(
     lockCommand(s, holder, waitSeconds, first?.command),
     {
@@ -43,25 +36,10 @@ export async function acquireLock(
       privileged: true,
       stdin,
       timeoutMs: 7 * 24 * 3600 * 1000,
-      onStdout: (chunk) => {
-        output = Buffer.concat([output, chunk])
-        const progress = parseLockOutput(output.toString())
-        if (progress.state === 'waiting' && !waited) {
-          waited = true
-          onWait(progress.holder)
-        }
-        if (progress.state === 'locked' && !lockedAt) {
-          lockedAt = Date.now()
-          onLocked(progress.staleHolder)
-        }
-        const result = first && lockedAt && !answered ? parseFirst(output) : undefined
-        if (result) {
-          answered = true
-          onFirst({ ...result, durationMs: Date.now() - lockedAt })
-        }
-      }
+      onStdout: watch.read
     }
   )
+  const { locked, firstDone } = watch
   const outcome = await Promise.race([locked, finished])
   if (typeof outcome !== 'string') {
     const message = outcome.stderr.trim() || outcome.stdout.trim()
@@ -78,6 +56,37 @@ export async function acquireLock(
     release: async () => {
       stdin.end()
       await finished
+    }
+  }
+}
+
+/** Reads the lock command's output as it comes: the wait, the lock taken, the first step's answer. */
+function lockWatch(onWait: (holder: string) => void, withFirst: boolean) {
+  let output = Buffer.alloc(0)
+  let waited = false
+  let lockedAt = 0
+  let answered = false
+  let onLocked: (staleHolder: string) => void = () => {}
+  let onFirst: (result: RunResult) => void = () => {}
+  return {
+    locked: new Promise<string>((resolve) => (onLocked = resolve)),
+    firstDone: new Promise<RunResult>((resolve) => (onFirst = resolve)),
+    read(chunk: Buffer): void {
+      output = Buffer.concat([output, chunk])
+      const progress = parseLockOutput(output.toString())
+      if (progress.state === 'waiting' && !waited) {
+        waited = true
+        onWait(progress.holder)
+      }
+      if (progress.state === 'locked' && !lockedAt) {
+        lockedAt = Date.now()
+        onLocked(progress.staleHolder)
+      }
+      const result = withFirst && lockedAt && !answered ? parseFirst(output) : undefined
+      if (result) {
+        answered = true
+        onFirst({ ...result, durationMs: Date.now() - lockedAt })
+      }
     }
   }
 }
