@@ -2,7 +2,7 @@
 // one connection. Counted on the host itself, from sshd's log lines in the journal: each login is
 // one "Accepted publickey", and a connection that never logs in leaves a "[preauth]" line.
 import { runAction } from './action.js'
-import { deployInputs, edit, health, workspaceWith } from './fixture.js'
+import { deployInputs, edit, health, sshdLinesAfter, workspaceWith } from './fixture.js'
 import { bootHost, type TestHost } from './testhost.js'
 
 /** The journal's position now, to read only what comes after it. */
@@ -22,13 +22,7 @@ async function sshConnections(
   // sshd writes "Accepted ..." before the command runs, but journald may store it after a short
   // run (a dry run takes under a second) has ended: read until a login is there, then once more
   // a moment later for any other.
-  // sshd's lines picked out here, not by `-t sshd`: with a match, journalctl's --after-cursor
-  // skips the first matching entry when the cursor's own entry is not one (another unit's line,
-  // such as the drained instance's stop, logged after the last deploy's disconnect).
-  const read = async () =>
-    (await host.exec(`journalctl --after-cursor='${cursor}' --no-pager -o short-iso`)).stdout
-      .split('\n')
-      .flatMap((line) => /^\S+ \S+ sshd\[\d+\]: (.*)$/.exec(line)?.[1] ?? [])
+  const read = () => sshdLinesAfter(host, cursor)
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
   let lines = await read()
   for (let i = 0; i < 40 && !lines.some((l) => /^Accepted /.test(l)); i++) {

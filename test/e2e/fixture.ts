@@ -196,3 +196,19 @@ export async function activeStates(host: TestHost, units: string): Promise<strin
     `systemctl is-active ${units}; true`
   return (await host.exec(cmd)).stdout.trim()
 }
+
+/**
+ * sshd's log lines (their messages) after a journal cursor. Picked out here, not by
+ * `journalctl -t sshd`: with a match, --after-cursor skips the first matching entry when the
+ * cursor's own entry is not one (another unit's line, such as a drained instance's stop).
+ */
+export async function sshdLinesAfter(host: TestHost, cursor: string): Promise<string[]> {
+  const quoted = `'${cursor.replace(/'/g, `'\\''`)}'`
+  const result = await host.exec(
+    `journalctl --sync; journalctl --after-cursor=${quoted} --no-pager -q -o short-iso`
+  )
+  if (result.code !== 0) throw new Error(`journalctl failed on ${host.name}: ${result.stderr}`)
+  return result.stdout
+    .split('\n')
+    .flatMap((line) => /^\S+ \S+ sshd\[\d+\]: (.*)$/.exec(line)?.[1] ?? [])
+}

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type ActionRun, runAction } from './action.js'
-import { deployInputs, health, workspaceWith } from './fixture.js'
+import { deployInputs, health, sshdLinesAfter, workspaceWith } from './fixture.js'
 import { bootHost, type ExecResult, type TestHost } from './testhost.js'
 
 let host: TestHost
@@ -46,11 +46,7 @@ async function journalCursor(target: TestHost): Promise<string> {
 async function sshdLog(target: TestHost, cursor: string): Promise<string[]> {
   // sshd logs a closed connection just after the client is gone.
   await new Promise((resolve) => setTimeout(resolve, 500))
-  const result = await must(
-    target,
-    `journalctl --sync; journalctl -t sshd --after-cursor='${cursor}' --no-pager -q -o cat`
-  )
-  return result.stdout.split('\n').filter((line) => line !== '')
+  return (await sshdLinesAfter(target, cursor)).filter((line) => line !== '')
 }
 
 /** The `::error` annotations of a run, one per line. */

@@ -23,6 +23,7 @@ import {
   get,
   health,
   liveService,
+  sshdLinesAfter,
   workspaceWith
 } from './fixture.js'
 import {
@@ -110,11 +111,7 @@ async function journalCursor(host: TestHost): Promise<string> {
 async function sshdLog(host: TestHost, cursor: string): Promise<string> {
   // sshd logs a closed connection just after the client is gone.
   await sleep(500)
-  const result = await must(
-    host,
-    `journalctl --sync; journalctl -t sshd --after-cursor=${quote(cursor)} --no-pager -q -o cat`
-  )
-  return result.stdout
+  return (await sshdLinesAfter(host, cursor)).map((line) => `${line}\n`).join('')
 }
 
 /** Any trace of a login attempt: user name, key, password or a session. */
