@@ -310,6 +310,8 @@ test('rollback: true goes back to the last release that went live, never to one 
   const killed = injectAt(venv, 'kill', relay, host)
   await deploy('rb-half', 2, { onStdout: killed.onStdout })
   expect(killed.hit()).toBe(true)
+  // Release ids name the second they were made in: the killed run may have ended within it.
+  await new Promise((resolve) => setTimeout(resolve, 1100))
   succeeded(await deploy('rb-c', 3))
   const newest = await must(
     'cd /srv/shop/releases && for r in $(ls | tail -n 3); do cat $r/VERSION; done'
