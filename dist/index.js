@@ -40796,6 +40796,11 @@ function folded(before, step) {
         command: script(raw('set -eu'), ...before.map((b) => b.command), step.command)
     };
 }
+/** `before` sent with the first of `steps` (folded); alone when there is no step to go with. */
+function foldedIntoFirst(before, steps) {
+    const [first, ...rest] = steps;
+    return first ? [folded(before, first), ...rest] : before;
+}
 
 ;// CONCATENATED MODULE: ./src/server/django.ts
 // Django on the server: commands run as the app user in a release, the settings the deploy reads
@@ -40891,8 +40896,7 @@ function djangoSteps(s, id, found, previous = '') {
         }));
     if (s.preRestart)
         steps.push(hookStep(s, id, 'pre-restart', s.preRestart, 'django', writable));
-    const [first, ...rest] = steps;
-    return first ? [folded(prepare, first), ...rest] : prepare;
+    return foldedIntoFirst(prepare, steps);
 }
 /** build-commands, and django-compressor's offline compression when the settings ask for it. */
 function buildCommands(s, found) {
@@ -41481,8 +41485,15 @@ function changedFiles(s) {
     return script(sh `changed=$(cat ${layout(s).changed} 2>/dev/null || echo all)`, raw(`was() { printf '%s\n' $changed | grep -qxE "all|$1"; }`));
 }
 const siteChanged = (s) => sh `was ${unitPattern(baseName(layout(s).site), 'default-site')}`;
-/** `was` the gunicorn template units changed by this deploy (changedFiles)? */
-const unitsChanged = (files) => sh `was ${unitPattern(baseName(files.socket.path), baseName(files.service.path))}`;
+/**
+ * Whether the idle instance runs from units of its own (/run/systemd/system): when this deploy
+ * changed the gunicorn template units (changedFiles), or a run that died left some there.
+ */
+const ownUnits = (s, files, idle) => {
+    const runtime = layout(s).runtimeUnits(idle);
+    const names = unitPattern(baseName(files.socket.path), baseName(files.service.path));
+    return sh `was ${names} || [ -e ${runtime.socket} ] || [ -e ${runtime.service} ]`;
+};
 /** The socket that traffic reaches an instance by: the link target of socketPath(). */
 function liveSocket(s, instance) {
     return instanceSocketPath(s.projectName, instance);
@@ -41550,7 +41561,7 @@ function startStep(s, id, idle, files) {
         sh `systemctl stop ${units.service} ${units.socket} 2>/dev/null || true`, 
         // Units the gate found unchanged: the instance runs from the template as it is, and
         // systemd reads nothing again (a daemon-reload takes 0.1 s and more).
-        changedFiles(s), sh `if ${unitsChanged(files)} || [ -e ${runtime.socket} ] || [ -e ${runtime.service} ]; then`, sh `  mkdir -p ${RUNTIME_UNIT_FOLDER}`, sh `  cp ${p.staged}/${baseName(files.socket.path)} ${runtime.socket}`, sh `  cp ${p.staged}/${baseName(files.service.path)} ${runtime.service}`, raw('  systemctl daemon-reload'), raw('fi'), sh `mkdir -p ${p.instances} && chmod 755 ${p.instances}`, sh `ln -sfn ../releases/${id} ${staging} && mv -T ${staging} ${p.instance(idle)}`, sh `date +%s > ${startedAt(s)}`, sh `systemctl start ${units.socket}`, sh `systemctl start ${units.service} || echo "gunicorn did not start; the health check will tell" >&2`))
+        changedFiles(s), sh `if ${ownUnits(s, files, idle)}; then`, sh `  mkdir -p ${RUNTIME_UNIT_FOLDER}`, sh `  cp ${p.staged}/${baseName(files.socket.path)} ${runtime.socket}`, sh `  cp ${p.staged}/${baseName(files.service.path)} ${runtime.service}`, raw('  systemctl daemon-reload'), raw('fi'), sh `mkdir -p ${p.instances} && chmod 755 ${p.instances}`, sh `ln -sfn ../releases/${id} ${staging} && mv -T ${staging} ${p.instance(idle)}`, sh `date +%s > ${startedAt(s)}`, sh `systemctl start ${units.socket}`, sh `systemctl start ${units.service} || echo "gunicorn did not start; the health check will tell" >&2`))
     };
 }
 /**
@@ -41593,7 +41604,7 @@ function switchStep(s, id, idle, live, files) {
         installStaged(s, files), recordTraffic(s, idle), pointCurrentAt(s, id), moveTraffic(s, idle), old ? disableInstance(s, old) : undefined, 
         // After the reload it runs from the template, which has its runtime units' text now
         // (none when the units did not change: it ran from the template all along).
-        sh `if ${unitsChanged(files)} || [ -e ${runtime.socket} ] || [ -e ${runtime.service} ]; then`, sh `  rm -f ${runtime.socket} ${runtime.service}`, raw('  systemctl daemon-reload'), raw('fi'), sh `if ${siteChanged(s)} || ! systemctl is-active --quiet nginx; then`, reloadNginx, raw('fi')))
+        sh `if ${ownUnits(s, files, idle)}; then`, sh `  rm -f ${runtime.socket} ${runtime.service}`, raw('  systemctl daemon-reload'), raw('fi'), sh `if ${siteChanged(s)} || ! systemctl is-active --quiet nginx; then`, reloadNginx, raw('fi')))
     };
 }
 /**
@@ -41617,12 +41628,10 @@ function drainStep(s, old) {
         command: script(raw('set -u'), 
         // Connections accepted (ESTAB) or waiting to be (the listening socket's queue).
         sh `busy() { ss -xaH src ${bound} 2>/dev/null | awk '$2 != "LISTEN" || $3 > 0' | wc -l; }`, sh `for i in $(seq 1 ${s.drainTimeoutS * 10}); do [ "$(busy)" -eq 0 ] && break; sleep 0.1; done`, raw('left=$(busy)'), raw('[ "$left" -eq 0 ] || echo "$left connection(s) still open after drain-timeout: gunicorn stops them gracefully" >&2'), old === 'legacy'
-            ? sh `systemctl disable --quiet --now ${stopped.service} ${stopped.socket} 2>/dev/null || systemctl stop ${stopped.service} ${stopped.socket}`
+            ? script(sh `systemctl disable --quiet --now ${stopped.service} ${stopped.socket} 2>/dev/null || systemctl stop ${stopped.service} ${stopped.socket}`, sh `rm -f ${p.legacyUnits.socket} ${p.legacyUnits.service} ${liveSocket(s, 'legacy')}`, raw('systemctl daemon-reload'))
             : // The switch disabled it already (its links gone): `systemctl disable` would only
                 // make systemd read every unit again.
-                script(disableInstance(s, old), sh `systemctl stop --no-block ${stopped.service} ${stopped.socket}`), old === 'legacy'
-            ? script(sh `rm -f ${p.legacyUnits.socket} ${p.legacyUnits.service} ${liveSocket(s, 'legacy')}`, raw('systemctl daemon-reload'))
-            : undefined)
+                script(disableInstance(s, old), sh `systemctl stop --no-block ${stopped.service} ${stopped.socket}`))
     };
 }
 /**
@@ -42062,14 +42071,13 @@ function planUnlocked(input) {
 }
 /** Before the project's settings are read: the layout (with the .env or the upload), venv. */
 function releaseSteps(s, target, isNew, venvKey) {
-    const [next, ...rest] = [
-        ...(s.dotenv.length > 0 ? [dotenvStep(s)] : []),
-        ...(isNew ? [uploadStep(s, target), venvStep(s, target, venvKey)] : [])
-    ];
     return [
         // A calendar systemd refuses stops the run before anything is uploaded or installed.
         ...(s.schedules.length > 0 ? [checkCalendarsStep(s)] : []),
-        ...(next ? [folded([prepareStep(s)], next), ...rest] : [prepareStep(s)])
+        ...foldedIntoFirst([prepareStep(s)], [
+            ...(s.dotenv.length > 0 ? [dotenvStep(s)] : []),
+            ...(isNew ? [uploadStep(s, target), venvStep(s, target, venvKey)] : [])
+        ])
     ];
 }
 /** After a healthy switch: the old instance drained, the renewal timer, post-deploy, pruning. */

@@ -36,7 +36,7 @@ import {
   verifyProcessesStep,
   type ProcessFiles
 } from './server/processes.js'
-import { folded, type Step } from './server/step.js'
+import { foldedIntoFirst, type Step } from './server/step.js'
 import {
   abandonStep,
   drainStep,
@@ -351,14 +351,16 @@ function planUnlocked(input: PlanInput): Plan {
 
 /** Before the project's settings are read: the layout (with the .env or the upload), venv. */
 function releaseSteps(s: Settings, target: string, isNew: boolean, venvKey: string | null): Step[] {
-  const [next, ...rest] = [
-    ...(s.dotenv.length > 0 ? [dotenvStep(s)] : []),
-    ...(isNew ? [uploadStep(s, target), venvStep(s, target, venvKey)] : [])
-  ]
   return [
     // A calendar systemd refuses stops the run before anything is uploaded or installed.
     ...(s.schedules.length > 0 ? [checkCalendarsStep(s)] : []),
-    ...(next ? [folded([prepareStep(s)], next), ...rest] : [prepareStep(s)])
+    ...foldedIntoFirst(
+      [prepareStep(s)],
+      [
+        ...(s.dotenv.length > 0 ? [dotenvStep(s)] : []),
+        ...(isNew ? [uploadStep(s, target), venvStep(s, target, venvKey)] : [])
+      ]
+    )
   ]
 }
 

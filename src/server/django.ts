@@ -13,7 +13,7 @@ import { sharedLocation, sharedPaths, shareStep } from './shared.js'
 import { inRelease } from './sandbox.js'
 import type { DjangoFacts } from './discover.js'
 import { djangoStep, type DjangoWork } from './manage.js'
-import { folded, type Step } from './step.js'
+import { foldedIntoFirst, type Step } from './step.js'
 
 /** Where MEDIA_ROOT really is: in shared/ when it is a shared path of the release. */
 function mediaFolder(s: Settings, id: string, found: DjangoFacts): string | undefined {
@@ -104,8 +104,7 @@ export function djangoSteps(s: Settings, id: string, found: DjangoFacts, previou
       })
     )
   if (s.preRestart) steps.push(hookStep(s, id, 'pre-restart', s.preRestart, 'django', writable))
-  const [first, ...rest] = steps
-  return first ? [folded(prepare, first), ...rest] : prepare
+  return foldedIntoFirst(prepare, steps)
 }
 
 /** build-commands, and django-compressor's offline compression when the settings ask for it. */

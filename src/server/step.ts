@@ -39,3 +39,9 @@ export function folded(before: Step[], step: Step): Step {
     command: script(raw('set -eu'), ...before.map((b) => b.command), step.command)
   }
 }
+
+/** `before` sent with the first of `steps` (folded); alone when there is no step to go with. */
+export function foldedIntoFirst(before: Step[], steps: Step[]): Step[] {
+  const [first, ...rest] = steps
+  return first ? [folded(before, first), ...rest] : before
+}

@@ -90,9 +90,15 @@ function changedFiles(s: Settings): ShellText {
 const siteChanged = (s: Settings) =>
   sh`was ${unitPattern(baseName(layout(s).site), 'default-site')}`
 
-/** `was` the gunicorn template units changed by this deploy (changedFiles)? */
-const unitsChanged = (files: ConfigFiles) =>
-  sh`was ${unitPattern(baseName(files.socket.path), baseName(files.service.path))}`
+/**
+ * Whether the idle instance runs from units of its own (/run/systemd/system): when this deploy
+ * changed the gunicorn template units (changedFiles), or a run that died left some there.
+ */
+const ownUnits = (s: Settings, files: ConfigFiles, idle: Instance) => {
+  const runtime = layout(s).runtimeUnits(idle)
+  const names = unitPattern(baseName(files.socket.path), baseName(files.service.path))
+  return sh`was ${names} || [ -e ${runtime.socket} ] || [ -e ${runtime.service} ]`
+}
 
 /** The socket that traffic reaches an instance by: the link target of socketPath(). */
 function liveSocket(s: Settings, instance: Instance | 'legacy'): string {
@@ -173,7 +179,7 @@ export function startStep(s: Settings, id: string, idle: Instance, files: Config
         // Units the gate found unchanged: the instance runs from the template as it is, and
         // systemd reads nothing again (a daemon-reload takes 0.1 s and more).
         changedFiles(s),
-        sh`if ${unitsChanged(files)} || [ -e ${runtime.socket} ] || [ -e ${runtime.service} ]; then`,
+        sh`if ${ownUnits(s, files, idle)}; then`,
         sh`  mkdir -p ${RUNTIME_UNIT_FOLDER}`,
         sh`  cp ${p.staged}/${baseName(files.socket.path)} ${runtime.socket}`,
         sh`  cp ${p.staged}/${baseName(files.service.path)} ${runtime.service}`,
@@ -243,7 +249,7 @@ export function switchStep(
         old ? disableInstance(s, old) : undefined,
         // After the reload it runs from the template, which has its runtime units' text now
         // (none when the units did not change: it ran from the template all along).
-        sh`if ${unitsChanged(files)} || [ -e ${runtime.socket} ] || [ -e ${runtime.service} ]; then`,
+        sh`if ${ownUnits(s, files, idle)}; then`,
         sh`  rm -f ${runtime.socket} ${runtime.service}`,
         raw('  systemctl daemon-reload'),
         raw('fi'),
@@ -284,19 +290,17 @@ export function drainStep(s: Settings, old: Instance | 'legacy'): Step {
         '[ "$left" -eq 0 ] || echo "$left connection(s) still open after drain-timeout: gunicorn stops them gracefully" >&2'
       ),
       old === 'legacy'
-        ? sh`systemctl disable --quiet --now ${stopped.service} ${stopped.socket} 2>/dev/null || systemctl stop ${stopped.service} ${stopped.socket}`
+        ? script(
+            sh`systemctl disable --quiet --now ${stopped.service} ${stopped.socket} 2>/dev/null || systemctl stop ${stopped.service} ${stopped.socket}`,
+            sh`rm -f ${p.legacyUnits.socket} ${p.legacyUnits.service} ${liveSocket(s, 'legacy')}`,
+            raw('systemctl daemon-reload')
+          )
         : // The switch disabled it already (its links gone): `systemctl disable` would only
           // make systemd read every unit again.
           script(
             disableInstance(s, old),
             sh`systemctl stop --no-block ${stopped.service} ${stopped.socket}`
-          ),
-      old === 'legacy'
-        ? script(
-            sh`rm -f ${p.legacyUnits.socket} ${p.legacyUnits.service} ${liveSocket(s, 'legacy')}`,
-            raw('systemctl daemon-reload')
           )
-        : undefined
     )
   }
 }
