@@ -432,7 +432,7 @@ describe('a deploy of what already serves', () => {
     const t = new ScriptedTransport()
     await deploy(s, t)
     const prune = t.ran.find((r) => r.step === 'prune')?.command ?? ''
-    const key = /([0-9a-f]{64}) > \/srv\/mysite\/\.deploy\/deployed\//.exec(prune)?.[1]
+    const key = /([0-9a-f]{64}) \S+ > \/srv\/mysite\/\.deploy\/deployed\//.exec(prune)?.[1]
     if (!key) throw new Error(`the prune step records no deploy key:\n${prune}`)
     return key
   }
@@ -491,6 +491,86 @@ describe('a deploy of what already serves', () => {
         /rm -f \/srv\/mysite\/\.deploy\/deployed\/2026/
       )
     }
+  })
+})
+
+describe("a warm deploy plans with the live release's settings", () => {
+  /** What the live release's settings said, recorded with its deploy key. */
+  const recorded = (media = '/srv/mysite/shared/media') => ({
+    STATIC_URL: '/static/',
+    STATIC_ROOT: `/srv/mysite/releases/${LIVE}/staticfiles`,
+    MEDIA_URL: '/media/',
+    MEDIA_ROOT: media
+  })
+  const inspectWith = (settings: object) => ({
+    stdout: `${DEFAULT_ANSWERS.inspect && (DEFAULT_ANSWERS.inspect as { stdout: string }).stdout}deployed=${'a'.repeat(64)}\nsettings=${Buffer.from(JSON.stringify(settings)).toString('base64')}\n`
+  })
+  /** The script a step runs as the app user (sandbox.ts sends it base64-encoded). */
+  const appScripts = (command: string) =>
+    [...command.matchAll(/printf %s (\S+) \| base64 -d/g)]
+      .map((m) => Buffer.from(m[1].replace(/^'|'$/g, ''), 'base64').toString())
+      .join('\n')
+  const recordedBy = (prune: string) => {
+    const base64 = /[0-9a-f]{64} (\S+) > /.exec(prune)?.[1].replace(/\\/g, '') ?? ''
+    return JSON.parse(Buffer.from(base64, 'base64').toString()) as Record<string, unknown>
+  }
+
+  test('no process of its own reads them: the Django process checks them, and they are recorded again', async () => {
+    const t = new ScriptedTransport({ inspect: inspectWith(recorded()) })
+    const result = await deploy(settingsFor({ source }), t)
+    expect(result.status).toBe('success')
+    expect(t.steps()).not.toContain('discover')
+    const django = t.ran.filter((r) => r.step === 'django')
+    expect(django).toHaveLength(1)
+    // The live release's paths moved to the new release, as the new settings will say them.
+    expect(appScripts(django[0].command)).toContain(
+      `"settings":{"expect":{"STATIC_URL":"/static/","STATIC_ROOT":"/srv/mysite/releases/${NEW}/staticfiles"`
+    )
+    expect(recordedBy(t.ran.find((r) => r.step === 'prune')?.command ?? '')).toEqual({
+      ...recorded(),
+      STATIC_ROOT: `/srv/mysite/releases/${NEW}/staticfiles`
+    })
+  })
+
+  test('settings that say other things now: planned again with them, the Django process run again', async () => {
+    const now = {
+      ...recorded('/srv/mysite/shared/uploads'),
+      STATIC_ROOT: `/srv/mysite/releases/${NEW}/staticfiles`
+    }
+    let runs = 0
+    const t = new ScriptedTransport({
+      inspect: inspectWith(recorded()),
+      django: () =>
+        ++runs === 1
+          ? {
+              code: 75,
+              stdout: `DJANGO-SETTINGS ${JSON.stringify(now)}\n`,
+              stderr: 'say other things'
+            }
+          : {}
+    })
+    const result = await deploy(settingsFor({ source }), t)
+    expect(result.status).toBe('success')
+    const django = t.ran.filter((r) => r.step === 'django')
+    expect(django).toHaveLength(2)
+    expect(appScripts(django[0].command)).toContain('"settings":{"expect"')
+    // Planned with what the settings say now: the new media folder prepared, nothing assumed.
+    expect(appScripts(django[1].command)).not.toContain('"settings":')
+    expect(django[1].command).toContain('/srv/mysite/shared/uploads')
+    expect(t.steps()).not.toContain('discover')
+    expect(recordedBy(t.ran.find((r) => r.step === 'prune')?.command ?? '')).toEqual(now)
+  })
+
+  test('without a record (an earlier version deployed it), or for another mode: read as before', async () => {
+    const t = new ScriptedTransport()
+    await deploy(settingsFor({ source }), t)
+    expect(t.steps()).toContain('discover')
+    expect(appScripts(t.ran.find((r) => r.step === 'django')?.command ?? '')).not.toContain(
+      '"settings":'
+    )
+    const configs = new ScriptedTransport({ inspect: inspectWith(recorded()) })
+    await deploy(settingsFor({ source: null }), configs)
+    expect(configs.steps()).toContain('discover')
   })
 })
 

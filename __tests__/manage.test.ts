@@ -1,24 +1,65 @@
 // The one Django process (server/manage.ts DJANGO_PY), run by the runner's python3 against a
 // stand-in `django` package that records each call: what runs, in which order, and what is
-// decided in the process (migrate only when the plan has something to apply).
+// decided in the process (migrate only when the plan has something to apply, the settings the
+// plan assumed checked before anything else).
 
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import {
+  DISCOVER_PY,
+  djangoFacts,
+  SETTINGS_CHANGED,
+  settingsRead,
+  type SettingsRead
+} from '../src/server/discover.js'
 import { DJANGO_PY, type DjangoWork } from '../src/server/manage.js'
 import { parseMigrationPlan } from '../src/server/migrations.js'
 
 const FAKE: Record<string, string> = {
   'django/__init__.py': `
 import os
+VERSION = (5, 2)
 def record(*what):
     with open(os.environ['FAKE_LOG'], 'a') as log:
         log.write(' '.join(str(w) for w in what) + '\\n')
 def setup():
+    from django.apps import apps
+    apps.ready = True
     record('setup')
 `,
+  'django/apps/__init__.py': 'class Apps:\n    ready = False\napps = Apps()\n',
+  // The settings: a static root and one SQLite file, MEDIA_ROOT from the environment.
+  'django/conf/__init__.py': `
+import os
+class Settings:
+    FORCE_SCRIPT_NAME = None
+    STATIC_URL = '/static/'
+    STATIC_ROOT = '/srv/shop/releases/r2/staticfiles'
+    MEDIA_URL = '/media/'
+    MEDIA_ROOT = os.environ.get('FAKE_MEDIA', '/srv/shop/shared/media')
+    DATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3', 'NAME': '/srv/shop/shared/db.sqlite3'}}
+    INSTALLED_APPS = ['django.contrib.staticfiles']
+    ALLOWED_HOSTS = ['shop.example']
+    DEBUG = False
+settings = Settings()
+`,
   'django/core/__init__.py': '',
+  'django/core/exceptions.py': 'class AppRegistryNotReady(Exception):\n    pass\n',
+  'django/core/files/__init__.py': '',
+  'django/core/files/storage.py':
+    "class FileSystemStorage:\n    location = '/srv/shop/shared/media'\ndefault_storage = FileSystemStorage()\n",
+  'django/utils/__init__.py': '',
+  'django/utils/http.py': 'def is_same_domain(host, pattern):\n    return host == pattern\n',
+  'django/contrib/staticfiles/storage.py': `
+class StaticFilesStorage:
+    pass
+class Lazy:
+    def _setup(self):
+        self._wrapped = StaticFilesStorage()
+staticfiles_storage = Lazy()
+`,
   'django/core/management/base.py': 'class CommandError(Exception):\n    pass\n',
   'django/core/management/__init__.py': `
 import os
@@ -76,7 +117,9 @@ const WORK: DjangoWork = {
 
 function runDjango(
   work: DjangoWork,
-  env: { PENDING?: string; FAIL?: string } = {}
+  env: { PENDING?: string; FAIL?: string; FAKE_MEDIA?: string } = {},
+  program = DJANGO_PY,
+  args?: string[]
 ): { calls: string[]; stdout: string; stderr: string; code: number; folder: string } {
   const root = mkdtempSync(join(tmpdir(), 'dda-manage-'))
   for (const [path, text] of Object.entries(FAKE)) {
@@ -96,7 +139,7 @@ function runDjango(
   let stderr = ''
   let code = 0
   try {
-    stdout = execFileSync('python3', ['-c', DJANGO_PY, JSON.stringify(work), folder], {
+    stdout = execFileSync('python3', ['-c', program, ...(args ?? [JSON.stringify(work), folder])], {
       encoding: 'utf8',
       stdio: 'pipe',
       env: { ...process.env, PYTHONPATH: join(root, 'lib'), FAKE_LOG: log, FAKE_DB: db, ...env }
@@ -165,4 +208,60 @@ test('a command that fails stops the process before migrate, said as manage.py s
   expect(run.stderr.trim()).toBe('CommandError: check went wrong')
   expect(run.calls).not.toContain('migrate interactive=False')
   expect(existsSync(join(run.folder, 'migrated'))).toBe(false)
+})
+
+/** What the stand-in's settings say, read as the discover step reads them. */
+function discovered(env: { FAKE_MEDIA?: string } = {}): SettingsRead {
+  const run = runDjango(WORK, env, DISCOVER_PY, ['shop.example'])
+  expect(run.code).toBe(0)
+  return settingsRead(run.stdout) as SettingsRead
+}
+
+describe('a plan made with the live release settings', () => {
+  test('the settings say the same: checked without setup first, then the work as before', () => {
+    const expect_ = discovered()
+    expect(djangoFacts(expect_)).toMatchObject({
+      staticRoot: '/srv/shop/releases/r2/staticfiles',
+      mediaRoot: '/srv/shop/shared/media',
+      refusedHosts: [],
+      staticStorage: 'django.contrib.staticfiles.storage.StaticFilesStorage'
+    })
+    const run = runDjango(
+      { ...WORK, settings: { expect: expect_, hosts: ['shop.example'] } },
+      { PENDING: 'shop.0002_price' }
+    )
+    expect(run.code).toBe(0)
+    expect(run.calls).toEqual([
+      'setup',
+      'Collect interactive=False',
+      'check deploy=True fail_level=WARNING',
+      'migrate interactive=False',
+      'compress --force'
+    ])
+  })
+
+  test('the settings say other things: nothing done, what they say now printed, its own exit', () => {
+    const before = discovered()
+    const run = runDjango(
+      { ...WORK, settings: { expect: before, hosts: ['shop.example'] } },
+      { PENDING: 'shop.0002_price', FAKE_MEDIA: '/srv/shop/shared/uploads' }
+    )
+    expect(run.code).toBe(SETTINGS_CHANGED)
+    expect(run.calls).toEqual([])
+    expect(existsSync(join(run.folder, 'backup'))).toBe(false)
+    expect(run.stderr).toContain("The project's settings say other things")
+    const now = settingsRead(run.stdout) as SettingsRead
+    expect(now).toEqual({ ...before, MEDIA_ROOT: '/srv/shop/shared/uploads' })
+  })
+
+  test('a name the settings refuse now is a difference too', () => {
+    const run = runDjango({
+      ...WORK,
+      settings: { expect: discovered(), hosts: ['shop.example', 'www.shop.example'] }
+    })
+    expect(run.code).toBe(SETTINGS_CHANGED)
+    expect(djangoFacts(settingsRead(run.stdout) as SettingsRead).refusedHosts).toEqual([
+      'www.shop.example'
+    ])
+  })
 })

@@ -37955,6 +37955,8 @@ var Output;
     Output["SchemaAhead"] = "schema-ahead";
 })(Output || (Output = {}));
 
+// EXTERNAL MODULE: external "node:buffer"
+var external_node_buffer_ = __nccwpck_require__(4573);
 ;// CONCATENATED MODULE: ./src/server/layout.ts
 // Every path the action owns on the server, in one place. See ARCHITECTURE.md, "On the server".
 const UNIT_FOLDER = '/etc/systemd/system';
@@ -38105,6 +38107,67 @@ function settingsFolderProblem(s, path, target, named) {
         (second === undefined || (second !== target && RELEASE_ID.test(second))))
         return 'the releases folder, or another release';
     return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/render/asgi.ts
+// Which gunicorn worker serves the project: gunicorn's own (WSGI), or uvicorn's (ASGI), and the
+// arguments the service's command line gets for it and for the cutover's drain.
+
+/** The asgi-server input's values and the worker class each one is. */
+const ASGI_WORKERS = {
+    uvicorn: 'uvicorn.workers.UvicornWorker',
+    // Pure-Python HTTP parser and asyncio's loop, for hosts without httptools or uvloop.
+    'uvicorn-h11': 'uvicorn.workers.UvicornH11Worker'
+};
+const ASGI_SERVERS = Object.keys(ASGI_WORKERS);
+/** nginx closes a proxied connection after this long without a byte from the app. */
+const DEFAULT_PROXY_READ_TIMEOUT_S = 3600;
+/** gunicorn's default worker. */
+const WSGI_WORKER = 'sync';
+/** What gunicorn serves: the ASGI application, else the WSGI one. */
+function appModule(s) {
+    return s.asgiModule ?? s.wsgiModule;
+}
+function isAsgi(s) {
+    return s.asgiModule !== undefined;
+}
+/**
+ * The arguments before gunicorn-args: the ASGI worker class, and the drain as gunicorn's graceful
+ * timeout when it is not gunicorn's own. gunicorn-args come after them, so a `-k` or
+ * `--graceful-timeout` of the user's wins, as gunicorn's parser takes the last one.
+ */
+function serverArgs(s) {
+    return [
+        ...(isAsgi(s) ? ['--worker-class', ASGI_WORKERS[s.asgiServer]] : []),
+        ...(s.drainTimeoutS !== DEFAULT_GRACEFUL_TIMEOUT
+            ? ['--graceful-timeout', String(s.drainTimeoutS)]
+            : [])
+    ];
+}
+/** --worker-class as gunicorn's argparse takes it: any prefix that no other option shares. */
+function isWorkerClassFlag(flag) {
+    return flag.length >= '--worker-cl'.length && '--worker-class'.startsWith(flag);
+}
+/** The worker class gunicorn will run, read as its parser would: the last -k wins. */
+function workerClass(s) {
+    const args = [...serverArgs(s), ...s.gunicornArgs];
+    let found = WSGI_WORKER;
+    for (let i = 0; i < args.length; i++) {
+        const [flag, value] = args[i].split(/=(.*)/s);
+        if (args[i] === '-k' || (isWorkerClassFlag(flag) && value === undefined))
+            found = args[++i] ?? found;
+        else if (isWorkerClassFlag(flag))
+            found = value;
+        else if (/^-k./.test(args[i]))
+            found = args[i].slice(2);
+    }
+    return found;
+}
+/** For the log, the summary and the dry run: which server runs, in which mode. */
+function describeServer(s) {
+    return isAsgi(s)
+        ? `gunicorn with ${workerClass(s)} (ASGI: ${appModule(s)})`
+        : `gunicorn with ${workerClass(s)} workers (WSGI: ${appModule(s)})`;
 }
 
 ;// CONCATENATED MODULE: ./src/render/systemd-escape.ts
@@ -38328,69 +38391,6 @@ function unitFile(sections) {
     return `${MANAGED_HEADER}\n${body}\n`;
 }
 
-;// CONCATENATED MODULE: ./src/render/asgi.ts
-// Which gunicorn worker serves the project: gunicorn's own (WSGI), or uvicorn's (ASGI), and the
-// arguments the service's command line gets for it and for the cutover's drain.
-
-/** The asgi-server input's values and the worker class each one is. */
-const ASGI_WORKERS = {
-    uvicorn: 'uvicorn.workers.UvicornWorker',
-    // Pure-Python HTTP parser and asyncio's loop, for hosts without httptools or uvloop.
-    'uvicorn-h11': 'uvicorn.workers.UvicornH11Worker'
-};
-const ASGI_SERVERS = Object.keys(ASGI_WORKERS);
-/** nginx closes a proxied connection after this long without a byte from the app. */
-const DEFAULT_PROXY_READ_TIMEOUT_S = 3600;
-/** gunicorn's default worker. */
-const WSGI_WORKER = 'sync';
-/** What gunicorn serves: the ASGI application, else the WSGI one. */
-function appModule(s) {
-    return s.asgiModule ?? s.wsgiModule;
-}
-function isAsgi(s) {
-    return s.asgiModule !== undefined;
-}
-/**
- * The arguments before gunicorn-args: the ASGI worker class, and the drain as gunicorn's graceful
- * timeout when it is not gunicorn's own. gunicorn-args come after them, so a `-k` or
- * `--graceful-timeout` of the user's wins, as gunicorn's parser takes the last one.
- */
-function serverArgs(s) {
-    return [
-        ...(isAsgi(s) ? ['--worker-class', ASGI_WORKERS[s.asgiServer]] : []),
-        ...(s.drainTimeoutS !== DEFAULT_GRACEFUL_TIMEOUT
-            ? ['--graceful-timeout', String(s.drainTimeoutS)]
-            : [])
-    ];
-}
-/** --worker-class as gunicorn's argparse takes it: any prefix that no other option shares. */
-function isWorkerClassFlag(flag) {
-    return flag.length >= '--worker-cl'.length && '--worker-class'.startsWith(flag);
-}
-/** The worker class gunicorn will run, read as its parser would: the last -k wins. */
-function workerClass(s) {
-    const args = [...serverArgs(s), ...s.gunicornArgs];
-    let found = WSGI_WORKER;
-    for (let i = 0; i < args.length; i++) {
-        const [flag, value] = args[i].split(/=(.*)/s);
-        if (args[i] === '-k' || (isWorkerClassFlag(flag) && value === undefined))
-            found = args[++i] ?? found;
-        else if (isWorkerClassFlag(flag))
-            found = value;
-        else if (/^-k./.test(args[i]))
-            found = args[i].slice(2);
-    }
-    return found;
-}
-/** For the log, the summary and the dry run: which server runs, in which mode. */
-function describeServer(s) {
-    return isAsgi(s)
-        ? `gunicorn with ${workerClass(s)} (ASGI: ${appModule(s)})`
-        : `gunicorn with ${workerClass(s)} workers (WSGI: ${appModule(s)})`;
-}
-
-// EXTERNAL MODULE: external "node:buffer"
-var external_node_buffer_ = __nccwpck_require__(4573);
 ;// CONCATENATED MODULE: ./src/render/certbot.ts
 // tls: auto's renewal: a systemd timer that runs `certbot renew` for the site's certificate,
 // and reloads nginx only after `nginx -t` passes.
@@ -39802,8 +39802,17 @@ function parseErrors(diagnostics) {
 
 
 const MARK = 'DJANGO-SETTINGS ';
-/** Prints one marked JSON line; the names to check against ALLOWED_HOSTS come as arguments. */
-const DISCOVER_PY = `
+/**
+ * The exit of a Django process whose settings no longer say what its plan assumed (the live
+ * release's, see DJANGO_PY in server/manage.ts): it stopped before changing anything, and printed
+ * what they say now.
+ */
+const SETTINGS_CHANGED = 75;
+/**
+ * settings_facts(names): what the settings say, as a dict; the names are checked against
+ * ALLOWED_HOSTS. print_facts() prints it as the one marked line the runner reads.
+ */
+const SETTINGS_FN = `
 import json, os, sys, django
 from django.conf import settings
 from django.core.exceptions import AppRegistryNotReady
@@ -39818,7 +39827,7 @@ def url(name):
         return value
     return (prefix if prefix.endswith('/') else prefix + '/') + value
 
-def read():
+def read_settings(names):
     facts = {k: text(url(k) if k.endswith('_URL') else getattr(settings, k, ''))
              for k in ('STATIC_URL', 'STATIC_ROOT', 'MEDIA_URL', 'MEDIA_ROOT')}
     facts['SQLITE'] = [os.path.abspath(str(db.get('NAME') or '')) for db in settings.DATABASES.values()
@@ -39833,7 +39842,7 @@ def read():
     from django.utils.http import is_same_domain
     allowed = settings.ALLOWED_HOSTS or (['.localhost', '127.0.0.1', '[::1]'] if settings.DEBUG else [])
     valid = lambda name: any(pattern == '*' or is_same_domain(name, pattern) for pattern in allowed)
-    facts['REFUSED_HOSTS'] = [name for name in sys.argv[1:] if not valid(name)]
+    facts['REFUSED_HOSTS'] = [name for name in names if not valid(name)]
     facts['SSL_REDIRECT'] = bool(getattr(settings, 'SECURE_SSL_REDIRECT', False))
     facts['DATABASE'] = str(settings.DATABASES.get('default', {}).get('ENGINE', ''))
     try:
@@ -39847,13 +39856,20 @@ def read():
     return facts
 
 # The settings answer all of it for most projects: the apps (every models module) are loaded,
-# which is most of this process's time, only when something here needs them.
-try:
-    facts = read()
-except AppRegistryNotReady:
-    django.setup()
-    facts = read()
-print('${MARK}' + json.dumps(facts))
+# which is most of a process's time, only when something here needs them.
+def settings_facts(names):
+    try:
+        return read_settings(names)
+    except AppRegistryNotReady:
+        django.setup()
+        return read_settings(names)
+
+def print_facts(facts):
+    print('${MARK}' + json.dumps(facts))
+`;
+/** Prints one marked JSON line; the names to check against ALLOWED_HOSTS come as arguments. */
+const DISCOVER_PY = `${SETTINGS_FN}
+print_facts(settings_facts(sys.argv[1:]))
 `;
 /** The names requests will carry: the server names (a wildcard as one of its names) or, for `_`, the health check's. */
 function hostNames(s) {
@@ -39882,24 +39898,49 @@ const absolute = (path) => typeof path === 'string' &&
     : undefined;
 const discover_name = (value) => typeof value === 'string' && /^[A-Za-z0-9_.:[\]-]{1,253}$/.test(value) ? value : undefined;
 /**
- * Reads the discovery output; values from the server are validated like inputs. The last
- * marked line counts: the project's settings run first and may print anything, even a line
- * like ours (which the plan then holds to the deploy path, see plan.ts).
+ * The marked line of a process's output. The last one counts: the project's settings run first
+ * and may print anything, even a line like ours (which the plan then holds to the deploy path,
+ * see plan.ts).
  */
-function parseDjangoFacts(stdout) {
+function settingsRead(stdout) {
     const line = stdout
         .split('\n')
         .filter((l) => l.startsWith(MARK))
         .pop();
-    if (!line)
-        return {};
-    let v;
+    return line === undefined ? undefined : settingsObject(line.slice(MARK.length));
+}
+/** A JSON object, or undefined. */
+function settingsObject(json) {
     try {
-        v = JSON.parse(line.slice(MARK.length));
+        const v = JSON.parse(json);
+        return v && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
     }
     catch {
-        return {};
+        return undefined;
     }
+}
+/** Reads the discovery output; values from the server are validated like inputs. */
+function parseDjangoFacts(stdout) {
+    const read = settingsRead(stdout);
+    return read ? djangoFacts(read) : {};
+}
+/**
+ * The settings another release printed, as this one would print them: every path in the
+ * release `from` moved to `to` (settings derive their paths from BASE_DIR, the release).
+ */
+function rebaseSettings(read, from, to) {
+    const move = (value) => typeof value === 'string'
+        ? value === from || value.startsWith(`${from}/`)
+            ? to + value.slice(from.length)
+            : value
+        : Array.isArray(value)
+            ? value.map(move)
+            : value && typeof value === 'object'
+                ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, move(v)]))
+                : value;
+    return move(read);
+}
+function djangoFacts(v) {
     const str = (key) => (typeof v[key] === 'string' ? v[key] : '');
     const compress = v.COMPRESS;
     return {
@@ -40448,6 +40489,7 @@ function removeStagedStep(s, id) {
 
 
 
+
 function releaseId(now, sha) {
     const stamp = now
         .toISOString()
@@ -40616,17 +40658,19 @@ function markFailedStep(s, id) {
  * STATIC_ROOT of BASE_DIR.parent), and a half-built release (a killed run) may have no venv.
  * First, the live release's deploy key: recorded when this run deployed it (the run went well
  * up to here), forgotten when the run changed its files otherwise (source: none, a rollback).
+ * The project's settings as they were read go with it: the next deploy plans with them.
  */
-function pruneStep(s, keep, live, previous, deployKey) {
+function pruneStep(s, keep, live, previous, deployKey, settings) {
     const p = layout(s);
     const key = `${p.deployed}/${live}`;
+    const read = settings ? external_node_buffer_.Buffer.from(JSON.stringify(settings)).toString('base64') : '';
     return {
         id: 'prune',
         phase: 'cleanup',
         title: `Keep the ${keep} newest releases`,
         privileged: true,
         command: script(raw('set -eu'), deployKey
-            ? sh `mkdir -p ${p.deployed} && printf '%s\n' ${deployKey} > ${key}`
+            ? sh `mkdir -p ${p.deployed} && printf '%s\n' ${deployKey} ${read} > ${key}`
             : sh `rm -f ${key}`, sh `cd ${p.releases}`, sh `ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`, 
         // Its database backup and record of migrations go with it.
         sh `  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release" ${p.failed}/"$release" ${p.served}/"$release" ${p.migrated}/"$release" ${p.deployed}/"$release" ${p.backups}/"$release".sqlite3 ${p.backups}/"$release".pgdump; echo "removed $release"; fi`, raw('done'), 
@@ -40641,6 +40685,7 @@ function pruneStep(s, keep, live, previous, deployKey) {
 // (only when the plan has something to apply: decided in the process, on the database itself),
 // then the build commands. Root prepares the folders the app writes before it, and takes them
 // back after it.
+
 
 
 
@@ -40676,12 +40721,19 @@ def collectstatic():
  * The errors a management command stops with are said as manage.py says them (one line, no
  * traceback); anything else keeps its traceback, whose last line is the cause.
  */
-const DJANGO_PY = `
-import json, os, sys, django
-django.setup()
+const DJANGO_PY = `${SETTINGS_FN}
+work, folder = json.loads(sys.argv[1]), sys.argv[2]
+if 'settings' in work:
+    facts = settings_facts(work['settings']['hosts'])
+    if facts != work['settings']['expect']:
+        print_facts(facts)
+        sys.stderr.write("The project's settings say other things than the live release's did: the deploy reads them again.\\n")
+        sys.exit(${SETTINGS_CHANGED})
+from django.apps import apps
+if not apps.ready:
+    django.setup()
 from django.core.management import call_command
 from django.core.management.base import CommandError
-work, folder = json.loads(sys.argv[1]), sys.argv[2]
 def manage(command, *args, **options):
     try:
         call_command(command, *args, **options)
@@ -40712,7 +40764,9 @@ function titleOf(work) {
         ...(work.check ? ['check --deploy'] : []),
         ...work.commands.map((words) => words.join(' '))
     ];
-    return `manage.py ${parts.join(', ')}`;
+    return parts.length > 0
+        ? `manage.py ${parts.join(', ')}`
+        : "Check the project's settings (what the live release's said)";
 }
 /**
  * STATIC_ROOT inside the release starts as the previous release's collected files, linked (not
@@ -40815,6 +40869,7 @@ function foldedIntoFirst(before, steps) {
 
 
 
+
 /** Where MEDIA_ROOT really is: in shared/ when it is a shared path of the release. */
 function mediaFolder(s, id, found) {
     const media = found.mediaRoot ?? s.mediaRoot;
@@ -40856,9 +40911,10 @@ const LINKED_STORAGES = new Set([
 /**
  * The Django steps before the switch, in order, each as the app user: the folders it writes,
  * the ASGI import check, then one process for migrate, collectstatic, checks and build commands
- * (server/manage.ts), then the pre-restart hook.
+ * (server/manage.ts), then the pre-restart hook. `assumed`: `found` are the live release's
+ * settings, which that process checks first (it runs for that alone if need be).
  */
-function djangoSteps(s, id, found, previous = '') {
+function djangoSteps(s, id, found, previous = '', assumed) {
     // Root's preparations, sent with the first step that runs Django (server/step.ts folded).
     const prepare = [];
     const steps = [];
@@ -40885,9 +40941,10 @@ function djangoSteps(s, id, found, previous = '') {
         backup: s.backup,
         collectstatic: s.collectstatic && !!found.staticRoot,
         check: s.checkDeploy,
-        commands: buildCommands(s, found)
+        commands: buildCommands(s, found),
+        settings: assumed && { expect: assumed, hosts: hostNames(s) }
     };
-    if (work.migrate || work.collectstatic || work.check || work.commands.length > 0)
+    if (work.migrate || work.collectstatic || work.check || work.commands.length > 0 || work.settings)
         steps.push(djangoStep(s, id, work, {
             writable,
             staticRoot: found.staticRoot,
@@ -41980,7 +42037,7 @@ function lockedSteps(s, plan) {
     return {
         ...plan,
         release: plan.release.map(hold),
-        discover: hold(plan.discover),
+        discover: plan.discover && hold(plan.discover),
         build: plan.build.map(hold),
         gates: plan.gates.map(hold),
         start: hold(plan.start),
@@ -42044,8 +42101,10 @@ function planUnlocked(input) {
         previous: facts.live,
         files,
         release: releaseSteps(s, target, isNew, input.venvKey),
-        discover: discoverStep(s, target),
-        build: isNew ? djangoSteps(s, target, found, facts.live) : restore,
+        discover: input.assumed ? undefined : discoverStep(s, target),
+        build: isNew
+            ? djangoSteps(s, target, found, facts.live, input.assumed ? input.settingsRead : undefined)
+            : restore,
         gates: [
             verifyUnitsStep(s, target, files),
             ...(processes?.files.units.length ? [verifyProcessesStep(s, target, processes.files)] : []),
@@ -42057,7 +42116,7 @@ function planUnlocked(input) {
         abandon: abandonStep(s, instance),
         switch: switchStep(s, target, instance, facts.instance, files),
         health: healthStep(s, undefined, servesTls(s, facts) ? 'tls' : s.acme ? 'upgrade' : 'plain'),
-        finish: finishSteps(s, facts, target, isNew ? input.deployKey : null),
+        finish: finishSteps(s, facts, target, isNew ? input.deployKey : null, input.settingsRead),
         // With `source: none` the release stays as it was; only its new files go.
         markFailed: target !== facts.live ? markFailedStep(s, target) : undefined,
         removePartial: isNew ? removePartialStep(s, target) : undefined,
@@ -42081,12 +42140,12 @@ function releaseSteps(s, target, isNew, venvKey) {
     ];
 }
 /** After a healthy switch: the old instance drained, the renewal timer, post-deploy, pruning. */
-function finishSteps(s, facts, target, deployKey) {
+function finishSteps(s, facts, target, deployKey, settingsRead) {
     return [
         ...(facts.instance ? [drainStep(s, facts.instance)] : []),
         ...(s.acme ? [renewalTimerStep(s)] : []),
         ...(s.postDeploy ? [hookStep(s, target, 'post-deploy', s.postDeploy, 'cleanup')] : []),
-        pruneStep(s, s.keepReleases, target, facts.live === target ? '' : facts.live, deployKey)
+        pruneStep(s, s.keepReleases, target, facts.live === target ? '' : facts.live, deployKey, settingsRead)
     ];
 }
 /**
@@ -42111,7 +42170,7 @@ function securePlan(s, facts, site, writable) {
 function planSteps(plan) {
     return [
         ...plan.release,
-        plan.discover,
+        ...(plan.discover ? [plan.discover] : []),
         ...plan.build,
         ...(plan.certificate?.beforeGates ? [plan.certificate.step] : []),
         ...plan.gates,
@@ -42124,6 +42183,17 @@ function planSteps(plan) {
         ...(plan.secure ? [plan.secure.gate, plan.secure.reload, plan.secure.health] : []),
         ...plan.finish
     ];
+}
+/**
+ * What a new release's settings will most likely say: what the live release's said when it was
+ * deployed (recorded with its deploy key), its paths moved to the new release. A warm deploy
+ * plans with it and its Django process checks it, instead of a process of its own to read them.
+ */
+function assumedSettings(s, facts, newRelease) {
+    if (modeOf(s) !== 'deploy' || !facts.live || !facts.settings)
+        return undefined;
+    const p = layout(s);
+    return rebaseSettings(facts.settings, p.release(facts.live), p.release(newRelease));
 }
 /**
  * The dry run reads the live release's settings (the new one is not uploaded): its folders,
@@ -43722,6 +43792,8 @@ class Executor {
 
 
 
+
+
 /**
  * The interpreter's version and real path; then it fails unless it can make a venv with pip.
  * The modules are found, not imported: importing them would take longer than all the rest.
@@ -43738,7 +43810,7 @@ function inspectStep(s) {
         privileged: true,
         command: script(raw('set -u'), raw('missing=""'), sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), 
         // One interpreter start: its version and path, then whether it can make a venv.
-        sh `if ! python=$(${s.python} -I -S -c ${INTERPRETER_PY} 2>/dev/null); then`, raw('  package=python3-venv; [ -z "$python" ] || package="python$(echo "$python" | cut -d. -f1,2)-venv"'), sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), raw('echo "python=$python"'), sh `live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null); echo "live=$live"`, sh `[ -z "$live" ] || echo "deployed=$(head -c 64 ${p.deployed}/"$live" 2>/dev/null)"`, 
+        sh `if ! python=$(${s.python} -I -S -c ${INTERPRETER_PY} 2>/dev/null); then`, raw('  package=python3-venv; [ -z "$python" ] || package="python$(echo "$python" | cut -d. -f1,2)-venv"'), sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), raw('echo "python=$python"'), sh `live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null); echo "live=$live"`, sh `[ -z "$live" ] || echo "deployed=$(head -c 64 ${p.deployed}/"$live" 2>/dev/null)"`, sh `[ -z "$live" ] || echo "settings=$(sed -n 2p ${p.deployed}/"$live" 2>/dev/null | head -c 65536)"`, 
         // A link to an instance's socket, or the socket of an earlier version's single instance.
         sh `sock=${socketPath(s.projectName)} legacy=${p.legacyUnits.socket}`, raw('if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'), 
         // Only releases: a dry run's staged upload is none (layout.ts stagedRelease).
@@ -43768,8 +43840,15 @@ function parseFacts(stdout) {
         deployed: /^[0-9a-f]{64}$/.test(values.get('deployed') ?? '')
             ? values.get('deployed')
             : undefined,
+        settings: recordedSettings(values.get('settings') ?? ''),
         ...parseAcmeFacts(values)
     };
+}
+/** The settings recorded with the deploy key: base64 of the JSON the Django process printed. */
+function recordedSettings(base64) {
+    return /^[A-Za-z0-9+/]+=*$/.test(base64)
+        ? settingsObject(external_node_buffer_.Buffer.from(base64, 'base64').toString('utf8'))
+        : undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/flow/processes.ts
@@ -43960,6 +44039,80 @@ async function readForDryRun(deps, facts, newRelease, target, watch) {
     return { found: rebaseFound(s, parseDjangoFacts(result.stdout), readable, target) };
 }
 
+;// CONCATENATED MODULE: ./src/flow/already-live.ts
+// A deploy of what already serves: the live release was deployed to its end with this run's
+// deploy key (the same files, venv, settings and action). Nothing is uploaded, built or
+// restarted: the live site is checked through nginx, and the run says so. A site that does not
+// answer is deployed again in full.
+
+
+/** The live site's own check is short: a site that does not answer is deployed again anyway. */
+const CHECK_MS = 10_000;
+/** The check through nginx when the live release is this deploy (a dry run asks too); else none. */
+function alreadyLiveCheck(s, facts, deployKey) {
+    if (s.rollback || s.source === null)
+        return undefined;
+    if (!deployKey || !facts.live || facts.deployed !== deployKey)
+        return undefined;
+    // A certificate to obtain or renew is work to do.
+    if (needsCertificate(s, facts))
+        return undefined;
+    return healthStep(s, Math.min(s.healthTimeoutMs, CHECK_MS), servesTls(s, facts) ? 'tls' : 'plain');
+}
+function alreadyLiveMessage(live, dryRun = false) {
+    return dryRun
+        ? `A deploy would change nothing: ${live} already serves this commit with these settings (the deploy checks that it answers, and deploys it again if it does not).`
+        : `${live} already serves this commit with these settings: nothing was uploaded or restarted.`;
+}
+/** The health of the live release when it is already this deploy and answers; else undefined. */
+async function checkAlreadyLive(deps, facts) {
+    const check = alreadyLiveCheck(deps.settings, facts, deps.deployKey(facts));
+    if (!check)
+        return undefined;
+    const health = parseHealth((await deps.run(check, { allowFailure: true })).stdout);
+    const problem = health.healthy
+        ? deps.settings.healthUrl
+            ? await deps.checkPublicUrl()
+            : ''
+        : `${deps.settings.healthPath} answered ${health.status || 'nothing'}`;
+    if (problem) {
+        deps.info(`${facts.live} was deployed with this commit and these settings, but ${problem}: deploying it again.`);
+        return undefined;
+    }
+    deps.info(alreadyLiveMessage(facts.live));
+    return health;
+}
+
+;// CONCATENATED MODULE: ./src/flow/dry-run.ts
+// A dry run changes nothing that serves: the settings and the migration plan of the new code,
+// read from a staged upload that is never a release and is removed at the end (or, with no live
+// release or no source, the settings of the release that exists), and the live files. It prints
+// the deploy's own plan and the diff.
+
+
+
+
+
+
+/** The plan's step titles and the diff; `planWith` plans with what the settings say. */
+async function dryRun(deps, facts, newRelease, database, planWith) {
+    const first = planWith({});
+    // The schedules' calendars are read-only to check: a wrong one fails the dry run too, first.
+    for (const step of first.release.filter((r) => r.id === 'check-calendars'))
+        await deps.run(step);
+    const read = await readForDryRun(deps, facts, newRelease, first.target, database);
+    const plan = planWith(read.found);
+    database.noticeRollback(deps, plan);
+    const live = parseConfigFiles((await deps.run(readConfigStep(plan.files))).stdout);
+    const diff = configDiff(plan.files, live) + (await processesDiff(plan, deps.run));
+    const titles = planSteps(plan).map((step) => step.title);
+    if (alreadyLiveCheck(deps.settings, facts, deps.deployKey(facts)))
+        deps.info(alreadyLiveMessage(facts.live, true));
+    deps.info(`Dry run: nothing was changed. Served by ${describeServer(deps.settings)}. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`);
+    deps.remote(diff);
+    return { titles, diff };
+}
+
 ;// CONCATENATED MODULE: ./src/flow/notices.ts
 // What the flow tells a person besides the steps' own output, built from what it learnt: pure.
 
@@ -43983,6 +44136,8 @@ function sharedNotices(s, plan, found) {
         });
     return notices;
 }
+/** The Django process found the settings other than the live release's: planned again. */
+const SETTINGS_CHANGED_NOTE = "The project's settings say other things than the live release's did: planned again with what they say now";
 /** A step found the disk full: the cause, how full, what was done, what to do. */
 function diskFullMessage(d) {
     return (`${d.step} failed: the server's disk is full (${d.cause}).\n` +
@@ -44070,50 +44225,6 @@ function neverServed(plan, health, s, diagnostics) {
         // The previous release serves, as after a rollback.
         status: plan.previous ? 'rolled-back' : 'failure'
     };
-}
-
-;// CONCATENATED MODULE: ./src/flow/already-live.ts
-// A deploy of what already serves: the live release was deployed to its end with this run's
-// deploy key (the same files, venv, settings and action). Nothing is uploaded, built or
-// restarted: the live site is checked through nginx, and the run says so. A site that does not
-// answer is deployed again in full.
-
-
-/** The live site's own check is short: a site that does not answer is deployed again anyway. */
-const CHECK_MS = 10_000;
-/** The check through nginx when the live release is this deploy (a dry run asks too); else none. */
-function alreadyLiveCheck(s, facts, deployKey) {
-    if (s.rollback || s.source === null)
-        return undefined;
-    if (!deployKey || !facts.live || facts.deployed !== deployKey)
-        return undefined;
-    // A certificate to obtain or renew is work to do.
-    if (needsCertificate(s, facts))
-        return undefined;
-    return healthStep(s, Math.min(s.healthTimeoutMs, CHECK_MS), servesTls(s, facts) ? 'tls' : 'plain');
-}
-function alreadyLiveMessage(live, dryRun = false) {
-    return dryRun
-        ? `A deploy would change nothing: ${live} already serves this commit with these settings (the deploy checks that it answers, and deploys it again if it does not).`
-        : `${live} already serves this commit with these settings: nothing was uploaded or restarted.`;
-}
-/** The health of the live release when it is already this deploy and answers; else undefined. */
-async function checkAlreadyLive(deps, facts) {
-    const check = alreadyLiveCheck(deps.settings, facts, deps.deployKey(facts));
-    if (!check)
-        return undefined;
-    const health = parseHealth((await deps.run(check, { allowFailure: true })).stdout);
-    const problem = health.healthy
-        ? deps.settings.healthUrl
-            ? await deps.checkPublicUrl()
-            : ''
-        : `${deps.settings.healthPath} answered ${health.status || 'nothing'}`;
-    if (problem) {
-        deps.info(`${facts.live} was deployed with this commit and these settings, but ${problem}: deploying it again.`);
-        return undefined;
-    }
-    deps.info(alreadyLiveMessage(facts.live));
-    return health;
 }
 
 ;// CONCATENATED MODULE: ./src/flow/host.ts
@@ -44268,18 +44379,30 @@ class HostDeploy {
             return undefined;
         return { daysLeft: -1, names: [], ...certificate, renewalProblem };
     }
-    /** Plans with what the project's settings say, once the release to read them from exists. */
-    planWith(newRelease, found) {
+    /**
+     * Plans with what the project's settings say, once the release to read them from exists
+     * (`assumed`: what the live release's said, which the Django process then checks).
+     */
+    planWith(newRelease, found, read, assumed = false) {
         const facts = this.facts;
+        this.found = found;
         return planRun({
             settings: this.deps.settings,
             facts,
             newRelease,
             venvKey: this.deps.venvKey(facts),
             found,
+            settingsRead: read,
+            assumed,
             singletons: this.deps.runsSingletons ?? this.deps.isFirst,
             deployKey: this.deps.deployKey(facts)
         });
+    }
+    /** What the project's settings say: the live release's when recorded, else read in the release. */
+    async readSettings(newRelease, discover) {
+        const assumed = assumedSettings(this.deps.settings, this.facts, newRelease);
+        const read = assumed ?? settingsRead((await this.deps.run(discover)).stdout);
+        return this.planWith(newRelease, read ? djangoFacts(read) : {}, read, !!assumed);
     }
     async deploy(newRelease) {
         let plan = (this.plan = this.planWith(newRelease, {}));
@@ -44292,13 +44415,18 @@ class HostDeploy {
                 if (step.id === 'upload')
                     uploaded = true;
             }
-            const found = (this.found = parseDjangoFacts((await this.deps.run(plan.discover)).stdout));
-            plan = this.plan = this.planWith(newRelease, found);
+            plan = this.plan = await this.readSettings(newRelease, plan.discover);
             this.to('released');
-            for (const n of sharedNotices(this.deps.settings, plan, found))
-                this.deps.notice(n.message, n.title);
             this.database.noticeRollback(this.deps, plan);
-            await this.build(plan);
+            const changed = await this.build(plan);
+            if (changed) {
+                this.deps.info(SETTINGS_CHANGED_NOTE);
+                plan = this.plan = this.planWith(newRelease, djangoFacts(changed), changed);
+                await this.build(plan);
+            }
+            // Said once the settings are known to say it (the Django process checked them).
+            for (const n of sharedNotices(this.deps.settings, plan, this.found))
+                this.deps.notice(n.message, n.title);
             if (plan.certificate?.beforeGates)
                 await this.obtainCertificate(plan);
             await this.runGates(plan);
@@ -44331,6 +44459,12 @@ class HostDeploy {
         }
     }
     /** A step failed on a full disk: the partial release goes, and the error says how full. */
+    async dryRun(id) {
+        const planWith = (found) => (this.plan = this.planWith(id, found));
+        const dry = await dryRun(this.deps, this.facts, id, this.database, planWith);
+        const said = this.outcome('success', 'dry run: nothing was changed');
+        return { ...said, plan: dry.titles, diff: dry.diff };
+    }
     async diskFull(error, removePartial) {
         this.failedStep = { title: error.step.title, output: output(error) };
         const removed = await this.deps.run(removePartial, { allowFailure: true });
@@ -44345,14 +44479,16 @@ class HostDeploy {
     }
     /**
      * Migrations never run on two hosts at once: the first host runs its Django steps before any
-     * other host starts its own (with a shared database theirs are then no-ops).
+     * other host starts its own (with a shared database theirs are then no-ops). Returns what the
+     * settings say when the Django process found them other than the plan assumed (it changed
+     * nothing then).
      */
     async build(plan) {
         const { rollout, isFirst } = this.deps;
         if (plan.build.length === 0 && plan.mode !== 'deploy') {
             if (isFirst)
                 rollout.migrated();
-            return;
+            return undefined;
         }
         if (!isFirst) {
             this.deps.info('Waiting for the first host to finish its migrations');
@@ -44362,6 +44498,8 @@ class HostDeploy {
             for (const step of plan.build) {
                 // What the Django process did to the database is read even when it then failed.
                 const result = await this.deps.run(step, { allowFailure: true });
+                if (step.id === 'django' && !plan.discover && result.code === SETTINGS_CHANGED)
+                    return settingsRead(result.stdout) ?? {};
                 if (step.id === 'asgi-import' && result.code === 0)
                     tellServer(this.deps, (this.server = parseServerFacts(result.stdout)));
                 this.database.afterStep(this.deps, step, result, plan, this.found);
@@ -44370,6 +44508,7 @@ class HostDeploy {
             }
             if (isFirst)
                 rollout.migrated();
+            return undefined;
         }
         catch (error) {
             if (isFirst)
@@ -44509,30 +44648,6 @@ class HostDeploy {
         if (!plan.previous)
             return false;
         return parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout).healthy;
-    }
-    /**
-     * Changes nothing that serves: the settings and the migration plan of the new code, read from
-     * a staged upload that is never a release and is removed at the end (or, with no live release
-     * or no source, the settings of the release that exists), the live files. Prints the deploy's
-     * own plan and the diff.
-     */
-    async dryRun(newRelease) {
-        const facts = this.facts;
-        const first = this.planWith(newRelease, {});
-        // The schedules' calendars are read-only to check: a wrong one fails the dry run too, first.
-        for (const step of first.release.filter((r) => r.id === 'check-calendars'))
-            await this.deps.run(step);
-        const read = await readForDryRun(this.deps, facts, newRelease, first.target, this.database);
-        const plan = (this.plan = this.planWith(newRelease, (this.found = read.found)));
-        this.database.noticeRollback(this.deps, plan);
-        const live = parseConfigFiles((await this.deps.run(readConfigStep(plan.files))).stdout);
-        const diff = configDiff(plan.files, live) + (await processesDiff(plan, this.deps.run));
-        const titles = planSteps(plan).map((step) => step.title);
-        if (alreadyLiveCheck(this.deps.settings, facts, this.deps.deployKey(facts)))
-            this.deps.info(alreadyLiveMessage(facts.live, true));
-        this.deps.info(`Dry run: nothing was changed. Served by ${describeServer(this.deps.settings)}. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`);
-        this.deps.remote(diff);
-        return { ...this.outcome('success', 'dry run: nothing was changed'), plan: titles, diff };
     }
 }
 

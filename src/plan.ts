@@ -9,7 +9,12 @@ import {
   verifyUnitsStep,
   type ConfigFiles
 } from './server/config.js'
-import { discoverStep, type DjangoFacts } from './server/discover.js'
+import {
+  discoverStep,
+  rebaseSettings,
+  type DjangoFacts,
+  type SettingsRead
+} from './server/discover.js'
 import { appWritable, djangoSteps, hookStep, sitePaths } from './server/django.js'
 import { diagnosticsStep, healthStep, instanceHealthStep } from './server/health.js'
 import type { HostFacts } from './server/inspect.js'
@@ -61,8 +66,12 @@ export interface PlanInput {
   newRelease: string
   /** the key of the venv for the source's requirements (read on the runner) */
   venvKey: string | null
-  /** what the project's settings said (the discover step); {} before it ran */
+  /** what the project's settings said (the discover step, or the live release's record); {} before */
   found: DjangoFacts
+  /** the settings as printed, `found` read from them: recorded once the deploy went well */
+  settingsRead?: SettingsRead
+  /** `found` is the live release's record (assumedSettings): the Django process checks it first */
+  assumed?: boolean
   /** this host runs the processes and schedules that must run once (the singleton host) */
   singletons?: boolean
   /** what this run deploys, as one hash (deploy-key.ts); recorded once the deploy went well */
@@ -102,7 +111,8 @@ export interface Plan {
   files: ConfigFiles
   /** before the project's settings are read: layout, .env, upload, venv */
   release: Step[]
-  discover: Step
+  /** none when the plan assumes the live release's settings (the Django process checks them) */
+  discover?: Step
   /** the Django steps on a new release; none when the release is already built */
   build: Step[]
   gates: Step[]
@@ -252,7 +262,7 @@ function lockedSteps(s: Settings, plan: Plan): Plan {
   return {
     ...plan,
     release: plan.release.map(hold),
-    discover: hold(plan.discover),
+    discover: plan.discover && hold(plan.discover),
     build: plan.build.map(hold),
     gates: plan.gates.map(hold),
     start: hold(plan.start),
@@ -323,8 +333,10 @@ function planUnlocked(input: PlanInput): Plan {
     previous: facts.live,
     files,
     release: releaseSteps(s, target, isNew, input.venvKey),
-    discover: discoverStep(s, target),
-    build: isNew ? djangoSteps(s, target, found, facts.live) : restore,
+    discover: input.assumed ? undefined : discoverStep(s, target),
+    build: isNew
+      ? djangoSteps(s, target, found, facts.live, input.assumed ? input.settingsRead : undefined)
+      : restore,
     gates: [
       verifyUnitsStep(s, target, files),
       ...(processes?.files.units.length ? [verifyProcessesStep(s, target, processes.files)] : []),
@@ -336,7 +348,7 @@ function planUnlocked(input: PlanInput): Plan {
     abandon: abandonStep(s, instance),
     switch: switchStep(s, target, instance, facts.instance, files),
     health: healthStep(s, undefined, servesTls(s, facts) ? 'tls' : s.acme ? 'upgrade' : 'plain'),
-    finish: finishSteps(s, facts, target, isNew ? input.deployKey : null),
+    finish: finishSteps(s, facts, target, isNew ? input.deployKey : null, input.settingsRead),
     // With `source: none` the release stays as it was; only its new files go.
     markFailed: target !== facts.live ? markFailedStep(s, target) : undefined,
     removePartial: isNew ? removePartialStep(s, target) : undefined,
@@ -369,13 +381,21 @@ function finishSteps(
   s: Settings,
   facts: HostFacts,
   target: string,
-  deployKey?: string | null
+  deployKey?: string | null,
+  settingsRead?: SettingsRead
 ): Step[] {
   return [
     ...(facts.instance ? [drainStep(s, facts.instance)] : []),
     ...(s.acme ? [renewalTimerStep(s)] : []),
     ...(s.postDeploy ? [hookStep(s, target, 'post-deploy', s.postDeploy, 'cleanup')] : []),
-    pruneStep(s, s.keepReleases, target, facts.live === target ? '' : facts.live, deployKey)
+    pruneStep(
+      s,
+      s.keepReleases,
+      target,
+      facts.live === target ? '' : facts.live,
+      deployKey,
+      settingsRead
+    )
   ]
 }
 
@@ -406,7 +426,7 @@ function securePlan(
 export function planSteps(plan: Plan): Step[] {
   return [
     ...plan.release,
-    plan.discover,
+    ...(plan.discover ? [plan.discover] : []),
     ...plan.build,
     ...(plan.certificate?.beforeGates ? [plan.certificate.step] : []),
     ...plan.gates,
@@ -419,6 +439,21 @@ export function planSteps(plan: Plan): Step[] {
     ...(plan.secure ? [plan.secure.gate, plan.secure.reload, plan.secure.health] : []),
     ...plan.finish
   ]
+}
+
+/**
+ * What a new release's settings will most likely say: what the live release's said when it was
+ * deployed (recorded with its deploy key), its paths moved to the new release. A warm deploy
+ * plans with it and its Django process checks it, instead of a process of its own to read them.
+ */
+export function assumedSettings(
+  s: Settings,
+  facts: HostFacts,
+  newRelease: string
+): SettingsRead | undefined {
+  if (modeOf(s) !== 'deploy' || !facts.live || !facts.settings) return undefined
+  const p = layout(s)
+  return rebaseSettings(facts.settings, p.release(facts.live), p.release(newRelease))
 }
 
 /**

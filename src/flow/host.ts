@@ -3,24 +3,31 @@
 // planner's steps through one executor and returns a result value; nothing else decides what
 // runs. See ARCHITECTURE.md.
 
-import { describeServer } from '../render/asgi.js'
-import { planRun, planSteps, type Plan, type Secure } from '../plan.js'
+import { assumedSettings, planRun, type Plan, type Secure } from '../plan.js'
 import type { RunResult } from '../remote/connection.js'
 import { StepError } from '../remote/executor.js'
 import type { GateResult, HostReport } from '../report/report.js'
 import { parseServerFacts, type ServerFacts } from '../server/asgi.js'
 import { acmeProblem, parseCertificateStep, type CertificateFacts } from '../server/acme.js'
-import { configDiff, GATE_FAILED, parseConfigFiles, readConfigStep } from '../server/config.js'
-import { parseDjangoFacts, type DjangoFacts } from '../server/discover.js'
+import { GATE_FAILED } from '../server/config.js'
+import {
+  djangoFacts,
+  SETTINGS_CHANGED,
+  settingsRead,
+  type DjangoFacts,
+  type SettingsRead
+} from '../server/discover.js'
 import { parseErrors, parseHealth, type HealthResult } from '../server/health.js'
 import { inspectStep, parseFacts, type HostFacts } from '../server/inspect.js'
 import { parseProcessStates, type ProcessState } from '../server/processes.js'
-import { processesDiff, stayedDownMessage } from './processes.js'
-import { DatabaseWatch, failureNote, readForDryRun } from './database.js'
+import { stayedDownMessage } from './processes.js'
+import { DatabaseWatch, failureNote } from './database.js'
+import { dryRun } from './dry-run.js'
 import { DISK_FULL, hintFor } from '../report/cause.js'
 import {
   acmeRefusedMessage,
   diskFullMessage,
+  SETTINGS_CHANGED_NOTE,
   errorMessage,
   httpsFailedMessage,
   lastLines,
@@ -31,7 +38,7 @@ import {
 import { parseDiskSpace } from '../server/release.js'
 import type { Step } from '../server/step.js'
 import { neverServed } from './never-served.js'
-import { alreadyLiveCheck, alreadyLiveMessage, checkAlreadyLive } from './already-live.js'
+import { alreadyLiveMessage, checkAlreadyLive } from './already-live.js'
 
 export type HostState =
   | 'connected'
@@ -189,18 +196,36 @@ export class HostDeploy {
     return { daysLeft: -1, names: [], ...certificate, renewalProblem }
   }
 
-  /** Plans with what the project's settings say, once the release to read them from exists. */
-  private planWith(newRelease: string, found: DjangoFacts): Plan {
+  /**
+   * Plans with what the project's settings say, once the release to read them from exists
+   * (`assumed`: what the live release's said, which the Django process then checks).
+   */
+  private planWith(
+    newRelease: string,
+    found: DjangoFacts,
+    read?: SettingsRead,
+    assumed = false
+  ): Plan {
     const facts = this.facts as HostFacts
+    this.found = found
     return planRun({
       settings: this.deps.settings,
       facts,
       newRelease,
       venvKey: this.deps.venvKey(facts),
       found,
+      settingsRead: read,
+      assumed,
       singletons: this.deps.runsSingletons ?? this.deps.isFirst,
       deployKey: this.deps.deployKey(facts)
     })
+  }
+
+  /** What the project's settings say: the live release's when recorded, else read in the release. */
+  private async readSettings(newRelease: string, discover: Step): Promise<Plan> {
+    const assumed = assumedSettings(this.deps.settings, this.facts as HostFacts, newRelease)
+    const read = assumed ?? settingsRead((await this.deps.run(discover)).stdout)
+    return this.planWith(newRelease, read ? djangoFacts(read) : {}, read, !!assumed)
   }
 
   private async deploy(newRelease: string): Promise<void> {
@@ -213,13 +238,18 @@ export class HostDeploy {
         await this.deps.run(step, { stdin: step.stdin && this.deps.stdin(step.stdin) })
         if (step.id === 'upload') uploaded = true
       }
-      const found = (this.found = parseDjangoFacts((await this.deps.run(plan.discover)).stdout))
-      plan = this.plan = this.planWith(newRelease, found)
+      plan = this.plan = await this.readSettings(newRelease, plan.discover as Step)
       this.to('released')
-      for (const n of sharedNotices(this.deps.settings, plan, found))
-        this.deps.notice(n.message, n.title)
       this.database.noticeRollback(this.deps, plan)
-      await this.build(plan)
+      const changed = await this.build(plan)
+      if (changed) {
+        this.deps.info(SETTINGS_CHANGED_NOTE)
+        plan = this.plan = this.planWith(newRelease, djangoFacts(changed), changed)
+        await this.build(plan)
+      }
+      // Said once the settings are known to say it (the Django process checked them).
+      for (const n of sharedNotices(this.deps.settings, plan, this.found))
+        this.deps.notice(n.message, n.title)
       if (plan.certificate?.beforeGates) await this.obtainCertificate(plan)
       await this.runGates(plan)
     } catch (error) {
@@ -250,6 +280,13 @@ export class HostDeploy {
   }
 
   /** A step failed on a full disk: the partial release goes, and the error says how full. */
+  private async dryRun(id: string): Promise<HostOutcome> {
+    const planWith = (found: DjangoFacts) => (this.plan = this.planWith(id, found))
+    const dry = await dryRun(this.deps, this.facts as HostFacts, id, this.database, planWith)
+    const said = this.outcome('success', 'dry run: nothing was changed')
+    return { ...said, plan: dry.titles, diff: dry.diff }
+  }
+
   private async diskFull(error: StepError, removePartial: Step): Promise<Stop> {
     this.failedStep = { title: error.step.title, output: output(error) }
     const removed = await this.deps.run(removePartial, { allowFailure: true })
@@ -265,13 +302,15 @@ export class HostDeploy {
 
   /**
    * Migrations never run on two hosts at once: the first host runs its Django steps before any
-   * other host starts its own (with a shared database theirs are then no-ops).
+   * other host starts its own (with a shared database theirs are then no-ops). Returns what the
+   * settings say when the Django process found them other than the plan assumed (it changed
+   * nothing then).
    */
-  private async build(plan: Plan): Promise<void> {
+  private async build(plan: Plan): Promise<SettingsRead | undefined> {
     const { rollout, isFirst } = this.deps
     if (plan.build.length === 0 && plan.mode !== 'deploy') {
       if (isFirst) rollout.migrated()
-      return
+      return undefined
     }
     if (!isFirst) {
       this.deps.info('Waiting for the first host to finish its migrations')
@@ -281,12 +320,15 @@ export class HostDeploy {
       for (const step of plan.build) {
         // What the Django process did to the database is read even when it then failed.
         const result = await this.deps.run(step, { allowFailure: true })
+        if (step.id === 'django' && !plan.discover && result.code === SETTINGS_CHANGED)
+          return settingsRead(result.stdout) ?? {}
         if (step.id === 'asgi-import' && result.code === 0)
           tellServer(this.deps, (this.server = parseServerFacts(result.stdout)))
         this.database.afterStep(this.deps, step, result, plan, this.found)
         if (result.code !== 0) throw new StepError(step, result)
       }
       if (isFirst) rollout.migrated()
+      return undefined
     } catch (error) {
       if (isFirst)
         rollout.migrated(new Error(`stopped: the first host could not run its Django steps`))
@@ -437,32 +479,5 @@ export class HostDeploy {
     }
     if (!plan.previous) return false
     return parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout).healthy
-  }
-
-  /**
-   * Changes nothing that serves: the settings and the migration plan of the new code, read from
-   * a staged upload that is never a release and is removed at the end (or, with no live release
-   * or no source, the settings of the release that exists), the live files. Prints the deploy's
-   * own plan and the diff.
-   */
-  private async dryRun(newRelease: string): Promise<HostOutcome> {
-    const facts = this.facts as HostFacts
-    const first = this.planWith(newRelease, {})
-    // The schedules' calendars are read-only to check: a wrong one fails the dry run too, first.
-    for (const step of first.release.filter((r) => r.id === 'check-calendars'))
-      await this.deps.run(step)
-    const read = await readForDryRun(this.deps, facts, newRelease, first.target, this.database)
-    const plan = (this.plan = this.planWith(newRelease, (this.found = read.found)))
-    this.database.noticeRollback(this.deps, plan)
-    const live = parseConfigFiles((await this.deps.run(readConfigStep(plan.files))).stdout)
-    const diff = configDiff(plan.files, live) + (await processesDiff(plan, this.deps.run))
-    const titles = planSteps(plan).map((step) => step.title)
-    if (alreadyLiveCheck(this.deps.settings, facts, this.deps.deployKey(facts)))
-      this.deps.info(alreadyLiveMessage(facts.live, true))
-    this.deps.info(
-      `Dry run: nothing was changed. Served by ${describeServer(this.deps.settings)}. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`
-    )
-    this.deps.remote(diff)
-    return { ...this.outcome('success', 'dry run: nothing was changed'), plan: titles, diff }
   }
 }

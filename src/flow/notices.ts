@@ -37,6 +37,10 @@ export function sharedNotices(s: Settings, plan: Plan, found: DjangoFacts): Noti
   return notices
 }
 
+/** The Django process found the settings other than the live release's: planned again. */
+export const SETTINGS_CHANGED_NOTE =
+  "The project's settings say other things than the live release's did: planned again with what they say now"
+
 /** A step found the disk full: the cause, how full, what was done, what to do. */
 export function diskFullMessage(d: {
   step: string

@@ -11,8 +11,18 @@ import type { Step } from './step.js'
 
 const MARK = 'DJANGO-SETTINGS '
 
-/** Prints one marked JSON line; the names to check against ALLOWED_HOSTS come as arguments. */
-export const DISCOVER_PY = `
+/**
+ * The exit of a Django process whose settings no longer say what its plan assumed (the live
+ * release's, see DJANGO_PY in server/manage.ts): it stopped before changing anything, and printed
+ * what they say now.
+ */
+export const SETTINGS_CHANGED = 75
+
+/**
+ * settings_facts(names): what the settings say, as a dict; the names are checked against
+ * ALLOWED_HOSTS. print_facts() prints it as the one marked line the runner reads.
+ */
+export const SETTINGS_FN = `
 import json, os, sys, django
 from django.conf import settings
 from django.core.exceptions import AppRegistryNotReady
@@ -27,7 +37,7 @@ def url(name):
         return value
     return (prefix if prefix.endswith('/') else prefix + '/') + value
 
-def read():
+def read_settings(names):
     facts = {k: text(url(k) if k.endswith('_URL') else getattr(settings, k, ''))
              for k in ('STATIC_URL', 'STATIC_ROOT', 'MEDIA_URL', 'MEDIA_ROOT')}
     facts['SQLITE'] = [os.path.abspath(str(db.get('NAME') or '')) for db in settings.DATABASES.values()
@@ -42,7 +52,7 @@ def read():
     from django.utils.http import is_same_domain
     allowed = settings.ALLOWED_HOSTS or (['.localhost', '127.0.0.1', '[::1]'] if settings.DEBUG else [])
     valid = lambda name: any(pattern == '*' or is_same_domain(name, pattern) for pattern in allowed)
-    facts['REFUSED_HOSTS'] = [name for name in sys.argv[1:] if not valid(name)]
+    facts['REFUSED_HOSTS'] = [name for name in names if not valid(name)]
     facts['SSL_REDIRECT'] = bool(getattr(settings, 'SECURE_SSL_REDIRECT', False))
     facts['DATABASE'] = str(settings.DATABASES.get('default', {}).get('ENGINE', ''))
     try:
@@ -56,13 +66,21 @@ def read():
     return facts
 
 # The settings answer all of it for most projects: the apps (every models module) are loaded,
-# which is most of this process's time, only when something here needs them.
-try:
-    facts = read()
-except AppRegistryNotReady:
-    django.setup()
-    facts = read()
-print('${MARK}' + json.dumps(facts))
+# which is most of a process's time, only when something here needs them.
+def settings_facts(names):
+    try:
+        return read_settings(names)
+    except AppRegistryNotReady:
+        django.setup()
+        return read_settings(names)
+
+def print_facts(facts):
+    print('${MARK}' + json.dumps(facts))
+`
+
+/** Prints one marked JSON line; the names to check against ALLOWED_HOSTS come as arguments. */
+export const DISCOVER_PY = `${SETTINGS_FN}
+print_facts(settings_facts(sys.argv[1:]))
 `
 
 /** The names requests will carry: the server names (a wildcard as one of its names) or, for `_`, the health check's. */
@@ -122,23 +140,57 @@ const absolute = (path: unknown) =>
 const name = (value: unknown) =>
   typeof value === 'string' && /^[A-Za-z0-9_.:[\]-]{1,253}$/.test(value) ? value : undefined
 
+/** What the settings said, as the process printed it (not validated): what a Django process compares. */
+export type SettingsRead = Record<string, unknown>
+
 /**
- * Reads the discovery output; values from the server are validated like inputs. The last
- * marked line counts: the project's settings run first and may print anything, even a line
- * like ours (which the plan then holds to the deploy path, see plan.ts).
+ * The marked line of a process's output. The last one counts: the project's settings run first
+ * and may print anything, even a line like ours (which the plan then holds to the deploy path,
+ * see plan.ts).
  */
-export function parseDjangoFacts(stdout: string): DjangoFacts {
+export function settingsRead(stdout: string): SettingsRead | undefined {
   const line = stdout
     .split('\n')
     .filter((l) => l.startsWith(MARK))
     .pop()
-  if (!line) return {}
-  let v: Record<string, unknown>
+  return line === undefined ? undefined : settingsObject(line.slice(MARK.length))
+}
+
+/** A JSON object, or undefined. */
+export function settingsObject(json: string): SettingsRead | undefined {
   try {
-    v = JSON.parse(line.slice(MARK.length)) as Record<string, unknown>
+    const v: unknown = JSON.parse(json)
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as SettingsRead) : undefined
   } catch {
-    return {}
+    return undefined
   }
+}
+
+/** Reads the discovery output; values from the server are validated like inputs. */
+export function parseDjangoFacts(stdout: string): DjangoFacts {
+  const read = settingsRead(stdout)
+  return read ? djangoFacts(read) : {}
+}
+
+/**
+ * The settings another release printed, as this one would print them: every path in the
+ * release `from` moved to `to` (settings derive their paths from BASE_DIR, the release).
+ */
+export function rebaseSettings(read: SettingsRead, from: string, to: string): SettingsRead {
+  const move = (value: unknown): unknown =>
+    typeof value === 'string'
+      ? value === from || value.startsWith(`${from}/`)
+        ? to + value.slice(from.length)
+        : value
+      : Array.isArray(value)
+        ? value.map(move)
+        : value && typeof value === 'object'
+          ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, move(v)]))
+          : value
+  return move(read) as SettingsRead
+}
+
+export function djangoFacts(v: SettingsRead): DjangoFacts {
   const str = (key: string) => (typeof v[key] === 'string' ? (v[key] as string) : '')
   const compress = v.COMPRESS as Record<string, unknown> | undefined
   return {

@@ -11,7 +11,7 @@ import { layout } from './layout.js'
 import { safeDir } from './safe-dir.js'
 import { sharedLocation, sharedPaths, shareStep } from './shared.js'
 import { inRelease } from './sandbox.js'
-import type { DjangoFacts } from './discover.js'
+import { hostNames, type DjangoFacts, type SettingsRead } from './discover.js'
 import { djangoStep, type DjangoWork } from './manage.js'
 import { foldedIntoFirst, type Step } from './step.js'
 
@@ -61,9 +61,16 @@ const LINKED_STORAGES = new Set([
 /**
  * The Django steps before the switch, in order, each as the app user: the folders it writes,
  * the ASGI import check, then one process for migrate, collectstatic, checks and build commands
- * (server/manage.ts), then the pre-restart hook.
+ * (server/manage.ts), then the pre-restart hook. `assumed`: `found` are the live release's
+ * settings, which that process checks first (it runs for that alone if need be).
  */
-export function djangoSteps(s: Settings, id: string, found: DjangoFacts, previous = ''): Step[] {
+export function djangoSteps(
+  s: Settings,
+  id: string,
+  found: DjangoFacts,
+  previous = '',
+  assumed?: SettingsRead
+): Step[] {
   // Root's preparations, sent with the first step that runs Django (server/step.ts folded).
   const prepare: Step[] = []
   const steps: Step[] = []
@@ -92,9 +99,10 @@ export function djangoSteps(s: Settings, id: string, found: DjangoFacts, previou
     backup: s.backup,
     collectstatic: s.collectstatic && !!found.staticRoot,
     check: s.checkDeploy,
-    commands: buildCommands(s, found)
+    commands: buildCommands(s, found),
+    settings: assumed && { expect: assumed, hosts: hostNames(s) }
   }
-  if (work.migrate || work.collectstatic || work.check || work.commands.length > 0)
+  if (work.migrate || work.collectstatic || work.check || work.commands.length > 0 || work.settings)
     steps.push(
       djangoStep(s, id, work, {
         writable,

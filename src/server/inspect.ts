@@ -1,10 +1,12 @@
 // The first step of every run: what the host has and what it serves. Read-only.
 
+import { Buffer } from 'node:buffer'
 import type { Settings } from '../settings.js'
 import { inspectAcme, parseAcmeFacts, type AcmeFacts } from './acme.js'
 import { raw, script, sh } from '../shell.js'
 import { LEGACY_FAILED_MARK, layout, RELEASE_ID, socketPath, type LiveInstance } from './layout.js'
 import { listProcessUnits } from './processes.js'
+import { settingsObject, type SettingsRead } from './discover.js'
 import type { Step } from './step.js'
 
 /** What the host said about itself before the deploy. */
@@ -30,6 +32,8 @@ export interface HostFacts extends AcmeFacts {
   backups?: string[]
   /** the deploy key the live release was deployed with (layout.ts deployed), if its deploy ended well */
   deployed?: string
+  /** what the project's settings said when the live release was deployed (recorded with its key) */
+  settings?: SettingsRead
 }
 
 /**
@@ -64,6 +68,7 @@ export function inspectStep(s: Settings): Step {
       raw('echo "python=$python"'),
       sh`live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null); echo "live=$live"`,
       sh`[ -z "$live" ] || echo "deployed=$(head -c 64 ${p.deployed}/"$live" 2>/dev/null)"`,
+      sh`[ -z "$live" ] || echo "settings=$(sed -n 2p ${p.deployed}/"$live" 2>/dev/null | head -c 65536)"`,
       // A link to an instance's socket, or the socket of an earlier version's single instance.
       sh`sock=${socketPath(s.projectName)} legacy=${p.legacyUnits.socket}`,
       raw(
@@ -105,6 +110,14 @@ export function parseFacts(stdout: string): HostFacts {
     deployed: /^[0-9a-f]{64}$/.test(values.get('deployed') ?? '')
       ? values.get('deployed')
       : undefined,
+    settings: recordedSettings(values.get('settings') ?? ''),
     ...parseAcmeFacts(values)
   }
+}
+
+/** The settings recorded with the deploy key: base64 of the JSON the Django process printed. */
+function recordedSettings(base64: string): SettingsRead | undefined {
+  return /^[A-Za-z0-9+/]+=*$/.test(base64)
+    ? settingsObject(Buffer.from(base64, 'base64').toString('utf8'))
+    : undefined
 }

@@ -11,6 +11,7 @@ import { layout } from './layout.js'
 import { BACKUP_FN, checkClientTools, databaseKind, PLAN_FN, workFolder } from './migrations.js'
 import { sealRelease } from './release.js'
 import { safeDir } from './safe-dir.js'
+import { SETTINGS_CHANGED, SETTINGS_FN, type SettingsRead } from './discover.js'
 import type { Step } from './step.js'
 
 /** What the process does; the order is fixed (DJANGO_PY). */
@@ -24,6 +25,11 @@ export interface DjangoWork {
   check: boolean
   /** build-commands (and compress), each a manage.py command's words */
   commands: string[][]
+  /**
+   * The plan was made with the live release's settings (not read from this one): the process
+   * reads them first, and stops before anything else when they say other things now.
+   */
+  settings?: { expect: SettingsRead; hosts: string[] }
 }
 
 /**
@@ -56,12 +62,19 @@ def collectstatic():
  * The errors a management command stops with are said as manage.py says them (one line, no
  * traceback); anything else keeps its traceback, whose last line is the cause.
  */
-export const DJANGO_PY = `
-import json, os, sys, django
-django.setup()
+export const DJANGO_PY = `${SETTINGS_FN}
+work, folder = json.loads(sys.argv[1]), sys.argv[2]
+if 'settings' in work:
+    facts = settings_facts(work['settings']['hosts'])
+    if facts != work['settings']['expect']:
+        print_facts(facts)
+        sys.stderr.write("The project's settings say other things than the live release's did: the deploy reads them again.\\n")
+        sys.exit(${SETTINGS_CHANGED})
+from django.apps import apps
+if not apps.ready:
+    django.setup()
 from django.core.management import call_command
 from django.core.management.base import CommandError
-work, folder = json.loads(sys.argv[1]), sys.argv[2]
 def manage(command, *args, **options):
     try:
         call_command(command, *args, **options)
@@ -87,13 +100,15 @@ for words in work['commands']:
 
 /** The step's title: what it runs, as manage.py commands. */
 function titleOf(work: DjangoWork): string {
-  const parts = [
+  const parts: string[] = [
     ...(work.migrate ? ['migrate (when a migration is unapplied)'] : []),
     ...(work.collectstatic ? ['collectstatic'] : []),
     ...(work.check ? ['check --deploy'] : []),
     ...work.commands.map((words) => words.join(' '))
   ]
-  return `manage.py ${parts.join(', ')}`
+  return parts.length > 0
+    ? `manage.py ${parts.join(', ')}`
+    : "Check the project's settings (what the live release's said)"
 }
 
 /**

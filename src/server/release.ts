@@ -1,9 +1,11 @@
 // The release: its id, the layout it lives in, its upload and venv, and its end (failed, pruned).
 
+import { Buffer } from 'node:buffer'
 import { createHash } from 'node:crypto'
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
 import { LEGACY_FAILED_MARK, layout, RELEASE_ID } from './layout.js'
+import type { SettingsRead } from './discover.js'
 import { safeDir } from './safe-dir.js'
 import { asApp } from './sandbox.js'
 import type { Step } from './step.js'
@@ -240,16 +242,19 @@ export function markFailedStep(s: Settings, id: string): Step {
  * STATIC_ROOT of BASE_DIR.parent), and a half-built release (a killed run) may have no venv.
  * First, the live release's deploy key: recorded when this run deployed it (the run went well
  * up to here), forgotten when the run changed its files otherwise (source: none, a rollback).
+ * The project's settings as they were read go with it: the next deploy plans with them.
  */
 export function pruneStep(
   s: Settings,
   keep: number,
   live: string,
   previous: string,
-  deployKey?: string | null
+  deployKey?: string | null,
+  settings?: SettingsRead
 ): Step {
   const p = layout(s)
   const key = `${p.deployed}/${live}`
+  const read = settings ? Buffer.from(JSON.stringify(settings)).toString('base64') : ''
   return {
     id: 'prune',
     phase: 'cleanup',
@@ -258,7 +263,7 @@ export function pruneStep(
     command: script(
       raw('set -eu'),
       deployKey
-        ? sh`mkdir -p ${p.deployed} && printf '%s\n' ${deployKey} > ${key}`
+        ? sh`mkdir -p ${p.deployed} && printf '%s\n' ${deployKey} ${read} > ${key}`
         : sh`rm -f ${key}`,
       sh`cd ${p.releases}`,
       sh`ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`,

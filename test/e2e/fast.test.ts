@@ -1,7 +1,8 @@
 // Fast deploys (issue 13), proven by what they leave on the host, not by timing: a code change
 // with no new migration runs no migration (the SQLite file is untouched), collects only the
 // static file that changed (the others are the previous release's files, linked), and a deploy
-// of what already serves restarts nothing. The project: `subfolder` (manage.py in src/, split
+// of what already serves restarts nothing; the project's settings are read by the Django process
+// itself, checked against the live release's. The project: `subfolder` (manage.py in src/, split
 // settings, SQLite and uploads in shared/), with static files of its own app.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -55,13 +56,18 @@ const identity = (paths: string[]) => must(`stat -c '%i %s %Y %n' ${paths.join('
 const collected = (release: string, file: string) =>
   `/srv/shop/releases/${release}/staticfiles/${file}`
 
+/** The log group of the settings read in a process of their own. */
+const READ_SETTINGS = "::group::Read the project's settings"
+const PLANNED_AGAIN = "The project's settings say other things than the live release's did"
+
 let v1 = ''
 let v2 = ''
 let v2Env: Record<string, string> = {}
 
 test('a code change with no new migration: no migration runs, only the changed static file is copied', async () => {
-  v1 = succeeded(await runAction(inputs(), { env: newCommit(), workspace: project('v1') })).outputs
-    .release
+  const first = succeeded(await runAction(inputs(), { env: newCommit(), workspace: project('v1') }))
+  v1 = first.outputs.release
+  expect(first.stdout).toContain(READ_SETTINGS)
   const database = '/srv/shop/shared/db.sqlite3'
   const before = await must(`sha256sum ${database}; stat -c '%i %s %Y' ${database}`)
 
@@ -76,6 +82,9 @@ test('a code change with no new migration: no migration runs, only the changed s
     /Reloading/
   )
   expect(await must(`ls /run/systemd/system | grep gunicorn-shop || true`)).toBe('')
+  // The settings: the live release's, checked by the Django process, not read by one of their own.
+  expect(run.stdout).not.toContain(READ_SETTINGS)
+  expect(run.stdout).not.toContain(PLANNED_AGAIN)
   // Decided in the Django process, on the database itself.
   expect(run.stdout).toContain('No migrations to apply: migrate did not run.')
   expect(run.stdout).not.toContain('Operations to perform')
@@ -165,4 +174,33 @@ test("whitenoise's compressed manifest storage: collected from scratch, each rel
   const big = `${manifest.paths['admin/css/base.css']}.gz`
   const inode = async (release: string) => (await must(`stat -c %i ${root(release)}/${big}`)).trim()
   expect(await inode(w2)).not.toBe(await inode(w1))
+})
+
+test('settings that moved STATIC_ROOT: read again by the Django process, planned with, served from there', async () => {
+  const moved = (version: string) => {
+    const workspace = project(version)
+    edit(workspace, 'src/config/settings/base.py', (text) =>
+      text.replace("STATIC_ROOT = BASE_DIR / 'staticfiles'", "STATIC_ROOT = BASE_DIR / 'collected'")
+    )
+    return workspace
+  }
+  const run = succeeded(await runAction(inputs(), { env: newCommit(), workspace: moved('v3') }))
+  expect(run.stdout).toContain(PLANNED_AGAIN)
+  expect(run.stdout).not.toContain(READ_SETTINGS)
+  const v3 = run.outputs.release
+  expect(await must(`cat /srv/shop/releases/${v3}/collected/files/site.css`)).toBe(
+    "body::after { content: 'v3'; }\n"
+  )
+  expect(await get(host, '/static/files/site.css', { Host: NAME })).toMatchObject({
+    status: 200,
+    text: "body::after { content: 'v3'; }\n"
+  })
+  // The next deploy plans with what this one read: nothing to read again.
+  const next = succeeded(await runAction(inputs(), { env: newCommit(), workspace: moved('v4') }))
+  expect(next.stdout).not.toContain(PLANNED_AGAIN)
+  expect(next.stdout).not.toContain(READ_SETTINGS)
+  expect(await get(host, '/static/files/site.css', { Host: NAME })).toMatchObject({
+    status: 200,
+    text: "body::after { content: 'v4'; }\n"
+  })
 })

@@ -215,6 +215,9 @@ describe('a compromised app user between two deploys', () => {
       'mysite/settings.py',
       (text) =>
         `${text}\n${PRINTS_COMMANDS}\n` +
+        // Changed since the live release: the Django process prints what the settings say now,
+        // and the forged line comes after it.
+        "STATIC_URL = '/assets/'\n" +
         'import atexit, json\n' +
         'atexit.register(lambda: print("DJANGO-SETTINGS " + json.dumps({"STATIC_URL": "/static/", ' +
         '"STATIC_ROOT": "/root", "MEDIA_URL": "/media/", "MEDIA_ROOT": "/etc"})))\n'

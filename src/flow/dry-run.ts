@@ -1,0 +1,40 @@
+// A dry run changes nothing that serves: the settings and the migration plan of the new code,
+// read from a staged upload that is never a release and is removed at the end (or, with no live
+// release or no source, the settings of the release that exists), and the live files. It prints
+// the deploy's own plan and the diff.
+
+import { describeServer } from '../render/asgi.js'
+import { planSteps, type Plan } from '../plan.js'
+import { configDiff, parseConfigFiles, readConfigStep } from '../server/config.js'
+import type { DjangoFacts } from '../server/discover.js'
+import type { HostFacts } from '../server/inspect.js'
+import { alreadyLiveCheck, alreadyLiveMessage } from './already-live.js'
+import { readForDryRun, type DatabaseWatch } from './database.js'
+import type { HostDeps } from './deps.js'
+import { processesDiff } from './processes.js'
+
+/** The plan's step titles and the diff; `planWith` plans with what the settings say. */
+export async function dryRun(
+  deps: HostDeps,
+  facts: HostFacts,
+  newRelease: string,
+  database: DatabaseWatch,
+  planWith: (found: DjangoFacts) => Plan
+): Promise<{ titles: string[]; diff: string }> {
+  const first = planWith({})
+  // The schedules' calendars are read-only to check: a wrong one fails the dry run too, first.
+  for (const step of first.release.filter((r) => r.id === 'check-calendars')) await deps.run(step)
+  const read = await readForDryRun(deps, facts, newRelease, first.target, database)
+  const plan = planWith(read.found)
+  database.noticeRollback(deps, plan)
+  const live = parseConfigFiles((await deps.run(readConfigStep(plan.files))).stdout)
+  const diff = configDiff(plan.files, live) + (await processesDiff(plan, deps.run))
+  const titles = planSteps(plan).map((step) => step.title)
+  if (alreadyLiveCheck(deps.settings, facts, deps.deployKey(facts)))
+    deps.info(alreadyLiveMessage(facts.live, true))
+  deps.info(
+    `Dry run: nothing was changed. Served by ${describeServer(deps.settings)}. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`
+  )
+  deps.remote(diff)
+  return { titles, diff }
+}
