@@ -568,6 +568,15 @@ describe("a warm deploy plans with the live release's settings", () => {
     expect(appScripts(t.ran.find((r) => r.step === 'django')?.command ?? '')).not.toContain(
       '"settings":'
     )
+    // The dry run lists the steps as the deploy will run them.
+    const dry = await deploy(
+      { ...settingsFor({ source }), dryRun: true },
+      new ScriptedTransport({ inspect: inspectWith(recorded()) })
+    )
+    expect(dry.plan?.join('\n')).not.toContain("Read the project's settings")
+    expect(
+      (await deploy({ ...settingsFor({ source }), dryRun: true }, t)).plan?.join('\n')
+    ).toContain("Read the project's settings")
     const configs = new ScriptedTransport({ inspect: inspectWith(recorded()) })
     await deploy(settingsFor({ source: null }), configs)
     expect(configs.steps()).toContain('discover')

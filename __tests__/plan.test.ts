@@ -1,9 +1,9 @@
-import { planRun, rebaseFound, targetRelease } from '../src/plan.js'
+import { planRun, targetRelease } from '../src/plan.js'
 import { workerCount } from '../src/server/config.js'
 import type { DjangoFacts } from '../src/server/discover.js'
 import { sharedNotice, sharedPaths } from '../src/server/shared.js'
 import type { Settings } from '../src/settings.js'
-import { parseDjangoFacts } from '../src/server/discover.js'
+import { parseDjangoFacts, rebaseFound } from '../src/server/discover.js'
 import { djangoSteps, sitePaths } from '../src/server/django.js'
 import { healthHost, parseErrors, parseHealth } from '../src/server/health.js'
 import { parseFacts, type HostFacts } from '../src/server/inspect.js'
@@ -381,6 +381,36 @@ describe('venvs kept by their requirements', () => {
     expect(
       venvKey([{ path: 'r.txt', text: 'mylib @ file:///srv/mylib\n' }], facts.python, false)
     ).toBeNull()
+  })
+
+  test('a kept venv is built beside the upload, from its requirements sent ahead', () => {
+    const plan = (venvKey: string | null, requirements: typeof files | null) =>
+      planRun({
+        settings: settingsFor(),
+        facts,
+        newRelease: RELEASE,
+        venvKey,
+        found: {},
+        requirements
+      })
+    const upload = (p: ReturnType<typeof plan>) =>
+      p.release.find((step) => step.id === 'upload')?.command.text ?? ''
+    const sent = plan('abcdef0123456789', files)
+    expect(upload(sent)).toContain(Buffer.from(files[0].text).toString('base64'))
+    expect(upload(sent)).toContain("'built the venv abcdef0123456789 beside the upload'")
+    // In the background while tar reads the upload; waited for after it.
+    expect(upload(sent).indexOf('&\nvenv_pid=$!')).toBeLessThan(upload(sent).indexOf('tar -xzf'))
+    expect(upload(sent).indexOf('wait "$venv_pid"')).toBeGreaterThan(
+      upload(sent).indexOf('tar -xzf')
+    )
+    // No key (local paths), requirements the runner could not read, or too many to send: after it.
+    const big = [{ path: 'requirements.txt', text: `# ${'x'.repeat(40_000)}\nDjango\n` }]
+    for (const after of [
+      plan(null, files),
+      plan('abcdef0123456789', null),
+      plan('abcdef0123456789', big)
+    ])
+      expect(upload(after)).not.toContain('beside the upload')
   })
 
   test('a kept venv is linked into the release; without a key the venv lives in it', () => {

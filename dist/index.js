@@ -39898,6 +39898,16 @@ const absolute = (path) => typeof path === 'string' &&
     : undefined;
 const discover_name = (value) => typeof value === 'string' && /^[A-Za-z0-9_.:[\]-]{1,253}$/.test(value) ? value : undefined;
 /**
+ * The dry run reads the live release's settings (the new one is not uploaded): its folders,
+ * moved to where the new release will have them.
+ */
+function rebaseFound(s, found, from, to) {
+    const p = layout(s);
+    return from === to
+        ? found
+        : rebaseSettings(found, p.release(from), p.release(to));
+}
+/**
  * The marked line of a process's output. The last one counts: the project's settings run first
  * and may print anything, even a line like ours (which the plan then holds to the deploy path,
  * see plan.ts).
@@ -40546,8 +40556,14 @@ function sealRelease(s, dir, except) {
     // link given to chmod, which would follow it.
     return script(sh `find ${dir} -path ${except} -prune -o -exec chown -h root:${s.appUser} {} +`, sh `find ${dir} -path ${except} -prune -o ! -type l -exec chmod u=rwX,g=rX,o= {} +`, sh `find ${dir} -path ${except} -prune -o -type d -exec chmod o+x {} +`);
 }
-function uploadStep(s, id) {
+/**
+ * The upload, and beside it (when the venv is kept by a key and its requirements came with the
+ * plan) the venv built from those requirements: pip downloads and installs while the code is
+ * still on its way. Its failure is not the upload's: the venv step builds it again and says why.
+ */
+function uploadStep(s, id, early) {
     const dir = layout(s).release(id);
+    const beside = early ? earlyVenvBuild(s, early, layout(s).venv(early.key)) : undefined;
     return {
         id: 'upload',
         phase: 'upload',
@@ -40556,10 +40572,14 @@ function uploadStep(s, id) {
         stdin: 'source',
         // Owned by root: the app user can read the code but never change it.
         command: script(raw('set -eu'), sh `if [ -e ${dir} ]; then printf '%s\n' ${`release ${id} already exists on the host (one commit deployed twice in a second?)`} >&2; exit 1; fi`, sh `mkdir ${dir}`, 
+        // In the background, reading nothing of the upload, its output kept for after it.
+        beside &&
+            script(raw('venv_log=$(mktemp)'), sh `(${beside}) </dev/null >"$venv_log" 2>&1 &`, raw('venv_pid=$!')), 
         // GNU tar says "Wrote only N of M bytes" when the disk fills: say what that means.
-        sh `if ! tar -xzf - -C ${dir} --no-same-owner --no-same-permissions; then`, sh `  [ "$(df -Pk ${dir} | awk 'NR == 2 { print $4 }')" -ge 1024 ] || echo 'tar: No space left on device' >&2`, raw('  exit 2'), raw('fi'), 
+        sh `if ! tar -xzf - -C ${dir} --no-same-owner --no-same-permissions; then`, sh `  [ "$(df -Pk ${dir} | awk 'NR == 2 { print $4 }')" -ge 1024 ] || echo 'tar: No space left on device' >&2`, beside && sh `  systemctl stop ${`${unitPrefix(s)}-venv-`}"$$" 2>/dev/null || true`, raw('  exit 2'), raw('fi'), 
         // What the action writes in a release is its own: nothing the repository ships in its place.
-        sh `rm -rf ${dir}/.venv ${dir}/${LEGACY_FAILED_MARK}`, sealRelease(s, dir))
+        sh `rm -rf ${dir}/.venv ${dir}/${LEGACY_FAILED_MARK}`, sealRelease(s, dir), beside &&
+            script(raw('venv_status=0; wait "$venv_pid" || venv_status=$?'), raw('cat "$venv_log"; rm -f "$venv_log"'), raw('[ "$venv_status" = 0 ] || echo "the venv beside the upload failed (exit $venv_status): the venv step builds it again"')))
     };
 }
 /**
@@ -40586,22 +40606,56 @@ folders = [sysconfig.get_config_var('WHEEL_PKG_DIR'), os.path.join(os.path.dirna
 wheels = [sorted(glob.glob(os.path.join(f, 'pip-*.whl'))) for f in folders if f]
 print(next((w[-1] for w in wheels if w), ''))
 `;
+/** Larger than requirements files are: the command that carries them stays small. */
+const EARLY_VENV_MAX_BYTES = 32 * 1024;
+/** The venv built beside the upload, when the requirements can be sent ahead (or undefined). */
+function earlyVenv(key, files) {
+    const size = (files ?? []).reduce((n, f) => n + external_node_buffer_.Buffer.byteLength(f.text), 0);
+    return key && files && size <= EARLY_VENV_MAX_BYTES ? { key, files } : undefined;
+}
+/**
+ * Builds the venv, by the app user in the sandbox with -I (nothing in the repository can stand
+ * in for venv or pip, and pip and setup.py write nowhere but the venv, and for requirements on
+ * local paths the release), then hands it to root and marks it complete.
+ */
+function venvBuild(s, at) {
+    const { venv, requirements } = at;
+    const flags = s.systemSitePackages ? ['--system-site-packages'] : [];
+    const pip = sh `install --no-input --quiet --disable-pip-version-check -r ${requirements}`;
+    return script(asApp(s, { name: 'venv', cwd: at.cwd, writable: at.writable }, script(sh `${s.python} -I -m venv --without-pip ${flags} ${venv}`, sh `if [ -f ${requirements} ]; then`, 
+    // pip runs from the wheel ensurepip would install (a zip Python imports from):
+    // installing pip into every venv is most of a cold deploy's venv time (2 to 4 s), and
+    // the app never needs it (Python 3.12's venvs have no setuptools either).
+    sh `  wheel=$(${venv}/bin/python -I -c ${PIP_WHEEL_PY})`, sh `  if [ -z "$wheel" ]; then echo ${`${s.python} has no pip wheel for ensurepip: install python3-venv (or python3.N-venv) on the host`} >&2; exit 1; fi`, sh `  ${venv}/bin/python -I "$wheel/pip" ${pip}`, sh `  echo ${`installed ${s.requirements}`}`, raw('fi'))));
+}
+/**
+ * A kept venv, built from the requirements sent with the command (their paths as in the source,
+ * so -r and -c find each other), in a folder of its own below the venv, removed after.
+ */
+function earlyVenvBuild(s, early, venv) {
+    const p = layout(s);
+    const folder = `${venv}/.requirements`;
+    return script(raw('set -eu'), sh `if [ ! -e ${venv}/.complete ]; then`, sh `  rm -rf ${venv} && mkdir -p ${p.venvs} && mkdir ${venv} ${folder}`, ...early.files.map((f) => {
+        const path = `${folder}/${f.path}`;
+        return sh `  mkdir -p ${path.slice(0, path.lastIndexOf('/'))} && printf %s ${external_node_buffer_.Buffer.from(f.text).toString('base64')} | base64 -d > ${path}`;
+    }), sh `  chown ${s.appUser} ${venv}`, venvBuild(s, {
+        venv,
+        cwd: venv,
+        requirements: `${folder}/${s.requirements}`,
+        writable: [venv]
+    }), sh `  rm -rf ${folder} && chown -R -h root:root ${venv} && chmod -R go-w ${venv}`, sh `  : > ${venv}/.complete`, sh `  echo ${`built the venv ${early.key} beside the upload`}`, raw('fi'));
+}
 function venvStep(s, id, key) {
     const p = layout(s);
     const dir = p.release(id);
     const venv = key ? p.venv(key) : `${dir}/.venv`;
-    const requirements = `${dir}/${s.requirements}`;
-    const flags = s.systemSitePackages ? ['--system-site-packages'] : [];
-    // Built by the app user in the sandbox, in the release (pip reads local paths from there) with
-    // -I: nothing in the repository can stand in for venv or pip, and pip and setup.py write
-    // nowhere but the venv (and, for requirements on local paths, the release). Root then takes
-    // the result over.
-    const pip = sh `install --no-input --quiet --disable-pip-version-check -r ${requirements}`;
-    const build = asApp(s, { name: 'venv', cwd: dir, writable: key ? [venv] : [dir] }, script(sh `${s.python} -I -m venv --without-pip ${flags} ${venv}`, sh `if [ -f ${requirements} ]; then`, 
-    // pip runs from the wheel ensurepip would install (a zip Python imports from): installing
-    // pip into every venv is most of a cold deploy's venv time (2 to 4 s), and the app never
-    // needs it (Python 3.12's venvs have no setuptools either).
-    sh `  wheel=$(${venv}/bin/python -I -c ${PIP_WHEEL_PY})`, sh `  if [ -z "$wheel" ]; then echo ${`${s.python} has no pip wheel for ensurepip: install python3-venv (or python3.N-venv) on the host`} >&2; exit 1; fi`, sh `  ${venv}/bin/python -I "$wheel/pip" ${pip}`, sh `  echo ${`installed ${s.requirements}`}`, raw('fi')));
+    // In the release (pip reads local paths from there).
+    const build = venvBuild(s, {
+        venv,
+        cwd: dir,
+        requirements: `${dir}/${s.requirements}`,
+        writable: key ? [venv] : [dir]
+    });
     return {
         id: 'venv',
         phase: 'venv',
@@ -42100,7 +42154,7 @@ function planUnlocked(input) {
         target,
         previous: facts.live,
         files,
-        release: releaseSteps(s, target, isNew, input.venvKey),
+        release: releaseSteps(s, target, isNew, input.venvKey, earlyVenv(input.venvKey, input.requirements)),
         discover: input.assumed ? undefined : discoverStep(s, target),
         build: isNew
             ? djangoSteps(s, target, found, facts.live, input.assumed ? input.settingsRead : undefined)
@@ -42129,13 +42183,13 @@ function planUnlocked(input) {
     };
 }
 /** Before the project's settings are read: the layout (with the .env or the upload), venv. */
-function releaseSteps(s, target, isNew, venvKey) {
+function releaseSteps(s, target, isNew, venvKey, early) {
     return [
         // A calendar systemd refuses stops the run before anything is uploaded or installed.
         ...(s.schedules.length > 0 ? [checkCalendarsStep(s)] : []),
         ...foldedIntoFirst([prepareStep(s)], [
             ...(s.dotenv.length > 0 ? [dotenvStep(s)] : []),
-            ...(isNew ? [uploadStep(s, target), venvStep(s, target, venvKey)] : [])
+            ...(isNew ? [uploadStep(s, target, early), venvStep(s, target, venvKey)] : [])
         ])
     ];
 }
@@ -42194,26 +42248,6 @@ function assumedSettings(s, facts, newRelease) {
         return undefined;
     const p = layout(s);
     return rebaseSettings(facts.settings, p.release(facts.live), p.release(newRelease));
-}
-/**
- * The dry run reads the live release's settings (the new one is not uploaded): its folders,
- * moved to where the new release will have them.
- */
-function rebaseFound(s, found, from, to) {
-    if (from === to)
-        return found;
-    const p = layout(s);
-    const move = (path) => path && (path === p.release(from) || path.startsWith(`${p.release(from)}/`))
-        ? p.release(to) + path.slice(p.release(from).length)
-        : path;
-    return {
-        ...found,
-        staticRoot: move(found.staticRoot),
-        mediaRoot: move(found.mediaRoot),
-        sqlite: found.sqlite?.map((path) => move(path)),
-        storage: move(found.storage),
-        compress: found.compress && { ...found.compress, root: move(found.compress.root) }
-    };
 }
 /**
  * The dry run's reading of the new code: uploaded to `id` (a staged folder, never a release) with
@@ -44094,14 +44128,19 @@ async function checkAlreadyLive(deps, facts) {
 
 
 
-/** The plan's step titles and the diff; `planWith` plans with what the settings say. */
+/**
+ * The plan's step titles and the diff; `planWith` plans with what the settings say (assumed:
+ * as the deploy will, from the live release's record).
+ */
 async function dryRun(deps, facts, newRelease, database, planWith) {
-    const first = planWith({});
+    // Listed as the deploy runs it: no step of their own to read settings it can assume.
+    const assumed = !!assumedSettings(deps.settings, facts, newRelease);
+    const first = planWith({}, assumed);
     // The schedules' calendars are read-only to check: a wrong one fails the dry run too, first.
     for (const step of first.release.filter((r) => r.id === 'check-calendars'))
         await deps.run(step);
     const read = await readForDryRun(deps, facts, newRelease, first.target, database);
-    const plan = planWith(read.found);
+    const plan = planWith(read.found, assumed);
     database.noticeRollback(deps, plan);
     const live = parseConfigFiles((await deps.run(readConfigStep(plan.files))).stdout);
     const diff = configDiff(plan.files, live) + (await processesDiff(plan, deps.run));
@@ -44381,31 +44420,33 @@ class HostDeploy {
     }
     /**
      * Plans with what the project's settings say, once the release to read them from exists
-     * (`assumed`: what the live release's said, which the Django process then checks).
+     * (`assumed`: what the live release's said, which the Django process then checks); the run's
+     * plan from then on.
      */
-    planWith(newRelease, found, read, assumed = false) {
+    planWith(newRelease, found, assumed = false, read) {
         const facts = this.facts;
         this.found = found;
-        return planRun({
+        return (this.plan = planRun({
             settings: this.deps.settings,
             facts,
             newRelease,
             venvKey: this.deps.venvKey(facts),
+            requirements: this.deps.requirements(),
             found,
             settingsRead: read,
             assumed,
             singletons: this.deps.runsSingletons ?? this.deps.isFirst,
             deployKey: this.deps.deployKey(facts)
-        });
+        }));
     }
     /** What the project's settings say: the live release's when recorded, else read in the release. */
     async readSettings(newRelease, discover) {
         const assumed = assumedSettings(this.deps.settings, this.facts, newRelease);
         const read = assumed ?? settingsRead((await this.deps.run(discover)).stdout);
-        return this.planWith(newRelease, read ? djangoFacts(read) : {}, read, !!assumed);
+        return this.planWith(newRelease, read ? djangoFacts(read) : {}, !!assumed, read);
     }
     async deploy(newRelease) {
-        let plan = (this.plan = this.planWith(newRelease, {}));
+        let plan = this.planWith(newRelease, {});
         // The release is this run's once its upload went through (an upload refused because the
         // release exists is another run's release).
         let uploaded = false;
@@ -44415,13 +44456,13 @@ class HostDeploy {
                 if (step.id === 'upload')
                     uploaded = true;
             }
-            plan = this.plan = await this.readSettings(newRelease, plan.discover);
+            plan = await this.readSettings(newRelease, plan.discover);
             this.to('released');
             this.database.noticeRollback(this.deps, plan);
             const changed = await this.build(plan);
             if (changed) {
                 this.deps.info(SETTINGS_CHANGED_NOTE);
-                plan = this.plan = this.planWith(newRelease, djangoFacts(changed), changed);
+                plan = this.planWith(newRelease, djangoFacts(changed), false, changed);
                 await this.build(plan);
             }
             // Said once the settings are known to say it (the Django process checked them).
@@ -44458,13 +44499,14 @@ class HostDeploy {
                 this.deps.warn(`${step.title} failed: ${lastLines(result)}`, 'Clean-up failed');
         }
     }
-    /** A step failed on a full disk: the partial release goes, and the error says how full. */
+    /** A dry run (flow/dry-run.ts), planned as the deploy would plan. */
     async dryRun(id) {
-        const planWith = (found) => (this.plan = this.planWith(id, found));
+        const planWith = (found, assumed) => this.planWith(id, found, assumed);
         const dry = await dryRun(this.deps, this.facts, id, this.database, planWith);
         const said = this.outcome('success', 'dry run: nothing was changed');
         return { ...said, plan: dry.titles, diff: dry.diff };
     }
+    /** A step failed on a full disk: the partial release goes, and the error says how full. */
     async diskFull(error, removePartial) {
         this.failedStep = { title: error.step.title, output: output(error) };
         const removed = await this.deps.run(removePartial, { allowFailure: true });
@@ -46653,6 +46695,7 @@ function hostDeps(s, rollout, host, transport, exec, context, log) {
         receive: (step, result) => exec.receive(step, result),
         stdin: (kind) => kind === 'dotenv' ? dotenvText(s) : archiveStream(s.source, s.exclude),
         venvKey: (facts) => venvKeyOf(s, facts),
+        requirements: () => (s.source === null ? [] : requirementsFiles(s.source, s.requirements)),
         deployKey: (facts) => {
             const venv = venvKeyOf(s, facts);
             if (s.source === null || venv === null)

@@ -225,6 +225,7 @@ function hostDeps(
     stdin: (kind) =>
       kind === 'dotenv' ? dotenvText(s) : archiveStream(s.source as string, s.exclude),
     venvKey: (facts) => venvKeyOf(s, facts),
+    requirements: () => (s.source === null ? [] : requirementsFiles(s.source, s.requirements)),
     deployKey: (facts) => {
       const venv = venvKeyOf(s, facts)
       if (s.source === null || venv === null) return null

@@ -28,8 +28,10 @@ import {
   removePartialStep,
   prepareStep,
   pruneStep,
+  earlyVenv,
   uploadStep,
-  venvStep
+  venvStep,
+  type EarlyVenv
 } from './server/release.js'
 import {
   checkCalendarsStep,
@@ -52,6 +54,7 @@ import {
   undoSiteStep
 } from './server/switch.js'
 import type { Settings } from './settings.js'
+import type { RequirementsFile } from './workspace.js'
 
 /**
  * deploy: a new release from `source`; configs: `source: none`, the live release with new
@@ -66,6 +69,8 @@ export interface PlanInput {
   newRelease: string
   /** the key of the venv for the source's requirements (read on the runner) */
   venvKey: string | null
+  /** the requirements files the key covers: sent ahead, the venv is built beside the upload */
+  requirements?: RequirementsFile[] | null
   /** what the project's settings said (the discover step, or the live release's record); {} before */
   found: DjangoFacts
   /** the settings as printed, `found` read from them: recorded once the deploy went well */
@@ -332,7 +337,13 @@ function planUnlocked(input: PlanInput): Plan {
     target,
     previous: facts.live,
     files,
-    release: releaseSteps(s, target, isNew, input.venvKey),
+    release: releaseSteps(
+      s,
+      target,
+      isNew,
+      input.venvKey,
+      earlyVenv(input.venvKey, input.requirements)
+    ),
     discover: input.assumed ? undefined : discoverStep(s, target),
     build: isNew
       ? djangoSteps(s, target, found, facts.live, input.assumed ? input.settingsRead : undefined)
@@ -362,7 +373,13 @@ function planUnlocked(input: PlanInput): Plan {
 }
 
 /** Before the project's settings are read: the layout (with the .env or the upload), venv. */
-function releaseSteps(s: Settings, target: string, isNew: boolean, venvKey: string | null): Step[] {
+function releaseSteps(
+  s: Settings,
+  target: string,
+  isNew: boolean,
+  venvKey: string | null,
+  early?: EarlyVenv
+): Step[] {
   return [
     // A calendar systemd refuses stops the run before anything is uploaded or installed.
     ...(s.schedules.length > 0 ? [checkCalendarsStep(s)] : []),
@@ -370,7 +387,7 @@ function releaseSteps(s: Settings, target: string, isNew: boolean, venvKey: stri
       [prepareStep(s)],
       [
         ...(s.dotenv.length > 0 ? [dotenvStep(s)] : []),
-        ...(isNew ? [uploadStep(s, target), venvStep(s, target, venvKey)] : [])
+        ...(isNew ? [uploadStep(s, target, early), venvStep(s, target, venvKey)] : [])
       ]
     )
   ]
@@ -454,32 +471,6 @@ export function assumedSettings(
   if (modeOf(s) !== 'deploy' || !facts.live || !facts.settings) return undefined
   const p = layout(s)
   return rebaseSettings(facts.settings, p.release(facts.live), p.release(newRelease))
-}
-
-/**
- * The dry run reads the live release's settings (the new one is not uploaded): its folders,
- * moved to where the new release will have them.
- */
-export function rebaseFound(
-  s: Settings,
-  found: DjangoFacts,
-  from: string,
-  to: string
-): DjangoFacts {
-  if (from === to) return found
-  const p = layout(s)
-  const move = (path?: string) =>
-    path && (path === p.release(from) || path.startsWith(`${p.release(from)}/`))
-      ? p.release(to) + path.slice(p.release(from).length)
-      : path
-  return {
-    ...found,
-    staticRoot: move(found.staticRoot),
-    mediaRoot: move(found.mediaRoot),
-    sqlite: found.sqlite?.map((path) => move(path) as string),
-    storage: move(found.storage),
-    compress: found.compress && { ...found.compress, root: move(found.compress.root) }
-  }
 }
 
 /**

@@ -1,9 +1,9 @@
 // What the flow says about the database: pure texts from what the run learnt (the migration
 // plan, the backup, a rollback's schema), so host.ts only decides when to say them.
 
-import { rebaseFound, stagingSteps, type Plan } from '../plan.js'
+import { stagingSteps, type Plan } from '../plan.js'
 import { StepError } from '../remote/executor.js'
-import { discoverStep, parseDjangoFacts } from '../server/discover.js'
+import { discoverStep, parseDjangoFacts, rebaseFound } from '../server/discover.js'
 import type { HostFacts } from '../server/inspect.js'
 import { stagedRelease } from '../server/layout.js'
 import { parseBackup, parseMigrated, parseMigrationPlan } from '../server/migrations.js'

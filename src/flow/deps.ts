@@ -7,6 +7,7 @@ import type { Rollout } from '../rollout.js'
 import type { HostFacts } from '../server/inspect.js'
 import type { Step } from '../server/step.js'
 import type { Settings } from '../settings.js'
+import type { RequirementsFile } from '../workspace.js'
 
 /** What the flow needs from the outside world: all of its side effects come through here. */
 export interface HostDeps {
@@ -28,6 +29,8 @@ export interface HostDeps {
   stdin(kind: NonNullable<Step['stdin']>): string | Readable
   /** the venv key of the source's requirements for this host's interpreter */
   venvKey(facts: HostFacts): string | null
+  /** the requirements files that key covers (null when none can: see workspace.ts) */
+  requirements(): RequirementsFile[] | null
   /** what this run deploys, as one hash (deploy-key.ts); null when nothing can stand for it */
   deployKey(facts: HostFacts): string | null
   /** health-url from the runner: '' when healthy, else the problem */

@@ -4,7 +4,7 @@
 // the deploy's own plan and the diff.
 
 import { describeServer } from '../render/asgi.js'
-import { planSteps, type Plan } from '../plan.js'
+import { assumedSettings, planSteps, type Plan } from '../plan.js'
 import { configDiff, parseConfigFiles, readConfigStep } from '../server/config.js'
 import type { DjangoFacts } from '../server/discover.js'
 import type { HostFacts } from '../server/inspect.js'
@@ -13,19 +13,24 @@ import { readForDryRun, type DatabaseWatch } from './database.js'
 import type { HostDeps } from './deps.js'
 import { processesDiff } from './processes.js'
 
-/** The plan's step titles and the diff; `planWith` plans with what the settings say. */
+/**
+ * The plan's step titles and the diff; `planWith` plans with what the settings say (assumed:
+ * as the deploy will, from the live release's record).
+ */
 export async function dryRun(
   deps: HostDeps,
   facts: HostFacts,
   newRelease: string,
   database: DatabaseWatch,
-  planWith: (found: DjangoFacts) => Plan
+  planWith: (found: DjangoFacts, assumed: boolean) => Plan
 ): Promise<{ titles: string[]; diff: string }> {
-  const first = planWith({})
+  // Listed as the deploy runs it: no step of their own to read settings it can assume.
+  const assumed = !!assumedSettings(deps.settings, facts, newRelease)
+  const first = planWith({}, assumed)
   // The schedules' calendars are read-only to check: a wrong one fails the dry run too, first.
   for (const step of first.release.filter((r) => r.id === 'check-calendars')) await deps.run(step)
   const read = await readForDryRun(deps, facts, newRelease, first.target, database)
-  const plan = planWith(read.found)
+  const plan = planWith(read.found, assumed)
   database.noticeRollback(deps, plan)
   const live = parseConfigFiles((await deps.run(readConfigStep(plan.files))).stdout)
   const diff = configDiff(plan.files, live) + (await processesDiff(plan, deps.run))

@@ -198,38 +198,40 @@ export class HostDeploy {
 
   /**
    * Plans with what the project's settings say, once the release to read them from exists
-   * (`assumed`: what the live release's said, which the Django process then checks).
+   * (`assumed`: what the live release's said, which the Django process then checks); the run's
+   * plan from then on.
    */
   private planWith(
     newRelease: string,
     found: DjangoFacts,
-    read?: SettingsRead,
-    assumed = false
+    assumed = false,
+    read?: SettingsRead
   ): Plan {
     const facts = this.facts as HostFacts
     this.found = found
-    return planRun({
+    return (this.plan = planRun({
       settings: this.deps.settings,
       facts,
       newRelease,
       venvKey: this.deps.venvKey(facts),
+      requirements: this.deps.requirements(),
       found,
       settingsRead: read,
       assumed,
       singletons: this.deps.runsSingletons ?? this.deps.isFirst,
       deployKey: this.deps.deployKey(facts)
-    })
+    }))
   }
 
   /** What the project's settings say: the live release's when recorded, else read in the release. */
   private async readSettings(newRelease: string, discover: Step): Promise<Plan> {
     const assumed = assumedSettings(this.deps.settings, this.facts as HostFacts, newRelease)
     const read = assumed ?? settingsRead((await this.deps.run(discover)).stdout)
-    return this.planWith(newRelease, read ? djangoFacts(read) : {}, read, !!assumed)
+    return this.planWith(newRelease, read ? djangoFacts(read) : {}, !!assumed, read)
   }
 
   private async deploy(newRelease: string): Promise<void> {
-    let plan = (this.plan = this.planWith(newRelease, {}))
+    let plan = this.planWith(newRelease, {})
     // The release is this run's once its upload went through (an upload refused because the
     // release exists is another run's release).
     let uploaded = false
@@ -238,13 +240,13 @@ export class HostDeploy {
         await this.deps.run(step, { stdin: step.stdin && this.deps.stdin(step.stdin) })
         if (step.id === 'upload') uploaded = true
       }
-      plan = this.plan = await this.readSettings(newRelease, plan.discover as Step)
+      plan = await this.readSettings(newRelease, plan.discover as Step)
       this.to('released')
       this.database.noticeRollback(this.deps, plan)
       const changed = await this.build(plan)
       if (changed) {
         this.deps.info(SETTINGS_CHANGED_NOTE)
-        plan = this.plan = this.planWith(newRelease, djangoFacts(changed), changed)
+        plan = this.planWith(newRelease, djangoFacts(changed), false, changed)
         await this.build(plan)
       }
       // Said once the settings are known to say it (the Django process checked them).
@@ -279,14 +281,15 @@ export class HostDeploy {
     }
   }
 
-  /** A step failed on a full disk: the partial release goes, and the error says how full. */
+  /** A dry run (flow/dry-run.ts), planned as the deploy would plan. */
   private async dryRun(id: string): Promise<HostOutcome> {
-    const planWith = (found: DjangoFacts) => (this.plan = this.planWith(id, found))
+    const planWith = (found: DjangoFacts, assumed: boolean) => this.planWith(id, found, assumed)
     const dry = await dryRun(this.deps, this.facts as HostFacts, id, this.database, planWith)
     const said = this.outcome('success', 'dry run: nothing was changed')
     return { ...said, plan: dry.titles, diff: dry.diff }
   }
 
+  /** A step failed on a full disk: the partial release goes, and the error says how full. */
   private async diskFull(error: StepError, removePartial: Step): Promise<Stop> {
     this.failedStep = { title: error.step.title, output: output(error) }
     const removed = await this.deps.run(removePartial, { allowFailure: true })

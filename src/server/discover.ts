@@ -140,6 +140,22 @@ const absolute = (path: unknown) =>
 const name = (value: unknown) =>
   typeof value === 'string' && /^[A-Za-z0-9_.:[\]-]{1,253}$/.test(value) ? value : undefined
 
+/**
+ * The dry run reads the live release's settings (the new one is not uploaded): its folders,
+ * moved to where the new release will have them.
+ */
+export function rebaseFound(
+  s: Settings,
+  found: DjangoFacts,
+  from: string,
+  to: string
+): DjangoFacts {
+  const p = layout(s)
+  return from === to
+    ? found
+    : (rebaseSettings(found as SettingsRead, p.release(from), p.release(to)) as DjangoFacts)
+}
+
 /** What the settings said, as the process printed it (not validated): what a Django process compares. */
 export type SettingsRead = Record<string, unknown>
 

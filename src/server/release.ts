@@ -7,7 +7,7 @@ import { raw, script, sh, type ShellText } from '../shell.js'
 import { LEGACY_FAILED_MARK, layout, RELEASE_ID } from './layout.js'
 import type { SettingsRead } from './discover.js'
 import { safeDir } from './safe-dir.js'
-import { asApp } from './sandbox.js'
+import { asApp, unitPrefix } from './sandbox.js'
 import type { Step } from './step.js'
 
 export function releaseId(now: Date, sha: string): string {
@@ -85,8 +85,14 @@ export function sealRelease(s: Settings, dir: string, except?: string): ShellTex
   )
 }
 
-export function uploadStep(s: Settings, id: string): Step {
+/**
+ * The upload, and beside it (when the venv is kept by a key and its requirements came with the
+ * plan) the venv built from those requirements: pip downloads and installs while the code is
+ * still on its way. Its failure is not the upload's: the venv step builds it again and says why.
+ */
+export function uploadStep(s: Settings, id: string, early?: EarlyVenv): Step {
   const dir = layout(s).release(id)
+  const beside = early ? earlyVenvBuild(s, early, layout(s).venv(early.key)) : undefined
   return {
     id: 'upload',
     phase: 'upload',
@@ -98,14 +104,30 @@ export function uploadStep(s: Settings, id: string): Step {
       raw('set -eu'),
       sh`if [ -e ${dir} ]; then printf '%s\n' ${`release ${id} already exists on the host (one commit deployed twice in a second?)`} >&2; exit 1; fi`,
       sh`mkdir ${dir}`,
+      // In the background, reading nothing of the upload, its output kept for after it.
+      beside &&
+        script(
+          raw('venv_log=$(mktemp)'),
+          sh`(${beside}) </dev/null >"$venv_log" 2>&1 &`,
+          raw('venv_pid=$!')
+        ),
       // GNU tar says "Wrote only N of M bytes" when the disk fills: say what that means.
       sh`if ! tar -xzf - -C ${dir} --no-same-owner --no-same-permissions; then`,
       sh`  [ "$(df -Pk ${dir} | awk 'NR == 2 { print $4 }')" -ge 1024 ] || echo 'tar: No space left on device' >&2`,
+      beside && sh`  systemctl stop ${`${unitPrefix(s)}-venv-`}"$$" 2>/dev/null || true`,
       raw('  exit 2'),
       raw('fi'),
       // What the action writes in a release is its own: nothing the repository ships in its place.
       sh`rm -rf ${dir}/.venv ${dir}/${LEGACY_FAILED_MARK}`,
-      sealRelease(s, dir)
+      sealRelease(s, dir),
+      beside &&
+        script(
+          raw('venv_status=0; wait "$venv_pid" || venv_status=$?'),
+          raw('cat "$venv_log"; rm -f "$venv_log"'),
+          raw(
+            '[ "$venv_status" = 0 ] || echo "the venv beside the upload failed (exit $venv_status): the venv step builds it again"'
+          )
+        )
     )
   }
 }
@@ -138,33 +160,96 @@ wheels = [sorted(glob.glob(os.path.join(f, 'pip-*.whl'))) for f in folders if f]
 print(next((w[-1] for w in wheels if w), ''))
 `
 
+/** The requirements files a venv's key covers, sent ahead to build it beside the upload. */
+export interface EarlyVenv {
+  key: string
+  files: Array<{ path: string; text: string }>
+}
+
+/** Larger than requirements files are: the command that carries them stays small. */
+const EARLY_VENV_MAX_BYTES = 32 * 1024
+
+/** The venv built beside the upload, when the requirements can be sent ahead (or undefined). */
+export function earlyVenv(
+  key: string | null,
+  files: Array<{ path: string; text: string }> | null | undefined
+): EarlyVenv | undefined {
+  const size = (files ?? []).reduce((n, f) => n + Buffer.byteLength(f.text), 0)
+  return key && files && size <= EARLY_VENV_MAX_BYTES ? { key, files } : undefined
+}
+
+/**
+ * Builds the venv, by the app user in the sandbox with -I (nothing in the repository can stand
+ * in for venv or pip, and pip and setup.py write nowhere but the venv, and for requirements on
+ * local paths the release), then hands it to root and marks it complete.
+ */
+function venvBuild(
+  s: Settings,
+  at: { venv: string; cwd: string; requirements: string; writable: string[] }
+): ShellText {
+  const { venv, requirements } = at
+  const flags = s.systemSitePackages ? ['--system-site-packages'] : []
+  const pip = sh`install --no-input --quiet --disable-pip-version-check -r ${requirements}`
+  return script(
+    asApp(
+      s,
+      { name: 'venv', cwd: at.cwd, writable: at.writable },
+      script(
+        sh`${s.python} -I -m venv --without-pip ${flags} ${venv}`,
+        sh`if [ -f ${requirements} ]; then`,
+        // pip runs from the wheel ensurepip would install (a zip Python imports from):
+        // installing pip into every venv is most of a cold deploy's venv time (2 to 4 s), and
+        // the app never needs it (Python 3.12's venvs have no setuptools either).
+        sh`  wheel=$(${venv}/bin/python -I -c ${PIP_WHEEL_PY})`,
+        sh`  if [ -z "$wheel" ]; then echo ${`${s.python} has no pip wheel for ensurepip: install python3-venv (or python3.N-venv) on the host`} >&2; exit 1; fi`,
+        sh`  ${venv}/bin/python -I "$wheel/pip" ${pip}`,
+        sh`  echo ${`installed ${s.requirements}`}`,
+        raw('fi')
+      )
+    )
+  )
+}
+
+/**
+ * A kept venv, built from the requirements sent with the command (their paths as in the source,
+ * so -r and -c find each other), in a folder of its own below the venv, removed after.
+ */
+function earlyVenvBuild(s: Settings, early: EarlyVenv, venv: string): ShellText {
+  const p = layout(s)
+  const folder = `${venv}/.requirements`
+  return script(
+    raw('set -eu'),
+    sh`if [ ! -e ${venv}/.complete ]; then`,
+    sh`  rm -rf ${venv} && mkdir -p ${p.venvs} && mkdir ${venv} ${folder}`,
+    ...early.files.map((f) => {
+      const path = `${folder}/${f.path}`
+      return sh`  mkdir -p ${path.slice(0, path.lastIndexOf('/'))} && printf %s ${Buffer.from(f.text).toString('base64')} | base64 -d > ${path}`
+    }),
+    sh`  chown ${s.appUser} ${venv}`,
+    venvBuild(s, {
+      venv,
+      cwd: venv,
+      requirements: `${folder}/${s.requirements}`,
+      writable: [venv]
+    }),
+    sh`  rm -rf ${folder} && chown -R -h root:root ${venv} && chmod -R go-w ${venv}`,
+    sh`  : > ${venv}/.complete`,
+    sh`  echo ${`built the venv ${early.key} beside the upload`}`,
+    raw('fi')
+  )
+}
+
 export function venvStep(s: Settings, id: string, key: string | null): Step {
   const p = layout(s)
   const dir = p.release(id)
   const venv = key ? p.venv(key) : `${dir}/.venv`
-  const requirements = `${dir}/${s.requirements}`
-  const flags = s.systemSitePackages ? ['--system-site-packages'] : []
-  // Built by the app user in the sandbox, in the release (pip reads local paths from there) with
-  // -I: nothing in the repository can stand in for venv or pip, and pip and setup.py write
-  // nowhere but the venv (and, for requirements on local paths, the release). Root then takes
-  // the result over.
-  const pip = sh`install --no-input --quiet --disable-pip-version-check -r ${requirements}`
-  const build = asApp(
-    s,
-    { name: 'venv', cwd: dir, writable: key ? [venv] : [dir] },
-    script(
-      sh`${s.python} -I -m venv --without-pip ${flags} ${venv}`,
-      sh`if [ -f ${requirements} ]; then`,
-      // pip runs from the wheel ensurepip would install (a zip Python imports from): installing
-      // pip into every venv is most of a cold deploy's venv time (2 to 4 s), and the app never
-      // needs it (Python 3.12's venvs have no setuptools either).
-      sh`  wheel=$(${venv}/bin/python -I -c ${PIP_WHEEL_PY})`,
-      sh`  if [ -z "$wheel" ]; then echo ${`${s.python} has no pip wheel for ensurepip: install python3-venv (or python3.N-venv) on the host`} >&2; exit 1; fi`,
-      sh`  ${venv}/bin/python -I "$wheel/pip" ${pip}`,
-      sh`  echo ${`installed ${s.requirements}`}`,
-      raw('fi')
-    )
-  )
+  // In the release (pip reads local paths from there).
+  const build = venvBuild(s, {
+    venv,
+    cwd: dir,
+    requirements: `${dir}/${s.requirements}`,
+    writable: key ? [venv] : [dir]
+  })
   return {
     id: 'venv',
     phase: 'venv',

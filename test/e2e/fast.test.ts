@@ -68,6 +68,9 @@ test('a code change with no new migration: no migration runs, only the changed s
   const first = succeeded(await runAction(inputs(), { env: newCommit(), workspace: project('v1') }))
   v1 = first.outputs.release
   expect(first.stdout).toContain(READ_SETTINGS)
+  // The venv was built while the code was uploaded (its requirements sent ahead), not after.
+  expect(first.stdout).toMatch(/^built the venv [0-9a-f]{16} beside the upload$/m)
+  expect(first.stdout).toMatch(/^reused the venv [0-9a-f]{16}$/m)
   const database = '/srv/shop/shared/db.sqlite3'
   const before = await must(`sha256sum ${database}; stat -c '%i %s %Y' ${database}`)
 
@@ -75,6 +78,7 @@ test('a code change with no new migration: no migration runs, only the changed s
   const since = (await must('date +%s.%N')).trim()
   const run = succeeded(await runAction(inputs(), { env: v2Env, workspace: project('v2') }))
   v2 = run.outputs.release
+  expect(run.stdout).not.toContain('beside the upload')
   // The units did not change: the new instance ran from the template as it was, and systemd
   // read nothing again (no daemon-reload, which logs "Reloading.").
   expect(run.stdout).toMatch(/^changed= ?$/m)
@@ -202,5 +206,28 @@ test('settings that moved STATIC_ROOT: read again by the Django process, planned
   expect(await get(host, '/static/files/site.css', { Host: NAME })).toMatchObject({
     status: 200,
     text: "body::after { content: 'v4'; }\n"
+  })
+})
+
+test('requirements pip cannot install: the venv step builds again and says why; the live release serves', async () => {
+  const live = (await get(host, '/static/files/site.css', { Host: NAME })).text
+  const workspace = project('v5')
+  edit(
+    workspace,
+    'src/requirements/production.txt',
+    (text) => `${text}--no-index\nno-such-package-dda==1.0\n`
+  )
+  const run = await runAction(inputs(), { env: newCommit(), workspace })
+  expect(run.outputs.status).toBe('failure')
+  expect(run.stdout).toMatch(
+    /^the venv beside the upload failed \(exit \d+\): the venv step builds it again$/m
+  )
+  // The cause first: the venv step's, in pip's words (the last line of its output).
+  expect(run.stdout).toMatch(
+    /::error[^\n]*Venv [0-9a-f]{16} \(built when its requirements change\) failed: [^\n]*no-such-package-dda==1\.0/
+  )
+  expect(await get(host, '/static/files/site.css', { Host: NAME })).toMatchObject({
+    status: 200,
+    text: live
   })
 })

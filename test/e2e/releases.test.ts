@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs'
 import { request } from 'node:https'
 import { join } from 'node:path'
 import { runAction } from './action.js'
-import { deployInputs, edit, get, health, workspaceWith } from './fixture.js'
+import { deployInputs, edit, get, health, newCommit, workspaceWith } from './fixture.js'
 import { bootHost, type TestHost } from './testhost.js'
 
 let host: TestHost
@@ -24,7 +24,8 @@ async function deploy(
 ) {
   const { workspace, project } = workspaceWith(version)
   change?.(project)
-  const run = await runAction(deployInputs(host, inputs), { workspace })
+  // Each version its own commit: one commit deployed twice in a second is refused.
+  const run = await runAction(deployInputs(host, inputs), { workspace, env: newCommit() })
   if (run.outputs.release) releases[version] = run.outputs.release
   return run
 }
