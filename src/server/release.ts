@@ -181,7 +181,7 @@ export function earlyVenv(
 /**
  * Builds the venv, by the app user in the sandbox with -I (nothing in the repository can stand
  * in for venv or pip, and pip and setup.py write nowhere but the venv, and for requirements on
- * local paths the release), then hands it to root and marks it complete.
+ * local paths the release); fails unless the build ran to its end.
  */
 function venvBuild(
   s: Settings,
@@ -204,9 +204,14 @@ function venvBuild(
         sh`  if [ -z "$wheel" ]; then echo ${`${s.python} has no pip wheel for ensurepip: install python3-venv (or python3.N-venv) on the host`} >&2; exit 1; fi`,
         sh`  ${venv}/bin/python -I "$wheel/pip" ${pip}`,
         sh`  echo ${`installed ${s.requirements}`}`,
-        raw('fi')
+        raw('fi'),
+        sh`: > ${venv}/.built`
       )
-    )
+    ),
+    // A build stopped from outside (a killed run's, by the next run's lock) ends "successfully"
+    // for systemd (SIGTERM is a clean exit): only the build's own last word says it ended.
+    sh`if [ ! -e ${venv}/.built ]; then echo 'the venv build was stopped before it ended' >&2; exit 1; fi`,
+    sh`rm -f ${venv}/.built`
   )
 }
 

@@ -18,7 +18,7 @@ import {
   stepTitles,
   titlePattern
 } from './faults.js'
-import { checkout, deployInputs, get, newCommit, onHost } from './fixture.js'
+import { checkout, deployInputs, edit, get, newCommit, onHost } from './fixture.js'
 import { bootHost, type TestHost } from './testhost.js'
 import { detached } from '../../src/server/switch.js'
 import { script, sh } from '../../src/shell.js'
@@ -372,4 +372,58 @@ test('a clean shutdown lets a script done whole finish: a switch under way is no
   await must('for i in $(seq 1 50); do pgrep -f "sleep 3" >/dev/null && break; sleep 0.1; done')
   await host.reboot()
   expect((await host.exec('test -e /root/finished')).code).toBe(0)
+})
+
+test('a run killed during its upload while its venv is built beside it: the build stops, the next deploy builds it whole', async () => {
+  // New requirements (a venv of their own), and a large upload: killed while it is under way.
+  const project = (version: string, big: boolean) => {
+    const workspace = checkout('subfolder', version, 'src/VERSION')
+    edit(workspace, 'src/requirements/production.txt', (t) => `${t}# a venv of their own\n`)
+    if (big) writeFileSync(join(workspace, 'src/noise.bin'), randomBytes(48 * 1024 * 1024))
+    return workspace
+  }
+  // Killed once the venv's build is under way on the host (the upload is still coming).
+  const building = async () =>
+    must("systemctl list-units --no-legend --state=active 'dda-shop-venv-*' || true")
+  let log = ''
+  let watching = false
+  let started = false
+  const killed = await runAction(inputs('kv-a', 4), {
+    env: newCommit(),
+    workspace: project('kv-a', true),
+    onStdout: (text, child) => {
+      log += text
+      if (watching || !log.includes('::group::Upload ')) return
+      watching = true
+      void (async () => {
+        for (let i = 0; i < 200 && !started; i++) {
+          started = (await building()).trim() !== ''
+          if (!started) await new Promise((resolve) => setTimeout(resolve, 25))
+        }
+        child.kill('SIGKILL')
+      })()
+    }
+  })
+  expect(started).toBe(true)
+  // Killed before the upload ended: it waits for the venv, and says it was built.
+  expect(killed.stdout).not.toContain('beside the upload')
+  // Nothing of the build goes on once the run is gone; it is not complete.
+  for (let i = 0; i < 50 && (await building()).trim() !== ''; i++)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  expect((await building()).trim()).toBe('')
+  expect(await must('ls /srv/shop/venvs/*/.complete | wc -l')).toBe('1\n')
+
+  const next = await runAction(inputs('kv-b', 5), {
+    env: newCommit(),
+    workspace: project('kv-b', false)
+  })
+  succeeded(next)
+  const key = /^built the venv ([0-9a-f]{16}) beside the upload$/m.exec(next.stdout)?.[1]
+  expect(key).toBeDefined()
+  expect(await must(`readlink /srv/shop/releases/${next.outputs.release}/.venv`)).toBe(
+    `../../venvs/${key}\n`
+  )
+  expect(await must(`ls -A /srv/shop/venvs/${key}`)).not.toMatch(/^\.requirements$/m)
+  expect(await must(`test -e /srv/shop/venvs/${key}/.complete && echo complete`)).toBe('complete\n')
+  expect((await serving()).version).toBe('kv-b')
 })
