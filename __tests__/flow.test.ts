@@ -561,6 +561,17 @@ describe("a warm deploy plans with the live release's settings", () => {
     expect(recordedBy(t.ran.find((r) => r.step === 'prune')?.command ?? '')).toEqual(now)
   })
 
+  test('that exit without what the settings say (a build command of its own exits so): a failure', async () => {
+    const t = new ScriptedTransport({
+      inspect: inspectWith(recorded()),
+      django: { code: 75, stderr: 'compress: exit 75' }
+    })
+    const result = await deploy(settingsFor({ source }), t)
+    expect(result.status).toBe('failure')
+    expect(t.ran.filter((r) => r.step === 'django')).toHaveLength(1)
+    expect(result.message).toContain('failed: compress: exit 75')
+  })
+
   test('without a record (an earlier version deployed it), or for another mode: read as before', async () => {
     const t = new ScriptedTransport()
     await deploy(settingsFor({ source }), t)

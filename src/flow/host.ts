@@ -27,12 +27,12 @@ import { DISK_FULL, hintFor } from '../report/cause.js'
 import {
   acmeRefusedMessage,
   diskFullMessage,
-  SETTINGS_CHANGED_NOTE,
   errorMessage,
   httpsFailedMessage,
   lastLines,
   tellServer,
   rollbackNote,
+  SETTINGS_CHANGED_NOTE,
   sharedNotices
 } from './notices.js'
 import { parseDiskSpace } from '../server/release.js'
@@ -323,8 +323,9 @@ export class HostDeploy {
       for (const step of plan.build) {
         // What the Django process did to the database is read even when it then failed.
         const result = await this.deps.run(step, { allowFailure: true })
-        if (step.id === 'django' && !plan.discover && result.code === SETTINGS_CHANGED)
-          return settingsRead(result.stdout) ?? {}
+        // The settings the plan assumed (it has no step to read them) say other things now.
+        const now = step.id === 'django' && !plan.discover && settingsRead(result.stdout)
+        if (now && result.code === SETTINGS_CHANGED) return now
         if (step.id === 'asgi-import' && result.code === 0)
           tellServer(this.deps, (this.server = parseServerFacts(result.stdout)))
         this.database.afterStep(this.deps, step, result, plan, this.found)
