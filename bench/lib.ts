@@ -2,7 +2,7 @@
 // the variants (the action and the recipe of recipe.ts), test hosts, the statistics and tables.
 //
 // Run the bench scripts with Node 24 through bench/register.mjs (see package.json `bench:*`).
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import {
   cpSync,
   existsSync,
@@ -259,6 +259,9 @@ export function changedProject(
 ): { workspace: string; project: string } {
   const made = workspaceWith(version)
   if (growth) grow(made.project, growth)
+  // BENCH_UPLOAD_MB: a file that does not compress, for deploys whose upload takes its time.
+  const noise = envInt('BENCH_UPLOAD_MB', 0)
+  if (noise > 0) writeFileSync(join(made.project, 'noise.bin'), randomBytes(noise * 1024 * 1024))
   edit(made.project, 'notes/views.py', (text) => `${text}\n# ${version}\n`)
   // A release that cannot boot: its WSGI import fails.
   if (broken)

@@ -14,6 +14,7 @@
 //   BENCH_VARIANTS=action,one-script npm run bench:speed
 //   BENCH_GROWTH=0                          no grown project
 //   BENCH_EXTRA_BUNDLES='before=/tmp/before/dist/index.js'   another build beside dist/
+//   BENCH_UPLOAD_MB=24                      every project with a 24 MB file that does not compress
 import { loadavg } from 'node:os'
 import { get } from '../test/e2e/fixture.js'
 import {
