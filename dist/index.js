@@ -40632,6 +40632,13 @@ function venvBuild(s, at) {
     sh `if [ ! -e ${venv}/.built ]; then echo 'the venv build was stopped before it ended' >&2; exit 1; fi`, sh `rm -f ${venv}/.built`);
 }
 /**
+ * Root takes what the build wrote (`built`: the venv, or the release a venv inside it was built
+ * in) and marks the venv usable: a venv without the mark is a half-built one, built again.
+ */
+function completeVenv(venv, built) {
+    return script(sh `chown -R -h root:root ${built} && chmod -R go-w ${built}`, sh `: > ${venv}/.complete`);
+}
+/**
  * A kept venv, built from the requirements sent with the command (their paths as in the source,
  * so -r and -c find each other), in a folder of its own below the venv, removed after.
  */
@@ -40646,7 +40653,7 @@ function earlyVenvBuild(s, early, venv) {
         cwd: venv,
         requirements: `${folder}/${s.requirements}`,
         writable: [venv]
-    }), sh `  rm -rf ${folder} && chown -R -h root:root ${venv} && chmod -R go-w ${venv}`, sh `  : > ${venv}/.complete`, sh `  echo ${`built the venv ${early.key} beside the upload`}`, raw('fi'));
+    }), sh `  rm -rf ${folder}`, completeVenv(venv, venv), sh `  echo ${`built the venv ${early.key} beside the upload`}`, raw('fi'));
 }
 function venvStep(s, id, key) {
     const p = layout(s);
@@ -40670,7 +40677,7 @@ function venvStep(s, id, key) {
         // A venv is usable once marked complete; a half-built one (a killed run) is rebuilt.
         sh `if [ ! -e ${venv}/.complete ]; then`, sh `  rm -rf ${venv}`, key
             ? sh `  mkdir -p ${p.venvs} && mkdir ${venv} && chown ${s.appUser} ${venv}`
-            : sh `  chown -R -h ${s.appUser} ${dir}`, script(build), sh `  chown -R -h root:root ${key ? venv : dir} && chmod -R go-w ${key ? venv : dir}`, sh `  : > ${venv}/.complete`, sh `  echo "built the venv ${key ?? '.venv'}"`, key ? sh `else echo "reused the venv ${key}"` : undefined, sh `fi`, key ? sh `ln -sfn ${`../../venvs/${key}`} ${dir}/.venv` : undefined, 
+            : sh `  chown -R -h ${s.appUser} ${dir}`, build, completeVenv(venv, key ? venv : dir), sh `  echo "built the venv ${key ?? '.venv'}"`, key ? sh `else echo "reused the venv ${key}"` : undefined, sh `fi`, key ? sh `ln -sfn ${`../../venvs/${key}`} ${dir}/.venv` : undefined, 
         // Byte-compiled by root with the system's interpreter, which neither imports the code nor
         // loads the venv's packages: the release is read-only to the app, which would otherwise
         // compile on every start.
@@ -46680,9 +46687,13 @@ async function deployHost(s, host, rollout, context, connect = SshTransport.conn
         transport?.close();
     }
 }
+/** The source's requirements files, read on the runner; null when one may not be read. */
+function requirementsOf(s) {
+    return s.source === null ? [] : requirementsFiles(s.source, s.requirements);
+}
 /** null: requirements the runner may not read, so no key covers them. */
 function venvKeyOf(s, facts) {
-    const files = s.source === null ? [] : requirementsFiles(s.source, s.requirements);
+    const files = requirementsOf(s);
     return files === null ? null : venvKey(files, facts.python, s.systemSitePackages);
 }
 /** The source's and the action's digests, read once per run (every host deploys the same). */
@@ -46700,7 +46711,7 @@ function hostDeps(s, rollout, host, transport, exec, context, log) {
         receive: (step, result) => exec.receive(step, result),
         stdin: (kind) => kind === 'dotenv' ? dotenvText(s) : archiveStream(s.source, s.exclude),
         venvKey: (facts) => venvKeyOf(s, facts),
-        requirements: () => (s.source === null ? [] : requirementsFiles(s.source, s.requirements)),
+        requirements: () => requirementsOf(s),
         deployKey: (facts) => {
             const venv = venvKeyOf(s, facts);
             if (s.source === null || venv === null)

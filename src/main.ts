@@ -23,7 +23,7 @@ import {
   type HostAddress,
   type Settings
 } from './settings.js'
-import { requirementsFiles } from './workspace.js'
+import { requirementsFiles, type RequirementsFile } from './workspace.js'
 import { actionDigest, deployKey, sourceDigest } from './deploy-key.js'
 import type { HostFacts } from './server/inspect.js'
 
@@ -186,9 +186,14 @@ export async function deployHost(
   }
 }
 
+/** The source's requirements files, read on the runner; null when one may not be read. */
+function requirementsOf(s: Settings): RequirementsFile[] | null {
+  return s.source === null ? [] : requirementsFiles(s.source, s.requirements)
+}
+
 /** null: requirements the runner may not read, so no key covers them. */
 function venvKeyOf(s: Settings, facts: HostFacts): string | null {
-  const files = s.source === null ? [] : requirementsFiles(s.source, s.requirements)
+  const files = requirementsOf(s)
   return files === null ? null : venvKey(files, facts.python, s.systemSitePackages)
 }
 
@@ -225,7 +230,7 @@ function hostDeps(
     stdin: (kind) =>
       kind === 'dotenv' ? dotenvText(s) : archiveStream(s.source as string, s.exclude),
     venvKey: (facts) => venvKeyOf(s, facts),
-    requirements: () => (s.source === null ? [] : requirementsFiles(s.source, s.requirements)),
+    requirements: () => requirementsOf(s),
     deployKey: (facts) => {
       const venv = venvKeyOf(s, facts)
       if (s.source === null || venv === null) return null

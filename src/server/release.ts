@@ -216,6 +216,17 @@ function venvBuild(
 }
 
 /**
+ * Root takes what the build wrote (`built`: the venv, or the release a venv inside it was built
+ * in) and marks the venv usable: a venv without the mark is a half-built one, built again.
+ */
+function completeVenv(venv: string, built: string): ShellText {
+  return script(
+    sh`chown -R -h root:root ${built} && chmod -R go-w ${built}`,
+    sh`: > ${venv}/.complete`
+  )
+}
+
+/**
  * A kept venv, built from the requirements sent with the command (their paths as in the source,
  * so -r and -c find each other), in a folder of its own below the venv, removed after.
  */
@@ -237,8 +248,8 @@ function earlyVenvBuild(s: Settings, early: EarlyVenv, venv: string): ShellText 
       requirements: `${folder}/${s.requirements}`,
       writable: [venv]
     }),
-    sh`  rm -rf ${folder} && chown -R -h root:root ${venv} && chmod -R go-w ${venv}`,
-    sh`  : > ${venv}/.complete`,
+    sh`  rm -rf ${folder}`,
+    completeVenv(venv, venv),
     sh`  echo ${`built the venv ${early.key} beside the upload`}`,
     raw('fi')
   )
@@ -270,9 +281,8 @@ export function venvStep(s: Settings, id: string, key: string | null): Step {
       key
         ? sh`  mkdir -p ${p.venvs} && mkdir ${venv} && chown ${s.appUser} ${venv}`
         : sh`  chown -R -h ${s.appUser} ${dir}`,
-      script(build),
-      sh`  chown -R -h root:root ${key ? venv : dir} && chmod -R go-w ${key ? venv : dir}`,
-      sh`  : > ${venv}/.complete`,
+      build,
+      completeVenv(venv, key ? venv : dir),
       sh`  echo "built the venv ${key ?? '.venv'}"`,
       key ? sh`else echo "reused the venv ${key}"` : undefined,
       sh`fi`,
