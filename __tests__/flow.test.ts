@@ -1,6 +1,7 @@
 // The per-host flow (flow/host.ts) through the real executor, with a scripted transport in place
 // of SSH: which steps run, in which order, and what the result says, for every mode and failure.
 
+import { boundaryOps } from '../src/server/boundary.js'
 import { jest } from '@jest/globals'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -607,9 +608,12 @@ describe('ASGI', () => {
     expect(result.status).toBe('success')
     expect(t.steps().slice(4, 7)).toEqual(['discover', 'asgi-import', 'django'])
     // The folders the app writes are made in the import's script, before it.
-    expect(t.ran.find((r) => r.step === 'asgi-import')?.command).toContain(
-      '/srv/mysite/shared/media mysite www-data 2750'
-    )
+    expect(boundaryOps(t.ran.find((r) => r.step === 'asgi-import')?.command ?? '')).toContainEqual({
+      op: 'folder',
+      path: '/srv/mysite/shared/media',
+      owner: { user: 'mysite', group: 'www-data' },
+      mode: '2750'
+    })
     expect(result.server).toMatchObject({ uvicorn: '0.17.6', ws: 'wsproto' })
   })
 

@@ -4,7 +4,9 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import picomatch from 'picomatch'
 import { lockCommand, parseFirst, parseLockOutput } from '../src/server/lock.js'
+import { asApp } from '../src/server/sandbox.js'
 import { sh } from '../src/shell.js'
 import { settingsFor } from './settings-fixture.js'
 
@@ -32,5 +34,48 @@ describe('the lock command with a first step', () => {
 
   test('a frame before LOCKED is not the answer (a holder text cannot fake one)', () => {
     expect(parseFirst(Buffer.from('WAITING THEN 0 0 0\n'))).toBeUndefined()
+  })
+})
+
+describe("the lock holder stops its project's sandboxed steps, and no other project's", () => {
+  /** The pattern the lock holder stops, as its command has it. */
+  const stopped = (projectName: string) => {
+    const s = settingsFor({ projectName, deployPath: `/srv/${projectName}` })
+    const pattern = /systemctl stop (\S+) 2>\/dev\/null/.exec(lockCommand(s, 'run', 5).text)?.[1]
+    expect(pattern).toBeDefined()
+    // One shell word: quoted, or with its * escaped.
+    return pattern!.replace(/^'|'$/g, '').replace(/\\(.)/g, '$1')
+  }
+  /** A transient unit of a project's step, named as asApp names it (`"$$"` is the shell's pid). */
+  const unitOf = (projectName: string, step: string) => {
+    const s = settingsFor({ projectName, deployPath: `/srv/${projectName}` })
+    const text = asApp(s, { name: step, cwd: '/', writable: [] }, sh`true`).text
+    const prefix = /--unit=(\S+)-"\$\$"/.exec(text)?.[1]
+    expect(prefix).toBeDefined()
+    return `${prefix!.replace(/^'|'$/g, '')}-4242.service`
+  }
+
+  // Project names are Python identifiers: letters, digits and _, never -.
+  test.each([
+    ['shop', 'shop_api'],
+    ['shop', 'shop_'],
+    ['shop', 'Shop'],
+    ['a', 'a_b_c'],
+    ['shop_api', 'shop_api_v2'],
+    ['x', 'x1'],
+    ['_', '__']
+  ])('%s and %s', (one, other) => {
+    for (const [mine, theirs] of [
+      [one, other],
+      [other, one]
+    ]) {
+      for (const step of ['venv', 'discover', 'django', 'share', 'asgi-import'])
+        expect({ pattern: stopped(mine), unit: unitOf(theirs, step), stops: false }).toEqual({
+          pattern: stopped(mine),
+          unit: unitOf(theirs, step),
+          stops: picomatch.isMatch(unitOf(theirs, step), stopped(mine))
+        })
+      expect(picomatch.isMatch(unitOf(mine, 'venv'), stopped(mine))).toBe(true)
+    }
   })
 })

@@ -2,6 +2,7 @@
 // each database, the parsers of the plan and the backup, a rollback's view of the schema, the
 // restore and its refusals, pruning, and what the summary says.
 
+import { boundaryOps } from '../src/server/boundary.js'
 import { databasePlan, planRun, PlanError } from '../src/plan.js'
 import { summaryMarkdown, type HostReport } from '../src/report/report.js'
 import { djangoSteps } from '../src/server/django.js'
@@ -60,7 +61,11 @@ describe('the Django steps for the database', () => {
     const text = django(PG)?.command.text ?? ''
     expect(text).toContain('--uid=mysite')
     expect(text).toContain(`/srv/mysite/backups/${NEW}.pgdump`)
-    expect(text).toContain('chmod 600')
+    expect(boundaryOps(text)).toContainEqual({
+      op: 'keep',
+      path: `/srv/mysite/backups/.new-${NEW}/backup`,
+      to: `/srv/mysite/backups/${NEW}.pgdump`
+    })
     // No credential on a command line: the script reads them from the settings.
     expect(text).not.toMatch(/PASSWORD=|PGPASSWORD=/)
     expect(django(SQLITE)?.command.text).toContain(`/srv/mysite/backups/${NEW}.sqlite3`)

@@ -2,6 +2,7 @@
 // the app user, whether an input names them or the project's own settings (STATIC_ROOT, MEDIA_ROOT).
 
 import { appFolderProblem, deployPathProblem } from '../src/grammar/paths.js'
+import { RESERVED } from '../src/server/layout.js'
 
 const where = { deployPath: '/srv/mysite', appUser: 'mysite' }
 const RELEASE = '/srv/mysite/releases/20261125T081500Z-1a2b3c4'
@@ -53,6 +54,26 @@ describe('appFolderProblem', () => {
     ['', /absolute path/]
   ])('%s is refused', (path, says) => {
     expect(appFolderProblem(path, where)).toMatch(says)
+  })
+
+  test('every entry the action keeps for itself, and what is below it, is refused (one list: RESERVED)', () => {
+    // The same list the project's settings are held to (settingsFolderProblem).
+    expect([...RESERVED]).toEqual(expect.arrayContaining(['backups', 'acme', 'venvs', 'instances']))
+    for (const entry of RESERVED) {
+      expect(appFolderProblem(`/srv/mysite/${entry}`, where)).toMatch(/a folder the deploy keeps/)
+      // Below `current` is a folder of the live release, which an input may name.
+      if (entry !== 'current')
+        expect(appFolderProblem(`/srv/mysite/${entry}/x`, where)).toMatch(
+          /a folder the deploy keeps/
+        )
+    }
+    expect(appFolderProblem('/srv/mysite/backups/x', where)).toBe(
+      '/srv/mysite/backups/x is a folder the deploy keeps (releases, shared, venvs, backups, current, instances, acme, dot names): use one of its own, e.g. /srv/mysite/shared/media'
+    )
+    expect(appFolderProblem('/srv/mysite/acme', where)).toMatch(/a folder the deploy keeps/)
+    expect(appFolderProblem('/srv/mysite/acme/.well-known', where)).toMatch(/deploy keeps/)
+    expect(appFolderProblem('/srv/mysite/current/static', where)).toBeUndefined()
+    expect(appFolderProblem('/srv/mysite/backupsx', where)).toBeUndefined()
   })
 
   test('the message lists what is allowed', () => {

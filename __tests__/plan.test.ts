@@ -1,10 +1,12 @@
+import { boundaryOps } from '../src/server/boundary.js'
 import { planRun, targetRelease } from '../src/plan.js'
 import { workerCount } from '../src/server/config.js'
 import type { DjangoFacts } from '../src/server/discover.js'
 import { sharedNotice, sharedPaths } from '../src/server/shared.js'
 import type { Settings } from '../src/settings.js'
 import { parseDjangoFacts, rebaseFound } from '../src/server/discover.js'
-import { djangoSteps, sitePaths } from '../src/server/django.js'
+import { djangoSteps } from '../src/server/django.js'
+import { sitePaths } from '../src/server/settings-folders.js'
 import { healthHost, parseErrors, parseHealth } from '../src/server/health.js'
 import { parseFacts, type HostFacts } from '../src/server/inspect.js'
 import { releaseClock, releaseId, venvKey, venvStep } from '../src/server/release.js'
@@ -210,10 +212,15 @@ describe('choices made from the settings', () => {
     const collect = steps.find((step) => step.id === 'django')
     expect(collect?.title).toBe('manage.py migrate (when a migration is unapplied), collectstatic')
     // Made for the app without following a link, then written by it in the sandbox.
-    expect(collect?.command.text).toContain(`${staticRoot} mysite mysite 755`)
+    expect(boundaryOps(collect?.command.text ?? '')).toContainEqual({
+      op: 'folder',
+      path: staticRoot,
+      owner: { user: 'mysite', group: 'mysite' },
+      mode: '755'
+    })
     expect(collect?.command.text).toContain(`ReadWritePaths\\=${staticRoot}`)
     expect(collect?.command.text).not.toContain('/var/www/static')
-    expect(collect?.command.text).not.toContain('cp -al')
+    expect(boundaryOps(collect?.command.text ?? '').map((op) => op.op)).not.toContain('link')
     const without = djangoSteps(settingsFor(), RELEASE, {})
     expect(without.map((step) => step.title)).toEqual([
       'manage.py migrate (when a migration is unapplied)'
@@ -228,20 +235,21 @@ describe('choices made from the settings', () => {
       djangoSteps(settingsFor(), RELEASE, found, previous).find((s) => s.id === 'django')?.command
         .text ?? ''
     const text = django({ staticRoot, staticStorage: storage })
-    // Root's folder while the links are made; its folders then handed over, deepest first.
-    const made = text.indexOf(`${staticRoot} root root 755`)
-    const linked = text.indexOf(
-      `cp -al /srv/mysite/releases/${previous}/staticfiles/. ${staticRoot}/`
-    )
-    const handed = text.indexOf(
-      `find ${staticRoot} -depth -type d -exec chown -h mysite:mysite {} +`
-    )
-    expect(made).toBeGreaterThan(-1)
-    expect(linked).toBeGreaterThan(made)
-    expect(handed).toBeGreaterThan(linked)
-    expect(text.indexOf('systemd-run')).toBeGreaterThan(handed)
+    // Root's folder while the links are made; its folders then handed over, deepest first; all
+    // before the process, through the boundary.
+    const linked = (text: string) => boundaryOps(text).some((op) => op.op === 'link')
+    expect(boundaryOps(text)).toEqual([
+      { op: 'folder', path: staticRoot, owner: { user: 'root', group: 'root' }, mode: '755' },
+      { op: 'link', from: `/srv/mysite/releases/${previous}/staticfiles`, path: staticRoot },
+      { op: 'hand', path: staticRoot, user: 'mysite', foldersOnly: true },
+      // The folder of the database backup, the app's while the process runs.
+      { op: 'hand', path: `/srv/mysite/backups/.new-${RELEASE}`, user: 'mysite' },
+      { op: 'take', path: staticRoot, group: 'root', mode: 'public' }
+    ])
+    expect(text.indexOf('systemd-run')).toBeGreaterThan(text.indexOf('"op":"hand"'))
+    expect(text.indexOf('systemd-run')).toBeLessThan(text.indexOf('"op":"take"'))
     // Build commands have the release, but not the linked files, which are v1's too: never the
-    // app's, never sealed (chmod) while nginx serves them from the live release.
+    // app's, never sealed as code while nginx serves them from the live release.
     const building = djangoSteps(
       settingsFor({ buildCommands: [['compilemessages']] }),
       RELEASE,
@@ -249,18 +257,21 @@ describe('choices made from the settings', () => {
       previous
     ).find((s) => s.id === 'django')?.command.text
     const release = `/srv/mysite/releases/${RELEASE}`
-    expect(building).toContain(
-      `find ${release} -path ${staticRoot} -prune -o -exec chown -h mysite {} +`
-    )
-    expect(building).toContain(
-      `find ${release} -path ${staticRoot} -prune -o ! -type l -exec chmod u=rwX,g=rX,o= {} +`
-    )
-    expect(building).not.toContain(`chown -R -h mysite ${release}`)
-    expect(building).not.toContain(`chmod -R u=rwX,g=rX,o= ${release}`)
+    expect(boundaryOps(building ?? '')).toContainEqual({
+      op: 'hand',
+      path: release,
+      user: 'mysite',
+      except: 'staticfiles'
+    })
+    expect(boundaryOps(building ?? '')).toContainEqual({
+      op: 'take',
+      path: release,
+      group: 'mysite',
+      mode: 'code',
+      except: 'staticfiles'
+    })
     // Collected outside the release (kept across releases): nothing to link.
-    expect(django({ staticRoot: '/srv/mysite/static', staticStorage: storage })).not.toContain(
-      'cp -al'
-    )
+    expect(linked(django({ staticRoot: '/srv/mysite/static', staticStorage: storage }))).toBe(false)
     // A storage that writes into the files it finds (whitenoise compresses them in place), or
     // one not known: collected from scratch, the previous release's files untouched.
     for (const other of [
@@ -268,7 +279,7 @@ describe('choices made from the settings', () => {
       'storages.backends.s3.S3Storage',
       undefined
     ])
-      expect(django({ staticRoot, staticStorage: other })).not.toContain('cp -al')
+      expect(linked(django({ staticRoot, staticStorage: other }))).toBe(false)
   })
 
   test('a MEDIA_ROOT outside shared/ is made writable in the sandbox', () => {
@@ -297,12 +308,34 @@ describe('what the project keeps inside the release', () => {
     // Linked and made by root in the script of the Django process's step, before it: one round trip.
     expect(steps.map((step) => step.id)).toEqual(['django'])
     const text = steps[0].command.text
-    const linked = text.indexOf(`${release} db.sqlite3 /srv/mysite/shared/db.sqlite3`)
-    // The media folder is made where it really lives, in shared/.
-    const made = text.lastIndexOf('/srv/mysite/shared/media mysite www-data 2750')
-    expect(linked).toBeGreaterThan(-1)
-    expect(made).toBeGreaterThan(linked)
-    expect(text.indexOf('--uid=mysite', made)).toBeGreaterThan(made)
+    // Linked by root, then the media folder made where it really lives, in shared/, before the
+    // process runs.
+    expect(boundaryOps(text)).toEqual([
+      {
+        op: 'folder',
+        path: '/srv/mysite/shared/media',
+        owner: { user: 'mysite', group: 'www-data' },
+        mode: '2750'
+      },
+      {
+        op: 'share',
+        path: release,
+        links: [
+          ['db.sqlite3', '/srv/mysite/shared/db.sqlite3'],
+          ['media', '/srv/mysite/shared/media']
+        ]
+      },
+      {
+        op: 'folder',
+        path: '/srv/mysite/shared/media',
+        owner: { user: 'mysite', group: 'www-data' },
+        mode: '2750'
+      },
+      { op: 'hand', path: `/srv/mysite/backups/.new-${RELEASE}`, user: 'mysite' }
+    ])
+    expect(text.lastIndexOf('"op":"folder"')).toBeLessThan(
+      text.indexOf('--uid=mysite', text.indexOf('"op":"share"'))
+    )
     expect(sharedNotice(settingsFor(), sharedPaths(settingsFor(), RELEASE, found))).toContain(
       'db.sqlite3 (the SQLite database in DATABASES) is inside the release: kept in /srv/mysite/shared/db.sqlite3'
     )
@@ -352,10 +385,9 @@ describe('what the project keeps inside the release', () => {
     expect(() =>
       plan({ staticRoot: '/srv/mysite/releases/20261120T100000Z-aaaaaaa/static' })
     ).toThrow(/another release/)
-    // BASE_DIR.parent.parent / 'static': beside the releases, kept across them.
-    expect(plan({ staticRoot: '/srv/mysite/releases/static' }).build.map((s) => s.title)).toContain(
-      'manage.py migrate (when a migration is unapplied), collectstatic'
-    )
+    // BASE_DIR.parent / 'static': beside the releases, under the live one's feet (see
+    // project-settings.test.ts).
+    expect(() => plan({ staticRoot: '/srv/mysite/releases/static' })).toThrow(/in no release/)
   })
 })
 
@@ -414,9 +446,14 @@ describe('venvs kept by their requirements', () => {
   })
 
   test('a kept venv is linked into the release; without a key the venv lives in it', () => {
-    expect(venvStep(settingsFor(), RELEASE, 'abcdef0123456789').command.text).toContain(
-      `ln -sfn ../../venvs/abcdef0123456789 /srv/mysite/releases/${RELEASE}/.venv`
-    )
+    expect(
+      boundaryOps(venvStep(settingsFor(), RELEASE, 'abcdef0123456789').command.text)
+    ).toContainEqual({
+      op: 'symlink',
+      path: `/srv/mysite/releases/${RELEASE}`,
+      name: '.venv',
+      target: '../../venvs/abcdef0123456789'
+    })
     expect(venvStep(settingsFor(), RELEASE, null).command.text).toContain(
       `/srv/mysite/releases/${RELEASE}/.venv`
     )

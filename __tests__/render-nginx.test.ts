@@ -1,5 +1,24 @@
+import { execFileSync, spawnSync } from 'node:child_process'
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync
+} from 'node:fs'
+import { request } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { settingsFor } from './settings-fixture.js'
-import { nginxPath, nginxQuote, renderSite, upstreamName } from '../src/render/nginx.js'
+import {
+  nginxPath,
+  nginxQuote,
+  renderSite,
+  symlinksFrom,
+  upstreamName
+} from '../src/render/nginx.js'
 
 const djangoPaths = {
   staticUrl: '/static/',
@@ -112,12 +131,16 @@ describe('renderSite', () => {
   it('serves static files by alias with a trailing slash and an expiry', () => {
     expect(location(server, '/static/')).toEqual([
       'alias /srv/mysite/current/staticfiles/;',
+      'disable_symlinks on from=/srv/mysite/current;',
       'expires 30d;'
     ])
   })
 
   it('serves media by alias, without an expiry', () => {
-    expect(location(server, '/media/')).toEqual(['alias /srv/mysite/shared/media/;'])
+    expect(location(server, '/media/')).toEqual([
+      'alias /srv/mysite/shared/media/;',
+      'disable_symlinks on from=/srv/mysite;'
+    ])
   })
 
   it('adds the slashes a location and alias need, but never doubles them', () => {
@@ -251,6 +274,148 @@ describe('renderSite', () => {
         renderSite(settingsFor(), { staticUrl: '/static/', staticRoot: '/srv/$site/static' })
       ).toThrow(RangeError)
     })
+  })
+})
+
+describe('links the app plants in static and media are not followed', () => {
+  const s = settingsFor()
+
+  it("checks every link below the part of the path that is root's", () => {
+    // current is root's link to the release: nginx follows it, and nothing below it.
+    expect(symlinksFrom(s, '/srv/mysite/current/staticfiles')).toBe(
+      'disable_symlinks on from=/srv/mysite/current;'
+    )
+    expect(symlinksFrom(s, '/srv/mysite/current')).toBe(
+      'disable_symlinks on from=/srv/mysite/current;'
+    )
+    // shared/ is the app's, in root's deploy path: the app cannot replace shared itself.
+    expect(symlinksFrom(s, '/srv/mysite/shared/media')).toBe(
+      'disable_symlinks on from=/srv/mysite;'
+    )
+    expect(symlinksFrom(s, '/srv/mysite/static')).toBe('disable_symlinks on from=/srv/mysite;')
+    // Not /srv/mysite/currently: a path is checked by its parts.
+    expect(symlinksFrom(s, '/srv/mysite/currently/x')).toBe('disable_symlinks on from=/srv/mysite;')
+    // A folder an input names elsewhere: checked from / on (a folder above it may be the app's
+    // too, writable-paths: the app could swap it for a link to another site's files).
+    expect(symlinksFrom(s, '/var/www/mysite/static')).toBe('disable_symlinks on;')
+    expect(symlinksFrom(s, '/var/www/mysite/static/')).toBe('disable_symlinks on;')
+  })
+
+  it('quotes the parameter as one word, and refuses $ (from= expands variables)', () => {
+    const at = settingsFor({ deployPath: '/srv/a@b' })
+    expect(symlinksFrom(at, '/srv/a@b/shared/media')).toBe('disable_symlinks on "from=/srv/a@b";')
+    expect(() => symlinksFrom(settingsFor({ deployPath: '/srv/$x' }), '/srv/$x/static')).toThrow(
+      RangeError
+    )
+  })
+
+  it('serves a folder below the static root that lives in shared/ from there', () => {
+    const text = renderSite(s, {
+      ...djangoPaths,
+      staticBelow: [{ below: 'CACHE', root: '/srv/mysite/shared/staticfiles/CACHE' }]
+    })
+    expect(location(servers(text)[0], '/static/CACHE/')).toEqual([
+      'alias /srv/mysite/shared/staticfiles/CACHE/;',
+      'disable_symlinks on from=/srv/mysite;',
+      'expires 30d;'
+    ])
+  })
+
+  // Where nginx is installed, it has the last word: it takes the site, serves the files through
+  // `current` and from shared/, and refuses the links the app planted. In CI nothing skips.
+  const nginxTest = (() => {
+    try {
+      execFileSync('nginx', ['-v'], { stdio: 'ignore' })
+      return it
+    } catch {
+      return process.env.CI ? it : it.skip
+    }
+  })()
+
+  nginxTest('nginx -t takes the site, and nginx serves no planted link', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dda-nginx-'))
+    // nginx's workers (nobody, when the test runs as root) pass through it.
+    chmodSync(dir, 0o755)
+    try {
+      const deployPath = join(dir, 'srv', 'mysite')
+      const release = join(deployPath, 'releases', 'r1')
+      const cache = join(deployPath, 'shared', 'staticfiles', 'CACHE')
+      const media = join(deployPath, 'shared', 'media')
+      for (const folder of [join(release, 'staticfiles'), cache, media, join(dir, 'private')])
+        mkdirSync(folder, { recursive: true })
+      writeFileSync(join(dir, 'private', 'key'), 'SECRET')
+      writeFileSync(join(release, 'staticfiles', 'site.css'), 'css')
+      writeFileSync(join(cache, 'c.css'), 'cached')
+      writeFileSync(join(media, 'upload.txt'), 'upload')
+      // Root's links: `current`, and the cache kept in shared/ (as shared paths are linked).
+      symlinkSync('releases/r1', join(deployPath, 'current'))
+      symlinkSync(cache, join(release, 'staticfiles', 'CACHE'))
+      // The app's: a file and a folder of root's, linked into what nginx serves.
+      symlinkSync(join(dir, 'private', 'key'), join(release, 'staticfiles', 'key.css'))
+      symlinkSync(join(dir, 'private', 'key'), join(media, 'key.txt'))
+      symlinkSync(join(dir, 'private'), join(media, 'private'))
+      const port = 20000 + Math.floor(Math.random() * 20000)
+      const site = renderSite(settingsFor({ deployPath, listen: { port, address: '127.0.0.1' } }), {
+        staticUrl: '/static/',
+        staticRoot: join(deployPath, 'current', 'staticfiles'),
+        staticBelow: [{ below: 'CACHE', root: cache }],
+        mediaUrl: '/media/',
+        mediaRoot: media
+      })
+      const conf = join(dir, 'nginx.conf')
+      writeFileSync(join(dir, 'site.conf'), site)
+      writeFileSync(
+        conf,
+        `error_log ${dir}/error.log;\npid ${dir}/nginx.pid;\nevents {}\nhttp { access_log off; include ${dir}/site.conf; }\n`
+      )
+      const args = ['-p', `${dir}/`, '-c', conf]
+      const tested = spawnSync('nginx', ['-t', '-q', ...args], { encoding: 'utf8' })
+      // Not allowed to test a configuration here at all (no root for its folders): no verdict.
+      if (/Permission denied|could not open error log/.test(tested.stderr)) return
+      expect(tested.stderr).toBe('')
+      expect(tested.status).toBe(0)
+      const started = spawnSync('nginx', args, { encoding: 'utf8' })
+      // The port is taken, or nginx may not run here: nginx -t gave its verdict.
+      if (started.status !== 0) return
+      try {
+        const get = (path: string) =>
+          new Promise<[number, string]>((resolve, reject) => {
+            request({ host: '127.0.0.1', port, path, headers: { Host: 'example.com' } }, (res) => {
+              let body = ''
+              res.on('data', (chunk: Buffer) => (body += chunk.toString()))
+              res.on('end', () => resolve([res.statusCode ?? 0, body]))
+            })
+              .on('error', reject)
+              .end()
+          })
+        expect(await get('/static/site.css')).toEqual([200, 'css'])
+        expect(await get('/static/CACHE/c.css')).toEqual([200, 'cached'])
+        expect(await get('/media/upload.txt')).toEqual([200, 'upload'])
+        for (const path of ['/static/key.css', '/media/key.txt', '/media/private/key']) {
+          const [status, body] = await get(path)
+          expect({ path, status, body: body.includes('SECRET') }).toEqual({
+            path,
+            status: expect.any(Number),
+            body: false
+          })
+          expect(status).toBeGreaterThanOrEqual(400)
+        }
+      } finally {
+        const pid = Number(readFileSync(join(dir, 'nginx.pid'), 'utf8'))
+        process.kill(pid, 'SIGQUIT')
+        // The workers go with the master; wait until it is gone before removing its folder.
+        for (let i = 0; i < 100; i++) {
+          try {
+            process.kill(pid, 0)
+            await new Promise((resolve) => setTimeout(resolve, 20))
+          } catch {
+            break
+          }
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
 

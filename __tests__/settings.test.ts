@@ -735,6 +735,36 @@ describe('project-name and what is derived from it', () => {
   ])('app-user %s is refused', (text, says) => {
     expectRejected({ 'app-user': text }, Input.AppUser, says)
   })
+
+  test.each([
+    'www-data',
+    'postgres',
+    'nobody',
+    'daemon',
+    'sshd',
+    'redis',
+    'sudo',
+    'systemd-network'
+  ])('app-user %s, an account the host or a service has, is refused', (text) => {
+    expectRejected(
+      { 'app-user': text },
+      Input.AppUser,
+      `must not be ${text}: that is an account or group the host or one of its services already has`,
+      /Name a user of the app's own, which the action creates when it is missing \(by default the project name\), e\.g\. mysite$/
+    )
+  })
+
+  test('a project named like a system account needs an app-user of its own', () => {
+    expectRejected(
+      { 'project-name': 'postgres' },
+      Input.AppUser,
+      /must not be postgres/,
+      /e\.g\. postgres-web$/
+    )
+    expect(read({ 'project-name': 'postgres', 'app-user': 'postgres-web' }).appUser).toBe(
+      'postgres-web'
+    )
+  })
 })
 
 describe('deploy-path', () => {

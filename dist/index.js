@@ -38076,7 +38076,11 @@ function layout(s) {
 function baseName(path) {
     return path.slice(path.lastIndexOf('/') + 1);
 }
-/** The action's own entries in the deploy path: never the app's. */
+/**
+ * The action's own entries in the deploy path: never the app's, whether the project's settings
+ * or an input name them (grammar/paths.ts reads the same list). Below `current` is the live
+ * release, which an input may name a folder in.
+ */
 const RESERVED = new Set([
     '.deploy',
     '.deploy.lock',
@@ -38089,24 +38093,60 @@ const RESERVED = new Set([
     'acme'
 ]);
 /**
+ * Why the project's settings may not keep data (a folder, a SQLite file) at `path`, or undefined:
+ * the release `target` itself, its venv, or a folder or file of the settings, WSGI or ASGI module
+ * would be the app's (made for it, or kept in shared/ and linked): the app never owns its code.
+ */
+function releaseCodeProblem(s, path, target) {
+    const release = layout(s).release(target);
+    if (path === release)
+        return 'the release itself: the app would own its own code';
+    if (!path.startsWith(`${release}/`))
+        return undefined;
+    const rel = path.slice(release.length + 1);
+    if (rel === '.venv' || rel.startsWith('.venv/'))
+        return "in the release's venv (.venv): the app would own the code it runs";
+    // Each package on the way to the module, and the module itself, as a file or a package.
+    const modules = [s.settingsModule, s.wsgiModule, s.asgiModule ?? ''];
+    const code = modules.flatMap((module) => {
+        const parts = module.replace(/:.*$/, '').split('.').filter(Boolean);
+        return parts.flatMap((_, i) => {
+            const path = parts.slice(0, i + 1).join('/');
+            return [`${path}.py`, `${path}/__init__.py`];
+        });
+    });
+    if (code.some((file) => file === rel || file.startsWith(`${rel}/`)))
+        return 'part of the code of the settings or WSGI/ASGI module: the app would own its own code';
+    return undefined;
+}
+/**
  * Why the app user may not be handed `path` (a folder Django writes), or undefined when it may:
- * inside the deploy path, anything but the action's own entries and other releases; outside it,
- * only a folder the user named (`named`).
+ * never the release's code; inside the deploy path, anything but the action's own entries, and
+ * in releases/ only the release's own folders; outside it, only a folder the user named (`named`).
  */
 function settingsFolderProblem(s, path, target, named) {
+    const code = releaseCodeProblem(s, path, target);
+    if (code)
+        return code;
     const within = (base) => path === base || path.startsWith(`${base}/`);
     if (named.some((folder) => folder !== undefined && within(folder)))
         return undefined;
     const p = layout(s);
+    const handed = 'the action would hand it to the app user';
     if (!within(p.root))
-        return `outside deploy-path (${p.root})`;
+        return `outside deploy-path (${p.root}): ${handed}`;
     const [first, second] = path.slice(p.root.length + 1).split('/');
     if (path === p.root || RESERVED.has(first))
-        return `one of the action's own folders`;
-    if (first === 'releases' &&
-        (second === undefined || (second !== target && RELEASE_ID.test(second))))
-        return 'the releases folder, or another release';
-    return undefined;
+        return `one of the action's own folders: ${handed}`;
+    if (first !== 'releases' || second === target)
+        return undefined;
+    if (second === undefined || RELEASE_ID.test(second))
+        return `the releases folder, or another release: ${handed}`;
+    // BASE_DIR.parent / 'static': one folder for every release, the live one's included.
+    return (`in ${p.releases}/ but in no release: every release would use it at once, and the new one ` +
+        `would change it before the switch, under the live one (for STATIC_ROOT: collectstatic ` +
+        `rewrites the files the live release serves, and django-compressor's online cache there is ` +
+        `read-only to the app, so a compressed page answers 500)`);
 }
 
 ;// CONCATENATED MODULE: ./src/render/asgi.ts
@@ -38509,10 +38549,7 @@ function renderSite(s, paths = {}, siteTls = manualTls(s)) {
         serverName
     ];
     main.push(...tlsPart(s, siteTls));
-    main.push('', `client_max_body_size ${nginxQuote(s.clientMaxBodySize)};`, '', 'location = /favicon.ico { access_log off; log_not_found off; }', ...aliasLocation(paths.staticUrl ?? s.staticUrl, paths.staticRoot ?? s.staticRoot, [
-        // Only static: media may be replaced under the same name by the app.
-        'expires 30d;'
-    ]), ...aliasLocation(paths.mediaUrl ?? s.mediaUrl, paths.mediaRoot ?? s.mediaRoot, []), '', ...proxyLocation(s, upstream));
+    main.push('', `client_max_body_size ${nginxQuote(s.clientMaxBodySize)};`, '', 'location = /favicon.ico { access_log off; log_not_found off; }', ...fileLocations(s, paths), '', ...proxyLocation(s, upstream));
     const extra = directiveLines(s.nginxDirectives);
     if (extra.length > 0)
         main.push('', '# nginx-directives input', ...extra);
@@ -38625,21 +38662,56 @@ function listen(address, port, ssl, catchAll) {
     const host = address.includes(':') && !address.startsWith('[') ? `[${address}]` : address;
     return [`listen ${host}:${port}${flags}`];
 }
-function aliasLocation(url, root, extra) {
+/** The static and media files, served by nginx itself. */
+function fileLocations(s, paths) {
+    return [
+        ...aliasLocation(s, paths.staticUrl ?? s.staticUrl, paths.staticRoot ?? s.staticRoot, 
+        // Only static: media may be replaced under the same name by the app.
+        ['expires 30d;'], paths.staticBelow),
+        ...aliasLocation(s, paths.mediaUrl ?? s.mediaUrl, paths.mediaRoot ?? s.mediaRoot, [], paths.mediaBelow)
+    ];
+}
+function aliasLocation(s, url, root, extra, below = []) {
     if (url === undefined || root === undefined)
         return [];
     const location = locationPath(url);
     // An absolute URL (a CDN) is not ours to serve.
     if (location === undefined)
         return [];
-    // Both end in '/': a location without it would let /static../ reach the alias's parent.
-    const alias = `${root.replace(/\/+$/, '')}/`;
+    const block = (path, folder) => {
+        // Both end in '/': a location without it would let /static../ reach the alias's parent.
+        const alias = `${folder.replace(/\/+$/, '')}/`;
+        return [
+            '',
+            `location ${nginxQuote(path)} {`,
+            ...indent([`alias ${nginxPath(alias)};`, symlinksFrom(s, folder), ...extra]),
+            '}'
+        ];
+    };
     return [
-        '',
-        `location ${nginxQuote(location)} {`,
-        ...indent([`alias ${nginxPath(alias)};`, ...extra]),
-        '}'
+        ...block(location, root),
+        ...below.flatMap((folder) => block(`${location}${folder.below}/`, folder.root))
     ];
+}
+/**
+ * nginx follows no link below the part of a served folder's path that is root's: the app writes
+ * static and media files, and a link it plants there (to nginx's logs, another site's media, a
+ * request body in flight) is refused. `current` is root's link to the release; the rest of the
+ * deploy path is root's folders (shared/ is the app's, but sits in root's deploy path: the app
+ * cannot replace it). A folder an input names elsewhere is checked from / on: a folder above it
+ * may be the app's too (writable-paths), and the action made every component without a link.
+ */
+function symlinksFrom(s, folder) {
+    const p = layout(s);
+    const under = (base) => folder === base || folder.startsWith(`${base}/`);
+    const trusted = under(p.current) ? p.current : under(p.root) ? p.root : undefined;
+    if (trusted === undefined)
+        return 'disable_symlinks on;';
+    // The whole parameter is one word: nginx takes a quote only at the start of one.
+    if (trusted.includes('$')) {
+        throw new RangeError(`cannot be written as an nginx path: ${JSON.stringify(trusted)}`);
+    }
+    return `disable_symlinks on ${nginx_quoteIfNeeded(`from=${trusted}`, /^from=[A-Za-z0-9_./-]+$/)};`;
 }
 function locationPath(url) {
     if (/^[a-z][a-z0-9+.-]*:|^\/\//i.test(url))
@@ -38692,7 +38764,7 @@ function quoteOne(value) {
  * Builds shell code with every interpolated value quoted as one word (arrays as several words),
  * so no value can change the command's meaning: quoting by construction, never by hand.
  */
-function sh(strings, ...values) {
+function shell_sh(strings, ...values) {
     // A tagged template gives undefined for text with an invalid escape (`\1`, `\x`), which would
     // otherwise reach the shell as the word "undefined".
     if (strings.some((s) => s === undefined)) {
@@ -38735,7 +38807,7 @@ print('certificate=%d %s' % (days, ','.join(v for k, v in cert.get('subjectAltNa
 /** Prints `certificate=<days left> <names>` when the host has the site's certificate. */
 function printCertificate(s) {
     const p = layout(s).acme;
-    return sh `if [ -f ${p.certificate} ]; then ${s.python} -c ${CERT_PY} ${p.certificate} || true; fi`;
+    return shell_sh `if [ -f ${p.certificate} ]; then ${s.python} -I -c ${CERT_PY} ${p.certificate} || true; fi`;
 }
 /** Lines of the inspect step: certbot is there, the certificate, the challenges, the renewal. */
 function inspectAcme(s) {
@@ -38747,10 +38819,10 @@ function inspectAcme(s) {
         raw('  exit 3'),
         raw('fi'),
         printCertificate(s),
-        sh `grep -qF /.well-known/acme-challenge/ ${p.site} 2>/dev/null && echo challenge=yes`,
-        sh `result=$(systemctl show -p Result --value ${service} 2>/dev/null)`,
+        shell_sh `grep -qF /.well-known/acme-challenge/ ${p.site} 2>/dev/null && echo challenge=yes`,
+        shell_sh `result=$(systemctl show -p Result --value ${service} 2>/dev/null)`,
         raw('if [ -n "$result" ] && [ "$result" != success ]; then'),
-        sh `  echo "renewal-failed=$(journalctl -u ${service} -n 40 -o cat --no-pager 2>/dev/null | base64 -w0)"`,
+        shell_sh `  echo "renewal-failed=$(journalctl -u ${service} -n 40 -o cat --no-pager 2>/dev/null | base64 -w0)"`,
         raw('fi'),
         raw('true')
     ];
@@ -38818,16 +38890,16 @@ function certificateStep(s) {
     if (!acme)
         throw new Error('certificateStep without tls: auto');
     const p = layout(s).acme;
-    const domains = raw(s.serverNames.map((n) => sh `-d ${n}`.text).join(' '));
-    const env = acme.directoryCa ? sh `REQUESTS_CA_BUNDLE=${p.directoryCa} ` : raw('');
+    const domains = raw(s.serverNames.map((n) => shell_sh `-d ${n}`.text).join(' '));
+    const env = acme.directoryCa ? shell_sh `REQUESTS_CA_BUNDLE=${p.directoryCa} ` : raw('');
     return {
         id: 'certificate',
         phase: 'gates',
         title: `Obtain the certificate for ${s.serverNames.join(', ')} (ACME, HTTP-01)`,
         privileged: true,
-        command: script(raw('set -u'), sh `install -d -m 755 ${p.webroot}`, acme.directoryCa
-            ? sh `printf %s ${external_node_buffer_.Buffer.from(acme.directoryCa).toString('base64')} | base64 -d > ${p.directoryCa}.new && chmod 600 ${p.directoryCa}.new && mv -f ${p.directoryCa}.new ${p.directoryCa}`
-            : undefined, sh `${env}certbot certonly --non-interactive --agree-tos --no-eff-email --keep-until-expiring --expand --email ${acme.email} --server ${acme.directory} --webroot -w ${p.webroot} --cert-name ${p.certName} --deploy-hook ${RELOAD_HOOK} ${domains} 2>&1 || exit`, printCertificate(s))
+        command: script(raw('set -u'), shell_sh `install -d -m 755 ${p.webroot}`, acme.directoryCa
+            ? shell_sh `printf %s ${external_node_buffer_.Buffer.from(acme.directoryCa).toString('base64')} | base64 -d > ${p.directoryCa}.new && chmod 600 ${p.directoryCa}.new && mv -f ${p.directoryCa}.new ${p.directoryCa}`
+            : undefined, shell_sh `${env}certbot certonly --non-interactive --agree-tos --no-eff-email --keep-until-expiring --expand --email ${acme.email} --server ${acme.directory} --webroot -w ${p.webroot} --cert-name ${p.certName} --deploy-hook ${RELOAD_HOOK} ${domains} 2>&1 || exit`, printCertificate(s))
     };
 }
 /**
@@ -38867,7 +38939,7 @@ function renewalTimerStep(s) {
         phase: 'cleanup',
         title: `Enable ${units.timer} (certbot renew)`,
         privileged: true,
-        command: script(raw('set -eu'), raw('systemctl daemon-reload'), sh `systemctl enable --now --quiet ${units.timer}`)
+        command: script(raw('set -eu'), raw('systemctl daemon-reload'), shell_sh `systemctl enable --now --quiet ${units.timer}`)
     };
 }
 function renewalFiles(s) {
@@ -39461,7 +39533,7 @@ function configFiles(s, facts, site, writable = []) {
 const allFiles = (files) => [files.socket, files.service, files.site, files.renewalService, files.renewalTimer].filter((f) => f !== undefined);
 function writeFile(path, text) {
     // base64 keeps any byte of the rendered text out of the shell's reach.
-    return sh `printf %s ${external_node_buffer_.Buffer.from(text).toString('base64')} | base64 -d > ${path}`;
+    return shell_sh `printf %s ${external_node_buffer_.Buffer.from(text).toString('base64')} | base64 -d > ${path}`;
 }
 /** Gate 1: systemd-analyze verify on the new units, rendered to run the new release directly. */
 function verifyUnitsStep(s, id, files) {
@@ -39474,9 +39546,9 @@ function verifyUnitsStep(s, id, files) {
         phase: 'gates',
         title: 'systemd-analyze verify',
         privileged: true,
-        command: script(raw('set -eu'), sh `rm -rf ${p.verify} && mkdir -p ${p.verify}`, writeFile(`${p.verify}/${units.socket}`, files.socket.text), writeFile(`${p.verify}/${units.service}`, service), sh `if ! out=$(systemd-analyze verify ${p.verify}/${units.socket} ${p.verify}/${units.service} 2>&1); then`, raw('  printf "%s\\n" "$out" >&2'), raw(`  exit ${GATE_FAILED}`), raw('fi'), 
+        command: script(raw('set -eu'), shell_sh `rm -rf ${p.verify} && mkdir -p ${p.verify}`, writeFile(`${p.verify}/${units.socket}`, files.socket.text), writeFile(`${p.verify}/${units.service}`, service), shell_sh `if ! out=$(systemd-analyze verify ${p.verify}/${units.socket} ${p.verify}/${units.service} 2>&1); then`, raw('  printf "%s\\n" "$out" >&2'), raw(`  exit ${GATE_FAILED}`), raw('fi'), 
         // Warnings about other units on the host are not ours to fail on; show ours.
-        sh `printf '%s\n' "$out" | grep -F ${units.service.replace(/\.service$/, '')} || true`)
+        shell_sh `printf '%s\n' "$out" | grep -F ${units.service.replace(/\.service$/, '')} || true`)
     };
 }
 /** Shell that puts the files saved by `installConfigStep` back (used by the gate and rollback). */
@@ -39484,8 +39556,8 @@ function restoreConfig(s, files) {
     const p = layout(s);
     return script(...allFiles(files).map(({ path }) => {
         const saved = `${p.backup}/${baseName(path)}`;
-        return sh `if [ -e ${saved} ]; then cp -p ${saved} ${path}.new && mv -f ${path}.new ${path}; elif [ -e ${saved}.absent ]; then rm -f ${path}; fi`;
-    }), sh `if [ -e ${p.backup}/site-link.absent ]; then rm -f ${p.siteLink}; fi`, sh `if [ -e ${p.backup}/default-link ]; then ln -sfn ${DEFAULT_SITE} ${DEFAULT_SITE_LINK}; fi`);
+        return shell_sh `if [ -e ${saved} ]; then cp -p ${saved} ${path}.new && mv -f ${path}.new ${path}; elif [ -e ${saved}.absent ]; then rm -f ${path}; fi`;
+    }), shell_sh `if [ -e ${p.backup}/site-link.absent ]; then rm -f ${p.siteLink}; fi`, shell_sh `if [ -e ${p.backup}/default-link ]; then ln -sfn ${DEFAULT_SITE} ${DEFAULT_SITE_LINK}; fi`);
 }
 /**
  * Gate 2: save the live files, put the new ones in place, run `nginx -t`, and put the live ones
@@ -39502,16 +39574,16 @@ function installConfigStep(s, files) {
         phase: 'gates',
         title: 'nginx -t with the new site',
         privileged: true,
-        command: script(raw('set -eu'), sh `rm -rf ${p.backup} ${p.staged} ${p.changed} && mkdir -p ${p.backup} ${p.staged}`, ...allFiles(files).map(({ path }) => {
+        command: script(raw('set -eu'), shell_sh `rm -rf ${p.backup} ${p.staged} ${p.changed} && mkdir -p ${p.backup} ${p.staged}`, ...allFiles(files).map(({ path }) => {
             const saved = `${p.backup}/${baseName(path)}`;
-            return sh `if [ -e ${path} ]; then cp -p ${path} ${saved}; else : > ${saved}.absent; fi`;
-        }), sh `[ -L ${p.siteLink} ] || : > ${p.backup}/site-link.absent`, sh `restore() {`, restoreConfig(s, files), raw('}'), sh `changed=""`, ...allFiles(files).map(({ path, text }) => script(writeFile(`${p.staged}/${baseName(path)}`, text), sh `chmod 644 ${p.staged}/${baseName(path)}`, 
+            return shell_sh `if [ -e ${path} ]; then cp -p ${path} ${saved}; else : > ${saved}.absent; fi`;
+        }), shell_sh `[ -L ${p.siteLink} ] || : > ${p.backup}/site-link.absent`, shell_sh `restore() {`, restoreConfig(s, files), raw('}'), shell_sh `changed=""`, ...allFiles(files).map(({ path, text }) => script(writeFile(`${p.staged}/${baseName(path)}`, text), shell_sh `chmod 644 ${p.staged}/${baseName(path)}`, 
         // The name quoted outside the double quotes: inside them, its backslashes would stay.
-        sh `if ! cmp -s ${p.staged}/${baseName(path)} ${path}; then changed="$changed "${baseName(path)}; fi`, sh `cp -p ${p.staged}/${baseName(path)} ${path}.new && mv -f ${path}.new ${path}`)), sh `ln -sfn ${files.site.path} ${p.siteLink}`, 
+        shell_sh `if ! cmp -s ${p.staged}/${baseName(path)} ${path}; then changed="$changed "${baseName(path)}; fi`, shell_sh `cp -p ${p.staged}/${baseName(path)} ${path}.new && mv -f ${path}.new ${path}`)), shell_sh `ln -sfn ${files.site.path} ${p.siteLink}`, 
         // Debian's welcome site is also a default server: the catch-all `_` takes its place.
         catchAll
-            ? sh `if [ -L ${DEFAULT_SITE_LINK} ]; then rm -f ${DEFAULT_SITE_LINK}; : > ${p.backup}/default-link; changed="$changed default-site"; fi`
-            : undefined, raw('if ! out=$(nginx -t 2>&1); then'), raw('  restore'), raw('  printf "%s\\n" "$out" >&2'), raw(`  exit ${GATE_FAILED}`), raw('fi'), raw('restore'), sh `printf '%s\n' $changed > ${p.changed}`, raw('echo "changed=$changed"'))
+            ? shell_sh `if [ -L ${DEFAULT_SITE_LINK} ]; then rm -f ${DEFAULT_SITE_LINK}; : > ${p.backup}/default-link; changed="$changed default-site"; fi`
+            : undefined, raw('if ! out=$(nginx -t 2>&1); then'), raw('  restore'), raw('  printf "%s\\n" "$out" >&2'), raw(`  exit ${GATE_FAILED}`), raw('fi'), raw('restore'), shell_sh `printf '%s\n' $changed > ${p.changed}`, raw('echo "changed=$changed"'))
     };
 }
 /**
@@ -39525,7 +39597,7 @@ function installStaged(s, files, only) {
     const site = chosen.includes(files.site);
     return script(
     // An identical file is left as it is: systemd would call a new copy changed (by its time).
-    ...chosen.map(({ path }) => sh `cmp -s ${p.staged}/${baseName(path)} ${path} || { cp -p ${p.staged}/${baseName(path)} ${path}.new && mv -f ${path}.new ${path}; }`), site ? sh `ln -sfn ${files.site.path} ${p.siteLink}` : undefined, site && catchAll ? sh `rm -f ${DEFAULT_SITE_LINK}` : undefined);
+    ...chosen.map(({ path }) => shell_sh `cmp -s ${p.staged}/${baseName(path)} ${path} || { cp -p ${p.staged}/${baseName(path)} ${path}.new && mv -f ${path}.new ${path}; }`), site ? shell_sh `ln -sfn ${files.site.path} ${p.siteLink}` : undefined, site && catchAll ? shell_sh `rm -f ${DEFAULT_SITE_LINK}` : undefined);
 }
 /** Which of the action's files the install changed, by name (`gunicorn-mysite.socket`, ...). */
 function parseChanged(stdout) {
@@ -39538,7 +39610,7 @@ function readConfigStep(files) {
         phase: 'gates',
         title: 'Read the live units and site',
         privileged: true,
-        command: script(...allFiles(files).map(({ path }) => sh `echo ${`=== ${path}`}; if [ -e ${path} ]; then base64 -w0 < ${path}; fi; echo`))
+        command: script(...allFiles(files).map(({ path }) => shell_sh `echo ${`=== ${path}`}; if [ -e ${path} ]; then base64 -w0 < ${path}; fi; echo`))
     };
 }
 function parseConfigFiles(stdout) {
@@ -39591,9 +39663,13 @@ function sandboxProperties(s, writable) {
         'UMask=0022'
     ];
 }
-/** The prefix of every transient unit of a project, so a lock holder can stop them all. */
+/**
+ * The prefix of every transient unit of a project, so a lock holder can stop them all
+ * (`<prefix>-*`). A project name has no `-` (a Python identifier), so the `-` after it ends it:
+ * shop's pattern never matches a unit of shop_api's.
+ */
 function unitPrefix(s) {
-    return `dda-${s.projectName.replace(/_/g, '-')}`;
+    return `dda-${s.projectName}`;
 }
 /**
  * Runs `command` (shell) as the app user in the sandbox, with the .env and the settings module
@@ -39615,7 +39691,7 @@ function asApp(s, run, command) {
         ...sandboxProperties(s, run.writable)
     ];
     const body = script(raw('set -eu'), command).text;
-    return sh `printf %s ${external_node_buffer_.Buffer.from(body).toString('base64')} | base64 -d | systemd-run --quiet --pipe --wait --collect --service-type=exec --unit=${`${unitPrefix(s)}-${run.name}`}-"$$" --uid=${s.appUser} --gid=${s.appUser} ${properties.flatMap((prop) => ['-p', prop])} -- /bin/sh -s`;
+    return shell_sh `printf %s ${external_node_buffer_.Buffer.from(body).toString('base64')} | base64 -d | systemd-run --quiet --pipe --wait --collect --service-type=exec --unit=${`${unitPrefix(s)}-${run.name}`}-"$$" --uid=${s.appUser} --gid=${s.appUser} ${properties.flatMap((prop) => ['-p', prop])} -- /bin/sh -s`;
 }
 /** Runs a management command (or the user's shell) as the app user, in the release. */
 function inRelease(s, id, name, writable, command) {
@@ -39752,7 +39828,7 @@ function instanceHealthStep(s, instance) {
 }
 function healthCommand(s, target, timeoutMs, scheme) {
     const ranges = s.healthExpect.map((r) => `${r.min}-${r.max}`).join(',');
-    return sh `${s.python} -c ${HEALTH_PY} ${target} ${s.healthPath} ${healthHost(s)} ${scheme} ${timeoutMs / 1000} ${ranges}`;
+    return shell_sh `${s.python} -I -c ${HEALTH_PY} ${target} ${s.healthPath} ${healthHost(s)} ${scheme} ${timeoutMs / 1000} ${ranges}`;
 }
 function parseHealth(stdout) {
     const line = stdout.trim().split('\n').pop() ?? '';
@@ -39778,9 +39854,9 @@ function diagnosticsStep(s, instance) {
         phase: 'health',
         title: `Collect ${service}'s journal and nginx's error log`,
         privileged: true,
-        command: script(sh `started=${startedAt(s)}`, 
+        command: script(shell_sh `started=${startedAt(s)}`, 
         // The exception that stopped the app is usually above gunicorn's own traceback.
-        raw(`echo '${ERRORS_HEADER}'`), sh `journalctl -u ${service} ${since} -n 400 --no-pager -o cat 2>/dev/null | grep -E '^[A-Za-z_][A-Za-z0-9_.]*(Error|Exception)(: |$)' | grep -v '^gunicorn\.errors\.' | awk '!seen[$0]++' | tail -n 5 || true`, sh `echo "--- journalctl -u ${service} (last 40 lines)"`, sh `journalctl -u ${service} ${since} -n 40 --no-pager -o short-iso 2>&1 || true`, raw('echo "--- /var/log/nginx/error.log (last 15 lines)"'), raw('tail -n 15 /var/log/nginx/error.log 2>&1 || true'))
+        raw(`echo '${ERRORS_HEADER}'`), shell_sh `journalctl -u ${service} ${since} -n 400 --no-pager -o cat 2>/dev/null | grep -E '^[A-Za-z_][A-Za-z0-9_.]*(Error|Exception)(: |$)' | grep -v '^gunicorn\.errors\.' | awk '!seen[$0]++' | tail -n 5 || true`, shell_sh `echo "--- journalctl -u ${service} (last 40 lines)"`, shell_sh `journalctl -u ${service} ${since} -n 40 --no-pager -o short-iso 2>&1 || true`, raw('echo "--- /var/log/nginx/error.log (last 15 lines)"'), raw('tail -n 15 /var/log/nginx/error.log 2>&1 || true'))
     };
 }
 /** The exception lines the diagnostics found, e.g. `ImportError: cannot import name ...`. */
@@ -39882,7 +39958,7 @@ function discoverStep(s, id) {
         phase: 'django',
         title: "Read the project's settings (static, media, databases, ALLOWED_HOSTS)",
         privileged: true,
-        command: inRelease(s, id, 'discover', [layout(s).shared], sh `python -c ${DISCOVER_PY} ${hostNames(s)}`)
+        command: inRelease(s, id, 'discover', [layout(s).shared], shell_sh `python -c ${DISCOVER_PY} ${hostNames(s)}`)
     };
 }
 const urlPrefix = (url) => {
@@ -39897,6 +39973,29 @@ const absolute = (path) => typeof path === 'string' &&
     ? path.replace(/\/$/, '')
     : undefined;
 const discover_name = (value) => typeof value === 'string' && /^[A-Za-z0-9_.:[\]-]{1,253}$/.test(value) ? value : undefined;
+/**
+ * COMPRESS_OUTPUT_DIR (django-compressor strips its slashes): a folder below COMPRESS_ROOT, a
+ * name or a relative path. `..`, `.` or nothing would put the cache, which the app writes at run
+ * time, on the static root itself or above it.
+ */
+function compressOutput(value) {
+    // Not printed at all: django-compressor's default.
+    if (value === undefined)
+        return { output: 'CACHE' };
+    const text = typeof value === 'string' ? value : '';
+    const folder = /^[A-Za-z0-9_.@+-]{1,255}(?:\/[A-Za-z0-9_.@+-]{1,255}){0,15}$/.test(text) &&
+        !text.split('/').some((part) => part === '.' || part === '..');
+    if (folder)
+        return { output: text };
+    // Repeated only when it is plain (it comes from the server).
+    const shown = /^[A-Za-z0-9_.@+/-]{0,100}$/.test(text) ? ` '${text}'` : '';
+    return {
+        output: 'CACHE',
+        outputProblem: `COMPRESS_OUTPUT_DIR in the project's settings${shown} is not a folder below COMPRESS_ROOT ` +
+            `(a name or a relative path of letters, digits and _ . - @ +, without . or .. parts): ` +
+            `django-compressor would write its cache into the static files or beside them`
+    };
+}
 /**
  * The dry run reads the live release's settings (the new one is not uploaded): its folders,
  * moved to where the new release will have them.
@@ -39965,7 +40064,7 @@ function djangoFacts(v) {
                 enabled: compress.enabled === true,
                 offline: compress.offline === true,
                 root: absolute(compress.root),
-                output: discover_name(compress.output) ?? 'CACHE'
+                ...compressOutput(compress.output)
             }
             : undefined,
         refusedHosts: Array.isArray(v.REFUSED_HOSTS)
@@ -40024,7 +40123,7 @@ function asgiImportStep(s, id, writable) {
         phase: 'django',
         title: `Import ${appModule(s)} with gunicorn's ${worker}`,
         privileged: true,
-        command: asApp(s, { name: 'asgi-import', cwd: layout(s).release(id), writable, release: id }, sh `python -c ${ASGI_IMPORT_PY} ${worker} ${appModule(s)}`)
+        command: asApp(s, { name: 'asgi-import', cwd: layout(s).release(id), writable, release: id }, shell_sh `python -c ${ASGI_IMPORT_PY} ${worker} ${appModule(s)}`)
     };
 }
 function parseServerFacts(stdout) {
@@ -40093,37 +40192,422 @@ function uncleanCloseWarning(facts) {
         'gunicorn-args as -k (README: ASGI and WebSockets).');
 }
 
-;// CONCATENATED MODULE: ./src/server/safe-dir.ts
-// Root makes and hands over folders that the app user (or the repository) may have touched: it
-// must never follow a link there. Shell tools cannot promise that (chmod follows links, mkdir -p
-// walks through them), so the folder is reached component by component with O_NOFOLLOW.
-
-const SAFE_DIR_PY = `
-import grp, os, pwd, sys
-path, user, group, mode = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4], 8)
-fd = os.open('/', os.O_RDONLY | os.O_DIRECTORY)
-parts = [p for p in path.split('/') if p]
-for i, name in enumerate(parts):
-    try:
-        os.mkdir(name, 0o755, dir_fd=fd)
-    except FileExistsError:
-        pass
-    try:
-        child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
-    except OSError as error:
-        where = '/' + '/'.join(parts[: i + 1])
-        sys.exit('%s is a link or not a folder (%s): refused, nothing was changed there' % (where, error.strerror))
-    os.close(fd)
-    fd = child
-os.fchown(fd, pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid)
-os.fchmod(fd, mode)
-`;
+;// CONCATENATED MODULE: ./src/server/boundary-program.ts
+// The root boundary's program (src/server/boundary.ts says what each operation does, SECURITY.md
+// why it is safe): Python, run by root with -I -S, nothing imported but the standard library.
 /**
- * Makes `path` (and its missing parents, root's) a folder owned by `user:group` with `mode`,
- * following no link on the way: a link anywhere on the path stops the step with its name.
+ * The operations, in Python. `reach` opens the trusted base (the deploy path: root's, checked by
+ * the lock; or /) as it is, and every later component with O_NOFOLLOW; everything after works
+ * on descriptors. Errors end the process with exit 1 and one line naming the path.
  */
-function safeDir(s, path, owner, mode) {
-    return sh `${s.python} -I -c ${SAFE_DIR_PY} ${path} ${owner.user} ${owner.group} ${mode}`;
+const boundary_program_BOUNDARY_PY = String.raw `
+import base64, grp, importlib.util, json, marshal, os, pwd, shutil, stat, sys
+DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+class Refused(Exception):
+    pass
+def uid(name):
+    return pwd.getpwnam(name).pw_uid
+def gid(name):
+    return grp.getgrnam(name).gr_gid
+def reach(base, path, make=None):
+    fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    done = base.rstrip('/')
+    for name in [p for p in path[len(base):].split('/') if p]:
+        done += '/' + name
+        try:
+            if name in ('.', '..'):
+                raise OSError(0, 'a dot segment')
+            if make is not None:
+                try:
+                    os.mkdir(name, make, dir_fd=fd)
+                except FileExistsError:
+                    pass
+            child = os.open(name, DIR, dir_fd=fd)
+        except OSError as error:
+            raise Refused('%s is a link or not a folder (%s)' % (done, error.strerror))
+        finally:
+            os.close(fd)
+        fd = child
+    return fd
+def names(rel):
+    parts = rel.split('/')
+    if any(part in ('', '.', '..') for part in parts):
+        raise Refused('%s is not a plain relative path' % rel)
+    return parts
+def lstat(name, fd):
+    try:
+        return os.stat(name, dir_fd=fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+def subdir(name, fd):
+    try:
+        return os.open(name, DIR, dir_fd=fd)
+    except OSError:
+        return None
+def seal(fd, st, mode, group):
+    # Root's first (the app, no longer the owner, cannot change the mode back), then the mode,
+    # then the group: at no moment may the app's group write.
+    os.fchown(fd, 0, 0)
+    if stat.S_ISDIR(st.st_mode):
+        os.fchmod(fd, 0o751 if mode == 'code' else 0o755)
+    else:
+        x = st.st_mode & 0o111
+        os.fchmod(fd, (0o750 if x else 0o640) if mode == 'code' else (0o755 if x else 0o644))
+    if mode == 'code':
+        os.fchown(fd, 0, group)
+def seal_entry(name, fd, st, mode, group):
+    # By name, in a folder that is root's by now: nobody else can change what the name is (and
+    # a lease the app holds on the file cannot stop root, as opening it could).
+    os.chown(name, 0, 0, dir_fd=fd, follow_symlinks=False)
+    x = st.st_mode & 0o111
+    os.chmod(name, (0o750 if x else 0o640) if mode == 'code' else (0o755 if x else 0o644), dir_fd=fd)
+    if mode == 'code':
+        os.chown(name, 0, group, dir_fd=fd, follow_symlinks=False)
+def wanted(st, mode, group):
+    x = st.st_mode & 0o111
+    perm = (0o750 if x else 0o640) if mode == 'code' else (0o755 if x else 0o644)
+    return st.st_uid == 0 and st.st_gid == (group if mode == 'code' else 0) and stat.S_IMODE(st.st_mode) == perm
+def take(fd, mode, group, rel, skip, removed):
+    seal(fd, os.fstat(fd), mode, group)
+    for name in os.listdir(fd):
+        path = rel + name
+        if path == skip:
+            continue
+        st = lstat(name, fd)
+        if st is None:
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            os.chown(name, 0, group if mode == 'code' else 0, dir_fd=fd, follow_symlinks=False)
+        elif stat.S_ISDIR(st.st_mode):
+            child = os.open(name, DIR, dir_fd=fd)
+            try:
+                take(child, mode, group, path + '/', skip, removed)
+            finally:
+                os.close(child)
+        elif stat.S_ISREG(st.st_mode) and (st.st_nlink == 1 or wanted(st, mode, group)):
+            if st.st_nlink == 1:
+                seal_entry(name, fd, st, mode, group)
+        else:
+            # A hard link root did not make (the file may be anyone's, anywhere on the disk), or
+            # a FIFO, socket or device: no place in code or static files.
+            os.unlink(name, dir_fd=fd)
+            removed.append(path)
+def hand(fd, user, folders_only, rel, skip):
+    # Handed only from root's folders, whose entries nobody else can change meanwhile.
+    if os.fstat(fd).st_uid != 0:
+        raise Refused('%s is not root\'s to hand over' % (rel.rstrip('/') or '.'))
+    for name in os.listdir(fd):
+        path = rel + name
+        if path == skip:
+            continue
+        st = lstat(name, fd)
+        if st is None:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            child = os.open(name, DIR, dir_fd=fd)
+            try:
+                hand(child, user, folders_only, path + '/', skip)
+            finally:
+                os.close(child)
+        elif not folders_only and st.st_nlink == 1 and (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+            os.chown(name, user, -1, dir_fd=fd, follow_symlinks=False)
+    os.fchown(fd, user, -1)
+def link(src, dst):
+    if os.fstat(src).st_uid != 0:
+        return
+    for name in os.listdir(src):
+        st = lstat(name, src)
+        if st is None:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            try:
+                os.mkdir(name, 0o755, dir_fd=dst)
+            except FileExistsError:
+                pass
+            a, b = subdir(name, src), subdir(name, dst)
+            if a is not None and b is not None:
+                link(a, b)
+            for d in (a, b):
+                if d is not None:
+                    os.close(d)
+        elif stat.S_ISREG(st.st_mode) and st.st_uid == 0:
+            try:
+                os.link(name, name, src_dir_fd=src, dst_dir_fd=dst, follow_symlinks=False)
+            except FileExistsError:
+                pass
+def pyc(f, st, display):
+    source = b''
+    while True:
+        chunk = os.read(f, 1 << 20)
+        if not chunk:
+            break
+        source += chunk
+    try:
+        code = compile(source, display, 'exec', dont_inherit=True)
+    except Exception:
+        return None
+    header = importlib.util.MAGIC_NUMBER + (0).to_bytes(4, 'little')
+    header += (int(st.st_mtime) & 0xFFFFFFFF).to_bytes(4, 'little') + (st.st_size & 0xFFFFFFFF).to_bytes(4, 'little')
+    return header + marshal.dumps(code)
+def compile_tree(fd, display, group, skip):
+    names = os.listdir(fd)
+    cache = None
+    for name in names:
+        if name in skip or name == '__pycache__':
+            continue
+        st = lstat(name, fd)
+        if st is None:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            child = subdir(name, fd)
+            if child is not None:
+                try:
+                    compile_tree(child, display + '/' + name, group, skip)
+                finally:
+                    os.close(child)
+        elif stat.S_ISREG(st.st_mode) and name.endswith('.py'):
+            try:
+                f = os.open(name, FILE, dir_fd=fd)
+            except OSError:
+                continue
+            try:
+                st = os.fstat(f)
+                data = pyc(f, st, display + '/' + name) if stat.S_ISREG(st.st_mode) else None
+            finally:
+                os.close(f)
+            if data is None:
+                continue
+            if cache is None:
+                try:
+                    os.mkdir('__pycache__', 0o750, dir_fd=fd)
+                except FileExistsError:
+                    pass
+                cache = subdir('__pycache__', fd)
+                if cache is None:
+                    cache = False
+                else:
+                    os.fchown(cache, 0, group)
+                    os.fchmod(cache, 0o751)
+            if cache is False:
+                continue
+            target = '%s.%s.pyc' % (name[:-3], sys.implementation.cache_tag)
+            temp = '.%s.new' % target
+            try:
+                os.unlink(temp, dir_fd=cache)
+            except FileNotFoundError:
+                pass
+            out = os.open(temp, NEW, 0o600, dir_fd=cache)
+            try:
+                os.fchown(out, 0, group)
+                os.fchmod(out, 0o640)
+                write_all(out, data)
+            finally:
+                os.close(out)
+            os.rename(temp, target, src_dir_fd=cache, dst_dir_fd=cache)
+    if cache:
+        os.close(cache)
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+def remove(fd, name):
+    st = lstat(name, fd)
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(name, dir_fd=fd)
+    elif st is not None:
+        os.unlink(name, dir_fd=fd)
+def run(op, base):
+    kind, path = op['op'], op['path']
+    if kind == 'folder':
+        fd = reach(base(path), path, make=0o755)
+        os.fchown(fd, uid(op['owner']['user']), gid(op['owner']['group']))
+        os.fchmod(fd, int(op['mode'], 8))
+        os.close(fd)
+    elif kind == 'hand':
+        fd = reach(base(path), path)
+        hand(fd, uid(op['user']), op.get('foldersOnly', False), '', op.get('except'))
+        os.close(fd)
+    elif kind == 'take':
+        fd = reach(base(path), path)
+        removed = []
+        take(fd, op['mode'], gid(op['group']), '', op.get('except'), removed)
+        os.close(fd)
+        for path in removed:
+            print('removed %s: not a file root may take (a hard link, a FIFO or a device)' % path)
+    elif kind == 'link':
+        try:
+            src = reach(base(op['from']), op['from'])
+        except Refused:
+            return
+        dst = reach(base(path), path)
+        link(src, dst)
+        os.close(src)
+        os.close(dst)
+    elif kind == 'venv':
+        # The venv root's and without a mark first: a walk that stops half-way (an error, a
+        # folder too deep) leaves a venv that is never taken as complete.
+        fd = reach(base(path), path)
+        os.fchown(fd, 0, 0)
+        os.fchmod(fd, 0o755)
+        remove(fd, '.complete')
+        os.close(fd)
+        fd = reach(base(op['tree']), op['tree'])
+        take(fd, op['mode'], gid(op['group']), '', None, [])
+        os.close(fd)
+        fd = reach(base(path), path)
+        built = lstat('.built', fd)
+        if built is None or not stat.S_ISREG(built.st_mode):
+            os.close(fd)
+            sys.stderr.write('the venv build was stopped before it ended\n')
+            sys.exit(3)
+        os.unlink('.built', dir_fd=fd)
+        for name in op.get('remove', []):
+            remove(fd, name)
+        os.close(os.open('.complete', NEW, 0o644, dir_fd=fd))
+        os.close(fd)
+    elif kind == 'ready':
+        try:
+            fd = reach(base(path), path)
+        except Refused:
+            sys.exit(1)
+        mark = lstat('.complete', fd)
+        ok = os.fstat(fd).st_uid == 0 and mark is not None and stat.S_ISREG(mark.st_mode) and mark.st_uid == 0
+        os.close(fd)
+        if not ok:
+            sys.exit(1)
+    elif kind == 'compile':
+        # Only a speed-up (the app compiles in memory what has no .pyc): never a failed deploy.
+        fd = reach(base(path), path)
+        try:
+            compile_tree(fd, path, gid(op['group']), set(op['skip']))
+        except (OSError, RecursionError) as error:
+            print('byte-compiling stopped: %s' % error)
+        os.close(fd)
+    elif kind == 'symlink':
+        fd = reach(base(path), path)
+        st = lstat(op['name'], fd)
+        if st is not None and stat.S_ISLNK(st.st_mode):
+            os.unlink(op['name'], dir_fd=fd)
+        os.symlink(op['target'], op['name'], dir_fd=fd)
+        os.close(fd)
+    elif kind == 'share':
+        for rel, target in op['links']:
+            *parents, name = names(rel)
+            folder = '/'.join([path] + parents)
+            fd = reach(base(folder), folder, make=0o751)
+            try:
+                os.rename(name, '.%s.shipped' % name, src_dir_fd=fd, dst_dir_fd=fd)
+            except FileNotFoundError:
+                pass
+            os.symlink(target, name, dir_fd=fd)
+            os.close(fd)
+    elif kind == 'keep':
+        folder, name = path.rsplit('/', 1)
+        to_folder, to_name = op['to'].rsplit('/', 1)
+        src = reach(base(folder), folder)
+        if lstat(name, src) is None:
+            return
+        dst = reach(base(to_folder), to_folder)
+        try:
+            f = os.open(name, FILE, dir_fd=src)
+        except OSError as error:
+            raise Refused('%s is not a plain file (%s)' % (path, error.strerror))
+        st = os.fstat(f)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            raise Refused('%s is not a plain file of one link' % path)
+        os.rename(name, to_name, src_dir_fd=src, dst_dir_fd=dst)
+        # What was renamed is what was checked, or it goes: the app may swap names meanwhile.
+        moved = lstat(to_name, dst)
+        if moved is None or (moved.st_dev, moved.st_ino) != (st.st_dev, st.st_ino):
+            remove(dst, to_name)
+            raise Refused('%s changed while it was kept' % path)
+        os.fchown(f, 0, 0)
+        os.fchmod(f, 0o600)
+        if os.fstat(f).st_nlink != 1:
+            os.unlink(to_name, dir_fd=dst)
+            raise Refused('%s is not a plain file of one link' % path)
+        print(os.fstat(f).st_size)
+        os.close(f)
+    elif kind == 'copy':
+        folder, name = path.rsplit('/', 1)
+        from_folder, from_name = op['from'].rsplit('/', 1)
+        src = reach(base(from_folder), from_folder)
+        dst = reach(base(folder), folder)
+        f = os.open(from_name, FILE, dir_fd=src)
+        out = os.open(name, NEW, 0o600, dir_fd=dst)
+        while True:
+            chunk = os.read(f, 1 << 20)
+            if not chunk:
+                break
+            write_all(out, chunk)
+        for d in (f, out, src, dst):
+            os.close(d)
+    elif kind == 'remove':
+        fd = reach(base(path), path)
+        for name in op['names']:
+            remove(fd, names(name)[0])
+        os.close(fd)
+    elif kind == 'files':
+        for rel, data in op['files']:
+            *parents, name = names(rel)
+            folder = '/'.join([path] + parents)
+            fd = reach(base(folder), folder, make=0o755)
+            remove(fd, name)
+            out = os.open(name, NEW, 0o644, dir_fd=fd)
+            write_all(out, base64.b64decode(data))
+            os.close(out)
+            os.close(fd)
+ops, trusted = json.loads(sys.argv[1]), sys.argv[2]
+def base(path):
+    return trusted if path == trusted or path.startswith(trusted + '/') else '/'
+try:
+    for op in ops:
+        run(op, base)
+except Refused as error:
+    sys.exit('refused: %s; nothing was changed there' % error)
+`;
+
+;// CONCATENATED MODULE: ./src/server/boundary.ts
+// The root boundary: the only way root touches a tree that the repository, its dependencies or
+// the app user could have shaped (a release, shared/, a venv, the static and media roots, the
+// backup's work folder). Every operation reaches each path component by descriptor, never
+// following a link, and changes what it found through the descriptor it opened: a link or a
+// rename planted at any component, before or while root works, cannot steer root elsewhere.
+// Shell tools cannot promise that (chmod -R follows the link it is given, cp and a redirect
+// follow every component), so no other module hands them a path inside such a tree.
+//
+// Operations are data (`BoundaryOp`); `asRoot()` renders one Python process for several, run
+// with -I -S (nothing of the repository, the environment or site-packages is imported).
+// SECURITY.md says why each is safe; __tests__/boundary.test.ts attacks each at every component.
+
+
+
+/**
+ * Runs `ops` as root, in order, in one process (the caller's step is privileged). The deploy
+ * path is the trusted base of every path below it; any other path is walked from /.
+ */
+function asRoot(s, ...ops) {
+    return shell_sh `${s.python} -I -S -c ${boundary_program_BOUNDARY_PY} ${JSON.stringify(ops)} ${s.deployPath}`;
+}
+/**
+ * The operations a rendered script gives the boundary, in order (for tests and the guard that
+ * no root step touches a shaped tree another way).
+ */
+function boundaryOps(text) {
+    const program = sh `${BOUNDARY_PY}`.text;
+    const ops = [];
+    for (let at = text.indexOf(program); at >= 0; at = text.indexOf(program, at + 1)) {
+        const json = /^ '([^']*)'/.exec(text.slice(at + program.length));
+        if (json)
+            ops.push(...JSON.parse(json[1]));
+    }
+    return ops;
+}
+/** The text with every call of the boundary cut out, as `<boundary>`. */
+function withoutBoundary(text) {
+    return text.split(sh `${BOUNDARY_PY}`.text).join('<boundary>');
 }
 
 ;// CONCATENATED MODULE: ./src/server/shared.ts
@@ -40181,27 +40665,6 @@ function sharedLocation(s, id, shared, path) {
     const hit = rel && shared.find((sp) => rel === sp.path || rel.startsWith(`${sp.path}/`));
     return hit ? `${p.shared}/${rel}` : path;
 }
-const LINK_PY = `
-import os, sys
-release, pairs = sys.argv[1], sys.argv[2:]
-for rel, target in zip(pairs[::2], pairs[1::2]):
-    fd = os.open(release, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    *parents, name = rel.split('/')
-    for part in parents:
-        try:
-            os.mkdir(part, 0o751, dir_fd=fd)
-        except FileExistsError:
-            pass
-        child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
-        os.close(fd)
-        fd = child
-    try:
-        os.rename(name, '.%s.shipped' % name, src_dir_fd=fd, dst_dir_fd=fd)
-    except FileNotFoundError:
-        pass
-    os.symlink(target, name, dir_fd=fd)
-    os.close(fd)
-`;
 /**
  * Puts the shared paths in place: what the first release ships is copied to shared/ by the app
  * (a file the app cannot read stays behind), folders are made for the app (nginx may read
@@ -40210,15 +40673,24 @@ for rel, target in zip(pairs[::2], pairs[1::2]):
 function shareStep(s, id, shared) {
     const p = layout(s);
     const release = p.release(id);
-    const copy = shared.map(({ path }) => script(sh `if [ ! -e ${`${p.shared}/${path}`} ] && [ ! -L ${`${p.shared}/${path}`} ] && [ -e ${path} ] && [ ! -L ${path} ]; then`, sh `  mkdir -p ${`${p.shared}/${path}`.replace(/\/[^/]*$/, '')} && cp -a ${path} ${`${p.shared}/${path}`}`, raw('fi')));
+    const copy = shared.map(({ path }) => script(shell_sh `if [ ! -e ${`${p.shared}/${path}`} ] && [ ! -L ${`${p.shared}/${path}`} ] && [ -e ${path} ] && [ ! -L ${path} ]; then`, shell_sh `  mkdir -p ${`${p.shared}/${path}`.replace(/\/[^/]*$/, '')} && cp -a ${path} ${`${p.shared}/${path}`}`, raw('fi')));
     return {
         id: 'shared-paths',
         phase: 'django',
         title: `Keep ${shared.map((sp) => sp.path).join(', ')} in shared/`,
         privileged: true,
-        command: script(raw('set -eu'), asApp(s, { name: 'share', cwd: release, writable: [p.shared], release: id }, script(...copy)), ...shared
+        command: script(raw('set -eu'), asApp(s, { name: 'share', cwd: release, writable: [p.shared], release: id }, script(...copy)), asRoot(s, ...shared
             .filter((sp) => sp.kind === 'folder')
-            .map((sp) => safeDir(s, `${p.shared}/${sp.path}`, { user: s.appUser, group: 'www-data' }, '2750')), sh `${s.python} -I -c ${LINK_PY} ${release} ${shared.flatMap((sp) => [sp.path, `${p.shared}/${sp.path}`])}`)
+            .map((sp) => ({
+            op: 'folder',
+            path: `${p.shared}/${sp.path}`,
+            owner: { user: s.appUser, group: 'www-data' },
+            mode: '2750'
+        })), {
+            op: 'share',
+            path: release,
+            links: shared.map((sp) => [sp.path, `${p.shared}/${sp.path}`])
+        }))
     };
 }
 /** The notice: what was kept where, and how to say otherwise. */
@@ -40238,6 +40710,7 @@ function sharedNotice(s, shared) {
 // applied migrations, and the restore a rollback may ask for. Every Django and database client
 // command runs as the app user in the sandbox, with the credentials the project's settings read
 // from the .env: none of them is on a command line, in a log or on the runner.
+
 
 
 
@@ -40295,7 +40768,7 @@ function migrationPlanStep(s, id, writable) {
         phase: 'django',
         title: 'List the migrations to apply (migrate --plan)',
         privileged: true,
-        command: inRelease(s, id, 'migrations', writable, sh `python -c ${PLAN_PY}`)
+        command: inRelease(s, id, 'migrations', writable, shell_sh `python -c ${PLAN_PY}`)
     };
 }
 const migrationName = (v) => typeof v === 'string' && /^[A-Za-z_][\w]{0,100}\.[\w]{1,200}$/.test(v) ? v : undefined;
@@ -40381,8 +40854,8 @@ function appFolder(s, name) {
     return {
         folder,
         // Root's until handed over: nothing the app puts there first can redirect root's writes.
-        make: script(sh `mkdir -p ${p.backups} && chown root:root ${p.backups} && chmod 711 ${p.backups}`, sh `rm -rf ${folder} && mkdir -m 700 ${folder}`, sh `cleanup=${folder}`, raw(`trap 'rm -rf "$cleanup"' EXIT`)),
-        handOver: sh `chown -R -h ${s.appUser}:${s.appUser} ${folder}`
+        make: script(shell_sh `mkdir -p ${p.backups} && chown root:root ${p.backups} && chmod 711 ${p.backups}`, shell_sh `rm -rf ${folder} && mkdir -m 700 ${folder}`, shell_sh `cleanup=${folder}`, raw(`trap 'rm -rf "$cleanup"' EXIT`)),
+        handOver: asRoot(s, { op: 'hand', path: folder, user: s.appUser })
     };
 }
 /**
@@ -40398,10 +40871,10 @@ function workFolder(s, id, kind) {
     const made = `${folder}/backup`;
     const target = kind && backupPath(s, id, kind);
     const keep = script(target
-        ? script(sh `if [ -e ${made} ] || [ -L ${made} ]; then`, sh `  mv -f ${made} ${target}`, sh `  if [ -L ${target} ] || [ ! -f ${target} ] || [ "$(stat -c %h ${target})" != 1 ]; then rm -rf ${target}; echo 'the backup is not a plain file' >&2; exit 1; fi`, sh `  chown root:root ${target} && chmod 600 ${target}`, 
+        ? script(shell_sh `size=$(${asRoot(s, { op: 'keep', path: made, to: target })})`, 
         // On a line of its own: migrate's last line may have no line break.
-        sh `  printf '\n%s%s %s\n' ${BACKUP_MARK} "$(stat -c %s ${target})" ${target}`, raw('fi'))
-        : undefined, sh `if [ -e ${folder}/migrated ]; then mkdir -p ${layout(s).migrated} && : > ${`${layout(s).migrated}/${id}`} && printf '\n%s\n' ${MIGRATED_MARK}; fi`);
+        shell_sh `if [ -n "$size" ]; then printf '\n%s%s %s\n' ${BACKUP_MARK} "$size" ${target}; fi`)
+        : undefined, shell_sh `if [ -e ${folder}/migrated ]; then mkdir -p ${layout(s).migrated} && : > ${`${layout(s).migrated}/${id}`} && printf '\n%s\n' ${MIGRATED_MARK}; fi`);
     return { folder, prepare: script(make, handOver), keep };
 }
 /** Whether the Django process applied the plan's migrations (workFolder's `keep` prints it). */
@@ -40472,7 +40945,7 @@ function restoreStep(s, id, backup, ahead, writable) {
         privileged: true,
         command: script(raw('set -eu'), make, 
         // The app reads a copy of its own; the backup stays root's.
-        sh `cp ${backup} ${copy}`, handOver, inRelease(s, id, 'restore', [...writable, folder], sh `python -c ${RESTORE_PY} ${copy}`), sh `rm -f ${ahead.map((r) => `${layout(s).migrated}/${r}`)}`)
+        asRoot(s, { op: 'copy', from: backup, path: copy }), handOver, inRelease(s, id, 'restore', [...writable, folder], shell_sh `python -c ${RESTORE_PY} ${copy}`), shell_sh `rm -f ${ahead.map((r) => `${layout(s).migrated}/${r}`)}`)
     };
 }
 /** How to restore a backup by hand (the summary says it next to the backup's path). */
@@ -40488,12 +40961,36 @@ function removeStagedStep(s, id) {
         phase: 'cleanup',
         title: `Remove the dry run's upload releases/${id}`,
         privileged: true,
-        command: sh `rm -rf -- ${layout(s).release(id)}`
+        command: shell_sh `rm -rf -- ${layout(s).release(id)}`
     };
+}
+
+;// CONCATENATED MODULE: ./src/server/app-user.ts
+// The app user on the host: a user of its own, with no power beyond the app's files. The input
+// reader refuses the well-known system accounts by name (inputs/project.ts); this checks the
+// account the host really has, as root, before the action uses it.
+
+/** nginx's `user` directive (Debian's: www-data), read from its main configuration file. */
+const NGINX_USER = "sed -n 's/^[[:space:]]*user[[:space:]][[:space:]]*\\([^;[:space:]]*\\).*/\\1/p' /etc/nginx/nginx.conf 2>/dev/null | head -n 1";
+/**
+ * Shell text, run as root, that fails (exit 1, one line on stderr naming the user, the group and
+ * what to do) when the app user exists and is not a user of its own: uid 0, the user nginx runs
+ * as, a primary group that is not a group of its name, or any other group (sudo, adm, shadow,
+ * docker, www-data... each gives powers over the host or other sites' files). A user that does
+ * not exist yet passes: the action creates it with a group of its own and no other.
+ */
+function appUserCheck(s) {
+    const user = s.appUser;
+    return script(shell_sh `if id -u ${user} >/dev/null 2>&1; then (`, 
+    // Group names are split on blanks, never expanded as patterns.
+    raw('  set -f'), shell_sh `  user=${user}`, raw(`  refuse() { printf 'app-user %s %s: the app user must be a user of its own, in no other group; %s\\n' "$user" "$1" "$2" >&2; exit 1; }`), raw('  other="choose another app-user (the action creates it)"'), raw(`  [ "$(id -u "$user")" != 0 ] || refuse 'has uid 0, which is root' "$other"`), 
+    // Another name for the same uid (www-data's 33 under a new name) is that account.
+    raw(`  [ "$(getent passwd | awk -F: -v uid="$(id -u "$user")" '$3 == uid' | wc -l)" = 1 ] || refuse "shares its uid $(id -u "$user") with another account" "$other"`), raw(`  web=$(${NGINX_USER})`), raw('  for name in www-data "$web"; do'), raw(`    [ "$user" != "$name" ] || refuse "is the user nginx runs as (group $name), which reads every site's files" "$other"`), raw('  done'), raw('  group=$(id -gn "$user" 2>/dev/null || id -g "$user")'), raw(`  [ "$group" = "$user" ] || refuse "has the primary group $group, not a group of its own" "make it $user (usermod -g $user $user), or $other"`), raw('  for group in $(id -Gn "$user" 2>/dev/null || id -G "$user"); do'), raw(`    [ "$group" = "$user" ] || refuse "is in the group $group" "remove it from the group (gpasswd -d $user $group), or $other"`), raw('  done'), raw(') || exit 1; fi'));
 }
 
 ;// CONCATENATED MODULE: ./src/server/release.ts
 // The release: its id, the layout it lives in, its upload and venv, and its end (failed, pruned).
+
 
 
 
@@ -40524,9 +41021,11 @@ function prepareStep(s) {
         phase: 'connect',
         title: `Prepare ${s.deployPath} and the app user ${app}`,
         privileged: true,
-        command: script(raw('set -eu'), sh `if ! id -u ${app} >/dev/null 2>&1; then useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin ${app}; echo "created the system user ${app}"; fi`, sh `mkdir -p ${p.releases} ${p.state} ${p.failed}`, sh `chown -h root:root ${p.root} ${p.releases} ${p.state} ${p.failed} && chmod 755 ${p.root} ${p.releases} && chmod 700 ${p.state}`, 
+        command: script(raw('set -eu'), 
+        // An existing user must be one of its own: never root, nginx's, or in another group.
+        appUserCheck(s), shell_sh `if ! id -u ${app} >/dev/null 2>&1; then useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin ${app}; echo "created the system user ${app}"; fi`, shell_sh `mkdir -p ${p.releases} ${p.state} ${p.failed}`, shell_sh `chown -h root:root ${p.root} ${p.releases} ${p.state} ${p.failed} && chmod 755 ${p.root} ${p.releases} && chmod 700 ${p.state}`, 
         // The app writes only shared/ (database, media); nginx may only pass through it.
-        safeDir(s, p.shared, { user: app, group: app }, '711'))
+        asRoot(s, { op: 'folder', path: p.shared, owner: { user: app, group: app }, mode: '711' }))
     };
 }
 function dotenvStep(s) {
@@ -40538,7 +41037,7 @@ function dotenvStep(s) {
         privileged: true,
         stdin: 'dotenv',
         // The values come on stdin, never on a command line; the file is root's, in root's folder.
-        command: script(raw('set -eu'), sh `umask 077; cat > ${env}.new`, sh `mv -f ${env}.new ${env}`)
+        command: script(raw('set -eu'), shell_sh `umask 077; cat > ${env}.new`, shell_sh `mv -f ${env}.new ${env}`)
     };
 }
 /** The .env text: double quotes with \ " $ ` escaped read the same in systemd and in sh. */
@@ -40547,14 +41046,10 @@ function dotenvText(s) {
 }
 /**
  * Code is root's and the app's group's to read, nobody else's: others may only pass through
- * folders (nginx serves the collected static files, which collectstatic opens to it).
+ * folders (nginx serves the collected static files, which are sealed on their own: `except`).
  */
 function sealRelease(s, dir, except) {
-    if (!except)
-        return script(sh `chown -R -h root:${s.appUser} ${dir}`, sh `chmod -R u=rwX,g=rX,o= ${dir}`, sh `find ${dir} -type d -exec chmod o+x {} +`);
-    // Without the folder `except` (collected static files, some the previous release's too); no
-    // link given to chmod, which would follow it.
-    return script(sh `find ${dir} -path ${except} -prune -o -exec chown -h root:${s.appUser} {} +`, sh `find ${dir} -path ${except} -prune -o ! -type l -exec chmod u=rwX,g=rX,o= {} +`, sh `find ${dir} -path ${except} -prune -o -type d -exec chmod o+x {} +`);
+    return { op: 'take', path: dir, group: s.appUser, mode: 'code', except };
 }
 /**
  * The upload, and beside it (when the venv is kept by a key and its requirements came with the
@@ -40571,14 +41066,14 @@ function uploadStep(s, id, early) {
         privileged: true,
         stdin: 'source',
         // Owned by root: the app user can read the code but never change it.
-        command: script(raw('set -eu'), sh `if [ -e ${dir} ]; then printf '%s\n' ${`release ${id} already exists on the host (one commit deployed twice in a second?)`} >&2; exit 1; fi`, sh `mkdir ${dir}`, 
+        command: script(raw('set -eu'), shell_sh `if [ -e ${dir} ]; then printf '%s\n' ${`release ${id} already exists on the host (one commit deployed twice in a second?)`} >&2; exit 1; fi`, shell_sh `mkdir ${dir}`, 
         // In the background, reading nothing of the upload, its output kept for after it.
         beside &&
-            script(raw('venv_log=$(mktemp)'), sh `(${beside}) </dev/null >"$venv_log" 2>&1 &`, raw('venv_pid=$!')), 
+            script(raw('venv_log=$(mktemp)'), shell_sh `(${beside}) </dev/null >"$venv_log" 2>&1 &`, raw('venv_pid=$!')), 
         // GNU tar says "Wrote only N of M bytes" when the disk fills: say what that means.
-        sh `if ! tar -xzf - -C ${dir} --no-same-owner --no-same-permissions; then`, sh `  [ "$(df -Pk ${dir} | awk 'NR == 2 { print $4 }')" -ge 1024 ] || echo 'tar: No space left on device' >&2`, beside && sh `  systemctl stop ${`${unitPrefix(s)}-venv-`}"$$" 2>/dev/null || true`, raw('  exit 2'), raw('fi'), 
+        shell_sh `if ! tar -xzf - -C ${dir} --no-same-owner --no-same-permissions; then`, shell_sh `  [ "$(df -Pk ${dir} | awk 'NR == 2 { print $4 }')" -ge 1024 ] || echo 'tar: No space left on device' >&2`, beside && shell_sh `  systemctl stop ${`${unitPrefix(s)}-venv-`}"$$" 2>/dev/null || true`, raw('  exit 2'), raw('fi'), 
         // What the action writes in a release is its own: nothing the repository ships in its place.
-        sh `rm -rf ${dir}/.venv ${dir}/${LEGACY_FAILED_MARK}`, sealRelease(s, dir), beside &&
+        asRoot(s, { op: 'remove', path: dir, names: ['.venv', LEGACY_FAILED_MARK] }, sealRelease(s, dir)), beside &&
             script(raw('venv_status=0; wait "$venv_pid" || venv_status=$?'), raw('cat "$venv_log"; rm -f "$venv_log"'), raw('[ "$venv_status" = 0 ] || echo "the venv beside the upload failed (exit $venv_status): the venv step builds it again"')))
     };
 }
@@ -40621,22 +41116,30 @@ function earlyVenv(key, files) {
 function venvBuild(s, at) {
     const { venv, requirements } = at;
     const flags = s.systemSitePackages ? ['--system-site-packages'] : [];
-    const pip = sh `install --no-input --quiet --disable-pip-version-check -r ${requirements}`;
-    return script(asApp(s, { name: 'venv', cwd: at.cwd, writable: at.writable }, script(sh `${s.python} -I -m venv --without-pip ${flags} ${venv}`, sh `if [ -f ${requirements} ]; then`, 
+    const pip = shell_sh `install --no-input --quiet --disable-pip-version-check -r ${requirements}`;
+    return script(asApp(s, { name: 'venv', cwd: at.cwd, writable: at.writable }, script(shell_sh `${s.python} -I -m venv --without-pip ${flags} ${venv}`, shell_sh `if [ -f ${requirements} ]; then`, 
     // pip runs from the wheel ensurepip would install (a zip Python imports from):
     // installing pip into every venv is most of a cold deploy's venv time (2 to 4 s), and
     // the app never needs it (Python 3.12's venvs have no setuptools either).
-    sh `  wheel=$(${venv}/bin/python -I -c ${PIP_WHEEL_PY})`, sh `  if [ -z "$wheel" ]; then echo ${`${s.python} has no pip wheel for ensurepip: install python3-venv (or python3.N-venv) on the host`} >&2; exit 1; fi`, sh `  ${venv}/bin/python -I "$wheel/pip" ${pip}`, sh `  echo ${`installed ${s.requirements}`}`, raw('fi'), sh `: > ${venv}/.built`)), 
-    // A build stopped from outside (a killed run's, by the next run's lock) ends "successfully"
-    // for systemd (SIGTERM is a clean exit): only the build's own last word says it ended.
-    sh `if [ ! -e ${venv}/.built ]; then echo 'the venv build was stopped before it ended' >&2; exit 1; fi`, sh `rm -f ${venv}/.built`);
+    shell_sh `  wheel=$(${venv}/bin/python -I -c ${PIP_WHEEL_PY})`, shell_sh `  if [ -z "$wheel" ]; then echo ${`${s.python} has no pip wheel for ensurepip: install python3-venv (or python3.N-venv) on the host`} >&2; exit 1; fi`, shell_sh `  ${venv}/bin/python -I "$wheel/pip" ${pip}`, shell_sh `  echo ${`installed ${s.requirements}`}`, raw('fi'), 
+    // A build stopped from outside (a killed run's, by the next run's lock) ends
+    // "successfully" for systemd (SIGTERM is a clean exit): only this mark says it ended.
+    shell_sh `: > ${venv}/.built`)));
 }
 /**
  * Root takes what the build wrote (`built`: the venv, or the release a venv inside it was built
- * in) and marks the venv usable: a venv without the mark is a half-built one, built again.
+ * in) and marks the venv usable, when the build ran to its end: a venv without the mark is a
+ * half-built one, built again.
  */
-function completeVenv(venv, built) {
-    return script(sh `chown -R -h root:root ${built} && chmod -R go-w ${built}`, sh `: > ${venv}/.complete`);
+function completeVenv(s, venv, built, remove = []) {
+    return {
+        op: 'venv',
+        path: venv,
+        tree: built,
+        mode: built === venv ? 'public' : 'code',
+        group: s.appUser,
+        remove
+    };
 }
 /**
  * A kept venv, built from the requirements sent with the command (their paths as in the source,
@@ -40644,16 +41147,19 @@ function completeVenv(venv, built) {
  */
 function earlyVenvBuild(s, early, venv) {
     const p = layout(s);
-    const folder = `${venv}/.requirements`;
-    return script(raw('set -eu'), sh `if [ ! -e ${venv}/.complete ]; then`, sh `  rm -rf ${venv} && mkdir -p ${p.venvs} && mkdir ${venv} ${folder}`, ...early.files.map((f) => {
-        const path = `${folder}/${f.path}`;
-        return sh `  mkdir -p ${path.slice(0, path.lastIndexOf('/'))} && printf %s ${external_node_buffer_.Buffer.from(f.text).toString('base64')} | base64 -d > ${path}`;
-    }), sh `  chown ${s.appUser} ${venv}`, venvBuild(s, {
+    const folder = '.requirements';
+    return script(raw('set -eu'), shell_sh `if ! ${asRoot(s, { op: 'ready', path: venv })}; then`, shell_sh `  rm -rf ${venv} && mkdir -p ${p.venvs} && mkdir ${venv}`, 
+    // Root's files in a folder root makes, handed to the app user once they are written.
+    asRoot(s, {
+        op: 'files',
+        path: `${venv}/${folder}`,
+        files: early.files.map((f) => [f.path, external_node_buffer_.Buffer.from(f.text).toString('base64')])
+    }, { op: 'folder', path: venv, owner: { user: s.appUser, group: s.appUser }, mode: '755' }), venvBuild(s, {
         venv,
         cwd: venv,
-        requirements: `${folder}/${s.requirements}`,
+        requirements: `${venv}/${folder}/${s.requirements}`,
         writable: [venv]
-    }), sh `  rm -rf ${folder}`, completeVenv(venv, venv), sh `  echo ${`built the venv ${early.key} beside the upload`}`, raw('fi'));
+    }), asRoot(s, completeVenv(s, venv, venv, [folder])), shell_sh `  echo ${`built the venv ${early.key} beside the upload`}`, raw('fi'));
 }
 function venvStep(s, id, key) {
     const p = layout(s);
@@ -40675,13 +41181,20 @@ function venvStep(s, id, key) {
         privileged: true,
         command: script(raw('set -eu'), 
         // A venv is usable once marked complete; a half-built one (a killed run) is rebuilt.
-        sh `if [ ! -e ${venv}/.complete ]; then`, sh `  rm -rf ${venv}`, key
-            ? sh `  mkdir -p ${p.venvs} && mkdir ${venv} && chown ${s.appUser} ${venv}`
-            : sh `  chown -R -h ${s.appUser} ${dir}`, build, completeVenv(venv, key ? venv : dir), sh `  echo "built the venv ${key ?? '.venv'}"`, key ? sh `else echo "reused the venv ${key}"` : undefined, sh `fi`, key ? sh `ln -sfn ${`../../venvs/${key}`} ${dir}/.venv` : undefined, 
-        // Byte-compiled by root with the system's interpreter, which neither imports the code nor
-        // loads the venv's packages: the release is read-only to the app, which would otherwise
-        // compile on every start.
-        sh `(cd / && ${s.python} -I -m compileall -q -x ${'(^|/)\\.venv/'} ${dir} >/dev/null 2>&1) || true`, sealRelease(s, dir))
+        shell_sh `if ! ${asRoot(s, { op: 'ready', path: venv })}; then`, shell_sh `  rm -rf ${venv}`, key
+            ? script(shell_sh `  mkdir -p ${p.venvs} && mkdir ${venv}`, asRoot(s, {
+                op: 'folder',
+                path: venv,
+                owner: { user: s.appUser, group: s.appUser },
+                mode: '755'
+            }))
+            : asRoot(s, { op: 'hand', path: dir, user: s.appUser }), build, asRoot(s, completeVenv(s, venv, key ? venv : dir)), shell_sh `  echo "built the venv ${key ?? '.venv'}"`, key ? shell_sh `else echo "reused the venv ${key}"` : undefined, shell_sh `fi`, 
+        // Byte-compiled by root, which reads the sources by descriptor (a linked one is passed
+        // by) and compiles without running them: the release is read-only to the app, which
+        // would otherwise compile on every start.
+        asRoot(s, ...(key
+            ? [{ op: 'symlink', path: dir, name: '.venv', target: `../../venvs/${key}` }]
+            : []), { op: 'compile', path: dir, group: s.appUser, skip: ['.venv'] }))
     };
 }
 /**
@@ -40696,7 +41209,7 @@ function removePartialStep(s, id) {
         phase: 'cleanup',
         title: `Remove the partial release ${id} (the disk is full)`,
         privileged: true,
-        command: script(sh `echo "written=$(du -sk ${dir} 2>/dev/null | cut -f1)"`, sh `rm -rf ${dir}`, sh `for v in ${p.venvs}/*; do [ -d "$v" ] && [ ! -e "$v/.complete" ] && rm -rf "$v"; done; true`, sh `echo "free=$(df -Pk ${p.root} | awk 'NR == 2 { print $4 }')"`)
+        command: script(shell_sh `echo "written=$(du -sk ${dir} 2>/dev/null | cut -f1)"`, shell_sh `rm -rf ${dir}`, shell_sh `for v in ${p.venvs}/*; do [ -d "$v" ] && [ ! -e "$v/.complete" ] && rm -rf "$v"; done; true`, shell_sh `echo "free=$(df -Pk ${p.root} | awk 'NR == 2 { print $4 }')"`)
     };
 }
 /** What removePartialStep printed, in MB. */
@@ -40705,15 +41218,19 @@ function parseDiskSpace(stdout) {
     const mb = (n) => Math.round(n / 102.4) / 10;
     return { writtenMb: mb(kb('written')), freeMb: mb(kb('free')) };
 }
-/** A release that failed stays for inspection until pruned, marked so no rollback chooses it. */
+/**
+ * A release that failed stays for inspection until pruned, marked so no rollback chooses it, and
+ * root's again: a step stopped half-way (command-timeout, a dropped connection) may have left
+ * folders the app was handed for the Django process.
+ */
 function markFailedStep(s, id) {
-    const failed = layout(s).failed;
+    const { failed, release } = { failed: layout(s).failed, release: layout(s).release(id) };
     return {
         id: 'mark-failed',
         phase: 'cleanup',
         title: `Mark ${id} as failed (kept for inspection until pruned)`,
         privileged: true,
-        command: sh `mkdir -p ${failed} && : > ${`${failed}/${id}`}`
+        command: script(raw('set -eu'), shell_sh `mkdir -p ${failed} && : > ${`${failed}/${id}`}`, shell_sh `if [ -d ${release} ] && [ ! -L ${release} ]; then ${asRoot(s, sealRelease(s, release))}; fi`)
     };
 }
 /**
@@ -40734,12 +41251,12 @@ function pruneStep(s, keep, live, previous, deployKey, settings) {
         title: `Keep the ${keep} newest releases`,
         privileged: true,
         command: script(raw('set -eu'), deployKey
-            ? sh `mkdir -p ${p.deployed} && printf '%s\n' ${deployKey} ${read} > ${key}`
-            : sh `rm -f ${key}`, sh `cd ${p.releases}`, sh `ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`, 
+            ? shell_sh `mkdir -p ${p.deployed} && printf '%s\n' ${deployKey} ${read} > ${key}`
+            : shell_sh `rm -f ${key}`, shell_sh `cd ${p.releases}`, shell_sh `ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`, 
         // Its database backup and record of migrations go with it.
-        sh `  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release" ${p.failed}/"$release" ${p.served}/"$release" ${p.migrated}/"$release" ${p.deployed}/"$release" ${p.backups}/"$release".sqlite3 ${p.backups}/"$release".pgdump; echo "removed $release"; fi`, raw('done'), 
+        shell_sh `  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release" ${p.failed}/"$release" ${p.served}/"$release" ${p.migrated}/"$release" ${p.deployed}/"$release" ${p.backups}/"$release".sqlite3 ${p.backups}/"$release".pgdump; echo "removed $release"; fi`, raw('done'), 
         // A kept venv goes with the last release that links to it.
-        sh `if [ -d ${p.venvs} ]; then`, raw('  used=$(for r in */; do readlink "$r.venv" 2>/dev/null || true; done)'), sh `  for venv in ${p.venvs}/*; do`, raw('    [ -e "$venv" ] || continue'), raw('    case "$used" in *"/${venv##*/}"*) ;; *) rm -rf -- "$venv"; echo "removed the venv ${venv##*/}" ;; esac'), raw('  done'), raw('fi'))
+        shell_sh `if [ -d ${p.venvs} ]; then`, raw('  used=$(for r in */; do readlink "$r.venv" 2>/dev/null || true; done)'), shell_sh `  for venv in ${p.venvs}/*; do`, raw('    [ -e "$venv" ] || continue'), raw('    case "$used" in *"/${venv##*/}"*) ;; *) rm -rf -- "$venv"; echo "removed the venv ${venv##*/}" ;; esac'), raw('  done'), raw('fi'))
     };
 }
 
@@ -40841,12 +41358,41 @@ function collectStaticRoot(s, id, staticRoot, previous) {
     const p = layout(s);
     const release = p.release(id);
     const inside = staticRoot.startsWith(`${release}/`);
+    const app = { user: s.appUser, group: s.appUser };
     if (!inside || !previous)
-        return safeDir(s, staticRoot, { user: s.appUser, group: s.appUser }, '755');
+        return [{ op: 'folder', path: staticRoot, owner: app, mode: '755' }];
     const before = p.release(previous) + staticRoot.slice(release.length);
-    return script(safeDir(s, staticRoot, { user: 'root', group: 'root' }, '755'), 
-    // What cannot be linked (a shared folder already linked there) is collected as usual.
-    sh `if [ -d ${before} ] && [ ! -L ${before} ]; then cp -al ${before}/. ${staticRoot}/ 2>/dev/null || true; fi`, sh `find ${staticRoot} -depth -type d -exec chown -h ${s.appUser}:${s.appUser} {} +`);
+    return [
+        { op: 'folder', path: staticRoot, owner: { user: 'root', group: 'root' }, mode: '755' },
+        // What cannot be reached without a link is not linked: it is collected as usual.
+        { op: 'link', from: before, path: staticRoot },
+        { op: 'hand', path: staticRoot, user: s.appUser, foldersOnly: true }
+    ];
+}
+/**
+ * Root's work around the Django process, through the boundary. Before: the static root made
+ * (and started from the previous release's files), the release handed to the app while build
+ * commands write into it (the static files linked from the previous release stay root's: the app
+ * replaces them, never changes them). After: the release sealed as code again, and the static
+ * files collected inside it frozen with it, root's, open to nginx.
+ */
+function rootWork(s, id, at) {
+    const release = layout(s).release(id);
+    const { collect, staticRoot, building } = at;
+    const below = (path) => path?.startsWith(`${release}/`) ? path.slice(release.length + 1) : undefined;
+    const before = [
+        ...(collect ? collectStaticRoot(s, id, collect, at.previous) : []),
+        ...(building
+            ? [{ op: 'hand', path: release, user: s.appUser, except: below(collect) }]
+            : [])
+    ];
+    const after = [
+        ...(building ? [sealRelease(s, release, below(collect))] : []),
+        ...(staticRoot && below(staticRoot) && (collect || building)
+            ? [{ op: 'take', path: staticRoot, group: 'root', mode: 'public' }]
+            : [])
+    ];
+    return { before, after };
 }
 /**
  * The one Django process of a new release, as the app user in the sandbox. `writable` is what
@@ -40867,23 +41413,13 @@ function djangoStep(s, id, work, where) {
         folder.folder
     ];
     const json = JSON.stringify({ ...work, collectstatic: !!collect, backup: !!kind });
+    const root = rootWork(s, id, { collect, staticRoot, building, previous: where.previous });
     return {
         id: 'django',
         phase: 'django',
         title: titleOf({ ...work, collectstatic: !!collect }),
         privileged: true,
-        command: script(raw('set -eu'), kind === 'postgresql' ? checkClientTools : undefined, collect ? collectStaticRoot(s, id, collect, where.previous) : undefined, 
-        // The release is the app's while build commands write into it; the static files linked
-        // from the previous release stay root's (the app replaces them, never changes them).
-        building
-            ? collect
-                ? sh `find ${release} -path ${collect} -prune -o -exec chown -h ${s.appUser} {} +`
-                : sh `chown -R -h ${s.appUser} ${release}`
-            : undefined, folder.prepare, raw('status=0'), script(raw('{'), inRelease(s, id, 'django', writable, sh `python -c ${DJANGO_PY} ${json} ${folder.folder}`), raw('} || status=$?')), work.migrate ? folder.keep : undefined, building ? sealRelease(s, release, collect) : undefined, 
-        // Collected inside the release: frozen with it, root's, open to nginx.
-        staticRoot?.startsWith(`${release}/`) && (collect || building)
-            ? sh `chown -R -h root:root ${staticRoot} && chmod -R go+rX ${staticRoot}`
-            : undefined, raw('exit $status'))
+        command: script(raw('set -eu'), kind === 'postgresql' ? checkClientTools : undefined, root.before.length > 0 ? asRoot(s, ...root.before) : undefined, folder.prepare, raw('status=0'), script(raw('{'), inRelease(s, id, 'django', writable, shell_sh `python -c ${DJANGO_PY} ${json} ${folder.folder}`), raw('} || status=$?')), work.migrate ? folder.keep : undefined, root.after.length > 0 ? asRoot(s, ...root.after) : undefined, raw('exit $status'))
     };
 }
 
@@ -40947,23 +41483,6 @@ function appWritable(s, id, found) {
     return [shared, ...outside, ...s.writablePaths];
 }
 /**
- * The nginx locations: inputs win over the project's settings. A folder inside the release is
- * served through `current`, so static files switch (and roll back) with the release.
- */
-function sitePaths(s, id, found) {
-    const p = layout(s);
-    const release = p.release(id);
-    const viaCurrent = (folder) => folder && (folder === release || folder.startsWith(`${release}/`))
-        ? p.current + folder.slice(release.length)
-        : folder;
-    return {
-        staticUrl: s.staticUrl ?? found.staticUrl,
-        staticRoot: s.staticRoot ?? viaCurrent(found.staticRoot),
-        mediaUrl: s.mediaUrl ?? found.mediaUrl,
-        mediaRoot: s.mediaRoot ?? viaCurrent(found.mediaRoot)
-    };
-}
-/**
  * The storages whose collected files the next release may start from, linked (server/manage.ts):
  * Django's own, which replace a changed file by a new one. Others (whitenoise's compression, for
  * one) write into the files they find, which are the previous release's too.
@@ -40994,7 +41513,12 @@ function djangoSteps(s, id, found, previous = '', assumed) {
             title: `Prepare the folders the app writes: ${folders.join(', ')}`,
             privileged: true,
             // Group www-data with setgid: files the app writes stay readable by nginx.
-            command: script(...folders.map((f) => safeDir(s, f, { user: s.appUser, group: 'www-data' }, '2750')))
+            command: asRoot(s, ...folders.map((path) => ({
+                op: 'folder',
+                path,
+                owner: { user: s.appUser, group: 'www-data' },
+                mode: '2750'
+            })))
         });
     }
     // Before migrate: a release whose application cannot be imported changes nothing.
@@ -41036,6 +41560,116 @@ function hookStep(s, id, name, text, phase, writable = [layout(s).shared]) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/server/settings-folders.ts
+// The folders the project's settings name: which of them the app may have (the plan refuses the
+// others before anything runs), and where nginx serves the static and media files from.
+
+
+/**
+ * Why the plan refuses what the settings name, or undefined: STATIC_ROOT and MEDIA_ROOT are
+ * folders the action hands to the app user, which must be ones the app may have (server/layout.ts),
+ * whatever the settings printed; the data the app writes (SQLite files, the file storage,
+ * django-compressor's cache) is never in its own code; the cache is a folder below its root.
+ */
+function foundFolderProblem(s, found, target) {
+    const shared = `${s.deployPath}/shared`;
+    const refused = `refused before anything ran`;
+    const instead = {
+        STATIC_ROOT: `Keep STATIC_ROOT in the project (BASE_DIR / 'staticfiles': it switches and rolls back ` +
+            `with the release), name a folder of its own with the input static-root, or put it under ${shared}.`,
+        MEDIA_ROOT: `Put it under ${shared} (for example from an environment variable set in dotenv), or name ` +
+            `a folder of the app's own with the input media-root.`
+    };
+    const folders = [
+        ['STATIC_ROOT', found.staticRoot],
+        ['MEDIA_ROOT', found.mediaRoot]
+    ];
+    for (const [setting, path] of folders) {
+        const problem = path && settingsFolderProblem(s, path, target, [s.staticRoot, s.mediaRoot]);
+        if (problem)
+            return `${setting} in the project's settings is ${path}, ${problem}; ${refused}. ${instead[setting]}`;
+    }
+    const data = [
+        ...(found.sqlite ?? []).map((file) => [
+            'the SQLite database in DATABASES',
+            file
+        ]),
+        ['the file storage (STORAGES)', found.storage],
+        ["django-compressor's online cache", compressCache(found)]
+    ];
+    const release = layout(s).release(target);
+    for (const [what, path] of data) {
+        // The release itself is where Django's file storage points while MEDIA_ROOT is unset (''):
+        // nothing is kept in shared/ or handed to the app for it.
+        const unset = path === release && path === found.storage;
+        const problem = path && !unset && releaseCodeProblem(s, path, target);
+        if (problem)
+            return (`${what} in the project's settings is ${path}, ${problem}; ${refused}. Keep it in a ` +
+                `folder of its own (BASE_DIR / 'media', BASE_DIR / 'db.sqlite3': kept in shared/ by ` +
+                `itself) or under ${shared}.`);
+    }
+    if (found.compress?.outputProblem)
+        return (`${found.compress.outputProblem}; ${refused}. Leave it unset (CACHE, its default) or ` +
+            `name a folder of its own, e.g. COMPRESS_OUTPUT_DIR = 'CACHE'.`);
+    return undefined;
+}
+/**
+ * The nginx locations: inputs win over the project's settings. A folder inside the release is
+ * served through `current`, so static files switch (and roll back) with the release.
+ */
+function sitePaths(s, id, found) {
+    const p = layout(s);
+    const release = p.release(id);
+    const viaCurrent = (folder) => folder && (folder === release || folder.startsWith(`${release}/`))
+        ? p.current + folder.slice(release.length)
+        : folder;
+    return {
+        staticUrl: s.staticUrl ?? found.staticUrl,
+        staticRoot: s.staticRoot ?? viaCurrent(found.staticRoot),
+        mediaUrl: s.mediaUrl ?? found.mediaUrl,
+        mediaRoot: s.mediaRoot ?? viaCurrent(found.mediaRoot)
+    };
+}
+/**
+ * The site's static and media folders (sitePaths), each where nginx reaches it without a
+ * link below `current`, which it does not follow (render/nginx.ts): a folder of the release kept
+ * in shared/ (MEDIA_ROOT in the release) is served from there, and one below a served folder
+ * (django-compressor's online cache in STATIC_ROOT) gets a location of its own.
+ */
+function servedPaths(s, target, found) {
+    const site = sitePaths(s, target, found);
+    const p = layout(s);
+    const release = p.release(target);
+    const shared = sharedPaths(s, target, found);
+    // A folder served through `current`, as the release's path; undefined for any other.
+    const inRelease = (root) => root !== undefined && (root === p.current || root.startsWith(`${p.current}/`))
+        ? release + root.slice(p.current.length)
+        : undefined;
+    const real = (root) => {
+        const path = inRelease(root);
+        const location = path && sharedLocation(s, target, shared, path);
+        return location && location !== path ? location : root;
+    };
+    const below = (root) => {
+        const path = inRelease(real(root));
+        if (!path)
+            return [];
+        return shared
+            .filter((sp) => sp.kind === 'folder' && `${release}/${sp.path}`.startsWith(`${path}/`))
+            .map((sp) => ({
+            below: `${release}/${sp.path}`.slice(path.length + 1),
+            root: `${p.shared}/${sp.path}`
+        }));
+    };
+    return {
+        ...site,
+        staticRoot: real(site.staticRoot),
+        mediaRoot: real(site.mediaRoot),
+        staticBelow: below(site.staticRoot),
+        mediaBelow: below(site.mediaRoot)
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/server/lock.ts
 // The deploy lock: flock(1) on <deploy-path>/.deploy.lock, held by a command that lives as long
 // as the runner's connection (remote/lock.ts keeps it open).
@@ -41055,22 +41689,22 @@ function lockCommand(s, holder, waitSeconds, first) {
     return script(raw('set -u'), 
     // Root writes here from now on: a folder that is not root's is taken only when empty (made
     // root's first), never followed through a link, and someone else's files are left alone.
-    sh `if [ -L ${root} ] || { [ -e ${root} ] && [ "$(stat -c %u ${root})" != 0 ]; }; then`, sh `  if [ ! -L ${root} ] && [ -d ${root} ] && [ -z "$(ls -A ${root})" ]; then chown root:root ${root} && chmod 755 ${root}; fi`, sh `  if [ -L ${root} ] || [ "$(stat -c %u ${root})" != 0 ] || [ -L ${lock} ]; then`, sh `    printf '%s\n' ${`${root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`, raw('  fi'), raw('fi'), sh `mkdir -p ${root}`, sh `if [ -L ${stepsLock} ]; then rm -f ${stepsLock}; fi; [ -f ${stepsLock} ] || : > ${stepsLock}`, sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), first
+    shell_sh `if [ -L ${root} ] || { [ -e ${root} ] && [ "$(stat -c %u ${root})" != 0 ]; }; then`, shell_sh `  if [ ! -L ${root} ] && [ -d ${root} ] && [ -z "$(ls -A ${root})" ]; then chown root:root ${root} && chmod 755 ${root}; fi`, shell_sh `  if [ -L ${root} ] || [ "$(stat -c %u ${root})" != 0 ] || [ -L ${lock} ]; then`, shell_sh `    printf '%s\n' ${`${root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`, raw('  fi'), raw('fi'), shell_sh `mkdir -p ${root}`, shell_sh `if [ -L ${stepsLock} ]; then rm -f ${stepsLock}; fi; [ -f ${stepsLock} ] || : > ${stepsLock}`, shell_sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), shell_sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, shell_sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), shell_sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, shell_sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), first
         ? script(raw('then=$(mktemp -d)'), raw('('), first, raw(') > "$then/out" 2> "$then/err"'), raw('echo "THEN $? $(wc -c < "$then/out") $(wc -c < "$then/err")"'), raw('cat "$then/out" "$then/err"; rm -rf "$then"'))
         : undefined, 
     // Held until the runner closes our stdin, or the connection drops; the steps a killed run
     // left in the sandbox end before the lock is let go.
-    raw('cat > /dev/null'), sh `systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`, 
+    raw('cat > /dev/null'), shell_sh `systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`, 
     // A step still running as root (a switch finishing after the connection dropped) ends
     // before the next deploy may start: each holds the steps lock (holdingStepsLock).
-    sh `flock -x -w ${Math.ceil(s.commandTimeoutMs / 1000) + 10} ${stepsLock} true || true`, sh `: > ${lock}`);
+    shell_sh `flock -x -w ${Math.ceil(s.commandTimeoutMs / 1000) + 10} ${stepsLock} true || true`, shell_sh `: > ${lock}`);
 }
 /** The step, holding the steps lock (shared) for as long as it or anything it started runs. */
 function holdingStepsLock(s, step) {
     const { stepsLock } = layout(s);
     return {
         ...step,
-        command: script(sh `if [ -f ${stepsLock} ]; then exec 8<${stepsLock}; flock -s 8; fi`, step.command)
+        command: script(shell_sh `if [ -f ${stepsLock} ]; then exec 8<${stepsLock}; flock -s 8; fi`, step.command)
     };
 }
 /** Reads the lock command's output so far. */
@@ -41164,6 +41798,7 @@ var external_node_net_ = __nccwpck_require__(7030);
 // Server paths the action writes as root: allow-lists, so that a path naming a system folder
 // (/etc/nginx, /root/.ssh) is refused whatever it is called. Pure; each returns the problem, or
 // undefined when the path is allowed.
+
 const paths_SAFE_PATH = /^\/[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*$/;
 function hasDotSegment(path) {
     return path.split('/').some((part) => part === '..' || part === '.');
@@ -41215,19 +41850,22 @@ function appFolderProblem(path, where) {
     return `${folder} is not a folder the action may hand to the app user: use one below ${deployPath}, ${roots.join(', ')}`;
 }
 /**
- * Below the deploy path, the folders the deploy keeps stay root's: releases/ and each release,
- * venvs/, instances/, `current` and shared/ themselves, and every dot name (.deploy/, .venv, .env, the lock).
- * The app user owning one of them could change code that root runs.
+ * Below the deploy path, the folders the deploy keeps stay root's: the action's own entries
+ * (RESERVED: venvs/, backups/, acme/, instances/, `current` itself...), releases/ and each
+ * release, shared/ itself, and every dot name (.deploy/, .venv, .env, the lock). The app user
+ * owning one of them could change code that root runs, or what root keeps for itself.
  */
 function deployFolderProblem(folder, deployPath) {
     const parts = folder.slice(deployPath.length + 1).split('/');
+    const [first] = parts;
     const kept = parts.some((part) => part.startsWith('.')) ||
-        parts[0] === 'venvs' ||
-        parts[0] === 'instances' ||
-        (parts[0] === 'releases' && parts.length <= 2) ||
-        (['current', 'shared'].includes(parts[0]) && parts.length === 1);
+        // Below `current` is a folder of the live release (static-root: <deploy-path>/current/static).
+        (RESERVED.has(first) && !(first === 'current' && parts.length > 1)) ||
+        (first === 'releases' && parts.length <= 2) ||
+        (first === 'shared' && parts.length === 1);
+    const names = ['releases', 'shared', ...[...RESERVED].filter((name) => !name.startsWith('.'))];
     return kept
-        ? `${folder} is a folder the deploy keeps (releases, venvs, current, instances, shared, dot names): use one of its own, e.g. ${deployPath}/shared/media`
+        ? `${folder} is a folder the deploy keeps (${names.join(', ')}, dot names): use one of its own, e.g. ${deployPath}/shared/media`
         : undefined;
 }
 
@@ -41569,7 +42207,7 @@ function processes_unitFile(s, sections) {
 /** A new link renamed over the old one: `current` is never missing, not even for a moment. */
 function pointCurrentAt(s, id) {
     const p = layout(s);
-    return sh `ln -sfn releases/${id} ${p.currentStaging} && mv -T ${p.currentStaging} ${p.current}`;
+    return shell_sh `ln -sfn releases/${id} ${p.currentStaging} && mv -T ${p.currentStaging} ${p.current}`;
 }
 /** nginx's workers by pid: a reload is applied once none of the old ones serves any more. */
 const nginxWorkers = raw([
@@ -41603,9 +42241,9 @@ function unitPattern(...names) {
 }
 /** `was NAME`: the install step changed that file (all of them, when it left no list). */
 function changedFiles(s) {
-    return script(sh `changed=$(cat ${layout(s).changed} 2>/dev/null || echo all)`, raw(`was() { printf '%s\n' $changed | grep -qxE "all|$1"; }`));
+    return script(shell_sh `changed=$(cat ${layout(s).changed} 2>/dev/null || echo all)`, raw(`was() { printf '%s\n' $changed | grep -qxE "all|$1"; }`));
 }
-const siteChanged = (s) => sh `was ${unitPattern(baseName(layout(s).site), 'default-site')}`;
+const siteChanged = (s) => shell_sh `was ${unitPattern(baseName(layout(s).site), 'default-site')}`;
 /**
  * Whether the idle instance runs from units of its own (/run/systemd/system): when this deploy
  * changed the gunicorn template units (changedFiles), or a run that died left some there.
@@ -41613,7 +42251,7 @@ const siteChanged = (s) => sh `was ${unitPattern(baseName(layout(s).site), 'defa
 const ownUnits = (s, files, idle) => {
     const runtime = layout(s).runtimeUnits(idle);
     const names = unitPattern(baseName(files.socket.path), baseName(files.service.path));
-    return sh `was ${names} || [ -e ${runtime.socket} ] || [ -e ${runtime.service} ]`;
+    return shell_sh `was ${names} || [ -e ${runtime.socket} ] || [ -e ${runtime.service} ]`;
 };
 /** The socket that traffic reaches an instance by: the link target of socketPath(). */
 function liveSocket(s, instance) {
@@ -41623,7 +42261,7 @@ function liveSocket(s, instance) {
 function moveTraffic(s, instance) {
     const link = socketPath(s.projectName);
     const staging = `/run/.gunicorn-${s.projectName}.sock.new`;
-    return sh `ln -sfn ${liveSocket(s, instance)} ${staging} && mv -T ${staging} ${link}`;
+    return shell_sh `ln -sfn ${liveSocket(s, instance)} ${staging} && mv -T ${staging} ${link}`;
 }
 /**
  * The same link for the next boot (/run is emptied; systemd-tmpfiles makes it again before nginx
@@ -41634,8 +42272,8 @@ function recordTraffic(s, instance) {
     const tmpfiles = layout(s).tmpfiles;
     // The earlier single instance makes its own socket at boot: no link to record for it.
     return instance === 'legacy'
-        ? sh `rm -f ${tmpfiles}`
-        : sh `printf '%s\n' ${`L+ ${link} - - - - ${liveSocket(s, instance)}`} | tee ${tmpfiles}.new >/dev/null && mv -f ${tmpfiles}.new ${tmpfiles}`;
+        ? shell_sh `rm -f ${tmpfiles}`
+        : shell_sh `printf '%s\n' ${`L+ ${link} - - - - ${liveSocket(s, instance)}`} | tee ${tmpfiles}.new >/dev/null && mv -f ${tmpfiles}.new ${tmpfiles}`;
 }
 /**
  * Where `systemctl enable` links an instance's units: each target's .wants folder. The switch and
@@ -41653,12 +42291,12 @@ function wants(s, instance) {
 function enableInstance(s, instance) {
     const p = layout(s);
     const link = wants(s, instance);
-    return script(sh `mkdir -p ${dirName(link.socket)} ${dirName(link.service)}`, sh `ln -sfn ${p.units.socket} ${link.socket} && ln -sfn ${p.units.service} ${link.service}`);
+    return script(shell_sh `mkdir -p ${dirName(link.socket)} ${dirName(link.service)}`, shell_sh `ln -sfn ${p.units.socket} ${link.socket} && ln -sfn ${p.units.service} ${link.service}`);
 }
 /** `systemctl disable --no-reload` of an instance: its links go (it keeps running). */
 function disableInstance(s, instance) {
     const link = wants(s, instance);
-    return sh `rm -f ${link.socket} ${link.service}`;
+    return shell_sh `rm -f ${link.socket} ${link.service}`;
 }
 const dirName = (path) => path.slice(0, path.lastIndexOf('/'));
 /**
@@ -41679,10 +42317,10 @@ function startStep(s, id, idle, files) {
         privileged: true,
         command: detached(script(
         // Left over from a run that died: whatever the idle instance runs is not live.
-        sh `systemctl stop ${units.service} ${units.socket} 2>/dev/null || true`, 
+        shell_sh `systemctl stop ${units.service} ${units.socket} 2>/dev/null || true`, 
         // Units the gate found unchanged: the instance runs from the template as it is, and
         // systemd reads nothing again (a daemon-reload takes 0.1 s and more).
-        changedFiles(s), sh `if ${ownUnits(s, files, idle)}; then`, sh `  mkdir -p ${RUNTIME_UNIT_FOLDER}`, sh `  cp ${p.staged}/${baseName(files.socket.path)} ${runtime.socket}`, sh `  cp ${p.staged}/${baseName(files.service.path)} ${runtime.service}`, raw('  systemctl daemon-reload'), raw('fi'), sh `mkdir -p ${p.instances} && chmod 755 ${p.instances}`, sh `ln -sfn ../releases/${id} ${staging} && mv -T ${staging} ${p.instance(idle)}`, sh `date +%s > ${startedAt(s)}`, sh `systemctl start ${units.socket}`, sh `systemctl start ${units.service} || echo "gunicorn did not start; the health check will tell" >&2`))
+        changedFiles(s), shell_sh `if ${ownUnits(s, files, idle)}; then`, shell_sh `  mkdir -p ${RUNTIME_UNIT_FOLDER}`, shell_sh `  cp ${p.staged}/${baseName(files.socket.path)} ${runtime.socket}`, shell_sh `  cp ${p.staged}/${baseName(files.service.path)} ${runtime.service}`, raw('  systemctl daemon-reload'), raw('fi'), shell_sh `mkdir -p ${p.instances} && chmod 755 ${p.instances}`, shell_sh `ln -sfn ../releases/${id} ${staging} && mv -T ${staging} ${p.instance(idle)}`, shell_sh `date +%s > ${startedAt(s)}`, shell_sh `systemctl start ${units.socket}`, shell_sh `systemctl start ${units.service} || echo "gunicorn did not start; the health check will tell" >&2`))
     };
 }
 /**
@@ -41714,18 +42352,18 @@ function switchStep(s, id, idle, live, files) {
         command: detached(script(changedFiles(s), 
         // The earlier single instance's socket keeps a name of its own, for the way back and the drain.
         live === 'legacy'
-            ? sh `if [ -S ${link} ] && [ ! -L ${link} ]; then ln -f ${link} ${liveSocket(s, 'legacy')}; fi`
+            ? shell_sh `if [ -S ${link} ] && [ ! -L ${link} ]; then ln -f ${link} ${liveSocket(s, 'legacy')}; fi`
             : undefined, 
         // The releases rollbacks may choose: this one, and the one it replaces (which a host
         // deployed before these marks were kept has no mark for).
-        sh `mkdir -p ${p.served} && : > ${p.served}/${id}`, sh `old=$(readlink ${p.current} 2>/dev/null || true); old=\${old##*/}`, sh `if [ -n "$old" ] && [ -d ${p.releases}/"$old" ]; then : > ${p.served}/"$old"; fi`, 
+        shell_sh `mkdir -p ${p.served} && : > ${p.served}/${id}`, shell_sh `old=$(readlink ${p.current} 2>/dev/null || true); old=\${old##*/}`, shell_sh `if [ -n "$old" ] && [ -d ${p.releases}/"$old" ]; then : > ${p.served}/"$old"; fi`, 
         // Enabled before anything names it (on a first deploy its links wait for the template).
         enableInstance(s, idle), 
         // The files the gate tested, the boot's link and `current`: now the live ones; traffic.
         installStaged(s, files), recordTraffic(s, idle), pointCurrentAt(s, id), moveTraffic(s, idle), old ? disableInstance(s, old) : undefined, 
         // After the reload it runs from the template, which has its runtime units' text now
         // (none when the units did not change: it ran from the template all along).
-        sh `if ${ownUnits(s, files, idle)}; then`, sh `  rm -f ${runtime.socket} ${runtime.service}`, raw('  systemctl daemon-reload'), raw('fi'), sh `if ${siteChanged(s)} || ! systemctl is-active --quiet nginx; then`, reloadNginx, raw('fi')))
+        shell_sh `if ${ownUnits(s, files, idle)}; then`, shell_sh `  rm -f ${runtime.socket} ${runtime.service}`, raw('  systemctl daemon-reload'), raw('fi'), shell_sh `if ${siteChanged(s)} || ! systemctl is-active --quiet nginx; then`, reloadNginx, raw('fi')))
     };
 }
 /**
@@ -41748,11 +42386,11 @@ function drainStep(s, old) {
         privileged: true,
         command: script(raw('set -u'), 
         // Connections accepted (ESTAB) or waiting to be (the listening socket's queue).
-        sh `busy() { ss -xaH src ${bound} 2>/dev/null | awk '$2 != "LISTEN" || $3 > 0' | wc -l; }`, sh `for i in $(seq 1 ${s.drainTimeoutS * 10}); do [ "$(busy)" -eq 0 ] && break; sleep 0.1; done`, raw('left=$(busy)'), raw('[ "$left" -eq 0 ] || echo "$left connection(s) still open after drain-timeout: gunicorn stops them gracefully" >&2'), old === 'legacy'
-            ? script(sh `systemctl disable --quiet --now ${stopped.service} ${stopped.socket} 2>/dev/null || systemctl stop ${stopped.service} ${stopped.socket}`, sh `rm -f ${p.legacyUnits.socket} ${p.legacyUnits.service} ${liveSocket(s, 'legacy')}`, raw('systemctl daemon-reload'))
+        shell_sh `busy() { ss -xaH src ${bound} 2>/dev/null | awk '$2 != "LISTEN" || $3 > 0' | wc -l; }`, shell_sh `for i in $(seq 1 ${s.drainTimeoutS * 10}); do [ "$(busy)" -eq 0 ] && break; sleep 0.1; done`, raw('left=$(busy)'), raw('[ "$left" -eq 0 ] || echo "$left connection(s) still open after drain-timeout: gunicorn stops them gracefully" >&2'), old === 'legacy'
+            ? script(shell_sh `systemctl disable --quiet --now ${stopped.service} ${stopped.socket} 2>/dev/null || systemctl stop ${stopped.service} ${stopped.socket}`, shell_sh `rm -f ${p.legacyUnits.socket} ${p.legacyUnits.service} ${liveSocket(s, 'legacy')}`, raw('systemctl daemon-reload'))
             : // The switch disabled it already (its links gone): `systemctl disable` would only
                 // make systemd read every unit again.
-                script(disableInstance(s, old), sh `systemctl stop --no-block ${stopped.service} ${stopped.socket}`))
+                script(disableInstance(s, old), shell_sh `systemctl stop --no-block ${stopped.service} ${stopped.socket}`))
     };
 }
 /**
@@ -41767,9 +42405,9 @@ function abandonStep(s, idle) {
         phase: 'health',
         title: `Stop ${units.service}, which never served`,
         privileged: true,
-        command: detached(script(sh `systemctl stop ${units.service} ${units.socket} 2>/dev/null || true`, 
+        command: detached(script(shell_sh `systemctl stop ${units.service} ${units.socket} 2>/dev/null || true`, 
         // Its failure is in the run's report: no unit is left "failed" for a monitor to flag.
-        sh `systemctl reset-failed ${units.service} ${units.socket} 2>/dev/null || true`, sh `rm -f ${runtime.socket} ${runtime.service}`, raw('systemctl daemon-reload')))
+        shell_sh `systemctl reset-failed ${units.service} ${units.socket} 2>/dev/null || true`, shell_sh `rm -f ${runtime.socket} ${runtime.service}`, raw('systemctl daemon-reload')))
     };
 }
 /**
@@ -41788,9 +42426,9 @@ function rollbackStep(s, previous, idle, live, files) {
         phase: 'health',
         title: `Roll back to ${previous || 'nothing'}`,
         privileged: true,
-        command: detached(script(changedFiles(s), back ? moveTraffic(s, live) : sh `rm -f ${socketPath(s.projectName)}`, old ? enableInstance(s, old) : undefined, restoreConfig(s, files), back ? recordTraffic(s, live) : sh `rm -f ${p.tmpfiles}`, 
+        command: detached(script(changedFiles(s), back ? moveTraffic(s, live) : shell_sh `rm -f ${socketPath(s.projectName)}`, old ? enableInstance(s, old) : undefined, restoreConfig(s, files), back ? recordTraffic(s, live) : shell_sh `rm -f ${p.tmpfiles}`, 
         // A previous release with no instance running it (a host in an unknown state) stays current.
-        previous ? pointCurrentAt(s, previous) : sh `rm -f ${p.current}`, sh `rm -f ${p.runtimeUnits(idle).socket} ${p.runtimeUnits(idle).service}`, disableInstance(s, idle), raw('systemctl daemon-reload'), sh `systemctl stop ${idleUnits.service} ${idleUnits.socket} 2>/dev/null || true`, sh `if ${siteChanged(s)}; then`, reloadNginx, raw('fi')))
+        previous ? pointCurrentAt(s, previous) : shell_sh `rm -f ${p.current}`, shell_sh `rm -f ${p.runtimeUnits(idle).socket} ${p.runtimeUnits(idle).service}`, disableInstance(s, idle), raw('systemctl daemon-reload'), shell_sh `systemctl stop ${idleUnits.service} ${idleUnits.socket} 2>/dev/null || true`, shell_sh `if ${siteChanged(s)}; then`, reloadNginx, raw('fi')))
     };
 }
 /** tls: auto, once the first certificate is issued: the HTTPS site its gate tested, loaded. */
@@ -41871,10 +42509,10 @@ function hasProcesses(pf) {
 }
 /** For inspect: the unit files on the host that carry the project's process marker. */
 function listProcessUnits(s) {
-    return sh `echo "process-units=$(grep -l -x -F -- ${processMarker(s.projectName)} ${raw(`${UNIT_FOLDER}/*.service ${UNIT_FOLDER}/*.timer`)} 2>/dev/null | xargs -r -n1 basename | tr '\n' ' ')"`;
+    return shell_sh `echo "process-units=$(grep -l -x -F -- ${processMarker(s.projectName)} ${raw(`${UNIT_FOLDER}/*.service ${UNIT_FOLDER}/*.timer`)} 2>/dev/null | xargs -r -n1 basename | tr '\n' ' ')"`;
 }
 function processes_writeFile(path, text) {
-    return sh `printf %s ${external_node_buffer_.Buffer.from(text).toString('base64')} | base64 -d > ${path}`;
+    return shell_sh `printf %s ${external_node_buffer_.Buffer.from(text).toString('base64')} | base64 -d > ${path}`;
 }
 /**
  * Every schedule's calendar expression, as this host's systemd reads it: the first step of the
@@ -41886,7 +42524,7 @@ function checkCalendarsStep(s) {
         phase: 'connect',
         title: 'systemd-analyze calendar for the schedules',
         privileged: false,
-        command: script(raw('set -u'), raw('bad=0'), ...s.schedules.map((t) => sh `if ! out=$(systemd-analyze calendar -- ${t.calendar} 2>&1); then printf '%s\n' "$out" >&2; printf '%s\n' ${`Input 'schedules': '${t.name}': systemd cannot parse the calendar expression '${t.calendar}' (on:). See man systemd.time, "Calendar Events".`} >&2; bad=1; fi`), raw('exit $bad'))
+        command: script(raw('set -u'), raw('bad=0'), ...s.schedules.map((t) => shell_sh `if ! out=$(systemd-analyze calendar -- ${t.calendar} 2>&1); then printf '%s\n' "$out" >&2; printf '%s\n' ${`Input 'schedules': '${t.name}': systemd cannot parse the calendar expression '${t.calendar}' (on:). See man systemd.time, "Calendar Events".`} >&2; bad=1; fi`), raw('exit $bad'))
     };
 }
 /** Gate: systemd-analyze verify on the units, rendered to run the new release directly. */
@@ -41899,7 +42537,7 @@ function verifyProcessesStep(s, id, pf) {
         phase: 'gates',
         title: 'systemd-analyze verify the process units',
         privileged: true,
-        command: script(raw('set -eu'), sh `rm -rf ${folder} && mkdir -p ${folder}`, ...files.map((f) => processes_writeFile(`${folder}/${baseName(f.path)}`, f.text.split(p.current).join(p.release(id)))), sh `if ! out=$(systemd-analyze verify ${files.map((f) => `${folder}/${baseName(f.path)}`)} 2>&1); then`, raw('  printf "%s\\n" "$out" >&2'), raw(`  exit ${GATE_FAILED}`), raw('fi'), sh `printf '%s\n' "$out" | grep -F ${`${s.projectName}-`} || true`)
+        command: script(raw('set -eu'), shell_sh `rm -rf ${folder} && mkdir -p ${folder}`, ...files.map((f) => processes_writeFile(`${folder}/${baseName(f.path)}`, f.text.split(p.current).join(p.release(id)))), shell_sh `if ! out=$(systemd-analyze verify ${files.map((f) => `${folder}/${baseName(f.path)}`)} 2>&1); then`, raw('  printf "%s\\n" "$out" >&2'), raw(`  exit ${GATE_FAILED}`), raw('fi'), shell_sh `printf '%s\n' "$out" | grep -F ${`${s.projectName}-`} || true`)
     };
 }
 /** Shell that puts the saved unit files back, and takes away the ones that were not there. */
@@ -41907,13 +42545,13 @@ function restoreFiles(s, pf) {
     const backup = `${layout(s).backup}-processes`;
     return script(...touched(pf).map((path) => {
         const saved = `${backup}/${baseName(path)}`;
-        return sh `if [ -e ${saved} ]; then cp -p ${saved} ${path}; elif [ -e ${saved}.absent ]; then systemctl disable --now ${baseName(path)} >/dev/null 2>&1 || true; rm -f ${path}; fi`;
+        return shell_sh `if [ -e ${saved} ]; then cp -p ${saved} ${path}; elif [ -e ${saved}.absent ]; then systemctl disable --now ${baseName(path)} >/dev/null 2>&1 || true; rm -f ${path}; fi`;
     }));
 }
 /** Prints one `process=` line per unit: its name, unit, state and the release it runs. */
 function reportStates(s, pf) {
     const current = layout(s).current;
-    return script(sh `release=$(basename "$(readlink ${current})")`, ...pf.units.map((u) => sh `printf 'process=%s %s %s %s\n' ${u.name} ${u.unit} "$(systemctl show -p ActiveState --value ${u.unit})" "$release"`));
+    return script(shell_sh `release=$(basename "$(readlink ${current})")`, ...pf.units.map((u) => shell_sh `printf 'process=%s %s %s %s\n' ${u.name} ${u.unit} "$(systemctl show -p ActiveState --value ${u.unit})" "$release"`));
 }
 /**
  * After the web release is healthy, in one script done whole (server/switch.ts `detached`): the
@@ -41936,10 +42574,10 @@ function restartProcessesStep(s, pf) {
         phase: 'restart',
         title: `Processes: ${names.join('; ')}`,
         privileged: true,
-        command: detached(script(sh `rm -rf ${backup} && mkdir -p ${backup}`, ...touched(pf).map((path) => {
+        command: detached(script(shell_sh `rm -rf ${backup} && mkdir -p ${backup}`, ...touched(pf).map((path) => {
             const saved = `${backup}/${baseName(path)}`;
-            return sh `if [ -e ${path} ]; then cp -p ${path} ${saved}; else : > ${saved}.absent; fi`;
-        }), ...processes_allFiles(pf).map((f) => script(processes_writeFile(`${f.path}.new`, f.text), sh `chmod 644 ${f.path}.new && mv -f ${f.path}.new ${f.path}`)), ...pf.removed.map((name) => sh `systemctl disable --now ${name} >/dev/null 2>&1 || true; rm -f ${`${UNIT_FOLDER}/${name}`}`), raw('systemctl daemon-reload'), all.length ? sh `systemctl enable --quiet ${all}` : undefined, raw('since=$(date +%s)'), all.length ? sh `systemctl restart ${all} || true` : undefined, ...processes.map((unit, i) => sh `run${raw(String(i))}=$(systemctl show -p InvocationID --value ${unit})`), processes.length ? raw(`sleep ${PROCESS_SETTLE_SECONDS}`) : undefined, reportStates(s, pf), raw('failed=""'), ...processes.map((unit, i) => sh `if [ "$(systemctl show -p ActiveState --value ${unit})" != active ] || [ "$(systemctl show -p InvocationID --value ${unit})" != "$run${raw(String(i))}" ]; then failed="$failed ${unit}"; fi`), raw('for unit in $failed; do'), raw(`  printf '=== %s did not stay up (%s s); its journal:\\n' "$unit" ${PROCESS_SETTLE_SECONDS} >&2`), raw('  journalctl -u "$unit" --since "@$since" --no-pager -o cat -n 200 >&2 || true'), raw('done'), raw('for unit in $failed; do'), raw(`  echo "$unit ${STAYED_DOWN}" >&2`), raw('done'), raw('[ -z "$failed" ]')))
+            return shell_sh `if [ -e ${path} ]; then cp -p ${path} ${saved}; else : > ${saved}.absent; fi`;
+        }), ...processes_allFiles(pf).map((f) => script(processes_writeFile(`${f.path}.new`, f.text), shell_sh `chmod 644 ${f.path}.new && mv -f ${f.path}.new ${f.path}`)), ...pf.removed.map((name) => shell_sh `systemctl disable --now ${name} >/dev/null 2>&1 || true; rm -f ${`${UNIT_FOLDER}/${name}`}`), raw('systemctl daemon-reload'), all.length ? shell_sh `systemctl enable --quiet ${all}` : undefined, raw('since=$(date +%s)'), all.length ? shell_sh `systemctl restart ${all} || true` : undefined, ...processes.map((unit, i) => shell_sh `run${raw(String(i))}=$(systemctl show -p InvocationID --value ${unit})`), processes.length ? raw(`sleep ${PROCESS_SETTLE_SECONDS}`) : undefined, reportStates(s, pf), raw('failed=""'), ...processes.map((unit, i) => shell_sh `if [ "$(systemctl show -p ActiveState --value ${unit})" != active ] || [ "$(systemctl show -p InvocationID --value ${unit})" != "$run${raw(String(i))}" ]; then failed="$failed ${unit}"; fi`), raw('for unit in $failed; do'), raw(`  printf '=== %s did not stay up (%s s); its journal:\\n' "$unit" ${PROCESS_SETTLE_SECONDS} >&2`), raw('  journalctl -u "$unit" --since "@$since" --no-pager -o cat -n 200 >&2 || true'), raw('done'), raw('for unit in $failed; do'), raw(`  echo "$unit ${STAYED_DOWN}" >&2`), raw('done'), raw('[ -z "$failed" ]')))
     };
 }
 /**
@@ -41957,7 +42595,7 @@ function rollbackProcessesStep(s, pf) {
             // A schedule's service is started by its timer, never here.
             const timer = path.replace(/\.service$/, '.timer');
             return unit.endsWith('.timer') || !touched(pf).includes(timer)
-                ? sh `if [ -e ${path} ]; then systemctl enable --quiet ${unit}; systemctl restart ${unit} || true; fi`
+                ? shell_sh `if [ -e ${path} ]; then systemctl enable --quiet ${unit}; systemctl restart ${unit} || true; fi`
                 : undefined;
         }), reportStates(s, pf)))
     };
@@ -41969,7 +42607,7 @@ function readProcessesStep(pf) {
         phase: 'gates',
         title: 'Read the live process units',
         privileged: true,
-        command: script(...touched(pf).map((path) => sh `echo ${`=== ${path}`}; if [ -e ${path} ]; then base64 -w0 < ${path}; fi; echo`))
+        command: script(...touched(pf).map((path) => shell_sh `echo ${`=== ${path}`}; if [ -e ${path} ]; then base64 -w0 < ${path}; fi; echo`))
     };
 }
 /** The dry run's diff of the process units: new, changed, unchanged and removed files. */
@@ -42019,6 +42657,7 @@ function parseProcessStates(stdout) {
 
 
 
+
 /** A run that cannot be planned (nothing to roll back to): said before anything changed. */
 class PlanError extends Error {
     name = 'PlanError';
@@ -42048,21 +42687,13 @@ function targetRelease(s, facts, newRelease) {
     return newRelease;
 }
 /**
- * The project's settings name folders the action creates and hands to the app user: they must
- * be ones the app may have (server/layout.ts), whatever the settings printed.
+ * What the project's settings said, refused when it is not safe or cannot work: a folder the app
+ * may not have, data kept in the code (server/settings-folders.ts), a name ALLOWED_HOSTS refuses.
  */
 function checkFound(s, found, target) {
-    const folders = [
-        ['STATIC_ROOT', 'static-root', found.staticRoot],
-        ['MEDIA_ROOT', 'media-root', found.mediaRoot]
-    ];
-    for (const [setting, input, path] of folders) {
-        const problem = path && settingsFolderProblem(s, path, target, [s.staticRoot, s.mediaRoot]);
-        if (problem)
-            throw new PlanError(`${setting} in the project's settings is ${path}, ${problem}: the action would hand it to ` +
-                `the app user, and refused. Put it under ${s.deployPath}/shared (for example from an ` +
-                `environment variable set in dotenv), or name a folder of the app's own with the input ${input}.`);
-    }
+    const problem = foundFolderProblem(s, found, target);
+    if (problem)
+        throw new PlanError(problem);
     const refused = found.refusedHosts ?? [];
     if (refused.length > 0)
         throw new PlanError(`ALLOWED_HOSTS in the project's settings does not allow ${refused.map((n) => `'${n}'`).join(', ')}: ` +
@@ -42148,7 +42779,7 @@ function planUnlocked(input) {
     checkFound(s, found, target);
     const isNew = mode === 'deploy';
     const writable = appWritable(s, target, found).filter((f) => f !== layout(s).shared);
-    const files = configFiles(s, facts, sitePaths(s, target, found), writable);
+    const files = configFiles(s, facts, servedPaths(s, target, found), writable);
     const processes = processPlan(s, facts, input.singletons ?? true, writable);
     const instance = idleInstance(facts.instance);
     const database = databasePlan(s, facts, target);
@@ -42158,7 +42789,7 @@ function planUnlocked(input) {
     const certificate = needsCertificate(s, facts)
         ? { step: certificateStep(s), beforeGates: !!facts.certificate && !!facts.challengeServed }
         : undefined;
-    const secure = securePlan(s, facts, sitePaths(s, target, found), writable);
+    const secure = securePlan(s, facts, servedPaths(s, target, found), writable);
     return {
         mode,
         target,
@@ -43275,8 +43906,8 @@ function scriptBytes(command) {
  * ends the step on the server too), through `sudo -n` for a privileged step.
  */
 function bootstrapCommand(length, timeoutSeconds, sudo) {
-    const body = sh `timeout -k 5 ${timeoutSeconds} sh -c ${BOOTSTRAP} sh ${length}`;
-    return sudo ? sh `sudo -n -- ${body}` : body;
+    const body = shell_sh `timeout -k 5 ${timeoutSeconds} sh -c ${BOOTSTRAP} sh ${length}`;
+    return sudo ? shell_sh `sudo -n -- ${body}` : body;
 }
 /** The channel's stdin: the script, then the step's own stdin, byte for byte; open as long as it is. */
 function stdinWithScript(script, stdin) {
@@ -43852,13 +44483,13 @@ function inspectStep(s) {
         phase: 'connect',
         title: 'Check the host (nginx, systemd, python, sudo)',
         privileged: true,
-        command: script(raw('set -u'), raw('missing=""'), sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), 
+        command: script(raw('set -u'), raw('missing=""'), shell_sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), 
         // One interpreter start: its version and path, then whether it can make a venv.
-        sh `if ! python=$(${s.python} -I -S -c ${INTERPRETER_PY} 2>/dev/null); then`, raw('  package=python3-venv; [ -z "$python" ] || package="python$(echo "$python" | cut -d. -f1,2)-venv"'), sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), raw('echo "python=$python"'), sh `live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null); echo "live=$live"`, sh `[ -z "$live" ] || echo "deployed=$(head -c 64 ${p.deployed}/"$live" 2>/dev/null)"`, sh `[ -z "$live" ] || echo "settings=$(sed -n 2p ${p.deployed}/"$live" 2>/dev/null | head -c 65536)"`, 
+        shell_sh `if ! python=$(${s.python} -I -S -c ${INTERPRETER_PY} 2>/dev/null); then`, raw('  package=python3-venv; [ -z "$python" ] || package="python$(echo "$python" | cut -d. -f1,2)-venv"'), shell_sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), raw('echo "python=$python"'), shell_sh `live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null); echo "live=$live"`, shell_sh `[ -z "$live" ] || echo "deployed=$(head -c 64 ${p.deployed}/"$live" 2>/dev/null)"`, shell_sh `[ -z "$live" ] || echo "settings=$(sed -n 2p ${p.deployed}/"$live" 2>/dev/null | head -c 65536)"`, 
         // A link to an instance's socket, or the socket of an earlier version's single instance.
-        sh `sock=${socketPath(s.projectName)} legacy=${p.legacyUnits.socket}`, raw('if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'), 
+        shell_sh `sock=${socketPath(s.projectName)} legacy=${p.legacyUnits.socket}`, raw('if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'), 
         // Only releases: a dry run's staged upload is none (layout.ts stagedRelease).
-        sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -E ${RELEASE_ID.source} | sort -r | tr '\n' ' ')"`, sh `echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`, sh `echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`, sh `echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`, sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`, listProcessUnits(s), ...(s.acme ? inspectAcme(s) : []))
+        shell_sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -E ${RELEASE_ID.source} | sort -r | tr '\n' ' ')"`, shell_sh `echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`, shell_sh `echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`, shell_sh `echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`, shell_sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`, listProcessUnits(s), ...(s.acme ? inspectAcme(s) : []))
     };
 }
 function parseFacts(stdout) {
@@ -45919,6 +46550,30 @@ function readRelease(read, rollback) {
         dotenv
     };
 }
+/**
+ * Accounts and groups a Debian or Ubuntu host, its cloud image or a common service already has.
+ * The app user is one of its own: as one of these it would own their files and processes (nginx's
+ * www-data reads every site's files), or share their group's powers (sudo, adm, docker...).
+ */
+const SYSTEM_ACCOUNTS = new Set([
+    // the base system (base-passwd) and Debian's and Ubuntu's system users
+    'root daemon bin sys sync games man lp mail news uucp proxy www-data backup list irc gnats',
+    '_apt nobody nogroup messagebus syslog sshd uuidd tcpdump tss polkitd avahi dnsmasq usbmux',
+    'landscape pollinate lxd operator halt shutdown ftp dbus',
+    // privileged groups
+    'adm sudo wheel admin staff shadow disk kmem tty users netdev plugdev input video audio',
+    // services
+    'nginx apache httpd postgres postgresql mysql mariadb redis memcache memcached rabbitmq',
+    'mongodb elasticsearch opensearch postfix exim debian-exim ntp chrony _chrony docker',
+    'containerd git certbot letsencrypt',
+    // the login users of cloud images, who have sudo
+    'ubuntu debian ec2-user centos fedora cloud-user azureuser opc pi vagrant'
+]
+    .join(' ')
+    .split(' '));
+function isSystemAccount(name) {
+    return SYSTEM_ACCOUNTS.has(name) || name.startsWith('systemd-');
+}
 /** The gunicorn service: who runs it, how many workers, and the releases kept for it. */
 function readService(read, projectName, username) {
     const keepReleases = read.int(Input.KeepReleases, 2, 100);
@@ -45928,6 +46583,13 @@ function readService(read, projectName, username) {
     }
     if (appUser === 'root' || appUser === username) {
         throw new InputError(Input.AppUser, `must not be ${appUser}: gunicorn runs as a user of its own that cannot change the code`);
+    }
+    if (isSystemAccount(appUser)) {
+        const own = projectName.toLowerCase().replace(/^_+/, '');
+        const example = own && !isSystemAccount(own) ? own : `${own || 'app'}-web`;
+        throw new InputError(Input.AppUser, `must not be ${appUser}: that is an account or group the host or one of its services ` +
+            `already has, and the app would get what is theirs. Name a user of the app's own, which ` +
+            `the action creates when it is missing (by default the project name), e.g. ${example}`);
     }
     const workersText = read.line(Input.Workers);
     const workers = workersText === 'auto' ? 'auto' : parseInteger(Input.Workers, workersText, 1, 256);

@@ -15,10 +15,11 @@ import {
   type DjangoFacts,
   type SettingsRead
 } from './server/discover.js'
-import { appWritable, djangoSteps, hookStep, sitePaths } from './server/django.js'
+import { appWritable, djangoSteps, hookStep } from './server/django.js'
 import { diagnosticsStep, healthStep, instanceHealthStep } from './server/health.js'
 import type { HostFacts } from './server/inspect.js'
-import { idleInstance, layout, settingsFolderProblem, type Instance } from './server/layout.js'
+import { idleInstance, layout, type Instance } from './server/layout.js'
+import { foundFolderProblem, servedPaths } from './server/settings-folders.js'
 import { backupOf, migrationPlanStep, removeStagedStep, restoreStep } from './server/migrations.js'
 import { sharedPaths, shareStep } from './server/shared.js'
 import { holdingStepsLock } from './server/lock.js'
@@ -53,6 +54,7 @@ import {
   switchStep,
   undoSiteStep
 } from './server/switch.js'
+import type { SitePaths } from './render/nginx.js'
 import type { Settings } from './settings.js'
 import type { RequirementsFile } from './workspace.js'
 
@@ -202,23 +204,12 @@ export function targetRelease(s: Settings, facts: HostFacts, newRelease: string)
 }
 
 /**
- * The project's settings name folders the action creates and hands to the app user: they must
- * be ones the app may have (server/layout.ts), whatever the settings printed.
+ * What the project's settings said, refused when it is not safe or cannot work: a folder the app
+ * may not have, data kept in the code (server/settings-folders.ts), a name ALLOWED_HOSTS refuses.
  */
 export function checkFound(s: Settings, found: DjangoFacts, target: string): void {
-  const folders: Array<[string, string, string | undefined]> = [
-    ['STATIC_ROOT', 'static-root', found.staticRoot],
-    ['MEDIA_ROOT', 'media-root', found.mediaRoot]
-  ]
-  for (const [setting, input, path] of folders) {
-    const problem = path && settingsFolderProblem(s, path, target, [s.staticRoot, s.mediaRoot])
-    if (problem)
-      throw new PlanError(
-        `${setting} in the project's settings is ${path}, ${problem}: the action would hand it to ` +
-          `the app user, and refused. Put it under ${s.deployPath}/shared (for example from an ` +
-          `environment variable set in dotenv), or name a folder of the app's own with the input ${input}.`
-      )
-  }
+  const problem = foundFolderProblem(s, found, target)
+  if (problem) throw new PlanError(problem)
   const refused = found.refusedHosts ?? []
   if (refused.length > 0)
     throw new PlanError(
@@ -320,7 +311,7 @@ function planUnlocked(input: PlanInput): Plan {
   checkFound(s, found, target)
   const isNew = mode === 'deploy'
   const writable = appWritable(s, target, found).filter((f) => f !== layout(s).shared)
-  const files = configFiles(s, facts, sitePaths(s, target, found), writable)
+  const files = configFiles(s, facts, servedPaths(s, target, found), writable)
   const processes = processPlan(s, facts, input.singletons ?? true, writable)
   const instance = idleInstance(facts.instance)
   const database = databasePlan(s, facts, target)
@@ -331,7 +322,7 @@ function planUnlocked(input: PlanInput): Plan {
   const certificate = needsCertificate(s, facts)
     ? { step: certificateStep(s), beforeGates: !!facts.certificate && !!facts.challengeServed }
     : undefined
-  const secure = securePlan(s, facts, sitePaths(s, target, found), writable)
+  const secure = securePlan(s, facts, servedPaths(s, target, found), writable)
   return {
     mode,
     target,
@@ -423,7 +414,7 @@ function finishSteps(
 function securePlan(
   s: Settings,
   facts: HostFacts,
-  site: ReturnType<typeof sitePaths>,
+  site: SitePaths,
   writable: string[]
 ): Secure | undefined {
   if (!s.acme || facts.certificate) return undefined

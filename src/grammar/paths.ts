@@ -2,6 +2,8 @@
 // (/etc/nginx, /root/.ssh) is refused whatever it is called. Pure; each returns the problem, or
 // undefined when the path is allowed.
 
+import { RESERVED } from '../server/layout.js'
+
 export const SAFE_PATH = /^\/[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*$/
 
 export function hasDotSegment(path: string): boolean {
@@ -65,19 +67,22 @@ export function appFolderProblem(path: string, where: AppFolderContext): string 
 }
 
 /**
- * Below the deploy path, the folders the deploy keeps stay root's: releases/ and each release,
- * venvs/, instances/, `current` and shared/ themselves, and every dot name (.deploy/, .venv, .env, the lock).
- * The app user owning one of them could change code that root runs.
+ * Below the deploy path, the folders the deploy keeps stay root's: the action's own entries
+ * (RESERVED: venvs/, backups/, acme/, instances/, `current` itself...), releases/ and each
+ * release, shared/ itself, and every dot name (.deploy/, .venv, .env, the lock). The app user
+ * owning one of them could change code that root runs, or what root keeps for itself.
  */
 function deployFolderProblem(folder: string, deployPath: string): string | undefined {
   const parts = folder.slice(deployPath.length + 1).split('/')
+  const [first] = parts
   const kept =
     parts.some((part) => part.startsWith('.')) ||
-    parts[0] === 'venvs' ||
-    parts[0] === 'instances' ||
-    (parts[0] === 'releases' && parts.length <= 2) ||
-    (['current', 'shared'].includes(parts[0]) && parts.length === 1)
+    // Below `current` is a folder of the live release (static-root: <deploy-path>/current/static).
+    (RESERVED.has(first) && !(first === 'current' && parts.length > 1)) ||
+    (first === 'releases' && parts.length <= 2) ||
+    (first === 'shared' && parts.length === 1)
+  const names = ['releases', 'shared', ...[...RESERVED].filter((name) => !name.startsWith('.'))]
   return kept
-    ? `${folder} is a folder the deploy keeps (releases, venvs, current, instances, shared, dot names): use one of its own, e.g. ${deployPath}/shared/media`
+    ? `${folder} is a folder the deploy keeps (${names.join(', ')}, dot names): use one of its own, e.g. ${deployPath}/shared/media`
     : undefined
 }

@@ -150,6 +150,34 @@ function readRelease(
   }
 }
 
+/**
+ * Accounts and groups a Debian or Ubuntu host, its cloud image or a common service already has.
+ * The app user is one of its own: as one of these it would own their files and processes (nginx's
+ * www-data reads every site's files), or share their group's powers (sudo, adm, docker...).
+ */
+const SYSTEM_ACCOUNTS = new Set(
+  [
+    // the base system (base-passwd) and Debian's and Ubuntu's system users
+    'root daemon bin sys sync games man lp mail news uucp proxy www-data backup list irc gnats',
+    '_apt nobody nogroup messagebus syslog sshd uuidd tcpdump tss polkitd avahi dnsmasq usbmux',
+    'landscape pollinate lxd operator halt shutdown ftp dbus',
+    // privileged groups
+    'adm sudo wheel admin staff shadow disk kmem tty users netdev plugdev input video audio',
+    // services
+    'nginx apache httpd postgres postgresql mysql mariadb redis memcache memcached rabbitmq',
+    'mongodb elasticsearch opensearch postfix exim debian-exim ntp chrony _chrony docker',
+    'containerd git certbot letsencrypt',
+    // the login users of cloud images, who have sudo
+    'ubuntu debian ec2-user centos fedora cloud-user azureuser opc pi vagrant'
+  ]
+    .join(' ')
+    .split(' ')
+)
+
+export function isSystemAccount(name: string): boolean {
+  return SYSTEM_ACCOUNTS.has(name) || name.startsWith('systemd-')
+}
+
 /** The gunicorn service: who runs it, how many workers, and the releases kept for it. */
 function readService(
   read: InputReader,
@@ -166,6 +194,16 @@ function readService(
     throw new InputError(
       Input.AppUser,
       `must not be ${appUser}: gunicorn runs as a user of its own that cannot change the code`
+    )
+  }
+  if (isSystemAccount(appUser)) {
+    const own = projectName.toLowerCase().replace(/^_+/, '')
+    const example = own && !isSystemAccount(own) ? own : `${own || 'app'}-web`
+    throw new InputError(
+      Input.AppUser,
+      `must not be ${appUser}: that is an account or group the host or one of its services ` +
+        `already has, and the app would get what is theirs. Name a user of the app's own, which ` +
+        `the action creates when it is missing (by default the project name), e.g. ${example}`
     )
   }
   const workersText = read.line(Input.Workers)

@@ -1,7 +1,7 @@
 // The nginx site: gunicorn's socket as upstream, static and media served directly, optional TLS.
 
 import type { Settings } from '../settings.js'
-import { socketPath } from '../server/layout.js'
+import { layout, socketPath } from '../server/layout.js'
 import { DEFAULT_PROXY_READ_TIMEOUT_S, isAsgi } from './asgi.js'
 import { MANAGED_HEADER } from './gunicorn.js'
 
@@ -10,6 +10,20 @@ export interface SitePaths {
   staticRoot?: string
   mediaUrl?: string
   mediaRoot?: string
+  /**
+   * Folders below the static or media root that live elsewhere (kept in shared/ and linked, as
+   * django-compressor's online cache): `below` the root, served from `root`. nginx follows no
+   * link the app could have planted, so these get locations of their own.
+   */
+  staticBelow?: FolderBelow[]
+  mediaBelow?: FolderBelow[]
+}
+
+export interface FolderBelow {
+  /** the path below the static or media root, e.g. CACHE */
+  below: string
+  /** where it really is */
+  root: string
 }
 
 const INDENT = '    '
@@ -95,11 +109,7 @@ export function renderSite(
     `client_max_body_size ${nginxQuote(s.clientMaxBodySize)};`,
     '',
     'location = /favicon.ico { access_log off; log_not_found off; }',
-    ...aliasLocation(paths.staticUrl ?? s.staticUrl, paths.staticRoot ?? s.staticRoot, [
-      // Only static: media may be replaced under the same name by the app.
-      'expires 30d;'
-    ]),
-    ...aliasLocation(paths.mediaUrl ?? s.mediaUrl, paths.mediaRoot ?? s.mediaRoot, []),
+    ...fileLocations(s, paths),
     '',
     ...proxyLocation(s, upstream)
   )
@@ -224,19 +234,72 @@ function listen(address: string | undefined, port: number, ssl: boolean, catchAl
   return [`listen ${host}:${port}${flags}`]
 }
 
-function aliasLocation(url: string | undefined, root: string | undefined, extra: string[]) {
+/** The static and media files, served by nginx itself. */
+function fileLocations(s: Settings, paths: SitePaths): string[] {
+  return [
+    ...aliasLocation(
+      s,
+      paths.staticUrl ?? s.staticUrl,
+      paths.staticRoot ?? s.staticRoot,
+      // Only static: media may be replaced under the same name by the app.
+      ['expires 30d;'],
+      paths.staticBelow
+    ),
+    ...aliasLocation(
+      s,
+      paths.mediaUrl ?? s.mediaUrl,
+      paths.mediaRoot ?? s.mediaRoot,
+      [],
+      paths.mediaBelow
+    )
+  ]
+}
+
+function aliasLocation(
+  s: Settings,
+  url: string | undefined,
+  root: string | undefined,
+  extra: string[],
+  below: FolderBelow[] = []
+) {
   if (url === undefined || root === undefined) return []
   const location = locationPath(url)
   // An absolute URL (a CDN) is not ours to serve.
   if (location === undefined) return []
-  // Both end in '/': a location without it would let /static../ reach the alias's parent.
-  const alias = `${root.replace(/\/+$/, '')}/`
+  const block = (path: string, folder: string) => {
+    // Both end in '/': a location without it would let /static../ reach the alias's parent.
+    const alias = `${folder.replace(/\/+$/, '')}/`
+    return [
+      '',
+      `location ${nginxQuote(path)} {`,
+      ...indent([`alias ${nginxPath(alias)};`, symlinksFrom(s, folder), ...extra]),
+      '}'
+    ]
+  }
   return [
-    '',
-    `location ${nginxQuote(location)} {`,
-    ...indent([`alias ${nginxPath(alias)};`, ...extra]),
-    '}'
+    ...block(location, root),
+    ...below.flatMap((folder) => block(`${location}${folder.below}/`, folder.root))
   ]
+}
+
+/**
+ * nginx follows no link below the part of a served folder's path that is root's: the app writes
+ * static and media files, and a link it plants there (to nginx's logs, another site's media, a
+ * request body in flight) is refused. `current` is root's link to the release; the rest of the
+ * deploy path is root's folders (shared/ is the app's, but sits in root's deploy path: the app
+ * cannot replace it). A folder an input names elsewhere is checked from / on: a folder above it
+ * may be the app's too (writable-paths), and the action made every component without a link.
+ */
+export function symlinksFrom(s: Settings, folder: string): string {
+  const p = layout(s)
+  const under = (base: string) => folder === base || folder.startsWith(`${base}/`)
+  const trusted = under(p.current) ? p.current : under(p.root) ? p.root : undefined
+  if (trusted === undefined) return 'disable_symlinks on;'
+  // The whole parameter is one word: nginx takes a quote only at the start of one.
+  if (trusted.includes('$')) {
+    throw new RangeError(`cannot be written as an nginx path: ${JSON.stringify(trusted)}`)
+  }
+  return `disable_symlinks on ${quoteIfNeeded(`from=${trusted}`, /^from=[A-Za-z0-9_./-]+$/)};`
 }
 
 function locationPath(url: string): string | undefined {

@@ -40,7 +40,7 @@ print('certificate=%d %s' % (days, ','.join(v for k, v in cert.get('subjectAltNa
 /** Prints `certificate=<days left> <names>` when the host has the site's certificate. */
 function printCertificate(s: Settings): ShellText {
   const p = layout(s).acme
-  return sh`if [ -f ${p.certificate} ]; then ${s.python} -c ${CERT_PY} ${p.certificate} || true; fi`
+  return sh`if [ -f ${p.certificate} ]; then ${s.python} -I -c ${CERT_PY} ${p.certificate} || true; fi`
 }
 
 /** Lines of the inspect step: certbot is there, the certificate, the challenges, the renewal. */

@@ -115,7 +115,14 @@ export interface DjangoFacts {
   sqlite?: string[]
   /** the default file storage's folder, when it is the file system */
   storage?: string
-  compress?: { enabled: boolean; offline: boolean; root?: string; output: string }
+  compress?: {
+    enabled: boolean
+    offline: boolean
+    root?: string
+    output: string
+    /** COMPRESS_OUTPUT_DIR is no folder below COMPRESS_ROOT: the plan refuses it */
+    outputProblem?: string
+  }
   /** names in hostNames() that Django's ALLOWED_HOSTS check refuses */
   refusedHosts?: string[]
   sslRedirect?: boolean
@@ -139,6 +146,32 @@ const absolute = (path: unknown) =>
     : undefined
 const name = (value: unknown) =>
   typeof value === 'string' && /^[A-Za-z0-9_.:[\]-]{1,253}$/.test(value) ? value : undefined
+
+/**
+ * COMPRESS_OUTPUT_DIR (django-compressor strips its slashes): a folder below COMPRESS_ROOT, a
+ * name or a relative path. `..`, `.` or nothing would put the cache, which the app writes at run
+ * time, on the static root itself or above it.
+ */
+function compressOutput(
+  value: unknown
+): Pick<NonNullable<DjangoFacts['compress']>, 'output' | 'outputProblem'> {
+  // Not printed at all: django-compressor's default.
+  if (value === undefined) return { output: 'CACHE' }
+  const text = typeof value === 'string' ? value : ''
+  const folder =
+    /^[A-Za-z0-9_.@+-]{1,255}(?:\/[A-Za-z0-9_.@+-]{1,255}){0,15}$/.test(text) &&
+    !text.split('/').some((part) => part === '.' || part === '..')
+  if (folder) return { output: text }
+  // Repeated only when it is plain (it comes from the server).
+  const shown = /^[A-Za-z0-9_.@+/-]{0,100}$/.test(text) ? ` '${text}'` : ''
+  return {
+    output: 'CACHE',
+    outputProblem:
+      `COMPRESS_OUTPUT_DIR in the project's settings${shown} is not a folder below COMPRESS_ROOT ` +
+      `(a name or a relative path of letters, digits and _ . - @ +, without . or .. parts): ` +
+      `django-compressor would write its cache into the static files or beside them`
+  }
+}
 
 /**
  * The dry run reads the live release's settings (the new one is not uploaded): its folders,
@@ -222,7 +255,7 @@ export function djangoFacts(v: SettingsRead): DjangoFacts {
             enabled: compress.enabled === true,
             offline: compress.offline === true,
             root: absolute(compress.root),
-            output: name(compress.output) ?? 'CACHE'
+            ...compressOutput(compress.output)
           }
         : undefined,
     refusedHosts: Array.isArray(v.REFUSED_HOSTS)

@@ -3,12 +3,11 @@
 // process of server/manage.ts, hooks).
 
 import { isAsgi } from '../render/asgi.js'
-import type { SitePaths } from '../render/nginx.js'
 import type { Settings } from '../settings.js'
-import { raw, script } from '../shell.js'
+import { raw } from '../shell.js'
 import { asgiImportStep } from './asgi.js'
 import { layout } from './layout.js'
-import { safeDir } from './safe-dir.js'
+import { asRoot } from './boundary.js'
 import { sharedLocation, sharedPaths, shareStep } from './shared.js'
 import { inRelease } from './sandbox.js'
 import { hostNames, type DjangoFacts, type SettingsRead } from './discover.js'
@@ -27,25 +26,6 @@ export function appWritable(s: Settings, id: string, found: DjangoFacts): string
   const media = mediaFolder(s, id, found)
   const outside = media && media !== shared && !media.startsWith(`${shared}/`) ? [media] : []
   return [shared, ...outside, ...s.writablePaths]
-}
-
-/**
- * The nginx locations: inputs win over the project's settings. A folder inside the release is
- * served through `current`, so static files switch (and roll back) with the release.
- */
-export function sitePaths(s: Settings, id: string, found: DjangoFacts): SitePaths {
-  const p = layout(s)
-  const release = p.release(id)
-  const viaCurrent = (folder?: string) =>
-    folder && (folder === release || folder.startsWith(`${release}/`))
-      ? p.current + folder.slice(release.length)
-      : folder
-  return {
-    staticUrl: s.staticUrl ?? found.staticUrl,
-    staticRoot: s.staticRoot ?? viaCurrent(found.staticRoot),
-    mediaUrl: s.mediaUrl ?? found.mediaUrl,
-    mediaRoot: s.mediaRoot ?? viaCurrent(found.mediaRoot)
-  }
 }
 
 /**
@@ -87,8 +67,14 @@ export function djangoSteps(
       title: `Prepare the folders the app writes: ${folders.join(', ')}`,
       privileged: true,
       // Group www-data with setgid: files the app writes stay readable by nginx.
-      command: script(
-        ...folders.map((f) => safeDir(s, f, { user: s.appUser, group: 'www-data' }, '2750'))
+      command: asRoot(
+        s,
+        ...folders.map((path) => ({
+          op: 'folder' as const,
+          path,
+          owner: { user: s.appUser, group: 'www-data' },
+          mode: '2750'
+        }))
       )
     })
   }

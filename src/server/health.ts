@@ -158,7 +158,7 @@ function healthCommand(
   scheme: 'tls' | 'plain' | 'upgrade'
 ): ShellText {
   const ranges = s.healthExpect.map((r) => `${r.min}-${r.max}`).join(',')
-  return sh`${s.python} -c ${HEALTH_PY} ${target} ${s.healthPath} ${healthHost(s)} ${scheme} ${timeoutMs / 1000} ${ranges}`
+  return sh`${s.python} -I -c ${HEALTH_PY} ${target} ${s.healthPath} ${healthHost(s)} ${scheme} ${timeoutMs / 1000} ${ranges}`
 }
 
 export function parseHealth(stdout: string): HealthResult {

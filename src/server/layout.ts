@@ -206,8 +206,12 @@ export function baseName(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1)
 }
 
-/** The action's own entries in the deploy path: never the app's. */
-const RESERVED = new Set([
+/**
+ * The action's own entries in the deploy path: never the app's, whether the project's settings
+ * or an input name them (grammar/paths.ts reads the same list). Below `current` is the live
+ * release, which an input may name a folder in.
+ */
+export const RESERVED: ReadonlySet<string> = new Set([
   '.deploy',
   '.deploy.lock',
   '.deploy.steps',
@@ -219,27 +223,65 @@ const RESERVED = new Set([
   'acme'
 ])
 
+type Where = Pick<
+  Settings,
+  'deployPath' | 'projectName' | 'settingsModule' | 'wsgiModule' | 'asgiModule'
+>
+
+/**
+ * Why the project's settings may not keep data (a folder, a SQLite file) at `path`, or undefined:
+ * the release `target` itself, its venv, or a folder or file of the settings, WSGI or ASGI module
+ * would be the app's (made for it, or kept in shared/ and linked): the app never owns its code.
+ */
+export function releaseCodeProblem(s: Where, path: string, target: string): string | undefined {
+  const release = layout(s).release(target)
+  if (path === release) return 'the release itself: the app would own its own code'
+  if (!path.startsWith(`${release}/`)) return undefined
+  const rel = path.slice(release.length + 1)
+  if (rel === '.venv' || rel.startsWith('.venv/'))
+    return "in the release's venv (.venv): the app would own the code it runs"
+  // Each package on the way to the module, and the module itself, as a file or a package.
+  const modules = [s.settingsModule, s.wsgiModule, s.asgiModule ?? '']
+  const code = modules.flatMap((module) => {
+    const parts = module.replace(/:.*$/, '').split('.').filter(Boolean)
+    return parts.flatMap((_, i) => {
+      const path = parts.slice(0, i + 1).join('/')
+      return [`${path}.py`, `${path}/__init__.py`]
+    })
+  })
+  if (code.some((file) => file === rel || file.startsWith(`${rel}/`)))
+    return 'part of the code of the settings or WSGI/ASGI module: the app would own its own code'
+  return undefined
+}
+
 /**
  * Why the app user may not be handed `path` (a folder Django writes), or undefined when it may:
- * inside the deploy path, anything but the action's own entries and other releases; outside it,
- * only a folder the user named (`named`).
+ * never the release's code; inside the deploy path, anything but the action's own entries, and
+ * in releases/ only the release's own folders; outside it, only a folder the user named (`named`).
  */
 export function settingsFolderProblem(
-  s: Pick<Settings, 'deployPath' | 'projectName'>,
+  s: Where,
   path: string,
   target: string,
   named: ReadonlyArray<string | undefined>
 ): string | undefined {
+  const code = releaseCodeProblem(s, path, target)
+  if (code) return code
   const within = (base: string) => path === base || path.startsWith(`${base}/`)
   if (named.some((folder) => folder !== undefined && within(folder))) return undefined
   const p = layout(s)
-  if (!within(p.root)) return `outside deploy-path (${p.root})`
+  const handed = 'the action would hand it to the app user'
+  if (!within(p.root)) return `outside deploy-path (${p.root}): ${handed}`
   const [first, second] = path.slice(p.root.length + 1).split('/')
-  if (path === p.root || RESERVED.has(first)) return `one of the action's own folders`
-  if (
-    first === 'releases' &&
-    (second === undefined || (second !== target && RELEASE_ID.test(second)))
+  if (path === p.root || RESERVED.has(first)) return `one of the action's own folders: ${handed}`
+  if (first !== 'releases' || second === target) return undefined
+  if (second === undefined || RELEASE_ID.test(second))
+    return `the releases folder, or another release: ${handed}`
+  // BASE_DIR.parent / 'static': one folder for every release, the live one's included.
+  return (
+    `in ${p.releases}/ but in no release: every release would use it at once, and the new one ` +
+    `would change it before the switch, under the live one (for STATIC_ROOT: collectstatic ` +
+    `rewrites the files the live release serves, and django-compressor's online cache there is ` +
+    `read-only to the app, so a compressed page answers 500)`
   )
-    return 'the releases folder, or another release'
-  return undefined
 }

@@ -5,12 +5,12 @@
 // back after it.
 
 import type { Settings } from '../settings.js'
-import { raw, script, sh, type ShellText } from '../shell.js'
+import { raw, script, sh } from '../shell.js'
 import { inRelease } from './sandbox.js'
 import { layout } from './layout.js'
 import { BACKUP_FN, checkClientTools, databaseKind, PLAN_FN, workFolder } from './migrations.js'
 import { sealRelease } from './release.js'
-import { safeDir } from './safe-dir.js'
+import { asRoot, type BoundaryOp } from './boundary.js'
 import { SETTINGS_CHANGED, SETTINGS_FN, type SettingsRead } from './discover.js'
 import type { Step } from './step.js'
 
@@ -121,19 +121,50 @@ function collectStaticRoot(
   id: string,
   staticRoot: string,
   previous: string
-): ShellText {
+): BoundaryOp[] {
   const p = layout(s)
   const release = p.release(id)
   const inside = staticRoot.startsWith(`${release}/`)
-  if (!inside || !previous)
-    return safeDir(s, staticRoot, { user: s.appUser, group: s.appUser }, '755')
+  const app = { user: s.appUser, group: s.appUser }
+  if (!inside || !previous) return [{ op: 'folder', path: staticRoot, owner: app, mode: '755' }]
   const before = p.release(previous) + staticRoot.slice(release.length)
-  return script(
-    safeDir(s, staticRoot, { user: 'root', group: 'root' }, '755'),
-    // What cannot be linked (a shared folder already linked there) is collected as usual.
-    sh`if [ -d ${before} ] && [ ! -L ${before} ]; then cp -al ${before}/. ${staticRoot}/ 2>/dev/null || true; fi`,
-    sh`find ${staticRoot} -depth -type d -exec chown -h ${s.appUser}:${s.appUser} {} +`
-  )
+  return [
+    { op: 'folder', path: staticRoot, owner: { user: 'root', group: 'root' }, mode: '755' },
+    // What cannot be reached without a link is not linked: it is collected as usual.
+    { op: 'link', from: before, path: staticRoot },
+    { op: 'hand', path: staticRoot, user: s.appUser, foldersOnly: true }
+  ]
+}
+
+/**
+ * Root's work around the Django process, through the boundary. Before: the static root made
+ * (and started from the previous release's files), the release handed to the app while build
+ * commands write into it (the static files linked from the previous release stay root's: the app
+ * replaces them, never changes them). After: the release sealed as code again, and the static
+ * files collected inside it frozen with it, root's, open to nginx.
+ */
+function rootWork(
+  s: Settings,
+  id: string,
+  at: { collect?: string; staticRoot?: string; building: boolean; previous: string }
+): { before: BoundaryOp[]; after: BoundaryOp[] } {
+  const release = layout(s).release(id)
+  const { collect, staticRoot, building } = at
+  const below = (path?: string) =>
+    path?.startsWith(`${release}/`) ? path.slice(release.length + 1) : undefined
+  const before: BoundaryOp[] = [
+    ...(collect ? collectStaticRoot(s, id, collect, at.previous) : []),
+    ...(building
+      ? [{ op: 'hand', path: release, user: s.appUser, except: below(collect) } as const]
+      : [])
+  ]
+  const after: BoundaryOp[] = [
+    ...(building ? [sealRelease(s, release, below(collect))] : []),
+    ...(staticRoot && below(staticRoot) && (collect || building)
+      ? [{ op: 'take', path: staticRoot, group: 'root', mode: 'public' } as const]
+      : [])
+  ]
+  return { before, after }
 }
 
 /**
@@ -160,6 +191,7 @@ export function djangoStep(
     folder.folder
   ]
   const json = JSON.stringify({ ...work, collectstatic: !!collect, backup: !!kind })
+  const root = rootWork(s, id, { collect, staticRoot, building, previous: where.previous })
   return {
     id: 'django',
     phase: 'django',
@@ -168,14 +200,7 @@ export function djangoStep(
     command: script(
       raw('set -eu'),
       kind === 'postgresql' ? checkClientTools : undefined,
-      collect ? collectStaticRoot(s, id, collect, where.previous) : undefined,
-      // The release is the app's while build commands write into it; the static files linked
-      // from the previous release stay root's (the app replaces them, never changes them).
-      building
-        ? collect
-          ? sh`find ${release} -path ${collect} -prune -o -exec chown -h ${s.appUser} {} +`
-          : sh`chown -R -h ${s.appUser} ${release}`
-        : undefined,
+      root.before.length > 0 ? asRoot(s, ...root.before) : undefined,
       folder.prepare,
       raw('status=0'),
       script(
@@ -184,11 +209,7 @@ export function djangoStep(
         raw('} || status=$?')
       ),
       work.migrate ? folder.keep : undefined,
-      building ? sealRelease(s, release, collect) : undefined,
-      // Collected inside the release: frozen with it, root's, open to nginx.
-      staticRoot?.startsWith(`${release}/`) && (collect || building)
-        ? sh`chown -R -h root:root ${staticRoot} && chmod -R go+rX ${staticRoot}`
-        : undefined,
+      root.after.length > 0 ? asRoot(s, ...root.after) : undefined,
       raw('exit $status')
     )
   }

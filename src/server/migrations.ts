@@ -7,6 +7,7 @@
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
 import { inRelease } from './sandbox.js'
+import { asRoot } from './boundary.js'
 import { layout } from './layout.js'
 import type { Step } from './step.js'
 
@@ -182,7 +183,7 @@ function appFolder(
       sh`cleanup=${folder}`,
       raw(`trap 'rm -rf "$cleanup"' EXIT`)
     ),
-    handOver: sh`chown -R -h ${s.appUser}:${s.appUser} ${folder}`
+    handOver: asRoot(s, { op: 'hand', path: folder, user: s.appUser })
   }
 }
 
@@ -205,13 +206,9 @@ export function workFolder(
   const keep = script(
     target
       ? script(
-          sh`if [ -e ${made} ] || [ -L ${made} ]; then`,
-          sh`  mv -f ${made} ${target}`,
-          sh`  if [ -L ${target} ] || [ ! -f ${target} ] || [ "$(stat -c %h ${target})" != 1 ]; then rm -rf ${target}; echo 'the backup is not a plain file' >&2; exit 1; fi`,
-          sh`  chown root:root ${target} && chmod 600 ${target}`,
+          sh`size=$(${asRoot(s, { op: 'keep', path: made, to: target })})`,
           // On a line of its own: migrate's last line may have no line break.
-          sh`  printf '\n%s%s %s\n' ${BACKUP_MARK} "$(stat -c %s ${target})" ${target}`,
-          raw('fi')
+          sh`if [ -n "$size" ]; then printf '\n%s%s %s\n' ${BACKUP_MARK} "$size" ${target}; fi`
         )
       : undefined,
     sh`if [ -e ${folder}/migrated ]; then mkdir -p ${layout(s).migrated} && : > ${`${layout(s).migrated}/${id}`} && printf '\n%s\n' ${MIGRATED_MARK}; fi`
@@ -312,7 +309,7 @@ export function restoreStep(
       raw('set -eu'),
       make,
       // The app reads a copy of its own; the backup stays root's.
-      sh`cp ${backup} ${copy}`,
+      asRoot(s, { op: 'copy', from: backup, path: copy }),
       handOver,
       inRelease(s, id, 'restore', [...writable, folder], sh`python -c ${RESTORE_PY} ${copy}`),
       sh`rm -f ${ahead.map((r) => `${layout(s).migrated}/${r}`)}`

@@ -6,7 +6,8 @@ import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
 import { LEGACY_FAILED_MARK, layout, RELEASE_ID } from './layout.js'
 import type { SettingsRead } from './discover.js'
-import { safeDir } from './safe-dir.js'
+import { appUserCheck } from './app-user.js'
+import { asRoot, type BoundaryOp } from './boundary.js'
 import { asApp, unitPrefix } from './sandbox.js'
 import type { Step } from './step.js'
 
@@ -38,11 +39,13 @@ export function prepareStep(s: Settings): Step {
     privileged: true,
     command: script(
       raw('set -eu'),
+      // An existing user must be one of its own: never root, nginx's, or in another group.
+      appUserCheck(s),
       sh`if ! id -u ${app} >/dev/null 2>&1; then useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin ${app}; echo "created the system user ${app}"; fi`,
       sh`mkdir -p ${p.releases} ${p.state} ${p.failed}`,
       sh`chown -h root:root ${p.root} ${p.releases} ${p.state} ${p.failed} && chmod 755 ${p.root} ${p.releases} && chmod 700 ${p.state}`,
       // The app writes only shared/ (database, media); nginx may only pass through it.
-      safeDir(s, p.shared, { user: app, group: app }, '711')
+      asRoot(s, { op: 'folder', path: p.shared, owner: { user: app, group: app }, mode: '711' })
     )
   }
 }
@@ -67,22 +70,10 @@ export function dotenvText(s: Settings): string {
 
 /**
  * Code is root's and the app's group's to read, nobody else's: others may only pass through
- * folders (nginx serves the collected static files, which collectstatic opens to it).
+ * folders (nginx serves the collected static files, which are sealed on their own: `except`).
  */
-export function sealRelease(s: Settings, dir: string, except?: string): ShellText {
-  if (!except)
-    return script(
-      sh`chown -R -h root:${s.appUser} ${dir}`,
-      sh`chmod -R u=rwX,g=rX,o= ${dir}`,
-      sh`find ${dir} -type d -exec chmod o+x {} +`
-    )
-  // Without the folder `except` (collected static files, some the previous release's too); no
-  // link given to chmod, which would follow it.
-  return script(
-    sh`find ${dir} -path ${except} -prune -o -exec chown -h root:${s.appUser} {} +`,
-    sh`find ${dir} -path ${except} -prune -o ! -type l -exec chmod u=rwX,g=rX,o= {} +`,
-    sh`find ${dir} -path ${except} -prune -o -type d -exec chmod o+x {} +`
-  )
+export function sealRelease(s: Settings, dir: string, except?: string): BoundaryOp {
+  return { op: 'take', path: dir, group: s.appUser, mode: 'code', except }
 }
 
 /**
@@ -118,8 +109,11 @@ export function uploadStep(s: Settings, id: string, early?: EarlyVenv): Step {
       raw('  exit 2'),
       raw('fi'),
       // What the action writes in a release is its own: nothing the repository ships in its place.
-      sh`rm -rf ${dir}/.venv ${dir}/${LEGACY_FAILED_MARK}`,
-      sealRelease(s, dir),
+      asRoot(
+        s,
+        { op: 'remove', path: dir, names: ['.venv', LEGACY_FAILED_MARK] },
+        sealRelease(s, dir)
+      ),
       beside &&
         script(
           raw('venv_status=0; wait "$venv_pid" || venv_status=$?'),
@@ -205,25 +199,28 @@ function venvBuild(
         sh`  ${venv}/bin/python -I "$wheel/pip" ${pip}`,
         sh`  echo ${`installed ${s.requirements}`}`,
         raw('fi'),
+        // A build stopped from outside (a killed run's, by the next run's lock) ends
+        // "successfully" for systemd (SIGTERM is a clean exit): only this mark says it ended.
         sh`: > ${venv}/.built`
       )
-    ),
-    // A build stopped from outside (a killed run's, by the next run's lock) ends "successfully"
-    // for systemd (SIGTERM is a clean exit): only the build's own last word says it ended.
-    sh`if [ ! -e ${venv}/.built ]; then echo 'the venv build was stopped before it ended' >&2; exit 1; fi`,
-    sh`rm -f ${venv}/.built`
+    )
   )
 }
 
 /**
  * Root takes what the build wrote (`built`: the venv, or the release a venv inside it was built
- * in) and marks the venv usable: a venv without the mark is a half-built one, built again.
+ * in) and marks the venv usable, when the build ran to its end: a venv without the mark is a
+ * half-built one, built again.
  */
-function completeVenv(venv: string, built: string): ShellText {
-  return script(
-    sh`chown -R -h root:root ${built} && chmod -R go-w ${built}`,
-    sh`: > ${venv}/.complete`
-  )
+function completeVenv(s: Settings, venv: string, built: string, remove: string[] = []): BoundaryOp {
+  return {
+    op: 'venv',
+    path: venv,
+    tree: built,
+    mode: built === venv ? 'public' : 'code',
+    group: s.appUser,
+    remove
+  }
 }
 
 /**
@@ -232,24 +229,28 @@ function completeVenv(venv: string, built: string): ShellText {
  */
 function earlyVenvBuild(s: Settings, early: EarlyVenv, venv: string): ShellText {
   const p = layout(s)
-  const folder = `${venv}/.requirements`
+  const folder = '.requirements'
   return script(
     raw('set -eu'),
-    sh`if [ ! -e ${venv}/.complete ]; then`,
-    sh`  rm -rf ${venv} && mkdir -p ${p.venvs} && mkdir ${venv} ${folder}`,
-    ...early.files.map((f) => {
-      const path = `${folder}/${f.path}`
-      return sh`  mkdir -p ${path.slice(0, path.lastIndexOf('/'))} && printf %s ${Buffer.from(f.text).toString('base64')} | base64 -d > ${path}`
-    }),
-    sh`  chown ${s.appUser} ${venv}`,
+    sh`if ! ${asRoot(s, { op: 'ready', path: venv })}; then`,
+    sh`  rm -rf ${venv} && mkdir -p ${p.venvs} && mkdir ${venv}`,
+    // Root's files in a folder root makes, handed to the app user once they are written.
+    asRoot(
+      s,
+      {
+        op: 'files',
+        path: `${venv}/${folder}`,
+        files: early.files.map((f) => [f.path, Buffer.from(f.text).toString('base64')])
+      },
+      { op: 'folder', path: venv, owner: { user: s.appUser, group: s.appUser }, mode: '755' }
+    ),
     venvBuild(s, {
       venv,
       cwd: venv,
-      requirements: `${folder}/${s.requirements}`,
+      requirements: `${venv}/${folder}/${s.requirements}`,
       writable: [venv]
     }),
-    sh`  rm -rf ${folder}`,
-    completeVenv(venv, venv),
+    asRoot(s, completeVenv(s, venv, venv, [folder])),
     sh`  echo ${`built the venv ${early.key} beside the upload`}`,
     raw('fi')
   )
@@ -276,22 +277,34 @@ export function venvStep(s: Settings, id: string, key: string | null): Step {
     command: script(
       raw('set -eu'),
       // A venv is usable once marked complete; a half-built one (a killed run) is rebuilt.
-      sh`if [ ! -e ${venv}/.complete ]; then`,
+      sh`if ! ${asRoot(s, { op: 'ready', path: venv })}; then`,
       sh`  rm -rf ${venv}`,
       key
-        ? sh`  mkdir -p ${p.venvs} && mkdir ${venv} && chown ${s.appUser} ${venv}`
-        : sh`  chown -R -h ${s.appUser} ${dir}`,
+        ? script(
+            sh`  mkdir -p ${p.venvs} && mkdir ${venv}`,
+            asRoot(s, {
+              op: 'folder',
+              path: venv,
+              owner: { user: s.appUser, group: s.appUser },
+              mode: '755'
+            })
+          )
+        : asRoot(s, { op: 'hand', path: dir, user: s.appUser }),
       build,
-      completeVenv(venv, key ? venv : dir),
+      asRoot(s, completeVenv(s, venv, key ? venv : dir)),
       sh`  echo "built the venv ${key ?? '.venv'}"`,
       key ? sh`else echo "reused the venv ${key}"` : undefined,
       sh`fi`,
-      key ? sh`ln -sfn ${`../../venvs/${key}`} ${dir}/.venv` : undefined,
-      // Byte-compiled by root with the system's interpreter, which neither imports the code nor
-      // loads the venv's packages: the release is read-only to the app, which would otherwise
-      // compile on every start.
-      sh`(cd / && ${s.python} -I -m compileall -q -x ${'(^|/)\\.venv/'} ${dir} >/dev/null 2>&1) || true`,
-      sealRelease(s, dir)
+      // Byte-compiled by root, which reads the sources by descriptor (a linked one is passed
+      // by) and compiles without running them: the release is read-only to the app, which
+      // would otherwise compile on every start.
+      asRoot(
+        s,
+        ...(key
+          ? [{ op: 'symlink', path: dir, name: '.venv', target: `../../venvs/${key}` } as const]
+          : []),
+        { op: 'compile', path: dir, group: s.appUser, skip: ['.venv'] }
+      )
     )
   }
 }
@@ -324,15 +337,23 @@ export function parseDiskSpace(stdout: string): { writtenMb: number; freeMb: num
   return { writtenMb: mb(kb('written')), freeMb: mb(kb('free')) }
 }
 
-/** A release that failed stays for inspection until pruned, marked so no rollback chooses it. */
+/**
+ * A release that failed stays for inspection until pruned, marked so no rollback chooses it, and
+ * root's again: a step stopped half-way (command-timeout, a dropped connection) may have left
+ * folders the app was handed for the Django process.
+ */
 export function markFailedStep(s: Settings, id: string): Step {
-  const failed = layout(s).failed
+  const { failed, release } = { failed: layout(s).failed, release: layout(s).release(id) }
   return {
     id: 'mark-failed',
     phase: 'cleanup',
     title: `Mark ${id} as failed (kept for inspection until pruned)`,
     privileged: true,
-    command: sh`mkdir -p ${failed} && : > ${`${failed}/${id}`}`
+    command: script(
+      raw('set -eu'),
+      sh`mkdir -p ${failed} && : > ${`${failed}/${id}`}`,
+      sh`if [ -d ${release} ] && [ ! -L ${release} ]; then ${asRoot(s, sealRelease(s, release))}; fi`
+    )
   }
 }
 

@@ -32,9 +32,13 @@ export function sandboxProperties(s: Settings, writable: readonly string[]): str
   ]
 }
 
-/** The prefix of every transient unit of a project, so a lock holder can stop them all. */
-export function unitPrefix(s: Settings): string {
-  return `dda-${s.projectName.replace(/_/g, '-')}`
+/**
+ * The prefix of every transient unit of a project, so a lock holder can stop them all
+ * (`<prefix>-*`). A project name has no `-` (a Python identifier), so the `-` after it ends it:
+ * shop's pattern never matches a unit of shop_api's.
+ */
+export function unitPrefix(s: Pick<Settings, 'projectName'>): string {
+  return `dda-${s.projectName}`
 }
 
 export interface AppCommand {

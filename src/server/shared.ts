@@ -7,7 +7,7 @@ import type { Settings } from '../settings.js'
 import { raw, script, sh } from '../shell.js'
 import type { DjangoFacts } from './discover.js'
 import { layout } from './layout.js'
-import { safeDir } from './safe-dir.js'
+import { asRoot, type BoundaryOp } from './boundary.js'
 import { asApp } from './sandbox.js'
 import type { Step } from './step.js'
 
@@ -73,28 +73,6 @@ export function sharedLocation(
   return hit ? `${p.shared}/${rel}` : path
 }
 
-const LINK_PY = `
-import os, sys
-release, pairs = sys.argv[1], sys.argv[2:]
-for rel, target in zip(pairs[::2], pairs[1::2]):
-    fd = os.open(release, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    *parents, name = rel.split('/')
-    for part in parents:
-        try:
-            os.mkdir(part, 0o751, dir_fd=fd)
-        except FileExistsError:
-            pass
-        child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
-        os.close(fd)
-        fd = child
-    try:
-        os.rename(name, '.%s.shipped' % name, src_dir_fd=fd, dst_dir_fd=fd)
-    except FileNotFoundError:
-        pass
-    os.symlink(target, name, dir_fd=fd)
-    os.close(fd)
-`
-
 /**
  * Puts the shared paths in place: what the first release ships is copied to shared/ by the app
  * (a file the app cannot read stays behind), folders are made for the app (nginx may read
@@ -118,12 +96,22 @@ export function shareStep(s: Settings, id: string, shared: SharedPath[]): Step {
     command: script(
       raw('set -eu'),
       asApp(s, { name: 'share', cwd: release, writable: [p.shared], release: id }, script(...copy)),
-      ...shared
-        .filter((sp) => sp.kind === 'folder')
-        .map((sp) =>
-          safeDir(s, `${p.shared}/${sp.path}`, { user: s.appUser, group: 'www-data' }, '2750')
-        ),
-      sh`${s.python} -I -c ${LINK_PY} ${release} ${shared.flatMap((sp) => [sp.path, `${p.shared}/${sp.path}`])}`
+      asRoot(
+        s,
+        ...shared
+          .filter((sp) => sp.kind === 'folder')
+          .map((sp): BoundaryOp => ({
+            op: 'folder',
+            path: `${p.shared}/${sp.path}`,
+            owner: { user: s.appUser, group: 'www-data' },
+            mode: '2750'
+          })),
+        {
+          op: 'share',
+          path: release,
+          links: shared.map((sp) => [sp.path, `${p.shared}/${sp.path}`])
+        }
+      )
     )
   }
 }

@@ -130,6 +130,43 @@ export async function checksums(host: TestHost, folders: string[]): Promise<stri
   return result.stdout
 }
 
+/**
+ * Content, owner and mode of everything root owns outside the deploy path that matters, and the
+ * owner and mode of nginx's logs (their content grows with every request). Which instance (blue
+ * or green) is enabled, and the boot-time link to it, are the deploy's own: they alternate. With
+ * `siteMayChange`, the content of the project's nginx site is not compared: a deploy whose
+ * settings moved STATIC_ROOT writes another one, its owner and mode still are.
+ */
+export async function systemState(
+  host: TestHost,
+  project: string,
+  options: { siteMayChange?: boolean } = {}
+): Promise<string> {
+  const folders = '/etc /root /usr/local /opt /var/www /var/lib/dpkg'
+  const state = await onHost(
+    host,
+    `find ${folders} -xdev \\( -type f -o -type l -o -type d \\) -printf '%p %u:%g %m %l\\n' 2>/dev/null | sort; ` +
+      `find ${folders} -xdev -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum; ` +
+      `stat -c '%n %U:%G %a' /var/log/nginx /var/log/nginx/access.log /var/log/nginx/error.log 2>&1`
+  )
+  const instance = new RegExp(`gunicorn-${project}@(?:blue|green)\\.`, 'g')
+  const boot = new RegExp(`^[0-9a-f]{64} {2}/etc/tmpfiles\\.d/gunicorn-${project}\\.conf$`, 'm')
+  const site = new RegExp(`^[0-9a-f]{64} {2}/etc/nginx/sites-available/${project}$`, 'm')
+  const normal = state
+    .replace(instance, `gunicorn-${project}@INSTANCE.`)
+    .replace(boot, 'INSTANCE LINK')
+  return options.siteMayChange ? normal.replace(site, 'SITE') : normal
+}
+
+/** Files outside the deploy path (and the kernel's and systemd's own) that the app user owns. */
+export async function appOwnedOutside(host: TestHost, project: string): Promise<string> {
+  return onHost(
+    host,
+    `find / -xdev -user ${project} -not -path '/srv/${project}/*' -not -path '/proc/*' -not -path '/sys/*' ` +
+      "-not -path '/run/*' -not -path '/tmp/*' -not -path '/var/tmp/*' 2>/dev/null || true"
+  )
+}
+
 export interface Annotation {
   title: string
   message: string

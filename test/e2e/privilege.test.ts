@@ -6,7 +6,15 @@ import { join } from 'node:path'
 import { sandboxProperties } from '../../src/server/sandbox.js'
 import { readSettings } from '../../src/settings.js'
 import { type ActionRun, runAction } from './action.js'
-import { deployInputs, edit, health, workspaceWith, onHost } from './fixture.js'
+import {
+  appOwnedOutside as fixtureAppOwnedOutside,
+  deployInputs,
+  edit,
+  health,
+  onHost,
+  systemState as fixtureSystemState,
+  workspaceWith
+} from './fixture.js'
 import { bootHost, type TestHost } from './testhost.js'
 
 let host: TestHost
@@ -20,29 +28,9 @@ afterAll(async () => {
 
 const must = (cmd: string) => onHost(host, cmd)
 
-/**
- * Content, owner and mode of everything root owns outside the deploy path that matters. Which
- * instance (blue or green) is enabled, and the boot-time link to it, are the deploy's own: they
- * alternate.
- */
-async function systemState(): Promise<string> {
-  const folders = '/etc /root /usr/local /opt /var/www /var/lib/dpkg'
-  const state = await must(
-    `find ${folders} -xdev \\( -type f -o -type l -o -type d \\) -printf '%p %u:%g %m %l\\n' 2>/dev/null | sort; ` +
-      `find ${folders} -xdev -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum`
-  )
-  return state
-    .replace(/gunicorn-mysite@(?:blue|green)\./g, 'gunicorn-mysite@INSTANCE.')
-    .replace(/^[0-9a-f]{64} {2}\/etc\/tmpfiles\.d\/gunicorn-mysite\.conf$/m, 'INSTANCE LINK')
-}
-
-/** Files outside the deploy path (and the kernel's and systemd's own) that the app user owns. */
-async function appOwnedOutside(): Promise<string> {
-  return must(
-    "find / -xdev -user mysite -not -path '/srv/mysite/*' -not -path '/proc/*' -not -path '/sys/*' " +
-      "-not -path '/run/*' -not -path '/tmp/*' -not -path '/var/tmp/*' 2>/dev/null || true"
-  )
-}
+/** What root owns outside the deploy path (fixture.ts), and what the app owns there. */
+const systemState = () => fixtureSystemState(host, 'mysite')
+const appOwnedOutside = () => fixtureAppOwnedOutside(host, 'mysite')
 
 /**
  * The lines of the runner's log that it would read as workflow commands, outside the blocks the
