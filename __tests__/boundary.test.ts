@@ -20,7 +20,7 @@ import {
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BOUNDARY_PY, type BoundaryOp } from '../src/server/boundary.js'
+import { BOUNDARY_PY, NOT_READY, type BoundaryOp } from '../src/server/boundary.js'
 
 // The app user of these tests: an account every Debian system has, with no rights of its own.
 const APP = 'nobody'
@@ -184,6 +184,39 @@ maybe('the root boundary, attacked at every component', () => {
     expect(mode(join(outside, 'shadow'))).toBe('600')
   })
 
+  test('take, for a tree the app had: a root file the app moved in from a folder it writes is removed, never opened up', () => {
+    const release = join(deploy, 'releases/r1')
+    tree(release, true)
+    // A root-only file in shared/ (an admin's manage.py run as root left it): the app may
+    // rename it, not read it; moved into its tree, root's take would have made it readable.
+    mkdirSync(join(deploy, 'shared'))
+    asApp(join(deploy, 'shared'))
+    writeFileSync(join(deploy, 'shared/root-made.log'), 'ROOT-ONLY', { mode: 0o600 })
+    execFileSync('setpriv', [
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      'mv',
+      join(deploy, 'shared/root-made.log'),
+      join(release, 'pkg/')
+    ])
+    // A root file sealed as code stays (the release's own, which the app could not change).
+    writeFileSync(join(release, 'sealed.py'), 'X = 1\n', { mode: 0o640 })
+    chownSync(join(release, 'sealed.py'), 0, APP_UID)
+    const result = run([{ op: 'take', path: release, group: APP_GROUP, mode: 'code', user: APP }])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain('removed pkg/root-made.log')
+    expect(readdirSync(join(release, 'pkg'))).not.toContain('root-made.log')
+    expect([owner(join(release, 'sealed.py')), mode(join(release, 'sealed.py'))]).toEqual([
+      0,
+      '640'
+    ])
+    expect([owner(join(release, 'pkg/mod.py')), mode(join(release, 'pkg/mod.py'))]).toEqual([
+      0,
+      '640'
+    ])
+  })
+
   test("take: the app renaming a folder for a link while root works below finds it root's already", () => {
     const release = join(deploy, 'releases/r1')
     tree(release, true)
@@ -257,7 +290,14 @@ maybe('the root boundary, attacked at every component', () => {
     symlinkSync(join(outside, 'shadow'), join(venv, '.complete'))
     symlinkSync(join(outside, 'shadow'), join(venv, '.built'))
     const before = state()
-    const op: BoundaryOp = { op: 'venv', path: venv, tree: venv, mode: 'public', group: APP_GROUP }
+    const op: BoundaryOp = {
+      op: 'venv',
+      path: venv,
+      tree: venv,
+      mode: 'public',
+      group: APP_GROUP,
+      user: APP
+    }
     const stopped = run([op])
     expect(stopped.code).toBe(3)
     expect(stopped.stderr).toContain('the venv build was stopped before it ended')
@@ -280,9 +320,16 @@ maybe('the root boundary, attacked at every component', () => {
     writeFileSync(join(venv, '.built'), '')
     writeFileSync(join(venv, '.complete'), '')
     execFileSync('chown', ['-R', `${APP_UID}:${APP_UID}`, venv])
-    const op: BoundaryOp = { op: 'venv', path: venv, tree: venv, mode: 'public', group: APP_GROUP }
+    const op: BoundaryOp = {
+      op: 'venv',
+      path: venv,
+      tree: venv,
+      mode: 'public',
+      group: APP_GROUP,
+      user: APP
+    }
     expect(run([op]).code).not.toBe(0)
-    expect(run([{ op: 'ready', path: venv }]).code).toBe(1)
+    expect(run([{ op: 'ready', path: venv }]).code).toBe(NOT_READY)
   })
 
   test("hand: only from root's folders", () => {
@@ -298,14 +345,19 @@ maybe('the root boundary, attacked at every component', () => {
     mkdirSync(venv, { recursive: true })
     writeFileSync(join(venv, '.complete'), '')
     asApp(join(venv, '.complete'))
-    expect(run([{ op: 'ready', path: venv }]).code).toBe(1)
+    expect(run([{ op: 'ready', path: venv }]).code).toBe(NOT_READY)
     chownSync(join(venv, '.complete'), 0, 0)
     asApp(venv)
-    expect(run([{ op: 'ready', path: venv }]).code).toBe(1)
+    expect(run([{ op: 'ready', path: venv }]).code).toBe(NOT_READY)
     chownSync(venv, 0, 0)
     expect(run([{ op: 'ready', path: venv }]).code).toBe(0)
+    // The operations after it run only when the venv is complete.
+    const after: BoundaryOp = { op: 'remove', path: venv, names: ['.complete'] }
+    expect(run([{ op: 'ready', path: venv }, after]).code).toBe(0)
+    expect(run([{ op: 'ready', path: venv }, after]).code).toBe(NOT_READY)
+    writeFileSync(join(venv, '.complete'), '')
     for (const at of linkedAtEachComponent(deploy, 'venvs/k1', join(base, 'elsewhere'))) {
-      expect([at, run([{ op: 'ready', path: venv }]).code]).toEqual([at, 1])
+      expect([at, run([{ op: 'ready', path: venv }]).code]).toEqual([at, NOT_READY])
     }
   })
 
@@ -340,13 +392,13 @@ maybe('the root boundary, attacked at every component', () => {
     expect(loaded.trim()).toBe(`${pyc} 1`)
   })
 
-  test('keep: a link, a hard link, or a file swapped after it was checked is never kept', () => {
+  test('keep: a link or a hard link is never kept; a name swapped after the check keeps the file checked', () => {
     const work = join(deploy, 'backups/.new-r1')
     const target = join(deploy, 'backups/r1.sqlite3')
     mkdirSync(work, { recursive: true })
     asApp(work)
     const before = state()
-    const keep: BoundaryOp = { op: 'keep', path: join(work, 'backup'), to: target }
+    const keep: BoundaryOp = { op: 'keep', path: join(work, 'backup'), to: target, say: 'KEPT ' }
     symlinkSync(join(outside, 'shadow'), join(work, 'backup'))
     expect(run([keep]).stderr).toContain('is not a plain file')
     rmSync(join(work, 'backup'))
@@ -355,31 +407,81 @@ maybe('the root boundary, attacked at every component', () => {
     rmSync(join(work, 'backup'))
     writeFileSync(join(work, 'backup'), 'data')
     asApp(join(work, 'backup'))
+    // As root opens it, the app swaps the name for a link to a root file, and a folder: root
+    // keeps the file it checked, by its descriptor, never what the name is now.
     const swapped = run([keep], {
       at: 'open',
       name: 'backup',
-      script: `cd ${work} && mv backup b.old && ln -s ${outside}/shadow backup`
+      script: `cd ${work} && mv backup b.old && ln -s ${outside}/shadow backup && mkdir folder`
     })
-    expect(swapped.stderr).toContain('changed while it was kept')
-    expect(() => lstatSync(target)).toThrow()
+    expect(swapped.code).toBe(0)
+    expect(swapped.stdout).toBe(`\nKEPT 4 ${target}\n`)
+    expect(readFileSync(target, 'utf8')).toBe('data')
+    expect([owner(target), mode(target), lstatSync(target).isFile()]).toEqual([0, '600', true])
     expect(state()).toBe(before)
-    // What root moved (the app's link) was removed again; the app's file stays the app's.
-    expect(readdirSync(work)).toEqual(['b.old'])
-    renameSync(join(work, 'b.old'), join(work, 'backup'))
-    const kept = run([keep])
-    expect(kept.stdout.trim()).toBe('4')
-    expect([owner(target), mode(target)]).toEqual([0, '600'])
-    // A folder swapped in just before the rename is moved, then removed: never left in backups/.
-    rmSync(target)
-    writeFileSync(join(work, 'backup'), 'data')
-    asApp(join(work, 'backup'))
-    const folder = run([keep], {
-      at: 'rename',
-      name: 'backup',
-      script: `cd ${work} && mv backup real && mkdir backup && touch backup/from-app`
-    })
-    expect(folder.stderr).toContain('changed while it was kept')
-    expect(readdirSync(join(deploy, 'backups')).sort()).toEqual(['.new-r1'])
+    // The app's name of it now leads to a file only root reads.
+    const read = spawnSync('setpriv', [
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      'cat',
+      join(work, 'b.old')
+    ])
+    expect(read.status).not.toBe(0)
+  })
+
+  test("user: an account of its own passes; root, nginx's, another primary group, another group, a shared uid are refused", () => {
+    // A user of the test's own, made and removed here (as the action makes one).
+    const name = `ddatest${process.pid % 10000}`
+    const user = (argv: string[]) => execFileSync(argv[0], argv.slice(1), { stdio: 'ignore' })
+    user([
+      'useradd',
+      '--system',
+      '--user-group',
+      '--no-create-home',
+      '--shell',
+      '/usr/sbin/nologin',
+      name
+    ])
+    try {
+      const check = (account: string) => run([{ op: 'user', user: account }])
+      expect(check(name)).toMatchObject({ code: 0, stderr: '' })
+      expect(check('no-such-user-here')).toMatchObject({ code: 0, stderr: '' })
+      const other = 'choose another app-user (the action creates it)'
+      const says = (what: string, todo = other) =>
+        `: the app user must be a user of its own, in no other group; ${todo}\n`.replace(/^/, what)
+      expect(check('root').stderr).toBe(says('app-user root has uid 0, which is root'))
+      expect(check('www-data').stderr).toBe(
+        says(
+          "app-user www-data is the user nginx runs as (group www-data), which reads every site's files"
+        )
+      )
+      expect(check('nobody').stderr).toBe(
+        says(
+          'app-user nobody has the primary group nogroup, not a group of its own',
+          `make it nobody (usermod -g nobody nobody), or ${other}`
+        )
+      )
+      user(['usermod', '-aG', 'adm', name])
+      expect(check(name).stderr).toBe(
+        says(
+          `app-user ${name} is in the group adm`,
+          `remove it from the group (gpasswd -d ${name} adm), or ${other}`
+        )
+      )
+      user(['gpasswd', '-d', name, 'adm'])
+      // Another name for its uid.
+      const uid = execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim()
+      user(['useradd', '--system', '--no-create-home', '--non-unique', '--uid', uid, '-g', name, `${name}b`])
+      expect(check(name).stderr).toMatch(
+        new RegExp(`^app-user ${name} shares its uid \\d+ with another account`)
+      )
+      expect(check(name).code).toBe(1)
+    } finally {
+      spawnSync('userdel', [`${name}b`])
+      spawnSync('userdel', [name])
+      spawnSync('groupdel', [name])
+    }
   })
 
   test("copy: root's backup copied into the work folder; a link at any component is refused", () => {

@@ -64,7 +64,8 @@ describe('the Django steps for the database', () => {
     expect(boundaryOps(text)).toContainEqual({
       op: 'keep',
       path: `/srv/mysite/backups/.new-${NEW}/backup`,
-      to: `/srv/mysite/backups/${NEW}.pgdump`
+      to: `/srv/mysite/backups/${NEW}.pgdump`,
+      say: 'DATABASE-BACKUP '
     })
     // No credential on a command line: the script reads them from the settings.
     expect(text).not.toMatch(/PASSWORD=|PGPASSWORD=/)

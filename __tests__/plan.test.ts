@@ -244,7 +244,7 @@ describe('choices made from the settings', () => {
       { op: 'hand', path: staticRoot, user: 'mysite', foldersOnly: true },
       // The folder of the database backup, the app's while the process runs.
       { op: 'hand', path: `/srv/mysite/backups/.new-${RELEASE}`, user: 'mysite' },
-      { op: 'take', path: staticRoot, group: 'root', mode: 'public' }
+      { op: 'take', path: staticRoot, group: 'root', mode: 'public', user: 'mysite' }
     ])
     expect(text.indexOf('systemd-run')).toBeGreaterThan(text.indexOf('"op":"hand"'))
     expect(text.indexOf('systemd-run')).toBeLessThan(text.indexOf('"op":"take"'))
@@ -268,7 +268,8 @@ describe('choices made from the settings', () => {
       path: release,
       group: 'mysite',
       mode: 'code',
-      except: 'staticfiles'
+      except: 'staticfiles',
+      user: 'mysite'
     })
     // Collected outside the release (kept across releases): nothing to link.
     expect(linked(django({ staticRoot: '/srv/mysite/static', staticStorage: storage }))).toBe(false)

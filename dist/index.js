@@ -40192,50 +40192,10 @@ function uncleanCloseWarning(facts) {
         'gunicorn-args as -k (README: ASGI and WebSockets).');
 }
 
-;// CONCATENATED MODULE: ./src/server/boundary-program.ts
-// The root boundary's program (src/server/boundary.ts says what each operation does, SECURITY.md
-// why it is safe): Python, run by root with -I -S, nothing imported but the standard library.
-/**
- * The operations, in Python. `reach` opens the trusted base (the deploy path: root's, checked by
- * the lock; or /) as it is, and every later component with O_NOFOLLOW; everything after works
- * on descriptors. Errors end the process with exit 1 and one line naming the path.
- */
-const boundary_program_BOUNDARY_PY = String.raw `
-import base64, grp, importlib.util, json, marshal, os, pwd, shutil, stat, sys
-DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
-NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-class Refused(Exception):
-    pass
-def uid(name):
-    return pwd.getpwnam(name).pw_uid
-def gid(name):
-    return grp.getgrnam(name).gr_gid
-def reach(base, path, make=None):
-    fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    done = base.rstrip('/')
-    for name in [p for p in path[len(base):].split('/') if p]:
-        done += '/' + name
-        try:
-            if name in ('.', '..'):
-                raise OSError(0, 'a dot segment')
-            if make is not None:
-                try:
-                    os.mkdir(name, make, dir_fd=fd)
-                except FileExistsError:
-                    pass
-            child = os.open(name, DIR, dir_fd=fd)
-        except OSError as error:
-            raise Refused('%s is a link or not a folder (%s)' % (done, error.strerror))
-        finally:
-            os.close(fd)
-        fd = child
-    return fd
-def names(rel):
-    parts = rel.split('/')
-    if any(part in ('', '.', '..') for part in parts):
-        raise Refused('%s is not a plain relative path' % rel)
-    return parts
+;// CONCATENATED MODULE: ./src/server/boundary-trees.ts
+// The root boundary's walks over trees (part of BOUNDARY_PY, src/server/boundary-program.ts):
+// every function works on descriptors, reaching each entry without following a link.
+const TREES_PY = String.raw `
 def lstat(name, fd):
     try:
         return os.stat(name, dir_fd=fd, follow_symlinks=False)
@@ -40269,7 +40229,10 @@ def wanted(st, mode, group):
     x = st.st_mode & 0o111
     perm = (0o750 if x else 0o640) if mode == 'code' else (0o755 if x else 0o644)
     return st.st_uid == 0 and st.st_gid == (group if mode == 'code' else 0) and stat.S_IMODE(st.st_mode) == perm
-def take(fd, mode, group, rel, skip, removed):
+def kept(st, group):
+    # A root file already sealed (code or static files): the app cannot have changed it.
+    return wanted(st, 'code', group) or wanted(st, 'public', group)
+def take(fd, mode, group, rel, skip, removed, user=None):
     seal(fd, os.fstat(fd), mode, group)
     for name in os.listdir(fd):
         path = rel + name
@@ -40283,15 +40246,19 @@ def take(fd, mode, group, rel, skip, removed):
         elif stat.S_ISDIR(st.st_mode):
             child = os.open(name, DIR, dir_fd=fd)
             try:
-                take(child, mode, group, path + '/', skip, removed)
+                take(child, mode, group, path + '/', skip, removed, user)
             finally:
                 os.close(child)
-        elif stat.S_ISREG(st.st_mode) and (st.st_nlink == 1 or wanted(st, mode, group)):
-            if st.st_nlink == 1:
-                seal_entry(name, fd, st, mode, group)
+        elif stat.S_ISREG(st.st_mode) and user is not None and st.st_uid == 0 and kept(st, group):
+            continue
+        elif stat.S_ISREG(st.st_mode) and user is None and st.st_nlink > 1 and wanted(st, mode, group):
+            continue
+        elif stat.S_ISREG(st.st_mode) and st.st_nlink == 1 and (user is None or st.st_uid == user):
+            seal_entry(name, fd, st, mode, group)
         else:
-            # A hard link root did not make (the file may be anyone's, anywhere on the disk), or
-            # a FIFO, socket or device: no place in code or static files.
+            # A hard link root did not make (the file may be anyone's, anywhere on the disk), a
+            # file the app moved in from a folder it writes (root's or another user's: never
+            # opened up), or a FIFO, socket or device: no place in code or static files.
             os.unlink(name, dir_fd=fd)
             removed.append(path)
 def hand(fd, user, folders_only, rel, skip):
@@ -40338,7 +40305,10 @@ def link(src, dst):
             except FileExistsError:
                 pass
 def pyc(f, st, display):
-    source = b''
+    # Larger sources are left to the app (a sparse file would cost root time and memory).
+    if st.st_size > 8 << 20:
+        return None
+    source = bytearray()
     while True:
         chunk = os.read(f, 1 << 20)
         if not chunk:
@@ -40348,6 +40318,7 @@ def pyc(f, st, display):
         code = compile(source, display, 'exec', dont_inherit=True)
     except Exception:
         return None
+    import importlib.util, marshal
     header = importlib.util.MAGIC_NUMBER + (0).to_bytes(4, 'little')
     header += (int(st.st_mtime) & 0xFFFFFFFF).to_bytes(4, 'little') + (st.st_size & 0xFFFFFFFF).to_bytes(4, 'little')
     return header + marshal.dumps(code)
@@ -40413,14 +40384,111 @@ def write_all(fd, data):
     while view:
         view = view[os.write(fd, view):]
 def remove(fd, name):
+    # Folders by descriptor, each opened without following a link: only in root's folders.
     st = lstat(name, fd)
     if st is not None and stat.S_ISDIR(st.st_mode):
-        shutil.rmtree(name, dir_fd=fd)
+        child = os.open(name, DIR | os.O_NONBLOCK, dir_fd=fd)
+        try:
+            for entry in os.listdir(child):
+                remove(child, entry)
+        finally:
+            os.close(child)
+        os.rmdir(name, dir_fd=fd)
     elif st is not None:
         os.unlink(name, dir_fd=fd)
+`;
+
+;// CONCATENATED MODULE: ./src/server/boundary-program.ts
+// The root boundary's program (src/server/boundary.ts says what each operation does, SECURITY.md
+// why it is safe): Python, run by root with -I -S, nothing imported but the standard library.
+
+/** The exit status of a `ready` operation that found no complete venv. */
+const NOT_READY = 4;
+/**
+ * The operations, in Python. `reach` opens the trusted base (the deploy path: root's, checked by
+ * the lock; or /) as it is, and every later component with O_NOFOLLOW; everything after works
+ * on descriptors. Errors end the process with exit 1 and one line naming the path.
+ */
+const boundary_program_BOUNDARY_PY = String.raw `
+# Only what every operation needs is imported up front: each import is time at every step.
+import binascii, grp, json, os, pwd, stat, sys
+DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+class Refused(Exception):
+    pass
+def uid(name):
+    return pwd.getpwnam(name).pw_uid
+def gid(name):
+    return grp.getgrnam(name).gr_gid
+def reach(base, path, make=None):
+    fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    done = base.rstrip('/')
+    for name in [p for p in path[len(base):].split('/') if p]:
+        done += '/' + name
+        try:
+            if name in ('.', '..'):
+                raise OSError(0, 'a dot segment')
+            if make is not None:
+                try:
+                    os.mkdir(name, make, dir_fd=fd)
+                except FileExistsError:
+                    pass
+            child = os.open(name, DIR, dir_fd=fd)
+        except OSError as error:
+            raise Refused('%s is a link or not a folder (%s)' % (done, error.strerror))
+        finally:
+            os.close(fd)
+        fd = child
+    return fd
+def names(rel):
+    parts = rel.split('/')
+    if any(part in ('', '.', '..') for part in parts):
+        raise Refused('%s is not a plain relative path' % rel)
+    return parts
+${TREES_PY}
+def nginx_user():
+    try:
+        with open('/etc/nginx/nginx.conf') as conf:
+            for line in conf:
+                words = line.split('#')[0].replace(';', ' ').split()
+                if len(words) > 1 and words[0] == 'user':
+                    return words[1]
+    except OSError:
+        pass
+    return 'www-data'
+def check_user(name):
+    # The app user, when it exists, is an account of its own: not root, not nginx's, in no
+    # group but its own (sudo, adm, shadow, docker, www-data... each gives powers over the host
+    # or other sites' files), and no other name for its uid.
+    try:
+        pw = pwd.getpwnam(name)
+    except KeyError:
+        return
+    other = 'choose another app-user (the action creates it)'
+    def refuse(what, todo):
+        sys.exit('app-user %s %s: the app user must be a user of its own, in no other group; %s' % (name, what, todo))
+    if pw.pw_uid == 0:
+        refuse('has uid 0, which is root', other)
+    for web in ('www-data', nginx_user()):
+        if name == web:
+            refuse("is the user nginx runs as (group %s), which reads every site's files" % web, other)
+    try:
+        primary = grp.getgrgid(pw.pw_gid).gr_name
+    except KeyError:
+        primary = str(pw.pw_gid)
+    if primary != name:
+        refuse('has the primary group %s, not a group of its own' % primary, 'make it %s (usermod -g %s %s), or %s' % (name, name, name, other))
+    for group in grp.getgrall():
+        if name in group.gr_mem and group.gr_name != name:
+            refuse('is in the group %s' % group.gr_name, 'remove it from the group (gpasswd -d %s %s), or %s' % (name, group.gr_name, other))
+    if sum(1 for p in pwd.getpwall() if p.pw_uid == pw.pw_uid) != 1:
+        refuse('shares its uid %d with another account' % pw.pw_uid, other)
 def run(op, base):
-    kind, path = op['op'], op['path']
-    if kind == 'folder':
+    kind, path = op['op'], op.get('path')
+    if kind == 'user':
+        check_user(op['user'])
+    elif kind == 'folder':
         fd = reach(base(path), path, make=0o755)
         os.fchown(fd, uid(op['owner']['user']), gid(op['owner']['group']))
         os.fchmod(fd, int(op['mode'], 8))
@@ -40432,10 +40500,11 @@ def run(op, base):
     elif kind == 'take':
         fd = reach(base(path), path)
         removed = []
-        take(fd, op['mode'], gid(op['group']), '', op.get('except'), removed)
+        user = uid(op['user']) if op.get('user') else None
+        take(fd, op['mode'], gid(op['group']), '', op.get('except'), removed, user)
         os.close(fd)
         for path in removed:
-            print('removed %s: not a file root may take (a hard link, a FIFO or a device)' % path)
+            print('removed %s: not a file root may take (a hard link, a file the app moved in, a FIFO or a device)' % path)
     elif kind == 'link':
         try:
             src = reach(base(op['from']), op['from'])
@@ -40451,10 +40520,12 @@ def run(op, base):
         fd = reach(base(path), path)
         os.fchown(fd, 0, 0)
         os.fchmod(fd, 0o755)
-        remove(fd, '.complete')
+        mark = lstat('.complete', fd)
+        if mark is not None and not stat.S_ISDIR(mark.st_mode):
+            os.unlink('.complete', dir_fd=fd)
         os.close(fd)
         fd = reach(base(op['tree']), op['tree'])
-        take(fd, op['mode'], gid(op['group']), '', None, [])
+        take(fd, op['mode'], gid(op['group']), '', None, [], uid(op['user']))
         os.close(fd)
         fd = reach(base(path), path)
         built = lstat('.built', fd)
@@ -40463,7 +40534,7 @@ def run(op, base):
             sys.stderr.write('the venv build was stopped before it ended\n')
             sys.exit(3)
         os.unlink('.built', dir_fd=fd)
-        for name in op.get('remove', []):
+        for name in op.get('remove', []) + ['.complete']:
             remove(fd, name)
         os.close(os.open('.complete', NEW, 0o644, dir_fd=fd))
         os.close(fd)
@@ -40471,12 +40542,12 @@ def run(op, base):
         try:
             fd = reach(base(path), path)
         except Refused:
-            sys.exit(1)
+            sys.exit(${NOT_READY})
         mark = lstat('.complete', fd)
         ok = os.fstat(fd).st_uid == 0 and mark is not None and stat.S_ISREG(mark.st_mode) and mark.st_uid == 0
         os.close(fd)
         if not ok:
-            sys.exit(1)
+            sys.exit(${NOT_READY})
     elif kind == 'compile':
         # Only a speed-up (the app compiles in memory what has no .pyc): never a failed deploy.
         fd = reach(base(path), path)
@@ -40517,18 +40588,13 @@ def run(op, base):
         st = os.fstat(f)
         if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
             raise Refused('%s is not a plain file of one link' % path)
-        os.rename(name, to_name, src_dir_fd=src, dst_dir_fd=dst)
-        # What was renamed is what was checked, or it goes: the app may swap names meanwhile.
-        moved = lstat(to_name, dst)
-        if moved is None or (moved.st_dev, moved.st_ino) != (st.st_dev, st.st_ino):
-            remove(dst, to_name)
-            raise Refused('%s changed while it was kept' % path)
+        # The file root checked, linked by its descriptor (never by the name, which the app may
+        # swap meanwhile), made root's alone; the app's name goes with its folder.
+        remove(dst, to_name)
         os.fchown(f, 0, 0)
         os.fchmod(f, 0o600)
-        if os.fstat(f).st_nlink != 1:
-            os.unlink(to_name, dir_fd=dst)
-            raise Refused('%s is not a plain file of one link' % path)
-        print(os.fstat(f).st_size)
+        os.link('/proc/self/fd/%d' % f, to_name, dst_dir_fd=dst, follow_symlinks=True)
+        print('\n%s%d %s' % (op['say'], os.fstat(f).st_size, op['to']))
         os.close(f)
     elif kind == 'copy':
         folder, name = path.rsplit('/', 1)
@@ -40556,7 +40622,7 @@ def run(op, base):
             fd = reach(base(folder), folder, make=0o755)
             remove(fd, name)
             out = os.open(name, NEW, 0o644, dir_fd=fd)
-            write_all(out, base64.b64decode(data))
+            write_all(out, binascii.a2b_base64(data))
             os.close(out)
             os.close(fd)
 ops, trusted = json.loads(sys.argv[1]), sys.argv[2]
@@ -40855,27 +40921,26 @@ function appFolder(s, name) {
         folder,
         // Root's until handed over: nothing the app puts there first can redirect root's writes.
         make: script(shell_sh `mkdir -p ${p.backups} && chown root:root ${p.backups} && chmod 711 ${p.backups}`, shell_sh `rm -rf ${folder} && mkdir -m 700 ${folder}`, shell_sh `cleanup=${folder}`, raw(`trap 'rm -rf "$cleanup"' EXIT`)),
-        handOver: asRoot(s, { op: 'hand', path: folder, user: s.appUser })
+        handOver: { op: 'hand', path: folder, user: s.appUser }
     };
 }
 /**
  * The folder the one Django process writes the backup (and the mark that migrate ran) into: made
- * by root before it and handed to the app user (`prepare`), read by root after it (`keep`): the
- * backup renamed out of the app's reach and kept only when it is a plain file of one link (no
- * link to another file that root would then change), root's alone (0600), named after the
- * release; and the record that this release applied migrations (what a rollback reads to say the
- * schema stays ahead).
+ * by root before it (`make`) and handed to the app user (`handOver`, with root's other work
+ * before the process), read by root after it: the backup renamed out of the app's reach and
+ * kept only when it is a plain file of one link (`keep`, with root's other work after the
+ * process; it says the backup's size on a line of its own, as migrate's last line may have no
+ * line break), root's alone (0600), named after the release; and the record that this release
+ * applied migrations (`migrated`: what a rollback reads to say the schema stays ahead).
  */
 function workFolder(s, id, kind) {
     const { folder, make, handOver } = appFolder(s, `new-${id}`);
-    const made = `${folder}/backup`;
     const target = kind && backupPath(s, id, kind);
-    const keep = script(target
-        ? script(shell_sh `size=$(${asRoot(s, { op: 'keep', path: made, to: target })})`, 
-        // On a line of its own: migrate's last line may have no line break.
-        shell_sh `if [ -n "$size" ]; then printf '\n%s%s %s\n' ${BACKUP_MARK} "$size" ${target}; fi`)
-        : undefined, shell_sh `if [ -e ${folder}/migrated ]; then mkdir -p ${layout(s).migrated} && : > ${`${layout(s).migrated}/${id}`} && printf '\n%s\n' ${MIGRATED_MARK}; fi`);
-    return { folder, prepare: script(make, handOver), keep };
+    const keep = target
+        ? [{ op: 'keep', path: `${folder}/backup`, to: target, say: BACKUP_MARK }]
+        : [];
+    const migrated = shell_sh `if [ -e ${folder}/migrated ]; then mkdir -p ${layout(s).migrated} && : > ${`${layout(s).migrated}/${id}`} && printf '\n%s\n' ${MIGRATED_MARK}; fi`;
+    return { folder, make, handOver, keep, migrated };
 }
 /** Whether the Django process applied the plan's migrations (workFolder's `keep` prints it). */
 function parseMigrated(stdout) {
@@ -40945,7 +41010,7 @@ function restoreStep(s, id, backup, ahead, writable) {
         privileged: true,
         command: script(raw('set -eu'), make, 
         // The app reads a copy of its own; the backup stays root's.
-        asRoot(s, { op: 'copy', from: backup, path: copy }), handOver, inRelease(s, id, 'restore', [...writable, folder], shell_sh `python -c ${RESTORE_PY} ${copy}`), shell_sh `rm -f ${ahead.map((r) => `${layout(s).migrated}/${r}`)}`)
+        asRoot(s, { op: 'copy', from: backup, path: copy }, handOver), inRelease(s, id, 'restore', [...writable, folder], shell_sh `python -c ${RESTORE_PY} ${copy}`), shell_sh `rm -f ${ahead.map((r) => `${layout(s).migrated}/${r}`)}`)
     };
 }
 /** How to restore a backup by hand (the summary says it next to the backup's path). */
@@ -40965,32 +41030,8 @@ function removeStagedStep(s, id) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/server/app-user.ts
-// The app user on the host: a user of its own, with no power beyond the app's files. The input
-// reader refuses the well-known system accounts by name (inputs/project.ts); this checks the
-// account the host really has, as root, before the action uses it.
-
-/** nginx's `user` directive (Debian's: www-data), read from its main configuration file. */
-const NGINX_USER = "sed -n 's/^[[:space:]]*user[[:space:]][[:space:]]*\\([^;[:space:]]*\\).*/\\1/p' /etc/nginx/nginx.conf 2>/dev/null | head -n 1";
-/**
- * Shell text, run as root, that fails (exit 1, one line on stderr naming the user, the group and
- * what to do) when the app user exists and is not a user of its own: uid 0, the user nginx runs
- * as, a primary group that is not a group of its name, or any other group (sudo, adm, shadow,
- * docker, www-data... each gives powers over the host or other sites' files). A user that does
- * not exist yet passes: the action creates it with a group of its own and no other.
- */
-function appUserCheck(s) {
-    const user = s.appUser;
-    return script(shell_sh `if id -u ${user} >/dev/null 2>&1; then (`, 
-    // Group names are split on blanks, never expanded as patterns.
-    raw('  set -f'), shell_sh `  user=${user}`, raw(`  refuse() { printf 'app-user %s %s: the app user must be a user of its own, in no other group; %s\\n' "$user" "$1" "$2" >&2; exit 1; }`), raw('  other="choose another app-user (the action creates it)"'), raw(`  [ "$(id -u "$user")" != 0 ] || refuse 'has uid 0, which is root' "$other"`), 
-    // Another name for the same uid (www-data's 33 under a new name) is that account.
-    raw(`  [ "$(getent passwd | awk -F: -v uid="$(id -u "$user")" '$3 == uid' | wc -l)" = 1 ] || refuse "shares its uid $(id -u "$user") with another account" "$other"`), raw(`  web=$(${NGINX_USER})`), raw('  for name in www-data "$web"; do'), raw(`    [ "$user" != "$name" ] || refuse "is the user nginx runs as (group $name), which reads every site's files" "$other"`), raw('  done'), raw('  group=$(id -gn "$user" 2>/dev/null || id -g "$user")'), raw(`  [ "$group" = "$user" ] || refuse "has the primary group $group, not a group of its own" "make it $user (usermod -g $user $user), or $other"`), raw('  for group in $(id -Gn "$user" 2>/dev/null || id -G "$user"); do'), raw(`    [ "$group" = "$user" ] || refuse "is in the group $group" "remove it from the group (gpasswd -d $user $group), or $other"`), raw('  done'), raw(') || exit 1; fi'));
-}
-
 ;// CONCATENATED MODULE: ./src/server/release.ts
 // The release: its id, the layout it lives in, its upload and venv, and its end (failed, pruned).
-
 
 
 
@@ -41021,11 +41062,11 @@ function prepareStep(s) {
         phase: 'connect',
         title: `Prepare ${s.deployPath} and the app user ${app}`,
         privileged: true,
-        command: script(raw('set -eu'), 
-        // An existing user must be one of its own: never root, nginx's, or in another group.
-        appUserCheck(s), shell_sh `if ! id -u ${app} >/dev/null 2>&1; then useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin ${app}; echo "created the system user ${app}"; fi`, shell_sh `mkdir -p ${p.releases} ${p.state} ${p.failed}`, shell_sh `chown -h root:root ${p.root} ${p.releases} ${p.state} ${p.failed} && chmod 755 ${p.root} ${p.releases} && chmod 700 ${p.state}`, 
-        // The app writes only shared/ (database, media); nginx may only pass through it.
-        asRoot(s, { op: 'folder', path: p.shared, owner: { user: app, group: app }, mode: '711' }))
+        command: script(raw('set -eu'), shell_sh `if ! id -u ${app} >/dev/null 2>&1; then useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin ${app}; echo "created the system user ${app}"; fi`, shell_sh `mkdir -p ${p.releases} ${p.state} ${p.failed}`, shell_sh `chown -h root:root ${p.root} ${p.releases} ${p.state} ${p.failed} && chmod 755 ${p.root} ${p.releases} && chmod 700 ${p.state}`, 
+        // The user must be one of its own (never root, nginx's, or in another group) before it is
+        // handed anything. The app writes only shared/ (database, media); nginx may only pass
+        // through it.
+        asRoot(s, { op: 'user', user: app }, { op: 'folder', path: p.shared, owner: { user: app, group: app }, mode: '711' }))
     };
 }
 function dotenvStep(s) {
@@ -41047,9 +41088,18 @@ function dotenvText(s) {
 /**
  * Code is root's and the app's group's to read, nobody else's: others may only pass through
  * folders (nginx serves the collected static files, which are sealed on their own: `except`).
+ * `handed`: the release was the app's (build commands, a failed step), so only the app's files
+ * are sealed; any other file in it is one the app moved in, and goes.
  */
-function sealRelease(s, dir, except) {
-    return { op: 'take', path: dir, group: s.appUser, mode: 'code', except };
+function sealRelease(s, dir, options = {}) {
+    return {
+        op: 'take',
+        path: dir,
+        group: s.appUser,
+        mode: 'code',
+        except: options.except,
+        user: options.handed ? s.appUser : undefined
+    };
 }
 /**
  * The upload, and beside it (when the venv is kept by a key and its requirements came with the
@@ -41138,6 +41188,7 @@ function completeVenv(s, venv, built, remove = []) {
         tree: built,
         mode: built === venv ? 'public' : 'code',
         group: s.appUser,
+        user: s.appUser,
         remove
     };
 }
@@ -41172,6 +41223,12 @@ function venvStep(s, id, key) {
         requirements: `${dir}/${s.requirements}`,
         writable: key ? [venv] : [dir]
     });
+    const linked = [
+        ...(key
+            ? [{ op: 'symlink', path: dir, name: '.venv', target: `../../venvs/${key}` }]
+            : []),
+        { op: 'compile', path: dir, group: s.appUser, skip: ['.venv'] }
+    ];
     return {
         id: 'venv',
         phase: 'venv',
@@ -41180,21 +41237,18 @@ function venvStep(s, id, key) {
             : 'Create the venv and install requirements',
         privileged: true,
         command: script(raw('set -eu'), 
-        // A venv is usable once marked complete; a half-built one (a killed run) is rebuilt.
-        shell_sh `if ! ${asRoot(s, { op: 'ready', path: venv })}; then`, shell_sh `  rm -rf ${venv}`, key
+        // A venv is usable once marked complete; a half-built one (a killed run) is rebuilt. The
+        // release is linked to it and byte-compiled in the same process: by root, which reads the
+        // sources by descriptor (a linked one is passed by) and compiles without running them (the
+        // release is read-only to the app, which would otherwise compile on every start).
+        raw('ready=0'), shell_sh `${asRoot(s, { op: 'ready', path: venv }, ...linked)} || ready=$?`, shell_sh `if [ "$ready" = ${NOT_READY} ]; then`, shell_sh `  rm -rf ${venv}`, key
             ? script(shell_sh `  mkdir -p ${p.venvs} && mkdir ${venv}`, asRoot(s, {
                 op: 'folder',
                 path: venv,
                 owner: { user: s.appUser, group: s.appUser },
                 mode: '755'
             }))
-            : asRoot(s, { op: 'hand', path: dir, user: s.appUser }), build, asRoot(s, completeVenv(s, venv, key ? venv : dir)), shell_sh `  echo "built the venv ${key ?? '.venv'}"`, key ? shell_sh `else echo "reused the venv ${key}"` : undefined, shell_sh `fi`, 
-        // Byte-compiled by root, which reads the sources by descriptor (a linked one is passed
-        // by) and compiles without running them: the release is read-only to the app, which
-        // would otherwise compile on every start.
-        asRoot(s, ...(key
-            ? [{ op: 'symlink', path: dir, name: '.venv', target: `../../venvs/${key}` }]
-            : []), { op: 'compile', path: dir, group: s.appUser, skip: ['.venv'] }))
+            : asRoot(s, { op: 'hand', path: dir, user: s.appUser }), build, asRoot(s, completeVenv(s, venv, key ? venv : dir), ...linked), shell_sh `  echo "built the venv ${key ?? '.venv'}"`, raw('elif [ "$ready" != 0 ]; then exit "$ready"'), key ? shell_sh `else echo "reused the venv ${key}"` : undefined, shell_sh `fi`)
     };
 }
 /**
@@ -41230,7 +41284,7 @@ function markFailedStep(s, id) {
         phase: 'cleanup',
         title: `Mark ${id} as failed (kept for inspection until pruned)`,
         privileged: true,
-        command: script(raw('set -eu'), shell_sh `mkdir -p ${failed} && : > ${`${failed}/${id}`}`, shell_sh `if [ -d ${release} ] && [ ! -L ${release} ]; then ${asRoot(s, sealRelease(s, release))}; fi`)
+        command: script(raw('set -eu'), shell_sh `mkdir -p ${failed} && : > ${`${failed}/${id}`}`, shell_sh `if [ -d ${release} ] && [ ! -L ${release} ]; then ${asRoot(s, sealRelease(s, release, { handed: true }))}; fi`)
     };
 }
 /**
@@ -41387,9 +41441,9 @@ function rootWork(s, id, at) {
             : [])
     ];
     const after = [
-        ...(building ? [sealRelease(s, release, below(collect))] : []),
+        ...(building ? [sealRelease(s, release, { except: below(collect), handed: true })] : []),
         ...(staticRoot && below(staticRoot) && (collect || building)
-            ? [{ op: 'take', path: staticRoot, group: 'root', mode: 'public' }]
+            ? [{ op: 'take', path: staticRoot, group: 'root', mode: 'public', user: s.appUser }]
             : [])
     ];
     return { before, after };
@@ -41419,7 +41473,11 @@ function djangoStep(s, id, work, where) {
         phase: 'django',
         title: titleOf({ ...work, collectstatic: !!collect }),
         privileged: true,
-        command: script(raw('set -eu'), kind === 'postgresql' ? checkClientTools : undefined, root.before.length > 0 ? asRoot(s, ...root.before) : undefined, folder.prepare, raw('status=0'), script(raw('{'), inRelease(s, id, 'django', writable, shell_sh `python -c ${DJANGO_PY} ${json} ${folder.folder}`), raw('} || status=$?')), work.migrate ? folder.keep : undefined, root.after.length > 0 ? asRoot(s, ...root.after) : undefined, raw('exit $status'))
+        command: script(raw('set -eu'), kind === 'postgresql' ? checkClientTools : undefined, folder.make, asRoot(s, ...root.before, folder.handOver), raw('status=0'), script(raw('{'), inRelease(s, id, 'django', writable, shell_sh `python -c ${DJANGO_PY} ${json} ${folder.folder}`), raw('} || status=$?')), 
+        // The backup kept first: the app's folder goes with the script (folder.make).
+        work.migrate || root.after.length > 0
+            ? asRoot(s, ...(work.migrate ? folder.keep : []), ...root.after)
+            : undefined, work.migrate ? folder.migrated : undefined, raw('exit $status'))
     };
 }
 

@@ -1,13 +1,19 @@
 // The root boundary's program (src/server/boundary.ts says what each operation does, SECURITY.md
 // why it is safe): Python, run by root with -I -S, nothing imported but the standard library.
 
+import { TREES_PY } from './boundary-trees.js'
+
+/** The exit status of a `ready` operation that found no complete venv. */
+export const NOT_READY = 4
+
 /**
  * The operations, in Python. `reach` opens the trusted base (the deploy path: root's, checked by
  * the lock; or /) as it is, and every later component with O_NOFOLLOW; everything after works
  * on descriptors. Errors end the process with exit 1 and one line naming the path.
  */
 export const BOUNDARY_PY = String.raw`
-import base64, grp, importlib.util, json, marshal, os, pwd, shutil, stat, sys
+# Only what every operation needs is imported up front: each import is time at every step.
+import binascii, grp, json, os, pwd, stat, sys
 DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -42,191 +48,49 @@ def names(rel):
     if any(part in ('', '.', '..') for part in parts):
         raise Refused('%s is not a plain relative path' % rel)
     return parts
-def lstat(name, fd):
+${TREES_PY}
+def nginx_user():
     try:
-        return os.stat(name, dir_fd=fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return None
-def subdir(name, fd):
-    try:
-        return os.open(name, DIR, dir_fd=fd)
+        with open('/etc/nginx/nginx.conf') as conf:
+            for line in conf:
+                words = line.split('#')[0].replace(';', ' ').split()
+                if len(words) > 1 and words[0] == 'user':
+                    return words[1]
     except OSError:
-        return None
-def seal(fd, st, mode, group):
-    # Root's first (the app, no longer the owner, cannot change the mode back), then the mode,
-    # then the group: at no moment may the app's group write.
-    os.fchown(fd, 0, 0)
-    if stat.S_ISDIR(st.st_mode):
-        os.fchmod(fd, 0o751 if mode == 'code' else 0o755)
-    else:
-        x = st.st_mode & 0o111
-        os.fchmod(fd, (0o750 if x else 0o640) if mode == 'code' else (0o755 if x else 0o644))
-    if mode == 'code':
-        os.fchown(fd, 0, group)
-def seal_entry(name, fd, st, mode, group):
-    # By name, in a folder that is root's by now: nobody else can change what the name is (and
-    # a lease the app holds on the file cannot stop root, as opening it could).
-    os.chown(name, 0, 0, dir_fd=fd, follow_symlinks=False)
-    x = st.st_mode & 0o111
-    os.chmod(name, (0o750 if x else 0o640) if mode == 'code' else (0o755 if x else 0o644), dir_fd=fd)
-    if mode == 'code':
-        os.chown(name, 0, group, dir_fd=fd, follow_symlinks=False)
-def wanted(st, mode, group):
-    x = st.st_mode & 0o111
-    perm = (0o750 if x else 0o640) if mode == 'code' else (0o755 if x else 0o644)
-    return st.st_uid == 0 and st.st_gid == (group if mode == 'code' else 0) and stat.S_IMODE(st.st_mode) == perm
-def take(fd, mode, group, rel, skip, removed):
-    seal(fd, os.fstat(fd), mode, group)
-    for name in os.listdir(fd):
-        path = rel + name
-        if path == skip:
-            continue
-        st = lstat(name, fd)
-        if st is None:
-            continue
-        if stat.S_ISLNK(st.st_mode):
-            os.chown(name, 0, group if mode == 'code' else 0, dir_fd=fd, follow_symlinks=False)
-        elif stat.S_ISDIR(st.st_mode):
-            child = os.open(name, DIR, dir_fd=fd)
-            try:
-                take(child, mode, group, path + '/', skip, removed)
-            finally:
-                os.close(child)
-        elif stat.S_ISREG(st.st_mode) and (st.st_nlink == 1 or wanted(st, mode, group)):
-            if st.st_nlink == 1:
-                seal_entry(name, fd, st, mode, group)
-        else:
-            # A hard link root did not make (the file may be anyone's, anywhere on the disk), or
-            # a FIFO, socket or device: no place in code or static files.
-            os.unlink(name, dir_fd=fd)
-            removed.append(path)
-def hand(fd, user, folders_only, rel, skip):
-    # Handed only from root's folders, whose entries nobody else can change meanwhile.
-    if os.fstat(fd).st_uid != 0:
-        raise Refused('%s is not root\'s to hand over' % (rel.rstrip('/') or '.'))
-    for name in os.listdir(fd):
-        path = rel + name
-        if path == skip:
-            continue
-        st = lstat(name, fd)
-        if st is None:
-            continue
-        if stat.S_ISDIR(st.st_mode):
-            child = os.open(name, DIR, dir_fd=fd)
-            try:
-                hand(child, user, folders_only, path + '/', skip)
-            finally:
-                os.close(child)
-        elif not folders_only and st.st_nlink == 1 and (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
-            os.chown(name, user, -1, dir_fd=fd, follow_symlinks=False)
-    os.fchown(fd, user, -1)
-def link(src, dst):
-    if os.fstat(src).st_uid != 0:
-        return
-    for name in os.listdir(src):
-        st = lstat(name, src)
-        if st is None:
-            continue
-        if stat.S_ISDIR(st.st_mode):
-            try:
-                os.mkdir(name, 0o755, dir_fd=dst)
-            except FileExistsError:
-                pass
-            a, b = subdir(name, src), subdir(name, dst)
-            if a is not None and b is not None:
-                link(a, b)
-            for d in (a, b):
-                if d is not None:
-                    os.close(d)
-        elif stat.S_ISREG(st.st_mode) and st.st_uid == 0:
-            try:
-                os.link(name, name, src_dir_fd=src, dst_dir_fd=dst, follow_symlinks=False)
-            except FileExistsError:
-                pass
-def pyc(f, st, display):
-    source = b''
-    while True:
-        chunk = os.read(f, 1 << 20)
-        if not chunk:
-            break
-        source += chunk
+        pass
+    return 'www-data'
+def check_user(name):
+    # The app user, when it exists, is an account of its own: not root, not nginx's, in no
+    # group but its own (sudo, adm, shadow, docker, www-data... each gives powers over the host
+    # or other sites' files), and no other name for its uid.
     try:
-        code = compile(source, display, 'exec', dont_inherit=True)
-    except Exception:
-        return None
-    header = importlib.util.MAGIC_NUMBER + (0).to_bytes(4, 'little')
-    header += (int(st.st_mtime) & 0xFFFFFFFF).to_bytes(4, 'little') + (st.st_size & 0xFFFFFFFF).to_bytes(4, 'little')
-    return header + marshal.dumps(code)
-def compile_tree(fd, display, group, skip):
-    names = os.listdir(fd)
-    cache = None
-    for name in names:
-        if name in skip or name == '__pycache__':
-            continue
-        st = lstat(name, fd)
-        if st is None:
-            continue
-        if stat.S_ISDIR(st.st_mode):
-            child = subdir(name, fd)
-            if child is not None:
-                try:
-                    compile_tree(child, display + '/' + name, group, skip)
-                finally:
-                    os.close(child)
-        elif stat.S_ISREG(st.st_mode) and name.endswith('.py'):
-            try:
-                f = os.open(name, FILE, dir_fd=fd)
-            except OSError:
-                continue
-            try:
-                st = os.fstat(f)
-                data = pyc(f, st, display + '/' + name) if stat.S_ISREG(st.st_mode) else None
-            finally:
-                os.close(f)
-            if data is None:
-                continue
-            if cache is None:
-                try:
-                    os.mkdir('__pycache__', 0o750, dir_fd=fd)
-                except FileExistsError:
-                    pass
-                cache = subdir('__pycache__', fd)
-                if cache is None:
-                    cache = False
-                else:
-                    os.fchown(cache, 0, group)
-                    os.fchmod(cache, 0o751)
-            if cache is False:
-                continue
-            target = '%s.%s.pyc' % (name[:-3], sys.implementation.cache_tag)
-            temp = '.%s.new' % target
-            try:
-                os.unlink(temp, dir_fd=cache)
-            except FileNotFoundError:
-                pass
-            out = os.open(temp, NEW, 0o600, dir_fd=cache)
-            try:
-                os.fchown(out, 0, group)
-                os.fchmod(out, 0o640)
-                write_all(out, data)
-            finally:
-                os.close(out)
-            os.rename(temp, target, src_dir_fd=cache, dst_dir_fd=cache)
-    if cache:
-        os.close(cache)
-def write_all(fd, data):
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-def remove(fd, name):
-    st = lstat(name, fd)
-    if st is not None and stat.S_ISDIR(st.st_mode):
-        shutil.rmtree(name, dir_fd=fd)
-    elif st is not None:
-        os.unlink(name, dir_fd=fd)
+        pw = pwd.getpwnam(name)
+    except KeyError:
+        return
+    other = 'choose another app-user (the action creates it)'
+    def refuse(what, todo):
+        sys.exit('app-user %s %s: the app user must be a user of its own, in no other group; %s' % (name, what, todo))
+    if pw.pw_uid == 0:
+        refuse('has uid 0, which is root', other)
+    for web in ('www-data', nginx_user()):
+        if name == web:
+            refuse("is the user nginx runs as (group %s), which reads every site's files" % web, other)
+    try:
+        primary = grp.getgrgid(pw.pw_gid).gr_name
+    except KeyError:
+        primary = str(pw.pw_gid)
+    if primary != name:
+        refuse('has the primary group %s, not a group of its own' % primary, 'make it %s (usermod -g %s %s), or %s' % (name, name, name, other))
+    for group in grp.getgrall():
+        if name in group.gr_mem and group.gr_name != name:
+            refuse('is in the group %s' % group.gr_name, 'remove it from the group (gpasswd -d %s %s), or %s' % (name, group.gr_name, other))
+    if sum(1 for p in pwd.getpwall() if p.pw_uid == pw.pw_uid) != 1:
+        refuse('shares its uid %d with another account' % pw.pw_uid, other)
 def run(op, base):
-    kind, path = op['op'], op['path']
-    if kind == 'folder':
+    kind, path = op['op'], op.get('path')
+    if kind == 'user':
+        check_user(op['user'])
+    elif kind == 'folder':
         fd = reach(base(path), path, make=0o755)
         os.fchown(fd, uid(op['owner']['user']), gid(op['owner']['group']))
         os.fchmod(fd, int(op['mode'], 8))
@@ -238,10 +102,11 @@ def run(op, base):
     elif kind == 'take':
         fd = reach(base(path), path)
         removed = []
-        take(fd, op['mode'], gid(op['group']), '', op.get('except'), removed)
+        user = uid(op['user']) if op.get('user') else None
+        take(fd, op['mode'], gid(op['group']), '', op.get('except'), removed, user)
         os.close(fd)
         for path in removed:
-            print('removed %s: not a file root may take (a hard link, a FIFO or a device)' % path)
+            print('removed %s: not a file root may take (a hard link, a file the app moved in, a FIFO or a device)' % path)
     elif kind == 'link':
         try:
             src = reach(base(op['from']), op['from'])
@@ -257,10 +122,12 @@ def run(op, base):
         fd = reach(base(path), path)
         os.fchown(fd, 0, 0)
         os.fchmod(fd, 0o755)
-        remove(fd, '.complete')
+        mark = lstat('.complete', fd)
+        if mark is not None and not stat.S_ISDIR(mark.st_mode):
+            os.unlink('.complete', dir_fd=fd)
         os.close(fd)
         fd = reach(base(op['tree']), op['tree'])
-        take(fd, op['mode'], gid(op['group']), '', None, [])
+        take(fd, op['mode'], gid(op['group']), '', None, [], uid(op['user']))
         os.close(fd)
         fd = reach(base(path), path)
         built = lstat('.built', fd)
@@ -269,7 +136,7 @@ def run(op, base):
             sys.stderr.write('the venv build was stopped before it ended\n')
             sys.exit(3)
         os.unlink('.built', dir_fd=fd)
-        for name in op.get('remove', []):
+        for name in op.get('remove', []) + ['.complete']:
             remove(fd, name)
         os.close(os.open('.complete', NEW, 0o644, dir_fd=fd))
         os.close(fd)
@@ -277,12 +144,12 @@ def run(op, base):
         try:
             fd = reach(base(path), path)
         except Refused:
-            sys.exit(1)
+            sys.exit(${NOT_READY})
         mark = lstat('.complete', fd)
         ok = os.fstat(fd).st_uid == 0 and mark is not None and stat.S_ISREG(mark.st_mode) and mark.st_uid == 0
         os.close(fd)
         if not ok:
-            sys.exit(1)
+            sys.exit(${NOT_READY})
     elif kind == 'compile':
         # Only a speed-up (the app compiles in memory what has no .pyc): never a failed deploy.
         fd = reach(base(path), path)
@@ -323,18 +190,13 @@ def run(op, base):
         st = os.fstat(f)
         if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
             raise Refused('%s is not a plain file of one link' % path)
-        os.rename(name, to_name, src_dir_fd=src, dst_dir_fd=dst)
-        # What was renamed is what was checked, or it goes: the app may swap names meanwhile.
-        moved = lstat(to_name, dst)
-        if moved is None or (moved.st_dev, moved.st_ino) != (st.st_dev, st.st_ino):
-            remove(dst, to_name)
-            raise Refused('%s changed while it was kept' % path)
+        # The file root checked, linked by its descriptor (never by the name, which the app may
+        # swap meanwhile), made root's alone; the app's name goes with its folder.
+        remove(dst, to_name)
         os.fchown(f, 0, 0)
         os.fchmod(f, 0o600)
-        if os.fstat(f).st_nlink != 1:
-            os.unlink(to_name, dir_fd=dst)
-            raise Refused('%s is not a plain file of one link' % path)
-        print(os.fstat(f).st_size)
+        os.link('/proc/self/fd/%d' % f, to_name, dst_dir_fd=dst, follow_symlinks=True)
+        print('\n%s%d %s' % (op['say'], os.fstat(f).st_size, op['to']))
         os.close(f)
     elif kind == 'copy':
         folder, name = path.rsplit('/', 1)
@@ -362,7 +224,7 @@ def run(op, base):
             fd = reach(base(folder), folder, make=0o755)
             remove(fd, name)
             out = os.open(name, NEW, 0o644, dir_fd=fd)
-            write_all(out, base64.b64decode(data))
+            write_all(out, binascii.a2b_base64(data))
             os.close(out)
             os.close(fd)
 ops, trusted = json.loads(sys.argv[1]), sys.argv[2]

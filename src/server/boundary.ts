@@ -12,9 +12,9 @@
 
 import type { Settings } from '../settings.js'
 import { sh, type ShellText } from '../shell.js'
-import { BOUNDARY_PY } from './boundary-program.js'
+import { BOUNDARY_PY, NOT_READY } from './boundary-program.js'
 
-export { BOUNDARY_PY }
+export { BOUNDARY_PY, NOT_READY }
 
 /** Who owns what an operation makes or hands over (names, looked up on the host). */
 export interface Owner {
@@ -30,6 +30,11 @@ export interface Owner {
 export type SealMode = 'code' | 'public'
 
 export type BoundaryOp =
+  /**
+   * the app user, when it exists, is an account of its own: not root, not nginx's, in no group
+   * but its own, the only name of its uid (else the process ends, naming what to do)
+   */
+  | { op: 'user'; user: string }
   /** a folder (and its missing parents, root's) owned by `owner` with `mode` */
   | { op: 'folder'; path: string; owner: Owner; mode: string }
   /**
@@ -43,7 +48,16 @@ export type BoundaryOp =
    * it, so nothing below can be renamed meanwhile), sealed with `mode`; a file of several links
    * that root did not make is removed, and so is anything but files, folders and links
    */
-  | { op: 'take'; path: string; group: string; mode: SealMode; except?: string }
+  | {
+      op: 'take'
+      path: string
+      group: string
+      mode: SealMode
+      except?: string
+      /** the app user the tree was handed to: only its files are sealed (root's already sealed
+       *  ones stay); any other file, one the app moved in from a folder it writes, is removed */
+      user?: string
+    }
   /** root's regular files below `from` hard-linked into `path` (folders made as root's); a
    *  `from` that cannot be reached without a link is skipped */
   | { op: 'link'; from: string; path: string }
@@ -52,8 +66,19 @@ export type BoundaryOp =
    * with `mode`; then the build's own mark `.built` must be there (a build stopped from outside
    * has none), `remove` entries of the venv go, and `.complete` marks it usable
    */
-  | { op: 'venv'; path: string; tree: string; mode: SealMode; group: string; remove?: string[] }
-  /** exit 0 when `path` is a complete venv: root's, marked `.complete` by root; else exit 1 */
+  | {
+      op: 'venv'
+      path: string
+      tree: string
+      mode: SealMode
+      group: string
+      user: string
+      remove?: string[]
+    }
+  /**
+   * whether `path` is a complete venv (root's, marked `.complete` by root): when it is not, the
+   * process ends at once with exit NOT_READY, and no later operation runs
+   */
   | { op: 'ready'; path: string }
   /** the release's *.py byte-compiled into __pycache__ (root's, `group`'s to read); files
    *  that are links, folders named in `skip` and a linked __pycache__ are passed by */
@@ -66,10 +91,11 @@ export type BoundaryOp =
    */
   | { op: 'share'; path: string; links: Array<[string, string]> }
   /**
-   * the regular file `path` (of one link) moved to `to`, root's alone (0600), whatever the app
-   * does meanwhile; prints its size. Anything else there is an error, and nothing is moved
+   * the regular file `path` (of one link) kept as `to`, root's alone (0600): linked by the
+   * descriptor root checked, whatever the app does with the name meanwhile; prints `say`, its
+   * size and `to` on a line of their own. Anything else there is an error, and nothing is kept
    */
-  | { op: 'keep'; path: string; to: string }
+  | { op: 'keep'; path: string; to: string; say: string }
   /** root's file `from` copied to the new file `path` (root's, 0600), for the app to read once handed */
   | { op: 'copy'; from: string; path: string }
   /** entries of the folder `path` removed (a link as a link, a folder with all it holds) */

@@ -159,9 +159,9 @@ function rootWork(
       : [])
   ]
   const after: BoundaryOp[] = [
-    ...(building ? [sealRelease(s, release, below(collect))] : []),
+    ...(building ? [sealRelease(s, release, { except: below(collect), handed: true })] : []),
     ...(staticRoot && below(staticRoot) && (collect || building)
-      ? [{ op: 'take', path: staticRoot, group: 'root', mode: 'public' } as const]
+      ? [{ op: 'take', path: staticRoot, group: 'root', mode: 'public', user: s.appUser } as const]
       : [])
   ]
   return { before, after }
@@ -200,16 +200,19 @@ export function djangoStep(
     command: script(
       raw('set -eu'),
       kind === 'postgresql' ? checkClientTools : undefined,
-      root.before.length > 0 ? asRoot(s, ...root.before) : undefined,
-      folder.prepare,
+      folder.make,
+      asRoot(s, ...root.before, folder.handOver),
       raw('status=0'),
       script(
         raw('{'),
         inRelease(s, id, 'django', writable, sh`python -c ${DJANGO_PY} ${json} ${folder.folder}`),
         raw('} || status=$?')
       ),
-      work.migrate ? folder.keep : undefined,
-      root.after.length > 0 ? asRoot(s, ...root.after) : undefined,
+      // The backup kept first: the app's folder goes with the script (folder.make).
+      work.migrate || root.after.length > 0
+        ? asRoot(s, ...(work.migrate ? folder.keep : []), ...root.after)
+        : undefined,
+      work.migrate ? folder.migrated : undefined,
       raw('exit $status')
     )
   }

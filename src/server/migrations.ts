@@ -7,7 +7,7 @@
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
 import { inRelease } from './sandbox.js'
-import { asRoot } from './boundary.js'
+import { asRoot, type BoundaryOp } from './boundary.js'
 import { layout } from './layout.js'
 import type { Step } from './step.js'
 
@@ -171,7 +171,7 @@ def backup(out):
 function appFolder(
   s: Settings,
   name: string
-): { folder: string; make: ShellText; handOver: ShellText } {
+): { folder: string; make: ShellText; handOver: BoundaryOp } {
   const p = layout(s)
   const folder = `${p.backups}/.${name}`
   return {
@@ -183,37 +183,37 @@ function appFolder(
       sh`cleanup=${folder}`,
       raw(`trap 'rm -rf "$cleanup"' EXIT`)
     ),
-    handOver: asRoot(s, { op: 'hand', path: folder, user: s.appUser })
+    handOver: { op: 'hand', path: folder, user: s.appUser }
   }
 }
 
 /**
  * The folder the one Django process writes the backup (and the mark that migrate ran) into: made
- * by root before it and handed to the app user (`prepare`), read by root after it (`keep`): the
- * backup renamed out of the app's reach and kept only when it is a plain file of one link (no
- * link to another file that root would then change), root's alone (0600), named after the
- * release; and the record that this release applied migrations (what a rollback reads to say the
- * schema stays ahead).
+ * by root before it (`make`) and handed to the app user (`handOver`, with root's other work
+ * before the process), read by root after it: the backup renamed out of the app's reach and
+ * kept only when it is a plain file of one link (`keep`, with root's other work after the
+ * process; it says the backup's size on a line of its own, as migrate's last line may have no
+ * line break), root's alone (0600), named after the release; and the record that this release
+ * applied migrations (`migrated`: what a rollback reads to say the schema stays ahead).
  */
 export function workFolder(
   s: Settings,
   id: string,
   kind: DatabaseKind | undefined
-): { folder: string; prepare: ShellText; keep: ShellText } {
+): {
+  folder: string
+  make: ShellText
+  handOver: BoundaryOp
+  keep: BoundaryOp[]
+  migrated: ShellText
+} {
   const { folder, make, handOver } = appFolder(s, `new-${id}`)
-  const made = `${folder}/backup`
   const target = kind && backupPath(s, id, kind)
-  const keep = script(
-    target
-      ? script(
-          sh`size=$(${asRoot(s, { op: 'keep', path: made, to: target })})`,
-          // On a line of its own: migrate's last line may have no line break.
-          sh`if [ -n "$size" ]; then printf '\n%s%s %s\n' ${BACKUP_MARK} "$size" ${target}; fi`
-        )
-      : undefined,
-    sh`if [ -e ${folder}/migrated ]; then mkdir -p ${layout(s).migrated} && : > ${`${layout(s).migrated}/${id}`} && printf '\n%s\n' ${MIGRATED_MARK}; fi`
-  )
-  return { folder, prepare: script(make, handOver), keep }
+  const keep: BoundaryOp[] = target
+    ? [{ op: 'keep', path: `${folder}/backup`, to: target, say: BACKUP_MARK }]
+    : []
+  const migrated = sh`if [ -e ${folder}/migrated ]; then mkdir -p ${layout(s).migrated} && : > ${`${layout(s).migrated}/${id}`} && printf '\n%s\n' ${MIGRATED_MARK}; fi`
+  return { folder, make, handOver, keep, migrated }
 }
 
 export interface Backup {
@@ -309,8 +309,7 @@ export function restoreStep(
       raw('set -eu'),
       make,
       // The app reads a copy of its own; the backup stays root's.
-      asRoot(s, { op: 'copy', from: backup, path: copy }),
-      handOver,
+      asRoot(s, { op: 'copy', from: backup, path: copy }, handOver),
       inRelease(s, id, 'restore', [...writable, folder], sh`python -c ${RESTORE_PY} ${copy}`),
       sh`rm -f ${ahead.map((r) => `${layout(s).migrated}/${r}`)}`
     )

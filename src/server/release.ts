@@ -6,8 +6,7 @@ import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
 import { LEGACY_FAILED_MARK, layout, RELEASE_ID } from './layout.js'
 import type { SettingsRead } from './discover.js'
-import { appUserCheck } from './app-user.js'
-import { asRoot, type BoundaryOp } from './boundary.js'
+import { asRoot, NOT_READY, type BoundaryOp } from './boundary.js'
 import { asApp, unitPrefix } from './sandbox.js'
 import type { Step } from './step.js'
 
@@ -39,13 +38,17 @@ export function prepareStep(s: Settings): Step {
     privileged: true,
     command: script(
       raw('set -eu'),
-      // An existing user must be one of its own: never root, nginx's, or in another group.
-      appUserCheck(s),
       sh`if ! id -u ${app} >/dev/null 2>&1; then useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin ${app}; echo "created the system user ${app}"; fi`,
       sh`mkdir -p ${p.releases} ${p.state} ${p.failed}`,
       sh`chown -h root:root ${p.root} ${p.releases} ${p.state} ${p.failed} && chmod 755 ${p.root} ${p.releases} && chmod 700 ${p.state}`,
-      // The app writes only shared/ (database, media); nginx may only pass through it.
-      asRoot(s, { op: 'folder', path: p.shared, owner: { user: app, group: app }, mode: '711' })
+      // The user must be one of its own (never root, nginx's, or in another group) before it is
+      // handed anything. The app writes only shared/ (database, media); nginx may only pass
+      // through it.
+      asRoot(
+        s,
+        { op: 'user', user: app },
+        { op: 'folder', path: p.shared, owner: { user: app, group: app }, mode: '711' }
+      )
     )
   }
 }
@@ -71,9 +74,22 @@ export function dotenvText(s: Settings): string {
 /**
  * Code is root's and the app's group's to read, nobody else's: others may only pass through
  * folders (nginx serves the collected static files, which are sealed on their own: `except`).
+ * `handed`: the release was the app's (build commands, a failed step), so only the app's files
+ * are sealed; any other file in it is one the app moved in, and goes.
  */
-export function sealRelease(s: Settings, dir: string, except?: string): BoundaryOp {
-  return { op: 'take', path: dir, group: s.appUser, mode: 'code', except }
+export function sealRelease(
+  s: Settings,
+  dir: string,
+  options: { except?: string; handed?: boolean } = {}
+): BoundaryOp {
+  return {
+    op: 'take',
+    path: dir,
+    group: s.appUser,
+    mode: 'code',
+    except: options.except,
+    user: options.handed ? s.appUser : undefined
+  }
 }
 
 /**
@@ -219,6 +235,7 @@ function completeVenv(s: Settings, venv: string, built: string, remove: string[]
     tree: built,
     mode: built === venv ? 'public' : 'code',
     group: s.appUser,
+    user: s.appUser,
     remove
   }
 }
@@ -267,6 +284,12 @@ export function venvStep(s: Settings, id: string, key: string | null): Step {
     requirements: `${dir}/${s.requirements}`,
     writable: key ? [venv] : [dir]
   })
+  const linked: BoundaryOp[] = [
+    ...(key
+      ? [{ op: 'symlink', path: dir, name: '.venv', target: `../../venvs/${key}` } as const]
+      : []),
+    { op: 'compile', path: dir, group: s.appUser, skip: ['.venv'] }
+  ]
   return {
     id: 'venv',
     phase: 'venv',
@@ -276,8 +299,13 @@ export function venvStep(s: Settings, id: string, key: string | null): Step {
     privileged: true,
     command: script(
       raw('set -eu'),
-      // A venv is usable once marked complete; a half-built one (a killed run) is rebuilt.
-      sh`if ! ${asRoot(s, { op: 'ready', path: venv })}; then`,
+      // A venv is usable once marked complete; a half-built one (a killed run) is rebuilt. The
+      // release is linked to it and byte-compiled in the same process: by root, which reads the
+      // sources by descriptor (a linked one is passed by) and compiles without running them (the
+      // release is read-only to the app, which would otherwise compile on every start).
+      raw('ready=0'),
+      sh`${asRoot(s, { op: 'ready', path: venv }, ...linked)} || ready=$?`,
+      sh`if [ "$ready" = ${NOT_READY} ]; then`,
       sh`  rm -rf ${venv}`,
       key
         ? script(
@@ -291,20 +319,11 @@ export function venvStep(s: Settings, id: string, key: string | null): Step {
           )
         : asRoot(s, { op: 'hand', path: dir, user: s.appUser }),
       build,
-      asRoot(s, completeVenv(s, venv, key ? venv : dir)),
+      asRoot(s, completeVenv(s, venv, key ? venv : dir), ...linked),
       sh`  echo "built the venv ${key ?? '.venv'}"`,
+      raw('elif [ "$ready" != 0 ]; then exit "$ready"'),
       key ? sh`else echo "reused the venv ${key}"` : undefined,
-      sh`fi`,
-      // Byte-compiled by root, which reads the sources by descriptor (a linked one is passed
-      // by) and compiles without running them: the release is read-only to the app, which
-      // would otherwise compile on every start.
-      asRoot(
-        s,
-        ...(key
-          ? [{ op: 'symlink', path: dir, name: '.venv', target: `../../venvs/${key}` } as const]
-          : []),
-        { op: 'compile', path: dir, group: s.appUser, skip: ['.venv'] }
-      )
+      sh`fi`
     )
   }
 }
@@ -352,7 +371,7 @@ export function markFailedStep(s: Settings, id: string): Step {
     command: script(
       raw('set -eu'),
       sh`mkdir -p ${failed} && : > ${`${failed}/${id}`}`,
-      sh`if [ -d ${release} ] && [ ! -L ${release} ]; then ${asRoot(s, sealRelease(s, release))}; fi`
+      sh`if [ -d ${release} ] && [ ! -L ${release} ]; then ${asRoot(s, sealRelease(s, release, { handed: true }))}; fi`
     )
   }
 }

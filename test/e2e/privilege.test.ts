@@ -1,6 +1,7 @@
 // Privilege separation, end to end: a hostile repository and a compromised app user get nothing
 // from root. Nothing of the repository runs as root, root follows no link the app or the
 // repository planted, and no text a server prints is a workflow command to the runner.
+import type { ChildProcess } from 'node:child_process'
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { sandboxProperties } from '../../src/server/sandbox.js'
@@ -258,15 +259,21 @@ describe('what root leaves behind', () => {
 
   test("a runner killed while the app's step runs: that step is stopped before the lock is let go", async () => {
     const { workspace } = workspaceWith('killed')
-    const run = await runAction(
-      deployInputs(host, { 'pre-restart': 'echo started-slow-hook; sleep 120' }),
-      {
-        workspace,
-        onStdout: (text, child) => {
-          if (text.includes('started-slow-hook')) child.kill('SIGKILL')
-        }
-      }
-    )
+    // A step's output reaches the log when the step ends: the host says when the hook runs (its
+    // unit), and the runner is killed then, not after the hook's 120 s.
+    let child: ChildProcess | undefined
+    const deploy = runAction(deployInputs(host, { 'pre-restart': 'sleep 120' }), {
+      workspace,
+      onStdout: (_, process) => (child = process)
+    })
+    let hook = ''
+    for (let i = 0; i < 600 && !hook.includes('pre-restart'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 250))
+      hook = await must("systemctl list-units --no-legend 'dda-mysite-*' | grep running || true")
+    }
+    expect(hook).toContain('pre-restart')
+    child?.kill('SIGKILL')
+    const run = await deploy
     expect(run.signal).toBe('SIGKILL')
     // The sandboxed step goes with the run's lock, well before its 120 s.
     let running = ''
