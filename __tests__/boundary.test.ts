@@ -472,7 +472,17 @@ maybe('the root boundary, attacked at every component', () => {
       user(['gpasswd', '-d', name, 'adm'])
       // Another name for its uid.
       const uid = execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim()
-      user(['useradd', '--system', '--no-create-home', '--non-unique', '--uid', uid, '-g', name, `${name}b`])
+      user([
+        'useradd',
+        '--system',
+        '--no-create-home',
+        '--non-unique',
+        '--uid',
+        uid,
+        '-g',
+        name,
+        `${name}b`
+      ])
       expect(check(name).stderr).toMatch(
         new RegExp(`^app-user ${name} shares its uid \\d+ with another account`)
       )
