@@ -40206,41 +40206,41 @@ def subdir(name, fd):
         return os.open(name, DIR, dir_fd=fd)
     except OSError:
         return None
+def perm(st, mode):
+    # code: root's and the group's to read, others pass through folders; public: all read.
+    if stat.S_ISDIR(st.st_mode):
+        return 0o751 if mode == 'code' else 0o755
+    x = st.st_mode & 0o111
+    return (0o750 if x else 0o640) if mode == 'code' else (0o755 if x else 0o644)
 def seal(fd, st, mode, group):
     # Root's first (the app, no longer the owner, cannot change the mode back), then the mode,
     # then the group: at no moment may the app's group write.
     os.fchown(fd, 0, 0)
-    if stat.S_ISDIR(st.st_mode):
-        os.fchmod(fd, 0o751 if mode == 'code' else 0o755)
-    else:
-        x = st.st_mode & 0o111
-        os.fchmod(fd, (0o750 if x else 0o640) if mode == 'code' else (0o755 if x else 0o644))
+    os.fchmod(fd, perm(st, mode))
     if mode == 'code':
         os.fchown(fd, 0, group)
 def seal_entry(name, fd, st, mode, group):
     # By name, in a folder that is root's by now: nobody else can change what the name is (and
     # a lease the app holds on the file cannot stop root, as opening it could).
     os.chown(name, 0, 0, dir_fd=fd, follow_symlinks=False)
-    x = st.st_mode & 0o111
-    os.chmod(name, (0o750 if x else 0o640) if mode == 'code' else (0o755 if x else 0o644), dir_fd=fd)
+    os.chmod(name, perm(st, mode), dir_fd=fd)
     if mode == 'code':
         os.chown(name, 0, group, dir_fd=fd, follow_symlinks=False)
 def wanted(st, mode, group):
-    x = st.st_mode & 0o111
-    perm = (0o750 if x else 0o640) if mode == 'code' else (0o755 if x else 0o644)
-    return st.st_uid == 0 and st.st_gid == (group if mode == 'code' else 0) and stat.S_IMODE(st.st_mode) == perm
+    return st.st_uid == 0 and st.st_gid == (group if mode == 'code' else 0) and stat.S_IMODE(st.st_mode) == perm(st, mode)
 def kept(st, group):
     # A root file already sealed (code or static files): the app cannot have changed it.
     return wanted(st, 'code', group) or wanted(st, 'public', group)
-def take(fd, mode, group, rel, skip, removed, user=None):
-    seal(fd, os.fstat(fd), mode, group)
+def entries(fd, rel, skip):
+    # What a folder holds: each name, its path from the walk's start, its lstat; skip left out.
     for name in os.listdir(fd):
         path = rel + name
-        if path == skip:
-            continue
-        st = lstat(name, fd)
-        if st is None:
-            continue
+        st = lstat(name, fd) if path != skip else None
+        if st is not None:
+            yield name, path, st
+def take(fd, mode, group, rel, skip, removed, user=None):
+    seal(fd, os.fstat(fd), mode, group)
+    for name, path, st in entries(fd, rel, skip):
         if stat.S_ISLNK(st.st_mode):
             os.chown(name, 0, group if mode == 'code' else 0, dir_fd=fd, follow_symlinks=False)
         elif stat.S_ISDIR(st.st_mode):
@@ -40265,13 +40265,7 @@ def hand(fd, user, folders_only, rel, skip):
     # Handed only from root's folders, whose entries nobody else can change meanwhile.
     if os.fstat(fd).st_uid != 0:
         raise Refused('%s is not root\'s to hand over' % (rel.rstrip('/') or '.'))
-    for name in os.listdir(fd):
-        path = rel + name
-        if path == skip:
-            continue
-        st = lstat(name, fd)
-        if st is None:
-            continue
+    for name, path, st in entries(fd, rel, skip):
         if stat.S_ISDIR(st.st_mode):
             child = os.open(name, DIR, dir_fd=fd)
             try:
@@ -40284,10 +40278,7 @@ def hand(fd, user, folders_only, rel, skip):
 def link(src, dst):
     if os.fstat(src).st_uid != 0:
         return
-    for name in os.listdir(src):
-        st = lstat(name, src)
-        if st is None:
-            continue
+    for name, _, st in entries(src, '', None):
         if stat.S_ISDIR(st.st_mode):
             try:
                 os.mkdir(name, 0o755, dir_fd=dst)
@@ -40323,13 +40314,9 @@ def pyc(f, st, display):
     header += (int(st.st_mtime) & 0xFFFFFFFF).to_bytes(4, 'little') + (st.st_size & 0xFFFFFFFF).to_bytes(4, 'little')
     return header + marshal.dumps(code)
 def compile_tree(fd, display, group, skip):
-    names = os.listdir(fd)
     cache = None
-    for name in names:
+    for name, _, st in entries(fd, '', None):
         if name in skip or name == '__pycache__':
-            continue
-        st = lstat(name, fd)
-        if st is None:
             continue
         if stat.S_ISDIR(st.st_mode):
             child = subdir(name, fd)
@@ -40421,7 +40408,10 @@ def uid(name):
     return pwd.getpwnam(name).pw_uid
 def gid(name):
     return grp.getgrnam(name).gr_gid
-def reach(base, path, make=None):
+# The ops, and the trusted base of every path below it (the deploy path; any other from /).
+OPS_GIVEN, TRUSTED = json.loads(sys.argv[1]), sys.argv[2]
+def reach(path, make=None):
+    base = TRUSTED if path == TRUSTED or path.startswith(TRUSTED + '/') else '/'
     fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     done = base.rstrip('/')
     for name in [p for p in path[len(base):].split('/') if p]:
@@ -40441,6 +40431,9 @@ def reach(base, path, make=None):
             os.close(fd)
         fd = child
     return fd
+def reach_parent(path):
+    folder, name = path.rsplit('/', 1)
+    return reach(folder), name
 def names(rel):
     parts = rel.split('/')
     if any(part in ('', '.', '..') for part in parts):
@@ -40484,153 +40477,163 @@ def check_user(name):
             refuse('is in the group %s' % group.gr_name, 'remove it from the group (gpasswd -d %s %s), or %s' % (name, group.gr_name, other))
     if sum(1 for p in pwd.getpwall() if p.pw_uid == pw.pw_uid) != 1:
         refuse('shares its uid %d with another account' % pw.pw_uid, other)
-def run(op, base):
-    kind, path = op['op'], op.get('path')
-    if kind == 'user':
-        check_user(op['user'])
-    elif kind == 'folder':
-        fd = reach(base(path), path, make=0o755)
-        os.fchown(fd, uid(op['owner']['user']), gid(op['owner']['group']))
-        os.fchmod(fd, int(op['mode'], 8))
+def op_user(op):
+    check_user(op['user'])
+def op_folder(op):
+    fd = reach(op['path'], make=0o755)
+    os.fchown(fd, uid(op['owner']['user']), gid(op['owner']['group']))
+    os.fchmod(fd, int(op['mode'], 8))
+    os.close(fd)
+def op_hand(op):
+    fd = reach(op['path'])
+    hand(fd, uid(op['user']), op.get('foldersOnly', False), '', op.get('except'))
+    os.close(fd)
+def op_take(op):
+    fd = reach(op['path'])
+    removed = []
+    user = uid(op['user']) if op.get('user') else None
+    take(fd, op['mode'], gid(op['group']), '', op.get('except'), removed, user)
+    os.close(fd)
+    for entry in removed:
+        print('removed %s: not a file root may take (a hard link, a file the app moved in, a FIFO or a device)' % entry)
+def op_link(op):
+    try:
+        src = reach(op['from'])
+    except Refused:
+        return
+    dst = reach(op['path'])
+    link(src, dst)
+    os.close(src)
+    os.close(dst)
+def op_venv(op):
+    path = op['path']
+    # The venv root's and without a mark first: a walk that stops half-way (an error, a
+    # folder too deep) leaves a venv that is never taken as complete.
+    fd = reach(path)
+    os.fchown(fd, 0, 0)
+    os.fchmod(fd, 0o755)
+    mark = lstat('.complete', fd)
+    if mark is not None and not stat.S_ISDIR(mark.st_mode):
+        os.unlink('.complete', dir_fd=fd)
+    os.close(fd)
+    fd = reach(op['tree'])
+    take(fd, op['mode'], gid(op['group']), '', None, [], uid(op['user']))
+    os.close(fd)
+    fd = reach(path)
+    built = lstat('.built', fd)
+    if built is None or not stat.S_ISREG(built.st_mode):
         os.close(fd)
-    elif kind == 'hand':
-        fd = reach(base(path), path)
-        hand(fd, uid(op['user']), op.get('foldersOnly', False), '', op.get('except'))
-        os.close(fd)
-    elif kind == 'take':
-        fd = reach(base(path), path)
-        removed = []
-        user = uid(op['user']) if op.get('user') else None
-        take(fd, op['mode'], gid(op['group']), '', op.get('except'), removed, user)
-        os.close(fd)
-        for path in removed:
-            print('removed %s: not a file root may take (a hard link, a file the app moved in, a FIFO or a device)' % path)
-    elif kind == 'link':
+        sys.stderr.write('the venv build was stopped before it ended\n')
+        sys.exit(3)
+    os.unlink('.built', dir_fd=fd)
+    for name in op.get('remove', []) + ['.complete']:
+        remove(fd, name)
+    os.close(os.open('.complete', NEW, 0o644, dir_fd=fd))
+    os.close(fd)
+def op_ready(op):
+    try:
+        fd = reach(op['path'])
+    except Refused:
+        sys.exit(${NOT_READY})
+    mark = lstat('.complete', fd)
+    ok = os.fstat(fd).st_uid == 0 and mark is not None and stat.S_ISREG(mark.st_mode) and mark.st_uid == 0
+    os.close(fd)
+    if not ok:
+        sys.exit(${NOT_READY})
+def op_compile(op):
+    path = op['path']
+    # Only a speed-up (the app compiles in memory what has no .pyc): never a failed deploy.
+    fd = reach(path)
+    try:
+        compile_tree(fd, path, gid(op['group']), set(op['skip']))
+    except (OSError, RecursionError) as error:
+        print('byte-compiling stopped: %s' % error)
+    os.close(fd)
+def op_symlink(op):
+    fd = reach(op['path'])
+    st = lstat(op['name'], fd)
+    if st is not None and stat.S_ISLNK(st.st_mode):
+        os.unlink(op['name'], dir_fd=fd)
+    os.symlink(op['target'], op['name'], dir_fd=fd)
+    os.close(fd)
+def op_share(op):
+    for rel, target in op['links']:
+        *parents, name = names(rel)
+        folder = '/'.join([op['path']] + parents)
+        fd = reach(folder, make=0o751)
         try:
-            src = reach(base(op['from']), op['from'])
-        except Refused:
-            return
-        dst = reach(base(path), path)
-        link(src, dst)
-        os.close(src)
-        os.close(dst)
-    elif kind == 'venv':
-        # The venv root's and without a mark first: a walk that stops half-way (an error, a
-        # folder too deep) leaves a venv that is never taken as complete.
-        fd = reach(base(path), path)
-        os.fchown(fd, 0, 0)
-        os.fchmod(fd, 0o755)
-        mark = lstat('.complete', fd)
-        if mark is not None and not stat.S_ISDIR(mark.st_mode):
-            os.unlink('.complete', dir_fd=fd)
+            os.rename(name, '.%s.shipped' % name, src_dir_fd=fd, dst_dir_fd=fd)
+        except FileNotFoundError:
+            pass
+        os.symlink(target, name, dir_fd=fd)
         os.close(fd)
-        fd = reach(base(op['tree']), op['tree'])
-        take(fd, op['mode'], gid(op['group']), '', None, [], uid(op['user']))
+def op_keep(op):
+    path = op['path']
+    src, name = reach_parent(path)
+    if lstat(name, src) is None:
+        return
+    dst, to_name = reach_parent(op['to'])
+    try:
+        f = os.open(name, FILE, dir_fd=src)
+    except OSError as error:
+        raise Refused('%s is not a plain file (%s)' % (path, error.strerror))
+    st = os.fstat(f)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+        raise Refused('%s is not a plain file of one link' % path)
+    # The file root checked, linked by its descriptor (never by the name, which the app may
+    # swap meanwhile), made root's alone; the app's name goes with its folder.
+    remove(dst, to_name)
+    os.fchown(f, 0, 0)
+    os.fchmod(f, 0o600)
+    os.link('/proc/self/fd/%d' % f, to_name, dst_dir_fd=dst, follow_symlinks=True)
+    print('\n%s%d %s' % (op['say'], os.fstat(f).st_size, op['to']))
+    os.close(f)
+def op_copy(op):
+    src, from_name = reach_parent(op['from'])
+    dst, name = reach_parent(op['path'])
+    f = os.open(from_name, FILE, dir_fd=src)
+    out = os.open(name, NEW, 0o600, dir_fd=dst)
+    while True:
+        chunk = os.read(f, 1 << 20)
+        if not chunk:
+            break
+        write_all(out, chunk)
+    for d in (f, out, src, dst):
+        os.close(d)
+def op_remove(op):
+    fd = reach(op['path'])
+    for name in op['names']:
+        remove(fd, names(name)[0])
+    os.close(fd)
+def op_files(op):
+    for rel, data in op['files']:
+        *parents, name = names(rel)
+        folder = '/'.join([op['path']] + parents)
+        fd = reach(folder, make=0o755)
+        remove(fd, name)
+        out = os.open(name, NEW, 0o644, dir_fd=fd)
+        write_all(out, binascii.a2b_base64(data))
+        os.close(out)
         os.close(fd)
-        fd = reach(base(path), path)
-        built = lstat('.built', fd)
-        if built is None or not stat.S_ISREG(built.st_mode):
-            os.close(fd)
-            sys.stderr.write('the venv build was stopped before it ended\n')
-            sys.exit(3)
-        os.unlink('.built', dir_fd=fd)
-        for name in op.get('remove', []) + ['.complete']:
-            remove(fd, name)
-        os.close(os.open('.complete', NEW, 0o644, dir_fd=fd))
-        os.close(fd)
-    elif kind == 'ready':
-        try:
-            fd = reach(base(path), path)
-        except Refused:
-            sys.exit(${NOT_READY})
-        mark = lstat('.complete', fd)
-        ok = os.fstat(fd).st_uid == 0 and mark is not None and stat.S_ISREG(mark.st_mode) and mark.st_uid == 0
-        os.close(fd)
-        if not ok:
-            sys.exit(${NOT_READY})
-    elif kind == 'compile':
-        # Only a speed-up (the app compiles in memory what has no .pyc): never a failed deploy.
-        fd = reach(base(path), path)
-        try:
-            compile_tree(fd, path, gid(op['group']), set(op['skip']))
-        except (OSError, RecursionError) as error:
-            print('byte-compiling stopped: %s' % error)
-        os.close(fd)
-    elif kind == 'symlink':
-        fd = reach(base(path), path)
-        st = lstat(op['name'], fd)
-        if st is not None and stat.S_ISLNK(st.st_mode):
-            os.unlink(op['name'], dir_fd=fd)
-        os.symlink(op['target'], op['name'], dir_fd=fd)
-        os.close(fd)
-    elif kind == 'share':
-        for rel, target in op['links']:
-            *parents, name = names(rel)
-            folder = '/'.join([path] + parents)
-            fd = reach(base(folder), folder, make=0o751)
-            try:
-                os.rename(name, '.%s.shipped' % name, src_dir_fd=fd, dst_dir_fd=fd)
-            except FileNotFoundError:
-                pass
-            os.symlink(target, name, dir_fd=fd)
-            os.close(fd)
-    elif kind == 'keep':
-        folder, name = path.rsplit('/', 1)
-        to_folder, to_name = op['to'].rsplit('/', 1)
-        src = reach(base(folder), folder)
-        if lstat(name, src) is None:
-            return
-        dst = reach(base(to_folder), to_folder)
-        try:
-            f = os.open(name, FILE, dir_fd=src)
-        except OSError as error:
-            raise Refused('%s is not a plain file (%s)' % (path, error.strerror))
-        st = os.fstat(f)
-        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
-            raise Refused('%s is not a plain file of one link' % path)
-        # The file root checked, linked by its descriptor (never by the name, which the app may
-        # swap meanwhile), made root's alone; the app's name goes with its folder.
-        remove(dst, to_name)
-        os.fchown(f, 0, 0)
-        os.fchmod(f, 0o600)
-        os.link('/proc/self/fd/%d' % f, to_name, dst_dir_fd=dst, follow_symlinks=True)
-        print('\n%s%d %s' % (op['say'], os.fstat(f).st_size, op['to']))
-        os.close(f)
-    elif kind == 'copy':
-        folder, name = path.rsplit('/', 1)
-        from_folder, from_name = op['from'].rsplit('/', 1)
-        src = reach(base(from_folder), from_folder)
-        dst = reach(base(folder), folder)
-        f = os.open(from_name, FILE, dir_fd=src)
-        out = os.open(name, NEW, 0o600, dir_fd=dst)
-        while True:
-            chunk = os.read(f, 1 << 20)
-            if not chunk:
-                break
-            write_all(out, chunk)
-        for d in (f, out, src, dst):
-            os.close(d)
-    elif kind == 'remove':
-        fd = reach(base(path), path)
-        for name in op['names']:
-            remove(fd, names(name)[0])
-        os.close(fd)
-    elif kind == 'files':
-        for rel, data in op['files']:
-            *parents, name = names(rel)
-            folder = '/'.join([path] + parents)
-            fd = reach(base(folder), folder, make=0o755)
-            remove(fd, name)
-            out = os.open(name, NEW, 0o644, dir_fd=fd)
-            write_all(out, binascii.a2b_base64(data))
-            os.close(out)
-            os.close(fd)
-ops, trusted = json.loads(sys.argv[1]), sys.argv[2]
-def base(path):
-    return trusted if path == trusted or path.startswith(trusted + '/') else '/'
+OPS = {
+    'user': op_user,
+    'folder': op_folder,
+    'hand': op_hand,
+    'take': op_take,
+    'link': op_link,
+    'venv': op_venv,
+    'ready': op_ready,
+    'compile': op_compile,
+    'symlink': op_symlink,
+    'share': op_share,
+    'keep': op_keep,
+    'copy': op_copy,
+    'remove': op_remove,
+    'files': op_files,
+}
 try:
-    for op in ops:
-        run(op, base)
+    for op in OPS_GIVEN:
+        OPS[op['op']](op)
 except Refused as error:
     sys.exit('refused: %s; nothing was changed there' % error)
 `;
@@ -40927,8 +40930,8 @@ function appFolder(s, name) {
 /**
  * The folder the one Django process writes the backup (and the mark that migrate ran) into: made
  * by root before it (`make`) and handed to the app user (`handOver`, with root's other work
- * before the process), read by root after it: the backup renamed out of the app's reach and
- * kept only when it is a plain file of one link (`keep`, with root's other work after the
+ * before the process), read by root after it: the backup linked out of the app's reach (by
+ * the descriptor root checked) and kept only when it is a plain file of one link (`keep`, with root's other work after the
  * process; it says the backup's size on a line of its own, as migrate's last line may have no
  * line break), root's alone (0600), named after the release; and the record that this release
  * applied migrations (`migrated`: what a rollback reads to say the schema stays ahead).
@@ -41468,6 +41471,7 @@ function djangoStep(s, id, work, where) {
     ];
     const json = JSON.stringify({ ...work, collectstatic: !!collect, backup: !!kind });
     const root = rootWork(s, id, { collect, staticRoot, building, previous: where.previous });
+    const after = [...(work.migrate ? folder.keep : []), ...root.after];
     return {
         id: 'django',
         phase: 'django',
@@ -41475,9 +41479,7 @@ function djangoStep(s, id, work, where) {
         privileged: true,
         command: script(raw('set -eu'), kind === 'postgresql' ? checkClientTools : undefined, folder.make, asRoot(s, ...root.before, folder.handOver), raw('status=0'), script(raw('{'), inRelease(s, id, 'django', writable, shell_sh `python -c ${DJANGO_PY} ${json} ${folder.folder}`), raw('} || status=$?')), 
         // The backup kept first: the app's folder goes with the script (folder.make).
-        work.migrate || root.after.length > 0
-            ? asRoot(s, ...(work.migrate ? folder.keep : []), ...root.after)
-            : undefined, work.migrate ? folder.migrated : undefined, raw('exit $status'))
+        after.length > 0 ? asRoot(s, ...after) : undefined, work.migrate ? folder.migrated : undefined, raw('exit $status'))
     };
 }
 

@@ -23,7 +23,10 @@ def uid(name):
     return pwd.getpwnam(name).pw_uid
 def gid(name):
     return grp.getgrnam(name).gr_gid
-def reach(base, path, make=None):
+# The ops, and the trusted base of every path below it (the deploy path; any other from /).
+OPS_GIVEN, TRUSTED = json.loads(sys.argv[1]), sys.argv[2]
+def reach(path, make=None):
+    base = TRUSTED if path == TRUSTED or path.startswith(TRUSTED + '/') else '/'
     fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     done = base.rstrip('/')
     for name in [p for p in path[len(base):].split('/') if p]:
@@ -43,6 +46,9 @@ def reach(base, path, make=None):
             os.close(fd)
         fd = child
     return fd
+def reach_parent(path):
+    folder, name = path.rsplit('/', 1)
+    return reach(folder), name
 def names(rel):
     parts = rel.split('/')
     if any(part in ('', '.', '..') for part in parts):
@@ -86,153 +92,163 @@ def check_user(name):
             refuse('is in the group %s' % group.gr_name, 'remove it from the group (gpasswd -d %s %s), or %s' % (name, group.gr_name, other))
     if sum(1 for p in pwd.getpwall() if p.pw_uid == pw.pw_uid) != 1:
         refuse('shares its uid %d with another account' % pw.pw_uid, other)
-def run(op, base):
-    kind, path = op['op'], op.get('path')
-    if kind == 'user':
-        check_user(op['user'])
-    elif kind == 'folder':
-        fd = reach(base(path), path, make=0o755)
-        os.fchown(fd, uid(op['owner']['user']), gid(op['owner']['group']))
-        os.fchmod(fd, int(op['mode'], 8))
+def op_user(op):
+    check_user(op['user'])
+def op_folder(op):
+    fd = reach(op['path'], make=0o755)
+    os.fchown(fd, uid(op['owner']['user']), gid(op['owner']['group']))
+    os.fchmod(fd, int(op['mode'], 8))
+    os.close(fd)
+def op_hand(op):
+    fd = reach(op['path'])
+    hand(fd, uid(op['user']), op.get('foldersOnly', False), '', op.get('except'))
+    os.close(fd)
+def op_take(op):
+    fd = reach(op['path'])
+    removed = []
+    user = uid(op['user']) if op.get('user') else None
+    take(fd, op['mode'], gid(op['group']), '', op.get('except'), removed, user)
+    os.close(fd)
+    for entry in removed:
+        print('removed %s: not a file root may take (a hard link, a file the app moved in, a FIFO or a device)' % entry)
+def op_link(op):
+    try:
+        src = reach(op['from'])
+    except Refused:
+        return
+    dst = reach(op['path'])
+    link(src, dst)
+    os.close(src)
+    os.close(dst)
+def op_venv(op):
+    path = op['path']
+    # The venv root's and without a mark first: a walk that stops half-way (an error, a
+    # folder too deep) leaves a venv that is never taken as complete.
+    fd = reach(path)
+    os.fchown(fd, 0, 0)
+    os.fchmod(fd, 0o755)
+    mark = lstat('.complete', fd)
+    if mark is not None and not stat.S_ISDIR(mark.st_mode):
+        os.unlink('.complete', dir_fd=fd)
+    os.close(fd)
+    fd = reach(op['tree'])
+    take(fd, op['mode'], gid(op['group']), '', None, [], uid(op['user']))
+    os.close(fd)
+    fd = reach(path)
+    built = lstat('.built', fd)
+    if built is None or not stat.S_ISREG(built.st_mode):
         os.close(fd)
-    elif kind == 'hand':
-        fd = reach(base(path), path)
-        hand(fd, uid(op['user']), op.get('foldersOnly', False), '', op.get('except'))
-        os.close(fd)
-    elif kind == 'take':
-        fd = reach(base(path), path)
-        removed = []
-        user = uid(op['user']) if op.get('user') else None
-        take(fd, op['mode'], gid(op['group']), '', op.get('except'), removed, user)
-        os.close(fd)
-        for path in removed:
-            print('removed %s: not a file root may take (a hard link, a file the app moved in, a FIFO or a device)' % path)
-    elif kind == 'link':
+        sys.stderr.write('the venv build was stopped before it ended\n')
+        sys.exit(3)
+    os.unlink('.built', dir_fd=fd)
+    for name in op.get('remove', []) + ['.complete']:
+        remove(fd, name)
+    os.close(os.open('.complete', NEW, 0o644, dir_fd=fd))
+    os.close(fd)
+def op_ready(op):
+    try:
+        fd = reach(op['path'])
+    except Refused:
+        sys.exit(${NOT_READY})
+    mark = lstat('.complete', fd)
+    ok = os.fstat(fd).st_uid == 0 and mark is not None and stat.S_ISREG(mark.st_mode) and mark.st_uid == 0
+    os.close(fd)
+    if not ok:
+        sys.exit(${NOT_READY})
+def op_compile(op):
+    path = op['path']
+    # Only a speed-up (the app compiles in memory what has no .pyc): never a failed deploy.
+    fd = reach(path)
+    try:
+        compile_tree(fd, path, gid(op['group']), set(op['skip']))
+    except (OSError, RecursionError) as error:
+        print('byte-compiling stopped: %s' % error)
+    os.close(fd)
+def op_symlink(op):
+    fd = reach(op['path'])
+    st = lstat(op['name'], fd)
+    if st is not None and stat.S_ISLNK(st.st_mode):
+        os.unlink(op['name'], dir_fd=fd)
+    os.symlink(op['target'], op['name'], dir_fd=fd)
+    os.close(fd)
+def op_share(op):
+    for rel, target in op['links']:
+        *parents, name = names(rel)
+        folder = '/'.join([op['path']] + parents)
+        fd = reach(folder, make=0o751)
         try:
-            src = reach(base(op['from']), op['from'])
-        except Refused:
-            return
-        dst = reach(base(path), path)
-        link(src, dst)
-        os.close(src)
-        os.close(dst)
-    elif kind == 'venv':
-        # The venv root's and without a mark first: a walk that stops half-way (an error, a
-        # folder too deep) leaves a venv that is never taken as complete.
-        fd = reach(base(path), path)
-        os.fchown(fd, 0, 0)
-        os.fchmod(fd, 0o755)
-        mark = lstat('.complete', fd)
-        if mark is not None and not stat.S_ISDIR(mark.st_mode):
-            os.unlink('.complete', dir_fd=fd)
+            os.rename(name, '.%s.shipped' % name, src_dir_fd=fd, dst_dir_fd=fd)
+        except FileNotFoundError:
+            pass
+        os.symlink(target, name, dir_fd=fd)
         os.close(fd)
-        fd = reach(base(op['tree']), op['tree'])
-        take(fd, op['mode'], gid(op['group']), '', None, [], uid(op['user']))
+def op_keep(op):
+    path = op['path']
+    src, name = reach_parent(path)
+    if lstat(name, src) is None:
+        return
+    dst, to_name = reach_parent(op['to'])
+    try:
+        f = os.open(name, FILE, dir_fd=src)
+    except OSError as error:
+        raise Refused('%s is not a plain file (%s)' % (path, error.strerror))
+    st = os.fstat(f)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+        raise Refused('%s is not a plain file of one link' % path)
+    # The file root checked, linked by its descriptor (never by the name, which the app may
+    # swap meanwhile), made root's alone; the app's name goes with its folder.
+    remove(dst, to_name)
+    os.fchown(f, 0, 0)
+    os.fchmod(f, 0o600)
+    os.link('/proc/self/fd/%d' % f, to_name, dst_dir_fd=dst, follow_symlinks=True)
+    print('\n%s%d %s' % (op['say'], os.fstat(f).st_size, op['to']))
+    os.close(f)
+def op_copy(op):
+    src, from_name = reach_parent(op['from'])
+    dst, name = reach_parent(op['path'])
+    f = os.open(from_name, FILE, dir_fd=src)
+    out = os.open(name, NEW, 0o600, dir_fd=dst)
+    while True:
+        chunk = os.read(f, 1 << 20)
+        if not chunk:
+            break
+        write_all(out, chunk)
+    for d in (f, out, src, dst):
+        os.close(d)
+def op_remove(op):
+    fd = reach(op['path'])
+    for name in op['names']:
+        remove(fd, names(name)[0])
+    os.close(fd)
+def op_files(op):
+    for rel, data in op['files']:
+        *parents, name = names(rel)
+        folder = '/'.join([op['path']] + parents)
+        fd = reach(folder, make=0o755)
+        remove(fd, name)
+        out = os.open(name, NEW, 0o644, dir_fd=fd)
+        write_all(out, binascii.a2b_base64(data))
+        os.close(out)
         os.close(fd)
-        fd = reach(base(path), path)
-        built = lstat('.built', fd)
-        if built is None or not stat.S_ISREG(built.st_mode):
-            os.close(fd)
-            sys.stderr.write('the venv build was stopped before it ended\n')
-            sys.exit(3)
-        os.unlink('.built', dir_fd=fd)
-        for name in op.get('remove', []) + ['.complete']:
-            remove(fd, name)
-        os.close(os.open('.complete', NEW, 0o644, dir_fd=fd))
-        os.close(fd)
-    elif kind == 'ready':
-        try:
-            fd = reach(base(path), path)
-        except Refused:
-            sys.exit(${NOT_READY})
-        mark = lstat('.complete', fd)
-        ok = os.fstat(fd).st_uid == 0 and mark is not None and stat.S_ISREG(mark.st_mode) and mark.st_uid == 0
-        os.close(fd)
-        if not ok:
-            sys.exit(${NOT_READY})
-    elif kind == 'compile':
-        # Only a speed-up (the app compiles in memory what has no .pyc): never a failed deploy.
-        fd = reach(base(path), path)
-        try:
-            compile_tree(fd, path, gid(op['group']), set(op['skip']))
-        except (OSError, RecursionError) as error:
-            print('byte-compiling stopped: %s' % error)
-        os.close(fd)
-    elif kind == 'symlink':
-        fd = reach(base(path), path)
-        st = lstat(op['name'], fd)
-        if st is not None and stat.S_ISLNK(st.st_mode):
-            os.unlink(op['name'], dir_fd=fd)
-        os.symlink(op['target'], op['name'], dir_fd=fd)
-        os.close(fd)
-    elif kind == 'share':
-        for rel, target in op['links']:
-            *parents, name = names(rel)
-            folder = '/'.join([path] + parents)
-            fd = reach(base(folder), folder, make=0o751)
-            try:
-                os.rename(name, '.%s.shipped' % name, src_dir_fd=fd, dst_dir_fd=fd)
-            except FileNotFoundError:
-                pass
-            os.symlink(target, name, dir_fd=fd)
-            os.close(fd)
-    elif kind == 'keep':
-        folder, name = path.rsplit('/', 1)
-        to_folder, to_name = op['to'].rsplit('/', 1)
-        src = reach(base(folder), folder)
-        if lstat(name, src) is None:
-            return
-        dst = reach(base(to_folder), to_folder)
-        try:
-            f = os.open(name, FILE, dir_fd=src)
-        except OSError as error:
-            raise Refused('%s is not a plain file (%s)' % (path, error.strerror))
-        st = os.fstat(f)
-        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
-            raise Refused('%s is not a plain file of one link' % path)
-        # The file root checked, linked by its descriptor (never by the name, which the app may
-        # swap meanwhile), made root's alone; the app's name goes with its folder.
-        remove(dst, to_name)
-        os.fchown(f, 0, 0)
-        os.fchmod(f, 0o600)
-        os.link('/proc/self/fd/%d' % f, to_name, dst_dir_fd=dst, follow_symlinks=True)
-        print('\n%s%d %s' % (op['say'], os.fstat(f).st_size, op['to']))
-        os.close(f)
-    elif kind == 'copy':
-        folder, name = path.rsplit('/', 1)
-        from_folder, from_name = op['from'].rsplit('/', 1)
-        src = reach(base(from_folder), from_folder)
-        dst = reach(base(folder), folder)
-        f = os.open(from_name, FILE, dir_fd=src)
-        out = os.open(name, NEW, 0o600, dir_fd=dst)
-        while True:
-            chunk = os.read(f, 1 << 20)
-            if not chunk:
-                break
-            write_all(out, chunk)
-        for d in (f, out, src, dst):
-            os.close(d)
-    elif kind == 'remove':
-        fd = reach(base(path), path)
-        for name in op['names']:
-            remove(fd, names(name)[0])
-        os.close(fd)
-    elif kind == 'files':
-        for rel, data in op['files']:
-            *parents, name = names(rel)
-            folder = '/'.join([path] + parents)
-            fd = reach(base(folder), folder, make=0o755)
-            remove(fd, name)
-            out = os.open(name, NEW, 0o644, dir_fd=fd)
-            write_all(out, binascii.a2b_base64(data))
-            os.close(out)
-            os.close(fd)
-ops, trusted = json.loads(sys.argv[1]), sys.argv[2]
-def base(path):
-    return trusted if path == trusted or path.startswith(trusted + '/') else '/'
+OPS = {
+    'user': op_user,
+    'folder': op_folder,
+    'hand': op_hand,
+    'take': op_take,
+    'link': op_link,
+    'venv': op_venv,
+    'ready': op_ready,
+    'compile': op_compile,
+    'symlink': op_symlink,
+    'share': op_share,
+    'keep': op_keep,
+    'copy': op_copy,
+    'remove': op_remove,
+    'files': op_files,
+}
 try:
-    for op in ops:
-        run(op, base)
+    for op in OPS_GIVEN:
+        OPS[op['op']](op)
 except Refused as error:
     sys.exit('refused: %s; nothing was changed there' % error)
 `

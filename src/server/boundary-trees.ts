@@ -12,41 +12,41 @@ def subdir(name, fd):
         return os.open(name, DIR, dir_fd=fd)
     except OSError:
         return None
+def perm(st, mode):
+    # code: root's and the group's to read, others pass through folders; public: all read.
+    if stat.S_ISDIR(st.st_mode):
+        return 0o751 if mode == 'code' else 0o755
+    x = st.st_mode & 0o111
+    return (0o750 if x else 0o640) if mode == 'code' else (0o755 if x else 0o644)
 def seal(fd, st, mode, group):
     # Root's first (the app, no longer the owner, cannot change the mode back), then the mode,
     # then the group: at no moment may the app's group write.
     os.fchown(fd, 0, 0)
-    if stat.S_ISDIR(st.st_mode):
-        os.fchmod(fd, 0o751 if mode == 'code' else 0o755)
-    else:
-        x = st.st_mode & 0o111
-        os.fchmod(fd, (0o750 if x else 0o640) if mode == 'code' else (0o755 if x else 0o644))
+    os.fchmod(fd, perm(st, mode))
     if mode == 'code':
         os.fchown(fd, 0, group)
 def seal_entry(name, fd, st, mode, group):
     # By name, in a folder that is root's by now: nobody else can change what the name is (and
     # a lease the app holds on the file cannot stop root, as opening it could).
     os.chown(name, 0, 0, dir_fd=fd, follow_symlinks=False)
-    x = st.st_mode & 0o111
-    os.chmod(name, (0o750 if x else 0o640) if mode == 'code' else (0o755 if x else 0o644), dir_fd=fd)
+    os.chmod(name, perm(st, mode), dir_fd=fd)
     if mode == 'code':
         os.chown(name, 0, group, dir_fd=fd, follow_symlinks=False)
 def wanted(st, mode, group):
-    x = st.st_mode & 0o111
-    perm = (0o750 if x else 0o640) if mode == 'code' else (0o755 if x else 0o644)
-    return st.st_uid == 0 and st.st_gid == (group if mode == 'code' else 0) and stat.S_IMODE(st.st_mode) == perm
+    return st.st_uid == 0 and st.st_gid == (group if mode == 'code' else 0) and stat.S_IMODE(st.st_mode) == perm(st, mode)
 def kept(st, group):
     # A root file already sealed (code or static files): the app cannot have changed it.
     return wanted(st, 'code', group) or wanted(st, 'public', group)
-def take(fd, mode, group, rel, skip, removed, user=None):
-    seal(fd, os.fstat(fd), mode, group)
+def entries(fd, rel, skip):
+    # What a folder holds: each name, its path from the walk's start, its lstat; skip left out.
     for name in os.listdir(fd):
         path = rel + name
-        if path == skip:
-            continue
-        st = lstat(name, fd)
-        if st is None:
-            continue
+        st = lstat(name, fd) if path != skip else None
+        if st is not None:
+            yield name, path, st
+def take(fd, mode, group, rel, skip, removed, user=None):
+    seal(fd, os.fstat(fd), mode, group)
+    for name, path, st in entries(fd, rel, skip):
         if stat.S_ISLNK(st.st_mode):
             os.chown(name, 0, group if mode == 'code' else 0, dir_fd=fd, follow_symlinks=False)
         elif stat.S_ISDIR(st.st_mode):
@@ -71,13 +71,7 @@ def hand(fd, user, folders_only, rel, skip):
     # Handed only from root's folders, whose entries nobody else can change meanwhile.
     if os.fstat(fd).st_uid != 0:
         raise Refused('%s is not root\'s to hand over' % (rel.rstrip('/') or '.'))
-    for name in os.listdir(fd):
-        path = rel + name
-        if path == skip:
-            continue
-        st = lstat(name, fd)
-        if st is None:
-            continue
+    for name, path, st in entries(fd, rel, skip):
         if stat.S_ISDIR(st.st_mode):
             child = os.open(name, DIR, dir_fd=fd)
             try:
@@ -90,10 +84,7 @@ def hand(fd, user, folders_only, rel, skip):
 def link(src, dst):
     if os.fstat(src).st_uid != 0:
         return
-    for name in os.listdir(src):
-        st = lstat(name, src)
-        if st is None:
-            continue
+    for name, _, st in entries(src, '', None):
         if stat.S_ISDIR(st.st_mode):
             try:
                 os.mkdir(name, 0o755, dir_fd=dst)
@@ -129,13 +120,9 @@ def pyc(f, st, display):
     header += (int(st.st_mtime) & 0xFFFFFFFF).to_bytes(4, 'little') + (st.st_size & 0xFFFFFFFF).to_bytes(4, 'little')
     return header + marshal.dumps(code)
 def compile_tree(fd, display, group, skip):
-    names = os.listdir(fd)
     cache = None
-    for name in names:
+    for name, _, st in entries(fd, '', None):
         if name in skip or name == '__pycache__':
-            continue
-        st = lstat(name, fd)
-        if st is None:
             continue
         if stat.S_ISDIR(st.st_mode):
             child = subdir(name, fd)

@@ -192,6 +192,7 @@ export function djangoStep(
   ]
   const json = JSON.stringify({ ...work, collectstatic: !!collect, backup: !!kind })
   const root = rootWork(s, id, { collect, staticRoot, building, previous: where.previous })
+  const after = [...(work.migrate ? folder.keep : []), ...root.after]
   return {
     id: 'django',
     phase: 'django',
@@ -209,9 +210,7 @@ export function djangoStep(
         raw('} || status=$?')
       ),
       // The backup kept first: the app's folder goes with the script (folder.make).
-      work.migrate || root.after.length > 0
-        ? asRoot(s, ...(work.migrate ? folder.keep : []), ...root.after)
-        : undefined,
+      after.length > 0 ? asRoot(s, ...after) : undefined,
       work.migrate ? folder.migrated : undefined,
       raw('exit $status')
     )

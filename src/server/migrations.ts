@@ -190,8 +190,8 @@ function appFolder(
 /**
  * The folder the one Django process writes the backup (and the mark that migrate ran) into: made
  * by root before it (`make`) and handed to the app user (`handOver`, with root's other work
- * before the process), read by root after it: the backup renamed out of the app's reach and
- * kept only when it is a plain file of one link (`keep`, with root's other work after the
+ * before the process), read by root after it: the backup linked out of the app's reach (by
+ * the descriptor root checked) and kept only when it is a plain file of one link (`keep`, with root's other work after the
  * process; it says the backup's size on a line of its own, as migrate's last line may have no
  * line break), root's alone (0600), named after the release; and the record that this release
  * applied migrations (`migrated`: what a rollback reads to say the schema stays ahead).
