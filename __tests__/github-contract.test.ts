@@ -40,7 +40,7 @@ beforeAll(() => githubApi(), 60_000)
 beforeEach(async () => {
   server = await startGitHubServer()
   stdout = ''
-  // src/core.ts writes workflow commands (::warning::) to stdout.
+  // @actions/core writes workflow commands (::warning::) to stdout.
   jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
     stdout += chunk.toString()
     return true

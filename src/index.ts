@@ -1,5 +1,5 @@
 import './esm-globals.js'
-import * as core from './core.js'
+import * as core from '@actions/core'
 import { run } from './main.js'
 
 run().catch((error: unknown) => {

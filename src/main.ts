@@ -1,7 +1,7 @@
 // The action's phases, nothing else: read the settings, deploy every host in turn (rolling),
 // report. Each host's run is flow/host.ts; what runs on a server is server/.
 
-import * as core from './core.js'
+import * as core from '@actions/core'
 import { Output } from './constants.js'
 import type { HostDeps } from './flow/deps.js'
 import { HostDeploy } from './flow/host.js'

@@ -2,7 +2,7 @@
 // main step left in progress. It reads one input, the token, itself: the full settings would pull
 // the SSH code into this bundle. It never fails the job.
 import './esm-globals.js'
-import * as core from './core.js'
+import * as core from '@actions/core'
 import { Input } from './constants.js'
 import { markUnfinishedDeployment } from './report/deployment.js'
 

@@ -1,7 +1,7 @@
 // The only code that speaks to GitHub's REST API: the run's deployment and its statuses.
 // Reporting never fails or stops a deploy: every API error becomes one warning, then silence.
 
-import * as core from '../core.js'
+import * as core from '@actions/core'
 // Loaded when the first request is made: a deploy connects to its hosts before it needs it.
 import type * as GitHub from '@actions/github'
 import type { Settings } from '../settings.js'

@@ -1,6 +1,6 @@
 // The only code that speaks to GitHub: step outputs, the job summary, annotations.
 
-import * as core from '../core.js'
+import * as core from '@actions/core'
 import { Output } from '../constants.js'
 import { restoreHint } from '../server/migrations.js'
 import { describeServer, isAsgi, workerClass } from '../render/asgi.js'
@@ -300,7 +300,7 @@ export async function writeReport(s: Settings, reports: HostReport[]): Promise<v
   )
   core.setOutput(Output.Interface, isAsgi(s) ? 'asgi' : 'wsgi')
   core.setOutput(Output.WorkerClass, workerClass(s))
-  if (process.env.GITHUB_STEP_SUMMARY) await core.appendSummary(redact(summaryMarkdown(s, reports)))
+  if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(redact(summaryMarkdown(s, reports))).write()
   for (const r of reports) {
     if (r.status === 'failure' || r.status === 'rolled-back') {
       core.error(r.message.split('\n').slice(0, 20).join('\n'), {
