@@ -300,7 +300,8 @@ export async function writeReport(s: Settings, reports: HostReport[]): Promise<v
   )
   core.setOutput(Output.Interface, isAsgi(s) ? 'asgi' : 'wsgi')
   core.setOutput(Output.WorkerClass, workerClass(s))
-  if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(redact(summaryMarkdown(s, reports))).write()
+  if (process.env.GITHUB_STEP_SUMMARY)
+    await core.summary.addRaw(redact(summaryMarkdown(s, reports))).write()
   for (const r of reports) {
     if (r.status === 'failure' || r.status === 'rolled-back') {
       core.error(r.message.split('\n').slice(0, 20).join('\n'), {
