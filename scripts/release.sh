@@ -43,8 +43,8 @@ check_dist() {
   local build=${RELEASE_BUILD:-npm ci --ignore-scripts && npm run bundle}
   echo "release: building dist/ with: $build"
   bash -c "$build" || die "the build failed: $build"
-  # Changed or deleted files, then files the build made that were never committed.
-  if ! git diff --exit-code --stat -- dist/ || [ -n "$(git status --porcelain -- dist/)" ]; then
+  # Files the build changed or deleted, and files it made that were never committed.
+  if [ -n "$(git status --porcelain -- dist/)" ]; then
     git status --short -- dist/ >&2
     die "dist/ does not match src/: run npm run bundle, commit dist/, and tag that commit"
   fi
