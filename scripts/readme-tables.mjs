@@ -36,10 +36,9 @@ function inputsTables(doc) {
   const inputs = doc.get('inputs')
   const groups = []
   for (const pair of inputs.items) {
-    const title = (pair.key.commentBefore ?? (groups.length === 0 ? inputs.commentBefore : ''))
-      ?.trim()
-      .split('\n')
-      .pop()
+    // The yaml library keeps the comment above the first input on the map itself.
+    const comment = pair.key.commentBefore ?? (groups.length === 0 ? inputs.commentBefore : '')
+    const title = comment?.trim().split('\n').pop()
     if (title || groups.length === 0) groups.push({ title: title || 'Inputs', rows: [] })
     groups.at(-1).rows.push(inputRow(pair.key.value, pair.value.toJSON()))
   }
