@@ -1049,7 +1049,7 @@ describe('the detector', () => {
     const step = { id: 'x', phase: 'django' as const, title: 'x', privileged: true, command: bad }
     for (const text of [
       detached(bad).text,
-      holdingStepsLock(s, step).command.text,
+      holdingStepsLock(s, step.command).text,
       lockCommand(s, 'holder', 5, detached(bad)).text
     ])
       expect(flags(text)).toEqual(['chmod /srv/mysite/releases/X/static'])

@@ -159,7 +159,7 @@ export async function deployHost(
       s.connectTimeoutMs,
       log.info
     )
-    exec = new Executor(transport, log)
+    exec = new Executor(transport, log, s)
     exec.phaseMs.set('connect', Date.now() - started)
     const flow = new HostDeploy(hostDeps(s, rollout, host, transport, exec, context, log))
     const outcome = await flow.run(rollout.nextRelease)

@@ -22,7 +22,6 @@ import { idleInstance, layout, type Instance } from './server/layout.js'
 import { foundFolderProblem, servedPaths } from './server/settings-folders.js'
 import { backupOf, migrationPlanStep, removeStagedStep, restoreStep } from './server/migrations.js'
 import { sharedPaths, shareStep } from './server/shared.js'
-import { holdingStepsLock } from './server/lock.js'
 import {
   dotenvStep,
   markFailedStep,
@@ -248,45 +247,6 @@ export function databasePlan(s: Settings, facts: HostFacts, target: string): Dat
   return { ahead, backup, restore }
 }
 
-export function planRun(input: PlanInput): Plan {
-  return lockedSteps(input.settings, planUnlocked(input))
-}
-
-/** Every step of the plan holds the steps lock while it runs (server/lock.ts). */
-function lockedSteps(s: Settings, plan: Plan): Plan {
-  const hold = (step: Step) => holdingStepsLock(s, step)
-  return {
-    ...plan,
-    release: plan.release.map(hold),
-    discover: plan.discover && hold(plan.discover),
-    build: plan.build.map(hold),
-    gates: plan.gates.map(hold),
-    start: hold(plan.start),
-    instanceHealth: hold(plan.instanceHealth),
-    abandon: hold(plan.abandon),
-    switch: hold(plan.switch),
-    health: hold(plan.health),
-    finish: plan.finish.map(hold),
-    markFailed: plan.markFailed && hold(plan.markFailed),
-    removePartial: plan.removePartial && hold(plan.removePartial),
-    rollback: hold(plan.rollback),
-    diagnostics: hold(plan.diagnostics),
-    processes: plan.processes && {
-      ...plan.processes,
-      restart: hold(plan.processes.restart),
-      rollback: hold(plan.processes.rollback)
-    },
-    certificate: plan.certificate && { ...plan.certificate, step: hold(plan.certificate.step) },
-    secure: plan.secure && {
-      files: plan.secure.files,
-      gate: hold(plan.secure.gate),
-      reload: hold(plan.secure.reload),
-      health: hold(plan.secure.health),
-      undo: hold(plan.secure.undo)
-    }
-  }
-}
-
 /** The processes and schedules of this host, or none when there is nothing to run or remove. */
 function processPlan(
   s: Settings,
@@ -304,7 +264,7 @@ function processPlan(
   }
 }
 
-function planUnlocked(input: PlanInput): Plan {
+export function planRun(input: PlanInput): Plan {
   const { settings: s, facts, found } = input
   const mode = modeOf(s)
   const target = targetRelease(s, facts, input.newRelease)
