@@ -15,7 +15,7 @@ import {
   parseMigrationPlan
 } from '../src/server/migrations.js'
 import { pruneStep } from '../src/server/release.js'
-import { failureNote, migrationWarnings } from '../src/flow/database.js'
+import { failureNote, migrationWarnings } from '../src/flow/notices.js'
 import { settingsFor, hostFacts } from './settings-fixture.js'
 
 const R1 = '20261101T100000Z-1111111'

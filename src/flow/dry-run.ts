@@ -3,14 +3,14 @@
 // release or no source, the settings of the release that exists), and the live files. It prints
 // the deploy's own plan and the diff.
 
-import { describeServer } from '../render/asgi.js'
 import { assumedSettings, planSteps, type Plan } from '../plan.js'
 import { configDiff, parseConfigFiles, readConfigStep } from '../server/config.js'
 import type { DjangoFacts } from '../server/discover.js'
 import type { HostFacts } from '../server/inspect.js'
-import { alreadyLiveCheck, alreadyLiveMessage } from './already-live.js'
+import { alreadyLiveCheck } from './already-live.js'
 import { readForDryRun, type DatabaseWatch } from './database.js'
 import type { HostDeps } from './deps.js'
+import { alreadyLiveMessage, dryRunPlanMessage } from './notices.js'
 import { processesDiff } from './processes.js'
 
 /**
@@ -37,9 +37,7 @@ export async function dryRun(
   const titles = planSteps(plan).map((step) => step.title)
   if (alreadyLiveCheck(deps.settings, facts, deps.deployKey(facts)))
     deps.info(alreadyLiveMessage(facts.live, true))
-  deps.info(
-    `Dry run: nothing was changed. Served by ${describeServer(deps.settings)}. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`
-  )
+  deps.info(dryRunPlanMessage(deps.settings, titles))
   deps.remote(diff)
   return { titles, diff }
 }
