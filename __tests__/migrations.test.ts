@@ -159,7 +159,7 @@ describe('a rollback and the database', () => {
       facts: facts({ migrated: [R3], backups: [`${R3}.sqlite3`] }),
       newRelease: NEW,
       venvKey: null,
-      found: SQLITE
+      projectSettings: SQLITE
     })
     expect(plan.target).toBe(R2)
     expect(ids(plan.build)).toEqual(['restore-database'])
@@ -174,7 +174,7 @@ describe('a rollback and the database', () => {
         facts: facts({ migrated: [R3], backups: [`${R3}.sqlite3`] }),
         newRelease: NEW,
         venvKey: null,
-        found: SQLITE
+        projectSettings: SQLITE
       }).build
     ).toEqual([])
   })

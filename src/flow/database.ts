@@ -2,7 +2,7 @@
 // schema), and the dry run's read of the new code; what it says is in notices.ts.
 
 import { stagingSteps, type Plan } from '../plan.js'
-import { discoverStep, parseDjangoFacts, rebaseFound } from '../server/discover.js'
+import { discoverStep, parseProjectSettings, rebaseProjectSettings } from '../server/discover.js'
 import type { HostFacts } from '../server/inspect.js'
 import { stagedRelease } from '../server/layout.js'
 import { parseBackup, parseMigrated, parseMigrationPlan } from '../server/migrations.js'
@@ -10,7 +10,7 @@ import type { RunResult } from '../remote/connection.js'
 import type { Step } from '../server/step.js'
 import type { HostDeps } from './deps.js'
 import type { DatabaseReport } from '../report/report.js'
-import type { DjangoFacts } from '../server/discover.js'
+import type { ProjectSettings } from '../server/discover.js'
 import type { MigrationPlan } from '../server/migrations.js'
 import {
   FIRST_DEPLOY_MIGRATIONS,
@@ -34,12 +34,18 @@ export class DatabaseWatch {
    * After a Django step, failed or not: the migration plan it read, the backup it took and
    * whether it applied the migrations; a restore.
    */
-  afterStep(deps: Deps, step: Step, result: RunResult, plan: Plan, found: DjangoFacts): void {
+  afterStep(
+    deps: Deps,
+    step: Step,
+    result: RunResult,
+    plan: Plan,
+    projectSettings: ProjectSettings
+  ): void {
     if (result.code === 0 && step.id === 'restore-database')
       this.report.restored = plan.database.backup
     const migrations = step.id === 'django' ? parseMigrationPlan(result.stdout) : undefined
     if (!migrations) return
-    this.tellMigrations(deps, migrations, found)
+    this.tellMigrations(deps, migrations, projectSettings)
     this.report.backup = parseBackup(result.stdout)
     const b = this.report.backup
     if (b) deps.info(`Database backup: ${b.path} (${b.bytes} bytes)`)
@@ -47,18 +53,22 @@ export class DatabaseWatch {
   }
 
   /** The migration plan, said before anything is applied; warnings for what cannot go back. */
-  readMigrations(deps: Deps, stdout: string, found: DjangoFacts): MigrationPlan {
+  readMigrations(deps: Deps, stdout: string, projectSettings: ProjectSettings): MigrationPlan {
     const migrations = parseMigrationPlan(stdout)
     if (!migrations) throw new Error('The migration plan could not be read from its step.')
-    this.tellMigrations(deps, migrations, found)
+    this.tellMigrations(deps, migrations, projectSettings)
     return migrations
   }
 
-  private tellMigrations(deps: Deps, migrations: MigrationPlan, found: DjangoFacts): void {
+  private tellMigrations(
+    deps: Deps,
+    migrations: MigrationPlan,
+    projectSettings: ProjectSettings
+  ): void {
     this.report.pending = migrations.pending
     this.report.irreversible = migrations.irreversible
     deps.info(planMessage(migrations, deps.settings.dryRun))
-    for (const w of migrationWarnings(deps.settings, migrations, found))
+    for (const w of migrationWarnings(deps.settings, migrations, projectSettings))
       deps.warn(w.message, w.title)
   }
 
@@ -83,20 +93,23 @@ export async function stage(
   facts: HostFacts,
   newRelease: string,
   watch: DatabaseWatch
-): Promise<{ found: DjangoFacts; migrations?: MigrationPlan } | undefined> {
+): Promise<{ projectSettings: ProjectSettings; migrations?: MigrationPlan } | undefined> {
   const s = deps.settings
   const steps = stagingSteps(s, stagedRelease(newRelease), deps.venvKey(facts))
   try {
     for (const step of steps.prepare)
       await deps.run(step, { stdin: step.stdin && deps.stdin(step.stdin) })
-    const found = parseDjangoFacts((await deps.run(steps.discover)).stdout)
-    if (!s.migrate) return { found }
-    for (const step of steps.read(found)) {
+    const projectSettings = parseProjectSettings((await deps.run(steps.discover)).stdout) ?? {}
+    if (!s.migrate) return { projectSettings }
+    for (const step of steps.read(projectSettings)) {
       const result = await deps.run(step)
       if (step.id === 'migrations')
-        return { found, migrations: watch.readMigrations(deps, result.stdout, found) }
+        return {
+          projectSettings,
+          migrations: watch.readMigrations(deps, result.stdout, projectSettings)
+        }
     }
-    return { found }
+    return { projectSettings }
   } catch (error) {
     const warning = stagingWarning(error)
     deps.warn(warning.message, warning.title)
@@ -117,18 +130,24 @@ export async function readForDryRun(
   newRelease: string,
   target: string,
   watch: DatabaseWatch
-): Promise<{ found: DjangoFacts; migrations?: MigrationPlan }> {
+): Promise<{ projectSettings: ProjectSettings; migrations?: MigrationPlan }> {
   const s = deps.settings
   const staged =
     target === newRelease && facts.live ? await stage(deps, facts, newRelease, watch) : undefined
   if (staged)
     return {
-      found: rebaseFound(s, staged.found, stagedRelease(newRelease), target),
+      projectSettings: rebaseProjectSettings(
+        s,
+        staged.projectSettings,
+        stagedRelease(newRelease),
+        target
+      ),
       migrations: staged.migrations
     }
   if (target === newRelease && s.migrate && !facts.live) deps.info(FIRST_DEPLOY_MIGRATIONS)
   const readable = target === newRelease ? facts.live : target
-  if (!readable) return { found: {} }
+  if (!readable) return { projectSettings: {} }
   const result = await deps.run(discoverStep(s, readable), { allowFailure: true })
-  return { found: rebaseFound(s, parseDjangoFacts(result.stdout), readable, target) }
+  const said = parseProjectSettings(result.stdout) ?? {}
+  return { projectSettings: rebaseProjectSettings(s, said, readable, target) }
 }

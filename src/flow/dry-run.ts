@@ -5,7 +5,7 @@
 
 import { assumedSettings, planSteps, type Plan } from '../plan.js'
 import { configDiff, parseConfigFiles, readConfigStep } from '../server/config.js'
-import type { DjangoFacts } from '../server/discover.js'
+import type { ProjectSettings } from '../server/discover.js'
 import type { HostFacts } from '../server/inspect.js'
 import { alreadyLiveCheck } from './already-live.js'
 import { readForDryRun, type DatabaseWatch } from './database.js'
@@ -22,7 +22,7 @@ export async function dryRun(
   facts: HostFacts,
   newRelease: string,
   database: DatabaseWatch,
-  planWith: (found: DjangoFacts, assumed: boolean) => Plan
+  planWith: (projectSettings: ProjectSettings, assumed: boolean) => Plan
 ): Promise<{ titles: string[]; diff: string }> {
   // Listed as the deploy runs it: no step of their own to read settings it can assume.
   const assumed = !!assumedSettings(deps.settings, facts, newRelease)
@@ -30,7 +30,9 @@ export async function dryRun(
   // The schedules' calendars are read-only to check: a wrong one fails the dry run too, first.
   for (const step of first.release.filter((r) => r.id === 'check-calendars')) await deps.run(step)
   const read = await readForDryRun(deps, facts, newRelease, first.target, database)
-  const plan = planWith(read.found, assumed)
+  // What the settings printed is for the deploy's own Django process to check and record: the
+  // dry run runs neither.
+  const plan = planWith({ ...read.projectSettings, printed: undefined }, assumed)
   database.noticeRollback(deps, plan)
   const live = parseConfigFiles((await deps.run(readConfigStep(plan.files))).stdout)
   const diff = configDiff(plan.files, live) + (await processesDiff(plan, deps.run))

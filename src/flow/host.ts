@@ -10,13 +10,7 @@ import type { GateResult, HostOutcome } from '../report/report.js'
 import { parseServerFacts } from '../server/asgi.js'
 import { acmeProblem, parseCertificateStep } from '../server/acme.js'
 import { GATE_FAILED } from '../server/config.js'
-import {
-  djangoFacts,
-  SETTINGS_CHANGED,
-  settingsRead,
-  type DjangoFacts,
-  type SettingsRead
-} from '../server/discover.js'
+import { parseProjectSettings, SETTINGS_CHANGED, type ProjectSettings } from '../server/discover.js'
 import { parseHealth, type HealthResult } from '../server/health.js'
 import { inspectStep, parseFacts, type HostFacts } from '../server/inspect.js'
 import { parseProcessStates } from '../server/processes.js'
@@ -85,7 +79,7 @@ export class HostDeploy {
   readonly states: HostState[] = ['connected']
   /** everything the host's report says, recorded as the run learns it */
   private readonly record = new RunRecord()
-  private found: DjangoFacts = {}
+  private projectSettings: ProjectSettings = {}
 
   constructor(private readonly deps: HostDeps) {}
 
@@ -173,19 +167,17 @@ export class HostDeploy {
   private planWith(
     facts: HostFacts,
     newRelease: string,
-    found: DjangoFacts,
-    assumed = false,
-    read?: SettingsRead
+    projectSettings: ProjectSettings,
+    assumed = false
   ): Plan {
-    this.found = found
+    this.projectSettings = projectSettings
     return (this.record.plan = planRun({
       settings: this.deps.settings,
       facts,
       newRelease,
       venvKey: this.deps.venvKey(facts),
       requirements: this.deps.requirements(),
-      found,
-      settingsRead: read,
+      projectSettings,
       assumed,
       singletons: this.deps.runsSingletons ?? this.deps.isFirst,
       deployKey: this.deps.deployKey(facts)
@@ -197,8 +189,9 @@ export class HostDeploy {
     const assumed = assumedSettings(this.deps.settings, facts, newRelease)
     // The first plan assumes nothing: it has the step that reads them.
     const read =
-      assumed ?? (first.discover && settingsRead((await this.deps.run(first.discover)).stdout))
-    return this.planWith(facts, newRelease, read ? djangoFacts(read) : {}, !!assumed, read)
+      assumed ??
+      (first.discover && parseProjectSettings((await this.deps.run(first.discover)).stdout))
+    return this.planWith(facts, newRelease, read ?? {}, !!assumed)
   }
 
   private async deploy(facts: HostFacts, newRelease: string): Promise<void> {
@@ -217,11 +210,11 @@ export class HostDeploy {
       const changed = await this.build(plan)
       if (changed) {
         this.deps.info(SETTINGS_CHANGED_NOTE)
-        plan = this.planWith(facts, newRelease, djangoFacts(changed), false, changed)
+        plan = this.planWith(facts, newRelease, changed, false)
         await this.build(plan)
       }
       // Said once the settings are known to say it (the Django process checked them).
-      for (const n of sharedNotices(this.deps.settings, plan, this.found))
+      for (const n of sharedNotices(this.deps.settings, plan, this.projectSettings))
         this.deps.notice(n.message, n.title)
       if (plan.certificate?.beforeGates)
         await this.obtainCertificate(plan, plan.certificate.step, !!facts.certificate)
@@ -257,8 +250,8 @@ export class HostDeploy {
 
   /** A dry run (flow/dry-run.ts), planned as the deploy would plan. */
   private async dryRun(facts: HostFacts, id: string): Promise<HostOutcome> {
-    const planWith = (found: DjangoFacts, assumed: boolean) =>
-      this.planWith(facts, id, found, assumed)
+    const planWith = (projectSettings: ProjectSettings, assumed: boolean) =>
+      this.planWith(facts, id, projectSettings, assumed)
     this.record.dryRun = await dryRun(this.deps, facts, id, this.record.database, planWith)
     return this.record.outcome('success', DRY_RUN_DONE)
   }
@@ -283,7 +276,7 @@ export class HostDeploy {
    * settings say when the Django process found them other than the plan assumed (it changed
    * nothing then).
    */
-  private async build(plan: Plan): Promise<SettingsRead | undefined> {
+  private async build(plan: Plan): Promise<ProjectSettings | undefined> {
     const { rollout, isFirst } = this.deps
     if (plan.build.length === 0 && plan.mode !== 'deploy') {
       if (isFirst) rollout.migrated()
@@ -298,11 +291,11 @@ export class HostDeploy {
         // What the Django process did to the database is read even when it then failed.
         const result = await this.deps.run(step, { allowFailure: true })
         // The settings the plan assumed (it has no step to read them) say other things now.
-        const now = step.id === 'django' && !plan.discover && settingsRead(result.stdout)
+        const now = step.id === 'django' && !plan.discover && parseProjectSettings(result.stdout)
         if (now && result.code === SETTINGS_CHANGED) return now
         if (step.id === 'asgi-import' && result.code === 0)
           tellServer(this.deps, (this.record.server = parseServerFacts(result.stdout)))
-        this.record.database.afterStep(this.deps, step, result, plan, this.found)
+        this.record.database.afterStep(this.deps, step, result, plan, this.projectSettings)
         if (result.code !== 0) throw new StepError(step, result)
       }
       if (isFirst) rollout.migrated()

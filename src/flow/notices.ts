@@ -15,7 +15,7 @@ import {
   uncleanCloseWarning,
   type ServerFacts
 } from '../server/asgi.js'
-import type { DjangoFacts } from '../server/discover.js'
+import type { ProjectSettings } from '../server/discover.js'
 import {
   databaseKind,
   describePlan,
@@ -32,12 +32,12 @@ export interface Notice {
 }
 
 /** Data the settings keep inside the release is kept in shared/: what, where and why. */
-export function sharedNotices(s: Settings, plan: Plan, found: DjangoFacts): Notice[] {
+export function sharedNotices(s: Settings, plan: Plan, projectSettings: ProjectSettings): Notice[] {
   if (plan.build.length === 0) return []
   const notices: Notice[] = []
-  const notice = sharedNotice(s, sharedPaths(s, plan.target, found))
+  const notice = sharedNotice(s, sharedPaths(s, plan.target, projectSettings))
   if (notice) notices.push({ message: notice, title: 'Kept in shared/' })
-  if (s.collectstatic && !found.staticRoot && !s.staticRoot)
+  if (s.collectstatic && !projectSettings.staticRoot && !s.staticRoot)
     notices.push({
       message:
         "STATIC_ROOT is not set in the project's settings, so collectstatic was skipped and nginx " +
@@ -280,7 +280,7 @@ export function planMessage(migrations: MigrationPlan, dryRun: boolean): string 
 export function migrationWarnings(
   s: Settings,
   migrations: MigrationPlan,
-  found: DjangoFacts
+  projectSettings: ProjectSettings
 ): Array<{ message: string; title: string }> {
   const warnings: Array<{ message: string; title: string }> = []
   if (migrations.irreversible.length > 0)
@@ -292,7 +292,7 @@ export function migrationWarnings(
           ? 'The database is backed up before they run.'
           : 'backup is false: no backup is taken before they run.')
     })
-  const engine = found.databaseEngine
+  const engine = projectSettings.databaseEngine
   if (migrations.pending.length > 0 && s.backup && engine && !databaseKind(engine))
     warnings.push({
       title: 'No database backup',
