@@ -176,7 +176,7 @@ describe('the plan', () => {
       facts: { ...facts, ...hostFacts },
       newRelease: '20261129T000000Z-abc',
       venvKey: null,
-      found: {}
+      projectSettings: {}
     })
   const ids = (p: ReturnType<typeof plan>) => planSteps(p).map((step) => step.id)
 

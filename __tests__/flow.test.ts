@@ -185,6 +185,51 @@ describe('the dry run prints the plan the deploy runs', () => {
   })
 })
 
+describe('every step holds the steps lock', () => {
+  // The deploy lock's holder waits for that lock before it lets go: a step of a dead run never
+  // runs beside the next deploy. The executor sends every step so, whatever slot it came from.
+  const holdsStepsLock = (command: string) =>
+    command.startsWith(
+      'if [ -f /srv/mysite/.deploy.steps ]; then exec 8</srv/mysite/.deploy.steps; flock -s 8; fi\n'
+    )
+
+  const runs: Array<[string, Partial<Settings>]> = [
+    [
+      'a deploy with every kind of step',
+      {
+        dotenv: [['SECRET_KEY', 'x'.repeat(20)]],
+        postDeploy: 'echo done',
+        processes: [{ name: 'worker', command: ['python', '-m', 'celery', 'worker'], once: false }],
+        schedules: [
+          {
+            name: 'report',
+            command: ['python', 'manage.py', 'report'],
+            calendar: 'daily',
+            once: true
+          }
+        ],
+        acme: { email: 'admin@example.com', directory: 'https://acme.example.com/dir' },
+        serverNames: ['example.com']
+      }
+    ],
+    ['source: none', { source: null }],
+    ['rollback: true', { rollback: true, source: null }]
+  ]
+
+  test.each(runs)('%s, and its dry run', async (_, overrides) => {
+    for (const dryRun of [false, true]) {
+      const t = new ScriptedTransport()
+      const result = await deploy(settingsFor({ source, ...overrides, dryRun }), t)
+      expect(result.status).toBe('success')
+      // The lock command itself, and the host check it runs as soon as the lock is taken, are
+      // the two that need not: the lock is what the holder lets go.
+      const sent = t.ran.filter((r) => r.step !== 'lock' && r.step !== 'inspect')
+      expect(sent.length).toBeGreaterThan(dryRun ? 1 : 8)
+      expect(sent.filter((r) => !holdsStepsLock(r.command)).map((r) => r.step)).toEqual([])
+    }
+  })
+})
+
 describe('transitions', () => {
   test('a healthy deploy: released, gated, switched, healthy; the lock is let go', async () => {
     const t = new ScriptedTransport()

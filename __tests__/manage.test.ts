@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import {
   DISCOVER_PY,
-  djangoFacts,
   SETTINGS_CHANGED,
-  settingsRead,
-  type SettingsRead
+  parseProjectSettings,
+  projectSettings,
+  type ProjectSettings
 } from '../src/server/discover.js'
 import { DJANGO_PY, type DjangoWork } from '../src/server/manage.js'
 import { parseMigrationPlan } from '../src/server/migrations.js'
@@ -214,16 +214,16 @@ test('a command that fails stops the process before migrate, said as manage.py s
 })
 
 /** What the stand-in's settings say, read as the discover step reads them. */
-function discovered(env: { FAKE_MEDIA?: string } = {}): SettingsRead {
+function discovered(env: { FAKE_MEDIA?: string } = {}): NonNullable<ProjectSettings['printed']> {
   const run = runDjango(WORK, env, DISCOVER_PY, ['shop.example'])
   expect(run.code).toBe(0)
-  return settingsRead(run.stdout) as SettingsRead
+  return parseProjectSettings(run.stdout)?.printed ?? {}
 }
 
 describe('a plan made with the live release settings', () => {
   test('the settings say the same: checked without setup first, then the work as before', () => {
     const expect_ = discovered()
-    expect(djangoFacts(expect_)).toMatchObject({
+    expect(projectSettings(expect_)).toMatchObject({
       staticRoot: '/srv/shop/releases/r2/staticfiles',
       mediaRoot: '/srv/shop/shared/media',
       refusedHosts: [],
@@ -247,7 +247,7 @@ describe('a plan made with the live release settings', () => {
     expect(run.calls).toEqual([])
     expect(existsSync(join(run.folder, 'backup'))).toBe(false)
     expect(run.stderr).toContain("The project's settings say other things")
-    const now = settingsRead(run.stdout) as SettingsRead
+    const now = parseProjectSettings(run.stdout)?.printed
     expect(now).toEqual({ ...before, MEDIA_ROOT: '/srv/shop/shared/uploads' })
   })
 
@@ -257,8 +257,6 @@ describe('a plan made with the live release settings', () => {
       settings: { expect: discovered(), hosts: ['shop.example', 'www.shop.example'] }
     })
     expect(run.code).toBe(SETTINGS_CHANGED)
-    expect(djangoFacts(settingsRead(run.stdout) as SettingsRead).refusedHosts).toEqual([
-      'www.shop.example'
-    ])
+    expect(parseProjectSettings(run.stdout)?.refusedHosts).toEqual(['www.shop.example'])
   })
 })

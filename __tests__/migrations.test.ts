@@ -15,7 +15,7 @@ import {
   parseMigrationPlan
 } from '../src/server/migrations.js'
 import { pruneStep } from '../src/server/release.js'
-import { failureNote, migrationWarnings } from '../src/flow/database.js'
+import { failureNote, migrationWarnings } from '../src/flow/notices.js'
 import { settingsFor, hostFacts } from './settings-fixture.js'
 
 const R1 = '20261101T100000Z-1111111'
@@ -159,7 +159,7 @@ describe('a rollback and the database', () => {
       facts: facts({ migrated: [R3], backups: [`${R3}.sqlite3`] }),
       newRelease: NEW,
       venvKey: null,
-      found: SQLITE
+      projectSettings: SQLITE
     })
     expect(plan.target).toBe(R2)
     expect(ids(plan.build)).toEqual(['restore-database'])
@@ -174,7 +174,7 @@ describe('a rollback and the database', () => {
         facts: facts({ migrated: [R3], backups: [`${R3}.sqlite3`] }),
         newRelease: NEW,
         venvKey: null,
-        found: SQLITE
+        projectSettings: SQLITE
       }).build
     ).toEqual([])
   })

@@ -1,10 +1,10 @@
 import { boundaryOps } from '../src/server/boundary.js'
 import { planRun, targetRelease } from '../src/plan.js'
 import { workerCount } from '../src/server/config.js'
-import type { DjangoFacts } from '../src/server/discover.js'
+import type { ProjectSettings } from '../src/server/discover.js'
 import { sharedNotice, sharedPaths } from '../src/server/shared.js'
 import type { Settings } from '../src/settings.js'
-import { parseDjangoFacts, rebaseFound } from '../src/server/discover.js'
+import { parseProjectSettings, rebaseProjectSettings } from '../src/server/discover.js'
 import { djangoSteps } from '../src/server/django.js'
 import { sitePaths } from '../src/server/settings-folders.js'
 import { healthHost, parseErrors, parseHealth } from '../src/server/health.js'
@@ -33,7 +33,7 @@ describe('release ids', () => {
 test("the dry run reads the live release's settings: every path in it moves to the new release", () => {
   const s = settingsFor({ deployPath: '/srv/shop' })
   const [live, next] = ['20261101T000000Z-aaaaaaa', RELEASE]
-  const moved = rebaseFound(
+  const moved = rebaseProjectSettings(
     s,
     {
       staticRoot: `/srv/shop/releases/${live}/static`,
@@ -117,7 +117,7 @@ describe('what the host says', () => {
   test("Django's paths are validated like inputs", () => {
     const line = (values: object) => `noise\nDJANGO-SETTINGS ${JSON.stringify(values)}\n`
     expect(
-      parseDjangoFacts(
+      parseProjectSettings(
         line({
           STATIC_URL: 'static/',
           STATIC_ROOT: '/srv/mysite/releases/r1/staticfiles',
@@ -133,7 +133,7 @@ describe('what the host says', () => {
       mediaRoot: '/srv/mysite/shared/media',
       staticStorage: 'django.contrib.staticfiles.storage.StaticFilesStorage'
     })
-    const hostile = parseDjangoFacts(
+    const hostile = parseProjectSettings(
       line({
         STATIC_URL: 'https://cdn.example.com/',
         STATIC_ROOT: '/srv/x; rm -rf /',
@@ -149,7 +149,7 @@ describe('what the host says', () => {
       mediaRoot: undefined,
       staticStorage: undefined
     })
-    expect(parseDjangoFacts('ImproperlyConfigured')).toEqual({})
+    expect(parseProjectSettings('ImproperlyConfigured')).toBeUndefined()
   })
 
   test('health: the verdict, the status and the time', () => {
@@ -231,7 +231,7 @@ describe('choices made from the settings', () => {
     const staticRoot = `/srv/mysite/releases/${RELEASE}/staticfiles`
     const previous = '20261120T100000Z-aaaaaaa'
     const storage = 'django.contrib.staticfiles.storage.ManifestStaticFilesStorage'
-    const django = (found: DjangoFacts) =>
+    const django = (found: ProjectSettings) =>
       djangoSteps(settingsFor(), RELEASE, found, previous).find((s) => s.id === 'django')?.command
         .text ?? ''
     const text = django({ staticRoot, staticStorage: storage })
@@ -284,8 +284,8 @@ describe('choices made from the settings', () => {
   })
 
   test('a MEDIA_ROOT outside shared/ is made writable in the sandbox', () => {
-    const plan = (s: Settings, found: DjangoFacts) =>
-      planRun({ settings: s, facts, newRelease: RELEASE, venvKey: null, found })
+    const plan = (s: Settings, found: ProjectSettings) =>
+      planRun({ settings: s, facts, newRelease: RELEASE, venvKey: null, projectSettings: found })
     const inside = plan(settingsFor(), { mediaRoot: '/srv/mysite/shared/media' })
     expect(inside.files.service.text).not.toMatch(/ReadWritePaths=\/var/)
     const named = settingsFor({ mediaRoot: '/var/lib/mysite/media' })
@@ -296,8 +296,14 @@ describe('choices made from the settings', () => {
 
 describe('what the project keeps inside the release', () => {
   const release = `/srv/mysite/releases/${RELEASE}`
-  const plan = (found: DjangoFacts, overrides: Partial<Settings> = {}) =>
-    planRun({ settings: settingsFor(overrides), facts, newRelease: RELEASE, venvKey: null, found })
+  const plan = (found: ProjectSettings, overrides: Partial<Settings> = {}) =>
+    planRun({
+      settings: settingsFor(overrides),
+      facts,
+      newRelease: RELEASE,
+      venvKey: null,
+      projectSettings: found
+    })
 
   test("startproject's SQLite database and a MEDIA_ROOT in the release are kept in shared/", () => {
     const found = { sqlite: [`${release}/db.sqlite3`], mediaRoot: `${release}/media` }
@@ -423,7 +429,7 @@ describe('venvs kept by their requirements', () => {
         facts,
         newRelease: RELEASE,
         venvKey,
-        found: {},
+        projectSettings: {},
         requirements
       })
     const upload = (p: ReturnType<typeof plan>) =>

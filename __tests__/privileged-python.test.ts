@@ -3,7 +3,7 @@
 // What runs as the app user goes to its shell encoded (asApp), so it is not scanned here.
 
 import { planRun, stagingSteps, type Plan } from '../src/plan.js'
-import type { DjangoFacts } from '../src/server/discover.js'
+import type { ProjectSettings } from '../src/server/discover.js'
 import type { HostFacts } from '../src/server/inspect.js'
 import { inspectStep } from '../src/server/inspect.js'
 import type { Step } from '../src/server/step.js'
@@ -41,7 +41,7 @@ function everyStep(plan: Plan): Step[] {
 }
 
 /** What the settings of the release `id` say: everything in it that adds steps. */
-const foundIn = (id: string): DjangoFacts => {
+const foundIn = (id: string): ProjectSettings => {
   const release = `/srv/mysite/releases/${id}`
   return {
     staticUrl: '/static/',
@@ -98,7 +98,7 @@ function steps(): Array<[string, Step]> {
       newRelease: RELEASE,
       venvKey: '0123456789abcdef',
       requirements: [{ path: 'requirements.txt', text: 'Django\n' }],
-      found: foundIn(target)
+      projectSettings: foundIn(target)
     })
     all.push(...everyStep(plan).map((step): [string, Step] => [mode, step]))
   }

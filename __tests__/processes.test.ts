@@ -202,7 +202,7 @@ describe('the plan', () => {
       facts,
       newRelease: '20261126T090000Z-abcdef0',
       venvKey: 'k',
-      found: {},
+      projectSettings: {},
       singletons
     })
 
@@ -242,7 +242,7 @@ describe('the plan', () => {
       facts: { ...facts, processUnits: [] },
       newRelease: '20261126T090000Z-abcdef0',
       venvKey: 'k',
-      found: {}
+      projectSettings: {}
     })
     expect(p.processes).toBeUndefined()
     expect(planSteps(p).map((step) => step.id)).not.toContain('restart-processes')

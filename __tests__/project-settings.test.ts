@@ -4,24 +4,24 @@
 
 import { planRun, PlanError } from '../src/plan.js'
 import { servedPaths } from '../src/server/settings-folders.js'
-import { parseDjangoFacts, type DjangoFacts } from '../src/server/discover.js'
+import { parseProjectSettings, type ProjectSettings } from '../src/server/discover.js'
 import type { Settings } from '../src/settings.js'
 import { hostFacts, settingsFor } from './settings-fixture.js'
 
 const RELEASE = '20261125T081500Z-1a2b3c4'
 const release = `/srv/mysite/releases/${RELEASE}`
 
-const plan = (found: DjangoFacts, overrides: Partial<Settings> = {}) =>
+const plan = (found: ProjectSettings, overrides: Partial<Settings> = {}) =>
   planRun({
     settings: settingsFor(overrides),
     facts: hostFacts(),
     newRelease: RELEASE,
     venvKey: null,
-    found
+    projectSettings: found
   })
 
 /** The PlanError a plan raises, or undefined. */
-function refusal(found: DjangoFacts, overrides: Partial<Settings> = {}): string | undefined {
+function refusal(found: ProjectSettings, overrides: Partial<Settings> = {}): string | undefined {
   try {
     plan(found, overrides)
     return undefined
@@ -137,12 +137,12 @@ describe('a STATIC_ROOT in releases/ but in no release', () => {
 
 describe('COMPRESS_OUTPUT_DIR', () => {
   const read = (output: unknown) =>
-    parseDjangoFacts(
+    parseProjectSettings(
       `DJANGO-SETTINGS ${JSON.stringify({
         STATIC_ROOT: `${release}/staticfiles`,
         COMPRESS: { enabled: true, offline: false, root: '', output }
       })}\n`
-    )
+    ) ?? {}
 
   test.each(['CACHE', 'compressed', 'cache/v2', 'a.b', '_c-d'])(
     '%s is a folder: accepted',
@@ -173,10 +173,10 @@ describe('COMPRESS_OUTPUT_DIR', () => {
   })
 
   test('not printed (an earlier record): the default, CACHE', () => {
-    const found = parseDjangoFacts(
+    const found = parseProjectSettings(
       `DJANGO-SETTINGS ${JSON.stringify({ COMPRESS: { enabled: true, offline: true } })}\n`
     )
-    expect(found.compress).toEqual({ enabled: true, offline: true, output: 'CACHE' })
+    expect(found?.compress).toEqual({ enabled: true, offline: true, output: 'CACHE' })
   })
 })
 

@@ -21,7 +21,7 @@ import { planRun, stagingSteps, type PlanInput } from '../src/plan.js'
 import type { RunOptions, RunResult, Transport } from '../src/remote/connection.js'
 import { createRollout } from '../src/rollout.js'
 import { asRoot, withoutBoundary } from '../src/server/boundary.js'
-import type { DjangoFacts } from '../src/server/discover.js'
+import type { ProjectSettings } from '../src/server/discover.js'
 import { layout, stagedRelease } from '../src/server/layout.js'
 import { holdingStepsLock, lockCommand } from '../src/server/lock.js'
 import { asApp } from '../src/server/sandbox.js'
@@ -1049,7 +1049,7 @@ describe('the detector', () => {
     const step = { id: 'x', phase: 'django' as const, title: 'x', privileged: true, command: bad }
     for (const text of [
       detached(bad).text,
-      holdingStepsLock(s, step).command.text,
+      holdingStepsLock(s, step.command).text,
       lockCommand(s, 'holder', 5, detached(bad)).text
     ])
       expect(flags(text)).toEqual(['chmod /srv/mysite/releases/X/static'])
@@ -1092,7 +1092,7 @@ describe('every root step of every mode', () => {
       writablePaths: ['/var/lib/mysite-data']
     })
     /** SQLite, static and media files in the release, Django's own storage. */
-    const foundIn = (id: string): DjangoFacts => ({
+    const foundIn = (id: string): ProjectSettings => ({
       staticRoot: `/srv/mysite/releases/${id}/staticfiles`,
       mediaRoot: `/srv/mysite/releases/${id}/media`,
       sqlite: [`/srv/mysite/releases/${id}/db.sqlite3`],
@@ -1113,20 +1113,26 @@ describe('every root step of every mode', () => {
       newRelease: NEW,
       venvKey: 'b'.repeat(16),
       requirements: [{ path: 'requirements.txt', text: 'Django\n' }],
-      found: foundIn(NEW)
+      projectSettings: foundIn(NEW)
     }
     const inputs: Array<[string, PlanInput]> = [
       ['deploy', base],
       ['deploy, no venv key', { ...base, venvKey: null, requirements: null }],
-      ['deploy, assumed settings', { ...base, assumed: true, settingsRead: {} }],
+      [
+        'deploy, assumed settings',
+        { ...base, assumed: true, projectSettings: { ...foundIn(NEW), printed: {} } }
+      ],
       ['deploy, first', { ...base, facts: hostFacts() }],
-      ['source: none', { ...base, settings: { ...s, source: null }, found: foundIn(LIVE) }],
+      [
+        'source: none',
+        { ...base, settings: { ...s, source: null }, projectSettings: foundIn(LIVE) }
+      ],
       [
         'rollback',
         {
           ...base,
           settings: { ...s, source: null, rollback: true, restoreDatabase: true },
-          found: foundIn(OLDER)
+          projectSettings: foundIn(OLDER)
         }
       ]
     ]

@@ -1,7 +1,7 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 6656:
+/***/ 5158:
 /***/ ((module) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
@@ -21,16 +21,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7703:
+/***/ 7057:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
 
-var errors = __nccwpck_require__(6656);
-var types = __nccwpck_require__(254);
+var errors = __nccwpck_require__(5158);
+var types = __nccwpck_require__(3536);
 
-var Reader = __nccwpck_require__(1996);
-var Writer = __nccwpck_require__(9816);
+var Reader = __nccwpck_require__(2742);
+var Writer = __nccwpck_require__(5174);
 
 
 // --- Exports
@@ -55,16 +55,16 @@ for (var e in errors) {
 
 /***/ }),
 
-/***/ 1996:
+/***/ 2742:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
 
 var assert = __nccwpck_require__(2613);
-var Buffer = (__nccwpck_require__(2803).Buffer);
+var Buffer = (__nccwpck_require__(8581).Buffer);
 
-var ASN1 = __nccwpck_require__(254);
-var errors = __nccwpck_require__(6656);
+var ASN1 = __nccwpck_require__(3536);
+var errors = __nccwpck_require__(5158);
 
 
 // --- Globals
@@ -324,7 +324,7 @@ module.exports = Reader;
 
 /***/ }),
 
-/***/ 254:
+/***/ 3536:
 /***/ ((module) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
@@ -367,15 +367,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9816:
+/***/ 5174:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
 
 var assert = __nccwpck_require__(2613);
-var Buffer = (__nccwpck_require__(2803).Buffer);
-var ASN1 = __nccwpck_require__(254);
-var errors = __nccwpck_require__(6656);
+var Buffer = (__nccwpck_require__(8581).Buffer);
+var ASN1 = __nccwpck_require__(3536);
+var errors = __nccwpck_require__(5158);
 
 
 // --- Globals
@@ -691,7 +691,7 @@ module.exports = Writer;
 
 /***/ }),
 
-/***/ 9837:
+/***/ 7787:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
@@ -699,7 +699,7 @@ module.exports = Writer;
 // If you have no idea what ASN.1 or BER is, see this:
 // ftp://ftp.rsa.com/pub/pkcs/ascii/layman.asc
 
-var Ber = __nccwpck_require__(7703);
+var Ber = __nccwpck_require__(7057);
 
 
 
@@ -718,12 +718,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 686:
+/***/ 676:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-var crypto_hash_sha512 = (__nccwpck_require__(668).lowlevel).crypto_hash;
+var crypto_hash_sha512 = (__nccwpck_require__(9262).lowlevel).crypto_hash;
 
 /*
  * This file is a 1:1 port from the OpenBSD blowfish.c and bcrypt_pbkdf.c. As a
@@ -1281,19 +1281,19 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4982:
+/***/ 5324:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const binding = __nccwpck_require__(7318);
+const binding = __nccwpck_require__(1721);
 
 module.exports = binding.getCPUInfo;
 
 
 /***/ }),
 
-/***/ 6543:
+/***/ 7165:
 /***/ ((module) => {
 
 
@@ -1328,14 +1328,14 @@ module.exports = isStream;
 
 /***/ }),
 
-/***/ 6512:
+/***/ 3678:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const fs = __nccwpck_require__(9896);
 const path = __nccwpck_require__(6928);
 const {promisify} = __nccwpck_require__(9023);
-const semver = __nccwpck_require__(9318);
+const semver = __nccwpck_require__(4436);
 
 const useNativeRecursiveOption = semver.satisfies(process.version, '>=10.12.0');
 
@@ -1491,13 +1491,13 @@ module.exports.sync = (input, options) => {
 
 /***/ }),
 
-/***/ 4006:
+/***/ 636:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const pico = __nccwpck_require__(8016);
-const utils = __nccwpck_require__(4059);
+const pico = __nccwpck_require__(1366);
+const utils = __nccwpck_require__(5313);
 
 function picomatch(glob, options, returnState = false) {
   // default to os.platform()
@@ -1515,7 +1515,7 @@ module.exports = picomatch;
 
 /***/ }),
 
-/***/ 5595:
+/***/ 4701:
 /***/ ((module) => {
 
 
@@ -1706,13 +1706,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8265:
+/***/ 9915:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const constants = __nccwpck_require__(5595);
-const utils = __nccwpck_require__(4059);
+const constants = __nccwpck_require__(4701);
+const utils = __nccwpck_require__(5313);
 
 /**
  * Constants
@@ -3138,15 +3138,15 @@ module.exports = parse;
 
 /***/ }),
 
-/***/ 8016:
+/***/ 1366:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const scan = __nccwpck_require__(1781);
-const parse = __nccwpck_require__(8265);
-const utils = __nccwpck_require__(4059);
-const constants = __nccwpck_require__(5595);
+const scan = __nccwpck_require__(5607);
+const parse = __nccwpck_require__(9915);
+const utils = __nccwpck_require__(5313);
+const constants = __nccwpck_require__(4701);
 const isObject = val => val && typeof val === 'object' && !Array.isArray(val);
 
 /**
@@ -3506,12 +3506,12 @@ module.exports = picomatch;
 
 /***/ }),
 
-/***/ 1781:
+/***/ 5607:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const utils = __nccwpck_require__(4059);
+const utils = __nccwpck_require__(5313);
 const {
   CHAR_ASTERISK,             /* * */
   CHAR_AT,                   /* @ */
@@ -3528,7 +3528,7 @@ const {
   CHAR_RIGHT_CURLY_BRACE,    /* } */
   CHAR_RIGHT_PARENTHESES,    /* ) */
   CHAR_RIGHT_SQUARE_BRACKET  /* ] */
-} = __nccwpck_require__(5595);
+} = __nccwpck_require__(4701);
 
 const isPathSeparator = code => {
   return code === CHAR_FORWARD_SLASH || code === CHAR_BACKWARD_SLASH;
@@ -3916,7 +3916,7 @@ module.exports = scan;
 
 /***/ }),
 
-/***/ 4059:
+/***/ 5313:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 /*global navigator*/
@@ -3927,7 +3927,7 @@ const {
   REGEX_REMOVE_BACKSLASH,
   REGEX_SPECIAL_CHARS,
   REGEX_SPECIAL_CHARS_GLOBAL
-} = __nccwpck_require__(5595);
+} = __nccwpck_require__(4701);
 
 exports.isObject = val => val !== null && typeof val === 'object' && !Array.isArray(val);
 exports.hasRegexChars = str => REGEX_SPECIAL_CHARS.test(str);
@@ -3995,7 +3995,7 @@ exports.basename = (path, { windows } = {}) => {
 
 /***/ }),
 
-/***/ 2803:
+/***/ 8581:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /* eslint-disable node/no-deprecated-api */
@@ -4079,7 +4079,7 @@ module.exports = safer
 
 /***/ }),
 
-/***/ 9318:
+/***/ 4436:
 /***/ ((module, exports) => {
 
 exports = module.exports = SemVer
@@ -5934,7 +5934,7 @@ function coerce (version, options) {
 
 /***/ }),
 
-/***/ 4646:
+/***/ 7516:
 /***/ ((module) => {
 
 module.exports = shellescape;
@@ -5958,18 +5958,18 @@ function shellescape(a) {
 
 /***/ }),
 
-/***/ 6591:
+/***/ 3785:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-exports.quote = __nccwpck_require__(5335);
-exports.parse = __nccwpck_require__(2696);
+exports.quote = __nccwpck_require__(393);
+exports.parse = __nccwpck_require__(654);
 
 
 /***/ }),
 
-/***/ 2696:
+/***/ 654:
 /***/ ((module) => {
 
 
@@ -6358,7 +6358,7 @@ module.exports = function parse(s, env, opts) {
 
 /***/ }),
 
-/***/ 5335:
+/***/ 393:
 /***/ ((module) => {
 
 
@@ -6450,7 +6450,7 @@ module.exports = function quote(xs) {
 
 /***/ }),
 
-/***/ 5683:
+/***/ 2997:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -6463,8 +6463,8 @@ const {
 
 const {
   CHANNEL_EXTENDED_DATATYPE: { STDERR },
-} = __nccwpck_require__(4020);
-const { bufferSlice } = __nccwpck_require__(2184);
+} = __nccwpck_require__(7270);
+const { bufferSlice } = __nccwpck_require__(9342);
 
 const PACKET_SIZE = 32 * 1024;
 const MAX_WINDOW = 2 * 1024 * 1024;
@@ -6752,7 +6752,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3849:
+/***/ 2167:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -6763,14 +6763,14 @@ const { resolve } = __nccwpck_require__(6928);
 const { readFile } = __nccwpck_require__(9896);
 const { execFile, spawn } = __nccwpck_require__(5317);
 
-const { isParsedKey, parseKey } = __nccwpck_require__(1789);
+const { isParsedKey, parseKey } = __nccwpck_require__(9623);
 
 const {
   makeBufferParser,
   readUInt32BE,
   writeUInt32BE,
   writeUInt32LE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(9342);
 
 function once(cb) {
   let called = false;
@@ -7882,7 +7882,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6297:
+/***/ 2475:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // TODO:
@@ -7917,11 +7917,11 @@ const {
   SUPPORTED_KEX,
   SUPPORTED_MAC,
   SUPPORTED_SERVER_HOST_KEY,
-} = __nccwpck_require__(4020);
-const { init: cryptoInit } = __nccwpck_require__(2888);
-const Protocol = __nccwpck_require__(7841);
-const { parseKey } = __nccwpck_require__(1789);
-const { SFTP } = __nccwpck_require__(4996);
+} = __nccwpck_require__(7270);
+const { init: cryptoInit } = __nccwpck_require__(826);
+const Protocol = __nccwpck_require__(9443);
+const { parseKey } = __nccwpck_require__(9623);
+const { SFTP } = __nccwpck_require__(8538);
 const {
   bufferCopy,
   makeBufferParser,
@@ -7929,23 +7929,23 @@ const {
   readUInt32BE,
   sigSSHToASN1,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(9342);
 
-const { AgentContext, createAgent, isAgent } = __nccwpck_require__(3849);
+const { AgentContext, createAgent, isAgent } = __nccwpck_require__(2167);
 const {
   Channel,
   MAX_WINDOW,
   PACKET_SIZE,
   windowAdjust,
   WINDOW_THRESHOLD,
-} = __nccwpck_require__(5683);
+} = __nccwpck_require__(2997);
 const {
   ChannelManager,
   generateAlgorithmList,
   isWritable,
   onChannelOpenFailure,
   onCHANNEL_CLOSE,
-} = __nccwpck_require__(2137);
+} = __nccwpck_require__(6755);
 
 const bufferParser = makeBufferParser();
 const sigParser = makeBufferParser();
@@ -10065,7 +10065,7 @@ module.exports = Client;
 
 /***/ }),
 
-/***/ 137:
+/***/ 5403:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -10092,7 +10092,7 @@ for (const ctor of [HttpAgent, HttpsAgent]) {
       const dstPort = options.port;
 
       if (Client === undefined)
-        Client = __nccwpck_require__(6297);
+        Client = __nccwpck_require__(2475);
 
       const client = new Client();
       let triedForward = false;
@@ -10156,7 +10156,7 @@ function decorateStream(stream, ctor, options) {
 
 /***/ }),
 
-/***/ 5472:
+/***/ 3122:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -10168,33 +10168,33 @@ const {
   CygwinAgent,
   OpenSSHAgent,
   PageantAgent,
-} = __nccwpck_require__(3849);
+} = __nccwpck_require__(2167);
 const {
   SSHTTPAgent: HTTPAgent,
   SSHTTPSAgent: HTTPSAgent,
-} = __nccwpck_require__(137);
-const { parseKey } = __nccwpck_require__(1789);
+} = __nccwpck_require__(5403);
+const { parseKey } = __nccwpck_require__(9623);
 const {
   flagsToString,
   OPEN_MODE,
   STATUS_CODE,
   stringToFlags,
-} = __nccwpck_require__(4996);
+} = __nccwpck_require__(8538);
 
 module.exports = {
   AgentProtocol,
   BaseAgent,
   createAgent,
-  Client: __nccwpck_require__(6297),
+  Client: __nccwpck_require__(2475),
   CygwinAgent,
   HTTPAgent,
   HTTPSAgent,
   OpenSSHAgent,
   PageantAgent,
-  Server: __nccwpck_require__(2605),
+  Server: __nccwpck_require__(151),
   utils: {
     parseKey,
-    ...__nccwpck_require__(3489),
+    ...__nccwpck_require__(4727),
     sftp: {
       flagsToString,
       OPEN_MODE,
@@ -10207,7 +10207,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3489:
+/***/ 4727:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -10220,10 +10220,10 @@ const {
   randomBytes,
 } = __nccwpck_require__(6982);
 
-const { Ber } = __nccwpck_require__(9837);
-const bcrypt_pbkdf = (__nccwpck_require__(686).pbkdf);
+const { Ber } = __nccwpck_require__(7787);
+const bcrypt_pbkdf = (__nccwpck_require__(676).pbkdf);
 
-const { CIPHER_INFO } = __nccwpck_require__(2888);
+const { CIPHER_INFO } = __nccwpck_require__(826);
 
 const SALT_LEN = 16;
 const DEFAULT_ROUNDS = 16;
@@ -10796,7 +10796,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7841:
+/***/ 9443:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /*
@@ -10841,7 +10841,7 @@ module.exports = {
 
 const { inspect } = __nccwpck_require__(9023);
 
-const { bindingAvailable, NullCipher, NullDecipher } = __nccwpck_require__(2888);
+const { bindingAvailable, NullCipher, NullDecipher } = __nccwpck_require__(826);
 const {
   COMPAT_CHECKS,
   DISCONNECT_REASON,
@@ -10849,18 +10849,18 @@ const {
   MESSAGE,
   SIGNALS,
   TERMINAL_MODE,
-} = __nccwpck_require__(4020);
+} = __nccwpck_require__(7270);
 const {
   DEFAULT_KEXINIT_CLIENT,
   DEFAULT_KEXINIT_SERVER,
   KexInit,
   kexinit,
   onKEXPayload,
-} = __nccwpck_require__(4637);
+} = __nccwpck_require__(5491);
 const {
   parseKey,
-} = __nccwpck_require__(1789);
-const MESSAGE_HANDLERS = __nccwpck_require__(9244);
+} = __nccwpck_require__(9623);
+const MESSAGE_HANDLERS = __nccwpck_require__(1262);
 const {
   bufferCopy,
   bufferFill,
@@ -10868,15 +10868,15 @@ const {
   convertSignature,
   sendPacket,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(9342);
 const {
   PacketReader,
   PacketWriter,
   ZlibPacketReader,
   ZlibPacketWriter,
-} = __nccwpck_require__(4592);
+} = __nccwpck_require__(3590);
 
-const MODULE_VER = (__nccwpck_require__(8342)/* .version */ .rE);
+const MODULE_VER = (__nccwpck_require__(6965)/* .version */ .rE);
 
 const VALID_DISCONNECT_REASONS = new Map(
   Object.values(DISCONNECT_REASON).map((n) => [n, 1])
@@ -12939,7 +12939,7 @@ module.exports = Protocol;
 
 /***/ }),
 
-/***/ 4996:
+/***/ 8538:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -12960,7 +12960,7 @@ const {
   bufferSlice,
   makeBufferParser,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(9342);
 
 const ATTR = {
   SIZE: 0x00000001,
@@ -16540,7 +16540,7 @@ const {
   ERR_INVALID_ARG_TYPE,
   ERR_OUT_OF_RANGE,
   validateNumber
-} = __nccwpck_require__(3208);
+} = __nccwpck_require__(5086);
 
 const kMinPoolSpace = 128;
 
@@ -16998,7 +16998,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4020:
+/***/ 7270:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -17007,10 +17007,10 @@ const crypto = __nccwpck_require__(6982);
 
 let cpuInfo;
 try {
-  cpuInfo = __nccwpck_require__(4982)();
+  cpuInfo = __nccwpck_require__(5324)();
 } catch {}
 
-const { bindingAvailable, CIPHER_INFO, MAC_INFO } = __nccwpck_require__(2888);
+const { bindingAvailable, CIPHER_INFO, MAC_INFO } = __nccwpck_require__(826);
 
 const eddsaSupported = (() => {
   if (typeof crypto.sign === 'function'
@@ -17361,7 +17361,7 @@ module.exports.DISCONNECT_REASON_BY_VALUE =
 
 /***/ }),
 
-/***/ 2888:
+/***/ 826:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // TODO:
@@ -17376,7 +17376,7 @@ const {
   createCipheriv, createDecipheriv, createHmac, randomFillSync, timingSafeEqual
 } = __nccwpck_require__(6982);
 
-const { readUInt32BE, writeUInt32BE } = __nccwpck_require__(2184);
+const { readUInt32BE, writeUInt32BE } = __nccwpck_require__(9342);
 
 const FastBuffer = Buffer[Symbol.species];
 const MAX_SEQNO = 2 ** 32 - 1;
@@ -17393,7 +17393,7 @@ let AESGCMDecipher;
 let ChaChaPolyDecipher;
 let GenericDecipher;
 try {
-  binding = __nccwpck_require__(490);
+  binding = __nccwpck_require__(1797);
   ({ AESGCMCipher, ChaChaPolyCipher, GenericCipher,
      AESGCMDecipher, ChaChaPolyDecipher, GenericDecipher } = binding);
 } catch {}
@@ -18947,7 +18947,7 @@ module.exports = {
     // eslint-disable-next-line no-async-promise-executor
     return new Promise(async (resolve, reject) => {
       try {
-        POLY1305_WASM_MODULE = await __nccwpck_require__(7830)();
+        POLY1305_WASM_MODULE = await __nccwpck_require__(448)();
         POLY1305_RESULT_MALLOC = POLY1305_WASM_MODULE._malloc(16);
         poly1305_auth = POLY1305_WASM_MODULE.cwrap(
           'poly1305_auth',
@@ -18970,7 +18970,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7830:
+/***/ 448:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -19017,15 +19017,15 @@ else {}
 
 /***/ }),
 
-/***/ 9244:
+/***/ 1262:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const MESSAGE_HANDLERS = new Array(256);
 [
-  (__nccwpck_require__(4637).HANDLERS),
-  __nccwpck_require__(9964),
+  (__nccwpck_require__(5491).HANDLERS),
+  __nccwpck_require__(6126),
 ].forEach((handlers) => {
   // eslint-disable-next-line prefer-const
   for (let [type, handler] of Object.entries(handlers)) {
@@ -19040,7 +19040,7 @@ module.exports = MESSAGE_HANDLERS;
 
 /***/ }),
 
-/***/ 9964:
+/***/ 6126:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -19051,18 +19051,18 @@ const {
   doFatalError,
   sigSSHToASN1,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(9342);
 
 const {
   CHANNEL_OPEN_FAILURE,
   COMPAT,
   MESSAGE,
   TERMINAL_MODE,
-} = __nccwpck_require__(4020);
+} = __nccwpck_require__(7270);
 
 const {
   parseKey,
-} = __nccwpck_require__(1789);
+} = __nccwpck_require__(9623);
 
 const TERMINAL_MODE_BY_VALUE =
   Array.from(Object.entries(TERMINAL_MODE))
@@ -20332,7 +20332,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4637:
+/***/ 5491:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -20348,7 +20348,7 @@ const {
   randomFillSync,
 } = __nccwpck_require__(6982);
 
-const { Ber } = __nccwpck_require__(9837);
+const { Ber } = __nccwpck_require__(7787);
 
 const {
   COMPAT,
@@ -20360,14 +20360,14 @@ const {
   DEFAULT_COMPRESSION,
   DISCONNECT_REASON,
   MESSAGE,
-} = __nccwpck_require__(4020);
+} = __nccwpck_require__(7270);
 const {
   CIPHER_INFO,
   createCipher,
   createDecipher,
   MAC_INFO,
-} = __nccwpck_require__(2888);
-const { parseDERKey } = __nccwpck_require__(1789);
+} = __nccwpck_require__(826);
+const { parseDERKey } = __nccwpck_require__(9623);
 const {
   bufferFill,
   bufferParser,
@@ -20376,13 +20376,13 @@ const {
   FastBuffer,
   sigSSHToASN1,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(9342);
 const {
   PacketReader,
   PacketWriter,
   ZlibPacketReader,
   ZlibPacketWriter,
-} = __nccwpck_require__(4592);
+} = __nccwpck_require__(3590);
 
 let MESSAGE_HANDLERS;
 
@@ -22126,7 +22126,7 @@ function onKEXPayload(state, payload) {
       case MESSAGE.UNIMPLEMENTED:
       case MESSAGE.DEBUG:
         if (!MESSAGE_HANDLERS)
-          MESSAGE_HANDLERS = __nccwpck_require__(9244);
+          MESSAGE_HANDLERS = __nccwpck_require__(1262);
         return MESSAGE_HANDLERS[type](this, payload);
     }
   }
@@ -22134,7 +22134,7 @@ function onKEXPayload(state, payload) {
   switch (type) {
     case MESSAGE.DISCONNECT:
       if (!MESSAGE_HANDLERS)
-        MESSAGE_HANDLERS = __nccwpck_require__(9244);
+        MESSAGE_HANDLERS = __nccwpck_require__(1262);
       return MESSAGE_HANDLERS[type](this, payload);
     case MESSAGE.KEXINIT:
       if (!state.firstPacket) {
@@ -22247,7 +22247,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1789:
+/***/ 9623:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // TODO:
@@ -22269,18 +22269,18 @@ const {
 } = __nccwpck_require__(6982);
 const supportedOpenSSLCiphers = getCiphers();
 
-const { Ber } = __nccwpck_require__(9837);
-const bcrypt_pbkdf = (__nccwpck_require__(686).pbkdf);
+const { Ber } = __nccwpck_require__(7787);
+const bcrypt_pbkdf = (__nccwpck_require__(676).pbkdf);
 
-const { CIPHER_INFO } = __nccwpck_require__(2888);
-const { eddsaSupported, SUPPORTED_CIPHER } = __nccwpck_require__(4020);
+const { CIPHER_INFO } = __nccwpck_require__(826);
+const { eddsaSupported, SUPPORTED_CIPHER } = __nccwpck_require__(7270);
 const {
   bufferSlice,
   makeBufferParser,
   readString,
   readUInt32BE,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(9342);
 
 const SYM_HASH_ALGO = Symbol('Hash Algorithm');
 const SYM_PRIV_PEM = Symbol('Private key PEM');
@@ -23738,7 +23738,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3208:
+/***/ 5086:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -23860,12 +23860,12 @@ exports.validateNumber = function validateNumber(value, name) {
 
 /***/ }),
 
-/***/ 2184:
+/***/ 9342:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Ber = (__nccwpck_require__(9837).Ber);
+const Ber = (__nccwpck_require__(7787).Ber);
 
 let DISCONNECT_REASON;
 
@@ -24036,7 +24036,7 @@ module.exports = {
   doFatalError: (protocol, msg, level, reason) => {
     let err;
     if (DISCONNECT_REASON === undefined)
-      ({ DISCONNECT_REASON } = __nccwpck_require__(4020));
+      ({ DISCONNECT_REASON } = __nccwpck_require__(7270));
     if (msg instanceof Error) {
       // doFatalError(protocol, err[, reason])
       err = msg;
@@ -24223,7 +24223,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4592:
+/***/ 3590:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -24485,7 +24485,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2605:
+/***/ 151:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // TODO:
@@ -24513,13 +24513,13 @@ const {
   SUPPORTED_KEX,
   SUPPORTED_MAC,
   SUPPORTED_SERVER_HOST_KEY,
-} = __nccwpck_require__(4020);
-const { init: cryptoInit } = __nccwpck_require__(2888);
-const { KexInit } = __nccwpck_require__(4637);
-const { parseKey } = __nccwpck_require__(1789);
-const Protocol = __nccwpck_require__(7841);
-const { SFTP } = __nccwpck_require__(4996);
-const { writeUInt32BE } = __nccwpck_require__(2184);
+} = __nccwpck_require__(7270);
+const { init: cryptoInit } = __nccwpck_require__(826);
+const { KexInit } = __nccwpck_require__(5491);
+const { parseKey } = __nccwpck_require__(9623);
+const Protocol = __nccwpck_require__(9443);
+const { SFTP } = __nccwpck_require__(8538);
+const { writeUInt32BE } = __nccwpck_require__(9342);
 
 const {
   Channel,
@@ -24527,7 +24527,7 @@ const {
   PACKET_SIZE,
   windowAdjust,
   WINDOW_THRESHOLD,
-} = __nccwpck_require__(5683);
+} = __nccwpck_require__(2997);
 
 const {
   ChannelManager,
@@ -24535,7 +24535,7 @@ const {
   isWritable,
   onChannelOpenFailure,
   onCHANNEL_CLOSE,
-} = __nccwpck_require__(2137);
+} = __nccwpck_require__(6755);
 
 const MAX_PENDING_AUTHS = 10;
 
@@ -25872,12 +25872,12 @@ module.exports.IncomingClient = Client;
 
 /***/ }),
 
-/***/ 2137:
+/***/ 6755:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { SFTP } = __nccwpck_require__(4996);
+const { SFTP } = __nccwpck_require__(8538);
 
 const MAX_CHANNEL = 2 ** 32 - 1;
 
@@ -26215,15 +26215,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 770:
+/***/ 408:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-module.exports = __nccwpck_require__(218);
+module.exports = __nccwpck_require__(376);
 
 
 /***/ }),
 
-/***/ 218:
+/***/ 376:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -26494,7 +26494,7 @@ exports.debug = debug; // for test
 
 /***/ }),
 
-/***/ 668:
+/***/ 9262:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 (function(nacl) {
@@ -28889,33 +28889,33 @@ nacl.setPRNG = function(fn) {
 
 /***/ }),
 
-/***/ 6752:
+/***/ 4718:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Client = __nccwpck_require__(3701)
-const Dispatcher = __nccwpck_require__(883)
-const Pool = __nccwpck_require__(628)
-const BalancedPool = __nccwpck_require__(837)
-const Agent = __nccwpck_require__(7405)
-const ProxyAgent = __nccwpck_require__(6672)
-const EnvHttpProxyAgent = __nccwpck_require__(3137)
-const RetryAgent = __nccwpck_require__(50)
-const errors = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
+const Client = __nccwpck_require__(271)
+const Dispatcher = __nccwpck_require__(2377)
+const Pool = __nccwpck_require__(8014)
+const BalancedPool = __nccwpck_require__(3207)
+const Agent = __nccwpck_require__(5539)
+const ProxyAgent = __nccwpck_require__(9710)
+const EnvHttpProxyAgent = __nccwpck_require__(6699)
+const RetryAgent = __nccwpck_require__(9176)
+const errors = __nccwpck_require__(6593)
+const util = __nccwpck_require__(5386)
 const { InvalidArgumentError } = errors
-const api = __nccwpck_require__(6615)
-const buildConnector = __nccwpck_require__(9136)
-const MockClient = __nccwpck_require__(7365)
-const MockAgent = __nccwpck_require__(7501)
-const MockPool = __nccwpck_require__(4004)
-const mockErrors = __nccwpck_require__(2429)
-const RetryHandler = __nccwpck_require__(7816)
-const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(2581)
-const DecoratorHandler = __nccwpck_require__(8155)
-const RedirectHandler = __nccwpck_require__(8754)
-const createRedirectInterceptor = __nccwpck_require__(5092)
+const api = __nccwpck_require__(5889)
+const buildConnector = __nccwpck_require__(5106)
+const MockClient = __nccwpck_require__(2839)
+const MockAgent = __nccwpck_require__(587)
+const MockPool = __nccwpck_require__(3926)
+const mockErrors = __nccwpck_require__(5347)
+const RetryHandler = __nccwpck_require__(3174)
+const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(4743)
+const DecoratorHandler = __nccwpck_require__(6949)
+const RedirectHandler = __nccwpck_require__(3216)
+const createRedirectInterceptor = __nccwpck_require__(5306)
 
 Object.assign(Dispatcher.prototype, api)
 
@@ -28933,10 +28933,10 @@ module.exports.DecoratorHandler = DecoratorHandler
 module.exports.RedirectHandler = RedirectHandler
 module.exports.createRedirectInterceptor = createRedirectInterceptor
 module.exports.interceptors = {
-  redirect: __nccwpck_require__(1514),
-  retry: __nccwpck_require__(2026),
-  dump: __nccwpck_require__(8060),
-  dns: __nccwpck_require__(379)
+  redirect: __nccwpck_require__(1068),
+  retry: __nccwpck_require__(9636),
+  dump: __nccwpck_require__(5786),
+  dns: __nccwpck_require__(6149)
 }
 
 module.exports.buildConnector = buildConnector
@@ -28998,7 +28998,7 @@ function makeDispatcher (fn) {
 module.exports.setGlobalDispatcher = setGlobalDispatcher
 module.exports.getGlobalDispatcher = getGlobalDispatcher
 
-const fetchImpl = (__nccwpck_require__(4398).fetch)
+const fetchImpl = (__nccwpck_require__(6860).fetch)
 module.exports.fetch = async function fetch (init, options = undefined) {
   try {
     return await fetchImpl(init, options)
@@ -29010,39 +29010,39 @@ module.exports.fetch = async function fetch (init, options = undefined) {
     throw err
   }
 }
-module.exports.Headers = __nccwpck_require__(660).Headers
-module.exports.Response = __nccwpck_require__(9051).Response
-module.exports.Request = __nccwpck_require__(9967).Request
-module.exports.FormData = __nccwpck_require__(5910).FormData
+module.exports.Headers = __nccwpck_require__(5662).Headers
+module.exports.Response = __nccwpck_require__(9317).Response
+module.exports.Request = __nccwpck_require__(3713).Request
+module.exports.FormData = __nccwpck_require__(8440).FormData
 module.exports.File = globalThis.File ?? (__nccwpck_require__(4573).File)
-module.exports.FileReader = __nccwpck_require__(8355).FileReader
+module.exports.FileReader = __nccwpck_require__(4881).FileReader
 
-const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(1059)
+const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(8709)
 
 module.exports.setGlobalOrigin = setGlobalOrigin
 module.exports.getGlobalOrigin = getGlobalOrigin
 
-const { CacheStorage } = __nccwpck_require__(3245)
-const { kConstruct } = __nccwpck_require__(109)
+const { CacheStorage } = __nccwpck_require__(7403)
+const { kConstruct } = __nccwpck_require__(8271)
 
 // Cache & CacheStorage are tightly coupled with fetch. Even if it may run
 // in an older version of Node, it doesn't have any use without fetch.
 module.exports.caches = new CacheStorage(kConstruct)
 
-const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(9061)
+const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(8495)
 
 module.exports.deleteCookie = deleteCookie
 module.exports.getCookies = getCookies
 module.exports.getSetCookies = getSetCookies
 module.exports.setCookie = setCookie
 
-const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(1900)
+const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(782)
 
 module.exports.parseMIMEType = parseMIMEType
 module.exports.serializeAMimeType = serializeAMimeType
 
-const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(5188)
-module.exports.WebSocket = __nccwpck_require__(3726).WebSocket
+const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(6814)
+module.exports.WebSocket = __nccwpck_require__(3435).WebSocket
 module.exports.CloseEvent = CloseEvent
 module.exports.ErrorEvent = ErrorEvent
 module.exports.MessageEvent = MessageEvent
@@ -29058,18 +29058,18 @@ module.exports.MockPool = MockPool
 module.exports.MockAgent = MockAgent
 module.exports.mockErrors = mockErrors
 
-const { EventSource } = __nccwpck_require__(1238)
+const { EventSource } = __nccwpck_require__(6376)
 
 module.exports.EventSource = EventSource
 
 
 /***/ }),
 
-/***/ 158:
+/***/ 6128:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { addAbortListener } = __nccwpck_require__(3440)
-const { RequestAbortedError } = __nccwpck_require__(8707)
+const { addAbortListener } = __nccwpck_require__(5386)
+const { RequestAbortedError } = __nccwpck_require__(6593)
 
 const kListener = Symbol('kListener')
 const kSignal = Symbol('kSignal')
@@ -29129,16 +29129,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2279:
+/***/ 2574:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { addSignal, removeSignal } = __nccwpck_require__(158)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(6593)
+const util = __nccwpck_require__(5386)
+const { addSignal, removeSignal } = __nccwpck_require__(6128)
 
 class ConnectHandler extends AsyncResource {
   constructor (opts, callback) {
@@ -29244,7 +29244,7 @@ module.exports = connect
 
 /***/ }),
 
-/***/ 6862:
+/***/ 884:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -29258,10 +29258,10 @@ const {
   InvalidArgumentError,
   InvalidReturnValueError,
   RequestAbortedError
-} = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
+} = __nccwpck_require__(6593)
+const util = __nccwpck_require__(5386)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(158)
+const { addSignal, removeSignal } = __nccwpck_require__(6128)
 const assert = __nccwpck_require__(4589)
 
 const kResume = Symbol('resume')
@@ -29502,16 +29502,16 @@ module.exports = pipeline
 
 /***/ }),
 
-/***/ 4043:
+/***/ 865:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { Readable } = __nccwpck_require__(9927)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(7655)
+const { Readable } = __nccwpck_require__(3897)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(6593)
+const util = __nccwpck_require__(5386)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(6425)
 const { AsyncResource } = __nccwpck_require__(6698)
 
 class RequestHandler extends AsyncResource {
@@ -29723,18 +29723,18 @@ module.exports.RequestHandler = RequestHandler
 
 /***/ }),
 
-/***/ 3560:
+/***/ 4754:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { finished, PassThrough } = __nccwpck_require__(7075)
-const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(7655)
+const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(6593)
+const util = __nccwpck_require__(5386)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(6425)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(158)
+const { addSignal, removeSignal } = __nccwpck_require__(6128)
 
 class StreamHandler extends AsyncResource {
   constructor (opts, factory, callback) {
@@ -29950,15 +29950,15 @@ module.exports = stream
 
 /***/ }),
 
-/***/ 1882:
+/***/ 3408:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(8707)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(6593)
 const { AsyncResource } = __nccwpck_require__(6698)
-const util = __nccwpck_require__(3440)
-const { addSignal, removeSignal } = __nccwpck_require__(158)
+const util = __nccwpck_require__(5386)
+const { addSignal, removeSignal } = __nccwpck_require__(6128)
 const assert = __nccwpck_require__(4589)
 
 class UpgradeHandler extends AsyncResource {
@@ -30065,21 +30065,21 @@ module.exports = upgrade
 
 /***/ }),
 
-/***/ 6615:
+/***/ 5889:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-module.exports.request = __nccwpck_require__(4043)
-module.exports.stream = __nccwpck_require__(3560)
-module.exports.pipeline = __nccwpck_require__(6862)
-module.exports.upgrade = __nccwpck_require__(1882)
-module.exports.connect = __nccwpck_require__(2279)
+module.exports.request = __nccwpck_require__(865)
+module.exports.stream = __nccwpck_require__(4754)
+module.exports.pipeline = __nccwpck_require__(884)
+module.exports.upgrade = __nccwpck_require__(3408)
+module.exports.connect = __nccwpck_require__(2574)
 
 
 /***/ }),
 
-/***/ 9927:
+/***/ 3897:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Ported from https://github.com/nodejs/undici/pull/907
@@ -30088,9 +30088,9 @@ module.exports.connect = __nccwpck_require__(2279)
 
 const assert = __nccwpck_require__(4589)
 const { Readable } = __nccwpck_require__(7075)
-const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { ReadableStreamFrom } = __nccwpck_require__(3440)
+const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(6593)
+const util = __nccwpck_require__(5386)
+const { ReadableStreamFrom } = __nccwpck_require__(5386)
 
 const kConsume = Symbol('kConsume')
 const kReading = Symbol('kReading')
@@ -30471,15 +30471,15 @@ module.exports = { Readable: BodyReadable, chunksDecode }
 
 /***/ }),
 
-/***/ 7655:
+/***/ 6425:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 const assert = __nccwpck_require__(4589)
 const {
   ResponseStatusCodeError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(6593)
 
-const { chunksDecode } = __nccwpck_require__(9927)
+const { chunksDecode } = __nccwpck_require__(3897)
 const CHUNK_LIMIT = 128 * 1024
 
 async function getResolveErrorBodyCallback ({ callback, body, contentType, statusCode, statusMessage, headers }) {
@@ -30571,16 +30571,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9136:
+/***/ 5106:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const net = __nccwpck_require__(7030)
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(3440)
-const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(8707)
-const timers = __nccwpck_require__(6603)
+const util = __nccwpck_require__(5386)
+const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(6593)
+const timers = __nccwpck_require__(5929)
 
 function noop () {}
 
@@ -30818,7 +30818,7 @@ module.exports = buildConnector
 
 /***/ }),
 
-/***/ 735:
+/***/ 4037:
 /***/ ((module) => {
 
 
@@ -30943,7 +30943,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2414:
+/***/ 6644:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -31152,7 +31152,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8707:
+/***/ 6593:
 /***/ ((module) => {
 
 
@@ -31584,7 +31584,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4655:
+/***/ 8957:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -31592,7 +31592,7 @@ module.exports = {
 const {
   InvalidArgumentError,
   NotSupportedError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(6593)
 const assert = __nccwpck_require__(4589)
 const {
   isValidHTTPToken,
@@ -31607,9 +31607,9 @@ const {
   validateHandler,
   getServerName,
   normalizedMethodRecords
-} = __nccwpck_require__(3440)
-const { channels } = __nccwpck_require__(2414)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(735)
+} = __nccwpck_require__(5386)
+const { channels } = __nccwpck_require__(6644)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(4037)
 
 // Verifies that a given path is valid does not contain control chars \x00 to \x20
 const invalidPathRegex = /[^\u0021-\u00ff]/
@@ -32073,7 +32073,7 @@ module.exports = Request
 
 /***/ }),
 
-/***/ 6443:
+/***/ 3377:
 /***/ ((module) => {
 
 module.exports = {
@@ -32147,7 +32147,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7752:
+/***/ 3838:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -32155,7 +32155,7 @@ module.exports = {
 const {
   wellknownHeaderNames,
   headerNameLowerCasedRecord
-} = __nccwpck_require__(735)
+} = __nccwpck_require__(4037)
 
 class TstNode {
   /** @type {any} */
@@ -32306,13 +32306,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3440:
+/***/ 5386:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(6443)
+const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(3377)
 const { IncomingMessage } = __nccwpck_require__(7067)
 const stream = __nccwpck_require__(7075)
 const net = __nccwpck_require__(7030)
@@ -32320,9 +32320,9 @@ const { Blob } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 const { stringify } = __nccwpck_require__(1792)
 const { EventEmitter: EE } = __nccwpck_require__(8474)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(735)
-const { tree } = __nccwpck_require__(7752)
+const { InvalidArgumentError } = __nccwpck_require__(6593)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(4037)
+const { tree } = __nccwpck_require__(3838)
 
 const [nodeMajor, nodeMinor] = process.versions.node.split('.').map(v => Number(v))
 
@@ -33032,18 +33032,18 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7405:
+/***/ 5539:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError } = __nccwpck_require__(8707)
-const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(6443)
-const DispatcherBase = __nccwpck_require__(1841)
-const Pool = __nccwpck_require__(628)
-const Client = __nccwpck_require__(3701)
-const util = __nccwpck_require__(3440)
-const createRedirectInterceptor = __nccwpck_require__(5092)
+const { InvalidArgumentError } = __nccwpck_require__(6593)
+const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(3377)
+const DispatcherBase = __nccwpck_require__(803)
+const Pool = __nccwpck_require__(8014)
+const Client = __nccwpck_require__(271)
+const util = __nccwpck_require__(5386)
+const createRedirectInterceptor = __nccwpck_require__(5306)
 
 const kOnConnect = Symbol('onConnect')
 const kOnDisconnect = Symbol('onDisconnect')
@@ -33172,7 +33172,7 @@ module.exports = Agent
 
 /***/ }),
 
-/***/ 837:
+/***/ 3207:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -33180,7 +33180,7 @@ module.exports = Agent
 const {
   BalancedPoolMissingUpstreamError,
   InvalidArgumentError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(6593)
 const {
   PoolBase,
   kClients,
@@ -33188,10 +33188,10 @@ const {
   kAddClient,
   kRemoveClient,
   kGetDispatcher
-} = __nccwpck_require__(2128)
-const Pool = __nccwpck_require__(628)
-const { kUrl, kInterceptors } = __nccwpck_require__(6443)
-const { parseOrigin } = __nccwpck_require__(3440)
+} = __nccwpck_require__(1278)
+const Pool = __nccwpck_require__(8014)
+const { kUrl, kInterceptors } = __nccwpck_require__(3377)
+const { parseOrigin } = __nccwpck_require__(5386)
 const kFactory = Symbol('factory')
 
 const kOptions = Symbol('options')
@@ -33388,7 +33388,7 @@ module.exports = BalancedPool
 
 /***/ }),
 
-/***/ 637:
+/***/ 8939:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -33396,9 +33396,9 @@ module.exports = BalancedPool
 /* global WebAssembly */
 
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(3440)
-const { channels } = __nccwpck_require__(2414)
-const timers = __nccwpck_require__(6603)
+const util = __nccwpck_require__(5386)
+const { channels } = __nccwpck_require__(6644)
+const timers = __nccwpck_require__(5929)
 const {
   RequestContentLengthMismatchError,
   ResponseContentLengthMismatchError,
@@ -33411,7 +33411,7 @@ const {
   BodyTimeoutError,
   HTTPParserError,
   ResponseExceededMaxSizeError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(6593)
 const {
   kUrl,
   kReset,
@@ -33444,9 +33444,9 @@ const {
   kOnError,
   kResume,
   kHTTPContext
-} = __nccwpck_require__(6443)
+} = __nccwpck_require__(3377)
 
-const constants = __nccwpck_require__(2824)
+const constants = __nccwpck_require__(6402)
 const EMPTY_BUF = Buffer.alloc(0)
 const FastBuffer = Buffer[Symbol.species]
 const addListener = util.addListener
@@ -33458,11 +33458,11 @@ const kSocketUsed = Symbol('kSocketUsed')
 let extractBody
 
 async function lazyllhttp () {
-  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(3870) : undefined
+  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(9240) : undefined
 
   let mod
   try {
-    mod = await WebAssembly.compile(__nccwpck_require__(3434))
+    mod = await WebAssembly.compile(__nccwpck_require__(9968))
   } catch (e) {
     /* istanbul ignore next */
 
@@ -33470,7 +33470,7 @@ async function lazyllhttp () {
     // being enabled, but the occurring of this other error
     // * https://github.com/emscripten-core/emscripten/issues/11495
     // got me to remove that check to avoid breaking Node 12.
-    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(3870))
+    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(9240))
   }
 
   return await WebAssembly.instantiate(mod, {
@@ -34385,7 +34385,7 @@ function writeH1 (client, request) {
 
   if (util.isFormDataLike(body)) {
     if (!extractBody) {
-      extractBody = (__nccwpck_require__(4492).extractBody)
+      extractBody = (__nccwpck_require__(6962).extractBody)
     }
 
     const [bodyStream, contentType] = extractBody(body)
@@ -34908,7 +34908,7 @@ module.exports = connectH1
 
 /***/ }),
 
-/***/ 8788:
+/***/ 7726:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -34916,13 +34916,13 @@ module.exports = connectH1
 const assert = __nccwpck_require__(4589)
 const { errorMonitor } = __nccwpck_require__(8474)
 const { pipeline } = __nccwpck_require__(7075)
-const util = __nccwpck_require__(3440)
+const util = __nccwpck_require__(5386)
 const {
   RequestContentLengthMismatchError,
   RequestAbortedError,
   SocketError,
   InformationalError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(6593)
 const {
   kUrl,
   kReset,
@@ -34941,7 +34941,7 @@ const {
   kResume,
   kSize,
   kHTTPContext
-} = __nccwpck_require__(6443)
+} = __nccwpck_require__(3377)
 
 const kOpenStreams = Symbol('open streams')
 
@@ -35347,7 +35347,7 @@ function writeH2 (client, request) {
   let contentLength = util.bodyLength(body)
 
   if (util.isFormDataLike(body)) {
-    extractBody ??= (__nccwpck_require__(4492).extractBody)
+    extractBody ??= (__nccwpck_require__(6962).extractBody)
 
     const [bodyStream, contentType] = extractBody(body)
     headers['content-type'] = contentType
@@ -35707,7 +35707,7 @@ module.exports = connectH2
 
 /***/ }),
 
-/***/ 3701:
+/***/ 271:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // @ts-check
@@ -35717,16 +35717,16 @@ module.exports = connectH2
 const assert = __nccwpck_require__(4589)
 const net = __nccwpck_require__(7030)
 const http = __nccwpck_require__(7067)
-const util = __nccwpck_require__(3440)
-const { channels } = __nccwpck_require__(2414)
-const Request = __nccwpck_require__(4655)
-const DispatcherBase = __nccwpck_require__(1841)
+const util = __nccwpck_require__(5386)
+const { channels } = __nccwpck_require__(6644)
+const Request = __nccwpck_require__(8957)
+const DispatcherBase = __nccwpck_require__(803)
 const {
   InvalidArgumentError,
   InformationalError,
   ClientDestroyedError
-} = __nccwpck_require__(8707)
-const buildConnector = __nccwpck_require__(9136)
+} = __nccwpck_require__(6593)
+const buildConnector = __nccwpck_require__(5106)
 const {
   kUrl,
   kServerName,
@@ -35768,9 +35768,9 @@ const {
   kHTTPContext,
   kMaxConcurrentStreams,
   kResume
-} = __nccwpck_require__(6443)
-const connectH1 = __nccwpck_require__(637)
-const connectH2 = __nccwpck_require__(8788)
+} = __nccwpck_require__(3377)
+const connectH1 = __nccwpck_require__(8939)
+const connectH2 = __nccwpck_require__(7726)
 let deprecatedInterceptorWarned = false
 
 const kClosedResolve = Symbol('kClosedResolve')
@@ -36078,7 +36078,7 @@ class Client extends DispatcherBase {
   }
 }
 
-const createRedirectInterceptor = __nccwpck_require__(5092)
+const createRedirectInterceptor = __nccwpck_require__(5306)
 
 function onError (client, err) {
   if (
@@ -36338,19 +36338,19 @@ module.exports = Client
 
 /***/ }),
 
-/***/ 1841:
+/***/ 803:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const buffer = __nccwpck_require__(4573)
-const Dispatcher = __nccwpck_require__(883)
+const Dispatcher = __nccwpck_require__(2377)
 const {
   ClientDestroyedError,
   ClientClosedError,
   InvalidArgumentError
-} = __nccwpck_require__(8707)
-const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(6443)
+} = __nccwpck_require__(6593)
+const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(3377)
 
 const kOnDestroyed = Symbol('onDestroyed')
 const kOnClosed = Symbol('onClosed')
@@ -36553,7 +36553,7 @@ module.exports = DispatcherBase
 
 /***/ }),
 
-/***/ 883:
+/***/ 2377:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -36625,15 +36625,15 @@ module.exports = Dispatcher
 
 /***/ }),
 
-/***/ 3137:
+/***/ 6699:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(1841)
-const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(6443)
-const ProxyAgent = __nccwpck_require__(6672)
-const Agent = __nccwpck_require__(7405)
+const DispatcherBase = __nccwpck_require__(803)
+const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(3377)
+const ProxyAgent = __nccwpck_require__(9710)
+const Agent = __nccwpck_require__(5539)
 
 const DEFAULT_PORTS = {
   'http:': 80,
@@ -36792,7 +36792,7 @@ module.exports = EnvHttpProxyAgent
 
 /***/ }),
 
-/***/ 4660:
+/***/ 2190:
 /***/ ((module) => {
 
 /* eslint-disable */
@@ -36916,15 +36916,15 @@ module.exports = class FixedQueue {
 
 /***/ }),
 
-/***/ 2128:
+/***/ 1278:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(1841)
-const FixedQueue = __nccwpck_require__(4660)
-const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(6443)
-const PoolStats = __nccwpck_require__(3246)
+const DispatcherBase = __nccwpck_require__(803)
+const FixedQueue = __nccwpck_require__(2190)
+const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(3377)
+const PoolStats = __nccwpck_require__(1680)
 
 const kClients = Symbol('clients')
 const kNeedDrain = Symbol('needDrain')
@@ -37117,10 +37117,10 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3246:
+/***/ 1680:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(6443)
+const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(3377)
 const kPool = Symbol('pool')
 
 class PoolStats {
@@ -37158,7 +37158,7 @@ module.exports = PoolStats
 
 /***/ }),
 
-/***/ 628:
+/***/ 8014:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -37169,14 +37169,14 @@ const {
   kNeedDrain,
   kAddClient,
   kGetDispatcher
-} = __nccwpck_require__(2128)
-const Client = __nccwpck_require__(3701)
+} = __nccwpck_require__(1278)
+const Client = __nccwpck_require__(271)
 const {
   InvalidArgumentError
-} = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { kUrl, kInterceptors } = __nccwpck_require__(6443)
-const buildConnector = __nccwpck_require__(9136)
+} = __nccwpck_require__(6593)
+const util = __nccwpck_require__(5386)
+const { kUrl, kInterceptors } = __nccwpck_require__(3377)
+const buildConnector = __nccwpck_require__(5106)
 
 const kOptions = Symbol('options')
 const kConnections = Symbol('connections')
@@ -37272,19 +37272,19 @@ module.exports = Pool
 
 /***/ }),
 
-/***/ 6672:
+/***/ 9710:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(6443)
+const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(3377)
 const { URL } = __nccwpck_require__(3136)
-const Agent = __nccwpck_require__(7405)
-const Pool = __nccwpck_require__(628)
-const DispatcherBase = __nccwpck_require__(1841)
-const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(8707)
-const buildConnector = __nccwpck_require__(9136)
-const Client = __nccwpck_require__(3701)
+const Agent = __nccwpck_require__(5539)
+const Pool = __nccwpck_require__(8014)
+const DispatcherBase = __nccwpck_require__(803)
+const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(6593)
+const buildConnector = __nccwpck_require__(5106)
+const Client = __nccwpck_require__(271)
 
 const kAgent = Symbol('proxy agent')
 const kClient = Symbol('proxy client')
@@ -37553,13 +37553,13 @@ module.exports = ProxyAgent
 
 /***/ }),
 
-/***/ 50:
+/***/ 9176:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Dispatcher = __nccwpck_require__(883)
-const RetryHandler = __nccwpck_require__(7816)
+const Dispatcher = __nccwpck_require__(2377)
+const RetryHandler = __nccwpck_require__(3174)
 
 class RetryAgent extends Dispatcher {
   #agent = null
@@ -37595,7 +37595,7 @@ module.exports = RetryAgent
 
 /***/ }),
 
-/***/ 2581:
+/***/ 4743:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -37603,8 +37603,8 @@ module.exports = RetryAgent
 // We include a version number for the Dispatcher API. In case of breaking changes,
 // this version number must be increased to avoid conflicts.
 const globalDispatcher = Symbol.for('undici.globalDispatcher.1')
-const { InvalidArgumentError } = __nccwpck_require__(8707)
-const Agent = __nccwpck_require__(7405)
+const { InvalidArgumentError } = __nccwpck_require__(6593)
+const Agent = __nccwpck_require__(5539)
 
 if (getGlobalDispatcher() === undefined) {
   setGlobalDispatcher(new Agent())
@@ -37634,7 +37634,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8155:
+/***/ 6949:
 /***/ ((module) => {
 
 
@@ -37685,15 +37685,15 @@ module.exports = class DecoratorHandler {
 
 /***/ }),
 
-/***/ 8754:
+/***/ 3216:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(3440)
-const { kBodyUsed } = __nccwpck_require__(6443)
+const util = __nccwpck_require__(5386)
+const { kBodyUsed } = __nccwpck_require__(3377)
 const assert = __nccwpck_require__(4589)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
+const { InvalidArgumentError } = __nccwpck_require__(6593)
 const EE = __nccwpck_require__(8474)
 
 const redirectableStatusCodes = [300, 301, 302, 303, 307, 308]
@@ -37924,20 +37924,20 @@ module.exports = RedirectHandler
 
 /***/ }),
 
-/***/ 7816:
+/***/ 3174:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const assert = __nccwpck_require__(4589)
 
-const { kRetryHandlerDefaultRetry } = __nccwpck_require__(6443)
-const { RequestRetryError } = __nccwpck_require__(8707)
+const { kRetryHandlerDefaultRetry } = __nccwpck_require__(3377)
+const { RequestRetryError } = __nccwpck_require__(6593)
 const {
   isDisturbed,
   parseHeaders,
   parseRangeHeader,
   wrapRequestBody
-} = __nccwpck_require__(3440)
+} = __nccwpck_require__(5386)
 
 function calculateRetryAfterHeader (retryAfter) {
   const current = Date.now()
@@ -38368,14 +38368,14 @@ module.exports = RetryHandler
 
 /***/ }),
 
-/***/ 379:
+/***/ 6149:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const { isIP } = __nccwpck_require__(7030)
 const { lookup } = __nccwpck_require__(610)
-const DecoratorHandler = __nccwpck_require__(8155)
-const { InvalidArgumentError, InformationalError } = __nccwpck_require__(8707)
+const DecoratorHandler = __nccwpck_require__(6949)
+const { InvalidArgumentError, InformationalError } = __nccwpck_require__(6593)
 const maxInt = Math.pow(2, 31) - 1
 
 class DNSInstance {
@@ -38750,14 +38750,14 @@ module.exports = interceptorOpts => {
 
 /***/ }),
 
-/***/ 8060:
+/***/ 5786:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(3440)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(8707)
-const DecoratorHandler = __nccwpck_require__(8155)
+const util = __nccwpck_require__(5386)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(6593)
+const DecoratorHandler = __nccwpck_require__(6949)
 
 class DumpHandler extends DecoratorHandler {
   #maxSize = 1024 * 1024
@@ -38880,12 +38880,12 @@ module.exports = createDumpInterceptor
 
 /***/ }),
 
-/***/ 5092:
+/***/ 5306:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const RedirectHandler = __nccwpck_require__(8754)
+const RedirectHandler = __nccwpck_require__(3216)
 
 function createRedirectInterceptor ({ maxRedirections: defaultMaxRedirections }) {
   return (dispatch) => {
@@ -38908,11 +38908,11 @@ module.exports = createRedirectInterceptor
 
 /***/ }),
 
-/***/ 1514:
+/***/ 1068:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RedirectHandler = __nccwpck_require__(8754)
+const RedirectHandler = __nccwpck_require__(3216)
 
 module.exports = opts => {
   const globalMaxRedirections = opts?.maxRedirections
@@ -38939,11 +38939,11 @@ module.exports = opts => {
 
 /***/ }),
 
-/***/ 2026:
+/***/ 9636:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RetryHandler = __nccwpck_require__(7816)
+const RetryHandler = __nccwpck_require__(3174)
 
 module.exports = globalOpts => {
   return dispatch => {
@@ -38965,13 +38965,13 @@ module.exports = globalOpts => {
 
 /***/ }),
 
-/***/ 2824:
+/***/ 6402:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.SPECIAL_HEADERS = exports.HEADER_STATE = exports.MINOR = exports.MAJOR = exports.CONNECTION_TOKEN_CHARS = exports.HEADER_CHARS = exports.TOKEN = exports.STRICT_TOKEN = exports.HEX = exports.URL_CHAR = exports.STRICT_URL_CHAR = exports.USERINFO_CHARS = exports.MARK = exports.ALPHANUM = exports.NUM = exports.HEX_MAP = exports.NUM_MAP = exports.ALPHA = exports.FINISH = exports.H_METHOD_MAP = exports.METHOD_MAP = exports.METHODS_RTSP = exports.METHODS_ICE = exports.METHODS_HTTP = exports.METHODS = exports.LENIENT_FLAGS = exports.FLAGS = exports.TYPE = exports.ERROR = void 0;
-const utils_1 = __nccwpck_require__(172);
+const utils_1 = __nccwpck_require__(6650);
 // C headers
 var ERROR;
 (function (ERROR) {
@@ -39249,7 +39249,7 @@ exports.SPECIAL_HEADERS = {
 
 /***/ }),
 
-/***/ 3870:
+/***/ 9240:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -39261,7 +39261,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 3434:
+/***/ 9968:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -39273,7 +39273,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 172:
+/***/ 6650:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -39294,13 +39294,13 @@ exports.enumToMap = enumToMap;
 
 /***/ }),
 
-/***/ 7501:
+/***/ 587:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kClients } = __nccwpck_require__(6443)
-const Agent = __nccwpck_require__(7405)
+const { kClients } = __nccwpck_require__(3377)
+const Agent = __nccwpck_require__(5539)
 const {
   kAgent,
   kMockAgentSet,
@@ -39311,14 +39311,14 @@ const {
   kGetNetConnect,
   kOptions,
   kFactory
-} = __nccwpck_require__(1117)
-const MockClient = __nccwpck_require__(7365)
-const MockPool = __nccwpck_require__(4004)
-const { matchValue, buildMockOptions } = __nccwpck_require__(3397)
-const { InvalidArgumentError, UndiciError } = __nccwpck_require__(8707)
-const Dispatcher = __nccwpck_require__(883)
-const Pluralizer = __nccwpck_require__(1529)
-const PendingInterceptorsFormatter = __nccwpck_require__(6142)
+} = __nccwpck_require__(2539)
+const MockClient = __nccwpck_require__(2839)
+const MockPool = __nccwpck_require__(3926)
+const { matchValue, buildMockOptions } = __nccwpck_require__(463)
+const { InvalidArgumentError, UndiciError } = __nccwpck_require__(6593)
+const Dispatcher = __nccwpck_require__(2377)
+const Pluralizer = __nccwpck_require__(39)
+const PendingInterceptorsFormatter = __nccwpck_require__(2708)
 
 class MockAgent extends Dispatcher {
   constructor (opts) {
@@ -39461,14 +39461,14 @@ module.exports = MockAgent
 
 /***/ }),
 
-/***/ 7365:
+/***/ 2839:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Client = __nccwpck_require__(3701)
-const { buildMockDispatch } = __nccwpck_require__(3397)
+const Client = __nccwpck_require__(271)
+const { buildMockDispatch } = __nccwpck_require__(463)
 const {
   kDispatches,
   kMockAgent,
@@ -39477,10 +39477,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(1117)
-const { MockInterceptor } = __nccwpck_require__(1511)
-const Symbols = __nccwpck_require__(6443)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
+} = __nccwpck_require__(2539)
+const { MockInterceptor } = __nccwpck_require__(7073)
+const Symbols = __nccwpck_require__(3377)
+const { InvalidArgumentError } = __nccwpck_require__(6593)
 
 /**
  * MockClient provides an API that extends the Client to influence the mockDispatches.
@@ -39527,12 +39527,12 @@ module.exports = MockClient
 
 /***/ }),
 
-/***/ 2429:
+/***/ 5347:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { UndiciError } = __nccwpck_require__(8707)
+const { UndiciError } = __nccwpck_require__(6593)
 
 const kMockNotMatchedError = Symbol.for('undici.error.UND_MOCK_ERR_MOCK_NOT_MATCHED')
 
@@ -39562,12 +39562,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1511:
+/***/ 7073:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(3397)
+const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(463)
 const {
   kDispatches,
   kDispatchKey,
@@ -39575,9 +39575,9 @@ const {
   kDefaultTrailers,
   kContentLength,
   kMockDispatch
-} = __nccwpck_require__(1117)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
-const { buildURL } = __nccwpck_require__(3440)
+} = __nccwpck_require__(2539)
+const { InvalidArgumentError } = __nccwpck_require__(6593)
+const { buildURL } = __nccwpck_require__(5386)
 
 /**
  * Defines the scope API for an interceptor reply
@@ -39776,14 +39776,14 @@ module.exports.MockScope = MockScope
 
 /***/ }),
 
-/***/ 4004:
+/***/ 3926:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Pool = __nccwpck_require__(628)
-const { buildMockDispatch } = __nccwpck_require__(3397)
+const Pool = __nccwpck_require__(8014)
+const { buildMockDispatch } = __nccwpck_require__(463)
 const {
   kDispatches,
   kMockAgent,
@@ -39792,10 +39792,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(1117)
-const { MockInterceptor } = __nccwpck_require__(1511)
-const Symbols = __nccwpck_require__(6443)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
+} = __nccwpck_require__(2539)
+const { MockInterceptor } = __nccwpck_require__(7073)
+const Symbols = __nccwpck_require__(3377)
+const { InvalidArgumentError } = __nccwpck_require__(6593)
 
 /**
  * MockPool provides an API that extends the Pool to influence the mockDispatches.
@@ -39842,7 +39842,7 @@ module.exports = MockPool
 
 /***/ }),
 
-/***/ 1117:
+/***/ 2539:
 /***/ ((module) => {
 
 
@@ -39872,20 +39872,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3397:
+/***/ 463:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { MockNotMatchedError } = __nccwpck_require__(2429)
+const { MockNotMatchedError } = __nccwpck_require__(5347)
 const {
   kDispatches,
   kMockAgent,
   kOriginalDispatch,
   kOrigin,
   kGetNetConnect
-} = __nccwpck_require__(1117)
-const { buildURL } = __nccwpck_require__(3440)
+} = __nccwpck_require__(2539)
+const { buildURL } = __nccwpck_require__(5386)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const {
   types: {
@@ -40246,7 +40246,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6142:
+/***/ 2708:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -40296,7 +40296,7 @@ module.exports = class PendingInterceptorsFormatter {
 
 /***/ }),
 
-/***/ 1529:
+/***/ 39:
 /***/ ((module) => {
 
 
@@ -40332,7 +40332,7 @@ module.exports = class Pluralizer {
 
 /***/ }),
 
-/***/ 6603:
+/***/ 5929:
 /***/ ((module) => {
 
 
@@ -40762,20 +40762,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9634:
+/***/ 3892:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(109)
-const { urlEquals, getFieldValues } = __nccwpck_require__(6798)
-const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(3440)
-const { webidl } = __nccwpck_require__(5893)
-const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(9051)
-const { Request, fromInnerRequest } = __nccwpck_require__(9967)
-const { kState } = __nccwpck_require__(3627)
-const { fetching } = __nccwpck_require__(4398)
-const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(3168)
+const { kConstruct } = __nccwpck_require__(8271)
+const { urlEquals, getFieldValues } = __nccwpck_require__(2012)
+const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(5386)
+const { webidl } = __nccwpck_require__(6083)
+const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(9317)
+const { Request, fromInnerRequest } = __nccwpck_require__(3713)
+const { kState } = __nccwpck_require__(6970)
+const { fetching } = __nccwpck_require__(6860)
+const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(1118)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -41628,15 +41628,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3245:
+/***/ 7403:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(109)
-const { Cache } = __nccwpck_require__(9634)
-const { webidl } = __nccwpck_require__(5893)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
+const { kConstruct } = __nccwpck_require__(8271)
+const { Cache } = __nccwpck_require__(3892)
+const { webidl } = __nccwpck_require__(6083)
+const { kEnumerableProperty } = __nccwpck_require__(5386)
 
 class CacheStorage {
   /**
@@ -41787,26 +41787,26 @@ module.exports = {
 
 /***/ }),
 
-/***/ 109:
+/***/ 8271:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 module.exports = {
-  kConstruct: (__nccwpck_require__(6443).kConstruct)
+  kConstruct: (__nccwpck_require__(3377).kConstruct)
 }
 
 
 /***/ }),
 
-/***/ 6798:
+/***/ 2012:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { URLSerializer } = __nccwpck_require__(1900)
-const { isValidHeaderName } = __nccwpck_require__(3168)
+const { URLSerializer } = __nccwpck_require__(782)
+const { isValidHeaderName } = __nccwpck_require__(1118)
 
 /**
  * @see https://url.spec.whatwg.org/#concept-url-equals
@@ -41851,7 +41851,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1276:
+/***/ 9922:
 /***/ ((module) => {
 
 
@@ -41870,15 +41870,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9061:
+/***/ 8495:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { parseSetCookie } = __nccwpck_require__(1978)
-const { stringify } = __nccwpck_require__(7797)
-const { webidl } = __nccwpck_require__(5893)
-const { Headers } = __nccwpck_require__(660)
+const { parseSetCookie } = __nccwpck_require__(5816)
+const { stringify } = __nccwpck_require__(2095)
+const { webidl } = __nccwpck_require__(6083)
+const { Headers } = __nccwpck_require__(5662)
 
 /**
  * @typedef {Object} Cookie
@@ -42061,14 +42061,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1978:
+/***/ 5816:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(1276)
-const { isCTLExcludingHtab } = __nccwpck_require__(7797)
-const { collectASequenceOfCodePointsFast } = __nccwpck_require__(1900)
+const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(9922)
+const { isCTLExcludingHtab } = __nccwpck_require__(2095)
+const { collectASequenceOfCodePointsFast } = __nccwpck_require__(782)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -42378,7 +42378,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7797:
+/***/ 2095:
 /***/ ((module) => {
 
 
@@ -42737,13 +42737,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4031:
+/***/ 6301:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const buffer = __nccwpck_require__(4573)
 const { Transform } = __nccwpck_require__(7075)
-const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(4811)
+const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(625)
 
 /**
  * @type {number[]} BOM
@@ -43318,23 +43318,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1238:
+/***/ 6376:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { pipeline } = __nccwpck_require__(7075)
-const { fetching } = __nccwpck_require__(4398)
-const { makeRequest } = __nccwpck_require__(9967)
-const { webidl } = __nccwpck_require__(5893)
-const { EventSourceStream } = __nccwpck_require__(4031)
-const { parseMIMEType } = __nccwpck_require__(1900)
-const { createFastMessageEvent } = __nccwpck_require__(5188)
-const { isNetworkError } = __nccwpck_require__(9051)
-const { delay } = __nccwpck_require__(4811)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
-const { environmentSettingsObject } = __nccwpck_require__(3168)
-const { getGlobalDispatcher } = __nccwpck_require__(2581)
+const { fetching } = __nccwpck_require__(6860)
+const { makeRequest } = __nccwpck_require__(3713)
+const { webidl } = __nccwpck_require__(6083)
+const { EventSourceStream } = __nccwpck_require__(6301)
+const { parseMIMEType } = __nccwpck_require__(782)
+const { createFastMessageEvent } = __nccwpck_require__(6814)
+const { isNetworkError } = __nccwpck_require__(9317)
+const { delay } = __nccwpck_require__(625)
+const { kEnumerableProperty } = __nccwpck_require__(5386)
+const { environmentSettingsObject } = __nccwpck_require__(1118)
+const { getGlobalDispatcher } = __nccwpck_require__(4743)
 
 let experimentalWarned = false
 
@@ -43808,7 +43808,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4811:
+/***/ 625:
 /***/ ((module) => {
 
 
@@ -43852,12 +43852,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4492:
+/***/ 6962:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(3440)
+const util = __nccwpck_require__(5386)
 const {
   ReadableStreamFrom,
   isBlobLike,
@@ -43867,16 +43867,16 @@ const {
   fullyReadBody,
   extractMimeType,
   utf8DecodeBytes
-} = __nccwpck_require__(3168)
-const { FormData } = __nccwpck_require__(5910)
-const { kState } = __nccwpck_require__(3627)
-const { webidl } = __nccwpck_require__(5893)
+} = __nccwpck_require__(1118)
+const { FormData } = __nccwpck_require__(8440)
+const { kState } = __nccwpck_require__(6970)
+const { webidl } = __nccwpck_require__(6083)
 const { Blob } = __nccwpck_require__(4573)
 const assert = __nccwpck_require__(4589)
 const { isErrored, isDisturbed } = __nccwpck_require__(7075)
 const { isArrayBuffer } = __nccwpck_require__(3429)
-const { serializeAMimeType } = __nccwpck_require__(1900)
-const { multipartFormDataParser } = __nccwpck_require__(116)
+const { serializeAMimeType } = __nccwpck_require__(782)
+const { multipartFormDataParser } = __nccwpck_require__(4646)
 let random
 
 try {
@@ -44388,7 +44388,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4495:
+/***/ 6833:
 /***/ ((module) => {
 
 
@@ -44519,7 +44519,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1900:
+/***/ 782:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -45270,12 +45270,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6653:
+/***/ 9255:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConnected, kSize } = __nccwpck_require__(6443)
+const { kConnected, kSize } = __nccwpck_require__(3377)
 
 class CompatWeakRef {
   constructor (value) {
@@ -45323,14 +45323,14 @@ module.exports = function () {
 
 /***/ }),
 
-/***/ 7114:
+/***/ 1508:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Blob, File } = __nccwpck_require__(4573)
-const { kState } = __nccwpck_require__(3627)
-const { webidl } = __nccwpck_require__(5893)
+const { kState } = __nccwpck_require__(6970)
+const { webidl } = __nccwpck_require__(6083)
 
 // TODO(@KhafraDev): remove
 class FileLike {
@@ -45456,16 +45456,16 @@ module.exports = { FileLike, isFileLike }
 
 /***/ }),
 
-/***/ 116:
+/***/ 4646:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(3440)
-const { utf8DecodeBytes } = __nccwpck_require__(3168)
-const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(1900)
-const { isFileLike } = __nccwpck_require__(7114)
-const { makeEntry } = __nccwpck_require__(5910)
+const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(5386)
+const { utf8DecodeBytes } = __nccwpck_require__(1118)
+const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(782)
+const { isFileLike } = __nccwpck_require__(1508)
+const { makeEntry } = __nccwpck_require__(8440)
 const assert = __nccwpck_require__(4589)
 const { File: NodeFile } = __nccwpck_require__(4573)
 
@@ -45937,16 +45937,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5910:
+/***/ 8440:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isBlobLike, iteratorMixin } = __nccwpck_require__(3168)
-const { kState } = __nccwpck_require__(3627)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
-const { FileLike, isFileLike } = __nccwpck_require__(7114)
-const { webidl } = __nccwpck_require__(5893)
+const { isBlobLike, iteratorMixin } = __nccwpck_require__(1118)
+const { kState } = __nccwpck_require__(6970)
+const { kEnumerableProperty } = __nccwpck_require__(5386)
+const { FileLike, isFileLike } = __nccwpck_require__(1508)
+const { webidl } = __nccwpck_require__(6083)
 const { File: NativeFile } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 
@@ -46196,7 +46196,7 @@ module.exports = { FormData, makeEntry }
 
 /***/ }),
 
-/***/ 1059:
+/***/ 8709:
 /***/ ((module) => {
 
 
@@ -46243,21 +46243,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 660:
+/***/ 5662:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
 
 
 
-const { kConstruct } = __nccwpck_require__(6443)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
+const { kConstruct } = __nccwpck_require__(3377)
+const { kEnumerableProperty } = __nccwpck_require__(5386)
 const {
   iteratorMixin,
   isValidHeaderName,
   isValidHeaderValue
-} = __nccwpck_require__(3168)
-const { webidl } = __nccwpck_require__(5893)
+} = __nccwpck_require__(1118)
+const { webidl } = __nccwpck_require__(6083)
 const assert = __nccwpck_require__(4589)
 const util = __nccwpck_require__(7975)
 
@@ -46937,7 +46937,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4398:
+/***/ 6860:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
@@ -46950,9 +46950,9 @@ const {
   filterResponse,
   makeResponse,
   fromInnerResponse
-} = __nccwpck_require__(9051)
-const { HeadersList } = __nccwpck_require__(660)
-const { Request, cloneRequest } = __nccwpck_require__(9967)
+} = __nccwpck_require__(9317)
+const { HeadersList } = __nccwpck_require__(5662)
+const { Request, cloneRequest } = __nccwpck_require__(3713)
 const zlib = __nccwpck_require__(8522)
 const {
   bytesMatch,
@@ -46988,23 +46988,23 @@ const {
   buildContentRange,
   createInflate,
   extractMimeType
-} = __nccwpck_require__(3168)
-const { kState, kDispatcher } = __nccwpck_require__(3627)
+} = __nccwpck_require__(1118)
+const { kState, kDispatcher } = __nccwpck_require__(6970)
 const assert = __nccwpck_require__(4589)
-const { safelyExtractBody, extractBody } = __nccwpck_require__(4492)
+const { safelyExtractBody, extractBody } = __nccwpck_require__(6962)
 const {
   redirectStatusSet,
   nullBodyStatus,
   safeMethodsSet,
   requestBodyHeader,
   subresourceSet
-} = __nccwpck_require__(4495)
+} = __nccwpck_require__(6833)
 const EE = __nccwpck_require__(8474)
 const { Readable, pipeline, finished } = __nccwpck_require__(7075)
-const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(3440)
-const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(1900)
-const { getGlobalDispatcher } = __nccwpck_require__(2581)
-const { webidl } = __nccwpck_require__(5893)
+const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(5386)
+const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(782)
+const { getGlobalDispatcher } = __nccwpck_require__(4743)
+const { webidl } = __nccwpck_require__(6083)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const GET_OR_HEAD = ['GET', 'HEAD']
 
@@ -49214,23 +49214,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9967:
+/***/ 3713:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /* globals AbortController */
 
 
 
-const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(4492)
-const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(660)
-const { FinalizationRegistry } = __nccwpck_require__(6653)()
-const util = __nccwpck_require__(3440)
+const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(6962)
+const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(5662)
+const { FinalizationRegistry } = __nccwpck_require__(9255)()
+const util = __nccwpck_require__(5386)
 const nodeUtil = __nccwpck_require__(7975)
 const {
   isValidHTTPToken,
   sameOrigin,
   environmentSettingsObject
-} = __nccwpck_require__(3168)
+} = __nccwpck_require__(1118)
 const {
   forbiddenMethodsSet,
   corsSafeListedMethodsSet,
@@ -49240,12 +49240,12 @@ const {
   requestCredentials,
   requestCache,
   requestDuplex
-} = __nccwpck_require__(4495)
+} = __nccwpck_require__(6833)
 const { kEnumerableProperty, normalizedMethodRecordsBase, normalizedMethodRecords } = util
-const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(3627)
-const { webidl } = __nccwpck_require__(5893)
-const { URLSerializer } = __nccwpck_require__(1900)
-const { kConstruct } = __nccwpck_require__(6443)
+const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(6970)
+const { webidl } = __nccwpck_require__(6083)
+const { URLSerializer } = __nccwpck_require__(782)
+const { kConstruct } = __nccwpck_require__(3377)
 const assert = __nccwpck_require__(4589)
 const { getMaxListeners, setMaxListeners, getEventListeners, defaultMaxListeners } = __nccwpck_require__(8474)
 
@@ -50258,14 +50258,14 @@ module.exports = { Request, makeRequest, fromInnerRequest, cloneRequest }
 
 /***/ }),
 
-/***/ 9051:
+/***/ 9317:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(660)
-const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(4492)
-const util = __nccwpck_require__(3440)
+const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(5662)
+const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(6962)
+const util = __nccwpck_require__(5386)
 const nodeUtil = __nccwpck_require__(7975)
 const { kEnumerableProperty } = util
 const {
@@ -50277,16 +50277,16 @@ const {
   isErrorLike,
   isomorphicEncode,
   environmentSettingsObject: relevantRealm
-} = __nccwpck_require__(3168)
+} = __nccwpck_require__(1118)
 const {
   redirectStatusSet,
   nullBodyStatus
-} = __nccwpck_require__(4495)
-const { kState, kHeaders } = __nccwpck_require__(3627)
-const { webidl } = __nccwpck_require__(5893)
-const { FormData } = __nccwpck_require__(5910)
-const { URLSerializer } = __nccwpck_require__(1900)
-const { kConstruct } = __nccwpck_require__(6443)
+} = __nccwpck_require__(6833)
+const { kState, kHeaders } = __nccwpck_require__(6970)
+const { webidl } = __nccwpck_require__(6083)
+const { FormData } = __nccwpck_require__(8440)
+const { URLSerializer } = __nccwpck_require__(782)
+const { kConstruct } = __nccwpck_require__(3377)
 const assert = __nccwpck_require__(4589)
 const { types } = __nccwpck_require__(7975)
 
@@ -50875,7 +50875,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3627:
+/***/ 6970:
 /***/ ((module) => {
 
 
@@ -50891,21 +50891,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3168:
+/***/ 1118:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Transform } = __nccwpck_require__(7075)
 const zlib = __nccwpck_require__(8522)
-const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(4495)
-const { getGlobalOrigin } = __nccwpck_require__(1059)
-const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(1900)
+const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(6833)
+const { getGlobalOrigin } = __nccwpck_require__(8709)
+const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(782)
 const { performance } = __nccwpck_require__(643)
-const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(3440)
+const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(5386)
 const assert = __nccwpck_require__(4589)
 const { isUint8Array } = __nccwpck_require__(3429)
-const { webidl } = __nccwpck_require__(5893)
+const { webidl } = __nccwpck_require__(6083)
 
 let supportedHashes = []
 
@@ -52530,14 +52530,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5893:
+/***/ 6083:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { types, inspect } = __nccwpck_require__(7975)
 const { markAsUncloneable } = __nccwpck_require__(5919)
-const { toUSVString } = __nccwpck_require__(3440)
+const { toUSVString } = __nccwpck_require__(5386)
 
 /** @type {import('../../../types/webidl').Webidl} */
 const webidl = {}
@@ -53232,7 +53232,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2607:
+/***/ 2685:
 /***/ ((module) => {
 
 
@@ -53529,7 +53529,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8355:
+/***/ 4881:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -53538,16 +53538,16 @@ const {
   staticPropertyDescriptors,
   readOperation,
   fireAProgressEvent
-} = __nccwpck_require__(3610)
+} = __nccwpck_require__(5860)
 const {
   kState,
   kError,
   kResult,
   kEvents,
   kAborted
-} = __nccwpck_require__(961)
-const { webidl } = __nccwpck_require__(5893)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
+} = __nccwpck_require__(8391)
+const { webidl } = __nccwpck_require__(6083)
+const { kEnumerableProperty } = __nccwpck_require__(5386)
 
 class FileReader extends EventTarget {
   constructor () {
@@ -53880,12 +53880,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8573:
+/***/ 699:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(5893)
+const { webidl } = __nccwpck_require__(6083)
 
 const kState = Symbol('ProgressEvent state')
 
@@ -53965,7 +53965,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 961:
+/***/ 8391:
 /***/ ((module) => {
 
 
@@ -53982,7 +53982,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3610:
+/***/ 5860:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -53993,10 +53993,10 @@ const {
   kResult,
   kAborted,
   kLastProgressEventFired
-} = __nccwpck_require__(961)
-const { ProgressEvent } = __nccwpck_require__(8573)
-const { getEncoding } = __nccwpck_require__(2607)
-const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(1900)
+} = __nccwpck_require__(8391)
+const { ProgressEvent } = __nccwpck_require__(699)
+const { getEncoding } = __nccwpck_require__(2685)
+const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(782)
 const { types } = __nccwpck_require__(7975)
 const { StringDecoder } = __nccwpck_require__(3193)
 const { btoa } = __nccwpck_require__(4573)
@@ -54380,27 +54380,27 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6897:
+/***/ 3403:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(736)
+const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(9322)
 const {
   kReadyState,
   kSentClose,
   kByteParser,
   kReceivedClose,
   kResponse
-} = __nccwpck_require__(1216)
-const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(8625)
-const { channels } = __nccwpck_require__(2414)
-const { CloseEvent } = __nccwpck_require__(5188)
-const { makeRequest } = __nccwpck_require__(9967)
-const { fetching } = __nccwpck_require__(4398)
-const { Headers, getHeadersList } = __nccwpck_require__(660)
-const { getDecodeSplit } = __nccwpck_require__(3168)
-const { WebsocketFrameSend } = __nccwpck_require__(3264)
+} = __nccwpck_require__(7610)
+const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(3479)
+const { channels } = __nccwpck_require__(6644)
+const { CloseEvent } = __nccwpck_require__(6814)
+const { makeRequest } = __nccwpck_require__(3713)
+const { fetching } = __nccwpck_require__(6860)
+const { Headers, getHeadersList } = __nccwpck_require__(5662)
+const { getDecodeSplit } = __nccwpck_require__(1118)
+const { WebsocketFrameSend } = __nccwpck_require__(4226)
 
 /** @type {import('crypto')} */
 let crypto
@@ -54758,7 +54758,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 736:
+/***/ 9322:
 /***/ ((module) => {
 
 
@@ -54831,14 +54831,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5188:
+/***/ 6814:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(5893)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
-const { kConstruct } = __nccwpck_require__(6443)
+const { webidl } = __nccwpck_require__(6083)
+const { kEnumerableProperty } = __nccwpck_require__(5386)
+const { kConstruct } = __nccwpck_require__(3377)
 const { MessagePort } = __nccwpck_require__(5919)
 
 /**
@@ -55167,12 +55167,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3264:
+/***/ 4226:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxUnsigned16Bit } = __nccwpck_require__(736)
+const { maxUnsigned16Bit } = __nccwpck_require__(9322)
 
 const BUFFER_SIZE = 16386
 
@@ -55270,14 +55270,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9469:
+/***/ 6495:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { createInflateRaw, Z_DEFAULT_WINDOWBITS } = __nccwpck_require__(8522)
-const { isValidClientWindowBits } = __nccwpck_require__(8625)
-const { MessageSizeExceededError } = __nccwpck_require__(8707)
+const { isValidClientWindowBits } = __nccwpck_require__(3479)
+const { MessageSizeExceededError } = __nccwpck_require__(6593)
 
 const tail = Buffer.from([0x00, 0x00, 0xff, 0xff])
 const kBuffer = Symbol('kBuffer')
@@ -55382,16 +55382,16 @@ module.exports = { PerMessageDeflate }
 
 /***/ }),
 
-/***/ 1652:
+/***/ 1298:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Writable } = __nccwpck_require__(7075)
 const assert = __nccwpck_require__(4589)
-const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(736)
-const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(1216)
-const { channels } = __nccwpck_require__(2414)
+const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(9322)
+const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(7610)
+const { channels } = __nccwpck_require__(6644)
 const {
   isValidStatusCode,
   isValidOpcode,
@@ -55401,11 +55401,11 @@ const {
   isControlFrame,
   isTextBinaryFrame,
   isContinuationFrame
-} = __nccwpck_require__(8625)
-const { WebsocketFrameSend } = __nccwpck_require__(3264)
-const { closeWebSocketConnection } = __nccwpck_require__(6897)
-const { PerMessageDeflate } = __nccwpck_require__(9469)
-const { MessageSizeExceededError } = __nccwpck_require__(8707)
+} = __nccwpck_require__(3479)
+const { WebsocketFrameSend } = __nccwpck_require__(4226)
+const { closeWebSocketConnection } = __nccwpck_require__(3403)
+const { PerMessageDeflate } = __nccwpck_require__(6495)
+const { MessageSizeExceededError } = __nccwpck_require__(6593)
 
 function failWebsocketConnectionWithCode (ws, code, reason) {
   closeWebSocketConnection(ws, code, reason, Buffer.byteLength(reason))
@@ -55916,14 +55916,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3900:
+/***/ 8470:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { WebsocketFrameSend } = __nccwpck_require__(3264)
-const { opcodes, sendHints } = __nccwpck_require__(736)
-const FixedQueue = __nccwpck_require__(4660)
+const { WebsocketFrameSend } = __nccwpck_require__(4226)
+const { opcodes, sendHints } = __nccwpck_require__(9322)
+const FixedQueue = __nccwpck_require__(2190)
 
 /** @type {typeof Uint8Array} */
 const FastBuffer = Buffer[Symbol.species]
@@ -56027,7 +56027,7 @@ module.exports = { SendQueue }
 
 /***/ }),
 
-/***/ 1216:
+/***/ 7610:
 /***/ ((module) => {
 
 
@@ -56046,16 +56046,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8625:
+/***/ 3479:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(1216)
-const { states, opcodes } = __nccwpck_require__(736)
-const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(5188)
+const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(7610)
+const { states, opcodes } = __nccwpck_require__(9322)
+const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(6814)
 const { isUtf8 } = __nccwpck_require__(4573)
-const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(1900)
+const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(782)
 
 /* globals Blob */
 
@@ -56375,15 +56375,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3726:
+/***/ 3435:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(5893)
-const { URLSerializer } = __nccwpck_require__(1900)
-const { environmentSettingsObject } = __nccwpck_require__(3168)
-const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(736)
+const { webidl } = __nccwpck_require__(6083)
+const { URLSerializer } = __nccwpck_require__(782)
+const { environmentSettingsObject } = __nccwpck_require__(1118)
+const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(9322)
 const {
   kWebSocketURL,
   kReadyState,
@@ -56392,21 +56392,21 @@ const {
   kResponse,
   kSentClose,
   kByteParser
-} = __nccwpck_require__(1216)
+} = __nccwpck_require__(7610)
 const {
   isConnecting,
   isEstablished,
   isClosing,
   isValidSubprotocol,
   fireEvent
-} = __nccwpck_require__(8625)
-const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(6897)
-const { ByteParser } = __nccwpck_require__(1652)
-const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(3440)
-const { getGlobalDispatcher } = __nccwpck_require__(2581)
+} = __nccwpck_require__(3479)
+const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(3403)
+const { ByteParser } = __nccwpck_require__(1298)
+const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(5386)
+const { getGlobalDispatcher } = __nccwpck_require__(4743)
 const { types } = __nccwpck_require__(7975)
-const { ErrorEvent, CloseEvent } = __nccwpck_require__(5188)
-const { SendQueue } = __nccwpck_require__(3900)
+const { ErrorEvent, CloseEvent } = __nccwpck_require__(6814)
+const { SendQueue } = __nccwpck_require__(8470)
 
 // https://websockets.spec.whatwg.org/#interface-definition
 class WebSocket extends EventTarget {
@@ -56977,7 +56977,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7318:
+/***/ 1721:
 /***/ ((module) => {
 
 module.exports = eval("require")("../build/Release/cpufeatures.node");
@@ -56985,7 +56985,7 @@ module.exports = eval("require")("../build/Release/cpufeatures.node");
 
 /***/ }),
 
-/***/ 490:
+/***/ 1797:
 /***/ ((module) => {
 
 module.exports = eval("require")("./crypto/build/Release/sshcrypto.node");
@@ -57287,18 +57287,18 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 
 /***/ }),
 
-/***/ 7349:
+/***/ 2387:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveBlockMap = __nccwpck_require__(7103);
-var resolveBlockSeq = __nccwpck_require__(334);
-var resolveFlowCollection = __nccwpck_require__(3142);
+var identity = __nccwpck_require__(2617);
+var Scalar = __nccwpck_require__(9271);
+var YAMLMap = __nccwpck_require__(2448);
+var YAMLSeq = __nccwpck_require__(5125);
+var resolveBlockMap = __nccwpck_require__(1653);
+var resolveBlockSeq = __nccwpck_require__(2624);
+var resolveFlowCollection = __nccwpck_require__(692);
 
 function resolveCollection(CN, ctx, token, onError, tagName, tag) {
     const coll = token.type === 'block-map'
@@ -57384,15 +57384,15 @@ exports.composeCollection = composeCollection;
 
 /***/ }),
 
-/***/ 3683:
+/***/ 2873:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Document = __nccwpck_require__(3021);
-var composeNode = __nccwpck_require__(5937);
-var resolveEnd = __nccwpck_require__(7788);
-var resolveProps = __nccwpck_require__(4631);
+var Document = __nccwpck_require__(5755);
+var composeNode = __nccwpck_require__(3755);
+var resolveEnd = __nccwpck_require__(1462);
+var resolveProps = __nccwpck_require__(8017);
 
 function composeDoc(options, directives, { offset, start, value, end }, onError) {
     const opts = Object.assign({ _directives: directives }, options);
@@ -57436,17 +57436,17 @@ exports.composeDoc = composeDoc;
 
 /***/ }),
 
-/***/ 5937:
+/***/ 3755:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var composeCollection = __nccwpck_require__(7349);
-var composeScalar = __nccwpck_require__(5413);
-var resolveEnd = __nccwpck_require__(7788);
-var utilEmptyScalarPosition = __nccwpck_require__(2599);
+var Alias = __nccwpck_require__(9671);
+var identity = __nccwpck_require__(2617);
+var composeCollection = __nccwpck_require__(2387);
+var composeScalar = __nccwpck_require__(4995);
+var resolveEnd = __nccwpck_require__(1462);
+var utilEmptyScalarPosition = __nccwpck_require__(9933);
 
 const CN = { composeNode, composeEmptyNode };
 function composeNode(ctx, token, props, onError) {
@@ -57555,15 +57555,15 @@ exports.composeNode = composeNode;
 
 /***/ }),
 
-/***/ 5413:
+/***/ 4995:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var resolveBlockScalar = __nccwpck_require__(8913);
-var resolveFlowScalar = __nccwpck_require__(6842);
+var identity = __nccwpck_require__(2617);
+var Scalar = __nccwpck_require__(9271);
+var resolveBlockScalar = __nccwpck_require__(599);
+var resolveFlowScalar = __nccwpck_require__(7120);
 
 function composeScalar(ctx, token, tagToken, onError) {
     const { value, type, comment, range } = token.type === 'block-scalar'
@@ -57650,18 +57650,18 @@ exports.composeScalar = composeScalar;
 
 /***/ }),
 
-/***/ 9984:
+/***/ 2750:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var directives = __nccwpck_require__(1342);
-var Document = __nccwpck_require__(3021);
-var errors = __nccwpck_require__(1464);
-var identity = __nccwpck_require__(1127);
-var composeDoc = __nccwpck_require__(3683);
-var resolveEnd = __nccwpck_require__(7788);
+var directives = __nccwpck_require__(8144);
+var Document = __nccwpck_require__(5755);
+var errors = __nccwpck_require__(2130);
+var identity = __nccwpck_require__(2617);
+var composeDoc = __nccwpck_require__(2873);
+var resolveEnd = __nccwpck_require__(1462);
 
 function getErrorPos(src) {
     if (typeof src === 'number')
@@ -57881,17 +57881,17 @@ exports.Composer = Composer;
 
 /***/ }),
 
-/***/ 7103:
+/***/ 1653:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
-var resolveProps = __nccwpck_require__(4631);
-var utilContainsNewline = __nccwpck_require__(9499);
-var utilFlowIndentCheck = __nccwpck_require__(4051);
-var utilMapIncludes = __nccwpck_require__(1187);
+var Pair = __nccwpck_require__(2815);
+var YAMLMap = __nccwpck_require__(2448);
+var resolveProps = __nccwpck_require__(8017);
+var utilContainsNewline = __nccwpck_require__(6761);
+var utilFlowIndentCheck = __nccwpck_require__(4437);
+var utilMapIncludes = __nccwpck_require__(3485);
 
 const startColMsg = 'All mapping items must start at the same column';
 function resolveBlockMap({ composeNode, composeEmptyNode }, ctx, bm, onError, tag) {
@@ -58005,12 +58005,12 @@ exports.resolveBlockMap = resolveBlockMap;
 
 /***/ }),
 
-/***/ 8913:
+/***/ 599:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(9271);
 
 function resolveBlockScalar(ctx, scalar, onError) {
     const start = scalar.offset;
@@ -58212,14 +58212,14 @@ exports.resolveBlockScalar = resolveBlockScalar;
 
 /***/ }),
 
-/***/ 334:
+/***/ 2624:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveProps = __nccwpck_require__(4631);
-var utilFlowIndentCheck = __nccwpck_require__(4051);
+var YAMLSeq = __nccwpck_require__(5125);
+var resolveProps = __nccwpck_require__(8017);
+var utilFlowIndentCheck = __nccwpck_require__(4437);
 
 function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
     const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
@@ -58270,7 +58270,7 @@ exports.resolveBlockSeq = resolveBlockSeq;
 
 /***/ }),
 
-/***/ 7788:
+/***/ 1462:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -58316,19 +58316,19 @@ exports.resolveEnd = resolveEnd;
 
 /***/ }),
 
-/***/ 3142:
+/***/ 692:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveEnd = __nccwpck_require__(7788);
-var resolveProps = __nccwpck_require__(4631);
-var utilContainsNewline = __nccwpck_require__(9499);
-var utilMapIncludes = __nccwpck_require__(1187);
+var identity = __nccwpck_require__(2617);
+var Pair = __nccwpck_require__(2815);
+var YAMLMap = __nccwpck_require__(2448);
+var YAMLSeq = __nccwpck_require__(5125);
+var resolveEnd = __nccwpck_require__(1462);
+var resolveProps = __nccwpck_require__(8017);
+var utilContainsNewline = __nccwpck_require__(6761);
+var utilMapIncludes = __nccwpck_require__(3485);
 
 const blockMsg = 'Block collections are not allowed within flow collections';
 const isBlock = (token) => token && (token.type === 'block-map' || token.type === 'block-seq');
@@ -58532,13 +58532,13 @@ exports.resolveFlowCollection = resolveFlowCollection;
 
 /***/ }),
 
-/***/ 6842:
+/***/ 7120:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var resolveEnd = __nccwpck_require__(7788);
+var Scalar = __nccwpck_require__(9271);
+var resolveEnd = __nccwpck_require__(1462);
 
 function resolveFlowScalar(scalar, strict, onError) {
     const { offset, type, source, end } = scalar;
@@ -58767,7 +58767,7 @@ exports.resolveFlowScalar = resolveFlowScalar;
 
 /***/ }),
 
-/***/ 4631:
+/***/ 8017:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -58922,7 +58922,7 @@ exports.resolveProps = resolveProps;
 
 /***/ }),
 
-/***/ 9499:
+/***/ 6761:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -58965,7 +58965,7 @@ exports.containsNewline = containsNewline;
 
 /***/ }),
 
-/***/ 2599:
+/***/ 9933:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -59000,12 +59000,12 @@ exports.emptyScalarPosition = emptyScalarPosition;
 
 /***/ }),
 
-/***/ 4051:
+/***/ 4437:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var utilContainsNewline = __nccwpck_require__(9499);
+var utilContainsNewline = __nccwpck_require__(6761);
 
 function flowIndentCheck(indent, fc, onError) {
     if (fc?.type === 'flow-collection') {
@@ -59024,12 +59024,12 @@ exports.flowIndentCheck = flowIndentCheck;
 
 /***/ }),
 
-/***/ 1187:
+/***/ 3485:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(2617);
 
 function mapIncludes(ctx, items, search) {
     const { uniqueKeys } = ctx.options;
@@ -59046,22 +59046,22 @@ exports.mapIncludes = mapIncludes;
 
 /***/ }),
 
-/***/ 3021:
+/***/ 5755:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(4065);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var toJS = __nccwpck_require__(6424);
-var Schema = __nccwpck_require__(5840);
-var stringifyDocument = __nccwpck_require__(6829);
-var anchors = __nccwpck_require__(1596);
-var applyReviver = __nccwpck_require__(3661);
-var createNode = __nccwpck_require__(2404);
-var directives = __nccwpck_require__(1342);
+var Alias = __nccwpck_require__(9671);
+var Collection = __nccwpck_require__(6039);
+var identity = __nccwpck_require__(2617);
+var Pair = __nccwpck_require__(2815);
+var toJS = __nccwpck_require__(3709);
+var Schema = __nccwpck_require__(4902);
+var stringifyDocument = __nccwpck_require__(5719);
+var anchors = __nccwpck_require__(5702);
+var applyReviver = __nccwpck_require__(2703);
+var createNode = __nccwpck_require__(9462);
+var directives = __nccwpck_require__(8144);
 
 class Document {
     constructor(value, replacer, options) {
@@ -59390,13 +59390,13 @@ exports.Document = Document;
 
 /***/ }),
 
-/***/ 1596:
+/***/ 5702:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var visit = __nccwpck_require__(204);
+var identity = __nccwpck_require__(2617);
+var visit = __nccwpck_require__(7182);
 
 /**
  * Verify that the input string is a valid anchor.
@@ -59473,7 +59473,7 @@ exports.findNewAnchor = findNewAnchor;
 
 /***/ }),
 
-/***/ 3661:
+/***/ 2703:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -59537,14 +59537,14 @@ exports.applyReviver = applyReviver;
 
 /***/ }),
 
-/***/ 2404:
+/***/ 9462:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
+var Alias = __nccwpck_require__(9671);
+var identity = __nccwpck_require__(2617);
+var Scalar = __nccwpck_require__(9271);
 
 const defaultTagPrefix = 'tag:yaml.org,2002:';
 function findTagObject(value, tagName, tags) {
@@ -59634,13 +59634,13 @@ exports.createNode = createNode;
 
 /***/ }),
 
-/***/ 1342:
+/***/ 8144:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var visit = __nccwpck_require__(204);
+var identity = __nccwpck_require__(2617);
+var visit = __nccwpck_require__(7182);
 
 const escapeChars = {
     '!': '%21',
@@ -59819,7 +59819,7 @@ exports.Directives = Directives;
 
 /***/ }),
 
-/***/ 1464:
+/***/ 2130:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -59888,28 +59888,28 @@ exports.prettifyError = prettifyError;
 
 /***/ }),
 
-/***/ 8815:
+/***/ 3645:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-var composer = __nccwpck_require__(9984);
-var Document = __nccwpck_require__(3021);
-var Schema = __nccwpck_require__(5840);
-var errors = __nccwpck_require__(1464);
-var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var cst = __nccwpck_require__(3461);
-var lexer = __nccwpck_require__(361);
-var lineCounter = __nccwpck_require__(6628);
-var parser = __nccwpck_require__(3456);
-var publicApi = __nccwpck_require__(4047);
-var visit = __nccwpck_require__(204);
+var composer = __nccwpck_require__(2750);
+var Document = __nccwpck_require__(5755);
+var Schema = __nccwpck_require__(4902);
+var errors = __nccwpck_require__(2130);
+var Alias = __nccwpck_require__(9671);
+var identity = __nccwpck_require__(2617);
+var Pair = __nccwpck_require__(2815);
+var Scalar = __nccwpck_require__(9271);
+var YAMLMap = __nccwpck_require__(2448);
+var YAMLSeq = __nccwpck_require__(5125);
+var cst = __nccwpck_require__(3427);
+var lexer = __nccwpck_require__(795);
+var lineCounter = __nccwpck_require__(9706);
+var parser = __nccwpck_require__(7374);
+var publicApi = __nccwpck_require__(6205);
+var visit = __nccwpck_require__(7182);
 
 
 
@@ -59946,7 +59946,7 @@ __webpack_unused_export__ = visit.visitAsync;
 
 /***/ }),
 
-/***/ 7249:
+/***/ 9923:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -59972,16 +59972,16 @@ exports.warn = warn;
 
 /***/ }),
 
-/***/ 4065:
+/***/ 9671:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(1596);
-var visit = __nccwpck_require__(204);
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(6424);
+var anchors = __nccwpck_require__(5702);
+var visit = __nccwpck_require__(7182);
+var identity = __nccwpck_require__(2617);
+var Node = __nccwpck_require__(4615);
+var toJS = __nccwpck_require__(3709);
 
 class Alias extends Node.NodeBase {
     constructor(source) {
@@ -60099,14 +60099,14 @@ exports.Alias = Alias;
 
 /***/ }),
 
-/***/ 101:
+/***/ 6039:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
+var createNode = __nccwpck_require__(9462);
+var identity = __nccwpck_require__(2617);
+var Node = __nccwpck_require__(4615);
 
 function collectionFromPath(schema, path, value) {
     let v = value;
@@ -60257,14 +60257,14 @@ exports.isEmptyPath = isEmptyPath;
 
 /***/ }),
 
-/***/ 6673:
+/***/ 4615:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var applyReviver = __nccwpck_require__(3661);
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(6424);
+var applyReviver = __nccwpck_require__(2703);
+var identity = __nccwpck_require__(2617);
+var toJS = __nccwpck_require__(3709);
 
 class NodeBase {
     constructor(type) {
@@ -60304,15 +60304,15 @@ exports.NodeBase = NodeBase;
 
 /***/ }),
 
-/***/ 7165:
+/***/ 2815:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var stringifyPair = __nccwpck_require__(9748);
-var addPairToJSMap = __nccwpck_require__(7104);
-var identity = __nccwpck_require__(1127);
+var createNode = __nccwpck_require__(9462);
+var stringifyPair = __nccwpck_require__(1174);
+var addPairToJSMap = __nccwpck_require__(614);
+var identity = __nccwpck_require__(2617);
 
 function createPair(key, value, ctx) {
     const k = createNode.createNode(key, undefined, ctx);
@@ -60350,14 +60350,14 @@ exports.createPair = createPair;
 
 /***/ }),
 
-/***/ 3301:
+/***/ 9271:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(6424);
+var identity = __nccwpck_require__(2617);
+var Node = __nccwpck_require__(4615);
+var toJS = __nccwpck_require__(3709);
 
 const isScalarValue = (value) => !value || (typeof value !== 'function' && typeof value !== 'object');
 class Scalar extends Node.NodeBase {
@@ -60384,17 +60384,17 @@ exports.isScalarValue = isScalarValue;
 
 /***/ }),
 
-/***/ 4454:
+/***/ 2448:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyCollection = __nccwpck_require__(1212);
-var addPairToJSMap = __nccwpck_require__(7104);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
+var stringifyCollection = __nccwpck_require__(8454);
+var addPairToJSMap = __nccwpck_require__(614);
+var Collection = __nccwpck_require__(6039);
+var identity = __nccwpck_require__(2617);
+var Pair = __nccwpck_require__(2815);
+var Scalar = __nccwpck_require__(9271);
 
 function findPair(items, key) {
     const k = identity.isScalar(key) ? key.value : key;
@@ -60538,17 +60538,17 @@ exports.findPair = findPair;
 
 /***/ }),
 
-/***/ 2223:
+/***/ 5125:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var stringifyCollection = __nccwpck_require__(1212);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var toJS = __nccwpck_require__(6424);
+var createNode = __nccwpck_require__(9462);
+var stringifyCollection = __nccwpck_require__(8454);
+var Collection = __nccwpck_require__(6039);
+var identity = __nccwpck_require__(2617);
+var Scalar = __nccwpck_require__(9271);
+var toJS = __nccwpck_require__(3709);
 
 class YAMLSeq extends Collection.Collection {
     static get tagName() {
@@ -60660,16 +60660,16 @@ exports.YAMLSeq = YAMLSeq;
 
 /***/ }),
 
-/***/ 7104:
+/***/ 614:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var log = __nccwpck_require__(7249);
-var merge = __nccwpck_require__(452);
-var stringify = __nccwpck_require__(2148);
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(6424);
+var log = __nccwpck_require__(9923);
+var merge = __nccwpck_require__(2610);
+var stringify = __nccwpck_require__(9666);
+var identity = __nccwpck_require__(2617);
+var toJS = __nccwpck_require__(3709);
 
 function addPairToJSMap(ctx, map, { key, value }) {
     if (identity.isNode(key) && key.addToJSMap)
@@ -60732,7 +60732,7 @@ exports.addPairToJSMap = addPairToJSMap;
 
 /***/ }),
 
-/***/ 1127:
+/***/ 2617:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -60792,12 +60792,12 @@ exports.isSeq = isSeq;
 
 /***/ }),
 
-/***/ 6424:
+/***/ 3709:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(2617);
 
 /**
  * Recursively convert any node or its contents to native JavaScript
@@ -60838,15 +60838,15 @@ exports.toJS = toJS;
 
 /***/ }),
 
-/***/ 110:
+/***/ 8564:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var resolveBlockScalar = __nccwpck_require__(8913);
-var resolveFlowScalar = __nccwpck_require__(6842);
-var errors = __nccwpck_require__(1464);
-var stringifyString = __nccwpck_require__(3069);
+var resolveBlockScalar = __nccwpck_require__(599);
+var resolveFlowScalar = __nccwpck_require__(7120);
+var errors = __nccwpck_require__(2130);
+var stringifyString = __nccwpck_require__(6179);
 
 function resolveAsScalar(token, strict = true, onError) {
     if (token) {
@@ -61063,7 +61063,7 @@ exports.setScalarValue = setScalarValue;
 
 /***/ }),
 
-/***/ 1733:
+/***/ 7455:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -61133,7 +61133,7 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 7715:
+/***/ 4257:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -61239,14 +61239,14 @@ exports.visit = visit;
 
 /***/ }),
 
-/***/ 3461:
+/***/ 3427:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cstScalar = __nccwpck_require__(110);
-var cstStringify = __nccwpck_require__(1733);
-var cstVisit = __nccwpck_require__(7715);
+var cstScalar = __nccwpck_require__(8564);
+var cstStringify = __nccwpck_require__(7455);
+var cstVisit = __nccwpck_require__(4257);
 
 /** The byte order mark */
 const BOM = '\u{FEFF}';
@@ -61358,12 +61358,12 @@ exports.tokenType = tokenType;
 
 /***/ }),
 
-/***/ 361:
+/***/ 795:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cst = __nccwpck_require__(3461);
+var cst = __nccwpck_require__(3427);
 
 /*
 START -> stream
@@ -62088,7 +62088,7 @@ exports.Lexer = Lexer;
 
 /***/ }),
 
-/***/ 6628:
+/***/ 9706:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -62136,14 +62136,14 @@ exports.LineCounter = LineCounter;
 
 /***/ }),
 
-/***/ 3456:
+/***/ 7374:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var cst = __nccwpck_require__(3461);
-var lexer = __nccwpck_require__(361);
+var cst = __nccwpck_require__(3427);
+var lexer = __nccwpck_require__(795);
 
 function includesToken(list, type) {
     for (let i = 0; i < list.length; ++i)
@@ -63123,18 +63123,18 @@ exports.Parser = Parser;
 
 /***/ }),
 
-/***/ 4047:
+/***/ 6205:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var composer = __nccwpck_require__(9984);
-var Document = __nccwpck_require__(3021);
-var errors = __nccwpck_require__(1464);
-var log = __nccwpck_require__(7249);
-var identity = __nccwpck_require__(1127);
-var lineCounter = __nccwpck_require__(6628);
-var parser = __nccwpck_require__(3456);
+var composer = __nccwpck_require__(2750);
+var Document = __nccwpck_require__(5755);
+var errors = __nccwpck_require__(2130);
+var log = __nccwpck_require__(9923);
+var identity = __nccwpck_require__(2617);
+var lineCounter = __nccwpck_require__(9706);
+var parser = __nccwpck_require__(7374);
 
 function parseOptions(options) {
     const prettyErrors = options.prettyErrors !== false;
@@ -63237,16 +63237,16 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 5840:
+/***/ 4902:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var map = __nccwpck_require__(7451);
-var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var tags = __nccwpck_require__(18);
+var identity = __nccwpck_require__(2617);
+var map = __nccwpck_require__(8229);
+var seq = __nccwpck_require__(2400);
+var string = __nccwpck_require__(2374);
+var tags = __nccwpck_require__(1656);
 
 const sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 class Schema {
@@ -63283,13 +63283,13 @@ exports.Schema = Schema;
 
 /***/ }),
 
-/***/ 7451:
+/***/ 8229:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var YAMLMap = __nccwpck_require__(4454);
+var identity = __nccwpck_require__(2617);
+var YAMLMap = __nccwpck_require__(2448);
 
 const map = {
     collection: 'map',
@@ -63309,12 +63309,12 @@ exports.map = map;
 
 /***/ }),
 
-/***/ 3632:
+/***/ 7890:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(9271);
 
 const nullTag = {
     identify: value => value == null,
@@ -63333,13 +63333,13 @@ exports.nullTag = nullTag;
 
 /***/ }),
 
-/***/ 1706:
+/***/ 2400:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var YAMLSeq = __nccwpck_require__(2223);
+var identity = __nccwpck_require__(2617);
+var YAMLSeq = __nccwpck_require__(5125);
 
 const seq = {
     collection: 'seq',
@@ -63359,12 +63359,12 @@ exports.seq = seq;
 
 /***/ }),
 
-/***/ 6464:
+/***/ 2374:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyString = __nccwpck_require__(3069);
+var stringifyString = __nccwpck_require__(6179);
 
 const string = {
     identify: value => typeof value === 'string',
@@ -63382,12 +63382,12 @@ exports.string = string;
 
 /***/ }),
 
-/***/ 3959:
+/***/ 1477:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(9271);
 
 const boolTag = {
     identify: value => typeof value === 'boolean',
@@ -63410,13 +63410,13 @@ exports.boolTag = boolTag;
 
 /***/ }),
 
-/***/ 8405:
+/***/ 8251:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var stringifyNumber = __nccwpck_require__(8689);
+var Scalar = __nccwpck_require__(9271);
+var stringifyNumber = __nccwpck_require__(2491);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -63464,12 +63464,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 9874:
+/***/ 7052:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(2491);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 const intResolve = (str, offset, radix, { intAsBigInt }) => (intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix));
@@ -63513,18 +63513,18 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 896:
+/***/ 4810:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
-var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var bool = __nccwpck_require__(3959);
-var float = __nccwpck_require__(8405);
-var int = __nccwpck_require__(9874);
+var map = __nccwpck_require__(8229);
+var _null = __nccwpck_require__(7890);
+var seq = __nccwpck_require__(2400);
+var string = __nccwpck_require__(2374);
+var bool = __nccwpck_require__(1477);
+var float = __nccwpck_require__(8251);
+var int = __nccwpck_require__(7052);
 
 const schema = [
     map.map,
@@ -63545,14 +63545,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 3559:
+/***/ 7925:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var map = __nccwpck_require__(7451);
-var seq = __nccwpck_require__(1706);
+var Scalar = __nccwpck_require__(9271);
+var map = __nccwpck_require__(8229);
+var seq = __nccwpck_require__(2400);
 
 function intIdentify(value) {
     return typeof value === 'bigint' || Number.isInteger(value);
@@ -63616,27 +63616,27 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 18:
+/***/ 1656:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
-var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var bool = __nccwpck_require__(3959);
-var float = __nccwpck_require__(8405);
-var int = __nccwpck_require__(9874);
-var schema = __nccwpck_require__(896);
-var schema$1 = __nccwpck_require__(3559);
-var binary = __nccwpck_require__(6083);
-var merge = __nccwpck_require__(452);
-var omap = __nccwpck_require__(303);
-var pairs = __nccwpck_require__(8385);
-var schema$2 = __nccwpck_require__(5913);
-var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(4371);
+var map = __nccwpck_require__(8229);
+var _null = __nccwpck_require__(7890);
+var seq = __nccwpck_require__(2400);
+var string = __nccwpck_require__(2374);
+var bool = __nccwpck_require__(1477);
+var float = __nccwpck_require__(8251);
+var int = __nccwpck_require__(7052);
+var schema = __nccwpck_require__(4810);
+var schema$1 = __nccwpck_require__(7925);
+var binary = __nccwpck_require__(6817);
+var merge = __nccwpck_require__(2610);
+var omap = __nccwpck_require__(61);
+var pairs = __nccwpck_require__(7815);
+var schema$2 = __nccwpck_require__(7755);
+var set = __nccwpck_require__(9138);
+var timestamp = __nccwpck_require__(6282);
 
 const schemas = new Map([
     ['core', schema.schema],
@@ -63722,14 +63722,14 @@ exports.getTags = getTags;
 
 /***/ }),
 
-/***/ 6083:
+/***/ 6817:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_buffer = __nccwpck_require__(181);
-var Scalar = __nccwpck_require__(3301);
-var stringifyString = __nccwpck_require__(3069);
+var Scalar = __nccwpck_require__(9271);
+var stringifyString = __nccwpck_require__(6179);
 
 const binary = {
     identify: value => value instanceof Uint8Array, // Buffer inherits from Uint8Array
@@ -63799,12 +63799,12 @@ exports.binary = binary;
 
 /***/ }),
 
-/***/ 8398:
+/***/ 3260:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(9271);
 
 function boolStringify({ value, source }, ctx) {
     const boolObj = value ? trueTag : falseTag;
@@ -63835,13 +63835,13 @@ exports.trueTag = trueTag;
 
 /***/ }),
 
-/***/ 5782:
+/***/ 396:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var stringifyNumber = __nccwpck_require__(8689);
+var Scalar = __nccwpck_require__(9271);
+var stringifyNumber = __nccwpck_require__(2491);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -63892,12 +63892,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 873:
+/***/ 5883:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(2491);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 function intResolve(str, offset, radix, { intAsBigInt }) {
@@ -63975,13 +63975,13 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 452:
+/***/ 2610:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
+var identity = __nccwpck_require__(2617);
+var Scalar = __nccwpck_require__(9271);
 
 // If the value associated with a merge key is a single mapping node, each of
 // its key/value pairs is inserted into the current mapping, unless the key
@@ -64053,16 +64053,16 @@ exports.merge = merge;
 
 /***/ }),
 
-/***/ 303:
+/***/ 61:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(6424);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var pairs = __nccwpck_require__(8385);
+var identity = __nccwpck_require__(2617);
+var toJS = __nccwpck_require__(3709);
+var YAMLMap = __nccwpck_require__(2448);
+var YAMLSeq = __nccwpck_require__(5125);
+var pairs = __nccwpck_require__(7815);
 
 class YAMLOMap extends YAMLSeq.YAMLSeq {
     constructor() {
@@ -64137,15 +64137,15 @@ exports.omap = omap;
 
 /***/ }),
 
-/***/ 8385:
+/***/ 7815:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
-var YAMLSeq = __nccwpck_require__(2223);
+var identity = __nccwpck_require__(2617);
+var Pair = __nccwpck_require__(2815);
+var Scalar = __nccwpck_require__(9271);
+var YAMLSeq = __nccwpck_require__(5125);
 
 function resolvePairs(seq, onError) {
     if (identity.isSeq(seq)) {
@@ -64226,24 +64226,24 @@ exports.resolvePairs = resolvePairs;
 
 /***/ }),
 
-/***/ 5913:
+/***/ 7755:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
-var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var binary = __nccwpck_require__(6083);
-var bool = __nccwpck_require__(8398);
-var float = __nccwpck_require__(5782);
-var int = __nccwpck_require__(873);
-var merge = __nccwpck_require__(452);
-var omap = __nccwpck_require__(303);
-var pairs = __nccwpck_require__(8385);
-var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(4371);
+var map = __nccwpck_require__(8229);
+var _null = __nccwpck_require__(7890);
+var seq = __nccwpck_require__(2400);
+var string = __nccwpck_require__(2374);
+var binary = __nccwpck_require__(6817);
+var bool = __nccwpck_require__(3260);
+var float = __nccwpck_require__(396);
+var int = __nccwpck_require__(5883);
+var merge = __nccwpck_require__(2610);
+var omap = __nccwpck_require__(61);
+var pairs = __nccwpck_require__(7815);
+var set = __nccwpck_require__(9138);
+var timestamp = __nccwpck_require__(6282);
 
 const schema = [
     map.map,
@@ -64274,14 +64274,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 1528:
+/***/ 9138:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
+var identity = __nccwpck_require__(2617);
+var Pair = __nccwpck_require__(2815);
+var YAMLMap = __nccwpck_require__(2448);
 
 class YAMLSet extends YAMLMap.YAMLMap {
     constructor(schema) {
@@ -64377,12 +64377,12 @@ exports.set = set;
 
 /***/ }),
 
-/***/ 4371:
+/***/ 6282:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(2491);
 
 /** Internal types handle bigint as number, because TS can't figure it out. */
 function parseSexagesimal(str, asBigInt) {
@@ -64489,7 +64489,7 @@ exports.timestamp = timestamp;
 
 /***/ }),
 
-/***/ 4475:
+/***/ 7089:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -64647,15 +64647,15 @@ exports.foldFlowLines = foldFlowLines;
 
 /***/ }),
 
-/***/ 2148:
+/***/ 9666:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(1596);
-var identity = __nccwpck_require__(1127);
-var stringifyComment = __nccwpck_require__(9799);
-var stringifyString = __nccwpck_require__(3069);
+var anchors = __nccwpck_require__(5702);
+var identity = __nccwpck_require__(2617);
+var stringifyComment = __nccwpck_require__(9330);
+var stringifyString = __nccwpck_require__(6179);
 
 function createStringifyContext(doc, options) {
     const opt = Object.assign({
@@ -64786,14 +64786,14 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 1212:
+/***/ 8454:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var identity = __nccwpck_require__(2617);
+var stringify = __nccwpck_require__(9666);
+var stringifyComment = __nccwpck_require__(9330);
 
 function stringifyCollection(collection, ctx, options) {
     const flow = ctx.inFlow ?? collection.flow;
@@ -64948,7 +64948,7 @@ exports.stringifyCollection = stringifyCollection;
 
 /***/ }),
 
-/***/ 9799:
+/***/ 9330:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -64979,14 +64979,14 @@ exports.stringifyComment = stringifyComment;
 
 /***/ }),
 
-/***/ 6829:
+/***/ 5719:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var identity = __nccwpck_require__(2617);
+var stringify = __nccwpck_require__(9666);
+var stringifyComment = __nccwpck_require__(9330);
 
 function stringifyDocument(doc, options) {
     const lines = [];
@@ -65073,7 +65073,7 @@ exports.stringifyDocument = stringifyDocument;
 
 /***/ }),
 
-/***/ 8689:
+/***/ 2491:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -65107,15 +65107,15 @@ exports.stringifyNumber = stringifyNumber;
 
 /***/ }),
 
-/***/ 9748:
+/***/ 1174:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var identity = __nccwpck_require__(2617);
+var Scalar = __nccwpck_require__(9271);
+var stringify = __nccwpck_require__(9666);
+var stringifyComment = __nccwpck_require__(9330);
 
 function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
     const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -65266,13 +65266,13 @@ exports.stringifyPair = stringifyPair;
 
 /***/ }),
 
-/***/ 3069:
+/***/ 6179:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var foldFlowLines = __nccwpck_require__(4475);
+var Scalar = __nccwpck_require__(9271);
+var foldFlowLines = __nccwpck_require__(7089);
 
 const getFoldOptions = (ctx, isBlock) => ({
     indentAtStart: isBlock ? ctx.indent.length : ctx.indentAtStart,
@@ -65611,12 +65611,12 @@ exports.stringifyString = stringifyString;
 
 /***/ }),
 
-/***/ 204:
+/***/ 7182:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(2617);
 
 const BREAK = Symbol('break visit');
 const SKIP = Symbol('skip children');
@@ -65854,7 +65854,7 @@ exports.visitAsync = visitAsync;
 
 /***/ }),
 
-/***/ 8342:
+/***/ 6965:
 /***/ ((module) => {
 
 module.exports = {"rE":"1.17.0"};
@@ -66073,7 +66073,7 @@ globals.__dirname ??= (0,external_node_path_.dirname)(globals.__filename);
 
 // EXTERNAL MODULE: external "os"
 var external_os_ = __nccwpck_require__(857);
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/utils.js
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /**
@@ -66109,7 +66109,7 @@ function toCommandProperties(annotationProperties) {
     };
 }
 //# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/command.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/command.js
 
 
 /**
@@ -66205,7 +66205,7 @@ function escapeProperty(s) {
 var external_crypto_ = __nccwpck_require__(6982);
 // EXTERNAL MODULE: external "fs"
 var external_fs_ = __nccwpck_require__(9896);
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/file-command.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/file-command.js
 // For internal use, subject to change.
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -66246,7 +66246,7 @@ var external_path_ = __nccwpck_require__(6928);
 var external_http_ = __nccwpck_require__(8611);
 // EXTERNAL MODULE: external "https"
 var external_https_ = __nccwpck_require__(5692);
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/proxy.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/http-client/lib/proxy.js
 function getProxyUrl(reqUrl) {
     const usingSsl = reqUrl.protocol === 'https:';
     if (checkBypass(reqUrl)) {
@@ -66337,11 +66337,11 @@ class DecodedURL extends URL {
     }
 }
 //# sourceMappingURL=proxy.js.map
-// EXTERNAL MODULE: ./node_modules/tunnel/index.js
-var node_modules_tunnel = __nccwpck_require__(770);
-// EXTERNAL MODULE: ./node_modules/undici/index.js
-var undici = __nccwpck_require__(6752);
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
+// EXTERNAL MODULE: ../../main/node_modules/tunnel/index.js
+var node_modules_tunnel = __nccwpck_require__(408);
+// EXTERNAL MODULE: ../../main/node_modules/undici/index.js
+var undici = __nccwpck_require__(4718);
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/http-client/lib/index.js
 /* eslint-disable @typescript-eslint/no-explicit-any */
 var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
@@ -67038,7 +67038,7 @@ class lib_HttpClient {
 }
 const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/auth.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/http-client/lib/auth.js
 var auth_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -67114,7 +67114,7 @@ class PersonalAccessTokenCredentialHandler {
     }
 }
 //# sourceMappingURL=auth.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/oidc-utils.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/oidc-utils.js
 var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -67188,7 +67188,7 @@ class oidc_utils_OidcClient {
     }
 }
 //# sourceMappingURL=oidc-utils.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/summary.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/summary.js
 var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -67469,7 +67469,7 @@ const _summary = new Summary();
 const markdownSummary = (/* unused pure expression or super */ null && (_summary));
 const summary = _summary;
 //# sourceMappingURL=summary.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/path-utils.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/path-utils.js
 
 /**
  * toPosixPath converts the given path to the posix form. On Windows, \\ will be
@@ -67511,7 +67511,7 @@ var external_events_ = __nccwpck_require__(4434);
 var external_child_process_ = __nccwpck_require__(5317);
 // EXTERNAL MODULE: external "assert"
 var external_assert_ = __nccwpck_require__(2613);
-;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io-util.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/io/lib/io-util.js
 var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -67691,7 +67691,7 @@ function getCmdPath() {
     return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
 }
 //# sourceMappingURL=io-util.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/io/lib/io.js
 var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -67965,7 +67965,7 @@ function io_copyFile(srcFile, destFile, force) {
 //# sourceMappingURL=io.js.map
 ;// CONCATENATED MODULE: external "timers"
 const external_timers_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
-;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/toolrunner.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/exec/lib/toolrunner.js
 var toolrunner_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -68553,7 +68553,7 @@ class ExecState extends external_events_.EventEmitter {
     }
 }
 //# sourceMappingURL=toolrunner.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/exec.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/exec/lib/exec.js
 var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -68633,7 +68633,7 @@ function getExecOutput(commandLine, args, options) {
     });
 }
 //# sourceMappingURL=exec.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/platform.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/platform.js
 var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -68698,7 +68698,7 @@ function getDetails() {
     });
 }
 //# sourceMappingURL=platform.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/core.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/core.js
 var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -69016,147 +69016,6 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
-;// CONCATENATED MODULE: ./src/constants.ts
-// Input and output names are the action's contract with its users' workflows (action.yml).
-var Input;
-(function (Input) {
-    Input["Host"] = "host";
-    Input["Port"] = "port";
-    Input["Username"] = "username";
-    Input["Key"] = "key";
-    Input["Passphrase"] = "passphrase";
-    Input["Password"] = "password";
-    Input["KnownHosts"] = "known-hosts";
-    Input["Fingerprint"] = "fingerprint";
-    Input["InsecureSkipHostKeyCheck"] = "insecure-skip-host-key-check";
-    Input["JumpHost"] = "jump-host";
-    Input["Timeout"] = "timeout";
-    Input["CommandTimeout"] = "command-timeout";
-    Input["ProjectName"] = "project-name";
-    Input["WsgiModule"] = "wsgi-module";
-    Input["SettingsModule"] = "settings-module";
-    Input["DeployPath"] = "deploy-path";
-    Input["Source"] = "source";
-    Input["Exclude"] = "exclude";
-    Input["Requirements"] = "requirements";
-    Input["Python"] = "python";
-    Input["SystemSitePackages"] = "system-site-packages";
-    Input["Dotenv"] = "dotenv";
-    Input["Migrate"] = "migrate";
-    Input["Collectstatic"] = "collectstatic";
-    Input["CheckDeploy"] = "check-deploy";
-    Input["PreRestart"] = "pre-restart";
-    Input["PostDeploy"] = "post-deploy";
-    Input["SharedPaths"] = "shared-paths";
-    Input["WritablePaths"] = "writable-paths";
-    Input["BuildCommands"] = "build-commands";
-    Input["KeepReleases"] = "keep-releases";
-    Input["AppUser"] = "app-user";
-    Input["Workers"] = "workers";
-    Input["GunicornArgs"] = "gunicorn-args";
-    Input["AsgiModule"] = "asgi-module";
-    Input["AsgiServer"] = "asgi-server";
-    Input["ProxyReadTimeout"] = "proxy-read-timeout";
-    Input["ServerName"] = "server-name";
-    Input["Listen"] = "listen";
-    Input["StaticUrl"] = "static-url";
-    Input["StaticRoot"] = "static-root";
-    Input["MediaUrl"] = "media-url";
-    Input["MediaRoot"] = "media-root";
-    Input["ClientMaxBodySize"] = "client-max-body-size";
-    Input["NginxDirectives"] = "nginx-directives";
-    Input["TlsCertificate"] = "tls-certificate";
-    Input["TlsCertificateKey"] = "tls-certificate-key";
-    Input["Tls"] = "tls";
-    Input["TlsListen"] = "tls-listen";
-    Input["Hsts"] = "hsts";
-    Input["AcmeEmail"] = "acme-email";
-    Input["AcmeDirectory"] = "acme-directory";
-    Input["AcmeDirectoryCa"] = "acme-directory-ca";
-    Input["HealthPath"] = "health-path";
-    Input["HealthExpect"] = "health-expect";
-    Input["HealthTimeout"] = "health-timeout";
-    Input["HealthUrl"] = "health-url";
-    Input["DrainTimeout"] = "drain-timeout";
-    Input["GithubToken"] = "github-token";
-    Input["Environment"] = "environment";
-    Input["EnvironmentUrl"] = "environment-url";
-    Input["Deployment"] = "deployment";
-    Input["DryRun"] = "dry-run";
-    Input["Rollback"] = "rollback";
-    Input["MaxParallel"] = "max-parallel";
-    Input["LockWait"] = "lock-wait";
-    Input["Processes"] = "processes";
-    Input["Schedules"] = "schedules";
-    Input["ProcessStopTimeout"] = "process-stop-timeout";
-    Input["SingletonHost"] = "singleton-host";
-    Input["Backup"] = "backup";
-    Input["RestoreDatabase"] = "restore-database";
-    Input["Force"] = "force";
-})(Input || (Input = {}));
-/**
- * Defaults applied when an input is empty. action.yml declares the same values (a test checks
- * they agree); they live here too because a runner passes no default for an input that a
- * workflow sets to ''. Defaults derived from other inputs are computed in settings.ts.
- */
-const INPUT_DEFAULTS = {
-    [Input.Port]: '22',
-    [Input.InsecureSkipHostKeyCheck]: 'false',
-    [Input.Timeout]: '30',
-    [Input.CommandTimeout]: '600',
-    [Input.Source]: '.',
-    [Input.Requirements]: 'requirements.txt',
-    [Input.Python]: 'python3',
-    [Input.SystemSitePackages]: 'false',
-    [Input.Migrate]: 'true',
-    [Input.Collectstatic]: 'true',
-    [Input.CheckDeploy]: 'false',
-    [Input.KeepReleases]: '5',
-    [Input.Workers]: 'auto',
-    [Input.AsgiServer]: 'uvicorn',
-    [Input.ServerName]: '_',
-    [Input.Listen]: '80',
-    [Input.ClientMaxBodySize]: '10m',
-    [Input.TlsListen]: '443',
-    [Input.Hsts]: '0',
-    [Input.AcmeDirectory]: 'https://acme-v02.api.letsencrypt.org/directory',
-    [Input.HealthPath]: '/',
-    [Input.HealthExpect]: '200-499',
-    [Input.HealthTimeout]: '60',
-    [Input.DrainTimeout]: '30',
-    [Input.Environment]: 'production',
-    [Input.Deployment]: 'true',
-    [Input.DryRun]: 'false',
-    [Input.Rollback]: 'false',
-    [Input.MaxParallel]: '1',
-    [Input.LockWait]: '300',
-    [Input.ProcessStopTimeout]: '300',
-    [Input.Backup]: 'true',
-    [Input.RestoreDatabase]: 'false',
-    [Input.Force]: 'false'
-};
-/**
- * Left out of the upload unless a `!pattern` of the exclude input takes one back: the input's
- * patterns add to these. (.git and credential files are never uploaded: remote/archive.ts.)
- */
-const DEFAULT_EXCLUDE = ['__pycache__', '*.pyc', '.venv', 'node_modules'];
-var Output;
-(function (Output) {
-    Output["Status"] = "status";
-    Output["Release"] = "release";
-    Output["PreviousRelease"] = "previous-release";
-    Output["Url"] = "url";
-    Output["HttpStatus"] = "http-status";
-    Output["HealthDurationMs"] = "health-duration-ms";
-    Output["DeploymentId"] = "deployment-id";
-    Output["Interface"] = "interface";
-    Output["WorkerClass"] = "worker-class";
-    Output["Hosts"] = "hosts";
-    Output["Migrations"] = "migrations";
-    Output["DatabaseBackup"] = "database-backup";
-    Output["SchemaAhead"] = "schema-ahead";
-})(Output || (Output = {}));
-
 // EXTERNAL MODULE: external "node:buffer"
 var external_node_buffer_ = __nccwpck_require__(4573);
 ;// CONCATENATED MODULE: ./src/server/layout.ts
@@ -69936,8 +69795,8 @@ function indent(lines) {
     return lines.map((l) => (l === '' ? '' : `${INDENT}${l}`));
 }
 
-// EXTERNAL MODULE: ./node_modules/shell-quote/index.js
-var shell_quote = __nccwpck_require__(6591);
+// EXTERNAL MODULE: ../../main/node_modules/shell-quote/index.js
+var shell_quote = __nccwpck_require__(3785);
 ;// CONCATENATED MODULE: ./src/shell.ts
 
 /** A piece of shell text that is inserted as it is (already quoted or built from quoted parts). */
@@ -70152,7 +70011,7 @@ function renewalFiles(s) {
     };
 }
 
-;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/base.js
+;// CONCATENATED MODULE: ../../main/node_modules/diff/libesm/diff/base.js
 class Diff {
     diff(oldStr, newStr, 
     // Type below is not accurate/complete - see above for full possibilities - but it compiles
@@ -70407,7 +70266,7 @@ class Diff {
     }
 }
 
-;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/line.js
+;// CONCATENATED MODULE: ../../main/node_modules/diff/libesm/diff/line.js
 
 
 class LineDiff extends Diff {
@@ -70474,7 +70333,7 @@ function tokenize(value, options) {
     return retLines;
 }
 
-;// CONCATENATED MODULE: ./node_modules/diff/libesm/patch/create.js
+;// CONCATENATED MODULE: ../../main/node_modules/diff/libesm/patch/create.js
 
 const INCLUDE_HEADERS = {
     includeIndex: true,
@@ -71199,47 +71058,41 @@ function compressOutput(value) {
     };
 }
 /**
- * The dry run reads the live release's settings (the new one is not uploaded): its folders,
- * moved to where the new release will have them.
- */
-function rebaseFound(s, found, from, to) {
-    const p = layout(s);
-    return from === to
-        ? found
-        : rebaseSettings(found, p.release(from), p.release(to));
-}
-/**
  * The marked line of a process's output. The last one counts: the project's settings run first
  * and may print anything, even a line like ours (which the plan then holds to the deploy path,
  * see plan.ts).
  */
-function settingsRead(stdout) {
+function parseProjectSettings(stdout) {
     const line = stdout
         .split('\n')
         .filter((l) => l.startsWith(MARK))
         .pop();
-    return line === undefined ? undefined : settingsObject(line.slice(MARK.length));
+    const printed = line === undefined ? undefined : settingsObject(line.slice(MARK.length));
+    return printed && projectSettings(printed);
 }
 /** A JSON object, or undefined. */
 function settingsObject(json) {
     try {
         const v = JSON.parse(json);
-        return v && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
+        return v && typeof v === 'object' && !Array.isArray(v)
+            ? v
+            : undefined;
     }
     catch {
         return undefined;
     }
 }
-/** Reads the discovery output; values from the server are validated like inputs. */
-function parseDjangoFacts(stdout) {
-    const read = settingsRead(stdout);
-    return read ? djangoFacts(read) : {};
-}
 /**
- * The settings another release printed, as this one would print them: every path in the
- * release `from` moved to `to` (settings derive their paths from BASE_DIR, the release).
+ * What another release's settings said, as this one's would say it: every path in the release
+ * `from` moved to `to` (settings derive their paths from BASE_DIR, the release). The dry run
+ * reads the live release's settings when the new one's cannot be; a warm deploy plans with the
+ * live release's record.
  */
-function rebaseSettings(read, from, to) {
+function rebaseProjectSettings(s, said, fromRelease, toRelease) {
+    if (fromRelease === toRelease)
+        return said;
+    const p = layout(s);
+    const [from, to] = [p.release(fromRelease), p.release(toRelease)];
     const move = (value) => typeof value === 'string'
         ? value === from || value.startsWith(`${from}/`)
             ? to + value.slice(from.length)
@@ -71249,9 +71102,10 @@ function rebaseSettings(read, from, to) {
             : value && typeof value === 'object'
                 ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, move(v)]))
                 : value;
-    return move(read);
+    return move(said);
 }
-function djangoFacts(v) {
+/** What the settings say, from what a process printed; values from the server are validated like inputs. */
+function projectSettings(v) {
     const str = (key) => (typeof v[key] === 'string' ? v[key] : '');
     const compress = v.COMPRESS;
     return {
@@ -71276,7 +71130,8 @@ function djangoFacts(v) {
         databaseEngine: /^[A-Za-z_][\w.]{0,200}$/.test(str('DATABASE')) ? str('DATABASE') : undefined,
         staticStorage: /^[A-Za-z_][\w.]{0,200}$/.test(str('STATIC_STORAGE'))
             ? str('STATIC_STORAGE')
-            : undefined
+            : undefined,
+        printed: v
     };
 }
 
@@ -71895,7 +71750,7 @@ function below(folder, path) {
     return path && path.startsWith(`${folder}/`) ? path.slice(folder.length + 1) : undefined;
 }
 /** The release's shared paths: the input's first, then what the settings keep in the release. */
-function sharedPaths(s, id, found) {
+function sharedPaths(s, id, projectSettings) {
     const release = layout(s).release(id);
     const candidates = [
         ...s.sharedPaths.map((p) => [
@@ -71903,14 +71758,14 @@ function sharedPaths(s, id, found) {
             p.endsWith('/') ? 'folder' : 'file',
             'shared-paths'
         ]),
-        ...(found.sqlite ?? []).map((file) => [
+        ...(projectSettings.sqlite ?? []).map((file) => [
             below(release, file),
             'file',
             'the SQLite database in DATABASES'
         ]),
-        [below(release, found.mediaRoot), 'folder', 'MEDIA_ROOT'],
-        [below(release, found.storage), 'folder', 'the file storage (STORAGES)'],
-        [below(release, compressCache(found)), 'folder', "django-compressor's online cache"]
+        [below(release, projectSettings.mediaRoot), 'folder', 'MEDIA_ROOT'],
+        [below(release, projectSettings.storage), 'folder', 'the file storage (STORAGES)'],
+        [below(release, compressCache(projectSettings)), 'folder', "django-compressor's online cache"]
     ];
     const paths = [];
     for (const [path, kind, why] of candidates) {
@@ -71924,9 +71779,9 @@ function sharedPaths(s, id, found) {
     return paths;
 }
 /** Where django-compressor writes at run time (online mode), or undefined. */
-function compressCache(found) {
-    const c = found.compress;
-    const root = c?.root ?? found.staticRoot;
+function compressCache(projectSettings) {
+    const c = projectSettings.compress;
+    const root = c?.root ?? projectSettings.staticRoot;
     return c && c.enabled && !c.offline && root ? `${root}/${c.output}` : undefined;
 }
 /** Where a path of the release really lives: in shared/ when it is (below) a shared path. */
@@ -72502,10 +72357,11 @@ function markFailedStep(s, id) {
  * up to here), forgotten when the run changed its files otherwise (source: none, a rollback).
  * The project's settings as they were read go with it: the next deploy plans with them.
  */
-function pruneStep(s, keep, live, previous, deployKey, settings) {
+function pruneStep(s, keep, live, previous, deployKey, projectSettings) {
     const p = layout(s);
     const key = `${p.deployed}/${live}`;
-    const read = settings ? external_node_buffer_.Buffer.from(JSON.stringify(settings)).toString('base64') : '';
+    const printed = projectSettings?.printed;
+    const read = printed ? external_node_buffer_.Buffer.from(JSON.stringify(printed)).toString('base64') : '';
     return {
         id: 'prune',
         phase: 'cleanup',
@@ -72735,14 +72591,14 @@ function foldedIntoFirst(before, steps) {
 
 
 /** Where MEDIA_ROOT really is: in shared/ when it is a shared path of the release. */
-function mediaFolder(s, id, found) {
-    const media = found.mediaRoot ?? s.mediaRoot;
-    return media && sharedLocation(s, id, sharedPaths(s, id, found), media);
+function mediaFolder(s, id, projectSettings) {
+    const media = projectSettings.mediaRoot ?? s.mediaRoot;
+    return media && sharedLocation(s, id, sharedPaths(s, id, projectSettings), media);
 }
 /** The folders Django writes: shared/, a MEDIA_ROOT elsewhere, and writable-paths. */
-function appWritable(s, id, found) {
+function appWritable(s, id, projectSettings) {
     const shared = layout(s).shared;
-    const media = mediaFolder(s, id, found);
+    const media = mediaFolder(s, id, projectSettings);
     const outside = media && media !== shared && !media.startsWith(`${shared}/`) ? [media] : [];
     return [shared, ...outside, ...s.writablePaths];
 }
@@ -72758,18 +72614,18 @@ const LINKED_STORAGES = new Set([
 /**
  * The Django steps before the switch, in order, each as the app user: the folders it writes,
  * the ASGI import check, then one process for migrate, collectstatic, checks and build commands
- * (server/manage.ts), then the pre-restart hook. `assumed`: `found` are the live release's
+ * (server/manage.ts), then the pre-restart hook. `assumed`: `projectSettings` are the live release's
  * settings, which that process checks first (it runs for that alone if need be).
  */
-function djangoSteps(s, id, found, previous = '', assumed) {
+function djangoSteps(s, id, projectSettings, previous = '', assumed = false) {
     // Root's preparations, sent with the first step that runs Django (server/step.ts folded).
     const prepare = [];
     const steps = [];
-    const writable = appWritable(s, id, found);
-    const shared = sharedPaths(s, id, found);
+    const writable = appWritable(s, id, projectSettings);
+    const shared = sharedPaths(s, id, projectSettings);
     if (shared.length > 0)
         prepare.push(shareStep(s, id, shared));
-    const folders = [mediaFolder(s, id, found), ...s.writablePaths].filter((f) => f !== undefined);
+    const folders = [mediaFolder(s, id, projectSettings), ...s.writablePaths].filter((f) => f !== undefined);
     if (folders.length > 0) {
         prepare.push({
             id: 'media',
@@ -72791,25 +72647,27 @@ function djangoSteps(s, id, found, previous = '', assumed) {
     const work = {
         migrate: s.migrate,
         backup: s.backup,
-        collectstatic: s.collectstatic && !!found.staticRoot,
+        collectstatic: s.collectstatic && !!projectSettings.staticRoot,
         check: s.checkDeploy,
-        commands: buildCommands(s, found),
-        settings: assumed && { expect: assumed, hosts: hostNames(s) }
+        commands: buildCommands(s, projectSettings),
+        settings: assumed && projectSettings.printed
+            ? { expect: projectSettings.printed, hosts: hostNames(s) }
+            : undefined
     };
     if (work.migrate || work.collectstatic || work.check || work.commands.length > 0 || work.settings)
         steps.push(djangoStep(s, id, work, {
             writable,
-            staticRoot: found.staticRoot,
-            previous: LINKED_STORAGES.has(found.staticStorage ?? '') ? previous : '',
-            databaseEngine: found.databaseEngine
+            staticRoot: projectSettings.staticRoot,
+            previous: LINKED_STORAGES.has(projectSettings.staticStorage ?? '') ? previous : '',
+            databaseEngine: projectSettings.databaseEngine
         }));
     if (s.preRestart)
         steps.push(hookStep(s, id, 'pre-restart', s.preRestart, 'django', writable));
     return foldedIntoFirst(prepare, steps);
 }
 /** build-commands, and django-compressor's offline compression when the settings ask for it. */
-function buildCommands(s, found) {
-    const offline = found.compress?.enabled && found.compress.offline;
+function buildCommands(s, projectSettings) {
+    const offline = projectSettings.compress?.enabled && projectSettings.compress.offline;
     const listed = s.buildCommands.some((words) => words[0] === 'compress');
     return [...s.buildCommands, ...(offline && !listed ? [['compress', '--force']] : [])];
 }
@@ -72835,7 +72693,7 @@ function hookStep(s, id, name, text, phase, writable = [layout(s).shared]) {
  * whatever the settings printed; the data the app writes (SQLite files, the file storage,
  * django-compressor's cache) is never in its own code; the cache is a folder below its root.
  */
-function foundFolderProblem(s, found, target) {
+function projectFolderProblem(s, projectSettings, target) {
     const shared = `${s.deployPath}/shared`;
     const refused = `refused before anything ran`;
     const instead = {
@@ -72845,8 +72703,8 @@ function foundFolderProblem(s, found, target) {
             `a folder of the app's own with the input media-root.`
     };
     const folders = [
-        ['STATIC_ROOT', found.staticRoot],
-        ['MEDIA_ROOT', found.mediaRoot]
+        ['STATIC_ROOT', projectSettings.staticRoot],
+        ['MEDIA_ROOT', projectSettings.mediaRoot]
     ];
     for (const [setting, path] of folders) {
         const problem = path && settingsFolderProblem(s, path, target, [s.staticRoot, s.mediaRoot]);
@@ -72854,26 +72712,26 @@ function foundFolderProblem(s, found, target) {
             return `${setting} in the project's settings is ${path}, ${problem}; ${refused}. ${instead[setting]}`;
     }
     const data = [
-        ...(found.sqlite ?? []).map((file) => [
+        ...(projectSettings.sqlite ?? []).map((file) => [
             'the SQLite database in DATABASES',
             file
         ]),
-        ['the file storage (STORAGES)', found.storage],
-        ["django-compressor's online cache", compressCache(found)]
+        ['the file storage (STORAGES)', projectSettings.storage],
+        ["django-compressor's online cache", compressCache(projectSettings)]
     ];
     const release = layout(s).release(target);
     for (const [what, path] of data) {
         // The release itself is where Django's file storage points while MEDIA_ROOT is unset (''):
         // nothing is kept in shared/ or handed to the app for it.
-        const unset = path === release && path === found.storage;
+        const unset = path === release && path === projectSettings.storage;
         const problem = path && !unset && releaseCodeProblem(s, path, target);
         if (problem)
             return (`${what} in the project's settings is ${path}, ${problem}; ${refused}. Keep it in a ` +
                 `folder of its own (BASE_DIR / 'media', BASE_DIR / 'db.sqlite3': kept in shared/ by ` +
                 `itself) or under ${shared}.`);
     }
-    if (found.compress?.outputProblem)
-        return (`${found.compress.outputProblem}; ${refused}. Leave it unset (CACHE, its default) or ` +
+    if (projectSettings.compress?.outputProblem)
+        return (`${projectSettings.compress.outputProblem}; ${refused}. Leave it unset (CACHE, its default) or ` +
             `name a folder of its own, e.g. COMPRESS_OUTPUT_DIR = 'CACHE'.`);
     return undefined;
 }
@@ -72881,17 +72739,17 @@ function foundFolderProblem(s, found, target) {
  * The nginx locations: inputs win over the project's settings. A folder inside the release is
  * served through `current`, so static files switch (and roll back) with the release.
  */
-function sitePaths(s, id, found) {
+function sitePaths(s, id, projectSettings) {
     const p = layout(s);
     const release = p.release(id);
     const viaCurrent = (folder) => folder && (folder === release || folder.startsWith(`${release}/`))
         ? p.current + folder.slice(release.length)
         : folder;
     return {
-        staticUrl: s.staticUrl ?? found.staticUrl,
-        staticRoot: s.staticRoot ?? viaCurrent(found.staticRoot),
-        mediaUrl: s.mediaUrl ?? found.mediaUrl,
-        mediaRoot: s.mediaRoot ?? viaCurrent(found.mediaRoot)
+        staticUrl: s.staticUrl ?? projectSettings.staticUrl,
+        staticRoot: s.staticRoot ?? viaCurrent(projectSettings.staticRoot),
+        mediaUrl: s.mediaUrl ?? projectSettings.mediaUrl,
+        mediaRoot: s.mediaRoot ?? viaCurrent(projectSettings.mediaRoot)
     };
 }
 /**
@@ -72900,11 +72758,11 @@ function sitePaths(s, id, found) {
  * in shared/ (MEDIA_ROOT in the release) is served from there, and one below a served folder
  * (django-compressor's online cache in STATIC_ROOT) gets a location of its own.
  */
-function servedPaths(s, target, found) {
-    const site = sitePaths(s, target, found);
+function servedPaths(s, target, projectSettings) {
+    const site = sitePaths(s, target, projectSettings);
     const p = layout(s);
     const release = p.release(target);
-    const shared = sharedPaths(s, target, found);
+    const shared = sharedPaths(s, target, projectSettings);
     // A folder served through `current`, as the release's path; undefined for any other.
     const inRelease = (root) => root !== undefined && (root === p.current || root.startsWith(`${p.current}/`))
         ? release + root.slice(p.current.length)
@@ -72934,73 +72792,149 @@ function servedPaths(s, target, found) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/server/lock.ts
-// The deploy lock: flock(1) on <deploy-path>/.deploy.lock, held by a command that lives as long
-// as the runner's connection (remote/lock.ts keeps it open).
-
-
-
-/** The lock command's exit code when another deploy held the lock for the whole wait. */
-const LOCK_BUSY = 75;
+// EXTERNAL MODULE: ../../main/node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(3645);
+;// CONCATENATED MODULE: ./src/constants.ts
+// Input and output names are the action's contract with its users' workflows (action.yml).
+var Input;
+(function (Input) {
+    Input["Host"] = "host";
+    Input["Port"] = "port";
+    Input["Username"] = "username";
+    Input["Key"] = "key";
+    Input["Passphrase"] = "passphrase";
+    Input["Password"] = "password";
+    Input["KnownHosts"] = "known-hosts";
+    Input["Fingerprint"] = "fingerprint";
+    Input["InsecureSkipHostKeyCheck"] = "insecure-skip-host-key-check";
+    Input["JumpHost"] = "jump-host";
+    Input["Timeout"] = "timeout";
+    Input["CommandTimeout"] = "command-timeout";
+    Input["ProjectName"] = "project-name";
+    Input["WsgiModule"] = "wsgi-module";
+    Input["SettingsModule"] = "settings-module";
+    Input["DeployPath"] = "deploy-path";
+    Input["Source"] = "source";
+    Input["Exclude"] = "exclude";
+    Input["Requirements"] = "requirements";
+    Input["Python"] = "python";
+    Input["SystemSitePackages"] = "system-site-packages";
+    Input["Dotenv"] = "dotenv";
+    Input["Migrate"] = "migrate";
+    Input["Collectstatic"] = "collectstatic";
+    Input["CheckDeploy"] = "check-deploy";
+    Input["PreRestart"] = "pre-restart";
+    Input["PostDeploy"] = "post-deploy";
+    Input["SharedPaths"] = "shared-paths";
+    Input["WritablePaths"] = "writable-paths";
+    Input["BuildCommands"] = "build-commands";
+    Input["KeepReleases"] = "keep-releases";
+    Input["AppUser"] = "app-user";
+    Input["Workers"] = "workers";
+    Input["GunicornArgs"] = "gunicorn-args";
+    Input["AsgiModule"] = "asgi-module";
+    Input["AsgiServer"] = "asgi-server";
+    Input["ProxyReadTimeout"] = "proxy-read-timeout";
+    Input["ServerName"] = "server-name";
+    Input["Listen"] = "listen";
+    Input["StaticUrl"] = "static-url";
+    Input["StaticRoot"] = "static-root";
+    Input["MediaUrl"] = "media-url";
+    Input["MediaRoot"] = "media-root";
+    Input["ClientMaxBodySize"] = "client-max-body-size";
+    Input["NginxDirectives"] = "nginx-directives";
+    Input["TlsCertificate"] = "tls-certificate";
+    Input["TlsCertificateKey"] = "tls-certificate-key";
+    Input["Tls"] = "tls";
+    Input["TlsListen"] = "tls-listen";
+    Input["Hsts"] = "hsts";
+    Input["AcmeEmail"] = "acme-email";
+    Input["AcmeDirectory"] = "acme-directory";
+    Input["AcmeDirectoryCa"] = "acme-directory-ca";
+    Input["HealthPath"] = "health-path";
+    Input["HealthExpect"] = "health-expect";
+    Input["HealthTimeout"] = "health-timeout";
+    Input["HealthUrl"] = "health-url";
+    Input["DrainTimeout"] = "drain-timeout";
+    Input["GithubToken"] = "github-token";
+    Input["Environment"] = "environment";
+    Input["EnvironmentUrl"] = "environment-url";
+    Input["Deployment"] = "deployment";
+    Input["DryRun"] = "dry-run";
+    Input["Rollback"] = "rollback";
+    Input["MaxParallel"] = "max-parallel";
+    Input["LockWait"] = "lock-wait";
+    Input["Processes"] = "processes";
+    Input["Schedules"] = "schedules";
+    Input["ProcessStopTimeout"] = "process-stop-timeout";
+    Input["SingletonHost"] = "singleton-host";
+    Input["Backup"] = "backup";
+    Input["RestoreDatabase"] = "restore-database";
+    Input["Force"] = "force";
+})(Input || (Input = {}));
 /**
- * Prints `WAITING <holder>` while another deploy holds the lock, then `STALE <text>` (what a
- * killed run left behind, or nothing) and `LOCKED`; holds the lock until stdin closes. `first`,
- * a step's command, runs under the lock as soon as it is taken (one round trip fewer), its
- * output framed (`THEN <exit> <stdout bytes> <stderr bytes>`, then both: parseFirst).
+ * Defaults applied when an input is empty. action.yml declares the same values (a test checks
+ * they agree); they live here too because a runner passes no default for an input that a
+ * workflow sets to ''. Defaults derived from other inputs are computed in settings.ts.
  */
-function lockCommand(s, holder, waitSeconds, first) {
-    const { root, lock, stepsLock } = layout(s);
-    return script(raw('set -u'), 
-    // Root writes here from now on: a folder that is not root's is taken only when empty (made
-    // root's first), never followed through a link, and someone else's files are left alone.
-    shell_sh `if [ -L ${root} ] || { [ -e ${root} ] && [ "$(stat -c %u ${root})" != 0 ]; }; then`, shell_sh `  if [ ! -L ${root} ] && [ -d ${root} ] && [ -z "$(ls -A ${root})" ]; then chown root:root ${root} && chmod 755 ${root}; fi`, shell_sh `  if [ -L ${root} ] || [ "$(stat -c %u ${root})" != 0 ] || [ -L ${lock} ]; then`, shell_sh `    printf '%s\n' ${`${root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`, raw('  fi'), raw('fi'), shell_sh `mkdir -p ${root}`, shell_sh `if [ -L ${stepsLock} ]; then rm -f ${stepsLock}; fi; [ -f ${stepsLock} ] || : > ${stepsLock}`, shell_sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), shell_sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, shell_sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), shell_sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, shell_sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), first
-        ? script(raw('then=$(mktemp -d)'), raw('('), first, raw(') > "$then/out" 2> "$then/err"'), raw('echo "THEN $? $(wc -c < "$then/out") $(wc -c < "$then/err")"'), raw('cat "$then/out" "$then/err"; rm -rf "$then"'))
-        : undefined, 
-    // Held until the runner closes our stdin, or the connection drops; the steps a killed run
-    // left in the sandbox end before the lock is let go.
-    raw('cat > /dev/null'), shell_sh `systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`, 
-    // A step still running as root (a switch finishing after the connection dropped) ends
-    // before the next deploy may start: each holds the steps lock (holdingStepsLock).
-    shell_sh `flock -x -w ${Math.ceil(s.commandTimeoutMs / 1000) + 10} ${stepsLock} true || true`, shell_sh `: > ${lock}`);
-}
-/** The step, holding the steps lock (shared) for as long as it or anything it started runs. */
-function holdingStepsLock(s, step) {
-    const { stepsLock } = layout(s);
-    return {
-        ...step,
-        command: script(shell_sh `if [ -f ${stepsLock} ]; then exec 8<${stepsLock}; flock -s 8; fi`, step.command)
-    };
-}
-/** Reads the lock command's output so far. */
-function parseLockOutput(stdout) {
-    if (/^LOCKED$/m.test(stdout))
-        return { state: 'locked', staleHolder: /^STALE (.*)$/m.exec(stdout)?.[1].trim() ?? '' };
-    const waiting = /^WAITING (.*)$/m.exec(stdout);
-    return waiting ? { state: 'waiting', holder: waiting[1].trim() } : { state: 'pending' };
-}
-/** The first step's result, once the lock command's output holds all of it (lockCommand). */
-function parseFirst(output) {
-    // latin1: one character per byte, so offsets in the text are offsets in the output.
-    const text = output.toString('latin1');
-    const locked = text.search(/^LOCKED$/m);
-    if (locked < 0)
-        return undefined;
-    const frame = /^THEN (\d+) (\d+) (\d+)\n/m.exec(text.slice(locked));
-    if (!frame)
-        return undefined;
-    const start = locked + frame.index + frame[0].length;
-    const [code, outBytes, errBytes] = frame.slice(1).map(Number);
-    if (output.length < start + outBytes + errBytes)
-        return undefined;
-    return {
-        code,
-        stdout: output.subarray(start, start + outBytes).toString(),
-        stderr: output.subarray(start + outBytes, start + outBytes + errBytes).toString()
-    };
-}
+const INPUT_DEFAULTS = {
+    [Input.Port]: '22',
+    [Input.InsecureSkipHostKeyCheck]: 'false',
+    [Input.Timeout]: '30',
+    [Input.CommandTimeout]: '600',
+    [Input.Source]: '.',
+    [Input.Requirements]: 'requirements.txt',
+    [Input.Python]: 'python3',
+    [Input.SystemSitePackages]: 'false',
+    [Input.Migrate]: 'true',
+    [Input.Collectstatic]: 'true',
+    [Input.CheckDeploy]: 'false',
+    [Input.KeepReleases]: '5',
+    [Input.Workers]: 'auto',
+    [Input.AsgiServer]: 'uvicorn',
+    [Input.ServerName]: '_',
+    [Input.Listen]: '80',
+    [Input.ClientMaxBodySize]: '10m',
+    [Input.TlsListen]: '443',
+    [Input.Hsts]: '0',
+    [Input.AcmeDirectory]: 'https://acme-v02.api.letsencrypt.org/directory',
+    [Input.HealthPath]: '/',
+    [Input.HealthExpect]: '200-499',
+    [Input.HealthTimeout]: '60',
+    [Input.DrainTimeout]: '30',
+    [Input.Environment]: 'production',
+    [Input.Deployment]: 'true',
+    [Input.DryRun]: 'false',
+    [Input.Rollback]: 'false',
+    [Input.MaxParallel]: '1',
+    [Input.LockWait]: '300',
+    [Input.ProcessStopTimeout]: '300',
+    [Input.Backup]: 'true',
+    [Input.RestoreDatabase]: 'false',
+    [Input.Force]: 'false'
+};
+/**
+ * Left out of the upload unless a `!pattern` of the exclude input takes one back: the input's
+ * patterns add to these. (.git and credential files are never uploaded: remote/archive.ts.)
+ */
+const DEFAULT_EXCLUDE = ['__pycache__', '*.pyc', '.venv', 'node_modules'];
+var Output;
+(function (Output) {
+    Output["Status"] = "status";
+    Output["Release"] = "release";
+    Output["PreviousRelease"] = "previous-release";
+    Output["Url"] = "url";
+    Output["HttpStatus"] = "http-status";
+    Output["HealthDurationMs"] = "health-duration-ms";
+    Output["DeploymentId"] = "deployment-id";
+    Output["Interface"] = "interface";
+    Output["WorkerClass"] = "worker-class";
+    Output["Hosts"] = "hosts";
+    Output["Migrations"] = "migrations";
+    Output["DatabaseBackup"] = "database-backup";
+    Output["SchemaAhead"] = "schema-ahead";
+})(Output || (Output = {}));
 
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./src/grammar/chars.ts
 // How a message shows a character it refuses; shared by the grammars and the input readers.
 /** A character as a message can show it: printable ASCII as itself, anything else by its code. */
@@ -73921,7 +73855,6 @@ function parseProcessStates(stdout) {
 
 
 
-
 /** A run that cannot be planned (nothing to roll back to): said before anything changed. */
 class PlanError extends Error {
     name = 'PlanError';
@@ -73954,11 +73887,11 @@ function targetRelease(s, facts, newRelease) {
  * What the project's settings said, refused when it is not safe or cannot work: a folder the app
  * may not have, data kept in the code (server/settings-folders.ts), a name ALLOWED_HOSTS refuses.
  */
-function checkFound(s, found, target) {
-    const problem = foundFolderProblem(s, found, target);
+function checkProjectSettings(s, projectSettings, target) {
+    const problem = projectFolderProblem(s, projectSettings, target);
     if (problem)
         throw new PlanError(problem);
-    const refused = found.refusedHosts ?? [];
+    const refused = projectSettings.refusedHosts ?? [];
     if (refused.length > 0)
         throw new PlanError(`ALLOWED_HOSTS in the project's settings does not allow ${refused.map((n) => `'${n}'`).join(', ')}: ` +
             `Django would answer 400 (DisallowedHost) to every request for ${refused.length > 1 ? 'them' : 'it'}. ` +
@@ -73987,43 +73920,6 @@ function databasePlan(s, facts, target) {
             `not only the live release ${facts.live}. Set force: true to restore it anyway.`);
     return { ahead, backup, restore };
 }
-function planRun(input) {
-    return lockedSteps(input.settings, planUnlocked(input));
-}
-/** Every step of the plan holds the steps lock while it runs (server/lock.ts). */
-function lockedSteps(s, plan) {
-    const hold = (step) => holdingStepsLock(s, step);
-    return {
-        ...plan,
-        release: plan.release.map(hold),
-        discover: plan.discover && hold(plan.discover),
-        build: plan.build.map(hold),
-        gates: plan.gates.map(hold),
-        start: hold(plan.start),
-        instanceHealth: hold(plan.instanceHealth),
-        abandon: hold(plan.abandon),
-        switch: hold(plan.switch),
-        health: hold(plan.health),
-        finish: plan.finish.map(hold),
-        markFailed: plan.markFailed && hold(plan.markFailed),
-        removePartial: plan.removePartial && hold(plan.removePartial),
-        rollback: hold(plan.rollback),
-        diagnostics: hold(plan.diagnostics),
-        processes: plan.processes && {
-            ...plan.processes,
-            restart: hold(plan.processes.restart),
-            rollback: hold(plan.processes.rollback)
-        },
-        certificate: plan.certificate && { ...plan.certificate, step: hold(plan.certificate.step) },
-        secure: plan.secure && {
-            files: plan.secure.files,
-            gate: hold(plan.secure.gate),
-            reload: hold(plan.secure.reload),
-            health: hold(plan.secure.health),
-            undo: hold(plan.secure.undo)
-        }
-    };
-}
 /** The processes and schedules of this host, or none when there is nothing to run or remove. */
 function processPlan(s, facts, singletons, writable) {
     const pf = processFiles(s, { singletons, live: facts.processUnits ?? [], writable });
@@ -74036,24 +73932,25 @@ function processPlan(s, facts, singletons, writable) {
         read: readProcessesStep(pf)
     };
 }
-function planUnlocked(input) {
-    const { settings: s, facts, found } = input;
+function planRun(input) {
+    const { settings: s, facts, projectSettings } = input;
     const mode = modeOf(s);
     const target = targetRelease(s, facts, input.newRelease);
-    checkFound(s, found, target);
+    checkProjectSettings(s, projectSettings, target);
     const isNew = mode === 'deploy';
-    const writable = appWritable(s, target, found).filter((f) => f !== layout(s).shared);
-    const files = configFiles(s, facts, servedPaths(s, target, found), writable);
+    const writable = appWritable(s, target, projectSettings).filter((f) => f !== layout(s).shared);
+    const files = configFiles(s, facts, servedPaths(s, target, projectSettings), writable);
     const processes = processPlan(s, facts, input.singletons ?? true, writable);
     const instance = idleInstance(facts.instance);
     const database = databasePlan(s, facts, target);
-    const restore = database.restore && database.backup
-        ? [restoreStep(s, target, database.backup, database.ahead, appWritable(s, target, found))]
+    const { backup, ahead } = database;
+    const restore = database.restore && backup
+        ? [restoreStep(s, target, backup, ahead, appWritable(s, target, projectSettings))]
         : [];
     const certificate = needsCertificate(s, facts)
         ? { step: certificateStep(s), beforeGates: !!facts.certificate && !!facts.challengeServed }
         : undefined;
-    const secure = securePlan(s, facts, servedPaths(s, target, found), writable);
+    const secure = securePlan(s, facts, servedPaths(s, target, projectSettings), writable);
     return {
         mode,
         target,
@@ -74061,9 +73958,7 @@ function planUnlocked(input) {
         files,
         release: releaseSteps(s, target, isNew, input.venvKey, earlyVenv(input.venvKey, input.requirements)),
         discover: input.assumed ? undefined : discoverStep(s, target),
-        build: isNew
-            ? djangoSteps(s, target, found, facts.live, input.assumed ? input.settingsRead : undefined)
-            : restore,
+        build: isNew ? djangoSteps(s, target, projectSettings, facts.live, input.assumed) : restore,
         gates: [
             verifyUnitsStep(s, target, files),
             ...(processes?.files.units.length ? [verifyProcessesStep(s, target, processes.files)] : []),
@@ -74075,7 +73970,7 @@ function planUnlocked(input) {
         abandon: abandonStep(s, instance),
         switch: switchStep(s, target, instance, facts.instance, files),
         health: healthStep(s, undefined, servesTls(s, facts) ? 'tls' : s.acme ? 'upgrade' : 'plain'),
-        finish: finishSteps(s, facts, target, isNew ? input.deployKey : null, input.settingsRead),
+        finish: finishSteps(s, facts, target, isNew ? input.deployKey : null, projectSettings),
         // With `source: none` the release stays as it was; only its new files go.
         markFailed: target !== facts.live ? markFailedStep(s, target) : undefined,
         removePartial: isNew ? removePartialStep(s, target) : undefined,
@@ -74099,12 +73994,12 @@ function releaseSteps(s, target, isNew, venvKey, early) {
     ];
 }
 /** After a healthy switch: the old instance drained, the renewal timer, post-deploy, pruning. */
-function finishSteps(s, facts, target, deployKey, settingsRead) {
+function finishSteps(s, facts, target, deployKey, projectSettings) {
     return [
         ...(facts.instance ? [drainStep(s, facts.instance)] : []),
         ...(s.acme ? [renewalTimerStep(s)] : []),
         ...(s.postDeploy ? [hookStep(s, target, 'post-deploy', s.postDeploy, 'cleanup')] : []),
-        pruneStep(s, s.keepReleases, target, facts.live === target ? '' : facts.live, deployKey, settingsRead)
+        pruneStep(s, s.keepReleases, target, facts.live === target ? '' : facts.live, deployKey, projectSettings)
     ];
 }
 /**
@@ -74149,10 +74044,9 @@ function planSteps(plan) {
  * plans with it and its Django process checks it, instead of a process of its own to read them.
  */
 function assumedSettings(s, facts, newRelease) {
-    if (modeOf(s) !== 'deploy' || !facts.live || !facts.settings)
+    if (modeOf(s) !== 'deploy' || !facts.live || !facts.projectSettings)
         return undefined;
-    const p = layout(s);
-    return rebaseSettings(facts.settings, p.release(facts.live), p.release(newRelease));
+    return rebaseProjectSettings(s, facts.projectSettings, facts.live, newRelease);
 }
 /**
  * The dry run's reading of the new code: uploaded to `id` (a staged folder, never a release) with
@@ -74163,11 +74057,11 @@ function stagingSteps(s, id, venvKey) {
     return {
         prepare: [uploadStep(s, id), venvStep(s, id, venvKey)],
         discover: discoverStep(s, id),
-        read: (found) => {
-            const shared = sharedPaths(s, id, found);
+        read: (projectSettings) => {
+            const shared = sharedPaths(s, id, projectSettings);
             return [
                 ...(shared.length > 0 ? [shareStep(s, id, shared)] : []),
-                migrationPlanStep(s, id, appWritable(s, id, found))
+                migrationPlanStep(s, id, appWritable(s, id, projectSettings))
             ];
         },
         remove: removeStagedStep(s, id)
@@ -74244,11 +74138,76 @@ function hintFor(text) {
     return '';
 }
 
-// EXTERNAL MODULE: ./node_modules/is-stream/index.js
-var is_stream = __nccwpck_require__(6543);
-// EXTERNAL MODULE: ./node_modules/make-dir/index.js
-var make_dir = __nccwpck_require__(6512);
-;// CONCATENATED MODULE: ./node_modules/sb-promise-queue/lib/esm/index.mjs
+;// CONCATENATED MODULE: ./src/server/lock.ts
+// The deploy lock: flock(1) on <deploy-path>/.deploy.lock, held by a command that lives as long
+// as the runner's connection (remote/lock.ts keeps it open).
+
+
+
+/** The lock command's exit code when another deploy held the lock for the whole wait. */
+const LOCK_BUSY = 75;
+/**
+ * Prints `WAITING <holder>` while another deploy holds the lock, then `STALE <text>` (what a
+ * killed run left behind, or nothing) and `LOCKED`; holds the lock until stdin closes. `first`,
+ * a step's command, runs under the lock as soon as it is taken (one round trip fewer), its
+ * output framed (`THEN <exit> <stdout bytes> <stderr bytes>`, then both: parseFirst).
+ */
+function lockCommand(s, holder, waitSeconds, first) {
+    const { root, lock, stepsLock } = layout(s);
+    return script(raw('set -u'), 
+    // Root writes here from now on: a folder that is not root's is taken only when empty (made
+    // root's first), never followed through a link, and someone else's files are left alone.
+    shell_sh `if [ -L ${root} ] || { [ -e ${root} ] && [ "$(stat -c %u ${root})" != 0 ]; }; then`, shell_sh `  if [ ! -L ${root} ] && [ -d ${root} ] && [ -z "$(ls -A ${root})" ]; then chown root:root ${root} && chmod 755 ${root}; fi`, shell_sh `  if [ -L ${root} ] || [ "$(stat -c %u ${root})" != 0 ] || [ -L ${lock} ]; then`, shell_sh `    printf '%s\n' ${`${root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`, raw('  fi'), raw('fi'), shell_sh `mkdir -p ${root}`, shell_sh `if [ -L ${stepsLock} ]; then rm -f ${stepsLock}; fi; [ -f ${stepsLock} ] || : > ${stepsLock}`, shell_sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), shell_sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, shell_sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), shell_sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, shell_sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), first
+        ? script(raw('then=$(mktemp -d)'), raw('('), first, raw(') > "$then/out" 2> "$then/err"'), raw('echo "THEN $? $(wc -c < "$then/out") $(wc -c < "$then/err")"'), raw('cat "$then/out" "$then/err"; rm -rf "$then"'))
+        : undefined, 
+    // Held until the runner closes our stdin, or the connection drops; the steps a killed run
+    // left in the sandbox end before the lock is let go.
+    raw('cat > /dev/null'), shell_sh `systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`, 
+    // A step still running as root (a switch finishing after the connection dropped) ends
+    // before the next deploy may start: the executor sends each holding the steps lock (holdingStepsLock).
+    shell_sh `flock -x -w ${Math.ceil(s.commandTimeoutMs / 1000) + 10} ${stepsLock} true || true`, shell_sh `: > ${lock}`);
+}
+/**
+ * A step's script, holding the steps lock (shared) for as long as it or anything it started runs.
+ * The executor (remote/executor.ts) sends every step so.
+ */
+function holdingStepsLock(s, command) {
+    const { stepsLock } = layout(s);
+    return script(shell_sh `if [ -f ${stepsLock} ]; then exec 8<${stepsLock}; flock -s 8; fi`, command);
+}
+/** Reads the lock command's output so far. */
+function parseLockOutput(stdout) {
+    if (/^LOCKED$/m.test(stdout))
+        return { state: 'locked', staleHolder: /^STALE (.*)$/m.exec(stdout)?.[1].trim() ?? '' };
+    const waiting = /^WAITING (.*)$/m.exec(stdout);
+    return waiting ? { state: 'waiting', holder: waiting[1].trim() } : { state: 'pending' };
+}
+/** The first step's result, once the lock command's output holds all of it (lockCommand). */
+function parseFirst(output) {
+    // latin1: one character per byte, so offsets in the text are offsets in the output.
+    const text = output.toString('latin1');
+    const locked = text.search(/^LOCKED$/m);
+    if (locked < 0)
+        return undefined;
+    const frame = /^THEN (\d+) (\d+) (\d+)\n/m.exec(text.slice(locked));
+    if (!frame)
+        return undefined;
+    const start = locked + frame.index + frame[0].length;
+    const [code, outBytes, errBytes] = frame.slice(1).map(Number);
+    if (output.length < start + outBytes + errBytes)
+        return undefined;
+    return {
+        code,
+        stdout: output.subarray(start, start + outBytes).toString(),
+        stderr: output.subarray(start + outBytes, start + outBytes + errBytes).toString()
+    };
+}
+
+// EXTERNAL MODULE: ../../main/node_modules/is-stream/index.js
+var is_stream = __nccwpck_require__(7165);
+// EXTERNAL MODULE: ../../main/node_modules/make-dir/index.js
+var make_dir = __nccwpck_require__(3678);
+;// CONCATENATED MODULE: ../../main/node_modules/sb-promise-queue/lib/esm/index.mjs
 class PromiseQueue {
     constructor({ concurrency = 1 } = {}) {
         this.options = { concurrency };
@@ -74320,7 +74279,7 @@ class PromiseQueue {
 }
 
 
-;// CONCATENATED MODULE: ./node_modules/sb-scandir/lib/esm/index.mjs
+;// CONCATENATED MODULE: ../../main/node_modules/sb-scandir/lib/esm/index.mjs
 /* @flow */
 
 
@@ -74416,12 +74375,12 @@ async function scanDirectory(path, { recursive = true, validate = null, concurre
 }
 /* harmony default export */ const esm = (scanDirectory);
 
-// EXTERNAL MODULE: ./node_modules/shell-escape/shell-escape.js
-var shell_escape = __nccwpck_require__(4646);
-// EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
-var lib = __nccwpck_require__(5472);
+// EXTERNAL MODULE: ../../main/node_modules/shell-escape/shell-escape.js
+var shell_escape = __nccwpck_require__(7516);
+// EXTERNAL MODULE: ../../main/node_modules/ssh2/lib/index.js
+var lib = __nccwpck_require__(3122);
 var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
-;// CONCATENATED MODULE: ./node_modules/node-ssh/lib/esm/index.mjs
+;// CONCATENATED MODULE: ../../main/node_modules/node-ssh/lib/esm/index.mjs
 
 
 
@@ -75642,6 +75601,7 @@ function explainConnectError(error, settings, host, username, where, progress, v
 ;// CONCATENATED MODULE: ./src/remote/executor.ts
 
 
+
 /** A step that ran and failed: carries its output for the error, the log and the summary. */
 class StepError extends Error {
     step;
@@ -75665,21 +75625,27 @@ class StepError extends Error {
         this.name = 'StepError';
     }
 }
-/** Runs plan steps on one host, logs them, and adds up the time spent in each phase. */
+/**
+ * Runs steps on one host, logs them, and adds up the time spent in each phase. It is the one
+ * place a step's script is sent, so every step, whatever sent it, holds the steps lock while it
+ * and what it started run (server/lock.ts): the deploy lock's holder waits for them.
+ */
 class Executor {
     transport;
     log;
+    settings;
     phaseMs = new Map();
     /** steps sent to the host, each waited for */
     roundTrips = 0;
-    constructor(transport, log) {
+    constructor(transport, log, settings) {
         this.transport = transport;
         this.log = log;
+        this.settings = settings;
     }
     /** Runs a step; a non-zero exit is a StepError unless `allowFailure`. */
     async run(step, options = {}) {
         this.roundTrips++;
-        const sent = () => this.transport.run(step.command, {
+        const sent = () => this.transport.run(holdingStepsLock(this.settings, step.command), {
             ...options,
             privileged: step.privileged,
             step: { id: step.id, title: step.title }
@@ -75773,299 +75739,39 @@ function parseFacts(stdout) {
         deployed: /^[0-9a-f]{64}$/.test(values.get('deployed') ?? '')
             ? values.get('deployed')
             : undefined,
-        settings: recordedSettings(values.get('settings') ?? ''),
+        projectSettings: recordedSettings(values.get('settings') ?? ''),
         ...parseAcmeFacts(values)
     };
 }
 /** The settings recorded with the deploy key: base64 of the JSON the Django process printed. */
 function recordedSettings(base64) {
-    return /^[A-Za-z0-9+/]+=*$/.test(base64)
+    const printed = /^[A-Za-z0-9+/]+=*$/.test(base64)
         ? settingsObject(external_node_buffer_.Buffer.from(base64, 'base64').toString('utf8'))
         : undefined;
-}
-
-;// CONCATENATED MODULE: ./src/flow/processes.ts
-// The flow's part of the background processes: the dry run's diff of their units, and what a
-// person reads first when a process did not stay up on a healthy web release.
-
-
-
-/** The process's error first (from its journal), what happened, what was done, what to do. */
-function stayedDownMessage(restartStderr, target, done) {
-    const { units, journal } = parseStayedDown(restartStderr);
-    const cause = causeOf(journal);
-    const hint = hintFor(journal);
-    return ((cause ? `${cause}\n` : '') +
-        `${units.join(', ') || 'a process'} of ${target} did not stay up after the web release was healthy.` +
-        done +
-        (hint ? `\n${hint}` : ''));
-}
-/** The dry run's diff of the process units against the live ones ('' when there are none). */
-async function processesDiff(plan, run) {
-    if (!plan.processes)
-        return '';
-    const live = parseConfigFiles((await run(plan.processes.read)).stdout);
-    return `\n${processDiff(plan.processes.files, live)}`;
-}
-
-;// CONCATENATED MODULE: ./src/flow/database.ts
-// What the flow says about the database: pure texts from what the run learnt (the migration
-// plan, the backup, a rollback's schema), so host.ts only decides when to say them.
-
-
-
-
-
-
-/** The plan in the log; a deploy with nothing to apply says migrate did not run. */
-function planMessage(migrations, dryRun) {
-    return migrations.pending.length === 0 && !dryRun
-        ? 'No migrations to apply: migrate did not run.'
-        : describePlan(migrations);
-}
-/** Warnings before anything is applied: one-way migrations, a database the action cannot back up. */
-function migrationWarnings(s, migrations, found) {
-    const warnings = [];
-    if (migrations.irreversible.length > 0)
-        warnings.push({
-            title: 'Irreversible migrations',
-            message: `These migrations cannot be reversed (migrate backwards stops at them): ${migrations.irreversible.join('; ')}. ` +
-                (s.backup
-                    ? 'The database is backed up before they run.'
-                    : 'backup is false: no backup is taken before they run.')
-        });
-    const engine = found.databaseEngine;
-    if (migrations.pending.length > 0 && s.backup && engine && !databaseKind(engine))
-        warnings.push({
-            title: 'No database backup',
-            message: `No backup before the migrations: the action backs up SQLite and PostgreSQL, and the database's ENGINE is ${engine}. ` +
-                'Back it up before deploying, or set backup: false to say this is meant.'
-        });
-    return warnings;
-}
-/** A rollback that leaves migrations of newer releases applied: said, with the way back. */
-function schemaAheadWarning(plan) {
-    const { ahead, backup, restore } = plan.database;
-    if (ahead.length === 0 || restore)
-        return '';
-    return (`The schema stays ahead: ${ahead.join(', ')} applied migrations that stay applied, and the code of ` +
-        `${plan.target} runs against them. ` +
-        (backup
-            ? `The backup taken before them: ${backup}. To restore it: ${restoreHint(backup)}.`
-            : 'No backup was taken before them (backup: false).'));
-}
-/**
- * After a failure: where the database stands when migrations ran (the schema ahead of the
- * release that serves), and the backup taken before them.
- */
-function failureNote(database, live, states) {
-    const { applied, backup } = database;
-    const healthy = states.includes('healthy');
-    const lines = [];
-    if (applied?.length && !healthy)
-        lines.push(`The migrations ${applied.join(', ')} were applied and stay applied: the schema is ahead of ` +
-            `${live ? `the release that serves, ${live}` : 'the code'}.`);
-    if (backup)
-        lines.push(`The database backup taken before the migrations is kept for inspection: ${backup.path} (${backup.bytes} bytes).` +
-            (applied?.length ? ` To restore it: ${restoreHint(backup.path)}.` : ''));
-    return lines.length > 0 ? `\n${lines.join('\n')}` : '';
-}
-/** What one host's run learnt and did about the database, and what it said as it went. */
-class DatabaseWatch {
-    report = {};
-    outcome() {
-        return Object.keys(this.report).length > 0 ? { ...this.report } : undefined;
-    }
-    /**
-     * After a Django step, failed or not: the migration plan it read, the backup it took and
-     * whether it applied the migrations; a restore.
-     */
-    afterStep(deps, step, result, plan, found) {
-        if (result.code === 0 && step.id === 'restore-database')
-            this.report.restored = plan.database.backup;
-        const migrations = step.id === 'django' ? parseMigrationPlan(result.stdout) : undefined;
-        if (!migrations)
-            return;
-        this.tellMigrations(deps, migrations, found);
-        this.report.backup = parseBackup(result.stdout);
-        const b = this.report.backup;
-        if (b)
-            deps.info(`Database backup: ${b.path} (${b.bytes} bytes)`);
-        if (parseMigrated(result.stdout))
-            this.report.applied = this.report.pending;
-    }
-    /** The migration plan, said before anything is applied; warnings for what cannot go back. */
-    readMigrations(deps, stdout, found) {
-        const migrations = parseMigrationPlan(stdout);
-        if (!migrations)
-            throw new Error('The migration plan could not be read from its step.');
-        this.tellMigrations(deps, migrations, found);
-        return migrations;
-    }
-    tellMigrations(deps, migrations, found) {
-        this.report.pending = migrations.pending;
-        this.report.irreversible = migrations.irreversible;
-        deps.info(planMessage(migrations, deps.settings.dryRun));
-        for (const w of migrationWarnings(deps.settings, migrations, found))
-            deps.warn(w.message, w.title);
-    }
-    /** A rollback over releases that applied migrations: the schema stays theirs, or is restored. */
-    noticeRollback(deps, plan) {
-        const { ahead, backup } = plan.database;
-        if (ahead.length === 0)
-            return;
-        this.report.ahead = ahead;
-        this.report.aheadBackup = backup;
-        const warning = schemaAheadWarning(plan);
-        if (warning)
-            deps.warn(warning, 'Schema ahead of the code');
-    }
-}
-/**
- * The dry run's look at the new code: uploaded beside the releases (layout.ts stagedRelease)
- * and read as the app user: its settings and what migrate would apply. Removed whatever
- * happens; a problem is a warning, and the dry run goes on with the live release's settings.
- */
-async function stage(deps, facts, newRelease, watch) {
-    const s = deps.settings;
-    const steps = stagingSteps(s, stagedRelease(newRelease), deps.venvKey(facts));
-    try {
-        for (const step of steps.prepare)
-            await deps.run(step, { stdin: step.stdin && deps.stdin(step.stdin) });
-        const found = parseDjangoFacts((await deps.run(steps.discover)).stdout);
-        if (!s.migrate)
-            return { found };
-        for (const step of steps.read(found)) {
-            const result = await deps.run(step);
-            if (step.id === 'migrations')
-                return { found, migrations: watch.readMigrations(deps, result.stdout, found) };
-        }
-        return { found };
-    }
-    catch (error) {
-        deps.warn(`The dry run could not read the new code's settings and migrations: ${error instanceof StepError ? `${error.step.title}: ${error.cause}` : error.message}`, 'Dry run');
-        return undefined;
-    }
-    finally {
-        await deps.run(steps.remove, { allowFailure: true });
-    }
-}
-/**
- * What the dry run plans with: the new code's settings and migrations from a staged upload, or,
- * with no live release (or for a rollback), the settings of the release that exists; their
- * paths moved to where the target release has them.
- */
-async function readForDryRun(deps, facts, newRelease, target, watch) {
-    const s = deps.settings;
-    const staged = target === newRelease && facts.live ? await stage(deps, facts, newRelease, watch) : undefined;
-    if (staged)
-        return {
-            found: rebaseFound(s, staged.found, stagedRelease(newRelease), target),
-            migrations: staged.migrations
-        };
-    if (target === newRelease && s.migrate && !facts.live)
-        deps.info('First deploy: migrate applies every migration of the project.');
-    const readable = target === newRelease ? facts.live : target;
-    if (!readable)
-        return { found: {} };
-    const result = await deps.run(discoverStep(s, readable), { allowFailure: true });
-    return { found: rebaseFound(s, parseDjangoFacts(result.stdout), readable, target) };
-}
-
-;// CONCATENATED MODULE: ./src/flow/already-live.ts
-// A deploy of what already serves: the live release was deployed to its end with this run's
-// deploy key (the same files, venv, settings and action). Nothing is uploaded, built or
-// restarted: the live site is checked through nginx, and the run says so. A site that does not
-// answer is deployed again in full.
-
-
-/** The live site's own check is short: a site that does not answer is deployed again anyway. */
-const CHECK_MS = 10_000;
-/** The check through nginx when the live release is this deploy (a dry run asks too); else none. */
-function alreadyLiveCheck(s, facts, deployKey) {
-    if (s.rollback || s.source === null)
-        return undefined;
-    if (!deployKey || !facts.live || facts.deployed !== deployKey)
-        return undefined;
-    // A certificate to obtain or renew is work to do.
-    if (needsCertificate(s, facts))
-        return undefined;
-    return healthStep(s, Math.min(s.healthTimeoutMs, CHECK_MS), servesTls(s, facts) ? 'tls' : 'plain');
-}
-function alreadyLiveMessage(live, dryRun = false) {
-    return dryRun
-        ? `A deploy would change nothing: ${live} already serves this commit with these settings (the deploy checks that it answers, and deploys it again if it does not).`
-        : `${live} already serves this commit with these settings: nothing was uploaded or restarted.`;
-}
-/** The health of the live release when it is already this deploy and answers; else undefined. */
-async function checkAlreadyLive(deps, facts) {
-    const check = alreadyLiveCheck(deps.settings, facts, deps.deployKey(facts));
-    if (!check)
-        return undefined;
-    const health = parseHealth((await deps.run(check, { allowFailure: true })).stdout);
-    const problem = health.healthy
-        ? deps.settings.healthUrl
-            ? await deps.checkPublicUrl()
-            : ''
-        : `${deps.settings.healthPath} answered ${health.status || 'nothing'}`;
-    if (problem) {
-        deps.info(`${facts.live} was deployed with this commit and these settings, but ${problem}: deploying it again.`);
-        return undefined;
-    }
-    deps.info(alreadyLiveMessage(facts.live));
-    return health;
-}
-
-;// CONCATENATED MODULE: ./src/flow/dry-run.ts
-// A dry run changes nothing that serves: the settings and the migration plan of the new code,
-// read from a staged upload that is never a release and is removed at the end (or, with no live
-// release or no source, the settings of the release that exists), and the live files. It prints
-// the deploy's own plan and the diff.
-
-
-
-
-
-
-/**
- * The plan's step titles and the diff; `planWith` plans with what the settings say (assumed:
- * as the deploy will, from the live release's record).
- */
-async function dryRun(deps, facts, newRelease, database, planWith) {
-    // Listed as the deploy runs it: no step of their own to read settings it can assume.
-    const assumed = !!assumedSettings(deps.settings, facts, newRelease);
-    const first = planWith({}, assumed);
-    // The schedules' calendars are read-only to check: a wrong one fails the dry run too, first.
-    for (const step of first.release.filter((r) => r.id === 'check-calendars'))
-        await deps.run(step);
-    const read = await readForDryRun(deps, facts, newRelease, first.target, database);
-    const plan = planWith(read.found, assumed);
-    database.noticeRollback(deps, plan);
-    const live = parseConfigFiles((await deps.run(readConfigStep(plan.files))).stdout);
-    const diff = configDiff(plan.files, live) + (await processesDiff(plan, deps.run));
-    const titles = planSteps(plan).map((step) => step.title);
-    if (alreadyLiveCheck(deps.settings, facts, deps.deployKey(facts)))
-        deps.info(alreadyLiveMessage(facts.live, true));
-    deps.info(`Dry run: nothing was changed. Served by ${describeServer(deps.settings)}. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`);
-    deps.remote(diff);
-    return { titles, diff };
+    return printed && projectSettings(printed);
 }
 
 ;// CONCATENATED MODULE: ./src/flow/notices.ts
-// What the flow tells a person besides the steps' own output, built from what it learnt: pure.
+// Every text the run prints besides the steps' own output and the job summary: the notices,
+// warnings and messages, built from what the run learnt (pure). The flow decides when to say them.
+
+
+
+
+
 
 
 
 
 /** Data the settings keep inside the release is kept in shared/: what, where and why. */
-function sharedNotices(s, plan, found) {
+function sharedNotices(s, plan, projectSettings) {
     if (plan.build.length === 0)
         return [];
     const notices = [];
-    const notice = sharedNotice(s, sharedPaths(s, plan.target, found));
+    const notice = sharedNotice(s, sharedPaths(s, plan.target, projectSettings));
     if (notice)
         notices.push({ message: notice, title: 'Kept in shared/' });
-    if (s.collectstatic && !found.staticRoot && !s.staticRoot)
+    if (s.collectstatic && !projectSettings.staticRoot && !s.staticRoot)
         notices.push({
             message: "STATIC_ROOT is not set in the project's settings, so collectstatic was skipped and nginx " +
                 "serves no static files (the admin's included). Set it, e.g. STATIC_ROOT = BASE_DIR / " +
@@ -76143,26 +75849,401 @@ function httpsFailedMessage(health) {
         `${health.detail ? ` (${health.detail})` : ''}. The plain HTTP site is back in place; ` +
         'the certificate is on the host for the next deploy.');
 }
-
-;// CONCATENATED MODULE: ./src/flow/never-served.ts
-// What a deploy says when the new release failed its own health check, on its socket, before any
-// traffic reached it: the exception the journal has, the cause, that nothing was switched, a hint.
-
-
-function neverServed(plan, health, s, diagnostics) {
-    const cause = `the health check got ${health.status || 'no answer'}${health.detail ? ` (${health.detail})` : ''} from ${s.healthPath} on its own socket` +
-        (health.durationMs >= s.healthTimeoutMs ? ` within ${s.healthTimeoutMs / 1000} s` : '');
+/** insecure-skip-host-key-check is on. */
+const INSECURE_HOST_KEY = {
+    message: 'insecure-skip-host-key-check is on: the host key is not checked, so anyone who can intercept ' +
+        'the connection can impersonate the server and receive your code and secrets. Pin known-hosts instead.',
+    title: 'Host key not checked'
+};
+/** A host the rolling deploy did not reach. */
+const NOT_REACHED = 'not deployed: an earlier host failed';
+const WAITING_FOR_FIRST_HOST = 'Waiting for the first host to finish its migrations';
+const DRY_RUN_DONE = 'dry run: nothing was changed';
+const FIRST_DEPLOY_MIGRATIONS = 'First deploy: migrate applies every migration of the project.';
+/** The deploy lock was left by a run that ended without letting it go. */
+function staleLockWarning(holder) {
+    return `Took over the deploy lock left by a run that ended without releasing it: ${holder}`;
+}
+/** tls: auto: the host's last renewal of the certificate failed. */
+function renewalFailedWarning(problem, certificate) {
+    return {
+        message: `The last renewal of the certificate on the host failed${certificate ? ` (${certificate.daysLeft} days left)` : ''}: ${problem}`,
+        title: 'Certificate renewal failed'
+    };
+}
+/** A step after a healthy switch failed: no reason to call the deploy failed. */
+function cleanupWarning(title, result) {
+    return { message: `${title} failed: ${lastLines(result)}`, title: 'Clean-up failed' };
+}
+/** What a gate said when it refused the new files; `done`: what is in place now. */
+function gateFailedMessage(title, done, stderr) {
+    return `Gate failed: ${title}. ${done}\n${stderr.trim()}`;
+}
+const GATE_DONE = 'The previous files are back in place and nothing was restarted.';
+const HTTPS_GATE_DONE = 'The plain HTTP site is back in place.';
+/** The dry run's plan, as the log prints it. */
+function dryRunPlanMessage(s, titles) {
+    return `Dry run: nothing was changed. Served by ${describeServer(s)}. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`;
+}
+/** The dry run could not read the new code: it goes on with the live release's settings. */
+function stagingWarning(error) {
+    return {
+        message: `The dry run could not read the new code's settings and migrations: ${error instanceof StepError ? `${error.step.title}: ${error.cause}` : error.message}`,
+        title: 'Dry run'
+    };
+}
+function alreadyLiveMessage(live, dryRun = false) {
+    return dryRun
+        ? `A deploy would change nothing: ${live} already serves this commit with these settings (the deploy checks that it answers, and deploys it again if it does not).`
+        : `${live} already serves this commit with these settings: nothing was uploaded or restarted.`;
+}
+/** The live release is this deploy but does not answer: what the check got. */
+function liveNotAnswering(s, health) {
+    return `${s.healthPath} answered ${health.status || 'nothing'}`;
+}
+function redeployMessage(live, problem) {
+    return `${live} was deployed with this commit and these settings, but ${problem}: deploying it again.`;
+}
+/** What the health check got, from where (`where`: on the instance's own socket). */
+function healthCause(s, health, where = '') {
+    return (`the health check got ${health.status || 'no answer'}${health.detail ? ` (${health.detail})` : ''} from ${s.healthPath}${where}` +
+        // A refusal (DisallowedHost, a redirect to HTTPS) ends the check at once.
+        (health.durationMs >= s.healthTimeoutMs ? ` within ${s.healthTimeoutMs / 1000} s` : ''));
+}
+/**
+ * A release that was not healthy: the exception that stopped the app first (the last one the
+ * journal has), then what happened and what was done (`done`), then what to do.
+ */
+function notHealthyMessage(target, cause, done, diagnostics) {
     const errors = parseErrors(diagnostics);
     const hint = hintFor(`${cause}\n${errors.join('\n')}`);
-    const kept = `It never served a request: nothing was switched${plan.previous ? `, ${plan.previous} still serves` : ''}.`;
-    return {
-        message: (errors.length ? `${errors[errors.length - 1]}\n` : '') +
-            `${plan.target} was not healthy: ${cause}. ${kept}` +
-            (hint ? `\n${hint}` : '') +
-            (errors.length > 1 ? `\nThe app said: ${errors.join('\n')}` : ''),
-        // The previous release serves, as after a rollback.
-        status: plan.previous ? 'rolled-back' : 'failure'
-    };
+    return ((errors.length ? `${errors[errors.length - 1]}\n` : '') +
+        `${target} was not healthy: ${cause}.${done}` +
+        (hint ? `\n${hint}` : '') +
+        (errors.length > 1 ? `\nThe app said: ${errors.join('\n')}` : ''));
+}
+/** The new release failed its own check on its socket: it never served a request. */
+function neverServedNote(previous) {
+    return ` It never served a request: nothing was switched${previous ? `, ${previous} still serves` : ''}.`;
+}
+/** The process's error first (from its journal), what happened, what was done, what to do. */
+function stayedDownMessage(restartStderr, target, done) {
+    const { units, journal } = parseStayedDown(restartStderr);
+    const cause = causeOf(journal);
+    const hint = hintFor(journal);
+    return ((cause ? `${cause}\n` : '') +
+        `${units.join(', ') || 'a process'} of ${target} did not stay up after the web release was healthy.` +
+        done +
+        (hint ? `\n${hint}` : ''));
+}
+/** The plan in the log; a deploy with nothing to apply says migrate did not run. */
+function planMessage(migrations, dryRun) {
+    return migrations.pending.length === 0 && !dryRun
+        ? 'No migrations to apply: migrate did not run.'
+        : describePlan(migrations);
+}
+/** Warnings before anything is applied: one-way migrations, a database the action cannot back up. */
+function migrationWarnings(s, migrations, projectSettings) {
+    const warnings = [];
+    if (migrations.irreversible.length > 0)
+        warnings.push({
+            title: 'Irreversible migrations',
+            message: `These migrations cannot be reversed (migrate backwards stops at them): ${migrations.irreversible.join('; ')}. ` +
+                (s.backup
+                    ? 'The database is backed up before they run.'
+                    : 'backup is false: no backup is taken before they run.')
+        });
+    const engine = projectSettings.databaseEngine;
+    if (migrations.pending.length > 0 && s.backup && engine && !databaseKind(engine))
+        warnings.push({
+            title: 'No database backup',
+            message: `No backup before the migrations: the action backs up SQLite and PostgreSQL, and the database's ENGINE is ${engine}. ` +
+                'Back it up before deploying, or set backup: false to say this is meant.'
+        });
+    return warnings;
+}
+/** A rollback that leaves migrations of newer releases applied: said, with the way back. */
+function schemaAheadWarning(plan) {
+    const { ahead, backup, restore } = plan.database;
+    if (ahead.length === 0 || restore)
+        return '';
+    return (`The schema stays ahead: ${ahead.join(', ')} applied migrations that stay applied, and the code of ` +
+        `${plan.target} runs against them. ` +
+        (backup
+            ? `The backup taken before them: ${backup}. To restore it: ${restoreHint(backup)}.`
+            : 'No backup was taken before them (backup: false).'));
+}
+/**
+ * After a failure: where the database stands when migrations ran (the schema ahead of the
+ * release that serves), and the backup taken before them.
+ */
+function failureNote(database, live, states) {
+    const { applied, backup } = database;
+    const healthy = states.includes('healthy');
+    const lines = [];
+    if (applied?.length && !healthy)
+        lines.push(`The migrations ${applied.join(', ')} were applied and stay applied: the schema is ahead of ` +
+            `${live ? `the release that serves, ${live}` : 'the code'}.`);
+    if (backup)
+        lines.push(`The database backup taken before the migrations is kept for inspection: ${backup.path} (${backup.bytes} bytes).` +
+            (applied?.length ? ` To restore it: ${restoreHint(backup.path)}.` : ''));
+    return lines.length > 0 ? `\n${lines.join('\n')}` : '';
+}
+
+;// CONCATENATED MODULE: ./src/flow/already-live.ts
+// A deploy of what already serves: the live release was deployed to its end with this run's
+// deploy key (the same files, venv, settings and action). Nothing is uploaded, built or
+// restarted: the live site is checked through nginx, and the run says so. A site that does not
+// answer is deployed again in full.
+
+
+
+/** The live site's own check is short: a site that does not answer is deployed again anyway. */
+const CHECK_MS = 10_000;
+/** The check through nginx when the live release is this deploy (a dry run asks too); else none. */
+function alreadyLiveCheck(s, facts, deployKey) {
+    if (s.rollback || s.source === null)
+        return undefined;
+    if (!deployKey || !facts.live || facts.deployed !== deployKey)
+        return undefined;
+    // A certificate to obtain or renew is work to do.
+    if (needsCertificate(s, facts))
+        return undefined;
+    return healthStep(s, Math.min(s.healthTimeoutMs, CHECK_MS), servesTls(s, facts) ? 'tls' : 'plain');
+}
+/** The health of the live release when it is already this deploy and answers; else undefined. */
+async function checkAlreadyLive(deps, facts) {
+    const check = alreadyLiveCheck(deps.settings, facts, deps.deployKey(facts));
+    if (!check)
+        return undefined;
+    const health = parseHealth((await deps.run(check, { allowFailure: true })).stdout);
+    const problem = health.healthy
+        ? deps.settings.healthUrl
+            ? await deps.checkPublicUrl()
+            : ''
+        : liveNotAnswering(deps.settings, health);
+    if (problem) {
+        deps.info(redeployMessage(facts.live, problem));
+        return undefined;
+    }
+    deps.info(alreadyLiveMessage(facts.live));
+    return health;
+}
+
+;// CONCATENATED MODULE: ./src/flow/database.ts
+// What the run learns and does about the database (the migration plan, the backup, a rollback's
+// schema), and the dry run's read of the new code; what it says is in notices.ts.
+
+
+
+
+
+/** What one host's run learnt and did about the database, and what it said as it went. */
+class DatabaseWatch {
+    report = {};
+    outcome() {
+        return Object.keys(this.report).length > 0 ? { ...this.report } : undefined;
+    }
+    /**
+     * After a Django step, failed or not: the migration plan it read, the backup it took and
+     * whether it applied the migrations; a restore.
+     */
+    afterStep(deps, step, result, plan, projectSettings) {
+        if (result.code === 0 && step.id === 'restore-database')
+            this.report.restored = plan.database.backup;
+        const migrations = step.id === 'django' ? parseMigrationPlan(result.stdout) : undefined;
+        if (!migrations)
+            return;
+        this.tellMigrations(deps, migrations, projectSettings);
+        this.report.backup = parseBackup(result.stdout);
+        const b = this.report.backup;
+        if (b)
+            deps.info(`Database backup: ${b.path} (${b.bytes} bytes)`);
+        if (parseMigrated(result.stdout))
+            this.report.applied = this.report.pending;
+    }
+    /** The migration plan, said before anything is applied; warnings for what cannot go back. */
+    readMigrations(deps, stdout, projectSettings) {
+        const migrations = parseMigrationPlan(stdout);
+        if (!migrations)
+            throw new Error('The migration plan could not be read from its step.');
+        this.tellMigrations(deps, migrations, projectSettings);
+        return migrations;
+    }
+    tellMigrations(deps, migrations, projectSettings) {
+        this.report.pending = migrations.pending;
+        this.report.irreversible = migrations.irreversible;
+        deps.info(planMessage(migrations, deps.settings.dryRun));
+        for (const w of migrationWarnings(deps.settings, migrations, projectSettings))
+            deps.warn(w.message, w.title);
+    }
+    /** A rollback over releases that applied migrations: the schema stays theirs, or is restored. */
+    noticeRollback(deps, plan) {
+        const { ahead, backup } = plan.database;
+        if (ahead.length === 0)
+            return;
+        this.report.ahead = ahead;
+        this.report.aheadBackup = backup;
+        const warning = schemaAheadWarning(plan);
+        if (warning)
+            deps.warn(warning, 'Schema ahead of the code');
+    }
+}
+/**
+ * The dry run's look at the new code: uploaded beside the releases (layout.ts stagedRelease)
+ * and read as the app user: its settings and what migrate would apply. Removed whatever
+ * happens; a problem is a warning, and the dry run goes on with the live release's settings.
+ */
+async function stage(deps, facts, newRelease, watch) {
+    const s = deps.settings;
+    const steps = stagingSteps(s, stagedRelease(newRelease), deps.venvKey(facts));
+    try {
+        for (const step of steps.prepare)
+            await deps.run(step, { stdin: step.stdin && deps.stdin(step.stdin) });
+        const projectSettings = parseProjectSettings((await deps.run(steps.discover)).stdout) ?? {};
+        if (!s.migrate)
+            return { projectSettings };
+        for (const step of steps.read(projectSettings)) {
+            const result = await deps.run(step);
+            if (step.id === 'migrations')
+                return {
+                    projectSettings,
+                    migrations: watch.readMigrations(deps, result.stdout, projectSettings)
+                };
+        }
+        return { projectSettings };
+    }
+    catch (error) {
+        const warning = stagingWarning(error);
+        deps.warn(warning.message, warning.title);
+        return undefined;
+    }
+    finally {
+        await deps.run(steps.remove, { allowFailure: true });
+    }
+}
+/**
+ * What the dry run plans with: the new code's settings and migrations from a staged upload, or,
+ * with no live release (or for a rollback), the settings of the release that exists; their
+ * paths moved to where the target release has them.
+ */
+async function readForDryRun(deps, facts, newRelease, target, watch) {
+    const s = deps.settings;
+    const staged = target === newRelease && facts.live ? await stage(deps, facts, newRelease, watch) : undefined;
+    if (staged)
+        return {
+            projectSettings: rebaseProjectSettings(s, staged.projectSettings, stagedRelease(newRelease), target),
+            migrations: staged.migrations
+        };
+    if (target === newRelease && s.migrate && !facts.live)
+        deps.info(FIRST_DEPLOY_MIGRATIONS);
+    const readable = target === newRelease ? facts.live : target;
+    if (!readable)
+        return { projectSettings: {} };
+    const result = await deps.run(discoverStep(s, readable), { allowFailure: true });
+    const said = parseProjectSettings(result.stdout) ?? {};
+    return { projectSettings: rebaseProjectSettings(s, said, readable, target) };
+}
+
+;// CONCATENATED MODULE: ./src/flow/processes.ts
+// The flow's part of the background processes: the dry run's diff of their units.
+
+
+/** The dry run's diff of the process units against the live ones ('' when there are none). */
+async function processesDiff(plan, run) {
+    if (!plan.processes)
+        return '';
+    const live = parseConfigFiles((await run(plan.processes.read)).stdout);
+    return `\n${processDiff(plan.processes.files, live)}`;
+}
+
+;// CONCATENATED MODULE: ./src/flow/dry-run.ts
+// A dry run changes nothing that serves: the settings and the migration plan of the new code,
+// read from a staged upload that is never a release and is removed at the end (or, with no live
+// release or no source, the settings of the release that exists), and the live files. It prints
+// the deploy's own plan and the diff.
+
+
+
+
+
+
+/**
+ * The plan's step titles and the diff; `planWith` plans with what the settings say (assumed:
+ * as the deploy will, from the live release's record).
+ */
+async function dryRun(deps, facts, newRelease, database, planWith) {
+    // Listed as the deploy runs it: no step of their own to read settings it can assume.
+    const assumed = !!assumedSettings(deps.settings, facts, newRelease);
+    const first = planWith({}, assumed);
+    // The schedules' calendars are read-only to check: a wrong one fails the dry run too, first.
+    for (const step of first.release.filter((r) => r.id === 'check-calendars'))
+        await deps.run(step);
+    const read = await readForDryRun(deps, facts, newRelease, first.target, database);
+    // What the settings printed is for the deploy's own Django process to check and record: the
+    // dry run runs neither.
+    const plan = planWith({ ...read.projectSettings, printed: undefined }, assumed);
+    database.noticeRollback(deps, plan);
+    const live = parseConfigFiles((await deps.run(readConfigStep(plan.files))).stdout);
+    const diff = configDiff(plan.files, live) + (await processesDiff(plan, deps.run));
+    const titles = planSteps(plan).map((step) => step.title);
+    if (alreadyLiveCheck(deps.settings, facts, deps.deployKey(facts)))
+        deps.info(alreadyLiveMessage(facts.live, true));
+    deps.info(dryRunPlanMessage(deps.settings, titles));
+    deps.remote(diff);
+    return { titles, diff };
+}
+
+;// CONCATENATED MODULE: ./src/flow/record.ts
+// What one host's report says, gathered in one place as the run learns it: the flow records here,
+// and `outcome()` is the one place its result is put together (main adds the name and timing).
+
+class RunRecord {
+    /** what the host check said; none when the run stopped before it */
+    facts;
+    /** the run's plan, from the first planning on */
+    plan;
+    gates = [];
+    health;
+    diagnostics;
+    failedStep;
+    /** what the run learnt and did about the database */
+    database = new DatabaseWatch();
+    server;
+    processes;
+    /** tls: auto: the certificate the certificate step reported */
+    certificate;
+    /** a dry run: its plan's step titles and the diff of the configuration */
+    dryRun;
+    /** the release that serves when the run found it already deployed (nothing planned) */
+    alreadyLive;
+    outcome(status, message) {
+        return {
+            release: this.alreadyLive ?? this.plan?.target ?? '',
+            previousRelease: this.facts?.live ?? '',
+            status,
+            gates: this.gates,
+            message,
+            httpStatus: this.health?.status,
+            healthDurationMs: this.health?.durationMs,
+            failedStep: this.failedStep,
+            diagnostics: this.diagnostics,
+            files: this.plan?.files,
+            database: this.database.outcome(),
+            server: this.server,
+            processes: this.processes,
+            processFiles: this.plan?.processes?.files.units.flatMap((u) => u.files),
+            certificate: this.certificateReport(),
+            ...(this.dryRun ? { plan: this.dryRun.titles, diff: this.dryRun.diff } : {})
+        };
+    }
+    certificateReport() {
+        const certificate = this.certificate ?? this.facts?.certificate;
+        const renewalProblem = this.facts?.renewalProblem;
+        if (!certificate && !renewalProblem)
+            return undefined;
+        return { daysLeft: -1, names: [], ...certificate, renewalProblem };
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/flow/host.ts
@@ -76170,8 +76251,6 @@ function neverServed(plan, health, s, diagnostics) {
 // healthy, or failed / rolled back (a dry run: locked, inspected, then its plan). It executes the
 // planner's steps through one executor and returns a result value; nothing else decides what
 // runs. See ARCHITECTURE.md.
-
-
 
 
 
@@ -76201,19 +76280,9 @@ class HostDeploy {
     state = 'connected';
     /** every state the run went through, for the log and the tests */
     states = ['connected'];
-    facts;
-    plan;
-    gates = [];
-    health;
-    diagnostics;
-    failedStep;
-    found = {};
-    /** what the run learnt and did about the database */
-    database = new DatabaseWatch();
-    server;
-    processes;
-    /** tls: auto: the certificate the certificate step reported */
-    certificate;
+    /** everything the host's report says, recorded as the run learns it */
+    record = new RunRecord();
+    projectSettings = {};
     constructor(deps) {
         this.deps = deps;
     }
@@ -76229,20 +76298,19 @@ class HostDeploy {
             // The host check goes with the lock, and runs as soon as it is taken.
             const check = inspectStep(s);
             const lock = await this.deps.takeLock(check);
-            if (lock.staleHolder) {
-                this.deps.warn(`Took over the deploy lock left by a run that ended without releasing it: ${lock.staleHolder}`);
-            }
+            if (lock.staleHolder)
+                this.deps.warn(staleLockWarning(lock.staleHolder));
             try {
                 this.to('locked');
                 // Under the lock: what another deploy did while this one waited is seen.
-                await this.inspect(check, lock.first);
+                const facts = await this.inspect(check, lock.first);
                 if (s.dryRun)
-                    return await this.dryRun(newRelease());
-                const live = await checkAlreadyLive(this.deps, this.facts);
+                    return await this.dryRun(facts, newRelease());
+                const live = await checkAlreadyLive(this.deps, facts);
                 if (live)
-                    return this.alreadyLive(live);
-                await this.deploy(newRelease());
-                return this.outcome('success', '');
+                    return this.alreadyLive(facts.live, live);
+                await this.deploy(facts, newRelease());
+                return this.record.outcome('success', '');
             }
             finally {
                 await lock.release();
@@ -76250,13 +76318,11 @@ class HostDeploy {
         }
         catch (error) {
             this.to(error instanceof Stop && error.status === 'rolled-back' ? 'rolled-back' : 'failed');
-            if (error instanceof StepError && !this.failedStep)
-                this.failedStep = {
-                    title: error.step.title,
-                    output: error.result.stdout + error.result.stderr
-                };
-            const message = this.explain(error) + failureNote(this.database.report, this.facts?.live, this.states);
-            return this.outcome(error instanceof Stop ? error.status : 'failure', message);
+            const record = this.record;
+            if (error instanceof StepError && !record.failedStep)
+                record.failedStep = { title: error.step.title, output: output(error) };
+            const message = this.explain(error) + failureNote(record.database.report, record.facts?.live, this.states);
+            return record.outcome(error instanceof Stop ? error.status : 'failure', message);
         }
         finally {
             // The other hosts must never wait on a first host that stopped before its migrations.
@@ -76274,78 +76340,56 @@ class HostDeploy {
         if (error instanceof Stop)
             return error.message;
         const unswitched = this.states.includes('locked') && !this.states.includes('switched');
-        return errorMessage(error, unswitched ? (this.facts?.live ?? '') : undefined);
+        return errorMessage(error, unswitched ? (this.record.facts?.live ?? '') : undefined);
     }
+    /** What the host has and serves: the run from here on is planned with it. */
     async inspect(check, sent) {
         const result = sent ? await this.deps.receive(check, sent) : await this.deps.run(check);
-        this.facts = parseFacts(result.stdout);
+        const facts = (this.record.facts = parseFacts(result.stdout));
         this.to('inspected');
-        const { certificate, renewalProblem } = this.facts;
-        if (renewalProblem)
-            this.deps.warn(`The last renewal of the certificate on the host failed${certificate ? ` (${certificate.daysLeft} days left)` : ''}: ${renewalProblem}`, 'Certificate renewal failed');
+        const { certificate, renewalProblem } = facts;
+        if (renewalProblem) {
+            const warning = renewalFailedWarning(renewalProblem, certificate);
+            this.deps.warn(warning.message, warning.title);
+        }
+        return facts;
     }
     /** The live release is this deploy, and answers: the run changed nothing. */
-    alreadyLive(health) {
-        const live = this.facts.live;
-        this.health = health;
+    alreadyLive(live, health) {
+        this.record.health = health;
+        this.record.alreadyLive = live;
         this.to('healthy');
-        return { ...this.outcome('success', alreadyLiveMessage(live)), release: live };
-    }
-    outcome(status, message) {
-        return {
-            release: this.plan?.target ?? '',
-            previousRelease: this.facts?.live ?? '',
-            status,
-            gates: this.gates,
-            message,
-            httpStatus: this.health?.status,
-            healthDurationMs: this.health?.durationMs,
-            failedStep: this.failedStep,
-            diagnostics: this.diagnostics,
-            files: this.plan?.files,
-            database: this.database.outcome(),
-            server: this.server,
-            processes: this.processes,
-            processFiles: this.plan?.processes?.files.units.flatMap((u) => u.files),
-            certificate: this.certificateReport()
-        };
-    }
-    certificateReport() {
-        const certificate = this.certificate ?? this.facts?.certificate;
-        const renewalProblem = this.facts?.renewalProblem;
-        if (!certificate && !renewalProblem)
-            return undefined;
-        return { daysLeft: -1, names: [], ...certificate, renewalProblem };
+        return this.record.outcome('success', alreadyLiveMessage(live));
     }
     /**
      * Plans with what the project's settings say, once the release to read them from exists
      * (`assumed`: what the live release's said, which the Django process then checks); the run's
      * plan from then on.
      */
-    planWith(newRelease, found, assumed = false, read) {
-        const facts = this.facts;
-        this.found = found;
-        return (this.plan = planRun({
+    planWith(facts, newRelease, projectSettings, assumed = false) {
+        this.projectSettings = projectSettings;
+        return (this.record.plan = planRun({
             settings: this.deps.settings,
             facts,
             newRelease,
             venvKey: this.deps.venvKey(facts),
             requirements: this.deps.requirements(),
-            found,
-            settingsRead: read,
+            projectSettings,
             assumed,
             singletons: this.deps.runsSingletons ?? this.deps.isFirst,
             deployKey: this.deps.deployKey(facts)
         }));
     }
     /** What the project's settings say: the live release's when recorded, else read in the release. */
-    async readSettings(newRelease, discover) {
-        const assumed = assumedSettings(this.deps.settings, this.facts, newRelease);
-        const read = assumed ?? settingsRead((await this.deps.run(discover)).stdout);
-        return this.planWith(newRelease, read ? djangoFacts(read) : {}, !!assumed, read);
+    async readSettings(facts, newRelease, first) {
+        const assumed = assumedSettings(this.deps.settings, facts, newRelease);
+        // The first plan assumes nothing: it has the step that reads them.
+        const read = assumed ??
+            (first.discover && parseProjectSettings((await this.deps.run(first.discover)).stdout));
+        return this.planWith(facts, newRelease, read ?? {}, !!assumed);
     }
-    async deploy(newRelease) {
-        let plan = this.planWith(newRelease, {});
+    async deploy(facts, newRelease) {
+        let plan = this.planWith(facts, newRelease, {});
         // The release is this run's once its upload went through (an upload refused because the
         // release exists is another run's release).
         let uploaded = false;
@@ -76355,25 +76399,25 @@ class HostDeploy {
                 if (step.id === 'upload')
                     uploaded = true;
             }
-            plan = await this.readSettings(newRelease, plan.discover);
+            plan = await this.readSettings(facts, newRelease, plan);
             this.to('released');
-            this.database.noticeRollback(this.deps, plan);
+            this.record.database.noticeRollback(this.deps, plan);
             const changed = await this.build(plan);
             if (changed) {
                 this.deps.info(SETTINGS_CHANGED_NOTE);
-                plan = this.planWith(newRelease, djangoFacts(changed), false, changed);
+                plan = this.planWith(facts, newRelease, changed, false);
                 await this.build(plan);
             }
             // Said once the settings are known to say it (the Django process checked them).
-            for (const n of sharedNotices(this.deps.settings, plan, this.found))
+            for (const n of sharedNotices(this.deps.settings, plan, this.projectSettings))
                 this.deps.notice(n.message, n.title);
             if (plan.certificate?.beforeGates)
-                await this.obtainCertificate(plan);
+                await this.obtainCertificate(plan, plan.certificate.step, !!facts.certificate);
             await this.runGates(plan);
         }
         catch (error) {
             if (error instanceof StepError && plan.removePartial && DISK_FULL.test(output(error)))
-                throw await this.diskFull(error, plan.removePartial);
+                throw await this.diskFull(error, plan.removePartial, plan.previous);
             // Nothing was switched; the new release stays for inspection, never chosen by a rollback:
             // nor one whose venv could not be built, or whose settings could not be read or were refused.
             if (uploaded && plan.mode === 'deploy' && plan.markFailed)
@@ -76384,7 +76428,7 @@ class HostDeploy {
         await this.switchAndCheck(plan);
         this.to('healthy');
         if (plan.certificate && !plan.certificate.beforeGates) {
-            await this.obtainCertificate(plan);
+            await this.obtainCertificate(plan, plan.certificate.step, !!facts.certificate);
             if (plan.secure)
                 await this.secure(plan.secure);
         }
@@ -76394,26 +76438,27 @@ class HostDeploy {
             const result = await this.deps.run(step, {
                 allowFailure: step.id === 'prune' || step.id === 'drain'
             });
-            if (result.code !== 0)
-                this.deps.warn(`${step.title} failed: ${lastLines(result)}`, 'Clean-up failed');
+            if (result.code !== 0) {
+                const warning = cleanupWarning(step.title, result);
+                this.deps.warn(warning.message, warning.title);
+            }
         }
     }
     /** A dry run (flow/dry-run.ts), planned as the deploy would plan. */
-    async dryRun(id) {
-        const planWith = (found, assumed) => this.planWith(id, found, assumed);
-        const dry = await dryRun(this.deps, this.facts, id, this.database, planWith);
-        const said = this.outcome('success', 'dry run: nothing was changed');
-        return { ...said, plan: dry.titles, diff: dry.diff };
+    async dryRun(facts, id) {
+        const planWith = (projectSettings, assumed) => this.planWith(facts, id, projectSettings, assumed);
+        this.record.dryRun = await dryRun(this.deps, facts, id, this.record.database, planWith);
+        return this.record.outcome('success', DRY_RUN_DONE);
     }
     /** A step failed on a full disk: the partial release goes, and the error says how full. */
-    async diskFull(error, removePartial) {
-        this.failedStep = { title: error.step.title, output: output(error) };
+    async diskFull(error, removePartial, live) {
+        this.record.failedStep = { title: error.step.title, output: output(error) };
         const removed = await this.deps.run(removePartial, { allowFailure: true });
         const message = diskFullMessage({
             step: error.step.title,
             cause: error.cause,
             deployPath: this.deps.settings.deployPath,
-            live: this.facts?.live,
+            live,
             ...parseDiskSpace(removed.stdout)
         });
         return new Stop(message, 'failure');
@@ -76432,7 +76477,7 @@ class HostDeploy {
             return undefined;
         }
         if (!isFirst) {
-            this.deps.info('Waiting for the first host to finish its migrations');
+            this.deps.info(WAITING_FOR_FIRST_HOST);
             await rollout.firstMigration;
         }
         try {
@@ -76440,12 +76485,12 @@ class HostDeploy {
                 // What the Django process did to the database is read even when it then failed.
                 const result = await this.deps.run(step, { allowFailure: true });
                 // The settings the plan assumed (it has no step to read them) say other things now.
-                const now = step.id === 'django' && !plan.discover && settingsRead(result.stdout);
+                const now = step.id === 'django' && !plan.discover && parseProjectSettings(result.stdout);
                 if (now && result.code === SETTINGS_CHANGED)
                     return now;
                 if (step.id === 'asgi-import' && result.code === 0)
-                    tellServer(this.deps, (this.server = parseServerFacts(result.stdout)));
-                this.database.afterStep(this.deps, step, result, plan, this.found);
+                    tellServer(this.deps, (this.record.server = parseServerFacts(result.stdout)));
+                this.record.database.afterStep(this.deps, step, result, plan, this.projectSettings);
                 if (result.code !== 0)
                     throw new StepError(step, result);
             }
@@ -76459,15 +76504,15 @@ class HostDeploy {
             throw error;
         }
     }
-    async runGates(plan, done = 'The previous files are back in place and nothing was restarted.') {
+    async runGates(plan, done = GATE_DONE) {
         for (const step of plan.gates) {
             const gate = { name: step.title, passed: false, output: '' };
-            this.gates.push(gate);
+            this.record.gates.push(gate);
             const result = await this.deps.run(step, { allowFailure: true });
             gate.output = (result.stdout + result.stderr).trim();
             if (result.code === GATE_FAILED) {
-                this.failedStep = { title: step.title, output: result.stdout + result.stderr };
-                throw new Stop(`Gate failed: ${step.title}. ${done}\n${result.stderr.trim()}`);
+                this.record.failedStep = { title: step.title, output: result.stdout + result.stderr };
+                throw new Stop(gateFailedMessage(step.title, done, result.stderr));
             }
             if (result.code !== 0)
                 throw new StepError(step, result);
@@ -76480,41 +76525,34 @@ class HostDeploy {
      */
     async switchAndCheck(plan) {
         const s = this.deps.settings;
+        const record = this.record;
         await this.startAndCheck(plan);
+        let health;
         try {
             await this.deps.run(plan.switch);
             this.to('switched');
-            this.health = parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout);
+            health = parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout);
         }
         catch (error) {
-            this.health = { healthy: false, status: 0, durationMs: 0, detail: error.message };
+            health = { healthy: false, status: 0, durationMs: 0, detail: error.message };
         }
-        const health = this.health;
+        record.health = health;
         const publicProblem = health.healthy && s.healthUrl ? await this.deps.checkPublicUrl() : '';
         if (health.healthy && !publicProblem) {
             if (!plan.processes)
                 return;
             // The web release is healthy: now the processes move to it, and must stay up.
             const restart = await this.deps.run(plan.processes.restart, { allowFailure: true });
-            this.processes = parseProcessStates(restart.stdout);
+            record.processes = parseProcessStates(restart.stdout);
             if (restart.code === 0)
                 return;
             return this.processesFailed(plan, restart);
         }
-        this.diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout;
-        const cause = publicProblem ||
-            `the health check got ${health.status || 'no answer'}${health.detail ? ` (${health.detail})` : ''} from ${s.healthPath}` +
-                // A refusal (DisallowedHost, a redirect to HTTPS) ends the check at once.
-                (health.durationMs >= s.healthTimeoutMs ? ` within ${s.healthTimeoutMs / 1000} s` : '');
+        const diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout;
+        record.diagnostics = diagnostics;
+        const cause = publicProblem || healthCause(s, health);
         const rolledBack = await this.rollBack(plan);
-        const errors = parseErrors(this.diagnostics);
-        const hint = hintFor(`${cause}\n${errors.join('\n')}`);
-        // The exception that stopped the app first (the last one the journal has), then what
-        // happened, then what to do.
-        throw new Stop((errors.length ? `${errors[errors.length - 1]}\n` : '') +
-            `${plan.target} was not healthy: ${cause}.${rollbackNote(rolledBack, plan.previous)}` +
-            (hint ? `\n${hint}` : '') +
-            (errors.length > 1 ? `\nThe app said: ${errors.join('\n')}` : ''), rolledBack ? 'rolled-back' : 'failure');
+        throw new Stop(notHealthyMessage(plan.target, cause, rollbackNote(rolledBack, plan.previous), diagnostics), rolledBack ? 'rolled-back' : 'failure');
     }
     /**
      * A process did not stay up on a healthy web release: the whole release goes back, web and
@@ -76522,12 +76560,15 @@ class HostDeploy {
      */
     async processesFailed(plan, restart) {
         const output = restart.stdout + restart.stderr;
-        this.failedStep = { title: plan.processes?.restart.title ?? '', output };
+        this.record.failedStep = { title: plan.processes?.restart.title ?? '', output };
         const rolledBack = await this.rollBack(plan, true);
         const done = rollbackNote(rolledBack, plan.previous) + (rolledBack ? ' The processes too.' : '');
         throw new Stop(stayedDownMessage(restart.stderr, plan.target, done), rolledBack ? 'rolled-back' : 'failure');
     }
-    /** A release that fails its own health check never serves: nothing is switched. */
+    /**
+     * A release that fails its own health check, on its socket before any traffic reached it,
+     * never serves: nothing is switched.
+     */
     async startAndCheck(plan) {
         let health;
         try {
@@ -76539,40 +76580,42 @@ class HostDeploy {
         }
         if (health.healthy)
             return;
-        this.health = health;
-        this.diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout;
+        this.record.health = health;
+        const diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout;
+        this.record.diagnostics = diagnostics;
         if (plan.markFailed)
             await this.deps.run(plan.markFailed, { allowFailure: true });
         await this.deps.run(plan.abandon, { allowFailure: true });
-        const { message, status } = neverServed(plan, health, this.deps.settings, this.diagnostics);
-        throw new Stop(message, status);
+        const cause = healthCause(this.deps.settings, health, ' on its own socket');
+        throw new Stop(notHealthyMessage(plan.target, cause, neverServedNote(plan.previous), diagnostics), 
+        // The previous release serves, as after a rollback.
+        plan.previous ? 'rolled-back' : 'failure');
     }
     /** tls: auto: certbot asks the ACME server; a refusal stops the run with the server's words. */
-    async obtainCertificate(plan) {
-        const step = plan.certificate?.step;
+    async obtainCertificate(plan, step, hadCertificate) {
         const result = await this.deps.run(step, { allowFailure: true });
         if (result.code === 0) {
-            this.certificate = parseCertificateStep(result.stdout);
+            this.record.certificate = parseCertificateStep(result.stdout);
             return;
         }
         const output = result.stdout + result.stderr;
-        this.failedStep = { title: step.title, output };
+        this.record.failedStep = { title: step.title, output };
         throw new Stop(acmeRefusedMessage({
             names: this.deps.settings.serverNames.join(', '),
             said: acmeProblem(output) || `certbot exited with ${result.code}`,
             switched: this.states.includes('switched'),
-            hadCertificate: !!this.facts?.certificate,
+            hadCertificate,
             previous: plan.previous,
             target: plan.target
         }));
     }
     /** The first certificate is there: the HTTPS site, behind its gate, or the HTTP site back. */
     async secure(secure) {
-        await this.runGates({ gates: [secure.gate] }, 'The plain HTTP site is back in place.');
+        await this.runGates({ gates: [secure.gate] }, HTTPS_GATE_DONE);
         await this.deps.run(secure.reload);
         const health = parseHealth((await this.deps.run(secure.health, { allowFailure: true })).stdout);
         if (health.healthy) {
-            this.health = health;
+            this.record.health = health;
             return;
         }
         await this.deps.run(secure.undo, { allowFailure: true });
@@ -76586,7 +76629,7 @@ class HostDeploy {
         // Before their restart the processes' new files are not in place: nothing to put back.
         if (plan.processes && processesRestarted) {
             const result = await this.deps.run(plan.processes.rollback, { allowFailure: true });
-            this.processes = parseProcessStates(result.stdout);
+            this.record.processes = parseProcessStates(result.stdout);
         }
         if (!plan.previous)
             return false;
@@ -76618,8 +76661,8 @@ async function checkPublicUrl(s) {
     return `health-url: ${last}`;
 }
 
-// EXTERNAL MODULE: ./node_modules/picomatch/index.js
-var picomatch = __nccwpck_require__(4006);
+// EXTERNAL MODULE: ../../main/node_modules/picomatch/index.js
+var picomatch = __nccwpck_require__(636);
 var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
 ;// CONCATENATED MODULE: ./src/remote/archive.ts
 
@@ -76696,7 +76739,7 @@ function archiveStream(source, exclude) {
     // tar's stream is a Minipass; the SSH layer takes a Node stream.
     const stream = new external_node_stream_.PassThrough();
     // tar is loaded at the upload, not at start: the action's first SSH byte does not wait for it.
-    __nccwpck_require__.e(/* import() */ 697).then(__nccwpck_require__.bind(__nccwpck_require__, 8697))
+    __nccwpck_require__.e(/* import() */ 143).then(__nccwpck_require__.bind(__nccwpck_require__, 6143))
         .then(({ create }) => {
         const pack = create({ gzip: { level: 6 }, cwd: source, portable: true, filter: (path) => !isExcluded(path) }, ['.']);
         pack.on('error', (error) => stream.destroy(error));
@@ -76946,7 +76989,7 @@ function repositoryApi(token, env) {
     // @actions/github reads GITHUB_API_URL when it is first imported; passing it here also
     // honours a value set later (the tests' contract server).
     let client;
-    const octokit = () => (client ??= __nccwpck_require__.e(/* import() */ 413).then(__nccwpck_require__.bind(__nccwpck_require__, 2413)).then((github) => github.getOctokit(token, { baseUrl: env.GITHUB_API_URL || 'https://api.github.com' })));
+    const octokit = () => (client ??= __nccwpck_require__.e(/* import() */ 587).then(__nccwpck_require__.bind(__nccwpck_require__, 8587)).then((github) => github.getOctokit(token, { baseUrl: env.GITHUB_API_URL || 'https://api.github.com' })));
     const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/');
     const server = env.GITHUB_SERVER_URL || 'https://github.com';
     return {
@@ -78053,6 +78096,20 @@ function secretValues(s) {
 
 
 
+/** A host's report: what its run said, its name, and where the time went. */
+function hostReport(host, outcome, time) {
+    return {
+        host,
+        ...outcome,
+        phaseMs: Object.fromEntries(time.phaseMs ?? []),
+        ...(time.roundTrips !== undefined ? { roundTrips: time.roundTrips } : {}),
+        durationMs: time.durationMs
+    };
+}
+/** What a host that ran no flow says: skipped, or its connection failed. */
+function unreachedOutcome(status, message) {
+    return { release: '', previousRelease: '', status, gates: [], message };
+}
 /** The run's overall status: the worst of its hosts'. */
 function overallStatus(reports) {
     if (reports.some((r) => r.status === 'failure'))
@@ -78209,6 +78266,15 @@ function hostDetails(r) {
 function redactor(s) {
     const secrets = secretValues(s).sort((a, b) => b.length - a.length);
     return (text) => secrets.reduce((out, secret) => out.split(secret).join('***'), text);
+}
+/** Settings that could not be read: the status output, and the step failed with the reason. */
+function writeInputError(message) {
+    setOutput(Output.Status, 'failure');
+    setFailed(message);
+}
+/** The GitHub deployment's id, as soon as it is made ('' when there is none). */
+function writeDeploymentId(id) {
+    setOutput(Output.DeploymentId, id ?? '');
 }
 /** Writes the outputs and the job summary, and fails the step when a host did not succeed. */
 async function writeReport(s, reports) {
@@ -78504,25 +78570,20 @@ async function run() {
     }
     catch (error) {
         if (error instanceof InputError) {
-            setOutput('status', 'failure');
-            setFailed(error.message);
+            writeInputError(error.message);
             return;
         }
         throw error;
     }
     for (const secret of secretValues(settings))
         core_setSecret(secret);
-    if (settings.insecureSkipHostKeyCheck) {
-        warning('insecure-skip-host-key-check is on: the host key is not checked, so anyone who can intercept ' +
-            'the connection can impersonate the server and receive your code and secrets. Pin known-hosts instead.', { title: 'Host key not checked' });
-    }
+    if (settings.insecureSkipHostKeyCheck)
+        warning(INSECURE_HOST_KEY.message, { title: INSECURE_HOST_KEY.title });
     const context = runContext(process.env);
     const rollout = createRollout(settings.hosts, releaseClock(context.sha));
     const deployment = createDeployments(settings);
     // Created while the hosts connect: the first SSH byte waits for no request to GitHub.
-    const started = deployment.start().then(() => {
-        setOutput(Output.DeploymentId, deployment.id ?? '');
-    });
+    const started = deployment.start().then(() => writeDeploymentId(deployment.id));
     const reports = await rollOut(settings.hosts, settings.maxParallel, (host) => deployHost(settings, host, rollout, context), notReached, async (done) => {
         if (settings.hosts.length > 1) {
             await started;
@@ -78537,16 +78598,7 @@ function hostLabel(host) {
     return host.port === 22 ? host.name : `${host.name}:${host.port}`;
 }
 function notReached(host) {
-    return {
-        host: hostLabel(host),
-        release: '',
-        previousRelease: '',
-        status: 'skipped',
-        gates: [],
-        phaseMs: {},
-        durationMs: 0,
-        message: 'not deployed: an earlier host failed'
-    };
+    return hostReport(hostLabel(host), unreachedOutcome('skipped', NOT_REACHED), { durationMs: 0 });
 }
 function hostLog(label, multiple) {
     const prefix = multiple ? `[${label}] ` : '';
@@ -78580,30 +78632,25 @@ async function deployHost(s, host, rollout, context, connect = SshTransport.conn
     let exec;
     try {
         transport = await connectWithRetries((timeoutMs) => connect(s, host, timeoutMs), s.connectTimeoutMs, log.info);
-        exec = new Executor(transport, log);
+        exec = new Executor(transport, log, s);
         exec.phaseMs.set('connect', Date.now() - started);
         const flow = new HostDeploy(hostDeps(s, rollout, host, transport, exec, context, log));
         const outcome = await flow.run(rollout.nextRelease);
-        return {
-            host: label,
-            ...outcome,
-            phaseMs: Object.fromEntries(exec.phaseMs),
+        return hostReport(label, outcome, {
+            phaseMs: exec.phaseMs,
             // The lock is one command more, held for the run.
             roundTrips: exec.roundTrips + 1,
             durationMs: Date.now() - started
-        };
+        });
     }
     catch (error) {
         // Only the connection gets here: the flow returns its failures as a result.
         if (rollout.isFirst(host))
             rollout.migrated(new Error(`stopped: ${label} failed`));
-        return {
-            ...notReached(host),
-            status: 'failure',
-            message: error.message,
-            phaseMs: exec ? Object.fromEntries(exec.phaseMs) : {},
+        return hostReport(label, unreachedOutcome('failure', error.message), {
+            phaseMs: exec?.phaseMs,
             durationMs: Date.now() - started
-        };
+        });
     }
     finally {
         transport?.close();

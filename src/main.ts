@@ -2,7 +2,6 @@
 // report. Each host's run is flow/host.ts; what runs on a server is server/.
 
 import * as core from '@actions/core'
-import { Output } from './constants.js'
 import type { HostDeps } from './flow/deps.js'
 import { HostDeploy } from './flow/host.js'
 import { checkPublicUrl } from './http-check.js'
@@ -12,7 +11,15 @@ import { Executor, type StepLog } from './remote/executor.js'
 import { acquireLock } from './remote/lock.js'
 import { connectWithRetries } from './remote/retry.js'
 import { createDeployments, deploymentOutcome, rolloutProgress } from './report/deployment.js'
-import { type HostReport, writeReport } from './report/report.js'
+import {
+  hostReport,
+  unreachedOutcome,
+  writeDeploymentId,
+  writeInputError,
+  writeReport,
+  type HostReport
+} from './report/report.js'
+import { INSECURE_HOST_KEY, NOT_REACHED } from './flow/notices.js'
 import { untrustedLines } from './report/untrusted.js'
 import { createRollout, rollOut, type Rollout } from './rollout.js'
 import { dotenvText, releaseClock, venvKey } from './server/release.js'
@@ -56,28 +63,20 @@ export async function run(): Promise<void> {
     })
   } catch (error) {
     if (error instanceof InputError) {
-      core.setOutput('status', 'failure')
-      core.setFailed(error.message)
+      writeInputError(error.message)
       return
     }
     throw error
   }
   for (const secret of secretValues(settings)) core.setSecret(secret)
-  if (settings.insecureSkipHostKeyCheck) {
-    core.warning(
-      'insecure-skip-host-key-check is on: the host key is not checked, so anyone who can intercept ' +
-        'the connection can impersonate the server and receive your code and secrets. Pin known-hosts instead.',
-      { title: 'Host key not checked' }
-    )
-  }
+  if (settings.insecureSkipHostKeyCheck)
+    core.warning(INSECURE_HOST_KEY.message, { title: INSECURE_HOST_KEY.title })
 
   const context = runContext(process.env)
   const rollout = createRollout(settings.hosts, releaseClock(context.sha))
   const deployment = createDeployments(settings)
   // Created while the hosts connect: the first SSH byte waits for no request to GitHub.
-  const started = deployment.start().then(() => {
-    core.setOutput(Output.DeploymentId, deployment.id ?? '')
-  })
+  const started = deployment.start().then(() => writeDeploymentId(deployment.id))
   const reports = await rollOut(
     settings.hosts,
     settings.maxParallel,
@@ -100,16 +99,7 @@ function hostLabel(host: HostAddress): string {
 }
 
 function notReached(host: HostAddress): HostReport {
-  return {
-    host: hostLabel(host),
-    release: '',
-    previousRelease: '',
-    status: 'skipped',
-    gates: [],
-    phaseMs: {},
-    durationMs: 0,
-    message: 'not deployed: an earlier host failed'
-  }
+  return hostReport(hostLabel(host), unreachedOutcome('skipped', NOT_REACHED), { durationMs: 0 })
 }
 
 function hostLog(label: string, multiple: boolean): StepLog {
@@ -159,28 +149,23 @@ export async function deployHost(
       s.connectTimeoutMs,
       log.info
     )
-    exec = new Executor(transport, log)
+    exec = new Executor(transport, log, s)
     exec.phaseMs.set('connect', Date.now() - started)
     const flow = new HostDeploy(hostDeps(s, rollout, host, transport, exec, context, log))
     const outcome = await flow.run(rollout.nextRelease)
-    return {
-      host: label,
-      ...outcome,
-      phaseMs: Object.fromEntries(exec.phaseMs),
+    return hostReport(label, outcome, {
+      phaseMs: exec.phaseMs,
       // The lock is one command more, held for the run.
       roundTrips: exec.roundTrips + 1,
       durationMs: Date.now() - started
-    }
+    })
   } catch (error) {
     // Only the connection gets here: the flow returns its failures as a result.
     if (rollout.isFirst(host)) rollout.migrated(new Error(`stopped: ${label} failed`))
-    return {
-      ...notReached(host),
-      status: 'failure',
-      message: (error as Error).message,
-      phaseMs: exec ? Object.fromEntries(exec.phaseMs) : {},
+    return hostReport(label, unreachedOutcome('failure', (error as Error).message), {
+      phaseMs: exec?.phaseMs,
       durationMs: Date.now() - started
-    }
+    })
   } finally {
     transport?.close()
   }

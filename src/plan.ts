@@ -9,20 +9,14 @@ import {
   verifyUnitsStep,
   type ConfigFiles
 } from './server/config.js'
-import {
-  discoverStep,
-  rebaseSettings,
-  type DjangoFacts,
-  type SettingsRead
-} from './server/discover.js'
+import { discoverStep, rebaseProjectSettings, type ProjectSettings } from './server/discover.js'
 import { appWritable, djangoSteps, hookStep } from './server/django.js'
 import { diagnosticsStep, healthStep, instanceHealthStep } from './server/health.js'
 import type { HostFacts } from './server/inspect.js'
 import { idleInstance, layout, type Instance } from './server/layout.js'
-import { foundFolderProblem, servedPaths } from './server/settings-folders.js'
+import { projectFolderProblem, servedPaths } from './server/settings-folders.js'
 import { backupOf, migrationPlanStep, removeStagedStep, restoreStep } from './server/migrations.js'
 import { sharedPaths, shareStep } from './server/shared.js'
-import { holdingStepsLock } from './server/lock.js'
 import {
   dotenvStep,
   markFailedStep,
@@ -73,11 +67,12 @@ export interface PlanInput {
   venvKey: string | null
   /** the requirements files the key covers: sent ahead, the venv is built beside the upload */
   requirements?: RequirementsFile[] | null
-  /** what the project's settings said (the discover step, or the live release's record); {} before */
-  found: DjangoFacts
-  /** the settings as printed, `found` read from them: recorded once the deploy went well */
-  settingsRead?: SettingsRead
-  /** `found` is the live release's record (assumedSettings): the Django process checks it first */
+  /**
+   * what the project's settings say (the discover step, or the live release's record); {}
+   * before; what was printed is recorded once the deploy went well
+   */
+  projectSettings: ProjectSettings
+  /** `projectSettings` is the live release's record (assumedSettings): the Django process checks it first */
   assumed?: boolean
   /** this host runs the processes and schedules that must run once (the singleton host) */
   singletons?: boolean
@@ -207,10 +202,14 @@ export function targetRelease(s: Settings, facts: HostFacts, newRelease: string)
  * What the project's settings said, refused when it is not safe or cannot work: a folder the app
  * may not have, data kept in the code (server/settings-folders.ts), a name ALLOWED_HOSTS refuses.
  */
-export function checkFound(s: Settings, found: DjangoFacts, target: string): void {
-  const problem = foundFolderProblem(s, found, target)
+export function checkProjectSettings(
+  s: Settings,
+  projectSettings: ProjectSettings,
+  target: string
+): void {
+  const problem = projectFolderProblem(s, projectSettings, target)
   if (problem) throw new PlanError(problem)
-  const refused = found.refusedHosts ?? []
+  const refused = projectSettings.refusedHosts ?? []
   if (refused.length > 0)
     throw new PlanError(
       `ALLOWED_HOSTS in the project's settings does not allow ${refused.map((n) => `'${n}'`).join(', ')}: ` +
@@ -248,45 +247,6 @@ export function databasePlan(s: Settings, facts: HostFacts, target: string): Dat
   return { ahead, backup, restore }
 }
 
-export function planRun(input: PlanInput): Plan {
-  return lockedSteps(input.settings, planUnlocked(input))
-}
-
-/** Every step of the plan holds the steps lock while it runs (server/lock.ts). */
-function lockedSteps(s: Settings, plan: Plan): Plan {
-  const hold = (step: Step) => holdingStepsLock(s, step)
-  return {
-    ...plan,
-    release: plan.release.map(hold),
-    discover: plan.discover && hold(plan.discover),
-    build: plan.build.map(hold),
-    gates: plan.gates.map(hold),
-    start: hold(plan.start),
-    instanceHealth: hold(plan.instanceHealth),
-    abandon: hold(plan.abandon),
-    switch: hold(plan.switch),
-    health: hold(plan.health),
-    finish: plan.finish.map(hold),
-    markFailed: plan.markFailed && hold(plan.markFailed),
-    removePartial: plan.removePartial && hold(plan.removePartial),
-    rollback: hold(plan.rollback),
-    diagnostics: hold(plan.diagnostics),
-    processes: plan.processes && {
-      ...plan.processes,
-      restart: hold(plan.processes.restart),
-      rollback: hold(plan.processes.rollback)
-    },
-    certificate: plan.certificate && { ...plan.certificate, step: hold(plan.certificate.step) },
-    secure: plan.secure && {
-      files: plan.secure.files,
-      gate: hold(plan.secure.gate),
-      reload: hold(plan.secure.reload),
-      health: hold(plan.secure.health),
-      undo: hold(plan.secure.undo)
-    }
-  }
-}
-
 /** The processes and schedules of this host, or none when there is nothing to run or remove. */
 function processPlan(
   s: Settings,
@@ -304,25 +264,26 @@ function processPlan(
   }
 }
 
-function planUnlocked(input: PlanInput): Plan {
-  const { settings: s, facts, found } = input
+export function planRun(input: PlanInput): Plan {
+  const { settings: s, facts, projectSettings } = input
   const mode = modeOf(s)
   const target = targetRelease(s, facts, input.newRelease)
-  checkFound(s, found, target)
+  checkProjectSettings(s, projectSettings, target)
   const isNew = mode === 'deploy'
-  const writable = appWritable(s, target, found).filter((f) => f !== layout(s).shared)
-  const files = configFiles(s, facts, servedPaths(s, target, found), writable)
+  const writable = appWritable(s, target, projectSettings).filter((f) => f !== layout(s).shared)
+  const files = configFiles(s, facts, servedPaths(s, target, projectSettings), writable)
   const processes = processPlan(s, facts, input.singletons ?? true, writable)
   const instance = idleInstance(facts.instance)
   const database = databasePlan(s, facts, target)
+  const { backup, ahead } = database
   const restore =
-    database.restore && database.backup
-      ? [restoreStep(s, target, database.backup, database.ahead, appWritable(s, target, found))]
+    database.restore && backup
+      ? [restoreStep(s, target, backup, ahead, appWritable(s, target, projectSettings))]
       : []
   const certificate = needsCertificate(s, facts)
     ? { step: certificateStep(s), beforeGates: !!facts.certificate && !!facts.challengeServed }
     : undefined
-  const secure = securePlan(s, facts, servedPaths(s, target, found), writable)
+  const secure = securePlan(s, facts, servedPaths(s, target, projectSettings), writable)
   return {
     mode,
     target,
@@ -336,9 +297,7 @@ function planUnlocked(input: PlanInput): Plan {
       earlyVenv(input.venvKey, input.requirements)
     ),
     discover: input.assumed ? undefined : discoverStep(s, target),
-    build: isNew
-      ? djangoSteps(s, target, found, facts.live, input.assumed ? input.settingsRead : undefined)
-      : restore,
+    build: isNew ? djangoSteps(s, target, projectSettings, facts.live, input.assumed) : restore,
     gates: [
       verifyUnitsStep(s, target, files),
       ...(processes?.files.units.length ? [verifyProcessesStep(s, target, processes.files)] : []),
@@ -350,7 +309,7 @@ function planUnlocked(input: PlanInput): Plan {
     abandon: abandonStep(s, instance),
     switch: switchStep(s, target, instance, facts.instance, files),
     health: healthStep(s, undefined, servesTls(s, facts) ? 'tls' : s.acme ? 'upgrade' : 'plain'),
-    finish: finishSteps(s, facts, target, isNew ? input.deployKey : null, input.settingsRead),
+    finish: finishSteps(s, facts, target, isNew ? input.deployKey : null, projectSettings),
     // With `source: none` the release stays as it was; only its new files go.
     markFailed: target !== facts.live ? markFailedStep(s, target) : undefined,
     removePartial: isNew ? removePartialStep(s, target) : undefined,
@@ -390,7 +349,7 @@ function finishSteps(
   facts: HostFacts,
   target: string,
   deployKey?: string | null,
-  settingsRead?: SettingsRead
+  projectSettings?: ProjectSettings
 ): Step[] {
   return [
     ...(facts.instance ? [drainStep(s, facts.instance)] : []),
@@ -402,7 +361,7 @@ function finishSteps(
       target,
       facts.live === target ? '' : facts.live,
       deployKey,
-      settingsRead
+      projectSettings
     )
   ]
 }
@@ -458,10 +417,9 @@ export function assumedSettings(
   s: Settings,
   facts: HostFacts,
   newRelease: string
-): SettingsRead | undefined {
-  if (modeOf(s) !== 'deploy' || !facts.live || !facts.settings) return undefined
-  const p = layout(s)
-  return rebaseSettings(facts.settings, p.release(facts.live), p.release(newRelease))
+): ProjectSettings | undefined {
+  if (modeOf(s) !== 'deploy' || !facts.live || !facts.projectSettings) return undefined
+  return rebaseProjectSettings(s, facts.projectSettings, facts.live, newRelease)
 }
 
 /**
@@ -473,15 +431,20 @@ export function stagingSteps(
   s: Settings,
   id: string,
   venvKey: string | null
-): { prepare: Step[]; discover: Step; read: (found: DjangoFacts) => Step[]; remove: Step } {
+): {
+  prepare: Step[]
+  discover: Step
+  read: (projectSettings: ProjectSettings) => Step[]
+  remove: Step
+} {
   return {
     prepare: [uploadStep(s, id), venvStep(s, id, venvKey)],
     discover: discoverStep(s, id),
-    read: (found) => {
-      const shared = sharedPaths(s, id, found)
+    read: (projectSettings) => {
+      const shared = sharedPaths(s, id, projectSettings)
       return [
         ...(shared.length > 0 ? [shareStep(s, id, shared)] : []),
-        migrationPlanStep(s, id, appWritable(s, id, found))
+        migrationPlanStep(s, id, appWritable(s, id, projectSettings))
       ]
     },
     remove: removeStagedStep(s, id)

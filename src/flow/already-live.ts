@@ -9,6 +9,7 @@ import type { HostFacts } from '../server/inspect.js'
 import type { Step } from '../server/step.js'
 import type { Settings } from '../settings.js'
 import type { HostDeps } from './deps.js'
+import { alreadyLiveMessage, liveNotAnswering, redeployMessage } from './notices.js'
 
 /** The live site's own check is short: a site that does not answer is deployed again anyway. */
 const CHECK_MS = 10_000
@@ -26,12 +27,6 @@ export function alreadyLiveCheck(
   return healthStep(s, Math.min(s.healthTimeoutMs, CHECK_MS), servesTls(s, facts) ? 'tls' : 'plain')
 }
 
-export function alreadyLiveMessage(live: string, dryRun = false): string {
-  return dryRun
-    ? `A deploy would change nothing: ${live} already serves this commit with these settings (the deploy checks that it answers, and deploys it again if it does not).`
-    : `${live} already serves this commit with these settings: nothing was uploaded or restarted.`
-}
-
 /** The health of the live release when it is already this deploy and answers; else undefined. */
 export async function checkAlreadyLive(
   deps: Pick<HostDeps, 'settings' | 'run' | 'info' | 'deployKey' | 'checkPublicUrl'>,
@@ -44,11 +39,9 @@ export async function checkAlreadyLive(
     ? deps.settings.healthUrl
       ? await deps.checkPublicUrl()
       : ''
-    : `${deps.settings.healthPath} answered ${health.status || 'nothing'}`
+    : liveNotAnswering(deps.settings, health)
   if (problem) {
-    deps.info(
-      `${facts.live} was deployed with this commit and these settings, but ${problem}: deploying it again.`
-    )
+    deps.info(redeployMessage(facts.live, problem))
     return undefined
   }
   deps.info(alreadyLiveMessage(facts.live))

@@ -3,14 +3,14 @@
 // release or no source, the settings of the release that exists), and the live files. It prints
 // the deploy's own plan and the diff.
 
-import { describeServer } from '../render/asgi.js'
 import { assumedSettings, planSteps, type Plan } from '../plan.js'
 import { configDiff, parseConfigFiles, readConfigStep } from '../server/config.js'
-import type { DjangoFacts } from '../server/discover.js'
+import type { ProjectSettings } from '../server/discover.js'
 import type { HostFacts } from '../server/inspect.js'
-import { alreadyLiveCheck, alreadyLiveMessage } from './already-live.js'
+import { alreadyLiveCheck } from './already-live.js'
 import { readForDryRun, type DatabaseWatch } from './database.js'
 import type { HostDeps } from './deps.js'
+import { alreadyLiveMessage, dryRunPlanMessage } from './notices.js'
 import { processesDiff } from './processes.js'
 
 /**
@@ -22,7 +22,7 @@ export async function dryRun(
   facts: HostFacts,
   newRelease: string,
   database: DatabaseWatch,
-  planWith: (found: DjangoFacts, assumed: boolean) => Plan
+  planWith: (projectSettings: ProjectSettings, assumed: boolean) => Plan
 ): Promise<{ titles: string[]; diff: string }> {
   // Listed as the deploy runs it: no step of their own to read settings it can assume.
   const assumed = !!assumedSettings(deps.settings, facts, newRelease)
@@ -30,16 +30,16 @@ export async function dryRun(
   // The schedules' calendars are read-only to check: a wrong one fails the dry run too, first.
   for (const step of first.release.filter((r) => r.id === 'check-calendars')) await deps.run(step)
   const read = await readForDryRun(deps, facts, newRelease, first.target, database)
-  const plan = planWith(read.found, assumed)
+  // What the settings printed is for the deploy's own Django process to check and record: the
+  // dry run runs neither.
+  const plan = planWith({ ...read.projectSettings, printed: undefined }, assumed)
   database.noticeRollback(deps, plan)
   const live = parseConfigFiles((await deps.run(readConfigStep(plan.files))).stdout)
   const diff = configDiff(plan.files, live) + (await processesDiff(plan, deps.run))
   const titles = planSteps(plan).map((step) => step.title)
   if (alreadyLiveCheck(deps.settings, facts, deps.deployKey(facts)))
     deps.info(alreadyLiveMessage(facts.live, true))
-  deps.info(
-    `Dry run: nothing was changed. Served by ${describeServer(deps.settings)}. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`
-  )
+  deps.info(dryRunPlanMessage(deps.settings, titles))
   deps.remote(diff)
   return { titles, diff }
 }

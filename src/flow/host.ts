@@ -6,39 +6,45 @@
 import { assumedSettings, planRun, type Plan, type Secure } from '../plan.js'
 import type { RunResult } from '../remote/connection.js'
 import { StepError } from '../remote/executor.js'
-import type { GateResult, HostReport } from '../report/report.js'
-import { parseServerFacts, type ServerFacts } from '../server/asgi.js'
-import { acmeProblem, parseCertificateStep, type CertificateFacts } from '../server/acme.js'
+import type { GateResult, HostOutcome } from '../report/report.js'
+import { parseServerFacts } from '../server/asgi.js'
+import { acmeProblem, parseCertificateStep } from '../server/acme.js'
 import { GATE_FAILED } from '../server/config.js'
-import {
-  djangoFacts,
-  SETTINGS_CHANGED,
-  settingsRead,
-  type DjangoFacts,
-  type SettingsRead
-} from '../server/discover.js'
-import { parseErrors, parseHealth, type HealthResult } from '../server/health.js'
+import { parseProjectSettings, SETTINGS_CHANGED, type ProjectSettings } from '../server/discover.js'
+import { parseHealth, type HealthResult } from '../server/health.js'
 import { inspectStep, parseFacts, type HostFacts } from '../server/inspect.js'
-import { parseProcessStates, type ProcessState } from '../server/processes.js'
-import { stayedDownMessage } from './processes.js'
-import { DatabaseWatch, failureNote } from './database.js'
+import { parseProcessStates } from '../server/processes.js'
+
 import { dryRun } from './dry-run.js'
-import { DISK_FULL, hintFor } from '../report/cause.js'
+import { DISK_FULL } from '../report/cause.js'
 import {
   acmeRefusedMessage,
+  alreadyLiveMessage,
+  cleanupWarning,
   diskFullMessage,
+  DRY_RUN_DONE,
   errorMessage,
+  failureNote,
+  GATE_DONE,
+  gateFailedMessage,
+  healthCause,
+  HTTPS_GATE_DONE,
   httpsFailedMessage,
-  lastLines,
+  neverServedNote,
+  notHealthyMessage,
+  renewalFailedWarning,
   tellServer,
   rollbackNote,
   SETTINGS_CHANGED_NOTE,
-  sharedNotices
+  sharedNotices,
+  staleLockWarning,
+  stayedDownMessage,
+  WAITING_FOR_FIRST_HOST
 } from './notices.js'
 import { parseDiskSpace } from '../server/release.js'
 import type { Step } from '../server/step.js'
-import { neverServed } from './never-served.js'
-import { alreadyLiveMessage, checkAlreadyLive } from './already-live.js'
+import { checkAlreadyLive } from './already-live.js'
+import { RunRecord } from './record.js'
 
 export type HostState =
   | 'connected'
@@ -53,8 +59,7 @@ export type HostState =
 
 import type { HostDeps } from './deps.js'
 
-/** The result of one host's run: the report without the host's name and timing. */
-export type HostOutcome = Omit<HostReport, 'host' | 'phaseMs' | 'durationMs'>
+export type { HostOutcome }
 
 const output = (error: StepError) => error.result.stdout + error.result.stderr
 
@@ -72,19 +77,9 @@ export class HostDeploy {
   state: HostState = 'connected'
   /** every state the run went through, for the log and the tests */
   readonly states: HostState[] = ['connected']
-  private facts?: HostFacts
-  private plan?: Plan
-  private readonly gates: GateResult[] = []
-  private health?: HealthResult
-  private diagnostics?: string
-  private failedStep?: { title: string; output: string }
-  private found: DjangoFacts = {}
-  /** what the run learnt and did about the database */
-  private readonly database = new DatabaseWatch()
-  private server?: ServerFacts
-  private processes?: ProcessState[]
-  /** tls: auto: the certificate the certificate step reported */
-  private certificate?: CertificateFacts
+  /** everything the host's report says, recorded as the run learns it */
+  private readonly record = new RunRecord()
+  private projectSettings: ProjectSettings = {}
 
   constructor(private readonly deps: HostDeps) {}
 
@@ -101,33 +96,27 @@ export class HostDeploy {
       // The host check goes with the lock, and runs as soon as it is taken.
       const check = inspectStep(s)
       const lock = await this.deps.takeLock(check)
-      if (lock.staleHolder) {
-        this.deps.warn(
-          `Took over the deploy lock left by a run that ended without releasing it: ${lock.staleHolder}`
-        )
-      }
+      if (lock.staleHolder) this.deps.warn(staleLockWarning(lock.staleHolder))
       try {
         this.to('locked')
         // Under the lock: what another deploy did while this one waited is seen.
-        await this.inspect(check, lock.first)
-        if (s.dryRun) return await this.dryRun(newRelease())
-        const live = await checkAlreadyLive(this.deps, this.facts as HostFacts)
-        if (live) return this.alreadyLive(live)
-        await this.deploy(newRelease())
-        return this.outcome('success', '')
+        const facts = await this.inspect(check, lock.first)
+        if (s.dryRun) return await this.dryRun(facts, newRelease())
+        const live = await checkAlreadyLive(this.deps, facts)
+        if (live) return this.alreadyLive(facts.live, live)
+        await this.deploy(facts, newRelease())
+        return this.record.outcome('success', '')
       } finally {
         await lock.release()
       }
     } catch (error) {
       this.to(error instanceof Stop && error.status === 'rolled-back' ? 'rolled-back' : 'failed')
-      if (error instanceof StepError && !this.failedStep)
-        this.failedStep = {
-          title: error.step.title,
-          output: error.result.stdout + error.result.stderr
-        }
+      const record = this.record
+      if (error instanceof StepError && !record.failedStep)
+        record.failedStep = { title: error.step.title, output: output(error) }
       const message =
-        this.explain(error) + failureNote(this.database.report, this.facts?.live, this.states)
-      return this.outcome(error instanceof Stop ? error.status : 'failure', message)
+        this.explain(error) + failureNote(record.database.report, record.facts?.live, this.states)
+      return record.outcome(error instanceof Stop ? error.status : 'failure', message)
     } finally {
       // The other hosts must never wait on a first host that stopped before its migrations.
       if (this.deps.isFirst)
@@ -146,54 +135,28 @@ export class HostDeploy {
   private explain(error: unknown): string {
     if (error instanceof Stop) return error.message
     const unswitched = this.states.includes('locked') && !this.states.includes('switched')
-    return errorMessage(error, unswitched ? (this.facts?.live ?? '') : undefined)
+    return errorMessage(error, unswitched ? (this.record.facts?.live ?? '') : undefined)
   }
 
-  private async inspect(check: Step, sent?: Promise<RunResult>): Promise<void> {
+  /** What the host has and serves: the run from here on is planned with it. */
+  private async inspect(check: Step, sent?: Promise<RunResult>): Promise<HostFacts> {
     const result = sent ? await this.deps.receive(check, sent) : await this.deps.run(check)
-    this.facts = parseFacts(result.stdout)
+    const facts = (this.record.facts = parseFacts(result.stdout))
     this.to('inspected')
-    const { certificate, renewalProblem } = this.facts
-    if (renewalProblem)
-      this.deps.warn(
-        `The last renewal of the certificate on the host failed${certificate ? ` (${certificate.daysLeft} days left)` : ''}: ${renewalProblem}`,
-        'Certificate renewal failed'
-      )
+    const { certificate, renewalProblem } = facts
+    if (renewalProblem) {
+      const warning = renewalFailedWarning(renewalProblem, certificate)
+      this.deps.warn(warning.message, warning.title)
+    }
+    return facts
   }
 
   /** The live release is this deploy, and answers: the run changed nothing. */
-  private alreadyLive(health: HealthResult): HostOutcome {
-    const live = (this.facts as HostFacts).live
-    this.health = health
+  private alreadyLive(live: string, health: HealthResult): HostOutcome {
+    this.record.health = health
+    this.record.alreadyLive = live
     this.to('healthy')
-    return { ...this.outcome('success', alreadyLiveMessage(live)), release: live }
-  }
-
-  private outcome(status: HostOutcome['status'], message: string): HostOutcome {
-    return {
-      release: this.plan?.target ?? '',
-      previousRelease: this.facts?.live ?? '',
-      status,
-      gates: this.gates,
-      message,
-      httpStatus: this.health?.status,
-      healthDurationMs: this.health?.durationMs,
-      failedStep: this.failedStep,
-      diagnostics: this.diagnostics,
-      files: this.plan?.files,
-      database: this.database.outcome(),
-      server: this.server,
-      processes: this.processes,
-      processFiles: this.plan?.processes?.files.units.flatMap((u) => u.files),
-      certificate: this.certificateReport()
-    }
-  }
-
-  private certificateReport(): HostOutcome['certificate'] {
-    const certificate = this.certificate ?? this.facts?.certificate
-    const renewalProblem = this.facts?.renewalProblem
-    if (!certificate && !renewalProblem) return undefined
-    return { daysLeft: -1, names: [], ...certificate, renewalProblem }
+    return this.record.outcome('success', alreadyLiveMessage(live))
   }
 
   /**
@@ -202,21 +165,19 @@ export class HostDeploy {
    * plan from then on.
    */
   private planWith(
+    facts: HostFacts,
     newRelease: string,
-    found: DjangoFacts,
-    assumed = false,
-    read?: SettingsRead
+    projectSettings: ProjectSettings,
+    assumed = false
   ): Plan {
-    const facts = this.facts as HostFacts
-    this.found = found
-    return (this.plan = planRun({
+    this.projectSettings = projectSettings
+    return (this.record.plan = planRun({
       settings: this.deps.settings,
       facts,
       newRelease,
       venvKey: this.deps.venvKey(facts),
       requirements: this.deps.requirements(),
-      found,
-      settingsRead: read,
+      projectSettings,
       assumed,
       singletons: this.deps.runsSingletons ?? this.deps.isFirst,
       deployKey: this.deps.deployKey(facts)
@@ -224,14 +185,17 @@ export class HostDeploy {
   }
 
   /** What the project's settings say: the live release's when recorded, else read in the release. */
-  private async readSettings(newRelease: string, discover: Step): Promise<Plan> {
-    const assumed = assumedSettings(this.deps.settings, this.facts as HostFacts, newRelease)
-    const read = assumed ?? settingsRead((await this.deps.run(discover)).stdout)
-    return this.planWith(newRelease, read ? djangoFacts(read) : {}, !!assumed, read)
+  private async readSettings(facts: HostFacts, newRelease: string, first: Plan): Promise<Plan> {
+    const assumed = assumedSettings(this.deps.settings, facts, newRelease)
+    // The first plan assumes nothing: it has the step that reads them.
+    const read =
+      assumed ??
+      (first.discover && parseProjectSettings((await this.deps.run(first.discover)).stdout))
+    return this.planWith(facts, newRelease, read ?? {}, !!assumed)
   }
 
-  private async deploy(newRelease: string): Promise<void> {
-    let plan = this.planWith(newRelease, {})
+  private async deploy(facts: HostFacts, newRelease: string): Promise<void> {
+    let plan = this.planWith(facts, newRelease, {})
     // The release is this run's once its upload went through (an upload refused because the
     // release exists is another run's release).
     let uploaded = false
@@ -240,23 +204,24 @@ export class HostDeploy {
         await this.deps.run(step, { stdin: step.stdin && this.deps.stdin(step.stdin) })
         if (step.id === 'upload') uploaded = true
       }
-      plan = await this.readSettings(newRelease, plan.discover as Step)
+      plan = await this.readSettings(facts, newRelease, plan)
       this.to('released')
-      this.database.noticeRollback(this.deps, plan)
+      this.record.database.noticeRollback(this.deps, plan)
       const changed = await this.build(plan)
       if (changed) {
         this.deps.info(SETTINGS_CHANGED_NOTE)
-        plan = this.planWith(newRelease, djangoFacts(changed), false, changed)
+        plan = this.planWith(facts, newRelease, changed, false)
         await this.build(plan)
       }
       // Said once the settings are known to say it (the Django process checked them).
-      for (const n of sharedNotices(this.deps.settings, plan, this.found))
+      for (const n of sharedNotices(this.deps.settings, plan, this.projectSettings))
         this.deps.notice(n.message, n.title)
-      if (plan.certificate?.beforeGates) await this.obtainCertificate(plan)
+      if (plan.certificate?.beforeGates)
+        await this.obtainCertificate(plan, plan.certificate.step, !!facts.certificate)
       await this.runGates(plan)
     } catch (error) {
       if (error instanceof StepError && plan.removePartial && DISK_FULL.test(output(error)))
-        throw await this.diskFull(error, plan.removePartial)
+        throw await this.diskFull(error, plan.removePartial, plan.previous)
       // Nothing was switched; the new release stays for inspection, never chosen by a rollback:
       // nor one whose venv could not be built, or whose settings could not be read or were refused.
       if (uploaded && plan.mode === 'deploy' && plan.markFailed)
@@ -267,7 +232,7 @@ export class HostDeploy {
     await this.switchAndCheck(plan)
     this.to('healthy')
     if (plan.certificate && !plan.certificate.beforeGates) {
-      await this.obtainCertificate(plan)
+      await this.obtainCertificate(plan, plan.certificate.step, !!facts.certificate)
       if (plan.secure) await this.secure(plan.secure)
     }
     for (const step of plan.finish) {
@@ -276,28 +241,30 @@ export class HostDeploy {
       const result = await this.deps.run(step, {
         allowFailure: step.id === 'prune' || step.id === 'drain'
       })
-      if (result.code !== 0)
-        this.deps.warn(`${step.title} failed: ${lastLines(result)}`, 'Clean-up failed')
+      if (result.code !== 0) {
+        const warning = cleanupWarning(step.title, result)
+        this.deps.warn(warning.message, warning.title)
+      }
     }
   }
 
   /** A dry run (flow/dry-run.ts), planned as the deploy would plan. */
-  private async dryRun(id: string): Promise<HostOutcome> {
-    const planWith = (found: DjangoFacts, assumed: boolean) => this.planWith(id, found, assumed)
-    const dry = await dryRun(this.deps, this.facts as HostFacts, id, this.database, planWith)
-    const said = this.outcome('success', 'dry run: nothing was changed')
-    return { ...said, plan: dry.titles, diff: dry.diff }
+  private async dryRun(facts: HostFacts, id: string): Promise<HostOutcome> {
+    const planWith = (projectSettings: ProjectSettings, assumed: boolean) =>
+      this.planWith(facts, id, projectSettings, assumed)
+    this.record.dryRun = await dryRun(this.deps, facts, id, this.record.database, planWith)
+    return this.record.outcome('success', DRY_RUN_DONE)
   }
 
   /** A step failed on a full disk: the partial release goes, and the error says how full. */
-  private async diskFull(error: StepError, removePartial: Step): Promise<Stop> {
-    this.failedStep = { title: error.step.title, output: output(error) }
+  private async diskFull(error: StepError, removePartial: Step, live: string): Promise<Stop> {
+    this.record.failedStep = { title: error.step.title, output: output(error) }
     const removed = await this.deps.run(removePartial, { allowFailure: true })
     const message = diskFullMessage({
       step: error.step.title,
       cause: error.cause,
       deployPath: this.deps.settings.deployPath,
-      live: this.facts?.live,
+      live,
       ...parseDiskSpace(removed.stdout)
     })
     return new Stop(message, 'failure')
@@ -309,14 +276,14 @@ export class HostDeploy {
    * settings say when the Django process found them other than the plan assumed (it changed
    * nothing then).
    */
-  private async build(plan: Plan): Promise<SettingsRead | undefined> {
+  private async build(plan: Plan): Promise<ProjectSettings | undefined> {
     const { rollout, isFirst } = this.deps
     if (plan.build.length === 0 && plan.mode !== 'deploy') {
       if (isFirst) rollout.migrated()
       return undefined
     }
     if (!isFirst) {
-      this.deps.info('Waiting for the first host to finish its migrations')
+      this.deps.info(WAITING_FOR_FIRST_HOST)
       await rollout.firstMigration
     }
     try {
@@ -324,11 +291,11 @@ export class HostDeploy {
         // What the Django process did to the database is read even when it then failed.
         const result = await this.deps.run(step, { allowFailure: true })
         // The settings the plan assumed (it has no step to read them) say other things now.
-        const now = step.id === 'django' && !plan.discover && settingsRead(result.stdout)
+        const now = step.id === 'django' && !plan.discover && parseProjectSettings(result.stdout)
         if (now && result.code === SETTINGS_CHANGED) return now
         if (step.id === 'asgi-import' && result.code === 0)
-          tellServer(this.deps, (this.server = parseServerFacts(result.stdout)))
-        this.database.afterStep(this.deps, step, result, plan, this.found)
+          tellServer(this.deps, (this.record.server = parseServerFacts(result.stdout)))
+        this.record.database.afterStep(this.deps, step, result, plan, this.projectSettings)
         if (result.code !== 0) throw new StepError(step, result)
       }
       if (isFirst) rollout.migrated()
@@ -340,18 +307,15 @@ export class HostDeploy {
     }
   }
 
-  private async runGates(
-    plan: Pick<Plan, 'gates'>,
-    done = 'The previous files are back in place and nothing was restarted.'
-  ): Promise<void> {
+  private async runGates(plan: Pick<Plan, 'gates'>, done = GATE_DONE): Promise<void> {
     for (const step of plan.gates) {
       const gate: GateResult = { name: step.title, passed: false, output: '' }
-      this.gates.push(gate)
+      this.record.gates.push(gate)
       const result = await this.deps.run(step, { allowFailure: true })
       gate.output = (result.stdout + result.stderr).trim()
       if (result.code === GATE_FAILED) {
-        this.failedStep = { title: step.title, output: result.stdout + result.stderr }
-        throw new Stop(`Gate failed: ${step.title}. ${done}\n${result.stderr.trim()}`)
+        this.record.failedStep = { title: step.title, output: result.stdout + result.stderr }
+        throw new Stop(gateFailedMessage(step.title, done, result.stderr))
       }
       if (result.code !== 0) throw new StepError(step, result)
       gate.passed = true
@@ -364,40 +328,32 @@ export class HostDeploy {
    */
   private async switchAndCheck(plan: Plan): Promise<void> {
     const s = this.deps.settings
+    const record = this.record
     await this.startAndCheck(plan)
+    let health: HealthResult
     try {
       await this.deps.run(plan.switch)
       this.to('switched')
-      this.health = parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout)
+      health = parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout)
     } catch (error) {
-      this.health = { healthy: false, status: 0, durationMs: 0, detail: (error as Error).message }
+      health = { healthy: false, status: 0, durationMs: 0, detail: (error as Error).message }
     }
-    const health = this.health
+    record.health = health
     const publicProblem = health.healthy && s.healthUrl ? await this.deps.checkPublicUrl() : ''
     if (health.healthy && !publicProblem) {
       if (!plan.processes) return
       // The web release is healthy: now the processes move to it, and must stay up.
       const restart = await this.deps.run(plan.processes.restart, { allowFailure: true })
-      this.processes = parseProcessStates(restart.stdout)
+      record.processes = parseProcessStates(restart.stdout)
       if (restart.code === 0) return
       return this.processesFailed(plan, restart)
     }
-    this.diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout
-    const cause =
-      publicProblem ||
-      `the health check got ${health.status || 'no answer'}${health.detail ? ` (${health.detail})` : ''} from ${s.healthPath}` +
-        // A refusal (DisallowedHost, a redirect to HTTPS) ends the check at once.
-        (health.durationMs >= s.healthTimeoutMs ? ` within ${s.healthTimeoutMs / 1000} s` : '')
+    const diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout
+    record.diagnostics = diagnostics
+    const cause = publicProblem || healthCause(s, health)
     const rolledBack = await this.rollBack(plan)
-    const errors = parseErrors(this.diagnostics)
-    const hint = hintFor(`${cause}\n${errors.join('\n')}`)
-    // The exception that stopped the app first (the last one the journal has), then what
-    // happened, then what to do.
     throw new Stop(
-      (errors.length ? `${errors[errors.length - 1]}\n` : '') +
-        `${plan.target} was not healthy: ${cause}.${rollbackNote(rolledBack, plan.previous)}` +
-        (hint ? `\n${hint}` : '') +
-        (errors.length > 1 ? `\nThe app said: ${errors.join('\n')}` : ''),
+      notHealthyMessage(plan.target, cause, rollbackNote(rolledBack, plan.previous), diagnostics),
       rolledBack ? 'rolled-back' : 'failure'
     )
   }
@@ -408,7 +364,7 @@ export class HostDeploy {
    */
   private async processesFailed(plan: Plan, restart: RunResult): Promise<never> {
     const output = restart.stdout + restart.stderr
-    this.failedStep = { title: plan.processes?.restart.title ?? '', output }
+    this.record.failedStep = { title: plan.processes?.restart.title ?? '', output }
     const rolledBack = await this.rollBack(plan, true)
     const done = rollbackNote(rolledBack, plan.previous) + (rolledBack ? ' The processes too.' : '')
     throw new Stop(
@@ -417,7 +373,10 @@ export class HostDeploy {
     )
   }
 
-  /** A release that fails its own health check never serves: nothing is switched. */
+  /**
+   * A release that fails its own health check, on its socket before any traffic reached it,
+   * never serves: nothing is switched.
+   */
   private async startAndCheck(plan: Plan): Promise<void> {
     let health: HealthResult
     try {
@@ -429,30 +388,34 @@ export class HostDeploy {
       health = { healthy: false, status: 0, durationMs: 0, detail: (error as Error).message }
     }
     if (health.healthy) return
-    this.health = health
-    this.diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout
+    this.record.health = health
+    const diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout
+    this.record.diagnostics = diagnostics
     if (plan.markFailed) await this.deps.run(plan.markFailed, { allowFailure: true })
     await this.deps.run(plan.abandon, { allowFailure: true })
-    const { message, status } = neverServed(plan, health, this.deps.settings, this.diagnostics)
-    throw new Stop(message, status)
+    const cause = healthCause(this.deps.settings, health, ' on its own socket')
+    throw new Stop(
+      notHealthyMessage(plan.target, cause, neverServedNote(plan.previous), diagnostics),
+      // The previous release serves, as after a rollback.
+      plan.previous ? 'rolled-back' : 'failure'
+    )
   }
 
   /** tls: auto: certbot asks the ACME server; a refusal stops the run with the server's words. */
-  private async obtainCertificate(plan: Plan): Promise<void> {
-    const step = plan.certificate?.step as Step
+  private async obtainCertificate(plan: Plan, step: Step, hadCertificate: boolean): Promise<void> {
     const result = await this.deps.run(step, { allowFailure: true })
     if (result.code === 0) {
-      this.certificate = parseCertificateStep(result.stdout)
+      this.record.certificate = parseCertificateStep(result.stdout)
       return
     }
     const output = result.stdout + result.stderr
-    this.failedStep = { title: step.title, output }
+    this.record.failedStep = { title: step.title, output }
     throw new Stop(
       acmeRefusedMessage({
         names: this.deps.settings.serverNames.join(', '),
         said: acmeProblem(output) || `certbot exited with ${result.code}`,
         switched: this.states.includes('switched'),
-        hadCertificate: !!this.facts?.certificate,
+        hadCertificate,
         previous: plan.previous,
         target: plan.target
       })
@@ -461,11 +424,11 @@ export class HostDeploy {
 
   /** The first certificate is there: the HTTPS site, behind its gate, or the HTTP site back. */
   private async secure(secure: Secure): Promise<void> {
-    await this.runGates({ gates: [secure.gate] }, 'The plain HTTP site is back in place.')
+    await this.runGates({ gates: [secure.gate] }, HTTPS_GATE_DONE)
     await this.deps.run(secure.reload)
     const health = parseHealth((await this.deps.run(secure.health, { allowFailure: true })).stdout)
     if (health.healthy) {
-      this.health = health
+      this.record.health = health
       return
     }
     await this.deps.run(secure.undo, { allowFailure: true })
@@ -479,7 +442,7 @@ export class HostDeploy {
     // Before their restart the processes' new files are not in place: nothing to put back.
     if (plan.processes && processesRestarted) {
       const result = await this.deps.run(plan.processes.rollback, { allowFailure: true })
-      this.processes = parseProcessStates(result.stdout)
+      this.record.processes = parseProcessStates(result.stdout)
     }
     if (!plan.previous) return false
     return parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout).healthy

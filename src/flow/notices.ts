@@ -1,17 +1,28 @@
-// What the flow tells a person besides the steps' own output, built from what it learnt: pure.
+// Every text the run prints besides the steps' own output and the job summary: the notices,
+// warnings and messages, built from what the run learnt (pure). The flow decides when to say them.
 
 import type { Plan } from '../plan.js'
+import { describeServer } from '../render/asgi.js'
 import { StepError } from '../remote/executor.js'
-import { acmeHint } from '../server/acme.js'
+import { causeOf, hintFor } from '../report/cause.js'
+import type { DatabaseReport } from '../report/report.js'
+import { acmeHint, type CertificateFacts } from '../server/acme.js'
 import type { RunResult } from '../remote/connection.js'
-import type { HealthResult } from '../server/health.js'
+import { parseErrors, type HealthResult } from '../server/health.js'
 import {
   closesWebSocketsCleanly,
   describeVersions,
   uncleanCloseWarning,
   type ServerFacts
 } from '../server/asgi.js'
-import type { DjangoFacts } from '../server/discover.js'
+import type { ProjectSettings } from '../server/discover.js'
+import {
+  databaseKind,
+  describePlan,
+  restoreHint,
+  type MigrationPlan
+} from '../server/migrations.js'
+import { parseStayedDown } from '../server/processes.js'
 import { sharedNotice, sharedPaths } from '../server/shared.js'
 import type { Settings } from '../settings.js'
 
@@ -21,12 +32,12 @@ export interface Notice {
 }
 
 /** Data the settings keep inside the release is kept in shared/: what, where and why. */
-export function sharedNotices(s: Settings, plan: Plan, found: DjangoFacts): Notice[] {
+export function sharedNotices(s: Settings, plan: Plan, projectSettings: ProjectSettings): Notice[] {
   if (plan.build.length === 0) return []
   const notices: Notice[] = []
-  const notice = sharedNotice(s, sharedPaths(s, plan.target, found))
+  const notice = sharedNotice(s, sharedPaths(s, plan.target, projectSettings))
   if (notice) notices.push({ message: notice, title: 'Kept in shared/' })
-  if (s.collectstatic && !found.staticRoot && !s.staticRoot)
+  if (s.collectstatic && !projectSettings.staticRoot && !s.staticRoot)
     notices.push({
       message:
         "STATIC_ROOT is not set in the project's settings, so collectstatic was skipped and nginx " +
@@ -134,4 +145,198 @@ export function httpsFailedMessage(health: HealthResult): string {
     `${health.detail ? ` (${health.detail})` : ''}. The plain HTTP site is back in place; ` +
     'the certificate is on the host for the next deploy.'
   )
+}
+
+/** insecure-skip-host-key-check is on. */
+export const INSECURE_HOST_KEY: Notice = {
+  message:
+    'insecure-skip-host-key-check is on: the host key is not checked, so anyone who can intercept ' +
+    'the connection can impersonate the server and receive your code and secrets. Pin known-hosts instead.',
+  title: 'Host key not checked'
+}
+
+/** A host the rolling deploy did not reach. */
+export const NOT_REACHED = 'not deployed: an earlier host failed'
+
+export const WAITING_FOR_FIRST_HOST = 'Waiting for the first host to finish its migrations'
+
+export const DRY_RUN_DONE = 'dry run: nothing was changed'
+
+export const FIRST_DEPLOY_MIGRATIONS =
+  'First deploy: migrate applies every migration of the project.'
+
+/** The deploy lock was left by a run that ended without letting it go. */
+export function staleLockWarning(holder: string): string {
+  return `Took over the deploy lock left by a run that ended without releasing it: ${holder}`
+}
+
+/** tls: auto: the host's last renewal of the certificate failed. */
+export function renewalFailedWarning(
+  problem: string,
+  certificate: CertificateFacts | undefined
+): Notice {
+  return {
+    message: `The last renewal of the certificate on the host failed${certificate ? ` (${certificate.daysLeft} days left)` : ''}: ${problem}`,
+    title: 'Certificate renewal failed'
+  }
+}
+
+/** A step after a healthy switch failed: no reason to call the deploy failed. */
+export function cleanupWarning(title: string, result: RunResult): Notice {
+  return { message: `${title} failed: ${lastLines(result)}`, title: 'Clean-up failed' }
+}
+
+/** What a gate said when it refused the new files; `done`: what is in place now. */
+export function gateFailedMessage(title: string, done: string, stderr: string): string {
+  return `Gate failed: ${title}. ${done}\n${stderr.trim()}`
+}
+
+export const GATE_DONE = 'The previous files are back in place and nothing was restarted.'
+export const HTTPS_GATE_DONE = 'The plain HTTP site is back in place.'
+
+/** The dry run's plan, as the log prints it. */
+export function dryRunPlanMessage(s: Settings, titles: string[]): string {
+  return `Dry run: nothing was changed. Served by ${describeServer(s)}. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`
+}
+
+/** The dry run could not read the new code: it goes on with the live release's settings. */
+export function stagingWarning(error: unknown): Notice {
+  return {
+    message: `The dry run could not read the new code's settings and migrations: ${error instanceof StepError ? `${error.step.title}: ${error.cause}` : (error as Error).message}`,
+    title: 'Dry run'
+  }
+}
+
+export function alreadyLiveMessage(live: string, dryRun = false): string {
+  return dryRun
+    ? `A deploy would change nothing: ${live} already serves this commit with these settings (the deploy checks that it answers, and deploys it again if it does not).`
+    : `${live} already serves this commit with these settings: nothing was uploaded or restarted.`
+}
+
+/** The live release is this deploy but does not answer: what the check got. */
+export function liveNotAnswering(s: Settings, health: HealthResult): string {
+  return `${s.healthPath} answered ${health.status || 'nothing'}`
+}
+
+export function redeployMessage(live: string, problem: string): string {
+  return `${live} was deployed with this commit and these settings, but ${problem}: deploying it again.`
+}
+
+/** What the health check got, from where (`where`: on the instance's own socket). */
+export function healthCause(s: Settings, health: HealthResult, where = ''): string {
+  return (
+    `the health check got ${health.status || 'no answer'}${health.detail ? ` (${health.detail})` : ''} from ${s.healthPath}${where}` +
+    // A refusal (DisallowedHost, a redirect to HTTPS) ends the check at once.
+    (health.durationMs >= s.healthTimeoutMs ? ` within ${s.healthTimeoutMs / 1000} s` : '')
+  )
+}
+
+/**
+ * A release that was not healthy: the exception that stopped the app first (the last one the
+ * journal has), then what happened and what was done (`done`), then what to do.
+ */
+export function notHealthyMessage(
+  target: string,
+  cause: string,
+  done: string,
+  diagnostics: string
+): string {
+  const errors = parseErrors(diagnostics)
+  const hint = hintFor(`${cause}\n${errors.join('\n')}`)
+  return (
+    (errors.length ? `${errors[errors.length - 1]}\n` : '') +
+    `${target} was not healthy: ${cause}.${done}` +
+    (hint ? `\n${hint}` : '') +
+    (errors.length > 1 ? `\nThe app said: ${errors.join('\n')}` : '')
+  )
+}
+
+/** The new release failed its own check on its socket: it never served a request. */
+export function neverServedNote(previous: string): string {
+  return ` It never served a request: nothing was switched${previous ? `, ${previous} still serves` : ''}.`
+}
+
+/** The process's error first (from its journal), what happened, what was done, what to do. */
+export function stayedDownMessage(restartStderr: string, target: string, done: string): string {
+  const { units, journal } = parseStayedDown(restartStderr)
+  const cause = causeOf(journal)
+  const hint = hintFor(journal)
+  return (
+    (cause ? `${cause}\n` : '') +
+    `${units.join(', ') || 'a process'} of ${target} did not stay up after the web release was healthy.` +
+    done +
+    (hint ? `\n${hint}` : '')
+  )
+}
+
+/** The plan in the log; a deploy with nothing to apply says migrate did not run. */
+export function planMessage(migrations: MigrationPlan, dryRun: boolean): string {
+  return migrations.pending.length === 0 && !dryRun
+    ? 'No migrations to apply: migrate did not run.'
+    : describePlan(migrations)
+}
+
+/** Warnings before anything is applied: one-way migrations, a database the action cannot back up. */
+export function migrationWarnings(
+  s: Settings,
+  migrations: MigrationPlan,
+  projectSettings: ProjectSettings
+): Array<{ message: string; title: string }> {
+  const warnings: Array<{ message: string; title: string }> = []
+  if (migrations.irreversible.length > 0)
+    warnings.push({
+      title: 'Irreversible migrations',
+      message:
+        `These migrations cannot be reversed (migrate backwards stops at them): ${migrations.irreversible.join('; ')}. ` +
+        (s.backup
+          ? 'The database is backed up before they run.'
+          : 'backup is false: no backup is taken before they run.')
+    })
+  const engine = projectSettings.databaseEngine
+  if (migrations.pending.length > 0 && s.backup && engine && !databaseKind(engine))
+    warnings.push({
+      title: 'No database backup',
+      message:
+        `No backup before the migrations: the action backs up SQLite and PostgreSQL, and the database's ENGINE is ${engine}. ` +
+        'Back it up before deploying, or set backup: false to say this is meant.'
+    })
+  return warnings
+}
+
+/** A rollback that leaves migrations of newer releases applied: said, with the way back. */
+export function schemaAheadWarning(plan: Plan): string {
+  const { ahead, backup, restore } = plan.database
+  if (ahead.length === 0 || restore) return ''
+  return (
+    `The schema stays ahead: ${ahead.join(', ')} applied migrations that stay applied, and the code of ` +
+    `${plan.target} runs against them. ` +
+    (backup
+      ? `The backup taken before them: ${backup}. To restore it: ${restoreHint(backup)}.`
+      : 'No backup was taken before them (backup: false).')
+  )
+}
+
+/**
+ * After a failure: where the database stands when migrations ran (the schema ahead of the
+ * release that serves), and the backup taken before them.
+ */
+export function failureNote(
+  database: DatabaseReport,
+  live: string | undefined,
+  states: readonly string[]
+): string {
+  const { applied, backup } = database
+  const healthy = states.includes('healthy')
+  const lines: string[] = []
+  if (applied?.length && !healthy)
+    lines.push(
+      `The migrations ${applied.join(', ')} were applied and stay applied: the schema is ahead of ` +
+        `${live ? `the release that serves, ${live}` : 'the code'}.`
+    )
+  if (backup)
+    lines.push(
+      `The database backup taken before the migrations is kept for inspection: ${backup.path} (${backup.bytes} bytes).` +
+        (applied?.length ? ` To restore it: ${restoreHint(backup.path)}.` : '')
+    )
+  return lines.length > 0 ? `\n${lines.join('\n')}` : ''
 }

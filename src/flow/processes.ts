@@ -1,25 +1,10 @@
-// The flow's part of the background processes: the dry run's diff of their units, and what a
-// person reads first when a process did not stay up on a healthy web release.
+// The flow's part of the background processes: the dry run's diff of their units.
 
 import type { Plan } from '../plan.js'
 import type { RunResult } from '../remote/connection.js'
-import { causeOf, hintFor } from '../report/cause.js'
 import { parseConfigFiles } from '../server/config.js'
-import { parseStayedDown, processDiff } from '../server/processes.js'
+import { processDiff } from '../server/processes.js'
 import type { Step } from '../server/step.js'
-
-/** The process's error first (from its journal), what happened, what was done, what to do. */
-export function stayedDownMessage(restartStderr: string, target: string, done: string): string {
-  const { units, journal } = parseStayedDown(restartStderr)
-  const cause = causeOf(journal)
-  const hint = hintFor(journal)
-  return (
-    (cause ? `${cause}\n` : '') +
-    `${units.join(', ') || 'a process'} of ${target} did not stay up after the web release was healthy.` +
-    done +
-    (hint ? `\n${hint}` : '')
-  )
-}
 
 /** The dry run's diff of the process units against the live ones ('' when there are none). */
 export async function processesDiff(

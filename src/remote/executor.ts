@@ -1,5 +1,7 @@
 import { causeOf, hintFor } from '../report/cause.js'
+import { holdingStepsLock } from '../server/lock.js'
 import type { Phase, Step } from '../server/step.js'
+import type { Settings } from '../settings.js'
 import { RemoteError, type RunOptions, type RunResult, type Transport } from './connection.js'
 
 /** A step that ran and failed: carries its output for the error, the log and the summary. */
@@ -34,7 +36,11 @@ export interface StepLog {
   group<T>(title: string, body: () => Promise<T>): Promise<T>
 }
 
-/** Runs plan steps on one host, logs them, and adds up the time spent in each phase. */
+/**
+ * Runs steps on one host, logs them, and adds up the time spent in each phase. It is the one
+ * place a step's script is sent, so every step, whatever sent it, holds the steps lock while it
+ * and what it started run (server/lock.ts): the deploy lock's holder waits for them.
+ */
 export class Executor {
   readonly phaseMs = new Map<Phase, number>()
   /** steps sent to the host, each waited for */
@@ -42,14 +48,15 @@ export class Executor {
 
   constructor(
     private readonly transport: Transport,
-    private readonly log: StepLog
+    private readonly log: StepLog,
+    private readonly settings: Settings
   ) {}
 
   /** Runs a step; a non-zero exit is a StepError unless `allowFailure`. */
   async run(step: Step, options: RunOptions & { allowFailure?: boolean } = {}): Promise<RunResult> {
     this.roundTrips++
     const sent = () =>
-      this.transport.run(step.command, {
+      this.transport.run(holdingStepsLock(this.settings, step.command), {
         ...options,
         privileged: step.privileged,
         step: { id: step.id, title: step.title }

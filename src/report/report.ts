@@ -63,6 +63,29 @@ export interface HostReport {
   certificate?: CertificateFacts & { renewalProblem?: string }
 }
 
+/** What one host's run says (flow/host.ts): the report without the host's name and timing. */
+export type HostOutcome = Omit<HostReport, 'host' | 'phaseMs' | 'durationMs'>
+
+/** A host's report: what its run said, its name, and where the time went. */
+export function hostReport(
+  host: string,
+  outcome: HostOutcome,
+  time: { phaseMs?: ReadonlyMap<string, number>; roundTrips?: number; durationMs: number }
+): HostReport {
+  return {
+    host,
+    ...outcome,
+    phaseMs: Object.fromEntries(time.phaseMs ?? []),
+    ...(time.roundTrips !== undefined ? { roundTrips: time.roundTrips } : {}),
+    durationMs: time.durationMs
+  }
+}
+
+/** What a host that ran no flow says: skipped, or its connection failed. */
+export function unreachedOutcome(status: 'skipped' | 'failure', message: string): HostOutcome {
+  return { release: '', previousRelease: '', status, gates: [], message }
+}
+
 /** The run's overall status: the worst of its hosts'. */
 export function overallStatus(reports: HostReport[]): 'success' | 'failure' | 'rolled-back' {
   if (reports.some((r) => r.status === 'failure')) return 'failure'
@@ -271,6 +294,17 @@ function hostDetails(r: HostReport): string[] {
 export function redactor(s: Settings): (text: string) => string {
   const secrets = secretValues(s).sort((a, b) => b.length - a.length)
   return (text) => secrets.reduce((out, secret) => out.split(secret).join('***'), text)
+}
+
+/** Settings that could not be read: the status output, and the step failed with the reason. */
+export function writeInputError(message: string): void {
+  core.setOutput(Output.Status, 'failure')
+  core.setFailed(message)
+}
+
+/** The GitHub deployment's id, as soon as it is made ('' when there is none). */
+export function writeDeploymentId(id: number | string | undefined): void {
+  core.setOutput(Output.DeploymentId, id ?? '')
 }
 
 /** Writes the outputs and the job summary, and fails the step when a host did not succeed. */

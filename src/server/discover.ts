@@ -105,8 +105,11 @@ export function discoverStep(s: Settings, id: string): Step {
   }
 }
 
-/** What the project's settings say (validated); the inputs of the same names win over it. */
-export interface DjangoFacts {
+/**
+ * What the project's settings say: read from what a Django process printed (validated), the
+ * inputs of the same names winning over it; `{}` before they are read.
+ */
+export interface ProjectSettings {
   staticUrl?: string
   staticRoot?: string
   mediaUrl?: string
@@ -130,6 +133,11 @@ export interface DjangoFacts {
   databaseEngine?: string
   /** the class of the static files' storage (a dotted path) */
   staticStorage?: string
+  /**
+   * as the process printed them (not validated): what a later Django process compares with
+   * its own, and what a deploy that went well records; none when nothing was read
+   */
+  printed?: Record<string, unknown>
 }
 
 const urlPrefix = (url: string) => {
@@ -154,7 +162,7 @@ const name = (value: unknown) =>
  */
 function compressOutput(
   value: unknown
-): Pick<NonNullable<DjangoFacts['compress']>, 'output' | 'outputProblem'> {
+): Pick<NonNullable<ProjectSettings['compress']>, 'output' | 'outputProblem'> {
   // Not printed at all: django-compressor's default.
   if (value === undefined) return { output: 'CACHE' }
   const text = typeof value === 'string' ? value : ''
@@ -174,58 +182,46 @@ function compressOutput(
 }
 
 /**
- * The dry run reads the live release's settings (the new one is not uploaded): its folders,
- * moved to where the new release will have them.
- */
-export function rebaseFound(
-  s: Settings,
-  found: DjangoFacts,
-  from: string,
-  to: string
-): DjangoFacts {
-  const p = layout(s)
-  return from === to
-    ? found
-    : (rebaseSettings(found as SettingsRead, p.release(from), p.release(to)) as DjangoFacts)
-}
-
-/** What the settings said, as the process printed it (not validated): what a Django process compares. */
-export type SettingsRead = Record<string, unknown>
-
-/**
  * The marked line of a process's output. The last one counts: the project's settings run first
  * and may print anything, even a line like ours (which the plan then holds to the deploy path,
  * see plan.ts).
  */
-export function settingsRead(stdout: string): SettingsRead | undefined {
+export function parseProjectSettings(stdout: string): ProjectSettings | undefined {
   const line = stdout
     .split('\n')
     .filter((l) => l.startsWith(MARK))
     .pop()
-  return line === undefined ? undefined : settingsObject(line.slice(MARK.length))
+  const printed = line === undefined ? undefined : settingsObject(line.slice(MARK.length))
+  return printed && projectSettings(printed)
 }
 
 /** A JSON object, or undefined. */
-export function settingsObject(json: string): SettingsRead | undefined {
+export function settingsObject(json: string): Record<string, unknown> | undefined {
   try {
     const v: unknown = JSON.parse(json)
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as SettingsRead) : undefined
+    return v && typeof v === 'object' && !Array.isArray(v)
+      ? (v as Record<string, unknown>)
+      : undefined
   } catch {
     return undefined
   }
 }
 
-/** Reads the discovery output; values from the server are validated like inputs. */
-export function parseDjangoFacts(stdout: string): DjangoFacts {
-  const read = settingsRead(stdout)
-  return read ? djangoFacts(read) : {}
-}
-
 /**
- * The settings another release printed, as this one would print them: every path in the
- * release `from` moved to `to` (settings derive their paths from BASE_DIR, the release).
+ * What another release's settings said, as this one's would say it: every path in the release
+ * `from` moved to `to` (settings derive their paths from BASE_DIR, the release). The dry run
+ * reads the live release's settings when the new one's cannot be; a warm deploy plans with the
+ * live release's record.
  */
-export function rebaseSettings(read: SettingsRead, from: string, to: string): SettingsRead {
+export function rebaseProjectSettings(
+  s: Settings,
+  said: ProjectSettings,
+  fromRelease: string,
+  toRelease: string
+): ProjectSettings {
+  if (fromRelease === toRelease) return said
+  const p = layout(s)
+  const [from, to] = [p.release(fromRelease), p.release(toRelease)]
   const move = (value: unknown): unknown =>
     typeof value === 'string'
       ? value === from || value.startsWith(`${from}/`)
@@ -236,10 +232,11 @@ export function rebaseSettings(read: SettingsRead, from: string, to: string): Se
         : value && typeof value === 'object'
           ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, move(v)]))
           : value
-  return move(read) as SettingsRead
+  return move(said) as ProjectSettings
 }
 
-export function djangoFacts(v: SettingsRead): DjangoFacts {
+/** What the settings say, from what a process printed; values from the server are validated like inputs. */
+export function projectSettings(v: Record<string, unknown>): ProjectSettings {
   const str = (key: string) => (typeof v[key] === 'string' ? (v[key] as string) : '')
   const compress = v.COMPRESS as Record<string, unknown> | undefined
   return {
@@ -265,6 +262,7 @@ export function djangoFacts(v: SettingsRead): DjangoFacts {
     databaseEngine: /^[A-Za-z_][\w.]{0,200}$/.test(str('DATABASE')) ? str('DATABASE') : undefined,
     staticStorage: /^[A-Za-z_][\w.]{0,200}$/.test(str('STATIC_STORAGE'))
       ? str('STATIC_STORAGE')
-      : undefined
+      : undefined,
+    printed: v
   }
 }

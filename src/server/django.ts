@@ -10,20 +10,24 @@ import { layout } from './layout.js'
 import { asRoot } from './boundary.js'
 import { sharedLocation, sharedPaths, shareStep } from './shared.js'
 import { inRelease } from './sandbox.js'
-import { hostNames, type DjangoFacts, type SettingsRead } from './discover.js'
+import { hostNames, type ProjectSettings } from './discover.js'
 import { djangoStep, type DjangoWork } from './manage.js'
 import { foldedIntoFirst, type Step } from './step.js'
 
 /** Where MEDIA_ROOT really is: in shared/ when it is a shared path of the release. */
-function mediaFolder(s: Settings, id: string, found: DjangoFacts): string | undefined {
-  const media = found.mediaRoot ?? s.mediaRoot
-  return media && sharedLocation(s, id, sharedPaths(s, id, found), media)
+function mediaFolder(
+  s: Settings,
+  id: string,
+  projectSettings: ProjectSettings
+): string | undefined {
+  const media = projectSettings.mediaRoot ?? s.mediaRoot
+  return media && sharedLocation(s, id, sharedPaths(s, id, projectSettings), media)
 }
 
 /** The folders Django writes: shared/, a MEDIA_ROOT elsewhere, and writable-paths. */
-export function appWritable(s: Settings, id: string, found: DjangoFacts): string[] {
+export function appWritable(s: Settings, id: string, projectSettings: ProjectSettings): string[] {
   const shared = layout(s).shared
-  const media = mediaFolder(s, id, found)
+  const media = mediaFolder(s, id, projectSettings)
   const outside = media && media !== shared && !media.startsWith(`${shared}/`) ? [media] : []
   return [shared, ...outside, ...s.writablePaths]
 }
@@ -41,23 +45,23 @@ const LINKED_STORAGES = new Set([
 /**
  * The Django steps before the switch, in order, each as the app user: the folders it writes,
  * the ASGI import check, then one process for migrate, collectstatic, checks and build commands
- * (server/manage.ts), then the pre-restart hook. `assumed`: `found` are the live release's
+ * (server/manage.ts), then the pre-restart hook. `assumed`: `projectSettings` are the live release's
  * settings, which that process checks first (it runs for that alone if need be).
  */
 export function djangoSteps(
   s: Settings,
   id: string,
-  found: DjangoFacts,
+  projectSettings: ProjectSettings,
   previous = '',
-  assumed?: SettingsRead
+  assumed = false
 ): Step[] {
   // Root's preparations, sent with the first step that runs Django (server/step.ts folded).
   const prepare: Step[] = []
   const steps: Step[] = []
-  const writable = appWritable(s, id, found)
-  const shared = sharedPaths(s, id, found)
+  const writable = appWritable(s, id, projectSettings)
+  const shared = sharedPaths(s, id, projectSettings)
   if (shared.length > 0) prepare.push(shareStep(s, id, shared))
-  const folders = [mediaFolder(s, id, found), ...s.writablePaths].filter(
+  const folders = [mediaFolder(s, id, projectSettings), ...s.writablePaths].filter(
     (f): f is string => f !== undefined
   )
   if (folders.length > 0) {
@@ -83,18 +87,21 @@ export function djangoSteps(
   const work: DjangoWork = {
     migrate: s.migrate,
     backup: s.backup,
-    collectstatic: s.collectstatic && !!found.staticRoot,
+    collectstatic: s.collectstatic && !!projectSettings.staticRoot,
     check: s.checkDeploy,
-    commands: buildCommands(s, found),
-    settings: assumed && { expect: assumed, hosts: hostNames(s) }
+    commands: buildCommands(s, projectSettings),
+    settings:
+      assumed && projectSettings.printed
+        ? { expect: projectSettings.printed, hosts: hostNames(s) }
+        : undefined
   }
   if (work.migrate || work.collectstatic || work.check || work.commands.length > 0 || work.settings)
     steps.push(
       djangoStep(s, id, work, {
         writable,
-        staticRoot: found.staticRoot,
-        previous: LINKED_STORAGES.has(found.staticStorage ?? '') ? previous : '',
-        databaseEngine: found.databaseEngine
+        staticRoot: projectSettings.staticRoot,
+        previous: LINKED_STORAGES.has(projectSettings.staticStorage ?? '') ? previous : '',
+        databaseEngine: projectSettings.databaseEngine
       })
     )
   if (s.preRestart) steps.push(hookStep(s, id, 'pre-restart', s.preRestart, 'django', writable))
@@ -102,8 +109,8 @@ export function djangoSteps(
 }
 
 /** build-commands, and django-compressor's offline compression when the settings ask for it. */
-export function buildCommands(s: Settings, found: DjangoFacts): string[][] {
-  const offline = found.compress?.enabled && found.compress.offline
+export function buildCommands(s: Settings, projectSettings: ProjectSettings): string[][] {
+  const offline = projectSettings.compress?.enabled && projectSettings.compress.offline
   const listed = s.buildCommands.some((words) => words[0] === 'compress')
   return [...s.buildCommands, ...(offline && !listed ? [['compress', '--force']] : [])]
 }

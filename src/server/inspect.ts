@@ -6,7 +6,7 @@ import { inspectAcme, parseAcmeFacts, type AcmeFacts } from './acme.js'
 import { raw, script, sh } from '../shell.js'
 import { LEGACY_FAILED_MARK, layout, RELEASE_ID, socketPath, type LiveInstance } from './layout.js'
 import { listProcessUnits } from './processes.js'
-import { settingsObject, type SettingsRead } from './discover.js'
+import { projectSettings, settingsObject, type ProjectSettings } from './discover.js'
 import type { Step } from './step.js'
 
 /** What the host said about itself before the deploy. */
@@ -33,7 +33,7 @@ export interface HostFacts extends AcmeFacts {
   /** the deploy key the live release was deployed with (layout.ts deployed), if its deploy ended well */
   deployed?: string
   /** what the project's settings said when the live release was deployed (recorded with its key) */
-  settings?: SettingsRead
+  projectSettings?: ProjectSettings
 }
 
 /**
@@ -110,14 +110,15 @@ export function parseFacts(stdout: string): HostFacts {
     deployed: /^[0-9a-f]{64}$/.test(values.get('deployed') ?? '')
       ? values.get('deployed')
       : undefined,
-    settings: recordedSettings(values.get('settings') ?? ''),
+    projectSettings: recordedSettings(values.get('settings') ?? ''),
     ...parseAcmeFacts(values)
   }
 }
 
 /** The settings recorded with the deploy key: base64 of the JSON the Django process printed. */
-function recordedSettings(base64: string): SettingsRead | undefined {
-  return /^[A-Za-z0-9+/]+=*$/.test(base64)
+function recordedSettings(base64: string): ProjectSettings | undefined {
+  const printed = /^[A-Za-z0-9+/]+=*$/.test(base64)
     ? settingsObject(Buffer.from(base64, 'base64').toString('utf8'))
     : undefined
+  return printed && projectSettings(printed)
 }

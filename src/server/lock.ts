@@ -5,7 +5,6 @@ import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
 import { layout } from './layout.js'
 import { unitPrefix } from './sandbox.js'
-import type { Step } from './step.js'
 
 /** The lock command's exit code when another deploy held the lock for the whole wait. */
 export const LOCK_BUSY = 75
@@ -58,22 +57,19 @@ export function lockCommand(
     raw('cat > /dev/null'),
     sh`systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`,
     // A step still running as root (a switch finishing after the connection dropped) ends
-    // before the next deploy may start: each holds the steps lock (holdingStepsLock).
+    // before the next deploy may start: the executor sends each holding the steps lock (holdingStepsLock).
     sh`flock -x -w ${Math.ceil(s.commandTimeoutMs / 1000) + 10} ${stepsLock} true || true`,
     sh`: > ${lock}`
   )
 }
 
-/** The step, holding the steps lock (shared) for as long as it or anything it started runs. */
-export function holdingStepsLock(s: Settings, step: Step): Step {
+/**
+ * A step's script, holding the steps lock (shared) for as long as it or anything it started runs.
+ * The executor (remote/executor.ts) sends every step so.
+ */
+export function holdingStepsLock(s: Settings, command: ShellText): ShellText {
   const { stepsLock } = layout(s)
-  return {
-    ...step,
-    command: script(
-      sh`if [ -f ${stepsLock} ]; then exec 8<${stepsLock}; flock -s 8; fi`,
-      step.command
-    )
-  }
+  return script(sh`if [ -f ${stepsLock} ]; then exec 8<${stepsLock}; flock -s 8; fi`, command)
 }
 
 export type LockProgress =

@@ -11,7 +11,7 @@ import { layout } from './layout.js'
 import { BACKUP_FN, checkClientTools, databaseKind, PLAN_FN, workFolder } from './migrations.js'
 import { sealRelease } from './release.js'
 import { asRoot, type BoundaryOp } from './boundary.js'
-import { SETTINGS_CHANGED, SETTINGS_FN, type SettingsRead } from './discover.js'
+import { SETTINGS_CHANGED, SETTINGS_FN, type ProjectSettings } from './discover.js'
 import type { Step } from './step.js'
 
 /** What the process does; the order is fixed (DJANGO_PY). */
@@ -29,7 +29,7 @@ export interface DjangoWork {
    * The plan was made with the live release's settings (not read from this one): the process
    * reads them first, and stops before anything else when they say other things now.
    */
-  settings?: { expect: SettingsRead; hosts: string[] }
+  settings?: { expect: NonNullable<ProjectSettings['printed']>; hosts: string[] }
 }
 
 /**

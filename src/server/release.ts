@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto'
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
 import { LEGACY_FAILED_MARK, layout, RELEASE_ID } from './layout.js'
-import type { SettingsRead } from './discover.js'
+import type { ProjectSettings } from './discover.js'
 import { asRoot, NOT_READY, type BoundaryOp } from './boundary.js'
 import { asApp, unitPrefix } from './sandbox.js'
 import type { Step } from './step.js'
@@ -390,11 +390,12 @@ export function pruneStep(
   live: string,
   previous: string,
   deployKey?: string | null,
-  settings?: SettingsRead
+  projectSettings?: ProjectSettings
 ): Step {
   const p = layout(s)
   const key = `${p.deployed}/${live}`
-  const read = settings ? Buffer.from(JSON.stringify(settings)).toString('base64') : ''
+  const printed = projectSettings?.printed
+  const read = printed ? Buffer.from(JSON.stringify(printed)).toString('base64') : ''
   return {
     id: 'prune',
     phase: 'cleanup',

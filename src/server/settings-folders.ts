@@ -3,7 +3,7 @@
 
 import type { FolderBelow, SitePaths } from '../render/nginx.js'
 import type { Settings } from '../settings.js'
-import type { DjangoFacts } from './discover.js'
+import type { ProjectSettings } from './discover.js'
 import { layout, releaseCodeProblem, settingsFolderProblem } from './layout.js'
 import { compressCache, sharedLocation, sharedPaths } from './shared.js'
 
@@ -13,9 +13,9 @@ import { compressCache, sharedLocation, sharedPaths } from './shared.js'
  * whatever the settings printed; the data the app writes (SQLite files, the file storage,
  * django-compressor's cache) is never in its own code; the cache is a folder below its root.
  */
-export function foundFolderProblem(
+export function projectFolderProblem(
   s: Settings,
-  found: DjangoFacts,
+  projectSettings: ProjectSettings,
   target: string
 ): string | undefined {
   const shared = `${s.deployPath}/shared`
@@ -29,8 +29,8 @@ export function foundFolderProblem(
       `a folder of the app's own with the input media-root.`
   }
   const folders: Array<[string, string | undefined]> = [
-    ['STATIC_ROOT', found.staticRoot],
-    ['MEDIA_ROOT', found.mediaRoot]
+    ['STATIC_ROOT', projectSettings.staticRoot],
+    ['MEDIA_ROOT', projectSettings.mediaRoot]
   ]
   for (const [setting, path] of folders) {
     const problem = path && settingsFolderProblem(s, path, target, [s.staticRoot, s.mediaRoot])
@@ -38,18 +38,18 @@ export function foundFolderProblem(
       return `${setting} in the project's settings is ${path}, ${problem}; ${refused}. ${instead[setting]}`
   }
   const data: Array<[string, string | undefined]> = [
-    ...(found.sqlite ?? []).map((file): [string, string] => [
+    ...(projectSettings.sqlite ?? []).map((file): [string, string] => [
       'the SQLite database in DATABASES',
       file
     ]),
-    ['the file storage (STORAGES)', found.storage],
-    ["django-compressor's online cache", compressCache(found)]
+    ['the file storage (STORAGES)', projectSettings.storage],
+    ["django-compressor's online cache", compressCache(projectSettings)]
   ]
   const release = layout(s).release(target)
   for (const [what, path] of data) {
     // The release itself is where Django's file storage points while MEDIA_ROOT is unset (''):
     // nothing is kept in shared/ or handed to the app for it.
-    const unset = path === release && path === found.storage
+    const unset = path === release && path === projectSettings.storage
     const problem = path && !unset && releaseCodeProblem(s, path, target)
     if (problem)
       return (
@@ -58,9 +58,9 @@ export function foundFolderProblem(
         `itself) or under ${shared}.`
       )
   }
-  if (found.compress?.outputProblem)
+  if (projectSettings.compress?.outputProblem)
     return (
-      `${found.compress.outputProblem}; ${refused}. Leave it unset (CACHE, its default) or ` +
+      `${projectSettings.compress.outputProblem}; ${refused}. Leave it unset (CACHE, its default) or ` +
       `name a folder of its own, e.g. COMPRESS_OUTPUT_DIR = 'CACHE'.`
     )
   return undefined
@@ -70,7 +70,7 @@ export function foundFolderProblem(
  * The nginx locations: inputs win over the project's settings. A folder inside the release is
  * served through `current`, so static files switch (and roll back) with the release.
  */
-export function sitePaths(s: Settings, id: string, found: DjangoFacts): SitePaths {
+export function sitePaths(s: Settings, id: string, projectSettings: ProjectSettings): SitePaths {
   const p = layout(s)
   const release = p.release(id)
   const viaCurrent = (folder?: string) =>
@@ -78,10 +78,10 @@ export function sitePaths(s: Settings, id: string, found: DjangoFacts): SitePath
       ? p.current + folder.slice(release.length)
       : folder
   return {
-    staticUrl: s.staticUrl ?? found.staticUrl,
-    staticRoot: s.staticRoot ?? viaCurrent(found.staticRoot),
-    mediaUrl: s.mediaUrl ?? found.mediaUrl,
-    mediaRoot: s.mediaRoot ?? viaCurrent(found.mediaRoot)
+    staticUrl: s.staticUrl ?? projectSettings.staticUrl,
+    staticRoot: s.staticRoot ?? viaCurrent(projectSettings.staticRoot),
+    mediaUrl: s.mediaUrl ?? projectSettings.mediaUrl,
+    mediaRoot: s.mediaRoot ?? viaCurrent(projectSettings.mediaRoot)
   }
 }
 
@@ -91,11 +91,15 @@ export function sitePaths(s: Settings, id: string, found: DjangoFacts): SitePath
  * in shared/ (MEDIA_ROOT in the release) is served from there, and one below a served folder
  * (django-compressor's online cache in STATIC_ROOT) gets a location of its own.
  */
-export function servedPaths(s: Settings, target: string, found: DjangoFacts): SitePaths {
-  const site = sitePaths(s, target, found)
+export function servedPaths(
+  s: Settings,
+  target: string,
+  projectSettings: ProjectSettings
+): SitePaths {
+  const site = sitePaths(s, target, projectSettings)
   const p = layout(s)
   const release = p.release(target)
-  const shared = sharedPaths(s, target, found)
+  const shared = sharedPaths(s, target, projectSettings)
   // A folder served through `current`, as the release's path; undefined for any other.
   const inRelease = (root?: string) =>
     root !== undefined && (root === p.current || root.startsWith(`${p.current}/`))

@@ -5,7 +5,7 @@
 
 import type { Settings } from '../settings.js'
 import { raw, script, sh } from '../shell.js'
-import type { DjangoFacts } from './discover.js'
+import type { ProjectSettings } from './discover.js'
 import { layout } from './layout.js'
 import { asRoot, type BoundaryOp } from './boundary.js'
 import { asApp } from './sandbox.js'
@@ -25,7 +25,11 @@ function below(folder: string, path: string | undefined): string | undefined {
 }
 
 /** The release's shared paths: the input's first, then what the settings keep in the release. */
-export function sharedPaths(s: Settings, id: string, found: DjangoFacts): SharedPath[] {
+export function sharedPaths(
+  s: Settings,
+  id: string,
+  projectSettings: ProjectSettings
+): SharedPath[] {
   const release = layout(s).release(id)
   const candidates: Array<[string | undefined, SharedPath['kind'], string]> = [
     ...s.sharedPaths.map((p): [string, SharedPath['kind'], string] => [
@@ -33,14 +37,16 @@ export function sharedPaths(s: Settings, id: string, found: DjangoFacts): Shared
       p.endsWith('/') ? 'folder' : 'file',
       'shared-paths'
     ]),
-    ...(found.sqlite ?? []).map((file): [string | undefined, SharedPath['kind'], string] => [
-      below(release, file),
-      'file',
-      'the SQLite database in DATABASES'
-    ]),
-    [below(release, found.mediaRoot), 'folder', 'MEDIA_ROOT'],
-    [below(release, found.storage), 'folder', 'the file storage (STORAGES)'],
-    [below(release, compressCache(found)), 'folder', "django-compressor's online cache"]
+    ...(projectSettings.sqlite ?? []).map(
+      (file): [string | undefined, SharedPath['kind'], string] => [
+        below(release, file),
+        'file',
+        'the SQLite database in DATABASES'
+      ]
+    ),
+    [below(release, projectSettings.mediaRoot), 'folder', 'MEDIA_ROOT'],
+    [below(release, projectSettings.storage), 'folder', 'the file storage (STORAGES)'],
+    [below(release, compressCache(projectSettings)), 'folder', "django-compressor's online cache"]
   ]
   const paths: SharedPath[] = []
   for (const [path, kind, why] of candidates) {
@@ -54,9 +60,9 @@ export function sharedPaths(s: Settings, id: string, found: DjangoFacts): Shared
 }
 
 /** Where django-compressor writes at run time (online mode), or undefined. */
-export function compressCache(found: DjangoFacts): string | undefined {
-  const c = found.compress
-  const root = c?.root ?? found.staticRoot
+export function compressCache(projectSettings: ProjectSettings): string | undefined {
+  const c = projectSettings.compress
+  const root = c?.root ?? projectSettings.staticRoot
   return c && c.enabled && !c.offline && root ? `${root}/${c.output}` : undefined
 }
 
