@@ -16,13 +16,8 @@ import { type HostReport, writeReport } from './report/report.js'
 import { untrustedLines } from './report/untrusted.js'
 import { createRollout, rollOut, type Rollout } from './rollout.js'
 import { dotenvText, releaseClock, venvKey } from './server/release.js'
-import {
-  InputError,
-  readSettings,
-  secretValues,
-  type HostAddress,
-  type Settings
-} from './settings.js'
+import { InputError, readSettings } from './inputs/settings.js'
+import { secretValues, type HostAddress, type Settings } from './settings.js'
 import { requirementsFiles, type RequirementsFile } from './workspace.js'
 import { actionDigest, deployKey, sourceDigest } from './deploy-key.js'
 import type { HostFacts } from './server/inspect.js'

@@ -3,7 +3,7 @@
 // release or no source, the settings of the release that exists), and the live files. It prints
 // the deploy's own plan and the diff.
 
-import { describeServer } from '../render/asgi.js'
+import { describeServer } from '../asgi.js'
 import { assumedSettings, planSteps, type Plan } from '../plan.js'
 import { configDiff, parseConfigFiles, readConfigStep } from '../server/config.js'
 import type { DjangoFacts } from '../server/discover.js'
