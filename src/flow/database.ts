@@ -2,7 +2,7 @@
 // plan, the backup, a rollback's schema), so host.ts only decides when to say them.
 
 import { stagingSteps, type Plan } from '../plan.js'
-import { StepError } from '../remote/executor.js'
+import { StepError } from '../server/cause.js'
 import { discoverStep, parseDjangoFacts, rebaseFound } from '../server/discover.js'
 import type { HostFacts } from '../server/inspect.js'
 import { stagedRelease } from '../server/layout.js'

@@ -5,7 +5,6 @@
 
 import { assumedSettings, planRun, type Plan, type Secure } from '../plan.js'
 import type { RunResult } from '../remote/connection.js'
-import { StepError } from '../remote/executor.js'
 import type { GateResult, HostReport } from '../report/report.js'
 import { parseServerFacts, type ServerFacts } from '../server/asgi.js'
 import { acmeProblem, parseCertificateStep, type CertificateFacts } from '../server/acme.js'
@@ -23,7 +22,7 @@ import { parseProcessStates, type ProcessState } from '../server/processes.js'
 import { stayedDownMessage } from './processes.js'
 import { DatabaseWatch, failureNote } from './database.js'
 import { dryRun } from './dry-run.js'
-import { DISK_FULL, hintFor } from '../report/cause.js'
+import { DISK_FULL, hintFor, StepError } from '../server/cause.js'
 import {
   acmeRefusedMessage,
   diskFullMessage,

@@ -2,7 +2,7 @@
 // traffic reached it: the exception the journal has, the cause, that nothing was switched, a hint.
 
 import type { Plan } from '../plan.js'
-import { hintFor } from '../report/cause.js'
+import { hintFor } from '../server/cause.js'
 import { parseErrors, type HealthResult } from '../server/health.js'
 import type { Settings } from '../settings.js'
 

@@ -1,7 +1,7 @@
 // What the flow tells a person besides the steps' own output, built from what it learnt: pure.
 
 import type { Plan } from '../plan.js'
-import { StepError } from '../remote/executor.js'
+import { StepError } from '../server/cause.js'
 import { acmeHint } from '../server/acme.js'
 import type { RunResult } from '../remote/connection.js'
 import type { HealthResult } from '../server/health.js'

@@ -3,7 +3,7 @@
 
 import type { Plan } from '../plan.js'
 import type { RunResult } from '../remote/connection.js'
-import { causeOf, hintFor } from '../report/cause.js'
+import { causeOf, hintFor } from '../server/cause.js'
 import { parseConfigFiles } from '../server/config.js'
 import { parseStayedDown, processDiff } from '../server/processes.js'
 import type { Step } from '../server/step.js'
