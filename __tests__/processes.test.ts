@@ -8,7 +8,7 @@ import {
 } from '../src/render/processes.js'
 import { deploymentOutcome } from '../src/report/deployment.js'
 import type { HostReport } from '../src/report/report.js'
-import type { HostFacts } from '../src/server/inspect.js'
+import type { HostFacts } from '../src/server/facts.js'
 import { parseFacts } from '../src/server/inspect.js'
 import { parseProcessStates, processDiff, processFiles } from '../src/server/processes.js'
 import { readSettings } from '../src/inputs/settings.js'

@@ -1,5 +1,5 @@
 // Typed settings for unit tests of the pure parts, as readSettings would return them.
-import type { HostFacts } from '../src/server/inspect.js'
+import type { HostFacts } from '../src/server/facts.js'
 import { InputError } from '../src/inputs/settings.js'
 import type { Settings } from '../src/settings.js'
 

@@ -8,7 +8,7 @@ import type { RunResult } from '../remote/connection.js'
 import type { GateResult, HostReport } from '../report/report.js'
 import { parseServerFacts, type ServerFacts } from '../server/asgi.js'
 import { acmeProblem, parseCertificateStep, type CertificateFacts } from '../server/acme.js'
-import { GATE_FAILED } from '../server/config.js'
+import { GATE_FAILED } from '../server/step-script.js'
 import {
   djangoFacts,
   SETTINGS_CHANGED,
@@ -17,7 +17,8 @@ import {
   type SettingsRead
 } from '../server/discover.js'
 import { parseErrors, parseHealth, type HealthResult } from '../server/health.js'
-import { inspectStep, parseFacts, type HostFacts } from '../server/inspect.js'
+import type { HostFacts } from '../server/facts.js'
+import { inspectStep, parseFacts } from '../server/inspect.js'
 import { parseProcessStates, type ProcessState } from '../server/processes.js'
 import { stayedDownMessage } from './processes.js'
 import { DatabaseWatch, failureNote } from './database.js'
