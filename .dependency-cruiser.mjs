@@ -4,7 +4,7 @@
 // __tests__/layers.test.ts checks that these rules pass on src/ and catch what they must.
 
 /** The layers, top first. A module of src/ is in exactly one. */
-const LAYERS = [
+export const LAYERS = [
   { name: 'entry', path: '^src/(index|post|esm-globals)\\.ts$' },
   { name: 'main', path: '^src/main\\.ts$' },
   // The outside world: the inputs, SSH, GitHub, the runner's files and HTTP.
@@ -72,6 +72,20 @@ export default {
       severity: 'error',
       from: {},
       to: { path: '^src/', pathNot: LAYERS.map((layer) => layer.path) }
+    },
+    {
+      name: 'ssh-only-in-remote',
+      comment: 'the SSH client is used in remote/ alone',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/remote/' },
+      to: { path: '(^|/)node-ssh(/|$)' }
+    },
+    {
+      name: 'github-only-in-report',
+      comment: "GitHub's API is used in report/ alone",
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/report/' },
+      to: { path: '(^|/)@actions/github(/|$)' }
     },
     {
       name: 'runner-files-only-in-workspace-and-archive',

@@ -1,7 +1,7 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 6656:
+/***/ 5158:
 /***/ ((module) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
@@ -21,16 +21,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7703:
+/***/ 7057:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
 
-var errors = __nccwpck_require__(6656);
-var types = __nccwpck_require__(254);
+var errors = __nccwpck_require__(5158);
+var types = __nccwpck_require__(3536);
 
-var Reader = __nccwpck_require__(1996);
-var Writer = __nccwpck_require__(9816);
+var Reader = __nccwpck_require__(2742);
+var Writer = __nccwpck_require__(5174);
 
 
 // --- Exports
@@ -55,16 +55,16 @@ for (var e in errors) {
 
 /***/ }),
 
-/***/ 1996:
+/***/ 2742:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
 
 var assert = __nccwpck_require__(2613);
-var Buffer = (__nccwpck_require__(2803).Buffer);
+var Buffer = (__nccwpck_require__(8581).Buffer);
 
-var ASN1 = __nccwpck_require__(254);
-var errors = __nccwpck_require__(6656);
+var ASN1 = __nccwpck_require__(3536);
+var errors = __nccwpck_require__(5158);
 
 
 // --- Globals
@@ -324,7 +324,7 @@ module.exports = Reader;
 
 /***/ }),
 
-/***/ 254:
+/***/ 3536:
 /***/ ((module) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
@@ -367,15 +367,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9816:
+/***/ 5174:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
 
 var assert = __nccwpck_require__(2613);
-var Buffer = (__nccwpck_require__(2803).Buffer);
-var ASN1 = __nccwpck_require__(254);
-var errors = __nccwpck_require__(6656);
+var Buffer = (__nccwpck_require__(8581).Buffer);
+var ASN1 = __nccwpck_require__(3536);
+var errors = __nccwpck_require__(5158);
 
 
 // --- Globals
@@ -691,7 +691,7 @@ module.exports = Writer;
 
 /***/ }),
 
-/***/ 9837:
+/***/ 7787:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
@@ -699,7 +699,7 @@ module.exports = Writer;
 // If you have no idea what ASN.1 or BER is, see this:
 // ftp://ftp.rsa.com/pub/pkcs/ascii/layman.asc
 
-var Ber = __nccwpck_require__(7703);
+var Ber = __nccwpck_require__(7057);
 
 
 
@@ -718,12 +718,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 686:
+/***/ 676:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-var crypto_hash_sha512 = (__nccwpck_require__(668).lowlevel).crypto_hash;
+var crypto_hash_sha512 = (__nccwpck_require__(9262).lowlevel).crypto_hash;
 
 /*
  * This file is a 1:1 port from the OpenBSD blowfish.c and bcrypt_pbkdf.c. As a
@@ -1281,19 +1281,19 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4982:
+/***/ 5324:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const binding = __nccwpck_require__(7318);
+const binding = __nccwpck_require__(1721);
 
 module.exports = binding.getCPUInfo;
 
 
 /***/ }),
 
-/***/ 6543:
+/***/ 7165:
 /***/ ((module) => {
 
 
@@ -1328,14 +1328,14 @@ module.exports = isStream;
 
 /***/ }),
 
-/***/ 6512:
+/***/ 3678:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const fs = __nccwpck_require__(9896);
 const path = __nccwpck_require__(6928);
 const {promisify} = __nccwpck_require__(9023);
-const semver = __nccwpck_require__(9318);
+const semver = __nccwpck_require__(4436);
 
 const useNativeRecursiveOption = semver.satisfies(process.version, '>=10.12.0');
 
@@ -1491,13 +1491,13 @@ module.exports.sync = (input, options) => {
 
 /***/ }),
 
-/***/ 4006:
+/***/ 636:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const pico = __nccwpck_require__(8016);
-const utils = __nccwpck_require__(4059);
+const pico = __nccwpck_require__(1366);
+const utils = __nccwpck_require__(5313);
 
 function picomatch(glob, options, returnState = false) {
   // default to os.platform()
@@ -1515,7 +1515,7 @@ module.exports = picomatch;
 
 /***/ }),
 
-/***/ 5595:
+/***/ 4701:
 /***/ ((module) => {
 
 
@@ -1706,13 +1706,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8265:
+/***/ 9915:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const constants = __nccwpck_require__(5595);
-const utils = __nccwpck_require__(4059);
+const constants = __nccwpck_require__(4701);
+const utils = __nccwpck_require__(5313);
 
 /**
  * Constants
@@ -3138,15 +3138,15 @@ module.exports = parse;
 
 /***/ }),
 
-/***/ 8016:
+/***/ 1366:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const scan = __nccwpck_require__(1781);
-const parse = __nccwpck_require__(8265);
-const utils = __nccwpck_require__(4059);
-const constants = __nccwpck_require__(5595);
+const scan = __nccwpck_require__(5607);
+const parse = __nccwpck_require__(9915);
+const utils = __nccwpck_require__(5313);
+const constants = __nccwpck_require__(4701);
 const isObject = val => val && typeof val === 'object' && !Array.isArray(val);
 
 /**
@@ -3506,12 +3506,12 @@ module.exports = picomatch;
 
 /***/ }),
 
-/***/ 1781:
+/***/ 5607:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const utils = __nccwpck_require__(4059);
+const utils = __nccwpck_require__(5313);
 const {
   CHAR_ASTERISK,             /* * */
   CHAR_AT,                   /* @ */
@@ -3528,7 +3528,7 @@ const {
   CHAR_RIGHT_CURLY_BRACE,    /* } */
   CHAR_RIGHT_PARENTHESES,    /* ) */
   CHAR_RIGHT_SQUARE_BRACKET  /* ] */
-} = __nccwpck_require__(5595);
+} = __nccwpck_require__(4701);
 
 const isPathSeparator = code => {
   return code === CHAR_FORWARD_SLASH || code === CHAR_BACKWARD_SLASH;
@@ -3916,7 +3916,7 @@ module.exports = scan;
 
 /***/ }),
 
-/***/ 4059:
+/***/ 5313:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 /*global navigator*/
@@ -3927,7 +3927,7 @@ const {
   REGEX_REMOVE_BACKSLASH,
   REGEX_SPECIAL_CHARS,
   REGEX_SPECIAL_CHARS_GLOBAL
-} = __nccwpck_require__(5595);
+} = __nccwpck_require__(4701);
 
 exports.isObject = val => val !== null && typeof val === 'object' && !Array.isArray(val);
 exports.hasRegexChars = str => REGEX_SPECIAL_CHARS.test(str);
@@ -3995,7 +3995,7 @@ exports.basename = (path, { windows } = {}) => {
 
 /***/ }),
 
-/***/ 2803:
+/***/ 8581:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /* eslint-disable node/no-deprecated-api */
@@ -4079,7 +4079,7 @@ module.exports = safer
 
 /***/ }),
 
-/***/ 9318:
+/***/ 4436:
 /***/ ((module, exports) => {
 
 exports = module.exports = SemVer
@@ -5934,7 +5934,7 @@ function coerce (version, options) {
 
 /***/ }),
 
-/***/ 4646:
+/***/ 7516:
 /***/ ((module) => {
 
 module.exports = shellescape;
@@ -5958,18 +5958,18 @@ function shellescape(a) {
 
 /***/ }),
 
-/***/ 6591:
+/***/ 3785:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-exports.quote = __nccwpck_require__(5335);
-exports.parse = __nccwpck_require__(2696);
+exports.quote = __nccwpck_require__(393);
+exports.parse = __nccwpck_require__(654);
 
 
 /***/ }),
 
-/***/ 2696:
+/***/ 654:
 /***/ ((module) => {
 
 
@@ -6358,7 +6358,7 @@ module.exports = function parse(s, env, opts) {
 
 /***/ }),
 
-/***/ 5335:
+/***/ 393:
 /***/ ((module) => {
 
 
@@ -6450,7 +6450,7 @@ module.exports = function quote(xs) {
 
 /***/ }),
 
-/***/ 5683:
+/***/ 2997:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -6463,8 +6463,8 @@ const {
 
 const {
   CHANNEL_EXTENDED_DATATYPE: { STDERR },
-} = __nccwpck_require__(4020);
-const { bufferSlice } = __nccwpck_require__(2184);
+} = __nccwpck_require__(7270);
+const { bufferSlice } = __nccwpck_require__(9342);
 
 const PACKET_SIZE = 32 * 1024;
 const MAX_WINDOW = 2 * 1024 * 1024;
@@ -6752,7 +6752,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3849:
+/***/ 2167:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -6763,14 +6763,14 @@ const { resolve } = __nccwpck_require__(6928);
 const { readFile } = __nccwpck_require__(9896);
 const { execFile, spawn } = __nccwpck_require__(5317);
 
-const { isParsedKey, parseKey } = __nccwpck_require__(1789);
+const { isParsedKey, parseKey } = __nccwpck_require__(9623);
 
 const {
   makeBufferParser,
   readUInt32BE,
   writeUInt32BE,
   writeUInt32LE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(9342);
 
 function once(cb) {
   let called = false;
@@ -7882,7 +7882,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6297:
+/***/ 2475:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // TODO:
@@ -7917,11 +7917,11 @@ const {
   SUPPORTED_KEX,
   SUPPORTED_MAC,
   SUPPORTED_SERVER_HOST_KEY,
-} = __nccwpck_require__(4020);
-const { init: cryptoInit } = __nccwpck_require__(2888);
-const Protocol = __nccwpck_require__(7841);
-const { parseKey } = __nccwpck_require__(1789);
-const { SFTP } = __nccwpck_require__(4996);
+} = __nccwpck_require__(7270);
+const { init: cryptoInit } = __nccwpck_require__(826);
+const Protocol = __nccwpck_require__(9443);
+const { parseKey } = __nccwpck_require__(9623);
+const { SFTP } = __nccwpck_require__(8538);
 const {
   bufferCopy,
   makeBufferParser,
@@ -7929,23 +7929,23 @@ const {
   readUInt32BE,
   sigSSHToASN1,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(9342);
 
-const { AgentContext, createAgent, isAgent } = __nccwpck_require__(3849);
+const { AgentContext, createAgent, isAgent } = __nccwpck_require__(2167);
 const {
   Channel,
   MAX_WINDOW,
   PACKET_SIZE,
   windowAdjust,
   WINDOW_THRESHOLD,
-} = __nccwpck_require__(5683);
+} = __nccwpck_require__(2997);
 const {
   ChannelManager,
   generateAlgorithmList,
   isWritable,
   onChannelOpenFailure,
   onCHANNEL_CLOSE,
-} = __nccwpck_require__(2137);
+} = __nccwpck_require__(6755);
 
 const bufferParser = makeBufferParser();
 const sigParser = makeBufferParser();
@@ -10065,7 +10065,7 @@ module.exports = Client;
 
 /***/ }),
 
-/***/ 137:
+/***/ 5403:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -10092,7 +10092,7 @@ for (const ctor of [HttpAgent, HttpsAgent]) {
       const dstPort = options.port;
 
       if (Client === undefined)
-        Client = __nccwpck_require__(6297);
+        Client = __nccwpck_require__(2475);
 
       const client = new Client();
       let triedForward = false;
@@ -10156,7 +10156,7 @@ function decorateStream(stream, ctor, options) {
 
 /***/ }),
 
-/***/ 5472:
+/***/ 3122:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -10168,33 +10168,33 @@ const {
   CygwinAgent,
   OpenSSHAgent,
   PageantAgent,
-} = __nccwpck_require__(3849);
+} = __nccwpck_require__(2167);
 const {
   SSHTTPAgent: HTTPAgent,
   SSHTTPSAgent: HTTPSAgent,
-} = __nccwpck_require__(137);
-const { parseKey } = __nccwpck_require__(1789);
+} = __nccwpck_require__(5403);
+const { parseKey } = __nccwpck_require__(9623);
 const {
   flagsToString,
   OPEN_MODE,
   STATUS_CODE,
   stringToFlags,
-} = __nccwpck_require__(4996);
+} = __nccwpck_require__(8538);
 
 module.exports = {
   AgentProtocol,
   BaseAgent,
   createAgent,
-  Client: __nccwpck_require__(6297),
+  Client: __nccwpck_require__(2475),
   CygwinAgent,
   HTTPAgent,
   HTTPSAgent,
   OpenSSHAgent,
   PageantAgent,
-  Server: __nccwpck_require__(2605),
+  Server: __nccwpck_require__(151),
   utils: {
     parseKey,
-    ...__nccwpck_require__(3489),
+    ...__nccwpck_require__(4727),
     sftp: {
       flagsToString,
       OPEN_MODE,
@@ -10207,7 +10207,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3489:
+/***/ 4727:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -10220,10 +10220,10 @@ const {
   randomBytes,
 } = __nccwpck_require__(6982);
 
-const { Ber } = __nccwpck_require__(9837);
-const bcrypt_pbkdf = (__nccwpck_require__(686).pbkdf);
+const { Ber } = __nccwpck_require__(7787);
+const bcrypt_pbkdf = (__nccwpck_require__(676).pbkdf);
 
-const { CIPHER_INFO } = __nccwpck_require__(2888);
+const { CIPHER_INFO } = __nccwpck_require__(826);
 
 const SALT_LEN = 16;
 const DEFAULT_ROUNDS = 16;
@@ -10796,7 +10796,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7841:
+/***/ 9443:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /*
@@ -10841,7 +10841,7 @@ module.exports = {
 
 const { inspect } = __nccwpck_require__(9023);
 
-const { bindingAvailable, NullCipher, NullDecipher } = __nccwpck_require__(2888);
+const { bindingAvailable, NullCipher, NullDecipher } = __nccwpck_require__(826);
 const {
   COMPAT_CHECKS,
   DISCONNECT_REASON,
@@ -10849,18 +10849,18 @@ const {
   MESSAGE,
   SIGNALS,
   TERMINAL_MODE,
-} = __nccwpck_require__(4020);
+} = __nccwpck_require__(7270);
 const {
   DEFAULT_KEXINIT_CLIENT,
   DEFAULT_KEXINIT_SERVER,
   KexInit,
   kexinit,
   onKEXPayload,
-} = __nccwpck_require__(4637);
+} = __nccwpck_require__(5491);
 const {
   parseKey,
-} = __nccwpck_require__(1789);
-const MESSAGE_HANDLERS = __nccwpck_require__(9244);
+} = __nccwpck_require__(9623);
+const MESSAGE_HANDLERS = __nccwpck_require__(1262);
 const {
   bufferCopy,
   bufferFill,
@@ -10868,15 +10868,15 @@ const {
   convertSignature,
   sendPacket,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(9342);
 const {
   PacketReader,
   PacketWriter,
   ZlibPacketReader,
   ZlibPacketWriter,
-} = __nccwpck_require__(4592);
+} = __nccwpck_require__(3590);
 
-const MODULE_VER = (__nccwpck_require__(8342)/* .version */ .rE);
+const MODULE_VER = (__nccwpck_require__(6965)/* .version */ .rE);
 
 const VALID_DISCONNECT_REASONS = new Map(
   Object.values(DISCONNECT_REASON).map((n) => [n, 1])
@@ -12939,7 +12939,7 @@ module.exports = Protocol;
 
 /***/ }),
 
-/***/ 4996:
+/***/ 8538:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -12960,7 +12960,7 @@ const {
   bufferSlice,
   makeBufferParser,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(9342);
 
 const ATTR = {
   SIZE: 0x00000001,
@@ -16540,7 +16540,7 @@ const {
   ERR_INVALID_ARG_TYPE,
   ERR_OUT_OF_RANGE,
   validateNumber
-} = __nccwpck_require__(3208);
+} = __nccwpck_require__(5086);
 
 const kMinPoolSpace = 128;
 
@@ -16998,7 +16998,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4020:
+/***/ 7270:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -17007,10 +17007,10 @@ const crypto = __nccwpck_require__(6982);
 
 let cpuInfo;
 try {
-  cpuInfo = __nccwpck_require__(4982)();
+  cpuInfo = __nccwpck_require__(5324)();
 } catch {}
 
-const { bindingAvailable, CIPHER_INFO, MAC_INFO } = __nccwpck_require__(2888);
+const { bindingAvailable, CIPHER_INFO, MAC_INFO } = __nccwpck_require__(826);
 
 const eddsaSupported = (() => {
   if (typeof crypto.sign === 'function'
@@ -17361,7 +17361,7 @@ module.exports.DISCONNECT_REASON_BY_VALUE =
 
 /***/ }),
 
-/***/ 2888:
+/***/ 826:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // TODO:
@@ -17376,7 +17376,7 @@ const {
   createCipheriv, createDecipheriv, createHmac, randomFillSync, timingSafeEqual
 } = __nccwpck_require__(6982);
 
-const { readUInt32BE, writeUInt32BE } = __nccwpck_require__(2184);
+const { readUInt32BE, writeUInt32BE } = __nccwpck_require__(9342);
 
 const FastBuffer = Buffer[Symbol.species];
 const MAX_SEQNO = 2 ** 32 - 1;
@@ -17393,7 +17393,7 @@ let AESGCMDecipher;
 let ChaChaPolyDecipher;
 let GenericDecipher;
 try {
-  binding = __nccwpck_require__(490);
+  binding = __nccwpck_require__(1797);
   ({ AESGCMCipher, ChaChaPolyCipher, GenericCipher,
      AESGCMDecipher, ChaChaPolyDecipher, GenericDecipher } = binding);
 } catch {}
@@ -18947,7 +18947,7 @@ module.exports = {
     // eslint-disable-next-line no-async-promise-executor
     return new Promise(async (resolve, reject) => {
       try {
-        POLY1305_WASM_MODULE = await __nccwpck_require__(7830)();
+        POLY1305_WASM_MODULE = await __nccwpck_require__(448)();
         POLY1305_RESULT_MALLOC = POLY1305_WASM_MODULE._malloc(16);
         poly1305_auth = POLY1305_WASM_MODULE.cwrap(
           'poly1305_auth',
@@ -18970,7 +18970,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7830:
+/***/ 448:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -19017,15 +19017,15 @@ else {}
 
 /***/ }),
 
-/***/ 9244:
+/***/ 1262:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const MESSAGE_HANDLERS = new Array(256);
 [
-  (__nccwpck_require__(4637).HANDLERS),
-  __nccwpck_require__(9964),
+  (__nccwpck_require__(5491).HANDLERS),
+  __nccwpck_require__(6126),
 ].forEach((handlers) => {
   // eslint-disable-next-line prefer-const
   for (let [type, handler] of Object.entries(handlers)) {
@@ -19040,7 +19040,7 @@ module.exports = MESSAGE_HANDLERS;
 
 /***/ }),
 
-/***/ 9964:
+/***/ 6126:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -19051,18 +19051,18 @@ const {
   doFatalError,
   sigSSHToASN1,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(9342);
 
 const {
   CHANNEL_OPEN_FAILURE,
   COMPAT,
   MESSAGE,
   TERMINAL_MODE,
-} = __nccwpck_require__(4020);
+} = __nccwpck_require__(7270);
 
 const {
   parseKey,
-} = __nccwpck_require__(1789);
+} = __nccwpck_require__(9623);
 
 const TERMINAL_MODE_BY_VALUE =
   Array.from(Object.entries(TERMINAL_MODE))
@@ -20332,7 +20332,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4637:
+/***/ 5491:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -20348,7 +20348,7 @@ const {
   randomFillSync,
 } = __nccwpck_require__(6982);
 
-const { Ber } = __nccwpck_require__(9837);
+const { Ber } = __nccwpck_require__(7787);
 
 const {
   COMPAT,
@@ -20360,14 +20360,14 @@ const {
   DEFAULT_COMPRESSION,
   DISCONNECT_REASON,
   MESSAGE,
-} = __nccwpck_require__(4020);
+} = __nccwpck_require__(7270);
 const {
   CIPHER_INFO,
   createCipher,
   createDecipher,
   MAC_INFO,
-} = __nccwpck_require__(2888);
-const { parseDERKey } = __nccwpck_require__(1789);
+} = __nccwpck_require__(826);
+const { parseDERKey } = __nccwpck_require__(9623);
 const {
   bufferFill,
   bufferParser,
@@ -20376,13 +20376,13 @@ const {
   FastBuffer,
   sigSSHToASN1,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(9342);
 const {
   PacketReader,
   PacketWriter,
   ZlibPacketReader,
   ZlibPacketWriter,
-} = __nccwpck_require__(4592);
+} = __nccwpck_require__(3590);
 
 let MESSAGE_HANDLERS;
 
@@ -22126,7 +22126,7 @@ function onKEXPayload(state, payload) {
       case MESSAGE.UNIMPLEMENTED:
       case MESSAGE.DEBUG:
         if (!MESSAGE_HANDLERS)
-          MESSAGE_HANDLERS = __nccwpck_require__(9244);
+          MESSAGE_HANDLERS = __nccwpck_require__(1262);
         return MESSAGE_HANDLERS[type](this, payload);
     }
   }
@@ -22134,7 +22134,7 @@ function onKEXPayload(state, payload) {
   switch (type) {
     case MESSAGE.DISCONNECT:
       if (!MESSAGE_HANDLERS)
-        MESSAGE_HANDLERS = __nccwpck_require__(9244);
+        MESSAGE_HANDLERS = __nccwpck_require__(1262);
       return MESSAGE_HANDLERS[type](this, payload);
     case MESSAGE.KEXINIT:
       if (!state.firstPacket) {
@@ -22247,7 +22247,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1789:
+/***/ 9623:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // TODO:
@@ -22269,18 +22269,18 @@ const {
 } = __nccwpck_require__(6982);
 const supportedOpenSSLCiphers = getCiphers();
 
-const { Ber } = __nccwpck_require__(9837);
-const bcrypt_pbkdf = (__nccwpck_require__(686).pbkdf);
+const { Ber } = __nccwpck_require__(7787);
+const bcrypt_pbkdf = (__nccwpck_require__(676).pbkdf);
 
-const { CIPHER_INFO } = __nccwpck_require__(2888);
-const { eddsaSupported, SUPPORTED_CIPHER } = __nccwpck_require__(4020);
+const { CIPHER_INFO } = __nccwpck_require__(826);
+const { eddsaSupported, SUPPORTED_CIPHER } = __nccwpck_require__(7270);
 const {
   bufferSlice,
   makeBufferParser,
   readString,
   readUInt32BE,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(9342);
 
 const SYM_HASH_ALGO = Symbol('Hash Algorithm');
 const SYM_PRIV_PEM = Symbol('Private key PEM');
@@ -23738,7 +23738,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3208:
+/***/ 5086:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -23860,12 +23860,12 @@ exports.validateNumber = function validateNumber(value, name) {
 
 /***/ }),
 
-/***/ 2184:
+/***/ 9342:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Ber = (__nccwpck_require__(9837).Ber);
+const Ber = (__nccwpck_require__(7787).Ber);
 
 let DISCONNECT_REASON;
 
@@ -24036,7 +24036,7 @@ module.exports = {
   doFatalError: (protocol, msg, level, reason) => {
     let err;
     if (DISCONNECT_REASON === undefined)
-      ({ DISCONNECT_REASON } = __nccwpck_require__(4020));
+      ({ DISCONNECT_REASON } = __nccwpck_require__(7270));
     if (msg instanceof Error) {
       // doFatalError(protocol, err[, reason])
       err = msg;
@@ -24223,7 +24223,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4592:
+/***/ 3590:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -24485,7 +24485,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2605:
+/***/ 151:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // TODO:
@@ -24513,13 +24513,13 @@ const {
   SUPPORTED_KEX,
   SUPPORTED_MAC,
   SUPPORTED_SERVER_HOST_KEY,
-} = __nccwpck_require__(4020);
-const { init: cryptoInit } = __nccwpck_require__(2888);
-const { KexInit } = __nccwpck_require__(4637);
-const { parseKey } = __nccwpck_require__(1789);
-const Protocol = __nccwpck_require__(7841);
-const { SFTP } = __nccwpck_require__(4996);
-const { writeUInt32BE } = __nccwpck_require__(2184);
+} = __nccwpck_require__(7270);
+const { init: cryptoInit } = __nccwpck_require__(826);
+const { KexInit } = __nccwpck_require__(5491);
+const { parseKey } = __nccwpck_require__(9623);
+const Protocol = __nccwpck_require__(9443);
+const { SFTP } = __nccwpck_require__(8538);
+const { writeUInt32BE } = __nccwpck_require__(9342);
 
 const {
   Channel,
@@ -24527,7 +24527,7 @@ const {
   PACKET_SIZE,
   windowAdjust,
   WINDOW_THRESHOLD,
-} = __nccwpck_require__(5683);
+} = __nccwpck_require__(2997);
 
 const {
   ChannelManager,
@@ -24535,7 +24535,7 @@ const {
   isWritable,
   onChannelOpenFailure,
   onCHANNEL_CLOSE,
-} = __nccwpck_require__(2137);
+} = __nccwpck_require__(6755);
 
 const MAX_PENDING_AUTHS = 10;
 
@@ -25872,12 +25872,12 @@ module.exports.IncomingClient = Client;
 
 /***/ }),
 
-/***/ 2137:
+/***/ 6755:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { SFTP } = __nccwpck_require__(4996);
+const { SFTP } = __nccwpck_require__(8538);
 
 const MAX_CHANNEL = 2 ** 32 - 1;
 
@@ -26215,15 +26215,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 770:
+/***/ 408:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-module.exports = __nccwpck_require__(218);
+module.exports = __nccwpck_require__(376);
 
 
 /***/ }),
 
-/***/ 218:
+/***/ 376:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -26494,7 +26494,7 @@ exports.debug = debug; // for test
 
 /***/ }),
 
-/***/ 668:
+/***/ 9262:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 (function(nacl) {
@@ -28889,33 +28889,33 @@ nacl.setPRNG = function(fn) {
 
 /***/ }),
 
-/***/ 6752:
+/***/ 4718:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Client = __nccwpck_require__(3701)
-const Dispatcher = __nccwpck_require__(883)
-const Pool = __nccwpck_require__(628)
-const BalancedPool = __nccwpck_require__(837)
-const Agent = __nccwpck_require__(7405)
-const ProxyAgent = __nccwpck_require__(6672)
-const EnvHttpProxyAgent = __nccwpck_require__(3137)
-const RetryAgent = __nccwpck_require__(50)
-const errors = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
+const Client = __nccwpck_require__(271)
+const Dispatcher = __nccwpck_require__(2377)
+const Pool = __nccwpck_require__(8014)
+const BalancedPool = __nccwpck_require__(3207)
+const Agent = __nccwpck_require__(5539)
+const ProxyAgent = __nccwpck_require__(9710)
+const EnvHttpProxyAgent = __nccwpck_require__(6699)
+const RetryAgent = __nccwpck_require__(9176)
+const errors = __nccwpck_require__(6593)
+const util = __nccwpck_require__(5386)
 const { InvalidArgumentError } = errors
-const api = __nccwpck_require__(6615)
-const buildConnector = __nccwpck_require__(9136)
-const MockClient = __nccwpck_require__(7365)
-const MockAgent = __nccwpck_require__(7501)
-const MockPool = __nccwpck_require__(4004)
-const mockErrors = __nccwpck_require__(2429)
-const RetryHandler = __nccwpck_require__(7816)
-const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(2581)
-const DecoratorHandler = __nccwpck_require__(8155)
-const RedirectHandler = __nccwpck_require__(8754)
-const createRedirectInterceptor = __nccwpck_require__(5092)
+const api = __nccwpck_require__(5889)
+const buildConnector = __nccwpck_require__(5106)
+const MockClient = __nccwpck_require__(2839)
+const MockAgent = __nccwpck_require__(587)
+const MockPool = __nccwpck_require__(3926)
+const mockErrors = __nccwpck_require__(5347)
+const RetryHandler = __nccwpck_require__(3174)
+const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(4743)
+const DecoratorHandler = __nccwpck_require__(6949)
+const RedirectHandler = __nccwpck_require__(3216)
+const createRedirectInterceptor = __nccwpck_require__(5306)
 
 Object.assign(Dispatcher.prototype, api)
 
@@ -28933,10 +28933,10 @@ module.exports.DecoratorHandler = DecoratorHandler
 module.exports.RedirectHandler = RedirectHandler
 module.exports.createRedirectInterceptor = createRedirectInterceptor
 module.exports.interceptors = {
-  redirect: __nccwpck_require__(1514),
-  retry: __nccwpck_require__(2026),
-  dump: __nccwpck_require__(8060),
-  dns: __nccwpck_require__(379)
+  redirect: __nccwpck_require__(1068),
+  retry: __nccwpck_require__(9636),
+  dump: __nccwpck_require__(5786),
+  dns: __nccwpck_require__(6149)
 }
 
 module.exports.buildConnector = buildConnector
@@ -28998,7 +28998,7 @@ function makeDispatcher (fn) {
 module.exports.setGlobalDispatcher = setGlobalDispatcher
 module.exports.getGlobalDispatcher = getGlobalDispatcher
 
-const fetchImpl = (__nccwpck_require__(4398).fetch)
+const fetchImpl = (__nccwpck_require__(6860).fetch)
 module.exports.fetch = async function fetch (init, options = undefined) {
   try {
     return await fetchImpl(init, options)
@@ -29010,39 +29010,39 @@ module.exports.fetch = async function fetch (init, options = undefined) {
     throw err
   }
 }
-module.exports.Headers = __nccwpck_require__(660).Headers
-module.exports.Response = __nccwpck_require__(9051).Response
-module.exports.Request = __nccwpck_require__(9967).Request
-module.exports.FormData = __nccwpck_require__(5910).FormData
+module.exports.Headers = __nccwpck_require__(5662).Headers
+module.exports.Response = __nccwpck_require__(9317).Response
+module.exports.Request = __nccwpck_require__(3713).Request
+module.exports.FormData = __nccwpck_require__(8440).FormData
 module.exports.File = globalThis.File ?? (__nccwpck_require__(4573).File)
-module.exports.FileReader = __nccwpck_require__(8355).FileReader
+module.exports.FileReader = __nccwpck_require__(4881).FileReader
 
-const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(1059)
+const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(8709)
 
 module.exports.setGlobalOrigin = setGlobalOrigin
 module.exports.getGlobalOrigin = getGlobalOrigin
 
-const { CacheStorage } = __nccwpck_require__(3245)
-const { kConstruct } = __nccwpck_require__(109)
+const { CacheStorage } = __nccwpck_require__(7403)
+const { kConstruct } = __nccwpck_require__(8271)
 
 // Cache & CacheStorage are tightly coupled with fetch. Even if it may run
 // in an older version of Node, it doesn't have any use without fetch.
 module.exports.caches = new CacheStorage(kConstruct)
 
-const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(9061)
+const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(8495)
 
 module.exports.deleteCookie = deleteCookie
 module.exports.getCookies = getCookies
 module.exports.getSetCookies = getSetCookies
 module.exports.setCookie = setCookie
 
-const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(1900)
+const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(782)
 
 module.exports.parseMIMEType = parseMIMEType
 module.exports.serializeAMimeType = serializeAMimeType
 
-const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(5188)
-module.exports.WebSocket = __nccwpck_require__(3726).WebSocket
+const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(6814)
+module.exports.WebSocket = __nccwpck_require__(3435).WebSocket
 module.exports.CloseEvent = CloseEvent
 module.exports.ErrorEvent = ErrorEvent
 module.exports.MessageEvent = MessageEvent
@@ -29058,18 +29058,18 @@ module.exports.MockPool = MockPool
 module.exports.MockAgent = MockAgent
 module.exports.mockErrors = mockErrors
 
-const { EventSource } = __nccwpck_require__(1238)
+const { EventSource } = __nccwpck_require__(6376)
 
 module.exports.EventSource = EventSource
 
 
 /***/ }),
 
-/***/ 158:
+/***/ 6128:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { addAbortListener } = __nccwpck_require__(3440)
-const { RequestAbortedError } = __nccwpck_require__(8707)
+const { addAbortListener } = __nccwpck_require__(5386)
+const { RequestAbortedError } = __nccwpck_require__(6593)
 
 const kListener = Symbol('kListener')
 const kSignal = Symbol('kSignal')
@@ -29129,16 +29129,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2279:
+/***/ 2574:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { addSignal, removeSignal } = __nccwpck_require__(158)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(6593)
+const util = __nccwpck_require__(5386)
+const { addSignal, removeSignal } = __nccwpck_require__(6128)
 
 class ConnectHandler extends AsyncResource {
   constructor (opts, callback) {
@@ -29244,7 +29244,7 @@ module.exports = connect
 
 /***/ }),
 
-/***/ 6862:
+/***/ 884:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -29258,10 +29258,10 @@ const {
   InvalidArgumentError,
   InvalidReturnValueError,
   RequestAbortedError
-} = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
+} = __nccwpck_require__(6593)
+const util = __nccwpck_require__(5386)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(158)
+const { addSignal, removeSignal } = __nccwpck_require__(6128)
 const assert = __nccwpck_require__(4589)
 
 const kResume = Symbol('resume')
@@ -29502,16 +29502,16 @@ module.exports = pipeline
 
 /***/ }),
 
-/***/ 4043:
+/***/ 865:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { Readable } = __nccwpck_require__(9927)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(7655)
+const { Readable } = __nccwpck_require__(3897)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(6593)
+const util = __nccwpck_require__(5386)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(6425)
 const { AsyncResource } = __nccwpck_require__(6698)
 
 class RequestHandler extends AsyncResource {
@@ -29723,18 +29723,18 @@ module.exports.RequestHandler = RequestHandler
 
 /***/ }),
 
-/***/ 3560:
+/***/ 4754:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { finished, PassThrough } = __nccwpck_require__(7075)
-const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(7655)
+const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(6593)
+const util = __nccwpck_require__(5386)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(6425)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(158)
+const { addSignal, removeSignal } = __nccwpck_require__(6128)
 
 class StreamHandler extends AsyncResource {
   constructor (opts, factory, callback) {
@@ -29950,15 +29950,15 @@ module.exports = stream
 
 /***/ }),
 
-/***/ 1882:
+/***/ 3408:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(8707)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(6593)
 const { AsyncResource } = __nccwpck_require__(6698)
-const util = __nccwpck_require__(3440)
-const { addSignal, removeSignal } = __nccwpck_require__(158)
+const util = __nccwpck_require__(5386)
+const { addSignal, removeSignal } = __nccwpck_require__(6128)
 const assert = __nccwpck_require__(4589)
 
 class UpgradeHandler extends AsyncResource {
@@ -30065,21 +30065,21 @@ module.exports = upgrade
 
 /***/ }),
 
-/***/ 6615:
+/***/ 5889:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-module.exports.request = __nccwpck_require__(4043)
-module.exports.stream = __nccwpck_require__(3560)
-module.exports.pipeline = __nccwpck_require__(6862)
-module.exports.upgrade = __nccwpck_require__(1882)
-module.exports.connect = __nccwpck_require__(2279)
+module.exports.request = __nccwpck_require__(865)
+module.exports.stream = __nccwpck_require__(4754)
+module.exports.pipeline = __nccwpck_require__(884)
+module.exports.upgrade = __nccwpck_require__(3408)
+module.exports.connect = __nccwpck_require__(2574)
 
 
 /***/ }),
 
-/***/ 9927:
+/***/ 3897:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Ported from https://github.com/nodejs/undici/pull/907
@@ -30088,9 +30088,9 @@ module.exports.connect = __nccwpck_require__(2279)
 
 const assert = __nccwpck_require__(4589)
 const { Readable } = __nccwpck_require__(7075)
-const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { ReadableStreamFrom } = __nccwpck_require__(3440)
+const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(6593)
+const util = __nccwpck_require__(5386)
+const { ReadableStreamFrom } = __nccwpck_require__(5386)
 
 const kConsume = Symbol('kConsume')
 const kReading = Symbol('kReading')
@@ -30471,15 +30471,15 @@ module.exports = { Readable: BodyReadable, chunksDecode }
 
 /***/ }),
 
-/***/ 7655:
+/***/ 6425:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 const assert = __nccwpck_require__(4589)
 const {
   ResponseStatusCodeError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(6593)
 
-const { chunksDecode } = __nccwpck_require__(9927)
+const { chunksDecode } = __nccwpck_require__(3897)
 const CHUNK_LIMIT = 128 * 1024
 
 async function getResolveErrorBodyCallback ({ callback, body, contentType, statusCode, statusMessage, headers }) {
@@ -30571,16 +30571,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9136:
+/***/ 5106:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const net = __nccwpck_require__(7030)
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(3440)
-const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(8707)
-const timers = __nccwpck_require__(6603)
+const util = __nccwpck_require__(5386)
+const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(6593)
+const timers = __nccwpck_require__(5929)
 
 function noop () {}
 
@@ -30818,7 +30818,7 @@ module.exports = buildConnector
 
 /***/ }),
 
-/***/ 735:
+/***/ 4037:
 /***/ ((module) => {
 
 
@@ -30943,7 +30943,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2414:
+/***/ 6644:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -31152,7 +31152,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8707:
+/***/ 6593:
 /***/ ((module) => {
 
 
@@ -31584,7 +31584,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4655:
+/***/ 8957:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -31592,7 +31592,7 @@ module.exports = {
 const {
   InvalidArgumentError,
   NotSupportedError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(6593)
 const assert = __nccwpck_require__(4589)
 const {
   isValidHTTPToken,
@@ -31607,9 +31607,9 @@ const {
   validateHandler,
   getServerName,
   normalizedMethodRecords
-} = __nccwpck_require__(3440)
-const { channels } = __nccwpck_require__(2414)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(735)
+} = __nccwpck_require__(5386)
+const { channels } = __nccwpck_require__(6644)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(4037)
 
 // Verifies that a given path is valid does not contain control chars \x00 to \x20
 const invalidPathRegex = /[^\u0021-\u00ff]/
@@ -32073,7 +32073,7 @@ module.exports = Request
 
 /***/ }),
 
-/***/ 6443:
+/***/ 3377:
 /***/ ((module) => {
 
 module.exports = {
@@ -32147,7 +32147,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7752:
+/***/ 3838:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -32155,7 +32155,7 @@ module.exports = {
 const {
   wellknownHeaderNames,
   headerNameLowerCasedRecord
-} = __nccwpck_require__(735)
+} = __nccwpck_require__(4037)
 
 class TstNode {
   /** @type {any} */
@@ -32306,13 +32306,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3440:
+/***/ 5386:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(6443)
+const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(3377)
 const { IncomingMessage } = __nccwpck_require__(7067)
 const stream = __nccwpck_require__(7075)
 const net = __nccwpck_require__(7030)
@@ -32320,9 +32320,9 @@ const { Blob } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 const { stringify } = __nccwpck_require__(1792)
 const { EventEmitter: EE } = __nccwpck_require__(8474)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(735)
-const { tree } = __nccwpck_require__(7752)
+const { InvalidArgumentError } = __nccwpck_require__(6593)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(4037)
+const { tree } = __nccwpck_require__(3838)
 
 const [nodeMajor, nodeMinor] = process.versions.node.split('.').map(v => Number(v))
 
@@ -33032,18 +33032,18 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7405:
+/***/ 5539:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError } = __nccwpck_require__(8707)
-const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(6443)
-const DispatcherBase = __nccwpck_require__(1841)
-const Pool = __nccwpck_require__(628)
-const Client = __nccwpck_require__(3701)
-const util = __nccwpck_require__(3440)
-const createRedirectInterceptor = __nccwpck_require__(5092)
+const { InvalidArgumentError } = __nccwpck_require__(6593)
+const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(3377)
+const DispatcherBase = __nccwpck_require__(803)
+const Pool = __nccwpck_require__(8014)
+const Client = __nccwpck_require__(271)
+const util = __nccwpck_require__(5386)
+const createRedirectInterceptor = __nccwpck_require__(5306)
 
 const kOnConnect = Symbol('onConnect')
 const kOnDisconnect = Symbol('onDisconnect')
@@ -33172,7 +33172,7 @@ module.exports = Agent
 
 /***/ }),
 
-/***/ 837:
+/***/ 3207:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -33180,7 +33180,7 @@ module.exports = Agent
 const {
   BalancedPoolMissingUpstreamError,
   InvalidArgumentError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(6593)
 const {
   PoolBase,
   kClients,
@@ -33188,10 +33188,10 @@ const {
   kAddClient,
   kRemoveClient,
   kGetDispatcher
-} = __nccwpck_require__(2128)
-const Pool = __nccwpck_require__(628)
-const { kUrl, kInterceptors } = __nccwpck_require__(6443)
-const { parseOrigin } = __nccwpck_require__(3440)
+} = __nccwpck_require__(1278)
+const Pool = __nccwpck_require__(8014)
+const { kUrl, kInterceptors } = __nccwpck_require__(3377)
+const { parseOrigin } = __nccwpck_require__(5386)
 const kFactory = Symbol('factory')
 
 const kOptions = Symbol('options')
@@ -33388,7 +33388,7 @@ module.exports = BalancedPool
 
 /***/ }),
 
-/***/ 637:
+/***/ 8939:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -33396,9 +33396,9 @@ module.exports = BalancedPool
 /* global WebAssembly */
 
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(3440)
-const { channels } = __nccwpck_require__(2414)
-const timers = __nccwpck_require__(6603)
+const util = __nccwpck_require__(5386)
+const { channels } = __nccwpck_require__(6644)
+const timers = __nccwpck_require__(5929)
 const {
   RequestContentLengthMismatchError,
   ResponseContentLengthMismatchError,
@@ -33411,7 +33411,7 @@ const {
   BodyTimeoutError,
   HTTPParserError,
   ResponseExceededMaxSizeError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(6593)
 const {
   kUrl,
   kReset,
@@ -33444,9 +33444,9 @@ const {
   kOnError,
   kResume,
   kHTTPContext
-} = __nccwpck_require__(6443)
+} = __nccwpck_require__(3377)
 
-const constants = __nccwpck_require__(2824)
+const constants = __nccwpck_require__(6402)
 const EMPTY_BUF = Buffer.alloc(0)
 const FastBuffer = Buffer[Symbol.species]
 const addListener = util.addListener
@@ -33458,11 +33458,11 @@ const kSocketUsed = Symbol('kSocketUsed')
 let extractBody
 
 async function lazyllhttp () {
-  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(3870) : undefined
+  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(9240) : undefined
 
   let mod
   try {
-    mod = await WebAssembly.compile(__nccwpck_require__(3434))
+    mod = await WebAssembly.compile(__nccwpck_require__(9968))
   } catch (e) {
     /* istanbul ignore next */
 
@@ -33470,7 +33470,7 @@ async function lazyllhttp () {
     // being enabled, but the occurring of this other error
     // * https://github.com/emscripten-core/emscripten/issues/11495
     // got me to remove that check to avoid breaking Node 12.
-    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(3870))
+    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(9240))
   }
 
   return await WebAssembly.instantiate(mod, {
@@ -34385,7 +34385,7 @@ function writeH1 (client, request) {
 
   if (util.isFormDataLike(body)) {
     if (!extractBody) {
-      extractBody = (__nccwpck_require__(4492).extractBody)
+      extractBody = (__nccwpck_require__(6962).extractBody)
     }
 
     const [bodyStream, contentType] = extractBody(body)
@@ -34908,7 +34908,7 @@ module.exports = connectH1
 
 /***/ }),
 
-/***/ 8788:
+/***/ 7726:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -34916,13 +34916,13 @@ module.exports = connectH1
 const assert = __nccwpck_require__(4589)
 const { errorMonitor } = __nccwpck_require__(8474)
 const { pipeline } = __nccwpck_require__(7075)
-const util = __nccwpck_require__(3440)
+const util = __nccwpck_require__(5386)
 const {
   RequestContentLengthMismatchError,
   RequestAbortedError,
   SocketError,
   InformationalError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(6593)
 const {
   kUrl,
   kReset,
@@ -34941,7 +34941,7 @@ const {
   kResume,
   kSize,
   kHTTPContext
-} = __nccwpck_require__(6443)
+} = __nccwpck_require__(3377)
 
 const kOpenStreams = Symbol('open streams')
 
@@ -35347,7 +35347,7 @@ function writeH2 (client, request) {
   let contentLength = util.bodyLength(body)
 
   if (util.isFormDataLike(body)) {
-    extractBody ??= (__nccwpck_require__(4492).extractBody)
+    extractBody ??= (__nccwpck_require__(6962).extractBody)
 
     const [bodyStream, contentType] = extractBody(body)
     headers['content-type'] = contentType
@@ -35707,7 +35707,7 @@ module.exports = connectH2
 
 /***/ }),
 
-/***/ 3701:
+/***/ 271:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // @ts-check
@@ -35717,16 +35717,16 @@ module.exports = connectH2
 const assert = __nccwpck_require__(4589)
 const net = __nccwpck_require__(7030)
 const http = __nccwpck_require__(7067)
-const util = __nccwpck_require__(3440)
-const { channels } = __nccwpck_require__(2414)
-const Request = __nccwpck_require__(4655)
-const DispatcherBase = __nccwpck_require__(1841)
+const util = __nccwpck_require__(5386)
+const { channels } = __nccwpck_require__(6644)
+const Request = __nccwpck_require__(8957)
+const DispatcherBase = __nccwpck_require__(803)
 const {
   InvalidArgumentError,
   InformationalError,
   ClientDestroyedError
-} = __nccwpck_require__(8707)
-const buildConnector = __nccwpck_require__(9136)
+} = __nccwpck_require__(6593)
+const buildConnector = __nccwpck_require__(5106)
 const {
   kUrl,
   kServerName,
@@ -35768,9 +35768,9 @@ const {
   kHTTPContext,
   kMaxConcurrentStreams,
   kResume
-} = __nccwpck_require__(6443)
-const connectH1 = __nccwpck_require__(637)
-const connectH2 = __nccwpck_require__(8788)
+} = __nccwpck_require__(3377)
+const connectH1 = __nccwpck_require__(8939)
+const connectH2 = __nccwpck_require__(7726)
 let deprecatedInterceptorWarned = false
 
 const kClosedResolve = Symbol('kClosedResolve')
@@ -36078,7 +36078,7 @@ class Client extends DispatcherBase {
   }
 }
 
-const createRedirectInterceptor = __nccwpck_require__(5092)
+const createRedirectInterceptor = __nccwpck_require__(5306)
 
 function onError (client, err) {
   if (
@@ -36338,19 +36338,19 @@ module.exports = Client
 
 /***/ }),
 
-/***/ 1841:
+/***/ 803:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const buffer = __nccwpck_require__(4573)
-const Dispatcher = __nccwpck_require__(883)
+const Dispatcher = __nccwpck_require__(2377)
 const {
   ClientDestroyedError,
   ClientClosedError,
   InvalidArgumentError
-} = __nccwpck_require__(8707)
-const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(6443)
+} = __nccwpck_require__(6593)
+const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(3377)
 
 const kOnDestroyed = Symbol('onDestroyed')
 const kOnClosed = Symbol('onClosed')
@@ -36553,7 +36553,7 @@ module.exports = DispatcherBase
 
 /***/ }),
 
-/***/ 883:
+/***/ 2377:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -36625,15 +36625,15 @@ module.exports = Dispatcher
 
 /***/ }),
 
-/***/ 3137:
+/***/ 6699:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(1841)
-const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(6443)
-const ProxyAgent = __nccwpck_require__(6672)
-const Agent = __nccwpck_require__(7405)
+const DispatcherBase = __nccwpck_require__(803)
+const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(3377)
+const ProxyAgent = __nccwpck_require__(9710)
+const Agent = __nccwpck_require__(5539)
 
 const DEFAULT_PORTS = {
   'http:': 80,
@@ -36792,7 +36792,7 @@ module.exports = EnvHttpProxyAgent
 
 /***/ }),
 
-/***/ 4660:
+/***/ 2190:
 /***/ ((module) => {
 
 /* eslint-disable */
@@ -36916,15 +36916,15 @@ module.exports = class FixedQueue {
 
 /***/ }),
 
-/***/ 2128:
+/***/ 1278:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(1841)
-const FixedQueue = __nccwpck_require__(4660)
-const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(6443)
-const PoolStats = __nccwpck_require__(3246)
+const DispatcherBase = __nccwpck_require__(803)
+const FixedQueue = __nccwpck_require__(2190)
+const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(3377)
+const PoolStats = __nccwpck_require__(1680)
 
 const kClients = Symbol('clients')
 const kNeedDrain = Symbol('needDrain')
@@ -37117,10 +37117,10 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3246:
+/***/ 1680:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(6443)
+const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(3377)
 const kPool = Symbol('pool')
 
 class PoolStats {
@@ -37158,7 +37158,7 @@ module.exports = PoolStats
 
 /***/ }),
 
-/***/ 628:
+/***/ 8014:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -37169,14 +37169,14 @@ const {
   kNeedDrain,
   kAddClient,
   kGetDispatcher
-} = __nccwpck_require__(2128)
-const Client = __nccwpck_require__(3701)
+} = __nccwpck_require__(1278)
+const Client = __nccwpck_require__(271)
 const {
   InvalidArgumentError
-} = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { kUrl, kInterceptors } = __nccwpck_require__(6443)
-const buildConnector = __nccwpck_require__(9136)
+} = __nccwpck_require__(6593)
+const util = __nccwpck_require__(5386)
+const { kUrl, kInterceptors } = __nccwpck_require__(3377)
+const buildConnector = __nccwpck_require__(5106)
 
 const kOptions = Symbol('options')
 const kConnections = Symbol('connections')
@@ -37272,19 +37272,19 @@ module.exports = Pool
 
 /***/ }),
 
-/***/ 6672:
+/***/ 9710:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(6443)
+const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(3377)
 const { URL } = __nccwpck_require__(3136)
-const Agent = __nccwpck_require__(7405)
-const Pool = __nccwpck_require__(628)
-const DispatcherBase = __nccwpck_require__(1841)
-const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(8707)
-const buildConnector = __nccwpck_require__(9136)
-const Client = __nccwpck_require__(3701)
+const Agent = __nccwpck_require__(5539)
+const Pool = __nccwpck_require__(8014)
+const DispatcherBase = __nccwpck_require__(803)
+const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(6593)
+const buildConnector = __nccwpck_require__(5106)
+const Client = __nccwpck_require__(271)
 
 const kAgent = Symbol('proxy agent')
 const kClient = Symbol('proxy client')
@@ -37553,13 +37553,13 @@ module.exports = ProxyAgent
 
 /***/ }),
 
-/***/ 50:
+/***/ 9176:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Dispatcher = __nccwpck_require__(883)
-const RetryHandler = __nccwpck_require__(7816)
+const Dispatcher = __nccwpck_require__(2377)
+const RetryHandler = __nccwpck_require__(3174)
 
 class RetryAgent extends Dispatcher {
   #agent = null
@@ -37595,7 +37595,7 @@ module.exports = RetryAgent
 
 /***/ }),
 
-/***/ 2581:
+/***/ 4743:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -37603,8 +37603,8 @@ module.exports = RetryAgent
 // We include a version number for the Dispatcher API. In case of breaking changes,
 // this version number must be increased to avoid conflicts.
 const globalDispatcher = Symbol.for('undici.globalDispatcher.1')
-const { InvalidArgumentError } = __nccwpck_require__(8707)
-const Agent = __nccwpck_require__(7405)
+const { InvalidArgumentError } = __nccwpck_require__(6593)
+const Agent = __nccwpck_require__(5539)
 
 if (getGlobalDispatcher() === undefined) {
   setGlobalDispatcher(new Agent())
@@ -37634,7 +37634,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8155:
+/***/ 6949:
 /***/ ((module) => {
 
 
@@ -37685,15 +37685,15 @@ module.exports = class DecoratorHandler {
 
 /***/ }),
 
-/***/ 8754:
+/***/ 3216:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(3440)
-const { kBodyUsed } = __nccwpck_require__(6443)
+const util = __nccwpck_require__(5386)
+const { kBodyUsed } = __nccwpck_require__(3377)
 const assert = __nccwpck_require__(4589)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
+const { InvalidArgumentError } = __nccwpck_require__(6593)
 const EE = __nccwpck_require__(8474)
 
 const redirectableStatusCodes = [300, 301, 302, 303, 307, 308]
@@ -37924,20 +37924,20 @@ module.exports = RedirectHandler
 
 /***/ }),
 
-/***/ 7816:
+/***/ 3174:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const assert = __nccwpck_require__(4589)
 
-const { kRetryHandlerDefaultRetry } = __nccwpck_require__(6443)
-const { RequestRetryError } = __nccwpck_require__(8707)
+const { kRetryHandlerDefaultRetry } = __nccwpck_require__(3377)
+const { RequestRetryError } = __nccwpck_require__(6593)
 const {
   isDisturbed,
   parseHeaders,
   parseRangeHeader,
   wrapRequestBody
-} = __nccwpck_require__(3440)
+} = __nccwpck_require__(5386)
 
 function calculateRetryAfterHeader (retryAfter) {
   const current = Date.now()
@@ -38368,14 +38368,14 @@ module.exports = RetryHandler
 
 /***/ }),
 
-/***/ 379:
+/***/ 6149:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const { isIP } = __nccwpck_require__(7030)
 const { lookup } = __nccwpck_require__(610)
-const DecoratorHandler = __nccwpck_require__(8155)
-const { InvalidArgumentError, InformationalError } = __nccwpck_require__(8707)
+const DecoratorHandler = __nccwpck_require__(6949)
+const { InvalidArgumentError, InformationalError } = __nccwpck_require__(6593)
 const maxInt = Math.pow(2, 31) - 1
 
 class DNSInstance {
@@ -38750,14 +38750,14 @@ module.exports = interceptorOpts => {
 
 /***/ }),
 
-/***/ 8060:
+/***/ 5786:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(3440)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(8707)
-const DecoratorHandler = __nccwpck_require__(8155)
+const util = __nccwpck_require__(5386)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(6593)
+const DecoratorHandler = __nccwpck_require__(6949)
 
 class DumpHandler extends DecoratorHandler {
   #maxSize = 1024 * 1024
@@ -38880,12 +38880,12 @@ module.exports = createDumpInterceptor
 
 /***/ }),
 
-/***/ 5092:
+/***/ 5306:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const RedirectHandler = __nccwpck_require__(8754)
+const RedirectHandler = __nccwpck_require__(3216)
 
 function createRedirectInterceptor ({ maxRedirections: defaultMaxRedirections }) {
   return (dispatch) => {
@@ -38908,11 +38908,11 @@ module.exports = createRedirectInterceptor
 
 /***/ }),
 
-/***/ 1514:
+/***/ 1068:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RedirectHandler = __nccwpck_require__(8754)
+const RedirectHandler = __nccwpck_require__(3216)
 
 module.exports = opts => {
   const globalMaxRedirections = opts?.maxRedirections
@@ -38939,11 +38939,11 @@ module.exports = opts => {
 
 /***/ }),
 
-/***/ 2026:
+/***/ 9636:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RetryHandler = __nccwpck_require__(7816)
+const RetryHandler = __nccwpck_require__(3174)
 
 module.exports = globalOpts => {
   return dispatch => {
@@ -38965,13 +38965,13 @@ module.exports = globalOpts => {
 
 /***/ }),
 
-/***/ 2824:
+/***/ 6402:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.SPECIAL_HEADERS = exports.HEADER_STATE = exports.MINOR = exports.MAJOR = exports.CONNECTION_TOKEN_CHARS = exports.HEADER_CHARS = exports.TOKEN = exports.STRICT_TOKEN = exports.HEX = exports.URL_CHAR = exports.STRICT_URL_CHAR = exports.USERINFO_CHARS = exports.MARK = exports.ALPHANUM = exports.NUM = exports.HEX_MAP = exports.NUM_MAP = exports.ALPHA = exports.FINISH = exports.H_METHOD_MAP = exports.METHOD_MAP = exports.METHODS_RTSP = exports.METHODS_ICE = exports.METHODS_HTTP = exports.METHODS = exports.LENIENT_FLAGS = exports.FLAGS = exports.TYPE = exports.ERROR = void 0;
-const utils_1 = __nccwpck_require__(172);
+const utils_1 = __nccwpck_require__(6650);
 // C headers
 var ERROR;
 (function (ERROR) {
@@ -39249,7 +39249,7 @@ exports.SPECIAL_HEADERS = {
 
 /***/ }),
 
-/***/ 3870:
+/***/ 9240:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -39261,7 +39261,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 3434:
+/***/ 9968:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -39273,7 +39273,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 172:
+/***/ 6650:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -39294,13 +39294,13 @@ exports.enumToMap = enumToMap;
 
 /***/ }),
 
-/***/ 7501:
+/***/ 587:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kClients } = __nccwpck_require__(6443)
-const Agent = __nccwpck_require__(7405)
+const { kClients } = __nccwpck_require__(3377)
+const Agent = __nccwpck_require__(5539)
 const {
   kAgent,
   kMockAgentSet,
@@ -39311,14 +39311,14 @@ const {
   kGetNetConnect,
   kOptions,
   kFactory
-} = __nccwpck_require__(1117)
-const MockClient = __nccwpck_require__(7365)
-const MockPool = __nccwpck_require__(4004)
-const { matchValue, buildMockOptions } = __nccwpck_require__(3397)
-const { InvalidArgumentError, UndiciError } = __nccwpck_require__(8707)
-const Dispatcher = __nccwpck_require__(883)
-const Pluralizer = __nccwpck_require__(1529)
-const PendingInterceptorsFormatter = __nccwpck_require__(6142)
+} = __nccwpck_require__(2539)
+const MockClient = __nccwpck_require__(2839)
+const MockPool = __nccwpck_require__(3926)
+const { matchValue, buildMockOptions } = __nccwpck_require__(463)
+const { InvalidArgumentError, UndiciError } = __nccwpck_require__(6593)
+const Dispatcher = __nccwpck_require__(2377)
+const Pluralizer = __nccwpck_require__(39)
+const PendingInterceptorsFormatter = __nccwpck_require__(2708)
 
 class MockAgent extends Dispatcher {
   constructor (opts) {
@@ -39461,14 +39461,14 @@ module.exports = MockAgent
 
 /***/ }),
 
-/***/ 7365:
+/***/ 2839:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Client = __nccwpck_require__(3701)
-const { buildMockDispatch } = __nccwpck_require__(3397)
+const Client = __nccwpck_require__(271)
+const { buildMockDispatch } = __nccwpck_require__(463)
 const {
   kDispatches,
   kMockAgent,
@@ -39477,10 +39477,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(1117)
-const { MockInterceptor } = __nccwpck_require__(1511)
-const Symbols = __nccwpck_require__(6443)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
+} = __nccwpck_require__(2539)
+const { MockInterceptor } = __nccwpck_require__(7073)
+const Symbols = __nccwpck_require__(3377)
+const { InvalidArgumentError } = __nccwpck_require__(6593)
 
 /**
  * MockClient provides an API that extends the Client to influence the mockDispatches.
@@ -39527,12 +39527,12 @@ module.exports = MockClient
 
 /***/ }),
 
-/***/ 2429:
+/***/ 5347:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { UndiciError } = __nccwpck_require__(8707)
+const { UndiciError } = __nccwpck_require__(6593)
 
 const kMockNotMatchedError = Symbol.for('undici.error.UND_MOCK_ERR_MOCK_NOT_MATCHED')
 
@@ -39562,12 +39562,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1511:
+/***/ 7073:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(3397)
+const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(463)
 const {
   kDispatches,
   kDispatchKey,
@@ -39575,9 +39575,9 @@ const {
   kDefaultTrailers,
   kContentLength,
   kMockDispatch
-} = __nccwpck_require__(1117)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
-const { buildURL } = __nccwpck_require__(3440)
+} = __nccwpck_require__(2539)
+const { InvalidArgumentError } = __nccwpck_require__(6593)
+const { buildURL } = __nccwpck_require__(5386)
 
 /**
  * Defines the scope API for an interceptor reply
@@ -39776,14 +39776,14 @@ module.exports.MockScope = MockScope
 
 /***/ }),
 
-/***/ 4004:
+/***/ 3926:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Pool = __nccwpck_require__(628)
-const { buildMockDispatch } = __nccwpck_require__(3397)
+const Pool = __nccwpck_require__(8014)
+const { buildMockDispatch } = __nccwpck_require__(463)
 const {
   kDispatches,
   kMockAgent,
@@ -39792,10 +39792,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(1117)
-const { MockInterceptor } = __nccwpck_require__(1511)
-const Symbols = __nccwpck_require__(6443)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
+} = __nccwpck_require__(2539)
+const { MockInterceptor } = __nccwpck_require__(7073)
+const Symbols = __nccwpck_require__(3377)
+const { InvalidArgumentError } = __nccwpck_require__(6593)
 
 /**
  * MockPool provides an API that extends the Pool to influence the mockDispatches.
@@ -39842,7 +39842,7 @@ module.exports = MockPool
 
 /***/ }),
 
-/***/ 1117:
+/***/ 2539:
 /***/ ((module) => {
 
 
@@ -39872,20 +39872,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3397:
+/***/ 463:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { MockNotMatchedError } = __nccwpck_require__(2429)
+const { MockNotMatchedError } = __nccwpck_require__(5347)
 const {
   kDispatches,
   kMockAgent,
   kOriginalDispatch,
   kOrigin,
   kGetNetConnect
-} = __nccwpck_require__(1117)
-const { buildURL } = __nccwpck_require__(3440)
+} = __nccwpck_require__(2539)
+const { buildURL } = __nccwpck_require__(5386)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const {
   types: {
@@ -40246,7 +40246,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6142:
+/***/ 2708:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -40296,7 +40296,7 @@ module.exports = class PendingInterceptorsFormatter {
 
 /***/ }),
 
-/***/ 1529:
+/***/ 39:
 /***/ ((module) => {
 
 
@@ -40332,7 +40332,7 @@ module.exports = class Pluralizer {
 
 /***/ }),
 
-/***/ 6603:
+/***/ 5929:
 /***/ ((module) => {
 
 
@@ -40762,20 +40762,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9634:
+/***/ 3892:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(109)
-const { urlEquals, getFieldValues } = __nccwpck_require__(6798)
-const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(3440)
-const { webidl } = __nccwpck_require__(5893)
-const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(9051)
-const { Request, fromInnerRequest } = __nccwpck_require__(9967)
-const { kState } = __nccwpck_require__(3627)
-const { fetching } = __nccwpck_require__(4398)
-const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(3168)
+const { kConstruct } = __nccwpck_require__(8271)
+const { urlEquals, getFieldValues } = __nccwpck_require__(2012)
+const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(5386)
+const { webidl } = __nccwpck_require__(6083)
+const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(9317)
+const { Request, fromInnerRequest } = __nccwpck_require__(3713)
+const { kState } = __nccwpck_require__(6970)
+const { fetching } = __nccwpck_require__(6860)
+const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(1118)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -41628,15 +41628,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3245:
+/***/ 7403:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(109)
-const { Cache } = __nccwpck_require__(9634)
-const { webidl } = __nccwpck_require__(5893)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
+const { kConstruct } = __nccwpck_require__(8271)
+const { Cache } = __nccwpck_require__(3892)
+const { webidl } = __nccwpck_require__(6083)
+const { kEnumerableProperty } = __nccwpck_require__(5386)
 
 class CacheStorage {
   /**
@@ -41787,26 +41787,26 @@ module.exports = {
 
 /***/ }),
 
-/***/ 109:
+/***/ 8271:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 module.exports = {
-  kConstruct: (__nccwpck_require__(6443).kConstruct)
+  kConstruct: (__nccwpck_require__(3377).kConstruct)
 }
 
 
 /***/ }),
 
-/***/ 6798:
+/***/ 2012:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { URLSerializer } = __nccwpck_require__(1900)
-const { isValidHeaderName } = __nccwpck_require__(3168)
+const { URLSerializer } = __nccwpck_require__(782)
+const { isValidHeaderName } = __nccwpck_require__(1118)
 
 /**
  * @see https://url.spec.whatwg.org/#concept-url-equals
@@ -41851,7 +41851,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1276:
+/***/ 9922:
 /***/ ((module) => {
 
 
@@ -41870,15 +41870,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9061:
+/***/ 8495:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { parseSetCookie } = __nccwpck_require__(1978)
-const { stringify } = __nccwpck_require__(7797)
-const { webidl } = __nccwpck_require__(5893)
-const { Headers } = __nccwpck_require__(660)
+const { parseSetCookie } = __nccwpck_require__(5816)
+const { stringify } = __nccwpck_require__(2095)
+const { webidl } = __nccwpck_require__(6083)
+const { Headers } = __nccwpck_require__(5662)
 
 /**
  * @typedef {Object} Cookie
@@ -42061,14 +42061,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1978:
+/***/ 5816:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(1276)
-const { isCTLExcludingHtab } = __nccwpck_require__(7797)
-const { collectASequenceOfCodePointsFast } = __nccwpck_require__(1900)
+const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(9922)
+const { isCTLExcludingHtab } = __nccwpck_require__(2095)
+const { collectASequenceOfCodePointsFast } = __nccwpck_require__(782)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -42378,7 +42378,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7797:
+/***/ 2095:
 /***/ ((module) => {
 
 
@@ -42737,13 +42737,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4031:
+/***/ 6301:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const buffer = __nccwpck_require__(4573)
 const { Transform } = __nccwpck_require__(7075)
-const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(4811)
+const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(625)
 
 /**
  * @type {number[]} BOM
@@ -43318,23 +43318,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1238:
+/***/ 6376:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { pipeline } = __nccwpck_require__(7075)
-const { fetching } = __nccwpck_require__(4398)
-const { makeRequest } = __nccwpck_require__(9967)
-const { webidl } = __nccwpck_require__(5893)
-const { EventSourceStream } = __nccwpck_require__(4031)
-const { parseMIMEType } = __nccwpck_require__(1900)
-const { createFastMessageEvent } = __nccwpck_require__(5188)
-const { isNetworkError } = __nccwpck_require__(9051)
-const { delay } = __nccwpck_require__(4811)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
-const { environmentSettingsObject } = __nccwpck_require__(3168)
-const { getGlobalDispatcher } = __nccwpck_require__(2581)
+const { fetching } = __nccwpck_require__(6860)
+const { makeRequest } = __nccwpck_require__(3713)
+const { webidl } = __nccwpck_require__(6083)
+const { EventSourceStream } = __nccwpck_require__(6301)
+const { parseMIMEType } = __nccwpck_require__(782)
+const { createFastMessageEvent } = __nccwpck_require__(6814)
+const { isNetworkError } = __nccwpck_require__(9317)
+const { delay } = __nccwpck_require__(625)
+const { kEnumerableProperty } = __nccwpck_require__(5386)
+const { environmentSettingsObject } = __nccwpck_require__(1118)
+const { getGlobalDispatcher } = __nccwpck_require__(4743)
 
 let experimentalWarned = false
 
@@ -43808,7 +43808,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4811:
+/***/ 625:
 /***/ ((module) => {
 
 
@@ -43852,12 +43852,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4492:
+/***/ 6962:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(3440)
+const util = __nccwpck_require__(5386)
 const {
   ReadableStreamFrom,
   isBlobLike,
@@ -43867,16 +43867,16 @@ const {
   fullyReadBody,
   extractMimeType,
   utf8DecodeBytes
-} = __nccwpck_require__(3168)
-const { FormData } = __nccwpck_require__(5910)
-const { kState } = __nccwpck_require__(3627)
-const { webidl } = __nccwpck_require__(5893)
+} = __nccwpck_require__(1118)
+const { FormData } = __nccwpck_require__(8440)
+const { kState } = __nccwpck_require__(6970)
+const { webidl } = __nccwpck_require__(6083)
 const { Blob } = __nccwpck_require__(4573)
 const assert = __nccwpck_require__(4589)
 const { isErrored, isDisturbed } = __nccwpck_require__(7075)
 const { isArrayBuffer } = __nccwpck_require__(3429)
-const { serializeAMimeType } = __nccwpck_require__(1900)
-const { multipartFormDataParser } = __nccwpck_require__(116)
+const { serializeAMimeType } = __nccwpck_require__(782)
+const { multipartFormDataParser } = __nccwpck_require__(4646)
 let random
 
 try {
@@ -44388,7 +44388,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4495:
+/***/ 6833:
 /***/ ((module) => {
 
 
@@ -44519,7 +44519,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1900:
+/***/ 782:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -45270,12 +45270,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6653:
+/***/ 9255:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConnected, kSize } = __nccwpck_require__(6443)
+const { kConnected, kSize } = __nccwpck_require__(3377)
 
 class CompatWeakRef {
   constructor (value) {
@@ -45323,14 +45323,14 @@ module.exports = function () {
 
 /***/ }),
 
-/***/ 7114:
+/***/ 1508:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Blob, File } = __nccwpck_require__(4573)
-const { kState } = __nccwpck_require__(3627)
-const { webidl } = __nccwpck_require__(5893)
+const { kState } = __nccwpck_require__(6970)
+const { webidl } = __nccwpck_require__(6083)
 
 // TODO(@KhafraDev): remove
 class FileLike {
@@ -45456,16 +45456,16 @@ module.exports = { FileLike, isFileLike }
 
 /***/ }),
 
-/***/ 116:
+/***/ 4646:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(3440)
-const { utf8DecodeBytes } = __nccwpck_require__(3168)
-const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(1900)
-const { isFileLike } = __nccwpck_require__(7114)
-const { makeEntry } = __nccwpck_require__(5910)
+const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(5386)
+const { utf8DecodeBytes } = __nccwpck_require__(1118)
+const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(782)
+const { isFileLike } = __nccwpck_require__(1508)
+const { makeEntry } = __nccwpck_require__(8440)
 const assert = __nccwpck_require__(4589)
 const { File: NodeFile } = __nccwpck_require__(4573)
 
@@ -45937,16 +45937,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5910:
+/***/ 8440:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isBlobLike, iteratorMixin } = __nccwpck_require__(3168)
-const { kState } = __nccwpck_require__(3627)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
-const { FileLike, isFileLike } = __nccwpck_require__(7114)
-const { webidl } = __nccwpck_require__(5893)
+const { isBlobLike, iteratorMixin } = __nccwpck_require__(1118)
+const { kState } = __nccwpck_require__(6970)
+const { kEnumerableProperty } = __nccwpck_require__(5386)
+const { FileLike, isFileLike } = __nccwpck_require__(1508)
+const { webidl } = __nccwpck_require__(6083)
 const { File: NativeFile } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 
@@ -46196,7 +46196,7 @@ module.exports = { FormData, makeEntry }
 
 /***/ }),
 
-/***/ 1059:
+/***/ 8709:
 /***/ ((module) => {
 
 
@@ -46243,21 +46243,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 660:
+/***/ 5662:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
 
 
 
-const { kConstruct } = __nccwpck_require__(6443)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
+const { kConstruct } = __nccwpck_require__(3377)
+const { kEnumerableProperty } = __nccwpck_require__(5386)
 const {
   iteratorMixin,
   isValidHeaderName,
   isValidHeaderValue
-} = __nccwpck_require__(3168)
-const { webidl } = __nccwpck_require__(5893)
+} = __nccwpck_require__(1118)
+const { webidl } = __nccwpck_require__(6083)
 const assert = __nccwpck_require__(4589)
 const util = __nccwpck_require__(7975)
 
@@ -46937,7 +46937,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4398:
+/***/ 6860:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
@@ -46950,9 +46950,9 @@ const {
   filterResponse,
   makeResponse,
   fromInnerResponse
-} = __nccwpck_require__(9051)
-const { HeadersList } = __nccwpck_require__(660)
-const { Request, cloneRequest } = __nccwpck_require__(9967)
+} = __nccwpck_require__(9317)
+const { HeadersList } = __nccwpck_require__(5662)
+const { Request, cloneRequest } = __nccwpck_require__(3713)
 const zlib = __nccwpck_require__(8522)
 const {
   bytesMatch,
@@ -46988,23 +46988,23 @@ const {
   buildContentRange,
   createInflate,
   extractMimeType
-} = __nccwpck_require__(3168)
-const { kState, kDispatcher } = __nccwpck_require__(3627)
+} = __nccwpck_require__(1118)
+const { kState, kDispatcher } = __nccwpck_require__(6970)
 const assert = __nccwpck_require__(4589)
-const { safelyExtractBody, extractBody } = __nccwpck_require__(4492)
+const { safelyExtractBody, extractBody } = __nccwpck_require__(6962)
 const {
   redirectStatusSet,
   nullBodyStatus,
   safeMethodsSet,
   requestBodyHeader,
   subresourceSet
-} = __nccwpck_require__(4495)
+} = __nccwpck_require__(6833)
 const EE = __nccwpck_require__(8474)
 const { Readable, pipeline, finished } = __nccwpck_require__(7075)
-const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(3440)
-const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(1900)
-const { getGlobalDispatcher } = __nccwpck_require__(2581)
-const { webidl } = __nccwpck_require__(5893)
+const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(5386)
+const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(782)
+const { getGlobalDispatcher } = __nccwpck_require__(4743)
+const { webidl } = __nccwpck_require__(6083)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const GET_OR_HEAD = ['GET', 'HEAD']
 
@@ -49214,23 +49214,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9967:
+/***/ 3713:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /* globals AbortController */
 
 
 
-const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(4492)
-const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(660)
-const { FinalizationRegistry } = __nccwpck_require__(6653)()
-const util = __nccwpck_require__(3440)
+const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(6962)
+const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(5662)
+const { FinalizationRegistry } = __nccwpck_require__(9255)()
+const util = __nccwpck_require__(5386)
 const nodeUtil = __nccwpck_require__(7975)
 const {
   isValidHTTPToken,
   sameOrigin,
   environmentSettingsObject
-} = __nccwpck_require__(3168)
+} = __nccwpck_require__(1118)
 const {
   forbiddenMethodsSet,
   corsSafeListedMethodsSet,
@@ -49240,12 +49240,12 @@ const {
   requestCredentials,
   requestCache,
   requestDuplex
-} = __nccwpck_require__(4495)
+} = __nccwpck_require__(6833)
 const { kEnumerableProperty, normalizedMethodRecordsBase, normalizedMethodRecords } = util
-const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(3627)
-const { webidl } = __nccwpck_require__(5893)
-const { URLSerializer } = __nccwpck_require__(1900)
-const { kConstruct } = __nccwpck_require__(6443)
+const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(6970)
+const { webidl } = __nccwpck_require__(6083)
+const { URLSerializer } = __nccwpck_require__(782)
+const { kConstruct } = __nccwpck_require__(3377)
 const assert = __nccwpck_require__(4589)
 const { getMaxListeners, setMaxListeners, getEventListeners, defaultMaxListeners } = __nccwpck_require__(8474)
 
@@ -50258,14 +50258,14 @@ module.exports = { Request, makeRequest, fromInnerRequest, cloneRequest }
 
 /***/ }),
 
-/***/ 9051:
+/***/ 9317:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(660)
-const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(4492)
-const util = __nccwpck_require__(3440)
+const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(5662)
+const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(6962)
+const util = __nccwpck_require__(5386)
 const nodeUtil = __nccwpck_require__(7975)
 const { kEnumerableProperty } = util
 const {
@@ -50277,16 +50277,16 @@ const {
   isErrorLike,
   isomorphicEncode,
   environmentSettingsObject: relevantRealm
-} = __nccwpck_require__(3168)
+} = __nccwpck_require__(1118)
 const {
   redirectStatusSet,
   nullBodyStatus
-} = __nccwpck_require__(4495)
-const { kState, kHeaders } = __nccwpck_require__(3627)
-const { webidl } = __nccwpck_require__(5893)
-const { FormData } = __nccwpck_require__(5910)
-const { URLSerializer } = __nccwpck_require__(1900)
-const { kConstruct } = __nccwpck_require__(6443)
+} = __nccwpck_require__(6833)
+const { kState, kHeaders } = __nccwpck_require__(6970)
+const { webidl } = __nccwpck_require__(6083)
+const { FormData } = __nccwpck_require__(8440)
+const { URLSerializer } = __nccwpck_require__(782)
+const { kConstruct } = __nccwpck_require__(3377)
 const assert = __nccwpck_require__(4589)
 const { types } = __nccwpck_require__(7975)
 
@@ -50875,7 +50875,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3627:
+/***/ 6970:
 /***/ ((module) => {
 
 
@@ -50891,21 +50891,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3168:
+/***/ 1118:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Transform } = __nccwpck_require__(7075)
 const zlib = __nccwpck_require__(8522)
-const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(4495)
-const { getGlobalOrigin } = __nccwpck_require__(1059)
-const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(1900)
+const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(6833)
+const { getGlobalOrigin } = __nccwpck_require__(8709)
+const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(782)
 const { performance } = __nccwpck_require__(643)
-const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(3440)
+const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(5386)
 const assert = __nccwpck_require__(4589)
 const { isUint8Array } = __nccwpck_require__(3429)
-const { webidl } = __nccwpck_require__(5893)
+const { webidl } = __nccwpck_require__(6083)
 
 let supportedHashes = []
 
@@ -52530,14 +52530,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5893:
+/***/ 6083:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { types, inspect } = __nccwpck_require__(7975)
 const { markAsUncloneable } = __nccwpck_require__(5919)
-const { toUSVString } = __nccwpck_require__(3440)
+const { toUSVString } = __nccwpck_require__(5386)
 
 /** @type {import('../../../types/webidl').Webidl} */
 const webidl = {}
@@ -53232,7 +53232,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2607:
+/***/ 2685:
 /***/ ((module) => {
 
 
@@ -53529,7 +53529,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8355:
+/***/ 4881:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -53538,16 +53538,16 @@ const {
   staticPropertyDescriptors,
   readOperation,
   fireAProgressEvent
-} = __nccwpck_require__(3610)
+} = __nccwpck_require__(5860)
 const {
   kState,
   kError,
   kResult,
   kEvents,
   kAborted
-} = __nccwpck_require__(961)
-const { webidl } = __nccwpck_require__(5893)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
+} = __nccwpck_require__(8391)
+const { webidl } = __nccwpck_require__(6083)
+const { kEnumerableProperty } = __nccwpck_require__(5386)
 
 class FileReader extends EventTarget {
   constructor () {
@@ -53880,12 +53880,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8573:
+/***/ 699:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(5893)
+const { webidl } = __nccwpck_require__(6083)
 
 const kState = Symbol('ProgressEvent state')
 
@@ -53965,7 +53965,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 961:
+/***/ 8391:
 /***/ ((module) => {
 
 
@@ -53982,7 +53982,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3610:
+/***/ 5860:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -53993,10 +53993,10 @@ const {
   kResult,
   kAborted,
   kLastProgressEventFired
-} = __nccwpck_require__(961)
-const { ProgressEvent } = __nccwpck_require__(8573)
-const { getEncoding } = __nccwpck_require__(2607)
-const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(1900)
+} = __nccwpck_require__(8391)
+const { ProgressEvent } = __nccwpck_require__(699)
+const { getEncoding } = __nccwpck_require__(2685)
+const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(782)
 const { types } = __nccwpck_require__(7975)
 const { StringDecoder } = __nccwpck_require__(3193)
 const { btoa } = __nccwpck_require__(4573)
@@ -54380,27 +54380,27 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6897:
+/***/ 3403:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(736)
+const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(9322)
 const {
   kReadyState,
   kSentClose,
   kByteParser,
   kReceivedClose,
   kResponse
-} = __nccwpck_require__(1216)
-const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(8625)
-const { channels } = __nccwpck_require__(2414)
-const { CloseEvent } = __nccwpck_require__(5188)
-const { makeRequest } = __nccwpck_require__(9967)
-const { fetching } = __nccwpck_require__(4398)
-const { Headers, getHeadersList } = __nccwpck_require__(660)
-const { getDecodeSplit } = __nccwpck_require__(3168)
-const { WebsocketFrameSend } = __nccwpck_require__(3264)
+} = __nccwpck_require__(7610)
+const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(3479)
+const { channels } = __nccwpck_require__(6644)
+const { CloseEvent } = __nccwpck_require__(6814)
+const { makeRequest } = __nccwpck_require__(3713)
+const { fetching } = __nccwpck_require__(6860)
+const { Headers, getHeadersList } = __nccwpck_require__(5662)
+const { getDecodeSplit } = __nccwpck_require__(1118)
+const { WebsocketFrameSend } = __nccwpck_require__(4226)
 
 /** @type {import('crypto')} */
 let crypto
@@ -54758,7 +54758,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 736:
+/***/ 9322:
 /***/ ((module) => {
 
 
@@ -54831,14 +54831,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5188:
+/***/ 6814:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(5893)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
-const { kConstruct } = __nccwpck_require__(6443)
+const { webidl } = __nccwpck_require__(6083)
+const { kEnumerableProperty } = __nccwpck_require__(5386)
+const { kConstruct } = __nccwpck_require__(3377)
 const { MessagePort } = __nccwpck_require__(5919)
 
 /**
@@ -55167,12 +55167,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3264:
+/***/ 4226:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxUnsigned16Bit } = __nccwpck_require__(736)
+const { maxUnsigned16Bit } = __nccwpck_require__(9322)
 
 const BUFFER_SIZE = 16386
 
@@ -55270,14 +55270,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9469:
+/***/ 6495:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { createInflateRaw, Z_DEFAULT_WINDOWBITS } = __nccwpck_require__(8522)
-const { isValidClientWindowBits } = __nccwpck_require__(8625)
-const { MessageSizeExceededError } = __nccwpck_require__(8707)
+const { isValidClientWindowBits } = __nccwpck_require__(3479)
+const { MessageSizeExceededError } = __nccwpck_require__(6593)
 
 const tail = Buffer.from([0x00, 0x00, 0xff, 0xff])
 const kBuffer = Symbol('kBuffer')
@@ -55382,16 +55382,16 @@ module.exports = { PerMessageDeflate }
 
 /***/ }),
 
-/***/ 1652:
+/***/ 1298:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Writable } = __nccwpck_require__(7075)
 const assert = __nccwpck_require__(4589)
-const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(736)
-const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(1216)
-const { channels } = __nccwpck_require__(2414)
+const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(9322)
+const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(7610)
+const { channels } = __nccwpck_require__(6644)
 const {
   isValidStatusCode,
   isValidOpcode,
@@ -55401,11 +55401,11 @@ const {
   isControlFrame,
   isTextBinaryFrame,
   isContinuationFrame
-} = __nccwpck_require__(8625)
-const { WebsocketFrameSend } = __nccwpck_require__(3264)
-const { closeWebSocketConnection } = __nccwpck_require__(6897)
-const { PerMessageDeflate } = __nccwpck_require__(9469)
-const { MessageSizeExceededError } = __nccwpck_require__(8707)
+} = __nccwpck_require__(3479)
+const { WebsocketFrameSend } = __nccwpck_require__(4226)
+const { closeWebSocketConnection } = __nccwpck_require__(3403)
+const { PerMessageDeflate } = __nccwpck_require__(6495)
+const { MessageSizeExceededError } = __nccwpck_require__(6593)
 
 function failWebsocketConnectionWithCode (ws, code, reason) {
   closeWebSocketConnection(ws, code, reason, Buffer.byteLength(reason))
@@ -55916,14 +55916,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3900:
+/***/ 8470:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { WebsocketFrameSend } = __nccwpck_require__(3264)
-const { opcodes, sendHints } = __nccwpck_require__(736)
-const FixedQueue = __nccwpck_require__(4660)
+const { WebsocketFrameSend } = __nccwpck_require__(4226)
+const { opcodes, sendHints } = __nccwpck_require__(9322)
+const FixedQueue = __nccwpck_require__(2190)
 
 /** @type {typeof Uint8Array} */
 const FastBuffer = Buffer[Symbol.species]
@@ -56027,7 +56027,7 @@ module.exports = { SendQueue }
 
 /***/ }),
 
-/***/ 1216:
+/***/ 7610:
 /***/ ((module) => {
 
 
@@ -56046,16 +56046,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8625:
+/***/ 3479:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(1216)
-const { states, opcodes } = __nccwpck_require__(736)
-const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(5188)
+const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(7610)
+const { states, opcodes } = __nccwpck_require__(9322)
+const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(6814)
 const { isUtf8 } = __nccwpck_require__(4573)
-const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(1900)
+const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(782)
 
 /* globals Blob */
 
@@ -56375,15 +56375,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3726:
+/***/ 3435:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(5893)
-const { URLSerializer } = __nccwpck_require__(1900)
-const { environmentSettingsObject } = __nccwpck_require__(3168)
-const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(736)
+const { webidl } = __nccwpck_require__(6083)
+const { URLSerializer } = __nccwpck_require__(782)
+const { environmentSettingsObject } = __nccwpck_require__(1118)
+const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(9322)
 const {
   kWebSocketURL,
   kReadyState,
@@ -56392,21 +56392,21 @@ const {
   kResponse,
   kSentClose,
   kByteParser
-} = __nccwpck_require__(1216)
+} = __nccwpck_require__(7610)
 const {
   isConnecting,
   isEstablished,
   isClosing,
   isValidSubprotocol,
   fireEvent
-} = __nccwpck_require__(8625)
-const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(6897)
-const { ByteParser } = __nccwpck_require__(1652)
-const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(3440)
-const { getGlobalDispatcher } = __nccwpck_require__(2581)
+} = __nccwpck_require__(3479)
+const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(3403)
+const { ByteParser } = __nccwpck_require__(1298)
+const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(5386)
+const { getGlobalDispatcher } = __nccwpck_require__(4743)
 const { types } = __nccwpck_require__(7975)
-const { ErrorEvent, CloseEvent } = __nccwpck_require__(5188)
-const { SendQueue } = __nccwpck_require__(3900)
+const { ErrorEvent, CloseEvent } = __nccwpck_require__(6814)
+const { SendQueue } = __nccwpck_require__(8470)
 
 // https://websockets.spec.whatwg.org/#interface-definition
 class WebSocket extends EventTarget {
@@ -56977,7 +56977,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7318:
+/***/ 1721:
 /***/ ((module) => {
 
 module.exports = eval("require")("../build/Release/cpufeatures.node");
@@ -56985,7 +56985,7 @@ module.exports = eval("require")("../build/Release/cpufeatures.node");
 
 /***/ }),
 
-/***/ 490:
+/***/ 1797:
 /***/ ((module) => {
 
 module.exports = eval("require")("./crypto/build/Release/sshcrypto.node");
@@ -57287,18 +57287,18 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 
 /***/ }),
 
-/***/ 7349:
+/***/ 2387:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveBlockMap = __nccwpck_require__(7103);
-var resolveBlockSeq = __nccwpck_require__(334);
-var resolveFlowCollection = __nccwpck_require__(3142);
+var identity = __nccwpck_require__(2617);
+var Scalar = __nccwpck_require__(9271);
+var YAMLMap = __nccwpck_require__(2448);
+var YAMLSeq = __nccwpck_require__(5125);
+var resolveBlockMap = __nccwpck_require__(1653);
+var resolveBlockSeq = __nccwpck_require__(2624);
+var resolveFlowCollection = __nccwpck_require__(692);
 
 function resolveCollection(CN, ctx, token, onError, tagName, tag) {
     const coll = token.type === 'block-map'
@@ -57384,15 +57384,15 @@ exports.composeCollection = composeCollection;
 
 /***/ }),
 
-/***/ 3683:
+/***/ 2873:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Document = __nccwpck_require__(3021);
-var composeNode = __nccwpck_require__(5937);
-var resolveEnd = __nccwpck_require__(7788);
-var resolveProps = __nccwpck_require__(4631);
+var Document = __nccwpck_require__(5755);
+var composeNode = __nccwpck_require__(3755);
+var resolveEnd = __nccwpck_require__(1462);
+var resolveProps = __nccwpck_require__(8017);
 
 function composeDoc(options, directives, { offset, start, value, end }, onError) {
     const opts = Object.assign({ _directives: directives }, options);
@@ -57436,17 +57436,17 @@ exports.composeDoc = composeDoc;
 
 /***/ }),
 
-/***/ 5937:
+/***/ 3755:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var composeCollection = __nccwpck_require__(7349);
-var composeScalar = __nccwpck_require__(5413);
-var resolveEnd = __nccwpck_require__(7788);
-var utilEmptyScalarPosition = __nccwpck_require__(2599);
+var Alias = __nccwpck_require__(9671);
+var identity = __nccwpck_require__(2617);
+var composeCollection = __nccwpck_require__(2387);
+var composeScalar = __nccwpck_require__(4995);
+var resolveEnd = __nccwpck_require__(1462);
+var utilEmptyScalarPosition = __nccwpck_require__(9933);
 
 const CN = { composeNode, composeEmptyNode };
 function composeNode(ctx, token, props, onError) {
@@ -57555,15 +57555,15 @@ exports.composeNode = composeNode;
 
 /***/ }),
 
-/***/ 5413:
+/***/ 4995:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var resolveBlockScalar = __nccwpck_require__(8913);
-var resolveFlowScalar = __nccwpck_require__(6842);
+var identity = __nccwpck_require__(2617);
+var Scalar = __nccwpck_require__(9271);
+var resolveBlockScalar = __nccwpck_require__(599);
+var resolveFlowScalar = __nccwpck_require__(7120);
 
 function composeScalar(ctx, token, tagToken, onError) {
     const { value, type, comment, range } = token.type === 'block-scalar'
@@ -57650,18 +57650,18 @@ exports.composeScalar = composeScalar;
 
 /***/ }),
 
-/***/ 9984:
+/***/ 2750:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var directives = __nccwpck_require__(1342);
-var Document = __nccwpck_require__(3021);
-var errors = __nccwpck_require__(1464);
-var identity = __nccwpck_require__(1127);
-var composeDoc = __nccwpck_require__(3683);
-var resolveEnd = __nccwpck_require__(7788);
+var directives = __nccwpck_require__(8144);
+var Document = __nccwpck_require__(5755);
+var errors = __nccwpck_require__(2130);
+var identity = __nccwpck_require__(2617);
+var composeDoc = __nccwpck_require__(2873);
+var resolveEnd = __nccwpck_require__(1462);
 
 function getErrorPos(src) {
     if (typeof src === 'number')
@@ -57881,17 +57881,17 @@ exports.Composer = Composer;
 
 /***/ }),
 
-/***/ 7103:
+/***/ 1653:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
-var resolveProps = __nccwpck_require__(4631);
-var utilContainsNewline = __nccwpck_require__(9499);
-var utilFlowIndentCheck = __nccwpck_require__(4051);
-var utilMapIncludes = __nccwpck_require__(1187);
+var Pair = __nccwpck_require__(2815);
+var YAMLMap = __nccwpck_require__(2448);
+var resolveProps = __nccwpck_require__(8017);
+var utilContainsNewline = __nccwpck_require__(6761);
+var utilFlowIndentCheck = __nccwpck_require__(4437);
+var utilMapIncludes = __nccwpck_require__(3485);
 
 const startColMsg = 'All mapping items must start at the same column';
 function resolveBlockMap({ composeNode, composeEmptyNode }, ctx, bm, onError, tag) {
@@ -58005,12 +58005,12 @@ exports.resolveBlockMap = resolveBlockMap;
 
 /***/ }),
 
-/***/ 8913:
+/***/ 599:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(9271);
 
 function resolveBlockScalar(ctx, scalar, onError) {
     const start = scalar.offset;
@@ -58212,14 +58212,14 @@ exports.resolveBlockScalar = resolveBlockScalar;
 
 /***/ }),
 
-/***/ 334:
+/***/ 2624:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveProps = __nccwpck_require__(4631);
-var utilFlowIndentCheck = __nccwpck_require__(4051);
+var YAMLSeq = __nccwpck_require__(5125);
+var resolveProps = __nccwpck_require__(8017);
+var utilFlowIndentCheck = __nccwpck_require__(4437);
 
 function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
     const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
@@ -58270,7 +58270,7 @@ exports.resolveBlockSeq = resolveBlockSeq;
 
 /***/ }),
 
-/***/ 7788:
+/***/ 1462:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -58316,19 +58316,19 @@ exports.resolveEnd = resolveEnd;
 
 /***/ }),
 
-/***/ 3142:
+/***/ 692:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveEnd = __nccwpck_require__(7788);
-var resolveProps = __nccwpck_require__(4631);
-var utilContainsNewline = __nccwpck_require__(9499);
-var utilMapIncludes = __nccwpck_require__(1187);
+var identity = __nccwpck_require__(2617);
+var Pair = __nccwpck_require__(2815);
+var YAMLMap = __nccwpck_require__(2448);
+var YAMLSeq = __nccwpck_require__(5125);
+var resolveEnd = __nccwpck_require__(1462);
+var resolveProps = __nccwpck_require__(8017);
+var utilContainsNewline = __nccwpck_require__(6761);
+var utilMapIncludes = __nccwpck_require__(3485);
 
 const blockMsg = 'Block collections are not allowed within flow collections';
 const isBlock = (token) => token && (token.type === 'block-map' || token.type === 'block-seq');
@@ -58532,13 +58532,13 @@ exports.resolveFlowCollection = resolveFlowCollection;
 
 /***/ }),
 
-/***/ 6842:
+/***/ 7120:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var resolveEnd = __nccwpck_require__(7788);
+var Scalar = __nccwpck_require__(9271);
+var resolveEnd = __nccwpck_require__(1462);
 
 function resolveFlowScalar(scalar, strict, onError) {
     const { offset, type, source, end } = scalar;
@@ -58767,7 +58767,7 @@ exports.resolveFlowScalar = resolveFlowScalar;
 
 /***/ }),
 
-/***/ 4631:
+/***/ 8017:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -58922,7 +58922,7 @@ exports.resolveProps = resolveProps;
 
 /***/ }),
 
-/***/ 9499:
+/***/ 6761:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -58965,7 +58965,7 @@ exports.containsNewline = containsNewline;
 
 /***/ }),
 
-/***/ 2599:
+/***/ 9933:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -59000,12 +59000,12 @@ exports.emptyScalarPosition = emptyScalarPosition;
 
 /***/ }),
 
-/***/ 4051:
+/***/ 4437:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var utilContainsNewline = __nccwpck_require__(9499);
+var utilContainsNewline = __nccwpck_require__(6761);
 
 function flowIndentCheck(indent, fc, onError) {
     if (fc?.type === 'flow-collection') {
@@ -59024,12 +59024,12 @@ exports.flowIndentCheck = flowIndentCheck;
 
 /***/ }),
 
-/***/ 1187:
+/***/ 3485:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(2617);
 
 function mapIncludes(ctx, items, search) {
     const { uniqueKeys } = ctx.options;
@@ -59046,22 +59046,22 @@ exports.mapIncludes = mapIncludes;
 
 /***/ }),
 
-/***/ 3021:
+/***/ 5755:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(4065);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var toJS = __nccwpck_require__(6424);
-var Schema = __nccwpck_require__(5840);
-var stringifyDocument = __nccwpck_require__(6829);
-var anchors = __nccwpck_require__(1596);
-var applyReviver = __nccwpck_require__(3661);
-var createNode = __nccwpck_require__(2404);
-var directives = __nccwpck_require__(1342);
+var Alias = __nccwpck_require__(9671);
+var Collection = __nccwpck_require__(6039);
+var identity = __nccwpck_require__(2617);
+var Pair = __nccwpck_require__(2815);
+var toJS = __nccwpck_require__(3709);
+var Schema = __nccwpck_require__(4902);
+var stringifyDocument = __nccwpck_require__(5719);
+var anchors = __nccwpck_require__(5702);
+var applyReviver = __nccwpck_require__(2703);
+var createNode = __nccwpck_require__(9462);
+var directives = __nccwpck_require__(8144);
 
 class Document {
     constructor(value, replacer, options) {
@@ -59390,13 +59390,13 @@ exports.Document = Document;
 
 /***/ }),
 
-/***/ 1596:
+/***/ 5702:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var visit = __nccwpck_require__(204);
+var identity = __nccwpck_require__(2617);
+var visit = __nccwpck_require__(7182);
 
 /**
  * Verify that the input string is a valid anchor.
@@ -59473,7 +59473,7 @@ exports.findNewAnchor = findNewAnchor;
 
 /***/ }),
 
-/***/ 3661:
+/***/ 2703:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -59537,14 +59537,14 @@ exports.applyReviver = applyReviver;
 
 /***/ }),
 
-/***/ 2404:
+/***/ 9462:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
+var Alias = __nccwpck_require__(9671);
+var identity = __nccwpck_require__(2617);
+var Scalar = __nccwpck_require__(9271);
 
 const defaultTagPrefix = 'tag:yaml.org,2002:';
 function findTagObject(value, tagName, tags) {
@@ -59634,13 +59634,13 @@ exports.createNode = createNode;
 
 /***/ }),
 
-/***/ 1342:
+/***/ 8144:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var visit = __nccwpck_require__(204);
+var identity = __nccwpck_require__(2617);
+var visit = __nccwpck_require__(7182);
 
 const escapeChars = {
     '!': '%21',
@@ -59819,7 +59819,7 @@ exports.Directives = Directives;
 
 /***/ }),
 
-/***/ 1464:
+/***/ 2130:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -59888,28 +59888,28 @@ exports.prettifyError = prettifyError;
 
 /***/ }),
 
-/***/ 8815:
+/***/ 3645:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-var composer = __nccwpck_require__(9984);
-var Document = __nccwpck_require__(3021);
-var Schema = __nccwpck_require__(5840);
-var errors = __nccwpck_require__(1464);
-var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var cst = __nccwpck_require__(3461);
-var lexer = __nccwpck_require__(361);
-var lineCounter = __nccwpck_require__(6628);
-var parser = __nccwpck_require__(3456);
-var publicApi = __nccwpck_require__(4047);
-var visit = __nccwpck_require__(204);
+var composer = __nccwpck_require__(2750);
+var Document = __nccwpck_require__(5755);
+var Schema = __nccwpck_require__(4902);
+var errors = __nccwpck_require__(2130);
+var Alias = __nccwpck_require__(9671);
+var identity = __nccwpck_require__(2617);
+var Pair = __nccwpck_require__(2815);
+var Scalar = __nccwpck_require__(9271);
+var YAMLMap = __nccwpck_require__(2448);
+var YAMLSeq = __nccwpck_require__(5125);
+var cst = __nccwpck_require__(3427);
+var lexer = __nccwpck_require__(795);
+var lineCounter = __nccwpck_require__(9706);
+var parser = __nccwpck_require__(7374);
+var publicApi = __nccwpck_require__(6205);
+var visit = __nccwpck_require__(7182);
 
 
 
@@ -59946,7 +59946,7 @@ __webpack_unused_export__ = visit.visitAsync;
 
 /***/ }),
 
-/***/ 7249:
+/***/ 9923:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -59972,16 +59972,16 @@ exports.warn = warn;
 
 /***/ }),
 
-/***/ 4065:
+/***/ 9671:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(1596);
-var visit = __nccwpck_require__(204);
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(6424);
+var anchors = __nccwpck_require__(5702);
+var visit = __nccwpck_require__(7182);
+var identity = __nccwpck_require__(2617);
+var Node = __nccwpck_require__(4615);
+var toJS = __nccwpck_require__(3709);
 
 class Alias extends Node.NodeBase {
     constructor(source) {
@@ -60099,14 +60099,14 @@ exports.Alias = Alias;
 
 /***/ }),
 
-/***/ 101:
+/***/ 6039:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
+var createNode = __nccwpck_require__(9462);
+var identity = __nccwpck_require__(2617);
+var Node = __nccwpck_require__(4615);
 
 function collectionFromPath(schema, path, value) {
     let v = value;
@@ -60257,14 +60257,14 @@ exports.isEmptyPath = isEmptyPath;
 
 /***/ }),
 
-/***/ 6673:
+/***/ 4615:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var applyReviver = __nccwpck_require__(3661);
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(6424);
+var applyReviver = __nccwpck_require__(2703);
+var identity = __nccwpck_require__(2617);
+var toJS = __nccwpck_require__(3709);
 
 class NodeBase {
     constructor(type) {
@@ -60304,15 +60304,15 @@ exports.NodeBase = NodeBase;
 
 /***/ }),
 
-/***/ 7165:
+/***/ 2815:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var stringifyPair = __nccwpck_require__(9748);
-var addPairToJSMap = __nccwpck_require__(7104);
-var identity = __nccwpck_require__(1127);
+var createNode = __nccwpck_require__(9462);
+var stringifyPair = __nccwpck_require__(1174);
+var addPairToJSMap = __nccwpck_require__(614);
+var identity = __nccwpck_require__(2617);
 
 function createPair(key, value, ctx) {
     const k = createNode.createNode(key, undefined, ctx);
@@ -60350,14 +60350,14 @@ exports.createPair = createPair;
 
 /***/ }),
 
-/***/ 3301:
+/***/ 9271:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(6424);
+var identity = __nccwpck_require__(2617);
+var Node = __nccwpck_require__(4615);
+var toJS = __nccwpck_require__(3709);
 
 const isScalarValue = (value) => !value || (typeof value !== 'function' && typeof value !== 'object');
 class Scalar extends Node.NodeBase {
@@ -60384,17 +60384,17 @@ exports.isScalarValue = isScalarValue;
 
 /***/ }),
 
-/***/ 4454:
+/***/ 2448:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyCollection = __nccwpck_require__(1212);
-var addPairToJSMap = __nccwpck_require__(7104);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
+var stringifyCollection = __nccwpck_require__(8454);
+var addPairToJSMap = __nccwpck_require__(614);
+var Collection = __nccwpck_require__(6039);
+var identity = __nccwpck_require__(2617);
+var Pair = __nccwpck_require__(2815);
+var Scalar = __nccwpck_require__(9271);
 
 function findPair(items, key) {
     const k = identity.isScalar(key) ? key.value : key;
@@ -60538,17 +60538,17 @@ exports.findPair = findPair;
 
 /***/ }),
 
-/***/ 2223:
+/***/ 5125:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var stringifyCollection = __nccwpck_require__(1212);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var toJS = __nccwpck_require__(6424);
+var createNode = __nccwpck_require__(9462);
+var stringifyCollection = __nccwpck_require__(8454);
+var Collection = __nccwpck_require__(6039);
+var identity = __nccwpck_require__(2617);
+var Scalar = __nccwpck_require__(9271);
+var toJS = __nccwpck_require__(3709);
 
 class YAMLSeq extends Collection.Collection {
     static get tagName() {
@@ -60660,16 +60660,16 @@ exports.YAMLSeq = YAMLSeq;
 
 /***/ }),
 
-/***/ 7104:
+/***/ 614:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var log = __nccwpck_require__(7249);
-var merge = __nccwpck_require__(452);
-var stringify = __nccwpck_require__(2148);
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(6424);
+var log = __nccwpck_require__(9923);
+var merge = __nccwpck_require__(2610);
+var stringify = __nccwpck_require__(9666);
+var identity = __nccwpck_require__(2617);
+var toJS = __nccwpck_require__(3709);
 
 function addPairToJSMap(ctx, map, { key, value }) {
     if (identity.isNode(key) && key.addToJSMap)
@@ -60732,7 +60732,7 @@ exports.addPairToJSMap = addPairToJSMap;
 
 /***/ }),
 
-/***/ 1127:
+/***/ 2617:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -60792,12 +60792,12 @@ exports.isSeq = isSeq;
 
 /***/ }),
 
-/***/ 6424:
+/***/ 3709:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(2617);
 
 /**
  * Recursively convert any node or its contents to native JavaScript
@@ -60838,15 +60838,15 @@ exports.toJS = toJS;
 
 /***/ }),
 
-/***/ 110:
+/***/ 8564:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var resolveBlockScalar = __nccwpck_require__(8913);
-var resolveFlowScalar = __nccwpck_require__(6842);
-var errors = __nccwpck_require__(1464);
-var stringifyString = __nccwpck_require__(3069);
+var resolveBlockScalar = __nccwpck_require__(599);
+var resolveFlowScalar = __nccwpck_require__(7120);
+var errors = __nccwpck_require__(2130);
+var stringifyString = __nccwpck_require__(6179);
 
 function resolveAsScalar(token, strict = true, onError) {
     if (token) {
@@ -61063,7 +61063,7 @@ exports.setScalarValue = setScalarValue;
 
 /***/ }),
 
-/***/ 1733:
+/***/ 7455:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -61133,7 +61133,7 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 7715:
+/***/ 4257:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -61239,14 +61239,14 @@ exports.visit = visit;
 
 /***/ }),
 
-/***/ 3461:
+/***/ 3427:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cstScalar = __nccwpck_require__(110);
-var cstStringify = __nccwpck_require__(1733);
-var cstVisit = __nccwpck_require__(7715);
+var cstScalar = __nccwpck_require__(8564);
+var cstStringify = __nccwpck_require__(7455);
+var cstVisit = __nccwpck_require__(4257);
 
 /** The byte order mark */
 const BOM = '\u{FEFF}';
@@ -61358,12 +61358,12 @@ exports.tokenType = tokenType;
 
 /***/ }),
 
-/***/ 361:
+/***/ 795:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cst = __nccwpck_require__(3461);
+var cst = __nccwpck_require__(3427);
 
 /*
 START -> stream
@@ -62088,7 +62088,7 @@ exports.Lexer = Lexer;
 
 /***/ }),
 
-/***/ 6628:
+/***/ 9706:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -62136,14 +62136,14 @@ exports.LineCounter = LineCounter;
 
 /***/ }),
 
-/***/ 3456:
+/***/ 7374:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var cst = __nccwpck_require__(3461);
-var lexer = __nccwpck_require__(361);
+var cst = __nccwpck_require__(3427);
+var lexer = __nccwpck_require__(795);
 
 function includesToken(list, type) {
     for (let i = 0; i < list.length; ++i)
@@ -63123,18 +63123,18 @@ exports.Parser = Parser;
 
 /***/ }),
 
-/***/ 4047:
+/***/ 6205:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var composer = __nccwpck_require__(9984);
-var Document = __nccwpck_require__(3021);
-var errors = __nccwpck_require__(1464);
-var log = __nccwpck_require__(7249);
-var identity = __nccwpck_require__(1127);
-var lineCounter = __nccwpck_require__(6628);
-var parser = __nccwpck_require__(3456);
+var composer = __nccwpck_require__(2750);
+var Document = __nccwpck_require__(5755);
+var errors = __nccwpck_require__(2130);
+var log = __nccwpck_require__(9923);
+var identity = __nccwpck_require__(2617);
+var lineCounter = __nccwpck_require__(9706);
+var parser = __nccwpck_require__(7374);
 
 function parseOptions(options) {
     const prettyErrors = options.prettyErrors !== false;
@@ -63237,16 +63237,16 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 5840:
+/***/ 4902:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var map = __nccwpck_require__(7451);
-var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var tags = __nccwpck_require__(18);
+var identity = __nccwpck_require__(2617);
+var map = __nccwpck_require__(8229);
+var seq = __nccwpck_require__(2400);
+var string = __nccwpck_require__(2374);
+var tags = __nccwpck_require__(1656);
 
 const sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 class Schema {
@@ -63283,13 +63283,13 @@ exports.Schema = Schema;
 
 /***/ }),
 
-/***/ 7451:
+/***/ 8229:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var YAMLMap = __nccwpck_require__(4454);
+var identity = __nccwpck_require__(2617);
+var YAMLMap = __nccwpck_require__(2448);
 
 const map = {
     collection: 'map',
@@ -63309,12 +63309,12 @@ exports.map = map;
 
 /***/ }),
 
-/***/ 3632:
+/***/ 7890:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(9271);
 
 const nullTag = {
     identify: value => value == null,
@@ -63333,13 +63333,13 @@ exports.nullTag = nullTag;
 
 /***/ }),
 
-/***/ 1706:
+/***/ 2400:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var YAMLSeq = __nccwpck_require__(2223);
+var identity = __nccwpck_require__(2617);
+var YAMLSeq = __nccwpck_require__(5125);
 
 const seq = {
     collection: 'seq',
@@ -63359,12 +63359,12 @@ exports.seq = seq;
 
 /***/ }),
 
-/***/ 6464:
+/***/ 2374:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyString = __nccwpck_require__(3069);
+var stringifyString = __nccwpck_require__(6179);
 
 const string = {
     identify: value => typeof value === 'string',
@@ -63382,12 +63382,12 @@ exports.string = string;
 
 /***/ }),
 
-/***/ 3959:
+/***/ 1477:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(9271);
 
 const boolTag = {
     identify: value => typeof value === 'boolean',
@@ -63410,13 +63410,13 @@ exports.boolTag = boolTag;
 
 /***/ }),
 
-/***/ 8405:
+/***/ 8251:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var stringifyNumber = __nccwpck_require__(8689);
+var Scalar = __nccwpck_require__(9271);
+var stringifyNumber = __nccwpck_require__(2491);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -63464,12 +63464,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 9874:
+/***/ 7052:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(2491);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 const intResolve = (str, offset, radix, { intAsBigInt }) => (intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix));
@@ -63513,18 +63513,18 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 896:
+/***/ 4810:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
-var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var bool = __nccwpck_require__(3959);
-var float = __nccwpck_require__(8405);
-var int = __nccwpck_require__(9874);
+var map = __nccwpck_require__(8229);
+var _null = __nccwpck_require__(7890);
+var seq = __nccwpck_require__(2400);
+var string = __nccwpck_require__(2374);
+var bool = __nccwpck_require__(1477);
+var float = __nccwpck_require__(8251);
+var int = __nccwpck_require__(7052);
 
 const schema = [
     map.map,
@@ -63545,14 +63545,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 3559:
+/***/ 7925:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var map = __nccwpck_require__(7451);
-var seq = __nccwpck_require__(1706);
+var Scalar = __nccwpck_require__(9271);
+var map = __nccwpck_require__(8229);
+var seq = __nccwpck_require__(2400);
 
 function intIdentify(value) {
     return typeof value === 'bigint' || Number.isInteger(value);
@@ -63616,27 +63616,27 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 18:
+/***/ 1656:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
-var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var bool = __nccwpck_require__(3959);
-var float = __nccwpck_require__(8405);
-var int = __nccwpck_require__(9874);
-var schema = __nccwpck_require__(896);
-var schema$1 = __nccwpck_require__(3559);
-var binary = __nccwpck_require__(6083);
-var merge = __nccwpck_require__(452);
-var omap = __nccwpck_require__(303);
-var pairs = __nccwpck_require__(8385);
-var schema$2 = __nccwpck_require__(5913);
-var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(4371);
+var map = __nccwpck_require__(8229);
+var _null = __nccwpck_require__(7890);
+var seq = __nccwpck_require__(2400);
+var string = __nccwpck_require__(2374);
+var bool = __nccwpck_require__(1477);
+var float = __nccwpck_require__(8251);
+var int = __nccwpck_require__(7052);
+var schema = __nccwpck_require__(4810);
+var schema$1 = __nccwpck_require__(7925);
+var binary = __nccwpck_require__(6817);
+var merge = __nccwpck_require__(2610);
+var omap = __nccwpck_require__(61);
+var pairs = __nccwpck_require__(7815);
+var schema$2 = __nccwpck_require__(7755);
+var set = __nccwpck_require__(9138);
+var timestamp = __nccwpck_require__(6282);
 
 const schemas = new Map([
     ['core', schema.schema],
@@ -63722,14 +63722,14 @@ exports.getTags = getTags;
 
 /***/ }),
 
-/***/ 6083:
+/***/ 6817:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_buffer = __nccwpck_require__(181);
-var Scalar = __nccwpck_require__(3301);
-var stringifyString = __nccwpck_require__(3069);
+var Scalar = __nccwpck_require__(9271);
+var stringifyString = __nccwpck_require__(6179);
 
 const binary = {
     identify: value => value instanceof Uint8Array, // Buffer inherits from Uint8Array
@@ -63799,12 +63799,12 @@ exports.binary = binary;
 
 /***/ }),
 
-/***/ 8398:
+/***/ 3260:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(9271);
 
 function boolStringify({ value, source }, ctx) {
     const boolObj = value ? trueTag : falseTag;
@@ -63835,13 +63835,13 @@ exports.trueTag = trueTag;
 
 /***/ }),
 
-/***/ 5782:
+/***/ 396:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var stringifyNumber = __nccwpck_require__(8689);
+var Scalar = __nccwpck_require__(9271);
+var stringifyNumber = __nccwpck_require__(2491);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -63892,12 +63892,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 873:
+/***/ 5883:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(2491);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 function intResolve(str, offset, radix, { intAsBigInt }) {
@@ -63975,13 +63975,13 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 452:
+/***/ 2610:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
+var identity = __nccwpck_require__(2617);
+var Scalar = __nccwpck_require__(9271);
 
 // If the value associated with a merge key is a single mapping node, each of
 // its key/value pairs is inserted into the current mapping, unless the key
@@ -64053,16 +64053,16 @@ exports.merge = merge;
 
 /***/ }),
 
-/***/ 303:
+/***/ 61:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(6424);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var pairs = __nccwpck_require__(8385);
+var identity = __nccwpck_require__(2617);
+var toJS = __nccwpck_require__(3709);
+var YAMLMap = __nccwpck_require__(2448);
+var YAMLSeq = __nccwpck_require__(5125);
+var pairs = __nccwpck_require__(7815);
 
 class YAMLOMap extends YAMLSeq.YAMLSeq {
     constructor() {
@@ -64137,15 +64137,15 @@ exports.omap = omap;
 
 /***/ }),
 
-/***/ 8385:
+/***/ 7815:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
-var YAMLSeq = __nccwpck_require__(2223);
+var identity = __nccwpck_require__(2617);
+var Pair = __nccwpck_require__(2815);
+var Scalar = __nccwpck_require__(9271);
+var YAMLSeq = __nccwpck_require__(5125);
 
 function resolvePairs(seq, onError) {
     if (identity.isSeq(seq)) {
@@ -64226,24 +64226,24 @@ exports.resolvePairs = resolvePairs;
 
 /***/ }),
 
-/***/ 5913:
+/***/ 7755:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
-var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var binary = __nccwpck_require__(6083);
-var bool = __nccwpck_require__(8398);
-var float = __nccwpck_require__(5782);
-var int = __nccwpck_require__(873);
-var merge = __nccwpck_require__(452);
-var omap = __nccwpck_require__(303);
-var pairs = __nccwpck_require__(8385);
-var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(4371);
+var map = __nccwpck_require__(8229);
+var _null = __nccwpck_require__(7890);
+var seq = __nccwpck_require__(2400);
+var string = __nccwpck_require__(2374);
+var binary = __nccwpck_require__(6817);
+var bool = __nccwpck_require__(3260);
+var float = __nccwpck_require__(396);
+var int = __nccwpck_require__(5883);
+var merge = __nccwpck_require__(2610);
+var omap = __nccwpck_require__(61);
+var pairs = __nccwpck_require__(7815);
+var set = __nccwpck_require__(9138);
+var timestamp = __nccwpck_require__(6282);
 
 const schema = [
     map.map,
@@ -64274,14 +64274,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 1528:
+/***/ 9138:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
+var identity = __nccwpck_require__(2617);
+var Pair = __nccwpck_require__(2815);
+var YAMLMap = __nccwpck_require__(2448);
 
 class YAMLSet extends YAMLMap.YAMLMap {
     constructor(schema) {
@@ -64377,12 +64377,12 @@ exports.set = set;
 
 /***/ }),
 
-/***/ 4371:
+/***/ 6282:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(2491);
 
 /** Internal types handle bigint as number, because TS can't figure it out. */
 function parseSexagesimal(str, asBigInt) {
@@ -64489,7 +64489,7 @@ exports.timestamp = timestamp;
 
 /***/ }),
 
-/***/ 4475:
+/***/ 7089:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -64647,15 +64647,15 @@ exports.foldFlowLines = foldFlowLines;
 
 /***/ }),
 
-/***/ 2148:
+/***/ 9666:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(1596);
-var identity = __nccwpck_require__(1127);
-var stringifyComment = __nccwpck_require__(9799);
-var stringifyString = __nccwpck_require__(3069);
+var anchors = __nccwpck_require__(5702);
+var identity = __nccwpck_require__(2617);
+var stringifyComment = __nccwpck_require__(9330);
+var stringifyString = __nccwpck_require__(6179);
 
 function createStringifyContext(doc, options) {
     const opt = Object.assign({
@@ -64786,14 +64786,14 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 1212:
+/***/ 8454:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var identity = __nccwpck_require__(2617);
+var stringify = __nccwpck_require__(9666);
+var stringifyComment = __nccwpck_require__(9330);
 
 function stringifyCollection(collection, ctx, options) {
     const flow = ctx.inFlow ?? collection.flow;
@@ -64948,7 +64948,7 @@ exports.stringifyCollection = stringifyCollection;
 
 /***/ }),
 
-/***/ 9799:
+/***/ 9330:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -64979,14 +64979,14 @@ exports.stringifyComment = stringifyComment;
 
 /***/ }),
 
-/***/ 6829:
+/***/ 5719:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var identity = __nccwpck_require__(2617);
+var stringify = __nccwpck_require__(9666);
+var stringifyComment = __nccwpck_require__(9330);
 
 function stringifyDocument(doc, options) {
     const lines = [];
@@ -65073,7 +65073,7 @@ exports.stringifyDocument = stringifyDocument;
 
 /***/ }),
 
-/***/ 8689:
+/***/ 2491:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -65107,15 +65107,15 @@ exports.stringifyNumber = stringifyNumber;
 
 /***/ }),
 
-/***/ 9748:
+/***/ 1174:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var identity = __nccwpck_require__(2617);
+var Scalar = __nccwpck_require__(9271);
+var stringify = __nccwpck_require__(9666);
+var stringifyComment = __nccwpck_require__(9330);
 
 function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
     const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -65266,13 +65266,13 @@ exports.stringifyPair = stringifyPair;
 
 /***/ }),
 
-/***/ 3069:
+/***/ 6179:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var foldFlowLines = __nccwpck_require__(4475);
+var Scalar = __nccwpck_require__(9271);
+var foldFlowLines = __nccwpck_require__(7089);
 
 const getFoldOptions = (ctx, isBlock) => ({
     indentAtStart: isBlock ? ctx.indent.length : ctx.indentAtStart,
@@ -65611,12 +65611,12 @@ exports.stringifyString = stringifyString;
 
 /***/ }),
 
-/***/ 204:
+/***/ 7182:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(2617);
 
 const BREAK = Symbol('break visit');
 const SKIP = Symbol('skip children');
@@ -65854,7 +65854,7 @@ exports.visitAsync = visitAsync;
 
 /***/ }),
 
-/***/ 8342:
+/***/ 6965:
 /***/ ((module) => {
 
 module.exports = {"rE":"1.17.0"};
@@ -66073,7 +66073,7 @@ globals.__dirname ??= (0,external_node_path_.dirname)(globals.__filename);
 
 // EXTERNAL MODULE: external "os"
 var external_os_ = __nccwpck_require__(857);
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/utils.js
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /**
@@ -66109,7 +66109,7 @@ function toCommandProperties(annotationProperties) {
     };
 }
 //# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/command.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/command.js
 
 
 /**
@@ -66205,7 +66205,7 @@ function escapeProperty(s) {
 var external_crypto_ = __nccwpck_require__(6982);
 // EXTERNAL MODULE: external "fs"
 var external_fs_ = __nccwpck_require__(9896);
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/file-command.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/file-command.js
 // For internal use, subject to change.
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -66246,7 +66246,7 @@ var external_path_ = __nccwpck_require__(6928);
 var external_http_ = __nccwpck_require__(8611);
 // EXTERNAL MODULE: external "https"
 var external_https_ = __nccwpck_require__(5692);
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/proxy.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/http-client/lib/proxy.js
 function getProxyUrl(reqUrl) {
     const usingSsl = reqUrl.protocol === 'https:';
     if (checkBypass(reqUrl)) {
@@ -66337,11 +66337,11 @@ class DecodedURL extends URL {
     }
 }
 //# sourceMappingURL=proxy.js.map
-// EXTERNAL MODULE: ./node_modules/tunnel/index.js
-var node_modules_tunnel = __nccwpck_require__(770);
-// EXTERNAL MODULE: ./node_modules/undici/index.js
-var undici = __nccwpck_require__(6752);
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
+// EXTERNAL MODULE: ../../main/node_modules/tunnel/index.js
+var node_modules_tunnel = __nccwpck_require__(408);
+// EXTERNAL MODULE: ../../main/node_modules/undici/index.js
+var undici = __nccwpck_require__(4718);
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/http-client/lib/index.js
 /* eslint-disable @typescript-eslint/no-explicit-any */
 var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
@@ -67038,7 +67038,7 @@ class lib_HttpClient {
 }
 const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/auth.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/http-client/lib/auth.js
 var auth_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -67114,7 +67114,7 @@ class PersonalAccessTokenCredentialHandler {
     }
 }
 //# sourceMappingURL=auth.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/oidc-utils.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/oidc-utils.js
 var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -67188,7 +67188,7 @@ class oidc_utils_OidcClient {
     }
 }
 //# sourceMappingURL=oidc-utils.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/summary.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/summary.js
 var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -67469,7 +67469,7 @@ const _summary = new Summary();
 const markdownSummary = (/* unused pure expression or super */ null && (_summary));
 const summary = _summary;
 //# sourceMappingURL=summary.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/path-utils.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/path-utils.js
 
 /**
  * toPosixPath converts the given path to the posix form. On Windows, \\ will be
@@ -67511,7 +67511,7 @@ var external_events_ = __nccwpck_require__(4434);
 var external_child_process_ = __nccwpck_require__(5317);
 // EXTERNAL MODULE: external "assert"
 var external_assert_ = __nccwpck_require__(2613);
-;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io-util.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/io/lib/io-util.js
 var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -67691,7 +67691,7 @@ function getCmdPath() {
     return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
 }
 //# sourceMappingURL=io-util.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/io/lib/io.js
 var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -67965,7 +67965,7 @@ function io_copyFile(srcFile, destFile, force) {
 //# sourceMappingURL=io.js.map
 ;// CONCATENATED MODULE: external "timers"
 const external_timers_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
-;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/toolrunner.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/exec/lib/toolrunner.js
 var toolrunner_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -68553,7 +68553,7 @@ class ExecState extends external_events_.EventEmitter {
     }
 }
 //# sourceMappingURL=toolrunner.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/exec.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/exec/lib/exec.js
 var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -68633,7 +68633,7 @@ function getExecOutput(commandLine, args, options) {
     });
 }
 //# sourceMappingURL=exec.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/platform.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/platform.js
 var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -68698,7 +68698,7 @@ function getDetails() {
     });
 }
 //# sourceMappingURL=platform.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/core.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/core.js
 var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -69140,6 +69140,13 @@ const INPUT_DEFAULTS = {
  * patterns add to these. (.git and credential files are never uploaded: remote/archive.ts.)
  */
 const DEFAULT_EXCLUDE = ['__pycache__', '*.pyc', '.venv', 'node_modules'];
+/** The asgi-server input's values and the worker class each one is. */
+const ASGI_WORKERS = {
+    uvicorn: 'uvicorn.workers.UvicornWorker',
+    // Pure-Python HTTP parser and asyncio's loop, for hosts without httptools or uvloop.
+    'uvicorn-h11': 'uvicorn.workers.UvicornH11Worker'
+};
+const ASGI_SERVERS = Object.keys(ASGI_WORKERS);
 var Output;
 (function (Output) {
     Output["Status"] = "status";
@@ -69351,17 +69358,12 @@ function settingsFolderProblem(s, path, target, named) {
         `read-only to the app, so a compressed page answers 500)`);
 }
 
-;// CONCATENATED MODULE: ./src/render/asgi.ts
+;// CONCATENATED MODULE: ./src/asgi.ts
 // Which gunicorn worker serves the project: gunicorn's own (WSGI), or uvicorn's (ASGI), and the
 // arguments the service's command line gets for it and for the cutover's drain.
 
-/** The asgi-server input's values and the worker class each one is. */
-const ASGI_WORKERS = {
-    uvicorn: 'uvicorn.workers.UvicornWorker',
-    // Pure-Python HTTP parser and asyncio's loop, for hosts without httptools or uvloop.
-    'uvicorn-h11': 'uvicorn.workers.UvicornH11Worker'
-};
-const ASGI_SERVERS = Object.keys(ASGI_WORKERS);
+/** gunicorn's own default for --graceful-timeout, in seconds. */
+const DEFAULT_GRACEFUL_TIMEOUT = 30;
 /** nginx closes a proxied connection after this long without a byte from the app. */
 const DEFAULT_PROXY_READ_TIMEOUT_S = 3600;
 /** gunicorn's default worker. */
@@ -69478,8 +69480,6 @@ const MANAGED_HEADER = '# Managed by django-deploy-action; changes are overwritt
 const SOCKET_OWNER = 'www-data';
 /** The targets that start an enabled instance's units at boot (their [Install] sections). */
 const WANTED_BY = { socket: 'sockets.target', service: 'multi-user.target' };
-/** gunicorn's own default for --graceful-timeout, in seconds. */
-const DEFAULT_GRACEFUL_TIMEOUT = 30;
 // Aimed at `systemd-analyze security` ≤ 2.0 while the app can still read its release and write
 // <deploy-path>/shared (sqlite, media). One list, so the e2e check can prune it in one place.
 // IPAddressDeny= is left out on purpose: the app may call other services.
@@ -69936,8 +69936,8 @@ function indent(lines) {
     return lines.map((l) => (l === '' ? '' : `${INDENT}${l}`));
 }
 
-// EXTERNAL MODULE: ./node_modules/shell-quote/index.js
-var shell_quote = __nccwpck_require__(6591);
+// EXTERNAL MODULE: ../../main/node_modules/shell-quote/index.js
+var shell_quote = __nccwpck_require__(3785);
 ;// CONCATENATED MODULE: ./src/shell.ts
 
 /** A piece of shell text that is inserted as it is (already quoted or built from quoted parts). */
@@ -70152,7 +70152,7 @@ function renewalFiles(s) {
     };
 }
 
-;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/base.js
+;// CONCATENATED MODULE: ../../main/node_modules/diff/libesm/diff/base.js
 class Diff {
     diff(oldStr, newStr, 
     // Type below is not accurate/complete - see above for full possibilities - but it compiles
@@ -70407,7 +70407,7 @@ class Diff {
     }
 }
 
-;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/line.js
+;// CONCATENATED MODULE: ../../main/node_modules/diff/libesm/diff/line.js
 
 
 class LineDiff extends Diff {
@@ -70474,7 +70474,7 @@ function tokenize(value, options) {
     return retLines;
 }
 
-;// CONCATENATED MODULE: ./node_modules/diff/libesm/patch/create.js
+;// CONCATENATED MODULE: ../../main/node_modules/diff/libesm/patch/create.js
 
 const INCLUDE_HEADERS = {
     includeIndex: true,
@@ -70704,6 +70704,23 @@ function splitLines(text) {
     return result;
 }
 
+;// CONCATENATED MODULE: ./src/server/step-script.ts
+// What any step's script may use, whatever its concern: the exit codes the flow tells apart, and
+// a body done whole. Here, not in the module of one concern, so that every step can import them.
+
+/** Exit code a step uses when a gate rejects the new files (they were put back). */
+const GATE_FAILED = 42;
+/**
+ * A script that runs to its end once started, even when the runner is killed or the connection
+ * drops half-way (its output then has nowhere to go): a switch or a rollback is done whole, never
+ * half. Its output is printed when it ends. TERM too is ignored (inherited by the body's shell):
+ * a clean shutdown sends it to every session before it powers off, and these scripts take less
+ * than a second; a switch cut there would boot half switched.
+ */
+function detached(body) {
+    return script(raw("trap '' HUP PIPE TERM"), raw('out=$(mktemp) err=$(mktemp) rc=0'), raw(`sh -eu >"$out" 2>"$err" <<'DDA_DETACHED' || rc=$?`), body, raw('DDA_DETACHED'), raw('cat "$out"; cat "$err" >&2; rm -f "$out" "$err"'), raw('exit $rc'));
+}
+
 ;// CONCATENATED MODULE: ./src/server/config.ts
 // The configuration the action owns (gunicorn's units, the nginx site): rendered, verified,
 // installed behind the `nginx -t` gate, put back when a gate or the new release fails.
@@ -70714,8 +70731,7 @@ function splitLines(text) {
 
 
 
-/** Exit code a step uses when a gate rejects the new files (they were put back). */
-const GATE_FAILED = 42;
+
 function workerCount(s, facts) {
     return s.workers === 'auto' ? Math.min(2 * Math.max(facts.cpus, 1) + 1, 17) : s.workers;
 }
@@ -72999,360 +73015,6 @@ function parseFirst(output) {
     };
 }
 
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./src/grammar/chars.ts
-// How a message shows a character it refuses; shared by the grammars and the input readers.
-/** A character as a message can show it: printable ASCII as itself, anything else by its code. */
-function describeChar(c) {
-    if (c === "'")
-        return "a quote (')";
-    return /^[\x21-\x7e]$/.test(c)
-        ? `'${c}'`
-        : `U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
-}
-
-;// CONCATENATED MODULE: ./src/grammar/process-command.ts
-// The command line of a process or a schedule: a program and its arguments, quoted as in a shell,
-// run without one (systemd starts it through env(1), which finds the program on the venv's PATH).
-// Pure: returns the words or a problem.
-
-
-/** The words of `text`, or why it is not a command line this action runs. */
-function parseCommand(text) {
-    if (text.trim() === '')
-        return { problem: 'is empty' };
-    if (/[\r\n]/.test(text))
-        return { problem: 'must be one line' };
-    const control = [...text].find((c) => /[\p{Cc}\p{Cf}\u2028\u2029]/u.test(c));
-    if (control !== undefined)
-        return { problem: `has ${describeChar(control)}` };
-    if (text.length > 1000)
-        return { problem: `is ${text.length} characters long; at most 1000` };
-    // No shell runs the command: an expansion would be passed on literally, so it is refused.
-    if (/[$`]/.test(text))
-        return {
-            problem: 'uses $ or `: no shell runs it, so nothing would be expanded; put settings in dotenv (the process reads it) or the command in a script'
-        };
-    const words = [];
-    for (const entry of (0,shell_quote.parse)(text)) {
-        if (typeof entry === 'string') {
-            words.push(entry);
-            continue;
-        }
-        const op = 'op' in entry ? entry.op : 'comment' in entry ? '#' : '?';
-        return {
-            problem: `uses the shell syntax '${op === 'glob' ? entry.pattern : op}': no shell runs it; put a pipeline, redirection or sequence in a script of the project and run that`
-        };
-    }
-    if (words.length === 0)
-        return { problem: 'is empty' };
-    return { words };
-}
-/** celery's beat: the scheduler that must run once in a fleet. */
-function isCeleryBeat(words) {
-    const program = words[0].slice(words[0].lastIndexOf('/') + 1);
-    const celery = program === 'celery' || (/^python[0-9.]*$/.test(program) && words[2] === 'celery');
-    return celery && words.includes('beat');
-}
-
-// EXTERNAL MODULE: external "node:net"
-var external_node_net_ = __nccwpck_require__(7030);
-;// CONCATENATED MODULE: ./src/grammar/paths.ts
-// Server paths the action writes as root: allow-lists, so that a path naming a system folder
-// (/etc/nginx, /root/.ssh) is refused whatever it is called. Pure; each returns the problem, or
-// undefined when the path is allowed.
-
-const paths_SAFE_PATH = /^\/[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*$/;
-function hasDotSegment(path) {
-    return path.split('/').some((part) => part === '..' || part === '.');
-}
-/** `path` is inside `folder`, at least one level below it (never the folder itself). */
-function isBelow(path, folder) {
-    return path.startsWith(`${folder}/`);
-}
-/** A deploy path is below one of these, or below /home/<user>. */
-const DEPLOY_ROOTS = ['/srv', '/opt', '/var/www', '/var/lib'];
-/**
- * Where a deploy may go (the action makes it root-owned, and runs as root what it holds). Not in
- * the app user's home: the owner of a folder above the code could swap the code for its own.
- */
-function deployPathProblem(path, appUser) {
-    const below = /^\/home\/[^/]+\/[^/]/.test(path) || DEPLOY_ROOTS.some((root) => isBelow(path, root));
-    if (!below || !paths_SAFE_PATH.test(path) || hasDotSegment(path)) {
-        return `${path} is not below ${DEPLOY_ROOTS.join(', ')} or /home/<user>`;
-    }
-    if (isBelow(path, `/home/${appUser}`) || isBelow(path, `/var/lib/${appUser}`)) {
-        return `${path} is in a folder of the app user ${appUser}, who could replace the code`;
-    }
-    return undefined;
-}
-/** Linux's limit: a longer path is no folder, and would only fill the log. */
-const PATH_MAX = 4096;
-/**
- * Whether a folder may be created and handed to the app user (chown, for collectstatic chown -R):
- * static-root and media-root, and the STATIC_ROOT and MEDIA_ROOT the project's settings name.
- * Allowed: below the deploy path (not the folders the deploy keeps), /srv, /opt, /var/www or
- * /var/lib/<app-user>. A trailing slash is ignored. The problem names the path only when it is
- * a plain path (safe to print).
- */
-function appFolderProblem(path, where) {
-    const { deployPath, appUser } = where;
-    const folder = path.length > 1 ? path.replace(/\/+$/, '') : path;
-    if (!paths_SAFE_PATH.test(folder) || hasDotSegment(folder) || folder.length > PATH_MAX) {
-        // Not repeated: a path from the server may hold anything, a line break included.
-        return 'must be an absolute path of letters, digits and _ . - @ +, without ..';
-    }
-    if (deployPath === folder || isBelow(deployPath, folder)) {
-        return `${folder} holds deploy-path ${deployPath}: the app user would own the releases; use a folder of its own`;
-    }
-    if (isBelow(folder, deployPath))
-        return deployFolderProblem(folder, deployPath);
-    const roots = ['/srv', '/opt', '/var/www', `/var/lib/${appUser}`];
-    if (roots.some((root) => isBelow(folder, root)))
-        return undefined;
-    return `${folder} is not a folder the action may hand to the app user: use one below ${deployPath}, ${roots.join(', ')}`;
-}
-/**
- * Below the deploy path, the folders the deploy keeps stay root's: the action's own entries
- * (RESERVED: venvs/, backups/, acme/, instances/, `current` itself...), releases/ and each
- * release, shared/ itself, and every dot name (.deploy/, .venv, .env, the lock). The app user
- * owning one of them could change code that root runs, or what root keeps for itself.
- */
-function deployFolderProblem(folder, deployPath) {
-    const parts = folder.slice(deployPath.length + 1).split('/');
-    const [first] = parts;
-    const kept = parts.some((part) => part.startsWith('.')) ||
-        // Below `current` is a folder of the live release (static-root: <deploy-path>/current/static).
-        (RESERVED.has(first) && !(first === 'current' && parts.length > 1)) ||
-        (first === 'releases' && parts.length <= 2) ||
-        (first === 'shared' && parts.length === 1);
-    const names = ['releases', 'shared', ...[...RESERVED].filter((name) => !name.startsWith('.'))];
-    return kept
-        ? `${folder} is a folder the deploy keeps (${names.join(', ')}, dot names): use one of its own, e.g. ${deployPath}/shared/media`
-        : undefined;
-}
-
-;// CONCATENATED MODULE: ./src/inputs/read.ts
-// Reading inputs: the error every reader raises, the reader over ReadContext that each domain's
-// module (connection, project, nginx, health, github, modes) reads its inputs with, and the
-// validators more than one domain shares.
-
-
-
-
-
-/** A bad input: names the input and says what is allowed. Raised before anything is sent. */
-class InputError extends Error {
-    input;
-    constructor(input, message) {
-        super(`Input '${input}': ${printable(message)}`);
-        this.input = input;
-        this.name = 'InputError';
-    }
-}
-/**
- * A message repeats the value it refuses: show its control and invisible characters (a line
- * break, U+202E that reverses the text after it) as escapes, and shorten a very long value.
- */
-function printable(message) {
-    return message
-        .replace(/'([^']{120,})'/g, (_, value) => `'${value.slice(0, 60)}...' (${value.length} characters)`)
-        .replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, (c) => {
-        const named = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-        return named[c] ?? `\\u${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
-    });
-}
-const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f\u0085\u2028\u2029]/u;
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
-function inputReader(ctx) {
-    const raw = (name) => {
-        const value = ctx.getInput(name);
-        if (value.includes('\u0000'))
-            throw new InputError(name, 'contains a NUL byte');
-        return value.trim() === '' ? (INPUT_DEFAULTS[name] ?? '') : value;
-    };
-    const line = (name, maxLength = 256) => {
-        const value = raw(name).trim();
-        if (value.length > maxLength) {
-            throw new InputError(name, `is ${value.length} characters long; at most ${maxLength}`);
-        }
-        if (/[\r\n]/.test(value))
-            throw new InputError(name, 'must be a single line');
-        if (CONTROL_CHARS.test(value))
-            throw new InputError(name, 'contains a control character');
-        return value;
-    };
-    return {
-        raw,
-        line,
-        bool: (name) => parseBoolean(name, line(name)),
-        int: (name, min, max) => parseInteger(name, line(name), min, max),
-        workspace: ctx.workspace
-    };
-}
-function parseBoolean(name, value) {
-    if (/^(true|yes|on)$/i.test(value))
-        return true;
-    if (/^(false|no|off)$/i.test(value))
-        return false;
-    throw new InputError(name, `must be true or false, not '${value}'`);
-}
-function parseInteger(name, value, min, max) {
-    if (!/^\d{1,9}$/.test(value))
-        throw new InputError(name, `must be a whole number from ${min} to ${max}, not '${value}'`);
-    const n = Number(value);
-    if (n < min || n > max)
-        throw new InputError(name, `must be from ${min} to ${max}, not ${n}`);
-    return n;
-}
-function splitList(text, separator = /[\n,]+/) {
-    return text
-        .split(separator)
-        .map((s) => s.trim())
-        .filter((s) => s !== '');
-}
-function readAbsolutePath(name, value) {
-    const path = value.replace(/\/+$/, '');
-    if (!paths_SAFE_PATH.test(path) || hasDotSegment(path)) {
-        throw new InputError(name, `'${value}' must be an absolute path of letters, digits and _ . - @ +, without ..`);
-    }
-    return path;
-}
-function optionalPath(name, value) {
-    return value === '' ? undefined : readAbsolutePath(name, value);
-}
-function readUrl(name, value) {
-    if (!/^https?:\/\//i.test(value))
-        throw new InputError(name, `'${value}' must be an http:// or https:// URL`);
-    if (/^https?:\/\/[^/?#]*@/i.test(value))
-        throw new InputError(name, 'must not hold a user name or password');
-    // As typed, not as the URL parser would rewrite it: a look-alike host (Cyrillic letters become
-    // xn--...), `..` (silently resolved) and quotes or `$` (kept) are mistakes or tricks.
-    const bad = [...value].find((c) => !/[A-Za-z0-9._~:/?#[\]@!&+,=%-]/.test(c));
-    if (bad !== undefined) {
-        throw new InputError(name, `'${value}' has ${describeChar(bad)}: write the URL in ASCII, with %XX escapes`);
-    }
-    let url;
-    try {
-        url = new URL(value);
-    }
-    catch {
-        throw new InputError(name, `'${value}' is not a URL`);
-    }
-    const host = url.hostname.replace(/^\[|\]$/g, '');
-    const path = value.replace(/^https?:\/\/[^/?#]*/i, '').split(/[?#]/)[0];
-    if (!((0,external_node_net_.isIP)(host) || HOSTNAME.test(host)) ||
-        /%(?![0-9A-Fa-f]{2})/.test(value) ||
-        hasDotSegment(path)) {
-        throw new InputError(name, `'${value}' is not a URL like https://example.com/path`);
-    }
-    if (url.username || url.password)
-        throw new InputError(name, `must not hold a user name or password`);
-    return url;
-}
-
-;// CONCATENATED MODULE: ./src/inputs/processes.ts
-// Background processes and schedules: the long-running commands (a Celery worker and beat, a
-// management command that never ends) and the periodic ones, each a systemd unit of its own.
-
-
-
-
-/** A name becomes part of a unit's name: `<project>-<name>.service`. */
-const PROCESS_NAME = /^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$/;
-/** What a systemd calendar expression is written with; systemd-analyze calendar judges the rest. */
-const CALENDAR = /^[A-Za-z0-9*,./:~ +-]{1,100}$/;
-function readProcesses(read, given) {
-    const processes = mapping(read, Input.Processes).map(([name, value]) => {
-        const spec = entry(Input.Processes, name, value, ['run', 'once']);
-        const command = words(Input.Processes, name, spec.run);
-        return { name, command, once: once(Input.Processes, name, spec.once, isCeleryBeat(command)) };
-    });
-    const schedules = mapping(read, Input.Schedules).map(([name, value]) => {
-        if (typeof value === 'string')
-            throw new InputError(Input.Schedules, `'${name}' must be a mapping like { on: daily, run: python manage.py clearsessions }`);
-        const spec = entry(Input.Schedules, name, value, ['on', 'run', 'once']);
-        if (typeof spec.on !== 'string' || !CALENDAR.test(spec.on.trim()))
-            throw new InputError(Input.Schedules, `'${name}': on must be a systemd calendar expression (daily, hourly, Mon *-*-* 03:00, *:0/15), not ${JSON.stringify(spec.on ?? null)}`);
-        return {
-            name,
-            calendar: spec.on.trim(),
-            command: words(Input.Schedules, name, spec.run),
-            once: once(Input.Schedules, name, spec.once, true)
-        };
-    });
-    const both = processes.find((p) => schedules.some((t) => t.name === p.name));
-    if (both)
-        throw new InputError(Input.Schedules, `'${both.name}' is also a process: each name is one unit, so give them different names`);
-    const stop = read.int(Input.ProcessStopTimeout, 1, 86400);
-    // The restart step waits for the old processes to stop, then for the new ones to stay up.
-    const any = processes.length > 0 || schedules.length > 0;
-    if (any && stop + PROCESS_SETTLE_SECONDS + 30 > given.commandTimeoutMs / 1000)
-        throw new InputError(Input.ProcessStopTimeout, `${stop} s does not fit in command-timeout (${given.commandTimeoutMs / 1000} s): the restart of the processes waits that long for them to stop; raise command-timeout or lower this`);
-    return {
-        processes,
-        schedules,
-        processStopTimeoutSec: stop,
-        singletonHost: singletonHost(read, given.hosts)
-    };
-}
-/** How long a restarted process must stay up, in seconds, for the deploy to count it started. */
-const PROCESS_SETTLE_SECONDS = 5;
-function mapping(read, input) {
-    const text = read.raw(input);
-    if (text.trim() === '')
-        return [];
-    const doc = (0,dist/* parseDocument */.Tp)(text, { uniqueKeys: true, prettyErrors: false });
-    if (doc.errors.length > 0)
-        throw new InputError(input, `is not valid YAML: ${doc.errors[0].message.split('\n')[0]}`);
-    const value = doc.toJS();
-    if (value === null || typeof value !== 'object' || Array.isArray(value))
-        throw new InputError(input, 'must be a YAML mapping of name to command, one per line (worker: celery -A mysite worker)');
-    const entries = Object.entries(value);
-    if (entries.length > 50)
-        throw new InputError(input, `has ${entries.length} entries; at most 50`);
-    for (const [name] of entries)
-        if (!PROCESS_NAME.test(name))
-            throw new InputError(input, `'${name}' is not a name: lower-case letters, digits, - and _, at most 40, starting and ending with a letter or digit`);
-    return entries;
-}
-function entry(input, name, value, keys) {
-    if (typeof value === 'string')
-        return { run: value };
-    if (value === null || typeof value !== 'object' || Array.isArray(value))
-        throw new InputError(input, `'${name}' must be a command or a mapping of ${keys.join(', ')}`);
-    const unknown = Object.keys(value).find((k) => !keys.includes(k));
-    if (unknown !== undefined)
-        throw new InputError(input, `'${name}' has '${unknown}'; allowed: ${keys.join(', ')}`);
-    return value;
-}
-function words(input, name, run) {
-    if (typeof run !== 'string')
-        throw new InputError(input, `'${name}': run must be a command line, not ${JSON.stringify(run ?? null)}`);
-    const parsed = parseCommand(run);
-    if ('problem' in parsed)
-        throw new InputError(input, `'${name}': the command ${parsed.problem}`);
-    return parsed.words;
-}
-function once(input, name, value, byDefault) {
-    if (value === undefined)
-        return byDefault;
-    if (typeof value !== 'boolean')
-        throw new InputError(input, `'${name}': once must be true or false`);
-    return value;
-}
-/** The host that runs what must run once in a fleet: one of `host`, by default the first. */
-function singletonHost(read, hosts) {
-    const value = read.line(Input.SingletonHost);
-    if (value === '')
-        return undefined;
-    const host = hosts.find((h) => value === h.name || value === `${h.name}:${h.port}`);
-    if (!host)
-        throw new InputError(Input.SingletonHost, `'${value}' is not one of the hosts in host (${hosts.map((h) => h.name).join(', ')})`);
-    return `${host.name}:${host.port}`;
-}
-
 ;// CONCATENATED MODULE: ./src/render/processes.ts
 // The units of the background processes and schedules: a service per process, a timer and a
 // oneshot service per schedule. They run the live release with its venv and .env, as the app
@@ -73459,10 +73121,199 @@ function processes_unitFile(s, sections) {
     return `${MANAGED_HEADER}\n${processMarker(s.projectName)}\n${body}\n`;
 }
 
+;// CONCATENATED MODULE: ./src/server/processes.ts
+// The background processes and schedules on a host: their units rendered, the calendars checked
+// before anything is installed, verified with the web unit's gate, put in place and restarted
+// once the web release is healthy (and checked to stay up), put back by a rollback, and the ones
+// no longer in the inputs stopped and removed. See ARCHITECTURE.md.
+
+
+
+
+
+
+/** How long a restarted process must stay up, in seconds, for the deploy to count it started. */
+const PROCESS_SETTLE_SECONDS = 5;
+/** Where a process's live units go: `writable` as the web unit has it. */
+function processFiles(s, opts) {
+    const appRoot = layout(s).current;
+    const here = (specs) => specs.filter((spec) => opts.singletons || !spec.once);
+    const path = (name) => `${UNIT_FOLDER}/${name}`;
+    const unitOpts = { appRoot, writable: opts.writable };
+    const units = [
+        ...here(s.processes).map((spec) => {
+            const unit = `${processUnitBase(s.projectName, spec.name)}.service`;
+            return {
+                name: spec.name,
+                kind: 'process',
+                unit,
+                files: [{ path: path(unit), text: renderProcessService(s, spec, unitOpts) }]
+            };
+        }),
+        ...here(s.schedules).map((spec) => {
+            const base = processUnitBase(s.projectName, spec.name);
+            return {
+                name: spec.name,
+                kind: 'schedule',
+                unit: `${base}.timer`,
+                files: [
+                    { path: path(`${base}.timer`), text: renderScheduleTimer(s, spec) },
+                    { path: path(`${base}.service`), text: renderScheduleService(s, spec, unitOpts) }
+                ]
+            };
+        })
+    ];
+    const kept = new Set(units.flatMap((u) => u.files.map((f) => baseName(f.path))));
+    return { units, removed: opts.live.filter((name) => !kept.has(name)).sort() };
+}
+const processes_allFiles = (pf) => pf.units.flatMap((u) => u.files);
+/** Every path the deploy writes or removes: what is saved before and put back by a rollback. */
+const touched = (pf) => [
+    ...processes_allFiles(pf).map((f) => f.path),
+    ...pf.removed.map((name) => `${UNIT_FOLDER}/${name}`)
+];
+/** True when the run has anything to do with processes: some to run, or some to remove. */
+function hasProcesses(pf) {
+    return pf.units.length > 0 || pf.removed.length > 0;
+}
+/** For inspect: the unit files on the host that carry the project's process marker. */
+function listProcessUnits(s) {
+    return shell_sh `echo "process-units=$(grep -l -x -F -- ${processMarker(s.projectName)} ${raw(`${UNIT_FOLDER}/*.service ${UNIT_FOLDER}/*.timer`)} 2>/dev/null | xargs -r -n1 basename | tr '\n' ' ')"`;
+}
+function processes_writeFile(path, text) {
+    return shell_sh `printf %s ${external_node_buffer_.Buffer.from(text).toString('base64')} | base64 -d > ${path}`;
+}
+/**
+ * Every schedule's calendar expression, as this host's systemd reads it: the first step of the
+ * run, so a wrong one is refused before anything is uploaded or installed.
+ */
+function checkCalendarsStep(s) {
+    return {
+        id: 'check-calendars',
+        phase: 'connect',
+        title: 'systemd-analyze calendar for the schedules',
+        privileged: false,
+        command: script(raw('set -u'), raw('bad=0'), ...s.schedules.map((t) => shell_sh `if ! out=$(systemd-analyze calendar -- ${t.calendar} 2>&1); then printf '%s\n' "$out" >&2; printf '%s\n' ${`Input 'schedules': '${t.name}': systemd cannot parse the calendar expression '${t.calendar}' (on:). See man systemd.time, "Calendar Events".`} >&2; bad=1; fi`), raw('exit $bad'))
+    };
+}
+/** Gate: systemd-analyze verify on the units, rendered to run the new release directly. */
+function verifyProcessesStep(s, id, pf) {
+    const p = layout(s);
+    const folder = `${p.verify}-processes`;
+    const files = processes_allFiles(pf);
+    return {
+        id: 'verify-processes',
+        phase: 'gates',
+        title: 'systemd-analyze verify the process units',
+        privileged: true,
+        command: script(raw('set -eu'), shell_sh `rm -rf ${folder} && mkdir -p ${folder}`, ...files.map((f) => processes_writeFile(`${folder}/${baseName(f.path)}`, f.text.split(p.current).join(p.release(id)))), shell_sh `if ! out=$(systemd-analyze verify ${files.map((f) => `${folder}/${baseName(f.path)}`)} 2>&1); then`, raw('  printf "%s\\n" "$out" >&2'), raw(`  exit ${GATE_FAILED}`), raw('fi'), shell_sh `printf '%s\n' "$out" | grep -F ${`${s.projectName}-`} || true`)
+    };
+}
+/** Shell that puts the saved unit files back, and takes away the ones that were not there. */
+function restoreFiles(s, pf) {
+    const backup = `${layout(s).backup}-processes`;
+    return script(...touched(pf).map((path) => {
+        const saved = `${backup}/${baseName(path)}`;
+        return shell_sh `if [ -e ${saved} ]; then cp -p ${saved} ${path}; elif [ -e ${saved}.absent ]; then systemctl disable --now ${baseName(path)} >/dev/null 2>&1 || true; rm -f ${path}; fi`;
+    }));
+}
+/** Prints one `process=` line per unit: its name, unit, state and the release it runs. */
+function reportStates(s, pf) {
+    const current = layout(s).current;
+    return script(shell_sh `release=$(basename "$(readlink ${current})")`, ...pf.units.map((u) => shell_sh `printf 'process=%s %s %s %s\n' ${u.name} ${u.unit} "$(systemctl show -p ActiveState --value ${u.unit})" "$release"`));
+}
+/**
+ * After the web release is healthy, in one script done whole (server/step-script.ts `detached`): the
+ * live unit files saved, the new ones put in place (nothing new is where systemd reads it
+ * before), removed units stopped, disabled and deleted, the others enabled and restarted on the
+ * live release at once (a worker's warm shutdown may take process-stop-timeout). A process
+ * counts as started when it is still the same run of its unit PROCESS_SETTLE_SECONDS later; one
+ * that is not fails the step with its journal.
+ */
+function restartProcessesStep(s, pf) {
+    const backup = `${layout(s).backup}-processes`;
+    const processes = pf.units.filter((u) => u.kind === 'process').map((u) => u.unit);
+    const all = pf.units.map((u) => u.unit);
+    const names = [
+        pf.units.length ? `restart ${pf.units.map((u) => u.name).join(', ')}` : '',
+        pf.removed.length ? `remove ${pf.removed.join(', ')}` : ''
+    ].filter(Boolean);
+    return {
+        id: 'restart-processes',
+        phase: 'restart',
+        title: `Processes: ${names.join('; ')}`,
+        privileged: true,
+        command: detached(script(shell_sh `rm -rf ${backup} && mkdir -p ${backup}`, ...touched(pf).map((path) => {
+            const saved = `${backup}/${baseName(path)}`;
+            return shell_sh `if [ -e ${path} ]; then cp -p ${path} ${saved}; else : > ${saved}.absent; fi`;
+        }), ...processes_allFiles(pf).map((f) => script(processes_writeFile(`${f.path}.new`, f.text), shell_sh `chmod 644 ${f.path}.new && mv -f ${f.path}.new ${f.path}`)), ...pf.removed.map((name) => shell_sh `systemctl disable --now ${name} >/dev/null 2>&1 || true; rm -f ${`${UNIT_FOLDER}/${name}`}`), raw('systemctl daemon-reload'), all.length ? shell_sh `systemctl enable --quiet ${all}` : undefined, raw('since=$(date +%s)'), all.length ? shell_sh `systemctl restart ${all} || true` : undefined, ...processes.map((unit, i) => shell_sh `run${raw(String(i))}=$(systemctl show -p InvocationID --value ${unit})`), processes.length ? raw(`sleep ${PROCESS_SETTLE_SECONDS}`) : undefined, reportStates(s, pf), raw('failed=""'), ...processes.map((unit, i) => shell_sh `if [ "$(systemctl show -p ActiveState --value ${unit})" != active ] || [ "$(systemctl show -p InvocationID --value ${unit})" != "$run${raw(String(i))}" ]; then failed="$failed ${unit}"; fi`), raw('for unit in $failed; do'), raw(`  printf '=== %s did not stay up (%s s); its journal:\\n' "$unit" ${PROCESS_SETTLE_SECONDS} >&2`), raw('  journalctl -u "$unit" --since "@$since" --no-pager -o cat -n 200 >&2 || true'), raw('done'), raw('for unit in $failed; do'), raw(`  echo "$unit ${STAYED_DOWN}" >&2`), raw('done'), raw('[ -z "$failed" ]')))
+    };
+}
+/**
+ * Puts the saved unit files back after the processes were restarted on a release that failed,
+ * and restarts them on the previous one (`current` is back already).
+ */
+function rollbackProcessesStep(s, pf) {
+    return {
+        id: 'rollback-processes',
+        phase: 'health',
+        title: 'Roll back the processes',
+        privileged: true,
+        command: detached(script(restoreFiles(s, pf), raw('systemctl daemon-reload'), ...touched(pf).map((path) => {
+            const unit = baseName(path);
+            // A schedule's service is started by its timer, never here.
+            const timer = path.replace(/\.service$/, '.timer');
+            return unit.endsWith('.timer') || !touched(pf).includes(timer)
+                ? shell_sh `if [ -e ${path} ]; then systemctl enable --quiet ${unit}; systemctl restart ${unit} || true; fi`
+                : undefined;
+        }), reportStates(s, pf)))
+    };
+}
+/** Reads the live unit files for the dry run's diff (parsed by config.ts's parseConfigFiles). */
+function readProcessesStep(pf) {
+    return {
+        id: 'read-processes',
+        phase: 'gates',
+        title: 'Read the live process units',
+        privileged: true,
+        command: script(...touched(pf).map((path) => shell_sh `echo ${`=== ${path}`}; if [ -e ${path} ]; then base64 -w0 < ${path}; fi; echo`))
+    };
+}
+/** The dry run's diff of the process units: new, changed, unchanged and removed files. */
+function processDiff(pf, live) {
+    const patch = (path, before, after) => before === after
+        ? `${path}: unchanged`
+        : createTwoFilesPatch(before === undefined ? '/dev/null' : path, after === undefined ? '/dev/null' : path, before ?? '', after ?? '', 'on the server', 'this deploy');
+    return [
+        ...processes_allFiles(pf).map((f) => patch(f.path, live.get(f.path), f.text)),
+        ...pf.removed.map((name) => {
+            const path = `${UNIT_FOLDER}/${name}`;
+            return patch(path, live.get(path), undefined);
+        })
+    ].join('\n');
+}
+const STAYED_DOWN = 'did not stay up: it exited and was restarted by systemd';
+/** The restart step's failure: the units that did not stay up, and their journal without them. */
+function parseStayedDown(stderr) {
+    const lines = stderr.split('\n');
+    return {
+        units: lines.filter((l) => l.endsWith(` ${STAYED_DOWN}`)).map((l) => l.split(' ')[0]),
+        journal: lines.filter((l) => !l.endsWith(` ${STAYED_DOWN}`)).join('\n')
+    };
+}
+/** The `process=` lines of the restart or rollback step. */
+function parseProcessStates(stdout) {
+    return stdout.split('\n').flatMap((line) => {
+        const m = /^process=(\S+) (\S+) (\S*) (\S*)$/.exec(line.trim());
+        return m ? [{ name: m[1], unit: m[2], state: m[3], release: m[4] }] : [];
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/server/switch.ts
 // The cutover: the new release starts in the idle instance beside the live one, traffic moves to
 // it by one rename, the old instance drains and stops; and the way back. nginx connects to
 // socketPath() by its path on every request, so moving traffic needs no nginx reload.
+
 
 
 
@@ -73489,16 +73340,6 @@ const nginxWorkers = raw([
  * workers keeps the health check from being answered by the old site.
  */
 const reloadNginx = script(nginxWorkers, raw('if systemctl is-active --quiet nginx; then'), raw('  before=$(nginx_workers); systemctl reload nginx'), raw('  for i in $(seq 1 100); do'), raw('    still=$(printf "%s\\n" $before $(nginx_workers) | sort | uniq -d)'), raw('    [ -z "$still" ] && break; sleep 0.1'), raw('  done'), raw('else systemctl start nginx; fi'));
-/**
- * A script that runs to its end once started, even when the runner is killed or the connection
- * drops half-way (its output then has nowhere to go): a switch or a rollback is done whole, never
- * half. Its output is printed when it ends. TERM too is ignored (inherited by the body's shell):
- * a clean shutdown sends it to every session before it powers off, and these scripts take less
- * than a second; a switch cut there would boot half switched.
- */
-function detached(body) {
-    return script(raw("trap '' HUP PIPE TERM"), raw('out=$(mktemp) err=$(mktemp) rc=0'), raw(`sh -eu >"$out" 2>"$err" <<'DDA_DETACHED' || rc=$?`), body, raw('DDA_DETACHED'), raw('cat "$out"; cat "$err" >&2; rm -f "$out" "$err"'), raw('exit $rc'));
-}
 /** An extended regular expression that matches exactly one of these names. */
 function unitPattern(...names) {
     return names.map((name) => name.replace(/[.\\^$*+?()[\]{}|]/g, '\\$&')).join('|');
@@ -73714,194 +73555,6 @@ function undoSiteStep(s, files) {
         privileged: true,
         command: detached(script(restoreConfig(s, files), reloadNginx))
     };
-}
-
-;// CONCATENATED MODULE: ./src/server/processes.ts
-// The background processes and schedules on a host: their units rendered, the calendars checked
-// before anything is installed, verified with the web unit's gate, put in place and restarted
-// once the web release is healthy (and checked to stay up), put back by a rollback, and the ones
-// no longer in the inputs stopped and removed. See ARCHITECTURE.md.
-
-
-
-
-
-
-
-
-/** Where a process's live units go: `writable` as the web unit has it. */
-function processFiles(s, opts) {
-    const appRoot = layout(s).current;
-    const here = (specs) => specs.filter((spec) => opts.singletons || !spec.once);
-    const path = (name) => `${UNIT_FOLDER}/${name}`;
-    const unitOpts = { appRoot, writable: opts.writable };
-    const units = [
-        ...here(s.processes).map((spec) => {
-            const unit = `${processUnitBase(s.projectName, spec.name)}.service`;
-            return {
-                name: spec.name,
-                kind: 'process',
-                unit,
-                files: [{ path: path(unit), text: renderProcessService(s, spec, unitOpts) }]
-            };
-        }),
-        ...here(s.schedules).map((spec) => {
-            const base = processUnitBase(s.projectName, spec.name);
-            return {
-                name: spec.name,
-                kind: 'schedule',
-                unit: `${base}.timer`,
-                files: [
-                    { path: path(`${base}.timer`), text: renderScheduleTimer(s, spec) },
-                    { path: path(`${base}.service`), text: renderScheduleService(s, spec, unitOpts) }
-                ]
-            };
-        })
-    ];
-    const kept = new Set(units.flatMap((u) => u.files.map((f) => baseName(f.path))));
-    return { units, removed: opts.live.filter((name) => !kept.has(name)).sort() };
-}
-const processes_allFiles = (pf) => pf.units.flatMap((u) => u.files);
-/** Every path the deploy writes or removes: what is saved before and put back by a rollback. */
-const touched = (pf) => [
-    ...processes_allFiles(pf).map((f) => f.path),
-    ...pf.removed.map((name) => `${UNIT_FOLDER}/${name}`)
-];
-/** True when the run has anything to do with processes: some to run, or some to remove. */
-function hasProcesses(pf) {
-    return pf.units.length > 0 || pf.removed.length > 0;
-}
-/** For inspect: the unit files on the host that carry the project's process marker. */
-function listProcessUnits(s) {
-    return shell_sh `echo "process-units=$(grep -l -x -F -- ${processMarker(s.projectName)} ${raw(`${UNIT_FOLDER}/*.service ${UNIT_FOLDER}/*.timer`)} 2>/dev/null | xargs -r -n1 basename | tr '\n' ' ')"`;
-}
-function processes_writeFile(path, text) {
-    return shell_sh `printf %s ${external_node_buffer_.Buffer.from(text).toString('base64')} | base64 -d > ${path}`;
-}
-/**
- * Every schedule's calendar expression, as this host's systemd reads it: the first step of the
- * run, so a wrong one is refused before anything is uploaded or installed.
- */
-function checkCalendarsStep(s) {
-    return {
-        id: 'check-calendars',
-        phase: 'connect',
-        title: 'systemd-analyze calendar for the schedules',
-        privileged: false,
-        command: script(raw('set -u'), raw('bad=0'), ...s.schedules.map((t) => shell_sh `if ! out=$(systemd-analyze calendar -- ${t.calendar} 2>&1); then printf '%s\n' "$out" >&2; printf '%s\n' ${`Input 'schedules': '${t.name}': systemd cannot parse the calendar expression '${t.calendar}' (on:). See man systemd.time, "Calendar Events".`} >&2; bad=1; fi`), raw('exit $bad'))
-    };
-}
-/** Gate: systemd-analyze verify on the units, rendered to run the new release directly. */
-function verifyProcessesStep(s, id, pf) {
-    const p = layout(s);
-    const folder = `${p.verify}-processes`;
-    const files = processes_allFiles(pf);
-    return {
-        id: 'verify-processes',
-        phase: 'gates',
-        title: 'systemd-analyze verify the process units',
-        privileged: true,
-        command: script(raw('set -eu'), shell_sh `rm -rf ${folder} && mkdir -p ${folder}`, ...files.map((f) => processes_writeFile(`${folder}/${baseName(f.path)}`, f.text.split(p.current).join(p.release(id)))), shell_sh `if ! out=$(systemd-analyze verify ${files.map((f) => `${folder}/${baseName(f.path)}`)} 2>&1); then`, raw('  printf "%s\\n" "$out" >&2'), raw(`  exit ${GATE_FAILED}`), raw('fi'), shell_sh `printf '%s\n' "$out" | grep -F ${`${s.projectName}-`} || true`)
-    };
-}
-/** Shell that puts the saved unit files back, and takes away the ones that were not there. */
-function restoreFiles(s, pf) {
-    const backup = `${layout(s).backup}-processes`;
-    return script(...touched(pf).map((path) => {
-        const saved = `${backup}/${baseName(path)}`;
-        return shell_sh `if [ -e ${saved} ]; then cp -p ${saved} ${path}; elif [ -e ${saved}.absent ]; then systemctl disable --now ${baseName(path)} >/dev/null 2>&1 || true; rm -f ${path}; fi`;
-    }));
-}
-/** Prints one `process=` line per unit: its name, unit, state and the release it runs. */
-function reportStates(s, pf) {
-    const current = layout(s).current;
-    return script(shell_sh `release=$(basename "$(readlink ${current})")`, ...pf.units.map((u) => shell_sh `printf 'process=%s %s %s %s\n' ${u.name} ${u.unit} "$(systemctl show -p ActiveState --value ${u.unit})" "$release"`));
-}
-/**
- * After the web release is healthy, in one script done whole (server/switch.ts `detached`): the
- * live unit files saved, the new ones put in place (nothing new is where systemd reads it
- * before), removed units stopped, disabled and deleted, the others enabled and restarted on the
- * live release at once (a worker's warm shutdown may take process-stop-timeout). A process
- * counts as started when it is still the same run of its unit PROCESS_SETTLE_SECONDS later; one
- * that is not fails the step with its journal.
- */
-function restartProcessesStep(s, pf) {
-    const backup = `${layout(s).backup}-processes`;
-    const processes = pf.units.filter((u) => u.kind === 'process').map((u) => u.unit);
-    const all = pf.units.map((u) => u.unit);
-    const names = [
-        pf.units.length ? `restart ${pf.units.map((u) => u.name).join(', ')}` : '',
-        pf.removed.length ? `remove ${pf.removed.join(', ')}` : ''
-    ].filter(Boolean);
-    return {
-        id: 'restart-processes',
-        phase: 'restart',
-        title: `Processes: ${names.join('; ')}`,
-        privileged: true,
-        command: detached(script(shell_sh `rm -rf ${backup} && mkdir -p ${backup}`, ...touched(pf).map((path) => {
-            const saved = `${backup}/${baseName(path)}`;
-            return shell_sh `if [ -e ${path} ]; then cp -p ${path} ${saved}; else : > ${saved}.absent; fi`;
-        }), ...processes_allFiles(pf).map((f) => script(processes_writeFile(`${f.path}.new`, f.text), shell_sh `chmod 644 ${f.path}.new && mv -f ${f.path}.new ${f.path}`)), ...pf.removed.map((name) => shell_sh `systemctl disable --now ${name} >/dev/null 2>&1 || true; rm -f ${`${UNIT_FOLDER}/${name}`}`), raw('systemctl daemon-reload'), all.length ? shell_sh `systemctl enable --quiet ${all}` : undefined, raw('since=$(date +%s)'), all.length ? shell_sh `systemctl restart ${all} || true` : undefined, ...processes.map((unit, i) => shell_sh `run${raw(String(i))}=$(systemctl show -p InvocationID --value ${unit})`), processes.length ? raw(`sleep ${PROCESS_SETTLE_SECONDS}`) : undefined, reportStates(s, pf), raw('failed=""'), ...processes.map((unit, i) => shell_sh `if [ "$(systemctl show -p ActiveState --value ${unit})" != active ] || [ "$(systemctl show -p InvocationID --value ${unit})" != "$run${raw(String(i))}" ]; then failed="$failed ${unit}"; fi`), raw('for unit in $failed; do'), raw(`  printf '=== %s did not stay up (%s s); its journal:\\n' "$unit" ${PROCESS_SETTLE_SECONDS} >&2`), raw('  journalctl -u "$unit" --since "@$since" --no-pager -o cat -n 200 >&2 || true'), raw('done'), raw('for unit in $failed; do'), raw(`  echo "$unit ${STAYED_DOWN}" >&2`), raw('done'), raw('[ -z "$failed" ]')))
-    };
-}
-/**
- * Puts the saved unit files back after the processes were restarted on a release that failed,
- * and restarts them on the previous one (`current` is back already).
- */
-function rollbackProcessesStep(s, pf) {
-    return {
-        id: 'rollback-processes',
-        phase: 'health',
-        title: 'Roll back the processes',
-        privileged: true,
-        command: detached(script(restoreFiles(s, pf), raw('systemctl daemon-reload'), ...touched(pf).map((path) => {
-            const unit = baseName(path);
-            // A schedule's service is started by its timer, never here.
-            const timer = path.replace(/\.service$/, '.timer');
-            return unit.endsWith('.timer') || !touched(pf).includes(timer)
-                ? shell_sh `if [ -e ${path} ]; then systemctl enable --quiet ${unit}; systemctl restart ${unit} || true; fi`
-                : undefined;
-        }), reportStates(s, pf)))
-    };
-}
-/** Reads the live unit files for the dry run's diff (parsed by config.ts's parseConfigFiles). */
-function readProcessesStep(pf) {
-    return {
-        id: 'read-processes',
-        phase: 'gates',
-        title: 'Read the live process units',
-        privileged: true,
-        command: script(...touched(pf).map((path) => shell_sh `echo ${`=== ${path}`}; if [ -e ${path} ]; then base64 -w0 < ${path}; fi; echo`))
-    };
-}
-/** The dry run's diff of the process units: new, changed, unchanged and removed files. */
-function processDiff(pf, live) {
-    const patch = (path, before, after) => before === after
-        ? `${path}: unchanged`
-        : createTwoFilesPatch(before === undefined ? '/dev/null' : path, after === undefined ? '/dev/null' : path, before ?? '', after ?? '', 'on the server', 'this deploy');
-    return [
-        ...processes_allFiles(pf).map((f) => patch(f.path, live.get(f.path), f.text)),
-        ...pf.removed.map((name) => {
-            const path = `${UNIT_FOLDER}/${name}`;
-            return patch(path, live.get(path), undefined);
-        })
-    ].join('\n');
-}
-const STAYED_DOWN = 'did not stay up: it exited and was restarted by systemd';
-/** The restart step's failure: the units that did not stay up, and their journal without them. */
-function parseStayedDown(stderr) {
-    const lines = stderr.split('\n');
-    return {
-        units: lines.filter((l) => l.endsWith(` ${STAYED_DOWN}`)).map((l) => l.split(' ')[0]),
-        journal: lines.filter((l) => !l.endsWith(` ${STAYED_DOWN}`)).join('\n')
-    };
-}
-/** The `process=` lines of the restart or rollback step. */
-function parseProcessStates(stdout) {
-    return stdout.split('\n').flatMap((line) => {
-        const m = /^process=(\S+) (\S+) (\S*) (\S*)$/.exec(line.trim());
-        return m ? [{ name: m[1], unit: m[2], state: m[3], release: m[4] }] : [];
-    });
 }
 
 ;// CONCATENATED MODULE: ./src/plan.ts
@@ -74174,7 +73827,72 @@ function stagingSteps(s, id, venvKey) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/report/cause.ts
+;// CONCATENATED MODULE: ./src/server/inspect.ts
+// The first step of every run: what the host has and what it serves. Read-only.
+
+
+
+
+
+
+/**
+ * The interpreter's version and real path; then it fails unless it can make a venv with pip.
+ * The modules are found, not imported: importing them would take longer than all the rest.
+ */
+const INTERPRETER_PY = `import os, sys, importlib.util as found
+print(sys.version.split()[0], os.path.realpath(sys.executable))
+assert found.find_spec('venv') and found.find_spec('ensurepip')`;
+function inspectStep(s) {
+    const p = layout(s);
+    return {
+        id: 'inspect',
+        phase: 'connect',
+        title: 'Check the host (nginx, systemd, python, sudo)',
+        privileged: true,
+        command: script(raw('set -u'), raw('missing=""'), shell_sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), 
+        // One interpreter start: its version and path, then whether it can make a venv.
+        shell_sh `if ! python=$(${s.python} -I -S -c ${INTERPRETER_PY} 2>/dev/null); then`, raw('  package=python3-venv; [ -z "$python" ] || package="python$(echo "$python" | cut -d. -f1,2)-venv"'), shell_sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), raw('echo "python=$python"'), shell_sh `live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null); echo "live=$live"`, shell_sh `[ -z "$live" ] || echo "deployed=$(head -c 64 ${p.deployed}/"$live" 2>/dev/null)"`, shell_sh `[ -z "$live" ] || echo "settings=$(sed -n 2p ${p.deployed}/"$live" 2>/dev/null | head -c 65536)"`, 
+        // A link to an instance's socket, or the socket of an earlier version's single instance.
+        shell_sh `sock=${socketPath(s.projectName)} legacy=${p.legacyUnits.socket}`, raw('if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'), 
+        // Only releases: a dry run's staged upload is none (layout.ts stagedRelease).
+        shell_sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -E ${RELEASE_ID.source} | sort -r | tr '\n' ' ')"`, shell_sh `echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`, shell_sh `echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`, shell_sh `echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`, shell_sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`, listProcessUnits(s), ...(s.acme ? inspectAcme(s) : []))
+    };
+}
+function parseFacts(stdout) {
+    const values = new Map();
+    for (const line of stdout.split('\n')) {
+        const at = line.indexOf('=');
+        if (at > 0)
+            values.set(line.slice(0, at), line.slice(at + 1).trim());
+    }
+    const list = (key) => (values.get(key) ?? '').split(/\s+/).filter((r) => /^[\w.-]+$/.test(r));
+    const live = values.get('live') ?? '';
+    return {
+        cpus: Number(values.get('cpus')) || 1,
+        live: /^[\w.-]+$/.test(live) && live !== '.' ? live : '',
+        releases: list('releases'),
+        failed: list('failed'),
+        served: list('served'),
+        python: values.get('python') ?? '',
+        processUnits: list('process-units').filter((u) => /\.(service|timer)$/.test(u)),
+        instance: ['blue', 'green', 'legacy'].find((i) => i === values.get('instance')) ?? '',
+        migrated: list('migrated'),
+        backups: list('backups'),
+        deployed: /^[0-9a-f]{64}$/.test(values.get('deployed') ?? '')
+            ? values.get('deployed')
+            : undefined,
+        settings: recordedSettings(values.get('settings') ?? ''),
+        ...parseAcmeFacts(values)
+    };
+}
+/** The settings recorded with the deploy key: base64 of the JSON the Django process printed. */
+function recordedSettings(base64) {
+    return /^[A-Za-z0-9+/]+=*$/.test(base64)
+        ? settingsObject(external_node_buffer_.Buffer.from(base64, 'base64').toString('utf8'))
+        : undefined;
+}
+
+;// CONCATENATED MODULE: ./src/server/cause.ts
 // Causes, not tracebacks: what a person reads first when a step or the health check failed is
 // the exception's last line, then what to do about the causes users meet most.
 /** An exception line as Python prints it last: `module.Name: message` or a bare `NameError`. */
@@ -74243,12 +73961,992 @@ function hintFor(text) {
     }
     return '';
 }
+/** A step that ran and failed: carries its output for the error, the log and the summary. */
+class StepError extends Error {
+    step;
+    result;
+    /** the exception's last line, or what else reads as the cause */
+    cause;
+    /** what to do next, for the causes users meet most; or '' */
+    hint;
+    constructor(step, result) {
+        // The cause first (the last line of a traceback), what to do next, then the last lines.
+        const cause = causeOf(result.stderr) || causeOf(result.stdout) || `exit ${result.code}`;
+        const hint = hintFor(`${result.stdout}\n${result.stderr}`);
+        const output = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-30).join('\n');
+        super(`${step.title} failed: ${cause}` +
+            (hint ? `\n${hint}` : '') +
+            (output && output !== cause ? `\n\nIts last lines (exit ${result.code}):\n${output}` : ''));
+        this.step = step;
+        this.result = result;
+        this.cause = cause;
+        this.hint = hint;
+        this.name = 'StepError';
+    }
+}
 
-// EXTERNAL MODULE: ./node_modules/is-stream/index.js
-var is_stream = __nccwpck_require__(6543);
-// EXTERNAL MODULE: ./node_modules/make-dir/index.js
-var make_dir = __nccwpck_require__(6512);
-;// CONCATENATED MODULE: ./node_modules/sb-promise-queue/lib/esm/index.mjs
+;// CONCATENATED MODULE: ./src/flow/processes.ts
+// The flow's part of the background processes: the dry run's diff of their units, and what a
+// person reads first when a process did not stay up on a healthy web release.
+
+
+
+/** The process's error first (from its journal), what happened, what was done, what to do. */
+function stayedDownMessage(restartStderr, target, done) {
+    const { units, journal } = parseStayedDown(restartStderr);
+    const cause = causeOf(journal);
+    const hint = hintFor(journal);
+    return ((cause ? `${cause}\n` : '') +
+        `${units.join(', ') || 'a process'} of ${target} did not stay up after the web release was healthy.` +
+        done +
+        (hint ? `\n${hint}` : ''));
+}
+/** The dry run's diff of the process units against the live ones ('' when there are none). */
+async function processesDiff(plan, run) {
+    if (!plan.processes)
+        return '';
+    const live = parseConfigFiles((await run(plan.processes.read)).stdout);
+    return `\n${processDiff(plan.processes.files, live)}`;
+}
+
+;// CONCATENATED MODULE: ./src/flow/database.ts
+// What the flow says about the database: pure texts from what the run learnt (the migration
+// plan, the backup, a rollback's schema), so host.ts only decides when to say them.
+
+
+
+
+
+
+/** The plan in the log; a deploy with nothing to apply says migrate did not run. */
+function planMessage(migrations, dryRun) {
+    return migrations.pending.length === 0 && !dryRun
+        ? 'No migrations to apply: migrate did not run.'
+        : describePlan(migrations);
+}
+/** Warnings before anything is applied: one-way migrations, a database the action cannot back up. */
+function migrationWarnings(s, migrations, found) {
+    const warnings = [];
+    if (migrations.irreversible.length > 0)
+        warnings.push({
+            title: 'Irreversible migrations',
+            message: `These migrations cannot be reversed (migrate backwards stops at them): ${migrations.irreversible.join('; ')}. ` +
+                (s.backup
+                    ? 'The database is backed up before they run.'
+                    : 'backup is false: no backup is taken before they run.')
+        });
+    const engine = found.databaseEngine;
+    if (migrations.pending.length > 0 && s.backup && engine && !databaseKind(engine))
+        warnings.push({
+            title: 'No database backup',
+            message: `No backup before the migrations: the action backs up SQLite and PostgreSQL, and the database's ENGINE is ${engine}. ` +
+                'Back it up before deploying, or set backup: false to say this is meant.'
+        });
+    return warnings;
+}
+/** A rollback that leaves migrations of newer releases applied: said, with the way back. */
+function schemaAheadWarning(plan) {
+    const { ahead, backup, restore } = plan.database;
+    if (ahead.length === 0 || restore)
+        return '';
+    return (`The schema stays ahead: ${ahead.join(', ')} applied migrations that stay applied, and the code of ` +
+        `${plan.target} runs against them. ` +
+        (backup
+            ? `The backup taken before them: ${backup}. To restore it: ${restoreHint(backup)}.`
+            : 'No backup was taken before them (backup: false).'));
+}
+/**
+ * After a failure: where the database stands when migrations ran (the schema ahead of the
+ * release that serves), and the backup taken before them.
+ */
+function failureNote(database, live, states) {
+    const { applied, backup } = database;
+    const healthy = states.includes('healthy');
+    const lines = [];
+    if (applied?.length && !healthy)
+        lines.push(`The migrations ${applied.join(', ')} were applied and stay applied: the schema is ahead of ` +
+            `${live ? `the release that serves, ${live}` : 'the code'}.`);
+    if (backup)
+        lines.push(`The database backup taken before the migrations is kept for inspection: ${backup.path} (${backup.bytes} bytes).` +
+            (applied?.length ? ` To restore it: ${restoreHint(backup.path)}.` : ''));
+    return lines.length > 0 ? `\n${lines.join('\n')}` : '';
+}
+/** What one host's run learnt and did about the database, and what it said as it went. */
+class DatabaseWatch {
+    report = {};
+    outcome() {
+        return Object.keys(this.report).length > 0 ? { ...this.report } : undefined;
+    }
+    /**
+     * After a Django step, failed or not: the migration plan it read, the backup it took and
+     * whether it applied the migrations; a restore.
+     */
+    afterStep(deps, step, result, plan, found) {
+        if (result.code === 0 && step.id === 'restore-database')
+            this.report.restored = plan.database.backup;
+        const migrations = step.id === 'django' ? parseMigrationPlan(result.stdout) : undefined;
+        if (!migrations)
+            return;
+        this.tellMigrations(deps, migrations, found);
+        this.report.backup = parseBackup(result.stdout);
+        const b = this.report.backup;
+        if (b)
+            deps.info(`Database backup: ${b.path} (${b.bytes} bytes)`);
+        if (parseMigrated(result.stdout))
+            this.report.applied = this.report.pending;
+    }
+    /** The migration plan, said before anything is applied; warnings for what cannot go back. */
+    readMigrations(deps, stdout, found) {
+        const migrations = parseMigrationPlan(stdout);
+        if (!migrations)
+            throw new Error('The migration plan could not be read from its step.');
+        this.tellMigrations(deps, migrations, found);
+        return migrations;
+    }
+    tellMigrations(deps, migrations, found) {
+        this.report.pending = migrations.pending;
+        this.report.irreversible = migrations.irreversible;
+        deps.info(planMessage(migrations, deps.settings.dryRun));
+        for (const w of migrationWarnings(deps.settings, migrations, found))
+            deps.warn(w.message, w.title);
+    }
+    /** A rollback over releases that applied migrations: the schema stays theirs, or is restored. */
+    noticeRollback(deps, plan) {
+        const { ahead, backup } = plan.database;
+        if (ahead.length === 0)
+            return;
+        this.report.ahead = ahead;
+        this.report.aheadBackup = backup;
+        const warning = schemaAheadWarning(plan);
+        if (warning)
+            deps.warn(warning, 'Schema ahead of the code');
+    }
+}
+/**
+ * The dry run's look at the new code: uploaded beside the releases (layout.ts stagedRelease)
+ * and read as the app user: its settings and what migrate would apply. Removed whatever
+ * happens; a problem is a warning, and the dry run goes on with the live release's settings.
+ */
+async function stage(deps, facts, newRelease, watch) {
+    const s = deps.settings;
+    const steps = stagingSteps(s, stagedRelease(newRelease), deps.venvKey(facts));
+    try {
+        for (const step of steps.prepare)
+            await deps.run(step, { stdin: step.stdin && deps.stdin(step.stdin) });
+        const found = parseDjangoFacts((await deps.run(steps.discover)).stdout);
+        if (!s.migrate)
+            return { found };
+        for (const step of steps.read(found)) {
+            const result = await deps.run(step);
+            if (step.id === 'migrations')
+                return { found, migrations: watch.readMigrations(deps, result.stdout, found) };
+        }
+        return { found };
+    }
+    catch (error) {
+        deps.warn(`The dry run could not read the new code's settings and migrations: ${error instanceof StepError ? `${error.step.title}: ${error.cause}` : error.message}`, 'Dry run');
+        return undefined;
+    }
+    finally {
+        await deps.run(steps.remove, { allowFailure: true });
+    }
+}
+/**
+ * What the dry run plans with: the new code's settings and migrations from a staged upload, or,
+ * with no live release (or for a rollback), the settings of the release that exists; their
+ * paths moved to where the target release has them.
+ */
+async function readForDryRun(deps, facts, newRelease, target, watch) {
+    const s = deps.settings;
+    const staged = target === newRelease && facts.live ? await stage(deps, facts, newRelease, watch) : undefined;
+    if (staged)
+        return {
+            found: rebaseFound(s, staged.found, stagedRelease(newRelease), target),
+            migrations: staged.migrations
+        };
+    if (target === newRelease && s.migrate && !facts.live)
+        deps.info('First deploy: migrate applies every migration of the project.');
+    const readable = target === newRelease ? facts.live : target;
+    if (!readable)
+        return { found: {} };
+    const result = await deps.run(discoverStep(s, readable), { allowFailure: true });
+    return { found: rebaseFound(s, parseDjangoFacts(result.stdout), readable, target) };
+}
+
+;// CONCATENATED MODULE: ./src/flow/already-live.ts
+// A deploy of what already serves: the live release was deployed to its end with this run's
+// deploy key (the same files, venv, settings and action). Nothing is uploaded, built or
+// restarted: the live site is checked through nginx, and the run says so. A site that does not
+// answer is deployed again in full.
+
+
+/** The live site's own check is short: a site that does not answer is deployed again anyway. */
+const CHECK_MS = 10_000;
+/** The check through nginx when the live release is this deploy (a dry run asks too); else none. */
+function alreadyLiveCheck(s, facts, deployKey) {
+    if (s.rollback || s.source === null)
+        return undefined;
+    if (!deployKey || !facts.live || facts.deployed !== deployKey)
+        return undefined;
+    // A certificate to obtain or renew is work to do.
+    if (needsCertificate(s, facts))
+        return undefined;
+    return healthStep(s, Math.min(s.healthTimeoutMs, CHECK_MS), servesTls(s, facts) ? 'tls' : 'plain');
+}
+function alreadyLiveMessage(live, dryRun = false) {
+    return dryRun
+        ? `A deploy would change nothing: ${live} already serves this commit with these settings (the deploy checks that it answers, and deploys it again if it does not).`
+        : `${live} already serves this commit with these settings: nothing was uploaded or restarted.`;
+}
+/** The health of the live release when it is already this deploy and answers; else undefined. */
+async function checkAlreadyLive(deps, facts) {
+    const check = alreadyLiveCheck(deps.settings, facts, deps.deployKey(facts));
+    if (!check)
+        return undefined;
+    const health = parseHealth((await deps.run(check, { allowFailure: true })).stdout);
+    const problem = health.healthy
+        ? deps.settings.healthUrl
+            ? await deps.checkPublicUrl()
+            : ''
+        : `${deps.settings.healthPath} answered ${health.status || 'nothing'}`;
+    if (problem) {
+        deps.info(`${facts.live} was deployed with this commit and these settings, but ${problem}: deploying it again.`);
+        return undefined;
+    }
+    deps.info(alreadyLiveMessage(facts.live));
+    return health;
+}
+
+;// CONCATENATED MODULE: ./src/flow/dry-run.ts
+// A dry run changes nothing that serves: the settings and the migration plan of the new code,
+// read from a staged upload that is never a release and is removed at the end (or, with no live
+// release or no source, the settings of the release that exists), and the live files. It prints
+// the deploy's own plan and the diff.
+
+
+
+
+
+
+/**
+ * The plan's step titles and the diff; `planWith` plans with what the settings say (assumed:
+ * as the deploy will, from the live release's record).
+ */
+async function dryRun(deps, facts, newRelease, database, planWith) {
+    // Listed as the deploy runs it: no step of their own to read settings it can assume.
+    const assumed = !!assumedSettings(deps.settings, facts, newRelease);
+    const first = planWith({}, assumed);
+    // The schedules' calendars are read-only to check: a wrong one fails the dry run too, first.
+    for (const step of first.release.filter((r) => r.id === 'check-calendars'))
+        await deps.run(step);
+    const read = await readForDryRun(deps, facts, newRelease, first.target, database);
+    const plan = planWith(read.found, assumed);
+    database.noticeRollback(deps, plan);
+    const live = parseConfigFiles((await deps.run(readConfigStep(plan.files))).stdout);
+    const diff = configDiff(plan.files, live) + (await processesDiff(plan, deps.run));
+    const titles = planSteps(plan).map((step) => step.title);
+    if (alreadyLiveCheck(deps.settings, facts, deps.deployKey(facts)))
+        deps.info(alreadyLiveMessage(facts.live, true));
+    deps.info(`Dry run: nothing was changed. Served by ${describeServer(deps.settings)}. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`);
+    deps.remote(diff);
+    return { titles, diff };
+}
+
+;// CONCATENATED MODULE: ./src/flow/notices.ts
+// What the flow tells a person besides the steps' own output, built from what it learnt: pure.
+
+
+
+
+/** Data the settings keep inside the release is kept in shared/: what, where and why. */
+function sharedNotices(s, plan, found) {
+    if (plan.build.length === 0)
+        return [];
+    const notices = [];
+    const notice = sharedNotice(s, sharedPaths(s, plan.target, found));
+    if (notice)
+        notices.push({ message: notice, title: 'Kept in shared/' });
+    if (s.collectstatic && !found.staticRoot && !s.staticRoot)
+        notices.push({
+            message: "STATIC_ROOT is not set in the project's settings, so collectstatic was skipped and nginx " +
+                "serves no static files (the admin's included). Set it, e.g. STATIC_ROOT = BASE_DIR / " +
+                "'staticfiles', or set collectstatic: false to say this is meant.",
+            title: 'No static files'
+        });
+    return notices;
+}
+/** The Django process found the settings other than the live release's: planned again. */
+const SETTINGS_CHANGED_NOTE = "The project's settings say other things than the live release's did: planned again with what they say now";
+/** A step found the disk full: the cause, how full, what was done, what to do. */
+function diskFullMessage(d) {
+    return (`${d.step} failed: the server's disk is full (${d.cause}).\n` +
+        `The disk that holds ${d.deployPath} had no room left` +
+        (d.writtenMb > 0 ? `: the release needed more than the ${d.writtenMb} MB it had written` : '') +
+        `. The partial release was removed; ${d.freeMb} MB are free now.` +
+        ` Nothing was switched${d.live ? `: ${d.live} still serves` : ''}.\n` +
+        `Free space on it (\`df -h ${d.deployPath}\`, \`du -sh ${d.deployPath}/*\`), or keep fewer ` +
+        'releases (keep-releases), then deploy again.');
+}
+function rollbackNote(rolledBack, previous) {
+    return rolledBack
+        ? ` Rolled back to ${previous}, which answers again.`
+        : previous
+            ? ' The rollback did not bring the previous release back to health either.'
+            : ' There was no previous release to roll back to.';
+}
+/**
+ * An error's message, cause first; `unswitchedLive` (the live release, or '' on a first deploy)
+ * when the run held the lock and switched nothing.
+ */
+function errorMessage(error, unswitchedLive) {
+    const done = unswitchedLive === undefined
+        ? ''
+        : `\nNothing was switched${unswitchedLive ? `: ${unswitchedLive} still serves` : ''}.`;
+    if (error instanceof StepError)
+        return `${error.step.title} failed: ${error.cause}${done}${error.hint ? `\n${error.hint}` : ''}`;
+    return `${error.message}${done}`;
+}
+/** The ACME server refused: its words, what serves now, what to do. */
+function acmeRefusedMessage(a) {
+    const where = !a.switched
+        ? `Nothing was switched${a.previous ? `: ${a.previous} still serves` : ''}, with the certificate it had.`
+        : a.hadCertificate
+            ? `${a.target} is live, with the certificate the site had.`
+            : `${a.target} is live over plain HTTP; the site switches to HTTPS once a certificate is issued.`;
+    return `The ACME server did not issue the certificate for ${a.names}:\n${a.said}\n${where}\n${acmeHint(a.said)}`;
+}
+/** Which uvicorn serves, and a warning when it would cut open WebSockets at a restart. */
+function serverNotices(facts) {
+    if (!facts)
+        return {};
+    return {
+        info: `Serves with ${describeVersions(facts)}`,
+        warning: closesWebSocketsCleanly(facts) === false
+            ? { message: uncleanCloseWarning(facts), title: 'WebSockets cut at a restart' }
+            : undefined
+    };
+}
+/** Says which uvicorn serves, and warns when it would cut open WebSockets at a restart. */
+function tellServer(log, facts) {
+    const said = serverNotices(facts);
+    if (said.info)
+        log.info(said.info);
+    if (said.warning)
+        log.warn(said.warning.message, said.warning.title);
+}
+/** The last lines a step printed, for a warning. */
+function lastLines(result) {
+    return (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n');
+}
+/** tls: auto: the first HTTPS site did not answer; the plain one is back. */
+function httpsFailedMessage(health) {
+    return (`The site did not answer over HTTPS: the health check got ${health.status || 'no answer'}` +
+        `${health.detail ? ` (${health.detail})` : ''}. The plain HTTP site is back in place; ` +
+        'the certificate is on the host for the next deploy.');
+}
+
+;// CONCATENATED MODULE: ./src/flow/never-served.ts
+// What a deploy says when the new release failed its own health check, on its socket, before any
+// traffic reached it: the exception the journal has, the cause, that nothing was switched, a hint.
+
+
+function neverServed(plan, health, s, diagnostics) {
+    const cause = `the health check got ${health.status || 'no answer'}${health.detail ? ` (${health.detail})` : ''} from ${s.healthPath} on its own socket` +
+        (health.durationMs >= s.healthTimeoutMs ? ` within ${s.healthTimeoutMs / 1000} s` : '');
+    const errors = parseErrors(diagnostics);
+    const hint = hintFor(`${cause}\n${errors.join('\n')}`);
+    const kept = `It never served a request: nothing was switched${plan.previous ? `, ${plan.previous} still serves` : ''}.`;
+    return {
+        message: (errors.length ? `${errors[errors.length - 1]}\n` : '') +
+            `${plan.target} was not healthy: ${cause}. ${kept}` +
+            (hint ? `\n${hint}` : '') +
+            (errors.length > 1 ? `\nThe app said: ${errors.join('\n')}` : ''),
+        // The previous release serves, as after a rollback.
+        status: plan.previous ? 'rolled-back' : 'failure'
+    };
+}
+
+;// CONCATENATED MODULE: ./src/flow/host.ts
+// One host's deploy as a small state machine: locked → inspected → released → gated → switched →
+// healthy, or failed / rolled back (a dry run: locked, inspected, then its plan). It executes the
+// planner's steps through one executor and returns a result value; nothing else decides what
+// runs. See ARCHITECTURE.md.
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+const output = (error) => error.result.stdout + error.result.stderr;
+/** A failure the flow already explained: its message is the report's. */
+class Stop extends Error {
+    status;
+    constructor(message, status = 'failure') {
+        super(message);
+        this.status = status;
+    }
+}
+class HostDeploy {
+    deps;
+    state = 'connected';
+    /** every state the run went through, for the log and the tests */
+    states = ['connected'];
+    facts;
+    plan;
+    gates = [];
+    health;
+    diagnostics;
+    failedStep;
+    found = {};
+    /** what the run learnt and did about the database */
+    database = new DatabaseWatch();
+    server;
+    processes;
+    /** tls: auto: the certificate the certificate step reported */
+    certificate;
+    constructor(deps) {
+        this.deps = deps;
+    }
+    to(state) {
+        this.state = state;
+        this.states.push(state);
+    }
+    async run(newRelease) {
+        const s = this.deps.settings;
+        try {
+            // A dry run takes the lock too: it reads the new code from a staged upload (and may build
+            // its venv), which must not race a deploy.
+            // The host check goes with the lock, and runs as soon as it is taken.
+            const check = inspectStep(s);
+            const lock = await this.deps.takeLock(check);
+            if (lock.staleHolder) {
+                this.deps.warn(`Took over the deploy lock left by a run that ended without releasing it: ${lock.staleHolder}`);
+            }
+            try {
+                this.to('locked');
+                // Under the lock: what another deploy did while this one waited is seen.
+                await this.inspect(check, lock.first);
+                if (s.dryRun)
+                    return await this.dryRun(newRelease());
+                const live = await checkAlreadyLive(this.deps, this.facts);
+                if (live)
+                    return this.alreadyLive(live);
+                await this.deploy(newRelease());
+                return this.outcome('success', '');
+            }
+            finally {
+                await lock.release();
+            }
+        }
+        catch (error) {
+            this.to(error instanceof Stop && error.status === 'rolled-back' ? 'rolled-back' : 'failed');
+            if (error instanceof StepError && !this.failedStep)
+                this.failedStep = {
+                    title: error.step.title,
+                    output: error.result.stdout + error.result.stderr
+                };
+            const message = this.explain(error) + failureNote(this.database.report, this.facts?.live, this.states);
+            return this.outcome(error instanceof Stop ? error.status : 'failure', message);
+        }
+        finally {
+            // The other hosts must never wait on a first host that stopped before its migrations.
+            if (this.deps.isFirst)
+                this.deps.rollout.migrated(this.state === 'healthy' || this.state === 'inspected'
+                    ? undefined
+                    : new Error('stopped: the first host failed'));
+        }
+    }
+    /**
+     * The message a person reads first: the cause, what the action did about it, what to do next
+     * (a step's last lines are in the summary, folded).
+     */
+    explain(error) {
+        if (error instanceof Stop)
+            return error.message;
+        const unswitched = this.states.includes('locked') && !this.states.includes('switched');
+        return errorMessage(error, unswitched ? (this.facts?.live ?? '') : undefined);
+    }
+    async inspect(check, sent) {
+        const result = sent ? await this.deps.receive(check, sent) : await this.deps.run(check);
+        this.facts = parseFacts(result.stdout);
+        this.to('inspected');
+        const { certificate, renewalProblem } = this.facts;
+        if (renewalProblem)
+            this.deps.warn(`The last renewal of the certificate on the host failed${certificate ? ` (${certificate.daysLeft} days left)` : ''}: ${renewalProblem}`, 'Certificate renewal failed');
+    }
+    /** The live release is this deploy, and answers: the run changed nothing. */
+    alreadyLive(health) {
+        const live = this.facts.live;
+        this.health = health;
+        this.to('healthy');
+        return { ...this.outcome('success', alreadyLiveMessage(live)), release: live };
+    }
+    outcome(status, message) {
+        return {
+            release: this.plan?.target ?? '',
+            previousRelease: this.facts?.live ?? '',
+            status,
+            gates: this.gates,
+            message,
+            httpStatus: this.health?.status,
+            healthDurationMs: this.health?.durationMs,
+            failedStep: this.failedStep,
+            diagnostics: this.diagnostics,
+            files: this.plan?.files,
+            database: this.database.outcome(),
+            server: this.server,
+            processes: this.processes,
+            processFiles: this.plan?.processes?.files.units.flatMap((u) => u.files),
+            certificate: this.certificateReport()
+        };
+    }
+    certificateReport() {
+        const certificate = this.certificate ?? this.facts?.certificate;
+        const renewalProblem = this.facts?.renewalProblem;
+        if (!certificate && !renewalProblem)
+            return undefined;
+        return { daysLeft: -1, names: [], ...certificate, renewalProblem };
+    }
+    /**
+     * Plans with what the project's settings say, once the release to read them from exists
+     * (`assumed`: what the live release's said, which the Django process then checks); the run's
+     * plan from then on.
+     */
+    planWith(newRelease, found, assumed = false, read) {
+        const facts = this.facts;
+        this.found = found;
+        return (this.plan = planRun({
+            settings: this.deps.settings,
+            facts,
+            newRelease,
+            venvKey: this.deps.venvKey(facts),
+            requirements: this.deps.requirements(),
+            found,
+            settingsRead: read,
+            assumed,
+            singletons: this.deps.runsSingletons ?? this.deps.isFirst,
+            deployKey: this.deps.deployKey(facts)
+        }));
+    }
+    /** What the project's settings say: the live release's when recorded, else read in the release. */
+    async readSettings(newRelease, discover) {
+        const assumed = assumedSettings(this.deps.settings, this.facts, newRelease);
+        const read = assumed ?? settingsRead((await this.deps.run(discover)).stdout);
+        return this.planWith(newRelease, read ? djangoFacts(read) : {}, !!assumed, read);
+    }
+    async deploy(newRelease) {
+        let plan = this.planWith(newRelease, {});
+        // The release is this run's once its upload went through (an upload refused because the
+        // release exists is another run's release).
+        let uploaded = false;
+        try {
+            for (const step of plan.release) {
+                await this.deps.run(step, { stdin: step.stdin && this.deps.stdin(step.stdin) });
+                if (step.id === 'upload')
+                    uploaded = true;
+            }
+            plan = await this.readSettings(newRelease, plan.discover);
+            this.to('released');
+            this.database.noticeRollback(this.deps, plan);
+            const changed = await this.build(plan);
+            if (changed) {
+                this.deps.info(SETTINGS_CHANGED_NOTE);
+                plan = this.planWith(newRelease, djangoFacts(changed), false, changed);
+                await this.build(plan);
+            }
+            // Said once the settings are known to say it (the Django process checked them).
+            for (const n of sharedNotices(this.deps.settings, plan, this.found))
+                this.deps.notice(n.message, n.title);
+            if (plan.certificate?.beforeGates)
+                await this.obtainCertificate(plan);
+            await this.runGates(plan);
+        }
+        catch (error) {
+            if (error instanceof StepError && plan.removePartial && DISK_FULL.test(output(error)))
+                throw await this.diskFull(error, plan.removePartial);
+            // Nothing was switched; the new release stays for inspection, never chosen by a rollback:
+            // nor one whose venv could not be built, or whose settings could not be read or were refused.
+            if (uploaded && plan.mode === 'deploy' && plan.markFailed)
+                await this.deps.run(plan.markFailed, { allowFailure: true });
+            throw error;
+        }
+        this.to('gated');
+        await this.switchAndCheck(plan);
+        this.to('healthy');
+        if (plan.certificate && !plan.certificate.beforeGates) {
+            await this.obtainCertificate(plan);
+            if (plan.secure)
+                await this.secure(plan.secure);
+        }
+        for (const step of plan.finish) {
+            // Old releases that could not be removed, or an old instance slow to stop, are no reason
+            // to call a healthy deploy failed.
+            const result = await this.deps.run(step, {
+                allowFailure: step.id === 'prune' || step.id === 'drain'
+            });
+            if (result.code !== 0)
+                this.deps.warn(`${step.title} failed: ${lastLines(result)}`, 'Clean-up failed');
+        }
+    }
+    /** A dry run (flow/dry-run.ts), planned as the deploy would plan. */
+    async dryRun(id) {
+        const planWith = (found, assumed) => this.planWith(id, found, assumed);
+        const dry = await dryRun(this.deps, this.facts, id, this.database, planWith);
+        const said = this.outcome('success', 'dry run: nothing was changed');
+        return { ...said, plan: dry.titles, diff: dry.diff };
+    }
+    /** A step failed on a full disk: the partial release goes, and the error says how full. */
+    async diskFull(error, removePartial) {
+        this.failedStep = { title: error.step.title, output: output(error) };
+        const removed = await this.deps.run(removePartial, { allowFailure: true });
+        const message = diskFullMessage({
+            step: error.step.title,
+            cause: error.cause,
+            deployPath: this.deps.settings.deployPath,
+            live: this.facts?.live,
+            ...parseDiskSpace(removed.stdout)
+        });
+        return new Stop(message, 'failure');
+    }
+    /**
+     * Migrations never run on two hosts at once: the first host runs its Django steps before any
+     * other host starts its own (with a shared database theirs are then no-ops). Returns what the
+     * settings say when the Django process found them other than the plan assumed (it changed
+     * nothing then).
+     */
+    async build(plan) {
+        const { rollout, isFirst } = this.deps;
+        if (plan.build.length === 0 && plan.mode !== 'deploy') {
+            if (isFirst)
+                rollout.migrated();
+            return undefined;
+        }
+        if (!isFirst) {
+            this.deps.info('Waiting for the first host to finish its migrations');
+            await rollout.firstMigration;
+        }
+        try {
+            for (const step of plan.build) {
+                // What the Django process did to the database is read even when it then failed.
+                const result = await this.deps.run(step, { allowFailure: true });
+                // The settings the plan assumed (it has no step to read them) say other things now.
+                const now = step.id === 'django' && !plan.discover && settingsRead(result.stdout);
+                if (now && result.code === SETTINGS_CHANGED)
+                    return now;
+                if (step.id === 'asgi-import' && result.code === 0)
+                    tellServer(this.deps, (this.server = parseServerFacts(result.stdout)));
+                this.database.afterStep(this.deps, step, result, plan, this.found);
+                if (result.code !== 0)
+                    throw new StepError(step, result);
+            }
+            if (isFirst)
+                rollout.migrated();
+            return undefined;
+        }
+        catch (error) {
+            if (isFirst)
+                rollout.migrated(new Error(`stopped: the first host could not run its Django steps`));
+            throw error;
+        }
+    }
+    async runGates(plan, done = 'The previous files are back in place and nothing was restarted.') {
+        for (const step of plan.gates) {
+            const gate = { name: step.title, passed: false, output: '' };
+            this.gates.push(gate);
+            const result = await this.deps.run(step, { allowFailure: true });
+            gate.output = (result.stdout + result.stderr).trim();
+            if (result.code === GATE_FAILED) {
+                this.failedStep = { title: step.title, output: result.stdout + result.stderr };
+                throw new Stop(`Gate failed: ${step.title}. ${done}\n${result.stderr.trim()}`);
+            }
+            if (result.code !== 0)
+                throw new StepError(step, result);
+            gate.passed = true;
+        }
+    }
+    /**
+     * The new release starts beside the live one and must answer on its own socket before it gets
+     * any traffic; from the switch on, any failure moves traffic back to the old instance.
+     */
+    async switchAndCheck(plan) {
+        const s = this.deps.settings;
+        await this.startAndCheck(plan);
+        try {
+            await this.deps.run(plan.switch);
+            this.to('switched');
+            this.health = parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout);
+        }
+        catch (error) {
+            this.health = { healthy: false, status: 0, durationMs: 0, detail: error.message };
+        }
+        const health = this.health;
+        const publicProblem = health.healthy && s.healthUrl ? await this.deps.checkPublicUrl() : '';
+        if (health.healthy && !publicProblem) {
+            if (!plan.processes)
+                return;
+            // The web release is healthy: now the processes move to it, and must stay up.
+            const restart = await this.deps.run(plan.processes.restart, { allowFailure: true });
+            this.processes = parseProcessStates(restart.stdout);
+            if (restart.code === 0)
+                return;
+            return this.processesFailed(plan, restart);
+        }
+        this.diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout;
+        const cause = publicProblem ||
+            `the health check got ${health.status || 'no answer'}${health.detail ? ` (${health.detail})` : ''} from ${s.healthPath}` +
+                // A refusal (DisallowedHost, a redirect to HTTPS) ends the check at once.
+                (health.durationMs >= s.healthTimeoutMs ? ` within ${s.healthTimeoutMs / 1000} s` : '');
+        const rolledBack = await this.rollBack(plan);
+        const errors = parseErrors(this.diagnostics);
+        const hint = hintFor(`${cause}\n${errors.join('\n')}`);
+        // The exception that stopped the app first (the last one the journal has), then what
+        // happened, then what to do.
+        throw new Stop((errors.length ? `${errors[errors.length - 1]}\n` : '') +
+            `${plan.target} was not healthy: ${cause}.${rollbackNote(rolledBack, plan.previous)}` +
+            (hint ? `\n${hint}` : '') +
+            (errors.length > 1 ? `\nThe app said: ${errors.join('\n')}` : ''), rolledBack ? 'rolled-back' : 'failure');
+    }
+    /**
+     * A process did not stay up on a healthy web release: the whole release goes back, web and
+     * processes, and the message leads with the process's error (its journal is the step's output).
+     */
+    async processesFailed(plan, restart) {
+        const output = restart.stdout + restart.stderr;
+        this.failedStep = { title: plan.processes?.restart.title ?? '', output };
+        const rolledBack = await this.rollBack(plan, true);
+        const done = rollbackNote(rolledBack, plan.previous) + (rolledBack ? ' The processes too.' : '');
+        throw new Stop(stayedDownMessage(restart.stderr, plan.target, done), rolledBack ? 'rolled-back' : 'failure');
+    }
+    /** A release that fails its own health check never serves: nothing is switched. */
+    async startAndCheck(plan) {
+        let health;
+        try {
+            await this.deps.run(plan.start);
+            health = parseHealth((await this.deps.run(plan.instanceHealth, { allowFailure: true })).stdout);
+        }
+        catch (error) {
+            health = { healthy: false, status: 0, durationMs: 0, detail: error.message };
+        }
+        if (health.healthy)
+            return;
+        this.health = health;
+        this.diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout;
+        if (plan.markFailed)
+            await this.deps.run(plan.markFailed, { allowFailure: true });
+        await this.deps.run(plan.abandon, { allowFailure: true });
+        const { message, status } = neverServed(plan, health, this.deps.settings, this.diagnostics);
+        throw new Stop(message, status);
+    }
+    /** tls: auto: certbot asks the ACME server; a refusal stops the run with the server's words. */
+    async obtainCertificate(plan) {
+        const step = plan.certificate?.step;
+        const result = await this.deps.run(step, { allowFailure: true });
+        if (result.code === 0) {
+            this.certificate = parseCertificateStep(result.stdout);
+            return;
+        }
+        const output = result.stdout + result.stderr;
+        this.failedStep = { title: step.title, output };
+        throw new Stop(acmeRefusedMessage({
+            names: this.deps.settings.serverNames.join(', '),
+            said: acmeProblem(output) || `certbot exited with ${result.code}`,
+            switched: this.states.includes('switched'),
+            hadCertificate: !!this.facts?.certificate,
+            previous: plan.previous,
+            target: plan.target
+        }));
+    }
+    /** The first certificate is there: the HTTPS site, behind its gate, or the HTTP site back. */
+    async secure(secure) {
+        await this.runGates({ gates: [secure.gate] }, 'The plain HTTP site is back in place.');
+        await this.deps.run(secure.reload);
+        const health = parseHealth((await this.deps.run(secure.health, { allowFailure: true })).stdout);
+        if (health.healthy) {
+            this.health = health;
+            return;
+        }
+        await this.deps.run(secure.undo, { allowFailure: true });
+        throw new Stop(httpsFailedMessage(health));
+    }
+    /** Puts the previous release back; true when it answers healthy again. */
+    async rollBack(plan, processesRestarted = false) {
+        if (plan.markFailed)
+            await this.deps.run(plan.markFailed, { allowFailure: true });
+        await this.deps.run(plan.rollback, { allowFailure: true });
+        // Before their restart the processes' new files are not in place: nothing to put back.
+        if (plan.processes && processesRestarted) {
+            const result = await this.deps.run(plan.processes.rollback, { allowFailure: true });
+            this.processes = parseProcessStates(result.stdout);
+        }
+        if (!plan.previous)
+            return false;
+        return parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout).healthy;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/http-check.ts
+// health-url: the public address, checked from the runner after the check on the host passed.
+/** Requests health-url until it answers a healthy status or health-timeout; '' when healthy. */
+async function checkPublicUrl(s) {
+    const deadline = Date.now() + s.healthTimeoutMs;
+    let last = '';
+    while (Date.now() < deadline) {
+        try {
+            const response = await fetch(s.healthUrl, {
+                redirect: 'manual',
+                signal: AbortSignal.timeout(5000)
+            });
+            if (s.healthExpect.some((r) => response.status >= r.min && response.status <= r.max))
+                return '';
+            last = `${s.healthUrl} answered ${response.status}`;
+        }
+        catch (error) {
+            last = `${s.healthUrl} did not answer: ${error.message}`;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    return `health-url: ${last}`;
+}
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+// EXTERNAL MODULE: ../../main/node_modules/picomatch/index.js
+var picomatch = __nccwpck_require__(636);
+var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
+;// CONCATENATED MODULE: ./src/remote/archive.ts
+
+
+
+
+
+/**
+ * Never uploaded, whatever the exclude input says (`!pattern` cannot take them back): the
+ * repository's history, with the token actions/checkout leaves in .git/config, and the credential
+ * files other steps leave in the workspace. Each matches its name at any depth. Not *.pem or
+ * *.key: projects ship CA bundles and certificates of their own.
+ */
+const NEVER_UPLOADED = [
+    '.git',
+    // google-github-actions/auth
+    'gha-creds-*.json',
+    '.git-credentials',
+    '.netrc',
+    '_netrc',
+    '.pypirc',
+    '.npmrc',
+    '.pgpass',
+    // the folders of the AWS CLI, ssh and gpg
+    '.aws',
+    '.ssh',
+    '.gnupg',
+    // ssh-keygen's names for key pairs
+    'id_rsa*',
+    'id_dsa*',
+    'id_ecdsa*',
+    'id_ed25519*'
+];
+/** Returns whether a path (relative to the source folder) is left out by the exclude patterns. */
+function excluder(patterns) {
+    // A pattern without a slash matches a name at any depth, as in .gitignore and rsync; a
+    // trailing slash (`tmp/`) only says it is a folder, and does not anchor it at the root.
+    // `!pattern` takes a path back in, as in .gitignore (the last matching pattern decides);
+    // given to picomatch as it is, it would match every path but that one.
+    const rules = patterns.map((pattern) => {
+        const negated = pattern.startsWith('!');
+        const body = negated ? pattern.slice(1) : pattern;
+        const match = picomatch_default()(body.replace(/^\/|\/$/g, ''), {
+            dot: true,
+            basename: !body.replace(/\/$/, '').includes('/')
+        });
+        return { negated, match };
+    });
+    return (relativePath) => {
+        const path = relativePath.replace(/^\.\//, '');
+        if (path === '' || path === '.')
+            return false;
+        const parts = path.split('/');
+        // Excluding a folder excludes everything below it.
+        for (let i = 1; i <= parts.length; i++) {
+            const prefix = parts.slice(0, i).join('/');
+            let excluded = false;
+            for (const rule of rules)
+                if (rule.match(prefix))
+                    excluded = !rule.negated;
+            if (excluded)
+                return true;
+        }
+        return false;
+    };
+}
+/** Returns whether a path is left out of the upload: by the patterns, or as never uploaded. */
+function uploadExcluder(exclude) {
+    // Two matchers: a `!pattern` in `exclude` can only take back what `exclude` left out.
+    const never = excluder(NEVER_UPLOADED);
+    const excluded = excluder(exclude);
+    return (relativePath) => never(relativePath) || excluded(relativePath);
+}
+/** Streams the source folder as a gzip tar, without the excluded paths; nothing touches disk. */
+function archiveStream(source, exclude) {
+    const isExcluded = uploadExcluder(exclude);
+    // tar's stream is a Minipass; the SSH layer takes a Node stream.
+    const stream = new external_node_stream_.PassThrough();
+    // tar is loaded at the upload, not at start: the action's first SSH byte does not wait for it.
+    __nccwpck_require__.e(/* import() */ 143).then(__nccwpck_require__.bind(__nccwpck_require__, 6143))
+        .then(({ create }) => {
+        const pack = create({ gzip: { level: 6 }, cwd: source, portable: true, filter: (path) => !isExcluded(path) }, ['.']);
+        pack.on('error', (error) => stream.destroy(error));
+        pack.pipe(stream);
+    })
+        .catch((error) => stream.destroy(error));
+    return stream;
+}
+/**
+ * The files the upload sends (the same exclusions), in a fixed order: each path with its kind,
+ * its executable bit and its content, or a link's target. Links are not followed, as tar does not.
+ */
+function sourceDigest(source, exclude) {
+    const excluded = uploadExcluder(exclude);
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    const walk = (dir, relative) => {
+        for (const name of (0,external_node_fs_.readdirSync)(dir).sort()) {
+            const path = relative ? `${relative}/${name}` : name;
+            if (excluded(path))
+                continue;
+            const full = (0,external_node_path_.join)(dir, name);
+            const stat = (0,external_node_fs_.lstatSync)(full);
+            if (stat.isDirectory()) {
+                hash.update(`d ${path}\0`);
+                walk(full, path);
+            }
+            else if (stat.isSymbolicLink())
+                hash.update(`l ${path}\0${(0,external_node_fs_.readlinkSync)(full)}\0`);
+            else if (stat.isFile()) {
+                hash.update(`f ${path} ${stat.mode & 0o111 ? 'x' : '-'} ${stat.size}\0`);
+                hash.update((0,external_node_fs_.readFileSync)(full));
+            }
+        }
+    };
+    walk(source, '');
+    return hash.digest('hex');
+}
+
+// EXTERNAL MODULE: ../../main/node_modules/is-stream/index.js
+var is_stream = __nccwpck_require__(7165);
+// EXTERNAL MODULE: ../../main/node_modules/make-dir/index.js
+var make_dir = __nccwpck_require__(3678);
+;// CONCATENATED MODULE: ../../main/node_modules/sb-promise-queue/lib/esm/index.mjs
 class PromiseQueue {
     constructor({ concurrency = 1 } = {}) {
         this.options = { concurrency };
@@ -74320,7 +75018,7 @@ class PromiseQueue {
 }
 
 
-;// CONCATENATED MODULE: ./node_modules/sb-scandir/lib/esm/index.mjs
+;// CONCATENATED MODULE: ../../main/node_modules/sb-scandir/lib/esm/index.mjs
 /* @flow */
 
 
@@ -74416,12 +75114,12 @@ async function scanDirectory(path, { recursive = true, validate = null, concurre
 }
 /* harmony default export */ const esm = (scanDirectory);
 
-// EXTERNAL MODULE: ./node_modules/shell-escape/shell-escape.js
-var shell_escape = __nccwpck_require__(4646);
-// EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
-var lib = __nccwpck_require__(5472);
+// EXTERNAL MODULE: ../../main/node_modules/shell-escape/shell-escape.js
+var shell_escape = __nccwpck_require__(7516);
+// EXTERNAL MODULE: ../../main/node_modules/ssh2/lib/index.js
+var lib = __nccwpck_require__(3122);
 var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
-;// CONCATENATED MODULE: ./node_modules/node-ssh/lib/esm/index.mjs
+;// CONCATENATED MODULE: ../../main/node_modules/node-ssh/lib/esm/index.mjs
 
 
 
@@ -75127,8 +75825,6 @@ class NodeSSH {
     }
 }
 
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: ./src/remote/bootstrap.ts
 // Every step's script travels on the channel's stdin, never on a command line: `ps` shows the
 // arguments of every process to every local user of the server, and the scripts hold the
@@ -75642,29 +76338,6 @@ function explainConnectError(error, settings, host, username, where, progress, v
 ;// CONCATENATED MODULE: ./src/remote/executor.ts
 
 
-/** A step that ran and failed: carries its output for the error, the log and the summary. */
-class StepError extends Error {
-    step;
-    result;
-    /** the exception's last line, or what else reads as the cause */
-    cause;
-    /** what to do next, for the causes users meet most; or '' */
-    hint;
-    constructor(step, result) {
-        // The cause first (the last line of a traceback), what to do next, then the last lines.
-        const cause = causeOf(result.stderr) || causeOf(result.stdout) || `exit ${result.code}`;
-        const hint = hintFor(`${result.stdout}\n${result.stderr}`);
-        const output = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-30).join('\n');
-        super(`${step.title} failed: ${cause}` +
-            (hint ? `\n${hint}` : '') +
-            (output && output !== cause ? `\n\nIts last lines (exit ${result.code}):\n${output}` : ''));
-        this.step = step;
-        this.result = result;
-        this.cause = cause;
-        this.hint = hint;
-        this.name = 'StepError';
-    }
-}
 /** Runs plan steps on one host, logs them, and adds up the time spent in each phase. */
 class Executor {
     transport;
@@ -75717,993 +76390,6 @@ class Executor {
         for (const step of steps)
             await this.run(step);
     }
-}
-
-;// CONCATENATED MODULE: ./src/server/inspect.ts
-// The first step of every run: what the host has and what it serves. Read-only.
-
-
-
-
-
-
-/**
- * The interpreter's version and real path; then it fails unless it can make a venv with pip.
- * The modules are found, not imported: importing them would take longer than all the rest.
- */
-const INTERPRETER_PY = `import os, sys, importlib.util as found
-print(sys.version.split()[0], os.path.realpath(sys.executable))
-assert found.find_spec('venv') and found.find_spec('ensurepip')`;
-function inspectStep(s) {
-    const p = layout(s);
-    return {
-        id: 'inspect',
-        phase: 'connect',
-        title: 'Check the host (nginx, systemd, python, sudo)',
-        privileged: true,
-        command: script(raw('set -u'), raw('missing=""'), shell_sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), 
-        // One interpreter start: its version and path, then whether it can make a venv.
-        shell_sh `if ! python=$(${s.python} -I -S -c ${INTERPRETER_PY} 2>/dev/null); then`, raw('  package=python3-venv; [ -z "$python" ] || package="python$(echo "$python" | cut -d. -f1,2)-venv"'), shell_sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), raw('echo "python=$python"'), shell_sh `live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null); echo "live=$live"`, shell_sh `[ -z "$live" ] || echo "deployed=$(head -c 64 ${p.deployed}/"$live" 2>/dev/null)"`, shell_sh `[ -z "$live" ] || echo "settings=$(sed -n 2p ${p.deployed}/"$live" 2>/dev/null | head -c 65536)"`, 
-        // A link to an instance's socket, or the socket of an earlier version's single instance.
-        shell_sh `sock=${socketPath(s.projectName)} legacy=${p.legacyUnits.socket}`, raw('if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'), 
-        // Only releases: a dry run's staged upload is none (layout.ts stagedRelease).
-        shell_sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -E ${RELEASE_ID.source} | sort -r | tr '\n' ' ')"`, shell_sh `echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`, shell_sh `echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`, shell_sh `echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`, shell_sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`, listProcessUnits(s), ...(s.acme ? inspectAcme(s) : []))
-    };
-}
-function parseFacts(stdout) {
-    const values = new Map();
-    for (const line of stdout.split('\n')) {
-        const at = line.indexOf('=');
-        if (at > 0)
-            values.set(line.slice(0, at), line.slice(at + 1).trim());
-    }
-    const list = (key) => (values.get(key) ?? '').split(/\s+/).filter((r) => /^[\w.-]+$/.test(r));
-    const live = values.get('live') ?? '';
-    return {
-        cpus: Number(values.get('cpus')) || 1,
-        live: /^[\w.-]+$/.test(live) && live !== '.' ? live : '',
-        releases: list('releases'),
-        failed: list('failed'),
-        served: list('served'),
-        python: values.get('python') ?? '',
-        processUnits: list('process-units').filter((u) => /\.(service|timer)$/.test(u)),
-        instance: ['blue', 'green', 'legacy'].find((i) => i === values.get('instance')) ?? '',
-        migrated: list('migrated'),
-        backups: list('backups'),
-        deployed: /^[0-9a-f]{64}$/.test(values.get('deployed') ?? '')
-            ? values.get('deployed')
-            : undefined,
-        settings: recordedSettings(values.get('settings') ?? ''),
-        ...parseAcmeFacts(values)
-    };
-}
-/** The settings recorded with the deploy key: base64 of the JSON the Django process printed. */
-function recordedSettings(base64) {
-    return /^[A-Za-z0-9+/]+=*$/.test(base64)
-        ? settingsObject(external_node_buffer_.Buffer.from(base64, 'base64').toString('utf8'))
-        : undefined;
-}
-
-;// CONCATENATED MODULE: ./src/flow/processes.ts
-// The flow's part of the background processes: the dry run's diff of their units, and what a
-// person reads first when a process did not stay up on a healthy web release.
-
-
-
-/** The process's error first (from its journal), what happened, what was done, what to do. */
-function stayedDownMessage(restartStderr, target, done) {
-    const { units, journal } = parseStayedDown(restartStderr);
-    const cause = causeOf(journal);
-    const hint = hintFor(journal);
-    return ((cause ? `${cause}\n` : '') +
-        `${units.join(', ') || 'a process'} of ${target} did not stay up after the web release was healthy.` +
-        done +
-        (hint ? `\n${hint}` : ''));
-}
-/** The dry run's diff of the process units against the live ones ('' when there are none). */
-async function processesDiff(plan, run) {
-    if (!plan.processes)
-        return '';
-    const live = parseConfigFiles((await run(plan.processes.read)).stdout);
-    return `\n${processDiff(plan.processes.files, live)}`;
-}
-
-;// CONCATENATED MODULE: ./src/flow/database.ts
-// What the flow says about the database: pure texts from what the run learnt (the migration
-// plan, the backup, a rollback's schema), so host.ts only decides when to say them.
-
-
-
-
-
-
-/** The plan in the log; a deploy with nothing to apply says migrate did not run. */
-function planMessage(migrations, dryRun) {
-    return migrations.pending.length === 0 && !dryRun
-        ? 'No migrations to apply: migrate did not run.'
-        : describePlan(migrations);
-}
-/** Warnings before anything is applied: one-way migrations, a database the action cannot back up. */
-function migrationWarnings(s, migrations, found) {
-    const warnings = [];
-    if (migrations.irreversible.length > 0)
-        warnings.push({
-            title: 'Irreversible migrations',
-            message: `These migrations cannot be reversed (migrate backwards stops at them): ${migrations.irreversible.join('; ')}. ` +
-                (s.backup
-                    ? 'The database is backed up before they run.'
-                    : 'backup is false: no backup is taken before they run.')
-        });
-    const engine = found.databaseEngine;
-    if (migrations.pending.length > 0 && s.backup && engine && !databaseKind(engine))
-        warnings.push({
-            title: 'No database backup',
-            message: `No backup before the migrations: the action backs up SQLite and PostgreSQL, and the database's ENGINE is ${engine}. ` +
-                'Back it up before deploying, or set backup: false to say this is meant.'
-        });
-    return warnings;
-}
-/** A rollback that leaves migrations of newer releases applied: said, with the way back. */
-function schemaAheadWarning(plan) {
-    const { ahead, backup, restore } = plan.database;
-    if (ahead.length === 0 || restore)
-        return '';
-    return (`The schema stays ahead: ${ahead.join(', ')} applied migrations that stay applied, and the code of ` +
-        `${plan.target} runs against them. ` +
-        (backup
-            ? `The backup taken before them: ${backup}. To restore it: ${restoreHint(backup)}.`
-            : 'No backup was taken before them (backup: false).'));
-}
-/**
- * After a failure: where the database stands when migrations ran (the schema ahead of the
- * release that serves), and the backup taken before them.
- */
-function failureNote(database, live, states) {
-    const { applied, backup } = database;
-    const healthy = states.includes('healthy');
-    const lines = [];
-    if (applied?.length && !healthy)
-        lines.push(`The migrations ${applied.join(', ')} were applied and stay applied: the schema is ahead of ` +
-            `${live ? `the release that serves, ${live}` : 'the code'}.`);
-    if (backup)
-        lines.push(`The database backup taken before the migrations is kept for inspection: ${backup.path} (${backup.bytes} bytes).` +
-            (applied?.length ? ` To restore it: ${restoreHint(backup.path)}.` : ''));
-    return lines.length > 0 ? `\n${lines.join('\n')}` : '';
-}
-/** What one host's run learnt and did about the database, and what it said as it went. */
-class DatabaseWatch {
-    report = {};
-    outcome() {
-        return Object.keys(this.report).length > 0 ? { ...this.report } : undefined;
-    }
-    /**
-     * After a Django step, failed or not: the migration plan it read, the backup it took and
-     * whether it applied the migrations; a restore.
-     */
-    afterStep(deps, step, result, plan, found) {
-        if (result.code === 0 && step.id === 'restore-database')
-            this.report.restored = plan.database.backup;
-        const migrations = step.id === 'django' ? parseMigrationPlan(result.stdout) : undefined;
-        if (!migrations)
-            return;
-        this.tellMigrations(deps, migrations, found);
-        this.report.backup = parseBackup(result.stdout);
-        const b = this.report.backup;
-        if (b)
-            deps.info(`Database backup: ${b.path} (${b.bytes} bytes)`);
-        if (parseMigrated(result.stdout))
-            this.report.applied = this.report.pending;
-    }
-    /** The migration plan, said before anything is applied; warnings for what cannot go back. */
-    readMigrations(deps, stdout, found) {
-        const migrations = parseMigrationPlan(stdout);
-        if (!migrations)
-            throw new Error('The migration plan could not be read from its step.');
-        this.tellMigrations(deps, migrations, found);
-        return migrations;
-    }
-    tellMigrations(deps, migrations, found) {
-        this.report.pending = migrations.pending;
-        this.report.irreversible = migrations.irreversible;
-        deps.info(planMessage(migrations, deps.settings.dryRun));
-        for (const w of migrationWarnings(deps.settings, migrations, found))
-            deps.warn(w.message, w.title);
-    }
-    /** A rollback over releases that applied migrations: the schema stays theirs, or is restored. */
-    noticeRollback(deps, plan) {
-        const { ahead, backup } = plan.database;
-        if (ahead.length === 0)
-            return;
-        this.report.ahead = ahead;
-        this.report.aheadBackup = backup;
-        const warning = schemaAheadWarning(plan);
-        if (warning)
-            deps.warn(warning, 'Schema ahead of the code');
-    }
-}
-/**
- * The dry run's look at the new code: uploaded beside the releases (layout.ts stagedRelease)
- * and read as the app user: its settings and what migrate would apply. Removed whatever
- * happens; a problem is a warning, and the dry run goes on with the live release's settings.
- */
-async function stage(deps, facts, newRelease, watch) {
-    const s = deps.settings;
-    const steps = stagingSteps(s, stagedRelease(newRelease), deps.venvKey(facts));
-    try {
-        for (const step of steps.prepare)
-            await deps.run(step, { stdin: step.stdin && deps.stdin(step.stdin) });
-        const found = parseDjangoFacts((await deps.run(steps.discover)).stdout);
-        if (!s.migrate)
-            return { found };
-        for (const step of steps.read(found)) {
-            const result = await deps.run(step);
-            if (step.id === 'migrations')
-                return { found, migrations: watch.readMigrations(deps, result.stdout, found) };
-        }
-        return { found };
-    }
-    catch (error) {
-        deps.warn(`The dry run could not read the new code's settings and migrations: ${error instanceof StepError ? `${error.step.title}: ${error.cause}` : error.message}`, 'Dry run');
-        return undefined;
-    }
-    finally {
-        await deps.run(steps.remove, { allowFailure: true });
-    }
-}
-/**
- * What the dry run plans with: the new code's settings and migrations from a staged upload, or,
- * with no live release (or for a rollback), the settings of the release that exists; their
- * paths moved to where the target release has them.
- */
-async function readForDryRun(deps, facts, newRelease, target, watch) {
-    const s = deps.settings;
-    const staged = target === newRelease && facts.live ? await stage(deps, facts, newRelease, watch) : undefined;
-    if (staged)
-        return {
-            found: rebaseFound(s, staged.found, stagedRelease(newRelease), target),
-            migrations: staged.migrations
-        };
-    if (target === newRelease && s.migrate && !facts.live)
-        deps.info('First deploy: migrate applies every migration of the project.');
-    const readable = target === newRelease ? facts.live : target;
-    if (!readable)
-        return { found: {} };
-    const result = await deps.run(discoverStep(s, readable), { allowFailure: true });
-    return { found: rebaseFound(s, parseDjangoFacts(result.stdout), readable, target) };
-}
-
-;// CONCATENATED MODULE: ./src/flow/already-live.ts
-// A deploy of what already serves: the live release was deployed to its end with this run's
-// deploy key (the same files, venv, settings and action). Nothing is uploaded, built or
-// restarted: the live site is checked through nginx, and the run says so. A site that does not
-// answer is deployed again in full.
-
-
-/** The live site's own check is short: a site that does not answer is deployed again anyway. */
-const CHECK_MS = 10_000;
-/** The check through nginx when the live release is this deploy (a dry run asks too); else none. */
-function alreadyLiveCheck(s, facts, deployKey) {
-    if (s.rollback || s.source === null)
-        return undefined;
-    if (!deployKey || !facts.live || facts.deployed !== deployKey)
-        return undefined;
-    // A certificate to obtain or renew is work to do.
-    if (needsCertificate(s, facts))
-        return undefined;
-    return healthStep(s, Math.min(s.healthTimeoutMs, CHECK_MS), servesTls(s, facts) ? 'tls' : 'plain');
-}
-function alreadyLiveMessage(live, dryRun = false) {
-    return dryRun
-        ? `A deploy would change nothing: ${live} already serves this commit with these settings (the deploy checks that it answers, and deploys it again if it does not).`
-        : `${live} already serves this commit with these settings: nothing was uploaded or restarted.`;
-}
-/** The health of the live release when it is already this deploy and answers; else undefined. */
-async function checkAlreadyLive(deps, facts) {
-    const check = alreadyLiveCheck(deps.settings, facts, deps.deployKey(facts));
-    if (!check)
-        return undefined;
-    const health = parseHealth((await deps.run(check, { allowFailure: true })).stdout);
-    const problem = health.healthy
-        ? deps.settings.healthUrl
-            ? await deps.checkPublicUrl()
-            : ''
-        : `${deps.settings.healthPath} answered ${health.status || 'nothing'}`;
-    if (problem) {
-        deps.info(`${facts.live} was deployed with this commit and these settings, but ${problem}: deploying it again.`);
-        return undefined;
-    }
-    deps.info(alreadyLiveMessage(facts.live));
-    return health;
-}
-
-;// CONCATENATED MODULE: ./src/flow/dry-run.ts
-// A dry run changes nothing that serves: the settings and the migration plan of the new code,
-// read from a staged upload that is never a release and is removed at the end (or, with no live
-// release or no source, the settings of the release that exists), and the live files. It prints
-// the deploy's own plan and the diff.
-
-
-
-
-
-
-/**
- * The plan's step titles and the diff; `planWith` plans with what the settings say (assumed:
- * as the deploy will, from the live release's record).
- */
-async function dryRun(deps, facts, newRelease, database, planWith) {
-    // Listed as the deploy runs it: no step of their own to read settings it can assume.
-    const assumed = !!assumedSettings(deps.settings, facts, newRelease);
-    const first = planWith({}, assumed);
-    // The schedules' calendars are read-only to check: a wrong one fails the dry run too, first.
-    for (const step of first.release.filter((r) => r.id === 'check-calendars'))
-        await deps.run(step);
-    const read = await readForDryRun(deps, facts, newRelease, first.target, database);
-    const plan = planWith(read.found, assumed);
-    database.noticeRollback(deps, plan);
-    const live = parseConfigFiles((await deps.run(readConfigStep(plan.files))).stdout);
-    const diff = configDiff(plan.files, live) + (await processesDiff(plan, deps.run));
-    const titles = planSteps(plan).map((step) => step.title);
-    if (alreadyLiveCheck(deps.settings, facts, deps.deployKey(facts)))
-        deps.info(alreadyLiveMessage(facts.live, true));
-    deps.info(`Dry run: nothing was changed. Served by ${describeServer(deps.settings)}. The plan:\n${titles.map((t, i) => `${i + 1}. ${t}`).join('\n')}`);
-    deps.remote(diff);
-    return { titles, diff };
-}
-
-;// CONCATENATED MODULE: ./src/flow/notices.ts
-// What the flow tells a person besides the steps' own output, built from what it learnt: pure.
-
-
-
-
-/** Data the settings keep inside the release is kept in shared/: what, where and why. */
-function sharedNotices(s, plan, found) {
-    if (plan.build.length === 0)
-        return [];
-    const notices = [];
-    const notice = sharedNotice(s, sharedPaths(s, plan.target, found));
-    if (notice)
-        notices.push({ message: notice, title: 'Kept in shared/' });
-    if (s.collectstatic && !found.staticRoot && !s.staticRoot)
-        notices.push({
-            message: "STATIC_ROOT is not set in the project's settings, so collectstatic was skipped and nginx " +
-                "serves no static files (the admin's included). Set it, e.g. STATIC_ROOT = BASE_DIR / " +
-                "'staticfiles', or set collectstatic: false to say this is meant.",
-            title: 'No static files'
-        });
-    return notices;
-}
-/** The Django process found the settings other than the live release's: planned again. */
-const SETTINGS_CHANGED_NOTE = "The project's settings say other things than the live release's did: planned again with what they say now";
-/** A step found the disk full: the cause, how full, what was done, what to do. */
-function diskFullMessage(d) {
-    return (`${d.step} failed: the server's disk is full (${d.cause}).\n` +
-        `The disk that holds ${d.deployPath} had no room left` +
-        (d.writtenMb > 0 ? `: the release needed more than the ${d.writtenMb} MB it had written` : '') +
-        `. The partial release was removed; ${d.freeMb} MB are free now.` +
-        ` Nothing was switched${d.live ? `: ${d.live} still serves` : ''}.\n` +
-        `Free space on it (\`df -h ${d.deployPath}\`, \`du -sh ${d.deployPath}/*\`), or keep fewer ` +
-        'releases (keep-releases), then deploy again.');
-}
-function rollbackNote(rolledBack, previous) {
-    return rolledBack
-        ? ` Rolled back to ${previous}, which answers again.`
-        : previous
-            ? ' The rollback did not bring the previous release back to health either.'
-            : ' There was no previous release to roll back to.';
-}
-/**
- * An error's message, cause first; `unswitchedLive` (the live release, or '' on a first deploy)
- * when the run held the lock and switched nothing.
- */
-function errorMessage(error, unswitchedLive) {
-    const done = unswitchedLive === undefined
-        ? ''
-        : `\nNothing was switched${unswitchedLive ? `: ${unswitchedLive} still serves` : ''}.`;
-    if (error instanceof StepError)
-        return `${error.step.title} failed: ${error.cause}${done}${error.hint ? `\n${error.hint}` : ''}`;
-    return `${error.message}${done}`;
-}
-/** The ACME server refused: its words, what serves now, what to do. */
-function acmeRefusedMessage(a) {
-    const where = !a.switched
-        ? `Nothing was switched${a.previous ? `: ${a.previous} still serves` : ''}, with the certificate it had.`
-        : a.hadCertificate
-            ? `${a.target} is live, with the certificate the site had.`
-            : `${a.target} is live over plain HTTP; the site switches to HTTPS once a certificate is issued.`;
-    return `The ACME server did not issue the certificate for ${a.names}:\n${a.said}\n${where}\n${acmeHint(a.said)}`;
-}
-/** Which uvicorn serves, and a warning when it would cut open WebSockets at a restart. */
-function serverNotices(facts) {
-    if (!facts)
-        return {};
-    return {
-        info: `Serves with ${describeVersions(facts)}`,
-        warning: closesWebSocketsCleanly(facts) === false
-            ? { message: uncleanCloseWarning(facts), title: 'WebSockets cut at a restart' }
-            : undefined
-    };
-}
-/** Says which uvicorn serves, and warns when it would cut open WebSockets at a restart. */
-function tellServer(log, facts) {
-    const said = serverNotices(facts);
-    if (said.info)
-        log.info(said.info);
-    if (said.warning)
-        log.warn(said.warning.message, said.warning.title);
-}
-/** The last lines a step printed, for a warning. */
-function lastLines(result) {
-    return (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n');
-}
-/** tls: auto: the first HTTPS site did not answer; the plain one is back. */
-function httpsFailedMessage(health) {
-    return (`The site did not answer over HTTPS: the health check got ${health.status || 'no answer'}` +
-        `${health.detail ? ` (${health.detail})` : ''}. The plain HTTP site is back in place; ` +
-        'the certificate is on the host for the next deploy.');
-}
-
-;// CONCATENATED MODULE: ./src/flow/never-served.ts
-// What a deploy says when the new release failed its own health check, on its socket, before any
-// traffic reached it: the exception the journal has, the cause, that nothing was switched, a hint.
-
-
-function neverServed(plan, health, s, diagnostics) {
-    const cause = `the health check got ${health.status || 'no answer'}${health.detail ? ` (${health.detail})` : ''} from ${s.healthPath} on its own socket` +
-        (health.durationMs >= s.healthTimeoutMs ? ` within ${s.healthTimeoutMs / 1000} s` : '');
-    const errors = parseErrors(diagnostics);
-    const hint = hintFor(`${cause}\n${errors.join('\n')}`);
-    const kept = `It never served a request: nothing was switched${plan.previous ? `, ${plan.previous} still serves` : ''}.`;
-    return {
-        message: (errors.length ? `${errors[errors.length - 1]}\n` : '') +
-            `${plan.target} was not healthy: ${cause}. ${kept}` +
-            (hint ? `\n${hint}` : '') +
-            (errors.length > 1 ? `\nThe app said: ${errors.join('\n')}` : ''),
-        // The previous release serves, as after a rollback.
-        status: plan.previous ? 'rolled-back' : 'failure'
-    };
-}
-
-;// CONCATENATED MODULE: ./src/flow/host.ts
-// One host's deploy as a small state machine: locked → inspected → released → gated → switched →
-// healthy, or failed / rolled back (a dry run: locked, inspected, then its plan). It executes the
-// planner's steps through one executor and returns a result value; nothing else decides what
-// runs. See ARCHITECTURE.md.
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-const output = (error) => error.result.stdout + error.result.stderr;
-/** A failure the flow already explained: its message is the report's. */
-class Stop extends Error {
-    status;
-    constructor(message, status = 'failure') {
-        super(message);
-        this.status = status;
-    }
-}
-class HostDeploy {
-    deps;
-    state = 'connected';
-    /** every state the run went through, for the log and the tests */
-    states = ['connected'];
-    facts;
-    plan;
-    gates = [];
-    health;
-    diagnostics;
-    failedStep;
-    found = {};
-    /** what the run learnt and did about the database */
-    database = new DatabaseWatch();
-    server;
-    processes;
-    /** tls: auto: the certificate the certificate step reported */
-    certificate;
-    constructor(deps) {
-        this.deps = deps;
-    }
-    to(state) {
-        this.state = state;
-        this.states.push(state);
-    }
-    async run(newRelease) {
-        const s = this.deps.settings;
-        try {
-            // A dry run takes the lock too: it reads the new code from a staged upload (and may build
-            // its venv), which must not race a deploy.
-            // The host check goes with the lock, and runs as soon as it is taken.
-            const check = inspectStep(s);
-            const lock = await this.deps.takeLock(check);
-            if (lock.staleHolder) {
-                this.deps.warn(`Took over the deploy lock left by a run that ended without releasing it: ${lock.staleHolder}`);
-            }
-            try {
-                this.to('locked');
-                // Under the lock: what another deploy did while this one waited is seen.
-                await this.inspect(check, lock.first);
-                if (s.dryRun)
-                    return await this.dryRun(newRelease());
-                const live = await checkAlreadyLive(this.deps, this.facts);
-                if (live)
-                    return this.alreadyLive(live);
-                await this.deploy(newRelease());
-                return this.outcome('success', '');
-            }
-            finally {
-                await lock.release();
-            }
-        }
-        catch (error) {
-            this.to(error instanceof Stop && error.status === 'rolled-back' ? 'rolled-back' : 'failed');
-            if (error instanceof StepError && !this.failedStep)
-                this.failedStep = {
-                    title: error.step.title,
-                    output: error.result.stdout + error.result.stderr
-                };
-            const message = this.explain(error) + failureNote(this.database.report, this.facts?.live, this.states);
-            return this.outcome(error instanceof Stop ? error.status : 'failure', message);
-        }
-        finally {
-            // The other hosts must never wait on a first host that stopped before its migrations.
-            if (this.deps.isFirst)
-                this.deps.rollout.migrated(this.state === 'healthy' || this.state === 'inspected'
-                    ? undefined
-                    : new Error('stopped: the first host failed'));
-        }
-    }
-    /**
-     * The message a person reads first: the cause, what the action did about it, what to do next
-     * (a step's last lines are in the summary, folded).
-     */
-    explain(error) {
-        if (error instanceof Stop)
-            return error.message;
-        const unswitched = this.states.includes('locked') && !this.states.includes('switched');
-        return errorMessage(error, unswitched ? (this.facts?.live ?? '') : undefined);
-    }
-    async inspect(check, sent) {
-        const result = sent ? await this.deps.receive(check, sent) : await this.deps.run(check);
-        this.facts = parseFacts(result.stdout);
-        this.to('inspected');
-        const { certificate, renewalProblem } = this.facts;
-        if (renewalProblem)
-            this.deps.warn(`The last renewal of the certificate on the host failed${certificate ? ` (${certificate.daysLeft} days left)` : ''}: ${renewalProblem}`, 'Certificate renewal failed');
-    }
-    /** The live release is this deploy, and answers: the run changed nothing. */
-    alreadyLive(health) {
-        const live = this.facts.live;
-        this.health = health;
-        this.to('healthy');
-        return { ...this.outcome('success', alreadyLiveMessage(live)), release: live };
-    }
-    outcome(status, message) {
-        return {
-            release: this.plan?.target ?? '',
-            previousRelease: this.facts?.live ?? '',
-            status,
-            gates: this.gates,
-            message,
-            httpStatus: this.health?.status,
-            healthDurationMs: this.health?.durationMs,
-            failedStep: this.failedStep,
-            diagnostics: this.diagnostics,
-            files: this.plan?.files,
-            database: this.database.outcome(),
-            server: this.server,
-            processes: this.processes,
-            processFiles: this.plan?.processes?.files.units.flatMap((u) => u.files),
-            certificate: this.certificateReport()
-        };
-    }
-    certificateReport() {
-        const certificate = this.certificate ?? this.facts?.certificate;
-        const renewalProblem = this.facts?.renewalProblem;
-        if (!certificate && !renewalProblem)
-            return undefined;
-        return { daysLeft: -1, names: [], ...certificate, renewalProblem };
-    }
-    /**
-     * Plans with what the project's settings say, once the release to read them from exists
-     * (`assumed`: what the live release's said, which the Django process then checks); the run's
-     * plan from then on.
-     */
-    planWith(newRelease, found, assumed = false, read) {
-        const facts = this.facts;
-        this.found = found;
-        return (this.plan = planRun({
-            settings: this.deps.settings,
-            facts,
-            newRelease,
-            venvKey: this.deps.venvKey(facts),
-            requirements: this.deps.requirements(),
-            found,
-            settingsRead: read,
-            assumed,
-            singletons: this.deps.runsSingletons ?? this.deps.isFirst,
-            deployKey: this.deps.deployKey(facts)
-        }));
-    }
-    /** What the project's settings say: the live release's when recorded, else read in the release. */
-    async readSettings(newRelease, discover) {
-        const assumed = assumedSettings(this.deps.settings, this.facts, newRelease);
-        const read = assumed ?? settingsRead((await this.deps.run(discover)).stdout);
-        return this.planWith(newRelease, read ? djangoFacts(read) : {}, !!assumed, read);
-    }
-    async deploy(newRelease) {
-        let plan = this.planWith(newRelease, {});
-        // The release is this run's once its upload went through (an upload refused because the
-        // release exists is another run's release).
-        let uploaded = false;
-        try {
-            for (const step of plan.release) {
-                await this.deps.run(step, { stdin: step.stdin && this.deps.stdin(step.stdin) });
-                if (step.id === 'upload')
-                    uploaded = true;
-            }
-            plan = await this.readSettings(newRelease, plan.discover);
-            this.to('released');
-            this.database.noticeRollback(this.deps, plan);
-            const changed = await this.build(plan);
-            if (changed) {
-                this.deps.info(SETTINGS_CHANGED_NOTE);
-                plan = this.planWith(newRelease, djangoFacts(changed), false, changed);
-                await this.build(plan);
-            }
-            // Said once the settings are known to say it (the Django process checked them).
-            for (const n of sharedNotices(this.deps.settings, plan, this.found))
-                this.deps.notice(n.message, n.title);
-            if (plan.certificate?.beforeGates)
-                await this.obtainCertificate(plan);
-            await this.runGates(plan);
-        }
-        catch (error) {
-            if (error instanceof StepError && plan.removePartial && DISK_FULL.test(output(error)))
-                throw await this.diskFull(error, plan.removePartial);
-            // Nothing was switched; the new release stays for inspection, never chosen by a rollback:
-            // nor one whose venv could not be built, or whose settings could not be read or were refused.
-            if (uploaded && plan.mode === 'deploy' && plan.markFailed)
-                await this.deps.run(plan.markFailed, { allowFailure: true });
-            throw error;
-        }
-        this.to('gated');
-        await this.switchAndCheck(plan);
-        this.to('healthy');
-        if (plan.certificate && !plan.certificate.beforeGates) {
-            await this.obtainCertificate(plan);
-            if (plan.secure)
-                await this.secure(plan.secure);
-        }
-        for (const step of plan.finish) {
-            // Old releases that could not be removed, or an old instance slow to stop, are no reason
-            // to call a healthy deploy failed.
-            const result = await this.deps.run(step, {
-                allowFailure: step.id === 'prune' || step.id === 'drain'
-            });
-            if (result.code !== 0)
-                this.deps.warn(`${step.title} failed: ${lastLines(result)}`, 'Clean-up failed');
-        }
-    }
-    /** A dry run (flow/dry-run.ts), planned as the deploy would plan. */
-    async dryRun(id) {
-        const planWith = (found, assumed) => this.planWith(id, found, assumed);
-        const dry = await dryRun(this.deps, this.facts, id, this.database, planWith);
-        const said = this.outcome('success', 'dry run: nothing was changed');
-        return { ...said, plan: dry.titles, diff: dry.diff };
-    }
-    /** A step failed on a full disk: the partial release goes, and the error says how full. */
-    async diskFull(error, removePartial) {
-        this.failedStep = { title: error.step.title, output: output(error) };
-        const removed = await this.deps.run(removePartial, { allowFailure: true });
-        const message = diskFullMessage({
-            step: error.step.title,
-            cause: error.cause,
-            deployPath: this.deps.settings.deployPath,
-            live: this.facts?.live,
-            ...parseDiskSpace(removed.stdout)
-        });
-        return new Stop(message, 'failure');
-    }
-    /**
-     * Migrations never run on two hosts at once: the first host runs its Django steps before any
-     * other host starts its own (with a shared database theirs are then no-ops). Returns what the
-     * settings say when the Django process found them other than the plan assumed (it changed
-     * nothing then).
-     */
-    async build(plan) {
-        const { rollout, isFirst } = this.deps;
-        if (plan.build.length === 0 && plan.mode !== 'deploy') {
-            if (isFirst)
-                rollout.migrated();
-            return undefined;
-        }
-        if (!isFirst) {
-            this.deps.info('Waiting for the first host to finish its migrations');
-            await rollout.firstMigration;
-        }
-        try {
-            for (const step of plan.build) {
-                // What the Django process did to the database is read even when it then failed.
-                const result = await this.deps.run(step, { allowFailure: true });
-                // The settings the plan assumed (it has no step to read them) say other things now.
-                const now = step.id === 'django' && !plan.discover && settingsRead(result.stdout);
-                if (now && result.code === SETTINGS_CHANGED)
-                    return now;
-                if (step.id === 'asgi-import' && result.code === 0)
-                    tellServer(this.deps, (this.server = parseServerFacts(result.stdout)));
-                this.database.afterStep(this.deps, step, result, plan, this.found);
-                if (result.code !== 0)
-                    throw new StepError(step, result);
-            }
-            if (isFirst)
-                rollout.migrated();
-            return undefined;
-        }
-        catch (error) {
-            if (isFirst)
-                rollout.migrated(new Error(`stopped: the first host could not run its Django steps`));
-            throw error;
-        }
-    }
-    async runGates(plan, done = 'The previous files are back in place and nothing was restarted.') {
-        for (const step of plan.gates) {
-            const gate = { name: step.title, passed: false, output: '' };
-            this.gates.push(gate);
-            const result = await this.deps.run(step, { allowFailure: true });
-            gate.output = (result.stdout + result.stderr).trim();
-            if (result.code === GATE_FAILED) {
-                this.failedStep = { title: step.title, output: result.stdout + result.stderr };
-                throw new Stop(`Gate failed: ${step.title}. ${done}\n${result.stderr.trim()}`);
-            }
-            if (result.code !== 0)
-                throw new StepError(step, result);
-            gate.passed = true;
-        }
-    }
-    /**
-     * The new release starts beside the live one and must answer on its own socket before it gets
-     * any traffic; from the switch on, any failure moves traffic back to the old instance.
-     */
-    async switchAndCheck(plan) {
-        const s = this.deps.settings;
-        await this.startAndCheck(plan);
-        try {
-            await this.deps.run(plan.switch);
-            this.to('switched');
-            this.health = parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout);
-        }
-        catch (error) {
-            this.health = { healthy: false, status: 0, durationMs: 0, detail: error.message };
-        }
-        const health = this.health;
-        const publicProblem = health.healthy && s.healthUrl ? await this.deps.checkPublicUrl() : '';
-        if (health.healthy && !publicProblem) {
-            if (!plan.processes)
-                return;
-            // The web release is healthy: now the processes move to it, and must stay up.
-            const restart = await this.deps.run(plan.processes.restart, { allowFailure: true });
-            this.processes = parseProcessStates(restart.stdout);
-            if (restart.code === 0)
-                return;
-            return this.processesFailed(plan, restart);
-        }
-        this.diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout;
-        const cause = publicProblem ||
-            `the health check got ${health.status || 'no answer'}${health.detail ? ` (${health.detail})` : ''} from ${s.healthPath}` +
-                // A refusal (DisallowedHost, a redirect to HTTPS) ends the check at once.
-                (health.durationMs >= s.healthTimeoutMs ? ` within ${s.healthTimeoutMs / 1000} s` : '');
-        const rolledBack = await this.rollBack(plan);
-        const errors = parseErrors(this.diagnostics);
-        const hint = hintFor(`${cause}\n${errors.join('\n')}`);
-        // The exception that stopped the app first (the last one the journal has), then what
-        // happened, then what to do.
-        throw new Stop((errors.length ? `${errors[errors.length - 1]}\n` : '') +
-            `${plan.target} was not healthy: ${cause}.${rollbackNote(rolledBack, plan.previous)}` +
-            (hint ? `\n${hint}` : '') +
-            (errors.length > 1 ? `\nThe app said: ${errors.join('\n')}` : ''), rolledBack ? 'rolled-back' : 'failure');
-    }
-    /**
-     * A process did not stay up on a healthy web release: the whole release goes back, web and
-     * processes, and the message leads with the process's error (its journal is the step's output).
-     */
-    async processesFailed(plan, restart) {
-        const output = restart.stdout + restart.stderr;
-        this.failedStep = { title: plan.processes?.restart.title ?? '', output };
-        const rolledBack = await this.rollBack(plan, true);
-        const done = rollbackNote(rolledBack, plan.previous) + (rolledBack ? ' The processes too.' : '');
-        throw new Stop(stayedDownMessage(restart.stderr, plan.target, done), rolledBack ? 'rolled-back' : 'failure');
-    }
-    /** A release that fails its own health check never serves: nothing is switched. */
-    async startAndCheck(plan) {
-        let health;
-        try {
-            await this.deps.run(plan.start);
-            health = parseHealth((await this.deps.run(plan.instanceHealth, { allowFailure: true })).stdout);
-        }
-        catch (error) {
-            health = { healthy: false, status: 0, durationMs: 0, detail: error.message };
-        }
-        if (health.healthy)
-            return;
-        this.health = health;
-        this.diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout;
-        if (plan.markFailed)
-            await this.deps.run(plan.markFailed, { allowFailure: true });
-        await this.deps.run(plan.abandon, { allowFailure: true });
-        const { message, status } = neverServed(plan, health, this.deps.settings, this.diagnostics);
-        throw new Stop(message, status);
-    }
-    /** tls: auto: certbot asks the ACME server; a refusal stops the run with the server's words. */
-    async obtainCertificate(plan) {
-        const step = plan.certificate?.step;
-        const result = await this.deps.run(step, { allowFailure: true });
-        if (result.code === 0) {
-            this.certificate = parseCertificateStep(result.stdout);
-            return;
-        }
-        const output = result.stdout + result.stderr;
-        this.failedStep = { title: step.title, output };
-        throw new Stop(acmeRefusedMessage({
-            names: this.deps.settings.serverNames.join(', '),
-            said: acmeProblem(output) || `certbot exited with ${result.code}`,
-            switched: this.states.includes('switched'),
-            hadCertificate: !!this.facts?.certificate,
-            previous: plan.previous,
-            target: plan.target
-        }));
-    }
-    /** The first certificate is there: the HTTPS site, behind its gate, or the HTTP site back. */
-    async secure(secure) {
-        await this.runGates({ gates: [secure.gate] }, 'The plain HTTP site is back in place.');
-        await this.deps.run(secure.reload);
-        const health = parseHealth((await this.deps.run(secure.health, { allowFailure: true })).stdout);
-        if (health.healthy) {
-            this.health = health;
-            return;
-        }
-        await this.deps.run(secure.undo, { allowFailure: true });
-        throw new Stop(httpsFailedMessage(health));
-    }
-    /** Puts the previous release back; true when it answers healthy again. */
-    async rollBack(plan, processesRestarted = false) {
-        if (plan.markFailed)
-            await this.deps.run(plan.markFailed, { allowFailure: true });
-        await this.deps.run(plan.rollback, { allowFailure: true });
-        // Before their restart the processes' new files are not in place: nothing to put back.
-        if (plan.processes && processesRestarted) {
-            const result = await this.deps.run(plan.processes.rollback, { allowFailure: true });
-            this.processes = parseProcessStates(result.stdout);
-        }
-        if (!plan.previous)
-            return false;
-        return parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout).healthy;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/http-check.ts
-// health-url: the public address, checked from the runner after the check on the host passed.
-/** Requests health-url until it answers a healthy status or health-timeout; '' when healthy. */
-async function checkPublicUrl(s) {
-    const deadline = Date.now() + s.healthTimeoutMs;
-    let last = '';
-    while (Date.now() < deadline) {
-        try {
-            const response = await fetch(s.healthUrl, {
-                redirect: 'manual',
-                signal: AbortSignal.timeout(5000)
-            });
-            if (s.healthExpect.some((r) => response.status >= r.min && response.status <= r.max))
-                return '';
-            last = `${s.healthUrl} answered ${response.status}`;
-        }
-        catch (error) {
-            last = `${s.healthUrl} did not answer: ${error.message}`;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 1000));
-    }
-    return `health-url: ${last}`;
-}
-
-// EXTERNAL MODULE: ./node_modules/picomatch/index.js
-var picomatch = __nccwpck_require__(4006);
-var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
-;// CONCATENATED MODULE: ./src/remote/archive.ts
-
-
-/**
- * Never uploaded, whatever the exclude input says (`!pattern` cannot take them back): the
- * repository's history, with the token actions/checkout leaves in .git/config, and the credential
- * files other steps leave in the workspace. Each matches its name at any depth. Not *.pem or
- * *.key: projects ship CA bundles and certificates of their own.
- */
-const NEVER_UPLOADED = [
-    '.git',
-    // google-github-actions/auth
-    'gha-creds-*.json',
-    '.git-credentials',
-    '.netrc',
-    '_netrc',
-    '.pypirc',
-    '.npmrc',
-    '.pgpass',
-    // the folders of the AWS CLI, ssh and gpg
-    '.aws',
-    '.ssh',
-    '.gnupg',
-    // ssh-keygen's names for key pairs
-    'id_rsa*',
-    'id_dsa*',
-    'id_ecdsa*',
-    'id_ed25519*'
-];
-/** Returns whether a path (relative to the source folder) is left out by the exclude patterns. */
-function excluder(patterns) {
-    // A pattern without a slash matches a name at any depth, as in .gitignore and rsync; a
-    // trailing slash (`tmp/`) only says it is a folder, and does not anchor it at the root.
-    // `!pattern` takes a path back in, as in .gitignore (the last matching pattern decides);
-    // given to picomatch as it is, it would match every path but that one.
-    const rules = patterns.map((pattern) => {
-        const negated = pattern.startsWith('!');
-        const body = negated ? pattern.slice(1) : pattern;
-        const match = picomatch_default()(body.replace(/^\/|\/$/g, ''), {
-            dot: true,
-            basename: !body.replace(/\/$/, '').includes('/')
-        });
-        return { negated, match };
-    });
-    return (relativePath) => {
-        const path = relativePath.replace(/^\.\//, '');
-        if (path === '' || path === '.')
-            return false;
-        const parts = path.split('/');
-        // Excluding a folder excludes everything below it.
-        for (let i = 1; i <= parts.length; i++) {
-            const prefix = parts.slice(0, i).join('/');
-            let excluded = false;
-            for (const rule of rules)
-                if (rule.match(prefix))
-                    excluded = !rule.negated;
-            if (excluded)
-                return true;
-        }
-        return false;
-    };
-}
-/** Returns whether a path is left out of the upload: by the patterns, or as never uploaded. */
-function uploadExcluder(exclude) {
-    // Two matchers: a `!pattern` in `exclude` can only take back what `exclude` left out.
-    const never = excluder(NEVER_UPLOADED);
-    const excluded = excluder(exclude);
-    return (relativePath) => never(relativePath) || excluded(relativePath);
-}
-/** Streams the source folder as a gzip tar, without the excluded paths; nothing touches disk. */
-function archiveStream(source, exclude) {
-    const isExcluded = uploadExcluder(exclude);
-    // tar's stream is a Minipass; the SSH layer takes a Node stream.
-    const stream = new external_node_stream_.PassThrough();
-    // tar is loaded at the upload, not at start: the action's first SSH byte does not wait for it.
-    __nccwpck_require__.e(/* import() */ 697).then(__nccwpck_require__.bind(__nccwpck_require__, 8697))
-        .then(({ create }) => {
-        const pack = create({ gzip: { level: 6 }, cwd: source, portable: true, filter: (path) => !isExcluded(path) }, ['.']);
-        pack.on('error', (error) => stream.destroy(error));
-        pack.pipe(stream);
-    })
-        .catch((error) => stream.destroy(error));
-    return stream;
 }
 
 ;// CONCATENATED MODULE: ./src/remote/lock.ts
@@ -76946,7 +76632,7 @@ function repositoryApi(token, env) {
     // @actions/github reads GITHUB_API_URL when it is first imported; passing it here also
     // honours a value set later (the tests' contract server).
     let client;
-    const octokit = () => (client ??= __nccwpck_require__.e(/* import() */ 413).then(__nccwpck_require__.bind(__nccwpck_require__, 2413)).then((github) => github.getOctokit(token, { baseUrl: env.GITHUB_API_URL || 'https://api.github.com' })));
+    const octokit = () => (client ??= __nccwpck_require__.e(/* import() */ 587).then(__nccwpck_require__.bind(__nccwpck_require__, 8587)).then((github) => github.getOctokit(token, { baseUrl: env.GITHUB_API_URL || 'https://api.github.com' })));
     const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/');
     const server = env.GITHUB_SERVER_URL || 'https://github.com';
     return {
@@ -77072,6 +76758,273 @@ async function markUnfinishedDeployment(token, env = process.env) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/settings.ts
+// The typed settings object: every input of action.yml, read and validated once (readSettings in
+// inputs/settings.ts). Everything else in the action takes its values from here, already checked.
+/** Values that must never appear in a log: registered with the runner by the caller. */
+function secretValues(s) {
+    const values = [s.privateKey, s.passphrase, s.password, s.githubToken];
+    // Short dotenv values (DEBUG=0) would mask every such digit in the log; secrets are longer.
+    for (const [, value] of s.dotenv)
+        if (value.length >= 4)
+            values.push(value);
+    if (s.privateKey)
+        values.push(...s.privateKey.split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----')));
+    return values.filter((v) => !!v);
+}
+
+;// CONCATENATED MODULE: ./src/report/report.ts
+// The only code that speaks to GitHub: step outputs, the job summary, annotations.
+
+
+
+
+
+
+
+
+/** The run's overall status: the worst of its hosts'. */
+function overallStatus(reports) {
+    if (reports.some((r) => r.status === 'failure'))
+        return 'failure';
+    if (reports.some((r) => r.status === 'rolled-back'))
+        return 'rolled-back';
+    return reports.every((r) => r.status === 'success') ? 'success' : 'failure';
+}
+function hostsOutput(reports) {
+    return JSON.stringify(reports.map((r) => ({
+        host: r.host,
+        // The release the host serves now.
+        release: r.status === 'success' ? r.release : r.previousRelease,
+        'attempted-release': r.release,
+        status: r.status,
+        'http-status': r.httpStatus ?? null,
+        'duration-ms': r.durationMs,
+        processes: (r.processes ?? []).map((p) => ({
+            name: p.name,
+            unit: p.unit,
+            state: p.state,
+            release: p.release
+        }))
+    })));
+}
+const escapeCell = (text) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+/**
+ * Text from the run as Markdown a person reads: the first line (the cause) in bold, each line
+ * its own, nothing in it read as Markdown or HTML.
+ */
+const report_escape = (line) => line.replace(/[\\`*_[\]<>#|~]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : `\\${c}`));
+function prose(text) {
+    const lines = text.split('\n').filter((line) => line.trim() !== '');
+    return lines.map((line, i) => `${i === 0 ? `**${report_escape(line)}**` : report_escape(line)}  `);
+}
+const fence = (text, lang = '') => `\n\n\`\`\`${lang}\n${text.replace(/```/g, '`\u200b``')}\n\`\`\`\n\n`;
+const ICON = { success: '✅', failure: '❌', 'rolled-back': '↩️', skipped: '⏭️' };
+/** The health column: the status and time, or why there was none. */
+function healthCell(r) {
+    if (r.httpStatus === undefined)
+        return '–';
+    const answer = r.httpStatus === 0 ? 'no answer' : String(r.httpStatus);
+    return `${answer} in ${r.healthDurationMs ?? 0} ms`;
+}
+function certificateLines(host, c) {
+    const names = c.names.length > 0 ? c.names.join(', ') : 'the site';
+    const lines = c.daysLeft >= 0
+        ? [`${host}: the certificate for ${names} has ${c.daysLeft} days left.`]
+        : [`${host}: no certificate on the host yet.`];
+    if (c.renewalProblem)
+        lines.push('', `⚠️ Its last renewal on the host failed: ${escapeCell(c.renewalProblem)}`);
+    return lines;
+}
+/**
+ * The job summary: what happened first (for a failure: the cause, what the action did, what to
+ * do next), then the hosts and the time, then the logs, folded.
+ */
+function summaryMarkdown(s, reports) {
+    const status = overallStatus(reports);
+    const lines = [
+        `## ${ICON[status]} Django deploy of ${s.projectName}: ${status}${s.dryRun ? ' (dry run)' : ''}`
+    ];
+    for (const r of reports) {
+        if (r.message && r.status !== 'success')
+            lines.push('', `### ${ICON[r.status]} ${r.host}: ${r.status}`, '', ...prose(r.message));
+    }
+    // After the causes: which server and mode run, and what each host has of them.
+    lines.push('', `Served by ${report_escape(describeServer(s))}${isAsgi(s) ? ', WebSockets passed through nginx' : ''}`);
+    for (const r of reports)
+        if (r.server)
+            lines.push('', `${report_escape(r.host)}: ${report_escape(describeVersions(r.server))}`);
+    lines.push('', '| host | release | previous | gates | health | time | result |');
+    lines.push('|---|---|---|---|---|---|---|');
+    for (const r of reports) {
+        const gates = r.gates.map((g) => `${g.passed ? '✅' : '❌'} ${g.name}`).join('<br>') || '–';
+        lines.push(`| ${escapeCell(r.host)} | \`${r.release}\` | ${r.previousRelease ? `\`${r.previousRelease}\`` : '–'} | ${gates} | ${healthCell(r)} | ${(r.durationMs / 1000).toFixed(1)} s | ${ICON[r.status]} ${r.status} |`);
+    }
+    lines.push('', '### Where the time went', '', `| host | ${PHASES.join(' | ')} | round trips |`, `|---|${PHASES.map(() => '---:').join('|')}|---:|`);
+    for (const r of reports) {
+        lines.push(`| ${escapeCell(r.host)} | ${PHASES.map((p) => (r.phaseMs[p] !== undefined ? `${(r.phaseMs[p] / 1000).toFixed(1)} s` : '–')).join(' | ')} | ${r.roundTrips ?? '–'} |`);
+    }
+    if (reports.some((r) => r.processes?.length)) {
+        lines.push('', '### Processes', '', '| host | process | unit | state | release |', '|---|---|---|---|---|');
+        for (const r of reports)
+            for (const p of r.processes ?? [])
+                lines.push(`| ${escapeCell(r.host)} | ${escapeCell(p.name)} | \`${p.unit}\` | ${escapeCell(p.state)} | \`${p.release}\` |`);
+    }
+    for (const r of reports)
+        lines.push(...hostDetails(r));
+    return lines.join('\n') + '\n';
+}
+/**
+ * The database section: what migrate applies (or applied), what cannot be reversed, the backup,
+ * and after a rollback where the schema stands and how to restore it.
+ */
+function databaseLines(r) {
+    const d = r.database;
+    if (!d)
+        return [];
+    const lines = ['', `### Database (${escapeCell(r.host)})`, ''];
+    const code = (text) => `\`${text.replace(/`/g, "'")}\``;
+    if (d.pending)
+        lines.push(d.pending.length === 0
+            ? '- No migrations to apply.'
+            : `- ${d.applied ? 'Applied' : 'Migrations to apply'}: ${d.pending.map(code).join(', ')}`);
+    if (d.pending?.length && !d.applied && r.status !== 'success' && !r.plan)
+        lines.push('- Not applied: the deploy stopped before they were.');
+    for (const line of d.irreversible ?? [])
+        lines.push(`- ⚠️ Irreversible: ${code(line)} (found in the plan read before migrate)`);
+    if (d.backup)
+        lines.push(`- Backup before the migrations: ${code(d.backup.path)} (${d.backup.bytes} bytes)`);
+    if (d.ahead?.length && d.restored)
+        lines.push(`- Restored the database from ${code(d.restored)}: the migrations of ${d.ahead.map(code).join(', ')} are undone, and so are the rows written since that backup.`);
+    else if (d.ahead?.length) {
+        lines.push(`- ⚠️ The schema stays ahead of the code: ${d.ahead.map(code).join(', ')} applied migrations that stay applied.`);
+        lines.push(d.aheadBackup
+            ? `- The backup taken before them: ${code(d.aheadBackup)}. To restore it: ${code(restoreHint(d.aheadBackup))}.`
+            : '- No backup was taken before them (backup: false).');
+    }
+    return lines;
+}
+/** What a host's run left to read, folded where it is long: the failure, plan, diff and files. */
+function hostDetails(r) {
+    const lines = [];
+    if (r.message && r.status === 'success')
+        lines.push('', `${r.host}: ${r.message}`);
+    lines.push(...databaseLines(r));
+    if (r.certificate)
+        lines.push('', ...certificateLines(r.host, r.certificate));
+    if (r.failedStep) {
+        lines.push(`<details><summary>Remote log of the failed step: ${r.failedStep.title}</summary>`, fence(r.failedStep.output.slice(-20000)), '</details>');
+    }
+    const failedGate = r.gates.find((g) => !g.passed);
+    if (failedGate)
+        lines.push(`<details open><summary>Gate output: ${failedGate.name}</summary>`, fence(failedGate.output), '</details>');
+    if (r.diagnostics)
+        lines.push('<details><summary>Journal and nginx error log</summary>', fence(r.diagnostics), '</details>');
+    if (r.plan)
+        lines.push('', '**Plan (dry run)**', '', ...r.plan.map((t, i) => `${i + 1}. ${t}`));
+    if (r.diff)
+        lines.push('<details open><summary>Diff against the server</summary>', fence(r.diff, 'diff'), '</details>');
+    if (r.files) {
+        lines.push(`<details><summary>Rendered files (${r.host})</summary>`);
+        for (const file of [...allFiles(r.files), ...(r.processFiles ?? [])])
+            lines.push('', `\`${file.path}\``, fence(file.text));
+        lines.push('</details>');
+    }
+    return lines;
+}
+/**
+ * The runner masks registered secrets in the log only; the summary and the outputs are files,
+ * so remote output quoted there (a journal that printed a setting) is redacted here.
+ */
+function redactor(s) {
+    const secrets = secretValues(s).sort((a, b) => b.length - a.length);
+    return (text) => secrets.reduce((out, secret) => out.split(secret).join('***'), text);
+}
+/** Writes the outputs and the job summary, and fails the step when a host did not succeed. */
+async function writeReport(s, reports) {
+    const status = overallStatus(reports);
+    const first = reports[0];
+    const redact = redactor(s);
+    setOutput(Output.Status, status);
+    setOutput(Output.Release, first?.release ?? '');
+    setOutput(Output.PreviousRelease, first?.previousRelease ?? '');
+    setOutput(Output.Url, s.environmentUrl);
+    setOutput(Output.HttpStatus, first?.httpStatus !== undefined ? String(first.httpStatus) : '');
+    setOutput(Output.HealthDurationMs, first?.healthDurationMs !== undefined ? String(first.healthDurationMs) : '');
+    setOutput(Output.Hosts, redact(hostsOutput(reports)));
+    const database = first?.database;
+    setOutput(Output.Migrations, (database?.applied ?? []).join('\n'));
+    setOutput(Output.DatabaseBackup, database?.backup?.path ?? database?.restored ?? database?.aheadBackup ?? '');
+    setOutput(Output.SchemaAhead, String(reports.some((r) => r.database?.ahead?.length && !r.database.restored)));
+    setOutput(Output.Interface, isAsgi(s) ? 'asgi' : 'wsgi');
+    setOutput(Output.WorkerClass, workerClass(s));
+    if (process.env.GITHUB_STEP_SUMMARY)
+        await summary.addRaw(redact(summaryMarkdown(s, reports))).write();
+    for (const r of reports) {
+        if (r.status === 'failure' || r.status === 'rolled-back') {
+            error(r.message.split('\n').slice(0, 20).join('\n'), {
+                title: `Deploy to ${r.host} ${r.status === 'rolled-back' ? 'rolled back' : 'failed'}`
+            });
+        }
+    }
+    if (status !== 'success')
+        setFailed(`Deploy ${status}: ${reports
+            .filter((r) => r.status !== 'success')
+            .map((r) => `${r.host} ${r.status}`)
+            .join(', ')}`);
+    else
+        core_info(`Deployed ${first?.release} to ${reports.map((r) => r.host).join(', ')}: ${s.environmentUrl}`);
+}
+
+;// CONCATENATED MODULE: ./src/report/untrusted.ts
+// Text from a server (pip, Django, the journal, nginx's error log with request paths anyone can
+// choose) must never reach the runner as a workflow command (::add-mask::, ::save-state::...).
+
+/** `##[` starts a command at any point of a line for some runners: broken with a zero-width space. */
+function neutralise(text) {
+    return text.replace(/##\[/g, '##\u200b[');
+}
+/**
+ * The lines to print for server text: between `::stop-commands::` and a token nobody could
+ * guess, so that no line of it is read as a command, and with `##[` neutralised.
+ */
+function untrustedLines(text, token = (0,external_node_crypto_.randomUUID)()) {
+    return [`::stop-commands::${token}`, neutralise(text), `::${token}::`];
+}
+
+;// CONCATENATED MODULE: ./src/rollout.ts
+// Several hosts: batches of max-parallel, each batch done (healthy) before the next starts, the
+// first failure stops the rollout. Migrations run on the first host before any other host's.
+function createRollout(hosts, nextRelease) {
+    let settle = () => { };
+    const firstMigration = new Promise((resolve, reject) => {
+        settle = (error) => (error ? reject(error) : resolve());
+    });
+    // Hosts that never wait must not leave an unhandled rejection behind.
+    firstMigration.catch(() => { });
+    return {
+        nextRelease,
+        firstMigration,
+        migrated: (error) => settle(error),
+        isFirst: (host) => host === hosts[0]
+    };
+}
+/** Runs `deployOne` over the hosts in batches; stops after the first batch with a failure. */
+async function rollOut(hosts, maxParallel, deployOne, notReached, afterBatch = async () => { }) {
+    const reports = [];
+    const pending = [...hosts];
+    while (pending.length > 0) {
+        const batch = pending.splice(0, maxParallel);
+        reports.push(...(await Promise.all(batch.map(deployOne))));
+        await afterBatch(reports);
+        if (reports.some((r) => r.status !== 'success'))
+            break;
+    }
+    return reports.concat(pending.map(notReached));
+}
+
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
 ;// CONCATENATED MODULE: ./src/grammar/private-key.ts
 // An SSH private key as pasted into a secret: the mistakes people make with it (the .pub file,
 // a key without its line breaks or cut short, a missing or wrong passphrase), each named.
@@ -77113,6 +77066,211 @@ function checkPrivateKey(text, passphrase) {
         problem: `cannot be read: ${message}. Use an OpenSSH or PEM ed25519, ecdsa or rsa key`,
         blame: 'key'
     };
+}
+
+;// CONCATENATED MODULE: ./src/grammar/chars.ts
+// How a message shows a character it refuses; shared by the grammars and the input readers.
+/** A character as a message can show it: printable ASCII as itself, anything else by its code. */
+function describeChar(c) {
+    if (c === "'")
+        return "a quote (')";
+    return /^[\x21-\x7e]$/.test(c)
+        ? `'${c}'`
+        : `U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+;// CONCATENATED MODULE: ./src/grammar/paths.ts
+// Server paths the action writes as root: allow-lists, so that a path naming a system folder
+// (/etc/nginx, /root/.ssh) is refused whatever it is called. Pure; each returns the problem, or
+// undefined when the path is allowed.
+
+const paths_SAFE_PATH = /^\/[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*$/;
+function hasDotSegment(path) {
+    return path.split('/').some((part) => part === '..' || part === '.');
+}
+/** `path` is inside `folder`, at least one level below it (never the folder itself). */
+function isBelow(path, folder) {
+    return path.startsWith(`${folder}/`);
+}
+/** A deploy path is below one of these, or below /home/<user>. */
+const DEPLOY_ROOTS = ['/srv', '/opt', '/var/www', '/var/lib'];
+/**
+ * Where a deploy may go (the action makes it root-owned, and runs as root what it holds). Not in
+ * the app user's home: the owner of a folder above the code could swap the code for its own.
+ */
+function deployPathProblem(path, appUser) {
+    const below = /^\/home\/[^/]+\/[^/]/.test(path) || DEPLOY_ROOTS.some((root) => isBelow(path, root));
+    if (!below || !paths_SAFE_PATH.test(path) || hasDotSegment(path)) {
+        return `${path} is not below ${DEPLOY_ROOTS.join(', ')} or /home/<user>`;
+    }
+    if (isBelow(path, `/home/${appUser}`) || isBelow(path, `/var/lib/${appUser}`)) {
+        return `${path} is in a folder of the app user ${appUser}, who could replace the code`;
+    }
+    return undefined;
+}
+/** Linux's limit: a longer path is no folder, and would only fill the log. */
+const PATH_MAX = 4096;
+/**
+ * Whether a folder may be created and handed to the app user (chown, for collectstatic chown -R):
+ * static-root and media-root, and the STATIC_ROOT and MEDIA_ROOT the project's settings name.
+ * Allowed: below the deploy path (not the folders the deploy keeps), /srv, /opt, /var/www or
+ * /var/lib/<app-user>. A trailing slash is ignored. The problem names the path only when it is
+ * a plain path (safe to print).
+ */
+function appFolderProblem(path, where) {
+    const { deployPath, appUser } = where;
+    const folder = path.length > 1 ? path.replace(/\/+$/, '') : path;
+    if (!paths_SAFE_PATH.test(folder) || hasDotSegment(folder) || folder.length > PATH_MAX) {
+        // Not repeated: a path from the server may hold anything, a line break included.
+        return 'must be an absolute path of letters, digits and _ . - @ +, without ..';
+    }
+    if (deployPath === folder || isBelow(deployPath, folder)) {
+        return `${folder} holds deploy-path ${deployPath}: the app user would own the releases; use a folder of its own`;
+    }
+    if (isBelow(folder, deployPath))
+        return deployFolderProblem(folder, deployPath);
+    const roots = ['/srv', '/opt', '/var/www', `/var/lib/${appUser}`];
+    if (roots.some((root) => isBelow(folder, root)))
+        return undefined;
+    return `${folder} is not a folder the action may hand to the app user: use one below ${deployPath}, ${roots.join(', ')}`;
+}
+/**
+ * Below the deploy path, the folders the deploy keeps stay root's: the action's own entries
+ * (RESERVED: venvs/, backups/, acme/, instances/, `current` itself...), releases/ and each
+ * release, shared/ itself, and every dot name (.deploy/, .venv, .env, the lock). The app user
+ * owning one of them could change code that root runs, or what root keeps for itself.
+ */
+function deployFolderProblem(folder, deployPath) {
+    const parts = folder.slice(deployPath.length + 1).split('/');
+    const [first] = parts;
+    const kept = parts.some((part) => part.startsWith('.')) ||
+        // Below `current` is a folder of the live release (static-root: <deploy-path>/current/static).
+        (RESERVED.has(first) && !(first === 'current' && parts.length > 1)) ||
+        (first === 'releases' && parts.length <= 2) ||
+        (first === 'shared' && parts.length === 1);
+    const names = ['releases', 'shared', ...[...RESERVED].filter((name) => !name.startsWith('.'))];
+    return kept
+        ? `${folder} is a folder the deploy keeps (${names.join(', ')}, dot names): use one of its own, e.g. ${deployPath}/shared/media`
+        : undefined;
+}
+
+;// CONCATENATED MODULE: ./src/inputs/read.ts
+// Reading inputs: the error every reader raises, the reader over ReadContext that each domain's
+// module (connection, project, nginx, health, github, modes) reads its inputs with, and the
+// validators more than one domain shares.
+
+
+
+
+
+/** A bad input: names the input and says what is allowed. Raised before anything is sent. */
+class InputError extends Error {
+    input;
+    constructor(input, message) {
+        super(`Input '${input}': ${printable(message)}`);
+        this.input = input;
+        this.name = 'InputError';
+    }
+}
+/**
+ * A message repeats the value it refuses: show its control and invisible characters (a line
+ * break, U+202E that reverses the text after it) as escapes, and shorten a very long value.
+ */
+function printable(message) {
+    return message
+        .replace(/'([^']{120,})'/g, (_, value) => `'${value.slice(0, 60)}...' (${value.length} characters)`)
+        .replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, (c) => {
+        const named = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+        return named[c] ?? `\\u${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+    });
+}
+const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f\u0085\u2028\u2029]/u;
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+function inputReader(ctx) {
+    const raw = (name) => {
+        const value = ctx.getInput(name);
+        if (value.includes('\u0000'))
+            throw new InputError(name, 'contains a NUL byte');
+        return value.trim() === '' ? (INPUT_DEFAULTS[name] ?? '') : value;
+    };
+    const line = (name, maxLength = 256) => {
+        const value = raw(name).trim();
+        if (value.length > maxLength) {
+            throw new InputError(name, `is ${value.length} characters long; at most ${maxLength}`);
+        }
+        if (/[\r\n]/.test(value))
+            throw new InputError(name, 'must be a single line');
+        if (CONTROL_CHARS.test(value))
+            throw new InputError(name, 'contains a control character');
+        return value;
+    };
+    return {
+        raw,
+        line,
+        bool: (name) => parseBoolean(name, line(name)),
+        int: (name, min, max) => parseInteger(name, line(name), min, max),
+        workspace: ctx.workspace
+    };
+}
+function parseBoolean(name, value) {
+    if (/^(true|yes|on)$/i.test(value))
+        return true;
+    if (/^(false|no|off)$/i.test(value))
+        return false;
+    throw new InputError(name, `must be true or false, not '${value}'`);
+}
+function parseInteger(name, value, min, max) {
+    if (!/^\d{1,9}$/.test(value))
+        throw new InputError(name, `must be a whole number from ${min} to ${max}, not '${value}'`);
+    const n = Number(value);
+    if (n < min || n > max)
+        throw new InputError(name, `must be from ${min} to ${max}, not ${n}`);
+    return n;
+}
+function splitList(text, separator = /[\n,]+/) {
+    return text
+        .split(separator)
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+}
+function readAbsolutePath(name, value) {
+    const path = value.replace(/\/+$/, '');
+    if (!paths_SAFE_PATH.test(path) || hasDotSegment(path)) {
+        throw new InputError(name, `'${value}' must be an absolute path of letters, digits and _ . - @ +, without ..`);
+    }
+    return path;
+}
+function optionalPath(name, value) {
+    return value === '' ? undefined : readAbsolutePath(name, value);
+}
+function readUrl(name, value) {
+    if (!/^https?:\/\//i.test(value))
+        throw new InputError(name, `'${value}' must be an http:// or https:// URL`);
+    if (/^https?:\/\/[^/?#]*@/i.test(value))
+        throw new InputError(name, 'must not hold a user name or password');
+    // As typed, not as the URL parser would rewrite it: a look-alike host (Cyrillic letters become
+    // xn--...), `..` (silently resolved) and quotes or `$` (kept) are mistakes or tricks.
+    const bad = [...value].find((c) => !/[A-Za-z0-9._~:/?#[\]@!&+,=%-]/.test(c));
+    if (bad !== undefined) {
+        throw new InputError(name, `'${value}' has ${describeChar(bad)}: write the URL in ASCII, with %XX escapes`);
+    }
+    let url;
+    try {
+        url = new URL(value);
+    }
+    catch {
+        throw new InputError(name, `'${value}' is not a URL`);
+    }
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const path = value.replace(/^https?:\/\/[^/?#]*/i, '').split(/[?#]/)[0];
+    if (!((0,external_node_net_.isIP)(host) || HOSTNAME.test(host)) ||
+        /%(?![0-9A-Fa-f]{2})/.test(value) ||
+        hasDotSegment(path)) {
+        throw new InputError(name, `'${value}' is not a URL like https://example.com/path`);
+    }
+    if (url.username || url.password)
+        throw new InputError(name, `must not hold a user name or password`);
+    return url;
 }
 
 ;// CONCATENATED MODULE: ./src/inputs/connection.ts
@@ -77650,8 +77808,152 @@ function readNginxDirectives(text) {
     return directives;
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: ../../main/node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(3645);
+;// CONCATENATED MODULE: ./src/grammar/process-command.ts
+// The command line of a process or a schedule: a program and its arguments, quoted as in a shell,
+// run without one (systemd starts it through env(1), which finds the program on the venv's PATH).
+// Pure: returns the words or a problem.
+
+
+/** The words of `text`, or why it is not a command line this action runs. */
+function parseCommand(text) {
+    if (text.trim() === '')
+        return { problem: 'is empty' };
+    if (/[\r\n]/.test(text))
+        return { problem: 'must be one line' };
+    const control = [...text].find((c) => /[\p{Cc}\p{Cf}\u2028\u2029]/u.test(c));
+    if (control !== undefined)
+        return { problem: `has ${describeChar(control)}` };
+    if (text.length > 1000)
+        return { problem: `is ${text.length} characters long; at most 1000` };
+    // No shell runs the command: an expansion would be passed on literally, so it is refused.
+    if (/[$`]/.test(text))
+        return {
+            problem: 'uses $ or `: no shell runs it, so nothing would be expanded; put settings in dotenv (the process reads it) or the command in a script'
+        };
+    const words = [];
+    for (const entry of (0,shell_quote.parse)(text)) {
+        if (typeof entry === 'string') {
+            words.push(entry);
+            continue;
+        }
+        const op = 'op' in entry ? entry.op : 'comment' in entry ? '#' : '?';
+        return {
+            problem: `uses the shell syntax '${op === 'glob' ? entry.pattern : op}': no shell runs it; put a pipeline, redirection or sequence in a script of the project and run that`
+        };
+    }
+    if (words.length === 0)
+        return { problem: 'is empty' };
+    return { words };
+}
+/** celery's beat: the scheduler that must run once in a fleet. */
+function isCeleryBeat(words) {
+    const program = words[0].slice(words[0].lastIndexOf('/') + 1);
+    const celery = program === 'celery' || (/^python[0-9.]*$/.test(program) && words[2] === 'celery');
+    return celery && words.includes('beat');
+}
+
+;// CONCATENATED MODULE: ./src/inputs/processes.ts
+// Background processes and schedules: the long-running commands (a Celery worker and beat, a
+// management command that never ends) and the periodic ones, each a systemd unit of its own.
+
+
+
+
+
+/** A name becomes part of a unit's name: `<project>-<name>.service`. */
+const PROCESS_NAME = /^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$/;
+/** What a systemd calendar expression is written with; systemd-analyze calendar judges the rest. */
+const CALENDAR = /^[A-Za-z0-9*,./:~ +-]{1,100}$/;
+function readProcesses(read, given) {
+    const processes = mapping(read, Input.Processes).map(([name, value]) => {
+        const spec = entry(Input.Processes, name, value, ['run', 'once']);
+        const command = words(Input.Processes, name, spec.run);
+        return { name, command, once: once(Input.Processes, name, spec.once, isCeleryBeat(command)) };
+    });
+    const schedules = mapping(read, Input.Schedules).map(([name, value]) => {
+        if (typeof value === 'string')
+            throw new InputError(Input.Schedules, `'${name}' must be a mapping like { on: daily, run: python manage.py clearsessions }`);
+        const spec = entry(Input.Schedules, name, value, ['on', 'run', 'once']);
+        if (typeof spec.on !== 'string' || !CALENDAR.test(spec.on.trim()))
+            throw new InputError(Input.Schedules, `'${name}': on must be a systemd calendar expression (daily, hourly, Mon *-*-* 03:00, *:0/15), not ${JSON.stringify(spec.on ?? null)}`);
+        return {
+            name,
+            calendar: spec.on.trim(),
+            command: words(Input.Schedules, name, spec.run),
+            once: once(Input.Schedules, name, spec.once, true)
+        };
+    });
+    const both = processes.find((p) => schedules.some((t) => t.name === p.name));
+    if (both)
+        throw new InputError(Input.Schedules, `'${both.name}' is also a process: each name is one unit, so give them different names`);
+    const stop = read.int(Input.ProcessStopTimeout, 1, 86400);
+    // The restart step waits for the old processes to stop, then for the new ones to stay up.
+    const any = processes.length > 0 || schedules.length > 0;
+    if (any && stop + PROCESS_SETTLE_SECONDS + 30 > given.commandTimeoutMs / 1000)
+        throw new InputError(Input.ProcessStopTimeout, `${stop} s does not fit in command-timeout (${given.commandTimeoutMs / 1000} s): the restart of the processes waits that long for them to stop; raise command-timeout or lower this`);
+    return {
+        processes,
+        schedules,
+        processStopTimeoutSec: stop,
+        singletonHost: singletonHost(read, given.hosts)
+    };
+}
+function mapping(read, input) {
+    const text = read.raw(input);
+    if (text.trim() === '')
+        return [];
+    const doc = (0,dist/* parseDocument */.Tp)(text, { uniqueKeys: true, prettyErrors: false });
+    if (doc.errors.length > 0)
+        throw new InputError(input, `is not valid YAML: ${doc.errors[0].message.split('\n')[0]}`);
+    const value = doc.toJS();
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+        throw new InputError(input, 'must be a YAML mapping of name to command, one per line (worker: celery -A mysite worker)');
+    const entries = Object.entries(value);
+    if (entries.length > 50)
+        throw new InputError(input, `has ${entries.length} entries; at most 50`);
+    for (const [name] of entries)
+        if (!PROCESS_NAME.test(name))
+            throw new InputError(input, `'${name}' is not a name: lower-case letters, digits, - and _, at most 40, starting and ending with a letter or digit`);
+    return entries;
+}
+function entry(input, name, value, keys) {
+    if (typeof value === 'string')
+        return { run: value };
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+        throw new InputError(input, `'${name}' must be a command or a mapping of ${keys.join(', ')}`);
+    const unknown = Object.keys(value).find((k) => !keys.includes(k));
+    if (unknown !== undefined)
+        throw new InputError(input, `'${name}' has '${unknown}'; allowed: ${keys.join(', ')}`);
+    return value;
+}
+function words(input, name, run) {
+    if (typeof run !== 'string')
+        throw new InputError(input, `'${name}': run must be a command line, not ${JSON.stringify(run ?? null)}`);
+    const parsed = parseCommand(run);
+    if ('problem' in parsed)
+        throw new InputError(input, `'${name}': the command ${parsed.problem}`);
+    return parsed.words;
+}
+function once(input, name, value, byDefault) {
+    if (value === undefined)
+        return byDefault;
+    if (typeof value !== 'boolean')
+        throw new InputError(input, `'${name}': once must be true or false`);
+    return value;
+}
+/** The host that runs what must run once in a fleet: one of `host`, by default the first. */
+function singletonHost(read, hosts) {
+    const value = read.line(Input.SingletonHost);
+    if (value === '')
+        return undefined;
+    const host = hosts.find((h) => value === h.name || value === `${h.name}:${h.port}`);
+    if (!host)
+        throw new InputError(Input.SingletonHost, `'${value}' is not one of the hosts in host (${hosts.map((h) => h.name).join(', ')})`);
+    return `${host.name}:${host.port}`;
+}
+
 ;// CONCATENATED MODULE: ./src/grammar/gunicorn-args.ts
 // The words of gunicorn-args, as the systemd unit's ExecStart= line will hold them, and the
 // options the action sets itself (a user's -w4 or --bind would fight the action's own).
@@ -77991,9 +78293,9 @@ function readServer(read) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/settings.ts
-// The typed settings object: every input of action.yml, read and validated once in settings.ts.
-// Everything else in the action takes its values from here, already checked.
+;// CONCATENATED MODULE: ./src/inputs/settings.ts
+// Reading and validating the inputs: one reader per domain (src/inputs/), composed here into the
+// one Settings object (src/settings.ts) the rest of the action takes its values from.
 
 
 
@@ -78030,267 +78332,6 @@ function readSettings(ctx) {
         ...github,
         ...modes
     };
-}
-/** Values that must never appear in a log: registered with the runner by the caller. */
-function secretValues(s) {
-    const values = [s.privateKey, s.passphrase, s.password, s.githubToken];
-    // Short dotenv values (DEBUG=0) would mask every such digit in the log; secrets are longer.
-    for (const [, value] of s.dotenv)
-        if (value.length >= 4)
-            values.push(value);
-    if (s.privateKey)
-        values.push(...s.privateKey.split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----')));
-    return values.filter((v) => !!v);
-}
-
-;// CONCATENATED MODULE: ./src/report/report.ts
-// The only code that speaks to GitHub: step outputs, the job summary, annotations.
-
-
-
-
-
-
-
-
-/** The run's overall status: the worst of its hosts'. */
-function overallStatus(reports) {
-    if (reports.some((r) => r.status === 'failure'))
-        return 'failure';
-    if (reports.some((r) => r.status === 'rolled-back'))
-        return 'rolled-back';
-    return reports.every((r) => r.status === 'success') ? 'success' : 'failure';
-}
-function hostsOutput(reports) {
-    return JSON.stringify(reports.map((r) => ({
-        host: r.host,
-        // The release the host serves now.
-        release: r.status === 'success' ? r.release : r.previousRelease,
-        'attempted-release': r.release,
-        status: r.status,
-        'http-status': r.httpStatus ?? null,
-        'duration-ms': r.durationMs,
-        processes: (r.processes ?? []).map((p) => ({
-            name: p.name,
-            unit: p.unit,
-            state: p.state,
-            release: p.release
-        }))
-    })));
-}
-const escapeCell = (text) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-/**
- * Text from the run as Markdown a person reads: the first line (the cause) in bold, each line
- * its own, nothing in it read as Markdown or HTML.
- */
-const report_escape = (line) => line.replace(/[\\`*_[\]<>#|~]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : `\\${c}`));
-function prose(text) {
-    const lines = text.split('\n').filter((line) => line.trim() !== '');
-    return lines.map((line, i) => `${i === 0 ? `**${report_escape(line)}**` : report_escape(line)}  `);
-}
-const fence = (text, lang = '') => `\n\n\`\`\`${lang}\n${text.replace(/```/g, '`\u200b``')}\n\`\`\`\n\n`;
-const ICON = { success: '✅', failure: '❌', 'rolled-back': '↩️', skipped: '⏭️' };
-/** The health column: the status and time, or why there was none. */
-function healthCell(r) {
-    if (r.httpStatus === undefined)
-        return '–';
-    const answer = r.httpStatus === 0 ? 'no answer' : String(r.httpStatus);
-    return `${answer} in ${r.healthDurationMs ?? 0} ms`;
-}
-function certificateLines(host, c) {
-    const names = c.names.length > 0 ? c.names.join(', ') : 'the site';
-    const lines = c.daysLeft >= 0
-        ? [`${host}: the certificate for ${names} has ${c.daysLeft} days left.`]
-        : [`${host}: no certificate on the host yet.`];
-    if (c.renewalProblem)
-        lines.push('', `⚠️ Its last renewal on the host failed: ${escapeCell(c.renewalProblem)}`);
-    return lines;
-}
-/**
- * The job summary: what happened first (for a failure: the cause, what the action did, what to
- * do next), then the hosts and the time, then the logs, folded.
- */
-function summaryMarkdown(s, reports) {
-    const status = overallStatus(reports);
-    const lines = [
-        `## ${ICON[status]} Django deploy of ${s.projectName}: ${status}${s.dryRun ? ' (dry run)' : ''}`
-    ];
-    for (const r of reports) {
-        if (r.message && r.status !== 'success')
-            lines.push('', `### ${ICON[r.status]} ${r.host}: ${r.status}`, '', ...prose(r.message));
-    }
-    // After the causes: which server and mode run, and what each host has of them.
-    lines.push('', `Served by ${report_escape(describeServer(s))}${isAsgi(s) ? ', WebSockets passed through nginx' : ''}`);
-    for (const r of reports)
-        if (r.server)
-            lines.push('', `${report_escape(r.host)}: ${report_escape(describeVersions(r.server))}`);
-    lines.push('', '| host | release | previous | gates | health | time | result |');
-    lines.push('|---|---|---|---|---|---|---|');
-    for (const r of reports) {
-        const gates = r.gates.map((g) => `${g.passed ? '✅' : '❌'} ${g.name}`).join('<br>') || '–';
-        lines.push(`| ${escapeCell(r.host)} | \`${r.release}\` | ${r.previousRelease ? `\`${r.previousRelease}\`` : '–'} | ${gates} | ${healthCell(r)} | ${(r.durationMs / 1000).toFixed(1)} s | ${ICON[r.status]} ${r.status} |`);
-    }
-    lines.push('', '### Where the time went', '', `| host | ${PHASES.join(' | ')} | round trips |`, `|---|${PHASES.map(() => '---:').join('|')}|---:|`);
-    for (const r of reports) {
-        lines.push(`| ${escapeCell(r.host)} | ${PHASES.map((p) => (r.phaseMs[p] !== undefined ? `${(r.phaseMs[p] / 1000).toFixed(1)} s` : '–')).join(' | ')} | ${r.roundTrips ?? '–'} |`);
-    }
-    if (reports.some((r) => r.processes?.length)) {
-        lines.push('', '### Processes', '', '| host | process | unit | state | release |', '|---|---|---|---|---|');
-        for (const r of reports)
-            for (const p of r.processes ?? [])
-                lines.push(`| ${escapeCell(r.host)} | ${escapeCell(p.name)} | \`${p.unit}\` | ${escapeCell(p.state)} | \`${p.release}\` |`);
-    }
-    for (const r of reports)
-        lines.push(...hostDetails(r));
-    return lines.join('\n') + '\n';
-}
-/**
- * The database section: what migrate applies (or applied), what cannot be reversed, the backup,
- * and after a rollback where the schema stands and how to restore it.
- */
-function databaseLines(r) {
-    const d = r.database;
-    if (!d)
-        return [];
-    const lines = ['', `### Database (${escapeCell(r.host)})`, ''];
-    const code = (text) => `\`${text.replace(/`/g, "'")}\``;
-    if (d.pending)
-        lines.push(d.pending.length === 0
-            ? '- No migrations to apply.'
-            : `- ${d.applied ? 'Applied' : 'Migrations to apply'}: ${d.pending.map(code).join(', ')}`);
-    if (d.pending?.length && !d.applied && r.status !== 'success' && !r.plan)
-        lines.push('- Not applied: the deploy stopped before they were.');
-    for (const line of d.irreversible ?? [])
-        lines.push(`- ⚠️ Irreversible: ${code(line)} (found in the plan read before migrate)`);
-    if (d.backup)
-        lines.push(`- Backup before the migrations: ${code(d.backup.path)} (${d.backup.bytes} bytes)`);
-    if (d.ahead?.length && d.restored)
-        lines.push(`- Restored the database from ${code(d.restored)}: the migrations of ${d.ahead.map(code).join(', ')} are undone, and so are the rows written since that backup.`);
-    else if (d.ahead?.length) {
-        lines.push(`- ⚠️ The schema stays ahead of the code: ${d.ahead.map(code).join(', ')} applied migrations that stay applied.`);
-        lines.push(d.aheadBackup
-            ? `- The backup taken before them: ${code(d.aheadBackup)}. To restore it: ${code(restoreHint(d.aheadBackup))}.`
-            : '- No backup was taken before them (backup: false).');
-    }
-    return lines;
-}
-/** What a host's run left to read, folded where it is long: the failure, plan, diff and files. */
-function hostDetails(r) {
-    const lines = [];
-    if (r.message && r.status === 'success')
-        lines.push('', `${r.host}: ${r.message}`);
-    lines.push(...databaseLines(r));
-    if (r.certificate)
-        lines.push('', ...certificateLines(r.host, r.certificate));
-    if (r.failedStep) {
-        lines.push(`<details><summary>Remote log of the failed step: ${r.failedStep.title}</summary>`, fence(r.failedStep.output.slice(-20000)), '</details>');
-    }
-    const failedGate = r.gates.find((g) => !g.passed);
-    if (failedGate)
-        lines.push(`<details open><summary>Gate output: ${failedGate.name}</summary>`, fence(failedGate.output), '</details>');
-    if (r.diagnostics)
-        lines.push('<details><summary>Journal and nginx error log</summary>', fence(r.diagnostics), '</details>');
-    if (r.plan)
-        lines.push('', '**Plan (dry run)**', '', ...r.plan.map((t, i) => `${i + 1}. ${t}`));
-    if (r.diff)
-        lines.push('<details open><summary>Diff against the server</summary>', fence(r.diff, 'diff'), '</details>');
-    if (r.files) {
-        lines.push(`<details><summary>Rendered files (${r.host})</summary>`);
-        for (const file of [...allFiles(r.files), ...(r.processFiles ?? [])])
-            lines.push('', `\`${file.path}\``, fence(file.text));
-        lines.push('</details>');
-    }
-    return lines;
-}
-/**
- * The runner masks registered secrets in the log only; the summary and the outputs are files,
- * so remote output quoted there (a journal that printed a setting) is redacted here.
- */
-function redactor(s) {
-    const secrets = secretValues(s).sort((a, b) => b.length - a.length);
-    return (text) => secrets.reduce((out, secret) => out.split(secret).join('***'), text);
-}
-/** Writes the outputs and the job summary, and fails the step when a host did not succeed. */
-async function writeReport(s, reports) {
-    const status = overallStatus(reports);
-    const first = reports[0];
-    const redact = redactor(s);
-    setOutput(Output.Status, status);
-    setOutput(Output.Release, first?.release ?? '');
-    setOutput(Output.PreviousRelease, first?.previousRelease ?? '');
-    setOutput(Output.Url, s.environmentUrl);
-    setOutput(Output.HttpStatus, first?.httpStatus !== undefined ? String(first.httpStatus) : '');
-    setOutput(Output.HealthDurationMs, first?.healthDurationMs !== undefined ? String(first.healthDurationMs) : '');
-    setOutput(Output.Hosts, redact(hostsOutput(reports)));
-    const database = first?.database;
-    setOutput(Output.Migrations, (database?.applied ?? []).join('\n'));
-    setOutput(Output.DatabaseBackup, database?.backup?.path ?? database?.restored ?? database?.aheadBackup ?? '');
-    setOutput(Output.SchemaAhead, String(reports.some((r) => r.database?.ahead?.length && !r.database.restored)));
-    setOutput(Output.Interface, isAsgi(s) ? 'asgi' : 'wsgi');
-    setOutput(Output.WorkerClass, workerClass(s));
-    if (process.env.GITHUB_STEP_SUMMARY)
-        await summary.addRaw(redact(summaryMarkdown(s, reports))).write();
-    for (const r of reports) {
-        if (r.status === 'failure' || r.status === 'rolled-back') {
-            error(r.message.split('\n').slice(0, 20).join('\n'), {
-                title: `Deploy to ${r.host} ${r.status === 'rolled-back' ? 'rolled back' : 'failed'}`
-            });
-        }
-    }
-    if (status !== 'success')
-        setFailed(`Deploy ${status}: ${reports
-            .filter((r) => r.status !== 'success')
-            .map((r) => `${r.host} ${r.status}`)
-            .join(', ')}`);
-    else
-        core_info(`Deployed ${first?.release} to ${reports.map((r) => r.host).join(', ')}: ${s.environmentUrl}`);
-}
-
-;// CONCATENATED MODULE: ./src/report/untrusted.ts
-// Text from a server (pip, Django, the journal, nginx's error log with request paths anyone can
-// choose) must never reach the runner as a workflow command (::add-mask::, ::save-state::...).
-
-/** `##[` starts a command at any point of a line for some runners: broken with a zero-width space. */
-function neutralise(text) {
-    return text.replace(/##\[/g, '##\u200b[');
-}
-/**
- * The lines to print for server text: between `::stop-commands::` and a token nobody could
- * guess, so that no line of it is read as a command, and with `##[` neutralised.
- */
-function untrustedLines(text, token = (0,external_node_crypto_.randomUUID)()) {
-    return [`::stop-commands::${token}`, neutralise(text), `::${token}::`];
-}
-
-;// CONCATENATED MODULE: ./src/rollout.ts
-// Several hosts: batches of max-parallel, each batch done (healthy) before the next starts, the
-// first failure stops the rollout. Migrations run on the first host before any other host's.
-function createRollout(hosts, nextRelease) {
-    let settle = () => { };
-    const firstMigration = new Promise((resolve, reject) => {
-        settle = (error) => (error ? reject(error) : resolve());
-    });
-    // Hosts that never wait must not leave an unhandled rejection behind.
-    firstMigration.catch(() => { });
-    return {
-        nextRelease,
-        firstMigration,
-        migrated: (error) => settle(error),
-        isFirst: (host) => host === hosts[0]
-    };
-}
-/** Runs `deployOne` over the hosts in batches; stops after the first batch with a failure. */
-async function rollOut(hosts, maxParallel, deployOne, notReached, afterBatch = async () => { }) {
-    const reports = [];
-    const pending = [...hosts];
-    while (pending.length > 0) {
-        const batch = pending.splice(0, maxParallel);
-        reports.push(...(await Promise.all(batch.map(deployOne))));
-        await afterBatch(reports);
-        if (reports.some((r) => r.status !== 'success'))
-            break;
-    }
-    return reports.concat(pending.map(notReached));
 }
 
 ;// CONCATENATED MODULE: ./src/workspace.ts
@@ -78386,11 +78427,10 @@ function readInside(root, path) {
 }
 
 ;// CONCATENATED MODULE: ./src/deploy-key.ts
-// The deploy key: one hash of everything a deploy puts on a host (the uploaded files, the venv's
-// key, the settings that reach the server, the action's own code). A host whose live release was
-// deployed to its end with the same key already serves this deploy: the run changes nothing.
-
-
+// The deploy key: one hash of everything a deploy puts on a host (the uploaded files, hashed in
+// remote/archive.ts, the venv's key, the settings that reach the server, the action's own code).
+// A host whose live release was deployed to its end with the same key already serves this
+// deploy: the run changes nothing.
 
 
 
@@ -78422,35 +78462,6 @@ const NOT_ON_THE_HOST = new Set([
     'lockWaitMs',
     'source'
 ]);
-/**
- * The files the upload sends (the same exclusions), in a fixed order: each path with its kind,
- * its executable bit and its content, or a link's target. Links are not followed, as tar does not.
- */
-function sourceDigest(source, exclude) {
-    const excluded = uploadExcluder(exclude);
-    const hash = (0,external_node_crypto_.createHash)('sha256');
-    const walk = (dir, relative) => {
-        for (const name of (0,external_node_fs_.readdirSync)(dir).sort()) {
-            const path = relative ? `${relative}/${name}` : name;
-            if (excluded(path))
-                continue;
-            const full = (0,external_node_path_.join)(dir, name);
-            const stat = (0,external_node_fs_.lstatSync)(full);
-            if (stat.isDirectory()) {
-                hash.update(`d ${path}\0`);
-                walk(full, path);
-            }
-            else if (stat.isSymbolicLink())
-                hash.update(`l ${path}\0${(0,external_node_fs_.readlinkSync)(full)}\0`);
-            else if (stat.isFile()) {
-                hash.update(`f ${path} ${stat.mode & 0o111 ? 'x' : '-'} ${stat.size}\0`);
-                hash.update((0,external_node_fs_.readFileSync)(full));
-            }
-        }
-    };
-    walk(source, '');
-    return hash.digest('hex');
-}
 /** The action's own code: a new version may render other files from the same settings. */
 function actionDigest(file = (0,external_node_url_.fileURLToPath)(import.meta.url)) {
     return (0,external_node_crypto_.createHash)('sha256').update((0,external_node_fs_.readFileSync)(file)).digest('hex');
@@ -78465,6 +78476,7 @@ function deployKey(s, parts) {
 ;// CONCATENATED MODULE: ./src/main.ts
 // The action's phases, nothing else: read the settings, deploy every host in turn (rolling),
 // report. Each host's run is flow/host.ts; what runs on a server is server/.
+
 
 
 
