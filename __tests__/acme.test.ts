@@ -17,8 +17,10 @@ import {
   siteTls
 } from '../src/server/acme.js'
 import { healthStep } from '../src/server/health.js'
-import { inspectStep, parseFacts, type HostFacts } from '../src/server/inspect.js'
-import { readSettings, type Settings } from '../src/settings.js'
+import type { HostFacts } from '../src/server/facts.js'
+import { inspectStep, parseFacts } from '../src/server/inspect.js'
+import { readSettings } from '../src/inputs/settings.js'
+import type { Settings } from '../src/settings.js'
 import { settingsFor, TEST_CA_PEM, hostFacts, refusalOf } from './settings-fixture.js'
 
 let dir: string

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { settingsFor, refusalOf } from './settings-fixture.js'
 import { Input } from '../src/constants.js'
-import { describeServer, workerClass } from '../src/render/asgi.js'
+import { describeServer, workerClass } from '../src/asgi.js'
 import { renderService } from '../src/render/gunicorn.js'
 import { renderSite } from '../src/render/nginx.js'
 import { summaryMarkdown, type HostReport } from '../src/report/report.js'
@@ -19,7 +19,8 @@ import {
   parseServerFacts
 } from '../src/server/asgi.js'
 import { djangoSteps } from '../src/server/django.js'
-import { readSettings, type Settings } from '../src/settings.js'
+import { readSettings } from '../src/inputs/settings.js'
+import type { Settings } from '../src/settings.js'
 
 let dir: string
 beforeAll(() => {

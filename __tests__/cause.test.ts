@@ -1,5 +1,5 @@
 // The cause of a failure as a person should read it first, and the hint for the common ones.
-import { causeOf, hintFor } from '../src/report/cause.js'
+import { causeOf, hintFor } from '../src/server/cause.js'
 
 const MIGRATE_TRACEBACK = `Operations to perform:
   Apply all migrations: admin, auth, contenttypes, sessions

@@ -3,7 +3,8 @@
 import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { deployKey, sourceDigest } from '../src/deploy-key.js'
+import { deployKey } from '../src/deploy-key.js'
+import { sourceDigest } from '../src/remote/archive.js'
 import { settingsFor } from './settings-fixture.js'
 
 function tree(files: Record<string, string>): string {

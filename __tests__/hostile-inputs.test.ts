@@ -34,7 +34,8 @@ import {
 import { appFolderProblem } from '../src/grammar/paths.js'
 import { excluder } from '../src/remote/archive.js'
 import { renderSite } from '../src/render/nginx.js'
-import { readSettings, type Settings } from '../src/settings.js'
+import { readSettings } from '../src/inputs/settings.js'
+import type { Settings } from '../src/settings.js'
 import { TEST_CA_PEM, hostFacts, inputError } from './settings-fixture.js'
 
 let dir: string

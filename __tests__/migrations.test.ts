@@ -6,7 +6,8 @@ import { boundaryOps } from '../src/server/boundary.js'
 import { databasePlan, planRun, PlanError } from '../src/plan.js'
 import { summaryMarkdown, type HostReport } from '../src/report/report.js'
 import { djangoSteps } from '../src/server/django.js'
-import { parseFacts, type HostFacts } from '../src/server/inspect.js'
+import type { HostFacts } from '../src/server/facts.js'
+import { parseFacts } from '../src/server/inspect.js'
 import {
   databaseKind,
   describePlan,

@@ -4,7 +4,7 @@
 
 import { planRun, stagingSteps, type Plan } from '../src/plan.js'
 import type { ProjectSettings } from '../src/server/discover.js'
-import type { HostFacts } from '../src/server/inspect.js'
+import type { HostFacts } from '../src/server/facts.js'
 import { inspectStep } from '../src/server/inspect.js'
 import type { Step } from '../src/server/step.js'
 import type { Settings } from '../src/settings.js'

@@ -8,10 +8,11 @@ import {
 } from '../src/render/processes.js'
 import { deploymentOutcome } from '../src/report/deployment.js'
 import type { HostReport } from '../src/report/report.js'
-import type { HostFacts } from '../src/server/inspect.js'
+import type { HostFacts } from '../src/server/facts.js'
 import { parseFacts } from '../src/server/inspect.js'
 import { parseProcessStates, processDiff, processFiles } from '../src/server/processes.js'
-import { readSettings, type Settings } from '../src/settings.js'
+import { readSettings } from '../src/inputs/settings.js'
+import type { Settings } from '../src/settings.js'
 import { settingsFor, hostFacts, inputError } from './settings-fixture.js'
 
 function read(overrides: Record<string, string>): Settings {

@@ -1,6 +1,7 @@
 // Typed settings for unit tests of the pure parts, as readSettings would return them.
-import type { HostFacts } from '../src/server/inspect.js'
-import { InputError, type Settings } from '../src/settings.js'
+import type { HostFacts } from '../src/server/facts.js'
+import { InputError } from '../src/inputs/settings.js'
+import type { Settings } from '../src/settings.js'
 
 /** What a host said about itself (server/inspect.ts): a fresh Debian 12 host, or as overridden. */
 export function hostFacts(overrides: Partial<HostFacts> = {}): HostFacts {

@@ -6,13 +6,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Input } from '../src/constants.js'
-import {
-  InputError,
-  readSettings,
-  secretValues,
-  type ReadContext,
-  type Settings
-} from '../src/settings.js'
+import { InputError, readSettings, type ReadContext } from '../src/inputs/settings.js'
+import { secretValues, type Settings } from '../src/settings.js'
 
 let dir: string
 let workspace: string

@@ -69210,10 +69210,130 @@ function settingsFolderProblem(s, path, target, named) {
         `read-only to the app, so a compressed page answers 500)`);
 }
 
-;// CONCATENATED MODULE: ./src/render/asgi.ts
-// Which gunicorn worker serves the project: gunicorn's own (WSGI), or uvicorn's (ASGI), and the
-// arguments the service's command line gets for it and for the cutover's drain.
-
+;// CONCATENATED MODULE: ./src/constants.ts
+// Input and output names are the action's contract with its users' workflows (action.yml).
+var Input;
+(function (Input) {
+    Input["Host"] = "host";
+    Input["Port"] = "port";
+    Input["Username"] = "username";
+    Input["Key"] = "key";
+    Input["Passphrase"] = "passphrase";
+    Input["Password"] = "password";
+    Input["KnownHosts"] = "known-hosts";
+    Input["Fingerprint"] = "fingerprint";
+    Input["InsecureSkipHostKeyCheck"] = "insecure-skip-host-key-check";
+    Input["JumpHost"] = "jump-host";
+    Input["Timeout"] = "timeout";
+    Input["CommandTimeout"] = "command-timeout";
+    Input["ProjectName"] = "project-name";
+    Input["WsgiModule"] = "wsgi-module";
+    Input["SettingsModule"] = "settings-module";
+    Input["DeployPath"] = "deploy-path";
+    Input["Source"] = "source";
+    Input["Exclude"] = "exclude";
+    Input["Requirements"] = "requirements";
+    Input["Python"] = "python";
+    Input["SystemSitePackages"] = "system-site-packages";
+    Input["Dotenv"] = "dotenv";
+    Input["Migrate"] = "migrate";
+    Input["Collectstatic"] = "collectstatic";
+    Input["CheckDeploy"] = "check-deploy";
+    Input["PreRestart"] = "pre-restart";
+    Input["PostDeploy"] = "post-deploy";
+    Input["SharedPaths"] = "shared-paths";
+    Input["WritablePaths"] = "writable-paths";
+    Input["BuildCommands"] = "build-commands";
+    Input["KeepReleases"] = "keep-releases";
+    Input["AppUser"] = "app-user";
+    Input["Workers"] = "workers";
+    Input["GunicornArgs"] = "gunicorn-args";
+    Input["AsgiModule"] = "asgi-module";
+    Input["AsgiServer"] = "asgi-server";
+    Input["ProxyReadTimeout"] = "proxy-read-timeout";
+    Input["ServerName"] = "server-name";
+    Input["Listen"] = "listen";
+    Input["StaticUrl"] = "static-url";
+    Input["StaticRoot"] = "static-root";
+    Input["MediaUrl"] = "media-url";
+    Input["MediaRoot"] = "media-root";
+    Input["ClientMaxBodySize"] = "client-max-body-size";
+    Input["NginxDirectives"] = "nginx-directives";
+    Input["TlsCertificate"] = "tls-certificate";
+    Input["TlsCertificateKey"] = "tls-certificate-key";
+    Input["Tls"] = "tls";
+    Input["TlsListen"] = "tls-listen";
+    Input["Hsts"] = "hsts";
+    Input["AcmeEmail"] = "acme-email";
+    Input["AcmeDirectory"] = "acme-directory";
+    Input["AcmeDirectoryCa"] = "acme-directory-ca";
+    Input["HealthPath"] = "health-path";
+    Input["HealthExpect"] = "health-expect";
+    Input["HealthTimeout"] = "health-timeout";
+    Input["HealthUrl"] = "health-url";
+    Input["DrainTimeout"] = "drain-timeout";
+    Input["GithubToken"] = "github-token";
+    Input["Environment"] = "environment";
+    Input["EnvironmentUrl"] = "environment-url";
+    Input["Deployment"] = "deployment";
+    Input["DryRun"] = "dry-run";
+    Input["Rollback"] = "rollback";
+    Input["MaxParallel"] = "max-parallel";
+    Input["LockWait"] = "lock-wait";
+    Input["Processes"] = "processes";
+    Input["Schedules"] = "schedules";
+    Input["ProcessStopTimeout"] = "process-stop-timeout";
+    Input["SingletonHost"] = "singleton-host";
+    Input["Backup"] = "backup";
+    Input["RestoreDatabase"] = "restore-database";
+    Input["Force"] = "force";
+})(Input || (Input = {}));
+/**
+ * Defaults applied when an input is empty. action.yml declares the same values (a test checks
+ * they agree); they live here too because a runner passes no default for an input that a
+ * workflow sets to ''. Defaults derived from other inputs are computed in settings.ts.
+ */
+const INPUT_DEFAULTS = {
+    [Input.Port]: '22',
+    [Input.InsecureSkipHostKeyCheck]: 'false',
+    [Input.Timeout]: '30',
+    [Input.CommandTimeout]: '600',
+    [Input.Source]: '.',
+    [Input.Requirements]: 'requirements.txt',
+    [Input.Python]: 'python3',
+    [Input.SystemSitePackages]: 'false',
+    [Input.Migrate]: 'true',
+    [Input.Collectstatic]: 'true',
+    [Input.CheckDeploy]: 'false',
+    [Input.KeepReleases]: '5',
+    [Input.Workers]: 'auto',
+    [Input.AsgiServer]: 'uvicorn',
+    [Input.ServerName]: '_',
+    [Input.Listen]: '80',
+    [Input.ClientMaxBodySize]: '10m',
+    [Input.TlsListen]: '443',
+    [Input.Hsts]: '0',
+    [Input.AcmeDirectory]: 'https://acme-v02.api.letsencrypt.org/directory',
+    [Input.HealthPath]: '/',
+    [Input.HealthExpect]: '200-499',
+    [Input.HealthTimeout]: '60',
+    [Input.DrainTimeout]: '30',
+    [Input.Environment]: 'production',
+    [Input.Deployment]: 'true',
+    [Input.DryRun]: 'false',
+    [Input.Rollback]: 'false',
+    [Input.MaxParallel]: '1',
+    [Input.LockWait]: '300',
+    [Input.ProcessStopTimeout]: '300',
+    [Input.Backup]: 'true',
+    [Input.RestoreDatabase]: 'false',
+    [Input.Force]: 'false'
+};
+/**
+ * Left out of the upload unless a `!pattern` of the exclude input takes one back: the input's
+ * patterns add to these. (.git and credential files are never uploaded: remote/archive.ts.)
+ */
+const DEFAULT_EXCLUDE = ['__pycache__', '*.pyc', '.venv', 'node_modules'];
 /** The asgi-server input's values and the worker class each one is. */
 const ASGI_WORKERS = {
     uvicorn: 'uvicorn.workers.UvicornWorker',
@@ -69221,6 +69341,29 @@ const ASGI_WORKERS = {
     'uvicorn-h11': 'uvicorn.workers.UvicornH11Worker'
 };
 const ASGI_SERVERS = Object.keys(ASGI_WORKERS);
+var Output;
+(function (Output) {
+    Output["Status"] = "status";
+    Output["Release"] = "release";
+    Output["PreviousRelease"] = "previous-release";
+    Output["Url"] = "url";
+    Output["HttpStatus"] = "http-status";
+    Output["HealthDurationMs"] = "health-duration-ms";
+    Output["DeploymentId"] = "deployment-id";
+    Output["Interface"] = "interface";
+    Output["WorkerClass"] = "worker-class";
+    Output["Hosts"] = "hosts";
+    Output["Migrations"] = "migrations";
+    Output["DatabaseBackup"] = "database-backup";
+    Output["SchemaAhead"] = "schema-ahead";
+})(Output || (Output = {}));
+
+;// CONCATENATED MODULE: ./src/asgi.ts
+// Which gunicorn worker serves the project: gunicorn's own (WSGI), or uvicorn's (ASGI), and the
+// arguments the service's command line gets for it and for the cutover's drain.
+
+/** gunicorn's own default for --graceful-timeout, in seconds. */
+const DEFAULT_GRACEFUL_TIMEOUT = 30;
 /** nginx closes a proxied connection after this long without a byte from the app. */
 const DEFAULT_PROXY_READ_TIMEOUT_S = 3600;
 /** gunicorn's default worker. */
@@ -69337,8 +69480,6 @@ const MANAGED_HEADER = '# Managed by django-deploy-action; changes are overwritt
 const SOCKET_OWNER = 'www-data';
 /** The targets that start an enabled instance's units at boot (their [Install] sections). */
 const WANTED_BY = { socket: 'sockets.target', service: 'multi-user.target' };
-/** gunicorn's own default for --graceful-timeout, in seconds. */
-const DEFAULT_GRACEFUL_TIMEOUT = 30;
 // Aimed at `systemd-analyze security` ≤ 2.0 while the app can still read its release and write
 // <deploy-path>/shared (sqlite, media). One list, so the e2e check can prune it in one place.
 // IPAddressDeny= is left out on purpose: the app may call other services.
@@ -70563,6 +70704,23 @@ function splitLines(text) {
     return result;
 }
 
+;// CONCATENATED MODULE: ./src/server/step-script.ts
+// What any step's script may use, whatever its concern: the exit codes the flow tells apart, and
+// a body done whole. Here, not in the module of one concern, so that every step can import them.
+
+/** Exit code a step uses when a gate rejects the new files (they were put back). */
+const GATE_FAILED = 42;
+/**
+ * A script that runs to its end once started, even when the runner is killed or the connection
+ * drops half-way (its output then has nowhere to go): a switch or a rollback is done whole, never
+ * half. Its output is printed when it ends. TERM too is ignored (inherited by the body's shell):
+ * a clean shutdown sends it to every session before it powers off, and these scripts take less
+ * than a second; a switch cut there would boot half switched.
+ */
+function detached(body) {
+    return script(raw("trap '' HUP PIPE TERM"), raw('out=$(mktemp) err=$(mktemp) rc=0'), raw(`sh -eu >"$out" 2>"$err" <<'DDA_DETACHED' || rc=$?`), body, raw('DDA_DETACHED'), raw('cat "$out"; cat "$err" >&2; rm -f "$out" "$err"'), raw('exit $rc'));
+}
+
 ;// CONCATENATED MODULE: ./src/server/config.ts
 // The configuration the action owns (gunicorn's units, the nginx site): rendered, verified,
 // installed behind the `nginx -t` gate, put back when a gate or the new release fails.
@@ -70573,8 +70731,7 @@ function splitLines(text) {
 
 
 
-/** Exit code a step uses when a gate rejects the new files (they were put back). */
-const GATE_FAILED = 42;
+
 function workerCount(s, facts) {
     return s.workers === 'auto' ? Math.min(2 * Math.max(facts.cpus, 1) + 1, 17) : s.workers;
 }
@@ -72792,501 +72949,6 @@ function servedPaths(s, target, projectSettings) {
     };
 }
 
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./src/constants.ts
-// Input and output names are the action's contract with its users' workflows (action.yml).
-var Input;
-(function (Input) {
-    Input["Host"] = "host";
-    Input["Port"] = "port";
-    Input["Username"] = "username";
-    Input["Key"] = "key";
-    Input["Passphrase"] = "passphrase";
-    Input["Password"] = "password";
-    Input["KnownHosts"] = "known-hosts";
-    Input["Fingerprint"] = "fingerprint";
-    Input["InsecureSkipHostKeyCheck"] = "insecure-skip-host-key-check";
-    Input["JumpHost"] = "jump-host";
-    Input["Timeout"] = "timeout";
-    Input["CommandTimeout"] = "command-timeout";
-    Input["ProjectName"] = "project-name";
-    Input["WsgiModule"] = "wsgi-module";
-    Input["SettingsModule"] = "settings-module";
-    Input["DeployPath"] = "deploy-path";
-    Input["Source"] = "source";
-    Input["Exclude"] = "exclude";
-    Input["Requirements"] = "requirements";
-    Input["Python"] = "python";
-    Input["SystemSitePackages"] = "system-site-packages";
-    Input["Dotenv"] = "dotenv";
-    Input["Migrate"] = "migrate";
-    Input["Collectstatic"] = "collectstatic";
-    Input["CheckDeploy"] = "check-deploy";
-    Input["PreRestart"] = "pre-restart";
-    Input["PostDeploy"] = "post-deploy";
-    Input["SharedPaths"] = "shared-paths";
-    Input["WritablePaths"] = "writable-paths";
-    Input["BuildCommands"] = "build-commands";
-    Input["KeepReleases"] = "keep-releases";
-    Input["AppUser"] = "app-user";
-    Input["Workers"] = "workers";
-    Input["GunicornArgs"] = "gunicorn-args";
-    Input["AsgiModule"] = "asgi-module";
-    Input["AsgiServer"] = "asgi-server";
-    Input["ProxyReadTimeout"] = "proxy-read-timeout";
-    Input["ServerName"] = "server-name";
-    Input["Listen"] = "listen";
-    Input["StaticUrl"] = "static-url";
-    Input["StaticRoot"] = "static-root";
-    Input["MediaUrl"] = "media-url";
-    Input["MediaRoot"] = "media-root";
-    Input["ClientMaxBodySize"] = "client-max-body-size";
-    Input["NginxDirectives"] = "nginx-directives";
-    Input["TlsCertificate"] = "tls-certificate";
-    Input["TlsCertificateKey"] = "tls-certificate-key";
-    Input["Tls"] = "tls";
-    Input["TlsListen"] = "tls-listen";
-    Input["Hsts"] = "hsts";
-    Input["AcmeEmail"] = "acme-email";
-    Input["AcmeDirectory"] = "acme-directory";
-    Input["AcmeDirectoryCa"] = "acme-directory-ca";
-    Input["HealthPath"] = "health-path";
-    Input["HealthExpect"] = "health-expect";
-    Input["HealthTimeout"] = "health-timeout";
-    Input["HealthUrl"] = "health-url";
-    Input["DrainTimeout"] = "drain-timeout";
-    Input["GithubToken"] = "github-token";
-    Input["Environment"] = "environment";
-    Input["EnvironmentUrl"] = "environment-url";
-    Input["Deployment"] = "deployment";
-    Input["DryRun"] = "dry-run";
-    Input["Rollback"] = "rollback";
-    Input["MaxParallel"] = "max-parallel";
-    Input["LockWait"] = "lock-wait";
-    Input["Processes"] = "processes";
-    Input["Schedules"] = "schedules";
-    Input["ProcessStopTimeout"] = "process-stop-timeout";
-    Input["SingletonHost"] = "singleton-host";
-    Input["Backup"] = "backup";
-    Input["RestoreDatabase"] = "restore-database";
-    Input["Force"] = "force";
-})(Input || (Input = {}));
-/**
- * Defaults applied when an input is empty. action.yml declares the same values (a test checks
- * they agree); they live here too because a runner passes no default for an input that a
- * workflow sets to ''. Defaults derived from other inputs are computed in settings.ts.
- */
-const INPUT_DEFAULTS = {
-    [Input.Port]: '22',
-    [Input.InsecureSkipHostKeyCheck]: 'false',
-    [Input.Timeout]: '30',
-    [Input.CommandTimeout]: '600',
-    [Input.Source]: '.',
-    [Input.Requirements]: 'requirements.txt',
-    [Input.Python]: 'python3',
-    [Input.SystemSitePackages]: 'false',
-    [Input.Migrate]: 'true',
-    [Input.Collectstatic]: 'true',
-    [Input.CheckDeploy]: 'false',
-    [Input.KeepReleases]: '5',
-    [Input.Workers]: 'auto',
-    [Input.AsgiServer]: 'uvicorn',
-    [Input.ServerName]: '_',
-    [Input.Listen]: '80',
-    [Input.ClientMaxBodySize]: '10m',
-    [Input.TlsListen]: '443',
-    [Input.Hsts]: '0',
-    [Input.AcmeDirectory]: 'https://acme-v02.api.letsencrypt.org/directory',
-    [Input.HealthPath]: '/',
-    [Input.HealthExpect]: '200-499',
-    [Input.HealthTimeout]: '60',
-    [Input.DrainTimeout]: '30',
-    [Input.Environment]: 'production',
-    [Input.Deployment]: 'true',
-    [Input.DryRun]: 'false',
-    [Input.Rollback]: 'false',
-    [Input.MaxParallel]: '1',
-    [Input.LockWait]: '300',
-    [Input.ProcessStopTimeout]: '300',
-    [Input.Backup]: 'true',
-    [Input.RestoreDatabase]: 'false',
-    [Input.Force]: 'false'
-};
-/**
- * Left out of the upload unless a `!pattern` of the exclude input takes one back: the input's
- * patterns add to these. (.git and credential files are never uploaded: remote/archive.ts.)
- */
-const DEFAULT_EXCLUDE = ['__pycache__', '*.pyc', '.venv', 'node_modules'];
-var Output;
-(function (Output) {
-    Output["Status"] = "status";
-    Output["Release"] = "release";
-    Output["PreviousRelease"] = "previous-release";
-    Output["Url"] = "url";
-    Output["HttpStatus"] = "http-status";
-    Output["HealthDurationMs"] = "health-duration-ms";
-    Output["DeploymentId"] = "deployment-id";
-    Output["Interface"] = "interface";
-    Output["WorkerClass"] = "worker-class";
-    Output["Hosts"] = "hosts";
-    Output["Migrations"] = "migrations";
-    Output["DatabaseBackup"] = "database-backup";
-    Output["SchemaAhead"] = "schema-ahead";
-})(Output || (Output = {}));
-
-;// CONCATENATED MODULE: ./src/grammar/chars.ts
-// How a message shows a character it refuses; shared by the grammars and the input readers.
-/** A character as a message can show it: printable ASCII as itself, anything else by its code. */
-function describeChar(c) {
-    if (c === "'")
-        return "a quote (')";
-    return /^[\x21-\x7e]$/.test(c)
-        ? `'${c}'`
-        : `U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
-}
-
-;// CONCATENATED MODULE: ./src/grammar/process-command.ts
-// The command line of a process or a schedule: a program and its arguments, quoted as in a shell,
-// run without one (systemd starts it through env(1), which finds the program on the venv's PATH).
-// Pure: returns the words or a problem.
-
-
-/** The words of `text`, or why it is not a command line this action runs. */
-function parseCommand(text) {
-    if (text.trim() === '')
-        return { problem: 'is empty' };
-    if (/[\r\n]/.test(text))
-        return { problem: 'must be one line' };
-    const control = [...text].find((c) => /[\p{Cc}\p{Cf}\u2028\u2029]/u.test(c));
-    if (control !== undefined)
-        return { problem: `has ${describeChar(control)}` };
-    if (text.length > 1000)
-        return { problem: `is ${text.length} characters long; at most 1000` };
-    // No shell runs the command: an expansion would be passed on literally, so it is refused.
-    if (/[$`]/.test(text))
-        return {
-            problem: 'uses $ or `: no shell runs it, so nothing would be expanded; put settings in dotenv (the process reads it) or the command in a script'
-        };
-    const words = [];
-    for (const entry of (0,shell_quote.parse)(text)) {
-        if (typeof entry === 'string') {
-            words.push(entry);
-            continue;
-        }
-        const op = 'op' in entry ? entry.op : 'comment' in entry ? '#' : '?';
-        return {
-            problem: `uses the shell syntax '${op === 'glob' ? entry.pattern : op}': no shell runs it; put a pipeline, redirection or sequence in a script of the project and run that`
-        };
-    }
-    if (words.length === 0)
-        return { problem: 'is empty' };
-    return { words };
-}
-/** celery's beat: the scheduler that must run once in a fleet. */
-function isCeleryBeat(words) {
-    const program = words[0].slice(words[0].lastIndexOf('/') + 1);
-    const celery = program === 'celery' || (/^python[0-9.]*$/.test(program) && words[2] === 'celery');
-    return celery && words.includes('beat');
-}
-
-// EXTERNAL MODULE: external "node:net"
-var external_node_net_ = __nccwpck_require__(7030);
-;// CONCATENATED MODULE: ./src/grammar/paths.ts
-// Server paths the action writes as root: allow-lists, so that a path naming a system folder
-// (/etc/nginx, /root/.ssh) is refused whatever it is called. Pure; each returns the problem, or
-// undefined when the path is allowed.
-
-const paths_SAFE_PATH = /^\/[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*$/;
-function hasDotSegment(path) {
-    return path.split('/').some((part) => part === '..' || part === '.');
-}
-/** `path` is inside `folder`, at least one level below it (never the folder itself). */
-function isBelow(path, folder) {
-    return path.startsWith(`${folder}/`);
-}
-/** A deploy path is below one of these, or below /home/<user>. */
-const DEPLOY_ROOTS = ['/srv', '/opt', '/var/www', '/var/lib'];
-/**
- * Where a deploy may go (the action makes it root-owned, and runs as root what it holds). Not in
- * the app user's home: the owner of a folder above the code could swap the code for its own.
- */
-function deployPathProblem(path, appUser) {
-    const below = /^\/home\/[^/]+\/[^/]/.test(path) || DEPLOY_ROOTS.some((root) => isBelow(path, root));
-    if (!below || !paths_SAFE_PATH.test(path) || hasDotSegment(path)) {
-        return `${path} is not below ${DEPLOY_ROOTS.join(', ')} or /home/<user>`;
-    }
-    if (isBelow(path, `/home/${appUser}`) || isBelow(path, `/var/lib/${appUser}`)) {
-        return `${path} is in a folder of the app user ${appUser}, who could replace the code`;
-    }
-    return undefined;
-}
-/** Linux's limit: a longer path is no folder, and would only fill the log. */
-const PATH_MAX = 4096;
-/**
- * Whether a folder may be created and handed to the app user (chown, for collectstatic chown -R):
- * static-root and media-root, and the STATIC_ROOT and MEDIA_ROOT the project's settings name.
- * Allowed: below the deploy path (not the folders the deploy keeps), /srv, /opt, /var/www or
- * /var/lib/<app-user>. A trailing slash is ignored. The problem names the path only when it is
- * a plain path (safe to print).
- */
-function appFolderProblem(path, where) {
-    const { deployPath, appUser } = where;
-    const folder = path.length > 1 ? path.replace(/\/+$/, '') : path;
-    if (!paths_SAFE_PATH.test(folder) || hasDotSegment(folder) || folder.length > PATH_MAX) {
-        // Not repeated: a path from the server may hold anything, a line break included.
-        return 'must be an absolute path of letters, digits and _ . - @ +, without ..';
-    }
-    if (deployPath === folder || isBelow(deployPath, folder)) {
-        return `${folder} holds deploy-path ${deployPath}: the app user would own the releases; use a folder of its own`;
-    }
-    if (isBelow(folder, deployPath))
-        return deployFolderProblem(folder, deployPath);
-    const roots = ['/srv', '/opt', '/var/www', `/var/lib/${appUser}`];
-    if (roots.some((root) => isBelow(folder, root)))
-        return undefined;
-    return `${folder} is not a folder the action may hand to the app user: use one below ${deployPath}, ${roots.join(', ')}`;
-}
-/**
- * Below the deploy path, the folders the deploy keeps stay root's: the action's own entries
- * (RESERVED: venvs/, backups/, acme/, instances/, `current` itself...), releases/ and each
- * release, shared/ itself, and every dot name (.deploy/, .venv, .env, the lock). The app user
- * owning one of them could change code that root runs, or what root keeps for itself.
- */
-function deployFolderProblem(folder, deployPath) {
-    const parts = folder.slice(deployPath.length + 1).split('/');
-    const [first] = parts;
-    const kept = parts.some((part) => part.startsWith('.')) ||
-        // Below `current` is a folder of the live release (static-root: <deploy-path>/current/static).
-        (RESERVED.has(first) && !(first === 'current' && parts.length > 1)) ||
-        (first === 'releases' && parts.length <= 2) ||
-        (first === 'shared' && parts.length === 1);
-    const names = ['releases', 'shared', ...[...RESERVED].filter((name) => !name.startsWith('.'))];
-    return kept
-        ? `${folder} is a folder the deploy keeps (${names.join(', ')}, dot names): use one of its own, e.g. ${deployPath}/shared/media`
-        : undefined;
-}
-
-;// CONCATENATED MODULE: ./src/inputs/read.ts
-// Reading inputs: the error every reader raises, the reader over ReadContext that each domain's
-// module (connection, project, nginx, health, github, modes) reads its inputs with, and the
-// validators more than one domain shares.
-
-
-
-
-
-/** A bad input: names the input and says what is allowed. Raised before anything is sent. */
-class InputError extends Error {
-    input;
-    constructor(input, message) {
-        super(`Input '${input}': ${printable(message)}`);
-        this.input = input;
-        this.name = 'InputError';
-    }
-}
-/**
- * A message repeats the value it refuses: show its control and invisible characters (a line
- * break, U+202E that reverses the text after it) as escapes, and shorten a very long value.
- */
-function printable(message) {
-    return message
-        .replace(/'([^']{120,})'/g, (_, value) => `'${value.slice(0, 60)}...' (${value.length} characters)`)
-        .replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, (c) => {
-        const named = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-        return named[c] ?? `\\u${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
-    });
-}
-const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f\u0085\u2028\u2029]/u;
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
-function inputReader(ctx) {
-    const raw = (name) => {
-        const value = ctx.getInput(name);
-        if (value.includes('\u0000'))
-            throw new InputError(name, 'contains a NUL byte');
-        return value.trim() === '' ? (INPUT_DEFAULTS[name] ?? '') : value;
-    };
-    const line = (name, maxLength = 256) => {
-        const value = raw(name).trim();
-        if (value.length > maxLength) {
-            throw new InputError(name, `is ${value.length} characters long; at most ${maxLength}`);
-        }
-        if (/[\r\n]/.test(value))
-            throw new InputError(name, 'must be a single line');
-        if (CONTROL_CHARS.test(value))
-            throw new InputError(name, 'contains a control character');
-        return value;
-    };
-    return {
-        raw,
-        line,
-        bool: (name) => parseBoolean(name, line(name)),
-        int: (name, min, max) => parseInteger(name, line(name), min, max),
-        workspace: ctx.workspace
-    };
-}
-function parseBoolean(name, value) {
-    if (/^(true|yes|on)$/i.test(value))
-        return true;
-    if (/^(false|no|off)$/i.test(value))
-        return false;
-    throw new InputError(name, `must be true or false, not '${value}'`);
-}
-function parseInteger(name, value, min, max) {
-    if (!/^\d{1,9}$/.test(value))
-        throw new InputError(name, `must be a whole number from ${min} to ${max}, not '${value}'`);
-    const n = Number(value);
-    if (n < min || n > max)
-        throw new InputError(name, `must be from ${min} to ${max}, not ${n}`);
-    return n;
-}
-function splitList(text, separator = /[\n,]+/) {
-    return text
-        .split(separator)
-        .map((s) => s.trim())
-        .filter((s) => s !== '');
-}
-function readAbsolutePath(name, value) {
-    const path = value.replace(/\/+$/, '');
-    if (!paths_SAFE_PATH.test(path) || hasDotSegment(path)) {
-        throw new InputError(name, `'${value}' must be an absolute path of letters, digits and _ . - @ +, without ..`);
-    }
-    return path;
-}
-function optionalPath(name, value) {
-    return value === '' ? undefined : readAbsolutePath(name, value);
-}
-function readUrl(name, value) {
-    if (!/^https?:\/\//i.test(value))
-        throw new InputError(name, `'${value}' must be an http:// or https:// URL`);
-    if (/^https?:\/\/[^/?#]*@/i.test(value))
-        throw new InputError(name, 'must not hold a user name or password');
-    // As typed, not as the URL parser would rewrite it: a look-alike host (Cyrillic letters become
-    // xn--...), `..` (silently resolved) and quotes or `$` (kept) are mistakes or tricks.
-    const bad = [...value].find((c) => !/[A-Za-z0-9._~:/?#[\]@!&+,=%-]/.test(c));
-    if (bad !== undefined) {
-        throw new InputError(name, `'${value}' has ${describeChar(bad)}: write the URL in ASCII, with %XX escapes`);
-    }
-    let url;
-    try {
-        url = new URL(value);
-    }
-    catch {
-        throw new InputError(name, `'${value}' is not a URL`);
-    }
-    const host = url.hostname.replace(/^\[|\]$/g, '');
-    const path = value.replace(/^https?:\/\/[^/?#]*/i, '').split(/[?#]/)[0];
-    if (!((0,external_node_net_.isIP)(host) || HOSTNAME.test(host)) ||
-        /%(?![0-9A-Fa-f]{2})/.test(value) ||
-        hasDotSegment(path)) {
-        throw new InputError(name, `'${value}' is not a URL like https://example.com/path`);
-    }
-    if (url.username || url.password)
-        throw new InputError(name, `must not hold a user name or password`);
-    return url;
-}
-
-;// CONCATENATED MODULE: ./src/inputs/processes.ts
-// Background processes and schedules: the long-running commands (a Celery worker and beat, a
-// management command that never ends) and the periodic ones, each a systemd unit of its own.
-
-
-
-
-/** A name becomes part of a unit's name: `<project>-<name>.service`. */
-const PROCESS_NAME = /^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$/;
-/** What a systemd calendar expression is written with; systemd-analyze calendar judges the rest. */
-const CALENDAR = /^[A-Za-z0-9*,./:~ +-]{1,100}$/;
-function readProcesses(read, given) {
-    const processes = mapping(read, Input.Processes).map(([name, value]) => {
-        const spec = entry(Input.Processes, name, value, ['run', 'once']);
-        const command = words(Input.Processes, name, spec.run);
-        return { name, command, once: once(Input.Processes, name, spec.once, isCeleryBeat(command)) };
-    });
-    const schedules = mapping(read, Input.Schedules).map(([name, value]) => {
-        if (typeof value === 'string')
-            throw new InputError(Input.Schedules, `'${name}' must be a mapping like { on: daily, run: python manage.py clearsessions }`);
-        const spec = entry(Input.Schedules, name, value, ['on', 'run', 'once']);
-        if (typeof spec.on !== 'string' || !CALENDAR.test(spec.on.trim()))
-            throw new InputError(Input.Schedules, `'${name}': on must be a systemd calendar expression (daily, hourly, Mon *-*-* 03:00, *:0/15), not ${JSON.stringify(spec.on ?? null)}`);
-        return {
-            name,
-            calendar: spec.on.trim(),
-            command: words(Input.Schedules, name, spec.run),
-            once: once(Input.Schedules, name, spec.once, true)
-        };
-    });
-    const both = processes.find((p) => schedules.some((t) => t.name === p.name));
-    if (both)
-        throw new InputError(Input.Schedules, `'${both.name}' is also a process: each name is one unit, so give them different names`);
-    const stop = read.int(Input.ProcessStopTimeout, 1, 86400);
-    // The restart step waits for the old processes to stop, then for the new ones to stay up.
-    const any = processes.length > 0 || schedules.length > 0;
-    if (any && stop + PROCESS_SETTLE_SECONDS + 30 > given.commandTimeoutMs / 1000)
-        throw new InputError(Input.ProcessStopTimeout, `${stop} s does not fit in command-timeout (${given.commandTimeoutMs / 1000} s): the restart of the processes waits that long for them to stop; raise command-timeout or lower this`);
-    return {
-        processes,
-        schedules,
-        processStopTimeoutSec: stop,
-        singletonHost: singletonHost(read, given.hosts)
-    };
-}
-/** How long a restarted process must stay up, in seconds, for the deploy to count it started. */
-const PROCESS_SETTLE_SECONDS = 5;
-function mapping(read, input) {
-    const text = read.raw(input);
-    if (text.trim() === '')
-        return [];
-    const doc = (0,dist/* parseDocument */.Tp)(text, { uniqueKeys: true, prettyErrors: false });
-    if (doc.errors.length > 0)
-        throw new InputError(input, `is not valid YAML: ${doc.errors[0].message.split('\n')[0]}`);
-    const value = doc.toJS();
-    if (value === null || typeof value !== 'object' || Array.isArray(value))
-        throw new InputError(input, 'must be a YAML mapping of name to command, one per line (worker: celery -A mysite worker)');
-    const entries = Object.entries(value);
-    if (entries.length > 50)
-        throw new InputError(input, `has ${entries.length} entries; at most 50`);
-    for (const [name] of entries)
-        if (!PROCESS_NAME.test(name))
-            throw new InputError(input, `'${name}' is not a name: lower-case letters, digits, - and _, at most 40, starting and ending with a letter or digit`);
-    return entries;
-}
-function entry(input, name, value, keys) {
-    if (typeof value === 'string')
-        return { run: value };
-    if (value === null || typeof value !== 'object' || Array.isArray(value))
-        throw new InputError(input, `'${name}' must be a command or a mapping of ${keys.join(', ')}`);
-    const unknown = Object.keys(value).find((k) => !keys.includes(k));
-    if (unknown !== undefined)
-        throw new InputError(input, `'${name}' has '${unknown}'; allowed: ${keys.join(', ')}`);
-    return value;
-}
-function words(input, name, run) {
-    if (typeof run !== 'string')
-        throw new InputError(input, `'${name}': run must be a command line, not ${JSON.stringify(run ?? null)}`);
-    const parsed = parseCommand(run);
-    if ('problem' in parsed)
-        throw new InputError(input, `'${name}': the command ${parsed.problem}`);
-    return parsed.words;
-}
-function once(input, name, value, byDefault) {
-    if (value === undefined)
-        return byDefault;
-    if (typeof value !== 'boolean')
-        throw new InputError(input, `'${name}': once must be true or false`);
-    return value;
-}
-/** The host that runs what must run once in a fleet: one of `host`, by default the first. */
-function singletonHost(read, hosts) {
-    const value = read.line(Input.SingletonHost);
-    if (value === '')
-        return undefined;
-    const host = hosts.find((h) => value === h.name || value === `${h.name}:${h.port}`);
-    if (!host)
-        throw new InputError(Input.SingletonHost, `'${value}' is not one of the hosts in host (${hosts.map((h) => h.name).join(', ')})`);
-    return `${host.name}:${host.port}`;
-}
-
 ;// CONCATENATED MODULE: ./src/render/processes.ts
 // The units of the background processes and schedules: a service per process, a timer and a
 // oneshot service per schedule. They run the live release with its venv and .env, as the app
@@ -73393,10 +73055,199 @@ function processes_unitFile(s, sections) {
     return `${MANAGED_HEADER}\n${processMarker(s.projectName)}\n${body}\n`;
 }
 
+;// CONCATENATED MODULE: ./src/server/processes.ts
+// The background processes and schedules on a host: their units rendered, the calendars checked
+// before anything is installed, verified with the web unit's gate, put in place and restarted
+// once the web release is healthy (and checked to stay up), put back by a rollback, and the ones
+// no longer in the inputs stopped and removed. See ARCHITECTURE.md.
+
+
+
+
+
+
+/** How long a restarted process must stay up, in seconds, for the deploy to count it started. */
+const PROCESS_SETTLE_SECONDS = 5;
+/** Where a process's live units go: `writable` as the web unit has it. */
+function processFiles(s, opts) {
+    const appRoot = layout(s).current;
+    const here = (specs) => specs.filter((spec) => opts.singletons || !spec.once);
+    const path = (name) => `${UNIT_FOLDER}/${name}`;
+    const unitOpts = { appRoot, writable: opts.writable };
+    const units = [
+        ...here(s.processes).map((spec) => {
+            const unit = `${processUnitBase(s.projectName, spec.name)}.service`;
+            return {
+                name: spec.name,
+                kind: 'process',
+                unit,
+                files: [{ path: path(unit), text: renderProcessService(s, spec, unitOpts) }]
+            };
+        }),
+        ...here(s.schedules).map((spec) => {
+            const base = processUnitBase(s.projectName, spec.name);
+            return {
+                name: spec.name,
+                kind: 'schedule',
+                unit: `${base}.timer`,
+                files: [
+                    { path: path(`${base}.timer`), text: renderScheduleTimer(s, spec) },
+                    { path: path(`${base}.service`), text: renderScheduleService(s, spec, unitOpts) }
+                ]
+            };
+        })
+    ];
+    const kept = new Set(units.flatMap((u) => u.files.map((f) => baseName(f.path))));
+    return { units, removed: opts.live.filter((name) => !kept.has(name)).sort() };
+}
+const processes_allFiles = (pf) => pf.units.flatMap((u) => u.files);
+/** Every path the deploy writes or removes: what is saved before and put back by a rollback. */
+const touched = (pf) => [
+    ...processes_allFiles(pf).map((f) => f.path),
+    ...pf.removed.map((name) => `${UNIT_FOLDER}/${name}`)
+];
+/** True when the run has anything to do with processes: some to run, or some to remove. */
+function hasProcesses(pf) {
+    return pf.units.length > 0 || pf.removed.length > 0;
+}
+/** For inspect: the unit files on the host that carry the project's process marker. */
+function listProcessUnits(s) {
+    return shell_sh `echo "process-units=$(grep -l -x -F -- ${processMarker(s.projectName)} ${raw(`${UNIT_FOLDER}/*.service ${UNIT_FOLDER}/*.timer`)} 2>/dev/null | xargs -r -n1 basename | tr '\n' ' ')"`;
+}
+function processes_writeFile(path, text) {
+    return shell_sh `printf %s ${external_node_buffer_.Buffer.from(text).toString('base64')} | base64 -d > ${path}`;
+}
+/**
+ * Every schedule's calendar expression, as this host's systemd reads it: the first step of the
+ * run, so a wrong one is refused before anything is uploaded or installed.
+ */
+function checkCalendarsStep(s) {
+    return {
+        id: 'check-calendars',
+        phase: 'connect',
+        title: 'systemd-analyze calendar for the schedules',
+        privileged: false,
+        command: script(raw('set -u'), raw('bad=0'), ...s.schedules.map((t) => shell_sh `if ! out=$(systemd-analyze calendar -- ${t.calendar} 2>&1); then printf '%s\n' "$out" >&2; printf '%s\n' ${`Input 'schedules': '${t.name}': systemd cannot parse the calendar expression '${t.calendar}' (on:). See man systemd.time, "Calendar Events".`} >&2; bad=1; fi`), raw('exit $bad'))
+    };
+}
+/** Gate: systemd-analyze verify on the units, rendered to run the new release directly. */
+function verifyProcessesStep(s, id, pf) {
+    const p = layout(s);
+    const folder = `${p.verify}-processes`;
+    const files = processes_allFiles(pf);
+    return {
+        id: 'verify-processes',
+        phase: 'gates',
+        title: 'systemd-analyze verify the process units',
+        privileged: true,
+        command: script(raw('set -eu'), shell_sh `rm -rf ${folder} && mkdir -p ${folder}`, ...files.map((f) => processes_writeFile(`${folder}/${baseName(f.path)}`, f.text.split(p.current).join(p.release(id)))), shell_sh `if ! out=$(systemd-analyze verify ${files.map((f) => `${folder}/${baseName(f.path)}`)} 2>&1); then`, raw('  printf "%s\\n" "$out" >&2'), raw(`  exit ${GATE_FAILED}`), raw('fi'), shell_sh `printf '%s\n' "$out" | grep -F ${`${s.projectName}-`} || true`)
+    };
+}
+/** Shell that puts the saved unit files back, and takes away the ones that were not there. */
+function restoreFiles(s, pf) {
+    const backup = `${layout(s).backup}-processes`;
+    return script(...touched(pf).map((path) => {
+        const saved = `${backup}/${baseName(path)}`;
+        return shell_sh `if [ -e ${saved} ]; then cp -p ${saved} ${path}; elif [ -e ${saved}.absent ]; then systemctl disable --now ${baseName(path)} >/dev/null 2>&1 || true; rm -f ${path}; fi`;
+    }));
+}
+/** Prints one `process=` line per unit: its name, unit, state and the release it runs. */
+function reportStates(s, pf) {
+    const current = layout(s).current;
+    return script(shell_sh `release=$(basename "$(readlink ${current})")`, ...pf.units.map((u) => shell_sh `printf 'process=%s %s %s %s\n' ${u.name} ${u.unit} "$(systemctl show -p ActiveState --value ${u.unit})" "$release"`));
+}
+/**
+ * After the web release is healthy, in one script done whole (server/step-script.ts `detached`): the
+ * live unit files saved, the new ones put in place (nothing new is where systemd reads it
+ * before), removed units stopped, disabled and deleted, the others enabled and restarted on the
+ * live release at once (a worker's warm shutdown may take process-stop-timeout). A process
+ * counts as started when it is still the same run of its unit PROCESS_SETTLE_SECONDS later; one
+ * that is not fails the step with its journal.
+ */
+function restartProcessesStep(s, pf) {
+    const backup = `${layout(s).backup}-processes`;
+    const processes = pf.units.filter((u) => u.kind === 'process').map((u) => u.unit);
+    const all = pf.units.map((u) => u.unit);
+    const names = [
+        pf.units.length ? `restart ${pf.units.map((u) => u.name).join(', ')}` : '',
+        pf.removed.length ? `remove ${pf.removed.join(', ')}` : ''
+    ].filter(Boolean);
+    return {
+        id: 'restart-processes',
+        phase: 'restart',
+        title: `Processes: ${names.join('; ')}`,
+        privileged: true,
+        command: detached(script(shell_sh `rm -rf ${backup} && mkdir -p ${backup}`, ...touched(pf).map((path) => {
+            const saved = `${backup}/${baseName(path)}`;
+            return shell_sh `if [ -e ${path} ]; then cp -p ${path} ${saved}; else : > ${saved}.absent; fi`;
+        }), ...processes_allFiles(pf).map((f) => script(processes_writeFile(`${f.path}.new`, f.text), shell_sh `chmod 644 ${f.path}.new && mv -f ${f.path}.new ${f.path}`)), ...pf.removed.map((name) => shell_sh `systemctl disable --now ${name} >/dev/null 2>&1 || true; rm -f ${`${UNIT_FOLDER}/${name}`}`), raw('systemctl daemon-reload'), all.length ? shell_sh `systemctl enable --quiet ${all}` : undefined, raw('since=$(date +%s)'), all.length ? shell_sh `systemctl restart ${all} || true` : undefined, ...processes.map((unit, i) => shell_sh `run${raw(String(i))}=$(systemctl show -p InvocationID --value ${unit})`), processes.length ? raw(`sleep ${PROCESS_SETTLE_SECONDS}`) : undefined, reportStates(s, pf), raw('failed=""'), ...processes.map((unit, i) => shell_sh `if [ "$(systemctl show -p ActiveState --value ${unit})" != active ] || [ "$(systemctl show -p InvocationID --value ${unit})" != "$run${raw(String(i))}" ]; then failed="$failed ${unit}"; fi`), raw('for unit in $failed; do'), raw(`  printf '=== %s did not stay up (%s s); its journal:\\n' "$unit" ${PROCESS_SETTLE_SECONDS} >&2`), raw('  journalctl -u "$unit" --since "@$since" --no-pager -o cat -n 200 >&2 || true'), raw('done'), raw('for unit in $failed; do'), raw(`  echo "$unit ${STAYED_DOWN}" >&2`), raw('done'), raw('[ -z "$failed" ]')))
+    };
+}
+/**
+ * Puts the saved unit files back after the processes were restarted on a release that failed,
+ * and restarts them on the previous one (`current` is back already).
+ */
+function rollbackProcessesStep(s, pf) {
+    return {
+        id: 'rollback-processes',
+        phase: 'health',
+        title: 'Roll back the processes',
+        privileged: true,
+        command: detached(script(restoreFiles(s, pf), raw('systemctl daemon-reload'), ...touched(pf).map((path) => {
+            const unit = baseName(path);
+            // A schedule's service is started by its timer, never here.
+            const timer = path.replace(/\.service$/, '.timer');
+            return unit.endsWith('.timer') || !touched(pf).includes(timer)
+                ? shell_sh `if [ -e ${path} ]; then systemctl enable --quiet ${unit}; systemctl restart ${unit} || true; fi`
+                : undefined;
+        }), reportStates(s, pf)))
+    };
+}
+/** Reads the live unit files for the dry run's diff (parsed by config.ts's parseConfigFiles). */
+function readProcessesStep(pf) {
+    return {
+        id: 'read-processes',
+        phase: 'gates',
+        title: 'Read the live process units',
+        privileged: true,
+        command: script(...touched(pf).map((path) => shell_sh `echo ${`=== ${path}`}; if [ -e ${path} ]; then base64 -w0 < ${path}; fi; echo`))
+    };
+}
+/** The dry run's diff of the process units: new, changed, unchanged and removed files. */
+function processDiff(pf, live) {
+    const patch = (path, before, after) => before === after
+        ? `${path}: unchanged`
+        : createTwoFilesPatch(before === undefined ? '/dev/null' : path, after === undefined ? '/dev/null' : path, before ?? '', after ?? '', 'on the server', 'this deploy');
+    return [
+        ...processes_allFiles(pf).map((f) => patch(f.path, live.get(f.path), f.text)),
+        ...pf.removed.map((name) => {
+            const path = `${UNIT_FOLDER}/${name}`;
+            return patch(path, live.get(path), undefined);
+        })
+    ].join('\n');
+}
+const STAYED_DOWN = 'did not stay up: it exited and was restarted by systemd';
+/** The restart step's failure: the units that did not stay up, and their journal without them. */
+function parseStayedDown(stderr) {
+    const lines = stderr.split('\n');
+    return {
+        units: lines.filter((l) => l.endsWith(` ${STAYED_DOWN}`)).map((l) => l.split(' ')[0]),
+        journal: lines.filter((l) => !l.endsWith(` ${STAYED_DOWN}`)).join('\n')
+    };
+}
+/** The `process=` lines of the restart or rollback step. */
+function parseProcessStates(stdout) {
+    return stdout.split('\n').flatMap((line) => {
+        const m = /^process=(\S+) (\S+) (\S*) (\S*)$/.exec(line.trim());
+        return m ? [{ name: m[1], unit: m[2], state: m[3], release: m[4] }] : [];
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/server/switch.ts
 // The cutover: the new release starts in the idle instance beside the live one, traffic moves to
 // it by one rename, the old instance drains and stops; and the way back. nginx connects to
 // socketPath() by its path on every request, so moving traffic needs no nginx reload.
+
 
 
 
@@ -73423,16 +73274,6 @@ const nginxWorkers = raw([
  * workers keeps the health check from being answered by the old site.
  */
 const reloadNginx = script(nginxWorkers, raw('if systemctl is-active --quiet nginx; then'), raw('  before=$(nginx_workers); systemctl reload nginx'), raw('  for i in $(seq 1 100); do'), raw('    still=$(printf "%s\\n" $before $(nginx_workers) | sort | uniq -d)'), raw('    [ -z "$still" ] && break; sleep 0.1'), raw('  done'), raw('else systemctl start nginx; fi'));
-/**
- * A script that runs to its end once started, even when the runner is killed or the connection
- * drops half-way (its output then has nowhere to go): a switch or a rollback is done whole, never
- * half. Its output is printed when it ends. TERM too is ignored (inherited by the body's shell):
- * a clean shutdown sends it to every session before it powers off, and these scripts take less
- * than a second; a switch cut there would boot half switched.
- */
-function detached(body) {
-    return script(raw("trap '' HUP PIPE TERM"), raw('out=$(mktemp) err=$(mktemp) rc=0'), raw(`sh -eu >"$out" 2>"$err" <<'DDA_DETACHED' || rc=$?`), body, raw('DDA_DETACHED'), raw('cat "$out"; cat "$err" >&2; rm -f "$out" "$err"'), raw('exit $rc'));
-}
 /** An extended regular expression that matches exactly one of these names. */
 function unitPattern(...names) {
     return names.map((name) => name.replace(/[.\\^$*+?()[\]{}|]/g, '\\$&')).join('|');
@@ -73648,194 +73489,6 @@ function undoSiteStep(s, files) {
         privileged: true,
         command: detached(script(restoreConfig(s, files), reloadNginx))
     };
-}
-
-;// CONCATENATED MODULE: ./src/server/processes.ts
-// The background processes and schedules on a host: their units rendered, the calendars checked
-// before anything is installed, verified with the web unit's gate, put in place and restarted
-// once the web release is healthy (and checked to stay up), put back by a rollback, and the ones
-// no longer in the inputs stopped and removed. See ARCHITECTURE.md.
-
-
-
-
-
-
-
-
-/** Where a process's live units go: `writable` as the web unit has it. */
-function processFiles(s, opts) {
-    const appRoot = layout(s).current;
-    const here = (specs) => specs.filter((spec) => opts.singletons || !spec.once);
-    const path = (name) => `${UNIT_FOLDER}/${name}`;
-    const unitOpts = { appRoot, writable: opts.writable };
-    const units = [
-        ...here(s.processes).map((spec) => {
-            const unit = `${processUnitBase(s.projectName, spec.name)}.service`;
-            return {
-                name: spec.name,
-                kind: 'process',
-                unit,
-                files: [{ path: path(unit), text: renderProcessService(s, spec, unitOpts) }]
-            };
-        }),
-        ...here(s.schedules).map((spec) => {
-            const base = processUnitBase(s.projectName, spec.name);
-            return {
-                name: spec.name,
-                kind: 'schedule',
-                unit: `${base}.timer`,
-                files: [
-                    { path: path(`${base}.timer`), text: renderScheduleTimer(s, spec) },
-                    { path: path(`${base}.service`), text: renderScheduleService(s, spec, unitOpts) }
-                ]
-            };
-        })
-    ];
-    const kept = new Set(units.flatMap((u) => u.files.map((f) => baseName(f.path))));
-    return { units, removed: opts.live.filter((name) => !kept.has(name)).sort() };
-}
-const processes_allFiles = (pf) => pf.units.flatMap((u) => u.files);
-/** Every path the deploy writes or removes: what is saved before and put back by a rollback. */
-const touched = (pf) => [
-    ...processes_allFiles(pf).map((f) => f.path),
-    ...pf.removed.map((name) => `${UNIT_FOLDER}/${name}`)
-];
-/** True when the run has anything to do with processes: some to run, or some to remove. */
-function hasProcesses(pf) {
-    return pf.units.length > 0 || pf.removed.length > 0;
-}
-/** For inspect: the unit files on the host that carry the project's process marker. */
-function listProcessUnits(s) {
-    return shell_sh `echo "process-units=$(grep -l -x -F -- ${processMarker(s.projectName)} ${raw(`${UNIT_FOLDER}/*.service ${UNIT_FOLDER}/*.timer`)} 2>/dev/null | xargs -r -n1 basename | tr '\n' ' ')"`;
-}
-function processes_writeFile(path, text) {
-    return shell_sh `printf %s ${external_node_buffer_.Buffer.from(text).toString('base64')} | base64 -d > ${path}`;
-}
-/**
- * Every schedule's calendar expression, as this host's systemd reads it: the first step of the
- * run, so a wrong one is refused before anything is uploaded or installed.
- */
-function checkCalendarsStep(s) {
-    return {
-        id: 'check-calendars',
-        phase: 'connect',
-        title: 'systemd-analyze calendar for the schedules',
-        privileged: false,
-        command: script(raw('set -u'), raw('bad=0'), ...s.schedules.map((t) => shell_sh `if ! out=$(systemd-analyze calendar -- ${t.calendar} 2>&1); then printf '%s\n' "$out" >&2; printf '%s\n' ${`Input 'schedules': '${t.name}': systemd cannot parse the calendar expression '${t.calendar}' (on:). See man systemd.time, "Calendar Events".`} >&2; bad=1; fi`), raw('exit $bad'))
-    };
-}
-/** Gate: systemd-analyze verify on the units, rendered to run the new release directly. */
-function verifyProcessesStep(s, id, pf) {
-    const p = layout(s);
-    const folder = `${p.verify}-processes`;
-    const files = processes_allFiles(pf);
-    return {
-        id: 'verify-processes',
-        phase: 'gates',
-        title: 'systemd-analyze verify the process units',
-        privileged: true,
-        command: script(raw('set -eu'), shell_sh `rm -rf ${folder} && mkdir -p ${folder}`, ...files.map((f) => processes_writeFile(`${folder}/${baseName(f.path)}`, f.text.split(p.current).join(p.release(id)))), shell_sh `if ! out=$(systemd-analyze verify ${files.map((f) => `${folder}/${baseName(f.path)}`)} 2>&1); then`, raw('  printf "%s\\n" "$out" >&2'), raw(`  exit ${GATE_FAILED}`), raw('fi'), shell_sh `printf '%s\n' "$out" | grep -F ${`${s.projectName}-`} || true`)
-    };
-}
-/** Shell that puts the saved unit files back, and takes away the ones that were not there. */
-function restoreFiles(s, pf) {
-    const backup = `${layout(s).backup}-processes`;
-    return script(...touched(pf).map((path) => {
-        const saved = `${backup}/${baseName(path)}`;
-        return shell_sh `if [ -e ${saved} ]; then cp -p ${saved} ${path}; elif [ -e ${saved}.absent ]; then systemctl disable --now ${baseName(path)} >/dev/null 2>&1 || true; rm -f ${path}; fi`;
-    }));
-}
-/** Prints one `process=` line per unit: its name, unit, state and the release it runs. */
-function reportStates(s, pf) {
-    const current = layout(s).current;
-    return script(shell_sh `release=$(basename "$(readlink ${current})")`, ...pf.units.map((u) => shell_sh `printf 'process=%s %s %s %s\n' ${u.name} ${u.unit} "$(systemctl show -p ActiveState --value ${u.unit})" "$release"`));
-}
-/**
- * After the web release is healthy, in one script done whole (server/switch.ts `detached`): the
- * live unit files saved, the new ones put in place (nothing new is where systemd reads it
- * before), removed units stopped, disabled and deleted, the others enabled and restarted on the
- * live release at once (a worker's warm shutdown may take process-stop-timeout). A process
- * counts as started when it is still the same run of its unit PROCESS_SETTLE_SECONDS later; one
- * that is not fails the step with its journal.
- */
-function restartProcessesStep(s, pf) {
-    const backup = `${layout(s).backup}-processes`;
-    const processes = pf.units.filter((u) => u.kind === 'process').map((u) => u.unit);
-    const all = pf.units.map((u) => u.unit);
-    const names = [
-        pf.units.length ? `restart ${pf.units.map((u) => u.name).join(', ')}` : '',
-        pf.removed.length ? `remove ${pf.removed.join(', ')}` : ''
-    ].filter(Boolean);
-    return {
-        id: 'restart-processes',
-        phase: 'restart',
-        title: `Processes: ${names.join('; ')}`,
-        privileged: true,
-        command: detached(script(shell_sh `rm -rf ${backup} && mkdir -p ${backup}`, ...touched(pf).map((path) => {
-            const saved = `${backup}/${baseName(path)}`;
-            return shell_sh `if [ -e ${path} ]; then cp -p ${path} ${saved}; else : > ${saved}.absent; fi`;
-        }), ...processes_allFiles(pf).map((f) => script(processes_writeFile(`${f.path}.new`, f.text), shell_sh `chmod 644 ${f.path}.new && mv -f ${f.path}.new ${f.path}`)), ...pf.removed.map((name) => shell_sh `systemctl disable --now ${name} >/dev/null 2>&1 || true; rm -f ${`${UNIT_FOLDER}/${name}`}`), raw('systemctl daemon-reload'), all.length ? shell_sh `systemctl enable --quiet ${all}` : undefined, raw('since=$(date +%s)'), all.length ? shell_sh `systemctl restart ${all} || true` : undefined, ...processes.map((unit, i) => shell_sh `run${raw(String(i))}=$(systemctl show -p InvocationID --value ${unit})`), processes.length ? raw(`sleep ${PROCESS_SETTLE_SECONDS}`) : undefined, reportStates(s, pf), raw('failed=""'), ...processes.map((unit, i) => shell_sh `if [ "$(systemctl show -p ActiveState --value ${unit})" != active ] || [ "$(systemctl show -p InvocationID --value ${unit})" != "$run${raw(String(i))}" ]; then failed="$failed ${unit}"; fi`), raw('for unit in $failed; do'), raw(`  printf '=== %s did not stay up (%s s); its journal:\\n' "$unit" ${PROCESS_SETTLE_SECONDS} >&2`), raw('  journalctl -u "$unit" --since "@$since" --no-pager -o cat -n 200 >&2 || true'), raw('done'), raw('for unit in $failed; do'), raw(`  echo "$unit ${STAYED_DOWN}" >&2`), raw('done'), raw('[ -z "$failed" ]')))
-    };
-}
-/**
- * Puts the saved unit files back after the processes were restarted on a release that failed,
- * and restarts them on the previous one (`current` is back already).
- */
-function rollbackProcessesStep(s, pf) {
-    return {
-        id: 'rollback-processes',
-        phase: 'health',
-        title: 'Roll back the processes',
-        privileged: true,
-        command: detached(script(restoreFiles(s, pf), raw('systemctl daemon-reload'), ...touched(pf).map((path) => {
-            const unit = baseName(path);
-            // A schedule's service is started by its timer, never here.
-            const timer = path.replace(/\.service$/, '.timer');
-            return unit.endsWith('.timer') || !touched(pf).includes(timer)
-                ? shell_sh `if [ -e ${path} ]; then systemctl enable --quiet ${unit}; systemctl restart ${unit} || true; fi`
-                : undefined;
-        }), reportStates(s, pf)))
-    };
-}
-/** Reads the live unit files for the dry run's diff (parsed by config.ts's parseConfigFiles). */
-function readProcessesStep(pf) {
-    return {
-        id: 'read-processes',
-        phase: 'gates',
-        title: 'Read the live process units',
-        privileged: true,
-        command: script(...touched(pf).map((path) => shell_sh `echo ${`=== ${path}`}; if [ -e ${path} ]; then base64 -w0 < ${path}; fi; echo`))
-    };
-}
-/** The dry run's diff of the process units: new, changed, unchanged and removed files. */
-function processDiff(pf, live) {
-    const patch = (path, before, after) => before === after
-        ? `${path}: unchanged`
-        : createTwoFilesPatch(before === undefined ? '/dev/null' : path, after === undefined ? '/dev/null' : path, before ?? '', after ?? '', 'on the server', 'this deploy');
-    return [
-        ...processes_allFiles(pf).map((f) => patch(f.path, live.get(f.path), f.text)),
-        ...pf.removed.map((name) => {
-            const path = `${UNIT_FOLDER}/${name}`;
-            return patch(path, live.get(path), undefined);
-        })
-    ].join('\n');
-}
-const STAYED_DOWN = 'did not stay up: it exited and was restarted by systemd';
-/** The restart step's failure: the units that did not stay up, and their journal without them. */
-function parseStayedDown(stderr) {
-    const lines = stderr.split('\n');
-    return {
-        units: lines.filter((l) => l.endsWith(` ${STAYED_DOWN}`)).map((l) => l.split(' ')[0]),
-        journal: lines.filter((l) => !l.endsWith(` ${STAYED_DOWN}`)).join('\n')
-    };
-}
-/** The `process=` lines of the restart or rollback step. */
-function parseProcessStates(stdout) {
-    return stdout.split('\n').flatMap((line) => {
-        const m = /^process=(\S+) (\S+) (\S*) (\S*)$/.exec(line.trim());
-        return m ? [{ name: m[1], unit: m[2], state: m[3], release: m[4] }] : [];
-    });
 }
 
 ;// CONCATENATED MODULE: ./src/plan.ts
@@ -74068,7 +73721,7 @@ function stagingSteps(s, id, venvKey) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/report/cause.ts
+;// CONCATENATED MODULE: ./src/server/cause.ts
 // Causes, not tracebacks: what a person reads first when a step or the health check failed is
 // the exception's last line, then what to do about the causes users meet most.
 /** An exception line as Python prints it last: `module.Name: message` or a bare `NameError`. */
@@ -74137,1471 +73790,6 @@ function hintFor(text) {
     }
     return '';
 }
-
-;// CONCATENATED MODULE: ./src/server/lock.ts
-// The deploy lock: flock(1) on <deploy-path>/.deploy.lock, held by a command that lives as long
-// as the runner's connection (remote/lock.ts keeps it open).
-
-
-
-/** The lock command's exit code when another deploy held the lock for the whole wait. */
-const LOCK_BUSY = 75;
-/**
- * Prints `WAITING <holder>` while another deploy holds the lock, then `STALE <text>` (what a
- * killed run left behind, or nothing) and `LOCKED`; holds the lock until stdin closes. `first`,
- * a step's command, runs under the lock as soon as it is taken (one round trip fewer), its
- * output framed (`THEN <exit> <stdout bytes> <stderr bytes>`, then both: parseFirst).
- */
-function lockCommand(s, holder, waitSeconds, first) {
-    const { root, lock, stepsLock } = layout(s);
-    return script(raw('set -u'), 
-    // Root writes here from now on: a folder that is not root's is taken only when empty (made
-    // root's first), never followed through a link, and someone else's files are left alone.
-    shell_sh `if [ -L ${root} ] || { [ -e ${root} ] && [ "$(stat -c %u ${root})" != 0 ]; }; then`, shell_sh `  if [ ! -L ${root} ] && [ -d ${root} ] && [ -z "$(ls -A ${root})" ]; then chown root:root ${root} && chmod 755 ${root}; fi`, shell_sh `  if [ -L ${root} ] || [ "$(stat -c %u ${root})" != 0 ] || [ -L ${lock} ]; then`, shell_sh `    printf '%s\n' ${`${root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`, raw('  fi'), raw('fi'), shell_sh `mkdir -p ${root}`, shell_sh `if [ -L ${stepsLock} ]; then rm -f ${stepsLock}; fi; [ -f ${stepsLock} ] || : > ${stepsLock}`, shell_sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), shell_sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, shell_sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), shell_sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, shell_sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), first
-        ? script(raw('then=$(mktemp -d)'), raw('('), first, raw(') > "$then/out" 2> "$then/err"'), raw('echo "THEN $? $(wc -c < "$then/out") $(wc -c < "$then/err")"'), raw('cat "$then/out" "$then/err"; rm -rf "$then"'))
-        : undefined, 
-    // Held until the runner closes our stdin, or the connection drops; the steps a killed run
-    // left in the sandbox end before the lock is let go.
-    raw('cat > /dev/null'), shell_sh `systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`, 
-    // A step still running as root (a switch finishing after the connection dropped) ends
-    // before the next deploy may start: the executor sends each holding the steps lock (holdingStepsLock).
-    shell_sh `flock -x -w ${Math.ceil(s.commandTimeoutMs / 1000) + 10} ${stepsLock} true || true`, shell_sh `: > ${lock}`);
-}
-/**
- * A step's script, holding the steps lock (shared) for as long as it or anything it started runs.
- * The executor (remote/executor.ts) sends every step so.
- */
-function holdingStepsLock(s, command) {
-    const { stepsLock } = layout(s);
-    return script(shell_sh `if [ -f ${stepsLock} ]; then exec 8<${stepsLock}; flock -s 8; fi`, command);
-}
-/** Reads the lock command's output so far. */
-function parseLockOutput(stdout) {
-    if (/^LOCKED$/m.test(stdout))
-        return { state: 'locked', staleHolder: /^STALE (.*)$/m.exec(stdout)?.[1].trim() ?? '' };
-    const waiting = /^WAITING (.*)$/m.exec(stdout);
-    return waiting ? { state: 'waiting', holder: waiting[1].trim() } : { state: 'pending' };
-}
-/** The first step's result, once the lock command's output holds all of it (lockCommand). */
-function parseFirst(output) {
-    // latin1: one character per byte, so offsets in the text are offsets in the output.
-    const text = output.toString('latin1');
-    const locked = text.search(/^LOCKED$/m);
-    if (locked < 0)
-        return undefined;
-    const frame = /^THEN (\d+) (\d+) (\d+)\n/m.exec(text.slice(locked));
-    if (!frame)
-        return undefined;
-    const start = locked + frame.index + frame[0].length;
-    const [code, outBytes, errBytes] = frame.slice(1).map(Number);
-    if (output.length < start + outBytes + errBytes)
-        return undefined;
-    return {
-        code,
-        stdout: output.subarray(start, start + outBytes).toString(),
-        stderr: output.subarray(start + outBytes, start + outBytes + errBytes).toString()
-    };
-}
-
-// EXTERNAL MODULE: ./node_modules/is-stream/index.js
-var is_stream = __nccwpck_require__(6543);
-// EXTERNAL MODULE: ./node_modules/make-dir/index.js
-var make_dir = __nccwpck_require__(6512);
-;// CONCATENATED MODULE: ./node_modules/sb-promise-queue/lib/esm/index.mjs
-class PromiseQueue {
-    constructor({ concurrency = 1 } = {}) {
-        this.options = { concurrency };
-        this.running = 0;
-        this.queue = [];
-        this.idleCallbacks = [];
-    }
-    clear() {
-        this.queue = [];
-    }
-    onIdle(callback) {
-        this.idleCallbacks.push(callback);
-        return () => {
-            const index = this.idleCallbacks.indexOf(callback);
-            if (index !== -1) {
-                this.idleCallbacks.splice(index, 1);
-            }
-        };
-    }
-    waitTillIdle() {
-        return new Promise((resolve) => {
-            if (this.running === 0) {
-                resolve();
-                return;
-            }
-            const dispose = this.onIdle(() => {
-                dispose();
-                resolve();
-            });
-        });
-    }
-    add(callback) {
-        return new Promise((resolve, reject) => {
-            const runCallback = () => {
-                this.running += 1;
-                try {
-                    Promise.resolve(callback()).then((val) => {
-                        resolve(val);
-                        this.processNext();
-                    }, (err) => {
-                        reject(err);
-                        this.processNext();
-                    });
-                }
-                catch (err) {
-                    reject(err);
-                    this.processNext();
-                }
-            };
-            if (this.running >= this.options.concurrency) {
-                this.queue.push(runCallback);
-            }
-            else {
-                runCallback();
-            }
-        });
-    }
-    // Internal function, don't use
-    processNext() {
-        this.running -= 1;
-        const callback = this.queue.shift();
-        if (callback) {
-            callback();
-        }
-        else if (this.running === 0) {
-            this.idleCallbacks.forEach((item) => item());
-        }
-    }
-}
-
-
-;// CONCATENATED MODULE: ./node_modules/sb-scandir/lib/esm/index.mjs
-/* @flow */
-
-
-
-
-const defaultFilesystem = {
-    join(pathA, pathB) {
-        return external_path_.join(pathA, pathB);
-    },
-    basename(path) {
-        return external_path_.basename(path);
-    },
-    stat(path) {
-        return new Promise((resolve, reject) => {
-            external_fs_.stat(path, (err, res) => {
-                if (err) {
-                    reject(err);
-                }
-                else {
-                    resolve(res);
-                }
-            });
-        });
-    },
-    readdir(path) {
-        return new Promise((resolve, reject) => {
-            external_fs_.readdir(path, (err, res) => {
-                if (err) {
-                    reject(err);
-                }
-                else {
-                    resolve(res);
-                }
-            });
-        });
-    },
-};
-async function scanDirectoryInternal({ path, recursive, validate, result, fileSystem, queue, reject, }) {
-    const itemStat = await fileSystem.stat(path);
-    if (itemStat.isFile()) {
-        result.files.push(path);
-    }
-    else if (itemStat.isDirectory()) {
-        result.directories.push(path);
-    }
-    if (!itemStat.isDirectory() || recursive === 'none') {
-        return;
-    }
-    const contents = await fileSystem.readdir(path);
-    contents.forEach((item) => {
-        const itemPath = fileSystem.join(path, item);
-        if (!validate(itemPath)) {
-            return;
-        }
-        queue
-            .add(() => scanDirectoryInternal({
-            path: itemPath,
-            recursive: recursive === 'shallow' ? 'none' : 'deep',
-            validate,
-            result,
-            fileSystem,
-            queue,
-            reject,
-        }))
-            .catch(reject);
-    });
-}
-async function scanDirectory(path, { recursive = true, validate = null, concurrency = Infinity, fileSystem = defaultFilesystem, } = {}) {
-    external_assert_(path && typeof path === 'string', 'path must be a valid string');
-    external_assert_(typeof recursive === 'boolean', 'options.recursive must be a valid boolean');
-    external_assert_(validate === null || typeof validate === 'function', 'options.validate must be a valid function');
-    external_assert_(typeof concurrency === 'number', 'options.concurrency must be a valid number');
-    external_assert_(fileSystem !== null && typeof fileSystem === 'object', 'options.fileSystem must be a valid object');
-    const queue = new PromiseQueue({
-        concurrency,
-    });
-    const result = { files: [], directories: [] };
-    const mergedFileSystem = { ...defaultFilesystem, ...fileSystem };
-    await new Promise((resolve, reject) => {
-        scanDirectoryInternal({
-            path,
-            recursive: recursive ? 'deep' : 'shallow',
-            validate: validate != null ? validate : (item) => mergedFileSystem.basename(item).slice(0, 1) !== '.',
-            result,
-            fileSystem: mergedFileSystem,
-            queue,
-            reject,
-        })
-            .then(() => queue.waitTillIdle())
-            .then(resolve, reject);
-    });
-    return result;
-}
-/* harmony default export */ const esm = (scanDirectory);
-
-// EXTERNAL MODULE: ./node_modules/shell-escape/shell-escape.js
-var shell_escape = __nccwpck_require__(4646);
-// EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
-var lib = __nccwpck_require__(5472);
-var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
-;// CONCATENATED MODULE: ./node_modules/node-ssh/lib/esm/index.mjs
-
-
-
-
-
-
-
-
-
-const DEFAULT_CONCURRENCY = 1;
-const DEFAULT_VALIDATE = (path) => !external_path_.basename(path).startsWith('.');
-const DEFAULT_TICK = () => {
-    /* No Op */
-};
-class SSHError extends Error {
-    constructor(message, code = null) {
-        super(message);
-        this.code = code;
-    }
-}
-function unixifyPath(path) {
-    if (path.includes('\\')) {
-        return path.split('\\').join('/');
-    }
-    return path;
-}
-async function readFile(filePath) {
-    return new Promise((resolve, reject) => {
-        external_fs_.readFile(filePath, 'utf8', (err, res) => {
-            if (err) {
-                reject(err);
-            }
-            else {
-                resolve(res);
-            }
-        });
-    });
-}
-const SFTP_MKDIR_ERR_CODE_REGEXP = /Error: (E[\S]+): /;
-async function makeDirectoryWithSftp(path, sftp) {
-    let stats = null;
-    try {
-        stats = await new Promise((resolve, reject) => {
-            sftp.stat(path, (err, res) => {
-                if (err) {
-                    reject(err);
-                }
-                else {
-                    resolve(res);
-                }
-            });
-        });
-    }
-    catch (_) {
-        /* No Op */
-    }
-    if (stats) {
-        if (stats.isDirectory()) {
-            // Already exists, nothing to worry about
-            return;
-        }
-        throw new Error('mkdir() failed, target already exists and is not a directory');
-    }
-    try {
-        await new Promise((resolve, reject) => {
-            sftp.mkdir(path, (err) => {
-                if (err) {
-                    reject(err);
-                }
-                else {
-                    resolve();
-                }
-            });
-        });
-    }
-    catch (err) {
-        if (err != null && typeof err.stack === 'string') {
-            const matches = SFTP_MKDIR_ERR_CODE_REGEXP.exec(err.stack);
-            if (matches != null) {
-                throw new SSHError(err.message, matches[1]);
-            }
-            throw err;
-        }
-    }
-}
-class NodeSSH {
-    constructor() {
-        this.connection = null;
-    }
-    getConnection() {
-        const { connection } = this;
-        if (connection == null) {
-            throw new Error('Not connected to server');
-        }
-        return connection;
-    }
-    async connect(givenConfig) {
-        external_assert_(givenConfig != null && typeof givenConfig === 'object', 'config must be a valid object');
-        const config = { ...givenConfig };
-        external_assert_(config.username != null && typeof config.username === 'string', 'config.username must be a valid string');
-        if (config.host != null) {
-            external_assert_(typeof config.host === 'string', 'config.host must be a valid string');
-        }
-        else if (config.sock != null) {
-            external_assert_(typeof config.sock === 'object', 'config.sock must be a valid object');
-        }
-        else {
-            throw new external_assert_.AssertionError({ message: 'Either config.host or config.sock must be provided' });
-        }
-        if (config.privateKey != null || config.privateKeyPath != null) {
-            if (config.privateKey != null) {
-                external_assert_(typeof config.privateKey === 'string', 'config.privateKey must be a valid string');
-                external_assert_(config.privateKeyPath == null, 'config.privateKeyPath must not be specified when config.privateKey is specified');
-            }
-            else if (config.privateKeyPath != null) {
-                external_assert_(typeof config.privateKeyPath === 'string', 'config.privateKeyPath must be a valid string');
-                external_assert_(config.privateKey == null, 'config.privateKey must not be specified when config.privateKeyPath is specified');
-            }
-            external_assert_(config.passphrase == null || typeof config.passphrase === 'string', 'config.passphrase must be null or a valid string');
-            if (config.privateKeyPath != null) {
-                // Must be an fs path
-                try {
-                    config.privateKey = await readFile(config.privateKeyPath);
-                }
-                catch (err) {
-                    if (err != null && err.code === 'ENOENT') {
-                        throw new external_assert_.AssertionError({ message: 'config.privateKeyPath does not exist at given fs path' });
-                    }
-                    throw err;
-                }
-            }
-        }
-        else if (config.password != null) {
-            external_assert_(typeof config.password === 'string', 'config.password must be a valid string');
-        }
-        if (config.tryKeyboard != null) {
-            external_assert_(typeof config.tryKeyboard === 'boolean', 'config.tryKeyboard must be a valid boolean');
-        }
-        if (config.tryKeyboard) {
-            const { password } = config;
-            if (config.onKeyboardInteractive != null) {
-                external_assert_(typeof config.onKeyboardInteractive === 'function', 'config.onKeyboardInteractive must be a valid function');
-            }
-            else if (password != null) {
-                config.onKeyboardInteractive = (name, instructions, instructionsLang, prompts, finish) => {
-                    if (prompts.length > 0 && prompts[0].prompt.toLowerCase().includes('password')) {
-                        finish([password]);
-                    }
-                };
-            }
-        }
-        const connection = new lib.Client();
-        this.connection = connection;
-        await new Promise((resolve, reject) => {
-            connection.on('error', reject);
-            if (config.onKeyboardInteractive) {
-                connection.on('keyboard-interactive', config.onKeyboardInteractive);
-            }
-            connection.on('ready', () => {
-                connection.removeListener('error', reject);
-                resolve();
-            });
-            connection.on('end', () => {
-                if (this.connection === connection) {
-                    this.connection = null;
-                }
-            });
-            connection.on('close', () => {
-                if (this.connection === connection) {
-                    this.connection = null;
-                }
-                reject(new SSHError('No response from server', 'ETIMEDOUT'));
-            });
-            connection.connect(config);
-        });
-        return this;
-    }
-    isConnected() {
-        return this.connection != null;
-    }
-    async requestShell(options) {
-        const connection = this.getConnection();
-        return new Promise((resolve, reject) => {
-            connection.on('error', reject);
-            const callback = (err, res) => {
-                connection.removeListener('error', reject);
-                if (err) {
-                    reject(err);
-                }
-                else {
-                    resolve(res);
-                }
-            };
-            if (options == null) {
-                connection.shell(callback);
-            }
-            else {
-                connection.shell(options, callback);
-            }
-        });
-    }
-    async withShell(callback, options) {
-        external_assert_(typeof callback === 'function', 'callback must be a valid function');
-        const shell = await this.requestShell(options);
-        try {
-            await callback(shell);
-        }
-        finally {
-            shell.destroy();
-        }
-    }
-    async requestSFTP() {
-        const connection = this.getConnection();
-        return new Promise((resolve, reject) => {
-            connection.on('error', reject);
-            connection.sftp((err, res) => {
-                connection.removeListener('error', reject);
-                if (err) {
-                    reject(err);
-                }
-                else {
-                    resolve(res);
-                }
-            });
-        });
-    }
-    async withSFTP(callback) {
-        external_assert_(typeof callback === 'function', 'callback must be a valid function');
-        const sftp = await this.requestSFTP();
-        try {
-            await callback(sftp);
-        }
-        finally {
-            sftp.end();
-        }
-    }
-    async execCommand(givenCommand, options = {}) {
-        external_assert_(typeof givenCommand === 'string', 'command must be a valid string');
-        external_assert_(options != null && typeof options === 'object', 'options must be a valid object');
-        external_assert_(options.cwd == null || typeof options.cwd === 'string', 'options.cwd must be a valid string');
-        external_assert_(options.stdin == null || typeof options.stdin === 'string' || is_stream.readable(options.stdin), 'options.stdin must be a valid string or readable stream');
-        external_assert_(options.execOptions == null || typeof options.execOptions === 'object', 'options.execOptions must be a valid object');
-        external_assert_(options.encoding == null || typeof options.encoding === 'string', 'options.encoding must be a valid string');
-        external_assert_(options.onChannel == null || typeof options.onChannel === 'function', 'options.onChannel must be a valid function');
-        external_assert_(options.onStdout == null || typeof options.onStdout === 'function', 'options.onStdout must be a valid function');
-        external_assert_(options.onStderr == null || typeof options.onStderr === 'function', 'options.onStderr must be a valid function');
-        external_assert_(options.noTrim == null || typeof options.noTrim === 'boolean', 'options.noTrim must be a boolean');
-        let command = givenCommand;
-        if (options.cwd) {
-            command = `cd ${shell_escape([options.cwd])} ; ${command}`;
-        }
-        const connection = this.getConnection();
-        const output = { stdout: [], stderr: [] };
-        return new Promise((resolve, reject) => {
-            connection.on('error', reject);
-            connection.exec(command, options.execOptions != null ? options.execOptions : {}, (err, channel) => {
-                connection.removeListener('error', reject);
-                if (err) {
-                    reject(err);
-                    return;
-                }
-                if (options.onChannel) {
-                    options.onChannel(channel);
-                }
-                channel.on('data', (chunk) => {
-                    if (options.onStdout)
-                        options.onStdout(chunk);
-                    output.stdout.push(chunk.toString(options.encoding));
-                });
-                channel.stderr.on('data', (chunk) => {
-                    if (options.onStderr)
-                        options.onStderr(chunk);
-                    output.stderr.push(chunk.toString(options.encoding));
-                });
-                if (options.stdin != null) {
-                    if (is_stream.readable(options.stdin)) {
-                        options.stdin.pipe(channel, {
-                            end: true,
-                        });
-                    }
-                    else {
-                        channel.write(options.stdin);
-                        channel.end();
-                    }
-                }
-                else {
-                    channel.end();
-                }
-                let code = null;
-                let signal = null;
-                channel.on('exit', (code_, signal_) => {
-                    code = code_ !== null && code_ !== void 0 ? code_ : null;
-                    signal = signal_ !== null && signal_ !== void 0 ? signal_ : null;
-                });
-                channel.on('close', () => {
-                    let stdout = output.stdout.join('');
-                    let stderr = output.stderr.join('');
-                    if (options.noTrim !== true) {
-                        stdout = stdout.trim();
-                        stderr = stderr.trim();
-                    }
-                    resolve({
-                        code: code != null ? code : null,
-                        signal: signal != null ? signal : null,
-                        stdout,
-                        stderr,
-                    });
-                });
-            });
-        });
-    }
-    async exec(command, parameters, options = {}) {
-        external_assert_(typeof command === 'string', 'command must be a valid string');
-        external_assert_(Array.isArray(parameters), 'parameters must be a valid array');
-        external_assert_(options != null && typeof options === 'object', 'options must be a valid object');
-        external_assert_(options.stream == null || ['both', 'stdout', 'stderr'].includes(options.stream), 'options.stream must be one of both, stdout, stderr');
-        for (let i = 0, { length } = parameters; i < length; i += 1) {
-            external_assert_(typeof parameters[i] === 'string', `parameters[${i}] must be a valid string`);
-        }
-        const completeCommand = `${command}${parameters.length > 0 ? ` ${shell_escape(parameters)}` : ''}`;
-        const response = await this.execCommand(completeCommand, options);
-        if (options.stream == null || options.stream === 'stdout') {
-            if (response.stderr) {
-                throw new Error(response.stderr);
-            }
-            return response.stdout;
-        }
-        if (options.stream === 'stderr') {
-            return response.stderr;
-        }
-        return response;
-    }
-    async mkdir(path, method = 'sftp', givenSftp = null) {
-        external_assert_(typeof path === 'string', 'path must be a valid string');
-        external_assert_(typeof method === 'string' && (method === 'sftp' || method === 'exec'), 'method must be either sftp or exec');
-        external_assert_(givenSftp == null || typeof givenSftp === 'object', 'sftp must be a valid object');
-        if (method === 'exec') {
-            await this.exec('mkdir', ['-p', unixifyPath(path)]);
-            return;
-        }
-        const sftp = givenSftp || (await this.requestSFTP());
-        const makeSftpDirectory = async (retry) => makeDirectoryWithSftp(unixifyPath(path), sftp).catch(async (error) => {
-            if (!retry || error == null || (error.message !== 'No such file' && error.code !== 'ENOENT')) {
-                throw error;
-            }
-            await this.mkdir(external_path_.dirname(path), 'sftp', sftp);
-            await makeSftpDirectory(false);
-        });
-        try {
-            await makeSftpDirectory(true);
-        }
-        finally {
-            if (!givenSftp) {
-                sftp.end();
-            }
-        }
-    }
-    async getFile(localFile, remoteFile, givenSftp = null, transferOptions = null) {
-        external_assert_(typeof localFile === 'string', 'localFile must be a valid string');
-        external_assert_(typeof remoteFile === 'string', 'remoteFile must be a valid string');
-        external_assert_(givenSftp == null || typeof givenSftp === 'object', 'sftp must be a valid object');
-        external_assert_(transferOptions == null || typeof transferOptions === 'object', 'transferOptions must be a valid object');
-        const sftp = givenSftp || (await this.requestSFTP());
-        try {
-            await new Promise((resolve, reject) => {
-                sftp.fastGet(unixifyPath(remoteFile), localFile, transferOptions || {}, (err) => {
-                    if (err) {
-                        reject(err);
-                    }
-                    else {
-                        resolve();
-                    }
-                });
-            });
-        }
-        finally {
-            if (!givenSftp) {
-                sftp.end();
-            }
-        }
-    }
-    async putFile(localFile, remoteFile, givenSftp = null, transferOptions = null) {
-        external_assert_(typeof localFile === 'string', 'localFile must be a valid string');
-        external_assert_(typeof remoteFile === 'string', 'remoteFile must be a valid string');
-        external_assert_(givenSftp == null || typeof givenSftp === 'object', 'sftp must be a valid object');
-        external_assert_(transferOptions == null || typeof transferOptions === 'object', 'transferOptions must be a valid object');
-        external_assert_(await new Promise((resolve) => {
-            external_fs_.access(localFile, external_fs_.constants.R_OK, (err) => {
-                resolve(err === null);
-            });
-        }), `localFile does not exist at ${localFile}`);
-        const sftp = givenSftp || (await this.requestSFTP());
-        const putFile = (retry) => {
-            return new Promise((resolve, reject) => {
-                sftp.fastPut(localFile, unixifyPath(remoteFile), transferOptions || {}, (err) => {
-                    if (err == null) {
-                        resolve();
-                        return;
-                    }
-                    if (err.message === 'No such file' && retry) {
-                        resolve(this.mkdir(external_path_.dirname(remoteFile), 'sftp', sftp).then(() => putFile(false)));
-                    }
-                    else {
-                        reject(err);
-                    }
-                });
-            });
-        };
-        try {
-            await putFile(true);
-        }
-        finally {
-            if (!givenSftp) {
-                sftp.end();
-            }
-        }
-    }
-    async putFiles(files, { concurrency = DEFAULT_CONCURRENCY, sftp: givenSftp = null, transferOptions = {} } = {}) {
-        external_assert_(Array.isArray(files), 'files must be an array');
-        for (let i = 0, { length } = files; i < length; i += 1) {
-            const file = files[i];
-            external_assert_(file, 'files items must be valid objects');
-            external_assert_(file.local && typeof file.local === 'string', `files[${i}].local must be a string`);
-            external_assert_(file.remote && typeof file.remote === 'string', `files[${i}].remote must be a string`);
-        }
-        const transferred = [];
-        const sftp = givenSftp || (await this.requestSFTP());
-        const queue = new PromiseQueue({ concurrency });
-        try {
-            await new Promise((resolve, reject) => {
-                files.forEach((file) => {
-                    queue
-                        .add(async () => {
-                        await this.putFile(file.local, file.remote, sftp, transferOptions);
-                        transferred.push(file);
-                    })
-                        .catch(reject);
-                });
-                queue.waitTillIdle().then(resolve);
-            });
-        }
-        catch (error) {
-            if (error != null) {
-                error.transferred = transferred;
-            }
-            throw error;
-        }
-        finally {
-            if (!givenSftp) {
-                sftp.end();
-            }
-        }
-    }
-    async putDirectory(localDirectory, remoteDirectory, { concurrency = DEFAULT_CONCURRENCY, sftp: givenSftp = null, transferOptions = {}, recursive = true, tick = DEFAULT_TICK, validate = DEFAULT_VALIDATE, } = {}) {
-        external_assert_(typeof localDirectory === 'string' && localDirectory, 'localDirectory must be a string');
-        external_assert_(typeof remoteDirectory === 'string' && remoteDirectory, 'remoteDirectory must be a string');
-        const localDirectoryStat = await new Promise((resolve) => {
-            external_fs_.stat(localDirectory, (err, stat) => {
-                resolve(stat || null);
-            });
-        });
-        external_assert_(localDirectoryStat != null, `localDirectory does not exist at ${localDirectory}`);
-        external_assert_(localDirectoryStat.isDirectory(), `localDirectory is not a directory at ${localDirectory}`);
-        const sftp = givenSftp || (await this.requestSFTP());
-        const scanned = await esm(localDirectory, {
-            recursive,
-            validate,
-        });
-        const files = scanned.files.map((item) => external_path_.relative(localDirectory, item));
-        const directories = scanned.directories.map((item) => external_path_.relative(localDirectory, item));
-        // Sort shortest to longest
-        directories.sort((a, b) => a.length - b.length);
-        let failed = false;
-        try {
-            // Do the directories first.
-            await new Promise((resolve, reject) => {
-                const queue = new PromiseQueue({ concurrency });
-                directories.forEach((directory) => {
-                    queue
-                        .add(async () => {
-                        await this.mkdir(external_path_.join(remoteDirectory, directory), 'sftp', sftp);
-                    })
-                        .catch(reject);
-                });
-                resolve(queue.waitTillIdle());
-            });
-            // and now the files
-            await new Promise((resolve, reject) => {
-                const queue = new PromiseQueue({ concurrency });
-                files.forEach((file) => {
-                    queue
-                        .add(async () => {
-                        const localFile = external_path_.join(localDirectory, file);
-                        const remoteFile = external_path_.join(remoteDirectory, file);
-                        try {
-                            await this.putFile(localFile, remoteFile, sftp, transferOptions);
-                            tick(localFile, remoteFile, null);
-                        }
-                        catch (_) {
-                            failed = true;
-                            tick(localFile, remoteFile, _);
-                        }
-                    })
-                        .catch(reject);
-                });
-                resolve(queue.waitTillIdle());
-            });
-        }
-        finally {
-            if (!givenSftp) {
-                sftp.end();
-            }
-        }
-        return !failed;
-    }
-    async getDirectory(localDirectory, remoteDirectory, { concurrency = DEFAULT_CONCURRENCY, sftp: givenSftp = null, transferOptions = {}, recursive = true, tick = DEFAULT_TICK, validate = DEFAULT_VALIDATE, } = {}) {
-        external_assert_(typeof localDirectory === 'string' && localDirectory, 'localDirectory must be a string');
-        external_assert_(typeof remoteDirectory === 'string' && remoteDirectory, 'remoteDirectory must be a string');
-        const localDirectoryStat = await new Promise((resolve) => {
-            external_fs_.stat(localDirectory, (err, stat) => {
-                resolve(stat || null);
-            });
-        });
-        external_assert_(localDirectoryStat != null, `localDirectory does not exist at ${localDirectory}`);
-        external_assert_(localDirectoryStat.isDirectory(), `localDirectory is not a directory at ${localDirectory}`);
-        const sftp = givenSftp || (await this.requestSFTP());
-        const scanned = await esm(remoteDirectory, {
-            recursive,
-            validate,
-            concurrency,
-            fileSystem: {
-                basename(path) {
-                    return external_path_.posix.basename(path);
-                },
-                join(pathA, pathB) {
-                    return external_path_.posix.join(pathA, pathB);
-                },
-                readdir(path) {
-                    return new Promise((resolve, reject) => {
-                        sftp.readdir(path, (err, res) => {
-                            if (err) {
-                                reject(err);
-                            }
-                            else {
-                                resolve(res.map((item) => item.filename));
-                            }
-                        });
-                    });
-                },
-                stat(path) {
-                    return new Promise((resolve, reject) => {
-                        sftp.stat(path, (err, res) => {
-                            if (err) {
-                                reject(err);
-                            }
-                            else {
-                                // eslint-disable-next-line @typescript-eslint/no-explicit-any
-                                resolve(res);
-                            }
-                        });
-                    });
-                },
-            },
-        });
-        const files = scanned.files.map((item) => external_path_.relative(remoteDirectory, item));
-        const directories = scanned.directories.map((item) => external_path_.relative(remoteDirectory, item));
-        // Sort shortest to longest
-        directories.sort((a, b) => a.length - b.length);
-        let failed = false;
-        try {
-            // Do the directories first.
-            await new Promise((resolve, reject) => {
-                const queue = new PromiseQueue({ concurrency });
-                directories.forEach((directory) => {
-                    queue
-                        .add(async () => {
-                        await make_dir(external_path_.join(localDirectory, directory));
-                    })
-                        .catch(reject);
-                });
-                resolve(queue.waitTillIdle());
-            });
-            // and now the files
-            await new Promise((resolve, reject) => {
-                const queue = new PromiseQueue({ concurrency });
-                files.forEach((file) => {
-                    queue
-                        .add(async () => {
-                        const localFile = external_path_.join(localDirectory, file);
-                        const remoteFile = external_path_.join(remoteDirectory, file);
-                        try {
-                            await this.getFile(localFile, remoteFile, sftp, transferOptions);
-                            tick(localFile, remoteFile, null);
-                        }
-                        catch (_) {
-                            failed = true;
-                            tick(localFile, remoteFile, _);
-                        }
-                    })
-                        .catch(reject);
-                });
-                resolve(queue.waitTillIdle());
-            });
-        }
-        finally {
-            if (!givenSftp) {
-                sftp.end();
-            }
-        }
-        return !failed;
-    }
-    forwardIn(remoteAddr, remotePort, onConnection) {
-        const connection = this.getConnection();
-        return new Promise((resolve, reject) => {
-            connection.forwardIn(remoteAddr, remotePort, (error, port) => {
-                if (error) {
-                    reject(error);
-                    return;
-                }
-                const handler = (details, acceptConnection, rejectConnection) => {
-                    if (details.destIP === remoteAddr && details.destPort === port) {
-                        onConnection === null || onConnection === void 0 ? void 0 : onConnection(details, acceptConnection, rejectConnection);
-                    }
-                };
-                if (onConnection) {
-                    connection.on('tcp connection', handler);
-                }
-                const dispose = () => {
-                    return new Promise((_resolve, _reject) => {
-                        connection.off('tcp connection', handler);
-                        connection.unforwardIn(remoteAddr, port, (_error) => {
-                            if (_error) {
-                                _reject(error);
-                            }
-                            _resolve();
-                        });
-                    });
-                };
-                resolve({ port, dispose });
-            });
-        });
-    }
-    forwardOut(srcIP, srcPort, dstIP, dstPort) {
-        const connection = this.getConnection();
-        return new Promise((resolve, reject) => {
-            connection.forwardOut(srcIP, srcPort, dstIP, dstPort, (error, channel) => {
-                if (error) {
-                    reject(error);
-                    return;
-                }
-                resolve(channel);
-            });
-        });
-    }
-    forwardInStreamLocal(socketPath, onConnection) {
-        const connection = this.getConnection();
-        return new Promise((resolve, reject) => {
-            connection.openssh_forwardInStreamLocal(socketPath, (error) => {
-                if (error) {
-                    reject(error);
-                    return;
-                }
-                const handler = (details, acceptConnection, rejectConnection) => {
-                    if (details.socketPath === socketPath) {
-                        onConnection === null || onConnection === void 0 ? void 0 : onConnection(details, acceptConnection, rejectConnection);
-                    }
-                };
-                if (onConnection) {
-                    connection.on('unix connection', handler);
-                }
-                const dispose = () => {
-                    return new Promise((_resolve, _reject) => {
-                        connection.off('unix connection', handler);
-                        connection.openssh_unforwardInStreamLocal(socketPath, (_error) => {
-                            if (_error) {
-                                _reject(_error);
-                            }
-                            _resolve();
-                        });
-                    });
-                };
-                resolve({ dispose });
-            });
-        });
-    }
-    forwardOutStreamLocal(socketPath) {
-        const connection = this.getConnection();
-        return new Promise((resolve, reject) => {
-            connection.openssh_forwardOutStreamLocal(socketPath, (error, channel) => {
-                if (error) {
-                    reject(error);
-                    return;
-                }
-                resolve(channel);
-            });
-        });
-    }
-    dispose() {
-        if (this.connection) {
-            this.connection.end();
-            this.connection = null;
-        }
-    }
-}
-
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
-;// CONCATENATED MODULE: ./src/remote/bootstrap.ts
-// Every step's script travels on the channel's stdin, never on a command line: `ps` shows the
-// arguments of every process to every local user of the server, and the scripts hold the
-// user's own pre-restart and post-deploy. The command line is a fixed, short bootstrap; the
-// channel carries the script's bytes, then the step's own stdin (the .env text, the source's
-// tar stream, the lock's open end), which reaches the script unchanged.
-
-
-/** The exit code of a bootstrap that could not read the whole script: nothing of it ran. */
-const BOOTSTRAP_FAILED = 125;
-/**
- * Reads exactly $1 bytes into a file only its owner can read (mktemp makes it 0600), runs it
- * with the rest of stdin as its stdin, and removes it however the step ends. dd's fullblock
- * asks read() for no more than the bytes still missing, so nothing past the script is consumed
- * (a buffered reader such as head -c may take the step's data with it).
- */
-const BOOTSTRAP = [
-    `f=$(mktemp) || exit ${BOOTSTRAP_FAILED}`,
-    // No single quote in here: the line stays one plain single-quoted word.
-    'trap "rm -f -- \\"$f\\"" EXIT',
-    // timeout(1) signals the whole process group: leave through the EXIT trap.
-    'trap "exit 129" HUP; trap "exit 130" INT; trap "exit 143" TERM',
-    'dd bs="$1" count=1 iflag=fullblock of="$f" 2>/dev/null',
-    `[ "$(wc -c <"$f")" -eq "$1" ] || { echo "the script of the step did not arrive whole" >&2; exit ${BOOTSTRAP_FAILED}; }`,
-    'sh "$f"'
-].join('; ');
-/** The script as sent: never empty (dd takes no block of 0 bytes), ending with a line break. */
-function scriptBytes(command) {
-    return Buffer.from(`${command.text}\n`);
-}
-/**
- * The command line of a step: the bootstrap, told the script's length, under `timeout` (which
- * ends the step on the server too), through `sudo -n` for a privileged step.
- */
-function bootstrapCommand(length, timeoutSeconds, sudo) {
-    const body = shell_sh `timeout -k 5 ${timeoutSeconds} sh -c ${BOOTSTRAP} sh ${length}`;
-    return sudo ? shell_sh `sudo -n -- ${body}` : body;
-}
-/** The channel's stdin: the script, then the step's own stdin, byte for byte; open as long as it is. */
-function stdinWithScript(script, stdin) {
-    const channel = new external_node_stream_.PassThrough();
-    channel.write(script);
-    if (stdin === undefined)
-        channel.end();
-    else if (typeof stdin === 'string')
-        channel.end(Buffer.from(stdin));
-    else
-        stdin.pipe(channel);
-    return channel;
-}
-
-;// CONCATENATED MODULE: ./src/grammar/fingerprint.ts
-// The fingerprint input: SHA256:... host key fingerprints as `ssh-keygen -lf` prints them, bare
-// or written for one host (`host=SHA256:...`, `host:port=...`, `[v6addr]:port=...`). Tokenised
-// here; the connection reader checks the host part, and the host key check (remote/hostkey.ts)
-// looks a host's pins up with fingerprintsFor.
-const SHA256 = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
-/** A token meant as a fingerprint, valid or not (anything else is another ssh-keygen -lf column). */
-const FINGERPRINT_LIKE = /^(?:SHA\d*|MD5):/i;
-const strip = (fingerprint) => fingerprint.replace(/=$/, '');
-function parseFingerprints(text) {
-    const result = { bare: [], forHost: [] };
-    for (const token of text.split(/[\s,]+/).filter((t) => t !== '')) {
-        const problem = readToken(token, result);
-        if (problem)
-            return { ...result, problem };
-    }
-    if (text.trim() !== '' && result.bare.length + result.forHost.length === 0) {
-        result.problem = 'holds no SHA256:... fingerprint (as `ssh-keygen -lf` prints)';
-    }
-    return result;
-}
-/** Adds one token to the result; returns what is wrong with it, if anything. */
-function readToken(token, result) {
-    if (SHA256.test(token)) {
-        result.bare.push(strip(token));
-        return undefined;
-    }
-    if (FINGERPRINT_LIKE.test(token)) {
-        return `'${token}' is not a SHA256:... fingerprint as ssh-keygen -lf prints`;
-    }
-    // A host name or address has no `=`; `host=` alone is `host= SHA256:...` written with a space.
-    const equals = token.indexOf('=');
-    const value = token.slice(equals + 1);
-    if (equals >= 0 && (value === '' || FINGERPRINT_LIKE.test(value))) {
-        if (!SHA256.test(value)) {
-            return `'${token}' is not host=SHA256:... (one word, the fingerprint as ssh-keygen -lf prints it)`;
-        }
-        result.forHost.push({ host: token.slice(0, equals), fingerprint: strip(value) });
-    }
-    // Anything else is another column of ssh-keygen -lf: bits, the host ([host]:2222, ::1) or
-    // comment, (TYPE).
-    return undefined;
-}
-/** Whether a host fingerprint is written for this host on this port (names without case). */
-function pinsHost(pin, host, port) {
-    return pin.name.toLowerCase() === host.toLowerCase() && (pin.port ?? port) === port;
-}
-/** The fingerprints written for this host on this port. */
-function fingerprintsFor(pins, host, port) {
-    return pins.filter((pin) => pinsHost(pin, host, port)).map((pin) => pin.fingerprint);
-}
-
-;// CONCATENATED MODULE: ./src/grammar/known-hosts.ts
-// The known_hosts format, as ssh-keyscan prints it and ssh reads it. The text is split and
-// tokenised here only: the known-hosts input is validated with it, and the host key check
-// (remote/hostkey.ts) looks the host up in the same entries.
-
-const KEY_TYPES = new Set([
-    'ssh-ed25519',
-    'ssh-rsa',
-    'ecdsa-sha2-nistp256',
-    'ecdsa-sha2-nistp384',
-    'ecdsa-sha2-nistp521',
-    'sk-ssh-ed25519@openssh.com',
-    'sk-ecdsa-sha2-nistp256@openssh.com',
-    'ssh-dss'
-]);
-function isMarker(word) {
-    return word === '' || word === '@revoked' || word === '@cert-authority';
-}
-function parseKnownHosts(text) {
-    const lines = text
-        .replace(/\r\n?/g, '\n')
-        .split('\n')
-        // Numbered before comments and blank lines are left out: the message names the line as pasted.
-        .map((l, index) => ({ entry: l.trim(), line: index + 1 }))
-        .filter(({ entry }) => entry !== '' && !entry.startsWith('#'));
-    const entries = [];
-    let problem;
-    for (const { entry, line } of lines) {
-        const fields = entry.split(/\s+/);
-        const marker = fields[0].startsWith('@') ? (fields.shift() ?? '') : '';
-        const [hosts, type, base64] = fields;
-        if (!type || !KEY_TYPES.has(type) || !base64 || !/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) {
-            problem ??= `line ${line} is not a known_hosts line ("host key-type base64-key", as ssh-keyscan prints)`;
-            continue;
-        }
-        // ssh skips a line with a marker it does not know: it pins nothing, and revokes nothing.
-        if (isMarker(marker))
-            entries.push({ marker, hosts, type, base64, line });
-    }
-    return { text: lines.map(({ entry }) => entry).join('\n'), entries, problem };
-}
-/** Matches one known_hosts host pattern (wildcards * and ?) against a name. */
-function matchesPattern(pattern, name) {
-    const regex = new RegExp('^' +
-        pattern
-            .split('')
-            .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
-            .join('') +
-        '$', 'i');
-    return regex.test(name);
-}
-/** The names a known_hosts line may use for a host: `name` on port 22, `[name]:port` otherwise. */
-function lookupName(host, port) {
-    return port === 22 ? host : `[${host}]:${port}`;
-}
-function hostFieldMatches(field, host, port) {
-    const name = lookupName(host, port);
-    if (field.startsWith('|1|')) {
-        const [, , salt, hash] = field.split('|');
-        if (!salt || !hash)
-            return false;
-        // ssh hashes the name in lower case, as it looks it up.
-        const digest = (0,external_node_crypto_.createHmac)('sha1', Buffer.from(salt, 'base64'))
-            .update(name.toLowerCase())
-            .digest('base64');
-        return digest === hash;
-    }
-    let matched = false;
-    for (const pattern of field.split(',')) {
-        if (pattern.startsWith('!')) {
-            if (matchesPattern(pattern.slice(1), name))
-                return false;
-        }
-        else if (matchesPattern(pattern, name))
-            matched = true;
-    }
-    return matched;
-}
-/** The entries that name this host on this port. */
-function entriesFor(entries, host, port) {
-    return entries.filter((entry) => hostFieldMatches(entry.hosts, host, port));
-}
-
-;// CONCATENATED MODULE: ./src/remote/hostkey.ts
-
-
-
-function describeKey(blob) {
-    const length = blob.length >= 4 ? blob.readUInt32BE(0) : 0;
-    const type = blob.subarray(4, 4 + length).toString('latin1') || 'unknown';
-    const fingerprint = 'SHA256:' + (0,external_node_crypto_.createHash)('sha256').update(blob).digest('base64').replace(/=+$/, '');
-    return { type, fingerprint, base64: blob.toString('base64') };
-}
-/** The known_hosts lines that name this host on this port. */
-function pinsFor(knownHosts, host, port) {
-    const entries = typeof knownHosts === 'string' ? parseKnownHosts(knownHosts).entries : knownHosts;
-    return entriesFor(entries, host, port);
-}
-/**
- * The key types known-hosts pins for a host, in the order given. As ssh does, the connection asks
- * for these first: a server with ed25519, ecdsa and rsa keys would otherwise offer ed25519 and
- * fail against a pinned rsa line.
- */
-function pinnedKeyTypes(knownHosts, host, port) {
-    const types = pinsFor(knownHosts, host, port)
-        .filter((e) => e.marker === '')
-        .map((e) => e.type);
-    return [...new Set(types)];
-}
-/**
- * Checks an offered host key against the pins of this host. The most specific pin decides, so
- * that no other host (a fleet member, the jump host) can offer its own key in this one's name:
- * the known_hosts lines that name the host, else the fingerprints written for it, else the bare
- * fingerprints.
- */
-function verifyHostKey(blob, host, port, pins) {
-    const offered = describeKey(blob);
-    const entries = pinsFor(pins.knownHosts, host, port);
-    const refuse = (reason) => ({ accepted: false, offered, reason });
-    // A revoked key stays refused wherever else it is pinned, as in ssh (whatever the line order).
-    if (entries.some((e) => e.marker === '@revoked' && e.base64 === offered.base64)) {
-        return refuse(`the key is marked @revoked in known-hosts`);
-    }
-    const name = lookupName(host, port);
-    const lines = entries.filter((e) => e.marker === '');
-    const own = fingerprintsFor(pins.hostFingerprints ?? [], host, port);
-    if (lines.length > 0) {
-        if (lines.some((e) => e.type === offered.type && e.base64 === offered.base64)) {
-            return { accepted: true, offered };
-        }
-        const pinnedElsewhere = [...own, ...pins.fingerprints].includes(offered.fingerprint);
-        return refuse(`it does not match the key pinned in known-hosts for ${name} (the host key changed, or this is not the host you meant)` +
-            (pinnedElsewhere ? '; fingerprint pins it, but a known-hosts line for a host wins' : ''));
-    }
-    if (own.length > 0) {
-        return own.includes(offered.fingerprint)
-            ? { accepted: true, offered }
-            : refuse(`it matches none of the fingerprints written for ${name} in fingerprint`);
-    }
-    if (pins.fingerprints.includes(offered.fingerprint))
-        return { accepted: true, offered };
-    return refuse(pins.fingerprints.length > 0
-        ? `it matches none of the pinned fingerprints, and known-hosts has no line for ${name}`
-        : `known-hosts has no line for ${name}`);
-}
-
-;// CONCATENATED MODULE: ./src/remote/connection.ts
-
-
-
-
-/** A failure of the connection or of a remote step, with the stage it happened in. */
-class RemoteError extends Error {
-    stage;
-    output;
-    failure;
-    constructor(stage, message, output = '', 
-    /** set by a failed connection */
-    failure) {
-        super(message);
-        this.stage = stage;
-        this.output = output;
-        this.failure = failure;
-        this.name = 'RemoteError';
-    }
-}
-const SUDO_NEEDS_PASSWORD = /sudo: (a password is required|a terminal is required|no tty present)/;
-/** One SSH connection to one host; every remote command of a deploy goes through `run`. */
-class SshTransport {
-    ssh;
-    settings;
-    label;
-    hops;
-    constructor(ssh, settings, label, hops) {
-        this.ssh = ssh;
-        this.settings = settings;
-        this.label = label;
-        this.hops = hops;
-    }
-    /**
-     * One try at connecting (the jump host first, if any), within `timeoutMs` in all; tries again
-     * are retry.ts's.
-     */
-    static async connect(settings, host, timeoutMs = settings.connectTimeoutMs) {
-        const deadline = Date.now() + timeoutMs;
-        const hops = [];
-        let sock;
-        if (settings.jumpHost) {
-            const jump = await connection_open(settings, settings.jumpHost, settings.jumpHost.username, undefined, deadline, 'jump host ');
-            hops.push(jump);
-            try {
-                sock = await jump.forwardOut('127.0.0.1', 0, host.name, host.port);
-            }
-            catch (error) {
-                jump.dispose();
-                const reason = error.message.replace(/^\(SSH\) Channel open failure:\s*/, '');
-                throw new RemoteError('connect', `the jump host ${settings.jumpHost.name} could not open a connection to ${host.name}:${host.port} (${reason}). ` +
-                    `Check that the jump host reaches that address and port (ssh there and try it), and that its sshd allows forwarding (AllowTcpForwarding).`, '', {
-                    kind: 'forward',
-                    where: `${host.name}:${host.port} through the jump host ${settings.jumpHost.name}`,
-                    cause: `the jump host could not open a connection to it (${reason})`
-                });
-            }
-        }
-        try {
-            const via = settings.jumpHost ? ` (through the jump host ${settings.jumpHost.name})` : '';
-            const ssh = await connection_open(settings, host, settings.username, sock, deadline, '', via);
-            return new SshTransport(ssh, settings, `${settings.username}@${host.name}`, hops);
-        }
-        catch (error) {
-            hops.forEach((h) => h.dispose());
-            throw error;
-        }
-    }
-    async run(command, options = {}) {
-        const timeoutMs = options.timeoutMs ?? this.settings.commandTimeoutMs;
-        const seconds = Math.ceil(timeoutMs / 1000);
-        const privileged = !!options.privileged && this.settings.username !== 'root';
-        // The script goes on stdin, ahead of the step's own: no local user sees it in `ps`.
-        const script = scriptBytes(command);
-        const line = bootstrapCommand(script.length, seconds, privileged);
-        const started = Date.now();
-        let timer;
-        // `timeout` ends the step on the server; this timer guards against a dead link.
-        const guard = new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new RemoteError('timeout', `a step on ${this.label} took longer than ${seconds} s (command-timeout)`)), timeoutMs + 15000);
-        });
-        try {
-            const result = await Promise.race([
-                this.ssh.execCommand(line.text, {
-                    stdin: stdinWithScript(script, options.stdin),
-                    noTrim: true,
-                    onStdout: options.onStdout
-                }),
-                guard
-            ]);
-            const run = {
-                code: result.code ?? 255,
-                stdout: result.stdout,
-                stderr: result.stderr,
-                durationMs: Date.now() - started
-            };
-            if (privileged && run.code !== 0 && SUDO_NEEDS_PASSWORD.test(run.stderr)) {
-                throw new RemoteError('sudo', `sudo on ${this.label} asks for a password. Allow ${this.settings.username} passwordless sudo ` +
-                    `(a line "${this.settings.username} ALL=(ALL) NOPASSWD: ALL" in /etc/sudoers.d/), or connect as root.`, run.stderr);
-            }
-            if (run.code === 124) {
-                throw new RemoteError('timeout', `a step on ${this.label} took longer than ${seconds} s and was stopped (raise command-timeout)`, run.stdout + run.stderr);
-            }
-            return run;
-        }
-        finally {
-            clearTimeout(timer);
-        }
-    }
-    close() {
-        this.ssh.dispose();
-        this.hops.forEach((h) => h.dispose());
-    }
-}
-/**
- * Host key algorithms, strongest first. ssh-rsa (an RSA key signed with SHA-1) and ssh-dss are
- * left out, as in OpenSSH since 8.8: SHA-1 signatures can be forged with chosen-prefix collisions.
- * An RSA host key is still accepted, signed with rsa-sha2-512 or rsa-sha2-256.
- */
-const HOST_KEY_ALGORITHMS = [
-    'ssh-ed25519',
-    'ecdsa-sha2-nistp256',
-    'ecdsa-sha2-nistp384',
-    'ecdsa-sha2-nistp521',
-    'rsa-sha2-512',
-    'rsa-sha2-256'
-];
-/** The key types pinned for the host first, so the server offers a key that can match. */
-function hostKeyAlgorithms(settings, host) {
-    const pinned = pinnedKeyTypes(settings.knownHostEntries, host.name, host.port).flatMap((type) => type === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256'] : [type]);
-    return [...new Set([...pinned, ...HOST_KEY_ALGORITHMS])].filter((a) => HOST_KEY_ALGORITHMS.includes(a));
-}
-async function connection_open(settings, host, username, sock, deadline, what, via = '') {
-    // A forwarded channel through the jump host is connected from the start.
-    const progress = { reached: sock !== undefined, handshaken: false };
-    const ssh = new NodeSSH();
-    const config = {
-        host: host.name,
-        port: host.port,
-        username,
-        sock,
-        // What is left of this try's time (the jump host took the rest); 0 would mean no limit.
-        readyTimeout: Math.max(1, deadline - Date.now()),
-        keepaliveInterval: 15000,
-        keepaliveCountMax: 4,
-        privateKey: settings.privateKey,
-        passphrase: settings.passphrase,
-        password: settings.password,
-        tryKeyboard: false,
-        // The key first, as ssh does: the password is never sent when the key is accepted.
-        authHandler: [
-            ...(settings.privateKey ? ['publickey'] : []),
-            ...(settings.password ? ['password'] : [])
-        ],
-        algorithms: { serverHostKey: hostKeyAlgorithms(settings, host) },
-        hostVerifier: (key) => {
-            progress.verdict = verifyHostKey(key, host.name, host.port, {
-                knownHosts: settings.knownHostEntries,
-                fingerprints: settings.fingerprints,
-                hostFingerprints: settings.hostFingerprints
-            });
-            return settings.insecureSkipHostKeyCheck || progress.verdict.accepted;
-        }
-    };
-    const connecting = ssh.connect(config);
-    // node-ssh makes its ssh2 client before its first await: the stages can be followed from here.
-    ssh.connection
-        ?.once('connect', () => (progress.reached = true))
-        .once('handshake', () => (progress.handshaken = true));
-    try {
-        await connecting;
-        // A step is a few small packets each way: with Nagle's algorithm each waits for the ACK of
-        // the one before, which the server delays (40 ms), so every step took ~90 ms more.
-        ssh.connection?.setNoDelay(true);
-        return ssh;
-    }
-    catch (error) {
-        ssh.dispose();
-        throw explainConnectError(error, settings, host, username, `${what}${host.name}:${host.port}${via}`, progress, via !== '');
-    }
-}
-/** The public half of the private key, as `ssh-keygen -lf` shows it, for the auth error. */
-function clientKeyName(settings) {
-    if (!settings.privateKey)
-        return '';
-    const parsed = lib_default().utils.parseKey(settings.privateKey, settings.passphrase);
-    const key = Array.isArray(parsed) ? parsed[0] : parsed;
-    if (!key || key instanceof Error)
-        return '';
-    const { type, fingerprint } = describeKey(key.getPublicSSH());
-    return ` ${type} ${fingerprint}`;
-}
-/**
- * Names the stage a connection failed in, its kind (which decides a retry), its likely cause and
- * what to do about it.
- */
-// One case per way a connection fails, in the order they can happen: read as a table.
-// eslint-disable-next-line max-lines-per-function
-function explainConnectError(error, settings, host, username, where, progress, via) {
-    const { verdict } = progress;
-    const seconds = settings.connectTimeoutMs / 1000;
-    const fail = (stage, kind, cause, message) => new RemoteError(stage, message, '', { kind, where, cause });
-    if (verdict && !verdict.accepted && !settings.insecureSkipHostKeyCheck) {
-        const { offered } = verdict;
-        const scan = `ssh-keyscan -p ${host.port} ${host.name}`;
-        const file = `/etc/ssh/ssh_host_${offered.type.replace(/^ssh-|-sha2-nistp\d+$/g, '')}_key.pub`;
-        return fail('host-key', 'host-key', `host key ${offered.type} ${offered.fingerprint} refused`, `Host key check failed for ${where}: the server offered ${offered.type} ${offered.fingerprint}, and ${verdict.reason}. ` +
-            `The connection was closed before logging in: no user name, key or password was sent. ` +
-            `If this is the right host, pin its key: run \`${scan}\` ${via ? 'on the jump host' : 'from a trusted network'} and put the line in known-hosts, ` +
-            `or compare with \`ssh-keygen -lf ${file}\` on the server and put the SHA256:... fingerprint in fingerprint.`);
-    }
-    if (['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'EAI_NODATA'].includes(error.code ?? '')) {
-        const again = error.code === 'EAI_AGAIN';
-        return fail('resolve', again ? 'dns-no-answer' : 'no-such-name', again ? 'DNS did not answer (EAI_AGAIN)' : `no such name (${error.code})`, `cannot resolve the host name of ${where} (${error.code}${error.code === 'EAI_AGAIN' ? ': DNS did not answer' : ': no such name'}). ` +
-            `Check its spelling; a name that only a private network knows needs a runner inside that network, or use the IP address.`);
-    }
-    if (error.code === 'ECONNREFUSED') {
-        return fail('connect', 'refused', 'connection refused (ECONNREFUSED)', `connection to ${where} refused: nothing listens on port ${host.port} there. ` +
-            `Is sshd running (systemctl status ssh), and on this port (set port, or host as name:port)?`);
-    }
-    if (error.code === 'EHOSTUNREACH' || error.code === 'ENETUNREACH') {
-        return fail('connect', 'unreachable', `no route to the host (${error.code})`, `${where} is unreachable (${error.code}): no route from the runner to that address. Check the address, and that the network lets the runner in.`);
-    }
-    const timedOut = error.code === 'ETIMEDOUT' ||
-        error.level === 'client-timeout' ||
-        /timed out/i.test(error.message);
-    if (timedOut && !progress.reached) {
-        return fail('connect', 'timeout', `no answer within ${seconds} s (timed out)`, `connecting to ${where} timed out after ${seconds} s: no answer at all. The host is down, the address or port is wrong, ` +
-            `or a firewall drops the runner's packets (allow the runner's addresses to port ${host.port}). Raise timeout if the host is only slow.`);
-    }
-    const closed = error.code === 'ECONNRESET' || /lost before handshake/i.test(error.message);
-    if ((timedOut || closed) && !progress.handshaken) {
-        return fail('connect', timedOut ? 'timeout' : 'reset', timedOut
-            ? `no SSH answer within ${seconds} s (timed out before the SSH handshake)`
-            : error.code === 'ECONNRESET'
-                ? 'connection reset before the SSH handshake (ECONNRESET)'
-                : 'connection closed before the SSH handshake', `${where} accepted the connection but ${timedOut ? `no SSH server answered within ${seconds} s` : 'closed it during the SSH handshake'}. ` +
-            `Is port ${host.port} the port sshd listens on? (A server that refuses the runner's address, e.g. by fail2ban or MaxStartups, also does this.)`);
-    }
-    if (error.level === 'handshake' || /^Handshake failed/.test(error.message)) {
-        const hostKey = /host key/i.test(error.message);
-        return fail('connect', 'handshake', 'the SSH handshake failed', `the SSH handshake with ${where} failed: ${error.message}. ` +
-            (hostKey
-                ? 'The server offers no host key this action accepts (it refuses ssh-rsa and ssh-dss, which sign with SHA-1): ' +
-                    'give the server an ed25519 key (ssh-keygen -A), or update its OpenSSH.'
-                : "The server and the action share no secure algorithm: update the server's OpenSSH."));
-    }
-    if (error.level === 'client-authentication' ||
-        /authentication methods failed/i.test(error.message)) {
-        const credential = settings.privateKey ? `key${clientKeyName(settings)}` : 'password';
-        return fail('auth', 'auth', 'authentication failed', `authentication as ${username} on ${where} failed: the server did not accept the ${credential}. ` +
-            (settings.privateKey
-                ? `Add its public key (\`ssh-keygen -y -f <key file>\` prints it) to ~${username}/.ssh/authorized_keys on the server, or check username.`
-                : `Check username and password, and that the server allows password logins (PasswordAuthentication); a key is safer.`));
-    }
-    if (timedOut) {
-        return fail('connect', 'login-timeout', `no login within ${seconds} s`, `logging in to ${where} took longer than ${seconds} s: the server accepted the host key but did not finish authentication. Raise timeout, or check the server's load.`);
-    }
-    return fail('connect', 'other', error.message, `cannot connect to ${where}: ${error.message}`);
-}
-
-;// CONCATENATED MODULE: ./src/remote/executor.ts
-
-
-
 /** A step that ran and failed: carries its output for the error, the log and the summary. */
 class StepError extends Error {
     step;
@@ -75623,65 +73811,6 @@ class StepError extends Error {
         this.cause = cause;
         this.hint = hint;
         this.name = 'StepError';
-    }
-}
-/**
- * Runs steps on one host, logs them, and adds up the time spent in each phase. It is the one
- * place a step's script is sent, so every step, whatever sent it, holds the steps lock while it
- * and what it started run (server/lock.ts): the deploy lock's holder waits for them.
- */
-class Executor {
-    transport;
-    log;
-    settings;
-    phaseMs = new Map();
-    /** steps sent to the host, each waited for */
-    roundTrips = 0;
-    constructor(transport, log, settings) {
-        this.transport = transport;
-        this.log = log;
-        this.settings = settings;
-    }
-    /** Runs a step; a non-zero exit is a StepError unless `allowFailure`. */
-    async run(step, options = {}) {
-        this.roundTrips++;
-        const sent = () => this.transport.run(holdingStepsLock(this.settings, step.command), {
-            ...options,
-            privileged: step.privileged,
-            step: { id: step.id, title: step.title }
-        });
-        return this.record(step, sent, options.allowFailure);
-    }
-    /**
-     * A step that was sent with another command (the lock's first step): logged, timed and checked
-     * as if it ran alone, in no round trip of its own.
-     */
-    async receive(step, result) {
-        return this.record(step, () => result);
-    }
-    async record(step, sent, allowFailure = false) {
-        return this.log.group(step.title, async () => {
-            const result = await sent().catch((error) => {
-                // The transport knows how long, not what: name the step that ran out of time.
-                if (error instanceof RemoteError && error.stage === 'timeout') {
-                    throw new RemoteError('timeout', `${step.title}: ${error.message}`, error.output);
-                }
-                throw error;
-            });
-            this.phaseMs.set(step.phase, (this.phaseMs.get(step.phase) ?? 0) + result.durationMs);
-            const output = (result.stdout + result.stderr).trim();
-            if (output)
-                this.log.remote(output);
-            this.log.info(`(${step.id}: exit ${result.code}, ${result.durationMs} ms)`);
-            if (result.code !== 0 && !allowFailure)
-                throw new StepError(step, result);
-            return result;
-        });
-    }
-    /** Runs steps in order and stops at the first failure. */
-    async runAll(steps) {
-        for (const step of steps)
-            await this.run(step);
     }
 }
 
@@ -75754,7 +73883,6 @@ function recordedSettings(base64) {
 ;// CONCATENATED MODULE: ./src/flow/notices.ts
 // Every text the run prints besides the steps' own output and the job summary: the notices,
 // warnings and messages, built from what the run learnt (pure). The flow decides when to say them.
-
 
 
 
@@ -76661,10 +74789,17 @@ async function checkPublicUrl(s) {
     return `health-url: ${last}`;
 }
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
 // EXTERNAL MODULE: ./node_modules/picomatch/index.js
 var picomatch = __nccwpck_require__(4006);
 var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
 ;// CONCATENATED MODULE: ./src/remote/archive.ts
+
+
+
 
 
 /**
@@ -76747,6 +74882,1557 @@ function archiveStream(source, exclude) {
     })
         .catch((error) => stream.destroy(error));
     return stream;
+}
+/**
+ * The files the upload sends (the same exclusions), in a fixed order: each path with its kind,
+ * its executable bit and its content, or a link's target. Links are not followed, as tar does not.
+ */
+function sourceDigest(source, exclude) {
+    const excluded = uploadExcluder(exclude);
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    const walk = (dir, relative) => {
+        for (const name of (0,external_node_fs_.readdirSync)(dir).sort()) {
+            const path = relative ? `${relative}/${name}` : name;
+            if (excluded(path))
+                continue;
+            const full = (0,external_node_path_.join)(dir, name);
+            const stat = (0,external_node_fs_.lstatSync)(full);
+            if (stat.isDirectory()) {
+                hash.update(`d ${path}\0`);
+                walk(full, path);
+            }
+            else if (stat.isSymbolicLink())
+                hash.update(`l ${path}\0${(0,external_node_fs_.readlinkSync)(full)}\0`);
+            else if (stat.isFile()) {
+                hash.update(`f ${path} ${stat.mode & 0o111 ? 'x' : '-'} ${stat.size}\0`);
+                hash.update((0,external_node_fs_.readFileSync)(full));
+            }
+        }
+    };
+    walk(source, '');
+    return hash.digest('hex');
+}
+
+// EXTERNAL MODULE: ./node_modules/is-stream/index.js
+var is_stream = __nccwpck_require__(6543);
+// EXTERNAL MODULE: ./node_modules/make-dir/index.js
+var make_dir = __nccwpck_require__(6512);
+;// CONCATENATED MODULE: ./node_modules/sb-promise-queue/lib/esm/index.mjs
+class PromiseQueue {
+    constructor({ concurrency = 1 } = {}) {
+        this.options = { concurrency };
+        this.running = 0;
+        this.queue = [];
+        this.idleCallbacks = [];
+    }
+    clear() {
+        this.queue = [];
+    }
+    onIdle(callback) {
+        this.idleCallbacks.push(callback);
+        return () => {
+            const index = this.idleCallbacks.indexOf(callback);
+            if (index !== -1) {
+                this.idleCallbacks.splice(index, 1);
+            }
+        };
+    }
+    waitTillIdle() {
+        return new Promise((resolve) => {
+            if (this.running === 0) {
+                resolve();
+                return;
+            }
+            const dispose = this.onIdle(() => {
+                dispose();
+                resolve();
+            });
+        });
+    }
+    add(callback) {
+        return new Promise((resolve, reject) => {
+            const runCallback = () => {
+                this.running += 1;
+                try {
+                    Promise.resolve(callback()).then((val) => {
+                        resolve(val);
+                        this.processNext();
+                    }, (err) => {
+                        reject(err);
+                        this.processNext();
+                    });
+                }
+                catch (err) {
+                    reject(err);
+                    this.processNext();
+                }
+            };
+            if (this.running >= this.options.concurrency) {
+                this.queue.push(runCallback);
+            }
+            else {
+                runCallback();
+            }
+        });
+    }
+    // Internal function, don't use
+    processNext() {
+        this.running -= 1;
+        const callback = this.queue.shift();
+        if (callback) {
+            callback();
+        }
+        else if (this.running === 0) {
+            this.idleCallbacks.forEach((item) => item());
+        }
+    }
+}
+
+
+;// CONCATENATED MODULE: ./node_modules/sb-scandir/lib/esm/index.mjs
+/* @flow */
+
+
+
+
+const defaultFilesystem = {
+    join(pathA, pathB) {
+        return external_path_.join(pathA, pathB);
+    },
+    basename(path) {
+        return external_path_.basename(path);
+    },
+    stat(path) {
+        return new Promise((resolve, reject) => {
+            external_fs_.stat(path, (err, res) => {
+                if (err) {
+                    reject(err);
+                }
+                else {
+                    resolve(res);
+                }
+            });
+        });
+    },
+    readdir(path) {
+        return new Promise((resolve, reject) => {
+            external_fs_.readdir(path, (err, res) => {
+                if (err) {
+                    reject(err);
+                }
+                else {
+                    resolve(res);
+                }
+            });
+        });
+    },
+};
+async function scanDirectoryInternal({ path, recursive, validate, result, fileSystem, queue, reject, }) {
+    const itemStat = await fileSystem.stat(path);
+    if (itemStat.isFile()) {
+        result.files.push(path);
+    }
+    else if (itemStat.isDirectory()) {
+        result.directories.push(path);
+    }
+    if (!itemStat.isDirectory() || recursive === 'none') {
+        return;
+    }
+    const contents = await fileSystem.readdir(path);
+    contents.forEach((item) => {
+        const itemPath = fileSystem.join(path, item);
+        if (!validate(itemPath)) {
+            return;
+        }
+        queue
+            .add(() => scanDirectoryInternal({
+            path: itemPath,
+            recursive: recursive === 'shallow' ? 'none' : 'deep',
+            validate,
+            result,
+            fileSystem,
+            queue,
+            reject,
+        }))
+            .catch(reject);
+    });
+}
+async function scanDirectory(path, { recursive = true, validate = null, concurrency = Infinity, fileSystem = defaultFilesystem, } = {}) {
+    external_assert_(path && typeof path === 'string', 'path must be a valid string');
+    external_assert_(typeof recursive === 'boolean', 'options.recursive must be a valid boolean');
+    external_assert_(validate === null || typeof validate === 'function', 'options.validate must be a valid function');
+    external_assert_(typeof concurrency === 'number', 'options.concurrency must be a valid number');
+    external_assert_(fileSystem !== null && typeof fileSystem === 'object', 'options.fileSystem must be a valid object');
+    const queue = new PromiseQueue({
+        concurrency,
+    });
+    const result = { files: [], directories: [] };
+    const mergedFileSystem = { ...defaultFilesystem, ...fileSystem };
+    await new Promise((resolve, reject) => {
+        scanDirectoryInternal({
+            path,
+            recursive: recursive ? 'deep' : 'shallow',
+            validate: validate != null ? validate : (item) => mergedFileSystem.basename(item).slice(0, 1) !== '.',
+            result,
+            fileSystem: mergedFileSystem,
+            queue,
+            reject,
+        })
+            .then(() => queue.waitTillIdle())
+            .then(resolve, reject);
+    });
+    return result;
+}
+/* harmony default export */ const esm = (scanDirectory);
+
+// EXTERNAL MODULE: ./node_modules/shell-escape/shell-escape.js
+var shell_escape = __nccwpck_require__(4646);
+// EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
+var lib = __nccwpck_require__(5472);
+var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
+;// CONCATENATED MODULE: ./node_modules/node-ssh/lib/esm/index.mjs
+
+
+
+
+
+
+
+
+
+const DEFAULT_CONCURRENCY = 1;
+const DEFAULT_VALIDATE = (path) => !external_path_.basename(path).startsWith('.');
+const DEFAULT_TICK = () => {
+    /* No Op */
+};
+class SSHError extends Error {
+    constructor(message, code = null) {
+        super(message);
+        this.code = code;
+    }
+}
+function unixifyPath(path) {
+    if (path.includes('\\')) {
+        return path.split('\\').join('/');
+    }
+    return path;
+}
+async function readFile(filePath) {
+    return new Promise((resolve, reject) => {
+        external_fs_.readFile(filePath, 'utf8', (err, res) => {
+            if (err) {
+                reject(err);
+            }
+            else {
+                resolve(res);
+            }
+        });
+    });
+}
+const SFTP_MKDIR_ERR_CODE_REGEXP = /Error: (E[\S]+): /;
+async function makeDirectoryWithSftp(path, sftp) {
+    let stats = null;
+    try {
+        stats = await new Promise((resolve, reject) => {
+            sftp.stat(path, (err, res) => {
+                if (err) {
+                    reject(err);
+                }
+                else {
+                    resolve(res);
+                }
+            });
+        });
+    }
+    catch (_) {
+        /* No Op */
+    }
+    if (stats) {
+        if (stats.isDirectory()) {
+            // Already exists, nothing to worry about
+            return;
+        }
+        throw new Error('mkdir() failed, target already exists and is not a directory');
+    }
+    try {
+        await new Promise((resolve, reject) => {
+            sftp.mkdir(path, (err) => {
+                if (err) {
+                    reject(err);
+                }
+                else {
+                    resolve();
+                }
+            });
+        });
+    }
+    catch (err) {
+        if (err != null && typeof err.stack === 'string') {
+            const matches = SFTP_MKDIR_ERR_CODE_REGEXP.exec(err.stack);
+            if (matches != null) {
+                throw new SSHError(err.message, matches[1]);
+            }
+            throw err;
+        }
+    }
+}
+class NodeSSH {
+    constructor() {
+        this.connection = null;
+    }
+    getConnection() {
+        const { connection } = this;
+        if (connection == null) {
+            throw new Error('Not connected to server');
+        }
+        return connection;
+    }
+    async connect(givenConfig) {
+        external_assert_(givenConfig != null && typeof givenConfig === 'object', 'config must be a valid object');
+        const config = { ...givenConfig };
+        external_assert_(config.username != null && typeof config.username === 'string', 'config.username must be a valid string');
+        if (config.host != null) {
+            external_assert_(typeof config.host === 'string', 'config.host must be a valid string');
+        }
+        else if (config.sock != null) {
+            external_assert_(typeof config.sock === 'object', 'config.sock must be a valid object');
+        }
+        else {
+            throw new external_assert_.AssertionError({ message: 'Either config.host or config.sock must be provided' });
+        }
+        if (config.privateKey != null || config.privateKeyPath != null) {
+            if (config.privateKey != null) {
+                external_assert_(typeof config.privateKey === 'string', 'config.privateKey must be a valid string');
+                external_assert_(config.privateKeyPath == null, 'config.privateKeyPath must not be specified when config.privateKey is specified');
+            }
+            else if (config.privateKeyPath != null) {
+                external_assert_(typeof config.privateKeyPath === 'string', 'config.privateKeyPath must be a valid string');
+                external_assert_(config.privateKey == null, 'config.privateKey must not be specified when config.privateKeyPath is specified');
+            }
+            external_assert_(config.passphrase == null || typeof config.passphrase === 'string', 'config.passphrase must be null or a valid string');
+            if (config.privateKeyPath != null) {
+                // Must be an fs path
+                try {
+                    config.privateKey = await readFile(config.privateKeyPath);
+                }
+                catch (err) {
+                    if (err != null && err.code === 'ENOENT') {
+                        throw new external_assert_.AssertionError({ message: 'config.privateKeyPath does not exist at given fs path' });
+                    }
+                    throw err;
+                }
+            }
+        }
+        else if (config.password != null) {
+            external_assert_(typeof config.password === 'string', 'config.password must be a valid string');
+        }
+        if (config.tryKeyboard != null) {
+            external_assert_(typeof config.tryKeyboard === 'boolean', 'config.tryKeyboard must be a valid boolean');
+        }
+        if (config.tryKeyboard) {
+            const { password } = config;
+            if (config.onKeyboardInteractive != null) {
+                external_assert_(typeof config.onKeyboardInteractive === 'function', 'config.onKeyboardInteractive must be a valid function');
+            }
+            else if (password != null) {
+                config.onKeyboardInteractive = (name, instructions, instructionsLang, prompts, finish) => {
+                    if (prompts.length > 0 && prompts[0].prompt.toLowerCase().includes('password')) {
+                        finish([password]);
+                    }
+                };
+            }
+        }
+        const connection = new lib.Client();
+        this.connection = connection;
+        await new Promise((resolve, reject) => {
+            connection.on('error', reject);
+            if (config.onKeyboardInteractive) {
+                connection.on('keyboard-interactive', config.onKeyboardInteractive);
+            }
+            connection.on('ready', () => {
+                connection.removeListener('error', reject);
+                resolve();
+            });
+            connection.on('end', () => {
+                if (this.connection === connection) {
+                    this.connection = null;
+                }
+            });
+            connection.on('close', () => {
+                if (this.connection === connection) {
+                    this.connection = null;
+                }
+                reject(new SSHError('No response from server', 'ETIMEDOUT'));
+            });
+            connection.connect(config);
+        });
+        return this;
+    }
+    isConnected() {
+        return this.connection != null;
+    }
+    async requestShell(options) {
+        const connection = this.getConnection();
+        return new Promise((resolve, reject) => {
+            connection.on('error', reject);
+            const callback = (err, res) => {
+                connection.removeListener('error', reject);
+                if (err) {
+                    reject(err);
+                }
+                else {
+                    resolve(res);
+                }
+            };
+            if (options == null) {
+                connection.shell(callback);
+            }
+            else {
+                connection.shell(options, callback);
+            }
+        });
+    }
+    async withShell(callback, options) {
+        external_assert_(typeof callback === 'function', 'callback must be a valid function');
+        const shell = await this.requestShell(options);
+        try {
+            await callback(shell);
+        }
+        finally {
+            shell.destroy();
+        }
+    }
+    async requestSFTP() {
+        const connection = this.getConnection();
+        return new Promise((resolve, reject) => {
+            connection.on('error', reject);
+            connection.sftp((err, res) => {
+                connection.removeListener('error', reject);
+                if (err) {
+                    reject(err);
+                }
+                else {
+                    resolve(res);
+                }
+            });
+        });
+    }
+    async withSFTP(callback) {
+        external_assert_(typeof callback === 'function', 'callback must be a valid function');
+        const sftp = await this.requestSFTP();
+        try {
+            await callback(sftp);
+        }
+        finally {
+            sftp.end();
+        }
+    }
+    async execCommand(givenCommand, options = {}) {
+        external_assert_(typeof givenCommand === 'string', 'command must be a valid string');
+        external_assert_(options != null && typeof options === 'object', 'options must be a valid object');
+        external_assert_(options.cwd == null || typeof options.cwd === 'string', 'options.cwd must be a valid string');
+        external_assert_(options.stdin == null || typeof options.stdin === 'string' || is_stream.readable(options.stdin), 'options.stdin must be a valid string or readable stream');
+        external_assert_(options.execOptions == null || typeof options.execOptions === 'object', 'options.execOptions must be a valid object');
+        external_assert_(options.encoding == null || typeof options.encoding === 'string', 'options.encoding must be a valid string');
+        external_assert_(options.onChannel == null || typeof options.onChannel === 'function', 'options.onChannel must be a valid function');
+        external_assert_(options.onStdout == null || typeof options.onStdout === 'function', 'options.onStdout must be a valid function');
+        external_assert_(options.onStderr == null || typeof options.onStderr === 'function', 'options.onStderr must be a valid function');
+        external_assert_(options.noTrim == null || typeof options.noTrim === 'boolean', 'options.noTrim must be a boolean');
+        let command = givenCommand;
+        if (options.cwd) {
+            command = `cd ${shell_escape([options.cwd])} ; ${command}`;
+        }
+        const connection = this.getConnection();
+        const output = { stdout: [], stderr: [] };
+        return new Promise((resolve, reject) => {
+            connection.on('error', reject);
+            connection.exec(command, options.execOptions != null ? options.execOptions : {}, (err, channel) => {
+                connection.removeListener('error', reject);
+                if (err) {
+                    reject(err);
+                    return;
+                }
+                if (options.onChannel) {
+                    options.onChannel(channel);
+                }
+                channel.on('data', (chunk) => {
+                    if (options.onStdout)
+                        options.onStdout(chunk);
+                    output.stdout.push(chunk.toString(options.encoding));
+                });
+                channel.stderr.on('data', (chunk) => {
+                    if (options.onStderr)
+                        options.onStderr(chunk);
+                    output.stderr.push(chunk.toString(options.encoding));
+                });
+                if (options.stdin != null) {
+                    if (is_stream.readable(options.stdin)) {
+                        options.stdin.pipe(channel, {
+                            end: true,
+                        });
+                    }
+                    else {
+                        channel.write(options.stdin);
+                        channel.end();
+                    }
+                }
+                else {
+                    channel.end();
+                }
+                let code = null;
+                let signal = null;
+                channel.on('exit', (code_, signal_) => {
+                    code = code_ !== null && code_ !== void 0 ? code_ : null;
+                    signal = signal_ !== null && signal_ !== void 0 ? signal_ : null;
+                });
+                channel.on('close', () => {
+                    let stdout = output.stdout.join('');
+                    let stderr = output.stderr.join('');
+                    if (options.noTrim !== true) {
+                        stdout = stdout.trim();
+                        stderr = stderr.trim();
+                    }
+                    resolve({
+                        code: code != null ? code : null,
+                        signal: signal != null ? signal : null,
+                        stdout,
+                        stderr,
+                    });
+                });
+            });
+        });
+    }
+    async exec(command, parameters, options = {}) {
+        external_assert_(typeof command === 'string', 'command must be a valid string');
+        external_assert_(Array.isArray(parameters), 'parameters must be a valid array');
+        external_assert_(options != null && typeof options === 'object', 'options must be a valid object');
+        external_assert_(options.stream == null || ['both', 'stdout', 'stderr'].includes(options.stream), 'options.stream must be one of both, stdout, stderr');
+        for (let i = 0, { length } = parameters; i < length; i += 1) {
+            external_assert_(typeof parameters[i] === 'string', `parameters[${i}] must be a valid string`);
+        }
+        const completeCommand = `${command}${parameters.length > 0 ? ` ${shell_escape(parameters)}` : ''}`;
+        const response = await this.execCommand(completeCommand, options);
+        if (options.stream == null || options.stream === 'stdout') {
+            if (response.stderr) {
+                throw new Error(response.stderr);
+            }
+            return response.stdout;
+        }
+        if (options.stream === 'stderr') {
+            return response.stderr;
+        }
+        return response;
+    }
+    async mkdir(path, method = 'sftp', givenSftp = null) {
+        external_assert_(typeof path === 'string', 'path must be a valid string');
+        external_assert_(typeof method === 'string' && (method === 'sftp' || method === 'exec'), 'method must be either sftp or exec');
+        external_assert_(givenSftp == null || typeof givenSftp === 'object', 'sftp must be a valid object');
+        if (method === 'exec') {
+            await this.exec('mkdir', ['-p', unixifyPath(path)]);
+            return;
+        }
+        const sftp = givenSftp || (await this.requestSFTP());
+        const makeSftpDirectory = async (retry) => makeDirectoryWithSftp(unixifyPath(path), sftp).catch(async (error) => {
+            if (!retry || error == null || (error.message !== 'No such file' && error.code !== 'ENOENT')) {
+                throw error;
+            }
+            await this.mkdir(external_path_.dirname(path), 'sftp', sftp);
+            await makeSftpDirectory(false);
+        });
+        try {
+            await makeSftpDirectory(true);
+        }
+        finally {
+            if (!givenSftp) {
+                sftp.end();
+            }
+        }
+    }
+    async getFile(localFile, remoteFile, givenSftp = null, transferOptions = null) {
+        external_assert_(typeof localFile === 'string', 'localFile must be a valid string');
+        external_assert_(typeof remoteFile === 'string', 'remoteFile must be a valid string');
+        external_assert_(givenSftp == null || typeof givenSftp === 'object', 'sftp must be a valid object');
+        external_assert_(transferOptions == null || typeof transferOptions === 'object', 'transferOptions must be a valid object');
+        const sftp = givenSftp || (await this.requestSFTP());
+        try {
+            await new Promise((resolve, reject) => {
+                sftp.fastGet(unixifyPath(remoteFile), localFile, transferOptions || {}, (err) => {
+                    if (err) {
+                        reject(err);
+                    }
+                    else {
+                        resolve();
+                    }
+                });
+            });
+        }
+        finally {
+            if (!givenSftp) {
+                sftp.end();
+            }
+        }
+    }
+    async putFile(localFile, remoteFile, givenSftp = null, transferOptions = null) {
+        external_assert_(typeof localFile === 'string', 'localFile must be a valid string');
+        external_assert_(typeof remoteFile === 'string', 'remoteFile must be a valid string');
+        external_assert_(givenSftp == null || typeof givenSftp === 'object', 'sftp must be a valid object');
+        external_assert_(transferOptions == null || typeof transferOptions === 'object', 'transferOptions must be a valid object');
+        external_assert_(await new Promise((resolve) => {
+            external_fs_.access(localFile, external_fs_.constants.R_OK, (err) => {
+                resolve(err === null);
+            });
+        }), `localFile does not exist at ${localFile}`);
+        const sftp = givenSftp || (await this.requestSFTP());
+        const putFile = (retry) => {
+            return new Promise((resolve, reject) => {
+                sftp.fastPut(localFile, unixifyPath(remoteFile), transferOptions || {}, (err) => {
+                    if (err == null) {
+                        resolve();
+                        return;
+                    }
+                    if (err.message === 'No such file' && retry) {
+                        resolve(this.mkdir(external_path_.dirname(remoteFile), 'sftp', sftp).then(() => putFile(false)));
+                    }
+                    else {
+                        reject(err);
+                    }
+                });
+            });
+        };
+        try {
+            await putFile(true);
+        }
+        finally {
+            if (!givenSftp) {
+                sftp.end();
+            }
+        }
+    }
+    async putFiles(files, { concurrency = DEFAULT_CONCURRENCY, sftp: givenSftp = null, transferOptions = {} } = {}) {
+        external_assert_(Array.isArray(files), 'files must be an array');
+        for (let i = 0, { length } = files; i < length; i += 1) {
+            const file = files[i];
+            external_assert_(file, 'files items must be valid objects');
+            external_assert_(file.local && typeof file.local === 'string', `files[${i}].local must be a string`);
+            external_assert_(file.remote && typeof file.remote === 'string', `files[${i}].remote must be a string`);
+        }
+        const transferred = [];
+        const sftp = givenSftp || (await this.requestSFTP());
+        const queue = new PromiseQueue({ concurrency });
+        try {
+            await new Promise((resolve, reject) => {
+                files.forEach((file) => {
+                    queue
+                        .add(async () => {
+                        await this.putFile(file.local, file.remote, sftp, transferOptions);
+                        transferred.push(file);
+                    })
+                        .catch(reject);
+                });
+                queue.waitTillIdle().then(resolve);
+            });
+        }
+        catch (error) {
+            if (error != null) {
+                error.transferred = transferred;
+            }
+            throw error;
+        }
+        finally {
+            if (!givenSftp) {
+                sftp.end();
+            }
+        }
+    }
+    async putDirectory(localDirectory, remoteDirectory, { concurrency = DEFAULT_CONCURRENCY, sftp: givenSftp = null, transferOptions = {}, recursive = true, tick = DEFAULT_TICK, validate = DEFAULT_VALIDATE, } = {}) {
+        external_assert_(typeof localDirectory === 'string' && localDirectory, 'localDirectory must be a string');
+        external_assert_(typeof remoteDirectory === 'string' && remoteDirectory, 'remoteDirectory must be a string');
+        const localDirectoryStat = await new Promise((resolve) => {
+            external_fs_.stat(localDirectory, (err, stat) => {
+                resolve(stat || null);
+            });
+        });
+        external_assert_(localDirectoryStat != null, `localDirectory does not exist at ${localDirectory}`);
+        external_assert_(localDirectoryStat.isDirectory(), `localDirectory is not a directory at ${localDirectory}`);
+        const sftp = givenSftp || (await this.requestSFTP());
+        const scanned = await esm(localDirectory, {
+            recursive,
+            validate,
+        });
+        const files = scanned.files.map((item) => external_path_.relative(localDirectory, item));
+        const directories = scanned.directories.map((item) => external_path_.relative(localDirectory, item));
+        // Sort shortest to longest
+        directories.sort((a, b) => a.length - b.length);
+        let failed = false;
+        try {
+            // Do the directories first.
+            await new Promise((resolve, reject) => {
+                const queue = new PromiseQueue({ concurrency });
+                directories.forEach((directory) => {
+                    queue
+                        .add(async () => {
+                        await this.mkdir(external_path_.join(remoteDirectory, directory), 'sftp', sftp);
+                    })
+                        .catch(reject);
+                });
+                resolve(queue.waitTillIdle());
+            });
+            // and now the files
+            await new Promise((resolve, reject) => {
+                const queue = new PromiseQueue({ concurrency });
+                files.forEach((file) => {
+                    queue
+                        .add(async () => {
+                        const localFile = external_path_.join(localDirectory, file);
+                        const remoteFile = external_path_.join(remoteDirectory, file);
+                        try {
+                            await this.putFile(localFile, remoteFile, sftp, transferOptions);
+                            tick(localFile, remoteFile, null);
+                        }
+                        catch (_) {
+                            failed = true;
+                            tick(localFile, remoteFile, _);
+                        }
+                    })
+                        .catch(reject);
+                });
+                resolve(queue.waitTillIdle());
+            });
+        }
+        finally {
+            if (!givenSftp) {
+                sftp.end();
+            }
+        }
+        return !failed;
+    }
+    async getDirectory(localDirectory, remoteDirectory, { concurrency = DEFAULT_CONCURRENCY, sftp: givenSftp = null, transferOptions = {}, recursive = true, tick = DEFAULT_TICK, validate = DEFAULT_VALIDATE, } = {}) {
+        external_assert_(typeof localDirectory === 'string' && localDirectory, 'localDirectory must be a string');
+        external_assert_(typeof remoteDirectory === 'string' && remoteDirectory, 'remoteDirectory must be a string');
+        const localDirectoryStat = await new Promise((resolve) => {
+            external_fs_.stat(localDirectory, (err, stat) => {
+                resolve(stat || null);
+            });
+        });
+        external_assert_(localDirectoryStat != null, `localDirectory does not exist at ${localDirectory}`);
+        external_assert_(localDirectoryStat.isDirectory(), `localDirectory is not a directory at ${localDirectory}`);
+        const sftp = givenSftp || (await this.requestSFTP());
+        const scanned = await esm(remoteDirectory, {
+            recursive,
+            validate,
+            concurrency,
+            fileSystem: {
+                basename(path) {
+                    return external_path_.posix.basename(path);
+                },
+                join(pathA, pathB) {
+                    return external_path_.posix.join(pathA, pathB);
+                },
+                readdir(path) {
+                    return new Promise((resolve, reject) => {
+                        sftp.readdir(path, (err, res) => {
+                            if (err) {
+                                reject(err);
+                            }
+                            else {
+                                resolve(res.map((item) => item.filename));
+                            }
+                        });
+                    });
+                },
+                stat(path) {
+                    return new Promise((resolve, reject) => {
+                        sftp.stat(path, (err, res) => {
+                            if (err) {
+                                reject(err);
+                            }
+                            else {
+                                // eslint-disable-next-line @typescript-eslint/no-explicit-any
+                                resolve(res);
+                            }
+                        });
+                    });
+                },
+            },
+        });
+        const files = scanned.files.map((item) => external_path_.relative(remoteDirectory, item));
+        const directories = scanned.directories.map((item) => external_path_.relative(remoteDirectory, item));
+        // Sort shortest to longest
+        directories.sort((a, b) => a.length - b.length);
+        let failed = false;
+        try {
+            // Do the directories first.
+            await new Promise((resolve, reject) => {
+                const queue = new PromiseQueue({ concurrency });
+                directories.forEach((directory) => {
+                    queue
+                        .add(async () => {
+                        await make_dir(external_path_.join(localDirectory, directory));
+                    })
+                        .catch(reject);
+                });
+                resolve(queue.waitTillIdle());
+            });
+            // and now the files
+            await new Promise((resolve, reject) => {
+                const queue = new PromiseQueue({ concurrency });
+                files.forEach((file) => {
+                    queue
+                        .add(async () => {
+                        const localFile = external_path_.join(localDirectory, file);
+                        const remoteFile = external_path_.join(remoteDirectory, file);
+                        try {
+                            await this.getFile(localFile, remoteFile, sftp, transferOptions);
+                            tick(localFile, remoteFile, null);
+                        }
+                        catch (_) {
+                            failed = true;
+                            tick(localFile, remoteFile, _);
+                        }
+                    })
+                        .catch(reject);
+                });
+                resolve(queue.waitTillIdle());
+            });
+        }
+        finally {
+            if (!givenSftp) {
+                sftp.end();
+            }
+        }
+        return !failed;
+    }
+    forwardIn(remoteAddr, remotePort, onConnection) {
+        const connection = this.getConnection();
+        return new Promise((resolve, reject) => {
+            connection.forwardIn(remoteAddr, remotePort, (error, port) => {
+                if (error) {
+                    reject(error);
+                    return;
+                }
+                const handler = (details, acceptConnection, rejectConnection) => {
+                    if (details.destIP === remoteAddr && details.destPort === port) {
+                        onConnection === null || onConnection === void 0 ? void 0 : onConnection(details, acceptConnection, rejectConnection);
+                    }
+                };
+                if (onConnection) {
+                    connection.on('tcp connection', handler);
+                }
+                const dispose = () => {
+                    return new Promise((_resolve, _reject) => {
+                        connection.off('tcp connection', handler);
+                        connection.unforwardIn(remoteAddr, port, (_error) => {
+                            if (_error) {
+                                _reject(error);
+                            }
+                            _resolve();
+                        });
+                    });
+                };
+                resolve({ port, dispose });
+            });
+        });
+    }
+    forwardOut(srcIP, srcPort, dstIP, dstPort) {
+        const connection = this.getConnection();
+        return new Promise((resolve, reject) => {
+            connection.forwardOut(srcIP, srcPort, dstIP, dstPort, (error, channel) => {
+                if (error) {
+                    reject(error);
+                    return;
+                }
+                resolve(channel);
+            });
+        });
+    }
+    forwardInStreamLocal(socketPath, onConnection) {
+        const connection = this.getConnection();
+        return new Promise((resolve, reject) => {
+            connection.openssh_forwardInStreamLocal(socketPath, (error) => {
+                if (error) {
+                    reject(error);
+                    return;
+                }
+                const handler = (details, acceptConnection, rejectConnection) => {
+                    if (details.socketPath === socketPath) {
+                        onConnection === null || onConnection === void 0 ? void 0 : onConnection(details, acceptConnection, rejectConnection);
+                    }
+                };
+                if (onConnection) {
+                    connection.on('unix connection', handler);
+                }
+                const dispose = () => {
+                    return new Promise((_resolve, _reject) => {
+                        connection.off('unix connection', handler);
+                        connection.openssh_unforwardInStreamLocal(socketPath, (_error) => {
+                            if (_error) {
+                                _reject(_error);
+                            }
+                            _resolve();
+                        });
+                    });
+                };
+                resolve({ dispose });
+            });
+        });
+    }
+    forwardOutStreamLocal(socketPath) {
+        const connection = this.getConnection();
+        return new Promise((resolve, reject) => {
+            connection.openssh_forwardOutStreamLocal(socketPath, (error, channel) => {
+                if (error) {
+                    reject(error);
+                    return;
+                }
+                resolve(channel);
+            });
+        });
+    }
+    dispose() {
+        if (this.connection) {
+            this.connection.end();
+            this.connection = null;
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/remote/bootstrap.ts
+// Every step's script travels on the channel's stdin, never on a command line: `ps` shows the
+// arguments of every process to every local user of the server, and the scripts hold the
+// user's own pre-restart and post-deploy. The command line is a fixed, short bootstrap; the
+// channel carries the script's bytes, then the step's own stdin (the .env text, the source's
+// tar stream, the lock's open end), which reaches the script unchanged.
+
+
+/** The exit code of a bootstrap that could not read the whole script: nothing of it ran. */
+const BOOTSTRAP_FAILED = 125;
+/**
+ * Reads exactly $1 bytes into a file only its owner can read (mktemp makes it 0600), runs it
+ * with the rest of stdin as its stdin, and removes it however the step ends. dd's fullblock
+ * asks read() for no more than the bytes still missing, so nothing past the script is consumed
+ * (a buffered reader such as head -c may take the step's data with it).
+ */
+const BOOTSTRAP = [
+    `f=$(mktemp) || exit ${BOOTSTRAP_FAILED}`,
+    // No single quote in here: the line stays one plain single-quoted word.
+    'trap "rm -f -- \\"$f\\"" EXIT',
+    // timeout(1) signals the whole process group: leave through the EXIT trap.
+    'trap "exit 129" HUP; trap "exit 130" INT; trap "exit 143" TERM',
+    'dd bs="$1" count=1 iflag=fullblock of="$f" 2>/dev/null',
+    `[ "$(wc -c <"$f")" -eq "$1" ] || { echo "the script of the step did not arrive whole" >&2; exit ${BOOTSTRAP_FAILED}; }`,
+    'sh "$f"'
+].join('; ');
+/** The script as sent: never empty (dd takes no block of 0 bytes), ending with a line break. */
+function scriptBytes(command) {
+    return Buffer.from(`${command.text}\n`);
+}
+/**
+ * The command line of a step: the bootstrap, told the script's length, under `timeout` (which
+ * ends the step on the server too), through `sudo -n` for a privileged step.
+ */
+function bootstrapCommand(length, timeoutSeconds, sudo) {
+    const body = shell_sh `timeout -k 5 ${timeoutSeconds} sh -c ${BOOTSTRAP} sh ${length}`;
+    return sudo ? shell_sh `sudo -n -- ${body}` : body;
+}
+/** The channel's stdin: the script, then the step's own stdin, byte for byte; open as long as it is. */
+function stdinWithScript(script, stdin) {
+    const channel = new external_node_stream_.PassThrough();
+    channel.write(script);
+    if (stdin === undefined)
+        channel.end();
+    else if (typeof stdin === 'string')
+        channel.end(Buffer.from(stdin));
+    else
+        stdin.pipe(channel);
+    return channel;
+}
+
+;// CONCATENATED MODULE: ./src/grammar/fingerprint.ts
+// The fingerprint input: SHA256:... host key fingerprints as `ssh-keygen -lf` prints them, bare
+// or written for one host (`host=SHA256:...`, `host:port=...`, `[v6addr]:port=...`). Tokenised
+// here; the connection reader checks the host part, and the host key check (remote/hostkey.ts)
+// looks a host's pins up with fingerprintsFor.
+const SHA256 = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
+/** A token meant as a fingerprint, valid or not (anything else is another ssh-keygen -lf column). */
+const FINGERPRINT_LIKE = /^(?:SHA\d*|MD5):/i;
+const strip = (fingerprint) => fingerprint.replace(/=$/, '');
+function parseFingerprints(text) {
+    const result = { bare: [], forHost: [] };
+    for (const token of text.split(/[\s,]+/).filter((t) => t !== '')) {
+        const problem = readToken(token, result);
+        if (problem)
+            return { ...result, problem };
+    }
+    if (text.trim() !== '' && result.bare.length + result.forHost.length === 0) {
+        result.problem = 'holds no SHA256:... fingerprint (as `ssh-keygen -lf` prints)';
+    }
+    return result;
+}
+/** Adds one token to the result; returns what is wrong with it, if anything. */
+function readToken(token, result) {
+    if (SHA256.test(token)) {
+        result.bare.push(strip(token));
+        return undefined;
+    }
+    if (FINGERPRINT_LIKE.test(token)) {
+        return `'${token}' is not a SHA256:... fingerprint as ssh-keygen -lf prints`;
+    }
+    // A host name or address has no `=`; `host=` alone is `host= SHA256:...` written with a space.
+    const equals = token.indexOf('=');
+    const value = token.slice(equals + 1);
+    if (equals >= 0 && (value === '' || FINGERPRINT_LIKE.test(value))) {
+        if (!SHA256.test(value)) {
+            return `'${token}' is not host=SHA256:... (one word, the fingerprint as ssh-keygen -lf prints it)`;
+        }
+        result.forHost.push({ host: token.slice(0, equals), fingerprint: strip(value) });
+    }
+    // Anything else is another column of ssh-keygen -lf: bits, the host ([host]:2222, ::1) or
+    // comment, (TYPE).
+    return undefined;
+}
+/** Whether a host fingerprint is written for this host on this port (names without case). */
+function pinsHost(pin, host, port) {
+    return pin.name.toLowerCase() === host.toLowerCase() && (pin.port ?? port) === port;
+}
+/** The fingerprints written for this host on this port. */
+function fingerprintsFor(pins, host, port) {
+    return pins.filter((pin) => pinsHost(pin, host, port)).map((pin) => pin.fingerprint);
+}
+
+;// CONCATENATED MODULE: ./src/grammar/known-hosts.ts
+// The known_hosts format, as ssh-keyscan prints it and ssh reads it. The text is split and
+// tokenised here only: the known-hosts input is validated with it, and the host key check
+// (remote/hostkey.ts) looks the host up in the same entries.
+
+const KEY_TYPES = new Set([
+    'ssh-ed25519',
+    'ssh-rsa',
+    'ecdsa-sha2-nistp256',
+    'ecdsa-sha2-nistp384',
+    'ecdsa-sha2-nistp521',
+    'sk-ssh-ed25519@openssh.com',
+    'sk-ecdsa-sha2-nistp256@openssh.com',
+    'ssh-dss'
+]);
+function isMarker(word) {
+    return word === '' || word === '@revoked' || word === '@cert-authority';
+}
+function parseKnownHosts(text) {
+    const lines = text
+        .replace(/\r\n?/g, '\n')
+        .split('\n')
+        // Numbered before comments and blank lines are left out: the message names the line as pasted.
+        .map((l, index) => ({ entry: l.trim(), line: index + 1 }))
+        .filter(({ entry }) => entry !== '' && !entry.startsWith('#'));
+    const entries = [];
+    let problem;
+    for (const { entry, line } of lines) {
+        const fields = entry.split(/\s+/);
+        const marker = fields[0].startsWith('@') ? (fields.shift() ?? '') : '';
+        const [hosts, type, base64] = fields;
+        if (!type || !KEY_TYPES.has(type) || !base64 || !/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) {
+            problem ??= `line ${line} is not a known_hosts line ("host key-type base64-key", as ssh-keyscan prints)`;
+            continue;
+        }
+        // ssh skips a line with a marker it does not know: it pins nothing, and revokes nothing.
+        if (isMarker(marker))
+            entries.push({ marker, hosts, type, base64, line });
+    }
+    return { text: lines.map(({ entry }) => entry).join('\n'), entries, problem };
+}
+/** Matches one known_hosts host pattern (wildcards * and ?) against a name. */
+function matchesPattern(pattern, name) {
+    const regex = new RegExp('^' +
+        pattern
+            .split('')
+            .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+            .join('') +
+        '$', 'i');
+    return regex.test(name);
+}
+/** The names a known_hosts line may use for a host: `name` on port 22, `[name]:port` otherwise. */
+function lookupName(host, port) {
+    return port === 22 ? host : `[${host}]:${port}`;
+}
+function hostFieldMatches(field, host, port) {
+    const name = lookupName(host, port);
+    if (field.startsWith('|1|')) {
+        const [, , salt, hash] = field.split('|');
+        if (!salt || !hash)
+            return false;
+        // ssh hashes the name in lower case, as it looks it up.
+        const digest = (0,external_node_crypto_.createHmac)('sha1', Buffer.from(salt, 'base64'))
+            .update(name.toLowerCase())
+            .digest('base64');
+        return digest === hash;
+    }
+    let matched = false;
+    for (const pattern of field.split(',')) {
+        if (pattern.startsWith('!')) {
+            if (matchesPattern(pattern.slice(1), name))
+                return false;
+        }
+        else if (matchesPattern(pattern, name))
+            matched = true;
+    }
+    return matched;
+}
+/** The entries that name this host on this port. */
+function entriesFor(entries, host, port) {
+    return entries.filter((entry) => hostFieldMatches(entry.hosts, host, port));
+}
+
+;// CONCATENATED MODULE: ./src/remote/hostkey.ts
+
+
+
+function describeKey(blob) {
+    const length = blob.length >= 4 ? blob.readUInt32BE(0) : 0;
+    const type = blob.subarray(4, 4 + length).toString('latin1') || 'unknown';
+    const fingerprint = 'SHA256:' + (0,external_node_crypto_.createHash)('sha256').update(blob).digest('base64').replace(/=+$/, '');
+    return { type, fingerprint, base64: blob.toString('base64') };
+}
+/** The known_hosts lines that name this host on this port. */
+function pinsFor(knownHosts, host, port) {
+    const entries = typeof knownHosts === 'string' ? parseKnownHosts(knownHosts).entries : knownHosts;
+    return entriesFor(entries, host, port);
+}
+/**
+ * The key types known-hosts pins for a host, in the order given. As ssh does, the connection asks
+ * for these first: a server with ed25519, ecdsa and rsa keys would otherwise offer ed25519 and
+ * fail against a pinned rsa line.
+ */
+function pinnedKeyTypes(knownHosts, host, port) {
+    const types = pinsFor(knownHosts, host, port)
+        .filter((e) => e.marker === '')
+        .map((e) => e.type);
+    return [...new Set(types)];
+}
+/**
+ * Checks an offered host key against the pins of this host. The most specific pin decides, so
+ * that no other host (a fleet member, the jump host) can offer its own key in this one's name:
+ * the known_hosts lines that name the host, else the fingerprints written for it, else the bare
+ * fingerprints.
+ */
+function verifyHostKey(blob, host, port, pins) {
+    const offered = describeKey(blob);
+    const entries = pinsFor(pins.knownHosts, host, port);
+    const refuse = (reason) => ({ accepted: false, offered, reason });
+    // A revoked key stays refused wherever else it is pinned, as in ssh (whatever the line order).
+    if (entries.some((e) => e.marker === '@revoked' && e.base64 === offered.base64)) {
+        return refuse(`the key is marked @revoked in known-hosts`);
+    }
+    const name = lookupName(host, port);
+    const lines = entries.filter((e) => e.marker === '');
+    const own = fingerprintsFor(pins.hostFingerprints ?? [], host, port);
+    if (lines.length > 0) {
+        if (lines.some((e) => e.type === offered.type && e.base64 === offered.base64)) {
+            return { accepted: true, offered };
+        }
+        const pinnedElsewhere = [...own, ...pins.fingerprints].includes(offered.fingerprint);
+        return refuse(`it does not match the key pinned in known-hosts for ${name} (the host key changed, or this is not the host you meant)` +
+            (pinnedElsewhere ? '; fingerprint pins it, but a known-hosts line for a host wins' : ''));
+    }
+    if (own.length > 0) {
+        return own.includes(offered.fingerprint)
+            ? { accepted: true, offered }
+            : refuse(`it matches none of the fingerprints written for ${name} in fingerprint`);
+    }
+    if (pins.fingerprints.includes(offered.fingerprint))
+        return { accepted: true, offered };
+    return refuse(pins.fingerprints.length > 0
+        ? `it matches none of the pinned fingerprints, and known-hosts has no line for ${name}`
+        : `known-hosts has no line for ${name}`);
+}
+
+;// CONCATENATED MODULE: ./src/remote/connection.ts
+
+
+
+
+/** A failure of the connection or of a remote step, with the stage it happened in. */
+class RemoteError extends Error {
+    stage;
+    output;
+    failure;
+    constructor(stage, message, output = '', 
+    /** set by a failed connection */
+    failure) {
+        super(message);
+        this.stage = stage;
+        this.output = output;
+        this.failure = failure;
+        this.name = 'RemoteError';
+    }
+}
+const SUDO_NEEDS_PASSWORD = /sudo: (a password is required|a terminal is required|no tty present)/;
+/** One SSH connection to one host; every remote command of a deploy goes through `run`. */
+class SshTransport {
+    ssh;
+    settings;
+    label;
+    hops;
+    constructor(ssh, settings, label, hops) {
+        this.ssh = ssh;
+        this.settings = settings;
+        this.label = label;
+        this.hops = hops;
+    }
+    /**
+     * One try at connecting (the jump host first, if any), within `timeoutMs` in all; tries again
+     * are retry.ts's.
+     */
+    static async connect(settings, host, timeoutMs = settings.connectTimeoutMs) {
+        const deadline = Date.now() + timeoutMs;
+        const hops = [];
+        let sock;
+        if (settings.jumpHost) {
+            const jump = await connection_open(settings, settings.jumpHost, settings.jumpHost.username, undefined, deadline, 'jump host ');
+            hops.push(jump);
+            try {
+                sock = await jump.forwardOut('127.0.0.1', 0, host.name, host.port);
+            }
+            catch (error) {
+                jump.dispose();
+                const reason = error.message.replace(/^\(SSH\) Channel open failure:\s*/, '');
+                throw new RemoteError('connect', `the jump host ${settings.jumpHost.name} could not open a connection to ${host.name}:${host.port} (${reason}). ` +
+                    `Check that the jump host reaches that address and port (ssh there and try it), and that its sshd allows forwarding (AllowTcpForwarding).`, '', {
+                    kind: 'forward',
+                    where: `${host.name}:${host.port} through the jump host ${settings.jumpHost.name}`,
+                    cause: `the jump host could not open a connection to it (${reason})`
+                });
+            }
+        }
+        try {
+            const via = settings.jumpHost ? ` (through the jump host ${settings.jumpHost.name})` : '';
+            const ssh = await connection_open(settings, host, settings.username, sock, deadline, '', via);
+            return new SshTransport(ssh, settings, `${settings.username}@${host.name}`, hops);
+        }
+        catch (error) {
+            hops.forEach((h) => h.dispose());
+            throw error;
+        }
+    }
+    async run(command, options = {}) {
+        const timeoutMs = options.timeoutMs ?? this.settings.commandTimeoutMs;
+        const seconds = Math.ceil(timeoutMs / 1000);
+        const privileged = !!options.privileged && this.settings.username !== 'root';
+        // The script goes on stdin, ahead of the step's own: no local user sees it in `ps`.
+        const script = scriptBytes(command);
+        const line = bootstrapCommand(script.length, seconds, privileged);
+        const started = Date.now();
+        let timer;
+        // `timeout` ends the step on the server; this timer guards against a dead link.
+        const guard = new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new RemoteError('timeout', `a step on ${this.label} took longer than ${seconds} s (command-timeout)`)), timeoutMs + 15000);
+        });
+        try {
+            const result = await Promise.race([
+                this.ssh.execCommand(line.text, {
+                    stdin: stdinWithScript(script, options.stdin),
+                    noTrim: true,
+                    onStdout: options.onStdout
+                }),
+                guard
+            ]);
+            const run = {
+                code: result.code ?? 255,
+                stdout: result.stdout,
+                stderr: result.stderr,
+                durationMs: Date.now() - started
+            };
+            if (privileged && run.code !== 0 && SUDO_NEEDS_PASSWORD.test(run.stderr)) {
+                throw new RemoteError('sudo', `sudo on ${this.label} asks for a password. Allow ${this.settings.username} passwordless sudo ` +
+                    `(a line "${this.settings.username} ALL=(ALL) NOPASSWD: ALL" in /etc/sudoers.d/), or connect as root.`, run.stderr);
+            }
+            if (run.code === 124) {
+                throw new RemoteError('timeout', `a step on ${this.label} took longer than ${seconds} s and was stopped (raise command-timeout)`, run.stdout + run.stderr);
+            }
+            return run;
+        }
+        finally {
+            clearTimeout(timer);
+        }
+    }
+    close() {
+        this.ssh.dispose();
+        this.hops.forEach((h) => h.dispose());
+    }
+}
+/**
+ * Host key algorithms, strongest first. ssh-rsa (an RSA key signed with SHA-1) and ssh-dss are
+ * left out, as in OpenSSH since 8.8: SHA-1 signatures can be forged with chosen-prefix collisions.
+ * An RSA host key is still accepted, signed with rsa-sha2-512 or rsa-sha2-256.
+ */
+const HOST_KEY_ALGORITHMS = [
+    'ssh-ed25519',
+    'ecdsa-sha2-nistp256',
+    'ecdsa-sha2-nistp384',
+    'ecdsa-sha2-nistp521',
+    'rsa-sha2-512',
+    'rsa-sha2-256'
+];
+/** The key types pinned for the host first, so the server offers a key that can match. */
+function hostKeyAlgorithms(settings, host) {
+    const pinned = pinnedKeyTypes(settings.knownHostEntries, host.name, host.port).flatMap((type) => type === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256'] : [type]);
+    return [...new Set([...pinned, ...HOST_KEY_ALGORITHMS])].filter((a) => HOST_KEY_ALGORITHMS.includes(a));
+}
+async function connection_open(settings, host, username, sock, deadline, what, via = '') {
+    // A forwarded channel through the jump host is connected from the start.
+    const progress = { reached: sock !== undefined, handshaken: false };
+    const ssh = new NodeSSH();
+    const config = {
+        host: host.name,
+        port: host.port,
+        username,
+        sock,
+        // What is left of this try's time (the jump host took the rest); 0 would mean no limit.
+        readyTimeout: Math.max(1, deadline - Date.now()),
+        keepaliveInterval: 15000,
+        keepaliveCountMax: 4,
+        privateKey: settings.privateKey,
+        passphrase: settings.passphrase,
+        password: settings.password,
+        tryKeyboard: false,
+        // The key first, as ssh does: the password is never sent when the key is accepted.
+        authHandler: [
+            ...(settings.privateKey ? ['publickey'] : []),
+            ...(settings.password ? ['password'] : [])
+        ],
+        algorithms: { serverHostKey: hostKeyAlgorithms(settings, host) },
+        hostVerifier: (key) => {
+            progress.verdict = verifyHostKey(key, host.name, host.port, {
+                knownHosts: settings.knownHostEntries,
+                fingerprints: settings.fingerprints,
+                hostFingerprints: settings.hostFingerprints
+            });
+            return settings.insecureSkipHostKeyCheck || progress.verdict.accepted;
+        }
+    };
+    const connecting = ssh.connect(config);
+    // node-ssh makes its ssh2 client before its first await: the stages can be followed from here.
+    ssh.connection
+        ?.once('connect', () => (progress.reached = true))
+        .once('handshake', () => (progress.handshaken = true));
+    try {
+        await connecting;
+        // A step is a few small packets each way: with Nagle's algorithm each waits for the ACK of
+        // the one before, which the server delays (40 ms), so every step took ~90 ms more.
+        ssh.connection?.setNoDelay(true);
+        return ssh;
+    }
+    catch (error) {
+        ssh.dispose();
+        throw explainConnectError(error, settings, host, username, `${what}${host.name}:${host.port}${via}`, progress, via !== '');
+    }
+}
+/** The public half of the private key, as `ssh-keygen -lf` shows it, for the auth error. */
+function clientKeyName(settings) {
+    if (!settings.privateKey)
+        return '';
+    const parsed = lib_default().utils.parseKey(settings.privateKey, settings.passphrase);
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (!key || key instanceof Error)
+        return '';
+    const { type, fingerprint } = describeKey(key.getPublicSSH());
+    return ` ${type} ${fingerprint}`;
+}
+/**
+ * Names the stage a connection failed in, its kind (which decides a retry), its likely cause and
+ * what to do about it.
+ */
+// One case per way a connection fails, in the order they can happen: read as a table.
+// eslint-disable-next-line max-lines-per-function
+function explainConnectError(error, settings, host, username, where, progress, via) {
+    const { verdict } = progress;
+    const seconds = settings.connectTimeoutMs / 1000;
+    const fail = (stage, kind, cause, message) => new RemoteError(stage, message, '', { kind, where, cause });
+    if (verdict && !verdict.accepted && !settings.insecureSkipHostKeyCheck) {
+        const { offered } = verdict;
+        const scan = `ssh-keyscan -p ${host.port} ${host.name}`;
+        const file = `/etc/ssh/ssh_host_${offered.type.replace(/^ssh-|-sha2-nistp\d+$/g, '')}_key.pub`;
+        return fail('host-key', 'host-key', `host key ${offered.type} ${offered.fingerprint} refused`, `Host key check failed for ${where}: the server offered ${offered.type} ${offered.fingerprint}, and ${verdict.reason}. ` +
+            `The connection was closed before logging in: no user name, key or password was sent. ` +
+            `If this is the right host, pin its key: run \`${scan}\` ${via ? 'on the jump host' : 'from a trusted network'} and put the line in known-hosts, ` +
+            `or compare with \`ssh-keygen -lf ${file}\` on the server and put the SHA256:... fingerprint in fingerprint.`);
+    }
+    if (['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'EAI_NODATA'].includes(error.code ?? '')) {
+        const again = error.code === 'EAI_AGAIN';
+        return fail('resolve', again ? 'dns-no-answer' : 'no-such-name', again ? 'DNS did not answer (EAI_AGAIN)' : `no such name (${error.code})`, `cannot resolve the host name of ${where} (${error.code}${error.code === 'EAI_AGAIN' ? ': DNS did not answer' : ': no such name'}). ` +
+            `Check its spelling; a name that only a private network knows needs a runner inside that network, or use the IP address.`);
+    }
+    if (error.code === 'ECONNREFUSED') {
+        return fail('connect', 'refused', 'connection refused (ECONNREFUSED)', `connection to ${where} refused: nothing listens on port ${host.port} there. ` +
+            `Is sshd running (systemctl status ssh), and on this port (set port, or host as name:port)?`);
+    }
+    if (error.code === 'EHOSTUNREACH' || error.code === 'ENETUNREACH') {
+        return fail('connect', 'unreachable', `no route to the host (${error.code})`, `${where} is unreachable (${error.code}): no route from the runner to that address. Check the address, and that the network lets the runner in.`);
+    }
+    const timedOut = error.code === 'ETIMEDOUT' ||
+        error.level === 'client-timeout' ||
+        /timed out/i.test(error.message);
+    if (timedOut && !progress.reached) {
+        return fail('connect', 'timeout', `no answer within ${seconds} s (timed out)`, `connecting to ${where} timed out after ${seconds} s: no answer at all. The host is down, the address or port is wrong, ` +
+            `or a firewall drops the runner's packets (allow the runner's addresses to port ${host.port}). Raise timeout if the host is only slow.`);
+    }
+    const closed = error.code === 'ECONNRESET' || /lost before handshake/i.test(error.message);
+    if ((timedOut || closed) && !progress.handshaken) {
+        return fail('connect', timedOut ? 'timeout' : 'reset', timedOut
+            ? `no SSH answer within ${seconds} s (timed out before the SSH handshake)`
+            : error.code === 'ECONNRESET'
+                ? 'connection reset before the SSH handshake (ECONNRESET)'
+                : 'connection closed before the SSH handshake', `${where} accepted the connection but ${timedOut ? `no SSH server answered within ${seconds} s` : 'closed it during the SSH handshake'}. ` +
+            `Is port ${host.port} the port sshd listens on? (A server that refuses the runner's address, e.g. by fail2ban or MaxStartups, also does this.)`);
+    }
+    if (error.level === 'handshake' || /^Handshake failed/.test(error.message)) {
+        const hostKey = /host key/i.test(error.message);
+        return fail('connect', 'handshake', 'the SSH handshake failed', `the SSH handshake with ${where} failed: ${error.message}. ` +
+            (hostKey
+                ? 'The server offers no host key this action accepts (it refuses ssh-rsa and ssh-dss, which sign with SHA-1): ' +
+                    'give the server an ed25519 key (ssh-keygen -A), or update its OpenSSH.'
+                : "The server and the action share no secure algorithm: update the server's OpenSSH."));
+    }
+    if (error.level === 'client-authentication' ||
+        /authentication methods failed/i.test(error.message)) {
+        const credential = settings.privateKey ? `key${clientKeyName(settings)}` : 'password';
+        return fail('auth', 'auth', 'authentication failed', `authentication as ${username} on ${where} failed: the server did not accept the ${credential}. ` +
+            (settings.privateKey
+                ? `Add its public key (\`ssh-keygen -y -f <key file>\` prints it) to ~${username}/.ssh/authorized_keys on the server, or check username.`
+                : `Check username and password, and that the server allows password logins (PasswordAuthentication); a key is safer.`));
+    }
+    if (timedOut) {
+        return fail('connect', 'login-timeout', `no login within ${seconds} s`, `logging in to ${where} took longer than ${seconds} s: the server accepted the host key but did not finish authentication. Raise timeout, or check the server's load.`);
+    }
+    return fail('connect', 'other', error.message, `cannot connect to ${where}: ${error.message}`);
+}
+
+;// CONCATENATED MODULE: ./src/server/lock.ts
+// The deploy lock: flock(1) on <deploy-path>/.deploy.lock, held by a command that lives as long
+// as the runner's connection (remote/lock.ts keeps it open).
+
+
+
+/** The lock command's exit code when another deploy held the lock for the whole wait. */
+const LOCK_BUSY = 75;
+/**
+ * Prints `WAITING <holder>` while another deploy holds the lock, then `STALE <text>` (what a
+ * killed run left behind, or nothing) and `LOCKED`; holds the lock until stdin closes. `first`,
+ * a step's command, runs under the lock as soon as it is taken (one round trip fewer), its
+ * output framed (`THEN <exit> <stdout bytes> <stderr bytes>`, then both: parseFirst).
+ */
+function lockCommand(s, holder, waitSeconds, first) {
+    const { root, lock, stepsLock } = layout(s);
+    return script(raw('set -u'), 
+    // Root writes here from now on: a folder that is not root's is taken only when empty (made
+    // root's first), never followed through a link, and someone else's files are left alone.
+    shell_sh `if [ -L ${root} ] || { [ -e ${root} ] && [ "$(stat -c %u ${root})" != 0 ]; }; then`, shell_sh `  if [ ! -L ${root} ] && [ -d ${root} ] && [ -z "$(ls -A ${root})" ]; then chown root:root ${root} && chmod 755 ${root}; fi`, shell_sh `  if [ -L ${root} ] || [ "$(stat -c %u ${root})" != 0 ] || [ -L ${lock} ]; then`, shell_sh `    printf '%s\n' ${`${root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`, raw('  fi'), raw('fi'), shell_sh `mkdir -p ${root}`, shell_sh `if [ -L ${stepsLock} ]; then rm -f ${stepsLock}; fi; [ -f ${stepsLock} ] || : > ${stepsLock}`, shell_sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), shell_sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, shell_sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), shell_sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, shell_sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), first
+        ? script(raw('then=$(mktemp -d)'), raw('('), first, raw(') > "$then/out" 2> "$then/err"'), raw('echo "THEN $? $(wc -c < "$then/out") $(wc -c < "$then/err")"'), raw('cat "$then/out" "$then/err"; rm -rf "$then"'))
+        : undefined, 
+    // Held until the runner closes our stdin, or the connection drops; the steps a killed run
+    // left in the sandbox end before the lock is let go.
+    raw('cat > /dev/null'), shell_sh `systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`, 
+    // A step still running as root (a switch finishing after the connection dropped) ends
+    // before the next deploy may start: the executor sends each holding the steps lock (holdingStepsLock).
+    shell_sh `flock -x -w ${Math.ceil(s.commandTimeoutMs / 1000) + 10} ${stepsLock} true || true`, shell_sh `: > ${lock}`);
+}
+/**
+ * A step's script, holding the steps lock (shared) for as long as it or anything it started runs.
+ * The executor (remote/executor.ts) sends every step so.
+ */
+function holdingStepsLock(s, command) {
+    const { stepsLock } = layout(s);
+    return script(shell_sh `if [ -f ${stepsLock} ]; then exec 8<${stepsLock}; flock -s 8; fi`, command);
+}
+/** Reads the lock command's output so far. */
+function parseLockOutput(stdout) {
+    if (/^LOCKED$/m.test(stdout))
+        return { state: 'locked', staleHolder: /^STALE (.*)$/m.exec(stdout)?.[1].trim() ?? '' };
+    const waiting = /^WAITING (.*)$/m.exec(stdout);
+    return waiting ? { state: 'waiting', holder: waiting[1].trim() } : { state: 'pending' };
+}
+/** The first step's result, once the lock command's output holds all of it (lockCommand). */
+function parseFirst(output) {
+    // latin1: one character per byte, so offsets in the text are offsets in the output.
+    const text = output.toString('latin1');
+    const locked = text.search(/^LOCKED$/m);
+    if (locked < 0)
+        return undefined;
+    const frame = /^THEN (\d+) (\d+) (\d+)\n/m.exec(text.slice(locked));
+    if (!frame)
+        return undefined;
+    const start = locked + frame.index + frame[0].length;
+    const [code, outBytes, errBytes] = frame.slice(1).map(Number);
+    if (output.length < start + outBytes + errBytes)
+        return undefined;
+    return {
+        code,
+        stdout: output.subarray(start, start + outBytes).toString(),
+        stderr: output.subarray(start + outBytes, start + outBytes + errBytes).toString()
+    };
+}
+
+;// CONCATENATED MODULE: ./src/remote/executor.ts
+
+
+
+/**
+ * Runs steps on one host, logs them, and adds up the time spent in each phase. It is the one
+ * place a step's script is sent, so every step, whatever sent it, holds the steps lock while it
+ * and what it started run (server/lock.ts): the deploy lock's holder waits for them.
+ */
+class Executor {
+    transport;
+    log;
+    settings;
+    phaseMs = new Map();
+    /** steps sent to the host, each waited for */
+    roundTrips = 0;
+    constructor(transport, log, settings) {
+        this.transport = transport;
+        this.log = log;
+        this.settings = settings;
+    }
+    /** Runs a step; a non-zero exit is a StepError unless `allowFailure`. */
+    async run(step, options = {}) {
+        this.roundTrips++;
+        const sent = () => this.transport.run(holdingStepsLock(this.settings, step.command), {
+            ...options,
+            privileged: step.privileged,
+            step: { id: step.id, title: step.title }
+        });
+        return this.record(step, sent, options.allowFailure);
+    }
+    /**
+     * A step that was sent with another command (the lock's first step): logged, timed and checked
+     * as if it ran alone, in no round trip of its own.
+     */
+    async receive(step, result) {
+        return this.record(step, () => result);
+    }
+    async record(step, sent, allowFailure = false) {
+        return this.log.group(step.title, async () => {
+            const result = await sent().catch((error) => {
+                // The transport knows how long, not what: name the step that ran out of time.
+                if (error instanceof RemoteError && error.stage === 'timeout') {
+                    throw new RemoteError('timeout', `${step.title}: ${error.message}`, error.output);
+                }
+                throw error;
+            });
+            this.phaseMs.set(step.phase, (this.phaseMs.get(step.phase) ?? 0) + result.durationMs);
+            const output = (result.stdout + result.stderr).trim();
+            if (output)
+                this.log.remote(output);
+            this.log.info(`(${step.id}: exit ${result.code}, ${result.durationMs} ms)`);
+            if (result.code !== 0 && !allowFailure)
+                throw new StepError(step, result);
+            return result;
+        });
+    }
+    /** Runs steps in order and stops at the first failure. */
+    async runAll(steps) {
+        for (const step of steps)
+            await this.run(step);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/remote/lock.ts
@@ -77115,6 +76801,296 @@ async function markUnfinishedDeployment(token, env = process.env) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/settings.ts
+// The typed settings object: every input of action.yml, read and validated once (readSettings in
+// inputs/settings.ts). Everything else in the action takes its values from here, already checked.
+/** Values that must never appear in a log: registered with the runner by the caller. */
+function secretValues(s) {
+    const values = [s.privateKey, s.passphrase, s.password, s.githubToken];
+    // Short dotenv values (DEBUG=0) would mask every such digit in the log; secrets are longer.
+    for (const [, value] of s.dotenv)
+        if (value.length >= 4)
+            values.push(value);
+    if (s.privateKey)
+        values.push(...s.privateKey.split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----')));
+    return values.filter((v) => !!v);
+}
+
+;// CONCATENATED MODULE: ./src/report/report.ts
+// The only code that speaks to GitHub: step outputs, the job summary, annotations.
+
+
+
+
+
+
+
+
+/** A host's report: what its run said, its name, and where the time went. */
+function hostReport(host, outcome, time) {
+    return {
+        host,
+        ...outcome,
+        phaseMs: Object.fromEntries(time.phaseMs ?? []),
+        ...(time.roundTrips !== undefined ? { roundTrips: time.roundTrips } : {}),
+        durationMs: time.durationMs
+    };
+}
+/** What a host that ran no flow says: skipped, or its connection failed. */
+function unreachedOutcome(status, message) {
+    return { release: '', previousRelease: '', status, gates: [], message };
+}
+/** The run's overall status: the worst of its hosts'. */
+function overallStatus(reports) {
+    if (reports.some((r) => r.status === 'failure'))
+        return 'failure';
+    if (reports.some((r) => r.status === 'rolled-back'))
+        return 'rolled-back';
+    return reports.every((r) => r.status === 'success') ? 'success' : 'failure';
+}
+function hostsOutput(reports) {
+    return JSON.stringify(reports.map((r) => ({
+        host: r.host,
+        // The release the host serves now.
+        release: r.status === 'success' ? r.release : r.previousRelease,
+        'attempted-release': r.release,
+        status: r.status,
+        'http-status': r.httpStatus ?? null,
+        'duration-ms': r.durationMs,
+        processes: (r.processes ?? []).map((p) => ({
+            name: p.name,
+            unit: p.unit,
+            state: p.state,
+            release: p.release
+        }))
+    })));
+}
+const escapeCell = (text) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+/**
+ * Text from the run as Markdown a person reads: the first line (the cause) in bold, each line
+ * its own, nothing in it read as Markdown or HTML.
+ */
+const report_escape = (line) => line.replace(/[\\`*_[\]<>#|~]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : `\\${c}`));
+function prose(text) {
+    const lines = text.split('\n').filter((line) => line.trim() !== '');
+    return lines.map((line, i) => `${i === 0 ? `**${report_escape(line)}**` : report_escape(line)}  `);
+}
+const fence = (text, lang = '') => `\n\n\`\`\`${lang}\n${text.replace(/```/g, '`\u200b``')}\n\`\`\`\n\n`;
+const ICON = { success: '✅', failure: '❌', 'rolled-back': '↩️', skipped: '⏭️' };
+/** The health column: the status and time, or why there was none. */
+function healthCell(r) {
+    if (r.httpStatus === undefined)
+        return '–';
+    const answer = r.httpStatus === 0 ? 'no answer' : String(r.httpStatus);
+    return `${answer} in ${r.healthDurationMs ?? 0} ms`;
+}
+function certificateLines(host, c) {
+    const names = c.names.length > 0 ? c.names.join(', ') : 'the site';
+    const lines = c.daysLeft >= 0
+        ? [`${host}: the certificate for ${names} has ${c.daysLeft} days left.`]
+        : [`${host}: no certificate on the host yet.`];
+    if (c.renewalProblem)
+        lines.push('', `⚠️ Its last renewal on the host failed: ${escapeCell(c.renewalProblem)}`);
+    return lines;
+}
+/**
+ * The job summary: what happened first (for a failure: the cause, what the action did, what to
+ * do next), then the hosts and the time, then the logs, folded.
+ */
+function summaryMarkdown(s, reports) {
+    const status = overallStatus(reports);
+    const lines = [
+        `## ${ICON[status]} Django deploy of ${s.projectName}: ${status}${s.dryRun ? ' (dry run)' : ''}`
+    ];
+    for (const r of reports) {
+        if (r.message && r.status !== 'success')
+            lines.push('', `### ${ICON[r.status]} ${r.host}: ${r.status}`, '', ...prose(r.message));
+    }
+    // After the causes: which server and mode run, and what each host has of them.
+    lines.push('', `Served by ${report_escape(describeServer(s))}${isAsgi(s) ? ', WebSockets passed through nginx' : ''}`);
+    for (const r of reports)
+        if (r.server)
+            lines.push('', `${report_escape(r.host)}: ${report_escape(describeVersions(r.server))}`);
+    lines.push('', '| host | release | previous | gates | health | time | result |');
+    lines.push('|---|---|---|---|---|---|---|');
+    for (const r of reports) {
+        const gates = r.gates.map((g) => `${g.passed ? '✅' : '❌'} ${g.name}`).join('<br>') || '–';
+        lines.push(`| ${escapeCell(r.host)} | \`${r.release}\` | ${r.previousRelease ? `\`${r.previousRelease}\`` : '–'} | ${gates} | ${healthCell(r)} | ${(r.durationMs / 1000).toFixed(1)} s | ${ICON[r.status]} ${r.status} |`);
+    }
+    lines.push('', '### Where the time went', '', `| host | ${PHASES.join(' | ')} | round trips |`, `|---|${PHASES.map(() => '---:').join('|')}|---:|`);
+    for (const r of reports) {
+        lines.push(`| ${escapeCell(r.host)} | ${PHASES.map((p) => (r.phaseMs[p] !== undefined ? `${(r.phaseMs[p] / 1000).toFixed(1)} s` : '–')).join(' | ')} | ${r.roundTrips ?? '–'} |`);
+    }
+    if (reports.some((r) => r.processes?.length)) {
+        lines.push('', '### Processes', '', '| host | process | unit | state | release |', '|---|---|---|---|---|');
+        for (const r of reports)
+            for (const p of r.processes ?? [])
+                lines.push(`| ${escapeCell(r.host)} | ${escapeCell(p.name)} | \`${p.unit}\` | ${escapeCell(p.state)} | \`${p.release}\` |`);
+    }
+    for (const r of reports)
+        lines.push(...hostDetails(r));
+    return lines.join('\n') + '\n';
+}
+/**
+ * The database section: what migrate applies (or applied), what cannot be reversed, the backup,
+ * and after a rollback where the schema stands and how to restore it.
+ */
+function databaseLines(r) {
+    const d = r.database;
+    if (!d)
+        return [];
+    const lines = ['', `### Database (${escapeCell(r.host)})`, ''];
+    const code = (text) => `\`${text.replace(/`/g, "'")}\``;
+    if (d.pending)
+        lines.push(d.pending.length === 0
+            ? '- No migrations to apply.'
+            : `- ${d.applied ? 'Applied' : 'Migrations to apply'}: ${d.pending.map(code).join(', ')}`);
+    if (d.pending?.length && !d.applied && r.status !== 'success' && !r.plan)
+        lines.push('- Not applied: the deploy stopped before they were.');
+    for (const line of d.irreversible ?? [])
+        lines.push(`- ⚠️ Irreversible: ${code(line)} (found in the plan read before migrate)`);
+    if (d.backup)
+        lines.push(`- Backup before the migrations: ${code(d.backup.path)} (${d.backup.bytes} bytes)`);
+    if (d.ahead?.length && d.restored)
+        lines.push(`- Restored the database from ${code(d.restored)}: the migrations of ${d.ahead.map(code).join(', ')} are undone, and so are the rows written since that backup.`);
+    else if (d.ahead?.length) {
+        lines.push(`- ⚠️ The schema stays ahead of the code: ${d.ahead.map(code).join(', ')} applied migrations that stay applied.`);
+        lines.push(d.aheadBackup
+            ? `- The backup taken before them: ${code(d.aheadBackup)}. To restore it: ${code(restoreHint(d.aheadBackup))}.`
+            : '- No backup was taken before them (backup: false).');
+    }
+    return lines;
+}
+/** What a host's run left to read, folded where it is long: the failure, plan, diff and files. */
+function hostDetails(r) {
+    const lines = [];
+    if (r.message && r.status === 'success')
+        lines.push('', `${r.host}: ${r.message}`);
+    lines.push(...databaseLines(r));
+    if (r.certificate)
+        lines.push('', ...certificateLines(r.host, r.certificate));
+    if (r.failedStep) {
+        lines.push(`<details><summary>Remote log of the failed step: ${r.failedStep.title}</summary>`, fence(r.failedStep.output.slice(-20000)), '</details>');
+    }
+    const failedGate = r.gates.find((g) => !g.passed);
+    if (failedGate)
+        lines.push(`<details open><summary>Gate output: ${failedGate.name}</summary>`, fence(failedGate.output), '</details>');
+    if (r.diagnostics)
+        lines.push('<details><summary>Journal and nginx error log</summary>', fence(r.diagnostics), '</details>');
+    if (r.plan)
+        lines.push('', '**Plan (dry run)**', '', ...r.plan.map((t, i) => `${i + 1}. ${t}`));
+    if (r.diff)
+        lines.push('<details open><summary>Diff against the server</summary>', fence(r.diff, 'diff'), '</details>');
+    if (r.files) {
+        lines.push(`<details><summary>Rendered files (${r.host})</summary>`);
+        for (const file of [...allFiles(r.files), ...(r.processFiles ?? [])])
+            lines.push('', `\`${file.path}\``, fence(file.text));
+        lines.push('</details>');
+    }
+    return lines;
+}
+/**
+ * The runner masks registered secrets in the log only; the summary and the outputs are files,
+ * so remote output quoted there (a journal that printed a setting) is redacted here.
+ */
+function redactor(s) {
+    const secrets = secretValues(s).sort((a, b) => b.length - a.length);
+    return (text) => secrets.reduce((out, secret) => out.split(secret).join('***'), text);
+}
+/** Settings that could not be read: the status output, and the step failed with the reason. */
+function writeInputError(message) {
+    setOutput(Output.Status, 'failure');
+    setFailed(message);
+}
+/** The GitHub deployment's id, as soon as it is made ('' when there is none). */
+function writeDeploymentId(id) {
+    setOutput(Output.DeploymentId, id ?? '');
+}
+/** Writes the outputs and the job summary, and fails the step when a host did not succeed. */
+async function writeReport(s, reports) {
+    const status = overallStatus(reports);
+    const first = reports[0];
+    const redact = redactor(s);
+    setOutput(Output.Status, status);
+    setOutput(Output.Release, first?.release ?? '');
+    setOutput(Output.PreviousRelease, first?.previousRelease ?? '');
+    setOutput(Output.Url, s.environmentUrl);
+    setOutput(Output.HttpStatus, first?.httpStatus !== undefined ? String(first.httpStatus) : '');
+    setOutput(Output.HealthDurationMs, first?.healthDurationMs !== undefined ? String(first.healthDurationMs) : '');
+    setOutput(Output.Hosts, redact(hostsOutput(reports)));
+    const database = first?.database;
+    setOutput(Output.Migrations, (database?.applied ?? []).join('\n'));
+    setOutput(Output.DatabaseBackup, database?.backup?.path ?? database?.restored ?? database?.aheadBackup ?? '');
+    setOutput(Output.SchemaAhead, String(reports.some((r) => r.database?.ahead?.length && !r.database.restored)));
+    setOutput(Output.Interface, isAsgi(s) ? 'asgi' : 'wsgi');
+    setOutput(Output.WorkerClass, workerClass(s));
+    if (process.env.GITHUB_STEP_SUMMARY)
+        await summary.addRaw(redact(summaryMarkdown(s, reports))).write();
+    for (const r of reports) {
+        if (r.status === 'failure' || r.status === 'rolled-back') {
+            error(r.message.split('\n').slice(0, 20).join('\n'), {
+                title: `Deploy to ${r.host} ${r.status === 'rolled-back' ? 'rolled back' : 'failed'}`
+            });
+        }
+    }
+    if (status !== 'success')
+        setFailed(`Deploy ${status}: ${reports
+            .filter((r) => r.status !== 'success')
+            .map((r) => `${r.host} ${r.status}`)
+            .join(', ')}`);
+    else
+        core_info(`Deployed ${first?.release} to ${reports.map((r) => r.host).join(', ')}: ${s.environmentUrl}`);
+}
+
+;// CONCATENATED MODULE: ./src/report/untrusted.ts
+// Text from a server (pip, Django, the journal, nginx's error log with request paths anyone can
+// choose) must never reach the runner as a workflow command (::add-mask::, ::save-state::...).
+
+/** `##[` starts a command at any point of a line for some runners: broken with a zero-width space. */
+function neutralise(text) {
+    return text.replace(/##\[/g, '##\u200b[');
+}
+/**
+ * The lines to print for server text: between `::stop-commands::` and a token nobody could
+ * guess, so that no line of it is read as a command, and with `##[` neutralised.
+ */
+function untrustedLines(text, token = (0,external_node_crypto_.randomUUID)()) {
+    return [`::stop-commands::${token}`, neutralise(text), `::${token}::`];
+}
+
+;// CONCATENATED MODULE: ./src/rollout.ts
+// Several hosts: batches of max-parallel, each batch done (healthy) before the next starts, the
+// first failure stops the rollout. Migrations run on the first host before any other host's.
+function createRollout(hosts, nextRelease) {
+    let settle = () => { };
+    const firstMigration = new Promise((resolve, reject) => {
+        settle = (error) => (error ? reject(error) : resolve());
+    });
+    // Hosts that never wait must not leave an unhandled rejection behind.
+    firstMigration.catch(() => { });
+    return {
+        nextRelease,
+        firstMigration,
+        migrated: (error) => settle(error),
+        isFirst: (host) => host === hosts[0]
+    };
+}
+/** Runs `deployOne` over the hosts in batches; stops after the first batch with a failure. */
+async function rollOut(hosts, maxParallel, deployOne, notReached, afterBatch = async () => { }) {
+    const reports = [];
+    const pending = [...hosts];
+    while (pending.length > 0) {
+        const batch = pending.splice(0, maxParallel);
+        reports.push(...(await Promise.all(batch.map(deployOne))));
+        await afterBatch(reports);
+        if (reports.some((r) => r.status !== 'success'))
+            break;
+    }
+    return reports.concat(pending.map(notReached));
+}
+
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
 ;// CONCATENATED MODULE: ./src/grammar/private-key.ts
 // An SSH private key as pasted into a secret: the mistakes people make with it (the .pub file,
 // a key without its line breaks or cut short, a missing or wrong passphrase), each named.
@@ -77156,6 +77132,211 @@ function checkPrivateKey(text, passphrase) {
         problem: `cannot be read: ${message}. Use an OpenSSH or PEM ed25519, ecdsa or rsa key`,
         blame: 'key'
     };
+}
+
+;// CONCATENATED MODULE: ./src/grammar/chars.ts
+// How a message shows a character it refuses; shared by the grammars and the input readers.
+/** A character as a message can show it: printable ASCII as itself, anything else by its code. */
+function describeChar(c) {
+    if (c === "'")
+        return "a quote (')";
+    return /^[\x21-\x7e]$/.test(c)
+        ? `'${c}'`
+        : `U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+;// CONCATENATED MODULE: ./src/grammar/paths.ts
+// Server paths the action writes as root: allow-lists, so that a path naming a system folder
+// (/etc/nginx, /root/.ssh) is refused whatever it is called. Pure; each returns the problem, or
+// undefined when the path is allowed.
+
+const paths_SAFE_PATH = /^\/[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*$/;
+function hasDotSegment(path) {
+    return path.split('/').some((part) => part === '..' || part === '.');
+}
+/** `path` is inside `folder`, at least one level below it (never the folder itself). */
+function isBelow(path, folder) {
+    return path.startsWith(`${folder}/`);
+}
+/** A deploy path is below one of these, or below /home/<user>. */
+const DEPLOY_ROOTS = ['/srv', '/opt', '/var/www', '/var/lib'];
+/**
+ * Where a deploy may go (the action makes it root-owned, and runs as root what it holds). Not in
+ * the app user's home: the owner of a folder above the code could swap the code for its own.
+ */
+function deployPathProblem(path, appUser) {
+    const below = /^\/home\/[^/]+\/[^/]/.test(path) || DEPLOY_ROOTS.some((root) => isBelow(path, root));
+    if (!below || !paths_SAFE_PATH.test(path) || hasDotSegment(path)) {
+        return `${path} is not below ${DEPLOY_ROOTS.join(', ')} or /home/<user>`;
+    }
+    if (isBelow(path, `/home/${appUser}`) || isBelow(path, `/var/lib/${appUser}`)) {
+        return `${path} is in a folder of the app user ${appUser}, who could replace the code`;
+    }
+    return undefined;
+}
+/** Linux's limit: a longer path is no folder, and would only fill the log. */
+const PATH_MAX = 4096;
+/**
+ * Whether a folder may be created and handed to the app user (chown, for collectstatic chown -R):
+ * static-root and media-root, and the STATIC_ROOT and MEDIA_ROOT the project's settings name.
+ * Allowed: below the deploy path (not the folders the deploy keeps), /srv, /opt, /var/www or
+ * /var/lib/<app-user>. A trailing slash is ignored. The problem names the path only when it is
+ * a plain path (safe to print).
+ */
+function appFolderProblem(path, where) {
+    const { deployPath, appUser } = where;
+    const folder = path.length > 1 ? path.replace(/\/+$/, '') : path;
+    if (!paths_SAFE_PATH.test(folder) || hasDotSegment(folder) || folder.length > PATH_MAX) {
+        // Not repeated: a path from the server may hold anything, a line break included.
+        return 'must be an absolute path of letters, digits and _ . - @ +, without ..';
+    }
+    if (deployPath === folder || isBelow(deployPath, folder)) {
+        return `${folder} holds deploy-path ${deployPath}: the app user would own the releases; use a folder of its own`;
+    }
+    if (isBelow(folder, deployPath))
+        return deployFolderProblem(folder, deployPath);
+    const roots = ['/srv', '/opt', '/var/www', `/var/lib/${appUser}`];
+    if (roots.some((root) => isBelow(folder, root)))
+        return undefined;
+    return `${folder} is not a folder the action may hand to the app user: use one below ${deployPath}, ${roots.join(', ')}`;
+}
+/**
+ * Below the deploy path, the folders the deploy keeps stay root's: the action's own entries
+ * (RESERVED: venvs/, backups/, acme/, instances/, `current` itself...), releases/ and each
+ * release, shared/ itself, and every dot name (.deploy/, .venv, .env, the lock). The app user
+ * owning one of them could change code that root runs, or what root keeps for itself.
+ */
+function deployFolderProblem(folder, deployPath) {
+    const parts = folder.slice(deployPath.length + 1).split('/');
+    const [first] = parts;
+    const kept = parts.some((part) => part.startsWith('.')) ||
+        // Below `current` is a folder of the live release (static-root: <deploy-path>/current/static).
+        (RESERVED.has(first) && !(first === 'current' && parts.length > 1)) ||
+        (first === 'releases' && parts.length <= 2) ||
+        (first === 'shared' && parts.length === 1);
+    const names = ['releases', 'shared', ...[...RESERVED].filter((name) => !name.startsWith('.'))];
+    return kept
+        ? `${folder} is a folder the deploy keeps (${names.join(', ')}, dot names): use one of its own, e.g. ${deployPath}/shared/media`
+        : undefined;
+}
+
+;// CONCATENATED MODULE: ./src/inputs/read.ts
+// Reading inputs: the error every reader raises, the reader over ReadContext that each domain's
+// module (connection, project, nginx, health, github, modes) reads its inputs with, and the
+// validators more than one domain shares.
+
+
+
+
+
+/** A bad input: names the input and says what is allowed. Raised before anything is sent. */
+class InputError extends Error {
+    input;
+    constructor(input, message) {
+        super(`Input '${input}': ${printable(message)}`);
+        this.input = input;
+        this.name = 'InputError';
+    }
+}
+/**
+ * A message repeats the value it refuses: show its control and invisible characters (a line
+ * break, U+202E that reverses the text after it) as escapes, and shorten a very long value.
+ */
+function printable(message) {
+    return message
+        .replace(/'([^']{120,})'/g, (_, value) => `'${value.slice(0, 60)}...' (${value.length} characters)`)
+        .replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, (c) => {
+        const named = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+        return named[c] ?? `\\u${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+    });
+}
+const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f\u0085\u2028\u2029]/u;
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+function inputReader(ctx) {
+    const raw = (name) => {
+        const value = ctx.getInput(name);
+        if (value.includes('\u0000'))
+            throw new InputError(name, 'contains a NUL byte');
+        return value.trim() === '' ? (INPUT_DEFAULTS[name] ?? '') : value;
+    };
+    const line = (name, maxLength = 256) => {
+        const value = raw(name).trim();
+        if (value.length > maxLength) {
+            throw new InputError(name, `is ${value.length} characters long; at most ${maxLength}`);
+        }
+        if (/[\r\n]/.test(value))
+            throw new InputError(name, 'must be a single line');
+        if (CONTROL_CHARS.test(value))
+            throw new InputError(name, 'contains a control character');
+        return value;
+    };
+    return {
+        raw,
+        line,
+        bool: (name) => parseBoolean(name, line(name)),
+        int: (name, min, max) => parseInteger(name, line(name), min, max),
+        workspace: ctx.workspace
+    };
+}
+function parseBoolean(name, value) {
+    if (/^(true|yes|on)$/i.test(value))
+        return true;
+    if (/^(false|no|off)$/i.test(value))
+        return false;
+    throw new InputError(name, `must be true or false, not '${value}'`);
+}
+function parseInteger(name, value, min, max) {
+    if (!/^\d{1,9}$/.test(value))
+        throw new InputError(name, `must be a whole number from ${min} to ${max}, not '${value}'`);
+    const n = Number(value);
+    if (n < min || n > max)
+        throw new InputError(name, `must be from ${min} to ${max}, not ${n}`);
+    return n;
+}
+function splitList(text, separator = /[\n,]+/) {
+    return text
+        .split(separator)
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+}
+function readAbsolutePath(name, value) {
+    const path = value.replace(/\/+$/, '');
+    if (!paths_SAFE_PATH.test(path) || hasDotSegment(path)) {
+        throw new InputError(name, `'${value}' must be an absolute path of letters, digits and _ . - @ +, without ..`);
+    }
+    return path;
+}
+function optionalPath(name, value) {
+    return value === '' ? undefined : readAbsolutePath(name, value);
+}
+function readUrl(name, value) {
+    if (!/^https?:\/\//i.test(value))
+        throw new InputError(name, `'${value}' must be an http:// or https:// URL`);
+    if (/^https?:\/\/[^/?#]*@/i.test(value))
+        throw new InputError(name, 'must not hold a user name or password');
+    // As typed, not as the URL parser would rewrite it: a look-alike host (Cyrillic letters become
+    // xn--...), `..` (silently resolved) and quotes or `$` (kept) are mistakes or tricks.
+    const bad = [...value].find((c) => !/[A-Za-z0-9._~:/?#[\]@!&+,=%-]/.test(c));
+    if (bad !== undefined) {
+        throw new InputError(name, `'${value}' has ${describeChar(bad)}: write the URL in ASCII, with %XX escapes`);
+    }
+    let url;
+    try {
+        url = new URL(value);
+    }
+    catch {
+        throw new InputError(name, `'${value}' is not a URL`);
+    }
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const path = value.replace(/^https?:\/\/[^/?#]*/i, '').split(/[?#]/)[0];
+    if (!((0,external_node_net_.isIP)(host) || HOSTNAME.test(host)) ||
+        /%(?![0-9A-Fa-f]{2})/.test(value) ||
+        hasDotSegment(path)) {
+        throw new InputError(name, `'${value}' is not a URL like https://example.com/path`);
+    }
+    if (url.username || url.password)
+        throw new InputError(name, `must not hold a user name or password`);
+    return url;
 }
 
 ;// CONCATENATED MODULE: ./src/inputs/connection.ts
@@ -77693,8 +77874,152 @@ function readNginxDirectives(text) {
     return directives;
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./src/grammar/process-command.ts
+// The command line of a process or a schedule: a program and its arguments, quoted as in a shell,
+// run without one (systemd starts it through env(1), which finds the program on the venv's PATH).
+// Pure: returns the words or a problem.
+
+
+/** The words of `text`, or why it is not a command line this action runs. */
+function parseCommand(text) {
+    if (text.trim() === '')
+        return { problem: 'is empty' };
+    if (/[\r\n]/.test(text))
+        return { problem: 'must be one line' };
+    const control = [...text].find((c) => /[\p{Cc}\p{Cf}\u2028\u2029]/u.test(c));
+    if (control !== undefined)
+        return { problem: `has ${describeChar(control)}` };
+    if (text.length > 1000)
+        return { problem: `is ${text.length} characters long; at most 1000` };
+    // No shell runs the command: an expansion would be passed on literally, so it is refused.
+    if (/[$`]/.test(text))
+        return {
+            problem: 'uses $ or `: no shell runs it, so nothing would be expanded; put settings in dotenv (the process reads it) or the command in a script'
+        };
+    const words = [];
+    for (const entry of (0,shell_quote.parse)(text)) {
+        if (typeof entry === 'string') {
+            words.push(entry);
+            continue;
+        }
+        const op = 'op' in entry ? entry.op : 'comment' in entry ? '#' : '?';
+        return {
+            problem: `uses the shell syntax '${op === 'glob' ? entry.pattern : op}': no shell runs it; put a pipeline, redirection or sequence in a script of the project and run that`
+        };
+    }
+    if (words.length === 0)
+        return { problem: 'is empty' };
+    return { words };
+}
+/** celery's beat: the scheduler that must run once in a fleet. */
+function isCeleryBeat(words) {
+    const program = words[0].slice(words[0].lastIndexOf('/') + 1);
+    const celery = program === 'celery' || (/^python[0-9.]*$/.test(program) && words[2] === 'celery');
+    return celery && words.includes('beat');
+}
+
+;// CONCATENATED MODULE: ./src/inputs/processes.ts
+// Background processes and schedules: the long-running commands (a Celery worker and beat, a
+// management command that never ends) and the periodic ones, each a systemd unit of its own.
+
+
+
+
+
+/** A name becomes part of a unit's name: `<project>-<name>.service`. */
+const PROCESS_NAME = /^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$/;
+/** What a systemd calendar expression is written with; systemd-analyze calendar judges the rest. */
+const CALENDAR = /^[A-Za-z0-9*,./:~ +-]{1,100}$/;
+function readProcesses(read, given) {
+    const processes = mapping(read, Input.Processes).map(([name, value]) => {
+        const spec = entry(Input.Processes, name, value, ['run', 'once']);
+        const command = words(Input.Processes, name, spec.run);
+        return { name, command, once: once(Input.Processes, name, spec.once, isCeleryBeat(command)) };
+    });
+    const schedules = mapping(read, Input.Schedules).map(([name, value]) => {
+        if (typeof value === 'string')
+            throw new InputError(Input.Schedules, `'${name}' must be a mapping like { on: daily, run: python manage.py clearsessions }`);
+        const spec = entry(Input.Schedules, name, value, ['on', 'run', 'once']);
+        if (typeof spec.on !== 'string' || !CALENDAR.test(spec.on.trim()))
+            throw new InputError(Input.Schedules, `'${name}': on must be a systemd calendar expression (daily, hourly, Mon *-*-* 03:00, *:0/15), not ${JSON.stringify(spec.on ?? null)}`);
+        return {
+            name,
+            calendar: spec.on.trim(),
+            command: words(Input.Schedules, name, spec.run),
+            once: once(Input.Schedules, name, spec.once, true)
+        };
+    });
+    const both = processes.find((p) => schedules.some((t) => t.name === p.name));
+    if (both)
+        throw new InputError(Input.Schedules, `'${both.name}' is also a process: each name is one unit, so give them different names`);
+    const stop = read.int(Input.ProcessStopTimeout, 1, 86400);
+    // The restart step waits for the old processes to stop, then for the new ones to stay up.
+    const any = processes.length > 0 || schedules.length > 0;
+    if (any && stop + PROCESS_SETTLE_SECONDS + 30 > given.commandTimeoutMs / 1000)
+        throw new InputError(Input.ProcessStopTimeout, `${stop} s does not fit in command-timeout (${given.commandTimeoutMs / 1000} s): the restart of the processes waits that long for them to stop; raise command-timeout or lower this`);
+    return {
+        processes,
+        schedules,
+        processStopTimeoutSec: stop,
+        singletonHost: singletonHost(read, given.hosts)
+    };
+}
+function mapping(read, input) {
+    const text = read.raw(input);
+    if (text.trim() === '')
+        return [];
+    const doc = (0,dist/* parseDocument */.Tp)(text, { uniqueKeys: true, prettyErrors: false });
+    if (doc.errors.length > 0)
+        throw new InputError(input, `is not valid YAML: ${doc.errors[0].message.split('\n')[0]}`);
+    const value = doc.toJS();
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+        throw new InputError(input, 'must be a YAML mapping of name to command, one per line (worker: celery -A mysite worker)');
+    const entries = Object.entries(value);
+    if (entries.length > 50)
+        throw new InputError(input, `has ${entries.length} entries; at most 50`);
+    for (const [name] of entries)
+        if (!PROCESS_NAME.test(name))
+            throw new InputError(input, `'${name}' is not a name: lower-case letters, digits, - and _, at most 40, starting and ending with a letter or digit`);
+    return entries;
+}
+function entry(input, name, value, keys) {
+    if (typeof value === 'string')
+        return { run: value };
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+        throw new InputError(input, `'${name}' must be a command or a mapping of ${keys.join(', ')}`);
+    const unknown = Object.keys(value).find((k) => !keys.includes(k));
+    if (unknown !== undefined)
+        throw new InputError(input, `'${name}' has '${unknown}'; allowed: ${keys.join(', ')}`);
+    return value;
+}
+function words(input, name, run) {
+    if (typeof run !== 'string')
+        throw new InputError(input, `'${name}': run must be a command line, not ${JSON.stringify(run ?? null)}`);
+    const parsed = parseCommand(run);
+    if ('problem' in parsed)
+        throw new InputError(input, `'${name}': the command ${parsed.problem}`);
+    return parsed.words;
+}
+function once(input, name, value, byDefault) {
+    if (value === undefined)
+        return byDefault;
+    if (typeof value !== 'boolean')
+        throw new InputError(input, `'${name}': once must be true or false`);
+    return value;
+}
+/** The host that runs what must run once in a fleet: one of `host`, by default the first. */
+function singletonHost(read, hosts) {
+    const value = read.line(Input.SingletonHost);
+    if (value === '')
+        return undefined;
+    const host = hosts.find((h) => value === h.name || value === `${h.name}:${h.port}`);
+    if (!host)
+        throw new InputError(Input.SingletonHost, `'${value}' is not one of the hosts in host (${hosts.map((h) => h.name).join(', ')})`);
+    return `${host.name}:${host.port}`;
+}
+
 ;// CONCATENATED MODULE: ./src/grammar/gunicorn-args.ts
 // The words of gunicorn-args, as the systemd unit's ExecStart= line will hold them, and the
 // options the action sets itself (a user's -w4 or --bind would fight the action's own).
@@ -78034,9 +78359,9 @@ function readServer(read) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/settings.ts
-// The typed settings object: every input of action.yml, read and validated once in settings.ts.
-// Everything else in the action takes its values from here, already checked.
+;// CONCATENATED MODULE: ./src/inputs/settings.ts
+// Reading and validating the inputs: one reader per domain (src/inputs/), composed here into the
+// one Settings object (src/settings.ts) the rest of the action takes its values from.
 
 
 
@@ -78073,290 +78398,6 @@ function readSettings(ctx) {
         ...github,
         ...modes
     };
-}
-/** Values that must never appear in a log: registered with the runner by the caller. */
-function secretValues(s) {
-    const values = [s.privateKey, s.passphrase, s.password, s.githubToken];
-    // Short dotenv values (DEBUG=0) would mask every such digit in the log; secrets are longer.
-    for (const [, value] of s.dotenv)
-        if (value.length >= 4)
-            values.push(value);
-    if (s.privateKey)
-        values.push(...s.privateKey.split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----')));
-    return values.filter((v) => !!v);
-}
-
-;// CONCATENATED MODULE: ./src/report/report.ts
-// The only code that speaks to GitHub: step outputs, the job summary, annotations.
-
-
-
-
-
-
-
-
-/** A host's report: what its run said, its name, and where the time went. */
-function hostReport(host, outcome, time) {
-    return {
-        host,
-        ...outcome,
-        phaseMs: Object.fromEntries(time.phaseMs ?? []),
-        ...(time.roundTrips !== undefined ? { roundTrips: time.roundTrips } : {}),
-        durationMs: time.durationMs
-    };
-}
-/** What a host that ran no flow says: skipped, or its connection failed. */
-function unreachedOutcome(status, message) {
-    return { release: '', previousRelease: '', status, gates: [], message };
-}
-/** The run's overall status: the worst of its hosts'. */
-function overallStatus(reports) {
-    if (reports.some((r) => r.status === 'failure'))
-        return 'failure';
-    if (reports.some((r) => r.status === 'rolled-back'))
-        return 'rolled-back';
-    return reports.every((r) => r.status === 'success') ? 'success' : 'failure';
-}
-function hostsOutput(reports) {
-    return JSON.stringify(reports.map((r) => ({
-        host: r.host,
-        // The release the host serves now.
-        release: r.status === 'success' ? r.release : r.previousRelease,
-        'attempted-release': r.release,
-        status: r.status,
-        'http-status': r.httpStatus ?? null,
-        'duration-ms': r.durationMs,
-        processes: (r.processes ?? []).map((p) => ({
-            name: p.name,
-            unit: p.unit,
-            state: p.state,
-            release: p.release
-        }))
-    })));
-}
-const escapeCell = (text) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-/**
- * Text from the run as Markdown a person reads: the first line (the cause) in bold, each line
- * its own, nothing in it read as Markdown or HTML.
- */
-const report_escape = (line) => line.replace(/[\\`*_[\]<>#|~]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : `\\${c}`));
-function prose(text) {
-    const lines = text.split('\n').filter((line) => line.trim() !== '');
-    return lines.map((line, i) => `${i === 0 ? `**${report_escape(line)}**` : report_escape(line)}  `);
-}
-const fence = (text, lang = '') => `\n\n\`\`\`${lang}\n${text.replace(/```/g, '`\u200b``')}\n\`\`\`\n\n`;
-const ICON = { success: '✅', failure: '❌', 'rolled-back': '↩️', skipped: '⏭️' };
-/** The health column: the status and time, or why there was none. */
-function healthCell(r) {
-    if (r.httpStatus === undefined)
-        return '–';
-    const answer = r.httpStatus === 0 ? 'no answer' : String(r.httpStatus);
-    return `${answer} in ${r.healthDurationMs ?? 0} ms`;
-}
-function certificateLines(host, c) {
-    const names = c.names.length > 0 ? c.names.join(', ') : 'the site';
-    const lines = c.daysLeft >= 0
-        ? [`${host}: the certificate for ${names} has ${c.daysLeft} days left.`]
-        : [`${host}: no certificate on the host yet.`];
-    if (c.renewalProblem)
-        lines.push('', `⚠️ Its last renewal on the host failed: ${escapeCell(c.renewalProblem)}`);
-    return lines;
-}
-/**
- * The job summary: what happened first (for a failure: the cause, what the action did, what to
- * do next), then the hosts and the time, then the logs, folded.
- */
-function summaryMarkdown(s, reports) {
-    const status = overallStatus(reports);
-    const lines = [
-        `## ${ICON[status]} Django deploy of ${s.projectName}: ${status}${s.dryRun ? ' (dry run)' : ''}`
-    ];
-    for (const r of reports) {
-        if (r.message && r.status !== 'success')
-            lines.push('', `### ${ICON[r.status]} ${r.host}: ${r.status}`, '', ...prose(r.message));
-    }
-    // After the causes: which server and mode run, and what each host has of them.
-    lines.push('', `Served by ${report_escape(describeServer(s))}${isAsgi(s) ? ', WebSockets passed through nginx' : ''}`);
-    for (const r of reports)
-        if (r.server)
-            lines.push('', `${report_escape(r.host)}: ${report_escape(describeVersions(r.server))}`);
-    lines.push('', '| host | release | previous | gates | health | time | result |');
-    lines.push('|---|---|---|---|---|---|---|');
-    for (const r of reports) {
-        const gates = r.gates.map((g) => `${g.passed ? '✅' : '❌'} ${g.name}`).join('<br>') || '–';
-        lines.push(`| ${escapeCell(r.host)} | \`${r.release}\` | ${r.previousRelease ? `\`${r.previousRelease}\`` : '–'} | ${gates} | ${healthCell(r)} | ${(r.durationMs / 1000).toFixed(1)} s | ${ICON[r.status]} ${r.status} |`);
-    }
-    lines.push('', '### Where the time went', '', `| host | ${PHASES.join(' | ')} | round trips |`, `|---|${PHASES.map(() => '---:').join('|')}|---:|`);
-    for (const r of reports) {
-        lines.push(`| ${escapeCell(r.host)} | ${PHASES.map((p) => (r.phaseMs[p] !== undefined ? `${(r.phaseMs[p] / 1000).toFixed(1)} s` : '–')).join(' | ')} | ${r.roundTrips ?? '–'} |`);
-    }
-    if (reports.some((r) => r.processes?.length)) {
-        lines.push('', '### Processes', '', '| host | process | unit | state | release |', '|---|---|---|---|---|');
-        for (const r of reports)
-            for (const p of r.processes ?? [])
-                lines.push(`| ${escapeCell(r.host)} | ${escapeCell(p.name)} | \`${p.unit}\` | ${escapeCell(p.state)} | \`${p.release}\` |`);
-    }
-    for (const r of reports)
-        lines.push(...hostDetails(r));
-    return lines.join('\n') + '\n';
-}
-/**
- * The database section: what migrate applies (or applied), what cannot be reversed, the backup,
- * and after a rollback where the schema stands and how to restore it.
- */
-function databaseLines(r) {
-    const d = r.database;
-    if (!d)
-        return [];
-    const lines = ['', `### Database (${escapeCell(r.host)})`, ''];
-    const code = (text) => `\`${text.replace(/`/g, "'")}\``;
-    if (d.pending)
-        lines.push(d.pending.length === 0
-            ? '- No migrations to apply.'
-            : `- ${d.applied ? 'Applied' : 'Migrations to apply'}: ${d.pending.map(code).join(', ')}`);
-    if (d.pending?.length && !d.applied && r.status !== 'success' && !r.plan)
-        lines.push('- Not applied: the deploy stopped before they were.');
-    for (const line of d.irreversible ?? [])
-        lines.push(`- ⚠️ Irreversible: ${code(line)} (found in the plan read before migrate)`);
-    if (d.backup)
-        lines.push(`- Backup before the migrations: ${code(d.backup.path)} (${d.backup.bytes} bytes)`);
-    if (d.ahead?.length && d.restored)
-        lines.push(`- Restored the database from ${code(d.restored)}: the migrations of ${d.ahead.map(code).join(', ')} are undone, and so are the rows written since that backup.`);
-    else if (d.ahead?.length) {
-        lines.push(`- ⚠️ The schema stays ahead of the code: ${d.ahead.map(code).join(', ')} applied migrations that stay applied.`);
-        lines.push(d.aheadBackup
-            ? `- The backup taken before them: ${code(d.aheadBackup)}. To restore it: ${code(restoreHint(d.aheadBackup))}.`
-            : '- No backup was taken before them (backup: false).');
-    }
-    return lines;
-}
-/** What a host's run left to read, folded where it is long: the failure, plan, diff and files. */
-function hostDetails(r) {
-    const lines = [];
-    if (r.message && r.status === 'success')
-        lines.push('', `${r.host}: ${r.message}`);
-    lines.push(...databaseLines(r));
-    if (r.certificate)
-        lines.push('', ...certificateLines(r.host, r.certificate));
-    if (r.failedStep) {
-        lines.push(`<details><summary>Remote log of the failed step: ${r.failedStep.title}</summary>`, fence(r.failedStep.output.slice(-20000)), '</details>');
-    }
-    const failedGate = r.gates.find((g) => !g.passed);
-    if (failedGate)
-        lines.push(`<details open><summary>Gate output: ${failedGate.name}</summary>`, fence(failedGate.output), '</details>');
-    if (r.diagnostics)
-        lines.push('<details><summary>Journal and nginx error log</summary>', fence(r.diagnostics), '</details>');
-    if (r.plan)
-        lines.push('', '**Plan (dry run)**', '', ...r.plan.map((t, i) => `${i + 1}. ${t}`));
-    if (r.diff)
-        lines.push('<details open><summary>Diff against the server</summary>', fence(r.diff, 'diff'), '</details>');
-    if (r.files) {
-        lines.push(`<details><summary>Rendered files (${r.host})</summary>`);
-        for (const file of [...allFiles(r.files), ...(r.processFiles ?? [])])
-            lines.push('', `\`${file.path}\``, fence(file.text));
-        lines.push('</details>');
-    }
-    return lines;
-}
-/**
- * The runner masks registered secrets in the log only; the summary and the outputs are files,
- * so remote output quoted there (a journal that printed a setting) is redacted here.
- */
-function redactor(s) {
-    const secrets = secretValues(s).sort((a, b) => b.length - a.length);
-    return (text) => secrets.reduce((out, secret) => out.split(secret).join('***'), text);
-}
-/** Settings that could not be read: the status output, and the step failed with the reason. */
-function writeInputError(message) {
-    setOutput(Output.Status, 'failure');
-    setFailed(message);
-}
-/** The GitHub deployment's id, as soon as it is made ('' when there is none). */
-function writeDeploymentId(id) {
-    setOutput(Output.DeploymentId, id ?? '');
-}
-/** Writes the outputs and the job summary, and fails the step when a host did not succeed. */
-async function writeReport(s, reports) {
-    const status = overallStatus(reports);
-    const first = reports[0];
-    const redact = redactor(s);
-    setOutput(Output.Status, status);
-    setOutput(Output.Release, first?.release ?? '');
-    setOutput(Output.PreviousRelease, first?.previousRelease ?? '');
-    setOutput(Output.Url, s.environmentUrl);
-    setOutput(Output.HttpStatus, first?.httpStatus !== undefined ? String(first.httpStatus) : '');
-    setOutput(Output.HealthDurationMs, first?.healthDurationMs !== undefined ? String(first.healthDurationMs) : '');
-    setOutput(Output.Hosts, redact(hostsOutput(reports)));
-    const database = first?.database;
-    setOutput(Output.Migrations, (database?.applied ?? []).join('\n'));
-    setOutput(Output.DatabaseBackup, database?.backup?.path ?? database?.restored ?? database?.aheadBackup ?? '');
-    setOutput(Output.SchemaAhead, String(reports.some((r) => r.database?.ahead?.length && !r.database.restored)));
-    setOutput(Output.Interface, isAsgi(s) ? 'asgi' : 'wsgi');
-    setOutput(Output.WorkerClass, workerClass(s));
-    if (process.env.GITHUB_STEP_SUMMARY)
-        await summary.addRaw(redact(summaryMarkdown(s, reports))).write();
-    for (const r of reports) {
-        if (r.status === 'failure' || r.status === 'rolled-back') {
-            error(r.message.split('\n').slice(0, 20).join('\n'), {
-                title: `Deploy to ${r.host} ${r.status === 'rolled-back' ? 'rolled back' : 'failed'}`
-            });
-        }
-    }
-    if (status !== 'success')
-        setFailed(`Deploy ${status}: ${reports
-            .filter((r) => r.status !== 'success')
-            .map((r) => `${r.host} ${r.status}`)
-            .join(', ')}`);
-    else
-        core_info(`Deployed ${first?.release} to ${reports.map((r) => r.host).join(', ')}: ${s.environmentUrl}`);
-}
-
-;// CONCATENATED MODULE: ./src/report/untrusted.ts
-// Text from a server (pip, Django, the journal, nginx's error log with request paths anyone can
-// choose) must never reach the runner as a workflow command (::add-mask::, ::save-state::...).
-
-/** `##[` starts a command at any point of a line for some runners: broken with a zero-width space. */
-function neutralise(text) {
-    return text.replace(/##\[/g, '##\u200b[');
-}
-/**
- * The lines to print for server text: between `::stop-commands::` and a token nobody could
- * guess, so that no line of it is read as a command, and with `##[` neutralised.
- */
-function untrustedLines(text, token = (0,external_node_crypto_.randomUUID)()) {
-    return [`::stop-commands::${token}`, neutralise(text), `::${token}::`];
-}
-
-;// CONCATENATED MODULE: ./src/rollout.ts
-// Several hosts: batches of max-parallel, each batch done (healthy) before the next starts, the
-// first failure stops the rollout. Migrations run on the first host before any other host's.
-function createRollout(hosts, nextRelease) {
-    let settle = () => { };
-    const firstMigration = new Promise((resolve, reject) => {
-        settle = (error) => (error ? reject(error) : resolve());
-    });
-    // Hosts that never wait must not leave an unhandled rejection behind.
-    firstMigration.catch(() => { });
-    return {
-        nextRelease,
-        firstMigration,
-        migrated: (error) => settle(error),
-        isFirst: (host) => host === hosts[0]
-    };
-}
-/** Runs `deployOne` over the hosts in batches; stops after the first batch with a failure. */
-async function rollOut(hosts, maxParallel, deployOne, notReached, afterBatch = async () => { }) {
-    const reports = [];
-    const pending = [...hosts];
-    while (pending.length > 0) {
-        const batch = pending.splice(0, maxParallel);
-        reports.push(...(await Promise.all(batch.map(deployOne))));
-        await afterBatch(reports);
-        if (reports.some((r) => r.status !== 'success'))
-            break;
-    }
-    return reports.concat(pending.map(notReached));
 }
 
 ;// CONCATENATED MODULE: ./src/workspace.ts
@@ -78452,11 +78493,10 @@ function readInside(root, path) {
 }
 
 ;// CONCATENATED MODULE: ./src/deploy-key.ts
-// The deploy key: one hash of everything a deploy puts on a host (the uploaded files, the venv's
-// key, the settings that reach the server, the action's own code). A host whose live release was
-// deployed to its end with the same key already serves this deploy: the run changes nothing.
-
-
+// The deploy key: one hash of everything a deploy puts on a host (the uploaded files, hashed in
+// remote/archive.ts, the venv's key, the settings that reach the server, the action's own code).
+// A host whose live release was deployed to its end with the same key already serves this
+// deploy: the run changes nothing.
 
 
 
@@ -78488,35 +78528,6 @@ const NOT_ON_THE_HOST = new Set([
     'lockWaitMs',
     'source'
 ]);
-/**
- * The files the upload sends (the same exclusions), in a fixed order: each path with its kind,
- * its executable bit and its content, or a link's target. Links are not followed, as tar does not.
- */
-function sourceDigest(source, exclude) {
-    const excluded = uploadExcluder(exclude);
-    const hash = (0,external_node_crypto_.createHash)('sha256');
-    const walk = (dir, relative) => {
-        for (const name of (0,external_node_fs_.readdirSync)(dir).sort()) {
-            const path = relative ? `${relative}/${name}` : name;
-            if (excluded(path))
-                continue;
-            const full = (0,external_node_path_.join)(dir, name);
-            const stat = (0,external_node_fs_.lstatSync)(full);
-            if (stat.isDirectory()) {
-                hash.update(`d ${path}\0`);
-                walk(full, path);
-            }
-            else if (stat.isSymbolicLink())
-                hash.update(`l ${path}\0${(0,external_node_fs_.readlinkSync)(full)}\0`);
-            else if (stat.isFile()) {
-                hash.update(`f ${path} ${stat.mode & 0o111 ? 'x' : '-'} ${stat.size}\0`);
-                hash.update((0,external_node_fs_.readFileSync)(full));
-            }
-        }
-    };
-    walk(source, '');
-    return hash.digest('hex');
-}
 /** The action's own code: a new version may render other files from the same settings. */
 function actionDigest(file = (0,external_node_url_.fileURLToPath)(import.meta.url)) {
     return (0,external_node_crypto_.createHash)('sha256').update((0,external_node_fs_.readFileSync)(file)).digest('hex');
@@ -78531,6 +78542,7 @@ function deployKey(s, parts) {
 ;// CONCATENATED MODULE: ./src/main.ts
 // The action's phases, nothing else: read the settings, deploy every host in turn (rolling),
 // report. Each host's run is flow/host.ts; what runs on a server is server/.
+
 
 
 

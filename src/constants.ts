@@ -124,6 +124,15 @@ export const INPUT_DEFAULTS: Partial<Record<Input, string>> = {
  */
 export const DEFAULT_EXCLUDE = ['__pycache__', '*.pyc', '.venv', 'node_modules']
 
+/** The asgi-server input's values and the worker class each one is. */
+export const ASGI_WORKERS = {
+  uvicorn: 'uvicorn.workers.UvicornWorker',
+  // Pure-Python HTTP parser and asyncio's loop, for hosts without httptools or uvloop.
+  'uvicorn-h11': 'uvicorn.workers.UvicornH11Worker'
+} as const
+export type AsgiServer = keyof typeof ASGI_WORKERS
+export const ASGI_SERVERS = Object.keys(ASGI_WORKERS) as AsgiServer[]
+
 export enum Output {
   Status = 'status',
   Release = 'release',

@@ -5,7 +5,7 @@ import * as core from '@actions/core'
 import type { HostDeps } from './flow/deps.js'
 import { HostDeploy } from './flow/host.js'
 import { checkPublicUrl } from './http-check.js'
-import { archiveStream } from './remote/archive.js'
+import { archiveStream, sourceDigest } from './remote/archive.js'
 import { SshTransport, type Transport } from './remote/connection.js'
 import { Executor, type StepLog } from './remote/executor.js'
 import { acquireLock } from './remote/lock.js'
@@ -23,16 +23,11 @@ import { INSECURE_HOST_KEY, NOT_REACHED } from './flow/notices.js'
 import { untrustedLines } from './report/untrusted.js'
 import { createRollout, rollOut, type Rollout } from './rollout.js'
 import { dotenvText, releaseClock, venvKey } from './server/release.js'
-import {
-  InputError,
-  readSettings,
-  secretValues,
-  type HostAddress,
-  type Settings
-} from './settings.js'
+import { InputError, readSettings } from './inputs/settings.js'
+import { secretValues, type HostAddress, type Settings } from './settings.js'
 import { requirementsFiles, type RequirementsFile } from './workspace.js'
-import { actionDigest, deployKey, sourceDigest } from './deploy-key.js'
-import type { HostFacts } from './server/inspect.js'
+import { actionDigest, deployKey } from './deploy-key.js'
+import type { HostFacts } from './server/facts.js'
 
 /** Where the run came from: the runner's environment, read once. */
 export interface RunContext {

@@ -12,7 +12,7 @@ import {
 import { discoverStep, rebaseProjectSettings, type ProjectSettings } from './server/discover.js'
 import { appWritable, djangoSteps, hookStep } from './server/django.js'
 import { diagnosticsStep, healthStep, instanceHealthStep } from './server/health.js'
-import type { HostFacts } from './server/inspect.js'
+import type { HostFacts } from './server/facts.js'
 import { idleInstance, layout, type Instance } from './server/layout.js'
 import { projectFolderProblem, servedPaths } from './server/settings-folders.js'
 import { backupOf, migrationPlanStep, removeStagedStep, restoreStep } from './server/migrations.js'

@@ -1,5 +1,9 @@
-// The typed settings object: every input of action.yml, read and validated once in settings.ts.
-// Everything else in the action takes its values from here, already checked.
+// The typed settings object: every input of action.yml, read and validated once (readSettings in
+// inputs/settings.ts). Everything else in the action takes its values from here, already checked.
+
+import type { AsgiServer } from './constants.js'
+import type { HostFingerprint } from './grammar/fingerprint.js'
+import type { KnownHostEntry } from './grammar/known-hosts.js'
 
 export interface HostAddress {
   /** host name or IP address, validated (no spaces, no shell or config metacharacters) */
@@ -142,53 +146,6 @@ export interface Settings {
   restoreDatabase: boolean
   /** restore even when releases other than the live one would lose data */
   force: boolean
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reading and validating the inputs: one reader per domain (src/inputs/), composed here
-// ---------------------------------------------------------------------------------------------
-
-import type { AsgiServer } from './render/asgi.js'
-import type { HostFingerprint } from './grammar/fingerprint.js'
-import type { KnownHostEntry } from './grammar/known-hosts.js'
-import { readConnection } from './inputs/connection.js'
-import { readGitHub } from './inputs/github.js'
-import { readHealth } from './inputs/health.js'
-import { readModes } from './inputs/modes.js'
-import { readNginx } from './inputs/nginx.js'
-import { readProcesses } from './inputs/processes.js'
-import { readProject } from './inputs/project.js'
-import { readReleasePaths } from './inputs/release-paths.js'
-import { readServer } from './inputs/server.js'
-import { inputReader, type ReadContext } from './inputs/read.js'
-
-export { InputError, type ReadContext } from './inputs/read.js'
-
-/** Reads every input, validates it and returns the typed settings; throws InputError. */
-export function readSettings(ctx: ReadContext): Settings {
-  const read = inputReader(ctx)
-  const connection = readConnection(read)
-  const modes = readModes(read, connection.hosts.length)
-  const project = readProject(read, { username: connection.username, rollback: modes.rollback })
-  const nginx = readNginx(read, { deployPath: project.deployPath, appUser: project.appUser })
-  const github = readGitHub(read, {
-    tls: nginx.tlsCertificate !== undefined || nginx.acme !== undefined,
-    serverNames: nginx.serverNames,
-    firstHost: connection.hosts[0]
-  })
-  const release = readReleasePaths(read, project)
-  const processes = readProcesses(read, connection)
-  return {
-    ...connection,
-    ...project,
-    ...release,
-    ...readServer(read),
-    ...processes,
-    ...nginx,
-    ...readHealth(read),
-    ...github,
-    ...modes
-  }
 }
 
 /** Values that must never appear in a log: registered with the runner by the caller. */

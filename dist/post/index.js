@@ -31815,6 +31815,13 @@ const INPUT_DEFAULTS = {
  * patterns add to these. (.git and credential files are never uploaded: remote/archive.ts.)
  */
 const DEFAULT_EXCLUDE = (/* unused pure expression or super */ null && (['__pycache__', '*.pyc', '.venv', 'node_modules']));
+/** The asgi-server input's values and the worker class each one is. */
+const ASGI_WORKERS = {
+    uvicorn: 'uvicorn.workers.UvicornWorker',
+    // Pure-Python HTTP parser and asyncio's loop, for hosts without httptools or uvloop.
+    'uvicorn-h11': 'uvicorn.workers.UvicornH11Worker'
+};
+const ASGI_SERVERS = Object.keys(ASGI_WORKERS);
 var Output;
 (function (Output) {
     Output["Status"] = "status";

@@ -5,7 +5,7 @@
 
 import { needsCertificate, servesTls } from '../server/acme.js'
 import { healthStep, parseHealth, type HealthResult } from '../server/health.js'
-import type { HostFacts } from '../server/inspect.js'
+import type { HostFacts } from '../server/facts.js'
 import type { Step } from '../server/step.js'
 import type { Settings } from '../settings.js'
 import type { HostDeps } from './deps.js'

@@ -3,7 +3,7 @@
 
 import { stagingSteps, type Plan } from '../plan.js'
 import { discoverStep, parseProjectSettings, rebaseProjectSettings } from '../server/discover.js'
-import type { HostFacts } from '../server/inspect.js'
+import type { HostFacts } from '../server/facts.js'
 import { stagedRelease } from '../server/layout.js'
 import { parseBackup, parseMigrated, parseMigrationPlan } from '../server/migrations.js'
 import type { RunResult } from '../remote/connection.js'

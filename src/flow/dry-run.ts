@@ -6,7 +6,7 @@
 import { assumedSettings, planSteps, type Plan } from '../plan.js'
 import { configDiff, parseConfigFiles, readConfigStep } from '../server/config.js'
 import type { ProjectSettings } from '../server/discover.js'
-import type { HostFacts } from '../server/inspect.js'
+import type { HostFacts } from '../server/facts.js'
 import { alreadyLiveCheck } from './already-live.js'
 import { readForDryRun, type DatabaseWatch } from './database.js'
 import type { HostDeps } from './deps.js'

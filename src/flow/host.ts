@@ -5,18 +5,19 @@
 
 import { assumedSettings, planRun, type Plan, type Secure } from '../plan.js'
 import type { RunResult } from '../remote/connection.js'
-import { StepError } from '../remote/executor.js'
+import { StepError } from '../server/cause.js'
 import type { GateResult, HostOutcome } from '../report/report.js'
 import { parseServerFacts } from '../server/asgi.js'
 import { acmeProblem, parseCertificateStep } from '../server/acme.js'
-import { GATE_FAILED } from '../server/config.js'
+import { GATE_FAILED } from '../server/step-script.js'
 import { parseProjectSettings, SETTINGS_CHANGED, type ProjectSettings } from '../server/discover.js'
 import { parseHealth, type HealthResult } from '../server/health.js'
-import { inspectStep, parseFacts, type HostFacts } from '../server/inspect.js'
+import type { HostFacts } from '../server/facts.js'
+import { inspectStep, parseFacts } from '../server/inspect.js'
 import { parseProcessStates } from '../server/processes.js'
 
 import { dryRun } from './dry-run.js'
-import { DISK_FULL } from '../report/cause.js'
+import { DISK_FULL } from '../server/cause.js'
 import {
   acmeRefusedMessage,
   alreadyLiveMessage,

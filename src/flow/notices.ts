@@ -2,9 +2,8 @@
 // warnings and messages, built from what the run learnt (pure). The flow decides when to say them.
 
 import type { Plan } from '../plan.js'
-import { describeServer } from '../render/asgi.js'
-import { StepError } from '../remote/executor.js'
-import { causeOf, hintFor } from '../report/cause.js'
+import { describeServer } from '../asgi.js'
+import { causeOf, hintFor, StepError } from '../server/cause.js'
 import type { DatabaseReport } from '../report/report.js'
 import { acmeHint, type CertificateFacts } from '../server/acme.js'
 import type { RunResult } from '../remote/connection.js'

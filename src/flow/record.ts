@@ -6,7 +6,7 @@ import type { GateResult, HostOutcome } from '../report/report.js'
 import type { CertificateFacts } from '../server/acme.js'
 import type { ServerFacts } from '../server/asgi.js'
 import type { HealthResult } from '../server/health.js'
-import type { HostFacts } from '../server/inspect.js'
+import type { HostFacts } from '../server/facts.js'
 import type { ProcessState } from '../server/processes.js'
 import { DatabaseWatch } from './database.js'
 

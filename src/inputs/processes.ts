@@ -4,6 +4,7 @@
 import { parseDocument } from 'yaml'
 import { Input } from '../constants.js'
 import { isCeleryBeat, parseCommand } from '../grammar/process-command.js'
+import { PROCESS_SETTLE_SECONDS } from '../server/processes.js'
 import type { HostAddress, Settings } from '../settings.js'
 import { InputError, type InputReader } from './read.js'
 
@@ -66,9 +67,6 @@ export function readProcesses(
     singletonHost: singletonHost(read, given.hosts)
   }
 }
-
-/** How long a restarted process must stay up, in seconds, for the deploy to count it started. */
-export const PROCESS_SETTLE_SECONDS = 5
 
 function mapping(read: InputReader, input: Input): Array<[string, unknown]> {
   const text = read.raw(input)

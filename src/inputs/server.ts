@@ -2,8 +2,8 @@
 // long nginx keeps an idle proxied connection (a WebSocket) open, and how long the old release
 // gets to finish its requests at the cutover.
 
-import { Input } from '../constants.js'
-import { ASGI_SERVERS, type AsgiServer, DEFAULT_PROXY_READ_TIMEOUT_S } from '../render/asgi.js'
+import { ASGI_SERVERS, type AsgiServer, Input } from '../constants.js'
+import { DEFAULT_PROXY_READ_TIMEOUT_S } from '../asgi.js'
 import type { Settings } from '../settings.js'
 import { InputError, type InputReader } from './read.js'
 import { isAppModule } from './project.js'

@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto'
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { join } from 'node:path'
 import { PassThrough, type Readable } from 'node:stream'
 import picomatch from 'picomatch'
 
@@ -83,4 +86,31 @@ export function archiveStream(source: string, exclude: string[]): Readable {
     })
     .catch((error: unknown) => stream.destroy(error as Error))
   return stream
+}
+
+/**
+ * The files the upload sends (the same exclusions), in a fixed order: each path with its kind,
+ * its executable bit and its content, or a link's target. Links are not followed, as tar does not.
+ */
+export function sourceDigest(source: string, exclude: string[]): string {
+  const excluded = uploadExcluder(exclude)
+  const hash = createHash('sha256')
+  const walk = (dir: string, relative: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const path = relative ? `${relative}/${name}` : name
+      if (excluded(path)) continue
+      const full = join(dir, name)
+      const stat = lstatSync(full)
+      if (stat.isDirectory()) {
+        hash.update(`d ${path}\0`)
+        walk(full, path)
+      } else if (stat.isSymbolicLink()) hash.update(`l ${path}\0${readlinkSync(full)}\0`)
+      else if (stat.isFile()) {
+        hash.update(`f ${path} ${stat.mode & 0o111 ? 'x' : '-'} ${stat.size}\0`)
+        hash.update(readFileSync(full))
+      }
+    }
+  }
+  walk(source, '')
+  return hash.digest('hex')
 }

@@ -1,33 +1,8 @@
-import { causeOf, hintFor } from '../report/cause.js'
 import { holdingStepsLock } from '../server/lock.js'
+import { StepError } from '../server/cause.js'
 import type { Phase, Step } from '../server/step.js'
 import type { Settings } from '../settings.js'
 import { RemoteError, type RunOptions, type RunResult, type Transport } from './connection.js'
-
-/** A step that ran and failed: carries its output for the error, the log and the summary. */
-export class StepError extends Error {
-  /** the exception's last line, or what else reads as the cause */
-  override readonly cause: string
-  /** what to do next, for the causes users meet most; or '' */
-  readonly hint: string
-  constructor(
-    readonly step: Step,
-    readonly result: RunResult
-  ) {
-    // The cause first (the last line of a traceback), what to do next, then the last lines.
-    const cause = causeOf(result.stderr) || causeOf(result.stdout) || `exit ${result.code}`
-    const hint = hintFor(`${result.stdout}\n${result.stderr}`)
-    const output = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-30).join('\n')
-    super(
-      `${step.title} failed: ${cause}` +
-        (hint ? `\n${hint}` : '') +
-        (output && output !== cause ? `\n\nIts last lines (exit ${result.code}):\n${output}` : '')
-    )
-    this.cause = cause
-    this.hint = hint
-    this.name = 'StepError'
-  }
-}
 
 export interface StepLog {
   info(message: string): void

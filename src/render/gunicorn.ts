@@ -4,7 +4,7 @@
 // by nginx's user.
 
 import { layout } from '../server/layout.js'
-import { appModule, serverArgs } from './asgi.js'
+import { appModule, DEFAULT_GRACEFUL_TIMEOUT, serverArgs } from '../asgi.js'
 import type { Settings } from '../settings.js'
 import { systemdExecutable, systemdQuote, systemdValue, systemdWord } from './systemd-escape.js'
 
@@ -15,9 +15,6 @@ export const MANAGED_HEADER =
 export const SOCKET_OWNER = 'www-data'
 /** The targets that start an enabled instance's units at boot (their [Install] sections). */
 export const WANTED_BY = { socket: 'sockets.target', service: 'multi-user.target' } as const
-
-/** gunicorn's own default for --graceful-timeout, in seconds. */
-export const DEFAULT_GRACEFUL_TIMEOUT = 30
 
 /** A hardening line, or one that depends on the settings. */
 export type HardeningDirective = string | ((s: Settings) => string)

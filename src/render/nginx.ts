@@ -2,7 +2,7 @@
 
 import type { Settings } from '../settings.js'
 import { layout, socketPath } from '../server/layout.js'
-import { DEFAULT_PROXY_READ_TIMEOUT_S, isAsgi } from './asgi.js'
+import { DEFAULT_PROXY_READ_TIMEOUT_S, isAsgi } from '../asgi.js'
 import { MANAGED_HEADER } from './gunicorn.js'
 
 export interface SitePaths {

@@ -3,7 +3,7 @@
 import * as core from '@actions/core'
 import { Output } from '../constants.js'
 import { restoreHint } from '../server/migrations.js'
-import { describeServer, isAsgi, workerClass } from '../render/asgi.js'
+import { describeServer, isAsgi, workerClass } from '../asgi.js'
 import { describeVersions, type ServerFacts } from '../server/asgi.js'
 import { allFiles, type ConfigFile, type ConfigFiles } from '../server/config.js'
 import type { ProcessState } from '../server/processes.js'

@@ -8,7 +8,6 @@ import type { SiteTls } from '../render/nginx.js'
 import { manualTls } from '../render/nginx.js'
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
-import type { HostFacts } from './inspect.js'
 import { layout, renewalUnitNames } from './layout.js'
 import type { Step } from './step.js'
 
@@ -99,7 +98,7 @@ export function acmeHint(problem: string): string {
 }
 
 /** The certificate the site serves: tls-certificate, or ACME's once the host has it. */
-export function siteTls(s: Settings, facts: Pick<HostFacts, 'certificate'>): SiteTls {
+export function siteTls(s: Settings, facts: Pick<AcmeFacts, 'certificate'>): SiteTls {
   if (!s.acme) return manualTls(s)
   const p = layout(s).acme
   return facts.certificate
@@ -108,12 +107,12 @@ export function siteTls(s: Settings, facts: Pick<HostFacts, 'certificate'>): Sit
 }
 
 /** Whether the health check speaks TLS: the site serves a certificate. */
-export function servesTls(s: Settings, facts: Pick<HostFacts, 'certificate'>): boolean {
+export function servesTls(s: Settings, facts: Pick<AcmeFacts, 'certificate'>): boolean {
   return siteTls(s, facts).certificate !== undefined
 }
 
 /** A deploy asks for a certificate when the host has none, one without a name, or one near its end. */
-export function needsCertificate(s: Settings, facts: Pick<HostFacts, 'certificate'>): boolean {
+export function needsCertificate(s: Settings, facts: Pick<AcmeFacts, 'certificate'>): boolean {
   const cert = facts.certificate
   if (!s.acme) return false
   if (!cert) return true

@@ -4,7 +4,7 @@
 // The step also says which uvicorn and WebSocket library serve, and whether open WebSockets get a
 // close frame when gunicorn stops (uvicorn before 0.21 with websockets drops them: 1006).
 
-import { appModule, workerClass } from '../render/asgi.js'
+import { appModule, workerClass } from '../asgi.js'
 import type { Settings } from '../settings.js'
 import { sh } from '../shell.js'
 import { layout } from './layout.js'

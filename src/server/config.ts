@@ -8,7 +8,8 @@ import { renderSite, type SitePaths } from '../render/nginx.js'
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
 import { renewalFiles, siteTls } from './acme.js'
-import type { HostFacts } from './inspect.js'
+import type { HostFacts } from './facts.js'
+import { GATE_FAILED } from './step-script.js'
 import { baseName, DEFAULT_SITE, DEFAULT_SITE_LINK, layout, unitNames } from './layout.js'
 import type { Step } from './step.js'
 
@@ -26,9 +27,6 @@ export interface ConfigFiles {
   renewalService?: ConfigFile
   renewalTimer?: ConfigFile
 }
-
-/** Exit code a step uses when a gate rejects the new files (they were put back). */
-export const GATE_FAILED = 42
 
 export function workerCount(s: Settings, facts: HostFacts): number {
   return s.workers === 'auto' ? Math.min(2 * Math.max(facts.cpus, 1) + 1, 17) : s.workers

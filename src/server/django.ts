@@ -2,7 +2,7 @@
 // from the project, and the steps before the switch (the folders it writes, the one Django
 // process of server/manage.ts, hooks).
 
-import { isAsgi } from '../render/asgi.js'
+import { isAsgi } from '../asgi.js'
 import type { Settings } from '../settings.js'
 import { raw } from '../shell.js'
 import { asgiImportStep } from './asgi.js'

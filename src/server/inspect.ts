@@ -2,39 +2,13 @@
 
 import { Buffer } from 'node:buffer'
 import type { Settings } from '../settings.js'
-import { inspectAcme, parseAcmeFacts, type AcmeFacts } from './acme.js'
+import { inspectAcme, parseAcmeFacts } from './acme.js'
 import { raw, script, sh } from '../shell.js'
-import { LEGACY_FAILED_MARK, layout, RELEASE_ID, socketPath, type LiveInstance } from './layout.js'
+import type { HostFacts } from './facts.js'
+import { LEGACY_FAILED_MARK, layout, RELEASE_ID, socketPath } from './layout.js'
 import { listProcessUnits } from './processes.js'
 import { projectSettings, settingsObject, type ProjectSettings } from './discover.js'
 import type { Step } from './step.js'
-
-/** What the host said about itself before the deploy. */
-export interface HostFacts extends AcmeFacts {
-  cpus: number
-  /** the release `current` points at, or '' on a first deploy */
-  live: string
-  /** releases on the host, newest first */
-  releases: string[]
-  /** releases marked as failed */
-  failed: string[]
-  /** releases that went live (hosts deployed before this was kept say none) */
-  served: string[]
-  /** the interpreter's version and real path, part of a venv's key */
-  python: string
-  /** the unit files of the project's processes and schedules (server/processes.ts) */
-  processUnits?: string[]
-  /** the instance traffic goes to: where nginx's socket path leads */
-  instance: LiveInstance
-  /** releases whose deploy applied migrations (none when not said) */
-  migrated?: string[]
-  /** the database backups' file names (<release-id>.<format>) */
-  backups?: string[]
-  /** the deploy key the live release was deployed with (layout.ts deployed), if its deploy ended well */
-  deployed?: string
-  /** what the project's settings said when the live release was deployed (recorded with its key) */
-  projectSettings?: ProjectSettings
-}
 
 /**
  * The interpreter's version and real path; then it fails unless it can make a venv with pip.

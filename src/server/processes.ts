@@ -5,7 +5,6 @@
 
 import { Buffer } from 'node:buffer'
 import { createTwoFilesPatch } from 'diff'
-import { PROCESS_SETTLE_SECONDS } from '../inputs/processes.js'
 import {
   processMarker,
   processUnitBase,
@@ -15,10 +14,13 @@ import {
 } from '../render/processes.js'
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
-import { GATE_FAILED, type ConfigFile } from './config.js'
+import type { ConfigFile } from './config.js'
 import { baseName, layout, UNIT_FOLDER } from './layout.js'
 import type { Step } from './step.js'
-import { detached } from './switch.js'
+import { detached, GATE_FAILED } from './step-script.js'
+
+/** How long a restarted process must stay up, in seconds, for the deploy to count it started. */
+export const PROCESS_SETTLE_SECONDS = 5
 
 /** One process or schedule on this host: the unit that is started, and its files. */
 export interface ProcessUnit {
@@ -173,7 +175,7 @@ function reportStates(s: Settings, pf: ProcessFiles): ShellText {
 }
 
 /**
- * After the web release is healthy, in one script done whole (server/switch.ts `detached`): the
+ * After the web release is healthy, in one script done whole (server/step-script.ts `detached`): the
  * live unit files saved, the new ones put in place (nothing new is where systemd reads it
  * before), removed units stopped, disabled and deleted, the others enabled and restarted on the
  * live release at once (a worker's warm shutdown may take process-stop-timeout). A process

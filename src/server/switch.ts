@@ -6,6 +6,7 @@ import { WANTED_BY } from '../render/gunicorn.js'
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
 import { installStaged, restoreConfig, type ConfigFiles } from './config.js'
+import { detached } from './step-script.js'
 import { startedAt } from './health.js'
 import {
   baseName,
@@ -54,25 +55,6 @@ export const reloadNginx = script(
   raw('  done'),
   raw('else systemctl start nginx; fi')
 )
-
-/**
- * A script that runs to its end once started, even when the runner is killed or the connection
- * drops half-way (its output then has nowhere to go): a switch or a rollback is done whole, never
- * half. Its output is printed when it ends. TERM too is ignored (inherited by the body's shell):
- * a clean shutdown sends it to every session before it powers off, and these scripts take less
- * than a second; a switch cut there would boot half switched.
- */
-export function detached(body: ShellText): ShellText {
-  return script(
-    raw("trap '' HUP PIPE TERM"),
-    raw('out=$(mktemp) err=$(mktemp) rc=0'),
-    raw(`sh -eu >"$out" 2>"$err" <<'DDA_DETACHED' || rc=$?`),
-    body,
-    raw('DDA_DETACHED'),
-    raw('cat "$out"; cat "$err" >&2; rm -f "$out" "$err"'),
-    raw('exit $rc')
-  )
-}
 
 /** An extended regular expression that matches exactly one of these names. */
 function unitPattern(...names: string[]): string {

@@ -20,7 +20,7 @@ import {
 } from './faults.js'
 import { checkout, deployInputs, edit, get, newCommit, onHost } from './fixture.js'
 import { bootHost, type TestHost } from './testhost.js'
-import { detached } from '../../src/server/switch.js'
+import { detached } from '../../src/server/step-script.js'
 import { script, sh } from '../../src/shell.js'
 
 const FULL = process.env.FAULTS === 'all'

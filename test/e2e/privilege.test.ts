@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process'
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { sandboxProperties } from '../../src/server/sandbox.js'
-import { readSettings } from '../../src/settings.js'
+import { readSettings } from '../../src/inputs/settings.js'
 import { type ActionRun, runAction } from './action.js'
 import {
   appOwnedOutside as fixtureAppOwnedOutside,

@@ -1,17 +1,11 @@
 // Which gunicorn worker serves the project: gunicorn's own (WSGI), or uvicorn's (ASGI), and the
 // arguments the service's command line gets for it and for the cutover's drain.
 
-import type { Settings } from '../settings.js'
-import { DEFAULT_GRACEFUL_TIMEOUT } from './gunicorn.js'
+import { ASGI_WORKERS } from './constants.js'
+import type { Settings } from './settings.js'
 
-/** The asgi-server input's values and the worker class each one is. */
-export const ASGI_WORKERS = {
-  uvicorn: 'uvicorn.workers.UvicornWorker',
-  // Pure-Python HTTP parser and asyncio's loop, for hosts without httptools or uvloop.
-  'uvicorn-h11': 'uvicorn.workers.UvicornH11Worker'
-} as const
-export type AsgiServer = keyof typeof ASGI_WORKERS
-export const ASGI_SERVERS = Object.keys(ASGI_WORKERS) as AsgiServer[]
+/** gunicorn's own default for --graceful-timeout, in seconds. */
+export const DEFAULT_GRACEFUL_TIMEOUT = 30
 
 /** nginx closes a proxied connection after this long without a byte from the app. */
 export const DEFAULT_PROXY_READ_TIMEOUT_S = 3600

@@ -1,6 +1,9 @@
 // Causes, not tracebacks: what a person reads first when a step or the health check failed is
 // the exception's last line, then what to do about the causes users meet most.
 
+import type { RunResult } from '../remote/connection.js'
+import type { Step } from './step.js'
+
 /** An exception line as Python prints it last: `module.Name: message` or a bare `NameError`. */
 const EXCEPTION =
   /^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Warning|Interrupt|Host|Configured|Failure|DoesNotExist)(?::\s.*)?$/
@@ -78,4 +81,29 @@ export function hintFor(text: string): string {
     if (match) return hint(match)
   }
   return ''
+}
+
+/** A step that ran and failed: carries its output for the error, the log and the summary. */
+export class StepError extends Error {
+  /** the exception's last line, or what else reads as the cause */
+  override readonly cause: string
+  /** what to do next, for the causes users meet most; or '' */
+  readonly hint: string
+  constructor(
+    readonly step: Step,
+    readonly result: RunResult
+  ) {
+    // The cause first (the last line of a traceback), what to do next, then the last lines.
+    const cause = causeOf(result.stderr) || causeOf(result.stdout) || `exit ${result.code}`
+    const hint = hintFor(`${result.stdout}\n${result.stderr}`)
+    const output = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-30).join('\n')
+    super(
+      `${step.title} failed: ${cause}` +
+        (hint ? `\n${hint}` : '') +
+        (output && output !== cause ? `\n\nIts last lines (exit ${result.code}):\n${output}` : '')
+    )
+    this.cause = cause
+    this.hint = hint
+    this.name = 'StepError'
+  }
 }

@@ -1,0 +1,43 @@
+// Reading and validating the inputs: one reader per domain (src/inputs/), composed here into the
+// one Settings object (src/settings.ts) the rest of the action takes its values from.
+
+import type { Settings } from '../settings.js'
+import { readConnection } from './connection.js'
+import { readGitHub } from './github.js'
+import { readHealth } from './health.js'
+import { readModes } from './modes.js'
+import { readNginx } from './nginx.js'
+import { readProcesses } from './processes.js'
+import { readProject } from './project.js'
+import { readReleasePaths } from './release-paths.js'
+import { readServer } from './server.js'
+import { inputReader, type ReadContext } from './read.js'
+
+export { InputError, type ReadContext } from './read.js'
+
+/** Reads every input, validates it and returns the typed settings; throws InputError. */
+export function readSettings(ctx: ReadContext): Settings {
+  const read = inputReader(ctx)
+  const connection = readConnection(read)
+  const modes = readModes(read, connection.hosts.length)
+  const project = readProject(read, { username: connection.username, rollback: modes.rollback })
+  const nginx = readNginx(read, { deployPath: project.deployPath, appUser: project.appUser })
+  const github = readGitHub(read, {
+    tls: nginx.tlsCertificate !== undefined || nginx.acme !== undefined,
+    serverNames: nginx.serverNames,
+    firstHost: connection.hosts[0]
+  })
+  const release = readReleasePaths(read, project)
+  const processes = readProcesses(read, connection)
+  return {
+    ...connection,
+    ...project,
+    ...release,
+    ...readServer(read),
+    ...processes,
+    ...nginx,
+    ...readHealth(read),
+    ...github,
+    ...modes
+  }
+}

@@ -1,0 +1,34 @@
+// What the host said about itself before the deploy (the first step, inspect.ts, reads it): the
+// facts the planner and the step builders are given, in a module of its own so that any of them
+// may take it without importing the step that reads it.
+
+import type { AcmeFacts } from './acme.js'
+import type { ProjectSettings } from './discover.js'
+import type { LiveInstance } from './layout.js'
+
+/** What the host said about itself before the deploy. */
+export interface HostFacts extends AcmeFacts {
+  cpus: number
+  /** the release `current` points at, or '' on a first deploy */
+  live: string
+  /** releases on the host, newest first */
+  releases: string[]
+  /** releases marked as failed */
+  failed: string[]
+  /** releases that went live (hosts deployed before this was kept say none) */
+  served: string[]
+  /** the interpreter's version and real path, part of a venv's key */
+  python: string
+  /** the unit files of the project's processes and schedules (server/processes.ts) */
+  processUnits?: string[]
+  /** the instance traffic goes to: where nginx's socket path leads */
+  instance: LiveInstance
+  /** releases whose deploy applied migrations (none when not said) */
+  migrated?: string[]
+  /** the database backups' file names (<release-id>.<format>) */
+  backups?: string[]
+  /** the deploy key the live release was deployed with (layout.ts deployed), if its deploy ended well */
+  deployed?: string
+  /** what the project's settings said when the live release was deployed (recorded with its key) */
+  projectSettings?: ProjectSettings
+}
