@@ -156,11 +156,17 @@ async function main() {
   }
   probe.close()
 
-  const files = [
+  const gzipped = (entry: string) => gzipSync(readFileSync(entry), { level: 6 }).length
+  const files: Array<[string, number]> = [
     ['dist/ (all files)', bundle.totalBytes],
     ['dist/index.js', bundle.entryBytes],
-    ['dist/index.js, gzip -6', gzipSync(readFileSync(bundle.entry), { level: 6 }).length]
-  ] as const
+    ['dist/index.js, gzip -6', gzipped(bundle.entry)],
+    // The other builds' entries, to compare what each start compiles.
+    ...EXTRA.flatMap((e): Array<[string, number]> => [
+      [`${short(e.kind)}: index.js`, otherBundle(e.entry).entryBytes],
+      [`${short(e.kind)}: index.js, gzip -6`, gzipped(e.entry)]
+    ])
+  ]
   const out = results
   out.heading()
   out.line('```')
