@@ -45,8 +45,8 @@ const ROUNDS = envInt('BENCH_ROUNDS', 5)
 const WARM = Math.max(1, envInt('BENCH_WARM', 2))
 const GROWTH = envInt('BENCH_GROWTH', 10)
 /**
- * Round trips of a warm deploy before issue #13: the warm log of issue #7's run in BENCHMARKS.md
- * has 13 steps (each one command waited for), and the lock is one more.
+ * Round trips of a warm deploy before issue #13: the warm log of issue #7's run (BENCHMARKS.md as
+ * of commit 1ee7aa0) has 13 steps (each one command waited for), and the lock is one more.
  */
 const EARLIER_ROUND_TRIPS = 14
 
