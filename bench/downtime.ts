@@ -9,6 +9,8 @@
 // (the process exits); a request belongs to it when it was sent inside it. The requests before the
 // deploy are the same load without a deploy beside it.
 //
+// The run is written to bench/results/<date>-downtime.md.
+//
 //   npm run bench:downtime        BENCH_ROUNDS=5 BENCH_CONNECTIONS=4 BENCH_RATE=100 by default
 //   BENCH_RATE=0                  as fast as the connections go (no rate limit)
 //   BENCH_CASES=good,broken       the releases deployed (a broken one fails its deploy: expected)
@@ -20,12 +22,12 @@ import {
   envInt,
   envList,
   log,
-  machine,
   median,
   millis,
   rotation,
   seconds,
   snapshotDist,
+  startResults,
   table,
   variants,
   withHosts
@@ -48,6 +50,7 @@ interface Outcome {
 }
 
 async function main() {
+  const out = startResults('downtime', 'Zero downtime: load through nginx during a deploy')
   const bundle = await snapshotDist()
   const VARIANTS = variants(bundle, ['action', 'one-script'])
   const names = VARIANTS.map((v) => v.name)
@@ -97,15 +100,14 @@ async function main() {
     )
   }
 
-  console.log('\n## Zero downtime: load through nginx during a deploy (bench/downtime.ts)\n')
-  console.log('```')
-  console.log(machine())
-  console.log(`bundle: dist/index.js sha256 ${bundle.sha}`)
-  console.log(`load: ${describeLoad()} the deploy`)
-  if (actionSettings()) console.log(actionSettings())
-  console.log(`rounds: ${ROUNDS} (one fresh host per variant per round)`)
-  console.log(`took: ${((Date.now() - started) / 60000).toFixed(1)} min`)
-  console.log('```\n')
+  out.heading()
+  out.line('```')
+  out.line(`bundle: dist/index.js sha256 ${bundle.sha}`)
+  out.line(`load: ${describeLoad()} the deploy`)
+  if (actionSettings()) out.line(actionSettings())
+  out.line(`rounds: ${ROUNDS} (one fresh host per variant per round)`)
+  out.line(`took: ${((Date.now() - started) / 60000).toFixed(1)} min`)
+  out.line('```\n')
 
   const perRound = outcomes.map((o) => {
     const s = stats(o.window)
@@ -134,8 +136,8 @@ async function main() {
     'p99',
     'max'
   ]
-  console.log(table(header, perRound))
-  console.log('')
+  out.line(table(header, perRound))
+  out.line('')
 
   const groups = names.flatMap((variant) => CASES.map((kind) => ({ variant, kind })))
   const rows = groups.map(({ variant, kind }) => {
@@ -153,7 +155,7 @@ async function main() {
       `${millis(before.p50)} / ${millis(before.p99)} / ${millis(before.max)}`
     ]
   })
-  console.log(
+  out.line(
     table(
       [
         'all rounds',
@@ -185,14 +187,15 @@ async function main() {
     ]
     if (RATE > 0 && RATE <= 100)
       goals.push([`max latency < 300 ms at ${RATE} requests/s`, millis(maxAll), maxAll < 300])
-    console.log('')
-    console.log(
+    out.line('')
+    out.line(
       table(
         ['goal (action)', 'measured', 'met'],
         goals.map(([goal, measured, met]) => [goal, measured, met ? 'yes' : 'no'])
       )
     )
   }
+  out.done()
 }
 
 await main()

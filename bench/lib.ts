@@ -13,12 +13,13 @@ import {
   statSync,
   writeFileSync
 } from 'node:fs'
-import { cpus, loadavg, release as osRelease, tmpdir, totalmem } from 'node:os'
-import { dirname, join } from 'node:path'
+import { tmpdir } from 'node:os'
+import { dirname, join, relative } from 'node:path'
 import { readSettings } from '../src/inputs/settings.js'
 import type { Settings } from '../src/settings.js'
 import { ROOT, runAction as runActionAsRunner } from '../test/e2e/action.js'
 import { recipeOneScript, recipeStepByStep } from './recipe.js'
+import { describeMachine, recorder } from './results.js'
 import { deployInputs, edit, workspaceWith } from '../test/e2e/fixture.js'
 import { bootHost, type TestHost } from '../test/e2e/testhost.js'
 
@@ -49,17 +50,24 @@ export function envList(name: string, fallback: string[]): string[] {
 // ---------------------------------------------------------------------------------------------
 // The machine and the bundle
 
-export function machine(): string {
-  const cpu = cpus()
-  return [
-    `cores: ${cpu.length} (${cpu[0]?.model.trim() ?? 'unknown'})`,
-    `memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
-    `Node: ${process.version}`,
-    `kernel: ${osRelease()}`,
-    `load average at start: ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`
-  ].join('\n')
+/**
+ * A full run's record: `line` prints and keeps what the script reports, `done` writes it to
+ * bench/results/<date>-<what>.md (see results.ts).
+ */
+export function startResults(script: string, title: string) {
+  const kept = recorder(script, title)
+  log(`${describeMachine(kept.machine).replaceAll('\n', ', ')}`)
+  return {
+    /** The title, on the terminal only: the results file has it as its own. */
+    heading() {
+      console.log(`\n## ${title} (bench/${script}.ts)\n`)
+    },
+    line: kept.line,
+    done() {
+      const file = kept.write(join(ROOT, 'bench', 'results'))
+      log(`results: ${relative(ROOT, file)}`)
+    }
+  }
 }
 
 export interface Bundle {

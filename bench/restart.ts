@@ -16,6 +16,8 @@
 //                    idle one started (--preload) and probed through its own socket, nginx's
 //                    upstream switched to it (reload), then the old one stopped
 //
+// The run is written to bench/results/<date>-restart.md.
+//
 //   npm run bench:restart            BENCH_ROUNDS=4 by default
 //   BENCH_STRATEGIES=restart,blue/green
 import {
@@ -24,13 +26,13 @@ import {
   envInt,
   envList,
   log,
-  machine,
   median,
   millis,
   rotation,
   runAction,
   seconds,
   snapshotDist,
+  startResults,
   table,
   withHosts,
   type TestHost
@@ -150,6 +152,7 @@ interface Outcome {
 }
 
 async function main() {
+  const out = startResults('restart', 'Restart strategies under load')
   const bundle = await snapshotDist()
   log(`bundle ${bundle.sha}, ${CHOSEN.map((s) => s.name).join(' / ')}, ${ROUNDS} rounds`)
   const outcomes: Outcome[] = []
@@ -187,18 +190,35 @@ async function main() {
     }
   )
 
-  console.log('\n## Restart strategies under load (bench/restart.ts)\n')
-  console.log('```')
-  console.log(machine())
-  console.log(`bundle: dist/index.js sha256 ${bundle.sha}`)
-  console.log(`load: ${describeLoad()} the window`)
-  console.log(
+  out.heading()
+  out.line('```')
+  out.line(`bundle: dist/index.js sha256 ${bundle.sha}`)
+  out.line(`load: ${describeLoad()} the window`)
+  out.line(
     'window: switch `current`, restart, until nginx serves the new VERSION (one host per strategy)'
   )
-  console.log(`rounds: ${ROUNDS}`)
-  console.log(`took: ${((Date.now() - started) / 60000).toFixed(1)} min`)
-  console.log('```\n')
-  console.log(
+  out.line(`rounds: ${ROUNDS}`)
+  out.line(`took: ${((Date.now() - started) / 60000).toFixed(1)} min`)
+  out.line('```\n')
+  out.line(
+    table(
+      ['round: strategy', 'window', 'requests', 'failed', 'p50', 'p99', 'max'],
+      outcomes.map((o) => {
+        const s = stats(o.window)
+        return [
+          `${o.round + 1}: ${o.strategy}`,
+          seconds(o.ms),
+          s.requests,
+          s.failed,
+          millis(s.p50),
+          millis(s.p99),
+          millis(s.max)
+        ]
+      })
+    )
+  )
+  out.line('')
+  out.line(
     table(
       [
         'strategy',
@@ -226,6 +246,7 @@ async function main() {
       })
     )
   )
+  out.done()
 }
 
 await main()

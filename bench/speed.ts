@@ -8,21 +8,20 @@
 // Each round boots one fresh host per variant (and one per variant for the grown project: the
 // action and the one-script recipe), then runs the cold deploys in a rotated order, then the warm
 // ones in a rotated order, then the action's deploy of what is live; medians over the rounds,
-// ratios against the one-script recipe, paired by round.
+// ratios against the one-script recipe, paired by round. The run is written to
+// bench/results/<date>-speed.md (BENCH_NAME=root-boundary: <date>-root-boundary-speed.md).
 //
 //   npm run bench:speed                     BENCH_ROUNDS=5 BENCH_WARM=2 BENCH_GROWTH=10 by default
 //   BENCH_VARIANTS=action,one-script npm run bench:speed
 //   BENCH_GROWTH=0                          no grown project
 //   BENCH_EXTRA_BUNDLES='before=/tmp/before/dist/index.js'   another build beside dist/
 //   BENCH_UPLOAD_MB=24                      every project with a 24 MB file that does not compress
-import { loadavg } from 'node:os'
 import { get } from '../test/e2e/fixture.js'
 import {
   ACTION,
   actionSettings,
   envInt,
   log,
-  machine,
   median,
   millis,
   ONE_SCRIPT,
@@ -31,6 +30,7 @@ import {
   rotation,
   seconds,
   snapshotDist,
+  startResults,
   table,
   variants,
   withHosts,
@@ -40,12 +40,13 @@ import {
 } from './lib.js'
 import { RECIPE_APP } from './recipe.js'
 
+const out = startResults('speed', 'Deploy wall time')
 const ROUNDS = envInt('BENCH_ROUNDS', 5)
 const WARM = Math.max(1, envInt('BENCH_WARM', 2))
 const GROWTH = envInt('BENCH_GROWTH', 10)
 /**
- * Round trips of a warm deploy before issue #13: the warm log of issue #7's run in BENCHMARKS.md
- * has 13 steps (each one command waited for), and the lock is one more.
+ * Round trips of a warm deploy before issue #13: the warm log of issue #7's run (BENCHMARKS.md as
+ * of commit 1ee7aa0) has 13 steps (each one command waited for), and the lock is one more.
  */
 const EARLIER_ROUND_TRIPS = 14
 
@@ -126,7 +127,6 @@ async function counted(host: TestHost): Promise<Growth> {
 }
 
 async function main() {
-  const atStart = machine()
   const bundle = await snapshotDist()
   const VARIANTS = variants(bundle, ['action', 'one-script', 'step-by-step'])
   const names = VARIANTS.map((v) => v.name)
@@ -221,12 +221,29 @@ async function main() {
     })
   }
 
-  report({ samples, names, bundleSha: bundle.sha, started, machine: atStart, base, grown })
+  report({ samples, names, bundleSha: bundle.sha, started, base, grown })
   printRecipeSteps(recipeSteps, connectMs)
   for (const kind of ['warm', 'live', 'warm grown', 'cold'] as const) {
     const run = last[kind]
     if (run) printActionLog(`${LABEL[kind]} deploy`, run, of(samples, ACTION, kind))
   }
+  out.done()
+}
+
+/** One row a round and kind of deploy: each variant's time (a median when it deployed twice). */
+function perRound(samples: Sample[], names: string[]): string {
+  const rounds = [...new Set(samples.map((s) => s.round))]
+  return table(
+    ['round: deploy', ...names],
+    rounds.flatMap((round) =>
+      KINDS.flatMap((kind) => {
+        const cells = names.map((name) =>
+          seconds(median(of(samples, name, kind).flatMap((s) => (s.round === round ? s.ms : []))))
+        )
+        return cells.every((c) => c === '–') ? [] : [[`${round + 1}: ${LABEL[kind]}`, ...cells]]
+      })
+    )
+  )
 }
 
 const of = (samples: Sample[], variant: string, kind: Kind) =>
@@ -253,35 +270,28 @@ function report(run: {
   samples: Sample[]
   names: string[]
   bundleSha: string
-  /** the machine and its load when the run started */
-  machine: string
   started: number
   base?: Growth
   grown?: Growth
 }) {
   const { samples, names, base, grown } = run
   const hasBase = names.includes(ONE_SCRIPT)
-  console.log('\n## Deploy wall time (bench/speed.ts)\n')
-  console.log('```')
-  console.log(run.machine)
-  console.log(`bundle: dist/index.js sha256 ${run.bundleSha}`)
-  console.log(
+  out.heading()
+  out.line('```')
+  out.line(`bundle: dist/index.js sha256 ${run.bundleSha}`)
+  out.line(
     `rounds: ${ROUNDS} (one fresh host per variant per round), warm deploys per round: ${WARM}`
   )
   if (base && grown)
-    console.log(
+    out.line(
       `project: ${base.staticFiles} static files collected, ${base.migrations} migrations; ` +
         `grown (${GROWTH}x): ${grown.staticFiles} static files, ${grown.migrations} migrations`
     )
-  if (actionSettings()) console.log(actionSettings())
-  console.log(`took: ${((Date.now() - run.started) / 60000).toFixed(1)} min`)
-  // The machine is shared: its load moves every figure, the paired ratios least.
-  console.log(
-    `load average at the end: ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`
-  )
-  console.log('```\n')
+  if (actionSettings()) out.line(actionSettings())
+  out.line(`took: ${((Date.now() - run.started) / 60000).toFixed(1)} min`)
+  out.line('```\n')
+  out.line(perRound(samples, names))
+  out.line('')
 
   const rows = names.flatMap((variant) =>
     KINDS.flatMap((kind) => {
@@ -302,7 +312,7 @@ function report(run: {
       ]
     })
   )
-  console.log(
+  out.line(
     table(
       ['deploy: variant', 'n', 'median', 'min', 'max', `vs ${ONE_SCRIPT} (median)`, 'round trips'],
       rows
@@ -327,8 +337,8 @@ function printGoals(samples: Sample[], names: string[]) {
       ]
     ]
   }
-  console.log('')
-  console.log(
+  out.line('')
+  out.line(
     table(
       ['goal', 'paired ratios (per round)', 'median', 'target', 'met'],
       [
@@ -341,10 +351,10 @@ function printGoals(samples: Sample[], names: string[]) {
   )
   const trips = of(samples, ACTION, 'warm').flatMap((s) => s.roundTrips ?? [])
   const live = of(samples, ACTION, 'live')
-  console.log(
+  out.line(
     `\nRound trips per warm deploy (the action's job summary): ${spread(trips)}; before issue #13: ${EARLIER_ROUND_TRIPS} (13 steps and the lock, issue #7's warm log): ${median(trips) < EARLIER_ROUND_TRIPS ? 'fewer' : 'not fewer'}`
   )
-  console.log(
+  out.line(
     `The action said the commit already serves in ${live.filter((s) => s.alreadyLive).length} of ${live.length} deploys of the commit already live`
   )
   // Other builds (e.g. the action before issue #13) in the same run.
@@ -353,7 +363,7 @@ function printGoals(samples: Sample[], names: string[]) {
     const warm = of(samples, other, 'warm')
     const others = warm.flatMap((s) => s.roundTrips ?? [])
     if (ratios.length)
-      console.log(
+      out.line(
         `${other}: warm / one script (median of rounds) ${median(ratios).toFixed(2)}x, round trips per warm deploy ${spread(others)}; the steps of its last: ${(warm.at(-1)?.steps ?? []).map(([id]) => id).join(', ')}`
       )
   }
@@ -369,8 +379,8 @@ function printGrowth(samples: Sample[], base: Growth, grown: Growth) {
     seconds(warm(ONE_SCRIPT, kind)),
     `${median(paired(samples, ACTION, kind)).toFixed(2)}x`
   ]
-  console.log(`\nHow the warm deploy grows with the project (medians):\n`)
-  console.log(
+  out.line(`\nHow the warm deploy grows with the project (medians):\n`)
+  out.line(
     table(
       ['project', 'static files', 'migrations', 'action', ONE_SCRIPT, 'action / recipe (paired)'],
       [
@@ -393,12 +403,12 @@ function printRecipeSteps(
   steps: Record<'cold' | 'warm', Map<string, number[]>>,
   connectMs: number[]
 ) {
-  console.log(
+  out.line(
     `\nOne OpenSSH connection running \`true\` (ssh -o BatchMode=yes host true): median ${millis(median(connectMs))} of ${connectMs.length}`
   )
   if (steps.warm.size === 0) return
-  console.log(`\nThe step-by-step recipe's steps (each one ssh call), medians:\n`)
-  console.log(
+  out.line(`\nThe step-by-step recipe's steps (each one ssh call), medians:\n`)
+  out.line(
     table(
       ['step', 'cold', 'warm'],
       [...steps.warm.keys()].map((name) => [
@@ -416,8 +426,8 @@ function printActionLog(
   all: Sample[]
 ) {
   const where = /### Where the time went\n\n(?:\|.*\n?)+/.exec(run.summary)
-  console.log(`\nThe job summary of the action's last ${what}:\n`)
-  console.log(where ? where[0].trim() : run.summary)
+  out.line(`\nThe job summary of the action's last ${what}:\n`)
+  out.line(where ? where[0].trim() : run.summary)
   // Each step's own time as the log shows it; the rest is start-up, connecting and the lock.
   const steps = stepsOf(run.stdout)
   const inSteps = steps.reduce((n, [, ms]) => n + ms, 0)
@@ -431,10 +441,10 @@ function printActionLog(
       )
     )
   const totals = all.map((s) => (s.steps ?? []).reduce((n, [, ms]) => n + ms, 0))
-  console.log(
+  out.line(
     `\nIts steps, from the log, and the median of each over the ${all.length} such deploys:\n`
   )
-  console.log(
+  out.line(
     table(
       ['step', 'this deploy', `median of ${all.length}`],
       [

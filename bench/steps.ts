@@ -9,6 +9,8 @@
 //   venv         a venv with pip (ensurepip) and without, pip with nothing to install, compileall
 //   systemd      daemon-reload, enable (nothing to change), a restart and the first answer after
 //
+// The run is written to bench/results/<date>-steps.md.
+//
 //   npm run bench:steps              BENCH_RUNS=7 by default
 import { NodeSSH } from 'node-ssh'
 import { readFileSync } from 'node:fs'
@@ -23,13 +25,13 @@ import {
   changedProject,
   envInt,
   log,
-  machine,
   median,
   millis,
   OpenSsh,
   rotation,
   runAction,
   snapshotDist,
+  startResults,
   table,
   withHosts,
   type TestHost
@@ -171,6 +173,7 @@ async function connectionCosts(host: TestHost, runs: number) {
 }
 
 async function main() {
+  const out = startResults('steps', 'What the remote steps cost')
   const bundle = await snapshotDist()
   log(`bundle ${bundle.sha}, ${RUNS} runs of each`)
   const samples = new Map<string, number[]>()
@@ -198,14 +201,20 @@ async function main() {
     }
   })
 
-  console.log('\n## What the remote steps cost (bench/steps.ts)\n')
-  console.log('```')
-  console.log(machine())
-  console.log(`bundle: dist/index.js sha256 ${bundle.sha}`)
-  console.log(`runs: ${RUNS} of each, alternating, on one host after one deploy by the action`)
-  console.log(`took: ${((Date.now() - started) / 60000).toFixed(1)} min`)
-  console.log('```\n')
-  console.log(
+  out.heading()
+  out.line('```')
+  out.line(`bundle: dist/index.js sha256 ${bundle.sha}`)
+  out.line(`runs: ${RUNS} of each, alternating, on one host after one deploy by the action`)
+  out.line(`took: ${((Date.now() - started) / 60000).toFixed(1)} min`)
+  out.line('```\n')
+  out.line(
+    table(
+      ['step: each run', ...Array.from({ length: RUNS }, (_, i) => String(i + 1))],
+      list.map((m) => [`${m.group}: ${m.name}`, ...(samples.get(m.name) ?? []).map(millis)])
+    )
+  )
+  out.line('')
+  out.line(
     table(
       ['step', 'n', 'median', 'min', 'max'],
       [
@@ -236,6 +245,7 @@ async function main() {
       ]
     )
   )
+  out.done()
 }
 
 await main()

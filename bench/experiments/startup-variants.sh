@@ -42,6 +42,7 @@ build src/index.ts "$work/out/minified" -m
 build src/ssh2-alone.ts "$work/out/ssh2"
 
 cd "$root"
-BENCH_EXTRA_BUNDLES="${BENCH_EXTRA_BUNDLES:+$BENCH_EXTRA_BUNDLES,}rebuilt=$work/out/rebuilt/index.js,minified=$work/out/minified/index.js,ssh2 alone=$work/out/ssh2/index.js" \
+# Its results file: bench/results/<date>-variants-startup.md (the builds are gone after it).
+BENCH_NAME="${BENCH_NAME:-variants}" BENCH_EXTRA_BUNDLES="${BENCH_EXTRA_BUNDLES:+$BENCH_EXTRA_BUNDLES,}rebuilt=$work/out/rebuilt/index.js,minified=$work/out/minified/index.js,ssh2 alone=$work/out/ssh2/index.js" \
   node --experimental-transform-types --import ./bench/register.mjs bench/startup.ts
 rm -rf "$work"
