@@ -2,6 +2,7 @@
 // the host in webroot mode (the HTTP-01 challenges answered by the project's own nginx site), so
 // the account and the key never leave the server; renewed there by a timer (render/certbot.ts).
 
+import { readFileSync } from 'node:fs'
 import { Buffer } from 'node:buffer'
 import { RELOAD_HOOK, renderRenewalService, renderRenewalTimer } from '../render/certbot.js'
 import type { SiteTls } from '../render/nginx.js'
@@ -30,12 +31,8 @@ export interface AcmeFacts {
   renewalProblem?: string
 }
 
-const CERT_PY = `
-import ssl, sys, time
-cert = ssl._ssl._test_decode_cert(sys.argv[1])
-days = int((ssl.cert_time_to_seconds(cert['notAfter']) - time.time()) // 86400)
-print('certificate=%d %s' % (days, ','.join(v for k, v in cert.get('subjectAltName', ()) if k == 'DNS')))
-`
+/** What a certificate file says (python/certificate.py). */
+export const CERT_PY = readFileSync(new URL('./python/certificate.py', import.meta.url), 'utf8')
 
 /** Prints `certificate=<days left> <names>` when the host has the site's certificate. */
 function printCertificate(s: Settings): ShellText {
