@@ -33,7 +33,9 @@ function settingsOf(inputs: Record<string, string>): Settings {
     ...inputs
   }
   const workspace = join(ROOT, 'test', 'fixtures', 'mysite')
-  return readSettings({ getInput: (name) => values[name] ?? '', workspace })
+  const s = readSettings({ getInput: (name) => values[name] ?? '', workspace })
+  // Where a runner checks the repository out: the same on every machine the scripts render on.
+  return { ...s, source: '/home/runner/work/mysite/mysite' }
 }
 
 /** What a startproject's settings print (the discover step), for a release. */

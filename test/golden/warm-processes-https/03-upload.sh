@@ -1,4 +1,4 @@
-# warm-processes-https/03-upload.sh: the step `upload` (phase upload, as root, reading the source's tar stream on stdin): Upload /work/wt/scripts/test/fixtures/mysite to releases/20261205T120000Z-1a2b3c4.
+# warm-processes-https/03-upload.sh: the step `upload` (phase upload, as root, reading the source's tar stream on stdin): Upload /home/runner/work/mysite/mysite to releases/20261205T120000Z-1a2b3c4.
 # Generated from the code by `npm run golden` (test/golden/plans.ts): do not edit. Each
 # '<python/x.py + ...>' stands for a Python program (src/server/python/), sent quoted in its place.
 if [ -f /srv/mysite/.deploy.steps ]; then exec 8</srv/mysite/.deploy.steps; flock -s 8; fi
