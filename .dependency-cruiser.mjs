@@ -92,11 +92,13 @@ export default {
       comment:
         "the runner's files are read in workspace.ts (the requirements files) and " +
         'remote/archive.ts (the upload and its digest); besides them, deploy-key.ts reads the ' +
-        "action's own code and inputs/project.ts checks that `source` is a folder",
+        "action's own code, server/python.ts its Python programs, and inputs/project.ts checks " +
+        'that `source` is a folder',
       severity: 'error',
       from: {
         path: '^src/',
-        pathNot: '^src/(workspace\\.ts|remote/archive\\.ts|deploy-key\\.ts|inputs/project\\.ts)$'
+        pathNot:
+          '^src/(workspace\\.ts|remote/archive\\.ts|deploy-key\\.ts|inputs/project\\.ts|server/python\\.ts)$'
       },
       to: { dependencyTypes: ['core'], path: '^(node:)?fs(/promises)?$' }
     }

@@ -191,8 +191,8 @@ describe('the plan', () => {
     expect(order.indexOf('switch')).toBeLessThan(order.indexOf('certificate'))
     expect(order.lastIndexOf('nginx-t')).toBeGreaterThan(order.indexOf('certificate'))
     // The app's redirect to HTTPS (SECURE_SSL_REDIRECT) is no refusal yet: HTTPS follows.
-    expect(p.health.command.text).toContain(':80 / example.com upgrade ')
-    expect(p.secure?.health.command.text).toContain('1\\:443 / example.com tls ')
+    expect(p.health.command.text).toContain(":80' / example.com upgrade ")
+    expect(p.secure?.health.command.text).toContain("1:443' / example.com tls ")
     expect(p.files.renewalTimer?.path).toBe('/etc/systemd/system/certbot-renew-mysite.timer')
   })
 
@@ -220,7 +220,7 @@ describe('the plan', () => {
       auto({ acme: { email: 'admin@example.com', directory: LE, directoryCa: TEST_CA_PEM } })
     )
     expect(step.command.text).toContain(
-      "REQUESTS_CA_BUNDLE=/srv/mysite/.deploy/acme-directory-ca.pem certbot certonly --non-interactive --agree-tos --no-eff-email --keep-until-expiring --expand --email admin\\@example.com --server https\\://acme-v02.api.letsencrypt.org/directory --webroot -w /srv/mysite/acme --cert-name mysite --deploy-hook 'nginx -t && systemctl reload nginx' -d example.com -d www.example.com"
+      "REQUESTS_CA_BUNDLE=/srv/mysite/.deploy/acme-directory-ca.pem certbot certonly --non-interactive --agree-tos --no-eff-email --keep-until-expiring --expand --email 'admin@example.com' --server 'https://acme-v02.api.letsencrypt.org/directory' --webroot -w /srv/mysite/acme --cert-name mysite --deploy-hook 'nginx -t && systemctl reload nginx' -d example.com -d www.example.com"
     )
   })
 
@@ -231,7 +231,7 @@ describe('the plan', () => {
       tlsCertificate: '/a',
       tlsCertificateKey: '/b'
     })
-    expect(healthStep(s).command.text).toMatch(/ 127\.0\.0\.1\\:8443 \/ example\.com tls /)
+    expect(healthStep(s).command.text).toMatch(/ '127\.0\.0\.1:8443' \/ example\.com tls /)
   })
 })
 

@@ -203,7 +203,7 @@ describe('the import step', () => {
     expect(step.command.text).toContain('--uid=mysite')
     // The script travels base64-encoded on stdin: the worker class and the module are its words.
     const body = Buffer.from(/printf %s (\S+)/.exec(step.command.text)![1], 'base64').toString()
-    expect(body).toMatch(/' uvicorn\.workers\.UvicornWorker mysite\.asgi\\?:application$/m)
+    expect(body).toMatch(/ uvicorn\.workers\.UvicornWorker 'mysite\.asgi:application'$/m)
     expect(djangoSteps(settingsFor(), '20261125T081500Z-1a2b3c4', {}).map((x) => x.id)).toEqual([
       'django'
     ])

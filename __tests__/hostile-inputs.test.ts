@@ -415,11 +415,18 @@ describe('pre-restart and post-deploy: shell by design, run only as the app user
     const record = join(dir, 'systemd-run-args')
     const input = join(dir, 'systemd-run-stdin')
     rmSync(record, { force: true })
-    // bash: dash takes no '-' in a function's name.
-    execFileSync('/bin/bash', [
-      '-c',
-      `systemd-run() { printf '%s\\0' "$@" > ${record}; cat > ${input}; }\n${command}`
-    ])
+    // A stand-in on PATH (dash takes no '-' in a function's name), the step run by dash as on a
+    // server, where /bin/sh is dash.
+    const bin = join(dir, 'bin')
+    mkdirSync(bin, { recursive: true })
+    writeFileSync(
+      join(bin, 'systemd-run'),
+      `#!/bin/sh\nprintf '%s\\0' "$@" > ${record}; cat > ${input}\n`,
+      { mode: 0o755 }
+    )
+    execFileSync('dash', ['-c', command], {
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }
+    })
     return {
       args: readFileSync(record, 'utf8').split('\0').slice(0, -1),
       stdin: readFileSync(input, 'utf8')

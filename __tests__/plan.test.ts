@@ -219,7 +219,7 @@ describe('choices made from the settings', () => {
       owner: { user: 'mysite', group: 'mysite' },
       mode: '755'
     })
-    expect(collect?.command.text).toContain(`ReadWritePaths\\=${staticRoot}`)
+    expect(collect?.command.text).toContain(`'ReadWritePaths=${staticRoot}'`)
     expect(collect?.command.text).not.toContain('/var/www/static')
     expect(boundaryOps(collect?.command.text ?? '').map((op) => op.op)).not.toContain('link')
     const without = djangoSteps(settingsFor(), RELEASE, {})

@@ -35,7 +35,8 @@ function calls(step: (s: Settings) => Step, changed: string | null, nginxActive 
   const detached = /<<'DDA_DETACHED'[^\n]*\n([\s\S]*)\nDDA_DETACHED\n/.exec(text)
   const command = detached ? `set -eu\n${detached[1]}` : text
   const stub = (name: string) => `${name}() { echo "${name} $*" >> ${record}; }`
-  execFileSync('/bin/bash', [
+  // dash: what Debian's /bin/sh is, and what runs the steps on a server.
+  execFileSync('dash', [
     '-c',
     [
       `systemctl() { echo "systemctl $*" >> ${record}; case "$*" in 'is-active --quiet nginx') return ${nginxActive ? 0 : 3};; esac; }`,

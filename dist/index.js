@@ -56993,6 +56993,13 @@ module.exports = eval("require")("./crypto/build/Release/sshcrypto.node");
 
 /***/ }),
 
+/***/ 7223:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+module.exports = __nccwpck_require__.p + "f0870df5c84e02894b49.py";
+
+/***/ }),
+
 /***/ 2613:
 /***/ ((module) => {
 
@@ -65992,9 +65999,20 @@ module.exports = {"rE":"1.17.0"};
 /******/ 	};
 /******/ })();
 /******/ 
+/******/ /* webpack/runtime/publicPath */
+/******/ (() => {
+/******/ 	var scriptUrl;
+/******/ 	if (typeof import.meta.url === "string") scriptUrl = import.meta.url
+/******/ 	// When supporting browsers where an automatic publicPath is not supported you must specify an output.publicPath manually via configuration
+/******/ 	// or pass an empty string ("") and set the __webpack_public_path__ variable from your code to use your own logic.
+/******/ 	if (!scriptUrl) throw new Error("Automatic publicPath is not supported in this browser");
+/******/ 	scriptUrl = scriptUrl.replace(/#.*$/, "").replace(/\?.*$/, "").replace(/\/[^\/]+$/, "/");
+/******/ 	__nccwpck_require__.p = scriptUrl;
+/******/ })();
+/******/ 
 /******/ /* webpack/runtime/import chunk loading */
 /******/ (() => {
-/******/ 	// no baseURI
+/******/ 	__nccwpck_require__.b = new URL("./", import.meta.url);
 /******/ 	
 /******/ 	// object to store loaded and loading chunks
 /******/ 	// undefined = chunk not loaded, null = chunk preloaded/prefetched
@@ -69960,7 +69978,12 @@ function quoteOne(value) {
     const text = String(value);
     if (text.includes('\u0000'))
         throw new Error('a NUL byte cannot be passed to a shell');
-    return text === '' ? "''" : (0,shell_quote.quote)([text]);
+    if (text === '')
+        return "''";
+    const quoted = (0,shell_quote.quote)([text]);
+    // shell-quote escapes characters such as = : @ with a backslash the shell drops; the same word
+    // in single quotes reads plainly (and shellcheck has nothing to note).
+    return quoted.includes('\\') && !text.includes("'") ? `'${text}'` : quoted;
 }
 /**
  * Builds shell code with every interpolated value quoted as one word (arrays as several words),
@@ -69989,6 +70012,17 @@ function script(...lines) {
         .join('\n'));
 }
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+;// CONCATENATED MODULE: ./src/server/python.ts
+// The Python programs the steps run on the server are files of their own (python/*.py beside
+// this module), so that a reviewer reads them as Python and the tests lint them. The bundler
+// copies each file a `new URL('./python/x.py', import.meta.url)` names into dist/: these are the
+// action's own files, never the runner's.
+
+/** The text of one program file, named by its URL beside the module that sends it. */
+const pythonFile = (url) => (0,external_node_fs_.readFileSync)(url, 'utf8');
+
 ;// CONCATENATED MODULE: ./src/server/acme.ts
 // tls: auto: the certificate for every server name, from an ACME server, by Debian's certbot on
 // the host in webroot mode (the HTTP-01 challenges answered by the project's own nginx site), so
@@ -69998,14 +70032,11 @@ function script(...lines) {
 
 
 
+
 /** certbot renews this close to the end (its default), and so does a deploy. */
 const RENEW_DAYS = 30;
-const CERT_PY = `
-import ssl, sys, time
-cert = ssl._ssl._test_decode_cert(sys.argv[1])
-days = int((ssl.cert_time_to_seconds(cert['notAfter']) - time.time()) // 86400)
-print('certificate=%d %s' % (days, ','.join(v for k, v in cert.get('subjectAltName', ()) if k == 'DNS')))
-`;
+/** What a certificate file says (python/certificate.py). */
+const CERT_PY = pythonFile(__nccwpck_require__.ab + "certificate.py");
 /** Prints `certificate=<days left> <names>` when the host has the site's certificate. */
 function printCertificate(s) {
     const p = layout(s).acme;
@@ -70801,7 +70832,9 @@ function installConfigStep(s, files) {
         // Debian's welcome site is also a default server: the catch-all `_` takes its place.
         catchAll
             ? shell_sh `if [ -L ${DEFAULT_SITE_LINK} ]; then rm -f ${DEFAULT_SITE_LINK}; : > ${p.backup}/default-link; changed="$changed default-site"; fi`
-            : undefined, raw('if ! out=$(nginx -t 2>&1); then'), raw('  restore'), raw('  printf "%s\\n" "$out" >&2'), raw(`  exit ${GATE_FAILED}`), raw('fi'), raw('restore'), shell_sh `printf '%s\n' $changed > ${p.changed}`, raw('echo "changed=$changed"'))
+            : undefined, raw('if ! out=$(nginx -t 2>&1); then'), raw('  restore'), raw('  printf "%s\\n" "$out" >&2'), raw(`  exit ${GATE_FAILED}`), raw('fi'), raw('restore'), 
+        // One file name per word: the action's own files, whose names hold no glob character.
+        raw('# shellcheck disable=SC2086 # $changed splits into the names of the files that changed'), shell_sh `printf '%s\n' $changed > ${p.changed}`, raw('echo "changed=$changed"'))
     };
 }
 /**
@@ -70921,6 +70954,7 @@ function inRelease(s, id, name, writable, command) {
 // what the journal and nginx's error log say.
 
 
+
 /** A server name as a request carries it: a wildcard as one of the names it stands for. */
 function requestName(name) {
     return name.replace(/^\*\./, 'www.').replace(/^\./, '').replace(/\.\*$/, '.com');
@@ -70930,88 +70964,8 @@ function healthHost(s) {
     const name = s.serverNames[0];
     return name === '_' ? 'localhost' : requestName(name);
 }
-// `target` is host:port (through nginx) or a unix socket's path (an instance, directly, with the
-// headers nginx would add: the app sees the same request either way).
-const HEALTH_PY = `
-import socket, sys, time
-target, path, header, scheme, timeout = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
-direct = target.startswith('/')
-host, port = ('', 0) if direct else (target.rsplit(':', 1)[0], int(target.rsplit(':', 1)[1]))
-secure = scheme == 'tls'
-tls = secure and not direct
-# tls: auto before its first certificate: HTTPS is coming, so the app's redirect to it is no refusal.
-upgrading = scheme == 'upgrade'
-ranges = [tuple(map(int, r.split('-'))) for r in sys.argv[6].split(',')]
-if tls:
-    import ssl
-    context = ssl._create_unverified_context()
-# HTTP/1.0 on a socket, as nginx speaks to gunicorn: no chunked answer to undo, and no
-# http.client, whose imports take longer than the request.
-request = ['GET %s HTTP/1.0' % path, 'Host: ' + header, 'User-Agent: django-deploy-action health check']
-if direct:
-    request += ['X-Forwarded-For: 127.0.0.1', 'X-Forwarded-Proto: ' + ('https' if secure else 'http'), 'X-Real-IP: 127.0.0.1']
-request = ('\\r\\n'.join(request) + '\\r\\n\\r\\n').encode('latin-1')
-
-def fetch():
-    if direct:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(5)
-        sock.connect(target)
-    else:
-        sock = socket.create_connection((host, port), 5)
-        # To nginx on this host, with the site's name in the TLS handshake (SNI), as a browser.
-        if tls:
-            sock = context.wrap_socket(sock, server_hostname=header)
-    try:
-        sock.sendall(request)
-        data = b''
-        while b'\\r\\n\\r\\n' not in data or len(data) < length(data):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        sock.close()
-    head, _, body = data.partition(b'\\r\\n\\r\\n')
-    lines = head.decode('latin-1').split('\\r\\n')
-    if not data or not lines[0].startswith('HTTP/'):
-        raise ConnectionError('the server closed the connection without an answer')
-    headers = dict((k.strip().lower(), v.strip()) for k, _, v in (line.partition(':') for line in lines[1:]))
-    return int(lines[0].split()[1]), headers.get('location', ''), body[:65536].decode('utf-8', 'replace')
-
-def length(data):
-    # The whole answer's bytes once its headers are in (at most 64 KiB of body is read).
-    head, _, _ = data.partition(b'\\r\\n\\r\\n')
-    for line in head.split(b'\\r\\n')[1:]:
-        name, _, value = line.partition(b':')
-        if name.strip().lower() == b'content-length' and value.strip().isdigit():
-            return len(head) + 4 + min(int(value), 65536)
-    return len(head) + 4 + 65536
-
-start = time.monotonic(); status = 0; detail = ''
-# Asked again soon at first (a new instance answers within a second or so), then less often.
-delay = 0.05
-while True:
-    refused = False
-    try:
-        status, location, body = fetch(); detail = ''
-        # Answers that health-expect's range would take, but that are no answer of the app's:
-        # Django refusing the Host header, and a redirect to HTTPS where there is none.
-        exact = any(lo == hi == status for lo, hi in ranges)
-        if status == 400 and not exact and ('DisallowedHost' in body or '<h1>Bad Request (400)</h1>' in body):
-            refused, detail = True, "DisallowedHost: Invalid HTTP_HOST header: '%s'" % header
-        if 300 <= status < 400 and not exact and not secure and not upgrading and location.startswith('https:'):
-            refused, detail = True, 'answered %d to %s: the settings redirect plain HTTP to HTTPS' % (status, location)
-    except Exception as error:
-        status = 0; detail = str(error) or type(error).__name__
-    elapsed = int((time.monotonic() - start) * 1000)
-    if not refused and any(lo <= status <= hi for lo, hi in ranges):
-        print('healthy', status, elapsed); sys.exit(0)
-    # A refusal is Django's final word: no need to wait for it to change.
-    if refused or elapsed >= timeout * 1000:
-        print('unhealthy', status, elapsed, detail); sys.exit(1)
-    time.sleep(delay); delay = min(delay * 1.5, 0.5)
-`;
+/** The health check's request (python/health.py): its arguments, healthCommand's. */
+const HEALTH_PY = pythonFile(__nccwpck_require__.ab + "health.py");
 /** Requests health-path through nginx on the host until a healthy status or health-timeout. */
 /**
  * `scheme`: how the site is served; `upgrade` is plain HTTP until tls: auto's first certificate.
@@ -71095,76 +71049,23 @@ function parseErrors(diagnostics) {
 
 
 
+
+/** The mark of the settings' line (SETTINGS_MARK in python/settings.py). */
 const MARK = 'DJANGO-SETTINGS ';
 /**
  * The exit of a Django process whose settings no longer say what its plan assumed (the live
- * release's, see DJANGO_PY in server/manage.ts): it stopped before changing anything, and printed
+ * release's, see python/django_process.py): it stopped before changing anything, and printed
  * what they say now.
  */
 const SETTINGS_CHANGED = 75;
 /**
  * settings_facts(names): what the settings say, as a dict; the names are checked against
- * ALLOWED_HOSTS. print_facts() prints it as the one marked line the runner reads.
+ * ALLOWED_HOSTS. print_facts() prints it as the one marked line the runner reads (MARK,
+ * SETTINGS_MARK in python/settings.py). The start of the discover and the Django processes.
  */
-const SETTINGS_FN = `
-import json, os, sys, django
-from django.conf import settings
-from django.core.exceptions import AppRegistryNotReady
-text = lambda value: str(value) if value else ''
-
-def url(name):
-    # As django.conf gives it (3.1+: a relative URL after the script prefix, FORCE_SCRIPT_NAME
-    # once django.setup() ran) without importing django.urls, which imports the ORM.
-    prefix = settings.FORCE_SCRIPT_NAME or '/'
-    value = getattr(settings._wrapped, name, '') if hasattr(settings, '_wrapped') else getattr(settings, name, '')
-    if not value or django.VERSION < (3, 1) or value.startswith(('http://', 'https://', '/')):
-        return value
-    return (prefix if prefix.endswith('/') else prefix + '/') + value
-
-def read_settings(names):
-    facts = {k: text(url(k) if k.endswith('_URL') else getattr(settings, k, ''))
-             for k in ('STATIC_URL', 'STATIC_ROOT', 'MEDIA_URL', 'MEDIA_ROOT')}
-    facts['SQLITE'] = [os.path.abspath(str(db.get('NAME') or '')) for db in settings.DATABASES.values()
-                       if 'sqlite' in db.get('ENGINE', '') and str(db.get('NAME') or ':memory:') != ':memory:']
-    from django.core.files.storage import FileSystemStorage, default_storage
-    facts['STORAGE'] = os.path.abspath(str(default_storage.location)) if isinstance(default_storage, FileSystemStorage) else ''
-    if 'compressor' in settings.INSTALLED_APPS:
-        from compressor.conf import settings as compress
-        facts['COMPRESS'] = {'enabled': bool(compress.COMPRESS_ENABLED), 'offline': bool(compress.COMPRESS_OFFLINE),
-                             'root': text(compress.COMPRESS_ROOT), 'output': text(compress.COMPRESS_OUTPUT_DIR)}
-    # django.http's validate_host, without importing django.http (and the ORM it imports).
-    from django.utils.http import is_same_domain
-    allowed = settings.ALLOWED_HOSTS or (['.localhost', '127.0.0.1', '[::1]'] if settings.DEBUG else [])
-    valid = lambda name: any(pattern == '*' or is_same_domain(name, pattern) for pattern in allowed)
-    facts['REFUSED_HOSTS'] = [name for name in names if not valid(name)]
-    facts['SSL_REDIRECT'] = bool(getattr(settings, 'SECURE_SSL_REDIRECT', False))
-    facts['DATABASE'] = str(settings.DATABASES.get('default', {}).get('ENGINE', ''))
-    try:
-        from django.contrib.staticfiles.storage import staticfiles_storage
-        staticfiles_storage._setup()
-        facts['STATIC_STORAGE'] = type(staticfiles_storage._wrapped).__module__ + '.' + type(staticfiles_storage._wrapped).__qualname__
-    except AppRegistryNotReady:
-        raise
-    except Exception:
-        facts['STATIC_STORAGE'] = ''
-    return facts
-
-# The settings answer all of it for most projects: the apps (every models module) are loaded,
-# which is most of a process's time, only when something here needs them.
-def settings_facts(names):
-    try:
-        return read_settings(names)
-    except AppRegistryNotReady:
-        django.setup()
-        return read_settings(names)
-
-def print_facts(facts):
-    print('${MARK}' + json.dumps(facts))
-`;
-/** Prints one marked JSON line; the names to check against ALLOWED_HOSTS come as arguments. */
-const DISCOVER_PY = `${SETTINGS_FN}
-print_facts(settings_facts(sys.argv[1:]))
-`;
+const SETTINGS_FN = pythonFile(__nccwpck_require__.ab + "settings.py");
+/** Prints one marked JSON line; the names to check against ALLOWED_HOSTS come as arguments (python/discover.py). */
+const DISCOVER_PY = SETTINGS_FN + pythonFile(__nccwpck_require__.ab + "discover.py");
 /** The names requests will carry: the server names (a wildcard as one of its names) or, for `_`, the health check's. */
 function hostNames(s) {
     const names = s.serverNames.map((name) => (name === '_' ? healthHost(s) : requestName(name)));
@@ -71302,34 +71203,11 @@ function projectSettings(v) {
 
 
 
+
+/** The mark of the line the import prints (MARK in the program). */
 const asgi_MARK = 'ASGI-SERVER ';
-/** Imports the worker class (argv 1) and the application (argv 2); prints one marked JSON line. */
-const ASGI_IMPORT_PY = `
-import importlib, json, sys
-from importlib.metadata import version, PackageNotFoundError
-from gunicorn.util import import_app, load_class
-name, target = sys.argv[1], sys.argv[2]
-if '.' in name:
-    module, _, attribute = name.rpartition('.')
-    worker = getattr(importlib.import_module(module), attribute)
-else:
-    worker = load_class(name)
-import_app(target)
-def installed(package):
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return ''
-facts = {'worker': name, 'gunicorn': installed('gunicorn'), 'uvicorn': installed('uvicorn')}
-if facts['uvicorn']:
-    ws = getattr(worker, 'CONFIG_KWARGS', {}).get('ws', 'auto')
-    if ws == 'auto':
-        from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol as auto
-        ws = 'none' if auto is None else 'wsproto' if 'wsproto' in auto.__module__ else 'websockets'
-    facts['ws'] = ws
-    facts['wsVersion'] = installed(ws.split('-')[0]) if ws != 'none' else ''
-print('${asgi_MARK}' + json.dumps(facts))
-`;
+/** Imports the worker class (argv 1) and the application (argv 2); prints one marked JSON line (python/asgi_import.py). */
+const ASGI_IMPORT_PY = pythonFile(__nccwpck_require__.ab + "asgi_import.py");
 function asgiImportStep(s, id, writable) {
     const worker = workerClass(s);
     return {
@@ -71407,450 +71285,25 @@ function uncleanCloseWarning(facts) {
 }
 
 ;// CONCATENATED MODULE: ./src/server/boundary-trees.ts
-// The root boundary's walks over trees (part of BOUNDARY_PY, src/server/boundary-program.ts):
-// every function works on descriptors, reaching each entry without following a link.
-const TREES_PY = String.raw `
-def lstat(name, fd):
-    try:
-        return os.stat(name, dir_fd=fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return None
-def subdir(name, fd):
-    try:
-        return os.open(name, DIR, dir_fd=fd)
-    except OSError:
-        return None
-def perm(st, mode):
-    # code: root's and the group's to read, others pass through folders; public: all read.
-    if stat.S_ISDIR(st.st_mode):
-        return 0o751 if mode == 'code' else 0o755
-    x = st.st_mode & 0o111
-    return (0o750 if x else 0o640) if mode == 'code' else (0o755 if x else 0o644)
-def seal(fd, st, mode, group):
-    # Root's first (the app, no longer the owner, cannot change the mode back), then the mode,
-    # then the group: at no moment may the app's group write.
-    os.fchown(fd, 0, 0)
-    os.fchmod(fd, perm(st, mode))
-    if mode == 'code':
-        os.fchown(fd, 0, group)
-def seal_entry(name, fd, st, mode, group):
-    # By name, in a folder that is root's by now: nobody else can change what the name is (and
-    # a lease the app holds on the file cannot stop root, as opening it could).
-    os.chown(name, 0, 0, dir_fd=fd, follow_symlinks=False)
-    os.chmod(name, perm(st, mode), dir_fd=fd)
-    if mode == 'code':
-        os.chown(name, 0, group, dir_fd=fd, follow_symlinks=False)
-def wanted(st, mode, group):
-    return st.st_uid == 0 and st.st_gid == (group if mode == 'code' else 0) and stat.S_IMODE(st.st_mode) == perm(st, mode)
-def kept(st, group):
-    # A root file already sealed (code or static files): the app cannot have changed it.
-    return wanted(st, 'code', group) or wanted(st, 'public', group)
-def entries(fd, rel, skip):
-    # What a folder holds: each name, its path from the walk's start, its lstat; skip left out.
-    for name in os.listdir(fd):
-        path = rel + name
-        st = lstat(name, fd) if path != skip else None
-        if st is not None:
-            yield name, path, st
-def take(fd, mode, group, rel, skip, removed, user=None):
-    seal(fd, os.fstat(fd), mode, group)
-    for name, path, st in entries(fd, rel, skip):
-        if stat.S_ISLNK(st.st_mode):
-            os.chown(name, 0, group if mode == 'code' else 0, dir_fd=fd, follow_symlinks=False)
-        elif stat.S_ISDIR(st.st_mode):
-            child = os.open(name, DIR, dir_fd=fd)
-            try:
-                take(child, mode, group, path + '/', skip, removed, user)
-            finally:
-                os.close(child)
-        elif stat.S_ISREG(st.st_mode) and user is not None and st.st_uid == 0 and kept(st, group):
-            continue
-        elif stat.S_ISREG(st.st_mode) and user is None and st.st_nlink > 1 and wanted(st, mode, group):
-            continue
-        elif stat.S_ISREG(st.st_mode) and st.st_nlink == 1 and (user is None or st.st_uid == user):
-            seal_entry(name, fd, st, mode, group)
-        else:
-            # A hard link root did not make (the file may be anyone's, anywhere on the disk), a
-            # file the app moved in from a folder it writes (root's or another user's: never
-            # opened up), or a FIFO, socket or device: no place in code or static files.
-            os.unlink(name, dir_fd=fd)
-            removed.append(path)
-def hand(fd, user, folders_only, rel, skip):
-    # Handed only from root's folders, whose entries nobody else can change meanwhile.
-    if os.fstat(fd).st_uid != 0:
-        raise Refused('%s is not root\'s to hand over' % (rel.rstrip('/') or '.'))
-    for name, path, st in entries(fd, rel, skip):
-        if stat.S_ISDIR(st.st_mode):
-            child = os.open(name, DIR, dir_fd=fd)
-            try:
-                hand(child, user, folders_only, path + '/', skip)
-            finally:
-                os.close(child)
-        elif not folders_only and st.st_nlink == 1 and (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
-            os.chown(name, user, -1, dir_fd=fd, follow_symlinks=False)
-    os.fchown(fd, user, -1)
-def link(src, dst):
-    if os.fstat(src).st_uid != 0:
-        return
-    for name, _, st in entries(src, '', None):
-        if stat.S_ISDIR(st.st_mode):
-            try:
-                os.mkdir(name, 0o755, dir_fd=dst)
-            except FileExistsError:
-                pass
-            a, b = subdir(name, src), subdir(name, dst)
-            if a is not None and b is not None:
-                link(a, b)
-            for d in (a, b):
-                if d is not None:
-                    os.close(d)
-        elif stat.S_ISREG(st.st_mode) and st.st_uid == 0:
-            try:
-                os.link(name, name, src_dir_fd=src, dst_dir_fd=dst, follow_symlinks=False)
-            except FileExistsError:
-                pass
-def pyc(f, st, display):
-    # Larger sources are left to the app (a sparse file would cost root time and memory).
-    if st.st_size > 8 << 20:
-        return None
-    source = bytearray()
-    while True:
-        chunk = os.read(f, 1 << 20)
-        if not chunk:
-            break
-        source += chunk
-    try:
-        code = compile(source, display, 'exec', dont_inherit=True)
-    except Exception:
-        return None
-    import importlib.util, marshal
-    header = importlib.util.MAGIC_NUMBER + (0).to_bytes(4, 'little')
-    header += (int(st.st_mtime) & 0xFFFFFFFF).to_bytes(4, 'little') + (st.st_size & 0xFFFFFFFF).to_bytes(4, 'little')
-    return header + marshal.dumps(code)
-def compile_tree(fd, display, group, skip):
-    cache = None
-    for name, _, st in entries(fd, '', None):
-        if name in skip or name == '__pycache__':
-            continue
-        if stat.S_ISDIR(st.st_mode):
-            child = subdir(name, fd)
-            if child is not None:
-                try:
-                    compile_tree(child, display + '/' + name, group, skip)
-                finally:
-                    os.close(child)
-        elif stat.S_ISREG(st.st_mode) and name.endswith('.py'):
-            try:
-                f = os.open(name, FILE, dir_fd=fd)
-            except OSError:
-                continue
-            try:
-                st = os.fstat(f)
-                data = pyc(f, st, display + '/' + name) if stat.S_ISREG(st.st_mode) else None
-            finally:
-                os.close(f)
-            if data is None:
-                continue
-            if cache is None:
-                try:
-                    os.mkdir('__pycache__', 0o750, dir_fd=fd)
-                except FileExistsError:
-                    pass
-                cache = subdir('__pycache__', fd)
-                if cache is None:
-                    cache = False
-                else:
-                    os.fchown(cache, 0, group)
-                    os.fchmod(cache, 0o751)
-            if cache is False:
-                continue
-            target = '%s.%s.pyc' % (name[:-3], sys.implementation.cache_tag)
-            temp = '.%s.new' % target
-            try:
-                os.unlink(temp, dir_fd=cache)
-            except FileNotFoundError:
-                pass
-            out = os.open(temp, NEW, 0o600, dir_fd=cache)
-            try:
-                os.fchown(out, 0, group)
-                os.fchmod(out, 0o640)
-                write_all(out, data)
-            finally:
-                os.close(out)
-            os.rename(temp, target, src_dir_fd=cache, dst_dir_fd=cache)
-    if cache:
-        os.close(cache)
-def write_all(fd, data):
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-def remove(fd, name):
-    # Folders by descriptor, each opened without following a link: only in root's folders.
-    st = lstat(name, fd)
-    if st is not None and stat.S_ISDIR(st.st_mode):
-        child = os.open(name, DIR | os.O_NONBLOCK, dir_fd=fd)
-        try:
-            for entry in os.listdir(child):
-                remove(child, entry)
-        finally:
-            os.close(child)
-        os.rmdir(name, dir_fd=fd)
-    elif st is not None:
-        os.unlink(name, dir_fd=fd)
-`;
+// The root boundary's walks over trees (python/boundary_trees.py, part of BOUNDARY_PY,
+// src/server/boundary-program.ts): every function works on descriptors, reaching each entry
+// without following a link.
+
+const TREES_PY = pythonFile(__nccwpck_require__.ab + "boundary_trees.py");
 
 ;// CONCATENATED MODULE: ./src/server/boundary-program.ts
 // The root boundary's program (src/server/boundary.ts says what each operation does, SECURITY.md
 // why it is safe): Python, run by root with -I -S, nothing imported but the standard library.
 
-/** The exit status of a `ready` operation that found no complete venv. */
+
+/** The exit status of a `ready` operation that found no complete venv (NOT_READY in the program). */
 const NOT_READY = 4;
 /**
- * The operations, in Python. `reach` opens the trusted base (the deploy path: root's, checked by
- * the lock; or /) as it is, and every later component with O_NOFOLLOW; everything after works
- * on descriptors. Errors end the process with exit 1 and one line naming the path.
+ * The operations, in Python (python/boundary.py), after the walks they use (which look up the
+ * names the operations define only when called). The program is the same text at every call:
+ * what it works on comes as arguments.
  */
-const boundary_program_BOUNDARY_PY = String.raw `
-# Only what every operation needs is imported up front: each import is time at every step.
-import binascii, grp, json, os, pwd, stat, sys
-DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
-NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-class Refused(Exception):
-    pass
-def uid(name):
-    return pwd.getpwnam(name).pw_uid
-def gid(name):
-    return grp.getgrnam(name).gr_gid
-# The ops, and the trusted base of every path below it (the deploy path; any other from /).
-OPS_GIVEN, TRUSTED = json.loads(sys.argv[1]), sys.argv[2]
-def reach(path, make=None):
-    base = TRUSTED if path == TRUSTED or path.startswith(TRUSTED + '/') else '/'
-    fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    done = base.rstrip('/')
-    for name in [p for p in path[len(base):].split('/') if p]:
-        done += '/' + name
-        try:
-            if name in ('.', '..'):
-                raise OSError(0, 'a dot segment')
-            if make is not None:
-                try:
-                    os.mkdir(name, make, dir_fd=fd)
-                except FileExistsError:
-                    pass
-            child = os.open(name, DIR, dir_fd=fd)
-        except OSError as error:
-            raise Refused('%s is a link or not a folder (%s)' % (done, error.strerror))
-        finally:
-            os.close(fd)
-        fd = child
-    return fd
-def reach_parent(path):
-    folder, name = path.rsplit('/', 1)
-    return reach(folder), name
-def names(rel):
-    parts = rel.split('/')
-    if any(part in ('', '.', '..') for part in parts):
-        raise Refused('%s is not a plain relative path' % rel)
-    return parts
-${TREES_PY}
-def nginx_user():
-    try:
-        with open('/etc/nginx/nginx.conf') as conf:
-            for line in conf:
-                words = line.split('#')[0].replace(';', ' ').split()
-                if len(words) > 1 and words[0] == 'user':
-                    return words[1]
-    except OSError:
-        pass
-    return 'www-data'
-def check_user(name):
-    # The app user, when it exists, is an account of its own: not root, not nginx's, in no
-    # group but its own (sudo, adm, shadow, docker, www-data... each gives powers over the host
-    # or other sites' files), and no other name for its uid.
-    try:
-        pw = pwd.getpwnam(name)
-    except KeyError:
-        return
-    other = 'choose another app-user (the action creates it)'
-    def refuse(what, todo):
-        sys.exit('app-user %s %s: the app user must be a user of its own, in no other group; %s' % (name, what, todo))
-    if pw.pw_uid == 0:
-        refuse('has uid 0, which is root', other)
-    for web in ('www-data', nginx_user()):
-        if name == web:
-            refuse("is the user nginx runs as (group %s), which reads every site's files" % web, other)
-    try:
-        primary = grp.getgrgid(pw.pw_gid).gr_name
-    except KeyError:
-        primary = str(pw.pw_gid)
-    if primary != name:
-        refuse('has the primary group %s, not a group of its own' % primary, 'make it %s (usermod -g %s %s), or %s' % (name, name, name, other))
-    for group in grp.getgrall():
-        if name in group.gr_mem and group.gr_name != name:
-            refuse('is in the group %s' % group.gr_name, 'remove it from the group (gpasswd -d %s %s), or %s' % (name, group.gr_name, other))
-    if sum(1 for p in pwd.getpwall() if p.pw_uid == pw.pw_uid) != 1:
-        refuse('shares its uid %d with another account' % pw.pw_uid, other)
-def op_user(op):
-    check_user(op['user'])
-def op_folder(op):
-    fd = reach(op['path'], make=0o755)
-    os.fchown(fd, uid(op['owner']['user']), gid(op['owner']['group']))
-    os.fchmod(fd, int(op['mode'], 8))
-    os.close(fd)
-def op_hand(op):
-    fd = reach(op['path'])
-    hand(fd, uid(op['user']), op.get('foldersOnly', False), '', op.get('except'))
-    os.close(fd)
-def op_take(op):
-    fd = reach(op['path'])
-    removed = []
-    user = uid(op['user']) if op.get('user') else None
-    take(fd, op['mode'], gid(op['group']), '', op.get('except'), removed, user)
-    os.close(fd)
-    for entry in removed:
-        print('removed %s: not a file root may take (a hard link, a file the app moved in, a FIFO or a device)' % entry)
-def op_link(op):
-    try:
-        src = reach(op['from'])
-    except Refused:
-        return
-    dst = reach(op['path'])
-    link(src, dst)
-    os.close(src)
-    os.close(dst)
-def op_venv(op):
-    path = op['path']
-    # The venv root's and without a mark first: a walk that stops half-way (an error, a
-    # folder too deep) leaves a venv that is never taken as complete.
-    fd = reach(path)
-    os.fchown(fd, 0, 0)
-    os.fchmod(fd, 0o755)
-    mark = lstat('.complete', fd)
-    if mark is not None and not stat.S_ISDIR(mark.st_mode):
-        os.unlink('.complete', dir_fd=fd)
-    os.close(fd)
-    fd = reach(op['tree'])
-    take(fd, op['mode'], gid(op['group']), '', None, [], uid(op['user']))
-    os.close(fd)
-    fd = reach(path)
-    built = lstat('.built', fd)
-    if built is None or not stat.S_ISREG(built.st_mode):
-        os.close(fd)
-        sys.stderr.write('the venv build was stopped before it ended\n')
-        sys.exit(3)
-    os.unlink('.built', dir_fd=fd)
-    for name in op.get('remove', []) + ['.complete']:
-        remove(fd, name)
-    os.close(os.open('.complete', NEW, 0o644, dir_fd=fd))
-    os.close(fd)
-def op_ready(op):
-    try:
-        fd = reach(op['path'])
-    except Refused:
-        sys.exit(${NOT_READY})
-    mark = lstat('.complete', fd)
-    ok = os.fstat(fd).st_uid == 0 and mark is not None and stat.S_ISREG(mark.st_mode) and mark.st_uid == 0
-    os.close(fd)
-    if not ok:
-        sys.exit(${NOT_READY})
-def op_compile(op):
-    path = op['path']
-    # Only a speed-up (the app compiles in memory what has no .pyc): never a failed deploy.
-    fd = reach(path)
-    try:
-        compile_tree(fd, path, gid(op['group']), set(op['skip']))
-    except (OSError, RecursionError) as error:
-        print('byte-compiling stopped: %s' % error)
-    os.close(fd)
-def op_symlink(op):
-    fd = reach(op['path'])
-    st = lstat(op['name'], fd)
-    if st is not None and stat.S_ISLNK(st.st_mode):
-        os.unlink(op['name'], dir_fd=fd)
-    os.symlink(op['target'], op['name'], dir_fd=fd)
-    os.close(fd)
-def op_share(op):
-    for rel, target in op['links']:
-        *parents, name = names(rel)
-        folder = '/'.join([op['path']] + parents)
-        fd = reach(folder, make=0o751)
-        try:
-            os.rename(name, '.%s.shipped' % name, src_dir_fd=fd, dst_dir_fd=fd)
-        except FileNotFoundError:
-            pass
-        os.symlink(target, name, dir_fd=fd)
-        os.close(fd)
-def op_keep(op):
-    path = op['path']
-    src, name = reach_parent(path)
-    if lstat(name, src) is None:
-        return
-    dst, to_name = reach_parent(op['to'])
-    try:
-        f = os.open(name, FILE, dir_fd=src)
-    except OSError as error:
-        raise Refused('%s is not a plain file (%s)' % (path, error.strerror))
-    st = os.fstat(f)
-    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
-        raise Refused('%s is not a plain file of one link' % path)
-    # The file root checked, linked by its descriptor (never by the name, which the app may
-    # swap meanwhile), made root's alone; the app's name goes with its folder.
-    remove(dst, to_name)
-    os.fchown(f, 0, 0)
-    os.fchmod(f, 0o600)
-    os.link('/proc/self/fd/%d' % f, to_name, dst_dir_fd=dst, follow_symlinks=True)
-    print('\n%s%d %s' % (op['say'], os.fstat(f).st_size, op['to']))
-    os.close(f)
-def op_copy(op):
-    src, from_name = reach_parent(op['from'])
-    dst, name = reach_parent(op['path'])
-    f = os.open(from_name, FILE, dir_fd=src)
-    out = os.open(name, NEW, 0o600, dir_fd=dst)
-    while True:
-        chunk = os.read(f, 1 << 20)
-        if not chunk:
-            break
-        write_all(out, chunk)
-    for d in (f, out, src, dst):
-        os.close(d)
-def op_remove(op):
-    fd = reach(op['path'])
-    for name in op['names']:
-        remove(fd, names(name)[0])
-    os.close(fd)
-def op_files(op):
-    for rel, data in op['files']:
-        *parents, name = names(rel)
-        folder = '/'.join([op['path']] + parents)
-        fd = reach(folder, make=0o755)
-        remove(fd, name)
-        out = os.open(name, NEW, 0o644, dir_fd=fd)
-        write_all(out, binascii.a2b_base64(data))
-        os.close(out)
-        os.close(fd)
-OPS = {
-    'user': op_user,
-    'folder': op_folder,
-    'hand': op_hand,
-    'take': op_take,
-    'link': op_link,
-    'venv': op_venv,
-    'ready': op_ready,
-    'compile': op_compile,
-    'symlink': op_symlink,
-    'share': op_share,
-    'keep': op_keep,
-    'copy': op_copy,
-    'remove': op_remove,
-    'files': op_files,
-}
-try:
-    for op in OPS_GIVEN:
-        OPS[op['op']](op)
-except Refused as error:
-    sys.exit('refused: %s; nothing was changed there' % error)
-`;
+const boundary_program_BOUNDARY_PY = TREES_PY + pythonFile(__nccwpck_require__.ab + "boundary.py");
 
 ;// CONCATENATED MODULE: ./src/server/boundary.ts
 // The root boundary: the only way root touches a tree that the repository, its dependencies or
@@ -71997,6 +71450,8 @@ function sharedNotice(s, shared) {
 
 
 
+
+/** The mark of the plan's line (PLAN_MARK in python/migration_plan.py). */
 const PLAN_MARK = 'DJANGO-MIGRATIONS ';
 const BACKUP_MARK = 'DATABASE-BACKUP ';
 const MIGRATED_MARK = 'DJANGO-MIGRATED';
@@ -72021,30 +71476,12 @@ function backupOf(s, id, files) {
 }
 /**
  * `migrate --plan` as data: Django's own planner on the default database, nothing written.
- * Prints the marked line and returns what is pending (manage.ts runs it in its one process).
+ * Prints the marked line (PLAN_MARK) and returns what is pending (manage.ts runs it in its one
+ * process); python/migration_plan.py.
  */
-const PLAN_FN = `
-def migration_plan():
-    from django.db import DEFAULT_DB_ALIAS, connections
-    from django.db.migrations.executor import MigrationExecutor
-    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
-    why = {'RunPython': 'RunPython without reverse code', 'RunSQL': 'RunSQL without reverse_sql'}
-    pending, irreversible = [], []
-    for migration, backwards in executor.migration_plan(executor.loader.graph.leaf_nodes()):
-        name = migration.app_label + '.' + migration.name
-        pending.append(name)
-        for op in migration.operations:
-            if not op.reversible:
-                irreversible.append(name + ': ' + why.get(type(op).__name__, type(op).__name__ + ' cannot be reversed'))
-    print('${PLAN_MARK}' + json.dumps({'pending': pending, 'irreversible': irreversible}), flush=True)
-    return pending, irreversible
-`;
-const PLAN_PY = `
-import json, django
-django.setup()
-${PLAN_FN}
-migration_plan()
-`;
+const PLAN_FN = pythonFile(__nccwpck_require__.ab + "migration_plan.py");
+/** The migration plan alone (python/plan.py): the dry run's read of the new code. */
+const PLAN_PY = PLAN_FN + pythonFile(__nccwpck_require__.ab + "plan.py");
 function migrationPlanStep(s, id, writable) {
     return {
         id: 'migrations',
@@ -72087,46 +71524,14 @@ function describePlan(plan) {
     return (`Migrations to apply (${plan.pending.length}):\n` +
         [...apps].map(([app, names]) => `  ${app}: ${names.join(', ')}`).join('\n'));
 }
-/** The default database's connection, for libpq's tools: in their environment, never argv. */
-const PG_ENV_PY = `
-def pg_env(db):
-    import os
-    d = db.settings_dict
-    env = dict(os.environ)
-    for key, var in (('HOST', 'PGHOST'), ('PORT', 'PGPORT'), ('USER', 'PGUSER'), ('PASSWORD', 'PGPASSWORD'), ('NAME', 'PGDATABASE')):
-        if d.get(key):
-            env[var] = str(d[key])
-    for key, value in (d.get('OPTIONS') or {}).items():
-        if key in ('sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'service', 'passfile'):
-            env['PG' + key.upper()] = str(value)
-    return env
-`;
+/** The default database's connection, for libpq's tools: in their environment, never argv (python/pg_env.py). */
+const PG_ENV_PY = pythonFile(__nccwpck_require__.ab + "pg_env.py");
 /**
  * Writes a consistent copy of the default database to `out`: SQLite through its online backup
- * API (a live file copied with cp may be torn), PostgreSQL with pg_dump's custom format.
+ * API (a live file copied with cp may be torn), PostgreSQL with pg_dump's custom format
+ * (python/backup.py).
  */
-const BACKUP_FN = `
-${PG_ENV_PY}
-def backup(out):
-    import os, subprocess, sys
-    from django.db import DEFAULT_DB_ALIAS, connections
-    db = connections[DEFAULT_DB_ALIAS]
-    if db.vendor == 'sqlite':
-        import sqlite3
-        name = str(db.settings_dict['NAME'])
-        if not os.path.exists(name):
-            print('No database file yet (' + name + '): nothing to back up.')
-            return
-        source, copy = sqlite3.connect(name), sqlite3.connect(out)
-        with copy:
-            source.backup(copy)
-        copy.close()
-        source.close()
-    elif db.vendor == 'postgresql':
-        subprocess.run(['pg_dump', '--format=custom', '--no-password', '--file', out], env=pg_env(db), check=True)
-    else:
-        sys.exit('backup: the action backs up SQLite and PostgreSQL, not ' + db.vendor)
-`;
+const BACKUP_FN = PG_ENV_PY + pythonFile(__nccwpck_require__.ab + "backup.py");
 /**
  * A folder of its own the app user writes the backup into (or reads the restore from), inside
  * the backups folder, which the app may only pass through.
@@ -72175,44 +71580,9 @@ const checkClientTools = script(raw('missing=""'), raw('for tool in pg_dump pg_r
 /**
  * Puts the backup back into the default database, in one go: SQLite through the backup API
  * (the live file is written in place, under SQLite's lock), PostgreSQL in one transaction that
- * drops the tables the app's role owns and loads the dump (a failure changes nothing).
+ * drops the tables the app's role owns and loads the dump (a failure changes nothing); python/restore.py.
  */
-const RESTORE_PY = `
-import os, shutil, subprocess, sys, django
-django.setup()
-from django.db import DEFAULT_DB_ALIAS, connections
-${PG_ENV_PY}
-db = connections[DEFAULT_DB_ALIAS]
-backup = sys.argv[1]
-if db.vendor == 'sqlite':
-    import sqlite3
-    source, live = sqlite3.connect(backup), sqlite3.connect(str(db.settings_dict['NAME']))
-    with live:
-        source.backup(live)
-    live.close()
-    source.close()
-elif db.vendor == 'postgresql':
-    env = pg_env(db)
-    drop = b'''DO $$DECLARE r record; BEGIN
-  FOR r IN SELECT format('%I.%I', n.nspname, c.relname) AS name, c.relkind FROM pg_class c
-      JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
-        AND pg_get_userbyid(c.relowner) = current_user LOOP
-    EXECUTE format('DROP %s IF EXISTS %s CASCADE', CASE r.relkind WHEN 'v' THEN 'VIEW'
-      WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, r.name);
-  END LOOP; END$$;
-'''
-    psql = subprocess.Popen(['psql', '--no-psqlrc', '--quiet', '--no-password', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', '-'], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env)
-    psql.stdin.write(drop)
-    dump = subprocess.Popen(['pg_restore', '--no-owner', '--no-privileges', '-f', '-', backup], stdout=subprocess.PIPE, env=env)
-    shutil.copyfileobj(dump.stdout, psql.stdin)
-    psql.stdin.close()
-    if dump.wait() != 0 or psql.wait() != 0:
-        sys.exit('restore failed: the database is as it was before it')
-else:
-    sys.exit('restore: the action restores SQLite and PostgreSQL, not ' + db.vendor)
-print('Restored the database from ' + os.path.basename(backup))
-`;
+const RESTORE_PY = PG_ENV_PY + pythonFile(__nccwpck_require__.ab + "restore.py");
 /**
  * Restores `backup` (a file in backups/) into the database of release `id`, then forgets that
  * the releases in `ahead` applied migrations: the schema is back where it was before them.
@@ -72251,6 +71621,7 @@ function removeStagedStep(s, id) {
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/server/release.ts
 // The release: its id, the layout it lives in, its upload and venv, and its end (failed, pruned).
+
 
 
 
@@ -72362,14 +71733,9 @@ function venvKey(requirements, python, systemSitePackages) {
 }
 /**
  * Prints the pip wheel ensurepip installs from: the distribution's (Debian's WHEEL_PKG_DIR) or
- * Python's own bundled one; nothing when there is none.
+ * Python's own bundled one; nothing when there is none (python/pip_wheel.py).
  */
-const PIP_WHEEL_PY = `
-import glob, os, sysconfig, ensurepip
-folders = [sysconfig.get_config_var('WHEEL_PKG_DIR'), os.path.join(os.path.dirname(ensurepip.__file__), '_bundled')]
-wheels = [sorted(glob.glob(os.path.join(f, 'pip-*.whl'))) for f in folders if f]
-print(next((w[-1] for w in wheels if w), ''))
-`;
+const PIP_WHEEL_PY = pythonFile(new URL(/* asset import */ __nccwpck_require__(7223), __nccwpck_require__.b));
 /** Larger than requirements files are: the command that carries them stays small. */
 const EARLY_VENV_MAX_BYTES = 32 * 1024;
 /** The venv built beside the upload, when the requirements can be sent ahead (or undefined). */
@@ -72526,7 +71892,7 @@ function pruneStep(s, keep, live, previous, deployKey, projectSettings) {
         privileged: true,
         command: script(raw('set -eu'), deployKey
             ? shell_sh `mkdir -p ${p.deployed} && printf '%s\n' ${deployKey} ${read} > ${key}`
-            : shell_sh `rm -f ${key}`, shell_sh `cd ${p.releases}`, shell_sh `ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`, 
+            : shell_sh `rm -f ${key}`, shell_sh `cd ${p.releases}`, raw("# shellcheck disable=SC2010 # ls: root's folder, names root chose (no line break in any)"), shell_sh `ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`, 
         // Its database backup and record of migrations go with it.
         shell_sh `  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release" ${p.failed}/"$release" ${p.served}/"$release" ${p.migrated}/"$release" ${p.deployed}/"$release" ${p.backups}/"$release".sqlite3 ${p.backups}/"$release".pgdump; echo "removed $release"; fi`, raw('done'), 
         // A kept venv goes with the last release that links to it.
@@ -72547,70 +71913,22 @@ function pruneStep(s, keep, live, previous, deployKey, projectSettings) {
 
 
 
+
 /**
  * collectstatic compares contents, not times: a file whose content did not change is not copied
  * again (the previous release's collected files are linked in first, see collectStaticRoot), a
- * changed one always is, whatever the modification times say (an upload sets them all).
+ * changed one always is, whatever the modification times say (an upload sets them all);
+ * python/collectstatic.py.
  */
-const COLLECT_FN = `
-def collectstatic():
-    import filecmp
-    from django.contrib.staticfiles.management.commands.collectstatic import Command
-    class Collect(Command):
-        def delete_file(self, path, prefixed_path, source_storage):
-            if not self.storage.exists(prefixed_path):
-                return True
-            try:
-                same = filecmp.cmp(source_storage.path(path), self.storage.path(prefixed_path), shallow=False)
-            except (AttributeError, NotImplementedError, OSError):
-                return super().delete_file(path, prefixed_path, source_storage)
-            if same:
-                if prefixed_path not in self.unmodified_files:
-                    self.unmodified_files.append(prefixed_path)
-                return False
-            self.storage.delete(prefixed_path)
-            return True
-    manage(Collect(), interactive=False)
-`;
-/**
- * The errors a management command stops with are said as manage.py says them (one line, no
- * traceback); anything else keeps its traceback, whose last line is the cause.
- */
-const DJANGO_PY = `${SETTINGS_FN}
-work, folder = json.loads(sys.argv[1]), sys.argv[2]
-if 'settings' in work:
-    facts = settings_facts(work['settings']['hosts'])
-    if facts != work['settings']['expect']:
-        print_facts(facts)
-        sys.stderr.write("The project's settings say other things than the live release's did: the deploy reads them again.\\n")
-        sys.exit(${SETTINGS_CHANGED})
-from django.apps import apps
-if not apps.ready:
-    django.setup()
-from django.core.management import call_command
-from django.core.management.base import CommandError
-def manage(command, *args, **options):
-    try:
-        call_command(command, *args, **options)
-    except CommandError as error:
-        sys.stderr.write('%s: %s\\n' % (error.__class__.__name__, error))
-        sys.exit(1)
-${PLAN_FN}
-${BACKUP_FN}
-${COLLECT_FN}
-pending = migration_plan()[0] if work['migrate'] else []
-if work['collectstatic']:
-    collectstatic()
-if work['check']:
-    manage('check', deploy=True, fail_level='WARNING')
-if pending:
-    if work['backup']:
-        backup(os.path.join(folder, 'backup'))
-    manage('migrate', interactive=False)
-    open(os.path.join(folder, 'migrated'), 'w').close()
-for words in work['commands']:
-    manage(*words)
-`;
+const COLLECT_FN = pythonFile(__nccwpck_require__.ab + "collectstatic.py");
+/** The one Django process (python/django_process.py), after the functions it calls. */
+const DJANGO_PY = [
+    SETTINGS_FN,
+    PLAN_FN,
+    BACKUP_FN,
+    COLLECT_FN,
+    pythonFile(__nccwpck_require__.ab + "django_process.py")
+].join('');
 /** The step's title: what it runs, as manage.py commands. */
 function titleOf(work) {
     const parts = [
@@ -73273,7 +72591,7 @@ const nginxWorkers = raw([
  * `systemctl reload nginx` returns before the new configuration serves; waiting for the old
  * workers keeps the health check from being answered by the old site.
  */
-const reloadNginx = script(nginxWorkers, raw('if systemctl is-active --quiet nginx; then'), raw('  before=$(nginx_workers); systemctl reload nginx'), raw('  for i in $(seq 1 100); do'), raw('    still=$(printf "%s\\n" $before $(nginx_workers) | sort | uniq -d)'), raw('    [ -z "$still" ] && break; sleep 0.1'), raw('  done'), raw('else systemctl start nginx; fi'));
+const reloadNginx = script(nginxWorkers, raw('if systemctl is-active --quiet nginx; then'), raw('  before=$(nginx_workers); systemctl reload nginx'), raw('  for _ in $(seq 1 100); do'), raw('    still=$(printf "%s\\n" $before $(nginx_workers) | sort | uniq -d)'), raw('    [ -z "$still" ] && break; sleep 0.1'), raw('  done'), raw('else systemctl start nginx; fi'));
 /** An extended regular expression that matches exactly one of these names. */
 function unitPattern(...names) {
     return names.map((name) => name.replace(/[.\\^$*+?()[\]{}|]/g, '\\$&')).join('|');
@@ -73425,7 +72743,7 @@ function drainStep(s, old) {
         privileged: true,
         command: script(raw('set -u'), 
         // Connections accepted (ESTAB) or waiting to be (the listening socket's queue).
-        shell_sh `busy() { ss -xaH src ${bound} 2>/dev/null | awk '$2 != "LISTEN" || $3 > 0' | wc -l; }`, shell_sh `for i in $(seq 1 ${s.drainTimeoutS * 10}); do [ "$(busy)" -eq 0 ] && break; sleep 0.1; done`, raw('left=$(busy)'), raw('[ "$left" -eq 0 ] || echo "$left connection(s) still open after drain-timeout: gunicorn stops them gracefully" >&2'), old === 'legacy'
+        shell_sh `busy() { ss -xaH src ${bound} 2>/dev/null | awk '$2 != "LISTEN" || $3 > 0' | wc -l; }`, shell_sh `for _ in $(seq 1 ${s.drainTimeoutS * 10}); do [ "$(busy)" -eq 0 ] && break; sleep 0.1; done`, raw('left=$(busy)'), raw('[ "$left" -eq 0 ] || echo "$left connection(s) still open after drain-timeout: gunicorn stops them gracefully" >&2'), old === 'legacy'
             ? script(shell_sh `systemctl disable --quiet --now ${stopped.service} ${stopped.socket} 2>/dev/null || systemctl stop ${stopped.service} ${stopped.socket}`, shell_sh `rm -f ${p.legacyUnits.socket} ${p.legacyUnits.service} ${liveSocket(s, 'legacy')}`, raw('systemctl daemon-reload'))
             : // The switch disabled it already (its links gone): `systemctl disable` would only
                 // make systemd read every unit again.
@@ -73822,13 +73140,15 @@ class StepError extends Error {
 
 
 
+
 /**
  * The interpreter's version and real path; then it fails unless it can make a venv with pip.
- * The modules are found, not imported: importing them would take longer than all the rest.
+ * The modules are found, not imported (python/interpreter.py).
  */
-const INTERPRETER_PY = `import os, sys, importlib.util as found
-print(sys.version.split()[0], os.path.realpath(sys.executable))
-assert found.find_spec('venv') and found.find_spec('ensurepip')`;
+const INTERPRETER_PY = pythonFile(__nccwpck_require__.ab + "interpreter.py");
+// ls lists folders below the deploy path that only root writes, whose names root chose (release
+// ids and files named after them): no name holds a line break or anything ls would mangle.
+const ROOTS_NAMES = "ls: root's folder, names root chose (no line break in any)";
 function inspectStep(s) {
     const p = layout(s);
     return {
@@ -73842,7 +73162,7 @@ function inspectStep(s) {
         // A link to an instance's socket, or the socket of an earlier version's single instance.
         shell_sh `sock=${socketPath(s.projectName)} legacy=${p.legacyUnits.socket}`, raw('if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'), 
         // Only releases: a dry run's staged upload is none (layout.ts stagedRelease).
-        shell_sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -E ${RELEASE_ID.source} | sort -r | tr '\n' ' ')"`, shell_sh `echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`, shell_sh `echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`, shell_sh `echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`, shell_sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`, listProcessUnits(s), ...(s.acme ? inspectAcme(s) : []))
+        raw(`# shellcheck disable=SC2010 # ${ROOTS_NAMES}`), shell_sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -E ${RELEASE_ID.source} | sort -r | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`, listProcessUnits(s), ...(s.acme ? inspectAcme(s) : []))
     };
 }
 function parseFacts(stdout) {
@@ -74789,8 +74109,6 @@ async function checkPublicUrl(s) {
     return `health-url: ${last}`;
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
 // EXTERNAL MODULE: ./node_modules/picomatch/index.js

@@ -19,7 +19,11 @@ function quoteOne(value: string | number | ShellText): string {
   if (value instanceof ShellText) return value.text
   const text = String(value)
   if (text.includes('\u0000')) throw new Error('a NUL byte cannot be passed to a shell')
-  return text === '' ? "''" : quote([text])
+  if (text === '') return "''"
+  const quoted = quote([text])
+  // shell-quote escapes characters such as = : @ with a backslash the shell drops; the same word
+  // in single quotes reads plainly (and shellcheck has nothing to note).
+  return quoted.includes('\\') && !text.includes("'") ? `'${text}'` : quoted
 }
 
 /**

@@ -10,6 +10,7 @@ import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
 import { layout, renewalUnitNames } from './layout.js'
 import type { Step } from './step.js'
+import { pythonFile } from './python.js'
 
 /** certbot renews this close to the end (its default), and so does a deploy. */
 export const RENEW_DAYS = 30
@@ -29,12 +30,8 @@ export interface AcmeFacts {
   renewalProblem?: string
 }
 
-const CERT_PY = `
-import ssl, sys, time
-cert = ssl._ssl._test_decode_cert(sys.argv[1])
-days = int((ssl.cert_time_to_seconds(cert['notAfter']) - time.time()) // 86400)
-print('certificate=%d %s' % (days, ','.join(v for k, v in cert.get('subjectAltName', ()) if k == 'DNS')))
-`
+/** What a certificate file says (python/certificate.py). */
+export const CERT_PY = pythonFile(new URL('./python/certificate.py', import.meta.url))
 
 /** Prints `certificate=<days left> <names>` when the host has the site's certificate. */
 function printCertificate(s: Settings): ShellText {

@@ -4,6 +4,7 @@
 // The step also says which uvicorn and WebSocket library serve, and whether open WebSockets get a
 // close frame when gunicorn stops (uvicorn before 0.21 with websockets drops them: 1006).
 
+import { pythonFile } from './python.js'
 import { appModule, workerClass } from '../asgi.js'
 import type { Settings } from '../settings.js'
 import { sh } from '../shell.js'
@@ -11,35 +12,11 @@ import { layout } from './layout.js'
 import { asApp } from './sandbox.js'
 import type { Step } from './step.js'
 
-const MARK = 'ASGI-SERVER '
+/** The mark of the line the import prints (MARK in the program). */
+export const MARK = 'ASGI-SERVER '
 
-/** Imports the worker class (argv 1) and the application (argv 2); prints one marked JSON line. */
-export const ASGI_IMPORT_PY = `
-import importlib, json, sys
-from importlib.metadata import version, PackageNotFoundError
-from gunicorn.util import import_app, load_class
-name, target = sys.argv[1], sys.argv[2]
-if '.' in name:
-    module, _, attribute = name.rpartition('.')
-    worker = getattr(importlib.import_module(module), attribute)
-else:
-    worker = load_class(name)
-import_app(target)
-def installed(package):
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return ''
-facts = {'worker': name, 'gunicorn': installed('gunicorn'), 'uvicorn': installed('uvicorn')}
-if facts['uvicorn']:
-    ws = getattr(worker, 'CONFIG_KWARGS', {}).get('ws', 'auto')
-    if ws == 'auto':
-        from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol as auto
-        ws = 'none' if auto is None else 'wsproto' if 'wsproto' in auto.__module__ else 'websockets'
-    facts['ws'] = ws
-    facts['wsVersion'] = installed(ws.split('-')[0]) if ws != 'none' else ''
-print('${MARK}' + json.dumps(facts))
-`
+/** Imports the worker class (argv 1) and the application (argv 2); prints one marked JSON line (python/asgi_import.py). */
+export const ASGI_IMPORT_PY = pythonFile(new URL('./python/asgi_import.py', import.meta.url))
 
 export function asgiImportStep(s: Settings, id: string, writable: string[]): Step {
   const worker = workerClass(s)

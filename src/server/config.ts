@@ -147,6 +147,8 @@ export function installConfigStep(s: Settings, files: ConfigFiles): Step {
       raw(`  exit ${GATE_FAILED}`),
       raw('fi'),
       raw('restore'),
+      // One file name per word: the action's own files, whose names hold no glob character.
+      raw('# shellcheck disable=SC2086 # $changed splits into the names of the files that changed'),
       sh`printf '%s\n' $changed > ${p.changed}`,
       raw('echo "changed=$changed"')
     )

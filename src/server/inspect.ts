@@ -1,5 +1,6 @@
 // The first step of every run: what the host has and what it serves. Read-only.
 
+import { pythonFile } from './python.js'
 import { Buffer } from 'node:buffer'
 import type { Settings } from '../settings.js'
 import { inspectAcme, parseAcmeFacts } from './acme.js'
@@ -12,11 +13,13 @@ import type { Step } from './step.js'
 
 /**
  * The interpreter's version and real path; then it fails unless it can make a venv with pip.
- * The modules are found, not imported: importing them would take longer than all the rest.
+ * The modules are found, not imported (python/interpreter.py).
  */
-const INTERPRETER_PY = `import os, sys, importlib.util as found
-print(sys.version.split()[0], os.path.realpath(sys.executable))
-assert found.find_spec('venv') and found.find_spec('ensurepip')`
+export const INTERPRETER_PY = pythonFile(new URL('./python/interpreter.py', import.meta.url))
+
+// ls lists folders below the deploy path that only root writes, whose names root chose (release
+// ids and files named after them): no name holds a line break or anything ls would mangle.
+const ROOTS_NAMES = "ls: root's folder, names root chose (no line break in any)"
 
 export function inspectStep(s: Settings): Step {
   const p = layout(s)
@@ -49,10 +52,15 @@ export function inspectStep(s: Settings): Step {
         'if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'
       ),
       // Only releases: a dry run's staged upload is none (layout.ts stagedRelease).
+      raw(`# shellcheck disable=SC2010 # ${ROOTS_NAMES}`),
       sh`echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -E ${RELEASE_ID.source} | sort -r | tr '\n' ' ')"`,
+      raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`),
       sh`echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`,
+      raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`),
       sh`echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`,
+      raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`),
       sh`echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`,
+      raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`),
       sh`echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`,
       listProcessUnits(s),
       ...(s.acme ? inspectAcme(s) : [])

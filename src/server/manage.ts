@@ -4,6 +4,7 @@
 // then the build commands. Root prepares the folders the app writes before it, and takes them
 // back after it.
 
+import { pythonFile } from './python.js'
 import type { Settings } from '../settings.js'
 import { raw, script, sh } from '../shell.js'
 import { inRelease } from './sandbox.js'
@@ -11,7 +12,7 @@ import { layout } from './layout.js'
 import { BACKUP_FN, checkClientTools, databaseKind, PLAN_FN, workFolder } from './migrations.js'
 import { sealRelease } from './release.js'
 import { asRoot, type BoundaryOp } from './boundary.js'
-import { SETTINGS_CHANGED, SETTINGS_FN, type ProjectSettings } from './discover.js'
+import { SETTINGS_FN, type ProjectSettings } from './discover.js'
 import type { Step } from './step.js'
 
 /** What the process does; the order is fixed (DJANGO_PY). */
@@ -35,68 +36,19 @@ export interface DjangoWork {
 /**
  * collectstatic compares contents, not times: a file whose content did not change is not copied
  * again (the previous release's collected files are linked in first, see collectStaticRoot), a
- * changed one always is, whatever the modification times say (an upload sets them all).
+ * changed one always is, whatever the modification times say (an upload sets them all);
+ * python/collectstatic.py.
  */
-const COLLECT_FN = `
-def collectstatic():
-    import filecmp
-    from django.contrib.staticfiles.management.commands.collectstatic import Command
-    class Collect(Command):
-        def delete_file(self, path, prefixed_path, source_storage):
-            if not self.storage.exists(prefixed_path):
-                return True
-            try:
-                same = filecmp.cmp(source_storage.path(path), self.storage.path(prefixed_path), shallow=False)
-            except (AttributeError, NotImplementedError, OSError):
-                return super().delete_file(path, prefixed_path, source_storage)
-            if same:
-                if prefixed_path not in self.unmodified_files:
-                    self.unmodified_files.append(prefixed_path)
-                return False
-            self.storage.delete(prefixed_path)
-            return True
-    manage(Collect(), interactive=False)
-`
+const COLLECT_FN = pythonFile(new URL('./python/collectstatic.py', import.meta.url))
 
-/**
- * The errors a management command stops with are said as manage.py says them (one line, no
- * traceback); anything else keeps its traceback, whose last line is the cause.
- */
-export const DJANGO_PY = `${SETTINGS_FN}
-work, folder = json.loads(sys.argv[1]), sys.argv[2]
-if 'settings' in work:
-    facts = settings_facts(work['settings']['hosts'])
-    if facts != work['settings']['expect']:
-        print_facts(facts)
-        sys.stderr.write("The project's settings say other things than the live release's did: the deploy reads them again.\\n")
-        sys.exit(${SETTINGS_CHANGED})
-from django.apps import apps
-if not apps.ready:
-    django.setup()
-from django.core.management import call_command
-from django.core.management.base import CommandError
-def manage(command, *args, **options):
-    try:
-        call_command(command, *args, **options)
-    except CommandError as error:
-        sys.stderr.write('%s: %s\\n' % (error.__class__.__name__, error))
-        sys.exit(1)
-${PLAN_FN}
-${BACKUP_FN}
-${COLLECT_FN}
-pending = migration_plan()[0] if work['migrate'] else []
-if work['collectstatic']:
-    collectstatic()
-if work['check']:
-    manage('check', deploy=True, fail_level='WARNING')
-if pending:
-    if work['backup']:
-        backup(os.path.join(folder, 'backup'))
-    manage('migrate', interactive=False)
-    open(os.path.join(folder, 'migrated'), 'w').close()
-for words in work['commands']:
-    manage(*words)
-`
+/** The one Django process (python/django_process.py), after the functions it calls. */
+export const DJANGO_PY = [
+  SETTINGS_FN,
+  PLAN_FN,
+  BACKUP_FN,
+  COLLECT_FN,
+  pythonFile(new URL('./python/django_process.py', import.meta.url))
+].join('')
 
 /** The step's title: what it runs, as manage.py commands. */
 function titleOf(work: DjangoWork): string {

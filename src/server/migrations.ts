@@ -10,8 +10,10 @@ import { inRelease } from './sandbox.js'
 import { asRoot, type BoundaryOp } from './boundary.js'
 import { layout } from './layout.js'
 import type { Step } from './step.js'
+import { pythonFile } from './python.js'
 
-const PLAN_MARK = 'DJANGO-MIGRATIONS '
+/** The mark of the plan's line (PLAN_MARK in python/migration_plan.py). */
+export const PLAN_MARK = 'DJANGO-MIGRATIONS '
 const BACKUP_MARK = 'DATABASE-BACKUP '
 const MIGRATED_MARK = 'DJANGO-MIGRATED'
 
@@ -48,31 +50,13 @@ export function backupOf(s: Settings, id: string, files: readonly string[]): str
 
 /**
  * `migrate --plan` as data: Django's own planner on the default database, nothing written.
- * Prints the marked line and returns what is pending (manage.ts runs it in its one process).
+ * Prints the marked line (PLAN_MARK) and returns what is pending (manage.ts runs it in its one
+ * process); python/migration_plan.py.
  */
-export const PLAN_FN = `
-def migration_plan():
-    from django.db import DEFAULT_DB_ALIAS, connections
-    from django.db.migrations.executor import MigrationExecutor
-    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
-    why = {'RunPython': 'RunPython without reverse code', 'RunSQL': 'RunSQL without reverse_sql'}
-    pending, irreversible = [], []
-    for migration, backwards in executor.migration_plan(executor.loader.graph.leaf_nodes()):
-        name = migration.app_label + '.' + migration.name
-        pending.append(name)
-        for op in migration.operations:
-            if not op.reversible:
-                irreversible.append(name + ': ' + why.get(type(op).__name__, type(op).__name__ + ' cannot be reversed'))
-    print('${PLAN_MARK}' + json.dumps({'pending': pending, 'irreversible': irreversible}), flush=True)
-    return pending, irreversible
-`
+export const PLAN_FN = pythonFile(new URL('./python/migration_plan.py', import.meta.url))
 
-const PLAN_PY = `
-import json, django
-django.setup()
-${PLAN_FN}
-migration_plan()
-`
+/** The migration plan alone (python/plan.py): the dry run's read of the new code. */
+export const PLAN_PY = PLAN_FN + pythonFile(new URL('./python/plan.py', import.meta.url))
 
 export function migrationPlanStep(s: Settings, id: string, writable: string[]): Step {
   return {
@@ -122,47 +106,15 @@ export function describePlan(plan: MigrationPlan): string {
   )
 }
 
-/** The default database's connection, for libpq's tools: in their environment, never argv. */
-const PG_ENV_PY = `
-def pg_env(db):
-    import os
-    d = db.settings_dict
-    env = dict(os.environ)
-    for key, var in (('HOST', 'PGHOST'), ('PORT', 'PGPORT'), ('USER', 'PGUSER'), ('PASSWORD', 'PGPASSWORD'), ('NAME', 'PGDATABASE')):
-        if d.get(key):
-            env[var] = str(d[key])
-    for key, value in (d.get('OPTIONS') or {}).items():
-        if key in ('sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'service', 'passfile'):
-            env['PG' + key.upper()] = str(value)
-    return env
-`
+/** The default database's connection, for libpq's tools: in their environment, never argv (python/pg_env.py). */
+const PG_ENV_PY = pythonFile(new URL('./python/pg_env.py', import.meta.url))
 
 /**
  * Writes a consistent copy of the default database to `out`: SQLite through its online backup
- * API (a live file copied with cp may be torn), PostgreSQL with pg_dump's custom format.
+ * API (a live file copied with cp may be torn), PostgreSQL with pg_dump's custom format
+ * (python/backup.py).
  */
-export const BACKUP_FN = `
-${PG_ENV_PY}
-def backup(out):
-    import os, subprocess, sys
-    from django.db import DEFAULT_DB_ALIAS, connections
-    db = connections[DEFAULT_DB_ALIAS]
-    if db.vendor == 'sqlite':
-        import sqlite3
-        name = str(db.settings_dict['NAME'])
-        if not os.path.exists(name):
-            print('No database file yet (' + name + '): nothing to back up.')
-            return
-        source, copy = sqlite3.connect(name), sqlite3.connect(out)
-        with copy:
-            source.backup(copy)
-        copy.close()
-        source.close()
-    elif db.vendor == 'postgresql':
-        subprocess.run(['pg_dump', '--format=custom', '--no-password', '--file', out], env=pg_env(db), check=True)
-    else:
-        sys.exit('backup: the action backs up SQLite and PostgreSQL, not ' + db.vendor)
-`
+export const BACKUP_FN = PG_ENV_PY + pythonFile(new URL('./python/backup.py', import.meta.url))
 
 /**
  * A folder of its own the app user writes the backup into (or reads the restore from), inside
@@ -248,44 +200,9 @@ export const checkClientTools: ShellText = script(
 /**
  * Puts the backup back into the default database, in one go: SQLite through the backup API
  * (the live file is written in place, under SQLite's lock), PostgreSQL in one transaction that
- * drops the tables the app's role owns and loads the dump (a failure changes nothing).
+ * drops the tables the app's role owns and loads the dump (a failure changes nothing); python/restore.py.
  */
-const RESTORE_PY = `
-import os, shutil, subprocess, sys, django
-django.setup()
-from django.db import DEFAULT_DB_ALIAS, connections
-${PG_ENV_PY}
-db = connections[DEFAULT_DB_ALIAS]
-backup = sys.argv[1]
-if db.vendor == 'sqlite':
-    import sqlite3
-    source, live = sqlite3.connect(backup), sqlite3.connect(str(db.settings_dict['NAME']))
-    with live:
-        source.backup(live)
-    live.close()
-    source.close()
-elif db.vendor == 'postgresql':
-    env = pg_env(db)
-    drop = b'''DO $$DECLARE r record; BEGIN
-  FOR r IN SELECT format('%I.%I', n.nspname, c.relname) AS name, c.relkind FROM pg_class c
-      JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
-        AND pg_get_userbyid(c.relowner) = current_user LOOP
-    EXECUTE format('DROP %s IF EXISTS %s CASCADE', CASE r.relkind WHEN 'v' THEN 'VIEW'
-      WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, r.name);
-  END LOOP; END$$;
-'''
-    psql = subprocess.Popen(['psql', '--no-psqlrc', '--quiet', '--no-password', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', '-'], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env)
-    psql.stdin.write(drop)
-    dump = subprocess.Popen(['pg_restore', '--no-owner', '--no-privileges', '-f', '-', backup], stdout=subprocess.PIPE, env=env)
-    shutil.copyfileobj(dump.stdout, psql.stdin)
-    psql.stdin.close()
-    if dump.wait() != 0 or psql.wait() != 0:
-        sys.exit('restore failed: the database is as it was before it')
-else:
-    sys.exit('restore: the action restores SQLite and PostgreSQL, not ' + db.vendor)
-print('Restored the database from ' + os.path.basename(backup))
-`
+export const RESTORE_PY = PG_ENV_PY + pythonFile(new URL('./python/restore.py', import.meta.url))
 
 /**
  * Restores `backup` (a file in backups/) into the database of release `id`, then forgets that

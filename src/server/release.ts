@@ -1,5 +1,6 @@
 // The release: its id, the layout it lives in, its upload and venv, and its end (failed, pruned).
 
+import { pythonFile } from './python.js'
 import { Buffer } from 'node:buffer'
 import { createHash } from 'node:crypto'
 import type { Settings } from '../settings.js'
@@ -161,14 +162,9 @@ export function venvKey(
 
 /**
  * Prints the pip wheel ensurepip installs from: the distribution's (Debian's WHEEL_PKG_DIR) or
- * Python's own bundled one; nothing when there is none.
+ * Python's own bundled one; nothing when there is none (python/pip_wheel.py).
  */
-export const PIP_WHEEL_PY = `
-import glob, os, sysconfig, ensurepip
-folders = [sysconfig.get_config_var('WHEEL_PKG_DIR'), os.path.join(os.path.dirname(ensurepip.__file__), '_bundled')]
-wheels = [sorted(glob.glob(os.path.join(f, 'pip-*.whl'))) for f in folders if f]
-print(next((w[-1] for w in wheels if w), ''))
-`
+export const PIP_WHEEL_PY = pythonFile(new URL('./python/pip_wheel.py', import.meta.url))
 
 /** The requirements files a venv's key covers, sent ahead to build it beside the upload. */
 export interface EarlyVenv {
@@ -407,6 +403,9 @@ export function pruneStep(
         ? sh`mkdir -p ${p.deployed} && printf '%s\n' ${deployKey} ${read} > ${key}`
         : sh`rm -f ${key}`,
       sh`cd ${p.releases}`,
+      raw(
+        "# shellcheck disable=SC2010 # ls: root's folder, names root chose (no line break in any)"
+      ),
       sh`ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`,
       // Its database backup and record of migrations go with it.
       sh`  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release" ${p.failed}/"$release" ${p.served}/"$release" ${p.migrated}/"$release" ${p.deployed}/"$release" ${p.backups}/"$release".sqlite3 ${p.backups}/"$release".pgdump; echo "removed $release"; fi`,

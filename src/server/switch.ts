@@ -49,7 +49,7 @@ export const reloadNginx = script(
   nginxWorkers,
   raw('if systemctl is-active --quiet nginx; then'),
   raw('  before=$(nginx_workers); systemctl reload nginx'),
-  raw('  for i in $(seq 1 100); do'),
+  raw('  for _ in $(seq 1 100); do'),
   raw('    still=$(printf "%s\\n" $before $(nginx_workers) | sort | uniq -d)'),
   raw('    [ -z "$still" ] && break; sleep 0.1'),
   raw('  done'),
@@ -266,7 +266,7 @@ export function drainStep(s: Settings, old: Instance | 'legacy'): Step {
       raw('set -u'),
       // Connections accepted (ESTAB) or waiting to be (the listening socket's queue).
       sh`busy() { ss -xaH src ${bound} 2>/dev/null | awk '$2 != "LISTEN" || $3 > 0' | wc -l; }`,
-      sh`for i in $(seq 1 ${s.drainTimeoutS * 10}); do [ "$(busy)" -eq 0 ] && break; sleep 0.1; done`,
+      sh`for _ in $(seq 1 ${s.drainTimeoutS * 10}); do [ "$(busy)" -eq 0 ] && break; sleep 0.1; done`,
       raw('left=$(busy)'),
       raw(
         '[ "$left" -eq 0 ] || echo "$left connection(s) still open after drain-timeout: gunicorn stops them gracefully" >&2'

@@ -1,0 +1,24 @@
+# first-deploy/05-django.sh: the step `django` (phase django, as root): manage.py migrate (when a migration is unapplied), collectstatic.
+# Generated from the code by `npm run golden` (test/golden/plans.ts): do not edit. Each
+# '<python/x.py + ...>' stands for a Python program (src/server/python/), sent quoted in its place.
+if [ -f /srv/mysite/.deploy.steps ]; then exec 8</srv/mysite/.deploy.steps; flock -s 8; fi
+set -eu
+set -eu
+printf %s '<base64 of 05-django.app1.sh>' | base64 -d | systemd-run --quiet --pipe --wait --collect --service-type=exec --unit=dda-mysite-share-"$$" --uid=mysite --gid=mysite -p 'WorkingDirectory=/srv/mysite/releases/20261205T120000Z-1a2b3c4' -p 'EnvironmentFile=-/srv/mysite/.deploy/env' -p 'Environment=DJANGO_SETTINGS_MODULE=mysite.settings' -p 'Environment=PATH=/srv/mysite/releases/20261205T120000Z-1a2b3c4/.venv/bin:/usr/local/bin:/usr/bin:/bin' -p 'Environment=PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1' -p 'RuntimeMaxSec=600' -p 'ProtectSystem=strict' -p 'ProtectHome=true' -p 'PrivateTmp=true' -p 'PrivateDevices=true' -p 'NoNewPrivileges=true' -p 'ProtectKernelTunables=true' -p 'ProtectKernelModules=true' -p 'ProtectKernelLogs=true' -p 'ProtectControlGroups=true' -p 'ProtectClock=true' -p 'ProtectHostname=true' -p 'ProtectProc=invisible' -p 'ProcSubset=pid' -p 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' -p 'RestrictNamespaces=true' -p 'RestrictRealtime=true' -p 'RestrictSUIDSGID=true' -p 'LockPersonality=true' -p 'SystemCallArchitectures=native' -p 'SystemCallFilter=@system-service' -p 'CapabilityBoundingSet=' -p 'PrivateUsers=true' -p 'DevicePolicy=closed' -p 'ReadWritePaths=/srv/mysite/shared' -p 'UMask=0022' -- /bin/sh -s
+python3 -I -S -c '<python/boundary_trees.py + python/boundary.py>' '[{"op":"folder","path":"/srv/mysite/shared/media","owner":{"user":"mysite","group":"www-data"},"mode":"2750"},{"op":"share","path":"/srv/mysite/releases/20261205T120000Z-1a2b3c4","links":[["db.sqlite3","/srv/mysite/shared/db.sqlite3"],["media","/srv/mysite/shared/media"]]}]' /srv/mysite
+python3 -I -S -c '<python/boundary_trees.py + python/boundary.py>' '[{"op":"folder","path":"/srv/mysite/shared/media","owner":{"user":"mysite","group":"www-data"},"mode":"2750"}]' /srv/mysite
+set -eu
+mkdir -p /srv/mysite/backups && chown root:root /srv/mysite/backups && chmod 711 /srv/mysite/backups
+rm -rf /srv/mysite/backups/.new-20261205T120000Z-1a2b3c4 && mkdir -m 700 /srv/mysite/backups/.new-20261205T120000Z-1a2b3c4
+cleanup=/srv/mysite/backups/.new-20261205T120000Z-1a2b3c4
+trap 'rm -rf "$cleanup"' EXIT
+python3 -I -S -c '<python/boundary_trees.py + python/boundary.py>' '[{"op":"folder","path":"/srv/mysite/releases/20261205T120000Z-1a2b3c4/staticfiles","owner":{"user":"mysite","group":"mysite"},"mode":"755"},{"op":"hand","path":"/srv/mysite/backups/.new-20261205T120000Z-1a2b3c4","user":"mysite"}]' /srv/mysite
+status=0
+{
+printf %s '<base64 of 05-django.app2.sh>' | base64 -d | systemd-run --quiet --pipe --wait --collect --service-type=exec --unit=dda-mysite-django-"$$" --uid=mysite --gid=mysite -p 'WorkingDirectory=/srv/mysite/releases/20261205T120000Z-1a2b3c4' -p 'EnvironmentFile=-/srv/mysite/.deploy/env' -p 'Environment=DJANGO_SETTINGS_MODULE=mysite.settings' -p 'Environment=PATH=/srv/mysite/releases/20261205T120000Z-1a2b3c4/.venv/bin:/usr/local/bin:/usr/bin:/bin' -p 'Environment=PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1' -p 'RuntimeMaxSec=600' -p 'ProtectSystem=strict' -p 'ProtectHome=true' -p 'PrivateTmp=true' -p 'PrivateDevices=true' -p 'NoNewPrivileges=true' -p 'ProtectKernelTunables=true' -p 'ProtectKernelModules=true' -p 'ProtectKernelLogs=true' -p 'ProtectControlGroups=true' -p 'ProtectClock=true' -p 'ProtectHostname=true' -p 'ProtectProc=invisible' -p 'ProcSubset=pid' -p 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' -p 'RestrictNamespaces=true' -p 'RestrictRealtime=true' -p 'RestrictSUIDSGID=true' -p 'LockPersonality=true' -p 'SystemCallArchitectures=native' -p 'SystemCallFilter=@system-service' -p 'CapabilityBoundingSet=' -p 'PrivateUsers=true' -p 'DevicePolicy=closed' -p 'ReadWritePaths=/srv/mysite/shared' -p 'ReadWritePaths=/srv/mysite/releases/20261205T120000Z-1a2b3c4/staticfiles' -p 'ReadWritePaths=/srv/mysite/backups/.new-20261205T120000Z-1a2b3c4' -p 'UMask=0022' -- /bin/sh -s
+} || status=$?
+python3 -I -S -c '<python/boundary_trees.py + python/boundary.py>' '[{"op":"keep","path":"/srv/mysite/backups/.new-20261205T120000Z-1a2b3c4/backup","to":"/srv/mysite/backups/20261205T120000Z-1a2b3c4.sqlite3","say":"DATABASE-BACKUP "},{"op":"take","path":"/srv/mysite/releases/20261205T120000Z-1a2b3c4/staticfiles","group":"root","mode":"public","user":"mysite"}]' /srv/mysite
+if [ -e /srv/mysite/backups/.new-20261205T120000Z-1a2b3c4/migrated ]; then mkdir -p /srv/mysite/.deploy/migrated && : > /srv/mysite/.deploy/migrated/20261205T120000Z-1a2b3c4 && printf '
+%s
+' DJANGO-MIGRATED; fi
+exit $status

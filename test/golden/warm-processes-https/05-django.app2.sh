@@ -1,0 +1,5 @@
+# warm-processes-https/05-django.app2.sh: run as the app user by warm-processes-https/05-django.sh.
+# Generated from the code by `npm run golden` (test/golden/plans.ts): do not edit. Each
+# '<python/x.py + ...>' stands for a Python program (src/server/python/), sent quoted in its place.
+set -eu
+python -c '<python/settings.py + python/migration_plan.py + python/pg_env.py + python/backup.py + python/collectstatic.py + python/django_process.py>' '{"migrate":true,"backup":true,"collectstatic":true,"check":false,"commands":[],"settings":{"expect":{"STATIC_URL":"/static/","STATIC_ROOT":"/srv/mysite/releases/20261205T120000Z-1a2b3c4/staticfiles","MEDIA_URL":"/media/","MEDIA_ROOT":"/srv/mysite/releases/20261205T120000Z-1a2b3c4/media","SQLITE":["/srv/mysite/releases/20261205T120000Z-1a2b3c4/db.sqlite3"],"STORAGE":"/srv/mysite/releases/20261205T120000Z-1a2b3c4/media","REFUSED_HOSTS":[],"SSL_REDIRECT":false,"DATABASE":"django.db.backends.sqlite3","STATIC_STORAGE":"django.contrib.staticfiles.storage.StaticFilesStorage"},"hosts":["example.com","www.example.com"]}}' /srv/mysite/backups/.new-20261205T120000Z-1a2b3c4
