@@ -9,7 +9,13 @@ const common = {
 
 export default {
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/__tests__/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/__tests__/**/*.test.ts'],
+      // What the code under test prints shows only under a test that fails.
+      testEnvironment: '<rootDir>/__tests__/setup/quiet-environment.ts'
+    },
     {
       ...common,
       displayName: 'e2e',
