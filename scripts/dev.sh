@@ -14,7 +14,8 @@ fi
 # Debian packages: the test host (debootstrap, systemd-nspawn, ip), the SSH client tools, and
 # nginx, whose `nginx -t` the unit tests ask about the sites they render, the ACME server
 # (with its DNS) that issues the HTTPS tests' certificates, and Python, which runs the root
-# boundary's program in its unit tests, shellcheck and dash, which check the server scripts.
+# boundary's program in its unit tests; shellcheck and dash, which check the server scripts, and
+# pyflakes and mypy, which check their Python programs.
 packages=(debootstrap systemd-container iproute2 openssh-client util-linux ca-certificates nginx-light pebble python3 shellcheck dash pyflakes3 mypy)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
