@@ -1,7 +1,7 @@
 // The deploy lock's command (server/lock.ts): run here by sh, with the step sent with it.
 
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { chmodSync, mkdtempSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import picomatch from 'picomatch'
@@ -22,6 +22,23 @@ describe('the lock command with a first step', () => {
       const run = spawnSync('sh', ['-c', lockCommand(s, 'run 1', 5, first).text], { input: '' })
       expect(parseLockOutput(run.stdout.toString())).toEqual({ state: 'locked', staleHolder: '' })
       expect(parseFirst(run.stdout)).toEqual({ code: 3, stdout: 'out\n', stderr: 'ü\n' })
+    }
+  )
+
+  // A lock another user may open, the app user could hold (flock needs only a read descriptor),
+  // and stop every step and every deploy.
+  ;(root ? test : test.skip)(
+    "both locks are root's alone, also where an older run left them 0644",
+    () => {
+      const deployPath = join(mkdtempSync(join(tmpdir(), 'dda-lock-')), 'app')
+      const s = settingsFor({ deployPath })
+      const locks = [`${deployPath}/.deploy.lock`, `${deployPath}/.deploy.steps`]
+      const mode = (path: string) => (statSync(path).mode & 0o777).toString(8)
+      spawnSync('sh', ['-c', lockCommand(s, 'run 1', 5).text], { input: '' })
+      expect(locks.map(mode)).toEqual(['600', '600'])
+      for (const path of locks) chmodSync(path, 0o644)
+      spawnSync('sh', ['-c', lockCommand(s, 'run 2', 5).text], { input: '' })
+      expect(locks.map(mode)).toEqual(['600', '600'])
     }
   )
 

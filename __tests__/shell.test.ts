@@ -59,6 +59,12 @@ describe('sh quotes every interpolated value as one shell word', () => {
     expect(run(sh`printf '%s\n' ${values}`)).toBe(echoed(...values))
   })
 
+  test('a value written by mistake inside double quotes still runs nothing', () => {
+    for (const value of ['$(id)', '`id`', 'a=$(id)', 'x:`id`@y', 'p=${PATH}']) {
+      expect(run(sh`printf '%s\n' "said ${value}"`)).not.toMatch(/uid=|\/bin/)
+    }
+  })
+
   test('an array becomes several words, in order', () => {
     const command = sh`printf '[%s]' ${['a b', "c'd", '']}`
     expect(command.text).toBe(`printf '[%s]' 'a b' "c'd" ''`)

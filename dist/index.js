@@ -69048,9 +69048,10 @@ const DEFAULT_SITE_LINK = `${SITE_ENABLED}/default`;
 const DEFAULT_SITE = `${SITE_AVAILABLE}/default`;
 /**
  * A release id: sortable, naming the commit (20261125T081500Z-1a2b3c4). Written so that it reads
- * the same as a POSIX ERE: the prune step greps with it.
+ * the same as a POSIX ERE: the host check and the prune step match whole lines with it (`grep -xE`).
  */
-const RELEASE_ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-z]+$/;
+const RELEASE_ID_LINE = '[0-9]{8}T[0-9]{6}Z-[0-9a-z]+';
+const RELEASE_ID = new RegExp(`^${RELEASE_ID_LINE}$`);
 /**
  * The folder a dry run uploads the new code to, to read its settings and migrations: in
  * releases/ (so every path the settings derive from BASE_DIR is where the release would have it)
@@ -69982,8 +69983,9 @@ function quoteOne(value) {
         return "''";
     const quoted = (0,shell_quote.quote)([text]);
     // shell-quote escapes characters such as = : @ with a backslash the shell drops; the same word
-    // in single quotes reads plainly (and shellcheck has nothing to note).
-    return quoted.includes('\\') && !text.includes("'") ? `'${text}'` : quoted;
+    // in single quotes reads plainly (and shellcheck has nothing to note). Not a word with a
+    // character double quotes act on: written by mistake inside "...", its backslashes keep it inert.
+    return quoted.includes('\\') && !/['"$`\\]/.test(text) ? `'${text}'` : quoted;
 }
 /**
  * Builds shell code with every interpolated value quoted as one word (arrays as several words),
@@ -71892,7 +71894,7 @@ function pruneStep(s, keep, live, previous, deployKey, projectSettings) {
         privileged: true,
         command: script(raw('set -eu'), deployKey
             ? shell_sh `mkdir -p ${p.deployed} && printf '%s\n' ${deployKey} ${read} > ${key}`
-            : shell_sh `rm -f ${key}`, shell_sh `cd ${p.releases}`, raw("# shellcheck disable=SC2010 # ls: root's folder, names root chose (no line break in any)"), shell_sh `ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`, 
+            : shell_sh `rm -f ${key}`, shell_sh `cd ${p.releases}`, raw("# shellcheck disable=SC2010 # ls: root's folder, names root chose (no line break in any)"), shell_sh `ls -1 | grep -xE ${RELEASE_ID_LINE} | sort -r | tail -n +${keep + 1} | while read -r release; do`, 
         // Its database backup and record of migrations go with it.
         shell_sh `  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release" ${p.failed}/"$release" ${p.served}/"$release" ${p.migrated}/"$release" ${p.deployed}/"$release" ${p.backups}/"$release".sqlite3 ${p.backups}/"$release".pgdump; echo "removed $release"; fi`, raw('done'), 
         // A kept venv goes with the last release that links to it.
@@ -73162,7 +73164,7 @@ function inspectStep(s) {
         // A link to an instance's socket, or the socket of an earlier version's single instance.
         shell_sh `sock=${socketPath(s.projectName)} legacy=${p.legacyUnits.socket}`, raw('if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'), 
         // Only releases: a dry run's staged upload is none (layout.ts stagedRelease).
-        raw(`# shellcheck disable=SC2010 # ${ROOTS_NAMES}`), shell_sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -E ${RELEASE_ID.source} | sort -r | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`, listProcessUnits(s), ...(s.acme ? inspectAcme(s) : []))
+        raw(`# shellcheck disable=SC2010 # ${ROOTS_NAMES}`), shell_sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -xE ${RELEASE_ID_LINE} | sort -r | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`, listProcessUnits(s), ...(s.acme ? inspectAcme(s) : []))
     };
 }
 function parseFacts(stdout) {
@@ -75643,7 +75645,10 @@ function lockCommand(s, holder, waitSeconds, first) {
     return script(raw('set -u'), 
     // Root writes here from now on: a folder that is not root's is taken only when empty (made
     // root's first), never followed through a link, and someone else's files are left alone.
-    shell_sh `if [ -L ${root} ] || { [ -e ${root} ] && [ "$(stat -c %u ${root})" != 0 ]; }; then`, shell_sh `  if [ ! -L ${root} ] && [ -d ${root} ] && [ -z "$(ls -A ${root})" ]; then chown root:root ${root} && chmod 755 ${root}; fi`, shell_sh `  if [ -L ${root} ] || [ "$(stat -c %u ${root})" != 0 ] || [ -L ${lock} ]; then`, shell_sh `    printf '%s\n' ${`${root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`, raw('  fi'), raw('fi'), shell_sh `mkdir -p ${root}`, shell_sh `if [ -L ${stepsLock} ]; then rm -f ${stepsLock}; fi; [ -f ${stepsLock} ] || : > ${stepsLock}`, shell_sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), shell_sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, shell_sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), shell_sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, shell_sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), first
+    shell_sh `if [ -L ${root} ] || { [ -e ${root} ] && [ "$(stat -c %u ${root})" != 0 ]; }; then`, shell_sh `  if [ ! -L ${root} ] && [ -d ${root} ] && [ -z "$(ls -A ${root})" ]; then chown root:root ${root} && chmod 755 ${root}; fi`, shell_sh `  if [ -L ${root} ] || [ "$(stat -c %u ${root})" != 0 ] || [ -L ${lock} ]; then`, shell_sh `    printf '%s\n' ${`${root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`, raw('  fi'), raw('fi'), shell_sh `mkdir -p ${root}`, 
+    // Both locks root's alone (0600): a lock anyone may open, the app user could hold, and stop
+    // every step and every deploy. Made so under umask 077; older hosts' made so here.
+    shell_sh `if [ -L ${stepsLock} ]; then rm -f ${stepsLock}; fi; [ -f ${stepsLock} ] || (umask 077; : > ${stepsLock})`, shell_sh `[ -e ${lock} ] || (umask 077; : > ${lock})`, shell_sh `chmod 600 ${stepsLock} ${lock}`, shell_sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), shell_sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, shell_sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), shell_sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, shell_sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), first
         ? script(raw('then=$(mktemp -d)'), raw('('), first, raw(') > "$then/out" 2> "$then/err"'), raw('echo "THEN $? $(wc -c < "$then/out") $(wc -c < "$then/err")"'), raw('cat "$then/out" "$then/err"; rm -rf "$then"'))
         : undefined, 
     // Held until the runner closes our stdin, or the connection drops; the steps a killed run
@@ -75655,7 +75660,7 @@ function lockCommand(s, holder, waitSeconds, first) {
 }
 /**
  * A step's script, holding the steps lock (shared) for as long as it or anything it started runs.
- * The executor (remote/executor.ts) sends every step so.
+ * The executor (remote/executor.ts) sends every root step so.
  */
 function holdingStepsLock(s, command) {
     const { stepsLock } = layout(s);
@@ -75695,8 +75700,11 @@ function parseFirst(output) {
 
 /**
  * Runs steps on one host, logs them, and adds up the time spent in each phase. It is the one
- * place a step's script is sent, so every step, whatever sent it, holds the steps lock while it
- * and what it started run (server/lock.ts): the deploy lock's holder waits for them.
+ * place a step's script is sent, so every root step, whatever sent it, holds the steps lock while
+ * it and what it started run (server/lock.ts): the deploy lock's holder waits for them. A step
+ * run as the SSH user (the health request, the calendars' check) changes nothing of root's and
+ * could not open that lock, which is root's alone; the host check is sent inside the lock
+ * command itself (`receive`).
  */
 class Executor {
     transport;
@@ -75713,7 +75721,7 @@ class Executor {
     /** Runs a step; a non-zero exit is a StepError unless `allowFailure`. */
     async run(step, options = {}) {
         this.roundTrips++;
-        const sent = () => this.transport.run(holdingStepsLock(this.settings, step.command), {
+        const sent = () => this.transport.run(step.privileged ? holdingStepsLock(this.settings, step.command) : step.command, {
             ...options,
             privileged: step.privileged,
             step: { id: step.id, title: step.title }

@@ -22,8 +22,9 @@ function quoteOne(value: string | number | ShellText): string {
   if (text === '') return "''"
   const quoted = quote([text])
   // shell-quote escapes characters such as = : @ with a backslash the shell drops; the same word
-  // in single quotes reads plainly (and shellcheck has nothing to note).
-  return quoted.includes('\\') && !text.includes("'") ? `'${text}'` : quoted
+  // in single quotes reads plainly (and shellcheck has nothing to note). Not a word with a
+  // character double quotes act on: written by mistake inside "...", its backslashes keep it inert.
+  return quoted.includes('\\') && !/['"$`\\]/.test(text) ? `'${text}'` : quoted
 }
 
 /**

@@ -13,8 +13,11 @@ export interface StepLog {
 
 /**
  * Runs steps on one host, logs them, and adds up the time spent in each phase. It is the one
- * place a step's script is sent, so every step, whatever sent it, holds the steps lock while it
- * and what it started run (server/lock.ts): the deploy lock's holder waits for them.
+ * place a step's script is sent, so every root step, whatever sent it, holds the steps lock while
+ * it and what it started run (server/lock.ts): the deploy lock's holder waits for them. A step
+ * run as the SSH user (the health request, the calendars' check) changes nothing of root's and
+ * could not open that lock, which is root's alone; the host check is sent inside the lock
+ * command itself (`receive`).
  */
 export class Executor {
   readonly phaseMs = new Map<Phase, number>()
@@ -31,11 +34,14 @@ export class Executor {
   async run(step: Step, options: RunOptions & { allowFailure?: boolean } = {}): Promise<RunResult> {
     this.roundTrips++
     const sent = () =>
-      this.transport.run(holdingStepsLock(this.settings, step.command), {
-        ...options,
-        privileged: step.privileged,
-        step: { id: step.id, title: step.title }
-      })
+      this.transport.run(
+        step.privileged ? holdingStepsLock(this.settings, step.command) : step.command,
+        {
+          ...options,
+          privileged: step.privileged,
+          step: { id: step.id, title: step.title }
+        }
+      )
     return this.record(step, sent, options.allowFailure)
   }
 

@@ -6,7 +6,7 @@ import type { Settings } from '../settings.js'
 import { inspectAcme, parseAcmeFacts } from './acme.js'
 import { raw, script, sh } from '../shell.js'
 import type { HostFacts } from './facts.js'
-import { LEGACY_FAILED_MARK, layout, RELEASE_ID, socketPath } from './layout.js'
+import { LEGACY_FAILED_MARK, layout, RELEASE_ID_LINE, socketPath } from './layout.js'
 import { listProcessUnits } from './processes.js'
 import { projectSettings, settingsObject, type ProjectSettings } from './discover.js'
 import type { Step } from './step.js'
@@ -53,7 +53,7 @@ export function inspectStep(s: Settings): Step {
       ),
       // Only releases: a dry run's staged upload is none (layout.ts stagedRelease).
       raw(`# shellcheck disable=SC2010 # ${ROOTS_NAMES}`),
-      sh`echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -E ${RELEASE_ID.source} | sort -r | tr '\n' ' ')"`,
+      sh`echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -xE ${RELEASE_ID_LINE} | sort -r | tr '\n' ' ')"`,
       raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`),
       sh`echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`,
       raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`),

@@ -12,9 +12,10 @@ export const DEFAULT_SITE_LINK = `${SITE_ENABLED}/default`
 export const DEFAULT_SITE = `${SITE_AVAILABLE}/default`
 /**
  * A release id: sortable, naming the commit (20261125T081500Z-1a2b3c4). Written so that it reads
- * the same as a POSIX ERE: the prune step greps with it.
+ * the same as a POSIX ERE: the host check and the prune step match whole lines with it (`grep -xE`).
  */
-export const RELEASE_ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-z]+$/
+export const RELEASE_ID_LINE = '[0-9]{8}T[0-9]{6}Z-[0-9a-z]+'
+export const RELEASE_ID = new RegExp(`^${RELEASE_ID_LINE}$`)
 
 /**
  * The folder a dry run uploads the new code to, to read its settings and migrations: in

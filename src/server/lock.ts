@@ -33,7 +33,11 @@ export function lockCommand(
     raw('  fi'),
     raw('fi'),
     sh`mkdir -p ${root}`,
-    sh`if [ -L ${stepsLock} ]; then rm -f ${stepsLock}; fi; [ -f ${stepsLock} ] || : > ${stepsLock}`,
+    // Both locks root's alone (0600): a lock anyone may open, the app user could hold, and stop
+    // every step and every deploy. Made so under umask 077; older hosts' made so here.
+    sh`if [ -L ${stepsLock} ]; then rm -f ${stepsLock}; fi; [ -f ${stepsLock} ] || (umask 077; : > ${stepsLock})`,
+    sh`[ -e ${lock} ] || (umask 077; : > ${lock})`,
+    sh`chmod 600 ${stepsLock} ${lock}`,
     sh`exec 9<>${lock}`,
     raw('if ! flock -n 9; then'),
     sh`  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`,
@@ -65,7 +69,7 @@ export function lockCommand(
 
 /**
  * A step's script, holding the steps lock (shared) for as long as it or anything it started runs.
- * The executor (remote/executor.ts) sends every step so.
+ * The executor (remote/executor.ts) sends every root step so.
  */
 export function holdingStepsLock(s: Settings, command: ShellText): ShellText {
   const { stepsLock } = layout(s)

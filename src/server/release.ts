@@ -5,7 +5,7 @@ import { Buffer } from 'node:buffer'
 import { createHash } from 'node:crypto'
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
-import { LEGACY_FAILED_MARK, layout, RELEASE_ID } from './layout.js'
+import { LEGACY_FAILED_MARK, layout, RELEASE_ID_LINE } from './layout.js'
 import type { ProjectSettings } from './discover.js'
 import { asRoot, NOT_READY, type BoundaryOp } from './boundary.js'
 import { asApp, unitPrefix } from './sandbox.js'
@@ -406,7 +406,7 @@ export function pruneStep(
       raw(
         "# shellcheck disable=SC2010 # ls: root's folder, names root chose (no line break in any)"
       ),
-      sh`ls -1 | grep -E ${RELEASE_ID.source} | sort -r | tail -n +${keep + 1} | while read -r release; do`,
+      sh`ls -1 | grep -xE ${RELEASE_ID_LINE} | sort -r | tail -n +${keep + 1} | while read -r release; do`,
       // Its database backup and record of migrations go with it.
       sh`  if [ "$release" != ${live} ] && [ "$release" != ${previous || '-'} ]; then rm -rf -- "$release" ${p.failed}/"$release" ${p.served}/"$release" ${p.migrated}/"$release" ${p.deployed}/"$release" ${p.backups}/"$release".sqlite3 ${p.backups}/"$release".pgdump; echo "removed $release"; fi`,
       raw('done'),

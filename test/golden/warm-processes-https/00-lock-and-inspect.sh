@@ -10,7 +10,9 @@ if [ -L /srv/mysite ] || { [ -e /srv/mysite ] && [ "$(stat -c %u /srv/mysite)" !
   fi
 fi
 mkdir -p /srv/mysite
-if [ -L /srv/mysite/.deploy.steps ]; then rm -f /srv/mysite/.deploy.steps; fi; [ -f /srv/mysite/.deploy.steps ] || : > /srv/mysite/.deploy.steps
+if [ -L /srv/mysite/.deploy.steps ]; then rm -f /srv/mysite/.deploy.steps; fi; [ -f /srv/mysite/.deploy.steps ] || (umask 077; : > /srv/mysite/.deploy.steps)
+[ -e /srv/mysite/.deploy.lock ] || (umask 077; : > /srv/mysite/.deploy.lock)
+chmod 600 /srv/mysite/.deploy.steps /srv/mysite/.deploy.lock
 exec 9<>/srv/mysite/.deploy.lock
 if ! flock -n 9; then
   echo "WAITING $(head -c 500 /srv/mysite/.deploy.lock | tr '
@@ -42,7 +44,7 @@ live=$(basename "$(readlink /srv/mysite/current 2>/dev/null)" 2>/dev/null); echo
 sock=/run/gunicorn-mysite.sock legacy=/etc/systemd/system/gunicorn-mysite.socket
 if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi
 # shellcheck disable=SC2010 # ls: root's folder, names root chose (no line break in any)
-echo "releases=$(ls -1 /srv/mysite/releases 2>/dev/null | grep -E '^[0-9]{8}T[0-9]{6}Z-[0-9a-z]+$' | sort -r | tr '
+echo "releases=$(ls -1 /srv/mysite/releases 2>/dev/null | grep -xE '[0-9]{8}T[0-9]{6}Z-[0-9a-z]+' | sort -r | tr '
 ' ' ')"
 # shellcheck disable=SC2012 # ls: root's folder, names root chose (no line break in any)
 echo "served=$(ls -1 /srv/mysite/.deploy/served 2>/dev/null | tr '
