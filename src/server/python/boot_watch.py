@@ -1,0 +1,41 @@
+# Whether a gunicorn instance can still become healthy (server/health.ts), from what the host
+# says of it: its service's state (`systemctl show`: KEY=VALUE lines) and its journal since it
+# was started. Sent before health.py, which asks it while it waits for an answer.
+import re, subprocess
+
+# gunicorn's arbiter stopping on its own: its last words (Arbiter.halt) and a worker's exit at boot.
+ARBITER_GAVE_UP = ('Worker failed to boot', 'App failed to load', 'Shutting down: Master')
+
+def boot_verdict(show, journal):
+    """'' while the instance may still answer; otherwise why it cannot (one line)."""
+    state = {}
+    for line in show.splitlines():
+        key, _, value = line.partition('=')
+        state[key.strip()] = value.strip()
+    lines = journal.splitlines()
+    # This start's lines only: a leftover instance stopped just before it said its own goodbye.
+    starts = [i for i, line in enumerate(lines) if 'Starting gunicorn' in line]
+    ours = lines[starts[-1]:] if starts else []
+    # gunicorn's own prefix (`[time] [pid] [level] `) left out.
+    said = [re.sub(r'^(\[[^]]*\] )+', '', line.strip()) for line in ours if any(sign in line for sign in ARBITER_GAVE_UP)]
+    count = state.get('NRestarts', '')
+    restarts = int(count) if count.isdigit() else 0
+    if said:
+        reasons = [line[len('Reason: '):] for line in said if line.startswith('Reason: ')]
+        return 'gunicorn stopped: %s' % (reasons or said)[-1]
+    if state.get('ActiveState') == 'failed':
+        return 'the service failed (%s)' % (state.get('Result') or 'failed')
+    if state.get('SubState') == 'auto-restart' or restarts > 0:
+        return 'gunicorn exited and systemd restarted it (%d time%s)' % (max(restarts, 1), '' if restarts <= 1 else 's')
+    return ''
+
+def boot_problem(unit, since):
+    """Asks the host about `unit`, started at `since` (seconds since the epoch)."""
+    def said(*command):
+        try:
+            return subprocess.run(command, capture_output=True, text=True, timeout=5).stdout
+        except (OSError, subprocess.SubprocessError):
+            return ''
+    show = said('systemctl', 'show', '-p', 'ActiveState,SubState,NRestarts,Result', unit)
+    journal = said('journalctl', '-u', unit, '--since', '@' + since, '-n', '400', '--no-pager', '-o', 'cat')
+    return boot_verdict(show, journal)
