@@ -183,6 +183,12 @@ describe('whether an instance can still boot, from its service and its journal',
     )
   })
 
+  test('restarted by systemd since: the first run gave up, what the next one says is not all', () => {
+    expect(verdict(ACTIVE, [...WORKER_FAILED, ...STARTING])).toBe(
+      'gunicorn stopped: Worker failed to boot.'
+    )
+  })
+
   test('the service failed, waits to be restarted, or was restarted', () => {
     const show = (state: string, sub: string, restarts: number, result = 'success') =>
       `ActiveState=${state}\nSubState=${sub}\nNRestarts=${restarts}\nResult=${result}\n`

@@ -13,9 +13,10 @@ def boot_verdict(show, journal):
         key, _, value = line.partition('=')
         state[key.strip()] = value.strip()
     lines = journal.splitlines()
-    # This start's lines only: a leftover instance stopped just before it said its own goodbye.
+    # From this start's first line on (its restarts included): a leftover instance stopped just
+    # before it, in the same second, said its own goodbye.
     starts = [i for i, line in enumerate(lines) if 'Starting gunicorn' in line]
-    ours = lines[starts[-1]:] if starts else []
+    ours = lines[starts[0]:] if starts else []
     # gunicorn's own prefix (`[time] [pid] [level] `) left out.
     said = [re.sub(r'^(\[[^]]*\] )+', '', line.strip()) for line in ours if any(sign in line for sign in ARBITER_GAVE_UP)]
     count = state.get('NRestarts', '')
