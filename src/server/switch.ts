@@ -304,8 +304,6 @@ export function abandonStep(s: Settings, idle: Instance): Step {
     command: detached(
       script(
         sh`systemctl stop ${units.service} ${units.socket} 2>/dev/null || true`,
-        // Its restart counter from 0: the instance's check reads a restart as a release that cannot boot.
-        sh`systemctl reset-failed ${units.service} 2>/dev/null || true`,
         // Its failure is in the run's report: no unit is left "failed" for a monitor to flag.
         sh`systemctl reset-failed ${units.service} ${units.socket} 2>/dev/null || true`,
         sh`rm -f ${runtime.socket} ${runtime.service}`,

@@ -6,7 +6,6 @@ trap '' HUP PIPE TERM
 out=$(mktemp) err=$(mktemp) rc=0
 sh -eu >"$out" 2>"$err" <<'DDA_DETACHED' || rc=$?
 systemctl stop 'gunicorn-mysite@blue.service' 'gunicorn-mysite@blue.socket' 2>/dev/null || true
-systemctl reset-failed 'gunicorn-mysite@blue.service' 2>/dev/null || true
 systemctl reset-failed 'gunicorn-mysite@blue.service' 'gunicorn-mysite@blue.socket' 2>/dev/null || true
 rm -f '/run/systemd/system/gunicorn-mysite@blue.socket' '/run/systemd/system/gunicorn-mysite@blue.service'
 systemctl daemon-reload

@@ -6,7 +6,6 @@ trap '' HUP PIPE TERM
 out=$(mktemp) err=$(mktemp) rc=0
 sh -eu >"$out" 2>"$err" <<'DDA_DETACHED' || rc=$?
 systemctl stop 'gunicorn-mysite@green.service' 'gunicorn-mysite@green.socket' 2>/dev/null || true
-systemctl reset-failed 'gunicorn-mysite@green.service' 2>/dev/null || true
 systemctl reset-failed 'gunicorn-mysite@green.service' 'gunicorn-mysite@green.socket' 2>/dev/null || true
 rm -f '/run/systemd/system/gunicorn-mysite@green.socket' '/run/systemd/system/gunicorn-mysite@green.service'
 systemctl daemon-reload
