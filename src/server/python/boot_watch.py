@@ -32,11 +32,11 @@ def boot_verdict(show, journal):
 
 def boot_problem(unit, since):
     """Asks the host about `unit`, started at `since` (seconds since the epoch)."""
-    def said(*command):
+    def output(*command):
         try:
             return subprocess.run(command, capture_output=True, text=True, timeout=5).stdout
         except (OSError, subprocess.SubprocessError):
             return ''
-    show = said('systemctl', 'show', '-p', 'ActiveState,SubState,NRestarts,Result', unit)
-    journal = said('journalctl', '-u', unit, '--since', '@' + since, '-n', '400', '--no-pager', '-o', 'cat')
+    show = output('systemctl', 'show', '-p', 'ActiveState,SubState,NRestarts,Result', unit)
+    journal = output('journalctl', '-u', unit, '--since', '@' + since, '-n', '400', '--no-pager', '-o', 'cat')
     return boot_verdict(show, journal)

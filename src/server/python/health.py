@@ -61,14 +61,14 @@ def length(data):
 
 start = time.monotonic(); status = 0; detail = ''
 # One verdict is printed: the answer's, or the watch's.
-said = threading.Lock()
+printed = threading.Lock()
 
 def watch(unit, since):
     # Beside the requests: a request to a socket nobody serves waits its whole 5 s.
     while True:
         time.sleep(0.5)
         problem = boot_problem(unit, since)
-        if problem and said.acquire(blocking=False):
+        if problem and printed.acquire(blocking=False):
             print('unhealthy', status, int((time.monotonic() - start) * 1000), problem, flush=True)
             os._exit(1)
 
@@ -91,8 +91,8 @@ while True:
         status = 0; detail = str(error) or type(error).__name__
     elapsed = int((time.monotonic() - start) * 1000)
     if not refused and any(lo <= status <= hi for lo, hi in ranges):
-        said.acquire(); print('healthy', status, elapsed); sys.exit(0)
+        printed.acquire(); print('healthy', status, elapsed); sys.exit(0)
     # A refusal is Django's final word: no need to wait for it to change.
     if refused or elapsed >= timeout * 1000:
-        said.acquire(); print('unhealthy', status, elapsed, detail); sys.exit(1)
+        printed.acquire(); print('unhealthy', status, elapsed, detail); sys.exit(1)
     time.sleep(delay); delay = min(delay * 1.5, 0.5)
