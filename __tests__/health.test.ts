@@ -178,8 +178,15 @@ function verdict(show: string, journal: string[]): string {
 describe('whether an instance can still boot, from its service and its journal', () => {
   test("gunicorn's arbiter gave up on a worker that failed to boot: its reason", () => {
     expect(verdict(ACTIVE, WORKER_FAILED)).toBe('gunicorn stopped: Worker failed to boot.')
+    // The same reason in the traceback of a HaltServer raised while the arbiter was stopping.
+    const halted = [
+      ...WORKER_FAILED.slice(0, -2),
+      'Traceback (most recent call last):',
+      "gunicorn.errors.HaltServer: <HaltServer 'Worker failed to boot.' 3>"
+    ]
+    expect(verdict(ACTIVE, halted)).toBe('gunicorn stopped: Worker failed to boot.')
     expect(verdict(ACTIVE, [...STARTING, '[...] [812] [INFO] Shutting down: Master'])).toBe(
-      'gunicorn stopped: Shutting down: Master'
+      'gunicorn stopped (Shutting down: Master)'
     )
   })
 

@@ -26,7 +26,14 @@ let liveVersion = 'good'
 const started = new Date()
 const machine = thisMachine()
 /** What BENCHMARKS.md quotes: each case's run, spawn to verdict. */
-const times: Array<{ release: string; verdict: string; run: number; instance: string }> = []
+const times: Array<{
+  release: string
+  verdict: string
+  run: number
+  afterStart: string
+  instance: string
+  said: string
+}> = []
 
 /** The inputs a user writes, with health-timeout left to its default (60 s). */
 function inputs(): Record<string, string> {
@@ -70,13 +77,17 @@ function stepMs(run: ActionRun, id: string): number | undefined {
   return m ? Number(m[1]) : undefined
 }
 
-function note(what: string, run: ActionRun): void {
-  const instance = stepMs(run, 'instance-health')
+const seconds = (ms?: number) => (ms === undefined ? '–' : `${(ms / 1000).toFixed(2)} s`)
+
+function note(what: string, run: ActionRun & { afterStart?: number }): void {
+  const error = annotations(run.stdout, 'error').find((a) => a.title.startsWith('Deploy to'))
   times.push({
     release: what,
     verdict: run.outputs.status,
     run: run.ms,
-    instance: instance === undefined ? '–' : `${(instance / 1000).toFixed(2)} s`
+    afterStart: seconds(run.afterStart),
+    instance: seconds(stepMs(run, 'instance-health')),
+    said: error?.message.split('\n').slice(0, 2).join(' / ') ?? ''
   })
 }
 
@@ -197,15 +208,21 @@ function writeResults(): void {
   mkdirSync(folder, { recursive: true })
   const day = started.toISOString().slice(0, 10)
   const file = join(folder, resultsName(day, 'verdict', readdirSync(folder)))
-  const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`
   const body = [
     'One fresh host (bookworm), the mysite fixture, health-timeout left at its default (60 s).',
     'Each release is deployed over the good one; "run" is the spawn of `node dist/index.js` to its',
-    'end (the verdict), "instance-health" the new instance\'s own check.',
+    'end (the verdict), "after the start" from the log\'s line of the instance\'s start to that end,',
+    '"instance-health" the new instance\'s own check (as the log times it).',
     '',
-    '| release | verdict | run | instance-health |',
-    '|---|---|---:|---:|',
-    ...times.map((t) => `| ${t.release} | ${t.verdict} | ${seconds(t.run)} | ${t.instance} |`)
+    '| release | verdict | run | after the start | instance-health |',
+    '|---|---|---:|---:|---:|',
+    ...times.map(
+      (t) => `| ${t.release} | ${t.verdict} | ${seconds(t.run)} | ${t.afterStart} | ${t.instance} |`
+    ),
+    '',
+    'What each failed run said first (its error, first two lines):',
+    '',
+    ...times.filter((t) => t.said).map((t) => `- ${t.release}: ${t.said}`)
   ].join('\n')
   const prefix = process.env.TESTHOST_PREFIX
     ? `TESTHOST_PREFIX=${process.env.TESTHOST_PREFIX} `

@@ -1,10 +1,12 @@
 # Whether a gunicorn instance can still become healthy (server/health.ts), from what the host
 # says of it: its service's state (`systemctl show`: KEY=VALUE lines) and its journal since it
 # was started. Sent before health.py, which asks it while it waits for an answer.
-import re, subprocess
+import subprocess
 
-# gunicorn's arbiter stopping on its own: its last words (Arbiter.halt) and a worker's exit at boot.
-ARBITER_GAVE_UP = ('Worker failed to boot', 'App failed to load', 'Shutting down: Master')
+# gunicorn's arbiter giving up (Arbiter.halt's reason, said in a `Reason:` line or a HaltServer
+# traceback), and its last words when it stops for any reason.
+REASONS = ('Worker failed to boot', 'App failed to load')
+STOPPED = 'Shutting down: Master'
 
 def boot_verdict(show, journal):
     """'' while the instance may still answer; otherwise why it cannot (one line)."""
@@ -17,13 +19,13 @@ def boot_verdict(show, journal):
     # before it, in the same second, said its own goodbye.
     starts = [i for i, line in enumerate(lines) if 'Starting gunicorn' in line]
     ours = lines[starts[0]:] if starts else []
-    # gunicorn's own prefix (`[time] [pid] [level] `) left out.
-    said = [re.sub(r'^(\[[^]]*\] )+', '', line.strip()) for line in ours if any(sign in line for sign in ARBITER_GAVE_UP)]
     count = state.get('NRestarts', '')
     restarts = int(count) if count.isdigit() else 0
-    if said:
-        reasons = [line[len('Reason: '):] for line in said if line.startswith('Reason: ')]
-        return 'gunicorn stopped: %s' % (reasons or said)[-1]
+    for reason in REASONS:
+        if any(reason in line for line in ours):
+            return 'gunicorn stopped: %s.' % reason
+    if any(STOPPED in line for line in ours):
+        return 'gunicorn stopped (%s)' % STOPPED
     if state.get('ActiveState') == 'failed':
         return 'the service failed (%s)' % (state.get('Result') or 'failed')
     if state.get('SubState') == 'auto-restart' or restarts > 0:
