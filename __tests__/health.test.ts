@@ -1,12 +1,12 @@
 // The health check's request (server/health.ts HEALTH_PY), run by the runner's python3 against
 // a local HTTP server on TCP and on a unix socket: what it sends, and how it reads each answer.
 
-import { execFile } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { execFile, execFileSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { HEALTH_PY, parseHealth } from '../src/server/health.js'
+import { BOOT_WATCH_PY, HEALTH_PY, parseHealth } from '../src/server/health.js'
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void
 
@@ -137,5 +137,149 @@ describe('the health check', () => {
     const none = parseHealth((await check('/nonexistent/app.sock', { timeout: '0.3' })).stdout)
     expect(none).toMatchObject({ healthy: false, status: 0 })
     expect(none.detail).toMatch(/No such file or directory/)
+  })
+})
+
+/** What gunicorn's journal says as it starts (`-o cat`), the boot of one worker included. */
+const STARTING = [
+  '[2026-12-05 18:00:00 +0000] [812] [INFO] Starting gunicorn 22.0.0',
+  '[2026-12-05 18:00:00 +0000] [812] [INFO] Listening at: unix:/run/gunicorn-mysite@green.sock (812)',
+  '[2026-12-05 18:00:00 +0000] [812] [INFO] Using worker: sync',
+  '[2026-12-05 18:00:00 +0000] [815] [INFO] Booting worker with pid: 815'
+]
+/** ...and what it says when that worker cannot import the application. */
+const WORKER_FAILED = [
+  ...STARTING,
+  '[2026-12-05 18:00:01 +0000] [815] [ERROR] Exception in worker process',
+  'Traceback (most recent call last):',
+  '  File "/srv/mysite/releases/r2/mysite/wsgi.py", line 3, in <module>',
+  "ModuleNotFoundError: No module named 'sentry_sdk'",
+  '[2026-12-05 18:00:01 +0000] [815] [INFO] Worker exiting (pid: 815)',
+  '[2026-12-05 18:00:01 +0000] [812] [ERROR] Worker (pid:815) exited with code 3',
+  '[2026-12-05 18:00:01 +0000] [812] [ERROR] Shutting down: Master',
+  '[2026-12-05 18:00:01 +0000] [812] [ERROR] Reason: Worker failed to boot.'
+]
+const ACTIVE = 'ActiveState=active\nSubState=running\nNRestarts=0\nResult=success\n'
+
+/** boot_verdict (python/boot_watch.py) of what `systemctl show` and the journal say. */
+function verdict(show: string, journal: string[]): string {
+  return execFileSync(
+    'python3',
+    [
+      '-c',
+      `${BOOT_WATCH_PY}\nimport sys\nprint(boot_verdict(sys.argv[1], sys.argv[2]))`,
+      show,
+      journal.join('\n')
+    ],
+    { encoding: 'utf8' }
+  ).trim()
+}
+
+describe('whether an instance can still boot, from its service and its journal', () => {
+  test("gunicorn's arbiter gave up on a worker that failed to boot: its reason", () => {
+    expect(verdict(ACTIVE, WORKER_FAILED)).toBe('gunicorn stopped: Worker failed to boot.')
+    // The same reason in the traceback of a HaltServer raised while the arbiter was stopping.
+    const halted = [
+      ...WORKER_FAILED.slice(0, -2),
+      'Traceback (most recent call last):',
+      "gunicorn.errors.HaltServer: <HaltServer 'Worker failed to boot.' 3>"
+    ]
+    expect(verdict(ACTIVE, halted)).toBe('gunicorn stopped: Worker failed to boot.')
+    expect(verdict(ACTIVE, [...STARTING, '[...] [812] [INFO] Shutting down: Master'])).toBe(
+      'gunicorn stopped (Shutting down: Master)'
+    )
+  })
+
+  test('restarted by systemd since: the first run gave up, what the next one says is not all', () => {
+    expect(verdict(ACTIVE, [...WORKER_FAILED, ...STARTING])).toBe(
+      'gunicorn stopped: Worker failed to boot.'
+    )
+  })
+
+  test('the service failed, waits to be restarted, or was restarted', () => {
+    const show = (state: string, sub: string, restarts: number, result = 'success') =>
+      `ActiveState=${state}\nSubState=${sub}\nNRestarts=${restarts}\nResult=${result}\n`
+    expect(verdict(show('failed', 'failed', 0, 'exit-code'), STARTING)).toBe(
+      'the service failed (exit-code)'
+    )
+    expect(verdict(show('activating', 'auto-restart', 0, 'exit-code'), [])).toBe(
+      'gunicorn exited and systemd restarted it (1 time)'
+    )
+    expect(verdict(show('active', 'running', 3), STARTING)).toBe(
+      'gunicorn exited and systemd restarted it (3 times)'
+    )
+  })
+
+  test('a worker slow to boot, with no sign of failure, may still answer', () => {
+    expect(verdict(ACTIVE, STARTING)).toBe('')
+    expect(verdict(ACTIVE, [])).toBe('')
+  })
+
+  test("a leftover instance's goodbye, before this start's first line, is no sign", () => {
+    const leftover = [
+      '[...] [700] [INFO] Handling signal: term',
+      '[...] [700] [INFO] Shutting down: Master'
+    ]
+    expect(verdict(ACTIVE, [...leftover, ...STARTING])).toBe('')
+    // Before this start said anything, what the journal has is not this start's.
+    expect(verdict(ACTIVE, leftover)).toBe('')
+  })
+})
+
+describe("the instance's check, with what the host says of its service", () => {
+  /** systemctl and journalctl as a host whose instance says `show` and `journal`. */
+  function host(show: string, journal: string[]): string {
+    const bin = mkdtempSync(join(tmpdir(), 'dda-host-'))
+    writeFileSync(join(bin, 'show'), show)
+    writeFileSync(join(bin, 'journal'), `${journal.join('\n')}\n`)
+    writeFileSync(join(bin, 'systemctl'), `#!/bin/sh\ncat "${bin}/show"\n`, { mode: 0o755 })
+    writeFileSync(join(bin, 'journalctl'), `#!/bin/sh\ncat "${bin}/journal"\n`, { mode: 0o755 })
+    return bin
+  }
+
+  /** The check of an instance that never answers (no socket), with `timeout` seconds. */
+  function checkInstance(bin: string, timeout: string) {
+    const started = Date.now()
+    return new Promise<{ code: number; stdout: string; seconds: number }>((resolve) =>
+      execFile(
+        'python3',
+        [
+          '-c',
+          HEALTH_PY,
+          join(bin, 'none.sock'),
+          '/healthz',
+          'example.com',
+          'plain',
+          timeout,
+          '200-399',
+          'gunicorn-mysite@green.service',
+          '1764957600'
+        ],
+        { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } },
+        (error, stdout) =>
+          resolve({
+            code: error ? Number(error.code) : 0,
+            stdout,
+            seconds: (Date.now() - started) / 1000
+          })
+      )
+    )
+  }
+
+  test('a release whose workers fail to boot: unhealthy within a second or two, the reason said', async () => {
+    const run = await checkInstance(host(ACTIVE, WORKER_FAILED), '30')
+    expect(run.code).toBe(1)
+    expect(parseHealth(run.stdout)).toMatchObject({
+      healthy: false,
+      detail: 'gunicorn stopped: Worker failed to boot.'
+    })
+    expect(run.seconds).toBeLessThan(5)
+  })
+
+  test('a release slow to boot: the whole timeout, no early verdict', async () => {
+    const run = await checkInstance(host(ACTIVE, STARTING), '2')
+    expect(parseHealth(run.stdout)).toMatchObject({ healthy: false, status: 0 })
+    expect(parseHealth(run.stdout).detail).toMatch(/No such file or directory/)
+    expect(run.seconds).toBeGreaterThanOrEqual(2)
   })
 })

@@ -100,6 +100,17 @@ class MigrationExecutor:
     def migration_plan(self, targets):
         return [(Migration(n), False) for n in os.environ.get('PENDING', '').split(',') if n]
 `,
+  // The project's WSGI module: FAKE_WSGI=missing imports a package the venv lacks.
+  'shop/__init__.py': '',
+  'shop/wsgi.py': `
+import os
+from django import record
+if os.environ.get('FAKE_WSGI') == 'missing':
+    import sentry_sdk_not_installed
+record('import shop.wsgi')
+def application(environ, start_response):
+    pass
+`,
   'django/contrib/__init__.py': '',
   'django/contrib/staticfiles/__init__.py': '',
   'django/contrib/staticfiles/management/__init__.py': '',
@@ -117,7 +128,7 @@ const WORK: DjangoWork = {
 
 function runDjango(
   work: DjangoWork,
-  env: { PENDING?: string; FAIL?: string; FAKE_MEDIA?: string } = {},
+  env: { PENDING?: string; FAIL?: string; FAKE_MEDIA?: string; FAKE_WSGI?: string } = {},
   program = DJANGO_PY,
   args?: string[]
 ): { calls: string[]; stdout: string; stderr: string; code: number; folder: string } {
@@ -211,6 +222,36 @@ test('a command that fails stops the process before migrate, said as manage.py s
   expect(run.stderr.trim()).toBe('CommandError: check went wrong')
   expect(run.calls).not.toContain('migrate interactive=False')
   expect(existsSync(join(run.folder, 'migrated'))).toBe(false)
+})
+
+describe('the WSGI application, imported as gunicorn will before anything else', () => {
+  const withApp: DjangoWork = { ...WORK, application: 'shop.wsgi:application' }
+
+  test('it imports: then the work as before', () => {
+    const run = runDjango(withApp, { PENDING: 'shop.0002_price' })
+    expect(run.code).toBe(0)
+    expect(run.calls).toEqual(['setup', 'import shop.wsgi', ...MIGRATING.slice(1)])
+  })
+
+  test('it cannot: the process stops with the exception last, nothing collected, migrated or built', () => {
+    const run = runDjango(withApp, { PENDING: 'shop.0002_price', FAKE_WSGI: 'missing' })
+    expect(run.code).toBe(1)
+    expect(run.stderr.trim().split('\n').pop()).toBe(
+      "ModuleNotFoundError: No module named 'sentry_sdk_not_installed'"
+    )
+    expect(run.calls).toEqual(['setup'])
+    expect(existsSync(join(run.folder, 'backup'))).toBe(false)
+    expect(existsSync(join(run.folder, 'migrated'))).toBe(false)
+  })
+
+  test('a name that is not callable is refused as gunicorn refuses it', () => {
+    const run = runDjango({ ...WORK, application: 'shop.wsgi:os' })
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain(
+      'TypeError: shop.wsgi:os is not callable: gunicorn cannot serve it'
+    )
+    expect(run.calls).toEqual(['setup', 'import shop.wsgi'])
+  })
 })
 
 /** What the stand-in's settings say, read as the discover step reads them. */

@@ -45,7 +45,11 @@ describe('the Django steps for the database', () => {
   test('one Django process decides: the plan, and the backup and migrate only when it has something to apply', () => {
     expect(ids(djangoSteps(s, NEW, PG))).toEqual(['django'])
     expect(django(PG)?.title).toBe('manage.py migrate (when a migration is unapplied)')
-    expect(ids(djangoSteps(settingsFor({ migrate: false }), NEW, PG))).toEqual([])
+    // With nothing else to do, the process still imports the WSGI application (ASGI: its own step).
+    const noMigrate = settingsFor({ migrate: false })
+    expect(django(PG, noMigrate)?.title).toBe('Import mysite.wsgi:application as gunicorn will')
+    const asgi = settingsFor({ migrate: false, asgiModule: 'mysite.asgi:application' })
+    expect(ids(djangoSteps(asgi, NEW, PG))).toEqual(['asgi-import'])
   })
 
   test('the client tools are checked first on PostgreSQL with a backup, and the check names the package', () => {

@@ -1,4 +1,8 @@
 // Background processes and schedules: the inputs, the units, the planner's steps and the report.
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Input } from '../src/constants.js'
 import { planRun, planSteps } from '../src/plan.js'
 import {
@@ -10,7 +14,13 @@ import { deploymentOutcome } from '../src/report/deployment.js'
 import type { HostReport } from '../src/report/report.js'
 import type { HostFacts } from '../src/server/facts.js'
 import { parseFacts } from '../src/server/inspect.js'
-import { parseProcessStates, processDiff, processFiles } from '../src/server/processes.js'
+import {
+  parseProcessStates,
+  PROCESS_SETTLE_SECONDS,
+  processDiff,
+  processFiles,
+  settle
+} from '../src/server/processes.js'
 import { readSettings } from '../src/inputs/settings.js'
 import type { Settings } from '../src/settings.js'
 import { settingsFor, hostFacts, inputError } from './settings-fixture.js'
@@ -299,4 +309,42 @@ describe('the report', () => {
       'Deployed R2 to a, b; worker, beat on R2'
     ])
   })
+})
+
+describe('how long a restarted process is watched', () => {
+  /** The watch under dash, on a host whose process crashes after `crashAfter` seconds (never: -1). */
+  function watched(crashAfter: number): { failed: string; seconds: number } {
+    const dir = mkdtempSync(join(tmpdir(), 'dda-settle-'))
+    writeFileSync(
+      join(dir, 'systemctl'),
+      [
+        '#!/bin/sh',
+        'case "$*" in',
+        `  *ActiveState*) if [ -e ${dir}/crashed ]; then echo activating; else echo active; fi ;;`,
+        '  *InvocationID*) echo run-1 ;;',
+        'esac'
+      ].join('\n'),
+      { mode: 0o755 }
+    )
+    const crash = crashAfter >= 0 ? `( sleep ${crashAfter}; : > ${dir}/crashed ) &\n` : ''
+    const text = `${crash}${settle(['mysite-worker.service']).text}\necho "failed=$failed"`
+    const started = Date.now()
+    const out = execFileSync('dash', ['-c', text], {
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${dir}:${process.env.PATH}` }
+    })
+    return { failed: out.trim().split('\n').pop() ?? '', seconds: (Date.now() - started) / 1000 }
+  }
+
+  test('one that exits is told when it exits, not at the end of the wait', () => {
+    const run = watched(1)
+    expect(run.failed).toBe('failed= mysite-worker.service')
+    expect(run.seconds).toBeLessThan(PROCESS_SETTLE_SECONDS - 1)
+  })
+
+  test('one that stays up is watched the whole wait', () => {
+    const run = watched(-1)
+    expect(run.failed).toBe('failed=')
+    expect(run.seconds).toBeGreaterThanOrEqual(PROCESS_SETTLE_SECONDS)
+  }, 15000)
 })

@@ -67,6 +67,8 @@ describe('start: the new release in the idle instance', () => {
     )
     expect(started).toEqual([
       'systemctl stop gunicorn-mysite@green.service gunicorn-mysite@green.socket',
+      // Its restart counter from 0: the instance's check reads a restart as a failed boot.
+      'systemctl reset-failed gunicorn-mysite@green.service',
       'mkdir -p /run/systemd/system',
       'cp <dp>/.deploy/staged/gunicorn-mysite@.socket /run/systemd/system/gunicorn-mysite@green.socket',
       'cp <dp>/.deploy/staged/gunicorn-mysite@.service /run/systemd/system/gunicorn-mysite@green.service',

@@ -44,8 +44,8 @@ const LINKED_STORAGES = new Set([
 
 /**
  * The Django steps before the switch, in order, each as the app user: the folders it writes,
- * the ASGI import check, then one process for migrate, collectstatic, checks and build commands
- * (server/manage.ts), then the pre-restart hook. `assumed`: `projectSettings` are the live release's
+ * the ASGI import check, then one process for the WSGI application's import (as gunicorn will),
+ * migrate, collectstatic, checks and build commands (server/manage.ts), then the pre-restart hook. `assumed`: `projectSettings` are the live release's
  * settings, which that process checks first (it runs for that alone if need be).
  */
 export function djangoSteps(
@@ -90,12 +90,15 @@ export function djangoSteps(
     collectstatic: s.collectstatic && !!projectSettings.staticRoot,
     check: s.checkDeploy,
     commands: buildCommands(s, projectSettings),
+    application: isAsgi(s) ? undefined : s.wsgiModule,
     settings:
       assumed && projectSettings.printed
         ? { expect: projectSettings.printed, hosts: hostNames(s) }
         : undefined
   }
-  if (work.migrate || work.collectstatic || work.check || work.commands.length > 0 || work.settings)
+  const manage = work.migrate || work.collectstatic || work.check || work.commands.length > 0
+  // WSGI: the process runs at least to import the application.
+  if (manage || work.settings || work.application)
     steps.push(
       djangoStep(s, id, work, {
         writable,

@@ -18,8 +18,17 @@ export function healthHost(s: Settings): string {
   return name === '_' ? 'localhost' : requestName(name)
 }
 
-/** The health check's request (python/health.py): its arguments, healthCommand's. */
-export const HEALTH_PY = pythonFile(new URL('./python/health.py', import.meta.url))
+/**
+ * Whether an instance can still boot, from its service's state and journal (python/boot_watch.py:
+ * boot_verdict, boot_problem).
+ */
+export const BOOT_WATCH_PY = pythonFile(new URL('./python/boot_watch.py', import.meta.url))
+
+/**
+ * The health check's request (python/health.py): its arguments, healthCommand's. It carries
+ * BOOT_WATCH_PY: what the host says of an instance that cannot boot ends its wait.
+ */
+export const HEALTH_PY = BOOT_WATCH_PY + pythonFile(new URL('./python/health.py', import.meta.url))
 
 export interface HealthResult {
   healthy: boolean
@@ -54,7 +63,10 @@ export function healthStep(
 
 /**
  * Requests health-path from an instance on its own socket, before nginx sends it anything: the
- * Host header and the X-Forwarded-* headers nginx would send. As root: the socket is nginx's.
+ * Host header and the X-Forwarded-* headers nginx would send. As root: the socket is nginx's, and
+ * so are its service's state and journal, which end the wait as soon as they say it cannot boot
+ * (the service failed or was restarted, gunicorn's arbiter gave up): a release merely slow to
+ * boot still has the whole health-timeout.
  */
 export function instanceHealthStep(s: Settings, instance: Instance): Step {
   const unit = unitNames(s.projectName).instance(instance).service
@@ -63,11 +75,15 @@ export function instanceHealthStep(s: Settings, instance: Instance): Step {
     phase: 'health',
     title: `GET ${s.healthPath} from ${unit} on its socket (Host: ${healthHost(s)})`,
     privileged: true,
-    command: healthCommand(
-      s,
-      instanceSocketPath(s.projectName, instance),
-      s.healthTimeoutMs,
-      s.tlsCertificate ? 'tls' : s.acme ? 'upgrade' : 'plain'
+    command: script(
+      sh`started=$(cat ${startedAt(s)} 2>/dev/null || echo 0)`,
+      healthCommand(
+        s,
+        instanceSocketPath(s.projectName, instance),
+        s.healthTimeoutMs,
+        s.tlsCertificate ? 'tls' : s.acme ? 'upgrade' : 'plain',
+        sh`${unit} "$started"`
+      )
     )
   }
 }
@@ -76,10 +92,12 @@ function healthCommand(
   s: Settings,
   target: string,
   timeoutMs: number,
-  scheme: 'tls' | 'plain' | 'upgrade'
+  scheme: 'tls' | 'plain' | 'upgrade',
+  watched?: ShellText
 ): ShellText {
   const ranges = s.healthExpect.map((r) => `${r.min}-${r.max}`).join(',')
-  return sh`${s.python} -I -c ${HEALTH_PY} ${target} ${s.healthPath} ${healthHost(s)} ${scheme} ${timeoutMs / 1000} ${ranges}`
+  const request = sh`${s.python} -I -c ${HEALTH_PY} ${target} ${s.healthPath} ${healthHost(s)} ${scheme} ${timeoutMs / 1000} ${ranges}`
+  return watched ? sh`${request} ${watched}` : request
 }
 
 export function parseHealth(stdout: string): HealthResult {

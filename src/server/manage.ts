@@ -27,6 +27,11 @@ export interface DjangoWork {
   /** build-commands (and compress), each a manage.py command's words */
   commands: string[][]
   /**
+   * The WSGI application (`module:variable`), imported first as gunicorn will: a release that
+   * cannot import it fails here, before migrate applies anything. ASGI has its own import step.
+   */
+  application?: string
+  /**
    * The plan was made with the live release's settings (not read from this one): the process
    * reads them first, and stops before anything else when they say other things now.
    */
@@ -58,8 +63,9 @@ function titleOf(work: DjangoWork): string {
     ...(work.check ? ['check --deploy'] : []),
     ...work.commands.map((words) => words.join(' '))
   ]
-  return parts.length > 0
-    ? `manage.py ${parts.join(', ')}`
+  if (parts.length > 0) return `manage.py ${parts.join(', ')}`
+  return work.application
+    ? `Import ${work.application} as gunicorn will`
     : "Check the project's settings (what the live release's said)"
 }
 

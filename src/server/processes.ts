@@ -22,6 +22,9 @@ import { detached, GATE_FAILED } from './step-script.js'
 /** How long a restarted process must stay up, in seconds, for the deploy to count it started. */
 export const PROCESS_SETTLE_SECONDS = 5
 
+/** How often in that time the processes are looked at: one that exits is reported then. */
+const SETTLE_CHECKS_PER_SECOND = 4
+
 /** One process or schedule on this host: the unit that is started, and its files. */
 export interface ProcessUnit {
   name: string
@@ -175,12 +178,45 @@ function reportStates(s: Settings, pf: ProcessFiles): ShellText {
 }
 
 /**
+ * Watches the restarted processes for PROCESS_SETTLE_SECONDS at most, and leaves in `$failed`
+ * the ones that did not stay up: not active (failed, or waiting to be restarted), or another run
+ * of their unit than the one started. Looked at four times a second: one that exits is told then,
+ * not at the end of the wait.
+ */
+export function settle(processes: string[]): ShellText {
+  const checks = PROCESS_SETTLE_SECONDS * SETTLE_CHECKS_PER_SECOND
+  return script(
+    ...processes.map(
+      (unit, i) => sh`run${raw(String(i))}=$(systemctl show -p InvocationID --value ${unit})`
+    ),
+    raw(
+      'down() { [ "$(systemctl show -p ActiveState --value "$1")" != active ] || [ "$(systemctl show -p InvocationID --value "$1")" != "$2" ]; }'
+    ),
+    raw('failed=""'),
+    raw('gone() {'),
+    raw('  failed=""'),
+    ...processes.map(
+      (unit, i) => sh`  if down ${unit} "$run${raw(String(i))}"; then failed="$failed ${unit}"; fi`
+    ),
+    raw('  [ -n "$failed" ]'),
+    raw('}'),
+    processes.length
+      ? raw(
+          `for _ in $(seq 1 ${checks}); do gone && break; sleep ${1 / SETTLE_CHECKS_PER_SECOND}; done`
+        )
+      : undefined,
+    // Said as it is at the end of the wait, or when one was seen down.
+    processes.length ? raw('gone || true') : undefined
+  )
+}
+
+/**
  * After the web release is healthy, in one script done whole (server/step-script.ts `detached`): the
  * live unit files saved, the new ones put in place (nothing new is where systemd reads it
  * before), removed units stopped, disabled and deleted, the others enabled and restarted on the
  * live release at once (a worker's warm shutdown may take process-stop-timeout). A process
  * counts as started when it is still the same run of its unit PROCESS_SETTLE_SECONDS later; one
- * that is not fails the step with its journal.
+ * that is not fails the step with its journal, as soon as it is seen down (`settle`).
  */
 export function restartProcessesStep(s: Settings, pf: ProcessFiles): Step {
   const backup = `${layout(s).backup}-processes`
@@ -216,16 +252,8 @@ export function restartProcessesStep(s: Settings, pf: ProcessFiles): Step {
         all.length ? sh`systemctl enable --quiet ${all}` : undefined,
         raw('since=$(date +%s)'),
         all.length ? sh`systemctl restart ${all} || true` : undefined,
-        ...processes.map(
-          (unit, i) => sh`run${raw(String(i))}=$(systemctl show -p InvocationID --value ${unit})`
-        ),
-        processes.length ? raw(`sleep ${PROCESS_SETTLE_SECONDS}`) : undefined,
+        settle(processes),
         reportStates(s, pf),
-        raw('failed=""'),
-        ...processes.map(
-          (unit, i) =>
-            sh`if [ "$(systemctl show -p ActiveState --value ${unit})" != active ] || [ "$(systemctl show -p InvocationID --value ${unit})" != "$run${raw(String(i))}" ]; then failed="$failed ${unit}"; fi`
-        ),
         raw('for unit in $failed; do'),
         raw(
           `  printf '=== %s did not stay up (%s s); its journal:\\n' "$unit" ${PROCESS_SETTLE_SECONDS} >&2`

@@ -158,6 +158,8 @@ export function startStep(s: Settings, id: string, idle: Instance, files: Config
       script(
         // Left over from a run that died: whatever the idle instance runs is not live.
         sh`systemctl stop ${units.service} ${units.socket} 2>/dev/null || true`,
+        // Its restart counter from 0: the instance's check reads a restart as a release that cannot boot.
+        sh`systemctl reset-failed ${units.service} 2>/dev/null || true`,
         // Units the gate found unchanged: the instance runs from the template as it is, and
         // systemd reads nothing again (a daemon-reload takes 0.1 s and more).
         changedFiles(s),

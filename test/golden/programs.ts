@@ -43,7 +43,7 @@ export const PROGRAMS: Program[] = [
   { name: 'discover', files: ['settings.py', 'discover.py'], text: DISCOVER_PY },
   { name: 'plan', files: ['migration_plan.py', 'plan.py'], text: PLAN_PY },
   { name: 'restore', files: ['pg_env.py', 'restore.py'], text: RESTORE_PY },
-  { name: 'health', files: ['health.py'], text: HEALTH_PY },
+  { name: 'health', files: ['boot_watch.py', 'health.py'], text: HEALTH_PY },
   { name: 'certificate', files: ['certificate.py'], text: CERT_PY },
   { name: 'interpreter', files: ['interpreter.py'], text: INTERPRETER_PY },
   { name: 'pip_wheel', files: ['pip_wheel.py'], text: PIP_WHEEL_PY },

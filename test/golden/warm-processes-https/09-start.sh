@@ -6,6 +6,7 @@ trap '' HUP PIPE TERM
 out=$(mktemp) err=$(mktemp) rc=0
 sh -eu >"$out" 2>"$err" <<'DDA_DETACHED' || rc=$?
 systemctl stop 'gunicorn-mysite@green.service' 'gunicorn-mysite@green.socket' 2>/dev/null || true
+systemctl reset-failed 'gunicorn-mysite@green.service' 2>/dev/null || true
 changed=$(cat /srv/mysite/.deploy/changed 2>/dev/null || echo all)
 was() { printf '%s
 ' $changed | grep -qxE "all|$1"; }

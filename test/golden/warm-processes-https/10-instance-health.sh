@@ -2,4 +2,5 @@
 # Generated from the code by `npm run golden` (test/golden/plans.ts): do not edit. Each
 # '<python/x.py + ...>' stands for a Python program (src/server/python/), sent quoted in its place.
 if [ -f /srv/mysite/.deploy.steps ]; then exec 8</srv/mysite/.deploy.steps; flock -s 8; fi
-python3 -I -c '<python/health.py>' '/run/gunicorn-mysite@green.sock' / example.com upgrade 60 200-499
+started=$(cat /srv/mysite/.deploy/started 2>/dev/null || echo 0)
+python3 -I -c '<python/boot_watch.py + python/health.py>' '/run/gunicorn-mysite@green.sock' / example.com upgrade 60 200-499 'gunicorn-mysite@green.service' "$started"

@@ -20,14 +20,20 @@ systemctl enable --quiet mysite-worker.service mysite-clearsessions.timer
 since=$(date +%s)
 systemctl restart mysite-worker.service mysite-clearsessions.timer || true
 run0=$(systemctl show -p InvocationID --value mysite-worker.service)
-sleep 5
+down() { [ "$(systemctl show -p ActiveState --value "$1")" != active ] || [ "$(systemctl show -p InvocationID --value "$1")" != "$2" ]; }
+failed=""
+gone() {
+  failed=""
+  if down mysite-worker.service "$run0"; then failed="$failed mysite-worker.service"; fi
+  [ -n "$failed" ]
+}
+for _ in $(seq 1 20); do gone && break; sleep 0.25; done
+gone || true
 release=$(basename "$(readlink /srv/mysite/current)")
 printf 'process=%s %s %s %s
 ' worker mysite-worker.service "$(systemctl show -p ActiveState --value mysite-worker.service)" "$release"
 printf 'process=%s %s %s %s
 ' clearsessions mysite-clearsessions.timer "$(systemctl show -p ActiveState --value mysite-clearsessions.timer)" "$release"
-failed=""
-if [ "$(systemctl show -p ActiveState --value mysite-worker.service)" != active ] || [ "$(systemctl show -p InvocationID --value mysite-worker.service)" != "$run0" ]; then failed="$failed mysite-worker.service"; fi
 for unit in $failed; do
   printf '=== %s did not stay up (%s s); its journal:\n' "$unit" 5 >&2
   journalctl -u "$unit" --since "@$since" --no-pager -o cat -n 200 >&2 || true
