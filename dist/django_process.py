@@ -1,7 +1,8 @@
 # The one Django process of a new release (server/manage.ts), sent after settings.py,
 # migration_plan.py, pg_env.py, backup.py and collectstatic.py, which define what it calls.
 # argv: the work (JSON: what to do, manage.ts DjangoWork), the folder it writes the backup and
-# the `migrated` mark into. The errors a management command stops with are said as manage.py
+# the `migrated` mark into. The WSGI application is imported first, as gunicorn will import it:
+# a release that cannot import it stops here, before anything is applied. The errors a management command stops with are said as manage.py
 # says them (one line, no traceback); anything else keeps its traceback, whose last line is the
 # cause.
 # The exit when the settings say other things than the plan assumed (discover.ts SETTINGS_CHANGED).
@@ -16,6 +17,12 @@ if 'settings' in work:
 from django.apps import apps
 if not apps.ready:
     django.setup()
+if work.get('application'):
+    import importlib
+    # gunicorn's `module:variable` (a module alone: its `application`).
+    module, _, variable = work['application'].partition(':')
+    if not callable(getattr(importlib.import_module(module), variable or 'application')):
+        raise TypeError('%s is not callable: gunicorn cannot serve it' % work['application'])
 from django.core.management import call_command
 from django.core.management.base import CommandError
 def manage(command, *args, **options):

@@ -1,8 +1,10 @@
 # The health check's request (server/health.ts): argv `target` (host:port, through nginx, or a
 # unix socket's path: an instance, directly, with the headers nginx would add, so the app sees
 # the same request either way), path, Host header, scheme (plain, tls, upgrade), timeout in
-# seconds, the healthy status ranges (lo-hi,...). Prints `healthy|unhealthy <status> <ms> [detail]`.
-import socket, sys, time
+# seconds, the healthy status ranges (lo-hi,...), and for an instance its service and when it was
+# started (seconds since the epoch): the wait ends as soon as the host says the instance cannot
+# boot (boot_watch.py). Prints `healthy|unhealthy <status> <ms> [detail]`.
+import os, socket, sys, threading, time
 target, path, header, scheme, timeout = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
 direct = target.startswith('/')
 host, port = ('', 0) if direct else (target.rsplit(':', 1)[0], int(target.rsplit(':', 1)[1]))
@@ -58,6 +60,20 @@ def length(data):
     return len(head) + 4 + 65536
 
 start = time.monotonic(); status = 0; detail = ''
+# One verdict is printed: the answer's, or the watch's.
+printed = threading.Lock()
+
+def watch(unit, since):
+    # Beside the requests: a request to a socket nobody serves waits its whole 5 s.
+    while True:
+        time.sleep(0.5)
+        problem = boot_problem(unit, since)
+        if problem and printed.acquire(blocking=False):
+            print('unhealthy', status, int((time.monotonic() - start) * 1000), problem, flush=True)
+            os._exit(1)
+
+if len(sys.argv) > 8:
+    threading.Thread(target=watch, args=(sys.argv[7], sys.argv[8]), daemon=True).start()
 # Asked again soon at first (a new instance answers within a second or so), then less often.
 delay = 0.05
 while True:
@@ -75,8 +91,8 @@ while True:
         status = 0; detail = str(error) or type(error).__name__
     elapsed = int((time.monotonic() - start) * 1000)
     if not refused and any(lo <= status <= hi for lo, hi in ranges):
-        print('healthy', status, elapsed); sys.exit(0)
+        printed.acquire(); print('healthy', status, elapsed); sys.exit(0)
     # A refusal is Django's final word: no need to wait for it to change.
     if refused or elapsed >= timeout * 1000:
-        print('unhealthy', status, elapsed, detail); sys.exit(1)
+        printed.acquire(); print('unhealthy', status, elapsed, detail); sys.exit(1)
     time.sleep(delay); delay = min(delay * 1.5, 0.5)

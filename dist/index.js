@@ -70966,8 +70966,16 @@ function healthHost(s) {
     const name = s.serverNames[0];
     return name === '_' ? 'localhost' : requestName(name);
 }
-/** The health check's request (python/health.py): its arguments, healthCommand's. */
-const HEALTH_PY = pythonFile(__nccwpck_require__.ab + "health.py");
+/**
+ * Whether an instance can still boot, from its service's state and journal (python/boot_watch.py:
+ * boot_verdict, boot_problem).
+ */
+const BOOT_WATCH_PY = pythonFile(__nccwpck_require__.ab + "boot_watch.py");
+/**
+ * The health check's request (python/health.py): its arguments, healthCommand's. It carries
+ * BOOT_WATCH_PY: what the host says of an instance that cannot boot ends its wait.
+ */
+const HEALTH_PY = BOOT_WATCH_PY + pythonFile(__nccwpck_require__.ab + "health.py");
 /** Requests health-path through nginx on the host until a healthy status or health-timeout. */
 /**
  * `scheme`: how the site is served; `upgrade` is plain HTTP until tls: auto's first certificate.
@@ -70988,7 +70996,10 @@ function healthStep(s, timeoutMs = s.healthTimeoutMs, scheme = s.tlsCertificate 
 }
 /**
  * Requests health-path from an instance on its own socket, before nginx sends it anything: the
- * Host header and the X-Forwarded-* headers nginx would send. As root: the socket is nginx's.
+ * Host header and the X-Forwarded-* headers nginx would send. As root: the socket is nginx's, and
+ * so are its service's state and journal, which end the wait as soon as they say it cannot boot
+ * (the service failed or was restarted, gunicorn's arbiter gave up): a release merely slow to
+ * boot still has the whole health-timeout.
  */
 function instanceHealthStep(s, instance) {
     const unit = unitNames(s.projectName).instance(instance).service;
@@ -70997,12 +71008,13 @@ function instanceHealthStep(s, instance) {
         phase: 'health',
         title: `GET ${s.healthPath} from ${unit} on its socket (Host: ${healthHost(s)})`,
         privileged: true,
-        command: healthCommand(s, instanceSocketPath(s.projectName, instance), s.healthTimeoutMs, s.tlsCertificate ? 'tls' : s.acme ? 'upgrade' : 'plain')
+        command: script(shell_sh `started=$(cat ${startedAt(s)} 2>/dev/null || echo 0)`, healthCommand(s, instanceSocketPath(s.projectName, instance), s.healthTimeoutMs, s.tlsCertificate ? 'tls' : s.acme ? 'upgrade' : 'plain', shell_sh `${unit} "$started"`))
     };
 }
-function healthCommand(s, target, timeoutMs, scheme) {
+function healthCommand(s, target, timeoutMs, scheme, watched) {
     const ranges = s.healthExpect.map((r) => `${r.min}-${r.max}`).join(',');
-    return shell_sh `${s.python} -I -c ${HEALTH_PY} ${target} ${s.healthPath} ${healthHost(s)} ${scheme} ${timeoutMs / 1000} ${ranges}`;
+    const request = shell_sh `${s.python} -I -c ${HEALTH_PY} ${target} ${s.healthPath} ${healthHost(s)} ${scheme} ${timeoutMs / 1000} ${ranges}`;
+    return watched ? shell_sh `${request} ${watched}` : request;
 }
 function parseHealth(stdout) {
     const line = stdout.trim().split('\n').pop() ?? '';
@@ -71939,8 +71951,10 @@ function titleOf(work) {
         ...(work.check ? ['check --deploy'] : []),
         ...work.commands.map((words) => words.join(' '))
     ];
-    return parts.length > 0
-        ? `manage.py ${parts.join(', ')}`
+    if (parts.length > 0)
+        return `manage.py ${parts.join(', ')}`;
+    return work.application
+        ? `Import ${work.application} as gunicorn will`
         : "Check the project's settings (what the live release's said)";
 }
 /**
@@ -72090,8 +72104,8 @@ const LINKED_STORAGES = new Set([
 ]);
 /**
  * The Django steps before the switch, in order, each as the app user: the folders it writes,
- * the ASGI import check, then one process for migrate, collectstatic, checks and build commands
- * (server/manage.ts), then the pre-restart hook. `assumed`: `projectSettings` are the live release's
+ * the ASGI import check, then one process for the WSGI application's import (as gunicorn will),
+ * migrate, collectstatic, checks and build commands (server/manage.ts), then the pre-restart hook. `assumed`: `projectSettings` are the live release's
  * settings, which that process checks first (it runs for that alone if need be).
  */
 function djangoSteps(s, id, projectSettings, previous = '', assumed = false) {
@@ -72127,11 +72141,14 @@ function djangoSteps(s, id, projectSettings, previous = '', assumed = false) {
         collectstatic: s.collectstatic && !!projectSettings.staticRoot,
         check: s.checkDeploy,
         commands: buildCommands(s, projectSettings),
+        application: isAsgi(s) ? undefined : s.wsgiModule,
         settings: assumed && projectSettings.printed
             ? { expect: projectSettings.printed, hosts: hostNames(s) }
             : undefined
     };
-    if (work.migrate || work.collectstatic || work.check || work.commands.length > 0 || work.settings)
+    const manage = work.migrate || work.collectstatic || work.check || work.commands.length > 0;
+    // WSGI: the process runs at least to import the application.
+    if (manage || work.settings || work.application)
         steps.push(djangoStep(s, id, work, {
             writable,
             staticRoot: projectSettings.staticRoot,
@@ -72388,6 +72405,8 @@ function processes_unitFile(s, sections) {
 
 /** How long a restarted process must stay up, in seconds, for the deploy to count it started. */
 const PROCESS_SETTLE_SECONDS = 5;
+/** How often in that time the processes are looked at: one that exits is reported then. */
+const SETTLE_CHECKS_PER_SECOND = 4;
 /** Where a process's live units go: `writable` as the web unit has it. */
 function processFiles(s, opts) {
     const appRoot = layout(s).current;
@@ -72477,12 +72496,26 @@ function reportStates(s, pf) {
     return script(shell_sh `release=$(basename "$(readlink ${current})")`, ...pf.units.map((u) => shell_sh `printf 'process=%s %s %s %s\n' ${u.name} ${u.unit} "$(systemctl show -p ActiveState --value ${u.unit})" "$release"`));
 }
 /**
+ * Watches the restarted processes for PROCESS_SETTLE_SECONDS at most, and leaves in `$failed`
+ * the ones that did not stay up: not active (failed, or waiting to be restarted), or another run
+ * of their unit than the one started. Looked at four times a second: one that exits is told then,
+ * not at the end of the wait.
+ */
+function settle(processes) {
+    const checks = PROCESS_SETTLE_SECONDS * SETTLE_CHECKS_PER_SECOND;
+    return script(...processes.map((unit, i) => shell_sh `run${raw(String(i))}=$(systemctl show -p InvocationID --value ${unit})`), raw('down() { [ "$(systemctl show -p ActiveState --value "$1")" != active ] || [ "$(systemctl show -p InvocationID --value "$1")" != "$2" ]; }'), raw('failed=""'), raw('gone() {'), raw('  failed=""'), ...processes.map((unit, i) => shell_sh `  if down ${unit} "$run${raw(String(i))}"; then failed="$failed ${unit}"; fi`), raw('  [ -n "$failed" ]'), raw('}'), processes.length
+        ? raw(`for _ in $(seq 1 ${checks}); do gone && break; sleep ${1 / SETTLE_CHECKS_PER_SECOND}; done`)
+        : undefined, 
+    // Said as it is at the end of the wait, or when one was seen down.
+    processes.length ? raw('gone || true') : undefined);
+}
+/**
  * After the web release is healthy, in one script done whole (server/step-script.ts `detached`): the
  * live unit files saved, the new ones put in place (nothing new is where systemd reads it
  * before), removed units stopped, disabled and deleted, the others enabled and restarted on the
  * live release at once (a worker's warm shutdown may take process-stop-timeout). A process
  * counts as started when it is still the same run of its unit PROCESS_SETTLE_SECONDS later; one
- * that is not fails the step with its journal.
+ * that is not fails the step with its journal, as soon as it is seen down (`settle`).
  */
 function restartProcessesStep(s, pf) {
     const backup = `${layout(s).backup}-processes`;
@@ -72500,7 +72533,7 @@ function restartProcessesStep(s, pf) {
         command: detached(script(shell_sh `rm -rf ${backup} && mkdir -p ${backup}`, ...touched(pf).map((path) => {
             const saved = `${backup}/${baseName(path)}`;
             return shell_sh `if [ -e ${path} ]; then cp -p ${path} ${saved}; else : > ${saved}.absent; fi`;
-        }), ...processes_allFiles(pf).map((f) => script(processes_writeFile(`${f.path}.new`, f.text), shell_sh `chmod 644 ${f.path}.new && mv -f ${f.path}.new ${f.path}`)), ...pf.removed.map((name) => shell_sh `systemctl disable --now ${name} >/dev/null 2>&1 || true; rm -f ${`${UNIT_FOLDER}/${name}`}`), raw('systemctl daemon-reload'), all.length ? shell_sh `systemctl enable --quiet ${all}` : undefined, raw('since=$(date +%s)'), all.length ? shell_sh `systemctl restart ${all} || true` : undefined, ...processes.map((unit, i) => shell_sh `run${raw(String(i))}=$(systemctl show -p InvocationID --value ${unit})`), processes.length ? raw(`sleep ${PROCESS_SETTLE_SECONDS}`) : undefined, reportStates(s, pf), raw('failed=""'), ...processes.map((unit, i) => shell_sh `if [ "$(systemctl show -p ActiveState --value ${unit})" != active ] || [ "$(systemctl show -p InvocationID --value ${unit})" != "$run${raw(String(i))}" ]; then failed="$failed ${unit}"; fi`), raw('for unit in $failed; do'), raw(`  printf '=== %s did not stay up (%s s); its journal:\\n' "$unit" ${PROCESS_SETTLE_SECONDS} >&2`), raw('  journalctl -u "$unit" --since "@$since" --no-pager -o cat -n 200 >&2 || true'), raw('done'), raw('for unit in $failed; do'), raw(`  echo "$unit ${STAYED_DOWN}" >&2`), raw('done'), raw('[ -z "$failed" ]')))
+        }), ...processes_allFiles(pf).map((f) => script(processes_writeFile(`${f.path}.new`, f.text), shell_sh `chmod 644 ${f.path}.new && mv -f ${f.path}.new ${f.path}`)), ...pf.removed.map((name) => shell_sh `systemctl disable --now ${name} >/dev/null 2>&1 || true; rm -f ${`${UNIT_FOLDER}/${name}`}`), raw('systemctl daemon-reload'), all.length ? shell_sh `systemctl enable --quiet ${all}` : undefined, raw('since=$(date +%s)'), all.length ? shell_sh `systemctl restart ${all} || true` : undefined, settle(processes), reportStates(s, pf), raw('for unit in $failed; do'), raw(`  printf '=== %s did not stay up (%s s); its journal:\\n' "$unit" ${PROCESS_SETTLE_SECONDS} >&2`), raw('  journalctl -u "$unit" --since "@$since" --no-pager -o cat -n 200 >&2 || true'), raw('done'), raw('for unit in $failed; do'), raw(`  echo "$unit ${STAYED_DOWN}" >&2`), raw('done'), raw('[ -z "$failed" ]')))
     };
 }
 /**
@@ -72677,6 +72710,8 @@ function startStep(s, id, idle, files) {
         command: detached(script(
         // Left over from a run that died: whatever the idle instance runs is not live.
         shell_sh `systemctl stop ${units.service} ${units.socket} 2>/dev/null || true`, 
+        // Its restart counter from 0: the instance's check reads a restart as a release that cannot boot.
+        shell_sh `systemctl reset-failed ${units.service} 2>/dev/null || true`, 
         // Units the gate found unchanged: the instance runs from the template as it is, and
         // systemd reads nothing again (a daemon-reload takes 0.1 s and more).
         changedFiles(s), shell_sh `if ${ownUnits(s, files, idle)}; then`, shell_sh `  mkdir -p ${RUNTIME_UNIT_FOLDER}`, shell_sh `  cp ${p.staged}/${baseName(files.socket.path)} ${runtime.socket}`, shell_sh `  cp ${p.staged}/${baseName(files.service.path)} ${runtime.service}`, raw('  systemctl daemon-reload'), raw('fi'), shell_sh `mkdir -p ${p.instances} && chmod 755 ${p.instances}`, shell_sh `ln -sfn ../releases/${id} ${staging} && mv -T ${staging} ${p.instance(idle)}`, shell_sh `date +%s > ${startedAt(s)}`, shell_sh `systemctl start ${units.socket}`, shell_sh `systemctl start ${units.service} || echo "gunicorn did not start; the health check will tell" >&2`))
