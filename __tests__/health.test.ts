@@ -4,6 +4,7 @@
 import { execFile, execFileSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createNetServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BOOT_WATCH_PY, HEALTH_PY, parseHealth } from '../src/server/health.js'
@@ -124,6 +125,28 @@ describe('the health check', () => {
     expect(parseHealth(run.stdout)).toMatchObject({ healthy: false, status: 502 })
     expect(asked).toBeGreaterThan(3)
   })
+
+  test('an answer that trickles in, or whose headers never end: over within 5 s of asking', async () => {
+    for (const [pace, piece] of [
+      [200, 'X'],
+      [10, `X-Pad: ${'a'.repeat(60_000)}\r\n`]
+    ] as const) {
+      const raw = createNetServer((socket) => {
+        socket.on('error', () => undefined)
+        socket.write('HTTP/1.0 200 OK\r\n')
+        const timer = setInterval(() => socket.write(piece), pace)
+        socket.on('close', () => clearInterval(timer))
+      })
+      await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve))
+      const started = Date.now()
+      const run = await check(`127.0.0.1:${(raw.address() as { port: number }).port}`, {
+        timeout: '0.3'
+      })
+      raw.close()
+      expect(parseHealth(run.stdout)).toMatchObject({ healthy: false, status: 0 })
+      expect((Date.now() - started) / 1000).toBeLessThan(7)
+    }
+  }, 20_000)
 
   test('a server that hangs up without an answer, and no server at all: unhealthy, said why', async () => {
     handler = (req) => req.socket.destroy()
@@ -274,6 +297,34 @@ describe("the instance's check, with what the host says of its service", () => {
       detail: 'gunicorn stopped: Worker failed to boot.'
     })
     expect(run.seconds).toBeLessThan(5)
+  })
+
+  test('a journal the app filled with bytes that are not UTF-8, or with megabytes: the verdict still comes', async () => {
+    const bin = host(ACTIVE, [])
+    const lines = (text: string[]) => Buffer.from(`${text.join('\n')}\n`)
+    writeFileSync(
+      join(bin, 'journal'),
+      Buffer.concat([
+        lines(STARTING),
+        Buffer.from([0xff, 0xfe, 0x0a]),
+        lines(WORKER_FAILED.slice(4))
+      ])
+    )
+    const run = await checkInstance(bin, '30')
+    expect(parseHealth(run.stdout)).toMatchObject({
+      detail: 'gunicorn stopped: Worker failed to boot.'
+    })
+    expect(run.seconds).toBeLessThan(5)
+    // 64 MB after a failure: root reads a bounded part of it, and still ends the check early.
+    writeFileSync(
+      join(bin, 'journal'),
+      Buffer.concat([lines(WORKER_FAILED), Buffer.alloc(64 * 1024 * 1024, 'a')])
+    )
+    const big = await checkInstance(bin, '30')
+    expect(parseHealth(big.stdout)).toMatchObject({
+      detail: 'gunicorn stopped: Worker failed to boot.'
+    })
+    expect(big.seconds).toBeLessThan(5)
   })
 
   test('a release slow to boot: the whole timeout, no early verdict', async () => {

@@ -4,7 +4,7 @@
 # seconds, the healthy status ranges (lo-hi,...), and for an instance its service and when it was
 # started (seconds since the epoch): the wait ends as soon as the host says the instance cannot
 # boot (boot_watch.py). Prints `healthy|unhealthy <status> <ms> [detail]`.
-import os, socket, sys, threading, time
+import os, socket, sys, time  # threading: imported by boot_watch.py, sent before
 target, path, header, scheme, timeout = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
 direct = target.startswith('/')
 host, port = ('', 0) if direct else (target.rsplit(':', 1)[0], int(target.rsplit(':', 1)[1]))
@@ -33,10 +33,18 @@ def fetch():
         # To nginx on this host, with the site's name in the TLS handshake (SNI), as a browser.
         if tls:
             sock = context.wrap_socket(sock, server_hostname=header)
+    # 5 s for the whole answer, whatever pace the app sends it at, and at most 64 KiB of head.
+    deadline = time.monotonic() + 5
     try:
         sock.sendall(request)
         data = b''
         while b'\r\n\r\n' not in data or len(data) < length(data):
+            if b'\r\n\r\n' not in data and len(data) > 65536:
+                raise ConnectionError('the answer has more than 64 KiB of headers')
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError('no whole answer within 5 s')
+            sock.settimeout(left)
             chunk = sock.recv(65536)
             if not chunk:
                 break
@@ -67,7 +75,11 @@ def watch(unit, since):
     # Beside the requests: a request to a socket nobody serves waits its whole 5 s.
     while True:
         time.sleep(0.5)
-        problem = boot_problem(unit, since)
+        try:
+            problem = boot_problem(unit, since)
+        except Exception:
+            # The watch only shortens the wait: whatever it met, the requests go on.
+            continue
         if problem and printed.acquire(blocking=False):
             print('unhealthy', status, int((time.monotonic() - start) * 1000), problem, flush=True)
             os._exit(1)
