@@ -37,15 +37,15 @@ export async function runOperation(deps: OperationDeps): Promise<HostOutcome> {
     const check = inspectStep(deps.settings)
     const lock = await deps.takeLock(check)
     if (lock.staleHolder) deps.warn(staleLockWarning(lock.staleHolder))
-    let outcome: HostOutcome | undefined
+    let ended: HostOutcome | undefined
     try {
       const sent = lock.first ?? Promise.reject(new Error('the host check did not run'))
       const facts = parseFacts((await deps.receive(check, sent)).stdout)
       live = facts.live
-      outcome = await operate(deps, op, facts, report)
-      return outcome
+      ended = await operate(deps, op, facts, report)
+      return ended
     } finally {
-      await lock.release(auditResult(outcome, report))
+      await lock.release(auditResult(ended, report))
     }
   } catch (error) {
     // A command that ran out of time: what it printed until then.
@@ -105,7 +105,7 @@ function lastLines(output: string): string {
 }
 
 /** The audit log's result: the status, and the command's exit status when it ran. */
-function auditResult(outcome: HostOutcome | undefined, report: OperationReport): string {
-  const status = outcome?.status ?? 'failure'
+function auditResult(ended: HostOutcome | undefined, report: OperationReport): string {
+  const status = ended?.status ?? 'failure'
   return report.exitCode === undefined ? status : `${status} (exit ${report.exitCode})`
 }

@@ -39,7 +39,15 @@ export function operationMarkdown(s: Settings, reports: HostReport[]): string {
     )
   }
   for (const r of reports) {
-    if (r.message) lines.push('', `### ${cell(r.host)}`, '', ...r.message.split('\n').map(cell))
+    // Each line its own (two spaces end a Markdown line), the cause first, in bold.
+    const said = r.message.split('\n').filter((line) => line.trim() !== '')
+    if (said.length > 0)
+      lines.push(
+        '',
+        `### ${cell(r.host)}`,
+        '',
+        ...said.map((line, i) => (i === 0 ? `**${cell(line)}**  ` : `${cell(line)}  `))
+      )
     if (r.operation?.lastLines)
       lines.push(
         `<details${r.status === 'success' ? '' : ' open'}><summary>The last lines it printed on ${cell(r.host)}</summary>`,
