@@ -66,7 +66,7 @@ describe('manage', () => {
     expect(run.everything).not.toContain(PASSWORD)
 
     const who = await manage(
-      `shell -c "import getpass, os; print('user=' + getpass.getuser(), 'cwd=' + os.getcwd())"`
+      `shell -c "import os, pwd; print('user=' + pwd.getpwuid(os.getuid()).pw_name, 'cwd=' + os.getcwd())"`
     )
     expect(who.code).toBe(0)
     expect(who.stdout).toContain(`user=mysite cwd=/srv/mysite/releases/${release}`)
