@@ -161,6 +161,7 @@ const TABLE: Row[] = [
   { input: Input.LockWait, valid: '300', separator: ' ' },
   { input: Input.ProcessStopTimeout, valid: '300', separator: ' ' },
   { input: Input.SingletonHost, valid: 'app1.example.com', separator: ' ' },
+  { input: Input.ManageHosts, valid: 'all', separator: ' ' },
   // The names of processes and schedules become unit names.
   {
     input: Input.Processes,
@@ -209,7 +210,9 @@ const FREE_TEXT = [
   Input.PostDeploy,
   Input.NginxDirectives,
   Input.Exclude,
-  Input.Environment
+  Input.Environment,
+  // Words, each quoted into the command (__tests__/operations.test.ts runs hostile ones).
+  Input.Manage
 ]
 
 /**

@@ -88,6 +88,7 @@ export function settingsFor(overrides: Partial<Settings> = {}): Settings {
     deployment: true,
     dryRun: false,
     rollback: false,
+    operation: { kind: 'deploy' },
     maxParallel: 1,
     lockWaitMs: 300_000,
     processes: [],

@@ -69306,6 +69306,8 @@ var Input;
     Input["Backup"] = "backup";
     Input["RestoreDatabase"] = "restore-database";
     Input["Force"] = "force";
+    Input["Manage"] = "manage";
+    Input["ManageHosts"] = "manage-hosts";
 })(Input || (Input = {}));
 /**
  * Defaults applied when an input is empty. action.yml declares the same values (a test checks
@@ -69346,7 +69348,8 @@ const INPUT_DEFAULTS = {
     [Input.ProcessStopTimeout]: '300',
     [Input.Backup]: 'true',
     [Input.RestoreDatabase]: 'false',
-    [Input.Force]: 'false'
+    [Input.Force]: 'false',
+    [Input.ManageHosts]: 'first'
 };
 /**
  * Left out of the upload unless a `!pattern` of the exclude input takes one back: the input's
@@ -69375,6 +69378,7 @@ var Output;
     Output["Migrations"] = "migrations";
     Output["DatabaseBackup"] = "database-backup";
     Output["SchemaAhead"] = "schema-ahead";
+    Output["ExitCode"] = "exit-code";
 })(Output || (Output = {}));
 
 ;// CONCATENATED MODULE: ./src/asgi.ts
@@ -73474,6 +73478,27 @@ function failureNote(database, live, states) {
             (applied?.length ? ` To restore it: ${restoreHint(backup.path)}.` : ''));
     return lines.length > 0 ? `\n${lines.join('\n')}` : '';
 }
+/** An operation on a host where no release is live. */
+function nothingDeployedMessage(host) {
+    return `nothing is deployed on ${host} yet: deploy first`;
+}
+/** The last line a command printed that says something: the cause a person reads first. */
+function lastErrorLine(output) {
+    const lines = output.split('\n').filter((line) => line.trim() !== '');
+    return lines.at(-1)?.trim() ?? '';
+}
+/** A management command that ended with a non-zero status: its last error line first. */
+function operationFailedMessage(a) {
+    const cause = lastErrorLine(a.output);
+    return [
+        cause || `${a.command} printed nothing`,
+        `${a.command} exited with ${a.code} on ${a.host} (release ${a.live}); the release and what serves are unchanged.`
+    ].join('\n');
+}
+/** A dry run of an operation: what it would run, where. */
+function operationDryRunMessage(command, live) {
+    return `dry run: would run ${command} in ${live} as the app user; nothing was run`;
+}
 
 ;// CONCATENATED MODULE: ./src/flow/already-live.ts
 // A deploy of what already serves: the live release was deployed to its end with this run's
@@ -73785,6 +73810,8 @@ class HostDeploy {
             const lock = await this.deps.takeLock(check);
             if (lock.staleHolder)
                 this.deps.warn(staleLockWarning(lock.staleHolder));
+            // How the run ended, for the audit line the lock's holder appends as it lets go.
+            let ended = 'success';
             try {
                 this.to('locked');
                 // Under the lock: what another deploy did while this one waited is seen.
@@ -73797,8 +73824,12 @@ class HostDeploy {
                 await this.deploy(facts, newRelease());
                 return this.record.outcome('success', '');
             }
+            catch (error) {
+                ended = error instanceof Stop ? error.status : 'failure';
+                throw error;
+            }
             finally {
-                await lock.release();
+                await lock.release(ended);
             }
         }
         catch (error) {
@@ -75661,9 +75692,54 @@ function explainConnectError(error, settings, host, username, where, progress, v
     return fail('connect', 'other', error.message, `cannot connect to ${where}: ${error.message}`);
 }
 
+;// CONCATENATED MODULE: ./src/server/audit.ts
+// The audit log: one line per run and host in <deploy-path>/.deploy/audit.log (root's folder,
+// which neither the repository nor the app user shapes), saying when, which run, who, what and
+// how it ended. The runner says it on the deploy lock's stdin as the run lets the lock go; the
+// lock command appends it (server/lock.ts), so a deploy sends no step more for it, and a run cut
+// short still leaves a line ("interrupted").
+
+
+/** The line holds at most this many bytes: the lock command reads no more. */
+const AUDIT_LINE_MAX = 8192;
+/**
+ * `key="value"` pairs, each value a JSON string: quoted, a line break or a quote in it escaped,
+ * so the line is one line whatever a value holds, and any tool reads it back.
+ */
+function fields(values) {
+    return values.map(([key, value]) => `${key}=${JSON.stringify(value)}`).join(' ');
+}
+function entryFields(entry) {
+    return [
+        ['run', entry.run],
+        ['repository', entry.repository],
+        ['actor', entry.actor],
+        ['mode', entry.mode],
+        ['argument', entry.argument]
+    ];
+}
+/** The audit line of a run that ended: its time, what it was, how it ended. */
+function auditLine(time, entry, result) {
+    const line = fields([['time', time.toISOString()], ...entryFields(entry), ['result', result]]);
+    // Far longer than any real line: cut on a character, still one line.
+    return line.length > AUDIT_LINE_MAX / 4 ? `${line.slice(0, AUDIT_LINE_MAX / 4)}...` : line;
+}
+/**
+ * Appends the line the runner sent on stdin (read until stdin ends, which is when the run lets
+ * the lock go), or, when the connection ended without one, a line that says the run was cut
+ * short, with the host's time. Root's file, 0640, in root's 0700 folder; never fails the lock.
+ */
+function auditAppend(s, entry) {
+    const { state } = layout(s);
+    const log = `${state}/audit.log`;
+    const interrupted = fields([...entryFields(entry), ['result', 'interrupted']]);
+    return script(shell_sh `line=$(head -c ${AUDIT_LINE_MAX} | head -n 1)`, raw('cat > /dev/null'), shell_sh `if [ ! -L ${state} ] && { [ -d ${state} ] || mkdir -m 700 ${state}; } && [ ! -L ${log} ]; then`, raw('  ('), raw('    umask 027'), raw('    if [ -n "$line" ]; then printf \'%s\\n\' "$line"'), shell_sh `    else printf 'time="%s" %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" ${interrupted}; fi >> ${log}`, shell_sh `    chmod 0640 ${log}`, raw('  ) 2>/dev/null || true'), raw('fi'));
+}
+
 ;// CONCATENATED MODULE: ./src/server/lock.ts
 // The deploy lock: flock(1) on <deploy-path>/.deploy.lock, held by a command that lives as long
 // as the runner's connection (remote/lock.ts keeps it open).
+
 
 
 
@@ -75673,9 +75749,11 @@ const LOCK_BUSY = 75;
  * Prints `WAITING <holder>` while another deploy holds the lock, then `STALE <text>` (what a
  * killed run left behind, or nothing) and `LOCKED`; holds the lock until stdin closes. `first`,
  * a step's command, runs under the lock as soon as it is taken (one round trip fewer), its
- * output framed (`THEN <exit> <stdout bytes> <stderr bytes>`, then both: parseFirst).
+ * output framed (`THEN <exit> <stdout bytes> <stderr bytes>`, then both: parseFirst). With
+ * `audit`, the line the runner sends on stdin as it lets go is appended to the audit log
+ * (server/audit.ts).
  */
-function lockCommand(s, holder, waitSeconds, first) {
+function lockCommand(s, holder, waitSeconds, first, audit) {
     const { root, lock, stepsLock } = layout(s);
     return script(raw('set -u'), 
     // Root writes here from now on: a folder that is not root's is taken only when empty (made
@@ -75688,7 +75766,7 @@ function lockCommand(s, holder, waitSeconds, first) {
         : undefined, 
     // Held until the runner closes our stdin, or the connection drops; the steps a killed run
     // left in the sandbox end before the lock is let go.
-    raw('cat > /dev/null'), shell_sh `systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`, 
+    audit ? auditAppend(s, audit) : raw('cat > /dev/null'), shell_sh `systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`, 
     // A step still running as root (a switch finishing after the connection dropped) ends
     // before the next deploy may start: the executor sends each holding the steps lock (holdingStepsLock).
     shell_sh `flock -x -w ${Math.ceil(s.commandTimeoutMs / 1000) + 10} ${stepsLock} true || true`, shell_sh `: > ${lock}`);
@@ -75753,26 +75831,41 @@ class Executor {
         this.log = log;
         this.settings = settings;
     }
-    /** Runs a step; a non-zero exit is a StepError unless `allowFailure`. */
+    /**
+     * Runs a step; a non-zero exit is a StepError unless `allowFailure`. `stream`: its stdout is
+     * printed as it comes (a management command's), not when it ends.
+     */
     async run(step, options = {}) {
         this.roundTrips++;
-        const sent = () => this.transport.run(step.privileged ? holdingStepsLock(this.settings, step.command) : step.command, {
-            ...options,
-            privileged: step.privileged,
-            step: { id: step.id, title: step.title }
-        });
-        return this.record(step, sent, options.allowFailure);
+        const { allowFailure, stream, ...rest } = options;
+        const sent = async () => {
+            const streamed = stream ? this.log.stream() : undefined;
+            try {
+                const result = await this.transport.run(step.privileged ? holdingStepsLock(this.settings, step.command) : step.command, {
+                    ...rest,
+                    onStdout: streamed?.write,
+                    privileged: step.privileged,
+                    step: { id: step.id, title: step.title }
+                });
+                // Its stdout printed already: what is left to print is stderr.
+                return { result, streamed: !!streamed };
+            }
+            finally {
+                streamed?.end();
+            }
+        };
+        return this.record(step, sent, allowFailure);
     }
     /**
      * A step that was sent with another command (the lock's first step): logged, timed and checked
      * as if it ran alone, in no round trip of its own.
      */
     async receive(step, result) {
-        return this.record(step, () => result);
+        return this.record(step, async () => ({ result: await result }));
     }
     async record(step, sent, allowFailure = false) {
         return this.log.group(step.title, async () => {
-            const result = await sent().catch((error) => {
+            const { result, streamed } = await sent().catch((error) => {
                 // The transport knows how long, not what: name the step that ran out of time.
                 if (error instanceof RemoteError && error.stage === 'timeout') {
                     throw new RemoteError('timeout', `${step.title}: ${error.message}`, error.output);
@@ -75780,7 +75873,7 @@ class Executor {
                 throw error;
             });
             this.phaseMs.set(step.phase, (this.phaseMs.get(step.phase) ?? 0) + result.durationMs);
-            const output = (result.stdout + result.stderr).trim();
+            const output = ((streamed ? '' : result.stdout) + result.stderr).trim();
             if (output)
                 this.log.remote(output);
             this.log.info(`(${step.id}: exit ${result.code}, ${result.durationMs} ms)`);
@@ -75801,6 +75894,7 @@ class Executor {
 
 
 
+
 /**
  * Takes the deploy lock from a command that stays open for the whole deploy. The kernel drops the
  * lock when that command ends, so a run that is killed (its SSH connection gone) cannot leave the
@@ -75808,10 +75902,12 @@ class Executor {
  */
 async function acquireLock(transport, s, holder, waitSeconds, onWait, 
 /** a step to run under the lock as soon as it is taken, in the same command (root's) */
-first) {
+first, 
+/** what the run is: its line in the audit log is appended as it lets the lock go */
+audit) {
     const stdin = new external_node_stream_.PassThrough();
     const watch = lockWatch(onWait, first !== undefined);
-    const finished = transport.run(lockCommand(s, holder, waitSeconds, first?.command), {
+    const finished = transport.run(lockCommand(s, holder, waitSeconds, first?.command, audit), {
         step: { id: 'lock', title: 'Take the deploy lock', first: first?.id },
         privileged: true,
         stdin,
@@ -75829,7 +75925,9 @@ first) {
     return {
         staleHolder: outcome,
         first: first && firstResult(first, firstDone, finished, s.commandTimeoutMs),
-        release: async () => {
+        release: async (result) => {
+            if (audit && result)
+                stdin.write(`${auditLine(new Date(), audit, result)}\n`);
             stdin.end();
             await finished;
         }
@@ -76403,9 +76501,12 @@ async function writeReport(s, reports) {
         core_info(`Deployed ${first?.release} to ${reports.map((r) => r.host).join(', ')}: ${s.environmentUrl}`);
 }
 
+// EXTERNAL MODULE: external "node:string_decoder"
+var external_node_string_decoder_ = __nccwpck_require__(6193);
 ;// CONCATENATED MODULE: ./src/report/untrusted.ts
 // Text from a server (pip, Django, the journal, nginx's error log with request paths anyone can
 // choose) must never reach the runner as a workflow command (::add-mask::, ::save-state::...).
+
 
 /** `##[` starts a command at any point of a line for some runners: broken with a zero-width space. */
 function neutralise(text) {
@@ -76417,6 +76518,214 @@ function neutralise(text) {
  */
 function untrustedLines(text, token = (0,external_node_crypto_.randomUUID)()) {
     return [`::stop-commands::${token}`, neutralise(text), `::${token}::`];
+}
+/**
+ * Server text printed as it comes (a management command's output): whole lines only, so that a
+ * secret is never cut in two (the runner masks it line by line), neutralised, between
+ * `::stop-commands::` and a token nobody could guess, from the first line to `end()`.
+ */
+function untrustedStream(print, 
+/** before each line of the text (the host's name, when hosts run at once) */
+prefix = '', token = (0,external_node_crypto_.randomUUID)()) {
+    // A character's bytes may come in two chunks.
+    const decoder = new external_node_string_decoder_.StringDecoder('utf8');
+    let pending = '';
+    let started = false;
+    const out = (line) => {
+        if (!started)
+            print(`::stop-commands::${token}`);
+        started = true;
+        print(prefix + neutralise(line));
+    };
+    return {
+        write(chunk) {
+            const lines = (pending + decoder.write(chunk)).split('\n');
+            pending = lines.pop() ?? '';
+            lines.forEach(out);
+        },
+        end() {
+            pending += decoder.end();
+            if (pending)
+                out(pending);
+            pending = '';
+            if (started)
+                print(`::${token}::`);
+            started = false;
+        }
+    };
+}
+
+;// CONCATENATED MODULE: ./src/report/operation.ts
+// An operation's report (manage...): the outputs, its own job summary (what ran, on which hosts,
+// the exit code and the last lines it printed), and the step failed when a host did not succeed.
+
+
+
+const operation_ICON = { success: '✅', failure: '❌', 'rolled-back': '↩️', skipped: '⏭️' };
+const cell = (text) => text.replace(/[\\`*_[\]<>#|~]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : `\\${c}`));
+const operation_fence = (text) => `\n\n\`\`\`\n${text.replace(/```/g, '`\u200b``')}\n\`\`\`\n\n`;
+/** The exit code output: the first host's that failed, else 0; '' when the command never ran. */
+function exitCodeOutput(reports) {
+    const codes = reports.flatMap((r) => r.operation?.exitCode === undefined ? [] : [r.operation.exitCode]);
+    if (codes.length === 0)
+        return '';
+    return String(codes.find((code) => code !== 0) ?? 0);
+}
+/** The job summary of an operation: the command, each host's result, what it printed last. */
+function operationMarkdown(s, reports) {
+    const status = overallStatus(reports);
+    const command = reports.find((r) => r.operation)?.operation?.command ?? s.operation.kind;
+    const dry = reports.some((r) => r.operation?.dryRun) ? ' (dry run)' : '';
+    const lines = [
+        `## ${operation_ICON[status]} ${cell(command)} on ${s.projectName}: ${status}${dry}`,
+        '',
+        '| host | release | exit code | time | result |',
+        '|---|---|---:|---:|---|'
+    ];
+    for (const r of reports) {
+        const code = r.operation?.exitCode;
+        lines.push(`| ${cell(r.host)} | ${r.release ? `\`${r.release}\`` : '–'} | ${code ?? '–'} | ${(r.durationMs / 1000).toFixed(1)} s | ${operation_ICON[r.status]} ${r.status} |`);
+    }
+    for (const r of reports) {
+        // Each line its own (two spaces end a Markdown line), the cause first, in bold.
+        const said = r.message.split('\n').filter((line) => line.trim() !== '');
+        if (said.length > 0)
+            lines.push('', `### ${cell(r.host)}`, '', ...said.map((line, i) => (i === 0 ? `**${cell(line)}**  ` : `${cell(line)}  `)));
+        if (r.operation?.lastLines)
+            lines.push(`<details${r.status === 'success' ? '' : ' open'}><summary>The last lines it printed on ${cell(r.host)}</summary>`, operation_fence(r.operation.lastLines), '</details>');
+    }
+    return lines.join('\n') + '\n';
+}
+/** Writes an operation's outputs and summary, and fails the step when a host did not succeed. */
+async function writeOperationReport(s, reports) {
+    const status = overallStatus(reports);
+    const redact = redactor(s);
+    setOutput(Output.Status, status);
+    setOutput(Output.ExitCode, exitCodeOutput(reports));
+    setOutput(Output.Release, reports[0]?.release ?? '');
+    setOutput(Output.Hosts, redact(hostsOutput(reports)));
+    if (process.env.GITHUB_STEP_SUMMARY)
+        await summary.addRaw(redact(operationMarkdown(s, reports))).write();
+    const failed = reports.filter((r) => r.status !== 'success');
+    // The cause first: the command's last error line leads the step's failure.
+    if (failed.length > 0)
+        setFailed(`${failed[0].message}\n(${failed.map((r) => `${r.host} ${r.status}`).join(', ')})`);
+    else
+        for (const r of reports)
+            if (r.message)
+                core_info(`${r.host}: ${r.message}`);
+}
+
+;// CONCATENATED MODULE: ./src/server/operations.ts
+// The operations besides a deploy, as steps (data): pure functions that return what would run on
+// a host; the executor runs them, the dry run lists them. Each runs in the live release (the one
+// `current` names, read under the deploy lock), as the app user in the Django steps' sandbox.
+
+
+
+/** The command as a person reads it: the title of its step, its summary. */
+function manageTitle(op) {
+    return `manage.py ${op.line}`;
+}
+/**
+ * `python manage.py <argv>` in `live`, each word one quoted word (no shell reads it), as the app
+ * user in the sandbox, writing only what the web app may; stderr into stdout, so that the output
+ * comes in the order it was printed and is printed as it comes.
+ */
+function manageStep(s, op, live, projectSettings = {}) {
+    return {
+        id: 'manage',
+        phase: 'django',
+        title: manageTitle(op),
+        privileged: true,
+        command: inRelease(s, live, 'manage', appWritable(s, live, projectSettings), shell_sh `exec python manage.py ${op.argv} 2>&1`)
+    };
+}
+/** The steps an operation runs in the live release, in order. */
+function operationSteps(s, op, live, projectSettings) {
+    return [manageStep(s, op, live, projectSettings)];
+}
+
+;// CONCATENATED MODULE: ./src/flow/operation.ts
+// One host's operation (manage...): the deploy lock taken and the host read as a deploy does,
+// the operation's steps (server/operations.ts) run in the live release, a result value returned.
+// Nothing of the release or what serves changes.
+
+
+
+/** How many of the command's last lines the report keeps. */
+const LAST_LINES = 20;
+/** Runs the settings' operation on one host, holding the deploy lock; never throws. */
+async function runOperation(deps) {
+    const op = deps.settings.operation;
+    const report = { command: manageTitle(op) };
+    let live = '';
+    try {
+        const check = inspectStep(deps.settings);
+        const lock = await deps.takeLock(check);
+        if (lock.staleHolder)
+            deps.warn(staleLockWarning(lock.staleHolder));
+        let ended;
+        try {
+            const sent = lock.first ?? Promise.reject(new Error('the host check did not run'));
+            const facts = parseFacts((await deps.receive(check, sent)).stdout);
+            live = facts.live;
+            ended = await operate(deps, op, facts, report);
+            return ended;
+        }
+        finally {
+            await lock.release(auditResult(ended, report));
+        }
+    }
+    catch (error) {
+        // A command that ran out of time: what it printed until then.
+        const said = error.output;
+        return outcome('failure', live, errorMessage(error), {
+            ...report,
+            lastLines: typeof said === 'string' && said ? operation_lastLines(said) : report.lastLines
+        });
+    }
+}
+/** The operation's steps in the live release; a step that ends non-zero fails the host. */
+async function operate(deps, op, facts, report) {
+    const s = deps.settings;
+    if (!facts.live)
+        return outcome('failure', '', nothingDeployedMessage(deps.host), report);
+    const steps = operationSteps(s, op, facts.live, facts.projectSettings);
+    if (s.dryRun) {
+        for (const step of steps)
+            deps.info(`would run: ${step.title}`);
+        const message = operationDryRunMessage(report.command, facts.live);
+        return outcome('success', facts.live, message, { ...report, dryRun: true });
+    }
+    for (const step of steps) {
+        const result = await deps.run(step, { allowFailure: true, stream: true });
+        const output = result.stdout + result.stderr;
+        report.exitCode = result.code;
+        report.lastLines = operation_lastLines(output);
+        if (result.code !== 0) {
+            const message = operationFailedMessage({
+                command: report.command,
+                host: deps.host,
+                live: facts.live,
+                code: result.code,
+                output
+            });
+            return outcome('failure', facts.live, message, report);
+        }
+    }
+    return outcome('success', facts.live, '', report);
+}
+function outcome(status, live, message, operation) {
+    return { release: live, previousRelease: live, status, gates: [], message, operation };
+}
+function operation_lastLines(output) {
+    return output.trimEnd().split('\n').slice(-LAST_LINES).join('\n');
+}
+/** The audit log's result: the status, and the command's exit status when it ran. */
+function auditResult(ended, report) {
+    const status = ended?.status ?? 'failure';
+    return report.exitCode === undefined ? status : `${status} (exit ${report.exitCode})`;
 }
 
 ;// CONCATENATED MODULE: ./src/rollout.ts
@@ -77235,8 +77544,6 @@ function readNginxDirectives(text) {
     return directives;
 }
 
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./src/grammar/process-command.ts
 // The command line of a process or a schedule: a program and its arguments, quoted as in a shell,
 // run without one (systemd starts it through env(1), which finds the program on the venv's PATH).
@@ -77281,6 +77588,36 @@ function isCeleryBeat(words) {
     return celery && words.includes('beat');
 }
 
+;// CONCATENATED MODULE: ./src/inputs/operations.ts
+// The operation inputs: what the run does when it is not a deploy (manage: a management command
+// in the live release). One operation a run: two at once is refused before anything is sent.
+
+
+
+const MANAGE_HOSTS = ['first', 'all'];
+/** `modes`: the deploy's own modes, which an operation may not be run with. */
+function readOperation(read, modes) {
+    const text = read.raw(Input.Manage);
+    const hosts = read.line(Input.ManageHosts);
+    if (!MANAGE_HOSTS.includes(hosts))
+        throw new InputError(Input.ManageHosts, `'${hosts}' is not one of first (the first host) or all (every host)`);
+    if (text.trim() === '')
+        return { kind: 'deploy' };
+    if (modes.rollback)
+        throw new InputError(Input.Manage, 'runs one operation, and rollback: true is another: run them as two steps');
+    const parsed = parseCommand(text.trim());
+    if ('problem' in parsed)
+        throw new InputError(Input.Manage, `${parsed.problem} (allowed: a manage.py command and its arguments, quoted as in a shell, e.g. migrate --noinput or createsuperuser --noinput --username admin)`);
+    // `manage.py migrate` and `python manage.py migrate` say the same as `migrate`.
+    const words = /^python[0-9.]*$/.test(parsed.words[0]) ? parsed.words.slice(1) : parsed.words;
+    const argv = words[0] === 'manage.py' ? words.slice(1) : parsed.words;
+    if (argv.length === 0)
+        throw new InputError(Input.Manage, "names no command after manage.py (e.g. 'migrate')");
+    return { kind: 'manage', argv, line: text.trim(), hosts: hosts };
+}
+
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./src/inputs/processes.ts
 // Background processes and schedules: the long-running commands (a Celery worker and beat, a
 // management command that never ends) and the periodic ones, each a systemd unit of its own.
@@ -77734,6 +78071,7 @@ function readServer(read) {
 
 
 
+
 /** Reads every input, validates it and returns the typed settings; throws InputError. */
 function readSettings(ctx) {
     const read = inputReader(ctx);
@@ -77757,7 +78095,8 @@ function readSettings(ctx) {
         ...nginx,
         ...readHealth(read),
         ...github,
-        ...modes
+        ...modes,
+        operation: readOperation(read, modes)
     };
 }
 
@@ -77921,6 +78260,8 @@ function deployKey(s, parts) {
 
 
 
+
+
 function runContext(env, now = new Date()) {
     const clean = (v) => (v ?? '').replace(/[^\w./@:+-]/g, '');
     const run = env.GITHUB_RUN_ID
@@ -77929,7 +78270,28 @@ function runContext(env, now = new Date()) {
     return {
         sha: clean(env.GITHUB_SHA),
         holder: `${run} by ${clean(env.GITHUB_ACTOR) || 'someone'} (${clean(env.GITHUB_REF_NAME) || 'no ref'}) since ${now.toISOString()}`,
-        now
+        now,
+        run: env.GITHUB_RUN_ID ?? '',
+        repository: env.GITHUB_REPOSITORY ?? '',
+        actor: env.GITHUB_ACTOR ?? ''
+    };
+}
+/** What the run is, for its line in each host's audit log. */
+function auditEntry(s, context) {
+    const op = s.operation;
+    const mode = op.kind !== 'deploy'
+        ? op.kind
+        : s.rollback
+            ? 'rollback'
+            : s.source === null
+                ? 'configs'
+                : 'deploy';
+    return {
+        run: context.run,
+        repository: context.repository,
+        actor: context.actor,
+        mode: s.dryRun ? `${mode} (dry run)` : mode,
+        argument: op.kind === 'manage' ? op.line : mode === 'deploy' ? context.sha : ''
     };
 }
 /** The action: settings, every host in turn (rolling), the report. */
@@ -77953,6 +78315,8 @@ async function run() {
     if (settings.insecureSkipHostKeyCheck)
         warning(INSECURE_HOST_KEY.message, { title: INSECURE_HOST_KEY.title });
     const context = runContext(process.env);
+    if (settings.operation.kind !== 'deploy')
+        return runOperations(settings, context);
     const rollout = createRollout(settings.hosts, releaseClock(context.sha));
     const deployment = createDeployments(settings);
     // Created while the hosts connect: the first SSH byte waits for no request to GitHub.
@@ -77966,6 +78330,19 @@ async function run() {
     await started;
     await deployment.finish(...deploymentOutcome(reports));
     await writeReport(settings, reports);
+}
+/** The hosts an operation runs on: the first, or all (manage-hosts). */
+function operationHosts(s) {
+    const op = s.operation;
+    return op.kind === 'manage' && op.hosts === 'first' ? s.hosts.slice(0, 1) : s.hosts;
+}
+/**
+ * An operation (manage...): on the first host, or on every host in batches of max-parallel (a
+ * failure stops the next batch); no GitHub deployment, since nothing is deployed.
+ */
+async function runOperations(s, context) {
+    const reports = await rollOut(operationHosts(s), s.maxParallel, (host) => operationHost(s, host, context), notReached);
+    await writeOperationReport(s, reports);
 }
 function hostLabel(host) {
     return host.port === 22 ? host.name : `${host.name}:${host.port}`;
@@ -77984,6 +78361,7 @@ function hostLog(label, multiple) {
             info(body);
             core_info(resume);
         },
+        stream: () => untrustedStream((line) => core_info(line), prefix),
         // Hosts deployed at once would interleave their groups: there every line names its host.
         group: multiple
             ? async (title, body) => {
@@ -77994,10 +78372,10 @@ function hostLog(label, multiple) {
     };
 }
 /**
- * One host: connect (a transient failure tried again), run its flow, report; a connection that
- * fails is the host's failure.
+ * One host: connect (a transient failure tried again), run `body` (a deploy's flow or an
+ * operation's), report; a connection that fails is the host's failure (`lost` told first).
  */
-async function deployHost(s, host, rollout, context, connect = SshTransport.connect) {
+async function onHost(s, host, connect, body, lost = () => { }) {
     const started = Date.now();
     const label = hostLabel(host);
     const log = hostLog(label, s.hosts.length > 1);
@@ -78007,8 +78385,7 @@ async function deployHost(s, host, rollout, context, connect = SshTransport.conn
         transport = await connectWithRetries((timeoutMs) => connect(s, host, timeoutMs), s.connectTimeoutMs, log.info);
         exec = new Executor(transport, log, s);
         exec.phaseMs.set('connect', Date.now() - started);
-        const flow = new HostDeploy(hostDeps(s, rollout, host, transport, exec, context, log));
-        const outcome = await flow.run(rollout.nextRelease);
+        const outcome = await body({ transport, exec, log, label });
         return hostReport(label, outcome, {
             phaseMs: exec.phaseMs,
             // The lock is one command more, held for the run.
@@ -78017,9 +78394,8 @@ async function deployHost(s, host, rollout, context, connect = SshTransport.conn
         });
     }
     catch (error) {
-        // Only the connection gets here: the flow returns its failures as a result.
-        if (rollout.isFirst(host))
-            rollout.migrated(new Error(`stopped: ${label} failed`));
+        // Only the connection gets here: the flows return their failures as a result.
+        lost();
         return hostReport(label, unreachedOutcome('failure', error.message), {
             phaseMs: exec?.phaseMs,
             durationMs: Date.now() - started
@@ -78028,6 +78404,17 @@ async function deployHost(s, host, rollout, context, connect = SshTransport.conn
     finally {
         transport?.close();
     }
+}
+/** One host's deploy (flow/host.ts). */
+async function deployHost(s, host, rollout, context, connect = SshTransport.connect) {
+    return onHost(s, host, connect, ({ transport, exec, log }) => new HostDeploy(hostDeps(s, rollout, host, transport, exec, context, log)).run(rollout.nextRelease), () => {
+        if (rollout.isFirst(host))
+            rollout.migrated(new Error(`stopped: ${hostLabel(host)} failed`));
+    });
+}
+/** One host's operation (flow/operation.ts), with the same connection and lock as a deploy. */
+async function operationHost(s, host, context, connect = SshTransport.connect) {
+    return onHost(s, host, connect, ({ transport, exec, log, label }) => runOperation({ ...lockedDeps(s, transport, exec, context, log), host: label }));
 }
 /** The source's requirements files, read on the runner; null when one may not be read. */
 function requirementsOf(s) {
@@ -78042,15 +78429,12 @@ function venvKeyOf(s, facts) {
 const digests = new WeakMap();
 function hostDeps(s, rollout, host, transport, exec, context, log) {
     return {
-        settings: s,
         rollout,
         isFirst: rollout.isFirst(host),
         runsSingletons: s.singletonHost
             ? s.singletonHost === `${host.name}:${host.port}`
             : rollout.isFirst(host),
-        run: (step, options) => exec.run(step, options),
-        takeLock: (first) => acquireLock(transport, s, context.holder, s.lockWaitMs / 1000, (holder) => log.remote(`Waiting for the deploy lock, held by ${holder}`), first),
-        receive: (step, result) => exec.receive(step, result),
+        ...lockedDeps(s, transport, exec, context, log),
         stdin: (kind) => kind === 'dotenv' ? dotenvText(s) : archiveStream(s.source, s.exclude),
         venvKey: (facts) => venvKeyOf(s, facts),
         requirements: () => requirementsOf(s),
@@ -78065,7 +78449,16 @@ function hostDeps(s, rollout, host, transport, exec, context, log) {
             digests.set(s, known);
             return deployKey(s, { venv, ...known });
         },
-        checkPublicUrl: () => checkPublicUrl(s),
+        checkPublicUrl: () => checkPublicUrl(s)
+    };
+}
+/** What every run on a host shares: its steps, the deploy lock (with the audit line), the log. */
+function lockedDeps(s, transport, exec, context, log) {
+    return {
+        settings: s,
+        run: (step, options) => exec.run(step, options),
+        takeLock: (first) => acquireLock(transport, s, context.holder, s.lockWaitMs / 1000, (holder) => log.remote(`Waiting for the deploy lock, held by ${holder}`), first, auditEntry(s, context)),
+        receive: (step, result) => exec.receive(step, result),
         info: log.info,
         remote: log.remote,
         warn: (message, title) => warning(message, title ? { title } : {}),

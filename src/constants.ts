@@ -73,7 +73,9 @@ export enum Input {
   SingletonHost = 'singleton-host',
   Backup = 'backup',
   RestoreDatabase = 'restore-database',
-  Force = 'force'
+  Force = 'force',
+  Manage = 'manage',
+  ManageHosts = 'manage-hosts'
 }
 
 /**
@@ -115,7 +117,8 @@ export const INPUT_DEFAULTS: Partial<Record<Input, string>> = {
   [Input.ProcessStopTimeout]: '300',
   [Input.Backup]: 'true',
   [Input.RestoreDatabase]: 'false',
-  [Input.Force]: 'false'
+  [Input.Force]: 'false',
+  [Input.ManageHosts]: 'first'
 }
 
 /**
@@ -146,5 +149,6 @@ export enum Output {
   Hosts = 'hosts',
   Migrations = 'migrations',
   DatabaseBackup = 'database-backup',
-  SchemaAhead = 'schema-ahead'
+  SchemaAhead = 'schema-ahead',
+  ExitCode = 'exit-code'
 }

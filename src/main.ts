@@ -17,10 +17,14 @@ import {
   writeDeploymentId,
   writeInputError,
   writeReport,
+  type HostOutcome,
   type HostReport
 } from './report/report.js'
 import { INSECURE_HOST_KEY, NOT_REACHED } from './flow/notices.js'
-import { untrustedLines } from './report/untrusted.js'
+import { untrustedLines, untrustedStream } from './report/untrusted.js'
+import { writeOperationReport } from './report/operation.js'
+import { runOperation } from './flow/operation.js'
+import type { AuditEntry } from './server/audit.js'
 import { createRollout, rollOut, type Rollout } from './rollout.js'
 import { dotenvText, releaseClock, venvKey } from './server/release.js'
 import { InputError, readSettings } from './inputs/settings.js'
@@ -34,6 +38,10 @@ export interface RunContext {
   sha: string
   holder: string
   now: Date
+  /** GITHUB_RUN_ID ('' outside GitHub), the repository and the actor: for the audit log */
+  run: string
+  repository: string
+  actor: string
 }
 
 export function runContext(env: NodeJS.ProcessEnv, now = new Date()): RunContext {
@@ -44,7 +52,30 @@ export function runContext(env: NodeJS.ProcessEnv, now = new Date()): RunContext
   return {
     sha: clean(env.GITHUB_SHA),
     holder: `${run} by ${clean(env.GITHUB_ACTOR) || 'someone'} (${clean(env.GITHUB_REF_NAME) || 'no ref'}) since ${now.toISOString()}`,
-    now
+    now,
+    run: env.GITHUB_RUN_ID ?? '',
+    repository: env.GITHUB_REPOSITORY ?? '',
+    actor: env.GITHUB_ACTOR ?? ''
+  }
+}
+
+/** What the run is, for its line in each host's audit log. */
+export function auditEntry(s: Settings, context: RunContext): AuditEntry {
+  const op = s.operation
+  const mode =
+    op.kind !== 'deploy'
+      ? op.kind
+      : s.rollback
+        ? 'rollback'
+        : s.source === null
+          ? 'configs'
+          : 'deploy'
+  return {
+    run: context.run,
+    repository: context.repository,
+    actor: context.actor,
+    mode: s.dryRun ? `${mode} (dry run)` : mode,
+    argument: op.kind === 'manage' ? op.line : mode === 'deploy' ? context.sha : ''
   }
 }
 
@@ -68,6 +99,7 @@ export async function run(): Promise<void> {
     core.warning(INSECURE_HOST_KEY.message, { title: INSECURE_HOST_KEY.title })
 
   const context = runContext(process.env)
+  if (settings.operation.kind !== 'deploy') return runOperations(settings, context)
   const rollout = createRollout(settings.hosts, releaseClock(context.sha))
   const deployment = createDeployments(settings)
   // Created while the hosts connect: the first SSH byte waits for no request to GitHub.
@@ -89,6 +121,26 @@ export async function run(): Promise<void> {
   await writeReport(settings, reports)
 }
 
+/** The hosts an operation runs on: the first, or all (manage-hosts). */
+export function operationHosts(s: Settings): HostAddress[] {
+  const op = s.operation
+  return op.kind === 'manage' && op.hosts === 'first' ? s.hosts.slice(0, 1) : s.hosts
+}
+
+/**
+ * An operation (manage...): on the first host, or on every host in batches of max-parallel (a
+ * failure stops the next batch); no GitHub deployment, since nothing is deployed.
+ */
+async function runOperations(s: Settings, context: RunContext): Promise<void> {
+  const reports = await rollOut(
+    operationHosts(s),
+    s.maxParallel,
+    (host) => operationHost(s, host, context),
+    notReached
+  )
+  await writeOperationReport(s, reports)
+}
+
 function hostLabel(host: HostAddress): string {
   return host.port === 22 ? host.name : `${host.name}:${host.port}`
 }
@@ -108,6 +160,7 @@ function hostLog(label: string, multiple: boolean): StepLog {
       info(body)
       core.info(resume)
     },
+    stream: () => untrustedStream((line) => core.info(line), prefix),
     // Hosts deployed at once would interleave their groups: there every line names its host.
     group: multiple
       ? async (title, body) => {
@@ -118,20 +171,26 @@ function hostLog(label: string, multiple: boolean): StepLog {
   }
 }
 
+type Connect = (s: Settings, host: HostAddress, timeoutMs: number) => Promise<Transport>
+
+/** What a host's run is handed once connected. */
+interface Connected {
+  transport: Transport
+  exec: Executor
+  log: StepLog
+  label: string
+}
+
 /**
- * One host: connect (a transient failure tried again), run its flow, report; a connection that
- * fails is the host's failure.
+ * One host: connect (a transient failure tried again), run `body` (a deploy's flow or an
+ * operation's), report; a connection that fails is the host's failure (`lost` told first).
  */
-export async function deployHost(
+async function onHost(
   s: Settings,
   host: HostAddress,
-  rollout: Rollout,
-  context: RunContext,
-  connect: (
-    s: Settings,
-    host: HostAddress,
-    timeoutMs: number
-  ) => Promise<Transport> = SshTransport.connect
+  connect: Connect,
+  body: (connected: Connected) => Promise<HostOutcome>,
+  lost: () => void = () => {}
 ): Promise<HostReport> {
   const started = Date.now()
   const label = hostLabel(host)
@@ -146,8 +205,7 @@ export async function deployHost(
     )
     exec = new Executor(transport, log, s)
     exec.phaseMs.set('connect', Date.now() - started)
-    const flow = new HostDeploy(hostDeps(s, rollout, host, transport, exec, context, log))
-    const outcome = await flow.run(rollout.nextRelease)
+    const outcome = await body({ transport, exec, log, label })
     return hostReport(label, outcome, {
       phaseMs: exec.phaseMs,
       // The lock is one command more, held for the run.
@@ -155,8 +213,8 @@ export async function deployHost(
       durationMs: Date.now() - started
     })
   } catch (error) {
-    // Only the connection gets here: the flow returns its failures as a result.
-    if (rollout.isFirst(host)) rollout.migrated(new Error(`stopped: ${label} failed`))
+    // Only the connection gets here: the flows return their failures as a result.
+    lost()
     return hostReport(label, unreachedOutcome('failure', (error as Error).message), {
       phaseMs: exec?.phaseMs,
       durationMs: Date.now() - started
@@ -164,6 +222,40 @@ export async function deployHost(
   } finally {
     transport?.close()
   }
+}
+
+/** One host's deploy (flow/host.ts). */
+export async function deployHost(
+  s: Settings,
+  host: HostAddress,
+  rollout: Rollout,
+  context: RunContext,
+  connect: Connect = SshTransport.connect
+): Promise<HostReport> {
+  return onHost(
+    s,
+    host,
+    connect,
+    ({ transport, exec, log }) =>
+      new HostDeploy(hostDeps(s, rollout, host, transport, exec, context, log)).run(
+        rollout.nextRelease
+      ),
+    () => {
+      if (rollout.isFirst(host)) rollout.migrated(new Error(`stopped: ${hostLabel(host)} failed`))
+    }
+  )
+}
+
+/** One host's operation (flow/operation.ts), with the same connection and lock as a deploy. */
+export async function operationHost(
+  s: Settings,
+  host: HostAddress,
+  context: RunContext,
+  connect: Connect = SshTransport.connect
+): Promise<HostReport> {
+  return onHost(s, host, connect, ({ transport, exec, log, label }) =>
+    runOperation({ ...lockedDeps(s, transport, exec, context, log), host: label })
+  )
 }
 
 /** The source's requirements files, read on the runner; null when one may not be read. */
@@ -190,23 +282,12 @@ function hostDeps(
   log: StepLog
 ): HostDeps {
   return {
-    settings: s,
     rollout,
     isFirst: rollout.isFirst(host),
     runsSingletons: s.singletonHost
       ? s.singletonHost === `${host.name}:${host.port}`
       : rollout.isFirst(host),
-    run: (step, options) => exec.run(step, options),
-    takeLock: (first) =>
-      acquireLock(
-        transport,
-        s,
-        context.holder,
-        s.lockWaitMs / 1000,
-        (holder) => log.remote(`Waiting for the deploy lock, held by ${holder}`),
-        first
-      ),
-    receive: (step, result) => exec.receive(step, result),
+    ...lockedDeps(s, transport, exec, context, log),
     stdin: (kind) =>
       kind === 'dotenv' ? dotenvText(s) : archiveStream(s.source as string, s.exclude),
     venvKey: (facts) => venvKeyOf(s, facts),
@@ -221,7 +302,35 @@ function hostDeps(
       digests.set(s, known)
       return deployKey(s, { venv, ...known })
     },
-    checkPublicUrl: () => checkPublicUrl(s),
+    checkPublicUrl: () => checkPublicUrl(s)
+  }
+}
+
+/** What every run on a host shares: its steps, the deploy lock (with the audit line), the log. */
+function lockedDeps(
+  s: Settings,
+  transport: Transport,
+  exec: Executor,
+  context: RunContext,
+  log: StepLog
+): Pick<
+  HostDeps,
+  'settings' | 'run' | 'takeLock' | 'receive' | 'info' | 'remote' | 'warn' | 'notice'
+> {
+  return {
+    settings: s,
+    run: (step, options) => exec.run(step, options),
+    takeLock: (first) =>
+      acquireLock(
+        transport,
+        s,
+        context.holder,
+        s.lockWaitMs / 1000,
+        (holder) => log.remote(`Waiting for the deploy lock, held by ${holder}`),
+        first,
+        auditEntry(s, context)
+      ),
+    receive: (step, result) => exec.receive(step, result),
     info: log.info,
     remote: log.remote,
     warn: (message, title) => core.warning(message, title ? { title } : {}),

@@ -41,6 +41,22 @@ export interface AcmeSettings {
   directoryCa?: string
 }
 
+/**
+ * What the run does: a deploy (or its rollback, by the modes), or an operation on the live
+ * release. One reader (inputs/operations.ts) refuses two at once.
+ */
+export type Operation =
+  | { kind: 'deploy' }
+  | {
+      kind: 'manage'
+      /** the manage.py command's words, after `python manage.py` */
+      argv: string[]
+      /** the command line as given, for the log, the summary and the audit log */
+      line: string
+      /** the first host alone, or every host in turn */
+      hosts: 'first' | 'all'
+    }
+
 export interface Settings {
   // Connection
   hosts: HostAddress[]
@@ -146,6 +162,8 @@ export interface Settings {
   restoreDatabase: boolean
   /** restore even when releases other than the live one would lose data */
   force: boolean
+  /** a deploy, or an operation on the live release */
+  operation: Operation
 }
 
 /** Values that must never appear in a log: registered with the runner by the caller. */

@@ -31768,6 +31768,8 @@ var Input;
     Input["Backup"] = "backup";
     Input["RestoreDatabase"] = "restore-database";
     Input["Force"] = "force";
+    Input["Manage"] = "manage";
+    Input["ManageHosts"] = "manage-hosts";
 })(Input || (Input = {}));
 /**
  * Defaults applied when an input is empty. action.yml declares the same values (a test checks
@@ -31808,7 +31810,8 @@ const INPUT_DEFAULTS = {
     [Input.ProcessStopTimeout]: '300',
     [Input.Backup]: 'true',
     [Input.RestoreDatabase]: 'false',
-    [Input.Force]: 'false'
+    [Input.Force]: 'false',
+    [Input.ManageHosts]: 'first'
 };
 /**
  * Left out of the upload unless a `!pattern` of the exclude input takes one back: the input's
@@ -31837,6 +31840,7 @@ var Output;
     Output["Migrations"] = "migrations";
     Output["DatabaseBackup"] = "database-backup";
     Output["SchemaAhead"] = "schema-ahead";
+    Output["ExitCode"] = "exit-code";
 })(Output || (Output = {}));
 
 ;// CONCATENATED MODULE: ./src/report/deployment.ts

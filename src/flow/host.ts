@@ -98,6 +98,8 @@ export class HostDeploy {
       const check = inspectStep(s)
       const lock = await this.deps.takeLock(check)
       if (lock.staleHolder) this.deps.warn(staleLockWarning(lock.staleHolder))
+      // How the run ended, for the audit line the lock's holder appends as it lets go.
+      let ended = 'success'
       try {
         this.to('locked')
         // Under the lock: what another deploy did while this one waited is seen.
@@ -107,8 +109,11 @@ export class HostDeploy {
         if (live) return this.alreadyLive(facts.live, live)
         await this.deploy(facts, newRelease())
         return this.record.outcome('success', '')
+      } catch (error) {
+        ended = error instanceof Stop ? error.status : 'failure'
+        throw error
       } finally {
-        await lock.release()
+        await lock.release(ended)
       }
     } catch (error) {
       this.to(error instanceof Stop && error.status === 'rolled-back' ? 'rolled-back' : 'failed')

@@ -339,3 +339,34 @@ export function failureNote(
     )
   return lines.length > 0 ? `\n${lines.join('\n')}` : ''
 }
+
+/** An operation on a host where no release is live. */
+export function nothingDeployedMessage(host: string): string {
+  return `nothing is deployed on ${host} yet: deploy first`
+}
+
+/** The last line a command printed that says something: the cause a person reads first. */
+export function lastErrorLine(output: string): string {
+  const lines = output.split('\n').filter((line) => line.trim() !== '')
+  return lines.at(-1)?.trim() ?? ''
+}
+
+/** A management command that ended with a non-zero status: its last error line first. */
+export function operationFailedMessage(a: {
+  command: string
+  host: string
+  live: string
+  code: number
+  output: string
+}): string {
+  const cause = lastErrorLine(a.output)
+  return [
+    cause || `${a.command} printed nothing`,
+    `${a.command} exited with ${a.code} on ${a.host} (release ${a.live}); the release and what serves are unchanged.`
+  ].join('\n')
+}
+
+/** A dry run of an operation: what it would run, where. */
+export function operationDryRunMessage(command: string, live: string): string {
+  return `dry run: would run ${command} in ${live} as the app user; nothing was run`
+}

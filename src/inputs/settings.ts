@@ -7,6 +7,7 @@ import { readGitHub } from './github.js'
 import { readHealth } from './health.js'
 import { readModes } from './modes.js'
 import { readNginx } from './nginx.js'
+import { readOperation } from './operations.js'
 import { readProcesses } from './processes.js'
 import { readProject } from './project.js'
 import { readReleasePaths } from './release-paths.js'
@@ -38,6 +39,7 @@ export function readSettings(ctx: ReadContext): Settings {
     ...nginx,
     ...readHealth(read),
     ...github,
-    ...modes
+    ...modes,
+    operation: readOperation(read, modes)
   }
 }

@@ -9,6 +9,8 @@ export interface StepLog {
   /** text that came from the server: printed so the runner reads no command in it */
   remote(text: string): void
   group<T>(title: string, body: () => Promise<T>): Promise<T>
+  /** server text printed as it comes (stdout, line by line), as `remote` prints it */
+  stream(): { write(chunk: Buffer): void; end(): void }
 }
 
 /**
@@ -30,19 +32,35 @@ export class Executor {
     private readonly settings: Settings
   ) {}
 
-  /** Runs a step; a non-zero exit is a StepError unless `allowFailure`. */
-  async run(step: Step, options: RunOptions & { allowFailure?: boolean } = {}): Promise<RunResult> {
+  /**
+   * Runs a step; a non-zero exit is a StepError unless `allowFailure`. `stream`: its stdout is
+   * printed as it comes (a management command's), not when it ends.
+   */
+  async run(
+    step: Step,
+    options: RunOptions & { allowFailure?: boolean; stream?: boolean } = {}
+  ): Promise<RunResult> {
     this.roundTrips++
-    const sent = () =>
-      this.transport.run(
-        step.privileged ? holdingStepsLock(this.settings, step.command) : step.command,
-        {
-          ...options,
-          privileged: step.privileged,
-          step: { id: step.id, title: step.title }
-        }
-      )
-    return this.record(step, sent, options.allowFailure)
+    const { allowFailure, stream, ...rest } = options
+    const sent = async () => {
+      const streamed = stream ? this.log.stream() : undefined
+      try {
+        const result = await this.transport.run(
+          step.privileged ? holdingStepsLock(this.settings, step.command) : step.command,
+          {
+            ...rest,
+            onStdout: streamed?.write,
+            privileged: step.privileged,
+            step: { id: step.id, title: step.title }
+          }
+        )
+        // Its stdout printed already: what is left to print is stderr.
+        return { result, streamed: !!streamed }
+      } finally {
+        streamed?.end()
+      }
+    }
+    return this.record(step, sent, allowFailure)
   }
 
   /**
@@ -50,16 +68,16 @@ export class Executor {
    * as if it ran alone, in no round trip of its own.
    */
   async receive(step: Step, result: Promise<RunResult>): Promise<RunResult> {
-    return this.record(step, () => result)
+    return this.record(step, async () => ({ result: await result }))
   }
 
   private async record(
     step: Step,
-    sent: () => Promise<RunResult>,
+    sent: () => Promise<{ result: RunResult; streamed?: boolean }>,
     allowFailure = false
   ): Promise<RunResult> {
     return this.log.group(step.title, async () => {
-      const result = await sent().catch((error: unknown) => {
+      const { result, streamed } = await sent().catch((error: unknown) => {
         // The transport knows how long, not what: name the step that ran out of time.
         if (error instanceof RemoteError && error.stage === 'timeout') {
           throw new RemoteError('timeout', `${step.title}: ${error.message}`, error.output)
@@ -67,7 +85,7 @@ export class Executor {
         throw error
       })
       this.phaseMs.set(step.phase, (this.phaseMs.get(step.phase) ?? 0) + result.durationMs)
-      const output = (result.stdout + result.stderr).trim()
+      const output = ((streamed ? '' : result.stdout) + result.stderr).trim()
       if (output) this.log.remote(output)
       this.log.info(`(${step.id}: exit ${result.code}, ${result.durationMs} ms)`)
       if (result.code !== 0 && !allowFailure) throw new StepError(step, result)

@@ -1,4 +1,5 @@
 import { PassThrough } from 'node:stream'
+import { auditLine, type AuditEntry } from '../server/audit.js'
 import { layout } from '../server/layout.js'
 import { LOCK_BUSY, lockCommand, parseFirst, parseLockOutput } from '../server/lock.js'
 import type { Step } from '../server/step.js'
@@ -10,7 +11,8 @@ export interface HeldLock {
   staleHolder: string
   /** the result of the step sent with the lock, run as soon as the lock was taken */
   first?: Promise<RunResult>
-  release(): Promise<void>
+  /** lets the lock go; `result`: how the run ended, for the audit log */
+  release(result?: string): Promise<void>
 }
 
 /**
@@ -25,12 +27,14 @@ export async function acquireLock(
   waitSeconds: number,
   onWait: (holder: string) => void,
   /** a step to run under the lock as soon as it is taken, in the same command (root's) */
-  first?: Step
+  first?: Step,
+  /** what the run is: its line in the audit log is appended as it lets the lock go */
+  audit?: AuditEntry
 ): Promise<HeldLock> {
   const stdin = new PassThrough()
   const watch = lockWatch(onWait, first !== undefined)
   const finished: Promise<RunResult> = transport.run(
-    lockCommand(s, holder, waitSeconds, first?.command),
+    lockCommand(s, holder, waitSeconds, first?.command, audit),
     {
       step: { id: 'lock', title: 'Take the deploy lock', first: first?.id },
       privileged: true,
@@ -53,7 +57,8 @@ export async function acquireLock(
   return {
     staleHolder: outcome,
     first: first && firstResult(first, firstDone, finished, s.commandTimeoutMs),
-    release: async () => {
+    release: async (result) => {
+      if (audit && result) stdin.write(`${auditLine(new Date(), audit, result)}\n`)
       stdin.end()
       await finished
     }

@@ -34,6 +34,18 @@ export interface DatabaseReport {
   restored?: string
 }
 
+/** What an operation (manage...) did on a host: report/operation.ts says it. */
+export interface OperationReport {
+  /** what ran, as a person reads it (manage.py migrate --noinput) */
+  command: string
+  /** its exit status; undefined when it did not run to its end */
+  exitCode?: number
+  /** the last lines it printed */
+  lastLines?: string
+  /** a dry run: what would run, nothing ran */
+  dryRun?: boolean
+}
+
 export interface HostReport {
   host: string
   release: string
@@ -61,6 +73,8 @@ export interface HostReport {
   processFiles?: ConfigFile[]
   /** tls: auto: the site's certificate, and a failed renewal */
   certificate?: CertificateFacts & { renewalProblem?: string }
+  /** an operation's run instead of a deploy's */
+  operation?: OperationReport
 }
 
 /** What one host's run says (flow/host.ts): the report without the host's name and timing. */

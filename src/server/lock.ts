@@ -3,6 +3,7 @@
 
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
+import { auditAppend, type AuditEntry } from './audit.js'
 import { layout } from './layout.js'
 import { unitPrefix } from './sandbox.js'
 
@@ -13,13 +14,16 @@ export const LOCK_BUSY = 75
  * Prints `WAITING <holder>` while another deploy holds the lock, then `STALE <text>` (what a
  * killed run left behind, or nothing) and `LOCKED`; holds the lock until stdin closes. `first`,
  * a step's command, runs under the lock as soon as it is taken (one round trip fewer), its
- * output framed (`THEN <exit> <stdout bytes> <stderr bytes>`, then both: parseFirst).
+ * output framed (`THEN <exit> <stdout bytes> <stderr bytes>`, then both: parseFirst). With
+ * `audit`, the line the runner sends on stdin as it lets go is appended to the audit log
+ * (server/audit.ts).
  */
 export function lockCommand(
   s: Settings,
   holder: string,
   waitSeconds: number,
-  first?: ShellText
+  first?: ShellText,
+  audit?: AuditEntry
 ): ShellText {
   const { root, lock, stepsLock } = layout(s)
   return script(
@@ -58,7 +62,7 @@ export function lockCommand(
       : undefined,
     // Held until the runner closes our stdin, or the connection drops; the steps a killed run
     // left in the sandbox end before the lock is let go.
-    raw('cat > /dev/null'),
+    audit ? auditAppend(s, audit) : raw('cat > /dev/null'),
     sh`systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`,
     // A step still running as root (a switch finishing after the connection dropped) ends
     // before the next deploy may start: the executor sends each holding the steps lock (holdingStepsLock).

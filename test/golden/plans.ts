@@ -185,7 +185,15 @@ function planScripts(name: string, s: Settings, plan: Plan): Rendered[] {
       s,
       'run 1 by octocat (main) since 2026-12-05T12:00:00.000Z',
       300,
-      inspectStep(s).command
+      inspectStep(s).command,
+      // Its audit line's values are quoted even when they are hostile.
+      {
+        run: '42',
+        repository: 'octo/shop',
+        actor: "o'cto $(id)",
+        mode: 'deploy',
+        argument: '1a2b3c4'
+      }
     )
   }
   const run = [first, ...planSteps(plan)]

@@ -1,0 +1,78 @@
+// An operation's report (manage...): the outputs, its own job summary (what ran, on which hosts,
+// the exit code and the last lines it printed), and the step failed when a host did not succeed.
+
+import * as core from '@actions/core'
+import { Output } from '../constants.js'
+import type { Settings } from '../settings.js'
+import { hostsOutput, overallStatus, redactor, type HostReport } from './report.js'
+
+const ICON = { success: '✅', failure: '❌', 'rolled-back': '↩️', skipped: '⏭️' }
+
+const cell = (text: string) =>
+  text.replace(/[\\`*_[\]<>#|~]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : `\\${c}`))
+const fence = (text: string) => `\n\n\`\`\`\n${text.replace(/```/g, '`\u200b``')}\n\`\`\`\n\n`
+
+/** The exit code output: the first host's that failed, else 0; '' when the command never ran. */
+export function exitCodeOutput(reports: HostReport[]): string {
+  const codes = reports.flatMap((r) =>
+    r.operation?.exitCode === undefined ? [] : [r.operation.exitCode]
+  )
+  if (codes.length === 0) return ''
+  return String(codes.find((code) => code !== 0) ?? 0)
+}
+
+/** The job summary of an operation: the command, each host's result, what it printed last. */
+export function operationMarkdown(s: Settings, reports: HostReport[]): string {
+  const status = overallStatus(reports)
+  const command = reports.find((r) => r.operation)?.operation?.command ?? s.operation.kind
+  const dry = reports.some((r) => r.operation?.dryRun) ? ' (dry run)' : ''
+  const lines = [
+    `## ${ICON[status]} ${cell(command)} on ${s.projectName}: ${status}${dry}`,
+    '',
+    '| host | release | exit code | time | result |',
+    '|---|---|---:|---:|---|'
+  ]
+  for (const r of reports) {
+    const code = r.operation?.exitCode
+    lines.push(
+      `| ${cell(r.host)} | ${r.release ? `\`${r.release}\`` : '–'} | ${code ?? '–'} | ${(r.durationMs / 1000).toFixed(1)} s | ${ICON[r.status]} ${r.status} |`
+    )
+  }
+  for (const r of reports) {
+    // Each line its own (two spaces end a Markdown line), the cause first, in bold.
+    const said = r.message.split('\n').filter((line) => line.trim() !== '')
+    if (said.length > 0)
+      lines.push(
+        '',
+        `### ${cell(r.host)}`,
+        '',
+        ...said.map((line, i) => (i === 0 ? `**${cell(line)}**  ` : `${cell(line)}  `))
+      )
+    if (r.operation?.lastLines)
+      lines.push(
+        `<details${r.status === 'success' ? '' : ' open'}><summary>The last lines it printed on ${cell(r.host)}</summary>`,
+        fence(r.operation.lastLines),
+        '</details>'
+      )
+  }
+  return lines.join('\n') + '\n'
+}
+
+/** Writes an operation's outputs and summary, and fails the step when a host did not succeed. */
+export async function writeOperationReport(s: Settings, reports: HostReport[]): Promise<void> {
+  const status = overallStatus(reports)
+  const redact = redactor(s)
+  core.setOutput(Output.Status, status)
+  core.setOutput(Output.ExitCode, exitCodeOutput(reports))
+  core.setOutput(Output.Release, reports[0]?.release ?? '')
+  core.setOutput(Output.Hosts, redact(hostsOutput(reports)))
+  if (process.env.GITHUB_STEP_SUMMARY)
+    await core.summary.addRaw(redact(operationMarkdown(s, reports))).write()
+  const failed = reports.filter((r) => r.status !== 'success')
+  // The cause first: the command's last error line leads the step's failure.
+  if (failed.length > 0)
+    core.setFailed(
+      `${failed[0].message}\n(${failed.map((r) => `${r.host} ${r.status}`).join(', ')})`
+    )
+  else for (const r of reports) if (r.message) core.info(`${r.host}: ${r.message}`)
+}
