@@ -11,7 +11,7 @@ import { jest } from '@jest/globals'
 import { readSettings } from '../src/inputs/settings.js'
 import { auditEntry, deployHost, operationHost, operationHosts, runContext } from '../src/main.js'
 import type { RunOptions, RunResult, Transport } from '../src/remote/connection.js'
-import { exitCodeOutput, operationMarkdown } from '../src/report/operation.js'
+import { exitCodeOutput, operationMarkdown, writeOperationReport } from '../src/report/operation.js'
 import { untrustedStream } from '../src/report/untrusted.js'
 import { createRollout } from '../src/rollout.js'
 import { auditLine } from '../src/server/audit.js'
@@ -246,6 +246,26 @@ describe('a manage run on a host', () => {
     expect(operationMarkdown(s, [report])).toContain('CommandError: You must use --username')
   })
 
+  test('a secret the command printed is not in the job summary, whatever Markdown escapes in it', async () => {
+    const secret = 'django-insecure-k#7*w_9(zq)x^2'
+    const s = manage('check', { dotenv: [['DJANGO_SECRET_KEY', secret]] })
+    const { report } = await operate(s, {
+      manage: { code: 1, stdout: `ValueError: bad key ${secret}\n` }
+    })
+    const summary = join(mkdtempSync(join(tmpdir(), 'dda-summary-')), 'summary.md')
+    writeFileSync(summary, '')
+    process.env.GITHUB_STEP_SUMMARY = summary
+    try {
+      await logOf(() => writeOperationReport(s, [report]))
+    } finally {
+      delete process.env.GITHUB_STEP_SUMMARY
+      process.exitCode = 0
+    }
+    const written = readFileSync(summary, 'utf8')
+    expect(written).toContain('ValueError: bad key \\*\\*\\*')
+    for (const part of ['k#7', 'k\\#7', 'w_9', 'w\\_9']) expect(written).not.toContain(part)
+  })
+
   test('no live release: nothing runs, and the message says to deploy first', async () => {
     const s = manage('migrate')
     const transport = new ScriptedTransport({ inspect: inspect('') })
@@ -265,22 +285,38 @@ describe('a manage run on a host', () => {
     expect(log).toContain('would run: manage.py migrate')
   })
 
+  test('a manage line is no workflow command where the log names it', async () => {
+    const line = "check '##[save-state name=deployment-id;'x=1]4242"
+    for (const hosts of [1, 2]) {
+      const s = manage(line, {
+        dryRun: true,
+        hosts: settingsFor({}).hosts.concat(hosts === 2 ? settingsFor({}).hosts : []),
+        maxParallel: hosts
+      })
+      const log = await logOf(() => operate(s, {}))
+      expect(log).toContain('would run: manage.py check')
+      expect(log).not.toContain('##[save-state')
+    }
+  })
+
   test('its output is printed as it comes, once, with no line read as a workflow command', async () => {
     const s = manage('check')
     const log = await logOf(() =>
       operate(s, { manage: { chunks: ['::warning::x\n##[error]y\nhalf ', 'a line\n'] } })
     )
-    // The command's own block: the last one opened before its first line.
-    const opened = [
-      ...log.slice(0, log.indexOf('::warning::x')).matchAll(/::stop-commands::([\w-]+)\n/g)
-    ]
-    const stop = opened.at(-1)
-    expect(stop).toBeDefined()
-    expect(log.indexOf(`::${stop![1]}::`)).toBeGreaterThan(stop!.index)
-    const inside = log.slice(stop!.index, log.indexOf(`::${stop![1]}::`))
-    expect(inside).toContain('::warning::x')
-    expect(inside).toContain('##\u200b[error]y')
-    expect(inside).toContain('half a line\n')
+    // Read as the runner reads it: each line of the command's output comes while commands stop.
+    let stoppedBy = ''
+    const inside: string[] = []
+    for (const line of log.split('\n')) {
+      const stop = /^::stop-commands::(.+)$/.exec(line)
+      if (!stoppedBy && stop) stoppedBy = stop[1]
+      else if (stoppedBy && line === `::${stoppedBy}::`) stoppedBy = ''
+      else if (stoppedBy) inside.push(line)
+    }
+    expect(stoppedBy).toBe('')
+    expect(inside).toEqual(
+      expect.arrayContaining(['::warning::x', '##\u200b[error]y', 'half a line'])
+    )
     expect(log.split('::warning::x').length).toBe(2)
   })
 
@@ -342,19 +378,58 @@ describe('the audit line', () => {
 })
 
 describe('the log printed as it comes', () => {
-  test('whole lines, between stop-commands and its token, a character cut in two kept whole', () => {
+  /** The blocks printed: each between stop-commands and its own token, the token checked. */
+  function blocks(printed: string[]): string[][] {
+    const out: string[][] = []
+    for (let i = 0; i < printed.length;) {
+      const token = /^::stop-commands::(.+)$/.exec(printed[i])?.[1]
+      expect(token).toBeDefined()
+      const end = printed.indexOf(`::${token}::`, i)
+      expect(end).toBeGreaterThan(i)
+      out.push(printed.slice(i + 1, end))
+      i = end + 1
+    }
+    return out
+  }
+
+  test('whole lines, each chunk a closed block, a character cut in two kept whole', () => {
     const printed: string[] = []
-    const stream = untrustedStream((line) => printed.push(line), '[h] ', 'TOKEN')
+    const stream = untrustedStream((line) => printed.push(line), '[h] ')
     const bytes = Buffer.from('é')
     stream.write(Buffer.concat([Buffer.from('a secr'), bytes.subarray(0, 1)]))
     stream.write(Buffer.concat([bytes.subarray(1), Buffer.from('t\n::add-mask::x\nlast')]))
     stream.end()
-    expect(printed).toEqual([
-      '::stop-commands::TOKEN',
-      '[h] a secrét',
-      '[h] ::add-mask::x',
-      '[h] last',
-      '::TOKEN::'
+    stream.write(Buffer.from('after the end\n'))
+    expect(blocks(printed)).toEqual([['[h] a secrét', '[h] ::add-mask::x'], ['[h] last']])
+  })
+
+  test('a carriage return ends a line, as the runner reads them; \\r\\n cut in two is one end', () => {
+    const printed: string[] = []
+    const stream = untrustedStream((line) => printed.push(line), '[h] ')
+    stream.write(Buffer.from('progress\r::set-output name=status::success\r'))
+    stream.write(Buffer.from('\nnext ##[warning]x\n'))
+    stream.end()
+    expect(blocks(printed).flat()).toEqual([
+      '[h] progress',
+      '[h] ::set-output name=status::success',
+      '[h] next ##\u200b[warning]x'
+    ])
+  })
+
+  test('two hosts streaming at once: no block is open while the other prints', () => {
+    const printed: string[] = []
+    const a = untrustedStream((line) => printed.push(line), '[a] ')
+    const b = untrustedStream((line) => printed.push(line), '[b] ')
+    a.write(Buffer.from('one\n'))
+    b.write(Buffer.from('::save-state name=deployment-id::4242\n'))
+    a.end()
+    b.write(Buffer.from('::set-output name=status::success\n'))
+    b.end()
+    // Every line of server text sits inside a closed block of its own stream.
+    expect(blocks(printed)).toEqual([
+      ['[a] one'],
+      ['[b] ::save-state name=deployment-id::4242'],
+      ['[b] ::set-output name=status::success']
     ])
   })
 })

@@ -76456,6 +76456,20 @@ function redactor(s) {
     const secrets = secretValues(s).sort((a, b) => b.length - a.length);
     return (text) => secrets.reduce((out, secret) => out.split(secret).join('***'), text);
 }
+/**
+ * The host reports with every text in them redacted: before Markdown escapes a character of a
+ * secret (`_`, `#`, `*`), after which the finished summary no longer holds it to be found.
+ */
+function redactedReports(reports, redact) {
+    const deep = (value) => typeof value === 'string'
+        ? redact(value)
+        : Array.isArray(value)
+            ? value.map(deep)
+            : value && typeof value === 'object'
+                ? Object.fromEntries(Object.entries(value).map(([key, v]) => [key, deep(v)]))
+                : value;
+    return reports.map((r) => deep(r));
+}
 /** Settings that could not be read: the status output, and the step failed with the reason. */
 function writeInputError(message) {
     setOutput(Output.Status, 'failure');
@@ -76484,7 +76498,7 @@ async function writeReport(s, reports) {
     setOutput(Output.Interface, isAsgi(s) ? 'asgi' : 'wsgi');
     setOutput(Output.WorkerClass, workerClass(s));
     if (process.env.GITHUB_STEP_SUMMARY)
-        await summary.addRaw(redact(summaryMarkdown(s, reports))).write();
+        await summary.addRaw(redact(summaryMarkdown(s, redactedReports(reports, redact)))).write();
     for (const r of reports) {
         if (r.status === 'failure' || r.status === 'rolled-back') {
             error(r.message.split('\n').slice(0, 20).join('\n'), {
@@ -76521,36 +76535,45 @@ function untrustedLines(text, token = (0,external_node_crypto_.randomUUID)()) {
 }
 /**
  * Server text printed as it comes (a management command's output): whole lines only, so that a
- * secret is never cut in two (the runner masks it line by line), neutralised, between
- * `::stop-commands::` and a token nobody could guess, from the first line to `end()`.
+ * secret is never cut in two (the runner masks it line by line), neutralised. The lines of each
+ * chunk are printed at once between `::stop-commands::` and a token nobody could guess, and the
+ * block is closed before anything else is printed: hosts streaming at once share the runner's
+ * one stop-commands state, and one host's block must never be open while another's lines come.
+ * A carriage return ends a line, as the runner reads them.
  */
 function untrustedStream(print, 
 /** before each line of the text (the host's name, when hosts run at once) */
-prefix = '', token = (0,external_node_crypto_.randomUUID)()) {
-    // A character's bytes may come in two chunks.
+prefix = '') {
+    // A character's bytes may come in two chunks, and a \r\n too.
     const decoder = new external_node_string_decoder_.StringDecoder('utf8');
     let pending = '';
-    let started = false;
-    const out = (line) => {
-        if (!started)
-            print(`::stop-commands::${token}`);
-        started = true;
-        print(prefix + neutralise(line));
+    let ended = false;
+    const block = (lines) => {
+        if (lines.length === 0)
+            return;
+        const token = (0,external_node_crypto_.randomUUID)();
+        print(`::stop-commands::${token}`);
+        for (const line of lines)
+            print(prefix + neutralise(line));
+        print(`::${token}::`);
     };
     return {
         write(chunk) {
-            const lines = (pending + decoder.write(chunk)).split('\n');
-            pending = lines.pop() ?? '';
-            lines.forEach(out);
+            if (ended)
+                return;
+            const text = pending + decoder.write(chunk);
+            const cut = text.endsWith('\r') ? 1 : 0;
+            const lines = text.slice(0, text.length - cut).split(/\r\n|\r|\n/);
+            pending = (lines.pop() ?? '') + text.slice(text.length - cut);
+            block(lines);
         },
         end() {
-            pending += decoder.end();
-            if (pending)
-                out(pending);
+            if (ended)
+                return;
+            ended = true;
+            const rest = (pending + decoder.end()).replace(/\r$/, '');
             pending = '';
-            if (started)
-                print(`::${token}::`);
-            started = false;
+            block(rest ? rest.split(/\r\n|\r|\n/) : []);
         }
     };
 }
@@ -76605,7 +76628,9 @@ async function writeOperationReport(s, reports) {
     setOutput(Output.Release, reports[0]?.release ?? '');
     setOutput(Output.Hosts, redact(hostsOutput(reports)));
     if (process.env.GITHUB_STEP_SUMMARY)
-        await summary.addRaw(redact(operationMarkdown(s, reports))).write();
+        await summary
+            .addRaw(redact(operationMarkdown(s, redactedReports(reports, redact))))
+            .write();
     const failed = reports.filter((r) => r.status !== 'success');
     // The cause first: the command's last error line leads the step's failure.
     if (failed.length > 0)
@@ -78352,13 +78377,18 @@ function notReached(host) {
 }
 function hostLog(label, multiple) {
     const prefix = multiple ? `[${label}] ` : '';
-    const info = (message) => core_info(prefix + message.split('\n').join(`\n${prefix}`));
+    // The action's own lines may hold what an input said (a step's title names the manage line):
+    // `##[` neutralised, a carriage return a line of its own with the host's name.
+    const info = (message) => core_info(prefix +
+        neutralise(message)
+            .split(/\r\n|\r|\n/)
+            .join(`\n${prefix}`));
     return {
         info,
         remote: (text) => {
             const [stop, body, resume] = untrustedLines(text);
             core_info(stop);
-            info(body);
+            core_info(prefix + body.split(/\r\n|\r|\n/).join(`\n${prefix}`));
             core_info(resume);
         },
         stream: () => untrustedStream((line) => core_info(line), prefix),
@@ -78368,7 +78398,7 @@ function hostLog(label, multiple) {
                 info(`▶ ${title}`);
                 return body();
             }
-            : (title, body) => group(title, body)
+            : (title, body) => group(neutralise(title).replace(/[\r\n]+/g, ' '), body)
     };
 }
 /**

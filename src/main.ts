@@ -21,7 +21,7 @@ import {
   type HostReport
 } from './report/report.js'
 import { INSECURE_HOST_KEY, NOT_REACHED } from './flow/notices.js'
-import { untrustedLines, untrustedStream } from './report/untrusted.js'
+import { neutralise, untrustedLines, untrustedStream } from './report/untrusted.js'
 import { writeOperationReport } from './report/operation.js'
 import { runOperation } from './flow/operation.js'
 import type { AuditEntry } from './server/audit.js'
@@ -151,13 +151,21 @@ function notReached(host: HostAddress): HostReport {
 
 function hostLog(label: string, multiple: boolean): StepLog {
   const prefix = multiple ? `[${label}] ` : ''
-  const info = (message: string) => core.info(prefix + message.split('\n').join(`\n${prefix}`))
+  // The action's own lines may hold what an input said (a step's title names the manage line):
+  // `##[` neutralised, a carriage return a line of its own with the host's name.
+  const info = (message: string) =>
+    core.info(
+      prefix +
+        neutralise(message)
+          .split(/\r\n|\r|\n/)
+          .join(`\n${prefix}`)
+    )
   return {
     info,
     remote: (text) => {
       const [stop, body, resume] = untrustedLines(text)
       core.info(stop)
-      info(body)
+      core.info(prefix + body.split(/\r\n|\r|\n/).join(`\n${prefix}`))
       core.info(resume)
     },
     stream: () => untrustedStream((line) => core.info(line), prefix),
@@ -167,7 +175,7 @@ function hostLog(label: string, multiple: boolean): StepLog {
           info(`▶ ${title}`)
           return body()
         }
-      : (title, body) => core.group(title, body)
+      : (title, body) => core.group(neutralise(title).replace(/[\r\n]+/g, ' '), body)
   }
 }
 

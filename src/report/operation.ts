@@ -4,7 +4,7 @@
 import * as core from '@actions/core'
 import { Output } from '../constants.js'
 import type { Settings } from '../settings.js'
-import { hostsOutput, overallStatus, redactor, type HostReport } from './report.js'
+import { hostsOutput, overallStatus, redactedReports, redactor, type HostReport } from './report.js'
 
 const ICON = { success: '✅', failure: '❌', 'rolled-back': '↩️', skipped: '⏭️' }
 
@@ -67,7 +67,9 @@ export async function writeOperationReport(s: Settings, reports: HostReport[]): 
   core.setOutput(Output.Release, reports[0]?.release ?? '')
   core.setOutput(Output.Hosts, redact(hostsOutput(reports)))
   if (process.env.GITHUB_STEP_SUMMARY)
-    await core.summary.addRaw(redact(operationMarkdown(s, reports))).write()
+    await core.summary
+      .addRaw(redact(operationMarkdown(s, redactedReports(reports, redact))))
+      .write()
   const failed = reports.filter((r) => r.status !== 'success')
   // The cause first: the command's last error line leads the step's failure.
   if (failed.length > 0)

@@ -310,6 +310,25 @@ export function redactor(s: Settings): (text: string) => string {
   return (text) => secrets.reduce((out, secret) => out.split(secret).join('***'), text)
 }
 
+/**
+ * The host reports with every text in them redacted: before Markdown escapes a character of a
+ * secret (`_`, `#`, `*`), after which the finished summary no longer holds it to be found.
+ */
+export function redactedReports(
+  reports: HostReport[],
+  redact: (text: string) => string
+): HostReport[] {
+  const deep = (value: unknown): unknown =>
+    typeof value === 'string'
+      ? redact(value)
+      : Array.isArray(value)
+        ? value.map(deep)
+        : value && typeof value === 'object'
+          ? Object.fromEntries(Object.entries(value).map(([key, v]) => [key, deep(v)]))
+          : value
+  return reports.map((r) => deep(r) as HostReport)
+}
+
 /** Settings that could not be read: the status output, and the step failed with the reason. */
 export function writeInputError(message: string): void {
   core.setOutput(Output.Status, 'failure')
@@ -349,7 +368,7 @@ export async function writeReport(s: Settings, reports: HostReport[]): Promise<v
   core.setOutput(Output.Interface, isAsgi(s) ? 'asgi' : 'wsgi')
   core.setOutput(Output.WorkerClass, workerClass(s))
   if (process.env.GITHUB_STEP_SUMMARY)
-    await core.summary.addRaw(redact(summaryMarkdown(s, reports))).write()
+    await core.summary.addRaw(redact(summaryMarkdown(s, redactedReports(reports, redact)))).write()
   for (const r of reports) {
     if (r.status === 'failure' || r.status === 'rolled-back') {
       core.error(r.message.split('\n').slice(0, 20).join('\n'), {

@@ -19,36 +19,43 @@ export function untrustedLines(text: string, token = randomUUID()): string[] {
 
 /**
  * Server text printed as it comes (a management command's output): whole lines only, so that a
- * secret is never cut in two (the runner masks it line by line), neutralised, between
- * `::stop-commands::` and a token nobody could guess, from the first line to `end()`.
+ * secret is never cut in two (the runner masks it line by line), neutralised. The lines of each
+ * chunk are printed at once between `::stop-commands::` and a token nobody could guess, and the
+ * block is closed before anything else is printed: hosts streaming at once share the runner's
+ * one stop-commands state, and one host's block must never be open while another's lines come.
+ * A carriage return ends a line, as the runner reads them.
  */
 export function untrustedStream(
   print: (line: string) => void,
   /** before each line of the text (the host's name, when hosts run at once) */
-  prefix = '',
-  token: string = randomUUID()
+  prefix = ''
 ): { write(chunk: Buffer): void; end(): void } {
-  // A character's bytes may come in two chunks.
+  // A character's bytes may come in two chunks, and a \r\n too.
   const decoder = new StringDecoder('utf8')
   let pending = ''
-  let started = false
-  const out = (line: string) => {
-    if (!started) print(`::stop-commands::${token}`)
-    started = true
-    print(prefix + neutralise(line))
+  let ended = false
+  const block = (lines: string[]) => {
+    if (lines.length === 0) return
+    const token = randomUUID()
+    print(`::stop-commands::${token}`)
+    for (const line of lines) print(prefix + neutralise(line))
+    print(`::${token}::`)
   }
   return {
     write(chunk) {
-      const lines = (pending + decoder.write(chunk)).split('\n')
-      pending = lines.pop() ?? ''
-      lines.forEach(out)
+      if (ended) return
+      const text = pending + decoder.write(chunk)
+      const cut = text.endsWith('\r') ? 1 : 0
+      const lines = text.slice(0, text.length - cut).split(/\r\n|\r|\n/)
+      pending = (lines.pop() ?? '') + text.slice(text.length - cut)
+      block(lines)
     },
     end() {
-      pending += decoder.end()
-      if (pending) out(pending)
+      if (ended) return
+      ended = true
+      const rest = (pending + decoder.end()).replace(/\r$/, '')
       pending = ''
-      if (started) print(`::${token}::`)
-      started = false
+      block(rest ? rest.split(/\r\n|\r|\n/) : [])
     }
   }
 }
