@@ -127,9 +127,14 @@ test('a calendar systemd rejects is refused before anything is installed, naming
   expect(run.everything).toContain(
     "Input 'schedules': 'reports': systemd cannot parse the calendar expression 'every tuesday'"
   )
-  // Nothing uploaded (the deploy path holds the locks only), no unit written.
+  // Nothing uploaded (the deploy path holds the locks, and the audit log says the run failed),
+  // no unit written.
   const entries = (await onHost(host, 'ls -A /srv/mysite')).split('\n').filter(Boolean)
-  expect(entries.filter((name) => !/^\.deploy\.(lock|steps)$/.test(name))).toEqual([])
+  expect(entries.filter((name) => !/^\.deploy(\.lock|\.steps)?$/.test(name))).toEqual([])
+  expect((await onHost(host, 'ls -A /srv/mysite/.deploy')).trim()).toBe('audit.log')
+  expect((await onHost(host, 'cat /srv/mysite/.deploy/audit.log')).trim()).toMatch(
+    / result="failure"$/
+  )
   expect(await onHost(host, 'ls /etc/systemd/system')).not.toMatch(/mysite/)
 })
 
