@@ -272,9 +272,15 @@ export function changedProject(
   const noise = envInt('BENCH_UPLOAD_MB', 0)
   if (noise > 0) writeFileSync(join(made.project, 'noise.bin'), randomBytes(noise * 1024 * 1024))
   edit(made.project, 'notes/views.py', (text) => `${text}\n# ${version}\n`)
-  // A release that cannot boot: its WSGI import fails.
+  // A release that cannot boot: its WSGI import fails in gunicorn's workers (the Django
+  // process's own import succeeds, so the new instance starts and fails its check).
   if (broken)
-    edit(made.project, 'mysite/wsgi.py', (text) => `from os import no_such_name  # broken\n${text}`)
+    edit(
+      made.project,
+      'mysite/wsgi.py',
+      (text) =>
+        `${text}\nimport sys\nif 'gunicorn' in sys.argv[0]:\n    from os import no_such_name  # broken\n`
+    )
   return made
 }
 

@@ -190,7 +190,13 @@ test('a deploy under load: the new release answers on its own socket first, then
 test('a release whose WSGI import fails never answers a request: 0 failed, every answer from the live release, which was never restarted', async () => {
   const green = await mainPid('gunicorn-mysite@green.service')
   const { run, answers } = await deploy('broken', { 'health-timeout': '8' }, (project) =>
-    edit(project, 'mysite/wsgi.py', (text) => `from os import no_such_name  # broken\n${text}`)
+    // Broken only where gunicorn imports it (the Django process's own import succeeds).
+    edit(
+      project,
+      'mysite/wsgi.py',
+      (text) =>
+        `${text}\nimport sys\nif 'gunicorn' in sys.argv[0]:\n    from os import no_such_name  # broken\n`
+    )
   )
   expect(run.code).toBe(1)
   expect(run.outputs.status).toBe('rolled-back')

@@ -80,7 +80,13 @@ describe('GitHub deployment statuses of real deploys', () => {
 
   test('a release that does not start: rolled back, and the deployment ends in failure', async () => {
     const { workspace, project } = workspaceWith('v2')
-    edit(project, 'mysite/wsgi.py', (text) => `${text}\nfrom os import no_such_name\n`)
+    // Broken only where gunicorn imports it: the Django process's own import succeeds.
+    edit(
+      project,
+      'mysite/wsgi.py',
+      (text) =>
+        `${text}\nimport sys\nif 'gunicorn' in sys.argv[0]:\n    from os import no_such_name\n`
+    )
     const run = await runAction(inputs({ 'health-timeout': '8' }), { workspace, env: env() })
     expect(run.code).toBe(1)
     expect(run.outputs.status).toBe('rolled-back')

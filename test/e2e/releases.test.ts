@@ -7,6 +7,10 @@ import { runAction } from './action.js'
 import { deployInputs, edit, get, health, newCommit, workspaceWith } from './fixture.js'
 import { bootHost, type TestHost } from './testhost.js'
 
+/** An import error only in a gunicorn worker (`python -m gunicorn`), not in the Django process. */
+const BROKEN_UNDER_GUNICORN =
+  "import sys\nif 'gunicorn' in sys.argv[0]:\n    from os import no_such_name  # a broken release\n"
+
 let host: TestHost
 const releases: Record<string, string> = {}
 
@@ -57,12 +61,10 @@ test('v1 then v2: v2 is served and the v1 release is kept', async () => {
 })
 
 test('a release whose WSGI import fails is rolled back, and the summary names the ImportError', async () => {
+  // Broken only where gunicorn imports it: the Django process's own import, before migrate,
+  // succeeds, so this is the instance's check that fails (test/e2e/verdict.test.ts: the other).
   const run = await deploy('broken', { 'health-timeout': '8' }, (project) =>
-    edit(
-      project,
-      'mysite/wsgi.py',
-      (text) => `from os import no_such_name  # a broken release\n${text}`
-    )
+    edit(project, 'mysite/wsgi.py', (text) => `${text}\n${BROKEN_UNDER_GUNICORN}`)
   )
   expect(run.code).toBe(1)
   expect(run.outputs.status).toBe('rolled-back')
