@@ -146,7 +146,16 @@ describe('deploy as root to a fresh host', () => {
 
   test('dry-run changes no file on the host and shows the diff', async () => {
     const folders = ['/srv/mysite', '/etc/nginx', '/etc/systemd/system']
-    const before = await checksums(host, folders)
+    // Every run leaves its line in the audit log, a dry run too; nothing else changes.
+    const audit = '/srv/mysite/.deploy/audit.log'
+    const unaudited = async () =>
+      (await checksums(host, folders))
+        .split('\n')
+        .filter((line) => !line.endsWith(`  ${audit}`))
+        .join('\n')
+    const auditLines = async () => (await host.exec(`cat ${audit}`)).stdout.trim().split('\n')
+    const before = await unaudited()
+    const auditBefore = await auditLines()
     const { workspace } = workspaceWith('v4')
     const run = await runAction(
       deployInputs(host, { 'dry-run': 'true', 'client-max-body-size': '20m' }),
@@ -156,7 +165,12 @@ describe('deploy as root to a fresh host', () => {
     expect(run.stdout).toContain('Dry run: nothing was changed')
     expect(run.stdout).toContain('+    client_max_body_size 20m;')
     expect(run.summary).toContain('Diff against the server')
-    expect(await checksums(host, folders)).toBe(before)
+    expect(await unaudited()).toBe(before)
+    const auditAfter = await auditLines()
+    expect(auditAfter.slice(0, auditBefore.length)).toEqual(auditBefore)
+    expect(auditAfter.slice(auditBefore.length)).toEqual([
+      expect.stringMatching(/ mode="deploy \(dry run\)" .* result="success"$/)
+    ])
     expect((await health(host)).version).toBe('v2')
   })
 })
