@@ -20,7 +20,7 @@ import type { Settings } from '../src/settings.js'
 import { ROOT, runAction as runActionAsRunner } from '../test/e2e/action.js'
 import { recipeOneScript, recipeStepByStep } from './recipe.js'
 import { describeMachine, recorder } from './results.js'
-import { deployInputs, edit, workspaceWith } from '../test/e2e/fixture.js'
+import { breakUnderGunicorn, deployInputs, edit, workspaceWith } from '../test/e2e/fixture.js'
 import { bootHost, type TestHost } from '../test/e2e/testhost.js'
 
 export { ROOT, deployInputs, edit, workspaceWith }
@@ -274,13 +274,7 @@ export function changedProject(
   edit(made.project, 'notes/views.py', (text) => `${text}\n# ${version}\n`)
   // A release that cannot boot: its WSGI import fails in gunicorn's workers (the Django
   // process's own import succeeds, so the new instance starts and fails its check).
-  if (broken)
-    edit(
-      made.project,
-      'mysite/wsgi.py',
-      (text) =>
-        `${text}\nimport sys\nif 'gunicorn' in sys.argv[0]:\n    from os import no_such_name  # broken\n`
-    )
+  if (broken) breakUnderGunicorn(made.project)
   return made
 }
 

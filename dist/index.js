@@ -76522,6 +76522,8 @@ var external_node_string_decoder_ = __nccwpck_require__(6193);
 // choose) must never reach the runner as a workflow command (::add-mask::, ::save-state::...).
 
 
+/** Where the runner ends a line: a carriage return too. */
+const LINE_END = /\r\n|\r|\n/;
 /** `##[` starts a command at any point of a line for some runners: broken with a zero-width space. */
 function neutralise(text) {
     return text.replace(/##\[/g, '##\u200b[');
@@ -76563,7 +76565,7 @@ prefix = '') {
                 return;
             const text = pending + decoder.write(chunk);
             const cut = text.endsWith('\r') ? 1 : 0;
-            const lines = text.slice(0, text.length - cut).split(/\r\n|\r|\n/);
+            const lines = text.slice(0, text.length - cut).split(LINE_END);
             pending = (lines.pop() ?? '') + text.slice(text.length - cut);
             block(lines);
         },
@@ -76573,7 +76575,7 @@ prefix = '') {
             ended = true;
             const rest = (pending + decoder.end()).replace(/\r$/, '');
             pending = '';
-            block(rest ? rest.split(/\r\n|\r|\n/) : []);
+            block(rest ? rest.split(LINE_END) : []);
         }
     };
 }
@@ -76584,9 +76586,6 @@ prefix = '') {
 
 
 
-const operation_ICON = { success: '✅', failure: '❌', 'rolled-back': '↩️', skipped: '⏭️' };
-const cell = (text) => text.replace(/[\\`*_[\]<>#|~]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : `\\${c}`));
-const operation_fence = (text) => `\n\n\`\`\`\n${text.replace(/```/g, '`\u200b``')}\n\`\`\`\n\n`;
 /** The exit code output: the first host's that failed, else 0; '' when the command never ran. */
 function exitCodeOutput(reports) {
     const codes = reports.flatMap((r) => r.operation?.exitCode === undefined ? [] : [r.operation.exitCode]);
@@ -76600,22 +76599,22 @@ function operationMarkdown(s, reports) {
     const command = reports.find((r) => r.operation)?.operation?.command ?? s.operation.kind;
     const dry = reports.some((r) => r.operation?.dryRun) ? ' (dry run)' : '';
     const lines = [
-        `## ${operation_ICON[status]} ${cell(command)} on ${s.projectName}: ${status}${dry}`,
+        `## ${ICON[status]} ${report_escape(command)} on ${s.projectName}: ${status}${dry}`,
         '',
         '| host | release | exit code | time | result |',
         '|---|---|---:|---:|---|'
     ];
     for (const r of reports) {
         const code = r.operation?.exitCode;
-        lines.push(`| ${cell(r.host)} | ${r.release ? `\`${r.release}\`` : '–'} | ${code ?? '–'} | ${(r.durationMs / 1000).toFixed(1)} s | ${operation_ICON[r.status]} ${r.status} |`);
+        lines.push(`| ${report_escape(r.host)} | ${r.release ? `\`${r.release}\`` : '–'} | ${code ?? '–'} | ${(r.durationMs / 1000).toFixed(1)} s | ${ICON[r.status]} ${r.status} |`);
     }
     for (const r of reports) {
-        // Each line its own (two spaces end a Markdown line), the cause first, in bold.
-        const said = r.message.split('\n').filter((line) => line.trim() !== '');
+        // Each line its own, the cause first, in bold.
+        const said = prose(r.message);
         if (said.length > 0)
-            lines.push('', `### ${cell(r.host)}`, '', ...said.map((line, i) => (i === 0 ? `**${cell(line)}**  ` : `${cell(line)}  `)));
+            lines.push('', `### ${report_escape(r.host)}`, '', ...said);
         if (r.operation?.lastLines)
-            lines.push(`<details${r.status === 'success' ? '' : ' open'}><summary>The last lines it printed on ${cell(r.host)}</summary>`, operation_fence(r.operation.lastLines), '</details>');
+            lines.push(`<details${r.status === 'success' ? '' : ' open'}><summary>The last lines it printed on ${report_escape(r.host)}</summary>`, fence(r.operation.lastLines), '</details>');
     }
     return lines.join('\n') + '\n';
 }
@@ -78379,16 +78378,13 @@ function hostLog(label, multiple) {
     const prefix = multiple ? `[${label}] ` : '';
     // The action's own lines may hold what an input said (a step's title names the manage line):
     // `##[` neutralised, a carriage return a line of its own with the host's name.
-    const info = (message) => core_info(prefix +
-        neutralise(message)
-            .split(/\r\n|\r|\n/)
-            .join(`\n${prefix}`));
+    const info = (message) => core_info(prefix + neutralise(message).split(LINE_END).join(`\n${prefix}`));
     return {
         info,
         remote: (text) => {
             const [stop, body, resume] = untrustedLines(text);
             core_info(stop);
-            core_info(prefix + body.split(/\r\n|\r|\n/).join(`\n${prefix}`));
+            info(body);
             core_info(resume);
         },
         stream: () => untrustedStream((line) => core_info(line), prefix),

@@ -21,7 +21,7 @@ import {
   type HostReport
 } from './report/report.js'
 import { INSECURE_HOST_KEY, NOT_REACHED } from './flow/notices.js'
-import { neutralise, untrustedLines, untrustedStream } from './report/untrusted.js'
+import { LINE_END, neutralise, untrustedLines, untrustedStream } from './report/untrusted.js'
 import { writeOperationReport } from './report/operation.js'
 import { runOperation } from './flow/operation.js'
 import type { AuditEntry } from './server/audit.js'
@@ -154,18 +154,13 @@ function hostLog(label: string, multiple: boolean): StepLog {
   // The action's own lines may hold what an input said (a step's title names the manage line):
   // `##[` neutralised, a carriage return a line of its own with the host's name.
   const info = (message: string) =>
-    core.info(
-      prefix +
-        neutralise(message)
-          .split(/\r\n|\r|\n/)
-          .join(`\n${prefix}`)
-    )
+    core.info(prefix + neutralise(message).split(LINE_END).join(`\n${prefix}`))
   return {
     info,
     remote: (text) => {
       const [stop, body, resume] = untrustedLines(text)
       core.info(stop)
-      core.info(prefix + body.split(/\r\n|\r|\n/).join(`\n${prefix}`))
+      info(body)
       core.info(resume)
     },
     stream: () => untrustedStream((line) => core.info(line), prefix),

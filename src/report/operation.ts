@@ -4,13 +4,17 @@
 import * as core from '@actions/core'
 import { Output } from '../constants.js'
 import type { Settings } from '../settings.js'
-import { hostsOutput, overallStatus, redactedReports, redactor, type HostReport } from './report.js'
-
-const ICON = { success: '✅', failure: '❌', 'rolled-back': '↩️', skipped: '⏭️' }
-
-const cell = (text: string) =>
-  text.replace(/[\\`*_[\]<>#|~]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : `\\${c}`))
-const fence = (text: string) => `\n\n\`\`\`\n${text.replace(/```/g, '`\u200b``')}\n\`\`\`\n\n`
+import {
+  escape,
+  fence,
+  hostsOutput,
+  ICON,
+  overallStatus,
+  prose,
+  redactedReports,
+  redactor,
+  type HostReport
+} from './report.js'
 
 /** The exit code output: the first host's that failed, else 0; '' when the command never ran. */
 export function exitCodeOutput(reports: HostReport[]): string {
@@ -27,7 +31,7 @@ export function operationMarkdown(s: Settings, reports: HostReport[]): string {
   const command = reports.find((r) => r.operation)?.operation?.command ?? s.operation.kind
   const dry = reports.some((r) => r.operation?.dryRun) ? ' (dry run)' : ''
   const lines = [
-    `## ${ICON[status]} ${cell(command)} on ${s.projectName}: ${status}${dry}`,
+    `## ${ICON[status]} ${escape(command)} on ${s.projectName}: ${status}${dry}`,
     '',
     '| host | release | exit code | time | result |',
     '|---|---|---:|---:|---|'
@@ -35,22 +39,16 @@ export function operationMarkdown(s: Settings, reports: HostReport[]): string {
   for (const r of reports) {
     const code = r.operation?.exitCode
     lines.push(
-      `| ${cell(r.host)} | ${r.release ? `\`${r.release}\`` : '–'} | ${code ?? '–'} | ${(r.durationMs / 1000).toFixed(1)} s | ${ICON[r.status]} ${r.status} |`
+      `| ${escape(r.host)} | ${r.release ? `\`${r.release}\`` : '–'} | ${code ?? '–'} | ${(r.durationMs / 1000).toFixed(1)} s | ${ICON[r.status]} ${r.status} |`
     )
   }
   for (const r of reports) {
-    // Each line its own (two spaces end a Markdown line), the cause first, in bold.
-    const said = r.message.split('\n').filter((line) => line.trim() !== '')
-    if (said.length > 0)
-      lines.push(
-        '',
-        `### ${cell(r.host)}`,
-        '',
-        ...said.map((line, i) => (i === 0 ? `**${cell(line)}**  ` : `${cell(line)}  `))
-      )
+    // Each line its own, the cause first, in bold.
+    const said = prose(r.message)
+    if (said.length > 0) lines.push('', `### ${escape(r.host)}`, '', ...said)
     if (r.operation?.lastLines)
       lines.push(
-        `<details${r.status === 'success' ? '' : ' open'}><summary>The last lines it printed on ${cell(r.host)}</summary>`,
+        `<details${r.status === 'success' ? '' : ' open'}><summary>The last lines it printed on ${escape(r.host)}</summary>`,
         fence(r.operation.lastLines),
         '</details>'
       )

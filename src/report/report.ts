@@ -133,17 +133,17 @@ const escapeCell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, '
  * Text from the run as Markdown a person reads: the first line (the cause) in bold, each line
  * its own, nothing in it read as Markdown or HTML.
  */
-const escape = (line: string) =>
+export const escape = (line: string) =>
   line.replace(/[\\`*_[\]<>#|~]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : `\\${c}`))
 
-function prose(text: string): string[] {
+export function prose(text: string): string[] {
   const lines = text.split('\n').filter((line) => line.trim() !== '')
   return lines.map((line, i) => `${i === 0 ? `**${escape(line)}**` : escape(line)}  `)
 }
-const fence = (text: string, lang = '') =>
+export const fence = (text: string, lang = '') =>
   `\n\n\`\`\`${lang}\n${text.replace(/```/g, '`\u200b``')}\n\`\`\`\n\n`
 
-const ICON = { success: '✅', failure: '❌', 'rolled-back': '↩️', skipped: '⏭️' }
+export const ICON = { success: '✅', failure: '❌', 'rolled-back': '↩️', skipped: '⏭️' }
 
 /** The health column: the status and time, or why there was none. */
 function healthCell(r: HostReport): string {

@@ -4,6 +4,9 @@
 import { randomUUID } from 'node:crypto'
 import { StringDecoder } from 'node:string_decoder'
 
+/** Where the runner ends a line: a carriage return too. */
+export const LINE_END = /\r\n|\r|\n/
+
 /** `##[` starts a command at any point of a line for some runners: broken with a zero-width space. */
 export function neutralise(text: string): string {
   return text.replace(/##\[/g, '##\u200b[')
@@ -46,7 +49,7 @@ export function untrustedStream(
       if (ended) return
       const text = pending + decoder.write(chunk)
       const cut = text.endsWith('\r') ? 1 : 0
-      const lines = text.slice(0, text.length - cut).split(/\r\n|\r|\n/)
+      const lines = text.slice(0, text.length - cut).split(LINE_END)
       pending = (lines.pop() ?? '') + text.slice(text.length - cut)
       block(lines)
     },
@@ -55,7 +58,7 @@ export function untrustedStream(
       ended = true
       const rest = (pending + decoder.end()).replace(/\r$/, '')
       pending = ''
-      block(rest ? rest.split(/\r\n|\r|\n/) : [])
+      block(rest ? rest.split(LINE_END) : [])
     }
   }
 }

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { join } from 'node:path'
 import { ROOT, runAction, type ActionRun } from './action.js'
-import { activeStates, deployInputs, edit, health, workspaceWith } from './fixture.js'
+import { activeStates, breakUnderGunicorn, deployInputs, health, workspaceWith } from './fixture.js'
 import { bootHost, type TestHost } from './testhost.js'
 
 let host: TestHost
@@ -190,13 +190,7 @@ test('a deploy under load: the new release answers on its own socket first, then
 test('a release whose WSGI import fails never answers a request: 0 failed, every answer from the live release, which was never restarted', async () => {
   const green = await mainPid('gunicorn-mysite@green.service')
   const { run, answers } = await deploy('broken', { 'health-timeout': '8' }, (project) =>
-    // Broken only where gunicorn imports it (the Django process's own import succeeds).
-    edit(
-      project,
-      'mysite/wsgi.py',
-      (text) =>
-        `${text}\nimport sys\nif 'gunicorn' in sys.argv[0]:\n    from os import no_such_name  # broken\n`
-    )
+    breakUnderGunicorn(project)
   )
   expect(run.code).toBe(1)
   expect(run.outputs.status).toBe('rolled-back')

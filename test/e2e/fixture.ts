@@ -42,6 +42,21 @@ export function edit(project: string, file: string, change: (text: string) => st
   writeFileSync(path, change(readFileSync(path, 'utf8')))
 }
 
+/** Code after this runs only in a gunicorn worker (`python -m gunicorn`), never in the Django process. */
+export const UNDER_GUNICORN = "import sys\nif 'gunicorn' in sys.argv[0]:\n"
+
+/**
+ * A release whose wsgi.py fails to import in gunicorn's workers only: the Django process's own
+ * import (before migrate) succeeds, so it is the new instance's check that fails.
+ */
+export function breakUnderGunicorn(project: string): void {
+  edit(
+    project,
+    'mysite/wsgi.py',
+    (text) => `${text}\n${UNDER_GUNICORN}    from os import no_such_name\n`
+  )
+}
+
 export function deployInputs(
   host: TestHost,
   overrides: Record<string, string> = {},

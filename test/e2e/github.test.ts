@@ -4,7 +4,7 @@
 import { startGitHubServer, type GitHubServer } from '../contract/github-server.js'
 import { githubApi } from '../contract/openapi.js'
 import { runAction, runPost, type ActionRun } from './action.js'
-import { deployInputs, edit, health, workspaceWith } from './fixture.js'
+import { breakUnderGunicorn, deployInputs, health, workspaceWith } from './fixture.js'
 import { bootHost, type TestHost } from './testhost.js'
 
 describe('GitHub deployment statuses of real deploys', () => {
@@ -80,13 +80,7 @@ describe('GitHub deployment statuses of real deploys', () => {
 
   test('a release that does not start: rolled back, and the deployment ends in failure', async () => {
     const { workspace, project } = workspaceWith('v2')
-    // Broken only where gunicorn imports it: the Django process's own import succeeds.
-    edit(
-      project,
-      'mysite/wsgi.py',
-      (text) =>
-        `${text}\nimport sys\nif 'gunicorn' in sys.argv[0]:\n    from os import no_such_name\n`
-    )
+    breakUnderGunicorn(project)
     const run = await runAction(inputs({ 'health-timeout': '8' }), { workspace, env: env() })
     expect(run.code).toBe(1)
     expect(run.outputs.status).toBe('rolled-back')

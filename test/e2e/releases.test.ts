@@ -4,12 +4,15 @@ import { writeFileSync } from 'node:fs'
 import { request } from 'node:https'
 import { join } from 'node:path'
 import { runAction } from './action.js'
-import { deployInputs, edit, get, health, newCommit, workspaceWith } from './fixture.js'
+import {
+  breakUnderGunicorn,
+  deployInputs,
+  get,
+  health,
+  newCommit,
+  workspaceWith
+} from './fixture.js'
 import { bootHost, type TestHost } from './testhost.js'
-
-/** An import error only in a gunicorn worker (`python -m gunicorn`), not in the Django process. */
-const BROKEN_UNDER_GUNICORN =
-  "import sys\nif 'gunicorn' in sys.argv[0]:\n    from os import no_such_name  # a broken release\n"
 
 let host: TestHost
 const releases: Record<string, string> = {}
@@ -64,7 +67,7 @@ test('a release whose WSGI import fails is rolled back, and the summary names th
   // Broken only where gunicorn imports it: the Django process's own import, before migrate,
   // succeeds, so this is the instance's check that fails (test/e2e/verdict.test.ts: the other).
   const run = await deploy('broken', { 'health-timeout': '8' }, (project) =>
-    edit(project, 'mysite/wsgi.py', (text) => `${text}\n${BROKEN_UNDER_GUNICORN}`)
+    breakUnderGunicorn(project)
   )
   expect(run.code).toBe(1)
   expect(run.outputs.status).toBe('rolled-back')

@@ -16,6 +16,7 @@ import {
   newCommit,
   onHost,
   summaryCause,
+  UNDER_GUNICORN,
   workspaceWith
 } from './fixture.js'
 import { bootHost, type TestHost } from './testhost.js'
@@ -52,9 +53,6 @@ function release(version: string, change: (project: string) => void = () => unde
 /** wsgi.py with `code` at its end: it runs where the application is imported. */
 const wsgiEnds = (code: string) => (project: string) =>
   edit(project, 'mysite/wsgi.py', (text) => `${text}\n${code}\n`)
-
-/** Only in a gunicorn worker (`python -m gunicorn`), never in the Django process. */
-const UNDER_GUNICORN = "import sys\nif 'gunicorn' in sys.argv[0]:\n"
 
 /** A run, with how long after the instance's start (its step's title in the log) it ended. */
 async function deploy(workspace: string): Promise<ActionRun & { afterStart?: number }> {
