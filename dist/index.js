@@ -76647,6 +76647,15 @@ async function writeOperationReport(s, reports) {
 
 
 
+/** What an operation does, as a person reads it: the title of its summary, its audit line. */
+function operationTitle(op) {
+    switch (op.kind) {
+        case 'manage':
+            return manageTitle(op);
+        case 'deploy':
+            return 'deploy';
+    }
+}
 /** The command as a person reads it: the title of its step, its summary. */
 function manageTitle(op) {
     return `manage.py ${op.line}`;
@@ -76665,24 +76674,71 @@ function manageStep(s, op, live, projectSettings = {}) {
         command: inRelease(s, live, 'manage', appWritable(s, live, projectSettings), shell_sh `exec python manage.py ${op.argv} 2>&1`)
     };
 }
-/** The steps an operation runs in the live release, in order. */
-function operationSteps(s, op, live, projectSettings) {
+/** The steps a management command runs in the live release, in order. */
+function manageSteps(s, op, live, projectSettings) {
     return [manageStep(s, op, live, projectSettings)];
+}
+
+;// CONCATENATED MODULE: ./src/flow/operation-outcome.ts
+// What every operation's module (flow/manage.ts...) shares: what it is handed, and how it says
+// how it ended.
+/** How many of the command's last lines the report keeps. */
+const LAST_LINES = 20;
+function operationOutcome(status, live, message, operation) {
+    return { release: live, previousRelease: live, status, gates: [], message, operation };
+}
+function operation_outcome_lastLines(output) {
+    return output.trimEnd().split('\n').slice(-LAST_LINES).join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/flow/manage.ts
+// manage: a management command in the live release, its output streamed, its exit status kept.
+
+
+
+/** The command's steps in the live release; a step that ends non-zero fails the host. */
+async function manage(deps, op, facts, report) {
+    const s = deps.settings;
+    if (!facts.live)
+        return operationOutcome('failure', '', nothingDeployedMessage(deps.host), report);
+    const steps = manageSteps(s, op, facts.live, facts.projectSettings);
+    if (s.dryRun) {
+        for (const step of steps)
+            deps.info(`would run: ${step.title}`);
+        const message = operationDryRunMessage(report.command, facts.live);
+        return operationOutcome('success', facts.live, message, { ...report, dryRun: true });
+    }
+    for (const step of steps) {
+        const result = await deps.run(step, { allowFailure: true, stream: true });
+        const output = result.stdout + result.stderr;
+        report.exitCode = result.code;
+        report.lastLines = operation_outcome_lastLines(output);
+        if (result.code !== 0) {
+            const message = operationFailedMessage({
+                command: report.command,
+                host: deps.host,
+                live: facts.live,
+                code: result.code,
+                output
+            });
+            return operationOutcome('failure', facts.live, message, report);
+        }
+    }
+    return operationOutcome('success', facts.live, '', report);
 }
 
 ;// CONCATENATED MODULE: ./src/flow/operation.ts
 // One host's operation (manage...): the deploy lock taken and the host read as a deploy does,
-// the operation's steps (server/operations.ts) run in the live release, a result value returned.
-// Nothing of the release or what serves changes.
+// then the operation's own module (flow/manage.ts...) runs its steps (server/operations.ts); a
+// result value returned, the audit line written as the lock is let go.
 
 
 
-/** How many of the command's last lines the report keeps. */
-const LAST_LINES = 20;
+
+
 /** Runs the settings' operation on one host, holding the deploy lock; never throws. */
 async function runOperation(deps) {
-    const op = deps.settings.operation;
-    const report = { command: manageTitle(op) };
+    const report = { command: operationTitle(deps.settings.operation) };
     let live = '';
     try {
         const check = inspectStep(deps.settings);
@@ -76694,7 +76750,7 @@ async function runOperation(deps) {
             const sent = lock.first ?? Promise.reject(new Error('the host check did not run'));
             const facts = parseFacts((await deps.receive(check, sent)).stdout);
             live = facts.live;
-            ended = await operate(deps, op, facts, report);
+            ended = await operate(deps, facts, report);
             return ended;
         }
         finally {
@@ -76704,47 +76760,21 @@ async function runOperation(deps) {
     catch (error) {
         // A command that ran out of time: what it printed until then.
         const said = error.output;
-        return outcome('failure', live, errorMessage(error), {
+        return operationOutcome('failure', live, errorMessage(error), {
             ...report,
-            lastLines: typeof said === 'string' && said ? operation_lastLines(said) : report.lastLines
+            lastLines: typeof said === 'string' && said ? operation_outcome_lastLines(said) : report.lastLines
         });
     }
 }
-/** The operation's steps in the live release; a step that ends non-zero fails the host. */
-async function operate(deps, op, facts, report) {
-    const s = deps.settings;
-    if (!facts.live)
-        return outcome('failure', '', nothingDeployedMessage(deps.host), report);
-    const steps = operationSteps(s, op, facts.live, facts.projectSettings);
-    if (s.dryRun) {
-        for (const step of steps)
-            deps.info(`would run: ${step.title}`);
-        const message = operationDryRunMessage(report.command, facts.live);
-        return outcome('success', facts.live, message, { ...report, dryRun: true });
+/** The operation of the settings, by its kind: each kind is a module of its own. */
+function operate(deps, facts, report) {
+    const op = deps.settings.operation;
+    switch (op.kind) {
+        case 'manage':
+            return manage(deps, op, facts, report);
+        case 'deploy':
+            throw new Error('a deploy is no operation');
     }
-    for (const step of steps) {
-        const result = await deps.run(step, { allowFailure: true, stream: true });
-        const output = result.stdout + result.stderr;
-        report.exitCode = result.code;
-        report.lastLines = operation_lastLines(output);
-        if (result.code !== 0) {
-            const message = operationFailedMessage({
-                command: report.command,
-                host: deps.host,
-                live: facts.live,
-                code: result.code,
-                output
-            });
-            return outcome('failure', facts.live, message, report);
-        }
-    }
-    return outcome('success', facts.live, '', report);
-}
-function outcome(status, live, message, operation) {
-    return { release: live, previousRelease: live, status, gates: [], message, operation };
-}
-function operation_lastLines(output) {
-    return output.trimEnd().split('\n').slice(-LAST_LINES).join('\n');
 }
 /** The audit log's result: the status, and the command's exit status when it ran. */
 function auditResult(ended, report) {

@@ -57,6 +57,9 @@ export type Operation =
       hosts: 'first' | 'all'
     }
 
+/** An operation of one kind: `OperationOf<'manage'>`. */
+export type OperationOf<K extends Operation['kind']> = Extract<Operation, { kind: K }>
+
 export interface Settings {
   // Connection
   hosts: HostAddress[]

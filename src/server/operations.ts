@@ -2,14 +2,24 @@
 // a host; the executor runs them, the dry run lists them. Each runs in the live release (the one
 // `current` names, read under the deploy lock), as the app user in the Django steps' sandbox.
 
-import type { Operation, Settings } from '../settings.js'
+import type { Operation, OperationOf, Settings } from '../settings.js'
 import { sh } from '../shell.js'
 import type { ProjectSettings } from './discover.js'
 import { appWritable } from './django.js'
 import { inRelease } from './sandbox.js'
 import type { Step } from './step.js'
 
-export type ManageOperation = Extract<Operation, { kind: 'manage' }>
+type ManageOperation = OperationOf<'manage'>
+
+/** What an operation does, as a person reads it: the title of its summary, its audit line. */
+export function operationTitle(op: Operation): string {
+  switch (op.kind) {
+    case 'manage':
+      return manageTitle(op)
+    case 'deploy':
+      return 'deploy'
+  }
+}
 
 /** The command as a person reads it: the title of its step, its summary. */
 export function manageTitle(op: ManageOperation): string {
@@ -42,8 +52,8 @@ export function manageStep(
   }
 }
 
-/** The steps an operation runs in the live release, in order. */
-export function operationSteps(
+/** The steps a management command runs in the live release, in order. */
+export function manageSteps(
   s: Settings,
   op: ManageOperation,
   live: string,
