@@ -89,6 +89,8 @@ export function settingsFor(overrides: Partial<Settings> = {}): Settings {
     dryRun: false,
     rollback: false,
     operation: { kind: 'deploy' },
+    maintenanceAllow: [],
+    maintenanceDuringMigrations: false,
     maxParallel: 1,
     lockWaitMs: 300_000,
     processes: [],

@@ -75,7 +75,11 @@ export enum Input {
   RestoreDatabase = 'restore-database',
   Force = 'force',
   Manage = 'manage',
-  ManageHosts = 'manage-hosts'
+  ManageHosts = 'manage-hosts',
+  Maintenance = 'maintenance',
+  MaintenancePage = 'maintenance-page',
+  MaintenanceAllow = 'maintenance-allow',
+  MaintenanceDuringMigrations = 'maintenance-during-migrations'
 }
 
 /**
@@ -118,7 +122,8 @@ export const INPUT_DEFAULTS: Partial<Record<Input, string>> = {
   [Input.Backup]: 'true',
   [Input.RestoreDatabase]: 'false',
   [Input.Force]: 'false',
-  [Input.ManageHosts]: 'first'
+  [Input.ManageHosts]: 'first',
+  [Input.MaintenanceDuringMigrations]: 'false'
 }
 
 /**
@@ -150,5 +155,6 @@ export enum Output {
   Migrations = 'migrations',
   DatabaseBackup = 'database-backup',
   SchemaAhead = 'schema-ahead',
-  ExitCode = 'exit-code'
+  ExitCode = 'exit-code',
+  Maintenance = 'maintenance'
 }

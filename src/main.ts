@@ -75,7 +75,19 @@ export function auditEntry(s: Settings, context: RunContext): AuditEntry {
     repository: context.repository,
     actor: context.actor,
     mode: s.dryRun ? `${mode} (dry run)` : mode,
-    argument: op.kind === 'manage' ? op.line : mode === 'deploy' ? context.sha : ''
+    argument: auditArgument(op, mode, context)
+  }
+}
+
+/** What the audit line says the run was given: the commit, the command line, the switch. */
+function auditArgument(op: Settings['operation'], mode: string, context: RunContext): string {
+  switch (op.kind) {
+    case 'manage':
+      return op.line
+    case 'maintenance':
+      return op.on ? 'on' : 'off'
+    case 'deploy':
+      return mode === 'deploy' ? context.sha : ''
   }
 }
 

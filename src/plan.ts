@@ -11,10 +11,11 @@ import {
 } from './server/config.js'
 import { discoverStep, rebaseProjectSettings, type ProjectSettings } from './server/discover.js'
 import { appWritable, djangoSteps, hookStep } from './server/django.js'
-import { diagnosticsStep, healthStep, instanceHealthStep } from './server/health.js'
+import { diagnosticsStep, instanceHealthStep, siteHealthStep } from './server/health.js'
 import type { HostFacts } from './server/facts.js'
 import { idleInstance, layout, type Instance } from './server/layout.js'
 import { projectFolderProblem, servedPaths } from './server/settings-folders.js'
+import { maintenanceOffStep, maintenanceOnStep } from './server/maintenance.js'
 import { backupOf, migrationPlanStep, removeStagedStep, restoreStep } from './server/migrations.js'
 import { sharedPaths, shareStep } from './server/shared.js'
 import {
@@ -149,6 +150,11 @@ export interface Plan {
   certificate?: { step: Step; beforeGates: boolean }
   /** tls: auto on a host without a certificate: once one is issued, the HTTPS site goes live */
   secure?: Secure
+  /**
+   * maintenance-during-migrations: when the Django steps' first read of the migration plan
+   * (PENDING_STEP) has some to apply, the site goes into maintenance until the switch
+   */
+  maintenance?: { on: Step; off: Step }
 }
 
 /** The HTTPS site after the first certificate: gated, loaded, checked, or the HTTP site back. */
@@ -275,15 +281,13 @@ export function planRun(input: PlanInput): Plan {
   const processes = processPlan(s, facts, input.singletons ?? true, writable)
   const instance = idleInstance(facts.instance)
   const database = databasePlan(s, facts, target)
-  const { backup, ahead } = database
-  const restore =
-    database.restore && backup
-      ? [restoreStep(s, target, backup, ahead, appWritable(s, target, projectSettings))]
-      : []
+  const restore = restoreSteps(s, target, database, projectSettings)
   const certificate = needsCertificate(s, facts)
     ? { step: certificateStep(s), beforeGates: !!facts.certificate && !!facts.challengeServed }
     : undefined
   const secure = securePlan(s, facts, servedPaths(s, target, projectSettings), writable)
+  const scheme = servesTls(s, facts) ? 'tls' : s.acme ? 'upgrade' : 'plain'
+  const w = window(s, facts, isNew)
   return {
     mode,
     target,
@@ -297,7 +301,10 @@ export function planRun(input: PlanInput): Plan {
       earlyVenv(input.venvKey, input.requirements)
     ),
     discover: input.assumed ? undefined : discoverStep(s, target),
-    build: isNew ? djangoSteps(s, target, projectSettings, facts.live, input.assumed) : restore,
+    build: isNew
+      ? djangoSteps(s, target, projectSettings, facts.live, input.assumed, !!w)
+      : restore,
+    maintenance: w,
     gates: [
       verifyUnitsStep(s, target, files),
       ...(processes?.files.units.length ? [verifyProcessesStep(s, target, processes.files)] : []),
@@ -308,7 +315,7 @@ export function planRun(input: PlanInput): Plan {
     instanceHealth: instanceHealthStep(s, instance),
     abandon: abandonStep(s, instance),
     switch: switchStep(s, target, instance, facts.instance, files),
-    health: healthStep(s, undefined, servesTls(s, facts) ? 'tls' : s.acme ? 'upgrade' : 'plain'),
+    health: siteHealthStep(s, facts, undefined, scheme),
     finish: finishSteps(s, facts, target, isNew ? input.deployKey : null, projectSettings),
     // With `source: none` the release stays as it was; only its new files go.
     markFailed: target !== facts.live ? markFailedStep(s, target) : undefined,
@@ -320,6 +327,24 @@ export function planRun(input: PlanInput): Plan {
     certificate,
     secure
   }
+}
+
+/** restore-database: the backup restored before the switch. */
+function restoreSteps(
+  s: Settings,
+  target: string,
+  { backup, ahead, restore }: DatabasePlan,
+  projectSettings: ProjectSettings
+): Step[] {
+  if (!restore || !backup) return []
+  return [restoreStep(s, target, backup, ahead, appWritable(s, target, projectSettings))]
+}
+
+/** maintenance-during-migrations; a site already in maintenance stays so (it is for a live site). */
+function window(s: Settings, facts: HostFacts, isNew: boolean): Plan['maintenance'] {
+  return isNew && s.maintenanceDuringMigrations && s.migrate && !facts.maintenance
+    ? { on: maintenanceOnStep(s), off: maintenanceOffStep(s) }
+    : undefined
 }
 
 /** Before the project's settings are read: the layout (with the .env or the upload), venv. */
@@ -384,7 +409,7 @@ function securePlan(
     files: tlsFiles,
     gate: { ...installConfigStep(s, tlsFiles), title: 'nginx -t with the HTTPS site' },
     reload: reloadNginxStep(s, tlsFiles),
-    health: healthStep(s, undefined, 'tls'),
+    health: siteHealthStep(s, facts, undefined, 'tls'),
     undo: undoSiteStep(s, tlsFiles)
   }
 }

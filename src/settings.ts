@@ -56,6 +56,11 @@ export type Operation =
       /** the first host alone, or every host in turn */
       hosts: 'first' | 'all'
     }
+  | {
+      kind: 'maintenance'
+      /** on: the site answers 503 with the page; off: it serves again */
+      on: boolean
+    }
 
 /** An operation of one kind: `OperationOf<'manage'>`. */
 export type OperationOf<K extends Operation['kind']> = Extract<Operation, { kind: K }>
@@ -167,6 +172,14 @@ export interface Settings {
   force: boolean
   /** a deploy, or an operation on the live release */
   operation: Operation
+
+  // Maintenance
+  /** the page the site answers with while in maintenance (HTML); the built-in one when unset */
+  maintenancePage?: string
+  /** addresses (as nginx writes $remote_addr) that still reach the app during maintenance */
+  maintenanceAllow: string[]
+  /** a deploy that applies migrations shows the page from before migrate until it is healthy */
+  maintenanceDuringMigrations: boolean
 }
 
 /** Values that must never appear in a log: registered with the runner by the caller. */

@@ -59,10 +59,28 @@ export function requirementsFiles(source: string, requirements: string): Require
 }
 
 /**
+ * A file of the workspace an input names (maintenance-page), read as the requirements are: its
+ * text, 'missing', or null when it may not be read (outside, not a regular file, over maxBytes).
+ */
+export function workspaceFile(
+  workspace: string,
+  path: string,
+  maxBytes: number
+): string | 'missing' | null {
+  let root: string
+  try {
+    root = realpathSync(workspace)
+  } catch {
+    return null
+  }
+  return readInside(root, normalize(path), maxBytes)
+}
+
+/**
  * The text of a regular file inside root (symbolic links followed, as long as they stay inside);
  * 'missing' when nothing is there, null when what is there may not be read.
  */
-function readInside(root: string, path: string): string | 'missing' | null {
+function readInside(root: string, path: string, maxBytes = MAX_BYTES): string | 'missing' | null {
   const full = join(root, path)
   try {
     lstatSync(full)
@@ -88,7 +106,7 @@ function readInside(root: string, path: string): string | 'missing' | null {
   }
   try {
     const stat = fstatSync(fd)
-    if (!stat.isFile() || stat.size > MAX_BYTES) return null
+    if (!stat.isFile() || stat.size > maxBytes) return null
     return readFileSync(fd, 'utf8')
   } finally {
     closeSync(fd)

@@ -4,7 +4,7 @@
 // answer is deployed again in full.
 
 import { needsCertificate, servesTls } from '../server/acme.js'
-import { healthStep, parseHealth, type HealthResult } from '../server/health.js'
+import { parseHealth, siteHealthStep, type HealthResult } from '../server/health.js'
 import type { HostFacts } from '../server/facts.js'
 import type { Step } from '../server/step.js'
 import type { Settings } from '../settings.js'
@@ -24,7 +24,12 @@ export function alreadyLiveCheck(
   if (!deployKey || !facts.live || facts.deployed !== deployKey) return undefined
   // A certificate to obtain or renew is work to do.
   if (needsCertificate(s, facts)) return undefined
-  return healthStep(s, Math.min(s.healthTimeoutMs, CHECK_MS), servesTls(s, facts) ? 'tls' : 'plain')
+  return siteHealthStep(
+    s,
+    facts,
+    Math.min(s.healthTimeoutMs, CHECK_MS),
+    servesTls(s, facts) ? 'tls' : 'plain'
+  )
 }
 
 /** The health of the live release when it is already this deploy and answers; else undefined. */
@@ -35,8 +40,9 @@ export async function checkAlreadyLive(
   const check = alreadyLiveCheck(deps.settings, facts, deps.deployKey(facts))
   if (!check) return undefined
   const health = parseHealth((await deps.run(check, { allowFailure: true })).stdout)
+  // In maintenance the public address answers 503 by design.
   const problem = health.healthy
-    ? deps.settings.healthUrl
+    ? deps.settings.healthUrl && !facts.maintenance
       ? await deps.checkPublicUrl()
       : ''
     : liveNotAnswering(deps.settings, health)

@@ -31,6 +31,9 @@ import {
   healthCause,
   HTTPS_GATE_DONE,
   httpsFailedMessage,
+  MAINTENANCE_KEPT,
+  maintenanceWindowClosed,
+  maintenanceWindowOpened,
   neverServedNote,
   notHealthyMessage,
   renewalFailedWarning,
@@ -43,6 +46,8 @@ import {
   WAITING_FOR_FIRST_HOST
 } from './notices.js'
 import { parseDiskSpace } from '../server/release.js'
+import { PENDING_STEP } from '../server/django.js'
+import { parseMigrationPlan } from '../server/migrations.js'
 import type { Step } from '../server/step.js'
 import { checkAlreadyLive } from './already-live.js'
 import { RunRecord } from './record.js'
@@ -81,6 +86,10 @@ export class HostDeploy {
   /** everything the host's report says, recorded as the run learns it */
   private readonly record = new RunRecord()
   private projectSettings: ProjectSettings = {}
+  /** maintenance-during-migrations: the step that ends the maintenance this run put up */
+  private window?: Step
+  /** what the message says of that maintenance when the run failed */
+  private windowNote = ''
 
   constructor(private readonly deps: HostDeps) {}
 
@@ -108,9 +117,10 @@ export class HostDeploy {
         const live = await checkAlreadyLive(this.deps, facts)
         if (live) return this.alreadyLive(facts.live, live)
         await this.deploy(facts, newRelease())
-        return this.record.outcome('success', '')
+        return this.record.outcome('success', facts.maintenance ? MAINTENANCE_KEPT : '')
       } catch (error) {
         ended = error instanceof Stop ? error.status : 'failure'
+        await this.closeWindow(true)
         throw error
       } finally {
         await lock.release(ended)
@@ -121,7 +131,9 @@ export class HostDeploy {
       if (error instanceof StepError && !record.failedStep)
         record.failedStep = { title: error.step.title, output: output(error) }
       const message =
-        this.explain(error) + failureNote(record.database.report, record.facts?.live, this.states)
+        this.explain(error) +
+        failureNote(record.database.report, record.facts?.live, this.states) +
+        this.windowNote
       return record.outcome(error instanceof Stop ? error.status : 'failure', message)
     } finally {
       // The other hosts must never wait on a first host that stopped before its migrations.
@@ -303,6 +315,7 @@ export class HostDeploy {
           tellServer(this.deps, (this.record.server = parseServerFacts(result.stdout)))
         this.record.database.afterStep(this.deps, step, result, plan, this.projectSettings)
         if (result.code !== 0) throw new StepError(step, result)
+        if (step.id === PENDING_STEP) await this.openWindow(plan, result.stdout)
       }
       if (isFirst) rollout.migrated()
       return undefined
@@ -340,12 +353,15 @@ export class HostDeploy {
     try {
       await this.deps.run(plan.switch)
       this.to('switched')
+      await this.closeWindow()
       health = parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout)
     } catch (error) {
       health = { healthy: false, status: 0, durationMs: 0, detail: (error as Error).message }
     }
     record.health = health
-    const publicProblem = health.healthy && s.healthUrl ? await this.deps.checkPublicUrl() : ''
+    // In maintenance the public address answers 503 by design.
+    const asked = health.healthy && s.healthUrl && !record.facts?.maintenance
+    const publicProblem = asked ? await this.deps.checkPublicUrl() : ''
     if (health.healthy && !publicProblem) {
       if (!plan.processes) return
       // The web release is healthy: now the processes move to it, and must stay up.
@@ -362,6 +378,31 @@ export class HostDeploy {
       notHealthyMessage(plan.target, cause, rollbackNote(rolledBack, plan.previous), diagnostics),
       rolledBack ? 'rolled-back' : 'failure'
     )
+  }
+
+  /**
+   * maintenance-during-migrations: the migration plan read before the Django process has some to
+   * apply, so the site shows the maintenance page from now until the switch (or the run's end).
+   */
+  private async openWindow(plan: Plan, stdout: string): Promise<void> {
+    const pending = parseMigrationPlan(stdout)?.pending ?? []
+    if (!plan.maintenance || pending.length === 0 || this.window) return
+    await this.deps.run(plan.maintenance.on)
+    this.window = plan.maintenance.off
+    this.deps.info(maintenanceWindowOpened(pending))
+  }
+
+  /** The maintenance this run put up comes down: at the switch, or when the run fails. */
+  private async closeWindow(failed = false): Promise<void> {
+    const off = this.window
+    if (!off) return
+    this.window = undefined
+    const result = await this.deps.run(off, { allowFailure: true })
+    if (failed) this.windowNote = maintenanceWindowClosed(result.code === 0)
+    else if (result.code !== 0) {
+      const warning = cleanupWarning(off.title, result)
+      this.deps.warn(warning.message, warning.title)
+    }
   }
 
   /**

@@ -370,3 +370,38 @@ export function operationFailedMessage(a: {
 export function operationDryRunMessage(command: string, live: string): string {
   return `dry run: would run ${command} in ${live} as the app user; nothing was run`
 }
+
+/** Maintenance switched: the state, and how to leave it. */
+export function maintenanceMessage(s: Settings, host: string, state: 'on' | 'off'): string {
+  if (state === 'off') return `maintenance is off on ${host}: the site serves the app again`
+  const allowed =
+    s.maintenanceAllow.length > 0 ? ` (${s.maintenanceAllow.join(', ')} still reach the app)` : ''
+  return `maintenance is on on ${host}: every request of the site gets 503 with the maintenance page${allowed}; run with maintenance: off to serve again`
+}
+
+/** A dry run of the switch: the state now, what it would do. */
+export function maintenanceDryRunMessage(host: string, state: 'on' | 'off', on: boolean): string {
+  return `dry run: maintenance is ${state} on ${host}; would turn it ${on ? 'on' : 'off'}; nothing was changed`
+}
+
+/** The switch failed: the host's words first, then the state the site is in. */
+export function maintenanceFailedMessage(host: string, cause: string, state: 'on' | 'off'): string {
+  return `${cause}\nNothing was switched on ${host}: maintenance is still ${state}.`
+}
+
+/** A deploy while the site is in maintenance: checked on its socket, the page still up. */
+export const MAINTENANCE_KEPT =
+  'maintenance is on: the new release answered on its own socket and serves behind the maintenance page, which stays up; run with maintenance: off to serve it'
+
+/** maintenance-during-migrations put the page up. */
+export function maintenanceWindowOpened(pending: string[]): string {
+  const shown = pending.slice(0, 5).join(', ') + (pending.length > 5 ? ', ...' : '')
+  return `Maintenance on until the new release serves: ${pending.length} migration${pending.length === 1 ? '' : 's'} to apply (${shown})`
+}
+
+/** The run failed with the maintenance page up: it came down (or could not). */
+export function maintenanceWindowClosed(off: boolean): string {
+  return off
+    ? ' The maintenance page put up for the migrations is down again: the site serves as before.'
+    : ' The maintenance page put up for the migrations could not be taken down: run with maintenance: off.'
+}

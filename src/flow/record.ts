@@ -47,6 +47,8 @@ export class RunRecord {
       processes: this.processes,
       processFiles: this.plan?.processes?.files.units.flatMap((u) => u.files),
       certificate: this.certificateReport(),
+      // The maintenance a run put up comes down before it ends: the state is the one it found.
+      ...(this.facts ? { maintenance: this.facts.maintenance ? 'on' : 'off' } : {}),
       ...(this.dryRun ? { plan: this.dryRun.titles, diff: this.dryRun.diff } : {})
     }
   }

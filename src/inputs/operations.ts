@@ -1,15 +1,44 @@
 // The operation inputs: what the run does when it is not a deploy (manage: a management command
-// in the live release). One operation a run: two at once is refused before anything is sent.
+// in the live release; maintenance: the site's switch). One operation a run: two at once is
+// refused before anything is sent.
 
 import { Input } from '../constants.js'
 import { parseCommand } from '../grammar/process-command.js'
 import type { Operation } from '../settings.js'
+import { readMaintenanceSwitch } from './maintenance.js'
 import { InputError, type InputReader } from './read.js'
 
 const MANAGE_HOSTS = ['first', 'all'] as const
 
+/** An operation and the input that asked for it. */
+interface Asked {
+  input: Input
+  operation: Operation
+}
+
 /** `modes`: the deploy's own modes, which an operation may not be run with. */
 export function readOperation(read: InputReader, modes: { rollback: boolean }): Operation {
+  const maintenance = readMaintenanceSwitch(read)
+  const asked: Asked[] = [
+    ...readManageInput(read).map((operation) => ({ input: Input.Manage, operation })),
+    ...(maintenance ? [{ input: Input.Maintenance, operation: maintenance }] : [])
+  ]
+  if (asked.length === 0) return { kind: 'deploy' }
+  if (asked.length > 1)
+    throw new InputError(
+      asked[0].input,
+      `runs one operation, and ${asked[1].input} is another: run them as two steps`
+    )
+  if (modes.rollback)
+    throw new InputError(
+      asked[0].input,
+      'runs one operation, and rollback: true is another: run them as two steps'
+    )
+  return asked[0].operation
+}
+
+/** manage: [] when unset, else its one operation. */
+function readManageInput(read: InputReader): Operation[] {
   const text = read.raw(Input.Manage)
   const hosts = read.line(Input.ManageHosts)
   if (!(MANAGE_HOSTS as readonly string[]).includes(hosts))
@@ -17,12 +46,7 @@ export function readOperation(read: InputReader, modes: { rollback: boolean }): 
       Input.ManageHosts,
       `'${hosts}' is not one of first (the first host) or all (every host)`
     )
-  if (text.trim() === '') return { kind: 'deploy' }
-  if (modes.rollback)
-    throw new InputError(
-      Input.Manage,
-      'runs one operation, and rollback: true is another: run them as two steps'
-    )
+  if (text.trim() === '') return []
   const parsed = parseCommand(text.trim())
   if ('problem' in parsed)
     throw new InputError(
@@ -34,5 +58,7 @@ export function readOperation(read: InputReader, modes: { rollback: boolean }): 
   const argv = words[0] === 'manage.py' ? words.slice(1) : parsed.words
   if (argv.length === 0)
     throw new InputError(Input.Manage, "names no command after manage.py (e.g. 'migrate')")
-  return { kind: 'manage', argv, line: text.trim(), hosts: hosts as (typeof MANAGE_HOSTS)[number] }
+  return [
+    { kind: 'manage', argv, line: text.trim(), hosts: hosts as (typeof MANAGE_HOSTS)[number] }
+  ]
 }

@@ -5,6 +5,7 @@ import type { Settings } from '../settings.js'
 import { readConnection } from './connection.js'
 import { readGitHub } from './github.js'
 import { readHealth } from './health.js'
+import { readMaintenance } from './maintenance.js'
 import { readModes } from './modes.js'
 import { readNginx } from './nginx.js'
 import { readOperation } from './operations.js'
@@ -40,6 +41,7 @@ export function readSettings(ctx: ReadContext): Settings {
     ...readHealth(read),
     ...github,
     ...modes,
-    operation: readOperation(read, modes)
+    operation: readOperation(read, modes),
+    ...readMaintenance(read)
   }
 }

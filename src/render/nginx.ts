@@ -106,6 +106,8 @@ export function renderSite(
   main.push(...tlsPart(s, siteTls))
   main.push(
     '',
+    ...maintenanceLines(s, tls ? hstsLine(s) : []),
+    '',
     `client_max_body_size ${nginxQuote(s.clientMaxBodySize)};`,
     '',
     'location = /favicon.ico { access_log off; log_not_found off; }',
@@ -139,6 +141,57 @@ export function renderSite(
   blocks.push(serverBlock(main))
 
   return `${MANAGED_HEADER}\n\n${blocks.map((b) => b.join('\n')).join('\n\n')}\n`
+}
+
+/** The variable the maintenance switch sets: nginx's own, read only by the lines below. */
+const MAINTENANCE_VARIABLE = '$django_deploy_maintenance'
+/** The internal location that answers 503, and the page's (names no request can ask for). */
+const MAINTENANCE_LOCATION = '/.django-deploy-maintenance'
+const MAINTENANCE_PAGE_LOCATION = '/.django-deploy-maintenance.html'
+/** How long a client is told to wait before it asks again, in seconds. */
+export const MAINTENANCE_RETRY_AFTER_S = 120
+/** The line by which a site is known to have the maintenance switch (server/maintenance.ts). */
+export const MAINTENANCE_MARK = '# Maintenance: on while'
+
+/**
+ * Maintenance: while the flag file exists, every request (static and media too) answers 503 with
+ * the page and a Retry-After, and none reaches the app; the allowed addresses still do, and so do
+ * the ACME server's challenges. nginx tests the files on every request: switching is a file made
+ * or removed, no reload, and it outlives a reboot. The 503 is answered only in its own location,
+ * so another 503 of the site (limit_req) keeps nginx's own page; its page is an error_page by URI,
+ * which nginx asks for with GET whatever the method was (a POST gets the page, not a 405).
+ */
+function maintenanceLines(s: Settings, hsts: string[]): string[] {
+  const m = layout(s).maintenance
+  const v = MAINTENANCE_VARIABLE
+  return [
+    `${MAINTENANCE_MARK} ${m.flag} exists (tested on every request: no reload).`,
+    `set ${v} "";`,
+    `if (-f ${nginxPath(m.flag)}) { set ${v} on; }`,
+    // Quoted when need be: nginx expands the variable inside quotes too (a deploy path with a `$`
+    // of its own is refused by nginxPath, above).
+    `if (-f ${nginxQuote(`${m.allow}/$remote_addr`)}) { set ${v} ""; }`,
+    `if ($uri ~ ^/\\.well-known/acme-challenge/) { set ${v} ""; }`,
+    // The page's own request comes through here again.
+    `if ($uri = ${MAINTENANCE_PAGE_LOCATION}) { set ${v} ""; }`,
+    `if (${v}) { rewrite ^ ${MAINTENANCE_LOCATION} last; }`,
+    `location = ${MAINTENANCE_LOCATION} {`,
+    ...indent(['internal;', `error_page 503 ${MAINTENANCE_PAGE_LOCATION};`, 'return 503;']),
+    '}',
+    `location = ${MAINTENANCE_PAGE_LOCATION} {`,
+    ...indent([
+      'internal;',
+      `alias ${nginxPath(m.page)};`,
+      symlinksFrom(s, m.folder),
+      'default_type text/html;',
+      'charset utf-8;',
+      // add_header here replaces the server's: HSTS is said again.
+      ...hsts,
+      `add_header Retry-After ${MAINTENANCE_RETRY_AFTER_S} always;`,
+      'add_header Cache-Control "no-store" always;'
+    ]),
+    '}'
+  ]
 }
 
 /** Everything but the static and media files goes to gunicorn. */
@@ -204,10 +257,14 @@ function tlsDirectives(s: Settings, cert: string, key: string): string[] {
     `ssl_ciphers ${TLS_CIPHERS};`,
     'ssl_prefer_server_ciphers off;'
   ]
-  // `always`: error pages too; browsers ignore the header over plain HTTP.
-  if (s.hstsMaxAge > 0)
-    lines.push(`add_header Strict-Transport-Security "max-age=${s.hstsMaxAge}" always;`)
-  return lines
+  return [...lines, ...hstsLine(s)]
+}
+
+/** `always`: error pages too; browsers ignore the header over plain HTTP. */
+function hstsLine(s: Settings): string[] {
+  return s.hstsMaxAge > 0
+    ? [`add_header Strict-Transport-Security "max-age=${s.hstsMaxAge}" always;`]
+    : []
 }
 
 /** `^~`: no regular-expression location (nginx-directives) takes the challenges. */

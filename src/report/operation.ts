@@ -9,6 +9,7 @@ import {
   fence,
   hostsOutput,
   ICON,
+  maintenanceOutput,
   overallStatus,
   prose,
   redactedReports,
@@ -64,6 +65,7 @@ export async function writeOperationReport(s: Settings, reports: HostReport[]): 
   core.setOutput(Output.ExitCode, exitCodeOutput(reports))
   core.setOutput(Output.Release, reports[0]?.release ?? '')
   core.setOutput(Output.Hosts, redact(hostsOutput(reports)))
+  core.setOutput(Output.Maintenance, maintenanceOutput(reports))
   if (process.env.GITHUB_STEP_SUMMARY)
     await core.summary
       .addRaw(redact(operationMarkdown(s, redactedReports(reports, redact))))

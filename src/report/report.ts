@@ -75,6 +75,8 @@ export interface HostReport {
   certificate?: CertificateFacts & { renewalProblem?: string }
   /** an operation's run instead of a deploy's */
   operation?: OperationReport
+  /** whether the site answers with the maintenance page after the run (as it was, when unchanged) */
+  maintenance?: 'on' | 'off'
 }
 
 /** What one host's run says (flow/host.ts): the report without the host's name and timing. */
@@ -105,6 +107,12 @@ export function overallStatus(reports: HostReport[]): 'success' | 'failure' | 'r
   if (reports.some((r) => r.status === 'failure')) return 'failure'
   if (reports.some((r) => r.status === 'rolled-back')) return 'rolled-back'
   return reports.every((r) => r.status === 'success') ? 'success' : 'failure'
+}
+
+/** The maintenance output: every reached host's state, or mixed. */
+export function maintenanceOutput(reports: HostReport[]): string {
+  const states = new Set(reports.flatMap((r) => (r.maintenance ? [r.maintenance] : [])))
+  return states.size > 1 ? 'mixed' : ([...states][0] ?? '')
 }
 
 export function hostsOutput(reports: HostReport[]): string {
@@ -367,6 +375,7 @@ export async function writeReport(s: Settings, reports: HostReport[]): Promise<v
   )
   core.setOutput(Output.Interface, isAsgi(s) ? 'asgi' : 'wsgi')
   core.setOutput(Output.WorkerClass, workerClass(s))
+  core.setOutput(Output.Maintenance, maintenanceOutput(reports))
   if (process.env.GITHUB_STEP_SUMMARY)
     await core.summary.addRaw(redact(summaryMarkdown(s, redactedReports(reports, redact)))).write()
   for (const r of reports) {

@@ -12,6 +12,7 @@ import { sharedLocation, sharedPaths, shareStep } from './shared.js'
 import { inRelease } from './sandbox.js'
 import { hostNames, type ProjectSettings } from './discover.js'
 import { djangoStep, type DjangoWork } from './manage.js'
+import { migrationPlanStep } from './migrations.js'
 import { foldedIntoFirst, type Step } from './step.js'
 
 /** Where MEDIA_ROOT really is: in shared/ when it is a shared path of the release. */
@@ -42,6 +43,9 @@ const LINKED_STORAGES = new Set([
   'django.contrib.staticfiles.storage.ManifestStaticFilesStorage'
 ])
 
+/** The step whose migration plan decides whether the site goes into maintenance. */
+export const PENDING_STEP = 'pending-migrations'
+
 /**
  * The Django steps before the switch, in order, each as the app user: the folders it writes,
  * the ASGI import check, then one process for the WSGI application's import (as gunicorn will),
@@ -53,7 +57,8 @@ export function djangoSteps(
   id: string,
   projectSettings: ProjectSettings,
   previous = '',
-  assumed = false
+  assumed = false,
+  readPending = false
 ): Step[] {
   // Root's preparations, sent with the first step that runs Django (server/step.ts folded).
   const prepare: Step[] = []
@@ -96,6 +101,9 @@ export function djangoSteps(
         ? { expect: projectSettings.printed, hosts: hostNames(s) }
         : undefined
   }
+  // maintenance-during-migrations: whether there are migrations to apply, known before the
+  // process that applies them (the site goes into maintenance in between).
+  if (readPending && work.migrate) steps.push(pendingStep(s, id, writable))
   const manage = work.migrate || work.collectstatic || work.check || work.commands.length > 0
   // WSGI: the process runs at least to import the application.
   if (manage || work.settings || work.application)
@@ -109,6 +117,14 @@ export function djangoSteps(
     )
   if (s.preRestart) steps.push(hookStep(s, id, 'pre-restart', s.preRestart, 'django', writable))
   return foldedIntoFirst(prepare, steps)
+}
+
+function pendingStep(s: Settings, id: string, writable: string[]): Step {
+  return {
+    ...migrationPlanStep(s, id, writable),
+    id: PENDING_STEP,
+    title: 'Read whether migrations are to be applied (maintenance-during-migrations)'
+  }
 }
 
 /** build-commands, and django-compressor's offline compression when the settings ask for it. */

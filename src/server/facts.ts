@@ -31,4 +31,6 @@ export interface HostFacts extends AcmeFacts {
   deployed?: string
   /** what the project's settings said when the live release was deployed (recorded with its key) */
   projectSettings?: ProjectSettings
+  /** the site answers with the maintenance page (server/maintenance.ts) */
+  maintenance?: boolean
 }

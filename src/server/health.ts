@@ -3,7 +3,7 @@
 
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
-import { instanceSocketPath, layout, unitNames, type Instance } from './layout.js'
+import { instanceSocketPath, layout, socketPath, unitNames, type Instance } from './layout.js'
 import type { Step } from './step.js'
 import { pythonFile } from './python.js'
 
@@ -58,6 +58,27 @@ export function healthStep(
     title: `GET ${tls ? 'https' : 'http'}://${healthHost(s)}${s.healthPath} through nginx`,
     privileged: false,
     command: healthCommand(s, `${address}:${port}`, timeoutMs, scheme)
+  }
+}
+
+/**
+ * The site's check: through nginx, or, while the site is in maintenance (nginx answers everyone
+ * 503), from the live instance on nginx's own socket path, with the headers nginx would send.
+ */
+export function siteHealthStep(
+  s: Settings,
+  facts: { maintenance?: boolean },
+  timeoutMs = s.healthTimeoutMs,
+  scheme: 'tls' | 'plain' | 'upgrade' = s.tlsCertificate ? 'tls' : 'plain'
+): Step {
+  if (!facts.maintenance) return healthStep(s, timeoutMs, scheme)
+  return {
+    id: 'health',
+    phase: 'health',
+    title: `GET ${s.healthPath} from the live instance on ${socketPath(s.projectName)} (Host: ${healthHost(s)}; maintenance is on, so nginx answers 503)`,
+    // The socket is nginx's.
+    privileged: true,
+    command: healthCommand(s, socketPath(s.projectName), timeoutMs, scheme)
   }
 }
 

@@ -62,6 +62,7 @@ export function inspectStep(s: Settings): Step {
       sh`echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`,
       raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`),
       sh`echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`,
+      sh`[ ! -e ${p.maintenance.flag} ] || echo maintenance=on`,
       listProcessUnits(s),
       ...(s.acme ? inspectAcme(s) : [])
     )
@@ -93,6 +94,7 @@ export function parseFacts(stdout: string): HostFacts {
       ? values.get('deployed')
       : undefined,
     projectSettings: recordedSettings(values.get('settings') ?? ''),
+    maintenance: values.get('maintenance') === 'on',
     ...parseAcmeFacts(values)
   }
 }

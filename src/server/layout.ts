@@ -128,6 +128,22 @@ export interface Layout {
   siteLink: string
   /** tls: auto (server/acme.ts) */
   acme: AcmeLayout
+  /** maintenance (server/maintenance.ts) */
+  maintenance: MaintenanceLayout
+}
+
+/**
+ * Where the maintenance switch lives: root's folder in the deploy path, which nginx reads on every
+ * request (no reload to switch it, and it outlives a reboot).
+ */
+export interface MaintenanceLayout {
+  folder: string
+  /** while this file exists, the site answers 503 with the page */
+  flag: string
+  /** the page it answers with */
+  page: string
+  /** an empty file per address (as nginx writes $remote_addr) that still reaches the app */
+  allow: string
 }
 
 /** Where tls: auto keeps its parts; certbot keeps the certificate under the project's name. */
@@ -198,6 +214,12 @@ export function layout(s: Pick<Settings, 'deployPath' | 'projectName'>): Layout 
         service: `${UNIT_FOLDER}/${renewalUnitNames(s.projectName).service}`,
         timer: `${UNIT_FOLDER}/${renewalUnitNames(s.projectName).timer}`
       }
+    },
+    maintenance: {
+      folder: `${root}/maintenance`,
+      flag: `${root}/maintenance/on`,
+      page: `${root}/maintenance/page.html`,
+      allow: `${root}/maintenance/allow`
     }
   }
 }
@@ -221,7 +243,8 @@ export const RESERVED: ReadonlySet<string> = new Set([
   'current',
   '.current.new',
   'instances',
-  'acme'
+  'acme',
+  'maintenance'
 ])
 
 type Where = Pick<

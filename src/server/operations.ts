@@ -16,6 +16,8 @@ export function operationTitle(op: Operation): string {
   switch (op.kind) {
     case 'manage':
       return manageTitle(op)
+    case 'maintenance':
+      return `maintenance ${op.on ? 'on' : 'off'}`
     case 'deploy':
       return 'deploy'
   }
