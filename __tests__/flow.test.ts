@@ -865,3 +865,75 @@ describe('tls: auto', () => {
     expect(t.steps().indexOf('certificate')).toBeLessThan(t.steps().indexOf('nginx-t'))
   })
 })
+
+describe('maintenance in a deploy', () => {
+  const PENDING = {
+    stdout: `DJANGO-MIGRATIONS ${JSON.stringify({ pending: ['notes.0002_note'], irreversible: [] })}\n`
+  }
+  const NOTHING = {
+    stdout: `DJANGO-MIGRATIONS ${JSON.stringify({ pending: [], irreversible: [] })}\n`
+  }
+  const during = () => settingsFor({ source, maintenanceDuringMigrations: true })
+
+  test('with migrations to apply, the page is up from before the Django process until the switch', async () => {
+    const t = new ScriptedTransport({ 'pending-migrations': PENDING })
+    const result = await deploy(during(), t)
+    expect(result.status).toBe('success')
+    expect(result.maintenance).toBe('off')
+    const steps = t.steps()
+    const at = (id: string) => steps.indexOf(id)
+    expect(at('pending-migrations')).toBeGreaterThan(-1)
+    expect(at('pending-migrations')).toBeLessThan(at('maintenance-on'))
+    expect(at('maintenance-on')).toBeLessThan(at('django'))
+    expect(at('switch')).toBeLessThan(at('maintenance-off'))
+    expect(at('maintenance-off')).toBeLessThan(at('health'))
+    expect(steps.filter((s) => s.startsWith('maintenance-'))).toEqual([
+      'maintenance-on',
+      'maintenance-off'
+    ])
+  })
+
+  test('without migrations to apply, nothing changes; without the input, no read either', async () => {
+    const quiet = new ScriptedTransport({ 'pending-migrations': NOTHING })
+    expect((await deploy(during(), quiet)).status).toBe('success')
+    expect(quiet.steps().filter((s) => s.startsWith('maintenance-'))).toEqual([])
+    const plain = new ScriptedTransport()
+    expect((await deploy(settingsFor({ source }), plain)).status).toBe('success')
+    expect(plain.steps()).not.toContain('pending-migrations')
+  })
+
+  test('a failed migration takes the page down again, and the message says so', async () => {
+    const t = new ScriptedTransport({
+      'pending-migrations': PENDING,
+      django: { code: 1, stderr: 'django.db.utils.OperationalError: no such table\n' }
+    })
+    const result = await deploy(during(), t)
+    expect(result.status).toBe('failure')
+    expect(t.steps().filter((s) => s.startsWith('maintenance-'))).toEqual([
+      'maintenance-on',
+      'maintenance-off'
+    ])
+    expect(t.steps()).not.toContain('switch')
+    expect(result.message).toContain('maintenance page put up for the migrations is down again')
+  })
+
+  test('a site in maintenance: checked on the live socket, the page left up and said', async () => {
+    const t = new ScriptedTransport({
+      inspect: {
+        stdout: `${(DEFAULT_ANSWERS.inspect as { stdout: string }).stdout}maintenance=on\n`
+      },
+      'pending-migrations': PENDING
+    })
+    const result = await deploy(during(), t)
+    expect(result.status).toBe('success')
+    expect(result.maintenance).toBe('on')
+    expect(result.message).toContain('maintenance is on')
+    // The window is for a live site: the page was up already and stays up.
+    expect(t.steps()).not.toContain('maintenance-on')
+    expect(t.steps()).not.toContain('maintenance-off')
+    const health = t.ran.find((r) => r.step === 'health')
+    expect(health?.title).toContain('from the live instance on /run/gunicorn-mysite.sock')
+    expect(health?.privileged).toBe(true)
+    expect(health?.command).toContain('/run/gunicorn-mysite.sock')
+  })
+})

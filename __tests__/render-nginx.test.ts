@@ -154,6 +154,8 @@ describe('renderSite', () => {
   it('leaves out static or media that is not fully known or lives elsewhere', () => {
     const none = servers(renderSite(settingsFor(), {}))[0]
     expect(none.filter((l) => l.startsWith('location '))).toEqual([
+      'location = /.django-deploy-maintenance {',
+      'location = /.django-deploy-maintenance.html {',
       'location = /favicon.ico { access_log off; log_not_found off; }',
       'location / {'
     ])
@@ -332,7 +334,7 @@ describe('links the app plants in static and media are not followed', () => {
     }
   })()
 
-  nginxTest('nginx -t takes the site, and nginx serves no planted link', async () => {
+  nginxTest('nginx -t takes the site, no planted link, maintenance', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dda-nginx-'))
     // nginx's workers (nobody, when the test runs as root) pass through it.
     chmodSync(dir, 0o755)
@@ -388,6 +390,23 @@ describe('links the app plants in static and media are not followed', () => {
               .on('error', reject)
               .end()
           })
+        const send = (method: string, path: string) =>
+          new Promise<{ status: number; retry?: string; body: string }>((resolve, reject) => {
+            const headers = { Host: 'example.com' }
+            request({ host: '127.0.0.1', port, path, method, headers }, (res) => {
+              let body = ''
+              res.on('data', (chunk: Buffer) => (body += chunk.toString()))
+              res.on('end', () =>
+                resolve({
+                  status: res.statusCode ?? 0,
+                  retry: res.headers['retry-after'],
+                  body
+                })
+              )
+            })
+              .on('error', reject)
+              .end(method === 'POST' ? 'a=b' : undefined)
+          })
         expect(await get('/static/site.css')).toEqual([200, 'css'])
         expect(await get('/static/CACHE/c.css')).toEqual([200, 'cached'])
         expect(await get('/media/upload.txt')).toEqual([200, 'upload'])
@@ -400,6 +419,35 @@ describe('links the app plants in static and media are not followed', () => {
           })
           expect(status).toBeGreaterThanOrEqual(400)
         }
+
+        // Maintenance: the flag answers every request (static, media, a POST) with 503, the
+        // page and Retry-After, no reload; an allowed address is served; no flag, all served.
+        const maintenance = join(deployPath, 'maintenance')
+        mkdirSync(join(maintenance, 'allow'), { recursive: true })
+        writeFileSync(join(maintenance, 'page.html'), '<h1>back soon</h1>')
+        writeFileSync(join(maintenance, 'on'), '')
+        for (const [method, path] of [
+          ['GET', '/static/site.css'],
+          ['GET', '/media/upload.txt'],
+          ['POST', '/anything'],
+          ['HEAD', '/']
+        ]) {
+          const answer = await send(method, path)
+          expect({ method, path, status: answer.status, retry: answer.retry }).toEqual({
+            method,
+            path,
+            status: 503,
+            retry: '120'
+          })
+          if (method !== 'HEAD') expect(answer.body).toBe('<h1>back soon</h1>')
+        }
+        // nginx's own error pages are not the maintenance page's location.
+        expect((await send('GET', '/.django-deploy-maintenance.html')).status).toBe(404)
+        writeFileSync(join(maintenance, 'allow', '127.0.0.1'), '')
+        expect(await get('/static/site.css')).toEqual([200, 'css'])
+        rmSync(join(maintenance, 'allow', '127.0.0.1'))
+        rmSync(join(maintenance, 'on'))
+        expect(await get('/media/upload.txt')).toEqual([200, 'upload'])
       } finally {
         const pid = Number(readFileSync(join(dir, 'nginx.pid'), 'utf8'))
         process.kill(pid, 'SIGQUIT')

@@ -69149,6 +69149,12 @@ function layout(s) {
                 service: `${UNIT_FOLDER}/${renewalUnitNames(s.projectName).service}`,
                 timer: `${UNIT_FOLDER}/${renewalUnitNames(s.projectName).timer}`
             }
+        },
+        maintenance: {
+            folder: `${root}/maintenance`,
+            flag: `${root}/maintenance/on`,
+            page: `${root}/maintenance/page.html`,
+            allow: `${root}/maintenance/allow`
         }
     };
 }
@@ -69170,7 +69176,8 @@ const RESERVED = new Set([
     'current',
     '.current.new',
     'instances',
-    'acme'
+    'acme',
+    'maintenance'
 ]);
 /**
  * Why the project's settings may not keep data (a folder, a SQLite file) at `path`, or undefined:
@@ -69308,6 +69315,10 @@ var Input;
     Input["Force"] = "force";
     Input["Manage"] = "manage";
     Input["ManageHosts"] = "manage-hosts";
+    Input["Maintenance"] = "maintenance";
+    Input["MaintenancePage"] = "maintenance-page";
+    Input["MaintenanceAllow"] = "maintenance-allow";
+    Input["MaintenanceDuringMigrations"] = "maintenance-during-migrations";
 })(Input || (Input = {}));
 /**
  * Defaults applied when an input is empty. action.yml declares the same values (a test checks
@@ -69349,7 +69360,8 @@ const INPUT_DEFAULTS = {
     [Input.Backup]: 'true',
     [Input.RestoreDatabase]: 'false',
     [Input.Force]: 'false',
-    [Input.ManageHosts]: 'first'
+    [Input.ManageHosts]: 'first',
+    [Input.MaintenanceDuringMigrations]: 'false'
 };
 /**
  * Left out of the upload unless a `!pattern` of the exclude input takes one back: the input's
@@ -69379,6 +69391,7 @@ var Output;
     Output["DatabaseBackup"] = "database-backup";
     Output["SchemaAhead"] = "schema-ahead";
     Output["ExitCode"] = "exit-code";
+    Output["Maintenance"] = "maintenance";
 })(Output || (Output = {}));
 
 ;// CONCATENATED MODULE: ./src/asgi.ts
@@ -69774,7 +69787,7 @@ function renderSite(s, paths = {}, siteTls = manualTls(s)) {
         serverName
     ];
     main.push(...tlsPart(s, siteTls));
-    main.push('', `client_max_body_size ${nginxQuote(s.clientMaxBodySize)};`, '', 'location = /favicon.ico { access_log off; log_not_found off; }', ...fileLocations(s, paths), '', ...proxyLocation(s, upstream));
+    main.push('', ...maintenanceLines(s, tls ? hstsLine(s) : []), '', `client_max_body_size ${nginxQuote(s.clientMaxBodySize)};`, '', 'location = /favicon.ico { access_log off; log_not_found off; }', ...fileLocations(s, paths), '', ...proxyLocation(s, upstream));
     const extra = directiveLines(s.nginxDirectives);
     if (extra.length > 0)
         main.push('', '# nginx-directives input', ...extra);
@@ -69798,6 +69811,56 @@ function renderSite(s, paths = {}, siteTls = manualTls(s)) {
     }
     blocks.push(serverBlock(main));
     return `${MANAGED_HEADER}\n\n${blocks.map((b) => b.join('\n')).join('\n\n')}\n`;
+}
+/** The variable the maintenance switch sets: nginx's own, read only by the lines below. */
+const MAINTENANCE_VARIABLE = '$django_deploy_maintenance';
+/** The internal location that answers 503, and the page's (names no request can ask for). */
+const MAINTENANCE_LOCATION = '/.django-deploy-maintenance';
+const MAINTENANCE_PAGE_LOCATION = '/.django-deploy-maintenance.html';
+/** How long a client is told to wait before it asks again, in seconds. */
+const MAINTENANCE_RETRY_AFTER_S = 120;
+/** The line by which a site is known to have the maintenance switch (server/maintenance.ts). */
+const MAINTENANCE_MARK = '# Maintenance: on while';
+/**
+ * Maintenance: while the flag file exists, every request (static and media too) answers 503 with
+ * the page and a Retry-After, and none reaches the app; the allowed addresses still do, and so do
+ * the ACME server's challenges. nginx tests the files on every request: switching is a file made
+ * or removed, no reload, and it outlives a reboot. The 503 is answered only in its own location,
+ * so another 503 of the site (limit_req) keeps nginx's own page; its page is an error_page by URI,
+ * which nginx asks for with GET whatever the method was (a POST gets the page, not a 405).
+ */
+function maintenanceLines(s, hsts) {
+    const m = layout(s).maintenance;
+    const v = MAINTENANCE_VARIABLE;
+    return [
+        `${MAINTENANCE_MARK} ${m.flag} exists (tested on every request: no reload).`,
+        `set ${v} "";`,
+        `if (-f ${nginxPath(m.flag)}) { set ${v} on; }`,
+        // Quoted when need be: nginx expands the variable inside quotes too (a deploy path with a `$`
+        // of its own is refused by nginxPath, above).
+        `if (-f ${nginxQuote(`${m.allow}/$remote_addr`)}) { set ${v} ""; }`,
+        `if ($uri ~ ^/\\.well-known/acme-challenge/) { set ${v} ""; }`,
+        // The page's own request comes through here again.
+        `if ($uri = ${MAINTENANCE_PAGE_LOCATION}) { set ${v} ""; }`,
+        `if (${v}) { rewrite ^ ${MAINTENANCE_LOCATION} last; }`,
+        `location = ${MAINTENANCE_LOCATION} {`,
+        ...indent(['internal;', `error_page 503 ${MAINTENANCE_PAGE_LOCATION};`, 'return 503;']),
+        '}',
+        `location = ${MAINTENANCE_PAGE_LOCATION} {`,
+        ...indent([
+            'internal;',
+            `root ${nginxPath(m.folder)};`,
+            `rewrite ^ /${baseName(m.page)} break;`,
+            symlinksFrom(s, m.folder),
+            'default_type text/html;',
+            'charset utf-8;',
+            // add_header here replaces the server's: HSTS is said again.
+            ...hsts,
+            `add_header Retry-After ${MAINTENANCE_RETRY_AFTER_S} always;`,
+            'add_header Cache-Control "no-store" always;'
+        ]),
+        '}'
+    ];
 }
 /** Everything but the static and media files goes to gunicorn. */
 function proxyLocation(s, upstream) {
@@ -69859,10 +69922,13 @@ function tlsDirectives(s, cert, key) {
         `ssl_ciphers ${TLS_CIPHERS};`,
         'ssl_prefer_server_ciphers off;'
     ];
-    // `always`: error pages too; browsers ignore the header over plain HTTP.
-    if (s.hstsMaxAge > 0)
-        lines.push(`add_header Strict-Transport-Security "max-age=${s.hstsMaxAge}" always;`);
-    return lines;
+    return [...lines, ...hstsLine(s)];
+}
+/** `always`: error pages too; browsers ignore the header over plain HTTP. */
+function hstsLine(s) {
+    return s.hstsMaxAge > 0
+        ? [`add_header Strict-Transport-Security "max-age=${s.hstsMaxAge}" always;`]
+        : [];
 }
 /** `^~`: no regular-expression location (nginx-directives) takes the challenges. */
 function challengeLocation(root) {
@@ -70999,6 +71065,22 @@ function healthStep(s, timeoutMs = s.healthTimeoutMs, scheme = s.tlsCertificate 
     };
 }
 /**
+ * The site's check: through nginx, or, while the site is in maintenance (nginx answers everyone
+ * 503), from the live instance on nginx's own socket path, with the headers nginx would send.
+ */
+function siteHealthStep(s, facts, timeoutMs = s.healthTimeoutMs, scheme = s.tlsCertificate ? 'tls' : 'plain') {
+    if (!facts.maintenance)
+        return healthStep(s, timeoutMs, scheme);
+    return {
+        id: 'health',
+        phase: 'health',
+        title: `GET ${s.healthPath} from the live instance on ${socketPath(s.projectName)} (Host: ${healthHost(s)}; maintenance is on, so nginx answers 503)`,
+        // The socket is nginx's.
+        privileged: true,
+        command: healthCommand(s, socketPath(s.projectName), timeoutMs, scheme)
+    };
+}
+/**
  * Requests health-path from an instance on its own socket, before nginx sends it anything: the
  * Host header and the X-Forwarded-* headers nginx would send. As root: the socket is nginx's, and
  * so are its service's state and journal, which end the wait as soon as they say it cannot boot
@@ -72085,6 +72167,7 @@ function foldedIntoFirst(before, steps) {
 
 
 
+
 /** Where MEDIA_ROOT really is: in shared/ when it is a shared path of the release. */
 function mediaFolder(s, id, projectSettings) {
     const media = projectSettings.mediaRoot ?? s.mediaRoot;
@@ -72106,13 +72189,15 @@ const LINKED_STORAGES = new Set([
     'django.contrib.staticfiles.storage.StaticFilesStorage',
     'django.contrib.staticfiles.storage.ManifestStaticFilesStorage'
 ]);
+/** The step whose migration plan decides whether the site goes into maintenance. */
+const PENDING_STEP = 'pending-migrations';
 /**
  * The Django steps before the switch, in order, each as the app user: the folders it writes,
  * the ASGI import check, then one process for the WSGI application's import (as gunicorn will),
  * migrate, collectstatic, checks and build commands (server/manage.ts), then the pre-restart hook. `assumed`: `projectSettings` are the live release's
  * settings, which that process checks first (it runs for that alone if need be).
  */
-function djangoSteps(s, id, projectSettings, previous = '', assumed = false) {
+function djangoSteps(s, id, projectSettings, previous = '', assumed = false, readPending = false) {
     // Root's preparations, sent with the first step that runs Django (server/step.ts folded).
     const prepare = [];
     const steps = [];
@@ -72150,6 +72235,10 @@ function djangoSteps(s, id, projectSettings, previous = '', assumed = false) {
             ? { expect: projectSettings.printed, hosts: hostNames(s) }
             : undefined
     };
+    // maintenance-during-migrations: whether there are migrations to apply, known before the
+    // process that applies them (the site goes into maintenance in between).
+    if (readPending && work.migrate)
+        steps.push(pendingStep(s, id, writable));
     const manage = work.migrate || work.collectstatic || work.check || work.commands.length > 0;
     // WSGI: the process runs at least to import the application.
     if (manage || work.settings || work.application)
@@ -72162,6 +72251,13 @@ function djangoSteps(s, id, projectSettings, previous = '', assumed = false) {
     if (s.preRestart)
         steps.push(hookStep(s, id, 'pre-restart', s.preRestart, 'django', writable));
     return foldedIntoFirst(prepare, steps);
+}
+function pendingStep(s, id, writable) {
+    return {
+        ...migrationPlanStep(s, id, writable),
+        id: PENDING_STEP,
+        title: 'Read whether migrations are to be applied (maintenance-during-migrations)'
+    };
 }
 /** build-commands, and django-compressor's offline compression when the settings ask for it. */
 function buildCommands(s, projectSettings) {
@@ -72288,6 +72384,73 @@ function servedPaths(s, target, projectSettings) {
         staticBelow: below(site.staticRoot),
         mediaBelow: below(site.mediaRoot)
     };
+}
+
+;// CONCATENATED MODULE: ./src/server/maintenance.ts
+// The maintenance switch, as steps (data): the page and the allowed addresses written into root's
+// maintenance folder, then the flag nginx tests on every request (render/nginx.ts); off removes
+// the flag. No reload either way, and the state outlives a reboot.
+
+
+
+
+/** The page when maintenance-page names none: plain, no outside resource. */
+const DEFAULT_MAINTENANCE_PAGE = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Down for maintenance</title></head>
+<body style="font-family: sans-serif; max-width: 36em; margin: 4em auto; padding: 0 1em">
+<h1>Down for maintenance</h1>
+<p>The site is being updated and will be back shortly. Please try again in a few minutes.</p>
+</body>
+</html>
+`;
+/** The exit status of a switch on a host whose site cannot be switched (the message says why). */
+const NO_SWITCH = 3;
+/** What the switch steps print last: the state they left. */
+const STATE_MARK = 'maintenance=';
+/**
+ * Maintenance on: the site must have the switch (a deploy by this version renders it); the page
+ * and the allowed addresses are written first, the flag last, so the first 503 has its page.
+ */
+function maintenanceOnStep(s) {
+    const p = layout(s);
+    const m = p.maintenance;
+    const page = external_node_buffer_.Buffer.from(s.maintenancePage ?? DEFAULT_MAINTENANCE_PAGE).toString('base64');
+    return {
+        id: 'maintenance-on',
+        phase: 'restart',
+        title: `Maintenance on: the site answers 503 with the page${allowedTitle(s)}`,
+        privileged: true,
+        command: script(raw('set -eu'), raw('umask 022'), siteCheck(s), shell_sh `mkdir -p ${m.folder} ${m.allow}`, shell_sh `chmod 755 ${m.folder} ${m.allow}`, shell_sh `printf %s ${page} | base64 -d > ${m.folder}/.page.new`, shell_sh `mv -f ${m.folder}/.page.new ${m.page}`, shell_sh `find ${m.allow} -mindepth 1 -maxdepth 1 -delete`, ...s.maintenanceAllow.map((address) => shell_sh `: > ${`${m.allow}/${address}`}`), shell_sh `: > ${m.flag}`, shell_sh `echo ${`${STATE_MARK}on`}`)
+    };
+}
+/** Maintenance off: the flag goes; the page and the addresses stay for the next time. */
+function maintenanceOffStep(s) {
+    return {
+        id: 'maintenance-off',
+        phase: 'restart',
+        title: 'Maintenance off: the site serves the app again',
+        privileged: true,
+        command: script(raw('set -eu'), shell_sh `rm -f ${layout(s).maintenance.flag}`, shell_sh `echo ${`${STATE_MARK}off`}`)
+    };
+}
+function allowedTitle(s) {
+    return s.maintenanceAllow.length > 0 ? ` (but to ${s.maintenanceAllow.join(', ')})` : '';
+}
+/** The site is there and has the switch; else the step fails saying what to do. */
+function siteCheck(s) {
+    const site = layout(s).site;
+    return script(shell_sh `if [ ! -f ${site} ]; then`, shell_sh `  echo ${`${site} is missing: nothing of ${s.projectName} is served here; deploy first`} >&2`, shell_sh `  exit ${NO_SWITCH}`, raw('fi'), shell_sh `if ! grep -qF ${MAINTENANCE_MARK} ${site}; then`, shell_sh `  echo ${`${site} was written by an earlier version, without the maintenance switch: deploy once with this version, then switch`} >&2`, shell_sh `  exit ${NO_SWITCH}`, raw('fi'));
+}
+/** The state a switch step left, from its output; undefined when it did not say. */
+function parseMaintenanceState(stdout) {
+    const line = stdout
+        .split('\n')
+        .filter((l) => l.startsWith(STATE_MARK))
+        .pop();
+    const state = line?.slice(STATE_MARK.length).trim();
+    return state === 'on' || state === 'off' ? state : undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/render/processes.ts
@@ -72867,6 +73030,7 @@ function undoSiteStep(s, files) {
 
 
 
+
 /** A run that cannot be planned (nothing to roll back to): said before anything changed. */
 class PlanError extends Error {
     name = 'PlanError';
@@ -72955,14 +73119,13 @@ function planRun(input) {
     const processes = processPlan(s, facts, input.singletons ?? true, writable);
     const instance = idleInstance(facts.instance);
     const database = databasePlan(s, facts, target);
-    const { backup, ahead } = database;
-    const restore = database.restore && backup
-        ? [restoreStep(s, target, backup, ahead, appWritable(s, target, projectSettings))]
-        : [];
+    const restore = restoreSteps(s, target, database, projectSettings);
     const certificate = needsCertificate(s, facts)
         ? { step: certificateStep(s), beforeGates: !!facts.certificate && !!facts.challengeServed }
         : undefined;
     const secure = securePlan(s, facts, servedPaths(s, target, projectSettings), writable);
+    const scheme = servesTls(s, facts) ? 'tls' : s.acme ? 'upgrade' : 'plain';
+    const w = plan_window(s, facts, isNew);
     return {
         mode,
         target,
@@ -72970,7 +73133,10 @@ function planRun(input) {
         files,
         release: releaseSteps(s, target, isNew, input.venvKey, earlyVenv(input.venvKey, input.requirements)),
         discover: input.assumed ? undefined : discoverStep(s, target),
-        build: isNew ? djangoSteps(s, target, projectSettings, facts.live, input.assumed) : restore,
+        build: isNew
+            ? djangoSteps(s, target, projectSettings, facts.live, input.assumed, !!w)
+            : restore,
+        maintenance: w,
         gates: [
             verifyUnitsStep(s, target, files),
             ...(processes?.files.units.length ? [verifyProcessesStep(s, target, processes.files)] : []),
@@ -72981,7 +73147,7 @@ function planRun(input) {
         instanceHealth: instanceHealthStep(s, instance),
         abandon: abandonStep(s, instance),
         switch: switchStep(s, target, instance, facts.instance, files),
-        health: healthStep(s, undefined, servesTls(s, facts) ? 'tls' : s.acme ? 'upgrade' : 'plain'),
+        health: siteHealthStep(s, facts, undefined, scheme),
         finish: finishSteps(s, facts, target, isNew ? input.deployKey : null, projectSettings),
         // With `source: none` the release stays as it was; only its new files go.
         markFailed: target !== facts.live ? markFailedStep(s, target) : undefined,
@@ -72993,6 +73159,18 @@ function planRun(input) {
         certificate,
         secure
     };
+}
+/** restore-database: the backup restored before the switch. */
+function restoreSteps(s, target, { backup, ahead, restore }, projectSettings) {
+    if (!restore || !backup)
+        return [];
+    return [restoreStep(s, target, backup, ahead, appWritable(s, target, projectSettings))];
+}
+/** maintenance-during-migrations; a site already in maintenance stays so (it is for a live site). */
+function plan_window(s, facts, isNew) {
+    return isNew && s.maintenanceDuringMigrations && s.migrate && !facts.maintenance
+        ? { on: maintenanceOnStep(s), off: maintenanceOffStep(s) }
+        : undefined;
 }
 /** Before the project's settings are read: the layout (with the .env or the upload), venv. */
 function releaseSteps(s, target, isNew, venvKey, early) {
@@ -73028,7 +73206,7 @@ function securePlan(s, facts, site, writable) {
         files: tlsFiles,
         gate: { ...installConfigStep(s, tlsFiles), title: 'nginx -t with the HTTPS site' },
         reload: reloadNginxStep(s, tlsFiles),
-        health: healthStep(s, undefined, 'tls'),
+        health: siteHealthStep(s, facts, undefined, 'tls'),
         undo: undoSiteStep(s, tlsFiles)
     };
 }
@@ -73203,7 +73381,7 @@ function inspectStep(s) {
         // A link to an instance's socket, or the socket of an earlier version's single instance.
         shell_sh `sock=${socketPath(s.projectName)} legacy=${p.legacyUnits.socket}`, raw('if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'), 
         // Only releases: a dry run's staged upload is none (layout.ts stagedRelease).
-        raw(`# shellcheck disable=SC2010 # ${ROOTS_NAMES}`), shell_sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -xE ${RELEASE_ID_LINE} | sort -r | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`, listProcessUnits(s), ...(s.acme ? inspectAcme(s) : []))
+        raw(`# shellcheck disable=SC2010 # ${ROOTS_NAMES}`), shell_sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -xE ${RELEASE_ID_LINE} | sort -r | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`, shell_sh `[ ! -e ${p.maintenance.flag} ] || echo maintenance=on`, listProcessUnits(s), ...(s.acme ? inspectAcme(s) : []))
     };
 }
 function parseFacts(stdout) {
@@ -73230,6 +73408,7 @@ function parseFacts(stdout) {
             ? values.get('deployed')
             : undefined,
         projectSettings: recordedSettings(values.get('settings') ?? ''),
+        maintenance: values.get('maintenance') === 'on',
         ...parseAcmeFacts(values)
     };
 }
@@ -73499,6 +73678,34 @@ function operationFailedMessage(a) {
 function operationDryRunMessage(command, live) {
     return `dry run: would run ${command} in ${live} as the app user; nothing was run`;
 }
+/** Maintenance switched: the state, and how to leave it. */
+function maintenanceMessage(s, host, state) {
+    if (state === 'off')
+        return `maintenance is off on ${host}: the site serves the app again`;
+    const allowed = s.maintenanceAllow.length > 0 ? ` (${s.maintenanceAllow.join(', ')} still reach the app)` : '';
+    return `maintenance is on on ${host}: every request of the site gets 503 with the maintenance page${allowed}; run with maintenance: off to serve again`;
+}
+/** A dry run of the switch: the state now, what it would do. */
+function maintenanceDryRunMessage(host, state, on) {
+    return `dry run: maintenance is ${state} on ${host}; would turn it ${on ? 'on' : 'off'}; nothing was changed`;
+}
+/** The switch failed: the host's words first, then the state the site is in. */
+function maintenanceFailedMessage(host, cause, state) {
+    return `${cause}\nNothing was switched on ${host}: maintenance is still ${state}.`;
+}
+/** A deploy while the site is in maintenance: checked on its socket, the page still up. */
+const MAINTENANCE_KEPT = 'maintenance is on: the new release answered on its own socket and serves behind the maintenance page, which stays up; run with maintenance: off to serve it';
+/** maintenance-during-migrations put the page up. */
+function maintenanceWindowOpened(pending) {
+    const shown = pending.slice(0, 5).join(', ') + (pending.length > 5 ? ', ...' : '');
+    return `Maintenance on until the new release serves: ${pending.length} migration${pending.length === 1 ? '' : 's'} to apply (${shown})`;
+}
+/** The run failed with the maintenance page up: it came down (or could not). */
+function maintenanceWindowClosed(off) {
+    return off
+        ? ' The maintenance page put up for the migrations is down again: the site serves as before.'
+        : ' The maintenance page put up for the migrations could not be taken down: run with maintenance: off.';
+}
 
 ;// CONCATENATED MODULE: ./src/flow/already-live.ts
 // A deploy of what already serves: the live release was deployed to its end with this run's
@@ -73519,7 +73726,7 @@ function alreadyLiveCheck(s, facts, deployKey) {
     // A certificate to obtain or renew is work to do.
     if (needsCertificate(s, facts))
         return undefined;
-    return healthStep(s, Math.min(s.healthTimeoutMs, CHECK_MS), servesTls(s, facts) ? 'tls' : 'plain');
+    return siteHealthStep(s, facts, Math.min(s.healthTimeoutMs, CHECK_MS), servesTls(s, facts) ? 'tls' : 'plain');
 }
 /** The health of the live release when it is already this deploy and answers; else undefined. */
 async function checkAlreadyLive(deps, facts) {
@@ -73527,8 +73734,9 @@ async function checkAlreadyLive(deps, facts) {
     if (!check)
         return undefined;
     const health = parseHealth((await deps.run(check, { allowFailure: true })).stdout);
+    // In maintenance the public address answers 503 by design.
     const problem = health.healthy
-        ? deps.settings.healthUrl
+        ? deps.settings.healthUrl && !facts.maintenance
             ? await deps.checkPublicUrl()
             : ''
         : liveNotAnswering(deps.settings, health);
@@ -73744,6 +73952,8 @@ class RunRecord {
             processes: this.processes,
             processFiles: this.plan?.processes?.files.units.flatMap((u) => u.files),
             certificate: this.certificateReport(),
+            // The maintenance a run put up comes down before it ends: the state is the one it found.
+            ...(this.facts ? { maintenance: this.facts.maintenance ? 'on' : 'off' } : {}),
             ...(this.dryRun ? { plan: this.dryRun.titles, diff: this.dryRun.diff } : {})
         };
     }
@@ -73776,6 +73986,8 @@ class RunRecord {
 
 
 
+
+
 const output = (error) => error.result.stdout + error.result.stderr;
 /** A failure the flow already explained: its message is the report's. */
 class Stop extends Error {
@@ -73793,6 +74005,10 @@ class HostDeploy {
     /** everything the host's report says, recorded as the run learns it */
     record = new RunRecord();
     projectSettings = {};
+    /** maintenance-during-migrations: the step that ends the maintenance this run put up */
+    window;
+    /** what the message says of that maintenance when the run failed */
+    windowNote = '';
     constructor(deps) {
         this.deps = deps;
     }
@@ -73822,10 +74038,11 @@ class HostDeploy {
                 if (live)
                     return this.alreadyLive(facts.live, live);
                 await this.deploy(facts, newRelease());
-                return this.record.outcome('success', '');
+                return this.record.outcome('success', facts.maintenance ? MAINTENANCE_KEPT : '');
             }
             catch (error) {
                 ended = error instanceof Stop ? error.status : 'failure';
+                await this.closeWindow(true);
                 throw error;
             }
             finally {
@@ -73837,7 +74054,9 @@ class HostDeploy {
             const record = this.record;
             if (error instanceof StepError && !record.failedStep)
                 record.failedStep = { title: error.step.title, output: output(error) };
-            const message = this.explain(error) + failureNote(record.database.report, record.facts?.live, this.states);
+            const message = this.explain(error) +
+                failureNote(record.database.report, record.facts?.live, this.states) +
+                this.windowNote;
             return record.outcome(error instanceof Stop ? error.status : 'failure', message);
         }
         finally {
@@ -74009,6 +74228,8 @@ class HostDeploy {
                 this.record.database.afterStep(this.deps, step, result, plan, this.projectSettings);
                 if (result.code !== 0)
                     throw new StepError(step, result);
+                if (step.id === PENDING_STEP)
+                    await this.openWindow(plan, result.stdout);
             }
             if (isFirst)
                 rollout.migrated();
@@ -74047,13 +74268,16 @@ class HostDeploy {
         try {
             await this.deps.run(plan.switch);
             this.to('switched');
+            await this.closeWindow();
             health = parseHealth((await this.deps.run(plan.health, { allowFailure: true })).stdout);
         }
         catch (error) {
             health = { healthy: false, status: 0, durationMs: 0, detail: error.message };
         }
         record.health = health;
-        const publicProblem = health.healthy && s.healthUrl ? await this.deps.checkPublicUrl() : '';
+        // In maintenance the public address answers 503 by design.
+        const asked = health.healthy && s.healthUrl && !record.facts?.maintenance;
+        const publicProblem = asked ? await this.deps.checkPublicUrl() : '';
         if (health.healthy && !publicProblem) {
             if (!plan.processes)
                 return;
@@ -74069,6 +74293,32 @@ class HostDeploy {
         const cause = publicProblem || healthCause(s, health);
         const rolledBack = await this.rollBack(plan);
         throw new Stop(notHealthyMessage(plan.target, cause, rollbackNote(rolledBack, plan.previous), diagnostics), rolledBack ? 'rolled-back' : 'failure');
+    }
+    /**
+     * maintenance-during-migrations: the migration plan read before the Django process has some to
+     * apply, so the site shows the maintenance page from now until the switch (or the run's end).
+     */
+    async openWindow(plan, stdout) {
+        const pending = parseMigrationPlan(stdout)?.pending ?? [];
+        if (!plan.maintenance || pending.length === 0 || this.window)
+            return;
+        await this.deps.run(plan.maintenance.on);
+        this.window = plan.maintenance.off;
+        this.deps.info(maintenanceWindowOpened(pending));
+    }
+    /** The maintenance this run put up comes down: at the switch, or when the run fails. */
+    async closeWindow(failed = false) {
+        const off = this.window;
+        if (!off)
+            return;
+        this.window = undefined;
+        const result = await this.deps.run(off, { allowFailure: true });
+        if (failed)
+            this.windowNote = maintenanceWindowClosed(result.code === 0);
+        else if (result.code !== 0) {
+            const warning = cleanupWarning(off.title, result);
+            this.deps.warn(warning.message, warning.title);
+        }
     }
     /**
      * A process did not stay up on a healthy web release: the whole release goes back, web and
@@ -76307,6 +76557,11 @@ function overallStatus(reports) {
         return 'rolled-back';
     return reports.every((r) => r.status === 'success') ? 'success' : 'failure';
 }
+/** The maintenance output: every reached host's state, or mixed. */
+function maintenanceOutput(reports) {
+    const states = new Set(reports.flatMap((r) => (r.maintenance ? [r.maintenance] : [])));
+    return states.size > 1 ? 'mixed' : ([...states][0] ?? '');
+}
 function hostsOutput(reports) {
     return JSON.stringify(reports.map((r) => ({
         host: r.host,
@@ -76497,6 +76752,7 @@ async function writeReport(s, reports) {
     setOutput(Output.SchemaAhead, String(reports.some((r) => r.database?.ahead?.length && !r.database.restored)));
     setOutput(Output.Interface, isAsgi(s) ? 'asgi' : 'wsgi');
     setOutput(Output.WorkerClass, workerClass(s));
+    setOutput(Output.Maintenance, maintenanceOutput(reports));
     if (process.env.GITHUB_STEP_SUMMARY)
         await summary.addRaw(redact(summaryMarkdown(s, redactedReports(reports, redact)))).write();
     for (const r of reports) {
@@ -76626,6 +76882,7 @@ async function writeOperationReport(s, reports) {
     setOutput(Output.ExitCode, exitCodeOutput(reports));
     setOutput(Output.Release, reports[0]?.release ?? '');
     setOutput(Output.Hosts, redact(hostsOutput(reports)));
+    setOutput(Output.Maintenance, maintenanceOutput(reports));
     if (process.env.GITHUB_STEP_SUMMARY)
         await summary
             .addRaw(redact(operationMarkdown(s, redactedReports(reports, redact))))
@@ -76652,6 +76909,8 @@ function operationTitle(op) {
     switch (op.kind) {
         case 'manage':
             return manageTitle(op);
+        case 'maintenance':
+            return `maintenance ${op.on ? 'on' : 'off'}`;
         case 'deploy':
             return 'deploy';
     }
@@ -76689,6 +76948,33 @@ function operationOutcome(status, live, message, operation) {
 }
 function operation_outcome_lastLines(output) {
     return output.trimEnd().split('\n').slice(-LAST_LINES).join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/flow/maintenance.ts
+// maintenance: on or off, on every host. The switch is one step (server/maintenance.ts); the
+// report says the host's state after it (before it, in a dry run or a failure).
+
+
+
+async function maintenance(deps, op, facts, report) {
+    const s = deps.settings;
+    const step = op.on ? maintenanceOnStep(s) : maintenanceOffStep(s);
+    const before = facts.maintenance ? 'on' : 'off';
+    if (s.dryRun) {
+        deps.info(`would run: ${step.title}`);
+        const message = maintenanceDryRunMessage(deps.host, before, op.on);
+        const dry = { ...report, dryRun: true };
+        return { ...operationOutcome('success', facts.live, message, dry), maintenance: before };
+    }
+    const result = await deps.run(step, { allowFailure: true });
+    if (result.code !== 0) {
+        const cause = lastErrorLine(result.stderr) || `the switch ended with exit status ${result.code}`;
+        const message = maintenanceFailedMessage(deps.host, cause, before);
+        return { ...operationOutcome('failure', facts.live, message, report), maintenance: before };
+    }
+    const after = parseMaintenanceState(result.stdout) ?? (op.on ? 'on' : 'off');
+    const message = maintenanceMessage(s, deps.host, after);
+    return { ...operationOutcome('success', facts.live, message, report), maintenance: after };
 }
 
 ;// CONCATENATED MODULE: ./src/flow/manage.ts
@@ -76736,6 +77022,7 @@ async function manage(deps, op, facts, report) {
 
 
 
+
 /** Runs the settings' operation on one host, holding the deploy lock; never throws. */
 async function runOperation(deps) {
     const report = { command: operationTitle(deps.settings.operation) };
@@ -76772,6 +77059,8 @@ function operate(deps, facts, report) {
     switch (op.kind) {
         case 'manage':
             return manage(deps, op, facts, report);
+        case 'maintenance':
+            return maintenance(deps, op, facts, report);
         case 'deploy':
             throw new Error('a deploy is no operation');
     }
@@ -77269,6 +77558,167 @@ function readStatusRanges(value) {
     });
 }
 
+;// CONCATENATED MODULE: ./src/workspace.ts
+// What the action reads of the checked-out repository on the runner (besides the upload itself).
+// The repository may be hostile: it is read only as regular files inside the source folder.
+
+
+const MAX_FILES = 50;
+/** Larger than any requirements file; a bigger one is not read into memory. */
+const MAX_BYTES = 1024 * 1024;
+const INCLUDE = /^\s*(?:-r|--requirement|-c|--constraint)[\s=]+(\S+)/gm;
+/**
+ * The requirements file and the files it includes (-r, -c), read on the runner for the venv's
+ * key: [] when there is no requirements file, null when one of them may not be read (outside the
+ * source folder, a URL, not a regular file). Like requirements on local paths, whose content the
+ * key cannot cover, null means the venv is built for the release alone.
+ */
+function requirementsFiles(source, requirements) {
+    let root;
+    try {
+        root = (0,external_node_fs_.realpathSync)(source);
+    }
+    catch {
+        return null;
+    }
+    const files = [];
+    /** false when the file or one it includes may not be read */
+    const visit = (path) => {
+        if (files.some((f) => f.path === path) || files.length > MAX_FILES)
+            return true;
+        // `-r ../../x` leaves the source folder, whether or not the runner has such a file.
+        if (path === '..' || path.startsWith('../'))
+            return false;
+        const text = readInside(root, path);
+        // A missing file: pip says so on the server.
+        if (text === 'missing')
+            return true;
+        if (text === null)
+            return false;
+        files.push({ path, text });
+        for (const match of text.matchAll(INCLUDE)) {
+            const include = match[1];
+            // An absolute path or a URL (https:, file:) is outside what the key can read.
+            if ((0,external_node_path_.isAbsolute)(include) || /^[A-Za-z][A-Za-z0-9+.-]*:/.test(include))
+                return false;
+            if (!visit((0,external_node_path_.normalize)((0,external_node_path_.join)((0,external_node_path_.dirname)(path), include))))
+                return false;
+        }
+        return true;
+    };
+    return visit(requirements) ? files : null;
+}
+/**
+ * A file of the workspace an input names (maintenance-page), read as the requirements are: its
+ * text, 'missing', or null when it may not be read (outside, not a regular file, over maxBytes).
+ */
+function workspaceFile(workspace, path, maxBytes) {
+    let root;
+    try {
+        root = (0,external_node_fs_.realpathSync)(workspace);
+    }
+    catch {
+        return null;
+    }
+    return readInside(root, (0,external_node_path_.normalize)(path), maxBytes);
+}
+/**
+ * The text of a regular file inside root (symbolic links followed, as long as they stay inside);
+ * 'missing' when nothing is there, null when what is there may not be read.
+ */
+function readInside(root, path, maxBytes = MAX_BYTES) {
+    const full = (0,external_node_path_.join)(root, path);
+    try {
+        (0,external_node_fs_.lstatSync)(full);
+    }
+    catch {
+        return 'missing';
+    }
+    let real;
+    try {
+        real = (0,external_node_fs_.realpathSync)(full);
+    }
+    catch {
+        return null; // a dangling link: the server would follow it somewhere else
+    }
+    const inside = (0,external_node_path_.relative)(root, real);
+    if (inside === '' || inside === '..' || inside.startsWith('../') || (0,external_node_path_.isAbsolute)(inside))
+        return null;
+    // Checked on the open file, so nothing can be swapped in between; O_NONBLOCK: a FIFO does not
+    // wait for a writer.
+    let fd;
+    try {
+        fd = (0,external_node_fs_.openSync)(real, external_node_fs_.constants.O_RDONLY | external_node_fs_.constants.O_NOFOLLOW | external_node_fs_.constants.O_NONBLOCK);
+    }
+    catch {
+        return null;
+    }
+    try {
+        const stat = (0,external_node_fs_.fstatSync)(fd);
+        if (!stat.isFile() || stat.size > maxBytes)
+            return null;
+        return (0,external_node_fs_.readFileSync)(fd, 'utf8');
+    }
+    finally {
+        (0,external_node_fs_.closeSync)(fd);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/inputs/maintenance.ts
+// The maintenance inputs: the switch (an operation), the page, the addresses that still reach the
+// app, and the deploy's maintenance during migrations.
+
+
+
+
+/** The page travels in the step's command (base64): well under a command's 128 KiB. */
+const MAX_PAGE_BYTES = 64 * 1024;
+const MAX_ADDRESSES = 100;
+function readMaintenance(read) {
+    const page = read.line(Input.MaintenancePage, 1024);
+    const addresses = splitList(read.raw(Input.MaintenanceAllow), /[\s,]+/);
+    if (addresses.length > MAX_ADDRESSES)
+        throw new InputError(Input.MaintenanceAllow, `lists ${addresses.length} addresses; at most ${MAX_ADDRESSES}`);
+    return {
+        ...(page ? { maintenancePage: readPage(read.workspace, page) } : {}),
+        maintenanceAllow: [...new Set(addresses.map(allowedAddress))],
+        maintenanceDuringMigrations: read.bool(Input.MaintenanceDuringMigrations)
+    };
+}
+/** The maintenance switch, when the input asks for it. */
+function readMaintenanceSwitch(read) {
+    const value = read.line(Input.Maintenance, 16).toLowerCase();
+    if (value === '')
+        return undefined;
+    if (value !== 'on' && value !== 'off')
+        throw new InputError(Input.Maintenance, `'${value}' is not one of on (the site answers 503 with the maintenance page) or off (it serves again)`);
+    return { kind: 'maintenance', on: value === 'on' };
+}
+function readPage(workspace, path) {
+    if (path.startsWith('/') || path.split('/').includes('..'))
+        throw new InputError(Input.MaintenancePage, `'${path}' is not a path inside the workspace (a relative path, e.g. .github/maintenance.html)`);
+    const text = workspaceFile(workspace, path, MAX_PAGE_BYTES);
+    if (text === 'missing')
+        throw new InputError(Input.MaintenancePage, `'${path}' is not in the workspace: check it out first`);
+    if (text === null)
+        throw new InputError(Input.MaintenancePage, `'${path}' may not be read: a regular file inside the workspace, at most ${MAX_PAGE_BYTES / 1024} KiB`);
+    return text;
+}
+/**
+ * An address as nginx writes $remote_addr, the name of its file in the allow folder: IPv4 in
+ * dotted quads, IPv6 in its shortest form (RFC 5952, as nginx prints it).
+ */
+function allowedAddress(text) {
+    if (text.includes('/'))
+        throw new InputError(Input.MaintenanceAllow, `'${text}' is a network; allowed: single IPv4 or IPv6 addresses (nginx looks each request's address up as a file, so switching needs no reload)`);
+    if ((0,external_node_net_.isIPv4)(text))
+        return text;
+    const bare = text.replace(/^\[(.*)\]$/, '$1');
+    if ((0,external_node_net_.isIPv6)(bare) && !bare.includes('%') && !bare.includes('.'))
+        return new URL(`http://[${bare}]/`).hostname.slice(1, -1);
+    throw new InputError(Input.MaintenanceAllow, `'${text}' is not an IP address; allowed: IPv4 (203.0.113.7) or IPv6 (2001:db8::7) addresses, separated by commas or spaces`);
+}
+
 ;// CONCATENATED MODULE: ./src/inputs/modes.ts
 // Mode inputs: what kind of run this is (a dry run, a rollback) and how it shares the hosts.
 
@@ -77644,21 +78094,36 @@ function isCeleryBeat(words) {
 
 ;// CONCATENATED MODULE: ./src/inputs/operations.ts
 // The operation inputs: what the run does when it is not a deploy (manage: a management command
-// in the live release). One operation a run: two at once is refused before anything is sent.
+// in the live release; maintenance: the site's switch). One operation a run: two at once is
+// refused before anything is sent.
+
 
 
 
 const MANAGE_HOSTS = ['first', 'all'];
 /** `modes`: the deploy's own modes, which an operation may not be run with. */
 function readOperation(read, modes) {
+    const maintenance = readMaintenanceSwitch(read);
+    const asked = [
+        ...readManageInput(read).map((operation) => ({ input: Input.Manage, operation })),
+        ...(maintenance ? [{ input: Input.Maintenance, operation: maintenance }] : [])
+    ];
+    if (asked.length === 0)
+        return { kind: 'deploy' };
+    if (asked.length > 1)
+        throw new InputError(asked[0].input, `runs one operation, and ${asked[1].input} is another: run them as two steps`);
+    if (modes.rollback)
+        throw new InputError(asked[0].input, 'runs one operation, and rollback: true is another: run them as two steps');
+    return asked[0].operation;
+}
+/** manage: [] when unset, else its one operation. */
+function readManageInput(read) {
     const text = read.raw(Input.Manage);
     const hosts = read.line(Input.ManageHosts);
     if (!MANAGE_HOSTS.includes(hosts))
         throw new InputError(Input.ManageHosts, `'${hosts}' is not one of first (the first host) or all (every host)`);
     if (text.trim() === '')
-        return { kind: 'deploy' };
-    if (modes.rollback)
-        throw new InputError(Input.Manage, 'runs one operation, and rollback: true is another: run them as two steps');
+        return [];
     const parsed = parseCommand(text.trim());
     if ('problem' in parsed)
         throw new InputError(Input.Manage, `${parsed.problem} (allowed: a manage.py command and its arguments, quoted as in a shell, e.g. migrate --noinput or createsuperuser --noinput --username admin)`);
@@ -77667,7 +78132,9 @@ function readOperation(read, modes) {
     const argv = words[0] === 'manage.py' ? words.slice(1) : parsed.words;
     if (argv.length === 0)
         throw new InputError(Input.Manage, "names no command after manage.py (e.g. 'migrate')");
-    return { kind: 'manage', argv, line: text.trim(), hosts: hosts };
+    return [
+        { kind: 'manage', argv, line: text.trim(), hosts: hosts }
+    ];
 }
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
@@ -78126,6 +78593,7 @@ function readServer(read) {
 
 
 
+
 /** Reads every input, validates it and returns the typed settings; throws InputError. */
 function readSettings(ctx) {
     const read = inputReader(ctx);
@@ -78150,100 +78618,9 @@ function readSettings(ctx) {
         ...readHealth(read),
         ...github,
         ...modes,
-        operation: readOperation(read, modes)
+        operation: readOperation(read, modes),
+        ...readMaintenance(read)
     };
-}
-
-;// CONCATENATED MODULE: ./src/workspace.ts
-// What the action reads of the checked-out repository on the runner (besides the upload itself).
-// The repository may be hostile: it is read only as regular files inside the source folder.
-
-
-const MAX_FILES = 50;
-/** Larger than any requirements file; a bigger one is not read into memory. */
-const MAX_BYTES = 1024 * 1024;
-const INCLUDE = /^\s*(?:-r|--requirement|-c|--constraint)[\s=]+(\S+)/gm;
-/**
- * The requirements file and the files it includes (-r, -c), read on the runner for the venv's
- * key: [] when there is no requirements file, null when one of them may not be read (outside the
- * source folder, a URL, not a regular file). Like requirements on local paths, whose content the
- * key cannot cover, null means the venv is built for the release alone.
- */
-function requirementsFiles(source, requirements) {
-    let root;
-    try {
-        root = (0,external_node_fs_.realpathSync)(source);
-    }
-    catch {
-        return null;
-    }
-    const files = [];
-    /** false when the file or one it includes may not be read */
-    const visit = (path) => {
-        if (files.some((f) => f.path === path) || files.length > MAX_FILES)
-            return true;
-        // `-r ../../x` leaves the source folder, whether or not the runner has such a file.
-        if (path === '..' || path.startsWith('../'))
-            return false;
-        const text = readInside(root, path);
-        // A missing file: pip says so on the server.
-        if (text === 'missing')
-            return true;
-        if (text === null)
-            return false;
-        files.push({ path, text });
-        for (const match of text.matchAll(INCLUDE)) {
-            const include = match[1];
-            // An absolute path or a URL (https:, file:) is outside what the key can read.
-            if ((0,external_node_path_.isAbsolute)(include) || /^[A-Za-z][A-Za-z0-9+.-]*:/.test(include))
-                return false;
-            if (!visit((0,external_node_path_.normalize)((0,external_node_path_.join)((0,external_node_path_.dirname)(path), include))))
-                return false;
-        }
-        return true;
-    };
-    return visit(requirements) ? files : null;
-}
-/**
- * The text of a regular file inside root (symbolic links followed, as long as they stay inside);
- * 'missing' when nothing is there, null when what is there may not be read.
- */
-function readInside(root, path) {
-    const full = (0,external_node_path_.join)(root, path);
-    try {
-        (0,external_node_fs_.lstatSync)(full);
-    }
-    catch {
-        return 'missing';
-    }
-    let real;
-    try {
-        real = (0,external_node_fs_.realpathSync)(full);
-    }
-    catch {
-        return null; // a dangling link: the server would follow it somewhere else
-    }
-    const inside = (0,external_node_path_.relative)(root, real);
-    if (inside === '' || inside === '..' || inside.startsWith('../') || (0,external_node_path_.isAbsolute)(inside))
-        return null;
-    // Checked on the open file, so nothing can be swapped in between; O_NONBLOCK: a FIFO does not
-    // wait for a writer.
-    let fd;
-    try {
-        fd = (0,external_node_fs_.openSync)(real, external_node_fs_.constants.O_RDONLY | external_node_fs_.constants.O_NOFOLLOW | external_node_fs_.constants.O_NONBLOCK);
-    }
-    catch {
-        return null;
-    }
-    try {
-        const stat = (0,external_node_fs_.fstatSync)(fd);
-        if (!stat.isFile() || stat.size > MAX_BYTES)
-            return null;
-        return (0,external_node_fs_.readFileSync)(fd, 'utf8');
-    }
-    finally {
-        (0,external_node_fs_.closeSync)(fd);
-    }
 }
 
 ;// CONCATENATED MODULE: ./src/deploy-key.ts
@@ -78345,8 +78722,19 @@ function auditEntry(s, context) {
         repository: context.repository,
         actor: context.actor,
         mode: s.dryRun ? `${mode} (dry run)` : mode,
-        argument: op.kind === 'manage' ? op.line : mode === 'deploy' ? context.sha : ''
+        argument: auditArgument(op, mode, context)
     };
+}
+/** What the audit line says the run was given: the commit, the command line, the switch. */
+function auditArgument(op, mode, context) {
+    switch (op.kind) {
+        case 'manage':
+            return op.line;
+        case 'maintenance':
+            return op.on ? 'on' : 'off';
+        case 'deploy':
+            return mode === 'deploy' ? context.sha : '';
+    }
 }
 /** The action: settings, every host in turn (rolling), the report. */
 async function run() {

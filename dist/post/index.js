@@ -31770,6 +31770,10 @@ var Input;
     Input["Force"] = "force";
     Input["Manage"] = "manage";
     Input["ManageHosts"] = "manage-hosts";
+    Input["Maintenance"] = "maintenance";
+    Input["MaintenancePage"] = "maintenance-page";
+    Input["MaintenanceAllow"] = "maintenance-allow";
+    Input["MaintenanceDuringMigrations"] = "maintenance-during-migrations";
 })(Input || (Input = {}));
 /**
  * Defaults applied when an input is empty. action.yml declares the same values (a test checks
@@ -31811,7 +31815,8 @@ const INPUT_DEFAULTS = {
     [Input.Backup]: 'true',
     [Input.RestoreDatabase]: 'false',
     [Input.Force]: 'false',
-    [Input.ManageHosts]: 'first'
+    [Input.ManageHosts]: 'first',
+    [Input.MaintenanceDuringMigrations]: 'false'
 };
 /**
  * Left out of the upload unless a `!pattern` of the exclude input takes one back: the input's
@@ -31841,6 +31846,7 @@ var Output;
     Output["DatabaseBackup"] = "database-backup";
     Output["SchemaAhead"] = "schema-ahead";
     Output["ExitCode"] = "exit-code";
+    Output["Maintenance"] = "maintenance";
 })(Output || (Output = {}));
 
 ;// CONCATENATED MODULE: ./src/report/deployment.ts

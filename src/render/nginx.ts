@@ -1,7 +1,7 @@
 // The nginx site: gunicorn's socket as upstream, static and media served directly, optional TLS.
 
 import type { Settings } from '../settings.js'
-import { layout, socketPath } from '../server/layout.js'
+import { baseName, layout, socketPath } from '../server/layout.js'
 import { DEFAULT_PROXY_READ_TIMEOUT_S, isAsgi } from '../asgi.js'
 import { MANAGED_HEADER } from './gunicorn.js'
 
@@ -181,7 +181,8 @@ function maintenanceLines(s: Settings, hsts: string[]): string[] {
     `location = ${MAINTENANCE_PAGE_LOCATION} {`,
     ...indent([
       'internal;',
-      `alias ${nginxPath(m.page)};`,
+      `root ${nginxPath(m.folder)};`,
+      `rewrite ^ /${baseName(m.page)} break;`,
       symlinksFrom(s, m.folder),
       'default_type text/html;',
       'charset utf-8;',
