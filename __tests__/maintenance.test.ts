@@ -2,7 +2,19 @@
 // writes them), the switch's steps (the page and addresses before the flag, no reload), and one
 // host's switch (its state before and after, a dry run, a host that cannot switch).
 
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { maintenance } from '../src/flow/maintenance.js'
@@ -98,7 +110,7 @@ describe('the switch steps', () => {
       "grep -qF '# Maintenance: on while' /etc/nginx/sites-available/mysite",
       'mv -f /srv/mysite/maintenance/.page.new /srv/mysite/maintenance/page.html',
       ': > /srv/mysite/maintenance/allow/203.0.113.7',
-      ': > /srv/mysite/maintenance/on'
+      'mv -f /srv/mysite/maintenance/.on.new /srv/mysite/maintenance/on'
     ].map((line) => text.indexOf(line))
     expect(order.every((at) => at >= 0)).toBe(true)
     expect([...order].sort((a, b) => a - b)).toEqual(order)
@@ -110,6 +122,76 @@ describe('the switch steps', () => {
     const text = maintenanceOffStep(settingsFor()).command.text
     expect(text).toContain('rm -f /srv/mysite/maintenance/on')
     expect(text).not.toMatch(/reload|page\.html/)
+  })
+})
+
+describe('the on step, run on a folder tree', () => {
+  /** A deploy path and a site file of its own; the step's site path pointed at it. */
+  function tree() {
+    const root = mkdtempSync(join(tmpdir(), 'dda-maint-run-'))
+    const deployPath = join(root, 'srv', 'mysite')
+    mkdirSync(deployPath, { recursive: true })
+    const site = join(root, 'site')
+    writeFileSync(site, `# Maintenance: on while ${deployPath}/maintenance/on exists\n`)
+    const victim = join(root, 'victim')
+    mkdirSync(victim)
+    writeFileSync(join(victim, 'file'), 'precious')
+    const s = settingsFor({
+      deployPath,
+      maintenanceAllow: ['203.0.113.7'],
+      maintenancePage: 'page'
+    })
+    const run = () =>
+      spawnSync(
+        'sh',
+        [
+          '-c',
+          maintenanceOnStep(s).command.text.replaceAll('/etc/nginx/sites-available/mysite', site)
+        ],
+        { encoding: 'utf8' }
+      )
+    return { deployPath, victim, run, m: join(deployPath, 'maintenance') }
+  }
+  const untouched = (victim: string) => {
+    expect(readdirSync(victim)).toEqual(['file'])
+    expect(readFileSync(join(victim, 'file'), 'utf8')).toBe('precious')
+  }
+
+  test('writes the page, the address and the flag', () => {
+    const { run, m } = tree()
+    expect(run().status).toBe(0)
+    expect(readFileSync(join(m, 'page.html'), 'utf8')).toBe('page')
+    expect(readdirSync(join(m, 'allow'))).toEqual(['203.0.113.7'])
+    expect(existsSync(join(m, 'on'))).toBe(true)
+    expect((statSync(m).mode & 0o777).toString(8)).toBe('755')
+  })
+
+  test.each([
+    ['the folder a link', (m: string, victim: string) => symlinkSync(victim, m)],
+    [
+      'allow/ a link',
+      (m: string, victim: string) => (mkdirSync(m), symlinkSync(victim, join(m, 'allow')))
+    ],
+    ['the folder writable by others', (m: string) => (mkdirSync(m), chmodSync(m, 0o777))]
+  ])('%s: refused, naming it; nothing outside changes', (_, plant) => {
+    const { run, m, victim } = tree()
+    plant(m, victim)
+    const result = run()
+    expect(result.status).toBe(3)
+    expect(result.stderr).toMatch(/is not root's own folder/)
+    untouched(victim)
+  })
+
+  test('a link left at a name root writes is replaced, never written through', () => {
+    const { run, m, victim } = tree()
+    mkdirSync(m, { mode: 0o755 })
+    chmodSync(m, 0o755)
+    for (const name of ['on', 'page.html', '.page.new', '.on.new'])
+      symlinkSync(join(victim, 'file'), join(m, name))
+    expect(run().status).toBe(0)
+    untouched(victim)
+    expect(lstatSync(join(m, 'on')).isSymbolicLink()).toBe(false)
+    expect(readFileSync(join(m, 'page.html'), 'utf8')).toBe('page')
   })
 })
 

@@ -44,13 +44,18 @@ export function maintenanceOnStep(s: Settings): Step {
       raw('set -eu'),
       raw('umask 022'),
       siteCheck(s),
-      sh`mkdir -p ${m.folder} ${m.allow}`,
-      sh`chmod 755 ${m.folder} ${m.allow}`,
+      ...[m.folder, m.allow].flatMap((folder) => [
+        rootsFolder(folder),
+        sh`mkdir -p -m 755 ${folder}`
+      ]),
+      // New names, renamed over the old: a link left there is replaced, never written through.
+      sh`rm -f ${m.folder}/.page.new ${m.folder}/.on.new`,
       sh`printf %s ${page} | base64 -d > ${m.folder}/.page.new`,
       sh`mv -f ${m.folder}/.page.new ${m.page}`,
       sh`find ${m.allow} -mindepth 1 -maxdepth 1 -delete`,
       ...s.maintenanceAllow.map((address) => sh`: > ${`${m.allow}/${address}`}`),
-      sh`: > ${m.flag}`,
+      sh`: > ${m.folder}/.on.new`,
+      sh`mv -f ${m.folder}/.on.new ${m.flag}`,
       sh`echo ${`${STATE_MARK}on`}`
     )
   }
@@ -85,6 +90,20 @@ function siteCheck(s: Settings) {
     raw('fi'),
     sh`if ! grep -qF ${MAINTENANCE_MARK} ${site}; then`,
     sh`  echo ${`${site} was written by an earlier version, without the maintenance switch: deploy once with this version, then switch`} >&2`,
+    sh`  exit ${NO_SWITCH}`,
+    raw('fi')
+  )
+}
+
+/**
+ * The folder is missing, or root's own, not a link, writable by root alone: root then writes in it
+ * by name with nobody able to change what a name is (a folder an earlier writable-paths handed to
+ * the app is refused, never written through).
+ */
+function rootsFolder(folder: string) {
+  return script(
+    sh`if [ -L ${folder} ] || { [ -e ${folder} ] && { [ ! -d ${folder} ] || [ "$(stat -c %u ${folder})" != 0 ] || [ -n "$(find ${folder} -maxdepth 0 -perm /022)" ]; }; }; then`,
+    sh`  echo ${`${folder} is not root's own folder (a link, or another user may write it): remove it, then switch again`} >&2`,
     sh`  exit ${NO_SWITCH}`,
     raw('fi')
   )
