@@ -75,7 +75,8 @@ export enum Input {
   RestoreDatabase = 'restore-database',
   Force = 'force',
   Manage = 'manage',
-  ManageHosts = 'manage-hosts'
+  ManageHosts = 'manage-hosts',
+  Remove = 'remove'
 }
 
 /**
@@ -118,7 +119,8 @@ export const INPUT_DEFAULTS: Partial<Record<Input, string>> = {
   [Input.Backup]: 'true',
   [Input.RestoreDatabase]: 'false',
   [Input.Force]: 'false',
-  [Input.ManageHosts]: 'first'
+  [Input.ManageHosts]: 'first',
+  [Input.Remove]: 'false'
 }
 
 /**

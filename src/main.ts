@@ -10,9 +10,15 @@ import { SshTransport, type Transport } from './remote/connection.js'
 import { Executor, type StepLog } from './remote/executor.js'
 import { acquireLock } from './remote/lock.js'
 import { connectWithRetries } from './remote/retry.js'
-import { createDeployments, deploymentOutcome, rolloutProgress } from './report/deployment.js'
+import {
+  createDeployments,
+  deploymentOutcome,
+  markDeploymentsInactive,
+  rolloutProgress
+} from './report/deployment.js'
 import {
   hostReport,
+  overallStatus,
   unreachedOutcome,
   writeDeploymentId,
   writeInputError,
@@ -25,6 +31,7 @@ import { LINE_END, neutralise, untrustedLines, untrustedStream } from './report/
 import { writeOperationReport } from './report/operation.js'
 import { runOperation } from './flow/operation.js'
 import type { AuditEntry } from './server/audit.js'
+import { operationTitle } from './server/operations.js'
 import { createRollout, rollOut, type Rollout } from './rollout.js'
 import { dotenvText, releaseClock, venvKey } from './server/release.js'
 import { InputError, readSettings } from './inputs/settings.js'
@@ -75,7 +82,14 @@ export function auditEntry(s: Settings, context: RunContext): AuditEntry {
     repository: context.repository,
     actor: context.actor,
     mode: s.dryRun ? `${mode} (dry run)` : mode,
-    argument: op.kind === 'manage' ? op.line : mode === 'deploy' ? context.sha : ''
+    argument:
+      op.kind === 'manage'
+        ? op.line
+        : op.kind === 'remove'
+          ? operationTitle(op)
+          : mode === 'deploy'
+            ? context.sha
+            : ''
   }
 }
 
@@ -138,6 +152,9 @@ async function runOperations(s: Settings, context: RunContext): Promise<void> {
     (host) => operationHost(s, host, context),
     notReached
   )
+  // Removed from every host: GitHub no longer shows the project as deployed there.
+  if (s.operation.kind === 'remove' && !s.dryRun && overallStatus(reports) === 'success')
+    await markDeploymentsInactive(s)
   await writeOperationReport(s, reports)
 }
 

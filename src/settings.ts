@@ -56,6 +56,11 @@ export type Operation =
       /** the first host alone, or every host in turn */
       hosts: 'first' | 'all'
     }
+  | {
+      kind: 'remove'
+      /** also the data (shared/, backups/), the deploy path, the certificate and the app user */
+      force: boolean
+    }
 
 /** An operation of one kind: `OperationOf<'manage'>`. */
 export type OperationOf<K extends Operation['kind']> = Extract<Operation, { kind: K }>

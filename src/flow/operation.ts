@@ -7,6 +7,7 @@ import type { HostFacts } from '../server/facts.js'
 import { inspectStep, parseFacts } from '../server/inspect.js'
 import { operationTitle } from '../server/operations.js'
 import { manage } from './manage.js'
+import { remove } from './remove.js'
 import { errorMessage, staleLockWarning } from './notices.js'
 import { lastLines, operationOutcome, type OperationDeps } from './operation-outcome.js'
 
@@ -48,6 +49,8 @@ function operate(
   switch (op.kind) {
     case 'manage':
       return manage(deps, op, facts, report)
+    case 'remove':
+      return remove(deps, op, report)
     case 'deploy':
       throw new Error('a deploy is no operation')
   }

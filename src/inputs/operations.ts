@@ -5,11 +5,14 @@ import { Input } from '../constants.js'
 import { parseCommand } from '../grammar/process-command.js'
 import type { Operation } from '../settings.js'
 import { InputError, type InputReader } from './read.js'
+import { readRemove } from './remove.js'
 
 const MANAGE_HOSTS = ['first', 'all'] as const
 
 /** `modes`: the deploy's own modes, which an operation may not be run with. */
 export function readOperation(read: InputReader, modes: { rollback: boolean }): Operation {
+  const removal = readRemove(read, modes)
+  if (removal) return removal
   const text = read.raw(Input.Manage)
   const hosts = read.line(Input.ManageHosts)
   if (!(MANAGE_HOSTS as readonly string[]).includes(hosts))

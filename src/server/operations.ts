@@ -16,6 +16,8 @@ export function operationTitle(op: Operation): string {
   switch (op.kind) {
     case 'manage':
       return manageTitle(op)
+    case 'remove':
+      return op.force ? 'remove --force' : 'remove'
     case 'deploy':
       return 'deploy'
   }
