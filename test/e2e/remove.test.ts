@@ -71,7 +71,7 @@ const goneOutside = () =>
 /** Root's files the app's links lead to: content, owner and mode. */
 const targets = () =>
   must(
-    'stat -c "%n %U %a %s" /root/remove-target /etc /etc/passwd && sha256sum /root/remove-target /etc/passwd'
+    'stat -c "%n %U %a %s" /root/remove-target /etc /etc/hostname /etc/debian_version && sha256sum /root/remove-target /etc/hostname /etc/debian_version'
   )
 
 describe('remove, one of two projects on one host', () => {
