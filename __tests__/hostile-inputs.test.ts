@@ -190,7 +190,8 @@ const TABLE: Row[] = [
     Input.DryRun,
     Input.Rollback,
     Input.Backup,
-    Input.Force
+    Input.Force,
+    Input.Remove
   ].map((input) => ({ input, valid: 'true', separator: ' ' })),
   // Only with a rollback.
   {
