@@ -553,4 +553,58 @@ maybe('the root boundary, attacked at every component', () => {
     expect(readdirSync(release)).not.toContain('.venv')
     expect(state()).toBe(before)
   })
+
+  test('remove, a whole tree: links at every level removed as links, a swap while root works followed nowhere, any depth', () => {
+    const releases = join(deploy, 'releases')
+    const release = join(releases, 'r1')
+    tree(release, true)
+    // What the app leaves: links to a folder and to a file outside at every level.
+    symlinkSync(outside, join(release, 'linked-dir'))
+    symlinkSync(join(outside, 'shadow'), join(release, 'pkg/shadow'))
+    symlinkSync(outside, join(release, 'pkg/sub/etc'))
+    for (const p of ['linked-dir', 'pkg/shadow', 'pkg/sub/etc'])
+      execFileSync('chown', ['-h', `${APP_UID}:${APP_UID}`, join(release, p)])
+    const before = state()
+    // A link at any component of the folder given is refused, nothing removed.
+    for (const at of linkedAtEachComponent(deploy, 'releases/r1', outside)) {
+      const result = run([{ op: 'remove', path: join(deploy, at), names: '*' }])
+      expect([at, result.code]).toEqual([at, 1])
+      expect(result.stderr).toContain('is a link or not a folder')
+      expect(state()).toBe(before)
+    }
+    // A dry run lists every path, a link as a name (never what it leads to), and removes nothing.
+    const listed = run([{ op: 'remove', path: releases, names: '*', dryRun: true }])
+    expect(listed.code).toBe(0)
+    const paths = listed.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line.replace(/^would-remove /, '')) as string)
+    expect(paths).toEqual(
+      expect.arrayContaining(['r1/', 'r1/linked-dir', 'r1/pkg/sub/etc', 'r1/pkg/sub/deep.txt'])
+    )
+    expect(paths.some((p) => p.includes('shadow/') || p.startsWith('r1/linked-dir/'))).toBe(false)
+    expect(readdirSync(release).sort()).toEqual(['linked-dir', 'pkg', 'run.sh'])
+    // As root lists pkg/sub, the app swaps pkg/sub and pkg for links to outside.
+    const result = run([{ op: 'remove', path: releases, names: ['r1'], say: true }], {
+      at: 'listdir',
+      name: 'pkg/sub',
+      script: `cd ${release}/pkg && mv sub sub.old && ln -s ${outside} sub && cd .. && mv pkg pkg.old && ln -s ${outside} pkg`
+    })
+    expect(result.stderr).toBe('')
+    expect(result.code).toBe(0)
+    expect(result.stdout).toMatch(/^removed "r1" \d+$/m)
+    expect(readdirSync(releases)).toEqual([])
+    expect(state()).toBe(before)
+    // Deeper than Python's recursion and the descriptors a process may hold: removed all the same.
+    const deep = join(deploy, 'shared', ...Array<string>(1100).fill('d'))
+    mkdirSync(deep, { recursive: true })
+    symlinkSync(outside, join(deep, 'etc'))
+    writeFileSync(join(deep, 'f'), 'x')
+    const deepRun = run([{ op: 'remove', path: deploy, names: ['shared'], say: true }])
+    expect(deepRun.stderr).toBe('')
+    expect(deepRun.code).toBe(0)
+    expect(deepRun.stdout).toMatch(/^removed "shared" 1103$/m)
+    expect(readdirSync(deploy)).toEqual(['releases'])
+    expect(state()).toBe(before)
+  })
 })

@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
-import { deployHost, runContext } from '../src/main.js'
+import { deployHost, operationHost, runContext } from '../src/main.js'
 import type { RunOptions, RunResult, Transport } from '../src/remote/connection.js'
 import { createRollout } from '../src/rollout.js'
 import type { Settings } from '../src/settings.js'
@@ -236,6 +236,29 @@ describe('every root step holds the steps lock', () => {
       const asUser = sent.filter((r) => !r.privileged).map((r) => r.step)
       expect(asUser.filter((id) => !['health', 'check-calendars'].includes(id))).toEqual([])
     }
+  })
+})
+
+describe('every root step of a remove holds the steps lock', () => {
+  const listed = [
+    'unit gunicorn-mysite@.service',
+    'file /etc/nginx/sites-available/mysite',
+    'certificate',
+    'user',
+    'entry releases'
+  ].join('\n')
+  test.each([false, true])('force, dry run %s', async (dryRun) => {
+    const t = new ScriptedTransport({ 'remove-list': { stdout: listed } })
+    const s = settingsFor({ operation: { kind: 'remove', force: true }, dryRun })
+    const result = await operationHost(s, s.hosts[0], runContext({}), async () => t)
+    expect(result.status).toBe('success')
+    const root = t.ran.filter((r) => r.step !== 'lock' && r.step !== 'inspect' && r.privileged)
+    expect(root.length).toBe(dryRun ? 1 : 6)
+    expect(
+      root
+        .filter((r) => !r.command.startsWith('if [ -f /srv/mysite/.deploy.steps ]; then exec 8<'))
+        .map((r) => r.step)
+    ).toEqual([])
   })
 })
 

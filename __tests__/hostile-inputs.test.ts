@@ -162,6 +162,9 @@ const TABLE: Row[] = [
   { input: Input.ProcessStopTimeout, valid: '300', separator: ' ' },
   { input: Input.SingletonHost, valid: 'app1.example.com', separator: ' ' },
   { input: Input.ManageHosts, valid: 'all', separator: ' ' },
+  { input: Input.Maintenance, valid: 'on', separator: ' ' },
+  // Each address becomes a file name nginx looks up.
+  { input: Input.MaintenanceAllow, valid: '203.0.113.7', separator: ',' },
   // The names of processes and schedules become unit names.
   {
     input: Input.Processes,
@@ -190,7 +193,9 @@ const TABLE: Row[] = [
     Input.DryRun,
     Input.Rollback,
     Input.Backup,
-    Input.Force
+    Input.Force,
+    Input.Remove,
+    Input.MaintenanceDuringMigrations
   ].map((input) => ({ input, valid: 'true', separator: ' ' })),
   // Only with a rollback.
   {
@@ -225,7 +230,9 @@ const RUNNER_ONLY = [
   Input.Password,
   Input.KnownHosts,
   Input.Fingerprint,
-  Input.GithubToken
+  Input.GithubToken,
+  // A file of the workspace, read on the runner; its text reaches the host base64-encoded.
+  Input.MaintenancePage
 ]
 
 /**

@@ -1,7 +1,16 @@
 // The deploy lock's command (server/lock.ts): run here by sh, with the step sent with it.
 
 import { spawnSync } from 'node:child_process'
-import { chmodSync, mkdtempSync, statSync } from 'node:fs'
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import picomatch from 'picomatch'
@@ -39,6 +48,53 @@ describe('the lock command with a first step', () => {
       for (const path of locks) chmodSync(path, 0o644)
       spawnSync('sh', ['-c', lockCommand(s, 'run 2', 5).text], { input: '' })
       expect(locks.map(mode)).toEqual(['600', '600'])
+    }
+  )
+
+  // A remove takes .deploy/ away: its lock then takes the lock files and an empty deploy path,
+  // sends the audit line to the journal, and a run that waited on the removed lock stops.
+  ;(root ? test : test.skip)(
+    'a remove: the lock files and an empty deploy path go once .deploy/ is gone; a waiter on the removed lock stops',
+    () => {
+      const deployPath = join(mkdtempSync(join(tmpdir(), 'dda-lock-')), 'app')
+      const s = settingsFor({ deployPath, operation: { kind: 'remove', force: false } })
+      const entry = { run: '1', repository: 'o/r', actor: 'a', mode: 'remove', argument: 'remove' }
+      const audit = `${deployPath}/.deploy/audit.log`
+      // .deploy/ still there (a dry run): kept, the line appended, the lock files stay.
+      mkdirSync(`${deployPath}/.deploy`, { recursive: true })
+      spawnSync('sh', ['-c', lockCommand(s, 'run 1', 5, undefined, entry).text], {
+        input: 'time="t" mode="remove (dry run)"\n'
+      })
+      expect(readFileSync(audit, 'utf8')).toBe('time="t" mode="remove (dry run)"\n')
+      expect(readdirSync(deployPath).sort()).toEqual(['.deploy', '.deploy.lock', '.deploy.steps'])
+      // .deploy/ gone, the data kept: the lock files go, the deploy path stays.
+      rmSync(`${deployPath}/.deploy`, { recursive: true })
+      mkdirSync(`${deployPath}/shared`)
+      spawnSync('sh', ['-c', lockCommand(s, 'run 2', 5, undefined, entry).text], { input: '' })
+      expect(readdirSync(deployPath)).toEqual(['shared'])
+      // Nothing left: the deploy path goes too.
+      rmSync(`${deployPath}/shared`, { recursive: true })
+      spawnSync('sh', ['-c', lockCommand(s, 'run 3', 5, undefined, entry).text], { input: '' })
+      expect(existsSync(deployPath)).toBe(false)
+      // A run waiting for the lock while a remove takes the lock file away does not go on.
+      const deploy = settingsFor({ deployPath })
+      mkdirSync(deployPath)
+      spawnSync('sh', ['-c', lockCommand(deploy, 'run 4', 5).text], { input: '' })
+      const holder = spawnSync(
+        'sh',
+        [
+          '-c',
+          `exec 9<>${deployPath}/.deploy.lock; flock 9; (sh -c "$1" > ${deployPath}.out 2>&1 &); sleep 1; rm ${deployPath}/.deploy.lock; : > ${deployPath}/.deploy.lock; sleep 0.2`,
+          'sh',
+          lockCommand(deploy, 'run 5', 5).text
+        ],
+        { input: '' }
+      )
+      expect(holder.status).toBe(0)
+      spawnSync('sleep', ['1'])
+      expect(readFileSync(`${deployPath}.out`, 'utf8')).toContain(
+        'the deploy lock was removed while this run waited for it'
+      )
     }
   )
 

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os'
 import { join, posix } from 'node:path'
 import type { Readable } from 'node:stream'
 import { parse, type ParseEntry } from 'shell-quote'
-import { deployHost, runContext } from '../src/main.js'
+import { deployHost, operationHost, runContext } from '../src/main.js'
 import { planRun, stagingSteps, type PlanInput } from '../src/plan.js'
 import type { RunOptions, RunResult, Transport } from '../src/remote/connection.js'
 import { createRollout } from '../src/rollout.js'
@@ -1077,6 +1077,46 @@ describe('every root step of every mode', () => {
     expect(report(found)).toEqual([])
   })
 
+  // remove: its steps for a host that has everything (a dry run's listing walks the trees too).
+  test.each([
+    ['remove', false, false],
+    ['remove: force', true, false],
+    ['remove: dry run', false, true]
+  ])('%s', async (name, force, dryRun) => {
+    const s = settingsFor({
+      operation: { kind: 'remove', force },
+      dryRun,
+      writablePaths: ['/var/lib/mysite-data']
+    })
+    const units = [
+      'gunicorn-mysite@.service',
+      'mysite-worker.service',
+      'certbot-renew-mysite.timer'
+    ]
+    const listed = [
+      ...units.map((u) => `unit ${u}`),
+      'file /etc/nginx/sites-available/mysite',
+      'file /etc/nginx/sites-enabled/mysite',
+      'file /etc/tmpfiles.d/gunicorn-mysite.conf',
+      'certificate',
+      'user',
+      ...['.deploy', 'releases', 'venvs', 'shared', 'backups', 'current'].map((e) => `entry ${e}`)
+    ]
+    const t = new ScriptedTransport({
+      inspect: inspect(),
+      'remove-list': { stdout: listed.join('\n') }
+    })
+    await operationHost(s, s.hosts[0], runContext({}), async () => t)
+    const root = t.ran.filter((r) => r.privileged)
+    expect(root.length).toBeGreaterThan(dryRun ? 1 : 5)
+    const found = root.flatMap((r) =>
+      rootViolations(s, r.command).map((finding) => ({ where: `${r.step} (${r.title})`, finding }))
+    )
+    root.forEach((r) => idsChecked.add(r.step))
+    checked.set(name, root.filter((r) => r.command !== '').length)
+    expect(report(found)).toEqual([])
+  })
+
   test("every step of the planner's plans, those only a failure runs included", () => {
     const s = settingsFor({
       source: sources.keyed,
@@ -1182,8 +1222,14 @@ describe('every root step of every mode', () => {
       'prune',
       'read-config',
       'reload-nginx',
+      'remove-certificate',
+      'remove-files',
+      'remove-list',
       'remove-partial',
+      'remove-site',
       'remove-staged',
+      'remove-units',
+      'remove-user',
       'renewal-timer',
       'restart-processes',
       'restore-database',

@@ -79,7 +79,8 @@ export enum Input {
   Maintenance = 'maintenance',
   MaintenancePage = 'maintenance-page',
   MaintenanceAllow = 'maintenance-allow',
-  MaintenanceDuringMigrations = 'maintenance-during-migrations'
+  MaintenanceDuringMigrations = 'maintenance-during-migrations',
+  Remove = 'remove'
 }
 
 /**
@@ -123,7 +124,8 @@ export const INPUT_DEFAULTS: Partial<Record<Input, string>> = {
   [Input.RestoreDatabase]: 'false',
   [Input.Force]: 'false',
   [Input.ManageHosts]: 'first',
-  [Input.MaintenanceDuringMigrations]: 'false'
+  [Input.MaintenanceDuringMigrations]: 'false',
+  [Input.Remove]: 'false'
 }
 
 /**

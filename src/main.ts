@@ -10,9 +10,15 @@ import { SshTransport, type Transport } from './remote/connection.js'
 import { Executor, type StepLog } from './remote/executor.js'
 import { acquireLock } from './remote/lock.js'
 import { connectWithRetries } from './remote/retry.js'
-import { createDeployments, deploymentOutcome, rolloutProgress } from './report/deployment.js'
+import {
+  createDeployments,
+  deploymentOutcome,
+  markDeploymentsInactive,
+  rolloutProgress
+} from './report/deployment.js'
 import {
   hostReport,
+  overallStatus,
   unreachedOutcome,
   writeDeploymentId,
   writeInputError,
@@ -25,6 +31,7 @@ import { LINE_END, neutralise, untrustedLines, untrustedStream } from './report/
 import { writeOperationReport } from './report/operation.js'
 import { runOperation } from './flow/operation.js'
 import type { AuditEntry } from './server/audit.js'
+import { operationTitle } from './server/operations.js'
 import { createRollout, rollOut, type Rollout } from './rollout.js'
 import { dotenvText, releaseClock, venvKey } from './server/release.js'
 import { InputError, readSettings } from './inputs/settings.js'
@@ -86,6 +93,8 @@ function auditArgument(op: Settings['operation'], mode: string, context: RunCont
       return op.line
     case 'maintenance':
       return op.on ? 'on' : 'off'
+    case 'remove':
+      return operationTitle(op)
     case 'deploy':
       return mode === 'deploy' ? context.sha : ''
   }
@@ -150,6 +159,9 @@ async function runOperations(s: Settings, context: RunContext): Promise<void> {
     (host) => operationHost(s, host, context),
     notReached
   )
+  // Removed from every host: GitHub no longer shows the project as deployed there.
+  if (s.operation.kind === 'remove' && !s.dryRun && overallStatus(reports) === 'success')
+    await markDeploymentsInactive(s)
   await writeOperationReport(s, reports)
 }
 

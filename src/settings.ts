@@ -61,6 +61,11 @@ export type Operation =
       /** on: the site answers 503 with the page; off: it serves again */
       on: boolean
     }
+  | {
+      kind: 'remove'
+      /** also the data (shared/, backups/), the deploy path, the certificate and the app user */
+      force: boolean
+    }
 
 /** An operation of one kind: `OperationOf<'manage'>`. */
 export type OperationOf<K extends Operation['kind']> = Extract<Operation, { kind: K }>

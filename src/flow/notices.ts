@@ -405,3 +405,29 @@ export function maintenanceWindowClosed(off: boolean): string {
     ? ' The maintenance page put up for the migrations is down again: the site serves as before.'
     : ' The maintenance page put up for the migrations could not be taken down: run with maintenance: off.'
 }
+
+/** remove on a host that holds nothing of the project. */
+export function nothingToRemoveMessage(project: string, host: string): string {
+  return `nothing of ${project} on ${host}`
+}
+
+/** A remove whose site removal failed nginx's gate: the site is back, nothing else was touched. */
+export function removeGateMessage(host: string, stderr: string): string {
+  return [
+    lastErrorLine(stderr) || 'nginx -t failed',
+    `nginx -t failed on ${host} without the project's site, so its files were put back and nginx was not reloaded; nothing was removed. Fix the configuration nginx -t names, then run the remove again.`
+  ].join('\n')
+}
+
+/** A remove step that failed: what is left is removed by running it again. */
+export function removeFailedMessage(host: string, title: string, output: string): string {
+  return [
+    lastErrorLine(output) || `${title} failed`,
+    `${title} failed on ${host}; what was removed before it stays removed: run the remove again to finish.`
+  ].join('\n')
+}
+
+/** A remove's dry run: how much would go, where; nothing changed. */
+export function removeDryRunMessage(host: string, count: number): string {
+  return `dry run: would remove ${count} paths of the project on ${host}; nothing was changed`
+}

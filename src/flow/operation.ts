@@ -8,6 +8,7 @@ import { inspectStep, parseFacts } from '../server/inspect.js'
 import { operationTitle } from '../server/operations.js'
 import { maintenance } from './maintenance.js'
 import { manage } from './manage.js'
+import { remove } from './remove.js'
 import { errorMessage, staleLockWarning } from './notices.js'
 import { lastLines, operationOutcome, type OperationDeps } from './operation-outcome.js'
 
@@ -51,6 +52,8 @@ function operate(
       return manage(deps, op, facts, report)
     case 'maintenance':
       return maintenance(deps, op, facts, report)
+    case 'remove':
+      return remove(deps, op, report)
     case 'deploy':
       throw new Error('a deploy is no operation')
   }

@@ -7,6 +7,7 @@ import { parseCommand } from '../grammar/process-command.js'
 import type { Operation } from '../settings.js'
 import { readMaintenanceSwitch } from './maintenance.js'
 import { InputError, type InputReader } from './read.js'
+import { readRemove } from './remove.js'
 
 const MANAGE_HOSTS = ['first', 'all'] as const
 
@@ -19,7 +20,9 @@ interface Asked {
 /** `modes`: the deploy's own modes, which an operation may not be run with. */
 export function readOperation(read: InputReader, modes: { rollback: boolean }): Operation {
   const maintenance = readMaintenanceSwitch(read)
+  const removal = readRemove(read)
   const asked: Asked[] = [
+    ...(removal ? [{ input: Input.Remove, operation: removal }] : []),
     ...readManageInput(read).map((operation) => ({ input: Input.Manage, operation })),
     ...(maintenance ? [{ input: Input.Maintenance, operation: maintenance }] : [])
   ]

@@ -212,7 +212,7 @@ class GitHubDeployment implements DeploymentReporter {
 async function postStatus(
   api: RepositoryApi,
   id: number,
-  state: 'in_progress' | 'error' | FinalState,
+  state: 'in_progress' | 'error' | 'inactive' | FinalState,
   description: string,
   extra: { environment_url?: string } = {}
 ): Promise<unknown> {
@@ -276,4 +276,59 @@ export async function markUnfinishedDeployment(
       'The deployment may still show as in progress.'
     )
   }
+}
+
+/**
+ * remove: every deployment of the repository in the environment marked `inactive` (those whose
+ * latest status is not inactive already), so GitHub no longer shows the project as deployed
+ * there. Returns how many were marked; an API error is one warning, and the remove stands.
+ */
+export async function markDeploymentsInactive(
+  s: Settings,
+  env: NodeJS.ProcessEnv = process.env
+): Promise<number> {
+  const skip = s.deployment
+    ? !s.githubToken
+      ? 'github-token is empty'
+      : !REPOSITORY.test(env.GITHUB_REPOSITORY ?? '')
+        ? 'GITHUB_REPOSITORY is not set'
+        : ''
+    : 'deployment is false'
+  if (skip) {
+    core.info(`No GitHub deployment marked inactive: ${skip}.`)
+    return 0
+  }
+  const api = repositoryApi(s.githubToken, env)
+  let marked = 0
+  try {
+    const octokit = await api.octokit()
+    const request = { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }
+    const deployments = await octokit.paginate(octokit.rest.repos.listDeployments, {
+      owner: api.owner,
+      repo: api.repo,
+      environment: s.environment,
+      per_page: 100,
+      request
+    })
+    for (const deployment of deployments) {
+      const { data: latest } = await octokit.rest.repos.listDeploymentStatuses({
+        owner: api.owner,
+        repo: api.repo,
+        deployment_id: deployment.id,
+        per_page: 1,
+        request
+      })
+      if (latest[0]?.state === 'inactive') continue
+      await postStatus(api, deployment.id, 'inactive', `Removed from ${s.environment}`)
+      marked++
+    }
+    core.info(`Marked ${marked} GitHub deployments in ${s.environment} inactive.`)
+  } catch (error) {
+    warnApiError(
+      `mark the deployments in ${s.environment} inactive`,
+      error,
+      `The project was removed; ${marked} deployments were marked inactive before the error.`
+    )
+  }
+  return marked
 }

@@ -16,6 +16,7 @@ import {
   redactor,
   type HostReport
 } from './report.js'
+import { removalMarkdown } from './remove.js'
 
 /** The exit code output: the first host's that failed, else 0; '' when the command never ran. */
 export function exitCodeOutput(reports: HostReport[]): string {
@@ -46,7 +47,10 @@ export function operationMarkdown(s: Settings, reports: HostReport[]): string {
   for (const r of reports) {
     // Each line its own, the cause first, in bold.
     const said = prose(r.message)
-    if (said.length > 0) lines.push('', `### ${escape(r.host)}`, '', ...said)
+    const removal = r.operation?.removal
+    if (said.length > 0 || removal) lines.push('', `### ${escape(r.host)}`, '', ...said)
+    if (removal)
+      lines.push('', ...removalMarkdown(escape(r.host), removal, r.operation?.dryRun === true))
     if (r.operation?.lastLines)
       lines.push(
         `<details${r.status === 'success' ? '' : ' open'}><summary>The last lines it printed on ${escape(r.host)}</summary>`,

@@ -8,6 +8,7 @@ import { describeVersions, type ServerFacts } from '../server/asgi.js'
 import { allFiles, type ConfigFile, type ConfigFiles } from '../server/config.js'
 import type { ProcessState } from '../server/processes.js'
 import type { CertificateFacts } from '../server/acme.js'
+import type { RemovalReport } from '../server/remove.js'
 import { PHASES } from '../server/step.js'
 import { secretValues, type Settings } from '../settings.js'
 
@@ -44,6 +45,8 @@ export interface OperationReport {
   lastLines?: string
   /** a dry run: what would run, nothing ran */
   dryRun?: boolean
+  /** remove: what went and what stayed */
+  removal?: RemovalReport
 }
 
 export interface HostReport {

@@ -54,13 +54,43 @@ export function auditLine(time: Date, entry: AuditEntry, result: string): string
  * short, with the host's time. Root's file, 0640, in root's 0700 folder; never fails the lock.
  */
 export function auditAppend(s: Settings, entry: AuditEntry): ShellText {
-  const { state } = layout(s)
-  const log = `${state}/audit.log`
+  return script(
+    sh`line=$(head -c ${AUDIT_LINE_MAX} | head -n 1)`,
+    raw('cat > /dev/null'),
+    appendLine(s, entry, true)
+  )
+}
+
+/**
+ * A remove's audit line: to the system journal (`logger -t django-deploy-<project>`), since the
+ * audit log goes with `.deploy/`; appended to the audit log too while `.deploy/` is there (a dry
+ * run, a remove that failed), which is never made again for it.
+ */
+export function auditRemoval(s: Settings, entry: AuditEntry): ShellText {
   const interrupted = fields([...entryFields(entry), ['result', 'interrupted']])
   return script(
     sh`line=$(head -c ${AUDIT_LINE_MAX} | head -n 1)`,
     raw('cat > /dev/null'),
-    sh`if [ ! -L ${state} ] && { [ -d ${state} ] || mkdir -m 700 ${state}; } && [ ! -L ${log} ]; then`,
+    sh`[ -n "$line" ] || line=$(printf 'time="%s" %s' "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" ${interrupted})`,
+    sh`logger -t ${journalTag(s)} -- "$line" 2>/dev/null || true`,
+    appendLine(s, entry, false)
+  )
+}
+
+/** The tag of a remove's audit line in the system journal (journalctl -t <tag>). */
+export function journalTag(s: Pick<Settings, 'projectName'>): string {
+  return `django-deploy-${s.projectName}`
+}
+
+/** `make`: `.deploy/` made when missing (a deploy's first run); a remove never makes it. */
+function appendLine(s: Settings, entry: AuditEntry, make: boolean): ShellText {
+  const { state } = layout(s)
+  const log = `${state}/audit.log`
+  const interrupted = fields([...entryFields(entry), ['result', 'interrupted']])
+  return script(
+    make
+      ? sh`if [ ! -L ${state} ] && { [ -d ${state} ] || mkdir -m 700 ${state}; } && [ ! -L ${log} ]; then`
+      : sh`if [ ! -L ${state} ] && [ -d ${state} ] && [ ! -L ${log} ]; then`,
     raw('  ('),
     raw('    umask 027'),
     raw('    if [ -n "$line" ]; then printf \'%s\\n\' "$line"'),

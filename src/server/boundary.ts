@@ -98,8 +98,22 @@ export type BoundaryOp =
   | { op: 'keep'; path: string; to: string; say: string }
   /** root's file `from` copied to the new file `path` (root's, 0600), for the app to read once handed */
   | { op: 'copy'; from: string; path: string }
-  /** entries of the folder `path` removed (a link as a link, a folder with all it holds) */
-  | { op: 'remove'; path: string; names: string[] }
+  /**
+   * entries of the folder `path` removed: a link as a link, a folder with all it holds, each
+   * folder opened by descriptor without following a link, however deep (a folder deeper than 64
+   * is moved up into `path` first); an entry swapped while root works is looked at again as it
+   * is now. `names` '*': every entry but `keep`. `say`: prints `removed <name> <count>` (the name
+   * a JSON string) for each. `dryRun`: removes nothing, prints `would-remove <path>` for every
+   * path below (a JSON string; a folder's ends with /)
+   */
+  | {
+      op: 'remove'
+      path: string
+      names: string[] | '*'
+      keep?: string[]
+      say?: boolean
+      dryRun?: boolean
+    }
   /** files written into the folder `path` (root's, with their folders): [relative path, base64] */
   | { op: 'files'; path: string; files: Array<[string, string]> }
 

@@ -3,7 +3,7 @@
 
 import type { Settings } from '../settings.js'
 import { raw, script, sh, type ShellText } from '../shell.js'
-import { auditAppend, type AuditEntry } from './audit.js'
+import { auditAppend, auditRemoval, type AuditEntry } from './audit.js'
 import { layout } from './layout.js'
 import { unitPrefix } from './sandbox.js'
 
@@ -25,7 +25,8 @@ export function lockCommand(
   first?: ShellText,
   audit?: AuditEntry
 ): ShellText {
-  const { root, lock, stepsLock } = layout(s)
+  const { root, lock, stepsLock, state } = layout(s)
+  const removing = s.operation.kind === 'remove'
   return script(
     raw('set -u'),
     // Root writes here from now on: a folder that is not root's is taken only when empty (made
@@ -47,6 +48,8 @@ export function lockCommand(
     sh`  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`,
     sh`  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`,
     raw('fi'),
+    // Taken on a lock file a remove took away meanwhile: no lock at all (the next run makes a new one).
+    sh`if [ ! ${lock} -ef /dev/fd/9 ]; then echo ${'the deploy lock was removed while this run waited for it (a remove took the project off the host): run again'} >&2; exit 1; fi`,
     sh`echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`,
     sh`printf '%s\n' ${holder} > ${lock}`,
     raw('echo LOCKED'),
@@ -62,12 +65,16 @@ export function lockCommand(
       : undefined,
     // Held until the runner closes our stdin, or the connection drops; the steps a killed run
     // left in the sandbox end before the lock is let go.
-    audit ? auditAppend(s, audit) : raw('cat > /dev/null'),
+    audit ? (removing ? auditRemoval(s, audit) : auditAppend(s, audit)) : raw('cat > /dev/null'),
     sh`systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`,
     // A step still running as root (a switch finishing after the connection dropped) ends
     // before the next deploy may start: the executor sends each holding the steps lock (holdingStepsLock).
     sh`flock -x -w ${Math.ceil(s.commandTimeoutMs / 1000) + 10} ${stepsLock} true || true`,
-    sh`: > ${lock}`
+    // A remove that took `.deploy/` away takes the lock files with it, and the deploy path
+    // when nothing is left in it (the data kept, or with force nothing).
+    removing
+      ? sh`if [ -d ${state} ]; then : > ${lock}; else rm -f ${lock} ${stepsLock}; rmdir ${root} 2>/dev/null || true; fi`
+      : sh`: > ${lock}`
   )
 }
 

@@ -18,6 +18,8 @@ export function operationTitle(op: Operation): string {
       return manageTitle(op)
     case 'maintenance':
       return `maintenance ${op.on ? 'on' : 'off'}`
+    case 'remove':
+      return op.force ? 'remove --force' : 'remove'
     case 'deploy':
       return 'deploy'
   }

@@ -59,7 +59,7 @@ const DOCS = 'https://docs.github.com/rest/deployments'
 
 interface Answer {
   status: number
-  body: Record<string, unknown>
+  body: Record<string, unknown> | Array<Record<string, unknown>>
 }
 
 export async function startGitHubServer(options: GitHubServerOptions = {}): Promise<GitHubServer> {
@@ -128,14 +128,14 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
         }
       }
     }
-    const answer = respond(match, record.body as Record<string, unknown>)
+    const answer = respond(match, record.body as Record<string, unknown>, url.searchParams)
     if (answer.status < 300)
       record.answerErrors = api.responseErrors(match.operation, answer.status, answer.body)
     return answer
   }
 
   /** The deployment endpoints, as GitHub answers them; anything else is not served here. */
-  function respond(match: Match, body: Record<string, unknown>): Answer {
+  function respond(match: Match, body: Record<string, unknown>, query: URLSearchParams): Answer {
     const { owner, repo, deployment_id } = match.pathParams
     const repository = `${base}/repos/${owner}/${repo}`
     const now = new Date().toISOString()
@@ -209,9 +209,76 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
         }
       }
     }
+    if (match.operation.id === 'repos/list-deployments') {
+      const environment = query.get('environment')
+      const listed = [...deployments.values()]
+        .filter((d) => environment === null || d.environment === environment)
+        .reverse()
+      return { status: 200, body: listed.map((d) => deploymentBody(d, repository)) }
+    }
+    if (match.operation.id === 'repos/list-deployment-statuses') {
+      const deployment = deployments.get(Number(deployment_id))
+      if (!deployment)
+        return { status: 404, body: { message: 'Not Found', documentation_url: DOCS } }
+      const perPage = Number(query.get('per_page') ?? 30)
+      const statuses = deployment.statuses
+        .map((status, i) => statusBody(repository, deployment, status, i + 1))
+        .reverse()
+        .slice(0, perPage)
+      return { status: 200, body: statuses }
+    }
     return {
       status: 501,
       body: { message: `${match.operation.id} is not served by the contract server` }
+    }
+  }
+
+  /** A deployment as GitHub lists it. */
+  function deploymentBody(d: DeploymentRecord, repository: string): Record<string, unknown> {
+    const at = new Date(0).toISOString()
+    return {
+      url: `${repository}/deployments/${d.id}`,
+      id: d.id,
+      node_id: `DE_kwDO${d.id}`,
+      sha: /^[0-9a-f]{40}$/.test(d.ref) ? d.ref : '0'.repeat(40),
+      ref: d.ref,
+      task: 'deploy',
+      payload: {},
+      original_environment: d.environment,
+      environment: d.environment,
+      description: null,
+      creator: null,
+      created_at: at,
+      updated_at: at,
+      statuses_url: `${repository}/deployments/${d.id}/statuses`,
+      repository_url: repository,
+      transient_environment: false,
+      production_environment: d.environment === 'production'
+    }
+  }
+
+  /** A deployment status as GitHub lists it. */
+  function statusBody(
+    repository: string,
+    d: DeploymentRecord,
+    status: DeploymentStatusRecord,
+    id: number
+  ): Record<string, unknown> {
+    const deploymentUrl = `${repository}/deployments/${d.id}`
+    const at = new Date(0).toISOString()
+    return {
+      url: `${deploymentUrl}/statuses/${id}`,
+      id,
+      node_id: `DES_kwDO${id}`,
+      state: status.state,
+      creator: null,
+      description: status.description ?? '',
+      environment: d.environment,
+      target_url: status.log_url ?? deploymentUrl,
+      created_at: at,
+      updated_at: at,
+      deployment_url: deploymentUrl,
+      repository_url: repository
     }
   }
 

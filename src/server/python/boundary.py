@@ -210,8 +210,12 @@ def op_copy(op):
         os.close(d)
 def op_remove(op):
     fd = reach(op['path'])
-    for name in op['names']:
-        remove(fd, names(name)[0])
+    keep = set(op.get('keep', []))
+    given = sorted(os.listdir(fd)) if op['names'] == '*' else [names(name)[0] for name in op['names']]
+    for name in [name for name in given if name not in keep]:
+        count = remove(fd, name, '' if op.get('dryRun') else None)
+        if op.get('say') and not op.get('dryRun') and count:
+            print('removed %s %d' % (json.dumps(name), count))
     os.close(fd)
 def op_files(op):
     for rel, data in op['files']:

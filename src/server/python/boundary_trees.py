@@ -174,16 +174,66 @@ def write_all(fd, data):
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
-def remove(fd, name):
-    # Folders by descriptor, each opened without following a link: only in root's folders.
-    st = lstat(name, fd)
-    if st is not None and stat.S_ISDIR(st.st_mode):
-        child = os.open(name, DIR | os.O_NONBLOCK, dir_fd=fd)
+# How many folders deep a removal keeps open at once: a folder deeper is moved up first.
+DEEP = 64
+SPARES = [0]
+def remove(fd, name, say=None):
+    # Removes `name` in the folder `fd`, root's: a link as a link, a folder by descriptor, each
+    # opened without following a link, however deep (what lies deeper than DEEP is moved up into
+    # `fd` and removed from there: no more descriptors and no deeper recursion than DEEP). How
+    # many entries went; `say`: each path that would go is printed instead, nothing removed.
+    pending, count = [name], 0
+    while pending:
+        count += remove_entry(fd, pending.pop(), fd, pending, 0, say)
+    return count
+def remove_entry(fd, name, top, pending, depth, say):
+    # An entry renamed or swapped for a link while root works is looked at again as it is now.
+    for _ in range(8):
+        st = lstat(name, fd)
+        if st is None:
+            return 0
+        if not stat.S_ISDIR(st.st_mode):
+            if say is not None:
+                print('would-remove %s' % json.dumps(say + name))
+                return 1
+            try:
+                os.unlink(name, dir_fd=fd)
+                return 1
+            except FileNotFoundError:
+                return 0
+            except OSError:
+                continue
+        if depth >= DEEP:
+            if say is not None:
+                print('would-remove %s' % json.dumps(say + name + '/...'))
+                return 1
+            SPARES[0] += 1
+            spare = '.removing-%d-%d' % (os.getpid(), SPARES[0])
+            try:
+                os.rename(name, spare, src_dir_fd=fd, dst_dir_fd=top)
+            except OSError:
+                continue
+            pending.append(spare)
+            return 0
         try:
+            child = os.open(name, DIR | os.O_NONBLOCK, dir_fd=fd)
+        except OSError:
+            continue
+        count = 0
+        try:
+            if say is not None:
+                print('would-remove %s' % json.dumps(say + name + '/'))
             for entry in os.listdir(child):
-                remove(child, entry)
+                count += remove_entry(child, entry, top, pending, depth + 1, None if say is None else say + name + '/')
         finally:
             os.close(child)
-        os.rmdir(name, dir_fd=fd)
-    elif st is not None:
-        os.unlink(name, dir_fd=fd)
+        if say is not None:
+            return count + 1
+        try:
+            os.rmdir(name, dir_fd=fd)
+            return count + 1
+        except FileNotFoundError:
+            return count
+        except OSError:
+            continue
+    raise Refused('%s kept changing while root removed it' % name)

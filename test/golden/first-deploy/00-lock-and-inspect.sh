@@ -19,6 +19,7 @@ if ! flock -n 9; then
 ' ' ')"
   if ! flock -w 300 9; then echo "the deploy lock is held by: $(head -c 500 /srv/mysite/.deploy.lock)" >&2; exit 75; fi
 fi
+if [ ! /srv/mysite/.deploy.lock -ef /dev/fd/9 ]; then echo 'the deploy lock was removed while this run waited for it (a remove took the project off the host): run again' >&2; exit 1; fi
 echo "STALE $(head -c 500 /srv/mysite/.deploy.lock | tr '
 ' ' ')"
 printf '%s
