@@ -75,7 +75,9 @@ export enum Input {
   RestoreDatabase = 'restore-database',
   Force = 'force',
   Manage = 'manage',
-  ManageHosts = 'manage-hosts'
+  ManageHosts = 'manage-hosts',
+  Logs = 'logs',
+  LogsSince = 'logs-since'
 }
 
 /**

@@ -75,7 +75,14 @@ export function auditEntry(s: Settings, context: RunContext): AuditEntry {
     repository: context.repository,
     actor: context.actor,
     mode: s.dryRun ? `${mode} (dry run)` : mode,
-    argument: op.kind === 'manage' ? op.line : mode === 'deploy' ? context.sha : ''
+    argument:
+      op.kind === 'manage'
+        ? op.line
+        : op.kind === 'logs'
+          ? `${op.lines}${op.since ? ` since ${op.since.given}` : ''}`
+          : mode === 'deploy'
+            ? context.sha
+            : ''
   }
 }
 
@@ -121,7 +128,7 @@ export async function run(): Promise<void> {
   await writeReport(settings, reports)
 }
 
-/** The hosts an operation runs on: the first, or all (manage-hosts). */
+/** The hosts an operation runs on: the first, or all (manage-hosts); logs: every host. */
 export function operationHosts(s: Settings): HostAddress[] {
   const op = s.operation
   return op.kind === 'manage' && op.hosts === 'first' ? s.hosts.slice(0, 1) : s.hosts
@@ -257,7 +264,7 @@ export async function operationHost(
   connect: Connect = SshTransport.connect
 ): Promise<HostReport> {
   return onHost(s, host, connect, ({ transport, exec, log, label }) =>
-    runOperation({ ...lockedDeps(s, transport, exec, context, log), host: label })
+    runOperation({ ...lockedDeps(s, transport, exec, context, log), host: label, group: log.group })
   )
 }
 

@@ -56,6 +56,13 @@ export type Operation =
       /** the first host alone, or every host in turn */
       hosts: 'first' | 'all'
     }
+  | {
+      kind: 'logs'
+      /** how many lines of each log: the last ones */
+      lines: number
+      /** logs-since: as given, and as journalctl's --since reads it (`-1h` for a span) */
+      since?: { given: string; journal: string }
+    }
 
 /** An operation of one kind: `OperationOf<'manage'>`. */
 export type OperationOf<K extends Operation['kind']> = Extract<Operation, { kind: K }>

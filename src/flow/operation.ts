@@ -1,4 +1,4 @@
-// One host's operation (manage...): the deploy lock taken and the host read as a deploy does,
+// One host's operation (manage, logs...): the deploy lock taken and the host read as a deploy does,
 // then the operation's own module (flow/manage.ts...) runs its steps (server/operations.ts); a
 // result value returned, the audit line written as the lock is let go.
 
@@ -6,6 +6,7 @@ import type { HostOutcome, OperationReport } from '../report/report.js'
 import type { HostFacts } from '../server/facts.js'
 import { inspectStep, parseFacts } from '../server/inspect.js'
 import { operationTitle } from '../server/operations.js'
+import { logs } from './logs.js'
 import { manage } from './manage.js'
 import { errorMessage, staleLockWarning } from './notices.js'
 import { lastLines, operationOutcome, type OperationDeps } from './operation-outcome.js'
@@ -48,6 +49,8 @@ function operate(
   switch (op.kind) {
     case 'manage':
       return manage(deps, op, facts, report)
+    case 'logs':
+      return logs(deps, op, facts, report)
     case 'deploy':
       throw new Error('a deploy is no operation')
   }

@@ -1,9 +1,11 @@
 // The operation inputs: what the run does when it is not a deploy (manage: a management command
-// in the live release). One operation a run: two at once is refused before anything is sent.
+// in the live release; logs: inputs/logs.ts). One operation a run: two at once is refused before
+// anything is sent.
 
 import { Input } from '../constants.js'
 import { parseCommand } from '../grammar/process-command.js'
 import type { Operation } from '../settings.js'
+import { readLogs } from './logs.js'
 import { InputError, type InputReader } from './read.js'
 
 const MANAGE_HOSTS = ['first', 'all'] as const
@@ -17,6 +19,18 @@ export function readOperation(read: InputReader, modes: { rollback: boolean }): 
       Input.ManageHosts,
       `'${hosts}' is not one of first (the first host) or all (every host)`
     )
+  const logs = readLogs(read)
+  if (logs && text.trim() !== '')
+    throw new InputError(
+      Input.Logs,
+      'runs one operation, and manage is another: run them as two steps'
+    )
+  if (logs && modes.rollback)
+    throw new InputError(
+      Input.Logs,
+      'runs one operation, and rollback: true is another: run them as two steps'
+    )
+  if (logs) return logs
   if (text.trim() === '') return { kind: 'deploy' }
   if (modes.rollback)
     throw new InputError(

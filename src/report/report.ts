@@ -44,6 +44,8 @@ export interface OperationReport {
   lastLines?: string
   /** a dry run: what would run, nothing ran */
   dryRun?: boolean
+  /** logs: each log's title and its last lines, as the host sent them */
+  logs?: Array<{ title: string; text: string }>
 }
 
 export interface HostReport {

@@ -54,8 +54,7 @@ export function auditLine(time: Date, entry: AuditEntry, result: string): string
  * short, with the host's time. Root's file, 0640, in root's 0700 folder; never fails the lock.
  */
 export function auditAppend(s: Settings, entry: AuditEntry): ShellText {
-  const { state } = layout(s)
-  const log = `${state}/audit.log`
+  const { state, auditLog: log } = layout(s)
   const interrupted = fields([...entryFields(entry), ['result', 'interrupted']])
   return script(
     sh`line=$(head -c ${AUDIT_LINE_MAX} | head -n 1)`,

@@ -16,6 +16,8 @@ export function operationTitle(op: Operation): string {
   switch (op.kind) {
     case 'manage':
       return manageTitle(op)
+    case 'logs':
+      return `logs: the last ${op.lines} lines${op.since ? ` since ${op.since.given}` : ''}`
     case 'deploy':
       return 'deploy'
   }
