@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
-import { deployHost, runContext } from '../src/main.js'
+import { deployHost, operationHost, runContext } from '../src/main.js'
 import type { RunOptions, RunResult, Transport } from '../src/remote/connection.js'
 import { createRollout } from '../src/rollout.js'
 import type { Settings } from '../src/settings.js'
@@ -235,6 +235,18 @@ describe('every root step holds the steps lock', () => {
       // A step run as the SSH user is read-only, and could not open the lock (root's alone).
       const asUser = sent.filter((r) => !r.privileged).map((r) => r.step)
       expect(asUser.filter((id) => !['health', 'check-calendars'].includes(id))).toEqual([])
+    }
+  })
+
+  test('logs, and its dry run (which reads the logs too: it changes nothing)', async () => {
+    for (const dryRun of [false, true]) {
+      const t = new ScriptedTransport()
+      const s = settingsFor({ operation: { kind: 'logs', lines: 20 }, dryRun })
+      const report = await operationHost(s, s.hosts[0], runContext({}), async () => t)
+      expect(report.status).toBe('success')
+      const sent = t.ran.filter((r) => r.step !== 'lock' && r.step !== 'inspect')
+      expect(sent.map((r) => [r.step, r.privileged])).toEqual([['logs', true]])
+      expect(holdsStepsLock(sent[0].command)).toBe(true)
     }
   })
 })

@@ -50,6 +50,8 @@ describe('the logs inputs', () => {
     expect(read({}).operation).toEqual({ kind: 'deploy' })
     expect(logsOf({ logs: ' 200 ' })).toEqual({ kind: 'logs', lines: 200 })
     expect(logsOf({ logs: '1' }).lines).toBe(1)
+    // Nothing is uploaded: no checkout needed.
+    expect(logsOf({ logs: '5', source: 'none' }).lines).toBe(5)
     expect(logsOf({ logs: '10000' }).lines).toBe(10000)
     for (const [given, journal] of [
       ['1h', '-1h'],
