@@ -162,6 +162,9 @@ const TABLE: Row[] = [
   { input: Input.ProcessStopTimeout, valid: '300', separator: ' ' },
   { input: Input.SingletonHost, valid: 'app1.example.com', separator: ' ' },
   { input: Input.ManageHosts, valid: 'all', separator: ' ' },
+  // Quoted into journalctl's and tail's arguments.
+  { input: Input.Logs, valid: '50', separator: ' ' },
+  { input: Input.LogsSince, valid: '1h', separator: ' ', with: { [Input.Logs]: '50' } },
   // The names of processes and schedules become unit names.
   {
     input: Input.Processes,

@@ -450,12 +450,16 @@ describe('the summary of the logs', () => {
     const md = operationMarkdown(settingsFor({}), [
       report([
         { title: 'journal of <b>x</b>', text: '```\n</details>\n# not a heading' },
-        { title: 'audit log', text: '' }
+        { title: 'audit log', text: '' },
+        { title: 'one', text: 'a line' }
       ])
     ])
     expect(md).toContain('<summary>app1: journal of &lt;b&gt;x&lt;/b&gt; (3 lines)</summary>')
     expect(md).toContain('```\n`\u200b``\n</details>\n# not a heading\n```')
     expect(md).toContain('<summary>app1: audit log (0 lines)</summary>\n\n\n*No lines.*')
+    expect(md).toContain('<summary>app1: one (1 line)</summary>')
+    // A blank line first: the table above ends before the section.
+    expect(md).toContain('| ✅ success |\n\n<details>')
   })
 
   test("a log longer than its share keeps its last lines and says the rest is in the run's log", () => {

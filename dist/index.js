@@ -76645,8 +76645,10 @@ function logSection(host, log, budget) {
         size += all[kept - 1].length + 1;
     const shown = all.slice(kept);
     const cut = kept > 0 ? [`*The ${kept} lines before these are in the run's log only.*`] : [];
+    const count = `${all.length} line${all.length === 1 ? '' : 's'}`;
     return [
-        `<details><summary>${report_escape(host)}: ${report_escape(log.title)} (${all.length} lines)</summary>`,
+        '',
+        `<details><summary>${report_escape(host)}: ${report_escape(log.title)} (${count})</summary>`,
         ...cut,
         shown.length > 0 ? fence(shown.join('\n')) : '\n\n*No lines.*\n',
         '</details>'
