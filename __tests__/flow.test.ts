@@ -237,6 +237,18 @@ describe('every root step holds the steps lock', () => {
       expect(asUser.filter((id) => !['health', 'check-calendars'].includes(id))).toEqual([])
     }
   })
+
+  test('logs, and its dry run (which reads the logs too: it changes nothing)', async () => {
+    for (const dryRun of [false, true]) {
+      const t = new ScriptedTransport()
+      const s = settingsFor({ operation: { kind: 'logs', lines: 20 }, dryRun })
+      const report = await operationHost(s, s.hosts[0], runContext({}), async () => t)
+      expect(report.status).toBe('success')
+      const sent = t.ran.filter((r) => r.step !== 'lock' && r.step !== 'inspect')
+      expect(sent.map((r) => [r.step, r.privileged])).toEqual([['logs', true]])
+      expect(holdsStepsLock(sent[0].command)).toBe(true)
+    }
+  })
 })
 
 describe('every root step of a remove holds the steps lock', () => {

@@ -165,6 +165,9 @@ const TABLE: Row[] = [
   { input: Input.Maintenance, valid: 'on', separator: ' ' },
   // Each address becomes a file name nginx looks up.
   { input: Input.MaintenanceAllow, valid: '203.0.113.7', separator: ',' },
+  // Quoted into journalctl's and tail's arguments.
+  { input: Input.Logs, valid: '50', separator: ' ' },
+  { input: Input.LogsSince, valid: '1h', separator: ' ', with: { [Input.Logs]: '50' } },
   // The names of processes and schedules become unit names.
   {
     input: Input.Processes,

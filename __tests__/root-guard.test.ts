@@ -23,6 +23,7 @@ import { createRollout } from '../src/rollout.js'
 import { asRoot, withoutBoundary } from '../src/server/boundary.js'
 import type { ProjectSettings } from '../src/server/discover.js'
 import { layout, stagedRelease } from '../src/server/layout.js'
+import { logsPlan } from '../src/server/logs.js'
 import { holdingStepsLock, lockCommand } from '../src/server/lock.js'
 import { asApp } from '../src/server/sandbox.js'
 import { detached } from '../src/server/step-script.js'
@@ -1200,6 +1201,24 @@ describe('every root step of every mode', () => {
     expect(report(found)).toEqual([])
   })
 
+  test('the logs operation: its one step reads, as root, nothing the app could shape', () => {
+    const s = settingsFor({ operation: { kind: 'logs', lines: 50 } })
+    const found: Array<{ where: string; finding: Finding }> = []
+    for (const instance of ['blue', 'legacy', ''] as const) {
+      const { step } = logsPlan(
+        s,
+        { kind: 'logs', lines: 50, since: { given: '1h', journal: '-1h' } },
+        { instance, processUnits: ['mysite-worker.service', 'mysite-nightly.timer'] },
+        'f'.repeat(32)
+      )
+      expect(step.privileged).toBe(true)
+      idsChecked.add(step.id)
+      for (const finding of rootViolations(s, step.command.text))
+        found.push({ where: `logs (${instance || 'none live'})`, finding })
+    }
+    expect(report(found)).toEqual([])
+  })
+
   test('the steps above are every root step a run has', () => {
     // A step named here that no scenario reaches any more: give it one.
     const expected = [
@@ -1214,6 +1233,7 @@ describe('every root step of every mode', () => {
       'inspect',
       'instance-health',
       'lock',
+      'logs',
       'mark-failed',
       'migrations',
       'nginx-t',

@@ -80,7 +80,9 @@ export enum Input {
   MaintenancePage = 'maintenance-page',
   MaintenanceAllow = 'maintenance-allow',
   MaintenanceDuringMigrations = 'maintenance-during-migrations',
-  Remove = 'remove'
+  Remove = 'remove',
+  Logs = 'logs',
+  LogsSince = 'logs-since'
 }
 
 /**

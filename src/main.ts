@@ -95,6 +95,8 @@ function auditArgument(op: Settings['operation'], mode: string, context: RunCont
       return op.on ? 'on' : 'off'
     case 'remove':
       return operationTitle(op)
+    case 'logs':
+      return `${op.lines}${op.since ? ` since ${op.since.given}` : ''}`
     case 'deploy':
       return mode === 'deploy' ? context.sha : ''
   }
@@ -142,7 +144,7 @@ export async function run(): Promise<void> {
   await writeReport(settings, reports)
 }
 
-/** The hosts an operation runs on: the first, or all (manage-hosts). */
+/** The hosts an operation runs on: the first, or all (manage-hosts); logs: every host. */
 export function operationHosts(s: Settings): HostAddress[] {
   const op = s.operation
   return op.kind === 'manage' && op.hosts === 'first' ? s.hosts.slice(0, 1) : s.hosts
@@ -281,7 +283,7 @@ export async function operationHost(
   connect: Connect = SshTransport.connect
 ): Promise<HostReport> {
   return onHost(s, host, connect, ({ transport, exec, log, label }) =>
-    runOperation({ ...lockedDeps(s, transport, exec, context, log), host: label })
+    runOperation({ ...lockedDeps(s, transport, exec, context, log), host: label, group: log.group })
   )
 }
 

@@ -66,6 +66,13 @@ export type Operation =
       /** also the data (shared/, backups/), the deploy path, the certificate and the app user */
       force: boolean
     }
+  | {
+      kind: 'logs'
+      /** how many lines of each log: the last ones */
+      lines: number
+      /** logs-since: as given, and as journalctl's --since reads it (`-1h` for a span) */
+      since?: { given: string; journal: string }
+    }
 
 /** An operation of one kind: `OperationOf<'manage'>`. */
 export type OperationOf<K extends Operation['kind']> = Extract<Operation, { kind: K }>

@@ -19,7 +19,13 @@ export interface HostDeps {
   /** runs one step (remote/executor.ts) */
   run(
     step: Step,
-    options?: { stdin?: string | Readable; allowFailure?: boolean; stream?: boolean }
+    options?: {
+      stdin?: string | Readable
+      allowFailure?: boolean
+      stream?: boolean
+      /** its stdout is the caller's to print (logs: part by part) */
+      quiet?: boolean
+    }
   ): Promise<RunResult>
   /** a step sent with the lock, its result then told by `receive` (one round trip fewer) */
   takeLock(first?: Step): Promise<HeldLock>

@@ -431,3 +431,11 @@ export function removeFailedMessage(host: string, title: string, output: string)
 export function removeDryRunMessage(host: string, count: number): string {
   return `dry run: would remove ${count} paths of the project on ${host}; nothing was changed`
 }
+
+/** logs on a host where no release is live: what it shows is what the host still has. */
+export function nothingDeployedLogsMessage(project: string, host: string): string {
+  return `nothing of ${project} is deployed on ${host}: no release is live (shown: what the host still has, e.g. the lines of a first deploy that failed, and the audit log)`
+}
+
+/** A dry run of logs: it runs, since it changes nothing. */
+export const LOGS_DRY_RUN = 'dry run: logs changes nothing, so it reads the logs as a run does'

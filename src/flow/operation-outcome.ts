@@ -7,10 +7,12 @@ import type { HostDeps } from './deps.js'
 /** What an operation needs from the outside world (main fills it in; tests script it). */
 export type OperationDeps = Pick<
   HostDeps,
-  'settings' | 'takeLock' | 'receive' | 'run' | 'info' | 'warn'
+  'settings' | 'takeLock' | 'receive' | 'run' | 'info' | 'remote' | 'warn'
 > & {
   /** the host's name, as the messages say it */
   host: string
+  /** a folded group of the log (logs: one per part) */
+  group<T>(title: string, body: () => Promise<T>): Promise<T>
 }
 
 /** How many of the command's last lines the report keeps. */

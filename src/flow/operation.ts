@@ -1,4 +1,4 @@
-// One host's operation (manage...): the deploy lock taken and the host read as a deploy does,
+// One host's operation (manage, logs...): the deploy lock taken and the host read as a deploy does,
 // then the operation's own module (flow/manage.ts...) runs its steps (server/operations.ts); a
 // result value returned, the audit line written as the lock is let go.
 
@@ -7,6 +7,7 @@ import type { HostFacts } from '../server/facts.js'
 import { inspectStep, parseFacts } from '../server/inspect.js'
 import { operationTitle } from '../server/operations.js'
 import { maintenance } from './maintenance.js'
+import { logs } from './logs.js'
 import { manage } from './manage.js'
 import { remove } from './remove.js'
 import { errorMessage, staleLockWarning } from './notices.js'
@@ -54,6 +55,8 @@ function operate(
       return maintenance(deps, op, facts, report)
     case 'remove':
       return remove(deps, op, report)
+    case 'logs':
+      return logs(deps, op, facts, report)
     case 'deploy':
       throw new Error('a deploy is no operation')
   }

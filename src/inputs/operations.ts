@@ -1,11 +1,12 @@
 // The operation inputs: what the run does when it is not a deploy (manage: a management command
-// in the live release; maintenance: the site's switch). One operation a run: two at once is
-// refused before anything is sent.
+// in the live release; maintenance: the site's switch; logs: inputs/logs.ts; remove). One
+// operation a run: two at once is refused before anything is sent.
 
 import { Input } from '../constants.js'
 import { parseCommand } from '../grammar/process-command.js'
 import type { Operation } from '../settings.js'
 import { readMaintenanceSwitch } from './maintenance.js'
+import { readLogs } from './logs.js'
 import { InputError, type InputReader } from './read.js'
 import { readRemove } from './remove.js'
 
@@ -21,8 +22,10 @@ interface Asked {
 export function readOperation(read: InputReader, modes: { rollback: boolean }): Operation {
   const maintenance = readMaintenanceSwitch(read)
   const removal = readRemove(read)
+  const logs = readLogs(read)
   const asked: Asked[] = [
     ...(removal ? [{ input: Input.Remove, operation: removal }] : []),
+    ...(logs ? [{ input: Input.Logs, operation: logs }] : []),
     ...readManageInput(read).map((operation) => ({ input: Input.Manage, operation })),
     ...(maintenance ? [{ input: Input.Maintenance, operation: maintenance }] : [])
   ]

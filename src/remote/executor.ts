@@ -34,14 +34,15 @@ export class Executor {
 
   /**
    * Runs a step; a non-zero exit is a StepError unless `allowFailure`. `stream`: its stdout is
-   * printed as it comes (a management command's), not when it ends.
+   * printed as it comes (a management command's), not when it ends; `quiet`: its stdout is not
+   * printed here, the caller prints it (logs: each part in a group of its own).
    */
   async run(
     step: Step,
-    options: RunOptions & { allowFailure?: boolean; stream?: boolean } = {}
+    options: RunOptions & { allowFailure?: boolean; stream?: boolean; quiet?: boolean } = {}
   ): Promise<RunResult> {
     this.roundTrips++
-    const { allowFailure, stream, ...rest } = options
+    const { allowFailure, stream, quiet, ...rest } = options
     const sent = async () => {
       const streamed = stream ? this.log.stream() : undefined
       try {
@@ -54,8 +55,8 @@ export class Executor {
             step: { id: step.id, title: step.title }
           }
         )
-        // Its stdout printed already: what is left to print is stderr.
-        return { result, streamed: !!streamed }
+        // Its stdout printed already, or the caller's to print: what is left to print is stderr.
+        return { result, streamed: !!streamed || !!quiet }
       } finally {
         streamed?.end()
       }

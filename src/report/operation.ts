@@ -1,5 +1,6 @@
-// An operation's report (manage...): the outputs, its own job summary (what ran, on which hosts,
-// the exit code and the last lines it printed), and the step failed when a host did not succeed.
+// An operation's report (manage, logs...): the outputs, its own job summary (what ran, on which
+// hosts, the exit code and the last lines it printed; logs: each log folded), and the step failed
+// when a host did not succeed.
 
 import * as core from '@actions/core'
 import { Output } from '../constants.js'
@@ -58,7 +59,36 @@ export function operationMarkdown(s: Settings, reports: HostReport[]): string {
         '</details>'
       )
   }
+  const logs = reports.flatMap((r) => (r.operation?.logs ?? []).map((log) => ({ r, log })))
+  // A job summary holds 1 MiB: the logs share most of it, each keeping its last lines.
+  const budget = Math.floor(SUMMARY_LOGS_CHARS / Math.max(1, logs.length))
+  for (const { r, log } of logs) lines.push(...logSection(r.host, log, budget))
   return lines.join('\n') + '\n'
+}
+
+/** What of a summary the logs may fill, in characters, all hosts' and parts' together. */
+export const SUMMARY_LOGS_CHARS = 800_000
+
+/** One log, folded: its title and host, its last lines within `budget` characters, fenced. */
+export function logSection(
+  host: string,
+  log: { title: string; text: string },
+  budget: number
+): string[] {
+  const all = log.text === '' ? [] : log.text.split('\n')
+  let kept = all.length
+  for (let size = 0; kept > 0 && size + all[kept - 1].length + 1 <= budget; kept--)
+    size += all[kept - 1].length + 1
+  const shown = all.slice(kept)
+  const cut = kept > 0 ? [`*The ${kept} lines before these are in the run's log only.*`] : []
+  const count = `${all.length} line${all.length === 1 ? '' : 's'}`
+  return [
+    '',
+    `<details><summary>${escape(host)}: ${escape(log.title)} (${count})</summary>`,
+    ...cut,
+    shown.length > 0 ? fence(shown.join('\n')) : '\n\n*No lines.*\n',
+    '</details>'
+  ]
 }
 
 /** Writes an operation's outputs and summary, and fails the step when a host did not succeed. */

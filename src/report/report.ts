@@ -47,6 +47,8 @@ export interface OperationReport {
   dryRun?: boolean
   /** remove: what went and what stayed */
   removal?: RemovalReport
+  /** logs: each log's title and its last lines, as the host sent them */
+  logs?: Array<{ title: string; text: string }>
 }
 
 export interface HostReport {

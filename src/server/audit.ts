@@ -84,8 +84,7 @@ export function journalTag(s: Pick<Settings, 'projectName'>): string {
 
 /** `make`: `.deploy/` made when missing (a deploy's first run); a remove never makes it. */
 function appendLine(s: Settings, entry: AuditEntry, make: boolean): ShellText {
-  const { state } = layout(s)
-  const log = `${state}/audit.log`
+  const { state, auditLog: log } = layout(s)
   const interrupted = fields([...entryFields(entry), ['result', 'interrupted']])
   return script(
     make

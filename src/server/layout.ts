@@ -10,6 +10,8 @@ export const SITE_ENABLED = '/etc/nginx/sites-enabled'
 /** Debian's welcome site, disabled while our site is the catch-all `_`. */
 export const DEFAULT_SITE_LINK = `${SITE_ENABLED}/default`
 export const DEFAULT_SITE = `${SITE_AVAILABLE}/default`
+/** nginx's error log on Debian: every site's errors, the `logs` operation reads the site's. */
+export const NGINX_ERROR_LOG = '/var/log/nginx/error.log'
 /**
  * A release id: sortable, naming the commit (20261125T081500Z-1a2b3c4). Written so that it reads
  * the same as a POSIX ERE: the host check and the prune step match whole lines with it (`grep -xE`).
@@ -118,6 +120,8 @@ export interface Layout {
    * source, venv, settings and action it was made with): a run with the same key has nothing to do
    */
   deployed: string
+  /** a line per run: time, run, actor, mode, result (server/audit.ts) */
+  auditLog: string
   units: { socket: string; service: string }
   legacyUnits: { socket: string; service: string }
   /** an instance's own units, for the time between its start and the switch (gone at boot) */
@@ -192,6 +196,7 @@ export function layout(s: Pick<Settings, 'deployPath' | 'projectName'>): Layout 
     backups: `${root}/backups`,
     migrated: `${root}/.deploy/migrated`,
     deployed: `${root}/.deploy/deployed`,
+    auditLog: `${root}/.deploy/audit.log`,
     units: { socket: `${UNIT_FOLDER}/${units.socket}`, service: `${UNIT_FOLDER}/${units.service}` },
     legacyUnits: {
       socket: `${UNIT_FOLDER}/${units.legacy.socket}`,

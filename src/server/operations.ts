@@ -20,6 +20,8 @@ export function operationTitle(op: Operation): string {
       return `maintenance ${op.on ? 'on' : 'off'}`
     case 'remove':
       return op.force ? 'remove --force' : 'remove'
+    case 'logs':
+      return `logs: the last ${op.lines} lines${op.since ? ` since ${op.since.given}` : ''}`
     case 'deploy':
       return 'deploy'
   }
