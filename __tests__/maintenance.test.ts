@@ -20,6 +20,7 @@ import { join } from 'node:path'
 import { maintenance } from '../src/flow/maintenance.js'
 import type { OperationDeps } from '../src/flow/operation-outcome.js'
 import { readSettings } from '../src/inputs/settings.js'
+import { renderSite } from '../src/render/nginx.js'
 import { maintenanceOutput } from '../src/report/report.js'
 import {
   DEFAULT_MAINTENANCE_PAGE,
@@ -95,6 +96,15 @@ function pageOf(step: Step): string {
   const encoded = /printf %s '?([A-Za-z0-9+/=]+)'? \| base64 -d/.exec(step.command.text)?.[1]
   return Buffer.from(encoded ?? '', 'base64').toString()
 }
+
+describe('the site', () => {
+  test('the ACME challenges pass maintenance where the block answers them, and only there', () => {
+    const exempt = 'if ($uri ~ ^/\\.well-known/acme-challenge/)'
+    const plain = renderSite(settingsFor(), {}, { challengeRoot: '/srv/mysite/acme' })
+    expect(plain).toContain(exempt)
+    expect(renderSite(settingsFor())).not.toContain(exempt)
+  })
+})
 
 describe('the switch steps', () => {
   test('on: the site checked, the page and the addresses written before the flag; no reload', () => {

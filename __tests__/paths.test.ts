@@ -68,7 +68,7 @@ describe('appFolderProblem', () => {
         )
     }
     expect(appFolderProblem('/srv/mysite/backups/x', where)).toBe(
-      '/srv/mysite/backups/x is a folder the deploy keeps (releases, shared, venvs, backups, current, instances, acme, dot names): use one of its own, e.g. /srv/mysite/shared/media'
+      '/srv/mysite/backups/x is a folder the deploy keeps (releases, shared, venvs, backups, current, instances, acme, maintenance, dot names): use one of its own, e.g. /srv/mysite/shared/media'
     )
     expect(appFolderProblem('/srv/mysite/acme', where)).toMatch(/a folder the deploy keeps/)
     expect(appFolderProblem('/srv/mysite/acme/.well-known', where)).toMatch(/deploy keeps/)

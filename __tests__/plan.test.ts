@@ -105,6 +105,7 @@ describe('what the host says', () => {
       served: ['r2', 'r1'],
       python: '3.11.2 /usr/bin/python3.11',
       processUnits: [],
+      maintenance: false,
       instance: '',
       migrated: [],
       backups: []

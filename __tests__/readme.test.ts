@@ -92,6 +92,25 @@ describe('workflows lint clean with actionlint', () => {
     }
   })
 
+  test('a workflow offers every operation on Run workflow, each reaching its input', () => {
+    const offering = workflows.find((w) => /options: \[deploy, manage/.test(w))
+    expect(offering).toBeDefined()
+    const parsed = parse(offering as string)
+    expect(parsed.on.workflow_dispatch.inputs.operation.options).toEqual([
+      'deploy',
+      'manage',
+      'maintenance-on',
+      'maintenance-off',
+      'logs',
+      'remove'
+    ])
+    const given = parsed.jobs.deploy.steps.find((step: { uses?: string }) =>
+      step.uses?.includes('django-deploy-action')
+    ).with
+    for (const input of ['manage', 'maintenance', 'logs', 'remove'])
+      expect(given[input]).toMatch(/inputs\.operation ==/)
+  })
+
   test.each(documentedWorkflows())('workflow of %s', async (_, text) => {
     expect(await runLint(text, 'deploy.yml')).toEqual([])
   })

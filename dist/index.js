@@ -69794,7 +69794,10 @@ function renderSite(s, paths = {}, siteTls = manualTls(s)) {
         serverName
     ];
     main.push(...tlsPart(s, siteTls));
-    main.push('', ...maintenanceLines(s, tls ? hstsLine(s) : []), '', `client_max_body_size ${nginxQuote(s.clientMaxBodySize)};`, '', 'location = /favicon.ico { access_log off; log_not_found off; }', ...fileLocations(s, paths), '', ...proxyLocation(s, upstream));
+    main.push('', ...maintenanceLines(s, {
+        hsts: tls ? hstsLine(s) : [],
+        challenges: !tls && challengeRoot !== undefined
+    }), '', `client_max_body_size ${nginxQuote(s.clientMaxBodySize)};`, '', 'location = /favicon.ico { access_log off; log_not_found off; }', ...fileLocations(s, paths), '', ...proxyLocation(s, upstream));
     const extra = directiveLines(s.nginxDirectives);
     if (extra.length > 0)
         main.push('', '# nginx-directives input', ...extra);
@@ -69836,7 +69839,7 @@ const MAINTENANCE_MARK = '# Maintenance: on while';
  * so another 503 of the site (limit_req) keeps nginx's own page; its page is an error_page by URI,
  * which nginx asks for with GET whatever the method was (a POST gets the page, not a 405).
  */
-function maintenanceLines(s, hsts) {
+function maintenanceLines(s, block) {
     const m = layout(s).maintenance;
     const v = MAINTENANCE_VARIABLE;
     return [
@@ -69846,7 +69849,8 @@ function maintenanceLines(s, hsts) {
         // Quoted when need be: nginx expands the variable inside quotes too (a deploy path with a `$`
         // of its own is refused by nginxPath, above).
         `if (-f ${nginxQuote(`${m.allow}/$remote_addr`)}) { set ${v} ""; }`,
-        `if ($uri ~ ^/\\.well-known/acme-challenge/) { set ${v} ""; }`,
+        // This block answers the ACME server's challenges (tls: auto before its first certificate).
+        ...(block.challenges ? [`if ($uri ~ ^/\\.well-known/acme-challenge/) { set ${v} ""; }`] : []),
         // The page's own request comes through here again.
         `if ($uri = ${MAINTENANCE_PAGE_LOCATION}) { set ${v} ""; }`,
         `if (${v}) { rewrite ^ ${MAINTENANCE_LOCATION} last; }`,
@@ -69862,7 +69866,7 @@ function maintenanceLines(s, hsts) {
             'default_type text/html;',
             'charset utf-8;',
             // add_header here replaces the server's: HSTS is said again.
-            ...hsts,
+            ...block.hsts,
             `add_header Retry-After ${MAINTENANCE_RETRY_AFTER_S} always;`,
             'add_header Cache-Control "no-store" always;'
         ]),

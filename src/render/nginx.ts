@@ -106,7 +106,10 @@ export function renderSite(
   main.push(...tlsPart(s, siteTls))
   main.push(
     '',
-    ...maintenanceLines(s, tls ? hstsLine(s) : []),
+    ...maintenanceLines(s, {
+      hsts: tls ? hstsLine(s) : [],
+      challenges: !tls && challengeRoot !== undefined
+    }),
     '',
     `client_max_body_size ${nginxQuote(s.clientMaxBodySize)};`,
     '',
@@ -161,7 +164,7 @@ export const MAINTENANCE_MARK = '# Maintenance: on while'
  * so another 503 of the site (limit_req) keeps nginx's own page; its page is an error_page by URI,
  * which nginx asks for with GET whatever the method was (a POST gets the page, not a 405).
  */
-function maintenanceLines(s: Settings, hsts: string[]): string[] {
+function maintenanceLines(s: Settings, block: { hsts: string[]; challenges: boolean }): string[] {
   const m = layout(s).maintenance
   const v = MAINTENANCE_VARIABLE
   return [
@@ -171,7 +174,8 @@ function maintenanceLines(s: Settings, hsts: string[]): string[] {
     // Quoted when need be: nginx expands the variable inside quotes too (a deploy path with a `$`
     // of its own is refused by nginxPath, above).
     `if (-f ${nginxQuote(`${m.allow}/$remote_addr`)}) { set ${v} ""; }`,
-    `if ($uri ~ ^/\\.well-known/acme-challenge/) { set ${v} ""; }`,
+    // This block answers the ACME server's challenges (tls: auto before its first certificate).
+    ...(block.challenges ? [`if ($uri ~ ^/\\.well-known/acme-challenge/) { set ${v} ""; }`] : []),
     // The page's own request comes through here again.
     `if ($uri = ${MAINTENANCE_PAGE_LOCATION}) { set ${v} ""; }`,
     `if (${v}) { rewrite ^ ${MAINTENANCE_LOCATION} last; }`,
@@ -187,7 +191,7 @@ function maintenanceLines(s: Settings, hsts: string[]): string[] {
       'default_type text/html;',
       'charset utf-8;',
       // add_header here replaces the server's: HSTS is said again.
-      ...hsts,
+      ...block.hsts,
       `add_header Retry-After ${MAINTENANCE_RETRY_AFTER_S} always;`,
       'add_header Cache-Control "no-store" always;'
     ]),
