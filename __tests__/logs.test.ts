@@ -8,8 +8,6 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from '
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { PassThrough } from 'node:stream'
-import { jest } from '@jest/globals'
-import { readSettings } from '../src/inputs/settings.js'
 import { auditEntry, operationHost, operationHosts, runContext } from '../src/main.js'
 import type { RunOptions, RunResult, Transport } from '../src/remote/connection.js'
 import {
@@ -23,24 +21,16 @@ import { NGINX_ERROR_LOG, SITE_AVAILABLE } from '../src/server/layout.js'
 import { logsPlan, parseLogs, type LogPart } from '../src/server/logs.js'
 import type { OperationOf, Settings } from '../src/settings.js'
 import type { ShellText } from '../src/shell.js'
-import { refusalOf, settingsFor } from './settings-fixture.js'
+import { logOf } from './printed.js'
+import { refusalOf, settingsFor, readInputs } from './settings-fixture.js'
 
 const LIVE = '20261120T100000Z-aaaaaaa'
 const NONCE = 'a1b2c3d4e5f60718293a4b5c6d7e8f90'
 const dir = mkdtempSync(join(tmpdir(), 'dda-logs-'))
 writeFileSync(join(dir, 'manage.py'), '')
 
-function read(overrides: Record<string, string>): Settings {
-  const values: Record<string, string> = {
-    host: 'app1.example.com, app2.example.com',
-    username: 'deploy',
-    password: 'a password',
-    'insecure-skip-host-key-check': 'true',
-    'project-name': 'mysite',
-    ...overrides
-  }
-  return readSettings({ getInput: (name) => values[name] ?? '', workspace: dir })
-}
+const read = (overrides: Record<string, string>): Settings =>
+  readInputs({ host: 'app1.example.com, app2.example.com', ...overrides }, dir)
 
 type Logs = OperationOf<'logs'>
 const logsOf = (overrides: Record<string, string>) => read(overrides).operation as Logs
@@ -324,20 +314,6 @@ class ScriptedTransport implements Transport {
 
 const facts = (live: string) =>
   `cpus=2\npython=3.11.2 /usr/bin/python3.11\nlive=${live}\nreleases=${live}\ninstance=${live ? 'blue' : ''}\nprocess-units=mysite-worker.service\n`
-
-async function logOf(body: () => Promise<unknown>): Promise<string> {
-  const printed: string[] = []
-  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    printed.push(String(chunk))
-    return true
-  })
-  try {
-    await body()
-  } finally {
-    spy.mockRestore()
-  }
-  return printed.join('')
-}
 
 /** Each group's lines, as the runner folds them; and every line it would read as a command. */
 function groups(log: string): { groups: Map<string, string[]>; commands: string[] } {

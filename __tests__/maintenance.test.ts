@@ -19,7 +19,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { maintenance } from '../src/flow/maintenance.js'
 import type { OperationDeps } from '../src/flow/operation-outcome.js'
-import { readSettings } from '../src/inputs/settings.js'
 import { renderSite } from '../src/render/nginx.js'
 import { maintenanceOutput } from '../src/report/report.js'
 import {
@@ -29,7 +28,7 @@ import {
 } from '../src/server/maintenance.js'
 import type { Step } from '../src/server/step.js'
 import type { OperationOf, Settings } from '../src/settings.js'
-import { hostFacts, refusalOf, settingsFor } from './settings-fixture.js'
+import { hostFacts, readInputs, refusalOf, settingsFor } from './settings-fixture.js'
 
 const workspace = mkdtempSync(join(tmpdir(), 'dda-maintenance-'))
 writeFileSync(join(workspace, 'manage.py'), '')
@@ -39,17 +38,7 @@ writeFileSync(join(workspace, 'big.html'), 'x'.repeat(64 * 1024 + 1))
 writeFileSync(join(tmpdir(), 'dda-outside.html'), 'outside')
 symlinkSync(join(tmpdir(), 'dda-outside.html'), join(workspace, 'outside.html'))
 
-function read(overrides: Record<string, string>): Settings {
-  const values: Record<string, string> = {
-    host: 'app1.example.com',
-    username: 'deploy',
-    password: 'a password',
-    'insecure-skip-host-key-check': 'true',
-    'project-name': 'mysite',
-    ...overrides
-  }
-  return readSettings({ getInput: (name) => values[name] ?? '', workspace })
-}
+const read = (overrides: Record<string, string>): Settings => readInputs(overrides, workspace)
 
 const refusal = (overrides: Record<string, string>) => refusalOf(() => read(overrides), overrides)
 

@@ -7,8 +7,6 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSy
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { PassThrough } from 'node:stream'
-import { jest } from '@jest/globals'
-import { readSettings } from '../src/inputs/settings.js'
 import { auditEntry, deployHost, operationHost, operationHosts, runContext } from '../src/main.js'
 import type { RunOptions, RunResult, Transport } from '../src/remote/connection.js'
 import { exitCodeOutput, operationMarkdown, writeOperationReport } from '../src/report/operation.js'
@@ -19,23 +17,15 @@ import { lockCommand } from '../src/server/lock.js'
 import { manageStep } from '../src/server/operations.js'
 import type { Operation, Settings } from '../src/settings.js'
 import type { ShellText } from '../src/shell.js'
-import { refusalOf, settingsFor } from './settings-fixture.js'
+import { logOf } from './printed.js'
+import { refusalOf, settingsFor, readInputs } from './settings-fixture.js'
 
 const LIVE = '20261120T100000Z-aaaaaaa'
 const dir = mkdtempSync(join(tmpdir(), 'dda-operations-'))
 writeFileSync(join(dir, 'manage.py'), '')
 
-function read(overrides: Record<string, string>): Settings {
-  const values: Record<string, string> = {
-    host: 'app1.example.com, app2.example.com',
-    username: 'deploy',
-    password: 'a password',
-    'insecure-skip-host-key-check': 'true',
-    'project-name': 'mysite',
-    ...overrides
-  }
-  return readSettings({ getInput: (name) => values[name] ?? '', workspace: dir })
-}
+const read = (overrides: Record<string, string>): Settings =>
+  readInputs({ host: 'app1.example.com, app2.example.com', ...overrides }, dir)
 
 function manage(line: string, overrides: Partial<Settings> = {}): Settings {
   const op = read({ manage: line }).operation
@@ -190,21 +180,6 @@ async function operate(s: Settings, answers: Record<string, Answer>) {
   const transport = new ScriptedTransport({ inspect: inspect(LIVE), ...answers })
   const report = await operationHost(s, s.hosts[0], context, async () => transport)
   return { report, transport }
-}
-
-/** What the action printed to the log while `body` ran. */
-async function logOf(body: () => Promise<unknown>): Promise<string> {
-  const printed: string[] = []
-  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    printed.push(String(chunk))
-    return true
-  })
-  try {
-    await body()
-  } finally {
-    spy.mockRestore()
-  }
-  return printed.join('')
 }
 
 describe('a manage run on a host', () => {

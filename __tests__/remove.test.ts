@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { PassThrough } from 'node:stream'
 import { jest } from '@jest/globals'
-import { readSettings } from '../src/inputs/settings.js'
 import { auditEntry, operationHost, runContext } from '../src/main.js'
 import type { RunOptions, RunResult, Transport } from '../src/remote/connection.js'
 import { markDeploymentsInactive } from '../src/report/deployment.js'
@@ -26,22 +25,12 @@ import type { Settings } from '../src/settings.js'
 import type { ShellText } from '../src/shell.js'
 import { startGitHubServer } from '../test/contract/github-server.js'
 import { githubApi } from '../test/contract/openapi.js'
-import { refusalOf, settingsFor } from './settings-fixture.js'
+import { refusalOf, settingsFor, readInputs } from './settings-fixture.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'dda-remove-'))
 writeFileSync(join(dir, 'manage.py'), '')
 
-function read(overrides: Record<string, string>): Settings {
-  const values: Record<string, string> = {
-    host: 'app1.example.com',
-    username: 'deploy',
-    password: 'a password',
-    'insecure-skip-host-key-check': 'true',
-    'project-name': 'mysite',
-    ...overrides
-  }
-  return readSettings({ getInput: (name) => values[name] ?? '', workspace: dir })
-}
+const read = (overrides: Record<string, string>): Settings => readInputs({ ...overrides }, dir)
 
 const removal = (force = false, overrides: Partial<Settings> = {}) =>
   settingsFor({ operation: { kind: 'remove', force }, ...overrides })

@@ -1,6 +1,6 @@
 // Typed settings for unit tests of the pure parts, as readSettings would return them.
 import type { HostFacts } from '../src/server/facts.js'
-import { InputError } from '../src/inputs/settings.js'
+import { InputError, readSettings } from '../src/inputs/settings.js'
 import type { Settings } from '../src/settings.js'
 
 /** What a host said about itself (server/inspect.ts): a fresh Debian 12 host, or as overridden. */
@@ -115,3 +115,19 @@ Af8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIQDRQgPP61kQta1MgrDzpaC+O9ws
 cuzi/kTbOLnhjmaFvgIgJbcDNPttyOjyW3gxiGbuN6I+SrI8F4jJO+l86t77gZc=
 -----END CERTIFICATE-----
 `
+
+/**
+ * The settings the inputs give, as the fewest inputs of a workflow give them (a password, no host
+ * key check) with `overrides`; `workspace` holds the source (manage.py).
+ */
+export function readInputs(overrides: Record<string, string>, workspace: string): Settings {
+  const values: Record<string, string> = {
+    host: 'app1.example.com',
+    username: 'deploy',
+    password: 'a password',
+    'insecure-skip-host-key-check': 'true',
+    'project-name': 'mysite',
+    ...overrides
+  }
+  return readSettings({ getInput: (name) => values[name] ?? '', workspace })
+}
