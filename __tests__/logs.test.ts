@@ -131,7 +131,7 @@ function fakeHost() {
     errorLog,
     [
       '2026/12/05 10:00:00 [error] 1#1: *1 connect() to unix:/run/gunicorn-mysite.sock failed (111: Connection refused) while connecting to upstream, client: 10.0.0.9, server: _, request: "GET / HTTP/1.1", upstream: "http://unix:/run/gunicorn-mysite.sock:/", host: "a"',
-      '2026/12/05 10:00:01 [error] 1#1: *2 connect() to unix:/run/gunicorn-other.sock failed (111: Connection refused) while connecting to upstream, client: 10.0.0.9, server: other.example, request: "GET / HTTP/1.1"',
+      '2026/12/05 10:00:01 [error] 1#1: *2 connect() to unix:/run/gunicorn-other.sock failed (111: Connection refused) while connecting to upstream, client: 10.0.0.9, server: _, request: "GET / HTTP/1.1"',
       '2026/12/05 10:00:02 [error] 1#1: *3 no live upstreams while connecting to upstream, client: 10.0.0.9, server: shop.example, request: "GET /x HTTP/1.1", upstream: "http://gunicorn_mysite/x", host: "b"',
       '2026/12/05 10:00:03 [error] 1#1: *4 open() "/srv/mysite/static/nope.css" failed (2: No such file or directory), client: 10.0.0.9, server: shop.example, request: "GET /static/nope.css HTTP/1.1"',
       '2026/12/05 10:00:04 [error] 1#1: *5 open() "/srv/mysite_old/x" failed, client: 10.0.0.9, server: shop.example.org, request: "GET /x HTTP/1.1"',
@@ -229,6 +229,17 @@ describe('the logs step', () => {
     expect(nginx).toContain('*1 connect() to unix:/run/gunicorn-mysite.sock')
     expect(nginx).not.toContain('gunicorn-other')
     expect(nginx).not.toContain('shop.example.org')
+  })
+
+  test("a catch-all site: another catch-all site's errors (server: _) are not its own", () => {
+    const catchAll = fakeHost()
+    writeFileSync(catchAll.site, 'server {\n    listen 80 default_server;\n    server_name _;\n}\n')
+    const own = logsPlan(s, { kind: 'logs', lines: 10 }, facts, NONCE)
+    const nginx =
+      parseLogs(runStep(s, own, catchAll), NONCE, own.parts).find((p) => p.id === 'nginx')?.text ??
+      ''
+    expect(nginx).toContain('*1 connect() to unix:/run/gunicorn-mysite.sock')
+    expect(nginx).not.toContain('*2 connect() to unix:/run/gunicorn-other.sock')
   })
 
   test('the audit log: its last lines', () => {

@@ -37,6 +37,11 @@ writeFileSync(join(workspace, '.github', 'down.html'), '<h1>Back at five</h1>')
 writeFileSync(join(workspace, 'big.html'), 'x'.repeat(64 * 1024 + 1))
 writeFileSync(join(tmpdir(), 'dda-outside.html'), 'outside')
 symlinkSync(join(tmpdir(), 'dda-outside.html'), join(workspace, 'outside.html'))
+// Links inside the workspace: to the job's token actions/checkout saves, and a folder's link.
+mkdirSync(join(workspace, '.git'))
+writeFileSync(join(workspace, '.git', 'config'), 'extraheader = AUTHORIZATION: basic c2VjcmV0')
+symlinkSync('.git/config', join(workspace, 'token.html'))
+symlinkSync('.github', join(workspace, 'pages'))
 
 const read = (overrides: Record<string, string>): Settings => readInputs(overrides, workspace)
 
@@ -62,6 +67,8 @@ describe('the maintenance inputs', () => {
     [{ 'maintenance-page': '/etc/passwd' }, 'maintenance-page', /inside the workspace/],
     [{ 'maintenance-page': 'big.html' }, 'maintenance-page', /at most 64 KiB/],
     [{ 'maintenance-page': 'outside.html' }, 'maintenance-page', /may not be read/],
+    [{ 'maintenance-page': 'token.html' }, 'maintenance-page', /may not be read/],
+    [{ 'maintenance-page': 'pages/down.html' }, 'maintenance-page', /may not be read/],
     [{ 'maintenance-allow': '10.0.0.0/8' }, 'maintenance-allow', /is a network; allowed: single/],
     [{ 'maintenance-allow': 'office.example.com' }, 'maintenance-allow', /not an IP address/],
     [{ 'maintenance-allow': '::ffff:10.0.0.1' }, 'maintenance-allow', /not an IP address/],

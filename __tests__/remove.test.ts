@@ -12,11 +12,15 @@ import { auditEntry, operationHost, runContext } from '../src/main.js'
 import type { RunOptions, RunResult, Transport } from '../src/remote/connection.js'
 import { markDeploymentsInactive } from '../src/report/deployment.js'
 import { operationMarkdown } from '../src/report/operation.js'
+import type { HostReport } from '../src/report/report.js'
 import { boundaryOps } from '../src/server/boundary.js'
 import { lockCommand } from '../src/server/lock.js'
 import {
   parseRemoved,
   parseRemoveListing,
+  parseWouldRemove,
+  removedEntries,
+  removeFilesStep,
   removeListStep,
   removeSteps,
   type RemoveListing
@@ -25,6 +29,7 @@ import type { Settings } from '../src/settings.js'
 import type { ShellText } from '../src/shell.js'
 import { startGitHubServer } from '../test/contract/github-server.js'
 import { githubApi } from '../test/contract/openapi.js'
+import { logOf } from './printed.js'
 import { refusalOf, settingsFor, readInputs } from './settings-fixture.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'dda-remove-'))
@@ -116,33 +121,53 @@ describe('the listing read back', () => {
   })
 
   test("a dry run's paths, each a JSON string, read back whatever the names hold", () => {
-    const listing = parseRemoveListing(
-      removal(false, { dryRun: true }),
-      'would-remove "releases/r1/"\nwould-remove "releases/r1/a b\\nunit evil.service"\nwould-remove "venvs/k/bin/python"\n'
+    const paths = parseWouldRemove(
+      'would-remove "releases/r1/"\nwould-remove "releases/r1/a b\\nunit evil.service"\nwould-remove "venvs/k/bin/python"\nunit evil.service\n'
     )
-    expect(listing.paths).toEqual([
+    expect(paths).toEqual([
       'releases/r1/',
       'releases/r1/a b\nunit evil.service',
       'venvs/k/bin/python'
     ])
-    expect(listing.units).toEqual([])
   })
 
-  test("the dry run's listing walks the deploy path through the boundary, removing nothing", () => {
-    const s = removal(false, { dryRun: true })
-    const ops = boundaryOps(removeListStep(s, { kind: 'remove', force: false }).command.text)
-    expect(ops).toEqual([
-      {
-        op: 'remove',
-        path: '/srv/mysite',
-        names: '*',
-        keep: ['shared', 'backups', '.deploy.lock', '.deploy.steps'],
-        dryRun: true
-      }
+  test("what goes: the action's entries; with force the data and what the app owns, never another's", () => {
+    const listed = {
+      entries: [
+        '.deploy',
+        'backups',
+        'current',
+        'media',
+        'other-site',
+        'releases',
+        'shared',
+        'venvs'
+      ],
+      appEntries: ['media']
+    }
+    expect(removedEntries({ kind: 'remove', force: false }, listed)).toEqual([
+      'current',
+      'releases',
+      'venvs'
     ])
-    expect(
-      boundaryOps(removeListStep(removal(), { kind: 'remove', force: false }).command.text)
-    ).toEqual([])
+    expect(removedEntries({ kind: 'remove', force: true }, listed)).toEqual([
+      'backups',
+      'current',
+      'media',
+      'releases',
+      'shared',
+      'venvs'
+    ])
+  })
+
+  test("the dry run's walk goes through the boundary, removing nothing; the listing walks nothing", () => {
+    const s = removal(false, { dryRun: true })
+    const ops = boundaryOps(removeFilesStep(s, ['releases', 'venvs'], true).command.text)
+    expect(ops).toEqual([
+      { op: 'remove', path: '/srv/mysite', names: ['releases', 'venvs'], say: true, dryRun: true },
+      { op: 'remove', path: '/srv/mysite', names: ['.deploy'], say: true, dryRun: true }
+    ])
+    expect(boundaryOps(removeListStep(s).command.text)).toEqual([])
   })
 })
 
@@ -177,16 +202,12 @@ describe('the remove steps', () => {
       return boundaryOps(files.command.text)
     }
     expect(kept(false)).toEqual([
-      {
-        op: 'remove',
-        path: '/srv/mysite',
-        names: '*',
-        keep: ['shared', 'backups', '.deploy.lock', '.deploy.steps', '.deploy'],
-        say: true
-      },
+      { op: 'remove', path: '/srv/mysite', names: ['current', 'releases', 'venvs'], say: true },
       { op: 'remove', path: '/srv/mysite', names: ['.deploy'], say: true }
     ])
-    expect(kept(true)[0]).toMatchObject({ keep: ['.deploy.lock', '.deploy.steps', '.deploy'] })
+    expect(kept(true)[0]).toMatchObject({
+      names: ['backups', 'current', 'releases', 'shared', 'venvs']
+    })
   })
 
   test('the site is put back when nginx -t fails, and nginx is reloaded only when it passes', () => {
@@ -310,7 +331,7 @@ describe('a remove on a host', () => {
     expect(summary).toContain(
       'Removed: 6 units, 4 site and runtime files, 3 entries of the deploy path (820 paths).'
     )
-    expect(summary).toContain('Kept: `/srv/mysite/shared/`, `/srv/mysite/backups/`')
+    expect(summary).toContain('Kept: `/srv/mysite/backups/`, `/srv/mysite/shared/`')
     expect(summary).toMatch(/the app user: \S+: kept \(it owns the data/)
     expect(summary).toContain('<details><summary>Removed on app1.example.com</summary>')
     expect(summary).toContain('releases (812 paths)')
@@ -354,18 +375,29 @@ describe('a remove on a host', () => {
 
   test('a dry run lists file by file, removes nothing, and its summary folds the list, escaped', async () => {
     const s = removal(false, { dryRun: true })
-    const { report, transport } = await operate(s, {
-      'remove-list': {
-        stdout: `${LISTED}\nwould-remove "releases/"\nwould-remove "releases/r1/<img src=x>.py"\nwould-remove ".deploy/"\n`
+    const transport = new ScriptedTransport({
+      'remove-list': { stdout: LISTED },
+      'remove-walk': {
+        stdout:
+          'would-remove "releases/"\nwould-remove "releases/r1/<img src=x>.py"\n' +
+          'would-remove "releases/r1/x\\n::error title=pwned::y"\nwould-remove ".deploy/"\n'
       }
     })
-    expect(transport.ran).toEqual(['lock', 'remove-list'])
-    expect(report.status).toBe('success')
-    expect(report.message).toMatch(/^dry run: would remove 13 paths .* nothing was changed$/)
-    const summary = operationMarkdown(s, [report])
+    let report: HostReport | undefined
+    const log = await logOf(async () => {
+      report = await operationHost(s, s.hosts[0], runContext({}), async () => transport)
+    })
+    expect(transport.ran).toEqual(['lock', 'remove-list', 'remove-walk'])
+    expect(report!.status).toBe('success')
+    expect(report!.message).toMatch(/^dry run: would remove 14 paths .* nothing was changed$/)
+    // A name the repository chose is printed as the server's text: never read as a command.
+    const outside = log.replace(/^::stop-commands::(\S+)\n[\s\S]*?^::\1::\n/gm, '')
+    expect(log).toContain('\n::error title=pwned::y\n')
+    expect(outside).not.toContain('::error')
+    const summary = operationMarkdown(s, [report!])
     expect(summary).toContain('(dry run)')
     expect(summary).toContain('Would remove: 6 units')
-    expect(summary).toContain('releases (2 paths)')
+    expect(summary).toContain('releases (3 paths)')
     // A name the app chose is shown in the fenced list only, where Markdown renders no HTML.
     expect(summary).toMatch(/```\n[^`]*releases\/r1\/<img src=x>\.py\n[^`]*```/)
     expect(summary.split('```')[0]).not.toContain('<img')

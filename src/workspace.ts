@@ -59,28 +59,45 @@ export function requirementsFiles(source: string, requirements: string): Require
 }
 
 /**
- * A file of the workspace an input names (maintenance-page), read as the requirements are: its
- * text, 'missing', or null when it may not be read (outside, not a regular file, over maxBytes).
+ * A file of the workspace an input names (maintenance-page): its text, 'missing', or null when it
+ * may not be read. No component of the path may be a link: the repository could point one at a
+ * file a step wrote into the workspace (.git/config holds the job's token), and the page is public.
  */
 export function workspaceFile(
   workspace: string,
   path: string,
   maxBytes: number
 ): string | 'missing' | null {
-  let root: string
+  const parts = normalize(path).split('/').filter(Boolean)
+  for (let i = 1; i <= parts.length; i++) {
+    try {
+      if (lstatSync(join(workspace, ...parts.slice(0, i))).isSymbolicLink()) return null
+    } catch {
+      return 'missing'
+    }
+  }
+  let fd: number
   try {
-    root = realpathSync(workspace)
+    fd = openSync(
+      join(workspace, ...parts),
+      constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK
+    )
   } catch {
     return null
   }
-  return readInside(root, normalize(path), maxBytes)
+  try {
+    const stat = fstatSync(fd)
+    return stat.isFile() && stat.size <= maxBytes ? readFileSync(fd, 'utf8') : null
+  } finally {
+    closeSync(fd)
+  }
 }
 
 /**
  * The text of a regular file inside root (symbolic links followed, as long as they stay inside);
  * 'missing' when nothing is there, null when what is there may not be read.
  */
-function readInside(root: string, path: string, maxBytes = MAX_BYTES): string | 'missing' | null {
+function readInside(root: string, path: string): string | 'missing' | null {
   const full = join(root, path)
   try {
     lstatSync(full)
@@ -106,7 +123,7 @@ function readInside(root: string, path: string, maxBytes = MAX_BYTES): string | 
   }
   try {
     const stat = fstatSync(fd)
-    if (!stat.isFile() || stat.size > maxBytes) return null
+    if (!stat.isFile() || stat.size > MAX_BYTES) return null
     return readFileSync(fd, 'utf8')
   } finally {
     closeSync(fd)

@@ -3,12 +3,14 @@
 // its certificate and app user. A dry run lists it all, file by file, and changes nothing.
 
 import type { HostOutcome, OperationReport } from '../report/report.js'
-import { layout } from '../server/layout.js'
+import { baseName, layout } from '../server/layout.js'
 import {
-  KEPT_DATA,
   nothingToRemove,
   parseRemoved,
   parseRemoveListing,
+  parseWouldRemove,
+  removedEntries,
+  removeFilesStep,
   removeListStep,
   removeSteps,
   type RemovalReport,
@@ -33,22 +35,11 @@ export async function remove(
   report: OperationReport
 ): Promise<HostOutcome> {
   const s = deps.settings
-  const listing = parseRemoveListing(s, (await deps.run(removeListStep(s, op))).stdout)
+  const listing = parseRemoveListing(s, (await deps.run(removeListStep(s))).stdout)
   if (nothingToRemove(listing))
     return operationOutcome('success', '', nothingToRemoveMessage(s.projectName, deps.host), report)
+  if (s.dryRun) return dryRemove(deps, op, listing, report)
   const removal = plannedRemoval(s, op, listing)
-  if (s.dryRun) {
-    const root = layout(s).root
-    for (const unit of listing.units) deps.info(`would remove: unit ${unit}`)
-    for (const path of listing.files) deps.info(`would remove: ${path}`)
-    for (const path of listing.paths) deps.info(`would remove: ${root}/${path}`)
-    const count = listing.units.length + listing.files.length + listing.paths.length
-    return operationOutcome('success', '', removeDryRunMessage(deps.host, count), {
-      ...report,
-      dryRun: true,
-      removal: { ...removal, entries: countedEntries(removal, listing.paths), paths: listing.paths }
-    })
-  }
   report.removal = removal
   for (const step of removeSteps(s, op, listing)) {
     const result = await deps.run(step, { allowFailure: true })
@@ -66,15 +57,48 @@ export async function remove(
   return operationOutcome('success', '', '', report)
 }
 
+/**
+ * A dry run: the deploy path walked by the boundary (following no link), everything that would
+ * go printed as the server's text (a file's name is the repository's or the app's to choose).
+ */
+async function dryRemove(
+  deps: OperationDeps,
+  op: Remove,
+  listing: RemoveListing,
+  report: OperationReport
+): Promise<HostOutcome> {
+  const s = deps.settings
+  const root = layout(s).root
+  const walk = removeFilesStep(s, removedEntries(op, listing), true)
+  const paths = listing.entries.length > 0 ? parseWouldRemove((await deps.run(walk)).stdout) : []
+  deps.remote(
+    [
+      ...listing.units.map((unit) => `would remove: unit ${unit}`),
+      ...listing.files.map((path) => `would remove: ${path}`),
+      ...paths.map((path) => `would remove: ${root}/${path}`)
+    ].join('\n')
+  )
+  const removal = plannedRemoval(s, op, listing)
+  const count = listing.units.length + listing.files.length + paths.length
+  return operationOutcome('success', '', removeDryRunMessage(deps.host, count), {
+    ...report,
+    dryRun: true,
+    removal: { ...removal, entries: countedEntries(removal, paths), paths }
+  })
+}
+
 /** What the listing says will go and stay, before anything is removed. */
 function plannedRemoval(s: Settings, op: Remove, listing: RemoveListing): RemovalReport {
-  const kept = op.force ? [] : KEPT_DATA.filter((name) => listing.entries.includes(name))
+  const state = baseName(layout(s).state)
+  const removed = [
+    ...removedEntries(op, listing),
+    ...(listing.entries.includes(state) ? [state] : [])
+  ]
+  const kept = listing.entries.filter((name) => !removed.includes(name))
   return {
     units: listing.units,
     files: listing.files,
-    entries: listing.entries
-      .filter((name) => !(kept as string[]).includes(name))
-      .map((name) => ({ name, count: 0 })),
+    entries: removed.map((name) => ({ name, count: 0 })),
     certificate: op.force && listing.certificate,
     kept: kept.map((name) => `${layout(s).root}/${name}/`),
     user: !listing.user

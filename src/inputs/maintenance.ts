@@ -58,7 +58,7 @@ function readPage(workspace: string, path: string): string {
   if (text === null)
     throw new InputError(
       Input.MaintenancePage,
-      `'${path}' may not be read: a regular file inside the workspace, at most ${MAX_PAGE_BYTES / 1024} KiB`
+      `'${path}' may not be read: a regular file of the workspace, no link on the way, at most ${MAX_PAGE_BYTES / 1024} KiB`
     )
   return text
 }

@@ -62,7 +62,8 @@ export function inspectStep(s: Settings): Step {
       sh`echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`,
       raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`),
       sh`echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`,
-      sh`[ ! -e ${p.maintenance.flag} ] || echo maintenance=on`,
+      // Said only of root's own folder: one an earlier version handed to the app says nothing.
+      sh`[ ! -e ${p.maintenance.flag} ] || [ "$(stat -c %u ${p.maintenance.folder})" != 0 ] || echo maintenance=on`,
       listProcessUnits(s),
       ...(s.acme ? inspectAcme(s) : [])
     )

@@ -71,6 +71,9 @@ export function processUnitGroups(units: readonly string[]): string[][] {
 const SERVER_NAME_PATTERNS =
   's/^[[:space:]]*server_name[[:space:]]\\{1,\\}"\\{0,1\\}\\([^[:space:]";]\\{1,\\}\\).*$/server: \\1,/p'
 
+/** The catch-all's name: every catch-all site of the host has it, so it names none of them. */
+const CATCH_ALL = 'server: _,'
+
 /** One part of the output: the nonce, the part's id, its text in base64, on one line. */
 function part(nonce: string, id: string, body: ShellText): ShellText {
   return sh`printf '%s %s ' ${nonce} ${id}; { ${body}; } 2>&1 | base64 -w 0; echo`
@@ -86,7 +89,7 @@ function journal(op: LogsOperation, units: string[]): ShellText {
 function nginxErrors(s: Settings, op: LogsOperation): ShellText {
   const fixed = [`unix:${socketPath(s.projectName)}`, `http://${upstreamName(s.projectName)}/`]
   const { site } = layout(s)
-  return sh`if [ -f ${NGINX_ERROR_LOG} ]; then { printf '%s\n' ${fixed}; sed -n ${SERVER_NAME_PATTERNS} ${site} 2>/dev/null; } | grep -a -F -f - ${NGINX_ERROR_LOG} | tail -n ${op.lines}; else echo ${`(no nginx error log at ${NGINX_ERROR_LOG})`}; fi`
+  return sh`if [ -f ${NGINX_ERROR_LOG} ]; then { printf '%s\n' ${fixed}; sed -n ${SERVER_NAME_PATTERNS} ${site} 2>/dev/null | grep -v -x -F ${CATCH_ALL}; } | grep -a -F -f - ${NGINX_ERROR_LOG} | tail -n ${op.lines}; else echo ${`(no nginx error log at ${NGINX_ERROR_LOG})`}; fi`
 }
 
 function auditLog(s: Settings, op: LogsOperation): ShellText {

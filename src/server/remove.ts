@@ -15,6 +15,7 @@ import {
   instanceSocketPath,
   layout,
   renewalUnitNames,
+  RESERVED,
   RUNTIME_UNIT_FOLDER,
   socketPath,
   UNIT_FOLDER,
@@ -40,6 +41,8 @@ export interface RemoveListing {
   user: boolean
   /** the deploy path's entries (the lock files left out) */
   entries: string[]
+  /** those of them the app user owns */
+  appEntries: string[]
   /** a dry run: every path below the deploy path that would go, relative to it, file by file */
   paths: string[]
 }
@@ -89,11 +92,28 @@ export function projectFiles(s: Settings): string[] {
   ]
 }
 
-/** The deploy path's entries a remove leaves: the data (unless `force`) and the lock files. */
-export function keptEntries(s: Settings, op: Remove): string[] {
-  const p = layout(s)
-  const locks = [p.lock, p.stepsLock].map((path) => path.slice(p.root.length + 1))
-  return op.force ? locks : [...KEPT_DATA, ...locks]
+/**
+ * The deploy path's entries the action makes, besides `.deploy/` (removed last): what a remove
+ * takes. Anything else there is not the action's to remove (a MEDIA_ROOT kept in the deploy path,
+ * another project's deploy path inside this one), except with `force` what the app user owns.
+ */
+export const ACTION_ENTRIES: readonly string[] = [
+  'releases',
+  ...[...RESERVED].filter(
+    (name) => !['.deploy', '.deploy.lock', '.deploy.steps', 'backups'].includes(name)
+  )
+]
+
+/** The entries a remove takes, `.deploy/` aside: the action's, with `force` the data and the app's. */
+export function removedEntries(
+  op: Remove,
+  listing: Pick<RemoveListing, 'entries' | 'appEntries'>
+): string[] {
+  const taken = new Set([
+    ...ACTION_ENTRIES,
+    ...(op.force ? [...KEPT_DATA, ...listing.appEntries] : [])
+  ])
+  return listing.entries.filter((name) => taken.has(name))
 }
 
 /**
@@ -101,7 +121,7 @@ export function keptEntries(s: Settings, op: Remove): string[] {
  * `entry <name>` lines; in a dry run, every path below the deploy path that would go, walked by
  * the boundary without following a link (`would-remove <path>`).
  */
-export function removeListStep(s: Settings, op: Remove): Step {
+export function removeListStep(s: Settings): Step {
   const p = layout(s)
   const folders = [UNIT_FOLDER, RUNTIME_UNIT_FOLDER]
   return {
@@ -120,9 +140,8 @@ export function removeListStep(s: Settings, op: Remove): Step {
       sh`if id -u -- ${s.appUser} >/dev/null 2>&1; then echo user; fi`,
       sh`if [ -d ${p.root} ] && [ ! -L ${p.root} ]; then`,
       sh`  ls -A ${p.root} | while read -r name; do echo "entry $name"; done`,
-      s.dryRun
-        ? sh`  ${asRoot(s, { op: 'remove', path: p.root, names: '*', keep: keptEntries(s, op), dryRun: true })}`
-        : undefined,
+      // The app's own entries (a MEDIA_ROOT kept in the deploy path): force takes them too.
+      sh`  find ${p.root} -mindepth 1 -maxdepth 1 -user ${s.appUser} -printf 'app-entry %f\n' 2>/dev/null`,
       raw('fi')
     )
   }
@@ -138,6 +157,7 @@ export function parseRemoveListing(s: Settings, stdout: string): RemoveListing {
     certificate: false,
     user: false,
     entries: [],
+    appEntries: [],
     paths: []
   }
   for (const line of stdout.split('\n')) {
@@ -149,7 +169,7 @@ export function parseRemoveListing(s: Settings, stdout: string): RemoveListing {
     else if (word === 'certificate') listing.certificate = true
     else if (word === 'user') listing.user = true
     else if (word === 'entry' && value && !locks.has(value)) listing.entries.push(value)
-    else if (word === 'would-remove') listing.paths.push(JSON.parse(value) as string)
+    else if (word === 'app-entry' && value && !locks.has(value)) listing.appEntries.push(value)
   }
   return listing
 }
@@ -249,22 +269,23 @@ export function removeUnitsStep(s: Settings, listing: RemoveListing): Step {
 }
 
 /**
- * The deploy path's entries, all but `keptEntries`, through the root boundary (releases, venvs
- * and shared/ are trees the app shapes): `.deploy/` last, so a remove cut short is run again with
- * its state still there. Prints `removed <name> <count>` for each.
+ * The entries a remove takes (removedEntries), through the root boundary (releases, venvs and
+ * shared/ are trees the app shapes): `.deploy/` last, so a remove cut short is run again with its
+ * state still there. Prints `removed <name> <count>` for each; `dryRun`: `would-remove <path>`
+ * for every path below them, walked without following a link, and removes nothing.
  */
-export function removeFilesStep(s: Settings, op: Remove): Step {
+export function removeFilesStep(s: Settings, names: string[], dryRun = false): Step {
   const p = layout(s)
   const state = p.state.slice(p.root.length + 1)
   return {
-    id: 'remove-files',
+    id: dryRun ? 'remove-walk' : 'remove-files',
     phase: 'cleanup',
-    title: `Remove ${op.force ? 'everything' : 'all but shared/ and backups/'} in ${p.root}`,
+    title: `${dryRun ? 'List what would go' : 'Remove'} in ${p.root}: ${[...names, state].join(', ')}`,
     privileged: true,
     command: asRoot(
       s,
-      { op: 'remove', path: p.root, names: '*', keep: [...keptEntries(s, op), state], say: true },
-      { op: 'remove', path: p.root, names: [state], say: true }
+      { op: 'remove', path: p.root, names, say: true, ...(dryRun ? { dryRun } : {}) },
+      { op: 'remove', path: p.root, names: [state], say: true, ...(dryRun ? { dryRun } : {}) }
     )
   }
 }
@@ -320,10 +341,18 @@ export function removeSteps(s: Settings, op: Remove, listing: RemoveListing): St
   return [
     ...(site ? [removeSiteStep(s)] : []),
     ...(listing.units.length > 0 || listing.files.length > 0 ? [removeUnitsStep(s, listing)] : []),
-    ...(listing.entries.length > 0 ? [removeFilesStep(s, op)] : []),
+    ...(listing.entries.length > 0 ? [removeFilesStep(s, removedEntries(op, listing))] : []),
     ...(op.force && listing.certificate ? [removeCertificateStep(s)] : []),
     ...(op.force && listing.user ? [removeUserStep(s)] : [])
   ]
+}
+
+/** What removeFilesStep printed in a dry run: every path that would go, relative to the deploy path. */
+export function parseWouldRemove(stdout: string): string[] {
+  return stdout.split('\n').flatMap((line) => {
+    const m = /^would-remove ("(?:[^"\\]|\\.)*")$/.exec(line)
+    return m ? [JSON.parse(m[1]) as string] : []
+  })
 }
 
 /** What removeFilesStep printed: each entry removed and how many paths went with it. */

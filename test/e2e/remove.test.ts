@@ -95,19 +95,24 @@ describe('remove, one of two projects on one host', () => {
       must('find -P /srv/gone -printf "%p %U %m %l\\n" | sort; ls /etc/nginx/sites-enabled')
     const was = await state()
     const units = await goneOutside()
-    const run = await runAction(inputs('gone', { remove: 'true', 'dry-run': 'true' }), {
-      workspace
-    })
+    const dry = (force: string) =>
+      runAction(inputs('gone', { remove: 'true', 'dry-run': 'true', force }), { workspace })
+    const run = await dry('false')
     succeeded(run)
     expect(run.stdout).toContain('would remove: unit gunicorn-gone@.service')
     expect(run.stdout).toContain('would remove: unit gone-server.service')
     expect(run.stdout).toContain('would remove: /etc/nginx/sites-available/gone')
     expect(run.stdout).toMatch(/would remove: \/srv\/gone\/releases\/\S+\/manage\.py/)
-    // A link is listed as itself, never walked into.
-    expect(run.stdout).toContain('would remove: /srv/gone/uploads/etc-link')
-    expect(run.stdout).not.toContain('/srv/gone/uploads/etc-link/')
+    // The data stays: shared/, and the folder writable-paths handed to the app.
     expect(run.stdout).not.toContain('would remove: /srv/gone/shared')
+    expect(run.stdout).not.toContain('would remove: /srv/gone/uploads')
     expect(run.summary).toContain('Would remove')
+    // With force the data goes too; a link is listed as itself, never walked into.
+    const forced = await dry('true')
+    succeeded(forced)
+    expect(forced.stdout).toContain('would remove: /srv/gone/uploads/etc-link')
+    expect(forced.stdout).not.toContain('/srv/gone/uploads/etc-link/')
+    expect(forced.stdout).toContain('would remove: /srv/gone/shared/root-link')
     expect(await state()).toBe(was)
     expect(await goneOutside()).toBe(units)
     expect((await get(host, '/healthz', { Host: 'gone.test' })).status).toBe(200)
@@ -123,11 +128,13 @@ describe('remove, one of two projects on one host', () => {
     expect(await goneOutside()).toBe('')
     const left = (await must('ls -A /srv/gone')).trim().split('\n')
     expect(left).toContain('shared')
-    expect(left.filter((e) => e !== 'shared' && e !== 'backups')).toEqual([])
+    expect(left).toContain('uploads')
+    expect(left.filter((e) => !['shared', 'backups', 'uploads'].includes(e))).toEqual([])
     expect(await must('readlink /srv/gone/shared/root-link')).toBe('/root/remove-target\n')
     expect(await must('id -u gone >/dev/null && echo kept')).toBe('kept\n')
     expect(await targets()).toBe(before)
-    expect(run.summary).toContain('Kept: `/srv/gone/shared/`')
+    expect(run.summary).toMatch(/Kept: .*`\/srv\/gone\/shared\/`/)
+    expect(run.summary).toMatch(/Kept: .*`\/srv\/gone\/uploads\/`/)
     expect(await must('journalctl -t django-deploy-gone --no-pager -o cat')).toContain(
       'argument="remove" result="success"'
     )
