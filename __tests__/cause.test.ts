@@ -1,5 +1,5 @@
 // The cause of a failure as a person should read it first, and the hint for the common ones.
-import { causeOf, hintFor } from '../src/server/cause.js'
+import { causeOf, hintFor, projectModules } from '../src/server/cause.js'
 
 const MIGRATE_TRACEBACK = `Operations to perform:
   Apply all migrations: admin, auth, contenttypes, sessions
@@ -57,4 +57,19 @@ test.each([
 
 test('no hint where none fits', () => {
   expect(hintFor('ValueError: something else')).toBe('')
+})
+
+test("a module the inputs name as the project's own: the inputs to set, never a package to install", () => {
+  const own = projectModules({
+    settingsModule: 'bookshelf.settings',
+    wsgiModule: 'bookshelf.wsgi:application'
+  })
+  expect(own).toEqual(['bookshelf'])
+  const hint = hintFor("ModuleNotFoundError: No module named 'bookshelf.wsgi'", own)
+  expect(hint).toContain('settings-module and wsgi-module')
+  expect(hint).toContain('config.wsgi:application')
+  expect(hint).not.toContain('apt-cache')
+  expect(hint).not.toContain('not installed')
+  // Another package is still one to install.
+  expect(hintFor("ModuleNotFoundError: No module named 'sentry_sdk'", own)).toContain('apt-cache')
 })

@@ -1,6 +1,7 @@
 // The per-host flow (flow/host.ts) through the real executor, with a scripted transport in place
 // of SSH: which steps run, in which order, and what the result says, for every mode and failure.
 
+import { PROBLEMS, PROBLEMS_MARK } from '../src/server/preflight.js'
 import { boundaryOps } from '../src/server/boundary.js'
 import { jest } from '@jest/globals'
 import { mkdtempSync, writeFileSync } from 'node:fs'
@@ -341,6 +342,34 @@ describe('transitions', () => {
     expect(t.steps()).not.toContain('switch')
     expect(t.steps().slice(-1)).toEqual(['mark-failed'])
     expect(t.ran.slice(-1)[0].command).toContain(NEW)
+  })
+
+  test('every problem the first Django process found, in one message: nothing migrated or switched', async () => {
+    const found = {
+      problems: [
+        {
+          cause: 'The settings read environment variables that are not set: A, B',
+          fix: 'Add A, B to dotenv.'
+        },
+        {
+          cause: 'The WSGI module mysite.wsgi is not in the release',
+          fix: 'Set the wsgi-module input.'
+        }
+      ],
+      warnings: ['No requirements file at requirements.txt']
+    }
+    const t = new ScriptedTransport({
+      discover: { code: PROBLEMS, stdout: `${PROBLEMS_MARK}${JSON.stringify(found)}\n` }
+    })
+    const result = await deploy(settingsFor({ source }), t)
+    expect(result.status).toBe('failure')
+    expect(result.message).toMatch(
+      /^The release has 2 problems to fix before it can run:\n1\. The settings read environment variables that are not set: A, B\.\n {3}Add A, B to dotenv\.\n2\. The WSGI module/
+    )
+    expect(result.message).toContain(`Nothing was migrated or switched: ${LIVE} still serves.`)
+    expect(t.steps()).not.toContain('django')
+    expect(t.steps()).not.toContain('switch')
+    expect(t.steps().slice(-1)).toEqual(['mark-failed'])
   })
 
   test("an upload refused because the release exists marks nothing: it is another run's", async () => {

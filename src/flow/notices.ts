@@ -238,10 +238,11 @@ export function notHealthyMessage(
   target: string,
   cause: string,
   done: string,
-  diagnostics: string
+  diagnostics: string,
+  own: readonly string[] = []
 ): string {
   const errors = parseErrors(diagnostics)
-  const hint = hintFor(`${cause}\n${errors.join('\n')}`)
+  const hint = hintFor(`${cause}\n${errors.join('\n')}`, own)
   return (
     (errors.length ? `${errors[errors.length - 1]}\n` : '') +
     `${target} was not healthy: ${cause}.${done}` +
@@ -256,10 +257,15 @@ export function neverServedNote(previous: string): string {
 }
 
 /** The process's error first (from its journal), what happened, what was done, what to do. */
-export function stayedDownMessage(restartStderr: string, target: string, done: string): string {
+export function stayedDownMessage(
+  restartStderr: string,
+  target: string,
+  done: string,
+  own: readonly string[] = []
+): string {
   const { units, journal } = parseStayedDown(restartStderr)
   const cause = causeOf(journal)
-  const hint = hintFor(journal)
+  const hint = hintFor(journal, own)
   return (
     (cause ? `${cause}\n` : '') +
     `${units.join(', ') || 'a process'} of ${target} did not stay up after the web release was healthy.` +

@@ -2,6 +2,7 @@
 // the exception's last line, then what to do about the causes users meet most.
 
 import type { RunResult } from '../remote/connection.js'
+import type { Settings } from '../settings.js'
 import type { Step } from './step.js'
 
 /** An exception line as Python prints it last: `module.Name: message` or a bare `NameError`. */
@@ -74,8 +75,31 @@ const HINTS: Hint[] = [
   }
 ]
 
-/** What to do next for a cause users meet often, or ''. */
-export function hintFor(text: string): string {
+/**
+ * The top-level packages the inputs name as the project's own (settings-module, wsgi-module,
+ * asgi-module): a module missing among them is an input to set, not a package to install.
+ */
+export function projectModules(
+  s: Pick<Settings, 'settingsModule' | 'wsgiModule' | 'asgiModule'>
+): string[] {
+  const names = [s.settingsModule, s.wsgiModule, s.asgiModule ?? '']
+  return [...new Set(names.filter(Boolean).map((name) => name.split(/[.:]/)[0]))]
+}
+
+const OWN_MODULE = /ModuleNotFoundError: No module named '([\w.]+)'/
+
+/**
+ * What to do next for a cause users meet often, or ''. `own`: the project's own packages
+ * (projectModules), which no package index has.
+ */
+export function hintFor(text: string, own: readonly string[] = []): string {
+  const missing = OWN_MODULE.exec(text)
+  if (missing && own.includes(missing[1].split('.')[0]))
+    return (
+      `${missing[1]} is named by the inputs as the project's own module, and the release has no such ` +
+      'module: set settings-module and wsgi-module (or asgi-module) to where they are in the ' +
+      "repository (cookiecutter-django's layout: config.settings.production, config.wsgi:application)."
+    )
   for (const { when, hint } of HINTS) {
     const match = when.exec(text)
     if (match) return hint(match)
@@ -91,11 +115,12 @@ export class StepError extends Error {
   readonly hint: string
   constructor(
     readonly step: Step,
-    readonly result: RunResult
+    readonly result: RunResult,
+    own: readonly string[] = []
   ) {
     // The cause first (the last line of a traceback), what to do next, then the last lines.
     const cause = causeOf(result.stderr) || causeOf(result.stdout) || `exit ${result.code}`
-    const hint = hintFor(`${result.stdout}\n${result.stderr}`)
+    const hint = hintFor(`${result.stdout}\n${result.stderr}`, own)
     const output = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-30).join('\n')
     super(
       `${step.title} failed: ${cause}` +
