@@ -372,6 +372,32 @@ describe('transitions', () => {
     expect(t.steps().slice(-1)).toEqual(['mark-failed'])
   })
 
+  describe('a health path that does not exist (404)', () => {
+    const firstDeploy = {
+      stdout: 'cpus=2\npython=3.11.2 /usr/bin/python3.11\nlive=\nreleases=\nfailed=\n'
+    }
+    const notFound = { 'instance-health': { stdout: 'healthy 404 30\n' } }
+
+    test('fails a first deploy before the switch, saying so and how to fix it', async () => {
+      const t = new ScriptedTransport({ inspect: firstDeploy, ...notFound })
+      const result = await deploy(settingsFor({ source, healthPath: '/healthz' }), t)
+      expect(result.status).toBe('failure')
+      expect(result.message).toContain(
+        `${NEW} was not healthy: health-path /healthz does not exist: the app answered 404 to it.`
+      )
+      expect(result.message).toContain('set health-expect')
+      expect(t.steps()).not.toContain('switch')
+    })
+
+    test('is a warning on a later deploy, and fine when health-expect says so', async () => {
+      const later = new ScriptedTransport(notFound)
+      expect((await deploy(settingsFor({ source }), later)).status).toBe('success')
+      const given = new ScriptedTransport({ inspect: firstDeploy, ...notFound })
+      const s = settingsFor({ source, healthExpect: [{ min: 200, max: 404 }] })
+      expect((await deploy(s, given)).status).toBe('success')
+    })
+  })
+
   test("an upload refused because the release exists marks nothing: it is another run's", async () => {
     const t = new ScriptedTransport({
       upload: { code: 1, stderr: `release ${NEW} already exists on the host` }

@@ -74090,7 +74090,7 @@ class Stop extends Error {
 
 ;// CONCATENATED MODULE: ./src/flow/first-run.ts
 // What a run must say at once, before it changes anything: the problems the first Django process
-// found (server/preflight.ts), all of them in one message.
+// found (server/preflight.ts), all of them in one message; a health path that does not exist.
 
 
 
@@ -74115,6 +74115,40 @@ async function discoverSettings(deps, record, step) {
     if (result.code !== 0)
         throw new StepError(step, result, projectModules(deps.settings));
     return parseProjectSettings(result.stdout);
+}
+/** health-expect as the action's default gives it: it says nothing of a 404. */
+const DEFAULT_EXPECT = '200-499';
+/**
+ * health-expect was given, and accepts a 404: a health path that does not exist is meant. The
+ * default (200-499) accepts it too, but says nothing: a path copied from an example answers 404.
+ */
+function acceptsMissingPath(s) {
+    const given = s.healthExpect.map((r) => `${r.min}-${r.max}`).join(',');
+    return given !== DEFAULT_EXPECT && s.healthExpect.some((r) => r.min <= 404 && 404 <= r.max);
+}
+/**
+ * The health check got 404: health-path does not exist in the app, so the check proves little.
+ * What it is and how to fix it, or undefined.
+ */
+function missingHealthPath(s, health) {
+    if (health.status !== 404 || acceptsMissingPath(s))
+        return undefined;
+    return {
+        cause: `health-path ${s.healthPath} does not exist: the app answered 404 to it`,
+        fix: 'Add a view that answers 200 at that path (three lines: see the health view in docs/project.md), ' +
+            "set health-path to a path the app serves (e.g. /admin/login/), or set health-expect (e.g. '200-404') to say a 404 is fine."
+    };
+}
+/**
+ * A health path that does not exist fails a first deploy (`previous` empty): its cause and fix;
+ * on a later deploy it is a warning, and undefined.
+ */
+function healthPathFails(deps, health, previous) {
+    const missing = health.healthy ? missingHealthPath(deps.settings, health) : undefined;
+    if (!missing || !previous)
+        return missing;
+    deps.warn(`${missing.cause}. ${missing.fix}`, 'Health path');
+    return undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/flow/host.ts
@@ -74141,6 +74175,8 @@ async function discoverSettings(deps, record, step) {
 
 
 
+/** the project's own packages, which a hint never says to install */
+const own = (deps) => projectModules(deps.settings);
 const output = (error) => error.result.stdout + error.result.stderr;
 class HostDeploy {
     deps;
@@ -74156,10 +74192,6 @@ class HostDeploy {
     windowNote = '';
     constructor(deps) {
         this.deps = deps;
-    }
-    /** the project's own packages, which a hint never says to install */
-    get own() {
-        return projectModules(this.deps.settings);
     }
     to(state) {
         this.state = state;
@@ -74378,7 +74410,7 @@ class HostDeploy {
                     tellServer(this.deps, (this.record.server = parseServerFacts(result.stdout)));
                 this.record.database.afterStep(this.deps, step, result, plan, this.projectSettings);
                 if (result.code !== 0)
-                    throw new StepError(step, result, this.own);
+                    throw new StepError(step, result, own(this.deps));
                 if (step.id === PENDING_STEP)
                     await this.openWindow(plan, result.stdout);
             }
@@ -74444,7 +74476,7 @@ class HostDeploy {
         const cause = publicProblem || healthCause(s, health);
         const rolledBack = await this.rollBack(plan);
         const done = rollbackNote(rolledBack, plan.previous);
-        throw new Stop(notHealthyMessage(plan.target, cause, done, diagnostics, this.own), rolledBack ? 'rolled-back' : 'failure');
+        throw new Stop(notHealthyMessage(plan.target, cause, done, diagnostics, own(this.deps)), rolledBack ? 'rolled-back' : 'failure');
     }
     /**
      * maintenance-during-migrations: the migration plan read before the Django process has some to
@@ -74481,7 +74513,7 @@ class HostDeploy {
         this.record.failedStep = { title: plan.processes?.restart.title ?? '', output };
         const rolledBack = await this.rollBack(plan, true);
         const done = rollbackNote(rolledBack, plan.previous) + (rolledBack ? ' The processes too.' : '');
-        throw new Stop(stayedDownMessage(restart.stderr, plan.target, done, this.own), rolledBack ? 'rolled-back' : 'failure');
+        throw new Stop(stayedDownMessage(restart.stderr, plan.target, done, own(this.deps)), rolledBack ? 'rolled-back' : 'failure');
     }
     /**
      * A release that fails its own health check, on its socket before any traffic reached it,
@@ -74496,7 +74528,9 @@ class HostDeploy {
         catch (error) {
             health = { healthy: false, status: 0, durationMs: 0, detail: error.message };
         }
-        if (health.healthy)
+        // A health path that does not exist fails a first deploy, and is said on a later one.
+        const missing = healthPathFails(this.deps, health, plan.previous);
+        if (health.healthy && !missing)
             return;
         this.record.health = health;
         const diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout;
@@ -74504,8 +74538,9 @@ class HostDeploy {
         if (plan.markFailed)
             await this.deps.run(plan.markFailed, { allowFailure: true });
         await this.deps.run(plan.abandon, { allowFailure: true });
-        const cause = healthCause(this.deps.settings, health, ' on its own socket');
-        throw new Stop(notHealthyMessage(plan.target, cause, neverServedNote(plan.previous), diagnostics, this.own), 
+        const cause = missing?.cause ?? healthCause(this.deps.settings, health, ' on its own socket');
+        const done = neverServedNote(plan.previous) + (missing ? `\n${missing.fix}` : '');
+        throw new Stop(notHealthyMessage(plan.target, cause, done, diagnostics, own(this.deps)), 
         // The previous release serves, as after a rollback.
         plan.previous ? 'rolled-back' : 'failure');
     }

@@ -51,7 +51,7 @@ import { parseMigrationPlan } from '../server/migrations.js'
 import type { Step } from '../server/step.js'
 import { checkAlreadyLive } from './already-live.js'
 import { RunRecord } from './record.js'
-import { discoverSettings, stopOnProblems } from './first-run.js'
+import { discoverSettings, healthPathFails, stopOnProblems } from './first-run.js'
 import { Stop } from './stop.js'
 
 export type HostState =
@@ -69,6 +69,9 @@ import type { HostDeps } from './deps.js'
 
 export type { HostOutcome }
 
+/** the project's own packages, which a hint never says to install */
+const own = (deps: HostDeps) => projectModules(deps.settings)
+
 const output = (error: StepError) => error.result.stdout + error.result.stderr
 
 export class HostDeploy {
@@ -84,11 +87,6 @@ export class HostDeploy {
   private windowNote = ''
 
   constructor(private readonly deps: HostDeps) {}
-
-  /** the project's own packages, which a hint never says to install */
-  private get own(): string[] {
-    return projectModules(this.deps.settings)
-  }
 
   private to(state: HostState): void {
     this.state = state
@@ -313,7 +311,7 @@ export class HostDeploy {
         if (step.id === 'asgi-import' && result.code === 0)
           tellServer(this.deps, (this.record.server = parseServerFacts(result.stdout)))
         this.record.database.afterStep(this.deps, step, result, plan, this.projectSettings)
-        if (result.code !== 0) throw new StepError(step, result, this.own)
+        if (result.code !== 0) throw new StepError(step, result, own(this.deps))
         if (step.id === PENDING_STEP) await this.openWindow(plan, result.stdout)
       }
       if (isFirst) rollout.migrated()
@@ -375,7 +373,7 @@ export class HostDeploy {
     const rolledBack = await this.rollBack(plan)
     const done = rollbackNote(rolledBack, plan.previous)
     throw new Stop(
-      notHealthyMessage(plan.target, cause, done, diagnostics, this.own),
+      notHealthyMessage(plan.target, cause, done, diagnostics, own(this.deps)),
       rolledBack ? 'rolled-back' : 'failure'
     )
   }
@@ -415,7 +413,7 @@ export class HostDeploy {
     const rolledBack = await this.rollBack(plan, true)
     const done = rollbackNote(rolledBack, plan.previous) + (rolledBack ? ' The processes too.' : '')
     throw new Stop(
-      stayedDownMessage(restart.stderr, plan.target, done, this.own),
+      stayedDownMessage(restart.stderr, plan.target, done, own(this.deps)),
       rolledBack ? 'rolled-back' : 'failure'
     )
   }
@@ -434,15 +432,18 @@ export class HostDeploy {
     } catch (error) {
       health = { healthy: false, status: 0, durationMs: 0, detail: (error as Error).message }
     }
-    if (health.healthy) return
+    // A health path that does not exist fails a first deploy, and is said on a later one.
+    const missing = healthPathFails(this.deps, health, plan.previous)
+    if (health.healthy && !missing) return
     this.record.health = health
     const diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout
     this.record.diagnostics = diagnostics
     if (plan.markFailed) await this.deps.run(plan.markFailed, { allowFailure: true })
     await this.deps.run(plan.abandon, { allowFailure: true })
-    const cause = healthCause(this.deps.settings, health, ' on its own socket')
+    const cause = missing?.cause ?? healthCause(this.deps.settings, health, ' on its own socket')
+    const done = neverServedNote(plan.previous) + (missing ? `\n${missing.fix}` : '')
     throw new Stop(
-      notHealthyMessage(plan.target, cause, neverServedNote(plan.previous), diagnostics, this.own),
+      notHealthyMessage(plan.target, cause, done, diagnostics, own(this.deps)),
       // The previous release serves, as after a rollback.
       plan.previous ? 'rolled-back' : 'failure'
     )
