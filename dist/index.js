@@ -73370,15 +73370,39 @@ function causeOf(output) {
     const full = lines.find((line) => DISK_FULL.test(line));
     if (full)
         return full;
+    const index = unreachableIndex(output);
+    if (index)
+        return `the server could not reach the package index ${index}`;
     const exception = [...lines].reverse().find((line) => EXCEPTION.test(line));
     if (exception)
         return exception;
     const error = [...lines].reverse().find((line) => /\b(error|failed|cannot|denied)\b/i.test(line));
     return error ?? lines[lines.length - 1] ?? '';
 }
+/** pip's words when it could not connect, and when it then found nothing to install. */
+const CONNECTION_FAILED = /Retrying \(Retry\(.*(?:NewConnectionError|ConnectTimeoutError|Failed to establish a new connection|Temporary failure in name resolution|Name or service not known|Network is unreachable|Connection refused)|Could not fetch URL \S+: .*(?:Max retries exceeded|connection)/i;
+const NOTHING_FOUND = /Could not find a version that satisfies|No matching distribution found/;
+/**
+ * The package index pip could not reach (its URL), when that is why it found nothing: pip
+ * retries, then says only that no version matches.
+ */
+function unreachableIndex(output) {
+    if (!CONNECTION_FAILED.test(output) || !NOTHING_FOUND.test(output))
+        return undefined;
+    const looking = /Looking in indexes: (\S+?),?(?:\s|$)/.exec(output)?.[1];
+    const fetched = /Could not fetch URL (https?:\/\/[^/\s]+)/.exec(output)?.[1];
+    const host = /host='([^']+)'/.exec(output)?.[1];
+    return looking ?? fetched ?? (host ? `https://${host}` : 'https://pypi.org/simple');
+}
 /** What a program says when the disk (or the user's quota) is full. */
 const DISK_FULL = /No space left on device|Disk quota exceeded|\bENOSPC\b/;
 const HINTS = [
+    {
+        when: /the server could not reach the package index (\S+)/,
+        hint: (m) => `pip on the server could not connect to ${m[1]} (its retries are in the step's output): let the ` +
+            'server reach it (a firewall, a proxy: PIP_INDEX_URL or pip.conf for a mirror), or set ' +
+            'system-site-packages: true and install the packages from Debian.'
+    },
     {
         when: /sqlite3\.OperationalError: (unable to open database file|attempt to write a readonly database)/,
         hint: () => 'The SQLite database cannot be written where the settings put it. A database inside the ' +
@@ -73449,7 +73473,7 @@ class StepError extends Error {
     constructor(step, result, own = []) {
         // The cause first (the last line of a traceback), what to do next, then the last lines.
         const cause = causeOf(result.stderr) || causeOf(result.stdout) || `exit ${result.code}`;
-        const hint = hintFor(`${result.stdout}\n${result.stderr}`, own);
+        const hint = hintFor(`${cause}\n${result.stdout}\n${result.stderr}`, own);
         const output = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-30).join('\n');
         super(`${step.title} failed: ${cause}` +
             (hint ? `\n${hint}` : '') +
@@ -73760,9 +73784,11 @@ function failureNote(database, live, states) {
     const { applied, backup } = database;
     const healthy = states.includes('healthy');
     const lines = [];
+    // A first deploy has no release the schema could be ahead of: the next deploy starts from it.
     if (applied?.length && !healthy)
-        lines.push(`The migrations ${applied.join(', ')} were applied and stay applied: the schema is ahead of ` +
-            `${live ? `the release that serves, ${live}` : 'the code'}.`);
+        lines.push(live
+            ? `The migrations ${applied.join(', ')} were applied and stay applied: the schema is ahead of the release that serves, ${live}.`
+            : `The migrations ${applied.join(', ')} were applied and stay applied (no release served before): the next deploy starts from them.`);
     if (backup)
         lines.push(`The database backup taken before the migrations is kept for inspection: ${backup.path} (${backup.bytes} bytes).` +
             (applied?.length ? ` To restore it: ${restoreHint(backup.path)}.` : ''));
@@ -75863,9 +75889,23 @@ function verifyHostKey(blob, host, port, pins) {
     }
     if (pins.fingerprints.includes(offered.fingerprint))
         return { accepted: true, offered };
+    const elsewhere = otherPorts(pins.knownHosts, host, port);
+    const given = elsewhere.length
+        ? ` (it has ${elsewhere.map((p) => lookupName(host, p)).join(', ')}: a key given for ${host} on port ${elsewhere.join(', ')}, and the server listens on ${port}; \`ssh-keyscan -p ${port} ${host}\` prints the line for this port)`
+        : '';
     return refuse(pins.fingerprints.length > 0
-        ? `it matches none of the pinned fingerprints, and known-hosts has no line for ${name}`
-        : `known-hosts has no line for ${name}`);
+        ? `it matches none of the pinned fingerprints, and known-hosts has no line for ${name}${given}`
+        : `known-hosts has no line for ${name}${given}`);
+}
+/** The other ports known-hosts names this host on (port 22 is a bare name; others `[host]:port`). */
+function otherPorts(knownHosts, host, port) {
+    const entries = typeof knownHosts === 'string' ? parseKnownHosts(knownHosts).entries : knownHosts;
+    const written = entries.flatMap((e) => e.hosts.split(',').flatMap((field) => {
+        const m = /^\[([^\]]+)\]:(\d+)$/.exec(field);
+        return m && m[1].toLowerCase() === host.toLowerCase() ? [Number(m[2])] : [];
+    }));
+    const ports = [...(entriesFor(entries, host, 22).length > 0 ? [22] : []), ...written];
+    return [...new Set(ports)].filter((p) => p !== port);
 }
 
 ;// CONCATENATED MODULE: ./src/remote/connection.ts

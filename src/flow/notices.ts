@@ -333,10 +333,12 @@ export function failureNote(
   const { applied, backup } = database
   const healthy = states.includes('healthy')
   const lines: string[] = []
+  // A first deploy has no release the schema could be ahead of: the next deploy starts from it.
   if (applied?.length && !healthy)
     lines.push(
-      `The migrations ${applied.join(', ')} were applied and stay applied: the schema is ahead of ` +
-        `${live ? `the release that serves, ${live}` : 'the code'}.`
+      live
+        ? `The migrations ${applied.join(', ')} were applied and stay applied: the schema is ahead of the release that serves, ${live}.`
+        : `The migrations ${applied.join(', ')} were applied and stay applied (no release served before): the next deploy starts from them.`
     )
   if (backup)
     lines.push(

@@ -21,10 +21,29 @@ export function causeOf(output: string): string {
   // A full disk is the cause of whatever failed after it (tar's or pip's last words are not).
   const full = lines.find((line) => DISK_FULL.test(line))
   if (full) return full
+  const index = unreachableIndex(output)
+  if (index) return `the server could not reach the package index ${index}`
   const exception = [...lines].reverse().find((line) => EXCEPTION.test(line))
   if (exception) return exception
   const error = [...lines].reverse().find((line) => /\b(error|failed|cannot|denied)\b/i.test(line))
   return error ?? lines[lines.length - 1] ?? ''
+}
+
+/** pip's words when it could not connect, and when it then found nothing to install. */
+const CONNECTION_FAILED =
+  /Retrying \(Retry\(.*(?:NewConnectionError|ConnectTimeoutError|Failed to establish a new connection|Temporary failure in name resolution|Name or service not known|Network is unreachable|Connection refused)|Could not fetch URL \S+: .*(?:Max retries exceeded|connection)/i
+const NOTHING_FOUND = /Could not find a version that satisfies|No matching distribution found/
+
+/**
+ * The package index pip could not reach (its URL), when that is why it found nothing: pip
+ * retries, then says only that no version matches.
+ */
+export function unreachableIndex(output: string): string | undefined {
+  if (!CONNECTION_FAILED.test(output) || !NOTHING_FOUND.test(output)) return undefined
+  const looking = /Looking in indexes: (\S+?),?(?:\s|$)/.exec(output)?.[1]
+  const fetched = /Could not fetch URL (https?:\/\/[^/\s]+)/.exec(output)?.[1]
+  const host = /host='([^']+)'/.exec(output)?.[1]
+  return looking ?? fetched ?? (host ? `https://${host}` : 'https://pypi.org/simple')
 }
 
 /** What a program says when the disk (or the user's quota) is full. */
@@ -36,6 +55,13 @@ interface Hint {
 }
 
 const HINTS: Hint[] = [
+  {
+    when: /the server could not reach the package index (\S+)/,
+    hint: (m) =>
+      `pip on the server could not connect to ${m[1]} (its retries are in the step's output): let the ` +
+      'server reach it (a firewall, a proxy: PIP_INDEX_URL or pip.conf for a mirror), or set ' +
+      'system-site-packages: true and install the packages from Debian.'
+  },
   {
     when: /sqlite3\.OperationalError: (unable to open database file|attempt to write a readonly database)/,
     hint: () =>
@@ -120,7 +146,7 @@ export class StepError extends Error {
   ) {
     // The cause first (the last line of a traceback), what to do next, then the last lines.
     const cause = causeOf(result.stderr) || causeOf(result.stdout) || `exit ${result.code}`
-    const hint = hintFor(`${result.stdout}\n${result.stderr}`, own)
+    const hint = hintFor(`${cause}\n${result.stdout}\n${result.stderr}`, own)
     const output = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-30).join('\n')
     super(
       `${step.title} failed: ${cause}` +
