@@ -2,6 +2,7 @@
 // failure of a first one, unless health-expect was given and accepts a 404.
 
 import { acceptsMissingPath, healthPathFails } from '../src/flow/first-run.js'
+import { redactor, summaryMarkdown, type HostReport } from '../src/report/report.js'
 import { settingsFor } from './settings-fixture.js'
 
 const notFound = { healthy: true, status: 404, durationMs: 3, detail: '' }
@@ -43,4 +44,27 @@ test('health-expect given with 404 in it says a missing path is meant; the defau
     ]
   })
   expect(said(meant).fails).toBeUndefined()
+})
+
+test("the summary shows the site's name, and masks the secret key", () => {
+  const s = settingsFor({
+    environmentUrl: 'https://shop.example/',
+    dotenv: [
+      ['DJANGO_SECRET_KEY', 'django-insecure-0123456789'],
+      ['DJANGO_ALLOWED_HOSTS', 'shop.example']
+    ]
+  })
+  const report: HostReport = {
+    host: 'app1.example.com',
+    release: 'r2',
+    previousRelease: '',
+    status: 'failure',
+    gates: [],
+    phaseMs: {},
+    durationMs: 1000,
+    message: 'the settings printed django-insecure-0123456789'
+  }
+  const summary = redactor(s)(summaryMarkdown(s, [report]))
+  expect(summary).toContain('Site: https://shop.example/')
+  expect(summary).not.toContain('django-insecure-0123456789')
 })

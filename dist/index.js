@@ -76860,8 +76860,8 @@ function summaryMarkdown(s, reports) {
         if (r.message && r.status !== 'success')
             lines.push('', `### ${ICON[r.status]} ${r.host}: ${r.status}`, '', ...prose(r.message));
     }
-    // After the causes: which server and mode run, and what each host has of them.
-    lines.push('', `Served by ${report_escape(describeServer(s))}${isAsgi(s) ? ', WebSockets passed through nginx' : ''}`);
+    // After the causes: the site, which server and mode run, and what each host has of them.
+    lines.push('', `Site: ${report_escape(s.environmentUrl)}`, '', `Served by ${report_escape(describeServer(s))}${isAsgi(s) ? ', WebSockets passed through nginx' : ''}`);
     for (const r of reports)
         if (r.server)
             lines.push('', `${report_escape(r.host)}: ${report_escape(describeVersions(r.server))}`);
