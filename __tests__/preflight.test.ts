@@ -72,6 +72,7 @@ MEDIA_ROOT = '/srv/bookshelf/shared/media'
 INSTALLED_APPS = []
 DEBUG = False
 `,
+  'project/config/settings/broken.py': 'import debug_toolbar\n',
   'project/config/settings/production.py': `
 from .base import *
 SECRET_KEY = env('DJANGO_SECRET_KEY')
@@ -167,7 +168,7 @@ test('a settings module that is not there: the input named, the settings files o
   const [problem] = parsePreflight(result.stdout)?.problems ?? []
   expect(problem).toEqual({
     cause: 'The settings module bookshelf.settings is not in the release',
-    fix: "Set the settings-module input to the project's settings module: found config.settings.base, config.settings.production."
+    fix: "Set the settings-module input to the project's settings module: found config.settings.base, config.settings.broken, config.settings.production."
   })
 })
 
@@ -199,4 +200,20 @@ test('the Django process of a run whose settings were recorded checks first, and
   expect(result.code).toBe(PROBLEMS)
   expect(parsePreflight(result.stdout)?.problems).toHaveLength(4)
   expect(result.stdout).not.toContain('SETUP')
+})
+
+test('settings that cannot be imported for another reason: the cause, and the hint for it', () => {
+  const result = discover(CHECK, { DJANGO_SETTINGS_MODULE: 'config.settings.broken' })
+  expect(result.code).toBe(PROBLEMS)
+  const found = parsePreflight(result.stdout)!
+  expect(found.problems[0]).toMatchObject({
+    cause:
+      "The settings module config.settings.broken cannot be imported: ModuleNotFoundError: No module named 'debug_toolbar'"
+  })
+  expect(problemsMessage(found, 'r1')).toContain(
+    "The module debug_toolbar is not installed in the release's venv"
+  )
+  expect(problemsMessage(found, 'r1')).toMatch(
+    /Nothing was migrated or switched: r1 still serves\.$/
+  )
 })

@@ -17,7 +17,7 @@ import { Stop } from './stop.js'
  * is migrated or switched. A missing requirements file is a warning.
  */
 export function stopOnProblems(
-  deps: Pick<HostDeps, 'warn'>,
+  deps: Pick<HostDeps, 'warn' | 'settings'>,
   record: RunRecord,
   step: Step,
   result: RunResult
@@ -25,7 +25,7 @@ export function stopOnProblems(
   const found = parsePreflight(result.stdout)
   if (found && result.code === PROBLEMS) {
     record.failedStep = { title: step.title, output: result.stdout + result.stderr }
-    throw new Stop(problemsMessage(found, record.facts?.live ?? ''))
+    throw new Stop(problemsMessage(found, record.facts?.live ?? '', projectModules(deps.settings)))
   }
   for (const warning of found?.warnings ?? []) deps.warn(warning, 'Before the deploy')
 }

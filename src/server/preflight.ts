@@ -6,6 +6,7 @@
 // missing requirements file; the run then stops with all of them in one message.
 
 import type { Settings } from '../settings.js'
+import { hintFor } from './cause.js'
 import { pythonFile } from './python.js'
 
 /** The mark of the problems' line (PROBLEMS_MARK in python/preflight.py). */
@@ -87,10 +88,17 @@ export function parsePreflight(stdout: string): Preflight | undefined {
 }
 
 /** All the problems in one message: the count, then each cause with its fix, then what was done. */
-export function problemsMessage(found: Preflight, live: string): string {
+export function problemsMessage(
+  found: Preflight,
+  live: string,
+  own: readonly string[] = []
+): string {
   const { problems, warnings } = found
   const count = problems.length === 1 ? 'a problem' : `${problems.length} problems`
-  const lines = problems.map((p, i) => `${i + 1}. ${p.cause}.\n   ${p.fix}`)
+  // A cause without a fix of its own (the settings' import failed): the hint for it, if any.
+  const fix = (p: Problem) =>
+    p.fix || hintFor(p.cause, own) || "Fix the settings: the traceback is in the step's output."
+  const lines = problems.map((p, i) => `${i + 1}. ${p.cause}.\n   ${fix(p)}`)
   return (
     `The release has ${count} to fix before it can run:\n${lines.join('\n')}` +
     (warnings.length > 0 ? `\nAlso: ${warnings.join('; ')}.` : '') +

@@ -64,8 +64,9 @@ def import_settings(module, problems, limit=20):
         except Exception as error:
             name = missing_variable(error)
             if name is None or name in missing or len(missing) >= limit:
-                problems.append({'cause': "The settings module %s cannot be imported: %s: %s" % (module, type(error).__name__, error),
-                                 'fix': 'Fix the settings (the traceback is in the step\'s output).'})
+                # The fix of a cause users meet often is the runner's hint (server/cause.ts hintFor).
+                problems.insert(0, {'cause': "The settings module %s cannot be imported: %s: %s" % (module, type(error).__name__, error),
+                                 'fix': ''})
                 imported = None
                 import traceback
                 traceback.print_exc()
