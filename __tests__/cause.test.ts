@@ -1,5 +1,12 @@
 // The cause of a failure as a person should read it first, and the hint for the common ones.
-import { causeOf, hintFor } from '../src/server/cause.js'
+import {
+  causeOf,
+  hintFor,
+  projectModules,
+  StepError,
+  unreachableIndex
+} from '../src/server/cause.js'
+import { raw } from '../src/shell.js'
 
 const MIGRATE_TRACEBACK = `Operations to perform:
   Apply all migrations: admin, auth, contenttypes, sessions
@@ -57,4 +64,42 @@ test.each([
 
 test('no hint where none fits', () => {
   expect(hintFor('ValueError: something else')).toBe('')
+})
+
+test("a module the inputs name as the project's own: the inputs to set, never a package to install", () => {
+  const own = projectModules({
+    settingsModule: 'bookshelf.settings',
+    wsgiModule: 'bookshelf.wsgi:application'
+  })
+  expect(own).toEqual(['bookshelf'])
+  const hint = hintFor("ModuleNotFoundError: No module named 'bookshelf.wsgi'", own)
+  expect(hint).toContain('settings-module and wsgi-module')
+  expect(hint).toContain('config.wsgi:application')
+  expect(hint).not.toContain('apt-cache')
+  expect(hint).not.toContain('not installed')
+  // Another package is still one to install.
+  expect(hintFor("ModuleNotFoundError: No module named 'sentry_sdk'", own)).toContain('apt-cache')
+})
+
+test('a package index the server cannot reach is said first, not buried under the retries', () => {
+  const pip = [
+    "WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, status=None)) after connection broken by 'NewConnectionError('<pip._vendor.urllib3.connection.HTTPSConnection object at 0x7f>: Failed to establish a new connection: [Errno -3] Temporary failure in name resolution')': /simple/django/",
+    "WARNING: Retrying (Retry(total=0, connect=None, read=None, redirect=None, status=None)) after connection broken by 'NewConnectionError('<pip._vendor.urllib3.connection.HTTPSConnection object at 0x7f>: Failed to establish a new connection: [Errno -3] Temporary failure in name resolution')': /simple/django/",
+    'ERROR: Could not find a version that satisfies the requirement Django==5.2 (from versions: none)',
+    'ERROR: No matching distribution found for Django==5.2'
+  ].join('\n')
+  expect(causeOf(pip)).toBe('the server could not reach the package index https://pypi.org/simple')
+  const mirror = `Looking in indexes: https://pypi.internal/simple\n${pip}`
+  expect(unreachableIndex(mirror)).toBe('https://pypi.internal/simple')
+  const error = new StepError(
+    { id: 'venv', phase: 'venv', title: 'Build the venv', privileged: false, command: raw('') },
+    { code: 1, stdout: '', stderr: pip, durationMs: 1 }
+  )
+  expect(error.message).toMatch(
+    /^Build the venv failed: the server could not reach the package index https:\/\/pypi\.org\/simple\npip on the server could not connect/
+  )
+  // A version that does not exist, with the index reached, is not that.
+  expect(causeOf('ERROR: No matching distribution found for Django==9.9')).toBe(
+    'ERROR: No matching distribution found for Django==9.9'
+  )
 })

@@ -1,6 +1,7 @@
 // The per-host flow (flow/host.ts) through the real executor, with a scripted transport in place
 // of SSH: which steps run, in which order, and what the result says, for every mode and failure.
 
+import { PROBLEMS, PROBLEMS_MARK } from '../src/server/preflight.js'
 import { boundaryOps } from '../src/server/boundary.js'
 import { jest } from '@jest/globals'
 import { mkdtempSync, writeFileSync } from 'node:fs'
@@ -376,6 +377,60 @@ describe('transitions', () => {
     expect(t.steps()).not.toContain('switch')
     expect(t.steps().slice(-1)).toEqual(['mark-failed'])
     expect(t.ran.slice(-1)[0].command).toContain(NEW)
+  })
+
+  test('every problem the first Django process found, in one message: nothing migrated or switched', async () => {
+    const found = {
+      problems: [
+        {
+          cause: 'The settings read environment variables that are not set: A, B',
+          fix: 'Add A, B to dotenv.'
+        },
+        {
+          cause: 'The WSGI module mysite.wsgi is not in the release',
+          fix: 'Set the wsgi-module input.'
+        }
+      ],
+      warnings: ['No requirements file at requirements.txt']
+    }
+    const t = new ScriptedTransport({
+      discover: { code: PROBLEMS, stdout: `${PROBLEMS_MARK}${JSON.stringify(found)}\n` }
+    })
+    const result = await deploy(settingsFor({ source }), t)
+    expect(result.status).toBe('failure')
+    expect(result.message).toMatch(
+      /^The release has 2 problems to fix before it can run:\n1\. The settings read environment variables that are not set: A, B\.\n {3}Add A, B to dotenv\.\n2\. The WSGI module/
+    )
+    expect(result.message).toContain(`Nothing was migrated or switched: ${LIVE} still serves.`)
+    expect(t.steps()).not.toContain('django')
+    expect(t.steps()).not.toContain('switch')
+    expect(t.steps().slice(-1)).toEqual(['mark-failed'])
+  })
+
+  describe('a health path that does not exist (404)', () => {
+    const firstDeploy = {
+      stdout: 'cpus=2\npython=3.11.2 /usr/bin/python3.11\nlive=\nreleases=\nfailed=\n'
+    }
+    const notFound = { 'instance-health': { stdout: 'healthy 404 30\n' } }
+
+    test('fails a first deploy before the switch, saying so and how to fix it', async () => {
+      const t = new ScriptedTransport({ inspect: firstDeploy, ...notFound })
+      const result = await deploy(settingsFor({ source, healthPath: '/healthz' }), t)
+      expect(result.status).toBe('failure')
+      expect(result.message).toContain(
+        `${NEW} was not healthy: health-path /healthz does not exist: the app answered 404 to it.`
+      )
+      expect(result.message).toContain('set health-expect')
+      expect(t.steps()).not.toContain('switch')
+    })
+
+    test('is a warning on a later deploy, and fine when health-expect says so', async () => {
+      const later = new ScriptedTransport(notFound)
+      expect((await deploy(settingsFor({ source }), later)).status).toBe('success')
+      const given = new ScriptedTransport({ inspect: firstDeploy, ...notFound })
+      const s = settingsFor({ source, healthExpect: [{ min: 200, max: 404 }] })
+      expect((await deploy(s, given)).status).toBe('success')
+    })
   })
 
   test("an upload refused because the release exists marks nothing: it is another run's", async () => {

@@ -142,6 +142,29 @@ describe('verifyHostKey accepts the pinned key', () => {
     })
   })
 
+  test('a key given for the host on another port: the reason names both ports and the scan', () => {
+    const on2850 = verifyHostKey(
+      keys.ed25519.blob,
+      'app1.example.com',
+      2850,
+      pins(line('app1.example.com', keys.ed25519))
+    )
+    expect(on2850).toMatchObject({
+      accepted: false,
+      reason:
+        'known-hosts has no line for [app1.example.com]:2850 (it has app1.example.com: a key given ' +
+        'for app1.example.com on port 22, and the server listens on 2850; ' +
+        '`ssh-keyscan -p 2850 app1.example.com` prints the line for this port)'
+    })
+    const hashedOn22 = verifyHostKey(
+      keys.ed25519.blob,
+      'app1.example.com',
+      2850,
+      pins(hashed(line('app1.example.com', keys.ed25519)))
+    )
+    expect(hashedOn22).toMatchObject({ reason: expect.stringContaining('on port 22') })
+  })
+
   test('an IPv6 address, plain and [addr]:port', () => {
     expect(verifyHostKey(keys.ecdsa.blob, '::1', 22, pins(line('::1', keys.ecdsa))).accepted).toBe(
       true

@@ -16,6 +16,7 @@ import {
 } from '../src/server/discover.js'
 import { DJANGO_PY, type DjangoWork } from '../src/server/manage.js'
 import { parseMigrationPlan } from '../src/server/migrations.js'
+import type { PreflightCheck } from '../src/server/preflight.js'
 
 const FAKE: Record<string, string> = {
   'django/__init__.py': `
@@ -102,6 +103,7 @@ class MigrationExecutor:
 `,
   // The project's WSGI module: FAKE_WSGI=missing imports a package the venv lacks.
   'shop/__init__.py': '',
+  'shop/settings.py': '',
   'shop/wsgi.py': `
 import os
 from django import record
@@ -153,7 +155,14 @@ function runDjango(
     stdout = execFileSync('python3', ['-c', program, ...(args ?? [JSON.stringify(work), folder])], {
       encoding: 'utf8',
       stdio: 'pipe',
-      env: { ...process.env, PYTHONPATH: join(root, 'lib'), FAKE_LOG: log, FAKE_DB: db, ...env }
+      env: {
+        ...process.env,
+        PYTHONPATH: join(root, 'lib'),
+        DJANGO_SETTINGS_MODULE: 'shop.settings',
+        FAKE_LOG: log,
+        FAKE_DB: db,
+        ...env
+      }
     })
   } catch (error) {
     const e = error as { stdout: string; stderr: string; status: number }
@@ -256,7 +265,8 @@ describe('the WSGI application, imported as gunicorn will before anything else',
 
 /** What the stand-in's settings say, read as the discover step reads them. */
 function discovered(env: { FAKE_MEDIA?: string } = {}): NonNullable<ProjectSettings['printed']> {
-  const run = runDjango(WORK, env, DISCOVER_PY, ['shop.example'])
+  const check: PreflightCheck = { tls: false, programs: [], requirements: '' }
+  const run = runDjango(WORK, env, DISCOVER_PY, [JSON.stringify(check), 'shop.example'])
   expect(run.code).toBe(0)
   return parseProjectSettings(run.stdout)?.printed ?? {}
 }

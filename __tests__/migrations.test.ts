@@ -233,6 +233,12 @@ describe('what the run says', () => {
     expect(note).toContain('pg_restore')
   })
 
+  test('a first deploy that failed after its migrations: no schema ahead of anything', () => {
+    const note = failureNote({ applied: ['shop.0001_initial'] }, '', ['connected', 'failed'])
+    expect(note).not.toContain('ahead')
+    expect(note).toContain('(no release served before): the next deploy starts from them')
+  })
+
   test('the summary: the migrations, the backup; after a rollback, the schema ahead', () => {
     const report = (database: HostReport['database']): HostReport => ({
       host: 'app1',

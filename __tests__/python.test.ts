@@ -10,6 +10,7 @@ import { MARK as ASGI_MARK } from '../src/server/asgi.js'
 import { NOT_READY } from '../src/server/boundary.js'
 import { MARK as SETTINGS_MARK, SETTINGS_CHANGED } from '../src/server/discover.js'
 import { PLAN_MARK } from '../src/server/migrations.js'
+import { PROBLEMS, PROBLEMS_MARK } from '../src/server/preflight.js'
 import { ROOT } from '../test/e2e/action.js'
 import { fromFiles, PROGRAMS, PYTHON_FOLDER } from '../test/golden/programs.js'
 
@@ -54,6 +55,8 @@ test("the programs' constants are the ones the runner reads their output with", 
   expect(constant('settings.py', 'SETTINGS_MARK')).toBe(SETTINGS_MARK)
   expect(constant('migration_plan.py', 'PLAN_MARK')).toBe(PLAN_MARK)
   expect(constant('asgi_import.py', 'MARK')).toBe(ASGI_MARK)
+  expect(constant('preflight.py', 'PROBLEMS_MARK')).toBe(PROBLEMS_MARK)
+  expect(constant('preflight.py', 'PROBLEMS')).toBe(PROBLEMS)
 })
 
 test('pyflakes finds nothing in any program', () => {

@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { Input } from '../src/constants.js'
 import { InputError, readSettings, type ReadContext } from '../src/inputs/settings.js'
 import { secretValues, type Settings } from '../src/settings.js'
+import { redactor } from '../src/report/report.js'
 
 let dir: string
 let workspace: string
@@ -1520,6 +1521,51 @@ describe('secretValues', () => {
     expect(secrets).not.toContain('0')
     expect(secrets).not.toContain('abc')
     expect(secrets).not.toContain('')
+  })
+
+  test("dotenv: by what is secret; the site's name, hosts and flags stay readable", () => {
+    const s = read({
+      dotenv: [
+        'DJANGO_SECRET_KEY=django-insecure-0123456789',
+        'EMAIL_HOST_PASSWORD=mail-password',
+        'GITHUB_TOKEN_X=token-value',
+        'SENTRY_DSN=https://abcdef@o1.ingest.example/2',
+        'DATABASE_URL=postgres://shop:db-password@db.internal:5432/shop',
+        'REDIS_URL=redis://localhost:6379/0',
+        'DJANGO_ALLOWED_HOSTS=shop.example,www.shop.example',
+        'SITE_NAME=shop.example',
+        'DJANGO_DEBUG=False',
+        'SHIPPING_ZONE=europe'
+      ].join('\n')
+    })
+    const secrets = secretValues(s)
+    expect(secrets).toEqual(
+      expect.arrayContaining([
+        'django-insecure-0123456789',
+        'mail-password',
+        'token-value',
+        'https://abcdef@o1.ingest.example/2',
+        'postgres://shop:db-password@db.internal:5432/shop',
+        'db-password'
+      ])
+    )
+    for (const shown of [
+      'shop.example',
+      'shop.example,www.shop.example',
+      'redis://localhost:6379/0',
+      'False',
+      'europe'
+    ])
+      expect(secrets).not.toContain(shown)
+  })
+
+  test("the summary's redaction keeps the site's name and masks the secret key", () => {
+    const s = read({
+      dotenv: 'DJANGO_SECRET_KEY=django-insecure-0123456789\nDJANGO_ALLOWED_HOSTS=shop.example'
+    })
+    expect(redactor(s)('https://shop.example/ uses django-insecure-0123456789')).toBe(
+      'https://shop.example/ uses ***'
+    )
   })
 
   test('nothing unset is registered', () => {

@@ -1,4 +1,4 @@
-# The one Django process of a new release (server/manage.ts), sent after settings.py,
+# The one Django process of a new release (server/manage.ts), sent after preflight.py, settings.py,
 # migration_plan.py, pg_env.py, backup.py and collectstatic.py, which define what it calls.
 # argv: the work (JSON: what to do, manage.ts DjangoWork), the folder it writes the backup and
 # the `migrated` mark into. The WSGI application is imported first, as gunicorn will import it:
@@ -8,6 +8,9 @@
 # The exit when the settings say other things than the plan assumed (discover.ts SETTINGS_CHANGED).
 SETTINGS_CHANGED = 75
 work, folder = json.loads(sys.argv[1]), sys.argv[2]
+# The first Django process of a run whose settings were recorded: every problem found first.
+if 'preflight' in work:
+    preflight(work['preflight'])
 if 'settings' in work:
     facts = settings_facts(work['settings']['hosts'])
     if facts != work['settings']['expect']:

@@ -71152,10 +71152,215 @@ function parseErrors(diagnostics) {
     return lines.slice(start + 1, end < 0 ? undefined : end).filter((line) => line.trim() !== '');
 }
 
+;// CONCATENATED MODULE: ./src/server/cause.ts
+// Causes, not tracebacks: what a person reads first when a step or the health check failed is
+// the exception's last line, then what to do about the causes users meet most.
+/** An exception line as Python prints it last: `module.Name: message` or a bare `NameError`. */
+const EXCEPTION = /^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Warning|Interrupt|Host|Configured|Failure|DoesNotExist)(?::\s.*)?$/;
+/**
+ * The cause in a step's output: the last exception line of the last traceback (Python prints the
+ * cause last), else the last line that looks like an error, else the last line.
+ */
+function causeOf(output) {
+    const lines = output
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line !== '');
+    // A full disk is the cause of whatever failed after it (tar's or pip's last words are not).
+    const full = lines.find((line) => DISK_FULL.test(line));
+    if (full)
+        return full;
+    const index = unreachableIndex(output);
+    if (index)
+        return `the server could not reach the package index ${index}`;
+    const exception = [...lines].reverse().find((line) => EXCEPTION.test(line));
+    if (exception)
+        return exception;
+    const error = [...lines].reverse().find((line) => /\b(error|failed|cannot|denied)\b/i.test(line));
+    return error ?? lines[lines.length - 1] ?? '';
+}
+/** pip's words when it could not connect, and when it then found nothing to install. */
+const CONNECTION_FAILED = /Retrying \(Retry\(.*(?:NewConnectionError|ConnectTimeoutError|Failed to establish a new connection|Temporary failure in name resolution|Name or service not known|Network is unreachable|Connection refused)|Could not fetch URL \S+: .*(?:Max retries exceeded|connection)/i;
+const NOTHING_FOUND = /Could not find a version that satisfies|No matching distribution found/;
+/**
+ * The package index pip could not reach (its URL), when that is why it found nothing: pip
+ * retries, then says only that no version matches.
+ */
+function unreachableIndex(output) {
+    if (!CONNECTION_FAILED.test(output) || !NOTHING_FOUND.test(output))
+        return undefined;
+    const looking = /Looking in indexes: (\S+?),?(?:\s|$)/.exec(output)?.[1];
+    const fetched = /Could not fetch URL (https?:\/\/[^/\s]+)/.exec(output)?.[1];
+    const host = /host='([^']+)'/.exec(output)?.[1];
+    return looking ?? fetched ?? (host ? `https://${host}` : 'https://pypi.org/simple');
+}
+/** What a program says when the disk (or the user's quota) is full. */
+const DISK_FULL = /No space left on device|Disk quota exceeded|\bENOSPC\b/;
+const HINTS = [
+    {
+        when: /the server could not reach the package index (\S+)/,
+        hint: (m) => `pip on the server could not connect to ${m[1]} (its retries are in the step's output): let the ` +
+            'server reach it (a firewall, a proxy: PIP_INDEX_URL or pip.conf for a mirror), or set ' +
+            'system-site-packages: true and install the packages from Debian.'
+    },
+    {
+        when: /sqlite3\.OperationalError: (unable to open database file|attempt to write a readonly database)/,
+        hint: () => 'The SQLite database cannot be written where the settings put it. A database inside the ' +
+            'release is kept in shared/ by itself; one elsewhere must be in a folder the app may write: ' +
+            'under the deploy path (shared/), or named in writable-paths.'
+    },
+    {
+        when: /ModuleNotFoundError: No module named '([\w.]+)'/,
+        hint: (m) => `The module ${m[1].split('.')[0]} is not installed in the release's venv: add the package that provides it ` +
+            `to the requirements file (or, with system-site-packages: true, install the Debian package that ` +
+            `provides it on the server: \`apt-cache search ${m[1].split('.')[0].replace(/_/g, '.')}\` finds it).`
+    },
+    {
+        when: /KeyError: '([A-Za-z_][A-Za-z0-9_]*)'/,
+        hint: (m) => `The settings read the environment variable ${m[1]}, which is not set: put ${m[1]}=... in ` +
+            'the dotenv input (from a secret).'
+    },
+    {
+        when: /ImproperlyConfigured: (?:The )?(\w+) setting must not be empty|ImproperlyConfigured: Set the (\w+) environment variable/,
+        hint: (m) => `The setting ${m[1] ?? m[2]} is missing: set it in the settings, or from an environment ` +
+            'variable put in the dotenv input (from a secret).'
+    },
+    {
+        when: /DisallowedHost: Invalid HTTP_HOST header: '([^']+)'/,
+        hint: (m) => `Add '${m[1].replace(/:\d+$/, '')}' to ALLOWED_HOSTS in the settings.`
+    },
+    {
+        when: /redirects? (?:plain )?HTTP to HTTPS|answered 30[1278] to https:/,
+        hint: () => 'The settings redirect HTTP to HTTPS (SECURE_SSL_REDIRECT), and this site has no TLS: set ' +
+            'tls-certificate and tls-certificate-key (or tls: auto), or turn the redirect off for this host (for ' +
+            'example from an environment variable set in dotenv).'
+    }
+];
+/**
+ * The top-level packages the inputs name as the project's own (settings-module, wsgi-module,
+ * asgi-module): a module missing among them is an input to set, not a package to install.
+ */
+function projectModules(s) {
+    const names = [s.settingsModule, s.wsgiModule, s.asgiModule ?? ''];
+    return [...new Set(names.filter(Boolean).map((name) => name.split(/[.:]/)[0]))];
+}
+const OWN_MODULE = /ModuleNotFoundError: No module named '([\w.]+)'/;
+/**
+ * What to do next for a cause users meet often, or ''. `own`: the project's own packages
+ * (projectModules), which no package index has.
+ */
+function hintFor(text, own = []) {
+    const missing = OWN_MODULE.exec(text);
+    if (missing && own.includes(missing[1].split('.')[0]))
+        return (`${missing[1]} is named by the inputs as the project's own module, and the release has no such ` +
+            'module: set settings-module and wsgi-module (or asgi-module) to where they are in the ' +
+            "repository (cookiecutter-django's layout: config.settings.production, config.wsgi:application).");
+    for (const { when, hint } of HINTS) {
+        const match = when.exec(text);
+        if (match)
+            return hint(match);
+    }
+    return '';
+}
+/** A step that ran and failed: carries its output for the error, the log and the summary. */
+class StepError extends Error {
+    step;
+    result;
+    /** the exception's last line, or what else reads as the cause */
+    cause;
+    /** what to do next, for the causes users meet most; or '' */
+    hint;
+    constructor(step, result, own = []) {
+        // The cause first (the last line of a traceback), what to do next, then the last lines.
+        const cause = causeOf(result.stderr) || causeOf(result.stdout) || `exit ${result.code}`;
+        const hint = hintFor(`${cause}\n${result.stdout}\n${result.stderr}`, own);
+        const output = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-30).join('\n');
+        super(`${step.title} failed: ${cause}` +
+            (hint ? `\n${hint}` : '') +
+            (output && output !== cause ? `\n\nIts last lines (exit ${result.code}):\n${output}` : ''));
+        this.step = step;
+        this.result = result;
+        this.cause = cause;
+        this.hint = hint;
+        this.name = 'StepError';
+    }
+}
+
+;// CONCATENATED MODULE: ./src/server/preflight.ts
+// Every problem a first run can find, found at once, before anything is migrated or switched:
+// the first Django process (the discover step, or the Django process when the settings were
+// recorded) runs python/preflight.py before anything else. It names each environment variable the
+// settings lack, a settings or WSGI/ASGI module that is not in the release (with the files that
+// are), an HTTPS redirect on a site without TLS, each process's program that is not there, and a
+// missing requirements file; the run then stops with all of them in one message.
+
+
+/** The mark of the problems' line (PROBLEMS_MARK in python/preflight.py). */
+const PROBLEMS_MARK = 'DJANGO-PROBLEMS ';
+/** The exit of a process that found problems before doing anything (PROBLEMS in preflight.py). */
+const PROBLEMS = 76;
+/** preflight(check): python/preflight.py, sent before the settings' functions. */
+const PREFLIGHT_FN = pythonFile(__nccwpck_require__.ab + "preflight.py");
+function preflightCheck(s) {
+    const application = s.asgiModule
+        ? { module: s.asgiModule, input: 'asgi-module' }
+        : { module: s.wsgiModule, input: 'wsgi-module' };
+    return {
+        application,
+        tls: !!s.tlsCertificate || !!s.acme,
+        programs: [...s.processes, ...s.schedules].map((p) => ({
+            name: p.name,
+            program: p.command[0],
+            args: p.command.slice(1)
+        })),
+        requirements: s.requirements
+    };
+}
+const preflight_text = (value, max = 2000) => typeof value === 'string' ? value.slice(0, max) : '';
+/** The problems' line of a process's output (the last one counts, as the settings' line). */
+function parsePreflight(stdout) {
+    const line = stdout
+        .split('\n')
+        .filter((l) => l.startsWith(PROBLEMS_MARK))
+        .pop();
+    if (line === undefined)
+        return undefined;
+    try {
+        const v = JSON.parse(line.slice(PROBLEMS_MARK.length));
+        const problems = Array.isArray(v.problems) ? v.problems : [];
+        const warnings = Array.isArray(v.warnings) ? v.warnings : [];
+        return {
+            problems: problems
+                .filter((p) => p && typeof p === 'object' && preflight_text(p.cause))
+                .map((p) => ({
+                cause: preflight_text(p.cause),
+                fix: preflight_text(p.fix),
+                ...(Array.isArray(p.variables) ? { variables: p.variables.map((n) => preflight_text(n, 200)) } : {})
+            })),
+            warnings: warnings.map((w) => preflight_text(w)).filter(Boolean)
+        };
+    }
+    catch {
+        return undefined;
+    }
+}
+/** All the problems in one message: the count, then each cause with its fix, then what was done. */
+function problemsMessage(found, live, own = []) {
+    const { problems, warnings } = found;
+    const count = problems.length === 1 ? 'a problem' : `${problems.length} problems`;
+    // A cause without a fix of its own (the settings' import failed): the hint for it, if any.
+    const fix = (p) => p.fix || hintFor(p.cause, own) || "Fix the settings: the traceback is in the step's output.";
+    const lines = problems.map((p, i) => `${i + 1}. ${p.cause}.\n   ${fix(p)}`);
+    return (`The release has ${count} to fix before it can run:\n${lines.join('\n')}` +
+        (warnings.length > 0 ? `\nAlso: ${warnings.join('; ')}.` : '') +
+        `\nNothing was migrated or switched${live ? `: ${live} still serves` : ''}.`);
+}
+
 ;// CONCATENATED MODULE: ./src/server/discover.ts
 // What the project's own settings say, read in the release before anything else of Django runs:
 // where static and media files go, SQLite files and file storage (kept in shared/ when they are
 // inside the release), django-compressor's mode, and which names ALLOWED_HOSTS refuses.
+
 
 
 
@@ -71175,8 +71380,11 @@ const SETTINGS_CHANGED = 75;
  * SETTINGS_MARK in python/settings.py). The start of the discover and the Django processes.
  */
 const SETTINGS_FN = pythonFile(__nccwpck_require__.ab + "settings.py");
-/** Prints one marked JSON line; the names to check against ALLOWED_HOSTS come as arguments (python/discover.py). */
-const DISCOVER_PY = SETTINGS_FN + pythonFile(__nccwpck_require__.ab + "discover.py");
+/**
+ * Finds every problem first (server/preflight.ts), then prints one marked JSON line; the check
+ * and the names to check against ALLOWED_HOSTS come as arguments (python/discover.py).
+ */
+const DISCOVER_PY = PREFLIGHT_FN + SETTINGS_FN + pythonFile(__nccwpck_require__.ab + "discover.py");
 /** The names requests will carry: the server names (a wildcard as one of its names) or, for `_`, the health check's. */
 function hostNames(s) {
     const names = s.serverNames.map((name) => (name === '_' ? healthHost(s) : requestName(name)));
@@ -71188,7 +71396,7 @@ function discoverStep(s, id) {
         phase: 'django',
         title: "Read the project's settings (static, media, databases, ALLOWED_HOSTS)",
         privileged: true,
-        command: inRelease(s, id, 'discover', [layout(s).shared], shell_sh `python -c ${DISCOVER_PY} ${hostNames(s)}`)
+        command: inRelease(s, id, 'discover', [layout(s).shared], shell_sh `python -c ${DISCOVER_PY} ${JSON.stringify(preflightCheck(s))} ${hostNames(s)}`)
     };
 }
 const urlPrefix = (url) => {
@@ -72025,6 +72233,7 @@ function pruneStep(s, keep, live, previous, deployKey, projectSettings) {
 
 
 
+
 /**
  * collectstatic compares contents, not times: a file whose content did not change is not copied
  * again (the previous release's collected files are linked in first, see collectStaticRoot), a
@@ -72034,6 +72243,7 @@ function pruneStep(s, keep, live, previous, deployKey, projectSettings) {
 const COLLECT_FN = pythonFile(__nccwpck_require__.ab + "collectstatic.py");
 /** The one Django process (python/django_process.py), after the functions it calls. */
 const DJANGO_PY = [
+    PREFLIGHT_FN,
     SETTINGS_FN,
     PLAN_FN,
     BACKUP_FN,
@@ -72179,6 +72389,7 @@ function foldedIntoFirst(before, steps) {
 
 
 
+
 /** Where MEDIA_ROOT really is: in shared/ when it is a shared path of the release. */
 function mediaFolder(s, id, projectSettings) {
     const media = projectSettings.mediaRoot ?? s.mediaRoot;
@@ -72242,9 +72453,7 @@ function djangoSteps(s, id, projectSettings, previous = '', assumed = false, rea
         check: s.checkDeploy,
         commands: buildCommands(s, projectSettings),
         application: isAsgi(s) ? undefined : s.wsgiModule,
-        settings: assumed && projectSettings.printed
-            ? { expect: projectSettings.printed, hosts: hostNames(s) }
-            : undefined
+        ...(assumed ? assumedWork(s, projectSettings) : {})
     };
     // maintenance-during-migrations: whether there are migrations to apply, known before the
     // process that applies them (the site goes into maintenance in between).
@@ -72262,6 +72471,15 @@ function djangoSteps(s, id, projectSettings, previous = '', assumed = false, rea
     if (s.preRestart)
         steps.push(hookStep(s, id, 'pre-restart', s.preRestart, 'django', writable));
     return foldedIntoFirst(prepare, steps);
+}
+/** The settings were recorded: the process checks them, and finds every problem first. */
+function assumedWork(s, projectSettings) {
+    return {
+        settings: projectSettings.printed
+            ? { expect: projectSettings.printed, hosts: hostNames(s) }
+            : undefined,
+        preflight: preflightCheck(s)
+    };
 }
 function pendingStep(s, id, writable) {
     return {
@@ -73282,99 +73500,6 @@ function stagingSteps(s, id, venvKey) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/server/cause.ts
-// Causes, not tracebacks: what a person reads first when a step or the health check failed is
-// the exception's last line, then what to do about the causes users meet most.
-/** An exception line as Python prints it last: `module.Name: message` or a bare `NameError`. */
-const EXCEPTION = /^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Warning|Interrupt|Host|Configured|Failure|DoesNotExist)(?::\s.*)?$/;
-/**
- * The cause in a step's output: the last exception line of the last traceback (Python prints the
- * cause last), else the last line that looks like an error, else the last line.
- */
-function causeOf(output) {
-    const lines = output
-        .split('\n')
-        .map((line) => line.trim())
-        .filter((line) => line !== '');
-    // A full disk is the cause of whatever failed after it (tar's or pip's last words are not).
-    const full = lines.find((line) => DISK_FULL.test(line));
-    if (full)
-        return full;
-    const exception = [...lines].reverse().find((line) => EXCEPTION.test(line));
-    if (exception)
-        return exception;
-    const error = [...lines].reverse().find((line) => /\b(error|failed|cannot|denied)\b/i.test(line));
-    return error ?? lines[lines.length - 1] ?? '';
-}
-/** What a program says when the disk (or the user's quota) is full. */
-const DISK_FULL = /No space left on device|Disk quota exceeded|\bENOSPC\b/;
-const HINTS = [
-    {
-        when: /sqlite3\.OperationalError: (unable to open database file|attempt to write a readonly database)/,
-        hint: () => 'The SQLite database cannot be written where the settings put it. A database inside the ' +
-            'release is kept in shared/ by itself; one elsewhere must be in a folder the app may write: ' +
-            'under the deploy path (shared/), or named in writable-paths.'
-    },
-    {
-        when: /ModuleNotFoundError: No module named '([\w.]+)'/,
-        hint: (m) => `The module ${m[1].split('.')[0]} is not installed in the release's venv: add the package that provides it ` +
-            `to the requirements file (or, with system-site-packages: true, install the Debian package that ` +
-            `provides it on the server: \`apt-cache search ${m[1].split('.')[0].replace(/_/g, '.')}\` finds it).`
-    },
-    {
-        when: /KeyError: '([A-Za-z_][A-Za-z0-9_]*)'/,
-        hint: (m) => `The settings read the environment variable ${m[1]}, which is not set: put ${m[1]}=... in ` +
-            'the dotenv input (from a secret).'
-    },
-    {
-        when: /ImproperlyConfigured: (?:The )?(\w+) setting must not be empty|ImproperlyConfigured: Set the (\w+) environment variable/,
-        hint: (m) => `The setting ${m[1] ?? m[2]} is missing: set it in the settings, or from an environment ` +
-            'variable put in the dotenv input (from a secret).'
-    },
-    {
-        when: /DisallowedHost: Invalid HTTP_HOST header: '([^']+)'/,
-        hint: (m) => `Add '${m[1].replace(/:\d+$/, '')}' to ALLOWED_HOSTS in the settings.`
-    },
-    {
-        when: /redirects? (?:plain )?HTTP to HTTPS|answered 30[1278] to https:/,
-        hint: () => 'The settings redirect HTTP to HTTPS (SECURE_SSL_REDIRECT), and this site has no TLS: set ' +
-            'tls-certificate and tls-certificate-key (or tls: auto), or turn the redirect off for this host (for ' +
-            'example from an environment variable set in dotenv).'
-    }
-];
-/** What to do next for a cause users meet often, or ''. */
-function hintFor(text) {
-    for (const { when, hint } of HINTS) {
-        const match = when.exec(text);
-        if (match)
-            return hint(match);
-    }
-    return '';
-}
-/** A step that ran and failed: carries its output for the error, the log and the summary. */
-class StepError extends Error {
-    step;
-    result;
-    /** the exception's last line, or what else reads as the cause */
-    cause;
-    /** what to do next, for the causes users meet most; or '' */
-    hint;
-    constructor(step, result) {
-        // The cause first (the last line of a traceback), what to do next, then the last lines.
-        const cause = causeOf(result.stderr) || causeOf(result.stdout) || `exit ${result.code}`;
-        const hint = hintFor(`${result.stdout}\n${result.stderr}`);
-        const output = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-30).join('\n');
-        super(`${step.title} failed: ${cause}` +
-            (hint ? `\n${hint}` : '') +
-            (output && output !== cause ? `\n\nIts last lines (exit ${result.code}):\n${output}` : ''));
-        this.step = step;
-        this.result = result;
-        this.cause = cause;
-        this.hint = hint;
-        this.name = 'StepError';
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/server/inspect.ts
 // The first step of every run: what the host has and what it serves. Read-only.
 
@@ -73405,7 +73530,9 @@ function inspectStep(s) {
         // A link to an instance's socket, or the socket of an earlier version's single instance.
         shell_sh `sock=${socketPath(s.projectName)} legacy=${p.legacyUnits.socket}`, raw('if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'), 
         // Only releases: a dry run's staged upload is none (layout.ts stagedRelease).
-        raw(`# shellcheck disable=SC2010 # ${ROOTS_NAMES}`), shell_sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -xE ${RELEASE_ID_LINE} | sort -r | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`, shell_sh `[ ! -e ${p.maintenance.flag} ] || echo maintenance=on`, listProcessUnits(s), ...(s.acme ? inspectAcme(s) : []))
+        raw(`# shellcheck disable=SC2010 # ${ROOTS_NAMES}`), shell_sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -xE ${RELEASE_ID_LINE} | sort -r | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`, 
+        // Said only of root's own folder: one an earlier version handed to the app says nothing.
+        shell_sh `[ ! -e ${p.maintenance.flag} ] || [ "$(stat -c %u ${p.maintenance.folder})" != 0 ] || echo maintenance=on`, listProcessUnits(s), ...(s.acme ? inspectAcme(s) : []))
     };
 }
 function parseFacts(stdout) {
@@ -73606,9 +73733,9 @@ function healthCause(s, health, where = '') {
  * A release that was not healthy: the exception that stopped the app first (the last one the
  * journal has), then what happened and what was done (`done`), then what to do.
  */
-function notHealthyMessage(target, cause, done, diagnostics) {
+function notHealthyMessage(target, cause, done, diagnostics, own = []) {
     const errors = parseErrors(diagnostics);
-    const hint = hintFor(`${cause}\n${errors.join('\n')}`);
+    const hint = hintFor(`${cause}\n${errors.join('\n')}`, own);
     return ((errors.length ? `${errors[errors.length - 1]}\n` : '') +
         `${target} was not healthy: ${cause}.${done}` +
         (hint ? `\n${hint}` : '') +
@@ -73619,10 +73746,10 @@ function neverServedNote(previous) {
     return ` It never served a request: nothing was switched${previous ? `, ${previous} still serves` : ''}.`;
 }
 /** The process's error first (from its journal), what happened, what was done, what to do. */
-function stayedDownMessage(restartStderr, target, done) {
+function stayedDownMessage(restartStderr, target, done, own = []) {
     const { units, journal } = parseStayedDown(restartStderr);
     const cause = causeOf(journal);
-    const hint = hintFor(journal);
+    const hint = hintFor(journal, own);
     return ((cause ? `${cause}\n` : '') +
         `${units.join(', ') || 'a process'} of ${target} did not stay up after the web release was healthy.` +
         done +
@@ -73673,9 +73800,11 @@ function failureNote(database, live, states) {
     const { applied, backup } = database;
     const healthy = states.includes('healthy');
     const lines = [];
+    // A first deploy has no release the schema could be ahead of: the next deploy starts from it.
     if (applied?.length && !healthy)
-        lines.push(`The migrations ${applied.join(', ')} were applied and stay applied: the schema is ahead of ` +
-            `${live ? `the release that serves, ${live}` : 'the code'}.`);
+        lines.push(live
+            ? `The migrations ${applied.join(', ')} were applied and stay applied: the schema is ahead of the release that serves, ${live}.`
+            : `The migrations ${applied.join(', ')} were applied and stay applied (no release served before): the next deploy starts from them.`);
     if (backup)
         lines.push(`The database backup taken before the migrations is kept for inspection: ${backup.path} (${backup.bytes} bytes).` +
             (applied?.length ? ` To restore it: ${restoreHint(backup.path)}.` : ''));
@@ -74018,6 +74147,80 @@ class RunRecord {
     }
 }
 
+;// CONCATENATED MODULE: ./src/flow/stop.ts
+// The failure the flow already explained: its message is the report's.
+/** A failure the flow already explained: its message is the report's. */
+class Stop extends Error {
+    status;
+    constructor(message, status = 'failure') {
+        super(message);
+        this.status = status;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/flow/first-run.ts
+// What a run must say at once, before it changes anything: the problems the first Django process
+// found (server/preflight.ts), all of them in one message; a health path that does not exist.
+
+
+
+
+/**
+ * The run's first Django process found problems: the run stops with all of them, before anything
+ * is migrated or switched. A missing requirements file is a warning.
+ */
+function stopOnProblems(deps, record, step, result) {
+    const found = parsePreflight(result.stdout);
+    if (found && result.code === PROBLEMS) {
+        record.failedStep = { title: step.title, output: result.stdout + result.stderr };
+        throw new Stop(problemsMessage(found, record.facts?.live ?? '', projectModules(deps.settings)));
+    }
+    for (const warning of found?.warnings ?? [])
+        deps.warn(warning, 'Before the deploy');
+}
+/** The discover step, the run's first Django process: what the project's settings say. */
+async function discoverSettings(deps, record, step) {
+    const result = await deps.run(step, { allowFailure: true });
+    stopOnProblems(deps, record, step, result);
+    if (result.code !== 0)
+        throw new StepError(step, result, projectModules(deps.settings));
+    return parseProjectSettings(result.stdout);
+}
+/** health-expect as the action's default gives it: it says nothing of a 404. */
+const DEFAULT_EXPECT = '200-499';
+/**
+ * health-expect was given, and accepts a 404: a health path that does not exist is meant. The
+ * default (200-499) accepts it too, but says nothing: a path copied from an example answers 404.
+ */
+function acceptsMissingPath(s) {
+    const given = s.healthExpect.map((r) => `${r.min}-${r.max}`).join(',');
+    return given !== DEFAULT_EXPECT && s.healthExpect.some((r) => r.min <= 404 && 404 <= r.max);
+}
+/**
+ * The health check got 404: health-path does not exist in the app, so the check proves little.
+ * What it is and how to fix it, or undefined.
+ */
+function missingHealthPath(s, health) {
+    if (health.status !== 404 || acceptsMissingPath(s))
+        return undefined;
+    return {
+        cause: `health-path ${s.healthPath} does not exist: the app answered 404 to it`,
+        fix: 'Add a view that answers 200 at that path (three lines: see the health view in docs/project.md), ' +
+            "set health-path to a path the app serves (e.g. /admin/login/), or set health-expect (e.g. '200-404') to say a 404 is fine."
+    };
+}
+/**
+ * A health path that does not exist fails a first deploy (`previous` empty): its cause and fix;
+ * on a later deploy it is a warning, and undefined.
+ */
+function healthPathFails(deps, health, previous) {
+    const missing = health.healthy ? missingHealthPath(deps.settings, health) : undefined;
+    if (!missing || !previous)
+        return missing;
+    deps.warn(`${missing.cause}. ${missing.fix}`, 'Health path');
+    return undefined;
+}
+
 ;// CONCATENATED MODULE: ./src/flow/host.ts
 // One host's deploy as a small state machine: locked → inspected → released → gated → switched →
 // healthy, or failed / rolled back (a dry run: locked, inspected, then its plan). It executes the
@@ -74040,15 +74243,11 @@ class RunRecord {
 
 
 
+
+
+/** the project's own packages, which a hint never says to install */
+const own = (deps) => projectModules(deps.settings);
 const output = (error) => error.result.stdout + error.result.stderr;
-/** A failure the flow already explained: its message is the report's. */
-class Stop extends Error {
-    status;
-    constructor(message, status = 'failure') {
-        super(message);
-        this.status = status;
-    }
-}
 class HostDeploy {
     deps;
     state = 'connected';
@@ -74172,7 +74371,7 @@ class HostDeploy {
         const assumed = assumedSettings(this.deps.settings, facts, newRelease);
         // The first plan assumes nothing: it has the step that reads them.
         const read = assumed ??
-            (first.discover && parseProjectSettings((await this.deps.run(first.discover)).stdout));
+            (first.discover && (await discoverSettings(this.deps, this.record, first.discover)));
         return this.planWith(facts, newRelease, read ?? {}, !!assumed);
     }
     async deploy(facts, newRelease) {
@@ -74271,6 +74470,8 @@ class HostDeploy {
             for (const step of plan.build) {
                 // What the Django process did to the database is read even when it then failed.
                 const result = await this.deps.run(step, { allowFailure: true });
+                if (step.id === 'django' && !plan.discover)
+                    stopOnProblems(this.deps, this.record, step, result);
                 // The settings the plan assumed (it has no step to read them) say other things now.
                 const now = step.id === 'django' && !plan.discover && parseProjectSettings(result.stdout);
                 if (now && result.code === SETTINGS_CHANGED)
@@ -74279,7 +74480,7 @@ class HostDeploy {
                     tellServer(this.deps, (this.record.server = parseServerFacts(result.stdout)));
                 this.record.database.afterStep(this.deps, step, result, plan, this.projectSettings);
                 if (result.code !== 0)
-                    throw new StepError(step, result);
+                    throw new StepError(step, result, own(this.deps));
                 if (step.id === PENDING_STEP)
                     await this.openWindow(plan, result.stdout);
             }
@@ -74344,7 +74545,8 @@ class HostDeploy {
         record.diagnostics = diagnostics;
         const cause = publicProblem || healthCause(s, health);
         const rolledBack = await this.rollBack(plan);
-        throw new Stop(notHealthyMessage(plan.target, cause, rollbackNote(rolledBack, plan.previous), diagnostics), rolledBack ? 'rolled-back' : 'failure');
+        const done = rollbackNote(rolledBack, plan.previous);
+        throw new Stop(notHealthyMessage(plan.target, cause, done, diagnostics, own(this.deps)), rolledBack ? 'rolled-back' : 'failure');
     }
     /**
      * maintenance-during-migrations: the migration plan read before the Django process has some to
@@ -74381,7 +74583,7 @@ class HostDeploy {
         this.record.failedStep = { title: plan.processes?.restart.title ?? '', output };
         const rolledBack = await this.rollBack(plan, true);
         const done = rollbackNote(rolledBack, plan.previous) + (rolledBack ? ' The processes too.' : '');
-        throw new Stop(stayedDownMessage(restart.stderr, plan.target, done), rolledBack ? 'rolled-back' : 'failure');
+        throw new Stop(stayedDownMessage(restart.stderr, plan.target, done, own(this.deps)), rolledBack ? 'rolled-back' : 'failure');
     }
     /**
      * A release that fails its own health check, on its socket before any traffic reached it,
@@ -74396,7 +74598,9 @@ class HostDeploy {
         catch (error) {
             health = { healthy: false, status: 0, durationMs: 0, detail: error.message };
         }
-        if (health.healthy)
+        // A health path that does not exist fails a first deploy, and is said on a later one.
+        const missing = healthPathFails(this.deps, health, plan.previous);
+        if (health.healthy && !missing)
             return;
         this.record.health = health;
         const diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout;
@@ -74404,8 +74608,9 @@ class HostDeploy {
         if (plan.markFailed)
             await this.deps.run(plan.markFailed, { allowFailure: true });
         await this.deps.run(plan.abandon, { allowFailure: true });
-        const cause = healthCause(this.deps.settings, health, ' on its own socket');
-        throw new Stop(notHealthyMessage(plan.target, cause, neverServedNote(plan.previous), diagnostics), 
+        const cause = missing?.cause ?? healthCause(this.deps.settings, health, ' on its own socket');
+        const done = neverServedNote(plan.previous) + (missing ? `\n${missing.fix}` : '');
+        throw new Stop(notHealthyMessage(plan.target, cause, done, diagnostics, own(this.deps)), 
         // The previous release serves, as after a rollback.
         plan.previous ? 'rolled-back' : 'failure');
     }
@@ -75728,9 +75933,23 @@ function verifyHostKey(blob, host, port, pins) {
     }
     if (pins.fingerprints.includes(offered.fingerprint))
         return { accepted: true, offered };
+    const elsewhere = otherPorts(pins.knownHosts, host, port);
+    const given = elsewhere.length
+        ? ` (it has ${elsewhere.map((p) => lookupName(host, p)).join(', ')}: a key given for ${host} on port ${elsewhere.join(', ')}, and the server listens on ${port}; \`ssh-keyscan -p ${port} ${host}\` prints the line for this port)`
+        : '';
     return refuse(pins.fingerprints.length > 0
-        ? `it matches none of the pinned fingerprints, and known-hosts has no line for ${name}`
-        : `known-hosts has no line for ${name}`);
+        ? `it matches none of the pinned fingerprints, and known-hosts has no line for ${name}${given}`
+        : `known-hosts has no line for ${name}${given}`);
+}
+/** The other ports known-hosts names this host on (port 22 is a bare name; others `[host]:port`). */
+function otherPorts(knownHosts, host, port) {
+    const entries = typeof knownHosts === 'string' ? parseKnownHosts(knownHosts).entries : knownHosts;
+    const written = entries.flatMap((e) => e.hosts.split(',').flatMap((field) => {
+        const m = /^\[([^\]]+)\]:(\d+)$/.exec(field);
+        return m && m[1].toLowerCase() === host.toLowerCase() ? [Number(m[2])] : [];
+    }));
+    const ports = [...(entriesFor(entries, host, 22).length > 0 ? [22] : []), ...written];
+    return [...new Set(ports)].filter((p) => p !== port);
 }
 
 ;// CONCATENATED MODULE: ./src/remote/connection.ts
@@ -76641,13 +76860,26 @@ async function markDeploymentsInactive(s, env = process.env) {
 ;// CONCATENATED MODULE: ./src/settings.ts
 // The typed settings object: every input of action.yml, read and validated once (readSettings in
 // inputs/settings.ts). Everything else in the action takes its values from here, already checked.
+/**
+ * A dotenv name that says its value is a secret: a key, secret, password, token, credential,
+ * private or signing value, a Sentry DSN, a PIN. Others (host names, ALLOWED_HOSTS, flags such
+ * as DEBUG=0) are no secret, and masking them would hide the site's name in the log and summary.
+ */
+const SECRET_NAME = /KEY|SECRET|PASS|PWD|TOKEN|CREDENTIAL|PRIVATE|AUTH|DSN|SALT|(?:^|_)PIN(?:_|$)/i;
+/** Credentials inside a URL (`scheme://user:password@host`, or `scheme://key@host`): the URL, and its password. */
+const URL_CREDENTIALS = /[A-Za-z][A-Za-z0-9+.-]*:\/\/([^\s:@/]*)(?::([^\s@/]*))?@[^\s,;]*/g;
+/** What of a dotenv value is secret: all of it by its name, else credentials inside URLs. */
+function dotenvSecrets(name, value) {
+    if (SECRET_NAME.test(name))
+        return [value];
+    return [...value.matchAll(URL_CREDENTIALS)].flatMap((m) => [m[0], m[2] ?? m[1]]);
+}
 /** Values that must never appear in a log: registered with the runner by the caller. */
 function secretValues(s) {
     const values = [s.privateKey, s.passphrase, s.password, s.githubToken];
-    // Short dotenv values (DEBUG=0) would mask every such digit in the log; secrets are longer.
-    for (const [, value] of s.dotenv)
-        if (value.length >= 4)
-            values.push(value);
+    // Short values (DEBUG=0, a 3-letter password) would mask every such text in the log.
+    for (const [name, value] of s.dotenv)
+        values.push(...dotenvSecrets(name, value).filter((v) => v.length >= 4));
     if (s.privateKey)
         values.push(...s.privateKey.split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----')));
     return values.filter((v) => !!v);
@@ -76748,8 +76980,8 @@ function summaryMarkdown(s, reports) {
         if (r.message && r.status !== 'success')
             lines.push('', `### ${ICON[r.status]} ${r.host}: ${r.status}`, '', ...prose(r.message));
     }
-    // After the causes: which server and mode run, and what each host has of them.
-    lines.push('', `Served by ${report_escape(describeServer(s))}${isAsgi(s) ? ', WebSockets passed through nginx' : ''}`);
+    // After the causes: the site, which server and mode run, and what each host has of them.
+    lines.push('', `Site: ${report_escape(s.environmentUrl)}`, '', `Served by ${report_escape(describeServer(s))}${isAsgi(s) ? ', WebSockets passed through nginx' : ''}`);
     for (const r of reports)
         if (r.server)
             lines.push('', `${report_escape(r.host)}: ${report_escape(describeVersions(r.server))}`);
@@ -77215,6 +77447,8 @@ function processUnitGroups(units) {
  * its error log (`server: example.com,`): one pattern a line for `grep -F -f -`.
  */
 const SERVER_NAME_PATTERNS = 's/^[[:space:]]*server_name[[:space:]]\\{1,\\}"\\{0,1\\}\\([^[:space:]";]\\{1,\\}\\).*$/server: \\1,/p';
+/** The catch-all's name: every catch-all site of the host has it, so it names none of them. */
+const CATCH_ALL = 'server: _,';
 /** One part of the output: the nonce, the part's id, its text in base64, on one line. */
 function part(nonce, id, body) {
     return shell_sh `printf '%s %s ' ${nonce} ${id}; { ${body}; } 2>&1 | base64 -w 0; echo`;
@@ -77228,7 +77462,7 @@ function journal(op, units) {
 function nginxErrors(s, op) {
     const fixed = [`unix:${socketPath(s.projectName)}`, `http://${upstreamName(s.projectName)}/`];
     const { site } = layout(s);
-    return shell_sh `if [ -f ${NGINX_ERROR_LOG} ]; then { printf '%s\n' ${fixed}; sed -n ${SERVER_NAME_PATTERNS} ${site} 2>/dev/null; } | grep -a -F -f - ${NGINX_ERROR_LOG} | tail -n ${op.lines}; else echo ${`(no nginx error log at ${NGINX_ERROR_LOG})`}; fi`;
+    return shell_sh `if [ -f ${NGINX_ERROR_LOG} ]; then { printf '%s\n' ${fixed}; sed -n ${SERVER_NAME_PATTERNS} ${site} 2>/dev/null | grep -v -x -F ${CATCH_ALL}; } | grep -a -F -f - ${NGINX_ERROR_LOG} | tail -n ${op.lines}; else echo ${`(no nginx error log at ${NGINX_ERROR_LOG})`}; fi`;
 }
 function auditLog(s, op) {
     const { auditLog: log } = layout(s);
@@ -77391,18 +77625,29 @@ function projectFiles(s) {
         instanceSocketPath(s.projectName, 'legacy')
     ];
 }
-/** The deploy path's entries a remove leaves: the data (unless `force`) and the lock files. */
-function keptEntries(s, op) {
-    const p = layout(s);
-    const locks = [p.lock, p.stepsLock].map((path) => path.slice(p.root.length + 1));
-    return op.force ? locks : [...KEPT_DATA, ...locks];
+/**
+ * The deploy path's entries the action makes, besides `.deploy/` (removed last): what a remove
+ * takes. Anything else there is not the action's to remove (a MEDIA_ROOT kept in the deploy path,
+ * another project's deploy path inside this one), except with `force` what the app user owns.
+ */
+const ACTION_ENTRIES = [
+    'releases',
+    ...[...RESERVED].filter((name) => !['.deploy', '.deploy.lock', '.deploy.steps', 'backups'].includes(name))
+];
+/** The entries a remove takes, `.deploy/` aside: the action's, with `force` the data and the app's. */
+function removedEntries(op, listing) {
+    const taken = new Set([
+        ...ACTION_ENTRIES,
+        ...(op.force ? [...KEPT_DATA, ...listing.appEntries] : [])
+    ]);
+    return listing.entries.filter((name) => taken.has(name));
 }
 /**
  * Reads what the host holds of the project: `unit <name>`, `file <path>`, `certificate`, `user`,
  * `entry <name>` lines; in a dry run, every path below the deploy path that would go, walked by
  * the boundary without following a link (`would-remove <path>`).
  */
-function removeListStep(s, op) {
+function removeListStep(s) {
     const p = layout(s);
     const folders = [UNIT_FOLDER, RUNTIME_UNIT_FOLDER];
     return {
@@ -77410,9 +77655,9 @@ function removeListStep(s, op) {
         phase: 'connect',
         title: `What ${s.projectName} has on the host`,
         privileged: true,
-        command: script(raw('set -u'), shell_sh `for name in ${projectUnitNames(s.projectName)}; do`, shell_sh `  for folder in ${folders}; do if [ -e "$folder/$name" ] || [ -L "$folder/$name" ]; then echo "unit $name"; fi; done`, raw('done'), shell_sh `grep -l -x -F -- ${processMarker(s.projectName)} ${raw(`${UNIT_FOLDER}/*.service ${UNIT_FOLDER}/*.timer`)} 2>/dev/null | while read -r path; do echo "unit \${path##*/}"; done`, shell_sh `for path in ${projectFiles(s)}; do if [ -e "$path" ] || [ -L "$path" ]; then echo "file $path"; fi; done`, shell_sh `if [ -e ${`/etc/letsencrypt/renewal/${p.acme.certName}.conf`} ]; then echo certificate; fi`, shell_sh `if id -u -- ${s.appUser} >/dev/null 2>&1; then echo user; fi`, shell_sh `if [ -d ${p.root} ] && [ ! -L ${p.root} ]; then`, shell_sh `  ls -A ${p.root} | while read -r name; do echo "entry $name"; done`, s.dryRun
-            ? shell_sh `  ${asRoot(s, { op: 'remove', path: p.root, names: '*', keep: keptEntries(s, op), dryRun: true })}`
-            : undefined, raw('fi'))
+        command: script(raw('set -u'), shell_sh `for name in ${projectUnitNames(s.projectName)}; do`, shell_sh `  for folder in ${folders}; do if [ -e "$folder/$name" ] || [ -L "$folder/$name" ]; then echo "unit $name"; fi; done`, raw('done'), shell_sh `grep -l -x -F -- ${processMarker(s.projectName)} ${raw(`${UNIT_FOLDER}/*.service ${UNIT_FOLDER}/*.timer`)} 2>/dev/null | while read -r path; do echo "unit \${path##*/}"; done`, shell_sh `for path in ${projectFiles(s)}; do if [ -e "$path" ] || [ -L "$path" ]; then echo "file $path"; fi; done`, shell_sh `if [ -e ${`/etc/letsencrypt/renewal/${p.acme.certName}.conf`} ]; then echo certificate; fi`, shell_sh `if id -u -- ${s.appUser} >/dev/null 2>&1; then echo user; fi`, shell_sh `if [ -d ${p.root} ] && [ ! -L ${p.root} ]; then`, shell_sh `  ls -A ${p.root} | while read -r name; do echo "entry $name"; done`, 
+        // The app's own entries (a MEDIA_ROOT kept in the deploy path): force takes them too.
+        shell_sh `  find ${p.root} -mindepth 1 -maxdepth 1 -user ${s.appUser} -printf 'app-entry %f\n' 2>/dev/null`, raw('fi'))
     };
 }
 /** Reads removeListStep's output; lock files are no entry (the lock made them). */
@@ -77425,6 +77670,7 @@ function parseRemoveListing(s, stdout) {
         certificate: false,
         user: false,
         entries: [],
+        appEntries: [],
         paths: []
     };
     for (const line of stdout.split('\n')) {
@@ -77440,8 +77686,8 @@ function parseRemoveListing(s, stdout) {
             listing.user = true;
         else if (word === 'entry' && value && !locks.has(value))
             listing.entries.push(value);
-        else if (word === 'would-remove')
-            listing.paths.push(JSON.parse(value));
+        else if (word === 'app-entry' && value && !locks.has(value))
+            listing.appEntries.push(value);
     }
     return listing;
 }
@@ -77501,19 +77747,20 @@ function removeUnitsStep(s, listing) {
     };
 }
 /**
- * The deploy path's entries, all but `keptEntries`, through the root boundary (releases, venvs
- * and shared/ are trees the app shapes): `.deploy/` last, so a remove cut short is run again with
- * its state still there. Prints `removed <name> <count>` for each.
+ * The entries a remove takes (removedEntries), through the root boundary (releases, venvs and
+ * shared/ are trees the app shapes): `.deploy/` last, so a remove cut short is run again with its
+ * state still there. Prints `removed <name> <count>` for each; `dryRun`: `would-remove <path>`
+ * for every path below them, walked without following a link, and removes nothing.
  */
-function removeFilesStep(s, op) {
+function removeFilesStep(s, names, dryRun = false) {
     const p = layout(s);
     const state = p.state.slice(p.root.length + 1);
     return {
-        id: 'remove-files',
+        id: dryRun ? 'remove-walk' : 'remove-files',
         phase: 'cleanup',
-        title: `Remove ${op.force ? 'everything' : 'all but shared/ and backups/'} in ${p.root}`,
+        title: `${dryRun ? 'List what would go' : 'Remove'} in ${p.root}: ${[...names, state].join(', ')}`,
         privileged: true,
-        command: asRoot(s, { op: 'remove', path: p.root, names: '*', keep: [...keptEntries(s, op), state], say: true }, { op: 'remove', path: p.root, names: [state], say: true })
+        command: asRoot(s, { op: 'remove', path: p.root, names, say: true, ...(dryRun ? { dryRun } : {}) }, { op: 'remove', path: p.root, names: [state], say: true, ...(dryRun ? { dryRun } : {}) })
     };
 }
 /** force: the certificate certbot keeps under the project's name. */
@@ -77555,10 +77802,17 @@ function removeSteps(s, op, listing) {
     return [
         ...(site ? [removeSiteStep(s)] : []),
         ...(listing.units.length > 0 || listing.files.length > 0 ? [removeUnitsStep(s, listing)] : []),
-        ...(listing.entries.length > 0 ? [removeFilesStep(s, op)] : []),
+        ...(listing.entries.length > 0 ? [removeFilesStep(s, removedEntries(op, listing))] : []),
         ...(op.force && listing.certificate ? [removeCertificateStep(s)] : []),
         ...(op.force && listing.user ? [removeUserStep(s)] : [])
     ];
+}
+/** What removeFilesStep printed in a dry run: every path that would go, relative to the deploy path. */
+function parseWouldRemove(stdout) {
+    return stdout.split('\n').flatMap((line) => {
+        const m = /^would-remove ("(?:[^"\\]|\\.)*")$/.exec(line);
+        return m ? [JSON.parse(m[1])] : [];
+    });
 }
 /** What removeFilesStep printed: each entry removed and how many paths went with it. */
 function parseRemoved(stdout) {
@@ -77580,25 +77834,12 @@ function parseRemoved(stdout) {
 /** Removes the project from the host; a step that fails stops the rest and fails the host. */
 async function remove(deps, op, report) {
     const s = deps.settings;
-    const listing = parseRemoveListing(s, (await deps.run(removeListStep(s, op))).stdout);
+    const listing = parseRemoveListing(s, (await deps.run(removeListStep(s))).stdout);
     if (nothingToRemove(listing))
         return operationOutcome('success', '', nothingToRemoveMessage(s.projectName, deps.host), report);
+    if (s.dryRun)
+        return dryRemove(deps, op, listing, report);
     const removal = plannedRemoval(s, op, listing);
-    if (s.dryRun) {
-        const root = layout(s).root;
-        for (const unit of listing.units)
-            deps.info(`would remove: unit ${unit}`);
-        for (const path of listing.files)
-            deps.info(`would remove: ${path}`);
-        for (const path of listing.paths)
-            deps.info(`would remove: ${root}/${path}`);
-        const count = listing.units.length + listing.files.length + listing.paths.length;
-        return operationOutcome('success', '', removeDryRunMessage(deps.host, count), {
-            ...report,
-            dryRun: true,
-            removal: { ...removal, entries: countedEntries(removal, listing.paths), paths: listing.paths }
-        });
-    }
     report.removal = removal;
     for (const step of removeSteps(s, op, listing)) {
         const result = await deps.run(step, { allowFailure: true });
@@ -77617,15 +77858,40 @@ async function remove(deps, op, report) {
     }
     return operationOutcome('success', '', '', report);
 }
+/**
+ * A dry run: the deploy path walked by the boundary (following no link), everything that would
+ * go printed as the server's text (a file's name is the repository's or the app's to choose).
+ */
+async function dryRemove(deps, op, listing, report) {
+    const s = deps.settings;
+    const root = layout(s).root;
+    const walk = removeFilesStep(s, removedEntries(op, listing), true);
+    const paths = listing.entries.length > 0 ? parseWouldRemove((await deps.run(walk)).stdout) : [];
+    deps.remote([
+        ...listing.units.map((unit) => `would remove: unit ${unit}`),
+        ...listing.files.map((path) => `would remove: ${path}`),
+        ...paths.map((path) => `would remove: ${root}/${path}`)
+    ].join('\n'));
+    const removal = plannedRemoval(s, op, listing);
+    const count = listing.units.length + listing.files.length + paths.length;
+    return operationOutcome('success', '', removeDryRunMessage(deps.host, count), {
+        ...report,
+        dryRun: true,
+        removal: { ...removal, entries: countedEntries(removal, paths), paths }
+    });
+}
 /** What the listing says will go and stay, before anything is removed. */
 function plannedRemoval(s, op, listing) {
-    const kept = op.force ? [] : KEPT_DATA.filter((name) => listing.entries.includes(name));
+    const state = baseName(layout(s).state);
+    const removed = [
+        ...removedEntries(op, listing),
+        ...(listing.entries.includes(state) ? [state] : [])
+    ];
+    const kept = listing.entries.filter((name) => !removed.includes(name));
     return {
         units: listing.units,
         files: listing.files,
-        entries: listing.entries
-            .filter((name) => !kept.includes(name))
-            .map((name) => ({ name, count: 0 })),
+        entries: removed.map((name) => ({ name, count: 0 })),
         certificate: op.force && listing.certificate,
         kept: kept.map((name) => `${layout(s).root}/${name}/`),
         user: !listing.user
@@ -78252,24 +78518,41 @@ function requirementsFiles(source, requirements) {
     return visit(requirements) ? files : null;
 }
 /**
- * A file of the workspace an input names (maintenance-page), read as the requirements are: its
- * text, 'missing', or null when it may not be read (outside, not a regular file, over maxBytes).
+ * A file of the workspace an input names (maintenance-page): its text, 'missing', or null when it
+ * may not be read. No component of the path may be a link: the repository could point one at a
+ * file a step wrote into the workspace (.git/config holds the job's token), and the page is public.
  */
 function workspaceFile(workspace, path, maxBytes) {
-    let root;
+    const parts = (0,external_node_path_.normalize)(path).split('/').filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+        try {
+            if ((0,external_node_fs_.lstatSync)((0,external_node_path_.join)(workspace, ...parts.slice(0, i))).isSymbolicLink())
+                return null;
+        }
+        catch {
+            return 'missing';
+        }
+    }
+    let fd;
     try {
-        root = (0,external_node_fs_.realpathSync)(workspace);
+        fd = (0,external_node_fs_.openSync)((0,external_node_path_.join)(workspace, ...parts), external_node_fs_.constants.O_RDONLY | external_node_fs_.constants.O_NOFOLLOW | external_node_fs_.constants.O_NONBLOCK);
     }
     catch {
         return null;
     }
-    return readInside(root, (0,external_node_path_.normalize)(path), maxBytes);
+    try {
+        const stat = (0,external_node_fs_.fstatSync)(fd);
+        return stat.isFile() && stat.size <= maxBytes ? (0,external_node_fs_.readFileSync)(fd, 'utf8') : null;
+    }
+    finally {
+        (0,external_node_fs_.closeSync)(fd);
+    }
 }
 /**
  * The text of a regular file inside root (symbolic links followed, as long as they stay inside);
  * 'missing' when nothing is there, null when what is there may not be read.
  */
-function readInside(root, path, maxBytes = MAX_BYTES) {
+function readInside(root, path) {
     const full = (0,external_node_path_.join)(root, path);
     try {
         (0,external_node_fs_.lstatSync)(full);
@@ -78298,7 +78581,7 @@ function readInside(root, path, maxBytes = MAX_BYTES) {
     }
     try {
         const stat = (0,external_node_fs_.fstatSync)(fd);
-        if (!stat.isFile() || stat.size > maxBytes)
+        if (!stat.isFile() || stat.size > MAX_BYTES)
             return null;
         return (0,external_node_fs_.readFileSync)(fd, 'utf8');
     }
@@ -78344,7 +78627,7 @@ function readPage(workspace, path) {
     if (text === 'missing')
         throw new InputError(Input.MaintenancePage, `'${path}' is not in the workspace: check it out first`);
     if (text === null)
-        throw new InputError(Input.MaintenancePage, `'${path}' may not be read: a regular file inside the workspace, at most ${MAX_PAGE_BYTES / 1024} KiB`);
+        throw new InputError(Input.MaintenancePage, `'${path}' may not be read: a regular file of the workspace, no link on the way, at most ${MAX_PAGE_BYTES / 1024} KiB`);
     return text;
 }
 /**

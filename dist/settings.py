@@ -1,7 +1,8 @@
 # What the project's settings say (server/discover.ts): settings_facts(names) returns it as a dict,
 # the names checked against ALLOWED_HOSTS; print_facts() prints it as the one marked line the
-# runner reads. The start of the discover and Django processes (discover.py, django_process.py).
-import json, os, sys, django
+# runner reads. Sent after preflight.py (json, os and sys imported there), at the start of the
+# discover and Django processes (discover.py, django_process.py).
+import django
 from django.conf import settings
 from django.core.exceptions import AppRegistryNotReady
 text = lambda value: str(value) if value else ''

@@ -194,11 +194,29 @@ export interface Settings {
   maintenanceDuringMigrations: boolean
 }
 
+/**
+ * A dotenv name that says its value is a secret: a key, secret, password, token, credential,
+ * private or signing value, a Sentry DSN, a PIN. Others (host names, ALLOWED_HOSTS, flags such
+ * as DEBUG=0) are no secret, and masking them would hide the site's name in the log and summary.
+ */
+export const SECRET_NAME =
+  /KEY|SECRET|PASS|PWD|TOKEN|CREDENTIAL|PRIVATE|AUTH|DSN|SALT|(?:^|_)PIN(?:_|$)/i
+
+/** Credentials inside a URL (`scheme://user:password@host`, or `scheme://key@host`): the URL, and its password. */
+const URL_CREDENTIALS = /[A-Za-z][A-Za-z0-9+.-]*:\/\/([^\s:@/]*)(?::([^\s@/]*))?@[^\s,;]*/g
+
+/** What of a dotenv value is secret: all of it by its name, else credentials inside URLs. */
+function dotenvSecrets(name: string, value: string): string[] {
+  if (SECRET_NAME.test(name)) return [value]
+  return [...value.matchAll(URL_CREDENTIALS)].flatMap((m) => [m[0], m[2] ?? m[1]])
+}
+
 /** Values that must never appear in a log: registered with the runner by the caller. */
 export function secretValues(s: Settings): string[] {
   const values = [s.privateKey, s.passphrase, s.password, s.githubToken]
-  // Short dotenv values (DEBUG=0) would mask every such digit in the log; secrets are longer.
-  for (const [, value] of s.dotenv) if (value.length >= 4) values.push(value)
+  // Short values (DEBUG=0, a 3-letter password) would mask every such text in the log.
+  for (const [name, value] of s.dotenv)
+    values.push(...dotenvSecrets(name, value).filter((v) => v.length >= 4))
   if (s.privateKey)
     values.push(...s.privateKey.split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----')))
   return values.filter((v): v is string => !!v)

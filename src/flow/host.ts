@@ -5,7 +5,7 @@
 
 import { assumedSettings, planRun, type Plan, type Secure } from '../plan.js'
 import type { RunResult } from '../remote/connection.js'
-import { StepError } from '../server/cause.js'
+import { projectModules, StepError } from '../server/cause.js'
 import type { GateResult, HostOutcome } from '../report/report.js'
 import { parseServerFacts } from '../server/asgi.js'
 import { acmeProblem, parseCertificateStep } from '../server/acme.js'
@@ -51,6 +51,8 @@ import { parseMigrationPlan } from '../server/migrations.js'
 import type { Step } from '../server/step.js'
 import { checkAlreadyLive } from './already-live.js'
 import { RunRecord } from './record.js'
+import { discoverSettings, healthPathFails, stopOnProblems } from './first-run.js'
+import { Stop } from './stop.js'
 
 export type HostState =
   | 'connected'
@@ -67,17 +69,10 @@ import type { HostDeps } from './deps.js'
 
 export type { HostOutcome }
 
-const output = (error: StepError) => error.result.stdout + error.result.stderr
+/** the project's own packages, which a hint never says to install */
+const own = (deps: HostDeps) => projectModules(deps.settings)
 
-/** A failure the flow already explained: its message is the report's. */
-class Stop extends Error {
-  constructor(
-    message: string,
-    readonly status: 'failure' | 'rolled-back' = 'failure'
-  ) {
-    super(message)
-  }
-}
+const output = (error: StepError) => error.result.stdout + error.result.stderr
 
 export class HostDeploy {
   state: HostState = 'connected'
@@ -208,7 +203,7 @@ export class HostDeploy {
     // The first plan assumes nothing: it has the step that reads them.
     const read =
       assumed ??
-      (first.discover && parseProjectSettings((await this.deps.run(first.discover)).stdout))
+      (first.discover && (await discoverSettings(this.deps, this.record, first.discover)))
     return this.planWith(facts, newRelease, read ?? {}, !!assumed)
   }
 
@@ -308,13 +303,15 @@ export class HostDeploy {
       for (const step of plan.build) {
         // What the Django process did to the database is read even when it then failed.
         const result = await this.deps.run(step, { allowFailure: true })
+        if (step.id === 'django' && !plan.discover)
+          stopOnProblems(this.deps, this.record, step, result)
         // The settings the plan assumed (it has no step to read them) say other things now.
         const now = step.id === 'django' && !plan.discover && parseProjectSettings(result.stdout)
         if (now && result.code === SETTINGS_CHANGED) return now
         if (step.id === 'asgi-import' && result.code === 0)
           tellServer(this.deps, (this.record.server = parseServerFacts(result.stdout)))
         this.record.database.afterStep(this.deps, step, result, plan, this.projectSettings)
-        if (result.code !== 0) throw new StepError(step, result)
+        if (result.code !== 0) throw new StepError(step, result, own(this.deps))
         if (step.id === PENDING_STEP) await this.openWindow(plan, result.stdout)
       }
       if (isFirst) rollout.migrated()
@@ -374,8 +371,9 @@ export class HostDeploy {
     record.diagnostics = diagnostics
     const cause = publicProblem || healthCause(s, health)
     const rolledBack = await this.rollBack(plan)
+    const done = rollbackNote(rolledBack, plan.previous)
     throw new Stop(
-      notHealthyMessage(plan.target, cause, rollbackNote(rolledBack, plan.previous), diagnostics),
+      notHealthyMessage(plan.target, cause, done, diagnostics, own(this.deps)),
       rolledBack ? 'rolled-back' : 'failure'
     )
   }
@@ -415,7 +413,7 @@ export class HostDeploy {
     const rolledBack = await this.rollBack(plan, true)
     const done = rollbackNote(rolledBack, plan.previous) + (rolledBack ? ' The processes too.' : '')
     throw new Stop(
-      stayedDownMessage(restart.stderr, plan.target, done),
+      stayedDownMessage(restart.stderr, plan.target, done, own(this.deps)),
       rolledBack ? 'rolled-back' : 'failure'
     )
   }
@@ -434,15 +432,18 @@ export class HostDeploy {
     } catch (error) {
       health = { healthy: false, status: 0, durationMs: 0, detail: (error as Error).message }
     }
-    if (health.healthy) return
+    // A health path that does not exist fails a first deploy, and is said on a later one.
+    const missing = healthPathFails(this.deps, health, plan.previous)
+    if (health.healthy && !missing) return
     this.record.health = health
     const diagnostics = (await this.deps.run(plan.diagnostics, { allowFailure: true })).stdout
     this.record.diagnostics = diagnostics
     if (plan.markFailed) await this.deps.run(plan.markFailed, { allowFailure: true })
     await this.deps.run(plan.abandon, { allowFailure: true })
-    const cause = healthCause(this.deps.settings, health, ' on its own socket')
+    const cause = missing?.cause ?? healthCause(this.deps.settings, health, ' on its own socket')
+    const done = neverServedNote(plan.previous) + (missing ? `\n${missing.fix}` : '')
     throw new Stop(
-      notHealthyMessage(plan.target, cause, neverServedNote(plan.previous), diagnostics),
+      notHealthyMessage(plan.target, cause, done, diagnostics, own(this.deps)),
       // The previous release serves, as after a rollback.
       plan.previous ? 'rolled-back' : 'failure'
     )

@@ -238,10 +238,11 @@ export function notHealthyMessage(
   target: string,
   cause: string,
   done: string,
-  diagnostics: string
+  diagnostics: string,
+  own: readonly string[] = []
 ): string {
   const errors = parseErrors(diagnostics)
-  const hint = hintFor(`${cause}\n${errors.join('\n')}`)
+  const hint = hintFor(`${cause}\n${errors.join('\n')}`, own)
   return (
     (errors.length ? `${errors[errors.length - 1]}\n` : '') +
     `${target} was not healthy: ${cause}.${done}` +
@@ -256,10 +257,15 @@ export function neverServedNote(previous: string): string {
 }
 
 /** The process's error first (from its journal), what happened, what was done, what to do. */
-export function stayedDownMessage(restartStderr: string, target: string, done: string): string {
+export function stayedDownMessage(
+  restartStderr: string,
+  target: string,
+  done: string,
+  own: readonly string[] = []
+): string {
   const { units, journal } = parseStayedDown(restartStderr)
   const cause = causeOf(journal)
-  const hint = hintFor(journal)
+  const hint = hintFor(journal, own)
   return (
     (cause ? `${cause}\n` : '') +
     `${units.join(', ') || 'a process'} of ${target} did not stay up after the web release was healthy.` +
@@ -327,10 +333,12 @@ export function failureNote(
   const { applied, backup } = database
   const healthy = states.includes('healthy')
   const lines: string[] = []
+  // A first deploy has no release the schema could be ahead of: the next deploy starts from it.
   if (applied?.length && !healthy)
     lines.push(
-      `The migrations ${applied.join(', ')} were applied and stay applied: the schema is ahead of ` +
-        `${live ? `the release that serves, ${live}` : 'the code'}.`
+      live
+        ? `The migrations ${applied.join(', ')} were applied and stay applied: the schema is ahead of the release that serves, ${live}.`
+        : `The migrations ${applied.join(', ')} were applied and stay applied (no release served before): the next deploy starts from them.`
     )
   if (backup)
     lines.push(

@@ -98,9 +98,26 @@ export function verifyHostKey(
       : refuse(`it matches none of the fingerprints written for ${name} in fingerprint`)
   }
   if (pins.fingerprints.includes(offered.fingerprint)) return { accepted: true, offered }
+  const elsewhere = otherPorts(pins.knownHosts, host, port)
+  const given = elsewhere.length
+    ? ` (it has ${elsewhere.map((p) => lookupName(host, p)).join(', ')}: a key given for ${host} on port ${elsewhere.join(', ')}, and the server listens on ${port}; \`ssh-keyscan -p ${port} ${host}\` prints the line for this port)`
+    : ''
   return refuse(
     pins.fingerprints.length > 0
-      ? `it matches none of the pinned fingerprints, and known-hosts has no line for ${name}`
-      : `known-hosts has no line for ${name}`
+      ? `it matches none of the pinned fingerprints, and known-hosts has no line for ${name}${given}`
+      : `known-hosts has no line for ${name}${given}`
   )
+}
+
+/** The other ports known-hosts names this host on (port 22 is a bare name; others `[host]:port`). */
+function otherPorts(knownHosts: HostKeyPins['knownHosts'], host: string, port: number): number[] {
+  const entries = typeof knownHosts === 'string' ? parseKnownHosts(knownHosts).entries : knownHosts
+  const written = entries.flatMap((e) =>
+    e.hosts.split(',').flatMap((field) => {
+      const m = /^\[([^\]]+)\]:(\d+)$/.exec(field)
+      return m && m[1].toLowerCase() === host.toLowerCase() ? [Number(m[2])] : []
+    })
+  )
+  const ports = [...(entriesFor(entries, host, 22).length > 0 ? [22] : []), ...written]
+  return [...new Set(ports)].filter((p) => p !== port)
 }

@@ -189,8 +189,10 @@ export function summaryMarkdown(s: Settings, reports: HostReport[]): string {
     if (r.message && r.status !== 'success')
       lines.push('', `### ${ICON[r.status]} ${r.host}: ${r.status}`, '', ...prose(r.message))
   }
-  // After the causes: which server and mode run, and what each host has of them.
+  // After the causes: the site, which server and mode run, and what each host has of them.
   lines.push(
+    '',
+    `Site: ${escape(s.environmentUrl)}`,
     '',
     `Served by ${escape(describeServer(s))}${isAsgi(s) ? ', WebSockets passed through nginx' : ''}`
   )

@@ -2,6 +2,7 @@
 // the exception's last line, then what to do about the causes users meet most.
 
 import type { RunResult } from '../remote/connection.js'
+import type { Settings } from '../settings.js'
 import type { Step } from './step.js'
 
 /** An exception line as Python prints it last: `module.Name: message` or a bare `NameError`. */
@@ -20,10 +21,29 @@ export function causeOf(output: string): string {
   // A full disk is the cause of whatever failed after it (tar's or pip's last words are not).
   const full = lines.find((line) => DISK_FULL.test(line))
   if (full) return full
+  const index = unreachableIndex(output)
+  if (index) return `the server could not reach the package index ${index}`
   const exception = [...lines].reverse().find((line) => EXCEPTION.test(line))
   if (exception) return exception
   const error = [...lines].reverse().find((line) => /\b(error|failed|cannot|denied)\b/i.test(line))
   return error ?? lines[lines.length - 1] ?? ''
+}
+
+/** pip's words when it could not connect, and when it then found nothing to install. */
+const CONNECTION_FAILED =
+  /Retrying \(Retry\(.*(?:NewConnectionError|ConnectTimeoutError|Failed to establish a new connection|Temporary failure in name resolution|Name or service not known|Network is unreachable|Connection refused)|Could not fetch URL \S+: .*(?:Max retries exceeded|connection)/i
+const NOTHING_FOUND = /Could not find a version that satisfies|No matching distribution found/
+
+/**
+ * The package index pip could not reach (its URL), when that is why it found nothing: pip
+ * retries, then says only that no version matches.
+ */
+export function unreachableIndex(output: string): string | undefined {
+  if (!CONNECTION_FAILED.test(output) || !NOTHING_FOUND.test(output)) return undefined
+  const looking = /Looking in indexes: (\S+?),?(?:\s|$)/.exec(output)?.[1]
+  const fetched = /Could not fetch URL (https?:\/\/[^/\s]+)/.exec(output)?.[1]
+  const host = /host='([^']+)'/.exec(output)?.[1]
+  return looking ?? fetched ?? (host ? `https://${host}` : 'https://pypi.org/simple')
 }
 
 /** What a program says when the disk (or the user's quota) is full. */
@@ -35,6 +55,13 @@ interface Hint {
 }
 
 const HINTS: Hint[] = [
+  {
+    when: /the server could not reach the package index (\S+)/,
+    hint: (m) =>
+      `pip on the server could not connect to ${m[1]} (its retries are in the step's output): let the ` +
+      'server reach it (a firewall, a proxy: PIP_INDEX_URL or pip.conf for a mirror), or set ' +
+      'system-site-packages: true and install the packages from Debian.'
+  },
   {
     when: /sqlite3\.OperationalError: (unable to open database file|attempt to write a readonly database)/,
     hint: () =>
@@ -74,8 +101,31 @@ const HINTS: Hint[] = [
   }
 ]
 
-/** What to do next for a cause users meet often, or ''. */
-export function hintFor(text: string): string {
+/**
+ * The top-level packages the inputs name as the project's own (settings-module, wsgi-module,
+ * asgi-module): a module missing among them is an input to set, not a package to install.
+ */
+export function projectModules(
+  s: Pick<Settings, 'settingsModule' | 'wsgiModule' | 'asgiModule'>
+): string[] {
+  const names = [s.settingsModule, s.wsgiModule, s.asgiModule ?? '']
+  return [...new Set(names.filter(Boolean).map((name) => name.split(/[.:]/)[0]))]
+}
+
+const OWN_MODULE = /ModuleNotFoundError: No module named '([\w.]+)'/
+
+/**
+ * What to do next for a cause users meet often, or ''. `own`: the project's own packages
+ * (projectModules), which no package index has.
+ */
+export function hintFor(text: string, own: readonly string[] = []): string {
+  const missing = OWN_MODULE.exec(text)
+  if (missing && own.includes(missing[1].split('.')[0]))
+    return (
+      `${missing[1]} is named by the inputs as the project's own module, and the release has no such ` +
+      'module: set settings-module and wsgi-module (or asgi-module) to where they are in the ' +
+      "repository (cookiecutter-django's layout: config.settings.production, config.wsgi:application)."
+    )
   for (const { when, hint } of HINTS) {
     const match = when.exec(text)
     if (match) return hint(match)
@@ -91,11 +141,12 @@ export class StepError extends Error {
   readonly hint: string
   constructor(
     readonly step: Step,
-    readonly result: RunResult
+    readonly result: RunResult,
+    own: readonly string[] = []
   ) {
     // The cause first (the last line of a traceback), what to do next, then the last lines.
     const cause = causeOf(result.stderr) || causeOf(result.stdout) || `exit ${result.code}`
-    const hint = hintFor(`${result.stdout}\n${result.stderr}`)
+    const hint = hintFor(`${cause}\n${result.stdout}\n${result.stderr}`, own)
     const output = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-30).join('\n')
     super(
       `${step.title} failed: ${cause}` +

@@ -9,6 +9,7 @@ import { healthHost, requestName } from './health.js'
 import { layout } from './layout.js'
 import type { Step } from './step.js'
 import { pythonFile } from './python.js'
+import { PREFLIGHT_FN, preflightCheck } from './preflight.js'
 
 /** The mark of the settings' line (SETTINGS_MARK in python/settings.py). */
 export const MARK = 'DJANGO-SETTINGS '
@@ -27,9 +28,12 @@ export const SETTINGS_CHANGED = 75
  */
 export const SETTINGS_FN = pythonFile(new URL('./python/settings.py', import.meta.url))
 
-/** Prints one marked JSON line; the names to check against ALLOWED_HOSTS come as arguments (python/discover.py). */
+/**
+ * Finds every problem first (server/preflight.ts), then prints one marked JSON line; the check
+ * and the names to check against ALLOWED_HOSTS come as arguments (python/discover.py).
+ */
 export const DISCOVER_PY =
-  SETTINGS_FN + pythonFile(new URL('./python/discover.py', import.meta.url))
+  PREFLIGHT_FN + SETTINGS_FN + pythonFile(new URL('./python/discover.py', import.meta.url))
 
 /** The names requests will carry: the server names (a wildcard as one of its names) or, for `_`, the health check's. */
 export function hostNames(s: Settings): string[] {
@@ -48,7 +52,7 @@ export function discoverStep(s: Settings, id: string): Step {
       id,
       'discover',
       [layout(s).shared],
-      sh`python -c ${DISCOVER_PY} ${hostNames(s)}`
+      sh`python -c ${DISCOVER_PY} ${JSON.stringify(preflightCheck(s))} ${hostNames(s)}`
     )
   }
 }

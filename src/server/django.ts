@@ -12,6 +12,7 @@ import { sharedLocation, sharedPaths, shareStep } from './shared.js'
 import { inRelease } from './sandbox.js'
 import { hostNames, type ProjectSettings } from './discover.js'
 import { djangoStep, type DjangoWork } from './manage.js'
+import { preflightCheck } from './preflight.js'
 import { migrationPlanStep } from './migrations.js'
 import { foldedIntoFirst, type Step } from './step.js'
 
@@ -96,10 +97,7 @@ export function djangoSteps(
     check: s.checkDeploy,
     commands: buildCommands(s, projectSettings),
     application: isAsgi(s) ? undefined : s.wsgiModule,
-    settings:
-      assumed && projectSettings.printed
-        ? { expect: projectSettings.printed, hosts: hostNames(s) }
-        : undefined
+    ...(assumed ? assumedWork(s, projectSettings) : {})
   }
   // maintenance-during-migrations: whether there are migrations to apply, known before the
   // process that applies them (the site goes into maintenance in between).
@@ -117,6 +115,16 @@ export function djangoSteps(
     )
   if (s.preRestart) steps.push(hookStep(s, id, 'pre-restart', s.preRestart, 'django', writable))
   return foldedIntoFirst(prepare, steps)
+}
+
+/** The settings were recorded: the process checks them, and finds every problem first. */
+function assumedWork(s: Settings, projectSettings: ProjectSettings): Partial<DjangoWork> {
+  return {
+    settings: projectSettings.printed
+      ? { expect: projectSettings.printed, hosts: hostNames(s) }
+      : undefined,
+    preflight: preflightCheck(s)
+  }
 }
 
 function pendingStep(s: Settings, id: string, writable: string[]): Step {

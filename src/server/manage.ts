@@ -13,6 +13,7 @@ import { BACKUP_FN, checkClientTools, databaseKind, PLAN_FN, workFolder } from '
 import { sealRelease } from './release.js'
 import { asRoot, type BoundaryOp } from './boundary.js'
 import { SETTINGS_FN, type ProjectSettings } from './discover.js'
+import { PREFLIGHT_FN, type PreflightCheck } from './preflight.js'
 import type { Step } from './step.js'
 
 /** What the process does; the order is fixed (DJANGO_PY). */
@@ -36,6 +37,11 @@ export interface DjangoWork {
    * reads them first, and stops before anything else when they say other things now.
    */
   settings?: { expect: NonNullable<ProjectSettings['printed']>; hosts: string[] }
+  /**
+   * The first Django process of the run (no discover step: the settings were recorded): every
+   * problem it can find, found before anything else (server/preflight.ts).
+   */
+  preflight?: PreflightCheck
 }
 
 /**
@@ -48,6 +54,7 @@ const COLLECT_FN = pythonFile(new URL('./python/collectstatic.py', import.meta.u
 
 /** The one Django process (python/django_process.py), after the functions it calls. */
 export const DJANGO_PY = [
+  PREFLIGHT_FN,
   SETTINGS_FN,
   PLAN_FN,
   BACKUP_FN,

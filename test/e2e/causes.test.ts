@@ -137,7 +137,7 @@ test('an app in INSTALLED_APPS that is not installed: ModuleNotFoundError, and t
   )
 })
 
-test("SECRET_KEY from an environment variable the server lacks: KeyError: 'DJANGO_SECRET_KEY', and dotenv", async () => {
+test('SECRET_KEY from an environment variable the server lacks: named before anything runs, and dotenv', async () => {
   const fromEnvironment = (text: string) =>
     `import os\n${text.replace(/^SECRET_KEY = .*$/m, "SECRET_KEY = os.environ['DJANGO_SECRET_KEY']")}`
   const run = await runAction(inputs(), {
@@ -147,8 +147,8 @@ test("SECRET_KEY from an environment variable the server lacks: KeyError: 'DJANG
   await explains(
     run,
     'failure',
-    /failed: KeyError: 'DJANGO_SECRET_KEY'$/,
-    /The settings read the environment variable DJANGO_SECRET_KEY, which is not set: put DJANGO_SECRET_KEY=\.\.\. in the dotenv input/
+    /^The release has a problem to fix before it can run:$/,
+    /The settings read environment variables that are not set: DJANGO_SECRET_KEY\.\n\s*Add DJANGO_SECRET_KEY to dotenv/
   )
 })
 
@@ -165,16 +165,16 @@ test('an empty SECRET_KEY: ImproperlyConfigured, and the setting to set', async 
   )
 })
 
-test('settings that redirect HTTP to HTTPS on a site without TLS: not healthy, rolled back, and what to set', async () => {
+test('settings that redirect HTTP to HTTPS on a site without TLS: found before anything runs, and what to set', async () => {
   const run = await runAction(inputs(), {
     env: newCommit(),
     workspace: project('ssl-redirect', (text) => `${text}\nSECURE_SSL_REDIRECT = True\n`)
   })
   await explains(
     run,
-    'rolled-back',
-    /was not healthy: the health check got 301 \(answered 301 to https:\/\/example\.test\/status\/: the settings redirect plain HTTP to HTTPS\)/,
-    /The settings redirect HTTP to HTTPS \(SECURE_SSL_REDIRECT\), and this site has no TLS: set tls-certificate/
+    'failure',
+    /^The release has a problem to fix before it can run:$/,
+    /The settings redirect HTTP to HTTPS \(SECURE_SSL_REDIRECT\), and this site has no TLS[\s\S]*Set tls-certificate/
   )
 })
 

@@ -31,6 +31,7 @@ export const PROGRAMS: Program[] = [
   {
     name: 'django_process',
     files: [
+      'preflight.py',
       'settings.py',
       'migration_plan.py',
       'pg_env.py',
@@ -40,7 +41,7 @@ export const PROGRAMS: Program[] = [
     ],
     text: DJANGO_PY
   },
-  { name: 'discover', files: ['settings.py', 'discover.py'], text: DISCOVER_PY },
+  { name: 'discover', files: ['preflight.py', 'settings.py', 'discover.py'], text: DISCOVER_PY },
   { name: 'plan', files: ['migration_plan.py', 'plan.py'], text: PLAN_PY },
   { name: 'restore', files: ['pg_env.py', 'restore.py'], text: RESTORE_PY },
   { name: 'health', files: ['boot_watch.py', 'health.py'], text: HEALTH_PY },

@@ -59,7 +59,7 @@ echo "backups=$(ls -1 /srv/mysite/backups 2>/dev/null | tr '
 # shellcheck disable=SC2012 # ls: root's folder, names root chose (no line break in any)
 echo "failed=$(ls -1 /srv/mysite/.deploy/failed 2>/dev/null | tr '
 ' ' ') $(cd /srv/mysite/releases 2>/dev/null && for r in *; do [ -f "$r"/.deploy-failed ] && printf '%s ' "$r"; done)"
-[ ! -e /srv/mysite/maintenance/on ] || echo maintenance=on
+[ ! -e /srv/mysite/maintenance/on ] || [ "$(stat -c %u /srv/mysite/maintenance)" != 0 ] || echo maintenance=on
 echo "process-units=$(grep -l -x -F -- '# django-deploy-action process of mysite' /etc/systemd/system/*.service /etc/systemd/system/*.timer 2>/dev/null | xargs -r -n1 basename | tr '
 ' ' ')"
 ) > "$then/out" 2> "$then/err"
