@@ -266,7 +266,7 @@ describe('every root step of a remove holds the steps lock', () => {
     const result = await operationHost(s, s.hosts[0], runContext({}), async () => t)
     expect(result.status).toBe('success')
     const root = t.ran.filter((r) => r.step !== 'lock' && r.step !== 'inspect' && r.privileged)
-    expect(root.length).toBe(dryRun ? 1 : 6)
+    expect(root.length).toBe(dryRun ? 2 : 6)
     expect(
       root
         .filter((r) => !r.command.startsWith('if [ -f /srv/mysite/.deploy.steps ]; then exec 8<'))
