@@ -4,7 +4,14 @@
 // flow over a scripted transport (each part a folded group, inert), and the job summary.
 
 import { execFileSync } from 'node:child_process'
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import {
+  appendFileSync,
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  writeFileSync
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { PassThrough } from 'node:stream'
@@ -234,12 +241,20 @@ describe('the logs step', () => {
   test("a catch-all site: another catch-all site's errors (server: _) are not its own", () => {
     const catchAll = fakeHost()
     writeFileSync(catchAll.site, 'server {\n    listen 80 default_server;\n    server_name _;\n}\n')
+    // A static file missing below this site's deploy path, and below another's.
+    appendFileSync(
+      catchAll.errorLog,
+      `2026/12/05 10:00:05 [error] 1#1: *6 open() "${s.deployPath}/current/static/gone.css" failed (2: No such file or directory), client: 10.0.0.9, server: _, request: "GET /static/gone.css HTTP/1.1"\n` +
+        '2026/12/05 10:00:06 [error] 1#1: *7 open() "/srv/other/current/static/x.css" failed (2: No such file or directory), client: 10.0.0.9, server: _, request: "GET /static/x.css HTTP/1.1"\n'
+    )
     const own = logsPlan(s, { kind: 'logs', lines: 10 }, facts, NONCE)
     const nginx =
       parseLogs(runStep(s, own, catchAll), NONCE, own.parts).find((p) => p.id === 'nginx')?.text ??
       ''
     expect(nginx).toContain('*1 connect() to unix:/run/gunicorn-mysite.sock')
     expect(nginx).not.toContain('*2 connect() to unix:/run/gunicorn-other.sock')
+    expect(nginx).toContain('*6 open()')
+    expect(nginx).not.toContain('*7 open()')
   })
 
   test('the audit log: its last lines', () => {

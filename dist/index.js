@@ -77458,9 +77458,17 @@ function journal(op, units) {
     const each = units.flatMap((u) => ['-u', u]);
     return shell_sh `journalctl -n ${op.lines} ${since} ${each} --no-pager -o short-iso`;
 }
-/** The site's lines of nginx's error log: its socket, its upstream, its server names; the last N. */
+/**
+ * The site's lines of nginx's error log: its socket, its upstream, the files below its deploy path,
+ * its server names; the last N.
+ */
 function nginxErrors(s, op) {
-    const fixed = [`unix:${socketPath(s.projectName)}`, `http://${upstreamName(s.projectName)}/`];
+    // A file nginx could not open below the deploy path (static, media) is the site's too.
+    const fixed = [
+        `unix:${socketPath(s.projectName)}`,
+        `http://${upstreamName(s.projectName)}/`,
+        `"${layout(s).root}/`
+    ];
     const { site } = layout(s);
     return shell_sh `if [ -f ${NGINX_ERROR_LOG} ]; then { printf '%s\n' ${fixed}; sed -n ${SERVER_NAME_PATTERNS} ${site} 2>/dev/null | grep -v -x -F ${CATCH_ALL}; } | grep -a -F -f - ${NGINX_ERROR_LOG} | tail -n ${op.lines}; else echo ${`(no nginx error log at ${NGINX_ERROR_LOG})`}; fi`;
 }
@@ -77657,7 +77665,7 @@ function removeListStep(s) {
         privileged: true,
         command: script(raw('set -u'), shell_sh `for name in ${projectUnitNames(s.projectName)}; do`, shell_sh `  for folder in ${folders}; do if [ -e "$folder/$name" ] || [ -L "$folder/$name" ]; then echo "unit $name"; fi; done`, raw('done'), shell_sh `grep -l -x -F -- ${processMarker(s.projectName)} ${raw(`${UNIT_FOLDER}/*.service ${UNIT_FOLDER}/*.timer`)} 2>/dev/null | while read -r path; do echo "unit \${path##*/}"; done`, shell_sh `for path in ${projectFiles(s)}; do if [ -e "$path" ] || [ -L "$path" ]; then echo "file $path"; fi; done`, shell_sh `if [ -e ${`/etc/letsencrypt/renewal/${p.acme.certName}.conf`} ]; then echo certificate; fi`, shell_sh `if id -u -- ${s.appUser} >/dev/null 2>&1; then echo user; fi`, shell_sh `if [ -d ${p.root} ] && [ ! -L ${p.root} ]; then`, shell_sh `  ls -A ${p.root} | while read -r name; do echo "entry $name"; done`, 
         // The app's own entries (a MEDIA_ROOT kept in the deploy path): force takes them too.
-        shell_sh `  find ${p.root} -mindepth 1 -maxdepth 1 -user ${s.appUser} -printf 'app-entry %f\n' 2>/dev/null`, raw('fi'))
+        shell_sh `  if id -u -- ${s.appUser} >/dev/null 2>&1; then find ${p.root} -mindepth 1 -maxdepth 1 -user ${s.appUser} -printf 'app-entry %f\n'; fi`, raw('fi'))
     };
 }
 /** Reads removeListStep's output; lock files are no entry (the lock made them). */

@@ -85,9 +85,17 @@ function journal(op: LogsOperation, units: string[]): ShellText {
   return sh`journalctl -n ${op.lines} ${since} ${each} --no-pager -o short-iso`
 }
 
-/** The site's lines of nginx's error log: its socket, its upstream, its server names; the last N. */
+/**
+ * The site's lines of nginx's error log: its socket, its upstream, the files below its deploy path,
+ * its server names; the last N.
+ */
 function nginxErrors(s: Settings, op: LogsOperation): ShellText {
-  const fixed = [`unix:${socketPath(s.projectName)}`, `http://${upstreamName(s.projectName)}/`]
+  // A file nginx could not open below the deploy path (static, media) is the site's too.
+  const fixed = [
+    `unix:${socketPath(s.projectName)}`,
+    `http://${upstreamName(s.projectName)}/`,
+    `"${layout(s).root}/`
+  ]
   const { site } = layout(s)
   return sh`if [ -f ${NGINX_ERROR_LOG} ]; then { printf '%s\n' ${fixed}; sed -n ${SERVER_NAME_PATTERNS} ${site} 2>/dev/null | grep -v -x -F ${CATCH_ALL}; } | grep -a -F -f - ${NGINX_ERROR_LOG} | tail -n ${op.lines}; else echo ${`(no nginx error log at ${NGINX_ERROR_LOG})`}; fi`
 }

@@ -141,7 +141,7 @@ export function removeListStep(s: Settings): Step {
       sh`if [ -d ${p.root} ] && [ ! -L ${p.root} ]; then`,
       sh`  ls -A ${p.root} | while read -r name; do echo "entry $name"; done`,
       // The app's own entries (a MEDIA_ROOT kept in the deploy path): force takes them too.
-      sh`  find ${p.root} -mindepth 1 -maxdepth 1 -user ${s.appUser} -printf 'app-entry %f\n' 2>/dev/null`,
+      sh`  if id -u -- ${s.appUser} >/dev/null 2>&1; then find ${p.root} -mindepth 1 -maxdepth 1 -user ${s.appUser} -printf 'app-entry %f\n'; fi`,
       raw('fi')
     )
   }
