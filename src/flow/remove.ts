@@ -35,7 +35,12 @@ export async function remove(
   const s = deps.settings
   const listing = parseRemoveListing(s, (await deps.run(removeListStep(s, op))).stdout)
   if (nothingToRemove(listing))
-    return operationOutcome('success', '', nothingToRemoveMessage(s.projectName, deps.host), report)
+    return operationOutcome(
+      'success',
+      '',
+      nothingToRemoveMessage(s.instanceName, deps.host),
+      report
+    )
   const removal = plannedRemoval(s, op, listing)
   if (s.dryRun) {
     const root = layout(s).root

@@ -47,7 +47,7 @@ export function inspectStep(s: Settings): Step {
       sh`[ -z "$live" ] || echo "deployed=$(head -c 64 ${p.deployed}/"$live" 2>/dev/null)"`,
       sh`[ -z "$live" ] || echo "settings=$(sed -n 2p ${p.deployed}/"$live" 2>/dev/null | head -c 65536)"`,
       // A link to an instance's socket, or the socket of an earlier version's single instance.
-      sh`sock=${socketPath(s.projectName)} legacy=${p.legacyUnits.socket}`,
+      sh`sock=${socketPath(s.instanceName)} legacy=${p.legacyUnits.socket}`,
       raw(
         'if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'
       ),

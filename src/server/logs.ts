@@ -36,10 +36,10 @@ export type LogsFacts = Pick<HostFacts, 'instance' | 'processUnits'>
 
 /** The web's units whose journal is shown, and how the title says which they are. */
 export function webUnits(
-  projectName: string,
+  instanceName: string,
   instance: HostFacts['instance']
 ): { units: string[]; title: string } {
-  const names = unitNames(projectName)
+  const names = unitNames(instanceName)
   if (instance === 'legacy')
     return {
       units: [names.legacy.service],
@@ -84,7 +84,7 @@ function journal(op: LogsOperation, units: string[]): ShellText {
 
 /** The site's lines of nginx's error log: its socket, its upstream, its server names; the last N. */
 function nginxErrors(s: Settings, op: LogsOperation): ShellText {
-  const fixed = [`unix:${socketPath(s.projectName)}`, `http://${upstreamName(s.projectName)}/`]
+  const fixed = [`unix:${socketPath(s.instanceName)}`, `http://${upstreamName(s.instanceName)}/`]
   const { site } = layout(s)
   return sh`if [ -f ${NGINX_ERROR_LOG} ]; then { printf '%s\n' ${fixed}; sed -n ${SERVER_NAME_PATTERNS} ${site} 2>/dev/null; } | grep -a -F -f - ${NGINX_ERROR_LOG} | tail -n ${op.lines}; else echo ${`(no nginx error log at ${NGINX_ERROR_LOG})`}; fi`
 }
@@ -106,7 +106,7 @@ export function logsPlan(
 ): LogsPlan {
   if (!/^[A-Za-z0-9-]{16,}$/.test(nonce))
     throw new Error('the nonce must be random letters and digits')
-  const web = webUnits(s.projectName, facts.instance)
+  const web = webUnits(s.instanceName, facts.instance)
   const pieces: Array<LogPart & { body: ShellText }> = [
     { id: 'web', title: web.title, body: journal(op, web.units) },
     ...processUnitGroups(facts.processUnits ?? []).map((units, i) => ({
@@ -116,7 +116,7 @@ export function logsPlan(
     })),
     {
       id: 'nginx',
-      title: `nginx's error log: the lines of ${s.projectName}'s site`,
+      title: `nginx's error log: the lines of ${s.instanceName}'s site`,
       body: nginxErrors(s, op)
     },
     { id: 'audit', title: `audit log (${layout(s).auditLog})`, body: auditLog(s, op) }
