@@ -9,10 +9,14 @@ import { renderSite } from '../src/render/nginx.js'
 import { renderService, renderSocket } from '../src/render/gunicorn.js'
 import { layout, socketPath, unitNames } from '../src/server/layout.js'
 import { removeListStep, removeSteps, type RemoveListing } from '../src/server/remove.js'
-import { previewsToRemove } from '../src/server/previews.js'
+import { applyPreviewLimits } from '../src/flow/previews.js'
+import type { HostDeps } from '../src/flow/deps.js'
+import type { HostFacts } from '../src/server/facts.js'
+import { inspectStep } from '../src/server/inspect.js'
+import { parsePreviews, previewsToRemove } from '../src/server/previews.js'
 import { unitPrefix } from '../src/server/sandbox.js'
 import type { OperationOf, Settings } from '../src/settings.js'
-import { readInputs, refusalOf } from './settings-fixture.js'
+import { hostFacts, readInputs, refusalOf } from './settings-fixture.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'dda-previews-'))
 writeFileSync(join(dir, 'manage.py'), '')
@@ -170,7 +174,8 @@ describe('remove of a preview', () => {
       'remove-site',
       'remove-units',
       'remove-files',
-      'remove-user'
+      'remove-user',
+      'remove-preview-mark'
     ])
     const text = steps.map((step) => String(step.command)).join('\n')
     expect(text).toContain('userdel -- mysite-pr-1')
@@ -227,5 +232,73 @@ describe("the limits' choice of previews to remove", () => {
       'pr-2'
     ])
     expect(previewsToRemove({ name: 'pr-4' }, onHost, now)).toEqual([])
+  })
+})
+
+describe('a preview deploy applies the limits on its host', () => {
+  const s = read({ preview: 'pr-3', 'preview-limit': '2' })
+  const run = async (facts: HostFacts, held: string[] = []) => {
+    const ran: { id: string; command: string }[] = []
+    const said: string[] = []
+    const deps = {
+      settings: s,
+      info: (m: string) => said.push(m),
+      warn: (m: string) => said.push(`warning: ${m}`),
+      run: async (step: { id: string; command: unknown }) => {
+        const command = String(step.command)
+        ran.push({ id: step.id, command })
+        const busy = step.id === 'preview-lock-free' && held.some((n) => command.includes(n))
+        const stdout =
+          step.id === 'remove-list' ? 'unit gunicorn-x@.service\nuser\nentry shared\n' : ''
+        return { code: busy ? 75 : 0, stdout, stderr: '' }
+      }
+    } as unknown as HostDeps
+    await applyPreviewLimits(deps, facts)
+    return { ran, said }
+  }
+  const facts = hostFacts({
+    previews: [
+      { name: 'pr-1', deployedAt: 1_000_000 },
+      { name: 'pr-2', deployedAt: 2_000_000 }
+    ],
+    now: 3_000_000
+  })
+
+  test('the least recently deployed is removed whole, saying so; then this one is marked', async () => {
+    const { ran, said } = await run(facts)
+    expect(said).toEqual([expect.stringContaining('Removing the preview mysite-pr-1')])
+    const text = ran.map((r) => r.command).join('\n')
+    expect(text).toContain('userdel -- mysite-pr-1')
+    expect(text).toContain('/srv/mysite-pr-1/.deploy.lock')
+    expect(text).toContain('/var/lib/django-deploy-action/previews/mysite/pr-1')
+    expect(text).not.toMatch(/mysite-pr-2|userdel -- mysite\b(?!-)/)
+    expect(ran.at(-1)?.id).toBe('preview-mark')
+    expect(ran.at(-1)?.command).toContain('/var/lib/django-deploy-action/previews/mysite/pr-3')
+  })
+
+  test('a preview a run holds is left alone, with a warning', async () => {
+    const { ran, said } = await run(facts, ['/srv/mysite-pr-1/'])
+    expect(said).toEqual([
+      expect.stringMatching(/^warning: The preview mysite-pr-1 was not removed/)
+    ])
+    expect(ran.map((r) => r.id)).toEqual(['preview-lock-free', 'preview-mark'])
+  })
+
+  test('the host check lists the previews only in a preview deploy; its lines are read back', () => {
+    expect(String(inspectStep(s).command)).toContain(
+      '/var/lib/django-deploy-action/previews/mysite'
+    )
+    expect(String(inspectStep(read({})).command)).not.toContain('previews')
+    const values = new Map([
+      ['previews', 'pr-1:1700000000 ../x:1 pr-2:1700000100'],
+      ['now', '1700000200']
+    ])
+    expect(parsePreviews(values)).toEqual({
+      previews: [
+        { name: 'pr-1', deployedAt: 1_700_000_000_000 },
+        { name: 'pr-2', deployedAt: 1_700_000_100_000 }
+      ],
+      now: 1_700_000_200_000
+    })
   })
 })

@@ -69164,6 +69164,14 @@ function layout(s) {
         }
     };
 }
+/**
+ * Previews' registry: a file per preview of a project, root's, outside every deploy path, whose
+ * mtime is when that preview was last deployed (server/previews.ts). The app users cannot write
+ * here, so what a preview runs cannot steer which previews a deploy removes.
+ */
+function previewRegistry(projectName) {
+    return `/var/lib/django-deploy-action/previews/${projectName}`;
+}
 /** The last part of a path: the name a file is saved under in the gate's backup folder. */
 function baseName(path) {
     return path.slice(path.lastIndexOf('/') + 1);
@@ -73391,8 +73399,131 @@ class StepError extends Error {
     }
 }
 
+;// CONCATENATED MODULE: ./src/server/previews.ts
+// Previews' limits: which of a project's previews on a host a preview deploy removes, by
+// preview-ttl (not deployed for that many days) and preview-limit (the least recently deployed
+// first, so that with the one deployed now there are at most that many). When each was deployed
+// is the mtime of its file in the project's registry (layout.ts previewRegistry): root's, outside
+// every deploy path, touched by every deploy of the preview, removed with it.
+
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const PREVIEW_NAME = /^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$/;
+/** The previews to remove before `current` is deployed, oldest first; `current` never. */
+function previewsToRemove(preview, onHost, now) {
+    const others = onHost
+        .filter((p) => p.name !== preview.name)
+        .sort((a, b) => a.deployedAt - b.deployedAt || a.name.localeCompare(b.name));
+    const removals = [];
+    const ttl = preview.ttlDays;
+    const kept = ttl === undefined
+        ? others
+        : others.filter((p) => {
+            const days = Math.floor((now - p.deployedAt) / DAY_MS);
+            if (days < ttl)
+                return true;
+            removals.push({
+                name: p.name,
+                reason: `not deployed for ${days} days (preview-ttl: ${ttl})`
+            });
+            return false;
+        });
+    if (preview.limit !== undefined) {
+        // The preview deployed now counts: at most limit - 1 others stay.
+        const excess = kept.length - (preview.limit - 1);
+        for (const p of kept.slice(0, Math.max(0, excess)))
+            removals.push({
+                name: p.name,
+                reason: `the least recently deployed of ${kept.length + 1} previews (preview-limit: ${preview.limit})`
+            });
+    }
+    return removals;
+}
+/** The host check's lines of the registry: `previews=<name>:<mtime> ...` and the host's `now=`. */
+function listPreviews(s) {
+    const registry = previewRegistry(s.projectName);
+    return script(raw('echo "now=$(date +%s)"'), shell_sh `echo "previews=$(cd ${registry} 2>/dev/null && for f in *; do [ -f "$f" ] && printf '%s:%s ' "$f" "$(stat -c %Y -- "$f")"; done)"`);
+}
+/** What listPreviews printed (names checked: a name is a path in a root step). */
+function parsePreviews(values) {
+    const previews = (values.get('previews') ?? '').split(/\s+/).flatMap((entry) => {
+        const m = /^([a-z0-9-]+):(\d+)$/.exec(entry);
+        return m && PREVIEW_NAME.test(m[1]) ? [{ name: m[1], deployedAt: Number(m[2]) * 1000 }] : [];
+    });
+    const now = Number(values.get('now'));
+    return {
+        ...(values.has('previews') ? { previews } : {}),
+        ...(Number.isFinite(now) && now > 0 ? { now: now * 1000 } : {})
+    };
+}
+/**
+ * Another preview of the same project, as its own deploy would have it: its deploy path and app
+ * user are production's with `-<name>`, as this one's are with its own name.
+ */
+function siblingPreview(s, name) {
+    const own = `-${s.preview?.name ?? ''}`;
+    const base = (value) => (value.endsWith(own) ? value.slice(0, -own.length) : value);
+    return {
+        ...s,
+        instanceName: `${s.projectName}-${name}`,
+        deployPath: `${base(s.deployPath)}-${name}`,
+        appUser: `${base(s.appUser)}-${name}`,
+        environment: `${s.environment.slice(0, s.environment.lastIndexOf('/'))}/${name}`,
+        preview: { ...s.preview, name },
+        operation: { kind: 'remove', force: true },
+        dryRun: false
+    };
+}
+/** The preview's registry file touched: it was deployed now (a root step, outside every tree). */
+function markPreviewStep(s) {
+    const registry = previewRegistry(s.projectName);
+    return {
+        id: 'preview-mark',
+        phase: 'connect',
+        title: `Record ${s.instanceName} as deployed now (${registry})`,
+        privileged: true,
+        command: script(raw('set -eu'), shell_sh `mkdir -p ${registry} && chmod 0755 ${registry}`, shell_sh `touch -- ${`${registry}/${s.preview?.name ?? ''}`}`)
+    };
+}
+/** The preview's registry file removed (its remove, or a removal by the limits). */
+function unmarkPreviewStep(s) {
+    return {
+        id: 'remove-preview-mark',
+        phase: 'cleanup',
+        title: `Forget ${s.instanceName} in the previews' registry`,
+        privileged: true,
+        command: shell_sh `rm -f -- ${`${previewRegistry(s.projectName)}/${s.preview?.name ?? ''}`}`
+    };
+}
+/**
+ * Before another preview is removed by the limits: it is skipped (exit 75) while a run holds its
+ * deploy lock; after: its lock files and its emptied deploy path go (its own remove's lock holder
+ * does that as it lets go).
+ */
+function siblingLockFreeStep(sibling) {
+    const p = layout(sibling);
+    return {
+        id: 'preview-lock-free',
+        phase: 'connect',
+        title: `Is ${sibling.instanceName} free (no run holds its deploy lock)?`,
+        privileged: true,
+        command: shell_sh `if [ -e ${p.lock} ] && ! flock -n ${p.lock} true; then exit 75; fi`
+    };
+}
+function siblingCleanupStep(sibling) {
+    const p = layout(sibling);
+    return {
+        id: 'preview-cleanup',
+        phase: 'cleanup',
+        title: `Remove ${p.root}'s lock files and the emptied folder`,
+        privileged: true,
+        command: script(shell_sh `rm -f -- ${p.lock} ${p.stepsLock}`, shell_sh `rmdir -- ${p.root} 2>/dev/null || true`)
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/server/inspect.ts
 // The first step of every run: what the host has and what it serves. Read-only.
+
 
 
 
@@ -73421,7 +73552,7 @@ function inspectStep(s) {
         // A link to an instance's socket, or the socket of an earlier version's single instance.
         shell_sh `sock=${socketPath(s.instanceName)} legacy=${p.legacyUnits.socket}`, raw('if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'), 
         // Only releases: a dry run's staged upload is none (layout.ts stagedRelease).
-        raw(`# shellcheck disable=SC2010 # ${ROOTS_NAMES}`), shell_sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -xE ${RELEASE_ID_LINE} | sort -r | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`, shell_sh `[ ! -e ${p.maintenance.flag} ] || echo maintenance=on`, listProcessUnits(s), ...(s.acme ? inspectAcme(s) : []))
+        raw(`# shellcheck disable=SC2010 # ${ROOTS_NAMES}`), shell_sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -xE ${RELEASE_ID_LINE} | sort -r | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`, shell_sh `[ ! -e ${p.maintenance.flag} ] || echo maintenance=on`, listProcessUnits(s), ...(s.preview ? [listPreviews(s)] : []), ...(s.acme ? inspectAcme(s) : []))
     };
 }
 function parseFacts(stdout) {
@@ -73449,6 +73580,7 @@ function parseFacts(stdout) {
             : undefined,
         projectSettings: recordedSettings(values.get('settings') ?? ''),
         maintenance: values.get('maintenance') === 'on',
+        ...parsePreviews(values),
         ...parseAcmeFacts(values)
     };
 }
@@ -73774,6 +73906,14 @@ function nothingDeployedLogsMessage(project, host) {
 }
 /** A dry run of logs: it runs, since it changes nothing. */
 const LOGS_DRY_RUN = 'dry run: logs changes nothing, so it reads the logs as a run does';
+/** preview-limit or preview-ttl: another preview of the project removed before this deploy. */
+function previewRemovedNotice(instance, reason) {
+    return `Removing the preview ${instance}: ${reason}`;
+}
+/** A preview the limits would remove, left alone: a run holds it, or a step failed. */
+function previewNotRemovedWarning(instance, why) {
+    return `The preview ${instance} was not removed (${why}); remove it with remove: true and preview`;
+}
 
 ;// CONCATENATED MODULE: ./src/flow/already-live.ts
 // A deploy of what already serves: the live release was deployed to its end with this run's
@@ -73980,6 +74120,266 @@ async function dryRun(deps, facts, newRelease, database, planWith) {
     return { titles, diff };
 }
 
+;// CONCATENATED MODULE: ./src/server/remove.ts
+// remove: the project taken off a host, as steps (data). What is there is read on the host first
+// (removeListStep: the units, the site's files, the certificate, the app user, the deploy path's
+// entries), then removed in an order that keeps other projects serving: the site first, behind
+// nginx's gate; then the units; then the deploy path through the root boundary (releases, venvs
+// and shared/ are trees the app shapes), all but the data (shared/, backups/) unless `force`,
+// which also removes the data, the certificate and the app user. The deploy path itself and the
+// lock files go as the lock is let go (server/lock.ts).
+
+
+
+
+
+
+/** What a remove keeps unless `force`: the app's data. */
+const KEPT_DATA = ['shared', 'backups'];
+/** The unit files a remove looks for by name (process and schedule units: by their marker). */
+function projectUnitNames(instanceName) {
+    const u = unitNames(instanceName);
+    const renewal = renewalUnitNames(instanceName);
+    return [
+        u.socket,
+        u.service,
+        u.legacy.socket,
+        u.legacy.service,
+        ...INSTANCES.flatMap((i) => [u.instance(i).socket, u.instance(i).service]),
+        renewal.service,
+        renewal.timer
+    ];
+}
+/** The files of the project outside the deploy path and the unit folders. */
+function projectFiles(s) {
+    const p = layout(s);
+    return [
+        p.siteLink,
+        p.site,
+        p.tmpfiles,
+        socketPath(s.instanceName),
+        ...INSTANCES.map((i) => instanceSocketPath(s.instanceName, i)),
+        instanceSocketPath(s.instanceName, 'legacy')
+    ];
+}
+/** The deploy path's entries a remove leaves: the data (unless `force`) and the lock files. */
+function keptEntries(s, op) {
+    const p = layout(s);
+    const locks = [p.lock, p.stepsLock].map((path) => path.slice(p.root.length + 1));
+    return op.force ? locks : [...KEPT_DATA, ...locks];
+}
+/**
+ * Reads what the host holds of the project: `unit <name>`, `file <path>`, `certificate`, `user`,
+ * `entry <name>` lines; in a dry run, every path below the deploy path that would go, walked by
+ * the boundary without following a link (`would-remove <path>`).
+ */
+function removeListStep(s, op) {
+    const p = layout(s);
+    const folders = [UNIT_FOLDER, RUNTIME_UNIT_FOLDER];
+    return {
+        id: 'remove-list',
+        phase: 'connect',
+        title: `What ${s.instanceName} has on the host`,
+        privileged: true,
+        command: script(raw('set -u'), shell_sh `for name in ${projectUnitNames(s.instanceName)}; do`, shell_sh `  for folder in ${folders}; do if [ -e "$folder/$name" ] || [ -L "$folder/$name" ]; then echo "unit $name"; fi; done`, raw('done'), shell_sh `grep -l -x -F -- ${processMarker(s.instanceName)} ${raw(`${UNIT_FOLDER}/*.service ${UNIT_FOLDER}/*.timer`)} 2>/dev/null | while read -r path; do echo "unit \${path##*/}"; done`, shell_sh `for path in ${projectFiles(s)}; do if [ -e "$path" ] || [ -L "$path" ]; then echo "file $path"; fi; done`, shell_sh `if [ -e ${`/etc/letsencrypt/renewal/${p.acme.certName}.conf`} ]; then echo certificate; fi`, shell_sh `if id -u -- ${s.appUser} >/dev/null 2>&1; then echo user; fi`, shell_sh `if [ -d ${p.root} ] && [ ! -L ${p.root} ]; then`, shell_sh `  ls -A ${p.root} | while read -r name; do echo "entry $name"; done`, s.dryRun
+            ? shell_sh `  ${asRoot(s, { op: 'remove', path: p.root, names: '*', keep: keptEntries(s, op), dryRun: true })}`
+            : undefined, raw('fi'))
+    };
+}
+/** Reads removeListStep's output; lock files are no entry (the lock made them). */
+function parseRemoveListing(s, stdout) {
+    const p = layout(s);
+    const locks = new Set([p.lock, p.stepsLock].map((path) => path.slice(p.root.length + 1)));
+    const listing = {
+        units: [],
+        files: [],
+        certificate: false,
+        user: false,
+        entries: [],
+        paths: []
+    };
+    for (const line of stdout.split('\n')) {
+        const [word, ...rest] = line.split(' ');
+        const value = rest.join(' ');
+        if (word === 'unit' && /^[\w.@:-]+$/.test(value) && !listing.units.includes(value))
+            listing.units.push(value);
+        else if (word === 'file' && projectFiles(s).includes(value))
+            listing.files.push(value);
+        else if (word === 'certificate')
+            listing.certificate = true;
+        else if (word === 'user')
+            listing.user = true;
+        else if (word === 'entry' && value && !locks.has(value))
+            listing.entries.push(value);
+        else if (word === 'would-remove')
+            listing.paths.push(JSON.parse(value));
+    }
+    return listing;
+}
+/** True when the host holds nothing of the project. */
+function nothingToRemove(listing) {
+    return listing.units.length === 0 && listing.files.length === 0 && listing.entries.length === 0;
+}
+/**
+ * The site and its link removed, then `nginx -t`: only when it passes is nginx reloaded; when it
+ * fails, both are put back and the step exits GATE_FAILED with nginx's words (other projects keep
+ * serving the configuration they have).
+ */
+function removeSiteStep(s) {
+    const p = layout(s);
+    return {
+        id: 'remove-site',
+        phase: 'gates',
+        title: `Remove the nginx site ${p.site}, nginx -t, reload nginx`,
+        privileged: true,
+        command: script(raw('set -eu'), raw('saved=$(mktemp -d)'), shell_sh `if [ -e ${p.site} ] || [ -L ${p.site} ]; then mv -f ${p.site} "$saved/site"; fi`, shell_sh `if [ -e ${p.siteLink} ] || [ -L ${p.siteLink} ]; then mv -f ${p.siteLink} "$saved/link"; fi`, raw('if command -v nginx >/dev/null 2>&1 && ! out=$(nginx -t 2>&1); then'), shell_sh `  if [ -e "$saved/site" ] || [ -L "$saved/site" ]; then mv -f "$saved/site" ${p.site}; fi`, shell_sh `  if [ -e "$saved/link" ] || [ -L "$saved/link" ]; then mv -f "$saved/link" ${p.siteLink}; fi`, raw('  rm -rf "$saved"'), raw('  printf "%s\\n" "$out" >&2'), raw(`  exit ${GATE_FAILED}`), raw('fi'), raw('rm -rf "$saved"'), raw('if systemctl is-active --quiet nginx; then systemctl reload nginx; fi'))
+    };
+}
+/**
+ * The units that run: the files found, a template's by its instances (which have no file). The
+ * units of the earlier single instance and the renewal timer are stopped by name too.
+ */
+function runningUnits(s, units) {
+    const u = unitNames(s.instanceName);
+    const named = units.flatMap((name) => name === u.socket || name === u.service
+        ? INSTANCES.map((i) => (name === u.socket ? u.instance(i).socket : u.instance(i).service))
+        : [name]);
+    // Timers and sockets first: nothing starts a service again while it stops.
+    const rank = (name) => (/\.(timer|socket)$/.test(name) ? 0 : 1);
+    return [...new Set(named)].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+/**
+ * Every unit found stopped and disabled, its files removed (in both unit folders, with their
+ * drop-ins and the links that enabled them), systemd reloaded; then the tmpfiles line and the
+ * sockets' links in /run.
+ */
+function removeUnitsStep(s, listing) {
+    const p = layout(s);
+    const running = runningUnits(s, listing.units);
+    const others = listing.files.filter((path) => path !== p.site && path !== p.siteLink);
+    const paths = listing.units.flatMap((name) => [UNIT_FOLDER, RUNTIME_UNIT_FOLDER].flatMap((folder) => [
+        `${folder}/${name}`,
+        `${folder}/${name}.d`
+    ]));
+    return {
+        id: 'remove-units',
+        phase: 'restart',
+        title: `Stop, disable and remove ${listing.units.length} units of ${s.instanceName}`,
+        privileged: true,
+        command: script(raw('set -u'), running.length > 0
+            ? script(shell_sh `for unit in ${running}; do`, raw('  systemctl disable --now -- "$unit" >/dev/null 2>&1 || systemctl stop -- "$unit" >/dev/null 2>&1 || true'), raw('done'))
+            : undefined, paths.length > 0 ? shell_sh `rm -rf -- ${paths}` : undefined, ...listing.units.map((name) => shell_sh `find ${UNIT_FOLDER} ${RUNTIME_UNIT_FOLDER} -maxdepth 2 -path ${`*.wants/${name}`} -type l -delete 2>/dev/null || true`), listing.units.length > 0 ? raw('systemctl daemon-reload') : undefined, running.length > 0 ? shell_sh `systemctl reset-failed -- ${running} 2>/dev/null || true` : undefined, others.length > 0 ? shell_sh `rm -f -- ${others}` : undefined)
+    };
+}
+/**
+ * The deploy path's entries, all but `keptEntries`, through the root boundary (releases, venvs
+ * and shared/ are trees the app shapes): `.deploy/` last, so a remove cut short is run again with
+ * its state still there. Prints `removed <name> <count>` for each.
+ */
+function removeFilesStep(s, op) {
+    const p = layout(s);
+    const state = p.state.slice(p.root.length + 1);
+    return {
+        id: 'remove-files',
+        phase: 'cleanup',
+        title: `Remove ${op.force ? 'everything' : 'all but shared/ and backups/'} in ${p.root}`,
+        privileged: true,
+        command: asRoot(s, { op: 'remove', path: p.root, names: '*', keep: [...keptEntries(s, op), state], say: true }, { op: 'remove', path: p.root, names: [state], say: true })
+    };
+}
+/** force: the certificate certbot keeps under the project's name. */
+function removeCertificateStep(s) {
+    const name = layout(s).acme.certName;
+    return {
+        id: 'remove-certificate',
+        phase: 'cleanup',
+        title: `certbot delete --cert-name ${name}`,
+        privileged: true,
+        command: shell_sh `certbot delete --cert-name ${name} --non-interactive 2>&1`
+    };
+}
+/** Where unit files are looked for a `User=` line that names the app user (other units). */
+const UNIT_FILES = [
+    '/etc/systemd/system/*.service',
+    '/run/systemd/system/*.service',
+    '/lib/systemd/system/*.service',
+    '/usr/lib/systemd/system/*.service'
+];
+/**
+ * force: the app user removed, its processes ended first; kept when another unit on the host
+ * runs as it (another project's), saying which (`user-kept <units>`; else `user-removed`).
+ */
+function removeUserStep(s) {
+    const user = s.appUser;
+    return {
+        id: 'remove-user',
+        phase: 'cleanup',
+        title: `Remove the app user ${user}`,
+        privileged: true,
+        command: script(raw('set -u'), shell_sh `if ! id -u -- ${user} >/dev/null 2>&1; then exit 0; fi`, shell_sh `others=$(grep -l -x -F -- ${`User=${user}`} ${raw(UNIT_FILES.join(' '))} 2>/dev/null | xargs -r -n1 basename | tr '\n' ' ')`, raw('if [ -n "$others" ]; then echo "user-kept $others"; exit 0; fi'), shell_sh `pkill -KILL -u ${user} 2>/dev/null || true`, shell_sh `for _ in 1 2 3 4 5 6 7 8 9 10; do pgrep -u ${user} >/dev/null 2>&1 || break; sleep 0.5; done`, shell_sh `userdel -- ${user}`, raw('echo user-removed'))
+    };
+}
+/** The removal's steps, in order, for what the host holds. */
+function removeSteps(s, op, listing) {
+    const p = layout(s);
+    const site = listing.files.some((path) => path === p.site || path === p.siteLink);
+    return [
+        ...(site ? [removeSiteStep(s)] : []),
+        ...(listing.units.length > 0 || listing.files.length > 0 ? [removeUnitsStep(s, listing)] : []),
+        ...(listing.entries.length > 0 ? [removeFilesStep(s, op)] : []),
+        ...(op.force && listing.certificate ? [removeCertificateStep(s)] : []),
+        ...(op.force && listing.user ? [removeUserStep(s)] : []),
+        ...(s.preview ? [unmarkPreviewStep(s)] : [])
+    ];
+}
+/** What removeFilesStep printed: each entry removed and how many paths went with it. */
+function parseRemoved(stdout) {
+    return stdout.split('\n').flatMap((line) => {
+        const m = /^removed ("(?:[^"\\]|\\.)*") (\d+)$/.exec(line);
+        return m ? [{ name: JSON.parse(m[1]), count: Number(m[2]) }] : [];
+    });
+}
+
+;// CONCATENATED MODULE: ./src/flow/previews.ts
+// Previews' limits in a preview deploy, under its lock, after the host check: the project's
+// previews that preview-ttl and preview-limit name are removed first (each with its own remove's
+// steps, skipped while a run holds its lock), saying so; then this preview is recorded as
+// deployed now. A removal that fails is a warning: this deploy goes on.
+
+
+
+/** Returns the facts as given (a dry run, or not a preview: nothing done). */
+async function applyPreviewLimits(deps, facts) {
+    const s = deps.settings;
+    if (!s.preview || s.dryRun)
+        return facts;
+    const now = facts.now ?? Date.now();
+    for (const removal of previewsToRemove(s.preview, facts.previews ?? [], now)) {
+        const sibling = siblingPreview(s, removal.name);
+        const why = await removeSibling(deps, sibling, removal.reason);
+        if (why)
+            deps.warn(previewNotRemovedWarning(sibling.instanceName, why));
+    }
+    await deps.run(markPreviewStep(s));
+    return facts;
+}
+/** '' when removed, else why not. */
+async function removeSibling(deps, sibling, reason) {
+    const free = await deps.run(siblingLockFreeStep(sibling), { allowFailure: true });
+    if (free.code !== 0)
+        return 'a run holds its deploy lock';
+    deps.info(previewRemovedNotice(sibling.instanceName, reason));
+    const op = { kind: 'remove', force: true };
+    const listing = parseRemoveListing(sibling, (await deps.run(removeListStep(sibling, op))).stdout);
+    for (const step of removeSteps(sibling, op, listing)) {
+        const result = await deps.run(step, { allowFailure: true });
+        if (result.code !== 0)
+            return `${step.title}: ${(result.stderr || result.stdout).trim()}`;
+    }
+    await deps.run(siblingCleanupStep(sibling), { allowFailure: true });
+    return '';
+}
+
 ;// CONCATENATED MODULE: ./src/flow/record.ts
 // What one host's report says, gathered in one place as the run learns it: the flow records here,
 // and `outcome()` is the one place its result is put together (main adds the name and timing).
@@ -74056,6 +74456,7 @@ class RunRecord {
 
 
 
+
 const output = (error) => error.result.stdout + error.result.stderr;
 /** A failure the flow already explained: its message is the report's. */
 class Stop extends Error {
@@ -74088,8 +74489,7 @@ class HostDeploy {
         const s = this.deps.settings;
         try {
             // A dry run takes the lock too: it reads the new code from a staged upload (and may build
-            // its venv), which must not race a deploy.
-            // The host check goes with the lock, and runs as soon as it is taken.
+            // its venv), which must not race a deploy. The host check goes with the lock, run at once.
             const check = inspectStep(s);
             const lock = await this.deps.takeLock(check);
             if (lock.staleHolder)
@@ -74099,7 +74499,7 @@ class HostDeploy {
             try {
                 this.to('locked');
                 // Under the lock: what another deploy did while this one waited is seen.
-                const facts = await this.inspect(check, lock.first);
+                const facts = await applyPreviewLimits(this.deps, await this.inspect(check, lock.first));
                 if (s.dryRun)
                     return await this.dryRun(facts, newRelease());
                 const live = await checkAlreadyLive(this.deps, facts);
@@ -77368,224 +77768,6 @@ async function manage(deps, op, facts, report) {
     return operationOutcome('success', facts.live, '', report);
 }
 
-;// CONCATENATED MODULE: ./src/server/remove.ts
-// remove: the project taken off a host, as steps (data). What is there is read on the host first
-// (removeListStep: the units, the site's files, the certificate, the app user, the deploy path's
-// entries), then removed in an order that keeps other projects serving: the site first, behind
-// nginx's gate; then the units; then the deploy path through the root boundary (releases, venvs
-// and shared/ are trees the app shapes), all but the data (shared/, backups/) unless `force`,
-// which also removes the data, the certificate and the app user. The deploy path itself and the
-// lock files go as the lock is let go (server/lock.ts).
-
-
-
-
-
-/** What a remove keeps unless `force`: the app's data. */
-const KEPT_DATA = ['shared', 'backups'];
-/** The unit files a remove looks for by name (process and schedule units: by their marker). */
-function projectUnitNames(instanceName) {
-    const u = unitNames(instanceName);
-    const renewal = renewalUnitNames(instanceName);
-    return [
-        u.socket,
-        u.service,
-        u.legacy.socket,
-        u.legacy.service,
-        ...INSTANCES.flatMap((i) => [u.instance(i).socket, u.instance(i).service]),
-        renewal.service,
-        renewal.timer
-    ];
-}
-/** The files of the project outside the deploy path and the unit folders. */
-function projectFiles(s) {
-    const p = layout(s);
-    return [
-        p.siteLink,
-        p.site,
-        p.tmpfiles,
-        socketPath(s.instanceName),
-        ...INSTANCES.map((i) => instanceSocketPath(s.instanceName, i)),
-        instanceSocketPath(s.instanceName, 'legacy')
-    ];
-}
-/** The deploy path's entries a remove leaves: the data (unless `force`) and the lock files. */
-function keptEntries(s, op) {
-    const p = layout(s);
-    const locks = [p.lock, p.stepsLock].map((path) => path.slice(p.root.length + 1));
-    return op.force ? locks : [...KEPT_DATA, ...locks];
-}
-/**
- * Reads what the host holds of the project: `unit <name>`, `file <path>`, `certificate`, `user`,
- * `entry <name>` lines; in a dry run, every path below the deploy path that would go, walked by
- * the boundary without following a link (`would-remove <path>`).
- */
-function removeListStep(s, op) {
-    const p = layout(s);
-    const folders = [UNIT_FOLDER, RUNTIME_UNIT_FOLDER];
-    return {
-        id: 'remove-list',
-        phase: 'connect',
-        title: `What ${s.instanceName} has on the host`,
-        privileged: true,
-        command: script(raw('set -u'), shell_sh `for name in ${projectUnitNames(s.instanceName)}; do`, shell_sh `  for folder in ${folders}; do if [ -e "$folder/$name" ] || [ -L "$folder/$name" ]; then echo "unit $name"; fi; done`, raw('done'), shell_sh `grep -l -x -F -- ${processMarker(s.instanceName)} ${raw(`${UNIT_FOLDER}/*.service ${UNIT_FOLDER}/*.timer`)} 2>/dev/null | while read -r path; do echo "unit \${path##*/}"; done`, shell_sh `for path in ${projectFiles(s)}; do if [ -e "$path" ] || [ -L "$path" ]; then echo "file $path"; fi; done`, shell_sh `if [ -e ${`/etc/letsencrypt/renewal/${p.acme.certName}.conf`} ]; then echo certificate; fi`, shell_sh `if id -u -- ${s.appUser} >/dev/null 2>&1; then echo user; fi`, shell_sh `if [ -d ${p.root} ] && [ ! -L ${p.root} ]; then`, shell_sh `  ls -A ${p.root} | while read -r name; do echo "entry $name"; done`, s.dryRun
-            ? shell_sh `  ${asRoot(s, { op: 'remove', path: p.root, names: '*', keep: keptEntries(s, op), dryRun: true })}`
-            : undefined, raw('fi'))
-    };
-}
-/** Reads removeListStep's output; lock files are no entry (the lock made them). */
-function parseRemoveListing(s, stdout) {
-    const p = layout(s);
-    const locks = new Set([p.lock, p.stepsLock].map((path) => path.slice(p.root.length + 1)));
-    const listing = {
-        units: [],
-        files: [],
-        certificate: false,
-        user: false,
-        entries: [],
-        paths: []
-    };
-    for (const line of stdout.split('\n')) {
-        const [word, ...rest] = line.split(' ');
-        const value = rest.join(' ');
-        if (word === 'unit' && /^[\w.@:-]+$/.test(value) && !listing.units.includes(value))
-            listing.units.push(value);
-        else if (word === 'file' && projectFiles(s).includes(value))
-            listing.files.push(value);
-        else if (word === 'certificate')
-            listing.certificate = true;
-        else if (word === 'user')
-            listing.user = true;
-        else if (word === 'entry' && value && !locks.has(value))
-            listing.entries.push(value);
-        else if (word === 'would-remove')
-            listing.paths.push(JSON.parse(value));
-    }
-    return listing;
-}
-/** True when the host holds nothing of the project. */
-function nothingToRemove(listing) {
-    return listing.units.length === 0 && listing.files.length === 0 && listing.entries.length === 0;
-}
-/**
- * The site and its link removed, then `nginx -t`: only when it passes is nginx reloaded; when it
- * fails, both are put back and the step exits GATE_FAILED with nginx's words (other projects keep
- * serving the configuration they have).
- */
-function removeSiteStep(s) {
-    const p = layout(s);
-    return {
-        id: 'remove-site',
-        phase: 'gates',
-        title: `Remove the nginx site ${p.site}, nginx -t, reload nginx`,
-        privileged: true,
-        command: script(raw('set -eu'), raw('saved=$(mktemp -d)'), shell_sh `if [ -e ${p.site} ] || [ -L ${p.site} ]; then mv -f ${p.site} "$saved/site"; fi`, shell_sh `if [ -e ${p.siteLink} ] || [ -L ${p.siteLink} ]; then mv -f ${p.siteLink} "$saved/link"; fi`, raw('if command -v nginx >/dev/null 2>&1 && ! out=$(nginx -t 2>&1); then'), shell_sh `  if [ -e "$saved/site" ] || [ -L "$saved/site" ]; then mv -f "$saved/site" ${p.site}; fi`, shell_sh `  if [ -e "$saved/link" ] || [ -L "$saved/link" ]; then mv -f "$saved/link" ${p.siteLink}; fi`, raw('  rm -rf "$saved"'), raw('  printf "%s\\n" "$out" >&2'), raw(`  exit ${GATE_FAILED}`), raw('fi'), raw('rm -rf "$saved"'), raw('if systemctl is-active --quiet nginx; then systemctl reload nginx; fi'))
-    };
-}
-/**
- * The units that run: the files found, a template's by its instances (which have no file). The
- * units of the earlier single instance and the renewal timer are stopped by name too.
- */
-function runningUnits(s, units) {
-    const u = unitNames(s.instanceName);
-    const named = units.flatMap((name) => name === u.socket || name === u.service
-        ? INSTANCES.map((i) => (name === u.socket ? u.instance(i).socket : u.instance(i).service))
-        : [name]);
-    // Timers and sockets first: nothing starts a service again while it stops.
-    const rank = (name) => (/\.(timer|socket)$/.test(name) ? 0 : 1);
-    return [...new Set(named)].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
-}
-/**
- * Every unit found stopped and disabled, its files removed (in both unit folders, with their
- * drop-ins and the links that enabled them), systemd reloaded; then the tmpfiles line and the
- * sockets' links in /run.
- */
-function removeUnitsStep(s, listing) {
-    const p = layout(s);
-    const running = runningUnits(s, listing.units);
-    const others = listing.files.filter((path) => path !== p.site && path !== p.siteLink);
-    const paths = listing.units.flatMap((name) => [UNIT_FOLDER, RUNTIME_UNIT_FOLDER].flatMap((folder) => [
-        `${folder}/${name}`,
-        `${folder}/${name}.d`
-    ]));
-    return {
-        id: 'remove-units',
-        phase: 'restart',
-        title: `Stop, disable and remove ${listing.units.length} units of ${s.instanceName}`,
-        privileged: true,
-        command: script(raw('set -u'), running.length > 0
-            ? script(shell_sh `for unit in ${running}; do`, raw('  systemctl disable --now -- "$unit" >/dev/null 2>&1 || systemctl stop -- "$unit" >/dev/null 2>&1 || true'), raw('done'))
-            : undefined, paths.length > 0 ? shell_sh `rm -rf -- ${paths}` : undefined, ...listing.units.map((name) => shell_sh `find ${UNIT_FOLDER} ${RUNTIME_UNIT_FOLDER} -maxdepth 2 -path ${`*.wants/${name}`} -type l -delete 2>/dev/null || true`), listing.units.length > 0 ? raw('systemctl daemon-reload') : undefined, running.length > 0 ? shell_sh `systemctl reset-failed -- ${running} 2>/dev/null || true` : undefined, others.length > 0 ? shell_sh `rm -f -- ${others}` : undefined)
-    };
-}
-/**
- * The deploy path's entries, all but `keptEntries`, through the root boundary (releases, venvs
- * and shared/ are trees the app shapes): `.deploy/` last, so a remove cut short is run again with
- * its state still there. Prints `removed <name> <count>` for each.
- */
-function removeFilesStep(s, op) {
-    const p = layout(s);
-    const state = p.state.slice(p.root.length + 1);
-    return {
-        id: 'remove-files',
-        phase: 'cleanup',
-        title: `Remove ${op.force ? 'everything' : 'all but shared/ and backups/'} in ${p.root}`,
-        privileged: true,
-        command: asRoot(s, { op: 'remove', path: p.root, names: '*', keep: [...keptEntries(s, op), state], say: true }, { op: 'remove', path: p.root, names: [state], say: true })
-    };
-}
-/** force: the certificate certbot keeps under the project's name. */
-function removeCertificateStep(s) {
-    const name = layout(s).acme.certName;
-    return {
-        id: 'remove-certificate',
-        phase: 'cleanup',
-        title: `certbot delete --cert-name ${name}`,
-        privileged: true,
-        command: shell_sh `certbot delete --cert-name ${name} --non-interactive 2>&1`
-    };
-}
-/** Where unit files are looked for a `User=` line that names the app user (other units). */
-const UNIT_FILES = [
-    '/etc/systemd/system/*.service',
-    '/run/systemd/system/*.service',
-    '/lib/systemd/system/*.service',
-    '/usr/lib/systemd/system/*.service'
-];
-/**
- * force: the app user removed, its processes ended first; kept when another unit on the host
- * runs as it (another project's), saying which (`user-kept <units>`; else `user-removed`).
- */
-function removeUserStep(s) {
-    const user = s.appUser;
-    return {
-        id: 'remove-user',
-        phase: 'cleanup',
-        title: `Remove the app user ${user}`,
-        privileged: true,
-        command: script(raw('set -u'), shell_sh `if ! id -u -- ${user} >/dev/null 2>&1; then exit 0; fi`, shell_sh `others=$(grep -l -x -F -- ${`User=${user}`} ${raw(UNIT_FILES.join(' '))} 2>/dev/null | xargs -r -n1 basename | tr '\n' ' ')`, raw('if [ -n "$others" ]; then echo "user-kept $others"; exit 0; fi'), shell_sh `pkill -KILL -u ${user} 2>/dev/null || true`, shell_sh `for _ in 1 2 3 4 5 6 7 8 9 10; do pgrep -u ${user} >/dev/null 2>&1 || break; sleep 0.5; done`, shell_sh `userdel -- ${user}`, raw('echo user-removed'))
-    };
-}
-/** The removal's steps, in order, for what the host holds. */
-function removeSteps(s, op, listing) {
-    const p = layout(s);
-    const site = listing.files.some((path) => path === p.site || path === p.siteLink);
-    return [
-        ...(site ? [removeSiteStep(s)] : []),
-        ...(listing.units.length > 0 || listing.files.length > 0 ? [removeUnitsStep(s, listing)] : []),
-        ...(listing.entries.length > 0 ? [removeFilesStep(s, op)] : []),
-        ...(op.force && listing.certificate ? [removeCertificateStep(s)] : []),
-        ...(op.force && listing.user ? [removeUserStep(s)] : [])
-    ];
-}
-/** What removeFilesStep printed: each entry removed and how many paths went with it. */
-function parseRemoved(stdout) {
-    return stdout.split('\n').flatMap((line) => {
-        const m = /^removed ("(?:[^"\\]|\\.)*") (\d+)$/.exec(line);
-        return m ? [{ name: JSON.parse(m[1]), count: Number(m[2]) }] : [];
-    });
-}
-
 ;// CONCATENATED MODULE: ./src/flow/remove.ts
 // remove: the project taken off one host (server/remove.ts): what it has there read first, then
 // its site (behind nginx's gate), its units, its files but the data (unless force), with force
@@ -78894,7 +79076,7 @@ function readManageInput(read) {
 // production's (deploy-path, app-user, environment...) are given to them already derived.
 
 
-const PREVIEW_NAME = /^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$/;
+const preview_PREVIEW_NAME = /^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$/;
 /** What a user name may be on Debian (useradd's default NAME_REGEX, and 32 characters). */
 const MAX_USER = 32;
 /** The preview when `preview` is set, else undefined (a production deploy). */
@@ -78908,7 +79090,7 @@ function readPreview(read) {
     if (given === '')
         return undefined;
     const name = given.toLowerCase();
-    if (!PREVIEW_NAME.test(name))
+    if (!preview_PREVIEW_NAME.test(name))
         throw new InputError(Input.Preview, `'${given}' is not a preview name: letters, digits and -, at most 30, starting and ending ` +
             'with a letter or digit, e.g. pr-${{ github.event.number }}');
     if (domain !== '' && (!HOSTNAME.test(domain) || !domain.includes('.')))

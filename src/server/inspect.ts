@@ -8,6 +8,7 @@ import { raw, script, sh } from '../shell.js'
 import type { HostFacts } from './facts.js'
 import { LEGACY_FAILED_MARK, layout, RELEASE_ID_LINE, socketPath } from './layout.js'
 import { listProcessUnits } from './processes.js'
+import { listPreviews, parsePreviews } from './previews.js'
 import { projectSettings, settingsObject, type ProjectSettings } from './discover.js'
 import type { Step } from './step.js'
 
@@ -64,6 +65,7 @@ export function inspectStep(s: Settings): Step {
       sh`echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`,
       sh`[ ! -e ${p.maintenance.flag} ] || echo maintenance=on`,
       listProcessUnits(s),
+      ...(s.preview ? [listPreviews(s)] : []),
       ...(s.acme ? inspectAcme(s) : [])
     )
   }
@@ -95,6 +97,7 @@ export function parseFacts(stdout: string): HostFacts {
       : undefined,
     projectSettings: recordedSettings(values.get('settings') ?? ''),
     maintenance: values.get('maintenance') === 'on',
+    ...parsePreviews(values),
     ...parseAcmeFacts(values)
   }
 }

@@ -232,6 +232,15 @@ export function layout(s: Pick<Settings, 'deployPath' | 'instanceName'>): Layout
   }
 }
 
+/**
+ * Previews' registry: a file per preview of a project, root's, outside every deploy path, whose
+ * mtime is when that preview was last deployed (server/previews.ts). The app users cannot write
+ * here, so what a preview runs cannot steer which previews a deploy removes.
+ */
+export function previewRegistry(projectName: string): string {
+  return `/var/lib/django-deploy-action/previews/${projectName}`
+}
+
 /** The last part of a path: the name a file is saved under in the gate's backup folder. */
 export function baseName(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1)

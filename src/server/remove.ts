@@ -20,6 +20,7 @@ import {
   UNIT_FOLDER,
   unitNames
 } from './layout.js'
+import { unmarkPreviewStep } from './previews.js'
 import type { Step } from './step.js'
 import { GATE_FAILED } from './step-script.js'
 
@@ -322,7 +323,8 @@ export function removeSteps(s: Settings, op: Remove, listing: RemoveListing): St
     ...(listing.units.length > 0 || listing.files.length > 0 ? [removeUnitsStep(s, listing)] : []),
     ...(listing.entries.length > 0 ? [removeFilesStep(s, op)] : []),
     ...(op.force && listing.certificate ? [removeCertificateStep(s)] : []),
-    ...(op.force && listing.user ? [removeUserStep(s)] : [])
+    ...(op.force && listing.user ? [removeUserStep(s)] : []),
+    ...(s.preview ? [unmarkPreviewStep(s)] : [])
   ]
 }
 
