@@ -9,7 +9,11 @@ import { renderSite } from '../src/render/nginx.js'
 import { renderService, renderSocket } from '../src/render/gunicorn.js'
 import { layout, socketPath, unitNames } from '../src/server/layout.js'
 import { removeListStep, removeSteps, type RemoveListing } from '../src/server/remove.js'
+import { jest } from '@jest/globals'
 import { applyPreviewLimits } from '../src/flow/previews.js'
+import { markDeploymentsInactive } from '../src/report/deployment.js'
+import { startGitHubServer } from '../test/contract/github-server.js'
+import { githubApi } from '../test/contract/openapi.js'
 import type { HostDeps } from '../src/flow/deps.js'
 import type { HostFacts } from '../src/server/facts.js'
 import { inspectStep } from '../src/server/inspect.js'
@@ -300,5 +304,45 @@ describe('a preview deploy applies the limits on its host', () => {
       ],
       now: 1_700_000_200_000
     })
+  })
+})
+
+describe("a preview's GitHub deployments", () => {
+  beforeAll(() => githubApi(), 60_000)
+
+  test("its remove marks those of <environment>/<name> inactive, never production's or another preview's", async () => {
+    const server = await startGitHubServer()
+    const add = (id: number, environment: string) =>
+      server.deployments.set(id, {
+        id,
+        ref: 'a'.repeat(40),
+        environment,
+        request: {},
+        statuses: [{ state: 'success' }]
+      })
+    add(1, 'production')
+    add(2, 'production/pr-1')
+    add(3, 'production/pr-2')
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation(() => true)
+    try {
+      const s = read({
+        preview: 'pr-1',
+        remove: 'true',
+        deployment: 'true',
+        'github-token': 'ghs_x'
+      })
+      const marked = await markDeploymentsInactive(s, {
+        GITHUB_API_URL: server.url,
+        GITHUB_REPOSITORY: 'octo/shop',
+        GITHUB_RUN_ID: '7'
+      })
+      expect(marked).toBe(1)
+      expect(server.requests.filter((r) => !r.valid).map((r) => r.errors)).toEqual([])
+      const last = (id: number) => server.deployments.get(id)?.statuses.at(-1)?.state
+      expect([last(1), last(2), last(3)]).toEqual(['success', 'inactive', 'success'])
+    } finally {
+      spy.mockRestore()
+      await server.close()
+    }
   })
 })
