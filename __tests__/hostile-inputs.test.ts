@@ -168,6 +168,22 @@ const TABLE: Row[] = [
   // Quoted into journalctl's and tail's arguments.
   { input: Input.Logs, valid: '50', separator: ' ' },
   { input: Input.LogsSince, valid: '1h', separator: ' ', with: { [Input.Logs]: '50' } },
+  // A preview's name becomes unit, site, user and path names; its domain a server name.
+  { input: Input.Preview, valid: 'pr-1', separator: ' ' },
+  {
+    input: Input.PreviewDomain,
+    valid: 'preview.example.com',
+    separator: ' ',
+    with: { [Input.Preview]: 'pr-1' }
+  },
+  { input: Input.PreviewLimit, valid: '3', separator: ' ', with: { [Input.Preview]: 'pr-1' } },
+  { input: Input.PreviewTtl, valid: '7', separator: ' ', with: { [Input.Preview]: 'pr-1' } },
+  {
+    input: Input.PreviewProcesses,
+    valid: 'true',
+    separator: ' ',
+    with: { [Input.Preview]: 'pr-1' }
+  },
   // The names of processes and schedules become unit names.
   {
     input: Input.Processes,

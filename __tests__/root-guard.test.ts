@@ -684,6 +684,29 @@ const unhealthyAt = (n: number) => {
 const SCENARIOS: Scenario[] = [
   { name: 'deploy: first deploy', settings: {}, answers: { inspect: inspect('', '') } },
   {
+    // preview-limit: 1 removes the two other previews first (remove's steps, their lock files).
+    name: 'deploy: a preview whose limit removes two others',
+    settings: {
+      preview: { name: 'pr-3', processes: false, limit: 1 },
+      instanceName: 'mysite-pr-3',
+      environment: 'production/pr-3'
+    },
+    answers: {
+      inspect: inspect('previews=pr-1:1000 pr-2:2000\nnow=3000\n', ''),
+      'remove-list': {
+        stdout: [
+          'unit gunicorn-mysite-pr-1@.service',
+          'file /etc/nginx/sites-available/mysite-pr-1',
+          'certificate',
+          'user',
+          ...['.deploy', 'releases', 'venvs', 'shared', 'backups', 'current'].map(
+            (e) => `entry ${e}`
+          )
+        ].join('\n')
+      }
+    }
+  },
+  {
     name: 'deploy: warm, with the live release settings assumed',
     settings: {},
     settingsSaid: linkedStatic,

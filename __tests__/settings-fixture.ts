@@ -50,6 +50,7 @@ export function settingsFor(overrides: Partial<Settings> = {}): Settings {
     connectTimeoutMs: 30_000,
     commandTimeoutMs: 600_000,
     projectName: 'mysite',
+    instanceName: overrides.projectName ?? 'mysite',
     wsgiModule: 'mysite.wsgi:application',
     settingsModule: 'mysite.settings',
     deployPath: '/srv/mysite',

@@ -82,7 +82,12 @@ export enum Input {
   MaintenanceDuringMigrations = 'maintenance-during-migrations',
   Remove = 'remove',
   Logs = 'logs',
-  LogsSince = 'logs-since'
+  LogsSince = 'logs-since',
+  Preview = 'preview',
+  PreviewProcesses = 'preview-processes',
+  PreviewDomain = 'preview-domain',
+  PreviewLimit = 'preview-limit',
+  PreviewTtl = 'preview-ttl'
 }
 
 /**
@@ -127,7 +132,8 @@ export const INPUT_DEFAULTS: Partial<Record<Input, string>> = {
   [Input.Force]: 'false',
   [Input.ManageHosts]: 'first',
   [Input.MaintenanceDuringMigrations]: 'false',
-  [Input.Remove]: 'false'
+  [Input.Remove]: 'false',
+  [Input.PreviewProcesses]: 'false'
 }
 
 /**
@@ -160,5 +166,6 @@ export enum Output {
   DatabaseBackup = 'database-backup',
   SchemaAhead = 'schema-ahead',
   ExitCode = 'exit-code',
-  Maintenance = 'maintenance'
+  Maintenance = 'maintenance',
+  Preview = 'preview'
 }

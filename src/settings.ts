@@ -77,6 +77,20 @@ export type Operation =
 /** An operation of one kind: `OperationOf<'manage'>`. */
 export type OperationOf<K extends Operation['kind']> = Extract<Operation, { kind: K }>
 
+/** A preview: the run is an isolated instance of the project, `<project-name>-<name>`. */
+export interface PreviewSettings {
+  /** letters, digits and -, lower-cased */
+  name: string
+  /** processes and schedules run in the preview too (else none) */
+  processes: boolean
+  /** the preview answers on `<name>.<domain>` */
+  domain?: string
+  /** at most this many previews of the project on a host: the least recently deployed go first */
+  limit?: number
+  /** previews of the project not deployed for this many days are removed by any preview deploy */
+  ttlDays?: number
+}
+
 export interface Settings {
   // Connection
   hosts: HostAddress[]
@@ -98,7 +112,15 @@ export interface Settings {
   commandTimeoutMs: number
 
   // Project
+  /** the Django project package (wsgi-module and settings-module default from it) */
   projectName: string
+  /**
+   * what the host knows the instance by: every unit, socket, site, certificate and the defaults
+   * of deploy-path and app-user derive from it. The project name, or `<project>-<preview>`.
+   */
+  instanceName: string
+  /** set: the run is a preview of the project, isolated from its production instance */
+  preview?: PreviewSettings
   wsgiModule: string
   settingsModule: string
   /** absolute, normalised, no trailing slash */

@@ -50,6 +50,7 @@ import { PENDING_STEP } from '../server/django.js'
 import { parseMigrationPlan } from '../server/migrations.js'
 import type { Step } from '../server/step.js'
 import { checkAlreadyLive } from './already-live.js'
+import { applyPreviewLimits } from './previews.js'
 import { RunRecord } from './record.js'
 import { discoverSettings, healthPathFails, stopOnProblems } from './first-run.js'
 import { Stop } from './stop.js'
@@ -97,8 +98,7 @@ export class HostDeploy {
     const s = this.deps.settings
     try {
       // A dry run takes the lock too: it reads the new code from a staged upload (and may build
-      // its venv), which must not race a deploy.
-      // The host check goes with the lock, and runs as soon as it is taken.
+      // its venv), which must not race a deploy. The host check goes with the lock, run at once.
       const check = inspectStep(s)
       const lock = await this.deps.takeLock(check)
       if (lock.staleHolder) this.deps.warn(staleLockWarning(lock.staleHolder))
@@ -107,7 +107,7 @@ export class HostDeploy {
       try {
         this.to('locked')
         // Under the lock: what another deploy did while this one waited is seen.
-        const facts = await this.inspect(check, lock.first)
+        const facts = await applyPreviewLimits(this.deps, await this.inspect(check, lock.first))
         if (s.dryRun) return await this.dryRun(facts, newRelease())
         const live = await checkAlreadyLive(this.deps, facts)
         if (live) return this.alreadyLive(facts.live, live)

@@ -30,7 +30,7 @@ export async function logs(
     )
   report.logs = parts.map(({ title, text }) => ({ title, text }))
   if (!facts.live) {
-    const message = nothingDeployedLogsMessage(s.projectName, deps.host)
+    const message = nothingDeployedLogsMessage(s.instanceName, deps.host)
     deps.warn(message, 'Nothing deployed')
     return operationOutcome('success', '', message, report)
   }

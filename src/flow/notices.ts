@@ -447,3 +447,13 @@ export function nothingDeployedLogsMessage(project: string, host: string): strin
 
 /** A dry run of logs: it runs, since it changes nothing. */
 export const LOGS_DRY_RUN = 'dry run: logs changes nothing, so it reads the logs as a run does'
+
+/** preview-limit or preview-ttl: another preview of the project removed before this deploy. */
+export function previewRemovedNotice(instance: string, reason: string): string {
+  return `Removing the preview ${instance}: ${reason}`
+}
+
+/** A preview the limits would remove, left alone: a run holds it, or a step failed. */
+export function previewNotRemovedWarning(instance: string, why: string): string {
+  return `The preview ${instance} was not removed (${why}); remove it with remove: true and preview`
+}

@@ -37,7 +37,12 @@ export async function remove(
   const s = deps.settings
   const listing = parseRemoveListing(s, (await deps.run(removeListStep(s))).stdout)
   if (nothingToRemove(listing))
-    return operationOutcome('success', '', nothingToRemoveMessage(s.projectName, deps.host), report)
+    return operationOutcome(
+      'success',
+      '',
+      nothingToRemoveMessage(s.instanceName, deps.host),
+      report
+    )
   if (s.dryRun) return dryRemove(deps, op, listing, report)
   const removal = plannedRemoval(s, op, listing)
   report.removal = removal

@@ -9,6 +9,7 @@ import { readMaintenance } from './maintenance.js'
 import { readModes } from './modes.js'
 import { readNginx } from './nginx.js'
 import { readOperation } from './operations.js'
+import { previewContext, previewInstance, readPreview } from './preview.js'
 import { readProcesses } from './processes.js'
 import { readProject } from './project.js'
 import { readReleasePaths } from './release-paths.js'
@@ -18,7 +19,10 @@ import { inputReader, type ReadContext } from './read.js'
 export { InputError, type ReadContext } from './read.js'
 
 /** Reads every input, validates it and returns the typed settings; throws InputError. */
-export function readSettings(ctx: ReadContext): Settings {
+export function readSettings(given: ReadContext): Settings {
+  const preview = readPreview(inputReader(given))
+  // A preview's readers see its own values (its deploy path, app user, environment...).
+  const ctx = preview ? previewContext(given, preview) : given
   const read = inputReader(ctx)
   const connection = readConnection(read)
   const modes = readModes(read, connection.hosts.length)
@@ -34,6 +38,8 @@ export function readSettings(ctx: ReadContext): Settings {
   return {
     ...connection,
     ...project,
+    instanceName: preview ? previewInstance(project.projectName, preview) : project.projectName,
+    ...(preview ? { preview } : {}),
     ...release,
     ...readServer(read),
     ...processes,

@@ -14,7 +14,7 @@ export function renderRenewalService(s: Settings): string {
   const lines = [
     MANAGED_HEADER,
     '[Unit]',
-    `Description=${systemdValue(`Renew the TLS certificate of ${s.projectName}`)}`,
+    `Description=${systemdValue(`Renew the TLS certificate of ${s.instanceName}`)}`,
     'Wants=network-online.target',
     'After=network-online.target',
     '',
@@ -43,7 +43,7 @@ export function renderRenewalTimer(s: Settings): string {
   return [
     MANAGED_HEADER,
     '[Unit]',
-    `Description=${systemdValue(`Renew the TLS certificate of ${s.projectName} twice a day`)}`,
+    `Description=${systemdValue(`Renew the TLS certificate of ${s.instanceName} twice a day`)}`,
     '',
     '[Timer]',
     'OnCalendar=*-*-* 00,12:00:00',

@@ -94,12 +94,12 @@ export function instanceRoot(s: Settings): string {
 
 export function renderSocket(s: Settings): string {
   return unitFile([
-    ['Unit', [`Description=${systemdValue(`gunicorn socket for ${s.projectName}`)}, %i`]],
+    ['Unit', [`Description=${systemdValue(`gunicorn socket for ${s.instanceName}`)}, %i`]],
     [
       'Socket',
       [
         // instanceSocketPath(project, '%i')
-        `ListenStream=${systemdValue(`/run/gunicorn-${s.projectName}@`)}%i.sock`,
+        `ListenStream=${systemdValue(`/run/gunicorn-${s.instanceName}@`)}%i.sock`,
         `SocketUser=${SOCKET_OWNER}`,
         `SocketGroup=${SOCKET_OWNER}`,
         'SocketMode=0600'
@@ -132,10 +132,10 @@ export function renderService(
     [
       'Unit',
       [
-        `Description=${systemdValue(`gunicorn for ${s.projectName}`)}, %i`,
+        `Description=${systemdValue(`gunicorn for ${s.instanceName}`)}, %i`,
         // the instance's own socket, gunicorn-<project>@%i.socket
-        `Requires=${systemdValue(`gunicorn-${s.projectName}@`)}%i.socket`,
-        `After=${systemdValue(`gunicorn-${s.projectName}@`)}%i.socket`,
+        `Requires=${systemdValue(`gunicorn-${s.instanceName}@`)}%i.socket`,
+        `After=${systemdValue(`gunicorn-${s.instanceName}@`)}%i.socket`,
         'After=network.target'
       ]
     ],

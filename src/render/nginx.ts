@@ -51,8 +51,8 @@ export function nginxPath(path: string): string {
   return nginxQuote(path)
 }
 
-export function upstreamName(projectName: string): string {
-  return `gunicorn_${projectName}`
+export function upstreamName(instanceName: string): string {
+  return `gunicorn_${instanceName}`
 }
 
 /** How the site does TLS: with a certificate (and its key), and/or answering ACME challenges. */
@@ -93,7 +93,7 @@ export function renderSite(
   paths: SitePaths = {},
   siteTls: SiteTls = manualTls(s)
 ): string {
-  const upstream = upstreamName(s.projectName)
+  const upstream = upstreamName(s.instanceName)
   const { certificate, key, challengeRoot } = siteTls
   const tls = certificate !== undefined && key !== undefined
   const catchAll = s.serverNames.length === 1 && s.serverNames[0] === '_'
@@ -126,7 +126,7 @@ export function renderSite(
     [
       `upstream ${upstream} {`,
       ...indent([
-        `server ${quoteIfNeeded(`unix:${socketPath(s.projectName)}`, SAFE_SOCKET)} fail_timeout=0;`
+        `server ${quoteIfNeeded(`unix:${socketPath(s.instanceName)}`, SAFE_SOCKET)} fail_timeout=0;`
       ]),
       '}'
     ]
@@ -218,10 +218,12 @@ function proxyLocation(s: Settings, upstream: string): string[] {
 
 /**
  * The site is included at nginx's http level, where a `map` is too; its variable is named after
- * the project, so another site's map (often `$connection_upgrade`) never clashes with it.
+ * the project, so another site's map (often `$connection_upgrade`) never clashes with it. A
+ * variable's name has no `-`, which a preview's instance name has (mysite-pr-1): it is written `_`
+ * (a project named mysite_pr_1 would share the variable, and the same map gives it the same value).
  */
-export function connectionVariable(projectName: string): string {
-  return `$connection_upgrade_${projectName}`
+export function connectionVariable(instanceName: string): string {
+  return `$connection_upgrade_${instanceName.replaceAll('-', '_')}`
 }
 
 /** An upgrade asked for is passed on; a plain request sends no Connection header, so keeps alive. */
@@ -229,7 +231,7 @@ function connectionMap(s: Settings): string[][] {
   if (!isAsgi(s)) return []
   return [
     [
-      `map $http_upgrade ${connectionVariable(s.projectName)} {`,
+      `map $http_upgrade ${connectionVariable(s.instanceName)} {`,
       ...indent(['default upgrade;', "'' '';"]),
       '}'
     ]
@@ -242,7 +244,7 @@ function webSocketLines(s: Settings): string[] {
   return [
     'proxy_http_version 1.1;',
     'proxy_set_header Upgrade $http_upgrade;',
-    `proxy_set_header Connection ${connectionVariable(s.projectName)};`,
+    `proxy_set_header Connection ${connectionVariable(s.instanceName)};`,
     `proxy_read_timeout ${s.proxyReadTimeoutS ?? DEFAULT_PROXY_READ_TIMEOUT_S}s;`
   ]
 }

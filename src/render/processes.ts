@@ -8,13 +8,13 @@ import { HARDENING, MANAGED_HEADER } from './gunicorn.js'
 import { systemdExecutable, systemdQuote, systemdValue, systemdWord } from './systemd-escape.js'
 
 /** The line that marks a unit as one of the project's processes: how a removed one is found. */
-export function processMarker(projectName: string): string {
-  return `# django-deploy-action process of ${projectName}`
+export function processMarker(instanceName: string): string {
+  return `# django-deploy-action process of ${instanceName}`
 }
 
 /** `<project>-<name>`: not `dda-<project>-*`, the transient units a lock holder stops. */
-export function processUnitBase(projectName: string, name: string): string {
-  return `${projectName}-${name}`
+export function processUnitBase(instanceName: string, name: string): string {
+  return `${instanceName}-${name}`
 }
 
 /**
@@ -68,7 +68,7 @@ export function renderProcessService(
     [
       'Unit',
       [
-        `Description=${systemdValue(`${s.projectName} process ${spec.name}`)}`,
+        `Description=${systemdValue(`${s.instanceName} process ${spec.name}`)}`,
         'After=network.target'
       ]
     ],
@@ -96,7 +96,7 @@ export function renderScheduleService(
   opts: ProcessUnitOptions
 ): string {
   return unitFile(s, [
-    ['Unit', [`Description=${systemdValue(`${s.projectName} schedule ${spec.name}`)}`]],
+    ['Unit', [`Description=${systemdValue(`${s.instanceName} schedule ${spec.name}`)}`]],
     [
       'Service',
       [
@@ -111,7 +111,7 @@ export function renderScheduleService(
 
 export function renderScheduleTimer(s: Settings, spec: ScheduleSpec): string {
   return unitFile(s, [
-    ['Unit', [`Description=${systemdValue(`${s.projectName} schedule ${spec.name}`)}`]],
+    ['Unit', [`Description=${systemdValue(`${s.instanceName} schedule ${spec.name}`)}`]],
     [
       'Timer',
       [
@@ -129,5 +129,5 @@ export function renderScheduleTimer(s: Settings, spec: ScheduleSpec): string {
 
 function unitFile(s: Settings, sections: Array<[string, string[]]>): string {
   const body = sections.map(([name, lines]) => [`[${name}]`, ...lines].join('\n')).join('\n\n')
-  return `${MANAGED_HEADER}\n${processMarker(s.projectName)}\n${body}\n`
+  return `${MANAGED_HEADER}\n${processMarker(s.instanceName)}\n${body}\n`
 }

@@ -34,7 +34,7 @@ export function operationMarkdown(s: Settings, reports: HostReport[]): string {
   const command = reports.find((r) => r.operation)?.operation?.command ?? s.operation.kind
   const dry = reports.some((r) => r.operation?.dryRun) ? ' (dry run)' : ''
   const lines = [
-    `## ${ICON[status]} ${escape(command)} on ${s.projectName}: ${status}${dry}`,
+    `## ${ICON[status]} ${escape(command)} on ${s.instanceName}: ${status}${dry}`,
     '',
     '| host | release | exit code | time | result |',
     '|---|---|---:|---:|---|'
@@ -100,6 +100,7 @@ export async function writeOperationReport(s: Settings, reports: HostReport[]): 
   core.setOutput(Output.Release, reports[0]?.release ?? '')
   core.setOutput(Output.Hosts, redact(hostsOutput(reports)))
   core.setOutput(Output.Maintenance, maintenanceOutput(reports))
+  core.setOutput(Output.Preview, s.preview?.name ?? '')
   if (process.env.GITHUB_STEP_SUMMARY)
     await core.summary
       .addRaw(redact(operationMarkdown(s, redactedReports(reports, redact))))

@@ -183,7 +183,7 @@ function certificateLines(host: string, c: NonNullable<HostReport['certificate']
 export function summaryMarkdown(s: Settings, reports: HostReport[]): string {
   const status = overallStatus(reports)
   const lines: string[] = [
-    `## ${ICON[status]} Django deploy of ${s.projectName}: ${status}${s.dryRun ? ' (dry run)' : ''}`
+    `## ${ICON[status]} Django deploy of ${s.instanceName}: ${status}${s.dryRun ? ' (dry run)' : ''}`
   ]
   for (const r of reports) {
     if (r.message && r.status !== 'success')
@@ -364,6 +364,7 @@ export async function writeReport(s: Settings, reports: HostReport[]): Promise<v
   core.setOutput(Output.Release, first?.release ?? '')
   core.setOutput(Output.PreviousRelease, first?.previousRelease ?? '')
   core.setOutput(Output.Url, s.environmentUrl)
+  core.setOutput(Output.Preview, s.preview?.name ?? '')
   core.setOutput(Output.HttpStatus, first?.httpStatus !== undefined ? String(first.httpStatus) : '')
   core.setOutput(
     Output.HealthDurationMs,

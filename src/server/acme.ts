@@ -42,7 +42,7 @@ function printCertificate(s: Settings): ShellText {
 /** Lines of the inspect step: certbot is there, the certificate, the challenges, the renewal. */
 export function inspectAcme(s: Settings): ShellText[] {
   const p = layout(s)
-  const service = renewalUnitNames(s.projectName).service
+  const service = renewalUnitNames(s.instanceName).service
   return [
     raw('if ! command -v certbot >/dev/null 2>&1; then'),
     raw(
@@ -174,7 +174,7 @@ export function acmeProblem(output: string): string {
 
 /** The renewal timer, enabled and started once its units are in place (after a healthy deploy). */
 export function renewalTimerStep(s: Settings): Step {
-  const units = renewalUnitNames(s.projectName)
+  const units = renewalUnitNames(s.instanceName)
   return {
     id: 'renewal-timer',
     phase: 'cleanup',

@@ -78,8 +78,8 @@ export function auditRemoval(s: Settings, entry: AuditEntry): ShellText {
 }
 
 /** The tag of a remove's audit line in the system journal (journalctl -t <tag>). */
-export function journalTag(s: Pick<Settings, 'projectName'>): string {
-  return `django-deploy-${s.projectName}`
+export function journalTag(s: Pick<Settings, 'instanceName'>): string {
+  return `django-deploy-${s.instanceName}`
 }
 
 /** `make`: `.deploy/` made when missing (a deploy's first run); a remove never makes it. */

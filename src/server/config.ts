@@ -65,7 +65,7 @@ function writeFile(path: string, text: string): ShellText {
 export function verifyUnitsStep(s: Settings, id: string, files: ConfigFiles): Step {
   const p = layout(s)
   // The templates, verified as an instance running the new release.
-  const units = unitNames(s.projectName).instance('blue')
+  const units = unitNames(s.instanceName).instance('blue')
   const service = files.service.text.split(instanceRoot(s)).join(p.release(id))
   return {
     id: 'verify-units',

@@ -5,6 +5,7 @@
 import type { AcmeFacts } from './acme.js'
 import type { ProjectSettings } from './discover.js'
 import type { LiveInstance } from './layout.js'
+import type { DeployedPreview } from './previews.js'
 
 /** What the host said about itself before the deploy. */
 export interface HostFacts extends AcmeFacts {
@@ -33,4 +34,8 @@ export interface HostFacts extends AcmeFacts {
   projectSettings?: ProjectSettings
   /** the site answers with the maintenance page (server/maintenance.ts) */
   maintenance?: boolean
+  /** a preview deploy: the project's previews on the host, when each was last deployed */
+  previews?: DeployedPreview[]
+  /** the host's clock (ms since the epoch), for preview-ttl */
+  now?: number
 }

@@ -75,10 +75,10 @@ export function siteHealthStep(
   return {
     id: 'health',
     phase: 'health',
-    title: `GET ${s.healthPath} from the live instance on ${socketPath(s.projectName)} (Host: ${healthHost(s)}; maintenance is on, so nginx answers 503)`,
+    title: `GET ${s.healthPath} from the live instance on ${socketPath(s.instanceName)} (Host: ${healthHost(s)}; maintenance is on, so nginx answers 503)`,
     // The socket is nginx's.
     privileged: true,
-    command: healthCommand(s, socketPath(s.projectName), timeoutMs, scheme)
+    command: healthCommand(s, socketPath(s.instanceName), timeoutMs, scheme)
   }
 }
 
@@ -90,7 +90,7 @@ export function siteHealthStep(
  * boot still has the whole health-timeout.
  */
 export function instanceHealthStep(s: Settings, instance: Instance): Step {
-  const unit = unitNames(s.projectName).instance(instance).service
+  const unit = unitNames(s.instanceName).instance(instance).service
   return {
     id: 'instance-health',
     phase: 'health',
@@ -100,7 +100,7 @@ export function instanceHealthStep(s: Settings, instance: Instance): Step {
       sh`started=$(cat ${startedAt(s)} 2>/dev/null || echo 0)`,
       healthCommand(
         s,
-        instanceSocketPath(s.projectName, instance),
+        instanceSocketPath(s.instanceName, instance),
         s.healthTimeoutMs,
         s.tlsCertificate ? 'tls' : s.acme ? 'upgrade' : 'plain',
         sh`${unit} "$started"`
@@ -141,7 +141,7 @@ const ERRORS_HEADER = '--- errors in the journal'
 
 /** The journal of the instance the new release started in, since it started (`startedAt`). */
 export function diagnosticsStep(s: Settings, instance: Instance): Step {
-  const service = unitNames(s.projectName).instance(instance).service
+  const service = unitNames(s.instanceName).instance(instance).service
   const since = raw('--since "@$(cat "$started" 2>/dev/null || echo 0)"')
   return {
     id: 'diagnostics',

@@ -8,6 +8,7 @@ import { raw, script, sh } from '../shell.js'
 import type { HostFacts } from './facts.js'
 import { LEGACY_FAILED_MARK, layout, RELEASE_ID_LINE, socketPath } from './layout.js'
 import { listProcessUnits } from './processes.js'
+import { listPreviews, parsePreviews } from './previews.js'
 import { projectSettings, settingsObject, type ProjectSettings } from './discover.js'
 import type { Step } from './step.js'
 
@@ -47,7 +48,7 @@ export function inspectStep(s: Settings): Step {
       sh`[ -z "$live" ] || echo "deployed=$(head -c 64 ${p.deployed}/"$live" 2>/dev/null)"`,
       sh`[ -z "$live" ] || echo "settings=$(sed -n 2p ${p.deployed}/"$live" 2>/dev/null | head -c 65536)"`,
       // A link to an instance's socket, or the socket of an earlier version's single instance.
-      sh`sock=${socketPath(s.projectName)} legacy=${p.legacyUnits.socket}`,
+      sh`sock=${socketPath(s.instanceName)} legacy=${p.legacyUnits.socket}`,
       raw(
         'if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'
       ),
@@ -65,6 +66,7 @@ export function inspectStep(s: Settings): Step {
       // Said only of root's own folder: one an earlier version handed to the app says nothing.
       sh`[ ! -e ${p.maintenance.flag} ] || [ "$(stat -c %u ${p.maintenance.folder})" != 0 ] || echo maintenance=on`,
       listProcessUnits(s),
+      ...(s.preview ? [listPreviews(s)] : []),
       ...(s.acme ? inspectAcme(s) : [])
     )
   }
@@ -96,6 +98,7 @@ export function parseFacts(stdout: string): HostFacts {
       : undefined,
     projectSettings: recordedSettings(values.get('settings') ?? ''),
     maintenance: values.get('maintenance') === 'on',
+    ...parsePreviews(values),
     ...parseAcmeFacts(values)
   }
 }

@@ -49,13 +49,13 @@ export function idleInstance(live: LiveInstance): Instance {
  * The socket nginx connects to, by path, on every request: a link to the live instance's socket,
  * renamed atomically to move traffic (on a host an earlier version deployed, the socket itself).
  */
-export function socketPath(projectName: string): string {
-  return `/run/gunicorn-${projectName}.sock`
+export function socketPath(instanceName: string): string {
+  return `/run/gunicorn-${instanceName}.sock`
 }
 
 /** An instance's own socket (for `legacy`: a hard link to the earlier single socket). */
-export function instanceSocketPath(projectName: string, instance: Instance | 'legacy'): string {
-  return `/run/gunicorn-${projectName}@${instance}.sock`
+export function instanceSocketPath(instanceName: string, instance: Instance | 'legacy'): string {
+  return `/run/gunicorn-${instanceName}@${instance}.sock`
 }
 
 export interface UnitNames {
@@ -67,15 +67,18 @@ export interface UnitNames {
   legacy: { socket: string; service: string }
 }
 
-export function unitNames(projectName: string): UnitNames {
+export function unitNames(instanceName: string): UnitNames {
   return {
-    socket: `gunicorn-${projectName}@.socket`,
-    service: `gunicorn-${projectName}@.service`,
+    socket: `gunicorn-${instanceName}@.socket`,
+    service: `gunicorn-${instanceName}@.service`,
     instance: (instance) => ({
-      socket: `gunicorn-${projectName}@${instance}.socket`,
-      service: `gunicorn-${projectName}@${instance}.service`
+      socket: `gunicorn-${instanceName}@${instance}.socket`,
+      service: `gunicorn-${instanceName}@${instance}.service`
     }),
-    legacy: { socket: `gunicorn-${projectName}.socket`, service: `gunicorn-${projectName}.service` }
+    legacy: {
+      socket: `gunicorn-${instanceName}.socket`,
+      service: `gunicorn-${instanceName}.service`
+    }
   }
 }
 
@@ -162,16 +165,16 @@ export interface AcmeLayout {
   units: { service: string; timer: string }
 }
 
-export function renewalUnitNames(projectName: string): { service: string; timer: string } {
+export function renewalUnitNames(instanceName: string): { service: string; timer: string } {
   return {
-    service: `certbot-renew-${projectName}.service`,
-    timer: `certbot-renew-${projectName}.timer`
+    service: `certbot-renew-${instanceName}.service`,
+    timer: `certbot-renew-${instanceName}.timer`
   }
 }
 
-export function layout(s: Pick<Settings, 'deployPath' | 'projectName'>): Layout {
+export function layout(s: Pick<Settings, 'deployPath' | 'instanceName'>): Layout {
   const root = s.deployPath
-  const units = unitNames(s.projectName)
+  const units = unitNames(s.instanceName)
   return {
     root,
     releases: `${root}/releases`,
@@ -206,18 +209,18 @@ export function layout(s: Pick<Settings, 'deployPath' | 'projectName'>): Layout 
       socket: `${RUNTIME_UNIT_FOLDER}/${units.instance(instance).socket}`,
       service: `${RUNTIME_UNIT_FOLDER}/${units.instance(instance).service}`
     }),
-    tmpfiles: `/etc/tmpfiles.d/gunicorn-${s.projectName}.conf`,
-    site: `${SITE_AVAILABLE}/${s.projectName}`,
-    siteLink: `${SITE_ENABLED}/${s.projectName}`,
+    tmpfiles: `/etc/tmpfiles.d/gunicorn-${s.instanceName}.conf`,
+    site: `${SITE_AVAILABLE}/${s.instanceName}`,
+    siteLink: `${SITE_ENABLED}/${s.instanceName}`,
     acme: {
       webroot: `${root}/acme`,
       directoryCa: `${root}/.deploy/acme-directory-ca.pem`,
-      certName: s.projectName,
-      certificate: `/etc/letsencrypt/live/${s.projectName}/fullchain.pem`,
-      key: `/etc/letsencrypt/live/${s.projectName}/privkey.pem`,
+      certName: s.instanceName,
+      certificate: `/etc/letsencrypt/live/${s.instanceName}/fullchain.pem`,
+      key: `/etc/letsencrypt/live/${s.instanceName}/privkey.pem`,
       units: {
-        service: `${UNIT_FOLDER}/${renewalUnitNames(s.projectName).service}`,
-        timer: `${UNIT_FOLDER}/${renewalUnitNames(s.projectName).timer}`
+        service: `${UNIT_FOLDER}/${renewalUnitNames(s.instanceName).service}`,
+        timer: `${UNIT_FOLDER}/${renewalUnitNames(s.instanceName).timer}`
       }
     },
     maintenance: {
@@ -227,6 +230,15 @@ export function layout(s: Pick<Settings, 'deployPath' | 'projectName'>): Layout 
       allow: `${root}/maintenance/allow`
     }
   }
+}
+
+/**
+ * Previews' registry: a file per preview of a project, root's, outside every deploy path, whose
+ * mtime is when that preview was last deployed (server/previews.ts). The app users cannot write
+ * here, so what a preview runs cannot steer which previews a deploy removes.
+ */
+export function previewRegistry(projectName: string): string {
+  return `/var/lib/django-deploy-action/previews/${projectName}`
 }
 
 /** The last part of a path: the name a file is saved under in the gate's backup folder. */
@@ -254,7 +266,7 @@ export const RESERVED: ReadonlySet<string> = new Set([
 
 type Where = Pick<
   Settings,
-  'deployPath' | 'projectName' | 'settingsModule' | 'wsgiModule' | 'asgiModule'
+  'deployPath' | 'instanceName' | 'settingsModule' | 'wsgiModule' | 'asgiModule'
 >
 
 /**

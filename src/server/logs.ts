@@ -36,10 +36,10 @@ export type LogsFacts = Pick<HostFacts, 'instance' | 'processUnits'>
 
 /** The web's units whose journal is shown, and how the title says which they are. */
 export function webUnits(
-  projectName: string,
+  instanceName: string,
   instance: HostFacts['instance']
 ): { units: string[]; title: string } {
-  const names = unitNames(projectName)
+  const names = unitNames(instanceName)
   if (instance === 'legacy')
     return {
       units: [names.legacy.service],
@@ -92,8 +92,8 @@ function journal(op: LogsOperation, units: string[]): ShellText {
 function nginxErrors(s: Settings, op: LogsOperation): ShellText {
   // A file nginx could not open below the deploy path (static, media) is the site's too.
   const fixed = [
-    `unix:${socketPath(s.projectName)}`,
-    `http://${upstreamName(s.projectName)}/`,
+    `unix:${socketPath(s.instanceName)}`,
+    `http://${upstreamName(s.instanceName)}/`,
     `"${layout(s).root}/`
   ]
   const { site } = layout(s)
@@ -117,7 +117,7 @@ export function logsPlan(
 ): LogsPlan {
   if (!/^[A-Za-z0-9-]{16,}$/.test(nonce))
     throw new Error('the nonce must be random letters and digits')
-  const web = webUnits(s.projectName, facts.instance)
+  const web = webUnits(s.instanceName, facts.instance)
   const pieces: Array<LogPart & { body: ShellText }> = [
     { id: 'web', title: web.title, body: journal(op, web.units) },
     ...processUnitGroups(facts.processUnits ?? []).map((units, i) => ({
@@ -127,7 +127,7 @@ export function logsPlan(
     })),
     {
       id: 'nginx',
-      title: `nginx's error log: the lines of ${s.projectName}'s site`,
+      title: `nginx's error log: the lines of ${s.instanceName}'s site`,
       body: nginxErrors(s, op)
     },
     { id: 'audit', title: `audit log (${layout(s).auditLog})`, body: auditLog(s, op) }

@@ -85,7 +85,7 @@ function siteCheck(s: Settings) {
   const site = layout(s).site
   return script(
     sh`if [ ! -f ${site} ]; then`,
-    sh`  echo ${`${site} is missing: nothing of ${s.projectName} is served here; deploy first`} >&2`,
+    sh`  echo ${`${site} is missing: nothing of ${s.instanceName} is served here; deploy first`} >&2`,
     sh`  exit ${NO_SWITCH}`,
     raw('fi'),
     sh`if ! grep -qF ${MAINTENANCE_MARK} ${site}; then`,

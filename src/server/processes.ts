@@ -61,7 +61,7 @@ export function processFiles(
   const unitOpts = { appRoot, writable: opts.writable }
   const units: ProcessUnit[] = [
     ...here(s.processes).map((spec) => {
-      const unit = `${processUnitBase(s.projectName, spec.name)}.service`
+      const unit = `${processUnitBase(s.instanceName, spec.name)}.service`
       return {
         name: spec.name,
         kind: 'process' as const,
@@ -70,7 +70,7 @@ export function processFiles(
       }
     }),
     ...here(s.schedules).map((spec) => {
-      const base = processUnitBase(s.projectName, spec.name)
+      const base = processUnitBase(s.instanceName, spec.name)
       return {
         name: spec.name,
         kind: 'schedule' as const,
@@ -100,7 +100,7 @@ export function hasProcesses(pf: ProcessFiles): boolean {
 
 /** For inspect: the unit files on the host that carry the project's process marker. */
 export function listProcessUnits(s: Settings): ShellText {
-  return sh`echo "process-units=$(grep -l -x -F -- ${processMarker(s.projectName)} ${raw(`${UNIT_FOLDER}/*.service ${UNIT_FOLDER}/*.timer`)} 2>/dev/null | xargs -r -n1 basename | tr '\n' ' ')"`
+  return sh`echo "process-units=$(grep -l -x -F -- ${processMarker(s.instanceName)} ${raw(`${UNIT_FOLDER}/*.service ${UNIT_FOLDER}/*.timer`)} 2>/dev/null | xargs -r -n1 basename | tr '\n' ' ')"`
 }
 
 function writeFile(path: string, text: string): ShellText {
@@ -149,7 +149,7 @@ export function verifyProcessesStep(s: Settings, id: string, pf: ProcessFiles): 
       raw('  printf "%s\\n" "$out" >&2'),
       raw(`  exit ${GATE_FAILED}`),
       raw('fi'),
-      sh`printf '%s\n' "$out" | grep -F ${`${s.projectName}-`} || true`
+      sh`printf '%s\n' "$out" | grep -F ${`${s.instanceName}-`} || true`
     )
   }
 }

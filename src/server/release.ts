@@ -43,12 +43,13 @@ export function prepareStep(s: Settings): Step {
       sh`mkdir -p ${p.releases} ${p.state} ${p.failed}`,
       sh`chown -h root:root ${p.root} ${p.releases} ${p.state} ${p.failed} && chmod 755 ${p.root} ${p.releases} && chmod 700 ${p.state}`,
       // The user must be one of its own (never root, nginx's, or in another group) before it is
-      // handed anything. The app writes only shared/ (database, media); nginx may only pass
-      // through it.
+      // handed anything. The app writes only shared/ (database, media); nginx (its group) may
+      // only pass through it, and no other user may: not another project's or a preview's app
+      // user, who would read a SQLite database the Django steps made (their umask is 022).
       asRoot(
         s,
         { op: 'user', user: app },
-        { op: 'folder', path: p.shared, owner: { user: app, group: app }, mode: '711' }
+        { op: 'folder', path: p.shared, owner: { user: app, group: 'www-data' }, mode: '710' }
       )
     )
   }

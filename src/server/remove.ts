@@ -21,6 +21,7 @@ import {
   UNIT_FOLDER,
   unitNames
 } from './layout.js'
+import { unmarkPreviewStep } from './previews.js'
 import type { Step } from './step.js'
 import { GATE_FAILED } from './step-script.js'
 
@@ -65,9 +66,9 @@ export interface RemovalReport {
 }
 
 /** The unit files a remove looks for by name (process and schedule units: by their marker). */
-export function projectUnitNames(projectName: string): string[] {
-  const u = unitNames(projectName)
-  const renewal = renewalUnitNames(projectName)
+export function projectUnitNames(instanceName: string): string[] {
+  const u = unitNames(instanceName)
+  const renewal = renewalUnitNames(instanceName)
   return [
     u.socket,
     u.service,
@@ -86,9 +87,9 @@ export function projectFiles(s: Settings): string[] {
     p.siteLink,
     p.site,
     p.tmpfiles,
-    socketPath(s.projectName),
-    ...INSTANCES.map((i) => instanceSocketPath(s.projectName, i)),
-    instanceSocketPath(s.projectName, 'legacy')
+    socketPath(s.instanceName),
+    ...INSTANCES.map((i) => instanceSocketPath(s.instanceName, i)),
+    instanceSocketPath(s.instanceName, 'legacy')
   ]
 }
 
@@ -127,14 +128,14 @@ export function removeListStep(s: Settings): Step {
   return {
     id: 'remove-list',
     phase: 'connect',
-    title: `What ${s.projectName} has on the host`,
+    title: `What ${s.instanceName} has on the host`,
     privileged: true,
     command: script(
       raw('set -u'),
-      sh`for name in ${projectUnitNames(s.projectName)}; do`,
+      sh`for name in ${projectUnitNames(s.instanceName)}; do`,
       sh`  for folder in ${folders}; do if [ -e "$folder/$name" ] || [ -L "$folder/$name" ]; then echo "unit $name"; fi; done`,
       raw('done'),
-      sh`grep -l -x -F -- ${processMarker(s.projectName)} ${raw(`${UNIT_FOLDER}/*.service ${UNIT_FOLDER}/*.timer`)} 2>/dev/null | while read -r path; do echo "unit \${path##*/}"; done`,
+      sh`grep -l -x -F -- ${processMarker(s.instanceName)} ${raw(`${UNIT_FOLDER}/*.service ${UNIT_FOLDER}/*.timer`)} 2>/dev/null | while read -r path; do echo "unit \${path##*/}"; done`,
       sh`for path in ${projectFiles(s)}; do if [ -e "$path" ] || [ -L "$path" ]; then echo "file $path"; fi; done`,
       sh`if [ -e ${`/etc/letsencrypt/renewal/${p.acme.certName}.conf`} ]; then echo certificate; fi`,
       sh`if id -u -- ${s.appUser} >/dev/null 2>&1; then echo user; fi`,
@@ -214,7 +215,7 @@ export function removeSiteStep(s: Settings): Step {
  * units of the earlier single instance and the renewal timer are stopped by name too.
  */
 export function runningUnits(s: Settings, units: readonly string[]): string[] {
-  const u = unitNames(s.projectName)
+  const u = unitNames(s.instanceName)
   const named = units.flatMap((name) =>
     name === u.socket || name === u.service
       ? INSTANCES.map((i) => (name === u.socket ? u.instance(i).socket : u.instance(i).service))
@@ -243,7 +244,7 @@ export function removeUnitsStep(s: Settings, listing: RemoveListing): Step {
   return {
     id: 'remove-units',
     phase: 'restart',
-    title: `Stop, disable and remove ${listing.units.length} units of ${s.projectName}`,
+    title: `Stop, disable and remove ${listing.units.length} units of ${s.instanceName}`,
     privileged: true,
     command: script(
       raw('set -u'),
@@ -343,7 +344,8 @@ export function removeSteps(s: Settings, op: Remove, listing: RemoveListing): St
     ...(listing.units.length > 0 || listing.files.length > 0 ? [removeUnitsStep(s, listing)] : []),
     ...(listing.entries.length > 0 ? [removeFilesStep(s, removedEntries(op, listing))] : []),
     ...(op.force && listing.certificate ? [removeCertificateStep(s)] : []),
-    ...(op.force && listing.user ? [removeUserStep(s)] : [])
+    ...(op.force && listing.user ? [removeUserStep(s)] : []),
+    ...(s.preview ? [unmarkPreviewStep(s)] : [])
   ]
 }
 

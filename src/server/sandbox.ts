@@ -35,10 +35,14 @@ export function sandboxProperties(s: Settings, writable: readonly string[]): str
 /**
  * The prefix of every transient unit of a project, so a lock holder can stop them all
  * (`<prefix>-*`). A project name has no `-` (a Python identifier), so the `-` after it ends it:
- * shop's pattern never matches a unit of shop_api's.
+ * shop's pattern never matches a unit of shop_api's. A preview's is `dda-<project>.<name>` with
+ * its `-` written `_`: neither production's pattern nor another preview's (pr-1's, of pr-1-2's)
+ * matches its units.
  */
-export function unitPrefix(s: Pick<Settings, 'projectName'>): string {
-  return `dda-${s.projectName}`
+export function unitPrefix(s: Pick<Settings, 'projectName' | 'preview'>): string {
+  return s.preview
+    ? `dda-${s.projectName}.${s.preview.name.replaceAll('-', '_')}`
+    : `dda-${s.projectName}`
 }
 
 export interface AppCommand {

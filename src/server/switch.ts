@@ -84,13 +84,13 @@ const ownUnits = (s: Settings, files: ConfigFiles, idle: Instance) => {
 
 /** The socket that traffic reaches an instance by: the link target of socketPath(). */
 function liveSocket(s: Settings, instance: Instance | 'legacy'): string {
-  return instanceSocketPath(s.projectName, instance)
+  return instanceSocketPath(s.instanceName, instance)
 }
 
 /** Points socketPath() at an instance's socket in one rename: traffic moves (nginx connects by path). */
 function moveTraffic(s: Settings, instance: Instance | 'legacy'): ShellText {
-  const link = socketPath(s.projectName)
-  const staging = `/run/.gunicorn-${s.projectName}.sock.new`
+  const link = socketPath(s.instanceName)
+  const staging = `/run/.gunicorn-${s.instanceName}.sock.new`
   return sh`ln -sfn ${liveSocket(s, instance)} ${staging} && mv -T ${staging} ${link}`
 }
 
@@ -99,7 +99,7 @@ function moveTraffic(s: Settings, instance: Instance | 'legacy'): ShellText {
  * starts), in one rename.
  */
 function recordTraffic(s: Settings, instance: Instance | 'legacy'): ShellText {
-  const link = socketPath(s.projectName)
+  const link = socketPath(s.instanceName)
   const tmpfiles = layout(s).tmpfiles
   // The earlier single instance makes its own socket at boot: no link to record for it.
   return instance === 'legacy'
@@ -113,7 +113,7 @@ function recordTraffic(s: Settings, instance: Instance | 'legacy'): ShellText {
  * ("Failed to connect to bus"), and an instance half enabled would boot beside the wrong one.
  */
 function wants(s: Settings, instance: Instance): { socket: string; service: string } {
-  const names = unitNames(s.projectName).instance(instance)
+  const names = unitNames(s.instanceName).instance(instance)
   return {
     socket: `${UNIT_FOLDER}/${WANTED_BY.socket}.wants/${names.socket}`,
     service: `${UNIT_FOLDER}/${WANTED_BY.service}.wants/${names.service}`
@@ -146,7 +146,7 @@ const dirName = (path: string) => path.slice(0, path.lastIndexOf('/'))
  */
 export function startStep(s: Settings, id: string, idle: Instance, files: ConfigFiles): Step {
   const p = layout(s)
-  const units = unitNames(s.projectName).instance(idle)
+  const units = unitNames(s.instanceName).instance(idle)
   const runtime = p.runtimeUnits(idle)
   const staging = `${p.instances}/.${idle}.new`
   return {
@@ -200,10 +200,10 @@ export function switchStep(
   live: LiveInstance,
   files: ConfigFiles
 ): Step {
-  const units = unitNames(s.projectName).instance(idle)
+  const units = unitNames(s.instanceName).instance(idle)
   // The earlier single instance is left enabled until the drain removes it, as before.
   const old = live === 'blue' || live === 'green' ? live : undefined
-  const link = socketPath(s.projectName)
+  const link = socketPath(s.instanceName)
   const p = layout(s)
   const runtime = p.runtimeUnits(idle)
   return {
@@ -253,12 +253,12 @@ export function switchStep(
  * instance's units are removed with it, once stopped.
  */
 export function drainStep(s: Settings, old: Instance | 'legacy'): Step {
-  const units = unitNames(s.projectName)
+  const units = unitNames(s.instanceName)
   const p = layout(s)
   const stopped = old === 'legacy' ? units.legacy : units.instance(old)
   // The address its connections carry: the path the socket was bound to.
   const bound =
-    old === 'legacy' ? socketPath(s.projectName) : instanceSocketPath(s.projectName, old)
+    old === 'legacy' ? socketPath(s.instanceName) : instanceSocketPath(s.instanceName, old)
   return {
     id: 'drain',
     phase: 'cleanup',
@@ -294,7 +294,7 @@ export function drainStep(s: Settings, old: Instance | 'legacy'): Step {
  * units go; the live files were never replaced (the gate put them back after testing).
  */
 export function abandonStep(s: Settings, idle: Instance): Step {
-  const units = unitNames(s.projectName).instance(idle)
+  const units = unitNames(s.instanceName).instance(idle)
   const runtime = layout(s).runtimeUnits(idle)
   return {
     id: 'abandon',
@@ -326,7 +326,7 @@ export function rollbackStep(
   live: LiveInstance,
   files: ConfigFiles
 ): Step {
-  const idleUnits = unitNames(s.projectName).instance(idle)
+  const idleUnits = unitNames(s.instanceName).instance(idle)
   const p = layout(s)
   const back = previous && live !== ''
   const old = back && (live === 'blue' || live === 'green') ? live : undefined
@@ -338,7 +338,7 @@ export function rollbackStep(
     command: detached(
       script(
         changedFiles(s),
-        back ? moveTraffic(s, live) : sh`rm -f ${socketPath(s.projectName)}`,
+        back ? moveTraffic(s, live) : sh`rm -f ${socketPath(s.instanceName)}`,
         old ? enableInstance(s, old) : undefined,
         restoreConfig(s, files),
         back ? recordTraffic(s, live) : sh`rm -f ${p.tmpfiles}`,

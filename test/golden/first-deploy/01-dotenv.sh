@@ -7,7 +7,7 @@ set -eu
 if ! id -u mysite >/dev/null 2>&1; then useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin mysite; echo "created the system user mysite"; fi
 mkdir -p /srv/mysite/releases /srv/mysite/.deploy /srv/mysite/.deploy/failed
 chown -h root:root /srv/mysite /srv/mysite/releases /srv/mysite/.deploy /srv/mysite/.deploy/failed && chmod 755 /srv/mysite /srv/mysite/releases && chmod 700 /srv/mysite/.deploy
-python3 -I -S -c '<python/boundary_trees.py + python/boundary.py>' '[{"op":"user","user":"mysite"},{"op":"folder","path":"/srv/mysite/shared","owner":{"user":"mysite","group":"mysite"},"mode":"711"}]' /srv/mysite
+python3 -I -S -c '<python/boundary_trees.py + python/boundary.py>' '[{"op":"user","user":"mysite"},{"op":"folder","path":"/srv/mysite/shared","owner":{"user":"mysite","group":"www-data"},"mode":"710"}]' /srv/mysite
 set -eu
 umask 077; cat > /srv/mysite/.deploy/env.new
 mv -f /srv/mysite/.deploy/env.new /srv/mysite/.deploy/env

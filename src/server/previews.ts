@@ -1,0 +1,161 @@
+// Previews' limits: which of a project's previews on a host a preview deploy removes, by
+// preview-ttl (not deployed for that many days) and preview-limit (the least recently deployed
+// first, so that with the one deployed now there are at most that many). When each was deployed
+// is the mtime of its file in the project's registry (layout.ts previewRegistry): root's, outside
+// every deploy path, touched by every deploy of the preview, removed with it.
+
+import type { OperationOf, PreviewSettings, Settings } from '../settings.js'
+import { raw, script, sh } from '../shell.js'
+import { layout, previewRegistry } from './layout.js'
+import type { Step } from './step.js'
+
+export interface DeployedPreview {
+  name: string
+  /** when it was last deployed (ms since the epoch) */
+  deployedAt: number
+}
+
+export interface PreviewRemoval {
+  name: string
+  /** why, as the log says it */
+  reason: string
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000
+const PREVIEW_NAME = /^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$/
+
+/** The previews to remove before `current` is deployed, oldest first; `current` never. */
+export function previewsToRemove(
+  preview: Pick<PreviewSettings, 'name' | 'limit' | 'ttlDays'>,
+  onHost: readonly DeployedPreview[],
+  now: number
+): PreviewRemoval[] {
+  const others = onHost
+    .filter((p) => p.name !== preview.name)
+    .sort((a, b) => a.deployedAt - b.deployedAt || a.name.localeCompare(b.name))
+  const removals: PreviewRemoval[] = []
+  const ttl = preview.ttlDays
+  const kept =
+    ttl === undefined
+      ? others
+      : others.filter((p) => {
+          const days = Math.floor((now - p.deployedAt) / DAY_MS)
+          if (days < ttl) return true
+          removals.push({
+            name: p.name,
+            reason: `not deployed for ${days} days (preview-ttl: ${ttl})`
+          })
+          return false
+        })
+  if (preview.limit !== undefined) {
+    // The preview deployed now counts: at most limit - 1 others stay.
+    const excess = kept.length - (preview.limit - 1)
+    for (const p of kept.slice(0, Math.max(0, excess)))
+      removals.push({
+        name: p.name,
+        reason: `the least recently deployed of ${kept.length + 1} previews (preview-limit: ${preview.limit})`
+      })
+  }
+  return removals
+}
+
+/** The host check's lines of the registry: `previews=<name>:<mtime> ...` and the host's `now=`. */
+export function listPreviews(s: Pick<Settings, 'projectName'>): ReturnType<typeof script> {
+  const registry = previewRegistry(s.projectName)
+  return script(
+    raw('echo "now=$(date +%s)"'),
+    sh`echo "previews=$(cd ${registry} 2>/dev/null && for f in *; do [ -f "$f" ] && printf '%s:%s ' "$f" "$(stat -c %Y -- "$f")"; done)"`
+  )
+}
+
+/** What listPreviews printed (names checked: a name is a path in a root step). */
+export function parsePreviews(values: ReadonlyMap<string, string>): {
+  previews?: DeployedPreview[]
+  now?: number
+} {
+  const previews = (values.get('previews') ?? '').split(/\s+/).flatMap((entry) => {
+    const m = /^([a-z0-9-]+):(\d+)$/.exec(entry)
+    return m && PREVIEW_NAME.test(m[1]) ? [{ name: m[1], deployedAt: Number(m[2]) * 1000 }] : []
+  })
+  const now = Number(values.get('now'))
+  return {
+    ...(values.has('previews') ? { previews } : {}),
+    ...(Number.isFinite(now) && now > 0 ? { now: now * 1000 } : {})
+  }
+}
+
+/**
+ * Another preview of the same project, as its own deploy would have it: its deploy path and app
+ * user are production's with `-<name>`, as this one's are with its own name.
+ */
+export function siblingPreview(s: Settings, name: string): Settings {
+  const own = `-${s.preview?.name ?? ''}`
+  const base = (value: string) => (value.endsWith(own) ? value.slice(0, -own.length) : value)
+  return {
+    ...s,
+    instanceName: `${s.projectName}-${name}`,
+    deployPath: `${base(s.deployPath)}-${name}`,
+    appUser: `${base(s.appUser)}-${name}`,
+    environment: `${s.environment.slice(0, s.environment.lastIndexOf('/'))}/${name}`,
+    preview: { ...(s.preview as PreviewSettings), name },
+    operation: { kind: 'remove', force: true } satisfies OperationOf<'remove'>,
+    dryRun: false
+  }
+}
+
+/** The preview's registry file touched: it was deployed now (a root step, outside every tree). */
+export function markPreviewStep(s: Settings): Step {
+  const registry = previewRegistry(s.projectName)
+  return {
+    id: 'preview-mark',
+    phase: 'connect',
+    title: `Record ${s.instanceName} as deployed now (${registry})`,
+    privileged: true,
+    command: script(
+      raw('set -eu'),
+      sh`mkdir -p ${registry} && chmod 0755 ${registry}`,
+      sh`touch -- ${`${registry}/${s.preview?.name ?? ''}`}`
+    )
+  }
+}
+
+/** The preview's registry file removed (its remove, or a removal by the limits). */
+export function unmarkPreviewStep(s: Settings): Step {
+  return {
+    id: 'remove-preview-mark',
+    phase: 'cleanup',
+    title: `Forget ${s.instanceName} in the previews' registry`,
+    privileged: true,
+    command: sh`rm -f -- ${`${previewRegistry(s.projectName)}/${s.preview?.name ?? ''}`}`
+  }
+}
+
+/**
+ * Before another preview is removed by the limits: it is skipped (exit 75) while a run holds its
+ * deploy lock; after: its lock files and its emptied deploy path go (its own remove's lock holder
+ * does that as it lets go).
+ */
+export function siblingLockFreeStep(sibling: Settings): Step {
+  const p = layout(sibling)
+  return {
+    id: 'preview-lock-free',
+    phase: 'connect',
+    title: `Is ${sibling.instanceName} free (no run holds its deploy lock)?`,
+    privileged: true,
+    command: sh`if [ -e ${p.lock} ] && ! flock -n ${p.lock} true; then exit 75; fi`
+  }
+}
+
+export function siblingCleanupStep(sibling: Settings): Step {
+  const p = layout(sibling)
+  return {
+    id: 'preview-cleanup',
+    phase: 'cleanup',
+    title: `Remove ${p.root}'s lock files and the emptied folder`,
+    privileged: true,
+    command: script(
+      sh`rm -f -- ${p.lock} ${p.stepsLock}`,
+      sh`rmdir -- ${p.root} 2>/dev/null || true`
+    )
+  }
+}
