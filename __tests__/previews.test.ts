@@ -171,6 +171,7 @@ describe('remove of a preview', () => {
       certificate: false,
       user: true,
       entries: ['releases', 'shared', '.deploy'],
+      appEntries: [],
       paths: []
     }
     const steps = removeSteps(s, op, listing)
@@ -191,7 +192,7 @@ describe('remove of a preview', () => {
   })
 
   test("looks for the preview's units and files, never production's", () => {
-    const text = String(removeListStep(s, op).command)
+    const text = String(removeListStep(s).command)
     expect(text).toContain('gunicorn-mysite-pr-1@.service')
     expect(text).not.toMatch(/gunicorn-mysite@/)
     expect(text).toContain('# django-deploy-action process of mysite-pr-1')

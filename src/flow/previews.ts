@@ -35,7 +35,7 @@ async function removeSibling(deps: HostDeps, sibling: HostDeps['settings'], reas
   if (free.code !== 0) return 'a run holds its deploy lock'
   deps.info(previewRemovedNotice(sibling.instanceName, reason))
   const op = { kind: 'remove', force: true } as const
-  const listing = parseRemoveListing(sibling, (await deps.run(removeListStep(sibling, op))).stdout)
+  const listing = parseRemoveListing(sibling, (await deps.run(removeListStep(sibling))).stdout)
   for (const step of removeSteps(sibling, op, listing)) {
     const result = await deps.run(step, { allowFailure: true })
     if (result.code !== 0) return `${step.title}: ${(result.stderr || result.stdout).trim()}`
