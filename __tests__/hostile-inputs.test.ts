@@ -169,20 +169,35 @@ const TABLE: Row[] = [
   { input: Input.Logs, valid: '50', separator: ' ' },
   { input: Input.LogsSince, valid: '1h', separator: ' ', with: { [Input.Logs]: '50' } },
   // A preview's name becomes unit, site, user and path names; its domain a server name.
-  { input: Input.Preview, valid: 'pr-1', separator: ' ' },
+  {
+    input: Input.Preview,
+    valid: 'pr-1',
+    separator: ' ',
+    with: { [Input.PreviewDomain]: 'preview.example.net' }
+  },
   {
     input: Input.PreviewDomain,
     valid: 'preview.example.com',
     separator: ' ',
     with: { [Input.Preview]: 'pr-1' }
   },
-  { input: Input.PreviewLimit, valid: '3', separator: ' ', with: { [Input.Preview]: 'pr-1' } },
-  { input: Input.PreviewTtl, valid: '7', separator: ' ', with: { [Input.Preview]: 'pr-1' } },
+  {
+    input: Input.PreviewLimit,
+    valid: '3',
+    separator: ' ',
+    with: { [Input.Preview]: 'pr-1', [Input.PreviewDomain]: 'preview.example.net' }
+  },
+  {
+    input: Input.PreviewTtl,
+    valid: '7',
+    separator: ' ',
+    with: { [Input.Preview]: 'pr-1', [Input.PreviewDomain]: 'preview.example.net' }
+  },
   {
     input: Input.PreviewProcesses,
     valid: 'true',
     separator: ' ',
-    with: { [Input.Preview]: 'pr-1' }
+    with: { [Input.Preview]: 'pr-1', [Input.PreviewDomain]: 'preview.example.net' }
   },
   // The names of processes and schedules become unit names.
   {

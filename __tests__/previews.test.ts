@@ -17,7 +17,8 @@ import { githubApi } from '../test/contract/openapi.js'
 import type { HostDeps } from '../src/flow/deps.js'
 import type { HostFacts } from '../src/server/facts.js'
 import { inspectStep } from '../src/server/inspect.js'
-import { parsePreviews, previewsToRemove } from '../src/server/previews.js'
+import { listPreviews, parsePreviews, previewsToRemove } from '../src/server/previews.js'
+import { productionSharedOpenMessage } from '../src/flow/notices.js'
 import { unitPrefix } from '../src/server/sandbox.js'
 import type { OperationOf, Settings } from '../src/settings.js'
 import { hostFacts, readInputs, refusalOf } from './settings-fixture.js'
@@ -25,7 +26,9 @@ import { hostFacts, readInputs, refusalOf } from './settings-fixture.js'
 const dir = mkdtempSync(join(tmpdir(), 'dda-previews-'))
 writeFileSync(join(dir, 'manage.py'), '')
 
-const read = (overrides: Record<string, string>): Settings => readInputs(overrides, dir)
+// A preview deploy needs a domain of its own: every preview here has one unless it says otherwise.
+const read = (overrides: Record<string, string>): Settings =>
+  readInputs({ 'preview-domain': 'preview.example.net', ...overrides }, dir)
 const refused = (overrides: Record<string, string>) =>
   refusalOf(() => read(overrides), overrides).message
 
@@ -46,6 +49,37 @@ describe('the preview inputs', () => {
   test('a name is lower-cased; letters, digits and - are a preview', () => {
     expect(read({ preview: 'PR-12' }).preview?.name).toBe('pr-12')
     expect(read({}).preview).toBeUndefined()
+  })
+
+  test('a preview deploy needs its own domain (a remove does not); its folders are its own', () => {
+    expect(refused({ preview: 'pr-1', 'preview-domain': '' })).toMatch(
+      /preview-domain.*is needed with preview/
+    )
+    expect(read({ preview: 'pr-1', remove: 'true', 'preview-domain': '' }).preview?.name).toBe(
+      'pr-1'
+    )
+    const s = read({
+      preview: 'pr-7',
+      'preview-domain': 'preview.example.net',
+      'deploy-path': '/srv/shop',
+      'media-root': '/var/www/shop/media',
+      'static-root': '/srv/shop/shared/static',
+      'writable-paths': '/srv/shop-cache\n/srv/shop/shared/uploads'
+    })
+    expect(s.mediaRoot).toBe('/var/www/shop/media-pr-7')
+    expect(s.staticRoot).toBe('/srv/shop-pr-7/shared/static')
+    expect(s.writablePaths).toEqual(['/srv/shop-cache-pr-7', '/srv/shop-pr-7/shared/uploads'])
+  })
+
+  test("production's shared/ passable by every local user: the preview refused, saying why", () => {
+    const values = (mode: string) => new Map([['production-shared', mode]])
+    expect(parsePreviews(values('711')).productionSharedOpen).toBe(true)
+    expect(parsePreviews(values('710')).productionSharedOpen).toBeUndefined()
+    const s = read({ preview: 'pr-1', 'preview-domain': 'preview.example.net' })
+    expect(String(listPreviews(s))).toContain('stat -c %a /srv/mysite/shared')
+    expect(productionSharedOpenMessage(s)).toMatch(
+      /^\/srv\/mysite\/shared is passable by every local user .* Deploy production once/
+    )
   })
 
   test('preview-domain must be a domain; limit and ttl positive', () => {

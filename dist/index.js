@@ -73568,7 +73568,13 @@ function previewsToRemove(preview, onHost, now) {
 /** The host check's lines of the registry: `previews=<name>:<mtime> ...` and the host's `now=`. */
 function listPreviews(s) {
     const registry = previewRegistry(s.projectName);
-    return script(raw('echo "now=$(date +%s)"'), shell_sh `echo "previews=$(cd ${registry} 2>/dev/null && for f in *; do [ -f "$f" ] && printf '%s:%s ' "$f" "$(stat -c %Y -- "$f")"; done)"`);
+    const own = `-${s.preview?.name ?? ''}`;
+    const production = s.deployPath.endsWith(own) ? s.deployPath.slice(0, -own.length) : '';
+    return script(raw('echo "now=$(date +%s)"'), 
+    // Production's shared/ as an earlier version left it: passable by every local user.
+    production
+        ? shell_sh `echo "production-shared=$(stat -c %a ${`${production}/shared`} 2>/dev/null)"`
+        : raw('true'), shell_sh `echo "previews=$(cd ${registry} 2>/dev/null && for f in *; do [ -f "$f" ] && printf '%s:%s ' "$f" "$(stat -c %Y -- "$f")"; done)"`);
 }
 /** What listPreviews printed (names checked: a name is a path in a root step). */
 function parsePreviews(values) {
@@ -73577,8 +73583,13 @@ function parsePreviews(values) {
         return m && PREVIEW_NAME.test(m[1]) ? [{ name: m[1], deployedAt: Number(m[2]) * 1000 }] : [];
     });
     const now = Number(values.get('now'));
+    const shared = values.get('production-shared') ?? '';
     return {
         ...(values.has('previews') ? { previews } : {}),
+        // Others may pass through: a preview's code could open production's files there.
+        ...(/^[0-7]{3,4}$/.test(shared) && (parseInt(shared, 8) & 0o001) !== 0
+            ? { productionSharedOpen: true }
+            : {}),
         ...(Number.isFinite(now) && now > 0 ? { now: now * 1000 } : {})
     };
 }
@@ -74044,6 +74055,13 @@ function previewRemovedNotice(instance, reason) {
 function previewNotRemovedWarning(instance, why) {
     return `The preview ${instance} was not removed (${why}); remove it with remove: true and preview`;
 }
+/** A preview beside a production whose shared/ every local user may pass through. */
+function productionSharedOpenMessage(s) {
+    const production = s.deployPath.slice(0, -`-${s.preview?.name ?? ''}`.length);
+    return (`${production}/shared is passable by every local user (an earlier version made it 0711), so a ` +
+        `preview's code could read production's files there (a SQLite database): nothing was changed. ` +
+        `Deploy production once with this version (it makes shared/ 0710), then the preview.`);
+}
 
 ;// CONCATENATED MODULE: ./src/flow/already-live.ts
 // A deploy of what already serves: the live release was deployed to its end with this run's
@@ -74501,6 +74519,8 @@ function parseRemoved(stdout) {
 /** Returns the facts as given (a dry run, or not a preview: nothing done). */
 async function applyPreviewLimits(deps, facts) {
     const s = deps.settings;
+    if (s.preview && facts.productionSharedOpen)
+        throw new Error(productionSharedOpenMessage(s));
     if (!s.preview || s.dryRun)
         return facts;
     const now = facts.now ?? Date.now();
@@ -79385,6 +79405,10 @@ function readPreview(read) {
     if (!preview_PREVIEW_NAME.test(name))
         throw new InputError(Input.Preview, `'${given}' is not a preview name: letters, digits and -, at most 30, starting and ending ` +
             'with a letter or digit, e.g. pr-${{ github.event.number }}');
+    // Without its own name it would answer on production's server names, and read their errors.
+    if (domain === '' && !read.bool(Input.Remove))
+        throw new InputError(Input.PreviewDomain, 'is needed with preview: the preview answers on <name>.<preview-domain> (a domain of its ' +
+            "own, not production's: a preview's code could set cookies production reads), e.g. preview.example.net");
     if (domain !== '' && (!HOSTNAME.test(domain) || !domain.includes('.')))
         throw new InputError(Input.PreviewDomain, `'${domain}' is not a domain: the preview answers on <name>.<domain>, e.g. preview.example.com`);
     return {
@@ -79417,7 +79441,26 @@ function previewContext(ctx, preview) {
         [Input.Processes]: () => (preview.processes ? ctx.getInput(Input.Processes) : ''),
         [Input.Schedules]: () => (preview.processes ? ctx.getInput(Input.Schedules) : ''),
         [Input.Force]: () => (isTrue(given(Input.Remove)) ? 'true' : ctx.getInput(Input.Force)),
+        // The folders handed to the app user are the preview's own, never production's.
+        [Input.StaticRoot]: () => ownFolder(given(Input.StaticRoot)),
+        [Input.MediaRoot]: () => ownFolder(given(Input.MediaRoot)),
+        [Input.WritablePaths]: () => ctx
+            .getInput(Input.WritablePaths)
+            .split(/\r?\n/)
+            .map((line) => ownFolder(line.trim()))
+            .join('\n'),
         ...(preview.domain ? { [Input.ServerName]: () => `${preview.name}.${preview.domain}` } : {})
+    };
+    const production = () => given(Input.DeployPath).replace(/\/+$/, '') || `/srv/${project()}`;
+    /** A folder below production's deploy path moved into the preview's; one elsewhere: `<path>-<name>`. */
+    const ownFolder = (path) => {
+        if (path === '')
+            return '';
+        const folder = path.replace(/\/+$/, '');
+        const base = production();
+        return folder === base || folder.startsWith(`${base}/`)
+            ? `${base}-${preview.name}${folder.slice(base.length)}`
+            : `${folder}-${preview.name}`;
     };
     return {
         workspace: ctx.workspace,

@@ -457,3 +457,13 @@ export function previewRemovedNotice(instance: string, reason: string): string {
 export function previewNotRemovedWarning(instance: string, why: string): string {
   return `The preview ${instance} was not removed (${why}); remove it with remove: true and preview`
 }
+
+/** A preview beside a production whose shared/ every local user may pass through. */
+export function productionSharedOpenMessage(s: Settings): string {
+  const production = s.deployPath.slice(0, -`-${s.preview?.name ?? ''}`.length)
+  return (
+    `${production}/shared is passable by every local user (an earlier version made it 0711), so a ` +
+    `preview's code could read production's files there (a SQLite database): nothing was changed. ` +
+    `Deploy production once with this version (it makes shared/ 0710), then the preview.`
+  )
+}

@@ -13,11 +13,16 @@ import {
   siblingPreview
 } from '../server/previews.js'
 import type { HostDeps } from './deps.js'
-import { previewNotRemovedWarning, previewRemovedNotice } from './notices.js'
+import {
+  previewNotRemovedWarning,
+  previewRemovedNotice,
+  productionSharedOpenMessage
+} from './notices.js'
 
 /** Returns the facts as given (a dry run, or not a preview: nothing done). */
 export async function applyPreviewLimits(deps: HostDeps, facts: HostFacts): Promise<HostFacts> {
   const s = deps.settings
+  if (s.preview && facts.productionSharedOpen) throw new Error(productionSharedOpenMessage(s))
   if (!s.preview || s.dryRun) return facts
   const now = facts.now ?? Date.now()
   for (const removal of previewsToRemove(s.preview, facts.previews ?? [], now)) {

@@ -27,6 +27,13 @@ export function readPreview(read: InputReader): PreviewSettings | undefined {
       `'${given}' is not a preview name: letters, digits and -, at most 30, starting and ending ` +
         'with a letter or digit, e.g. pr-${{ github.event.number }}'
     )
+  // Without its own name it would answer on production's server names, and read their errors.
+  if (domain === '' && !read.bool(Input.Remove))
+    throw new InputError(
+      Input.PreviewDomain,
+      'is needed with preview: the preview answers on <name>.<preview-domain> (a domain of its ' +
+        "own, not production's: a preview's code could set cookies production reads), e.g. preview.example.net"
+    )
   if (domain !== '' && (!HOSTNAME.test(domain) || !domain.includes('.')))
     throw new InputError(
       Input.PreviewDomain,
@@ -66,7 +73,26 @@ export function previewContext(ctx: ReadContext, preview: PreviewSettings): Read
     [Input.Processes]: () => (preview.processes ? ctx.getInput(Input.Processes) : ''),
     [Input.Schedules]: () => (preview.processes ? ctx.getInput(Input.Schedules) : ''),
     [Input.Force]: () => (isTrue(given(Input.Remove)) ? 'true' : ctx.getInput(Input.Force)),
+    // The folders handed to the app user are the preview's own, never production's.
+    [Input.StaticRoot]: () => ownFolder(given(Input.StaticRoot)),
+    [Input.MediaRoot]: () => ownFolder(given(Input.MediaRoot)),
+    [Input.WritablePaths]: () =>
+      ctx
+        .getInput(Input.WritablePaths)
+        .split(/\r?\n/)
+        .map((line) => ownFolder(line.trim()))
+        .join('\n'),
     ...(preview.domain ? { [Input.ServerName]: () => `${preview.name}.${preview.domain}` } : {})
+  }
+  const production = () => given(Input.DeployPath).replace(/\/+$/, '') || `/srv/${project()}`
+  /** A folder below production's deploy path moved into the preview's; one elsewhere: `<path>-<name>`. */
+  const ownFolder = (path: string) => {
+    if (path === '') return ''
+    const folder = path.replace(/\/+$/, '')
+    const base = production()
+    return folder === base || folder.startsWith(`${base}/`)
+      ? `${base}-${preview.name}${folder.slice(base.length)}`
+      : `${folder}-${preview.name}`
   }
   return {
     workspace: ctx.workspace,

@@ -36,6 +36,8 @@ export interface HostFacts extends AcmeFacts {
   maintenance?: boolean
   /** a preview deploy: the project's previews on the host, when each was last deployed */
   previews?: DeployedPreview[]
+  /** a preview deploy: production's shared/ is passable by every local user (an earlier version's 0711) */
+  productionSharedOpen?: boolean
   /** the host's clock (ms since the epoch), for preview-ttl */
   now?: number
 }

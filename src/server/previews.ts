@@ -60,10 +60,18 @@ export function previewsToRemove(
 }
 
 /** The host check's lines of the registry: `previews=<name>:<mtime> ...` and the host's `now=`. */
-export function listPreviews(s: Pick<Settings, 'projectName'>): ReturnType<typeof script> {
+export function listPreviews(
+  s: Pick<Settings, 'projectName' | 'deployPath' | 'preview'>
+): ReturnType<typeof script> {
   const registry = previewRegistry(s.projectName)
+  const own = `-${s.preview?.name ?? ''}`
+  const production = s.deployPath.endsWith(own) ? s.deployPath.slice(0, -own.length) : ''
   return script(
     raw('echo "now=$(date +%s)"'),
+    // Production's shared/ as an earlier version left it: passable by every local user.
+    production
+      ? sh`echo "production-shared=$(stat -c %a ${`${production}/shared`} 2>/dev/null)"`
+      : raw('true'),
     sh`echo "previews=$(cd ${registry} 2>/dev/null && for f in *; do [ -f "$f" ] && printf '%s:%s ' "$f" "$(stat -c %Y -- "$f")"; done)"`
   )
 }
@@ -72,14 +80,20 @@ export function listPreviews(s: Pick<Settings, 'projectName'>): ReturnType<typeo
 export function parsePreviews(values: ReadonlyMap<string, string>): {
   previews?: DeployedPreview[]
   now?: number
+  productionSharedOpen?: boolean
 } {
   const previews = (values.get('previews') ?? '').split(/\s+/).flatMap((entry) => {
     const m = /^([a-z0-9-]+):(\d+)$/.exec(entry)
     return m && PREVIEW_NAME.test(m[1]) ? [{ name: m[1], deployedAt: Number(m[2]) * 1000 }] : []
   })
   const now = Number(values.get('now'))
+  const shared = values.get('production-shared') ?? ''
   return {
     ...(values.has('previews') ? { previews } : {}),
+    // Others may pass through: a preview's code could open production's files there.
+    ...(/^[0-7]{3,4}$/.test(shared) && (parseInt(shared, 8) & 0o001) !== 0
+      ? { productionSharedOpen: true }
+      : {}),
     ...(Number.isFinite(now) && now > 0 ? { now: now * 1000 } : {})
   }
 }
