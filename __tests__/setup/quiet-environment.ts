@@ -116,7 +116,7 @@ export default class QuietEnvironment extends TestEnvironment {
 
   // A file that fails as it loads sends no teardown event: the streams print again here, or the
   // test runner's own report of that failure (in the same process, run in band) is kept unseen.
-  async teardown(): Promise<void> {
+  override async teardown(): Promise<void> {
     this.output.stop()
     await super.teardown()
   }

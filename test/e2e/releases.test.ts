@@ -168,11 +168,15 @@ async function until(done: () => Promise<boolean>, ms = 120_000): Promise<boolea
   return false
 }
 
-/** Whether a process on the host holds the deploy lock: flock -n finds it taken (not missing). */
-/** Whether a process holds the deploy lock, read from /proc/locks: a probe by flock would hold it itself, for a moment a deploy could meet. */
+/**
+ * Whether a process on the host holds the deploy lock: flock -n finds it taken (not missing).
+ * Asked only when no deploy may start: the probe holds the lock itself for a moment.
+ */
 const lockHeld = async () =>
-  (await host.exec('grep -q ":$(stat -c %i /srv/mysite/.deploy.lock) " /proc/locks 2>/dev/null'))
-    .code === 0
+  (await host.exec('flock -n -E 75 /srv/mysite/.deploy.lock true')).code === 75
+
+/** What the lock file says: a run writes its holder there once it holds the lock. */
+const lockHolder = async () => (await host.exec('cat /srv/mysite/.deploy.lock 2>/dev/null')).stdout
 
 test('two deploys at once both end, one after the other, with no stray lock', async () => {
   // The overlap is made, not hoped for: the first deploy's pre-restart hook waits for a file the
@@ -181,10 +185,17 @@ test('two deploys at once both end, one after the other, with no stray lock', as
   // is outside the deploy path, so the test can make it whatever the first has made by then.)
   const go = '/srv/releases-test-go'
   await host.exec(`rm -f ${go}`)
+  const before = await lockHolder()
   const first = deploy('v4', {
     'pre-restart': `i=0; while [ ! -e ${go} ] && [ $i -lt 1500 ]; do sleep 0.2; i=$((i+1)); done`
   })
-  expect(await until(lockHeld)).toBe(true)
+  // The first holds the lock once its holder (a run of its own time) is in the file.
+  expect(
+    await until(async () => {
+      const holder = await lockHolder()
+      return holder !== before && holder.includes('run 4242')
+    })
+  ).toBe(true)
 
   let log = ''
   let waiting: () => void = () => {}
