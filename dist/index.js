@@ -73525,6 +73525,155 @@ function stagingSteps(s, id, venvKey) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/server/audit.ts
+// The audit log: one line per run and host in <deploy-path>/.deploy/audit.log (root's folder,
+// which neither the repository nor the app user shapes), saying when, which run, who, what and
+// how it ended. The runner says it on the deploy lock's stdin as the run lets the lock go; the
+// lock command appends it (server/lock.ts), so a deploy sends no step more for it, and a run cut
+// short still leaves a line ("interrupted").
+
+
+/** The line holds at most this many bytes: the lock command reads no more. */
+const AUDIT_LINE_MAX = 8192;
+/**
+ * `key="value"` pairs, each value a JSON string: quoted, a line break or a quote in it escaped,
+ * so the line is one line whatever a value holds, and any tool reads it back.
+ */
+function fields(values) {
+    return values.map(([key, value]) => `${key}=${JSON.stringify(value)}`).join(' ');
+}
+function entryFields(entry) {
+    return [
+        ['run', entry.run],
+        ['repository', entry.repository],
+        ['actor', entry.actor],
+        ['mode', entry.mode],
+        ['argument', entry.argument]
+    ];
+}
+/** The audit line of a run that ended: its time, what it was, how it ended. */
+function auditLine(time, entry, result) {
+    const line = fields([['time', time.toISOString()], ...entryFields(entry), ['result', result]]);
+    // Far longer than any real line: cut on a character, still one line.
+    return line.length > AUDIT_LINE_MAX / 4 ? `${line.slice(0, AUDIT_LINE_MAX / 4)}...` : line;
+}
+/**
+ * Appends the line the runner sent on stdin (read until stdin ends, which is when the run lets
+ * the lock go), or, when the connection ended without one, a line that says the run was cut
+ * short, with the host's time. Root's file, 0640, in root's 0700 folder; never fails the lock.
+ */
+function auditAppend(s, entry) {
+    return script(lineFromStdin(entry), appendLine(s, true));
+}
+/**
+ * A remove's audit line: to the system journal (`logger -t django-deploy-<project>`), since the
+ * audit log goes with `.deploy/`; appended to the audit log too while `.deploy/` is there (a dry
+ * run, a remove that failed), which is never made again for it.
+ */
+function auditRemoval(s, entry) {
+    return script(lineFromStdin(entry), shell_sh `logger -t ${journalTag(s)} -- "$line" 2>/dev/null || true`, appendLine(s, false));
+}
+/** The tag of a remove's audit line in the system journal (journalctl -t <tag>). */
+function journalTag(s) {
+    return `django-deploy-${s.instanceName}`;
+}
+/** `$line`: what the runner sent on stdin (read until it ends), or that the run was cut short. */
+function lineFromStdin(entry) {
+    const interrupted = fields([...entryFields(entry), ['result', 'interrupted']]);
+    return script(shell_sh `line=$(head -c ${AUDIT_LINE_MAX} | head -n 1)`, raw('cat > /dev/null'), shell_sh `[ -n "$line" ] || line=$(printf 'time="%s" %s' "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" ${interrupted})`);
+}
+/** `$line` appended; `make`: `.deploy/` made when missing (a deploy's first run), never by a remove. */
+function appendLine(s, make) {
+    const { state, auditLog: log } = layout(s);
+    return script(make
+        ? shell_sh `if [ ! -L ${state} ] && { [ -d ${state} ] || mkdir -m 700 ${state}; } && [ ! -L ${log} ]; then`
+        : shell_sh `if [ ! -L ${state} ] && [ -d ${state} ] && [ ! -L ${log} ]; then`, shell_sh `  (umask 027; printf '%s\n' "$line" >> ${log}; chmod 0640 ${log}) 2>/dev/null || true`, raw('fi'));
+}
+
+;// CONCATENATED MODULE: ./src/server/lock.ts
+// The deploy lock: flock(1) on <deploy-path>/.deploy.lock, held by a command that lives as long
+// as the runner's connection (remote/lock.ts keeps it open).
+
+
+
+
+/** The lock command's exit code when another deploy held the lock for the whole wait. */
+const LOCK_BUSY = 75;
+/**
+ * Prints `WAITING <holder>` while another deploy holds the lock, then `STALE <text>` (what a
+ * killed run left behind, or nothing) and `LOCKED`; holds the lock until stdin closes. `first`,
+ * a step's command, runs under the lock as soon as it is taken (one round trip fewer), its
+ * output framed (`THEN <exit> <stdout bytes> <stderr bytes>`, then both: parseFirst). With
+ * `audit`, the line the runner sends on stdin as it lets go is appended to the audit log
+ * (server/audit.ts).
+ */
+function lockCommand(s, holder, waitSeconds, first, audit) {
+    const { root, lock, stepsLock, state } = layout(s);
+    const removing = s.operation.kind === 'remove';
+    return script(raw('set -u'), 
+    // Root writes here from now on: a folder that is not root's is taken only when empty (made
+    // root's first), never followed through a link, and someone else's files are left alone.
+    shell_sh `if [ -L ${root} ] || { [ -e ${root} ] && [ "$(stat -c %u ${root})" != 0 ]; }; then`, shell_sh `  if [ ! -L ${root} ] && [ -d ${root} ] && [ -z "$(ls -A ${root})" ]; then chown root:root ${root} && chmod 755 ${root}; fi`, shell_sh `  if [ -L ${root} ] || [ "$(stat -c %u ${root})" != 0 ] || [ -L ${lock} ]; then`, shell_sh `    printf '%s\n' ${`${root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`, raw('  fi'), raw('fi'), shell_sh `mkdir -p ${root}`, 
+    // Both locks root's alone (0600): a lock anyone may open, the app user could hold, and stop
+    // every step and every deploy. Made so under umask 077; older hosts' made so here.
+    shell_sh `if [ -L ${stepsLock} ]; then rm -f ${stepsLock}; fi; [ -f ${stepsLock} ] || (umask 077; : > ${stepsLock})`, shell_sh `[ -e ${lock} ] || (umask 077; : > ${lock})`, shell_sh `chmod 600 ${stepsLock} ${lock}`, shell_sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), shell_sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, shell_sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), 
+    // Taken on a lock file a remove took away meanwhile: no lock at all (the next run makes a new one).
+    shell_sh `if [ ! ${lock} -ef /dev/fd/9 ]; then echo ${'the deploy lock was removed while this run waited for it (a remove took the project off the host): run again'} >&2; exit 1; fi`, shell_sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, shell_sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), first
+        ? script(raw('then=$(mktemp -d)'), raw('('), first, raw(') > "$then/out" 2> "$then/err"'), raw('echo "THEN $? $(wc -c < "$then/out") $(wc -c < "$then/err")"'), raw('cat "$then/out" "$then/err"; rm -rf "$then"'))
+        : undefined, 
+    // Held until the runner closes our stdin, or the connection drops; the steps a killed run
+    // left in the sandbox end before the lock is let go.
+    audit ? (removing ? auditRemoval(s, audit) : auditAppend(s, audit)) : raw('cat > /dev/null'), shell_sh `systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`, 
+    // A step still running as root (a switch finishing after the connection dropped) ends
+    // before the next deploy may start: the executor sends each holding the steps lock (holdingStepsLock).
+    shell_sh `flock -x -w ${Math.ceil(s.commandTimeoutMs / 1000) + 10} ${stepsLock} true || true`, 
+    // A remove that took `.deploy/` away takes the lock files with it, and the deploy path
+    // when nothing is left in it (the data kept, or with force nothing).
+    removing
+        ? shell_sh `if [ -d ${state} ]; then : > ${lock}; else ${lockFilesGone(s)}; fi`
+        : shell_sh `: > ${lock}`);
+}
+/**
+ * A step's script, holding the steps lock (shared) for as long as it or anything it started runs.
+ * The executor (remote/executor.ts) sends every root step so.
+ */
+function holdingStepsLock(s, command) {
+    const { stepsLock } = layout(s);
+    return script(shell_sh `if [ -f ${stepsLock} ]; then exec 8<${stepsLock}; flock -s 8; fi`, command);
+}
+/** Reads the lock command's output so far. */
+function parseLockOutput(stdout) {
+    if (/^LOCKED$/m.test(stdout))
+        return { state: 'locked', staleHolder: /^STALE (.*)$/m.exec(stdout)?.[1].trim() ?? '' };
+    const waiting = /^WAITING (.*)$/m.exec(stdout);
+    return waiting ? { state: 'waiting', holder: waiting[1].trim() } : { state: 'pending' };
+}
+/** The first step's result, once the lock command's output holds all of it (lockCommand). */
+function parseFirst(output) {
+    // latin1: one character per byte, so offsets in the text are offsets in the output.
+    const text = output.toString('latin1');
+    const locked = text.search(/^LOCKED$/m);
+    if (locked < 0)
+        return undefined;
+    const frame = /^THEN (\d+) (\d+) (\d+)\n/m.exec(text.slice(locked));
+    if (!frame)
+        return undefined;
+    const start = locked + frame.index + frame[0].length;
+    const [code, outBytes, errBytes] = frame.slice(1).map(Number);
+    if (output.length < start + outBytes + errBytes)
+        return undefined;
+    return {
+        code,
+        stdout: output.subarray(start, start + outBytes).toString(),
+        stderr: output.subarray(start + outBytes, start + outBytes + errBytes).toString()
+    };
+}
+/** The lock files removed, and the deploy path with them when nothing else is left in it. */
+function lockFilesGone(s) {
+    const { root, lock, stepsLock } = layout(s);
+    return shell_sh `rm -f ${lock} ${stepsLock}; rmdir ${root} 2>/dev/null || true`;
+}
+
 ;// CONCATENATED MODULE: ./src/server/previews.ts
 // Previews' limits: which of a project's previews on a host a preview deploy removes, by
 // preview-ttl (not deployed for that many days) and preview-limit (the least recently deployed
@@ -73533,8 +73682,19 @@ function stagingSteps(s, id, venvKey) {
 // every deploy path, touched by every deploy of the preview, removed with it.
 
 
+
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** A preview's name: letters, digits and -, at most 30, a letter or digit at each end. */
 const PREVIEW_NAME = /^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$/;
+/** Production's value of a preview's (deploy path, app user): the preview's without `-<name>`. */
+function productionValue(s, value) {
+    const own = `-${s.preview?.name ?? ''}`;
+    return s.preview && value.endsWith(own) ? value.slice(0, -own.length) : value;
+}
+/** The preview's file in its project's registry. */
+function registryFile(s) {
+    return `${previewRegistry(s.projectName)}/${s.preview?.name ?? ''}`;
+}
 /** The previews to remove before `current` is deployed, oldest first; `current` never. */
 function previewsToRemove(preview, onHost, now) {
     const others = onHost
@@ -73568,13 +73728,9 @@ function previewsToRemove(preview, onHost, now) {
 /** The host check's lines of the registry: `previews=<name>:<mtime> ...` and the host's `now=`. */
 function listPreviews(s) {
     const registry = previewRegistry(s.projectName);
-    const own = `-${s.preview?.name ?? ''}`;
-    const production = s.deployPath.endsWith(own) ? s.deployPath.slice(0, -own.length) : '';
     return script(raw('echo "now=$(date +%s)"'), 
     // Production's shared/ as an earlier version left it: passable by every local user.
-    production
-        ? shell_sh `echo "production-shared=$(stat -c %a ${`${production}/shared`} 2>/dev/null)"`
-        : raw('true'), shell_sh `echo "previews=$(cd ${registry} 2>/dev/null && for f in *; do [ -f "$f" ] && printf '%s:%s ' "$f" "$(stat -c %Y -- "$f")"; done)"`);
+    shell_sh `echo "production-shared=$(stat -c %a ${`${productionValue(s, s.deployPath)}/shared`} 2>/dev/null)"`, shell_sh `echo "previews=$(cd ${registry} 2>/dev/null && for f in *; do [ -f "$f" ] && printf '%s:%s ' "$f" "$(stat -c %Y -- "$f")"; done)"`);
 }
 /** What listPreviews printed (names checked: a name is a path in a root step). */
 function parsePreviews(values) {
@@ -73598,13 +73754,11 @@ function parsePreviews(values) {
  * user are production's with `-<name>`, as this one's are with its own name.
  */
 function siblingPreview(s, name) {
-    const own = `-${s.preview?.name ?? ''}`;
-    const base = (value) => (value.endsWith(own) ? value.slice(0, -own.length) : value);
     return {
         ...s,
         instanceName: `${s.projectName}-${name}`,
-        deployPath: `${base(s.deployPath)}-${name}`,
-        appUser: `${base(s.appUser)}-${name}`,
+        deployPath: `${productionValue(s, s.deployPath)}-${name}`,
+        appUser: `${productionValue(s, s.appUser)}-${name}`,
         environment: `${s.environment.slice(0, s.environment.lastIndexOf('/'))}/${name}`,
         preview: { ...s.preview, name },
         operation: { kind: 'remove', force: true },
@@ -73619,7 +73773,7 @@ function markPreviewStep(s) {
         phase: 'connect',
         title: `Record ${s.instanceName} as deployed now (${registry})`,
         privileged: true,
-        command: script(raw('set -eu'), shell_sh `mkdir -p ${registry} && chmod 0755 ${registry}`, shell_sh `touch -- ${`${registry}/${s.preview?.name ?? ''}`}`)
+        command: script(raw('set -eu'), shell_sh `mkdir -p ${registry} && chmod 0755 ${registry}`, shell_sh `touch -- ${registryFile(s)}`)
     };
 }
 /** The preview's registry file removed (its remove, or a removal by the limits). */
@@ -73629,7 +73783,7 @@ function unmarkPreviewStep(s) {
         phase: 'cleanup',
         title: `Forget ${s.instanceName} in the previews' registry`,
         privileged: true,
-        command: shell_sh `rm -f -- ${`${previewRegistry(s.projectName)}/${s.preview?.name ?? ''}`}`
+        command: shell_sh `rm -f -- ${registryFile(s)}`
     };
 }
 /**
@@ -73648,13 +73802,12 @@ function siblingLockFreeStep(sibling) {
     };
 }
 function siblingCleanupStep(sibling) {
-    const p = layout(sibling);
     return {
         id: 'preview-cleanup',
         phase: 'cleanup',
-        title: `Remove ${p.root}'s lock files and the emptied folder`,
+        title: `Remove ${layout(sibling).root}'s lock files and the emptied folder`,
         privileged: true,
-        command: script(shell_sh `rm -f -- ${p.lock} ${p.stepsLock}`, shell_sh `rmdir -- ${p.root} 2>/dev/null || true`)
+        command: lockFilesGone(sibling)
     };
 }
 
@@ -73734,6 +73887,7 @@ function recordedSettings(base64) {
 ;// CONCATENATED MODULE: ./src/flow/notices.ts
 // Every text the run prints besides the steps' own output and the job summary: the notices,
 // warnings and messages, built from what the run learnt (pure). The flow decides when to say them.
+
 
 
 
@@ -74057,8 +74211,7 @@ function previewNotRemovedWarning(instance, why) {
 }
 /** A preview beside a production whose shared/ every local user may pass through. */
 function productionSharedOpenMessage(s) {
-    const production = s.deployPath.slice(0, -`-${s.preview?.name ?? ''}`.length);
-    return (`${production}/shared is passable by every local user (an earlier version made it 0711), so a ` +
+    return (`${productionValue(s, s.deployPath)}/shared is passable by every local user (an earlier version made it 0711), so a ` +
         `preview's code could read production's files there (a SQLite database): nothing was changed. ` +
         `Deploy production once with this version (it makes shared/ 0710), then the preview.`);
 }
@@ -76670,147 +76823,6 @@ function explainConnectError(error, settings, host, username, where, progress, v
     return fail('connect', 'other', error.message, `cannot connect to ${where}: ${error.message}`);
 }
 
-;// CONCATENATED MODULE: ./src/server/audit.ts
-// The audit log: one line per run and host in <deploy-path>/.deploy/audit.log (root's folder,
-// which neither the repository nor the app user shapes), saying when, which run, who, what and
-// how it ended. The runner says it on the deploy lock's stdin as the run lets the lock go; the
-// lock command appends it (server/lock.ts), so a deploy sends no step more for it, and a run cut
-// short still leaves a line ("interrupted").
-
-
-/** The line holds at most this many bytes: the lock command reads no more. */
-const AUDIT_LINE_MAX = 8192;
-/**
- * `key="value"` pairs, each value a JSON string: quoted, a line break or a quote in it escaped,
- * so the line is one line whatever a value holds, and any tool reads it back.
- */
-function fields(values) {
-    return values.map(([key, value]) => `${key}=${JSON.stringify(value)}`).join(' ');
-}
-function entryFields(entry) {
-    return [
-        ['run', entry.run],
-        ['repository', entry.repository],
-        ['actor', entry.actor],
-        ['mode', entry.mode],
-        ['argument', entry.argument]
-    ];
-}
-/** The audit line of a run that ended: its time, what it was, how it ended. */
-function auditLine(time, entry, result) {
-    const line = fields([['time', time.toISOString()], ...entryFields(entry), ['result', result]]);
-    // Far longer than any real line: cut on a character, still one line.
-    return line.length > AUDIT_LINE_MAX / 4 ? `${line.slice(0, AUDIT_LINE_MAX / 4)}...` : line;
-}
-/**
- * Appends the line the runner sent on stdin (read until stdin ends, which is when the run lets
- * the lock go), or, when the connection ended without one, a line that says the run was cut
- * short, with the host's time. Root's file, 0640, in root's 0700 folder; never fails the lock.
- */
-function auditAppend(s, entry) {
-    return script(shell_sh `line=$(head -c ${AUDIT_LINE_MAX} | head -n 1)`, raw('cat > /dev/null'), appendLine(s, entry, true));
-}
-/**
- * A remove's audit line: to the system journal (`logger -t django-deploy-<project>`), since the
- * audit log goes with `.deploy/`; appended to the audit log too while `.deploy/` is there (a dry
- * run, a remove that failed), which is never made again for it.
- */
-function auditRemoval(s, entry) {
-    const interrupted = fields([...entryFields(entry), ['result', 'interrupted']]);
-    return script(shell_sh `line=$(head -c ${AUDIT_LINE_MAX} | head -n 1)`, raw('cat > /dev/null'), shell_sh `[ -n "$line" ] || line=$(printf 'time="%s" %s' "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" ${interrupted})`, shell_sh `logger -t ${journalTag(s)} -- "$line" 2>/dev/null || true`, appendLine(s, entry, false));
-}
-/** The tag of a remove's audit line in the system journal (journalctl -t <tag>). */
-function journalTag(s) {
-    return `django-deploy-${s.instanceName}`;
-}
-/** `make`: `.deploy/` made when missing (a deploy's first run); a remove never makes it. */
-function appendLine(s, entry, make) {
-    const { state, auditLog: log } = layout(s);
-    const interrupted = fields([...entryFields(entry), ['result', 'interrupted']]);
-    return script(make
-        ? shell_sh `if [ ! -L ${state} ] && { [ -d ${state} ] || mkdir -m 700 ${state}; } && [ ! -L ${log} ]; then`
-        : shell_sh `if [ ! -L ${state} ] && [ -d ${state} ] && [ ! -L ${log} ]; then`, raw('  ('), raw('    umask 027'), raw('    if [ -n "$line" ]; then printf \'%s\\n\' "$line"'), shell_sh `    else printf 'time="%s" %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" ${interrupted}; fi >> ${log}`, shell_sh `    chmod 0640 ${log}`, raw('  ) 2>/dev/null || true'), raw('fi'));
-}
-
-;// CONCATENATED MODULE: ./src/server/lock.ts
-// The deploy lock: flock(1) on <deploy-path>/.deploy.lock, held by a command that lives as long
-// as the runner's connection (remote/lock.ts keeps it open).
-
-
-
-
-/** The lock command's exit code when another deploy held the lock for the whole wait. */
-const LOCK_BUSY = 75;
-/**
- * Prints `WAITING <holder>` while another deploy holds the lock, then `STALE <text>` (what a
- * killed run left behind, or nothing) and `LOCKED`; holds the lock until stdin closes. `first`,
- * a step's command, runs under the lock as soon as it is taken (one round trip fewer), its
- * output framed (`THEN <exit> <stdout bytes> <stderr bytes>`, then both: parseFirst). With
- * `audit`, the line the runner sends on stdin as it lets go is appended to the audit log
- * (server/audit.ts).
- */
-function lockCommand(s, holder, waitSeconds, first, audit) {
-    const { root, lock, stepsLock, state } = layout(s);
-    const removing = s.operation.kind === 'remove';
-    return script(raw('set -u'), 
-    // Root writes here from now on: a folder that is not root's is taken only when empty (made
-    // root's first), never followed through a link, and someone else's files are left alone.
-    shell_sh `if [ -L ${root} ] || { [ -e ${root} ] && [ "$(stat -c %u ${root})" != 0 ]; }; then`, shell_sh `  if [ ! -L ${root} ] && [ -d ${root} ] && [ -z "$(ls -A ${root})" ]; then chown root:root ${root} && chmod 755 ${root}; fi`, shell_sh `  if [ -L ${root} ] || [ "$(stat -c %u ${root})" != 0 ] || [ -L ${lock} ]; then`, shell_sh `    printf '%s\n' ${`${root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`, raw('  fi'), raw('fi'), shell_sh `mkdir -p ${root}`, 
-    // Both locks root's alone (0600): a lock anyone may open, the app user could hold, and stop
-    // every step and every deploy. Made so under umask 077; older hosts' made so here.
-    shell_sh `if [ -L ${stepsLock} ]; then rm -f ${stepsLock}; fi; [ -f ${stepsLock} ] || (umask 077; : > ${stepsLock})`, shell_sh `[ -e ${lock} ] || (umask 077; : > ${lock})`, shell_sh `chmod 600 ${stepsLock} ${lock}`, shell_sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), shell_sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, shell_sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), 
-    // Taken on a lock file a remove took away meanwhile: no lock at all (the next run makes a new one).
-    shell_sh `if [ ! ${lock} -ef /dev/fd/9 ]; then echo ${'the deploy lock was removed while this run waited for it (a remove took the project off the host): run again'} >&2; exit 1; fi`, shell_sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, shell_sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), first
-        ? script(raw('then=$(mktemp -d)'), raw('('), first, raw(') > "$then/out" 2> "$then/err"'), raw('echo "THEN $? $(wc -c < "$then/out") $(wc -c < "$then/err")"'), raw('cat "$then/out" "$then/err"; rm -rf "$then"'))
-        : undefined, 
-    // Held until the runner closes our stdin, or the connection drops; the steps a killed run
-    // left in the sandbox end before the lock is let go.
-    audit ? (removing ? auditRemoval(s, audit) : auditAppend(s, audit)) : raw('cat > /dev/null'), shell_sh `systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`, 
-    // A step still running as root (a switch finishing after the connection dropped) ends
-    // before the next deploy may start: the executor sends each holding the steps lock (holdingStepsLock).
-    shell_sh `flock -x -w ${Math.ceil(s.commandTimeoutMs / 1000) + 10} ${stepsLock} true || true`, 
-    // A remove that took `.deploy/` away takes the lock files with it, and the deploy path
-    // when nothing is left in it (the data kept, or with force nothing).
-    removing
-        ? shell_sh `if [ -d ${state} ]; then : > ${lock}; else rm -f ${lock} ${stepsLock}; rmdir ${root} 2>/dev/null || true; fi`
-        : shell_sh `: > ${lock}`);
-}
-/**
- * A step's script, holding the steps lock (shared) for as long as it or anything it started runs.
- * The executor (remote/executor.ts) sends every root step so.
- */
-function holdingStepsLock(s, command) {
-    const { stepsLock } = layout(s);
-    return script(shell_sh `if [ -f ${stepsLock} ]; then exec 8<${stepsLock}; flock -s 8; fi`, command);
-}
-/** Reads the lock command's output so far. */
-function parseLockOutput(stdout) {
-    if (/^LOCKED$/m.test(stdout))
-        return { state: 'locked', staleHolder: /^STALE (.*)$/m.exec(stdout)?.[1].trim() ?? '' };
-    const waiting = /^WAITING (.*)$/m.exec(stdout);
-    return waiting ? { state: 'waiting', holder: waiting[1].trim() } : { state: 'pending' };
-}
-/** The first step's result, once the lock command's output holds all of it (lockCommand). */
-function parseFirst(output) {
-    // latin1: one character per byte, so offsets in the text are offsets in the output.
-    const text = output.toString('latin1');
-    const locked = text.search(/^LOCKED$/m);
-    if (locked < 0)
-        return undefined;
-    const frame = /^THEN (\d+) (\d+) (\d+)\n/m.exec(text.slice(locked));
-    if (!frame)
-        return undefined;
-    const start = locked + frame.index + frame[0].length;
-    const [code, outBytes, errBytes] = frame.slice(1).map(Number);
-    if (output.length < start + outBytes + errBytes)
-        return undefined;
-    return {
-        code,
-        stdout: output.subarray(start, start + outBytes).toString(),
-        stderr: output.subarray(start + outBytes, start + outBytes + errBytes).toString()
-    };
-}
-
 ;// CONCATENATED MODULE: ./src/remote/executor.ts
 
 
@@ -79388,7 +79400,7 @@ function readManageInput(read) {
 // production's (deploy-path, app-user, environment...) are given to them already derived.
 
 
-const preview_PREVIEW_NAME = /^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$/;
+
 /** What a user name may be on Debian (useradd's default NAME_REGEX, and 32 characters). */
 const MAX_USER = 32;
 /** The preview when `preview` is set, else undefined (a production deploy). */
@@ -79402,7 +79414,7 @@ function readPreview(read) {
     if (given === '')
         return undefined;
     const name = given.toLowerCase();
-    if (!preview_PREVIEW_NAME.test(name))
+    if (!PREVIEW_NAME.test(name))
         throw new InputError(Input.Preview, `'${given}' is not a preview name: letters, digits and -, at most 30, starting and ending ` +
             'with a letter or digit, e.g. pr-${{ github.event.number }}');
     // Without its own name it would answer on production's server names, and read their errors.
@@ -80043,6 +80055,7 @@ function deployKey(s, parts) {
 
 
 
+
 function runContext(env, now = new Date()) {
     const clean = (v) => (v ?? '').replace(/[^\w./@:+-]/g, '');
     const run = env.GITHUB_RUN_ID
@@ -80060,13 +80073,7 @@ function runContext(env, now = new Date()) {
 /** What the run is, for its line in each host's audit log. */
 function auditEntry(s, context) {
     const op = s.operation;
-    const mode = op.kind !== 'deploy'
-        ? op.kind
-        : s.rollback
-            ? 'rollback'
-            : s.source === null
-                ? 'configs'
-                : 'deploy';
+    const mode = op.kind === 'deploy' ? modeOf(s) : op.kind;
     return {
         run: context.run,
         repository: context.repository,

@@ -32,6 +32,7 @@ import { writeOperationReport } from './report/operation.js'
 import { runOperation } from './flow/operation.js'
 import type { AuditEntry } from './server/audit.js'
 import { operationTitle } from './server/operations.js'
+import { modeOf } from './plan.js'
 import { createRollout, rollOut, type Rollout } from './rollout.js'
 import { dotenvText, releaseClock, venvKey } from './server/release.js'
 import { InputError, readSettings } from './inputs/settings.js'
@@ -69,14 +70,7 @@ export function runContext(env: NodeJS.ProcessEnv, now = new Date()): RunContext
 /** What the run is, for its line in each host's audit log. */
 export function auditEntry(s: Settings, context: RunContext): AuditEntry {
   const op = s.operation
-  const mode =
-    op.kind !== 'deploy'
-      ? op.kind
-      : s.rollback
-        ? 'rollback'
-        : s.source === null
-          ? 'configs'
-          : 'deploy'
+  const mode = op.kind === 'deploy' ? modeOf(s) : op.kind
   return {
     run: context.run,
     repository: context.repository,

@@ -21,6 +21,7 @@ import {
   restoreHint,
   type MigrationPlan
 } from '../server/migrations.js'
+import { productionValue } from '../server/previews.js'
 import { parseStayedDown } from '../server/processes.js'
 import { sharedNotice, sharedPaths } from '../server/shared.js'
 import type { Settings } from '../settings.js'
@@ -460,9 +461,8 @@ export function previewNotRemovedWarning(instance: string, why: string): string 
 
 /** A preview beside a production whose shared/ every local user may pass through. */
 export function productionSharedOpenMessage(s: Settings): string {
-  const production = s.deployPath.slice(0, -`-${s.preview?.name ?? ''}`.length)
   return (
-    `${production}/shared is passable by every local user (an earlier version made it 0711), so a ` +
+    `${productionValue(s, s.deployPath)}/shared is passable by every local user (an earlier version made it 0711), so a ` +
     `preview's code could read production's files there (a SQLite database): nothing was changed. ` +
     `Deploy production once with this version (it makes shared/ 0710), then the preview.`
   )

@@ -5,9 +5,9 @@
 
 import { Input, INPUT_DEFAULTS } from '../constants.js'
 import type { PreviewSettings } from '../settings.js'
+import { PREVIEW_NAME } from '../server/previews.js'
 import { HOSTNAME, InputError, type InputReader, type ReadContext } from './read.js'
 
-const PREVIEW_NAME = /^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$/
 /** What a user name may be on Debian (useradd's default NAME_REGEX, and 32 characters). */
 const MAX_USER = 32
 

@@ -54,11 +54,7 @@ export function auditLine(time: Date, entry: AuditEntry, result: string): string
  * short, with the host's time. Root's file, 0640, in root's 0700 folder; never fails the lock.
  */
 export function auditAppend(s: Settings, entry: AuditEntry): ShellText {
-  return script(
-    sh`line=$(head -c ${AUDIT_LINE_MAX} | head -n 1)`,
-    raw('cat > /dev/null'),
-    appendLine(s, entry, true)
-  )
+  return script(lineFromStdin(entry), appendLine(s, true))
 }
 
 /**
@@ -67,13 +63,10 @@ export function auditAppend(s: Settings, entry: AuditEntry): ShellText {
  * run, a remove that failed), which is never made again for it.
  */
 export function auditRemoval(s: Settings, entry: AuditEntry): ShellText {
-  const interrupted = fields([...entryFields(entry), ['result', 'interrupted']])
   return script(
-    sh`line=$(head -c ${AUDIT_LINE_MAX} | head -n 1)`,
-    raw('cat > /dev/null'),
-    sh`[ -n "$line" ] || line=$(printf 'time="%s" %s' "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" ${interrupted})`,
+    lineFromStdin(entry),
     sh`logger -t ${journalTag(s)} -- "$line" 2>/dev/null || true`,
-    appendLine(s, entry, false)
+    appendLine(s, false)
   )
 }
 
@@ -82,20 +75,24 @@ export function journalTag(s: Pick<Settings, 'instanceName'>): string {
   return `django-deploy-${s.instanceName}`
 }
 
-/** `make`: `.deploy/` made when missing (a deploy's first run); a remove never makes it. */
-function appendLine(s: Settings, entry: AuditEntry, make: boolean): ShellText {
-  const { state, auditLog: log } = layout(s)
+/** `$line`: what the runner sent on stdin (read until it ends), or that the run was cut short. */
+function lineFromStdin(entry: AuditEntry): ShellText {
   const interrupted = fields([...entryFields(entry), ['result', 'interrupted']])
+  return script(
+    sh`line=$(head -c ${AUDIT_LINE_MAX} | head -n 1)`,
+    raw('cat > /dev/null'),
+    sh`[ -n "$line" ] || line=$(printf 'time="%s" %s' "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" ${interrupted})`
+  )
+}
+
+/** `$line` appended; `make`: `.deploy/` made when missing (a deploy's first run), never by a remove. */
+function appendLine(s: Settings, make: boolean): ShellText {
+  const { state, auditLog: log } = layout(s)
   return script(
     make
       ? sh`if [ ! -L ${state} ] && { [ -d ${state} ] || mkdir -m 700 ${state}; } && [ ! -L ${log} ]; then`
       : sh`if [ ! -L ${state} ] && [ -d ${state} ] && [ ! -L ${log} ]; then`,
-    raw('  ('),
-    raw('    umask 027'),
-    raw('    if [ -n "$line" ]; then printf \'%s\\n\' "$line"'),
-    sh`    else printf 'time="%s" %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" ${interrupted}; fi >> ${log}`,
-    sh`    chmod 0640 ${log}`,
-    raw('  ) 2>/dev/null || true'),
+    sh`  (umask 027; printf '%s\n' "$line" >> ${log}; chmod 0640 ${log}) 2>/dev/null || true`,
     raw('fi')
   )
 }

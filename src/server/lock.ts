@@ -73,7 +73,7 @@ export function lockCommand(
     // A remove that took `.deploy/` away takes the lock files with it, and the deploy path
     // when nothing is left in it (the data kept, or with force nothing).
     removing
-      ? sh`if [ -d ${state} ]; then : > ${lock}; else rm -f ${lock} ${stepsLock}; rmdir ${root} 2>/dev/null || true; fi`
+      ? sh`if [ -d ${state} ]; then : > ${lock}; else ${lockFilesGone(s)}; fi`
       : sh`: > ${lock}`
   )
 }
@@ -118,4 +118,10 @@ export function parseFirst(
     stdout: output.subarray(start, start + outBytes).toString(),
     stderr: output.subarray(start + outBytes, start + outBytes + errBytes).toString()
   }
+}
+
+/** The lock files removed, and the deploy path with them when nothing else is left in it. */
+export function lockFilesGone(s: Settings): ShellText {
+  const { root, lock, stepsLock } = layout(s)
+  return sh`rm -f ${lock} ${stepsLock}; rmdir ${root} 2>/dev/null || true`
 }

@@ -7,6 +7,7 @@
 import type { OperationOf, PreviewSettings, Settings } from '../settings.js'
 import { raw, script, sh } from '../shell.js'
 import { layout, previewRegistry } from './layout.js'
+import { lockFilesGone } from './lock.js'
 import type { Step } from './step.js'
 
 export interface DeployedPreview {
@@ -22,7 +23,19 @@ export interface PreviewRemoval {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000
-const PREVIEW_NAME = /^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$/
+/** A preview's name: letters, digits and -, at most 30, a letter or digit at each end. */
+export const PREVIEW_NAME = /^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$/
+
+/** Production's value of a preview's (deploy path, app user): the preview's without `-<name>`. */
+export function productionValue(s: Pick<Settings, 'preview'>, value: string): string {
+  const own = `-${s.preview?.name ?? ''}`
+  return s.preview && value.endsWith(own) ? value.slice(0, -own.length) : value
+}
+
+/** The preview's file in its project's registry. */
+function registryFile(s: Pick<Settings, 'projectName' | 'preview'>): string {
+  return `${previewRegistry(s.projectName)}/${s.preview?.name ?? ''}`
+}
 
 /** The previews to remove before `current` is deployed, oldest first; `current` never. */
 export function previewsToRemove(
@@ -64,14 +77,10 @@ export function listPreviews(
   s: Pick<Settings, 'projectName' | 'deployPath' | 'preview'>
 ): ReturnType<typeof script> {
   const registry = previewRegistry(s.projectName)
-  const own = `-${s.preview?.name ?? ''}`
-  const production = s.deployPath.endsWith(own) ? s.deployPath.slice(0, -own.length) : ''
   return script(
     raw('echo "now=$(date +%s)"'),
     // Production's shared/ as an earlier version left it: passable by every local user.
-    production
-      ? sh`echo "production-shared=$(stat -c %a ${`${production}/shared`} 2>/dev/null)"`
-      : raw('true'),
+    sh`echo "production-shared=$(stat -c %a ${`${productionValue(s, s.deployPath)}/shared`} 2>/dev/null)"`,
     sh`echo "previews=$(cd ${registry} 2>/dev/null && for f in *; do [ -f "$f" ] && printf '%s:%s ' "$f" "$(stat -c %Y -- "$f")"; done)"`
   )
 }
@@ -103,13 +112,11 @@ export function parsePreviews(values: ReadonlyMap<string, string>): {
  * user are production's with `-<name>`, as this one's are with its own name.
  */
 export function siblingPreview(s: Settings, name: string): Settings {
-  const own = `-${s.preview?.name ?? ''}`
-  const base = (value: string) => (value.endsWith(own) ? value.slice(0, -own.length) : value)
   return {
     ...s,
     instanceName: `${s.projectName}-${name}`,
-    deployPath: `${base(s.deployPath)}-${name}`,
-    appUser: `${base(s.appUser)}-${name}`,
+    deployPath: `${productionValue(s, s.deployPath)}-${name}`,
+    appUser: `${productionValue(s, s.appUser)}-${name}`,
     environment: `${s.environment.slice(0, s.environment.lastIndexOf('/'))}/${name}`,
     preview: { ...(s.preview as PreviewSettings), name },
     operation: { kind: 'remove', force: true } satisfies OperationOf<'remove'>,
@@ -128,7 +135,7 @@ export function markPreviewStep(s: Settings): Step {
     command: script(
       raw('set -eu'),
       sh`mkdir -p ${registry} && chmod 0755 ${registry}`,
-      sh`touch -- ${`${registry}/${s.preview?.name ?? ''}`}`
+      sh`touch -- ${registryFile(s)}`
     )
   }
 }
@@ -140,7 +147,7 @@ export function unmarkPreviewStep(s: Settings): Step {
     phase: 'cleanup',
     title: `Forget ${s.instanceName} in the previews' registry`,
     privileged: true,
-    command: sh`rm -f -- ${`${previewRegistry(s.projectName)}/${s.preview?.name ?? ''}`}`
+    command: sh`rm -f -- ${registryFile(s)}`
   }
 }
 
@@ -161,15 +168,11 @@ export function siblingLockFreeStep(sibling: Settings): Step {
 }
 
 export function siblingCleanupStep(sibling: Settings): Step {
-  const p = layout(sibling)
   return {
     id: 'preview-cleanup',
     phase: 'cleanup',
-    title: `Remove ${p.root}'s lock files and the emptied folder`,
+    title: `Remove ${layout(sibling).root}'s lock files and the emptied folder`,
     privileged: true,
-    command: script(
-      sh`rm -f -- ${p.lock} ${p.stepsLock}`,
-      sh`rmdir -- ${p.root} 2>/dev/null || true`
-    )
+    command: lockFilesGone(sibling)
   }
 }
