@@ -73587,7 +73587,7 @@ function appendLine(s, make) {
     const { state, auditLog: log } = layout(s);
     return script(make
         ? shell_sh `if [ ! -L ${state} ] && { [ -d ${state} ] || mkdir -m 700 ${state}; } && [ ! -L ${log} ]; then`
-        : shell_sh `if [ ! -L ${state} ] && [ -d ${state} ] && [ ! -L ${log} ]; then`, shell_sh `  (umask 027; printf '%s\n' "$line" >> ${log}; chmod 0640 ${log}) 2>/dev/null || true`, raw('fi'));
+        : shell_sh `if [ ! -L ${state} ] && [ -d ${state} ] && [ ! -L ${log} ]; then`, shell_sh `  (umask 027; printf '%s\\n' "$line" >> ${log}; chmod 0640 ${log}) 2>/dev/null || true`, raw('fi'));
 }
 
 ;// CONCATENATED MODULE: ./src/server/lock.ts

@@ -92,7 +92,7 @@ function appendLine(s: Settings, make: boolean): ShellText {
     make
       ? sh`if [ ! -L ${state} ] && { [ -d ${state} ] || mkdir -m 700 ${state}; } && [ ! -L ${log} ]; then`
       : sh`if [ ! -L ${state} ] && [ -d ${state} ] && [ ! -L ${log} ]; then`,
-    sh`  (umask 027; printf '%s\n' "$line" >> ${log}; chmod 0640 ${log}) 2>/dev/null || true`,
+    sh`  (umask 027; printf '%s\\n' "$line" >> ${log}; chmod 0640 ${log}) 2>/dev/null || true`,
     raw('fi')
   )
 }

@@ -80,8 +80,7 @@ line=$(head -c 8192 | head -n 1)
 cat > /dev/null
 [ -n "$line" ] || line=$(printf 'time="%s" %s' "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" "run=\"42\" repository=\"octo/shop\" actor=\"o'cto \$(id)\" mode=\"deploy\" argument=\"1a2b3c4\" result=\"interrupted\"")
 if [ ! -L /srv/mysite/.deploy ] && { [ -d /srv/mysite/.deploy ] || mkdir -m 700 /srv/mysite/.deploy; } && [ ! -L /srv/mysite/.deploy/audit.log ]; then
-  (umask 027; printf '%s
-' "$line" >> /srv/mysite/.deploy/audit.log; chmod 0640 /srv/mysite/.deploy/audit.log) 2>/dev/null || true
+  (umask 027; printf '%s\n' "$line" >> /srv/mysite/.deploy/audit.log; chmod 0640 /srv/mysite/.deploy/audit.log) 2>/dev/null || true
 fi
 systemctl stop 'dda-mysite-*.service' 2>/dev/null || true
 flock -x -w 610 /srv/mysite/.deploy.steps true || true
