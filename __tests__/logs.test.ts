@@ -4,14 +4,7 @@
 // flow over a scripted transport (each part a folded group, inert), and the job summary.
 
 import { execFileSync } from 'node:child_process'
-import {
-  appendFileSync,
-  chmodSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  writeFileSync
-} from 'node:fs'
+import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { PassThrough } from 'node:stream'
@@ -28,7 +21,7 @@ import { NGINX_ERROR_LOG, SITE_AVAILABLE } from '../src/server/layout.js'
 import { logsPlan, parseLogs, type LogPart } from '../src/server/logs.js'
 import type { OperationOf, Settings } from '../src/settings.js'
 import type { ShellText } from '../src/shell.js'
-import { logOf } from './printed.js'
+import { logOf, summaryOf } from './printed.js'
 import { refusalOf, settingsFor, readInputs } from './settings-fixture.js'
 
 const LIVE = '20261120T100000Z-aaaaaaa'
@@ -411,16 +404,7 @@ describe('a logs run on a host', () => {
   test('the summary: each part folded, fenced, escaped, the secret redacted', async () => {
     const t = new ScriptedTransport(facts(LIVE), said)
     const report = await operationHost(s, s.hosts[0], runContext({}), async () => t)
-    const summary = join(mkdtempSync(join(tmpdir(), 'dda-summary-')), 'summary.md')
-    writeFileSync(summary, '')
-    process.env.GITHUB_STEP_SUMMARY = summary
-    try {
-      await logOf(() => writeOperationReport(s, [report]))
-    } finally {
-      delete process.env.GITHUB_STEP_SUMMARY
-      process.exitCode = 0
-    }
-    const written = readFileSync(summary, 'utf8')
+    const written = await summaryOf(() => writeOperationReport(s, [report]))
     expect(written).toContain('logs: the last 50 lines on mysite: success')
     expect(written).toContain(
       '<details><summary>app1.example.com: journal of gunicorn-mysite@blue.service (the live web instance) (4 lines)</summary>'

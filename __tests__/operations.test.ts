@@ -17,7 +17,7 @@ import { lockCommand } from '../src/server/lock.js'
 import { manageStep } from '../src/server/operations.js'
 import type { Operation, Settings } from '../src/settings.js'
 import type { ShellText } from '../src/shell.js'
-import { logOf } from './printed.js'
+import { logOf, summaryOf } from './printed.js'
 import { refusalOf, settingsFor, readInputs } from './settings-fixture.js'
 
 const LIVE = '20261120T100000Z-aaaaaaa'
@@ -227,16 +227,7 @@ describe('a manage run on a host', () => {
     const { report } = await operate(s, {
       manage: { code: 1, stdout: `ValueError: bad key ${secret}\n` }
     })
-    const summary = join(mkdtempSync(join(tmpdir(), 'dda-summary-')), 'summary.md')
-    writeFileSync(summary, '')
-    process.env.GITHUB_STEP_SUMMARY = summary
-    try {
-      await logOf(() => writeOperationReport(s, [report]))
-    } finally {
-      delete process.env.GITHUB_STEP_SUMMARY
-      process.exitCode = 0
-    }
-    const written = readFileSync(summary, 'utf8')
+    const written = await summaryOf(() => writeOperationReport(s, [report]))
     expect(written).toContain('ValueError: bad key \\*\\*\\*')
     for (const part of ['k#7', 'k\\#7', 'w_9', 'w\\_9']) expect(written).not.toContain(part)
   })
