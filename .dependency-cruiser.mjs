@@ -18,10 +18,11 @@ export const LAYERS = [
   { name: 'server', path: '^src/server/(?!layout\\.ts$)' },
   { name: 'render', path: '^src/render/' },
   // What every layer shares, pure: the Settings type, the ASGI vocabulary, the inputs' names and
-  // values, every server path (server/layout.ts: the renderers need them too), sh``, the grammars.
+  // values, every server path (server/layout.ts: the renderers need them too), sh``, the grammars,
+  // the lock files' vocabulary and readers.
   {
     name: 'base',
-    path: '^src/((settings|asgi|constants|shell)\\.ts$|server/layout\\.ts$|grammar/)'
+    path: '^src/((settings|asgi|constants|shell)\\.ts$|server/layout\\.ts$|grammar/|lockfile/)'
   }
 ]
 
