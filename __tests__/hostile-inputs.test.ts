@@ -199,6 +199,34 @@ const TABLE: Row[] = [
     separator: ' ',
     with: { [Input.Preview]: 'pr-1', [Input.PreviewDomain]: 'preview.example.net' }
   },
+  // The admin's URL: its values reach the database steps on stdin, its host the app's dotenv.
+  {
+    input: Input.PreviewDatabaseUrl,
+    valid: 'postgres://admin:pw@127.0.0.1:5432/postgres',
+    separator: ' ',
+    with: { [Input.Preview]: 'pr-1', [Input.PreviewDomain]: 'preview.example.net' }
+  },
+  // Names written into SQL and the dotenv.
+  {
+    input: Input.PreviewDatabaseTemplate,
+    valid: 'staging_copy',
+    separator: ' ',
+    with: {
+      [Input.Preview]: 'pr-1',
+      [Input.PreviewDomain]: 'preview.example.net',
+      [Input.PreviewDatabaseUrl]: 'postgres://admin:pw@127.0.0.1/postgres'
+    }
+  },
+  {
+    input: Input.PreviewDatabaseEnv,
+    valid: 'DATABASE_URL',
+    separator: ' ',
+    with: {
+      [Input.Preview]: 'pr-1',
+      [Input.PreviewDomain]: 'preview.example.net',
+      [Input.PreviewDatabaseUrl]: 'postgres://admin:pw@127.0.0.1/postgres'
+    }
+  },
   // The names of processes and schedules become unit names.
   {
     input: Input.Processes,

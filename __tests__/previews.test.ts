@@ -283,13 +283,27 @@ describe('a preview deploy applies the limits on its host', () => {
       settings: s,
       info: (m: string) => said.push(m),
       warn: (m: string) => said.push(`warning: ${m}`),
+      previewRemoved: (name: string) => ran.push({ id: `inactive ${name}`, command: '' }),
+      // The sibling's lock, as the lock command answers when a run holds it.
+      lockOther: async (other: Settings) => {
+        if (held.includes(other.instanceName))
+          throw new Error(
+            `the deploy lock is held by: run 7. Another deploy to this host is running`
+          )
+        ran.push({ id: `lock ${other.instanceName}`, command: '' })
+        return {
+          staleHolder: '',
+          release: async (result?: string) => {
+            ran.push({ id: `release ${other.instanceName} (${result})`, command: '' })
+          }
+        }
+      },
       run: async (step: { id: string; command: unknown }) => {
         const command = String(step.command)
         ran.push({ id: step.id, command })
-        const busy = step.id === 'preview-lock-free' && held.some((n) => command.includes(n))
         const stdout =
           step.id === 'remove-list' ? 'unit gunicorn-x@.service\nuser\nentry shared\n' : ''
-        return { code: busy ? 75 : 0, stdout, stderr: '' }
+        return { code: 0, stdout, stderr: '' }
       }
     } as unknown as HostDeps
     await applyPreviewLimits(deps, facts)
@@ -308,7 +322,12 @@ describe('a preview deploy applies the limits on its host', () => {
     expect(said).toEqual([expect.stringContaining('Removing the preview mysite-pr-1')])
     const text = ran.map((r) => r.command).join('\n')
     expect(text).toContain('userdel -- mysite-pr-1')
-    expect(text).toContain('/srv/mysite-pr-1/.deploy.lock')
+    // Every step of the removal under the preview's own lock, let go after the last.
+    const ids = ran.map((r) => r.id)
+    expect(ids[0]).toBe('lock mysite-pr-1')
+    expect(ids.indexOf('release mysite-pr-1 (success)')).toBe(ids.indexOf('remove-user') + 2)
+    // Its GitHub deployments are marked inactive after the run (main.ts).
+    expect(ids).toContain('inactive pr-1')
     expect(text).toContain('/var/lib/django-deploy-action/previews/mysite/pr-1')
     expect(text).not.toMatch(/mysite-pr-2|userdel -- mysite\b(?!-)/)
     expect(ran.at(-1)?.id).toBe('preview-mark')
@@ -316,11 +335,27 @@ describe('a preview deploy applies the limits on its host', () => {
   })
 
   test('a preview a run holds is left alone, with a warning', async () => {
-    const { ran, said } = await run(facts, ['/srv/mysite-pr-1/'])
+    const { ran, said } = await run(facts, ['mysite-pr-1'])
     expect(said).toEqual([
       expect.stringMatching(/^warning: The preview mysite-pr-1 was not removed/)
     ])
-    expect(ran.map((r) => r.id)).toEqual(['preview-lock-free', 'preview-mark'])
+    expect(said[0]).toContain('a run holds its deploy lock')
+    expect(ran.map((r) => r.id)).toEqual(['preview-mark'])
+  })
+
+  test("a new preview whose user or deploy path is there already (another's) is refused, nothing changed", async () => {
+    expect(parsePreviews(new Map([['preview-taken', 'user path']]))).toEqual({
+      previewTaken: ['user', 'path']
+    })
+    expect(parsePreviews(new Map([['preview-taken', '']]))).toEqual({})
+    const refused = run({ ...facts, previewTaken: ['user'] })
+    await expect(refused).rejects.toThrow(
+      'The preview mysite-pr-3 is new on this host, but the user mysite-pr-3 is there already'
+    )
+    // Only for a preview not in the registry: its own user is no one else's.
+    const check = String(inspectStep(s).command)
+    expect(check).toContain('if [ ! -e /var/lib/django-deploy-action/previews/mysite/pr-3 ]; then')
+    expect(check).toContain('id -u -- mysite-pr-3')
   })
 
   test('the host check lists the previews only in a preview deploy; its lines are read back', () => {

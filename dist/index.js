@@ -69341,6 +69341,9 @@ var Input;
     Input["PreviewDomain"] = "preview-domain";
     Input["PreviewLimit"] = "preview-limit";
     Input["PreviewTtl"] = "preview-ttl";
+    Input["PreviewDatabaseUrl"] = "preview-database-url";
+    Input["PreviewDatabaseTemplate"] = "preview-database-template";
+    Input["PreviewDatabaseEnv"] = "preview-database-env";
 })(Input || (Input = {}));
 /**
  * Defaults applied when an input is empty. action.yml declares the same values (a test checks
@@ -69350,6 +69353,7 @@ var Input;
 const INPUT_DEFAULTS = {
     [Input.Port]: '22',
     [Input.InsecureSkipHostKeyCheck]: 'false',
+    [Input.PreviewDatabaseEnv]: 'DATABASE_URL',
     [Input.Timeout]: '30',
     [Input.CommandTimeout]: '600',
     [Input.Source]: '.',
@@ -73280,10 +73284,112 @@ function undoSiteStep(s, files) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/server/preview-database.ts
+// A preview's own PostgreSQL database: created (empty, or from preview-database-template) by a
+// deploy of the preview, dropped with it. Root runs psql on the host with the admin role's
+// connection read from stdin: the admin credentials are on no command line, in no file, and
+// never in the app's dotenv; the app gets a role of its own, which owns the database.
+
+
+/** The database and the app's role of a preview: `<project>_<name>` (- as _), lower case. */
+function previewDatabaseName(projectName, previewName) {
+    return `${projectName}_${previewName}`.toLowerCase().replace(/-/g, '_');
+}
+/**
+ * The app role's password: derived from the admin's password and the database's name, so every
+ * deploy of the preview writes the same one (and a new admin password gives it a new one).
+ */
+function previewDatabasePassword(adminPassword, database) {
+    return (0,external_node_crypto_.createHmac)('sha256', adminPassword)
+        .update(`preview database ${database}`)
+        .digest('hex')
+        .slice(0, 32);
+}
+/** The URL the preview's app connects with: its own role and database on the admin's server. */
+function previewDatabaseUrl(db) {
+    const host = db.admin.host.includes(':') ? `[${db.admin.host}]` : db.admin.host;
+    const query = db.admin.sslmode ? `?sslmode=${encodeURIComponent(db.admin.sslmode)}` : '';
+    return `postgres://${db.name}:${db.password}@${host}:${db.admin.port}/${db.name}${query}`;
+}
+/**
+ * What the database steps read on stdin, one value a line: libpq's variables for the admin's
+ * connection, then the app role's password.
+ */
+function previewDatabaseStdin(db) {
+    const { host, port, user, password, database, sslmode } = db.admin;
+    return [host, String(port), user, password, database, sslmode ?? '', db.password, ''].join('\n');
+}
+/** The admin's connection read from stdin into libpq's variables, and psql checked for. */
+function connect() {
+    return script(raw('set -eu'), raw('IFS= read -r PGHOST; IFS= read -r PGPORT; IFS= read -r PGUSER; IFS= read -r PGPASSWORD'), raw('IFS= read -r PGDATABASE; IFS= read -r PGSSLMODE; IFS= read -r app_password'), raw('export PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE PGCONNECT_TIMEOUT=10'), 
+    // psql's notices (a role already granted, a database that was not there) are no news.
+    raw("export PGOPTIONS='-c client_min_messages=warning'"), raw('if [ -n "$PGSSLMODE" ]; then export PGSSLMODE; else unset PGSSLMODE; fi'), shell_sh `command -v psql >/dev/null 2>&1 || { echo ${'psql is not on the host: preview-database-url needs it (apt-get install postgresql-client)'} >&2; exit 1; }`);
+}
+/** An SQL identifier, quoted (names are checked when read; quoting keeps them one identifier). */
+const ident = (name) => `"${name.replace(/"/g, '""')}"`;
+/** An SQL string literal. */
+const literal = (text) => `'${text.replace(/'/g, "''")}'`;
+/** psql as the admin: no psqlrc, quiet, the first error stops it. */
+const PSQL = 'psql -X -q -v ON_ERROR_STOP=1';
+/**
+ * Statements, one per line, for psql's stdin. Each `\gexec` runs what the query before it
+ * returns: a role or a statement made only when needed.
+ */
+function statements(...lines) {
+    return `${lines.join('\n')}\n`;
+}
+/** The objects of the copied template handed to the preview's role (it must migrate them). */
+function ownershipStatements(name) {
+    return statements(`SELECT format('ALTER %s %I.%I OWNER TO %I', CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, n.nspname, c.relname, ${literal(name)}) ` +
+        'FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace ' +
+        "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' " +
+        // A sequence of a serial or identity column goes with its table.
+        "AND NOT (c.relkind = 'S' AND EXISTS (SELECT FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')))", '\\gexec', `ALTER SCHEMA public OWNER TO ${ident(name)};`);
+}
+/**
+ * The preview's role (its password set again each deploy) and its database, made when missing:
+ * from the template (its tables then the role's) or empty. A database that exists is kept.
+ */
+function previewDatabaseStep(s) {
+    const db = s.preview?.database;
+    const { name, template } = db;
+    const role = statements(`SELECT 'CREATE ROLE ${ident(name)} LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${literal(name)})`, '\\gexec', 
+    // The admin may then make the database the role's (PostgreSQL 16 asks this of a non-superuser).
+    `GRANT ${ident(name)} TO CURRENT_USER;`);
+    const create = `CREATE DATABASE ${ident(name)} OWNER ${ident(name)}${template ? ` TEMPLATE ${ident(template)}` : ''}`;
+    return {
+        id: 'preview-database',
+        phase: 'upload',
+        title: `The preview's database ${name} (${template ? `from the template ${template}` : 'empty'}, when it is new)`,
+        privileged: true,
+        stdin: 'preview-database',
+        command: script(connect(), shell_sh `{ printf '%s' ${role}; printf ${`ALTER ROLE ${ident(name)} WITH LOGIN PASSWORD '%s';\n`} "$app_password"; } | ${raw(PSQL)}`, shell_sh `if [ "$(psql -X -tA -c ${`SELECT 1 FROM pg_database WHERE datname = ${literal(name)}`})" = 1 ]; then`, shell_sh `  echo ${`the database ${name} exists: kept`}`, raw('else'), shell_sh `  ${raw(PSQL)} -c ${create}`, 
+        // Every role may connect to a new database by default: not to a preview's.
+        shell_sh `  ${raw(PSQL)} -c ${`REVOKE CONNECT, TEMPORARY ON DATABASE ${ident(name)} FROM PUBLIC`}`, ...(template
+            ? [
+                shell_sh `  printf '%s' ${ownershipStatements(name)} | PGDATABASE=${name} ${raw(PSQL)} >/dev/null`
+            ]
+            : []), shell_sh `  echo ${`created the database ${name}${template ? ` from ${template}` : ''}`}`, raw('fi'))
+    };
+}
+/** The preview's database and role dropped (its remove, or a removal by the limits). */
+function dropPreviewDatabaseStep(s) {
+    const name = (s.preview?.database).name;
+    return {
+        id: 'remove-preview-database',
+        phase: 'cleanup',
+        title: `Drop the preview's database ${name} and its role`,
+        privileged: true,
+        stdin: 'preview-database',
+        command: script(connect(), shell_sh `${raw(PSQL)} -c ${`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`}`, shell_sh `${raw(PSQL)} -c ${`DROP ROLE IF EXISTS ${ident(name)}`}`, shell_sh `echo ${`database-removed ${name}`}`)
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/plan.ts
 // The planner: one pure function from the settings and what the host reported to the steps of a
 // run, for every mode. The deploy executes this plan (flow/host.ts) and the dry run prints it,
 // so what a dry run shows is what a deploy does.
+
 
 
 
@@ -73444,6 +73550,8 @@ function releaseSteps(s, target, isNew, venvKey, early) {
     return [
         // A calendar systemd refuses stops the run before anything is uploaded or installed.
         ...(s.schedules.length > 0 ? [checkCalendarsStep(s)] : []),
+        // Before anything is uploaded: a database that cannot be made stops the run there.
+        ...(s.preview?.database ? [previewDatabaseStep(s)] : []),
         ...foldedIntoFirst([prepareStep(s)], [
             ...(s.dotenv.length > 0 ? [dotenvStep(s)] : []),
             ...(isNew ? [uploadStep(s, target, early), venvStep(s, target, venvKey)] : [])
@@ -73525,155 +73633,6 @@ function stagingSteps(s, id, venvKey) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/server/audit.ts
-// The audit log: one line per run and host in <deploy-path>/.deploy/audit.log (root's folder,
-// which neither the repository nor the app user shapes), saying when, which run, who, what and
-// how it ended. The runner says it on the deploy lock's stdin as the run lets the lock go; the
-// lock command appends it (server/lock.ts), so a deploy sends no step more for it, and a run cut
-// short still leaves a line ("interrupted").
-
-
-/** The line holds at most this many bytes: the lock command reads no more. */
-const AUDIT_LINE_MAX = 8192;
-/**
- * `key="value"` pairs, each value a JSON string: quoted, a line break or a quote in it escaped,
- * so the line is one line whatever a value holds, and any tool reads it back.
- */
-function fields(values) {
-    return values.map(([key, value]) => `${key}=${JSON.stringify(value)}`).join(' ');
-}
-function entryFields(entry) {
-    return [
-        ['run', entry.run],
-        ['repository', entry.repository],
-        ['actor', entry.actor],
-        ['mode', entry.mode],
-        ['argument', entry.argument]
-    ];
-}
-/** The audit line of a run that ended: its time, what it was, how it ended. */
-function auditLine(time, entry, result) {
-    const line = fields([['time', time.toISOString()], ...entryFields(entry), ['result', result]]);
-    // Far longer than any real line: cut on a character, still one line.
-    return line.length > AUDIT_LINE_MAX / 4 ? `${line.slice(0, AUDIT_LINE_MAX / 4)}...` : line;
-}
-/**
- * Appends the line the runner sent on stdin (read until stdin ends, which is when the run lets
- * the lock go), or, when the connection ended without one, a line that says the run was cut
- * short, with the host's time. Root's file, 0640, in root's 0700 folder; never fails the lock.
- */
-function auditAppend(s, entry) {
-    return script(lineFromStdin(entry), appendLine(s, true));
-}
-/**
- * A remove's audit line: to the system journal (`logger -t django-deploy-<project>`), since the
- * audit log goes with `.deploy/`; appended to the audit log too while `.deploy/` is there (a dry
- * run, a remove that failed), which is never made again for it.
- */
-function auditRemoval(s, entry) {
-    return script(lineFromStdin(entry), shell_sh `logger -t ${journalTag(s)} -- "$line" 2>/dev/null || true`, appendLine(s, false));
-}
-/** The tag of a remove's audit line in the system journal (journalctl -t <tag>). */
-function journalTag(s) {
-    return `django-deploy-${s.instanceName}`;
-}
-/** `$line`: what the runner sent on stdin (read until it ends), or that the run was cut short. */
-function lineFromStdin(entry) {
-    const interrupted = fields([...entryFields(entry), ['result', 'interrupted']]);
-    return script(shell_sh `line=$(head -c ${AUDIT_LINE_MAX} | head -n 1)`, raw('cat > /dev/null'), shell_sh `[ -n "$line" ] || line=$(printf 'time="%s" %s' "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" ${interrupted})`);
-}
-/** `$line` appended; `make`: `.deploy/` made when missing (a deploy's first run), never by a remove. */
-function appendLine(s, make) {
-    const { state, auditLog: log } = layout(s);
-    return script(make
-        ? shell_sh `if [ ! -L ${state} ] && { [ -d ${state} ] || mkdir -m 700 ${state}; } && [ ! -L ${log} ]; then`
-        : shell_sh `if [ ! -L ${state} ] && [ -d ${state} ] && [ ! -L ${log} ]; then`, shell_sh `  (umask 027; printf '%s\\n' "$line" >> ${log}; chmod 0640 ${log}) 2>/dev/null || true`, raw('fi'));
-}
-
-;// CONCATENATED MODULE: ./src/server/lock.ts
-// The deploy lock: flock(1) on <deploy-path>/.deploy.lock, held by a command that lives as long
-// as the runner's connection (remote/lock.ts keeps it open).
-
-
-
-
-/** The lock command's exit code when another deploy held the lock for the whole wait. */
-const LOCK_BUSY = 75;
-/**
- * Prints `WAITING <holder>` while another deploy holds the lock, then `STALE <text>` (what a
- * killed run left behind, or nothing) and `LOCKED`; holds the lock until stdin closes. `first`,
- * a step's command, runs under the lock as soon as it is taken (one round trip fewer), its
- * output framed (`THEN <exit> <stdout bytes> <stderr bytes>`, then both: parseFirst). With
- * `audit`, the line the runner sends on stdin as it lets go is appended to the audit log
- * (server/audit.ts).
- */
-function lockCommand(s, holder, waitSeconds, first, audit) {
-    const { root, lock, stepsLock, state } = layout(s);
-    const removing = s.operation.kind === 'remove';
-    return script(raw('set -u'), 
-    // Root writes here from now on: a folder that is not root's is taken only when empty (made
-    // root's first), never followed through a link, and someone else's files are left alone.
-    shell_sh `if [ -L ${root} ] || { [ -e ${root} ] && [ "$(stat -c %u ${root})" != 0 ]; }; then`, shell_sh `  if [ ! -L ${root} ] && [ -d ${root} ] && [ -z "$(ls -A ${root})" ]; then chown root:root ${root} && chmod 755 ${root}; fi`, shell_sh `  if [ -L ${root} ] || [ "$(stat -c %u ${root})" != 0 ] || [ -L ${lock} ]; then`, shell_sh `    printf '%s\n' ${`${root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`, raw('  fi'), raw('fi'), shell_sh `mkdir -p ${root}`, 
-    // Both locks root's alone (0600): a lock anyone may open, the app user could hold, and stop
-    // every step and every deploy. Made so under umask 077; older hosts' made so here.
-    shell_sh `if [ -L ${stepsLock} ]; then rm -f ${stepsLock}; fi; [ -f ${stepsLock} ] || (umask 077; : > ${stepsLock})`, shell_sh `[ -e ${lock} ] || (umask 077; : > ${lock})`, shell_sh `chmod 600 ${stepsLock} ${lock}`, shell_sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), shell_sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, shell_sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), 
-    // Taken on a lock file a remove took away meanwhile: no lock at all (the next run makes a new one).
-    shell_sh `if [ ! ${lock} -ef /dev/fd/9 ]; then echo ${'the deploy lock was removed while this run waited for it (a remove took the project off the host): run again'} >&2; exit 1; fi`, shell_sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, shell_sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), first
-        ? script(raw('then=$(mktemp -d)'), raw('('), first, raw(') > "$then/out" 2> "$then/err"'), raw('echo "THEN $? $(wc -c < "$then/out") $(wc -c < "$then/err")"'), raw('cat "$then/out" "$then/err"; rm -rf "$then"'))
-        : undefined, 
-    // Held until the runner closes our stdin, or the connection drops; the steps a killed run
-    // left in the sandbox end before the lock is let go.
-    audit ? (removing ? auditRemoval(s, audit) : auditAppend(s, audit)) : raw('cat > /dev/null'), shell_sh `systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`, 
-    // A step still running as root (a switch finishing after the connection dropped) ends
-    // before the next deploy may start: the executor sends each holding the steps lock (holdingStepsLock).
-    shell_sh `flock -x -w ${Math.ceil(s.commandTimeoutMs / 1000) + 10} ${stepsLock} true || true`, 
-    // A remove that took `.deploy/` away takes the lock files with it, and the deploy path
-    // when nothing is left in it (the data kept, or with force nothing).
-    removing
-        ? shell_sh `if [ -d ${state} ]; then : > ${lock}; else ${lockFilesGone(s)}; fi`
-        : shell_sh `: > ${lock}`);
-}
-/**
- * A step's script, holding the steps lock (shared) for as long as it or anything it started runs.
- * The executor (remote/executor.ts) sends every root step so.
- */
-function holdingStepsLock(s, command) {
-    const { stepsLock } = layout(s);
-    return script(shell_sh `if [ -f ${stepsLock} ]; then exec 8<${stepsLock}; flock -s 8; fi`, command);
-}
-/** Reads the lock command's output so far. */
-function parseLockOutput(stdout) {
-    if (/^LOCKED$/m.test(stdout))
-        return { state: 'locked', staleHolder: /^STALE (.*)$/m.exec(stdout)?.[1].trim() ?? '' };
-    const waiting = /^WAITING (.*)$/m.exec(stdout);
-    return waiting ? { state: 'waiting', holder: waiting[1].trim() } : { state: 'pending' };
-}
-/** The first step's result, once the lock command's output holds all of it (lockCommand). */
-function parseFirst(output) {
-    // latin1: one character per byte, so offsets in the text are offsets in the output.
-    const text = output.toString('latin1');
-    const locked = text.search(/^LOCKED$/m);
-    if (locked < 0)
-        return undefined;
-    const frame = /^THEN (\d+) (\d+) (\d+)\n/m.exec(text.slice(locked));
-    if (!frame)
-        return undefined;
-    const start = locked + frame.index + frame[0].length;
-    const [code, outBytes, errBytes] = frame.slice(1).map(Number);
-    if (output.length < start + outBytes + errBytes)
-        return undefined;
-    return {
-        code,
-        stdout: output.subarray(start, start + outBytes).toString(),
-        stderr: output.subarray(start + outBytes, start + outBytes + errBytes).toString()
-    };
-}
-/** The lock files removed, and the deploy path with them when nothing else is left in it. */
-function lockFilesGone(s) {
-    const { root, lock, stepsLock } = layout(s);
-    return shell_sh `rm -f ${lock} ${stepsLock}; rmdir ${root} 2>/dev/null || true`;
-}
-
 ;// CONCATENATED MODULE: ./src/server/previews.ts
 // Previews' limits: which of a project's previews on a host a preview deploy removes, by
 // preview-ttl (not deployed for that many days) and preview-limit (the least recently deployed
@@ -73728,9 +73687,12 @@ function previewsToRemove(preview, onHost, now) {
 /** The host check's lines of the registry: `previews=<name>:<mtime> ...` and the host's `now=`. */
 function listPreviews(s) {
     const registry = previewRegistry(s.projectName);
+    const { root, state } = layout(s);
     return script(raw('echo "now=$(date +%s)"'), 
     // Production's shared/ as an earlier version left it: passable by every local user.
-    shell_sh `echo "production-shared=$(stat -c %a ${`${productionValue(s, s.deployPath)}/shared`} 2>/dev/null)"`, shell_sh `echo "previews=$(cd ${registry} 2>/dev/null && for f in *; do [ -f "$f" ] && printf '%s:%s ' "$f" "$(stat -c %Y -- "$f")"; done)"`);
+    shell_sh `echo "production-shared=$(stat -c %a ${`${productionValue(s, s.deployPath)}/shared`} 2>/dev/null)"`, shell_sh `echo "previews=$(cd ${registry} 2>/dev/null && for f in *; do [ -f "$f" ] && printf '%s:%s ' "$f" "$(stat -c %Y -- "$f")"; done)"`, 
+    // A preview not yet in the registry whose user or deploy path is there already: another's.
+    shell_sh `if [ ! -e ${registryFile(s)} ]; then`, shell_sh `  taken=; if id -u -- ${s.appUser} >/dev/null 2>&1; then taken=user; fi`, shell_sh `  if [ -e ${`${root}/releases`} ] || [ -e ${state} ]; then taken="$taken path"; fi`, raw('  echo "preview-taken=$taken"'), raw('fi'));
 }
 /** What listPreviews printed (names checked: a name is a path in a root step). */
 function parsePreviews(values) {
@@ -73740,7 +73702,11 @@ function parsePreviews(values) {
     });
     const now = Number(values.get('now'));
     const shared = values.get('production-shared') ?? '';
+    const taken = (values.get('preview-taken') ?? '')
+        .split(/\s+/)
+        .filter((w) => w === 'user' || w === 'path');
     return {
+        ...(taken.length > 0 ? { previewTaken: taken } : {}),
         ...(values.has('previews') ? { previews } : {}),
         // Others may pass through: a preview's code could open production's files there.
         ...(/^[0-7]{3,4}$/.test(shared) && (parseInt(shared, 8) & 0o001) !== 0
@@ -73754,13 +73720,20 @@ function parsePreviews(values) {
  * user are production's with `-<name>`, as this one's are with its own name.
  */
 function siblingPreview(s, name) {
+    const db = s.preview?.database;
+    const dbName = previewDatabaseName(s.projectName, name);
+    const database = db && {
+        ...db,
+        name: dbName,
+        password: previewDatabasePassword(db.admin.password || db.adminUrl, dbName)
+    };
     return {
         ...s,
         instanceName: `${s.projectName}-${name}`,
         deployPath: `${productionValue(s, s.deployPath)}-${name}`,
         appUser: `${productionValue(s, s.appUser)}-${name}`,
         environment: `${s.environment.slice(0, s.environment.lastIndexOf('/'))}/${name}`,
-        preview: { ...s.preview, name },
+        preview: { ...s.preview, name, ...(database ? { database } : {}) },
         operation: { kind: 'remove', force: true },
         dryRun: false
     };
@@ -73784,30 +73757,6 @@ function unmarkPreviewStep(s) {
         title: `Forget ${s.instanceName} in the previews' registry`,
         privileged: true,
         command: shell_sh `rm -f -- ${registryFile(s)}`
-    };
-}
-/**
- * Before another preview is removed by the limits: it is skipped (exit 75) while a run holds its
- * deploy lock; after: its lock files and its emptied deploy path go (its own remove's lock holder
- * does that as it lets go).
- */
-function siblingLockFreeStep(sibling) {
-    const p = layout(sibling);
-    return {
-        id: 'preview-lock-free',
-        phase: 'connect',
-        title: `Is ${sibling.instanceName} free (no run holds its deploy lock)?`,
-        privileged: true,
-        command: shell_sh `if [ -e ${p.lock} ] && ! flock -n ${p.lock} true; then exit 75; fi`
-    };
-}
-function siblingCleanupStep(sibling) {
-    return {
-        id: 'preview-cleanup',
-        phase: 'cleanup',
-        title: `Remove ${layout(sibling).root}'s lock files and the emptied folder`,
-        privileged: true,
-        command: lockFilesGone(sibling)
     };
 }
 
@@ -74210,6 +74159,16 @@ function previewNotRemovedWarning(instance, why) {
     return `The preview ${instance} was not removed (${why}); remove it with remove: true and preview`;
 }
 /** A preview beside a production whose shared/ every local user may pass through. */
+/** A preview's first deploy whose derived user or deploy path someone else has. */
+function previewTakenMessage(s, taken) {
+    const what = [
+        ...(taken.includes('user') ? [`the user ${s.appUser}`] : []),
+        ...(taken.includes('path') ? [`a deployed project at ${s.deployPath}`] : [])
+    ].join(' and ');
+    return (`The preview ${s.instanceName} is new on this host, but ${what} is there already (another ` +
+        `project's?): a preview takes a user and a deploy path of its own, and would take these over. ` +
+        `Nothing was changed. Use another preview name, or remove what is there.`);
+}
 function productionSharedOpenMessage(s) {
     return (`${productionValue(s, s.deployPath)}/shared is passable by every local user (an earlier version made it 0711), so a ` +
         `preview's code could read production's files there (a SQLite database): nothing was changed. ` +
@@ -74435,6 +74394,7 @@ async function dryRun(deps, facts, newRelease, database, planWith) {
 
 
 
+
 /** What a remove keeps unless `force`: the app's data. */
 const KEPT_DATA = ['shared', 'backups'];
 /** The unit files a remove looks for by name (process and schedule units: by their marker). */
@@ -74640,6 +74600,7 @@ function removeSteps(s, op, listing) {
     return [
         ...(site ? [removeSiteStep(s)] : []),
         ...(listing.units.length > 0 || listing.files.length > 0 ? [removeUnitsStep(s, listing)] : []),
+        ...(s.preview?.database ? [dropPreviewDatabaseStep(s)] : []),
         ...(listing.entries.length > 0 ? [removeFilesStep(s, removedEntries(op, listing))] : []),
         ...(op.force && listing.certificate ? [removeCertificateStep(s)] : []),
         ...(op.force && listing.user ? [removeUserStep(s)] : []),
@@ -74664,7 +74625,7 @@ function parseRemoved(stdout) {
 ;// CONCATENATED MODULE: ./src/flow/previews.ts
 // Previews' limits in a preview deploy, under its lock, after the host check: the project's
 // previews that preview-ttl and preview-limit name are removed first (each with its own remove's
-// steps, skipped while a run holds its lock), saying so; then this preview is recorded as
+// steps, under its own deploy lock; skipped while a run holds it), saying so; then this preview is recorded as
 // deployed now. A removal that fails is a warning: this deploy goes on.
 
 
@@ -74674,6 +74635,8 @@ async function applyPreviewLimits(deps, facts) {
     const s = deps.settings;
     if (s.preview && facts.productionSharedOpen)
         throw new Error(productionSharedOpenMessage(s));
+    if (s.preview && facts.previewTaken)
+        throw new Error(previewTakenMessage(s, facts.previewTaken));
     if (!s.preview || s.dryRun)
         return facts;
     const now = facts.now ?? Date.now();
@@ -74682,25 +74645,43 @@ async function applyPreviewLimits(deps, facts) {
         const why = await removeSibling(deps, sibling, removal.reason);
         if (why)
             deps.warn(previewNotRemovedWarning(sibling.instanceName, why));
+        else
+            deps.previewRemoved?.(removal.name);
     }
     await deps.run(markPreviewStep(s));
     return facts;
 }
-/** '' when removed, else why not. */
+/**
+ * '' when removed, else why not. The preview's own deploy lock is held while it is removed, so
+ * that no deploy of it starts half-way; one a run holds is left alone.
+ */
 async function removeSibling(deps, sibling, reason) {
-    const free = await deps.run(siblingLockFreeStep(sibling), { allowFailure: true });
-    if (free.code !== 0)
-        return 'a run holds its deploy lock';
-    deps.info(previewRemovedNotice(sibling.instanceName, reason));
-    const op = { kind: 'remove', force: true };
-    const listing = parseRemoveListing(sibling, (await deps.run(removeListStep(sibling))).stdout);
-    for (const step of removeSteps(sibling, op, listing)) {
-        const result = await deps.run(step, { allowFailure: true });
-        if (result.code !== 0)
-            return `${step.title}: ${(result.stderr || result.stdout).trim()}`;
+    let lock;
+    try {
+        lock = await deps.lockOther(sibling);
     }
-    await deps.run(siblingCleanupStep(sibling), { allowFailure: true });
-    return '';
+    catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        return /is held by/.test(message) ? 'a run holds its deploy lock' : message;
+    }
+    deps.info(previewRemovedNotice(sibling.instanceName, reason));
+    let why = '';
+    try {
+        const op = { kind: 'remove', force: true };
+        const listing = parseRemoveListing(sibling, (await deps.run(removeListStep(sibling))).stdout);
+        for (const step of removeSteps(sibling, op, listing)) {
+            const result = await deps.run(step, { allowFailure: true });
+            if (result.code !== 0) {
+                why = `${step.title}: ${(result.stderr || result.stdout).trim()}`;
+                break;
+            }
+        }
+    }
+    finally {
+        // As it lets go, the lock takes its files and the emptied deploy path with it (a remove's).
+        await lock.release(why ? 'failure' : 'success');
+    }
+    return why;
 }
 
 ;// CONCATENATED MODULE: ./src/flow/record.ts
@@ -76823,6 +76804,155 @@ function explainConnectError(error, settings, host, username, where, progress, v
     return fail('connect', 'other', error.message, `cannot connect to ${where}: ${error.message}`);
 }
 
+;// CONCATENATED MODULE: ./src/server/audit.ts
+// The audit log: one line per run and host in <deploy-path>/.deploy/audit.log (root's folder,
+// which neither the repository nor the app user shapes), saying when, which run, who, what and
+// how it ended. The runner says it on the deploy lock's stdin as the run lets the lock go; the
+// lock command appends it (server/lock.ts), so a deploy sends no step more for it, and a run cut
+// short still leaves a line ("interrupted").
+
+
+/** The line holds at most this many bytes: the lock command reads no more. */
+const AUDIT_LINE_MAX = 8192;
+/**
+ * `key="value"` pairs, each value a JSON string: quoted, a line break or a quote in it escaped,
+ * so the line is one line whatever a value holds, and any tool reads it back.
+ */
+function fields(values) {
+    return values.map(([key, value]) => `${key}=${JSON.stringify(value)}`).join(' ');
+}
+function entryFields(entry) {
+    return [
+        ['run', entry.run],
+        ['repository', entry.repository],
+        ['actor', entry.actor],
+        ['mode', entry.mode],
+        ['argument', entry.argument]
+    ];
+}
+/** The audit line of a run that ended: its time, what it was, how it ended. */
+function auditLine(time, entry, result) {
+    const line = fields([['time', time.toISOString()], ...entryFields(entry), ['result', result]]);
+    // Far longer than any real line: cut on a character, still one line.
+    return line.length > AUDIT_LINE_MAX / 4 ? `${line.slice(0, AUDIT_LINE_MAX / 4)}...` : line;
+}
+/**
+ * Appends the line the runner sent on stdin (read until stdin ends, which is when the run lets
+ * the lock go), or, when the connection ended without one, a line that says the run was cut
+ * short, with the host's time. Root's file, 0640, in root's 0700 folder; never fails the lock.
+ */
+function auditAppend(s, entry) {
+    return script(lineFromStdin(entry), appendLine(s, true));
+}
+/**
+ * A remove's audit line: to the system journal (`logger -t django-deploy-<project>`), since the
+ * audit log goes with `.deploy/`; appended to the audit log too while `.deploy/` is there (a dry
+ * run, a remove that failed), which is never made again for it.
+ */
+function auditRemoval(s, entry) {
+    return script(lineFromStdin(entry), shell_sh `logger -t ${journalTag(s)} -- "$line" 2>/dev/null || true`, appendLine(s, false));
+}
+/** The tag of a remove's audit line in the system journal (journalctl -t <tag>). */
+function journalTag(s) {
+    return `django-deploy-${s.instanceName}`;
+}
+/** `$line`: what the runner sent on stdin (read until it ends), or that the run was cut short. */
+function lineFromStdin(entry) {
+    const interrupted = fields([...entryFields(entry), ['result', 'interrupted']]);
+    return script(shell_sh `line=$(head -c ${AUDIT_LINE_MAX} | head -n 1)`, raw('cat > /dev/null'), shell_sh `[ -n "$line" ] || line=$(printf 'time="%s" %s' "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" ${interrupted})`);
+}
+/** `$line` appended; `make`: `.deploy/` made when missing (a deploy's first run), never by a remove. */
+function appendLine(s, make) {
+    const { state, auditLog: log } = layout(s);
+    return script(make
+        ? shell_sh `if [ ! -L ${state} ] && { [ -d ${state} ] || mkdir -m 700 ${state}; } && [ ! -L ${log} ]; then`
+        : shell_sh `if [ ! -L ${state} ] && [ -d ${state} ] && [ ! -L ${log} ]; then`, shell_sh `  (umask 027; printf '%s\\n' "$line" >> ${log}; chmod 0640 ${log}) 2>/dev/null || true`, raw('fi'));
+}
+
+;// CONCATENATED MODULE: ./src/server/lock.ts
+// The deploy lock: flock(1) on <deploy-path>/.deploy.lock, held by a command that lives as long
+// as the runner's connection (remote/lock.ts keeps it open).
+
+
+
+
+/** The lock command's exit code when another deploy held the lock for the whole wait. */
+const LOCK_BUSY = 75;
+/**
+ * Prints `WAITING <holder>` while another deploy holds the lock, then `STALE <text>` (what a
+ * killed run left behind, or nothing) and `LOCKED`; holds the lock until stdin closes. `first`,
+ * a step's command, runs under the lock as soon as it is taken (one round trip fewer), its
+ * output framed (`THEN <exit> <stdout bytes> <stderr bytes>`, then both: parseFirst). With
+ * `audit`, the line the runner sends on stdin as it lets go is appended to the audit log
+ * (server/audit.ts).
+ */
+function lockCommand(s, holder, waitSeconds, first, audit) {
+    const { root, lock, stepsLock, state } = layout(s);
+    const removing = s.operation.kind === 'remove';
+    return script(raw('set -u'), 
+    // Root writes here from now on: a folder that is not root's is taken only when empty (made
+    // root's first), never followed through a link, and someone else's files are left alone.
+    shell_sh `if [ -L ${root} ] || { [ -e ${root} ] && [ "$(stat -c %u ${root})" != 0 ]; }; then`, shell_sh `  if [ ! -L ${root} ] && [ -d ${root} ] && [ -z "$(ls -A ${root})" ]; then chown root:root ${root} && chmod 755 ${root}; fi`, shell_sh `  if [ -L ${root} ] || [ "$(stat -c %u ${root})" != 0 ] || [ -L ${lock} ]; then`, shell_sh `    printf '%s\n' ${`${root} exists, is not empty and is not root's: deploy-path must be a new folder, an empty one or one this action made`} >&2; exit 1`, raw('  fi'), raw('fi'), shell_sh `mkdir -p ${root}`, 
+    // Both locks root's alone (0600): a lock anyone may open, the app user could hold, and stop
+    // every step and every deploy. Made so under umask 077; older hosts' made so here.
+    shell_sh `if [ -L ${stepsLock} ]; then rm -f ${stepsLock}; fi; [ -f ${stepsLock} ] || (umask 077; : > ${stepsLock})`, shell_sh `[ -e ${lock} ] || (umask 077; : > ${lock})`, shell_sh `chmod 600 ${stepsLock} ${lock}`, shell_sh `exec 9<>${lock}`, raw('if ! flock -n 9; then'), shell_sh `  echo "WAITING $(head -c 500 ${lock} | tr '\n' ' ')"`, shell_sh `  if ! flock -w ${waitSeconds} 9; then echo "the deploy lock is held by: $(head -c 500 ${lock})" >&2; exit ${LOCK_BUSY}; fi`, raw('fi'), 
+    // Taken on a lock file a remove took away meanwhile: no lock at all (the next run makes a new one).
+    shell_sh `if [ ! ${lock} -ef /dev/fd/9 ]; then echo ${'the deploy lock was removed while this run waited for it (a remove took the project off the host): run again'} >&2; exit 1; fi`, shell_sh `echo "STALE $(head -c 500 ${lock} | tr '\n' ' ')"`, shell_sh `printf '%s\n' ${holder} > ${lock}`, raw('echo LOCKED'), first
+        ? script(raw('then=$(mktemp -d)'), raw('('), first, raw(') > "$then/out" 2> "$then/err"'), raw('echo "THEN $? $(wc -c < "$then/out") $(wc -c < "$then/err")"'), raw('cat "$then/out" "$then/err"; rm -rf "$then"'))
+        : undefined, 
+    // Held until the runner closes our stdin, or the connection drops; the steps a killed run
+    // left in the sandbox end before the lock is let go.
+    audit ? (removing ? auditRemoval(s, audit) : auditAppend(s, audit)) : raw('cat > /dev/null'), shell_sh `systemctl stop ${`${unitPrefix(s)}-*.service`} 2>/dev/null || true`, 
+    // A step still running as root (a switch finishing after the connection dropped) ends
+    // before the next deploy may start: the executor sends each holding the steps lock (holdingStepsLock).
+    shell_sh `flock -x -w ${Math.ceil(s.commandTimeoutMs / 1000) + 10} ${stepsLock} true || true`, 
+    // A remove that took `.deploy/` away takes the lock files with it, and the deploy path
+    // when nothing is left in it (the data kept, or with force nothing).
+    removing
+        ? shell_sh `if [ -d ${state} ]; then : > ${lock}; else ${lockFilesGone(s)}; fi`
+        : shell_sh `: > ${lock}`);
+}
+/**
+ * A step's script, holding the steps lock (shared) for as long as it or anything it started runs.
+ * The executor (remote/executor.ts) sends every root step so.
+ */
+function holdingStepsLock(s, command) {
+    const { stepsLock } = layout(s);
+    return script(shell_sh `if [ -f ${stepsLock} ]; then exec 8<${stepsLock}; flock -s 8; fi`, command);
+}
+/** Reads the lock command's output so far. */
+function parseLockOutput(stdout) {
+    if (/^LOCKED$/m.test(stdout))
+        return { state: 'locked', staleHolder: /^STALE (.*)$/m.exec(stdout)?.[1].trim() ?? '' };
+    const waiting = /^WAITING (.*)$/m.exec(stdout);
+    return waiting ? { state: 'waiting', holder: waiting[1].trim() } : { state: 'pending' };
+}
+/** The first step's result, once the lock command's output holds all of it (lockCommand). */
+function parseFirst(output) {
+    // latin1: one character per byte, so offsets in the text are offsets in the output.
+    const text = output.toString('latin1');
+    const locked = text.search(/^LOCKED$/m);
+    if (locked < 0)
+        return undefined;
+    const frame = /^THEN (\d+) (\d+) (\d+)\n/m.exec(text.slice(locked));
+    if (!frame)
+        return undefined;
+    const start = locked + frame.index + frame[0].length;
+    const [code, outBytes, errBytes] = frame.slice(1).map(Number);
+    if (output.length < start + outBytes + errBytes)
+        return undefined;
+    return {
+        code,
+        stdout: output.subarray(start, start + outBytes).toString(),
+        stderr: output.subarray(start + outBytes, start + outBytes + errBytes).toString()
+    };
+}
+/** The lock files removed, and the deploy path with them when nothing else is left in it. */
+function lockFilesGone(s) {
+    const { root, lock, stepsLock } = layout(s);
+    return shell_sh `rm -f ${lock} ${stepsLock}; rmdir ${root} 2>/dev/null || true`;
+}
+
 ;// CONCATENATED MODULE: ./src/remote/executor.ts
 
 
@@ -77345,7 +77475,10 @@ function dotenvSecrets(name, value) {
 }
 /** Values that must never appear in a log: registered with the runner by the caller. */
 function secretValues(s) {
+    const db = s.preview?.database;
     const values = [s.privateKey, s.passphrase, s.password, s.githubToken];
+    if (db)
+        values.push(db.adminUrl, db.admin.password, db.password);
     // Short values (DEBUG=0, a 3-letter password) would mask every such text in the log.
     for (const [name, value] of s.dotenv)
         values.push(...dotenvSecrets(name, value).filter((v) => v.length >= 4));
@@ -77680,13 +77813,15 @@ function removalMarkdown(host, r, dryRun) {
         `${r.units.length} units`,
         `${r.files.length} site and runtime files`,
         `${r.entries.length} entries of the deploy path (${files} paths)`,
-        ...(r.certificate ? ['the certificate'] : [])
+        ...(r.certificate ? ['the certificate'] : []),
+        ...(r.database ? [`the database ${r.database} and its role`] : [])
     ];
     const listed = [
         ...r.units.map((unit) => `unit ${unit}`),
         ...r.files,
         ...r.entries.map((e) => `${e.name} (${e.count} paths)`),
         ...(r.certificate ? ['the certificate (certbot delete)'] : []),
+        ...(r.database ? [`database ${r.database} (and its role)`] : []),
         ...(r.paths ?? [])
     ];
     const shown = listed.slice(0, LIST_MAX);
@@ -78111,6 +78246,9 @@ async function dryRemove(deps, op, listing, report) {
     deps.remote([
         ...listing.units.map((unit) => `would remove: unit ${unit}`),
         ...listing.files.map((path) => `would remove: ${path}`),
+        ...(s.preview?.database
+            ? [`would remove: database ${s.preview.database.name} and its role`]
+            : []),
         ...paths.map((path) => `would remove: ${root}/${path}`)
     ].join('\n'));
     const removal = plannedRemoval(s, op, listing);
@@ -78134,6 +78272,7 @@ function plannedRemoval(s, op, listing) {
         files: listing.files,
         entries: removed.map((name) => ({ name, count: 0 })),
         certificate: op.force && listing.certificate,
+        ...(s.preview?.database ? { database: s.preview.database.name } : {}),
         kept: kept.map((name) => `${layout(s).root}/${name}/`),
         user: !listing.user
             ? 'none on the host'
@@ -79492,6 +79631,111 @@ function previewUser(appUser, projectName, preview) {
     return user;
 }
 
+;// CONCATENATED MODULE: ./src/inputs/preview-database.ts
+// The preview database inputs: preview-database-url (the admin role's URL, a secret: an error
+// never repeats it), preview-database-template and preview-database-env. Read and checked with
+// or without a preview; used only by one.
+
+
+
+/** PostgreSQL's identifiers are at most 63 bytes. */
+const MAX_NAME = 63;
+/** A database name as the template: what createdb takes without quoting, and - */
+const DATABASE = /^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/;
+/** The admin's role: what a role name usually is (no quoting needed anywhere). */
+const ROLE = /^[A-Za-z_][A-Za-z0-9_$.@-]{0,62}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+const SSLMODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
+/** The preview's database, when preview-database-url is set and the run is a preview's. */
+function readPreviewDatabase(read, at) {
+    const url = read.line(Input.PreviewDatabaseUrl, 2048);
+    const template = read.line(Input.PreviewDatabaseTemplate, 200);
+    const env = read.line(Input.PreviewDatabaseEnv, 128);
+    if (!ENV_NAME.test(env))
+        throw new InputError(Input.PreviewDatabaseEnv, `'${env}' is not an environment variable's name: letters, digits and _, not starting with a digit (e.g. DATABASE_URL)`);
+    if (template && !DATABASE.test(template))
+        throw new InputError(Input.PreviewDatabaseTemplate, `'${template}' is not a database name this input takes: letters, digits, _, $ and -, not starting with a digit, at most 63`);
+    if (template && url === '')
+        throw new InputError(Input.PreviewDatabaseTemplate, 'needs preview-database-url (the role that copies it)');
+    if (url === '')
+        return undefined;
+    const admin = adminConnection(url);
+    if (at.preview === undefined)
+        return undefined;
+    const name = previewDatabaseName(at.projectName, at.preview);
+    if (name.length > MAX_NAME)
+        throw new InputError(Input.Preview, `gives the preview's database a name longer than ${MAX_NAME} characters (${name}): use a shorter preview name`);
+    // The preview's remove drops its database and role: never one the admin needs.
+    for (const [what, value] of [
+        ['the admin role', admin.user],
+        ['the database the admin connects to', admin.database],
+        ['preview-database-template', template]
+    ])
+        if (value.toLowerCase() === name)
+            throw new InputError(Input.PreviewDatabaseUrl, `${what} is named ${name}, the name of the preview's own database and role (dropped with the preview): use another`);
+    return {
+        admin,
+        adminUrl: url,
+        name,
+        ...(template ? { template } : {}),
+        env,
+        password: previewDatabasePassword(admin.password || url, name)
+    };
+}
+/** libpq's connection values of the URL; an error says what is wrong without repeating it. */
+function adminConnection(text) {
+    const fail = (what) => {
+        throw new InputError(Input.PreviewDatabaseUrl, `${what}: give postgres://user:password@host:port/database (from a secret), e.g. postgres://previews:…@127.0.0.1:5432/postgres`);
+    };
+    let url;
+    try {
+        url = new URL(text);
+    }
+    catch {
+        return fail('is not a URL');
+    }
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
+        fail(`has the scheme ${url.protocol.slice(0, 20)} rather than postgres:`);
+    const decode = (part) => {
+        try {
+            return decodeURIComponent(part);
+        }
+        catch {
+            return fail('has a malformed %-escape');
+        }
+    };
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    if (host === '' || !(HOSTNAME.test(host) || /^[0-9a-fA-F:.]+$/.test(host)))
+        fail('needs a host name or address (psql connects from the host over TCP)');
+    const user = decode(url.username);
+    const password = decode(url.password);
+    const database = decode(url.pathname.replace(/^\//, '')) || 'postgres';
+    if (user === '')
+        fail("needs a user (the role that creates the previews' databases)");
+    if (!ROLE.test(user))
+        fail('has a user name other than letters, digits, _, $, ., @ and -');
+    if (!DATABASE.test(database))
+        fail('has a database other than letters, digits, _, $ and -');
+    // Each is one line on the database steps' stdin.
+    if ([user, password, database].some((v) => /[\u0000-\u001f\u007f]/.test(v)))
+        fail('has a control character in its user, password or database');
+    const params = [...url.searchParams.keys()];
+    const unknown = params.find((key) => key !== 'sslmode');
+    if (unknown)
+        fail(`has the parameter ${unknown.slice(0, 40)}; only sslmode is read`);
+    const sslmode = url.searchParams.get('sslmode') ?? undefined;
+    if (sslmode !== undefined && !SSLMODES.includes(sslmode))
+        fail(`has sslmode ${sslmode.slice(0, 20)}; one of ${SSLMODES.join(', ')}`);
+    return {
+        host,
+        port: url.port ? Number(url.port) : 5432,
+        user,
+        password,
+        database,
+        ...(sslmode ? { sslmode } : {})
+    };
+}
+
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./src/inputs/processes.ts
@@ -79950,6 +80194,8 @@ function readServer(read) {
 
 
 
+
+
 /** Reads every input, validates it and returns the typed settings; throws InputError. */
 function readSettings(given) {
     const preview = readPreview(inputReader(given));
@@ -79959,6 +80205,18 @@ function readSettings(given) {
     const connection = readConnection(read);
     const modes = readModes(read, connection.hosts.length);
     const project = readProject(read, { username: connection.username, rollback: modes.rollback });
+    const database = readPreviewDatabase(read, {
+        projectName: project.projectName,
+        ...(preview ? { preview: preview.name } : {})
+    });
+    if (preview && database) {
+        preview.database = database;
+        // The preview's own URL, in place of any the dotenv gives (production's database).
+        project.dotenv = [
+            ...project.dotenv.filter(([name]) => name !== database.env),
+            [database.env, previewDatabaseUrl(database)]
+        ];
+    }
     const nginx = readNginx(read, { deployPath: project.deployPath, appUser: project.appUser });
     const github = readGitHub(read, {
         tls: nginx.tlsCertificate !== undefined || nginx.acme !== undefined,
@@ -80056,6 +80314,8 @@ function deployKey(s, parts) {
 
 
 
+
+
 function runContext(env, now = new Date()) {
     const clean = (v) => (v ?? '').replace(/[^\w./@:+-]/g, '');
     const run = env.GITHUB_RUN_ID
@@ -80067,7 +80327,8 @@ function runContext(env, now = new Date()) {
         now,
         run: env.GITHUB_RUN_ID ?? '',
         repository: env.GITHUB_REPOSITORY ?? '',
-        actor: env.GITHUB_ACTOR ?? ''
+        actor: env.GITHUB_ACTOR ?? '',
+        removedPreviews: new Set()
     };
 }
 /** What the run is, for its line in each host's audit log. */
@@ -80132,6 +80393,9 @@ async function run() {
     });
     await started;
     await deployment.finish(...deploymentOutcome(reports));
+    // Previews the limits removed: GitHub no longer links their pull requests to them.
+    for (const name of context.removedPreviews)
+        await markDeploymentsInactive(siblingPreview(settings, name));
     await writeReport(settings, reports);
 }
 /** The hosts an operation runs on: the first, or all (manage-hosts); logs: every host. */
@@ -80243,7 +80507,8 @@ function hostDeps(s, rollout, host, transport, exec, context, log) {
             ? s.singletonHost === `${host.name}:${host.port}`
             : rollout.isFirst(host),
         ...lockedDeps(s, transport, exec, context, log),
-        stdin: (kind) => kind === 'dotenv' ? dotenvText(s) : archiveStream(s.source, s.exclude),
+        stdin: (kind) => stepStdin(s, kind),
+        previewRemoved: (name) => context.removedPreviews.add(name),
         venvKey: (facts) => venvKeyOf(s, facts),
         requirements: () => requirementsOf(s),
         deployKey: (facts) => {
@@ -80261,11 +80526,25 @@ function hostDeps(s, rollout, host, transport, exec, context, log) {
     };
 }
 /** What every run on a host shares: its steps, the deploy lock (with the audit line), the log. */
+/** What a step reads on stdin: the .env text, the preview database's connection, the source. */
+function stepStdin(s, kind) {
+    if (kind === 'dotenv')
+        return dotenvText(s);
+    if (kind === 'preview-database' && s.preview?.database)
+        return previewDatabaseStdin(s.preview.database);
+    return archiveStream(s.source, s.exclude);
+}
 function lockedDeps(s, transport, exec, context, log) {
     return {
         settings: s,
-        run: (step, options) => exec.run(step, options),
+        // A step that reads the .env or the database's connection gets it unless the caller gives one.
+        run: (step, options) => exec.run(step, {
+            ...options,
+            stdin: options?.stdin ??
+                (step.stdin && step.stdin !== 'source' ? stepStdin(s, step.stdin) : undefined)
+        }),
         takeLock: (first) => acquireLock(transport, s, context.holder, s.lockWaitMs / 1000, (holder) => log.remote(`Waiting for the deploy lock, held by ${holder}`), first, auditEntry(s, context)),
+        lockOther: (other) => acquireLock(transport, other, context.holder, 0, () => { }, undefined, auditEntry(other, context)),
         receive: (step, result) => exec.receive(step, result),
         info: log.info,
         remote: log.remote,

@@ -87,7 +87,10 @@ export enum Input {
   PreviewProcesses = 'preview-processes',
   PreviewDomain = 'preview-domain',
   PreviewLimit = 'preview-limit',
-  PreviewTtl = 'preview-ttl'
+  PreviewTtl = 'preview-ttl',
+  PreviewDatabaseUrl = 'preview-database-url',
+  PreviewDatabaseTemplate = 'preview-database-template',
+  PreviewDatabaseEnv = 'preview-database-env'
 }
 
 /**
@@ -98,6 +101,7 @@ export enum Input {
 export const INPUT_DEFAULTS: Partial<Record<Input, string>> = {
   [Input.Port]: '22',
   [Input.InsecureSkipHostKeyCheck]: 'false',
+  [Input.PreviewDatabaseEnv]: 'DATABASE_URL',
   [Input.Timeout]: '30',
   [Input.CommandTimeout]: '600',
   [Input.Source]: '.',

@@ -35,6 +35,10 @@ import { operationTitle } from './server/operations.js'
 import { modeOf } from './plan.js'
 import { createRollout, rollOut, type Rollout } from './rollout.js'
 import { dotenvText, releaseClock, venvKey } from './server/release.js'
+import { previewDatabaseStdin } from './server/preview-database.js'
+import type { Step } from './server/step.js'
+import { siblingPreview } from './server/previews.js'
+import type { Readable } from 'node:stream'
 import { InputError, readSettings } from './inputs/settings.js'
 import { secretValues, type HostAddress, type Settings } from './settings.js'
 import { requirementsFiles, type RequirementsFile } from './workspace.js'
@@ -50,6 +54,8 @@ export interface RunContext {
   run: string
   repository: string
   actor: string
+  /** the previews the limits removed, on any host: their GitHub deployments go inactive at the end */
+  removedPreviews: Set<string>
 }
 
 export function runContext(env: NodeJS.ProcessEnv, now = new Date()): RunContext {
@@ -63,7 +69,8 @@ export function runContext(env: NodeJS.ProcessEnv, now = new Date()): RunContext
     now,
     run: env.GITHUB_RUN_ID ?? '',
     repository: env.GITHUB_REPOSITORY ?? '',
-    actor: env.GITHUB_ACTOR ?? ''
+    actor: env.GITHUB_ACTOR ?? '',
+    removedPreviews: new Set()
   }
 }
 
@@ -135,6 +142,9 @@ export async function run(): Promise<void> {
   )
   await started
   await deployment.finish(...deploymentOutcome(reports))
+  // Previews the limits removed: GitHub no longer links their pull requests to them.
+  for (const name of context.removedPreviews)
+    await markDeploymentsInactive(siblingPreview(settings, name))
   await writeReport(settings, reports)
 }
 
@@ -311,8 +321,8 @@ function hostDeps(
       ? s.singletonHost === `${host.name}:${host.port}`
       : rollout.isFirst(host),
     ...lockedDeps(s, transport, exec, context, log),
-    stdin: (kind) =>
-      kind === 'dotenv' ? dotenvText(s) : archiveStream(s.source as string, s.exclude),
+    stdin: (kind) => stepStdin(s, kind),
+    previewRemoved: (name) => context.removedPreviews.add(name),
     venvKey: (facts) => venvKeyOf(s, facts),
     requirements: () => requirementsOf(s),
     deployKey: (facts) => {
@@ -330,6 +340,14 @@ function hostDeps(
 }
 
 /** What every run on a host shares: its steps, the deploy lock (with the audit line), the log. */
+/** What a step reads on stdin: the .env text, the preview database's connection, the source. */
+function stepStdin(s: Settings, kind: NonNullable<Step['stdin']>): string | Readable {
+  if (kind === 'dotenv') return dotenvText(s)
+  if (kind === 'preview-database' && s.preview?.database)
+    return previewDatabaseStdin(s.preview.database)
+  return archiveStream(s.source as string, s.exclude)
+}
+
 function lockedDeps(
   s: Settings,
   transport: Transport,
@@ -338,11 +356,18 @@ function lockedDeps(
   log: StepLog
 ): Pick<
   HostDeps,
-  'settings' | 'run' | 'takeLock' | 'receive' | 'info' | 'remote' | 'warn' | 'notice'
+  'settings' | 'run' | 'takeLock' | 'lockOther' | 'receive' | 'info' | 'remote' | 'warn' | 'notice'
 > {
   return {
     settings: s,
-    run: (step, options) => exec.run(step, options),
+    // A step that reads the .env or the database's connection gets it unless the caller gives one.
+    run: (step, options) =>
+      exec.run(step, {
+        ...options,
+        stdin:
+          options?.stdin ??
+          (step.stdin && step.stdin !== 'source' ? stepStdin(s, step.stdin) : undefined)
+      }),
     takeLock: (first) =>
       acquireLock(
         transport,
@@ -352,6 +377,16 @@ function lockedDeps(
         (holder) => log.remote(`Waiting for the deploy lock, held by ${holder}`),
         first,
         auditEntry(s, context)
+      ),
+    lockOther: (other) =>
+      acquireLock(
+        transport,
+        other,
+        context.holder,
+        0,
+        () => {},
+        undefined,
+        auditEntry(other, context)
       ),
     receive: (step, result) => exec.receive(step, result),
     info: log.info,

@@ -51,6 +51,7 @@ import {
 } from './server/switch.js'
 import type { SitePaths } from './render/nginx.js'
 import type { Settings } from './settings.js'
+import { previewDatabaseStep } from './server/preview-database.js'
 import type { RequirementsFile } from './workspace.js'
 
 /**
@@ -358,6 +359,8 @@ function releaseSteps(
   return [
     // A calendar systemd refuses stops the run before anything is uploaded or installed.
     ...(s.schedules.length > 0 ? [checkCalendarsStep(s)] : []),
+    // Before anything is uploaded: a database that cannot be made stops the run there.
+    ...(s.preview?.database ? [previewDatabaseStep(s)] : []),
     ...foldedIntoFirst(
       [prepareStep(s)],
       [

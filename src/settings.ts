@@ -89,6 +89,32 @@ export interface PreviewSettings {
   limit?: number
   /** previews of the project not deployed for this many days are removed by any preview deploy */
   ttlDays?: number
+  /** a PostgreSQL database of its own (preview-database-url) */
+  database?: PreviewDatabase
+}
+
+/** A preview's own PostgreSQL database, made and dropped by the admin role of preview-database-url. */
+export interface PreviewDatabase {
+  /** the admin's connection (libpq's PGHOST, PGPORT...): root's on the host, never the app's */
+  admin: {
+    host: string
+    port: number
+    user: string
+    password: string
+    /** the database the admin connects to (the URL's path, else postgres) */
+    database: string
+    sslmode?: string
+  }
+  /** preview-database-url as given: masked in the log */
+  adminUrl: string
+  /** the database's and the app's role's name: `<project>_<name>` */
+  name: string
+  /** the database it is copied from (preview-database-template), else it starts empty */
+  template?: string
+  /** the dotenv variable the app reads its URL from (preview-database-env) */
+  env: string
+  /** the app's role's password (derived: server/preview-database.ts) */
+  password: string
 }
 
 export interface Settings {
@@ -235,7 +261,9 @@ function dotenvSecrets(name: string, value: string): string[] {
 
 /** Values that must never appear in a log: registered with the runner by the caller. */
 export function secretValues(s: Settings): string[] {
+  const db = s.preview?.database
   const values = [s.privateKey, s.passphrase, s.password, s.githubToken]
+  if (db) values.push(db.adminUrl, db.admin.password, db.password)
   // Short values (DEBUG=0, a 3-letter password) would mask every such text in the log.
   for (const [name, value] of s.dotenv)
     values.push(...dotenvSecrets(name, value).filter((v) => v.length >= 4))

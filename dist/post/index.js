@@ -31782,6 +31782,9 @@ var Input;
     Input["PreviewDomain"] = "preview-domain";
     Input["PreviewLimit"] = "preview-limit";
     Input["PreviewTtl"] = "preview-ttl";
+    Input["PreviewDatabaseUrl"] = "preview-database-url";
+    Input["PreviewDatabaseTemplate"] = "preview-database-template";
+    Input["PreviewDatabaseEnv"] = "preview-database-env";
 })(Input || (Input = {}));
 /**
  * Defaults applied when an input is empty. action.yml declares the same values (a test checks
@@ -31791,6 +31794,7 @@ var Input;
 const INPUT_DEFAULTS = {
     [Input.Port]: '22',
     [Input.InsecureSkipHostKeyCheck]: 'false',
+    [Input.PreviewDatabaseEnv]: 'DATABASE_URL',
     [Input.Timeout]: '30',
     [Input.CommandTimeout]: '600',
     [Input.Source]: '.',

@@ -29,10 +29,14 @@ export interface HostDeps {
   ): Promise<RunResult>
   /** a step sent with the lock, its result then told by `receive` (one round trip fewer) */
   takeLock(first?: Step): Promise<HeldLock>
+  /** another instance's deploy lock, taken without waiting (a preview the limits remove); throws when held */
+  lockOther(other: Settings): Promise<HeldLock>
   /** logs, times and checks a step whose result came with another command (remote/executor.ts) */
   receive(step: Step, result: Promise<RunResult>): Promise<RunResult>
   /** what a step reads on stdin: the .env text, the source as a tar stream */
   stdin(kind: NonNullable<Step['stdin']>): string | Readable
+  /** a preview the limits removed (its GitHub deployments are marked inactive after the run) */
+  previewRemoved?(name: string): void
   /** the venv key of the source's requirements for this host's interpreter */
   venvKey(facts: HostFacts): string | null
   /** the requirements files that key covers (null when none can: see workspace.ts) */

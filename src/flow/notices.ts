@@ -460,6 +460,19 @@ export function previewNotRemovedWarning(instance: string, why: string): string 
 }
 
 /** A preview beside a production whose shared/ every local user may pass through. */
+/** A preview's first deploy whose derived user or deploy path someone else has. */
+export function previewTakenMessage(s: Settings, taken: string[]): string {
+  const what = [
+    ...(taken.includes('user') ? [`the user ${s.appUser}`] : []),
+    ...(taken.includes('path') ? [`a deployed project at ${s.deployPath}`] : [])
+  ].join(' and ')
+  return (
+    `The preview ${s.instanceName} is new on this host, but ${what} is there already (another ` +
+    `project's?): a preview takes a user and a deploy path of its own, and would take these over. ` +
+    `Nothing was changed. Use another preview name, or remove what is there.`
+  )
+}
+
 export function productionSharedOpenMessage(s: Settings): string {
   return (
     `${productionValue(s, s.deployPath)}/shared is passable by every local user (an earlier version made it 0711), so a ` +

@@ -80,6 +80,9 @@ async function dryRemove(
     [
       ...listing.units.map((unit) => `would remove: unit ${unit}`),
       ...listing.files.map((path) => `would remove: ${path}`),
+      ...(s.preview?.database
+        ? [`would remove: database ${s.preview.database.name} and its role`]
+        : []),
       ...paths.map((path) => `would remove: ${root}/${path}`)
     ].join('\n')
   )
@@ -105,6 +108,7 @@ function plannedRemoval(s: Settings, op: Remove, listing: RemoveListing): Remova
     files: listing.files,
     entries: removed.map((name) => ({ name, count: 0 })),
     certificate: op.force && listing.certificate,
+    ...(s.preview?.database ? { database: s.preview.database.name } : {}),
     kept: kept.map((name) => `${layout(s).root}/${name}/`),
     user: !listing.user
       ? 'none on the host'

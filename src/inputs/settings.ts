@@ -10,11 +10,13 @@ import { readModes } from './modes.js'
 import { readNginx } from './nginx.js'
 import { readOperation } from './operations.js'
 import { previewContext, previewInstance, readPreview } from './preview.js'
+import { readPreviewDatabase } from './preview-database.js'
 import { readProcesses } from './processes.js'
 import { readProject } from './project.js'
 import { readReleasePaths } from './release-paths.js'
 import { readServer } from './server.js'
 import { inputReader, type ReadContext } from './read.js'
+import { previewDatabaseUrl } from '../server/preview-database.js'
 
 export { InputError, type ReadContext } from './read.js'
 
@@ -27,6 +29,18 @@ export function readSettings(given: ReadContext): Settings {
   const connection = readConnection(read)
   const modes = readModes(read, connection.hosts.length)
   const project = readProject(read, { username: connection.username, rollback: modes.rollback })
+  const database = readPreviewDatabase(read, {
+    projectName: project.projectName,
+    ...(preview ? { preview: preview.name } : {})
+  })
+  if (preview && database) {
+    preview.database = database
+    // The preview's own URL, in place of any the dotenv gives (production's database).
+    project.dotenv = [
+      ...project.dotenv.filter(([name]) => name !== database.env),
+      [database.env, previewDatabaseUrl(database)]
+    ]
+  }
   const nginx = readNginx(read, { deployPath: project.deployPath, appUser: project.appUser })
   const github = readGitHub(read, {
     tls: nginx.tlsCertificate !== undefined || nginx.acme !== undefined,

@@ -15,13 +15,15 @@ export function removalMarkdown(host: string, r: RemovalReport, dryRun: boolean)
     `${r.units.length} units`,
     `${r.files.length} site and runtime files`,
     `${r.entries.length} entries of the deploy path (${files} paths)`,
-    ...(r.certificate ? ['the certificate'] : [])
+    ...(r.certificate ? ['the certificate'] : []),
+    ...(r.database ? [`the database ${r.database} and its role`] : [])
   ]
   const listed = [
     ...r.units.map((unit) => `unit ${unit}`),
     ...r.files,
     ...r.entries.map((e) => `${e.name} (${e.count} paths)`),
     ...(r.certificate ? ['the certificate (certbot delete)'] : []),
+    ...(r.database ? [`database ${r.database} (and its role)`] : []),
     ...(r.paths ?? [])
   ]
   const shown = listed.slice(0, LIST_MAX)

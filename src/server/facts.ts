@@ -38,6 +38,8 @@ export interface HostFacts extends AcmeFacts {
   previews?: DeployedPreview[]
   /** a preview deploy: production's shared/ is passable by every local user (an earlier version's 0711) */
   productionSharedOpen?: boolean
+  /** a preview's first deploy: its app user ('user') or deploy path ('path') is there already */
+  previewTaken?: string[]
   /** the host's clock (ms since the epoch), for preview-ttl */
   now?: number
 }

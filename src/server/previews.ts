@@ -7,8 +7,8 @@
 import type { OperationOf, PreviewSettings, Settings } from '../settings.js'
 import { raw, script, sh } from '../shell.js'
 import { layout, previewRegistry } from './layout.js'
-import { lockFilesGone } from './lock.js'
 import type { Step } from './step.js'
+import { previewDatabaseName, previewDatabasePassword } from './preview-database.js'
 
 export interface DeployedPreview {
   name: string
@@ -73,15 +73,20 @@ export function previewsToRemove(
 }
 
 /** The host check's lines of the registry: `previews=<name>:<mtime> ...` and the host's `now=`. */
-export function listPreviews(
-  s: Pick<Settings, 'projectName' | 'deployPath' | 'preview'>
-): ReturnType<typeof script> {
+export function listPreviews(s: Settings): ReturnType<typeof script> {
   const registry = previewRegistry(s.projectName)
+  const { root, state } = layout(s)
   return script(
     raw('echo "now=$(date +%s)"'),
     // Production's shared/ as an earlier version left it: passable by every local user.
     sh`echo "production-shared=$(stat -c %a ${`${productionValue(s, s.deployPath)}/shared`} 2>/dev/null)"`,
-    sh`echo "previews=$(cd ${registry} 2>/dev/null && for f in *; do [ -f "$f" ] && printf '%s:%s ' "$f" "$(stat -c %Y -- "$f")"; done)"`
+    sh`echo "previews=$(cd ${registry} 2>/dev/null && for f in *; do [ -f "$f" ] && printf '%s:%s ' "$f" "$(stat -c %Y -- "$f")"; done)"`,
+    // A preview not yet in the registry whose user or deploy path is there already: another's.
+    sh`if [ ! -e ${registryFile(s)} ]; then`,
+    sh`  taken=; if id -u -- ${s.appUser} >/dev/null 2>&1; then taken=user; fi`,
+    sh`  if [ -e ${`${root}/releases`} ] || [ -e ${state} ]; then taken="$taken path"; fi`,
+    raw('  echo "preview-taken=$taken"'),
+    raw('fi')
   )
 }
 
@@ -90,6 +95,7 @@ export function parsePreviews(values: ReadonlyMap<string, string>): {
   previews?: DeployedPreview[]
   now?: number
   productionSharedOpen?: boolean
+  previewTaken?: string[]
 } {
   const previews = (values.get('previews') ?? '').split(/\s+/).flatMap((entry) => {
     const m = /^([a-z0-9-]+):(\d+)$/.exec(entry)
@@ -97,7 +103,11 @@ export function parsePreviews(values: ReadonlyMap<string, string>): {
   })
   const now = Number(values.get('now'))
   const shared = values.get('production-shared') ?? ''
+  const taken = (values.get('preview-taken') ?? '')
+    .split(/\s+/)
+    .filter((w) => w === 'user' || w === 'path')
   return {
+    ...(taken.length > 0 ? { previewTaken: taken } : {}),
     ...(values.has('previews') ? { previews } : {}),
     // Others may pass through: a preview's code could open production's files there.
     ...(/^[0-7]{3,4}$/.test(shared) && (parseInt(shared, 8) & 0o001) !== 0
@@ -112,13 +122,20 @@ export function parsePreviews(values: ReadonlyMap<string, string>): {
  * user are production's with `-<name>`, as this one's are with its own name.
  */
 export function siblingPreview(s: Settings, name: string): Settings {
+  const db = s.preview?.database
+  const dbName = previewDatabaseName(s.projectName, name)
+  const database = db && {
+    ...db,
+    name: dbName,
+    password: previewDatabasePassword(db.admin.password || db.adminUrl, dbName)
+  }
   return {
     ...s,
     instanceName: `${s.projectName}-${name}`,
     deployPath: `${productionValue(s, s.deployPath)}-${name}`,
     appUser: `${productionValue(s, s.appUser)}-${name}`,
     environment: `${s.environment.slice(0, s.environment.lastIndexOf('/'))}/${name}`,
-    preview: { ...(s.preview as PreviewSettings), name },
+    preview: { ...(s.preview as PreviewSettings), name, ...(database ? { database } : {}) },
     operation: { kind: 'remove', force: true } satisfies OperationOf<'remove'>,
     dryRun: false
   }
@@ -148,31 +165,5 @@ export function unmarkPreviewStep(s: Settings): Step {
     title: `Forget ${s.instanceName} in the previews' registry`,
     privileged: true,
     command: sh`rm -f -- ${registryFile(s)}`
-  }
-}
-
-/**
- * Before another preview is removed by the limits: it is skipped (exit 75) while a run holds its
- * deploy lock; after: its lock files and its emptied deploy path go (its own remove's lock holder
- * does that as it lets go).
- */
-export function siblingLockFreeStep(sibling: Settings): Step {
-  const p = layout(sibling)
-  return {
-    id: 'preview-lock-free',
-    phase: 'connect',
-    title: `Is ${sibling.instanceName} free (no run holds its deploy lock)?`,
-    privileged: true,
-    command: sh`if [ -e ${p.lock} ] && ! flock -n ${p.lock} true; then exit 75; fi`
-  }
-}
-
-export function siblingCleanupStep(sibling: Settings): Step {
-  return {
-    id: 'preview-cleanup',
-    phase: 'cleanup',
-    title: `Remove ${layout(sibling).root}'s lock files and the emptied folder`,
-    privileged: true,
-    command: lockFilesGone(sibling)
   }
 }

@@ -22,6 +22,7 @@ import {
   unitNames
 } from './layout.js'
 import { unmarkPreviewStep } from './previews.js'
+import { dropPreviewDatabaseStep } from './preview-database.js'
 import type { Step } from './step.js'
 import { GATE_FAILED } from './step-script.js'
 
@@ -59,6 +60,8 @@ export interface RemovalReport {
   paths?: string[]
   /** the certificate (force) */
   certificate: boolean
+  /** a preview's own PostgreSQL database and role (preview-database-url) */
+  database?: string
   /** the data kept (shared/, backups/), as paths */
   kept: string[]
   /** the app user: removed, kept and why, or none on the host */
@@ -342,6 +345,7 @@ export function removeSteps(s: Settings, op: Remove, listing: RemoveListing): St
   return [
     ...(site ? [removeSiteStep(s)] : []),
     ...(listing.units.length > 0 || listing.files.length > 0 ? [removeUnitsStep(s, listing)] : []),
+    ...(s.preview?.database ? [dropPreviewDatabaseStep(s)] : []),
     ...(listing.entries.length > 0 ? [removeFilesStep(s, removedEntries(op, listing))] : []),
     ...(op.force && listing.certificate ? [removeCertificateStep(s)] : []),
     ...(op.force && listing.user ? [removeUserStep(s)] : []),

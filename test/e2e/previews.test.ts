@@ -2,9 +2,11 @@
 // the same project on one host, each answering on its own name with its own code (VERSION) and
 // data (its own SQLite in its own shared/); a preview's app user cannot read production's
 // database or dotenv; preview-limit: 2 with a third preview removes the least recently deployed;
-// remove of a preview leaves nothing of it while production answers 200 throughout. One host.
+// remove of a preview leaves nothing of it while production answers 200 throughout; a preview
+// with a PostgreSQL database of its own, empty or copied from a template, dropped with it, the
+// admin's credentials nowhere in the log or the app's dotenv. One host.
 import { type ActionRun, runAction } from './action.js'
-import { deployInputs, get, onHost, workspaceWith } from './fixture.js'
+import { deployInputs, edit, get, onHost, workspaceWith } from './fixture.js'
 import { bootHost, type TestHost } from './testhost.js'
 
 let host: TestHost
@@ -20,9 +22,21 @@ afterAll(async () => {
 
 /** A deploy of its own code (VERSION = `version`): production, or the preview `preview`. */
 function deploy(version: string, overrides: Record<string, string> = {}): Promise<ActionRun> {
-  const { workspace } = workspaceWith(version)
+  const { workspace, project } = workspaceWith(version)
+  // The project reads DATABASE_URL when it is set (as dj-database-url would).
+  edit(project, 'mysite/settings.py', (text) => `${text}\n${DATABASE_URL_SETTINGS}`)
   return runAction(deployInputs(host, { 'server-name': PRODUCTION, ...overrides }), { workspace })
 }
+
+const DATABASE_URL_SETTINGS = `
+if os.environ.get('DATABASE_URL'):
+    from urllib.parse import urlsplit
+    _url = urlsplit(os.environ['DATABASE_URL'])
+    DATABASES['default'] = {
+        'ENGINE': 'django.db.backends.postgresql', 'NAME': _url.path[1:], 'USER': _url.username,
+        'PASSWORD': _url.password, 'HOST': _url.hostname, 'PORT': _url.port or 5432,
+    }
+`
 
 const preview = (name: string, overrides: Record<string, string> = {}) =>
   deploy(name, { preview: name, 'preview-domain': DOMAIN, 'preview-limit': '2', ...overrides })
@@ -123,5 +137,124 @@ describe('previews', () => {
     expect(await leftOf('pr-1')).toBe('')
     expect((await healthOf(`pr-3.${DOMAIN}`)).version).toBe('pr-3')
     expect(await healthOf(PRODUCTION)).toEqual({ status: 200, version: 'production', notes: 1 })
+  })
+
+  test("a new preview whose app user is there already (another project's) is refused, nothing made", async () => {
+    await onHost(host, 'useradd --system --no-create-home mysite-pr-9')
+    const run = await preview('pr-9', { 'preview-limit': '' })
+    expect(run.outputs.status).toBe('failure')
+    expect(run.stdout).toContain('but the user mysite-pr-9 is there already')
+    expect(await codeOf('ls /srv/mysite-pr-9/releases')).not.toBe(0)
+    expect(await codeOf('ls /var/lib/django-deploy-action/previews/mysite/pr-9')).not.toBe(0)
+    expect(await onHost(host, 'userdel mysite-pr-9 && echo gone')).toBe('gone\n')
+  })
+
+  describe('a preview with a PostgreSQL database of its own', () => {
+    const ADMIN_PASSWORD = 'adm-7f3c9e1b2d-pw'
+    const ADMIN_URL = `postgres://previews_admin:${ADMIN_PASSWORD}@127.0.0.1:5432/postgres`
+    /** A query as PostgreSQL's superuser, its rows one per line. */
+    const sql = (query: string, database = 'postgres') =>
+      onHost(host, `runuser -u postgres -- psql -X -d ${database} -tAc "${query}"`)
+    /** A deploy of the preview `name` with its database, of the code `version`. */
+    const withDatabase = (name: string, overrides: Record<string, string> = {}, version = name) =>
+      deploy(version, {
+        preview: name,
+        'preview-domain': DOMAIN,
+        'preview-database-url': ADMIN_URL,
+        ...overrides
+      })
+
+    beforeAll(async () => {
+      await onHost(host, 'systemctl start postgresql')
+      // The admin a team would make for previews: no superuser, it may create databases and roles.
+      await sql(`CREATE ROLE previews_admin LOGIN CREATEDB CREATEROLE PASSWORD '${ADMIN_PASSWORD}'`)
+    })
+
+    test('an empty database, migrated by the deploy; its URL in the dotenv, the admin nowhere', async () => {
+      const run = await withDatabase('pr-db1')
+      expect([run.code, run.outputs.status]).toEqual([0, 'success'])
+      expect(run.stdout).toContain('created the database mysite_pr_db1')
+      expect(await healthOf(`pr-db1.${DOMAIN}`)).toEqual({
+        status: 200,
+        version: 'pr-db1',
+        notes: 0
+      })
+      // Migrated into its own database, by its own role.
+      expect(
+        await sql(
+          "SELECT tableowner FROM pg_tables WHERE tablename = 'notes_note'",
+          'mysite_pr_db1'
+        )
+      ).toBe('mysite_pr_db1\n')
+      const env = await onHost(host, 'cat /srv/mysite-pr-db1/.deploy/env')
+      expect(env).toMatch(
+        /^DATABASE_URL="postgres:\/\/mysite_pr_db1:[0-9a-f]{32}@127\.0\.0\.1:5432\/mysite_pr_db1"$/m
+      )
+      expect(env).not.toContain(ADMIN_PASSWORD)
+      // Masked: the runner is told to hide it, and no other line holds it.
+      expect(run.stdout).toContain(`::add-mask::${ADMIN_PASSWORD}`)
+      const shown = run.stdout.split('\n').filter((line) => !line.startsWith('::add-mask::'))
+      expect(shown.join('\n')).not.toContain(ADMIN_PASSWORD)
+      expect(JSON.stringify(run.outputs)).not.toContain(ADMIN_PASSWORD)
+      // A second deploy keeps the database and its rows.
+      await sql("INSERT INTO notes_note (text, created) VALUES ('kept', now())", 'mysite_pr_db1')
+      const again = await withDatabase('pr-db1', {}, 'pr-db1 again')
+      expect(again.stdout).toContain('the database mysite_pr_db1 exists: kept')
+      expect(await healthOf(`pr-db1.${DOMAIN}`)).toEqual({
+        status: 200,
+        version: 'pr-db1 again',
+        notes: 1
+      })
+    })
+
+    test('a database copied from a template, its tables handed to the preview; remove drops it', async () => {
+      // The template a team would keep: a copy of staging, the admin's, with a row of its own.
+      await sql('CREATE DATABASE preview_seed OWNER previews_admin')
+      await onHost(
+        host,
+        'runuser -u postgres -- pg_dump --no-owner mysite_pr_db1 | ' +
+          `PGPASSWORD=${ADMIN_PASSWORD} psql -X -q -h 127.0.0.1 -U previews_admin -d preview_seed >/dev/null && ` +
+          `PGPASSWORD=${ADMIN_PASSWORD} psql -X -h 127.0.0.1 -U previews_admin -d preview_seed -c "INSERT INTO notes_note (text, created) VALUES ('seed', now())"`
+      )
+      const run = await withDatabase('pr-db2', { 'preview-database-template': 'preview_seed' })
+      expect([run.code, run.outputs.status]).toEqual([0, 'success'])
+      expect(run.stdout).toContain('created the database mysite_pr_db2 from preview_seed')
+      expect(await healthOf(`pr-db2.${DOMAIN}`)).toEqual({
+        status: 200,
+        version: 'pr-db2',
+        notes: 2
+      })
+      expect(
+        await sql(
+          "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'",
+          'mysite_pr_db2'
+        )
+      ).toBe('mysite_pr_db2\n')
+      // Its role reaches its own database alone: not another preview's (nor connects to it).
+      const url = /^DATABASE_URL="(.*)"$/m.exec(
+        await onHost(host, 'cat /srv/mysite-pr-db2/.deploy/env')
+      )?.[1] as string
+      const count = (database: string) =>
+        host.exec(
+          `psql -X -tA "${url.replace(/\/mysite_pr_db2$/, `/${database}`)}" -c 'SELECT count(*) FROM notes_note'`
+        )
+      expect((await count('mysite_pr_db2')).stdout).toBe('2\n')
+      expect((await count('mysite_pr_db1')).code).not.toBe(0)
+
+      const removed = await deploy('pr-db2', {
+        preview: 'pr-db2',
+        'preview-domain': DOMAIN,
+        'preview-database-url': ADMIN_URL,
+        remove: 'true'
+      })
+      expect([removed.code, removed.outputs.status]).toEqual([0, 'success'])
+      expect(
+        await sql("SELECT datname FROM pg_database WHERE datname LIKE 'mysite_pr_db%' ORDER BY 1")
+      ).toBe('mysite_pr_db1\n')
+      expect(await sql("SELECT rolname FROM pg_roles WHERE rolname = 'mysite_pr_db2'")).toBe('')
+      expect(await leftOf('pr-db2')).toBe('')
+      expect((await healthOf(`pr-db1.${DOMAIN}`)).notes).toBe(1)
+      expect((await healthOf(PRODUCTION)).version).toBe('production')
+    })
   })
 })
