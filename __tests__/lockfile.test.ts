@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { poetryPythonVersions } from '../src/lockfile/poetry.js'
 import { findLock, hashedRequirements, resolveLock } from '../src/lockfile/resolve.js'
 import type { LockedDependencies, ServerPython } from '../src/lockfile/types.js'
 
@@ -172,6 +173,14 @@ describe('uv.lock', () => {
     )
   })
 
+  it('a lock resolved for newer Pythons is refused', () => {
+    const text = uvLock.replace('requires-python = ">=3.11"', 'requires-python = ">=3.12"')
+    expect(problem('uv.lock', x86, [], text)).toBe(
+      'uv.lock requires Python >=3.12; the server has 3.11.2'
+    )
+    expect(names(deps('uv.lock', arm, [], text))).toEqual(MAIN)
+  })
+
   it('a lock without the project itself is refused', () => {
     expect(
       problem(
@@ -211,6 +220,24 @@ describe('uv.lock', () => {
 })
 
 describe('poetry.lock', () => {
+  it("reads the project's Python constraint in Poetry's syntax", () => {
+    expect(poetryPythonVersions('^3.11')).toEqual(['>=3.11.0,<4'])
+    expect(poetryPythonVersions('~3.11')).toEqual(['>=3.11.0,<3.12'])
+    expect(poetryPythonVersions('>=3.11 <3.13')).toEqual(['>=3.11,<3.13'])
+    expect(poetryPythonVersions('>=3.10,<4.0 || ^2.7')).toEqual(['>=3.10,<4.0', '>=2.7.0,<3'])
+    expect(poetryPythonVersions('*')).toBeUndefined()
+    const text = (constraint: string) =>
+      fixture('poetry.lock').replace(
+        'python-versions = ">=3.11"\ncontent-hash',
+        `python-versions = "${constraint}"\ncontent-hash`
+      )
+    expect(problem('poetry.lock', x86, [], text('^3.12'))).toBe(
+      'poetry.lock requires Python ^3.12; the server has 3.11.2'
+    )
+    expect(names(deps('poetry.lock', arm, [], text('^3.12')))).toEqual(MAIN)
+    expect(names(deps('poetry.lock', x86, [], text('~3.10 || ~3.11')))).toEqual(MAIN)
+  })
+
   it('a lock of Poetry 1 (no groups in it) is refused with what to do', () => {
     const text = fixture('poetry.lock').replace('lock-version = "2.1"', 'lock-version = "2.0"')
     expect(problem('poetry.lock', x86, [], text)).toMatch(/lock-version 2\.0.*poetry lock/)

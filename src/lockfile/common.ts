@@ -1,7 +1,13 @@
 // What every lock reader does alike: read the TOML, check the groups asked, evaluate a marker
 // for a named package, keep a package's installable files, and put the result together.
 import { parse } from 'smol-toml'
-import { MarkerError, markerMatches, normalizeName, type MarkerEnvironment } from './markers.js'
+import {
+  MarkerError,
+  markerMatches,
+  normalizeName,
+  pythonSatisfies,
+  type MarkerEnvironment
+} from './markers.js'
 import { installableFiles, noFileProblem } from './tags.js'
 import type {
   DependencySource,
@@ -72,6 +78,25 @@ export function holds(marker: string | undefined, env: MarkerEnvironment, where:
 
 export function markerEnvironment(input: ReaderInput): MarkerEnvironment {
   return { markers: input.server.markers, wanted: input.groups }
+}
+
+/**
+ * A lock resolved for some Python versions only (its markers simplified for them) refuses a server
+ * with another one, rather than install what was never resolved for it.
+ */
+export function checkPython(requires: string | undefined, input: ReaderInput, where: string): void {
+  if (requires === undefined) return
+  let ok: boolean
+  try {
+    ok = pythonSatisfies(requires, input.server.markers)
+  } catch (error) {
+    if (!(error instanceof MarkerError)) throw error
+    throw new LockProblem(`${where}: ${error.message}`)
+  }
+  if (!ok) {
+    const python = input.server.markers.python_full_version
+    throw new LockProblem(`${where} requires Python ${requires}; the server has ${python}`)
+  }
 }
 
 /** A file's sha256 from a lock's `sha256:<hex>` (or a bare hex digest); no sha256 is a problem. */

@@ -17,8 +17,7 @@ import {
   type ReaderInput,
   type Table
 } from './common.js'
-import type { MarkerEnvironment } from './markers.js'
-import { normalizeName } from './markers.js'
+import { MarkerError, normalizeName, pythonSatisfies, type MarkerEnvironment } from './markers.js'
 import type { LockedDependencies, LockedPackage } from './types.js'
 
 /** The group every project has: [project] dependencies (or [tool.poetry.dependencies]). */
@@ -27,6 +26,57 @@ const MAIN = 'main'
 function lockVersionAtLeast21(version: unknown): boolean {
   const [major, minor] = String(version).split('.').map(Number)
   return major > 2 || (major === 2 && minor >= 1)
+}
+
+/** One of Poetry's caret or tilde constraints (^3.11, ~3.11) as PEP 440 (>=3.11,<4). */
+function caretOrTilde(constraint: string): string {
+  const match = /^([\^~])\s*(\d+)(?:\.(\d+))?(?:\.(\d+))?$/.exec(constraint)
+  if (!match) return constraint
+  const [major, minor, patch] = match
+    .slice(2)
+    .map((part) => (part === undefined ? undefined : Number(part)))
+  const lowest = [major, minor ?? 0, patch ?? 0].join('.')
+  let upper: string
+  if (match[1] === '~') upper = minor === undefined ? `${major! + 1}` : `${major}.${minor + 1}`
+  else if (major! > 0 || minor === undefined) upper = `${major! + 1}`
+  else if (minor > 0 || patch === undefined) upper = `0.${minor + 1}`
+  else upper = `0.0.${patch + 1}`
+  return `>=${lowest},<${upper}`
+}
+
+/**
+ * The project's Python constraint in [metadata] python-versions, written in Poetry's syntax
+ * (`^3.11`, `>=3.11,<4.0`, `>=3.11 <4.0`, `*`, alternatives joined by `||`), as PEP 440
+ * specifiers, one per alternative; undefined for any Python.
+ */
+export function poetryPythonVersions(constraint: string): string[] | undefined {
+  const alternatives = constraint.split('||').map((alternative) =>
+    alternative
+      .trim()
+      .split(/\s*,\s*|\s+(?=[<>=!~^])/)
+      .filter((part) => part !== '' && part !== '*')
+      .map(caretOrTilde)
+      .join(',')
+  )
+  return alternatives.some((alternative) => alternative === '') ? undefined : alternatives
+}
+
+function checkPoetryPython(lock: Table, input: ReaderInput): void {
+  const constraint = stringOf(tableOf(lock.metadata)['python-versions'])
+  const alternatives = constraint === undefined ? undefined : poetryPythonVersions(constraint)
+  if (alternatives === undefined) return
+  const holdsFor = (alternative: string) => {
+    try {
+      return pythonSatisfies(alternative, input.server.markers)
+    } catch (error) {
+      if (!(error instanceof MarkerError)) throw error
+      throw new LockProblem(`${input.path}: python-versions ${constraint}: ${error.message}`)
+    }
+  }
+  if (!alternatives.some(holdsFor)) {
+    const python = input.server.markers.python_full_version
+    throw new LockProblem(`${input.path} requires Python ${constraint}; the server has ${python}`)
+  }
 }
 
 function groupsOf(pkg: Table): string[] {
@@ -87,6 +137,7 @@ export function readPoetryLock(input: ReaderInput): LockedDependencies {
         'lock it again with Poetry 2 (poetry lock)'
     )
   }
+  checkPoetryPython(lock, input)
   const packages = tablesOf(lock.package)
   const known = [...packages.flatMap(groupsOf), ...Object.keys(tableOf(lock.extras))]
   checkGroups(input.path, input.groups, known)

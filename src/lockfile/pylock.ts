@@ -3,6 +3,7 @@
 // `'dev' in dependency_groups` and `'x' in extras`.
 import {
   checkGroups,
+  checkPython,
   holds,
   LockProblem,
   lockedDependencies,
@@ -17,7 +18,6 @@ import {
   type ReaderInput,
   type Table
 } from './common.js'
-import { MarkerError, pythonSatisfies } from './markers.js'
 import { fileNameOf } from './tags.js'
 import type { LockedDependencies, LockedFile, LockedPackage } from './types.js'
 
@@ -62,22 +62,6 @@ function packageOf(pkg: Table, input: ReaderInput): LockedPackage {
   return lockedPackage(name, version, files, input, stringOf(pkg.index))
 }
 
-function checkPython(lock: Table, input: ReaderInput, where: string): void {
-  const requires = stringOf(lock['requires-python'])
-  if (requires === undefined) return
-  let ok: boolean
-  try {
-    ok = pythonSatisfies(requires, input.server.markers)
-  } catch (error) {
-    if (!(error instanceof MarkerError)) throw error
-    throw new LockProblem(`${where}: ${error.message}`)
-  }
-  if (!ok) {
-    const python = input.server.markers.python_full_version
-    throw new LockProblem(`${where} requires Python ${requires}; the server has ${python}`)
-  }
-}
-
 /** A lock made for some environments only refuses a server that is none of them. */
 function checkEnvironments(lock: Table, input: ReaderInput): void {
   const environments = stringsOf(lock.environments)
@@ -100,7 +84,7 @@ export function readPylock(input: ReaderInput): LockedDependencies {
   if (!lockVersion.startsWith('1.')) {
     throw new LockProblem(`${input.path} has lock-version ${lockVersion}; this action reads 1.x`)
   }
-  checkPython(lock, input, input.path)
+  checkPython(stringOf(lock['requires-python']), input, input.path)
   checkEnvironments(lock, input)
   checkGroups(input.path, input.groups, [
     ...stringsOf(lock.extras),
@@ -111,7 +95,7 @@ export function readPylock(input: ReaderInput): LockedDependencies {
   for (const pkg of tablesOf(lock.packages)) {
     if (!holds(stringOf(pkg.marker), env, `${input.path}: ${String(pkg.name)}`) || isRoot(pkg))
       continue
-    checkPython(pkg, input, `${input.path}: ${String(pkg.name)}`)
+    checkPython(stringOf(pkg['requires-python']), input, `${input.path}: ${String(pkg.name)}`)
     kept.push(packageOf(pkg, input))
   }
   return lockedDependencies('pylock.toml', input.path, kept)

@@ -4,6 +4,7 @@
 // asked, and the extras each edge names, along the edges whose markers hold on the server.
 import {
   checkGroups,
+  checkPython,
   holds,
   LockProblem,
   lockedDependencies,
@@ -134,6 +135,7 @@ export function readUvLock(input: ReaderInput): LockedDependencies {
       `${input.path} has version ${String(lock.version)}; this action reads version 1`
     )
   }
+  checkPython(stringOf(lock['requires-python']), input, input.path)
   const packages = tablesOf(lock.package)
   const root = packages.find(isRoot)
   if (!root) {
