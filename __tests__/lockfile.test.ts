@@ -253,6 +253,21 @@ describe('poetry.lock', () => {
     expect(names(deps('poetry.lock', x86, [], text))).not.toContain('colorama')
   })
 
+  it('names the index only when every package comes from it', () => {
+    expect(deps('poetry.lock', x86).indexUrl).toBeUndefined()
+    const source =
+      '[package.source]\ntype = "legacy"\nurl = "https://pypi.example.com/simple"\nreference = "private"\n\n'
+    const oneFromPrivate = fixture('poetry.lock').replace(
+      '[package.extras]\ntests = [',
+      `${source}[package.extras]\ntests = [`
+    )
+    const d = deps('poetry.lock', x86, [], oneFromPrivate)
+    expect(d.packages.find((pkg) => pkg.name === 'asgiref')?.index).toBe(
+      'https://pypi.example.com/simple'
+    )
+    expect(d.indexUrl).toBeUndefined()
+  })
+
   it('a directory dependency is refused, naming it', () => {
     const text = fixture('poetry.lock').replace(
       '[package.extras]\ntests = [',

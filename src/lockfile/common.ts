@@ -146,13 +146,15 @@ export function lockedDependencies(
     byName.set(normalizeName(pkg.name), pkg)
   }
   const sorted = [...byName.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-  const indexes = new Set(sorted.map(([, pkg]) => pkg.index).filter((index) => index !== undefined))
+  // The lock's index only when every package names the same one (Poetry names none for PyPI)
+  const indexes = new Set(sorted.map(([, pkg]) => pkg.index))
   const deps: LockedDependencies = {
     source,
     path,
     reproducible: true,
     packages: sorted.map(([, pkg]) => pkg)
   }
-  if (indexes.size === 1) deps.indexUrl = [...indexes][0]
+  const [index] = indexes
+  if (indexes.size === 1 && index !== undefined) deps.indexUrl = index
   return deps
 }
