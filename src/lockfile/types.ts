@@ -33,6 +33,8 @@ export interface LockedPackage {
   version: string
   /** the files the server may install: wheels whose tags it accepts, best first, then the sdist */
   files: LockedFile[]
+  /** the index the lock says the package comes from, when it says (a simple API URL) */
+  index?: string
 }
 
 /** The dependencies for one server, read from a lock on the runner. */
