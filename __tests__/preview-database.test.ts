@@ -5,14 +5,15 @@
 // line, the statements as PostgreSQL would get them.
 
 import { spawnSync } from 'node:child_process'
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { siblingPreview } from '../src/server/previews.js'
 import {
   dropPreviewDatabaseStep,
   previewDatabaseStdin,
-  previewDatabaseStep
+  previewDatabaseStep,
+  scramVerifier
 } from '../src/server/preview-database.js'
 import { removeSteps, type RemoveListing } from '../src/server/remove.js'
 import { secretValues, type Settings } from '../src/settings.js'
@@ -95,6 +96,7 @@ describe('the preview database inputs', () => {
     ['postgres://previews:pw@127.0.0.1/postgres?options=-c', 'only sslmode is read'],
     ['postgres://previews:pw@127.0.0.1/postgres?sslmode=maybe', 'one of disable'],
     ['postgres://previews:p%0Aw@127.0.0.1/postgres', 'control character'],
+    ['postgres://previews@127.0.0.1/postgres', "needs the role's password"],
     ['not a url', 'is not a URL']
   ])('%s is refused (%s), the error never repeating the password', (url, expected) => {
     const message = refused({ 'preview-database-url': url })
@@ -123,11 +125,16 @@ describe('the preview database inputs', () => {
   })
 })
 
-/** Runs a step's script with a stand-in psql that records its arguments and stdin, one file each call. */
+/**
+ * Runs a step's script with a stand-in psql that records its arguments, its environment's PG
+ * variables and its stdin, one file each call, and answers the first call with `answer` (what
+ * the real psql prints for the first session: CREATED, FOREIGN..., or nothing).
+ */
 function runWithPsql(
   step: ReturnType<typeof previewDatabaseStep>,
   s: Settings,
-  exists: boolean
+  answer: string,
+  path?: string
 ): { code: number; stdout: string; stderr: string; calls: Array<{ args: string; stdin: string }> } {
   const bin = mkdtempSync(join(tmpdir(), 'dda-psql-'))
   writeFileSync(
@@ -137,85 +144,116 @@ function runWithPsql(
       `n=$(ls ${bin}/call.*.args 2>/dev/null | wc -l)`,
       `printf '%s\\n' "$@" > ${bin}/call.$n.args`,
       `env | grep '^PG' | sort >> ${bin}/call.$n.args`,
-      `case "$*" in *"-tA"*) ${exists ? 'echo 1' : ':'}; exit 0;; esac`,
-      `cat > ${bin}/call.$n.stdin`
+      `cat > ${bin}/call.$n.stdin`,
+      `if [ "$n" = 0 ]; then printf '%s' '${answer}'; fi`
     ].join('\n')
   )
   chmodSync(join(bin, 'psql'), 0o755)
   const ran = spawnSync('/bin/bash', ['-c', step.command.text], {
     input: previewDatabaseStdin(s.preview!.database!),
-    env: { PATH: `${bin}:/usr/bin:/bin`, HOME: bin },
+    env: { PATH: path ?? `${bin}:/usr/bin:/bin`, HOME: bin },
     encoding: 'utf8'
   })
   const calls = []
-  for (let n = 0; ; n++) {
-    let args: string
-    try {
-      args = readFileSync(join(bin, `call.${n}.args`), 'utf8')
-    } catch {
-      break
-    }
-    let stdin = ''
-    try {
-      stdin = readFileSync(join(bin, `call.${n}.stdin`), 'utf8')
-    } catch {
-      // a call with -c reads no statements
-    }
-    calls.push({ args, stdin })
-  }
+  for (let n = 0; existsSync(join(bin, `call.${n}.args`)); n++)
+    calls.push({
+      args: readFileSync(join(bin, `call.${n}.args`), 'utf8'),
+      stdin: readFileSync(join(bin, `call.${n}.stdin`), 'utf8')
+    })
   return { code: ran.status ?? -1, stdout: ran.stdout, stderr: ran.stderr, calls }
 }
 
 describe("the preview's database steps", () => {
   const s = read({ 'preview-database-template': 'staging_copy' })
-  const appPassword = s.preview!.database!.password
+  const db = s.preview!.database!
+  const MARK = "'django-deploy-action preview mysite/pr-7'"
 
-  test('a new database: the role, its password on stdin, the copy, its tables handed to the role', () => {
-    const ran = runWithPsql(previewDatabaseStep(s), s, false)
-    expect(ran.stderr).toBe('')
-    expect(ran.code).toBe(0)
+  test("a new database: made the admin's, the template's objects handed over, then the role's", () => {
+    const ran = runWithPsql(previewDatabaseStep(s), s, 'CREATED\n')
+    expect([ran.code, ran.stderr]).toEqual([0, ''])
     expect(ran.stdout).toContain('created the database mysite_pr_7 from staging_copy')
-    const [role, , create, revoke, owners] = ran.calls
-    expect(role.stdin).toContain(`CREATE ROLE "mysite_pr_7" LOGIN`)
-    expect(role.stdin).toContain(`ALTER ROLE "mysite_pr_7" WITH LOGIN PASSWORD '${appPassword}';`)
-    expect(create.args).toContain(
-      'CREATE DATABASE "mysite_pr_7" OWNER "mysite_pr_7" TEMPLATE "staging_copy"'
+    const [prepare, owners, handover] = ran.calls
+    // A role or database of the name without this preview's mark stops the session.
+    expect(prepare.stdin).toContain(
+      `coalesce((SELECT coalesce(shobj_description(oid, 'pg_authid'), '') FROM pg_roles WHERE rolname = 'mysite_pr_7') <> ${MARK}, false) AS role_foreign`
     )
-    expect(revoke.args).toContain('REVOKE CONNECT, TEMPORARY ON DATABASE "mysite_pr_7" FROM PUBLIC')
+    expect(prepare.stdin).toContain(
+      `CREATE ROLE "mysite_pr_7" LOGIN;\nCOMMENT ON ROLE "mysite_pr_7" IS ${MARK};`
+    )
+    // The role's password reaches the server as its SCRAM verifier, from stdin.
+    expect(prepare.stdin).toContain(
+      `\\set verifier '${scramVerifier(db.password, ADMIN_PASSWORD)}'`
+    )
+    expect(prepare.stdin).toContain(`ALTER ROLE "mysite_pr_7" WITH LOGIN PASSWORD :'verifier';`)
+    expect(prepare.stdin).not.toContain(db.password)
+    // The admin's until handed over; no one else may connect to it.
+    expect(prepare.stdin).toContain('CREATE DATABASE "mysite_pr_7" TEMPLATE "staging_copy";')
+    expect(prepare.stdin).toContain(
+      'REVOKE CONNECT, TEMPORARY ON DATABASE "mysite_pr_7" FROM PUBLIC;'
+    )
     expect(owners.args).toContain('PGDATABASE=mysite_pr_7')
     expect(owners.stdin).toContain('ALTER SCHEMA public OWNER TO "mysite_pr_7";')
-    // libpq's variables carry the admin's connection; no command line holds a password.
-    expect(role.args).toContain(`PGPASSWORD=${ADMIN_PASSWORD}`)
+    expect(owners.stdin).not.toMatch(/LIKE/)
+    expect(handover.args).toContain('ALTER DATABASE "mysite_pr_7" OWNER TO "mysite_pr_7"')
+    expect(handover.args).toContain(`COMMENT ON DATABASE "mysite_pr_7" IS ${MARK}`)
+    // libpq's variables carry the admin's connection; names resolve in pg_catalog alone.
     for (const line of [
       'PGHOST=127.0.0.1',
       'PGPORT=5433',
       'PGUSER=previews',
-      'PGDATABASE=postgres'
+      'PGDATABASE=postgres',
+      `PGPASSWORD=${ADMIN_PASSWORD}`,
+      'PGOPTIONS=-c search_path=pg_catalog -c client_min_messages=warning',
+      'PGREQUIREAUTH=scram-sha-256'
     ])
-      expect(role.args.split('\n')).toContain(line)
+      expect(prepare.args.split('\n')).toContain(line)
     for (const call of ran.calls) {
       const argv = call.args.split('\n').filter((line) => !line.startsWith('PG'))
       expect(argv.join('\n')).not.toContain(ADMIN_PASSWORD)
-      expect(argv.join('\n')).not.toContain(appPassword)
+      expect(argv.join('\n')).not.toContain(db.password)
     }
     expect(previewDatabaseStep(s).command.text).not.toContain(ADMIN_PASSWORD)
-    expect(previewDatabaseStep(s).command.text).not.toContain(appPassword)
+    expect(previewDatabaseStep(s).command.text).not.toContain(db.password)
   })
 
-  test('a database that exists is kept: only the role and its password', () => {
-    const ran = runWithPsql(previewDatabaseStep(s), s, true)
+  test('a database that exists is kept: one session (the role and its password)', () => {
+    const ran = runWithPsql(previewDatabaseStep(s), s, '')
     expect(ran.code).toBe(0)
     expect(ran.stdout).toContain('the database mysite_pr_7 exists: kept')
-    expect(ran.calls.map((c) => c.args).join('\n')).not.toContain('CREATE DATABASE')
+    expect(ran.calls).toHaveLength(1)
+  })
+
+  test("a role or database of the name that is someone else's: refused, nothing more sent", () => {
+    const ran = runWithPsql(previewDatabaseStep(s), s, 'FOREIGN role mysite_pr_7\n')
+    expect(ran.code).toBe(1)
+    expect(ran.stderr).toContain(
+      "a role or a database named mysite_pr_7 exists and is not this preview's (it has no mark of mysite-pr-7)"
+    )
+    expect(ran.calls).toHaveLength(1)
+  })
+
+  test("the verifier is the SCRAM-SHA-256 one PostgreSQL stores (checked by Python's hashlib)", () => {
+    const verifier = scramVerifier('pencil', 'a key')
+    const python = [
+      'import base64, hashlib, hmac, sys',
+      "head, keys = sys.argv[1].split('$', 1)[1].split('$')",
+      "iterations, salt = head.split(':')",
+      "salted = hashlib.pbkdf2_hmac('sha256', b'pencil', base64.b64decode(salt), int(iterations))",
+      "client = hmac.new(salted, b'Client Key', 'sha256').digest()",
+      "server = hmac.new(salted, b'Server Key', 'sha256').digest()",
+      "print(base64.b64encode(hashlib.sha256(client).digest()).decode() + ':' + base64.b64encode(server).decode())"
+    ].join('\n')
+    const expected = spawnSync('python3', ['-c', python, verifier], { encoding: 'utf8' })
+    expect(verifier.split('$')[2]).toBe(expected.stdout.trim())
+    expect(verifier).toMatch(/^SCRAM-SHA-256\$4096:[A-Za-z0-9+/]{22}==\$/)
+    // Stable for a key and password (every deploy sends the same), another key another salt.
+    expect(scramVerifier('pencil', 'a key')).toBe(verifier)
+    expect(scramVerifier('pencil', 'other')).not.toBe(verifier)
   })
 
   test('without psql on the host: said, with the package to install', () => {
-    const ran = spawnSync('/bin/bash', ['-c', previewDatabaseStep(s).command.text], {
-      input: previewDatabaseStdin(s.preview!.database!),
-      env: { PATH: '/nonexistent', HOME: '/nonexistent' },
-      encoding: 'utf8'
-    })
-    expect(ran.status).not.toBe(0)
+    const ran = runWithPsql(previewDatabaseStep(s), s, '', '/nonexistent')
+    expect(ran.code).not.toBe(0)
     expect(ran.stderr).toContain('psql is not on the host')
   })
 
@@ -232,18 +270,26 @@ describe("the preview's database steps", () => {
     const steps = removeSteps(s, { kind: 'remove', force: true }, listing).map((step) => step.id)
     expect(steps.indexOf('remove-preview-database')).toBeGreaterThan(steps.indexOf('remove-units'))
     expect(steps.indexOf('remove-preview-database')).toBeLessThan(steps.indexOf('remove-files'))
-    const ran = runWithPsql(dropPreviewDatabaseStep(s), s, true)
-    expect(ran.code).toBe(0)
-    expect(ran.calls.map((c) => c.args).join('\n')).toContain(
-      'DROP DATABASE IF EXISTS "mysite_pr_7" WITH (FORCE)'
+    const [drop] = runWithPsql(dropPreviewDatabaseStep(s), s, '').calls
+    // Only what carries this preview's mark; the role loses its login first.
+    expect(drop.stdin).toContain(
+      `IN (${MARK}, 'django-deploy-action preview mysite/pr-7 (being made)'), false) AS database_ours`
     )
-    expect(ran.calls.map((c) => c.args).join('\n')).toContain('DROP ROLE IF EXISTS "mysite_pr_7"')
+    expect(drop.stdin).toContain('\\if :database_ours\nDROP DATABASE "mysite_pr_7" WITH (FORCE);')
+    expect(drop.stdin).toContain(`= ${MARK}, false) AS role_ours`)
+    expect(drop.stdin).toContain(
+      'ALTER ROLE "mysite_pr_7" NOLOGIN PASSWORD NULL;\nDROP OWNED BY "mysite_pr_7";'
+    )
+    expect(drop.stdin).toContain('DROP ROLE "mysite_pr_7";')
   })
 
-  test("another preview removed by the limits drops its own database, never this preview's", () => {
+  test("another preview removed by the limits drops its own database, by its own mark, never this preview's", () => {
     const sibling = siblingPreview(s, 'pr-3')
     expect(sibling.preview?.database?.name).toBe('mysite_pr_3')
-    expect(dropPreviewDatabaseStep(sibling).command.text).toContain('"mysite_pr_3"')
-    expect(dropPreviewDatabaseStep(sibling).command.text).not.toContain('mysite_pr_7')
+    const [drop] = runWithPsql(dropPreviewDatabaseStep(sibling), sibling, '').calls
+    expect(drop.stdin).toContain('"mysite_pr_3"')
+    expect(drop.stdin).toContain("'django-deploy-action preview mysite/pr-3'")
+    expect(drop.stdin).not.toContain('mysite_pr_7')
+    expect(drop.stdin).not.toContain('pr-7')
   })
 })

@@ -78,6 +78,8 @@ export interface PlanInput {
   assumed?: boolean
   /** this host runs the processes and schedules that must run once (the singleton host) */
   singletons?: boolean
+  /** this host runs its Django steps first (the others wait for it): it makes a preview's database */
+  firstHost?: boolean
   /** what this run deploys, as one hash (deploy-key.ts); recorded once the deploy went well */
   deployKey?: string | null
 }
@@ -294,13 +296,12 @@ export function planRun(input: PlanInput): Plan {
     target,
     previous: facts.live,
     files,
-    release: releaseSteps(
-      s,
-      target,
-      isNew,
-      input.venvKey,
-      earlyVenv(input.venvKey, input.requirements)
-    ),
+    release: [
+      // Before anything is uploaded, by the host that migrates first (a fleet shares the
+      // database server): a database that cannot be made stops the run there.
+      ...(s.preview?.database && (input.firstHost ?? true) ? [previewDatabaseStep(s)] : []),
+      ...releaseSteps(s, target, isNew, input.venvKey, earlyVenv(input.venvKey, input.requirements))
+    ],
     discover: input.assumed ? undefined : discoverStep(s, target),
     build: isNew
       ? djangoSteps(s, target, projectSettings, facts.live, input.assumed, !!w)
@@ -359,8 +360,6 @@ function releaseSteps(
   return [
     // A calendar systemd refuses stops the run before anything is uploaded or installed.
     ...(s.schedules.length > 0 ? [checkCalendarsStep(s)] : []),
-    // Before anything is uploaded: a database that cannot be made stops the run there.
-    ...(s.preview?.database ? [previewDatabaseStep(s)] : []),
     ...foldedIntoFirst(
       [prepareStep(s)],
       [

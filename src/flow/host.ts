@@ -193,6 +193,7 @@ export class HostDeploy {
       projectSettings,
       assumed,
       singletons: this.deps.runsSingletons ?? this.deps.isFirst,
+      firstHost: this.deps.isFirst,
       deployKey: this.deps.deployKey(facts)
     }))
   }

@@ -460,6 +460,19 @@ export function previewNotRemovedWarning(instance: string, why: string): string 
 }
 
 /** A preview beside a production whose shared/ every local user may pass through. */
+/** A preview's database role that owns objects elsewhere: kept, without login. */
+export function previewRoleKeptWarning(s: Settings, output: string): string {
+  const name = s.preview?.database?.name ?? ''
+  const why = output
+    .split('\n')
+    .filter((line) => /^(ERROR|DETAIL):/.test(line))
+    .join(' ')
+  return (
+    `The database role ${name} was kept, without login: ${why || 'it could not be dropped'}. ` +
+    `Drop what it owns in that database (DROP OWNED BY ${name}), then the role.`
+  )
+}
+
 /** A preview's first deploy whose derived user or deploy path someone else has. */
 export function previewTakenMessage(s: Settings, taken: string[]): string {
   const what = [

@@ -20,6 +20,7 @@ import { GATE_FAILED } from '../server/step-script.js'
 import type { OperationOf, Settings } from '../settings.js'
 import {
   nothingToRemoveMessage,
+  previewRoleKeptWarning,
   removeDryRunMessage,
   removeFailedMessage,
   removeGateMessage
@@ -58,6 +59,8 @@ export async function remove(
     }
     if (step.id === 'remove-files') removal.entries = parseRemoved(result.stdout)
     if (step.id === 'remove-user') removal.user = userOutcome(s.appUser, result.stdout)
+    if (step.id === 'remove-preview-database' && /^role-kept /m.test(result.stdout))
+      deps.warn(previewRoleKeptWarning(s, result.stdout))
   }
   return operationOutcome('success', '', '', report)
 }

@@ -65,7 +65,7 @@ export function readPreviewDatabase(
     name,
     ...(template ? { template } : {}),
     env,
-    password: previewDatabasePassword(admin.password || url, name)
+    password: previewDatabasePassword(admin.password, name)
   }
 }
 
@@ -99,6 +99,8 @@ function adminConnection(text: string): PreviewDatabase['admin'] {
   const password = decode(url.password)
   const database = decode(url.pathname.replace(/^\//, '')) || 'postgres'
   if (user === '') fail("needs a user (the role that creates the previews' databases)")
+  // The preview roles' passwords derive from it: without it they could be worked out.
+  if (password === '') fail("needs the role's password")
   if (!ROLE.test(user)) fail('has a user name other than letters, digits, _, $, ., @ and -')
   if (!DATABASE.test(database)) fail('has a database other than letters, digits, _, $ and -')
   // Each is one line on the database steps' stdin.

@@ -127,7 +127,7 @@ export function siblingPreview(s: Settings, name: string): Settings {
   const database = db && {
     ...db,
     name: dbName,
-    password: previewDatabasePassword(db.admin.password || db.adminUrl, dbName)
+    password: previewDatabasePassword(db.admin.password, dbName)
   }
   return {
     ...s,

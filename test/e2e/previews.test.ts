@@ -217,7 +217,7 @@ describe('previews', () => {
           `PGPASSWORD=${ADMIN_PASSWORD} psql -X -h 127.0.0.1 -U previews_admin -d preview_seed -c "INSERT INTO notes_note (text, created) VALUES ('seed', now())"`
       )
       const run = await withDatabase('pr-db2', { 'preview-database-template': 'preview_seed' })
-      expect([run.code, run.outputs.status]).toEqual([0, 'success'])
+      if (run.code !== 0) throw new Error(`the deploy failed:\n${run.stdout}`)
       expect(run.stdout).toContain('created the database mysite_pr_db2 from preview_seed')
       expect(await healthOf(`pr-db2.${DOMAIN}`)).toEqual({
         status: 200,
@@ -241,6 +241,12 @@ describe('previews', () => {
       expect((await count('mysite_pr_db2')).stdout).toBe('2\n')
       expect((await count('mysite_pr_db1')).code).not.toBe(0)
 
+      // What the preview's code could do to make its role hard to drop: a large object elsewhere.
+      await onHost(
+        host,
+        `psql -X -tA "${url.replace(/\/mysite_pr_db2$/, '/postgres')}" -c 'SELECT lo_create(0)'`
+      )
+
       const removed = await deploy('pr-db2', {
         preview: 'pr-db2',
         'preview-domain': DOMAIN,
@@ -255,6 +261,25 @@ describe('previews', () => {
       expect(await leftOf('pr-db2')).toBe('')
       expect((await healthOf(`pr-db1.${DOMAIN}`)).notes).toBe(1)
       expect((await healthOf(PRODUCTION)).version).toBe('production')
+    })
+
+    test("a role of the preview database's name that is someone else's is refused, left as it was", async () => {
+      // Production's role, say, for a preview whose name makes the same one.
+      await sql("CREATE ROLE mysite_pr_db3 LOGIN PASSWORD 'theirs-5e1f'")
+      const run = await withDatabase('pr-db3')
+      expect(run.outputs.status).toBe('failure')
+      expect(run.stdout).toContain(
+        "a role or a database named mysite_pr_db3 exists and is not this preview's"
+      )
+      expect(await sql("SELECT datname FROM pg_database WHERE datname = 'mysite_pr_db3'")).toBe('')
+      // Its password is still its own, and nothing was uploaded.
+      expect(
+        await onHost(
+          host,
+          "PGPASSWORD=theirs-5e1f psql -X -tA -h 127.0.0.1 -U mysite_pr_db3 -d postgres -c 'SELECT 1'"
+        )
+      ).toBe('1\n')
+      expect(await codeOf('ls /srv/mysite-pr-db3/releases')).not.toBe(0)
     })
   })
 })
