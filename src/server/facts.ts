@@ -38,6 +38,10 @@ export interface HostFacts extends AcmeFacts {
   previews?: DeployedPreview[]
   /** a preview deploy: production's shared/ is passable by every local user (an earlier version's 0711) */
   productionSharedOpen?: boolean
+  /** provision, apt-packages: the needed Debian packages the host lacks (server/provision.ts) */
+  packagesMissing?: string[]
+  /** the host check stopped after saying so: it runs again once they are installed */
+  provisionFirst?: boolean
   /** the host's clock (ms since the epoch), for preview-ttl */
   now?: number
 }
