@@ -152,9 +152,16 @@ describe('the install step', () => {
     expect(installStep(settingsFor(), ['nginx']).privileged).toBe(true)
   })
 
-  onDebian('the script is valid for dash', () => {
-    const text = installStep(settingsFor(), ['nginx']).command.text
-    expect(spawnSync('dash', ['-n', '-c', text]).status).toBe(0)
+  test.each([
+    ['the install step', installStep(settingsFor(), ['nginx', 'gettext']).command.text],
+    [
+      'the host check with provision',
+      inspectStep(settingsFor({ provision: true, aptPackages: ['gettext'] })).command.text
+    ]
+  ])('shellcheck: %s', (_what, text) => {
+    const run = spawnSync('shellcheck', ['-s', 'sh', '-'], { input: text, encoding: 'utf8' })
+    expect(run.stdout + run.stderr).toBe('')
+    expect(run.status).toBe(0)
   })
 
   test("apt's errors first, as it wrote them", () => {

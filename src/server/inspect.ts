@@ -42,13 +42,11 @@ export function inspectStep(s: Settings): Step {
       checksPackages(s) && missingPackagesCheck(s),
       raw('missing=""'),
       sh`for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`,
-      raw('if [ -n "$missing" ]; then'),
-      checksPackages(s) && provisionFirst(s, ''),
-      raw('  echo "missing on the host:$missing" >&2; exit 3'),
-      raw('fi'),
+      checksPackages(s) && provisionFirst(s, '[ -z "$missing" ] || '),
+      raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'),
       // One interpreter start: its version and path, then whether it can make a venv.
       sh`if ! python=$(${s.python} -I -S -c ${INTERPRETER_PY} 2>/dev/null); then`,
-      checksPackages(s) && provisionFirst(s, 'echo "python=$python"; '),
+      checksPackages(s) && provisionFirst(s, '  ', 'echo "python=$python"; '),
       raw(
         '  package=python3-venv; [ -z "$python" ] || package="python$(echo "$python" | cut -d. -f1,2)-venv"'
       ),

@@ -65,10 +65,13 @@ export function missingPackagesCheck(s: Settings): ShellText {
   )
 }
 
-/** When the host lacks packages provisioning installs, the host check stops after saying so. */
-export function provisionFirst(s: Settings, facts: string): ShellText | undefined {
+/**
+ * When the host lacks packages provisioning installs, the host check stops after saying so (and
+ * `facts`), where `before` (a condition, an indent) lets it.
+ */
+export function provisionFirst(s: Settings, before: string, facts = ''): ShellText | undefined {
   if (!s.provision) return undefined
-  return raw(`[ -z "$packages" ] || { ${facts}echo provision-first=yes; exit 0; }`)
+  return raw(`${before}[ -z "$packages" ] || { ${facts}echo provision-first=yes; exit 0; }`)
 }
 
 /** What the host check said of the packages. */
