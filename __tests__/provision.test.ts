@@ -3,6 +3,9 @@
 // what the summary says.
 
 import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Input } from '../src/constants.js'
 import { provisionHost, NOTHING_TO_INSTALL } from '../src/flow/provision.js'
@@ -122,6 +125,23 @@ describe('the host check', () => {
     expect(parseFacts(run.stdout).packagesMissing).toEqual(['no-such-package-xyz'])
     const none = runScript(missingPackagesCheck(settingsFor({ aptPackages: ['dpkg'] })).text)
     expect(parseFacts(none.stdout).packagesMissing).toEqual([])
+  })
+
+  test('a package removed but not purged, or not fully installed, is missing', () => {
+    // A host's dpkg as it answers after `apt-get remove nginx` and a broken install of libpq5.
+    const bin = mkdtempSync(join(tmpdir(), 'dpkg-'))
+    writeFileSync(
+      join(bin, 'dpkg-query'),
+      "#!/bin/sh\nprintf 'rc  nginx\\nii  gettext\\niU  libpq5\\n'\n",
+      { mode: 0o755 }
+    )
+    const s = settingsFor({ aptPackages: ['nginx', 'gettext', 'libpq5'] })
+    const run = spawnSync('sh', ['-c', missingPackagesCheck(s).text], {
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }
+    })
+    rmSync(bin, { recursive: true })
+    expect(parseFacts(run.stdout).packagesMissing).toEqual(['nginx', 'libpq5'])
   })
 
   onDebian('with provision, a host that lacks the tools it installs says so and stops', () => {
