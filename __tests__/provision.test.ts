@@ -184,6 +184,19 @@ describe('the install step', () => {
     expect(run.status).toBe(0)
   })
 
+  test("a lock apt did not get: its error, then who held it (apt's last word of it)", () => {
+    const output = [
+      'Reading package lists...',
+      'Waiting for cache lock: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 301 (unattended-upgr)...',
+      'Waiting for cache lock: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 301 (unattended-upgr)... 2s',
+      'E: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), is another process using it?'
+    ].join('\n')
+    expect(aptProblem(output).split('\n')).toEqual([
+      'E: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), is another process using it?',
+      'Waiting for cache lock: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 301 (unattended-upgr)... 2s'
+    ])
+  })
+
   test("apt's errors first, as it wrote them", () => {
     const output = [
       'Reading package lists...',

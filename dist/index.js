@@ -73863,11 +73863,14 @@ function missingPackagesCheck(s) {
     const names = neededPackages(s);
     return script(raw(`installed=$(dpkg-query -W -f='\${db:Status-Abbrev} \${Package}\\n' ${shell_sh `${names}`.text} 2>/dev/null | awk '$1 == "ii" { print $2 }')`), raw('packages=""'), shell_sh `for p in ${names}; do printf '%s\n' "$installed" | grep -qxF "$p" || packages="$packages $p"; done`, raw('echo "packages-missing=$packages"'));
 }
-/** When the host lacks packages provisioning installs, the host check stops after saying so. */
-function provisionFirst(s, facts) {
+/**
+ * When the host lacks packages provisioning installs, the host check stops after saying so (and
+ * `facts`), where `before` (a condition, an indent) lets it.
+ */
+function provisionFirst(s, before, facts = '') {
     if (!s.provision)
         return undefined;
-    return raw(`[ -z "$packages" ] || { ${facts}echo provision-first=yes; exit 0; }`);
+    return raw(`${before}[ -z "$packages" ] || { ${facts}echo provision-first=yes; exit 0; }`);
 }
 /** What the host check said of the packages. */
 function parsePackageFacts(values) {
@@ -73942,9 +73945,9 @@ function inspectStep(s) {
         command: script(raw('set -u'), 
         // provision, apt-packages: what the host lacks of them. With provision, a host that lacks
         // some says only that (provision-first): the flow installs them, then checks it again.
-        checksPackages(s) && missingPackagesCheck(s), raw('missing=""'), shell_sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, raw('if [ -n "$missing" ]; then'), checksPackages(s) && provisionFirst(s, ''), raw('  echo "missing on the host:$missing" >&2; exit 3'), raw('fi'), 
+        checksPackages(s) && missingPackagesCheck(s), raw('missing=""'), shell_sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, checksPackages(s) && provisionFirst(s, '[ -z "$missing" ] || '), raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), 
         // One interpreter start: its version and path, then whether it can make a venv.
-        shell_sh `if ! python=$(${s.python} -I -S -c ${INTERPRETER_PY} 2>/dev/null); then`, checksPackages(s) && provisionFirst(s, 'echo "python=$python"; '), raw('  package=python3-venv; [ -z "$python" ] || package="python$(echo "$python" | cut -d. -f1,2)-venv"'), shell_sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), raw('echo "python=$python"'), shell_sh `live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null); echo "live=$live"`, shell_sh `[ -z "$live" ] || echo "deployed=$(head -c 64 ${p.deployed}/"$live" 2>/dev/null)"`, shell_sh `[ -z "$live" ] || echo "settings=$(sed -n 2p ${p.deployed}/"$live" 2>/dev/null | head -c 65536)"`, 
+        shell_sh `if ! python=$(${s.python} -I -S -c ${INTERPRETER_PY} 2>/dev/null); then`, checksPackages(s) && provisionFirst(s, '  ', 'echo "python=$python"; '), raw('  package=python3-venv; [ -z "$python" ] || package="python$(echo "$python" | cut -d. -f1,2)-venv"'), shell_sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), raw('echo "python=$python"'), shell_sh `live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null); echo "live=$live"`, shell_sh `[ -z "$live" ] || echo "deployed=$(head -c 64 ${p.deployed}/"$live" 2>/dev/null)"`, shell_sh `[ -z "$live" ] || echo "settings=$(sed -n 2p ${p.deployed}/"$live" 2>/dev/null | head -c 65536)"`, 
         // A link to an instance's socket, or the socket of an earlier version's single instance.
         shell_sh `sock=${socketPath(s.instanceName)} legacy=${p.legacyUnits.socket}`, raw('if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'), 
         // Only releases: a dry run's staged upload is none (layout.ts stagedRelease).

@@ -123,13 +123,15 @@ export function installStep(s: Settings, packages: readonly string[]): Step {
 }
 
 /**
- * What apt said when the install failed: its errors (`E:` lines) first, then its warnings, as
- * it wrote them; the last lines when it said neither.
+ * What apt said when the install failed: its errors (`E:` lines) first, then who held its lock
+ * (its last `Waiting for cache lock` line: the process, unattended-upgrades...), then its
+ * warnings, as it wrote them; the last lines when it said none of these.
  */
 export function aptProblem(output: string): string {
   const lines = output.split('\n').map((l) => l.trimEnd())
   const errors = lines.filter((l) => l.startsWith('E: '))
+  const holder = lines.filter((l) => l.startsWith('Waiting for cache lock: ')).slice(-1)
   const warnings = lines.filter((l) => l.startsWith('W: '))
-  const said = [...errors, ...warnings]
+  const said = [...errors, ...holder, ...warnings]
   return (said.length > 0 ? said : lines.filter((l) => l !== '').slice(-5)).join('\n')
 }

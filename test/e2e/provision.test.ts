@@ -48,6 +48,18 @@ function host(suite: Suite): TestHost {
   return found
 }
 
+/**
+ * Holds dpkg's lock as unattended-upgrades would, for `seconds`, in a unit of its own (a command
+ * of `exec` would end with it).
+ */
+async function holdAptLock(h: TestHost, seconds: number): Promise<void> {
+  const program = `import fcntl, time; f = open("/var/lib/dpkg/lock-frontend", "w"); fcntl.lockf(f, fcntl.LOCK_EX); time.sleep(${seconds})`
+  const held = await h.exec(
+    `systemd-run --quiet --collect --unit=apt-lock-holder-$RANDOM python3 -c '${program}' && sleep 1`
+  )
+  if (held.code !== 0) throw new Error(`could not hold apt's lock: ${held.stderr}`)
+}
+
 /** What dpkg says of each package: `ii` when installed. */
 async function statuses(h: TestHost, packages: string): Promise<string> {
   const out = await h.exec(`dpkg-query -W -f='\${db:Status-Abbrev}\\n' ${packages} 2>/dev/null`)
@@ -77,6 +89,21 @@ describe.each(CASES)('a fresh Debian host ($suite, as $user)', ({ suite, user })
     expect((await h.exec('test -e /usr/sbin/policy-rc.d')).code).not.toBe(0)
   })
 
+  test("apt's lock not let go within lock-wait fails the run with apt's words", async () => {
+    const h = host(suite)
+    await holdAptLock(h, 20)
+    const inputs = { ...PROVISION, 'lock-wait': '2' }
+    const run = await runAction(deployInputs(h, inputs, user), { workspace })
+    expect(run.code).not.toBe(0)
+    const cause = run.summary.split('\n').find((l) => l.startsWith('**E: '))
+    expect(cause).toContain('E: Unable to acquire the dpkg frontend lock')
+    expect(run.summary).toMatch(
+      /Could not get lock \/var\/lib\/dpkg\/lock-frontend\. It is held by process \d+ \(python3\)/
+    )
+    expect((await h.exec('ls -A /srv/mysite/releases 2>/dev/null')).stdout).toBe('')
+    await h.exec('systemctl stop "apt-lock-holder-*"')
+  })
+
   test('a dry run lists the packages the host would get, and installs nothing', async () => {
     const h = host(suite)
     const run = await runAction(deployInputs(h, { ...PROVISION, 'dry-run': 'true' }, user), {
@@ -91,6 +118,8 @@ describe.each(CASES)('a fresh Debian host ($suite, as $user)', ({ suite, user })
   let first: ActionRun | undefined
   test('one run with provision and apt-packages goes from nothing to a served site', async () => {
     const h = host(suite)
+    // apt's lock held a few seconds, as by unattended-upgrades: waited for.
+    await holdAptLock(h, 5)
     first = await runAction(deployInputs(h, PROVISION, user), { workspace })
     expect(first.stderr).toBe('')
     expect(first.code).toBe(0)
