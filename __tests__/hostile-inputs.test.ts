@@ -159,6 +159,8 @@ const TABLE: Row[] = [
   { input: Input.KeepReleases, valid: '5', separator: ' ' },
   { input: Input.MaxParallel, valid: '1', separator: ' ' },
   { input: Input.LockWait, valid: '300', separator: ' ' },
+  // Each name an argument of dpkg-query and apt-get, run as root.
+  { input: Input.AptPackages, valid: 'python3-psycopg2', separator: ' ' },
   { input: Input.ProcessStopTimeout, valid: '300', separator: ' ' },
   { input: Input.SingletonHost, valid: 'app1.example.com', separator: ' ' },
   { input: Input.ManageHosts, valid: 'all', separator: ' ' },
@@ -257,7 +259,8 @@ const TABLE: Row[] = [
     Input.Backup,
     Input.Force,
     Input.Remove,
-    Input.MaintenanceDuringMigrations
+    Input.MaintenanceDuringMigrations,
+    Input.Provision
   ].map((input) => ({ input, valid: 'true', separator: ' ' })),
   // Only with a rollback.
   {

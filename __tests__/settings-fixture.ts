@@ -94,6 +94,8 @@ export function settingsFor(overrides: Partial<Settings> = {}): Settings {
     maintenanceDuringMigrations: false,
     maxParallel: 1,
     lockWaitMs: 300_000,
+    provision: false,
+    aptPackages: [],
     processes: [],
     schedules: [],
     processStopTimeoutSec: 300,

@@ -69275,6 +69275,8 @@ var Input;
     Input["Requirements"] = "requirements";
     Input["Python"] = "python";
     Input["SystemSitePackages"] = "system-site-packages";
+    Input["Provision"] = "provision";
+    Input["AptPackages"] = "apt-packages";
     Input["Dotenv"] = "dotenv";
     Input["Migrate"] = "migrate";
     Input["Collectstatic"] = "collectstatic";
@@ -69360,6 +69362,7 @@ const INPUT_DEFAULTS = {
     [Input.Requirements]: 'requirements.txt',
     [Input.Python]: 'python3',
     [Input.SystemSitePackages]: 'false',
+    [Input.Provision]: 'false',
     [Input.Migrate]: 'true',
     [Input.Collectstatic]: 'true',
     [Input.CheckDeploy]: 'false',
@@ -73816,8 +73819,113 @@ function unmarkPreviewStep(s) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/server/provision.ts
+// provision and apt-packages: which Debian packages a deploy needs (a pure function of the
+// settings), the host check's part that says which of them the host lacks, and the step that
+// installs them. Root's step, over no tree the repository or the app user shapes: apt-get with
+// names the grammar checked (grammar/debian-package.ts), and policy-rc.d.
+
+/**
+ * The package that lets the interpreter make a venv with pip: python3-venv for Debian's python3,
+ * python3.X-venv for a versioned one; none for an interpreter Debian did not install.
+ */
+function venvPackage(python) {
+    const name = /^(?:\/usr\/bin\/)?(python3(?:\.\d+)?)$/.exec(python)?.[1];
+    return name && `${name}-venv`;
+}
+/** DATABASE_URL in dotenv names a PostgreSQL database (the backup then needs pg_dump). */
+function postgresqlUrl(s) {
+    return s.dotenv.some(([name, value]) => name === 'DATABASE_URL' &&
+        /^(?:postgres|postgresql|postgis|pgsql)(?:\+\w+)?:\/\//i.test(value));
+}
+/**
+ * The Debian packages the run installs when the host lacks them: with provision, what the
+ * deploy runs (nginx, the venv, ss of iproute2) and what the inputs imply (certbot for tls auto,
+ * the PostgreSQL client for backups of a PostgreSQL database); then apt-packages. Each once.
+ */
+function neededPackages(s) {
+    const deploy = s.provision
+        ? [
+            'nginx',
+            venvPackage(s.python),
+            'iproute2',
+            s.acme && 'certbot',
+            s.backup && postgresqlUrl(s) && 'postgresql-client'
+        ]
+        : [];
+    const names = [...deploy, ...s.aptPackages].filter((p) => !!p);
+    return [...new Set(names)];
+}
+/** A deploy with packages to check: no operation (manage, logs...) installs anything. */
+function checksPackages(s) {
+    return s.operation.kind === 'deploy' && neededPackages(s).length > 0;
+}
+/**
+ * The host check's part: the needed packages dpkg does not call installed, in one dpkg-query,
+ * as `packages-missing=` (the shell variable `packages` keeps them for the checks after it).
+ */
+function missingPackagesCheck(s) {
+    const names = neededPackages(s);
+    return script(raw(`installed=$(dpkg-query -W -f='\${db:Status-Abbrev} \${Package}\\n' ${shell_sh `${names}`.text} 2>/dev/null | awk '$1 == "ii" { print $2 }')`), raw('packages=""'), shell_sh `for p in ${names}; do printf '%s\n' "$installed" | grep -qxF "$p" || packages="$packages $p"; done`, raw('echo "packages-missing=$packages"'));
+}
+/**
+ * When the host lacks packages provisioning installs, the host check stops after saying so (and
+ * `facts`), where `before` (a condition, an indent) lets it.
+ */
+function provisionFirst(s, before, facts = '') {
+    if (!s.provision)
+        return undefined;
+    return raw(`${before}[ -z "$packages" ] || { ${facts}echo provision-first=yes; exit 0; }`);
+}
+/** What the host check said of the packages. */
+function parsePackageFacts(values) {
+    const said = values.get('packages-missing');
+    if (said === undefined)
+        return {};
+    return {
+        packagesMissing: said.split(/\s+/).filter((p) => /^[a-z0-9][a-z0-9+.-]+$/.test(p)),
+        ...(values.get('provision-first') === 'yes' ? { provisionFirst: true } : {})
+    };
+}
+const POLICY = '/usr/sbin/policy-rc.d';
+/** Marks the policy-rc.d this step writes, so that one a killed run left is known and removed. */
+const POLICY_MARK = '# django-deploy-action: no service starts while packages are installed';
+/**
+ * Installs `packages`: the lists refreshed first (only a run with something to install gets
+ * here), then apt-get install, non-interactive, without recommends, waiting up to lock-wait for
+ * apt's lock (unattended-upgrades). No service a package brings is started by its install: the
+ * deploy starts nginx itself once its site is in place.
+ */
+function installStep(s, packages) {
+    const wait = String(Math.round(s.lockWaitMs / 1000));
+    return {
+        id: 'install-packages',
+        phase: 'connect',
+        title: `Install the Debian packages ${packages.join(' ')}`,
+        privileged: true,
+        command: script(raw('set -u'), raw('export DEBIAN_FRONTEND=noninteractive'), shell_sh `policy=${POLICY} mark=${POLICY_MARK}`, raw('if [ -e "$policy" ] && grep -qxF "$mark" "$policy"; then rm -f "$policy"; fi'), 
+        // An administrator's own policy-rc.d decides as it did; else ours, removed however the
+        // step ends.
+        raw('if [ ! -e "$policy" ]; then'), raw("  trap 'rm -f \"$policy\"' EXIT; trap 'exit 1' HUP INT TERM"), raw('  printf \'#!/bin/sh\\n%s\\nexit 101\\n\' "$mark" >"$policy" && chmod 755 "$policy"'), raw('fi'), shell_sh `apt-get -q -o DPkg::Lock::Timeout=${wait} update || exit $?`, shell_sh `apt-get -q -o DPkg::Lock::Timeout=${wait} install -y --no-install-recommends ${packages} || exit $?`, shell_sh `printf 'installed=%s\n' ${packages.join(' ')}`)
+    };
+}
+/**
+ * What apt said when the install failed: its errors (`E:` lines) first, then who held its lock
+ * (its last `Waiting for cache lock` line: the process, unattended-upgrades...), then its
+ * warnings, as it wrote them; the last lines when it said none of these.
+ */
+function aptProblem(output) {
+    const lines = output.split('\n').map((l) => l.trimEnd());
+    const errors = lines.filter((l) => l.startsWith('E: '));
+    const holder = lines.filter((l) => l.startsWith('Waiting for cache lock: ')).slice(-1);
+    const warnings = lines.filter((l) => l.startsWith('W: '));
+    const said = [...errors, ...holder, ...warnings];
+    return (said.length > 0 ? said : lines.filter((l) => l !== '').slice(-5)).join('\n');
+}
+
 ;// CONCATENATED MODULE: ./src/server/inspect.ts
 // The first step of every run: what the host has and what it serves. Read-only.
+
 
 
 
@@ -73841,9 +73949,12 @@ function inspectStep(s) {
         phase: 'connect',
         title: 'Check the host (nginx, systemd, python, sudo)',
         privileged: true,
-        command: script(raw('set -u'), raw('missing=""'), shell_sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), 
+        command: script(raw('set -u'), 
+        // provision, apt-packages: what the host lacks of them. With provision, a host that lacks
+        // some says only that (provision-first): the flow installs them, then checks it again.
+        checksPackages(s) && missingPackagesCheck(s), raw('missing=""'), shell_sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, checksPackages(s) && provisionFirst(s, '[ -z "$missing" ] || '), raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), 
         // One interpreter start: its version and path, then whether it can make a venv.
-        shell_sh `if ! python=$(${s.python} -I -S -c ${INTERPRETER_PY} 2>/dev/null); then`, raw('  package=python3-venv; [ -z "$python" ] || package="python$(echo "$python" | cut -d. -f1,2)-venv"'), shell_sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), raw('echo "python=$python"'), shell_sh `live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null); echo "live=$live"`, shell_sh `[ -z "$live" ] || echo "deployed=$(head -c 64 ${p.deployed}/"$live" 2>/dev/null)"`, shell_sh `[ -z "$live" ] || echo "settings=$(sed -n 2p ${p.deployed}/"$live" 2>/dev/null | head -c 65536)"`, 
+        shell_sh `if ! python=$(${s.python} -I -S -c ${INTERPRETER_PY} 2>/dev/null); then`, checksPackages(s) && provisionFirst(s, '  ', 'echo "python=$python"; '), raw('  package=python3-venv; [ -z "$python" ] || package="python$(echo "$python" | cut -d. -f1,2)-venv"'), shell_sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), raw('echo "python=$python"'), shell_sh `live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null); echo "live=$live"`, shell_sh `[ -z "$live" ] || echo "deployed=$(head -c 64 ${p.deployed}/"$live" 2>/dev/null)"`, shell_sh `[ -z "$live" ] || echo "settings=$(sed -n 2p ${p.deployed}/"$live" 2>/dev/null | head -c 65536)"`, 
         // A link to an instance's socket, or the socket of an earlier version's single instance.
         shell_sh `sock=${socketPath(s.instanceName)} legacy=${p.legacyUnits.socket}`, raw('if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'), 
         // Only releases: a dry run's staged upload is none (layout.ts stagedRelease).
@@ -73878,6 +73989,7 @@ function parseFacts(stdout) {
         projectSettings: recordedSettings(values.get('settings') ?? ''),
         maintenance: values.get('maintenance') === 'on',
         ...parsePreviews(values),
+        ...parsePackageFacts(values),
         ...parseAcmeFacts(values)
     };
 }
@@ -74421,10 +74533,14 @@ async function processesDiff(plan, run) {
 
 
 /**
- * The plan's step titles and the diff; `planWith` plans with what the settings say (assumed:
+ * The plan's step titles and the diff (none for a host that lacks what provision installs); `planWith` plans with what the settings say (assumed:
  * as the deploy will, from the live release's record).
  */
 async function dryRun(deps, facts, newRelease, database, planWith) {
+    // A host that lacks what the host check needs (provision) cannot be read further: the dry run
+    // said which packages the deploy installs first (flow/provision.ts).
+    if (facts.provisionFirst)
+        return undefined;
     // Listed as the deploy runs it: no step of their own to read settings it can assume.
     const assumed = !!assumedSettings(deps.settings, facts, newRelease);
     const first = planWith({}, assumed);
@@ -74771,6 +74887,8 @@ class RunRecord {
     certificate;
     /** a dry run: its plan's step titles and the diff of the configuration */
     dryRun;
+    /** provision, apt-packages: what the run installed, or (dry run) would install */
+    packages;
     /** the release that serves when the run found it already deployed (nothing planned) */
     alreadyLive;
     outcome(status, message) {
@@ -74792,6 +74910,7 @@ class RunRecord {
             certificate: this.certificateReport(),
             // The maintenance a run put up comes down before it ends: the state is the one it found.
             ...(this.facts ? { maintenance: this.facts.maintenance ? 'on' : 'off' } : {}),
+            ...(this.packages ? { packages: this.packages } : {}),
             ...(this.dryRun ? { plan: this.dryRun.titles, diff: this.dryRun.diff } : {})
         };
     }
@@ -74813,6 +74932,57 @@ class Stop extends Error {
         super(message);
         this.status = status;
     }
+}
+
+;// CONCATENATED MODULE: ./src/flow/provision.ts
+// provision and apt-packages on one host: what the host check found missing is installed before
+// anything else runs (a dry run lists it); a host that lacked what the check itself needs
+// (provision-first) is checked again once it has it.
+
+
+
+const NOTHING_TO_INSTALL = 'Debian packages: nothing to install, the host has them all';
+/** The dry run's line: what the deploy would install first. */
+function wouldInstallMessage(packages, checkedAfter) {
+    return (`Debian packages to install first: ${packages.join(' ')}` +
+        (checkedAfter ? ' (the rest of the host check needs them: not read in a dry run)' : ''));
+}
+/** A failed install: apt's own words first, then what was being installed and what was not done. */
+function installFailedMessage(packages, said) {
+    return (`${said}\n` +
+        `apt-get could not install the Debian packages ${packages.join(' ')} (provision, apt-packages). ` +
+        'Nothing was uploaded and nothing that serves was changed.');
+}
+/**
+ * Installs what the host lacks (none: one line says so). Returns the host's facts: the same, or
+ * read again when the host check stopped for them. A dry run records what it would install.
+ */
+async function provisionHost(deps, record, check, facts) {
+    const s = deps.settings;
+    if (!checksPackages(s))
+        return facts;
+    const missing = facts.packagesMissing ?? [];
+    if (missing.length === 0) {
+        deps.info(NOTHING_TO_INSTALL);
+        return facts;
+    }
+    if (s.dryRun) {
+        record.packages = { wouldInstall: missing };
+        deps.info(wouldInstallMessage(missing, !!facts.provisionFirst));
+        return facts;
+    }
+    const step = installStep(s, missing);
+    const result = await deps.run(step, { allowFailure: true });
+    if (result.code !== 0) {
+        record.failedStep = { title: step.title, output: result.stdout + result.stderr };
+        throw new Stop(installFailedMessage(missing, aptProblem(result.stdout + result.stderr)));
+    }
+    record.packages = { installed: missing };
+    if (!facts.provisionFirst)
+        return facts;
+    const again = parseFacts((await deps.run(check)).stdout);
+    record.facts = again;
+    return again;
 }
 
 ;// CONCATENATED MODULE: ./src/flow/first-run.ts
@@ -74883,6 +75053,7 @@ function healthPathFails(deps, health, previous) {
 // healthy, or failed / rolled back (a dry run: locked, inspected, then its plan). It executes the
 // planner's steps through one executor and returns a result value; nothing else decides what
 // runs. See ARCHITECTURE.md.
+
 
 
 
@@ -74985,17 +75156,19 @@ class HostDeploy {
         const unswitched = this.states.includes('locked') && !this.states.includes('switched');
         return errorMessage(error, unswitched ? (this.record.facts?.live ?? '') : undefined);
     }
-    /** What the host has and serves: the run from here on is planned with it. */
+    /**
+     * What the host has and serves: the run from here on is planned with it. provision,
+     * apt-packages: what it lacks of them installed first (a dry run lists them).
+     */
     async inspect(check, sent) {
         const result = sent ? await this.deps.receive(check, sent) : await this.deps.run(check);
         const facts = (this.record.facts = parseFacts(result.stdout));
         this.to('inspected');
-        const { certificate, renewalProblem } = facts;
-        if (renewalProblem) {
-            const warning = renewalFailedWarning(renewalProblem, certificate);
+        if (facts.renewalProblem) {
+            const warning = renewalFailedWarning(facts.renewalProblem, facts.certificate);
             this.deps.warn(warning.message, warning.title);
         }
-        return facts;
+        return provisionHost(this.deps, this.record, check, facts);
     }
     /** The live release is this deploy, and answers: the run changed nothing. */
     alreadyLive(live, health) {
@@ -77709,6 +77882,10 @@ function hostDetails(r) {
     const lines = [];
     if (r.message && r.status === 'success')
         lines.push('', `${r.host}: ${r.message}`);
+    if (r.packages?.installed)
+        lines.push('', `${report_escape(r.host)}: installed the Debian packages ${r.packages.installed.map((p) => `\`${p}\``).join(', ')}`);
+    if (r.packages?.wouldInstall)
+        lines.push('', `${report_escape(r.host)}: would install the Debian packages ${r.packages.wouldInstall.map((p) => `\`${p}\``).join(', ')}`);
     lines.push(...databaseLines(r));
     if (r.certificate)
         lines.push('', ...certificateLines(r.host, r.certificate));
@@ -79116,6 +79293,35 @@ function readModes(read, hostCount) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/grammar/debian-package.ts
+// A Debian package name, as Debian Policy 5.6.1 defines it: lower-case letters, digits, + - .,
+// at least two characters, starting with a letter or digit. Checked before anything is sent, so
+// no name reaches apt-get that apt could read as an option or a pattern.
+const NAME = /^[a-z0-9][a-z0-9+.-]+$/;
+/** Why `name` is not a Debian package name, or undefined when it is one. */
+function debianPackageProblem(name) {
+    if (name.length <= 100 && NAME.test(name))
+        return undefined;
+    return `'${name}' is not a Debian package name (lower-case letters, digits, + - and ., at least two characters, starting with a letter or digit), e.g. python3-psycopg2`;
+}
+
+;// CONCATENATED MODULE: ./src/inputs/packages.ts
+// provision and apt-packages: the Debian packages the run installs on each host when missing.
+
+
+
+function readPackages(read) {
+    const names = splitList(read.raw(Input.AptPackages), /[\s,]+/);
+    if (names.length > 100)
+        throw new InputError(Input.AptPackages, 'names more than 100 packages');
+    for (const name of names) {
+        const problem = debianPackageProblem(name);
+        if (problem)
+            throw new InputError(Input.AptPackages, problem);
+    }
+    return { provision: read.bool(Input.Provision), aptPackages: [...new Set(names)] };
+}
+
 ;// CONCATENATED MODULE: ./src/grammar/nginx-directives.ts
 // The nginx-directives input as nginx will read it inside the site's server block.
 /** Lines as the site will hold them (render/nginx.ts trims their ends), so what is checked is what nginx reads. */
@@ -80268,6 +80474,7 @@ function readServer(read) {
 
 
 
+
 /** Reads every input, validates it and returns the typed settings; throws InputError. */
 function readSettings(given) {
     const preview = readPreview(inputReader(given));
@@ -80309,6 +80516,7 @@ function readSettings(given) {
         ...readHealth(read),
         ...github,
         ...modes,
+        ...readPackages(read),
         operation: readOperation(read, modes),
         ...readMaintenance(read)
     };
@@ -80348,6 +80556,9 @@ const NOT_ON_THE_HOST = new Set([
     'dryRun',
     'maxParallel',
     'lockWaitMs',
+    // Installed by every run that finds them missing, before the deploy key is compared.
+    'provision',
+    'aptPackages',
     'source'
 ]);
 /** The action's own code: a new version may render other files from the same settings. */

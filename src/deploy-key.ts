@@ -34,6 +34,9 @@ const NOT_ON_THE_HOST = new Set<string>([
   'dryRun',
   'maxParallel',
   'lockWaitMs',
+  // Installed by every run that finds them missing, before the deploy key is compared.
+  'provision',
+  'aptPackages',
   'source'
 ])
 

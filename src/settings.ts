@@ -222,7 +222,11 @@ export interface Settings {
   dryRun: boolean
   rollback: boolean
   maxParallel: number
-  /** how long a deploy waits for another one on the same host */
+  /** install the Debian packages the deploy needs when missing (server/provision.ts) */
+  provision: boolean
+  /** apt-packages: Debian packages the project needs, installed when missing */
+  aptPackages: string[]
+  /** how long a deploy waits for another one on the same host (and for apt's lock) */
   lockWaitMs: number
   /** back up the database before applying migrations */
   backup: boolean

@@ -31716,6 +31716,8 @@ var Input;
     Input["Requirements"] = "requirements";
     Input["Python"] = "python";
     Input["SystemSitePackages"] = "system-site-packages";
+    Input["Provision"] = "provision";
+    Input["AptPackages"] = "apt-packages";
     Input["Dotenv"] = "dotenv";
     Input["Migrate"] = "migrate";
     Input["Collectstatic"] = "collectstatic";
@@ -31801,6 +31803,7 @@ const INPUT_DEFAULTS = {
     [Input.Requirements]: 'requirements.txt',
     [Input.Python]: 'python3',
     [Input.SystemSitePackages]: 'false',
+    [Input.Provision]: 'false',
     [Input.Migrate]: 'true',
     [Input.Collectstatic]: 'true',
     [Input.CheckDeploy]: 'false',

@@ -14,7 +14,7 @@ import { alreadyLiveMessage, dryRunPlanMessage } from './notices.js'
 import { processesDiff } from './processes.js'
 
 /**
- * The plan's step titles and the diff; `planWith` plans with what the settings say (assumed:
+ * The plan's step titles and the diff (none for a host that lacks what provision installs); `planWith` plans with what the settings say (assumed:
  * as the deploy will, from the live release's record).
  */
 export async function dryRun(
@@ -23,7 +23,10 @@ export async function dryRun(
   newRelease: string,
   database: DatabaseWatch,
   planWith: (projectSettings: ProjectSettings, assumed: boolean) => Plan
-): Promise<{ titles: string[]; diff: string }> {
+): Promise<{ titles: string[]; diff: string } | undefined> {
+  // A host that lacks what the host check needs (provision) cannot be read further: the dry run
+  // said which packages the deploy installs first (flow/provision.ts).
+  if (facts.provisionFirst) return undefined
   // Listed as the deploy runs it: no step of their own to read settings it can assume.
   const assumed = !!assumedSettings(deps.settings, facts, newRelease)
   const first = planWith({}, assumed)

@@ -52,6 +52,7 @@ import type { Step } from '../server/step.js'
 import { checkAlreadyLive } from './already-live.js'
 import { applyPreviewLimits } from './previews.js'
 import { RunRecord } from './record.js'
+import { provisionHost } from './provision.js'
 import { discoverSettings, healthPathFails, stopOnProblems } from './first-run.js'
 import { Stop } from './stop.js'
 
@@ -151,17 +152,19 @@ export class HostDeploy {
     return errorMessage(error, unswitched ? (this.record.facts?.live ?? '') : undefined)
   }
 
-  /** What the host has and serves: the run from here on is planned with it. */
+  /**
+   * What the host has and serves: the run from here on is planned with it. provision,
+   * apt-packages: what it lacks of them installed first (a dry run lists them).
+   */
   private async inspect(check: Step, sent?: Promise<RunResult>): Promise<HostFacts> {
     const result = sent ? await this.deps.receive(check, sent) : await this.deps.run(check)
     const facts = (this.record.facts = parseFacts(result.stdout))
     this.to('inspected')
-    const { certificate, renewalProblem } = facts
-    if (renewalProblem) {
-      const warning = renewalFailedWarning(renewalProblem, certificate)
+    if (facts.renewalProblem) {
+      const warning = renewalFailedWarning(facts.renewalProblem, facts.certificate)
       this.deps.warn(warning.message, warning.title)
     }
-    return facts
+    return provisionHost(this.deps, this.record, check, facts)
   }
 
   /** The live release is this deploy, and answers: the run changed nothing. */

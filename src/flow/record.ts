@@ -27,6 +27,8 @@ export class RunRecord {
   certificate?: CertificateFacts
   /** a dry run: its plan's step titles and the diff of the configuration */
   dryRun?: { titles: string[]; diff: string }
+  /** provision, apt-packages: what the run installed, or (dry run) would install */
+  packages?: HostOutcome['packages']
   /** the release that serves when the run found it already deployed (nothing planned) */
   alreadyLive?: string
 
@@ -49,6 +51,7 @@ export class RunRecord {
       certificate: this.certificateReport(),
       // The maintenance a run put up comes down before it ends: the state is the one it found.
       ...(this.facts ? { maintenance: this.facts.maintenance ? 'on' : 'off' } : {}),
+      ...(this.packages ? { packages: this.packages } : {}),
       ...(this.dryRun ? { plan: this.dryRun.titles, diff: this.dryRun.diff } : {})
     }
   }

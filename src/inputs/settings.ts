@@ -7,6 +7,7 @@ import { readGitHub } from './github.js'
 import { readHealth } from './health.js'
 import { readMaintenance } from './maintenance.js'
 import { readModes } from './modes.js'
+import { readPackages } from './packages.js'
 import { readNginx } from './nginx.js'
 import { readOperation } from './operations.js'
 import { previewContext, previewInstance, readPreview } from './preview.js'
@@ -61,6 +62,7 @@ export function readSettings(given: ReadContext): Settings {
     ...readHealth(read),
     ...github,
     ...modes,
+    ...readPackages(read),
     operation: readOperation(read, modes),
     ...readMaintenance(read)
   }

@@ -80,6 +80,8 @@ export interface HostReport {
   certificate?: CertificateFacts & { renewalProblem?: string }
   /** an operation's run instead of a deploy's */
   operation?: OperationReport
+  /** provision, apt-packages: the Debian packages the run installed, or a dry run would */
+  packages?: { installed?: string[]; wouldInstall?: string[] }
   /** whether the site answers with the maintenance page after the run (as it was, when unchanged) */
   maintenance?: 'on' | 'off'
 }
@@ -278,6 +280,16 @@ function databaseLines(r: HostReport): string[] {
 function hostDetails(r: HostReport): string[] {
   const lines: string[] = []
   if (r.message && r.status === 'success') lines.push('', `${r.host}: ${r.message}`)
+  if (r.packages?.installed)
+    lines.push(
+      '',
+      `${escape(r.host)}: installed the Debian packages ${r.packages.installed.map((p) => `\`${p}\``).join(', ')}`
+    )
+  if (r.packages?.wouldInstall)
+    lines.push(
+      '',
+      `${escape(r.host)}: would install the Debian packages ${r.packages.wouldInstall.map((p) => `\`${p}\``).join(', ')}`
+    )
   lines.push(...databaseLines(r))
   if (r.certificate) lines.push('', ...certificateLines(r.host, r.certificate))
   if (r.failedStep) {

@@ -40,6 +40,10 @@ export interface HostFacts extends AcmeFacts {
   productionSharedOpen?: boolean
   /** a preview's first deploy: its app user ('user') or deploy path ('path') is there already */
   previewTaken?: string[]
+  /** provision, apt-packages: the needed Debian packages the host lacks (server/provision.ts) */
+  packagesMissing?: string[]
+  /** the host check stopped after saying so: it runs again once they are installed */
+  provisionFirst?: boolean
   /** the host's clock (ms since the epoch), for preview-ttl */
   now?: number
 }

@@ -11,6 +11,12 @@ import { listProcessUnits } from './processes.js'
 import { listPreviews, parsePreviews } from './previews.js'
 import { projectSettings, settingsObject, type ProjectSettings } from './discover.js'
 import type { Step } from './step.js'
+import {
+  checksPackages,
+  missingPackagesCheck,
+  parsePackageFacts,
+  provisionFirst
+} from './provision.js'
 
 /**
  * The interpreter's version and real path; then it fails unless it can make a venv with pip.
@@ -31,11 +37,16 @@ export function inspectStep(s: Settings): Step {
     privileged: true,
     command: script(
       raw('set -u'),
+      // provision, apt-packages: what the host lacks of them. With provision, a host that lacks
+      // some says only that (provision-first): the flow installs them, then checks it again.
+      checksPackages(s) && missingPackagesCheck(s),
       raw('missing=""'),
       sh`for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`,
+      checksPackages(s) && provisionFirst(s, '[ -z "$missing" ] || '),
       raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'),
       // One interpreter start: its version and path, then whether it can make a venv.
       sh`if ! python=$(${s.python} -I -S -c ${INTERPRETER_PY} 2>/dev/null); then`,
+      checksPackages(s) && provisionFirst(s, '  ', 'echo "python=$python"; '),
       raw(
         '  package=python3-venv; [ -z "$python" ] || package="python$(echo "$python" | cut -d. -f1,2)-venv"'
       ),
@@ -99,6 +110,7 @@ export function parseFacts(stdout: string): HostFacts {
     projectSettings: recordedSettings(values.get('settings') ?? ''),
     maintenance: values.get('maintenance') === 'on',
     ...parsePreviews(values),
+    ...parsePackageFacts(values),
     ...parseAcmeFacts(values)
   }
 }

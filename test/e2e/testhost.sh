@@ -41,6 +41,10 @@ readonly PACKAGES=systemd,systemd-sysv,dbus,openssh-server,nginx,python3-gunicor
 # What the tests of workers (Redis, Celery), ASGI (uvicorn, Channels), HTTPS (certbot) and
 # PostgreSQL need: installed by apt after debootstrap, whose own ordering fails on so many.
 readonly SERVICE_PACKAGES="redis-server python3-celery python3-redis python3-uvicorn python3-websockets python3-django-channels certbot postgresql python3-psycopg2 python3-whitenoise"
+# What a test removes to make a fresh server, and what provisioning then installs: their .deb
+# files, with all they depend on, are a local package archive in every host (which reaches no
+# mirror), so that apt-get update and apt-get install work there as on a server.
+readonly OFFLINE_PACKAGES="nginx python3-venv python3-django python3-gunicorn iproute2 gettext"
 readonly CACHE_DIR=${TESTHOST_CACHE:-/var/cache/django-deploy-action-testhost}
 readonly STATE_DIR=${TESTHOST_STATE:-/run/django-deploy-action-testhost}
 readonly KEY_DIR=$CACHE_DIR/keys
@@ -201,6 +205,15 @@ configure_rootfs() {
     umount "$root/proc"
     die "apt-get install $SERVICE_PACKAGES failed in $root"
   fi
+  # shellcheck disable=SC2016 # expanded by the chroot's shell
+  if ! chroot "$root" sh -ec 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends apt-utils
+    mkdir -p /var/local/debs && cd /var/local/debs
+    apt-get download -qq $(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
+      --no-breaks --no-replaces --no-enhances '"$OFFLINE_PACKAGES"' | grep "^[a-z0-9]" | sort -u)
+    apt-ftparchive packages . >Packages' >&2; then
+    umount "$root/proc"
+    die "the local package archive of $OFFLINE_PACKAGES could not be made in $root"
+  fi
   umount "$root/proc"
   rm -f "$root/usr/sbin/policy-rc.d"
 
@@ -247,10 +260,13 @@ configure_rootfs() {
 
   chroot "$root" apt-get clean
   rm -rf "$root"/var/lib/apt/lists/* "$root"/var/log/*.log "$root"/var/cache/debconf/*-old
+  # The local archive is the hosts' only package source.
+  rm -f "$root"/etc/apt/sources.list.d/*.list "$root"/etc/apt/sources.list.d/*.sources
+  echo 'deb [trusted=yes] file:/var/local/debs ./' >"$root/etc/apt/sources.list"
 }
 
 build_id() {
-  { echo "$SUITE $PACKAGES $SERVICE_PACKAGES"; declare -f configure_rootfs; cat "$KEY_DIR"/*.pub; } | sha256sum | cut -c1-12
+  { echo "$SUITE $PACKAGES $SERVICE_PACKAGES $OFFLINE_PACKAGES"; declare -f configure_rootfs; cat "$KEY_DIR"/*.pub; } | sha256sum | cut -c1-12
 }
 
 # Unmounts whatever an interrupted debootstrap left mounted below a tree, then removes it.
