@@ -75133,9 +75133,8 @@ class HostDeploy {
             const record = this.record;
             if (error instanceof StepError && !record.failedStep)
                 record.failedStep = { title: error.step.title, output: output(error) };
-            const message = this.explain(error) +
-                failureNote(record.database.report, record.facts?.live, this.states) +
-                this.windowNote;
+            const note = failureNote(record.database.report, record.facts?.live, this.states);
+            const message = this.explain(error) + note + this.windowNote;
             return record.outcome(error instanceof Stop ? error.status : 'failure', message);
         }
         finally {
