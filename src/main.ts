@@ -34,10 +34,12 @@ import type { AuditEntry } from './server/audit.js'
 import { operationTitle } from './server/operations.js'
 import { modeOf } from './plan.js'
 import { createRollout, rollOut, type Rollout } from './rollout.js'
-import { dotenvText, releaseClock, venvKey } from './server/release.js'
+import { dotenvText, pipIndexText, releaseClock, venvKey } from './server/release.js'
+import { keyedFiles, lockPlan } from './flow/dependencies.js'
+import type { LockPlan } from './flow/deps.js'
 import { InputError, readSettings } from './inputs/settings.js'
 import { secretValues, type HostAddress, type Settings } from './settings.js'
-import { requirementsFiles, type RequirementsFile } from './workspace.js'
+import { lockFileText, requirementsFiles, type RequirementsFile } from './workspace.js'
 import { actionDigest, deployKey } from './deploy-key.js'
 import type { HostFacts } from './server/facts.js'
 
@@ -286,8 +288,31 @@ function requirementsOf(s: Settings): RequirementsFile[] | null {
   return s.source === null ? [] : requirementsFiles(s.source, s.requirements)
 }
 
+/** The lock's text, read once per run; each host's resolution, once per host check. */
+const lockTexts = new WeakMap<Settings, string | null>()
+const lockPlans = new WeakMap<HostFacts, LockPlan>()
+
+/** The lock resolved for this host (undefined without a lock, or with nothing uploaded). */
+function lockOf(s: Settings, facts: HostFacts): LockPlan | undefined {
+  const lock = s.dependencies.lock
+  if (!lock || s.source === null) return undefined
+  if (!lockTexts.has(s)) lockTexts.set(s, lockFileText(s.source, lock))
+  const plan = lockPlans.get(facts) ?? lockPlan(s, lockTexts.get(s) ?? null, facts)
+  lockPlans.set(facts, plan)
+  return plan
+}
+
+/** The requirements the venv's key covers: a lock's list for this host, or the source's files. */
+function requirementsFor(s: Settings, facts: HostFacts): RequirementsFile[] | null {
+  const lock = lockOf(s, facts)
+  if (lock) return lock.ok ? lock.files : null
+  return requirementsOf(s)
+}
+
 /** null: requirements the runner may not read, so no key covers them. */
 function venvKeyOf(s: Settings, facts: HostFacts): string | null {
+  const lock = lockOf(s, facts)
+  if (lock) return lock.ok ? venvKey(keyedFiles(lock), facts.python, s.systemSitePackages) : null
   const files = requirementsOf(s)
   return files === null ? null : venvKey(files, facts.python, s.systemSitePackages)
 }
@@ -312,9 +337,14 @@ function hostDeps(
       : rollout.isFirst(host),
     ...lockedDeps(s, transport, exec, context, log),
     stdin: (kind) =>
-      kind === 'dotenv' ? dotenvText(s) : archiveStream(s.source as string, s.exclude),
+      kind === 'dotenv'
+        ? dotenvText(s)
+        : kind === 'pip-index'
+          ? pipIndexText(s)
+          : archiveStream(s.source as string, s.exclude),
     venvKey: (facts) => venvKeyOf(s, facts),
-    requirements: () => requirementsOf(s),
+    requirements: (facts) => requirementsFor(s, facts),
+    lock: (facts) => lockOf(s, facts),
     deployKey: (facts) => {
       const venv = venvKeyOf(s, facts)
       if (s.source === null || venv === null) return null

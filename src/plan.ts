@@ -25,6 +25,7 @@ import {
   prepareStep,
   pruneStep,
   earlyVenv,
+  type SentInstall,
   uploadStep,
   venvStep,
   type EarlyVenv
@@ -68,6 +69,8 @@ export interface PlanInput {
   venvKey: string | null
   /** the requirements files the key covers: sent ahead, the venv is built beside the upload */
   requirements?: RequirementsFile[] | null
+  /** a lock's list (resolved for this host): `requirements` are its files, the venv built from them */
+  install?: SentInstall
   /**
    * what the project's settings say (the discover step, or the live release's record); {}
    * before; what was printed is recorded once the deploy went well
@@ -298,7 +301,8 @@ export function planRun(input: PlanInput): Plan {
       target,
       isNew,
       input.venvKey,
-      earlyVenv(input.venvKey, input.requirements)
+      earlyVenv(input.venvKey, input.requirements, input.install),
+      sentVenv(input)
     ),
     discover: input.assumed ? undefined : discoverStep(s, target),
     build: isNew
@@ -353,7 +357,8 @@ function releaseSteps(
   target: string,
   isNew: boolean,
   venvKey: string | null,
-  early?: EarlyVenv
+  early?: EarlyVenv,
+  sent?: EarlyVenv
 ): Step[] {
   return [
     // A calendar systemd refuses stops the run before anything is uploaded or installed.
@@ -362,10 +367,20 @@ function releaseSteps(
       [prepareStep(s)],
       [
         ...(s.dotenv.length > 0 ? [dotenvStep(s)] : []),
-        ...(isNew ? [uploadStep(s, target, early), venvStep(s, target, venvKey)] : [])
+        ...(isNew ? [uploadStep(s, target, early), venvStep(s, target, venvKey, sent)] : [])
       ]
     )
   ]
+}
+
+/** A lock's list, which the venv step builds from whatever its size (never from the release). */
+export function sentVenv(
+  input: Pick<PlanInput, 'venvKey' | 'requirements' | 'install'>
+): EarlyVenv | undefined {
+  const { venvKey, requirements, install } = input
+  return install && venvKey && requirements
+    ? { key: venvKey, files: requirements, install }
+    : undefined
 }
 
 /** After a healthy switch: the old instance drained, the renewal timer, post-deploy, pruning. */
@@ -455,7 +470,8 @@ export function assumedSettings(
 export function stagingSteps(
   s: Settings,
   id: string,
-  venvKey: string | null
+  venvKey: string | null,
+  sent?: EarlyVenv
 ): {
   prepare: Step[]
   discover: Step
@@ -463,7 +479,7 @@ export function stagingSteps(
   remove: Step
 } {
   return {
-    prepare: [uploadStep(s, id), venvStep(s, id, venvKey)],
+    prepare: [uploadStep(s, id), venvStep(s, id, venvKey, sent)],
     discover: discoverStep(s, id),
     read: (projectSettings) => {
       const shared = sharedPaths(s, id, projectSettings)

@@ -50,7 +50,6 @@ const DOTTED = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/
 export function isAppModule(text: string): boolean {
   return /^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$/.test(text) || DOTTED.test(text)
 }
-const SAFE_RELATIVE_PATH = /^[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*$/
 
 /** `username` is the SSH user (the app user must be another); a rollback uploads no source. */
 export function readProject(

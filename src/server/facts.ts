@@ -2,6 +2,7 @@
 // facts the planner and the step builders are given, in a module of its own so that any of them
 // may take it without importing the step that reads it.
 
+import type { ServerPython } from '../lockfile/types.js'
 import type { AcmeFacts } from './acme.js'
 import type { ProjectSettings } from './discover.js'
 import type { LiveInstance } from './layout.js'
@@ -38,6 +39,8 @@ export interface HostFacts extends AcmeFacts {
   previews?: DeployedPreview[]
   /** a preview deploy: production's shared/ is passable by every local user (an earlier version's 0711) */
   productionSharedOpen?: boolean
+  /** a lock's deploy: the server's Python as markers and wheel tags see it (none when unread) */
+  serverPython?: ServerPython
   /** the host's clock (ms since the epoch), for preview-ttl */
   now?: number
 }

@@ -1,6 +1,7 @@
 // The first step of every run: what the host has and what it serves. Read-only.
 
 import { pythonFile } from './python.js'
+import { PIP_WHEEL_PY } from './release.js'
 import { Buffer } from 'node:buffer'
 import type { Settings } from '../settings.js'
 import { inspectAcme, parseAcmeFacts } from './acme.js'
@@ -17,6 +18,12 @@ import type { Step } from './step.js'
  * The modules are found, not imported (python/interpreter.py).
  */
 export const INTERPRETER_PY = pythonFile(new URL('./python/interpreter.py', import.meta.url))
+
+/**
+ * The server's Python as a lock sees it: PEP 508's marker variables and the wheel tags pip
+ * accepts, from the pip wheel the venv's pip runs from (python/server_python.py).
+ */
+export const SERVER_PYTHON_PY = pythonFile(new URL('./python/server_python.py', import.meta.url))
 
 // ls lists folders below the deploy path that only root writes, whose names root chose (release
 // ids and files named after them): no name holds a line break or anything ls would mangle.
@@ -43,6 +50,13 @@ export function inspectStep(s: Settings): Step {
       raw('  exit 4'),
       raw('fi'),
       raw('echo "cpus=$(nproc)"'),
+      // Only for a lock: two interpreter starts more.
+      s.dependencies.lock
+        ? script(
+            sh`wheel=$(${s.python} -I -c ${PIP_WHEEL_PY} 2>/dev/null || true)`,
+            sh`[ -z "$wheel" ] || echo "server-python=$(${s.python} -I -c ${SERVER_PYTHON_PY} "$wheel" 2>/dev/null)"`
+          )
+        : undefined,
       raw('echo "python=$python"'),
       sh`live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null); echo "live=$live"`,
       sh`[ -z "$live" ] || echo "deployed=$(head -c 64 ${p.deployed}/"$live" 2>/dev/null)"`,
@@ -98,8 +112,24 @@ export function parseFacts(stdout: string): HostFacts {
       : undefined,
     projectSettings: recordedSettings(values.get('settings') ?? ''),
     maintenance: values.get('maintenance') === 'on',
+    ...serverPython(values.get('server-python') ?? ''),
     ...parsePreviews(values),
     ...parseAcmeFacts(values)
+  }
+}
+
+/** What python/server_python.py printed: one line of JSON ({} when there is none, or it is not that). */
+function serverPython(json: string): Pick<HostFacts, 'serverPython'> {
+  try {
+    const read = JSON.parse(json) as { markers?: unknown; tags?: unknown }
+    const markers = read.markers as Record<string, unknown>
+    const tags = read.tags as unknown[]
+    const strings = (values: unknown[]) => values.every((v) => typeof v === 'string')
+    if (typeof markers !== 'object' || markers === null || !Array.isArray(tags)) return {}
+    if (!strings(Object.values(markers)) || !strings(tags)) return {}
+    return { serverPython: { markers: markers as Record<string, string>, tags: tags as string[] } }
+  } catch {
+    return {}
   }
 }
 

@@ -174,7 +174,11 @@ function head(file: string, what: string, text: string): string {
   ].join('\n')
 }
 
-const STDIN = { dotenv: 'the .env text', source: "the source's tar stream" }
+const STDIN = {
+  dotenv: 'the .env text',
+  source: "the source's tar stream",
+  'pip-index': "the private index's URLs"
+}
 
 /** The steps of a plan: the run that goes well, in order, then what runs when it does not. */
 function planScripts(name: string, s: Settings, plan: Plan): Rendered[] {
