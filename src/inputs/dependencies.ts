@@ -6,7 +6,8 @@ import { Input } from '../constants.js'
 import { findLock } from '../lockfile/resolve.js'
 import type { DependencySettings, Settings } from '../settings.js'
 import { sourceFileExists } from '../workspace.js'
-import { CONTROL_CHARS, InputError, type InputReader, splitList } from './read.js'
+import { isIP } from 'node:net'
+import { hasDotSegment, HOSTNAME, InputError, type InputReader, splitList } from './read.js'
 
 const SAFE_RELATIVE_PATH = /^[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*$/
 /** The files read as a lock on the runner (the rest are requirements files, pip's to read). */
@@ -22,7 +23,7 @@ export function readDependencies(
   const requirements = readRequirements(read, source)
   const wheels = read.line(Input.Wheels)
   if (wheels !== 'server' && wheels !== 'runner')
-    throw new InputError(Input.Wheels, `must be server or runner, not '${wheels}'`)
+    throw new InputError(Input.Wheels, 'must be server or runner')
   const dependencies: DependencySettings = {
     ...(LOCK_NAME.test(requirements) ? { lock: requirements } : {}),
     groups: readGroups(read),
@@ -59,25 +60,30 @@ function readGroups(read: InputReader): string[] {
 }
 
 /**
- * An index URL as pip takes it: http or https, nothing pip or a shell would split. The value may
- * hold a password, so no message quotes it.
+ * An index URL as pip takes it: http or https, in ASCII with %XX escapes (a password's `;`, `$`,
+ * quotes... escaped), no `..`. The value may hold a password, so no message quotes it.
  */
 function readIndexUrl(read: InputReader, name: Input): string {
   const value = read.raw(name).trim()
   if (value === '') return ''
+  const example = 'write it like https://user:token@pypi.example.com/simple/'
   if (value.length > 2048) throw new InputError(name, 'is longer than 2048 characters')
-  if (/\s/.test(value) || CONTROL_CHARS.test(value))
-    throw new InputError(name, 'must be one URL, without white space or control characters')
+  if (!/^https?:\/\//i.test(value))
+    throw new InputError(name, `must be an https:// or http:// URL: ${example}`)
+  if (!/^[A-Za-z0-9._~:/?#[\]@!&+,=%-]+$/.test(value) || /%(?![0-9A-Fa-f]{2})/.test(value))
+    throw new InputError(
+      name,
+      `must be one URL in ASCII, other characters (a password's ; $ ' " ( ) * and spaces) written as %XX escapes: ${example}`
+    )
   let url: URL
   try {
     url = new URL(value)
   } catch {
-    throw new InputError(
-      name,
-      'is not a URL: write it like https://user:token@pypi.example.com/simple'
-    )
+    throw new InputError(name, `is not a URL: ${example}`)
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    throw new InputError(name, 'must be an https:// or http:// URL')
+  const host = url.hostname.replace(/^\[|\]$/g, '')
+  const path = value.replace(/^https?:\/\/[^/?#]*/i, '').split(/[?#]/)[0]
+  if (!(isIP(host) || HOSTNAME.test(host)) || hasDotSegment(path))
+    throw new InputError(name, `is not a URL: ${example}`)
   return value
 }

@@ -244,7 +244,10 @@ function venvBuild(
 ): ShellText {
   const { venv, requirements, install } = at
   const flags = s.systemSitePackages ? ['--system-site-packages'] : []
-  const pip = sh`install --no-input --quiet --disable-pip-version-check ${install?.pipArgs ?? []} -r ${requirements}`
+  const options = sh`--no-input --quiet --disable-pip-version-check`
+  const pip = install?.pipArgs.length
+    ? sh`install ${options} ${install.pipArgs} -r ${requirements}`
+    : sh`install ${options} -r ${requirements}`
   return script(
     asApp(
       s,
