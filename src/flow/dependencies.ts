@@ -49,10 +49,14 @@ export function lockPlan(s: Settings, text: string | null, facts: HostFacts): Lo
   return { ok: true, files, install, deps }
 }
 
+const NOT_REPRODUCIBLE = (path: string) =>
+  `${path} has no lock beside it: pip resolves its dependencies on the server, so two deploys may install other versions (lock them with uv lock, poetry lock or pip lock)`
+
 /** The host's facts, once its lock (if any) resolved for it: else the run stops, before anything is uploaded. */
 export function lockResolved(deps: HostDeps, facts: HostFacts): HostFacts {
   const locked = deps.lock?.(facts)
   if (locked && !locked.ok) throw new Stop(lockRefusedMessage(locked.problem))
+  if (locked?.ok && !locked.deps.reproducible) deps.warn(NOT_REPRODUCIBLE(locked.deps.path))
   return facts
 }
 
