@@ -11,6 +11,7 @@ import { readSettings } from '../src/inputs/settings.js'
 import { inspectStep, parseFacts } from '../src/server/inspect.js'
 import { earlyVenv, venvKey, venvStep } from '../src/server/release.js'
 import { secretValues, type Settings } from '../src/settings.js'
+import { summaryMarkdown, type HostReport } from '../src/report/report.js'
 import type { ServerPython } from '../src/lockfile/types.js'
 import { hostFacts, inputError, settingsFor } from './settings-fixture.js'
 
@@ -263,3 +264,31 @@ function appScripts(text: string): string {
     .map((m) => Buffer.from(m[1], 'base64').toString())
     .join('\n')
 }
+
+describe('the summary', () => {
+  const report = (overrides: Partial<HostReport> = {}): HostReport => ({
+    host: 'app1.example.com',
+    release: '20261125T081500Z-1a2b3c4',
+    previousRelease: '',
+    status: 'success',
+    gates: [],
+    phaseMs: {},
+    durationMs: 1000,
+    message: '',
+    dependencies: {
+      summary: 'pylock.toml, 2 packages, by hash',
+      packages: ['django==5.1.4', 'markupsafe==3.0.2']
+    },
+    ...overrides
+  })
+
+  test('says where the dependencies came from; a dry run lists the packages', () => {
+    const deployed = summaryMarkdown(settingsFor(), [report()])
+    expect(deployed).toContain(
+      'app1.example.com: dependencies from pylock.toml, 2 packages, by hash'
+    )
+    expect(deployed).not.toContain('markupsafe==3.0.2')
+    const dry = summaryMarkdown(settingsFor({ dryRun: true }), [report({ plan: ['Upload'] })])
+    expect(dry).toContain('django==5.1.4\nmarkupsafe==3.0.2')
+  })
+})

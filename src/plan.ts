@@ -117,6 +117,8 @@ export interface Plan {
   files: ConfigFiles
   /** before the project's settings are read: layout, .env, upload, venv */
   release: Step[]
+  /** a lock's list for this host: where it came from and the packages the venv holds */
+  dependencies?: Pick<SentInstall, 'summary' | 'packages'>
   /** none when the plan assumes the live release's settings (the Django process checks them) */
   discover?: Step
   /** the Django steps on a new release; none when the release is already built */
@@ -293,6 +295,7 @@ export function planRun(input: PlanInput): Plan {
   const w = window(s, facts, isNew)
   return {
     mode,
+    dependencies: input.install,
     target,
     previous: facts.live,
     files,

@@ -42,7 +42,10 @@ export function lockPlan(s: Settings, text: string | null, facts: HostFacts): Lo
     entry: LOCK_REQUIREMENTS,
     pipArgs: pipArgs(deps),
     privateIndex: !!(s.dependencies.indexUrl || s.dependencies.extraIndexUrl),
-    summary: dependenciesLine(deps)
+    summary: dependenciesLine(deps),
+    packages: deps.reproducible
+      ? deps.packages.map((p) => `${p.name}==${p.version}`)
+      : (deps.requirements ?? [])
   }
   // pip's flags are part of what the venv holds: its key covers them with the list.
   const files = [{ path: LOCK_REQUIREMENTS, text: list }]

@@ -180,6 +180,8 @@ export interface SentInstall {
   privateIndex: boolean
   /** where the dependencies came from, for the log and the summary (e.g. "uv.lock, 21 packages, by hash") */
   summary: string
+  /** what the venv holds, `name==version` each: the dry run lists them */
+  packages: string[]
 }
 
 /** The requirements files a venv's key covers, sent ahead to build it beside the upload. */
