@@ -103,7 +103,7 @@ const TABLE: Row[] = [
     separator: ' '
   },
   { input: Input.PipExtraIndexUrl, valid: 'https://pypi.example.com/simple/', separator: ' ' },
-  { input: Input.Wheels, valid: 'runner', separator: ' ' },
+  { input: Input.Wheels, valid: 'server', separator: ' ' },
   { input: Input.Python, valid: 'python3', separator: ' ' },
   { input: Input.AppUser, valid: 'mysite', separator: ' ' },
   { input: Input.Workers, valid: '4', separator: ' ' },

@@ -24,6 +24,12 @@ export function readDependencies(
   const wheels = read.line(Input.Wheels)
   if (wheels !== 'server' && wheels !== 'runner')
     throw new InputError(Input.Wheels, 'must be server or runner')
+  // Refused rather than ignored: a server with no route to an index would fail at pip.
+  if (wheels === 'runner')
+    throw new InputError(
+      Input.Wheels,
+      'runner is not available yet: the server downloads the locked files (wheels: server)'
+    )
   const dependencies: DependencySettings = {
     ...(LOCK_NAME.test(requirements) ? { lock: requirements } : {}),
     groups: readGroups(read),

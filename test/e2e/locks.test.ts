@@ -180,6 +180,20 @@ test('a pylock.toml: its package installed by hash, the Windows-only one left ou
   expect(await venvs()).toEqual(built)
 })
 
+test("a dry run lists the venv's packages and changes nothing", async () => {
+  const live = await must(`readlink ${DEPLOY}/current`)
+  const run = succeeded(
+    await runAction(inputs({ 'dry-run': 'true' }), {
+      env: newCommit(),
+      workspace: projectWith('dry', pylock(wheels[1]))
+    })
+  )
+  expect(run.summary).toContain('dependencies from pylock.toml, 1 package, by hash')
+  expect(run.summary).toMatch(/^lockdemo==1\.1$/m)
+  expect(await must(`readlink ${DEPLOY}/current`)).toBe(live)
+  expect((await get(host, '/locked')).text).toBe('lockdemo 1.0')
+})
+
 test('a hash that does not match is refused before the switch: the live site still serves', async () => {
   const live = await must(`readlink ${DEPLOY}/current`)
   const [, v11] = wheels
