@@ -8,8 +8,8 @@ import { join } from 'node:path'
 import { Input } from '../src/constants.js'
 import { keyedFiles, lockPlan } from '../src/flow/dependencies.js'
 import { readSettings } from '../src/inputs/settings.js'
-import { inspectStep, parseFacts } from '../src/server/inspect.js'
-import { earlyVenv, venvKey, venvStep } from '../src/server/release.js'
+import { inspectStep, parseFacts, SERVER_PYTHON_PY } from '../src/server/inspect.js'
+import { earlyVenv, PIP_WHEEL_PY, venvKey, venvStep } from '../src/server/release.js'
 import { secretValues, type Settings } from '../src/settings.js'
 import { summaryMarkdown, type HostReport } from '../src/report/report.js'
 import type { ServerPython } from '../src/lockfile/types.js'
@@ -125,12 +125,50 @@ describe('the host check', () => {
     expect(inspectStep(s).command.text).toContain('server-python=')
   })
 
-  test('reads what it printed; nothing when it printed nothing or something else', () => {
-    const printed = `python=3.11.2 /usr/bin/python3.11\nserver-python=${JSON.stringify(CP311)}\n`
-    expect(parseFacts(printed).serverPython).toEqual(CP311)
+  test('reads what it printed (the tags in runs of platforms, expanded in order); nothing else', () => {
+    const printed = {
+      markers: CP311.markers,
+      platforms: [
+        ['manylinux_2_36_x86_64', 'manylinux_2_17_x86_64'],
+        ['manylinux_2_17_x86_64'],
+        ['any']
+      ],
+      tags: [
+        ['cp311-cp311', 0],
+        ['cp311-abi3', 1],
+        ['py3-none', 2]
+      ]
+    }
+    const line = (value: unknown) =>
+      `python=3.11.2 /usr/bin/python3.11\nserver-python=${JSON.stringify(value)}\n`
+    expect(parseFacts(line(printed)).serverPython).toEqual(CP311)
     expect(parseFacts('python=3.11.2 /usr/bin/python3.11\n').serverPython).toBeUndefined()
-    expect(parseFacts('server-python={"markers":{"a":1},"tags":[]}\n').serverPython).toBeUndefined()
+    expect(parseFacts(line({ ...printed, markers: { a: 1 } })).serverPython).toBeUndefined()
+    expect(
+      parseFacts(line({ ...printed, tags: [['cp311-cp311', 7]] })).serverPython
+    ).toBeUndefined()
     expect(parseFacts('server-python=Traceback\n').serverPython).toBeUndefined()
+  })
+
+  test("python/server_python.py's tags, expanded, are pip's own, in its order", () => {
+    const wheel = execFileSync('python3', ['-I', '-c', PIP_WHEEL_PY], { encoding: 'utf8' }).trim()
+    if (!wheel) return // no pip wheel on this machine: the e2e tests read a real server's
+    const printed = execFileSync('python3', ['-I', '-c', SERVER_PYTHON_PY, wheel], {
+      encoding: 'utf8'
+    })
+    const pip = execFileSync(
+      'python3',
+      [
+        '-I',
+        '-c',
+        `import sys; sys.path.insert(0, sys.argv[1])\nfrom pip._vendor.packaging import tags\nprint("\\n".join(str(t) for t in tags.sys_tags()))`,
+        wheel
+      ],
+      { encoding: 'utf8' }
+    )
+    expect(parseFacts(`server-python=${printed}`).serverPython?.tags).toEqual(
+      pip.trim().split('\n')
+    )
   })
 })
 

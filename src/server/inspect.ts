@@ -118,16 +118,32 @@ export function parseFacts(stdout: string): HostFacts {
   }
 }
 
-/** What python/server_python.py printed: one line of JSON ({} when there is none, or it is not that). */
+/**
+ * What python/server_python.py printed, one line of JSON: the markers, and the tags as runs of
+ * one interpreter-abi over a list of platforms, expanded here in their order ({} when there is
+ * none, or it is not that).
+ */
 function serverPython(json: string): Pick<HostFacts, 'serverPython'> {
   try {
-    const read = JSON.parse(json) as { markers?: unknown; tags?: unknown }
-    const markers = read.markers as Record<string, unknown>
-    const tags = read.tags as unknown[]
+    const read = JSON.parse(json) as { markers?: unknown; platforms?: unknown; tags?: unknown }
+    const { markers, platforms, tags } = read as {
+      markers: Record<string, unknown>
+      platforms: unknown[][]
+      tags: Array<[unknown, unknown]>
+    }
     const strings = (values: unknown[]) => values.every((v) => typeof v === 'string')
-    if (typeof markers !== 'object' || markers === null || !Array.isArray(tags)) return {}
-    if (!strings(Object.values(markers)) || !strings(tags)) return {}
-    return { serverPython: { markers: markers as Record<string, string>, tags: tags as string[] } }
+    if (typeof markers !== 'object' || markers === null || !strings(Object.values(markers)))
+      return {}
+    if (!Array.isArray(platforms) || !platforms.every((p) => Array.isArray(p) && strings(p)))
+      return {}
+    if (!Array.isArray(tags)) return {}
+    const expanded: string[] = []
+    for (const run of tags) {
+      const list = Array.isArray(run) ? platforms[run[1] as number] : undefined
+      if (typeof run[0] !== 'string' || !list) return {}
+      expanded.push(...list.map((platform) => `${run[0] as string}-${platform as string}`))
+    }
+    return { serverPython: { markers: markers as Record<string, string>, tags: expanded } }
   } catch {
     return {}
   }
