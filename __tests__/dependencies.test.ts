@@ -2,12 +2,16 @@
 // server's Python, the lock resolved per host, and the venv step that installs it by hash.
 
 import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Input } from '../src/constants.js'
 import { keyedFiles, lockPlan } from '../src/flow/dependencies.js'
 import { readSettings } from '../src/inputs/settings.js'
+import { fetchLockedFiles } from '../src/remote/archive.js'
 import { inspectStep, parseFacts, SERVER_PYTHON_PY } from '../src/server/inspect.js'
 import { earlyVenv, PIP_WHEEL_PY, venvKey, venvStep } from '../src/server/release.js'
 import { secretValues, type Settings } from '../src/settings.js'
@@ -63,7 +67,7 @@ describe('the inputs', () => {
     expect(read({ requirements: 'requirements/prod.txt' }).dependencies.lock).toBeUndefined()
   })
 
-  test('dependency-groups: a list; wheels: server (runner refused until it is built)', () => {
+  test('dependency-groups: a list; wheels: server, or runner with a lock', () => {
     const s = read({ 'dependency-groups': 'prod, docs  prod' })
     expect(s.dependencies).toEqual({
       lock: undefined,
@@ -72,7 +76,8 @@ describe('the inputs', () => {
       extraIndexUrl: '',
       wheels: 'server'
     })
-    expect(inputError(() => read({ wheels: 'runner' }))?.message).toMatch(/not available yet/)
+    expect(inputError(() => read({ wheels: 'runner' }))?.message).toMatch(/runner needs a lock/)
+    expect(read({ wheels: 'runner' }, ['uv.lock']).dependencies.wheels).toBe('runner')
     expect(inputError(() => read({ wheels: 'both' }))?.message).toBe(
       "Input 'wheels': must be server or runner"
     )
@@ -303,6 +308,27 @@ function appScripts(text: string): string {
     .join('\n')
 }
 
+test('wheels: runner: the files on the venv step’s stdin, pip with no index; never built ahead', () => {
+  const s = locked({ wheels: 'runner', indexUrl: 'https://reader:s3cret@pypi.example.com/simple/' })
+  const plan = lockPlan(s, PYLOCK, hostFacts({ serverPython: CP311 }))
+  if (!plan.ok) throw new Error(plan.problem)
+  expect(plan.install.privateIndex).toBe(false)
+  const install = { ...plan.install, wheels: true }
+  expect(earlyVenv('0123456789abcdef', plan.files, install)).toBeUndefined()
+  const step = venvStep(s, '20261125T081500Z-1a2b3c4', null, {
+    key: '0123456789abcdef',
+    files: plan.files,
+    install
+  })
+  expect(step.stdin).toBe('wheels')
+  expect(step.command.text).toContain(
+    '(umask 022 && mkdir /srv/mysite/venvs/0123456789abcdef/.wheels && tar -xzf - -C /srv/mysite/venvs/0123456789abcdef/.wheels --no-same-owner --no-same-permissions --no-overwrite-dir)'
+  )
+  expect(appScripts(step.command.text)).toContain(
+    '--no-index --find-links /srv/mysite/venvs/0123456789abcdef/.wheels -r'
+  )
+})
+
 describe('the summary', () => {
   const report = (overrides: Partial<HostReport> = {}): HostReport => ({
     host: 'app1.example.com',
@@ -329,4 +355,33 @@ describe('the summary', () => {
     const dry = summaryMarkdown(settingsFor({ dryRun: true }), [report({ plan: ['Upload'] })])
     expect(dry).toContain('django==5.1.4\nmarkupsafe==3.0.2')
   })
+})
+
+test("wheels: runner's files: checked by hash, cached by it, linked into a folder of their own", async () => {
+  const bytes = Buffer.from('a wheel')
+  const sha256 = createHash('sha256').update(bytes).digest('hex')
+  let requests = 0
+  const server = createServer((_, res) => {
+    requests++
+    res.end(bytes)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/demo-1.0-py3-none-any.whl`
+  const cache = join(dir, 'cache')
+  const file = { name: 'demo-1.0-py3-none-any.whl', url, sha256 }
+  try {
+    const folder = await fetchLockedFiles([file], cache)
+    expect(readFileSync(join(folder, file.name))).toEqual(bytes)
+    await fetchLockedFiles([file], cache)
+    expect(requests).toBe(1)
+    const wrong = { ...file, sha256: 'f'.repeat(64) }
+    await expect(fetchLockedFiles([wrong], cache)).rejects.toThrow(
+      `demo-1.0-py3-none-any.whl from ${url} has sha256 ${sha256}, not the lock's ${'f'.repeat(64)}`
+    )
+    await expect(fetchLockedFiles([{ ...file, name: '../x.whl' }], cache)).rejects.toThrow(
+      /not a wheel's or sdist's file name/
+    )
+  } finally {
+    server.close()
+  }
 })

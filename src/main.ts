@@ -5,7 +5,9 @@ import * as core from '@actions/core'
 import type { HostDeps } from './flow/deps.js'
 import { HostDeploy } from './flow/host.js'
 import { checkPublicUrl } from './http-check.js'
-import { archiveStream, sourceDigest } from './remote/archive.js'
+import { archiveStream, fetchLockedFiles, sourceDigest } from './remote/archive.js'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { SshTransport, type Transport } from './remote/connection.js'
 import { Executor, type StepLog } from './remote/executor.js'
 import { acquireLock } from './remote/lock.js'
@@ -297,10 +299,22 @@ function lockOf(s: Settings, facts: HostFacts): LockPlan | undefined {
   const lock = s.dependencies.lock
   if (!lock || s.source === null) return undefined
   if (!lockTexts.has(s)) lockTexts.set(s, lockFileText(s.source, lock))
-  const plan = lockPlans.get(facts) ?? lockPlan(s, lockTexts.get(s) ?? null, facts)
+  const plan =
+    lockPlans.get(facts) ?? runnerWheels(s, facts, lockPlan(s, lockTexts.get(s) ?? null, facts))
   lockPlans.set(facts, plan)
   return plan
 }
+
+/** wheels: runner: the files go to a host that has no venv of this key (the host check said). */
+function runnerWheels(s: Settings, facts: HostFacts, plan: LockPlan): LockPlan {
+  if (!plan.ok || s.dependencies.wheels !== 'runner') return plan
+  const key = venvKey(keyedFiles(plan), facts.python, s.systemSitePackages)
+  const wheels = !(key && facts.venvs?.includes(key))
+  return { ...plan, install: { ...plan.install, wheels } }
+}
+
+/** wheels: runner's files, cached on the runner by their hash (every host of the run shares it). */
+const WHEELS_CACHE = join(process.env.RUNNER_TEMP || tmpdir(), 'django-deploy-action-wheels')
 
 /** The requirements the venv's key covers: a lock's list for this host, or the source's files. */
 function requirementsFor(s: Settings, facts: HostFacts): RequirementsFile[] | null {
@@ -329,6 +343,8 @@ function hostDeps(
   context: RunContext,
   log: StepLog
 ): HostDeps {
+  /** wheels: runner: this host's files, linked into a folder of their own */
+  let wheelsFolder = ''
   return {
     rollout,
     isFirst: rollout.isFirst(host),
@@ -341,10 +357,28 @@ function hostDeps(
         ? dotenvText(s)
         : kind === 'pip-index'
           ? pipIndexText(s)
-          : archiveStream(s.source as string, s.exclude),
+          : kind === 'wheels'
+            ? archiveStream(wheelsFolder, [])
+            : archiveStream(s.source as string, s.exclude),
     venvKey: (facts) => venvKeyOf(s, facts),
     requirements: (facts) => requirementsFor(s, facts),
     lock: (facts) => lockOf(s, facts),
+    fetchWheels: async (facts) => {
+      const plan = lockOf(s, facts)
+      if (!plan?.ok) return ''
+      try {
+        wheelsFolder = await fetchLockedFiles(
+          plan.deps.packages.map((p) => p.files[0]),
+          WHEELS_CACHE
+        )
+        log.info(
+          `downloaded and checked ${plan.deps.packages.length} files of ${plan.deps.path} (wheels: runner)`
+        )
+        return ''
+      } catch (error) {
+        return (error as Error).message
+      }
+    },
     deployKey: (facts) => {
       const venv = venvKeyOf(s, facts)
       if (s.source === null || venv === null) return null

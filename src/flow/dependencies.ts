@@ -41,7 +41,10 @@ export function lockPlan(s: Settings, text: string | null, facts: HostFacts): Lo
   const install: SentInstall = {
     entry: LOCK_REQUIREMENTS,
     pipArgs: pipArgs(deps),
-    privateIndex: !!(s.dependencies.indexUrl || s.dependencies.extraIndexUrl),
+    // wheels: runner: pip reads no index at all.
+    privateIndex:
+      s.dependencies.wheels === 'server' &&
+      !!(s.dependencies.indexUrl || s.dependencies.extraIndexUrl),
     summary: dependenciesLine(deps),
     packages: deps.reproducible
       ? deps.packages.map((p) => `${p.name}==${p.version}`)
@@ -55,11 +58,14 @@ export function lockPlan(s: Settings, text: string | null, facts: HostFacts): Lo
 const NOT_REPRODUCIBLE = (path: string) =>
   `${path} has no lock beside it: pip resolves its dependencies on the server, so two deploys may install other versions (lock them with uv lock, poetry lock or pip lock)`
 
-/** The host's facts, once its lock (if any) resolved for it: else the run stops, before anything is uploaded. */
-export function lockResolved(deps: HostDeps, facts: HostFacts): HostFacts {
+/** The host's facts, once its lock (if any) resolved for it (and wheels: runner's files fetched): else the run stops, before anything is uploaded. */
+export async function lockResolved(deps: HostDeps, facts: HostFacts): Promise<HostFacts> {
   const locked = deps.lock?.(facts)
   if (locked && !locked.ok) throw new Stop(lockRefusedMessage(locked.problem))
   if (locked?.ok && !locked.deps.reproducible) deps.warn(NOT_REPRODUCIBLE(locked.deps.path))
+  // wheels: runner: every file downloaded and checked before anything is uploaded.
+  const problem = locked?.ok && locked.install.wheels ? await deps.fetchWheels?.(facts) : ''
+  if (problem) throw new Stop(lockRefusedMessage(`wheels: runner: ${problem}`))
   return facts
 }
 

@@ -41,6 +41,8 @@ export interface HostDeps {
   requirements(facts: HostFacts): RequirementsFile[] | null
   /** the lock resolved for this host's Python (flow/dependencies.ts); undefined without a lock */
   lock?(facts: HostFacts): LockPlan | undefined
+  /** wheels: runner: downloads and checks the lock's files for this host; '' or the problem */
+  fetchWheels?(facts: HostFacts): Promise<string>
   /** what this run deploys, as one hash (deploy-key.ts); null when nothing can stand for it */
   deployKey(facts: HostFacts): string | null
   /** health-url from the runner: '' when healthy, else the problem */

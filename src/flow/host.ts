@@ -155,7 +155,7 @@ export class HostDeploy {
   /** What the host has and serves: the run from here on is planned with it. */
   private async inspect(check: Step, sent?: Promise<RunResult>): Promise<HostFacts> {
     const result = sent ? await this.deps.receive(check, sent) : await this.deps.run(check)
-    const facts = lockResolved(this.deps, (this.record.facts = parseFacts(result.stdout)))
+    const facts = await lockResolved(this.deps, (this.record.facts = parseFacts(result.stdout)))
     this.to('inspected')
     const { certificate, renewalProblem } = facts
     if (renewalProblem) {

@@ -24,11 +24,10 @@ export function readDependencies(
   const wheels = read.line(Input.Wheels)
   if (wheels !== 'server' && wheels !== 'runner')
     throw new InputError(Input.Wheels, 'must be server or runner')
-  // Refused rather than ignored: a server with no route to an index would fail at pip.
-  if (wheels === 'runner')
+  if (wheels === 'runner' && !LOCK_NAME.test(requirements))
     throw new InputError(
       Input.Wheels,
-      'runner is not available yet: the server downloads the locked files (wheels: server)'
+      `runner needs a lock (uv.lock, poetry.lock, pylock.toml): ${requirements} is installed by pip on the server`
     )
   const dependencies: DependencySettings = {
     ...(LOCK_NAME.test(requirements) ? { lock: requirements } : {}),

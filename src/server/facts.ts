@@ -39,6 +39,8 @@ export interface HostFacts extends AcmeFacts {
   previews?: DeployedPreview[]
   /** a preview deploy: production's shared/ is passable by every local user (an earlier version's 0711) */
   productionSharedOpen?: boolean
+  /** the keys of the complete venvs on the host (a lock's deploy: wheels: runner sends none to one) */
+  venvs?: string[]
   /** a lock's deploy: the server's Python as markers and wheel tags see it (none when unread) */
   serverPython?: ServerPython
   /** the host's clock (ms since the epoch), for preview-ttl */

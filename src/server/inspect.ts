@@ -53,6 +53,8 @@ export function inspectStep(s: Settings): Step {
       // Only for a lock: two interpreter starts more.
       s.dependencies.lock
         ? script(
+            raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`),
+            sh`echo "venvs=$(cd ${p.venvs} 2>/dev/null && for v in *; do [ -f "$v/.complete" ] && printf '%s ' "$v"; done)"`,
             sh`wheel=$(${s.python} -I -c ${PIP_WHEEL_PY} 2>/dev/null || true)`,
             sh`[ -z "$wheel" ] || echo "server-python=$(${s.python} -I -c ${SERVER_PYTHON_PY} "$wheel" 2>/dev/null)"`
           )
@@ -113,6 +115,7 @@ export function parseFacts(stdout: string): HostFacts {
     projectSettings: recordedSettings(values.get('settings') ?? ''),
     maintenance: values.get('maintenance') === 'on',
     ...serverPython(values.get('server-python') ?? ''),
+    ...(values.has('venvs') ? { venvs: list('venvs') } : {}),
     ...parsePreviews(values),
     ...parseAcmeFacts(values)
   }

@@ -182,6 +182,8 @@ export interface SentInstall {
   summary: string
   /** what the venv holds, `name==version` each: the dry run lists them */
   packages: string[]
+  /** wheels: runner, to a host without this venv: the files come on the venv step's stdin (a tar) */
+  wheels?: boolean
 }
 
 /** The requirements files a venv's key covers, sent ahead to build it beside the upload. */
@@ -202,12 +204,14 @@ export function earlyVenv(
   install?: SentInstall
 ): EarlyVenv | undefined {
   const size = (files ?? []).reduce((n, f) => n + Buffer.byteLength(f.text), 0)
-  if (install?.privateIndex) return undefined
+  if (install?.privateIndex || install?.wheels) return undefined
   return key && files && size <= EARLY_VENV_MAX_BYTES ? { key, files, install } : undefined
 }
 
 /** Where the files sent with a venv's command are written, below the venv (removed after). */
 const SENT_FOLDER = '.requirements'
+/** Where wheels: runner's files land, below the venv, before the app user has it (removed after). */
+const WHEELS_FOLDER = '.wheels'
 
 /** The stdin of a venv step whose pip reads a private index: the two URLs, a line each. */
 export function pipIndexText(s: Settings): string {
@@ -247,8 +251,13 @@ function venvBuild(
   const { venv, requirements, install } = at
   const flags = s.systemSitePackages ? ['--system-site-packages'] : []
   const options = sh`--no-input --quiet --disable-pip-version-check`
-  const pip = install?.pipArgs.length
-    ? sh`install ${options} ${install.pipArgs} -r ${requirements}`
+  // wheels: runner: the files sent with the step, no index at all.
+  const args = [
+    ...(install?.pipArgs ?? []),
+    ...(install?.wheels ? ['--no-index', '--find-links', `${venv}/${WHEELS_FOLDER}`] : [])
+  ]
+  const pip = args.length
+    ? sh`install ${options} ${args} -r ${requirements}`
     : sh`install ${options} -r ${requirements}`
   return script(
     asApp(
@@ -323,6 +332,11 @@ function sentVenvBuild(
   const p = layout(s)
   return script(
     sh`  rm -rf ${venv} && mkdir -p ${p.venvs} && mkdir ${venv}`,
+    // As the upload lands: root's tar, into a folder root just made, that no one else has yet
+    // (readable by the build: the step's umask may be sudo's 077; the folder's mode stays root's).
+    sent.install?.wheels
+      ? sh`  (umask 022 && mkdir ${`${venv}/${WHEELS_FOLDER}`} && tar -xzf - -C ${`${venv}/${WHEELS_FOLDER}`} --no-same-owner --no-same-permissions --no-overwrite-dir)`
+      : undefined,
     // Root's files in a folder root makes, handed to the app user once they are written.
     asRoot(
       s,
@@ -340,7 +354,11 @@ function sentVenvBuild(
       writable: [venv],
       install: sent.install
     }),
-    asRoot(s, completeVenv(s, venv, venv, [SENT_FOLDER]), ...linked)
+    asRoot(
+      s,
+      completeVenv(s, venv, venv, [SENT_FOLDER, ...(sent.install?.wheels ? [WHEELS_FOLDER] : [])]),
+      ...linked
+    )
   )
 }
 
@@ -363,10 +381,10 @@ export function venvStep(s: Settings, id: string, key: string | null, sent?: Ear
       ? `Venv ${key} (built when its requirements change)`
       : 'Create the venv and install requirements',
     privileged: true,
-    ...(sent?.install?.privateIndex ? { stdin: 'pip-index' as const } : {}),
+    stdin: sent?.install?.wheels ? 'wheels' : sent?.install?.privateIndex ? 'pip-index' : undefined,
     command: script(
       raw('set -eu'),
-      sent?.install?.privateIndex ? PIP_INDEX_READ : undefined,
+      sent?.install?.privateIndex && !sent.install.wheels ? PIP_INDEX_READ : undefined,
       // A venv is usable once marked complete; a half-built one (a killed run) is rebuilt. The
       // release is linked to it and byte-compiled in the same process: by root, which reads the
       // sources by descriptor (a linked one is passed by) and compiles without running them (the

@@ -4,6 +4,8 @@
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { runAction, type ActionRun } from './action.js'
 import { deployInputs, edit, get, newCommit, onHost, workspaceWith } from './fixture.js'
@@ -86,7 +88,7 @@ async function serveIndex(root: string, wheels: Wheel[]): Promise<void> {
  * A pylock.toml as pip lock writes it: lockdemo, and a package only Windows gets (its marker
  * leaves it out on the host, so its missing file is never asked for).
  */
-function pylock(wheel: Wheel, sha256 = wheel.sha256): string {
+function pylock(wheel: Wheel, sha256 = wheel.sha256, url = openUrl(wheel)): string {
   return [
     'lock-version = "1.0"',
     'created-by = "pip"',
@@ -97,7 +99,7 @@ function pylock(wheel: Wheel, sha256 = wheel.sha256): string {
     '',
     '[[packages.wheels]]',
     `name = "${wheel.file}"`,
-    `url = "http://127.0.0.1:${OPEN_PORT}/files/${wheel.file}"`,
+    `url = "${url}"`,
     `hashes = { sha256 = "${sha256}" }`,
     '',
     '[[packages]]',
@@ -111,6 +113,8 @@ function pylock(wheel: Wheel, sha256 = wheel.sha256): string {
     ''
   ].join('\n')
 }
+
+const openUrl = (wheel: Wheel) => `http://127.0.0.1:${OPEN_PORT}/files/${wheel.file}`
 
 /** mysite with the lock, and a page that shows what the venv's lockdemo says. */
 function projectWith(version: string, lock: string): string {
@@ -144,7 +148,7 @@ let wheels: Wheel[] = []
 beforeAll(async () => {
   host = await bootHost('locks')
   const dir = execFileSync('mktemp', ['-d']).toString().trim()
-  wheels = ['1.0', '1.1', '2.0'].map((v) => buildWheel(dir, v))
+  wheels = ['1.0', '1.1', '2.0', '3.0'].map((v) => buildWheel(dir, v))
   await serveIndex('/run/locks-index', wheels.slice(0, 2))
   // The private index alone has 2.0: a deploy of it proves pip used the credentials.
   await serveIndex('/run/locks-private', wheels.slice(2))
@@ -242,4 +246,56 @@ test("a private index's credentials: pip used them, and they are nowhere in the 
       `journalctl --no-pager -o cat | grep -cF ${TOKEN} || true`
   )
   expect(found.trim()).toBe('0')
+})
+
+test('wheels: runner: the runner downloads and checks the files, the host (no route to them) installs them; not sent again', async () => {
+  // Served on the runner's own loopback: the host cannot reach it.
+  const v3 = wheels[3]
+  const requests: string[] = []
+  const server: Server = createServer((req, res) => {
+    requests.push(req.url ?? '')
+    if (req.url === `/${v3.file}`) res.end(v3.bytes)
+    else res.writeHead(404).end()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/${v3.file}`
+  try {
+    expect(await must(`curl -s -o /dev/null -w '%{http_code}' ${url} || true`)).not.toBe('200')
+    const first = succeeded(
+      await runAction(inputs({ wheels: 'runner' }), {
+        env: newCommit(),
+        workspace: projectWith('r1', pylock(v3, v3.sha256, url))
+      })
+    )
+    expect(first.stdout).toContain('downloaded and checked 1 files of pylock.toml (wheels: runner)')
+    expect((await get(host, '/locked')).text).toBe('lockdemo 3.0')
+    expect(requests).toEqual([`/${v3.file}`])
+    // Nothing of the upload stays beside the venv.
+    expect((await must(`ls -A ${DEPLOY}/venvs/*/ | grep -c wheels || true`)).trim()).toBe('0')
+
+    const second = succeeded(
+      await runAction(inputs({ wheels: 'runner' }), {
+        env: newCommit(),
+        workspace: projectWith('r2', pylock(v3, v3.sha256, url))
+      })
+    )
+    expect(second.stdout).not.toContain('downloaded and checked')
+    expect(second.stdout).toMatch(/^reused the venv [0-9a-f]{16}$/m)
+
+    // A file whose hash is not the lock's: refused on the runner, before anything is uploaded.
+    const releases = await must(`ls -1 ${DEPLOY}/releases`)
+    const wrong = createHash('sha256').update('other').digest('hex')
+    const refused = await runAction(inputs({ wheels: 'runner' }), {
+      env: newCommit(),
+      workspace: projectWith(
+        'r3',
+        pylock({ ...v3, version: '3.0' }, wrong, url).replace(v3.sha256, wrong)
+      )
+    })
+    expect(refused.outputs.status).toBe('failure')
+    expect(refused.stdout).toContain(`has sha256 ${v3.sha256}, not the lock's ${wrong}`)
+    expect(await must(`ls -1 ${DEPLOY}/releases`)).toBe(releases)
+  } finally {
+    server.close()
+  }
 })

@@ -177,7 +177,8 @@ function head(file: string, what: string, text: string): string {
 const STDIN = {
   dotenv: 'the .env text',
   source: "the source's tar stream",
-  'pip-index': "the private index's URLs"
+  'pip-index': "the private index's URLs",
+  wheels: "the lock's files as a tar stream"
 }
 
 /** The steps of a plan: the run that goes well, in order, then what runs when it does not. */
