@@ -95,6 +95,15 @@ const TABLE: Row[] = [
   { input: Input.SettingsModule, valid: 'mysite.settings', separator: ' ' },
   { input: Input.DeployPath, valid: '/srv/mysite', separator: ' ' },
   { input: Input.Requirements, valid: 'requirements.txt', separator: ' ' },
+  { input: Input.DependencyGroups, valid: 'prod', separator: ',' },
+  // pip's environment, through the venv step's script (quoted there): refused all the same.
+  {
+    input: Input.PipIndexUrl,
+    valid: 'https://user:t0ken@pypi.example.com/simple/',
+    separator: ' '
+  },
+  { input: Input.PipExtraIndexUrl, valid: 'https://pypi.example.com/simple/', separator: ' ' },
+  { input: Input.Wheels, valid: 'server', separator: ' ' },
   { input: Input.Python, valid: 'python3', separator: ' ' },
   { input: Input.AppUser, valid: 'mysite', separator: ' ' },
   { input: Input.Workers, valid: '4', separator: ' ' },
@@ -305,7 +314,11 @@ const RUNNER_ONLY = [
  * gunicorn-args `--timeout 60`), ' x y ' is two more valid items, not a hostile value: each item
  * is checked on its own, which the other corpus entries after the separator show.
  */
-const SPACE_SEPARATED = new Set<Input>([Input.ServerName, Input.GunicornArgs])
+const SPACE_SEPARATED = new Set<Input>([
+  Input.ServerName,
+  Input.GunicornArgs,
+  Input.DependencyGroups
+])
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'hostile-'))

@@ -57,6 +57,7 @@ export function settingsFor(overrides: Partial<Settings> = {}): Settings {
     source: '/github/workspace',
     exclude: ['.git', '__pycache__', '*.pyc', '.venv', 'node_modules'],
     requirements: 'requirements.txt',
+    dependencies: { groups: [], indexUrl: '', extraIndexUrl: '', wheels: 'server' },
     python: 'python3',
     systemSitePackages: false,
     dotenv: [],

@@ -25,6 +25,7 @@ import {
   prepareStep,
   pruneStep,
   earlyVenv,
+  type SentInstall,
   uploadStep,
   venvStep,
   type EarlyVenv
@@ -69,6 +70,8 @@ export interface PlanInput {
   venvKey: string | null
   /** the requirements files the key covers: sent ahead, the venv is built beside the upload */
   requirements?: RequirementsFile[] | null
+  /** a lock's list (resolved for this host): `requirements` are its files, the venv built from them */
+  install?: SentInstall
   /**
    * what the project's settings say (the discover step, or the live release's record); {}
    * before; what was printed is recorded once the deploy went well
@@ -117,6 +120,8 @@ export interface Plan {
   files: ConfigFiles
   /** before the project's settings are read: layout, .env, upload, venv */
   release: Step[]
+  /** a lock's list for this host: where it came from and the packages the venv holds */
+  dependencies?: Pick<SentInstall, 'summary' | 'packages'>
   /** none when the plan assumes the live release's settings (the Django process checks them) */
   discover?: Step
   /** the Django steps on a new release; none when the release is already built */
@@ -293,15 +298,11 @@ export function planRun(input: PlanInput): Plan {
   const w = window(s, facts, isNew)
   return {
     mode,
+    dependencies: input.install,
     target,
     previous: facts.live,
     files,
-    release: [
-      // Before anything is uploaded, by the host that migrates first (a fleet shares the
-      // database server): a database that cannot be made stops the run there.
-      ...(s.preview?.database && (input.firstHost ?? true) ? [previewDatabaseStep(s)] : []),
-      ...releaseSteps(s, target, isNew, input.venvKey, earlyVenv(input.venvKey, input.requirements))
-    ],
+    release: releasePlan(s, input, target, isNew),
     discover: input.assumed ? undefined : discoverStep(s, target),
     build: isNew
       ? djangoSteps(s, target, projectSettings, facts.live, input.assumed, !!w)
@@ -349,13 +350,32 @@ function window(s: Settings, facts: HostFacts, isNew: boolean): Plan['maintenanc
     : undefined
 }
 
+/**
+ * The release's steps; first, before anything is uploaded, a preview's database, made by the host
+ * that migrates first (a fleet shares the database server): one that cannot be made stops the run.
+ */
+function releasePlan(s: Settings, input: PlanInput, target: string, isNew: boolean): Step[] {
+  return [
+    ...(s.preview?.database && (input.firstHost ?? true) ? [previewDatabaseStep(s)] : []),
+    ...releaseSteps(
+      s,
+      target,
+      isNew,
+      input.venvKey,
+      earlyVenv(input.venvKey, input.requirements, input.install),
+      sentVenv(input)
+    )
+  ]
+}
+
 /** Before the project's settings are read: the layout (with the .env or the upload), venv. */
 function releaseSteps(
   s: Settings,
   target: string,
   isNew: boolean,
   venvKey: string | null,
-  early?: EarlyVenv
+  early?: EarlyVenv,
+  sent?: EarlyVenv
 ): Step[] {
   return [
     // A calendar systemd refuses stops the run before anything is uploaded or installed.
@@ -364,10 +384,20 @@ function releaseSteps(
       [prepareStep(s)],
       [
         ...(s.dotenv.length > 0 ? [dotenvStep(s)] : []),
-        ...(isNew ? [uploadStep(s, target, early), venvStep(s, target, venvKey)] : [])
+        ...(isNew ? [uploadStep(s, target, early), venvStep(s, target, venvKey, sent)] : [])
       ]
     )
   ]
+}
+
+/** A lock's list, which the venv step builds from whatever its size (never from the release). */
+export function sentVenv(
+  input: Pick<PlanInput, 'venvKey' | 'requirements' | 'install'>
+): EarlyVenv | undefined {
+  const { venvKey, requirements, install } = input
+  return install && venvKey && requirements
+    ? { key: venvKey, files: requirements, install }
+    : undefined
 }
 
 /** After a healthy switch: the old instance drained, the renewal timer, post-deploy, pruning. */
@@ -457,7 +487,8 @@ export function assumedSettings(
 export function stagingSteps(
   s: Settings,
   id: string,
-  venvKey: string | null
+  venvKey: string | null,
+  sent?: EarlyVenv
 ): {
   prepare: Step[]
   discover: Step
@@ -465,7 +496,7 @@ export function stagingSteps(
   remove: Step
 } {
   return {
-    prepare: [uploadStep(s, id), venvStep(s, id, venvKey)],
+    prepare: [uploadStep(s, id), venvStep(s, id, venvKey, sent)],
     discover: discoverStep(s, id),
     read: (projectSettings) => {
       const shared = sharedPaths(s, id, projectSettings)

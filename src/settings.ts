@@ -157,6 +157,8 @@ export interface Settings {
   exclude: string[]
   /** path relative to the release folder */
   requirements: string
+  /** how the venv's dependencies are found and installed (src/inputs/dependencies.ts) */
+  dependencies: DependencySettings
   python: string
   systemSitePackages: boolean
   /** ordered KEY=VALUE pairs */
@@ -268,10 +270,39 @@ export function secretValues(s: Settings): string[] {
   const db = s.preview?.database
   const values = [s.privateKey, s.passphrase, s.password, s.githubToken]
   if (db) values.push(db.adminUrl, db.admin.password, db.password)
+  // An index URL with credentials is secret whole, and so is its password alone.
+  for (const url of [s.dependencies.indexUrl, s.dependencies.extraIndexUrl])
+    if (/^https?:\/\/[^/@]*@/i.test(url)) values.push(url, ...urlPassword(url))
   // Short values (DEBUG=0, a 3-letter password) would mask every such text in the log.
   for (const [name, value] of s.dotenv)
     values.push(...dotenvSecrets(name, value).filter((v) => v.length >= 4))
   if (s.privateKey)
     values.push(...s.privateKey.split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----')))
   return values.filter((v): v is string => !!v)
+}
+
+/** Where the venv's packages come from when a lock is read on the runner (docs/dependencies.md). */
+export interface DependencySettings {
+  /** the lock (or pyproject.toml) to read, relative to the source; unset: `requirements` as it is */
+  lock?: string
+  /** dependency-groups: groups and extras installed besides the main dependencies */
+  groups: string[]
+  /** pip-index-url and pip-extra-index-url ('' when unset): pip's environment only, masked */
+  indexUrl: string
+  extraIndexUrl: string
+  /** wheels: where the locked files are downloaded */
+  wheels: 'server' | 'runner'
+}
+
+/** The password (or token) of a URL's credentials, as written and as decoded. */
+function urlPassword(url: string): string[] {
+  const userinfo = /^https?:\/\/([^/@]*)@/i.exec(url)?.[1] ?? ''
+  const secret = userinfo.includes(':') ? userinfo.slice(userinfo.indexOf(':') + 1) : userinfo
+  let decoded = secret
+  try {
+    decoded = decodeURIComponent(secret)
+  } catch {
+    // as written only
+  }
+  return [...new Set([secret, decoded])].filter((v) => v.length >= 4)
 }

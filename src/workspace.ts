@@ -58,6 +58,27 @@ export function requirementsFiles(source: string, requirements: string): Require
   return visit(requirements) ? files : null
 }
 
+/** A regular file inside the source folder (a lock the run may read): existence only. */
+export function sourceFileExists(source: string, path: string): boolean {
+  try {
+    return lstatSync(join(source, path)).isFile()
+  } catch {
+    return false
+  }
+}
+
+/** A lock file's text, read as the requirements files are; null when it may not be read. */
+export function lockFileText(source: string, path: string): string | null {
+  let root: string
+  try {
+    root = realpathSync(source)
+  } catch {
+    return null
+  }
+  const text = readInside(root, path)
+  return text === 'missing' ? null : text
+}
+
 /**
  * A file of the workspace an input names (maintenance-page): its text, 'missing', or null when it
  * may not be read. No component of the path may be a link: the repository could point one at a

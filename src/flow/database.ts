@@ -1,7 +1,7 @@
 // What the run learns and does about the database (the migration plan, the backup, a rollback's
 // schema), and the dry run's read of the new code; what it says is in notices.ts.
 
-import { stagingSteps, type Plan } from '../plan.js'
+import { sentVenv, stagingSteps, type Plan } from '../plan.js'
 import { discoverStep, parseProjectSettings, rebaseProjectSettings } from '../server/discover.js'
 import type { HostFacts } from '../server/facts.js'
 import { stagedRelease } from '../server/layout.js'
@@ -9,6 +9,7 @@ import { parseBackup, parseMigrated, parseMigrationPlan } from '../server/migrat
 import type { RunResult } from '../remote/connection.js'
 import type { Step } from '../server/step.js'
 import type { HostDeps } from './deps.js'
+import { venvInput } from './dependencies.js'
 import type { DatabaseReport } from '../report/report.js'
 import type { ProjectSettings } from '../server/discover.js'
 import type { MigrationPlan } from '../server/migrations.js'
@@ -95,7 +96,12 @@ export async function stage(
   watch: DatabaseWatch
 ): Promise<{ projectSettings: ProjectSettings; migrations?: MigrationPlan } | undefined> {
   const s = deps.settings
-  const steps = stagingSteps(s, stagedRelease(newRelease), deps.venvKey(facts))
+  const steps = stagingSteps(
+    s,
+    stagedRelease(newRelease),
+    deps.venvKey(facts),
+    sentVenv(venvInput(deps, facts))
+  )
   try {
     for (const step of steps.prepare)
       await deps.run(step, { stdin: step.stdin && deps.stdin(step.stdin) })

@@ -8,6 +8,8 @@ import type { HostFacts } from '../server/facts.js'
 import type { Step } from '../server/step.js'
 import type { Settings } from '../settings.js'
 import type { RequirementsFile } from '../workspace.js'
+import type { LockedDependencies } from '../lockfile/types.js'
+import type { SentInstall } from '../server/release.js'
 
 /** What the flow needs from the outside world: all of its side effects come through here. */
 export interface HostDeps {
@@ -39,8 +41,12 @@ export interface HostDeps {
   previewRemoved?(name: string): void
   /** the venv key of the source's requirements for this host's interpreter */
   venvKey(facts: HostFacts): string | null
-  /** the requirements files that key covers (null when none can: see workspace.ts) */
-  requirements(): RequirementsFile[] | null
+  /** the requirements files that key covers (null when none can: see workspace.ts); a lock's list for this host */
+  requirements(facts: HostFacts): RequirementsFile[] | null
+  /** the lock resolved for this host's Python (flow/dependencies.ts); undefined without a lock */
+  lock?(facts: HostFacts): LockPlan | undefined
+  /** wheels: runner: downloads and checks the lock's files for this host; '' or the problem */
+  fetchWheels?(facts: HostFacts): Promise<string>
   /** what this run deploys, as one hash (deploy-key.ts); null when nothing can stand for it */
   deployKey(facts: HostFacts): string | null
   /** health-url from the runner: '' when healthy, else the problem */
@@ -51,3 +57,14 @@ export interface HostDeps {
   warn(message: string, title?: string): void
   notice(message: string, title: string): void
 }
+
+/** What a host installs from a lock, or why it cannot. */
+export type LockPlan =
+  | {
+      ok: true
+      /** what the venv's key covers and the venv step sends: the hashed list, pip's flags */
+      files: Array<{ path: string; text: string }>
+      install: SentInstall
+      deps: LockedDependencies
+    }
+  | { ok: false; problem: string }

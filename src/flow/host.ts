@@ -46,6 +46,7 @@ import {
   WAITING_FOR_FIRST_HOST
 } from './notices.js'
 import { parseDiskSpace } from '../server/release.js'
+import { lockResolved, venvInput } from './dependencies.js'
 import { PENDING_STEP } from '../server/django.js'
 import { parseMigrationPlan } from '../server/migrations.js'
 import type { Step } from '../server/step.js'
@@ -156,7 +157,7 @@ export class HostDeploy {
    */
   private async inspect(check: Step, sent?: Promise<RunResult>): Promise<HostFacts> {
     const result = sent ? await this.deps.receive(check, sent) : await this.deps.run(check)
-    const facts = (this.record.facts = parseFacts(result.stdout))
+    const facts = await lockResolved(this.deps, (this.record.facts = parseFacts(result.stdout)))
     this.to('inspected')
     if (facts.renewalProblem) {
       const warning = renewalFailedWarning(facts.renewalProblem, facts.certificate)
@@ -189,8 +190,7 @@ export class HostDeploy {
       settings: this.deps.settings,
       facts,
       newRelease,
-      venvKey: this.deps.venvKey(facts),
-      requirements: this.deps.requirements(),
+      ...venvInput(this.deps, facts),
       projectSettings,
       assumed,
       singletons: this.deps.runsSingletons ?? this.deps.isFirst,

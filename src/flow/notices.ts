@@ -493,3 +493,8 @@ export function productionSharedOpenMessage(s: Settings): string {
     `Deploy production once with this version (it makes shared/ 0710), then the preview.`
   )
 }
+
+/** A lock that cannot be installed on this host: said before anything is uploaded. */
+export function lockRefusedMessage(problem: string): string {
+  return `${problem}. Nothing was uploaded or installed; the live site is unchanged.`
+}

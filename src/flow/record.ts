@@ -44,6 +44,7 @@ export class RunRecord {
       failedStep: this.failedStep,
       diagnostics: this.diagnostics,
       files: this.plan?.files,
+      dependencies: this.plan?.dependencies,
       database: this.database.outcome(),
       server: this.server,
       processes: this.processes,

@@ -4,6 +4,7 @@
 import { existsSync, statSync } from 'node:fs'
 import { isAbsolute, relative, resolve } from 'node:path'
 import { DEFAULT_EXCLUDE, Input } from '../constants.js'
+import { readDependencies } from './dependencies.js'
 import { parseGunicornArgs } from '../grammar/gunicorn-args.js'
 import { deployPathProblem } from '../grammar/paths.js'
 import type { Settings } from '../settings.js'
@@ -27,6 +28,7 @@ type ProjectSettings = Pick<
   | 'source'
   | 'exclude'
   | 'requirements'
+  | 'dependencies'
   | 'python'
   | 'systemSitePackages'
   | 'dotenv'
@@ -48,7 +50,6 @@ const DOTTED = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/
 export function isAppModule(text: string): boolean {
   return /^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$/.test(text) || DOTTED.test(text)
 }
-const SAFE_RELATIVE_PATH = /^[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*$/
 
 /** `username` is the SSH user (the app user must be another); a rollback uploads no source. */
 export function readProject(
@@ -112,7 +113,13 @@ function readRelease(
   rollback: boolean
 ): Pick<
   Settings,
-  'source' | 'exclude' | 'requirements' | 'python' | 'systemSitePackages' | 'dotenv'
+  | 'source'
+  | 'exclude'
+  | 'requirements'
+  | 'dependencies'
+  | 'python'
+  | 'systemSitePackages'
+  | 'dotenv'
 > {
   // A rollback uploads nothing: the source folder is not needed (or looked at).
   const source = rollback ? null : readSource(read.line(Input.Source, 1024), read.workspace)
@@ -125,13 +132,6 @@ function readRelease(
       return pattern
     })
   )
-  const requirements = read.line(Input.Requirements)
-  if (!SAFE_RELATIVE_PATH.test(requirements) || requirements.split('/').includes('..')) {
-    throw new InputError(
-      Input.Requirements,
-      'must be a path inside the source folder, e.g. requirements.txt (letters, digits, _ . - /)'
-    )
-  }
   const python = read.line(Input.Python)
   if (
     !/^python3(?:\.\d{1,2})?$/.test(python) &&
@@ -143,7 +143,7 @@ function readRelease(
   return {
     source,
     exclude,
-    requirements,
+    ...readDependencies(read, source),
     python,
     systemSitePackages: read.bool(Input.SystemSitePackages),
     dotenv

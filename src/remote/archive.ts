@@ -114,3 +114,50 @@ export function sourceDigest(source: string, exclude: string[]): string {
   walk(source, '')
   return hash.digest('hex')
 }
+
+/** A file of a lock the runner downloads for a host (wheels: runner). */
+export interface RunnerFile {
+  name: string
+  url?: string
+  sha256: string
+}
+
+/** A wheel's or an sdist's file name as an index serves it: never a path. */
+const FILE_NAME = /^[A-Za-z0-9_.+-]+\.(whl|tar\.gz|zip)$/
+
+/**
+ * Downloads each file (once per run: cached by its hash in `cache`), checks its sha256, and links
+ * them into a folder of their own, returned: what the venv step's tar stream is made of. Throws
+ * an Error naming the file that could not be had.
+ */
+export async function fetchLockedFiles(files: RunnerFile[], cache: string): Promise<string> {
+  const { linkSync, copyFileSync, mkdirSync, mkdtempSync, existsSync, writeFileSync, renameSync } =
+    await import('node:fs')
+  mkdirSync(cache, { recursive: true })
+  const folder = mkdtempSync(join(cache, 'send-'))
+  for (const file of files) {
+    if (!FILE_NAME.test(file.name) || file.name.startsWith('.'))
+      throw new Error(`${file.name}: not a wheel's or sdist's file name`)
+    const cached = join(cache, `${file.sha256}-${file.name}`)
+    if (!existsSync(cached)) {
+      if (!file.url)
+        throw new Error(`the lock names no URL for ${file.name}: wheels: runner cannot download it`)
+      const response = await fetch(file.url)
+      if (!response.ok) throw new Error(`${file.url}: HTTP ${response.status}`)
+      const bytes = Buffer.from(await response.arrayBuffer())
+      const sha256 = createHash('sha256').update(bytes).digest('hex')
+      if (sha256 !== file.sha256)
+        throw new Error(
+          `${file.name} from ${file.url} has sha256 ${sha256}, not the lock's ${file.sha256}`
+        )
+      writeFileSync(`${cached}.part`, bytes)
+      renameSync(`${cached}.part`, cached)
+    }
+    try {
+      linkSync(cached, join(folder, file.name))
+    } catch {
+      copyFileSync(cached, join(folder, file.name))
+    }
+  }
+  return folder
+}

@@ -84,6 +84,8 @@ export interface HostReport {
   packages?: { installed?: string[]; wouldInstall?: string[] }
   /** whether the site answers with the maintenance page after the run (as it was, when unchanged) */
   maintenance?: 'on' | 'off'
+  /** a lock's: where the venv's packages came from, and which they are */
+  dependencies?: { summary: string; packages: string[] }
 }
 
 /** What one host's run says (flow/host.ts): the report without the host's name and timing. */
@@ -198,8 +200,11 @@ export function summaryMarkdown(s: Settings, reports: HostReport[]): string {
     '',
     `Served by ${escape(describeServer(s))}${isAsgi(s) ? ', WebSockets passed through nginx' : ''}`
   )
-  for (const r of reports)
+  for (const r of reports) {
     if (r.server) lines.push('', `${escape(r.host)}: ${escape(describeVersions(r.server))}`)
+    if (r.dependencies)
+      lines.push('', `${escape(r.host)}: dependencies from ${escape(r.dependencies.summary)}`)
+  }
   lines.push('', '| host | release | previous | gates | health | time | result |')
   lines.push('|---|---|---|---|---|---|---|')
   for (const r of reports) {
@@ -313,6 +318,12 @@ function hostDetails(r: HostReport): string[] {
       '</details>'
     )
   if (r.plan) lines.push('', '**Plan (dry run)**', '', ...r.plan.map((t, i) => `${i + 1}. ${t}`))
+  if (r.plan && r.dependencies)
+    lines.push(
+      `<details><summary>The venv's packages (${escape(r.dependencies.summary)})</summary>`,
+      fence(r.dependencies.packages.join('\n')),
+      '</details>'
+    )
   if (r.diff)
     lines.push(
       '<details open><summary>Diff against the server</summary>',

@@ -2,6 +2,7 @@
 // facts the planner and the step builders are given, in a module of its own so that any of them
 // may take it without importing the step that reads it.
 
+import type { ServerPython } from '../lockfile/types.js'
 import type { AcmeFacts } from './acme.js'
 import type { ProjectSettings } from './discover.js'
 import type { LiveInstance } from './layout.js'
@@ -44,6 +45,10 @@ export interface HostFacts extends AcmeFacts {
   packagesMissing?: string[]
   /** the host check stopped after saying so: it runs again once they are installed */
   provisionFirst?: boolean
+  /** the keys of the complete venvs on the host (a lock's deploy: wheels: runner sends none to one) */
+  venvs?: string[]
+  /** a lock's deploy: the server's Python as markers and wheel tags see it (none when unread) */
+  serverPython?: ServerPython
   /** the host's clock (ms since the epoch), for preview-ttl */
   now?: number
 }

@@ -1,6 +1,7 @@
 // The first step of every run: what the host has and what it serves. Read-only.
 
 import { pythonFile } from './python.js'
+import { PIP_WHEEL_PY } from './release.js'
 import { Buffer } from 'node:buffer'
 import type { Settings } from '../settings.js'
 import { inspectAcme, parseAcmeFacts } from './acme.js'
@@ -23,6 +24,12 @@ import {
  * The modules are found, not imported (python/interpreter.py).
  */
 export const INTERPRETER_PY = pythonFile(new URL('./python/interpreter.py', import.meta.url))
+
+/**
+ * The server's Python as a lock sees it: PEP 508's marker variables and the wheel tags pip
+ * accepts, from the pip wheel the venv's pip runs from (python/server_python.py).
+ */
+export const SERVER_PYTHON_PY = pythonFile(new URL('./python/server_python.py', import.meta.url))
 
 // ls lists folders below the deploy path that only root writes, whose names root chose (release
 // ids and files named after them): no name holds a line break or anything ls would mangle.
@@ -54,6 +61,15 @@ export function inspectStep(s: Settings): Step {
       raw('  exit 4'),
       raw('fi'),
       raw('echo "cpus=$(nproc)"'),
+      // Only for a lock: two interpreter starts more.
+      s.dependencies.lock
+        ? script(
+            raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`),
+            sh`echo "venvs=$(cd ${p.venvs} 2>/dev/null && for v in *; do [ -f "$v/.complete" ] && printf '%s ' "$v"; done)"`,
+            sh`wheel=$(${s.python} -I -c ${PIP_WHEEL_PY} 2>/dev/null || true)`,
+            sh`[ -z "$wheel" ] || echo "server-python=$(${s.python} -I -c ${SERVER_PYTHON_PY} "$wheel" 2>/dev/null)"`
+          )
+        : undefined,
       raw('echo "python=$python"'),
       sh`live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null); echo "live=$live"`,
       sh`[ -z "$live" ] || echo "deployed=$(head -c 64 ${p.deployed}/"$live" 2>/dev/null)"`,
@@ -109,9 +125,42 @@ export function parseFacts(stdout: string): HostFacts {
       : undefined,
     projectSettings: recordedSettings(values.get('settings') ?? ''),
     maintenance: values.get('maintenance') === 'on',
+    ...serverPython(values.get('server-python') ?? ''),
+    ...(values.has('venvs') ? { venvs: list('venvs') } : {}),
     ...parsePreviews(values),
     ...parsePackageFacts(values),
     ...parseAcmeFacts(values)
+  }
+}
+
+/**
+ * What python/server_python.py printed, one line of JSON: the markers, and the tags as runs of
+ * one interpreter-abi over a list of platforms, expanded here in their order ({} when there is
+ * none, or it is not that).
+ */
+function serverPython(json: string): Pick<HostFacts, 'serverPython'> {
+  try {
+    const read = JSON.parse(json) as { markers?: unknown; platforms?: unknown; tags?: unknown }
+    const { markers, platforms, tags } = read as {
+      markers: Record<string, unknown>
+      platforms: unknown[][]
+      tags: Array<[unknown, unknown]>
+    }
+    const strings = (values: unknown[]) => values.every((v) => typeof v === 'string')
+    if (typeof markers !== 'object' || markers === null || !strings(Object.values(markers)))
+      return {}
+    if (!Array.isArray(platforms) || !platforms.every((p) => Array.isArray(p) && strings(p)))
+      return {}
+    if (!Array.isArray(tags)) return {}
+    const expanded: string[] = []
+    for (const run of tags) {
+      const list = Array.isArray(run) ? platforms[run[1] as number] : undefined
+      if (typeof run[0] !== 'string' || !list) return {}
+      expanded.push(...list.map((platform) => `${run[0] as string}-${platform as string}`))
+    }
+    return { serverPython: { markers: markers as Record<string, string>, tags: expanded } }
+  } catch {
+    return {}
   }
 }
 

@@ -167,10 +167,31 @@ export function venvKey(
  */
 export const PIP_WHEEL_PY = pythonFile(new URL('./python/pip_wheel.py', import.meta.url))
 
+/**
+ * How a venv installs from a list sent with its command rather than from the release: a lock's
+ * hashed requirements, resolved on the runner for this host (docs/dependencies.md).
+ */
+export interface SentInstall {
+  /** the file pip installs from, one of the files sent */
+  entry: string
+  /** pip's flags for it: --require-hashes --no-deps, --only-binary for the packages with wheels */
+  pipArgs: string[]
+  /** pip's index comes on the venv step's stdin (it holds credentials): never built ahead */
+  privateIndex: boolean
+  /** where the dependencies came from, for the log and the summary (e.g. "uv.lock, 21 packages, by hash") */
+  summary: string
+  /** what the venv holds, `name==version` each: the dry run lists them */
+  packages: string[]
+  /** wheels: runner, to a host without this venv: the files come on the venv step's stdin (a tar) */
+  wheels?: boolean
+}
+
 /** The requirements files a venv's key covers, sent ahead to build it beside the upload. */
 export interface EarlyVenv {
   key: string
   files: Array<{ path: string; text: string }>
+  /** a lock's list: the venv step builds from the files sent too, never from the release */
+  install?: SentInstall
 }
 
 /** Larger than requirements files are: the command that carries them stays small. */
@@ -179,11 +200,38 @@ const EARLY_VENV_MAX_BYTES = 32 * 1024
 /** The venv built beside the upload, when the requirements can be sent ahead (or undefined). */
 export function earlyVenv(
   key: string | null,
-  files: Array<{ path: string; text: string }> | null | undefined
+  files: Array<{ path: string; text: string }> | null | undefined,
+  install?: SentInstall
 ): EarlyVenv | undefined {
   const size = (files ?? []).reduce((n, f) => n + Buffer.byteLength(f.text), 0)
-  return key && files && size <= EARLY_VENV_MAX_BYTES ? { key, files } : undefined
+  if (install?.privateIndex || install?.wheels) return undefined
+  return key && files && size <= EARLY_VENV_MAX_BYTES ? { key, files, install } : undefined
 }
+
+/** Where the files sent with a venv's command are written, below the venv (removed after). */
+const SENT_FOLDER = '.requirements'
+/** Where wheels: runner's files land, below the venv, before the app user has it (removed after). */
+const WHEELS_FOLDER = '.wheels'
+
+/** The stdin of a venv step whose pip reads a private index: the two URLs, a line each. */
+export function pipIndexText(s: Settings): string {
+  return `${s.dependencies.indexUrl}\n${s.dependencies.extraIndexUrl}\n`
+}
+
+/**
+ * A private index's URLs, read by root from the step's stdin and handed to the build as lines
+ * of its own script (which reaches the unit on a pipe): in pip's environment, never in a file,
+ * on a command line or in a unit property (SECURITY.md).
+ */
+const PIP_INDEX_READ = script(
+  raw('IFS= read -r pip_index || true; IFS= read -r pip_extra_index || true'),
+  raw(
+    `pip_env() { [ -z "$2" ] || printf "%s='%s'; export %s\\n" "$1" "$(printf '%s' "$2" | sed "s/'/'\\\\''/g")" "$1"; }`
+  )
+)
+const PIP_INDEX_ENV = raw(
+  'pip_env PIP_INDEX_URL "$pip_index"; pip_env PIP_EXTRA_INDEX_URL "$pip_extra_index"'
+)
 
 /**
  * Builds the venv, by the app user in the sandbox with -I (nothing in the repository can stand
@@ -192,15 +240,34 @@ export function earlyVenv(
  */
 function venvBuild(
   s: Settings,
-  at: { venv: string; cwd: string; requirements: string; writable: string[] }
+  at: {
+    venv: string
+    cwd: string
+    requirements: string
+    writable: string[]
+    install?: SentInstall
+  }
 ): ShellText {
-  const { venv, requirements } = at
+  const { venv, requirements, install } = at
   const flags = s.systemSitePackages ? ['--system-site-packages'] : []
-  const pip = sh`install --no-input --quiet --disable-pip-version-check -r ${requirements}`
+  const options = sh`--no-input --quiet --disable-pip-version-check`
+  // wheels: runner: the files sent with the step, no index at all.
+  const args = [
+    ...(install?.pipArgs ?? []),
+    ...(install?.wheels ? ['--no-index', '--find-links', `${venv}/${WHEELS_FOLDER}`] : [])
+  ]
+  const pip = args.length
+    ? sh`install ${options} ${args} -r ${requirements}`
+    : sh`install ${options} -r ${requirements}`
   return script(
     asApp(
       s,
-      { name: 'venv', cwd: at.cwd, writable: at.writable },
+      {
+        name: 'venv',
+        cwd: at.cwd,
+        writable: at.writable,
+        prelude: install?.privateIndex ? PIP_INDEX_ENV : undefined
+      },
       script(
         sh`${s.python} -I -m venv --without-pip ${flags} ${venv}`,
         sh`if [ -f ${requirements} ]; then`,
@@ -210,7 +277,7 @@ function venvBuild(
         sh`  wheel=$(${venv}/bin/python -I -c ${PIP_WHEEL_PY})`,
         sh`  if [ -z "$wheel" ]; then echo ${`${s.python} has no pip wheel for ensurepip: install python3-venv (or python3.N-venv) on the host`} >&2; exit 1; fi`,
         sh`  ${venv}/bin/python -I "$wheel/pip" ${pip}`,
-        sh`  echo ${`installed ${s.requirements}`}`,
+        sh`  echo ${`installed ${install ? install.summary : s.requirements}`}`,
         raw('fi'),
         // A build stopped from outside (a killed run's, by the next run's lock) ends
         // "successfully" for systemd (SIGTERM is a clean exit): only this mark says it ended.
@@ -242,45 +309,65 @@ function completeVenv(s: Settings, venv: string, built: string, remove: string[]
  * so -r and -c find each other), in a folder of its own below the venv, removed after.
  */
 function earlyVenvBuild(s: Settings, early: EarlyVenv, venv: string): ShellText {
-  const p = layout(s)
-  const folder = '.requirements'
   return script(
     raw('set -eu'),
     sh`if ! ${asRoot(s, { op: 'ready', path: venv })}; then`,
+    sentVenvBuild(s, early, venv),
+    sh`  echo ${`built the venv ${early.key} beside the upload`}`,
+    raw('fi')
+  )
+}
+
+/**
+ * A kept venv built from the files sent with the command (their paths as in the source, so -r
+ * and -c find each other), in a folder of its own below the venv, removed after; `linked`: the
+ * release's link to it, made with its completion.
+ */
+function sentVenvBuild(
+  s: Settings,
+  sent: EarlyVenv,
+  venv: string,
+  linked: BoundaryOp[] = []
+): ShellText {
+  const p = layout(s)
+  return script(
     sh`  rm -rf ${venv} && mkdir -p ${p.venvs} && mkdir ${venv}`,
+    // As the upload lands: root's tar, into a folder root just made, that no one else has yet
+    // (readable by the build: the step's umask may be sudo's 077; the folder's mode stays root's).
+    sent.install?.wheels
+      ? sh`  (umask 022 && mkdir ${`${venv}/${WHEELS_FOLDER}`} && tar -xzf - -C ${`${venv}/${WHEELS_FOLDER}`} --no-same-owner --no-same-permissions --no-overwrite-dir)`
+      : undefined,
     // Root's files in a folder root makes, handed to the app user once they are written.
     asRoot(
       s,
       {
         op: 'files',
-        path: `${venv}/${folder}`,
-        files: early.files.map((f) => [f.path, Buffer.from(f.text).toString('base64')])
+        path: `${venv}/${SENT_FOLDER}`,
+        files: sent.files.map((f) => [f.path, Buffer.from(f.text).toString('base64')])
       },
       { op: 'folder', path: venv, owner: { user: s.appUser, group: s.appUser }, mode: '755' }
     ),
     venvBuild(s, {
       venv,
       cwd: venv,
-      requirements: `${venv}/${folder}/${s.requirements}`,
-      writable: [venv]
+      requirements: `${venv}/${SENT_FOLDER}/${sent.install?.entry ?? s.requirements}`,
+      writable: [venv],
+      install: sent.install
     }),
-    asRoot(s, completeVenv(s, venv, venv, [folder])),
-    sh`  echo ${`built the venv ${early.key} beside the upload`}`,
-    raw('fi')
+    asRoot(
+      s,
+      completeVenv(s, venv, venv, [SENT_FOLDER, ...(sent.install?.wheels ? [WHEELS_FOLDER] : [])]),
+      ...linked
+    )
   )
 }
 
-export function venvStep(s: Settings, id: string, key: string | null): Step {
+/** `sent`: a lock's list, built from the files sent with the command (its key is the list's). */
+export function venvStep(s: Settings, id: string, key: string | null, sent?: EarlyVenv): Step {
   const p = layout(s)
   const dir = p.release(id)
+  if (sent?.install) key = sent.key
   const venv = key ? p.venv(key) : `${dir}/.venv`
-  // In the release (pip reads local paths from there).
-  const build = venvBuild(s, {
-    venv,
-    cwd: dir,
-    requirements: `${dir}/${s.requirements}`,
-    writable: key ? [venv] : [dir]
-  })
   const linked: BoundaryOp[] = [
     ...(key
       ? [{ op: 'symlink', path: dir, name: '.venv', target: `../../venvs/${key}` } as const]
@@ -294,8 +381,10 @@ export function venvStep(s: Settings, id: string, key: string | null): Step {
       ? `Venv ${key} (built when its requirements change)`
       : 'Create the venv and install requirements',
     privileged: true,
+    stdin: sent?.install?.wheels ? 'wheels' : sent?.install?.privateIndex ? 'pip-index' : undefined,
     command: script(
       raw('set -eu'),
+      sent?.install?.privateIndex && !sent.install.wheels ? PIP_INDEX_READ : undefined,
       // A venv is usable once marked complete; a half-built one (a killed run) is rebuilt. The
       // release is linked to it and byte-compiled in the same process: by root, which reads the
       // sources by descriptor (a linked one is passed by) and compiles without running them (the
@@ -303,26 +392,47 @@ export function venvStep(s: Settings, id: string, key: string | null): Step {
       raw('ready=0'),
       sh`${asRoot(s, { op: 'ready', path: venv }, ...linked)} || ready=$?`,
       sh`if [ "$ready" = ${NOT_READY} ]; then`,
-      sh`  rm -rf ${venv}`,
-      key
-        ? script(
-            sh`  mkdir -p ${p.venvs} && mkdir ${venv}`,
-            asRoot(s, {
-              op: 'folder',
-              path: venv,
-              owner: { user: s.appUser, group: s.appUser },
-              mode: '755'
-            })
-          )
-        : asRoot(s, { op: 'hand', path: dir, user: s.appUser }),
-      build,
-      asRoot(s, completeVenv(s, venv, key ? venv : dir), ...linked),
+      sent?.install ? sentVenvBuild(s, sent, venv, linked) : venvRebuild(s, dir, venv, key, linked),
       sh`  echo "built the venv ${key ?? '.venv'}"`,
       raw('elif [ "$ready" != 0 ]; then exit "$ready"'),
       key ? sh`else echo "reused the venv ${key}"` : undefined,
       sh`fi`
     )
   }
+}
+
+/** The venv built again from the requirements in the release. */
+function venvRebuild(
+  s: Settings,
+  dir: string,
+  venv: string,
+  key: string | null,
+  linked: BoundaryOp[]
+): ShellText {
+  const p = layout(s)
+  // In the release (pip reads local paths from there).
+  const build = venvBuild(s, {
+    venv,
+    cwd: dir,
+    requirements: `${dir}/${s.requirements}`,
+    writable: key ? [venv] : [dir]
+  })
+  return script(
+    sh`  rm -rf ${venv}`,
+    key
+      ? script(
+          sh`  mkdir -p ${p.venvs} && mkdir ${venv}`,
+          asRoot(s, {
+            op: 'folder',
+            path: venv,
+            owner: { user: s.appUser, group: s.appUser },
+            mode: '755'
+          })
+        )
+      : asRoot(s, { op: 'hand', path: dir, user: s.appUser }),
+    build,
+    asRoot(s, completeVenv(s, venv, key ? venv : dir), ...linked)
+  )
 }
 
 /**

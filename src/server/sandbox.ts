@@ -54,6 +54,11 @@ export interface AppCommand {
   writable: readonly string[]
   /** the release whose venv is first on PATH */
   release?: string
+  /**
+   * commands of the calling (root) shell whose output leads the script on its way to the unit:
+   * a value the unit needs that may be on no command line, in no unit property and in no file
+   */
+  prelude?: ShellText
 }
 
 /**
@@ -76,7 +81,9 @@ export function asApp(s: Settings, run: AppCommand, command: ShellText): ShellTe
     ...sandboxProperties(s, run.writable)
   ]
   const body = script(raw('set -eu'), command).text
-  return sh`printf %s ${Buffer.from(body).toString('base64')} | base64 -d | systemd-run --quiet --pipe --wait --collect --service-type=exec --unit=${`${unitPrefix(s)}-${run.name}`}-"$$" --uid=${s.appUser} --gid=${s.appUser} ${properties.flatMap((prop) => ['-p', prop])} -- /bin/sh -s`
+  const text = sh`printf %s ${Buffer.from(body).toString('base64')} | base64 -d`
+  const piped = run.prelude ? sh`{ ${run.prelude}; ${text}; }` : text
+  return sh`${piped} | systemd-run --quiet --pipe --wait --collect --service-type=exec --unit=${`${unitPrefix(s)}-${run.name}`}-"$$" --uid=${s.appUser} --gid=${s.appUser} ${properties.flatMap((prop) => ['-p', prop])} -- /bin/sh -s`
 }
 
 /** Runs a management command (or the user's shell) as the app user, in the release. */

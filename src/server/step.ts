@@ -25,7 +25,7 @@ export interface Step {
   /** runs as root (through sudo -n when the SSH user is not root) */
   privileged: boolean
   /** what the step reads on stdin; the flow supplies it (secrets and the source never travel in the command) */
-  stdin?: 'dotenv' | 'source' | 'preview-database'
+  stdin?: 'dotenv' | 'source' | 'preview-database' | 'pip-index' | 'wheels'
 }
 
 /**

@@ -177,7 +177,9 @@ function head(file: string, what: string, text: string): string {
 const STDIN = {
   dotenv: 'the .env text',
   source: "the source's tar stream",
-  'preview-database': "the admin's connection, then the app role's password"
+  'preview-database': "the admin's connection, then the app role's password",
+  'pip-index': "the private index's URLs",
+  wheels: "the lock's files as a tar stream"
 }
 
 /** The steps of a plan: the run that goes well, in order, then what runs when it does not. */

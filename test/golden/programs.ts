@@ -9,7 +9,7 @@ import { ASGI_IMPORT_PY } from '../../src/server/asgi.js'
 import { BOUNDARY_PY } from '../../src/server/boundary.js'
 import { DISCOVER_PY } from '../../src/server/discover.js'
 import { HEALTH_PY } from '../../src/server/health.js'
-import { INTERPRETER_PY } from '../../src/server/inspect.js'
+import { INTERPRETER_PY, SERVER_PYTHON_PY } from '../../src/server/inspect.js'
 import { DJANGO_PY } from '../../src/server/manage.js'
 import { PLAN_PY, RESTORE_PY } from '../../src/server/migrations.js'
 import { PIP_WHEEL_PY } from '../../src/server/release.js'
@@ -48,6 +48,7 @@ export const PROGRAMS: Program[] = [
   { name: 'certificate', files: ['certificate.py'], text: CERT_PY },
   { name: 'interpreter', files: ['interpreter.py'], text: INTERPRETER_PY },
   { name: 'pip_wheel', files: ['pip_wheel.py'], text: PIP_WHEEL_PY },
+  { name: 'server_python', files: ['server_python.py'], text: SERVER_PYTHON_PY },
   { name: 'asgi_import', files: ['asgi_import.py'], text: ASGI_IMPORT_PY }
 ]
 
