@@ -324,8 +324,9 @@ describe("the instance's check, with what the host says of its service", () => {
     expect(parseHealth(big.stdout)).toMatchObject({
       detail: 'gunicorn stopped: Worker failed to boot.'
     })
-    expect(big.seconds).toBeLessThan(5)
-  })
+    // Said before the check's timeout ran out (30 s): the journal's tail was read, not all of it.
+    expect(big.seconds).toBeLessThan(30)
+  }, 60_000)
 
   test('a release slow to boot: the whole timeout, no early verdict', async () => {
     const run = await checkInstance(host(ACTIVE, STARTING), '2')
