@@ -187,7 +187,13 @@ describe("the preview's database steps", () => {
     expect(prepare.stdin).toContain(`ALTER ROLE "mysite_pr_7" WITH LOGIN PASSWORD :'verifier';`)
     expect(prepare.stdin).not.toContain(db.password)
     // The admin's until handed over; no one else may connect to it.
-    expect(prepare.stdin).toContain('CREATE DATABASE "mysite_pr_7" TEMPLATE "staging_copy";')
+    expect(prepare.stdin).toContain(
+      'CREATE DATABASE "mysite_pr_7" TEMPLATE "staging_copy" ALLOW_CONNECTIONS false;'
+    )
+    expect(prepare.stdin).toContain('ALTER DATABASE "mysite_pr_7" ALLOW_CONNECTIONS true;')
+    expect(prepare.stdin.indexOf('ALLOW_CONNECTIONS true')).toBeGreaterThan(
+      prepare.stdin.indexOf('REVOKE CONNECT')
+    )
     expect(prepare.stdin).toContain(
       'REVOKE CONNECT, TEMPORARY ON DATABASE "mysite_pr_7" FROM PUBLIC;'
     )

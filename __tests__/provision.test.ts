@@ -90,19 +90,25 @@ describe('the inputs', () => {
     expect(readInputs({ [Input.Provision]: 'true' }, workspace).provision).toBe(true)
   })
 
-  test.each(['Nginx', 'x', '-o', 'gettext;reboot', 'python3_psycopg2', 'libc6:amd64'])(
-    'apt-packages refuses %j, naming the input and the name',
-    (name) => {
-      const error = refusalOf(
-        () => readInputs({ [Input.AptPackages]: `gettext ${name}` }, workspace),
-        {
-          input: Input.AptPackages
-        }
-      )
-      expect(error.input).toBe(Input.AptPackages)
-      expect(error.message).toContain(`'${name}' is not a Debian package name`)
-    }
-  )
+  test.each([
+    'Nginx',
+    'x',
+    '-o',
+    'gettext;reboot',
+    'python3_psycopg2',
+    'libc6:amd64',
+    'openssh-client-',
+    'nginx+'
+  ])('apt-packages refuses %j, naming the input and the name', (name) => {
+    const error = refusalOf(
+      () => readInputs({ [Input.AptPackages]: `gettext ${name}` }, workspace),
+      {
+        input: Input.AptPackages
+      }
+    )
+    expect(error.input).toBe(Input.AptPackages)
+    expect(error.message).toContain(`'${name}' is not a Debian package name`)
+  })
 })
 
 describe('the host check', () => {
@@ -182,6 +188,26 @@ describe('the install step', () => {
     const run = spawnSync('shellcheck', ['-s', 'sh', '-'], { input: text, encoding: 'utf8' })
     expect(run.stdout + run.stderr).toBe('')
     expect(run.status).toBe(0)
+  })
+
+  test('policy-rc.d holds back only the services named as the packages; each name must be a package of its own', () => {
+    const text = installStep(settingsFor(), ['nginx', 'gettext']).command.text
+    // The policy the step writes, run as invoke-rc.d runs it: nginx held back, ssh not.
+    const policy = spawnSync(
+      'sh',
+      [
+        '-c',
+        `${text.split('\n').find((l) => l.includes('services='))}; printf '#!/bin/sh\n%s\ncase "%s" in %s) exit 101;; esac\nexit 0\n' m "\\$1" "$services" > /tmp/dda-policy-$$; sh /tmp/dda-policy-$$ nginx start; a=$?; sh /tmp/dda-policy-$$ ssh restart; echo "$a $?"; rm -f /tmp/dda-policy-$$`
+      ],
+      { encoding: 'utf8' }
+    )
+    expect(policy.stdout.trim()).toBe('101 0')
+    expect(text).toContain('case "%s" in %s) exit 101;; esac')
+    // apt reads `redis.` as a pattern when no package has that name: refused before install.
+    expect(text).toContain(
+      'apt-cache show --no-all-versions -- "$name" 2>/dev/null | grep -qxF "Package: $name"'
+    )
+    expect(text.indexOf('apt-cache show')).toBeLessThan(text.indexOf(' install -y'))
   })
 
   test("a lock apt did not get: its error, then who held it (apt's last word of it)", () => {

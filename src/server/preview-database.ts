@@ -137,9 +137,11 @@ function prepareScript(s: Settings): string {
     '\\endif',
     `SELECT ${database} IS NULL AS database_missing \\gset`,
     '\\if :database_missing',
-    `CREATE DATABASE ${name}${db.template ? ` TEMPLATE ${ident(db.template)}` : ''};`,
+    // Closed from its first moment: no other role's session may be in it before it is revoked.
+    `CREATE DATABASE ${name}${db.template ? ` TEMPLATE ${ident(db.template)}` : ''} ALLOW_CONNECTIONS false;`,
     `COMMENT ON DATABASE ${name} IS ${literal(making)};`,
     `REVOKE CONNECT, TEMPORARY ON DATABASE ${name} FROM PUBLIC;`,
+    `ALTER DATABASE ${name} ALLOW_CONNECTIONS true;`,
     `\\echo 'CREATED'`,
     '\\endif'
   )
@@ -148,8 +150,9 @@ function prepareScript(s: Settings): string {
 /** In the new database, still the admin's: the copied template's objects handed to the role. */
 function ownershipScript(name: string): string {
   return psqlScript(
-    // First: a table's new owner must be allowed to create in its schema.
+    // First: a table's new owner must be allowed to create in its schema; no one else may.
     `ALTER SCHEMA public OWNER TO ${ident(name)};`,
+    'REVOKE CREATE ON SCHEMA public FROM PUBLIC;',
     `SELECT format('ALTER %s %I.%I OWNER TO %I', CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, n.nspname, c.relname, ${literal(name)}) ` +
       'FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace ' +
       "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND n.nspname <> 'information_schema' AND left(n.nspname, 3) <> 'pg_' " +

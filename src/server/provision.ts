@@ -113,9 +113,21 @@ export function installStep(s: Settings, packages: readonly string[]): Step {
       // step ends.
       raw('if [ ! -e "$policy" ]; then'),
       raw("  trap 'rm -f \"$policy\"' EXIT; trap 'exit 1' HUP INT TERM"),
-      raw('  printf \'#!/bin/sh\\n%s\\nexit 101\\n\' "$mark" >"$policy" && chmod 755 "$policy"'),
+      // Only the services named as the packages being installed are held back (nginx): another
+      // apt run meanwhile (unattended-upgrades) still restarts what it upgrades.
+      sh`  services=${packages.join('|')}`,
+      raw(
+        '  printf \'#!/bin/sh\\n%s\\ncase "%s" in %s) exit 101;; esac\\nexit 0\\n\' "$mark" "\\$1" "$services" >"$policy" && chmod 755 "$policy"'
+      ),
       raw('fi'),
       sh`apt-get -q -o DPkg::Lock::Timeout=${wait} update || exit $?`,
+      // A name apt would read as a pattern (or as another package) installs nothing: each must be
+      // a package of exactly that name.
+      sh`for name in ${packages}; do`,
+      raw(
+        '  apt-cache show --no-all-versions -- "$name" 2>/dev/null | grep -qxF "Package: $name" || { echo "E: Unable to locate package $name" >&2; exit 100; }'
+      ),
+      raw('done'),
       sh`apt-get -q -o DPkg::Lock::Timeout=${wait} install -y --no-install-recommends ${packages} || exit $?`,
       sh`printf 'installed=%s\n' ${packages.join(' ')}`
     )
