@@ -66076,6 +66076,27 @@ module.exports = {"rE":"1.17.0"};
 /************************************************************************/
 var __webpack_exports__ = {};
 
+// NAMESPACE OBJECT: ./node_modules/@renovatebot/pep440/lib/operator.js
+var operator_namespaceObject = {};
+__nccwpck_require__.r(operator_namespaceObject);
+__nccwpck_require__.d(operator_namespaceObject, {
+  "!=": () => (ne),
+  "<": () => (lt),
+  "<=": () => (le),
+  "==": () => (eq),
+  "===": () => (arbitrary),
+  ">": () => (gt),
+  ">=": () => (ge),
+  compare: () => (compare),
+  eq: () => (eq),
+  ge: () => (ge),
+  gt: () => (gt),
+  le: () => (le),
+  lt: () => (lt),
+  ne: () => (ne),
+  rcompare: () => (rcompare)
+});
+
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: external "node:url"
@@ -69273,6 +69294,10 @@ var Input;
     Input["Source"] = "source";
     Input["Exclude"] = "exclude";
     Input["Requirements"] = "requirements";
+    Input["DependencyGroups"] = "dependency-groups";
+    Input["PipIndexUrl"] = "pip-index-url";
+    Input["PipExtraIndexUrl"] = "pip-extra-index-url";
+    Input["Wheels"] = "wheels";
     Input["Python"] = "python";
     Input["SystemSitePackages"] = "system-site-packages";
     Input["Provision"] = "provision";
@@ -69359,7 +69384,7 @@ const INPUT_DEFAULTS = {
     [Input.Timeout]: '30',
     [Input.CommandTimeout]: '600',
     [Input.Source]: '.',
-    [Input.Requirements]: 'requirements.txt',
+    [Input.Wheels]: 'server',
     [Input.Python]: 'python3',
     [Input.SystemSitePackages]: 'false',
     [Input.Provision]: 'false',
@@ -71056,7 +71081,9 @@ function asApp(s, run, command) {
         ...sandboxProperties(s, run.writable)
     ];
     const body = script(raw('set -eu'), command).text;
-    return shell_sh `printf %s ${external_node_buffer_.Buffer.from(body).toString('base64')} | base64 -d | systemd-run --quiet --pipe --wait --collect --service-type=exec --unit=${`${unitPrefix(s)}-${run.name}`}-"$$" --uid=${s.appUser} --gid=${s.appUser} ${properties.flatMap((prop) => ['-p', prop])} -- /bin/sh -s`;
+    const text = shell_sh `printf %s ${external_node_buffer_.Buffer.from(body).toString('base64')} | base64 -d`;
+    const piped = run.prelude ? shell_sh `{ ${run.prelude}; ${text}; }` : text;
+    return shell_sh `${piped} | systemd-run --quiet --pipe --wait --collect --service-type=exec --unit=${`${unitPrefix(s)}-${run.name}`}-"$$" --uid=${s.appUser} --gid=${s.appUser} ${properties.flatMap((prop) => ['-p', prop])} -- /bin/sh -s`;
 }
 /** Runs a management command (or the user's shell) as the app user, in the release. */
 function inRelease(s, id, name, writable, command) {
@@ -72090,24 +72117,54 @@ const PIP_WHEEL_PY = pythonFile(new URL(/* asset import */ __nccwpck_require__(7
 /** Larger than requirements files are: the command that carries them stays small. */
 const EARLY_VENV_MAX_BYTES = 32 * 1024;
 /** The venv built beside the upload, when the requirements can be sent ahead (or undefined). */
-function earlyVenv(key, files) {
+function earlyVenv(key, files, install) {
     const size = (files ?? []).reduce((n, f) => n + external_node_buffer_.Buffer.byteLength(f.text), 0);
-    return key && files && size <= EARLY_VENV_MAX_BYTES ? { key, files } : undefined;
+    if (install?.privateIndex || install?.wheels)
+        return undefined;
+    return key && files && size <= EARLY_VENV_MAX_BYTES ? { key, files, install } : undefined;
 }
+/** Where the files sent with a venv's command are written, below the venv (removed after). */
+const SENT_FOLDER = '.requirements';
+/** Where wheels: runner's files land, below the venv, before the app user has it (removed after). */
+const WHEELS_FOLDER = '.wheels';
+/** The stdin of a venv step whose pip reads a private index: the two URLs, a line each. */
+function pipIndexText(s) {
+    return `${s.dependencies.indexUrl}\n${s.dependencies.extraIndexUrl}\n`;
+}
+/**
+ * A private index's URLs, read by root from the step's stdin and handed to the build as lines
+ * of its own script (which reaches the unit on a pipe): in pip's environment, never in a file,
+ * on a command line or in a unit property (SECURITY.md).
+ */
+const PIP_INDEX_READ = script(raw('IFS= read -r pip_index || true; IFS= read -r pip_extra_index || true'), raw(`pip_env() { [ -z "$2" ] || printf "%s='%s'; export %s\\n" "$1" "$(printf '%s' "$2" | sed "s/'/'\\\\''/g")" "$1"; }`));
+const PIP_INDEX_ENV = raw('pip_env PIP_INDEX_URL "$pip_index"; pip_env PIP_EXTRA_INDEX_URL "$pip_extra_index"');
 /**
  * Builds the venv, by the app user in the sandbox with -I (nothing in the repository can stand
  * in for venv or pip, and pip and setup.py write nowhere but the venv, and for requirements on
  * local paths the release); fails unless the build ran to its end.
  */
 function venvBuild(s, at) {
-    const { venv, requirements } = at;
+    const { venv, requirements, install } = at;
     const flags = s.systemSitePackages ? ['--system-site-packages'] : [];
-    const pip = shell_sh `install --no-input --quiet --disable-pip-version-check -r ${requirements}`;
-    return script(asApp(s, { name: 'venv', cwd: at.cwd, writable: at.writable }, script(shell_sh `${s.python} -I -m venv --without-pip ${flags} ${venv}`, shell_sh `if [ -f ${requirements} ]; then`, 
+    const options = shell_sh `--no-input --quiet --disable-pip-version-check`;
+    // wheels: runner: the files sent with the step, no index at all.
+    const args = [
+        ...(install?.pipArgs ?? []),
+        ...(install?.wheels ? ['--no-index', '--find-links', `${venv}/${WHEELS_FOLDER}`] : [])
+    ];
+    const pip = args.length
+        ? shell_sh `install ${options} ${args} -r ${requirements}`
+        : shell_sh `install ${options} -r ${requirements}`;
+    return script(asApp(s, {
+        name: 'venv',
+        cwd: at.cwd,
+        writable: at.writable,
+        prelude: install?.privateIndex ? PIP_INDEX_ENV : undefined
+    }, script(shell_sh `${s.python} -I -m venv --without-pip ${flags} ${venv}`, shell_sh `if [ -f ${requirements} ]; then`, 
     // pip runs from the wheel ensurepip would install (a zip Python imports from):
     // installing pip into every venv is most of a cold deploy's venv time (2 to 4 s), and
     // the app never needs it (Python 3.12's venvs have no setuptools either).
-    shell_sh `  wheel=$(${venv}/bin/python -I -c ${PIP_WHEEL_PY})`, shell_sh `  if [ -z "$wheel" ]; then echo ${`${s.python} has no pip wheel for ensurepip: install python3-venv (or python3.N-venv) on the host`} >&2; exit 1; fi`, shell_sh `  ${venv}/bin/python -I "$wheel/pip" ${pip}`, shell_sh `  echo ${`installed ${s.requirements}`}`, raw('fi'), 
+    shell_sh `  wheel=$(${venv}/bin/python -I -c ${PIP_WHEEL_PY})`, shell_sh `  if [ -z "$wheel" ]; then echo ${`${s.python} has no pip wheel for ensurepip: install python3-venv (or python3.N-venv) on the host`} >&2; exit 1; fi`, shell_sh `  ${venv}/bin/python -I "$wheel/pip" ${pip}`, shell_sh `  echo ${`installed ${install ? install.summary : s.requirements}`}`, raw('fi'), 
     // A build stopped from outside (a killed run's, by the next run's lock) ends
     // "successfully" for systemd (SIGTERM is a clean exit): only this mark says it ended.
     shell_sh `: > ${venv}/.built`)));
@@ -72133,32 +72190,41 @@ function completeVenv(s, venv, built, remove = []) {
  * so -r and -c find each other), in a folder of its own below the venv, removed after.
  */
 function earlyVenvBuild(s, early, venv) {
+    return script(raw('set -eu'), shell_sh `if ! ${asRoot(s, { op: 'ready', path: venv })}; then`, sentVenvBuild(s, early, venv), shell_sh `  echo ${`built the venv ${early.key} beside the upload`}`, raw('fi'));
+}
+/**
+ * A kept venv built from the files sent with the command (their paths as in the source, so -r
+ * and -c find each other), in a folder of its own below the venv, removed after; `linked`: the
+ * release's link to it, made with its completion.
+ */
+function sentVenvBuild(s, sent, venv, linked = []) {
     const p = layout(s);
-    const folder = '.requirements';
-    return script(raw('set -eu'), shell_sh `if ! ${asRoot(s, { op: 'ready', path: venv })}; then`, shell_sh `  rm -rf ${venv} && mkdir -p ${p.venvs} && mkdir ${venv}`, 
+    return script(shell_sh `  rm -rf ${venv} && mkdir -p ${p.venvs} && mkdir ${venv}`, 
+    // As the upload lands: root's tar, into a folder root just made, that no one else has yet
+    // (readable by the build: the step's umask may be sudo's 077; the folder's mode stays root's).
+    sent.install?.wheels
+        ? shell_sh `  (umask 022 && mkdir ${`${venv}/${WHEELS_FOLDER}`} && tar -xzf - -C ${`${venv}/${WHEELS_FOLDER}`} --no-same-owner --no-same-permissions --no-overwrite-dir)`
+        : undefined, 
     // Root's files in a folder root makes, handed to the app user once they are written.
     asRoot(s, {
         op: 'files',
-        path: `${venv}/${folder}`,
-        files: early.files.map((f) => [f.path, external_node_buffer_.Buffer.from(f.text).toString('base64')])
+        path: `${venv}/${SENT_FOLDER}`,
+        files: sent.files.map((f) => [f.path, external_node_buffer_.Buffer.from(f.text).toString('base64')])
     }, { op: 'folder', path: venv, owner: { user: s.appUser, group: s.appUser }, mode: '755' }), venvBuild(s, {
         venv,
         cwd: venv,
-        requirements: `${venv}/${folder}/${s.requirements}`,
-        writable: [venv]
-    }), asRoot(s, completeVenv(s, venv, venv, [folder])), shell_sh `  echo ${`built the venv ${early.key} beside the upload`}`, raw('fi'));
+        requirements: `${venv}/${SENT_FOLDER}/${sent.install?.entry ?? s.requirements}`,
+        writable: [venv],
+        install: sent.install
+    }), asRoot(s, completeVenv(s, venv, venv, [SENT_FOLDER, ...(sent.install?.wheels ? [WHEELS_FOLDER] : [])]), ...linked));
 }
-function venvStep(s, id, key) {
+/** `sent`: a lock's list, built from the files sent with the command (its key is the list's). */
+function venvStep(s, id, key, sent) {
     const p = layout(s);
     const dir = p.release(id);
+    if (sent?.install)
+        key = sent.key;
     const venv = key ? p.venv(key) : `${dir}/.venv`;
-    // In the release (pip reads local paths from there).
-    const build = venvBuild(s, {
-        venv,
-        cwd: dir,
-        requirements: `${dir}/${s.requirements}`,
-        writable: key ? [venv] : [dir]
-    });
     const linked = [
         ...(key
             ? [{ op: 'symlink', path: dir, name: '.venv', target: `../../venvs/${key}` }]
@@ -72172,20 +72238,33 @@ function venvStep(s, id, key) {
             ? `Venv ${key} (built when its requirements change)`
             : 'Create the venv and install requirements',
         privileged: true,
-        command: script(raw('set -eu'), 
+        stdin: sent?.install?.wheels ? 'wheels' : sent?.install?.privateIndex ? 'pip-index' : undefined,
+        command: script(raw('set -eu'), sent?.install?.privateIndex && !sent.install.wheels ? PIP_INDEX_READ : undefined, 
         // A venv is usable once marked complete; a half-built one (a killed run) is rebuilt. The
         // release is linked to it and byte-compiled in the same process: by root, which reads the
         // sources by descriptor (a linked one is passed by) and compiles without running them (the
         // release is read-only to the app, which would otherwise compile on every start).
-        raw('ready=0'), shell_sh `${asRoot(s, { op: 'ready', path: venv }, ...linked)} || ready=$?`, shell_sh `if [ "$ready" = ${NOT_READY} ]; then`, shell_sh `  rm -rf ${venv}`, key
-            ? script(shell_sh `  mkdir -p ${p.venvs} && mkdir ${venv}`, asRoot(s, {
-                op: 'folder',
-                path: venv,
-                owner: { user: s.appUser, group: s.appUser },
-                mode: '755'
-            }))
-            : asRoot(s, { op: 'hand', path: dir, user: s.appUser }), build, asRoot(s, completeVenv(s, venv, key ? venv : dir), ...linked), shell_sh `  echo "built the venv ${key ?? '.venv'}"`, raw('elif [ "$ready" != 0 ]; then exit "$ready"'), key ? shell_sh `else echo "reused the venv ${key}"` : undefined, shell_sh `fi`)
+        raw('ready=0'), shell_sh `${asRoot(s, { op: 'ready', path: venv }, ...linked)} || ready=$?`, shell_sh `if [ "$ready" = ${NOT_READY} ]; then`, sent?.install ? sentVenvBuild(s, sent, venv, linked) : venvRebuild(s, dir, venv, key, linked), shell_sh `  echo "built the venv ${key ?? '.venv'}"`, raw('elif [ "$ready" != 0 ]; then exit "$ready"'), key ? shell_sh `else echo "reused the venv ${key}"` : undefined, shell_sh `fi`)
     };
+}
+/** The venv built again from the requirements in the release. */
+function venvRebuild(s, dir, venv, key, linked) {
+    const p = layout(s);
+    // In the release (pip reads local paths from there).
+    const build = venvBuild(s, {
+        venv,
+        cwd: dir,
+        requirements: `${dir}/${s.requirements}`,
+        writable: key ? [venv] : [dir]
+    });
+    return script(shell_sh `  rm -rf ${venv}`, key
+        ? script(shell_sh `  mkdir -p ${p.venvs} && mkdir ${venv}`, asRoot(s, {
+            op: 'folder',
+            path: venv,
+            owner: { user: s.appUser, group: s.appUser },
+            mode: '755'
+        }))
+        : asRoot(s, { op: 'hand', path: dir, user: s.appUser }), build, asRoot(s, completeVenv(s, venv, key ? venv : dir), ...linked));
 }
 /**
  * After a step failed on a full disk: the new release (never live) and any half-built venv are
@@ -73386,13 +73465,15 @@ function prepareScript(s) {
     // A NULL would leave the variable unset: every flag is true or false.
     `SELECT coalesce(${role} <> ${literal(made)}, false) AS role_foreign, coalesce(${database} NOT IN (${literal(made)}, ${literal(making)}), false) AS database_foreign, ${role} IS NULL AS role_missing, coalesce(${database} = ${literal(making)}, false) AS database_half \\gset`, '\\if :role_foreign', `\\echo 'FOREIGN role ${db.name}'`, '\\quit', '\\endif', '\\if :database_foreign', `\\echo 'FOREIGN database ${db.name}'`, '\\quit', '\\endif', '\\if :role_missing', `CREATE ROLE ${name} LOGIN;`, `COMMENT ON ROLE ${name} IS ${literal(made)};`, '\\endif', `ALTER ROLE ${name} WITH LOGIN PASSWORD :'verifier';`, 
     // The admin may then make the database the role's (PostgreSQL 16 asks this of a non-superuser).
-    `GRANT ${name} TO CURRENT_USER;`, '\\if :database_half', `DROP DATABASE ${name} WITH (FORCE);`, '\\endif', `SELECT ${database} IS NULL AS database_missing \\gset`, '\\if :database_missing', `CREATE DATABASE ${name}${db.template ? ` TEMPLATE ${ident(db.template)}` : ''};`, `COMMENT ON DATABASE ${name} IS ${literal(making)};`, `REVOKE CONNECT, TEMPORARY ON DATABASE ${name} FROM PUBLIC;`, `\\echo 'CREATED'`, '\\endif');
+    `GRANT ${name} TO CURRENT_USER;`, '\\if :database_half', `DROP DATABASE ${name} WITH (FORCE);`, '\\endif', `SELECT ${database} IS NULL AS database_missing \\gset`, '\\if :database_missing', 
+    // Closed from its first moment: no other role's session may be in it before it is revoked.
+    `CREATE DATABASE ${name}${db.template ? ` TEMPLATE ${ident(db.template)}` : ''} ALLOW_CONNECTIONS false;`, `COMMENT ON DATABASE ${name} IS ${literal(making)};`, `REVOKE CONNECT, TEMPORARY ON DATABASE ${name} FROM PUBLIC;`, `ALTER DATABASE ${name} ALLOW_CONNECTIONS true;`, `\\echo 'CREATED'`, '\\endif');
 }
 /** In the new database, still the admin's: the copied template's objects handed to the role. */
 function ownershipScript(name) {
     return psqlScript(
-    // First: a table's new owner must be allowed to create in its schema.
-    `ALTER SCHEMA public OWNER TO ${ident(name)};`, `SELECT format('ALTER %s %I.%I OWNER TO %I', CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, n.nspname, c.relname, ${literal(name)}) ` +
+    // First: a table's new owner must be allowed to create in its schema; no one else may.
+    `ALTER SCHEMA public OWNER TO ${ident(name)};`, 'REVOKE CREATE ON SCHEMA public FROM PUBLIC;', `SELECT format('ALTER %s %I.%I OWNER TO %I', CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, n.nspname, c.relname, ${literal(name)}) ` +
         'FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace ' +
         "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND n.nspname <> 'information_schema' AND left(n.nspname, 3) <> 'pg_' " +
         // A sequence of a serial or identity column goes with its table.
@@ -73557,15 +73638,11 @@ function planRun(input) {
     const w = plan_window(s, facts, isNew);
     return {
         mode,
+        dependencies: input.install,
         target,
         previous: facts.live,
         files,
-        release: [
-            // Before anything is uploaded, by the host that migrates first (a fleet shares the
-            // database server): a database that cannot be made stops the run there.
-            ...(s.preview?.database && (input.firstHost ?? true) ? [previewDatabaseStep(s)] : []),
-            ...releaseSteps(s, target, isNew, input.venvKey, earlyVenv(input.venvKey, input.requirements))
-        ],
+        release: releasePlan(s, input, target, isNew),
         discover: input.assumed ? undefined : discoverStep(s, target),
         build: isNew
             ? djangoSteps(s, target, projectSettings, facts.live, input.assumed, !!w)
@@ -73606,16 +73683,33 @@ function plan_window(s, facts, isNew) {
         ? { on: maintenanceOnStep(s), off: maintenanceOffStep(s) }
         : undefined;
 }
+/**
+ * The release's steps; first, before anything is uploaded, a preview's database, made by the host
+ * that migrates first (a fleet shares the database server): one that cannot be made stops the run.
+ */
+function releasePlan(s, input, target, isNew) {
+    return [
+        ...(s.preview?.database && (input.firstHost ?? true) ? [previewDatabaseStep(s)] : []),
+        ...releaseSteps(s, target, isNew, input.venvKey, earlyVenv(input.venvKey, input.requirements, input.install), sentVenv(input))
+    ];
+}
 /** Before the project's settings are read: the layout (with the .env or the upload), venv. */
-function releaseSteps(s, target, isNew, venvKey, early) {
+function releaseSteps(s, target, isNew, venvKey, early, sent) {
     return [
         // A calendar systemd refuses stops the run before anything is uploaded or installed.
         ...(s.schedules.length > 0 ? [checkCalendarsStep(s)] : []),
         ...foldedIntoFirst([prepareStep(s)], [
             ...(s.dotenv.length > 0 ? [dotenvStep(s)] : []),
-            ...(isNew ? [uploadStep(s, target, early), venvStep(s, target, venvKey)] : [])
+            ...(isNew ? [uploadStep(s, target, early), venvStep(s, target, venvKey, sent)] : [])
         ])
     ];
+}
+/** A lock's list, which the venv step builds from whatever its size (never from the release). */
+function sentVenv(input) {
+    const { venvKey, requirements, install } = input;
+    return install && venvKey && requirements
+        ? { key: venvKey, files: requirements, install }
+        : undefined;
 }
 /** After a healthy switch: the old instance drained, the renewal timer, post-deploy, pruning. */
 function finishSteps(s, facts, target, deployKey, projectSettings) {
@@ -73677,9 +73771,9 @@ function assumedSettings(s, facts, newRelease) {
  * its venv, its settings read, its shared paths linked and its migration plan read as the app
  * user; then removed. Nothing that serves changes.
  */
-function stagingSteps(s, id, venvKey) {
+function stagingSteps(s, id, venvKey, sent) {
     return {
-        prepare: [uploadStep(s, id), venvStep(s, id, venvKey)],
+        prepare: [uploadStep(s, id), venvStep(s, id, venvKey, sent)],
         discover: discoverStep(s, id),
         read: (projectSettings) => {
             const shared = sharedPaths(s, id, projectSettings);
@@ -73906,7 +74000,13 @@ function installStep(s, packages) {
         command: script(raw('set -u'), raw('export DEBIAN_FRONTEND=noninteractive'), shell_sh `policy=${POLICY} mark=${POLICY_MARK}`, raw('if [ -e "$policy" ] && grep -qxF "$mark" "$policy"; then rm -f "$policy"; fi'), 
         // An administrator's own policy-rc.d decides as it did; else ours, removed however the
         // step ends.
-        raw('if [ ! -e "$policy" ]; then'), raw("  trap 'rm -f \"$policy\"' EXIT; trap 'exit 1' HUP INT TERM"), raw('  printf \'#!/bin/sh\\n%s\\nexit 101\\n\' "$mark" >"$policy" && chmod 755 "$policy"'), raw('fi'), shell_sh `apt-get -q -o DPkg::Lock::Timeout=${wait} update || exit $?`, shell_sh `apt-get -q -o DPkg::Lock::Timeout=${wait} install -y --no-install-recommends ${packages} || exit $?`, shell_sh `printf 'installed=%s\n' ${packages.join(' ')}`)
+        raw('if [ ! -e "$policy" ]; then'), raw("  trap 'rm -f \"$policy\"' EXIT; trap 'exit 1' HUP INT TERM"), 
+        // Only the services named as the packages being installed are held back (nginx): another
+        // apt run meanwhile (unattended-upgrades) still restarts what it upgrades.
+        shell_sh `  services=${packages.join('|')}`, raw('  printf \'#!/bin/sh\\n%s\\ncase "%s" in %s) exit 101;; esac\\nexit 0\\n\' "$mark" "\\$1" "$services" >"$policy" && chmod 755 "$policy"'), raw('fi'), shell_sh `apt-get -q -o DPkg::Lock::Timeout=${wait} update || exit $?`, 
+        // A name apt would read as a pattern (or as another package) installs nothing: each must be
+        // a package of exactly that name.
+        shell_sh `for name in ${packages}; do`, raw('  apt-cache show --no-all-versions -- "$name" 2>/dev/null | grep -qxF "Package: $name" || { echo "E: Unable to locate package $name" >&2; exit 100; }'), raw('done'), shell_sh `apt-get -q -o DPkg::Lock::Timeout=${wait} install -y --no-install-recommends ${packages} || exit $?`, shell_sh `printf 'installed=%s\n' ${packages.join(' ')}`)
     };
 }
 /**
@@ -73934,11 +74034,17 @@ function aptProblem(output) {
 
 
 
+
 /**
  * The interpreter's version and real path; then it fails unless it can make a venv with pip.
  * The modules are found, not imported (python/interpreter.py).
  */
 const INTERPRETER_PY = pythonFile(__nccwpck_require__.ab + "interpreter.py");
+/**
+ * The server's Python as a lock sees it: PEP 508's marker variables and the wheel tags pip
+ * accepts, from the pip wheel the venv's pip runs from (python/server_python.py).
+ */
+const SERVER_PYTHON_PY = pythonFile(__nccwpck_require__.ab + "server_python.py");
 // ls lists folders below the deploy path that only root writes, whose names root chose (release
 // ids and files named after them): no name holds a line break or anything ls would mangle.
 const ROOTS_NAMES = "ls: root's folder, names root chose (no line break in any)";
@@ -73954,7 +74060,11 @@ function inspectStep(s) {
         // some says only that (provision-first): the flow installs them, then checks it again.
         checksPackages(s) && missingPackagesCheck(s), raw('missing=""'), shell_sh `for tool in nginx systemctl systemd-analyze runuser ${s.python}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done`, checksPackages(s) && provisionFirst(s, '[ -z "$missing" ] || '), raw('if [ -n "$missing" ]; then echo "missing on the host:$missing" >&2; exit 3; fi'), 
         // One interpreter start: its version and path, then whether it can make a venv.
-        shell_sh `if ! python=$(${s.python} -I -S -c ${INTERPRETER_PY} 2>/dev/null); then`, checksPackages(s) && provisionFirst(s, '  ', 'echo "python=$python"; '), raw('  package=python3-venv; [ -z "$python" ] || package="python$(echo "$python" | cut -d. -f1,2)-venv"'), shell_sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), raw('echo "python=$python"'), shell_sh `live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null); echo "live=$live"`, shell_sh `[ -z "$live" ] || echo "deployed=$(head -c 64 ${p.deployed}/"$live" 2>/dev/null)"`, shell_sh `[ -z "$live" ] || echo "settings=$(sed -n 2p ${p.deployed}/"$live" 2>/dev/null | head -c 65536)"`, 
+        shell_sh `if ! python=$(${s.python} -I -S -c ${INTERPRETER_PY} 2>/dev/null); then`, checksPackages(s) && provisionFirst(s, '  ', 'echo "python=$python"; '), raw('  package=python3-venv; [ -z "$python" ] || package="python$(echo "$python" | cut -d. -f1,2)-venv"'), shell_sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), 
+        // Only for a lock: two interpreter starts more.
+        s.dependencies.lock
+            ? script(raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "venvs=$(cd ${p.venvs} 2>/dev/null && for v in *; do [ -f "$v/.complete" ] && printf '%s ' "$v"; done)"`, shell_sh `wheel=$(${s.python} -I -c ${PIP_WHEEL_PY} 2>/dev/null || true)`, shell_sh `[ -z "$wheel" ] || echo "server-python=$(${s.python} -I -c ${SERVER_PYTHON_PY} "$wheel" 2>/dev/null)"`)
+            : undefined, raw('echo "python=$python"'), shell_sh `live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null); echo "live=$live"`, shell_sh `[ -z "$live" ] || echo "deployed=$(head -c 64 ${p.deployed}/"$live" 2>/dev/null)"`, shell_sh `[ -z "$live" ] || echo "settings=$(sed -n 2p ${p.deployed}/"$live" 2>/dev/null | head -c 65536)"`, 
         // A link to an instance's socket, or the socket of an earlier version's single instance.
         shell_sh `sock=${socketPath(s.instanceName)} legacy=${p.legacyUnits.socket}`, raw('if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'), 
         // Only releases: a dry run's staged upload is none (layout.ts stagedRelease).
@@ -73988,10 +74098,41 @@ function parseFacts(stdout) {
             : undefined,
         projectSettings: recordedSettings(values.get('settings') ?? ''),
         maintenance: values.get('maintenance') === 'on',
+        ...serverPython(values.get('server-python') ?? ''),
+        ...(values.has('venvs') ? { venvs: list('venvs') } : {}),
         ...parsePreviews(values),
         ...parsePackageFacts(values),
         ...parseAcmeFacts(values)
     };
+}
+/**
+ * What python/server_python.py printed, one line of JSON: the markers, and the tags as runs of
+ * one interpreter-abi over a list of platforms, expanded here in their order ({} when there is
+ * none, or it is not that).
+ */
+function serverPython(json) {
+    try {
+        const read = JSON.parse(json);
+        const { markers, platforms, tags } = read;
+        const strings = (values) => values.every((v) => typeof v === 'string');
+        if (typeof markers !== 'object' || markers === null || !strings(Object.values(markers)))
+            return {};
+        if (!Array.isArray(platforms) || !platforms.every((p) => Array.isArray(p) && strings(p)))
+            return {};
+        if (!Array.isArray(tags))
+            return {};
+        const expanded = [];
+        for (const run of tags) {
+            const list = Array.isArray(run) ? platforms[run[1]] : undefined;
+            if (typeof run[0] !== 'string' || !list)
+                return {};
+            expanded.push(...list.map((platform) => `${run[0]}-${platform}`));
+        }
+        return { serverPython: { markers: markers, tags: expanded } };
+    }
+    catch {
+        return {};
+    }
 }
 /** The settings recorded with the deploy key: base64 of the JSON the Django process printed. */
 function recordedSettings(base64) {
@@ -74352,6 +74493,10 @@ function productionSharedOpenMessage(s) {
         `preview's code could read production's files there (a SQLite database): nothing was changed. ` +
         `Deploy production once with this version (it makes shared/ 0710), then the preview.`);
 }
+/** A lock that cannot be installed on this host: said before anything is uploaded. */
+function lockRefusedMessage(problem) {
+    return `${problem}. Nothing was uploaded or installed; the live site is unchanged.`;
+}
 
 ;// CONCATENATED MODULE: ./src/flow/already-live.ts
 // A deploy of what already serves: the live release was deployed to its end with this run's
@@ -74394,9 +74539,2997 @@ async function checkAlreadyLive(deps, facts) {
     return health;
 }
 
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/error.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+function getLineColFromPtr(string, ptr) {
+    let lines = string.slice(0, ptr).split(/\r?\n/);
+    return [lines.length, lines.pop().length + 1];
+}
+function makeCodeBlock(string, line, column) {
+    let lines = string.split(/\r?\n/);
+    let codeblock = '';
+    let numberLen = (Math.log10(line + 1) | 0) + 1;
+    for (let i = line - 1; i <= line + 1; i++) {
+        let l = lines[i - 1];
+        if (!l)
+            continue;
+        codeblock += i.toString().padEnd(numberLen, ' ');
+        codeblock += ':  ';
+        codeblock += l;
+        codeblock += '\n';
+        if (i === line) {
+            codeblock += ' '.repeat(numberLen + column + 2);
+            codeblock += '^\n';
+        }
+    }
+    return codeblock;
+}
+class TomlError extends Error {
+    line;
+    column;
+    codeblock;
+    constructor(message, options) {
+        const [line, column] = getLineColFromPtr(options.toml, options.ptr);
+        const codeblock = makeCodeBlock(options.toml, line, column);
+        super(`Invalid TOML document: ${message}\n\n${codeblock}`, options);
+        this.line = line;
+        this.column = column;
+        this.codeblock = codeblock;
+    }
+    /** @internal */
+    static x(message, ctx, ptr) {
+        throw new TomlError(message, { toml: ctx.s, ptr: ptr ?? ctx.p });
+    }
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/primitive.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+/** @internal */
+function parseString(ctx) {
+    let startPtr = ctx.p;
+    let c = ctx.s.charCodeAt(ctx.p++);
+    let first = c;
+    let isLiteral = c === 0x27; /* ' */
+    let isMultiline = c === ctx.s.charCodeAt(ctx.p) && c === ctx.s.charCodeAt(ctx.p + 1);
+    if (isMultiline) {
+        // Trim initial newline
+        if ((c = ctx.s.charCodeAt(ctx.p += 2)) === 0xa /* \n */)
+            ctx.p++;
+        else if (c === 0xd /* \r */ && ctx.s.charCodeAt(ctx.p + 1) === 0xa /* \n */)
+            ctx.p += 2;
+    }
+    // For the record: it is not worth it to use a fast-path for literal strings using `indexOf`.
+    // Doing a char-by-char iteration ends up dispatching less instructions, for the same wall-clock runtime.
+    let parsed = '';
+    let sliceStart = ctx.p;
+    // states:
+    //   0 - decoding
+    //   1 - decoding escape
+    //   2 - whitespace escape (no newline encountered yet, must fail on non-whitespace)
+    //   3 - whitespace escape (newline encountered, allowed to transition back to normal decode)
+    let state = 0;
+    for (; ctx.p < ctx.s.length; ctx.p++) {
+        c = ctx.s.charCodeAt(ctx.p);
+        // Deal with newlines first, since that simplifies control character checking and handling across all states
+        if (isMultiline && (c === 0xa /* \n */ || (c === 0xd /* \r */ && ctx.s.charCodeAt(ctx.p + 1) === 0xa /* \n */))) {
+            state = state && 3;
+        }
+        // Control characters are banned in TOML, so we throw an error if we encounter them
+        else if ((c < 0x20 && c !== 0x9 /* \t */) || c === 0x7f) {
+            TomlError.x('control characters are not allowed in strings', ctx);
+        }
+        // The string might terminate while we're parsing through a newline escape.
+        // It must have encountered a newline; otherwise, it'll simply fail in another branch.
+        else if ((!state || state === 3) && c === first && (!isMultiline || (ctx.s.charCodeAt(ctx.p + 1) === first && ctx.s.charCodeAt(ctx.p + 2) === first))) {
+            if (isMultiline) {
+                // If the string ends with 4-5 quotes, then the first 1-2 are part of the string
+                if (ctx.s.charCodeAt(ctx.p + 3) === first)
+                    ctx.p++;
+                if (ctx.s.charCodeAt(ctx.p + 3) === first)
+                    ctx.p++;
+            }
+            // If we're in a newline escape still, then there's nothing to add.
+            if (!state) {
+                // Avoid a useless concat operation if the string can be used as-is.
+                let s = ctx.s.slice(sliceStart, ctx.p);
+                parsed = parsed ? parsed + s : s;
+            }
+            ctx.p += isMultiline ? 3 : 1;
+            return parsed;
+        }
+        // Baseline state; keep moving forward unless an escape sequence starts
+        else if (!state) {
+            if (!isLiteral && c === 0x5c /* \ */) {
+                parsed += ctx.s.slice(sliceStart, (sliceStart = ctx.p));
+                state = 1;
+            }
+        }
+        else if (state === 1) {
+            if (c === 0x78 /* x */ || c === 0x75 /* u */ || c === 0x55 /* U */) { // Unicode escape
+                let errPtr = ctx.p++ - 1;
+                let value = 0;
+                let len = c === 0x78 /* x */ ? 2 : c === 0x75 /* u */ ? 4 : 8;
+                for (let j = 0; j < len; j++, ctx.p++) {
+                    let hex = ctx.s.charCodeAt(ctx.p);
+                    let digit = 
+                    /* 0-9 */ hex >= 0x30 && hex <= 0x39 ? hex - 0x30 :
+                        /* A-F */ hex >= 0x41 && hex <= 0x46 ? hex - 0x41 + 10 :
+                            /* a-f */ hex >= 0x61 && hex <= 0x66 ? hex - 0x61 + 10 : -1;
+                    if (digit < 0)
+                        TomlError.x('invalid non-hex character in unicode escape', ctx);
+                    value = (value << 4) | digit;
+                }
+                // Because JS does bitwise on signed 32bit integers, all 0xfzzzzzzz values are actually seen as negative
+                if (value < 0 || value > 0x10ffff || (value >= 0xd800 && value <= 0xdfff)) {
+                    TomlError.x('invalid unicode escape', ctx, errPtr);
+                }
+                parsed += String.fromCodePoint(value);
+                sliceStart = ctx.p--;
+                state = 0;
+            }
+            // Newline escape sequence. We only need to care about spaces and tabs; newlines are dealt with earlier
+            else if (isMultiline && (c === 0x20 || c === 0x9 /* \t */)) {
+                state = 2;
+            }
+            // Basic escape sequence
+            else {
+                if (c === 0x62 /* b */)
+                    parsed += '\b';
+                else if (c === 0x74 /* t */)
+                    parsed += '\t';
+                else if (c === 0x6e /* n */)
+                    parsed += '\n';
+                else if (c === 0x66 /* f */)
+                    parsed += '\f';
+                else if (c === 0x72 /* r */)
+                    parsed += '\r';
+                else if (c === 0x65 /* e */)
+                    parsed += '\x1b';
+                else if (c === 0x22 /* " */)
+                    parsed += '"';
+                else if (c === 0x5c /* \ */)
+                    parsed += '\\';
+                else
+                    TomlError.x('unrecognised escape sequence', ctx);
+                sliceStart = ctx.p + 1;
+                state = 0;
+            }
+        }
+        // Newline escape continuation: keep moving forward until the first non-whitespace char
+        else if (c !== 0x20 && c !== 0x9 /* \t */) {
+            if (state === 2)
+                TomlError.x('invalid escape: only line-ending whitespace may be escaped', ctx, sliceStart);
+            // State cannot be zero, or we'd have branched earlier already.
+            // If it's a backslash, immediately transition to the escape state so it can be processed.
+            state = !isLiteral && c === 0x5c /* \ */ ? 1 : 0;
+            sliceStart = ctx.p;
+        }
+    }
+    TomlError.x('unfinished string', ctx, startPtr);
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/date.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+let DATE_TIME_RE = /^(\d{4}-\d{2}-\d{2})?[Tt ]?(?:(\d{2}):\d{2}(?::\d{2}(?:\.\d+)?)?)?(Z|z|[-+]\d{2}:\d{2})?$/i;
+class TomlDate extends Date {
+    #hasDate = false;
+    #hasTime = false;
+    #offset = null;
+    constructor(date, fasttype, unsafeDelim) {
+        let hasDate = true;
+        let hasTime = true;
+        let offset = 'Z';
+        let c;
+        if (typeof date === 'string') {
+            if (fasttype)
+                prep: {
+                    // Date-time
+                    if (fasttype < 3) {
+                        if (+date.slice(11, 13) > 23) {
+                            date = '';
+                            break prep;
+                        }
+                        // Local
+                        if (fasttype === 2) {
+                            offset = null;
+                            date += 'Z';
+                        }
+                        // Offset; keep track of offset if not Z
+                        else if ((c = date.charCodeAt(date.length - 1)) !== 0x5a /* Z */ && c !== 0x7a /* z */) {
+                            offset = date.slice(date.length - 6);
+                        }
+                        if (unsafeDelim)
+                            date = date.slice(0, 10) + 'T' + date.slice(11);
+                    }
+                    // Time
+                    else if (fasttype === 4) {
+                        date = +date.slice(0, 2) > 23 ? '' : `0000-01-01T${date}Z`;
+                    }
+                    hasDate = fasttype !== 4;
+                    hasTime = fasttype !== 3;
+                }
+            else {
+                let match = date.match(DATE_TIME_RE);
+                if (match) {
+                    if (!match[1]) {
+                        hasDate = false;
+                        date = `0000-01-01T${date}`;
+                    }
+                    hasTime = !!match[2];
+                    // Make sure to use T instead of a space. Breaks in case of extreme values otherwise.
+                    hasTime && date[10] === ' ' && (date = date.replace(' ', 'T'));
+                    // Do not allow rollover hours.
+                    if (match[2] && +match[2] > 23) {
+                        date = '';
+                    }
+                    else {
+                        offset = match[3] || null;
+                        if (!offset && hasTime)
+                            date += 'Z';
+                    }
+                }
+                else {
+                    date = '';
+                }
+            }
+        }
+        super(date);
+        if (!isNaN(this.getTime())) {
+            this.#hasDate = hasDate;
+            this.#hasTime = hasTime;
+            this.#offset = offset;
+        }
+    }
+    isDateTime() {
+        return this.#hasDate && this.#hasTime;
+    }
+    isLocal() {
+        return !this.#hasDate || !this.#hasTime || !this.#offset;
+    }
+    isDate() {
+        return this.#hasDate && !this.#hasTime;
+    }
+    isTime() {
+        return this.#hasTime && !this.#hasDate;
+    }
+    isValid() {
+        return this.#hasDate || this.#hasTime;
+    }
+    toISOString() {
+        let iso = super.toISOString();
+        // Local Date
+        if (this.isDate())
+            return iso.slice(0, 10);
+        // Local Time
+        if (this.isTime())
+            return iso.slice(11, 23);
+        // Local DateTime
+        if (this.#offset === null)
+            return iso.slice(0, -1);
+        // Offset DateTime
+        if (this.#offset === 'Z' || this.#offset === 'z')
+            return iso;
+        // This part is quite annoying: JS strips the original timezone from the ISO string representation
+        // Instead of using a "modified" date and "Z", we restore the representation "as authored"
+        let offset = (+(this.#offset.slice(1, 3)) * 60) + +(this.#offset.slice(4, 6));
+        offset = this.#offset[0] === '-' ? offset : -offset;
+        let offsetDate = new Date(this.getTime() - (offset * 60e3));
+        return offsetDate.toISOString().slice(0, -1) + this.#offset;
+    }
+    static wrapAsOffsetDateTime(jsDate, offset = 'Z') {
+        let date = new TomlDate(jsDate);
+        date.#offset = offset;
+        return date;
+    }
+    static wrapAsLocalDateTime(jsDate) {
+        let date = new TomlDate(jsDate);
+        date.#offset = null;
+        return date;
+    }
+    static wrapAsLocalDate(jsDate) {
+        let date = new TomlDate(jsDate);
+        date.#hasTime = false;
+        date.#offset = null;
+        return date;
+    }
+    static wrapAsLocalTime(jsDate) {
+        let date = new TomlDate(jsDate);
+        date.#hasDate = false;
+        date.#offset = null;
+        return date;
+    }
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/extract.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+
+
+
+function isDigit(char, base = 10) {
+    return base === 16
+        ? (char > 0x2f && char < 0x3a) || (char > 0x40 && char < 0x47) || (char > 0x60 && char < 0x67)
+        : (char > 0x2f && char < 0x30 + base);
+}
+function isEndOfValue(char, delim) {
+    // Whitespace -- we're permissive on `\r` for performance; it'll be dealt with later anyway
+    return char === 0x20 || char === 0x9 /* \t */ || char === 0xa /* \n */ || char === 0xd /* \r */ ||
+        // Structure end or next value delimiter
+        (delim && (char === delim || char === 0x2c /* , */)) ||
+        // Comment
+        char === 0x23; /* # */
+}
+/** @internal */
+function extractValue(ctx, end) {
+    let errPtr = ctx.p;
+    let c = ctx.s.charCodeAt(ctx.p);
+    // Structs
+    if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+        ctx.d-- || TomlError.x('document contains excessively nested structures. aborting.', ctx);
+        let value = c === 0x5b /* [ */
+            ? parseArray(ctx)
+            : parseInlineTable(ctx);
+        ctx.d++;
+        return value;
+    }
+    // Strings
+    if (c === 0x22 /* " */ || c === 0x27 /* ' */) {
+        return parseString(ctx);
+    }
+    // Booleans
+    // We can fast-path because the first character is enough to know the only possible value
+    if (c === 0x74 /* t */) { // Only possible valid value is `true`
+        if (ctx.s.charCodeAt(++ctx.p) !== 0x72 || ctx.s.charCodeAt(++ctx.p) !== 0x75 || ctx.s.charCodeAt(++ctx.p) !== 0x65)
+            TomlError.x('invalid value', ctx, errPtr);
+        return ctx.p++, true;
+    }
+    if (c === 0x66 /* f */) { // Only possible valid value is `false`
+        if (ctx.s.charCodeAt(++ctx.p) !== 0x61 || ctx.s.charCodeAt(++ctx.p) !== 0x6c || ctx.s.charCodeAt(++ctx.p) !== 0x73 || ctx.s.charCodeAt(++ctx.p) !== 0x65)
+            TomlError.x('invalid value', ctx, errPtr);
+        return ctx.p++, false;
+    }
+    if (c === 0x2b /* + */ || c === 0x2d /* - */) {
+        return parseNumber(ctx, ctx.p, ctx.s.charCodeAt(++ctx.p), 0x2c - c, end);
+    }
+    // Rough heuristic, but `parseDate` falls back to number parsing if it's a false positive.
+    // e.g.: `a = 1\n-------------- = 1` would match this heuristic, but gracefully fallback to numbers.
+    if (ctx.s.charCodeAt(ctx.p + 4) === 0x2d /* - */ && ctx.s.charCodeAt(ctx.p + 7) === 0x2d /* - */) {
+        return parseDate(ctx, c, end);
+    }
+    // Same logic as above; `parseTime` falls back to number parsing if it's a false positive.
+    if (ctx.s.charCodeAt(ctx.p + 2) === 0x3a /* : */) {
+        return parseTime(ctx, c, end);
+    }
+    return parseNumber(ctx, ctx.p, c, 0, end);
+}
+// State:
+// 0: init
+// 1: integer
+// 2: fractional dot
+// 3: fractional
+// 4: exponent letter
+// 5: exponent
+// 6: exponent sign
+// 7: exponent with sign
+// >9: underscore; see below
+//     -> 12: was integer
+//     -> 14: was fractional
+//     -> 16: was exponent
+// states 2-5, 14, 16 are ONLY permitted iif base === 10
+function parseNumber(ctx, startPtr, startChr, sign, endChr) {
+    let c = startChr;
+    let state = 0;
+    let hasUnderscores = false;
+    // (+/-)inf
+    if (c === 0x69 /* i */) {
+        if (ctx.s.charCodeAt(++ctx.p) !== 0x6e || ctx.s.charCodeAt(++ctx.p) !== 0x66)
+            TomlError.x('invalid value', ctx, startPtr);
+        return ctx.p++, (sign || 1) / 0;
+    }
+    // (+/-)nan
+    if (c === 0x6e /* n */) {
+        if (ctx.s.charCodeAt(++ctx.p) !== 0x61 || ctx.s.charCodeAt(++ctx.p) !== 0x6e)
+            TomlError.x('invalid value', ctx, startPtr);
+        return ctx.p++, NaN;
+    }
+    // Leading zero
+    // Only allowed cases: `0<EOV>`, `0.(...)`, `0e(...)`, `0x(...)`, `0b(...)`, `0o(...)`
+    // FWIW, `0e(...)` is a stupid case, but it's not banned per-se so we have to parse it
+    if (c === 0x30 /* 0 */) {
+        if (++ctx.p >= ctx.s.length || isEndOfValue(c = ctx.s.charCodeAt(ctx.p), endChr))
+            return ctx.bi === true ? 0n : 0; // note: conveniently deals with `-0`
+        if (!sign) {
+            if (c === 0x78 /* x */)
+                return parseIntegerBaseN(ctx, startPtr, 16, endChr);
+            else if (c === 0x62 /* b */)
+                return parseIntegerBaseN(ctx, startPtr, 2, endChr);
+            else if (c === 0x6f /* o */)
+                return parseIntegerBaseN(ctx, startPtr, 8, endChr);
+        }
+        if (c === 0x2e /* . */)
+            state = 2;
+        else if (c === 0x65 /* e */ || c === 0x45 /* E */)
+            state = 4;
+        else
+            TomlError.x('illegal leading zero', ctx, startPtr);
+    }
+    // If the 1st char is not a digit by now, then it's not a valid TOML value at all
+    else if (!isDigit(c))
+        TomlError.x('invalid value', ctx, startPtr);
+    while (++ctx.p < ctx.s.length && (c = ctx.s.charCodeAt(ctx.p), !isEndOfValue(c, endChr))) {
+        if (!state)
+            state = 1; // Detects single-digit numbers we can use a fast parse path for
+        // The way the states are numbered is not random: underscores are always permitted in odd-numbered states and
+        // never permitted in even-numbered ones.
+        if (c === 0x5f /* _ */) {
+            if (!(state & 1))
+                TomlError.x('illegal underscore', ctx);
+            state += 11; // 11 is a marker that makes the state even and greater than 9; see the numbering + rationale above
+            hasUnderscores = true;
+        }
+        // Transition to fractional part.
+        else if (state === 1 && c === 0x2e /* . */)
+            state = 2;
+        // Transition to exponent part.
+        else if ((state === 1 || state === 3) && (c === 0x65 /* e */ || c === 0x45 /* E */))
+            state = 4;
+        // + and - are permitted in state 4 only (handled before entering the function for state 0)
+        else if (state === 4 && (c === 0x2b /* + */ || c === 0x2d /* - */)) {
+            state = 6;
+        }
+        // All special cases have been handled; only digits are allowed here
+        else if (!isDigit(c))
+            TomlError.x(`illegal character in numeric literal`, ctx);
+        // Clear state flags
+        else if (state > 9)
+            state -= 11;
+        else if (!(state & 1))
+            state++;
+    }
+    // Single-char number; we can fast-path these very easily.
+    if (!state) {
+        let val = (startChr - 0x30 /* 0 */) * (sign || 1);
+        return ctx.bi === true ? BigInt(val) : val;
+    }
+    // Even-numbered states absolutely require a digit next; not even end of value is permitted
+    if (!(state & 1))
+        TomlError.x('unfinished numeric value', ctx, startPtr);
+    let str = ctx.s.slice(startPtr, ctx.p);
+    if (hasUnderscores)
+        str = str.replaceAll('_', ''); // perf: replaceAll 1.25x faster than replace with a regex
+    return state > 1
+        ? parseFloat(str)
+        : parseInteger(ctx, str, 10, startPtr);
+}
+function parseIntegerBaseN(ctx, startPtr, base, endChr) {
+    let c, underscore = 1;
+    while (++ctx.p < ctx.s.length && (c = ctx.s.charCodeAt(ctx.p), !isEndOfValue(c, endChr))) {
+        if (c === 0x5f /* _ */) {
+            if (underscore & 1)
+                TomlError.x('illegal underscore', ctx);
+            underscore = 3;
+        }
+        // We only need to check if the number is a valid digit, nothing else is permitted
+        else if (!isDigit(c, base))
+            TomlError.x(`illegal character in numeric literal`, ctx);
+        // Clear underscore flag
+        else if (underscore & 1)
+            underscore--;
+    }
+    // Trailing underscore is not allowed
+    if (underscore & 1)
+        TomlError.x('unfinished numeric value', ctx);
+    let str = ctx.s.slice(startPtr + 2, ctx.p);
+    if (underscore)
+        str = str.replaceAll('_', ''); // perf: replaceAll 1.25x faster than replace with a regex
+    return parseInteger(ctx, str, base, startPtr);
+}
+function parseInteger(ctx, str, base, startPtr) {
+    if (ctx.bi !== true)
+        int: {
+            let val = parseInt(str, base);
+            if (!Number.isSafeInteger(val)) {
+                if (ctx.bi)
+                    break int;
+                TomlError.x('integer value cannot be represented losslessly', ctx, startPtr);
+            }
+            return val;
+        }
+    return base === 10 ? BigInt(str) : BigInt((base === 2 ? '0b' : base === 8 ? '0o' : '0x') + str);
+}
+function parseDate(ctx, c, endChr) {
+    let startPtr = ctx.p++, unsafeSeparator;
+    if (!isDigit(c) ||
+        !isDigit(ctx.s.charCodeAt(ctx.p++)) ||
+        !isDigit(ctx.s.charCodeAt(ctx.p++)) ||
+        !isDigit(ctx.s.charCodeAt(ctx.p++))) {
+        return parseNumber(ctx, ctx.p = startPtr, c, 0, endChr);
+    }
+    ctx.p += 5;
+    if (!isDigit(ctx.s.charCodeAt(ctx.p++)))
+        TomlError.x('invalid date-time: date part is malformed', ctx, startPtr);
+    if (ctx.p >= ctx.s.length || (((c = ctx.s.charCodeAt(ctx.p)) !== 0x20 || (unsafeSeparator = true, !isDigit(ctx.s.charCodeAt(ctx.p + 1)))) && c !== 0x54 /* T */ && c !== 0x74 /* t */)) {
+        let t = ctx.s.slice(startPtr, ctx.p);
+        return readDate(ctx, t, 3, false, startPtr);
+    }
+    if (ctx.s.charCodeAt(ctx.p += 3) !== 0x3a /* : */)
+        TomlError.x('invalid date-time: time part is malformed', ctx, startPtr);
+    if (ctx.s.charCodeAt(ctx.p += 3) === 0x3a /* : */)
+        ctx.p += 3;
+    if (ctx.s.charCodeAt(ctx.p) === 0x2e /* . */)
+        while (isDigit(ctx.s.charCodeAt(++ctx.p)))
+            ;
+    if (c = ctx.s.charCodeAt(ctx.p)) {
+        if (c === 0x5a /* Z */ || c === 0x7a /* z */) {
+            let t = ctx.s.slice(startPtr, ++ctx.p);
+            return readDate(ctx, t, 1, unsafeSeparator, startPtr, '[+00:00]');
+        }
+        if (c === 0x2b /* + */ || c === 0x2d /* - */) {
+            // Temporal's ZonedDateTime is weird asf when it comes to dealing with traditional offsets...
+            // It's 1.2x faster to allocate a new string to pass to ZDT than use Instant.toZonedDateTimeISO
+            let t = ctx.s.slice(startPtr, ctx.p += 6);
+            return readDate(ctx, t, 1, unsafeSeparator, startPtr, !ctx.ld && ('[' + ctx.s.slice(ctx.p - 6, ctx.p) + ']'));
+        }
+    }
+    let t = ctx.s.slice(startPtr, ctx.p);
+    return readDate(ctx, t, 2, unsafeSeparator, startPtr);
+}
+function parseTime(ctx, c, endChr) {
+    let start = ctx.p;
+    if (!isDigit(c) || !isDigit(ctx.s.charCodeAt(++ctx.p))) {
+        return parseNumber(ctx, --ctx.p, c, 0, endChr);
+    }
+    if (ctx.s.charCodeAt(ctx.p += 4) === 0x3a /* : */)
+        ctx.p += 3;
+    if (ctx.s.charCodeAt(ctx.p) === 0x2e /* . */)
+        while (isDigit(ctx.s.charCodeAt(++ctx.p)))
+            ;
+    let t = ctx.s.slice(start, ctx.p);
+    return readDate(ctx, t, 4, false, start);
+}
+function readDate(ctx, str, type, unsafeDelim, errPtr, temporalSuffix) {
+    if (ctx.ld) {
+        let date = new TomlDate(str, type, unsafeDelim);
+        if (!date.isValid())
+            TomlError.x('invalid date', ctx, errPtr);
+        return date;
+    }
+    try {
+        if (temporalSuffix)
+            str += temporalSuffix;
+        switch (type) {
+            case 1: return Temporal.ZonedDateTime.from(str);
+            case 2: return Temporal.PlainDateTime.from(str);
+            case 3: return Temporal.PlainDate.from(str);
+            case 4: return Temporal.PlainTime.from(str);
+        }
+    }
+    catch (e) {
+        TomlError.x(e instanceof Error ? e.message : '' + e, ctx, errPtr);
+    }
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/util.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+/** @internal */
+function skipComment(ctx) {
+    for (; ctx.p < ctx.s.length; ctx.p++) {
+        let c = ctx.s.charCodeAt(ctx.p);
+        if (c === 0xa /* \n */)
+            break;
+        if (c === 0xd /* \r */ && ctx.s.charCodeAt(ctx.p + 1) === 0xa /* \n */) {
+            ctx.p++;
+            break;
+        }
+        if ((c < 0x20 && c !== 0x9 /* \t */) || c === 0x7f) {
+            TomlError.x('control characters are not allowed in comments', ctx);
+        }
+    }
+}
+/** @internal */
+function skipVoid(ctx, banNewLines, banComments) {
+    let c;
+    while (ctx.p < ctx.s.length) {
+        while (ctx.p < ctx.s.length && ((c = ctx.s.charCodeAt(ctx.p)) === 0x20 ||
+            c === 0x9 /* \t */ ||
+            (!banNewLines &&
+                (c === 0xa /* \n */ || (c === 0xd /* \r */ && ctx.s.charCodeAt(ctx.p + 1) === 0xa /* \n */)))))
+            ctx.p++;
+        if (banComments || c !== 0x23 /* # */)
+            break;
+        skipComment(ctx);
+    }
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/struct.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+
+
+
+/** @internal */
+function parseKey(ctx, end = 0x3d /* = */) {
+    // States:
+    // 0: before first char
+    // 1: parsing bare key
+    // 2: after key component
+    let startPtr;
+    let state = 0;
+    let parsed = [];
+    let sliceStart;
+    let c = ctx.s.charCodeAt(startPtr = ctx.p);
+    do {
+        // End of key
+        if (c === end) {
+            if (!state)
+                TomlError.x('unexpected end of key', ctx);
+            if (state === 1)
+                parsed.push(ctx.s.slice(sliceStart, ctx.p));
+            return ctx.p++, parsed;
+        }
+        // Dotted key separator
+        else if (c === 0x2e /* . */) {
+            if (!state)
+                TomlError.x('illegal empty bare key', ctx);
+            if (state === 1)
+                parsed.push(ctx.s.slice(sliceStart, ctx.p));
+            state = 0;
+        }
+        // Quoted key
+        else if (!state && (c === 0x22 /* " */ || c === 0x27 /* ' */)) {
+            if (c === ctx.s.charCodeAt(ctx.p + 1) && c === ctx.s.charCodeAt(ctx.p + 2))
+                TomlError.x('illegal quoted key: multiline strings are not allowed', ctx);
+            parsed.push(parseString(ctx));
+            state = 2;
+            ctx.p--;
+        }
+        // Whitespace; no-op in state 0 and 2, end of bare key in state 1
+        else if (c === 0x20 || c === 0x9 /* \t */) {
+            if (state === 1) {
+                parsed.push(ctx.s.slice(sliceStart, ctx.p));
+                state = 2;
+            }
+        }
+        // If state is post-key, no character is allowed; otherwise ensure it's a bare-key component
+        else if (state === 2 || (c < 0x30 && c !== 0x2d /* - */) || (c > 0x39 && c < 0x41) || (c > 0x5a && c < 0x61 && c !== 0x5f /* _ */) || c > 0x7a) {
+            TomlError.x('illegal character in key', ctx);
+        }
+        // Illegal character
+        else if (!state) {
+            state = 1;
+            sliceStart = ctx.p;
+        }
+    } while (c = ctx.s.charCodeAt(++ctx.p));
+    TomlError.x('incomplete key-value: cannot find end of key', ctx, startPtr);
+}
+/** @internal */
+function parseInlineTable(ctx) {
+    let startPtr = ctx.p++;
+    let res = Object.create(null);
+    let seen = new Set();
+    let c;
+    while (ctx.p < ctx.s.length) {
+        skipVoid(ctx);
+        if ((c = ctx.s.charCodeAt(ctx.p)) === 0x7d /* } */) {
+            ctx.p++;
+            return res;
+        }
+        let k;
+        let t = res;
+        let hasOwn = false;
+        let errPtr = ctx.p;
+        let key = parseKey(ctx);
+        for (let i = 0; i < key.length; i++) {
+            if (i)
+                t = hasOwn ? t[k] : (t[k] = Object.create(null));
+            k = key[i];
+            if ((hasOwn = Object.hasOwn(t, k)) && (typeof t[k] !== 'object' || seen.has(t[k]))) {
+                TomlError.x('trying to redefine an already defined value', ctx, errPtr);
+            }
+            let unsafe = k === '__proto__';
+            if (ctx.uk && (unsafe || k === 'constructor')) {
+                t = ctx.uk !== 1 && TomlError.x('document contains an unsafe property', ctx, errPtr);
+                break;
+            }
+            if (!hasOwn && unsafe) {
+                Object.defineProperty(t, k, { enumerable: true, configurable: true, writable: true });
+            }
+        }
+        if (hasOwn) {
+            TomlError.x('trying to redefine an already defined value', ctx, errPtr);
+        }
+        skipVoid(ctx, true, true);
+        let value = extractValue(ctx, 0x7d /* } */);
+        if (t && typeof (t[k] = value) === 'object')
+            seen.add(value);
+        skipVoid(ctx);
+        if ((c = ctx.s.charCodeAt(ctx.p++)) === 0x7d /* } */) {
+            return res;
+        }
+        if (c !== 0x2c /* , */)
+            TomlError.x('expected comma or end of structure', ctx, ctx.p - 1);
+    }
+    TomlError.x('unfinished table', ctx, startPtr);
+}
+/** @internal */
+function parseArray(ctx) {
+    let startPtr = ctx.p++;
+    let res = [];
+    let c;
+    while (ctx.p < ctx.s.length) {
+        skipVoid(ctx);
+        if ((c = ctx.s.charCodeAt(ctx.p)) === 0x5d /* ] */) {
+            ctx.p++;
+            return res;
+        }
+        res.push(extractValue(ctx, 0x5d /* ] */));
+        skipVoid(ctx);
+        if ((c = ctx.s.charCodeAt(ctx.p++)) === 0x5d /* ] */) {
+            return res;
+        }
+        if (c !== 0x2c /* , */)
+            TomlError.x('expected comma or end of structure', ctx, ctx.p - 1);
+    }
+    TomlError.x('unfinished array', ctx, startPtr);
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/parse.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+
+
+
+function peekTable(ctx, key, table, meta, type) {
+    let t = table;
+    let m = meta;
+    let k;
+    let hasOwn = false;
+    let state;
+    for (let i = 0; i < key.length; i++) {
+        if (i) {
+            t = hasOwn ? t[k] : (t[k] = Object.create(null));
+            m = (state = m[k]).c;
+            if (type === 0 /* Type.DOTTED */ && (state.t === 1 /* Type.EXPLICIT */ || state.t === 2 /* Type.ARRAY */)) {
+                return null;
+            }
+            if (state.t === 2 /* Type.ARRAY */) {
+                let l = t.length - 1;
+                t = t[l];
+                m = m[l].c;
+            }
+        }
+        k = key[i];
+        if ((hasOwn = Object.hasOwn(t, k)) && m[k]?.t === 0 /* Type.DOTTED */ && m[k]?.d) {
+            return null;
+        }
+        if (!hasOwn) {
+            let unsafe = k === '__proto__';
+            if (ctx.uk && (unsafe || k === 'constructor'))
+                return false;
+            if (unsafe) {
+                Object.defineProperty(t, k, { enumerable: true, configurable: true, writable: true });
+                Object.defineProperty(m, k, { enumerable: true, configurable: true, writable: true });
+            }
+            m[k] = {
+                t: i < key.length - 1 && type === 2 /* Type.ARRAY */
+                    ? 3 /* Type.ARRAY_DOTTED */ : type,
+                d: false,
+                i: 0,
+                c: Object.create(null),
+            };
+        }
+    }
+    state = m[k];
+    if (state.t !== type && !(type === 1 /* Type.EXPLICIT */ && state.t === 3 /* Type.ARRAY_DOTTED */)) {
+        // Bad key type!
+        return null;
+    }
+    if (type === 2 /* Type.ARRAY */) {
+        if (!state.d) {
+            state.d = true;
+            t[k] = [];
+        }
+        t[k].push(t = Object.create(null));
+        state.c[state.i++] = (state = { t: 1 /* Type.EXPLICIT */, d: false, i: 0, c: Object.create(null) });
+    }
+    if (state.d) {
+        // Redefining a table!
+        return null;
+    }
+    state.d = true;
+    if (type === 1 /* Type.EXPLICIT */) {
+        t = hasOwn ? t[k] : (t[k] = Object.create(null));
+    }
+    else if (type === 0 /* Type.DOTTED */ && hasOwn) {
+        return null;
+    }
+    return [k, t, state.c];
+}
+function validateTablePeek(ctx, peek, ptr) {
+    if (peek === null || ctx.uk === 2)
+        TomlError.x(peek === null
+            ? 'trying to redefine an already defined table or value'
+            : 'document contains an unsafe property', ctx, ptr);
+}
+function parse_parse(toml, options = {}) {
+    let ctx = {
+        s: toml,
+        p: 0,
+        d: options.maxDepth ?? 1000,
+        bi: options.integersAsBigInt ?? false,
+        ld: options.useLegacyDate ?? true,
+        uk: options.unsafeKeyBehaviour === 'throw' ? 2 : options.unsafeKeyBehaviour === 'drop' ? 1 : 0,
+    };
+    let res = Object.create(null);
+    let meta = Object.create(null);
+    let tmp;
+    let skipping = false;
+    let tbl = res;
+    let m = meta;
+    // BOM is allowed, skip.
+    // JS is UTF-16, so we have to check for the UTF-16 BOM instead of the UTF-8 BOM sequence!
+    if (toml.charCodeAt(0) === 0xfeff)
+        ctx.p++;
+    skipVoid(ctx);
+    while (ctx.p < toml.length) {
+        if (toml.charCodeAt(ctx.p) === 0x5b /* [ */) {
+            let isTableArray = toml.charCodeAt(++ctx.p) === 0x5b; /* [ */
+            tmp = ctx.p += +isTableArray;
+            skipping = false;
+            let k = parseKey(ctx, 0x5d /* ] */);
+            if (isTableArray) {
+                if (toml.charCodeAt(ctx.p) !== 0x5d /* ] */) {
+                    TomlError.x('expected end of table array declaration', ctx);
+                }
+                ctx.p++;
+            }
+            let p = peekTable(ctx, k, res, meta, isTableArray ? 2 /* Type.ARRAY */ : 1 /* Type.EXPLICIT */);
+            if (!p) {
+                validateTablePeek(ctx, p, tmp);
+                skipping = true;
+            }
+            else {
+                m = p[2];
+                tbl = p[1];
+            }
+        }
+        else {
+            tmp = ctx.p;
+            let k = parseKey(ctx);
+            let p = peekTable(ctx, k, tbl, m, 0 /* Type.DOTTED */);
+            if (!p && !skipping)
+                validateTablePeek(ctx, p, tmp);
+            skipVoid(ctx, true, true);
+            let v = extractValue(ctx, void 0);
+            if (p && !skipping)
+                p[1][p[0]] = v;
+        }
+        skipVoid(ctx, true);
+        if (ctx.p < toml.length && (tmp = toml.charCodeAt(ctx.p)) !== 0xa /* \n */ && (tmp !== 0xd /* \r */ || toml.charCodeAt(ctx.p + 1) !== 0xa /* \n */)) {
+            TomlError.x('each key-value declaration must be followed by an end-of-line', ctx);
+        }
+        skipVoid(ctx);
+    }
+    return res;
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/stringify.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+let BARE_KEY = /^[a-z0-9-_]+$/i;
+let HAS_WELLFORMED = !!(''.isWellFormed);
+function extendedTypeOf(obj) {
+    let type = typeof obj;
+    if (type === 'object') {
+        if (Array.isArray(obj))
+            return 'array';
+        if (typeof obj.getUTCDate === 'function' && obj instanceof Date)
+            return 'date';
+        if (globalThis.Temporal) {
+            if (obj.until) {
+                if (obj instanceof Temporal.ZonedDateTime)
+                    return 'temporal/tz+uc';
+                if (obj instanceof Temporal.PlainDateTime || obj instanceof Temporal.PlainDate)
+                    return 'temporal/uc';
+                if (obj instanceof Temporal.PlainTime || obj instanceof Temporal.Instant)
+                    return 'temporal';
+                if (obj instanceof Temporal.PlainYearMonth)
+                    return 'temporal/x';
+            }
+            else if ((obj.toPlainDate && obj instanceof Temporal.PlainMonthDay) ||
+                (obj.negated && obj instanceof Temporal.Duration)) {
+                return 'temporal/x';
+            }
+        }
+    }
+    return type;
+}
+function isArrayOfTables(obj) {
+    for (let i = 0; i < obj.length; i++) {
+        if (extendedTypeOf(obj[i]) !== 'object')
+            return false;
+    }
+    return obj.length != 0;
+}
+function formatWellFormedStringUnchecked(s) {
+    return JSON.stringify(s).replaceAll('\x7f', '\\u007f');
+}
+function formatString(s) {
+    return formatWellFormedStringUnchecked(HAS_WELLFORMED ? s.toWellFormed() : s);
+}
+function formatKey(s) {
+    if (BARE_KEY.test(s))
+        return s;
+    if (HAS_WELLFORMED && !s.isWellFormed())
+        throw new RangeError('key contains illegal lone surrogates');
+    return formatWellFormedStringUnchecked(s);
+}
+function stringifyValue(val, type, depth, numberAsFloat, strictTemporal) {
+    if (depth === 0) {
+        throw new Error('Could not stringify the object: maximum object depth exceeded');
+    }
+    switch (type) {
+        // @ts-expect-error -- intentional fallthrough case
+        case 'number':
+            if (isNaN(val))
+                return 'nan';
+            if (val === Infinity)
+                return 'inf';
+            if (val === -Infinity)
+                return '-inf';
+            if (Number.isInteger(val) && (numberAsFloat || !Number.isSafeInteger(val)))
+                return val.toFixed(1);
+        case 'bigint':
+        case 'boolean':
+        case 'temporal':
+            return val.toString();
+        case 'string':
+            return formatString(val);
+        case 'date':
+            if (isNaN(val.getTime()))
+                throw new TypeError('cannot serialize invalid date');
+            return val.toISOString();
+        case 'object':
+            return stringifyInlineTable(val, depth, numberAsFloat, strictTemporal);
+        case 'array':
+            return stringifyArray(val, depth, numberAsFloat, strictTemporal);
+        // @ts-expect-error -- intentional fallthrough case
+        case 'temporal/tz+uc':
+            if (strictTemporal) {
+                let tz = val.timeZoneId;
+                let tzc = tz.charCodeAt(0);
+                if (
+                // Classic offset
+                tzc !== 0x2b /* + */ && tzc !== 0x2d /* - */ &&
+                    (
+                    // Fast pre-check pass; see below for the actually accepted values
+                    (tzc !== 0x55 /* U */ && tzc !== 0x47 /* G */ && tzc !== 0x5a /* Z */ && tzc !== 0x45 /* E */) ||
+                        (
+                        // UTC and its aliases; Temporal implementations don't all canonicalise unfortunately
+                        tz !== 'UTC' && tz !== 'UCT' && tz !== 'Universal' && tz !== 'Zulu' &&
+                            // GMT is a TZ but it's for all intents and purposes equivalent to UTC. Safe to downgrade.
+                            !tz.startsWith('GMT') && tz !== 'Greenwich' &&
+                            // Etc/* are all safe to downgrade to offset (either UTC, GMT, or offset)
+                            !tz.startsWith('Etc/')))) {
+                    throw new TypeError('Temporal objects with an IANA timezone are not allowed in Temporal strict mode');
+                }
+            }
+        case 'temporal/uc':
+            if (strictTemporal && val.calendarId !== 'iso8601')
+                throw new TypeError('Temporal objects with a non-default calendar are not allowed in Temporal strict mode');
+            return val.toString({
+                calendarName: 'never',
+                timeZoneName: 'never',
+            });
+        case 'temporal/x':
+            throw new TypeError('Unsupported ' + val[Symbol.toStringTag]);
+    }
+}
+function stringifyInlineTable(obj, depth, numberAsFloat, strictTemporal) {
+    let keys = Object.keys(obj);
+    if (keys.length === 0)
+        return '{}';
+    let res = '{ ';
+    for (let i = 0; i < keys.length; i++) {
+        let k = keys[i];
+        if (i)
+            res += ', ';
+        res += formatKey(k) + ' = ' + stringifyValue(obj[k], extendedTypeOf(obj[k]), depth - 1, numberAsFloat, strictTemporal);
+    }
+    return res + ' }';
+}
+function stringifyArray(array, depth, numberAsFloat, strictTemporal) {
+    if (array.length === 0)
+        return '[]';
+    let res = '[ ';
+    for (let i = 0; i < array.length; i++) {
+        if (i)
+            res += ', ';
+        if (array[i] === null || array[i] === void 0) {
+            throw new TypeError('arrays cannot contain null or undefined values');
+        }
+        res += stringifyValue(array[i], extendedTypeOf(array[i]), depth - 1, numberAsFloat, strictTemporal);
+    }
+    return res + ' ]';
+}
+function stringifyArrayTable(array, key, depth, numberAsFloat, strictTemporal) {
+    if (depth === 0) {
+        throw new Error('Could not stringify the object: maximum object depth exceeded');
+    }
+    let res = '';
+    for (let i = 0; i < array.length; i++) {
+        res += `${res && '\n'}[[${key}]]\n`;
+        res += stringifyTable(0, array[i], key, depth, numberAsFloat, strictTemporal);
+    }
+    return res;
+}
+function stringifyTable(tableKey, obj, prefix, depth, numberAsFloat, strictTemporal) {
+    if (depth === 0) {
+        throw new Error('Could not stringify the object: maximum object depth exceeded');
+    }
+    let preamble = '';
+    let tables = '';
+    let keys = Object.keys(obj);
+    for (let i = 0; i < keys.length; i++) {
+        let k = keys[i];
+        if (obj[k] !== null && obj[k] !== void 0) {
+            let type = extendedTypeOf(obj[k]);
+            if (type === 'symbol' || type === 'function') {
+                throw new TypeError(`cannot serialize values of type '${type}'`);
+            }
+            let key = formatKey(k);
+            if (type === 'array' && isArrayOfTables(obj[k])) {
+                tables += (tables && '\n') + stringifyArrayTable(obj[k], prefix ? `${prefix}.${key}` : key, depth - 1, numberAsFloat, strictTemporal);
+            }
+            else if (type === 'object') {
+                let tblKey = prefix ? `${prefix}.${key}` : key;
+                tables += (tables && '\n') + stringifyTable(tblKey, obj[k], tblKey, depth - 1, numberAsFloat, strictTemporal);
+            }
+            else {
+                preamble += key;
+                preamble += ' = ';
+                preamble += stringifyValue(obj[k], type, depth, numberAsFloat, strictTemporal);
+                preamble += '\n';
+            }
+        }
+    }
+    if (tableKey && (preamble || !tables)) // Create table only if necessary
+        preamble = preamble ? `[${tableKey}]\n${preamble}` : `[${tableKey}]`;
+    return preamble && tables
+        ? `${preamble}\n${tables}`
+        : preamble || tables;
+}
+function stringify_stringify(obj, { maxDepth = 1000, numbersAsFloat = false, strictTemporal = false } = {}) {
+    if (extendedTypeOf(obj) !== 'object') {
+        throw new TypeError('stringify can only be called with an object');
+    }
+    let str = stringifyTable(0, obj, '', maxDepth, numbersAsFloat, strictTemporal);
+    if (str[str.length - 1] !== '\n')
+        return str + '\n';
+    return str;
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/index.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+
+
+
+
+/** @deprecated use `import * as ... from 'smol-toml'` instead */
+/* harmony default export */ const dist = ({ parse: parse_parse, stringify: stringify_stringify, TomlDate: TomlDate, TomlError: TomlError });
+
+;// CONCATENATED MODULE: ./node_modules/@renovatebot/pep440/lib/version.js
+const VERSION_PATTERN = [
+  'v?',
+  '(?:',
+  /* */ '(?:(?<epoch>[0-9]+)!)?', // epoch
+  /* */ '(?<release>[0-9]+(?:\\.[0-9]+)*)', // release segment
+  /* */ '(?<pre>', // pre-release
+  /*    */ '[-_\\.]?',
+  /*    */ '(?<pre_l>(a|b|c|rc|alpha|beta|pre|preview))',
+  /*    */ '[-_\\.]?',
+  /*    */ '(?<pre_n>[0-9]+)?',
+  /* */ ')?',
+  /* */ '(?<post>', // post release
+  /*    */ '(?:-(?<post_n1>[0-9]+))',
+  /*    */ '|',
+  /*    */ '(?:',
+  /*        */ '[-_\\.]?',
+  /*        */ '(?<post_l>post|rev|r)',
+  /*        */ '[-_\\.]?',
+  /*        */ '(?<post_n2>[0-9]+)?',
+  /*    */ ')',
+  /* */ ')?',
+  /* */ '(?<dev>', // dev release
+  /*    */ '[-_\\.]?',
+  /*    */ '(?<dev_l>dev)',
+  /*    */ '[-_\\.]?',
+  /*    */ '(?<dev_n>[0-9]+)?',
+  /* */ ')?',
+  ')',
+  '(?:\\+(?<local>[a-z0-9]+(?:[-_\\.][a-z0-9]+)*))?', // local version
+].join('');
+
+
+
+const validRegex = new RegExp('^' + VERSION_PATTERN + '$', 'i');
+
+function valid(version) {
+  return validRegex.test(version) ? version : null;
+}
+
+const cleanRegex = new RegExp('^\\s*' + VERSION_PATTERN + '\\s*$', 'i');
+function clean(version) {
+  return version_stringify(version_parse(version, cleanRegex));
+}
+
+function version_parse(version, regex) {
+  // Validate the version and parse it into pieces
+  const { groups } = (regex || validRegex).exec(version) || {};
+  if (!groups) {
+    return null;
+  }
+
+  // Store the parsed out pieces of the version
+  const parsed = {
+    epoch: Number(groups.epoch ? groups.epoch : 0),
+    release: groups.release.split('.').map(Number),
+    pre: normalize_letter_version(groups.pre_l, groups.pre_n),
+    post: normalize_letter_version(
+      groups.post_l,
+      groups.post_n1 || groups.post_n2,
+    ),
+    dev: normalize_letter_version(groups.dev_l, groups.dev_n),
+    local: parse_local_version(groups.local),
+  };
+
+  return parsed;
+}
+
+function version_stringify(parsed) {
+  if (!parsed) {
+    return null;
+  }
+  const { epoch, release, pre, post, dev, local } = parsed;
+  const parts = [];
+
+  // Epoch
+  if (epoch !== 0) {
+    parts.push(`${epoch}!`);
+  }
+  // Release segment
+  parts.push(release.join('.'));
+
+  // Pre-release
+  if (pre) {
+    parts.push(pre.join(''));
+  }
+  // Post-release
+  if (post) {
+    parts.push('.' + post.join(''));
+  }
+  // Development release
+  if (dev) {
+    parts.push('.' + dev.join(''));
+  }
+  // Local version segment
+  if (local) {
+    parts.push(`+${local}`);
+  }
+  return parts.join('');
+}
+
+function normalize_letter_version(letterIn, numberIn) {
+  let letter = letterIn;
+  let number = numberIn;
+  if (letter) {
+    // We consider there to be an implicit 0 in a pre-release if there is
+    // not a numeral associated with it.
+    if (!number) {
+      number = 0;
+    }
+    // We normalize any letters to their lower case form
+    letter = letter.toLowerCase();
+
+    // We consider some words to be alternate spellings of other words and
+    // in those cases we want to normalize the spellings to our preferred
+    // spelling.
+    if (letter === 'alpha') {
+      letter = 'a';
+    } else if (letter === 'beta') {
+      letter = 'b';
+    } else if (['c', 'pre', 'preview'].includes(letter)) {
+      letter = 'rc';
+    } else if (['rev', 'r'].includes(letter)) {
+      letter = 'post';
+    }
+    return [letter, Number(number)];
+  }
+  if (!letter && number) {
+    // We assume if we are given a number, but we are not given a letter
+    // then this is using the implicit post release syntax (e.g. 1.0-1)
+    letter = 'post';
+
+    return [letter, Number(number)];
+  }
+  return null;
+}
+
+function parse_local_version(local) {
+  /*
+    Takes a string like abc.1.twelve and turns it into("abc", 1, "twelve").
+    */
+  if (local) {
+    return local
+      .split(/[._-]/)
+      .map((part) =>
+        Number.isNaN(Number(part)) ? part.toLowerCase() : Number(part),
+      );
+  }
+  return null;
+}
+
+function version_explain(version) {
+  const parsed = version_parse(version);
+  if (!parsed) {
+    return parsed;
+  }
+  const { epoch, release, pre, post, dev, local } = parsed;
+
+  let base_version = '';
+  if (epoch !== 0) {
+    base_version += epoch + '!';
+  }
+  base_version += release.join('.');
+
+  const is_prerelease = Boolean(dev || pre);
+  const is_devrelease = Boolean(dev);
+  const is_postrelease = Boolean(post);
+
+  // return
+
+  return {
+    epoch,
+    release,
+    pre,
+    post: post ? post[1] : post,
+    dev: dev ? dev[1] : dev,
+    local: local ? local.join('.') : local,
+    public: version_stringify(parsed).split('+', 1)[0],
+    base_version,
+    is_prerelease,
+    is_devrelease,
+    is_postrelease,
+  };
+}
+
+;// CONCATENATED MODULE: ./node_modules/@renovatebot/pep440/lib/operator.js
+
+
+
+
+function lt(version, other) {
+  return compare(version, other) < 0;
+}
+
+function le(version, other) {
+  return compare(version, other) <= 0;
+}
+
+function eq(version, other) {
+  return compare(version, other) === 0;
+}
+
+function ne(version, other) {
+  return compare(version, other) !== 0;
+}
+
+function ge(version, other) {
+  return compare(version, other) >= 0;
+}
+
+function gt(version, other) {
+  return compare(version, other) > 0;
+}
+
+function arbitrary(version, other) {
+  return version.toLowerCase() === other.toLowerCase();
+}
+
+function compare(version, other) {
+  const parsedVersion = version_parse(version);
+  const parsedOther = version_parse(other);
+
+  const keyVersion = calculateKey(parsedVersion);
+  const keyOther = calculateKey(parsedOther);
+
+  return pyCompare(keyVersion, keyOther);
+}
+
+function rcompare(version, other) {
+  return -compare(version, other);
+}
+
+// this logic is buitin in python, but we need to port it to js
+// see https://stackoverflow.com/a/5292332/1438522
+function pyCompare(elemIn, otherIn) {
+  let elem = elemIn;
+  let other = otherIn;
+  if (elem === other) {
+    return 0;
+  }
+  if (Array.isArray(elem) !== Array.isArray(other)) {
+    elem = Array.isArray(elem) ? elem : [elem];
+    other = Array.isArray(other) ? other : [other];
+  }
+  if (Array.isArray(elem)) {
+    const len = Math.min(elem.length, other.length);
+    for (let i = 0; i < len; i += 1) {
+      const res = pyCompare(elem[i], other[i]);
+      if (res !== 0) {
+        return res;
+      }
+    }
+    return elem.length - other.length;
+  }
+  if (elem === -Infinity || other === Infinity) {
+    return -1;
+  }
+  if (elem === Infinity || other === -Infinity) {
+    return 1;
+  }
+  return elem < other ? -1 : 1;
+}
+
+function calculateKey(input) {
+  const { epoch } = input;
+  let { release, pre, post, local, dev } = input;
+  // When we compare a release version, we want to compare it with all of the
+  // trailing zeros removed. So we'll use a reverse the list, drop all the now
+  // leading zeros until we come to something non zero, then take the rest
+  // re-reverse it back into the correct order and make it a tuple and use
+  // that for our sorting key.
+  release = release.concat();
+  release.reverse();
+  while (release.length && release[0] === 0) {
+    release.shift();
+  }
+  release.reverse();
+
+  // We need to "trick" the sorting algorithm to put 1.0.dev0 before 1.0a0.
+  // We'll do this by abusing the pre segment, but we _only_ want to do this
+  // if there is !a pre or a post segment. If we have one of those then
+  // the normal sorting rules will handle this case correctly.
+  if (!pre && !post && dev) pre = -Infinity;
+  // Versions without a pre-release (except as noted above) should sort after
+  // those with one.
+  else if (!pre) pre = Infinity;
+
+  // Versions without a post segment should sort before those with one.
+  if (!post) post = -Infinity;
+
+  // Versions without a development segment should sort after those with one.
+  if (!dev) dev = Infinity;
+
+  if (!local) {
+    // Versions without a local segment should sort before those with one.
+    local = -Infinity;
+  } else {
+    // Versions with a local segment need that segment parsed to implement
+    // the sorting rules in PEP440.
+    // - Alpha numeric segments sort before numeric segments
+    // - Alpha numeric segments sort lexicographically
+    // - Numeric segments sort numerically
+    // - Shorter versions sort before longer versions when the prefixes
+    //   match exactly
+    local = local.map((i) =>
+      Number.isNaN(Number(i)) ? [-Infinity, i] : [Number(i), ''],
+    );
+  }
+
+  return [epoch, release, pre, post, dev, local];
+}
+
+;// CONCATENATED MODULE: ./node_modules/@renovatebot/pep440/lib/specifier.js
+// This file is dual licensed under the terms of the Apache License, Version
+// 2.0, and the BSD License. See the LICENSE file in the root of this repository
+// for complete details.
+
+
+
+
+
+const RANGE_PATTERN = [
+  '(?<operator>(===|~=|==|!=|<=|>=|<|>))',
+  '\\s*',
+  '(',
+  /*  */ '(?<version>(?:' + VERSION_PATTERN.replace(/\?<\w+>/g, '?:') + '))',
+  /*  */ '(?<prefix>\\.\\*)?',
+  /*  */ '|',
+  /*  */ '(?<legacy>[^,;\\s)]+)',
+  ')',
+].join('');
+
+
+
+const isEqualityOperator = (op) => ['==', '!=', '==='].includes(op);
+
+const rangeRegex = new RegExp('^' + RANGE_PATTERN + '$', 'i');
+
+function specifier_parse(ranges) {
+  if (!ranges.trim()) {
+    return [];
+  }
+
+  const specifiers = ranges
+    .split(',')
+    .map((range) => rangeRegex.exec(range.trim()) || {})
+    .map(({ groups }) => {
+      if (!groups) {
+        return null;
+      }
+
+      let { ...spec } = groups;
+      const { operator, version, prefix, legacy } = groups;
+
+      if (version) {
+        spec = { ...spec, ...version_explain(version) };
+        if (operator === '~=') {
+          if (spec.release.length < 2) {
+            return null;
+          }
+        }
+        if (!isEqualityOperator(operator) && spec.local) {
+          return null;
+        }
+
+        if (prefix) {
+          if (!isEqualityOperator(operator) || spec.dev || spec.local) {
+            return null;
+          }
+        }
+      }
+      if (legacy && operator !== '===') {
+        return null;
+      }
+
+      return spec;
+    });
+
+  if (specifiers.filter(Boolean).length !== specifiers.length) {
+    return null;
+  }
+
+  return specifiers;
+}
+
+function filter(versions, specifier, options = {}) {
+  const filtered = pick(versions, specifier, options);
+  if (filtered.length === 0 && options.prereleases === undefined) {
+    return pick(versions, specifier, { prereleases: true });
+  }
+  return filtered;
+}
+
+function maxSatisfying(versions, range, options) {
+  const found = filter(versions, range, options).sort(Operator.compare);
+  return found.length === 0 ? null : found[found.length - 1];
+}
+
+function minSatisfying(versions, range, options) {
+  const found = filter(versions, range, options).sort(Operator.compare);
+  return found.length === 0 ? null : found[0];
+}
+
+function pick(versions, specifier, options) {
+  const parsed = specifier_parse(specifier);
+
+  if (!parsed) {
+    return [];
+  }
+
+  return versions.filter((version) => {
+    const explained = version_explain(version);
+
+    if (!parsed.length) {
+      return explained && !(explained.is_prerelease && !options.prereleases);
+    }
+
+    return parsed.reduce((pass, spec) => {
+      if (!pass) {
+        return false;
+      }
+      return contains({ ...spec, ...options }, { version, explained });
+    }, true);
+  });
+}
+
+function satisfies(version, specifier, options = {}) {
+  const filtered = pick([version], specifier, options);
+
+  return filtered.length === 1;
+}
+
+function arrayStartsWith(array, prefix) {
+  if (prefix.length > array.length) {
+    return false;
+  }
+
+  for (let i = 0; i < prefix.length; i += 1) {
+    if (prefix[i] !== array[i]) {
+      return false;
+    }
+  }
+
+  return true;
+}
+
+function contains(specifier, input) {
+  const { explained } = input;
+  let { version } = input;
+  const { ...spec } = specifier;
+
+  if (spec.prereleases === undefined) {
+    spec.prereleases = spec.is_prerelease;
+  }
+
+  if (explained && explained.is_prerelease && !spec.prereleases) {
+    return false;
+  }
+
+  if (spec.operator === '~=') {
+    let compatiblePrefix = spec.release.slice(0, -1).concat('*').join('.');
+    if (spec.epoch) {
+      compatiblePrefix = spec.epoch + '!' + compatiblePrefix;
+    }
+    return satisfies(version, `>=${spec.version}, ==${compatiblePrefix}`, {
+      prereleases: spec.prereleases,
+    });
+  }
+
+  if (spec.prefix) {
+    const isMatching =
+      explained.epoch === spec.epoch &&
+      arrayStartsWith(explained.release, spec.release);
+    const isEquality = spec.operator !== '!=';
+    return isEquality ? isMatching : !isMatching;
+  }
+
+  if (explained && explained.local && spec.version) {
+    // Ignore candidate local labels only when the specifier itself is public.
+    if (spec.operator !== '===' && !spec.local) {
+      version = explained.public;
+      spec.version = version_explain(spec.version).public;
+    }
+  }
+
+  if (spec.operator === '<' || spec.operator === '>') {
+    // simplified version of https://www.python.org/dev/peps/pep-0440/#exclusive-ordered-comparison
+    if (eq(spec.release.join('.'), explained.release.join('.'))) {
+      return false;
+    }
+  }
+
+  // TODO: fix me?
+  // eslint-disable-next-line import-x/namespace
+  const op = operator_namespaceObject[spec.operator];
+  return op(version, spec.version || spec.legacy);
+}
+
+function validRange(specifier) {
+  return Boolean(specifier_parse(specifier));
+}
+
+;// CONCATENATED MODULE: ./node_modules/@renovatebot/pep440/lib/semantic.js
+
+
+// those notation are borrowed from semver
+
+
+function major(input) {
+  const version = explain(input);
+  if (!version) {
+    throw new TypeError('Invalid Version: ' + input);
+  }
+  return version.release[0];
+}
+
+function minor(input) {
+  const version = explain(input);
+  if (!version) {
+    throw new TypeError('Invalid Version: ' + input);
+  }
+  if (version.release.length < 2) {
+    return 0;
+  }
+  return version.release[1];
+}
+
+function patch(input) {
+  const version = explain(input);
+  if (!version) {
+    throw new TypeError('Invalid Version: ' + input);
+  }
+  if (version.release.length < 3) {
+    return 0;
+  }
+  return version.release[2];
+}
+
+function inc(input, release, preReleaseIdentifier) {
+  let identifier = preReleaseIdentifier || `a`;
+  const version = parse(input);
+
+  if (!version) {
+    return null;
+  }
+
+  if (
+    !['a', 'b', 'c', 'rc', 'alpha', 'beta', 'pre', 'preview'].includes(
+      identifier,
+    )
+  ) {
+    return null;
+  }
+
+  switch (release) {
+    case 'premajor':
+      {
+        const [majorVersion] = version.release;
+        version.release.fill(0);
+        version.release[0] = majorVersion + 1;
+      }
+      version.pre = [identifier, 0];
+      delete version.post;
+      delete version.dev;
+      delete version.local;
+      break;
+    case 'preminor':
+      {
+        const [majorVersion, minorVersion = 0] = version.release;
+        version.release.fill(0);
+        version.release[0] = majorVersion;
+        version.release[1] = minorVersion + 1;
+      }
+      version.pre = [identifier, 0];
+      delete version.post;
+      delete version.dev;
+      delete version.local;
+      break;
+    case 'prepatch':
+      {
+        const [majorVersion, minorVersion = 0, patchVersion = 0] =
+          version.release;
+        version.release.fill(0);
+        version.release[0] = majorVersion;
+        version.release[1] = minorVersion;
+        version.release[2] = patchVersion + 1;
+      }
+      version.pre = [identifier, 0];
+      delete version.post;
+      delete version.dev;
+      delete version.local;
+      break;
+    case 'prerelease':
+      if (version.pre === null) {
+        const [majorVersion, minorVersion = 0, patchVersion = 0] =
+          version.release;
+        version.release.fill(0);
+        version.release[0] = majorVersion;
+        version.release[1] = minorVersion;
+        version.release[2] = patchVersion + 1;
+        version.pre = [identifier, 0];
+      } else {
+        if (preReleaseIdentifier === undefined && version.pre !== null) {
+          [identifier] = version.pre;
+        }
+
+        const [letter, number] = version.pre;
+        if (letter === identifier) {
+          version.pre = [letter, number + 1];
+        } else {
+          version.pre = [identifier, 0];
+        }
+      }
+
+      delete version.post;
+      delete version.dev;
+      delete version.local;
+      break;
+    case 'major':
+      if (
+        version.release.slice(1).some((value) => value !== 0) ||
+        version.pre === null
+      ) {
+        const [majorVersion] = version.release;
+        version.release.fill(0);
+        version.release[0] = majorVersion + 1;
+      }
+      delete version.pre;
+      delete version.post;
+      delete version.dev;
+      delete version.local;
+      break;
+    case 'minor':
+      if (
+        version.release.slice(2).some((value) => value !== 0) ||
+        version.pre === null
+      ) {
+        const [majorVersion, minorVersion = 0] = version.release;
+        version.release.fill(0);
+        version.release[0] = majorVersion;
+        version.release[1] = minorVersion + 1;
+      }
+      delete version.pre;
+      delete version.post;
+      delete version.dev;
+      delete version.local;
+      break;
+    case 'patch':
+      if (
+        version.release.slice(3).some((value) => value !== 0) ||
+        version.pre === null
+      ) {
+        const [majorVersion, minorVersion = 0, patchVersion = 0] =
+          version.release;
+        version.release.fill(0);
+        version.release[0] = majorVersion;
+        version.release[1] = minorVersion;
+        version.release[2] = patchVersion + 1;
+      }
+      delete version.pre;
+      delete version.post;
+      delete version.dev;
+      delete version.local;
+      break;
+    default:
+      return null;
+  }
+
+  return stringify(version);
+}
+
+;// CONCATENATED MODULE: ./node_modules/@renovatebot/pep440/index.js
+
+
+
+
+
+
+
+
+
+
+;// CONCATENATED MODULE: ./src/lockfile/markers.ts
+// PEP 508 environment markers, read and evaluated the way pip's `packaging` evaluates them:
+// a version variable compared as a version when the other side is a version specifier, every
+// other variable as a string; `extra`, `extras` and `dependency_groups` against the groups asked.
+
+/** A marker this module cannot read or evaluate: the caller names the package it came from. */
+class MarkerError extends Error {
+}
+// The variables PEP 508 and PEP 751 name, and the older dotted spellings pip still accepts.
+const VARIABLES = new Set([
+    'python_version',
+    'python_full_version',
+    'os_name',
+    'sys_platform',
+    'platform_release',
+    'platform_system',
+    'platform_version',
+    'platform_machine',
+    'platform_python_implementation',
+    'implementation_name',
+    'implementation_version',
+    'extra',
+    'extras',
+    'dependency_groups'
+]);
+const ALIASES = {
+    'os.name': 'os_name',
+    'sys.platform': 'sys_platform',
+    'platform.version': 'platform_version',
+    'platform.machine': 'platform_machine',
+    'platform.python_implementation': 'platform_python_implementation',
+    python_implementation: 'platform_python_implementation'
+};
+const VERSION_VARIABLES = new Set([
+    'python_version',
+    'python_full_version',
+    'platform_release',
+    'implementation_version'
+]);
+const SET_VARIABLES = new Set(['extra', 'extras', 'dependency_groups']);
+function markers_tokenize(text) {
+    const tokens = [];
+    const pattern = /\s*(?:('[^']*'|"[^"]*")|(===|~=|==|!=|<=|>=|<|>)|([()])|([A-Za-z_][A-Za-z0-9_.]*))/y;
+    let at = 0;
+    while (at < text.length) {
+        if (/^\s*$/.test(text.slice(at)))
+            break;
+        pattern.lastIndex = at;
+        const match = pattern.exec(text);
+        if (!match)
+            throw new MarkerError(`unexpected text at "${text.slice(at).trim()}"`);
+        at = pattern.lastIndex;
+        if (match[1] !== undefined)
+            tokens.push({ kind: 'str', text: match[1].slice(1, -1) });
+        else if (match[2] !== undefined)
+            tokens.push({ kind: 'op', text: match[2] });
+        else if (match[3] !== undefined)
+            tokens.push({ kind: match[3], text: match[3] });
+        else
+            tokens.push({ kind: 'word', text: match[4] });
+    }
+    return tokens;
+}
+/** A recursive-descent reader of PEP 508's marker grammar (or of and, and of comparisons). */
+class Parser {
+    tokens;
+    at = 0;
+    constructor(tokens) {
+        this.tokens = tokens;
+    }
+    parse() {
+        const marker = this.or();
+        if (this.at < this.tokens.length)
+            throw new MarkerError(`unexpected "${this.tokens[this.at].text}"`);
+        return marker;
+    }
+    peekWord(word) {
+        const token = this.tokens[this.at];
+        return token?.kind === 'word' && token.text === word;
+    }
+    or() {
+        let left = this.and();
+        while (this.peekWord('or')) {
+            this.at++;
+            left = { kind: 'or', left, right: this.and() };
+        }
+        return left;
+    }
+    and() {
+        let left = this.expression();
+        while (this.peekWord('and')) {
+            this.at++;
+            left = { kind: 'and', left, right: this.expression() };
+        }
+        return left;
+    }
+    expression() {
+        if (this.tokens[this.at]?.kind === '(') {
+            this.at++;
+            const inner = this.or();
+            if (this.tokens[this.at]?.kind !== ')')
+                throw new MarkerError('a "(" is not closed');
+            this.at++;
+            return inner;
+        }
+        const left = this.atom();
+        const op = this.operator();
+        return { kind: 'cmp', left, op, right: this.atom() };
+    }
+    operator() {
+        const token = this.tokens[this.at];
+        if (token?.kind === 'op') {
+            this.at++;
+            return token.text;
+        }
+        if (this.peekWord('in')) {
+            this.at++;
+            return 'in';
+        }
+        if (this.peekWord('not') && this.tokens[this.at + 1]?.text === 'in') {
+            this.at += 2;
+            return 'not in';
+        }
+        throw new MarkerError(`expected a comparison, found ${token ? `"${token.text}"` : 'the end'}`);
+    }
+    atom() {
+        const token = this.tokens[this.at++];
+        if (token?.kind === 'str')
+            return { kind: 'str', value: token.text };
+        if (token?.kind === 'word') {
+            const name = ALIASES[token.text] ?? token.text;
+            if (VARIABLES.has(name))
+                return { kind: 'var', name };
+            throw new MarkerError(`unknown variable "${token.text}"`);
+        }
+        throw new MarkerError(`expected a variable or a quoted string, found ${token ? `"${token.text}"` : 'the end'}`);
+    }
+}
+/** Reads a marker; throws MarkerError when it does not follow PEP 508. */
+function parseMarker(text) {
+    return new Parser(markers_tokenize(text)).parse();
+}
+/** A name as PEP 503 compares it (extras and groups too, PEP 685). */
+function normalizeName(name) {
+    return name.toLowerCase().replace(/[-_.]+/g, '-');
+}
+function compareStrings(left, op, right, key) {
+    switch (op) {
+        case 'in':
+            return right.includes(left);
+        case 'not in':
+            return !right.includes(left);
+        case '==':
+        case '<=':
+        case '>=':
+            return left === right;
+        case '!=':
+            return left !== right;
+        case '<':
+        case '>':
+            return false;
+        default:
+            throw new MarkerError(`"${op}" does not compare ${key}, which is not a version`);
+    }
+}
+// Specifier(op + right).contains(left), as packaging does; a version that does not parse is
+// never inside a specifier.
+function compareVersions(left, op, right) {
+    if (op === 'in' || op === 'not in' || !validRange(`${op}${right}`))
+        return undefined;
+    return valid(left) !== null && satisfies(left, `${op}${right}`, { prereleases: true });
+}
+// `extra == 'x'` (a requirement's extra) and `'x' in extras` / `'x' in dependency_groups`
+// (PEP 751) hold when x is among the groups asked.
+function compareWithSet(variable, op, value, onRight, wanted) {
+    const has = wanted.has(normalizeName(value.value));
+    if (variable.name === 'extra' && (op === '==' || op === '!='))
+        return op === '==' ? has : !has;
+    if (variable.name !== 'extra' && onRight && (op === 'in' || op === 'not in')) {
+        return op === 'in' ? has : !has;
+    }
+    throw new MarkerError(`"${op}" does not compare ${variable.name}`);
+}
+function markers_compare(marker, env, wanted) {
+    const { left, op, right } = marker;
+    if ((left.kind === 'var') === (right.kind === 'var')) {
+        throw new MarkerError('a comparison needs one variable and one quoted string');
+    }
+    const variable = (left.kind === 'var' ? left : right);
+    const key = variable.name;
+    if (SET_VARIABLES.has(key)) {
+        return compareWithSet(variable, op, (left.kind === 'str' ? left : right), variable === right, wanted);
+    }
+    const value = env.markers[key];
+    if (value === undefined)
+        throw new MarkerError(`the server did not report ${key}`);
+    const leftValue = left.kind === 'var' ? value : left.value;
+    const rightValue = right.kind === 'var' ? value : right.value;
+    if (VERSION_VARIABLES.has(key)) {
+        const byVersion = compareVersions(leftValue, op, rightValue);
+        if (byVersion !== undefined)
+            return byVersion;
+    }
+    return compareStrings(leftValue, op, rightValue, key);
+}
+function evaluate(marker, env, wanted) {
+    if (marker.kind === 'cmp')
+        return markers_compare(marker, env, wanted);
+    const left = evaluate(marker.left, env, wanted);
+    if (marker.kind === 'and')
+        return left && evaluate(marker.right, env, wanted);
+    return left || evaluate(marker.right, env, wanted);
+}
+/**
+ * Whether a marker holds on the server with the groups asked. An empty marker holds. Throws
+ * MarkerError for a marker it cannot read or evaluate: never silently true.
+ */
+function markerMatches(text, env) {
+    if (text === undefined || text.trim() === '')
+        return true;
+    // Every comparison is evaluated, not short-circuited, so that an unreadable part fails always.
+    const marker = parseMarker(text);
+    const wanted = new Set(env.wanted.map(normalizeName));
+    checkAll(marker, env, wanted);
+    return evaluate(marker, env, wanted);
+}
+function checkAll(marker, env, wanted) {
+    if (marker.kind === 'cmp')
+        markers_compare(marker, env, wanted);
+    else {
+        checkAll(marker.left, env, wanted);
+        checkAll(marker.right, env, wanted);
+    }
+}
+/** Whether `python_full_version` is inside a requires-python specifier (e.g. ">=3.10"). */
+function pythonSatisfies(specifier, server) {
+    const version = server.python_full_version;
+    if (version === undefined)
+        throw new MarkerError('the server did not report python_full_version');
+    if (!validRange(specifier))
+        throw new MarkerError(`cannot read requires-python "${specifier}"`);
+    return satisfies(version, specifier, { prereleases: true });
+}
+
+;// CONCATENATED MODULE: ./src/lockfile/tags.ts
+/**
+ * The tags a wheel's file name declares, its compressed tag sets expanded
+ * (`py2.py3-none-any` is `py2-none-any` and `py3-none-any`); undefined for a file that is not a
+ * wheel or whose name is not a wheel's.
+ */
+function wheelTags(fileName) {
+    if (!fileName.endsWith('.whl'))
+        return undefined;
+    // name-version(-build)?-python-abi-platform.whl: the name's own dashes are underscores
+    const parts = fileName.slice(0, -'.whl'.length).split('-');
+    if (parts.length !== 5 && parts.length !== 6)
+        return undefined;
+    const [pythons, abis, platforms] = parts.slice(-3).map((set) => set.split('.'));
+    const tags = [];
+    for (const python of pythons) {
+        for (const abi of abis) {
+            for (const platform of platforms)
+                tags.push(`${python}-${abi}-${platform}`);
+        }
+    }
+    return tags;
+}
+/** A file's name from where it is: the last part of its URL's path or of its path. */
+function fileNameOf(location) {
+    const path = location.replace(/[?#].*$/, '');
+    const name = path.slice(path.lastIndexOf('/') + 1);
+    try {
+        return decodeURIComponent(name);
+    }
+    catch {
+        return name;
+    }
+}
+/** How well the server takes a wheel: the index of its best tag in the server's tags. */
+function rank(file, order) {
+    const tags = wheelTags(file.name);
+    if (tags === undefined)
+        return undefined;
+    const ranks = tags.map((tag) => order.get(tag)).filter((index) => index !== undefined);
+    return ranks.length === 0 ? undefined : Math.min(...ranks);
+}
+/**
+ * The files the server may install, best first: the wheels whose tags it accepts (the lowest
+ * index in its tags first), then the sdists, which it builds itself.
+ */
+function installableFiles(files, server) {
+    const order = new Map(server.tags.map((tag, index) => [tag, index]));
+    const wheels = files
+        .map((file) => ({ file, rank: rank(file, order) }))
+        .filter((entry) => entry.rank !== undefined)
+        .sort((a, b) => a.rank - b.rank)
+        .map((entry) => entry.file);
+    const sdists = files.filter((file) => !file.name.endsWith('.whl'));
+    return [...wheels, ...sdists];
+}
+/** The problem of a package the server can install no file of. */
+function noFileProblem(name, version, server) {
+    const python = server.markers.python_version ?? 'unknown version';
+    const machine = server.markers.platform_machine ?? 'unknown machine';
+    return `the lock has no file of ${name} ${version} for this server's Python (${python}, ${machine})`;
+}
+
+;// CONCATENATED MODULE: ./src/lockfile/common.ts
+// What every lock reader does alike: read the TOML, check the groups asked, evaluate a marker
+// for a named package, keep a package's installable files, and put the result together.
+
+
+
+/** Why a lock cannot be installed on this server; its message is shown to the user as it is. */
+class LockProblem extends Error {
+}
+function readToml(path, text) {
+    try {
+        return parse_parse(text);
+    }
+    catch (error) {
+        const reason = error.message.split('\n')[0];
+        throw new LockProblem(`${path} is not valid TOML: ${reason}`);
+    }
+}
+/** A TOML value as a table, or an empty one. */
+function tableOf(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+        ? value
+        : {};
+}
+/** A TOML value as an array of tables, or an empty one. */
+function tablesOf(value) {
+    return Array.isArray(value) ? value.map(tableOf) : [];
+}
+function stringOf(value) {
+    return typeof value === 'string' ? value : undefined;
+}
+/** The groups asked must be ones the lock has: a misspelled group would install nothing. */
+function checkGroups(path, asked, known) {
+    const names = new Set([...known].map(normalizeName));
+    const unknown = asked.filter((group) => !names.has(normalizeName(group)));
+    if (unknown.length === 0)
+        return;
+    const has = [...new Set(known)].sort().join(', ') || 'none';
+    throw new LockProblem(`dependency-groups: ${path} has no group or extra ${unknown.join(', ')} (it has: ${has})`);
+}
+/** Whether a package's marker holds on the server; a marker it cannot read is a problem naming both. */
+function holds(marker, env, where) {
+    try {
+        return markerMatches(marker, env);
+    }
+    catch (error) {
+        if (!(error instanceof MarkerError))
+            throw error;
+        throw new LockProblem(`${where}: cannot evaluate the marker "${marker}": ${error.message}`);
+    }
+}
+function markerEnvironment(input) {
+    return { markers: input.server.markers, wanted: input.groups };
+}
+/**
+ * A lock resolved for some Python versions only (its markers simplified for them) refuses a server
+ * with another one, rather than install what was never resolved for it.
+ */
+function checkPython(requires, input, where) {
+    if (requires === undefined)
+        return;
+    let ok;
+    try {
+        ok = pythonSatisfies(requires, input.server.markers);
+    }
+    catch (error) {
+        if (!(error instanceof MarkerError))
+            throw error;
+        throw new LockProblem(`${where}: ${error.message}`);
+    }
+    if (!ok) {
+        const python = input.server.markers.python_full_version;
+        throw new LockProblem(`${where} requires Python ${requires}; the server has ${python}`);
+    }
+}
+/** A file's sha256 from a lock's `sha256:<hex>` (or a bare hex digest); no sha256 is a problem. */
+function sha256Of(hash, where) {
+    const match = /^(?:sha256:)?([0-9a-fA-F]{64})$/.exec(hash ?? '');
+    if (!match)
+        throw new LockProblem(`${where} has no sha256 hash in the lock`);
+    return match[1].toLowerCase();
+}
+/** A package with the files the server may install; none is a problem naming it. */
+function lockedPackage(name, version, files, input, index) {
+    const installable = installableFiles(files, input.server);
+    if (installable.length === 0)
+        throw new LockProblem(noFileProblem(name, version, input.server));
+    return index === undefined
+        ? { name, version, files: installable }
+        : { name, version, files: installable, index };
+}
+/** A package the server cannot install by hash from an index: editable, a path, git, a URL. */
+function notFromIndex(path, name, kind) {
+    return new LockProblem(`${path}: ${name} comes from ${kind}, which the server cannot install by hash from an index; ` +
+        'publish it to an index (or build a wheel into one) and lock it from there');
+}
+/** The dependencies, sorted by name; one version of each package, the index when there is one. */
+function lockedDependencies(source, path, packages) {
+    const byName = new Map();
+    for (const pkg of packages) {
+        const other = byName.get(normalizeName(pkg.name));
+        if (other && other.version !== pkg.version) {
+            throw new LockProblem(`${path}: ${pkg.name} is locked at ${other.version} and at ${pkg.version} for this server`);
+        }
+        byName.set(normalizeName(pkg.name), pkg);
+    }
+    const sorted = [...byName.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    // The lock's index only when every package names the same one (Poetry names none for PyPI)
+    const indexes = new Set(sorted.map(([, pkg]) => pkg.index));
+    const deps = {
+        source,
+        path,
+        reproducible: true,
+        packages: sorted.map(([, pkg]) => pkg)
+    };
+    const [index] = indexes;
+    if (indexes.size === 1 && index !== undefined)
+        deps.indexUrl = index;
+    return deps;
+}
+
+;// CONCATENATED MODULE: ./src/lockfile/poetry.ts
+// poetry.lock as Poetry 2 writes it (lock-version 2.1): each package says the groups it belongs
+// to and its markers (one string, or a table per group), so the lock is read package by package,
+// without the project's pyproject.toml. The project itself is not in it.
+
+
+/** The group every project has: [project] dependencies (or [tool.poetry.dependencies]). */
+const MAIN = 'main';
+function lockVersionAtLeast21(version) {
+    const [major, minor] = String(version).split('.').map(Number);
+    return major > 2 || (major === 2 && minor >= 1);
+}
+/** One of Poetry's caret or tilde constraints (^3.11, ~3.11) as PEP 440 (>=3.11,<4). */
+function caretOrTilde(constraint) {
+    const match = /^([\^~])\s*(\d+)(?:\.(\d+))?(?:\.(\d+))?$/.exec(constraint);
+    if (!match)
+        return constraint;
+    const [major, minor, patch] = match
+        .slice(2)
+        .map((part) => (part === undefined ? undefined : Number(part)));
+    const lowest = [major, minor ?? 0, patch ?? 0].join('.');
+    let upper;
+    if (match[1] === '~')
+        upper = minor === undefined ? `${major + 1}` : `${major}.${minor + 1}`;
+    else if (major > 0 || minor === undefined)
+        upper = `${major + 1}`;
+    else if (minor > 0 || patch === undefined)
+        upper = `0.${minor + 1}`;
+    else
+        upper = `0.0.${patch + 1}`;
+    return `>=${lowest},<${upper}`;
+}
+/**
+ * The project's Python constraint in [metadata] python-versions, written in Poetry's syntax
+ * (`^3.11`, `>=3.11,<4.0`, `>=3.11 <4.0`, `*`, alternatives joined by `||`), as PEP 440
+ * specifiers, one per alternative; undefined for any Python.
+ */
+function poetryPythonVersions(constraint) {
+    const alternatives = constraint.split('||').map((alternative) => alternative
+        .trim()
+        .split(/\s*,\s*|\s+(?=[<>=!~^])/)
+        .filter((part) => part !== '' && part !== '*')
+        .map(caretOrTilde)
+        .join(','));
+    return alternatives.some((alternative) => alternative === '') ? undefined : alternatives;
+}
+function checkPoetryPython(lock, input) {
+    const constraint = stringOf(tableOf(lock.metadata)['python-versions']);
+    const alternatives = constraint === undefined ? undefined : poetryPythonVersions(constraint);
+    if (alternatives === undefined)
+        return;
+    const holdsFor = (alternative) => {
+        try {
+            return pythonSatisfies(alternative, input.server.markers);
+        }
+        catch (error) {
+            if (!(error instanceof MarkerError))
+                throw error;
+            throw new LockProblem(`${input.path}: python-versions ${constraint}: ${error.message}`);
+        }
+    };
+    if (!alternatives.some(holdsFor)) {
+        const python = input.server.markers.python_full_version;
+        throw new LockProblem(`${input.path} requires Python ${constraint}; the server has ${python}`);
+    }
+}
+function groupsOf(pkg) {
+    return Array.isArray(pkg.groups) ? pkg.groups.map(String) : [];
+}
+/** The marker of a package in one group: the one string, or the group's entry in the table. */
+function markerFor(pkg, group) {
+    if (typeof pkg.markers === 'string')
+        return pkg.markers;
+    return stringOf(tableOf(pkg.markers)[group]);
+}
+/** An optional package belongs to the extras that list it in [extras]; it is kept when one is asked. */
+function inAskedExtra(pkg, extras, asked) {
+    const name = normalizeName(String(pkg.name));
+    return Object.entries(extras).some(([extra, names]) => asked.has(normalizeName(extra)) &&
+        Array.isArray(names) &&
+        names.some((entry) => normalizeName(String(entry).split(/[\s[(<>=!~;]/)[0]) === name));
+}
+function wanted(pkg, lock, asked, env, path) {
+    const groups = groupsOf(pkg).filter((group) => group === MAIN || asked.has(normalizeName(group)));
+    if (pkg.optional === true && !inAskedExtra(pkg, tableOf(lock.extras), asked))
+        return false;
+    return groups.some((group) => holds(markerFor(pkg, group), env, `${path}: ${String(pkg.name)}`));
+}
+function packageOf(pkg, input) {
+    const name = String(pkg.name);
+    const version = String(pkg.version);
+    const source = tableOf(pkg.source);
+    const type = stringOf(source.type);
+    if (type !== undefined && type !== 'legacy') {
+        throw notFromIndex(input.path, name, `${type} ${String(source.url ?? '')}`.trim());
+    }
+    const files = tablesOf(pkg.files).map((entry) => {
+        const file = String(entry.file);
+        return { name: file, sha256: sha256Of(stringOf(entry.hash), `${name} ${version} (${file})`) };
+    });
+    return lockedPackage(name, version, files, input, stringOf(source.url));
+}
+/** Reads a Poetry 2 poetry.lock for one server: the main group's packages and the groups asked. */
+function readPoetryLock(input) {
+    const lock = readToml(input.path, input.text);
+    const lockVersion = tableOf(lock.metadata)['lock-version'];
+    if (!lockVersionAtLeast21(lockVersion)) {
+        throw new LockProblem(`${input.path} has lock-version ${String(lockVersion)}, without the groups of each package: ` +
+            'lock it again with Poetry 2 (poetry lock)');
+    }
+    checkPoetryPython(lock, input);
+    const packages = tablesOf(lock.package);
+    const known = [...packages.flatMap(groupsOf), ...Object.keys(tableOf(lock.extras))];
+    checkGroups(input.path, input.groups, known);
+    const asked = new Set(input.groups.map(normalizeName));
+    const env = markerEnvironment(input);
+    const kept = packages
+        .filter((pkg) => wanted(pkg, lock, asked, env, input.path))
+        .map((pkg) => packageOf(pkg, input));
+    return lockedDependencies('poetry.lock', input.path, kept);
+}
+
+;// CONCATENATED MODULE: ./src/lockfile/pylock.ts
+// pylock.toml (PEP 751, written by pip lock, uv export, pdm): a flat list of packages, each with
+// the marker under which it is installed; groups and extras appear in those markers as
+// `'dev' in dependency_groups` and `'x' in extras`.
+
+
+function stringsOf(value) {
+    return Array.isArray(value) ? value.map(String) : [];
+}
+function fileOf(entry, where) {
+    const location = stringOf(entry.url) ?? stringOf(entry.path) ?? '';
+    const name = stringOf(entry.name) ?? fileNameOf(location);
+    const hash = stringOf(tableOf(entry.hashes).sha256);
+    const file = { name, sha256: sha256Of(hash, `${where} (${name})`) };
+    if (entry.url !== undefined)
+        file.url = String(entry.url);
+    return file;
+}
+/** The project itself, which uv exports as the directory "." : not installed from the lock. */
+function isRoot(pkg) {
+    const directory = tableOf(pkg.directory);
+    return directory.path === '.';
+}
+function pylock_packageOf(pkg, input) {
+    const name = String(pkg.name);
+    for (const kind of ['vcs', 'directory', 'archive']) {
+        const source = tableOf(pkg[kind]);
+        if (pkg[kind] !== undefined) {
+            throw notFromIndex(input.path, name, `${kind} ${String(source.url ?? source.path ?? '')}`.trim());
+        }
+    }
+    const version = stringOf(pkg.version) ?? '';
+    const where = `${name} ${version}`;
+    const entries = [
+        ...tablesOf(pkg.wheels),
+        ...(pkg.sdist === undefined ? [] : [tableOf(pkg.sdist)])
+    ];
+    const files = entries.map((entry) => fileOf(entry, where));
+    return lockedPackage(name, version, files, input, stringOf(pkg.index));
+}
+/** A lock made for some environments only refuses a server that is none of them. */
+function checkEnvironments(lock, input) {
+    const environments = stringsOf(lock.environments);
+    if (environments.length === 0)
+        return;
+    const env = markerEnvironment(input);
+    const matching = environments.filter((marker) => holds(marker, env, `${input.path}: environments`));
+    if (matching.length === 0) {
+        throw new LockProblem(`${input.path} is locked for the environments ${environments.join(' | ')}; this server is none of them`);
+    }
+}
+/** Reads a pylock.toml for one server: the packages whose markers hold, with their files. */
+function readPylock(input) {
+    const lock = readToml(input.path, input.text);
+    const lockVersion = String(lock['lock-version']);
+    if (!lockVersion.startsWith('1.')) {
+        throw new LockProblem(`${input.path} has lock-version ${lockVersion}; this action reads 1.x`);
+    }
+    checkPython(stringOf(lock['requires-python']), input, input.path);
+    checkEnvironments(lock, input);
+    checkGroups(input.path, input.groups, [
+        ...stringsOf(lock.extras),
+        ...stringsOf(lock['dependency-groups'])
+    ]);
+    const env = markerEnvironment(input);
+    const kept = [];
+    for (const pkg of tablesOf(lock.packages)) {
+        if (!holds(stringOf(pkg.marker), env, `${input.path}: ${String(pkg.name)}`) || isRoot(pkg))
+            continue;
+        checkPython(stringOf(pkg['requires-python']), input, `${input.path}: ${String(pkg.name)}`);
+        kept.push(pylock_packageOf(pkg, input));
+    }
+    return lockedDependencies('pylock.toml', input.path, kept);
+}
+
+;// CONCATENATED MODULE: ./src/lockfile/pyproject.ts
+// pyproject.toml without a lock: [project] dependencies, the extras asked from
+// [project.optional-dependencies] and the groups asked from [dependency-groups] (PEP 735), as
+// written. pip resolves them on the server: the install is not reproducible.
+
+
+function entry(table, name) {
+    const key = Object.keys(table).find((key) => normalizeName(key) === normalizeName(name));
+    return key === undefined ? undefined : table[key];
+}
+/** A dependency group's requirements, its `{ include-group = "..." }` entries expanded. */
+function groupRequirements(groups, name, path, seen = []) {
+    if (seen.includes(normalizeName(name))) {
+        throw new LockProblem(`${path}: [dependency-groups] ${name} includes itself`);
+    }
+    const items = entry(groups, name);
+    if (!Array.isArray(items))
+        return [];
+    return items.flatMap((item) => {
+        if (typeof item === 'string')
+            return [item];
+        const include = tableOf(item)['include-group'];
+        if (typeof include !== 'string') {
+            throw new LockProblem(`${path}: [dependency-groups] ${name} has an entry that is neither a requirement nor include-group`);
+        }
+        return groupRequirements(groups, include, path, [...seen, normalizeName(name)]);
+    });
+}
+/** A requirement pip would take from a path, a VCS or a local file is refused, naming it. */
+function checkRequirement(requirement, path) {
+    const direct = /^\s*([A-Za-z0-9][A-Za-z0-9._-]*)[^@;]*@\s*(\S+)/.exec(requirement);
+    if (direct && !/^https?:\/\//.test(direct[2])) {
+        throw new LockProblem(`${path}: ${direct[1]} comes from ${direct[2]}, which the server cannot install from an index`);
+    }
+}
+function stringList(value, where) {
+    if (value === undefined)
+        return [];
+    if (!Array.isArray(value) || value.some((item) => typeof item !== 'string')) {
+        throw new LockProblem(`${where} is not a list of requirements`);
+    }
+    return value;
+}
+/** Reads a pyproject.toml without a lock: its requirements as written, for pip to resolve. */
+function readPyproject(input) {
+    const pyproject = readToml(input.path, input.text);
+    if (pyproject.project === undefined) {
+        throw new LockProblem(`${input.path} has no [project] table: lock the dependencies (uv lock, poetry lock, pip lock) ` +
+            'or name a requirements file in requirements');
+    }
+    const project = tableOf(pyproject.project);
+    const extras = tableOf(project['optional-dependencies']);
+    const groups = tableOf(pyproject['dependency-groups']);
+    checkGroups(input.path, input.groups, [...Object.keys(extras), ...Object.keys(groups)]);
+    const requirements = [
+        ...stringList(project.dependencies, `${input.path}: [project] dependencies`)
+    ];
+    for (const group of input.groups) {
+        requirements.push(...stringList(entry(extras, group), `${input.path}: optional-dependencies ${group}`));
+        requirements.push(...groupRequirements(groups, group, input.path));
+    }
+    for (const requirement of requirements)
+        checkRequirement(requirement, input.path);
+    return {
+        source: 'pyproject.toml',
+        path: input.path,
+        reproducible: false,
+        packages: [],
+        requirements: [...new Set(requirements.map((requirement) => requirement.trim()))]
+    };
+}
+
+;// CONCATENATED MODULE: ./src/lockfile/types.ts
+// What a lock file says the venv holds, once read on the runner for one server: the vocabulary
+// shared by the lock readers (lockfile/) and the steps that install from them.
+/** The lock formats read, and the files they are found in (in this order when not named). */
+const LOCK_FILES = ['uv.lock', 'poetry.lock', 'pylock.toml', 'requirements.txt'];
+
+;// CONCATENATED MODULE: ./src/lockfile/uv.ts
+// uv.lock: every package of every platform, with markers on the edges between them. What the
+// server installs is what is reached from the project itself (the package whose source is
+// `{ editable = "." }` or `{ virtual = "." }`) through its dependencies, the groups and extras
+// asked, and the extras each edge names, along the edges whose markers hold on the server.
+
+
+
+function edgesOf(value) {
+    return tablesOf(value).map((edge) => ({
+        name: stringOf(edge.name) ?? '',
+        version: stringOf(edge.version),
+        marker: stringOf(edge.marker),
+        extras: Array.isArray(edge.extra) ? edge.extra.map(String) : []
+    }));
+}
+/** A table keyed by group or extra name, its key found normalized. */
+function byGroup(table, group) {
+    const key = Object.keys(table).find((name) => normalizeName(name) === normalizeName(group));
+    return key === undefined ? [] : edgesOf(table[key]);
+}
+function uv_isRoot(pkg) {
+    const source = tableOf(pkg.source);
+    return source.editable === '.' || source.virtual === '.';
+}
+function uv_fileOf(entry, where) {
+    const location = stringOf(entry.url) ?? stringOf(entry.path) ?? '';
+    const name = stringOf(entry.filename) ?? fileNameOf(location);
+    const file = { name, sha256: sha256Of(stringOf(entry.hash), `${where} (${name})`) };
+    if (entry.url !== undefined)
+        file.url = String(entry.url);
+    return file;
+}
+/** The package an edge points to, with its files for the server; its source must be an index. */
+function uv_packageOf(pkg, input) {
+    const name = String(pkg.name);
+    const version = stringOf(pkg.version) ?? '';
+    const source = tableOf(pkg.source);
+    const kind = Object.keys(source)[0];
+    if (kind !== 'registry')
+        throw notFromIndex(input.path, name, `${kind ?? 'no source'} ${String(source[kind] ?? '')}`.trim());
+    const where = `${name} ${version}`;
+    const entries = [
+        ...tablesOf(pkg.wheels),
+        ...(pkg.sdist === undefined ? [] : [tableOf(pkg.sdist)])
+    ];
+    const files = entries.map((entry) => uv_fileOf(entry, where));
+    return lockedPackage(name, version, files, input, stringOf(source.registry));
+}
+/** The edges the project starts from: its dependencies, then the groups and extras asked. */
+function rootEdges(root, input) {
+    const extras = tableOf(root['optional-dependencies']);
+    const groups = tableOf(root['dev-dependencies']);
+    checkGroups(input.path, input.groups, [...Object.keys(extras), ...Object.keys(groups)]);
+    const edges = edgesOf(root.dependencies);
+    for (const group of input.groups)
+        edges.push(...byGroup(extras, group), ...byGroup(groups, group));
+    return edges;
+}
+function findPackage(packages, edge, path) {
+    const found = packages.find((pkg) => normalizeName(String(pkg.name)) === normalizeName(edge.name) &&
+        (edge.version === undefined || pkg.version === edge.version));
+    if (!found)
+        throw new LockProblem(`${path}: ${edge.name} is a dependency but has no [[package]]`);
+    return found;
+}
+/** Walks the graph from the project, along the edges whose markers hold on the server. */
+function reached(packages, root, input) {
+    const env = markerEnvironment(input);
+    const seen = new Set();
+    const kept = [];
+    const queue = rootEdges(root, input).map((edge) => ({
+        edge,
+        from: String(root.name)
+    }));
+    for (let next = queue.shift(); next; next = queue.shift()) {
+        const { edge, from } = next;
+        if (!holds(edge.marker, env, `${input.path}: ${from}'s dependency ${edge.name}`))
+            continue;
+        const pkg = findPackage(packages, edge, input.path);
+        const id = `${String(pkg.name)} ${String(pkg.version)}`;
+        for (const extra of ['', ...edge.extras]) {
+            if (seen.has(`${id}[${extra}]`))
+                continue;
+            seen.add(`${id}[${extra}]`);
+            if (extra === '' && !uv_isRoot(pkg))
+                kept.push(pkg);
+            const edges = extra === ''
+                ? edgesOf(pkg.dependencies)
+                : byGroup(tableOf(pkg['optional-dependencies']), extra);
+            queue.push(...edges.map((dependency) => ({ edge: dependency, from: String(pkg.name) })));
+        }
+    }
+    return kept;
+}
+/** Reads a uv.lock for one server: the packages reached from the project, with their files. */
+function readUvLock(input) {
+    const lock = readToml(input.path, input.text);
+    if (lock.version !== 1) {
+        throw new LockProblem(`${input.path} has version ${String(lock.version)}; this action reads version 1`);
+    }
+    checkPython(stringOf(lock['requires-python']), input, input.path);
+    const packages = tablesOf(lock.package);
+    const root = packages.find(uv_isRoot);
+    if (!root) {
+        throw new LockProblem(`${input.path} has no package for the project itself (source = { editable = "." } or { virtual = "." })`);
+    }
+    const kept = reached(packages, root, input).map((pkg) => uv_packageOf(pkg, input));
+    return lockedDependencies('uv.lock', input.path, kept);
+}
+
+;// CONCATENATED MODULE: ./src/lockfile/resolve.ts
+// The readers' entry points: a lock file's text read for one server, the requirements file pip
+// installs from, and which lock a source folder has.
+
+
+
+
+
+
+
+/** The reader of a file, by its name: pylock.toml may be named pylock.<name>.toml (PEP 751). */
+function readerOf(path) {
+    const name = path.slice(path.lastIndexOf('/') + 1);
+    if (name === 'uv.lock')
+        return readUvLock;
+    if (name === 'poetry.lock')
+        return readPoetryLock;
+    if (/^pylock\.([^.]+\.)?toml$/.test(name))
+        return readPylock;
+    if (name === 'pyproject.toml')
+        return readPyproject;
+    return undefined;
+}
+/**
+ * Reads a lock for one server: the packages whose markers hold on it, in the main dependencies
+ * and the groups asked, each with the files it may install; or the problem that stops the deploy
+ * (a package with no file for the server, a marker that cannot be read, a path or git dependency,
+ * a group the lock does not have).
+ */
+function resolveLock(input, server) {
+    const reader = readerOf(input.path);
+    if (!reader) {
+        return {
+            ok: false,
+            problem: `${input.path} is not a lock this action reads (uv.lock, poetry.lock, pylock.toml, pyproject.toml)`
+        };
+    }
+    try {
+        return { ok: true, deps: reader({ ...input, server }) };
+    }
+    catch (error) {
+        if (error instanceof LockProblem)
+            return { ok: false, problem: error.message };
+        throw error;
+    }
+}
+/** One requirement line pip reads with --require-hashes: `name==version --hash=sha256:<hex> ...`. */
+function hashedLine(name, version, hashes) {
+    return [`${name}==${version}`, ...hashes.map((hash) => `--hash=sha256:${hash}`)].join(' ');
+}
+/**
+ * The requirements file pip installs from: one `name==version --hash=sha256:...` line per package
+ * (every hash of its files in deps), sorted by name; for pyproject.toml without a lock, the
+ * requirements as written. Its text is what the venv's key covers.
+ */
+function hashedRequirements(deps) {
+    if (!deps.reproducible) {
+        const requirements = deps.requirements ?? [];
+        return requirements.map((requirement) => `${requirement}\n`).join('');
+    }
+    const lines = [...deps.packages]
+        .sort((a, b) => (normalizeName(a.name) < normalizeName(b.name) ? -1 : 1))
+        .map((pkg) => hashedLine(pkg.name, pkg.version, [...new Set(pkg.files.map((file) => file.sha256))]));
+    return lines.map((line) => `${line}\n`).join('');
+}
+/** The lock file to read in `source` when `requirements` is not set: the first of LOCK_FILES present. */
+function findLock(exists) {
+    return LOCK_FILES.find((name) => exists(name));
+}
+
+;// CONCATENATED MODULE: ./src/flow/stop.ts
+// The failure the flow already explained: its message is the report's.
+/** A failure the flow already explained: its message is the report's. */
+class Stop extends Error {
+    status;
+    constructor(message, status = 'failure') {
+        super(message);
+        this.status = status;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/flow/dependencies.ts
+// A lock's dependencies for one host: read on the runner (lockfile/), resolved for the Python
+// the host check saw, installed by hash from the list sent with the venv's command. Pure: the
+// lock's text comes from main (workspace.ts reads it).
+
+
+
+/** The file pip installs from, written beside the venv while it is built. */
+const LOCK_REQUIREMENTS = 'requirements.lock.txt';
+/**
+ * The lock resolved for the host's Python; `text`: the lock as read in the source (null: it
+ * could not be read).
+ */
+function lockPlan(s, text, facts) {
+    const lock = s.dependencies.lock ?? s.requirements;
+    if (text === null)
+        return {
+            ok: false,
+            problem: `requirements: ${lock} could not be read (a regular file inside the source folder, at most 1 MB)`
+        };
+    if (!facts.serverPython)
+        return {
+            ok: false,
+            problem: `the host's ${s.python} did not say which packages it takes (its pip wheel for ensurepip: install python3-venv), so ${lock} cannot be resolved for it`
+        };
+    const resolved = resolveLock({ path: lock, text, groups: s.dependencies.groups }, facts.serverPython);
+    if (!resolved.ok)
+        return { ok: false, problem: `${lock}: ${resolved.problem}` };
+    const deps = resolved.deps;
+    const list = hashedRequirements(deps);
+    const install = {
+        entry: LOCK_REQUIREMENTS,
+        pipArgs: pipArgs(deps),
+        // wheels: runner: pip reads no index at all.
+        privateIndex: s.dependencies.wheels === 'server' &&
+            !!(s.dependencies.indexUrl || s.dependencies.extraIndexUrl),
+        summary: dependenciesLine(deps),
+        packages: deps.reproducible
+            ? deps.packages.map((p) => `${p.name}==${p.version}`)
+            : (deps.requirements ?? [])
+    };
+    // pip's flags are part of what the venv holds: its key covers them with the list.
+    const files = [{ path: LOCK_REQUIREMENTS, text: list }];
+    return { ok: true, files, install, deps };
+}
+const NOT_REPRODUCIBLE = (path) => `${path} has no lock beside it: pip resolves its dependencies on the server, so two deploys may install other versions (lock them with uv lock, poetry lock or pip lock)`;
+/** The host's facts, once its lock (if any) resolved for it (and wheels: runner's files fetched): else the run stops, before anything is uploaded. */
+async function lockResolved(deps, facts) {
+    const locked = deps.lock?.(facts);
+    if (locked && !locked.ok)
+        throw new Stop(lockRefusedMessage(locked.problem));
+    if (locked?.ok && !locked.deps.reproducible)
+        deps.warn(NOT_REPRODUCIBLE(locked.deps.path));
+    // wheels: runner: every file downloaded and checked before anything is uploaded.
+    const problem = locked?.ok && locked.install.wheels ? await deps.fetchWheels?.(facts) : '';
+    if (problem)
+        throw new Stop(lockRefusedMessage(`wheels: runner: ${problem}`));
+    return facts;
+}
+/** What the planner is told of the venv: its key, the requirements it covers, a lock's list. */
+function venvInput(deps, facts) {
+    const locked = deps.lock?.(facts);
+    return {
+        venvKey: deps.venvKey(facts),
+        requirements: deps.requirements(facts),
+        install: locked?.ok ? locked.install : undefined
+    };
+}
+/** The key's input: the list and pip's flags (a flag changed builds another venv). */
+function keyedFiles(plan) {
+    return [...plan.files, { path: 'pip install', text: plan.install.pipArgs.join(' ') }];
+}
+/**
+ * By hash and without resolving again (every package is in the list); only wheels for the
+ * packages that have one for this server, so pip never builds what it could install.
+ */
+function pipArgs(deps) {
+    if (!deps.reproducible)
+        return [];
+    const wheels = deps.packages.filter((p) => p.files[0]?.name.endsWith('.whl'));
+    const binary = wheels.length === 0
+        ? []
+        : wheels.length === deps.packages.length
+            ? ['--only-binary=:all:']
+            : [`--only-binary=${wheels.map((p) => p.name).join(',')}`];
+    return ['--require-hashes', '--no-deps', ...binary];
+}
+/** Where the dependencies came from, as the summary says it: "uv.lock, 21 packages, by hash". */
+function dependenciesLine(deps) {
+    const count = deps.reproducible
+        ? `${deps.packages.length} package${deps.packages.length === 1 ? '' : 's'}, by hash`
+        : `${deps.requirements?.length ?? 0} requirements as written (no lock: not reproducible)`;
+    return `${deps.path}, ${count}`;
+}
+
 ;// CONCATENATED MODULE: ./src/flow/database.ts
 // What the run learns and does about the database (the migration plan, the backup, a rollback's
 // schema), and the dry run's read of the new code; what it says is in notices.ts.
+
 
 
 
@@ -74460,7 +77593,7 @@ class DatabaseWatch {
  */
 async function stage(deps, facts, newRelease, watch) {
     const s = deps.settings;
-    const steps = stagingSteps(s, stagedRelease(newRelease), deps.venvKey(facts));
+    const steps = stagingSteps(s, stagedRelease(newRelease), deps.venvKey(facts), sentVenv(venvInput(deps, facts)));
     try {
         for (const step of steps.prepare)
             await deps.run(step, { stdin: step.stdin && deps.stdin(step.stdin) });
@@ -74903,6 +78036,7 @@ class RunRecord {
             failedStep: this.failedStep,
             diagnostics: this.diagnostics,
             files: this.plan?.files,
+            dependencies: this.plan?.dependencies,
             database: this.database.outcome(),
             server: this.server,
             processes: this.processes,
@@ -74920,17 +78054,6 @@ class RunRecord {
         if (!certificate && !renewalProblem)
             return undefined;
         return { daysLeft: -1, names: [], ...certificate, renewalProblem };
-    }
-}
-
-;// CONCATENATED MODULE: ./src/flow/stop.ts
-// The failure the flow already explained: its message is the report's.
-/** A failure the flow already explained: its message is the report's. */
-class Stop extends Error {
-    status;
-    constructor(message, status = 'failure') {
-        super(message);
-        this.status = status;
     }
 }
 
@@ -75074,6 +78197,7 @@ function healthPathFails(deps, health, previous) {
 
 
 
+
 /** the project's own packages, which a hint never says to install */
 const own = (deps) => projectModules(deps.settings);
 const output = (error) => error.result.stdout + error.result.stderr;
@@ -75161,7 +78285,7 @@ class HostDeploy {
      */
     async inspect(check, sent) {
         const result = sent ? await this.deps.receive(check, sent) : await this.deps.run(check);
-        const facts = (this.record.facts = parseFacts(result.stdout));
+        const facts = await lockResolved(this.deps, (this.record.facts = parseFacts(result.stdout)));
         this.to('inspected');
         if (facts.renewalProblem) {
             const warning = renewalFailedWarning(facts.renewalProblem, facts.certificate);
@@ -75187,8 +78311,7 @@ class HostDeploy {
             settings: this.deps.settings,
             facts,
             newRelease,
-            venvKey: this.deps.venvKey(facts),
-            requirements: this.deps.requirements(),
+            ...venvInput(this.deps, facts),
             projectSettings,
             assumed,
             singletons: this.deps.runsSingletons ?? this.deps.isFirst,
@@ -75635,7 +78758,46 @@ function sourceDigest(source, exclude) {
     walk(source, '');
     return hash.digest('hex');
 }
+/** A wheel's or an sdist's file name as an index serves it: never a path. */
+const FILE_NAME = /^[A-Za-z0-9_.+-]+\.(whl|tar\.gz|zip)$/;
+/**
+ * Downloads each file (once per run: cached by its hash in `cache`), checks its sha256, and links
+ * them into a folder of their own, returned: what the venv step's tar stream is made of. Throws
+ * an Error naming the file that could not be had.
+ */
+async function fetchLockedFiles(files, cache) {
+    const { linkSync, copyFileSync, mkdirSync, mkdtempSync, existsSync, writeFileSync, renameSync } = await Promise.resolve(/* import() */).then(__nccwpck_require__.t.bind(__nccwpck_require__, 3024, 23));
+    mkdirSync(cache, { recursive: true });
+    const folder = mkdtempSync((0,external_node_path_.join)(cache, 'send-'));
+    for (const file of files) {
+        if (!FILE_NAME.test(file.name) || file.name.startsWith('.'))
+            throw new Error(`${file.name}: not a wheel's or sdist's file name`);
+        const cached = (0,external_node_path_.join)(cache, `${file.sha256}-${file.name}`);
+        if (!existsSync(cached)) {
+            if (!file.url)
+                throw new Error(`the lock names no URL for ${file.name}: wheels: runner cannot download it`);
+            const response = await fetch(file.url);
+            if (!response.ok)
+                throw new Error(`${file.url}: HTTP ${response.status}`);
+            const bytes = Buffer.from(await response.arrayBuffer());
+            const sha256 = (0,external_node_crypto_.createHash)('sha256').update(bytes).digest('hex');
+            if (sha256 !== file.sha256)
+                throw new Error(`${file.name} from ${file.url} has sha256 ${sha256}, not the lock's ${file.sha256}`);
+            writeFileSync(`${cached}.part`, bytes);
+            renameSync(`${cached}.part`, cached);
+        }
+        try {
+            linkSync(cached, (0,external_node_path_.join)(folder, file.name));
+        }
+        catch {
+            copyFileSync(cached, (0,external_node_path_.join)(folder, file.name));
+        }
+    }
+    return folder;
+}
 
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 // EXTERNAL MODULE: ./node_modules/is-stream/index.js
 var is_stream = __nccwpck_require__(6543);
 // EXTERNAL MODULE: ./node_modules/make-dir/index.js
@@ -77718,12 +80880,29 @@ function secretValues(s) {
     const values = [s.privateKey, s.passphrase, s.password, s.githubToken];
     if (db)
         values.push(db.adminUrl, db.admin.password, db.password);
+    // An index URL with credentials is secret whole, and so is its password alone.
+    for (const url of [s.dependencies.indexUrl, s.dependencies.extraIndexUrl])
+        if (/^https?:\/\/[^/@]*@/i.test(url))
+            values.push(url, ...urlPassword(url));
     // Short values (DEBUG=0, a 3-letter password) would mask every such text in the log.
     for (const [name, value] of s.dotenv)
         values.push(...dotenvSecrets(name, value).filter((v) => v.length >= 4));
     if (s.privateKey)
         values.push(...s.privateKey.split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----')));
     return values.filter((v) => !!v);
+}
+/** The password (or token) of a URL's credentials, as written and as decoded. */
+function urlPassword(url) {
+    const userinfo = /^https?:\/\/([^/@]*)@/i.exec(url)?.[1] ?? '';
+    const secret = userinfo.includes(':') ? userinfo.slice(userinfo.indexOf(':') + 1) : userinfo;
+    let decoded = secret;
+    try {
+        decoded = decodeURIComponent(secret);
+    }
+    catch {
+        // as written only
+    }
+    return [...new Set([secret, decoded])].filter((v) => v.length >= 4);
 }
 
 ;// CONCATENATED MODULE: ./src/report/report.ts
@@ -77823,9 +81002,12 @@ function summaryMarkdown(s, reports) {
     }
     // After the causes: the site, which server and mode run, and what each host has of them.
     lines.push('', `Site: ${report_escape(s.environmentUrl)}`, '', `Served by ${report_escape(describeServer(s))}${isAsgi(s) ? ', WebSockets passed through nginx' : ''}`);
-    for (const r of reports)
+    for (const r of reports) {
         if (r.server)
             lines.push('', `${report_escape(r.host)}: ${report_escape(describeVersions(r.server))}`);
+        if (r.dependencies)
+            lines.push('', `${report_escape(r.host)}: dependencies from ${report_escape(r.dependencies.summary)}`);
+    }
     lines.push('', '| host | release | previous | gates | health | time | result |');
     lines.push('|---|---|---|---|---|---|---|');
     for (const r of reports) {
@@ -77898,6 +81080,8 @@ function hostDetails(r) {
         lines.push('<details><summary>Journal and nginx error log</summary>', fence(r.diagnostics), '</details>');
     if (r.plan)
         lines.push('', '**Plan (dry run)**', '', ...r.plan.map((t, i) => `${i + 1}. ${t}`));
+    if (r.plan && r.dependencies)
+        lines.push(`<details><summary>The venv's packages (${report_escape(r.dependencies.summary)})</summary>`, fence(r.dependencies.packages.join('\n')), '</details>');
     if (r.diff)
         lines.push('<details open><summary>Diff against the server</summary>', fence(r.diff, 'diff'), '</details>');
     if (r.files) {
@@ -78821,7 +82005,7 @@ function inputReader(ctx) {
         raw,
         line,
         bool: (name) => parseBoolean(name, line(name)),
-        int: (name, min, max) => parseInteger(name, line(name), min, max),
+        int: (name, min, max) => read_parseInteger(name, line(name), min, max),
         workspace: ctx.workspace
     };
 }
@@ -78832,7 +82016,7 @@ function parseBoolean(name, value) {
         return false;
     throw new InputError(name, `must be true or false, not '${value}'`);
 }
-function parseInteger(name, value, min, max) {
+function read_parseInteger(name, value, min, max) {
     if (!/^\d{1,9}$/.test(value))
         throw new InputError(name, `must be a whole number from ${min} to ${max}, not '${value}'`);
     const n = Number(value);
@@ -79000,7 +82184,7 @@ function parseHostPort(name, entry, defaultPort) {
             throw new InputError(name, `'${entry}' is not an IPv6 address`);
         return {
             name: bracketed[1],
-            port: bracketed[2] ? parseInteger(name, bracketed[2], 1, 65535) : defaultPort
+            port: bracketed[2] ? read_parseInteger(name, bracketed[2], 1, 65535) : defaultPort
         };
     }
     if ((0,external_node_net_.isIP)(entry) === 6 && !entry.includes('%'))
@@ -79009,7 +82193,7 @@ function parseHostPort(name, entry, defaultPort) {
     if (withPort)
         return {
             name: parseHostName(name, withPort[1]),
-            port: parseInteger(name, withPort[2], 1, 65535)
+            port: read_parseInteger(name, withPort[2], 1, 65535)
         };
     if (entry.includes(':'))
         throw new InputError(name, `'${entry}' must be name or name:port`);
@@ -79141,6 +82325,27 @@ function requirementsFiles(source, requirements) {
         return true;
     };
     return visit(requirements) ? files : null;
+}
+/** A regular file inside the source folder (a lock the run may read): existence only. */
+function sourceFileExists(source, path) {
+    try {
+        return (0,external_node_fs_.lstatSync)((0,external_node_path_.join)(source, path)).isFile();
+    }
+    catch {
+        return false;
+    }
+}
+/** A lock file's text, read as the requirements files are; null when it may not be read. */
+function lockFileText(source, path) {
+    let root;
+    try {
+        root = (0,external_node_fs_.realpathSync)(source);
+    }
+    catch {
+        return null;
+    }
+    const text = readInside(root, path);
+    return text === 'missing' ? null : text;
 }
 /**
  * A file of the workspace an input names (maintenance-page): its text, 'missing', or null when it
@@ -79296,12 +82501,13 @@ function readModes(read, hostCount) {
 // A Debian package name, as Debian Policy 5.6.1 defines it: lower-case letters, digits, + - .,
 // at least two characters, starting with a letter or digit. Checked before anything is sent, so
 // no name reaches apt-get that apt could read as an option or a pattern.
-const NAME = /^[a-z0-9][a-z0-9+.-]+$/;
+// Not ending in - or + (apt reads those as remove and install).
+const NAME = /^[a-z0-9][a-z0-9+.-]*[a-z0-9.]$/;
 /** Why `name` is not a Debian package name, or undefined when it is one. */
 function debianPackageProblem(name) {
     if (name.length <= 100 && NAME.test(name))
         return undefined;
-    return `'${name}' is not a Debian package name (lower-case letters, digits, + - and ., at least two characters, starting with a letter or digit), e.g. python3-psycopg2`;
+    return `'${name}' is not a Debian package name (lower-case letters, digits, + - and ., at least two characters, starting with a letter or digit, not ending in + or -), e.g. python3-psycopg2`;
 }
 
 ;// CONCATENATED MODULE: ./src/inputs/packages.ts
@@ -79572,14 +82778,14 @@ function readTls(read) {
 }
 function readListen(value) {
     if (/^\d+$/.test(value))
-        return { port: parseInteger(Input.Listen, value, 1, 65535) };
+        return { port: read_parseInteger(Input.Listen, value, 1, 65535) };
     const match = /^(\[[0-9A-Fa-f:]+\]|[0-9.]+|[A-Za-z0-9.-]+):(\d+)$/.exec(value);
     const address = match?.[1];
     const bare = address?.replace(/^\[|\]$/g, '');
     if (!match || !bare || !((0,external_node_net_.isIP)(bare) || HOSTNAME.test(bare))) {
         throw new InputError(Input.Listen, `'${value}' must be a port (80) or address:port (127.0.0.1:8080, [::1]:80)`);
     }
-    return { address: match[1], port: parseInteger(Input.Listen, match[2], 1, 65535) };
+    return { address: match[1], port: read_parseInteger(Input.Listen, match[2], 1, 65535) };
 }
 function optionalUrlPrefix(name, value) {
     if (value === '')
@@ -80014,7 +83220,7 @@ function adminConnection(text) {
 }
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
+var yaml_dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./src/inputs/processes.ts
 // Background processes and schedules: the long-running commands (a Celery worker and beat, a
 // management command that never ends) and the periodic ones, each a systemd unit of its own.
@@ -80029,14 +83235,14 @@ const PROCESS_NAME = /^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$/;
 const CALENDAR = /^[A-Za-z0-9*,./:~ +-]{1,100}$/;
 function readProcesses(read, given) {
     const processes = mapping(read, Input.Processes).map(([name, value]) => {
-        const spec = entry(Input.Processes, name, value, ['run', 'once']);
+        const spec = processes_entry(Input.Processes, name, value, ['run', 'once']);
         const command = words(Input.Processes, name, spec.run);
         return { name, command, once: once(Input.Processes, name, spec.once, isCeleryBeat(command)) };
     });
     const schedules = mapping(read, Input.Schedules).map(([name, value]) => {
         if (typeof value === 'string')
             throw new InputError(Input.Schedules, `'${name}' must be a mapping like { on: daily, run: python manage.py clearsessions }`);
-        const spec = entry(Input.Schedules, name, value, ['on', 'run', 'once']);
+        const spec = processes_entry(Input.Schedules, name, value, ['on', 'run', 'once']);
         if (typeof spec.on !== 'string' || !CALENDAR.test(spec.on.trim()))
             throw new InputError(Input.Schedules, `'${name}': on must be a systemd calendar expression (daily, hourly, Mon *-*-* 03:00, *:0/15), not ${JSON.stringify(spec.on ?? null)}`);
         return {
@@ -80065,7 +83271,7 @@ function mapping(read, input) {
     const text = read.raw(input);
     if (text.trim() === '')
         return [];
-    const doc = (0,dist/* parseDocument */.Tp)(text, { uniqueKeys: true, prettyErrors: false });
+    const doc = (0,yaml_dist/* parseDocument */.Tp)(text, { uniqueKeys: true, prettyErrors: false });
     if (doc.errors.length > 0)
         throw new InputError(input, `is not valid YAML: ${doc.errors[0].message.split('\n')[0]}`);
     const value = doc.toJS();
@@ -80079,7 +83285,7 @@ function mapping(read, input) {
             throw new InputError(input, `'${name}' is not a name: lower-case letters, digits, - and _, at most 40, starting and ending with a letter or digit`);
     return entries;
 }
-function entry(input, name, value, keys) {
+function processes_entry(input, name, value, keys) {
     if (typeof value === 'string')
         return { run: value };
     if (value === null || typeof value !== 'object' || Array.isArray(value))
@@ -80113,6 +83319,83 @@ function singletonHost(read, hosts) {
     if (!host)
         throw new InputError(Input.SingletonHost, `'${value}' is not one of the hosts in host (${hosts.map((h) => h.name).join(', ')})`);
     return `${host.name}:${host.port}`;
+}
+
+;// CONCATENATED MODULE: ./src/inputs/dependencies.ts
+// Where the venv's packages come from: a requirements file as before, or a lock read on the
+// runner and installed by hash (docs/dependencies.md); the index pip uses, and where the locked
+// files are downloaded.
+
+
+
+
+
+const SAFE_RELATIVE_PATH = /^[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*$/;
+/** The files read as a lock on the runner (the rest are requirements files, pip's to read). */
+const LOCK_NAME = /(^|\/)(uv\.lock|poetry\.lock|pylock(\.[A-Za-z0-9_-]+)?\.toml|pyproject\.toml)$/;
+/** A group or extra as the lock formats name them (PEP 685 normalises to these characters). */
+const GROUP = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?$/;
+/** `source`: the folder the lock is looked for in when `requirements` is not set (none: a rollback). */
+function readDependencies(read, source) {
+    const requirements = readRequirements(read, source);
+    const wheels = read.line(Input.Wheels);
+    if (wheels !== 'server' && wheels !== 'runner')
+        throw new InputError(Input.Wheels, 'must be server or runner');
+    if (wheels === 'runner' && !LOCK_NAME.test(requirements))
+        throw new InputError(Input.Wheels, `runner needs a lock (uv.lock, poetry.lock, pylock.toml): ${requirements} is installed by pip on the server`);
+    const dependencies = {
+        ...(LOCK_NAME.test(requirements) ? { lock: requirements } : {}),
+        groups: readGroups(read),
+        indexUrl: readIndexUrl(read, Input.PipIndexUrl),
+        extraIndexUrl: readIndexUrl(read, Input.PipExtraIndexUrl),
+        wheels
+    };
+    return { requirements, dependencies };
+}
+/** The file named, or the first lock found in the source (requirements.txt when there is none). */
+function readRequirements(read, source) {
+    const given = read.line(Input.Requirements);
+    if (given === '')
+        return (source && findLock((name) => sourceFileExists(source, name))) || 'requirements.txt';
+    if (!SAFE_RELATIVE_PATH.test(given) || given.split('/').includes('..')) {
+        throw new InputError(Input.Requirements, 'must be a path inside the source folder, e.g. requirements.txt or uv.lock (letters, digits, _ . - /)');
+    }
+    return given;
+}
+function readGroups(read) {
+    const groups = splitList(read.raw(Input.DependencyGroups), /[\s,]+/);
+    const bad = groups.find((g) => !GROUP.test(g));
+    if (bad !== undefined)
+        throw new InputError(Input.DependencyGroups, `'${bad.slice(0, 64)}' is not a group or extra name (letters, digits, . _ -)`);
+    return [...new Set(groups)];
+}
+/**
+ * An index URL as pip takes it: http or https, in ASCII with %XX escapes (a password's `;`, `$`,
+ * quotes... escaped), no `..`. The value may hold a password, so no message quotes it.
+ */
+function readIndexUrl(read, name) {
+    const value = read.raw(name).trim();
+    if (value === '')
+        return '';
+    const example = 'write it like https://user:token@pypi.example.com/simple/';
+    if (value.length > 2048)
+        throw new InputError(name, 'is longer than 2048 characters');
+    if (!/^https?:\/\//i.test(value))
+        throw new InputError(name, `must be an https:// or http:// URL: ${example}`);
+    if (!/^[A-Za-z0-9._~:/?#[\]@!&+,=%-]+$/.test(value) || /%(?![0-9A-Fa-f]{2})/.test(value))
+        throw new InputError(name, `must be one URL in ASCII, other characters (a password's ; $ ' " ( ) * and spaces) written as %XX escapes: ${example}`);
+    let url;
+    try {
+        url = new URL(value);
+    }
+    catch {
+        throw new InputError(name, `is not a URL: ${example}`);
+    }
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const path = value.replace(/^https?:\/\/[^/?#]*/i, '').split(/[?#]/)[0];
+    if (!((0,external_node_net_.isIP)(host) || HOSTNAME.test(host)) || hasDotSegment(path))
+        throw new InputError(name, `is not a URL: ${example}`);
+    return value;
 }
 
 ;// CONCATENATED MODULE: ./src/grammar/gunicorn-args.ts
@@ -80192,6 +83475,7 @@ function parseGunicornArgs(text) {
 
 
 
+
 const MAX_LINE = 4096;
 const PYTHON_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const DOTTED = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
@@ -80199,7 +83483,6 @@ const DOTTED = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 function isAppModule(text) {
     return /^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$/.test(text) || DOTTED.test(text);
 }
-const SAFE_RELATIVE_PATH = /^[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*$/;
 /** `username` is the SSH user (the app user must be another); a rollback uploads no source. */
 function readProject(read, given) {
     const modules = readModules(read);
@@ -80254,10 +83537,6 @@ function readRelease(read, rollback) {
         }
         return pattern;
     }));
-    const requirements = read.line(Input.Requirements);
-    if (!SAFE_RELATIVE_PATH.test(requirements) || requirements.split('/').includes('..')) {
-        throw new InputError(Input.Requirements, 'must be a path inside the source folder, e.g. requirements.txt (letters, digits, _ . - /)');
-    }
     const python = read.line(Input.Python);
     if (!/^python3(?:\.\d{1,2})?$/.test(python) &&
         !(paths_SAFE_PATH.test(python) && !hasDotSegment(python))) {
@@ -80267,7 +83546,7 @@ function readRelease(read, rollback) {
     return {
         source,
         exclude,
-        requirements,
+        ...readDependencies(read, source),
         python,
         systemSitePackages: read.bool(Input.SystemSitePackages),
         dotenv
@@ -80315,7 +83594,7 @@ function readService(read, projectName, username) {
             `the action creates when it is missing (by default the project name), e.g. ${example}`);
     }
     const workersText = read.line(Input.Workers);
-    const workers = workersText === 'auto' ? 'auto' : parseInteger(Input.Workers, workersText, 1, 256);
+    const workers = workersText === 'auto' ? 'auto' : read_parseInteger(Input.Workers, workersText, 1, 256);
     const gunicorn = parseGunicornArgs(read.raw(Input.GunicornArgs));
     if (gunicorn.problem)
         throw new InputError(Input.GunicornArgs, gunicorn.problem);
@@ -80598,6 +83877,9 @@ function deployKey(s, parts) {
 
 
 
+
+
+
 function runContext(env, now = new Date()) {
     const clean = (v) => (v ?? '').replace(/[^\w./@:+-]/g, '');
     const run = env.GITHUB_RUN_ID
@@ -80774,14 +84056,50 @@ async function operationHost(s, host, context, connect = SshTransport.connect) {
 function requirementsOf(s) {
     return s.source === null ? [] : requirementsFiles(s.source, s.requirements);
 }
+/** The lock's text, read once per run; each host's resolution, once per host check. */
+const lockTexts = new WeakMap();
+const lockPlans = new WeakMap();
+/** The lock resolved for this host (undefined without a lock, or with nothing uploaded). */
+function lockOf(s, facts) {
+    const lock = s.dependencies.lock;
+    if (!lock || s.source === null)
+        return undefined;
+    if (!lockTexts.has(s))
+        lockTexts.set(s, lockFileText(s.source, lock));
+    const plan = lockPlans.get(facts) ?? runnerWheels(s, facts, lockPlan(s, lockTexts.get(s) ?? null, facts));
+    lockPlans.set(facts, plan);
+    return plan;
+}
+/** wheels: runner: the files go to a host that has no venv of this key (the host check said). */
+function runnerWheels(s, facts, plan) {
+    if (!plan.ok || s.dependencies.wheels !== 'runner')
+        return plan;
+    const key = venvKey(keyedFiles(plan), facts.python, s.systemSitePackages);
+    const wheels = !(key && facts.venvs?.includes(key));
+    return { ...plan, install: { ...plan.install, wheels } };
+}
+/** wheels: runner's files, cached on the runner by their hash (every host of the run shares it). */
+const WHEELS_CACHE = (0,external_node_path_.join)(process.env.RUNNER_TEMP || (0,external_node_os_namespaceObject.tmpdir)(), 'django-deploy-action-wheels');
+/** The requirements the venv's key covers: a lock's list for this host, or the source's files. */
+function requirementsFor(s, facts) {
+    const lock = lockOf(s, facts);
+    if (lock)
+        return lock.ok ? lock.files : null;
+    return requirementsOf(s);
+}
 /** null: requirements the runner may not read, so no key covers them. */
 function venvKeyOf(s, facts) {
+    const lock = lockOf(s, facts);
+    if (lock)
+        return lock.ok ? venvKey(keyedFiles(lock), facts.python, s.systemSitePackages) : null;
     const files = requirementsOf(s);
     return files === null ? null : venvKey(files, facts.python, s.systemSitePackages);
 }
 /** The source's and the action's digests, read once per run (every host deploys the same). */
 const digests = new WeakMap();
 function hostDeps(s, rollout, host, transport, exec, context, log) {
+    /** wheels: runner: this host's files, linked into a folder of their own */
+    let wheelsFolder = '';
     return {
         rollout,
         isFirst: rollout.isFirst(host),
@@ -80789,10 +84107,24 @@ function hostDeps(s, rollout, host, transport, exec, context, log) {
             ? s.singletonHost === `${host.name}:${host.port}`
             : rollout.isFirst(host),
         ...lockedDeps(s, transport, exec, context, log),
-        stdin: (kind) => stepStdin(s, kind),
+        stdin: (kind) => stepStdin(s, kind, wheelsFolder),
         previewRemoved: (name) => context.removedPreviews.add(name),
         venvKey: (facts) => venvKeyOf(s, facts),
-        requirements: () => requirementsOf(s),
+        requirements: (facts) => requirementsFor(s, facts),
+        lock: (facts) => lockOf(s, facts),
+        fetchWheels: async (facts) => {
+            const plan = lockOf(s, facts);
+            if (!plan?.ok)
+                return '';
+            try {
+                wheelsFolder = await fetchLockedFiles(plan.deps.packages.map((p) => p.files[0]), WHEELS_CACHE);
+                log.info(`downloaded and checked ${plan.deps.packages.length} files of ${plan.deps.path} (wheels: runner)`);
+                return '';
+            }
+            catch (error) {
+                return error.message;
+            }
+        },
         deployKey: (facts) => {
             const venv = venvKeyOf(s, facts);
             if (s.source === null || venv === null)
@@ -80807,15 +84139,22 @@ function hostDeps(s, rollout, host, transport, exec, context, log) {
         checkPublicUrl: () => checkPublicUrl(s)
     };
 }
-/** What every run on a host shares: its steps, the deploy lock (with the audit line), the log. */
-/** What a step reads on stdin: the .env text, the preview database's connection, the source. */
-function stepStdin(s, kind) {
+/**
+ * What a step reads on stdin: the .env text, the preview database's connection, the private
+ * index's URLs, the lock's files (wheels: runner, from `wheelsFolder`), the source.
+ */
+function stepStdin(s, kind, wheelsFolder = '') {
     if (kind === 'dotenv')
         return dotenvText(s);
+    if (kind === 'pip-index')
+        return pipIndexText(s);
+    if (kind === 'wheels')
+        return archiveStream(wheelsFolder, []);
     if (kind === 'preview-database' && s.preview?.database)
         return previewDatabaseStdin(s.preview.database);
     return archiveStream(s.source, s.exclude);
 }
+/** What every run on a host shares: its steps, the deploy lock (with the audit line), the log. */
 function lockedDeps(s, transport, exec, context, log) {
     return {
         settings: s,
@@ -80823,7 +84162,9 @@ function lockedDeps(s, transport, exec, context, log) {
         run: (step, options) => exec.run(step, {
             ...options,
             stdin: options?.stdin ??
-                (step.stdin && step.stdin !== 'source' ? stepStdin(s, step.stdin) : undefined)
+                (step.stdin === 'dotenv' || step.stdin === 'preview-database'
+                    ? stepStdin(s, step.stdin)
+                    : undefined)
         }),
         takeLock: (first) => acquireLock(transport, s, context.holder, s.lockWaitMs / 1000, (holder) => log.remote(`Waiting for the deploy lock, held by ${holder}`), first, auditEntry(s, context)),
         lockOther: (other) => acquireLock(transport, other, context.holder, 0, () => { }, undefined, auditEntry(other, context)),

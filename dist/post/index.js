@@ -31714,6 +31714,10 @@ var Input;
     Input["Source"] = "source";
     Input["Exclude"] = "exclude";
     Input["Requirements"] = "requirements";
+    Input["DependencyGroups"] = "dependency-groups";
+    Input["PipIndexUrl"] = "pip-index-url";
+    Input["PipExtraIndexUrl"] = "pip-extra-index-url";
+    Input["Wheels"] = "wheels";
     Input["Python"] = "python";
     Input["SystemSitePackages"] = "system-site-packages";
     Input["Provision"] = "provision";
@@ -31800,7 +31804,7 @@ const INPUT_DEFAULTS = {
     [Input.Timeout]: '30',
     [Input.CommandTimeout]: '600',
     [Input.Source]: '.',
-    [Input.Requirements]: 'requirements.txt',
+    [Input.Wheels]: 'server',
     [Input.Python]: 'python3',
     [Input.SystemSitePackages]: 'false',
     [Input.Provision]: 'false',
