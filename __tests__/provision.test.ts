@@ -124,6 +124,21 @@ describe('the host check', () => {
     expect(inspectStep(manage).command.text).not.toContain('dpkg-query')
   })
 
+  test('provision with tls auto: a host that lacks only certbot is checked again once it has it', () => {
+    const s = settingsFor({
+      provision: true,
+      acme: { email: 'admin@example.com', directory: 'https://acme.example.net/directory' }
+    })
+    const text = inspectStep(s).command.text
+    const again = text.indexOf(
+      'command -v certbot >/dev/null 2>&1 || [ -z "$packages" ] || { echo provision-first=yes; exit 0; }'
+    )
+    expect(again).toBeGreaterThan(-1)
+    // Before the check that would stop the run for the missing certbot.
+    expect(again).toBeLessThan(text.indexOf('tls: auto needs certbot on the host'))
+    expect(inspectStep({ ...s, provision: false }).command.text).not.toContain('provision-first')
+  })
+
   onDebian('lists the packages dpkg does not call installed, in one call', () => {
     const s = settingsFor({ aptPackages: ['dpkg', 'no-such-package-xyz', 'coreutils'] })
     const run = runScript(missingPackagesCheck(s).text)

@@ -74070,7 +74070,14 @@ function inspectStep(s) {
         // Only releases: a dry run's staged upload is none (layout.ts stagedRelease).
         raw(`# shellcheck disable=SC2010 # ${ROOTS_NAMES}`), shell_sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -xE ${RELEASE_ID_LINE} | sort -r | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`, 
         // Said only of root's own folder: one an earlier version handed to the app says nothing.
-        shell_sh `[ ! -e ${p.maintenance.flag} ] || [ "$(stat -c %u ${p.maintenance.folder})" != 0 ] || echo maintenance=on`, listProcessUnits(s), ...(s.preview ? [listPreviews(s)] : []), ...(s.acme ? inspectAcme(s) : []))
+        shell_sh `[ ! -e ${p.maintenance.flag} ] || [ "$(stat -c %u ${p.maintenance.folder})" != 0 ] || echo maintenance=on`, listProcessUnits(s), ...(s.preview ? [listPreviews(s)] : []), 
+        // provision with tls: auto: certbot is among what the flow installs before checking again.
+        ...(s.acme
+            ? [
+                checksPackages(s) && provisionFirst(s, 'command -v certbot >/dev/null 2>&1 || '),
+                ...inspectAcme(s)
+            ]
+            : []))
     };
 }
 function parseFacts(stdout) {

@@ -94,7 +94,13 @@ export function inspectStep(s: Settings): Step {
       sh`[ ! -e ${p.maintenance.flag} ] || [ "$(stat -c %u ${p.maintenance.folder})" != 0 ] || echo maintenance=on`,
       listProcessUnits(s),
       ...(s.preview ? [listPreviews(s)] : []),
-      ...(s.acme ? inspectAcme(s) : [])
+      // provision with tls: auto: certbot is among what the flow installs before checking again.
+      ...(s.acme
+        ? [
+            checksPackages(s) && provisionFirst(s, 'command -v certbot >/dev/null 2>&1 || '),
+            ...inspectAcme(s)
+          ]
+        : [])
     )
   }
 }
