@@ -10,7 +10,7 @@ export const LAYERS = [
   // The outside world: the inputs, SSH, GitHub, the runner's files and HTTP.
   {
     name: 'edges',
-    path: '^src/((inputs|remote|report)/|(workspace|http-check|deploy-key)\\.ts$)',
+    path: '^src/((inputs|remote|report)/|(workspace|http-check|deploy-key|venv-source)\\.ts$)',
     edges: true
   },
   { name: 'flow', path: '^src/flow/' },

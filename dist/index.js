@@ -74048,6 +74048,10 @@ const SERVER_PYTHON_PY = pythonFile(__nccwpck_require__.ab + "server_python.py")
 // ls lists folders below the deploy path that only root writes, whose names root chose (release
 // ids and files named after them): no name holds a line break or anything ls would mangle.
 const ROOTS_NAMES = "ls: root's folder, names root chose (no line break in any)";
+/** provision with tls: auto: a host without certbot is checked again once the flow installed it. */
+function certbotFirst(s) {
+    return checksPackages(s) && provisionFirst(s, 'command -v certbot >/dev/null 2>&1 || ');
+}
 function inspectStep(s) {
     const p = layout(s);
     return {
@@ -74070,14 +74074,7 @@ function inspectStep(s) {
         // Only releases: a dry run's staged upload is none (layout.ts stagedRelease).
         raw(`# shellcheck disable=SC2010 # ${ROOTS_NAMES}`), shell_sh `echo "releases=$(ls -1 ${p.releases} 2>/dev/null | grep -xE ${RELEASE_ID_LINE} | sort -r | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "served=$(ls -1 ${p.served} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "migrated=$(ls -1 ${p.migrated} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "backups=$(ls -1 ${p.backups} 2>/dev/null | tr '\n' ' ')"`, raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "failed=$(ls -1 ${p.failed} 2>/dev/null | tr '\n' ' ') $(cd ${p.releases} 2>/dev/null && for r in *; do [ -f "$r"/${LEGACY_FAILED_MARK} ] && printf '%s ' "$r"; done)"`, 
         // Said only of root's own folder: one an earlier version handed to the app says nothing.
-        shell_sh `[ ! -e ${p.maintenance.flag} ] || [ "$(stat -c %u ${p.maintenance.folder})" != 0 ] || echo maintenance=on`, listProcessUnits(s), ...(s.preview ? [listPreviews(s)] : []), 
-        // provision with tls: auto: certbot is among what the flow installs before checking again.
-        ...(s.acme
-            ? [
-                checksPackages(s) && provisionFirst(s, 'command -v certbot >/dev/null 2>&1 || '),
-                ...inspectAcme(s)
-            ]
-            : []))
+        shell_sh `[ ! -e ${p.maintenance.flag} ] || [ "$(stat -c %u ${p.maintenance.folder})" != 0 ] || echo maintenance=on`, listProcessUnits(s), ...(s.preview ? [listPreviews(s)] : []), ...(s.acme ? [certbotFirst(s), ...inspectAcme(s)] : []))
     };
 }
 function parseFacts(stdout) {
@@ -78803,8 +78800,6 @@ async function fetchLockedFiles(files, cache) {
     return folder;
 }
 
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 // EXTERNAL MODULE: ./node_modules/is-stream/index.js
 var is_stream = __nccwpck_require__(6543);
 // EXTERNAL MODULE: ./node_modules/make-dir/index.js
@@ -81827,6 +81822,220 @@ async function rollOut(hosts, maxParallel, deployOne, notReached, afterBatch = a
     return reports.concat(pending.map(notReached));
 }
 
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+;// CONCATENATED MODULE: ./src/workspace.ts
+// What the action reads of the checked-out repository on the runner (besides the upload itself).
+// The repository may be hostile: it is read only as regular files inside the source folder.
+
+
+const MAX_FILES = 50;
+/** Larger than any requirements file; a bigger one is not read into memory. */
+const MAX_BYTES = 1024 * 1024;
+const INCLUDE = /^\s*(?:-r|--requirement|-c|--constraint)[\s=]+(\S+)/gm;
+/**
+ * The requirements file and the files it includes (-r, -c), read on the runner for the venv's
+ * key: [] when there is no requirements file, null when one of them may not be read (outside the
+ * source folder, a URL, not a regular file). Like requirements on local paths, whose content the
+ * key cannot cover, null means the venv is built for the release alone.
+ */
+function requirementsFiles(source, requirements) {
+    let root;
+    try {
+        root = (0,external_node_fs_.realpathSync)(source);
+    }
+    catch {
+        return null;
+    }
+    const files = [];
+    /** false when the file or one it includes may not be read */
+    const visit = (path) => {
+        if (files.some((f) => f.path === path) || files.length > MAX_FILES)
+            return true;
+        // `-r ../../x` leaves the source folder, whether or not the runner has such a file.
+        if (path === '..' || path.startsWith('../'))
+            return false;
+        const text = readInside(root, path);
+        // A missing file: pip says so on the server.
+        if (text === 'missing')
+            return true;
+        if (text === null)
+            return false;
+        files.push({ path, text });
+        for (const match of text.matchAll(INCLUDE)) {
+            const include = match[1];
+            // An absolute path or a URL (https:, file:) is outside what the key can read.
+            if ((0,external_node_path_.isAbsolute)(include) || /^[A-Za-z][A-Za-z0-9+.-]*:/.test(include))
+                return false;
+            if (!visit((0,external_node_path_.normalize)((0,external_node_path_.join)((0,external_node_path_.dirname)(path), include))))
+                return false;
+        }
+        return true;
+    };
+    return visit(requirements) ? files : null;
+}
+/** A regular file inside the source folder (a lock the run may read): existence only. */
+function sourceFileExists(source, path) {
+    try {
+        return (0,external_node_fs_.lstatSync)((0,external_node_path_.join)(source, path)).isFile();
+    }
+    catch {
+        return false;
+    }
+}
+/** A lock file's text, read as the requirements files are; null when it may not be read. */
+function lockFileText(source, path) {
+    let root;
+    try {
+        root = (0,external_node_fs_.realpathSync)(source);
+    }
+    catch {
+        return null;
+    }
+    const text = readInside(root, path);
+    return text === 'missing' ? null : text;
+}
+/**
+ * A file of the workspace an input names (maintenance-page): its text, 'missing', or null when it
+ * may not be read. No component of the path may be a link: the repository could point one at a
+ * file a step wrote into the workspace (.git/config holds the job's token), and the page is public.
+ */
+function workspaceFile(workspace, path, maxBytes) {
+    const parts = (0,external_node_path_.normalize)(path).split('/').filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+        try {
+            if ((0,external_node_fs_.lstatSync)((0,external_node_path_.join)(workspace, ...parts.slice(0, i))).isSymbolicLink())
+                return null;
+        }
+        catch {
+            return 'missing';
+        }
+    }
+    let fd;
+    try {
+        fd = (0,external_node_fs_.openSync)((0,external_node_path_.join)(workspace, ...parts), external_node_fs_.constants.O_RDONLY | external_node_fs_.constants.O_NOFOLLOW | external_node_fs_.constants.O_NONBLOCK);
+    }
+    catch {
+        return null;
+    }
+    try {
+        const stat = (0,external_node_fs_.fstatSync)(fd);
+        return stat.isFile() && stat.size <= maxBytes ? (0,external_node_fs_.readFileSync)(fd, 'utf8') : null;
+    }
+    finally {
+        (0,external_node_fs_.closeSync)(fd);
+    }
+}
+/**
+ * The text of a regular file inside root (symbolic links followed, as long as they stay inside);
+ * 'missing' when nothing is there, null when what is there may not be read.
+ */
+function readInside(root, path) {
+    const full = (0,external_node_path_.join)(root, path);
+    try {
+        (0,external_node_fs_.lstatSync)(full);
+    }
+    catch {
+        return 'missing';
+    }
+    let real;
+    try {
+        real = (0,external_node_fs_.realpathSync)(full);
+    }
+    catch {
+        return null; // a dangling link: the server would follow it somewhere else
+    }
+    const inside = (0,external_node_path_.relative)(root, real);
+    if (inside === '' || inside === '..' || inside.startsWith('../') || (0,external_node_path_.isAbsolute)(inside))
+        return null;
+    // Checked on the open file, so nothing can be swapped in between; O_NONBLOCK: a FIFO does not
+    // wait for a writer.
+    let fd;
+    try {
+        fd = (0,external_node_fs_.openSync)(real, external_node_fs_.constants.O_RDONLY | external_node_fs_.constants.O_NOFOLLOW | external_node_fs_.constants.O_NONBLOCK);
+    }
+    catch {
+        return null;
+    }
+    try {
+        const stat = (0,external_node_fs_.fstatSync)(fd);
+        if (!stat.isFile() || stat.size > MAX_BYTES)
+            return null;
+        return (0,external_node_fs_.readFileSync)(fd, 'utf8');
+    }
+    finally {
+        (0,external_node_fs_.closeSync)(fd);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/venv-source.ts
+// What the venv is built from, read on the runner: the source's requirements files, or a lock
+// resolved for each host's Python (flow/dependencies.ts); the venv's key; wheels: runner's files,
+// downloaded and checked once for every host of the run.
+
+
+
+
+
+
+/** The source's requirements files, read on the runner; null when one may not be read. */
+function requirementsOf(s) {
+    return s.source === null ? [] : requirementsFiles(s.source, s.requirements);
+}
+/** The lock's text, read once per run; each host's resolution, once per host check. */
+const lockTexts = new WeakMap();
+const lockPlans = new WeakMap();
+/** The lock resolved for this host (undefined without a lock, or with nothing uploaded). */
+function lockOf(s, facts) {
+    const lock = s.dependencies.lock;
+    if (!lock || s.source === null)
+        return undefined;
+    if (!lockTexts.has(s))
+        lockTexts.set(s, lockFileText(s.source, lock));
+    const plan = lockPlans.get(facts) ?? runnerWheels(s, facts, lockPlan(s, lockTexts.get(s) ?? null, facts));
+    lockPlans.set(facts, plan);
+    return plan;
+}
+/** wheels: runner: the files go to a host that has no venv of this key (the host check said). */
+function runnerWheels(s, facts, plan) {
+    if (!plan.ok || s.dependencies.wheels !== 'runner')
+        return plan;
+    const key = venvKey(keyedFiles(plan), facts.python, s.systemSitePackages);
+    const wheels = !(key && facts.venvs?.includes(key));
+    return { ...plan, install: { ...plan.install, wheels } };
+}
+/** wheels: runner's files, cached on the runner by their hash (every host of the run shares it). */
+const WHEELS_CACHE = (0,external_node_path_.join)(process.env.RUNNER_TEMP || (0,external_node_os_namespaceObject.tmpdir)(), 'django-deploy-action-wheels');
+/** The requirements the venv's key covers: a lock's list for this host, or the source's files. */
+function requirementsFor(s, facts) {
+    const lock = lockOf(s, facts);
+    if (lock)
+        return lock.ok ? lock.files : null;
+    return requirementsOf(s);
+}
+/** null: requirements the runner may not read, so no key covers them. */
+function venvKeyOf(s, facts) {
+    const lock = lockOf(s, facts);
+    if (lock)
+        return lock.ok ? venvKey(keyedFiles(lock), facts.python, s.systemSitePackages) : null;
+    const files = requirementsOf(s);
+    return files === null ? null : venvKey(files, facts.python, s.systemSitePackages);
+}
+/** wheels: runner: this host's files fetched into a folder of their own; `problem`: '' when they were. */
+async function fetchWheels(s, facts, info) {
+    const plan = lockOf(s, facts);
+    if (!plan?.ok)
+        return { folder: '', problem: '' };
+    try {
+        const folder = await fetchLockedFiles(plan.deps.packages.map((p) => p.files[0]), WHEELS_CACHE);
+        info(`downloaded and checked ${plan.deps.packages.length} files of ${plan.deps.path} (wheels: runner)`);
+        return { folder, problem: '' };
+    }
+    catch (error) {
+        return { folder: '', problem: error.message };
+    }
+}
+
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __nccwpck_require__(7030);
 ;// CONCATENATED MODULE: ./src/grammar/private-key.ts
@@ -82281,150 +82490,6 @@ function readStatusRanges(value) {
         }
         return { min, max };
     });
-}
-
-;// CONCATENATED MODULE: ./src/workspace.ts
-// What the action reads of the checked-out repository on the runner (besides the upload itself).
-// The repository may be hostile: it is read only as regular files inside the source folder.
-
-
-const MAX_FILES = 50;
-/** Larger than any requirements file; a bigger one is not read into memory. */
-const MAX_BYTES = 1024 * 1024;
-const INCLUDE = /^\s*(?:-r|--requirement|-c|--constraint)[\s=]+(\S+)/gm;
-/**
- * The requirements file and the files it includes (-r, -c), read on the runner for the venv's
- * key: [] when there is no requirements file, null when one of them may not be read (outside the
- * source folder, a URL, not a regular file). Like requirements on local paths, whose content the
- * key cannot cover, null means the venv is built for the release alone.
- */
-function requirementsFiles(source, requirements) {
-    let root;
-    try {
-        root = (0,external_node_fs_.realpathSync)(source);
-    }
-    catch {
-        return null;
-    }
-    const files = [];
-    /** false when the file or one it includes may not be read */
-    const visit = (path) => {
-        if (files.some((f) => f.path === path) || files.length > MAX_FILES)
-            return true;
-        // `-r ../../x` leaves the source folder, whether or not the runner has such a file.
-        if (path === '..' || path.startsWith('../'))
-            return false;
-        const text = readInside(root, path);
-        // A missing file: pip says so on the server.
-        if (text === 'missing')
-            return true;
-        if (text === null)
-            return false;
-        files.push({ path, text });
-        for (const match of text.matchAll(INCLUDE)) {
-            const include = match[1];
-            // An absolute path or a URL (https:, file:) is outside what the key can read.
-            if ((0,external_node_path_.isAbsolute)(include) || /^[A-Za-z][A-Za-z0-9+.-]*:/.test(include))
-                return false;
-            if (!visit((0,external_node_path_.normalize)((0,external_node_path_.join)((0,external_node_path_.dirname)(path), include))))
-                return false;
-        }
-        return true;
-    };
-    return visit(requirements) ? files : null;
-}
-/** A regular file inside the source folder (a lock the run may read): existence only. */
-function sourceFileExists(source, path) {
-    try {
-        return (0,external_node_fs_.lstatSync)((0,external_node_path_.join)(source, path)).isFile();
-    }
-    catch {
-        return false;
-    }
-}
-/** A lock file's text, read as the requirements files are; null when it may not be read. */
-function lockFileText(source, path) {
-    let root;
-    try {
-        root = (0,external_node_fs_.realpathSync)(source);
-    }
-    catch {
-        return null;
-    }
-    const text = readInside(root, path);
-    return text === 'missing' ? null : text;
-}
-/**
- * A file of the workspace an input names (maintenance-page): its text, 'missing', or null when it
- * may not be read. No component of the path may be a link: the repository could point one at a
- * file a step wrote into the workspace (.git/config holds the job's token), and the page is public.
- */
-function workspaceFile(workspace, path, maxBytes) {
-    const parts = (0,external_node_path_.normalize)(path).split('/').filter(Boolean);
-    for (let i = 1; i <= parts.length; i++) {
-        try {
-            if ((0,external_node_fs_.lstatSync)((0,external_node_path_.join)(workspace, ...parts.slice(0, i))).isSymbolicLink())
-                return null;
-        }
-        catch {
-            return 'missing';
-        }
-    }
-    let fd;
-    try {
-        fd = (0,external_node_fs_.openSync)((0,external_node_path_.join)(workspace, ...parts), external_node_fs_.constants.O_RDONLY | external_node_fs_.constants.O_NOFOLLOW | external_node_fs_.constants.O_NONBLOCK);
-    }
-    catch {
-        return null;
-    }
-    try {
-        const stat = (0,external_node_fs_.fstatSync)(fd);
-        return stat.isFile() && stat.size <= maxBytes ? (0,external_node_fs_.readFileSync)(fd, 'utf8') : null;
-    }
-    finally {
-        (0,external_node_fs_.closeSync)(fd);
-    }
-}
-/**
- * The text of a regular file inside root (symbolic links followed, as long as they stay inside);
- * 'missing' when nothing is there, null when what is there may not be read.
- */
-function readInside(root, path) {
-    const full = (0,external_node_path_.join)(root, path);
-    try {
-        (0,external_node_fs_.lstatSync)(full);
-    }
-    catch {
-        return 'missing';
-    }
-    let real;
-    try {
-        real = (0,external_node_fs_.realpathSync)(full);
-    }
-    catch {
-        return null; // a dangling link: the server would follow it somewhere else
-    }
-    const inside = (0,external_node_path_.relative)(root, real);
-    if (inside === '' || inside === '..' || inside.startsWith('../') || (0,external_node_path_.isAbsolute)(inside))
-        return null;
-    // Checked on the open file, so nothing can be swapped in between; O_NONBLOCK: a FIFO does not
-    // wait for a writer.
-    let fd;
-    try {
-        fd = (0,external_node_fs_.openSync)(real, external_node_fs_.constants.O_RDONLY | external_node_fs_.constants.O_NOFOLLOW | external_node_fs_.constants.O_NONBLOCK);
-    }
-    catch {
-        return null;
-    }
-    try {
-        const stat = (0,external_node_fs_.fstatSync)(fd);
-        if (!stat.isFile() || stat.size > MAX_BYTES)
-            return null;
-        return (0,external_node_fs_.readFileSync)(fd, 'utf8');
-    }
-    finally {
-        (0,external_node_fs_.closeSync)(fd);
-    }
 }
 
 ;// CONCATENATED MODULE: ./src/inputs/maintenance.ts
@@ -83884,9 +83949,6 @@ function deployKey(s, parts) {
 
 
 
-
-
-
 function runContext(env, now = new Date()) {
     const clean = (v) => (v ?? '').replace(/[^\w./@:+-]/g, '');
     const run = env.GITHUB_RUN_ID
@@ -84059,49 +84121,6 @@ async function deployHost(s, host, rollout, context, connect = SshTransport.conn
 async function operationHost(s, host, context, connect = SshTransport.connect) {
     return onHost(s, host, connect, ({ transport, exec, log, label }) => runOperation({ ...lockedDeps(s, transport, exec, context, log), host: label, group: log.group }));
 }
-/** The source's requirements files, read on the runner; null when one may not be read. */
-function requirementsOf(s) {
-    return s.source === null ? [] : requirementsFiles(s.source, s.requirements);
-}
-/** The lock's text, read once per run; each host's resolution, once per host check. */
-const lockTexts = new WeakMap();
-const lockPlans = new WeakMap();
-/** The lock resolved for this host (undefined without a lock, or with nothing uploaded). */
-function lockOf(s, facts) {
-    const lock = s.dependencies.lock;
-    if (!lock || s.source === null)
-        return undefined;
-    if (!lockTexts.has(s))
-        lockTexts.set(s, lockFileText(s.source, lock));
-    const plan = lockPlans.get(facts) ?? runnerWheels(s, facts, lockPlan(s, lockTexts.get(s) ?? null, facts));
-    lockPlans.set(facts, plan);
-    return plan;
-}
-/** wheels: runner: the files go to a host that has no venv of this key (the host check said). */
-function runnerWheels(s, facts, plan) {
-    if (!plan.ok || s.dependencies.wheels !== 'runner')
-        return plan;
-    const key = venvKey(keyedFiles(plan), facts.python, s.systemSitePackages);
-    const wheels = !(key && facts.venvs?.includes(key));
-    return { ...plan, install: { ...plan.install, wheels } };
-}
-/** wheels: runner's files, cached on the runner by their hash (every host of the run shares it). */
-const WHEELS_CACHE = (0,external_node_path_.join)(process.env.RUNNER_TEMP || (0,external_node_os_namespaceObject.tmpdir)(), 'django-deploy-action-wheels');
-/** The requirements the venv's key covers: a lock's list for this host, or the source's files. */
-function requirementsFor(s, facts) {
-    const lock = lockOf(s, facts);
-    if (lock)
-        return lock.ok ? lock.files : null;
-    return requirementsOf(s);
-}
-/** null: requirements the runner may not read, so no key covers them. */
-function venvKeyOf(s, facts) {
-    const lock = lockOf(s, facts);
-    if (lock)
-        return lock.ok ? venvKey(keyedFiles(lock), facts.python, s.systemSitePackages) : null;
-    const files = requirementsOf(s);
-    return files === null ? null : venvKey(files, facts.python, s.systemSitePackages);
-}
 /** The source's and the action's digests, read once per run (every host deploys the same). */
 const digests = new WeakMap();
 function hostDeps(s, rollout, host, transport, exec, context, log) {
@@ -84120,17 +84139,9 @@ function hostDeps(s, rollout, host, transport, exec, context, log) {
         requirements: (facts) => requirementsFor(s, facts),
         lock: (facts) => lockOf(s, facts),
         fetchWheels: async (facts) => {
-            const plan = lockOf(s, facts);
-            if (!plan?.ok)
-                return '';
-            try {
-                wheelsFolder = await fetchLockedFiles(plan.deps.packages.map((p) => p.files[0]), WHEELS_CACHE);
-                log.info(`downloaded and checked ${plan.deps.packages.length} files of ${plan.deps.path} (wheels: runner)`);
-                return '';
-            }
-            catch (error) {
-                return error.message;
-            }
+            const fetched = await fetchWheels(s, facts, log.info);
+            wheelsFolder = fetched.folder;
+            return fetched.problem;
         },
         deployKey: (facts) => {
             const venv = venvKeyOf(s, facts);

@@ -5,9 +5,7 @@ import * as core from '@actions/core'
 import type { HostDeps } from './flow/deps.js'
 import { HostDeploy } from './flow/host.js'
 import { checkPublicUrl } from './http-check.js'
-import { archiveStream, fetchLockedFiles, sourceDigest } from './remote/archive.js'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { archiveStream, sourceDigest } from './remote/archive.js'
 import { SshTransport, type Transport } from './remote/connection.js'
 import { Executor, type StepLog } from './remote/executor.js'
 import { acquireLock } from './remote/lock.js'
@@ -40,14 +38,11 @@ import { previewDatabaseStdin } from './server/preview-database.js'
 import type { Step } from './server/step.js'
 import { siblingPreview } from './server/previews.js'
 import type { Readable } from 'node:stream'
-import { dotenvText, pipIndexText, releaseClock, venvKey } from './server/release.js'
-import { keyedFiles, lockPlan } from './flow/dependencies.js'
-import type { LockPlan } from './flow/deps.js'
+import { dotenvText, pipIndexText, releaseClock } from './server/release.js'
+import { fetchWheels, lockOf, requirementsFor, venvKeyOf } from './venv-source.js'
 import { InputError, readSettings } from './inputs/settings.js'
 import { secretValues, type HostAddress, type Settings } from './settings.js'
-import { lockFileText, requirementsFiles, type RequirementsFile } from './workspace.js'
 import { actionDigest, deployKey } from './deploy-key.js'
-import type { HostFacts } from './server/facts.js'
 
 /** Where the run came from: the runner's environment, read once. */
 export interface RunContext {
@@ -295,52 +290,6 @@ export async function operationHost(
   )
 }
 
-/** The source's requirements files, read on the runner; null when one may not be read. */
-function requirementsOf(s: Settings): RequirementsFile[] | null {
-  return s.source === null ? [] : requirementsFiles(s.source, s.requirements)
-}
-
-/** The lock's text, read once per run; each host's resolution, once per host check. */
-const lockTexts = new WeakMap<Settings, string | null>()
-const lockPlans = new WeakMap<HostFacts, LockPlan>()
-
-/** The lock resolved for this host (undefined without a lock, or with nothing uploaded). */
-function lockOf(s: Settings, facts: HostFacts): LockPlan | undefined {
-  const lock = s.dependencies.lock
-  if (!lock || s.source === null) return undefined
-  if (!lockTexts.has(s)) lockTexts.set(s, lockFileText(s.source, lock))
-  const plan =
-    lockPlans.get(facts) ?? runnerWheels(s, facts, lockPlan(s, lockTexts.get(s) ?? null, facts))
-  lockPlans.set(facts, plan)
-  return plan
-}
-
-/** wheels: runner: the files go to a host that has no venv of this key (the host check said). */
-function runnerWheels(s: Settings, facts: HostFacts, plan: LockPlan): LockPlan {
-  if (!plan.ok || s.dependencies.wheels !== 'runner') return plan
-  const key = venvKey(keyedFiles(plan), facts.python, s.systemSitePackages)
-  const wheels = !(key && facts.venvs?.includes(key))
-  return { ...plan, install: { ...plan.install, wheels } }
-}
-
-/** wheels: runner's files, cached on the runner by their hash (every host of the run shares it). */
-const WHEELS_CACHE = join(process.env.RUNNER_TEMP || tmpdir(), 'django-deploy-action-wheels')
-
-/** The requirements the venv's key covers: a lock's list for this host, or the source's files. */
-function requirementsFor(s: Settings, facts: HostFacts): RequirementsFile[] | null {
-  const lock = lockOf(s, facts)
-  if (lock) return lock.ok ? lock.files : null
-  return requirementsOf(s)
-}
-
-/** null: requirements the runner may not read, so no key covers them. */
-function venvKeyOf(s: Settings, facts: HostFacts): string | null {
-  const lock = lockOf(s, facts)
-  if (lock) return lock.ok ? venvKey(keyedFiles(lock), facts.python, s.systemSitePackages) : null
-  const files = requirementsOf(s)
-  return files === null ? null : venvKey(files, facts.python, s.systemSitePackages)
-}
-
 /** The source's and the action's digests, read once per run (every host deploys the same). */
 const digests = new WeakMap<Settings, { source: string; action: string }>()
 
@@ -368,20 +317,9 @@ function hostDeps(
     requirements: (facts) => requirementsFor(s, facts),
     lock: (facts) => lockOf(s, facts),
     fetchWheels: async (facts) => {
-      const plan = lockOf(s, facts)
-      if (!plan?.ok) return ''
-      try {
-        wheelsFolder = await fetchLockedFiles(
-          plan.deps.packages.map((p) => p.files[0]),
-          WHEELS_CACHE
-        )
-        log.info(
-          `downloaded and checked ${plan.deps.packages.length} files of ${plan.deps.path} (wheels: runner)`
-        )
-        return ''
-      } catch (error) {
-        return (error as Error).message
-      }
+      const fetched = await fetchWheels(s, facts, log.info)
+      wheelsFolder = fetched.folder
+      return fetched.problem
     },
     deployKey: (facts) => {
       const venv = venvKeyOf(s, facts)
@@ -415,7 +353,6 @@ function stepStdin(
 }
 
 /** What every run on a host shares: its steps, the deploy lock (with the audit line), the log. */
-
 function lockedDeps(
   s: Settings,
   transport: Transport,

@@ -5,7 +5,7 @@ import { PIP_WHEEL_PY } from './release.js'
 import { Buffer } from 'node:buffer'
 import type { Settings } from '../settings.js'
 import { inspectAcme, parseAcmeFacts } from './acme.js'
-import { raw, script, sh } from '../shell.js'
+import { raw, script, sh, type ShellText } from '../shell.js'
 import type { HostFacts } from './facts.js'
 import { LEGACY_FAILED_MARK, layout, RELEASE_ID_LINE, socketPath } from './layout.js'
 import { listProcessUnits } from './processes.js'
@@ -34,6 +34,11 @@ export const SERVER_PYTHON_PY = pythonFile(new URL('./python/server_python.py', 
 // ls lists folders below the deploy path that only root writes, whose names root chose (release
 // ids and files named after them): no name holds a line break or anything ls would mangle.
 const ROOTS_NAMES = "ls: root's folder, names root chose (no line break in any)"
+
+/** provision with tls: auto: a host without certbot is checked again once the flow installed it. */
+function certbotFirst(s: Settings): ShellText | undefined | false {
+  return checksPackages(s) && provisionFirst(s, 'command -v certbot >/dev/null 2>&1 || ')
+}
 
 export function inspectStep(s: Settings): Step {
   const p = layout(s)
@@ -94,13 +99,7 @@ export function inspectStep(s: Settings): Step {
       sh`[ ! -e ${p.maintenance.flag} ] || [ "$(stat -c %u ${p.maintenance.folder})" != 0 ] || echo maintenance=on`,
       listProcessUnits(s),
       ...(s.preview ? [listPreviews(s)] : []),
-      // provision with tls: auto: certbot is among what the flow installs before checking again.
-      ...(s.acme
-        ? [
-            checksPackages(s) && provisionFirst(s, 'command -v certbot >/dev/null 2>&1 || '),
-            ...inspectAcme(s)
-          ]
-        : [])
+      ...(s.acme ? [certbotFirst(s), ...inspectAcme(s)] : [])
     )
   }
 }
