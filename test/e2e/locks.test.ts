@@ -21,14 +21,14 @@ const PRIVATE_PORT = 8767
 const TOKEN = `t0ken-${process.pid}-not-for-logs`
 const PRIVATE_URL = `http://reader:${TOKEN}@127.0.0.1:${PRIVATE_PORT}/simple/`
 
-/** A wheel of one module, `lockdemo`, whose VALUE says its version (built with zipfile). */
+/** A wheel of one module named as its package, whose VALUE says its version (built with zipfile). */
 const WHEEL_PY = `
 import base64, hashlib, sys, zipfile
-version, out = sys.argv[1], sys.argv[2]
-info = 'lockdemo-%s.dist-info' % version
+name, version, out = sys.argv[1], sys.argv[2], sys.argv[3]
+info = '%s-%s.dist-info' % (name, version)
 files = {
-    'lockdemo.py': "VALUE = 'lockdemo %s'\\n" % version,
-    info + '/METADATA': 'Metadata-Version: 2.1\\nName: lockdemo\\nVersion: %s\\n' % version,
+    name + '.py': "VALUE = '%s %s'\\n" % (name, version),
+    info + '/METADATA': 'Metadata-Version: 2.1\\nName: %s\\nVersion: %s\\n' % (name, version),
     info + '/WHEEL': 'Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n',
 }
 def digest(text):
@@ -58,30 +58,36 @@ http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[2])), functools.parti
 `
 
 interface Wheel {
+  name: string
   version: string
   file: string
   sha256: string
   bytes: Buffer
 }
 
-function buildWheel(dir: string, version: string): Wheel {
-  const file = `lockdemo-${version}-py3-none-any.whl`
-  execFileSync('python3', ['-c', WHEEL_PY, version, join(dir, file)])
+function buildWheel(dir: string, name: string, version: string): Wheel {
+  const file = `${name}-${version}-py3-none-any.whl`
+  execFileSync('python3', ['-c', WHEEL_PY, name, version, join(dir, file)])
   const bytes = readFileSync(join(dir, file))
-  return { version, file, bytes, sha256: createHash('sha256').update(bytes).digest('hex') }
+  return { name, version, file, bytes, sha256: createHash('sha256').update(bytes).digest('hex') }
 }
 
-/** Writes the wheels on the host as a PEP 503 index below `root`: simple/lockdemo/, files/. */
+/** Writes the wheels on the host as a PEP 503 index below `root`: simple/<name>/, files/. */
 async function serveIndex(root: string, wheels: Wheel[]): Promise<void> {
-  await must(`mkdir -p ${root}/simple/lockdemo ${root}/files`)
+  const names = [...new Set(wheels.map((w) => w.name))]
+  await must(`mkdir -p ${root}/files ${names.map((name) => `${root}/simple/${name}`).join(' ')}`)
   for (const w of wheels)
     await must(`echo ${w.bytes.toString('base64')} | base64 -d > ${root}/files/${w.file}`)
-  const links = wheels
-    .map((w) => `<a href="../../files/${w.file}#sha256=${w.sha256}">${w.file}</a>`)
-    .join('\n')
-  await must(
-    `printf '%s\\n' ${JSON.stringify(`<!DOCTYPE html><html><body>${links}</body></html>`)} > ${root}/simple/lockdemo/index.html && chmod -R a+rX ${root}`
-  )
+  for (const name of names) {
+    const links = wheels
+      .filter((w) => w.name === name)
+      .map((w) => `<a href="../../files/${w.file}#sha256=${w.sha256}">${w.file}</a>`)
+      .join('\n')
+    await must(
+      `printf '%s\\n' ${JSON.stringify(`<!DOCTYPE html><html><body>${links}</body></html>`)} > ${root}/simple/${name}/index.html`
+    )
+  }
+  await must(`chmod -R a+rX ${root}`)
 }
 
 /**
@@ -116,10 +122,115 @@ function pylock(wheel: Wheel, sha256 = wheel.sha256, url = openUrl(wheel)): stri
 
 const openUrl = (wheel: Wheel) => `http://127.0.0.1:${OPEN_PORT}/files/${wheel.file}`
 
+const WINDOWS_ONLY = `sys_platform == 'win32'`
+/** pywin32, for Windows only: its file exists nowhere, so a lock that kept it could not install. */
+const pywin32 = (like: Wheel): Wheel => ({
+  ...like,
+  name: 'pywin32',
+  version: '308',
+  file: 'pywin32-308-cp311-cp311-win_amd64.whl',
+  sha256: '0'.repeat(64)
+})
+
+/** One package of a uv.lock, from the open index, with its wheel and the edges it has. */
+function uvPackage(w: Wheel, dependencies: string[] = []): string {
+  return [
+    '[[package]]',
+    `name = "${w.name}"`,
+    `version = "${w.version}"`,
+    `source = { registry = "http://127.0.0.1:${OPEN_PORT}/simple" }`,
+    ...(dependencies.length
+      ? ['dependencies = [', ...dependencies.map((d) => `    ${d},`), ']']
+      : []),
+    'wheels = [',
+    `    { url = "${openUrl(w)}", hash = "sha256:${w.sha256}", size = ${w.bytes.length}, upload-time = "2025-09-03T13:03:47.808Z" },`,
+    ']',
+    ''
+  ].join('\n')
+}
+
+/**
+ * A uv.lock as uv writes it: the project (editable) needs lockdemo, which needs lockbase, and
+ * pywin32 on Windows only (its wheel exists nowhere); lockdev is its dev group's.
+ */
+function uvLock(demo: Wheel): string {
+  return [
+    'version = 1',
+    'revision = 3',
+    'requires-python = ">=3.9"',
+    '',
+    uvPackage(base),
+    uvPackage(demo, ['{ name = "lockbase" }']),
+    uvPackage(dev),
+    '[[package]]',
+    'name = "mysite"',
+    'version = "0.1.0"',
+    'source = { editable = "." }',
+    'dependencies = [',
+    '    { name = "lockdemo" },',
+    `    { name = "pywin32", marker = "${WINDOWS_ONLY}" },`,
+    ']',
+    '',
+    '[package.dev-dependencies]',
+    'dev = [',
+    '    { name = "lockdev" },',
+    ']',
+    '',
+    '[package.metadata]',
+    'requires-dist = [',
+    `    { name = "lockdemo", specifier = "==${demo.version}" },`,
+    `    { name = "pywin32", marker = "${WINDOWS_ONLY}", specifier = ">=308" },`,
+    ']',
+    '',
+    '[package.metadata.requires-dev]',
+    'dev = [{ name = "lockdev", specifier = ">=1.0" }]',
+    '',
+    uvPackage(pywin32(demo))
+  ].join('\n')
+}
+
+/** One package of a poetry.lock (Poetry 2): its groups, its marker, its files by name and hash. */
+function poetryPackage(w: Wheel, groups: string, extra: string[] = []): string {
+  return [
+    '[[package]]',
+    `name = "${w.name}"`,
+    `version = "${w.version}"`,
+    'description = ""',
+    'optional = false',
+    'python-versions = ">=3.9"',
+    `groups = [${groups}]`,
+    ...extra,
+    'files = [',
+    `    {file = "${w.file}", hash = "sha256:${w.sha256}"},`,
+    ']',
+    ''
+  ].join('\n')
+}
+
+/**
+ * A poetry.lock as Poetry 2.1 writes it: lockdemo and lockbase in main, pywin32 in main with a
+ * Windows marker, lockdev in the dev group. It names no URL: pip finds the files on the index.
+ */
+function poetryLock(demo: Wheel): string {
+  return [
+    '# This file is automatically @generated by Poetry 2.1.3 and should not be changed by hand.',
+    '',
+    poetryPackage(base, '"main"'),
+    poetryPackage(demo, '"main"') + '\n[package.dependencies]\nlockbase = ">=1.0"\n',
+    poetryPackage(dev, '"dev"'),
+    poetryPackage(pywin32(demo), '"main"', [`markers = "${WINDOWS_ONLY.replaceAll("'", '\\"')}"`]),
+    '[metadata]',
+    'lock-version = "2.1"',
+    'python-versions = ">=3.9"',
+    `content-hash = "${createHash('sha256').update(demo.file).digest('hex')}"`,
+    ''
+  ].join('\n')
+}
+
 /** mysite with the lock, and a page that shows what the venv's lockdemo says. */
-function projectWith(version: string, lock: string): string {
+function projectWith(version: string, lock: string, lockFile = 'pylock.toml'): string {
   const { workspace, project } = workspaceWith(version)
-  writeFileSync(join(project, 'pylock.toml'), lock)
+  writeFileSync(join(project, lockFile), lock)
   edit(
     project,
     'notes/views.py',
@@ -144,12 +255,18 @@ function succeeded(run: ActionRun): ActionRun {
 const venvs = async () => (await must(`ls -1 ${DEPLOY}/venvs`)).split('\n').filter(Boolean)
 
 let wheels: Wheel[] = []
+/** lockbase, which the project's lockdemo needs; lockdev, in the dev group only. */
+let base: Wheel
+let dev: Wheel
 
 beforeAll(async () => {
   host = await bootHost('locks')
   const dir = execFileSync('mktemp', ['-d']).toString().trim()
-  wheels = ['1.0', '1.1', '2.0', '3.0'].map((v) => buildWheel(dir, v))
-  await serveIndex('/run/locks-index', wheels.slice(0, 2))
+  wheels = ['1.0', '1.1', '2.0', '3.0'].map((v) => buildWheel(dir, 'lockdemo', v))
+  base = buildWheel(dir, 'lockbase', '1.0')
+  dev = buildWheel(dir, 'lockdev', '1.0')
+  // lockdev is on the index too: only the lock's dev group keeps it out of a venv.
+  await serveIndex('/run/locks-index', [...wheels.slice(0, 2), base, dev])
   // The private index alone has 2.0: a deploy of it proves pip used the credentials.
   await serveIndex('/run/locks-private', wheels.slice(2))
   await must(
@@ -298,4 +415,64 @@ test('wheels: runner: the runner downloads and checks the files, the host (no ro
   } finally {
     server.close()
   }
+})
+
+/** The test's packages in the live release's venv, as pip installed them (their dist-info). */
+async function liveVenvHolds(): Promise<string[]> {
+  const listing = await must(`ls -1 ${DEPLOY}/current/.venv/lib/python3*/site-packages/`)
+  return listing.split('\n').filter((name) => /^(lock|pywin32).*\.dist-info$/i.test(name))
+}
+
+test('a uv.lock: the packages the project reaches installed by hash; the dev group only when asked; the Windows-only one never', async () => {
+  const v11 = wheels[1]
+  const run = succeeded(
+    await runAction(inputs(), {
+      env: newCommit(),
+      workspace: projectWith('uv', uvLock(v11), 'uv.lock')
+    })
+  )
+  expect(run.stdout).toContain('installed uv.lock, 2 packages, by hash')
+  expect((await get(host, '/locked')).text).toBe('lockdemo 1.1')
+  // Neither lockdev (dev group) nor pywin32 (Windows only) is in the venv.
+  expect(await liveVenvHolds()).toEqual(['lockbase-1.0.dist-info', 'lockdemo-1.1.dist-info'])
+
+  // Asked for, the dev group is installed too: lockdev was left out by its group alone.
+  succeeded(
+    await runAction(inputs({ 'dependency-groups': 'dev' }), {
+      env: newCommit(),
+      workspace: projectWith('uv-dev', uvLock(v11), 'uv.lock')
+    })
+  )
+  expect(await liveVenvHolds()).toEqual([
+    'lockbase-1.0.dist-info',
+    'lockdemo-1.1.dist-info',
+    'lockdev-1.0.dist-info'
+  ])
+})
+
+test('a poetry.lock: the main group installed from the index by hash; the dev group only when asked; the Windows-only one never', async () => {
+  const v1 = wheels[0]
+  const run = succeeded(
+    await runAction(inputs(), {
+      env: newCommit(),
+      workspace: projectWith('poetry', poetryLock(v1), 'poetry.lock')
+    })
+  )
+  expect(run.stdout).toContain('installed poetry.lock, 2 packages, by hash')
+  expect((await get(host, '/locked')).text).toBe('lockdemo 1.0')
+  // Neither lockdev (dev group) nor pywin32 (Windows only) is in the venv.
+  expect(await liveVenvHolds()).toEqual(['lockbase-1.0.dist-info', 'lockdemo-1.0.dist-info'])
+
+  // Asked for, the dev group is installed too: lockdev was left out by its group alone.
+  succeeded(
+    await runAction(inputs({ 'dependency-groups': 'dev' }), {
+      env: newCommit(),
+      workspace: projectWith('poetry-dev', poetryLock(v1), 'poetry.lock')
+    })
+  )
+  expect(await liveVenvHolds()).toEqual([
+    'lockbase-1.0.dist-info',
+    'lockdemo-1.0.dist-info',
+    'lockdev-1.0.dist-info'
+  ])
 })
