@@ -9,10 +9,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Input } from '../src/constants.js'
-import { keyedFiles, lockPlan } from '../src/flow/dependencies.js'
+import { keyedFiles, lockPlan, venvChanges } from '../src/flow/dependencies.js'
 import { readSettings } from '../src/inputs/settings.js'
 import { fetchLockedFiles } from '../src/remote/archive.js'
-import { inspectStep, parseFacts, SERVER_PYTHON_PY } from '../src/server/inspect.js'
+import {
+  inspectStep,
+  parseFacts,
+  parseLivePackages,
+  SERVER_PYTHON_PY
+} from '../src/server/inspect.js'
 import { earlyVenv, PIP_WHEEL_PY, venvKey, venvStep } from '../src/server/release.js'
 import { secretValues, type Settings } from '../src/settings.js'
 import { summaryMarkdown, type HostReport } from '../src/report/report.js'
@@ -234,6 +239,29 @@ describe('the lock for one host', () => {
     ])
   })
 
+  test("a dry run: what would change against the live venv's packages, as pip names them", () => {
+    expect(
+      venvChanges(
+        ['Django==5.1.3', 'markupsafe==3.0.2', 'old_pkg==1.0'],
+        ['django==5.1.4', 'MarkupSafe==3.0.2', 'new-pkg==2.0']
+      )
+    ).toEqual(['~ django 5.1.3 -> 5.1.4', '+ new-pkg 2.0', '- old_pkg 1.0'])
+    expect(venvChanges(['django==5.1.4'], ['Django==5.1.4'])).toEqual([])
+    // The live venv as the host check read it (dist-info folders), the plan's changes from it.
+    const live = parseLivePackages(['Django-5.1.3', 'markupsafe-3.0.2', 'not a package', '../x'])
+    expect(live).toEqual(['Django==5.1.3', 'markupsafe==3.0.2'])
+    const plan = lockPlan(locked(), PYLOCK, hostFacts({ serverPython: CP311, livePackages: live }))
+    expect(plan.ok && plan.install.changes).toEqual(['~ django 5.1.3 -> 5.1.4'])
+    // No live venv read (not a dry run): no changes, the list.
+    const none = lockPlan(locked(), PYLOCK, hostFacts({ serverPython: CP311 }))
+    expect(none.ok && none.install.changes).toBeUndefined()
+    // Only a dry run lists them, as the app user.
+    expect(inspectStep({ ...locked(), dryRun: true }).command.text).toContain(
+      'runuser -u mysite -- sh -c'
+    )
+    expect(inspectStep(locked()).command.text).not.toContain('live-packages')
+  })
+
   test('a package with no file for the server is the problem, naming it; no host check: said', () => {
     const aarch64: ServerPython = {
       markers: { ...CP311.markers, platform_machine: 'aarch64' },
@@ -354,6 +382,17 @@ describe('the summary', () => {
     expect(deployed).not.toContain('markupsafe==3.0.2')
     const dry = summaryMarkdown(settingsFor({ dryRun: true }), [report({ plan: ['Upload'] })])
     expect(dry).toContain('django==5.1.4\nmarkupsafe==3.0.2')
+    // With the live venv read: what would change in it, or that nothing would.
+    const changes = (list: string[]) =>
+      summaryMarkdown(settingsFor({ dryRun: true }), [
+        report({
+          plan: ['Upload'],
+          dependencies: { ...report().dependencies!, changes: list }
+        })
+      ])
+    expect(changes(['~ django 5.1.3 -> 5.1.4'])).toContain('~ django 5.1.3 -> 5.1.4')
+    expect(changes(['~ django 5.1.3 -> 5.1.4'])).not.toContain('markupsafe==3.0.2')
+    expect(changes([])).toContain('(no change: the live venv holds these packages)')
   })
 })
 

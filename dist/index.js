@@ -74048,6 +74048,22 @@ const SERVER_PYTHON_PY = pythonFile(__nccwpck_require__.ab + "server_python.py")
 // ls lists folders below the deploy path that only root writes, whose names root chose (release
 // ids and files named after them): no name holds a line break or anything ls would mangle.
 const ROOTS_NAMES = "ls: root's folder, names root chose (no line break in any)";
+/**
+ * A dry run of a lock: the live venv's packages, for the changes the deploy would make. Listed by
+ * the app user (whose build made those folders: root follows no link of theirs), names only.
+ */
+function livePackages(s) {
+    const site = `${layout(s).current}/.venv/lib/python*/site-packages`;
+    const list = `for d in ${site}/*.dist-info; do [ -d "$d" ] && basename "$d" .dist-info; done`;
+    return shell_sh `id -u -- ${s.appUser} >/dev/null 2>&1 && echo "live-packages=$(runuser -u ${s.appUser} -- sh -c ${list} 2>/dev/null | tr '\n' ' ')"`;
+}
+/** `name==version` of each `<name>-<version>` the live venv holds (other names are no package's). */
+function parseLivePackages(entries) {
+    return entries.flatMap((entry) => {
+        const m = /^([A-Za-z0-9_.]+)-([A-Za-z0-9_.+!]+)$/.exec(entry);
+        return m ? [`${m[1]}==${m[2]}`] : [];
+    });
+}
 /** provision with tls: auto: a host without certbot is checked again once the flow installed it. */
 function certbotFirst(s) {
     return checksPackages(s) && provisionFirst(s, 'command -v certbot >/dev/null 2>&1 || ');
@@ -74067,7 +74083,7 @@ function inspectStep(s) {
         shell_sh `if ! python=$(${s.python} -I -S -c ${INTERPRETER_PY} 2>/dev/null); then`, checksPackages(s) && provisionFirst(s, '  ', 'echo "python=$python"; '), raw('  package=python3-venv; [ -z "$python" ] || package="python$(echo "$python" | cut -d. -f1,2)-venv"'), shell_sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), 
         // Only for a lock: two interpreter starts more.
         s.dependencies.lock
-            ? script(raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "venvs=$(cd ${p.venvs} 2>/dev/null && for v in *; do [ -f "$v/.complete" ] && printf '%s ' "$v"; done)"`, shell_sh `wheel=$(${s.python} -I -c ${PIP_WHEEL_PY} 2>/dev/null || true)`, shell_sh `[ -z "$wheel" ] || echo "server-python=$(${s.python} -I -c ${SERVER_PYTHON_PY} "$wheel" 2>/dev/null)"`)
+            ? script(raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "venvs=$(cd ${p.venvs} 2>/dev/null && for v in *; do [ -f "$v/.complete" ] && printf '%s ' "$v"; done)"`, shell_sh `wheel=$(${s.python} -I -c ${PIP_WHEEL_PY} 2>/dev/null || true)`, shell_sh `[ -z "$wheel" ] || echo "server-python=$(${s.python} -I -c ${SERVER_PYTHON_PY} "$wheel" 2>/dev/null)"`, s.dryRun ? livePackages(s) : undefined)
             : undefined, raw('echo "python=$python"'), shell_sh `live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null); echo "live=$live"`, shell_sh `[ -z "$live" ] || echo "deployed=$(head -c 64 ${p.deployed}/"$live" 2>/dev/null)"`, shell_sh `[ -z "$live" ] || echo "settings=$(sed -n 2p ${p.deployed}/"$live" 2>/dev/null | head -c 65536)"`, 
         // A link to an instance's socket, or the socket of an earlier version's single instance.
         shell_sh `sock=${socketPath(s.instanceName)} legacy=${p.legacyUnits.socket}`, raw('if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'), 
@@ -74104,6 +74120,9 @@ function parseFacts(stdout) {
         maintenance: values.get('maintenance') === 'on',
         ...serverPython(values.get('server-python') ?? ''),
         ...(values.has('venvs') ? { venvs: list('venvs') } : {}),
+        ...(values.has('live-packages')
+            ? { livePackages: parseLivePackages(list('live-packages')) }
+            : {}),
         ...parsePreviews(values),
         ...parsePackageFacts(values),
         ...parseAcmeFacts(values)
@@ -77476,6 +77495,9 @@ function lockPlan(s, text, facts) {
             ? deps.packages.map((p) => `${p.name}==${p.version}`)
             : (deps.requirements ?? [])
     };
+    // A dry run: what would change in the venv, against the live one.
+    if (facts.livePackages && deps.reproducible)
+        install.changes = venvChanges(facts.livePackages, install.packages);
     // pip's flags are part of what the venv holds: its key covers them with the list.
     const files = [{ path: LOCK_REQUIREMENTS, text: list }];
     return { ok: true, files, install, deps };
@@ -77521,6 +77543,31 @@ function pipArgs(deps) {
             ? ['--only-binary=:all:']
             : [`--only-binary=${wheels.map((p) => p.name).join(',')}`];
     return ['--require-hashes', '--no-deps', ...binary];
+}
+/** A package's name as pip compares them (PEP 503): lower case, runs of -_. as one -. */
+const normalized = (name) => name.toLowerCase().replace(/[-_.]+/g, '-');
+/**
+ * What a deploy would change in the venv, `name==version` lists in: one line a package added,
+ * removed or at another version, sorted by name; none when the venv stays as it is.
+ */
+function venvChanges(live, next) {
+    const versions = (list) => new Map(list.map((entry) => {
+        const [name, version] = entry.split('==');
+        return [normalized(name), { name, version }];
+    }));
+    const before = versions(live);
+    const after = versions(next);
+    const names = [...new Set([...before.keys(), ...after.keys()])].sort();
+    return names.flatMap((key) => {
+        const [was, will] = [before.get(key), after.get(key)];
+        if (!was && will)
+            return [`+ ${will.name} ${will.version}`];
+        if (was && !will)
+            return [`- ${was.name} ${was.version}`];
+        return was && will && was.version !== will.version
+            ? [`~ ${will.name} ${was.version} -> ${will.version}`]
+            : [];
+    });
 }
 /** Where the dependencies came from, as the summary says it: "uv.lock, 21 packages, by hash". */
 function dependenciesLine(deps) {
@@ -77695,6 +77742,11 @@ async function dryRun(deps, facts, newRelease, database, planWith) {
     if (alreadyLiveCheck(deps.settings, facts, deps.deployKey(facts)))
         deps.info(alreadyLiveMessage(facts.live, true));
     deps.info(dryRunPlanMessage(deps.settings, titles));
+    const changes = plan.dependencies?.changes;
+    if (changes)
+        deps.info(changes.length > 0
+            ? `The venv would change:\n${changes.join('\n')}`
+            : 'The venv would not change: the live one holds these packages');
     deps.remote(diff);
     return { titles, diff };
 }
@@ -81061,6 +81113,12 @@ function databaseLines(r) {
     return lines;
 }
 /** What a host's run left to read, folded where it is long: the failure, plan, diff and files. */
+/** A dry run's venv: what would change against the live venv when it was read, else the list. */
+function venvLines(d) {
+    if (!d.changes)
+        return d.packages;
+    return d.changes.length > 0 ? d.changes : ['(no change: the live venv holds these packages)'];
+}
 function hostDetails(r) {
     const lines = [];
     if (r.message && r.status === 'success')
@@ -81083,7 +81141,7 @@ function hostDetails(r) {
     if (r.plan)
         lines.push('', '**Plan (dry run)**', '', ...r.plan.map((t, i) => `${i + 1}. ${t}`));
     if (r.plan && r.dependencies)
-        lines.push(`<details><summary>The venv's packages (${report_escape(r.dependencies.summary)})</summary>`, fence(r.dependencies.packages.join('\n')), '</details>');
+        lines.push(`<details><summary>The venv's packages (${report_escape(r.dependencies.summary)})</summary>`, fence(venvLines(r.dependencies).join('\n')), '</details>');
     if (r.diff)
         lines.push('<details open><summary>Diff against the server</summary>', fence(r.diff, 'diff'), '</details>');
     if (r.files) {

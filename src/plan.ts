@@ -121,7 +121,7 @@ export interface Plan {
   /** before the project's settings are read: layout, .env, upload, venv */
   release: Step[]
   /** a lock's list for this host: where it came from and the packages the venv holds */
-  dependencies?: Pick<SentInstall, 'summary' | 'packages'>
+  dependencies?: Pick<SentInstall, 'summary' | 'packages' | 'changes'>
   /** none when the plan assumes the live release's settings (the Django process checks them) */
   discover?: Step
   /** the Django steps on a new release; none when the release is already built */

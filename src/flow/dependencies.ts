@@ -50,6 +50,9 @@ export function lockPlan(s: Settings, text: string | null, facts: HostFacts): Lo
       ? deps.packages.map((p) => `${p.name}==${p.version}`)
       : (deps.requirements ?? [])
   }
+  // A dry run: what would change in the venv, against the live one.
+  if (facts.livePackages && deps.reproducible)
+    install.changes = venvChanges(facts.livePackages, install.packages)
   // pip's flags are part of what the venv holds: its key covers them with the list.
   const files = [{ path: LOCK_REQUIREMENTS, text: list }]
   return { ok: true, files, install, deps }
@@ -103,6 +106,34 @@ function pipArgs(deps: LockedDependencies): string[] {
         ? ['--only-binary=:all:']
         : [`--only-binary=${wheels.map((p) => p.name).join(',')}`]
   return ['--require-hashes', '--no-deps', ...binary]
+}
+
+/** A package's name as pip compares them (PEP 503): lower case, runs of -_. as one -. */
+const normalized = (name: string) => name.toLowerCase().replace(/[-_.]+/g, '-')
+
+/**
+ * What a deploy would change in the venv, `name==version` lists in: one line a package added,
+ * removed or at another version, sorted by name; none when the venv stays as it is.
+ */
+export function venvChanges(live: readonly string[], next: readonly string[]): string[] {
+  const versions = (list: readonly string[]) =>
+    new Map(
+      list.map((entry) => {
+        const [name, version] = entry.split('==')
+        return [normalized(name), { name, version }] as const
+      })
+    )
+  const before = versions(live)
+  const after = versions(next)
+  const names = [...new Set([...before.keys(), ...after.keys()])].sort()
+  return names.flatMap((key) => {
+    const [was, will] = [before.get(key), after.get(key)]
+    if (!was && will) return [`+ ${will.name} ${will.version}`]
+    if (was && !will) return [`- ${was.name} ${was.version}`]
+    return was && will && was.version !== will.version
+      ? [`~ ${will.name} ${was.version} -> ${will.version}`]
+      : []
+  })
 }
 
 /** Where the dependencies came from, as the summary says it: "uv.lock, 21 packages, by hash". */

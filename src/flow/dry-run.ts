@@ -43,6 +43,13 @@ export async function dryRun(
   if (alreadyLiveCheck(deps.settings, facts, deps.deployKey(facts)))
     deps.info(alreadyLiveMessage(facts.live, true))
   deps.info(dryRunPlanMessage(deps.settings, titles))
+  const changes = plan.dependencies?.changes
+  if (changes)
+    deps.info(
+      changes.length > 0
+        ? `The venv would change:\n${changes.join('\n')}`
+        : 'The venv would not change: the live one holds these packages'
+    )
   deps.remote(diff)
   return { titles, diff }
 }

@@ -85,7 +85,7 @@ export interface HostReport {
   /** whether the site answers with the maintenance page after the run (as it was, when unchanged) */
   maintenance?: 'on' | 'off'
   /** a lock's: where the venv's packages came from, and which they are */
-  dependencies?: { summary: string; packages: string[] }
+  dependencies?: { summary: string; packages: string[]; changes?: string[] }
 }
 
 /** What one host's run says (flow/host.ts): the report without the host's name and timing. */
@@ -282,6 +282,12 @@ function databaseLines(r: HostReport): string[] {
 }
 
 /** What a host's run left to read, folded where it is long: the failure, plan, diff and files. */
+/** A dry run's venv: what would change against the live venv when it was read, else the list. */
+function venvLines(d: NonNullable<HostReport['dependencies']>): string[] {
+  if (!d.changes) return d.packages
+  return d.changes.length > 0 ? d.changes : ['(no change: the live venv holds these packages)']
+}
+
 function hostDetails(r: HostReport): string[] {
   const lines: string[] = []
   if (r.message && r.status === 'success') lines.push('', `${r.host}: ${r.message}`)
@@ -321,7 +327,7 @@ function hostDetails(r: HostReport): string[] {
   if (r.plan && r.dependencies)
     lines.push(
       `<details><summary>The venv's packages (${escape(r.dependencies.summary)})</summary>`,
-      fence(r.dependencies.packages.join('\n')),
+      fence(venvLines(r.dependencies).join('\n')),
       '</details>'
     )
   if (r.diff)

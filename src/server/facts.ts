@@ -47,6 +47,8 @@ export interface HostFacts extends AcmeFacts {
   provisionFirst?: boolean
   /** the keys of the complete venvs on the host (a lock's deploy: wheels: runner sends none to one) */
   venvs?: string[]
+  /** a lock's dry run: the live venv's packages, `name==version` each (none: no live venv) */
+  livePackages?: string[]
   /** a lock's deploy: the server's Python as markers and wheel tags see it (none when unread) */
   serverPython?: ServerPython
   /** the host's clock (ms since the epoch), for preview-ttl */

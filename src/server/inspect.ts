@@ -35,6 +35,24 @@ export const SERVER_PYTHON_PY = pythonFile(new URL('./python/server_python.py', 
 // ids and files named after them): no name holds a line break or anything ls would mangle.
 const ROOTS_NAMES = "ls: root's folder, names root chose (no line break in any)"
 
+/**
+ * A dry run of a lock: the live venv's packages, for the changes the deploy would make. Listed by
+ * the app user (whose build made those folders: root follows no link of theirs), names only.
+ */
+function livePackages(s: Settings): ShellText {
+  const site = `${layout(s).current}/.venv/lib/python*/site-packages`
+  const list = `for d in ${site}/*.dist-info; do [ -d "$d" ] && basename "$d" .dist-info; done`
+  return sh`id -u -- ${s.appUser} >/dev/null 2>&1 && echo "live-packages=$(runuser -u ${s.appUser} -- sh -c ${list} 2>/dev/null | tr '\n' ' ')"`
+}
+
+/** `name==version` of each `<name>-<version>` the live venv holds (other names are no package's). */
+export function parseLivePackages(entries: string[]): string[] {
+  return entries.flatMap((entry) => {
+    const m = /^([A-Za-z0-9_.]+)-([A-Za-z0-9_.+!]+)$/.exec(entry)
+    return m ? [`${m[1]}==${m[2]}`] : []
+  })
+}
+
 /** provision with tls: auto: a host without certbot is checked again once the flow installed it. */
 function certbotFirst(s: Settings): ShellText | undefined | false {
   return checksPackages(s) && provisionFirst(s, 'command -v certbot >/dev/null 2>&1 || ')
@@ -72,7 +90,8 @@ export function inspectStep(s: Settings): Step {
             raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`),
             sh`echo "venvs=$(cd ${p.venvs} 2>/dev/null && for v in *; do [ -f "$v/.complete" ] && printf '%s ' "$v"; done)"`,
             sh`wheel=$(${s.python} -I -c ${PIP_WHEEL_PY} 2>/dev/null || true)`,
-            sh`[ -z "$wheel" ] || echo "server-python=$(${s.python} -I -c ${SERVER_PYTHON_PY} "$wheel" 2>/dev/null)"`
+            sh`[ -z "$wheel" ] || echo "server-python=$(${s.python} -I -c ${SERVER_PYTHON_PY} "$wheel" 2>/dev/null)"`,
+            s.dryRun ? livePackages(s) : undefined
           )
         : undefined,
       raw('echo "python=$python"'),
@@ -132,6 +151,9 @@ export function parseFacts(stdout: string): HostFacts {
     maintenance: values.get('maintenance') === 'on',
     ...serverPython(values.get('server-python') ?? ''),
     ...(values.has('venvs') ? { venvs: list('venvs') } : {}),
+    ...(values.has('live-packages')
+      ? { livePackages: parseLivePackages(list('live-packages')) }
+      : {}),
     ...parsePreviews(values),
     ...parsePackageFacts(values),
     ...parseAcmeFacts(values)

@@ -182,6 +182,8 @@ export interface SentInstall {
   summary: string
   /** what the venv holds, `name==version` each: the dry run lists them */
   packages: string[]
+  /** a dry run with a live venv: what would change in it (flow/dependencies.ts venvChanges) */
+  changes?: string[]
   /** wheels: runner, to a host without this venv: the files come on the venv step's stdin (a tar) */
   wheels?: boolean
 }

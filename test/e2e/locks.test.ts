@@ -301,7 +301,7 @@ test('a pylock.toml: its package installed by hash, the Windows-only one left ou
   expect(await venvs()).toEqual(built)
 })
 
-test("a dry run lists the venv's packages and changes nothing", async () => {
+test('a dry run lists what would change in the venv, and changes nothing', async () => {
   const live = await must(`readlink ${DEPLOY}/current`)
   const run = succeeded(
     await runAction(inputs({ 'dry-run': 'true' }), {
@@ -310,7 +310,9 @@ test("a dry run lists the venv's packages and changes nothing", async () => {
     })
   )
   expect(run.summary).toContain('dependencies from pylock.toml, 1 package, by hash')
-  expect(run.summary).toMatch(/^lockdemo==1\.1$/m)
+  // Against the live venv (lockdemo 1.0): what the deploy would change in it.
+  expect(run.summary).toMatch(/^~ lockdemo 1\.0 -> 1\.1$/m)
+  expect(run.stdout).toContain('The venv would change:\n~ lockdemo 1.0 -> 1.1')
   expect(await must(`readlink ${DEPLOY}/current`)).toBe(live)
   expect((await get(host, '/locked')).text).toBe('lockdemo 1.0')
 })
