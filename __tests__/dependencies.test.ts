@@ -239,6 +239,26 @@ describe('the lock for one host', () => {
     ])
   })
 
+  test("a package with no wheel and a private index: refused (pip would put the index's credentials on a build's command line)", () => {
+    const musl = { ...CP311, tags: ['cp311-cp311-musllinux_1_2_x86_64', 'py3-none-any'] }
+    const index = { indexUrl: 'https://user:tok3n@pypi.example.com/simple/' }
+    const refused = lockPlan(locked(index), PYLOCK, hostFacts({ serverPython: musl }))
+    expect(refused.ok).toBe(false)
+    expect(!refused.ok && refused.problem).toContain(
+      'pylock.toml: markupsafe 3.0.2 has no wheel for this server'
+    )
+    expect(!refused.ok && refused.problem).not.toContain('tok3n')
+    // Wheels for every package, or wheels: runner (no index on the host): accepted.
+    expect(lockPlan(locked(index), PYLOCK, hostFacts({ serverPython: CP311 })).ok).toBe(true)
+    expect(
+      lockPlan(locked({ ...index, wheels: 'runner' }), PYLOCK, hostFacts({ serverPython: musl })).ok
+    ).toBe(true)
+    // The host check counts a venv only when root's folder and mark say it is complete.
+    expect(inspectStep(locked()).command.text).toContain(
+      '[ "$(stat -c %u "$v" "$v/.complete" | sort -u)" = 0 ]'
+    )
+  })
+
   test("a dry run: what would change against the live venv's packages, as pip names them", () => {
     expect(
       venvChanges(

@@ -72136,7 +72136,7 @@ function pipIndexText(s) {
  * of its own script (which reaches the unit on a pipe): in pip's environment, never in a file,
  * on a command line or in a unit property (SECURITY.md).
  */
-const PIP_INDEX_READ = script(raw('IFS= read -r pip_index || true; IFS= read -r pip_extra_index || true'), raw(`pip_env() { [ -z "$2" ] || printf "%s='%s'; export %s\\n" "$1" "$(printf '%s' "$2" | sed "s/'/'\\\\''/g")" "$1"; }`));
+const PIP_INDEX_READ = script(raw('IFS= read -r pip_index || true; IFS= read -r pip_extra_index || true'), raw(`pip_env() { [ -z "$2" ] || printf "%s='%s'; export %s\\n" "$1" "$(printf '%s' "$2" | sed "s/'/'\\\\\\\\''/g")" "$1"; }`));
 const PIP_INDEX_ENV = raw('pip_env PIP_INDEX_URL "$pip_index"; pip_env PIP_EXTRA_INDEX_URL "$pip_extra_index"');
 /**
  * Builds the venv, by the app user in the sandbox with -I (nothing in the repository can stand
@@ -74083,7 +74083,9 @@ function inspectStep(s) {
         shell_sh `if ! python=$(${s.python} -I -S -c ${INTERPRETER_PY} 2>/dev/null); then`, checksPackages(s) && provisionFirst(s, '  ', 'echo "python=$python"; '), raw('  package=python3-venv; [ -z "$python" ] || package="python$(echo "$python" | cut -d. -f1,2)-venv"'), shell_sh `  printf '%s cannot create a venv: install the package %s (Debian/Ubuntu: apt-get install %s)\n' ${s.python} "$package" "$package" >&2`, raw('  exit 4'), raw('fi'), raw('echo "cpus=$(nproc)"'), 
         // Only for a lock: two interpreter starts more.
         s.dependencies.lock
-            ? script(raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), shell_sh `echo "venvs=$(cd ${p.venvs} 2>/dev/null && for v in *; do [ -f "$v/.complete" ] && printf '%s ' "$v"; done)"`, shell_sh `wheel=$(${s.python} -I -c ${PIP_WHEEL_PY} 2>/dev/null || true)`, shell_sh `[ -z "$wheel" ] || echo "server-python=$(${s.python} -I -c ${SERVER_PYTHON_PY} "$wheel" 2>/dev/null)"`, s.dryRun ? livePackages(s) : undefined)
+            ? script(raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`), 
+            // Complete as root marked it: root's folder and mark, no link (the app cannot fake one).
+            shell_sh `echo "venvs=$(cd ${p.venvs} 2>/dev/null && for v in *; do [ ! -L "$v" ] && [ ! -L "$v/.complete" ] && [ -f "$v/.complete" ] && [ "$(stat -c %u "$v" "$v/.complete" | sort -u)" = 0 ] && printf '%s ' "$v"; done)"`, shell_sh `wheel=$(${s.python} -I -c ${PIP_WHEEL_PY} 2>/dev/null || true)`, shell_sh `[ -z "$wheel" ] || echo "server-python=$(${s.python} -I -c ${SERVER_PYTHON_PY} "$wheel" 2>/dev/null)"`, s.dryRun ? livePackages(s) : undefined)
             : undefined, raw('echo "python=$python"'), shell_sh `live=$(basename "$(readlink ${p.current} 2>/dev/null)" 2>/dev/null); echo "live=$live"`, shell_sh `[ -z "$live" ] || echo "deployed=$(head -c 64 ${p.deployed}/"$live" 2>/dev/null)"`, shell_sh `[ -z "$live" ] || echo "settings=$(sed -n 2p ${p.deployed}/"$live" 2>/dev/null | head -c 65536)"`, 
         // A link to an instance's socket, or the socket of an earlier version's single instance.
         shell_sh `sock=${socketPath(s.instanceName)} legacy=${p.legacyUnits.socket}`, raw('if [ -L "$sock" ]; then to=$(readlink "$sock"); to=${to##*@}; echo "instance=${to%.sock}"; elif [ -S "$sock" ] || [ -e "$legacy" ]; then echo instance=legacy; else echo instance=; fi'), 
@@ -77483,13 +77485,18 @@ function lockPlan(s, text, facts) {
     if (!resolved.ok)
         return { ok: false, problem: `${lock}: ${resolved.problem}` };
     const deps = resolved.deps;
+    const sdist = privateIndex(s) && deps.packages.find((p) => !p.files[0]?.name.endsWith('.whl'));
+    if (sdist)
+        return {
+            ok: false,
+            problem: `${lock}: ${sdist.name} ${sdist.version} has no wheel for this server, and pip would build it with pip-index-url's credentials on a command line other local users can read: use a wheel, or wheels: runner`
+        };
     const list = hashedRequirements(deps);
     const install = {
         entry: LOCK_REQUIREMENTS,
         pipArgs: pipArgs(deps),
         // wheels: runner: pip reads no index at all.
-        privateIndex: s.dependencies.wheels === 'server' &&
-            !!(s.dependencies.indexUrl || s.dependencies.extraIndexUrl),
+        privateIndex: privateIndex(s),
         summary: dependenciesLine(deps),
         packages: deps.reproducible
             ? deps.packages.map((p) => `${p.name}==${p.version}`)
@@ -77501,6 +77508,11 @@ function lockPlan(s, text, facts) {
     // pip's flags are part of what the venv holds: its key covers them with the list.
     const files = [{ path: LOCK_REQUIREMENTS, text: list }];
     return { ok: true, files, install, deps };
+}
+/** pip reads the private index (wheels: runner reads none on the host). */
+function privateIndex(s) {
+    return (s.dependencies.wheels === 'server' &&
+        !!(s.dependencies.indexUrl || s.dependencies.extraIndexUrl));
 }
 const NOT_REPRODUCIBLE = (path) => `${path} has no lock beside it: pip resolves its dependencies on the server, so two deploys may install other versions (lock them with uv lock, poetry lock or pip lock)`;
 /** The host's facts, once its lock (if any) resolved for it (and wheels: runner's files fetched): else the run stops, before anything is uploaded. */
@@ -78832,7 +78844,8 @@ async function fetchLockedFiles(files, cache) {
         if (!existsSync(cached)) {
             if (!file.url)
                 throw new Error(`the lock names no URL for ${file.name}: wheels: runner cannot download it`);
-            const response = await fetch(file.url);
+            // A lock's URL is the repository's to write: never waited on for ever.
+            const response = await fetch(file.url, { signal: AbortSignal.timeout(300_000) });
             if (!response.ok)
                 throw new Error(`${file.url}: HTTP ${response.status}`);
             const bytes = Buffer.from(await response.arrayBuffer());

@@ -37,14 +37,18 @@ export function lockPlan(s: Settings, text: string | null, facts: HostFacts): Lo
   )
   if (!resolved.ok) return { ok: false, problem: `${lock}: ${resolved.problem}` }
   const deps = resolved.deps
+  const sdist = privateIndex(s) && deps.packages.find((p) => !p.files[0]?.name.endsWith('.whl'))
+  if (sdist)
+    return {
+      ok: false,
+      problem: `${lock}: ${sdist.name} ${sdist.version} has no wheel for this server, and pip would build it with pip-index-url's credentials on a command line other local users can read: use a wheel, or wheels: runner`
+    }
   const list = hashedRequirements(deps)
   const install: SentInstall = {
     entry: LOCK_REQUIREMENTS,
     pipArgs: pipArgs(deps),
     // wheels: runner: pip reads no index at all.
-    privateIndex:
-      s.dependencies.wheels === 'server' &&
-      !!(s.dependencies.indexUrl || s.dependencies.extraIndexUrl),
+    privateIndex: privateIndex(s),
     summary: dependenciesLine(deps),
     packages: deps.reproducible
       ? deps.packages.map((p) => `${p.name}==${p.version}`)
@@ -56,6 +60,14 @@ export function lockPlan(s: Settings, text: string | null, facts: HostFacts): Lo
   // pip's flags are part of what the venv holds: its key covers them with the list.
   const files = [{ path: LOCK_REQUIREMENTS, text: list }]
   return { ok: true, files, install, deps }
+}
+
+/** pip reads the private index (wheels: runner reads none on the host). */
+function privateIndex(s: Settings): boolean {
+  return (
+    s.dependencies.wheels === 'server' &&
+    !!(s.dependencies.indexUrl || s.dependencies.extraIndexUrl)
+  )
 }
 
 const NOT_REPRODUCIBLE = (path: string) =>

@@ -142,7 +142,8 @@ export async function fetchLockedFiles(files: RunnerFile[], cache: string): Prom
     if (!existsSync(cached)) {
       if (!file.url)
         throw new Error(`the lock names no URL for ${file.name}: wheels: runner cannot download it`)
-      const response = await fetch(file.url)
+      // A lock's URL is the repository's to write: never waited on for ever.
+      const response = await fetch(file.url, { signal: AbortSignal.timeout(300_000) })
       if (!response.ok) throw new Error(`${file.url}: HTTP ${response.status}`)
       const bytes = Buffer.from(await response.arrayBuffer())
       const sha256 = createHash('sha256').update(bytes).digest('hex')

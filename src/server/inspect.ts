@@ -88,7 +88,8 @@ export function inspectStep(s: Settings): Step {
       s.dependencies.lock
         ? script(
             raw(`# shellcheck disable=SC2012 # ${ROOTS_NAMES}`),
-            sh`echo "venvs=$(cd ${p.venvs} 2>/dev/null && for v in *; do [ -f "$v/.complete" ] && printf '%s ' "$v"; done)"`,
+            // Complete as root marked it: root's folder and mark, no link (the app cannot fake one).
+            sh`echo "venvs=$(cd ${p.venvs} 2>/dev/null && for v in *; do [ ! -L "$v" ] && [ ! -L "$v/.complete" ] && [ -f "$v/.complete" ] && [ "$(stat -c %u "$v" "$v/.complete" | sort -u)" = 0 ] && printf '%s ' "$v"; done)"`,
             sh`wheel=$(${s.python} -I -c ${PIP_WHEEL_PY} 2>/dev/null || true)`,
             sh`[ -z "$wheel" ] || echo "server-python=$(${s.python} -I -c ${SERVER_PYTHON_PY} "$wheel" 2>/dev/null)"`,
             s.dryRun ? livePackages(s) : undefined

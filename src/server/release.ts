@@ -228,7 +228,7 @@ export function pipIndexText(s: Settings): string {
 const PIP_INDEX_READ = script(
   raw('IFS= read -r pip_index || true; IFS= read -r pip_extra_index || true'),
   raw(
-    `pip_env() { [ -z "$2" ] || printf "%s='%s'; export %s\\n" "$1" "$(printf '%s' "$2" | sed "s/'/'\\\\''/g")" "$1"; }`
+    `pip_env() { [ -z "$2" ] || printf "%s='%s'; export %s\\n" "$1" "$(printf '%s' "$2" | sed "s/'/'\\\\\\\\''/g")" "$1"; }`
   )
 )
 const PIP_INDEX_ENV = raw(
